@@ -1,0 +1,123 @@
+"""Bounded in-flight bookkeeping for the session: packet ids and outbound slots.
+
+No per-message objects: a fixed number of slots held in parallel lists, allocated once.
+"""
+
+from ._compat import const
+
+# slot kinds (low byte of Inflight.state); the acknowledgement a slot waits for
+WAIT_PUBACK = const(1)  # QoS 1 PUBLISH sent [MQTT-4.3.2-3]
+WAIT_PUBREC = const(2)  # QoS 2 PUBLISH sent [MQTT-4.3.3-3]
+WAIT_PUBCOMP = const(3)  # PUBREL sent [MQTT-4.3.3-5]
+WAIT_SUBACK = const(4)
+WAIT_UNSUBACK = const(5)
+
+_MAX_PID = const(65535)
+
+
+class Inflight:
+    """Fixed table of ``size`` unacknowledged outbound packets (PUBLISH QoS>0,
+    SUBSCRIBE, UNSUBSCRIBE), with packet-id allocation.
+
+    Per slot: pid (0 = free), state (wait kind | PUBREC reason code << 8),
+    and for PUBLISH the topic, payload, props and qos/retain flags the caller passed
+    (references, kept for resend on session resumption, a later issue).
+    ``publishes`` counts PUBLISH slots: the Receive Maximum quota [MQTT-3.3.4-7].
+    ``order`` is a monotonically increasing stamp per slot, so a resend can go out in
+    the original order [MQTT-4.6.0-1].
+    """
+
+    def __init__(self, size):
+        self.size = size
+        self.pid = [0] * size
+        self.state = [0] * size
+        self.flags = [0] * size  # qos | retain << 2
+        self.order = [0] * size
+        self.topic = [None] * size
+        self.payload = [None] * size
+        self.props = [None] * size
+        self.publishes = 0
+        self.used = 0
+        self._last = 0  # last packet id handed out
+        self._stamp = 0
+
+    def in_use(self, pid):
+        """True when pid belongs to an unacknowledged packet."""
+        return self.find(pid) >= 0
+
+    def find(self, pid, state=0):
+        """Slot index holding pid (and, if given, waiting for ``state``), or -1."""
+        p = self.pid
+        for i in range(self.size):
+            if p[i] == pid and (not state or self.state[i] & 0xFF == state):
+                return i
+        return -1
+
+    def next_pid(self):
+        """Next free packet id, 1..65535 wrapping, skipping ids in use [MQTT-2.2.1-3]."""
+        pid = self._last
+        while True:
+            pid = pid + 1 if pid < _MAX_PID else 1
+            if self.find(pid) < 0:
+                self._last = pid
+                return pid
+
+    def alloc(self, state):
+        """Take a free slot for a new packet id; returns the slot index, or -1 if full."""
+        if self.used >= self.size:
+            return -1
+        i = self.find(0)
+        self.pid[i] = self.next_pid()
+        self.state[i] = state
+        self._stamp += 1
+        self.order[i] = self._stamp
+        self.used += 1
+        if state <= WAIT_PUBCOMP:
+            self.publishes += 1
+        return i
+
+    def free(self, i):
+        """Release slot i: its packet id may be reused from now on [MQTT-4.3.2-x]."""
+        if self.state[i] & 0xFF <= WAIT_PUBCOMP:
+            self.publishes -= 1
+        self.pid[i] = 0
+        self.state[i] = 0
+        self.topic[i] = self.payload[i] = self.props[i] = None
+        self.used -= 1
+
+
+class HeldIds:
+    """Inbound QoS 2 packet ids between PUBREC and PUBREL [MQTT-4.3.3-10].
+
+    Bounded by our Receive Maximum: the server may not have more QoS 1/2 PUBLISH
+    unacknowledged than that [MQTT-3.3.4-9], so a full table is a protocol error
+    (0x93 Receive Maximum exceeded)."""
+
+    def __init__(self, size):
+        self.ids = [0] * size
+
+    def __contains__(self, pid):
+        return pid in self.ids
+
+    def add(self, pid):
+        """Hold pid; returns False when the table is full."""
+        ids = self.ids
+        for i in range(len(ids)):
+            if ids[i] == 0:
+                ids[i] = pid
+                return True
+        return False
+
+    def remove(self, pid):
+        """Release pid; returns False when it was not held."""
+        ids = self.ids
+        for i in range(len(ids)):
+            if ids[i] == pid:
+                ids[i] = 0
+                return True
+        return False
+
+    def clear(self):
+        ids = self.ids
+        for i in range(len(ids)):
+            ids[i] = 0

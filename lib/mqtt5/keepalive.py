@@ -1,0 +1,69 @@
+"""Keep-alive deadlines for the session (sans-IO: time is passed in, in ms).
+
+Rules [MQTT-3.1.2.10]:
+- In the absence of sending any other packet within the Keep Alive period, the Client
+  MUST send PINGREQ [MQTT-3.1.2-20]; a Server Keep Alive in CONNACK replaces ours
+  [MQTT-3.1.2-21].
+- We also send PINGREQ when nothing was *received* for the period: a client that only
+  publishes QoS 0 would otherwise never learn the server is gone.
+- The link is dead when no packet at all arrived within 1.5 x Keep Alive (the same
+  grace the server applies to us [MQTT-3.1.2-22]); a PINGRESP is such a packet.
+"""
+
+from ._compat import const
+
+NONE = const(0)
+PING = const(1)
+DEAD = const(2)
+IDLE_MS = const(3600000)  # wait returned when keep alive is off
+
+
+class KeepAlive:
+    """Deadline tracker; ``period_ms`` 0 turns keep alive off."""
+
+    def __init__(self, seconds):
+        self.period_ms = seconds * 1000
+        self.reset(0)
+
+    def reset(self, now_ms):
+        """New connection at now_ms: both directions count as active."""
+        self.last_tx = now_ms
+        self.last_rx = now_ms
+        self.ping_out = False
+
+    def set_period(self, seconds):
+        self.period_ms = seconds * 1000
+
+    def on_rx(self, now_ms):
+        """Something arrived: the link is alive; any outstanding ping is answered."""
+        self.last_rx = now_ms
+        self.ping_out = False
+
+    def on_tx(self, now_ms):
+        self.last_tx = now_ms
+
+    def check(self, now_ms, may_ping):
+        """What is due now: NONE, PING (caller queues PINGREQ and calls pinged()) or DEAD."""
+        p = self.period_ms
+        if not p:
+            return NONE
+        if now_ms - self.last_rx >= p + (p >> 1):
+            return DEAD
+        if may_ping and not self.ping_out and (
+                now_ms - self.last_tx >= p or now_ms - self.last_rx >= p):
+            return PING
+        return NONE
+
+    def pinged(self, now_ms):
+        self.ping_out = True
+        self.last_tx = now_ms
+
+    def wait_ms(self, now_ms, may_ping):
+        """ms until check() may answer something other than NONE (>= 0)."""
+        p = self.period_ms
+        if not p:
+            return IDLE_MS
+        due = self.last_rx + p + (p >> 1)
+        if may_ping and not self.ping_out:
+            due = min(due, self.last_tx + p, self.last_rx + p)
+        return max(0, due - now_ms)
