@@ -1,0 +1,32 @@
+"""mqtt5: a memory-frugal MQTT v5 client for MicroPython and CPython asyncio.
+
+    from mqtt5 import Client
+    client = Client("node-1", keepalive=30)
+    await client.connect("mqtt://broker:1883")
+
+Names are imported lazily on first use, so `import mqtt5` costs almost
+nothing and unused parts are never loaded: Client, Message, Will, MQTTError,
+ProtocolError, Router, matches, validate_topic, validate_filter.
+"""
+
+_WHERE = {
+    "Client": "client",
+    "Message": "message",
+    "Will": "packets",
+    "MQTTError": "errors",
+    "ProtocolError": "errors",
+    "Router": "router",
+    "matches": "router",
+    "validate_topic": "router",
+    "validate_filter": "router",
+}
+
+
+def __getattr__(name):
+    mod = _WHERE.get(name)
+    if mod is None:
+        raise AttributeError(name)
+    m = __import__("mqtt5." + mod, None, None, (name,))
+    v = getattr(m, name)
+    globals()[name] = v
+    return v

@@ -1,0 +1,119 @@
+"""Received application messages as handed to handlers.
+
+Zero copy by default: a synchronous handler gets the client's one reusable
+`Message`, whose `payload` (and `correlation_data`) is a memoryview into the
+receive buffer, valid only during the handler call. To keep anything past the
+call, take `bytes(msg.payload)` or `msg.copy()`. Async handlers always get a
+`copy()`, because they run after the buffer has moved on.
+"""
+
+from ._compat import const
+
+# v5 property identifiers [MQTT-2.2.2.2]
+_PAYLOAD_FORMAT = const(0x01)
+_EXPIRY = const(0x02)
+_CONTENT_TYPE = const(0x03)
+_RESPONSE_TOPIC = const(0x08)
+_CORRELATION = const(0x09)
+_SUB_ID = const(0x0B)
+_USER_PROPERTY = const(0x26)
+
+
+class Message:
+    """One received PUBLISH.
+
+    Attributes: topic (str), payload (memoryview or bytes), qos, retain, dup,
+    props (the raw {property_id: value} dict, or None). The v5 properties are
+    read-only attributes: user_properties (list of (key, value) in order),
+    content_type, payload_format_indicator, message_expiry_interval,
+    response_topic, correlation_data, subscription_identifiers (list of int).
+    Absent properties read as None (user_properties and
+    subscription_identifiers as an empty list).
+    """
+
+    __slots__ = ("topic", "payload", "qos", "retain", "dup", "props")
+
+    def __init__(self, topic=None, payload=b"", qos=0, retain=False, dup=False, props=None):
+        self.topic = topic
+        self.payload = payload
+        self.qos = qos
+        self.retain = retain
+        self.dup = dup
+        self.props = props
+
+    def _load(self, p):
+        # p: the session's Publish packet (valid until the next read)
+        self.topic = p.topic
+        self.payload = p.payload
+        self.qos = p.qos
+        self.retain = p.retain
+        self.dup = p.dup
+        self.props = p.props
+        return self
+
+    def _prop(self, pid):
+        d = self.props
+        if d:
+            return d.get(pid)
+        return None
+
+    @property
+    def user_properties(self):
+        return self._prop(_USER_PROPERTY) or []
+
+    @property
+    def content_type(self):
+        return self._prop(_CONTENT_TYPE)
+
+    @property
+    def payload_format_indicator(self):
+        return self._prop(_PAYLOAD_FORMAT)
+
+    @property
+    def message_expiry_interval(self):
+        return self._prop(_EXPIRY)
+
+    @property
+    def response_topic(self):
+        return self._prop(_RESPONSE_TOPIC)
+
+    @property
+    def correlation_data(self):
+        return self._prop(_CORRELATION)
+
+    @property
+    def subscription_identifiers(self):
+        v = self._prop(_SUB_ID)
+        if v is None:
+            return []
+        if isinstance(v, int):
+            return [v]
+        return v
+
+    def text(self):
+        """The payload decoded as UTF-8."""
+        return bytes(self.payload).decode()
+
+    def copy(self):
+        """An independent Message: payload and binary properties as bytes."""
+        d = self.props
+        if d:
+            d = dict(d)
+            v = d.get(_CORRELATION)
+            if v is not None:
+                d[_CORRELATION] = bytes(v)
+            v = d.get(_USER_PROPERTY)
+            if v is not None:
+                d[_USER_PROPERTY] = list(v)
+            v = d.get(_SUB_ID)
+            if v is not None and not isinstance(v, int):
+                d[_SUB_ID] = list(v)
+        return Message(self.topic, bytes(self.payload), self.qos, self.retain, self.dup, d)
+
+    def __repr__(self):
+        return "<Message %s qos=%d retain=%d %d bytes>" % (
+            self.topic,
+            self.qos,
+            self.retain,
+            len(self.payload),
+        )

@@ -1,0 +1,82 @@
+"""Byte transport for the asyncio client: URL parsing, connect with a timeout,
+TCP_NODELAY, readinto, whole-buffer writes.
+
+The client only uses `Transport` (readinto / write / drain / close), so TLS
+(`mqtts://`, a later issue) plugs in here by passing an SSL context to
+`asyncio.open_connection` without touching the client.
+"""
+
+import asyncio
+
+from ._compat import set_nodelay, stream_readinto, stream_socket
+
+
+def parse_url(url):
+    """'mqtt://host:port' -> ('mqtt', host, port). Port defaults to 1883 (8883 for
+    mqtts). A bare 'host[:port]' means mqtt://. IPv6 hosts go in brackets."""
+    scheme = "mqtt"
+    i = url.find("://")
+    if i >= 0:
+        scheme = url[:i]
+        url = url[i + 3 :]
+    if scheme not in ("mqtt", "mqtts"):
+        raise ValueError("unsupported URL scheme: " + scheme)
+    j = url.find("/")
+    if j >= 0:
+        url = url[:j]
+    port = 8883 if scheme == "mqtts" else 1883
+    if url.startswith("["):
+        k = url.find("]")
+        host = url[1:k]
+        rest = url[k + 1 :]
+        if rest.startswith(":"):
+            port = int(rest[1:])
+    else:
+        k = url.rfind(":")
+        host = url
+        if k >= 0:
+            host = url[:k]
+            port = int(url[k + 1 :])
+    if not host:
+        raise ValueError("no host in URL")
+    return scheme, host, port
+
+
+class Transport:
+    """An open byte stream: one reader, one writer."""
+
+    def __init__(self, reader, writer):
+        self._r = reader
+        self._w = writer
+        self.nodelay = set_nodelay(stream_socket(writer))
+
+    def readinto(self, mv):
+        """await: fill up to len(mv) bytes of mv; returns 0 at end of stream."""
+        return stream_readinto(self._r, mv)
+
+    def write(self, buf):
+        """Hand `buf` to the stream in one write (the stream copies what the socket
+        does not take now); `drain()` waits for that backlog."""
+        self._w.write(buf)
+
+    def drain(self):
+        return self._w.drain()
+
+    def close(self):
+        """Close now (no awaiting: safe from error paths)."""
+        try:
+            self._w.close()
+        except Exception:
+            pass
+
+
+async def open_transport(url, timeout_ms=10000):
+    """Connect to `url` ('mqtt://host:port'); raises OSError / asyncio.TimeoutError.
+
+    Name resolution (getaddrinfo) is the one blocking call on MicroPython.
+    """
+    scheme, host, port = parse_url(url)
+    if scheme == "mqtts":
+        raise NotImplementedError("mqtts:// (TLS) is not supported yet")
+    r, w = await asyncio.wait_for(asyncio.open_connection(host, port), timeout_ms / 1000)
+    return Transport(r, w)
