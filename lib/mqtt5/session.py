@@ -34,11 +34,14 @@ from ._compat import const
 from .errors import MQTTError, ProtocolError
 from . import packets as _p
 from . import properties as _pr
-from .packets.publish import encode_publish, encode_ack
+from . import handshake as _hs
 from .wire import frame
+from .txbuf import TxBuffer, BufferFull, ACK_ROOM  # noqa: F401 (BufferFull is API)
 from .inflight import Inflight, HeldIds, WAIT_PUBACK, WAIT_PUBREC, WAIT_PUBCOMP, \
     WAIT_SUBACK, WAIT_UNSUBACK
 from .keepalive import KeepAlive, PING, DEAD, IDLE_MS
+from .events import Event, rc_error, CONNECTED, MESSAGE, PUBLISH_DONE, SUBSCRIBED, \
+    UNSUBSCRIBED, DISCONNECTED, LINK_DEAD, ERROR, CLOSED, CONNECTING, ESTABLISHED  # noqa
 
 # subscription options [MQTT-3.8.3.1] (public, for subscribe())
 NO_LOCAL = 0x04
@@ -57,73 +60,7 @@ _UNSUBACK = const(11)
 _PINGRESP = const(13)
 _DISCONNECT = const(14)
 
-_ACK_ROOM = const(8)  # one ack with a reason code and no props: 5 bytes
 _RESERVE = const(32)  # tx bytes publish/subscribe leave free for acks and PINGREQ
-_NO_PROPS = {}  # read-only stand-in for absent props
-_OVERFLOW = (IndexError, ValueError)  # what encoding past the end of a buffer raises
-
-# ---- event kinds (public) -------------------------------------------------------------
-CONNECTED = 1  # ev.packet = Connack; ev.session_present, ev.reason_code, ev.props
-MESSAGE = 2  # ev.packet = Publish (topic, payload memoryview, qos, retain, dup, props)
-PUBLISH_DONE = 3  # ev.packet_id, ev.reason_code, ev.props, ev.error (None on success)
-SUBSCRIBED = 4  # ev.packet_id, ev.reason_codes (one per filter), ev.props, ev.error
-UNSUBSCRIBED = 5  # ev.packet_id, ev.reason_codes, ev.props, ev.error
-DISCONNECTED = 6  # ev.reason_code, ev.props, ev.by_server (True: server sent DISCONNECT)
-LINK_DEAD = 7  # keep-alive expired: nothing received for 1.5 x keep alive
-ERROR = 8  # fatal: ev.error (MQTTError naming the code), ev.reason_code, ev.packet
-
-# ---- session states (public) ----------------------------------------------------------
-CLOSED = 0  # no connection (initial, after DISCONNECT either way, error, link dead)
-CONNECTING = 1  # CONNECT queued, waiting for CONNACK
-CONNECTED = 2  # CONNACK 0x00 received
-
-
-class Event:
-    """The session's single, reusable event object.
-
-    ``next_event()`` refills and returns the SAME instance each time: it is valid until
-    the next ``next_event()`` call; copy what you need.  Fields not relevant to
-    ``kind`` are None/0/False.
-
-    - kind: one of CONNECTED, MESSAGE, PUBLISH_DONE, SUBSCRIBED, UNSUBSCRIBED,
-      DISCONNECTED, LINK_DEAD, ERROR
-    - packet: decoded packet (Connack for CONNECTED / refused-connect ERROR, Publish for
-      MESSAGE, the ack for PUBLISH_DONE/SUBSCRIBED/UNSUBSCRIBED, Disconnect for a
-      server DISCONNECTED), else None
-    - packet_id, reason_code, reason_codes (list, SUBSCRIBED/UNSUBSCRIBED), props
-    - session_present (CONNECTED), by_server (DISCONNECTED)
-    - error: None on success, else an MQTTError whose message names the reason code
-      (e.g. "PUBACK 0x87 Not authorized"); reason codes < 0x80 are success (0x10 No
-      matching subscribers included).  For SUBSCRIBED/UNSUBSCRIBED: the first failing
-      per-filter code.
-    """
-
-    def __init__(self):
-        self._clear(0)
-
-    def _clear(self, kind):
-        self.kind = kind
-        self.packet = None
-        self.packet_id = 0
-        self.reason_code = 0
-        self.reason_codes = None
-        self.props = None
-        self.session_present = False
-        self.by_server = False
-        self.error = None
-
-
-class BufferFull(MQTTError):
-    """The transmit buffer has no room now: flush data_to_send(), call sent(), retry."""
-
-
-def _rc_error(what, code):
-    """MQTTError naming a failing reason code, e.g. 'PUBACK 0x87 Not authorized'."""
-    from .reason_codes import name  # lazy: error path only
-    e = MQTTError("%s 0x%02X %s" % (what, code, name(code)))
-    e.reason_code = code
-    return e
-
 
 class Session:
     """MQTT v5 client session state machine (sans-IO).
@@ -172,10 +109,8 @@ class Session:
         self.will = will
         self._rx = bytearray(rx_size)
         self._rxmv = memoryview(self._rx)
-        self._tx = bytearray(tx_size)
-        self._txmv = memoryview(self._tx)
-        self._rs = self._re = self._ts = self._te = 0
-        self._lent = False  # a data_to_send() view is out: do not move tx bytes
+        self._rs = self._re = 0  # unparsed bytes: _rx[_rs:_re]
+        self._tx = TxBuffer(tx_size)
         self._inflight = Inflight(max_inflight)
         self._held = HeldIds(receive_maximum)
         self._ka = KeepAlive(keepalive)
@@ -184,28 +119,12 @@ class Session:
         self._has_state = False
         self._now = 0
         self.state = CLOSED
-        self._server_defaults()
-
-    def _server_defaults(self):
-        # values that apply when CONNACK omits the property [MQTT-3.2.2.3]
-        self.session_present = False
-        self.server_keepalive = None
-        self.assigned_client_id = None
-        self.receive_maximum_out = 65535
-        self.maximum_qos = 2
-        self.retain_available = True
-        self.server_max_packet_size = 0
-        self.server_topic_alias_maximum = 0
-        self.wildcard_available = True
-        self.sub_id_available = True
-        self.shared_available = True
-        self.reason_string = None
-        self.keepalive_s = self.keepalive
+        _hs.reset(self)
 
     @property
     def is_connected(self):
         """True between CONNACK 0x00 and the end of the connection."""
-        return self.state == CONNECTED
+        return self.state == ESTABLISHED
 
     @property
     def inflight_count(self):
@@ -220,33 +139,18 @@ class Session:
         (a supervisor resuming a session passes False)."""
         if clean_start is None:
             clean_start = self.clean_start
-        self._rs = self._re = self._ts = self._te = 0
-        self._lent = False
+        self._rs = self._re = 0
+        self._tx.reset()
         self._pending = []
-        self._server_defaults()
+        _hs.reset(self)
         self._ka.set_period(self.keepalive)
         self._ka.reset(now_ms)
         self._now = now_ms
         if clean_start:
             self._has_state = False
-        props = {_pr.MAXIMUM_PACKET_SIZE: self.max_packet_size}
-        if self.session_expiry:
-            props[_pr.SESSION_EXPIRY_INTERVAL] = self.session_expiry
-        if self.receive_maximum != 65535:
-            props[_pr.RECEIVE_MAXIMUM] = self.receive_maximum
-        if self.topic_alias_maximum:
-            props[_pr.TOPIC_ALIAS_MAXIMUM] = self.topic_alias_maximum
-        if self.request_response_info:
-            props[_pr.REQUEST_RESPONSE_INFORMATION] = 1
-        if not self.request_problem_info:
-            props[_pr.REQUEST_PROBLEM_INFORMATION] = 0
-        if self.user_properties:
-            props[_pr.USER_PROPERTY] = list(self.user_properties)
-        pkt = _p.Connect(client_id=self.client_id, clean_start=clean_start,
-                         keepalive=self.keepalive, username=self.username,
-                         password=self.password, will=self.will, props=props)
+        pkt = _hs.connect_packet(self, clean_start)
         self._clean = clean_start
-        self._append(pkt, 0)
+        self._tx.packet(pkt)
         self.state = CONNECTING
 
     def connection_lost(self, now_ms=None):
@@ -261,7 +165,8 @@ class Session:
         data_to_send() then close the transport [MQTT-3.14.4-2]."""
         if self.state == CLOSED:
             return
-        self._append(_p.Disconnect(reason_code=reason_code, props=props), 0)
+        self._tx.packet(_p.Disconnect(reason_code=reason_code, props=props),
+                        0, self.server_max_packet_size)
         self._close(DISCONNECTED, reason_code, None, False)
 
     def _close(self, kind, reason_code, error, by_server):
@@ -323,7 +228,7 @@ class Session:
             b0 = rx[rs]
             ptype = b0 >> 4
             if (ptype == _PUBREC or ptype == _PUBREL or (ptype == _PUBLISH and b0 & 6)) \
-                    and not self._room(_ACK_ROOM):
+                    and not self._tx.room(ACK_ROOM):
                 return None  # no room for the ack: flush first
             self._rs = rs + total
             try:
@@ -339,7 +244,7 @@ class Session:
         rc = getattr(err, "reason_code", 0x82)
         if self.state != CLOSED:
             try:
-                self._append(_p.Disconnect(reason_code=rc, props=None), 0)
+                self._tx.packet(_p.Disconnect(reason_code=rc, props=None))
             except MQTTError:
                 pass  # no room: close without it
         self.state = CLOSED
@@ -355,7 +260,7 @@ class Session:
         if ptype == _PUBLISH:
             return self._on_publish(pkt)
         if ptype == _CONNACK:
-            return self._on_connack(pkt)
+            return _hs.on_connack(self, pkt)
         if ptype == _PINGRESP:
             return False  # activity already counted in received()
         fl = self._inflight
@@ -366,14 +271,14 @@ class Session:
         if ptype == _PUBREC:
             i = fl.find(pid, WAIT_PUBREC)
             if i < 0:
-                self._ack(_PUBREL, pid, 0x92)  # Packet Identifier not found
+                self._tx.ack(_PUBREL, pid, 0x92)  # Packet Identifier not found
                 return False
             rc = pkt.reason_code
             if rc >= 0x80:  # flow ends, no PUBREL [MQTT-4.3.3-4]
                 return self._done(i, PUBLISH_DONE, pkt, rc, "PUBREC")
             fl.state[i] = WAIT_PUBCOMP | rc << 8  # keep 0x10 for PUBLISH_DONE
             fl.topic[i] = fl.payload[i] = None  # never resent after PUBREL [MQTT-4.3.3-6]
-            self._ack(_PUBREL, pid, 0)
+            self._tx.ack(_PUBREL, pid, 0)
             return False
         if ptype == _PUBCOMP:
             i = fl.find(pid, WAIT_PUBCOMP)
@@ -384,7 +289,7 @@ class Session:
         if ptype == _PUBREL:
             # answer PUBCOMP [MQTT-4.3.3-11]; the id is then free for a new message
             # [MQTT-4.3.3-12]
-            self._ack(_PUBCOMP, pid, 0 if self._held.remove(pid) else 0x92)
+            self._tx.ack(_PUBCOMP, pid, 0 if self._held.remove(pid) else 0x92)
             return False
         if ptype == _SUBACK or ptype == _UNSUBACK:
             sub = ptype == _SUBACK
@@ -407,7 +312,7 @@ class Session:
             ev.packet, ev.reason_code, ev.props, ev.by_server = \
                 pkt, pkt.reason_code, pkt.props, True
             if pkt.reason_code >= 0x80:
-                ev.error = _rc_error("DISCONNECT", pkt.reason_code)
+                ev.error = rc_error("DISCONNECT", pkt.reason_code)
             return True
         # CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ from a server; AUTH without an
         # Authentication Method (enhanced auth is a later issue) [MQTT-4.12.0-6]
@@ -422,7 +327,7 @@ class Session:
         if kind != PUBLISH_DONE:
             ev.reason_codes = pkt.reason_codes
         if rc >= 0x80:
-            ev.error = _rc_error(what, rc)
+            ev.error = rc_error(what, rc)
         self._inflight.free(i)
         return True
 
@@ -436,74 +341,17 @@ class Session:
         if qos == 2:
             if pid in self._held:
                 # re-sent before PUBREL: acknowledge, never deliver twice [MQTT-4.3.3-10]
-                self._ack(_PUBREC, pid, 0)
+                self._tx.ack(_PUBREC, pid, 0)
                 return False
             if not self._held.add(pid):
                 raise ProtocolError(0x93, "receive maximum exceeded")  # [MQTT-3.3.4-9]
-            self._ack(_PUBREC, pid, 0)  # ownership taken [MQTT-4.3.3-8]
+            self._tx.ack(_PUBREC, pid, 0)  # ownership taken [MQTT-4.3.3-8]
         elif qos == 1:
-            self._ack(_PUBACK, pid, 0)  # [MQTT-4.3.2-4]
+            self._tx.ack(_PUBACK, pid, 0)  # [MQTT-4.3.2-4]
         ev = self._ev
         ev._clear(MESSAGE)
         ev.packet, ev.packet_id, ev.props = pkt, pid, props
         return True
-
-    def _on_connack(self, pkt):
-        if self.state != CONNECTING:
-            raise ProtocolError(0x82, "second CONNACK")  # [MQTT-3.2.0-2]
-        ev = self._ev
-        rc = pkt.reason_code
-        props = pkt.props or _NO_PROPS
-        self.reason_string = props.get(_pr.REASON_STRING)
-        if rc >= 0x80:  # refused; the server closes the connection [MQTT-3.2.2-7]
-            self.state = CLOSED
-            ev._clear(ERROR)
-            ev.packet, ev.reason_code, ev.props = pkt, rc, pkt.props
-            ev.error = _rc_error("CONNACK", rc)
-            return True
-        if pkt.session_present and not self._has_state:
-            # we hold no session state for the server to resume [MQTT-3.2.2-4]
-            raise ProtocolError(0x82, "unexpected Session Present")
-        g = props.get
-        self.session_present = bool(pkt.session_present)
-        self.server_keepalive = g(_pr.SERVER_KEEP_ALIVE)
-        if self.server_keepalive is not None:
-            self.keepalive_s = self.server_keepalive  # [MQTT-3.1.2-21]
-            self._ka.set_period(self.server_keepalive)
-        self.assigned_client_id = g(_pr.ASSIGNED_CLIENT_IDENTIFIER)
-        if self.assigned_client_id:
-            self.client_id = self.assigned_client_id  # reuse it to resume the session
-        self.receive_maximum_out = g(_pr.RECEIVE_MAXIMUM, 65535)
-        self.maximum_qos = g(_pr.MAXIMUM_QOS, 2)
-        self.retain_available = g(_pr.RETAIN_AVAILABLE, 1) == 1
-        self.server_max_packet_size = g(_pr.MAXIMUM_PACKET_SIZE, 0)
-        self.server_topic_alias_maximum = g(_pr.TOPIC_ALIAS_MAXIMUM, 0)
-        self.wildcard_available = g(_pr.WILDCARD_SUBSCRIPTION_AVAILABLE, 1) == 1
-        self.sub_id_available = g(_pr.SUBSCRIPTION_IDENTIFIER_AVAILABLE, 1) == 1
-        self.shared_available = g(_pr.SHARED_SUBSCRIPTION_AVAILABLE, 1) == 1
-        if not self.session_present:
-            self._discard_state()
-        self._has_state = self.session_expiry != 0
-        self.state = CONNECTED
-        ev._clear(CONNECTED)
-        ev.packet, ev.reason_code, ev.props = pkt, rc, pkt.props
-        ev.session_present = self.session_present
-        return True
-
-    def _discard_state(self):
-        """No session on the server: forget inbound QoS 2 ids and fail what was in
-        flight (queued as events after CONNECTED) [MQTT-3.2.2-5]."""
-        self._held.clear()
-        fl = self._inflight
-        for i in range(fl.size):
-            if fl.pid[i]:
-                st = fl.state[i] & 0xFF
-                kind = PUBLISH_DONE if st <= WAIT_PUBCOMP else (
-                    SUBSCRIBED if st == WAIT_SUBACK else UNSUBSCRIBED)
-                err = MQTTError("session lost")
-                err.reason_code = 0x80
-                self._pending.append((kind, fl.pid[i], 0x80, err, False))
-                fl.free(i)
 
     # ---- outbound -------------------------------------------------------------------
 
@@ -512,57 +360,21 @@ class Session:
 
         Valid until sent(): while it is out, queued bytes are not moved.  Write all or
         part of it, then call sent(n)."""
-        if self._ts == self._te:
-            return None
-        self._lent = True
-        return self._txmv[self._ts:self._te]
+        return self._tx.view()
 
     def sent(self, n, now_ms=None):
         """n bytes of data_to_send() were written (now_ms: time of the write, for keep
         alive; default: the last time the session was given)."""
-        self._lent = False
-        if n > 0:
-            self._ts += n
-            self._ka.on_tx(self._now if now_ms is None else now_ms)
         if now_ms is not None:
             self._now = now_ms
-        if self._ts >= self._te:
-            self._ts = self._te = 0
+        self._tx.consumed(n)
+        if n > 0:
+            self._ka.on_tx(self._now)
 
     @property
     def pending_bytes(self):
         """Bytes queued and not yet marked sent."""
-        return self._te - self._ts
-
-    def _room(self, n):
-        """Make n bytes free at the tail of the transmit buffer if possible."""
-        ts, te = self._ts, self._te
-        if ts and not self._lent:
-            if ts < te:
-                self._txmv[0:te - ts] = self._txmv[ts:te]
-            self._ts, self._te = 0, te - ts
-        return len(self._tx) - self._te >= n
-
-    def _check_fit(self, n, reserve):
-        if self._te + n + reserve > len(self._tx):
-            if self._ts == self._te and not reserve:
-                raise MQTTError("packet of %d bytes exceeds tx_size" % n)
-            raise BufferFull("transmit buffer full")
-        self._te += n
-
-    def _append(self, pkt, reserve):
-        """Encode a packet object at the tail; keep ``reserve`` bytes free for acks."""
-        self._room(0)
-        try:
-            n = _p.encode(pkt, self._txmv[self._te:])
-        except _OVERFLOW:
-            n = len(self._tx) + 1
-        self._check_fit(n, reserve)
-
-    def _ack(self, ptype, pid, rc):
-        # room was checked before the packet was consumed (next_event)
-        self._room(_ACK_ROOM)
-        self._te += encode_ack(self._txmv[self._te:], ptype, pid, rc)
+        return self._tx.tail - self._tx.head
 
     def _check_open(self):
         if self.state == CLOSED:
@@ -598,15 +410,8 @@ class Session:
             i = self._take_slot(WAIT_PUBACK if qos == 1 else WAIT_PUBREC)
             pid = fl.pid[i]
         try:
-            self._room(0)
-            try:
-                n = encode_publish(self._txmv[self._te:], topic, payload, qos, retain,
-                                   False, pid, props)
-            except _OVERFLOW:
-                n = len(self._tx) + 1
-            if self.server_max_packet_size and n > self.server_max_packet_size:
-                raise MQTTError("packet of %d bytes exceeds server maximum" % n)
-            self._check_fit(n, _RESERVE)
+            self._tx.publish(_RESERVE, self.server_max_packet_size, topic, payload, qos,
+                             retain, False, pid, props)
         except Exception:
             if i >= 0:
                 fl.free(i)
@@ -621,7 +426,8 @@ class Session:
         fl = self._inflight
         i = self._take_slot(state)
         try:
-            self._append(cls(packet_id=fl.pid[i], topics=items, props=props), _RESERVE)
+            self._tx.packet(cls(packet_id=fl.pid[i], topics=items, props=props), _RESERVE,
+                            self.server_max_packet_size)
         except Exception:
             fl.free(i)
             raise
@@ -651,14 +457,11 @@ class Session:
         if self.state == CLOSED:
             return IDLE_MS
         ka = self._ka
-        connected = self.state == CONNECTED
+        connected = self.state == ESTABLISHED
         what = ka.check(now_ms, connected)
         if what == DEAD:
             self._close(LINK_DEAD, 0, None, False)
             return 0
-        if what == PING and self._room(2):
-            self._tx[self._te] = 0xC0  # PINGREQ [MQTT-3.12]
-            self._tx[self._te + 1] = 0
-            self._te += 2
+        if what == PING and self._tx.ping():
             ka.pinged(now_ms)
         return ka.wait_ms(now_ms, connected)

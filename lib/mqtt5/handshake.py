@@ -1,0 +1,115 @@
+"""CONNECT / CONNACK negotiation for the session: the CONNECT we send [MQTT-3.1.2]
+and the server limits announced in CONNACK [MQTT-3.2.2.3], kept as plain attributes
+of the session (no dict per connection)."""
+
+from . import packets as _p
+from . import properties as _pr
+from .errors import MQTTError, ProtocolError
+from .events import rc_error, CONNECTED, ERROR, PUBLISH_DONE, SUBSCRIBED, UNSUBSCRIBED, \
+    CLOSED, CONNECTING, ESTABLISHED
+from .inflight import WAIT_PUBCOMP, WAIT_SUBACK
+
+_NO_PROPS = {}  # read-only stand-in for absent props
+
+
+def connect_packet(s, clean_start):
+    """The Connect packet for session s's settings."""
+    props = {_pr.MAXIMUM_PACKET_SIZE: s.max_packet_size}  # [MQTT-3.1.2.11.4]
+    if s.session_expiry:
+        props[_pr.SESSION_EXPIRY_INTERVAL] = s.session_expiry
+    if s.receive_maximum != 65535:
+        props[_pr.RECEIVE_MAXIMUM] = s.receive_maximum
+    if s.topic_alias_maximum:
+        props[_pr.TOPIC_ALIAS_MAXIMUM] = s.topic_alias_maximum
+    if s.request_response_info:
+        props[_pr.REQUEST_RESPONSE_INFORMATION] = 1
+    if not s.request_problem_info:
+        props[_pr.REQUEST_PROBLEM_INFORMATION] = 0
+    if s.user_properties:
+        props[_pr.USER_PROPERTY] = list(s.user_properties)
+    return _p.Connect(client_id=s.client_id, clean_start=clean_start,
+                      keepalive=s.keepalive, username=s.username, password=s.password,
+                      will=s.will, props=props)
+
+
+def reset(s):
+    """Values that apply when CONNACK omits the property (new connection)."""
+    s.session_present = False
+    s.server_keepalive = None
+    s.assigned_client_id = None
+    s.receive_maximum_out = 65535  # [MQTT-3.2.2.3.3]
+    s.maximum_qos = 2  # [MQTT-3.2.2.3.4]
+    s.retain_available = True  # [MQTT-3.2.2.3.5]
+    s.server_max_packet_size = 0  # 0: no limit beyond the protocol's [MQTT-3.2.2.3.6]
+    s.server_topic_alias_maximum = 0  # [MQTT-3.2.2.3.8]
+    s.wildcard_available = True  # [MQTT-3.2.2.3.11]
+    s.sub_id_available = True  # [MQTT-3.2.2.3.12]
+    s.shared_available = True  # [MQTT-3.2.2.3.13]
+    s.reason_string = None
+    s.keepalive_s = s.keepalive
+
+
+def apply(s, props):
+    """Take the limits from a successful CONNACK's props dict onto session s."""
+    g = props.get
+    s.server_keepalive = g(_pr.SERVER_KEEP_ALIVE)
+    if s.server_keepalive is not None:
+        s.keepalive_s = s.server_keepalive  # replaces ours [MQTT-3.1.2-21]
+    s.assigned_client_id = g(_pr.ASSIGNED_CLIENT_IDENTIFIER)
+    s.receive_maximum_out = g(_pr.RECEIVE_MAXIMUM, 65535)
+    s.maximum_qos = g(_pr.MAXIMUM_QOS, 2)
+    s.retain_available = g(_pr.RETAIN_AVAILABLE, 1) == 1
+    s.server_max_packet_size = g(_pr.MAXIMUM_PACKET_SIZE, 0)
+    s.server_topic_alias_maximum = g(_pr.TOPIC_ALIAS_MAXIMUM, 0)
+    s.wildcard_available = g(_pr.WILDCARD_SUBSCRIPTION_AVAILABLE, 1) == 1
+    s.sub_id_available = g(_pr.SUBSCRIPTION_IDENTIFIER_AVAILABLE, 1) == 1
+    s.shared_available = g(_pr.SHARED_SUBSCRIPTION_AVAILABLE, 1) == 1
+
+
+def on_connack(s, pkt):
+    """Act on CONNACK for session s; fills s._ev (CONNECTED, or ERROR when refused)."""
+    if s.state != CONNECTING:
+        raise ProtocolError(0x82, "second CONNACK")  # [MQTT-3.2.0-2]
+    ev = s._ev
+    rc = pkt.reason_code
+    props = pkt.props or _NO_PROPS
+    s.reason_string = props.get(_pr.REASON_STRING)
+    if rc >= 0x80:  # refused; the server closes the connection [MQTT-3.2.2-7]
+        s.state = CLOSED
+        ev._clear(ERROR)
+        ev.packet, ev.reason_code, ev.props = pkt, rc, pkt.props
+        ev.error = rc_error("CONNACK", rc)
+        return True
+    if pkt.session_present and not s._has_state:
+        # we hold no session state for the server to resume [MQTT-3.2.2-4]
+        raise ProtocolError(0x82, "unexpected Session Present")
+    s.session_present = bool(pkt.session_present)
+    apply(s, props)
+    if s.server_keepalive is not None:
+        s._ka.set_period(s.server_keepalive)
+    if s.assigned_client_id:
+        s.client_id = s.assigned_client_id  # reuse it to resume the session
+    if not s.session_present:
+        _discard_state(s)
+    s._has_state = s.session_expiry != 0
+    s.state = ESTABLISHED
+    ev._clear(CONNECTED)
+    ev.packet, ev.reason_code, ev.props = pkt, rc, pkt.props
+    ev.session_present = s.session_present
+    return True
+
+
+def _discard_state(s):
+    """No session on the server: forget inbound QoS 2 ids and fail what was in
+    flight (queued as events after CONNECTED) [MQTT-3.2.2-5]."""
+    s._held.clear()
+    fl = s._inflight
+    for i in range(fl.size):
+        if fl.pid[i]:
+            st = fl.state[i] & 0xFF
+            kind = PUBLISH_DONE if st <= WAIT_PUBCOMP else (
+                SUBSCRIBED if st == WAIT_SUBACK else UNSUBSCRIBED)
+            err = MQTTError("session lost")
+            err.reason_code = 0x80
+            s._pending.append((kind, fl.pid[i], 0x80, err, False))
+            fl.free(i)

@@ -1,0 +1,102 @@
+"""The session's transmit buffer: whole packets appended at the tail, written out
+from the head, allocated once.
+
+A packet is encoded straight into the free tail, so a packet is either wholly queued or
+not at all, and several packets can go out in one write.  While a view from ``view()``
+is lent to the adapter, queued bytes are never moved.
+"""
+
+from ._compat import const
+from .errors import MQTTError
+from . import packets as _p
+from .packets.publish import encode_publish, encode_ack
+
+_OVERFLOW = (IndexError, ValueError)  # what encoding past the end of a buffer raises
+ACK_ROOM = const(8)  # one ack with a reason code and no props is 5 bytes
+
+
+class BufferFull(MQTTError):
+    """The transmit buffer has no room now: flush data_to_send(), call sent(), retry."""
+
+
+class TxBuffer:
+    """Fixed-size transmit queue of encoded packets."""
+
+    def __init__(self, size):
+        self.buf = bytearray(size)
+        self.mv = memoryview(self.buf)
+        self.head = self.tail = 0
+        self.lent = False
+
+    def reset(self):
+        """Drop everything queued (new connection)."""
+        self.head = self.tail = 0
+        self.lent = False
+
+    def view(self):
+        """Queued bytes as a memoryview (lent until consumed()), or None."""
+        if self.head == self.tail:
+            return None
+        self.lent = True
+        return self.mv[self.head:self.tail]
+
+    def consumed(self, n):
+        """n bytes of the lent view were written."""
+        self.lent = False
+        self.head += n
+        if self.head >= self.tail:
+            self.head = self.tail = 0
+
+    def room(self, n):
+        """Move queued bytes to the front if allowed; True when n bytes are free."""
+        h, t = self.head, self.tail
+        if h and not self.lent:
+            if h < t:
+                self.mv[0:t - h] = self.mv[h:t]  # overlapping move: memmove
+            self.head, self.tail = 0, t - h
+        return len(self.buf) - self.tail >= n
+
+    def _commit(self, n, reserve, limit):
+        """Queue n encoded bytes (n < 0: did not fit the tail), keeping ``reserve``
+        bytes free for acks; ``limit``: the peer's Maximum Packet Size (0: none)."""
+        if limit and n > limit:
+            raise MQTTError("packet of %d bytes exceeds server maximum %d" % (n, limit))
+        if n < 0 or self.tail + n + reserve > len(self.buf):
+            if self.tail > self.head or self.lent:
+                raise BufferFull("transmit buffer full")
+            raise MQTTError("packet exceeds tx_size %d" % len(self.buf))
+        self.tail += n
+
+    def packet(self, pkt, reserve=0, limit=0):
+        """Encode a packet object (mqtt5.packets) at the tail."""
+        self.room(0)
+        try:
+            n = _p.encode(pkt, self.mv[self.tail:])
+        except _OVERFLOW:
+            n = -1
+        self._commit(n, reserve, limit)
+
+    def publish(self, reserve, limit, topic, payload, qos, retain, dup, pid, props):
+        """Encode a PUBLISH at the tail (hot path, no packet object)."""
+        self.room(0)
+        try:
+            n = encode_publish(self.mv[self.tail:], topic, payload, qos, retain, dup,
+                               pid, props)
+        except _OVERFLOW:
+            n = -1
+        self._commit(n, reserve, limit)
+
+    def ack(self, ptype, pid, rc):
+        """Queue PUBACK/PUBREC/PUBREL/PUBCOMP; the caller checked room(ACK_ROOM)."""
+        self.room(ACK_ROOM)
+        self.tail += encode_ack(self.mv[self.tail:], ptype, pid, rc)
+
+    def ping(self):
+        """Queue PINGREQ [MQTT-3.12]; False when there is no room (data is queued,
+        so the link is not idle anyway)."""
+        if not self.room(2):
+            return False
+        self.buf[self.tail] = 0xC0
+        self.buf[self.tail + 1] = 0
+        self.tail += 2
+        return True
