@@ -1,0 +1,99 @@
+try:
+    from micropython import const
+except ImportError:
+    def const(x):
+        return x
+
+
+# ---- adapters: clock, sleep, sockets, asyncio streams ---------------------------------
+# Everything below is what differs between CPython and MicroPython for the asyncio
+# client and the transport; nothing else in the library tests which runtime it is on.
+
+import asyncio
+
+try:  # MicroPython
+    from time import ticks_ms, ticks_diff, ticks_add
+
+    _clk = [ticks_ms(), 0]  # last raw ticks, unwrapped ms
+
+    def monotonic_ms():
+        """Milliseconds from an unwrapped monotonic clock (the session's now_ms)."""
+        t = ticks_ms()
+        _clk[1] += ticks_diff(t, _clk[0])
+        _clk[0] = t
+        return _clk[1]
+
+except ImportError:  # CPython
+    import time as _time
+
+    def ticks_ms():
+        return _time.monotonic_ns() // 1000000
+
+    def ticks_diff(a, b):
+        return a - b
+
+    def ticks_add(a, b):
+        return a + b
+
+    def monotonic_ms():
+        """Milliseconds from an unwrapped monotonic clock (the session's now_ms)."""
+        return _time.monotonic_ns() // 1000000
+
+
+if hasattr(asyncio, "sleep_ms"):  # MicroPython
+    sleep_ms = asyncio.sleep_ms
+else:
+
+    def sleep_ms(ms):
+        """asyncio sleep in milliseconds."""
+        return asyncio.sleep(ms / 1000)
+
+
+def set_nodelay(sock):
+    """Disable Nagle (TCP_NODELAY) where the runtime allows it; True if set.
+
+    MicroPython's unix port has no socket.TCP_NODELAY constant: use the Linux/lwIP
+    numbers (IPPROTO_TCP 6, TCP_NODELAY 1), guarded.
+    """
+    import socket
+
+    try:
+        sock.setsockopt(getattr(socket, "IPPROTO_TCP", 6), getattr(socket, "TCP_NODELAY", 1), 1)
+        return True
+    except (OSError, AttributeError, TypeError):
+        return False
+
+
+def stream_socket(writer):
+    """The socket under an asyncio StreamWriter (MicroPython: Stream.s)."""
+    s = getattr(writer, "s", None)
+    if s is None:
+        s = writer.get_extra_info("socket")
+    return s
+
+
+if hasattr(asyncio.StreamReader, "readinto"):  # MicroPython Stream
+
+    def stream_readinto(reader, mv):
+        """await: read up to len(mv) bytes into mv; 0 at end of stream."""
+        return reader.readinto(mv)
+
+else:  # CPython StreamReader: read() then copy (RAM is not scarce there)
+
+    async def stream_readinto(reader, mv):
+        """await: read up to len(mv) bytes into mv; 0 at end of stream."""
+        data = await reader.read(len(mv))
+        n = len(data)
+        mv[:n] = data
+        return n
+
+
+try:
+    from sys import print_exception  # MicroPython
+except ImportError:
+
+    def print_exception(e):
+        """Print a traceback of `e` to stderr (what MicroPython's sys.print_exception does)."""
+        import traceback
+
+        traceback.print_exception(type(e), e, e.__traceback__)

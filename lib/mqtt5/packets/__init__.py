@@ -1,0 +1,162 @@
+"""MQTT v5 control packets: type constants, ``decode`` and ``encode``.
+
+    pkt = decode(memoryview(frame_bytes))   # exactly one complete packet
+    data = encode(pkt)                      # bytes
+    n = encode(pkt, buf)                    # into a caller's buffer
+
+Packet classes (constructed by callers with keyword args, or returned by
+``decode``) live in one module per family and are also reachable here lazily:
+Connect, Will, Connack (connect); Publish, PubAck (publish); Subscribe,
+Suback, Unsubscribe, Unsuback (subscribe); Pingreq, Pingresp, Disconnect,
+Auth (control). Each has ``.type``.
+
+Errors: ``decode`` raises only ProtocolError (reason code inside). ``encode``
+raises ValueError for invalid contents (bad topic or UTF-8, QoS 3, packet id
+0, property not allowed in that packet, reason code not allowed ...), and
+ProtocolError(0x95) when ``buf`` is too small for the packet.
+"""
+from mqtt5._compat import const
+from mqtt5.errors import ProtocolError
+import mqtt5.wire as wire
+
+CONNECT = const(1)
+CONNACK = const(2)
+PUBLISH = const(3)
+PUBACK = const(4)
+PUBREC = const(5)
+PUBREL = const(6)
+PUBCOMP = const(7)
+SUBSCRIBE = const(8)
+SUBACK = const(9)
+UNSUBSCRIBE = const(10)
+UNSUBACK = const(11)
+PINGREQ = const(12)
+PINGRESP = const(13)
+DISCONNECT = const(14)
+AUTH = const(15)
+
+_MALFORMED = const(0x81)
+
+_WHERE = {
+    "Connect": "connect", "Will": "connect", "Connack": "connect",
+    "Publish": "publish", "PubAck": "publish",
+    "Subscribe": "subscribe", "Suback": "subscribe",
+    "Unsubscribe": "subscribe", "Unsuback": "subscribe",
+    "Pingreq": "control", "Pingresp": "control",
+    "Disconnect": "control", "Auth": "control",
+}
+
+
+def __getattr__(name):
+    mod = _WHERE.get(name)
+    if mod is None:
+        raise AttributeError(name)
+    m = __import__("mqtt5.packets." + mod, None, None, (name,))
+    v = getattr(m, name)
+    globals()[name] = v
+    return v
+
+
+def decode(mv):
+    """Decode one complete packet (fixed header included) from memoryview
+    ``mv`` (bytes are wrapped). Returns a packet object; PUBLISH payloads are
+    views into ``mv``. Raises only ProtocolError."""
+    if not isinstance(mv, memoryview):
+        try:
+            mv = memoryview(mv)
+        except Exception:
+            raise ProtocolError(_MALFORMED, "not a buffer")
+    end = len(mv)
+    if end < 2:
+        raise ProtocolError(_MALFORMED, "truncated fixed header")
+    b0 = mv[0]
+    t = b0 >> 4
+    fl = b0 & 15
+    rl = wire.decode_vbi(mv, 1, end)
+    p = 1 + wire.vbi_size(rl)
+    if p + rl != end:
+        raise ProtocolError(_MALFORMED, "remaining length mismatch")
+    if t == PUBLISH:
+        from mqtt5.packets.publish import decode_publish
+        return decode_publish(mv, fl, p, end)
+    if t == 0:
+        raise ProtocolError(_MALFORMED, "reserved packet type 0")  # spec 2.1.2
+    # Reserved flag bits must be as listed: 0010 for PUBREL, SUBSCRIBE and
+    # UNSUBSCRIBE, 0000 otherwise [MQTT-2.1.3-1] [MQTT-3.6.1-1] [MQTT-3.8.1-1]
+    # [MQTT-3.10.1-1].
+    if fl != (2 if t == PUBREL or t == SUBSCRIBE or t == UNSUBSCRIBE else 0):
+        raise ProtocolError(_MALFORMED, "bad fixed header flags")
+    if t <= PUBCOMP:
+        if t == CONNECT:
+            from mqtt5.packets.connect import decode_connect
+            return decode_connect(mv, p, end)
+        if t == CONNACK:
+            from mqtt5.packets.connect import decode_connack
+            return decode_connack(mv, p, end)
+        from mqtt5.packets.publish import decode_ack
+        return decode_ack(mv, t, p, end)
+    if t <= UNSUBACK:
+        from mqtt5.packets.subscribe import decode_sub
+        return decode_sub(mv, t, p, end)
+    from mqtt5.packets.control import decode_control
+    return decode_control(mv, t, p, end)
+
+
+def encode(pkt, buf=None):
+    """Encode packet object ``pkt``. Without ``buf`` returns bytes; with a
+    bytearray/memoryview ``buf`` writes at its start and returns the length
+    (ProtocolError(0x95) if it does not fit). ValueError for invalid
+    contents (see module docstring)."""
+    rl = pkt._size()
+    if rl > wire.VBI_MAX:
+        raise ValueError("packet too large to encode")
+    total = 1 + wire.vbi_size(rl) + rl
+    if buf is None:
+        out = bytearray(total)
+    elif len(buf) < total:
+        raise ProtocolError(0x95, "packet of %d bytes does not fit the buffer" % total)
+    else:
+        out = buf
+    out[0] = pkt._first()
+    pkt._write(out, wire.encode_vbi(out, 1, rl))
+    return bytes(out) if buf is None else total
+
+
+def header(buf, first, rl):
+    """Write a fixed header (first byte, Remaining Length ``rl``) at buf[0];
+    return the offset after it."""
+    buf[0] = first
+    return wire.encode_vbi(buf, 1, rl)
+
+
+def check_pid(pid):
+    """ValueError unless 1 <= pid <= 65535 (non-zero [MQTT-2.2.1-3])."""
+    if not isinstance(pid, int) or pid < 1 or pid > 65535:
+        raise ValueError("packet identifier must be 1..65535")
+
+
+def check_rc(code, ptype):
+    """ValueError unless packet type ``ptype`` may carry reason ``code``."""
+    from mqtt5.reason_codes import allowed
+    if not isinstance(code, int) or not allowed(code, ptype):
+        raise ValueError("reason code 0x%02X not allowed in packet type %d" % (code, ptype))
+
+
+def read_pid(mv, p, end):
+    """Non-zero Packet Identifier at p; ProtocolError(0x82) for 0
+    [MQTT-2.2.1-3] [MQTT-2.2.1-4]."""
+    pid = wire.u16(mv, p, end)
+    if pid == 0:
+        raise ProtocolError(0x82, "packet identifier 0")
+    return pid
+
+
+def read_rc(mv, p, end, ptype):
+    """Reason code byte at p, checked against the packet's list (Table 2-6,
+    e.g. [MQTT-3.2.2-8] [MQTT-3.4.2-1] [MQTT-3.14.2-1]); ProtocolError(0x82)."""
+    wire.need(p, 1, end)
+    rc = mv[p]
+    from mqtt5.reason_codes import allowed
+    if not allowed(rc, ptype):
+        raise ProtocolError(0x82, "reason code 0x%02X not valid here" % rc)
+    return rc

@@ -1,0 +1,92 @@
+"""PINGREQ (spec 3.12), PINGRESP (3.13), DISCONNECT (3.14), AUTH (3.15)."""
+from mqtt5._compat import const
+from mqtt5.errors import ProtocolError
+import mqtt5.wire as wire
+import mqtt5.properties as _pr
+from mqtt5.packets import read_rc, check_rc
+
+_PINGREQ = const(12)
+_PINGRESP = const(13)
+_DISCONNECT = const(14)
+_AUTH = const(15)
+_MALFORMED = const(0x81)
+
+
+class Pingreq:
+    """PINGREQ: no fields."""
+    type = _PINGREQ
+
+    def _first(self):
+        return self.type << 4
+
+    def _size(self):
+        return 0
+
+    def _write(self, buf, off):
+        return off
+
+
+class Pingresp(Pingreq):
+    """PINGRESP: no fields."""
+    type = _PINGRESP
+
+
+class Disconnect:
+    """DISCONNECT: ``Disconnect(reason_code=0, props=None)``. Encoded in the
+    short forms: Remaining Length 0 for 0x00 without properties, 1 for a
+    reason code alone (3.14.2.1)."""
+    type = _DISCONNECT
+
+    def __init__(self, reason_code=0, props=None):
+        self.reason_code = reason_code
+        self.props = props
+
+    def _first(self):
+        return self.type << 4
+
+    def _size(self):
+        check_rc(self.reason_code, self.type)  # [MQTT-3.14.2-1] [MQTT-3.15.2-1]
+        if not self.props:
+            self._ps = -1
+            # AUTH has only the Remaining Length 0 short form (3.15.2.1).
+            return 0 if self.reason_code == 0 else (1 if self.type == _DISCONNECT else 2)
+        self._ps = _pr.size(self.props, self.type)
+        return 1 + wire.vbi_size(self._ps) + self._ps
+
+    def _write(self, buf, off):
+        if self._ps < 0 and (self.reason_code == 0 or self.type == _DISCONNECT):
+            if self.reason_code:
+                buf[off] = self.reason_code
+                off += 1
+            return off
+        buf[off] = self.reason_code
+        return _pr.encode(buf, off + 1, self.props, self.type, max(self._ps, 0))
+
+
+class Auth(Disconnect):
+    """AUTH: ``Auth(reason_code=0, props=None)``; Remaining Length 0 when
+    Success without properties (3.15.2.1)."""
+    type = _AUTH
+
+
+def decode_control(mv, t, p, end):
+    """PINGREQ, PINGRESP, DISCONNECT or AUTH body at mv[p:end]."""
+    if t == _PINGREQ or t == _PINGRESP:
+        if p != end:
+            raise ProtocolError(_MALFORMED, "PING with a body")  # 3.12.2, 3.13.2
+        return Pingreq() if t == _PINGREQ else Pingresp()
+    pkt = Disconnect() if t == _DISCONNECT else Auth()
+    if p == end:
+        # Remaining Length 0: reason 0x00, no properties (3.14.2.1, 3.15.2.1)
+        pkt.props = None
+        return pkt
+    pkt.reason_code = read_rc(mv, p, end, t)  # [MQTT-3.14.2-1] [MQTT-3.15.2-1]
+    p += 1
+    if p == end:
+        if t == _AUTH:
+            # AUTH omits the Property Length only together with the reason code
+            raise ProtocolError(_MALFORMED, "AUTH without Property Length")
+        return pkt  # Remaining Length 1: no Property Length (3.14.2.2.1)
+    if _pr.decode(pkt, mv, p, end, t) != end:
+        raise ProtocolError(_MALFORMED, "trailing bytes")
+    return pkt

@@ -1,0 +1,204 @@
+"""PUBLISH (spec 3.3) and its acknowledgements PUBACK, PUBREC, PUBREL,
+PUBCOMP (3.4-3.7), plus the allocation-free hot-path encoders
+``encode_publish`` / ``publish_size`` and ``encode_ack``."""
+from mqtt5._compat import const
+from mqtt5.errors import ProtocolError
+import mqtt5.wire as wire
+import mqtt5.properties as _pr
+from mqtt5.packets import read_pid, read_rc, check_pid, check_rc, header
+
+_PUBLISH = const(3)
+_PUBACK = const(4)
+_PUBREL = const(6)
+_PUBCOMP = const(7)
+_TOPIC_ALIAS = const(0x23)
+_MALFORMED = const(0x81)
+_PROTOCOL = const(0x82)
+_TOPIC_INVALID = const(0x90)
+
+
+class Publish:
+    """PUBLISH. ``topic`` str ("" only with a Topic Alias property),
+    ``payload`` bytes-like (a memoryview into the received buffer when
+    decoded: valid while that buffer is), ``qos`` 0..2, ``retain``, ``dup``,
+    ``packet_id`` (None for QoS 0), ``props`` (None or dict)."""
+    type = _PUBLISH
+
+    def __init__(self, topic="", payload=b"", qos=0, retain=False, dup=False,
+                 packet_id=None, props=None):
+        self.topic = topic
+        self.payload = payload
+        self.qos = qos
+        self.retain = retain
+        self.dup = dup
+        self.packet_id = packet_id
+        self.props = props
+
+    def _first(self):
+        return _first(self.qos, self.retain, self.dup)
+
+    def _size(self):
+        self._tb = _topic(self.topic, self.qos, self.dup, self.packet_id, self.props)
+        self._ps = _pr.size(self.props, _PUBLISH)
+        return _rl(self._tb, self.payload, self.qos, self._ps)
+
+    def _write(self, buf, off):
+        return _body(buf, off, self._tb, self.payload, self.qos, self.packet_id, self.props,
+                     self._ps)
+
+
+class PubAck:
+    """PUBACK, PUBREC, PUBREL or PUBCOMP, told apart by ``type`` (4..7):
+    ``PubAck(type, packet_id, reason_code=0, props=None)``."""
+
+    def __init__(self, type=_PUBACK, packet_id=1, reason_code=0, props=None):
+        self.type = type
+        self.packet_id = packet_id
+        self.reason_code = reason_code
+        self.props = props
+
+    def _first(self):
+        return self.type << 4 | (2 if self.type == _PUBREL else 0)
+
+    def _size(self):
+        self._ps = _ack_check(self.type, self.packet_id, self.reason_code, self.props)
+        return _ack_rl(self.reason_code, self._ps)
+
+    def _write(self, buf, off):
+        return _ack_body(buf, off, self.type, self.packet_id, self.reason_code, self.props,
+                         self._ps)
+
+
+def decode_publish(mv, fl, p, end):
+    """PUBLISH body at mv[p:end] with fixed-header flags ``fl``."""
+    qos = (fl >> 1) & 3
+    if qos == 3:
+        raise ProtocolError(_MALFORMED, "QoS 3")  # [MQTT-3.3.1-4]
+    dup = fl & 8 != 0
+    if dup and qos == 0:
+        raise ProtocolError(_MALFORMED, "DUP set on QoS 0")  # [MQTT-3.3.1-2]
+    n = wire.blen(mv, p, end)  # Topic Name first, a UTF-8 string [MQTT-3.3.2-1]
+    topic = wire.utf8(mv, p + 2, p + 2 + n)
+    p += 2 + n
+    pid = None
+    if qos:
+        pid = read_pid(mv, p, end)
+        p += 2
+    pkt = Publish(topic, None, qos, fl & 1 == 1, dup, pid)
+    p = _pr.decode(pkt, mv, p, end, _PUBLISH)
+    if not n and (pkt.props is None or _TOPIC_ALIAS not in pkt.props):
+        # Zero-length Topic Name needs a Topic Alias (3.3.2.3.4)
+        raise ProtocolError(_PROTOCOL, "empty topic without alias")
+    if n and not wire.topic_name_ok(topic):
+        raise ProtocolError(_TOPIC_INVALID, "wildcard in topic name")  # [MQTT-3.3.2-2]
+    pkt.payload = mv[p:end]
+    return pkt
+
+
+def decode_ack(mv, t, p, end):
+    """PUBACK/PUBREC/PUBREL/PUBCOMP body. Remaining Length 2: reason 0x00 and
+    no properties; below 4: no Property Length (3.4.2.1, 3.5.2.1, 3.6.2.1,
+    3.7.2.1)."""
+    pkt = PubAck(t, read_pid(mv, p, end))
+    p += 2
+    if p < end:
+        pkt.reason_code = read_rc(mv, p, end, t)
+        p += 1
+        if p < end:
+            p = _pr.decode(pkt, mv, p, end, t)
+            if p != end:
+                raise ProtocolError(_MALFORMED, "trailing bytes")
+    return pkt
+
+
+def _first(qos, retain, dup):
+    return _PUBLISH << 4 | (8 if dup else 0) | qos << 1 | (1 if retain else 0)
+
+
+def _topic(topic, qos, dup, packet_id, props):
+    # Validates a PUBLISH to encode; returns the topic as UTF-8 bytes.
+    if qos != 0 and qos != 1 and qos != 2:
+        raise ValueError("QoS must be 0, 1 or 2")  # [MQTT-3.3.1-4]
+    if qos:
+        check_pid(packet_id)  # [MQTT-2.2.1-3]
+    elif dup:
+        raise ValueError("DUP must be 0 for QoS 0")  # [MQTT-3.3.1-2]
+    tb = wire.to_utf8(topic)
+    n = len(tb)
+    if not n and (not props or _TOPIC_ALIAS not in props):
+        raise ValueError("empty topic needs a Topic Alias")  # 3.3.2.3.4
+    for i in range(n):
+        if tb[i] == 0x23 or tb[i] == 0x2B:
+            raise ValueError("wildcard in topic name")  # [MQTT-3.3.2-2]
+    return tb
+
+
+def _rl(tb, payload, qos, ps):
+    return 2 + len(tb) + (2 if qos else 0) + wire.vbi_size(ps) + ps + len(payload)
+
+
+def _body(buf, off, tb, payload, qos, packet_id, props, ps):
+    off = wire.put_lbytes(buf, off, tb)
+    if qos:
+        off = wire.put_u16(buf, off, packet_id)
+    off = _pr.encode(buf, off, props, _PUBLISH, ps)
+    return wire.put_bytes(buf, off, payload)
+
+
+def publish_size(topic, payload, qos=0, props=None):
+    """Total encoded size (fixed header included) of a PUBLISH."""
+    rl = _rl(_topic(topic, qos, False, 1, props), payload, qos, _pr.size(props, _PUBLISH))
+    return 1 + wire.vbi_size(rl) + rl
+
+
+def encode_publish(buf, topic, payload, qos=0, retain=False, dup=False, packet_id=None,
+                   props=None):
+    """Encode a PUBLISH into bytearray/memoryview ``buf`` at offset 0; return
+    its length. ``topic`` str or UTF-8 bytes (bytes avoid the one encode
+    allocation), ``payload`` bytes-like. Allocates nothing else. ValueError
+    for invalid contents, ProtocolError(0x95) when ``buf`` is too small."""
+    tb = _topic(topic, qos, dup, packet_id, props)
+    ps = _pr.size(props, _PUBLISH)
+    rl = _rl(tb, payload, qos, ps)
+    if 1 + wire.vbi_size(rl) + rl > len(buf):
+        raise ProtocolError(0x95, "PUBLISH does not fit the buffer")
+    off = header(buf, _first(qos, retain, dup), rl)
+    return _body(buf, off, tb, payload, qos, packet_id, props, ps)
+
+
+def _ack_check(ptype, packet_id, reason_code, props):
+    # Validates an ack to encode; returns the properties size, -1 for none.
+    if ptype < _PUBACK or ptype > _PUBCOMP:
+        raise ValueError("not an ack packet type")
+    check_pid(packet_id)
+    check_rc(reason_code, ptype)
+    return _pr.size(props, ptype) if props else -1
+
+
+def _ack_rl(reason_code, ps):
+    # Short forms: Remaining Length 2 for Success without properties, 3 with a
+    # reason code only (3.4.2.1, 3.5.2.1, 3.6.2.1, 3.7.2.1).
+    if ps < 0:
+        return 2 if reason_code == 0 else 3
+    return 3 + wire.vbi_size(ps) + ps
+
+
+def _ack_body(buf, off, ptype, packet_id, reason_code, props, ps):
+    off = wire.put_u16(buf, off, packet_id)
+    if ps >= 0 or reason_code:
+        buf[off] = reason_code
+        off += 1
+        if ps >= 0:
+            off = _pr.encode(buf, off, props, ptype, ps)
+    return off
+
+
+def encode_ack(buf, ptype, packet_id, reason_code=0, props=None):
+    """Encode PUBACK/PUBREC/PUBREL/PUBCOMP (``ptype`` 4..7) into ``buf`` at
+    offset 0 using the short forms; return the length. Allocates nothing."""
+    ps = _ack_check(ptype, packet_id, reason_code, props)
+    rl = _ack_rl(reason_code, ps)
+    if 2 + rl > len(buf):
+        raise ProtocolError(0x95, "ack does not fit the buffer")
+    off = header(buf, ptype << 4 | (2 if ptype == _PUBREL else 0), rl)
+    return _ack_body(buf, off, ptype, packet_id, reason_code, props, ps)

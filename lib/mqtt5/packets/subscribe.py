@@ -1,0 +1,156 @@
+"""SUBSCRIBE (spec 3.8), SUBACK (3.9), UNSUBSCRIBE (3.10), UNSUBACK (3.11)."""
+from mqtt5._compat import const
+from mqtt5.errors import ProtocolError
+import mqtt5.wire as wire
+import mqtt5.properties as _pr
+from mqtt5.packets import read_pid, check_pid, check_rc
+
+_SUBSCRIBE = const(8)
+_SUBACK = const(9)
+_UNSUBSCRIBE = const(10)
+_UNSUBACK = const(11)
+_MALFORMED = const(0x81)
+_PROTOCOL = const(0x82)
+_FILTER_INVALID = const(0x8F)
+
+
+def _options_error(o, f):
+    # Subscription Options (3.8.3.1): bits 7-6 reserved [MQTT-3.8.3-5]; QoS 3
+    # and Retain Handling 3 are Protocol Errors; No Local on a Shared
+    # Subscription is a Protocol Error [MQTT-3.8.3-4].
+    if o & 0xC0:
+        return _MALFORMED
+    if o & 3 == 3 or o & 0x30 == 0x30 or (o & 4 and f.startswith("$share/")):
+        return _PROTOCOL
+    return 0
+
+
+class Subscribe:
+    """SUBSCRIBE: ``Subscribe(packet_id, topics, props=None)``; topics a list
+    of (filter str, options int): QoS | No Local 0x04 | Retain As Published
+    0x08 | Retain Handling << 4."""
+    type = _SUBSCRIBE
+
+    def __init__(self, packet_id=1, topics=(), props=None):
+        self.packet_id = packet_id
+        self.topics = topics
+        self.props = props
+
+    def _first(self):
+        return self.type << 4 | 2  # [MQTT-3.8.1-1]
+
+    def _size(self):
+        check_pid(self.packet_id)
+        if not self.topics:
+            raise ValueError("at least one topic filter")  # [MQTT-3.8.3-2]
+        self._ps = _pr.size(self.props, self.type)
+        n = 2 + wire.vbi_size(self._ps) + self._ps
+        for f, o in self.topics:
+            if not wire.topic_filter_ok(f):
+                raise ValueError("invalid topic filter %r" % f)
+            if not isinstance(o, int) or o < 0 or o > 255 or _options_error(o, f):
+                raise ValueError("invalid subscription options %r" % (o,))
+            n += 3 + len(wire.to_utf8(f))
+        return n
+
+    def _write(self, buf, off):
+        off = wire.put_u16(buf, off, self.packet_id)
+        off = _pr.encode(buf, off, self.props, self.type, self._ps)
+        for f, o in self.topics:
+            off = wire.put_lbytes(buf, off, wire.to_utf8(f))
+            buf[off] = o
+            off += 1
+        return off
+
+
+class Unsubscribe(Subscribe):
+    """UNSUBSCRIBE: ``Unsubscribe(packet_id, topics, props=None)``; topics a
+    list of filter strs."""
+    type = _UNSUBSCRIBE
+
+    def _size(self):
+        check_pid(self.packet_id)
+        if not self.topics:
+            raise ValueError("at least one topic filter")  # [MQTT-3.10.3-2]
+        self._ps = _pr.size(self.props, self.type)
+        n = 2 + wire.vbi_size(self._ps) + self._ps
+        for f in self.topics:
+            if not isinstance(f, str) or not wire.topic_filter_ok(f):
+                raise ValueError("invalid topic filter %r" % (f,))
+            n += 2 + len(wire.to_utf8(f))
+        return n
+
+    def _write(self, buf, off):
+        off = wire.put_u16(buf, off, self.packet_id)
+        off = _pr.encode(buf, off, self.props, self.type, self._ps)
+        for f in self.topics:
+            off = wire.put_lbytes(buf, off, wire.to_utf8(f))
+        return off
+
+
+class Suback:
+    """SUBACK: ``Suback(packet_id, reason_codes, props=None)``; reason_codes
+    bytes (when decoded) or a list of ints, one per filter."""
+    type = _SUBACK
+
+    def __init__(self, packet_id=1, reason_codes=b"", props=None):
+        self.packet_id = packet_id
+        self.reason_codes = reason_codes
+        self.props = props
+
+    def _first(self):
+        return self.type << 4
+
+    def _size(self):
+        check_pid(self.packet_id)
+        for rc in self.reason_codes:
+            check_rc(rc, self.type)  # [MQTT-3.9.3-1] [MQTT-3.11.3-1]
+        self._ps = _pr.size(self.props, self.type)
+        return 2 + wire.vbi_size(self._ps) + self._ps + len(self.reason_codes)
+
+    def _write(self, buf, off):
+        off = wire.put_u16(buf, off, self.packet_id)
+        off = _pr.encode(buf, off, self.props, self.type, self._ps)
+        return wire.put_bytes(buf, off, bytes(self.reason_codes))
+
+
+class Unsuback(Suback):
+    """UNSUBACK: ``Unsuback(packet_id, reason_codes, props=None)``."""
+    type = _UNSUBACK
+
+
+def decode_sub(mv, t, p, end):
+    """SUBSCRIBE, SUBACK, UNSUBSCRIBE or UNSUBACK body at mv[p:end]."""
+    pid = read_pid(mv, p, end)  # [MQTT-2.2.1-3]
+    if t == _SUBACK or t == _UNSUBACK:
+        pkt = Suback(pid) if t == _SUBACK else Unsuback(pid)
+        p = _pr.decode(pkt, mv, p + 2, end, t)
+        from mqtt5.reason_codes import allowed
+        for i in range(p, end):
+            if not allowed(mv[i], t):  # [MQTT-3.9.3-1] [MQTT-3.11.3-1]
+                raise ProtocolError(_PROTOCOL, "reason code 0x%02X not valid here" % mv[i])
+        pkt.reason_codes = bytes(mv[p:end])
+        return pkt
+    topics = []
+    pkt = Subscribe(pid, topics) if t == _SUBSCRIBE else Unsubscribe(pid, topics)
+    p = _pr.decode(pkt, mv, p + 2, end, t)
+    if p == end:
+        # at least one filter [MQTT-3.8.3-2] [MQTT-3.10.3-2]
+        raise ProtocolError(_PROTOCOL, "no topic filter")
+    while p < end:
+        n = wire.blen(mv, p, end)
+        f = wire.utf8(mv, p + 2, p + 2 + n)  # [MQTT-3.8.3-1] [MQTT-3.10.3-1]
+        p += 2 + n
+        if not wire.topic_filter_ok(f):
+            raise ProtocolError(_FILTER_INVALID, "invalid topic filter")
+        if t == _SUBSCRIBE:
+            wire.need(p, 1, end)
+            o = mv[p]
+            p += 1
+            e = _options_error(o, f)
+            if e:
+                raise ProtocolError(e, "bad subscription options 0x%02X" % o)
+            topics.append((f, o))
+        else:
+            topics.append(f)
+    return pkt

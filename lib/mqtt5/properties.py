@@ -1,0 +1,256 @@
+"""MQTT v5 properties (spec 2.2.2), table driven.
+
+``props`` everywhere is None (no properties) or a dict {property_id: value}:
+integers for Byte/Two/Four Byte/VBI properties, str for UTF-8 strings, bytes
+for binary data (Correlation Data, Authentication Data), a list of (name,
+value) str tuples in wire order for User Property, and for Subscription
+Identifier a list of ints on PUBLISH (one per matching subscription) but a
+single int on SUBSCRIBE. Property sets are validated per packet type
+(``WILL`` = 0 stands for the Will Properties of CONNECT).
+"""
+from mqtt5._compat import const
+from mqtt5.errors import ProtocolError
+import mqtt5.wire as wire
+
+PAYLOAD_FORMAT_INDICATOR = const(0x01)
+MESSAGE_EXPIRY_INTERVAL = const(0x02)
+CONTENT_TYPE = const(0x03)
+RESPONSE_TOPIC = const(0x08)
+CORRELATION_DATA = const(0x09)
+SUBSCRIPTION_IDENTIFIER = const(0x0B)
+SESSION_EXPIRY_INTERVAL = const(0x11)
+ASSIGNED_CLIENT_IDENTIFIER = const(0x12)
+SERVER_KEEP_ALIVE = const(0x13)
+AUTHENTICATION_METHOD = const(0x15)
+AUTHENTICATION_DATA = const(0x16)
+REQUEST_PROBLEM_INFORMATION = const(0x17)
+WILL_DELAY_INTERVAL = const(0x18)
+REQUEST_RESPONSE_INFORMATION = const(0x19)
+RESPONSE_INFORMATION = const(0x1A)
+SERVER_REFERENCE = const(0x1C)
+REASON_STRING = const(0x1F)
+RECEIVE_MAXIMUM = const(0x21)
+TOPIC_ALIAS_MAXIMUM = const(0x22)
+TOPIC_ALIAS = const(0x23)
+MAXIMUM_QOS = const(0x24)
+RETAIN_AVAILABLE = const(0x25)
+USER_PROPERTY = const(0x26)
+MAXIMUM_PACKET_SIZE = const(0x27)
+WILDCARD_SUBSCRIPTION_AVAILABLE = const(0x28)
+SUBSCRIPTION_IDENTIFIER_AVAILABLE = const(0x29)
+SHARED_SUBSCRIPTION_AVAILABLE = const(0x2A)
+
+WILL = const(0)  # pseudo packet type: the Will Properties in the CONNECT payload
+
+# Wire types (spec 2.2.2.2, Table 2-4)
+BYTE = const(1)
+U16 = const(2)
+U32 = const(3)
+VBI = const(4)
+STRING = const(5)
+BINARY = const(6)
+PAIR = const(7)
+_BOOL = const(1)  # value must be 0 or 1
+_NONZERO = const(2)  # value 0 is a Protocol Error
+
+_PUBLISH = const(3)
+_MAX_ID = const(0x2A)
+_MALFORMED = const(0x81)
+_PROTOCOL = const(0x82)
+
+# Three bytes per identifier 0x00..0x2A: (check << 4 | wire type), then a 16-bit
+# mask of the packet types allowed to carry it (bit n = packet type n, bit 0 =
+# Will Properties), from Table 2-4. Type 0 marks an unassigned identifier.
+# Checks: Payload Format Indicator, Request Problem/Response Information,
+# Maximum QoS and the four "... Available" bytes must be 0 or 1; Receive
+# Maximum, Maximum Packet Size, Topic Alias [MQTT-3.3.2-8] and Subscription
+# Identifier must not be 0 (3.1.2.11.3, 3.1.2.11.4, 3.8.2.1.2, 3.2.2.3.x).
+_TABLE = (b'\x00\x00\x00\x11\x00\t\x03\x00\t\x05\x00\t\x00\x00\x00\x00\x00\x00'
+          b'\x00\x00\x00\x00\x00\x00\x05\x00\t\x06\x00\t\x00\x00\x00$\x01\x08'
+          b'\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x03@'
+          b'\x06\x05\x00\x04\x02\x00\x04\x00\x00\x00\x05\x80\x06\x06\x80\x06\x11'
+          b'\x00\x02\x03\x00\x01\x11\x00\x02\x05\x00\x04\x00\x00\x00\x05@\x04'
+          b'\x00\x00\x00\x00\x00\x00\x05\xca\xf4\x00\x00\x00"\x00\x06\x02\x00'
+          b'\x06"\x00\x08\x11\x00\x04\x11\x00\x04\x07\xcf\xff#\x00\x06\x11\x00'
+          b'\x04\x11\x00\x04\x11\x00\x04')
+
+
+def wire_type(pid):
+    """Wire type of property ``pid`` (BYTE, U16, U32, VBI, STRING, BINARY,
+    PAIR), or 0 when the identifier is not assigned."""
+    if pid < 0 or pid > _MAX_ID:
+        return 0
+    return _TABLE[pid * 3] & 15
+
+
+def allowed(pid, ptype):
+    """True when packet type ``ptype`` (or WILL) may carry property ``pid``."""
+    if pid < 0 or pid > _MAX_ID:
+        return False
+    k = pid * 3
+    return _TABLE[k] != 0 and ((_TABLE[k + 1] << 8 | _TABLE[k + 2]) >> ptype) & 1 == 1
+
+
+def _many(pid, ptype):
+    # User Property may appear many times, order kept (3.x "User Property");
+    # Subscription Identifier many times only on PUBLISH (3.3.2.3.8).
+    return pid == USER_PROPERTY or (pid == SUBSCRIPTION_IDENTIFIER and ptype == _PUBLISH)
+
+
+def decode(obj, mv, p, end, ptype):
+    """Decode the Property Length and properties at ``mv[p:end]`` for packet
+    type ``ptype``; set ``obj.props`` (None or dict) and return the offset
+    after them. ProtocolError(0x81) for an unknown identifier, one not valid
+    in this packet, a value of the wrong type or a length that does not fit
+    (spec 2.2.2.2); ProtocolError(0x82) for a duplicate ("It is a Protocol
+    Error to include ... more than once", each property's clause in 3.x) or
+    a value the spec forbids."""
+    n = wire.decode_vbi(mv, p, end)
+    p += wire.vbi_size(n)
+    q = p + n
+    if q > end:
+        raise ProtocolError(_MALFORMED, "property length")
+    props = None
+    while p < q:
+        pid = wire.decode_vbi(mv, p, q)  # the identifier is a VBI (2.2.2.2)
+        p += wire.vbi_size(pid)
+        if not allowed(pid, ptype):
+            raise ProtocolError(_MALFORMED, "property 0x%02X not allowed here" % pid)
+        k = _TABLE[pid * 3]
+        t = k & 15
+        if t == BYTE:
+            wire.need(p, 1, q)
+            v = mv[p]
+            p += 1
+        elif t == U16:
+            v = wire.u16(mv, p, q)
+            p += 2
+        elif t == U32:
+            v = wire.u32(mv, p, q)
+            p += 4
+        elif t == VBI:
+            v = wire.decode_vbi(mv, p, q)
+            p += wire.vbi_size(v)
+        elif t == BINARY:
+            n = wire.blen(mv, p, q)
+            v = bytes(mv[p + 2:p + 2 + n])
+            p += 2 + n
+        else:
+            n = wire.blen(mv, p, q)
+            v = wire.utf8(mv, p + 2, p + 2 + n)
+            p += 2 + n
+            if t == PAIR:  # both strings well formed [MQTT-1.5.7-1]
+                n = wire.blen(mv, p, q)
+                v = (v, wire.utf8(mv, p + 2, p + 2 + n))
+                p += 2 + n
+        k >>= 4
+        if (k == _BOOL and v > 1) or (k == _NONZERO and v == 0):
+            raise ProtocolError(_PROTOCOL, "bad value for property 0x%02X" % pid)
+        if props is None:
+            props = {}
+        if _many(pid, ptype):
+            if pid in props:
+                props[pid].append(v)
+            else:
+                props[pid] = [v]
+        elif pid in props:
+            raise ProtocolError(_PROTOCOL, "duplicate property 0x%02X" % pid)
+        else:
+            props[pid] = v
+    obj.props = props
+    return p
+
+
+def _value_size(pid, t, v):
+    if t == BYTE:
+        n = 1
+        top = 0xFF
+    elif t == U16:
+        n = 2
+        top = 0xFFFF
+    elif t == U32:
+        n = 4
+        top = 0xFFFFFFFF
+    elif t == VBI:
+        n = 0
+        top = wire.VBI_MAX
+    elif t == BINARY:
+        return 2 + wire.bin_len(v)
+    elif t == STRING:
+        return 2 + len(wire.to_utf8(v))
+    else:
+        if not isinstance(v, (tuple, list)) or len(v) != 2:
+            raise ValueError("User Property must be a (name, value) pair")
+        return 4 + len(wire.to_utf8(v[0])) + len(wire.to_utf8(v[1]))
+    if not isinstance(v, int) or v < 0 or v > top:
+        raise ValueError("property 0x%02X out of range" % pid)
+    k = _TABLE[pid * 3] >> 4
+    if (k == _BOOL and v > 1) or (k == _NONZERO and v == 0):
+        raise ValueError("bad value for property 0x%02X" % pid)
+    return n or wire.vbi_size(v)
+
+
+def size(props, ptype):
+    """Bytes of the properties' content (without the Property Length) for
+    packet type ``ptype``; validates ids, values and placement (ValueError)."""
+    if not props:
+        return 0
+    total = 0
+    for pid in props:
+        if not isinstance(pid, int) or not allowed(pid, ptype):
+            raise ValueError("property %r not allowed here" % (pid,))
+        t = _TABLE[pid * 3] & 15
+        v = props[pid]
+        one = 1  # every assigned identifier is a one-byte VBI
+        if _many(pid, ptype) and isinstance(v, list):
+            for x in v:
+                total += one + _value_size(pid, t, x)
+        else:
+            total += one + _value_size(pid, t, v)
+    return total
+
+
+def encode(buf, off, props, ptype, n):
+    """Write the Property Length ``n`` (from ``size()``) and the properties in
+    ascending identifier order (deterministic on both runtimes); return the
+    offset after them."""
+    off = wire.encode_vbi(buf, off, n)
+    if not n:
+        return off
+    for pid in range(1, _MAX_ID + 1):
+        if pid not in props:
+            continue
+        v = props[pid]
+        if _many(pid, ptype) and isinstance(v, list):
+            for x in v:
+                off = _put(buf, off, pid, x)
+        else:
+            off = _put(buf, off, pid, v)
+    return off
+
+
+def _put(buf, off, pid, v):
+    buf[off] = pid
+    off += 1
+    t = _TABLE[pid * 3] & 15
+    if t == BYTE:
+        buf[off] = v
+        return off + 1
+    if t == U16:
+        return wire.put_u16(buf, off, v)
+    if t == U32:
+        return wire.put_u32(buf, off, v)
+    if t == VBI:
+        return wire.encode_vbi(buf, off, v)
+    if t == BINARY:
+        return wire.put_lbytes(buf, off, v)
+    if t == STRING:
+        return wire.put_lbytes(buf, off, wire.to_utf8(v))
+    off = wire.put_lbytes(buf, off, wire.to_utf8(v[0]))
+    return wire.put_lbytes(buf, off, wire.to_utf8(v[1]))
+
+
+def encoded_size(props, ptype):
+    """Bytes of Property Length plus properties: ``vbi_size(n) + n``."""
+    n = size(props, ptype)
+    return wire.vbi_size(n) + n

@@ -1,0 +1,121 @@
+"""MQTT v5 reason codes (spec 2.4, Table 2-6): names and per-packet validity.
+
+Kept as two constant tables searched on demand, so importing this module costs
+no dict. ``name(code, ptype=None)`` gives the spec's name; 0x00 is "Success",
+"Normal disconnection" for DISCONNECT and "Granted QoS 0" for SUBACK.
+``allowed(code, ptype)`` says whether the spec lets that packet carry the code.
+"""
+from mqtt5._compat import const
+
+SUCCESS = const(0x00)
+NORMAL_DISCONNECTION = const(0x00)
+GRANTED_QOS_0 = const(0x00)
+GRANTED_QOS_1 = const(0x01)
+GRANTED_QOS_2 = const(0x02)
+DISCONNECT_WITH_WILL = const(0x04)
+NO_MATCHING_SUBSCRIBERS = const(0x10)
+NO_SUBSCRIPTION_EXISTED = const(0x11)
+CONTINUE_AUTHENTICATION = const(0x18)
+RE_AUTHENTICATE = const(0x19)
+UNSPECIFIED_ERROR = const(0x80)
+MALFORMED_PACKET = const(0x81)
+PROTOCOL_ERROR = const(0x82)
+IMPLEMENTATION_SPECIFIC_ERROR = const(0x83)
+UNSUPPORTED_PROTOCOL_VERSION = const(0x84)
+CLIENT_IDENTIFIER_NOT_VALID = const(0x85)
+BAD_USER_NAME_OR_PASSWORD = const(0x86)
+NOT_AUTHORIZED = const(0x87)
+SERVER_UNAVAILABLE = const(0x88)
+SERVER_BUSY = const(0x89)
+BANNED = const(0x8A)
+SERVER_SHUTTING_DOWN = const(0x8B)
+BAD_AUTHENTICATION_METHOD = const(0x8C)
+KEEP_ALIVE_TIMEOUT = const(0x8D)
+SESSION_TAKEN_OVER = const(0x8E)
+TOPIC_FILTER_INVALID = const(0x8F)
+TOPIC_NAME_INVALID = const(0x90)
+PACKET_IDENTIFIER_IN_USE = const(0x91)
+PACKET_IDENTIFIER_NOT_FOUND = const(0x92)
+RECEIVE_MAXIMUM_EXCEEDED = const(0x93)
+TOPIC_ALIAS_INVALID = const(0x94)
+PACKET_TOO_LARGE = const(0x95)
+MESSAGE_RATE_TOO_HIGH = const(0x96)
+QUOTA_EXCEEDED = const(0x97)
+ADMINISTRATIVE_ACTION = const(0x98)
+PAYLOAD_FORMAT_INVALID = const(0x99)
+RETAIN_NOT_SUPPORTED = const(0x9A)
+QOS_NOT_SUPPORTED = const(0x9B)
+USE_ANOTHER_SERVER = const(0x9C)
+SERVER_MOVED = const(0x9D)
+SHARED_SUBSCRIPTIONS_NOT_SUPPORTED = const(0x9E)
+CONNECTION_RATE_EXCEEDED = const(0x9F)
+MAXIMUM_CONNECT_TIME = const(0xA0)
+SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED = const(0xA1)
+WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED = const(0xA2)
+
+_DISCONNECT = const(14)
+_SUBACK = const(9)
+
+# Rows of 3 bytes: code, then a 16-bit mask of the packet types that may carry
+# it (bit n = packet type n), transcribed from Table 2-6 and checked against the
+# per-packet lists in 3.2.2.2, 3.4.2.1, 3.5.2.1, 3.6.2.1, 3.7.2.1, 3.9.3,
+# 3.11.3, 3.14.2.1 and 3.15.2.1.
+_ROWS = (b'\x00\xca\xf4\x01\x02\x00\x02\x02\x00\x04@\x00\x10\x000\x11\x08\x00'
+         b'\x18\x80\x00\x19\x80\x00\x80J4\x81@\x04\x82@\x04\x83J4\x84\x00\x04'
+         b'\x85\x00\x04\x86\x00\x04\x87J4\x88\x00\x04\x89@\x04\x8a\x00\x04\x8b@'
+         b'\x00\x8c@\x04\x8d@\x00\x8e@\x00\x8fJ\x00\x90@4\x91\n0\x92\x00\xc0\x93'
+         b'@\x00\x94@\x00\x95@\x04\x96@\x00\x97B4\x98@\x00\x99@4\x9a@\x04\x9b@'
+         b'\x04\x9c@\x04\x9d@\x04\x9eB\x00\x9f@\x04\xa0@\x00\xa1B\x00\xa2B\x00')
+# Names in row order, '|' separated.
+_TEXT = ("Success|Granted QoS 1|Granted QoS 2|Disconnect with Will Message|"
+         "No matching subscribers|No subscription existed|Continue authentication|"
+         "Re-authenticate|Unspecified error|Malformed Packet|Protocol Error|"
+         "Implementation specific error|Unsupported Protocol Version|"
+         "Client Identifier not valid|Bad User Name or Password|Not authorized|"
+         "Server unavailable|Server busy|Banned|Server shutting down|"
+         "Bad authentication method|Keep Alive timeout|Session taken over|"
+         "Topic Filter invalid|Topic Name invalid|Packet Identifier in use|"
+         "Packet Identifier not found|Receive Maximum exceeded|Topic Alias invalid|"
+         "Packet too large|Message rate too high|Quota exceeded|Administrative action|"
+         "Payload format invalid|Retain not supported|QoS not supported|"
+         "Use another server|Server moved|Shared Subscriptions not supported|"
+         "Connection rate exceeded|Maximum connect time|"
+         "Subscription Identifiers not supported|Wildcard Subscriptions not supported")
+
+
+def _row(code):
+    i = 0
+    n = len(_ROWS)
+    while i < n:
+        if _ROWS[i] == code:
+            return i // 3
+        i += 3
+    return -1
+
+
+def name(code, ptype=None):
+    """The spec's name of reason ``code``; ``ptype`` (packet type int) picks the
+    per-packet name of 0x00. Unknown codes give "Unknown reason code 0xNN"."""
+    if code == 0:
+        if ptype == _DISCONNECT:
+            return "Normal disconnection"
+        if ptype == _SUBACK:
+            return "Granted QoS 0"
+    r = _row(code)
+    if r < 0:
+        return "Unknown reason code 0x%02X" % code
+    a = 0
+    while r:
+        a = _TEXT.find("|", a) + 1
+        r -= 1
+    b = _TEXT.find("|", a)
+    return _TEXT[a:] if b < 0 else _TEXT[a:b]
+
+
+def allowed(code, ptype):
+    """True when packet type ``ptype`` may carry reason ``code`` (Table 2-6)."""
+    r = _row(code)
+    if r < 0:
+        return False
+    r *= 3
+    return ((_ROWS[r + 1] << 8 | _ROWS[r + 2]) >> ptype) & 1 == 1
