@@ -2,8 +2,8 @@
 and the server limits announced in CONNACK [MQTT-3.2.2.3], kept as plain attributes
 of the session (no dict per connection)."""
 
-from . import packets as _p
-from . import properties as _pr
+import mqtt5.packets as _p
+import mqtt5.properties as _pr
 from .errors import MQTTError, ProtocolError
 from .events import rc_error, CONNECTED, ERROR, PUBLISH_DONE, SUBSCRIBED, UNSUBSCRIBED, \
     CLOSED, CONNECTING, ESTABLISHED

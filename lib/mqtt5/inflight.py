@@ -76,8 +76,11 @@ class Inflight:
             self.publishes += 1
         return i
 
-    def free(self, i):
-        """Release slot i: its packet id may be reused from now on [MQTT-4.3.2-x]."""
+    def free(self, i, unsent=False):
+        """Release slot i: its packet id may be reused from now on [MQTT-2.2.1-3].
+        unsent: the packet never went out (encoding failed): hand its id out again."""
+        if unsent and self.pid[i] == self._last:
+            self._last -= 1
         if self.state[i] & 0xFF <= WAIT_PUBCOMP:
             self.publishes -= 1
         self.pid[i] = 0

@@ -32,9 +32,9 @@ codec's (Publish object, topic str, props dict if any).
 
 from ._compat import const
 from .errors import MQTTError, ProtocolError
-from . import packets as _p
-from . import properties as _pr
-from . import handshake as _hs
+import mqtt5.packets as _p
+import mqtt5.properties as _pr
+import mqtt5.handshake as _hs
 from .wire import frame
 from .txbuf import TxBuffer, BufferFull, ACK_ROOM  # noqa: F401 (BufferFull is API)
 from .inflight import Inflight, HeldIds, WAIT_PUBACK, WAIT_PUBREC, WAIT_PUBCOMP, \
@@ -61,6 +61,7 @@ _PINGRESP = const(13)
 _DISCONNECT = const(14)
 
 _RESERVE = const(32)  # tx bytes publish/subscribe leave free for acks and PINGREQ
+
 
 class Session:
     """MQTT v5 client session state machine (sans-IO).
@@ -350,7 +351,7 @@ class Session:
             self._tx.ack(_PUBACK, pid, 0)  # [MQTT-4.3.2-4]
         ev = self._ev
         ev._clear(MESSAGE)
-        ev.packet, ev.packet_id, ev.props = pkt, pid, props
+        ev.packet, ev.packet_id, ev.props = pkt, pid or 0, props
         return True
 
     # ---- outbound -------------------------------------------------------------------
@@ -414,7 +415,7 @@ class Session:
                              retain, False, pid, props)
         except Exception:
             if i >= 0:
-                fl.free(i)
+                fl.free(i, True)
             raise
         if i >= 0:
             fl.topic[i], fl.payload[i], fl.props[i] = topic, payload, props
@@ -429,7 +430,7 @@ class Session:
             self._tx.packet(cls(packet_id=fl.pid[i], topics=items, props=props), _RESERVE,
                             self.server_max_packet_size)
         except Exception:
-            fl.free(i)
+            fl.free(i, True)
             raise
         fl.flags[i] = len(items)
         return fl.pid[i]

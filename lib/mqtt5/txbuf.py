@@ -7,11 +7,11 @@ is lent to the adapter, queued bytes are never moved.
 """
 
 from ._compat import const
-from .errors import MQTTError
-from . import packets as _p
+from .errors import MQTTError, ProtocolError
+import mqtt5.packets as _p
 from .packets.publish import encode_publish, encode_ack
 
-_OVERFLOW = (IndexError, ValueError)  # what encoding past the end of a buffer raises
+_TOO_LARGE = const(0x95)  # what the codec raises when a packet does not fit a buffer
 ACK_ROOM = const(8)  # one ack with a reason code and no props is 5 bytes
 
 
@@ -72,7 +72,9 @@ class TxBuffer:
         self.room(0)
         try:
             n = _p.encode(pkt, self.mv[self.tail:])
-        except _OVERFLOW:
+        except ProtocolError as e:  # does not fit the tail; ValueError propagates
+            if e.reason_code != _TOO_LARGE:
+                raise
             n = -1
         self._commit(n, reserve, limit)
 
@@ -82,7 +84,9 @@ class TxBuffer:
         try:
             n = encode_publish(self.mv[self.tail:], topic, payload, qos, retain, dup,
                                pid, props)
-        except _OVERFLOW:
+        except ProtocolError as e:  # does not fit the tail; ValueError propagates
+            if e.reason_code != _TOO_LARGE:
+                raise
             n = -1
         self._commit(n, reserve, limit)
 

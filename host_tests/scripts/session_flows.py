@@ -1,0 +1,483 @@
+"""Sans-IO session: every packet flow of issue #4 against a fake server (no sockets)."""
+
+import mqtt5.session as S
+import mqtt5.properties as P
+from mqtt5.errors import MQTTError
+from session_fake import (connected, out, feed, events, kinds, types, eq, raises, run_tests,
+                          connack, publish, ack, suback, disconnect,
+                          CONNECT, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP, SUBSCRIBE,
+                          UNSUBSCRIBE, DISCONNECT)
+
+
+def test_connect_fields_and_props():
+    will = make_will()
+    s = S.Session("node-1", keepalive=30, clean_start=False, session_expiry=3600,
+                  receive_maximum=8, max_packet_size=1024, topic_alias_maximum=4,
+                  request_response_info=True, request_problem_info=False,
+                  user_properties=[("fw", "1.0")], username="u", password=b"pw",
+                  will=will, rx_size=2048)
+    eq(s.state, S.CLOSED, "initial state")
+    s.connect(0)
+    eq(s.state, S.CONNECTING, "state")
+    pkts = out(s)
+    eq(types(pkts), [CONNECT], "queued")
+    c = pkts[0][1]
+    eq(c.client_id, "node-1", "client id")
+    eq(bool(c.clean_start), False, "clean start")
+    eq(c.keepalive, 30, "keepalive")
+    eq(c.username, "u", "username")
+    eq(bytes(c.password), b"pw", "password")
+    pr = c.props
+    eq(pr[P.SESSION_EXPIRY_INTERVAL], 3600, "session expiry")
+    eq(pr[P.RECEIVE_MAXIMUM], 8, "receive maximum")
+    eq(pr[P.MAXIMUM_PACKET_SIZE], 1024, "maximum packet size")
+    eq(pr[P.TOPIC_ALIAS_MAXIMUM], 4, "topic alias maximum")
+    eq(pr[P.REQUEST_RESPONSE_INFORMATION], 1, "request response info")
+    eq(pr[P.REQUEST_PROBLEM_INFORMATION], 0, "request problem info")
+    eq([tuple(x) for x in pr[P.USER_PROPERTY]], [("fw", "1.0")], "user props")
+    check_will(c.will)
+
+
+def test_connect_defaults_minimal_props():
+    s = S.Session("n", rx_size=512)
+    s.connect(0)
+    c = out(s)[0][1]
+    eq(bool(c.clean_start), True, "clean start")
+    eq(c.keepalive, 60, "keepalive")
+    eq(c.username, None, "no username")
+    eq(c.will, None, "no will")
+    pr = c.props
+    eq(pr[P.MAXIMUM_PACKET_SIZE], 512, "max packet size defaults to rx_size")
+    eq(P.SESSION_EXPIRY_INTERVAL in pr, False, "no session expiry property")
+    eq(P.REQUEST_PROBLEM_INFORMATION in pr, False, "default problem info not sent")
+
+
+def test_connack_server_limits():
+    s = S.Session("", keepalive=60)
+    s.connect(0)
+    out(s)
+    props = {P.ASSIGNED_CLIENT_IDENTIFIER: "auto-1", P.SERVER_KEEP_ALIVE: 20,
+             P.RECEIVE_MAXIMUM: 5, P.MAXIMUM_QOS: 1, P.RETAIN_AVAILABLE: 0,
+             P.MAXIMUM_PACKET_SIZE: 300, P.TOPIC_ALIAS_MAXIMUM: 7,
+             P.WILDCARD_SUBSCRIPTION_AVAILABLE: 0, P.SUBSCRIPTION_IDENTIFIER_AVAILABLE: 0,
+             P.SHARED_SUBSCRIPTION_AVAILABLE: 0, P.REASON_STRING: "welcome"}
+    evs = feed(s, connack(props=props))
+    eq(kinds(evs), [S.CONNECTED], "events")
+    eq(evs[0]["session_present"], False, "session present")
+    eq(s.is_connected, True, "connected")
+    eq(s.state, S.ESTABLISHED, "state")
+    eq(s.assigned_client_id, "auto-1", "assigned id")
+    eq(s.client_id, "auto-1", "assigned id reused")
+    eq(s.server_keepalive, 20, "server keepalive")
+    eq(s.keepalive_s, 20, "server keepalive overrides ours")
+    eq(s.receive_maximum_out, 5, "receive maximum")
+    eq(s.maximum_qos, 1, "maximum qos")
+    eq(s.retain_available, False, "retain")
+    eq(s.server_max_packet_size, 300, "max packet size")
+    eq(s.server_topic_alias_maximum, 7, "topic alias max")
+    eq((s.wildcard_available, s.sub_id_available, s.shared_available),
+       (False, False, False), "availability")
+    eq(s.reason_string, "welcome", "reason string")
+    raises(MQTTError, s.publish, "t", b"x", 2)  # above Maximum QoS
+    raises(MQTTError, s.publish, "t", b"x", 0, True)  # retain not available
+    raises(MQTTError, s.publish, "t", b"x" * 400)  # over server Maximum Packet Size
+    eq(s.publish("t", b"x", 1), 1, "QoS 1 allowed; failed attempts used no packet id")
+
+
+def test_connack_defaults():
+    s = connected()
+    eq((s.maximum_qos, s.retain_available, s.receive_maximum_out, s.server_keepalive),
+       (2, True, 65535, None), "defaults")
+    eq(s.keepalive_s, 60, "own keepalive kept")
+
+
+def test_connack_refused_names_code():
+    s = S.Session("x")
+    s.connect(0)
+    out(s)
+    evs = feed(s, connack(reason_code=0x87, props={P.REASON_STRING: "no"}))
+    eq(kinds(evs), [S.ERROR], "events")
+    e = evs[0]
+    eq(e["reason_code"], 0x87, "code")
+    msg = str(e["error"])
+    assert "0x87" in msg and "Not authorized" in msg, msg
+    eq(e["error"].reason_code, 0x87, "error code")
+    eq(s.state, S.CLOSED, "closed")
+    eq(s.reason_string, "no", "reason string")
+    raises(MQTTError, s.publish, "t", b"")
+
+
+def test_unexpected_session_present_is_protocol_error():
+    s = S.Session("x", clean_start=True)
+    s.connect(0)
+    out(s)
+    evs = feed(s, connack(session_present=True))
+    eq(kinds(evs), [S.ERROR], "events")
+    eq(evs[0]["reason_code"], 0x82, "protocol error")
+    pk = out(s)
+    eq(types(pk), [DISCONNECT], "DISCONNECT queued")
+    eq(pk[0][1].reason_code, 0x82, "with the code")
+
+
+def test_publish_qos0():
+    s = connected()
+    eq(s.publish("a/b", b"hello", 0, True, {P.CONTENT_TYPE: "t"}), 0, "pid")
+    (t, p), = out(s)
+    eq(t, PUBLISH, "type")
+    eq((p.topic, bytes(p.payload), p.qos, bool(p.retain), bool(p.dup)),
+       ("a/b", b"hello", 0, True, False), "fields")
+    eq(p.props[P.CONTENT_TYPE], "t", "props")
+    eq(events(s), [], "no event for QoS 0")
+
+
+def test_publish_qos1_puback():
+    s = connected()
+    pid = s.publish("a", b"1", 1)
+    eq(pid, 1, "first packet id")
+    (t, p), = out(s)
+    eq((t, p.qos, p.packet_id), (PUBLISH, 1, pid), "sent")
+    eq(s.inflight_count, 1, "in flight")
+    evs = feed(s, ack(PUBACK, pid))
+    eq(kinds(evs), [S.PUBLISH_DONE], "done")
+    eq((evs[0]["packet_id"], evs[0]["reason_code"], evs[0]["error"]), (pid, 0, None), "ok")
+    eq(s.inflight_count, 0, "freed")
+
+
+def test_puback_no_matching_subscribers_is_success():
+    s = connected()
+    pid = s.publish("a", b"1", 1)
+    evs = feed(s, ack(PUBACK, pid, 0x10, {P.REASON_STRING: "nobody"}))
+    eq((evs[0]["reason_code"], evs[0]["error"]), (0x10, None), "0x10 success")
+    eq(evs[0]["props"][P.REASON_STRING], "nobody", "props surfaced")
+
+
+def test_puback_not_authorized_is_error():
+    s = connected()
+    pid = s.publish("a", b"1", 1)
+    evs = feed(s, ack(PUBACK, pid, 0x87))
+    e = evs[0]
+    eq(e["reason_code"], 0x87, "code")
+    assert "0x87" in str(e["error"]) and "Not authorized" in str(e["error"]), e["error"]
+    eq(s.inflight_count, 0, "freed")
+
+
+def test_publish_qos2_flow():
+    s = connected()
+    pid = s.publish("a", b"2", 2)
+    eq(types(out(s)), [PUBLISH], "publish")
+    eq(feed(s, ack(PUBREC, pid, 0x10)), [], "no event on PUBREC")
+    (t, rel), = out(s)
+    eq((t, rel.packet_id, rel.reason_code), (PUBREL, pid, 0), "PUBREL")
+    eq(s.inflight_count, 1, "still in flight until PUBCOMP")
+    evs = feed(s, ack(PUBCOMP, pid))
+    eq(kinds(evs), [S.PUBLISH_DONE], "done")
+    eq((evs[0]["packet_id"], evs[0]["reason_code"], evs[0]["error"]),
+       (pid, 0x10, None), "PUBREC's 0x10 reported")
+    eq(s.inflight_count, 0, "freed")
+
+
+def test_publish_qos2_pubrec_error_ends_flow():
+    s = connected()
+    pid = s.publish("a", b"2", 2)
+    out(s)
+    evs = feed(s, ack(PUBREC, pid, 0x87))
+    eq(kinds(evs), [S.PUBLISH_DONE], "done")
+    assert "0x87" in str(evs[0]["error"]), evs[0]["error"]
+    eq(out(s), [], "no PUBREL after a failing PUBREC")  # [MQTT-4.3.3-4]
+    eq(s.inflight_count, 0, "freed")
+
+
+def test_pubrec_unknown_id_answers_0x92():
+    s = connected()
+    feed(s, ack(PUBREC, 99))
+    (t, rel), = out(s)
+    eq((t, rel.packet_id, rel.reason_code), (PUBREL, 99, 0x92), "PUBREL not found")
+
+
+def test_inbound_qos0():
+    s = connected()
+    evs = feed(s, publish("x/y", b"abc", 0, props={P.USER_PROPERTY: [("k", "v")]}))
+    eq(kinds(evs), [S.MESSAGE], "message")
+    m = evs[0]
+    eq((m["topic"], m["payload"], m["qos"], m["dup"]), ("x/y", b"abc", 0, False), "fields")
+    eq([tuple(x) for x in m["props"][P.USER_PROPERTY]], [("k", "v")], "props")
+    eq(out(s), [], "no ack")
+
+
+def test_inbound_message_payload_is_view_into_buffer():
+    s = connected()
+    s.feed(publish("t", b"payload", 0, retain=True), 0)
+    ev = s.next_event()
+    assert isinstance(ev.packet.payload, memoryview), type(ev.packet.payload)
+    eq(bytes(ev.packet.payload), b"payload", "payload")
+    eq(bool(ev.packet.retain), True, "retain")
+
+
+def test_inbound_qos1_puback():
+    s = connected()
+    evs = feed(s, publish("t", b"1", 1, pid=5))
+    eq(kinds(evs), [S.MESSAGE], "delivered")
+    (t, a), = out(s)
+    eq((t, a.packet_id, a.reason_code), (PUBACK, 5, 0), "PUBACK")
+
+
+def test_inbound_qos2_exactly_once_across_resend():
+    s = connected()
+    evs = feed(s, publish("t", b"once", 2, pid=7))
+    eq(kinds(evs), [S.MESSAGE], "delivered")
+    eq([(t, a.packet_id) for t, a in out(s)], [(PUBREC, 7)], "PUBREC")
+    # the server re-sends before our PUBREC arrived: acknowledged, not delivered again
+    eq(feed(s, publish("t", b"once", 2, pid=7, dup=True)), [], "not delivered twice")
+    eq([(t, a.packet_id) for t, a in out(s)], [(PUBREC, 7)], "PUBREC again")
+    eq(feed(s, ack(PUBREL, 7)), [], "no event on PUBREL")
+    (t, c), = out(s)
+    eq((t, c.packet_id, c.reason_code), (PUBCOMP, 7, 0), "PUBCOMP")
+    # after PUBCOMP the id starts a new message [MQTT-4.3.3-12]
+    evs = feed(s, publish("t", b"next", 2, pid=7))
+    eq([e["payload"] for e in evs], [b"next"], "new message with the same id")
+
+
+def test_pubrel_unknown_id_answers_0x92():
+    s = connected()
+    feed(s, ack(PUBREL, 3))
+    (t, c), = out(s)
+    eq((t, c.packet_id, c.reason_code), (PUBCOMP, 3, 0x92), "PUBCOMP not found")
+
+
+def test_inbound_qos2_over_receive_maximum_is_0x93():
+    s = connected(receive_maximum=2)
+    feed(s, publish("t", b"", 2, pid=1) + publish("t", b"", 2, pid=2))
+    evs = feed(s, publish("t", b"", 2, pid=3))
+    eq(kinds(evs), [S.ERROR], "error")
+    eq(evs[0]["reason_code"], 0x93, "receive maximum exceeded")
+    eq([t for t, _ in out(s)][-1], DISCONNECT, "DISCONNECT queued")
+
+
+def test_subscribe_options_and_suback_codes():
+    s = connected()
+    topics = [("a/#", 1 | S.NO_LOCAL), ("b", 2 | S.RETAIN_AS_PUBLISHED),
+              ("c/+", 0 | (2 << S.RETAIN_HANDLING_SHIFT))]
+    pid = s.subscribe(topics, {P.SUBSCRIPTION_IDENTIFIER: 9})
+    (t, p), = out(s)
+    eq(t, SUBSCRIBE, "type")
+    eq(p.packet_id, pid, "pid")
+    eq([(f, o) for f, o in p.topics], [("a/#", 0x05), ("b", 0x0A), ("c/+", 0x20)], "options")
+    eq(p.props[P.SUBSCRIPTION_IDENTIFIER], 9, "sub id")
+    evs = feed(s, suback(pid, [1, 2, 0x87]))
+    eq(kinds(evs), [S.SUBSCRIBED], "event")
+    e = evs[0]
+    eq((e["packet_id"], e["reason_codes"]), (pid, [1, 2, 0x87]), "codes per filter")
+    assert "0x87" in str(e["error"]), e["error"]
+    ok = s.subscribe([("d", 1)])
+    out(s)
+    evs = feed(s, suback(ok, [1]))
+    eq((evs[0]["reason_codes"], evs[0]["error"]), ([1], None), "all granted")
+
+
+def test_suback_code_count_mismatch_is_protocol_error():
+    s = connected()
+    pid = s.subscribe([("a", 0), ("b", 0)])
+    out(s)
+    evs = feed(s, suback(pid, [0]))
+    eq((kinds(evs), evs[0]["reason_code"]), ([S.ERROR], 0x82), "protocol error")
+
+
+def test_unsubscribe_unsuback():
+    s = connected()
+    pid = s.unsubscribe(["a/#", "never"])
+    (t, p), = out(s)
+    eq((t, p.packet_id, list(p.topics)), (UNSUBSCRIBE, pid, ["a/#", "never"]), "sent")
+    evs = feed(s, suback(pid, [0, 0x11], unsub=True))
+    eq(kinds(evs), [S.UNSUBSCRIBED], "event")
+    eq((evs[0]["reason_codes"], evs[0]["error"]), ([0, 0x11], None), "0x11 is success")
+
+
+def test_client_disconnect():
+    s = connected()
+    s.disconnect(0x04, {P.REASON_STRING: "bye"})
+    (t, d), = out(s)
+    eq((t, d.reason_code, d.props[P.REASON_STRING]), (DISCONNECT, 4, "bye"), "sent")
+    eq(s.state, S.CLOSED, "closed")
+    evs = events(s)
+    eq(kinds(evs), [S.DISCONNECTED], "event")
+    eq((evs[0]["reason_code"], evs[0]["by_server"]), (4, False), "ours")
+    raises(MQTTError, s.publish, "t", b"")
+
+
+def test_server_disconnect_reported():
+    s = connected()
+    evs = feed(s, disconnect(0x8B, {P.REASON_STRING: "maintenance"}))
+    eq(kinds(evs), [S.DISCONNECTED], "event")
+    e = evs[0]
+    eq((e["reason_code"], e["by_server"]), (0x8B, True), "server's")
+    eq(e["props"][P.REASON_STRING], "maintenance", "reason string")
+    assert "0x8B" in str(e["error"]), e["error"]
+    eq(s.state, S.CLOSED, "closed")
+    eq(out(s), [], "nothing sent back")  # [MQTT-3.14.4-1]
+
+
+def test_packet_before_connack_is_protocol_error():
+    s = S.Session("x")
+    s.connect(0)
+    out(s)
+    evs = feed(s, publish("t", b"", 0))
+    eq((kinds(evs), evs[0]["reason_code"]), ([S.ERROR], 0x82), "error")
+    eq([(t, d.reason_code) for t, d in out(s)], [(DISCONNECT, 0x82)], "DISCONNECT")
+
+
+def test_malformed_packet_is_0x81():
+    s = connected()
+    evs = feed(s, b"\x40\x01\x00")  # PUBACK with a 1-byte packet id
+    eq((kinds(evs), evs[0]["reason_code"]), ([S.ERROR], 0x81), "malformed")
+    eq([(t, d.reason_code) for t, d in out(s)], [(DISCONNECT, 0x81)], "DISCONNECT")
+    eq(s.state, S.CLOSED, "closed")
+
+
+def test_packet_too_large_is_0x95():
+    s = connected(rx_size=256)
+    evs = feed(s, b"\x30\xff\x7f")  # PUBLISH announcing 16383 bytes
+    eq((kinds(evs), evs[0]["reason_code"]), ([S.ERROR], 0x95), "too large")
+
+
+def test_packets_split_across_reads():
+    s = connected()
+    data = publish("t", b"12345", 1, pid=9) + ack(PUBACK, 1) + publish("u", b"", 0)
+    s.publish("z", b"", 1)
+    out(s)
+    got = []
+    for i in range(len(data)):
+        got.extend(feed(s, data[i:i + 1]))
+    eq(kinds(got), [S.MESSAGE, S.PUBLISH_DONE, S.MESSAGE], "all parsed")
+    eq((got[0]["payload"], got[2]["topic"]), (b"12345", "u"), "content")
+
+
+def test_several_packets_one_write():
+    s = connected()
+    s.publish("a", b"1", 0)
+    s.publish("b", b"2", 1)
+    s.subscribe([("c", 1)])
+    mv = s.data_to_send()
+    n = len(mv)
+    eq(types(out(s)), [PUBLISH, PUBLISH, SUBSCRIBE], "batched")
+    assert n > 0
+
+
+def test_partial_write_keeps_packets_whole():
+    s = connected()
+    s.publish("a", b"1" * 10, 0)
+    mv = s.data_to_send()
+    first = bytes(mv[:5])
+    s.sent(5)
+    s.publish("b", b"2", 0)  # queued while part of the first is unsent
+    rest = bytes(s.data_to_send())
+    s.sent(len(rest))
+    from session_fake import split
+    eq(types(split(first + rest)), [PUBLISH, PUBLISH], "stream intact")
+
+
+def test_transmit_buffer_full():
+    s = connected(tx_size=128)
+    pids = []
+    err = None
+    for i in range(20):
+        try:
+            pids.append(s.publish("t", b"x" * 20, 1))
+        except S.BufferFull as e:
+            err = e
+            break
+    assert err is not None and pids, "BufferFull raised after some publishes"
+    eq(s.inflight_count, len(pids), "failed publish holds no slot")
+    out(s)
+    eq(s.publish("t", b"x" * 20, 1), pids[-1] + 1, "room again after sent()")
+    raises(MQTTError, s.publish, "t", b"x" * 200, 0)  # can never fit
+
+
+def test_no_free_slot_and_receive_maximum_quota():
+    s = connected(max_inflight=3, connack_props={P.RECEIVE_MAXIMUM: 2})
+    a = s.publish("t", b"", 1)
+    s.publish("t", b"", 2)
+    raises(MQTTError, s.publish, "t", b"", 1)  # server Receive Maximum [MQTT-3.3.4-7]
+    s.publish("t", b"", 0)  # QoS 0 is not counted
+    s.subscribe([("x", 0)])  # SUBSCRIBE is not counted, uses the third slot
+    raises(MQTTError, s.subscribe, [("y", 0)])  # no free slot left
+    feed(s, ack(PUBACK, a))
+    eq(s.publish("t", b"", 1), 4, "quota and slot back after PUBACK")
+
+
+def test_packet_ids_reused_only_after_completion():
+    s = connected(max_inflight=4)
+    a, b, c = s.publish("t", b"", 1), s.publish("t", b"", 2), s.subscribe([("x", 0)])
+    eq((a, b, c), (1, 2, 3), "sequential")
+    feed(s, ack(PUBACK, a))
+    eq(s.publish("t", b"", 1), 4, "completed id not reused at once")
+    s._inflight._last = 65534  # force the wrap
+    feed(s, suback(c, [0]))
+    eq(s.unsubscribe(["x"]), 65535, "last id")
+    feed(s, ack(PUBACK, 4))
+    eq(s.publish("t", b"", 1), 1, "wrapped to 1 (free again)")
+    feed(s, ack(PUBREC, b))
+    eq(s.publish("t", b"", 1), 3, "2 skipped: in use until PUBCOMP")
+    feed(s, ack(PUBCOMP, b))
+    feed(s, ack(PUBACK, 3))
+    s._inflight._last = 1
+    eq(s.publish("t", b"", 1), 2, "2 reused after PUBCOMP")
+
+
+def test_ids_in_use_never_handed_out():
+    s = connected(max_inflight=8)
+    used = set()
+    for i in range(300):
+        pid = s.publish("t", b"", 1)
+        assert pid not in used, pid
+        used.add(pid)
+        if len(used) == 8:
+            done = min(used)
+            feed(s, ack(PUBACK, done))
+            used.discard(done)
+        out(s)
+
+
+def test_session_not_present_fails_inflight():
+    s = connected(session_expiry=60)
+    pid = s.publish("t", b"", 1)
+    s.connection_lost()
+    s.connect(0, clean_start=False)
+    out(s)
+    evs = feed(s, connack(session_present=False))
+    eq(kinds(evs), [S.CONNECTED, S.PUBLISH_DONE], "lost message reported")
+    eq((evs[1]["packet_id"], evs[1]["reason_code"]), (pid, 0x80), "failed")
+    eq(s.inflight_count, 0, "freed")
+
+
+def test_session_present_keeps_inflight():
+    s = connected(session_expiry=60)
+    pid = s.publish("t", b"", 1)
+    s.connection_lost()
+    s.connect(0, clean_start=False)
+    out(s)
+    evs = feed(s, connack(session_present=True))
+    eq(kinds(evs), [S.CONNECTED], "connected")
+    eq(evs[0]["session_present"], True, "present")
+    eq(s.inflight_count, 1, "kept for resumption")
+    eq(kinds(feed(s, ack(PUBACK, pid))), [S.PUBLISH_DONE], "completes")
+
+
+def make_will():
+    from mqtt5.packets import Will
+    return Will("n/status", b"offline", qos=1, retain=True,
+                props={P.WILL_DELAY_INTERVAL: 5, P.MESSAGE_EXPIRY_INTERVAL: 600,
+                       P.CONTENT_TYPE: "text/plain", P.RESPONSE_TOPIC: "r/t",
+                       P.CORRELATION_DATA: b"cd", P.USER_PROPERTY: [("a", "b")]})
+
+
+def check_will(w):
+    eq((w.topic, bytes(w.payload), w.qos, bool(w.retain)),
+       ("n/status", b"offline", 1, True), "will")
+    pr = w.props
+    eq((pr[P.WILL_DELAY_INTERVAL], pr[P.MESSAGE_EXPIRY_INTERVAL], pr[P.CONTENT_TYPE],
+        pr[P.RESPONSE_TOPIC], bytes(pr[P.CORRELATION_DATA])),
+       (5, 600, "text/plain", "r/t", b"cd"), "will props")
+    eq([tuple(x) for x in pr[P.USER_PROPERTY]], [("a", "b")], "will user props")
+
+
+run_tests(globals())

@@ -1,0 +1,30 @@
+"""Sans-IO session tests (issue #4): each script runs its test functions under the
+runtime and prints one JSON record per test; every record must be ok."""
+
+import pytest
+
+from runtimes import run
+
+SCRIPTS = ["session_flows.py", "session_keepalive.py"]
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_session_script(runtime, script):
+    res = run(runtime, script, heapsize="256K")
+    tests = [r for r in res.records if "test" in r]
+    summary = [r for r in res.records if r.get("summary")]
+    assert summary, "script did not finish:\n%s\n%s" % (res.stdout, res.stderr)
+    assert tests and len(tests) == summary[0]["tests"]
+    failed = ["%s: %s" % (r["test"], r.get("error")) for r in tests if not r["ok"]]
+    assert not failed, "failed under %s:\n%s\n\nstderr:\n%s" % (
+        runtime, "\n".join(failed), res.stderr[-3000:])
+
+
+@pytest.mark.parametrize("runtime", ["micropython"])
+def test_session_memory(runtime):
+    """Allocation per message through the session, measured on the unix port."""
+    res = run(runtime, "session_mem.py", heapsize="256K")
+    recs = {r["test"]: r for r in res.records if "test" in r}
+    assert recs and all(r["ok"] for r in recs.values()), res.stdout
+    for r in recs.values():
+        print("%s: %s bytes/message" % (r["test"], r.get("bytes_per_msg")))
