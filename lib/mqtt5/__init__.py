@@ -12,7 +12,7 @@ ProtocolError, Router, matches, validate_topic, validate_filter.
 _WHERE = {
     "Client": "client",
     "Message": "message",
-    "Will": "packets",
+    "Will": "message",
     "MQTTError": "errors",
     "ProtocolError": "errors",
     "Router": "router",

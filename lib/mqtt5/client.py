@@ -14,10 +14,10 @@ slots (an asyncio Event each), matched by packet id.
 
 import asyncio
 
-from . import session as _S
+import mqtt5.session as _S
 from ._compat import const, monotonic_ms, print_exception, sleep_ms
 from .errors import MQTTError
-from .message import Message
+from .message import Message, app_props
 from .router import Router, validate_filter, validate_topic
 from .transport import open_transport
 
@@ -104,7 +104,7 @@ class Client:
         s.connect(monotonic_ms())
         w = self._take(_CONNECT_PID)
         ct = asyncio.create_task
-        self._tasks = (ct(self._reader(t)), ct(self._writer(t)), ct(self._ticker()))
+        self._tasks = (ct(self._reader(t)), ct(self._writer(t)), ct(self._ticker(t)))
         self._wake.set()
         try:
             await asyncio.wait_for(w.ev.wait(), self.connect_timeout_ms / 1000)
@@ -135,18 +135,9 @@ class Client:
         validate_topic(topic)
         if isinstance(payload, str):
             payload = payload.encode()
-        props = properties
-        if (content_type is not None or payload_format_indicator is not None
-                or message_expiry_interval is not None or response_topic is not None
-                or correlation_data is not None or user_properties):
-            props = dict(properties) if properties else {}
-            _put(props, 0x03, content_type)
-            _put(props, 0x01, payload_format_indicator)
-            _put(props, 0x02, message_expiry_interval)
-            _put(props, 0x08, response_topic)
-            _put(props, 0x09, correlation_data)
-            if user_properties:
-                props[0x26] = list(user_properties)
+        props = app_props(properties, content_type, payload_format_indicator,
+                          message_expiry_interval, response_topic, correlation_data,
+                          user_properties)
         s = self._s
         if not qos:
             await self._queue(s.publish, topic, payload, 0, retain, props)
@@ -317,7 +308,7 @@ class Client:
     async def _writer(self, t):
         s = self._s
         try:
-            while True:
+            while self._t is t:
                 await self._wake.wait()
                 self._wake.clear()
                 self._writing = True
@@ -332,12 +323,13 @@ class Client:
                 self._wgen += 1
                 _pulse(self._flushed)
         except Exception as e:
-            self._close(e)
+            if self._t is t:
+                self._close(e)
 
     async def _reader(self, t):
         s = self._s
         try:
-            while True:
+            while self._t is t:
                 mv = s.recv_buffer()
                 if not len(mv):  # buffer full of packets blocked on tx room
                     await self._flush()
@@ -350,11 +342,12 @@ class Client:
                 self._pump()
                 self._wake.set()
         except Exception as e:
-            self._close(e)
+            if self._t is t:
+                self._close(e)
 
-    async def _ticker(self):
+    async def _ticker(self, t):
         s = self._s
-        while True:
+        while self._t is t:
             wait = s.tick(monotonic_ms())
             self._pump()
             self._wake.set()
@@ -422,7 +415,8 @@ class Client:
         for w in self._waiters:
             if w.pid == pid:
                 w.rc = ev.reason_code
-                w.codes = ev.reason_codes
+                c = ev.reason_codes  # may be a view into the receive buffer
+                w.codes = None if c is None else list(c)
                 w.error = ev.error
                 w.ev.set()
                 return

@@ -8,6 +8,7 @@ call, take `bytes(msg.payload)` or `msg.copy()`. Async handlers always get a
 """
 
 from ._compat import const
+from .packets.connect import Will as _Will
 
 # v5 property identifiers [MQTT-2.2.2.2]
 _PAYLOAD_FORMAT = const(0x01)
@@ -17,6 +18,57 @@ _RESPONSE_TOPIC = const(0x08)
 _CORRELATION = const(0x09)
 _SUB_ID = const(0x0B)
 _USER_PROPERTY = const(0x26)
+_WILL_DELAY = const(0x18)
+
+
+def app_props(base, content_type, payload_format_indicator, message_expiry_interval,
+              response_topic, correlation_data, user_properties):
+    """The {property_id: value} dict of an application message (PUBLISH or Will)
+    from keyword values; `base` (a raw dict or None) is merged in. None if empty."""
+    if (content_type is None and payload_format_indicator is None
+            and message_expiry_interval is None and response_topic is None
+            and correlation_data is None and not user_properties):
+        return base
+    d = dict(base) if base else {}
+    if content_type is not None:
+        d[_CONTENT_TYPE] = content_type
+    if payload_format_indicator is not None:
+        d[_PAYLOAD_FORMAT] = payload_format_indicator
+    if message_expiry_interval is not None:
+        d[_EXPIRY] = message_expiry_interval
+    if response_topic is not None:
+        d[_RESPONSE_TOPIC] = response_topic
+    if correlation_data is not None:
+        d[_CORRELATION] = correlation_data
+    if user_properties:
+        d[_USER_PROPERTY] = list(user_properties)
+    return d
+
+
+class Will(_Will):
+    """The Will Message the broker publishes when the connection dies without a
+    DISCONNECT (or with reason code 4): Will(topic, payload=b"", qos=0,
+    retain=False, delay=None, content_type=None, payload_format_indicator=None,
+    message_expiry_interval=None, response_topic=None, correlation_data=None,
+    user_properties=None, props=None).
+
+    `delay` is the Will Delay Interval in seconds; the broker waits that long
+    (at most until the session expires: set Client(session_expiry=...) >= delay).
+    """
+
+    def __init__(self, topic, payload=b"", qos=0, retain=False, delay=None,
+                 content_type=None, payload_format_indicator=None,
+                 message_expiry_interval=None, response_topic=None,
+                 correlation_data=None, user_properties=None, props=None):
+        if isinstance(payload, str):
+            payload = payload.encode()
+        props = app_props(props, content_type, payload_format_indicator,
+                          message_expiry_interval, response_topic, correlation_data,
+                          user_properties)
+        if delay:
+            props = dict(props) if props else {}
+            props[_WILL_DELAY] = delay
+        super().__init__(topic, payload, qos, retain, props)
 
 
 class Message:

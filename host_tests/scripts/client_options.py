@@ -1,0 +1,52 @@
+# Retained messages and subscribe options against a paho peer.
+# - retained: we publish retained, a second client of ours gets it with retain=1
+# - Retain Handling 0 gets the peer's retained message, Retain Handling 2 does not
+# - No Local: our own publishes are not delivered back, the peer's are
+import asyncio
+
+from client_util import Inbox, args, emit, main
+from mqtt5 import Client
+
+PORT, TAG = args()
+BASE = "opts/" + TAG
+URL = "mqtt://127.0.0.1:%d" % PORT
+
+
+async def run():
+    a = Client("optsA-" + TAG)
+    b = Client("optsB-" + TAG)
+    await a.connect(URL)
+    await b.connect(URL)
+
+    # our own retained message, seen by a later subscriber
+    await a.publish(BASE + "/own", b"kept", qos=1, retain=True)
+    own = Inbox()
+    await b.subscribe(BASE + "/own", qos=1, handler=own)
+    got = await own.wait(1)
+    emit(step="retained_own", **got[0])
+    await a.publish(BASE + "/own", b"", qos=1, retain=True)  # clear it
+
+    # the peer published retained to rh0 and rh2 before we started
+    rh0, rh2 = Inbox(), Inbox()
+    await a.subscribe(BASE + "/rh2", qos=1, handler=rh2, retain_handling=2)
+    await a.subscribe(BASE + "/rh0", qos=1, handler=rh0, retain_handling=0)
+    await rh0.wait(1)
+    # RH2 got nothing retained; a live publish on rh2 still arrives
+    await a.publish(BASE + "/rh2", b"live", qos=1)
+    await rh2.wait(1)
+    emit(step="retain_handling", rh0=rh0.items, rh2=rh2.items)
+
+    # No Local
+    nl = Inbox()
+    await a.subscribe(BASE + "/nl", qos=1, handler=nl, no_local=True)
+    await a.publish(BASE + "/nl", b"own", qos=1)
+    await a.publish(BASE + "/nl-ready", b"1", qos=1)  # the peer answers on /nl
+    await nl.wait(1, timeout=10)
+    await asyncio.sleep(0.2)
+    emit(step="no_local", payloads=[m["payload"] for m in nl.items])
+
+    await a.disconnect()
+    await b.disconnect()
+
+
+main(run())

@@ -1,0 +1,88 @@
+# Topic filter matching, validation and routing, checked on the running runtime.
+# Prints one JSON record per case group; the pytest side asserts all passed.
+import gc
+import json
+
+from mqtt5.router import Router, matches, validate_filter, validate_topic
+
+MATCH = [
+    ("a/b/c", "a/b/c", True), ("a/b/c", "a/b", False), ("a/b", "a/b/c", False),
+    ("a/+/c", "a/x/c", True), ("a/+/c", "a/x/y/c", False), ("a/+", "a/", True),
+    ("+/+", "/x", True), ("+", "/x", False), ("/+", "/x", True),
+    ("a/#", "a", True), ("a/#", "a/b/c", True), ("a/#", "ab", False),
+    ("#", "a/b", True), ("#", "/", True), ("+/#", "a", True),
+    ("sport/tennis/+", "sport/tennis/player1", True),
+    ("sport/tennis/+", "sport/tennis/player1/ranking", False),
+    ("sport/+", "sport", False), ("sport/#", "sport", True),
+    ("#", "$SYS/broker", False), ("+/broker", "$SYS/broker", False),
+    ("$SYS/#", "$SYS/broker", True), ("$SYS/+", "$SYS/broker", True),
+    ("a/b", "a/c", False), ("abc", "abd", False), ("ab", "abc", False),
+    ("$share/g/a/+", "a/b", True),
+]
+BAD_FILTERS = ["", "a/#/b", "a#", "a/b#", "+a", "a/+b", "#/", "a\x00b", "$share/g", "$share//a"]
+GOOD_FILTERS = ["#", "+", "+/+/#", "/", "a//b", "$share/g/#", "a/b/c"]
+BAD_TOPICS = ["", "a/+", "a/#", "#", "a\x00"]
+GOOD_TOPICS = ["a", "/", "a//b", "$SYS/x", "é/ü"]
+
+
+def check():
+    fails = []
+    r = Router()
+    for f, t, want in MATCH:
+        if f.startswith("$share/"):
+            r.add(f, 1)
+            got = r.next_match(t) >= 0
+            r.remove(f)
+        else:
+            got = matches(f, t)
+        if got != want:
+            fails.append("match %r %r" % (f, t))
+    for f in BAD_FILTERS:
+        try:
+            validate_filter(f)
+            fails.append("filter accepted %r" % f)
+        except ValueError:
+            pass
+    for f in GOOD_FILTERS:
+        validate_filter(f)
+    for t in BAD_TOPICS:
+        try:
+            validate_topic(t)
+            fails.append("topic accepted %r" % t)
+        except ValueError:
+            pass
+    for t in GOOD_TOPICS:
+        validate_topic(t)
+    return fails
+
+
+def routing():
+    r = Router()
+    h1, h2 = [], []
+    r.add("a/+", h1)
+    r.add("a/#", h2)
+    r.add("a/b", h1)          # same handler, overlapping: reported once
+    out = []
+    i = r.next_match("a/b")
+    while i >= 0:
+        out.append(r.handler(i) is h1 and "h1" or "h2")
+        i = r.next_match("a/b", i + 1)
+    r.add("a/+", h2)          # re-subscribe replaces the handler
+    assert r.filters() == ["a/+", "a/#", "a/b"], r.filters()
+    assert r.remove("a/+") and not r.remove("a/+")
+    return out
+
+
+def alloc():
+    # matching a message must not allocate
+    f = "fieldnode/v1/+/cmd/#"
+    t = "fieldnode/v1/dev-0001/cmd/reboot"
+    matches(f, t)
+    gc.collect()
+    before = gc.mem_alloc() if hasattr(gc, "mem_alloc") else 0
+    for _ in range(20):
+        matches(f, t)
+    return (gc.mem_alloc() - before) if hasattr(gc, "mem_alloc") else 0
+
+
+print(json.dumps({"fails": check(), "routing": routing(), "alloc": alloc()}))
