@@ -5,12 +5,11 @@ import pytest
 
 from runtimes import run
 
-SCRIPTS = ["session_flows.py", "session_keepalive.py"]
+SCRIPTS = ["session_flows.py", "session_errors.py", "session_inflight.py",
+           "session_keepalive.py"]
 
 
-@pytest.mark.parametrize("script", SCRIPTS)
-def test_session_script(runtime, script):
-    res = run(runtime, script, heapsize="256K")
+def check(res, runtime):
     tests = [r for r in res.records if "test" in r]
     summary = [r for r in res.records if r.get("summary")]
     assert summary, "script did not finish:\n%s\n%s" % (res.stdout, res.stderr)
@@ -18,6 +17,18 @@ def test_session_script(runtime, script):
     failed = ["%s: %s" % (r["test"], r.get("error")) for r in tests if not r["ok"]]
     assert not failed, "failed under %s:\n%s\n\nstderr:\n%s" % (
         runtime, "\n".join(failed), res.stderr[-3000:])
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_session_script(runtime, script):
+    check(run(runtime, script, heapsize="256K"), runtime)
+
+
+@pytest.mark.parametrize("runtime", ["micropython"])
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_session_script_compiled(runtime, script):
+    """Same tests with the library compiled by mpy-cross, as on a board."""
+    check(run(runtime, script, heapsize="256K", mpy=True), runtime + " .mpy")
 
 
 @pytest.mark.parametrize("runtime", ["micropython"])

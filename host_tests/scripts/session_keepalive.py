@@ -2,8 +2,8 @@
 
 import mqtt5.session as S
 import mqtt5.properties as P
-from session_fake import (connected, out, feed, events, kinds, types, eq, run_tests,
-                          connack, publish, PINGREQ, PINGRESP_BYTES, PUBLISH)
+from session_fake import (connected, out, feed, events, kinds, types, eq, run_tests, connack,
+    publish, PINGREQ, PINGRESP_BYTES, PUBLISH)
 
 
 def pings(s, now):

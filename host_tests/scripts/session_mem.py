@@ -9,7 +9,7 @@ import gc
 import json
 
 import mqtt5.session as S
-from session_fake import connected, out, publish, ack, PUBACK
+from session_fake import (connected, out, publish, ack, PUBACK)
 
 N = 40
 TOPIC = "fieldnode/v1/node-1/state/temp"

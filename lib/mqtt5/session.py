@@ -35,7 +35,7 @@ from .errors import MQTTError, ProtocolError
 import mqtt5.packets as _p
 import mqtt5.properties as _pr
 import mqtt5.handshake as _hs
-from .wire import frame
+from .rxbuf import RxBuffer
 from .txbuf import TxBuffer, BufferFull, ACK_ROOM  # noqa: F401 (BufferFull is API)
 from .inflight import Inflight, HeldIds, WAIT_PUBACK, WAIT_PUBREC, WAIT_PUBCOMP, \
     WAIT_SUBACK, WAIT_UNSUBACK
@@ -108,9 +108,7 @@ class Session:
         self.username = username
         self.password = password
         self.will = will
-        self._rx = bytearray(rx_size)
-        self._rxmv = memoryview(self._rx)
-        self._rs = self._re = 0  # unparsed bytes: _rx[_rs:_re]
+        self._rx = RxBuffer(rx_size)
         self._tx = TxBuffer(tx_size)
         self._inflight = Inflight(max_inflight)
         self._held = HeldIds(receive_maximum)
@@ -140,7 +138,7 @@ class Session:
         (a supervisor resuming a session passes False)."""
         if clean_start is None:
             clean_start = self.clean_start
-        self._rs = self._re = 0
+        self._rx.reset()
         self._tx.reset()
         self._pending = []
         _hs.reset(self)
@@ -158,7 +156,7 @@ class Session:
         """The transport closed under us: state CLOSED, no event.  In-flight slots are
         kept for the next connect() (resend on Session Present is a later issue)."""
         self.state = CLOSED
-        self._rs = self._re = 0
+        self._rx.reset()
 
     def disconnect(self, reason_code=0, props=None):
         """Queue DISCONNECT [MQTT-3.14] with reason code and props (e.g. reason string);
@@ -182,27 +180,22 @@ class Session:
         Moves a partial packet to the front first, which invalidates MESSAGE payload
         views handed out earlier.  Empty when the buffer is full of unprocessed
         packets: drain next_event() first."""
-        rs, re = self._rs, self._re
-        if rs:
-            if rs < re:  # overlapping move: memmove on both runtimes
-                self._rxmv[0:re - rs] = self._rxmv[rs:re]
-            self._rs, self._re = 0, re - rs
-        return self._rxmv[self._re:]
+        return self._rx.free()
 
     def received(self, n, now_ms):
         """n bytes were written into recv_buffer(); any bytes count as link activity."""
         self._now = now_ms
         if n > 0:
-            self._re += n
+            self._rx.add(n)
             self._ka.on_rx(now_ms)
 
     def feed(self, data, now_ms):
         """Copy bytes into the receive buffer (tests, adapters without readinto).
         Returns how many were taken (fewer when the buffer is full)."""
-        mv = self.recv_buffer()
-        n = min(len(mv), len(data))
-        mv[:n] = data[:n]
-        self.received(n, now_ms)
+        n = self._rx.copy_in(data)
+        self._now = now_ms
+        if n:
+            self._ka.on_rx(now_ms)
         return n
 
     def next_event(self):
@@ -218,22 +211,17 @@ class Session:
             ev.packet_id, ev.reason_code, ev.error, ev.by_server = pid, rc, err, by_server
             return ev
         rx = self._rx
-        while self.state != CLOSED and self._rs < self._re:
-            rs = self._rs
+        while self.state != CLOSED:
             try:
-                total = frame(rx, rs, self._re, self.max_packet_size)
-            except ProtocolError as e:
-                return self._fail(e)
-            if total <= 0 or rs + total > self._re:
-                return None  # incomplete
-            b0 = rx[rs]
-            ptype = b0 >> 4
-            if (ptype == _PUBREC or ptype == _PUBREL or (ptype == _PUBLISH and b0 & 6)) \
-                    and not self._tx.room(ACK_ROOM):
-                return None  # no room for the ack: flush first
-            self._rs = rs + total
-            try:
-                if self._handle(ptype, _p.decode(self._rxmv[rs:rs + total])):
+                total = rx.complete(self.max_packet_size)
+                if not total:
+                    return None
+                b0 = rx.buf[rx.start]
+                ptype = b0 >> 4
+                if (ptype == _PUBREC or ptype == _PUBREL or (ptype == _PUBLISH and b0 & 6)) \
+                        and not self._tx.room(ACK_ROOM):
+                    return None  # no room for the ack: flush first
+                if self._handle(ptype, _p.decode(rx.take(total))):
                     return self._ev
             except ProtocolError as e:
                 return self._fail(e)
@@ -271,8 +259,9 @@ class Session:
             return i >= 0 and self._done(i, PUBLISH_DONE, pkt, pkt.reason_code, "PUBACK")
         if ptype == _PUBREC:
             i = fl.find(pid, WAIT_PUBREC)
-            if i < 0:
-                self._tx.ack(_PUBREL, pid, 0x92)  # Packet Identifier not found
+            if i < 0:  # a repeated PUBREC gets its PUBREL again, else 0x92 Packet
+                # Identifier not found
+                self._tx.ack(_PUBREL, pid, 0 if fl.find(pid, WAIT_PUBCOMP) >= 0 else 0x92)
                 return False
             rc = pkt.reason_code
             if rc >= 0x80:  # flow ends, no PUBREL [MQTT-4.3.3-4]
