@@ -1,0 +1,103 @@
+"""`make run`: the node on the unix board announces itself on a real broker.
+
+Runs tools/run_local.py exactly as `make run` does (only the port differs, so the
+test does not fight over 1883), watches the status topic with an independent
+paho-mqtt subscriber, then presses Ctrl-C and expects `offline`.
+"""
+
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from broker import free_port
+
+paho_client = pytest.importorskip("paho.mqtt.client")
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def watch(broker, topic):
+    """A paho-mqtt v5 subscriber putting (topic, payload, retain) on a queue."""
+    q = queue.Queue()
+    c = paho_client.Client(paho_client.CallbackAPIVersion.VERSION2,
+                           protocol=paho_client.MQTTv5)
+    c.on_message = lambda cl, ud, m: q.put((m.topic, bytes(m.payload), m.retain))
+    c.connect(broker.host, broker.port)
+    c.subscribe(topic, qos=1)
+    c.loop_start()
+    return c, q
+
+
+def next_payload(q, timeout=20):
+    return q.get(timeout=timeout)[1]
+
+
+@pytest.mark.parametrize("runtime", ["micropython", "cpython"])
+def test_make_run_announces_online_then_offline(broker, runtime):
+    device = "run-test-" + runtime
+    status = "fieldnode/v1/%s/status" % device
+    env = dict(os.environ, FIELDNODE_DEVICE_ID=device)
+    node = subprocess.Popen(
+        [sys.executable, os.path.join(ROOT, "tools", "run_local.py"),
+         "--port", str(broker.port), "--runtime", runtime],
+        env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True)
+    sub, q = watch(broker, status)
+    out = ""
+    try:
+        assert next_payload(q) == b"online"
+        # Ctrl-C in a terminal signals the whole foreground process group.
+        os.killpg(node.pid, signal.SIGINT)
+        assert next_payload(q) == b"offline"
+        out, _ = node.communicate(timeout=20)
+    finally:
+        sub.loop_stop()
+        sub.disconnect()
+        if node.poll() is None:
+            os.killpg(node.pid, signal.SIGKILL)
+            out = node.communicate()[0]
+        print("node output:\n" + out)
+    assert "using the broker already listening" in out
+    assert "connected to mqtt://127.0.0.1:%d" % broker.port in out
+    # The retained status is the last word: a late subscriber sees `offline`.
+    late, q2 = watch(broker, status)
+    try:
+        topic, payload, retain = q2.get(timeout=10)
+        assert (payload, retain) == (b"offline", True)
+    finally:
+        late.loop_stop()
+        late.disconnect()
+
+
+def test_make_run_starts_a_private_broker_when_none_listens():
+    port = free_port()
+    env = dict(os.environ, FIELDNODE_DEVICE_ID="run-private")
+    node = subprocess.Popen(
+        [sys.executable, os.path.join(ROOT, "tools", "run_local.py"), "--port", str(port)],
+        env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True)
+    lines = []
+    try:
+        for line in node.stdout:
+            lines.append(line)
+            if "online" in line:
+                break
+        os.killpg(node.pid, signal.SIGINT)
+        lines.append(node.communicate(timeout=20)[0])
+    finally:
+        if node.poll() is None:
+            os.killpg(node.pid, signal.SIGKILL)
+            node.wait()
+    out = "".join(lines)
+    assert "started Mosquitto on 127.0.0.1:%d" % port in out, out
+    assert "connected to mqtt://127.0.0.1:%d" % port in out, out
+    assert "stopped the private Mosquitto" in out, out
+    time.sleep(0.2)
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
