@@ -50,6 +50,14 @@ def pub_qos0(s, i):
     write_all(s)
 
 
+TOPIC_B = TOPIC.encode()
+
+
+def pub_qos0_bytes_topic(s, i):
+    s.publish(TOPIC_B, PAYLOAD, 0)  # a bytes topic spares the codec's UTF-8 encode
+    write_all(s)
+
+
 PUBACKS = [ack(PUBACK, pid) for pid in range(1, N + 3)]
 
 
@@ -77,7 +85,8 @@ def idle_tick(s, i):
 
 
 def main():
-    for name, step in (("publish_qos0", pub_qos0), ("publish_qos1_puback", pub_qos1),
+    for name, step in (("publish_qos0", pub_qos0),
+                       ("publish_qos0_bytes_topic", pub_qos0_bytes_topic), ("publish_qos1_puback", pub_qos1),
                        ("inbound_qos0", in_qos0), ("inbound_qos1_puback", in_qos1),
                        ("tick", idle_tick)):
         s = connected(keepalive=3600, max_inflight=4)

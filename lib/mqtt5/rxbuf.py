@@ -27,7 +27,8 @@ class RxBuffer:
             if s < e:  # overlapping move: memmove on both runtimes
                 self.mv[0:e - s] = self.mv[s:e]
             self.start, self.end = 0, e - s
-        return self.mv[self.end:]
+        e = self.end
+        return self.mv if e == 0 else self.mv[e:]  # whole view when empty: no allocation
 
     def add(self, n):
         """n bytes were written into free()."""

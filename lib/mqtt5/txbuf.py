@@ -56,6 +56,11 @@ class TxBuffer:
             self.head, self.tail = 0, t - h
         return len(self.buf) - self.tail >= n
 
+    def _tail(self):
+        # the free tail to encode into; the whole view when empty (no allocation)
+        t = self.tail
+        return self.mv if t == 0 else self.mv[t:]
+
     def _commit(self, n, reserve, limit):
         """Queue n encoded bytes (n < 0: did not fit the tail), keeping ``reserve``
         bytes free for acks; ``limit``: the peer's Maximum Packet Size (0: none)."""
@@ -71,7 +76,7 @@ class TxBuffer:
         """Encode a packet object (mqtt5.packets) at the tail."""
         self.room(0)
         try:
-            n = _p.encode(pkt, self.mv[self.tail:])
+            n = _p.encode(pkt, self._tail())
         except ProtocolError as e:  # does not fit the tail; ValueError propagates
             if e.reason_code != _TOO_LARGE:
                 raise
@@ -82,7 +87,7 @@ class TxBuffer:
         """Encode a PUBLISH at the tail (hot path, no packet object)."""
         self.room(0)
         try:
-            n = encode_publish(self.mv[self.tail:], topic, payload, qos, retain, dup,
+            n = encode_publish(self._tail(), topic, payload, qos, retain, dup,
                                pid, props)
         except ProtocolError as e:  # does not fit the tail; ValueError propagates
             if e.reason_code != _TOO_LARGE:
@@ -93,7 +98,7 @@ class TxBuffer:
     def ack(self, ptype, pid, rc):
         """Queue PUBACK/PUBREC/PUBREL/PUBCOMP; the caller checked room(ACK_ROOM)."""
         self.room(ACK_ROOM)
-        self.tail += encode_ack(self.mv[self.tail:], ptype, pid, rc)
+        self.tail += encode_ack(self._tail(), ptype, pid, rc)
 
     def ping(self):
         """Queue PINGREQ [MQTT-3.12]; False when there is no room (data is queued,
