@@ -99,7 +99,8 @@ def _many(pid, ptype):
 
 def decode(obj, mv, p, end, ptype):
     """Decode the Property Length and properties at ``mv[p:end]`` for packet
-    type ``ptype``; set ``obj.props`` (None or dict) and return the offset
+    type ``ptype``; set ``obj.props`` (None or dict; left alone when None and
+    already None, to save an instance attribute) and return the offset
     after them. ProtocolError(0x81) for an unknown identifier, one not valid
     in this packet, a value of the wrong type or a length that does not fit
     (spec 2.2.2.2); ProtocolError(0x82) for a duplicate ("It is a Protocol
@@ -157,7 +158,8 @@ def decode(obj, mv, p, end, ptype):
             raise ProtocolError(_PROTOCOL, "duplicate property 0x%02X" % pid)
         else:
             props[pid] = v
-    obj.props = props
+    if props is not None or obj.props is not None:
+        obj.props = props
     return p
 
 

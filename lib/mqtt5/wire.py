@@ -179,6 +179,12 @@ def utf8(mv, a, b):
         raise ProtocolError(_MALFORMED, "bad UTF-8")
 
 
+def is_buffer(x):
+    """True for bytes, bytearray or memoryview. (A tuple of types built at
+    call time would allocate on MicroPython; chained checks do not.)"""
+    return isinstance(x, bytes) or isinstance(x, bytearray) or isinstance(x, memoryview)
+
+
 def to_utf8(s):
     """Bytes-like UTF-8 of ``s`` (str, bytes, bytearray or memoryview), checked
     as ``utf8_ok``; ValueError otherwise or when longer than 65535 bytes."""
@@ -187,7 +193,7 @@ def to_utf8(s):
             s = s.encode("utf-8")
         except Exception:  # lone surrogates on CPython
             raise ValueError("string not encodable as UTF-8")
-    elif not isinstance(s, (bytes, bytearray, memoryview)):
+    elif not is_buffer(s):
         raise ValueError("expected str or bytes")
     n = len(s)
     if n > 65535 or not utf8_ok(s, 0, n):
@@ -197,7 +203,7 @@ def to_utf8(s):
 
 def bin_len(data):
     """Length of binary data (bytes-like, at most 65535: spec 1.5.6)."""
-    if not isinstance(data, (bytes, bytearray, memoryview)):
+    if not is_buffer(data):
         raise ValueError("expected bytes")
     n = len(data)
     if n > 65535:

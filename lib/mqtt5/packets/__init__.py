@@ -76,9 +76,11 @@ def decode(mv):
     p = 1 + wire.vbi_size(rl)
     if p + rl != end:
         raise ProtocolError(_MALFORMED, "remaining length mismatch")
+    # `import a.b as m` inside a function allocates nothing on MicroPython
+    # (`from a.b import f` does), and keeps rarely used families unloaded.
     if t == PUBLISH:
-        from mqtt5.packets.publish import decode_publish
-        return decode_publish(mv, fl, p, end)
+        import mqtt5.packets.publish as m
+        return m.decode_publish(mv, fl, p, end)
     if t == 0:
         raise ProtocolError(_MALFORMED, "reserved packet type 0")  # spec 2.1.2
     # Reserved flag bits must be as listed: 0010 for PUBREL, SUBSCRIBE and
@@ -87,19 +89,16 @@ def decode(mv):
     if fl != (2 if t == PUBREL or t == SUBSCRIBE or t == UNSUBSCRIBE else 0):
         raise ProtocolError(_MALFORMED, "bad fixed header flags")
     if t <= PUBCOMP:
-        if t == CONNECT:
-            from mqtt5.packets.connect import decode_connect
-            return decode_connect(mv, p, end)
-        if t == CONNACK:
-            from mqtt5.packets.connect import decode_connack
-            return decode_connack(mv, p, end)
-        from mqtt5.packets.publish import decode_ack
-        return decode_ack(mv, t, p, end)
+        if t <= CONNACK:
+            import mqtt5.packets.connect as m
+            return m.decode_connect(mv, p, end) if t == CONNECT else m.decode_connack(mv, p, end)
+        import mqtt5.packets.publish as m
+        return m.decode_ack(mv, t, p, end)
     if t <= UNSUBACK:
-        from mqtt5.packets.subscribe import decode_sub
-        return decode_sub(mv, t, p, end)
-    from mqtt5.packets.control import decode_control
-    return decode_control(mv, t, p, end)
+        import mqtt5.packets.subscribe as m
+        return m.decode_sub(mv, t, p, end)
+    import mqtt5.packets.control as m
+    return m.decode_control(mv, t, p, end)
 
 
 def encode(pkt, buf=None):
@@ -137,8 +136,8 @@ def check_pid(pid):
 
 def check_rc(code, ptype):
     """ValueError unless packet type ``ptype`` may carry reason ``code``."""
-    from mqtt5.reason_codes import allowed
-    if not isinstance(code, int) or not allowed(code, ptype):
+    import mqtt5.reason_codes as rc
+    if not isinstance(code, int) or not rc.allowed(code, ptype):
         raise ValueError("reason code 0x%02X not allowed in packet type %d" % (code, ptype))
 
 
@@ -156,7 +155,7 @@ def read_rc(mv, p, end, ptype):
     e.g. [MQTT-3.2.2-8] [MQTT-3.4.2-1] [MQTT-3.14.2-1]); ProtocolError(0x82)."""
     wire.need(p, 1, end)
     rc = mv[p]
-    from mqtt5.reason_codes import allowed
-    if not allowed(rc, ptype):
+    import mqtt5.reason_codes as r
+    if not r.allowed(rc, ptype):
         raise ProtocolError(0x82, "reason code 0x%02X not valid here" % rc)
     return rc

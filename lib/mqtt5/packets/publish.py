@@ -21,18 +21,29 @@ class Publish:
     """PUBLISH. ``topic`` str ("" only with a Topic Alias property),
     ``payload`` bytes-like (a memoryview into the received buffer when
     decoded: valid while that buffer is), ``qos`` 0..2, ``retain``, ``dup``,
-    ``packet_id`` (None for QoS 0), ``props`` (None or dict)."""
+    ``packet_id`` (None for QoS 0), ``props`` (None or dict).
+
+    Defaults live on the class and only other values are stored on the
+    instance: on MicroPython every two instance attributes cost 32 bytes."""
     type = _PUBLISH
+    retain = False
+    dup = False
+    packet_id = None
+    props = None
 
     def __init__(self, topic="", payload=b"", qos=0, retain=False, dup=False,
                  packet_id=None, props=None):
         self.topic = topic
         self.payload = payload
         self.qos = qos
-        self.retain = retain
-        self.dup = dup
-        self.packet_id = packet_id
-        self.props = props
+        if retain:
+            self.retain = retain
+        if dup:
+            self.dup = dup
+        if packet_id is not None:
+            self.packet_id = packet_id
+        if props is not None:
+            self.props = props
 
     def _first(self):
         return _first(self.qos, self.retain, self.dup)
@@ -49,13 +60,18 @@ class Publish:
 
 class PubAck:
     """PUBACK, PUBREC, PUBREL or PUBCOMP, told apart by ``type`` (4..7):
-    ``PubAck(type, packet_id, reason_code=0, props=None)``."""
+    ``PubAck(type, packet_id, reason_code=0, props=None)``. Defaults are
+    class attributes (see Publish)."""
+    reason_code = 0
+    props = None
 
     def __init__(self, type=_PUBACK, packet_id=1, reason_code=0, props=None):
         self.type = type
         self.packet_id = packet_id
-        self.reason_code = reason_code
-        self.props = props
+        if reason_code:
+            self.reason_code = reason_code
+        if props is not None:
+            self.props = props
 
     def _first(self):
         return self.type << 4 | (2 if self.type == _PUBREL else 0)

@@ -125,9 +125,9 @@ def decode_sub(mv, t, p, end):
     if t == _SUBACK or t == _UNSUBACK:
         pkt = Suback(pid) if t == _SUBACK else Unsuback(pid)
         p = _pr.decode(pkt, mv, p + 2, end, t)
-        from mqtt5.reason_codes import allowed
+        import mqtt5.reason_codes as rc
         for i in range(p, end):
-            if not allowed(mv[i], t):  # [MQTT-3.9.3-1] [MQTT-3.11.3-1]
+            if not rc.allowed(mv[i], t):  # [MQTT-3.9.3-1] [MQTT-3.11.3-1]
                 raise ProtocolError(_PROTOCOL, "reason code 0x%02X not valid here" % mv[i])
         pkt.reason_codes = bytes(mv[p:end])
         return pkt
