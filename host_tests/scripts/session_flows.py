@@ -175,11 +175,11 @@ def test_publish_qos2_pubrec_error_ends_flow():
     eq(s.inflight_count, 0, "freed")
 
 
-def test_pubrec_unknown_id_answers_0x92():
+def test_unknown_id_answers_0x92():
     s = connected()
-    feed(s, ack(PUBREC, 99))
-    (t, rel), = out(s)
-    eq((t, rel.packet_id, rel.reason_code), (PUBREL, 99, 0x92), "PUBREL not found")
+    feed(s, ack(PUBREC, 99) + ack(PUBREL, 3))
+    eq([(t, p.packet_id, p.reason_code) for t, p in out(s)],
+       [(PUBREL, 99, 0x92), (PUBCOMP, 3, 0x92)], "Packet Identifier not found")
 
 
 def test_inbound_qos0():
@@ -223,13 +223,6 @@ def test_inbound_qos2_exactly_once_across_resend():
     # after PUBCOMP the id starts a new message [MQTT-4.3.3-12]
     evs = feed(s, publish("t", b"next", 2, pid=7))
     eq([e["payload"] for e in evs], [b"next"], "new message with the same id")
-
-
-def test_pubrel_unknown_id_answers_0x92():
-    s = connected()
-    feed(s, ack(PUBREL, 3))
-    (t, c), = out(s)
-    eq((t, c.packet_id, c.reason_code), (PUBCOMP, 3, 0x92), "PUBCOMP not found")
 
 
 def test_subscribe_options_and_suback_codes():

@@ -94,41 +94,29 @@ def test_ids_in_use_never_handed_out():
         out(s)
 
 
-def test_session_not_present_fails_inflight():
+def resume(present):
+    """A QoS 1 PUBLISH in flight, the link lost, CONNACK with Session Present."""
     s = connected(session_expiry=60)
     pid = s.publish("t", b"", 1)
     s.connection_lost()
     s.connect(0, clean_start=False)
     out(s)
-    evs = feed(s, connack(session_present=False))
+    return s, pid, feed(s, connack(session_present=present))
+
+
+def test_session_not_present_fails_inflight():
+    s, pid, evs = resume(False)
     eq(kinds(evs), [S.CONNECTED, S.PUBLISH_DONE], "lost message reported")
     eq((evs[1]["packet_id"], evs[1]["reason_code"]), (pid, 0x80), "failed")
     eq(s.inflight_count, 0, "freed")
 
 
 def test_session_present_keeps_inflight():
-    s = connected(session_expiry=60)
-    pid = s.publish("t", b"", 1)
-    s.connection_lost()
-    s.connect(0, clean_start=False)
-    out(s)
-    evs = feed(s, connack(session_present=True))
+    s, pid, evs = resume(True)
     eq(kinds(evs), [S.CONNECTED], "connected")
     eq(evs[0]["session_present"], True, "present")
     eq(s.inflight_count, 1, "kept for resumption")
     eq(kinds(feed(s, ack(PUBACK, pid))), [S.PUBLISH_DONE], "completes")
-
-
-def test_packets_split_across_reads():
-    s = connected()
-    data = publish("t", b"12345", 1, pid=9) + ack(PUBACK, 1) + publish("u", b"", 0)
-    s.publish("z", b"", 1)
-    out(s)
-    got = []
-    for i in range(len(data)):
-        got.extend(feed(s, data[i:i + 1]))
-    eq(kinds(got), [S.MESSAGE, S.PUBLISH_DONE, S.MESSAGE], "all parsed")
-    eq((got[0]["payload"], got[2]["topic"]), (b"12345", "u"), "content")
 
 
 def test_acks_wait_for_transmit_room():
