@@ -81,8 +81,8 @@ class PahoPeer:
             self.messages.append(rec)
             self._cond.notify_all()
         fn = self._triggers.get(msg.topic)
-        if fn is not None:
-            fn(rec)
+        if fn is not None:  # own thread: fn may publish and wait for the ack
+            threading.Thread(target=fn, args=(rec,), daemon=True).start()
 
     # ---- actions ----
     def subscribe(self, topic, qos=1, no_local=False, retain_handling=0):
@@ -113,7 +113,7 @@ class PahoPeer:
         self.publish(topic, b"", qos=1, retain=True)
 
     def when(self, topic, fn):
-        """Call fn(received) (in paho's thread) whenever a message arrives on `topic`
+        """Call fn(received) (in a new thread) whenever a message arrives on `topic`
         (subscribe to it first)."""
         self._triggers[topic] = fn
 

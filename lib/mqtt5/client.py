@@ -359,6 +359,7 @@ class Client:
         if t is None:
             return
         self._t = None
+        cause = err
         if err is not None and not isinstance(err, MQTTError):
             err = MQTTError("connection lost: %r" % (err,))
         self.error = err
@@ -374,7 +375,9 @@ class Client:
                     pass
         for w in self._waiters:
             if w.pid != _FREE and not w.ev.is_set():
-                w.error = err or MQTTError("disconnected")
+                # connect() reports socket errors as the OSError they are
+                w.error = (cause if w.pid == _CONNECT_PID and isinstance(cause, OSError)
+                           else err or MQTTError("disconnected"))
                 w.ev.set()
         t.close()
         me = asyncio.current_task()

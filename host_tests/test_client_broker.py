@@ -1,0 +1,124 @@
+"""The asyncio client against the test Mosquitto, on both runtimes: itself,
+a paho-mqtt peer, retained messages, subscribe options, will, refused connect."""
+
+import time
+
+import pytest
+
+from paho_peer import PahoPeer
+from runtimes import run
+
+PROPS = {"user_properties": [["k1", "v1"], ["k2", "v2"], ["k1", "v3"]],
+         "content_type": "text/plain", "payload_format_indicator": 1,
+         "message_expiry_interval": 60}
+
+
+def test_self_qos012_properties_handlers_unsubscribe(runtime, broker):
+    res = run(runtime, "client_basic.py", broker.port, runtime)
+    base = "basic/" + runtime
+    assert res.record(step="connected")["session_present"] is False
+    assert res.record(step="connected")["nodelay"] is True
+    assert res.record(step="subscribed")["granted"] == 2
+    assert res.record(step="subscribed_list")["granted"] == [1, 1]
+    assert res.record(step="published")["rcs"] == [None, 0, 0]
+    got = [r for r in res.records if r.get("step") == "received"]
+    assert [(r["topic"], r["payload"], r["qos"]) for r in got] == [
+        (base + "/q/%d" % q, "payload-%d" % q, q) for q in (0, 1, 2)]
+    for q, r in enumerate(got):
+        for k, v in PROPS.items():
+            assert r[k] == v, k
+        assert r["correlation_data"] == "corr-%d" % q
+        assert r["response_topic"] == base + "/reply"
+        assert r["retain"] is False and r["dup"] is False
+    assert res.record(step="no_subscribers")["rc"] == 0x10
+    assert res.record(step="async_handler")["payload"] == "echo:ping"
+    g = res.record(step="gather")
+    assert g["payloads"] == list(range(20))
+    assert g["rcs"] == [None if i % 3 == 0 else 0 for i in range(20)]
+    assert res.record(step="unsubscribed") == {"step": "unsubscribed", "rc": 0, "after": 20}
+    assert res.record(step="validation")["refused"] == ["a/+", "", "a/#"]
+    assert res.record(step="disconnected") == {"step": "disconnected", "connected": False,
+                                               "error": None}
+    assert "basic-%s" % runtime in broker.log()
+
+
+def test_to_and_from_paho(runtime, broker):
+    base = "paho/" + runtime
+    with PahoPeer(broker, "peer-paho-" + runtime) as peer:
+        peer.subscribe(base + "/ready", qos=1)
+        peer.subscribe(base + "/out", qos=2)
+
+        def send(_):
+            for q in (0, 1, 2):
+                peer.publish(base + "/in", b"from-paho-%d" % q, qos=q,
+                             user_properties=[("x", "1"), ("y", "2"), ("x", "3")],
+                             content_type="text/plain", correlation_data=b"\x00c%d" % q,
+                             response_topic=base + "/back")
+
+        peer.when(base + "/ready", send)
+        res = run(runtime, "client_paho.py", broker.port, runtime)
+        out = peer.wait_messages(base + "/out", 3)
+
+    got = [r for r in res.records if r.get("step") == "received"]
+    assert [(r["payload"], r["qos"]) for r in got] == [("from-paho-%d" % q, q) for q in (0, 1, 2)]
+    for q, r in enumerate(got):
+        assert r["user_properties"] == [["x", "1"], ["y", "2"], ["x", "3"]]
+        assert r["content_type"] == "text/plain"
+        assert r["correlation_data"] == "\x00c%d" % q
+        assert r["response_topic"] == base + "/back"
+        assert r["subscription_identifiers"] == [7]
+    assert sorted(m.qos for m in out) == [0, 1, 2]
+    for m in sorted(out, key=lambda m: m.qos):
+        q = m.qos
+        assert m.payload == b"\x00\x01binary-%d" % q
+        assert m.user_properties == [("b", "2"), ("a", "1"), ("b", "3")]
+        assert m.content_type == "application/x-fieldnode;v=1"
+        assert m.correlation_data == b"\xff\x00corr-%d" % q
+        assert m.response_topic == base + "/resp"
+        assert m.payload_format_indicator == 0
+
+
+def test_retained_and_subscribe_options(runtime, broker):
+    base = "opts/" + runtime
+    with PahoPeer(broker, "peer-opts-" + runtime) as peer:
+        peer.publish(base + "/rh0", b"retained-0", qos=1, retain=True)
+        peer.publish(base + "/rh2", b"retained-2", qos=1, retain=True)
+        peer.subscribe(base + "/nl-ready", qos=1)
+        peer.when(base + "/nl-ready", lambda _: peer.publish(base + "/nl", b"peer", qos=1))
+        res = run(runtime, "client_options.py", broker.port, runtime)
+        peer.clear_retained(base + "/rh0")
+        peer.clear_retained(base + "/rh2")
+
+    own = res.record(step="retained_own")
+    assert (own["payload"], own["retain"]) == ("kept", True)
+    rh = res.record(step="retain_handling")
+    assert [(m["payload"], m["retain"]) for m in rh["rh0"]] == [("retained-0", True)]
+    assert [(m["payload"], m["retain"]) for m in rh["rh2"]] == [("live", False)]
+    assert res.record(step="no_local")["payloads"] == ["peer"]
+
+
+def test_will_published_after_delay_when_socket_dies(runtime, broker):
+    base = "will/" + runtime
+    with PahoPeer(broker, "peer-will-" + runtime) as peer:
+        peer.subscribe(base + "/status", qos=1)
+        run(runtime, "client_will.py", broker.port, runtime)
+        died = time.monotonic()
+        online, will = peer.wait_messages(base + "/status", 2, timeout=15)
+    assert online.payload == b"online"
+    assert will.payload == b"offline" and will.content_type == "text/plain"
+    # Will Delay Interval 2 s (Mosquitto checks about once a second)
+    assert will.at - died >= 1.5, will.at - died
+
+
+@pytest.fixture
+def auth_broker(broker_factory):
+    return broker_factory(allow_anonymous=False)
+
+
+def test_connect_refused_names_reason_code(runtime, auth_broker):
+    from broker import free_port
+    res = run(runtime, "client_refused.py", auth_broker.port, free_port())
+    rec = res.record(step="refused")
+    assert rec["error"] is not None and rec["connected"] is False
+    assert "0x86" in rec["error"] or "0x87" in rec["error"], rec["error"]
+    assert res.record(step="closed_port")["error"] == "OSError"
