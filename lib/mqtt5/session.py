@@ -15,32 +15,45 @@ Adapter loop (one transport connection)::
         n = sock.readinto(mv); s.received(n, now)   # n == 0: s.connection_lost()
         ev = s.next_event()
         while ev is not None:
-            handle(ev)                       # ev and ev.packet.payload: valid until next call
+            handle(ev)                      # ev: valid until the next next_event()
             ev = s.next_event()
         wait_ms = s.tick(now)               # keep-alive; call again within wait_ms
 
 Inbound packets are parsed lazily, one per ``next_event()`` call, straight from the
 preallocated receive buffer: no event queue, and a MESSAGE payload is a memoryview into
-that buffer.  Always drain ``next_event()`` until it returns None after ``received()``,
-``tick()`` and ``sent()``.
+that buffer, valid until the next ``recv_buffer()``/``feed()``.  Drain
+``next_event()`` until it returns None after ``received()``, ``tick()`` and ``sent()``
+(it also pauses, returning None, while the transmit buffer has no room for an ack the
+next packet needs: flush, then drain again).  Every connection ends with exactly one
+DISCONNECTED, LINK_DEAD or ERROR event (unless the adapter calls connection_lost()).
 
 Memory: one receive buffer (``rx_size``), one transmit buffer (``tx_size``), a fixed
 number of in-flight slots (``max_inflight``, parallel lists, no per-message objects) and
-ONE reusable :class:`Event` object.  Per inbound message the only allocations are the
-codec's (Publish object, topic str, props dict if any).
+ONE reusable Event.  The session itself allocates at most one memoryview per write
+(``data_to_send``) and one per inbound packet (the view decode needs); the rest is the
+codec's (packet object, topic str, props).  Measured on the unix port
+(host_tests/scripts/session_mem.py): QoS 0 publish 32 B with a bytes topic (64 B with
+a str topic), QoS 1 publish + PUBACK 224 B, inbound QoS 0 256 B.
+
+Built for the later issues: Receive Maximum is enforced outbound and bounds inbound
+QoS 2 ids (HeldIds); max packet size is checked both ways; slots keep topic, payload,
+props, flags and an order stamp so a resend on Session Present can go out in order with
+DUP (and PUBREL for WAIT_PUBCOMP slots); a topic alias above our maximum is rejected
+(0x94) until alias maps exist; AUTH is a protocol error until enhanced auth lands in
+handshake.py; an offline queue belongs to the supervisor (publish raises when CLOSED).
 """
 
 from ._compat import const
 from .errors import MQTTError, ProtocolError
 import mqtt5.packets as _p
-import mqtt5.properties as _pr
 import mqtt5.handshake as _hs
+import mqtt5.inbound as _in
 from .rxbuf import RxBuffer
 from .txbuf import TxBuffer, BufferFull, ACK_ROOM  # noqa: F401 (BufferFull is API)
-from .inflight import Inflight, HeldIds, WAIT_PUBACK, WAIT_PUBREC, WAIT_PUBCOMP, \
-    WAIT_SUBACK, WAIT_UNSUBACK
+from .inflight import Inflight, HeldIds, WAIT_PUBACK, WAIT_PUBREC, WAIT_SUBACK, \
+    WAIT_UNSUBACK
 from .keepalive import KeepAlive, PING, DEAD, IDLE_MS
-from .events import Event, rc_error, CONNECTED, MESSAGE, PUBLISH_DONE, SUBSCRIBED, \
+from .events import Event, CONNECTED, MESSAGE, PUBLISH_DONE, SUBSCRIBED, \
     UNSUBSCRIBED, DISCONNECTED, LINK_DEAD, ERROR, CLOSED, CONNECTING, ESTABLISHED  # noqa
 
 # subscription options [MQTT-3.8.3.1] (public, for subscribe())
@@ -48,17 +61,10 @@ NO_LOCAL = 0x04
 RETAIN_AS_PUBLISHED = 0x08
 RETAIN_HANDLING_SHIFT = 4  # 0 send retained, 1 only if new subscription, 2 never
 
-# control packet types [MQTT-2.1.2]
-_CONNACK = const(2)
+# control packet types that need an ack from us [MQTT-2.1.2]
 _PUBLISH = const(3)
-_PUBACK = const(4)
 _PUBREC = const(5)
 _PUBREL = const(6)
-_PUBCOMP = const(7)
-_SUBACK = const(9)
-_UNSUBACK = const(11)
-_PINGRESP = const(13)
-_DISCONNECT = const(14)
 
 _RESERVE = const(32)  # tx bytes publish/subscribe leave free for acks and PINGREQ
 
@@ -83,9 +89,6 @@ class Session:
     server_topic_alias_maximum, wildcard_available, sub_id_available,
     shared_available, session_present, reason_string.  ``keepalive_s`` is the period
     in use (Server Keep Alive overrides ours [MQTT-3.1.2-21]).
-
-    Every connection ends with exactly one DISCONNECTED, LINK_DEAD or ERROR event,
-    unless the adapter reports connection_lost() itself.
     """
 
     def __init__(self, client_id="", keepalive=60, clean_start=True, session_expiry=0,
@@ -221,7 +224,7 @@ class Session:
                 if (ptype == _PUBREC or ptype == _PUBREL or (ptype == _PUBLISH and b0 & 6)) \
                         and not self._tx.room(ACK_ROOM):
                     return None  # no room for the ack: flush first
-                if self._handle(ptype, _p.decode(rx.take(total))):
+                if _in.handle(self, ptype, _p.decode(rx.take(total))):
                     return self._ev
             except ProtocolError as e:
                 return self._fail(e)
@@ -241,107 +244,6 @@ class Session:
         ev._clear(ERROR)
         ev.reason_code, ev.error = rc, err
         return ev
-
-    def _handle(self, ptype, pkt):
-        """Act on one decoded packet; True when self._ev was filled."""
-        if self.state == CONNECTING and ptype != _CONNACK and ptype != _DISCONNECT:
-            raise ProtocolError(0x82, "packet before CONNACK")  # [MQTT-3.2.0-1]
-        if ptype == _PUBLISH:
-            return self._on_publish(pkt)
-        if ptype == _CONNACK:
-            return _hs.on_connack(self, pkt)
-        if ptype == _PINGRESP:
-            return False  # activity already counted in received()
-        fl = self._inflight
-        pid = getattr(pkt, "packet_id", 0)
-        if ptype == _PUBACK:
-            i = fl.find(pid, WAIT_PUBACK)
-            return i >= 0 and self._done(i, PUBLISH_DONE, pkt, pkt.reason_code, "PUBACK")
-        if ptype == _PUBREC:
-            i = fl.find(pid, WAIT_PUBREC)
-            if i < 0:  # a repeated PUBREC gets its PUBREL again, else 0x92 Packet
-                # Identifier not found
-                self._tx.ack(_PUBREL, pid, 0 if fl.find(pid, WAIT_PUBCOMP) >= 0 else 0x92)
-                return False
-            rc = pkt.reason_code
-            if rc >= 0x80:  # flow ends, no PUBREL [MQTT-4.3.3-4]
-                return self._done(i, PUBLISH_DONE, pkt, rc, "PUBREC")
-            fl.state[i] = WAIT_PUBCOMP | rc << 8  # keep 0x10 for PUBLISH_DONE
-            fl.topic[i] = fl.payload[i] = None  # never resent after PUBREL [MQTT-4.3.3-6]
-            self._tx.ack(_PUBREL, pid, 0)
-            return False
-        if ptype == _PUBCOMP:
-            i = fl.find(pid, WAIT_PUBCOMP)
-            if i < 0:
-                return False
-            rc = pkt.reason_code
-            return self._done(i, PUBLISH_DONE, pkt, rc if rc else fl.state[i] >> 8, "PUBCOMP")
-        if ptype == _PUBREL:
-            # answer PUBCOMP [MQTT-4.3.3-11]; the id is then free for a new message
-            # [MQTT-4.3.3-12]
-            self._tx.ack(_PUBCOMP, pid, 0 if self._held.remove(pid) else 0x92)
-            return False
-        if ptype == _SUBACK or ptype == _UNSUBACK:
-            sub = ptype == _SUBACK
-            i = fl.find(pid, WAIT_SUBACK if sub else WAIT_UNSUBACK)
-            if i < 0:
-                return False
-            if len(pkt.reason_codes) != fl.flags[i]:  # one per filter [MQTT-3.9.3-1]
-                raise ProtocolError(0x82, "reason code count")
-            rc = 0
-            for c in pkt.reason_codes:
-                if c >= 0x80:
-                    rc = c
-                    break
-            return self._done(i, SUBSCRIBED if sub else UNSUBSCRIBED, pkt, rc,
-                              "SUBACK" if sub else "UNSUBACK")
-        if ptype == _DISCONNECT:
-            self.state = CLOSED
-            ev = self._ev
-            ev._clear(DISCONNECTED)
-            ev.packet, ev.reason_code, ev.props, ev.by_server = \
-                pkt, pkt.reason_code, pkt.props, True
-            if pkt.reason_code >= 0x80:
-                ev.error = rc_error("DISCONNECT", pkt.reason_code)
-            return True
-        # CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ from a server; AUTH without an
-        # Authentication Method (enhanced auth is a later issue) [MQTT-4.12.0-6]
-        raise ProtocolError(0x82, "unexpected packet type %d" % ptype)
-
-    def _done(self, i, kind, pkt, rc, what):
-        """Complete slot i: free its packet id and fill the event."""
-        ev = self._ev
-        ev._clear(kind)
-        ev.packet, ev.packet_id, ev.reason_code, ev.props = \
-            pkt, self._inflight.pid[i], rc, pkt.props
-        if kind != PUBLISH_DONE:
-            ev.reason_codes = pkt.reason_codes
-        if rc >= 0x80:
-            ev.error = rc_error(what, rc)
-        self._inflight.free(i)
-        return True
-
-    def _on_publish(self, pkt):
-        qos = pkt.qos
-        props = pkt.props
-        if props and _pr.TOPIC_ALIAS in props and \
-                props[_pr.TOPIC_ALIAS] > self.topic_alias_maximum:
-            raise ProtocolError(0x94, "topic alias")  # [MQTT-3.3.2-9]; maps: later issue
-        pid = pkt.packet_id
-        if qos == 2:
-            if pid in self._held:
-                # re-sent before PUBREL: acknowledge, never deliver twice [MQTT-4.3.3-10]
-                self._tx.ack(_PUBREC, pid, 0)
-                return False
-            if not self._held.add(pid):
-                raise ProtocolError(0x93, "receive maximum exceeded")  # [MQTT-3.3.4-9]
-            self._tx.ack(_PUBREC, pid, 0)  # ownership taken [MQTT-4.3.3-8]
-        elif qos == 1:
-            self._tx.ack(_PUBACK, pid, 0)  # [MQTT-4.3.2-4]
-        ev = self._ev
-        ev._clear(MESSAGE)
-        ev.packet, ev.packet_id, ev.props = pkt, pid or 0, props
-        return True
 
     # ---- outbound -------------------------------------------------------------------
 

@@ -1,0 +1,125 @@
+"""How the session reacts to each packet from the server (acks owed, slots completed,
+events filled).  ``handle(s, ptype, pkt)`` is called by Session.next_event() with room
+for one ack already checked; it raises ProtocolError for violations."""
+
+from ._compat import const
+from .errors import ProtocolError
+import mqtt5.handshake as _hs
+import mqtt5.properties as _pr
+from .inflight import WAIT_PUBACK, WAIT_PUBREC, WAIT_PUBCOMP, WAIT_SUBACK, WAIT_UNSUBACK
+from .events import rc_error, MESSAGE, PUBLISH_DONE, SUBSCRIBED, UNSUBSCRIBED, \
+    DISCONNECTED, CLOSED, CONNECTING
+
+# control packet types [MQTT-2.1.2]
+_CONNACK = const(2)
+_PUBLISH = const(3)
+_PUBACK = const(4)
+_PUBREC = const(5)
+_PUBREL = const(6)
+_PUBCOMP = const(7)
+_SUBACK = const(9)
+_UNSUBACK = const(11)
+_PINGRESP = const(13)
+_DISCONNECT = const(14)
+
+
+def handle(s, ptype, pkt):
+    """Act on one decoded packet from the server; True when s._ev was filled."""
+    if s.state == CONNECTING and ptype != _CONNACK and ptype != _DISCONNECT:
+        raise ProtocolError(0x82, "packet before CONNACK")  # [MQTT-3.2.0-1]
+    if ptype == _PUBLISH:
+        return _on_publish(s, pkt)
+    if ptype == _CONNACK:
+        return _hs.on_connack(s, pkt)
+    if ptype == _PINGRESP:
+        return False  # activity already counted in received()
+    fl = s._inflight
+    pid = getattr(pkt, "packet_id", 0)
+    if ptype == _PUBACK:
+        i = fl.find(pid, WAIT_PUBACK)
+        return i >= 0 and _done(s, i, PUBLISH_DONE, pkt, pkt.reason_code, "PUBACK")
+    if ptype == _PUBREC:
+        i = fl.find(pid, WAIT_PUBREC)
+        if i < 0:  # a repeated PUBREC gets its PUBREL again, else 0x92 Packet
+            # Identifier not found
+            s._tx.ack(_PUBREL, pid, 0 if fl.find(pid, WAIT_PUBCOMP) >= 0 else 0x92)
+            return False
+        rc = pkt.reason_code
+        if rc >= 0x80:  # flow ends, no PUBREL [MQTT-4.3.3-4]
+            return _done(s, i, PUBLISH_DONE, pkt, rc, "PUBREC")
+        fl.state[i] = WAIT_PUBCOMP | rc << 8  # keep 0x10 for PUBLISH_DONE
+        fl.topic[i] = fl.payload[i] = None  # never resent after PUBREL [MQTT-4.3.3-6]
+        s._tx.ack(_PUBREL, pid, 0)
+        return False
+    if ptype == _PUBCOMP:
+        i = fl.find(pid, WAIT_PUBCOMP)
+        if i < 0:
+            return False
+        rc = pkt.reason_code
+        return _done(s, i, PUBLISH_DONE, pkt, rc if rc else fl.state[i] >> 8, "PUBCOMP")
+    if ptype == _PUBREL:
+        # answer PUBCOMP [MQTT-4.3.3-11]; the id is then free for a new message
+        # [MQTT-4.3.3-12]
+        s._tx.ack(_PUBCOMP, pid, 0 if s._held.remove(pid) else 0x92)
+        return False
+    if ptype == _SUBACK or ptype == _UNSUBACK:
+        sub = ptype == _SUBACK
+        i = fl.find(pid, WAIT_SUBACK if sub else WAIT_UNSUBACK)
+        if i < 0:
+            return False
+        if len(pkt.reason_codes) != fl.flags[i]:  # one per filter [MQTT-3.9.3-1]
+            raise ProtocolError(0x82, "reason code count")
+        rc = 0
+        for c in pkt.reason_codes:
+            if c >= 0x80:
+                rc = c
+                break
+        return _done(s, i, SUBSCRIBED if sub else UNSUBSCRIBED, pkt, rc,
+                          "SUBACK" if sub else "UNSUBACK")
+    if ptype == _DISCONNECT:
+        s.state = CLOSED
+        ev = s._ev
+        ev._clear(DISCONNECTED)
+        ev.packet, ev.reason_code, ev.props, ev.by_server = \
+            pkt, pkt.reason_code, pkt.props, True
+        if pkt.reason_code >= 0x80:
+            ev.error = rc_error("DISCONNECT", pkt.reason_code)
+        return True
+    # CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ from a server; AUTH without an
+    # Authentication Method (enhanced auth is a later issue) [MQTT-4.12.0-6]
+    raise ProtocolError(0x82, "unexpected packet type %d" % ptype)
+
+def _done(s, i, kind, pkt, rc, what):
+    """Complete slot i: free its packet id and fill the event."""
+    ev = s._ev
+    ev._clear(kind)
+    ev.packet, ev.packet_id, ev.reason_code, ev.props = \
+        pkt, s._inflight.pid[i], rc, pkt.props
+    if kind != PUBLISH_DONE:
+        ev.reason_codes = pkt.reason_codes
+    if rc >= 0x80:
+        ev.error = rc_error(what, rc)
+    s._inflight.free(i)
+    return True
+
+def _on_publish(s, pkt):
+    qos = pkt.qos
+    props = pkt.props
+    if props and _pr.TOPIC_ALIAS in props and \
+            props[_pr.TOPIC_ALIAS] > s.topic_alias_maximum:
+        raise ProtocolError(0x94, "topic alias")  # [MQTT-3.3.2-9]; maps: later issue
+    pid = pkt.packet_id
+    if qos == 2:
+        if pid in s._held:
+            # re-sent before PUBREL: acknowledge, never deliver twice [MQTT-4.3.3-10]
+            s._tx.ack(_PUBREC, pid, 0)
+            return False
+        if not s._held.add(pid):
+            raise ProtocolError(0x93, "receive maximum exceeded")  # [MQTT-3.3.4-9]
+        s._tx.ack(_PUBREC, pid, 0)  # ownership taken [MQTT-4.3.3-8]
+    elif qos == 1:
+        s._tx.ack(_PUBACK, pid, 0)  # [MQTT-4.3.2-4]
+    ev = s._ev
+    ev._clear(MESSAGE)
+    ev.packet, ev.packet_id, ev.props = pkt, pid or 0, props
+    return True
