@@ -86,8 +86,10 @@ def idle_tick(s, i):
 
 def main():
     for name, step in (("publish_qos0", pub_qos0),
-                       ("publish_qos0_bytes_topic", pub_qos0_bytes_topic), ("publish_qos1_puback", pub_qos1),
-                       ("inbound_qos0", in_qos0), ("inbound_qos1_puback", in_qos1),
+                       ("publish_qos0_bytes_topic", pub_qos0_bytes_topic),
+                       ("publish_qos1_puback", pub_qos1),
+                       ("inbound_qos0", in_qos0),
+                       ("inbound_qos1_puback", in_qos1),
                        ("tick", idle_tick)):
         s = connected(keepalive=3600, max_inflight=4)
         out(s)

@@ -54,7 +54,7 @@ def apply(s, props):
     g = props.get
     s.server_keepalive = g(_pr.SERVER_KEEP_ALIVE)
     if s.server_keepalive is not None:
-        s.keepalive_s = s.server_keepalive  # replaces ours [MQTT-3.1.2-21]
+        s.keepalive_s = s.server_keepalive  # replaces ours [MQTT-3.2.2-21]
     s.assigned_client_id = g(_pr.ASSIGNED_CLIENT_IDENTIFIER)
     s.receive_maximum_out = g(_pr.RECEIVE_MAXIMUM, 65535)
     s.maximum_qos = g(_pr.MAXIMUM_QOS, 2)

@@ -105,9 +105,10 @@ def _done(s, i, kind, pkt, rc, what):
 def _on_publish(s, pkt):
     qos = pkt.qos
     props = pkt.props
+    # alias above our maximum [MQTT-3.1.2-30] [MQTT-3.3.2-11]; alias maps: a later issue
     if props and _pr.TOPIC_ALIAS in props and \
             props[_pr.TOPIC_ALIAS] > s.topic_alias_maximum:
-        raise ProtocolError(0x94, "topic alias")  # [MQTT-3.3.2-9]; maps: later issue
+        raise ProtocolError(0x94, "topic alias")
     pid = pkt.packet_id
     if qos == 2:
         if pid in s._held:

@@ -2,12 +2,12 @@
 
 Rules [MQTT-3.1.2.10]:
 - In the absence of sending any other packet within the Keep Alive period, the Client
-  MUST send PINGREQ [MQTT-3.1.2-20]; a Server Keep Alive in CONNACK replaces ours
-  [MQTT-3.1.2-21].
+  MUST send PINGREQ [MQTT-3.1.2-22]; a Server Keep Alive in CONNACK replaces ours
+  [MQTT-3.2.2-21].
 - We also send PINGREQ when nothing was *received* for the period: a client that only
   publishes QoS 0 would otherwise never learn the server is gone.
 - The link is dead when no packet at all arrived within 1.5 x Keep Alive (the same
-  grace the server applies to us [MQTT-3.1.2-22]); a PINGRESP is such a packet.
+  grace the server applies to us [MQTT-3.1.2-24]); a PINGRESP is such a packet.
 """
 
 from ._compat import const

@@ -2,7 +2,7 @@
 free tail; complete packets are handed out from its head as memoryviews.
 
 A packet must fit the buffer whole, so the Maximum Packet Size we announce in CONNECT
-is at most its size [MQTT-3.1.2-24].  Views handed out stay valid until the next
+is at most its size [MQTT-3.1.2-27].  Views handed out stay valid until the next
 ``free()`` (or ``copy_in()``), which may move a partial packet to the front.
 """
 

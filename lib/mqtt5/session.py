@@ -88,7 +88,7 @@ class Session:
     maximum_qos, retain_available, server_max_packet_size (0: no limit),
     server_topic_alias_maximum, wildcard_available, sub_id_available,
     shared_available, session_present, reason_string.  ``keepalive_s`` is the period
-    in use (Server Keep Alive overrides ours [MQTT-3.1.2-21]).
+    in use (Server Keep Alive overrides ours [MQTT-3.2.2-21]).
     """
 
     def __init__(self, client_id="", keepalive=60, clean_start=True, session_expiry=0,
@@ -232,7 +232,7 @@ class Session:
 
     def _fail(self, err):
         """Protocol violation by the server: DISCONNECT with its reason code
-        [MQTT-4.13.1-1], state CLOSED, ERROR event."""
+        (spec 4.13, the link then closes [MQTT-4.13.2-1]), state CLOSED, ERROR event."""
         rc = getattr(err, "reason_code", 0x82)
         if self.state != CLOSED:
             try:
@@ -287,7 +287,7 @@ class Session:
         connected/connecting, no free slot, Receive Maximum quota used up
         [MQTT-3.3.4-7], QoS above the server's Maximum QoS [MQTT-3.2.2-11], retain not
         available [MQTT-3.2.2-14], or packet over the server's Maximum Packet Size
-        [MQTT-3.1.2-24]; BufferFull when the transmit buffer has no room now."""
+        [MQTT-3.2.2-15]; BufferFull when the transmit buffer has no room now."""
         self._check_open()
         if qos > self.maximum_qos:
             raise MQTTError("QoS %d above server maximum %d" % (qos, self.maximum_qos))
@@ -342,7 +342,7 @@ class Session:
     # ---- time -----------------------------------------------------------------------
 
     def tick(self, now_ms):
-        """Keep alive: queue PINGREQ when due [MQTT-3.1.2-20]; LINK_DEAD (state CLOSED)
+        """Keep alive: queue PINGREQ when due [MQTT-3.1.2-22]; LINK_DEAD (state CLOSED)
         when nothing arrived for 1.5 x keep alive.  Returns ms until tick() is next
         needed (3600000 when keep alive is off or the session is closed)."""
         self._now = now_ms
