@@ -103,4 +103,11 @@ def test_unknown_puback_is_ignored():
     eq(s.state, S.ESTABLISHED, "still connected")
 
 
+def test_authentication_method_in_connack_is_protocol_error():
+    s = S.Session("x")
+    s.connect(0)
+    out(s)
+    expect_error(s, connack(props={P.AUTHENTICATION_METHOD: "SCRAM"}), 0x82)
+
+
 run_tests(globals())

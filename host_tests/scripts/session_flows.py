@@ -60,7 +60,9 @@ def test_connack_server_limits():
              P.RECEIVE_MAXIMUM: 5, P.MAXIMUM_QOS: 1, P.RETAIN_AVAILABLE: 0,
              P.MAXIMUM_PACKET_SIZE: 300, P.TOPIC_ALIAS_MAXIMUM: 7,
              P.WILDCARD_SUBSCRIPTION_AVAILABLE: 0, P.SUBSCRIPTION_IDENTIFIER_AVAILABLE: 0,
-             P.SHARED_SUBSCRIPTION_AVAILABLE: 0, P.REASON_STRING: "welcome"}
+             P.SHARED_SUBSCRIPTION_AVAILABLE: 0, P.REASON_STRING: "welcome",
+             P.RESPONSE_INFORMATION: "resp/", P.SERVER_REFERENCE: "other:1883",
+             P.SESSION_EXPIRY_INTERVAL: 30}
     evs = feed(s, connack(props=props))
     eq(kinds(evs), [S.CONNECTED], "events")
     eq(evs[0]["session_present"], False, "session present")
@@ -78,6 +80,8 @@ def test_connack_server_limits():
     eq((s.wildcard_available, s.sub_id_available, s.shared_available),
        (False, False, False), "availability")
     eq(s.reason_string, "welcome", "reason string")
+    eq((s.response_information, s.server_reference, s.session_expiry_granted),
+       ("resp/", "other:1883", 30), "response info, server reference, expiry")
     raises(MQTTError, s.publish, "t", b"x", 2)  # above Maximum QoS
     raises(MQTTError, s.publish, "t", b"x", 0, True)  # retain not available
     raises(MQTTError, s.publish, "t", b"x" * 400)  # over server Maximum Packet Size

@@ -31,12 +31,16 @@ class Event:
     - packet: decoded packet (Connack for CONNECTED / refused-connect ERROR, Publish for
       MESSAGE, the ack for PUBLISH_DONE/SUBSCRIBED/UNSUBSCRIBED, Disconnect for a
       server DISCONNECTED), else None
-    - packet_id, reason_code, reason_codes (list, SUBSCRIBED/UNSUBSCRIBED), props
+    - packet_id (MESSAGE: 0 for QoS 0), reason_code (PUBLISH_DONE for QoS 2: PUBCOMP's
+      code if it failed, else PUBREC's, so 0x10 is seen), reason_codes (bytes, one per
+      filter, SUBSCRIBED/UNSUBSCRIBED), props (None or dict)
     - session_present (CONNECTED), by_server (DISCONNECTED)
     - error: None on success, else an MQTTError whose message names the reason code
       (e.g. "PUBACK 0x87 Not authorized"); reason codes < 0x80 are success (0x10 No
       matching subscribers included).  For SUBSCRIBED/UNSUBSCRIBED: the first failing
-      per-filter code.
+      per-filter code.  The error also has ``.reason_code``.
+    - PUBLISH_DONE/SUBSCRIBED/UNSUBSCRIBED with reason_code 0x80 and packet None: the
+      server had no session for us (Session Present 0), the request is lost.
     """
 
     def __init__(self):

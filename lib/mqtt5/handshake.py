@@ -37,15 +37,18 @@ def reset(s):
     s.session_present = False
     s.server_keepalive = None
     s.assigned_client_id = None
-    s.receive_maximum_out = 65535  # [MQTT-3.2.2.3.3]
-    s.maximum_qos = 2  # [MQTT-3.2.2.3.4]
-    s.retain_available = True  # [MQTT-3.2.2.3.5]
-    s.server_max_packet_size = 0  # 0: no limit beyond the protocol's [MQTT-3.2.2.3.6]
-    s.server_topic_alias_maximum = 0  # [MQTT-3.2.2.3.8]
-    s.wildcard_available = True  # [MQTT-3.2.2.3.11]
-    s.sub_id_available = True  # [MQTT-3.2.2.3.12]
-    s.shared_available = True  # [MQTT-3.2.2.3.13]
+    s.receive_maximum_out = 65535  # (spec 3.2.2.3.3)
+    s.maximum_qos = 2  # (spec 3.2.2.3.4)
+    s.retain_available = True  # (spec 3.2.2.3.5)
+    s.server_max_packet_size = 0  # 0: no limit beyond the protocol's (spec 3.2.2.3.6)
+    s.server_topic_alias_maximum = 0  # (spec 3.2.2.3.8)
+    s.wildcard_available = True  # (spec 3.2.2.3.11)
+    s.sub_id_available = True  # (spec 3.2.2.3.12)
+    s.shared_available = True  # (spec 3.2.2.3.13)
     s.reason_string = None
+    s.response_information = None  # (spec 3.2.2.3.15), if request_response_info
+    s.server_reference = None  # (spec 3.2.2.3.16)
+    s.session_expiry_granted = s.session_expiry  # (spec 3.2.2.3.2)
     s.keepalive_s = s.keepalive
 
 
@@ -64,6 +67,11 @@ def apply(s, props):
     s.wildcard_available = g(_pr.WILDCARD_SUBSCRIPTION_AVAILABLE, 1) == 1
     s.sub_id_available = g(_pr.SUBSCRIPTION_IDENTIFIER_AVAILABLE, 1) == 1
     s.shared_available = g(_pr.SHARED_SUBSCRIPTION_AVAILABLE, 1) == 1
+    s.response_information = g(_pr.RESPONSE_INFORMATION)
+    s.server_reference = g(_pr.SERVER_REFERENCE)
+    s.session_expiry_granted = g(_pr.SESSION_EXPIRY_INTERVAL, s.session_expiry)
+    if _pr.AUTHENTICATION_METHOD in props:  # we sent none [MQTT-4.12.0-6]
+        raise ProtocolError(0x82, "Authentication Method without our asking")
 
 
 def on_connack(s, pkt):
@@ -91,7 +99,7 @@ def on_connack(s, pkt):
         s.client_id = s.assigned_client_id  # reuse it to resume the session
     if not s.session_present:
         _discard_state(s)
-    s._has_state = s.session_expiry != 0
+    s._has_state = s.session_expiry_granted != 0  # state kept after the link closes
     s.state = ESTABLISHED
     ev._clear(CONNECTED)
     ev.packet, ev.reason_code, ev.props = pkt, rc, pkt.props

@@ -87,8 +87,10 @@ class Session:
     sent), assigned_client_id, receive_maximum_out (server Receive Maximum),
     maximum_qos, retain_available, server_max_packet_size (0: no limit),
     server_topic_alias_maximum, wildcard_available, sub_id_available,
-    shared_available, session_present, reason_string.  ``keepalive_s`` is the period
-    in use (Server Keep Alive overrides ours [MQTT-3.2.2-21]).
+    shared_available, session_present, reason_string, response_information,
+    server_reference, session_expiry_granted (the server's Session Expiry Interval if it
+    sent one, else ours).  ``keepalive_s`` is the period in use (Server Keep Alive
+    overrides ours [MQTT-3.2.2-21]).
     """
 
     def __init__(self, client_id="", keepalive=60, clean_start=True, session_expiry=0,
