@@ -97,3 +97,11 @@ except ImportError:
         import traceback
 
         traceback.print_exception(type(e), e, e.__traceback__)
+
+
+def stream_backlog(writer):
+    """Bytes a StreamWriter holds that the socket has not taken yet."""
+    buf = getattr(writer, "out_buf", None)  # MicroPython Stream
+    if buf is not None:
+        return len(buf)
+    return writer.transport.get_write_buffer_size()

@@ -8,8 +8,10 @@ Same source on CPython and MicroPython asyncio. Per connection three tasks run:
   loop turn (several publishes from one turn go out together);
 - ticker: keep-alive, driven by Session.tick().
 
-Callers waiting for an ack park on one of `max_inflight` preallocated waiter
-slots (an asyncio Event each), matched by packet id.
+Callers waiting for CONNACK / PUBACK / PUBREC+PUBCOMP / SUBACK / UNSUBACK hold
+one of `max_inflight` preallocated waiter slots (parallel lists: packet id,
+result, error, done), matched by packet id; one shared Event is pulsed when
+any slot resolves, so no per-call objects are allocated.
 """
 
 import asyncio
@@ -23,16 +25,6 @@ from .transport import open_transport
 
 _CONNECT_PID = const(-2)
 _FREE = const(-1)
-
-
-class _Waiter:
-    # One caller waiting for CONNACK / PUBLISH_DONE / SUBACK / UNSUBACK.
-    def __init__(self):
-        self.pid = _FREE
-        self.ev = asyncio.Event()
-        self.rc = 0
-        self.codes = None
-        self.error = None
 
 
 class Client:
@@ -65,7 +57,11 @@ class Client:
         self.error = None  # why the last connection ended (None: clean disconnect)
         self._router = Router()
         self._msg = Message()
-        self._waiters = [_Waiter() for _ in range(max_inflight)]
+        self._wpid = [_FREE] * max_inflight  # waiter slots, by packet id
+        self._wres = [None] * max_inflight  # reason code, or list of them
+        self._werr = [None] * max_inflight
+        self._wdone = bytearray(max_inflight)
+        self._acked = asyncio.Event()  # pulsed when a waiter slot resolves
         self._npub = 0  # QoS 1/2 publishes awaiting their ack
         self._freed = asyncio.Event()  # pulsed when a waiter slot is released
         self._wake = asyncio.Event()  # wakes the writer
@@ -107,12 +103,12 @@ class Client:
         self._tasks = (ct(self._reader(t)), ct(self._writer(t)), ct(self._ticker(t)))
         self._wake.set()
         try:
-            await asyncio.wait_for(w.ev.wait(), self.connect_timeout_ms / 1000)
+            await asyncio.wait_for(self._done(w), self.connect_timeout_ms / 1000)
         except BaseException as e:  # timeout or cancelled: tear the link down
             self._close(e)
             raise
         finally:
-            err = w.error
+            err = self._werr[w]
             self._release(w)
         if err is not None:
             self._close(err)
@@ -139,25 +135,36 @@ class Client:
                           message_expiry_interval, response_topic, correlation_data,
                           user_properties)
         s = self._s
-        if not qos:
-            await self._queue(s.publish, topic, payload, 0, retain, props)
-            await self._flush()
-            return None
-        # respect the server's Receive Maximum (known after CONNACK)
-        while self._npub >= (getattr(s, "receive_maximum_out", 0) or 65535):
-            if self._t is None:
-                raise self._not_connected()
-            await self._freed.wait()
-        w = await self._slot()
-        self._npub += 1
+        w = -1
+        if qos:
+            # respect the server's Receive Maximum (known after CONNACK)
+            while self._npub >= (getattr(s, "receive_maximum_out", 0) or 65535):
+                if self._t is None:
+                    raise self._not_connected()
+                await self._freed.wait()
+            w = await self._slot()
+            self._npub += 1
         try:
-            w.pid = await self._queue(s.publish, topic, payload, qos, retain, props)
-            await w.ev.wait()
-            err = w.error
-            rc = w.rc
+            while True:  # inline, not _queue(): no per-publish bound method/tuple
+                if self._t is None:
+                    raise self._not_connected()
+                try:
+                    pid = s.publish(topic, payload, qos, retain, props)
+                    break
+                except _S.BufferFull:
+                    await self._flush()
+            if w < 0:
+                await self._flush()
+                return None
+            self._wpid[w] = pid
+            self._wake.set()
+            await self._done(w)
+            err = self._werr[w]
+            rc = self._wres[w]
         finally:
-            self._npub -= 1
-            self._release(w)
+            if w >= 0:
+                self._npub -= 1
+                self._release(w)
         if err is not None:
             raise err
         return rc
@@ -245,50 +252,55 @@ class Client:
 
     # ---- waiting callers ------------------------------------------------------------
     def _take(self, pid):
-        for w in self._waiters:
-            if w.pid == _FREE:
-                w.pid = pid
-                w.rc = 0
-                w.codes = None
-                w.error = None
-                w.ev.clear()
-                return w
-        return None
+        # a free waiter slot (index) for packet id `pid`, or -1
+        pids = self._wpid
+        for i in range(len(pids)):
+            if pids[i] == _FREE:
+                pids[i] = pid
+                self._wres[i] = self._werr[i] = None
+                self._wdone[i] = 0
+                return i
+        return -1
 
     async def _slot(self):
         while True:
             if self._t is None:
                 raise self._not_connected()
-            w = self._take(0)
-            if w is not None:
+            w = self._take(0)  # packet id filled in once the session assigns it
+            if w >= 0:
                 return w
             await self._freed.wait()
 
+    async def _done(self, w):
+        while not self._wdone[w]:
+            await self._acked.wait()
+
     def _release(self, w):
-        w.pid = _FREE
+        self._wpid[w] = _FREE
+        self._wres[w] = self._werr[w] = None
         _pulse(self._freed)
 
     async def _request(self, fn, items, props):
         # SUBSCRIBE / UNSUBSCRIBE: queue, wait for the ack -> (codes or None, error)
         w = await self._slot()
         try:
-            w.pid = await self._queue(fn, items, props)
-            await w.ev.wait()
-            return w.codes, w.error
+            self._wpid[w] = await self._queue(fn, items, props)
+            await self._done(w)
+            return self._wres[w], self._werr[w]
         finally:
             self._release(w)
 
     def _not_connected(self):
         return self.error or MQTTError("not connected")
 
-    async def _queue(self, fn, *args):
+    async def _queue(self, fn, items, props):
         # Call a session method that queues a packet; wait for room when the
         # transmit buffer is full (_S.BufferFull), then wake the writer.
         while True:
             if self._t is None:
                 raise self._not_connected()
             try:
-                r = fn(*args)
+                r = fn(items, props)
                 break
             except _S.BufferFull:
                 await self._flush()
@@ -317,7 +329,8 @@ class Client:
                     n = len(out)
                     t.write(out)  # one write per turn; the stream keeps any rest
                     s.sent(n, monotonic_ms())
-                    await t.drain()
+                    if t.backlog():
+                        await t.drain()
                     self._pump()  # sent() may unblock events waiting for tx room
                 self._writing = False
                 self._wgen += 1
@@ -373,12 +386,14 @@ class Client:
                     t.write(out)
                 except Exception:
                     pass
-        for w in self._waiters:
-            if w.pid != _FREE and not w.ev.is_set():
+        pids = self._wpid
+        for i in range(len(pids)):
+            if pids[i] != _FREE and not self._wdone[i]:
                 # connect() reports socket errors as the OSError they are
-                w.error = (cause if w.pid == _CONNECT_PID and isinstance(cause, OSError)
-                           else err or MQTTError("disconnected"))
-                w.ev.set()
+                self._werr[i] = (cause if pids[i] == _CONNECT_PID and isinstance(cause, OSError)
+                                 else err or MQTTError("disconnected"))
+                self._wdone[i] = 1
+        _pulse(self._acked)
         t.close()
         me = asyncio.current_task()
         for task in self._tasks or ():
@@ -415,13 +430,14 @@ class Client:
             ev = s.next_event()
 
     def _resolve(self, pid, ev):
-        for w in self._waiters:
-            if w.pid == pid:
-                w.rc = ev.reason_code
-                c = ev.reason_codes  # may be a view into the receive buffer
-                w.codes = None if c is None else list(c)
-                w.error = ev.error
-                w.ev.set()
+        pids = self._wpid
+        for i in range(len(pids)):
+            if pids[i] == pid:
+                c = ev.reason_codes  # SUBACK/UNSUBACK: may be a view into the rx buffer
+                self._wres[i] = ev.reason_code if c is None else list(c)
+                self._werr[i] = ev.error
+                self._wdone[i] = 1
+                _pulse(self._acked)
                 return
 
     def _deliver(self, pkt):

@@ -8,7 +8,7 @@ The client only uses `Transport` (readinto / write / drain / close), so TLS
 
 import asyncio
 
-from ._compat import set_nodelay, stream_readinto, stream_socket
+from ._compat import set_nodelay, stream_backlog, stream_readinto, stream_socket
 
 
 def parse_url(url):
@@ -59,7 +59,12 @@ class Transport:
         does not take now); `drain()` waits for that backlog."""
         self._w.write(buf)
 
+    def backlog(self):
+        """Bytes written but not yet taken by the socket."""
+        return stream_backlog(self._w)
+
     def drain(self):
+        """await: until the backlog is handed to the socket."""
         return self._w.drain()
 
     def close(self):
