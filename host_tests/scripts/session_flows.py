@@ -302,4 +302,18 @@ def check_will(w):
     eq([tuple(x) for x in pr[P.USER_PROPERTY]], [("a", "b")], "will user props")
 
 
+def test_inbound_topic_alias():
+    s = connected(topic_alias_maximum=2)
+    evs = feed(s, publish("a/long/topic", b"1", 0, props={P.TOPIC_ALIAS: 2}) +
+               publish("", b"2", 0, props={P.TOPIC_ALIAS: 2}))
+    eq([(e["topic"], e["payload"]) for e in evs],
+       [("a/long/topic", b"1"), ("a/long/topic", b"2")], "alias resolved")
+    s.connection_lost()
+    s.connect(0)
+    out(s)
+    feed(s, connack())
+    evs = feed(s, publish("", b"3", 0, props={P.TOPIC_ALIAS: 2}))
+    eq((kinds(evs), evs[0]["reason_code"]), ([S.ERROR], 0x82), "not kept across links")
+
+
 run_tests(globals())

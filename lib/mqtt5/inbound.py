@@ -75,7 +75,7 @@ def handle(s, ptype, pkt):
                 rc = c
                 break
         return _done(s, i, SUBSCRIBED if sub else UNSUBSCRIBED, pkt, rc,
-                          "SUBACK" if sub else "UNSUBACK")
+                     "SUBACK" if sub else "UNSUBACK")
     if ptype == _DISCONNECT:
         s.state = CLOSED
         ev = s._ev
@@ -88,6 +88,7 @@ def handle(s, ptype, pkt):
     # CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ from a server; AUTH without an
     # Authentication Method (enhanced auth is a later issue) [MQTT-4.12.0-6]
     raise ProtocolError(0x82, "unexpected packet type %d" % ptype)
+
 
 def _done(s, i, kind, pkt, rc, what):
     """Complete slot i: free its packet id and fill the event."""
@@ -102,13 +103,12 @@ def _done(s, i, kind, pkt, rc, what):
     s._inflight.free(i)
     return True
 
+
 def _on_publish(s, pkt):
     qos = pkt.qos
     props = pkt.props
-    # alias above our maximum [MQTT-3.1.2-30] [MQTT-3.3.2-11]; alias maps: a later issue
-    if props and _pr.TOPIC_ALIAS in props and \
-            props[_pr.TOPIC_ALIAS] > s.topic_alias_maximum:
-        raise ProtocolError(0x94, "topic alias")
+    if props and _pr.TOPIC_ALIAS in props:
+        _alias(s, pkt, props[_pr.TOPIC_ALIAS])
     pid = pkt.packet_id
     if qos == 2:
         if pid in s._held:
@@ -124,3 +124,17 @@ def _on_publish(s, pkt):
     ev._clear(MESSAGE)
     ev.packet, ev.packet_id, ev.props = pkt, pid or 0, props
     return True
+
+
+def _alias(s, pkt, alias):
+    """Inbound Topic Alias (spec 3.3.2.3.4): a topic sets the alias, an empty topic uses
+    it.  The table (s._aliases, topic_alias_maximum entries) is per connection
+    [MQTT-3.3.2-7]."""
+    if alias > len(s._aliases):  # above our maximum [MQTT-3.1.2-30] [MQTT-3.3.2-11]
+        raise ProtocolError(0x94, "topic alias %d" % alias)
+    if pkt.topic:
+        s._aliases[alias - 1] = pkt.topic
+    else:
+        pkt.topic = s._aliases[alias - 1]
+        if pkt.topic is None:
+            raise ProtocolError(0x82, "unknown topic alias %d" % alias)

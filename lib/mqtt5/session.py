@@ -38,8 +38,8 @@ a str topic), QoS 1 publish + PUBACK 224 B, inbound QoS 0 256 B.
 Built for the later issues: Receive Maximum is enforced outbound and bounds inbound
 QoS 2 ids (HeldIds); max packet size is checked both ways; slots keep topic, payload,
 props, flags and an order stamp so a resend on Session Present can go out in order with
-DUP (and PUBREL for WAIT_PUBCOMP slots); a topic alias above our maximum is rejected
-(0x94) until alias maps exist; AUTH is a protocol error until enhanced auth lands in
+DUP (and PUBREL for WAIT_PUBCOMP slots); inbound topic aliases are resolved (outbound
+aliases are a later issue); AUTH is a protocol error until enhanced auth lands in
 handshake.py; an offline queue belongs to the supervisor (publish raises when CLOSED).
 """
 
@@ -114,6 +114,7 @@ class Session:
         self.password = password
         self.will = will
         self._rx = RxBuffer(rx_size)
+        self._aliases = [None] * topic_alias_maximum
         self._tx = TxBuffer(tx_size)
         self._inflight = Inflight(max_inflight)
         self._held = HeldIds(receive_maximum)
@@ -145,6 +146,9 @@ class Session:
             clean_start = self.clean_start
         self._rx.reset()
         self._tx.reset()
+        al = self._aliases  # inbound topic aliases live for one connection [MQTT-3.3.2-7]
+        for i in range(len(al)):
+            al[i] = None
         self._pending = []
         _hs.reset(self)
         self._ka.set_period(self.keepalive)
