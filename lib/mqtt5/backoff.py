@@ -1,0 +1,70 @@
+"""Reconnect delays: exponential backoff with full jitter.
+
+    delay = uniform(0, min(cap_ms, base_ms * factor ** attempt))
+
+Pure functions: no clock and no random module inside. The caller passes the
+random draw in, either as a number in [0, 1) or as any object with a
+``random()`` method returning one (the ``random`` module itself, or the tiny
+deterministic ``XorShift32`` below for tests and for ports without ``random``)::
+
+    import random
+    from mqtt5.backoff import delay_ms
+    await sleep_ms(delay_ms(attempt, random))      # attempt 0, 1, 2, ...
+
+Full jitter spreads a fleet of nodes that lost the same broker over the whole
+window instead of letting them reconnect in lock step.
+"""
+
+BASE_MS = 1000
+FACTOR = 2
+CAP_MS = 120000
+
+
+def ceiling_ms(attempt, base_ms=BASE_MS, factor=FACTOR, cap_ms=CAP_MS):
+    """The upper end of the window for ``attempt`` (0 = first retry):
+    min(cap_ms, base_ms * factor ** attempt), computed without large numbers."""
+    if attempt < 0:
+        raise ValueError("attempt < 0")
+    if factor < 1 or base_ms < 0 or cap_ms < 0:
+        raise ValueError("backoff needs factor >= 1, base_ms >= 0, cap_ms >= 0")
+    c = base_ms
+    for _ in range(attempt):
+        if c >= cap_ms or not c:
+            break
+        c *= factor
+    return int(min(c, cap_ms))
+
+
+def delay_ms(attempt, rand, base_ms=BASE_MS, factor=FACTOR, cap_ms=CAP_MS):
+    """Milliseconds to wait before retry number ``attempt`` (0-based): an integer
+    drawn uniformly from [0, ceiling_ms(attempt, ...)], both ends included.
+
+    ``rand`` is the random draw in [0, 1), or an object whose ``random()``
+    returns one (``random`` module, ``XorShift32``)."""
+    r = rand.random() if hasattr(rand, "random") else rand
+    if not 0 <= r < 1:
+        raise ValueError("rand must be in [0, 1)")
+    c = ceiling_ms(attempt, base_ms, factor, cap_ms)
+    d = int(r * (c + 1))
+    return d if d <= c else c  # float rounding on single-precision ports
+
+
+class XorShift32:
+    """A tiny deterministic PRNG (Marsaglia xorshift32), same sequence on
+    CPython and MicroPython for the same seed. Not for cryptography."""
+
+    def __init__(self, seed=2463534242):
+        self.x = (seed & 0xFFFFFFFF) or 2463534242  # 0 is a fixed point
+
+    def next32(self):
+        """The next 32-bit unsigned integer of the sequence."""
+        x = self.x
+        x ^= (x << 13) & 0xFFFFFFFF
+        x ^= x >> 17
+        x ^= (x << 5) & 0xFFFFFFFF
+        self.x = x
+        return x
+
+    def random(self):
+        """A float in [0, 1) from the top 24 bits (exact even in single precision)."""
+        return (self.next32() >> 8) / 16777216
