@@ -157,7 +157,6 @@ class Session:
         if clean_start:
             self._has_state = False
         pkt = _hs.connect_packet(self, clean_start)
-        self._clean = clean_start
         self._tx.packet(pkt)
         self.state = CONNECTING
 
@@ -288,8 +287,10 @@ class Session:
         """Queue PUBLISH; returns the packet id (0 for QoS 0); PUBLISH_DONE follows for
         QoS 1/2.
 
-        For QoS 1/2 the session keeps references to topic/payload/props until
-        PUBLISH_DONE (for resend): do not mutate them.  Raises MQTTError when not
+        topic: str, or UTF-8 bytes (spares the codec one encode allocation); payload:
+        bytes-like.  For QoS 1/2 the session keeps references to topic/payload/props until
+        PUBLISH_DONE (for resend): do not mutate them.  ValueError for invalid contents
+        (codec: wildcard in topic, bad property ...).  MQTTError when not
         connected/connecting, no free slot, Receive Maximum quota used up
         [MQTT-3.3.4-7], QoS above the server's Maximum QoS [MQTT-3.2.2-11], retain not
         available [MQTT-3.2.2-14], or packet over the server's Maximum Packet Size
