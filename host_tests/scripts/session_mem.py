@@ -84,7 +84,24 @@ def idle_tick(s, i):
     s.tick(i)
 
 
+def construct(**kw):
+    """Heap bytes one Session holds (buffers, slots, event), measured once."""
+    if not hasattr(gc, "mem_alloc"):
+        return None
+    gc.collect()
+    m0 = gc.mem_alloc()
+    s = S.Session("node-1", **kw)
+    gc.collect()
+    n = gc.mem_alloc() - m0
+    del s
+    return n
+
+
 def main():
+    for name, kw in (("session_default", {}),
+                     ("session_small", {"rx_size": 512, "tx_size": 512, "max_inflight": 4,
+                                        "receive_maximum": 4})):
+        print(json.dumps({"test": name, "ok": True, "bytes": construct(**kw)}))
     for name, step in (("publish_qos0", pub_qos0),
                        ("publish_qos0_bytes_topic", pub_qos0_bytes_topic),
                        ("publish_qos1_puback", pub_qos1),
