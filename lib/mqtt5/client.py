@@ -291,7 +291,10 @@ class Client:
             self._release(w)
 
     def _not_connected(self):
-        return self.error or MQTTError("not connected")
+        # a new exception each time: MicroPython grows the traceback of an
+        # exception object every time it is raised
+        e = self.error
+        return MQTTError("not connected" + (": %s" % e if e else ""))
 
     async def _queue(self, fn, items, props):
         # Call a session method that queues a packet; wait for room when the
@@ -360,6 +363,9 @@ class Client:
 
     async def _ticker(self, t):
         s = self._s
+        # keep-alive deadlines start at CONNACK (which may also set Server Keep Alive)
+        while self._t is t and not s.is_connected:
+            await self._acked.wait()  # pulsed by CONNACK and by _close()
         while self._t is t:
             wait = s.tick(monotonic_ms())
             self._pump()

@@ -1,0 +1,65 @@
+# Link behaviour through the test's fault proxy (argv: proxy_port tag):
+# - keep-alive: idle for 3.5 x keepalive (1 s) and still connected (PINGREQs)
+# - batching: 10 concurrent publishes leave in one transport write
+# - dead link: after "blackhole" (the peer's trigger on <base>/ready), a QoS 1
+#   publish fails with the keep-alive error within ~1.5 x keepalive
+import asyncio
+
+import mqtt5.transport as transport
+from client_util import args, emit, main
+from mqtt5 import Client, MQTTError
+
+try:
+    from time import ticks_ms, ticks_diff
+except ImportError:
+    from time import monotonic
+
+    def ticks_ms():
+        return int(monotonic() * 1000)
+
+    def ticks_diff(a, b):
+        return a - b
+
+PORT, TAG = args()
+BASE = "link/" + TAG
+
+writes = [0]
+_write = transport.Transport.write
+
+
+def counting_write(self, buf):
+    writes[0] += 1
+    _write(self, buf)
+
+
+transport.Transport.write = counting_write
+
+
+async def run():
+    c = Client("link-" + TAG, keepalive=1)
+    await c.connect("mqtt://127.0.0.1:%d" % PORT)
+    await asyncio.sleep(3.5)
+    emit(step="idle", connected=c.is_connected)
+
+    writes[0] = 0
+    await asyncio.gather(*[c.publish(BASE + "/batch", b"%d" % i, qos=i % 2) for i in range(10)])
+    emit(step="batch", writes=writes[0])
+
+    await c.publish(BASE + "/ready", b"1")   # the test blackholes the proxy now
+    await asyncio.sleep(0.3)
+    t0 = ticks_ms()
+    try:
+        await c.publish(BASE + "/lost", b"x", qos=1)
+        emit(step="dead", error=None)
+    except MQTTError as e:
+        err = await c.wait_closed()
+        emit(step="dead", error=str(e), ms=ticks_diff(ticks_ms(), t0),
+             connected=c.is_connected, closed_error=str(err))
+    try:
+        await c.publish(BASE + "/after", b"x")
+        emit(step="after", error=None)
+    except MQTTError as e:
+        emit(step="after", error=str(e))
+
+
+main(run())
