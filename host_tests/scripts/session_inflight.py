@@ -164,4 +164,17 @@ def test_feed_larger_than_buffer():
     eq([e["payload"] for e in evs], [b"%03d" % i for i in range(50)], "all, in order")
 
 
+def test_inbound_qos2_exactly_once_across_reconnect():
+    s = connected(session_expiry=60)
+    eq(kinds(feed(s, publish("t", b"x", 2, pid=5))), [S.MESSAGE], "delivered")
+    s.connection_lost()  # our PUBREC may never have arrived
+    s.connect(0, clean_start=False)
+    out(s)
+    feed(s, connack(session_present=True))
+    eq(feed(s, publish("t", b"x", 2, pid=5, dup=True)), [], "re-sent: not delivered")
+    eq([(t, p.packet_id) for t, p in out(s)], [(PUBREC, 5)], "PUBREC again")
+    feed(s, ack(PUBREL, 5))
+    eq([(t, p.packet_id, p.reason_code) for t, p in out(s)], [(PUBCOMP, 5, 0)], "PUBCOMP")
+
+
 run_tests(globals())
