@@ -75,11 +75,13 @@ class Session:
 
     Constructor arguments map to CONNECT fields/properties [MQTT-3.1.2]:
     client_id, keepalive (s), clean_start, session_expiry (s), receive_maximum (our
-    inbound QoS>0 quota, also bounds held QoS 2 packet ids), max_packet_size (what we
-    accept; default and upper bound: rx_size), topic_alias_maximum,
-    request_response_info, request_problem_info, user_properties (list of (k, v)),
-    username (str), password (bytes), will (passed through as Connect.will; see
-    ``mqtt5.packets`` for its type).
+    inbound QoS>0 quota, 1..65535; it sizes the table of held QoS 2 packet ids, one
+    list entry each, so keep it small on a board), max_packet_size (what we accept;
+    default and upper bound: rx_size), topic_alias_maximum (sizes the inbound alias
+    table), request_response_info, request_problem_info, user_properties (list of
+    (k, v)), username (str), password (bytes), will (a ``mqtt5.packets.Will``, passed
+    through as Connect.will: topic, payload, qos, retain, props such as Will Delay,
+    Message Expiry, Content Type, Response Topic, Correlation Data, User Property).
     Buffers: rx_size (receive buffer = largest inbound packet), tx_size (transmit buffer =
     largest outbound packet), max_inflight (slots for unacknowledged QoS 1/2 PUBLISH,
     SUBSCRIBE and UNSUBSCRIBE; ids of slots are never reused before completion).
@@ -103,6 +105,8 @@ class Session:
         self.keepalive = keepalive
         self.clean_start = clean_start
         self.session_expiry = session_expiry
+        if not 0 < receive_maximum <= 65535:  # 0 is a Protocol Error (spec 3.1.2.11.3)
+            raise ValueError("receive_maximum must be 1..65535")
         self.receive_maximum = receive_maximum
         if not max_packet_size or max_packet_size > rx_size:
             max_packet_size = rx_size  # a packet must fit the receive buffer
