@@ -39,6 +39,9 @@ def test_self_qos012_properties_handlers_unsubscribe(runtime, broker):
     assert res.record(step="validation")["refused"] == ["a/+", "", "a/#"]
     assert res.record(step="disconnected") == {"step": "disconnected", "connected": False,
                                                "error": None}
+    assert res.record(step="reconnected") == {"step": "reconnected", "payload": "one",
+                                              "connected": True}
+    assert "handler boom" in res.stderr + res.stdout
     assert "basic-%s" % runtime in broker.log()
 
 

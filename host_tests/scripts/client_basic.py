@@ -74,5 +74,19 @@ async def run():
     await c.disconnect()
     emit(step="disconnected", connected=c.is_connected, error=c.error)
 
+    # the same Client connects again; a failing handler is reported, not fatal
+    await c.connect("mqtt://127.0.0.1:%d" % PORT)
+    again = Inbox()
+
+    def bad(m):
+        raise ValueError("handler boom")
+
+    await c.subscribe(BASE + "/again", qos=1, handler=bad)
+    await c.subscribe(BASE + "/again/#", qos=1, handler=again)
+    await c.publish(BASE + "/again", b"one", qos=1)
+    got = await again.wait(1)
+    emit(step="reconnected", payload=got[0]["payload"], connected=c.is_connected)
+    await c.disconnect()
+
 
 main(run())

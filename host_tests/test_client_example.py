@@ -1,0 +1,25 @@
+"""The README's client example runs on both runtimes; the client's heap and
+round-trip figures are measured under MicroPython with the library as .mpy."""
+
+import pytest
+
+from runtimes import run
+
+
+def test_readme_example(runtime, broker_factory):
+    broker = broker_factory()  # its own broker: the example leaves retained messages
+    res = run(runtime, "client_example.py", broker.url)
+    out = res.stdout
+    assert "granted QoS 1" in out
+    assert "state fieldnode/v1/node-42/state/temp" in out and "fieldnode/temp;v=1" in out
+    assert "command fieldnode/v1/node-42/cmd/blink 3" in out
+    assert "reply done" in out and "req-1" in out
+
+
+@pytest.mark.parametrize("runtime", ["micropython"])
+def test_heap_and_round_trip_as_mpy(runtime, broker):
+    rec = run(runtime, "client_mem_rtt.py", broker.port, "mpy", 100, mpy=True).records[0]
+    print(rec)  # shown with -s: import/connect heap, median QoS 1 self round trip
+    assert rec["mpy"] is True
+    assert 0 < rec["import_bytes"] and 0 < rec["after_connect_bytes"]
+    assert rec["rtt_median_us"] > 0 and rec["count"] == 100
