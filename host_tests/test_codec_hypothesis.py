@@ -39,6 +39,8 @@ def value(p):
         return st.integers(0, 1)
     low = 1 if p in (pr.RECEIVE_MAXIMUM, pr.MAXIMUM_PACKET_SIZE, pr.TOPIC_ALIAS,
                      pr.SUBSCRIPTION_IDENTIFIER) else 0
+    if p == pr.RESPONSE_TOPIC:
+        return topic_name  # [MQTT-3.3.2-14]
     return {pr.BYTE: st.integers(low, 255), pr.U16: st.integers(low, 65535),
             pr.U32: st.integers(low, 2 ** 32 - 1), pr.VBI: st.integers(low, 268435455),
             pr.STRING: text, pr.BINARY: binary,
@@ -57,6 +59,8 @@ def props(draw, ptype):
         if p == pr.SUBSCRIPTION_IDENTIFIER and ptype == P.PUBLISH:
             v = draw(st.lists(value(p), min_size=1, max_size=3))
         out[p] = v
+    if pr.AUTHENTICATION_DATA in out and pr.AUTHENTICATION_METHOD not in out:
+        out[pr.AUTHENTICATION_METHOD] = draw(text)  # Data needs a Method (3.1.2.11.10)
     return out
 
 

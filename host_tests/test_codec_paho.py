@@ -120,7 +120,10 @@ def test_every_property_is_covered():
 
 @pytest.mark.parametrize("ptype,pid", CASES, ids=["%s-0x%02X" % (t, i) for t, i in CASES])
 def test_each_property_both_ways(ptype, pid):
-    both_ways({pid: sample(pid, ptype)}, ptype)
+    props = {pid: sample(pid, ptype)}
+    if pid == pr.AUTHENTICATION_DATA:  # only valid with a Method (3.1.2.11.10)
+        props[pr.AUTHENTICATION_METHOD] = "m"
+    both_ways(props, ptype)
 
 
 @pytest.mark.parametrize("ptype", PTYPES)

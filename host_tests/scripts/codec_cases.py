@@ -231,4 +231,7 @@ MALFORMED = [
     ("disconnect truncated props", "E0 03 00 05 01", 0x81),
     ("auth reason without property length", "F0 01 18", 0x81),
     ("auth bad reason", "F0 02 87 00", 0x82),
+    ("authentication data without method", "F0 07 18 05 1600020102", 0x82),
+    ("response topic with wildcard", "30 09 000161 05 0800022F23", 0x82),
+    ("empty response topic", "30 07 000161 03 080000", 0x82),
 ]

@@ -153,6 +153,8 @@ bad = [
     lambda: P.encode(P.Connect("c", will=P.Will("a", b"", 3))),
     lambda: P.encode(P.Connect("c", keepalive=70000)),
     lambda: encode_ack(bytearray(10), P.PUBLISH, 1),
+    lambda: P.encode(P.Publish("a", b"", props={pr.RESPONSE_TOPIC: "r/+"})),
+    lambda: P.encode(P.Auth(0x18, {pr.AUTHENTICATION_DATA: b"x"})),
 ]
 for i in range(len(bad)):
     check(raises(bad[i], ValueError), "encode rejects #%d" % i)

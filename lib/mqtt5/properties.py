@@ -158,9 +158,26 @@ def decode(obj, mv, p, end, ptype):
             raise ProtocolError(_PROTOCOL, "duplicate property 0x%02X" % pid)
         else:
             props[pid] = v
+    if props is not None:
+        e = _cross_check(props)
+        if e:
+            raise ProtocolError(_PROTOCOL, e)
     if props is not None or obj.props is not None:
         obj.props = props
     return p
+
+
+def _cross_check(props):
+    # Rules between properties; returns an error text or None.
+    if AUTHENTICATION_DATA in props and AUTHENTICATION_METHOD not in props:
+        # "It is a Protocol Error to include Authentication Data if there is
+        # no Authentication Method" (3.1.2.11.10, 3.2.2.3.18, 3.15.2.2.3)
+        return "Authentication Data without Method"
+    rt = props.get(RESPONSE_TOPIC)
+    if rt is not None and (not rt or not wire.topic_name_ok(rt)):
+        # a Topic Name: no wildcards [MQTT-3.3.2-14], not empty [MQTT-4.7.3-1]
+        return "invalid Response Topic"
+    return None
 
 
 def _value_size(pid, t, v):
@@ -198,6 +215,9 @@ def size(props, ptype):
     if not props:
         return 0
     total = 0
+    e = _cross_check(props)
+    if e:
+        raise ValueError(e)
     for pid in props:
         if not isinstance(pid, int) or not allowed(pid, ptype):
             raise ValueError("property %r not allowed here" % (pid,))
