@@ -26,6 +26,7 @@ class Publish:
     Defaults live on the class and only other values are stored on the
     instance: on MicroPython every two instance attributes cost 32 bytes."""
     type = _PUBLISH
+    qos = 0
     retain = False
     dup = False
     packet_id = None
@@ -35,7 +36,8 @@ class Publish:
                  packet_id=None, props=None):
         self.topic = topic
         self.payload = payload
-        self.qos = qos
+        if qos:
+            self.qos = qos
         if retain:
             self.retain = retain
         if dup:

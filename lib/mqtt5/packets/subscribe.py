@@ -42,24 +42,32 @@ class Subscribe:
     def _size(self):
         check_pid(self.packet_id)
         if not self.topics:
-            raise ValueError("at least one topic filter")  # [MQTT-3.8.3-2]
+            # at least one filter [MQTT-3.8.3-2] [MQTT-3.10.3-2]
+            raise ValueError("at least one topic filter")
+        sub = self.type == _SUBSCRIBE
         self._ps = _pr.size(self.props, self.type)
         n = 2 + wire.vbi_size(self._ps) + self._ps
-        for f, o in self.topics:
-            if not wire.topic_filter_ok(f):
-                raise ValueError("invalid topic filter %r" % f)
-            if not isinstance(o, int) or o < 0 or o > 255 or _options_error(o, f):
-                raise ValueError("invalid subscription options %r" % (o,))
-            n += 3 + len(wire.to_utf8(f))
+        for t in self.topics:
+            f = t[0] if sub else t
+            if not isinstance(f, str) or not wire.topic_filter_ok(f):
+                raise ValueError("invalid topic filter %r" % (f,))
+            if sub:
+                o = t[1]
+                if not isinstance(o, int) or o < 0 or o > 255 or _options_error(o, f):
+                    raise ValueError("invalid subscription options %r" % (o,))
+                n += 1
+            n += 2 + len(wire.to_utf8(f))
         return n
 
     def _write(self, buf, off):
+        sub = self.type == _SUBSCRIBE
         off = wire.put_u16(buf, off, self.packet_id)
         off = _pr.encode(buf, off, self.props, self.type, self._ps)
-        for f, o in self.topics:
-            off = wire.put_lbytes(buf, off, wire.to_utf8(f))
-            buf[off] = o
-            off += 1
+        for t in self.topics:
+            off = wire.put_lbytes(buf, off, wire.to_utf8(t[0] if sub else t))
+            if sub:
+                buf[off] = t[1]
+                off += 1
         return off
 
 
@@ -67,25 +75,6 @@ class Unsubscribe(Subscribe):
     """UNSUBSCRIBE: ``Unsubscribe(packet_id, topics, props=None)``; topics a
     list of filter strs."""
     type = _UNSUBSCRIBE
-
-    def _size(self):
-        check_pid(self.packet_id)
-        if not self.topics:
-            raise ValueError("at least one topic filter")  # [MQTT-3.10.3-2]
-        self._ps = _pr.size(self.props, self.type)
-        n = 2 + wire.vbi_size(self._ps) + self._ps
-        for f in self.topics:
-            if not isinstance(f, str) or not wire.topic_filter_ok(f):
-                raise ValueError("invalid topic filter %r" % (f,))
-            n += 2 + len(wire.to_utf8(f))
-        return n
-
-    def _write(self, buf, off):
-        off = wire.put_u16(buf, off, self.packet_id)
-        off = _pr.encode(buf, off, self.props, self.type, self._ps)
-        for f in self.topics:
-            off = wire.put_lbytes(buf, off, wire.to_utf8(f))
-        return off
 
 
 class Suback:
