@@ -1,0 +1,299 @@
+"""The connection machinery under `mqtt5.Client`: reader, writer and keep-alive
+tasks around the sans-IO Session, waiter slots, event dispatch.
+
+Per connection three tasks run:
+
+- reader: readinto the session's receive buffer, feed it, dispatch events
+  (messages to handlers through the Router, acks to waiting callers);
+- writer: woken by any session call, writes everything queued in ONE write per
+  loop turn (several publishes from one turn go out together);
+- ticker: keep-alive, driven by Session.tick(), from CONNACK on.
+
+Callers waiting for CONNACK / PUBACK / PUBREC+PUBCOMP / SUBACK / UNSUBACK hold
+one of `max_inflight` preallocated waiter slots (parallel lists: packet id,
+result, error, done), matched by packet id; one shared Event is pulsed when
+any slot resolves, so no per-call objects are allocated.
+
+A later reconnect supervisor drives the same Link: `_close()` is the one place
+a connection ends, and `error` says why.
+"""
+
+import asyncio
+
+import mqtt5.session as _S
+from ._compat import const, monotonic_ms, print_exception, sleep_ms
+from .errors import MQTTError
+from .message import Message
+from .router import Router
+
+_CONNECT_PID = const(-2)
+_FREE = const(-1)
+
+
+class Link:
+    """Tasks, waiter slots and dispatch for one Session (see module doc)."""
+
+    def __init__(self, session, max_inflight, on_message):
+        self._s = session
+        self.on_message = on_message
+        self.error = None  # why the last connection ended (None: clean disconnect)
+        self._router = Router()
+        self._msg = Message()
+        n = max_inflight + 1  # the last slot is connect()'s
+        self._wpid = [_FREE] * n  # waiter slots, by packet id
+        self._wres = [None] * n  # reason code, or list of them
+        self._werr = [None] * n
+        self._wdone = bytearray(n)
+        self._acked = asyncio.Event()  # pulsed when a waiter slot resolves
+        self._npub = 0  # QoS 1/2 publishes awaiting their ack
+        self._freed = asyncio.Event()  # pulsed when a waiter slot is released
+        self._wake = asyncio.Event()  # wakes the writer
+        self._flushed = asyncio.Event()  # pulsed after each writer turn
+        self._wgen = 0  # completed writer turns
+        self._writing = False
+        self._t = None
+        self._tasks = None
+
+    # ---- waiting callers ------------------------------------------------------------
+    def _take(self, pid):
+        # a free waiter slot (index) for packet id `pid`, or -1 (not connect()'s)
+        pids = self._wpid
+        for i in range(len(pids) - 1):
+            if pids[i] == _FREE:
+                pids[i] = pid
+                self._wres[i] = self._werr[i] = None
+                self._wdone[i] = 0
+                return i
+        return -1
+
+    def _connect_slot(self):
+        # connect()'s own waiter slot, the last one: never taken by _take()
+        w = len(self._wpid) - 1
+        self._wpid[w] = _CONNECT_PID
+        self._wres[w] = self._werr[w] = None
+        self._wdone[w] = 0
+        return w
+
+    async def _slot(self):
+        while True:
+            if self._t is None:
+                raise self._not_connected()
+            w = self._take(0)  # packet id filled in once the session assigns it
+            if w >= 0:
+                return w
+            await self._freed.wait()
+
+    async def _done(self, w):
+        while not self._wdone[w]:
+            await self._acked.wait()
+
+    def _release(self, w):
+        self._wpid[w] = _FREE
+        self._wres[w] = self._werr[w] = None
+        _pulse(self._freed)
+
+    async def _request(self, fn, items, props):
+        # SUBSCRIBE / UNSUBSCRIBE: queue, wait for the ack -> (codes or None, error)
+        w = await self._slot()
+        try:
+            self._wpid[w] = await self._queue(fn, items, props)
+            await self._done(w)
+            return self._wres[w], self._werr[w]
+        finally:
+            self._release(w)
+
+    def _not_connected(self):
+        # a new exception each time: MicroPython grows the traceback of an
+        # exception object every time it is raised
+        e = self.error
+        return MQTTError("not connected" + (": %s" % e if e else ""))
+
+    async def _queue(self, fn, items, props):
+        # Call a session method that queues a packet; wait for room when the
+        # transmit buffer is full (_S.BufferFull), then wake the writer.
+        while True:
+            if self._t is None:
+                raise self._not_connected()
+            try:
+                r = fn(items, props)
+                break
+            except _S.BufferFull:
+                await self._flush()
+        self._wake.set()
+        return r
+
+    async def _flush(self):
+        # Wait until a writer turn that started after this call has completed.
+        target = self._wgen + (2 if self._writing else 1)
+        self._wake.set()
+        while self._wgen < target:
+            if self._t is None:
+                raise self._not_connected()
+            await self._flushed.wait()
+
+    # ---- tasks ----------------------------------------------------------------------
+    async def _writer(self, t):
+        s = self._s
+        try:
+            while self._t is t:
+                await self._wake.wait()
+                self._wake.clear()
+                self._writing = True
+                out = s.data_to_send()
+                if out is not None:
+                    n = len(out)
+                    t.write(out)  # one write per turn; the stream keeps any rest
+                    s.sent(n, monotonic_ms())
+                    if t.backlog():
+                        await t.drain()
+                    self._pump()  # sent() may unblock events waiting for tx room
+                self._writing = False
+                self._wgen += 1
+                _pulse(self._flushed)
+        except Exception as e:
+            if self._t is t:
+                self._close(e)
+
+    async def _reader(self, t):
+        s = self._s
+        try:
+            while self._t is t:
+                mv = s.recv_buffer()
+                if not len(mv):  # buffer full of packets blocked on tx room
+                    await self._flush()
+                    self._pump()
+                    continue
+                n = await t.readinto(mv)
+                if not n:
+                    raise OSError(104)  # ECONNRESET: closed by the server
+                s.received(n, monotonic_ms())
+                self._pump()
+                self._wake.set()
+        except Exception as e:
+            if self._t is t:
+                self._close(e)
+
+    async def _ticker(self, t):
+        s = self._s
+        # keep-alive deadlines start at CONNACK (which may also set Server Keep Alive)
+        while self._t is t and not s.is_connected:
+            await self._acked.wait()  # pulsed by CONNACK and by _close()
+        while self._t is t:
+            wait = s.tick(monotonic_ms())
+            self._pump()
+            self._wake.set()
+            await sleep_ms(10 if wait < 10 else 60000 if wait > 60000 else wait)
+
+    def _close(self, err):
+        # End the connection: wake every waiter with `err`, stop the other tasks.
+        t = self._t
+        if t is None:
+            return
+        self._t = None
+        cause = err
+        if err is not None and not isinstance(err, MQTTError):
+            err = MQTTError("connection lost: %r" % (err,))
+        self.error = err
+        s = self._s
+        if s.state != _S.CLOSED:
+            s.connection_lost(monotonic_ms())
+        else:  # a DISCONNECT the session queued (protocol error): best effort
+            out = s.data_to_send()
+            if out is not None:
+                try:
+                    t.write(out)
+                except Exception:
+                    pass
+        pids = self._wpid
+        for i in range(len(pids)):
+            if pids[i] != _FREE and not self._wdone[i]:
+                # connect() reports socket errors as the OSError they are
+                self._werr[i] = (cause if pids[i] == _CONNECT_PID and isinstance(cause, OSError)
+                                 else err or MQTTError("disconnected"))
+                self._wdone[i] = 1
+        _pulse(self._acked)
+        t.close()
+        me = asyncio.current_task()
+        for task in self._tasks or ():
+            if task is not me:
+                task.cancel()
+        self._tasks = None
+        _pulse(self._flushed)
+        _pulse(self._freed)
+
+    # ---- events ---------------------------------------------------------------------
+    def _pump(self):
+        s = self._s
+        ev = s.next_event()
+        while ev is not None:
+            k = ev.kind
+            if k == _S.MESSAGE:
+                self._deliver(ev.packet)
+            elif k == _S.PUBLISH_DONE or k == _S.SUBSCRIBED or k == _S.UNSUBSCRIBED:
+                self._resolve(ev.packet_id, ev)
+            elif k == _S.CONNECTED:
+                self._resolve(_CONNECT_PID, ev)
+            elif k == _S.ERROR:
+                self._resolve(_CONNECT_PID, ev)
+                self._wake.set()  # the session may have queued a DISCONNECT
+                self._close(ev.error)
+                return
+            elif k == _S.DISCONNECTED:
+                self._close(MQTTError("disconnected by server: 0x%02X" % ev.reason_code)
+                            if ev.by_server else None)
+                return
+            elif k == _S.LINK_DEAD:
+                self._close(MQTTError("keep alive timeout"))
+                return
+            ev = s.next_event()
+
+    def _resolve(self, pid, ev):
+        pids = self._wpid
+        for i in range(len(pids)):
+            if pids[i] == pid:
+                c = ev.reason_codes  # SUBACK/UNSUBACK: may be a view into the rx buffer
+                self._wres[i] = ev.reason_code if c is None else list(c)
+                self._werr[i] = ev.error
+                self._wdone[i] = 1
+                _pulse(self._acked)
+                return
+
+    def _deliver(self, pkt):
+        m = self._msg._load(pkt)
+        topic = m.topic
+        r = self._router
+        i = r.next_match(topic, 0)
+        if i < 0:
+            if self.on_message is not None:
+                self._call(self.on_message, m)
+        while i >= 0:
+            self._call(r.handler(i), m)
+            i = r.next_match(topic, i + 1)
+        m.payload = m.props = None
+
+    def _call(self, h, m):
+        try:
+            r = h(m)
+            if r is not None and hasattr(r, "send"):  # async handler: run it on a copy
+                r.close()
+                asyncio.create_task(_guard(h(m.copy())))
+        except Exception as e:
+            _report(e)
+
+
+def _pulse(ev):
+    # Wake everything waiting on `ev` now; later waiters wait for the next pulse.
+    ev.set()
+    ev.clear()
+
+
+async def _guard(coro):
+    try:
+        await coro
+    except Exception as e:
+        _report(e)
+
+
+def _report(e):
+    print("mqtt5: handler error")
+    print_exception(e)
