@@ -98,6 +98,9 @@ def test_retained_and_subscribe_options(runtime, broker):
     assert [(m["payload"], m["retain"]) for m in rh["rh0"]] == [("retained-0", True)]
     assert [(m["payload"], m["retain"]) for m in rh["rh2"]] == [("live", False)]
     assert res.record(step="no_local")["payloads"] == ["peer"]
+    take = res.record(step="takeover")
+    # Mosquitto 2.0.11 closes the old connection without a DISCONNECT packet
+    assert take["error"] and take["connected"] is False
 
 
 def test_will_published_after_delay_when_socket_dies(runtime, broker):
@@ -125,3 +128,11 @@ def test_connect_refused_names_reason_code(runtime, auth_broker):
     assert rec["error"] is not None and rec["connected"] is False
     assert "0x86" in rec["error"] or "0x87" in rec["error"], rec["error"]
     assert res.record(step="closed_port")["error"] == "OSError"
+
+
+def test_server_disconnect_names_reason_code(runtime):
+    from broker import free_port
+    rec = run(runtime, "client_server_disconnect.py", free_port()).record(
+        step="server_disconnect")
+    assert rec["code"] == 0x8B and rec["connected"] is False
+    assert "0x8B Server shutting down" in rec["error"]

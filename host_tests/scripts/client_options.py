@@ -45,7 +45,14 @@ async def run():
     await asyncio.sleep(0.2)
     emit(step="no_local", payloads=[m["payload"] for m in nl.items])
 
-    await a.disconnect()
+    # session takeover: the broker DISCONNECTs `a` (0x8E) when its client id
+    # connects again; wait_closed() names the code
+    a2 = Client("optsA-" + TAG)
+    await a2.connect(URL)
+    err = await a.wait_closed()
+    emit(step="takeover", code=getattr(err, "reason_code", None), error=str(err), connected=a.is_connected)
+    await a.disconnect()  # already closed: a no-op
+    await a2.disconnect()
     await b.disconnect()
 
 

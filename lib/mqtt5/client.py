@@ -58,8 +58,11 @@ class Client(Link):
         session.maximum_qos, session.assigned_client_id)."""
         return self._s
 
-    async def connect(self, url="mqtt://localhost:1883"):
+    async def connect(self, url="mqtt://localhost:1883", clean_start=None):
         """Open the connection and wait for CONNACK; returns Session Present (bool).
+
+        `clean_start` overrides the constructor's value for this connection (a
+        supervisor resuming its session passes False).
 
         Raises MQTTError naming the reason code when the server refuses
         (e.g. "0x86 Bad User Name or Password"), OSError when the socket fails,
@@ -71,7 +74,7 @@ class Client(Link):
         self._t = t
         self.error = None
         s = self._s
-        s.connect(monotonic_ms())
+        s.connect(monotonic_ms(), clean_start)
         w = self._connect_slot()
         ct = asyncio.create_task
         self._tasks = (ct(self._reader(t)), ct(self._writer(t)), ct(self._ticker(t)))

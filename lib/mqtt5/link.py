@@ -21,6 +21,7 @@ a connection ends, and `error` says why.
 import asyncio
 
 import mqtt5.session as _S
+from mqtt5.events import rc_error
 from ._compat import const, monotonic_ms, print_exception, sleep_ms
 from .errors import MQTTError
 from .message import Message
@@ -212,12 +213,12 @@ class Link:
                                  else err or MQTTError("disconnected"))
                 self._wdone[i] = 1
         _pulse(self._acked)
-        t.close()
         me = asyncio.current_task()
         for task in self._tasks or ():
             if task is not me:
                 task.cancel()
         self._tasks = None
+        t.close()
         _pulse(self._flushed)
         _pulse(self._freed)
 
@@ -239,7 +240,7 @@ class Link:
                 self._close(ev.error)
                 return
             elif k == _S.DISCONNECTED:
-                self._close(MQTTError("disconnected by server: 0x%02X" % ev.reason_code)
+                self._close(rc_error("disconnected by server: DISCONNECT", ev.reason_code)
                             if ev.by_server else None)
                 return
             elif k == _S.LINK_DEAD:
