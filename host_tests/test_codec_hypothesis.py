@@ -125,13 +125,17 @@ def unsubscribe(draw):
 @st.composite
 def subacks(draw):
     cls, t = draw(st.sampled_from([(P.Suback, P.SUBACK), (P.Unsuback, P.UNSUBACK)]))
-    return cls(draw(pid), draw(st.lists(codes(t), max_size=5)), draw(props(t)))
+    return cls(draw(pid), draw(st.lists(codes(t), min_size=1, max_size=5)), draw(props(t)))
 
 
 @st.composite
 def control(draw):
     cls, t = draw(st.sampled_from([(P.Disconnect, P.DISCONNECT), (P.Auth, P.AUTH)]))
-    return cls(draw(codes(t)), draw(props(t)))
+    code, pp = draw(codes(t)), draw(props(t))
+    if t == P.AUTH and (code or pp):
+        pp = pp or {}
+        pp.setdefault(pr.AUTHENTICATION_METHOD, draw(text))  # required (3.15.2.2.2)
+    return cls(code, pp)
 
 
 packets = st.one_of(publish(), connect(), connack(), ack(), subscribe(), unsubscribe(),

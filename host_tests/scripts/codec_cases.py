@@ -205,6 +205,8 @@ MALFORMED = [
     ("ack trailing", "40 05 0001 00 00 00", 0x81),
     ("suback bad reason", "90 04 0001 00 11", 0x82),
     ("unsuback bad reason", "B0 04 0001 00 01", 0x82),
+    ("suback without reason codes", "90 03 0001 00", 0x82),
+    ("unsuback without reason codes", "B0 03 0001 00", 0x82),
     ("subscribe no filters", "82 03 0001 00", 0x82),
     ("unsubscribe no filters", "A2 03 0001 00", 0x82),
     ("subscribe reserved option bits", "82 07 0001 00 000161 40", 0x81),
@@ -232,6 +234,7 @@ MALFORMED = [
     ("auth reason without property length", "F0 01 18", 0x81),
     ("auth bad reason", "F0 02 87 00", 0x82),
     ("authentication data without method", "F0 07 18 05 1600020102", 0x82),
+    ("auth without method", "F0 02 18 00", 0x82),
     ("response topic with wildcard", "30 09 000161 05 0800022F23", 0x82),
     ("empty response topic", "30 07 000161 03 080000", 0x82),
 ]

@@ -241,15 +241,16 @@ def put_lbytes(buf, off, data):
 
 
 def topic_name_ok(s):
-    """True when topic name ``s`` (str) has no wildcard [MQTT-3.3.2-2]; the
+    """True when topic name ``s`` (str) has no wildcard [MQTT-3.3.2-2]
+    [MQTT-4.7.0-1]; the
     caller decides whether "" is allowed [MQTT-4.7.3-1]."""
     return "+" not in s and "#" not in s
 
 
 def topic_filter_ok(s):
     """True when ``s`` (str) is a valid Topic Filter: non-empty [MQTT-4.7.3-1];
-    '#' alone in the last level [MQTT-4.7.1-1]; '+' a whole level
-    [MQTT-4.7.1-2]; $share/{ShareName}/{filter} with a non-empty ShareName free
+    '#' alone in the last level [MQTT-4.7.1-2]; '+' a whole level
+    [MQTT-4.7.1-3]; $share/{ShareName}/{filter} with a non-empty ShareName free
     of '/', '+', '#' followed by a filter [MQTT-4.8.2-1] [MQTT-4.8.2-2]."""
     if not s:
         return False

@@ -85,7 +85,7 @@ def decode(mv):
         raise ProtocolError(_MALFORMED, "reserved packet type 0")  # spec 2.1.2
     # Reserved flag bits must be as listed: 0010 for PUBREL, SUBSCRIBE and
     # UNSUBSCRIBE, 0000 otherwise [MQTT-2.1.3-1] [MQTT-3.6.1-1] [MQTT-3.8.1-1]
-    # [MQTT-3.10.1-1].
+    # [MQTT-3.10.1-1] [MQTT-3.14.1-1] [MQTT-3.15.1-1].
     if fl != (2 if t == PUBREL or t == SUBSCRIBE or t == UNSUBSCRIBE else 0):
         raise ProtocolError(_MALFORMED, "bad fixed header flags")
     if t <= PUBCOMP:

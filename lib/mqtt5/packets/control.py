@@ -10,6 +10,8 @@ _PINGRESP = const(13)
 _DISCONNECT = const(14)
 _AUTH = const(15)
 _MALFORMED = const(0x81)
+_PROTOCOL = const(0x82)
+_AUTH_METHOD = const(0x15)
 
 
 class Pingreq:
@@ -46,6 +48,9 @@ class Disconnect:
 
     def _size(self):
         check_rc(self.reason_code, self.type)  # [MQTT-3.14.2-1] [MQTT-3.15.2-1]
+        if self.type == _AUTH and (self.reason_code or self.props) and \
+                (not self.props or _AUTH_METHOD not in self.props):
+            raise ValueError("AUTH needs an Authentication Method")  # 3.15.2.2.2
         if not self.props:
             self._ps = -1
             # AUTH has only the Remaining Length 0 short form (3.15.2.1).
@@ -89,4 +94,7 @@ def decode_control(mv, t, p, end):
         return pkt  # Remaining Length 1: no Property Length (3.14.2.2.1)
     if _pr.decode(pkt, mv, p, end, t) != end:
         raise ProtocolError(_MALFORMED, "trailing bytes")
+    if t == _AUTH and (pkt.props is None or _AUTH_METHOD not in pkt.props):
+        # "It is a Protocol Error to omit the Authentication Method" (3.15.2.2.2)
+        raise ProtocolError(_PROTOCOL, "AUTH without Authentication Method")
     return pkt

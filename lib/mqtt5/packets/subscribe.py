@@ -92,8 +92,12 @@ class Suback:
 
     def _size(self):
         check_pid(self.packet_id)
+        if not len(self.reason_codes):
+            # one per filter of the SUBSCRIBE/UNSUBSCRIBE acknowledged (3.9.3,
+            # 3.11.3), which has at least one [MQTT-3.8.3-2] [MQTT-3.10.3-2]
+            raise ValueError("at least one reason code")
         for rc in self.reason_codes:
-            check_rc(rc, self.type)  # [MQTT-3.9.3-1] [MQTT-3.11.3-1]
+            check_rc(rc, self.type)  # [MQTT-3.9.3-2] [MQTT-3.11.3-2]
         self._ps = _pr.size(self.props, self.type)
         return 2 + wire.vbi_size(self._ps) + self._ps + len(self.reason_codes)
 
@@ -114,9 +118,11 @@ def decode_sub(mv, t, p, end):
     if t == _SUBACK or t == _UNSUBACK:
         pkt = Suback(pid) if t == _SUBACK else Unsuback(pid)
         p = _pr.decode(pkt, mv, p + 2, end, t)
+        if p == end:  # one code per filter (3.9.3, 3.11.3), so at least one
+            raise ProtocolError(_PROTOCOL, "no reason codes")
         import mqtt5.reason_codes as rc
         for i in range(p, end):
-            if not rc.allowed(mv[i], t):  # [MQTT-3.9.3-1] [MQTT-3.11.3-1]
+            if not rc.allowed(mv[i], t):  # [MQTT-3.9.3-2] [MQTT-3.11.3-2]
                 raise ProtocolError(_PROTOCOL, "reason code 0x%02X not valid here" % mv[i])
         pkt.reason_codes = bytes(mv[p:end])
         return pkt
