@@ -136,3 +136,17 @@ def test_server_disconnect_names_reason_code(runtime):
         step="server_disconnect")
     assert rec["code"] == 0x8B and rec["connected"] is False
     assert "0x8B Server shutting down" in rec["error"]
+
+
+def test_publish_failure_reason_code_raises(runtime, broker_factory, tmp_path):
+    acl = tmp_path / "acl"
+    acl.write_text("topic readwrite allowed/#\n")
+    b = broker_factory(extra_config="acl_file %s" % acl)
+    res = run(runtime, "client_denied.py", b.port, runtime)
+    assert res.record(step="allowed")["rc"] == 0x10
+    for q, ack in ((1, "PUBACK"), (2, "PUBREC")):
+        rec = res.record(step="denied", qos=q)
+        assert rec["code"] == 0x87 and rec["error"] == ack + " 0x87 Not authorized", rec
+    # QoS 2 completes with the PUBCOMP's code (0x10 was in the PUBREC)
+    assert res.record(step="still_connected") == {"step": "still_connected",
+                                                  "connected": True, "rc": 0}

@@ -98,9 +98,10 @@ class Client(Link):
                       properties=None):
         """Publish and wait until the QoS flow completes.
 
-        QoS 0: returns None once written to the socket. QoS 1/2: returns the
-        reason code of PUBACK/PUBREC (0 Success or 0x10 No matching subscribers);
-        raises MQTTError naming a failure code (>= 0x80). `payload`: bytes,
+        QoS 0: returns None once written to the socket. QoS 1: returns the
+        PUBACK reason code (0 Success or 0x10 No matching subscribers); QoS 2:
+        the PUBCOMP's (0). Raises MQTTError naming a failure code (>= 0x80) of
+        PUBACK/PUBREC/PUBCOMP, e.g. "PUBACK 0x87 Not authorized" (.reason_code). `payload`: bytes,
         bytearray, memoryview or str (UTF-8). v5 properties as keyword
         arguments; `user_properties` is a list of (key, value) pairs;
         `properties` is a raw {property_id: value} dict merged in.
