@@ -28,9 +28,10 @@ def test_malformed_and_mutation_fuzz(runtime):
 
 
 @pytest.mark.parametrize("runtime", ["micropython"])
-def test_vectors_compiled_mpy(runtime):
-    """The same vectors with lib/ compiled by mpy-cross."""
+def test_compiled_mpy(runtime):
+    """The same vectors and fuzzing with lib/ compiled by mpy-cross."""
     _summary(run(runtime, "codec_vectors.py", mpy=True), "codec_vectors")
+    _summary(run(runtime, "codec_fuzz.py", 2000, 7, mpy=True), "codec_fuzz")
 
 
 @pytest.mark.parametrize("runtime", ["micropython"])

@@ -118,6 +118,13 @@ rx[-1] = 0x21
 check(isinstance(d.payload, memoryview) and bytes(d.payload) == b"h!", "payload is a view")
 check(P.decode(h("30 08 0003 612F62 00 6869")).packet_id is None, "QoS 0 packet_id None")
 
+# Non-ASCII UTF-8 (2, 3 and 4 byte sequences) round trips; a BOM is kept as
+# U+FEFF, not stripped [MQTT-1.5.4-3].
+for t in ("t/\u00e9t\u00e9", "\u20ac/\U0001F600", "\ufeffbom"):
+    d = P.decode(P.encode(P.Publish(t, b"x", props={pr.USER_PROPERTY: [(t, t)]})))
+    check(d.topic == t and d.props[pr.USER_PROPERTY] == [(t, t)], "utf-8 round trip %r" % t)
+check(P.encode(P.Publish("\ufeffbom", b""))[4:7] == b"\xef\xbb\xbf", "BOM encoded as is")
+
 # Encode-side validation: ValueError for invalid contents.
 bad = [
     lambda: P.encode(P.Publish("a/+", b"")),
@@ -140,6 +147,7 @@ bad = [
     lambda: P.encode(P.PubAck(P.PUBREL, 1, 0x10)),
     lambda: P.encode(P.PubAck(P.PUBACK, 0)),
     lambda: P.encode(P.Subscribe(1, [])),
+    lambda: P.encode(P.Subscribe(1, ["a"])),
     lambda: P.encode(P.Subscribe(1, [("a/#/b", 0)])),
     lambda: P.encode(P.Subscribe(1, [("a", 3)])),
     lambda: P.encode(P.Subscribe(1, [("a", 0x30)])),

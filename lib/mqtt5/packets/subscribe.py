@@ -48,6 +48,8 @@ class Subscribe:
         self._ps = _pr.size(self.props, self.type)
         n = 2 + wire.vbi_size(self._ps) + self._ps
         for t in self.topics:
+            if sub and (not isinstance(t, (tuple, list)) or len(t) != 2):
+                raise ValueError("SUBSCRIBE topics are (filter, options) pairs")
             f = t[0] if sub else t
             if not isinstance(f, str) or not wire.topic_filter_ok(f):
                 raise ValueError("invalid topic filter %r" % (f,))
