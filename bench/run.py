@@ -97,8 +97,8 @@ TARGETS = {
 }
 
 MP_ONLY = ("min_heap", "alloc_qos0", "alloc_qos1", "mpy_core", "mpy_all")
-FULL = dict(runs=3, n_qos0=10000, n_qos1=2000, n_window=4000, n_rtt=200, budget_ms=5000)
-QUICK = dict(runs=1, n_qos0=2000, n_qos1=500, n_window=1000, n_rtt=50, budget_ms=1000)
+FULL = dict(timeout_s=150, runs=3, n_qos0=10000, n_qos1=2000, n_window=4000, n_rtt=200, budget_ms=5000)
+QUICK = dict(timeout_s=60, runs=1, n_qos0=2000, n_qos1=500, n_window=1000, n_rtt=50, budget_ms=1000)
 HEAPSIZE = "2M"          # for the full workload (not the min-heapsize search)
 
 
@@ -235,21 +235,28 @@ def workload_cmd(runtime, script, args, path, heapsize=HEAPSIZE):
     return argv + [str(a) for a in args], env
 
 
-def run_workload(runtime, script, args, path, heapsize=HEAPSIZE, timeout=300):
-    """Run a workload; returns (records, error text or None)."""
-    argv, env = workload_cmd(runtime, script, args, path, heapsize)
-    try:
-        proc = subprocess.run(argv, env=env, cwd=WORKLOADS, capture_output=True, text=True,
-                              timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return [], "timed out after %ds" % timeout
+def parse_records(text):
     records = []
-    for line in proc.stdout.splitlines():
+    for line in text.splitlines():
         if line.startswith("{"):
             try:
                 records.append(json.loads(line))
             except ValueError:
                 pass
+    return records
+
+
+def run_workload(runtime, script, args, path, heapsize=HEAPSIZE, timeout=60):
+    """Run a workload; returns (records, error text or None)."""
+    argv, env = workload_cmd(runtime, script, args, path, heapsize)
+    try:
+        proc = subprocess.run(argv, env=env, cwd=WORKLOADS, capture_output=True, text=True,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired as e:
+        # keep what it measured before it hung
+        out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else e.stdout
+        return parse_records(out or ""), "timed out after %ds" % timeout
+    records = parse_records(proc.stdout)
     err = None
     if proc.returncode:
         # MicroPython prints an uncaught exception's traceback on stdout
@@ -259,32 +266,43 @@ def run_workload(runtime, script, args, path, heapsize=HEAPSIZE, timeout=300):
     return records, err
 
 
-def fixed_passes(client, path, kib):
-    _, _, runtime, script = client
-    records, err = run_workload(runtime, script, ["fixed", PORT[0]], path,
-                                heapsize="%dk" % kib, timeout=90)
-    return err is None and {"fixed": "ok"} in records
+MAX_HEAP_KIB = 4096
 
 
-def min_heap(client, path, hint=None):
-    """Smallest -X heapsize (KiB, 1 KiB steps) at which the fixed workload completes."""
-    lo, hi = (max(hint - 3, 1), hint + 3) if hint else (4, 32)
-    if hint and fixed_passes(client, path, lo):
-        lo, hi = 4, lo
-    while not fixed_passes(client, path, hi):
-        lo, hi = hi, hi * 2
-        if hi > 4096:
-            raise BenchError("the fixed workload fails even with a 4M heap")
+def fixed_run(client, path, port, kib):
+    """Run the fixed workload with -X heapsize=<kib>k; returns None or the error."""
+    records, err = run_workload(client[2], client[3], ["fixed", port], path,
+                                heapsize="%dk" % kib, timeout=60)
+    if err is None and {"fixed": "ok"} not in records:
+        err = "fixed workload did not report ok"
+    return err
+
+
+def min_heap(client, path, port, hint=None):
+    """Smallest -X heapsize (KiB, 1 KiB steps) at which the fixed workload completes.
+
+    Bisection; ``hint`` (an earlier answer) narrows the first bracket. The
+    workload must pass with a large heap first, else its error is raised."""
+    if hint is None:
+        err = fixed_run(client, path, port, MAX_HEAP_KIB)
+        if err:
+            raise BenchError("fixed workload fails even with %dk: %s" % (MAX_HEAP_KIB, err))
+        lo, hi = 4, 32
+    else:
+        lo, hi = max(hint - 3, 1), hint + 3
+        if not fixed_run(client, path, port, lo):
+            lo, hi = 1, lo
+    while fixed_run(client, path, port, hi):
+        if hi >= MAX_HEAP_KIB:
+            raise BenchError("fixed workload fails with %dk" % hi)
+        lo, hi = hi, min(hi * 2, MAX_HEAP_KIB)
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        if fixed_passes(client, path, mid):
-            hi = mid
-        else:
+        if fixed_run(client, path, port, mid):
             lo = mid
+        else:
+            hi = mid
     return hi
-
-
-PORT = [0]
 
 
 def summarize(values):
@@ -357,183 +375,213 @@ def version_of(argv):
         return "n/a"
 
 
+class Bench:
+    """One bench run: build, measure every column, summarize, write the outputs."""
+
+    def __init__(self, opts):
+        self.opts = opts
+        self.cfg = dict(QUICK if opts.quick else FULL)
+        if opts.runs:
+            self.cfg["runs"] = opts.runs
+        self.only = set(opts.only.split(",")) if opts.only else None
+        self.started = time.monotonic()
+        keys = [c[0] for c in CLIENTS]
+        self.paths = {}                          # client -> import path dirs
+        self.setup_errors = {}                   # client -> why it cannot run
+        self.raw = {k: [] for k in keys}         # client -> [{fig: value} per run]
+        self.errors = {k: [] for k in keys}      # client -> [error text]
+        self.heaps = {k: [] for k in keys}       # client -> [min heapsize KiB per run]
+        self.modules = {}                        # client -> modules loaded by the workload
+        self.results = {k: {} for k in keys}     # client -> fig -> cell
+
+    def log(self, msg):
+        log("[%5.0fs] %s" % (time.monotonic() - self.started, msg))
+
+    def selected(self, key):
+        return key not in self.setup_errors and (not self.only or key in self.only)
+
+    def hung(self, key):
+        return any(e.startswith("timed out") for e in self.errors[key])
+
+    # ---- phases ----
+    def build(self):
+        """What each column loads, or why it cannot run."""
+        lib = self.opts.lib
+        try:
+            self.paths["fieldnode_mp"] = [
+                compile_tree(lib, "mqtt5", os.path.join(CACHE, "fieldnode-mpy"))]
+        except BenchError as e:
+            self.setup_errors["fieldnode_mp"] = "error: %s" % e
+        self.paths["fieldnode_cpy"] = [lib]
+        try:
+            self.paths["umqtt_mp"] = [build_umqtt()]
+        except BenchError as e:
+            self.setup_errors["umqtt_mp"] = "error: %s" % e
+        self.paths["paho_cpy"] = []
+
+    def measure(self):
+        workdir = tempfile.mkdtemp(prefix="fieldnode-bench-")
+        broker = Broker(workdir, log_types=("error", "warning"))  # full logging slows it
+        broker.start()
+        try:
+            for run in range(self.cfg["runs"]):
+                for client in CLIENTS:
+                    if self.selected(client[0]) and not self.hung(client[0]):
+                        self.log("run %d/%d: %s" % (run + 1, self.cfg["runs"], client[1]))
+                        self.full_run(client, broker)
+            if not self.opts.no_min_heap:
+                for client in CLIENTS:
+                    if client[2] == "micropython" and self.selected(client[0]) \
+                            and any(self.raw[client[0]]) and not self.hung(client[0]):
+                        self.min_heaps(client, broker.port)
+        finally:
+            broker.stop()
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    def full_run(self, client, broker):
+        key, _, runtime, script = client
+        args = [self.cfg[k] for k in ("n_qos0", "n_qos1", "n_window", "n_rtt", "budget_ms")]
+        with FaultProxy(broker.host, broker.port, capture=True) as proxy:
+            records, err = run_workload(runtime, script,
+                                        ["full", broker.port, proxy.port] + args,
+                                        self.paths[key], timeout=self.cfg["timeout_s"])
+            conns = proxy.all_connections()
+            publishes = [p for t, p in conns[-1].mqtt_packets("up") if t == 3] if conns else []
+        figs = {}
+        for r in records:
+            if "fig" in r:
+                figs[r["fig"]] = r["value"]
+            elif "info" in r:
+                if "modules" in r["info"]:
+                    self.modules[key] = r["info"]["modules"]
+                for u in r["info"].get("unsupported", ()):
+                    figs[u] = "unsupported"
+        if len(publishes) >= 2 and not err:
+            figs["wire_repeat"] = len(publishes[-1])
+            figs["wire_first"] = len(publishes[0])
+        self.raw[key].append(figs)
+        if err:
+            self.errors[key].append(err)
+            log("    %s" % err)
+
+    def min_heaps(self, client, port):
+        hint = None
+        for run in range(self.cfg["runs"]):
+            self.log("min heapsize %d/%d: %s" % (run + 1, self.cfg["runs"], client[1]))
+            try:
+                hint = min_heap(client, self.paths[client[0]], port, hint)
+            except BenchError as e:
+                self.errors[client[0]].append("min heapsize: %s" % e)
+                return
+            self.heaps[client[0]].append(hint)
+
+    def summarize(self):
+        """Per-figure cells: stats, or the reason a figure is missing; and notes."""
+        res = self.results
+        for key, package in (("fieldnode_mp", "mqtt5"), ("umqtt_mp", "umqtt")):
+            if key in self.paths:
+                core, total = mpy_sizes(self.paths[key][0], package, self.modules.get(key))
+                res[key]["mpy_all"] = {"stats": summarize([total])}
+                if package == "umqtt":
+                    core = total        # one file
+                if core is not None:
+                    res[key]["mpy_core"] = {"stats": summarize([core])}
+        notes = []
+        for key, title, runtime, _ in CLIENTS:
+            if self.only and key not in self.only:
+                res[key] = {fig: {"error": "not run"} for fig, _, _ in FIGURES}
+                continue
+            if key in self.setup_errors:
+                for fig, _, _ in FIGURES:
+                    res[key].setdefault(fig, {"error": self.setup_errors[key]})
+                notes.append("%s: %s" % (title, self.setup_errors[key]))
+                continue
+            errs = self.errors[key]
+            if errs:
+                notes.append("%s: %s" % (title, "; ".join(sorted(set(errs)))))
+            for fig, _, _ in FIGURES:
+                if fig not in res[key]:
+                    res[key][fig] = self.cell(key, runtime, fig, errs[0] if errs else None)
+            for extra in ("wire_first", "qos1_rate_nodelay"):
+                st = summarize(r.get(extra) for r in self.raw[key])
+                if st:
+                    res[key][extra] = {"stats": st}
+        return notes
+
+    def cell(self, key, runtime, fig, err):
+        vals = self.heaps[key] if fig == "min_heap" else [r.get(fig) for r in self.raw[key]]
+        st = summarize(v for v in vals if v != "unsupported")
+        if "unsupported" in vals:
+            return {"error": "not supported"}
+        if st is not None:
+            return {"stats": st}
+        if err and not (runtime == "cpython" and fig in MP_ONLY):
+            return {"error": "error: %s" % _short(err)}
+        return None
+
+    def meta(self):
+        mp = find_tool_or_none("micropython")
+        return {
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "quick": self.opts.quick, "config": self.cfg, "heapsize": HEAPSIZE,
+            "elapsed_s": round(time.monotonic() - self.started, 1),
+            "git": version_of(["git", "-C", ROOT, "describe", "--always", "--dirty"]),
+            "machine": "%s, %d cores" % (platform.platform(), os.cpu_count() or 0),
+            "cpython": platform.python_version(),
+            "micropython": version_of([mp, "-c", "import sys; print(sys.version.split('; ')[-1])"])
+            if mp else "n/a",
+            "mosquitto": version_of([shutil.which("mosquitto") or "/usr/sbin/mosquitto",
+                                     "-h"]).split("\n")[0],
+            "paho-mqtt": _pkg_version("paho-mqtt"),
+            "umqtt.simple": "%s %s (PyPI sdist)" % UMQTT,
+        }
+
+    def write(self, notes):
+        meta = self.meta()
+        header = ("Fieldnode bench, %s (%s, git %s, %s runs per figure, median (min–max))"
+                  % (meta["date"], "quick" if self.opts.quick else "full", meta["git"],
+                     self.cfg["runs"]))
+        env_line = ("%s; CPython %s; %s; paho-mqtt %s; umqtt.simple %s; %s"
+                    % (meta["micropython"], meta["cpython"], meta["mosquitto"],
+                       meta["paho-mqtt"], UMQTT[1], meta["machine"]))
+        body = [table(self.results), "", env_line] + _extra_lines(self.results)
+        if notes:
+            body += ["", "Errors:", ""] + ["- " + n for n in notes]
+        print(header + "\n\n" + "\n".join(body))
+        out = self.opts.out
+        os.makedirs(out, exist_ok=True)
+        with open(os.path.join(out, "latest.md"), "w") as f:
+            f.write("# " + header + "\n\n" + "\n\n".join(
+                [table(self.results), "  \n".join([env_line] + _extra_lines(self.results))]
+                + (["Errors:\n\n" + "\n".join("- " + n for n in notes)] if notes else []))
+                + "\n")
+        clients = {}
+        for key, title, runtime, _ in CLIENTS:
+            clients[key] = {"title": title, "runtime": runtime, "figures": self.results[key],
+                            "raw": self.raw[key], "min_heap_runs": self.heaps[key],
+                            "errors": self.errors[key] + ([self.setup_errors[key]]
+                                                          if key in self.setup_errors else []),
+                            "modules": self.modules.get(key)}
+        with open(os.path.join(out, "latest.json"), "w") as f:
+            json.dump({"meta": meta, "targets": {k: v[0] for k, v in TARGETS.items()},
+                       "figures": [{"key": k, "label": lbl, "unit": u} for k, lbl, u in FIGURES],
+                       "clients": clients}, f, indent=1, sort_keys=True)
+        self.log("done: %s" % os.path.relpath(os.path.join(out, "latest.md"), ROOT))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="1 repetition, fewer messages")
     ap.add_argument("--runs", type=int, help="repetitions per figure (default 3; --quick 1)")
     ap.add_argument("--only", help="comma-separated client keys: " + ",".join(c[0] for c in CLIENTS))
     ap.add_argument("--no-min-heap", action="store_true", help="skip the heapsize search")
+    ap.add_argument("--lib", default=os.path.join(ROOT, "lib"),
+                    help="directory holding the mqtt5 package to bench (default: lib/)")
     ap.add_argument("--out", default=RESULTS, help="directory for latest.json / latest.md")
-    opts = ap.parse_args()
-    cfg = dict(QUICK if opts.quick else FULL)
-    if opts.runs:
-        cfg["runs"] = opts.runs
-    only = set(opts.only.split(",")) if opts.only else None
-    started = time.monotonic()
-
-    # what each column loads, or why it cannot run
-    paths, setup_errors = {}, {}
-    try:
-        lib_root = compile_tree(os.path.join(ROOT, "lib"), "mqtt5", os.path.join(CACHE, "fieldnode-mpy"))
-        paths["fieldnode_mp"] = [lib_root]
-    except BenchError as e:
-        setup_errors["fieldnode_mp"] = "error: %s" % e
-    paths["fieldnode_cpy"] = [os.path.join(ROOT, "lib")]
-    try:
-        umqtt_root = build_umqtt()
-        paths["umqtt_mp"] = [umqtt_root]
-    except BenchError as e:
-        setup_errors["umqtt_mp"] = "error: %s" % e
-    paths["paho_cpy"] = []
-
-    results = {c[0]: {} for c in CLIENTS}
-    raw = {c[0]: [] for c in CLIENTS}
-    errors = {c[0]: [] for c in CLIENTS}
-    modules = {}
-    heaps = {c[0]: [] for c in CLIENTS}
-    args = [cfg[k] for k in ("n_qos0", "n_qos1", "n_window", "n_rtt", "budget_ms")]
-
-    workdir = tempfile.mkdtemp(prefix="fieldnode-bench-")
-    broker = Broker(workdir, log_types=("error", "warning"))
-    broker.start()
-    PORT[0] = broker.port
-    try:
-        for run in range(cfg["runs"]):
-            for client in CLIENTS:
-                key, title, runtime, script = client
-                if key in setup_errors or (only and key not in only):
-                    continue
-                log("[%5.0fs] run %d/%d: %s" % (time.monotonic() - started, run + 1,
-                                                cfg["runs"], title))
-                with FaultProxy(broker.host, broker.port, capture=True) as proxy:
-                    records, err = run_workload(runtime, script,
-                                                ["full", broker.port, proxy.port] + args,
-                                                paths[key])
-                    conns = proxy.all_connections()
-                    publishes = [p for t, p in conns[-1].mqtt_packets("up") if t == 3] if conns else []
-                figs = {}
-                for r in records:
-                    if "fig" in r:
-                        figs[r["fig"]] = r["value"]
-                    elif "info" in r:
-                        if "modules" in r["info"]:
-                            modules[key] = r["info"]["modules"]
-                        for u in r["info"].get("unsupported", ()):
-                            figs[u] = "unsupported"
-                if len(publishes) >= 2 and not err:
-                    figs["wire_repeat"] = len(publishes[-1])
-                    figs["wire_first"] = len(publishes[0])
-                raw[key].append(figs)
-                if err:
-                    errors[key].append(err)
-                    log("    %s" % err)
-
-        if not opts.no_min_heap:
-            for client in CLIENTS:
-                key = client[0]
-                if client[2] != "micropython" or key in setup_errors or (only and key not in only):
-                    continue
-                if errors[key] and not any(raw[key]):
-                    continue
-                hint = None
-                for run in range(cfg["runs"]):
-                    log("[%5.0fs] min heapsize %d/%d: %s" % (time.monotonic() - started, run + 1,
-                                                             cfg["runs"], client[1]))
-                    try:
-                        hint = min_heap(client, paths[key], hint)
-                    except BenchError as e:
-                        errors[key].append("min heapsize: %s" % e)
-                        break
-                    heaps[key].append(hint)
-    finally:
-        broker.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
-
-    # .mpy sizes
-    if "fieldnode_mp" in paths:
-        core, total = mpy_sizes(paths["fieldnode_mp"][0], "mqtt5", modules.get("fieldnode_mp"))
-        results["fieldnode_mp"]["mpy_all"] = {"stats": summarize([total])}
-        if core is not None:
-            results["fieldnode_mp"]["mpy_core"] = {"stats": summarize([core])}
-    if "umqtt_mp" in paths:
-        _, total = mpy_sizes(paths["umqtt_mp"][0], "umqtt")
-        for k in ("mpy_core", "mpy_all"):
-            results["umqtt_mp"][k] = {"stats": summarize([total])}
-
-    # per-figure summaries, or the reason a figure is missing
-    notes = []
-    for key, title, runtime, _ in CLIENTS:
-        if only and key not in only:
-            for fig, _, _ in FIGURES:
-                results[key][fig] = {"error": "not run"}
-            continue
-        if key in setup_errors:
-            for fig, _, _ in FIGURES:
-                results[key].setdefault(fig, {"error": setup_errors[key]})
-            notes.append("%s: %s" % (title, setup_errors[key]))
-            continue
-        err = errors[key][0] if errors[key] else None
-        if err:
-            notes.append("%s: %s" % (title, "; ".join(sorted(set(errors[key])))))
-        for fig, _, _ in FIGURES:
-            if fig in results[key]:
-                continue
-            vals = heaps[key] if fig == "min_heap" else [r.get(fig) for r in raw[key]]
-            st = summarize(v for v in vals if v != "unsupported")
-            if "unsupported" in vals:
-                results[key][fig] = {"error": "not supported"}
-            elif st is not None:
-                results[key][fig] = {"stats": st}
-            elif runtime == "cpython" and fig in MP_ONLY:
-                results[key][fig] = None
-            elif err:
-                results[key][fig] = {"error": "error: %s" % _short(err)}
-            else:
-                results[key][fig] = None
-        for extra in ("wire_first", "qos1_rate_nodelay"):
-            st = summarize(r.get(extra) for r in raw[key])
-            if st:
-                results[key][extra] = {"stats": st}
-
-    md = table(results)
-    elapsed = time.monotonic() - started
-    mp = find_tool_or_none("micropython")
-    meta = {
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "quick": opts.quick, "config": cfg, "heapsize": HEAPSIZE,
-        "elapsed_s": round(elapsed, 1),
-        "git": version_of(["git", "-C", ROOT, "describe", "--always", "--dirty"]),
-        "machine": "%s, %d cores" % (platform.platform(), os.cpu_count() or 0),
-        "cpython": platform.python_version(),
-        "micropython": version_of([mp, "-c", "import sys; print(sys.version.split('; ')[-1])"])
-        if mp else "n/a",
-        "mosquitto": version_of([shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-h"]).split("\n")[0],
-        "paho-mqtt": _pkg_version("paho-mqtt"),
-        "umqtt.simple": "%s %s (PyPI sdist)" % UMQTT,
-    }
-    header = ("Fieldnode bench, %s (%s, git %s, %s runs per figure, median (min–max))\n"
-              % (meta["date"], "quick" if opts.quick else "full", meta["git"], cfg["runs"]))
-    footer = "\n".join("- " + n for n in notes)
-    env_line = ("%s; CPython %s; %s; paho-mqtt %s; umqtt.simple %s; %s"
-                % (meta["micropython"], meta["cpython"], meta["mosquitto"], meta["paho-mqtt"],
-                   UMQTT[1], meta["machine"]))
-    extra = _extra_lines(results)
-    text = header + "\n" + md + "\n\n" + env_line + "\n" + extra + ("\nErrors:\n" + footer if footer else "")
-    print(text)
-    os.makedirs(opts.out, exist_ok=True)
-    with open(os.path.join(opts.out, "latest.md"), "w") as f:
-        f.write("# " + header + "\n" + md + "\n\n" + env_line + "\n" + extra + "\n"
-                + ("\nErrors:\n\n" + footer + "\n" if footer else ""))
-    with open(os.path.join(opts.out, "latest.json"), "w") as f:
-        json.dump({"meta": meta, "targets": {k: v[0] for k, v in TARGETS.items()},
-                   "figures": [{"key": k, "label": lbl, "unit": u} for k, lbl, u in FIGURES],
-                   "clients": {c[0]: {"title": c[1], "runtime": c[2],
-                                      "figures": results[c[0]], "raw": raw[c[0]],
-                                      "errors": errors[c[0]] or
-                                      ([setup_errors[c[0]]] if c[0] in setup_errors else []),
-                                      "modules": modules.get(c[0])}
-                               for c in CLIENTS}}, f, indent=1, sort_keys=True)
-    log("[%5.0fs] done: %s" % (elapsed, os.path.relpath(os.path.join(opts.out, "latest.md"), ROOT)))
+    bench = Bench(ap.parse_args())
+    bench.build()
+    bench.measure()
+    bench.write(bench.summarize())
     return 0
 
 
@@ -549,7 +597,7 @@ def _extra_lines(results):
         if cell and "stats" in cell:
             out.append("%s first sensor-state publish: %d B on the wire"
                        % (title, cell["stats"]["median"]))
-    return "\n".join(out) + ("\n" if out else "")
+    return out
 
 
 def _short(text, n=60):
