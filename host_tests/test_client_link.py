@@ -15,12 +15,16 @@ def proxy(broker):
     p.close()
 
 
+def run_then_fault(runtime, broker, proxy, script, base, fault):
+    """Run `script` through the proxy; `fault()` fires when it publishes <base>/ready."""
+    with PahoPeer(broker, "peer-%s-%s" % (base, runtime)) as peer:
+        peer.subscribe("%s/%s/ready" % (base, runtime), qos=0)
+        peer.when("%s/%s/ready" % (base, runtime), lambda _: fault())
+        return run(runtime, script, proxy.port, runtime)
+
+
 def test_keepalive_batching_and_dead_link(runtime, broker, proxy):
-    base = "link/" + runtime
-    with PahoPeer(broker, "peer-link-" + runtime) as peer:
-        peer.subscribe(base + "/ready", qos=0)
-        peer.when(base + "/ready", lambda _: proxy.blackhole())
-        res = run(runtime, "client_link.py", proxy.port, runtime)
+    res = run_then_fault(runtime, broker, proxy, "client_link.py", "link", proxy.blackhole)
     assert res.record(step="idle")["connected"] is True
     conn = proxy.all_connections()[0]
     types = [t for t, _ in conn.mqtt_packets("up")]
@@ -36,11 +40,7 @@ def test_keepalive_batching_and_dead_link(runtime, broker, proxy):
 
 
 def test_reset_connection_fails_waiters(runtime, broker, proxy):
-    base = "reset/" + runtime
-    with PahoPeer(broker, "peer-reset-" + runtime) as peer:
-        peer.subscribe(base + "/ready", qos=0)
-        peer.when(base + "/ready", lambda _: proxy.cut())
-        res = run(runtime, "client_reset.py", proxy.port, runtime)
+    res = run_then_fault(runtime, broker, proxy, "client_reset.py", "reset", proxy.cut)
     rec = res.record(step="cut")
     assert rec["error"] and "connection lost" in rec["error"], rec
     assert rec["connected"] is False

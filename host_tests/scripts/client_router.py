@@ -37,22 +37,16 @@ def check():
             got = matches(f, t)
         if got != want:
             fails.append("match %r %r" % (f, t))
-    for f in BAD_FILTERS:
-        try:
-            validate_filter(f)
-            fails.append("filter accepted %r" % f)
-        except ValueError:
-            pass
-    for f in GOOD_FILTERS:
-        validate_filter(f)
-    for t in BAD_TOPICS:
-        try:
-            validate_topic(t)
-            fails.append("topic accepted %r" % t)
-        except ValueError:
-            pass
-    for t in GOOD_TOPICS:
-        validate_topic(t)
+    for check, bad, good in ((validate_filter, BAD_FILTERS, GOOD_FILTERS),
+                             (validate_topic, BAD_TOPICS, GOOD_TOPICS)):
+        for x in bad:
+            try:
+                check(x)
+                fails.append("accepted %r" % x)
+            except ValueError:
+                pass
+        for x in good:
+            check(x)
     return fails
 
 
