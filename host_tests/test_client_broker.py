@@ -150,3 +150,9 @@ def test_publish_failure_reason_code_raises(runtime, broker_factory, tmp_path):
     # QoS 2 completes with the PUBCOMP's code (0x10 was in the PUBREC)
     assert res.record(step="still_connected") == {"step": "still_connected",
                                                   "connected": True, "rc": 0}
+
+
+def test_backpressure_small_buffers_few_slots(runtime, broker):
+    rec = run(runtime, "client_burst.py", broker.port, runtime).record(step="burst")
+    assert rec["rcs_ok"] is True
+    assert rec["received"] == list(range(60)) and rec["sizes"] == [198]
