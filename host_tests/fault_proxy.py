@@ -8,6 +8,7 @@ Runs one background thread in the test process. The test points the client at
     proxy.delay(200)       # forward everything 200 ms late (each direction)
     proxy.pass_through()   # normal forwarding again (what was held back flows)
     proxy.cut()            # RST both sides of every live connection (SO_LINGER 0)
+    proxy.cut(conn)        # ... or of one of them
     proxy.connections()    # live connections: id, bytes_up, bytes_down, ...
     proxy.close()
 
@@ -163,10 +164,10 @@ class FaultProxy:
         """Forward each chunk ``ms`` milliseconds after it arrived (both directions)."""
         self._do(self._set_mode, self.PASS, ms)
 
-    def cut(self):
-        """Reset every live connection on both sides (RST, SO_LINGER 0).
-        Returns how many connections were cut."""
-        return self._do(self._cut_all)
+    def cut(self, conn=None):
+        """Reset every live connection (or only ``conn``) on both sides
+        (RST, SO_LINGER 0). Returns how many connections were cut."""
+        return self._do(self._cut_all, conn)
 
     def refuse(self, on=True):
         """While on, new connections are reset at once (no upstream connect)."""
@@ -264,11 +265,12 @@ class FaultProxy:
                         chunk[0] = min(chunk[0], latest)
         self.delay_ms = delay_ms
 
-    def _cut_all(self):
+    def _cut_all(self, only=None):
         n = 0
         for c in list(self._conns):
-            self._close(c, "cut", rst=True)
-            n += 1
+            if only is None or c is only:
+                self._close(c, "cut", rst=True)
+                n += 1
         return n
 
     def _close(self, c, reason, rst=False):

@@ -129,6 +129,18 @@ def test_cut_is_an_rst_not_a_fin(proxy):
     s.close()
 
 
+def test_cut_one_connection_leaves_the_others(proxy, peers):
+    a = peers("fp-cut-a", proxy.port)
+    b = peers("fp-cut-b", proxy.port)
+    first, second = proxy.wait_connections(2)
+    assert proxy.cut(first) == 1
+    assert a.disconnected.wait(5)
+    assert not first.alive and second.alive
+    subscribe(b, "fp/cut-one")
+    roundtrip(b, "fp/cut-one", b"still here")
+    assert not b.disconnected.is_set()
+
+
 def test_blackhole_holds_traffic_until_pass_through(proxy, peers):
     p = peers("fp-hole", proxy.port)
     subscribe(p, "fp/hole")
