@@ -146,21 +146,18 @@ def compile_tree(src_root, package, out_root):
     return out_root
 
 
-def mpy_sizes(root, package, modules=None):
-    """(bytes of the listed modules' .mpy, bytes of every .mpy of the package)."""
-    total = 0
+def mpy_files(root, package):
+    """{dotted module name: .mpy bytes} for every .mpy of the package."""
+    out = {}
     for base, _, files in os.walk(os.path.join(root, package)):
-        total += sum(os.path.getsize(os.path.join(base, f)) for f in files if f.endswith(".mpy"))
-    core = None
-    if modules is not None:
-        core = 0
-        for m in modules:
-            p = os.path.join(root, *m.split("."))
-            for cand in (p + ".mpy", os.path.join(p, "__init__.mpy")):
-                if os.path.exists(cand):
-                    core += os.path.getsize(cand)
-                    break
-    return core, total
+        for f in files:
+            if f.endswith(".mpy"):
+                path = os.path.join(base, f)
+                mod = os.path.relpath(path, root)[:-4].replace(os.sep, ".")
+                if mod.endswith(".__init__"):
+                    mod = mod[:-9]
+                out[mod] = os.path.getsize(path)
+    return out
 
 
 # ---- umqtt.simple from PyPI ----------------------------------------------------------
@@ -392,6 +389,7 @@ class Bench:
         self.errors = {k: [] for k in keys}      # client -> [error text]
         self.heaps = {k: [] for k in keys}       # client -> [min heapsize KiB per run]
         self.modules = {}                        # client -> modules loaded by the workload
+        self.mpy = {}                            # client -> {module: .mpy bytes}
         self.results = {k: {} for k in keys}     # client -> fig -> cell
 
     def log(self, msg):
@@ -480,11 +478,11 @@ class Bench:
         res = self.results
         for key, package in (("fieldnode_mp", "mqtt5"), ("umqtt_mp", "umqtt")):
             if key in self.paths:
-                core, total = mpy_sizes(self.paths[key][0], package, self.modules.get(key))
-                res[key]["mpy_all"] = {"stats": summarize([total])}
-                if package == "umqtt":
-                    core = total        # one file
-                if core is not None:
+                files = self.mpy[key] = mpy_files(self.paths[key][0], package)
+                res[key]["mpy_all"] = {"stats": summarize([sum(files.values())])}
+                loaded = self.modules.get(key)
+                if loaded is not None:
+                    core = sum(files.get(m, 0) for m in loaded)
                     res[key]["mpy_core"] = {"stats": summarize([core])}
         notes = []
         for key, title, runtime, _ in CLIENTS:
@@ -544,7 +542,13 @@ class Bench:
         env_line = ("%s; CPython %s; %s; paho-mqtt %s; umqtt.simple %s; %s"
                     % (meta["micropython"], meta["cpython"], meta["mosquitto"],
                        meta["paho-mqtt"], UMQTT[1], meta["machine"]))
-        body = [table(self.results), "", env_line] + _extra_lines(self.results)
+        extra = _extra_lines(self.results)
+        loaded = self.modules.get("fieldnode_mp")
+        if loaded and self.mpy.get("fieldnode_mp"):
+            sizes = sorted(((self.mpy["fieldnode_mp"].get(m, 0), m) for m in loaded), reverse=True)
+            extra.append("Fieldnode core .mpy by module: " + ", ".join(
+                "%s %d" % (m, n) for n, m in sizes))
+        body = [table(self.results), "", env_line] + extra
         if notes:
             body += ["", "Errors:", ""] + ["- " + n for n in notes]
         print(header + "\n\n" + "\n".join(body))
@@ -552,7 +556,7 @@ class Bench:
         os.makedirs(out, exist_ok=True)
         with open(os.path.join(out, "latest.md"), "w") as f:
             f.write("# " + header + "\n\n" + "\n\n".join(
-                [table(self.results), "  \n".join([env_line] + _extra_lines(self.results))]
+                [table(self.results), "  \n".join([env_line] + extra)]
                 + (["Errors:\n\n" + "\n".join("- " + n for n in notes)] if notes else []))
                 + "\n")
         clients = {}
@@ -561,7 +565,7 @@ class Bench:
                             "raw": self.raw[key], "min_heap_runs": self.heaps[key],
                             "errors": self.errors[key] + ([self.setup_errors[key]]
                                                           if key in self.setup_errors else []),
-                            "modules": self.modules.get(key)}
+                            "modules": self.modules.get(key), "mpy_files": self.mpy.get(key)}
         with open(os.path.join(out, "latest.json"), "w") as f:
             json.dump({"meta": meta, "targets": {k: v[0] for k, v in TARGETS.items()},
                        "figures": [{"key": k, "label": lbl, "unit": u} for k, lbl, u in FIGURES],
