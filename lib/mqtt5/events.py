@@ -12,6 +12,7 @@ UNSUBSCRIBED = 5  # ev.packet_id, ev.reason_codes, ev.props, ev.error
 DISCONNECTED = 6  # ev.reason_code, ev.props, ev.by_server (True: server sent DISCONNECT)
 LINK_DEAD = 7  # keep-alive expired: nothing received for 1.5 x keep alive
 ERROR = 8  # fatal: ev.error (MQTTError naming the code), ev.reason_code, ev.packet
+REAUTHENTICATED = 9  # AUTH 0x00 ended a reauthenticate() exchange: ev.props (spec 4.12.1)
 
 # ---- session states (public) ----------------------------------------------------------
 CLOSED = 0  # no connection (initial, after DISCONNECT either way, error, link dead)
@@ -35,12 +36,25 @@ class Event:
       code if it failed, else PUBREC's, so 0x10 is seen), reason_codes (bytes, one per
       filter, SUBSCRIBED/UNSUBSCRIBED), props (None or dict)
     - session_present (CONNECTED), by_server (DISCONNECTED)
+    - server_reference: the Server Reference property (spec 4.11) of a CONNACK or
+      server DISCONNECT, else None.  With reason code 0x9C Use another server
+      (temporary) or 0x9D Server moved (permanent) it names where to connect instead;
+      also kept as ``Session.server_reference`` until the next connect().
     - error: None on success, else an MQTTError whose message names the reason code
       (e.g. "PUBACK 0x87 Not authorized"); reason codes < 0x80 are success (0x10 No
       matching subscribers included).  For SUBSCRIBED/UNSUBSCRIBED: the first failing
       per-filter code.  The error also has ``.reason_code``.
-    - PUBLISH_DONE/SUBSCRIBED/UNSUBSCRIBED with reason_code 0x80 and packet None: the
-      server had no session for us (Session Present 0), the request is lost.
+    - Session lost: after CONNACK with Session Present 0 (a clean start, or the
+      server had no session), every request that went out on an earlier connection
+      ends with its usual event (PUBLISH_DONE, SUBSCRIBED, UNSUBSCRIBED) right after
+      CONNECTED, with reason_code 0x80 and error a ``SessionLost`` (from
+      mqtt5.outbound; ``isinstance`` tells it apart from a server's 0x80); packet is
+      the request to send again as a NEW message if wanted (a Publish: topic,
+      payload, qos, retain, props; a Subscribe/Unsubscribe: topics, props), or None
+      for QoS 2 past PUBREC (the server had already taken the message).
+    - Other local failures (e.g. a queued request over the server's Maximum Packet
+      Size when it was finally encoded): the request's event with reason_code 0x95
+      (or 0x80) and error; packet None.
     """
 
     def __init__(self):
@@ -56,6 +70,7 @@ class Event:
         self.session_present = False
         self.by_server = False
         self.error = None
+        self.server_reference = None
 
 
 def rc_error(what, code):

@@ -4,10 +4,9 @@ of the session (no dict per connection)."""
 
 import mqtt5.packets as _p
 import mqtt5.properties as _pr
-from .errors import MQTTError, ProtocolError
-from .events import rc_error, CONNECTED, ERROR, PUBLISH_DONE, SUBSCRIBED, UNSUBSCRIBED, \
-    CLOSED, CONNECTING, ESTABLISHED
-from .inflight import WAIT_PUBCOMP, WAIT_SUBACK
+from .errors import ProtocolError
+from .events import rc_error, CONNECTED, ERROR, CLOSED, CONNECTING, ESTABLISHED
+import mqtt5.outbound as _out
 
 _NO_PROPS = {}  # read-only stand-in for absent props
 
@@ -27,6 +26,9 @@ def connect_packet(s, clean_start):
         props[_pr.REQUEST_PROBLEM_INFORMATION] = 0
     if s.user_properties:
         props[_pr.USER_PROPERTY] = list(s.user_properties)
+    if s.auth_method is not None:
+        import mqtt5.auth as _auth  # lazy: only sessions using enhanced auth
+        _auth.connect_props(s, props)
     return _p.Connect(client_id=s.client_id, clean_start=clean_start,
                       keepalive=s.keepalive, username=s.username, password=s.password,
                       will=s.will, props=props)
@@ -50,6 +52,7 @@ def reset(s):
     s.server_reference = None  # (spec 3.2.2.3.16)
     s.session_expiry_granted = s.session_expiry  # (spec 3.2.2.3.2)
     s.keepalive_s = s.keepalive
+    s.reauthenticating = False
 
 
 def apply(s, props):
@@ -70,7 +73,10 @@ def apply(s, props):
     s.response_information = g(_pr.RESPONSE_INFORMATION)
     s.server_reference = g(_pr.SERVER_REFERENCE)
     s.session_expiry_granted = g(_pr.SESSION_EXPIRY_INTERVAL, s.session_expiry)
-    if _pr.AUTHENTICATION_METHOD in props:  # we sent none [MQTT-4.12.0-6]
+    if s.auth_method is not None:
+        import mqtt5.auth as _auth
+        _auth.on_connack(s, props)  # same method [MQTT-4.12.0-5], finish()
+    elif _pr.AUTHENTICATION_METHOD in props:  # we sent none [MQTT-4.12.0-6]
         raise ProtocolError(0x82, "Authentication Method without our asking")
 
 
@@ -84,9 +90,12 @@ def on_connack(s, pkt):
     s.reason_string = props.get(_pr.REASON_STRING)
     if rc >= 0x80:  # refused; the server closes the connection [MQTT-3.2.2-7]
         s.state = CLOSED
+        # 0x9C Use another server / 0x9D Server moved name it here (spec 4.11)
+        s.server_reference = props.get(_pr.SERVER_REFERENCE)
         ev._clear(ERROR)
         ev.packet, ev.reason_code, ev.props = pkt, rc, pkt.props
         ev.error = rc_error("CONNACK", rc)
+        ev.server_reference = s.server_reference
         return True
     if pkt.session_present and not s._has_state:
         # we hold no session state for the server to resume [MQTT-3.2.2-4]
@@ -98,26 +107,17 @@ def on_connack(s, pkt):
     if s.assigned_client_id:
         s.client_id = s.assigned_client_id  # reuse it to resume the session
     if not s.session_present:
-        _discard_state(s)
+        # no session on the server: inbound QoS 2 ids are void, what went out
+        # before is reported lost (events after CONNECTED) [MQTT-3.2.2-5]
+        s._held.clear()
+        _out.session_lost(s)
     s._has_state = s.session_expiry_granted != 0  # state kept after the link closes
     s.state = ESTABLISHED
+    s._hold = False
+    s._aout.reset(s.server_topic_alias_maximum)  # fresh map per connection
+    _out.pump(s)  # resend before any new packet [MQTT-4.4.0-1] [MQTT-4.6.0-1]
     ev._clear(CONNECTED)
     ev.packet, ev.reason_code, ev.props = pkt, rc, pkt.props
     ev.session_present = s.session_present
+    ev.server_reference = s.server_reference
     return True
-
-
-def _discard_state(s):
-    """No session on the server: forget inbound QoS 2 ids and fail what was in
-    flight (queued as events after CONNECTED) [MQTT-3.2.2-5]."""
-    s._held.clear()
-    fl = s._inflight
-    for i in range(fl.size):
-        if fl.pid[i]:
-            st = fl.state[i] & 0xFF
-            kind = PUBLISH_DONE if st <= WAIT_PUBCOMP else (
-                SUBSCRIBED if st == WAIT_SUBACK else UNSUBSCRIBED)
-            err = MQTTError("session lost")
-            err.reason_code = 0x80
-            s._pending.append((kind, fl.pid[i], 0x80, err, False))
-            fl.free(i)

@@ -21,11 +21,13 @@ _SUBACK = const(9)
 _UNSUBACK = const(11)
 _PINGRESP = const(13)
 _DISCONNECT = const(14)
+_AUTH = const(15)
 
 
 def handle(s, ptype, pkt):
     """Act on one decoded packet from the server; True when s._ev was filled."""
-    if s.state == CONNECTING and ptype != _CONNACK and ptype != _DISCONNECT:
+    if s.state == CONNECTING and ptype != _CONNACK and ptype != _DISCONNECT and \
+            ptype != _AUTH:  # AUTH: enhanced authentication before CONNACK (4.12)
         raise ProtocolError(0x82, "packet before CONNACK")  # [MQTT-3.2.0-1]
     if ptype == _PUBLISH:
         return _on_publish(s, pkt)
@@ -56,11 +58,15 @@ def handle(s, ptype, pkt):
         if i < 0:
             return False
         rc = pkt.reason_code
-        return _done(s, i, PUBLISH_DONE, pkt, rc if rc else fl.state[i] >> 8, "PUBCOMP")
+        return _done(s, i, PUBLISH_DONE, pkt, rc if rc else (fl.state[i] >> 8) & 0xFF,
+                     "PUBCOMP")
     if ptype == _PUBREL:
         # answer PUBCOMP [MQTT-4.3.3-11]; the id is then free for a new message
         # [MQTT-4.3.3-12]
-        s._tx.ack(_PUBCOMP, pid, 0 if s._held.remove(pid) else 0x92)
+        held = s._held.remove(pid)
+        s._tx.ack(_PUBCOMP, pid, 0 if held else 0x92)
+        if held:  # unacknowledged for the server until the PUBCOMP is written
+            s._acks.add(s._tx.end_pos())
         return False
     if ptype == _SUBACK or ptype == _UNSUBACK:
         sub = ptype == _SUBACK
@@ -78,15 +84,23 @@ def handle(s, ptype, pkt):
                      "SUBACK" if sub else "UNSUBACK")
     if ptype == _DISCONNECT:
         s.state = CLOSED
+        props = pkt.props
+        # 0x9C Use another server / 0x9D Server moved: where to go (spec 4.11)
+        s.server_reference = props.get(_pr.SERVER_REFERENCE) if props else None
         ev = s._ev
         ev._clear(DISCONNECTED)
         ev.packet, ev.reason_code, ev.props, ev.by_server = \
-            pkt, pkt.reason_code, pkt.props, True
+            pkt, pkt.reason_code, props, True
+        ev.server_reference = s.server_reference
         if pkt.reason_code >= 0x80:
             ev.error = rc_error("DISCONNECT", pkt.reason_code)
         return True
-    # CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ from a server; AUTH without an
-    # Authentication Method (enhanced auth is a later issue) [MQTT-4.12.0-6]
+    if ptype == _AUTH:
+        if s.auth_method is None:  # we sent no method [MQTT-4.12.0-6]
+            raise ProtocolError(0x82, "AUTH without an Authentication Method")
+        import mqtt5.auth as _auth  # lazy: enhanced auth only
+        return _auth.on_auth(s, pkt)
+    # CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ from a server
     raise ProtocolError(0x82, "unexpected packet type %d" % ptype)
 
 
@@ -110,16 +124,21 @@ def _on_publish(s, pkt):
     if props and _pr.TOPIC_ALIAS in props:
         _alias(s, pkt, props[_pr.TOPIC_ALIAS])
     pid = pkt.packet_id
-    if qos == 2:
-        if pid in s._held:
+    if qos:
+        if qos == 2 and pid in s._held:
             # re-sent before PUBREL: acknowledge, never deliver twice [MQTT-4.3.3-10]
             s._tx.ack(_PUBREC, pid, 0)
             return False
-        if not s._held.add(pid):
-            raise ProtocolError(0x93, "receive maximum exceeded")  # [MQTT-3.3.4-9]
-        s._tx.ack(_PUBREC, pid, 0)  # ownership taken [MQTT-4.3.3-8]
-    elif qos == 1:
-        s._tx.ack(_PUBACK, pid, 0)  # [MQTT-4.3.2-4]
+        # the server may not have more QoS 1/2 PUBLISH unacknowledged than our
+        # Receive Maximum [MQTT-3.3.4-9]: held QoS 2 ids + acks not yet written
+        if s._held.count + s._acks.pending(s._tx.spos) >= s.receive_maximum:
+            raise ProtocolError(0x93, "Receive Maximum %d exceeded" % s.receive_maximum)
+        if qos == 2:
+            s._held.add(pid)
+            s._tx.ack(_PUBREC, pid, 0)  # ownership taken [MQTT-4.3.3-8]
+        else:
+            s._tx.ack(_PUBACK, pid, 0)  # [MQTT-4.3.2-4]
+            s._acks.add(s._tx.end_pos())
     ev = s._ev
     ev._clear(MESSAGE)
     ev.packet, ev.packet_id, ev.props = pkt, pid or 0, props
@@ -130,11 +149,11 @@ def _alias(s, pkt, alias):
     """Inbound Topic Alias (spec 3.3.2.3.4): a topic sets the alias, an empty topic uses
     it.  The table (s._aliases, topic_alias_maximum entries) is per connection
     [MQTT-3.3.2-7]."""
-    if alias > len(s._aliases):  # above our maximum [MQTT-3.1.2-30] [MQTT-3.3.2-11]
-        raise ProtocolError(0x94, "topic alias %d" % alias)
+    if alias > len(s._aliases):  # above our maximum [MQTT-3.1.2-26] [MQTT-3.3.2-11]
+        raise ProtocolError(0x94, "Topic Alias %d above our maximum" % alias)
     if pkt.topic:
         s._aliases[alias - 1] = pkt.topic
     else:
         pkt.topic = s._aliases[alias - 1]
-        if pkt.topic is None:
-            raise ProtocolError(0x82, "unknown topic alias %d" % alias)
+        if pkt.topic is None:  # an alias the server never mapped on this connection
+            raise ProtocolError(0x94, "Topic Alias %d not mapped" % alias)

@@ -11,17 +11,25 @@ WAIT_PUBREC = const(2)  # QoS 2 PUBLISH sent [MQTT-4.3.3-3]
 WAIT_PUBCOMP = const(3)  # PUBREL sent [MQTT-4.3.3-5]
 WAIT_SUBACK = const(4)
 WAIT_UNSUBACK = const(5)
+# state bits above the wait kind and the PUBREC reason code (bits 8-15)
+QUEUED = const(0x10000)  # to be (re)sent: encoded by outbound.pump(), in order
+RESEND = const(0x20000)  # went out on an earlier connection: DUP on resend
+# [MQTT-3.3.1-1], lost when the server has no session [MQTT-3.2.2-5]
 
 _MAX_PID = const(65535)
+_POS_MASK = const(0x3FFFFFFF)  # transmit stream positions wrap (small ints)
+_POS_HALF = const(0x20000000)
 
 
 class Inflight:
     """Fixed table of ``size`` unacknowledged outbound packets (PUBLISH QoS>0,
     SUBSCRIBE, UNSUBSCRIBE), with packet-id allocation.
 
-    Per slot: pid (0 = free), state (wait kind | PUBREC reason code << 8),
-    and for PUBLISH the topic, payload, props and qos/retain flags the caller passed
-    (references, kept for resend on session resumption, a later issue).
+    Per slot: pid (0 = free), state (wait kind | PUBREC reason code << 8 | QUEUED |
+    RESEND), and for PUBLISH the topic, payload, props and qos/retain flags the caller
+    passed (references, kept for resend on session resumption [MQTT-4.4.0-1]); for
+    SUBSCRIBE/UNSUBSCRIBE the list of topics, props and the item count.
+    ``queued`` counts QUEUED slots (waiting to be encoded by outbound.pump()).
     ``publishes`` counts PUBLISH slots: the Receive Maximum quota [MQTT-3.3.4-7].
     ``order`` is a monotonically increasing stamp per slot, so a resend can go out in
     the original order [MQTT-4.6.0-1].
@@ -38,6 +46,7 @@ class Inflight:
         self.props = [None] * size
         self.publishes = 0
         self.used = 0
+        self.queued = 0
         self._last = 0  # last packet id handed out
         self._stamp = 0
 
@@ -76,6 +85,44 @@ class Inflight:
             self.publishes += 1
         return i
 
+    def oldest_queued(self):
+        """Index of the QUEUED slot sent (or queued) first, or -1 [MQTT-4.6.0-1]."""
+        best = -1
+        if self.queued:
+            st, o = self.state, self.order
+            for i in range(self.size):
+                if st[i] & QUEUED and (best < 0 or o[i] < o[best]):
+                    best = i
+        return best
+
+    def set_queued(self, i, on):
+        """Mark slot i as waiting to be encoded (on) or as encoded (off)."""
+        if on and not self.state[i] & QUEUED:
+            self.state[i] |= QUEUED
+            self.queued += 1
+        elif not on and self.state[i] & QUEUED:
+            self.state[i] &= ~QUEUED
+            self.queued -= 1
+
+    def mark_resend(self):
+        """New connection: every slot goes out again (PUBLISH with DUP, PUBREL)
+        once CONNACK says the session is present [MQTT-4.4.0-1]."""
+        for i in range(self.size):
+            if self.pid[i] and not self.state[i] & QUEUED:
+                self.state[i] |= RESEND
+                self.set_queued(i, True)
+
+    def sent_publishes(self):
+        """PUBLISH slots that went out on this connection (the send quota in use
+        [MQTT-4.9.0-2]); QUEUED ones have not."""
+        n = self.publishes
+        if self.queued:
+            st = self.state
+            for i in range(self.size):
+                if st[i] & QUEUED and st[i] & 0xFF <= WAIT_PUBCOMP:
+                    n -= 1
+        return n
+
     def free(self, i, unsent=False):
         """Release slot i: its packet id may be reused from now on [MQTT-2.2.1-3].
         unsent: the packet never went out (encoding failed): hand its id out again."""
@@ -83,6 +130,7 @@ class Inflight:
             self._last -= 1
         if self.state[i] & 0xFF <= WAIT_PUBCOMP:
             self.publishes -= 1
+        self.set_queued(i, False)
         self.pid[i] = 0
         self.state[i] = 0
         self.topic[i] = self.payload[i] = self.props[i] = None
@@ -98,6 +146,7 @@ class HeldIds:
 
     def __init__(self, size):
         self.ids = [0] * size
+        self.count = 0
 
     def __contains__(self, pid):
         return pid in self.ids
@@ -108,6 +157,7 @@ class HeldIds:
         for i in range(len(ids)):
             if ids[i] == 0:
                 ids[i] = pid
+                self.count += 1
                 return True
         return False
 
@@ -117,6 +167,7 @@ class HeldIds:
         for i in range(len(ids)):
             if ids[i] == pid:
                 ids[i] = 0
+                self.count -= 1
                 return True
         return False
 
@@ -124,3 +175,42 @@ class HeldIds:
         ids = self.ids
         for i in range(len(ids)):
             ids[i] = 0
+        self.count = 0
+
+
+class AckRing:
+    """Where our acks for inbound QoS 1/2 PUBLISH end in the transmit stream, until
+    they are written: with the held QoS 2 ids this is the server's view of its
+    unacknowledged PUBLISHes, bounded by our Receive Maximum [MQTT-3.3.4-9].
+
+    Positions are byte counts of the transmit stream masked to 30 bits (small ints on
+    every port); an entry is dropped (-1) once the stream was written past it."""
+
+    def __init__(self, size):
+        self.pos = [-1] * size
+        self.i = 0
+        self.n = 0
+
+    def reset(self):
+        pos = self.pos
+        for i in range(len(pos)):
+            pos[i] = -1
+        self.n = 0
+
+    def add(self, end):
+        """An ack ending at stream position end was queued."""
+        pos = self.pos
+        if pos[self.i] < 0:
+            self.n += 1
+        pos[self.i] = end
+        self.i = (self.i + 1) % len(pos)
+
+    def pending(self, written):
+        """Acks not yet written when the stream was written up to ``written``."""
+        pos = self.pos
+        for i in range(len(pos)):
+            p = pos[i]
+            if p >= 0 and not 0 < (p - written) & _POS_MASK < _POS_HALF:
+                pos[i] = -1
+                self.n -= 1
+        return self.n

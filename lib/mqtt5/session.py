@@ -36,12 +36,18 @@ codec's (packet object, topic str, props).  Measured on the unix port
 a str topic), QoS 1 publish + PUBACK 224 B, inbound QoS 0 256 B; a default Session
 holds 7.2 KB (4 KB of it the two buffers), rx/tx 512 B and 4 slots 3.4 KB.
 
-Built for the later issues: Receive Maximum is enforced outbound and bounds inbound
-QoS 2 ids (HeldIds); max packet size is checked both ways; slots keep topic, payload,
-props, flags and an order stamp so a resend on Session Present can go out in order with
-DUP (and PUBREL for WAIT_PUBCOMP slots); inbound topic aliases are resolved (outbound
-aliases are a later issue); AUTH is a protocol error until enhanced auth lands in
-handshake.py; an offline queue belongs to the supervisor (publish raises when CLOSED).
+Protocol features, each in its own module: session resumption (outbound.py: on
+CONNACK with Session Present 1 after connect(clean_start=False), unacknowledged QoS
+1/2 PUBLISH go out again with DUP and PUBREL for QoS 2 past PUBREC, original ids, in
+the original order, before anything new [MQTT-4.4.0-1]; with Session Present 0 they
+end with a SessionLost error, see events.Event); Maximum Packet Size both ways
+(rxbuf/wire.frame refuse an oversize inbound packet before it is read whole: 0x95;
+txbuf refuses an outbound one before it is queued); Receive Maximum both ways
+(``send_quota``; inflight.AckRing + HeldIds: 0x93); topic aliases both ways
+(aliases.py outbound, inbound.py inbound: 0x94); enhanced authentication (auth.py,
+imported only with ``auth_method``); server redirection (``server_reference`` on the
+session and on CONNECTED/ERROR/DISCONNECTED events).  An offline queue belongs to the
+supervisor (publish raises when CLOSED).
 """
 
 from ._compat import const
@@ -49,13 +55,16 @@ from .errors import MQTTError, ProtocolError
 import mqtt5.packets as _p
 import mqtt5.handshake as _hs
 import mqtt5.inbound as _in
+import mqtt5.outbound as _out
 from .rxbuf import RxBuffer
 from .txbuf import TxBuffer, BufferFull, ACK_ROOM  # noqa: F401 (BufferFull is API)
-from .inflight import Inflight, HeldIds, WAIT_PUBACK, WAIT_PUBREC, WAIT_SUBACK, \
-    WAIT_UNSUBACK
+from .inflight import Inflight, HeldIds, AckRing, WAIT_SUBACK, WAIT_UNSUBACK
+from .aliases import OutAliases
 from .keepalive import KeepAlive, PING, DEAD, IDLE_MS
+from .outbound import SessionLost  # noqa: F401 (API)
 from .events import Event, CONNECTED, MESSAGE, PUBLISH_DONE, SUBSCRIBED, \
-    UNSUBSCRIBED, DISCONNECTED, LINK_DEAD, ERROR, CLOSED, CONNECTING, ESTABLISHED  # noqa
+    UNSUBSCRIBED, DISCONNECTED, LINK_DEAD, ERROR, REAUTHENTICATED, CLOSED, \
+    CONNECTING, ESTABLISHED  # noqa
 
 # subscription options [MQTT-3.8.3.1] (public, for subscribe())
 NO_LOCAL = 0x04
@@ -66,8 +75,7 @@ RETAIN_HANDLING_SHIFT = 4  # 0 send retained, 1 only if new subscription, 2 neve
 _PUBLISH = const(3)
 _PUBREC = const(5)
 _PUBREL = const(6)
-
-_RESERVE = const(32)  # tx bytes publish/subscribe leave free for acks and PINGREQ
+_TOPIC_ALIAS = const(0x23)
 
 
 class Session:
@@ -85,6 +93,10 @@ class Session:
     Buffers: rx_size (receive buffer = largest inbound packet), tx_size (transmit buffer =
     largest outbound packet), max_inflight (slots for unacknowledged QoS 1/2 PUBLISH,
     SUBSCRIBE and UNSUBSCRIBE; ids of slots are never reused before completion).
+    topic_alias_out (default 8): size of the outbound topic alias table; aliases are
+    used automatically within the server's Topic Alias Maximum (0: never).
+    auth_method (str) and authenticator (an object with start()/step(data), optional
+    finish(data); see mqtt5.auth): enhanced authentication (spec 4.12).
 
     After CONNACK the server's limits are attributes: server_keepalive (None if not
     sent), assigned_client_id, receive_maximum_out (server Receive Maximum),
@@ -93,14 +105,16 @@ class Session:
     shared_available, session_present, reason_string, response_information,
     server_reference, session_expiry_granted (the server's Session Expiry Interval if it
     sent one, else ours).  ``keepalive_s`` is the period in use (Server Keep Alive
-    overrides ours [MQTT-3.2.2-21]).
+    overrides ours [MQTT-3.2.2-21]).  ``server_reference`` is also set by a refused
+    CONNACK or a server DISCONNECT (0x9C Use another server / 0x9D Server moved).
     """
 
     def __init__(self, client_id="", keepalive=60, clean_start=True, session_expiry=0,
                  receive_maximum=16, max_packet_size=None, topic_alias_maximum=0,
                  request_response_info=False, request_problem_info=True,
                  user_properties=None, username=None, password=None, will=None,
-                 rx_size=2048, tx_size=2048, max_inflight=16):
+                 rx_size=2048, tx_size=2048, max_inflight=16, topic_alias_out=8,
+                 auth_method=None, authenticator=None):
         self.client_id = client_id
         self.keepalive = keepalive
         self.clean_start = clean_start
@@ -118,11 +132,19 @@ class Session:
         self.username = username
         self.password = password
         self.will = will
+        if (auth_method is None) != (authenticator is None):
+            raise ValueError("auth_method and authenticator go together")
+        self.auth_method = auth_method
+        self.authenticator = authenticator
         self._rx = RxBuffer(rx_size)
         self._aliases = [None] * topic_alias_maximum
         self._tx = TxBuffer(tx_size)
         self._inflight = Inflight(max_inflight)
         self._held = HeldIds(receive_maximum)
+        self._acks = AckRing(receive_maximum)
+        self._aout = OutAliases(topic_alias_out)
+        self._aprops = {_TOPIC_ALIAS: 1}  # reused props of an aliased PUBLISH
+        self._hold = False  # CONNECTING with enhanced auth: new packets wait
         self._ka = KeepAlive(keepalive)
         self._ev = Event()
         self._pending = []  # rare events from tick()/disconnect()/session loss: tuples
@@ -141,6 +163,13 @@ class Session:
         """Unacknowledged QoS 1/2 PUBLISH packets (Receive Maximum quota in use)."""
         return self._inflight.publishes
 
+    @property
+    def send_quota(self):
+        """How many more QoS 1/2 publish() calls the server's Receive Maximum allows
+        now [MQTT-3.3.4-7] (0: wait for a PUBLISH_DONE); 65535 before CONNACK."""
+        n = self.receive_maximum_out - self._inflight.publishes
+        return n if n > 0 else 0
+
     # ---- connection lifecycle -------------------------------------------------------
 
     def connect(self, now_ms, clean_start=None):
@@ -151,6 +180,9 @@ class Session:
             clean_start = self.clean_start
         self._rx.reset()
         self._tx.reset()
+        self._acks.reset()
+        self._aout.reset(0)  # outbound aliases only after CONNACK [MQTT-3.3.2-7]
+        self._inflight.mark_resend()  # resent if the session is present
         al = self._aliases  # inbound topic aliases live for one connection [MQTT-3.3.2-7]
         for i in range(len(al)):
             al[i] = None
@@ -163,11 +195,13 @@ class Session:
             self._has_state = False
         pkt = _hs.connect_packet(self, clean_start)
         self._tx.packet(pkt)
+        self._hold = self.auth_method is not None  # [MQTT-3.1.2-30]
         self.state = CONNECTING
 
     def connection_lost(self, now_ms=None):
         """The transport closed under us: state CLOSED, no event.  In-flight slots are
-        kept for the next connect() (resend on Session Present is a later issue)."""
+        kept: the next connect(clean_start=False) resends them if CONNACK says Session
+        Present 1, else reports them lost (see Event)."""
         self.state = CLOSED
         self._rx.reset()
 
@@ -177,13 +211,14 @@ class Session:
         data_to_send() then close the transport [MQTT-3.14.4-2]."""
         if self.state == CLOSED:
             return
-        self._tx.packet(_p.Disconnect(reason_code=reason_code, props=props),
-                        0, self.server_max_packet_size)
+        # Reason String / User Property dropped if over the server's Maximum Packet
+        # Size [MQTT-3.14.2-3] [MQTT-3.14.2-4]
+        _out.fit(self, _p.Disconnect(reason_code=reason_code, props=props))
         self._close(DISCONNECTED, reason_code, None, False)
 
     def _close(self, kind, reason_code, error, by_server):
         self.state = CLOSED
-        self._pending.append((kind, 0, reason_code, error, by_server))
+        self._pending.append((kind, 0, reason_code, error, by_server, None))
 
     # ---- inbound --------------------------------------------------------------------
 
@@ -218,11 +253,16 @@ class Session:
         here, so drain until None after received(), tick() and sent().  None also
         when the transmit buffer lacks room for such an ack: flush, then call again."""
         if self._pending:
-            k, pid, rc, err, by_server = self._pending.pop(0)
+            k, pid, rc, err, by_server, pkt = self._pending.pop(0)
             ev = self._ev
             ev._clear(k)
             ev.packet_id, ev.reason_code, ev.error, ev.by_server = pid, rc, err, by_server
+            ev.packet = pkt
             return ev
+        if self._inflight.queued and self.state == ESTABLISHED:
+            _out.pump(self)  # an ack may have freed send quota
+            if self._pending:
+                return self.next_event()
         rx = self._rx
         while self.state != CLOSED:
             try:
@@ -237,6 +277,9 @@ class Session:
                 if _in.handle(self, ptype, _p.decode(rx.take(total))):
                     return self._ev
             except ProtocolError as e:
+                if e.reason_code == 0x82 and e.msg and e.msg.endswith("0x23"):
+                    # the codec's "bad value" for Topic Alias 0 [MQTT-3.3.2-8]
+                    e.reason_code = 0x94  # Topic Alias invalid
                 return self._fail(e)
         return None
 
@@ -272,71 +315,36 @@ class Session:
         self._tx.consumed(n)
         if n > 0:
             self._ka.on_tx(self._now)
+            if self._acks.n:
+                self._acks.pending(self._tx.spos)  # forget acks now written
+            if self._inflight.queued:
+                _out.pump(self)  # room for the resend backlog
 
     @property
     def pending_bytes(self):
         """Bytes queued and not yet marked sent."""
         return self._tx.tail - self._tx.head
 
-    def _check_open(self):
-        if self.state == CLOSED:
-            raise MQTTError("not connected")
-
-    def _take_slot(self, state):
-        i = self._inflight.alloc(state)
-        if i < 0:
-            raise MQTTError("no free in-flight slot")
-        return i
-
-    def publish(self, topic, payload, qos=0, retain=False, props=None):
+    def publish(self, topic, payload, qos=0, retain=False, props=None, alias=True):
         """Queue PUBLISH; returns the packet id (0 for QoS 0); PUBLISH_DONE follows for
         QoS 1/2.
 
         topic: str, or UTF-8 bytes (spares the codec one encode allocation); payload:
         bytes-like.  For QoS 1/2 the session keeps references to topic/payload/props until
-        PUBLISH_DONE (for resend): do not mutate them.  ValueError for invalid contents
+        PUBLISH_DONE (for resend): do not mutate them.  alias: use an outbound Topic
+        Alias when the table allows (a repeated topic then goes out with an empty
+        Topic Name); False sends the full topic without one.  props must not carry a
+        Topic Alias while aliases are on (ValueError).  ValueError for invalid contents
         (codec: wildcard in topic, bad property ...).  MQTTError when not
-        connected/connecting, no free slot, Receive Maximum quota used up
-        [MQTT-3.3.4-7], QoS above the server's Maximum QoS [MQTT-3.2.2-11], retain not
-        available [MQTT-3.2.2-14], or packet over the server's Maximum Packet Size
-        [MQTT-3.2.2-15]; BufferFull when the transmit buffer has no room now."""
-        self._check_open()
-        if qos > self.maximum_qos:
-            raise MQTTError("QoS %d above server maximum %d" % (qos, self.maximum_qos))
-        if retain and not self.retain_available:
-            raise MQTTError("retain not available")
-        i = -1
-        pid = 0
-        fl = self._inflight
-        if qos:
-            if fl.publishes >= self.receive_maximum_out:
-                raise MQTTError("server receive maximum reached")
-            i = self._take_slot(WAIT_PUBACK if qos == 1 else WAIT_PUBREC)
-            pid = fl.pid[i]
-        try:
-            self._tx.publish(_RESERVE, self.server_max_packet_size, topic, payload, qos,
-                             retain, False, pid, props)
-        except Exception:
-            if i >= 0:
-                fl.free(i, True)
-            raise
-        if i >= 0:
-            fl.topic[i], fl.payload[i], fl.props[i] = topic, payload, props
-            fl.flags[i] = qos | (4 if retain else 0)
-        return pid
-
-    def _request(self, state, cls, items, props):
-        self._check_open()
-        fl = self._inflight
-        i = self._take_slot(state)
-        try:
-            self._tx.packet(cls(packet_id=fl.pid[i], topics=items, props=props), _RESERVE,
-                            self.server_max_packet_size)
-        except Exception:
-            fl.free(i, True)
-            raise
-        fl.flags[i] = len(items)
-        return fl.pid[i]
+        connected/connecting, no free slot, send quota used up (``send_quota`` 0:
+        server Receive Maximum [MQTT-3.3.4-7]), QoS above the server's Maximum QoS
+        [MQTT-3.2.2-11], retain not available [MQTT-3.2.2-14], or the packet is over
+        the server's Maximum Packet Size (message names 0x95, ``.reason_code`` 0x95;
+        nothing queued) [MQTT-3.2.2-15]; BufferFull when the transmit buffer has no room
+        now, or (QoS 0) while resent packets are still waiting for room.  While a
+        resend backlog exists (after a reconnect) QoS 1/2 publishes are accepted but
+        queued behind it, so nothing new overtakes a resend [MQTT-4.6.0-1]."""
+        return _out.publish(self, topic, payload, qos, retain, props, alias)
 
     def subscribe(self, topics, props=None):
         """Queue SUBSCRIBE for topics = [(filter, options), ...]; returns the packet id;
@@ -344,12 +352,21 @@ class Session:
 
         options [MQTT-3.8.3.1]: QoS (bits 0-1) | NO_LOCAL | RETAIN_AS_PUBLISHED |
         retain handling << RETAIN_HANDLING_SHIFT.  props: e.g. Subscription Identifier."""
-        return self._request(WAIT_SUBACK, _p.Subscribe, topics, props)
+        return _out.request(self, WAIT_SUBACK, _p.Subscribe, topics, props)
 
     def unsubscribe(self, filters, props=None):
         """Queue UNSUBSCRIBE for filters = [filter, ...]; returns the packet id;
         UNSUBSCRIBED follows with one reason code per filter."""
-        return self._request(WAIT_UNSUBACK, _p.Unsubscribe, filters, props)
+        return _out.request(self, WAIT_UNSUBACK, _p.Unsubscribe, filters, props)
+
+    def reauthenticate(self):
+        """Start a re-authentication (spec 4.12.1): queue AUTH 0x19 with our
+        Authentication Method and ``authenticator.start()`` data; AUTH 0x18 rounds
+        follow through ``authenticator.step()``, and REAUTHENTICATED on the server's
+        AUTH 0x00 (a failure: the server's DISCONNECT).  MQTTError without an
+        auth_method [MQTT-4.12.0-7], when not connected, or while one is running."""
+        import mqtt5.auth as _auth
+        _auth.reauthenticate(self)
 
     # ---- time -----------------------------------------------------------------------
 

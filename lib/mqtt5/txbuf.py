@@ -9,14 +9,25 @@ is lent to the adapter, queued bytes are never moved.
 from ._compat import const
 from .errors import MQTTError, ProtocolError
 import mqtt5.packets as _p
-from .packets.publish import encode_publish, encode_ack
+from .packets.publish import encode_publish, encode_ack, publish_size
+from .wire import vbi_size
 
 _TOO_LARGE = const(0x95)  # what the codec raises when a packet does not fit a buffer
 ACK_ROOM = const(8)  # one ack with a reason code and no props is 5 bytes
+_POS_MASK = const(0x3FFFFFFF)  # stream positions (see inflight.AckRing)
 
 
 class BufferFull(MQTTError):
     """The transmit buffer has no room now: flush data_to_send(), call sent(), retry."""
+
+
+def too_large(what, n, limit):
+    """The MQTTError refusing a packet above the server's Maximum Packet Size
+    [MQTT-3.2.2-15]; ``.reason_code`` 0x95."""
+    e = MQTTError("0x95 Packet too large: %s of %d bytes exceeds the server's Maximum "
+                  "Packet Size %d" % (what, n, limit))
+    e.reason_code = _TOO_LARGE
+    return e
 
 
 class TxBuffer:
@@ -27,11 +38,17 @@ class TxBuffer:
         self.mv = memoryview(self.buf)
         self.head = self.tail = 0
         self.lent = False
+        self.spos = 0  # bytes written since reset(), masked to 30 bits
 
     def reset(self):
         """Drop everything queued (new connection)."""
         self.head = self.tail = 0
         self.lent = False
+        self.spos = 0
+
+    def end_pos(self):
+        """Stream position just after the last queued byte."""
+        return (self.spos + self.tail - self.head) & _POS_MASK
 
     def view(self):
         """Queued bytes as a memoryview (lent until consumed()), or None."""
@@ -44,6 +61,7 @@ class TxBuffer:
         """n bytes of the lent view were written."""
         self.lent = False
         self.head += n
+        self.spos = (self.spos + n) & _POS_MASK
         if self.head >= self.tail:
             self.head = self.tail = 0
 
@@ -63,9 +81,10 @@ class TxBuffer:
 
     def _commit(self, n, reserve, limit):
         """Queue n encoded bytes (n < 0: did not fit the tail), keeping ``reserve``
-        bytes free for acks; ``limit``: the peer's Maximum Packet Size (0: none)."""
+        bytes free for acks; ``limit``: the server's Maximum Packet Size (0: none),
+        checked before anything is queued [MQTT-3.2.2-15]."""
         if limit and n > limit:
-            raise MQTTError("packet of %d bytes exceeds server maximum %d" % (n, limit))
+            raise too_large("packet", n, limit)
         if n < 0 or self.tail + n + reserve > len(self.buf):
             if self.tail > self.head or self.lent:
                 raise BufferFull("transmit buffer full")
@@ -81,6 +100,8 @@ class TxBuffer:
             if e.reason_code != _TOO_LARGE:
                 raise
             n = -1
+            if limit and _total(pkt._size()) > limit:  # too large anyway: say so
+                raise too_large("packet", _total(pkt._size()), limit)
         self._commit(n, reserve, limit)
 
     def publish(self, reserve, limit, topic, payload, qos, retain, dup, pid, props):
@@ -93,6 +114,9 @@ class TxBuffer:
             if e.reason_code != _TOO_LARGE:
                 raise
             n = -1
+            if limit and publish_size(topic, payload, qos, props) > limit:
+                raise too_large("PUBLISH", publish_size(topic, payload, qos, props),
+                                limit)
         self._commit(n, reserve, limit)
 
     def ack(self, ptype, pid, rc):
@@ -109,3 +133,7 @@ class TxBuffer:
         self.buf[self.tail + 1] = 0
         self.tail += 2
         return True
+
+
+def _total(rl):
+    return 1 + vbi_size(rl) + rl

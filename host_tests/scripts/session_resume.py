@@ -1,0 +1,286 @@
+"""Sans-IO session: resumption after a cut [MQTT-4.4.0-1] against a fake server.
+
+The link is cut at every step of the QoS 1 and QoS 2 flows; the session reconnects
+with clean_start=False and the fake server answers Session Present 1 or 0.  Checked:
+the bytes sent (DUP [MQTT-3.3.1-1], original packet ids, order [MQTT-4.6.0-1], before
+anything new) and the events (PUBLISH_DONE for the original ids, SessionLost).
+"""
+
+import mqtt5.session as S
+import mqtt5.properties as P
+from session_fake import (connected, out, feed, kinds, eq, run_tests, connack, publish,
+    ack, suback, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP, SUBSCRIBE, CONNECT)
+
+
+def reconnect(s, present, props=None):
+    """Cut, connect(clean_start=False); returns (CONNECT packet, events, packets sent
+    after CONNACK)."""
+    s.connection_lost()
+    s.connect(0, clean_start=False)
+    sent = out(s)
+    eq([t for t, _ in sent], [CONNECT], "only CONNECT before CONNACK")
+    eq(sent[0][1].clean_start, False, "clean start 0")
+    evs = feed(s, connack(session_present=present, props=props))
+    return evs, out(s)
+
+
+def brief(pkts):
+    """(type, packet id, dup) per PUBLISH/PUBREL/SUBSCRIBE sent."""
+    res = []
+    for t, p in pkts:
+        if t == PUBLISH:
+            res.append((t, p.packet_id, p.dup))
+        else:
+            res.append((t, getattr(p, "packet_id", None)))
+    return res
+
+
+def session(**kw):
+    return connected(session_expiry=600, **kw)
+
+
+# ---- QoS 1: cut before the PUBLISH was written, and after ----------------------------
+
+def qos1_cut(written):
+    s = session()
+    pid = s.publish("q1", b"one", 1)
+    if written:
+        out(s)
+    return s, pid
+
+
+def test_qos1_unwritten_resent_with_session():
+    s, pid = qos1_cut(False)
+    evs, sent = reconnect(s, True)
+    eq(kinds(evs), [S.CONNECTED], "no loss")
+    eq(brief(sent), [(PUBLISH, pid, True)], "PUBLISH again, DUP, same id")
+    eq((sent[0][1].topic, bytes(sent[0][1].payload)), ("q1", b"one"), "same message")
+    evs = feed(s, ack(PUBACK, pid))
+    eq([(e["kind"], e["packet_id"], e["error"]) for e in evs],
+       [(S.PUBLISH_DONE, pid, None)], "done for the original id")
+    eq(s.inflight_count, 0, "slot freed")
+
+
+def test_qos1_written_resent_with_session():
+    s, pid = qos1_cut(True)
+    evs, sent = reconnect(s, True)
+    eq(brief(sent), [(PUBLISH, pid, True)], "resent with DUP")
+    eq(kinds(feed(s, ack(PUBACK, pid))), [S.PUBLISH_DONE], "completes")
+
+
+def test_qos1_lost_without_session():
+    s, pid = qos1_cut(True)
+    evs, sent = reconnect(s, False)
+    eq(sent, [], "nothing resent")
+    eq(kinds(evs), [S.CONNECTED, S.PUBLISH_DONE], "loss reported after CONNECTED")
+    e = evs[1]
+    eq((e["packet_id"], e["reason_code"]), (pid, 0x80), "id and code")
+    assert isinstance(e["error"], S.SessionLost), e["error"]
+    p = e["packet"]
+    eq((p.topic, bytes(p.payload), p.qos, p.retain), ("q1", b"one", 1, False),
+       "the message to publish again")
+    eq(s.inflight_count, 0, "slot freed")
+    pid2 = s.publish(p.topic, p.payload, p.qos, p.retain, p.props)
+    eq(brief(out(s)), [(PUBLISH, pid2, False)], "re-published as a new message")
+
+
+# ---- QoS 2: cut before PUBREC, before PUBREL went out, before PUBCOMP ----------------
+
+def qos2_cut(step):
+    """step 0: PUBLISH written; 1: PUBREC received, PUBREL queued not written;
+    2: PUBREL written."""
+    s = session()
+    pid = s.publish("q2", b"two", 2)
+    out(s)
+    if step >= 1:
+        feed(s, ack(PUBREC, pid))
+    if step >= 2:
+        eq(brief(out(s)), [(PUBREL, pid)], "PUBREL written")
+    return s, pid
+
+
+def test_qos2_before_pubrec_resent_with_session():
+    s, pid = qos2_cut(0)
+    evs, sent = reconnect(s, True)
+    eq(brief(sent), [(PUBLISH, pid, True)], "PUBLISH again with DUP")
+    feed(s, ack(PUBREC, pid))
+    eq(brief(out(s)), [(PUBREL, pid)], "then PUBREL")
+    evs = feed(s, ack(PUBCOMP, pid))
+    eq([(e["kind"], e["packet_id"]) for e in evs], [(S.PUBLISH_DONE, pid)], "done")
+
+
+def test_qos2_pubrel_unwritten_resent_with_session():
+    s, pid = qos2_cut(1)
+    evs, sent = reconnect(s, True)
+    eq(brief(sent), [(PUBREL, pid)], "PUBREL, never the PUBLISH again")
+    evs = feed(s, ack(PUBCOMP, pid))
+    eq([(e["kind"], e["packet_id"], e["error"]) for e in evs],
+       [(S.PUBLISH_DONE, pid, None)], "done")
+
+
+def test_qos2_pubrel_written_resent_with_session():
+    s, pid = qos2_cut(2)
+    evs, sent = reconnect(s, True)
+    eq(brief(sent), [(PUBREL, pid)], "PUBREL again")
+    eq(kinds(feed(s, ack(PUBCOMP, pid))), [S.PUBLISH_DONE], "done")
+
+
+def test_qos2_lost_without_session():
+    for step in (0, 1, 2):
+        s, pid = qos2_cut(step)
+        evs, sent = reconnect(s, False)
+        eq(sent, [], "nothing resent")
+        eq([(e["kind"], e["packet_id"], e["reason_code"]) for e in evs],
+           [(S.CONNECTED, 0, 0), (S.PUBLISH_DONE, pid, 0x80)], "lost, step %d" % step)
+        assert isinstance(evs[1]["error"], S.SessionLost)
+        p = evs[1]["packet"]
+        if step == 0:
+            eq((p.topic, bytes(p.payload), p.qos), ("q2", b"two", 2), "to re-publish")
+        else:
+            eq(p, None, "past PUBREC the server had the message")
+        eq(s.inflight_count, 0, "freed")
+
+
+def test_cut_twice_still_resends():
+    s, pid = qos1_cut(True)
+    s.connection_lost()
+    s.connect(0, clean_start=False)  # CONNACK never came
+    out(s)
+    evs, sent = reconnect(s, True)
+    eq(brief(sent), [(PUBLISH, pid, True)], "resent once")
+
+
+# ---- order, new packets, pacing --------------------------------------------------------
+
+def test_resend_order_before_new_packets():
+    s = session()
+    a = s.publish("a", b"1", 1)
+    b = s.publish("b", b"2", 2)
+    c = s.publish("c", b"3", 1)
+    sub = s.subscribe([("x/#", 1)])
+    out(s)
+    feed(s, ack(PUBREC, b))
+    out(s)  # PUBREL b written
+    s.connection_lost()
+    s.connect(0, clean_start=False)
+    out(s)
+    d = s.publish("d", b"4", 1)  # before CONNACK: waits behind the resends
+    raises_bf = False
+    try:
+        s.publish("e", b"5", 0)
+    except S.BufferFull:
+        raises_bf = True
+    assert raises_bf, "QoS 0 waits until the backlog is out"
+    eq(s.data_to_send(), None, "nothing new before CONNACK")
+    feed(s, connack(session_present=True))
+    f = s.publish("f", b"6", 1)
+    eq(brief(out(s)), [(PUBLISH, a, True), (PUBREL, b), (PUBLISH, c, True),
+                       (SUBSCRIBE, sub), (PUBLISH, d, False), (PUBLISH, f, False)],
+       "original order, DUP only on resends, new ones after")
+    evs = feed(s, ack(PUBACK, a) + ack(PUBCOMP, b) + ack(PUBACK, c) + suback(sub, [1]) +
+               ack(PUBACK, d) + ack(PUBACK, f))
+    eq([(e["kind"], e["packet_id"]) for e in evs],
+       [(S.PUBLISH_DONE, a), (S.PUBLISH_DONE, b), (S.PUBLISH_DONE, c),
+        (S.SUBSCRIBED, sub), (S.PUBLISH_DONE, d), (S.PUBLISH_DONE, f)], "all done")
+
+
+def test_unsent_new_packets_survive_session_loss():
+    s = session()
+    a = s.publish("a", b"1", 1)
+    out(s)
+    s.connection_lost()
+    s.connect(0, clean_start=False)
+    out(s)
+    d = s.publish("d", b"4", 1)  # queued, never sent
+    evs = feed(s, connack(session_present=False))
+    eq([(e["kind"], e["packet_id"]) for e in evs],
+       [(S.CONNECTED, 0), (S.PUBLISH_DONE, a)], "only the old one is lost")
+    eq(brief(out(s)), [(PUBLISH, d, False)], "the new one goes out as new")
+
+
+def test_resend_paced_by_transmit_room():
+    s = session(tx_size=160, max_inflight=8)
+    pids = [s.publish("t", b"x" * 40, 1) for _ in range(2)]
+    out(s)
+    pids += [s.publish("t", b"x" * 40, 1) for _ in range(2)]
+    out(s)
+    s.connection_lost()
+    s.connect(0, clean_start=False)
+    out(s)
+    feed(s, connack(session_present=True))
+    got = []
+    for _ in range(10):
+        pk = out(s)
+        if not pk:
+            break
+        got += brief(pk)
+    eq(got, [(PUBLISH, p, True) for p in pids], "all resent, in order, as room allows")
+
+
+def test_resend_respects_new_receive_maximum():
+    s = session(max_inflight=4)
+    pids = [s.publish("t", b"%d" % i, 1) for i in range(3)]
+    out(s)
+    evs, sent = reconnect(s, True, props={P.RECEIVE_MAXIMUM: 2})
+    eq(brief(sent), [(PUBLISH, pids[0], True), (PUBLISH, pids[1], True)], "quota of 2")
+    eq(s.send_quota, 0, "no quota for new publishes")
+    feed(s, ack(PUBACK, pids[0]))
+    eq(brief(out(s)), [(PUBLISH, pids[2], True)], "third once one is acked")
+
+
+def test_resend_never_uses_a_stale_alias():
+    s = session(connack_props={P.TOPIC_ALIAS_MAXIMUM: 4})
+    a = s.publish("long/topic/name", b"1", 1)
+    b = s.publish("long/topic/name", b"2", 1)
+    pk = out(s)
+    eq([(p.topic, (p.props or {}).get(P.TOPIC_ALIAS)) for t, p in pk],
+       [("long/topic/name", 1), ("", 1)], "alias in use before the cut")
+    evs, sent = reconnect(s, True, props={P.TOPIC_ALIAS_MAXIMUM: 4})
+    eq([(p.packet_id, p.topic, p.dup, (p.props or {}).get(P.TOPIC_ALIAS))
+        for t, p in sent],
+       [(a, "long/topic/name", True, None), (b, "long/topic/name", True, None)],
+       "full topic, no alias, on resend")
+    c = s.publish("long/topic/name", b"3", 1)
+    eq([(p.packet_id, p.topic, p.props[P.TOPIC_ALIAS]) for t, p in out(s)],
+       [(c, "long/topic/name", 1)], "a new mapping on the new connection")
+
+
+def test_inbound_qos2_ids_cleared_without_session():
+    s = session()
+    eq(kinds(feed(s, publish("t", b"x", 2, pid=5))), [S.MESSAGE], "delivered")
+    out(s)
+    evs, sent = reconnect(s, False)
+    eq(kinds(feed(s, publish("t", b"y", 2, pid=5))), [S.MESSAGE],
+       "id 5 is a new message once the session is gone")
+
+
+def test_clean_start_reports_loss():
+    s = session()
+    pid = s.publish("t", b"", 1)
+    out(s)
+    s.connection_lost()
+    s.connect(0, clean_start=True)
+    out(s)
+    evs = feed(s, connack(session_present=False))
+    eq([(e["kind"], e["packet_id"]) for e in evs],
+       [(S.CONNECTED, 0), (S.PUBLISH_DONE, pid)], "clean start: lost too")
+    assert isinstance(evs[1]["error"], S.SessionLost)
+
+
+def test_subscribe_in_flight():
+    s = session()
+    sub = s.subscribe([("a/#", 1), ("b", 0)])
+    out(s)
+    evs, sent = reconnect(s, True)
+    eq(brief(sent), [(SUBSCRIBE, sub)], "SUBSCRIBE again with a session")
+    eq([e["reason_codes"] for e in feed(s, suback(sub, [1, 0]))], [[1, 0]], "SUBACK")
+    s2 = session()
+    sub = s2.subscribe([("a/#", 1)])
+    out(s2)
+    evs, sent = reconnect(s2, False)
+    eq([(e["kind"], e["packet_id"]) for e in evs],
+       [(S.CONNECTED, 0), (S.SUBSCRIBED, sub)], "lost without one")
+    eq(list(evs[1]["packet"].topics), [("a/#", 1)], "the request to send again")
+
+
+run_tests(globals())

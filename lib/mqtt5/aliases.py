@@ -1,0 +1,61 @@
+"""Outbound Topic Aliases (spec 3.3.2.3.4): a fixed table of topics the server knows
+by number on this connection, least recently used replaced.
+
+A topic goes out once with its name and a Topic Alias (setting the mapping), then with
+an empty Topic Name and only the alias.  Aliases never exceed the server's Topic Alias
+Maximum [MQTT-3.3.2-9], are never 0 [MQTT-3.3.2-8], and the table is emptied on every
+new connection: mappings do not carry over [MQTT-3.3.2-7].
+
+Memory: two lists of ``size`` entries allocated once (topic references and last-use
+stamps); a lookup compares the caller's topic object with the stored ones (str with
+str, bytes with bytes: a str and a bytes topic get separate aliases), allocating
+nothing.
+"""
+
+
+class OutAliases:
+    """Fixed-size LRU table of outbound topic aliases (alias = index + 1)."""
+
+    def __init__(self, size):
+        self.topic = [None] * size
+        self.stamp = [0] * size
+        self.limit = 0  # usable entries on this connection: min(size, server maximum)
+        self._clock = 0
+
+    def reset(self, server_maximum):
+        """New connection: forget every mapping; use at most server_maximum."""
+        t = self.topic
+        for i in range(len(t)):
+            t[i] = None
+            self.stamp[i] = 0
+        self.limit = min(len(t), server_maximum)
+
+    def lookup(self, topic):
+        """The alias for topic: > 0 when the server already maps it (send an empty
+        Topic Name), < 0 (minus the alias) when it must be (re)mapped now (send the
+        name too), 0 when aliases are off.  Nothing changes until use() is called,
+        so a packet that is then refused leaves the table as it was."""
+        n = self.limit
+        if not n:
+            return 0
+        t = self.topic
+        st = self.stamp
+        best = 0
+        for i in range(n):
+            v = t[i]
+            if v is None:  # free entry: take it (after checking the rest for a hit)
+                if t[best] is not None:
+                    best = i
+                continue
+            if v == topic:
+                return i + 1
+            if t[best] is not None and st[i] < st[best]:
+                best = i
+        return -(best + 1)
+
+    def use(self, alias, topic):
+        """The PUBLISH carrying ``alias`` was queued: record the mapping and its use."""
+        i = alias - 1 if alias > 0 else -alias - 1
+        self.topic[i] = topic
+        self._clock += 1
+        self.stamp[i] = self._clock

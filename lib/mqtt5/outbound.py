@@ -1,0 +1,212 @@
+"""What the session sends on the caller's behalf: PUBLISH (with automatic topic
+aliases), SUBSCRIBE/UNSUBSCRIBE, and the in-order (re)send of in-flight slots after a
+reconnect [MQTT-4.4.0-1] [MQTT-4.6.0-1].
+
+A slot marked QUEUED (inflight.py) holds a packet that still has to be encoded:
+every slot after connect() (resent once CONNACK says Session Present 1, with DUP on
+PUBLISH [MQTT-3.3.1-1] and PUBREL for QoS 2 past PUBREC), and new QoS 1/2 requests
+made while such a backlog exists, so nothing new overtakes a resend.  ``pump(s)``
+encodes them oldest first as transmit room and the server's Receive Maximum allow; it
+runs at CONNACK, after sent() and before each next_event().
+"""
+
+from ._compat import const
+from .errors import MQTTError
+import mqtt5.packets as _p
+import mqtt5.properties as _pr
+from .txbuf import BufferFull, ACK_ROOM
+from .inflight import WAIT_PUBACK, WAIT_PUBREC, WAIT_PUBCOMP, WAIT_SUBACK, QUEUED, RESEND
+from .events import PUBLISH_DONE, SUBSCRIBED, UNSUBSCRIBED, ESTABLISHED, CLOSED
+
+_RESERVE = const(32)  # tx bytes publish/subscribe leave free for acks and PINGREQ
+_PUBREL = const(6)
+_TOPIC_ALIAS = const(0x23)
+_EMPTY = b""  # Topic Name sent with a known alias (3.3.2.3.4)
+
+
+class SessionLost(MQTTError):
+    """The server had no session for us (CONNACK Session Present 0 after a
+    connect(clean_start=False), or a clean start): a request that was in flight on
+    the previous connection is gone.  ``.reason_code`` 0x80, ``.packet_id``."""
+
+
+def check_open(s):
+    if s.state == CLOSED:
+        raise MQTTError("not connected")
+
+
+def _slot(s, state):
+    i = s._inflight.alloc(state)
+    if i < 0:
+        raise MQTTError("no free in-flight slot")
+    return i
+
+
+def publish(s, topic, payload, qos, retain, props, alias):
+    """Session.publish (see there)."""
+    check_open(s)
+    if qos > s.maximum_qos:
+        raise MQTTError("QoS %d above server maximum %d" % (qos, s.maximum_qos))
+    if retain and not s.retain_available:
+        raise MQTTError("retain not available")
+    fl = s._inflight
+    if not qos:
+        if fl.queued or s._hold:  # QoS 0 holds no slot: wait for the backlog / CONNACK
+            raise BufferFull("resend backlog: flush, then retry")
+        _send(s, topic, payload, 0, retain, 0, props, alias)
+        return 0
+    if fl.publishes >= s.receive_maximum_out:
+        raise MQTTError("send quota used up: server Receive Maximum %d [MQTT-3.3.4-7]"
+                        % s.receive_maximum_out)
+    i = _slot(s, WAIT_PUBACK if qos == 1 else WAIT_PUBREC)
+    pid = fl.pid[i]
+    if fl.queued or s._hold:  # behind the backlog: encoded by pump(), in order
+        fl.set_queued(i, True)
+    else:
+        try:
+            _send(s, topic, payload, qos, retain, pid, props, alias)
+        except Exception:
+            fl.free(i, True)
+            raise
+    fl.topic[i], fl.payload[i], fl.props[i] = topic, payload, props
+    fl.flags[i] = qos | (4 if retain else 0)
+    return pid
+
+
+def _send(s, topic, payload, qos, retain, pid, props, alias):
+    # Encode one new PUBLISH, with a topic alias when the table allows.
+    al = s._aout
+    a = al.lookup(topic) if alias and al.limit else 0
+    if not a:
+        s._tx.publish(_RESERVE, s.server_max_packet_size, topic, payload, qos, retain,
+                      False, pid, props)
+        return
+    if props is None:
+        p = s._aprops  # reused {Topic Alias: n}: no allocation
+    elif _TOPIC_ALIAS in props:
+        raise ValueError("Topic Alias is set by the session (publish(alias=False))")
+    else:
+        p = props  # the caller's dict carries the alias for this encode only
+    p[_TOPIC_ALIAS] = a if a > 0 else -a
+    try:
+        s._tx.publish(_RESERVE, s.server_max_packet_size, _EMPTY if a > 0 else topic,
+                      payload, qos, retain, False, pid, p)
+    finally:
+        if p is props:
+            del props[_TOPIC_ALIAS]
+    al.use(a, topic)
+
+
+def request(s, state, cls, items, props):
+    """Session.subscribe/unsubscribe: queue cls(packet_id, items, props)."""
+    check_open(s)
+    fl = s._inflight
+    i = _slot(s, state)
+    if fl.queued or s._hold:
+        fl.set_queued(i, True)
+    else:
+        try:
+            s._tx.packet(cls(packet_id=fl.pid[i], topics=items, props=props), _RESERVE,
+                         s.server_max_packet_size)
+        except Exception:
+            fl.free(i, True)
+            raise
+    fl.topic[i], fl.props[i] = items, props
+    fl.flags[i] = len(items)
+    return fl.pid[i]
+
+
+def pump(s):
+    """Encode QUEUED slots, oldest first, while there is transmit room and send quota
+    [MQTT-4.9.0-2]; resent PUBLISH carry DUP and the full topic (never an alias from
+    an earlier connection).  A slot that can never be sent (over the server's Maximum
+    Packet Size, or tx_size) completes with an error event."""
+    fl = s._inflight
+    tx = s._tx
+    while fl.queued and s.state == ESTABLISHED:
+        i = fl.oldest_queued()
+        st = fl.state[i]
+        w = st & 0xFF
+        pid = fl.pid[i]
+        try:
+            if w == WAIT_PUBCOMP:  # PUBREL again [MQTT-4.4.0-1]
+                if not tx.room(ACK_ROOM + _RESERVE):
+                    return
+                tx.ack(_PUBREL, pid, 0)
+            elif w <= WAIT_PUBREC:
+                if fl.sent_publishes() >= s.receive_maximum_out:
+                    return  # wait for an ack to free quota [MQTT-4.9.0-2]
+                f = fl.flags[i]
+                tx.publish(_RESERVE, s.server_max_packet_size, fl.topic[i],
+                           fl.payload[i], f & 3, f & 4 != 0, st & RESEND != 0, pid,
+                           fl.props[i])
+            else:
+                cls = _p.Subscribe if w == WAIT_SUBACK else _p.Unsubscribe
+                tx.packet(cls(packet_id=pid, topics=fl.topic[i], props=fl.props[i]),
+                          _RESERVE, s.server_max_packet_size)
+        except BufferFull:
+            return  # sent() makes room and pumps again
+        except (MQTTError, ValueError) as e:
+            _fail(s, i, getattr(e, "reason_code", 0x80), e, None)
+            continue
+        fl.set_queued(i, False)
+
+
+def _kind(w):
+    return PUBLISH_DONE if w <= WAIT_PUBCOMP else (
+        SUBSCRIBED if w == WAIT_SUBACK else UNSUBSCRIBED)
+
+
+def _fail(s, i, rc, err, pkt):
+    # Complete slot i with an error: an event after the current one.
+    if not isinstance(err, MQTTError):
+        err = MQTTError(str(err))
+    err.reason_code = rc
+    fl = s._inflight
+    s._pending.append((_kind(fl.state[i] & 0xFF), fl.pid[i], rc, err, False, pkt))
+    fl.free(i)
+
+
+def session_lost(s):
+    """CONNACK Session Present 0: what went out on an earlier connection is gone
+    [MQTT-3.2.2-5].  Each such slot ends with its usual event (PUBLISH_DONE,
+    SUBSCRIBED, UNSUBSCRIBED) carrying a SessionLost error, reason code 0x80, and as
+    ``packet`` the request to send again as a new one (a Publish, Subscribe or
+    Unsubscribe; None for QoS 2 past PUBREC: the server had taken the message).
+    Requests queued but never sent stay queued and go out as new packets."""
+    fl = s._inflight
+    for i in range(fl.size):
+        st = fl.state[i]
+        if fl.pid[i] and st & RESEND:
+            w = st & 0xFF
+            pid = fl.pid[i]
+            pkt = None
+            if w <= WAIT_PUBREC:
+                f = fl.flags[i]
+                pkt = _p.Publish(fl.topic[i], fl.payload[i], f & 3, f & 4 != 0, False,
+                                 pid, fl.props[i])
+            elif w != WAIT_PUBCOMP:
+                cls = _p.Subscribe if w == WAIT_SUBACK else _p.Unsubscribe
+                pkt = cls(packet_id=pid, topics=fl.topic[i], props=fl.props[i])
+            e = SessionLost("session lost: packet id %d not resumed (Session Present 0)"
+                            % pid)
+            e.packet_id = pid
+            _fail(s, i, 0x80, e, pkt)
+
+
+def fit(s, pkt):
+    """Queue a DISCONNECT or AUTH within the server's Maximum Packet Size: drop Reason
+    String and User Property first when they make it too large [MQTT-3.14.2-3]
+    [MQTT-3.14.2-4] [MQTT-3.15.2-2] [MQTT-3.15.2-3]."""
+    limit = s.server_max_packet_size
+    try:
+        s._tx.packet(pkt, 0, limit)
+        return
+    except MQTTError as e:
+        props = pkt.props
+        if getattr(e, "reason_code", 0) != 0x95 or not props or not (
+                _pr.REASON_STRING in props or _pr.USER_PROPERTY in props):
+            raise
+    pkt.props = {k: v for k, v in props.items()
+                 if k != _pr.REASON_STRING and k != _pr.USER_PROPERTY} or None
+    s._tx.packet(pkt, 0, limit)
