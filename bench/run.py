@@ -245,7 +245,10 @@ def parse_records(text):
 
 def run_workload(runtime, script, args, path, heapsize=HEAPSIZE, timeout=60):
     """Run a workload; returns (records, error text or None)."""
-    argv, env = workload_cmd(runtime, script, args, path, heapsize)
+    try:
+        argv, env = workload_cmd(runtime, script, args, path, heapsize)
+    except BenchError as e:
+        return [], str(e)
     try:
         proc = subprocess.run(argv, env=env, cwd=WORKLOADS, capture_output=True, text=True,
                               timeout=timeout)
@@ -536,7 +539,8 @@ class Bench:
 
     def write(self, notes):
         meta = self.meta()
-        header = ("Fieldnode bench, %s (%s, git %s, %s runs per figure, median (min–max))"
+        header = ("Fieldnode bench, %s (%s, git %s, %s runs per figure, median (min–max);"
+                  " one value: every run agreed)"
                   % (meta["date"], "quick" if self.opts.quick else "full", meta["git"],
                      self.cfg["runs"]))
         env_line = ("%s; CPython %s; %s; paho-mqtt %s; umqtt.simple %s; %s"
