@@ -503,7 +503,7 @@ class Bench:
             for fig, _, _ in FIGURES:
                 if fig not in res[key]:
                     res[key][fig] = self.cell(key, runtime, fig, errs[0] if errs else None)
-            for extra in ("wire_first", "qos1_rate_nodelay"):
+            for extra in ("wire_first", "qos1_rate_nodelay", "heap_asyncio"):
                 st = summarize(r.get(extra) for r in self.raw[key])
                 if st:
                     res[key][extra] = {"stats": st}
@@ -600,6 +600,11 @@ def _extra_lines(results):
         out.append("umqtt.simple leaves Nagle on and writes each publish in 3-4 pieces, so each "
                    "awaited PUBACK waits for a delayed ACK; with TCP_NODELAY set by hand its "
                    "awaited QoS 1 rate is %s msg/s" % fmt_cell("qos1_rate", cell))
+    for key, title, _, _ in CLIENTS:
+        cell = results[key].get("heap_asyncio")
+        if cell and "stats" in cell:
+            out.append("%s: import asyncio alone takes %s KB of the import figure"
+                       % (title, fmt_value("heap_import", cell["stats"]["median"])))
     for key, title, _, _ in CLIENTS:
         cell = results[key].get("wire_first")
         if cell and "stats" in cell:

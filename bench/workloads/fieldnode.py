@@ -11,6 +11,8 @@ PORT = A[0]
 ID = "bench-fn-%d" % (ticks_us() & 0xFFFFFF)
 heap0 = heap_start()
 import asyncio  # noqa: E402  (counted in the import figure, as on a board)
+
+heap_asyncio = heap()
 from mqtt5 import Client  # noqa: E402
 
 heap_import = heap()
@@ -33,6 +35,7 @@ async def full():
     proxy_port, n0, n1, nwin, nrtt, budget_ms = A[1:7]
     c = Client(ID)
     await c.connect("mqtt://127.0.0.1:%d" % PORT)
+    emit("heap_asyncio", heap_asyncio - heap0)
     emit("heap_import", heap_import - heap0)
     emit("heap_connected", heap() - heap0)
     heap_stop()
