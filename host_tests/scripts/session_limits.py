@@ -1,0 +1,197 @@
+"""Sans-IO session: Maximum Packet Size both ways [MQTT-3.1.2-24] [MQTT-3.2.2-15] and
+Receive Maximum both ways [MQTT-3.3.4-7] [MQTT-3.3.4-9], against a fake server."""
+
+import mqtt5.session as S
+import mqtt5.properties as P
+from mqtt5.errors import MQTTError
+from session_fake import (connected, out, feed, events, kinds, types, eq, raises, run_tests,
+    connack, publish, ack, CONNECT, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP, DISCONNECT)
+
+
+def expect_disconnect(s, evs, code):
+    eq((kinds(evs), evs[0]["reason_code"]), ([S.ERROR], code), "error event")
+    eq(evs[0]["error"].reason_code, code, "error carries the code")
+    eq([(t, d.reason_code) for t, d in out(s)][-1:], [(DISCONNECT, code)], "DISCONNECT")
+    eq(s.state, S.CLOSED, "closed")
+
+
+# ---- Maximum Packet Size, inbound ------------------------------------------------------
+
+def test_connect_announces_max_packet_size():
+    s = S.Session("x", rx_size=512, max_packet_size=300)
+    s.connect(0)
+    eq(out(s)[0][1].props[P.MAXIMUM_PACKET_SIZE], 300, "ours")
+    s = S.Session("x", rx_size=512, max_packet_size=4096)
+    s.connect(0)
+    eq(out(s)[0][1].props[P.MAXIMUM_PACKET_SIZE], 512, "never above the buffer")
+
+
+def test_inbound_oversize_refused_from_its_header():
+    # only the fixed header has arrived: refused before the body is read or stored
+    s = connected(rx_size=512, max_packet_size=300)
+    expect_disconnect(s, feed(s, b"\x30\xae\x02"), 0x95)  # PUBLISH of 305 bytes
+
+
+def test_inbound_at_the_limit_accepted():
+    s = connected(rx_size=512, max_packet_size=300)
+    data = publish("t", b"x" * 200, 0)
+    pad = 300 - len(data)
+    data = publish("t", b"x" * (200 + pad), 0)
+    eq(len(data), 300, "exactly the maximum")
+    eq(kinds(feed(s, data)), [S.MESSAGE], "accepted")
+    expect_disconnect(s, feed(s, publish("t", b"x" * (201 + pad), 0)), 0x95)
+
+
+# ---- Maximum Packet Size, outbound -----------------------------------------------------
+
+def limited(n=100, **kw):
+    return connected(connack_props={P.MAXIMUM_PACKET_SIZE: n}, **kw)
+
+
+def check_refused(s, fn, *args):
+    before = (s.pending_bytes, s.inflight_count)
+    e = raises(MQTTError, fn, *args)
+    assert not isinstance(e, S.BufferFull), e
+    eq(e.reason_code, 0x95, "reason code")
+    assert "0x95" in str(e) and "Maximum Packet Size" in str(e), str(e)
+    eq((s.pending_bytes, s.inflight_count), before, "nothing queued, no slot held")
+    return e
+
+
+def test_publish_over_server_maximum_refused():
+    s = limited(100)
+    for qos in (0, 1, 2):
+        check_refused(s, s.publish, "t", b"x" * 100, qos)
+    eq(s.publish("t", b"x" * 50, 1), 1, "packet id 1 still unused")
+    eq(types(out(s)), [PUBLISH], "the one that fits")
+
+
+def test_publish_over_server_maximum_and_tx_buffer():
+    s = limited(100, tx_size=128)
+    s.publish("t", b"x" * 60, 0)  # tail partly used
+    check_refused(s, s.publish, "t", b"x" * 300, 1)  # 0x95, not BufferFull
+
+
+def test_subscribe_over_server_maximum_refused():
+    s = limited(40)
+    check_refused(s, s.subscribe, [("a/very/long/filter/" + "x" * 30, 1)])
+
+
+def test_disconnect_drops_reason_string_and_user_property():
+    s = limited(30)
+    s.disconnect(0x80, {P.REASON_STRING: "r" * 40, P.USER_PROPERTY: [("k", "v")],
+                        P.SESSION_EXPIRY_INTERVAL: 5})
+    pk = out(s)
+    eq(types(pk), [DISCONNECT], "sent anyway")
+    eq((pk[0][1].reason_code, pk[0][1].props), (0x80, {P.SESSION_EXPIRY_INTERVAL: 5}),
+       "reason string and user property dropped [MQTT-3.14.2-3]")
+
+
+def test_disconnect_keeps_reason_string_that_fits():
+    s = limited(100)
+    s.disconnect(0, {P.REASON_STRING: "bye"})
+    eq(out(s)[0][1].props, {P.REASON_STRING: "bye"}, "kept")
+
+
+def test_acks_have_no_properties():
+    # our PUBACK/PUBREC/PUBREL/PUBCOMP carry no Reason String or User Property, so they
+    # are at most 4 bytes: within any Maximum Packet Size
+    s = limited(16)
+    feed(s, publish("t", b"", 1, pid=1) + publish("t", b"", 2, pid=2) + ack(PUBREL, 2))
+    mv = bytes(s.data_to_send())
+    eq(len(mv), 12, "three 4-byte acks")
+
+
+def test_queued_resend_over_new_limit_fails_its_slot():
+    s = connected(session_expiry=60)
+    pid = s.publish("t", b"x" * 80, 1)
+    out(s)
+    s.connection_lost()
+    s.connect(0, clean_start=False)
+    out(s)
+    evs = feed(s, connack(session_present=True, props={P.MAXIMUM_PACKET_SIZE: 50}))
+    eq([(e["kind"], e["packet_id"], e["reason_code"]) for e in evs],
+       [(S.CONNECTED, 0, 0), (S.PUBLISH_DONE, pid, 0x95)], "cannot be resent: failed")
+    eq(out(s), [], "nothing sent")
+    eq(s.inflight_count, 0, "slot freed")
+
+
+# ---- Receive Maximum, inbound ----------------------------------------------------------
+
+def test_inbound_qos1_over_receive_maximum_is_0x93():
+    s = connected(receive_maximum=3)
+    data = b"".join(publish("t", b"", 1, pid=i) for i in range(1, 5))
+    evs = feed(s, data)  # 4 PUBLISH, none of our PUBACKs written in between
+    eq(kinds(evs), [S.MESSAGE] * 3 + [S.ERROR], "fourth refused")
+    eq(evs[3]["reason_code"], 0x93, "Receive Maximum exceeded")
+    pk = out(s)
+    eq([(t, getattr(p, "packet_id", None)) for t, p in pk][-1:], [(DISCONNECT, None)],
+       "DISCONNECT last")
+    eq(pk[-1][1].reason_code, 0x93, "with 0x93")
+
+
+def test_inbound_within_receive_maximum_when_acks_written():
+    s = connected(receive_maximum=2)
+    for i in range(1, 20):
+        qos = 2 if i % 2 == 0 else 1
+        eq(kinds(feed(s, publish("t", b"", qos, pid=i))), [S.MESSAGE], "msg %d" % i)
+        out(s)  # PUBACK / PUBREC written
+        if i % 2:
+            continue
+        feed(s, ack(PUBREL, i))
+        out(s)  # PUBCOMP written
+    eq(s.state, S.ESTABLISHED, "never exceeded")
+
+
+def test_inbound_qos2_held_until_pubcomp_written():
+    s = connected(receive_maximum=2)
+    feed(s, publish("t", b"", 2, pid=1) + publish("t", b"", 2, pid=2))
+    out(s)
+    feed(s, ack(PUBREL, 1))  # PUBCOMP 1 queued, not written: still unacknowledged
+    evs = feed(s, publish("t", b"", 1, pid=3))
+    eq((kinds(evs), evs[0]["reason_code"]), ([S.ERROR], 0x93), "2 outstanding already")
+    s = connected(receive_maximum=2)
+    feed(s, publish("t", b"", 2, pid=1) + publish("t", b"", 2, pid=2))
+    out(s)
+    feed(s, ack(PUBREL, 1))
+    out(s)  # PUBCOMP 1 written
+    eq(kinds(feed(s, publish("t", b"", 1, pid=3))), [S.MESSAGE], "room for one")
+
+
+def test_duplicate_qos2_not_counted_twice():
+    s = connected(receive_maximum=1)
+    feed(s, publish("t", b"", 2, pid=7))
+    eq(feed(s, publish("t", b"", 2, pid=7, dup=True)), [], "re-sent: PUBREC again only")
+    eq(s.state, S.ESTABLISHED, "not a violation")
+
+
+# ---- Receive Maximum, outbound ---------------------------------------------------------
+
+def test_send_quota():
+    s = S.Session("x")
+    eq(s.send_quota, 65535, "before CONNACK: the default")
+    s = connected(max_inflight=8, connack_props={P.RECEIVE_MAXIMUM: 2})
+    eq(s.send_quota, 2, "server Receive Maximum")
+    a = s.publish("t", b"", 1)
+    s.publish("t", b"", 0)
+    eq(s.send_quota, 1, "QoS 0 does not count")
+    s.publish("t", b"", 2)
+    eq(s.send_quota, 0, "used up")
+    e = raises(MQTTError, s.publish, "t", b"", 1)
+    assert "Receive Maximum" in str(e), str(e)
+    s.subscribe([("x", 0)])  # other packets are not held back [MQTT-3.3.4-8]
+    feed(s, ack(PUBACK, a))
+    eq(s.send_quota, 1, "back after PUBACK")
+
+
+def test_pubrec_error_frees_quota():
+    s = connected(connack_props={P.RECEIVE_MAXIMUM: 1})
+    pid = s.publish("t", b"", 2)
+    out(s)
+    evs = feed(s, ack(PUBREC, pid, 0x87))
+    eq((kinds(evs), evs[0]["reason_code"]), ([S.PUBLISH_DONE], 0x87), "failed")
+    eq(s.send_quota, 1, "quota back [MQTT-4.3.3-4]")
+    eq([t for t, _ in out(s)], [], "no PUBREL")
+
+
+run_tests(globals())
