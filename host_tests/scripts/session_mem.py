@@ -9,6 +9,7 @@ import gc
 import json
 
 import mqtt5.session as S
+import mqtt5.properties as P
 from session_fake import (connected, out, publish, ack, PUBACK)
 
 N = 40
@@ -97,18 +98,24 @@ def construct(**kw):
     return n
 
 
+ALIASES = {P.TOPIC_ALIAS_MAXIMUM: 10}
+
+
 def main():
     for name, kw in (("session_default", {}),
                      ("session_small", {"rx_size": 512, "tx_size": 512, "max_inflight": 4,
                                         "receive_maximum": 4})):
         print(json.dumps({"test": name, "ok": True, "bytes": construct(**kw)}))
-    for name, step in (("publish_qos0", pub_qos0),
-                       ("publish_qos0_bytes_topic", pub_qos0_bytes_topic),
-                       ("publish_qos1_puback", pub_qos1),
-                       ("inbound_qos0", in_qos0),
-                       ("inbound_qos1_puback", in_qos1),
-                       ("tick", idle_tick)):
-        s = connected(keepalive=3600, max_inflight=4)
+    for name, step, ck in (("publish_qos0", pub_qos0, None),
+                           ("publish_qos0_bytes_topic", pub_qos0_bytes_topic, None),
+                           ("publish_qos1_puback", pub_qos1, None),
+                           # the server allows topic aliases: repeats go out alias-only
+                           ("publish_qos0_alias", pub_qos0, ALIASES),
+                           ("publish_qos1_puback_alias", pub_qos1, ALIASES),
+                           ("inbound_qos0", in_qos0, None),
+                           ("inbound_qos1_puback", in_qos1, None),
+                           ("tick", idle_tick, None)):
+        s = connected(keepalive=3600, max_inflight=4, connack_props=ck)
         out(s)
         rec = {"test": name, "ok": True, "bytes_per_msg": None}
         try:

@@ -47,7 +47,7 @@ class OutAliases:
                 if t[best] is not None:
                     best = i
                 continue
-            if v == topic:
+            if type(v) is type(topic) and v == topic:  # no bytes/str compare warning
                 return i + 1
             if t[best] is not None and st[i] < st[best]:
                 best = i
