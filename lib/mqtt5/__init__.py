@@ -19,6 +19,8 @@ _WHERE = {
     "matches": "router",
     "validate_topic": "router",
     "validate_filter": "router",
+    "Requester": "request",
+    "Responder": "request",
 }
 
 

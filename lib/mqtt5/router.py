@@ -3,11 +3,24 @@
 `matches(filter, topic)` walks both strings level by level with indices, so
 matching a message allocates nothing. `Router` keeps (filter, handler) routes
 in subscription order and calls every handler whose filter matches.
+
+Subscription Identifiers (spec 3.8.2.1.2, 3.3.2.3.8): a route may carry the
+identifier its SUBSCRIBE was sent with (`new_sid()` picks a free one). A message
+that carries identifiers is then dispatched by them, an integer compare per route,
+without re-matching its topic [MQTT-3.3.4-3]; routes without an identifier are
+still matched by topic. Shared subscriptions `$share/<group>/<filter>` (spec 4.8.2)
+route on their inner filter.
 """
 
 from ._compat import const
 
 _MAX_LEN = const(65535)
+_MAX_SID = const(268435455)  # Subscription Identifier 1..268,435,455 [MQTT-3.8.2.1.2]
+_MATCH = const(0)  # route fields: filter matched against topics
+_HANDLER = const(1)
+_FILTER = const(2)  # as subscribed ($share/... kept)
+_SID = const(3)  # Subscription Identifier, 0: none
+_SHARED_SID = const(4)  # True: another route has the same identifier (one SUBSCRIBE)
 
 
 def _check(s, what):
@@ -34,6 +47,8 @@ def validate_filter(filt):
     """
     _check(filt, "topic filter")
     if filt.startswith("$share/"):
+        # ShareName: at least one character, no '/', '+' or '#'; then a filter
+        # [MQTT-4.8.2-1] [MQTT-4.8.2-2]
         i = filt.find("/", 7)
         if i <= 7 or "+" in filt[7:i] or "#" in filt[7:i] or i + 1 >= len(filt):
             raise ValueError("invalid shared subscription: %r" % filt)
@@ -94,53 +109,124 @@ def matches(filt, topic):
     return ti > tl
 
 
+def _has(sids, v):
+    # sids: a message's Subscription Identifier(s), int or list (the codec's form)
+    if isinstance(sids, int):
+        return sids == v
+    for x in sids:
+        if x == v:
+            return True
+    return False
+
+
 class Router:
     """Ordered topic-filter -> handler routes.
 
-    One handler per filter (subscribing the same filter again replaces it).
-    Shared subscription filters route on their inner filter.
+    One handler per filter (subscribing the same filter again replaces it and
+    its identifier). Shared subscription filters route on their inner filter.
     """
 
     def __init__(self):
-        self._routes = []  # [match_filter, handler, subscribed_filter]
+        self._routes = []  # [match_filter, handler, subscribed_filter, sid, shared_sid]
 
-    def add(self, filt, handler):
-        """Route messages matching `filt` to `handler` (replacing an earlier one)."""
-        for r in self._routes:
-            if r[2] == filt:
-                r[1] = handler
-                return
-        self._routes.append([_strip_share(filt), handler, filt])
+    def add(self, filt, handler, sid=0):
+        """Route messages matching `filt` to `handler` (replacing an earlier one).
+
+        `sid`: the Subscription Identifier the SUBSCRIBE carries (0: none)."""
+        routes = self._routes
+        r = None
+        for q in routes:
+            if q[_FILTER] == filt:
+                r = q
+                break
+        if r is None:
+            r = [_strip_share(filt), handler, filt, 0, False]
+            routes.append(r)
+        r[_HANDLER] = handler
+        r[_SID] = sid
+        self._mark(sid)
+
+    def _mark(self, sid):
+        # flag routes sharing an identifier (several filters in one SUBSCRIBE):
+        # those are matched by topic as well
+        n = 0
+        for q in self._routes:
+            if sid and q[_SID] == sid:
+                n += 1
+        for q in self._routes:
+            if q[_SID] == sid:
+                q[_SHARED_SID] = n > 1
 
     def remove(self, filt):
         """Forget the route for `filt`; True if there was one."""
         routes = self._routes
         for i in range(len(routes)):
-            if routes[i][2] == filt:
-                routes.pop(i)
+            if routes[i][_FILTER] == filt:
+                sid = routes.pop(i)[_SID]
+                if sid:
+                    self._mark(sid)
                 return True
         return False
 
     def filters(self):
         """The subscribed filters, in subscription order."""
-        return [r[2] for r in self._routes]
+        return [r[_FILTER] for r in self._routes]
 
-    def next_match(self, topic, i=0):
+    def sid(self, filt):
+        """The Subscription Identifier routed for `filt` (0: none or no route)."""
+        for r in self._routes:
+            if r[_FILTER] == filt:
+                return r[_SID]
+        return 0
+
+    def new_sid(self, filt=None):
+        """A Subscription Identifier for a new SUBSCRIBE: the one `filt` already
+        has, else the smallest not used by any route (1..268,435,455)."""
+        routes = self._routes
+        if filt is not None:
+            for r in routes:
+                if r[_FILTER] == filt and r[_SID]:
+                    return r[_SID]
+        v = 1
+        while v <= _MAX_SID:
+            for r in routes:
+                if r[_SID] == v:
+                    break
+            else:
+                return v
+            v += 1
+        raise ValueError("no free subscription identifier")
+
+    def _hit(self, r, topic, sids):
+        sid = r[_SID]
+        if sids is None or not sid:
+            return matches(r[_MATCH], topic)
+        # the server lists the identifier of every subscription that matched
+        # [MQTT-3.3.4-3]: no identifier here, no match; one SUBSCRIBE's filters
+        # share it, so those are told apart by topic
+        return _has(sids, sid) and (not r[_SHARED_SID] or matches(r[_MATCH], topic))
+
+    def next_match(self, topic, i=0, sids=None):
         """Index >= i of the next route matching `topic`, or -1.
 
+        `sids`: the message's Subscription Identifier(s) (int or list), or None:
+        routes holding an identifier are then chosen by it, not by topic.
         A handler routed by two overlapping filters is reported once.
-        Allocation-free: loop `i = r.next_match(t, i)` / `r.handler(i)` / `i += 1`.
+        Allocation-free: loop `i = r.next_match(t, i, sids)` / `r.handler(i)` /
+        `i += 1`.
         """
         routes = self._routes
         n = len(routes)
+        if sids is not None and not isinstance(sids, int) and not len(sids):
+            sids = None
         while i < n:
             r = routes[i]
-            if matches(r[0], topic):
-                h = r[1]
+            if self._hit(r, topic, sids):
+                h = r[_HANDLER]
                 j = 0
                 while j < i:
                     q = routes[j]
-                    if q[1] is h and matches(q[0], topic):
+                    if q[_HANDLER] is h and self._hit(q, topic, sids):
                         break
                     j += 1
                 else:
@@ -149,4 +235,4 @@ class Router:
         return -1
 
     def handler(self, i):
-        return self._routes[i][1]
+        return self._routes[i][_HANDLER]

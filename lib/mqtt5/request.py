@@ -1,0 +1,242 @@
+"""Request/response over MQTT v5 (spec 4.10): a Requester and a Responder, both
+built on the public `mqtt5.Client` API only. Loaded lazily (`mqtt5.Requester`).
+
+    req = Requester(client)                      # after client.connect()
+    reply = await req.request("svc/echo", b"hi", timeout=2)
+    reply.payload, reply.correlation_data        # bytes (an independent copy)
+
+    rsp = Responder(client, "svc/echo", lambda m: b"echo:" + bytes(m.payload))
+    await rsp.start()
+
+A request is a PUBLISH carrying a Response Topic and Correlation Data
+[MQTT-3.3.2.3.5] [MQTT-3.3.2.3.6]. The Requester subscribes to its response topic
+once; the topic comes from the server's Response Information when it sent one
+(CONNACK, spec 3.2.2.3.15: ask for it with ``client.session.request_response_info =
+True`` before connect), else ``reply/<client id>``. Correlation Data is 8 bytes: a
+per-Requester random prefix and a counter, so replies to another Requester, or to
+an earlier boot, never match. Pending requests live in ``max_pending`` fixed slots
+(waiting callers queue for a slot); a reply that matches none (late, after its
+request timed out) is dropped and counted in ``dropped``.
+
+The Responder answers each request on its Response Topic with the same Correlation
+Data (spec 4.10.2). It remembers the last ``remember`` answered correlation ids:
+a repeated request (the requester retried) is answered again with the remembered
+reply, and the handler is not run twice.
+"""
+
+import asyncio
+
+from ._compat import const, ticks_ms
+from .errors import MQTTError
+from .router import validate_topic
+
+_CID_LEN = const(8)
+_FREE = const(0)
+_WAITING = const(1)
+_DONE = const(2)
+
+
+def _nonce():
+    # 4 bytes that differ between Requesters and between boots
+    try:
+        import os
+        return os.urandom(4)
+    except Exception:  # a board without os.urandom: random + clock
+        import random
+        v = random.getrandbits(16) << 16 | (ticks_ms() & 0xFFFF)
+        return bytes((v >> 24, (v >> 16) & 255, (v >> 8) & 255, v & 255))
+
+
+def _same(a, b):
+    # bytes-like equality without copying a memoryview (no == on MicroPython views)
+    n = len(a)
+    if n != len(b):
+        return False
+    for i in range(n):
+        if a[i] != b[i]:
+            return False
+    return True
+
+
+def _pulse(ev):
+    ev.set()
+    ev.clear()
+
+
+class Requester:
+    """Send requests and await their replies through `client` (a connected
+    mqtt5.Client).
+
+    Requester(client, response_topic=None, qos=1, max_pending=4).
+    `response_topic`: where replies come; default derived from the server's
+    Response Information, else ``reply/<client id>``. Attributes: response_topic
+    (once started), dropped (replies that matched no pending request).
+    """
+
+    def __init__(self, client, response_topic=None, qos=1, max_pending=4):
+        if response_topic is not None:
+            validate_topic(response_topic)
+        self.client = client
+        self.response_topic = response_topic
+        self.qos = qos
+        self.dropped = 0
+        self._prefix = _nonce()
+        self._count = 0
+        self._cid = [None] * max_pending  # correlation data of each slot
+        self._state = bytearray(max_pending)
+        self._reply = [None] * max_pending
+        self._ev = asyncio.Event()  # pulsed when a reply arrives or a slot frees
+        self._started = False
+        self._starting = False
+
+    def _topic(self):
+        s = self.client.session
+        ri = getattr(s, "response_information", None)
+        if ri:
+            return ri + ("" if ri.endswith("/") else "/") + "reply"
+        cid = s.client_id or getattr(s, "assigned_client_id", None)
+        if not cid:
+            raise MQTTError("no client id for a response topic: pass response_topic=")
+        return "reply/" + cid
+
+    async def start(self):
+        """Subscribe to the response topic (done once; request() calls it)."""
+        while self._starting:
+            await self._ev.wait()
+        if self._started:
+            return
+        self._starting = True
+        try:
+            if self.response_topic is None:
+                t = self._topic()
+                validate_topic(t)
+                self.response_topic = t
+            await self.client.subscribe(self.response_topic, self.qos, handler=self._on_reply)
+            self._started = True
+        finally:
+            self._starting = False
+            _pulse(self._ev)
+
+    async def stop(self):
+        """Unsubscribe the response topic; pending requests then time out."""
+        if self._started:
+            self._started = False
+            await self.client.unsubscribe(self.response_topic)
+
+    def _on_reply(self, m):
+        cd = m.correlation_data
+        if cd is not None:
+            st = self._state
+            for i in range(len(st)):
+                if st[i] == _WAITING and _same(self._cid[i], cd):
+                    self._reply[i] = m.copy()
+                    st[i] = _DONE
+                    _pulse(self._ev)
+                    return
+        self.dropped += 1  # late (timed out), duplicate, or not ours
+
+    async def _take(self):
+        st = self._state
+        while True:
+            for i in range(len(st)):
+                if st[i] == _FREE:
+                    st[i] = _WAITING
+                    return i
+            await self._ev.wait()
+
+    def _next_cid(self):
+        self._count = (self._count + 1) & 0xFFFFFFFF
+        c = self._count
+        return self._prefix + bytes((c >> 24, (c >> 16) & 255, (c >> 8) & 255, c & 255))
+
+    async def request(self, topic, payload, timeout=5, qos=None, **props):
+        """Publish `payload` to `topic` as a request and return the reply (a
+        Message copy: payload and correlation_data are bytes).
+
+        `timeout` (s) covers publish and reply: asyncio.TimeoutError after it, and
+        a reply arriving later is dropped. `qos` defaults to the Requester's.
+        Other keyword arguments go to Client.publish (content_type,
+        user_properties, message_expiry_interval ...). MQTTError from publish
+        (e.g. not connected).
+        """
+        if not self._started:
+            await self.start()
+        i = await self._take()
+        try:
+            cid = self._next_cid()
+            self._cid[i] = cid
+            await asyncio.wait_for(self._exchange(i, topic, payload, qos, props), timeout)
+            return self._reply[i]
+        finally:
+            self._cid[i] = self._reply[i] = None
+            self._state[i] = _FREE
+            _pulse(self._ev)
+
+    async def _exchange(self, i, topic, payload, qos, props):
+        await self.client.publish(topic, payload, self.qos if qos is None else qos,
+                                  response_topic=self.response_topic,
+                                  correlation_data=self._cid[i], **props)
+        while self._state[i] != _DONE:
+            await self._ev.wait()
+
+
+class Responder:
+    """Answer requests arriving on `filt` (a topic filter, shared subscriptions
+    allowed) with `handler(msg)`'s return value.
+
+    Responder(client, filt, handler, qos=1, remember=8).
+    handler(msg) -> payload (bytes or str), or None for no answer; plain function
+    or async def; it gets an independent copy of the request. The answer goes to
+    the request's Response Topic with the same Correlation Data (spec 4.10.2), at
+    the request's QoS. Requests without a Response Topic are counted in
+    ``ignored``; ``answered`` and ``repeated`` count the others.
+    """
+
+    def __init__(self, client, filt, handler, qos=1, remember=8):
+        self.client = client
+        self.filter = filt
+        self.handler = handler
+        self.qos = qos
+        self.answered = 0
+        self.repeated = 0
+        self.ignored = 0
+        self._seen = [None] * remember  # (response_topic, correlation_data, reply)
+        self._next = 0
+
+    async def start(self):
+        """Subscribe to the request filter; returns the granted QoS."""
+        return await self.client.subscribe(self.filter, self.qos, handler=self._on_request)
+
+    async def stop(self):
+        """Unsubscribe the request filter."""
+        await self.client.unsubscribe(self.filter)
+
+    def _recall(self, rt, cd):
+        for e in self._seen:
+            if e is not None and e[0] == rt and cd is not None and e[1] == cd:
+                return e
+        return None
+
+    async def _on_request(self, m):
+        # an async handler: the link hands us a copy (bytes payload and data)
+        rt = m.response_topic
+        if rt is None:
+            self.ignored += 1
+            return
+        cd = m.correlation_data
+        e = self._recall(rt, cd)
+        if e is not None:
+            self.repeated += 1
+            out = e[2]
+        else:
+            out = self.handler(m)
+            if out is not None and hasattr(out, "send"):
+                out = await out
+            if out is None:
+                return
+            if cd is not None and self._seen:
+                self._seen[self._next] = (rt, cd, out)
+                self._next = (self._next + 1) % len(self._seen)
+        self.answered += 1
+        await self.client.publish(rt, out, m.qos if m.qos < self.qos else self.qos,
+                                  correlation_data=cd)
