@@ -7,7 +7,7 @@ from runtimes import run
 
 SCRIPTS = ["session_flows.py", "session_errors.py", "session_inflight.py",
            "session_keepalive.py", "session_resume.py", "session_limits.py",
-           "session_alias.py"]
+           "session_alias.py", "session_auth.py"]
 
 
 def check(res, runtime):
