@@ -1,0 +1,25 @@
+"""Router: dispatch by Subscription Identifier without re-matching (spec 3.8.2.1.2,
+[MQTT-3.3.4-3]) and shared-subscription filters (spec 4.8.2), both runtimes."""
+
+from runtimes import run
+
+
+def test_router_subscription_identifiers_and_shared_filters(runtime):
+    rec = run(runtime, "v5_router.py").records[0]
+    s = rec["sid"]
+    assert s["sids"] == [1, 2, 0, 0]
+    assert s["again"] == 2 and s["next"] == 3
+    assert s["both"] == ["A", "B"]
+    assert s["one"] == ["B"]
+    assert s["no_rematch"] == ["A"]
+    assert s["no_sids"] == ["A", "B"] and s["empty_list"] == ["A", "B"]
+    assert s["plain"] == ["C"]
+    assert s["shared_id"] == ["M2"]
+    assert s["after_remove"] == ["M2"]
+    assert s["replaced"] == ["B2"] and s["old_id"] == []
+    sh = rec["shared"]
+    assert sh["refused"] == sh["bad"]
+    assert sh["inner"] == ["S"] and sh["by_id"] == ["S"]
+    assert sh["filters"] == ["$share/g/t/+"]
+    assert rec["alloc"]["hits"] == 40    # sids 2 and 5: two routes each time
+    assert rec["alloc"]["bytes"] == 0      # dispatch by id allocates nothing (MicroPython)
