@@ -154,4 +154,5 @@ def main():
                       "failed": checks.count(False)}))
 
 
-main()
+if __name__ == "__main__":
+    main()
