@@ -6,7 +6,8 @@
 
 Names are imported lazily on first use, so `import mqtt5` costs almost
 nothing and unused parts are never loaded: Client, Message, Will, MQTTError,
-ProtocolError, Router, matches, validate_topic, validate_filter.
+ProtocolError, Router, matches, validate_topic, validate_filter, Supervisor,
+OfflineQueue.
 """
 
 _WHERE = {
@@ -19,6 +20,8 @@ _WHERE = {
     "matches": "router",
     "validate_topic": "router",
     "validate_filter": "router",
+    "Supervisor": "supervisor",
+    "OfflineQueue": "offline",
     "Requester": "request",
     "Responder": "request",
 }

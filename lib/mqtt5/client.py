@@ -112,6 +112,8 @@ class Client(Link):
         props = app_props(properties, content_type, payload_format_indicator,
                           message_expiry_interval, response_topic, correlation_data,
                           user_properties)
+        if self._q is not None:
+            return await self._publish_supervised(topic, payload, qos, retain, props)
         s = self._s
         w = -1
         if qos:
@@ -143,6 +145,51 @@ class Client(Link):
             if w >= 0:
                 self._npub -= 1
                 self._release(w)
+        if err is not None:
+            raise err
+        return rc
+
+    async def _publish_supervised(self, topic, payload, qos, retain, props):
+        # Under a Supervisor: never "not connected".  QoS 0 goes straight out when
+        # the link is up and nothing waits in the offline queue, else a copy is
+        # queued and the call returns.  QoS 1/2 always go through the queue (one
+        # order for all) and the caller waits for the ack, across reconnects.
+        q = self._q
+        s = self._s
+        if not qos:
+            if self._tasks is not None and len(self._tasks) > 3 and not q.n:
+                done = False
+                try:  # live, drainer running, queue empty: no copy, no queueing
+                    while True:
+                        try:
+                            s.publish(topic, payload, 0, retain, props)
+                            break
+                        except BufferFull:
+                            await self._flush()
+                    done = True
+                    self.msgs_out += 1
+                    await self._flush()
+                    return None
+                except MQTTError:
+                    if done:
+                        return None  # QoS 0 was handed over: at most once
+                    if self._t is not None:
+                        raise  # not a lost link: the message itself is refused
+            q.put(topic, bytes(payload), 0, retain, props, monotonic_ms())
+            self._qev.set()
+            return None
+        w = await self._slot()
+        self._wpub[w] = 1
+        self._npub += 1
+        try:
+            q.put(topic, payload, qos, retain, props, monotonic_ms(), w)
+            self._qev.set()
+            await self._done(w)
+            err = self._werr[w]
+            rc = self._wres[w]
+        finally:
+            self._npub -= 1
+            self._release(w)
         if err is not None:
             raise err
         return rc

@@ -14,14 +14,24 @@ one of `max_inflight` preallocated waiter slots (parallel lists: packet id,
 result, error, done), matched by packet id; one shared Event is pulsed when
 any slot resolves, so no per-call objects are allocated.
 
-A later reconnect supervisor drives the same Link: `_close()` is the one place
-a connection ends, and `error` says why.
+A reconnect supervisor (mqtt5.supervisor) drives the same Link: `_close()` is
+the one place a connection ends, and `error` says why.  Once `_supervise(queue)`
+was called, QoS 1/2 publish waiters outlive the connection: the session resends
+their PUBLISH/PUBREL on Session Present 1 and they resolve on its PUBLISH_DONE;
+on Session Present 0 (the session's SessionLost event) the message is put back
+at the front of the offline queue (mqtt5.offline) and goes out again as a new
+message.  A fourth task, the drainer, started by the supervisor once the
+subscriptions are restored, hands queued publishes to the session in order.
+
+Counters (plain ints, no allocation): msgs_in, msgs_out (application messages
+delivered / accepted for sending), bytes_in, bytes_out (transport bytes).
 """
 
 import asyncio
 
 import mqtt5.session as _S
 from mqtt5.events import rc_error
+from mqtt5.outbound import SessionLost
 from ._compat import const, monotonic_ms, print_exception, sleep_ms
 from .errors import MQTTError
 from .message import Message
@@ -54,6 +64,33 @@ class Link:
         self._writing = False
         self._t = None
         self._tasks = None
+        self._q = None  # OfflineQueue once supervised
+        self._wpub = bytearray(n)  # 1: the slot's caller is a QoS 1/2 publish
+        self._qev = asyncio.Event()  # set when something is queued
+        self.msgs_in = self.msgs_out = self.bytes_in = self.bytes_out = 0
+
+    def _supervise(self, queue):
+        # From now on publish waiters survive link loss and publishes queue when down.
+        self._q = queue
+        queue.on_drop = self._dropped
+
+    def _dropped(self, w):
+        self._fail_waiter(w, MQTTError("publish dropped: offline queue full (drop-oldest)"))
+
+    def _fail_waiter(self, w, err):
+        self._werr[w] = err
+        self._wdone[w] = 1
+        _pulse(self._acked)
+
+    def _abandon(self, err):
+        # Supervision ends (stop()): fail every waiting caller and empty the queue.
+        q = self._q
+        while q is not None and q.n:
+            q.pop()
+        pids = self._wpid
+        for i in range(len(pids)):
+            if pids[i] != _FREE and not self._wdone[i]:
+                self._fail_waiter(i, err)
 
     # ---- waiting callers ------------------------------------------------------------
     def _take(self, pid):
@@ -63,7 +100,7 @@ class Link:
             if pids[i] == _FREE:
                 pids[i] = pid
                 self._wres[i] = self._werr[i] = None
-                self._wdone[i] = 0
+                self._wdone[i] = self._wpub[i] = 0
                 return i
         return -1
 
@@ -77,7 +114,7 @@ class Link:
 
     async def _slot(self):
         while True:
-            if self._t is None:
+            if self._t is None and self._q is None:
                 raise self._not_connected()
             w = self._take(0)  # packet id filled in once the session assigns it
             if w >= 0:
@@ -90,6 +127,7 @@ class Link:
 
     def _release(self, w):
         self._wpid[w] = _FREE
+        self._wpub[w] = 0
         self._wres[w] = self._werr[w] = None
         _pulse(self._freed)
 
@@ -143,6 +181,7 @@ class Link:
                 out = s.data_to_send()
                 if out is not None:
                     n = len(out)
+                    self.bytes_out += n
                     t.write(out)  # one write per turn; the stream keeps any rest
                     s.sent(n, monotonic_ms())
                     if t.backlog():
@@ -167,6 +206,7 @@ class Link:
                 n = await t.readinto(mv)
                 if not n:
                     raise OSError(104)  # ECONNRESET: closed by the server
+                self.bytes_in += n
                 s.received(n, monotonic_ms())
                 self._pump()
                 self._wake.set()
@@ -206,7 +246,10 @@ class Link:
                 except Exception:
                     pass
         pids = self._wpid
+        keep = self._q is not None
         for i in range(len(pids)):
+            if keep and self._wpub[i]:
+                continue  # supervised publish: resolves after the reconnect
             if pids[i] != _FREE and not self._wdone[i]:
                 # connect() reports socket errors as the OSError they are
                 self._werr[i] = (cause if pids[i] == _CONNECT_PID and isinstance(cause, OSError)
@@ -230,9 +273,14 @@ class Link:
             k = ev.kind
             if k == _S.MESSAGE:
                 self._deliver(ev.packet)
+            elif k == _S.PUBLISH_DONE and self._q is not None and \
+                    isinstance(ev.error, SessionLost):
+                self._requeue(ev)
             elif k == _S.PUBLISH_DONE or k == _S.SUBSCRIBED or k == _S.UNSUBSCRIBED:
                 self._resolve(ev.packet_id, ev)
             elif k == _S.CONNECTED:
+                if self._q is not None:
+                    self._q.mark_front()
                 self._resolve(_CONNECT_PID, ev)
             elif k == _S.ERROR:
                 self._resolve(_CONNECT_PID, ev)
@@ -259,7 +307,87 @@ class Link:
                 _pulse(self._acked)
                 return
 
+    def _requeue(self, ev):
+        # Session Present 0: the server lost our in-flight publish [MQTT-3.2.2-5].
+        # Send it again as a NEW message (QoS 1: at least once holds).  QoS 2 past
+        # PUBREC (ev.packet None): the server had taken it, so it is done.  A QoS 2
+        # message re-sent here after the server lost its state may arrive twice:
+        # exactly-once needs the server to keep the session (persistence).
+        pids = self._wpid
+        w = -1
+        for i in range(len(pids)):
+            if pids[i] == ev.packet_id and self._wpub[i]:
+                w = i
+                break
+        p = ev.packet
+        if p is None:
+            if w >= 0:
+                self._wres[w] = 0
+                self._wdone[w] = 1
+                _pulse(self._acked)
+            return
+        if w >= 0:
+            pids[w] = 0  # no packet id until the drainer publishes it again
+        if not self._q.put_front(p.topic, p.payload, p.qos, p.retain, p.props,
+                                 monotonic_ms(), w) and w >= 0:
+            self._fail_waiter(w, MQTTError("session lost and offline queue full"))
+        self._qev.set()
+
+    def _start_drain(self):
+        # Called by the supervisor once the connection is up and restored.
+        t = self._t
+        if t is not None and self._q is not None:
+            self._tasks = self._tasks + (asyncio.create_task(self._drainer(t)),)
+
+    async def _drainer(self, t):
+        # Hand queued publishes to the session, oldest first, as the server's
+        # Receive Maximum [MQTT-3.3.4-7] and our in-flight slots allow.
+        s = self._s
+        q = self._q
+        fl = s._inflight
+        try:
+            while self._t is t:
+                self._qev.clear()
+                if not q.n:
+                    await self._qev.wait()
+                    continue
+                i = q.head
+                f = q.flags[i]
+                qos = f & 3
+                if qos and (not s.send_quota or fl.used >= fl.size):
+                    await self._acked.wait()  # pulsed when an ack frees a slot
+                    continue
+                now = monotonic_ms()
+                if q.expired_at(i, now):  # [MQTT-3.3.2-5]
+                    q.expired += 1
+                    w = q.pop()
+                    if w >= 0:
+                        self._fail_waiter(w, MQTTError("message expired in the offline queue"))
+                    continue
+                try:
+                    pid = s.publish(q.topic[i], q.payload[i], qos, f & 4 != 0,
+                                    q.props_at(i, now))
+                except _S.BufferFull:
+                    await self._flush()
+                    continue
+                except (MQTTError, ValueError) as e:
+                    if self._t is not t or not s.is_connected:
+                        return
+                    w = q.pop()  # this message can never go: tell its caller
+                    if w >= 0:
+                        self._fail_waiter(w, e)
+                    continue
+                w = q.pop()
+                self.msgs_out += 1
+                if w >= 0:
+                    self._wpid[w] = pid
+                self._wake.set()
+        except Exception as e:
+            if self._t is t:
+                self._close(e)
+
     def _deliver(self, pkt):
+        self.msgs_in += 1
         m = self._msg._load(pkt)
         topic = m.topic
         r = self._router

@@ -1,0 +1,152 @@
+"""Bounded offline queue of a supervised client: publishes made while the link is
+down (or while earlier ones still wait), sent in order once connected.
+
+    q = OfflineQueue(max_count=32, max_bytes=8192, policy=DROP_OLDEST)
+
+A ring of preallocated parallel lists (topic, payload, qos, retain, props, time
+queued, waiter slot); no per-message objects.  Limits: `max_count` entries and
+`max_bytes` of topic + payload.  When full, DROP_OLDEST removes the oldest entry
+(its QoS >= 1 caller gets an MQTTError naming the drop) and REFUSE rejects the
+new publish (MQTTError to its caller).  Each drop is counted in `drops`; messages
+whose Message Expiry Interval ran out while queued are dropped too (`expired`),
+the others go out with the interval reduced by the time queued [MQTT-3.3.2-6].
+
+Entries re-queued after a session loss (`put_front`) bypass the limits: their
+callers are already waiting and were counted once.
+"""
+
+from ._compat import const
+
+DROP_OLDEST = 0
+REFUSE = 1
+
+_EXPIRY = const(0x02)  # Message Expiry Interval property id (spec 3.3.2.3.3)
+
+
+class OfflineQueue:
+    """FIFO of pending publishes (see module doc)."""
+
+    def __init__(self, max_count=32, max_bytes=8192, policy=DROP_OLDEST, spare=16):
+        if max_count < 1 or max_bytes < 1:
+            raise ValueError("offline queue needs max_count >= 1 and max_bytes >= 1")
+        if policy not in (DROP_OLDEST, REFUSE):
+            raise ValueError("policy: DROP_OLDEST or REFUSE")
+        self.max_count = max_count
+        self.max_bytes = max_bytes
+        self.policy = policy
+        n = max_count + spare  # spare: room for put_front() of lost in-flight ones
+        self.size = n
+        self.topic = [None] * n
+        self.payload = [None] * n
+        self.props = [None] * n
+        self.flags = bytearray(n)  # qos | retain << 2
+        self.t = [0] * n  # monotonic ms when queued
+        self.w = [-1] * n  # waiter slot of a QoS >= 1 caller, else -1
+        self.head = 0
+        self.n = 0
+        self.bytes = 0
+        self.drops = 0  # dropped by the limits (either policy)
+        self.expired = 0  # dropped because their Message Expiry Interval ran out
+        self._front = 0  # put_front() insert position since the last mark_front()
+        self.on_drop = None  # on_drop(w): a QoS >= 1 entry was dropped (set by the client)
+
+    def _cost(self, topic, payload):
+        return len(topic) + len(payload)
+
+    def put(self, topic, payload, qos, retain, props, now_ms, w=-1):
+        """Append one publish.  Under DROP_OLDEST, entries dropped to make room call
+        on_drop(waiter slot) for their QoS >= 1 callers; under REFUSE a full queue
+        raises MQTTError (so does a message alone over max_bytes)."""
+        cost = self._cost(topic, payload)
+        if cost > self.max_bytes:
+            self.drops += 1
+            raise _full("message of %d bytes over the queue's max_bytes" % cost)
+        while self.n >= self.max_count or self.bytes + cost > self.max_bytes:
+            if self.policy == REFUSE:
+                self.drops += 1
+                raise _full("offline queue full (%d messages, %d bytes): publish refused"
+                            % (self.n, self.bytes))
+            d = self.pop()
+            self.drops += 1
+            if d >= 0 and self.on_drop is not None:
+                self.on_drop(d)
+        i = (self.head + self.n) % self.size
+        self._set(i, topic, payload, qos, retain, props, now_ms, w, cost)
+        self.n += 1
+
+    def mark_front(self):
+        """Start a run of put_front() calls: they keep their relative order."""
+        self._front = 0
+
+    def put_front(self, topic, payload, qos, retain, props, now_ms, w=-1):
+        """Insert before everything queued since mark_front(), after the earlier
+        put_front() entries of the same run (a lost in-flight message goes out
+        again before newer ones, in its original order).  Ignores the limits;
+        False when the ring is completely full (the message is then lost)."""
+        if self.n >= self.size:
+            return False
+        size = self.size
+        k = self._front
+        self.head = (self.head - 1) % size
+        for j in range(k):  # shift the k run entries one step towards the head
+            a = (self.head + j) % size
+            b = (a + 1) % size
+            self._move(b, a)
+        i = (self.head + k) % size
+        self._set(i, topic, payload, qos, retain, props, now_ms, w,
+                  self._cost(topic, payload))
+        self.n += 1
+        self._front = k + 1
+        return True
+
+    def _set(self, i, topic, payload, qos, retain, props, now_ms, w, cost):
+        self.topic[i], self.payload[i], self.props[i] = topic, payload, props
+        self.flags[i] = qos | (4 if retain else 0)
+        self.t[i], self.w[i] = now_ms, w
+        self.bytes += cost
+
+    def _move(self, src, dst):
+        for a in (self.topic, self.payload, self.props, self.flags, self.t, self.w):
+            a[dst] = a[src]
+
+    def pop(self):
+        """Remove the oldest entry; returns its waiter slot (-1: none)."""
+        i = self.head
+        w = self.w[i]
+        self.bytes -= self._cost(self.topic[i], self.payload[i])
+        self.topic[i] = self.payload[i] = self.props[i] = None
+        self.w[i] = -1
+        self.head = (i + 1) % self.size
+        self.n -= 1
+        if self._front:
+            self._front -= 1
+        return w
+
+    def props_at(self, i, now_ms):
+        """Props to send entry i with: Message Expiry Interval reduced by the whole
+        seconds it waited [MQTT-3.3.2-6]; None when it expired meanwhile."""
+        p = self.props[i]
+        if p is None or _EXPIRY not in p:
+            return p
+        waited = (now_ms - self.t[i]) // 1000
+        if waited <= 0:
+            return p
+        left = p[_EXPIRY] - waited
+        if left <= 0:
+            return None
+        p = dict(p)  # rare path: a message with an expiry that waited >= 1 s
+        p[_EXPIRY] = left
+        return p
+
+    def expired_at(self, i, now_ms):
+        """True when entry i's Message Expiry Interval ran out while queued."""
+        p = self.props[i]
+        return p is not None and _EXPIRY in p and \
+            (now_ms - self.t[i]) // 1000 >= p[_EXPIRY]
+
+
+def _full(msg):
+    from .errors import MQTTError
+    e = MQTTError(msg)
+    e.reason_code = 0x97  # the local analogue of Quota exceeded
+    return e

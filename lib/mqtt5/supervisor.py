@@ -1,0 +1,327 @@
+"""Connection supervisor: keeps a Client connected for the life of the program.
+
+    client = Client("node-1", keepalive=30, session_expiry=3600)
+    sup = Supervisor(client, ["mqtt://a:1883", "mqtt://b:1883"])
+    sup.start()                                   # background task
+    await sup.subscribe("cmd/#", qos=1, handler=on_cmd)   # restored after reconnects
+    await client.publish("t", b"x", qos=1)       # completes once delivered, whenever
+
+- Exponential backoff with full jitter between attempts (mqtt5.backoff); the
+  attempt count resets once a connection has stayed up for `stable_ms`.
+- CONNACK / DISCONNECT reason codes are classified (`classify`): fatal ones (0x84
+  version, 0x85 client id, 0x86 credentials, 0x87 not authorized, 0x8A banned, 0x8C
+  bad auth method) stop retrying, or wait `fatal_backoff_ms` when that is set;
+  transient ones back off; 0x9C/0x9D with a Server Reference try the referenced
+  server next (spec 4.11).  Reports name the code ("CONNACK 0x86 Bad User Name or
+  Password").
+- Several broker URLs are tried in turn.
+- Session: Clean Start only on the very first connect (`clean_start_first`), then
+  clean_start=False with the client's Session Expiry Interval (give the Client a
+  non-zero `session_expiry`, or the server keeps nothing [MQTT-3.1.2-23]).  With
+  Session Present 1 the session resends unacknowledged PUBLISH (DUP) and PUBREL in
+  order [MQTT-4.4.0-1]; with Session Present 0 every subscription made through
+  the supervisor is restored, then in-flight messages go out again as new ones,
+  then the offline queue.
+- While supervised, `client.publish` never fails for a lost link: publishes are
+  kept in a bounded offline queue (mqtt5.offline; QoS 0 copied and returned at
+  once, QoS 1/2 callers wait for the ack across reconnects).
+- Dead links are found by keep alive (1.5 x keep alive without a packet, spec
+  3.1.2.10); connect (DNS, TCP, CONNACK) is bounded by the client's
+  connect_timeout_ms (getaddrinfo blocks on MicroPython: pass an IP to avoid it).
+- Observable: `state` (DOWN/CONNECTING/UP/STOPPED), `reason`,
+  `on_state(sup, state, reason)` callback and `stats` (Stats).
+"""
+
+import asyncio
+
+from ._compat import monotonic_ms, sleep_ms
+from .backoff import BASE_MS, CAP_MS, FACTOR, delay_ms
+from .errors import MQTTError
+from .offline import OfflineQueue, DROP_OLDEST
+
+# supervisor states (public)
+DOWN = 0
+CONNECTING = 1
+UP = 2
+STOPPED = 3  # stopped by stop() or by a fatal refusal without fatal_backoff_ms
+
+# CONNACK/DISCONNECT codes after which retrying the same way cannot help (spec 3.2.2.2)
+FATAL_CODES = (0x84, 0x85, 0x86, 0x87, 0x8A, 0x8C)
+# Server redirection (spec 4.11): 0x9C Use another server, 0x9D Server moved
+REDIRECT_CODES = (0x9C, 0x9D)
+FATAL = "fatal"
+REDIRECT = "redirect"
+TRANSIENT = "transient"  # 0x88, 0x89, 0x97, 0x9F, network errors, everything else
+
+
+def classify(code):
+    """FATAL, REDIRECT or TRANSIENT for a CONNACK/DISCONNECT reason code (None: a
+    network error, transient)."""
+    if code in FATAL_CODES:
+        return FATAL
+    if code in REDIRECT_CODES:
+        return REDIRECT
+    return TRANSIENT
+
+
+def reason_key(err):
+    """The Stats key of a failure: its reason code (int), else 'timeout',
+    'network' (socket errors), 'keepalive' (dead link) or 'other'."""
+    code = getattr(err, "reason_code", None)
+    if code is not None:
+        return code
+    if isinstance(err, asyncio.TimeoutError):
+        return "timeout"
+    if isinstance(err, OSError):
+        return "network"
+    m = str(err)
+    if "keep alive" in m:
+        return "keepalive"
+    if m.startswith("connection lost"):
+        return "network"
+    return "other"
+
+
+class Stats:
+    """Health counters of a supervised client (the firmware publishes them).
+
+    connects (CONNACK 0x00), reconnects (of which after the first), failures
+    ({reason: count} of failed attempts, see reason_key), links_lost ({reason:
+    count} of connections that ended), last_up_ms; from the client: msgs_in,
+    msgs_out, bytes_in, bytes_out; from the offline queue: queue_drops,
+    queue_expired, queued."""
+
+    def __init__(self, client, queue):
+        self._c = client
+        self._q = queue
+        self.connects = 0
+        self.reconnects = 0
+        self.failures = {}
+        self.links_lost = {}
+        self.last_up_ms = 0
+
+    def as_dict(self):
+        c, q = self._c, self._q
+        return {"connects": self.connects, "reconnects": self.reconnects,
+                "failures": _strkeys(self.failures),
+                "links_lost": _strkeys(self.links_lost), "last_up_ms": self.last_up_ms,
+                "msgs_in": c.msgs_in, "msgs_out": c.msgs_out, "bytes_in": c.bytes_in,
+                "bytes_out": c.bytes_out, "queue_drops": q.drops,
+                "queue_expired": q.expired, "queued": q.n}
+
+
+def _strkeys(d):
+    return {("0x%02X" % k if isinstance(k, int) else k): v for k, v in d.items()}
+
+
+def _count(d, key):
+    d[key] = d.get(key, 0) + 1
+
+
+class Supervisor:
+    """Keeps `client` connected to one of `urls` until `stop()`.
+
+    Supervisor(client, urls, base_ms=1000, factor=2, cap_ms=120000,
+    stable_ms=60000, fatal_backoff_ms=None, clean_start_first=True,
+    on_state=None, rand=None, queue_count=32, queue_bytes=8192,
+    queue_policy=DROP_OLDEST)
+
+    `rand`: object with random() in [0, 1) for the jitter (default: the `random`
+    module). `fatal_backoff_ms`: None stops on a fatal refusal, else the wait
+    before trying again (e.g. an hour, for credentials fixed later).  queue_*:
+    the offline queue (mqtt5.offline: DROP_OLDEST or REFUSE).
+    """
+
+    def __init__(self, client, urls, base_ms=BASE_MS, factor=FACTOR, cap_ms=CAP_MS,
+                 stable_ms=60000, fatal_backoff_ms=None, clean_start_first=True,
+                 on_state=None, rand=None, queue_count=32, queue_bytes=8192,
+                 queue_policy=DROP_OLDEST):
+        if isinstance(urls, str):
+            urls = [urls]
+        if not urls:
+            raise ValueError("no broker URL")
+        self.client = client
+        self.urls = list(urls)
+        self.base_ms = base_ms
+        self.factor = factor
+        self.cap_ms = cap_ms
+        self.stable_ms = stable_ms
+        self.fatal_backoff_ms = fatal_backoff_ms
+        self.clean_start_first = clean_start_first
+        self.on_state = on_state
+        if rand is None:
+            import random as rand
+        self.rand = rand
+        self.queue = OfflineQueue(queue_count, queue_bytes, queue_policy,
+                                  len(client._wpid))
+        client._supervise(self.queue)
+        self.state = DOWN
+        self.reason = None  # why the link is down / stopped (an exception or None)
+        self.url = None  # the URL of the current / last attempt
+        self.stats = Stats(client, self.queue)
+        self._subs = []  # [filter, kwargs, acked] restored without a session
+        self._url_i = 0
+        self._redirect = None  # Server Reference to try next
+        self._attempt = 0
+        self._task = None
+        self._up = asyncio.Event()
+        self._stop = False
+
+    # ---- public API -------------------------------------------------------------
+    def start(self):
+        """Start the supervising task (idempotent); returns it."""
+        if self._task is None:
+            self._stop = False
+            self._task = asyncio.create_task(self.run())
+        return self._task
+
+    async def stop(self, reason_code=0):
+        """Stop reconnecting, disconnect cleanly; callers still waiting for a
+        publish get an MQTTError."""
+        self._stop = True
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            try:
+                await task
+            except BaseException:  # CancelledError is not an Exception on CPython
+                pass
+        if self.client.is_connected:
+            await self.client.disconnect(reason_code)
+        self.client._abandon(MQTTError("supervisor stopped"))
+        self._set(STOPPED, None)
+
+    async def wait_up(self, timeout_ms=None):
+        """Wait until connected (and restored); asyncio.TimeoutError after timeout_ms."""
+        if timeout_ms is None:
+            await self._up.wait()
+        else:
+            await asyncio.wait_for(self._up.wait(), timeout_ms / 1000)
+
+    async def subscribe(self, filt, **kwargs):
+        """Client.subscribe (same arguments), remembered and restored after a
+        reconnect without a session.  When down it is only remembered (returns
+        None) and sent on the next connect."""
+        sub = [filt, kwargs, False]
+        self._subs = [s for s in self._subs if s[0] != filt]
+        self._subs.append(sub)
+        if self.state == UP:
+            try:
+                rc = await self.client.subscribe(filt, **kwargs)
+            except MQTTError:
+                if self.client.is_connected:
+                    raise  # refused by the server (SUBACK >= 0x80)
+                return None  # link lost: restored on the next connect
+            sub[2] = True
+            return rc
+        h = kwargs.get("handler")
+        if h is not None:
+            self.client._router.add(filt, h)  # handlers route from the first message
+        return None
+
+    async def unsubscribe(self, filt):
+        """Forget a remembered subscription; unsubscribe when connected."""
+        self._subs = [s for s in self._subs if s[0] != filt]
+        if self.client.is_connected:
+            return await self.client.unsubscribe(filt)
+        self.client._router.remove(filt)
+        return None
+
+    # ---- the loop ---------------------------------------------------------------
+    async def run(self):
+        """Connect, wait for the link to end, back off, repeat; until stop()."""
+        c = self.client
+        first = True
+        while not self._stop:
+            self.url = url = self._next_url()
+            self._set(CONNECTING, None)
+            clean = self.clean_start_first if first else False
+            try:
+                present = await c.connect(url, clean_start=clean)
+                await self._restore(present)  # before anything new goes out
+            except Exception as e:  # refused, socket error, timeout, lost meanwhile
+                c._close(e)
+                _count(self.stats.failures, reason_key(e))
+                if not await self._after_failure(e):
+                    return
+                continue
+            first = False
+            up_at = monotonic_ms()
+            st = self.stats
+            st.connects += 1
+            if st.connects > 1:
+                st.reconnects += 1
+            c._start_drain()  # lost in-flight messages first, then the offline queue
+            self._set(UP, None)
+            self._up.set()
+            err = await c.wait_closed()
+            self._up.clear()
+            up_ms = monotonic_ms() - up_at
+            st.last_up_ms = up_ms
+            if up_ms >= self.stable_ms:
+                self._attempt = 0  # that link was stable: start the backoff again
+            if self._stop:
+                break
+            _count(st.links_lost, reason_key(err))
+            self._set(DOWN, err)
+            if not await self._after_failure(err):
+                return
+        self._set(STOPPED, self.reason)
+
+    async def _after_failure(self, err):
+        # Classify and wait; False when the supervisor must stop.
+        code = getattr(err, "reason_code", None)
+        kind = classify(code)
+        ref = self.client.session.server_reference  # CONNACK / DISCONNECT (spec 4.11)
+        if kind == REDIRECT and ref:
+            ref = ref.split(" ")[0]  # several references: the first
+            self._redirect = ref if "://" in ref else "mqtt://" + ref
+            return not self._stop  # try the reference at once
+        self._set(DOWN, err)
+        if kind == FATAL:
+            if self.fatal_backoff_ms is None:
+                self._stop = True
+                self._set(STOPPED, err)
+                return False
+            await sleep_ms(self.fatal_backoff_ms)
+            return not self._stop
+        # Always jittered, the first retry too: a fleet that lost the same broker
+        # must not come back in lock step.
+        await sleep_ms(delay_ms(self._attempt, self.rand, self.base_ms, self.factor,
+                                self.cap_ms))
+        self._attempt += 1
+        return not self._stop
+
+    def _next_url(self):
+        if self._redirect is not None:
+            url, self._redirect = self._redirect, None
+            return url
+        url = self.urls[self._url_i % len(self.urls)]
+        self._url_i += 1
+        return url
+
+    async def _restore(self, present):
+        # Session Present 0: the server forgot our subscriptions [MQTT-3.2.2-5]:
+        # subscribe them all again.  Present 1: only those never acknowledged.
+        c = self.client
+        for sub in self._subs:
+            if not present or not sub[2]:
+                try:
+                    await c.subscribe(sub[0], **sub[1])
+                    sub[2] = True
+                except MQTTError as e:
+                    if not c.is_connected:
+                        raise
+                    self.reason = e  # refused filter: the link stays up
+
+    def _set(self, state, reason):
+        if state == self.state and reason is self.reason:
+            return
+        self.state = state
+        self.reason = reason
+        cb = self.on_state
+        if cb is not None:
+            try:
+                cb(self, state, reason)
+            except Exception:
+                pass
