@@ -12,12 +12,17 @@ from session_fake import (connected, out, feed, kinds, eq, run_tests, connack, p
     ack, suback, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP, SUBSCRIBE, CONNECT)
 
 
-def reconnect(s, present, props=None):
-    """Cut, connect(clean_start=False); returns (CONNECT packet, events, packets sent
-    after CONNACK)."""
+def relink(s, clean_start=False):
+    """Cut the link and connect again; returns what went out before CONNACK."""
     s.connection_lost()
-    s.connect(0, clean_start=False)
-    sent = out(s)
+    s.connect(0, clean_start=clean_start)
+    return out(s)
+
+
+def reconnect(s, present, props=None):
+    """Cut, connect(clean_start=False); returns (events, packets sent after
+    CONNACK)."""
+    sent = relink(s)
     eq([t for t, _ in sent], [CONNECT], "only CONNECT before CONNACK")
     eq(sent[0][1].clean_start, False, "clean start 0")
     evs = feed(s, connack(session_present=present, props=props))
@@ -143,9 +148,7 @@ def test_qos2_lost_without_session():
 
 def test_cut_twice_still_resends():
     s, pid = qos1_cut(True)
-    s.connection_lost()
-    s.connect(0, clean_start=False)  # CONNACK never came
-    out(s)
+    relink(s)  # CONNACK never came
     evs, sent = reconnect(s, True)
     eq(brief(sent), [(PUBLISH, pid, True)], "resent once")
 
@@ -161,9 +164,7 @@ def test_resend_order_before_new_packets():
     out(s)
     feed(s, ack(PUBREC, b))
     out(s)  # PUBREL b written
-    s.connection_lost()
-    s.connect(0, clean_start=False)
-    out(s)
+    relink(s)
     d = s.publish("d", b"4", 1)  # before CONNACK: waits behind the resends
     raises_bf = False
     try:
@@ -188,9 +189,7 @@ def test_unsent_new_packets_survive_session_loss():
     s = session()
     a = s.publish("a", b"1", 1)
     out(s)
-    s.connection_lost()
-    s.connect(0, clean_start=False)
-    out(s)
+    relink(s)
     d = s.publish("d", b"4", 1)  # queued, never sent
     evs = feed(s, connack(session_present=False))
     eq([(e["kind"], e["packet_id"]) for e in evs],
@@ -204,9 +203,7 @@ def test_resend_paced_by_transmit_room():
     out(s)
     pids += [s.publish("t", b"x" * 40, 1) for _ in range(2)]
     out(s)
-    s.connection_lost()
-    s.connect(0, clean_start=False)
-    out(s)
+    relink(s)
     feed(s, connack(session_present=True))
     got = []
     for _ in range(10):
@@ -258,9 +255,7 @@ def test_clean_start_reports_loss():
     s = session()
     pid = s.publish("t", b"", 1)
     out(s)
-    s.connection_lost()
-    s.connect(0, clean_start=True)
-    out(s)
+    relink(s, clean_start=True)
     evs = feed(s, connack(session_present=False))
     eq([(e["kind"], e["packet_id"]) for e in evs],
        [(S.CONNECTED, 0), (S.PUBLISH_DONE, pid)], "clean start: lost too")

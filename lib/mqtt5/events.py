@@ -28,10 +28,12 @@ class Event:
     ``kind`` are None/0/False.
 
     - kind: one of CONNECTED, MESSAGE, PUBLISH_DONE, SUBSCRIBED, UNSUBSCRIBED,
-      DISCONNECTED, LINK_DEAD, ERROR
+      DISCONNECTED, LINK_DEAD, ERROR, REAUTHENTICATED (adapters ignore kinds they do
+      not know)
     - packet: decoded packet (Connack for CONNECTED / refused-connect ERROR, Publish for
       MESSAGE, the ack for PUBLISH_DONE/SUBSCRIBED/UNSUBSCRIBED, Disconnect for a
-      server DISCONNECTED), else None
+      server DISCONNECTED, Auth for REAUTHENTICATED; for a lost request see below),
+      else None
     - packet_id (MESSAGE: 0 for QoS 0), reason_code (PUBLISH_DONE for QoS 2: PUBCOMP's
       code if it failed, else PUBREC's, so 0x10 is seen), reason_codes (bytes, one per
       filter, SUBSCRIBED/UNSUBSCRIBED), props (None or dict)
@@ -47,8 +49,8 @@ class Event:
     - Session lost: after CONNACK with Session Present 0 (a clean start, or the
       server had no session), every request that went out on an earlier connection
       ends with its usual event (PUBLISH_DONE, SUBSCRIBED, UNSUBSCRIBED) right after
-      CONNECTED, with reason_code 0x80 and error a ``SessionLost`` (from
-      mqtt5.outbound; ``isinstance`` tells it apart from a server's 0x80); packet is
+      CONNECTED, with reason_code 0x80 and error a ``mqtt5.session.SessionLost``
+      (``isinstance`` tells it apart from a server's 0x80); packet is
       the request to send again as a NEW message if wanted (a Publish: topic,
       payload, qos, retain, props; a Subscribe/Unsubscribe: topics, props), or None
       for QoS 2 past PUBREC (the server had already taken the message).

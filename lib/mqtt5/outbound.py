@@ -70,6 +70,8 @@ def publish(s, topic, payload, qos, retain, props, alias):
             raise
     fl.topic[i], fl.payload[i], fl.props[i] = topic, payload, props
     fl.flags[i] = qos | (4 if retain else 0)
+    if fl.queued and s.state == ESTABLISHED:
+        pump(s)
     return pid
 
 
@@ -113,6 +115,8 @@ def request(s, state, cls, items, props):
             raise
     fl.topic[i], fl.props[i] = items, props
     fl.flags[i] = len(items)
+    if fl.queued and s.state == ESTABLISHED:
+        pump(s)
     return fl.pid[i]
 
 
@@ -120,10 +124,11 @@ def pump(s):
     """Encode QUEUED slots, oldest first, while there is transmit room and send quota
     [MQTT-4.9.0-2]; resent PUBLISH carry DUP and the full topic (never an alias from
     an earlier connection).  A slot that can never be sent (over the server's Maximum
-    Packet Size, or tx_size) completes with an error event."""
+    Packet Size, or tx_size) completes with an error event.  After the transmit
+    buffer ran out of room it waits (``s.tx_blocked``) until sent() frees some."""
     fl = s._inflight
     tx = s._tx
-    while fl.queued and s.state == ESTABLISHED:
+    while fl.queued and s.state == ESTABLISHED and not s.tx_blocked:
         i = fl.oldest_queued()
         st = fl.state[i]
         w = st & 0xFF
@@ -131,6 +136,7 @@ def pump(s):
         try:
             if w == WAIT_PUBCOMP:  # PUBREL again [MQTT-4.4.0-1]
                 if not tx.room(ACK_ROOM + _RESERVE):
+                    s.tx_blocked = True
                     return
                 tx.ack(_PUBREL, pid, 0)
             elif w <= WAIT_PUBREC:
@@ -145,7 +151,8 @@ def pump(s):
                 tx.packet(cls(packet_id=pid, topics=fl.topic[i], props=fl.props[i]),
                           _RESERVE, s.server_max_packet_size)
         except BufferFull:
-            return  # sent() makes room and pumps again
+            s.tx_blocked = True  # sent() makes room and pumps again
+            return
         except (MQTTError, ValueError) as e:
             _fail(s, i, getattr(e, "reason_code", 0x80), e, None)
             continue

@@ -33,8 +33,9 @@ ONE reusable Event.  The session itself allocates at most one memoryview per wri
 (``data_to_send``) and one per inbound packet (the view decode needs); the rest is the
 codec's (packet object, topic str, props).  Measured on the unix port
 (host_tests/scripts/session_mem.py): QoS 0 publish 32 B with a bytes topic (64 B with
-a str topic), QoS 1 publish + PUBACK 224 B, inbound QoS 0 256 B; a default Session
-holds 7.2 KB (4 KB of it the two buffers), rx/tx 512 B and 4 slots 3.4 KB.
+a str topic; 32 B once the topic has an alias), QoS 1 publish + PUBACK 224 B (192 B
+aliased), inbound QoS 0 224 B; a default Session holds 7.9 KB (4 KB of it the two
+buffers), rx/tx 512 B and 4 slots 4.0 KB.
 
 Protocol features, each in its own module: session resumption (outbound.py: on
 CONNACK with Session Present 1 after connect(clean_start=False), unacknowledged QoS
@@ -145,6 +146,7 @@ class Session:
         self._aout = OutAliases(topic_alias_out)
         self._aprops = {_TOPIC_ALIAS: 1}  # reused props of an aliased PUBLISH
         self._hold = False  # CONNECTING with enhanced auth: new packets wait
+        self.tx_blocked = False  # outbound.pump() waits for sent()
         self._ka = KeepAlive(keepalive)
         self._ev = Event()
         self._pending = []  # rare events from tick()/disconnect()/session loss: tuples
@@ -180,6 +182,7 @@ class Session:
             clean_start = self.clean_start
         self._rx.reset()
         self._tx.reset()
+        self.tx_blocked = False
         self._acks.reset()
         self._aout.reset(0)  # outbound aliases only after CONNACK [MQTT-3.3.2-7]
         self._inflight.mark_resend()  # resent if the session is present
@@ -318,6 +321,7 @@ class Session:
             if self._acks.n:
                 self._acks.pending(self._tx.spos)  # forget acks now written
             if self._inflight.queued:
+                self.tx_blocked = False
                 _out.pump(self)  # room for the resend backlog
 
     @property
