@@ -4,8 +4,8 @@ Receive Maximum both ways [MQTT-3.3.4-7] [MQTT-3.3.4-9], against a fake server."
 import mqtt5.session as S
 import mqtt5.properties as P
 from mqtt5.errors import MQTTError
-from session_fake import (connected, out, feed, events, kinds, types, eq, raises, run_tests,
-    connack, publish, ack, CONNECT, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP, DISCONNECT)
+from session_fake import (connected, out, feed, kinds, types, eq, raises, run_tests,
+    connack, publish, ack, PUBLISH, PUBACK, PUBREC, PUBREL, DISCONNECT)
 
 
 def expect_disconnect(s, evs, code):

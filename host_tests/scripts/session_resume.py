@@ -8,7 +8,8 @@ anything new) and the events (PUBLISH_DONE for the original ids, SessionLost).
 
 import mqtt5.session as S
 import mqtt5.properties as P
-from session_fake import (connected, out, feed, kinds, eq, run_tests, connack, publish,
+from mqtt5.errors import MQTTError
+from session_fake import (connected, out, feed, kinds, eq, raises, run_tests, connack, publish,
     ack, suback, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP, SUBSCRIBE, CONNECT)
 
 
@@ -276,6 +277,23 @@ def test_subscribe_in_flight():
     eq([(e["kind"], e["packet_id"]) for e in evs],
        [(S.CONNECTED, 0), (S.SUBSCRIBED, sub)], "lost without one")
     eq(list(evs[1]["packet"].topics), [("a/#", 1)], "the request to send again")
+
+
+
+def test_requests_behind_backlog_validated_at_once():
+    s = session()
+    s.publish("a", b"1", 1)
+    s.publish("b", b"2", 1)
+    relink(s)  # backlog: the resends wait for CONNACK
+    raises(ValueError, s.publish, "bad/#", b"", 1)
+    raises(ValueError, s.subscribe, [("a/#/b", 0)])
+    eq(s.inflight_count, 2, "no slot kept")
+    limits = {P.MAXIMUM_PACKET_SIZE: 100, P.RECEIVE_MAXIMUM: 1}
+    feed(s, connack(session_present=True, props=limits))
+    eq(len(out(s)), 1, "one resent; the other waits for send quota")
+    e = raises(MQTTError, s.subscribe, [("x" * 200, 0)])
+    eq(e.reason_code, 0x95, "over the limit: refused at once, not queued")
+    eq(s._inflight.used, 2, "no slot kept")
 
 
 run_tests(globals())

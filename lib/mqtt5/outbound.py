@@ -14,8 +14,10 @@ from ._compat import const
 from .errors import MQTTError
 import mqtt5.packets as _p
 import mqtt5.properties as _pr
-from .txbuf import BufferFull, ACK_ROOM
-from .inflight import WAIT_PUBACK, WAIT_PUBREC, WAIT_PUBCOMP, WAIT_SUBACK, QUEUED, RESEND
+from .txbuf import BufferFull, ACK_ROOM, too_large
+from .wire import vbi_size
+from .packets.publish import publish_size
+from .inflight import WAIT_PUBACK, WAIT_PUBREC, WAIT_PUBCOMP, WAIT_SUBACK, RESEND
 from .events import PUBLISH_DONE, SUBSCRIBED, UNSUBSCRIBED, ESTABLISHED, CLOSED
 
 _RESERVE = const(32)  # tx bytes publish/subscribe leave free for acks and PINGREQ
@@ -60,14 +62,15 @@ def publish(s, topic, payload, qos, retain, props, alias):
                         % s.receive_maximum_out)
     i = _slot(s, WAIT_PUBACK if qos == 1 else WAIT_PUBREC)
     pid = fl.pid[i]
-    if fl.queued or s._hold:  # behind the backlog: encoded by pump(), in order
-        fl.set_queued(i, True)
-    else:
-        try:
+    try:
+        if fl.queued or s._hold:  # behind the backlog: encoded by pump(), in order
+            _check(s, publish_size(topic, payload, qos, props))  # ValueError now
+            fl.set_queued(i, True)
+        else:
             _send(s, topic, payload, qos, retain, pid, props, alias)
-        except Exception:
-            fl.free(i, True)
-            raise
+    except Exception:
+        fl.free(i, True)
+        raise
     fl.topic[i], fl.payload[i], fl.props[i] = topic, payload, props
     fl.flags[i] = qos | (4 if retain else 0)
     if fl.queued and s.state == ESTABLISHED:
@@ -99,20 +102,29 @@ def _send(s, topic, payload, qos, retain, pid, props, alias):
     al.use(a, topic)
 
 
+def _check(s, n):
+    # a request joining the backlog: refuse it now if it can never be sent
+    limit = s.server_max_packet_size
+    if limit and n > limit:
+        raise too_large("packet", n, limit)
+
+
 def request(s, state, cls, items, props):
     """Session.subscribe/unsubscribe: queue cls(packet_id, items, props)."""
     check_open(s)
     fl = s._inflight
     i = _slot(s, state)
-    if fl.queued or s._hold:
-        fl.set_queued(i, True)
-    else:
-        try:
-            s._tx.packet(cls(packet_id=fl.pid[i], topics=items, props=props), _RESERVE,
-                         s.server_max_packet_size)
-        except Exception:
-            fl.free(i, True)
-            raise
+    try:
+        pkt = cls(packet_id=fl.pid[i], topics=items, props=props)
+        if fl.queued or s._hold:
+            rl = pkt._size()  # validates: ValueError now, not at pump()
+            _check(s, 1 + vbi_size(rl) + rl)
+            fl.set_queued(i, True)
+        else:
+            s._tx.packet(pkt, _RESERVE, s.server_max_packet_size)
+    except Exception:
+        fl.free(i, True)
+        raise
     fl.topic[i], fl.props[i] = items, props
     fl.flags[i] = len(items)
     if fl.queued and s.state == ESTABLISHED:
