@@ -5,6 +5,7 @@ Runs one background thread in the test process. The test points the client at
 
     proxy = FaultProxy(broker.host, broker.port)   # listening on 127.0.0.1
     proxy.blackhole()      # stop forwarding both ways, keep sockets open (a dead link)
+    proxy.blackhole("down")  # ... only broker -> client ("up": only client -> broker)
     proxy.delay(200)       # forward everything 200 ms late (each direction)
     proxy.pass_through()   # normal forwarding again (what was held back flows)
     proxy.cut()            # RST both sides of every live connection (SO_LINGER 0)
@@ -120,7 +121,7 @@ def split_mqtt(data):
 class FaultProxy:
     """TCP proxy 127.0.0.1:port -> upstream_host:upstream_port with fault modes."""
 
-    PASS, BLACKHOLE = "pass", "blackhole"
+    DIRECTIONS = {"both": ("up", "down"), "up": ("up",), "down": ("down",)}
 
     def __init__(self, upstream_host, upstream_port, host="127.0.0.1", port=0,
                  capture=False):
@@ -132,7 +133,7 @@ class FaultProxy:
         self._listener.listen(64)
         self._listener.setblocking(False)
         self.host, self.port = self._listener.getsockname()[:2]
-        self.mode = self.PASS
+        self.held = ()           # directions not forwarded: "up", "down"
         self.delay_ms = 0
         self.refusing = False
         self._conns = []         # live Connection objects
@@ -154,15 +155,16 @@ class FaultProxy:
 
     def pass_through(self):
         """Forward normally, no delay (data held back by blackhole/delay now flows)."""
-        self._do(self._set_mode, self.PASS, 0)
+        self._do(self._set_mode, (), 0)
 
-    def blackhole(self):
-        """Stop forwarding both ways, silently: sockets stay open, nothing is read."""
-        self._do(self._set_mode, self.BLACKHOLE, self.delay_ms)
+    def blackhole(self, direction="both"):
+        """Stop forwarding silently: sockets stay open, nothing is read.
+        ``direction``: "both", "up" (client -> broker) or "down" (broker -> client)."""
+        self._do(self._set_mode, self.DIRECTIONS[direction], self.delay_ms)
 
     def delay(self, ms):
         """Forward each chunk ``ms`` milliseconds after it arrived (both directions)."""
-        self._do(self._set_mode, self.PASS, ms)
+        self._do(self._set_mode, (), ms)
 
     def cut(self, conn=None):
         """Reset every live connection (or only ``conn``) on both sides
@@ -255,8 +257,15 @@ class FaultProxy:
         return box[0] if box else None
 
     # ---- proxy thread ---------------------------------------------------------------
-    def _set_mode(self, mode, delay_ms):
-        self.mode = mode
+    @property
+    def mode(self):
+        """"pass", "blackhole" (both ways), "blackhole up" or "blackhole down"."""
+        if not self.held:
+            return "pass"
+        return "blackhole" if len(self.held) == 2 else "blackhole " + self.held[0]
+
+    def _set_mode(self, held, delay_ms):
+        self.held = held
         if delay_ms < self.delay_ms:  # a shorter delay also applies to what waits
             latest = time.monotonic() + delay_ms / 1000.0
             for c in self._conns:
@@ -359,6 +368,8 @@ class FaultProxy:
         # A side that sent FIN: once its data is delivered, pass the FIN on.
         for src in (c.client, c.server):
             dst = c.peer(src)
+            if self._direction(c, src) in self.held:
+                continue
             if c._eof[src] and not c._shut[dst] and not c._out[dst]:
                 try:
                     dst.shutdown(socket.SHUT_WR)
@@ -367,6 +378,10 @@ class FaultProxy:
                 c._shut[dst] = True
         if c._shut[c.client] and c._shut[c.server]:
             self._close(c, "closed")
+
+    @staticmethod
+    def _direction(c, src):
+        return "up" if src is c.client else "down"
 
     def _loop(self):
         try:
@@ -385,21 +400,21 @@ class FaultProxy:
                     box.append(e)
                 done.set()
             now = time.monotonic()
-            forwarding = self.mode == self.PASS
             rd = [self._listener, self._wake_r]
             wr = []
             timeout = None
             for c in list(self._conns):
-                if forwarding:
-                    self._half_close(c)
-                    if not c.alive:
-                        continue
+                self._half_close(c)
+                if not c.alive:
+                    continue
                 for src in (c.client, c.server):
+                    if self._direction(c, src) in self.held:
+                        continue
                     dst = c.peer(src)
                     q = c._out[dst]
-                    if forwarding and not c._eof[src] and c.pending(dst) < _HIGH_WATER:
+                    if not c._eof[src] and c.pending(dst) < _HIGH_WATER:
                         rd.append(src)
-                    if forwarding and q:
+                    if q:
                         wait = q[0][0] - now
                         if wait <= 0:
                             wr.append(dst)

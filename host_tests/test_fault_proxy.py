@@ -163,6 +163,28 @@ def test_blackhole_holds_traffic_until_pass_through(proxy, peers):
     assert len(proxy.connections()) == 2
 
 
+@pytest.mark.parametrize("direction", ["up", "down"])
+def test_blackhole_one_direction(proxy, peers, direction):
+    p = peers("fp-hole-" + direction, proxy.port)
+    subscribe(p, "fp/hole1")
+    [conn] = proxy.connections()
+    up, down = conn.bytes_up, conn.bytes_down
+    proxy.blackhole(direction)
+    assert proxy.mode == "blackhole " + direction
+    p.got.clear()
+    info = p.c.publish("fp/hole1", b"one way", qos=1)
+    assert not p.got.wait(0.5)
+    if direction == "down":     # the broker got it; its PUBACK and the copy are held
+        assert conn.bytes_up > up and conn.bytes_down == down
+    else:                       # nothing left the client side of the proxy
+        assert conn.bytes_up == up
+    assert not info.is_published()
+    proxy.pass_through()
+    assert proxy.mode == "pass"
+    assert p.got.wait(5) and p.messages[-1][1] == b"one way"
+    info.wait_for_publish(5)
+
+
 def test_delay_adds_latency_each_way(proxy, peers):
     p = peers("fp-delay", proxy.port)
     subscribe(p, "fp/delay")
