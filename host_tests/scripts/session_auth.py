@@ -5,7 +5,7 @@ import mqtt5.session as S
 import mqtt5.packets as packets
 import mqtt5.properties as P
 from mqtt5.errors import MQTTError
-from session_fake import (out, feed, kinds, types, eq, raises, run_tests, connack, ack,
+from session_fake import (out, feed, events, kinds, types, eq, raises, run_tests, connack, ack,
     disconnect, CONNECT, PUBLISH, PUBACK, DISCONNECT)
 
 AUTH = 15
@@ -145,6 +145,26 @@ def test_authenticator_failure_is_0x87():
     expect_error(s, ok_connack(data=b"forged"), 0x87)  # finish() rejects the server
 
 
+def test_auth_waits_for_an_empty_transmit_buffer():
+    s = established()
+    s.reauthenticate()
+    s.publish("t", b"x", 0)  # queued, not written
+    eq(feed(s, auth(0x18, data=b"c")), [], "paused")
+    eq(types(out(s)), [AUTH, PUBLISH], "flushed first")
+    eq(events(s), [], "no event")
+    eq(auths(out(s)), [(AUTH, 0x18, METHOD, b"proof:c")], "then answered")
+
+
+def test_auth_answer_too_large_is_0x83():
+    class Big(Authenticator):
+        def step(self, data):
+            return b"x" * 300
+
+    s = session(Big(), tx_size=128)
+    out(s)
+    expect_error(s, auth(0x18, data=b"c"), 0x83)
+
+
 def test_auth_method_needs_authenticator():
     raises(ValueError, S.Session, "x", auth_method=METHOD)
     raises(ValueError, S.Session, "x", authenticator=Authenticator())
@@ -159,9 +179,10 @@ def test_reauthenticate():
     eq(auths(out(s)), [(AUTH, 0x19, METHOD, b"client-first")], "AUTH 0x19 [MQTT-4.12.1-1]")
     raises(MQTTError, s.reauthenticate)  # one at a time
     pid = s.publish("t", b"", 1)  # traffic goes on meanwhile
-    feed(s, auth(0x18, data=b"chal"))
-    eq([(t, getattr(p, "packet_id", None), p.reason_code if t == AUTH else None)
-        for t, p in out(s)], [(PUBLISH, pid, None), (AUTH, None, 0x18)], "answered")
+    feed(s, auth(0x18, data=b"chal"))  # parsed once the PUBLISH is written
+    eq([(t, p.packet_id) for t, p in out(s)], [(PUBLISH, pid)], "publish first")
+    eq(events(s), [], "no event for the challenge")
+    eq(auths(out(s)), [(AUTH, 0x18, METHOD, b"proof:chal")], "answered")
     evs = feed(s, ack(PUBACK, pid) + auth(0x00, data=b"server-ok"))
     eq(kinds(evs), [S.PUBLISH_DONE, S.REAUTHENTICATED], "done")
     eq(a.log[-1], ("finish", b"server-ok"), "finish called")

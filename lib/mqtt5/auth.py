@@ -66,7 +66,12 @@ def _send(s, rc, data):
     props = {_pr.AUTHENTICATION_METHOD: s.auth_method}
     if data is not None:
         props[_pr.AUTHENTICATION_DATA] = data
-    _out.fit(s, _p.Auth(reason_code=rc, props=props))
+    try:
+        _out.fit(s, _p.Auth(reason_code=rc, props=props))
+    except ProtocolError:
+        raise
+    except MQTTError as e:  # cannot be sent (tx_size, server maximum): give up
+        raise ProtocolError(0x83, "AUTH answer: %s" % e)
 
 
 def on_auth(s, pkt):

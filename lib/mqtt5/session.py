@@ -76,6 +76,7 @@ RETAIN_HANDLING_SHIFT = 4  # 0 send retained, 1 only if new subscription, 2 neve
 _PUBLISH = const(3)
 _PUBREC = const(5)
 _PUBREL = const(6)
+_AUTH = const(15)
 _TOPIC_ALIAS = const(0x23)
 
 
@@ -254,7 +255,8 @@ class Session:
 
         Acknowledgements the session owes (PUBACK, PUBREC, PUBREL, PUBCOMP) are queued
         here, so drain until None after received(), tick() and sent().  None also
-        when the transmit buffer lacks room for such an ack: flush, then call again."""
+        when the transmit buffer lacks room for such an ack (or, before an AUTH from
+        the server, is not empty): flush, then call again."""
         if self._pending:
             k, pid, rc, err, by_server, pkt = self._pending.pop(0)
             ev = self._ev
@@ -277,6 +279,8 @@ class Session:
                 if (ptype == _PUBREC or ptype == _PUBREL or (ptype == _PUBLISH and b0 & 6)) \
                         and not self._tx.room(ACK_ROOM):
                     return None  # no room for the ack: flush first
+                if ptype == _AUTH and self._tx.tail != self._tx.head:
+                    return None  # the AUTH answer gets the whole buffer: flush first
                 if _in.handle(self, ptype, _p.decode(rx.take(total))):
                     return self._ev
             except ProtocolError as e:
