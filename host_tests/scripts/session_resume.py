@@ -92,7 +92,7 @@ def test_qos1_lost_without_session():
 
 # ---- QoS 2: cut before PUBREC, before PUBREL went out, before PUBCOMP ----------------
 
-def qos2_cut(step):
+def qos_cut(step):
     """step 0: PUBLISH written; 1: PUBREC received, PUBREL queued not written;
     2: PUBREL written."""
     s = session()
@@ -105,8 +105,8 @@ def qos2_cut(step):
     return s, pid
 
 
-def test_qos2_before_pubrec_resent_with_session():
-    s, pid = qos2_cut(0)
+def test_qos_before_pubrec_resent_with_session():
+    s, pid = qos_cut(0)
     evs, sent = reconnect(s, True)
     eq(brief(sent), [(PUBLISH, pid, True)], "PUBLISH again with DUP")
     feed(s, ack(PUBREC, pid))
@@ -115,8 +115,8 @@ def test_qos2_before_pubrec_resent_with_session():
     eq([(e["kind"], e["packet_id"]) for e in evs], [(S.PUBLISH_DONE, pid)], "done")
 
 
-def test_qos2_pubrel_unwritten_resent_with_session():
-    s, pid = qos2_cut(1)
+def test_qos_pubrel_unwritten_resent_with_session():
+    s, pid = qos_cut(1)
     evs, sent = reconnect(s, True)
     eq(brief(sent), [(PUBREL, pid)], "PUBREL, never the PUBLISH again")
     evs = feed(s, ack(PUBCOMP, pid))
@@ -124,16 +124,16 @@ def test_qos2_pubrel_unwritten_resent_with_session():
        [(S.PUBLISH_DONE, pid, None)], "done")
 
 
-def test_qos2_pubrel_written_resent_with_session():
-    s, pid = qos2_cut(2)
+def test_qos_pubrel_written_resent_with_session():
+    s, pid = qos_cut(2)
     evs, sent = reconnect(s, True)
     eq(brief(sent), [(PUBREL, pid)], "PUBREL again")
     eq(kinds(feed(s, ack(PUBCOMP, pid))), [S.PUBLISH_DONE], "done")
 
 
-def test_qos2_lost_without_session():
+def test_qos_lost_without_session():
     for step in (0, 1, 2):
-        s, pid = qos2_cut(step)
+        s, pid = qos_cut(step)
         evs, sent = reconnect(s, False)
         eq(sent, [], "nothing resent")
         eq([(e["kind"], e["packet_id"], e["reason_code"]) for e in evs],
@@ -243,7 +243,7 @@ def test_resend_never_uses_a_stale_alias():
        [(c, "long/topic/name", 1)], "a new mapping on the new connection")
 
 
-def test_inbound_qos2_ids_cleared_without_session():
+def test_inbound_qos_ids_cleared_without_session():
     s = session()
     eq(kinds(feed(s, publish("t", b"x", 2, pid=5))), [S.MESSAGE], "delivered")
     out(s)
@@ -270,14 +270,33 @@ def test_subscribe_in_flight():
     evs, sent = reconnect(s, True)
     eq(brief(sent), [(SUBSCRIBE, sub)], "SUBSCRIBE again with a session")
     eq([e["reason_codes"] for e in feed(s, suback(sub, [1, 0]))], [[1, 0]], "SUBACK")
-    s2 = session()
-    sub = s2.subscribe([("a/#", 1)])
-    out(s2)
-    evs, sent = reconnect(s2, False)
+    s = session()
+    sub = s.subscribe([("a/#", 1)])
+    out(s)
+    evs, sent = reconnect(s, False)
     eq([(e["kind"], e["packet_id"]) for e in evs],
        [(S.CONNECTED, 0), (S.SUBSCRIBED, sub)], "lost without one")
     eq(list(evs[1]["packet"].topics), [("a/#", 1)], "the request to send again")
 
+
+
+def test_early_pubrec_for_a_queued_resend():
+    # a server acking a QoS 2 PUBLISH before we resent it: PUBREL, no resend, no hang
+    s = session()
+    a = s.publish("a", b"", 2)
+    b = s.publish("b", b"", 2)
+    out(s)
+    relink(s)
+    feed(s, connack(session_present=True, props={P.RECEIVE_MAXIMUM: 1}))
+    eq(brief(out(s)), [(PUBLISH, a, True)], "b waits for quota")
+    feed(s, ack(PUBREC, b))  # early, for the queued one
+    eq(brief(out(s)), [(PUBREL, b)], "PUBREL at once")
+    eq(s._inflight.queued, 0, "no longer queued")
+    feed(s, ack(PUBREC, a))
+    eq(brief(out(s)), [(PUBREL, a)], "a goes on")
+    evs = feed(s, ack(PUBCOMP, a) + ack(PUBCOMP, b))
+    eq([(e["kind"], e["packet_id"]) for e in evs],
+       [(S.PUBLISH_DONE, a), (S.PUBLISH_DONE, b)], "both done")
 
 
 def test_requests_behind_backlog_validated_at_once():

@@ -6,7 +6,8 @@ from ._compat import const
 from .errors import ProtocolError
 import mqtt5.handshake as _hs
 import mqtt5.properties as _pr
-from .inflight import WAIT_PUBACK, WAIT_PUBREC, WAIT_PUBCOMP, WAIT_SUBACK, WAIT_UNSUBACK
+from .inflight import WAIT_PUBACK, WAIT_PUBREC, WAIT_PUBCOMP, WAIT_SUBACK, WAIT_UNSUBACK, \
+    RESEND
 from .events import rc_error, MESSAGE, PUBLISH_DONE, SUBSCRIBED, UNSUBSCRIBED, \
     DISCONNECTED, CLOSED, CONNECTING
 
@@ -49,7 +50,8 @@ def handle(s, ptype, pkt):
         rc = pkt.reason_code
         if rc >= 0x80:  # flow ends, no PUBREL [MQTT-4.3.3-4]
             return _done(s, i, PUBLISH_DONE, pkt, rc, "PUBREC")
-        fl.state[i] = WAIT_PUBCOMP | rc << 8  # keep 0x10 for PUBLISH_DONE
+        fl.set_queued(i, False)  # (a PUBREC for a resend not yet made)
+        fl.state[i] = WAIT_PUBCOMP | rc << 8 | fl.state[i] & RESEND  # keep 0x10
         fl.topic[i] = fl.payload[i] = None  # never resent after PUBREL [MQTT-4.3.3-6]
         s._tx.ack(_PUBREL, pid, 0)
         return False

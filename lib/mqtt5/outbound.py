@@ -142,6 +142,9 @@ def pump(s):
     tx = s._tx
     while fl.queued and s.state == ESTABLISHED and not s.tx_blocked:
         i = fl.oldest_queued()
+        if i < 0:  # (cannot happen: the count and the bits agree)
+            fl.queued = 0
+            return
         st = fl.state[i]
         w = st & 0xFF
         pid = fl.pid[i]
