@@ -10,8 +10,9 @@ from session_fake import (connected, out, feed, kinds, eq, raises, run_tests, co
 TOPIC = "fieldnode/v1/node-1/state/temp"
 
 
-def aliased(tam=3, **kw):
-    return connected(connack_props={P.TOPIC_ALIAS_MAXIMUM: tam}, **kw)
+def aliased(tam=3, topic_alias_out=8, **kw):
+    return connected(connack_props={P.TOPIC_ALIAS_MAXIMUM: tam},
+                     topic_alias_out=topic_alias_out, **kw)
 
 
 def sent(s):
@@ -50,7 +51,7 @@ def test_our_table_size_bounds_aliases():
 
 
 def test_no_aliases_when_server_allows_none():
-    s = connected()  # CONNACK without Topic Alias Maximum: 0
+    s = connected(topic_alias_out=8)  # CONNACK without Topic Alias Maximum: 0
     s.publish("a", b"", 0)
     s.publish("a", b"", 0)
     eq(sent(s), [("a", None), ("a", None)], "never [MQTT-3.3.2-9]")
@@ -58,6 +59,10 @@ def test_no_aliases_when_server_allows_none():
     s.publish("a", b"", 0)
     s.publish("a", b"", 0)
     eq(sent(s), [("a", None), ("a", None)], "topic_alias_out=0: off")
+    s = connected(connack_props={P.TOPIC_ALIAS_MAXIMUM: 5})
+    s.publish("a", b"", 0)
+    s.publish("a", b"", 0)
+    eq(sent(s), [("a", None), ("a", None)], "off by default")
 
 
 def test_opt_out_per_publish():
@@ -85,7 +90,8 @@ def test_caller_props_kept_and_not_mutated():
 
 
 def test_refused_publish_does_not_map():
-    s = connected(connack_props={P.TOPIC_ALIAS_MAXIMUM: 3, P.MAXIMUM_PACKET_SIZE: 60})
+    s = connected(connack_props={P.TOPIC_ALIAS_MAXIMUM: 3, P.MAXIMUM_PACKET_SIZE: 60},
+                  topic_alias_out=8)
     raises(MQTTError, s.publish, "a", b"x" * 80, 0)
     s.publish("a", b"", 0)
     eq(sent(s), [("a", 1)], "the server never saw a mapping: the name goes again")

@@ -50,7 +50,7 @@ def cut(link, s):
 def resume():
     rx, rl = receiver()
     s = S.Session(CID, keepalive=30, session_expiry=300, rx_size=1024, tx_size=1024,
-                  max_inflight=8)
+                  max_inflight=8, topic_alias_out=4)
     s.connect(now_ms())
     link = Link(s)
     link.pump(lambda e: kinds(e, S.CONNECTED))

@@ -115,7 +115,8 @@ def main():
                            ("inbound_qos0", in_qos0, None),
                            ("inbound_qos1_puback", in_qos1, None),
                            ("tick", idle_tick, None)):
-        s = connected(keepalive=3600, max_inflight=4, connack_props=ck)
+        s = connected(keepalive=3600, max_inflight=4, connack_props=ck,
+                      topic_alias_out=8 if ck else 0)
         out(s)
         rec = {"test": name, "ok": True, "bytes_per_msg": None}
         try:

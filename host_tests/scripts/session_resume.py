@@ -227,7 +227,7 @@ def test_resend_respects_new_receive_maximum():
 
 
 def test_resend_never_uses_a_stale_alias():
-    s = session(connack_props={P.TOPIC_ALIAS_MAXIMUM: 4})
+    s = session(connack_props={P.TOPIC_ALIAS_MAXIMUM: 4}, topic_alias_out=8)
     a = s.publish("long/topic/name", b"1", 1)
     b = s.publish("long/topic/name", b"2", 1)
     pk = out(s)

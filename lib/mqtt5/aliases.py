@@ -17,6 +17,7 @@ class OutAliases:
     """Fixed-size LRU table of outbound topic aliases (alias = index + 1)."""
 
     def __init__(self, size):
+        self.props = {0x23: 1} if size else None  # reused {Topic Alias: n} props
         self.topic = [None] * size
         self.stamp = [0] * size
         self.limit = 0  # usable entries on this connection: min(size, server maximum)

@@ -68,7 +68,7 @@ def handle(s, ptype, pkt):
         held = s._held.remove(pid)
         s._tx.ack(_PUBCOMP, pid, 0 if held else 0x92)
         if held:  # unacknowledged for the server until the PUBCOMP is written
-            s._acks.add(s._tx.end_pos())
+            s._held.ack_queued(s._tx.end_pos())
         return False
     if ptype == _SUBACK or ptype == _UNSUBACK:
         sub = ptype == _SUBACK
@@ -133,14 +133,14 @@ def _on_publish(s, pkt):
             return False
         # the server may not have more QoS 1/2 PUBLISH unacknowledged than our
         # Receive Maximum [MQTT-3.3.4-9]: held QoS 2 ids + acks not yet written
-        if s._held.count + s._acks.pending(s._tx.spos) >= s.receive_maximum:
+        if s._held.count + s._held.acks_pending(s._tx.spos) >= s.receive_maximum:
             raise ProtocolError(0x93, "Receive Maximum %d exceeded" % s.receive_maximum)
         if qos == 2:
             s._held.add(pid)
             s._tx.ack(_PUBREC, pid, 0)  # ownership taken [MQTT-4.3.3-8]
         else:
             s._tx.ack(_PUBACK, pid, 0)  # [MQTT-4.3.2-4]
-            s._acks.add(s._tx.end_pos())
+            s._held.ack_queued(s._tx.end_pos())
     ev = s._ev
     ev._clear(MESSAGE)
     ev.packet, ev.packet_id, ev.props = pkt, pid or 0, props

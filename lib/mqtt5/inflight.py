@@ -138,15 +138,22 @@ class Inflight:
 
 
 class HeldIds:
-    """Inbound QoS 2 packet ids between PUBREC and PUBREL [MQTT-4.3.3-10].
+    """The server's view of its unacknowledged QoS 1/2 PUBLISH to us, bounded by our
+    Receive Maximum [MQTT-3.3.4-9] (a violation is 0x93 Receive Maximum exceeded):
 
-    Bounded by our Receive Maximum: the server may not have more QoS 1/2 PUBLISH
-    unacknowledged than that [MQTT-3.3.4-9], so a full table is a protocol error
-    (0x93 Receive Maximum exceeded)."""
+    - ``ids``: inbound QoS 2 packet ids between PUBREC and PUBREL [MQTT-4.3.3-10];
+    - ``pos``: where our acks (PUBACK, PUBCOMP) end in the transmit stream, until they
+      are written.  Positions are byte counts masked to 30 bits (small ints on every
+      port); an entry is dropped (-1) once the stream was written past it.
+
+    Both tables have ``size`` entries, allocated once."""
 
     def __init__(self, size):
         self.ids = [0] * size
         self.count = 0
+        self.pos = [-1] * size
+        self.i = 0
+        self.n = 0  # entries in pos
 
     def __contains__(self, pid):
         return pid in self.ids
@@ -172,32 +179,20 @@ class HeldIds:
         return False
 
     def clear(self):
+        """The server has no session: no QoS 2 id is held any more."""
         ids = self.ids
         for i in range(len(ids)):
             ids[i] = 0
         self.count = 0
 
-
-class AckRing:
-    """Where our acks for inbound QoS 1/2 PUBLISH end in the transmit stream, until
-    they are written: with the held QoS 2 ids this is the server's view of its
-    unacknowledged PUBLISHes, bounded by our Receive Maximum [MQTT-3.3.4-9].
-
-    Positions are byte counts of the transmit stream masked to 30 bits (small ints on
-    every port); an entry is dropped (-1) once the stream was written past it."""
-
-    def __init__(self, size):
-        self.pos = [-1] * size
-        self.i = 0
-        self.n = 0
-
-    def reset(self):
+    def reset_acks(self):
+        """New connection: acks not written are gone with the old one."""
         pos = self.pos
         for i in range(len(pos)):
             pos[i] = -1
         self.n = 0
 
-    def add(self, end):
+    def ack_queued(self, end):
         """An ack ending at stream position end was queued."""
         pos = self.pos
         if pos[self.i] < 0:
@@ -205,7 +200,7 @@ class AckRing:
         pos[self.i] = end
         self.i = (self.i + 1) % len(pos)
 
-    def pending(self, written):
+    def acks_pending(self, written):
         """Acks not yet written when the stream was written up to ``written``."""
         pos = self.pos
         for i in range(len(pos)):

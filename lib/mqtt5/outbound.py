@@ -87,7 +87,7 @@ def _send(s, topic, payload, qos, retain, pid, props, alias):
                       False, pid, props)
         return
     if props is None:
-        p = s._aprops  # reused {Topic Alias: n}: no allocation
+        p = al.props  # reused {Topic Alias: n}: no allocation
     elif _TOPIC_ALIAS in props:
         raise ValueError("Topic Alias is set by the session (publish(alias=False))")
     else:
@@ -137,10 +137,10 @@ def pump(s):
     [MQTT-4.9.0-2]; resent PUBLISH carry DUP and the full topic (never an alias from
     an earlier connection).  A slot that can never be sent (over the server's Maximum
     Packet Size, or tx_size) completes with an error event.  After the transmit
-    buffer ran out of room it waits (``s.tx_blocked``) until sent() frees some."""
+    buffer ran out of room it waits (``tx.blocked``) until sent() frees some."""
     fl = s._inflight
     tx = s._tx
-    while fl.queued and s.state == ESTABLISHED and not s.tx_blocked:
+    while fl.queued and s.state == ESTABLISHED and not tx.blocked:
         i = fl.oldest_queued()
         if i < 0:  # (cannot happen: the count and the bits agree)
             fl.queued = 0
@@ -151,7 +151,7 @@ def pump(s):
         try:
             if w == WAIT_PUBCOMP:  # PUBREL again [MQTT-4.4.0-1]
                 if not tx.room(ACK_ROOM + _RESERVE):
-                    s.tx_blocked = True
+                    tx.blocked = True
                     return
                 tx.ack(_PUBREL, pid, 0)
             elif w <= WAIT_PUBREC:
@@ -166,7 +166,7 @@ def pump(s):
                 tx.packet(cls(packet_id=pid, topics=fl.topic[i], props=fl.props[i]),
                           _RESERVE, s.server_max_packet_size)
         except BufferFull:
-            s.tx_blocked = True  # sent() makes room and pumps again
+            tx.blocked = True  # sent() makes room and pumps again
             return
         except (MQTTError, ValueError) as e:
             _fail(s, i, getattr(e, "reason_code", 0x80), e, None)

@@ -34,8 +34,8 @@ ONE reusable Event.  The session itself allocates at most one memoryview per wri
 codec's (packet object, topic str, props).  Measured on the unix port
 (host_tests/scripts/session_mem.py): QoS 0 publish 32 B with a bytes topic (64 B with
 a str topic; 32 B once the topic has an alias), QoS 1 publish + PUBACK 224 B (192 B
-aliased), inbound QoS 0 224 B; a default Session holds 7.9 KB (4 KB of it the two
-buffers), rx/tx 512 B and 4 slots 4.0 KB.
+aliased), inbound QoS 0 224 B; a default Session holds 7.6 KB (4 KB of it the two
+buffers), rx/tx 512 B and 4 slots 3.7 KB; topic_alias_out=8 adds about 300 B.
 
 Protocol features, each in its own module: session resumption (outbound.py: on
 CONNACK with Session Present 1 after connect(clean_start=False), unacknowledged QoS
@@ -44,7 +44,7 @@ the original order, before anything new [MQTT-4.4.0-1]; with Session Present 0 t
 end with a SessionLost error, see events.Event); Maximum Packet Size both ways
 (rxbuf/wire.frame refuse an oversize inbound packet before it is read whole: 0x95;
 txbuf refuses an outbound one before it is queued); Receive Maximum both ways
-(``send_quota``; inflight.AckRing + HeldIds: 0x93); topic aliases both ways
+(``send_quota``; inflight.HeldIds: 0x93); topic aliases both ways
 (aliases.py outbound, inbound.py inbound: 0x94); enhanced authentication (auth.py,
 imported only with ``auth_method``); server redirection (``server_reference`` on the
 session and on CONNECTED/ERROR/DISCONNECTED events).  An offline queue belongs to the
@@ -59,7 +59,7 @@ import mqtt5.inbound as _in
 import mqtt5.outbound as _out
 from .rxbuf import RxBuffer
 from .txbuf import TxBuffer, BufferFull, ACK_ROOM  # noqa: F401 (BufferFull is API)
-from .inflight import Inflight, HeldIds, AckRing, WAIT_SUBACK, WAIT_UNSUBACK
+from .inflight import Inflight, HeldIds, WAIT_SUBACK, WAIT_UNSUBACK
 from .aliases import OutAliases
 from .keepalive import KeepAlive, PING, DEAD, IDLE_MS
 from .outbound import SessionLost  # noqa: F401 (API)
@@ -77,7 +77,7 @@ _PUBLISH = const(3)
 _PUBREC = const(5)
 _PUBREL = const(6)
 _AUTH = const(15)
-_TOPIC_ALIAS = const(0x23)
+_NO_ALIASES = OutAliases(0)  # shared by sessions without outbound aliases (stateless)
 
 
 class Session:
@@ -95,8 +95,11 @@ class Session:
     Buffers: rx_size (receive buffer = largest inbound packet), tx_size (transmit buffer =
     largest outbound packet), max_inflight (slots for unacknowledged QoS 1/2 PUBLISH,
     SUBSCRIBE and UNSUBSCRIBE; ids of slots are never reused before completion).
-    topic_alias_out (default 8): size of the outbound topic alias table; aliases are
-    used automatically within the server's Topic Alias Maximum (0: never).
+    topic_alias_out (default 0: off): size of the outbound topic alias table; with
+    N > 0, aliases are assigned automatically (least recently used replaced) within
+    the server's Topic Alias Maximum, so a repeated topic goes out as alias only; 8
+    is a good size for a node (about 100 bytes).  Opt-in because it changes the
+    bytes on the wire (proxies/tests that read topic names see empty ones).
     auth_method (str) and authenticator (an object with start()/step(data), optional
     finish(data); see mqtt5.auth): enhanced authentication (spec 4.12).
 
@@ -115,7 +118,7 @@ class Session:
                  receive_maximum=16, max_packet_size=None, topic_alias_maximum=0,
                  request_response_info=False, request_problem_info=True,
                  user_properties=None, username=None, password=None, will=None,
-                 rx_size=2048, tx_size=2048, max_inflight=16, topic_alias_out=8,
+                 rx_size=2048, tx_size=2048, max_inflight=16, topic_alias_out=0,
                  auth_method=None, authenticator=None):
         self.client_id = client_id
         self.keepalive = keepalive
@@ -143,11 +146,8 @@ class Session:
         self._tx = TxBuffer(tx_size)
         self._inflight = Inflight(max_inflight)
         self._held = HeldIds(receive_maximum)
-        self._acks = AckRing(receive_maximum)
-        self._aout = OutAliases(topic_alias_out)
-        self._aprops = {_TOPIC_ALIAS: 1}  # reused props of an aliased PUBLISH
+        self._aout = OutAliases(topic_alias_out) if topic_alias_out else _NO_ALIASES
         self._hold = False  # CONNECTING with enhanced auth: new packets wait
-        self.tx_blocked = False  # outbound.pump() waits for sent()
         self._ka = KeepAlive(keepalive)
         self._ev = Event()
         self._pending = []  # rare events from tick()/disconnect()/session loss: tuples
@@ -183,8 +183,7 @@ class Session:
             clean_start = self.clean_start
         self._rx.reset()
         self._tx.reset()
-        self.tx_blocked = False
-        self._acks.reset()
+        self._held.reset_acks()
         self._aout.reset(0)  # outbound aliases only after CONNACK [MQTT-3.3.2-7]
         self._inflight.mark_resend()  # resent if the session is present
         al = self._aliases  # inbound topic aliases live for one connection [MQTT-3.3.2-7]
@@ -322,10 +321,10 @@ class Session:
         self._tx.consumed(n)
         if n > 0:
             self._ka.on_tx(self._now)
-            if self._acks.n:
-                self._acks.pending(self._tx.spos)  # forget acks now written
+            if self._held.n:
+                self._held.acks_pending(self._tx.spos)  # forget acks now written
             if self._inflight.queued:
-                self.tx_blocked = False
+                self._tx.blocked = False
                 _out.pump(self)  # room for the resend backlog
 
     @property

@@ -14,7 +14,7 @@ from .wire import vbi_size
 
 _TOO_LARGE = const(0x95)  # what the codec raises when a packet does not fit a buffer
 ACK_ROOM = const(8)  # one ack with a reason code and no props is 5 bytes
-_POS_MASK = const(0x3FFFFFFF)  # stream positions (see inflight.AckRing)
+_POS_MASK = const(0x3FFFFFFF)  # stream positions (see inflight.HeldIds)
 
 
 class BufferFull(MQTTError):
@@ -39,12 +39,14 @@ class TxBuffer:
         self.head = self.tail = 0
         self.lent = False
         self.spos = 0  # bytes written since reset(), masked to 30 bits
+        self.blocked = False  # a resend did not fit: outbound.pump() waits for sent()
 
     def reset(self):
         """Drop everything queued (new connection)."""
         self.head = self.tail = 0
         self.lent = False
         self.spos = 0
+        self.blocked = False
 
     def end_pos(self):
         """Stream position just after the last queued byte."""
