@@ -119,7 +119,13 @@ def test_queued_resend_over_new_limit_fails_its_slot():
 # ---- Receive Maximum, inbound ----------------------------------------------------------
 
 def test_inbound_qos1_over_receive_maximum_is_0x93():
+    for start in (0, 0x3FFFFFF8):  # also across the wrap of the stream position
+        over_receive_maximum(start)
+
+
+def over_receive_maximum(start):
     s = connected(receive_maximum=3)
+    s._tx.spos = start
     data = b"".join(publish("t", b"", 1, pid=i) for i in range(1, 5))
     evs = feed(s, data)  # 4 PUBLISH, none of our PUBACKs written in between
     eq(kinds(evs), [S.MESSAGE] * 3 + [S.ERROR], "fourth refused")
@@ -131,7 +137,13 @@ def test_inbound_qos1_over_receive_maximum_is_0x93():
 
 
 def test_inbound_within_receive_maximum_when_acks_written():
+    for start in (0, 0x3FFFFFF0):  # also across the wrap of the stream position
+        within_receive_maximum(start)
+
+
+def within_receive_maximum(start):
     s = connected(receive_maximum=2)
+    s._tx.spos = start
     for i in range(1, 20):
         qos = 2 if i % 2 == 0 else 1
         eq(kinds(feed(s, publish("t", b"", qos, pid=i))), [S.MESSAGE], "msg %d" % i)
