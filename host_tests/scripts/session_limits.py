@@ -123,9 +123,15 @@ def test_inbound_qos1_over_receive_maximum_is_0x93():
         over_receive_maximum(start)
 
 
-def over_receive_maximum(start):
-    s = connected(receive_maximum=3)
+def at(start, **kw):
+    """A connected session whose transmit stream position starts at start."""
+    s = connected(**kw)
     s._tx.spos = start
+    return s
+
+
+def over_receive_maximum(start):
+    s = at(start, receive_maximum=3)
     data = b"".join(publish("t", b"", 1, pid=i) for i in range(1, 5))
     evs = feed(s, data)  # 4 PUBLISH, none of our PUBACKs written in between
     eq(kinds(evs), [S.MESSAGE] * 3 + [S.ERROR], "fourth refused")
@@ -142,8 +148,7 @@ def test_inbound_within_receive_maximum_when_acks_written():
 
 
 def within_receive_maximum(start):
-    s = connected(receive_maximum=2)
-    s._tx.spos = start
+    s = at(start, receive_maximum=2)
     for i in range(1, 20):
         qos = 2 if i % 2 == 0 else 1
         eq(kinds(feed(s, publish("t", b"", qos, pid=i))), [S.MESSAGE], "msg %d" % i)
