@@ -172,7 +172,8 @@ MALFORMED = [
     ("publish wildcard +", "30 04 00012B 00", 0x90),
     ("publish wildcard #", "30 06 0003612F23 00", 0x90),
     ("publish empty topic no alias", "30 03 0000 00", 0x82),
-    ("publish topic alias 0", "30 06 0000 03 230000", 0x82),
+    # Topic Alias 0 is not permitted [MQTT-3.3.2-8]: the specific 0x94 Topic Alias invalid
+    ("publish topic alias 0", "30 06 0000 03 230000", 0x94),
     ("utf8 overlong C0 80", "30 05 0002C080 00", 0x81),
     ("utf8 surrogate ED A0 80", "30 06 0003EDA080 00", 0x81),
     ("utf8 F5", "30 04 0001F5 00", 0x81),

@@ -57,6 +57,7 @@ _PUBLISH = const(3)
 _MAX_ID = const(0x2A)
 _MALFORMED = const(0x81)
 _PROTOCOL = const(0x82)
+_ALIAS_INVALID = const(0x94)
 
 # Three bytes per identifier 0x00..0x2A: (check << 4 | wire type), then a 16-bit
 # mask of the packet types allowed to carry it (bit n = packet type n, bit 0 =
@@ -146,7 +147,9 @@ def decode(obj, mv, p, end, ptype):
                 p += 2 + n
         k >>= 4
         if (k == _BOOL and v > 1) or (k == _NONZERO and v == 0):
-            raise ProtocolError(_PROTOCOL, "bad value for property 0x%02X" % pid)
+            # Topic Alias 0 is not permitted [MQTT-3.3.2-8]: 0x94 Topic Alias invalid
+            raise ProtocolError(_ALIAS_INVALID if pid == TOPIC_ALIAS else _PROTOCOL,
+                                "bad value for property 0x%02X" % pid)
         if props is None:
             props = {}
         if _many(pid, ptype):

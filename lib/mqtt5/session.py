@@ -283,9 +283,6 @@ class Session:
                 if _in.handle(self, ptype, _p.decode(rx.take(total))):
                     return self._ev
             except ProtocolError as e:
-                if e.reason_code == 0x82 and e.msg and e.msg.endswith("0x23"):
-                    # the codec's "bad value" for Topic Alias 0 [MQTT-3.3.2-8]
-                    e.reason_code = 0x94  # Topic Alias invalid
                 return self._fail(e)
         return None
 
