@@ -1,7 +1,7 @@
 """`make run`: the node on the unix board against a local Mosquitto.
 
 Uses the broker on 127.0.0.1:1883 when one listens there; otherwise starts a
-private Mosquitto on that port (data in .cache/run-broker) and stops it on exit.
+private, empty Mosquitto on that port (log in .cache/run-broker) and stops it on exit.
 Then runs firmware/main.py under the MicroPython unix port from the venv, with
 lib/, firmware/ and boards/unix/ on its path, until Ctrl-C.
 
@@ -44,8 +44,10 @@ def main(argv=None):
     elif args.host != "127.0.0.1":
         sys.exit("run: nothing listens on %s:%d" % (args.host, args.port))
     else:
+        # No persistence: every `make run` starts from an empty broker, so the
+        # retained messages seen are this run's.
         broker = Broker(os.path.join(ROOT, ".cache", "run-broker"), port=args.port,
-                        persistence=True, log_types=("error", "warning", "notice"))
+                        log_types=("error", "warning", "notice"))
         broker.start()
         print("run: started Mosquitto on %s:%d (log: %s)" % (args.host, args.port, broker.log_path))
     print("run: watch it with: mosquitto_sub -V mqttv5 -t '#' -v")
