@@ -29,8 +29,10 @@ def sid_cases():
         "both": routed(r, "a/b", [1, 2]),
         "one": routed(r, "a/b", 2),           # by id only, "a/#" not re-matched
         "no_rematch": routed(r, "zzz", 1),    # the id decides, not the topic
-        "no_sids": routed(r, "a/b", None),    # no identifiers: topic matching
+        "no_sids": routed(r, "a/b", None),    # none carried: only routes without id
         "empty_list": routed(r, "a/b", []),
+        "unknown": routed(r, "a/b", -1),      # caller does not know: topic matching
+        "default": [r.handler(r.next_match("a/b"))],
         "plain": routed(r, "x/y", [42]),      # a route without id still matches
         "shared_id": routed(r, "m2", 7),      # same id on two filters: topic decides
     }
@@ -56,7 +58,7 @@ def shared_cases():
     r = Router()
     r.add("$share/g/t/+", "S", 3)
     return {"refused": refused, "bad": bad,
-            "inner": routed(r, "t/x", None), "by_id": routed(r, "t/x", 3),
+            "inner": routed(r, "t/x", -1), "by_id": routed(r, "t/x", 3),
             "filters": r.filters()}
 
 

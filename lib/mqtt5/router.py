@@ -21,6 +21,7 @@ _HANDLER = const(1)
 _FILTER = const(2)  # as subscribed ($share/... kept)
 _SID = const(3)  # Subscription Identifier, 0: none
 _SHARED_SID = const(4)  # True: another route has the same identifier (one SUBSCRIBE)
+_UNKNOWN = const(-1)  # next_match(): the caller does not know the identifiers
 
 
 def _check(s, what):
@@ -199,18 +200,22 @@ class Router:
 
     def _hit(self, r, topic, sids):
         sid = r[_SID]
-        if sids is None or not sid:
+        if not sid or sids == _UNKNOWN:
             return matches(r[_MATCH], topic)
         # the server lists the identifier of every subscription that matched
-        # [MQTT-3.3.4-3]: no identifier here, no match; one SUBSCRIBE's filters
-        # share it, so those are told apart by topic
-        return _has(sids, sid) and (not r[_SHARED_SID] or matches(r[_MATCH], topic))
+        # [MQTT-3.3.4-3]: not listed, not matched (a server that sends a copy per
+        # subscription sends each copy to its own handler); one SUBSCRIBE's filters
+        # share an identifier, so those are told apart by topic
+        if sids is None or not _has(sids, sid):
+            return False
+        return not r[_SHARED_SID] or matches(r[_MATCH], topic)
 
-    def next_match(self, topic, i=0, sids=None):
+    def next_match(self, topic, i=0, sids=-1):
         """Index >= i of the next route matching `topic`, or -1.
 
-        `sids`: the message's Subscription Identifier(s) (int or list), or None:
-        routes holding an identifier are then chosen by it, not by topic.
+        `sids`: the message's Subscription Identifier(s) (int or list; None or
+        empty: it carried none): routes holding an identifier are then chosen by
+        it, not by topic. -1 (default): unknown, every route matches by topic.
         A handler routed by two overlapping filters is reported once.
         Allocation-free: loop `i = r.next_match(t, i, sids)` / `r.handler(i)` /
         `i += 1`.
@@ -218,7 +223,7 @@ class Router:
         routes = self._routes
         n = len(routes)
         if sids is not None and not isinstance(sids, int) and not len(sids):
-            sids = None
+            sids = None  # an empty list: no identifiers
         while i < n:
             r = routes[i]
             if self._hit(r, topic, sids):

@@ -1,0 +1,32 @@
+# Our Receive Maximum on inbound QoS 1: subscribe with a small receive_maximum,
+# tell the test we are ready, take messages until the test's publisher is done or
+# the session ends the connection (0x93 Receive Maximum exceeded).
+# argv: port tag receive_maximum
+import asyncio
+import sys
+
+from client_util import args, emit, main
+from mqtt5 import Client
+
+PORT, TAG = args()
+RM = int(sys.argv[3])
+
+
+async def run():
+    c = Client("inb-" + TAG, receive_maximum=RM)
+    await c.connect("mqtt://127.0.0.1:%d" % PORT)
+    got = []
+    await c.subscribe("inb/%s/t" % TAG, 1, handler=lambda m: got.append(1))
+    print("ready")  # unbuffered: PYTHONUNBUFFERED on CPython
+    for _ in range(100):
+        await asyncio.sleep(0.05)
+        if not c.is_connected or len(got) >= 200:
+            break
+    err = c.error
+    emit(step="end", got=len(got), connected=c.is_connected,
+         reason_code=getattr(err, "reason_code", None), error=str(err) if err else None)
+    if c.is_connected:
+        await c.disconnect()
+
+
+main(run())

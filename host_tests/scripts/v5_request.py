@@ -1,0 +1,68 @@
+# Request/response: a Responder and a Requester on two clients, concurrent
+# requests, a timeout, a late reply (dropped), a repeated correlation id (answered
+# again, handler run once).  argv: port tag
+import asyncio
+
+from client_util import args, emit, main, text
+from mqtt5 import Client, Requester, Responder
+
+PORT, TAG = args()
+SVC = "svc/%s" % TAG
+
+
+async def run():
+    url = "mqtt://127.0.0.1:%d" % PORT
+    srv = Client("rsp-" + TAG)
+    await srv.connect(url)
+    calls = []
+
+    def echo(m):
+        calls.append(bytes(m.payload))
+        return b"echo:" + bytes(m.payload)
+
+    async def slow(m):
+        await asyncio.sleep(0.6)
+        return b"late"
+
+    rsp = Responder(srv, SVC + "/echo", echo)
+    await rsp.start()
+    await Responder(srv, SVC + "/slow", slow).start()
+
+    cli = Client("req-" + TAG)
+    await cli.connect(url)
+    req = Requester(cli)
+    replies = await asyncio.gather(*[req.request(SVC + "/echo", b"m%d" % i, timeout=5)
+                                     for i in range(6)])
+    emit(step="replies", response_topic=req.response_topic,
+         payloads=[text(r.payload) for r in replies],
+         cids=[bytes(r.correlation_data).hex() for r in replies],
+         topics=[r.topic for r in replies])
+
+    t = []
+    for topic in (SVC + "/nobody", SVC + "/slow"):
+        try:
+            await req.request(topic, b"?", timeout=0.3)
+            t.append("answered")
+        except asyncio.TimeoutError:
+            t.append("timeout")
+    await asyncio.sleep(0.8)  # the slow reply arrives after its request timed out
+    after = await req.request(SVC + "/echo", b"after", timeout=5)
+    emit(step="timeouts", results=t, dropped=req.dropped, after=text(after.payload))
+
+    # a requester retrying with the same correlation data: answered twice, run once
+    box = []
+    await cli.subscribe(SVC + "/manual", 1, handler=lambda m: box.append(text(m.payload)))
+    n = len(calls)
+    for _ in range(2):
+        await cli.publish(SVC + "/echo", b"retry", qos=1, response_topic=SVC + "/manual",
+                          correlation_data=b"fixed-id")
+    for _ in range(50):
+        if len(box) >= 2:
+            break
+        await asyncio.sleep(0.05)
+    emit(step="repeat", replies=box, handler_runs=len(calls) - n, repeated=rsp.repeated)
+    await cli.disconnect()
+    await srv.disconnect()
+
+
+main(run())
