@@ -1,0 +1,119 @@
+# Requester/Responder over a fake client (no broker), on the running runtime:
+# response topic derivation, bounded pending slots, late replies dropped,
+# Responder memory of answered correlation ids.  One JSON record.
+import asyncio
+import json
+
+from mqtt5.message import Message
+from mqtt5.request import Requester, Responder
+
+
+class Sess:
+    def __init__(self, cid="", assigned=None, ri=None):
+        self.client_id = cid
+        self.assigned_client_id = assigned
+        self.response_information = ri
+
+
+class FakeClient:
+    """subscribe/publish recorded; replies are injected by the test."""
+
+    def __init__(self, sess):
+        self.session = sess
+        self.subs = []
+        self.pubs = []
+        self.handlers = {}
+
+    async def subscribe(self, filt, qos=0, handler=None):
+        self.subs.append(filt)
+        self.handlers[filt] = handler
+        return qos
+
+    async def unsubscribe(self, filt):
+        self.subs.remove(filt)
+
+    async def publish(self, topic, payload, qos=0, response_topic=None,
+                      correlation_data=None, **kw):
+        self.pubs.append((topic, payload, qos, response_topic, correlation_data))
+
+
+def reply(c, topic, cd, payload):
+    # what the link hands a sync handler: a Message with memoryview payload/data
+    m = Message(topic, memoryview(payload), 1, False, False,
+                {0x09: memoryview(cd)} if cd is not None else None)
+    c.handlers[topic](m)
+
+
+async def main():
+    out = {}
+    topics = []
+    for s in (Sess("dev1"), Sess("", "auto-7"), Sess("dev1", None, "resp/dev1/"),
+              Sess("dev1", None, "r/abc")):
+        r = Requester(FakeClient(s))
+        await r.start()
+        topics.append(r.response_topic)
+    out["topics"] = topics
+    try:
+        await Requester(FakeClient(Sess(""))).start()
+        out["no_id"] = "accepted"
+    except Exception as e:
+        out["no_id"] = type(e).__name__
+
+    c = FakeClient(Sess("dev1"))
+    r = Requester(c, max_pending=1)
+    t1 = asyncio.create_task(r.request("svc/a", b"1", timeout=2))
+    t2 = asyncio.create_task(r.request("svc/a", b"2", timeout=2))
+    await asyncio.sleep(0.05)
+    out["subs"] = list(c.subs)
+    out["published_while_one_pending"] = len(c.pubs)       # the 2nd waits for the slot
+    cd1 = c.pubs[0][4]
+    reply(c, "reply/dev1", b"other-id", b"x")              # not ours: dropped
+    reply(c, "reply/dev1", cd1, b"r1")
+    a = await t1
+    await asyncio.sleep(0.05)
+    cd2 = c.pubs[1][4]
+    reply(c, "reply/dev1", cd2, b"r2")
+    b = await t2
+    out["replies"] = [bytes(a.payload).decode(), bytes(b.payload).decode()]
+    out["reply_is_copy"] = isinstance(a.payload, bytes) and isinstance(a.correlation_data, bytes)
+    out["cids"] = [len(cd1), cd1[:4] == cd2[:4], cd1 != cd2]
+    out["pub"] = [c.pubs[0][0], c.pubs[0][2], c.pubs[0][3]]
+    try:
+        await r.request("svc/a", b"3", timeout=0.1)
+        out["timeout"] = "answered"
+    except asyncio.TimeoutError:
+        out["timeout"] = "timeout"
+    reply(c, "reply/dev1", c.pubs[2][4], b"late")          # after its timeout
+    out["dropped"] = r.dropped
+    reply(c, "reply/dev1", None, b"no-cd")
+    out["dropped_no_cd"] = r.dropped
+    await r.stop()
+    out["after_stop"] = list(c.subs)
+
+    # Responder: answers on the Response Topic with the same Correlation Data
+    sc = FakeClient(Sess("srv"))
+    runs = []
+
+    def h(m):
+        runs.append(bytes(m.payload))
+        return b"ok:" + bytes(m.payload) if m.payload != b"quiet" else None
+
+    rsp = Responder(sc, "svc/+", h, remember=2)
+    await rsp.start()
+    on = sc.handlers["svc/+"]
+    for payload, rt, cd in ((b"a", "back/1", b"c1"), (b"a", "back/1", b"c1"),
+                            (b"b", None, b"c2"), (b"quiet", "back/2", b"c3"),
+                            (b"d", "back/1", b"c4"), (b"e", "back/1", b"c5"),
+                            (b"a", "back/1", b"c1")):
+        props = {0x09: cd}
+        if rt:
+            props[0x08] = rt
+        await on(Message("svc/x", payload, 1, False, False, props))
+    out["responder"] = {"runs": [x.decode() for x in runs],
+                        "pubs": [[p[0], p[1].decode(), p[4].decode()] for p in sc.pubs],
+                        "answered": rsp.answered, "repeated": rsp.repeated,
+                        "ignored": rsp.ignored}
+    print(json.dumps(out))
+
+
+asyncio.run(main())

@@ -1,0 +1,27 @@
+"""mqtt5.request without a broker, both runtimes: response topic from Response
+Information / client id (spec 4.10), bounded pending requests, late replies
+dropped, the Responder's memory of answered correlation ids."""
+
+from runtimes import run
+
+
+def test_requester_responder_units(runtime):
+    rec = run(runtime, "v5_request_unit.py").records[0]
+    assert rec["topics"] == ["reply/dev1", "reply/auto-7", "resp/dev1/reply", "r/abc/reply"]
+    assert rec["no_id"] == "MQTTError"
+    assert rec["subs"] == ["reply/dev1"]                  # subscribed once
+    assert rec["published_while_one_pending"] == 1        # max_pending=1: the 2nd waited
+    assert rec["replies"] == ["r1", "r2"] and rec["reply_is_copy"] is True
+    assert rec["cids"] == [8, True, True]                 # same prefix, new counter
+    assert rec["pub"] == ["svc/a", 1, "reply/dev1"]
+    assert rec["timeout"] == "timeout"
+    assert rec["dropped"] == 2 and rec["dropped_no_cd"] == 3
+    assert rec["after_stop"] == []
+    r = rec["responder"]
+    # "a"/c1 twice: run once, answered twice; no Response Topic: ignored; None: no
+    # answer; remember=2: c1 forgotten after c4, c5, so run again
+    assert r["runs"] == ["a", "quiet", "d", "e", "a"]
+    assert r["pubs"] == [["back/1", "ok:a", "c1"], ["back/1", "ok:a", "c1"],
+                         ["back/1", "ok:d", "c4"], ["back/1", "ok:e", "c5"],
+                         ["back/1", "ok:a", "c1"]]
+    assert r["repeated"] == 1 and r["ignored"] == 1 and r["answered"] == 5
