@@ -358,3 +358,23 @@ def test_inbound_receive_maximum_enforced(runtime, broker):
     assert rec["reason_code"] == 0x93 and not rec["connected"], rec
     assert at_disconnect is not None and at_disconnect[0] == 0x93, at_disconnect
     assert at_disconnect[1] > rm, at_disconnect         # the server was over our limit
+
+
+def test_inbound_maximum_packet_size(runtime, broker):
+    """Packets up to our Maximum Packet Size arrive (exactly 200 bytes included);
+    Mosquitto 2.0.11 drops a 521-byte one for us but sends one of 201 bytes (it
+    counts a 1-byte length field): we answer DISCONNECT 0x95 and close
+    [MQTT-3.1.2-24] (spec 4.13)."""
+    px = TimelineProxy(broker.host, broker.port)
+    try:
+        rec = run(runtime, "v5_maxsize_in.py", px.port, runtime).record(step="maxin")
+        conn = px.all_connections()[0]
+        down = [len(p) for t, p in conn.mqtt_packets("down") if t == 3]
+        up = [p for t, p in conn.mqtt_packets("up") if t == 14]
+    finally:
+        px.close()
+    small, big, exact, over = rec["sizes"]
+    assert rec["got"] == [small, exact]
+    assert down[-2:] == [200, 201], down                 # no 518: dropped by the broker
+    assert rec["connected"] is False and rec["reason_code"] == 0x95
+    assert up and up[0][2] == 0x95, up                  # DISCONNECT 0x95 Packet too large

@@ -10,6 +10,11 @@ that carries identifiers is then dispatched by them, an integer compare per rout
 without re-matching its topic [MQTT-3.3.4-3]; routes without an identifier are
 still matched by topic. Shared subscriptions `$share/<group>/<filter>` (spec 4.8.2)
 route on their inner filter.
+
+Identifiers are small integers handed out in subscription order. A session kept
+by the server across a reboot (clean_start False) still holds the identifiers of
+the old subscriptions: subscribe the same filters in the same order after boot
+(the firmware does), so every filter gets its identifier back.
 """
 
 from ._compat import const

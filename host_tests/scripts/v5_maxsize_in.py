@@ -1,0 +1,40 @@
+# Our Maximum Packet Size (200), announced in CONNECT [MQTT-3.1.2-24].  Mosquitto
+# 2.0.11 drops a larger message for us, but measures the Remaining Length, not the
+# whole packet (it assumes a 1-byte length field): a 201-byte PUBLISH still comes, and our session ends the
+# link with DISCONNECT 0x95 Packet too large (spec 4.13).  argv: port tag
+import asyncio
+
+from client_util import args, emit, main
+from mqtt5 import Client
+
+PORT, TAG = args()
+T = "maxin/" + TAG
+LIMIT = 200
+
+
+def payload_for(total):
+    # QoS 1 PUBLISH: type byte, 2-byte Remaining Length, topic, id, props length
+    return total - (1 + 2 + 2 + len(T) + 2 + 1)
+
+
+async def run():
+    c = Client("maxin-" + TAG, max_packet_size=LIMIT, rx_size=1024)
+    await c.connect("mqtt://127.0.0.1:%d" % PORT)
+    got = []
+    await c.subscribe(T, 1, handler=lambda m: got.append(len(m.payload)))
+    p = Client("maxin-pub-" + TAG)
+    await p.connect("mqtt://127.0.0.1:%d" % PORT)
+    sizes = [10, 500, payload_for(LIMIT), payload_for(LIMIT + 1)]
+    for n in sizes:
+        await p.publish(T, b"z" * n, qos=1)
+    for _ in range(40):
+        if not c.is_connected:
+            break
+        await asyncio.sleep(0.05)
+    emit(step="maxin", sizes=sizes, got=got, connected=c.is_connected,
+         reason_code=getattr(c.error, "reason_code", None))
+    await p.disconnect()
+    await c.disconnect()
+
+
+main(run())
