@@ -81,29 +81,36 @@ def _ack_id(pkt):
     return pkt[i + 1] << 8 | pkt[i + 2]
 
 
-def window_replay(timeline):
-    """Replay the proxy's timeline: the peak of QoS 1/2 PUBLISHes seen going up
-    and not yet released by PUBACK / PUBCOMP (or PUBREC >= 0x80) coming down.
-    The proxy sees a publish no earlier than the client sent it and an ack no
-    later than the client got it, so the client's own count is at least this."""
+def window_replay(timeline, pub="up"):
+    """Replay the proxy's timeline: QoS 1/2 PUBLISHes going `pub` ("up": ours,
+    "down": the server's) not yet released by a PUBACK / PUBCOMP (or a PUBREC
+    >= 0x80) coming the other way.  Returns (peak, payload tails in order,
+    (reason code, open count) at a DISCONNECT from the other side, or None).
+
+    For our publishes the proxy sees a PUBLISH no earlier than the client sent
+    it and an ack no later than the client got it, so the client's own count is
+    at least the proxy's; the same holds for the server's publishes."""
+    ack = "down" if pub == "up" else "up"
     bufs = {"up": b"", "down": b""}
     open_ids = set()
     peak = 0
     order = []
+    disconnect = None
     for d, data in timeline:
         bufs[d] += data
         pkts = split_mqtt(bufs[d])
         bufs[d] = bufs[d][sum(len(p) for _, p in pkts):]
+        before = len(open_ids)  # acks queued with a DISCONNECT go out with it
         for t, p in pkts:
-            if d == "up" and t == 3 and (p[0] >> 1) & 3:
+            if d == pub and t == 3 and (p[0] >> 1) & 3:
                 open_ids.add(_publish_id(p))
                 order.append(bytes(p[-3:]))
                 peak = max(peak, len(open_ids))
-            elif d == "down" and t in (4, 7):
+            elif d == ack and (t in (4, 7) or (t == 5 and len(p) > 4 and p[4] >= 0x80)):
                 open_ids.discard(_ack_id(p))
-            elif d == "down" and t == 5 and len(p) > 4 and p[4] >= 0x80:
-                open_ids.discard(_ack_id(p))
-    return peak, order
+            elif d == ack and t == 14 and disconnect is None:
+                disconnect = (p[2] if len(p) > 2 else 0, before)
+    return peak, order, disconnect
 
 
 # ---- flow control and packet size -------------------------------------------------
@@ -121,7 +128,7 @@ def test_receive_maximum_window_never_exceeded(runtime, proxy):
     win = res.record(step="window")
     assert win["rcs"] == [0x10] * 40 or all(rc in (0, 0x10) for rc in win["rcs"]), win
     assert 1 <= win["peak"] <= 5, win                  # the session's own count
-    peak, order = window_replay(proxy.timeline)
+    peak, order, _ = window_replay(proxy.timeline)
     assert peak == 5, peak                             # the window is used, never exceeded
     assert order[:40] == [b"%03d" % i for i in range(40)]  # waiting publishes keep order
 
@@ -339,21 +346,7 @@ def test_inbound_receive_maximum_enforced(runtime, broker):
             proc.kill()
         px.close()
     rec = [r for r in Result([], 0, out, err).records if r.get("step") == "end"][0]
-    bufs = {"up": b"", "down": b""}
-    open_ids = set()
-    at_disconnect = None
-    for d, data in px.timeline:
-        bufs[d] += data
-        pkts = split_mqtt(bufs[d])
-        bufs[d] = bufs[d][sum(len(p) for _, p in pkts):]
-        before = len(open_ids)  # acks queued with the DISCONNECT go out with it
-        for t, p in pkts:
-            if d == "down" and t == 3:
-                open_ids.add(_publish_id(p))
-            elif d == "up" and t == 4:
-                open_ids.discard(_ack_id(p))
-            elif d == "up" and t == 14:
-                at_disconnect = (p[2], before)
+    _, _, at_disconnect = window_replay(px.timeline, pub="down")
     print("inbound receive maximum %d: %r" % (rm, rec))
     assert rec["reason_code"] == 0x93 and not rec["connected"], rec
     assert at_disconnect is not None and at_disconnect[0] == 0x93, at_disconnect
