@@ -321,6 +321,10 @@ def test_subscription_identifiers_dispatch(runtime, broker, hooked):
     for name, sid in (("x", s_x), ("shared", s_sh)):
         assert all(sid in ids for _, ids in got[name]), got
     assert all(s_all in ids for _, ids in got["all"]), got
+    # Mosquitto sends one copy per matching subscription: each copy reaches only
+    # its own subscription's handler (matching by topic would deliver x twice to
+    # "all"); the copy for the handler-less subscription carries no identifier
+    assert got["rest"] == [[b + "/plain", []]], got["rest"]
 
 
 # ---- our Receive Maximum on inbound -----------------------------------------------
