@@ -252,10 +252,36 @@ def test_session_lost_restores_subscriptions(runtime, broker_factory, procs):
         _, done, _ = p.wait(lambda r: r.get("step") == "done", 15, since)
     p.finish()
     assert done["got"].count("one") == 1 and "two" in done["got"], done
-    assert "queued" in done["got"] and done["queued_rc"] in (0, 0x10), done
+    assert "queued" in done["got"] and done["rcs"] == [0], done
     st = done["stats"]
     assert st["connects"] == 2 and st["reconnects"] == 1, st
     report(test="session_lost", runtime=runtime, got=done["got"], stats=st)
+
+
+def test_session_lost_inflight_published_again(runtime, broker_factory, procs):
+    # A QoS 1 publish in flight (blackholed) when the broker restarts without
+    # persistence: Session Present 0, SessionLost, sent again as a new message.
+    b = broker_factory()
+    proxy = FaultProxy(b.host, b.port)
+    try:
+        p = Proc(runtime, "resilience_resub.py", proxy.port, "if-" + runtime, "inflight")
+        procs.append(p)
+        _, _, since = p.wait(lambda r: r.get("state") == "up", 15)
+        proxy.blackhole()
+        time.sleep(1.5)  # the script publishes "inflight" into the blackhole
+        b.restart(hard=True)
+        proxy.pass_through()
+        _, up2, since = p.wait(lambda r: r.get("state") == "up", 30, since + 1)
+        assert up2["present"] is False, up2
+        with PahoPeer(b, "if-pub-" + runtime) as peer:
+            peer.publish("rr/if-%s/in" % runtime, b"two", qos=1)
+            _, done, _ = p.wait(lambda r: r.get("step") == "done", 15, since)
+        p.finish()
+    finally:
+        proxy.close()
+    assert done["got"].count("inflight") == 1 and "queued" in done["got"], done
+    assert done["rcs"] == [0, 0], done
+    report(test="session_lost_inflight", runtime=runtime, got=done["got"])
 
 
 def test_blackhole_noticed_by_keepalive(runtime, broker, procs):
