@@ -1,0 +1,149 @@
+# Supervisor logic without a broker (both runtimes): reason classification,
+# the offline queue's limits/policies/expiry/order, and the reconnect loop over a
+# scripted fake client (URL rotation, Server Reference, Clean Start only first,
+# attempt count and its reset after stable_ms, fatal stop).  JSON records.
+import asyncio
+
+from client_util import emit, main
+from mqtt5.errors import MQTTError
+from mqtt5.events import rc_error
+from mqtt5.offline import OfflineQueue, DROP_OLDEST, REFUSE
+from mqtt5.supervisor import Supervisor, classify, reason_key, STOPPED
+
+emit(check="classify",
+     fatal=[classify(c) for c in (0x84, 0x85, 0x86, 0x87, 0x8A, 0x8C)],
+     transient=[classify(c) for c in (0x88, 0x89, 0x97, 0x9F, 0x80, None)],
+     redirect=[classify(c) for c in (0x9C, 0x9D)],
+     keys=[reason_key(rc_error("CONNACK", 0x86)), reason_key(OSError(111)),
+           reason_key(asyncio.TimeoutError()), reason_key(MQTTError("keep alive timeout")),
+           reason_key(MQTTError("connection lost: OSError(104)"))])
+
+# ---- offline queue ----
+dropped = []
+q = OfflineQueue(3, 100, DROP_OLDEST)
+q.on_drop = dropped.append
+for i in range(5):
+    q.put("t", b"%d" % i, i % 2, False, None, 0, 10 + i if i % 2 else -1)
+order = [q.payload[(q.head + k) % q.size] for k in range(q.n)]
+emit(check="drop_oldest", order=[bytes(x).decode() for x in order], drops=q.drops,
+     dropped_waiters=dropped, n=q.n, bytes=q.bytes)
+
+q = OfflineQueue(10, 12, REFUSE)
+q.put("ab", b"1234", 0, False, None, 0)  # 6 bytes
+q.put("ab", b"1234", 0, False, None, 0)  # 12
+try:
+    q.put("ab", b"1", 0, False, None, 0)
+    refused = None
+except MQTTError as e:
+    refused = [str(e), e.reason_code]
+try:
+    OfflineQueue(10, 12, DROP_OLDEST).put("abc", b"0123456789", 0, False, None, 0)
+    big = None
+except MQTTError as e:
+    big = str(e)
+emit(check="refuse", refused=refused, big=big, drops=q.drops, n=q.n)
+
+q = OfflineQueue(4, 100)
+q.put("t", b"a", 1, False, {2: 5, 3: "text/plain"}, 1000)
+emit(check="expiry", at_0=q.props_at(q.head, 1500)[2], at_2500=q.props_at(q.head, 3500)[2],
+     original=q.props[q.head][2], expired_4999=q.expired_at(q.head, 5999),
+     expired_5000=q.expired_at(q.head, 6000), gone=q.props_at(q.head, 6000))
+
+q = OfflineQueue(4, 100)
+q.put("t", b"new1", 1, False, None, 0)
+q.put("t", b"new2", 1, False, None, 0)
+q.mark_front()
+q.put_front("t", b"lost1", 1, False, None, 0, 7)
+q.put_front("t", b"lost2", 1, False, None, 0, 8)
+out = []
+while q.n:
+    i = q.head
+    out.append(bytes(q.payload[i]).decode())
+    q.pop()
+emit(check="put_front", order=out, bytes=q.bytes)
+
+
+# ---- the loop, over a scripted client ----
+class FakeSession:
+    server_reference = None
+    session_present = False
+
+
+class FakeRouter:
+    def add(self, f, h):
+        pass
+
+    def remove(self, f):
+        pass
+
+
+class FakeClient:
+    def __init__(self, steps):
+        self.steps = steps
+        self.calls = []
+        self.subs = []
+        self.session = FakeSession()
+        self._wpid = [0] * 4
+        self._router = FakeRouter()
+        self.is_connected = False
+        self.msgs_in = self.msgs_out = self.bytes_in = self.bytes_out = 0
+        self._end = None
+
+    def _supervise(self, q):
+        pass
+
+    async def connect(self, url, clean_start=None):
+        self.calls.append([url, clean_start, self.sup._attempt])
+        step = self.steps.pop(0)
+        self.session.server_reference = step.get("ref")
+        if "fail" in step:
+            raise step["fail"]
+        self.is_connected = True
+        self._end = step
+        return step["present"]
+
+    async def subscribe(self, filt, **kw):
+        self.subs.append(filt)
+
+    async def wait_closed(self):
+        await asyncio.sleep_ms(self._end["hold"]) if hasattr(asyncio, "sleep_ms") else \
+            await asyncio.sleep(self._end["hold"] / 1000)
+        self.is_connected = False
+        self.session.server_reference = None
+        return self._end["err"]
+
+    def _close(self, e):
+        self.is_connected = False
+
+    def _start_drain(self):
+        pass
+
+    def _abandon(self, e):
+        pass
+
+
+class Half:
+    def random(self):
+        return 0.5
+
+
+async def loop():
+    fc = FakeClient([
+        {"fail": OSError(111)},
+        {"fail": rc_error("CONNACK", 0x88)},
+        {"fail": rc_error("CONNACK", 0x9C), "ref": "c:3"},
+        {"present": False, "hold": 10, "err": rc_error("DISCONNECT", 0x89)},
+        {"present": True, "hold": 120, "err": MQTTError("connection lost: OSError(104)")},
+        {"fail": rc_error("CONNACK", 0x86)},
+    ])
+    states = []
+    sup = Supervisor(fc, ["mqtt://a:1", "mqtt://b:2"], base_ms=8, cap_ms=64, stable_ms=50,
+                     rand=Half(), on_state=lambda s, st, r: states.append(st))
+    fc.sup = sup
+    await sup.subscribe("x/#", qos=1)
+    await asyncio.wait_for(sup.start(), 5)
+    emit(check="loop", calls=fc.calls, subs=fc.subs, state=sup.state == STOPPED,
+         reason=str(sup.reason), stats=sup.stats.as_dict(), states=states)
+
+
+main(loop())

@@ -1,0 +1,80 @@
+"""mqtt5.supervisor and mqtt5.offline without faults (both runtimes): reason
+classification, the offline queue's limits, policies, expiry and order, the
+reconnect loop over a scripted client, and a supervised client on a real broker.
+The fault tests are in test_resilience_faults.py; backoff in test_backoff.py."""
+
+import pytest
+
+from runtimes import run
+
+_RESULTS = {}  # one script run per runtime serves every unit test below
+
+
+@pytest.fixture
+def rec(runtime):
+    if runtime not in _RESULTS:
+        _RESULTS[runtime] = run(runtime, "supervisor_units.py", timeout=60)
+    result = _RESULTS[runtime]
+    return lambda check: result.record(check=check)
+
+
+def test_reason_codes_classified(rec):
+    r = rec("classify")
+    assert r["fatal"] == ["fatal"] * 6          # 0x84 0x85 0x86 0x87 0x8A 0x8C
+    assert r["transient"] == ["transient"] * 6  # 0x88 0x89 0x97 0x9F, other, network
+    assert r["redirect"] == ["redirect"] * 2    # 0x9C 0x9D
+    assert r["keys"] == [0x86, "network", "timeout", "keepalive", "network"]
+
+
+def test_queue_drop_oldest_tells_the_dropped_caller(rec):
+    r = rec("drop_oldest")
+    assert r["order"] == ["2", "3", "4"] and r["n"] == 3 and r["bytes"] == 6
+    assert r["drops"] == 2 and r["dropped_waiters"] == [11]  # the QoS 1 one
+
+
+def test_queue_refuse_and_byte_limit(rec):
+    r = rec("refuse")
+    assert r["refused"][0].startswith("offline queue full") and r["refused"][1] == 0x97
+    assert "over the queue's max_bytes" in r["big"]
+    assert r["drops"] == 1 and r["n"] == 2
+
+
+def test_queue_message_expiry_reduced_then_dropped(rec):
+    # [MQTT-3.3.2-6]: the interval sent is reduced by the time spent queued
+    r = rec("expiry")
+    assert (r["at_0"], r["at_2500"], r["original"]) == (5, 3, 5)
+    assert r["expired_4999"] is False and r["expired_5000"] is True and r["gone"] is None
+
+
+def test_queue_lost_inflight_go_first_in_order(rec):
+    assert rec("put_front")["order"] == ["lost1", "lost2", "new1", "new2"]
+
+
+def test_loop_rotation_redirect_clean_start_backoff_fatal(rec):
+    r = rec("loop")
+    # [url, clean_start, attempt] per connect: a/b rotate, 0x9C's Server Reference
+    # is tried next without waiting or counting, Clean Start until the first
+    # success only, the attempt count resets after a link stable for 50 ms
+    assert r["calls"] == [["mqtt://a:1", True, 0], ["mqtt://b:2", True, 1],
+                          ["mqtt://a:1", True, 2], ["mqtt://c:3", True, 2],
+                          ["mqtt://b:2", False, 3], ["mqtt://a:1", False, 1]]
+    assert r["subs"] == ["x/#"]  # restored once: Session Present 0 only
+    assert r["state"] is True and r["reason"] == "CONNACK 0x86 Bad User Name or Password"
+    st = r["stats"]
+    assert st["failures"] == {"network": 1, "0x88": 1, "0x9C": 1, "0x86": 1}
+    assert st["links_lost"] == {"0x89": 1, "network": 1}
+    assert (st["connects"], st["reconnects"]) == (2, 1)
+    assert r["states"][-1] == 3  # STOPPED
+
+
+def test_supervised_client_on_a_broker(runtime, broker):
+    res = run(runtime, "supervisor_basic.py", broker.port, runtime, timeout=60)
+    r = res.record(step="basic")
+    base = "sb/" + runtime
+    assert r["rc_early"] == 0 and r["rcs"] == [None, 0, 0]  # queued before start()
+    assert r["topics"] == sorted(base + t for t in ("/early", "/early0", "/q0", "/q1", "/q2"))
+    assert r["states"] == [1, 2]  # CONNECTING, UP
+    st = r["stats"]
+    assert st["connects"] == 1 and st["msgs_in"] == 5 and st["msgs_out"] == 5
+    assert st["bytes_in"] > 0 and st["bytes_out"] > 0 and st["queued"] == 0
+    assert res.record(step="stopped") == {"step": "stopped", "state": 3, "connected": False}
