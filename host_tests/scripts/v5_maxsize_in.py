@@ -12,9 +12,9 @@ T = "maxin/" + TAG
 LIMIT = 200
 
 
-def payload_for(total):
-    # QoS 1 PUBLISH: type byte, 2-byte Remaining Length, topic, id, props length
-    return total - (1 + 2 + 2 + len(T) + 2 + 1)
+def payload_for(total, props):
+    # QoS 1 PUBLISH: type byte, 2-byte Remaining Length, topic, id, properties
+    return total - (1 + 2 + 2 + len(T) + 2 + 1 + props)
 
 
 async def run():
@@ -24,7 +24,9 @@ async def run():
     await c.subscribe(T, 1, handler=lambda m: got.append(len(m.payload)))
     p = Client("maxin-pub-" + TAG)
     await p.connect("mqtt://127.0.0.1:%d" % PORT)
-    sizes = [10, 500, payload_for(LIMIT), payload_for(LIMIT + 1)]
+    # a Subscription Identifier (with the client hook) comes back as 2 bytes
+    props = 2 if c._router.sid(T) else 0
+    sizes = [10, 500, payload_for(LIMIT, props), payload_for(LIMIT + 1, props)]
     for n in sizes:
         await p.publish(T, b"z" * n, qos=1)
     for _ in range(40):
