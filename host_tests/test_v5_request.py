@@ -25,3 +25,23 @@ def test_requester_responder_units(runtime):
                          ["back/1", "ok:d", "c4"], ["back/1", "ok:e", "c5"],
                          ["back/1", "ok:a", "c1"]]
     assert r["repeated"] == 1 and r["ignored"] == 1 and r["answered"] == 5
+
+
+def test_requester_over_supervisor_survives_reconnect(runtime, broker):
+    from fault_proxy import FaultProxy
+    from runtimes import Result, spawn
+
+    px = FaultProxy(broker.host, broker.port)
+    proc = spawn(runtime, "v5_request_sup.py", px.port, runtime, broker.port)
+    try:
+        line = proc.stdout.readline().strip()
+        assert line == "cut-me", line + proc.stderr.read()
+        assert px.cut() >= 1
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        px.close()
+    rec = Result([], 0, out, err).record(step="sup")
+    assert rec["one"] == "echo:one" and rec["two"] == "echo:two", (rec, err)
+    assert rec["lost"] is True and rec["topic"] == "reply/sup-req-" + runtime

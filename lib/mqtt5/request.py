@@ -8,20 +8,27 @@ built on the public `mqtt5.Client` API only. Loaded lazily (`mqtt5.Requester`).
     rsp = Responder(client, "svc/echo", lambda m: b"echo:" + bytes(m.payload))
     await rsp.start()
 
-A request is a PUBLISH carrying a Response Topic and Correlation Data
-[MQTT-3.3.2.3.5] [MQTT-3.3.2.3.6]. The Requester subscribes to its response topic
-once; the topic comes from the server's Response Information when it sent one
-(CONNACK, spec 3.2.2.3.15: ask for it with ``client.session.request_response_info =
-True`` before connect), else ``reply/<client id>``. Correlation Data is 8 bytes: a
-per-Requester random prefix and a counter, so replies to another Requester, or to
-an earlier boot, never match. Pending requests live in ``max_pending`` fixed slots
-(waiting callers queue for a slot); a reply that matches none (late, after its
-request timed out) is dropped and counted in ``dropped``.
+`client` may also be a mqtt5 Supervisor: the subscription is then made through it
+and restored after a reconnect without a session.
+
+A request is a PUBLISH carrying a Response Topic and Correlation Data (spec
+3.3.2.3.5, 3.3.2.3.6; the Response Topic is a Topic Name [MQTT-3.3.2-14]). The
+Requester subscribes to its response topic once; the topic comes from the
+server's Response Information when it sent one (CONNACK, spec 3.2.2.3.15; ask for
+it with ``client.session.request_response_info = True`` before connect), else
+``reply/<client id>``. Correlation Data is 8 bytes: a per-Requester random prefix
+and a counter, so replies to another Requester, or to an earlier boot, never
+match. Pending requests live in ``max_pending`` fixed slots (waiting callers queue
+for a slot); a reply that matches none (late, after its request timed out) is
+dropped and counted in ``dropped``.
 
 The Responder answers each request on its Response Topic with the same Correlation
 Data (spec 4.10.2). It remembers the last ``remember`` answered correlation ids:
 a repeated request (the requester retried) is answered again with the remembered
 reply, and the handler is not run twice.
+
+Memory (unix port, .mpy): the module about 4.9 KB once imported, a Requester about
+600 B (4 slots), a Responder about 400 B.
 """
 
 import asyncio
@@ -63,9 +70,17 @@ def _pulse(ev):
     ev.clear()
 
 
+def _pair(client):
+    # (the object to subscribe through, the Client): a Supervisor subscribes so
+    # that the subscription is restored after a reconnect; it publishes through
+    # its client (queued while offline)
+    c = getattr(client, "client", None)
+    return (client, c) if c is not None else (client, client)
+
+
 class Requester:
     """Send requests and await their replies through `client` (a connected
-    mqtt5.Client).
+    mqtt5.Client, or a mqtt5 Supervisor: its subscription survives reconnects).
 
     Requester(client, response_topic=None, qos=1, max_pending=4).
     `response_topic`: where replies come; default derived from the server's
@@ -76,7 +91,7 @@ class Requester:
     def __init__(self, client, response_topic=None, qos=1, max_pending=4):
         if response_topic is not None:
             validate_topic(response_topic)
-        self.client = client
+        self._subs, self.client = _pair(client)
         self.response_topic = response_topic
         self.qos = qos
         self.dropped = 0
@@ -111,7 +126,7 @@ class Requester:
                 t = self._topic()
                 validate_topic(t)
                 self.response_topic = t
-            await self.client.subscribe(self.response_topic, self.qos, handler=self._on_reply)
+            await self._subs.subscribe(self.response_topic, qos=self.qos, handler=self._on_reply)
             self._started = True
         finally:
             self._starting = False
@@ -121,7 +136,7 @@ class Requester:
         """Unsubscribe the response topic; pending requests then time out."""
         if self._started:
             self._started = False
-            await self.client.unsubscribe(self.response_topic)
+            await self._subs.unsubscribe(self.response_topic)
 
     def _on_reply(self, m):
         cd = m.correlation_data
@@ -182,7 +197,7 @@ class Requester:
 
 class Responder:
     """Answer requests arriving on `filt` (a topic filter, shared subscriptions
-    allowed) with `handler(msg)`'s return value.
+    allowed) with `handler(msg)`'s return value; `client` as for Requester.
 
     Responder(client, filt, handler, qos=1, remember=8).
     handler(msg) -> payload (bytes or str), or None for no answer; plain function
@@ -193,7 +208,7 @@ class Responder:
     """
 
     def __init__(self, client, filt, handler, qos=1, remember=8):
-        self.client = client
+        self._subs, self.client = _pair(client)
         self.filter = filt
         self.handler = handler
         self.qos = qos
@@ -205,11 +220,11 @@ class Responder:
 
     async def start(self):
         """Subscribe to the request filter; returns the granted QoS."""
-        return await self.client.subscribe(self.filter, self.qos, handler=self._on_request)
+        return await self._subs.subscribe(self.filter, qos=self.qos, handler=self._on_request)
 
     async def stop(self):
         """Unsubscribe the request filter."""
-        await self.client.unsubscribe(self.filter)
+        await self._subs.unsubscribe(self.filter)
 
     def _recall(self, rt, cd):
         for e in self._seen:
