@@ -157,7 +157,7 @@ class Client(Link):
         q = self._q
         s = self._s
         if not qos:
-            if self._tasks is not None and len(self._tasks) > 3 and not q.n:
+            if self._drain_t is self._t and self._t is not None and not q.n:
                 done = False
                 try:  # live, drainer running, queue empty: no copy, no queueing
                     while True:
