@@ -78,3 +78,10 @@ def test_supervised_client_on_a_broker(runtime, broker):
     assert st["connects"] == 1 and st["msgs_in"] == 5 and st["msgs_out"] == 5
     assert st["bytes_in"] > 0 and st["bytes_out"] > 0 and st["queued"] == 0
     assert res.record(step="stopped") == {"step": "stopped", "state": 3, "connected": False}
+    r = res.record(step="drop_oldest")  # queue_count=2, three QoS 1 callers
+    assert r["first"] == "publish dropped: offline queue full (drop-oldest)", r
+    assert r["rest"] == ["supervisor stopped"] * 2 and r["drops"] == 1, r
+    r = res.record(step="refuse_expire")
+    assert r["refused"].startswith("offline queue full (1 messages"), r
+    assert r["expired"] == "message expired in the offline queue", r
+    assert r["queue_expired"] == 1, r

@@ -4,7 +4,8 @@
 import asyncio
 
 from client_util import Inbox, args, emit, main
-from mqtt5 import Client, Supervisor
+from mqtt5 import Client, MQTTError, Supervisor
+from mqtt5.offline import REFUSE
 
 PORT, TAG = args()
 BASE = "sb/" + TAG
@@ -31,6 +32,44 @@ async def run():
          stats=sup.stats.as_dict())
     await sup.stop()
     emit(step="stopped", state=sup.state, connected=c.is_connected)
+    await queue_limits()
+
+
+async def outcome(task):
+    try:
+        return await task
+    except MQTTError as e:
+        return str(e)
+
+
+async def queue_limits():
+    # Never started: everything stays in the offline queue.
+    c = Client("sq-" + TAG)
+    sup = Supervisor(c, "mqtt://127.0.0.1:%d" % PORT, queue_count=2)
+    ts = [asyncio.create_task(c.publish(BASE + "/d", b"%d" % i, qos=1)) for i in range(3)]
+    await asyncio.sleep(0.05)
+    first = await outcome(ts[0])           # the oldest, dropped for the third
+    await sup.stop()                       # the others are told
+    rest = []
+    for t in ts[1:]:
+        rest.append(await outcome(t))
+    emit(step="drop_oldest", first=first, rest=rest, drops=sup.stats.as_dict()["queue_drops"])
+    c = Client("sr-" + TAG)
+    sup = Supervisor(c, "mqtt://127.0.0.1:%d" % PORT, queue_count=1, queue_policy=REFUSE)
+    await c.publish(BASE + "/r", b"kept")  # QoS 0: copied, returns at once
+    refused = await outcome(asyncio.create_task(c.publish(BASE + "/r", b"no", qos=1)))
+    # expiry: a 1 s message queued for 1.2 s is dropped, its caller told
+    c = Client("se-" + TAG)
+    sup2 = Supervisor(c, "mqtt://127.0.0.1:%d" % PORT, base_ms=50)
+    t = asyncio.create_task(c.publish(BASE + "/e", b"old", qos=1, message_expiry_interval=1))
+    await asyncio.sleep(1.2)
+    sup2.start()
+    expired = await outcome(t)
+    st = sup2.stats.as_dict()
+    await sup2.stop()
+    await sup.stop()
+    emit(step="refuse_expire", refused=refused, expired=expired,
+         queue_expired=st["queue_expired"])
 
 
 main(run())

@@ -21,7 +21,9 @@
   Session Present 1 the session resends unacknowledged PUBLISH (DUP) and PUBREL in
   order [MQTT-4.4.0-1]; with Session Present 0 every subscription made through
   the supervisor is restored, then in-flight messages go out again as new ones,
-  then the offline queue.
+  then the offline queue.  QoS 1 stays at least once; a QoS 2 message the server
+  had not yet PUBREC'd when it lost the session is sent again and may arrive
+  twice: exactly once across a broker restart needs a broker that persists.
 - While supervised, `client.publish` never fails for a lost link: publishes are
   kept in a bounded offline queue (mqtt5.offline; QoS 0 copied and returned at
   once, QoS 1/2 callers wait for the ack across reconnects).
@@ -302,17 +304,25 @@ class Supervisor:
 
     async def _restore(self, present):
         # Session Present 0: the server forgot our subscriptions [MQTT-3.2.2-5]:
-        # subscribe them all again.  Present 1: only those never acknowledged.
+        # subscribe them all again.  Present 1: only those never acknowledged
+        # (also any made while this runs).  A refused filter is not retried.
         c = self.client
-        for sub in self._subs:
-            if not present or not sub[2]:
-                try:
-                    await c.subscribe(sub[0], **sub[1])
+        again = True
+        while again:
+            for sub in list(self._subs):
+                if not present or not sub[2]:
+                    try:
+                        await c.subscribe(sub[0], **sub[1])
+                    except MQTTError as e:
+                        if not c.is_connected:
+                            raise
+                        self.reason = e  # refused filter: the link stays up
                     sub[2] = True
-                except MQTTError as e:
-                    if not c.is_connected:
-                        raise
-                    self.reason = e  # refused filter: the link stays up
+            present = True
+            again = False
+            for sub in self._subs:
+                if not sub[2]:
+                    again = True
 
     def _set(self, state, reason):
         if state == self.state and reason is self.reason:
