@@ -4,16 +4,7 @@ from client_util import emit
 from mqtt5 import Client, Supervisor
 from mqtt5.supervisor import UP
 
-try:
-    from time import ticks_ms, ticks_diff
-except ImportError:
-    from time import monotonic
-
-    def ticks_ms():
-        return int(monotonic() * 1000)
-
-    def ticks_diff(a, b):
-        return a - b
+from mqtt5._compat import ticks_ms, ticks_diff
 
 T0 = ticks_ms()
 NAMES = ("down", "connecting", "up", "stopped")
