@@ -295,15 +295,19 @@ def test_blackhole_noticed_by_keepalive(runtime, broker, procs):
         proxy.blackhole()
         t, rec, since = p.wait(lambda r: r.get("state") == "down", 15, since)
         detect = t - t0
+        # still blackholed: TCP connects, CONNACK never comes; connect_timeout_ms
+        # (2 s) bounds each attempt and the supervisor backs off and tries again
+        t1, rec2, since = p.wait(lambda r: r.get("key") == "timeout", 10, since + 1)
         proxy.pass_through()
         _, up, since = p.wait(lambda r: r.get("state") == "up", 15, since)
     finally:
         p.kill()
         proxy.close()
     report(test="blackhole", runtime=runtime, detect_s=round(detect, 2), keepalive_s=5,
-           reason=rec["reason"])
+           reason=rec["reason"], first_connect_timeout_after_s=round(t1 - t, 2))
     assert "keep alive" in rec["reason"], rec
     assert detect <= 1.5 * 5 + 1.5, detect  # 1.5 x keep alive, generous margin
+    assert t1 - t <= 2 + 1 + 2, (t, t1)  # backoff (cap 1 s) + connect timeout 2 s
     assert up["present"] is True, up  # same session resumed
 
 

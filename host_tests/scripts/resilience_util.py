@@ -2,7 +2,7 @@
 # whose state changes are printed as JSON lines as they happen.
 from client_util import emit
 from mqtt5 import Client, Supervisor
-from mqtt5.supervisor import UP
+from mqtt5.supervisor import UP, reason_key
 
 from mqtt5._compat import ticks_ms, ticks_diff
 
@@ -28,6 +28,7 @@ def supervised(port, cid, keepalive=2, quiet=False, client_kw=None, **kw):
             ups[0] += 1
         if not quiet and st != 1:
             emit(state=NAMES[st], reason=None if reason is None else str(reason),
+                 key=None if reason is None else reason_key(reason),
                  ms=ms(), ups=ups[0], present=c.session.session_present)
 
     kw.setdefault("base_ms", 100)
