@@ -85,3 +85,14 @@ def test_supervised_client_on_a_broker(runtime, broker):
     assert r["refused"].startswith("offline queue full (1 messages"), r
     assert r["expired"] == "message expired in the offline queue", r
     assert r["queue_expired"] == 1, r
+
+
+def test_supervision_heap_cost(runtime, broker):
+    # printed with -s; MicroPython: Supervisor + queue, and the transient bytes a
+    # publish allocates, plain vs supervised (an extra wake of the drainer)
+    rec = run(runtime, "supervisor_mem.py", broker.port, runtime, timeout=60).records[0]
+    print("SUPERVISOR MEM", runtime, rec)
+    if runtime == "micropython":
+        assert 0 < rec["supervisor_bytes"] < 8192, rec
+        assert rec["supervised_qos1"] - rec["plain_qos1"] <= 512, rec
+        assert rec["supervised_qos0"] - rec["plain_qos0"] <= 512, rec

@@ -112,32 +112,41 @@ class Client(Link):
         props = app_props(properties, content_type, payload_format_indicator,
                           message_expiry_interval, response_topic, correlation_data,
                           user_properties)
-        if self._q is not None:
-            return await self._publish_supervised(topic, payload, qos, retain, props)
+        q = self._q
+        if q is not None and not qos:
+            return await self._publish_q0(topic, payload, retain, props)
         s = self._s
         w = -1
         if qos:
-            # respect the server's Receive Maximum (known after CONNACK)
-            while self._npub >= (getattr(s, "receive_maximum_out", 0) or 65535):
+            # respect the server's Receive Maximum (known after CONNACK); supervised,
+            # the drainer does (mqtt5.drain)
+            while q is None and self._npub >= (getattr(s, "receive_maximum_out", 0) or 65535):
                 if self._t is None:
                     raise self._not_connected()
                 await self._freed.wait()
-            w = await self._slot()
+            w = await self._slot()  # supervised: waits for a slot even while down
             self._npub += 1
         try:
-            while True:  # inline, not _queue(): no per-publish bound method/tuple
-                if self._t is None:
-                    raise self._not_connected()
-                try:
-                    pid = s.publish(topic, payload, qos, retain, props)
-                    break
-                except BufferFull:
+            if q is not None:
+                # Supervised QoS 1/2: through the offline queue (one order for all),
+                # sent by the drainer; the waiter outlives reconnects.
+                self._wpub[w] = 1
+                q.put(topic, payload, qos, retain, props, monotonic_ms(), w)
+                self._qev.set()
+            else:
+                while True:  # inline, not _queue(): no per-publish bound method/tuple
+                    if self._t is None:
+                        raise self._not_connected()
+                    try:
+                        pid = s.publish(topic, payload, qos, retain, props)
+                        break
+                    except BufferFull:
+                        await self._flush()
+                if w < 0:
                     await self._flush()
-            if w < 0:
-                await self._flush()
-                return None
-            self._wpid[w] = pid
-            self._wake.set()
+                    return None
+                self._wpid[w] = pid
+                self._wake.set()
             await self._done(w)
             err = self._werr[w]
             rc = self._wres[w]
@@ -149,50 +158,33 @@ class Client(Link):
             raise err
         return rc
 
-    async def _publish_supervised(self, topic, payload, qos, retain, props):
-        # Under a Supervisor: never "not connected".  QoS 0 goes straight out when
-        # the link is up and nothing waits in the offline queue, else a copy is
-        # queued and the call returns.  QoS 1/2 always go through the queue (one
-        # order for all) and the caller waits for the ack, across reconnects.
+    async def _publish_q0(self, topic, payload, retain, props):
+        # Supervised QoS 0: straight out when the link is up and nothing waits in
+        # the offline queue; else (or if the link goes meanwhile) a copy is queued
+        # and the call returns.
         q = self._q
         s = self._s
-        if not qos:
-            if self._drain_t is self._t and self._t is not None and not q.n:
-                done = False
-                try:  # live, drainer running, queue empty: no copy, no queueing
-                    while True:
-                        try:
-                            s.publish(topic, payload, 0, retain, props)
-                            break
-                        except BufferFull:
-                            await self._flush()
-                    done = True
-                    self.msgs_out += 1
-                    await self._flush()
-                    return None
-                except MQTTError:
-                    if done:
-                        return None  # QoS 0 was handed over: at most once
-                    if self._t is not None:
-                        raise  # not a lost link: the message itself is refused
-            q.put(topic, bytes(payload), 0, retain, props, monotonic_ms())
-            self._qev.set()
-            return None
-        w = await self._slot()
-        self._wpub[w] = 1
-        self._npub += 1
-        try:
-            q.put(topic, payload, qos, retain, props, monotonic_ms(), w)
-            self._qev.set()
-            await self._done(w)
-            err = self._werr[w]
-            rc = self._wres[w]
-        finally:
-            self._npub -= 1
-            self._release(w)
-        if err is not None:
-            raise err
-        return rc
+        if self._drain_t is self._t and self._t is not None and not q.n:
+            done = False
+            try:
+                while True:
+                    try:
+                        s.publish(topic, payload, 0, retain, props)
+                        break
+                    except BufferFull:
+                        await self._flush()
+                done = True
+                self.msgs_out += 1
+                await self._flush()
+                return None
+            except MQTTError:
+                if done:
+                    return None  # QoS 0 was handed over: at most once
+                if self._t is not None:
+                    raise  # not a lost link: the message itself is refused
+        q.put(topic, bytes(payload), 0, retain, props, monotonic_ms())
+        self._qev.set()
+        return None
 
     async def subscribe(self, filt, qos=0, handler=None, no_local=False,
                         retain_as_published=False, retain_handling=0,
