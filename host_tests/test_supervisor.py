@@ -78,6 +78,8 @@ def test_supervised_client_on_a_broker(runtime, broker):
     assert st["connects"] == 1 and st["msgs_in"] == 5 and st["msgs_out"] == 5
     assert st["bytes_in"] > 0 and st["bytes_out"] > 0 and st["queued"] == 0
     assert res.record(step="stopped") == {"step": "stopped", "state": 3, "connected": False}
+    r = res.record(step="slots")  # 10 callers, 4 slots, a restore on the way
+    assert r["rcs"] == [0] * 10 and r["order"] == [str(i) for i in range(10)], r
     r = res.record(step="drop_oldest")  # queue_count=2, three QoS 1 callers
     assert r["first"] == "publish dropped: offline queue full (drop-oldest)", r
     assert r["rest"] == ["supervisor stopped"] * 2 and r["drops"] == 1, r

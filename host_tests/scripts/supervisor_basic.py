@@ -32,7 +32,26 @@ async def run():
          stats=sup.stats.as_dict())
     await sup.stop()
     emit(step="stopped", state=sup.state, connected=c.is_connected)
+    await more_callers_than_slots()
     await queue_limits()
+
+
+async def more_callers_than_slots():
+    # 4 slots, 10 QoS 1 callers waiting before the first connect: the restore's
+    # SUBSCRIBE still gets a waiter slot, then every publish completes in order.
+    c = Client("sm-" + TAG, max_inflight=4, session_expiry=60)
+    sup = Supervisor(c, "mqtt://127.0.0.1:%d" % PORT, base_ms=50)
+    inbox = Inbox()
+    await sup.subscribe(BASE + "/m", qos=1, handler=inbox)
+    ts = [asyncio.create_task(c.publish(BASE + "/m", b"%d" % i, qos=1)) for i in range(10)]
+    await asyncio.sleep(0.05)
+    sup.start()
+    rcs = []
+    for t in ts:
+        rcs.append(await asyncio.wait_for(t, 5))
+    items = await inbox.wait(10)
+    emit(step="slots", rcs=rcs, order=[m["payload"] for m in items])
+    await sup.stop()
 
 
 async def outcome(task):

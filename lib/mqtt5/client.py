@@ -124,7 +124,7 @@ class Client(Link):
                 if self._t is None:
                     raise self._not_connected()
                 await self._freed.wait()
-            w = await self._slot()  # supervised: waits for a slot even while down
+            w = await self._slot(q is not None)  # supervised: waits even while down
             self._npub += 1
         try:
             if q is not None:

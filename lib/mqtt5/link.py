@@ -92,13 +92,17 @@ class Link(Supervised):
         self._wdone[w] = 0
         return w
 
-    async def _slot(self):
+    async def _slot(self, keep=0):
+        # A waiter slot; `keep`: leave that many free (supervised publishes keep
+        # one for the SUBSCRIBE of a restore, which must not wait behind them)
         while True:
             if self._t is None and self._q is None:
                 raise self._not_connected()
-            w = self._take(0)  # packet id filled in once the session assigns it
-            if w >= 0:
-                return w
+            pids = self._wpid  # (the last slot is connect()'s: not counted)
+            if not keep or pids.count(_FREE) - (pids[-1] == _FREE) > keep:
+                w = self._take(0)  # packet id filled in once the session assigns it
+                if w >= 0:
+                    return w
             await self._freed.wait()
 
     async def _done(self, w):
