@@ -169,7 +169,7 @@ N1, N2 = 1000, 300
 # can make up for a broker that forgets what it acknowledged, so the link is held
 # (blackholed, the client's publishes stay in flight) long enough for the broker
 # to finish its snapshot before each SIGKILL.
-KILL_QUIET_S = 0.5
+KILL_QUIET_S = 1.0
 FAULTS = (("cut", 100), ("blackhole", 250), ("kill", 400), ("cut", 550),
           ("blackhole", 700), ("kill", 850), ("cut", 1000), ("blackhole", 1150))
 

@@ -30,6 +30,10 @@ class Client(Link):
     subscribe() handler routed. rx_size bounds the largest packet received,
     tx_size the largest sent; max_inflight the unacknowledged QoS 1/2 publishes,
     subscribes and unsubscribes at once (further callers wait for a slot).
+
+    Counters (ints): msgs_in, msgs_out (application messages delivered /
+    handed to the session), bytes_in, bytes_out (bytes read / written).
+    Keep it connected with mqtt5.Supervisor (reconnects, offline queue).
     """
 
     def __init__(self, client_id="", keepalive=60, will=None, clean_start=True,
@@ -105,6 +109,14 @@ class Client(Link):
         bytearray, memoryview or str (UTF-8). v5 properties as keyword
         arguments; `user_properties` is a list of (key, value) pairs;
         `properties` is a raw {property_id: value} dict merged in.
+
+        Under a mqtt5.Supervisor a lost link never fails a publish: QoS 0 is
+        copied into the offline queue while down and returns at once; QoS 1/2
+        wait, across reconnects, until the ack (resent with DUP on Session
+        Present 1, sent again as a new message on Session Present 0).  MQTTError
+        then only for a failure code, a drop by the offline queue (full under
+        REFUSE / dropped under DROP_OLDEST), an expired Message Expiry Interval,
+        or Supervisor.stop().
         """
         validate_topic(topic)
         if isinstance(payload, str):
@@ -172,7 +184,7 @@ class Client(Link):
                         s.publish(topic, payload, 0, retain, props)
                         break
                     except BufferFull:
-                        await self._flush()
+                        await self._room()
                 done = True
                 self.msgs_out += 1
                 await self._flush()

@@ -86,6 +86,14 @@ class Supervised:
             self._drain_t = t
             self._tasks = self._tasks + (asyncio.create_task(self._drainer(t)),)
 
+    async def _room(self):
+        # Wait for transmit room: behind a resend backlog that only acks can
+        # move (send quota), for an ack; else for a writer turn.
+        if self._s._inflight.queued:
+            await self._acked.wait()
+        else:
+            await self._flush()
+
     async def _drainer(self, t):
         # Hand queued publishes to the session, oldest first, as the server's
         # Receive Maximum [MQTT-3.3.4-7] and our in-flight slots allow.
@@ -115,7 +123,7 @@ class Supervised:
                     pid = s.publish(q.topic[i], q.payload[i], qos, f & 4 != 0,
                                     q.props_at(i, now))
                 except _S.BufferFull:
-                    await self._flush()
+                    await self._room()
                     continue
                 except (MQTTError, ValueError) as e:
                     if self._t is not t or not s.is_connected:
