@@ -24,3 +24,11 @@ def test_router_subscription_identifiers_and_shared_filters(runtime):
     assert sh["filters"] == ["$share/g/t/+"]
     assert rec["alloc"]["hits"] == 40    # sids 2 and 5: two routes each time
     assert rec["alloc"]["bytes"] == 0      # dispatch by id allocates nothing (MicroPython)
+
+
+def test_router_and_request_units_as_mpy():
+    # as a board runs them: compiled with mpy-cross
+    rec = run("micropython", "v5_router.py", mpy=True).records[0]
+    assert rec["sid"]["one"] == ["B"] and rec["alloc"]["bytes"] == 0
+    rec = run("micropython", "v5_request_unit.py", mpy=True).records[0]
+    assert rec["replies"] == ["r1", "r2"] and rec["responder"]["answered"] == 5
