@@ -67,6 +67,17 @@ def test_loop_rotation_redirect_clean_start_backoff_fatal(rec):
     assert r["states"][-1] == 3  # STOPPED
 
 
+def test_redirect_loops_back_off_and_server_moved_sticks(rec):
+    r = rec("redirects")
+    # [url, clean_start, attempt]: three 0x9C hops in a row are followed at once,
+    # the fourth backs off (attempt 0 -> 1); 0x9D from the list URL replaces it
+    assert r["calls"] == [["mqtt://a:1", True, 0], ["mqtt://b:2", True, 0],
+                          ["mqtt://a:1", True, 0], ["mqtt://b:2", True, 0],
+                          ["mqtt://a:1", True, 1], ["mqtt://m:9", True, 1],
+                          ["mqtt://m:9", False, 2]]
+    assert r["urls"] == ["mqtt://m:9"] and r["reason"] == "CONNACK 0x87 Not authorized"
+
+
 def test_supervised_client_on_a_broker(runtime, broker):
     res = run(runtime, "supervisor_basic.py", broker.port, runtime, timeout=60)
     r = res.record(step="basic")

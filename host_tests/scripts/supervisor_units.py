@@ -146,4 +146,27 @@ async def loop():
          reason=str(sup.reason), stats=sup.stats.as_dict(), states=states)
 
 
-main(loop())
+async def redirects():
+    # 0x9C ping-pong between a and b: followed 3 times in a row, then a backoff;
+    # 0x9D (moved) from a list URL replaces it for good.
+    fc = FakeClient([
+        {"fail": rc_error("CONNACK", 0x9C), "ref": "b:2"},
+        {"fail": rc_error("CONNACK", 0x9C), "ref": "a:1"},
+        {"fail": rc_error("CONNACK", 0x9C), "ref": "b:2"},
+        {"fail": rc_error("CONNACK", 0x9C), "ref": "a:1"},
+        {"fail": rc_error("CONNACK", 0x9D), "ref": "m:9"},
+        {"present": True, "hold": 5, "err": MQTTError("connection lost: OSError(104)")},
+        {"fail": rc_error("CONNACK", 0x87)},
+    ])
+    sup = Supervisor(fc, "mqtt://a:1", base_ms=8, cap_ms=64, rand=Half())
+    fc.sup = sup
+    await asyncio.wait_for(sup.start(), 5)
+    emit(check="redirects", calls=fc.calls, urls=sup.urls, reason=str(sup.reason))
+
+
+async def both():
+    await loop()
+    await redirects()
+
+
+main(both())

@@ -51,6 +51,7 @@ STOPPED = 3  # stopped by stop() or by a fatal refusal without fatal_backoff_ms
 FATAL_CODES = (0x84, 0x85, 0x86, 0x87, 0x8A, 0x8C)
 # Server redirection (spec 4.11): 0x9C Use another server, 0x9D Server moved
 REDIRECT_CODES = (0x9C, 0x9D)
+_MAX_HOPS = 3  # redirects followed in a row before backing off
 FATAL = "fatal"
 REDIRECT = "redirect"
 TRANSIENT = "transient"  # 0x88, 0x89, 0x97, 0x9F, network errors, everything else
@@ -164,6 +165,9 @@ class Supervisor:
         self._subs = []  # [filter, kwargs, acked] restored without a session
         self._url_i = 0
         self._redirect = None  # Server Reference to try next
+        self._hops = 0  # redirects followed since the last success
+        self._via_ref = False  # the current / last attempt went to a Server Reference
+        self._first = True  # no connection yet: Clean Start (clean_start_first)
         self._attempt = 0
         self._task = None
         self._up = asyncio.Event()
@@ -233,11 +237,10 @@ class Supervisor:
     async def run(self):
         """Connect, wait for the link to end, back off, repeat; until stop()."""
         c = self.client
-        first = True
         while not self._stop:
             self.url = url = self._next_url()
             self._set(CONNECTING, None)
-            clean = self.clean_start_first if first else False
+            clean = self.clean_start_first if self._first else False
             try:
                 present = await c.connect(url, clean_start=clean)
                 await self._restore(present)  # before anything new goes out
@@ -247,7 +250,8 @@ class Supervisor:
                 if not await self._after_failure(e):
                     return
                 continue
-            first = False
+            self._first = False
+            self._hops = 0
             up_at = monotonic_ms()
             st = self.stats
             st.connects += 1
@@ -275,10 +279,17 @@ class Supervisor:
         code = getattr(err, "reason_code", None)
         kind = classify(code)
         ref = self.client.session.server_reference  # CONNACK / DISCONNECT (spec 4.11)
-        if kind == REDIRECT and ref:
+        if kind == REDIRECT and ref and self._hops < _MAX_HOPS:
             ref = ref.split(" ")[0]  # several references: the first
-            self._redirect = ref if "://" in ref else "mqtt://" + ref
+            ref = ref if "://" in ref else "mqtt://" + ref
+            if code == 0x9D and not self._via_ref:
+                # Server moved (permanent): it replaces the URL that sent us there
+                self.urls[(self._url_i - 1) % len(self.urls)] = ref
+            self._redirect = ref
+            self._hops += 1
             return not self._stop  # try the reference at once
+        # (more than _MAX_HOPS redirects in a row: servers sending us in a circle,
+        # back off like any transient refusal)
         self._set(DOWN, err)
         if kind == FATAL:
             if self.fatal_backoff_ms is None:
@@ -292,10 +303,12 @@ class Supervisor:
         await sleep_ms(delay_ms(self._attempt, self.rand, self.base_ms, self.factor,
                                 self.cap_ms))
         self._attempt += 1
+        self._hops = 0
         return not self._stop
 
     def _next_url(self):
-        if self._redirect is not None:
+        self._via_ref = self._redirect is not None
+        if self._via_ref:
             url, self._redirect = self._redirect, None
             return url
         url = self.urls[self._url_i % len(self.urls)]
