@@ -288,8 +288,8 @@ class Link(Supervised):
                 self._wres[i] = ev.reason_code if c is None else list(c)
                 self._werr[i] = ev.error
                 self._wdone[i] = 1
-                _pulse(self._acked)
-                return
+                break
+        _pulse(self._acked)  # also without a waiter: an ack frees send quota
 
     def _deliver(self, pkt):
         self.msgs_in += 1
