@@ -244,6 +244,7 @@ class Supervisor:
             clean = self.clean_start_first if self._first else False
             try:
                 present = await c.connect(url, clean_start=clean)
+                self._first = False  # connected once: resume from now on
                 await self._restore(present)  # before anything new goes out
             except Exception as e:  # refused, socket error, timeout, lost meanwhile
                 c._close(e)
@@ -251,7 +252,6 @@ class Supervisor:
                 if not await self._after_failure(e):
                     return
                 continue
-            self._first = False
             self._hops = 0
             up_at = monotonic_ms()
             st = self.stats
