@@ -393,6 +393,7 @@ class Bench:
         self.heaps = {k: [] for k in keys}       # client -> [min heapsize KiB per run]
         self.modules = {}                        # client -> modules loaded by the workload
         self.mpy = {}                            # client -> {module: .mpy bytes}
+        self.alias_opt = {}                      # client -> topic alias opt-in, as reported
         self.results = {k: {} for k in keys}     # client -> fig -> cell
 
     def log(self, msg):
@@ -455,6 +456,8 @@ class Bench:
             elif "info" in r:
                 if "modules" in r["info"]:
                     self.modules[key] = r["info"]["modules"]
+                if "topic_alias_out" in r["info"]:
+                    self.alias_opt[key] = r["info"]["topic_alias_out"]
                 for u in r["info"].get("unsupported", ()):
                     figs[u] = "unsupported"
         if len(publishes) >= 2 and not err:
@@ -547,6 +550,13 @@ class Bench:
                     % (meta["micropython"], meta["cpython"], meta["mosquitto"],
                        meta["paho-mqtt"], UMQTT[1], meta["machine"]))
         extra = _extra_lines(self.results)
+        for key, title, _, _ in CLIENTS:
+            if key in self.alias_opt:
+                extra.append(
+                    "%s wire figure: published with Client(topic_alias_out=4)" % title
+                    if self.alias_opt[key] == 4 else
+                    "%s wire figure: Client() does not take topic_alias_out yet, so no topic "
+                    "alias (the session has it, opt-in)" % title)
         loaded = self.modules.get("fieldnode_mp")
         if loaded and self.mpy.get("fieldnode_mp"):
             sizes = sorted(((self.mpy["fieldnode_mp"].get(m, 0), m) for m in loaded), reverse=True)

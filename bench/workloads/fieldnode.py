@@ -104,7 +104,14 @@ async def full():
     await c.disconnect()
 
     # wire bytes of a repeated sensor-state publish, through the counting proxy
-    w = Client(ID + "-wire")
+    # outbound topic aliases are opt-in (Session topic_alias_out); a Client that
+    # does not take the option yet sends the full topic each time
+    try:
+        w = Client(ID + "-wire", topic_alias_out=4)
+        info(topic_alias_out=4)
+    except TypeError:
+        w = Client(ID + "-wire")
+        info(topic_alias_out="not accepted by Client()")
     await w.connect("mqtt://127.0.0.1:%d" % proxy_port)
     for seq in range(3):
         await w.publish("fieldnode/v1/bench-node/state/temp", sensor_payload(seq, 2150 + seq),
