@@ -7,25 +7,15 @@ subscription identifiers.
 Mosquitto 2.0.11 announces its Receive Maximum from max_inflight_messages (20 by
 default), Maximum Packet Size from max_packet_size and Topic Alias Maximum from
 max_topic_alias (checked in test_connack_limits).
-
-Tests that need the client hook (docs/patches/issue5-client-hooks.diff: the
-topic_alias opt-out on Client.publish, Subscription Identifiers assigned in
-Client.subscribe and used by the link) run against a copy of lib/ with the patch
-applied, or against lib/ itself once the patch is in.
 """
-
-import os
-import shutil
-import subprocess
 
 import pytest
 
 from fault_proxy import FaultProxy, split_mqtt
 from paho_peer import PahoPeer
-from runtimes import ROOT, Result, command, run, spawn
+from runtimes import Result, run, spawn
 
 LIMITS = ["max_inflight_messages 5", "max_packet_size 300", "max_topic_alias 2"]
-PATCH = os.path.join(ROOT, "docs", "patches", "issue5-client-hooks.diff")
 
 
 @pytest.fixture(scope="module")
@@ -166,8 +156,8 @@ def _alias_run(runtime, broker, proxy, optout, runner=run):
     return res, topic, got, cycle
 
 
-def test_topic_alias_repeated_publish_is_smaller_by_the_topic(runtime, limited, proxy, hooked):
-    res, topic, got, cycle = _alias_run(runtime, limited, proxy, False, hooked)
+def test_topic_alias_repeated_publish_is_smaller_by_the_topic(runtime, limited, proxy):
+    res, topic, got, cycle = _alias_run(runtime, limited, proxy, False)
     assert res.record(step="connack")["topic_alias_maximum"] == 2
     assert len(got) == 5 and all(m.payload == got[0].payload for m in got)
     c1, c2 = proxy.all_connections()[:2]
@@ -263,44 +253,11 @@ def test_inbound_message_expiry_remaining(runtime, broker):
     assert 29 <= rec["live"] <= 30
 
 
-# ---- with the client hook ---------------------------------------------------------
+# ---- alias opt-out and subscription identifiers -----------------------------------
 
 
-@pytest.fixture(scope="module")
-def hooked(tmp_path_factory):
-    """A `run` that uses lib/ with the client hook applied (lib/ itself if the
-    patch is already in)."""
-    if shutil.which("patch") is None:
-        pytest.skip("the `patch` tool is needed to test the client hook")
-    applied = subprocess.run(["patch", "-p1", "-R", "--dry-run", "-s", "-i", PATCH],
-                             cwd=ROOT, capture_output=True).returncode == 0
-    if applied:
-        return run
-    top = tmp_path_factory.mktemp("hooked")
-    shutil.copytree(os.path.join(ROOT, "lib"), str(top / "lib"),
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    p = subprocess.run(["patch", "-p1", "-s", "-i", PATCH], cwd=str(top), capture_output=True,
-                       text=True)
-    if p.returncode:
-        pytest.xfail("client hook patch does not apply to lib/: %s" % p.stdout)
-    lib = os.path.join(ROOT, "lib")
-
-    def hooked_run(runtime, script, *args, timeout=120):
-        argv, env = command(runtime, script, *args)
-        for k in ("PYTHONPATH", "MICROPYPATH"):
-            if k in env:
-                env[k] = env[k].replace(lib, str(top / "lib"))
-        proc = subprocess.run(argv, env=env, capture_output=True, text=True,
-                              timeout=timeout, cwd=ROOT)
-        res = Result(argv, proc.returncode, proc.stdout, proc.stderr)
-        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-        return res
-
-    return hooked_run
-
-
-def test_topic_alias_opt_out_per_publish(runtime, limited, proxy, hooked):
-    res, topic, got, _ = _alias_run(runtime, limited, proxy, True, hooked)
+def test_topic_alias_opt_out_per_publish(runtime, limited, proxy):
+    res, topic, got, _ = _alias_run(runtime, limited, proxy, True)
     assert res.record(step="done")["optout"] is True
     assert len(got) == 7
     pubs = [p for t, p in proxy.all_connections()[0].mqtt_packets("up") if t == 3]
@@ -310,8 +267,8 @@ def test_topic_alias_opt_out_per_publish(runtime, limited, proxy, hooked):
     assert [len(p) for p in out[-2:]] == [first - 3, first - 3 + 2], [len(p) for p in out]
 
 
-def test_subscription_identifiers_dispatch(runtime, broker, hooked):
-    rec = hooked(runtime, "v5_sid.py", broker.port, runtime).record(step="sid")
+def test_subscription_identifiers_dispatch(runtime, broker):
+    rec = run(runtime, "v5_sid.py", broker.port, runtime).record(step="sid")
     assert rec["available"] is True
     s_all, s_x, s_sh = rec["sids"]
     assert sorted([s_all, s_x, s_sh]) == [1, 2, 3]

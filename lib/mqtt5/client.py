@@ -24,12 +24,17 @@ class Client(Link):
     Client(client_id="", keepalive=60, will=None, clean_start=True,
     session_expiry=0, username=None, password=None, user_properties=None,
     receive_maximum=16, max_packet_size=None, rx_size=2048, tx_size=2048,
-    max_inflight=16, connect_timeout_ms=10000, on_message=None)
+    max_inflight=16, connect_timeout_ms=10000, on_message=None,
+    topic_alias_out=0, topic_alias_maximum=0, request_response_info=False)
 
     `will` is a `mqtt5.Will`. `on_message(msg)` receives messages that no
     subscribe() handler routed. rx_size bounds the largest packet received,
     tx_size the largest sent; max_inflight the unacknowledged QoS 1/2 publishes,
     subscribes and unsubscribes at once (further callers wait for a slot).
+    topic_alias_out: outbound Topic Alias table size (0: off; 8 suits a node):
+    repeated topics then go out as a 2-byte alias within the server's Topic Alias
+    Maximum (spec 3.3.2.3.4); topic_alias_maximum: inbound aliases we accept;
+    request_response_info: ask for Response Information (mqtt5.Requester uses it).
 
     Counters (ints): msgs_in, msgs_out (application messages delivered /
     handed to the session), bytes_in, bytes_out (bytes read / written).
@@ -39,14 +44,18 @@ class Client(Link):
     def __init__(self, client_id="", keepalive=60, will=None, clean_start=True,
                  session_expiry=0, username=None, password=None, user_properties=None,
                  receive_maximum=16, max_packet_size=None, rx_size=2048, tx_size=2048,
-                 max_inflight=16, connect_timeout_ms=10000, on_message=None):
+                 max_inflight=16, connect_timeout_ms=10000, on_message=None,
+                 topic_alias_out=0, topic_alias_maximum=0, request_response_info=False):
         session = Session(client_id, keepalive=keepalive, clean_start=clean_start,
                           session_expiry=session_expiry,
                           receive_maximum=receive_maximum,
                           max_packet_size=max_packet_size,
                           user_properties=user_properties, username=username,
                           password=password, will=will, rx_size=rx_size,
-                          tx_size=tx_size, max_inflight=max_inflight)
+                          tx_size=tx_size, max_inflight=max_inflight,
+                          topic_alias_out=topic_alias_out,
+                          topic_alias_maximum=topic_alias_maximum,
+                          request_response_info=request_response_info)
         Link.__init__(self, session, max_inflight, on_message)
         self.connect_timeout_ms = connect_timeout_ms
 
@@ -99,7 +108,7 @@ class Client(Link):
     async def publish(self, topic, payload, qos=0, retain=False, content_type=None,
                       payload_format_indicator=None, message_expiry_interval=None,
                       response_topic=None, correlation_data=None, user_properties=None,
-                      properties=None):
+                      properties=None, topic_alias=True):
         """Publish and wait until the QoS flow completes.
 
         QoS 0: returns None once written to the socket. QoS 1: returns the
@@ -109,6 +118,8 @@ class Client(Link):
         bytearray, memoryview or str (UTF-8). v5 properties as keyword
         arguments; `user_properties` is a list of (key, value) pairs;
         `properties` is a raw {property_id: value} dict merged in.
+        `topic_alias=False`: send the full topic name without a Topic Alias
+        (with topic_alias_out, aliases are otherwise automatic).
 
         Under a mqtt5.Supervisor a lost link never fails a publish: QoS 0 is
         copied into the offline queue while down and returns at once; QoS 1/2
@@ -126,7 +137,7 @@ class Client(Link):
                           user_properties)
         q = self._q
         if q is not None and not qos:
-            return await self._publish_q0(topic, payload, retain, props)
+            return await self._publish_q0(topic, payload, retain, props, topic_alias)
         s = self._s
         w = -1
         if qos:
@@ -150,7 +161,7 @@ class Client(Link):
                     if self._t is None:
                         raise self._not_connected()
                     try:
-                        pid = s.publish(topic, payload, qos, retain, props)
+                        pid = s.publish(topic, payload, qos, retain, props, topic_alias)
                         break
                     except BufferFull:
                         await self._flush()
@@ -170,7 +181,7 @@ class Client(Link):
             raise err
         return rc
 
-    async def _publish_q0(self, topic, payload, retain, props):
+    async def _publish_q0(self, topic, payload, retain, props, alias=True):
         # Supervised QoS 0: straight out when the link is up and nothing waits in
         # the offline queue; else (or if the link goes meanwhile) a copy is queued
         # and the call returns.
@@ -181,7 +192,7 @@ class Client(Link):
             try:
                 while True:
                     try:
-                        s.publish(topic, payload, 0, retain, props)
+                        s.publish(topic, payload, 0, retain, props, alias)
                         break
                     except BufferFull:
                         await self._room()
@@ -209,6 +220,9 @@ class Client(Link):
         `on_message`. Options: no_local (not sent our own publishes),
         retain_as_published, retain_handling (0 send retained, 1 only for a new
         subscription, 2 never). Raises MQTTError if a code is a failure (>= 0x80).
+        With a handler and a server that supports them, a Subscription Identifier
+        is assigned (unless given) and messages are dispatched by it without
+        re-matching their topic (spec 3.8.2.1.2, [MQTT-3.3.4-3]).
         """
         many = not isinstance(filt, str)
         filters = list(filt) if many else [filt]
@@ -216,6 +230,9 @@ class Client(Link):
                 | (retain_handling << 4))
         for f in filters:
             validate_filter(f)
+        if (subscription_identifier is None and handler is not None
+                and getattr(self._s, "sub_id_available", False)):
+            subscription_identifier = self._router.new_sid(None if many else filt)
         props = None
         if subscription_identifier is not None or user_properties:
             props = {}
@@ -224,7 +241,7 @@ class Client(Link):
                 props[0x26] = list(user_properties)
         if handler is not None:
             for f in filters:
-                self._router.add(f, handler)
+                self._router.add(f, handler, subscription_identifier or 0)
         codes, err = await self._request(self._s.subscribe, [(f, opts) for f in filters], props)
         if codes is None:  # no SUBACK: the link went down
             if handler is not None:

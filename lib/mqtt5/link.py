@@ -296,13 +296,15 @@ class Link(Supervised):
         m = self._msg._load(pkt)
         topic = m.topic
         r = self._router
-        i = r.next_match(topic, 0)
+        d = m.props
+        sids = d.get(0x0B) if d else None  # Subscription Identifier(s): no re-matching
+        i = r.next_match(topic, 0, sids)
         if i < 0:
             if self.on_message is not None:
                 self._call(self.on_message, m)
         while i >= 0:
             self._call(r.handler(i), m)
-            i = r.next_match(topic, i + 1)
+            i = r.next_match(topic, i + 1, sids)
         m.payload = m.props = None
 
     def _call(self, h, m):
