@@ -101,3 +101,37 @@ def test_make_run_starts_a_private_broker_when_none_listens():
     time.sleep(0.2)
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+
+
+@pytest.mark.parametrize("runtime", ["micropython"])
+def test_make_run_node_comes_back_after_a_broker_restart(broker_factory, runtime):
+    # The broker restarts empty (no persistence): the retained status is gone
+    # until the node's supervisor reconnects and publishes its birth again.
+    b = broker_factory()
+    status = "fieldnode/v1/run-restart/status"
+    node = subprocess.Popen(
+        [sys.executable, os.path.join(ROOT, "tools", "run_local.py"),
+         "--port", str(b.port), "--runtime", runtime],
+        env=dict(os.environ, FIELDNODE_DEVICE_ID="run-restart"), cwd=ROOT,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    out = ""
+    try:
+        sub, q = watch(b, status)
+        assert next_payload(q) == b"online"
+        sub.loop_stop()
+        b.restart()
+        sub, q = watch(b, status)        # a fresh subscriber on the fresh broker
+        try:
+            assert next_payload(q, timeout=30) == b"online"
+        finally:
+            sub.loop_stop()
+            sub.disconnect()
+    finally:
+        os.killpg(node.pid, signal.SIGINT)
+        try:
+            out = node.communicate(timeout=20)[0]
+        except subprocess.TimeoutExpired:
+            os.killpg(node.pid, signal.SIGKILL)
+            out = node.communicate()[0]
+        print("node output:\n" + out)
+    assert out.count("node: connected to") >= 2, out
