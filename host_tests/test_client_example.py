@@ -1,4 +1,4 @@
-"""The README's client example runs on both runtimes; the client's heap and
+"""The README's examples run on both runtimes; the client's heap and
 round-trip figures are measured under MicroPython with the library as .mpy."""
 
 import pytest
@@ -14,6 +14,14 @@ def test_readme_example(runtime, broker_factory):
     assert "state fieldnode/v1/node-42/state/temp" in out and "fieldnode/temp;v=1" in out
     assert "command fieldnode/v1/node-42/cmd/blink 3" in out
     assert "reply done" in out and "req-1" in out
+
+
+def test_readme_supervisor_example(runtime, broker):
+    out = run(runtime, "supervisor_example.py", broker.url).stdout
+    assert "state 2 None" in out                  # UP
+    assert "reply b'pong'" in out
+    assert "'connects': 1" in out and "'queue_drops': 0" in out
+    assert out.rstrip().endswith("state 3 None")   # STOPPED by sup.stop()
 
 
 @pytest.mark.parametrize("runtime", ["micropython"])
