@@ -111,7 +111,9 @@ class Client(Link):
                       properties=None, topic_alias=True):
         """Publish and wait until the QoS flow completes.
 
-        QoS 0: returns None once written to the socket. QoS 1: returns the
+        QoS 0: returns None once the packet is in the transmit buffer (the
+        writer sends it on its next loop turn, in one write with everything else
+        queued; the call waits only while the buffer is full). QoS 1: returns the
         PUBACK reason code (0 Success or 0x10 No matching subscribers); QoS 2:
         the PUBCOMP's (0). Raises MQTTError naming a failure code (>= 0x80) of
         PUBACK/PUBREC/PUBCOMP, e.g. "PUBACK 0x87 Not authorized" (.reason_code). `payload`: bytes,
@@ -165,8 +167,8 @@ class Client(Link):
                         break
                     except BufferFull:
                         await self._flush()
-                if w < 0:
-                    await self._flush()
+                if w < 0:  # QoS 0: the writer's next turn sends it, batched
+                    self._wake.set()
                     return None
                 self._wpid[w] = pid
                 self._wake.set()
@@ -198,7 +200,7 @@ class Client(Link):
                         await self._room()
                 done = True
                 self.msgs_out += 1
-                await self._flush()
+                self._wake.set()  # the writer's next turn sends it, batched
                 return None
             except MQTTError:
                 if done:
