@@ -28,6 +28,9 @@ class Node:
         self.status_topic = PREFIX + "/" + device_id + "/status"
         self.client = Client(device_id, keepalive=KEEPALIVE_S,
                              session_expiry=SESSION_EXPIRY_S, topic_alias_out=8,
+                             # Debian's Mosquitto bursts QoS 1 past our Receive
+                             # Maximum: ack them rather than drop the link
+                             strict_receive_maximum=False,
                              will=Will(self.status_topic, b"offline", qos=1, retain=True))
         self.sup = Supervisor(self.client, [url], on_state=self._on_state)
         self._birth = asyncio.Event()

@@ -316,6 +316,24 @@ def test_inbound_receive_maximum_enforced(runtime, broker):
     assert at_disconnect[1] > rm, at_disconnect         # the server was over our limit
 
 
+def test_inbound_receive_maximum_tolerated_for_qos1_when_not_strict(runtime, broker):
+    """strict_receive_maximum=False (what the firmware uses): the same burst is
+    taken whole, every message acked, the excess counted, the link kept."""
+    proc = spawn(runtime, "v5_inbound.py", broker.port, runtime + "-tol", 2, 0)
+    try:
+        assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
+        with PahoPeer(broker, "inb-tol-pub-" + runtime) as peer:
+            for i in range(200):
+                peer.client.publish("inb/%s-tol/t" % runtime, b"%d" % i, qos=1)
+            out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    rec = [r for r in Result([], 0, out, err).records if r.get("step") == "end"][0]
+    print("tolerant inbound receive maximum 2: %r" % rec)
+    assert rec["got"] == 200 and rec["connected"] and rec["reason_code"] is None, rec
+
+
 def test_inbound_maximum_packet_size(runtime, broker):
     """Packets up to our Maximum Packet Size arrive (exactly 200 bytes included);
     Mosquitto 2.0.11 drops a 521-byte one for us but sends one of 201 bytes (it

@@ -142,6 +142,19 @@ def over_receive_maximum(start):
     eq(pk[-1][1].reason_code, 0x93, "with 0x93")
 
 
+def test_inbound_qos1_over_receive_maximum_tolerated_when_not_strict():
+    s = at(0, receive_maximum=3, strict_receive_maximum=False)
+    data = b"".join(publish("t", b"", 1, pid=i) for i in range(1, 6))
+    evs = feed(s, data)  # 5 PUBLISH, none of our PUBACKs written in between
+    eq(kinds(evs), [S.MESSAGE] * 5, "all delivered")
+    eq(s.receive_maximum_exceeded, 2, "two over the quota, counted")
+    eq([(t, p.packet_id) for t, p in out(s)], [(PUBACK, i) for i in range(1, 6)],
+       "each acked")
+    data = b"".join(publish("t", b"", 2, pid=i) for i in range(6, 10))
+    evs = feed(s, data)  # QoS 2 stays strict: held ids are a bounded table
+    eq((kinds(evs)[-1], evs[-1]["reason_code"]), (S.ERROR, 0x93), "QoS 2 over: 0x93")
+
+
 def test_inbound_within_receive_maximum_when_acks_written():
     for start in (0, 0x3FFFFFF0):  # also across the wrap of the stream position
         within_receive_maximum(start)

@@ -25,7 +25,8 @@ class Client(Link):
     session_expiry=0, username=None, password=None, user_properties=None,
     receive_maximum=16, max_packet_size=None, rx_size=2048, tx_size=2048,
     max_inflight=16, connect_timeout_ms=10000, on_message=None,
-    topic_alias_out=0, topic_alias_maximum=0, request_response_info=False)
+    topic_alias_out=0, topic_alias_maximum=0, request_response_info=False,
+    strict_receive_maximum=True)
 
     `will` is a `mqtt5.Will`. `on_message(msg)` receives messages that no
     subscribe() handler routed. rx_size bounds the largest packet received,
@@ -35,6 +36,9 @@ class Client(Link):
     repeated topics then go out as a 2-byte alias within the server's Topic Alias
     Maximum (spec 3.3.2.3.4); topic_alias_maximum: inbound aliases we accept;
     request_response_info: ask for Response Information (mqtt5.Requester uses it).
+    strict_receive_maximum=False: tolerate a server sending more QoS 1 messages
+    than our receive_maximum (Debian's Mosquitto 2.0.11 does in bursts) instead of
+    disconnecting with 0x93; QoS 2 stays strict (see mqtt5.session.Session).
 
     Counters (ints): msgs_in, msgs_out (application messages delivered /
     handed to the session), bytes_in, bytes_out (bytes read / written).
@@ -45,7 +49,8 @@ class Client(Link):
                  session_expiry=0, username=None, password=None, user_properties=None,
                  receive_maximum=16, max_packet_size=None, rx_size=2048, tx_size=2048,
                  max_inflight=16, connect_timeout_ms=10000, on_message=None,
-                 topic_alias_out=0, topic_alias_maximum=0, request_response_info=False):
+                 topic_alias_out=0, topic_alias_maximum=0, request_response_info=False,
+                 strict_receive_maximum=True):
         session = Session(client_id, keepalive=keepalive, clean_start=clean_start,
                           session_expiry=session_expiry,
                           receive_maximum=receive_maximum,
@@ -55,7 +60,8 @@ class Client(Link):
                           tx_size=tx_size, max_inflight=max_inflight,
                           topic_alias_out=topic_alias_out,
                           topic_alias_maximum=topic_alias_maximum,
-                          request_response_info=request_response_info)
+                          request_response_info=request_response_info,
+                          strict_receive_maximum=strict_receive_maximum)
         Link.__init__(self, session, max_inflight, on_message)
         self.connect_timeout_ms = connect_timeout_ms
 

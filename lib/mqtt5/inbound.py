@@ -134,7 +134,9 @@ def _on_publish(s, pkt):
         # the server may not have more QoS 1/2 PUBLISH unacknowledged than our
         # Receive Maximum [MQTT-3.3.4-9]: held QoS 2 ids + acks not yet written
         if s._held.count + s._held.acks_pending(s._tx.spos) >= s.receive_maximum:
-            raise ProtocolError(0x93, "Receive Maximum %d exceeded" % s.receive_maximum)
+            if qos == 2 or s.strict_receive_maximum:
+                raise ProtocolError(0x93, "Receive Maximum %d exceeded" % s.receive_maximum)
+            s.receive_maximum_exceeded += 1  # QoS 1 costs only its ack: tolerated
         if qos == 2:
             s._held.add(pid)
             s._tx.ack(_PUBREC, pid, 0)  # ownership taken [MQTT-4.3.3-8]

@@ -95,6 +95,11 @@ class Session:
     Buffers: rx_size (receive buffer = largest inbound packet), tx_size (transmit buffer =
     largest outbound packet), max_inflight (slots for unacknowledged QoS 1/2 PUBLISH,
     SUBSCRIBE and UNSUBSCRIBE; ids of slots are never reused before completion).
+    strict_receive_maximum (default True): a server sending more unacknowledged QoS
+    1/2 PUBLISH than receive_maximum gets DISCONNECT 0x93 [MQTT-3.3.4-9]; False
+    tolerates it for QoS 1 (acked as usual, counted in receive_maximum_exceeded:
+    Debian's Mosquitto 2.0.11 sends bursts far over the quota) and stays strict for
+    QoS 2, whose held ids are a bounded table.
     topic_alias_out (default 0: off): size of the outbound topic alias table; with
     N > 0, aliases are assigned automatically (least recently used replaced) within
     the server's Topic Alias Maximum, so a repeated topic goes out as alias only; 8
@@ -119,7 +124,7 @@ class Session:
                  request_response_info=False, request_problem_info=True,
                  user_properties=None, username=None, password=None, will=None,
                  rx_size=2048, tx_size=2048, max_inflight=16, topic_alias_out=0,
-                 auth_method=None, authenticator=None):
+                 auth_method=None, authenticator=None, strict_receive_maximum=True):
         self.client_id = client_id
         self.keepalive = keepalive
         self.clean_start = clean_start
@@ -127,6 +132,8 @@ class Session:
         if not 0 < receive_maximum <= 65535:  # 0 is a Protocol Error (spec 3.1.2.11.3)
             raise ValueError("receive_maximum must be 1..65535")
         self.receive_maximum = receive_maximum
+        self.strict_receive_maximum = strict_receive_maximum
+        self.receive_maximum_exceeded = 0  # QoS 1 over the quota, tolerated (not strict)
         if not max_packet_size or max_packet_size > rx_size:
             max_packet_size = rx_size  # a packet must fit the receive buffer
         self.max_packet_size = max_packet_size
