@@ -289,6 +289,22 @@ def test_subscription_identifiers_dispatch(runtime, broker):
 # ---- our Receive Maximum on inbound -----------------------------------------------
 
 
+def _burst(runtime, broker, tag, rm, strict, port=None):
+    """v5_inbound.py with receive_maximum=rm takes a burst of 200 QoS 1 messages
+    published by paho; returns its "end" record."""
+    proc = spawn(runtime, "v5_inbound.py", port or broker.port, tag, rm, int(strict))
+    try:
+        assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
+        with PahoPeer(broker, "inb-pub-" + tag) as peer:
+            for i in range(200):
+                peer.client.publish("inb/%s/t" % tag, b"%d" % i, qos=1)
+            out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return [r for r in Result([], 0, out, err).records if r.get("step") == "end"][0]
+
+
 def test_inbound_receive_maximum_enforced(runtime, broker):
     """Mosquitto 2.0.11 keeps to a client's Receive Maximum only while it has no
     queue: under a burst it sends more unacknowledged QoS 1 PUBLISHes than we
@@ -297,18 +313,10 @@ def test_inbound_receive_maximum_enforced(runtime, broker):
     checks it does so only when the server really was over the limit."""
     rm = 2
     px = TimelineProxy(broker.host, broker.port)
-    proc = spawn(runtime, "v5_inbound.py", px.port, runtime, rm)
     try:
-        assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
-        with PahoPeer(broker, "inb-pub-" + runtime) as peer:
-            for i in range(200):
-                peer.client.publish("inb/%s/t" % runtime, b"%d" % i, qos=1)
-            out, err = proc.communicate(timeout=30)
+        rec = _burst(runtime, broker, runtime, rm, True, port=px.port)
     finally:
-        if proc.poll() is None:
-            proc.kill()
         px.close()
-    rec = [r for r in Result([], 0, out, err).records if r.get("step") == "end"][0]
     _, _, at_disconnect = window_replay(px.timeline, pub="down")
     print("inbound receive maximum %d: %r" % (rm, rec))
     assert rec["reason_code"] == 0x93 and not rec["connected"], rec
@@ -319,17 +327,7 @@ def test_inbound_receive_maximum_enforced(runtime, broker):
 def test_inbound_receive_maximum_tolerated_for_qos1_when_not_strict(runtime, broker):
     """strict_receive_maximum=False (what the firmware uses): the same burst is
     taken whole, every message acked, the excess counted, the link kept."""
-    proc = spawn(runtime, "v5_inbound.py", broker.port, runtime + "-tol", 2, 0)
-    try:
-        assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
-        with PahoPeer(broker, "inb-tol-pub-" + runtime) as peer:
-            for i in range(200):
-                peer.client.publish("inb/%s-tol/t" % runtime, b"%d" % i, qos=1)
-            out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    rec = [r for r in Result([], 0, out, err).records if r.get("step") == "end"][0]
+    rec = _burst(runtime, broker, runtime + "-tol", 2, False)
     print("tolerant inbound receive maximum 2: %r" % rec)
     assert rec["got"] == 200 and rec["connected"] and rec["reason_code"] is None, rec
 
