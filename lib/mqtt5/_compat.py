@@ -1,6 +1,10 @@
 try:
     from micropython import const
+
+    _MICROPYTHON = True
 except ImportError:
+    _MICROPYTHON = False
+
     def const(x):
         return x
 
@@ -9,7 +13,6 @@ except ImportError:
 # Everything below is what differs between CPython and MicroPython for the asyncio
 # client and the transport; nothing else in the library tests which runtime it is on.
 
-import asyncio
 
 try:  # MicroPython
     from time import ticks_ms, ticks_diff, ticks_add
@@ -40,13 +43,15 @@ except ImportError:  # CPython
         return _time.monotonic_ns() // 1000000
 
 
-if hasattr(asyncio, "sleep_ms"):  # MicroPython
-    sleep_ms = asyncio.sleep_ms
-else:
+# asyncio is imported inside the adapter helpers, never at module level: the codec
+# and the session import this module for const() and must not load asyncio.
 
-    def sleep_ms(ms):
-        """asyncio sleep in milliseconds."""
-        return asyncio.sleep(ms / 1000)
+
+def sleep_ms(ms):
+    """asyncio sleep in milliseconds."""
+    import asyncio
+
+    return asyncio.sleep_ms(ms) if _MICROPYTHON else asyncio.sleep(ms / 1000)
 
 
 def set_nodelay(sock):
@@ -72,7 +77,7 @@ def stream_socket(writer):
     return s
 
 
-if hasattr(asyncio.StreamReader, "readinto"):  # MicroPython Stream
+if _MICROPYTHON:  # asyncio Stream has readinto
 
     def stream_readinto(reader, mv):
         """await: read up to len(mv) bytes into mv; 0 at end of stream."""
