@@ -603,7 +603,7 @@ def main():
     # the whole node (firmware/main.py): its own section, see bench/workloads/node.py
     sys.path.insert(0, WORKLOADS)
     import node
-    node.report(bench.args.out, bench.args.quick)
+    node.report(bench.opts.out, bench.opts.quick)
     return 0
 
 
