@@ -176,3 +176,26 @@ def test_a_publish_denied_by_the_acl_does_not_crash_the_node(broker_factory, run
     finally:
         node.kill()
         peer.stop()
+
+
+def test_a_repeated_reading_costs_at_most_16_bytes_on_the_wire(broker, runtime, tmp_path):
+    # QoS 1, retained, topic alias: fixed header 2 + empty topic 2 + packet id 2
+    # + properties 4 (length, Topic Alias) + payload 6 (docs/payload.md) = 16 B
+    device = "wire-" + runtime
+    peer = _watch(broker, device)
+    proxy = FaultProxy(broker.host, broker.port, capture=True)
+    node = NodeProc(runtime, proxy, tmp_path, FAST, device)
+    try:
+        node.wait_log("online")
+        peer.wait_messages(node.base + "/state/temperature", 4)
+        conn = proxy.all_connections()[0]
+        pubs = [p for t, p in conn.mqtt_packets("up") if t == 3 and p[0] & 0x01]  # retained
+        sizes = [len(p) for p in pubs]
+        print("retained PUBLISH sizes on the wire:", sizes)
+        assert len(pubs) >= 6
+        assert max(sizes[-3:]) <= 16, sizes
+        assert sizes[0] > 40  # the first names the topic and the Content Type
+    finally:
+        node.kill()
+        peer.stop()
+        proxy.close()
