@@ -199,3 +199,35 @@ def test_a_repeated_reading_costs_at_most_16_bytes_on_the_wire(broker, runtime, 
         node.kill()
         peer.stop()
         proxy.close()
+
+
+def test_bad_credentials_back_off_long_and_say_why(broker_factory, runtime, tmp_path):
+    import subprocess
+    pw = tmp_path / "passwd"
+    subprocess.run(["mosquitto_passwd", "-b", "-c", str(pw), "node", "right"], check=True)
+    b = broker_factory(allow_anonymous=False, extra_config="password_file %s" % pw)
+    node = NodeProc(runtime, b, tmp_path / "home",
+                    dict(FAST, username="node", password="Wr0ng-Secret", fatal_backoff_s=2),
+                    "fatal-" + runtime)
+    try:
+        node.wait_log("fatal, next try in 2 s")
+        t0 = time.monotonic()
+        node.wait_log("fatal, next try in 2 s", 2)
+        assert time.monotonic() - t0 >= 1.5  # waited, no retry storm
+        assert node.count("link connecting") == 2
+        assert node.proc.poll() is None  # backing off, not stopped
+        assert "Wr0ng-Secret" not in node.output
+    finally:
+        node.kill()
+
+
+def test_credentials_are_withheld_over_plain_tcp_to_another_host(runtime, tmp_path):
+    class Remote:  # TEST-NET-1 (RFC 5737): never a real broker
+        url = "mqtt://192.0.2.1:1883"
+    node = NodeProc(runtime, Remote, tmp_path,
+                    dict(FAST, username="node", password="Plain-Secret"), "plain-" + runtime)
+    try:
+        node.wait_log("credentials withheld: mqtt://192.0.2.1:1883 is plain TCP")
+        assert "Plain-Secret" not in node.output
+    finally:
+        node.kill()
