@@ -71,6 +71,7 @@ class Node:
         self.app = App(self.sup, cfg, source, self.device_id)
         self.commands = self.app.commands = Commands(self.app, self.stop)
         self.stopped = False
+        self._end = asyncio.Event()  # set by stop()
 
     def _on_state(self, sup, state, reason):
         self.app.link(state, reason)
@@ -110,7 +111,7 @@ class Node:
             app.tasks += [t(app.readings()), t(app.publisher()), t(app.stats_task()),
                           t(app.keeper(sup_task))]
             await self.commands.start()  # remembered while down, restored on reconnect
-            await sup_task
+            await self._end.wait()  # (the supervisor retries forever: fatal_backoff_ms)
         except asyncio.CancelledError:
             # CPython: Ctrl-C cancels the main task; say goodbye first.
             await self.stop()
@@ -130,6 +131,7 @@ class Node:
                 log("offline not sent: %r" % (e,))
         await self.sup.stop()
         log("%s offline, disconnected" % status)
+        self._end.set()
 
 
 def main():
