@@ -15,7 +15,6 @@ Board specifics come from the `board` module of boards/<board>/ only.
 import asyncio
 
 import board
-import config
 from app import App, log
 from commands import Commands
 from mqtt5 import Client, Will
@@ -135,8 +134,13 @@ class Node:
 
 
 def main():
+    import sys
+    import config
+
     d = board.config_dir()
     cfg, source = config.load(d, board.SENSORS, log)
+    del config
+    del sys.modules["config"]  # the schema's RAM back; commands load it when needed
     log("config from %s (%s)" % (source, d))
     node = Node(cfg, source)
     try:
