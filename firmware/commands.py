@@ -168,8 +168,7 @@ class Commands:
     # ---- helpers ---------------------------------------------------------------------
     def _save(self, changes):
         # the current config with `changes`, validated first: a bad value raises
-        # ConfigError and nothing is written. (config.py loads on the first config
-        # command: until then its schema takes no RAM.)
+        # ConfigError and nothing is written (config.py: loaded by main at boot)
         import config
         cfg = config.save(board.config_dir(), config.merge(self.app.cfg, changes), board.SENSORS)
         self.app.apply(cfg)
