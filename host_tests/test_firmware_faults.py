@@ -83,7 +83,6 @@ def test_outage_sends_one_newest_reading_per_sensor_and_queued_events(broker, ru
         proxy.close()
 
 
-@pytest.mark.parametrize("runtime", ["micropython"])
 def test_events_older_than_their_expiry_are_dropped_not_sent_stale(broker, runtime, tmp_path):
     device = "expiry-" + runtime
     peer = _watch(broker, device)
