@@ -24,6 +24,7 @@ TOO_LARGE = 4  # payload over MAX_BYTES
 FAILED = 5  # valid, but it could not be done (e.g. the file system failed)
 
 MAX_BYTES = 512
+MAX_ANSWER = 1792  # fits the client's 2048-byte transmit buffer with topic and properties
 REMEMBER = 8
 # keys that take effect only after a reboot (the others apply at once)
 _LIVE = ("sensors", "stats_interval_ms", "event_expiry_s")
@@ -79,6 +80,8 @@ class Commands:
             rc, out = TOO_LARGE, _answer(TOO_LARGE, "payload over %d bytes" % MAX_BYTES)
         else:
             rc, out = self._run(name, data)
+        if len(out) > MAX_ANSWER:
+            rc, out = FAILED, _answer(FAILED, "answer of %d bytes is over %d" % (len(out), MAX_ANSWER))
         if rc:
             self.errors += 1
         else:

@@ -184,6 +184,20 @@ def test_button_and_threshold_events(shared):
     os.remove(os.path.join(shared.home, "sim", "temperature"))
 
 
+def test_a_config_with_long_values_still_fits_its_get_config_answer(shared):
+    # the node answers rc 5 rather than fail to send an answer over 1792 bytes;
+    # long broker URLs and TLS paths must stay well inside that
+    urls = ["mqtt://%s.example:1883" % ("b%d" % i * 40)[:90] for i in range(4)]
+    assert request(shared, "set_config", {"brokers": urls})["rc"] == 0
+    paths = {"tls_ca": "/" + "c" * 127, "tls_cert": "/" + "d" * 127, "tls_key": "/" + "e" * 127}
+    assert request(shared, "set_config", paths)["rc"] == 0
+    ans = request(shared, "get_config")
+    assert ans["rc"] == 0 and ans["config"]["brokers"] == urls
+    assert len(json.dumps(ans)) < 1792
+    assert request(shared, "set_config", {"brokers": [], "tls_ca": None, "tls_cert": None,
+                                          "tls_key": None})["rc"] == 0
+
+
 def test_zz_ctrl_c_says_offline_and_no_secret_ever_showed(shared, broker):
     assert shared.interrupt() == 0
     last = shared.peer.wait_messages(shared.base + "/status", 2)[-1]
