@@ -28,7 +28,7 @@ class Client(Link):
     topic_alias_out=0, topic_alias_maximum=0, request_response_info=False,
     strict_receive_maximum=True)
 
-    `will` is a `mqtt5.Will`. `on_message(msg)` receives messages that no
+    `password`: bytes, or str (sent UTF-8 encoded). `will` is a `mqtt5.Will`. `on_message(msg)` receives messages that no
     subscribe() handler routed. rx_size bounds the largest packet received,
     tx_size the largest sent; max_inflight the unacknowledged QoS 1/2 publishes,
     subscribes and unsubscribes at once (further callers wait for a slot).
@@ -51,6 +51,8 @@ class Client(Link):
                  max_inflight=16, connect_timeout_ms=10000, on_message=None,
                  topic_alias_out=0, topic_alias_maximum=0, request_response_info=False,
                  strict_receive_maximum=True):
+        if isinstance(password, str):
+            password = password.encode()  # Binary Data on the wire (spec 3.1.3.6)
         session = Session(client_id, keepalive=keepalive, clean_start=clean_start,
                           session_expiry=session_expiry,
                           receive_maximum=receive_maximum,
