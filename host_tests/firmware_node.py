@@ -67,15 +67,19 @@ class NodeProc:
             return sum(1 for ln in self.lines if text in ln)
 
     def wait_log(self, text, count=1, timeout=20):
+        """Wait until `text` was printed `count` times; AssertionError after the
+        timeout, or soon after the node exited without printing it."""
         end = time.monotonic() + timeout
+        exited = None
         with self._cond:
             while sum(1 for ln in self.lines if text in ln) < count:
-                left = end - time.monotonic()
-                if left <= 0 or (self.proc.poll() is not None and not left > timeout - 0.5):
-                    if left <= 0 or self.proc.poll() is not None:
-                        raise AssertionError("node never logged %r (x%d); output:\n%s"
-                                             % (text, count, "\n".join(self.lines[-80:])))
-                self._cond.wait(min(left, 0.5))
+                now = time.monotonic()
+                if exited is None and self.proc.poll() is not None:
+                    exited = now  # give the reader thread a moment to drain
+                if now >= end or (exited is not None and now - exited > 0.5):
+                    raise AssertionError("node never logged %r (x%d); output:\n%s"
+                                         % (text, count, "\n".join(self.lines[-80:])))
+                self._cond.wait(min(end - now, 0.2))
 
     def press_button(self):
         open(os.path.join(self.home, "sim", "button"), "w").close()
