@@ -133,33 +133,35 @@ def _from_tarballs(mpy_tar, mplib_tar):
     if not os.path.isfile(mplib_tar):
         raise SourceError("%s not found beside %s" % (MPLIB_TARBALL, mpy_tar))
     key = "%s-%s" % (sha256(mpy_tar)[:10], sha256(mplib_tar)[:10])
-    dest = os.path.join(cache_dir(), "src", "micropython-%s-%s" % (VERSION, key))
-    if os.path.isdir(dest):
-        return dest
-    with lock("src"):
-        if not os.path.isdir(dest):
-            staging = dest + ".staging"
-            shutil.rmtree(staging, ignore_errors=True)
-            unpack(mpy_tar, staging)
-            os.rmdir(os.path.join(staging, "lib", "micropython-lib"))
-            unpack(mplib_tar, os.path.join(staging, "lib", "micropython-lib"))
-            _check_tree(staging)
-            os.rename(staging, dest)
-    return dest
+
+    def fill(staging):
+        unpack(mpy_tar, staging)
+        os.rmdir(os.path.join(staging, "lib", "micropython-lib"))
+        unpack(mplib_tar, os.path.join(staging, "lib", "micropython-lib"))
+
+    return _once("micropython-%s-%s" % (VERSION, key), fill)
 
 
 def _from_git():
-    dest = os.path.join(cache_dir(), "src", "micropython-%s-git" % VERSION)
+    def fill(staging):
+        subprocess.run(["git", "clone", "--quiet", "--depth", "1", "-b", TAG,
+                        UPSTREAM, staging], check=True)
+        subprocess.run(["git", "-C", staging, "submodule", "update", "--init",
+                        "--depth", "1", "lib/micropython-lib"], check=True)
+
+    return _once("micropython-%s-git" % VERSION, fill)
+
+
+def _once(name, fill):
+    """``cache_dir()/src/<name>``, filled by ``fill(staging)`` once, under the lock."""
+    dest = os.path.join(cache_dir(), "src", name)
     if os.path.isdir(dest):
         return dest
     with lock("src"):
         if not os.path.isdir(dest):
             staging = dest + ".staging"
             shutil.rmtree(staging, ignore_errors=True)
-            subprocess.run(["git", "clone", "--quiet", "--depth", "1", "-b", TAG,
-                            UPSTREAM, staging], check=True)
-            subprocess.run(["git", "-C", staging, "submodule", "update", "--init",
-                            "--depth", "1", "lib/micropython-lib"], check=True)
+            fill(staging)
             _check_tree(staging)
             os.rename(staging, dest)
     return dest
