@@ -10,12 +10,13 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # pytest arguments, e.g. `make test ARGS="-k codec -x"`
 ARGS   ?=
 
-.PHONY: help run test bench venv system-deps clean
+.PHONY: help run test bench fuzz venv system-deps clean
 
 help:
 	@echo "make run     run the firmware on the unix board against a local Mosquitto"
 	@echo "make test    run the whole test suite (CPython + MicroPython unix port, real Mosquitto)"
 	@echo "make bench   memory/throughput/latency table (bench/results/latest.md)"
+	@echo "make fuzz    hostile-server fuzzing: 100k cases on CPython, 20k on MicroPython"
 	@echo "make venv    only create .venv with the pinned dev dependencies"
 	@echo "make clean   remove .venv and caches"
 
@@ -46,6 +47,10 @@ run: venv system-deps
 
 bench: venv system-deps
 	$(PY) bench/run.py $(ARGS)
+
+# ARGS e.g. "--seed 42 --cpython-cases 200000"
+fuzz: venv
+	$(PY) host_tests/fuzz.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .cache build

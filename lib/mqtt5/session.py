@@ -297,6 +297,8 @@ class Session:
         """Protocol violation by the server: DISCONNECT with its reason code
         (spec 4.13, the link then closes [MQTT-4.13.2-1]), state CLOSED, ERROR event."""
         rc = getattr(err, "reason_code", 0x82)
+        if rc == 0x84:  # a CONNECT sent to us: 0x84 is no DISCONNECT code [MQTT-3.14.2.1]
+            rc = 0x82
         if self.state != CLOSED:
             try:
                 self._tx.packet(_p.Disconnect(reason_code=rc, props=None))
