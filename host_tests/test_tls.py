@@ -112,3 +112,12 @@ def test_supervisor_reconnects_over_tls(runtime, tls_setup):
         p.kill()
         proxy.close()
     assert back["reconnects"] >= 1 and back["rc"] in (0, 0x10), back
+
+
+def test_readme_tls_example(runtime, tls_setup):
+    cfg = tls_setup["cfg"]
+    res = run(runtime, "tls_example.py", "mqtts://localhost:%d" % cfg["ports"]["mtls"], cfg["rsa"])
+    assert "published over TLS" in res.stdout, res.stdout
+    res = run(runtime, "tls_example.py", "mqtts://127.0.0.1:%d" % cfg["ports"]["expired"],
+              cfg["rsa"])
+    assert "refused: TLS: server certificate refused:" in res.stdout, res.stdout

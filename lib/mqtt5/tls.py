@@ -115,7 +115,12 @@ def context(opts, host):
         cas = [d for _, d in der_blocks(_load(opts["ca"], "ca"))]
     if opts.get("cert") is not None:
         certs = [d for _, d in der_blocks(_load(opts["cert"], "cert"))]
-        key = der_blocks(_load(opts["key"], "key"))[0]
+        keys = der_blocks(_load(opts["key"], "key"))
+        # the key block (openssl ecparam -genkey writes EC PARAMETERS first)
+        key = [k for k in keys if not k[0] or k[0].endswith("PRIVATE KEY")][:1]
+        if not key:
+            raise TLSError("TLS: no PRIVATE KEY block in the key")
+        key = key[0]
     return make_context(cas, certs, key, False), name
 
 
