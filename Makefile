@@ -16,7 +16,7 @@ help:
 	@echo "make run     run the firmware on the unix board against a local Mosquitto"
 	@echo "make test    run the whole test suite (CPython + MicroPython unix port, real Mosquitto)"
 	@echo "make bench   memory/throughput/latency table (bench/results/latest.md)"
-	@echo "make fuzz    hostile-server fuzzing: 100k cases on CPython, 20k on MicroPython"
+	@echo "make fuzz    hostile-server fuzzing: 100k cases each on CPython and MicroPython"
 	@echo "make venv    only create .venv with the pinned dev dependencies"
 	@echo "make clean   remove .venv and caches"
 

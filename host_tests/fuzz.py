@@ -3,11 +3,11 @@
     .venv/bin/python host_tests/fuzz.py [--seed N] [--cpython-cases N] [--micropython-cases N]
 
 Runs host_tests/scripts/session_fuzz.py (the sans-IO session fed mutated server
-packets seeded from Mosquitto captures) with 100,000 cases on CPython and 20,000
-on the MicroPython unix port, and codec_fuzz.py (the decoder alone) with 100,000
-and 20,000 mutations.  Prints the case counts, the reason codes the session
-disconnected with, the MicroPython heap growth, and the seed of every failing case
-(replay one with `session_fuzz.py 1 <seed> one`).  Exit status 1 on any failure.
+packets seeded from Mosquitto captures) with 100,000 cases on each runtime (CPython
+and the MicroPython unix port), and codec_fuzz.py (the decoder alone) with 100,000
+mutations each.  Prints the case counts, the reason codes the session disconnected
+with, the MicroPython heap growth, and the seed of every failing case (replay one
+with `session_fuzz.py 1 <seed> one`).  Exit status 1 on any failure.
 """
 
 import argparse
@@ -25,7 +25,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seed", type=int, default=int(time.time()) % 100000)
     ap.add_argument("--cpython-cases", type=int, default=100000)
-    ap.add_argument("--micropython-cases", type=int, default=20000)
+    ap.add_argument("--micropython-cases", type=int, default=100000)
     a = ap.parse_args()
     bad = 0
     for runtime, n in (("cpython", a.cpython_cases), ("micropython", a.micropython_cases)):

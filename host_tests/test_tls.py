@@ -102,16 +102,20 @@ def test_tls_cases(runtime, tls_setup):
 def test_supervisor_reconnects_over_tls(runtime, tls_setup):
     cfg = tls_setup["cfg"]
     proxy = FaultProxy("127.0.0.1", cfg["ports"]["mtls"])
-    p = Proc(runtime, "tls_supervisor.py", proxy.port, cfg["rsa"])
+    p = Proc(runtime, "tls_supervisor.py", proxy.port, cfg["rsa"], cfg["ports"]["expired"])
     try:
         p.wait(lambda r: r.get("step") == "up", 30)
         proxy.cut()
         _, back, _ = p.wait(lambda r: r.get("step") == "back", 30)
+        _, expired, _ = p.wait(lambda r: r.get("step") == "expired", 30)
         p.finish()
     finally:
         p.kill()
         proxy.close()
     assert back["reconnects"] >= 1 and back["rc"] in (0, 0x10), back
+    # 1.5 s with base 100 ms and full jitter: a few refusals, not a storm
+    assert 2 <= expired["failures"].get("tls", 0) <= 12, expired
+    assert "expired" in expired["reason"], expired
 
 
 def test_readme_tls_example(runtime, tls_setup):

@@ -7,7 +7,7 @@ import sys
 from client_util import emit, main
 from mqtt5 import Client, Supervisor
 
-PORT, D = int(sys.argv[1]), sys.argv[2] + "/"
+PORT, D, EXPIRED = int(sys.argv[1]), sys.argv[2] + "/", int(sys.argv[3])
 
 
 async def run():
@@ -23,6 +23,14 @@ async def run():
     rc = await c.publish("tls/sup", b"after the cut", qos=1)
     emit(step="back", rc=rc, reconnects=sup.stats.reconnects,
          links_lost=sup.stats.as_dict()["links_lost"])
+    await sup.stop()
+    # a server with an expired certificate: refused, counted as "tls", backed off
+    c = Client("tls-sup-expired", tls={"ca": D + "ca.pem"})
+    sup = Supervisor(c, "mqtts://127.0.0.1:%d" % EXPIRED, base_ms=100)
+    sup.start()
+    await asyncio.sleep(1.5)
+    emit(step="expired", failures=sup.stats.as_dict()["failures"], state=sup.state,
+         reason=str(sup.reason))
     await sup.stop()
 
 
