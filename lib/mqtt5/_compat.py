@@ -89,14 +89,17 @@ else:  # CPython StreamReader: read() then copy (RAM is not scarce there)
         """await: read up to len(mv) bytes into mv; 0 at end of stream.
 
         CPython's read() returns without suspending while bytes are buffered:
-        the sleep(0) gives the other tasks their turn, so a server flooding us
-        cannot starve the writer (MicroPython's Stream always yields)."""
-        import asyncio
-
+        then a sleep(0) gives the other tasks their turn, so a server flooding
+        us cannot starve the writer (MicroPython's Stream always yields).  A
+        read that waited for the socket has yielded already: no extra turn."""
+        buffered = len(getattr(reader, "_buffer", b"x"))
         data = await reader.read(len(mv))
         n = len(data)
         mv[:n] = data
-        await asyncio.sleep(0)
+        if buffered:
+            import asyncio
+
+            await asyncio.sleep(0)
         return n
 
 
