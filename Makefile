@@ -28,15 +28,17 @@ $(STAMP): requirements-dev.txt
 
 venv: $(STAMP)
 
-# Debian packages: the broker the tests and `make run` start, and socat for the
-# serial (pseudo-terminal) tests. Installed only when missing.
+# Debian packages: the broker the tests and `make run` start, socat for the
+# serial (pseudo-terminal) tests, openssl for the TLS test certificates.
+# Installed only when missing.
 system-deps:
 	@if ! { command -v mosquitto || [ -x /usr/sbin/mosquitto ]; } >/dev/null 2>&1 \
 	    || ! command -v socat >/dev/null 2>&1 \
+	    || ! command -v openssl >/dev/null 2>&1 \
 	    || ! command -v mosquitto_sub >/dev/null 2>&1; then \
-	  echo "Installing Debian packages: mosquitto mosquitto-clients socat"; \
+	  echo "Installing Debian packages: mosquitto mosquitto-clients socat openssl"; \
 	  $(SUDO) apt-get update -qq && \
-	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto mosquitto-clients socat >/dev/null; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto mosquitto-clients socat openssl >/dev/null; \
 	fi
 
 test: venv system-deps
