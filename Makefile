@@ -10,13 +10,14 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # pytest arguments, e.g. `make test ARGS="-k codec -x"`
 ARGS   ?=
 
-.PHONY: help run test bench venv system-deps firmware clean
+.PHONY: help run test bench fuzz venv system-deps firmware clean
 
 help:
 	@echo "make run     run the firmware on the unix board against a local Mosquitto"
 	@echo "make test    run the whole test suite (CPython + MicroPython unix port, real Mosquitto)"
 	@echo "make bench   memory/throughput/latency table (bench/results/latest.md)"
 	@echo "make firmware BOARD=unix   the node frozen into a 32-bit unix MicroPython (build/fieldnode-unix)"
+	@echo "make fuzz    hostile-server fuzzing: 100k cases each on CPython and MicroPython"
 	@echo "make venv    only create .venv with the pinned dev dependencies"
 	@echo "make clean   remove .venv and caches"
 
@@ -28,15 +29,17 @@ $(STAMP): requirements-dev.txt
 
 venv: $(STAMP)
 
-# Debian packages: the broker the tests and `make run` start, and socat for the
-# serial (pseudo-terminal) tests. Installed only when missing.
+# Debian packages: the broker the tests and `make run` start, socat for the
+# serial (pseudo-terminal) tests, openssl for the TLS test certificates.
+# Installed only when missing.
 system-deps:
 	@if ! { command -v mosquitto || [ -x /usr/sbin/mosquitto ]; } >/dev/null 2>&1 \
 	    || ! command -v socat >/dev/null 2>&1 \
+	    || ! command -v openssl >/dev/null 2>&1 \
 	    || ! command -v mosquitto_sub >/dev/null 2>&1; then \
-	  echo "Installing Debian packages: mosquitto mosquitto-clients socat"; \
+	  echo "Installing Debian packages: mosquitto mosquitto-clients socat openssl"; \
 	  $(SUDO) apt-get update -qq && \
-	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto mosquitto-clients socat >/dev/null; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto mosquitto-clients socat openssl >/dev/null; \
 	fi
 	@# Device-class builds (tools/mpbuild.py): 32-bit unix port, Cortex-M qemu port.
 	@if ! dpkg -s gcc-multilib gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm >/dev/null 2>&1; then \
@@ -58,6 +61,10 @@ firmware: venv system-deps
 
 bench: venv system-deps
 	$(PY) bench/run.py $(ARGS)
+
+# ARGS e.g. "--seed 42 --cpython-cases 200000"
+fuzz: venv
+	$(PY) host_tests/fuzz.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .cache build

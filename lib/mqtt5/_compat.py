@@ -86,10 +86,20 @@ if _MICROPYTHON:  # asyncio Stream has readinto
 else:  # CPython StreamReader: read() then copy (RAM is not scarce there)
 
     async def stream_readinto(reader, mv):
-        """await: read up to len(mv) bytes into mv; 0 at end of stream."""
+        """await: read up to len(mv) bytes into mv; 0 at end of stream.
+
+        CPython's read() returns without suspending while bytes are buffered:
+        then a sleep(0) gives the other tasks their turn, so a server flooding
+        us cannot starve the writer (MicroPython's Stream always yields).  A
+        read that waited for the socket has yielded already: no extra turn."""
+        buffered = len(getattr(reader, "_buffer", b"x"))
         data = await reader.read(len(mv))
         n = len(data)
         mv[:n] = data
+        if buffered:
+            import asyncio
+
+            await asyncio.sleep(0)
         return n
 
 
