@@ -104,9 +104,10 @@ def network_ok():
 
 def rssi():
     """The station's signal strength in dBm, None while not connected."""
-    if not network_ok():
+    wlan = _wlan
+    if wlan is None or not wlan.isconnected():
         return None
-    return _wlan.status("rssi")
+    return wlan.status("rssi")
 
 
 def unique_id():

@@ -43,7 +43,7 @@ _GPIO29_PAD = const(0x4001C078)   # PADS_BANK0 GPIO29
 _PAD_ANALOG = const(0x80)         # output disabled, input buffer off, no pulls
 _FUNC_NULL = const(31)
 
-_adc = [None, None]  # ADC(4) temperature, ADC(3) VSYS: made on first read
+_adc = [None, None]  # type: list  # ADC(3) VSYS, ADC(4) temperature: made on first use
 
 
 def default_broker():
