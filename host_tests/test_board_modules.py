@@ -40,7 +40,9 @@ def test_board_module_with_fakes(runtime, board):
     assert rec["wrong_password"]["ok"] is False
     assert rec["timeout"]["reason"] == "timeout" and 800 <= rec["timeout"]["ms"] < 2000
     assert rec["no_ssid"] == {"case": "no_ssid", "reason": "no_network", "connects": 0}
-    assert rec["no_radio"] == {"case": "no_radio", "reason": "no_network", "connects": 0}
+    # esp32: active(True) raises; rp2: active() says True, the first connect() is refused
+    assert rec["no_radio"] == {"case": "no_radio", "reason": "no_network",
+                               "connects": 0 if board == "esp32" else 1}
     # the esp32 port's driver does not apply network.country(): the board leaves it
     assert rec["options"] == {"case": "options", "reason": "ok", "pm_none": True,
                               "country": "XX" if board == "esp32" else "DE"}

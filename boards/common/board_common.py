@@ -49,8 +49,10 @@ async def join(wlan, ssid, password, timeout_ms, reason_of):
             failed_at = None
             try:
                 wlan.connect(ssid, password)
-            except OSError:  # the driver refused: try again after _RETRY_MS
-                last = "connect_failed"
+            except OSError:
+                if last == "timeout":  # the very first connect() refused: no radio
+                    raise NetworkError("no_network")  # (rp2: cyw43 did not start)
+                last = "connect_failed"  # the driver refused: again after _RETRY_MS
                 failed_at = now
         elif wlan.isconnected():
             return
@@ -79,7 +81,9 @@ async def station_up(ssid, password, timeout_ms, reason_of, country, power_save)
 
     ``country``: a regulatory domain to set first (None: keep the driver's);
     ``power_save``: True PM_POWERSAVE, False PM_NONE, None the driver's default.
-    A radio that does not come up raises `NetworkError` "no_network".
+    A radio that does not come up raises `NetworkError` "no_network": the esp32
+    port raises from ``active(True)``; the rp2 port only prints "[CYW43] Failed to
+    start CYW43" and then refuses ``connect()`` with EPERM.
     """
     global _wlan
     try:
@@ -87,9 +91,7 @@ async def station_up(ssid, password, timeout_ms, reason_of, country, power_save)
             network.country(country)  # before active(True): the driver reads it there
         if _wlan is None:
             _wlan = network.WLAN(network.STA_IF)
-        _wlan.active(True)
-        if not _wlan.active():
-            raise OSError(19)  # ENODEV: the radio did not come up
+        _wlan.active(True)  # rp2: True even when the cyw43 failed to start
         if power_save is not None:
             _wlan.config(pm=_wlan.PM_POWERSAVE if power_save else _wlan.PM_NONE)
     except OSError:

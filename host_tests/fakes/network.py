@@ -86,17 +86,16 @@ class WLAN:
     def active(self, is_active=None):
         if is_active is None:
             return self._active
-        if is_active and not AIR.radio:
-            if AIR.port == "esp32":
-                raise OSError(-1, "Wifi Unknown Error 0x0101")
-            return None  # rp2: the cyw43 never comes up, active() stays False
+        if is_active and not AIR.radio and AIR.port == "esp32":
+            raise OSError(-1, "Wifi Unknown Error 0x0101")  # esp_wifi_start() failed
+        # rp2: active() is only a flag, True even when the cyw43 did not start
         self._active = bool(is_active)
         return None
 
     def connect(self, ssid=None, key=None, *, bssid=None):
-        if not self._active:
-            raise OSError(-1, "STA must be active")  # both ports refuse
         AIR.connects += 1
+        if not self._active or not AIR.radio:
+            raise OSError(1)  # EPERM: the interface is not up (cyw43_wifi_join)
         self._ssid, self._key = ssid, key
         self._up = False
         self._joined_at = ticks_ms()
