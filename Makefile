@@ -10,12 +10,13 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # pytest arguments, e.g. `make test ARGS="-k codec -x"`
 ARGS   ?=
 
-.PHONY: help run test bench venv system-deps clean
+.PHONY: help run test bench venv system-deps firmware clean
 
 help:
 	@echo "make run     run the firmware on the unix board against a local Mosquitto"
 	@echo "make test    run the whole test suite (CPython + MicroPython unix port, real Mosquitto)"
 	@echo "make bench   memory/throughput/latency table (bench/results/latest.md)"
+	@echo "make firmware BOARD=unix   the node frozen into a 32-bit unix MicroPython (build/fieldnode-unix)"
 	@echo "make venv    only create .venv with the pinned dev dependencies"
 	@echo "make clean   remove .venv and caches"
 
@@ -37,12 +38,23 @@ system-deps:
 	  $(SUDO) apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto mosquitto-clients socat >/dev/null; \
 	fi
+	@# Device-class builds (tools/mpbuild.py): 32-bit unix port, Cortex-M qemu port.
+	@if ! dpkg -s gcc-multilib gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm >/dev/null 2>&1; then \
+	  echo "Installing Debian packages: gcc-multilib gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc-multilib gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm >/dev/null; \
+	fi
 
 test: venv system-deps
 	$(PY) -m pytest $(ARGS)
 
 run: venv system-deps
 	$(PY) tools/run_local.py
+
+# The node frozen into MicroPython v1.28.0 for BOARD (only unix builds here; see README).
+BOARD ?= unix
+firmware: venv system-deps
+	$(PY) tools/mpbuild.py firmware $(BOARD)
 
 bench: venv system-deps
 	$(PY) bench/run.py $(ARGS)

@@ -7,6 +7,8 @@ import os
 
 require("unittest")
 include("$(MPY_DIR)/extmod/asyncio")
+# The qemu port builds without the C `_asyncio` (MICROPY_PY_ASYNCIO 0): its Python twin.
+package("asyncio", ("task.py",), base_path="$(MPY_DIR)/extmod")
 include("../../lib/manifest.py")
 for _name in sorted(os.listdir("../../firmware")):
     if _name.endswith(".py") and _name != "main.py":
