@@ -158,6 +158,12 @@ def led_on(pin_id, on):
     _led.value(1 if on else 0)
 
 
+def default_broker():
+    """mDNS name of a broker on the local network (both ports' lwIP/ESP-IDF resolve
+    ``.local`` names); the config's ``brokers`` usually names one."""
+    return "mqtt://mqtt.local:1883"
+
+
 def reset():
     machine.reset()
 

@@ -16,9 +16,8 @@ import esp32
 import machine
 import network
 from board_common import (NetworkError, button_pressed_on, config_dir,  # noqa: F401
-                          deepsleep, led_on, lightsleep, mem_free, network_ok, reset, rssi,
-                          station_up, unique_id, wdt_feed,
-                          wdt_start)
+                          default_broker, deepsleep, led_on, lightsleep, mem_free,
+                          network_ok, reset, rssi, station_up, unique_id, wdt_feed, wdt_start)
 from mqtt5._compat import const
 
 NAME = "esp32"
@@ -34,10 +33,6 @@ WIFI_POWER_SAVE = None
 _LED_PIN = const(2)      # the DevKit's blue LED
 _BUTTON_PIN = const(0)   # the DevKit's BOOT button, to ground
 
-
-
-def default_broker():
-    return "mqtt://mqtt.local:1883"  # the esp32 port resolves mDNS names
 
 
 def _reason(status):

@@ -20,8 +20,8 @@ import board_common
 import machine
 import network
 from board_common import (NetworkError, button_pressed_on, config_dir,  # noqa: F401
-                          deepsleep, led_on, lightsleep, mem_free, network_ok, reset, rssi,
-                          station_up, unique_id, wdt_feed)
+                          default_broker, deepsleep, led_on, lightsleep, mem_free,
+                          network_ok, reset, rssi, station_up, unique_id, wdt_feed)
 from mqtt5._compat import const
 
 NAME = "rp2_pico_w"
@@ -44,10 +44,6 @@ _PAD_ANALOG = const(0x80)         # output disabled, input buffer off, no pulls
 _FUNC_NULL = const(31)
 
 _adc = [None, None]  # type: list  # ADC(3) VSYS, ADC(4) temperature: made on first use
-
-
-def default_broker():
-    return "mqtt://mqtt.local:1883"  # no mDNS queries on rp2: name a broker in config
 
 
 def _reason(status):
