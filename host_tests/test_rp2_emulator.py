@@ -31,7 +31,11 @@ ADC = {4: 876, 3: 2068}
 REPORT = os.path.join(ROOT, "build", "firmware", "rp2_pico_w", "emulator.json")
 FIGURES = {}
 
-pytestmark = pytest.mark.skipif(node_missing() is not None, reason=str(node_missing()))
+pytestmark = [
+    pytest.mark.skipif(node_missing() is not None, reason=str(node_missing())),
+    # a cold cache builds picotool and the image first (about 4 minutes on 2 cores)
+    pytest.mark.timeout(1500),
+]
 
 
 @pytest.fixture(scope="module")
