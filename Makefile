@@ -17,6 +17,7 @@ help:
 	@echo "make test    run the whole test suite (CPython + MicroPython unix port, real Mosquitto)"
 	@echo "make bench   memory/throughput/latency table (bench/results/latest.md)"
 	@echo "make firmware BOARD=unix   the node frozen into a 32-bit unix MicroPython (build/fieldnode-unix)"
+	@echo "make firmware BOARD=rp2_pico_w   Pico W image with the node frozen in (build/firmware/rp2_pico_w/firmware.uf2)"
 	@echo "make fuzz    hostile-server fuzzing: 100k cases each on CPython and MicroPython"
 	@echo "make venv    only create .venv with the pinned dev dependencies"
 	@echo "make clean   remove .venv and caches"
@@ -41,11 +42,12 @@ system-deps:
 	  $(SUDO) apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto mosquitto-clients socat openssl >/dev/null; \
 	fi
-	@# Device-class builds (tools/mpbuild.py): 32-bit unix port, Cortex-M qemu port.
-	@if ! dpkg -s gcc-multilib gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm >/dev/null 2>&1; then \
-	  echo "Installing Debian packages: gcc-multilib gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm"; \
+	@# Device-class builds (tools/mpbuild.py): 32-bit unix port, Cortex-M qemu port;
+	@# the Pico W image (tools/rp2_firmware.py) also needs cmake and the ARM libstdc++.
+	@if ! dpkg -s gcc-multilib gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm cmake libstdc++-arm-none-eabi-newlib build-essential >/dev/null 2>&1; then \
+	  echo "Installing Debian packages: gcc-multilib gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm cmake libstdc++-arm-none-eabi-newlib build-essential"; \
 	  $(SUDO) apt-get update -qq && \
-	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc-multilib gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm >/dev/null; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc-multilib gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm cmake libstdc++-arm-none-eabi-newlib build-essential >/dev/null; \
 	fi
 
 test: venv system-deps
@@ -54,10 +56,11 @@ test: venv system-deps
 run: venv system-deps
 	$(PY) tools/run_local.py
 
-# The node frozen into MicroPython v1.28.0 for BOARD (only unix builds here; see README).
+# The node frozen into MicroPython v1.28.0 for BOARD (unix, rp2_pico_w; esp32: README).
 BOARD ?= unix
 firmware: venv system-deps
-	$(PY) tools/mpbuild.py firmware $(BOARD)
+	@if [ "$(BOARD)" = rp2_pico_w ]; then $(PY) tools/rp2_firmware.py; \
+	else $(PY) tools/mpbuild.py firmware $(BOARD); fi
 
 bench: venv system-deps
 	$(PY) bench/run.py $(ARGS)

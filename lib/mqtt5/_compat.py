@@ -30,7 +30,7 @@ except ImportError:  # CPython
     import time as _time
 
     def ticks_ms():
-        return _time.monotonic_ns() // 1000000
+        return _time.monotonic_ns() // 1000000  # type: ignore[attr-defined]  # CPython only
 
     def ticks_diff(a, b):
         return a - b
@@ -40,7 +40,7 @@ except ImportError:  # CPython
 
     def monotonic_ms():
         """Milliseconds from an unwrapped monotonic clock (the session's now_ms)."""
-        return _time.monotonic_ns() // 1000000
+        return _time.monotonic_ns() // 1000000  # type: ignore[attr-defined]  # CPython only
 
 
 # asyncio is imported inside the adapter helpers, never at module level: the codec
@@ -109,7 +109,7 @@ except ImportError:
 
     def print_exception(e):
         """Print a traceback of `e` to stderr (what MicroPython's sys.print_exception does)."""
-        import traceback
+        import traceback  # type: ignore[import-not-found]  # CPython only
 
         traceback.print_exception(type(e), e, e.__traceback__)
 

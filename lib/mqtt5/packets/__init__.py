@@ -85,14 +85,15 @@ def decode(mv):
     if t <= PUBCOMP:
         if t <= CONNACK:
             import mqtt5.packets.connect as m
-            return m.decode_connect(mv, p, end) if t == CONNECT else m.decode_connack(mv, p, end)
+            # type: ignore below: mypy binds `m` to one module only (tools/typecheck.py)
+            return m.decode_connect(mv, p, end) if t == CONNECT else m.decode_connack(mv, p, end)  # type: ignore[attr-defined]
         import mqtt5.packets.publish as m
         return m.decode_ack(mv, t, p, end)
     if t <= UNSUBACK:
         import mqtt5.packets.subscribe as m
-        return m.decode_sub(mv, t, p, end)
+        return m.decode_sub(mv, t, p, end)  # type: ignore[attr-defined]
     import mqtt5.packets.control as m
-    return m.decode_control(mv, t, p, end)
+    return m.decode_control(mv, t, p, end)  # type: ignore[attr-defined]
 
 
 def check_first(b0):
