@@ -1,80 +1,140 @@
-"""Fieldnode entry point: announce availability on <prefix>/<device_id>/status.
+"""Fieldnode boot: config -> network -> supervised MQTT v5 client with a Will ->
+birth `online` after every (re)connect -> the node's tasks (app.py, commands.py).
 
-Minimal node until the firmware application lands. A Supervisor keeps the
-client connected (backoff with jitter, session resumption, offline queue); the
-connection carries a will of `offline` (QoS 1, retained), and every time the
-link comes up the node publishes the birth `online` (QoS 1, retained), so the
-retained status is right again after the broker or the network came back. On
-Ctrl-C it publishes `offline` and disconnects cleanly. Board specifics (device
-id, broker URL) come from the `board` module of boards/<board>/.
+- config.json from the board's config directory, else its last-good copy, else
+  the defaults (config.py); the source is logged and reported in stats;
+- the network comes up through the board (retried with a growing pause);
+- a Supervisor keeps the client connected (backoff with jitter, session
+  resumption, bounded offline queue). The Will is `offline` (QoS 1, retained,
+  Will Delay from config); a fatal refusal (bad credentials, banned) is not
+  retried at once but after `fatal_backoff_s`, and the log says why;
+- Ctrl-C (or `reboot`): `offline` (retained), DISCONNECT 0x00.
+Board specifics come from the `board` module of boards/<board>/ only.
 """
 
 import asyncio
 
 import board
+import config
+from app import App, log
+from commands import Commands
 from mqtt5 import Client, Will
-from mqtt5.supervisor import STOPPED, UP, Supervisor
+from mqtt5.supervisor import CONNECTING, DOWN, FATAL, STOPPED, UP, Supervisor, classify
+from mqtt5._compat import sleep_ms
 
-PREFIX = "fieldnode/v1"
-KEEPALIVE_S = 30
-SESSION_EXPIRY_S = 3600
-_STATE_NAMES = ("down", "connecting", "up", "stopped")
+_LOOPBACK = ("127.", "localhost", "[::1]", "::1")
+
+
+def _host(url):
+    rest = url.split("://", 1)[1].split("/", 1)[0]
+    return rest.rsplit(":", 1)[0] if rest.count(":") == 1 else rest
+
+
+def _plain_remote(urls):
+    # brokers reached over plain TCP that are not on this host
+    out = []
+    for u in urls:
+        if u.startswith("mqtt://") and not _host(u).startswith(_LOOPBACK):
+            out.append(u)
+    return out
 
 
 class Node:
-    def __init__(self, device_id, url):
-        self.device_id = device_id
-        self.url = url
-        self.status_topic = PREFIX + "/" + device_id + "/status"
-        self.client = Client(device_id, keepalive=KEEPALIVE_S,
-                             session_expiry=SESSION_EXPIRY_S, topic_alias_out=8,
+    """The client, its supervisor, the app tasks and the command handlers."""
+
+    def __init__(self, cfg, source):
+        self.cfg = cfg
+        self.device_id = cfg["device_id"] or board.unique_id()
+        urls = cfg["brokers"] or [board.default_broker()]
+        user, pw = cfg["username"], cfg["password"]
+        plain = _plain_remote(urls)
+        if (user or pw) and plain and not cfg["allow_plain_credentials"]:
+            log("credentials withheld: %s is plain TCP to another host (use mqtts:// "
+                "or set allow_plain_credentials)" % plain[0])
+            user = pw = None
+        if cfg["tls_ca"] or cfg["tls_cert"] or cfg["tls_key"] or cfg["tls_insecure"]:
+            log("tls_* keys set: this mqtt5 build takes no TLS options, they are unused")
+        base = cfg["topic_prefix"] + "/" + self.device_id
+        self.client = Client(self.device_id, keepalive=cfg["keepalive"],
+                             session_expiry=cfg["session_expiry"], username=user,
+                             password=pw, topic_alias_out=8,
                              # Debian's Mosquitto bursts QoS 1 past our Receive
                              # Maximum: ack them rather than drop the link
                              strict_receive_maximum=False,
-                             will=Will(self.status_topic, b"offline", qos=1, retain=True))
-        self.sup = Supervisor(self.client, [url], on_state=self._on_state)
-        self._birth = asyncio.Event()
+                             will=Will(base + "/status", b"offline", qos=1, retain=True,
+                                       delay=cfg["will_delay"] or None))
+        self.sup = Supervisor(self.client, urls, on_state=self._on_state,
+                              fatal_backoff_ms=cfg["fatal_backoff_s"] * 1000,
+                              queue_count=cfg["queue_count"], queue_bytes=cfg["queue_bytes"])
+        self.app = App(self.sup, cfg, source, self.device_id)
+        self.commands = self.app.commands = Commands(self.app, self.stop)
         self.stopped = False
 
     def _on_state(self, sup, state, reason):
-        msg = "node: link %s" % _STATE_NAMES[state]
-        if reason is not None:
-            msg += " (%s)" % reason
+        self.app.link(state, reason)
         if state == UP:
-            msg = "node: connected to %s" % sup.url
-        if state == UP or state == STOPPED:
-            self._birth.set()
-        print(msg)
+            log("connected to %s" % sup.url)
+        elif state == CONNECTING:
+            log("link connecting to %s" % sup.url)
+        elif state == DOWN and reason is not None:
+            if classify(getattr(reason, "reason_code", None)) == FATAL:
+                log("link refused (%s): fatal, next try in %d s"
+                    % (reason, self.cfg["fatal_backoff_s"]))
+            else:
+                log("link down (%s)" % (reason,))
+        elif state == STOPPED:
+            log("link stopped")
+
+    async def network(self):
+        pause = 1000
+        while True:
+            try:
+                await board.network_up(self.cfg["wifi_ssid"], self.cfg["wifi_password"],
+                                       self.cfg["network_timeout_ms"])
+                return
+            except board.NetworkError as e:
+                log("network failed (%s): next try in %d s" % (e, pause // 1000))
+                await sleep_ms(pause)
+                pause = min(pause * 2, 300000)
 
     async def serve(self):
-        print("node: connecting to %s as %s" % (self.url, self.device_id))
-        self.sup.start()
+        log("%s starting (board %s, reset cause %s)" % (self.device_id, board.NAME,
+                                                        board.reset_cause()))
         try:
-            while True:
-                await self._birth.wait()
-                self._birth.clear()
-                if self.sup.state == STOPPED:
-                    break
-                await self.client.publish(self.status_topic, b"online", qos=1, retain=True)
-                print("node: %s online (Ctrl-C to stop)" % self.status_topic)
-            print("node: supervisor stopped: %s" % self.sup.reason)
+            await self.network()
+            sup_task = self.sup.start()
+            app = self.app
+            t = asyncio.create_task
+            app.tasks += [t(app.readings()), t(app.publisher()), t(app.stats_task()),
+                          t(app.keeper(sup_task))]
+            await self.commands.start()  # remembered while down, restored on reconnect
+            await sup_task
         except asyncio.CancelledError:
             # CPython: Ctrl-C cancels the main task; say goodbye first.
             await self.stop()
             raise
 
     async def stop(self):
+        """Publish `offline` (retained) and disconnect with 0x00."""
         if self.stopped:
             return
         self.stopped = True
+        status = self.app.status_topic
         if self.client.is_connected:
-            await self.client.publish(self.status_topic, b"offline", qos=1, retain=True)
+            try:
+                await asyncio.wait_for(self.client.publish(status, b"offline", qos=1,
+                                                           retain=True), 3)
+            except Exception as e:
+                log("offline not sent: %r" % (e,))
         await self.sup.stop()
-        print("node: %s offline, disconnected" % self.status_topic)
+        log("%s offline, disconnected" % status)
 
 
 def main():
-    node = Node(board.unique_id(), board.default_broker())
+    d = board.config_dir()
+    cfg, source = config.load(d, board.SENSORS, log)
+    log("config from %s (%s)" % (source, d))
+    node = Node(cfg, source)
     try:
         asyncio.run(node.serve())
     except KeyboardInterrupt:

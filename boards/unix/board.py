@@ -1,34 +1,182 @@
-"""Unix board: the hardware seen by the firmware when it runs on a PC.
+"""Unix board: the hardware the firmware sees when it runs on a PC (boards/board_api.py).
 
-Nothing here touches real hardware: the network is the host's, the device id
-comes from the environment, and sensors are simulated deterministically from
-time so runs are reproducible.
+Nothing here touches real hardware. The network is the host's, the device id
+comes from the environment, sensors are simulated deterministically from the
+clock, and tests steer the simulation through files in the config directory:
+
+- ``<config_dir>/sim/<sensor>``: an integer that overrides that sensor's value;
+- ``<config_dir>/sim/button``: present = one button press (the file is removed);
+- ``<config_dir>/sim/hang``: present = the next sensor read blocks (a hung driver:
+  the watchdog must catch it).
+
+Environment: FIELDNODE_DEVICE_ID (default ``unix-node``), FIELDNODE_BROKER
+(default ``mqtt://127.0.0.1:1883``), FIELDNODE_HOME (config directory, default
+``.cache/fieldnode-home/<device id>``).
 """
 
 import os
+import time
+
+import _thread
+
+NAME = "unix"
+SENSORS = {"temperature": ("C", -2), "humidity": ("%", -1)}
+HAS_BUTTON = True
+HAS_WATCHDOG = False  # software watchdog: logs and exits non-zero
+
+_T0 = time.time()
+_dir = []  # the config directory, once made
+_wdt = [0, 0]  # [timeout_ms, last feed (ms since start)]
+
+
+class NetworkError(Exception):
+    """The network could not be brought up; args[0] is a short reason."""
+
+
+def _now_ms():
+    return int((time.time() - _T0) * 1000)
 
 
 def unique_id():
-    """The device id: $FIELDNODE_DEVICE_ID, else 'unix-node'."""
+    """$FIELDNODE_DEVICE_ID, else 'unix-node'."""
     return os.getenv("FIELDNODE_DEVICE_ID") or "unix-node"
 
 
+def config_dir():
+    """$FIELDNODE_HOME, else .cache/fieldnode-home/<device id> (created)."""
+    if _dir:
+        return _dir[0]
+    d = os.getenv("FIELDNODE_HOME") or ".cache/fieldnode-home/" + unique_id()
+    path = ""
+    for part in d.split("/"):
+        path = path + part + "/" if path or part else "/"
+        if part:
+            try:
+                os.mkdir(path)
+            except OSError:
+                pass
+    _dir.append(d)
+    return d
+
+
 def default_broker():
-    """The broker URL to use when the config names none."""
+    """$FIELDNODE_BROKER, else mqtt://127.0.0.1:1883."""
     return os.getenv("FIELDNODE_BROKER") or "mqtt://127.0.0.1:1883"
 
 
-def network_up(timeout_ms=0):
+async def network_up(ssid, password, timeout_ms):
     """The host's network is already up."""
+    return None
+
+
+def network_ok():
     return True
 
 
-def read_sensor(name, t_ms):
-    """A simulated reading at time t_ms: a slow triangle wave per sensor."""
-    phase = (t_ms // 1000) % 600            # 10-minute period
+def rssi():
+    return None
+
+
+def _sim(name):
+    return config_dir() + "/sim/" + name
+
+
+def read_sensor(name):
+    """A simulated reading: a slow triangle wave (10-minute period), or the
+    integer in sim/<name> when that file exists."""
+    if name not in SENSORS:
+        raise ValueError("unknown sensor %r" % name)
+    try:
+        os.stat(_sim("hang"))
+        os.remove(_sim("hang"))
+        print("board: simulated hang in read_sensor")
+        while True:
+            time.sleep(1)
+    except OSError:
+        pass
+    try:
+        with open(_sim(name)) as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        pass
+    phase = int(time.time()) % 600
     tri = phase if phase < 300 else 600 - phase
     if name == "temperature":
-        return 18.0 + tri / 30.0            # 18.0 .. 28.0 C
-    if name == "humidity":
-        return 40.0 + tri / 15.0            # 40 .. 60 %
-    raise ValueError("unknown sensor %r" % name)
+        return 1800 + tri * 10 // 3  # 18.00 .. 28.00 C
+    return 400 + tri * 2 // 3  # 40.0 .. 60.0 %
+
+
+def button_pressed():
+    """True once per sim/button file (removed when seen)."""
+    try:
+        os.remove(_sim("button"))
+        return True
+    except OSError:
+        return False
+
+
+def led(on):
+    pass
+
+
+def mem_free():
+    try:
+        import gc
+        return gc.mem_free()
+    except AttributeError:  # CPython
+        return None
+
+
+def _die(status):
+    # from the watchdog thread: end the whole process, now
+    try:
+        os._exit(status)  # CPython
+    except AttributeError:  # MicroPython: no os._exit; the shell's $PPID is us
+        os.system("kill -9 $PPID")
+
+
+def _watch():
+    while True:
+        time.sleep(0.1)
+        late = _now_ms() - _wdt[1]
+        if late > _wdt[0]:
+            print("board: WATCHDOG: not fed for %d ms (timeout %d ms): exiting"
+                  % (late, _wdt[0]))
+            try:
+                import sys
+                sys.stdout.flush()
+            except AttributeError:
+                pass
+            _die(4)
+
+
+def wdt_start(timeout_ms):
+    """Start the software watchdog thread (once)."""
+    first = not _wdt[0]
+    _wdt[0] = timeout_ms
+    _wdt[1] = _now_ms()
+    if first:
+        _thread.start_new_thread(_watch, ())
+
+
+def wdt_feed():
+    _wdt[1] = _now_ms()
+
+
+def reset_cause():
+    return os.getenv("FIELDNODE_RESET_CAUSE") or "power_on"
+
+
+def reset():
+    """Exit the process with status 3 (a process supervisor restarts it)."""
+    print("board: reset")
+    raise SystemExit(3)
+
+
+def deepsleep(ms):
+    time.sleep(ms / 1000)
+    reset()
+
+
+def lightsleep(ms):
+    time.sleep(ms / 1000)

@@ -1,0 +1,266 @@
+"""The node's tasks: readings, events, stats, birth and watchdog feeding.
+
+One `App` per node, on a connected-or-not mqtt5 Supervisor (main.py builds
+both). Topics follow the contract <prefix>/<device_id>/... (docs/design.md):
+
+- readings: each sensor on its own interval; the newest reading per sensor waits
+  in a slot (`dirty`) until the link is up and birth is sent, so an outage
+  coalesces into one (newest) reading per sensor, never a backlog. Retained,
+  binary (firmware/payload.py), QoS from config; Content Type and Payload Format
+  Indicator go with the first publish of a topic on each connection (the one
+  that also carries the full topic name), repeats are bare aliases;
+- events: button presses and threshold crossings with hysteresis, QoS 1, not
+  retained, with a Message Expiry Interval: taken while offline they wait in
+  the supervisor's offline queue and expire there when stale;
+- stats (JSON) on their own interval while up;
+- the watchdog is fed only while the readings task and the supervisor live.
+"""
+
+import asyncio
+import json
+
+import board
+import config as config_mod
+import payload as pl
+from mqtt5 import MQTTError
+from mqtt5._compat import monotonic_ms, sleep_ms
+from mqtt5.supervisor import UP
+
+_POLL_MS = 100  # button and due-time polling
+_NORMAL = 0
+_HIGH = 1
+_LOW = 2
+
+
+def log(msg):
+    print("node: " + msg)
+
+
+class App:
+    """The application state and tasks of one node (see module doc)."""
+
+    def __init__(self, sup, cfg, source, device_id):
+        self.sup = sup
+        self.client = sup.client
+        self.config_source = source
+        self.base = cfg["topic_prefix"] + "/" + device_id
+        self.status_topic = self.base + "/status"
+        names = self.names = sorted(board.SENSORS)
+        n = len(names)
+        self.cfg = cfg
+        self.scfg = [config_mod.sensor(cfg, s) for s in names]  # per sensor settings
+        self.topics = [self.base + "/state/" + s for s in names]
+        self.seq = [0] * n
+        self.value = [0] * n
+        self.taken = [0] * n  # monotonic ms of the newest reading
+        self.due = [0] * n
+        self.dirty = bytearray(n)  # a reading waits to be published
+        self.ct_sent = bytearray(n)  # Content Type sent on this connection
+        self.level = bytearray(n)  # threshold state: _NORMAL / _HIGH / _LOW
+        self.buf = bytearray(pl.MAX_SIZE)
+        self.mv = memoryview(self.buf)
+        self.ev_seq = 0
+        self.t0 = monotonic_ms()
+        self.beat = self.t0  # last turn of the readings task
+        self.born = False
+        self.wake = asyncio.Event()
+        self.readings_sent = 0
+        self.events_sent = 0
+        self.events_dropped = 0
+        self.last_disconnect = None
+        self.commands = None  # commands.Commands, set by main
+        self.tasks = []
+        self.stats_due = 0
+
+    def apply(self, cfg):
+        """Take a new (validated) config: intervals, QoS and thresholds at once."""
+        self.cfg = cfg
+        self.scfg = [config_mod.sensor(cfg, s) for s in self.names]
+        now = monotonic_ms()
+        for i in range(len(self.names)):
+            self.due[i] = min(self.due[i], now + self.scfg[i]["interval_ms"])
+        self.stats_due = min(self.stats_due, now + cfg["stats_interval_ms"])
+
+    def uptime_s(self):
+        return (monotonic_ms() - self.t0) // 1000
+
+    # ---- link state (Supervisor on_state) --------------------------------------------
+    def link(self, state, reason):
+        if state == UP:
+            self.born = False
+            for i in range(len(self.ct_sent)):
+                self.ct_sent[i] = 0
+            self.wake.set()
+        elif reason is not None:
+            self.born = False
+            self.last_disconnect = str(reason)[:60]
+
+    # ---- readings --------------------------------------------------------------------
+    async def readings(self):
+        names = self.names
+        while True:
+            now = monotonic_ms()
+            self.beat = now
+            nxt = now + _POLL_MS
+            for i in range(len(names)):
+                if now >= self.due[i]:
+                    self.due[i] = now + self.scfg[i]["interval_ms"]
+                    self._read(i, now)
+                if self.due[i] < nxt:
+                    nxt = self.due[i]
+            if board.button_pressed():
+                log("button pressed")
+                self.event("button", pl.EV_BUTTON)
+            await sleep_ms(max(10, nxt - monotonic_ms()))
+
+    def _read(self, i, now):
+        name = self.names[i]
+        try:
+            v = board.read_sensor(name)
+        except (OSError, ValueError) as e:
+            log("sensor %s failed: %r" % (name, e))
+            return
+        self.seq[i] = (self.seq[i] + 1) & 0xFFFF
+        self.value[i] = v
+        self.taken[i] = now
+        self.dirty[i] = 1
+        self.wake.set()
+        self._threshold(i, v)
+
+    def _threshold(self, i, v):
+        s = self.scfg[i]
+        hi, lo, hyst = s["high"], s["low"], s["hysteresis"]
+        lvl = self.level[i]
+        new = lvl
+        if hi is not None and lvl != _HIGH and v >= hi:
+            new, code, what = _HIGH, pl.EV_HIGH, "high"
+        elif lo is not None and lvl != _LOW and v <= lo:
+            new, code, what = _LOW, pl.EV_LOW, "low"
+        elif (lvl == _HIGH and (hi is None or v < hi - hyst)) or \
+                (lvl == _LOW and (lo is None or v > lo + hyst)):
+            new, code, what = _NORMAL, pl.EV_NORMAL, "normal"
+        if new != lvl:
+            self.level[i] = new
+            self.event(self.names[i] + "_" + what, code, v, board.SENSORS[self.names[i]][1])
+
+    async def publisher(self):
+        """Birth after each (re)connect, then the newest reading of each sensor."""
+        c = self.client
+        while True:
+            await self.wake.wait()
+            self.wake.clear()
+            while self.sup.state == UP:
+                if not self.born:
+                    await c.publish(self.status_topic, b"online", qos=1, retain=True)
+                    self.born = True
+                    log("%s online" % self.status_topic)
+                i = self._next_dirty()
+                if i < 0:
+                    break
+                await self._publish_reading(i)
+
+    def _next_dirty(self):
+        d = self.dirty
+        for i in range(len(d)):
+            if d[i]:
+                return i
+        return -1
+
+    async def _publish_reading(self, i):
+        self.dirty[i] = 0
+        name = self.names[i]
+        exp = board.SENSORS[name][1]
+        late = monotonic_ms() - self.taken[i] >= 1000
+        t = (self.taken[i] - self.t0) // 1000 if late else None
+        n = pl.encode_reading(self.buf, self.seq[i], self.value[i], exp, t)
+        first = not self.ct_sent[i]
+        qos = self.scfg[i]["qos"]
+        try:
+            await self.client.publish(self.topics[i], self.mv[:n], qos, True,
+                                      pl.CT_READING if first else None, 0 if first else None)
+        except MQTTError as e:  # refused (e.g. not authorized): the node goes on
+            log("publish %s refused: %s" % (self.topics[i], e))
+            return
+        self.ct_sent[i] = 1
+        self.readings_sent += 1
+        log("-> state/%s #%d %s %s%s (%d B, qos %d)" % (
+            name, self.seq[i], pl.fixed(self.value[i], exp), board.SENSORS[name][0],
+            " taken %d s ago" % ((monotonic_ms() - self.taken[i]) // 1000) if late else "",
+            n, qos))
+
+    # ---- events ----------------------------------------------------------------------
+    def event(self, name, code, value=None, exp=0):
+        """Publish event `name` (QoS 1, not retained, Message Expiry from config),
+        queued offline while the link is down."""
+        self.ev_seq = (self.ev_seq + 1) & 0xFFFF
+        buf = bytearray(pl.MAX_SIZE)
+        n = pl.encode_event(buf, self.ev_seq, self.uptime_s(), code, value, exp)
+        t = asyncio.create_task(self._send_event(name, bytes(buf[:n]), self.ev_seq))
+        self.tasks.append(t)  # (pruned by the stats task)
+
+    async def _send_event(self, name, data, seq):
+        topic = self.base + "/event/" + name
+        try:
+            await self.client.publish(topic, data, 1, False, pl.CT_EVENT, 0,
+                                      self.cfg["event_expiry_s"])
+        except MQTTError as e:  # expired, dropped by the queue, refused
+            self.events_dropped += 1
+            log("event %s #%d dropped: %s" % (name, seq, e))
+            return
+        self.events_sent += 1
+        log("-> event/%s #%d" % (name, seq))
+
+    # ---- stats -----------------------------------------------------------------------
+    def stats(self):
+        s = self.sup.stats
+        q = self.sup.queue
+        cmd = self.commands
+        return {"uptime_s": self.uptime_s(), "mem_free": board.mem_free(),
+                "readings": self.readings_sent, "events": self.events_sent,
+                "events_dropped": self.events_dropped, "reconnects": s.reconnects,
+                "queue_drops": q.drops, "queue_expired": q.expired,
+                "last_disconnect": self.last_disconnect,
+                "config_source": self.config_source, "reset_cause": board.reset_cause(),
+                "rssi": board.rssi(),
+                "commands": cmd.done if cmd else 0, "command_errors": cmd.errors if cmd else 0,
+                "commands_dropped": cmd.dropped() if cmd else 0}
+
+    async def stats_task(self):
+        while True:
+            now = monotonic_ms()
+            if now >= self.stats_due:
+                self.stats_due = now + self.cfg["stats_interval_ms"]
+                self.tasks = [t for t in self.tasks if not t.done()]
+                if self.sup.state == UP and self.born:
+                    text = json.dumps(self.stats())
+                    try:
+                        await self.client.publish(self.base + "/stats", text, 0, False,
+                                                  "application/json", 1)
+                        log("-> stats %s" % text)
+                    except MQTTError as e:
+                        log("stats refused: %s" % e)
+            await sleep_ms(min(1000, max(10, self.stats_due - monotonic_ms())))
+
+    # ---- watchdog and network --------------------------------------------------------
+    async def keeper(self, sup_task):
+        """Feed the watchdog while the readings task and the supervisor live;
+        bring the network back when the board says it went."""
+        wdt = self.cfg["watchdog_ms"]
+        if wdt:
+            board.wdt_start(wdt)
+        period = max(100, min(1000, wdt // 4)) if wdt else 1000
+        while True:
+            now = monotonic_ms()
+            alive = now - self.beat < max(wdt, 1000) and not sup_task.done()
+            if wdt and alive:
+                board.wdt_feed()
+            elif wdt:
+                log("watchdog not fed: readings %d ms ago, supervisor %s"
+                    % (now - self.beat, "ended" if sup_task.done() else "alive"))
+            if not board.network_ok():
+                try:
+                    await board.network_up(self.cfg["wifi_ssid"], self.cfg["wifi_password"],
+                                           self.cfg["network_timeout_ms"])
+                except board.NetworkError as e:
+                    log("network down: %s" % e)
+            await sleep_ms(period)

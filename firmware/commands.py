@@ -1,0 +1,189 @@
+"""Commands on <base>/cmd/<name>, answered with v5 request/response (docs/commands.md).
+
+A request is a PUBLISH with a Response Topic and Correlation Data whose payload
+is a JSON object of arguments (empty payload: no arguments). The answer goes to
+the Response Topic with the same Correlation Data: a JSON object with ``rc``
+(result code, below), ``msg`` (short text) and the command's data. A request
+without a Response Topic is dropped and counted; a Correlation Data seen among
+the last REMEMBER is answered again with the same answer, not executed twice
+(mqtt5.Responder).
+"""
+
+import asyncio
+import json
+
+import board
+import config as config_mod
+from mqtt5 import Responder
+from mqtt5._compat import monotonic_ms, sleep_ms
+
+OK = 0
+MALFORMED = 1  # payload not UTF-8 JSON object
+UNKNOWN = 2  # no such command
+BAD_ARGS = 3  # unknown argument, wrong type or range
+TOO_LARGE = 4  # payload over MAX_BYTES
+FAILED = 5  # valid, but it could not be done (e.g. the file system failed)
+
+MAX_BYTES = 512
+REMEMBER = 8
+# keys that take effect only after a reboot (the others apply at once)
+_LIVE = ("sensors", "stats_interval_ms", "event_expiry_s")
+
+
+class _Bad(Exception):
+    pass
+
+
+def _answer(rc, msg, data=None):
+    d = {"rc": rc, "msg": msg}
+    if data:
+        d.update(data)
+    return json.dumps(d)
+
+
+def _args(a, allowed):
+    for k in a:
+        if k not in allowed:
+            raise _Bad("unknown argument %r" % (k,))
+
+
+def _int(a, key, lo, hi):
+    v = a.get(key)
+    if not isinstance(v, int) or isinstance(v, bool) or v < lo or v > hi:
+        raise _Bad("%s: expected an integer in %d..%d" % (key, lo, hi))
+    return v
+
+
+class Commands:
+    """The command handlers of one node; `start()` subscribes <base>/cmd/+."""
+
+    def __init__(self, app, stop):
+        self.app = app
+        self.stop = stop  # async callable: offline, disconnect (reboot uses it)
+        self.done = 0
+        self.errors = 0
+        self.responder = Responder(app.sup, app.base + "/cmd/+", self.handle, qos=1,
+                                   remember=REMEMBER)
+
+    async def start(self):
+        await self.responder.start()
+
+    def dropped(self):
+        return self.responder.ignored
+
+    def handle(self, msg):
+        """Run one request; returns the answer (JSON text). Never raises."""
+        name = msg.topic[msg.topic.rfind("/") + 1:]
+        data = msg.payload
+        print("node: <- cmd %s (%d B)" % (name, len(data)))
+        if len(data) > MAX_BYTES:
+            rc, out = TOO_LARGE, _answer(TOO_LARGE, "payload over %d bytes" % MAX_BYTES)
+        else:
+            rc, out = self._run(name, data)
+        if rc:
+            self.errors += 1
+        else:
+            self.done += 1
+        print("node: -> answer %s: %s" % (name, out))
+        return out
+
+    def _run(self, name, data):
+        try:
+            a = json.loads(bytes(data).decode()) if len(data) else {}
+        except (ValueError, UnicodeError):
+            return MALFORMED, _answer(MALFORMED, "payload is not JSON")
+        if not isinstance(a, dict):
+            return MALFORMED, _answer(MALFORMED, "payload is not a JSON object")
+        fn = getattr(self, "cmd_" + name, None) if name.isalpha() or "_" in name else None
+        if fn is None:
+            return UNKNOWN, _answer(UNKNOWN, "unknown command %r" % name)
+        try:
+            return OK, fn(a)
+        except _Bad as e:
+            return BAD_ARGS, _answer(BAD_ARGS, str(e))
+        except config_mod.ConfigError as e:
+            return BAD_ARGS, _answer(BAD_ARGS, str(e))
+        except Exception as e:  # the node keeps running
+            return FAILED, _answer(FAILED, "failed: %r" % (e,))
+
+    # ---- the commands ----------------------------------------------------------------
+    def cmd_ping(self, a):
+        _args(a, ())
+        return _answer(OK, "pong", {"uptime_s": self.app.uptime_s()})
+
+    def cmd_get_state(self, a):
+        _args(a, ())
+        app = self.app
+        sensors = {}
+        for i in range(len(app.names)):
+            unit, exp = board.SENSORS[app.names[i]]
+            sensors[app.names[i]] = {"value": app.value[i], "exp": exp, "unit": unit,
+                                     "seq": app.seq[i], "interval_ms": app.scfg[i]["interval_ms"]}
+        return _answer(OK, "ok", {"sensors": sensors, "stats": app.stats()})
+
+    def cmd_set_interval(self, a):
+        _args(a, ("sensor", "interval_ms"))
+        name = a.get("sensor")
+        iv = _int(a, "interval_ms", 200, 86400000)
+        cfg = self.app.cfg
+        if name == "stats":
+            change = {"stats_interval_ms": iv}
+        elif name in board.SENSORS:
+            sens = dict(cfg["sensors"])
+            s = dict(config_mod.sensor(cfg, name))
+            s["interval_ms"] = iv
+            sens[name] = s
+            change = {"sensors": sens}
+        else:
+            raise _Bad("sensor: expected one of %s or 'stats'" % ", ".join(sorted(board.SENSORS)))
+        self._save(config_mod.merge(cfg, change))
+        return _answer(OK, "interval of %s is %d ms" % (name, iv))
+
+    def cmd_get_config(self, a):
+        _args(a, ())
+        return _answer(OK, "ok", {"config": config_mod.mask(self.app.cfg),
+                                  "source": self.app.config_source})
+
+    def cmd_set_config(self, a):
+        if not a:
+            raise _Bad("no keys to set")
+        old = self.app.cfg
+        new = self._save(config_mod.merge(old, a))
+        later = [k for k in a if k not in _LIVE and new[k] != old[k]]
+        return _answer(OK, "saved" + (", reboot to apply: " + ", ".join(later) if later else ""),
+                       {"reboot_needed": later})
+
+    def cmd_identify(self, a):
+        _args(a, ("seconds",))
+        s = _int(a, "seconds", 1, 60) if "seconds" in a else 5
+        print("node: IDENTIFY: this is %s (blinking the LED for %d s)" % (self.app.base, s))
+        self.app.tasks.append(asyncio.create_task(self._blink(s)))
+        return _answer(OK, "identifying for %d s" % s)
+
+    def cmd_reboot(self, a):
+        _args(a, ())
+        self.app.tasks.append(asyncio.create_task(self._reboot()))
+        return _answer(OK, "rebooting")
+
+    # ---- helpers ---------------------------------------------------------------------
+    def _save(self, cfg):
+        # validated first: a bad value raises ConfigError and nothing is written
+        cfg = config_mod.validate(cfg, board.SENSORS)
+        cfg = config_mod.save(board.config_dir(), cfg, board.SENSORS)
+        self.app.apply(cfg)
+        self.app.config_source = "file"
+        return cfg
+
+    async def _blink(self, s):
+        end = monotonic_ms() + s * 1000
+        on = True
+        while monotonic_ms() < end:
+            board.led(on)
+            on = not on
+            await sleep_ms(250)
+        board.led(False)
+
+    async def _reboot(self):
+        await sleep_ms(300)  # the answer goes out first
+        await self.stop()
+        board.reset()

@@ -1,0 +1,226 @@
+"""The node's configuration: one schema, shared by the firmware and host tools.
+
+    cfg = validate({"keepalive": 30})   # full dict, defaults filled in; ConfigError
+    cfg, source = load(dir)             # source: "file", "last_good" or "defaults"
+    save(dir, cfg)                      # atomic: temp file + rename, keeps last good
+    mask(cfg)                           # a copy with the secrets replaced by "***"
+
+`config.json` may hold any subset of the keys; the rest take their defaults.
+Unknown keys, wrong types and out-of-range values raise ConfigError naming the
+key. No board import: host tools use this module under CPython. docs/config.md
+lists every key.
+"""
+
+import json
+import os
+
+FILE = "config.json"
+LAST_GOOD = "config.last_good.json"
+_TMP = "config.json.tmp"
+MASK = "***"
+SECRETS = ("wifi_password", "password")
+
+_INT = 0
+_STR = 1
+_BOOL = 2
+
+# key: (kind, default, min, max)   (min/max: value range, or string length range)
+SCHEMA = {
+    "device_id": (_STR, None, 1, 64),
+    "wifi_ssid": (_STR, "", 0, 32),
+    "wifi_password": (_STR, "", 0, 64),
+    "brokers": (None, [], 0, 4),  # list of mqtt:// or mqtts:// URLs
+    "username": (_STR, None, 0, 64),
+    "password": (_STR, None, 0, 64),
+    "allow_plain_credentials": (_BOOL, False, 0, 1),
+    "tls_ca": (_STR, None, 1, 128),
+    "tls_cert": (_STR, None, 1, 128),
+    "tls_key": (_STR, None, 1, 128),
+    "tls_insecure": (_BOOL, False, 0, 1),
+    "keepalive": (_INT, 30, 5, 3600),
+    "session_expiry": (_INT, 3600, 0, 0xFFFFFFFF),
+    "will_delay": (_INT, 5, 0, 86400),
+    "topic_prefix": (_STR, "fieldnode/v1", 1, 64),
+    "sensors": (None, {}, 0, 16),  # name -> SENSOR keys
+    "stats_interval_ms": (_INT, 60000, 500, 86400000),
+    "event_expiry_s": (_INT, 3600, 1, 0xFFFFFFFF),
+    "queue_count": (_INT, 32, 1, 256),
+    "queue_bytes": (_INT, 8192, 256, 65536),
+    "fatal_backoff_s": (_INT, 3600, 1, 86400),
+    "network_timeout_ms": (_INT, 20000, 1000, 120000),
+    "watchdog_ms": (_INT, 30000, 0, 600000),  # 0: no watchdog
+}
+# per sensor; high/low in the sensor's fixed-point steps (board SENSORS)
+SENSOR = {
+    "interval_ms": (_INT, 10000, 200, 86400000),
+    "qos": (_INT, 1, 0, 1),
+    "high": (_INT, None, -2147483648, 2147483647),
+    "low": (_INT, None, -2147483648, 2147483647),
+    "hysteresis": (_INT, 0, 0, 2147483647),
+}
+DEFAULTS = {k: v[1] for k, v in SCHEMA.items()}
+
+
+class ConfigError(ValueError):
+    """An invalid configuration; the message names the key."""
+
+
+def _check(key, spec, v):
+    kind, _, lo, hi = spec
+    if v is None:
+        if spec[1] is None:
+            return None
+        raise ConfigError("%s: must not be null" % key)
+    if kind == _BOOL:
+        if v is not True and v is not False:
+            raise ConfigError("%s: expected true or false, got %r" % (key, v))
+    elif kind == _INT:
+        if not isinstance(v, int) or isinstance(v, bool):
+            raise ConfigError("%s: expected an integer, got %r" % (key, v))
+        if v < lo or v > hi:
+            raise ConfigError("%s: %d is out of range %d..%d" % (key, v, lo, hi))
+    else:
+        if not isinstance(v, str):
+            raise ConfigError("%s: expected a string" % key)
+        if len(v) < lo or len(v) > hi:
+            raise ConfigError("%s: length %d is out of range %d..%d" % (key, len(v), lo, hi))
+    return v
+
+
+def _topic_part(key, v, slashes):
+    for c in "+#\0" if slashes else "+#/\0":
+        if c in v:
+            raise ConfigError("%s: %r must not contain %r" % (key, v, c))
+
+
+def _sensor(name, obj):
+    if not isinstance(obj, dict):
+        raise ConfigError("sensors.%s: expected an object" % name)
+    out = {}
+    for k in obj:
+        if k not in SENSOR:
+            raise ConfigError("sensors.%s: unknown key %r (known: %s)"
+                              % (name, k, ", ".join(sorted(SENSOR))))
+    for k, spec in SENSOR.items():
+        out[k] = _check("sensors.%s.%s" % (name, k), spec, obj.get(k, spec[1]))
+    if out["high"] is not None and out["low"] is not None and out["low"] >= out["high"]:
+        raise ConfigError("sensors.%s: low must be below high" % name)
+    return out
+
+
+def validate(obj, sensors=None):
+    """The full config (defaults filled in) from a dict holding any subset of the
+    keys; ConfigError naming the key otherwise. `sensors`: the board's sensor
+    names, to reject unknown ones (None: any name)."""
+    if not isinstance(obj, dict):
+        raise ConfigError("config: expected a JSON object")
+    for k in obj:
+        if k not in SCHEMA:
+            raise ConfigError("unknown key %r" % (k,))
+    out = {}
+    for k, spec in SCHEMA.items():
+        v = obj.get(k, spec[1])
+        if spec[0] is not None:
+            out[k] = _check(k, spec, v)
+    urls = obj.get("brokers", [])
+    if not isinstance(urls, list) or len(urls) > 4:
+        raise ConfigError("brokers: expected a list of at most 4 URLs")
+    for u in urls:
+        if not isinstance(u, str) or not (u.startswith("mqtt://") or u.startswith("mqtts://")) \
+                or len(u) > 128:
+            raise ConfigError("brokers: %r is not an mqtt:// or mqtts:// URL" % (u,))
+    out["brokers"] = list(urls)
+    sens = obj.get("sensors", {})
+    if not isinstance(sens, dict):
+        raise ConfigError("sensors: expected an object of sensor name -> settings")
+    out["sensors"] = {}
+    for name in sens:
+        if sensors is not None and name not in sensors:
+            raise ConfigError("sensors: unknown sensor %r (this board has: %s)"
+                              % (name, ", ".join(sorted(sensors))))
+        _topic_part("sensors", name, False)
+        out["sensors"][name] = _sensor(name, sens[name])
+    if out["device_id"] is not None:
+        _topic_part("device_id", out["device_id"], False)
+    _topic_part("topic_prefix", out["topic_prefix"], True)
+    return out
+
+
+def sensor(cfg, name):
+    """The settings of sensor `name` (its defaults when the config names none)."""
+    s = cfg["sensors"].get(name)
+    return s if s is not None else {k: v[1] for k, v in SENSOR.items()}
+
+
+def mask(cfg):
+    """A copy of `cfg` with every set secret replaced by MASK (for answers and logs)."""
+    out = dict(cfg)
+    for k in SECRETS:
+        if out.get(k):
+            out[k] = MASK
+    return out
+
+
+def merge(cfg, changes):
+    """`cfg` with `changes` applied (a secret given as MASK keeps its value);
+    the result is validated by the caller."""
+    out = dict(cfg)
+    for k in changes:
+        v = changes[k]
+        if k in SECRETS and v == MASK:
+            continue
+        out[k] = v
+    return out
+
+
+def _path(d, name):
+    return d + ("" if d.endswith("/") else "/") + name
+
+
+def _read(path, sensors):
+    with open(path) as f:
+        return validate(json.loads(f.read()), sensors)
+
+
+def load(d, sensors=None, log=None):
+    """(cfg, source): config.json if valid, else its last-good copy, else the
+    defaults; `log(msg)` hears why a file was passed over."""
+    for name, source in ((FILE, "file"), (LAST_GOOD, "last_good")):
+        try:
+            return _read(_path(d, name), sensors), source
+        except OSError:
+            if log and name == FILE:
+                log("config: no %s in %s" % (name, d))
+        except (ValueError, ConfigError) as e:  # bad JSON or a bad value
+            if log:
+                log("config: %s is invalid: %s" % (name, e))
+    return validate({}, sensors), "defaults"
+
+
+def save(d, cfg, sensors=None):
+    """Validate and write `cfg` atomically: temp file, flush, rename over
+    config.json; the previous valid config.json becomes the last-good copy.
+    Raises ConfigError (nothing written) for an invalid config."""
+    cfg = validate(cfg, sensors)
+    text = json.dumps(cfg)
+    tmp = _path(d, _TMP)
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+    cur = _path(d, FILE)
+    try:
+        _read(cur, sensors)  # keep the current file only if it is good
+        _replace(cur, _path(d, LAST_GOOD))
+    except (OSError, ValueError):
+        pass
+    _replace(tmp, cur)
+    return cfg
+
+
+def _replace(src, dst):
+    # os.rename replaces dst on POSIX; some littlefs/FAT ports refuse: remove first
+    try:
+        os.rename(src, dst)
+    except OSError:
+        os.remove(dst)
+        os.rename(src, dst)
