@@ -8,9 +8,9 @@ failures into one line on stderr and a non-zero exit code (1 for a failure,
 import argparse
 import sys
 
-from . import CliError, build, deploy, flash, logs
+from . import CliError, build, command, configure, deploy, flash, logs, monitor
 
-SUBCOMMANDS = (build, flash, deploy, logs)
+SUBCOMMANDS = (build, flash, deploy, configure, monitor, command, logs)
 
 
 def parser():
@@ -28,6 +28,9 @@ def main(argv=None):
     except CliError as e:
         print("fieldnode %s: %s" % (args.subcommand, e), file=sys.stderr)
         return e.code
+    except BrokenPipeError:     # output piped into `head` and the like
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("fieldnode %s: interrupted" % args.subcommand, file=sys.stderr)
         return 130

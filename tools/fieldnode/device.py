@@ -10,6 +10,7 @@ one-line CliError: port missing, port busy, no REPL answering, device error.
 import ast
 import contextlib
 import io
+import json
 import os
 
 from . import CliError
@@ -132,6 +133,11 @@ class Device:
         """Run `code`, whose last output line is a repr(); return that value."""
         out = self.exec(code).decode().strip().splitlines()
         return ast.literal_eval(out[-1])
+
+    def eval_json(self, code):
+        """Run `code`, whose last output line is JSON; return the parsed value."""
+        out = self.exec(code).decode().strip().splitlines()
+        return json.loads(out[-1])
 
     def hashes(self, paths):
         """SHA-256 hex digest of each device file in `paths` (None: missing), hashed on the device."""
