@@ -6,6 +6,7 @@ Output, laid out like the device's filesystem (build/<board>/):
     lib/mqtt5/...mpy         the MQTT v5 library
     lib/<module>.mpy         firmware/ modules; firmware/main.py becomes fieldnode_main.mpy
     lib/board.mpy            boards/<board>/*.py
+    lib/<module>.mpy         modules of each --add DIR (your own drivers)
     package.json             for mip: `mpremote mip install build/<board>/package.json`
 
 `-march` comes from board.json's `mpy_cross_arch` (none for the unix board); it is
@@ -33,10 +34,10 @@ def _tool(name):
     return found
 
 
-def sources(board):
+def sources(board, extra=()):
     """(source path, destination relative to the build root) for every module to compile."""
     trees = [(os.path.join(ROOT, "lib"), "lib"), (os.path.join(ROOT, "firmware"), "lib"),
-             (board["dir"], "lib")]
+             (board["dir"], "lib")] + [(os.path.abspath(d), "lib") for d in extra]
     for top, dest in trees:
         for base, dirs, files in os.walk(top):
             dirs[:] = sorted(d for d in dirs if d != "__pycache__")
@@ -45,7 +46,7 @@ def sources(board):
                     continue
                 path = os.path.join(base, name)
                 rel = os.path.relpath(path, top)[:-3]
-                if top.endswith("firmware") and rel == "main":
+                if top == os.path.join(ROOT, "firmware") and rel == "main":
                     rel = MAIN_MODULE
                 yield path, os.path.join(dest, rel + ".mpy")
 
@@ -63,9 +64,13 @@ def compile_one(mpy_cross, arch, src, out):
         raise CliError("mpy-cross failed on %s: %s" % (os.path.relpath(src, ROOT), lines[-1]))
 
 
-def build(board_name, out_dir=None, quiet=False):
-    """Compile the bundle for `board_name`; returns the build directory."""
+def build(board_name, out_dir=None, extra=(), quiet=False):
+    """Compile the bundle for `board_name` (plus the modules in the `extra` dirs);
+    returns the build directory."""
     board = boards.load(board_name)
+    for d in extra:
+        if not os.path.isdir(d):
+            raise CliError("--add %s: not a directory" % d)
     arch = board.get("mpy_cross_arch")
     out_dir = out_dir or os.path.join(ROOT, "build", board_name)
     if os.path.isdir(out_dir):
@@ -73,7 +78,7 @@ def build(board_name, out_dir=None, quiet=False):
     os.makedirs(out_dir)
     mpy_cross = _tool("mpy-cross")
     rows = []
-    for src, rel in sources(board):
+    for src, rel in sources(board, extra):
         out = os.path.join(out_dir, rel)
         compile_one(mpy_cross, arch, src, out)
         rows.append((rel, os.path.getsize(src), os.path.getsize(out)))
@@ -103,4 +108,6 @@ def add_parser(sub):
     p = subparser(sub, "build", __doc__)
     boards.add_argument(p)
     p.add_argument("--out", metavar="DIR", help="output directory (default build/<board>)")
-    p.set_defaults(run=lambda a: build(a.board, a.out) and 0)
+    p.add_argument("--add", action="append", default=[], metavar="DIR",
+                   help="also compile the modules in DIR into lib/ (your own drivers); repeatable")
+    p.set_defaults(run=lambda a: build(a.board, a.out, a.add) and 0)
