@@ -600,6 +600,10 @@ def main():
     bench.build()
     bench.measure()
     bench.write(bench.summarize())
+    # the whole node (firmware/main.py): its own section, see bench/workloads/node.py
+    sys.path.insert(0, WORKLOADS)
+    import node
+    node.report(bench.opts.out, bench.opts.quick)
     return 0
 
 

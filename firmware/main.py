@@ -52,6 +52,8 @@ class Node:
             log("credentials withheld: %s is plain TCP to another host (use mqtts:// "
                 "or set allow_plain_credentials)" % plain[0])
             user = pw = None
+        if pw is not None:
+            pw = pw.encode()  # MQTT passwords are binary data (spec 3.1.3.6)
         if cfg["tls_ca"] or cfg["tls_cert"] or cfg["tls_key"] or cfg["tls_insecure"]:
             log("tls_* keys set: this mqtt5 build takes no TLS options, they are unused")
         base = cfg["topic_prefix"] + "/" + self.device_id

@@ -1,25 +1,39 @@
 """`make run`: the node on the unix board against a local Mosquitto.
 
-Uses the broker on 127.0.0.1:1883 when one listens there; otherwise starts a
-private, empty Mosquitto on that port (log in .cache/run-broker) and stops it on exit.
-Then runs firmware/main.py under the MicroPython unix port from the venv, with
-lib/, firmware/ and boards/unix/ on its path, until Ctrl-C.
+Uses the broker on 127.0.0.1:1883 (or MQTT_URL) when one listens there; otherwise
+starts a private, empty Mosquitto on that port (log in .cache/run-broker) and stops
+it on exit. Then runs firmware/main.py under the MicroPython unix port from the
+venv, with lib/, firmware/ and boards/unix/ on its path, until Ctrl-C or, with
+RUN_SECONDS=N, for N seconds followed by the same clean stop as Ctrl-C.
 
+The node's config directory is .cache/run-node/<device id> ($FIELDNODE_HOME); a
+demo config.json (readings every 2-3 s, stats every 5 s) is written there when
+it has none, and the simulated button is pressed every 7 s, so a short run shows
+status, state, events and stats.
+
+    DEVICE_ID=node-1 MQTT_URL=mqtt://127.0.0.1:1883 RUN_SECONDS=20 make run
     python tools/run_local.py [--port 1883] [--runtime micropython|cpython] [--heapsize 64k]
 """
 
 import argparse
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "host_tests"))
 
 from broker import Broker  # noqa: E402
 from runtimes import command  # noqa: E402
+
+DEMO_CONFIG = {"sensors": {"temperature": {"interval_ms": 2000, "high": 2300, "hysteresis": 50},
+                           "humidity": {"interval_ms": 3000}},
+               "stats_interval_ms": 5000, "will_delay": 2}
+BUTTON_EVERY_S = 7
 
 
 def listening(host, port):
@@ -37,6 +51,15 @@ def main(argv=None):
     ap.add_argument("--runtime", choices=("micropython", "cpython"), default="micropython")
     ap.add_argument("--heapsize", default="256k", help="MicroPython heap (default 256k)")
     args = ap.parse_args(argv)
+    url = os.environ.get("MQTT_URL")
+    if url:
+        hostport = url.split("://", 1)[-1].split("/", 1)[0]
+        args.host, _, port = hostport.rpartition(":") if ":" in hostport else (hostport, "", "")
+        args.port = int(port or 1883)
+    try:
+        run_s = float(os.environ.get("RUN_SECONDS") or 0)
+    except ValueError:
+        sys.exit("run: RUN_SECONDS must be a number of seconds, got %r" % os.environ["RUN_SECONDS"])
 
     broker = None
     if listening(args.host, args.port):
@@ -55,10 +78,21 @@ def main(argv=None):
 
     argv_, env = command(args.runtime, os.path.join(ROOT, "firmware", "main.py"),
                          heapsize=args.heapsize)
-    env.setdefault("FIELDNODE_BROKER", "mqtt://%s:%d" % (args.host, args.port))
+    env["FIELDNODE_BROKER"] = url or "mqtt://%s:%d" % (args.host, args.port)
+    if os.environ.get("DEVICE_ID"):
+        env["FIELDNODE_DEVICE_ID"] = os.environ["DEVICE_ID"]
+    device = env.get("FIELDNODE_DEVICE_ID") or "unix-node"
+    home = env.setdefault("FIELDNODE_HOME", os.path.join(ROOT, ".cache", "run-node", device))
+    os.makedirs(os.path.join(home, "sim"), exist_ok=True)
+    if not os.path.exists(os.path.join(home, "config.json")):
+        with open(os.path.join(home, "config.json"), "w") as f:
+            json.dump(DEMO_CONFIG, f)
+    print("run: node %s, config in %s%s" % (device, home,
+          ", stopping after %g s" % run_s if run_s else " (Ctrl-C to stop)"))
+    sys.stdout.flush()
     node = subprocess.Popen(argv_, env=env, cwd=ROOT)
     try:
-        return node.wait()
+        return _drive(node, home, run_s)
     except KeyboardInterrupt:
         # Ctrl-C reached the node too (same process group): let it say offline.
         try:
@@ -70,6 +104,27 @@ def main(argv=None):
         if broker is not None:
             broker.stop()
             print("run: stopped the private Mosquitto")
+
+
+def _drive(node, home, run_s):
+    # press the simulated button now and then; stop like Ctrl-C after run_s
+    start = time.monotonic()
+    press = start + BUTTON_EVERY_S
+    while node.poll() is None:
+        now = time.monotonic()
+        if run_s and now - start >= run_s:
+            print("run: %g s are up: stopping the node (as Ctrl-C does)" % run_s, flush=True)
+            node.send_signal(signal.SIGINT)
+            try:
+                return node.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                node.kill()
+                return node.wait()
+        if now >= press:
+            press = now + BUTTON_EVERY_S
+            open(os.path.join(home, "sim", "button"), "w").close()
+        time.sleep(0.2)
+    return node.returncode
 
 
 if __name__ == "__main__":

@@ -120,8 +120,10 @@ def led(on):
 
 
 def mem_free():
+    """Free heap after a collection (None on CPython)."""
     try:
         import gc
+        gc.collect()
         return gc.mem_free()
     except AttributeError:  # CPython
         return None

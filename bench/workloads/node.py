@@ -1,0 +1,114 @@
+"""The whole node's memory: minimum -X heapsize and heap in use after boot.
+
+Runs firmware/main.py (the unix board, lib/ firmware/ boards/unix compiled to
+.mpy as a board loads them) on the MicroPython unix port against a local
+Mosquitto, with short intervals (readings every 500/700 ms, stats every
+second, a button press), for a few seconds per try:
+
+- heap after boot: heapsize minus the free heap after a collection that the
+  node reports in its first stats message (board.mem_free());
+- minimum heapsize: the smallest -X heapsize (4 KiB steps) at which the node
+  comes online, publishes readings, an event and stats, and stops cleanly with
+  no MemoryError.
+
+    .venv/bin/python bench/workloads/node.py [--quick]   # prints one JSON object
+bench/run.py calls report() after its table (the "whole node" section).
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "host_tests"))
+
+from broker import Broker  # noqa: E402
+from runtimes import command  # noqa: E402
+
+CONFIG = {"sensors": {"temperature": {"interval_ms": 500, "high": 1}, "humidity": {"interval_ms": 700}},
+          "stats_interval_ms": 1000, "watchdog_ms": 0}
+
+
+def run_node(broker, heap_kib, seconds):
+    """(ok, first stats dict or None, output) of one node run."""
+    home = tempfile.mkdtemp(prefix="fieldnode-bench-")
+    try:
+        os.makedirs(os.path.join(home, "sim"))
+        with open(os.path.join(home, "config.json"), "w") as f:
+            json.dump(CONFIG, f)
+        argv, env = command("micropython", os.path.join(ROOT, "firmware", "main.py"),
+                            heapsize="%dk" % heap_kib, mpy=True)
+        env.update(FIELDNODE_HOME=home, FIELDNODE_DEVICE_ID="bench-node-%d" % heap_kib,
+                   FIELDNODE_BROKER=broker.url)
+        p = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+        time.sleep(seconds / 2)
+        open(os.path.join(home, "sim", "button"), "w").close()
+        time.sleep(seconds / 2)
+        alive = p.poll() is None
+        if alive:
+            p.send_signal(signal.SIGINT)
+        try:
+            out = p.communicate(timeout=10)[0]
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out = p.communicate()[0]
+        stats = None
+        for line in out.splitlines():
+            if "-> stats " in line:
+                stats = json.loads(line.split("-> stats ", 1)[1])
+                break
+        ok = (alive and p.returncode == 0 and "MemoryError" not in out and stats is not None
+              and "-> event/button" in out and "-> state/humidity" in out
+              and "offline, disconnected" in out)
+        return ok, stats, out
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def measure(quick=False):
+    seconds = 3 if quick else 6
+    b = Broker(tempfile.mkdtemp(prefix="fieldnode-bench-broker-"), log_types=("error",))
+    b.start()
+    try:
+        ok, stats, out = run_node(b, 512, seconds)
+        if not ok:
+            raise RuntimeError("the node failed at 512 KiB:\n" + out[-2000:])
+        after_boot = 512 * 1024 - stats["mem_free"]
+        lo, hi = 16, 512  # lo fails (assumed), hi works
+        while hi - lo > 4:
+            mid = (lo + hi) // 2 // 4 * 4
+            if run_node(b, mid, seconds)[0]:
+                hi = mid
+            else:
+                lo = mid
+        return {"runtime": "micropython unix port (64-bit), .mpy", "heap_after_boot_B": after_boot,
+                "min_heap_KiB": hi, "run_s": seconds}
+    finally:
+        b.stop()
+
+
+def report(out_dir, quick=False):
+    """Measure, print, write node.json and append a section to latest.md."""
+    r = measure(quick)
+    lines = ["", "## The whole node (firmware/main.py, bench/workloads/node.py)", "",
+             "| figure | %s |" % r["runtime"], "|---|---|",
+             "| heap in use after boot (first stats, after gc) | %.1f KB |" % (r["heap_after_boot_B"] / 1024),
+             "| min -X heapsize (readings, event, stats, clean stop) | %d KiB |" % r["min_heap_KiB"], ""]
+    print("\n".join(lines))
+    with open(os.path.join(out_dir, "node.json"), "w") as f:
+        json.dump(r, f, indent=1)
+    md = os.path.join(out_dir, "latest.md")
+    if os.path.exists(md):
+        with open(md, "a") as f:
+            f.write("\n".join(lines))
+    return r
+
+
+if __name__ == "__main__":
+    print(json.dumps(measure("--quick" in sys.argv)))

@@ -1,0 +1,99 @@
+"""Run the real firmware (firmware/main.py on the unix board) as a process for tests.
+
+    node = NodeProc(runtime, broker, tmp_path, config={...}, device="n1")
+    node.wait_log("online")          # lines the node printed (stdout + stderr)
+    node.press_button(); node.set_sensor("temperature", 2500)
+    node.interrupt()                 # Ctrl-C: offline + DISCONNECT 0x00
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+from runtimes import ROOT, command
+
+# host side: the firmware's payload and config modules are shared with the tests
+sys.path.insert(0, os.path.join(ROOT, "firmware"))
+
+MAIN = os.path.join(ROOT, "firmware", "main.py")
+# short cadences so tests stay fast
+FAST = {"sensors": {"temperature": {"interval_ms": 500}, "humidity": {"interval_ms": 700}},
+        "stats_interval_ms": 1000, "will_delay": 1, "keepalive": 5}
+
+
+class NodeProc:
+    def __init__(self, runtime, broker, home, config=None, device="node", heapsize="256k",
+                 mpy=False, write_config=True):
+        self.home = str(home)
+        self.device = device
+        self.base = "fieldnode/v1/" + device
+        os.makedirs(os.path.join(self.home, "sim"), exist_ok=True)
+        if write_config:
+            with open(self.config_path, "w") as f:
+                json.dump(FAST if config is None else config, f)
+        argv, env = command(runtime, MAIN, heapsize=heapsize, mpy=mpy)
+        env.update(FIELDNODE_HOME=self.home, FIELDNODE_DEVICE_ID=device,
+                   FIELDNODE_BROKER=broker.url)
+        self.lines = []
+        self._cond = threading.Condition()
+        self.proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True, bufsize=1,
+                                     start_new_session=True)
+        threading.Thread(target=self._read, daemon=True).start()
+
+    @property
+    def config_path(self):
+        return os.path.join(self.home, "config.json")
+
+    def _read(self):
+        for line in self.proc.stdout:
+            with self._cond:
+                self.lines.append(line.rstrip("\n"))
+                self._cond.notify_all()
+        with self._cond:
+            self._cond.notify_all()
+
+    @property
+    def output(self):
+        with self._cond:
+            return "\n".join(self.lines)
+
+    def count(self, text):
+        with self._cond:
+            return sum(1 for ln in self.lines if text in ln)
+
+    def wait_log(self, text, count=1, timeout=20):
+        end = time.monotonic() + timeout
+        with self._cond:
+            while sum(1 for ln in self.lines if text in ln) < count:
+                left = end - time.monotonic()
+                if left <= 0 or (self.proc.poll() is not None and not left > timeout - 0.5):
+                    if left <= 0 or self.proc.poll() is not None:
+                        raise AssertionError("node never logged %r (x%d); output:\n%s"
+                                             % (text, count, "\n".join(self.lines[-80:])))
+                self._cond.wait(min(left, 0.5))
+
+    def press_button(self):
+        open(os.path.join(self.home, "sim", "button"), "w").close()
+
+    def set_sensor(self, name, value):
+        with open(os.path.join(self.home, "sim", name), "w") as f:
+            f.write(str(value))
+
+    def hang(self):
+        open(os.path.join(self.home, "sim", "hang"), "w").close()
+
+    def interrupt(self, timeout=20):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGINT)
+        return self.proc.wait(timeout)
+
+    def kill(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+        return self.proc.returncode

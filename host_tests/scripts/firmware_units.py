@@ -1,0 +1,92 @@
+"""Unit checks of firmware/payload.py and firmware/config.py on this runtime
+(no board, no broker). One JSON record per check."""
+
+import json
+import os
+
+import config
+import payload as pl
+
+_n = [0]
+
+
+def ok(name, cond, detail=""):
+    _n[0] += 1
+    print(json.dumps({"check": name, "ok": bool(cond), "detail": str(detail)}))
+
+
+buf = bytearray(pl.MAX_SIZE)
+n = pl.encode_reading(buf, 7, 2137, -2)
+ok("reading_len", n == 6, n)
+d = pl.decode(buf[:n])
+ok("reading_decode", d["seq"] == 7 and d["values"] == [(2137, -2)] and d["time"] is None, d)
+n = pl.encode_reading(buf, 65537, -5, -1, 1234)
+d = pl.decode(memoryview(buf)[:n])
+ok("reading_late", d["seq"] == 1 and d["time"] == 1234 and d["values"] == [(-5, -1)], d)
+n = pl.encode_reading(buf, 1, 100000, 0)
+ok("reading_i32", pl.decode(buf[:n])["values"] == [(100000, 0)] and n == 8, n)
+n = pl.encode_event(buf, 3, 99, pl.EV_HIGH, 2500, -2)
+d = pl.decode(buf[:n])
+ok("event", d["code"] == pl.EV_HIGH and d["time"] == 99 and d["values"] == [(2500, -2)], d)
+ok("fixed", pl.fixed(2137, -2) == "21.37" and pl.fixed(-5, -2) == "-0.05"
+   and pl.fixed(7, 1) == "70" and pl.fixed(-123, -1) == "-12.3", pl.fixed(-5, -2))
+for name, bad in (("empty", b""), ("short", b"\x01\x00"), ("foreign", b"{\"t\": 1}"),
+                  ("truncated_field", b"\x01\x00\x01\x16\x09"), ("bad_tag", b"\x01\x00\x01\xf0")):
+    try:
+        pl.decode(bad)
+        ok("decode_" + name, False, "no error")
+    except pl.PayloadError as e:
+        ok("decode_" + name, len(str(e)) > 10, e)
+
+# config schema
+ok("defaults", config.validate({}) == config.validate(config.DEFAULTS))
+for bad, key in (({"keepalive": 1}, "keepalive"), ({"keepalive": "30"}, "keepalive"),
+                 ({"bogus": 1}, "bogus"), ({"sensors": {"temperature": {"qos": 2}}}, "qos"),
+                 ({"sensors": {"temperature": {"speed": 2}}}, "speed"),
+                 ({"sensors": {"pressure": {}}}, "pressure"),
+                 ({"brokers": ["http://x"]}, "brokers"), ({"device_id": "a/b"}, "device_id"),
+                 ({"allow_plain_credentials": 1}, "allow_plain_credentials"),
+                 ({"sensors": {"temperature": {"high": 10, "low": 20}}}, "low")):
+    try:
+        config.validate(bad, ("temperature", "humidity"))
+        ok("reject_" + key, False, bad)
+    except config.ConfigError as e:
+        ok("reject_" + key, key in str(e), e)
+m = config.mask(config.validate({"password": "s3cret", "wifi_password": "w1fi"}))
+ok("mask", m["password"] == config.MASK and m["wifi_password"] == config.MASK
+   and "s3cret" not in json.dumps(m), m)
+merged = config.merge(config.validate({"password": "s3cret"}), {"password": config.MASK})
+ok("merge_keeps_masked_secret", merged["password"] == "s3cret")
+
+# load / save: missing, corrupt, half-written files
+d = os.getenv("FN_DIR")
+logs = []
+cfg, src = config.load(d, None, logs.append)
+ok("load_missing", src == "defaults" and cfg == config.validate({}), src)
+config.save(d, {"keepalive": 40})
+cfg, src = config.load(d)
+ok("load_file", src == "file" and cfg["keepalive"] == 40, src)
+config.save(d, config.merge(cfg, {"keepalive": 50}))
+cfg, src = config.load(d)
+ok("save_keeps_last_good", src == "file" and cfg["keepalive"] == 50
+   and "config.last_good.json" in os.listdir(d))
+with open(d + "/config.json", "w") as f:
+    f.write('{"keepalive": 6')  # half-written
+logs = []
+cfg, src = config.load(d, None, logs.append)
+ok("load_half_written", src == "last_good" and cfg["keepalive"] == 40 and logs, logs)
+with open(d + "/config.json", "w") as f:
+    f.write('{"keepalive": 1}')  # valid JSON, bad value
+cfg, src = config.load(d)
+ok("load_bad_value", src == "last_good", src)
+with open(d + "/config.last_good.json", "w") as f:
+    f.write("\x00garbage")
+cfg, src = config.load(d)
+ok("load_both_bad", src == "defaults" and cfg == config.validate({}), src)
+before = open(d + "/config.json").read()
+try:
+    config.save(d, {"keepalive": 0})
+    ok("save_rejects", False)
+except config.ConfigError:
+    ok("save_rejects", open(d + "/config.json").read() == before)
+print(json.dumps({"done": _n[0]}))

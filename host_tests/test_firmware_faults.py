@@ -1,0 +1,178 @@
+"""The firmware through failures, under both runtimes: Will after SIGKILL, a
+broker outage (readings coalesce, events wait or expire), bad config at boot,
+a hung sensor driver (watchdog), a publish denied by the broker's ACL."""
+
+import json
+import os
+import time
+
+import pytest
+
+from fault_proxy import FaultProxy
+from firmware_node import FAST, NodeProc
+from paho_peer import PahoPeer
+import payload as pl  # noqa: E402 (firmware/, put on the path by firmware_node)
+
+
+def _watch(broker, device):
+    peer = PahoPeer(broker, "watch-" + device).start()
+    peer.subscribe("fieldnode/v1/%s/#" % device, qos=1)
+    return peer
+
+
+def test_will_offline_after_sigkill_after_the_will_delay(broker, runtime, tmp_path):
+    device = "will-" + runtime
+    peer = _watch(broker, device)
+    node = NodeProc(runtime, broker, tmp_path, dict(FAST, will_delay=2), device)
+    try:
+        node.wait_log("online")
+        status = node.base + "/status"
+        peer.wait_messages(status, 1)
+        node.kill()
+        killed = time.monotonic()
+        will = peer.wait_messages(status, 2, timeout=15)[-1]
+        assert will.payload == b"offline"
+        assert will.at - killed >= 1.5, will.at - killed
+    finally:
+        node.kill()
+        peer.stop()
+
+
+def test_outage_sends_one_newest_reading_per_sensor_and_queued_events(broker, runtime, tmp_path):
+    device = "outage-" + runtime
+    peer = _watch(broker, device)
+    proxy = FaultProxy(broker.host, broker.port)
+    node = NodeProc(runtime, proxy, tmp_path, dict(FAST, event_expiry_s=60), device)
+    try:
+        node.wait_log("online")
+        base = node.base
+        for s in ("temperature", "humidity"):
+            peer.wait_messages(base + "/state/" + s, 2)
+        proxy.refuse(True)  # the broker is gone for the node
+        proxy.cut()
+        node.wait_log("link down")
+        before = {s: len(peer.on(base + "/state/" + s)) for s in ("temperature", "humidity")}
+        node.press_button()
+        time.sleep(1.5)
+        node.press_button()
+        time.sleep(2.5)  # several intervals (500 / 700 ms)
+        proxy.refuse(False)
+        node.wait_log("online", 2, timeout=30)
+        time.sleep(0.3)
+        for s in ("temperature", "humidity"):
+            msgs = peer.on(base + "/state/" + s)
+            old = [pl.decode(m.payload)["seq"] for m in msgs[:before[s]]]
+            new = [pl.decode(m.payload)["seq"] for m in msgs[before[s]:]]
+            # QoS 1 is at least once: the publish in flight at the cut may come
+            # again (DUP); consumers drop it by its sequence number
+            dups = [q for q in new if q <= old[-1]]
+            assert dups in ([], [old[-1]]), (s, old, new)
+            new = new[len(dups):]
+            assert new, s
+            # the first after the outage is the newest reading: readings taken
+            # meanwhile were superseded, not sent (no backlog) ...
+            assert new[0] - old[-1] >= 4, (s, old, new)
+            # ... and from there the cadence goes on one by one
+            assert new == list(range(new[0], new[0] + len(new))), (s, new)
+        events = peer.wait_messages(base + "/event/button", 2)
+        assert [pl.decode(e.payload)["code"] for e in events] == [pl.EV_BUTTON] * 2
+        assert len(peer.on(base + "/event/button")) == 2
+    finally:
+        node.kill()
+        peer.stop()
+        proxy.close()
+
+
+@pytest.mark.parametrize("runtime", ["micropython"])
+def test_events_older_than_their_expiry_are_dropped_not_sent_stale(broker, runtime, tmp_path):
+    device = "expiry-" + runtime
+    peer = _watch(broker, device)
+    proxy = FaultProxy(broker.host, broker.port)
+    node = NodeProc(runtime, proxy, tmp_path, dict(FAST, event_expiry_s=1), device)
+    try:
+        node.wait_log("online")
+        proxy.refuse(True)
+        proxy.cut()
+        node.wait_log("link down")
+        node.press_button()
+        node.wait_log("button pressed")
+        time.sleep(3)
+        proxy.refuse(False)
+        node.wait_log("online", 2, timeout=30)
+        node.press_button()  # a fresh one goes through
+        peer.wait_messages(node.base + "/event/button", 1)
+        time.sleep(1)
+        assert len(peer.on(node.base + "/event/button")) == 1
+        stats = peer.wait_messages(node.base + "/stats", len(peer.on(node.base + "/stats")) + 1)
+        assert json.loads(stats[-1].payload)["queue_expired"] >= 1
+    finally:
+        node.kill()
+        peer.stop()
+        proxy.close()
+
+
+@pytest.mark.parametrize("case,expect", [
+    ("missing", "defaults"), ("corrupt", "last_good"), ("half_written", "last_good"),
+    ("corrupt_no_last_good", "defaults")])
+def test_bad_config_at_boot_falls_back_and_says_so(broker, runtime, tmp_path, case, expect):
+    device = ("cfg-%s-%s" % (case, runtime)).replace("_", "-")
+    good = dict(FAST, stats_interval_ms=700)
+    if case != "missing":
+        with open(os.path.join(tmp_path, "config.json"), "w") as f:
+            f.write({"corrupt": "\x00\xffnot json", "half_written": json.dumps(good)[:20],
+                     "corrupt_no_last_good": "{\"keepalive\": 1}"}[case])
+    if case in ("corrupt", "half_written"):
+        with open(os.path.join(tmp_path, "config.last_good.json"), "w") as f:
+            json.dump(good, f)
+    peer = _watch(broker, device)
+    node = NodeProc(runtime, broker, tmp_path, device=device, write_config=False)
+    try:
+        node.wait_log("config from %s" % expect)
+        node.wait_log("online")
+        if expect == "last_good":
+            stats = json.loads(peer.wait_messages(node.base + "/stats", 1)[0].payload)
+            assert stats["config_source"] == "last_good"
+        if case != "missing":
+            assert "is invalid" in node.output
+    finally:
+        node.kill()
+        peer.stop()
+
+
+def test_a_hung_sensor_driver_trips_the_watchdog(broker, runtime, tmp_path):
+    device = "wdt-" + runtime
+    node = NodeProc(runtime, broker, tmp_path, dict(FAST, watchdog_ms=1500), device)
+    try:
+        node.wait_log("online")
+        time.sleep(2)  # fed well past the timeout while healthy
+        assert node.proc.poll() is None
+        node.hang()
+        rc = node.proc.wait(20)
+        assert rc != 0
+        node.wait_log("WATCHDOG")
+    finally:
+        node.kill()
+
+
+def test_a_publish_denied_by_the_acl_does_not_crash_the_node(broker_factory, runtime, tmp_path):
+    device = "acl-" + runtime
+    acl = os.path.join(tmp_path, "acl")
+    with open(acl, "w") as f:
+        f.write("topic readwrite fieldnode/v1/%s/status\n"
+                "topic readwrite fieldnode/v1/%s/state/temperature\n"
+                "topic readwrite fieldnode/v1/%s/stats\n"
+                "topic read fieldnode/v1/%s/cmd/#\n"
+                "topic readwrite reply/#\n" % ((device,) * 4))
+    b = broker_factory(extra_config="acl_file %s" % acl)
+    peer = _watch(b, device)
+    node = NodeProc(runtime, b, os.path.join(tmp_path, "home"), FAST, device)
+    try:
+        node.wait_log("online")
+        node.wait_log("state/humidity refused", 2)  # denied, logged, and again
+        n = len(peer.on(node.base + "/state/temperature"))
+        peer.wait_messages(node.base + "/state/temperature", n + 2)
+        assert node.proc.poll() is None
+        assert not peer.on(node.base + "/state/humidity")
+    finally:
+        node.kill()
+        peer.stop()

@@ -1,0 +1,197 @@
+"""The whole firmware (firmware/main.py on the unix board) against a real Mosquitto,
+under both runtimes: status, readings, events, commands, stats, secrets.
+
+One node per runtime is shared by the tests of this module (module fixture); it
+runs with short intervals (host_tests/firmware_node.py FAST) and a known secret
+that must never show up in its output or in anything it publishes.
+"""
+
+import json
+import os
+import time
+
+import pytest
+
+from firmware_node import FAST, NodeProc
+import payload as pl  # noqa: E402 (firmware/, put on the path by firmware_node)
+from paho_peer import PahoPeer
+from runtimes import RUNTIMES
+
+SECRET = "S3cret-Pw-7f3a"
+WIFI_SECRET = "W1fi-Pw-91bd"
+
+
+@pytest.fixture(scope="module", params=RUNTIMES)
+def shared(request, broker, tmp_path_factory):
+    runtime = request.param
+    device = "fw-" + runtime
+    cfg = dict(FAST, password=SECRET, username="node", wifi_password=WIFI_SECRET,
+               sensors={"temperature": {"interval_ms": 500, "high": 3000, "hysteresis": 100},
+                        "humidity": {"interval_ms": 700}})
+    peer = PahoPeer(broker, "watch-" + device).start()
+    peer.subscribe("fieldnode/v1/%s/#" % device, qos=1)
+    peer.subscribe("reply/" + device, qos=1)
+    node = NodeProc(runtime, broker, tmp_path_factory.mktemp(device), cfg, device)
+    node.peer = peer
+    node.runtime = runtime
+    node.reply_topic = "reply/" + device
+    node.cid = 0
+    try:
+        node.wait_log("online")
+        yield node
+    finally:
+        node.kill()
+        peer.stop()
+        print(node.output)
+
+
+def request(node, name, args=b"", cid=None, response_topic=True):
+    """Send command `name`; returns the decoded answer (dict) or None."""
+    if cid is None:
+        node.cid += 1
+        cid = b"cid-%d" % node.cid
+    payload = args if isinstance(args, bytes) else json.dumps(args).encode()
+    before = len(node.peer.on(node.reply_topic))
+    node.peer.publish(node.base + "/cmd/" + name, payload, qos=1, correlation_data=cid,
+                      response_topic=node.reply_topic if response_topic else None)
+    if not response_topic:
+        return None
+    got = node.peer.wait_messages(node.reply_topic, before + 1)[-1]
+    assert got.correlation_data == cid
+    return json.loads(got.payload)
+
+
+def readings(node, sensor, count, timeout=15):
+    return node.peer.wait_messages(node.base + "/state/" + sensor, count, timeout)
+
+
+def test_status_online_and_readings_decode(shared):
+    status = shared.peer.wait_messages(shared.base + "/status", 1)[0]
+    assert (status.payload, status.retain) == (b"online", False) or status.payload == b"online"
+    for sensor, exp in (("temperature", -2), ("humidity", -1)):
+        msgs = readings(shared, sensor, 3)
+        decoded = [pl.decode(m.payload) for m in msgs]
+        seqs = [d["seq"] for d in decoded]
+        assert seqs == sorted(seqs) and len(set(seqs)) == 3, seqs
+        assert all(d["values"][0][1] == exp for d in decoded)
+        assert msgs[0].content_type == pl.CT_READING
+        assert msgs[0].payload_format_indicator in (0, None)
+    stats = json.loads(shared.peer.wait_messages(shared.base + "/stats", 1)[0].payload)
+    assert stats["config_source"] == "file" and stats["readings"] >= 1
+
+
+def test_every_command_round_trips(shared):
+    assert request(shared, "ping")["rc"] == 0
+    st = request(shared, "get_state")
+    assert st["rc"] == 0 and set(st["sensors"]) == {"temperature", "humidity"}
+    cfg = request(shared, "get_config")
+    assert cfg["rc"] == 0 and cfg["config"]["password"] == "***"
+    assert cfg["config"]["wifi_password"] == "***"
+    assert request(shared, "set_config", {"event_expiry_s": 120})["rc"] == 0
+    assert request(shared, "get_config")["config"]["event_expiry_s"] == 120
+    # a masked secret sent back is kept, not overwritten with "***"
+    assert request(shared, "set_config", {"password": "***"})["rc"] == 0
+    with open(shared.config_path) as f:
+        assert json.load(f)["password"] == SECRET
+    ans = request(shared, "identify", {"seconds": 1})
+    assert ans["rc"] == 0
+    shared.wait_log("IDENTIFY")
+
+
+def test_a_repeated_correlation_id_is_answered_but_not_run_again(shared):
+    n = shared.count("IDENTIFY")
+    a1 = request(shared, "identify", {"seconds": 1}, cid=b"same-id")
+    a2 = request(shared, "identify", {"seconds": 1}, cid=b"same-id")
+    assert a1 == a2 and a1["rc"] == 0
+    time.sleep(0.5)
+    assert shared.count("IDENTIFY") == n + 1
+
+
+@pytest.mark.parametrize("name,args,rc", [
+    ("no_such_command", b"", 2),
+    ("ping", b"{not json", 1),
+    ("ping", b"[1, 2]", 1),
+    ("ping", b"\xff\xfe", 1),
+    ("ping", b'{"x": "' + b"a" * 600 + b'"}', 4),
+    ("ping", {"unexpected": 1}, 3),
+    ("set_interval", {"sensor": "temperature", "interval_ms": 5}, 3),
+    ("set_interval", {"sensor": "pressure", "interval_ms": 1000}, 3),
+    ("identify", {"seconds": "long"}, 3),
+    ("set_config", {"no_such_key": 1}, 3),
+])
+def test_bad_input_gets_its_error_answer_and_the_node_goes_on(shared, name, args, rc):
+    ans = request(shared, name, args)
+    assert ans["rc"] == rc and ans["msg"], ans
+    n = len(shared.peer.on(shared.base + "/state/temperature"))
+    readings(shared, "temperature", n + 1)
+
+
+def test_a_request_without_response_topic_is_a_counted_drop(shared):
+    stats_topic = shared.base + "/stats"
+    request(shared, "reboot", response_topic=False)  # must not reboot
+    n = len(shared.peer.on(stats_topic))
+    last = json.loads(shared.peer.wait_messages(stats_topic, n + 2)[-1].payload)
+    assert last["commands_dropped"] >= 1
+    assert shared.proc.poll() is None
+
+
+def test_set_config_with_a_bad_value_leaves_the_file_byte_identical(shared):
+    with open(shared.config_path, "rb") as f:
+        before = f.read()
+    for bad in ({"keepalive": 2}, {"sensors": {"temperature": {"qos": 5}}},
+                {"brokers": "mqtt://x"}, {"topic_prefix": "a/#"}):
+        ans = request(shared, "set_config", bad)
+        assert ans["rc"] == 3 and list(bad)[0] in ans["msg"], ans
+    with open(shared.config_path, "rb") as f:
+        assert f.read() == before
+
+
+def test_set_interval_changes_the_cadence(shared):
+    topic = shared.base + "/state/humidity"
+
+    def rate(seconds):
+        n0 = len(shared.peer.on(topic))
+        time.sleep(seconds)
+        return (len(shared.peer.on(topic)) - n0) / seconds
+
+    assert request(shared, "set_interval", {"sensor": "humidity", "interval_ms": 2000})["rc"] == 0
+    time.sleep(0.5)
+    slow = rate(4)
+    assert request(shared, "set_interval", {"sensor": "humidity", "interval_ms": 250})["rc"] == 0
+    time.sleep(0.5)
+    fast = rate(2)
+    assert slow <= 1.0 and fast >= 2.5, (slow, fast)
+    request(shared, "set_interval", {"sensor": "humidity", "interval_ms": 700})
+
+
+def test_button_and_threshold_events(shared):
+    ev = shared.base + "/event/"
+    shared.press_button()
+    b = shared.peer.wait_messages(ev + "button", 1)[0]
+    d = pl.decode(b.payload)
+    assert d["code"] == pl.EV_BUTTON and d["time"] is not None and not b.retain
+    assert b.content_type == pl.CT_EVENT and b.message_expiry_interval
+    shared.set_sensor("temperature", 3100)
+    hi = pl.decode(shared.peer.wait_messages(ev + "temperature_high", 1)[0].payload)
+    assert hi["code"] == pl.EV_HIGH and hi["values"] == [(3100, -2)]
+    shared.set_sensor("temperature", 2950)  # inside the hysteresis band: no event
+    time.sleep(1.5)
+    assert not shared.peer.on(ev + "temperature_normal")
+    shared.set_sensor("temperature", 2850)
+    norm = pl.decode(shared.peer.wait_messages(ev + "temperature_normal", 1)[0].payload)
+    assert norm["code"] == pl.EV_NORMAL
+    assert len(shared.peer.on(ev + "temperature_high")) == 1
+    os.remove(os.path.join(shared.home, "sim", "temperature"))
+
+
+def test_zz_ctrl_c_says_offline_and_no_secret_ever_showed(shared):
+    assert shared.interrupt() == 0
+    last = shared.peer.wait_messages(shared.base + "/status", 2)[-1]
+    assert last.payload == b"offline"
+    assert "offline, disconnected" in shared.output
+    seen = shared.output.encode()
+    for m in shared.peer.messages:
+        seen += m.topic.encode() + m.payload
+    for secret in (SECRET, WIFI_SECRET):
+        assert secret.encode() not in seen
+    assert b'"password": "***"' in seen  # get_config answers were scanned too
