@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import time
 
 import pytest
 import serial
@@ -98,6 +99,20 @@ def test_serial_port_errors(device, bundle, tmp_path):
             assert len(r.stderr.strip().splitlines()) == 1
     finally:
         holder.close()
+
+
+def test_no_repl_answering(tmp_path):
+    master, slave = os.openpty()            # a port where nothing answers
+    try:
+        port = os.ttyname(slave)
+        t0 = time.monotonic()
+        r = fieldnode("config", "show", "--port", port, timeout=60)
+        assert r.returncode == 1 and time.monotonic() - t0 < 30
+        assert r.stderr == ("fieldnode config: no MicroPython REPL answering on %s (wrong port, "
+                            "or the running program ignores Ctrl-C?)\n" % port)
+    finally:
+        os.close(master)
+        os.close(slave)
 
 
 @pytest.fixture

@@ -16,6 +16,8 @@ import os
 from . import CliError
 
 CHUNK = 512
+READ_TIMEOUT_S = 1
+REPL_TIMEOUT_S = 5     # to interrupt the running program and enter the raw REPL
 
 _HASHES = """import hashlib, binascii
 def _h(p):
@@ -66,7 +68,10 @@ def _busy_reason(port):
 
 
 def open_port(port, baud=115200):
-    """The opened mpremote SerialTransport on `port` (no REPL interaction yet)."""
+    """The opened mpremote SerialTransport on `port` (no REPL interaction yet).
+
+    A read gives up after READ_TIMEOUT_S of silence (mpremote's default waits
+    forever), so a port where nothing answers ends in an error, not a hang."""
     from mpremote.transport import TransportError
     from mpremote.transport_serial import SerialTransport
 
@@ -74,7 +79,7 @@ def open_port(port, baud=115200):
         raise CliError("serial port %s not found (is the board plugged in?)" % port)
     try:
         with contextlib.redirect_stdout(io.StringIO()):
-            return SerialTransport(port, baudrate=baud)
+            return SerialTransport(port, baudrate=baud, timeout=READ_TIMEOUT_S)
     except TransportError:
         reason = _busy_reason(port)
         if reason and ("lock" in reason or "busy" in reason.lower()):
@@ -97,7 +102,7 @@ class Device:
         self.transport = open_port(self.port, self.baud)
         try:
             with contextlib.redirect_stdout(io.StringIO()):
-                self.transport.enter_raw_repl(soft_reset=False)
+                self.transport.enter_raw_repl(soft_reset=False, timeout_overall=REPL_TIMEOUT_S)
         except (TransportError, OSError):
             self.close()
             raise CliError("no MicroPython REPL answering on %s (wrong port, or the running "
