@@ -124,6 +124,19 @@ def test_flash_accepts_a_valid_image_then_needs_the_port(tmp_path):
                                 % (tmp_path / "ttyUSB9"))
 
 
+def test_flash_runs_esptool_at_the_board_offset_after_the_check(tmp_path, pty_port):
+    master, port = pty_port        # nothing answers: esptool's connect fails
+    image = esp_image(tmp_path / "fw.bin", "ESP32FirmwareImage")
+    r = fieldnode("flash", "--board", "esp32", "--port", port, "--firmware", image, "--erase")
+    assert r.returncode == 1
+    out = r.stdout
+    assert out.index("is a valid esp32 image") < out.index("esptool v") < out.index("Connecting")
+    assert r.stderr.strip().splitlines()[-1] == (
+        "fieldnode flash: esptool erase-flash failed on %s (see its output above)" % port)
+    sent = os.read(master, 65536)
+    assert sent.startswith(b"\xc0\x00\x08")          # esptool's SLIP SYNC command
+
+
 def uf2(blocks, family=0xE48BFF56):
     out = b""
     for i in range(blocks):

@@ -79,13 +79,12 @@ def flash_esp(board, port, firmware, erase=False):
     if not os.path.exists(port):
         raise CliError("serial port %s not found (is the board plugged in?)" % port)
     common = ["--chip", chip, "--port", port, "--baud", str(flash.get("baud", 460800))]
-    steps = []
-    if erase:
-        steps.append(esptool_argv(*common, "erase-flash"))
-    steps.append(esptool_argv(*common, "write-flash", flash["offset"], firmware))
-    for argv in steps:
-        if subprocess.run(argv).returncode:
-            raise CliError("esptool %s failed on %s (see its output above)" % (argv[-3], port))
+    steps = [("erase-flash",)] if erase else []
+    steps.append(("write-flash", flash["offset"], firmware))
+    for step in steps:
+        sys.stdout.flush()
+        if subprocess.run(esptool_argv(*common, *step)).returncode:
+            raise CliError("esptool %s failed on %s (see its output above)" % (step[0], port))
     print("flash: done; the board restarts into MicroPython")
 
 
