@@ -135,3 +135,24 @@ def test_make_run_node_comes_back_after_a_broker_restart(broker_factory, runtime
             out = node.communicate()[0]
         print("node output:\n" + out)
     assert out.count("node: connected to") >= 2, out
+
+
+def test_make_run_honours_run_seconds_and_device_id_and_never_prints_a_secret(broker, tmp_path):
+    # MQTT_URL, DEVICE_ID and RUN_SECONDS as a user passes them to `make run`;
+    # the config holds credentials that must not show in the live log.
+    secret = "Run-S3cret-4d2e"
+    with open(tmp_path / "config.json", "w") as f:
+        f.write('{"username": "u", "password": "%s", "wifi_password": "%s-wifi", '
+                '"sensors": {"temperature": {"interval_ms": 500}}, "stats_interval_ms": 1000}'
+                % (secret, secret))
+    env = dict(os.environ, MQTT_URL=broker.url, DEVICE_ID="run-secs", RUN_SECONDS="4",
+               FIELDNODE_HOME=str(tmp_path))
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "run_local.py")],
+                          env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    assert "node: run-secs starting" in out
+    assert "-> state/temperature #" in out and " C (6 B" in out  # decoded readings
+    assert "-> stats" in out and "4 s are up" in out
+    assert "fieldnode/v1/run-secs/status offline, disconnected" in out
+    assert secret not in out
