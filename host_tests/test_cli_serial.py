@@ -74,6 +74,16 @@ def test_deploy_copies_only_what_changed(device, bundle, tmp_path):
     assert device.alive()
 
 
+def test_deploy_refuses_a_bundle_for_another_board(device, tmp_path):
+    out = tmp_path / "esp32"
+    assert fieldnode("build", "--board", "esp32", "--out", out).returncode == 0
+    r = fieldnode("deploy", "--board", "esp32", "--port", device.port, "--build-dir", out)
+    assert r.returncode == 1
+    assert r.stderr == ("fieldnode deploy: the device is x64, the bundle is for esp32 "
+                        "(xtensawin): wrong --board?\n")
+    assert sorted(os.listdir(device.fs)) == ["tty"]          # nothing written
+
+
 def test_deploy_soft_reset_restarts_the_unix_port(device, bundle):
     # on a board Ctrl-D soft-resets and runs main.py; the unix port's REPL exits on it
     r = fieldnode("deploy", "--board", "unix", "--port", device.port, "--build-dir", bundle)
