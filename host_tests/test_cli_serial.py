@@ -170,6 +170,11 @@ def test_config_set_get_show_and_secrets(node_device):
     assert json.loads(r.stdout)["wifi_password"] == "hunter2"
     r = fieldnode("config", "get", "nope", "--port", dev.port)
     assert r.returncode == 1 and "no config key 'nope'" in r.stderr
+    # --reset: Ctrl-D after the write (the unix port's REPL exits on it; a board reboots)
+    r = fieldnode("config", "set", "keepalive=75", "--reset", "--port", dev.port)
+    assert r.returncode == 0 and "soft reset" in r.stderr
+    assert json.loads(config_file(dev).read_text())["keepalive"] == 75
+    dev.proc.wait(timeout=10)
 
 
 @pytest.mark.parametrize("item, message", [

@@ -15,7 +15,8 @@ print as *** unless --show-secrets; a *** given back keeps the stored secret.
     fieldnode config export saved.json --port P      (import saved.json writes it back)
 
 Values are JSON when they parse as JSON (60, true, ["mqtt://h:1883"]), else text.
-Changes to most keys take effect after a reset of the board.
+Reading or writing stops the running node (Ctrl-C); --reset soft-resets the
+board afterwards so it boots again with the new config.
 """
 
 import json
@@ -115,8 +116,7 @@ def run(args):
                 new = dotted_set(new, key, parse_value(text))
             new = write(dev, schema.merge(cfg, new), sensors)
             changed = sorted(k for k in new if new[k] != cfg[k])
-            print("config: saved %s (changed: %s; reset the board to apply)"
-                  % (schema.FILE, ", ".join(changed) or "nothing"))
+            print("config: saved %s (changed: %s)" % (schema.FILE, ", ".join(changed) or "nothing"))
         elif args.action == "import":
             try:
                 with open(args.items[0]) as f:
@@ -137,6 +137,12 @@ def run(args):
                                                      else " (secrets masked)"))
             else:
                 show(cfg, args.show_secrets)
+        if args.reset:
+            dev.soft_reset()
+            print("config: soft reset, the node boots with this config", file=sys.stderr)
+        elif args.action in ("set", "import"):
+            print("config: the node applies it at its next boot (--reset does it now)",
+                  file=sys.stderr)
     return 0
 
 
@@ -157,4 +163,5 @@ def add_parser(sub):
     p.add_argument("items", nargs="*", metavar="ARG", help="KEY, KEY=VALUE or FILE")
     p.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB0")
     p.add_argument("--show-secrets", action="store_true", help="print secrets in clear")
+    p.add_argument("--reset", action="store_true", help="soft-reset the board afterwards")
     p.set_defaults(run=check_args)
