@@ -22,10 +22,12 @@ help:
 	@echo "make venv    only create .venv with the pinned dev dependencies"
 	@echo "make clean   remove .venv and caches"
 
-$(STAMP): requirements-dev.txt
+# The last step installs the `fieldnode` CLI (tools/fieldnode, editable): .venv/bin/fieldnode
+$(STAMP): requirements-dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (found %s)" % sys.version.split()[0])'
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
 venv: $(STAMP)

@@ -20,7 +20,6 @@ import asyncio
 import json
 
 import board
-import config as config_mod
 import payload as pl
 from mqtt5 import MQTTError
 from mqtt5._compat import monotonic_ms, sleep_ms
@@ -48,7 +47,7 @@ class App:
         names = self.names = sorted(board.SENSORS)
         n = len(names)
         self.cfg = cfg
-        self.scfg = [config_mod.sensor(cfg, s) for s in names]  # per sensor settings
+        self.scfg = [cfg["sensors"][s] for s in names]  # per sensor settings
         self.topics = [self.base + "/state/" + s for s in names]
         self.seq = [0] * n
         self.value = [0] * n
@@ -75,7 +74,7 @@ class App:
     def apply(self, cfg):
         """Take a new (validated) config: intervals, QoS and thresholds at once."""
         self.cfg = cfg
-        self.scfg = [config_mod.sensor(cfg, s) for s in self.names]
+        self.scfg = [cfg["sensors"][s] for s in self.names]
         now = monotonic_ms()
         for i in range(len(self.names)):
             self.due[i] = min(self.due[i], now + self.scfg[i]["interval_ms"])

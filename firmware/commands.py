@@ -13,7 +13,6 @@ import asyncio
 import json
 
 import board
-import config as config_mod
 from mqtt5 import Responder
 from mqtt5._compat import monotonic_ms, sleep_ms
 
@@ -101,7 +100,7 @@ class Commands:
             return OK, fn(a)
         except _Bad as e:
             return BAD_ARGS, _answer(BAD_ARGS, str(e))
-        except config_mod.ConfigError as e:
+        except ValueError as e:  # config.ConfigError names the key
             return BAD_ARGS, _answer(BAD_ARGS, str(e))
         except Exception as e:  # the node keeps running
             return FAILED, _answer(FAILED, "failed: %r" % (e,))
@@ -130,25 +129,26 @@ class Commands:
             change = {"stats_interval_ms": iv}
         elif name in board.SENSORS:
             sens = dict(cfg["sensors"])
-            s = dict(config_mod.sensor(cfg, name))
+            s = dict(cfg["sensors"][name])
             s["interval_ms"] = iv
             sens[name] = s
             change = {"sensors": sens}
         else:
             raise _Bad("sensor: expected one of %s or 'stats'" % ", ".join(sorted(board.SENSORS)))
-        self._save(config_mod.merge(cfg, change))
+        self._save(change)
         return _answer(OK, "interval of %s is %d ms" % (name, iv))
 
     def cmd_get_config(self, a):
         _args(a, ())
-        return _answer(OK, "ok", {"config": config_mod.mask(self.app.cfg),
+        import config
+        return _answer(OK, "ok", {"config": config.mask(self.app.cfg),
                                   "source": self.app.config_source})
 
     def cmd_set_config(self, a):
         if not a:
             raise _Bad("no keys to set")
         old = self.app.cfg
-        new = self._save(config_mod.merge(old, a))
+        new = self._save(a)
         later = [k for k in a if k not in _LIVE and new[k] != old[k]]
         return _answer(OK, "saved" + (", reboot to apply: " + ", ".join(later) if later else ""),
                        {"reboot_needed": later})
@@ -166,10 +166,11 @@ class Commands:
         return _answer(OK, "rebooting")
 
     # ---- helpers ---------------------------------------------------------------------
-    def _save(self, cfg):
-        # validated first: a bad value raises ConfigError and nothing is written
-        cfg = config_mod.validate(cfg, board.SENSORS)
-        cfg = config_mod.save(board.config_dir(), cfg, board.SENSORS)
+    def _save(self, changes):
+        # the current config with `changes`, validated first: a bad value raises
+        # ConfigError and nothing is written (config.py: loaded by main at boot)
+        import config
+        cfg = config.save(board.config_dir(), config.merge(self.app.cfg, changes), board.SENSORS)
         self.app.apply(cfg)
         self.app.config_source = "file"
         return cfg

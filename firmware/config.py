@@ -111,7 +111,7 @@ def _sensor(name, obj):
 def validate(obj, sensors=None):
     """The full config (defaults filled in) from a dict holding any subset of the
     keys; ConfigError naming the key otherwise. `sensors`: the board's sensor
-    names, to reject unknown ones (None: any name)."""
+    names, to reject unknown ones and fill in the others (None: any name)."""
     if not isinstance(obj, dict):
         raise ConfigError("config: expected a JSON object")
     for k in obj:
@@ -140,6 +140,9 @@ def validate(obj, sensors=None):
                               % (name, ", ".join(sorted(sensors))))
         _topic_part("sensors", name, False)
         out["sensors"][name] = _sensor(name, sens[name])
+    for name in sensors or ():  # the board's sensors not named: their defaults
+        if name not in out["sensors"]:
+            out["sensors"][name] = _sensor(name, {})
     if out["device_id"] is not None:
         _topic_part("device_id", out["device_id"], False)
     _topic_part("topic_prefix", out["topic_prefix"], True)

@@ -83,7 +83,6 @@ def test_outage_sends_one_newest_reading_per_sensor_and_queued_events(broker, ru
         proxy.close()
 
 
-@pytest.mark.parametrize("runtime", ["micropython"])
 def test_events_older_than_their_expiry_are_dropped_not_sent_stale(broker, runtime, tmp_path):
     device = "expiry-" + runtime
     peer = _watch(broker, device)
@@ -199,3 +198,55 @@ def test_a_repeated_reading_costs_at_most_16_bytes_on_the_wire(broker, runtime, 
         node.kill()
         peer.stop()
         proxy.close()
+
+
+def test_bad_credentials_back_off_long_and_say_why(broker_factory, runtime, tmp_path):
+    import subprocess
+    pw = tmp_path / "passwd"
+    subprocess.run(["mosquitto_passwd", "-b", "-c", str(pw), "node", "right"], check=True)
+    b = broker_factory(allow_anonymous=False, extra_config="password_file %s" % pw)
+    node = NodeProc(runtime, b, tmp_path / "home",
+                    dict(FAST, username="node", password="Wr0ng-Secret", fatal_backoff_s=2),
+                    "fatal-" + runtime)
+    try:
+        node.wait_log("fatal, next try in 2 s")
+        t0 = time.monotonic()
+        node.wait_log("fatal, next try in 2 s", 2)
+        assert time.monotonic() - t0 >= 1.5  # waited, no retry storm
+        assert node.count("link connecting") == 2
+        assert node.proc.poll() is None  # backing off, not stopped
+        assert "Wr0ng-Secret" not in node.output
+    finally:
+        node.kill()
+
+
+def test_credentials_are_withheld_over_plain_tcp_to_another_host(runtime, tmp_path):
+    class Remote:  # TEST-NET-1 (RFC 5737): never a real broker
+        url = "mqtt://192.0.2.1:1883"
+    node = NodeProc(runtime, Remote, tmp_path,
+                    dict(FAST, username="node", password="Plain-Secret"), "plain-" + runtime)
+    try:
+        node.wait_log("credentials withheld: mqtt://192.0.2.1:1883 is plain TCP")
+        assert "Plain-Secret" not in node.output
+    finally:
+        node.kill()
+
+
+def test_reboot_answers_then_says_offline_and_resets(broker, runtime, tmp_path):
+    device = "reboot-" + runtime
+    peer = _watch(broker, device)
+    peer.subscribe("reply/" + device, qos=1)
+    node = NodeProc(runtime, broker, tmp_path, FAST, device)
+    try:
+        node.wait_log("online")
+        peer.publish(node.base + "/cmd/reboot", b"", qos=1, correlation_data=b"r1",
+                     response_topic="reply/" + device)
+        ans = peer.wait_messages("reply/" + device, 1)[0]
+        assert json.loads(ans.payload)["rc"] == 0 and ans.correlation_data == b"r1"
+        assert node.proc.wait(15) == 3, node.output  # the unix board reset()
+        status = peer.wait_messages(node.base + "/status", 2)
+        assert status[-1].payload == b"offline"
+        assert "board: reset" in node.output
+    finally:
+        node.kill()
+        peer.stop()

@@ -184,11 +184,13 @@ def test_button_and_threshold_events(shared):
     os.remove(os.path.join(shared.home, "sim", "temperature"))
 
 
-def test_zz_ctrl_c_says_offline_and_no_secret_ever_showed(shared):
+def test_zz_ctrl_c_says_offline_and_no_secret_ever_showed(shared, broker):
     assert shared.interrupt() == 0
     last = shared.peer.wait_messages(shared.base + "/status", 2)[-1]
     assert last.payload == b"offline"
     assert "offline, disconnected" in shared.output
+    # a DISCONNECT packet (0x00), not a dropped socket: the will is not sent
+    assert "Received DISCONNECT from %s" % shared.device in broker.log()
     seen = shared.output.encode()
     for m in shared.peer.messages:
         seen += m.topic.encode() + m.payload
