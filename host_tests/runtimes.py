@@ -6,6 +6,19 @@ import path: lib/, firmware/, boards/unix/ and host_tests/scripts/. With
 ``mpy=True`` (MicroPython only) lib/, firmware/ and boards/unix/ are first
 compiled with mpy-cross, as a board would run them, and the .mpy tree replaces
 the sources on the path.
+
+Device-class runtimes, built from the pinned MicroPython source by
+tools/mpbuild.py (once, cached in ~/.cache/fieldnode; the session fixture in
+conftest.py builds them before the first test that needs them):
+
+- ``micropython-m32``: 32-bit unix port, the trees always as .mpy (its own mpy-cross);
+- ``micropython-m32-frozen``: 32-bit unix port with library, firmware and the unix
+  board frozen in; only host_tests/scripts/ is on its path;
+- ``micropython-qemu``: Cortex-M3 (ports/qemu MPS2_AN385), library frozen in, the
+  script sent over its serial raw REPL (qemu_repl.py). No sockets there.
+
+``HOSTED`` and ``ALL`` are the runtime sets tests opt into with
+``@pytest.mark.runtimes(ALL)`` (conftest.py); the default stays ``RUNTIMES``.
 """
 
 import hashlib
@@ -18,7 +31,24 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPTS = os.path.join(ROOT, "host_tests", "scripts")
 SOURCE_DIRS = ("lib", "firmware", os.path.join("boards", "unix"))
 RUNTIMES = ("cpython", "micropython")
+M32, M32_FROZEN, QEMU = "micropython-m32", "micropython-m32-frozen", "micropython-qemu"
+DEVICE_BUILDS = {M32: "m32", M32_FROZEN: "m32-frozen", QEMU: "qemu"}   # tools/mpbuild.py names
+HOSTED = RUNTIMES + (M32, M32_FROZEN)      # everything that can open a socket
+ALL = HOSTED + (QEMU,)                     # codec, sans-IO session, router
 _BIN = os.path.dirname(os.path.abspath(sys.executable))
+_BUILT = {}
+
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import mpbuild  # noqa: E402
+import mpsource  # noqa: E402
+import qemu_repl  # noqa: E402
+
+
+def device_binary(runtime):
+    """Path of the build behind a device-class runtime (built on first use, cached)."""
+    if runtime not in _BUILT:
+        _BUILT[runtime] = mpbuild.build(DEVICE_BUILDS[runtime])
+    return _BUILT[runtime]
 
 
 def tool(name):
@@ -37,13 +67,15 @@ def _source_files(top):
                 yield os.path.join(base, name)
 
 
-def compile_mpy(dirs=SOURCE_DIRS):
-    """Compile the source trees with mpy-cross into a cache keyed by content.
+def compile_mpy(dirs=SOURCE_DIRS, mpy_cross=None):
+    """Compile the source trees with mpy-cross (the venv's unless given) into a
+    cache keyed by content and compiler.
 
     Returns the list of output roots, one per source dir, same layout, .mpy files.
     """
     sources = []
-    digest = hashlib.sha256()
+    mpy_cross = mpy_cross or tool("mpy-cross")
+    digest = hashlib.sha256(mpy_cross.encode() + b"\0")
     for d in dirs:
         for path in _source_files(os.path.join(ROOT, d)):
             rel = os.path.relpath(path, ROOT)
@@ -53,7 +85,6 @@ def compile_mpy(dirs=SOURCE_DIRS):
     out_root = os.path.join(ROOT, ".cache", "mpy", digest.hexdigest()[:16])
     roots = [os.path.join(out_root, d) for d in dirs]
     if not os.path.exists(os.path.join(out_root, ".done")):
-        mpy_cross = tool("mpy-cross")
         for rel in sources:
             out = os.path.join(out_root, rel[:-3] + ".mpy")
             os.makedirs(os.path.dirname(out), exist_ok=True)
@@ -71,19 +102,25 @@ def command(runtime, script, *args, heapsize="1M", mpy=False):
     script_path = script if os.path.isabs(script) else os.path.join(SCRIPTS, script)
     if mpy and runtime != "micropython":
         raise ValueError("mpy=True needs the micropython runtime")
-    dirs = compile_mpy() if mpy else [os.path.join(ROOT, d) for d in SOURCE_DIRS]
+    if runtime == M32:
+        dirs = compile_mpy(mpy_cross=mpsource.mpy_cross())
+    elif runtime == M32_FROZEN:
+        dirs = []       # library, firmware and board come only from the frozen image
+    else:
+        dirs = compile_mpy() if mpy else [os.path.join(ROOT, d) for d in SOURCE_DIRS]
     path = dirs + [SCRIPTS]
     env = dict(os.environ)
     if runtime == "cpython":
         env["PYTHONPATH"] = os.pathsep.join(path)
         env["PYTHONUNBUFFERED"] = "1"
         argv = [sys.executable, script_path]
-    elif runtime == "micropython":
+    elif runtime in ("micropython", M32, M32_FROZEN):
         # .frozen first: the unix port's frozen modules (asyncio) live there.
         env["MICROPYPATH"] = ":".join([".frozen"] + path)
-        argv = [tool("micropython"), "-X", "heapsize=%s" % heapsize, script_path]
+        binary = tool("micropython") if runtime == "micropython" else device_binary(runtime)
+        argv = [binary, "-X", "heapsize=%s" % heapsize, script_path]
     else:
-        raise ValueError("unknown runtime %r" % runtime)
+        raise ValueError("runtime %r cannot run as a host process" % runtime)
     return argv + [str(a) for a in args], env
 
 
@@ -124,18 +161,34 @@ def parse_records(text):
 
 def run(runtime, script, *args, heapsize="1M", mpy=False, timeout=120, check=True):
     """Run ``script`` to completion; with ``check`` a non-zero exit is an AssertionError."""
-    argv, env = command(runtime, script, *args, heapsize=heapsize, mpy=mpy)
-    try:
-        proc = subprocess.run(argv, env=env, capture_output=True, text=True,
-                              timeout=timeout, cwd=ROOT)
-    except subprocess.TimeoutExpired as e:
-        raise AssertionError("%s timed out after %ss\nstdout:\n%s\nstderr:\n%s" % (
-            " ".join(argv), timeout, _text(e.stdout), _text(e.stderr)))
-    result = Result(argv, proc.returncode, proc.stdout, proc.stderr)
-    if check and proc.returncode != 0:
+    if runtime == QEMU:
+        result = _run_qemu(script, args, timeout)
+    else:
+        argv, env = command(runtime, script, *args, heapsize=heapsize, mpy=mpy)
+        try:
+            proc = subprocess.run(argv, env=env, capture_output=True, text=True,
+                                  timeout=timeout, cwd=ROOT)
+        except subprocess.TimeoutExpired as e:
+            raise AssertionError("%s timed out after %ss\nstdout:\n%s\nstderr:\n%s" % (
+                " ".join(argv), timeout, _text(e.stdout), _text(e.stderr)))
+        result = Result(argv, proc.returncode, proc.stdout, proc.stderr)
+    if check and result.returncode != 0:
         raise AssertionError("%s exited %d\nstdout:\n%s\nstderr:\n%s" % (
-            " ".join(argv), proc.returncode, proc.stdout[-4000:], proc.stderr[-4000:]))
+            " ".join(result.argv), result.returncode, result.stdout[-4000:],
+            result.stderr[-4000:]))
     return result
+
+
+def _run_qemu(script, args, timeout):
+    """The script on the Cortex-M build; its heap is fixed at build time (mpbuild.QEMU_HEAP)."""
+    script_path = script if os.path.isabs(script) else os.path.join(SCRIPTS, script)
+    firmware = device_binary(QEMU)
+    argv = qemu_repl.command(firmware) + ["<raw REPL>", os.path.basename(script_path)]
+    try:
+        rc, out, err = qemu_repl.run(firmware, script_path, args, timeout)
+    except (TimeoutError, EOFError) as e:
+        raise AssertionError("%s: %s: %s" % (" ".join(argv), type(e).__name__, e))
+    return Result(argv + [str(a) for a in args], rc, out, err)
 
 
 def spawn(runtime, script, *args, heapsize="1M", mpy=False):

@@ -72,3 +72,26 @@ def test_verdicts_use_targets_and_other_columns():
 def test_workload_output_parsing():
     out = '{"fig": "a", "value": 1}\nTraceback...\n{broken\n{"info": {"x": 1}}\n'
     assert bench.parse_records(out) == [{"fig": "a", "value": 1}, {"info": {"x": 1}}]
+
+
+def test_device_table_names_each_build_and_shows_gaps():
+    spec = importlib.util.spec_from_file_location(
+        "bench_device", os.path.join(os.path.dirname(_PATH), "device.py"))
+    device = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(device)
+
+    class Opts:
+        only = None
+        lib = "lib"
+    dev = device.Device(bench, Opts, {"runs": 1}, lambda m: None)
+    dev.raw["fieldnode_m32f"] = [{"heap_connected": 27443, "alloc_qos0": 229.2}]
+    dev.heaps["fieldnode_m32f"] = [40]
+    dev.errors["mqttas_m32"] = ["build: no toolchain"]
+    text = dev.table()
+    assert text.splitlines()[0] == (
+        "| figure | Fieldnode m32 .mpy | Fieldnode m32 frozen | umqtt.simple m32 .mpy | "
+        "umqtt.simple m32 frozen | mqtt_as m32 .mpy | mqtt_as m32 frozen |")
+    row = [r for r in text.splitlines() if r.startswith("| heap after connect")][0]
+    assert row.split(" | ")[1:3] == ["—", "26.8"]
+    assert "n/a (build: no toolchain)" in row
+    assert "| 40 |" in [r for r in text.splitlines() if "min -X" in r][0]

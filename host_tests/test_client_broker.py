@@ -6,7 +6,10 @@ import time
 import pytest
 
 from paho_peer import PahoPeer
-from runtimes import run
+from runtimes import HOSTED, run
+
+# Integration: also on the 32-bit builds (.mpy and frozen); qemu has no sockets.
+pytestmark = pytest.mark.runtimes(HOSTED)
 
 PROPS = {"user_properties": [["k1", "v1"], ["k2", "v2"], ["k1", "v3"]],
          "content_type": "text/plain", "payload_format_indicator": 1,

@@ -3,7 +3,10 @@ round-trip figures are measured under MicroPython with the library as .mpy."""
 
 import pytest
 
-from runtimes import run
+from runtimes import HOSTED, run
+
+# Also on the 32-bit builds (.mpy and frozen): what a user copies must run there.
+pytestmark = pytest.mark.runtimes(HOSTED)
 
 
 def test_readme_example(runtime, broker_factory):

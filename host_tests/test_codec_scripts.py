@@ -3,7 +3,7 @@
 
 import pytest
 
-from runtimes import run
+from runtimes import ALL, run
 
 
 def _summary(res, script):
@@ -12,6 +12,7 @@ def _summary(res, script):
     return rec
 
 
+@pytest.mark.runtimes(ALL)
 def test_vectors(runtime):
     """Byte-exact vectors for all 15 packet types, VBI boundaries, framing of
     every prefix, hot-path encoders, encode-side validation, reason names."""
@@ -19,6 +20,7 @@ def test_vectors(runtime):
     assert rec["ok"] >= 700
 
 
+@pytest.mark.runtimes(ALL)
 def test_malformed_and_mutation_fuzz(runtime):
     """Malformed corpus (exact reason codes), truncation at every offset, every
     bit flipped, overlong VBIs, and a seeded mutation loop of 3000 cases: only

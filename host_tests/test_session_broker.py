@@ -1,8 +1,13 @@
 """The sans-IO session over a plain socket against a real Mosquitto (both runtimes):
 the bytes the session writes and parses interoperate with a real broker."""
 
-from runtimes import run
+import pytest
+
+from runtimes import HOSTED, run
 from test_session_sansio import check
+
+# Integration: also on the 32-bit builds (.mpy and frozen); qemu has no sockets.
+pytestmark = pytest.mark.runtimes(HOSTED)
 
 
 def test_session_against_mosquitto(runtime, broker):

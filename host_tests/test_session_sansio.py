@@ -3,7 +3,7 @@ runtime and prints one JSON record per test; every record must be ok."""
 
 import pytest
 
-from runtimes import run
+from runtimes import ALL, run
 
 SCRIPTS = ["session_flows.py", "session_errors.py", "session_inflight.py",
            "session_keepalive.py", "session_resume.py", "session_limits.py",
@@ -20,6 +20,7 @@ def check(res, runtime):
         runtime, "\n".join(failed), res.stderr[-3000:])
 
 
+@pytest.mark.runtimes(ALL)
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_session_script(runtime, script):
     check(run(runtime, script, heapsize="256K"), runtime)

@@ -1,9 +1,12 @@
 """Router: dispatch by Subscription Identifier without re-matching (spec 3.8.2.1.2,
 [MQTT-3.3.4-3]) and shared-subscription filters (spec 4.8.2), both runtimes."""
 
-from runtimes import run
+import pytest
+
+from runtimes import ALL, run
 
 
+@pytest.mark.runtimes(ALL)
 def test_router_subscription_identifiers_and_shared_filters(runtime):
     rec = run(runtime, "v5_router.py").records[0]
     s = rec["sid"]

@@ -84,6 +84,33 @@ class Alloc:
             gc.collect()
 
 
+async def fixed_publishes(c, t):
+    """The fixed workload's traffic for an asyncio client (min-heapsize search): 1,000
+    QoS 0 then 200 QoS 1 publishes of 16 bytes, disconnect, then report ok."""
+    for _ in range(1000):
+        await c.publish(t, PAYLOAD16)
+    for _ in range(200):
+        await c.publish(t, PAYLOAD16, qos=1)
+    await c.disconnect()
+    print('{"fixed": "ok"}')
+
+
+async def publish_allocs(c, t):
+    """Emit bytes allocated per QoS 0 and QoS 1 publish by an asyncio client whose
+    ``await c.publish(topic, payload, qos=...)`` returns once done, after warm-up."""
+    for _ in range(WARMUP):
+        await c.publish(t, PAYLOAD16)
+        await c.publish(t, PAYLOAD16, qos=1)
+    with Alloc() as al:
+        for _ in range(N_ALLOC0):
+            await c.publish(t, PAYLOAD16)
+    emit("alloc_qos0", al.per(N_ALLOC0))
+    with Alloc() as al:
+        for _ in range(N_ALLOC1):
+            await c.publish(t, PAYLOAD16, qos=1)
+    emit("alloc_qos1", al.per(N_ALLOC1))
+
+
 def rate(n, t0):
     """Messages per second for n messages since ticks_us() value t0."""
     dt = ticks_diff(ticks_us(), t0)

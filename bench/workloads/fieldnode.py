@@ -1,10 +1,11 @@
 # Fieldnode's mqtt5 client under the bench (MicroPython unix port or CPython).
 #   fieldnode.py full PORT PROXY_PORT N_QOS0 N_QOS1 N_WINDOW N_RTT BUDGET_MS
 #   fieldnode.py fixed PORT      (the fixed workload run by the min-heapsize search)
+#   fieldnode.py mem PORT        (heap after import/connect/subscribe, bytes per publish)
 import sys
 
-from _bench import (N_ALLOC0, N_ALLOC1, PAYLOAD16, WARMUP, Alloc, args, emit, heap, heap_start, heap_stop,
-                    info, median, rate, sensor_payload, ticks_diff, ticks_us)
+from _bench import (PAYLOAD16, args, emit, heap, heap_start, heap_stop, info, median,
+                    fixed_publishes, publish_allocs, rate, sensor_payload, ticks_diff, ticks_us)
 
 MODE, A = args()
 PORT = A[0]
@@ -22,13 +23,19 @@ async def fixed():
     c = Client(ID)
     await c.connect("mqtt://127.0.0.1:%d" % PORT)
     await c.subscribe("bench/fixed/%s/cmd" % ID, qos=1, handler=lambda m: None)
-    t = "bench/fixed/data"
-    for _ in range(1000):
-        await c.publish(t, PAYLOAD16)
-    for _ in range(200):
-        await c.publish(t, PAYLOAD16, qos=1)
+    await fixed_publishes(c, "bench/fixed/data")
+
+
+async def mem():
+    c = Client(ID)
+    await c.connect("mqtt://127.0.0.1:%d" % PORT)
+    emit("heap_import", heap_import - heap0)
+    emit("heap_connected", heap() - heap0)
+    await c.subscribe("bench/fn/%s/cmd" % ID, qos=1, handler=lambda m: None)
+    emit("heap_subscribed", heap() - heap0)
+    heap_stop()
+    await publish_allocs(c, "bench/fn/data")
     await c.disconnect()
-    print('{"fixed": "ok"}')
 
 
 async def full():
@@ -40,19 +47,7 @@ async def full():
     emit("heap_connected", heap() - heap0)
     heap_stop()
     t = "bench/fn/data"
-
-    # bytes allocated per publish (MicroPython: GC off, mem_alloc grows), after warm-up
-    for _ in range(WARMUP):
-        await c.publish(t, PAYLOAD16)
-        await c.publish(t, PAYLOAD16, qos=1)
-    with Alloc() as al:
-        for _ in range(N_ALLOC0):
-            await c.publish(t, PAYLOAD16)
-    emit("alloc_qos0", al.per(N_ALLOC0))
-    with Alloc() as al:
-        for _ in range(N_ALLOC1):
-            await c.publish(t, PAYLOAD16, qos=1)
-    emit("alloc_qos1", al.per(N_ALLOC1))
+    await publish_allocs(c, t)
 
     # QoS 0 rate: clock stops at the PUBACK of a final QoS 1
     t0 = ticks_us()
@@ -120,4 +115,4 @@ async def full():
     info(modules=sorted(k for k in sys.modules if k == "mqtt5" or k.startswith("mqtt5.")))
 
 
-asyncio.run(fixed() if MODE == "fixed" else full())
+asyncio.run({"fixed": fixed, "mem": mem}.get(MODE, full)())

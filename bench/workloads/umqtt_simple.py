@@ -1,6 +1,7 @@
 # micropython-lib's umqtt.simple (MQTT 3.1.1, blocking sockets) under the bench.
 #   umqtt_simple.py full PORT PROXY_PORT N_QOS0 N_QOS1 N_WINDOW N_RTT BUDGET_MS
 #   umqtt_simple.py fixed PORT
+#   umqtt_simple.py mem PORT     (heap after import/connect/subscribe, bytes per publish)
 import sys
 
 from _bench import (N_ALLOC0, N_ALLOC1, PAYLOAD16, WARMUP, Alloc, args, awaited_loop, emit,
@@ -30,14 +31,8 @@ def fixed():
     print('{"fixed": "ok"}')
 
 
-def full():
-    proxy_port, n0, n1, nwin, nrtt, budget_ms = A[1:7]
-    c = MQTTClient(ID, "127.0.0.1", PORT, keepalive=60)
-    c.connect()
-    emit("heap_import", heap_import - heap0)
-    emit("heap_connected", heap() - heap0)
-    t = b"bench/um/data"
-
+def allocs(c, t):
+    """Bytes allocated per publish (GC off, mem_alloc grows), after warm-up."""
     for _ in range(WARMUP):
         c.publish(t, PAYLOAD16)
         c.publish(t, PAYLOAD16, qos=1)
@@ -49,6 +44,28 @@ def full():
         for _ in range(N_ALLOC1):
             c.publish(t, PAYLOAD16, qos=1)
     emit("alloc_qos1", al.per(N_ALLOC1))
+
+
+def mem():
+    c = MQTTClient(ID, "127.0.0.1", PORT, keepalive=60)
+    c.connect()
+    emit("heap_import", heap_import - heap0)
+    emit("heap_connected", heap() - heap0)
+    c.set_callback(lambda t, m: None)
+    c.subscribe(b"bench/um/" + ID + b"/cmd", qos=1)
+    emit("heap_subscribed", heap() - heap0)
+    allocs(c, b"bench/um/data")
+    c.disconnect()
+
+
+def full():
+    proxy_port, n0, n1, nwin, nrtt, budget_ms = A[1:7]
+    c = MQTTClient(ID, "127.0.0.1", PORT, keepalive=60)
+    c.connect()
+    emit("heap_import", heap_import - heap0)
+    emit("heap_connected", heap() - heap0)
+    t = b"bench/um/data"
+    allocs(c, t)
 
     t0 = ticks_us()
     for _ in range(n0):
@@ -94,4 +111,4 @@ def full():
     info(modules=sorted(k for k in sys.modules if k.startswith("umqtt")))
 
 
-fixed() if MODE == "fixed" else full()
+{"fixed": fixed, "mem": mem}.get(MODE, full)()

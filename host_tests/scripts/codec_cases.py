@@ -5,6 +5,7 @@ CPython-only pytest modules."""
 import binascii
 
 import mqtt5.packets as P
+import mqtt5.wire as wire
 import mqtt5.properties as pr
 
 
@@ -16,6 +17,15 @@ def h(s):
 _ATTRS = ("client_id", "clean_start", "keepalive", "username", "password", "will",
           "session_present", "reason_code", "topic", "payload", "qos", "retain", "dup",
           "packet_id", "topics", "reason_codes", "props")
+
+
+def reheader(body_first, body):
+    """A packet (bytes) with first byte ``body_first`` and a correct Remaining Length."""
+    out = bytearray(5 + len(body))
+    out[0] = body_first
+    off = wire.encode_vbi(out, 1, len(body))
+    out[off:off + len(body)] = body
+    return bytes(out[:off + len(body)])
 
 
 def fields(pkt):

@@ -11,7 +11,7 @@ import sys
 import mqtt5.packets as P
 import mqtt5.wire as wire
 from mqtt5.errors import ProtocolError
-from codec_cases import VECTORS, MALFORMED, h, fields
+from codec_cases import VECTORS, MALFORMED, h, fields, reheader
 
 CASES = int(sys.argv[1]) if len(sys.argv) > 1 else 3000
 _seed = int(sys.argv[2]) if len(sys.argv) > 2 else 1
@@ -29,15 +29,6 @@ def rnd(n):
     x ^= (x << 5) & 0xFFFFFFFF
     _seed = x
     return x % n
-
-
-def reheader(body_first, body):
-    """A packet with first byte ``body_first`` and a correct Remaining Length."""
-    out = bytearray(5 + len(body))
-    out[0] = body_first
-    off = wire.encode_vbi(out, 1, len(body))
-    out[off:off + len(body)] = body
-    return bytes(out[:off + len(body)])
 
 
 def probe(data, what):

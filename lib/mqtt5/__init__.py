@@ -7,7 +7,7 @@
 Names are imported lazily on first use, so `import mqtt5` costs almost
 nothing and unused parts are never loaded: Client, Message, Will, MQTTError,
 ProtocolError, Router, matches, validate_topic, validate_filter, Supervisor,
-OfflineQueue.
+OfflineQueue, Requester, Responder, TLSError.
 """
 
 _WHERE = {
@@ -24,6 +24,7 @@ _WHERE = {
     "OfflineQueue": "offline",
     "Requester": "request",
     "Responder": "request",
+    "TLSError": "tls",
 }
 
 

@@ -30,7 +30,7 @@ except ImportError:  # CPython
     import time as _time
 
     def ticks_ms():
-        return _time.monotonic_ns() // 1000000
+        return _time.monotonic_ns() // 1000000  # type: ignore[attr-defined]  # CPython only
 
     def ticks_diff(a, b):
         return a - b
@@ -40,7 +40,7 @@ except ImportError:  # CPython
 
     def monotonic_ms():
         """Milliseconds from an unwrapped monotonic clock (the session's now_ms)."""
-        return _time.monotonic_ns() // 1000000
+        return _time.monotonic_ns() // 1000000  # type: ignore[attr-defined]  # CPython only
 
 
 # asyncio is imported inside the adapter helpers, never at module level: the codec
@@ -86,10 +86,20 @@ if _MICROPYTHON:  # asyncio Stream has readinto
 else:  # CPython StreamReader: read() then copy (RAM is not scarce there)
 
     async def stream_readinto(reader, mv):
-        """await: read up to len(mv) bytes into mv; 0 at end of stream."""
+        """await: read up to len(mv) bytes into mv; 0 at end of stream.
+
+        CPython's read() returns without suspending while bytes are buffered:
+        then a sleep(0) gives the other tasks their turn, so a server flooding
+        us cannot starve the writer (MicroPython's Stream always yields).  A
+        read that waited for the socket has yielded already: no extra turn."""
+        buffered = len(getattr(reader, "_buffer", b"x"))
         data = await reader.read(len(mv))
         n = len(data)
         mv[:n] = data
+        if buffered:
+            import asyncio
+
+            await asyncio.sleep(0)
         return n
 
 
@@ -99,7 +109,7 @@ except ImportError:
 
     def print_exception(e):
         """Print a traceback of `e` to stderr (what MicroPython's sys.print_exception does)."""
-        import traceback
+        import traceback  # type: ignore[import-not-found]  # CPython only
 
         traceback.print_exception(type(e), e, e.__traceback__)
 

@@ -26,9 +26,13 @@ class Client(Link):
     receive_maximum=16, max_packet_size=None, rx_size=2048, tx_size=2048,
     max_inflight=16, connect_timeout_ms=10000, on_message=None,
     topic_alias_out=0, topic_alias_maximum=0, request_response_info=False,
-    strict_receive_maximum=True)
+    strict_receive_maximum=True, tls=None)
 
-    `password`: bytes, or str (sent UTF-8 encoded). `will` is a `mqtt5.Will`. `on_message(msg)` receives messages that no
+    `will` is a `mqtt5.Will`. `username` is a str; `password` bytes, a str (sent
+    as UTF-8) or a callable returning one, called at every (re)connect (e.g. a
+    token the application renews); other types raise TypeError here.  `tls`:
+    options for mqtts:// URLs (mqtt5.tls: ca, cert, key, server_hostname,
+    insecure) or an SSLContext. `on_message(msg)` receives messages that no
     subscribe() handler routed. rx_size bounds the largest packet received,
     tx_size the largest sent; max_inflight the unacknowledged QoS 1/2 publishes,
     subscribes and unsubscribes at once (further callers wait for a slot).
@@ -50,9 +54,11 @@ class Client(Link):
                  receive_maximum=16, max_packet_size=None, rx_size=2048, tx_size=2048,
                  max_inflight=16, connect_timeout_ms=10000, on_message=None,
                  topic_alias_out=0, topic_alias_maximum=0, request_response_info=False,
-                 strict_receive_maximum=True):
-        if isinstance(password, str):
-            password = password.encode()  # Binary Data on the wire (spec 3.1.3.6)
+                 strict_receive_maximum=True, tls=None):
+        if tls is not None:
+            from .tls import check  # lazy: only TLS users load it
+
+            tls = check(tls)
         session = Session(client_id, keepalive=keepalive, clean_start=clean_start,
                           session_expiry=session_expiry,
                           receive_maximum=receive_maximum,
@@ -66,6 +72,7 @@ class Client(Link):
                           strict_receive_maximum=strict_receive_maximum)
         Link.__init__(self, session, max_inflight, on_message)
         self.connect_timeout_ms = connect_timeout_ms
+        self.tls = tls
 
     # ---- public API ---------------------------------------------------------------
     @property
@@ -85,17 +92,23 @@ class Client(Link):
         `clean_start` overrides the constructor's value for this connection (a
         supervisor resuming its session passes False).
 
+        `url`: mqtt://host[:1883] or mqtts://host[:8883] (TLS, see mqtt5.tls).
         Raises MQTTError naming the reason code when the server refuses
-        (e.g. "0x86 Bad User Name or Password"), OSError when the socket fails,
+        (e.g. "0x86 Bad User Name or Password"), mqtt5.tls.TLSError naming why
+        a TLS handshake failed, OSError when the socket fails,
         asyncio.TimeoutError after connect_timeout_ms.
         """
         if self._t is not None:
             raise MQTTError("already connected")
-        t = await open_transport(url, self.connect_timeout_ms)
+        t = await open_transport(url, self.connect_timeout_ms, self.tls)
+        s = self._s
+        try:  # builds CONNECT: may call the password callback
+            s.connect(monotonic_ms(), clean_start)
+        except BaseException:
+            t.close()
+            raise
         self._t = t
         self.error = None
-        s = self._s
-        s.connect(monotonic_ms(), clean_start)
         w = self._connect_slot()
         ct = asyncio.create_task
         self._tasks = (ct(self._reader(t)), ct(self._writer(t)), ct(self._ticker(t)))

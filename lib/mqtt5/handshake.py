@@ -11,6 +11,25 @@ import mqtt5.outbound as _out
 _NO_PROPS = {}  # read-only stand-in for absent props
 
 
+def credentials(username, password):
+    """Check the CONNECT credentials at construction -> (username, password).
+
+    username: str or None; password: bytes-like, str (sent as UTF-8), a callable
+    returning one of those at every connect (a token the application renews), or
+    None.  TypeError otherwise; messages never quote the value."""
+    if username is not None and not isinstance(username, str):
+        raise TypeError("username must be str")
+    return username, _password(password, "password must be bytes, str or a callable")
+
+
+def _password(pw, what):
+    if pw is None or callable(pw) or isinstance(pw, (bytes, bytearray, memoryview)):
+        return pw
+    if isinstance(pw, str):
+        return pw.encode()  # UTF-8, what users expect of a str
+    raise TypeError(what)
+
+
 def connect_packet(s, clean_start):
     """The Connect packet for session s's settings."""
     props = {_pr.MAXIMUM_PACKET_SIZE: s.max_packet_size}  # [MQTT-3.1.2.11.4]
@@ -29,8 +48,11 @@ def connect_packet(s, clean_start):
     if s.auth_method is not None:
         import mqtt5.auth as _auth  # lazy: only sessions using enhanced auth
         _auth.connect_props(s, props)
+    pw = s.password
+    if callable(pw):  # called at every (re)connect [MQTT-3.1.3.5]
+        pw = _password(pw(), "the password callback must return bytes, str or None")
     return _p.Connect(client_id=s.client_id, clean_start=clean_start,
-                      keepalive=s.keepalive, username=s.username, password=s.password,
+                      keepalive=s.keepalive, username=s.username, password=pw,
                       will=s.will, props=props)
 
 

@@ -7,6 +7,7 @@ is at most its size [MQTT-3.1.2-27].  Views handed out stay valid until the next
 """
 
 from mqtt5.wire import frame
+from mqtt5.packets import check_first
 
 
 class RxBuffer:
@@ -44,12 +45,16 @@ class RxBuffer:
 
     def complete(self, max_size):
         """Length of the complete packet at the head, or 0 while it is incomplete.
-        ProtocolError 0x81 (bad length) or 0x95 (over max_size) from wire.frame."""
+        ProtocolError 0x81 (bad length, or a first byte no packet starts with: not
+        waiting for the rest of garbage) or 0x95 (over max_size) from wire.frame."""
         s, e = self.start, self.end
         if s >= e:
             return 0
         total = frame(self.buf, s, e, max_size)
-        return total if 0 < total <= e - s else 0
+        if 0 < total <= e - s:
+            return total
+        check_first(self.buf[s])  # still arriving: refuse a bad first byte now
+        return 0
 
     def take(self, total):
         """The head packet of length total as a memoryview; advances past it."""

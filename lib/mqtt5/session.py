@@ -89,7 +89,8 @@ class Session:
     list entry each, so keep it small on a board), max_packet_size (what we accept;
     default and upper bound: rx_size), topic_alias_maximum (sizes the inbound alias
     table), request_response_info, request_problem_info, user_properties (list of
-    (k, v)), username (str), password (bytes), will (a ``mqtt5.packets.Will``, passed
+    (k, v)), username (str), password (bytes, str as UTF-8, or a callable returning
+    one, called at every connect(); TypeError at construction otherwise), will (a ``mqtt5.packets.Will``, passed
     through as Connect.will: topic, payload, qos, retain, props such as Will Delay,
     Message Expiry, Content Type, Response Topic, Correlation Data, User Property).
     Buffers: rx_size (receive buffer = largest inbound packet), tx_size (transmit buffer =
@@ -141,8 +142,7 @@ class Session:
         self.request_response_info = request_response_info
         self.request_problem_info = request_problem_info
         self.user_properties = user_properties
-        self.username = username
-        self.password = password
+        self.username, self.password = _hs.credentials(username, password)
         self.will = will
         if (auth_method is None) != (authenticator is None):
             raise ValueError("auth_method and authenticator go together")
@@ -297,6 +297,8 @@ class Session:
         """Protocol violation by the server: DISCONNECT with its reason code
         (spec 4.13, the link then closes [MQTT-4.13.2-1]), state CLOSED, ERROR event."""
         rc = getattr(err, "reason_code", 0x82)
+        if rc == 0x84:  # a CONNECT sent to us: 0x84 is no DISCONNECT code [MQTT-3.14.2.1]
+            rc = 0x82
         if self.state != CLOSED:
             try:
                 self._tx.packet(_p.Disconnect(reason_code=rc, props=None))

@@ -70,7 +70,8 @@ def classify(code):
 
 def reason_key(err):
     """The Stats key of a failure: its reason code (int), else 'timeout',
-    'network' (socket errors), 'keepalive' (dead link) or 'other'."""
+    'network' (socket errors), 'tls' (a refused TLS handshake), 'keepalive'
+    (dead link) or 'other'."""
     code = getattr(err, "reason_code", None)
     if code is not None:
         return code
@@ -79,6 +80,8 @@ def reason_key(err):
     if isinstance(err, OSError):
         return "network"
     m = str(err)
+    if m.startswith("TLS"):
+        return "tls"
     if "keep alive" in m:
         return "keepalive"
     if m.startswith("connection lost"):
@@ -282,7 +285,8 @@ class Supervisor:
         ref = self.client.session.server_reference  # CONNACK / DISCONNECT (spec 4.11)
         if kind == REDIRECT and ref and self._hops < _MAX_HOPS:
             ref = ref.split(" ")[0]  # several references: the first
-            ref = ref if "://" in ref else "mqtt://" + ref
+            if "://" not in ref:  # same scheme: a TLS client stays on TLS
+                ref = self.url[:self.url.find("://") + 3] + ref
             if code == 0x9D and not self._via_ref:
                 # Server moved (permanent): it replaces the URL that sent us there
                 self.urls[(self._url_i - 1) % len(self.urls)] = ref

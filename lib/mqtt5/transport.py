@@ -1,9 +1,8 @@
 """Byte transport for the asyncio client: URL parsing, connect with a timeout,
 TCP_NODELAY, readinto, whole-buffer writes.
 
-The client only uses `Transport` (readinto / write / drain / close), so TLS
-(`mqtts://`, a later issue) plugs in here by passing an SSL context to
-`asyncio.open_connection` without touching the client.
+The client only uses `Transport` (readinto / write / drain / close); TLS
+(`mqtts://`) is mqtt5.tls.TLSTransport, imported only for such URLs.
 """
 
 import asyncio
@@ -75,13 +74,20 @@ class Transport:
             pass
 
 
-async def open_transport(url, timeout_ms=10000):
-    """Connect to `url` ('mqtt://host:port'); raises OSError / asyncio.TimeoutError.
+async def open_transport(url, timeout_ms=10000, tls=None):
+    """Connect to `url` ('mqtt://host:port' or 'mqtts://host:port' with the `tls`
+    options of mqtt5.tls); raises OSError / asyncio.TimeoutError, mqtt5.tls.TLSError
+    for a refused handshake.  TLS options with a mqtt:// URL are a ValueError:
+    nothing falls back to plain TCP.
 
     Name resolution (getaddrinfo) is the one blocking call on MicroPython.
     """
     scheme, host, port = parse_url(url)
     if scheme == "mqtts":
-        raise NotImplementedError("mqtts:// (TLS) is not supported yet")
+        from .tls import open_tls  # lazy: plain nodes never load TLS
+
+        return await open_tls(host, port, tls, timeout_ms)
+    if tls is not None:
+        raise ValueError("TLS options given but the URL is mqtt:// (use mqtts://)")
     r, w = await asyncio.wait_for(asyncio.open_connection(host, port), timeout_ms / 1000)
     return Transport(r, w)

@@ -81,24 +81,36 @@ def decode(mv):
     if t == PUBLISH:
         import mqtt5.packets.publish as m
         return m.decode_publish(mv, fl, p, end)
-    if t == 0:
-        raise ProtocolError(_MALFORMED, "reserved packet type 0")  # spec 2.1.2
-    # Reserved flag bits must be as listed: 0010 for PUBREL, SUBSCRIBE and
-    # UNSUBSCRIBE, 0000 otherwise [MQTT-2.1.3-1] [MQTT-3.6.1-1] [MQTT-3.8.1-1]
-    # [MQTT-3.10.1-1] [MQTT-3.14.1-1] [MQTT-3.15.1-1].
-    if fl != (2 if t == PUBREL or t == SUBSCRIBE or t == UNSUBSCRIBE else 0):
-        raise ProtocolError(_MALFORMED, "bad fixed header flags")
+    check_first(b0)
     if t <= PUBCOMP:
         if t <= CONNACK:
             import mqtt5.packets.connect as m
-            return m.decode_connect(mv, p, end) if t == CONNECT else m.decode_connack(mv, p, end)
+            # type: ignore below: mypy binds `m` to one module only (tools/typecheck.py)
+            return m.decode_connect(mv, p, end) if t == CONNECT else m.decode_connack(mv, p, end)  # type: ignore[attr-defined]
         import mqtt5.packets.publish as m
         return m.decode_ack(mv, t, p, end)
     if t <= UNSUBACK:
         import mqtt5.packets.subscribe as m
-        return m.decode_sub(mv, t, p, end)
+        return m.decode_sub(mv, t, p, end)  # type: ignore[attr-defined]
     import mqtt5.packets.control as m
-    return m.decode_control(mv, t, p, end)
+    return m.decode_control(mv, t, p, end)  # type: ignore[attr-defined]
+
+
+def check_first(b0):
+    """ProtocolError 0x81 for a first byte no packet may start with, known as soon
+    as it arrives (a reader need not wait for the rest): packet type 0 (spec
+    2.1.2), reserved flag bits other than 0010 for PUBREL, SUBSCRIBE and
+    UNSUBSCRIBE and 0000 for the rest [MQTT-2.1.3-1] [MQTT-3.6.1-1] [MQTT-3.8.1-1]
+    [MQTT-3.10.1-1] [MQTT-3.14.1-1] [MQTT-3.15.1-1], PUBLISH QoS 3 [MQTT-3.3.1-4]."""
+    t = b0 >> 4
+    fl = b0 & 15
+    if t == 0:
+        raise ProtocolError(_MALFORMED, "reserved packet type 0")
+    if t == PUBLISH:
+        if fl & 6 == 6:
+            raise ProtocolError(_MALFORMED, "PUBLISH QoS 3")
+    elif fl != (2 if t == PUBREL or t == SUBSCRIBE or t == UNSUBSCRIBE else 0):
+        raise ProtocolError(_MALFORMED, "bad fixed header flags")
 
 
 def encode(pkt, buf=None):

@@ -1,0 +1,205 @@
+"""What the ESP32 and Pico W board modules share: the Wi-Fi station, a debounced
+button, and the board_api functions both ports implement the same way.
+
+Only `machine`/`network` calls both ports' stubs have (the typecheck runs this
+module against each), so the fakes in host_tests/fakes/ drive it under CPython and
+the unix port. Frozen next to `board` as module `board_common`; each board module
+re-exports what it uses from here.
+"""
+
+import gc
+
+import machine
+import network
+from binascii import hexlify
+from mqtt5._compat import const, sleep_ms, ticks_add, ticks_diff, ticks_ms
+
+_DEBOUNCE_MS = const(30)  # button contact bounce settles within this
+_POLL_MS = const(100)   # how often the driver's status is read while joining
+_RETRY_MS = const(1000)  # a failure reported this long is answered by a new connect()
+
+
+class NetworkError(Exception):
+    """The network could not be brought up; ``args[0]`` is a short reason:
+    "wrong_password", "no_ap_found", "timeout", "no_network", "connect_failed"."""
+
+
+async def join(wlan, ssid, password, timeout_ms, reason_of):
+    """Connect the active station ``wlan`` to ``ssid`` within ``timeout_ms``.
+
+    ``reason_of(status)`` maps the port's `WLAN.status()` to None (idle, joining,
+    got IP) or a failure reason. A failure is retried with a fresh ``connect()``
+    until the deadline: drivers report transient ones (a missed beacon, a
+    handshake timeout) and keep stale ones (ESP32) until the next success. At the
+    deadline it disconnects and raises `NetworkError` with the last failure seen,
+    or "timeout" when the driver only ever said it was joining.
+    """
+    if wlan.isconnected():
+        return
+    if not ssid:
+        raise NetworkError("no_network")  # nothing configured to join
+    start = ticks_ms()
+    failed_at = None
+    last = "timeout"
+    retry = True
+    while True:
+        now = ticks_ms()
+        if retry:
+            retry = False
+            failed_at = None
+            try:
+                wlan.connect(ssid, password)
+            except OSError:
+                if last == "timeout":  # the very first connect() refused: no radio
+                    raise NetworkError("no_network")  # (rp2: cyw43 did not start)
+                last = "connect_failed"  # the driver refused: again after _RETRY_MS
+                failed_at = now
+        elif wlan.isconnected():
+            return
+        else:
+            reason = reason_of(wlan.status())
+            if reason is None:
+                failed_at = None
+            else:
+                last = reason
+                if failed_at is None:
+                    failed_at = now
+        if failed_at is not None and ticks_diff(now, failed_at) >= _RETRY_MS:
+            wlan.disconnect()
+            retry = True
+        if ticks_diff(now, start) >= timeout_ms:
+            wlan.disconnect()
+            raise NetworkError(last)
+        await sleep_ms(_POLL_MS)
+
+
+_wlan = None  # the station interface, made by the first station_up()
+
+
+async def station_up(ssid, password, timeout_ms, reason_of, country, power_save):
+    """board_api's `network_up` for a `network.WLAN` station.
+
+    ``country``: a regulatory domain to set first (None: keep the driver's);
+    ``power_save``: True PM_POWERSAVE, False PM_NONE, None the driver's default.
+    A radio that does not come up raises `NetworkError` "no_network": the esp32
+    port raises from ``active(True)``; the rp2 port only prints "[CYW43] Failed to
+    start CYW43" and then refuses ``connect()`` with EPERM.
+    """
+    global _wlan
+    try:
+        if country:
+            network.country(country)  # before active(True): the driver reads it there
+        if _wlan is None:
+            _wlan = network.WLAN(network.STA_IF)
+        _wlan.active(True)  # rp2: True even when the cyw43 failed to start
+        if power_save is not None:
+            _wlan.config(pm=_wlan.PM_POWERSAVE if power_save else _wlan.PM_NONE)
+    except OSError:
+        raise NetworkError("no_network")
+    await join(_wlan, ssid, password, timeout_ms, reason_of)
+
+
+def network_ok():
+    """True while the station has a link and an address."""
+    return _wlan is not None and _wlan.isconnected()
+
+
+def rssi():
+    """The station's signal strength in dBm, None while not connected."""
+    wlan = _wlan
+    if wlan is None or not wlan.isconnected():
+        return None
+    return wlan.status("rssi")
+
+
+def unique_id():
+    """`machine.unique_id()` as lowercase hex."""
+    return hexlify(machine.unique_id()).decode()
+
+
+def mem_free():
+    return gc.mem_free()
+
+
+def config_dir():
+    return "/"
+
+
+_wdt = None
+_button = None
+_led = None
+
+
+def wdt_start(timeout_ms):
+    """Arm `machine.WDT`; from now on `wdt_feed()` must come every ``timeout_ms``."""
+    global _wdt
+    _wdt = machine.WDT(timeout=timeout_ms)
+
+
+def wdt_feed():
+    if _wdt is not None:
+        _wdt.feed()
+
+
+def button_pressed_on(pin_id):
+    """board_api's `button_pressed` for a button from ``pin_id`` to ground."""
+    global _button
+    if _button is None:
+        _button = Button(machine.Pin(pin_id, machine.Pin.IN, machine.Pin.PULL_UP),
+                         _DEBOUNCE_MS)
+    return _button.pressed()
+
+
+def led_on(pin_id, on):
+    """board_api's `led` for an LED on ``pin_id`` (a GPIO number or a name)."""
+    global _led
+    if _led is None:
+        _led = machine.Pin(pin_id, machine.Pin.OUT)
+    _led.value(1 if on else 0)
+
+
+def default_broker():
+    """mDNS name of a broker on the local network (both ports' lwIP/ESP-IDF resolve
+    ``.local`` names); the config's ``brokers`` usually names one."""
+    return "mqtt://mqtt.local:1883"
+
+
+def reset():
+    machine.reset()
+
+
+def deepsleep(ms):
+    machine.deepsleep(ms)
+
+
+def lightsleep(ms):
+    machine.lightsleep(ms)
+
+
+class Button:
+    """A push button to ground on ``pin`` (input with pull-up), debounced in its IRQ.
+
+    Every edge restarts a quiet period of ``debounce_ms``; a falling edge that
+    finds the pin low after a quiet period is one press. Contact bounce on press
+    and release therefore counts once, and presses are not lost between polls.
+    """
+
+    def __init__(self, pin, debounce_ms):
+        self.presses = 0
+        self._ms = debounce_ms
+        self._last = ticks_add(ticks_ms(), -debounce_ms)
+        self._pin = pin
+        pin.irq(handler=self._edge, trigger=pin.IRQ_FALLING | pin.IRQ_RISING)
+
+    def _edge(self, pin):
+        now = ticks_ms()
+        if not pin.value() and ticks_diff(now, self._last) >= self._ms:
+            self.presses += 1
+        self._last = now
+
+    def pressed(self):
+        """True once per debounced press since the last call."""
+        if self.presses:
+            self.presses -= 1
+            return True
+        return False

@@ -1,0 +1,77 @@
+"""ESP32 board (ESP32-WROOM-32 DevKit; MicroPython port esp32, board ESP32_GENERIC).
+
+Implements boards/board_api.py through the esp32 port's own modules only:
+`network.WLAN` station, `machine` (unique_id, Pin, WDT, reset_cause, sleeps) and
+`esp32.raw_temperature()`; what both boards do alike is in board_common. Pins are
+in board.json and mirrored below.
+
+Sensors: the original ESP32 exposes one internal sensor in MicroPython v1.28,
+`esp32.raw_temperature()`: the die temperature in degrees Fahrenheit, uncalibrated
+(it reads well above ambient; useful for trends and overheating only). The Hall
+sensor is gone (ESP-IDF 5 dropped it, MicroPython removed `esp32.hall_sensor()`), and
+`esp32.mcu_temperature()` exists only on the S2/S3/C3/C6 chips.
+"""
+
+import esp32
+import machine
+import network
+from board_common import (NetworkError, button_pressed_on, config_dir,  # noqa: F401
+                          default_broker, deepsleep, led_on, lightsleep, mem_free,
+                          network_ok, reset, rssi, station_up, unique_id, wdt_feed, wdt_start)
+from mqtt5._compat import const
+
+NAME = "esp32"
+SENSORS = {"temperature": ("C", -2)}
+HAS_BUTTON = True
+HAS_WATCHDOG = True
+
+# Optional Wi-Fi setting, applied at the next network_up(): power saving (True
+# PM_POWERSAVE, False PM_NONE, None the driver's default). No country setting: the
+# esp32 port keeps network.country() but its driver does not apply it (v1.28).
+WIFI_POWER_SAVE = None
+
+_LED_PIN = const(2)      # the DevKit's blue LED
+_BUTTON_PIN = const(0)   # the DevKit's BOOT button, to ground
+
+
+
+def _reason(status):
+    # network_wlan.c reports the ESP-IDF disconnect reason while not connected
+    if status == network.STAT_WRONG_PASSWORD or status == network.STAT_HANDSHAKE_TIMEOUT:
+        return "wrong_password"
+    if status in (network.STAT_NO_AP_FOUND, network.STAT_NO_AP_FOUND_IN_RSSI_THRESHOLD,
+                  network.STAT_NO_AP_FOUND_IN_AUTHMODE_THRESHOLD,
+                  network.STAT_NO_AP_FOUND_W_COMPATIBLE_SECURITY):
+        return "no_ap_found"
+    if status in (network.STAT_IDLE, network.STAT_CONNECTING, network.STAT_GOT_IP):
+        return None
+    return "connect_failed"  # STAT_CONNECT_FAIL, STAT_BEACON_TIMEOUT, other reasons
+
+
+async def network_up(ssid, password, timeout_ms):
+    """Join ``ssid`` as a station (board_api); the driver also rejoins by itself."""
+    await station_up(ssid, password, timeout_ms, _reason, None, WIFI_POWER_SAVE)
+
+
+def read_sensor(name):
+    if name != "temperature":
+        raise ValueError("no sensor %r" % name)
+    return (esp32.raw_temperature() - 32) * 500 // 9  # F -> C/100
+
+
+def button_pressed():
+    return button_pressed_on(_BUTTON_PIN)
+
+
+def led(on):
+    led_on(_LED_PIN, on)
+
+
+def reset_cause():
+    cause = machine.reset_cause()
+    for code, name in ((machine.PWRON_RESET, "power_on"), (machine.HARD_RESET, "hard_reset"),
+                       (machine.WDT_RESET, "watchdog"), (machine.DEEPSLEEP_RESET, "deepsleep"),
+                       (machine.SOFT_RESET, "soft_reset")):
+        if code == cause:
+            return name
+    return "unknown"

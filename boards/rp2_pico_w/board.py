@@ -1,0 +1,115 @@
+"""Raspberry Pi Pico W board (RP2040 + CYW43439; MicroPython port rp2, RPI_PICO_W).
+
+Implements boards/board_api.py through the rp2 port's own modules only:
+`network.WLAN` station (cyw43), `machine` (unique_id, Pin, ADC, WDT, mem32,
+reset_cause, sleeps); what both boards do alike is in board_common. Pins are in
+board.json and mirrored below.
+
+Sensors:
+- "temperature": the RP2040's on-die sensor, ADC channel 4, with the datasheet's
+  conversion T = 27 - (V - 0.706 V) / 1.721 mV, in fixed point (hundredths of C).
+- "vsys": the supply voltage in mV, ADC channel 3 on GPIO29 through the board's
+  1:3 divider. On the Pico W GPIO29 is also the CYW43 SPI clock (WL_CLK). The read
+  disables interrupts (so no cyw43 poll can start an SPI transfer; none is running
+  while Python code runs), saves GPIO29's function and pad registers, makes the
+  pad an analogue input, takes the reading and restores both registers before
+  interrupts come back. Wi-Fi keeps working; the window is a few microseconds.
+"""
+
+import board_common
+import machine
+import network
+from board_common import (NetworkError, button_pressed_on, config_dir,  # noqa: F401
+                          default_broker, deepsleep, led_on, lightsleep, mem_free,
+                          network_ok, reset, rssi, station_up, unique_id, wdt_feed)
+from mqtt5._compat import const
+
+NAME = "rp2_pico_w"
+SENSORS = {"temperature": ("C", -2), "vsys": ("V", -3)}
+HAS_BUTTON = True
+HAS_WATCHDOG = True
+
+# Optional Wi-Fi settings, applied at the next network_up(): a two-letter
+# regulatory domain (e.g. "DE"; None keeps the default "XX", worldwide safe
+# channels) and power saving (True PM_POWERSAVE, False PM_NONE, None the driver's).
+WIFI_COUNTRY = None
+WIFI_POWER_SAVE = None
+
+_LED_PIN = "LED"              # on the cyw43's GPIO 0
+_BUTTON_PIN = const(15)       # a push button from GP15 to ground (the Pico W has none)
+_WDT_MAX_MS = const(8388)     # RP2040 watchdog limit (ports/rp2/machine_wdt.c)
+_GPIO29_CTRL = const(0x400140EC)  # IO_BANK0 GPIO29_CTRL (function select)
+_GPIO29_PAD = const(0x4001C078)   # PADS_BANK0 GPIO29
+_PAD_ANALOG = const(0x80)         # output disabled, input buffer off, no pulls
+_FUNC_NULL = const(31)
+
+_adc = [None, None]  # type: list  # ADC(3) VSYS, ADC(4) temperature: made on first use
+
+
+def _reason(status):
+    # cyw43 link status (extmod/network_cyw43.c): -3 bad auth, -2 no net, -1 fail
+    if status == network.STAT_WRONG_PASSWORD:
+        return "wrong_password"
+    if status == network.STAT_NO_AP_FOUND:
+        return "no_ap_found"
+    if status == network.STAT_CONNECT_FAIL:
+        return "connect_failed"
+    return None  # idle, joining, joined without IP yet, got IP
+
+
+async def network_up(ssid, password, timeout_ms):
+    """Join ``ssid`` as a station (board_api)."""
+    await station_up(ssid, password, timeout_ms, _reason, WIFI_COUNTRY, WIFI_POWER_SAVE)
+
+
+def _read(channel):
+    # 12-bit conversion (read_u16 scales it to 16 bits)
+    i = channel - 3
+    if _adc[i] is None:
+        _adc[i] = machine.ADC(channel)
+    return _adc[i].read_u16() >> 4
+
+
+def read_sensor(name):
+    if name == "temperature":
+        tenth_mv = _read(4) * 33000 // 4095           # 0.1 mV steps, 3.3 V reference
+        return 2700 - ((tenth_mv - 7060) * 10000 + 860) // 1721
+    if name == "vsys":
+        mem = machine.mem32
+        irq = machine.disable_irq()
+        try:
+            ctrl, pad = mem[_GPIO29_CTRL], mem[_GPIO29_PAD]
+            mem[_GPIO29_CTRL] = _FUNC_NULL
+            mem[_GPIO29_PAD] = _PAD_ANALOG
+            _read(3)                                   # let the pin settle
+            raw = _read(3)
+            mem[_GPIO29_PAD] = pad
+            mem[_GPIO29_CTRL] = ctrl
+        finally:
+            machine.enable_irq(irq)
+        return raw * 9900 // 4095                     # 3 x 3.3 V full scale, in mV
+    raise ValueError("no sensor %r" % name)
+
+
+def button_pressed():
+    return button_pressed_on(_BUTTON_PIN)
+
+
+def led(on):
+    led_on(_LED_PIN, on)
+
+
+def wdt_start(timeout_ms):
+    """Arm the watchdog; timeouts above the RP2040's 8388 ms are clamped to it."""
+    board_common.wdt_start(min(timeout_ms, _WDT_MAX_MS))
+
+
+def reset_cause():
+    """rp2 reports only power-on and watchdog; machine.reset() and deepsleep()
+    reboot through the watchdog, so they read as "watchdog" too."""
+    cause = machine.reset_cause()
+    if cause == machine.PWRON_RESET:
+        return "power_on"
+    if cause == machine.WDT_RESET:
+        return "watchdog"
+    return "unknown"

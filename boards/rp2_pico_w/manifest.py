@@ -1,0 +1,13 @@
+include("$(BOARD_DIR)/manifest.py")
+# The whole node frozen into MicroPython's RPI_PICO_W firmware (`make firmware
+# BOARD=rp2_pico_w`): the board's own manifest first (asyncio, network helpers,
+# aioble), then Fieldnode's library, every module under firmware/, and this board's
+# `board` module with the shared `board_common`.
+#
+# firmware/main.py is frozen as `main`, so the node starts on every boot, ahead of
+# any main.py on the filesystem (MicroPython runs a frozen main first). Ctrl-C in
+# the REPL stops it (mpremote does this before each command).
+include("../../lib/manifest.py")
+freeze("../../firmware")
+module("board.py")
+module("board_common.py", base_path="../common")

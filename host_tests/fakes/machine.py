@@ -1,0 +1,129 @@
+"""Test-only stand-in for MicroPython's `machine` module (esp32 and rp2 ports).
+
+Signatures mirror the ports' stubs (checked by host_tests/test_board_fakes.py).
+Test controls have names starting with ``fake_``: ``fake_adc`` (channel -> 16-bit
+reading), ``fake_state`` (reset cause, unique id, sleeps, interrupt nesting,
+watchdog), ``Pin.fake_level()`` (drive an input and fire its IRQ like the port's
+edge detector), and ``mem32`` is a plain register file.
+"""
+
+PWRON_RESET = 1
+HARD_RESET = 2
+WDT_RESET = 3
+DEEPSLEEP_RESET = 4
+SOFT_RESET = 5
+
+fake_adc = {}
+fake_state = {"reset_cause": PWRON_RESET, "unique_id": b"\xe6\x61\x41\x04\x03\x2f\x5a\x2b",
+              "irq_off": 0, "irq_off_max": 0, "lightsleep": [], "deepsleep": [],
+              "resets": 0, "wdt": None}
+
+
+class _Mem:
+    def __init__(self):
+        self.regs = {}
+        self.writes = []
+
+    def __getitem__(self, addr):
+        return self.regs.get(addr, 0)
+
+    def __setitem__(self, addr, value):
+        self.writes.append((addr, value, fake_state["irq_off"]))
+        self.regs[addr] = value
+
+
+mem32 = _Mem()
+
+
+def unique_id():
+    return fake_state["unique_id"]
+
+
+def reset_cause():
+    return fake_state["reset_cause"]
+
+
+def disable_irq():
+    fake_state["irq_off"] += 1
+    fake_state["irq_off_max"] = max(fake_state["irq_off_max"], fake_state["irq_off"])
+    return fake_state["irq_off"]
+
+
+def enable_irq(state):
+    fake_state["irq_off"] -= 1
+
+
+class _Reboot(SystemExit):
+    """What the fake raises where the real board would reboot."""
+
+
+def reset():
+    fake_state["resets"] += 1
+    raise _Reboot("reset")
+
+
+def deepsleep(time_ms=None):
+    fake_state["deepsleep"].append(time_ms)
+    raise _Reboot("deepsleep")
+
+
+def lightsleep(time_ms=None):
+    fake_state["lightsleep"].append(time_ms)
+
+
+class Pin:
+    IN = 0
+    OUT = 1
+    PULL_UP = 1
+    IRQ_FALLING = 4
+    IRQ_RISING = 8
+    fake_pins = {}
+
+    def __init__(self, id, mode=-1, pull=-1, *, value=None, drive=None, alt=None):
+        self.id = id
+        self.mode = mode
+        self.pull = pull
+        self._level = 1 if pull == Pin.PULL_UP else (value or 0)
+        self._handler = None
+        self._trigger = 0
+        Pin.fake_pins[id] = self
+
+    def value(self, x=None):
+        if x is None:
+            return self._level
+        self._level = 1 if x else 0
+        return None
+
+    def irq(self, handler=None, trigger=IRQ_FALLING | IRQ_RISING, *, priority=1,
+            wake=None, hard=False):
+        self._handler = handler
+        self._trigger = trigger
+
+    def fake_level(self, level):
+        """Drive the input to ``level``; an edge the trigger selects calls the handler."""
+        if level == self._level:
+            return
+        self._level = level
+        edge = Pin.IRQ_RISING if level else Pin.IRQ_FALLING
+        if self._handler is not None and self._trigger & edge:
+            self._handler(self)
+
+
+class ADC:
+    CORE_TEMP = 4
+
+    def __init__(self, id, *, sample_ns=None, atten=None):
+        self.channel = id
+
+    def read_u16(self):
+        return fake_adc[self.channel]
+
+
+class WDT:
+    def __init__(self, *, id=0, timeout=5000):
+        self.timeout = timeout
+        self.feeds = 0
+        fake_state["wdt"] = self
+
+    def feed(self):
+        self.feeds += 1

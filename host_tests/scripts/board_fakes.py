@@ -1,0 +1,179 @@
+# The ESP32 and Pico W board modules against the fake machine/network pair
+# (host_tests/fakes/): Wi-Fi retry, timeouts, reasons, a vanishing AP, a
+# bouncing button, sensors, watchdog, reset cause. Both runtimes.
+#   board_fakes.py <esp32|rp2_pico_w>
+import asyncio
+import json
+import sys
+
+BOARD = sys.argv[1]
+_ROOT = __file__.rsplit("/", 3)[0]
+# ahead of boards/unix, which the harness puts on the path
+sys.path[0:0] = [_ROOT + "/host_tests/fakes", _ROOT + "/boards/" + BOARD,
+                 _ROOT + "/boards/common"]
+
+import machine  # noqa: E402
+import network  # noqa: E402
+
+network.use_port("esp32" if BOARD == "esp32" else "rp2")
+import board  # noqa: E402
+import board_common  # noqa: E402
+from mqtt5._compat import ticks_diff, ticks_ms  # noqa: E402
+
+AIR = network.AIR
+
+
+def emit(**rec):
+    print(json.dumps(rec))
+
+
+async def up(ssid, password, timeout_ms):
+    """network_up's outcome: (reason or "ok", connect() calls, elapsed ms)."""
+    AIR.connects = 0
+    t0 = ticks_ms()
+    try:
+        await board.network_up(ssid, password, timeout_ms)
+        reason = "ok"
+    except board.NetworkError as e:
+        reason = e.args[0]
+    return reason, AIR.connects, ticks_diff(ticks_ms(), t0)
+
+
+async def wifi():
+    AIR.aps = {"home": ("secret", -61)}
+    emit(case="before", ok=board.network_ok(), rssi=board.rssi())
+    AIR.fail_joins = 2
+    reason, n, ms = await up("home", "secret", 10000)
+    emit(case="fail_twice", reason=reason, connects=n, ms=ms, ok=board.network_ok(),
+         rssi=board.rssi())
+    reason, n, ms = await up("home", "secret", 10000)
+    emit(case="already_up", reason=reason, connects=n, ms=ms)
+    del AIR.aps["home"]  # the AP vanishes
+    emit(case="vanished", ok=board.network_ok(), rssi=board.rssi())
+    reason, n, ms = await up("home", "secret", 1500)
+    emit(case="vanished_up", reason=reason, connects=n, ms=ms, ok=board.network_ok())
+    AIR.aps["home"] = ("secret", -70)  # it comes back
+    reason, n, ms = await up("home", "secret", 10000)
+    emit(case="back", reason=reason, connects=n, ok=board.network_ok(), rssi=board.rssi())
+    board_common._wlan.disconnect()
+    reason, n, ms = await up("home", "wrong", 1500)
+    emit(case="wrong_password", reason=reason, connects=n, ms=ms, ok=board.network_ok())
+    reason, n, ms = await up("elsewhere", "secret", 1500)
+    emit(case="no_ap", reason=reason, connects=n, ms=ms)
+    AIR.join_ms = 60000  # the driver says "joining" forever
+    reason, n, ms = await up("home", "secret", 800)
+    emit(case="timeout", reason=reason, connects=n, ms=ms)
+    AIR.join_ms = 30
+    reason, n, ms = await up("", "", 1000)
+    emit(case="no_ssid", reason=reason, connects=n)
+    board_common._wlan = None
+    AIR.radio = False
+    reason, n, ms = await up("home", "secret", 1000)
+    emit(case="no_radio", reason=reason, connects=n)
+    AIR.radio = True
+    board.WIFI_COUNTRY, board.WIFI_POWER_SAVE = "DE", False
+    reason, n, ms = await up("home", "secret", 5000)
+    emit(case="options", reason=reason, country=network.country(),
+         pm_none=board_common._wlan.config("pm") == network.WLAN.PM_NONE)
+
+
+def sleep_ms(ms):
+    t0 = ticks_ms()
+    while ticks_diff(ticks_ms(), t0) < ms:
+        pass
+
+
+def bounce(pin, final, edges=5, gap_ms=1):
+    for i in range(edges):
+        pin.fake_level(final if i % 2 == 0 else 1 - final)
+        sleep_ms(gap_ms)
+    pin.fake_level(final)
+
+
+def button():
+    before = board.button_pressed()  # creates the button
+    pin = [p for p in machine.Pin.fake_pins.values() if p._handler is not None][0]
+    counts = []
+    for hold_ms in (80, 200):
+        bounce(pin, 0)        # press, bouncing
+        sleep_ms(hold_ms)
+        bounce(pin, 1)        # release, bouncing
+        sleep_ms(60)
+        n = 0
+        while board.button_pressed():
+            n += 1
+        counts.append(n)
+    # two clean presses before anyone asks: both are kept
+    for _ in range(2):
+        pin.fake_level(0)
+        sleep_ms(40)
+        pin.fake_level(1)
+        sleep_ms(40)
+    queued = [board.button_pressed(), board.button_pressed(), board.button_pressed()]
+    emit(case="button", before=before, pin=pin.id, pull_up=pin.pull == machine.Pin.PULL_UP,
+         counts=counts, queued=queued)
+
+
+def sensors():
+    rec = {"case": "sensors", "names": sorted(board.SENSORS)}
+    if BOARD == "esp32":
+        import esp32
+        esp32.RAW_TEMPERATURE[0] = 122
+        rec["t_122F"] = board.read_sensor("temperature")
+    else:
+        for volts_x1000, key in ((706, "t_0706"), (0, "t_0"), (3300, "t_3300")):
+            machine.fake_adc[4] = volts_x1000 * 65535 // 3300
+            rec[key] = board.read_sensor("temperature")
+        ctrl, pad = 0x400140EC, 0x4001C078
+        machine.mem32.regs.update({ctrl: 6, pad: 0x56})   # as the cyw43 PIO left it
+        machine.fake_adc[3] = 5000 // 3 * 65535 // 3300  # 5.0 V on VSYS, 1:3 divider
+        rec["vsys"] = board.read_sensor("vsys")
+        rec["restored"] = [machine.mem32[ctrl], machine.mem32[pad]]
+        rec["writes_with_irq_off"] = all(w[2] > 0 for w in machine.mem32.writes)
+        rec["analog_during_read"] = [w[1] for w in machine.mem32.writes[:2]]
+        rec["irq_on_after"] = machine.fake_state["irq_off"] == 0
+    try:
+        board.read_sensor("nope")
+    except ValueError as e:
+        rec["unknown"] = str(e)
+    emit(**rec)
+
+
+def system():
+    rec = {"case": "system", "id": board.unique_id(), "name": board.NAME,
+           "config_dir": board.config_dir(), "broker": board.default_broker()}
+    causes = []
+    for code in (machine.PWRON_RESET, machine.HARD_RESET, machine.WDT_RESET,
+                 machine.DEEPSLEEP_RESET, machine.SOFT_RESET, 99):
+        machine.fake_state["reset_cause"] = code
+        causes.append(board.reset_cause())
+    rec["causes"] = causes
+    board.wdt_feed()  # before wdt_start: a no-op
+    board.wdt_start(20000)
+    board.wdt_feed()
+    board.wdt_feed()
+    wdt = machine.fake_state["wdt"]
+    rec["wdt"] = [wdt.timeout, wdt.feeds]
+    board.led(True)
+    pins = machine.Pin.fake_pins
+    led = pins["LED"] if BOARD == "rp2_pico_w" else pins[2]
+    rec["led"] = [led.value()]
+    board.led(False)
+    rec["led"].append(led.value())
+    board.lightsleep(250)
+    rec["lightsleep"] = machine.fake_state["lightsleep"]
+    for call in (board.reset, lambda: board.deepsleep(1000)):
+        try:
+            call()
+            rec.setdefault("reboots", []).append(False)
+        except SystemExit as e:
+            rec.setdefault("reboots", []).append(str(e))
+    rec["deepsleep"] = machine.fake_state["deepsleep"]
+    emit(**rec)
+
+
+asyncio.run(wifi())
+button()
+sensors()
+system()
+emit(case="done")

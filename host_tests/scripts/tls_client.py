@@ -1,0 +1,113 @@
+# TLS against a Mosquitto with one listener per certificate case (both runtimes).
+#   tls_client.py <config.json>   config: {"ports": {name: port}, "rsa": dir, "ec": dir,
+#                                          "plain": port, "blackhole": port}
+# One record per case: {"case", "ok", "error", "type"}; stalls: the longest gap a
+# ticker task saw during a verified connect (the TLS handshake's event-loop stall).
+import asyncio
+import json
+import sys
+
+from client_util import emit, main
+from mqtt5 import Client
+from mqtt5._compat import monotonic_ms
+
+with open(sys.argv[1]) as f:
+    CFG = json.load(f)
+P = CFG["ports"]
+RSA, EC = CFG["rsa"] + "/", CFG["ec"] + "/"
+
+
+def rd(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def url(name, host="127.0.0.1", scheme="mqtts"):
+    return "%s://%s:%d" % (scheme, host, P[name] if isinstance(name, str) else name)
+
+
+class Ticker:
+    """Longest gap between turns of a task that only yields (ms)."""
+
+    def __init__(self):
+        self.worst = 0
+        self.run = True
+
+    async def loop(self):
+        last = monotonic_ms()
+        while self.run:
+            await asyncio.sleep(0)
+            t = monotonic_ms()
+            if t - last > self.worst:
+                self.worst = t - last
+            last = t
+
+
+async def case(name, u, tls, timeout_ms=5000, roundtrip=False):
+    tick = Ticker()
+    task = asyncio.create_task(tick.loop())
+    t0 = monotonic_ms()
+    rec = {"case": name, "ok": False, "error": None, "type": None}
+    c = None
+    try:
+        c = Client("tls-" + name, tls=tls, connect_timeout_ms=timeout_ms)
+        await c.connect(u)
+        rec["ok"] = True
+        if roundtrip:
+            got = []
+            await c.subscribe("tls/" + name, qos=1, handler=lambda m: got.append(bytes(m.payload)))
+            rec["rc"] = await c.publish("tls/" + name, b"over tls", qos=1)
+            for _ in range(100):
+                if got:
+                    break
+                await asyncio.sleep(0.01)
+            rec["got"] = [g.decode() for g in got]
+        await c.disconnect()
+    except Exception as e:
+        rec["error"] = str(e)
+        rec["type"] = type(e).__name__
+    rec["ms"] = monotonic_ms() - t0
+    tick.run = False
+    await task
+    rec["stall_ms"] = tick.worst
+    emit(**rec)
+
+
+async def run():
+    await case("rsa_ok", url("rsa"), {"ca": RSA + "ca.pem"}, roundtrip=True)
+    await case("ec_ok", url("ec"), {"ca": rd(EC + "ca.pem")}, roundtrip=True)
+    await case("ca_der", url("rsa"), {"ca": rd(RSA + "ca.der")})
+    await case("localhost", url("rsa", "localhost"), {"ca": RSA + "ca.pem"})
+    await case("wrong_ca", url("rsa"), {"ca": RSA + "rogue_ca.pem"})
+    await case("rogue_cert", url("rogue"), {"ca": RSA + "ca.pem"})
+    await case("wrong_name", url("wrongname"), {"ca": RSA + "ca.pem"})
+    await case("wrong_server_hostname", url("rsa"),
+               {"ca": RSA + "ca.pem", "server_hostname": "wrong.example"})
+    await case("expired", url("expired"), {"ca": RSA + "ca.pem"})
+    await case("not_yet_valid", url("future"), {"ca": RSA + "ca.pem"})
+    await case("mtls_ok", url("mtls"), {"ca": RSA + "ca.pem", "cert": RSA + "client.pem",
+                                        "key": RSA + "client.key"}, roundtrip=True)
+    await case("mtls_der_bytes", url("mtls"), {"ca": RSA + "ca.pem",
+                                               "cert": rd(RSA + "client.der"),
+                                               "key": rd(RSA + "client.key.der")})
+    await case("mtls_ec", url("mtls_ec"), {"ca": EC + "ca.pem", "cert": EC + "client.pem",
+                                           "key": rd(EC + "client.key")})
+    await case("mtls_no_cert", url("mtls"), {"ca": RSA + "ca.pem"})
+    await case("mtls_rogue_cert", url("mtls"), {"ca": RSA + "ca.pem",
+                                                "cert": RSA + "rogue.pem",
+                                                "key": RSA + "rogue.key"})
+    await case("plain_to_tls_port", url("rsa", scheme="mqtt"), None, timeout_ms=3000)
+    await case("tls_to_plain_port", url(CFG["plain"]), {"ca": RSA + "ca.pem"}, 3000)
+    await case("insecure", url("rogue"), {"insecure": True})
+    await case("tls_opts_plain_url", url("rsa", scheme="mqtt"), {"ca": RSA + "ca.pem"})
+    await case("blackhole", url(CFG["blackhole"]), {"ca": RSA + "ca.pem"}, timeout_ms=700)
+    for bad in ({"ca": 5}, {"cafile": "x"}, {"cert": RSA + "client.pem"}, "ca.pem",
+                {"insecure": True, "ca": RSA + "ca.pem"}):
+        try:
+            Client("x", tls=bad)
+            emit(case="bad_option", option=repr(bad), error=None)
+        except (TypeError, ValueError) as e:
+            emit(case="bad_option", option=repr(bad), error=type(e).__name__ + ": " + str(e))
+
+
+main(run())

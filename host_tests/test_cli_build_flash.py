@@ -1,0 +1,180 @@
+"""fieldnode build (mpy-cross, -march from board.json) and flash (image checks before any write)."""
+
+import json
+import os
+import select
+import struct
+
+import pytest
+
+from fieldnode_cli import fieldnode
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# MicroPython's MP_NATIVE_ARCH_* numbers, stored in the top 6 bits of .mpy header byte 2
+ARCH_NUMBERS = {"armv6m": 4, "xtensawin": 10}
+NATIVE_MODULE = "import micropython\n\n@micropython.native\ndef add(a, b):\n    return a + b\n"
+
+
+def board_json(name):
+    with open(os.path.join(ROOT, "boards", name, "board.json")) as f:
+        return json.load(f)
+
+
+@pytest.mark.parametrize("board", ["esp32", "rp2_pico_w"])
+def test_build_records_the_board_arch_in_native_mpy(tmp_path, board):
+    src = tmp_path / "drivers"
+    src.mkdir()
+    (src / "fastmath.py").write_text(NATIVE_MODULE)
+    out = tmp_path / "out"
+    r = fieldnode("build", "--board", board, "--out", out, "--add", src)
+    assert r.returncode == 0, r.stderr
+    arch = board_json(board)["mpy_cross_arch"]
+    head = (out / "lib" / "fastmath.mpy").read_bytes()[:4]
+    assert head[:2] == b"M\x06", head               # .mpy format version 6
+    assert head[2] >> 2 == ARCH_NUMBERS[arch], (head, arch)
+    # plain bytecode records no architecture
+    assert (out / "lib" / "config.mpy").read_bytes()[2] >> 2 == 0
+    assert "-march=%s" % arch in r.stdout and "lib/fastmath.mpy" in r.stdout
+    assert "total (" in r.stdout
+
+
+def test_build_bundle_layout_and_package_json(tmp_path):
+    out = tmp_path / "unix"
+    r = fieldnode("build", "--board", "unix", "--out", out)
+    assert r.returncode == 0, r.stderr
+    files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert "main.py" in files and "package.json" in files
+    mpys = [f for f in files if f not in ("main.py", "package.json")]
+    assert mpys and all(f.startswith("lib/") and f.endswith(".mpy") for f in mpys)
+    for module in ("lib/mqtt5/client.mpy", "lib/config.mpy", "lib/payload.mpy",
+                   "lib/board.mpy", "lib/fieldnode_main.mpy"):
+        assert module in mpys
+    pkg = json.loads((out / "package.json").read_text())
+    assert sorted(src for _, src in pkg["urls"]) == mpys
+    assert all(dest == src[len("lib/"):] for dest, src in pkg["urls"])
+    # the size table lists every module with its .mpy size
+    for f in mpys:
+        assert "%s " % f in r.stdout
+        assert str(os.path.getsize(out / f)) in r.stdout.split(f, 1)[1].splitlines()[0]
+
+
+def test_build_refuses_native_code_for_the_unix_board(tmp_path):
+    src = tmp_path / "drivers"
+    src.mkdir()
+    (src / "fastmath.py").write_text(NATIVE_MODULE)
+    r = fieldnode("build", "--board", "unix", "--out", tmp_path / "o", "--add", src)
+    assert r.returncode == 1
+    assert r.stderr.startswith("fieldnode build: mpy-cross failed on") and "fastmath.py" in r.stderr
+
+
+def esp_image(path, cls_name):
+    from esptool.bin_image import ImageSegment
+    import esptool.bin_image as bi
+
+    img = getattr(bi, cls_name)()
+    img.entrypoint = 0x40080000
+    seg = ImageSegment(0x3FFB0000, b"\x00" * 64)
+    seg.name = ".dram0.data"
+    img.segments = [seg]
+    img.save(str(path))
+    return path
+
+
+@pytest.fixture
+def pty_port():
+    """A pseudo-terminal standing in for the board's port: (master fd, port path)."""
+    master, slave = os.openpty()
+    path = os.ttyname(slave)
+    yield master, path
+    os.close(master)
+    os.close(slave)
+
+
+def nothing_written(master):
+    return not select.select([master], [], [], 0.5)[0]
+
+
+def test_flash_refuses_a_file_that_is_not_an_image_without_opening_the_port(tmp_path, pty_port):
+    master, port = pty_port
+    junk = tmp_path / "notes.bin"
+    junk.write_bytes(b"this is not firmware\n" * 20)
+    r = fieldnode("flash", "--board", "esp32", "--port", port, "--firmware", junk)
+    assert r.returncode == 1
+    assert r.stderr.strip().splitlines() == [
+        "fieldnode flash: %s is not an esp32 firmware image: Invalid firmware image magic=0x74"
+        % junk]
+    assert "esptool" not in r.stdout and nothing_written(master)
+
+
+def test_flash_refuses_an_image_for_another_chip(tmp_path, pty_port):
+    master, port = pty_port
+    image = esp_image(tmp_path / "s3.bin", "ESP32S3FirmwareImage")
+    r = fieldnode("flash", "--board", "esp32", "--port", port, "--firmware", image)
+    assert r.returncode == 1
+    assert "is an image for esp32s3, not esp32" in r.stderr
+    assert nothing_written(master)
+
+
+def test_flash_accepts_a_valid_image_then_needs_the_port(tmp_path):
+    image = esp_image(tmp_path / "fw.bin", "ESP32FirmwareImage")
+    r = fieldnode("flash", "--board", "esp32", "--port", tmp_path / "ttyUSB9", "--firmware", image)
+    assert r.returncode == 1
+    assert "is a valid esp32 image (1 segments), writing at 0x1000" in r.stdout
+    assert r.stderr.strip() == ("fieldnode flash: serial port %s not found (is the board plugged in?)"
+                                % (tmp_path / "ttyUSB9"))
+
+
+def test_flash_runs_esptool_at_the_board_offset_after_the_check(tmp_path, pty_port):
+    master, port = pty_port        # nothing answers: esptool's connect fails
+    image = esp_image(tmp_path / "fw.bin", "ESP32FirmwareImage")
+    r = fieldnode("flash", "--board", "esp32", "--port", port, "--firmware", image, "--erase")
+    assert r.returncode == 1
+    out = r.stdout
+    assert out.index("is a valid esp32 image") < out.index("esptool v") < out.index("Connecting")
+    assert r.stderr.strip().splitlines()[-1] == (
+        "fieldnode flash: esptool erase-flash failed on %s (see its output above)" % port)
+    sent = os.read(master, 65536)
+    assert sent.startswith(b"\xc0\x00\x08")          # esptool's SLIP SYNC command
+
+
+def uf2(blocks, family=0xE48BFF56):
+    out = b""
+    for i in range(blocks):
+        out += struct.pack("<8I", 0x0A324655, 0x9E5D5157, 0x2000, 0x10000000 + 256 * i, 256, i,
+                           blocks, family) + b"\x00" * 476 + struct.pack("<I", 0x0AB16F30)
+    return out
+
+
+def test_flash_rp2_copies_the_uf2_to_the_bootsel_drive_and_waits_for_the_port(tmp_path, pty_port):
+    _, port = pty_port
+    fw = tmp_path / "RPI_PICO_W.uf2"
+    fw.write_bytes(uf2(3))
+    drive = tmp_path / "RPI-RP2"
+    drive.mkdir()
+    r = fieldnode("flash", "--board", "rp2_pico_w", "--firmware", fw)
+    assert r.returncode == 0 and "Hold BOOTSEL" in r.stdout and not list(drive.iterdir())
+    (drive / "INFO_UF2.TXT").write_text("UF2 Bootloader v3.0\nBoard-ID: RPI-RP2\n")
+    r = fieldnode("flash", "--board", "rp2_pico_w", "--firmware", fw, "--drive", drive,
+                  "--port", port, "--wait", 5)
+    assert r.returncode == 0, r.stderr
+    assert (drive / fw.name).read_bytes() == fw.read_bytes()
+    assert "serial port %s is up" % port in r.stdout
+
+
+def test_flash_rp2_refusals(tmp_path):
+    drive = tmp_path / "media"
+    drive.mkdir()
+    bad = tmp_path / "x.uf2"
+    bad.write_bytes(b"\x00" * 512)
+    r = fieldnode("flash", "--board", "rp2_pico_w", "--firmware", bad, "--drive", drive)
+    assert r.returncode == 1 and "is not a UF2 file (bad block magic at offset 0)" in r.stderr
+    other = tmp_path / "esp.uf2"
+    other.write_bytes(uf2(1, family=0x1C5F21B0))
+    r = fieldnode("flash", "--board", "rp2_pico_w", "--firmware", other)
+    assert r.returncode == 1 and "not the RP2040" in r.stderr
+    good = tmp_path / "ok.uf2"
+    good.write_bytes(uf2(1))
+    r = fieldnode("flash", "--board", "rp2_pico_w", "--firmware", good, "--drive", drive,
+                  "--port", tmp_path / "ttyACM0", "--wait", 0.5)
+    assert r.returncode == 1 and "not a mounted RPI-RP2 drive" in r.stderr
+    assert list(drive.iterdir()) == []

@@ -1,0 +1,139 @@
+"""fieldnode monitor and cmd end to end: the firmware built by `fieldnode build --board unix`
+(.mpy only) runs under the MicroPython unix port against a real Mosquitto."""
+
+import json
+import os
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from broker import free_port
+from fieldnode_cli import fieldnode
+from runtimes import tool
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory, broker):
+    """The unix board running build/unix's main.py with only the bundle's lib/ on its path."""
+    out = tmp_path_factory.mktemp("build") / "unix"
+    r = fieldnode("build", "--board", "unix", "--out", out)
+    assert r.returncode == 0, r.stderr
+    code = [str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()]
+    # the only source is the one-line launcher: every module is .mpy
+    assert sorted(f for f in code if not f.endswith(".mpy")) == ["main.py", "package.json"]
+    assert (out / "main.py").read_text() == "import fieldnode_main\n"
+    home = tmp_path_factory.mktemp("home")
+    (home / "config.json").write_text(json.dumps(
+        {"stats_interval_ms": 1000, "sensors": {"temperature": {"interval_ms": 500}}}))
+    device_id = "cli-" + uuid.uuid4().hex[:6]
+    env = dict(os.environ, MICROPYPATH=".frozen:lib", FIELDNODE_BROKER=broker.url,
+               FIELDNODE_DEVICE_ID=device_id, FIELDNODE_HOME=str(home))
+    log = open(home / "node.log", "w")
+    proc = subprocess.Popen([tool("micropython"), "main.py"], cwd=out, env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
+    yield {"id": device_id, "url": broker.url, "proc": proc, "log": home / "node.log"}
+    proc.terminate()
+    proc.wait(timeout=10)
+    log.close()
+
+
+def monitor(node, *args, **kw):
+    return fieldnode("monitor", "--url", node["url"], "--device", node["id"], *args, **kw)
+
+
+def test_built_firmware_runs_and_monitor_json_decodes_it(node):
+    r = monitor(node, "--json", "--count", 12, "--duration", 30)
+    assert r.returncode == 0, r.stderr + node["log"].read_text()
+    recs = [json.loads(line) for line in r.stdout.splitlines()]
+    assert len(recs) == 12 and all(rec["device"] == node["id"] for rec in recs)
+    kinds = {rec["kind"] for rec in recs}
+    assert {"status", "state"} <= kinds
+    status = [rec for rec in recs if rec["kind"] == "status"]
+    assert status[0]["payload"] == "online" and status[0]["retained"] is True
+    temps = [rec for rec in recs if rec["kind"] == "state" and rec["name"] == "temperature"]
+    assert len(temps) >= 2
+    for rec in temps:
+        p = rec["payload"]
+        assert p["version"] == 1 and p["code"] is None
+        (value, exp, text), = p["values"]
+        assert exp == -2 and 1800 <= value <= 2800 and text == "%d.%02d" % divmod(value, 100)
+    seqs = [rec["payload"]["seq"] for rec in temps]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    stats = [rec for rec in recs if rec["kind"] == "stats"]     # every second
+    assert stats
+    for rec in stats:
+        assert rec["payload"]["config_source"] == "file"
+
+
+def test_monitor_readable_lines(node):
+    r = monitor(node, "--count", 3, "--duration", 30)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert len(lines) == 3
+    status = [line for line in lines if " status " in line]
+    assert status and status[0].split()[1:4] == [node["id"], "status", "online"]
+    assert status[0].endswith("(retained)")
+    # the columns line up: the kind/name column starts at the same offset on every line
+    starts = {line.index(" " + line.split()[2] + " ") for line in lines}
+    assert len(starts) == 1
+
+
+def test_cmd_answers_and_exit_codes(node):
+    r = fieldnode("cmd", node["id"], "ping", "--url", node["url"])
+    assert r.returncode == 0, r.stderr
+    answer = json.loads(r.stdout)
+    assert answer["rc"] == 0 and answer["msg"] == "pong" and answer["uptime_s"] >= 0
+
+    r = fieldnode("cmd", node["id"], "set_interval", "sensor=humidity", "interval_ms=2500",
+                  "--url", node["url"])
+    assert r.returncode == 0 and json.loads(r.stdout)["msg"] == "interval of humidity is 2500 ms"
+
+    r = fieldnode("cmd", node["id"], "set_interval", "sensor=pressure", "interval_ms=1000",
+                  "--url", node["url"])
+    assert r.returncode == 1 and json.loads(r.stdout)["rc"] == 3
+    assert r.stderr.startswith("fieldnode cmd: %s answered rc 3 (bad arguments): sensor:" % node["id"])
+
+    r = fieldnode("cmd", node["id"], "selfdestruct", "--url", node["url"])
+    assert r.returncode == 1 and "answered rc 2 (unknown command)" in r.stderr
+
+    r = fieldnode("cmd", node["id"], "get_config", "--url", node["url"])
+    assert r.returncode == 0
+    assert json.loads(r.stdout)["config"]["sensors"]["humidity"]["interval_ms"] == 2500
+
+
+def test_cmd_timeout_when_no_device_answers(node):
+    t0 = time.monotonic()
+    r = fieldnode("cmd", "nobody-home", "ping", "--timeout", 1, "--url", node["url"])
+    assert r.returncode == 1 and time.monotonic() - t0 < 15
+    assert r.stderr == ("fieldnode cmd: no answer from nobody-home to ping within 1s "
+                        "(it never published a status on this broker)\n")
+
+
+def test_monitor_shows_command_traffic(node):
+    mon = subprocess.Popen([tool("fieldnode"), "monitor", "--json", "--url", node["url"],
+                            "--device", node["id"], "--duration", "8"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        # the monitor says so on stderr once subscribed
+        assert "monitor: " in mon.stderr.readline()
+        r = fieldnode("cmd", node["id"], "ping", "--url", node["url"])
+        assert r.returncode == 0
+        out, _ = mon.communicate(timeout=30)
+    finally:
+        mon.kill()
+    recs = [json.loads(line) for line in out.splitlines()]
+    cmds = [rec for rec in recs if rec["kind"] == "cmd" and rec["name"] == "ping"]
+    replies = [rec for rec in recs if rec["kind"] == "reply"]
+    assert len(cmds) == 1 and len(replies) == 1
+    assert cmds[0]["correlation"] == replies[0]["correlation"]
+    assert replies[0]["payload"]["msg"] == "pong"
+
+
+def test_no_broker():
+    url = "mqtt://127.0.0.1:%d" % free_port()
+    for argv in (["monitor", "--duration", 1], ["cmd", "x", "ping"]):
+        r = fieldnode(*argv, "--url", url)
+        assert r.returncode == 1
+        assert r.stderr == "fieldnode %s: no broker at %s: Connection refused\n" % (argv[0], url)

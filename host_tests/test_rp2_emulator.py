@@ -1,0 +1,182 @@
+"""The Pico W image (`make firmware BOARD=rp2_pico_w`: MicroPython v1.28.0 ports/rp2
+with the node frozen in) boots in the RP2040 emulator (npm rp2040js) and is checked
+over its emulated USB serial: the frozen node starts at boot, finds no network
+(Wi-Fi is not emulated) and backs off; over the raw REPL the frozen modules import,
+the board module reports its id, temperature and supply voltage, the sans-IO session
+and payload codec run a scripted exchange, and `gc.mem_free()` is recorded after
+boot and with the node's objects built.
+
+Figures (build and emulator times, image size, heap) are printed and written to
+build/firmware/rp2_pico_w/emulator.json. The image is cached by its inputs, so a
+warm run only boots it. Skipped only when Node.js is absent.
+"""
+
+import json
+import os
+import sys
+import time
+
+import pytest
+
+from rp2_emulator import ROOT, Pico, ensure_node_packages, node_missing
+from runtimes import SCRIPTS, run
+
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import rp2_firmware  # noqa: E402
+
+# ADC inputs the emulated board sees: 876/4095 of 3.3 V = 0.706 V on the temperature
+# sensor (27 C by the datasheet), 2068/4095 of 3.3 V = 1.667 V behind VSYS's 1:3
+# divider (5.0 V, USB power)
+ADC = {4: 876, 3: 2068}
+REPORT = os.path.join(ROOT, "build", "firmware", "rp2_pico_w", "emulator.json")
+FIGURES = {}
+
+pytestmark = [
+    pytest.mark.skipif(node_missing() is not None, reason=str(node_missing())),
+    # a cold cache builds picotool and the image first (about 4 minutes on 2 cores)
+    pytest.mark.timeout(1500),
+]
+
+
+@pytest.fixture(scope="module")
+def pico():
+    t0 = time.monotonic()
+    image = rp2_firmware.firmware()
+    FIGURES.update(image_flash_bytes=image["flash"], image_uf2_bytes=image["uf2"],
+                   image_built_in_s=image["build_s"], image_this_run_s=image["elapsed_s"])
+    ensure_node_packages()
+    board = Pico(image["uf2_path"], adc=ADC)
+    try:
+        FIGURES["usb_enumerated_s"] = round(board.wait_connected(), 1)
+        # the frozen main starts the node at boot; without Wi-Fi it backs off, doubling
+        board.read_until(b"network failed (no_network): next try in 2 s", timeout=240)
+        board.boot_log = board.interrupt().decode(errors="replace")
+        FIGURES["boot_to_backoff_s"] = round(time.monotonic() - board.started, 1)
+        board.raw_repl(soft_reset=True)  # a clean heap: raw-REPL soft reset skips main
+        out, err = board.exec("import gc\ngc.collect()\nprint(gc.mem_free())")
+        assert not err, err
+        FIGURES["mem_free_after_boot"] = int(out)
+        yield board
+    finally:
+        FIGURES["emulator_total_s"] = round(time.monotonic() - t0, 1)
+        board.close()
+        os.makedirs(os.path.dirname(REPORT), exist_ok=True)
+        with open(REPORT, "w") as f:
+            json.dump(FIGURES, f, indent=1, sort_keys=True)
+        print("\nrp2 emulator figures: %s" % json.dumps(FIGURES, sort_keys=True))
+
+
+def run_json(pico, code):
+    out, err = pico.exec(code)
+    assert not err, err
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def test_boot_starts_node_and_backs_off_without_network(pico):
+    log = pico.boot_log
+    assert "starting (board rp2_pico_w, reset cause power_on)" in log, log
+    assert "network failed (no_network): next try in 1 s" in log, log
+    assert "network failed (no_network): next try in 2 s" in log, log
+    assert "Traceback" not in log and "Error" not in log.replace("[CYW43]", ""), log
+    assert FIGURES["mem_free_after_boot"] > 100 * 1024
+
+
+def test_frozen_node_imports(pico):
+    rec = run_json(pico, """
+import json, os
+names = ("mqtt5", "mqtt5.client", "mqtt5.session", "mqtt5.supervisor", "mqtt5.packets",
+         "app", "commands", "config", "payload", "board", "board_common")
+files = {}
+for n in names:
+    m = __import__(n)
+    for part in n.split(".")[1:]:
+        m = getattr(m, part)
+    files[n] = m.__file__
+try:
+    fs = os.listdir("/")
+except OSError as e:
+    fs = "OSError %s" % e.args[0]
+print(json.dumps({"files": files, "root": fs}))
+""")
+    files = rec["files"]
+    assert len(files) == 11, files
+    # frozen: no filesystem holds them (the emulator has none mounted) and their
+    # names are the manifest's relative paths
+    assert not any(f.startswith("/") for f in files.values()), files
+    assert files["board"] == "board.py" and files["mqtt5.session"] == "mqtt5/session.py"
+    assert rec["root"] in ([], "OSError 19"), rec
+
+
+def test_board_reports_id_temperature_vsys(pico):
+    rec = run_json(pico, """
+import board, json
+print(json.dumps({"name": board.NAME, "id": board.unique_id(),
+                  "t": board.read_sensor("temperature"), "vsys": board.read_sensor("vsys"),
+                  "cause": board.reset_cause(), "mem": board.mem_free(),
+                  "ok": board.network_ok(), "rssi": board.rssi(),
+                  "sensors": sorted(board.SENSORS)}))
+""")
+    FIGURES["board_report"] = rec
+    assert rec["name"] == "rp2_pico_w"
+    # the emulator's flash answers the unique-id command with zeros: 16 hex digits
+    assert len(rec["id"]) == 16 and int(rec["id"], 16) >= 0
+    assert abs(rec["t"] - 2700) <= 47, rec          # 27 C, within one 12-bit step
+    assert abs(rec["vsys"] - 5000) <= 10, rec       # mV
+    assert rec["cause"] == "power_on" and rec["sensors"] == ["temperature", "vsys"]
+    assert rec["ok"] is False and rec["rssi"] is None and rec["mem"] > 50000
+
+
+def test_network_up_reports_no_network(pico):
+    rec = run_json(pico, """
+import asyncio, board, json
+async def go():
+    try:
+        await board.network_up("lab", "secret", 3000)
+        return "up"
+    except board.NetworkError as e:
+        return e.args[0]
+print(json.dumps({"reason": asyncio.run(go())}))
+""")
+    assert rec == {"reason": "no_network"}
+
+
+def test_session_and_payload_exchange_matches_host(pico):
+    with open(os.path.join(SCRIPTS, "node_exchange.py")) as f:
+        out, err = pico.exec(f.read())
+    assert not err, err
+    on_board = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    on_host = run("micropython", "node_exchange.py").records
+    assert on_board == on_host
+    steps = {r["step"]: r for r in on_board}
+    assert steps["connack"]["connected"] and steps["publish"]["reading"] == [2137, -2]
+    assert steps["command"]["events"][2:] == ["fieldnode/v1/emu/cmd/ping", "hi"]
+    assert steps["truncated"]["error"] == "PayloadError"
+
+
+def test_mem_free_with_node_built(pico):
+    # main.py runs the node with asyncio.run(node.serve()): run it as a task for a
+    # while (it builds the client, supervisor, app and commands, then backs off
+    # without network), measure the heap, then cancel it
+    out, err = pico.exec("""
+import asyncio, gc
+_run = asyncio.run
+def run_briefly(coro):
+    async def probe():
+        task = asyncio.create_task(coro)
+        await asyncio.sleep_ms(4000)
+        gc.collect()
+        print("MEM_FREE", gc.mem_free())
+        task.cancel()
+        await asyncio.sleep_ms(50)
+    asyncio.run = _run
+    _run(probe())
+asyncio.run = run_briefly
+import main
+""")
+    assert "Traceback" not in err, err
+    assert "network failed (no_network)" in out, out
+    mem = [int(line.split()[1]) for line in out.splitlines() if line.startswith("MEM_FREE")]
+    assert len(mem) == 1, out
+    FIGURES["mem_free_node_built"] = mem[0]
+    FIGURES["node_heap_bytes"] = FIGURES["mem_free_after_boot"] - mem[0]
+    assert 0 < FIGURES["node_heap_bytes"] < FIGURES["mem_free_after_boot"]

@@ -1,0 +1,127 @@
+"""TLS (mqtts://) against a real Mosquitto with one TLS listener per certificate
+case, certificates made by openssl (host_tests/certs.py), RSA and EC, on both
+runtimes.  The longest event-loop stall seen during each handshake is printed
+("TLS {...}" lines, `pytest -s`)."""
+
+import json
+import socket
+
+import pytest
+
+from broker import Broker, free_port
+from certs import make_certs
+from fault_proxy import FaultProxy
+from runtimes import run
+from test_resilience_faults import Proc
+
+# listener name -> (key kind, certificate, require a client certificate)
+_LISTENERS = {
+    "rsa": ("rsa", "server", False),
+    "ec": ("ec", "server", False),
+    "rogue": ("rsa", "rogue", False),
+    "wrongname": ("rsa", "wrongname", False),
+    "expired": ("rsa", "expired", False),
+    "future": ("rsa", "future", False),
+    "mtls": ("rsa", "server", True),
+    "mtls_ec": ("ec", "server", True),
+}
+
+
+def tls_listener(port, d, cert, mtls=False):
+    """Mosquitto config lines of a TLS listener on 127.0.0.1:port."""
+    lines = ["listener %d 127.0.0.1" % port, "cafile %s/ca.pem" % d,
+             "certfile %s/%s.pem" % (d, cert), "keyfile %s/%s.key" % (d, cert)]
+    if mtls:
+        lines.append("require_certificate true")
+    return "\n".join(lines)
+
+
+@pytest.fixture(scope="module")
+def tls_setup(tmp_path_factory):
+    dirs = {k: str(tmp_path_factory.mktemp("certs_" + k)) for k in ("rsa", "ec")}
+    for k, d in dirs.items():
+        make_certs(d, k)
+    ports = {name: free_port() for name in _LISTENERS}
+    extra = "\n".join(tls_listener(ports[n], dirs[k], cert, mtls)
+                      for n, (k, cert, mtls) in _LISTENERS.items())
+    b = Broker(tmp_path_factory.mktemp("mosquitto_tls"), extra_config=extra)
+    b.start()
+    hole = socket.socket()  # accepts TCP (kernel backlog), never answers
+    hole.bind(("127.0.0.1", 0))
+    hole.listen(8)
+    cfg = {"ports": ports, "rsa": dirs["rsa"], "ec": dirs["ec"], "plain": b.port,
+           "blackhole": hole.getsockname()[1]}
+    path = tmp_path_factory.mktemp("tls_cfg") / "tls.json"
+    path.write_text(json.dumps(cfg))
+    yield {"broker": b, "cfg": cfg, "path": str(path)}
+    hole.close()
+    b.stop()
+
+
+def test_tls_cases(runtime, tls_setup):
+    res = run(runtime, "tls_client.py", tls_setup["path"], timeout=120)
+    cases = {r["case"]: r for r in res.records if r.get("case") != "bad_option"}
+    for name in ("rsa_ok", "ec_ok", "ca_der", "localhost", "mtls_ok", "mtls_der_bytes",
+                 "mtls_ec", "insecure"):
+        assert cases[name]["ok"] and cases[name]["error"] is None, cases[name]
+    for name in ("rsa_ok", "ec_ok", "mtls_ok"):
+        assert cases[name]["rc"] in (0, 0x10) and cases[name]["got"] == ["over tls"]
+    refused = {
+        "wrong_ca": ("not correctly signed", "unable to get local issuer", "self-signed"),
+        "rogue_cert": ("not correctly signed", "unable to get local issuer", "self-signed"),
+        "wrong_name": ("does not match", "mismatch"),
+        "wrong_server_hostname": ("does not match", "mismatch"),
+        "expired": ("expired",),
+        "not_yet_valid": ("future", "not yet valid"),
+    }
+    for name, why in refused.items():
+        r = cases[name]
+        assert not r["ok"] and r["type"] == "TLSError", r
+        assert r["error"].startswith("TLS: server certificate refused: "), r
+        assert any(w in r["error"] for w in why), r
+    for name in ("mtls_no_cert", "mtls_rogue_cert", "tls_to_plain_port"):
+        r = cases[name]
+        assert not r["ok"] and r["type"] == "TLSError" and r["error"].startswith("TLS: "), r
+    r = cases["plain_to_tls_port"]  # Mosquitto drops the non-TLS bytes
+    assert not r["ok"] and r["type"] in ("MQTTError", "OSError", "ConnectionResetError"), r
+    assert cases["tls_opts_plain_url"]["type"] == "ValueError"
+    assert "mqtt://" in cases["tls_opts_plain_url"]["error"]
+    assert "NOT verified" in res.stdout  # insecure mode says so
+    hole = cases["blackhole"]  # bounded by connect_timeout_ms (700)
+    assert hole["type"] in ("TimeoutError", "CancelledError") and hole["ms"] < 3000, hole
+    bad = [r for r in res.records if r.get("case") == "bad_option"]
+    assert len(bad) == 5 and all(r["error"] for r in bad), bad
+    assert not any("BEGIN" in r["error"] for r in bad)
+    print("TLS " + json.dumps({"runtime": runtime, "stall_ms": {
+        n: cases[n]["stall_ms"] for n in ("rsa_ok", "ec_ok", "mtls_ok", "mtls_ec")},
+        "connect_ms": {n: cases[n]["ms"] for n in ("rsa_ok", "ec_ok", "mtls_ok")},
+        "blackhole_ms": hole["ms"],
+        "errors": {n: cases[n]["error"] for n in list(refused) + ["mtls_no_cert"]}}))
+
+
+def test_supervisor_reconnects_over_tls(runtime, tls_setup):
+    cfg = tls_setup["cfg"]
+    proxy = FaultProxy("127.0.0.1", cfg["ports"]["mtls"])
+    p = Proc(runtime, "tls_supervisor.py", proxy.port, cfg["rsa"], cfg["ports"]["expired"])
+    try:
+        p.wait(lambda r: r.get("step") == "up", 30)
+        proxy.cut()
+        _, back, _ = p.wait(lambda r: r.get("step") == "back", 30)
+        _, expired, _ = p.wait(lambda r: r.get("step") == "expired", 30)
+        p.finish()
+    finally:
+        p.kill()
+        proxy.close()
+    assert back["reconnects"] >= 1 and back["rc"] in (0, 0x10), back
+    # 1.5 s with base 100 ms and full jitter: a few refusals, not a storm
+    assert 2 <= expired["failures"].get("tls", 0) <= 12, expired
+    assert "expired" in expired["reason"], expired
+
+
+def test_readme_tls_example(runtime, tls_setup):
+    cfg = tls_setup["cfg"]
+    res = run(runtime, "tls_example.py", "mqtts://localhost:%d" % cfg["ports"]["mtls"], cfg["rsa"])
+    assert "published over TLS" in res.stdout, res.stdout
+    res = run(runtime, "tls_example.py", "mqtts://127.0.0.1:%d" % cfg["ports"]["expired"],
+              cfg["rsa"])
+    assert "refused: TLS: server certificate refused:" in res.stdout, res.stdout

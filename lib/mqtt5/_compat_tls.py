@@ -1,0 +1,122 @@
+"""The TLS part of _compat: what differs between CPython's ``ssl`` and MicroPython's
+``tls`` (mbedtls), kept apart so that only mqtts:// connections load it.
+
+Measured (host_tests/test_tls.py), MicroPython 1.28 unix port, mbedtls 3.6:
+- no PEM parser in the build: certificates and keys are handed over as DER (one
+  certificate per load_verify_locations call);
+- the host name is checked (DNS and IP subjectAltName entries) when
+  server_hostname is set, and it must be set with CERT_REQUIRED;
+- validity dates are checked against the port's clock (an expired and a
+  not-yet-valid certificate are refused): a board must set its clock (NTP)
+  before connecting, or every certificate looks not yet valid;
+- TLS 1.2 only; the handshake runs inside the stream's first non-blocking
+  writes and reads, one mbedtls step per call.
+CPython: ``ssl`` with check_hostname, TLS 1.2/1.3, the handshake in the event
+loop (ssl_handshake_timeout bounds it).
+"""
+
+import asyncio
+
+try:
+    import tls as _ssl  # MicroPython
+
+    _MP = True
+except ImportError:  # CPython
+    import ssl as _ssl
+
+    _MP = False
+
+
+def make_context(cas, certs, key, insecure):
+    """A client SSLContext.  cas: [DER, ...] or None (the system store, CPython
+    only); certs: [DER, ...] leaf first, key: (PEM label, DER), or None."""
+    ctx = _ssl.SSLContext(_ssl.PROTOCOL_TLS_CLIENT)
+    if insecure:
+        if not _MP:
+            ctx.check_hostname = False
+        ctx.verify_mode = _ssl.CERT_NONE
+        return ctx
+    ctx.verify_mode = _ssl.CERT_REQUIRED
+    if cas is None:
+        if _MP:
+            raise ValueError("mqtts:// needs tls={'ca': ...} on MicroPython (no system "
+                             "CA store), or tls={'insecure': True}")
+        ctx.load_default_certs()
+    elif _MP:
+        for der in cas:
+            _loaded("ca", ctx.load_verify_locations, der)
+    else:
+        _loaded("ca", ctx.load_verify_locations, cadata=b"".join(cas))
+    if certs is not None:
+        if _MP:
+            _loaded("cert/key", ctx.load_cert_chain, certs[0], key[1])
+        else:
+            _cpython_chain(ctx, certs, key)
+    return ctx
+
+
+def _loaded(what, fn, *args, **kw):
+    # call a loader; its error becomes a ValueError naming the option (never
+    # quoting the data)
+    try:
+        fn(*args, **kw)
+    except Exception as e:
+        raise ValueError("tls %s: not a valid certificate/key (%s)" % (what, type(e).__name__))
+
+
+def _cpython_chain(ctx, certs, key):
+    # CPython loads a client certificate only from a file: a PEM written to a
+    # private temporary file (mode 0600), removed at once.
+    import os
+    import tempfile
+    from binascii import b2a_base64
+
+    def pem(label, der):
+        b = b2a_base64(der, newline=False)
+        lines = [b[i:i + 64] for i in range(0, len(b), 64)]
+        return b"-----BEGIN %s-----\n%s\n-----END %s-----\n" % (
+            label.encode(), b"\n".join(lines), label.encode())
+
+    text = b"".join(pem("CERTIFICATE", d) for d in certs)
+    text += pem(key[0] or _key_label(key[1]), key[1])
+    fd, path = tempfile.mkstemp(suffix=".pem")
+    try:
+        os.write(fd, text)
+        os.close(fd)
+        _loaded("cert/key", ctx.load_cert_chain, path)
+    finally:
+        os.unlink(path)
+
+
+def _key_label(der):
+    # The PEM label of a DER private key: after SEQUENCE and the version INTEGER
+    # comes a SEQUENCE (PKCS#8), an INTEGER (PKCS#1 RSA) or an OCTET STRING (SEC1 EC)
+    i = 2 + (der[1] & 0x7F if der[1] & 0x80 else 0)
+    tag = der[i + 2 + der[i + 1]] if len(der) > i + 3 else 0x30
+    return "RSA PRIVATE KEY" if tag == 0x02 else "EC PRIVATE KEY" if tag == 0x04 \
+        else "PRIVATE KEY"
+
+
+async def wrap_streams(host, port, ctx, name, timeout_ms):
+    """asyncio streams over TLS to host:port (server_hostname `name`)."""
+    if _MP:  # the handshake runs with the first writes and reads
+        return await asyncio.open_connection(host, port, ssl=ctx, server_hostname=name)
+    return await asyncio.open_connection(host, port, ssl=ctx, server_hostname=name,
+                                         ssl_handshake_timeout=timeout_ms / 1000)
+
+
+def refusal(e):
+    """What a TLS failure `e` means, as text; None when `e` is no TLS error."""
+    if _MP:
+        if isinstance(e, ValueError):  # certificate verification (mbedtls flags)
+            lines = [x for x in str(e).split("\n") if x.strip() and x != "'"]
+            return "server certificate refused: " + "; ".join(lines)
+        a = getattr(e, "args", ())
+        if isinstance(e, OSError) and a and isinstance(a[0], int) and a[0] < 0:
+            return "handshake failed: %s" % (a[1] if len(a) > 1 else "mbedtls -0x%04X" % -a[0])
+        return None
+    if isinstance(e, _ssl.SSLCertVerificationError):
+        return "server certificate refused: %s" % e.verify_message
+    if isinstance(e, _ssl.SSLError):
+        return "handshake failed: %s" % (e.reason or e)
+    return None

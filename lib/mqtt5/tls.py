@@ -1,0 +1,191 @@
+"""TLS for mqtts:// URLs, imported only when a Client is given `tls=` options or
+connects to a mqtts:// URL: a plain node never loads it.
+
+Options (``Client(tls={...})``, checked at construction by ``check()``):
+
+- ``ca``: the CA certificate(s) the server's certificate must chain to: a file
+  path (str) or the bytes of a PEM (one or more certificates) or DER file.
+  Without it, CPython uses the system's CA store; MicroPython has none, so
+  connecting refuses with a clear error.
+- ``cert`` and ``key``: the client certificate and its private key for mutual
+  TLS, each a path or PEM/DER bytes (MicroPython sends the first certificate of a
+  PEM chain only).
+- ``server_hostname``: the name the server certificate must carry (default: the
+  URL's host, an IP address is matched against the certificate's IP entries).
+- ``insecure=True``: no verification at all (encryption without authentication);
+  printed as a warning at every connect.  Only when asked for by name.
+
+Instead of a dict, a ready SSLContext of the runtime (``ssl`` / ``tls`` module) is
+used as given.  Verification failures raise ``TLSError`` naming the cause
+("TLS: server certificate refused: certificate has expired"); nothing falls back
+to plain TCP.  No key or certificate bytes ever appear in an error.
+"""
+
+import asyncio
+
+from .errors import MQTTError
+from ._compat import stream_readinto
+from ._compat_tls import make_context, refusal, wrap_streams
+from .transport import Transport
+
+_KEYS = ("ca", "cert", "key", "server_hostname", "insecure")
+
+
+class TLSError(MQTTError):
+    """A TLS handshake that failed: ``str()`` names the cause."""
+
+
+def check(opts):
+    """Validate `Client(tls=...)`: None, an SSLContext, or a dict of the options in
+    the module doc.  TypeError / ValueError naming the bad option (never its value)."""
+    if opts is None or hasattr(opts, "wrap_socket"):
+        return opts
+    if not isinstance(opts, dict):
+        raise TypeError("tls: a dict of options or an SSLContext")
+    for k in opts:
+        if k not in _KEYS:
+            raise ValueError("tls: unknown option %r" % (k,))
+    for k in ("ca", "cert", "key"):
+        v = opts.get(k)
+        if v is not None and not isinstance(v, (str, bytes, bytearray)):
+            raise TypeError("tls %s: a file path (str) or PEM/DER bytes" % k)
+    if (opts.get("cert") is None) != (opts.get("key") is None):
+        raise ValueError("tls: cert and key go together")
+    h = opts.get("server_hostname")
+    if h is not None and not isinstance(h, str):
+        raise TypeError("tls server_hostname: a str")
+    if opts.get("insecure") not in (None, False, True):
+        raise TypeError("tls insecure: True or False")
+    if opts.get("insecure") and opts.get("ca") is not None:
+        raise ValueError("tls: insecure and ca exclude each other")
+    return opts
+
+
+def _load(v, what):
+    # a path or the file's bytes -> bytes
+    if isinstance(v, str):
+        try:
+            with open(v, "rb") as f:
+                return f.read()
+        except OSError as e:
+            raise TLSError("TLS: cannot read the %s file %s (%s)" % (what, v, e))
+    return bytes(v)
+
+
+def der_blocks(data):
+    """[(label, DER bytes), ...] of a PEM text (every BEGIN/END block), or
+    [(None, data)] for DER.  Labels: 'CERTIFICATE', 'PRIVATE KEY', ..."""
+    if not data.lstrip().startswith(b"-----BEGIN "):
+        return [(None, data)]
+    from binascii import a2b_base64
+
+    out = []
+    label = None
+    body = []
+    for line in data.split(b"\n"):
+        line = line.strip()
+        if line.startswith(b"-----BEGIN "):
+            label = line[11:].rstrip(b"-").decode()
+            body = []
+        elif line.startswith(b"-----END "):
+            if label is not None:
+                try:
+                    out.append((label, a2b_base64(b"".join(body))))
+                except ValueError:
+                    raise TLSError("TLS: bad base64 in a PEM %s block" % label)
+            label = None
+        elif label is not None:
+            body.append(line)
+    if not out:
+        raise TLSError("TLS: no PEM block found")
+    return out
+
+
+def context(opts, host):
+    """(SSLContext, server_hostname) for one connection from the options."""
+    if opts is not None and hasattr(opts, "wrap_socket"):
+        return opts, host
+    opts = opts or {}
+    name = opts.get("server_hostname") or host
+    if opts.get("insecure"):
+        print("mqtt5: TLS insecure mode: the certificate of %s is NOT verified" % host)
+        return make_context(None, None, None, True), name
+    cas = certs = key = None
+    if opts.get("ca") is not None:
+        cas = [d for _, d in der_blocks(_load(opts["ca"], "ca"))]
+    if opts.get("cert") is not None:
+        certs = [d for _, d in der_blocks(_load(opts["cert"], "cert"))]
+        keys = der_blocks(_load(opts["key"], "key"))
+        # the key block (openssl ecparam -genkey writes EC PARAMETERS first)
+        key = [k for k in keys if not k[0] or k[0].endswith("PRIVATE KEY")][:1]
+        if not key:
+            raise TLSError("TLS: no PRIVATE KEY block in the key")
+        key = key[0]
+    return make_context(cas, certs, key, False), name
+
+
+class TLSTransport(Transport):
+    """Transport over TLS: errors name their TLS cause; a read that decrypted no
+    application data (a handshake step, a partial record) is waited through."""
+
+    rx = False  # application bytes arrived: the handshake is over
+
+    async def readinto(self, mv):
+        try:
+            while True:
+                n = await stream_readinto(self._r, mv)
+                if n is not None:
+                    break
+        except Exception as e:
+            raise self._named(e)
+        if not n and not self.rx:
+            raise TLSError("TLS: the server closed the connection before any data "
+                           "(handshake refused: client certificate required?)")
+        self.rx = True
+        return n
+
+    def write(self, buf):
+        try:
+            self._w.write(buf)
+        except Exception as e:
+            raise self._named(e)
+
+    async def drain(self):
+        try:
+            await self._w.drain()
+        except Exception as e:
+            raise self._named(e)
+
+    def _named(self, e):
+        return named(e, not self.rx)
+
+
+async def open_tls(host, port, opts, timeout_ms):
+    """Connect and start TLS -> TLSTransport.  Bounded by timeout_ms; on MicroPython
+    the handshake completes with the first writes and reads (the client's CONNACK
+    wait, also connect_timeout_ms, bounds it)."""
+    ctx, name = context(opts, host)
+    try:
+        r, w = await asyncio.wait_for(wrap_streams(host, port, ctx, name, timeout_ms),
+                                      timeout_ms / 1000)
+    except asyncio.TimeoutError:
+        raise
+    except Exception as e:
+        raise named(e, True)
+    return TLSTransport(r, w)
+
+
+def named(e, handshake):
+    """The TLSError naming what a TLS failure `e` means, or `e` itself when it is
+    no TLS failure (a refused TCP connect, a socket error after the handshake).
+    `handshake`: no application data came yet, so a reset (ECONNRESET 104,
+    EPIPE 32) is the server refusing the handshake."""
+    if isinstance(e, MQTTError):
+        return e
+    why = refusal(e)
+    if why:
+        return TLSError("TLS: " + why)
+    if handshake and isinstance(e, OSError) and e.args and e.args[0] in (104, 32):
+        return TLSError("TLS: handshake failed: the server closed the connection "
+                        "(not a TLS port, or it wants a client certificate) (%r)" % (e,))
+    return e

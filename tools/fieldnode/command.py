@@ -1,0 +1,96 @@
+"""`fieldnode cmd DEVICE NAME [key=value ...]`: send a command, print the device's answer.
+
+MQTT v5 request/response: the arguments go as a JSON object to
+<prefix>/DEVICE/cmd/NAME with a Response Topic (<prefix>/DEVICE/reply/<id>) and
+Correlation Data; the node answers there with a JSON object holding `rc`
+(0 = done), `msg` and the command's data, printed here as one JSON line.
+Exit code 0 when rc is 0; 1 for an error answer, or when no answer comes within
+--timeout seconds. Values are JSON when they parse as JSON, else text:
+
+    fieldnode cmd node-1 ping
+    fieldnode cmd node-1 set_interval sensor=temperature interval_ms=5000
+"""
+
+import json
+import os
+import queue
+import sys
+
+from . import CliError, subparser
+from . import mqtt
+from .configure import parse_value
+
+# the node's result codes (firmware/commands.py, docs/commands.md)
+RC_NAMES = {1: "malformed request", 2: "unknown command", 3: "bad arguments",
+            4: "request too large", 5: "failed"}
+
+
+def request(url, prefix, device, name, args, timeout):
+    """Send one command; returns (answer dict, retained status text or None)."""
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    inbox = queue.Queue()
+    status = []
+    corr = os.urandom(8)
+    base = "%s/%s" % (prefix, device)
+    reply = "%s/reply/%s" % (base, corr.hex())
+
+    def on_message(client, userdata, msg):
+        if msg.topic == base + "/status":
+            status.append(msg.payload.decode(errors="replace"))
+        elif getattr(msg.properties, "CorrelationData", None) == corr:
+            inbox.put(msg.payload)
+
+    client = mqtt.connect(url, on_message)
+    try:
+        mqtt.subscribe(client, [reply, base + "/status"])
+        props = Properties(PacketTypes.PUBLISH)
+        props.ResponseTopic = reply
+        props.CorrelationData = corr
+        props.ContentType = "application/json"
+        client.publish(base + "/cmd/" + name, json.dumps(args), qos=1, properties=props)
+        try:
+            payload = inbox.get(timeout=timeout)
+        except queue.Empty:
+            state = status[-1] if status else None
+            hint = ("its retained status is %r" % state if state
+                    else "it never published a status on this broker")
+            raise CliError("no answer from %s to %s within %gs (%s)" % (device, name, timeout, hint))
+    finally:
+        mqtt.close(client)
+    try:
+        answer = json.loads(payload.decode())
+    except (UnicodeError, ValueError):
+        raise CliError("the answer is not JSON: %r" % payload[:80]) from None
+    return answer
+
+
+def run(args):
+    kwargs = {}
+    for item in args.args:
+        key, eq, text = item.partition("=")
+        if not eq or not key:
+            raise CliError("expected key=value, got %r" % item, code=2)
+        kwargs[key] = parse_value(text)
+    if args.timeout <= 0:
+        raise CliError("--timeout must be positive", code=2)
+    answer = request(args.url, args.prefix, args.device, args.name, kwargs, args.timeout)
+    print(json.dumps(answer))
+    rc = answer.get("rc") if isinstance(answer, dict) else None
+    if rc != 0:
+        raise CliError("%s answered rc %s (%s): %s" % (
+            args.device, rc, RC_NAMES.get(rc, "error"),
+            answer.get("msg") if isinstance(answer, dict) else answer))
+    return 0
+
+
+def add_parser(sub):
+    p = subparser(sub, "cmd", __doc__)
+    p.add_argument("device", metavar="DEVICE", help="the device id")
+    p.add_argument("name", metavar="NAME", help="command name, e.g. ping, get_state, set_config")
+    p.add_argument("args", nargs="*", metavar="key=value", help="command arguments")
+    p.add_argument("--timeout", type=float, default=5.0, metavar="S",
+                   help="seconds to wait for the answer (default 5)")
+    mqtt.add_arguments(p)
+    p.set_defaults(run=run)

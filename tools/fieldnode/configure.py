@@ -1,0 +1,167 @@
+"""`fieldnode config show|get|set|import|export --port P`: the device's config.json over serial.
+
+Runs through mpremote's raw REPL on the board, with the firmware deployed:
+the node's own view is read (config.load on the device: config.json, else its
+last-good copy, else the defaults), every change is checked on the host with
+the firmware's schema (firmware/config.py) before anything is sent, and the
+device writes it with the same module (config.save: temp file + rename, the
+previous good file kept as the last-good copy). A bad value is refused with the
+key named; the device's file is not touched. Secrets (wifi_password, password)
+print as *** unless --show-secrets; a *** given back keeps the stored secret.
+
+    fieldnode config show --port /dev/ttyUSB0
+    fieldnode config get keepalive --port /dev/ttyUSB0
+    fieldnode config set keepalive=60 wifi_ssid=home sensors.temperature.interval_ms=5000 --port P
+    fieldnode config export saved.json --port P      (import saved.json writes it back)
+
+Values are JSON when they parse as JSON (60, true, ["mqtt://h:1883"]), else text.
+Reading or writing stops the running node (Ctrl-C); --reset soft-resets the
+board afterwards so it boots again with the new config.
+"""
+
+import json
+import sys
+
+from . import CliError, subparser
+from .device import Device
+from .firmware import module
+
+_READ = """import json, board, config
+d = board.config_dir()
+cfg, src = config.load(d, board.SENSORS)
+print(json.dumps([cfg, src, d, list(board.SENSORS)]))
+"""
+_SAVE = """import json, board, config
+config.save(board.config_dir(), json.loads(%r), board.SENSORS)
+print('saved')
+"""
+
+
+def parse_value(text):
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def dotted_get(cfg, key):
+    node = cfg
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise CliError("no config key %r" % key)
+        node = node[part]
+    return node
+
+
+def dotted_set(cfg, key, value):
+    """`cfg` with `key` (a.b.c for nested sensor settings) set to `value` (copies on the path)."""
+    head, _, rest = key.partition(".")
+    out = dict(cfg)
+    if rest:
+        out[head] = dotted_set(cfg.get(head) if isinstance(cfg.get(head), dict) else {}, rest, value)
+    else:
+        out[head] = value
+    return out
+
+
+def read(dev):
+    """(full config, source, config dir, sensor names) as the node on `dev` sees them."""
+    try:
+        cfg, source, cdir, sensors = dev.eval_json(_READ)
+    except CliError as e:
+        if "ImportError" in str(e) or "no module named" in str(e):
+            raise CliError("no Fieldnode firmware on the device (%s): run `fieldnode deploy` "
+                           "first" % e) from None
+        raise
+    return cfg, source, cdir, sensors
+
+
+def write(dev, cfg, sensors):
+    """Validate `cfg` on the host (ConfigError -> CliError, nothing sent), then save it on the device."""
+    schema = module("config")
+    try:
+        cfg = schema.validate(cfg, sensors)
+    except schema.ConfigError as e:
+        raise CliError("refused, nothing written: %s" % e) from None
+    dev.exec(_SAVE % json.dumps(cfg))
+    return cfg
+
+
+def show(cfg, secrets, out=None):
+    out = out or sys.stdout
+    schema = module("config")
+    json.dump(cfg if secrets else schema.mask(cfg), out, indent=2, sort_keys=True)
+    out.write("\n")
+
+
+def run(args):
+    schema = module("config")
+    with Device(args.port) as dev:
+        cfg, source, cdir, sensors = read(dev)
+        if args.action == "show":
+            print("# %s/%s (from %s)" % (cdir, schema.FILE, source), file=sys.stderr)
+            show(cfg, args.show_secrets)
+        elif args.action == "get":
+            for key in args.items or ():
+                value = dotted_get(cfg, key)
+                if key in schema.SECRETS and value and not args.show_secrets:
+                    value = schema.MASK
+                print(json.dumps(value) if not isinstance(value, str) else value)
+        elif args.action == "set":
+            new = cfg
+            for item in args.items or ():
+                key, eq, text = item.partition("=")
+                if not eq or not key:
+                    raise CliError("expected KEY=VALUE, got %r" % item)
+                new = dotted_set(new, key, parse_value(text))
+            new = write(dev, schema.merge(cfg, new), sensors)
+            changed = sorted(k for k in new if new[k] != cfg[k])
+            print("config: saved %s (changed: %s)" % (schema.FILE, ", ".join(changed) or "nothing"))
+        elif args.action == "import":
+            try:
+                with open(args.items[0]) as f:
+                    obj = json.load(f)
+            except (OSError, ValueError) as e:
+                raise CliError("cannot read %s: %s" % (args.items[0], e)) from None
+            if not isinstance(obj, dict):
+                raise CliError("%s: expected a JSON object" % args.items[0])
+            # replace: keys absent from the file take their defaults; a *** secret is kept
+            kept = {k: cfg[k] for k in schema.SECRETS}
+            write(dev, schema.merge(kept, obj), sensors)
+            print("config: imported %s into %s" % (args.items[0], schema.FILE))
+        else:  # export
+            if args.items:
+                with open(args.items[0], "w") as f:
+                    show(cfg, args.show_secrets, f)
+                print("config: exported to %s%s" % (args.items[0], "" if args.show_secrets
+                                                     else " (secrets masked)"))
+            else:
+                show(cfg, args.show_secrets)
+        if args.reset:
+            dev.soft_reset()
+            print("config: soft reset, the node boots with this config", file=sys.stderr)
+        elif args.action in ("set", "import"):
+            print("config: the node applies it at its next boot (--reset does it now)",
+                  file=sys.stderr)
+    return 0
+
+
+def check_args(args):
+    n = len(args.items or ())
+    want = {"show": (0, 0), "get": (1, 99), "set": (1, 99), "import": (1, 1), "export": (0, 1)}
+    lo, hi = want[args.action]
+    if not lo <= n <= hi:
+        what = {"get": "KEY ...", "set": "KEY=VALUE ...", "import": "FILE", "export": "[FILE]",
+                "show": "no arguments"}[args.action]
+        raise CliError("config %s takes %s" % (args.action, what), code=2)
+    return run(args)
+
+
+def add_parser(sub):
+    p = subparser(sub, "config", __doc__)
+    p.add_argument("action", choices=("show", "get", "set", "import", "export"))
+    p.add_argument("items", nargs="*", metavar="ARG", help="KEY, KEY=VALUE or FILE")
+    p.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB0")
+    p.add_argument("--show-secrets", action="store_true", help="print secrets in clear")
+    p.add_argument("--reset", action="store_true", help="soft-reset the board afterwards")
+    p.set_defaults(run=check_args)

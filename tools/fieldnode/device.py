@@ -1,0 +1,177 @@
+"""A board's MicroPython REPL over serial, through mpremote's transport.
+
+Opens the port exclusively, enters the raw REPL without a soft reset (a running
+program is interrupted with Ctrl-C; the MicroPython unix port, which exits on a
+soft reset, works the same way), and runs small scripts on the device: file
+hashes, reads, and atomic writes (temp file + rename). Every failure becomes a
+one-line CliError: port missing, port busy, no REPL answering, device error.
+"""
+
+import ast
+import contextlib
+import io
+import json
+import os
+
+from . import CliError
+
+CHUNK = 512
+READ_TIMEOUT_S = 1
+REPL_TIMEOUT_S = 5     # to interrupt the running program and enter the raw REPL
+
+_HASHES = """import hashlib, binascii
+def _h(p):
+    try:
+        f = open(p, 'rb')
+    except OSError:
+        return None
+    h = hashlib.sha256()
+    b = bytearray(%d)
+    m = memoryview(b)
+    while True:
+        n = f.readinto(b)
+        if not n:
+            break
+        h.update(m[:n])
+    f.close()
+    return binascii.hexlify(h.digest()).decode()
+print(repr([_h(p) for p in %r]))
+"""
+
+_MAKEDIRS = """import os
+def _md(d):
+    p = ''
+    for part in d.split('/'):
+        p = p + part if not p else p + '/' + part
+        try:
+            os.mkdir(p)
+        except OSError:
+            pass
+for d in %r:
+    _md(d)
+"""
+
+# os.rename replaces an existing file on every MicroPython filesystem (littlefs,
+# FAT: the VFS unlinks then renames, POSIX on the unix port).
+_RENAME = "import os\nos.rename(%(tmp)r, %(dst)r)\n"
+
+
+def _busy_reason(port):
+    """Why pyserial cannot open `port` exclusively, or None when it can."""
+    import serial
+
+    try:
+        serial.Serial(port, exclusive=True).close()
+    except (OSError, serial.SerialException) as e:
+        return str(e).splitlines()[0]
+    return None
+
+
+def open_port(port, baud=115200):
+    """The opened mpremote SerialTransport on `port` (no REPL interaction yet).
+
+    A read gives up after READ_TIMEOUT_S of silence (mpremote's default waits
+    forever), so a port where nothing answers ends in an error, not a hang."""
+    from mpremote.transport import TransportError
+    from mpremote.transport_serial import SerialTransport
+
+    if not os.path.exists(port):
+        raise CliError("serial port %s not found (is the board plugged in?)" % port)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            return SerialTransport(port, baudrate=baud, timeout=READ_TIMEOUT_S)
+    except TransportError:
+        reason = _busy_reason(port)
+        if reason and ("lock" in reason or "busy" in reason.lower()):
+            raise CliError("serial port %s is busy: another program holds it "
+                           "(close mpremote, screen, a monitor...)" % port) from None
+        raise CliError("cannot open serial port %s: %s" % (port, reason or "unknown error")) from None
+
+
+class Device:
+    """`with Device(port) as dev:` the raw REPL of the board on `port`."""
+
+    def __init__(self, port, baud=115200):
+        self.port = port
+        self.baud = baud
+        self.transport = None
+
+    def __enter__(self):
+        from mpremote.transport import TransportError
+
+        self.transport = open_port(self.port, self.baud)
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                self.transport.enter_raw_repl(soft_reset=False, timeout_overall=REPL_TIMEOUT_S)
+        except (TransportError, OSError):
+            self.close()
+            raise CliError("no MicroPython REPL answering on %s (wrong port, or the running "
+                           "program ignores Ctrl-C?)" % self.port) from None
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        t, self.transport = self.transport, None
+        if t is None:
+            return
+        with contextlib.suppress(Exception):
+            if t.in_raw_repl:
+                t.exit_raw_repl()
+        with contextlib.suppress(Exception):
+            t.close()
+
+    def exec(self, code):
+        """Run `code` on the device; its stdout as bytes. A device exception is a CliError."""
+        from mpremote.transport import TransportError, TransportExecError
+
+        try:
+            return self.transport.exec(code)
+        except TransportExecError as e:
+            lines = e.error_output.strip().splitlines() or ["error"]
+            raise CliError("device error: %s" % lines[-1]) from None
+        except (TransportError, OSError) as e:
+            raise CliError("lost the device on %s: %s" % (self.port, e)) from None
+
+    def eval_repr(self, code):
+        """Run `code`, whose last output line is a repr(); return that value."""
+        out = self.exec(code).decode().strip().splitlines()
+        return ast.literal_eval(out[-1])
+
+    def eval_json(self, code):
+        """Run `code`, whose last output line is JSON; return the parsed value."""
+        out = self.exec(code).decode().strip().splitlines()
+        return json.loads(out[-1])
+
+    def hashes(self, paths):
+        """SHA-256 hex digest of each device file in `paths` (None: missing), hashed on the device."""
+        return dict(zip(paths, self.eval_repr(_HASHES % (CHUNK, list(paths))))) if paths else {}
+
+    def read(self, path):
+        """The device file's bytes, or None when it does not exist."""
+        code = ("try:\n f = open(%r, 'rb')\nexcept OSError:\n f = None\n"
+                "print(repr(f.read() if f else None))\nif f: f.close()\n" % path)
+        return self.eval_repr(code)
+
+    def makedirs(self, dirs):
+        if dirs:
+            self.exec(_MAKEDIRS % sorted(set(dirs)))
+
+    def write_atomic(self, path, data, progress=None):
+        """Write `data` to `path` via `path.tmp` and a rename: a cut leaves the old file whole."""
+        from mpremote.transport import TransportError
+
+        tmp = path + ".tmp"
+        try:
+            self.transport.fs_writefile(tmp, data, chunk_size=CHUNK, progress_callback=progress)
+        except (TransportError, OSError) as e:
+            raise CliError("writing %s on the device failed: %s" % (path, e)) from None
+        self.exec(_RENAME % {"tmp": tmp, "dst": path})
+
+    def soft_reset(self):
+        """Leave the raw REPL and soft-reset (Ctrl-D): the board runs main.py again."""
+        t = self.transport
+        t.exit_raw_repl()
+        t.serial.write(b"\x04")
+        t.serial.flush()

@@ -1,0 +1,141 @@
+"""`fieldnode flash --board B --port P --firmware FILE`: put MicroPython on a board.
+
+esp32: FILE is checked with esptool's own image parser (magic, chip id in the
+extended header, checksum) before anything touches the board; a file that is
+not an image for the board's chip is refused without opening the port. Then
+esptool writes it at the board's offset (board.json "flash"), showing its own
+progress; --erase erases the whole flash first (MicroPython's advice for a
+first install; it also erases the filesystem with config.json).
+
+rp2_pico_w: the RP2040 has no serial flashing. Hold BOOTSEL while plugging the
+board in: it mounts as a USB drive named RPI-RP2. Give that mount as --drive
+and FILE (a .uf2) is copied onto it; the board reboots into MicroPython, and
+this waits for its serial port (--port) to appear.
+"""
+
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import time
+
+from . import CliError, boards, subparser
+
+UF2_MAGIC = (0x0A324655, 0x9E5D5157)
+UF2_END = 0x0AB16F30
+UF2_FAMILY_RP2040 = 0xE48BFF56
+UF2_FAMILY_PRESENT = 0x2000
+
+
+def check_esp_image(path, chip):
+    """Parse `path` with esptool; a CliError unless it is a valid image for `chip`."""
+    from esptool.bin_image import LoadFirmwareImage
+    from esptool.targets import CHIP_DEFS
+    from esptool.util import FatalError
+
+    try:
+        image = LoadFirmwareImage(chip, path)
+    except (FatalError, struct.error, ValueError, IndexError) as e:
+        raise CliError("%s is not an %s firmware image: %s" % (path, chip, e)) from None
+    want = CHIP_DEFS[chip].IMAGE_CHIP_ID
+    if getattr(image, "chip_id", want) != want:
+        names = {c.IMAGE_CHIP_ID: name for name, c in CHIP_DEFS.items() if hasattr(c, "IMAGE_CHIP_ID")}
+        raise CliError("%s is an image for %s, not %s" % (
+            path, names.get(image.chip_id, "chip id %d" % image.chip_id), chip))
+    if image.checksum != image.calculate_checksum():
+        raise CliError("%s: image checksum mismatch (file damaged?)" % path)
+    return image
+
+
+def check_uf2(path):
+    """A CliError unless `path` is a UF2 file for the RP2040; returns its block count."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if not data or len(data) % 512:
+        raise CliError("%s is not a UF2 file (size %d is not a multiple of 512)" % (path, len(data)))
+    for off in range(0, len(data), 512):
+        m0, m1, flags, _, _, _, _, family = struct.unpack_from("<8I", data, off)
+        end = struct.unpack_from("<I", data, off + 508)[0]
+        if (m0, m1) != UF2_MAGIC or end != UF2_END:
+            raise CliError("%s is not a UF2 file (bad block magic at offset %d)" % (path, off))
+        if flags & UF2_FAMILY_PRESENT and family != UF2_FAMILY_RP2040:
+            raise CliError("%s is a UF2 for family 0x%08x, not the RP2040" % (path, family))
+    return len(data) // 512
+
+
+def esptool_argv(*args):
+    return [sys.executable, "-m", "esptool"] + list(args)
+
+
+def flash_esp(board, port, firmware, erase=False):
+    flash = board.get("flash") or {}
+    chip = flash.get("chip")
+    if not chip or "offset" not in flash:
+        raise CliError("board %s has no esptool flash data in board.json" % board["name"])
+    image = check_esp_image(firmware, chip)
+    print("flash: %s is a valid %s image (%d segments), writing at %s"
+          % (firmware, chip, len(image.segments), flash["offset"]))
+    if not os.path.exists(port):
+        raise CliError("serial port %s not found (is the board plugged in?)" % port)
+    common = ["--chip", chip, "--port", port, "--baud", str(flash.get("baud", 460800))]
+    steps = [("erase-flash",)] if erase else []
+    steps.append(("write-flash", flash["offset"], firmware))
+    for step in steps:
+        sys.stdout.flush()
+        if subprocess.run(esptool_argv(*common, *step)).returncode:
+            raise CliError("esptool %s failed on %s (see its output above)" % (step[0], port))
+    print("flash: done; the board restarts into MicroPython")
+
+
+def wait_for_port(port, timeout):
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(port):
+        if time.monotonic() > deadline:
+            raise CliError("the board's serial port %s did not appear within %gs" % (port, timeout))
+        time.sleep(0.2)
+
+
+def flash_uf2(port, firmware, drive, timeout):
+    blocks = check_uf2(firmware)
+    if not drive:
+        print("flash: %s is a valid RP2040 UF2 (%d blocks). Hold BOOTSEL while plugging the board "
+              "in; it mounts as a drive named RPI-RP2. Copy %s onto it, or run this again with "
+              "--drive <mount point>." % (firmware, blocks, firmware))
+        return
+    if not os.path.isfile(os.path.join(drive, "INFO_UF2.TXT")):
+        raise CliError("%s is not a mounted RPI-RP2 drive (no INFO_UF2.TXT): hold BOOTSEL "
+                       "while plugging the board in" % drive)
+    shutil.copyfile(firmware, os.path.join(drive, os.path.basename(firmware)))
+    print("flash: copied %s to %s; the board reboots into MicroPython" % (firmware, drive))
+    if port:
+        wait_for_port(port, timeout)
+        print("flash: serial port %s is up" % port)
+
+
+def run(args):
+    board = boards.load(args.board)
+    if not os.path.isfile(args.firmware):
+        raise CliError("firmware file %s not found" % args.firmware)
+    if (board.get("flash") or {}).get("method") == "uf2":
+        flash_uf2(args.port, args.firmware, args.drive, args.wait)
+    elif board.get("flash"):
+        if not args.port:
+            raise CliError("--port is required for %s" % args.board)
+        flash_esp(board, args.port, args.firmware, args.erase)
+    else:
+        raise CliError("board %s is not flashed (it runs on the host)" % args.board)
+    return 0
+
+
+def add_parser(sub):
+    p = subparser(sub, "flash", __doc__)
+    boards.add_argument(p)
+    p.add_argument("--firmware", required=True, metavar="FILE",
+                   help="MicroPython firmware: .bin (esp32) or .uf2 (rp2_pico_w)")
+    p.add_argument("--port", help="serial port (esp32: required; rp2: waited for after the copy)")
+    p.add_argument("--erase", action="store_true", help="esp32: erase the whole flash first")
+    p.add_argument("--drive", metavar="DIR", help="rp2: the mounted RPI-RP2 drive")
+    p.add_argument("--wait", type=float, default=30, metavar="S",
+                   help="rp2: seconds to wait for the serial port (default 30)")
+    p.set_defaults(run=run)

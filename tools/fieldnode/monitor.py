@@ -1,0 +1,130 @@
+"""`fieldnode monitor [--device ID] [--json]`: watch the nodes' topics live.
+
+Subscribes to <prefix>/<device or +>/# (paho-mqtt, MQTT v5) and prints one
+line per message: status, state readings and events (binary payloads decoded
+with the firmware's schema, firmware/payload.py), stats, commands and their
+answers. --json prints JSON lines instead. Retained messages (the last status
+and reading of each sensor) come first, marked `(retained)`. Stop with Ctrl-C,
+or after --count N messages or --duration S seconds.
+"""
+
+import json
+import queue
+import sys
+import time
+
+from . import subparser
+from . import mqtt
+from .firmware import module
+
+_TEXT_KINDS = ("status",)
+_JSON_KINDS = ("stats", "cmd", "reply")
+
+
+def decode(topic, payload, prefix, content_type=None):
+    """A dict describing one message: device, kind, name and the decoded payload."""
+    pl = module("payload")
+    rest = topic[len(prefix) + 1:] if topic.startswith(prefix + "/") else topic
+    parts = rest.split("/", 2)
+    rec = {"device": parts[0], "kind": parts[1] if len(parts) > 1 else "",
+           "name": parts[2] if len(parts) > 2 else "", "topic": topic}
+    kind = rec["kind"]
+    if content_type in (pl.CT_READING, pl.CT_EVENT) or kind in ("state", "event"):
+        # repeats travel as bare topic aliases without a Content Type: the kind says the schema
+        try:
+            d = pl.decode(payload)
+            d["values"] = [[v, e, pl.fixed(v, e)] for v, e in d["values"]]
+            rec["payload"] = d
+        except pl.PayloadError as e:
+            rec["error"] = str(e)
+            rec["payload"] = payload.hex()
+        return rec
+    try:
+        text = payload.decode()
+    except UnicodeError:
+        rec["payload"] = payload.hex()
+        return rec
+    if kind in _JSON_KINDS and text:
+        try:
+            rec["payload"] = json.loads(text)
+            return rec
+        except ValueError:
+            pass
+    rec["payload"] = text
+    return rec
+
+
+def line(rec, stamp, retained, extra=""):
+    """The readable, aligned form of a decoded message."""
+    p = rec["payload"]
+    if "error" in rec:
+        body = "undecodable (%s): %s" % (rec["error"], p)
+    elif isinstance(p, dict) and "seq" in p and "values" in p:
+        pl = module("payload")
+        bits = ["#%d" % p["seq"]]
+        if p["code"] is not None:
+            bits.append(pl.EVENT_NAMES.get(p["code"], "code %d" % p["code"]))
+        bits += [v[2] for v in p["values"]]
+        if p["time"] is not None:
+            bits.append("t=%ds" % p["time"])
+        body = " ".join(bits)
+    elif isinstance(p, (dict, list)):
+        body = json.dumps(p, separators=(",", ":"))
+    else:
+        body = p
+    what = rec["kind"] + ("/" + rec["name"] if rec["name"] else "")
+    return "%s  %-16s %-24s %s%s%s" % (time.strftime("%H:%M:%S", time.localtime(stamp)) +
+                                      ".%03d" % (stamp % 1 * 1000), rec["device"], what, body,
+                                      extra, "  (retained)" if retained else "")
+
+
+def run(args):
+    inbox = queue.Queue()
+
+    def on_message(client, userdata, msg):
+        inbox.put((time.time(), msg))
+
+    topic = "%s/%s/#" % (args.prefix, args.device or "+")
+    client = mqtt.connect(args.url, on_message)
+    try:
+        mqtt.subscribe(client, [topic])
+        print("monitor: %s on %s (Ctrl-C to stop)" % (topic, args.url), file=sys.stderr)
+        sys.stderr.flush()
+        seen = 0
+        deadline = None if args.duration is None else time.monotonic() + args.duration
+        while args.count is None or seen < args.count:
+            wait = 0.2 if deadline is None else deadline - time.monotonic()
+            if wait <= 0:
+                break
+            try:
+                stamp, msg = inbox.get(timeout=min(wait, 0.2))
+            except queue.Empty:
+                continue
+            props = msg.properties
+            ct = getattr(props, "ContentType", None)
+            rec = decode(msg.topic, msg.payload, args.prefix, ct)
+            corr = getattr(props, "CorrelationData", None)
+            if args.json:
+                rec.update(time=round(stamp, 3), retained=bool(msg.retain), qos=msg.qos)
+                if ct:
+                    rec["content_type"] = ct
+                if corr:
+                    rec["correlation"] = corr.hex()
+                print(json.dumps(rec))
+            else:
+                print(line(rec, stamp, msg.retain, "  [corr %s]" % corr.hex() if corr else ""))
+            sys.stdout.flush()
+            seen += 1
+    finally:
+        mqtt.close(client)
+    return 0
+
+
+def add_parser(sub):
+    p = subparser(sub, "monitor", __doc__)
+    p.add_argument("--device", metavar="ID", help="only this device (default: all)")
+    p.add_argument("--json", action="store_true", help="JSON lines instead of aligned text")
+    p.add_argument("--count", type=int, metavar="N", help="stop after N messages")
+    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    mqtt.add_arguments(p)
+    p.set_defaults(run=run)

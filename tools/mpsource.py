@@ -1,0 +1,227 @@
+"""The pinned MicroPython source tree that device-class builds compile from.
+
+MicroPython v1.28.0 with micropython-lib at 8380c7bb (the commit v1.28.0 pins as
+its ``lib/micropython-lib`` submodule). Where it comes from, first match wins:
+
+1. ``$MICROPY_SRC``: a MicroPython tree (used in place; its ``lib/micropython-lib``
+   must be populated), a folder holding the vendor tarballs, or the path of
+   ``micropython-1.28.0.tar.gz`` (``micropython-lib-8380c7bb.tar.gz`` beside it);
+2. ``../shared/vendor`` next to the repository (tarballs checked against its
+   ``SHA256SUMS``);
+3. ``git clone --depth 1 -b v1.28.0`` of upstream, plus its micropython-lib submodule.
+
+Tarballs and clones are unpacked once into ``cache_dir()/src/`` (outside the
+clone, so a fresh clone on the same machine reuses them), under a lock file so
+concurrent builds never see a half-unpacked tree.
+
+Stable API (other tools import it): ``cache_dir()``, ``vendor_dir()``,
+``source_dir()``, ``mpy_cross()``, ``lock()``, ``unpack()``, ``sha256()``.
+
+    python tools/mpsource.py            # print the source dir and mpy-cross path
+"""
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VERSION = "1.28.0"
+TAG = "v" + VERSION
+MPLIB_COMMIT = "8380c7bb"
+MPY_TARBALL = "micropython-%s.tar.gz" % VERSION
+MPLIB_TARBALL = "micropython-lib-%s.tar.gz" % MPLIB_COMMIT
+UPSTREAM = "https://github.com/micropython/micropython.git"
+JOBS = os.environ.get("FIELDNODE_JOBS", "2")
+
+
+class SourceError(RuntimeError):
+    """The pinned source cannot be found, verified or unpacked."""
+
+
+def cache_dir():
+    """``$FIELDNODE_CACHE``, else ``~/.cache/fieldnode`` (created)."""
+    path = os.environ.get("FIELDNODE_CACHE") or os.path.join(
+        os.path.expanduser("~"), ".cache", "fieldnode")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def vendor_dir():
+    """``../shared/vendor`` beside the repository, or None when absent."""
+    path = os.path.normpath(os.path.join(ROOT, "..", "shared", "vendor"))
+    return path if os.path.isdir(path) else None
+
+
+@contextlib.contextmanager
+def lock(name):
+    """Hold an exclusive lock file ``cache_dir()/locks/<name>.lock`` (blocks)."""
+    locks = os.path.join(cache_dir(), "locks")
+    os.makedirs(locks, exist_ok=True)
+    with open(os.path.join(locks, name + ".lock"), "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _verify(tarball):
+    """Check ``tarball`` against the SHA256SUMS beside it (when there is one)."""
+    sums = os.path.join(os.path.dirname(tarball), "SHA256SUMS")
+    if not os.path.exists(sums):
+        return
+    name = os.path.basename(tarball)
+    with open(sums) as f:
+        expected = {line.split()[1]: line.split()[0] for line in f if len(line.split()) == 2}
+    if name not in expected:
+        raise SourceError("%s is not listed in %s" % (name, sums))
+    if sha256(tarball) != expected[name]:
+        raise SourceError("%s does not match its SHA256SUMS entry" % tarball)
+
+
+def unpack(tarball, dest):
+    """Unpack ``tarball`` (one top folder) so its contents become ``dest``.
+
+    Verified against SHA256SUMS when one sits beside it; atomic (temp dir + rename).
+    """
+    _verify(tarball)
+    parent = os.path.dirname(dest)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".unpack-", dir=parent)
+    try:
+        subprocess.run(["tar", "-xzf", tarball, "-C", tmp, "--strip-components=1"],
+                       check=True)
+        os.rename(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _is_tree(path):
+    return os.path.isfile(os.path.join(path, "py", "mpconfig.h")) and os.path.isdir(
+        os.path.join(path, "ports"))
+
+
+def _check_tree(path):
+    with open(os.path.join(path, "py", "mpconfig.h")) as f:
+        text = f.read()
+    found = ".".join(text.split("#define MICROPY_VERSION_%s " % part, 1)[1].split()[0]
+                     for part in ("MAJOR", "MINOR", "MICRO"))
+    if found != VERSION:
+        raise SourceError("%s is MicroPython %s, the pinned version is %s" % (
+            path, found, VERSION))
+    if not os.path.isfile(os.path.join(path, "lib", "micropython-lib", "README.md")):
+        raise SourceError("%s/lib/micropython-lib is empty: unpack %s there" % (
+            path, MPLIB_TARBALL))
+    return path
+
+
+def _from_tarballs(mpy_tar, mplib_tar):
+    if not os.path.isfile(mplib_tar):
+        raise SourceError("%s not found beside %s" % (MPLIB_TARBALL, mpy_tar))
+    key = "%s-%s" % (sha256(mpy_tar)[:10], sha256(mplib_tar)[:10])
+
+    def fill(staging):
+        unpack(mpy_tar, staging)
+        os.rmdir(os.path.join(staging, "lib", "micropython-lib"))
+        unpack(mplib_tar, os.path.join(staging, "lib", "micropython-lib"))
+
+    return _once("micropython-%s-%s" % (VERSION, key), fill)
+
+
+def _from_git():
+    def fill(staging):
+        subprocess.run(["git", "clone", "--quiet", "--depth", "1", "-b", TAG,
+                        UPSTREAM, staging], check=True)
+        subprocess.run(["git", "-C", staging, "submodule", "update", "--init",
+                        "--depth", "1", "lib/micropython-lib"], check=True)
+
+    return _once("micropython-%s-git" % VERSION, fill)
+
+
+def _once(name, fill):
+    """``cache_dir()/src/<name>``, filled by ``fill(staging)`` once, under the lock."""
+    dest = os.path.join(cache_dir(), "src", name)
+    if os.path.isdir(dest):
+        return dest
+    with lock("src"):
+        if not os.path.isdir(dest):
+            staging = dest + ".staging"
+            shutil.rmtree(staging, ignore_errors=True)
+            fill(staging)
+            _check_tree(staging)
+            os.rename(staging, dest)
+    return dest
+
+
+def source_dir():
+    """An unpacked MicroPython v1.28.0 tree with micropython-lib in lib/micropython-lib."""
+    src = os.environ.get("MICROPY_SRC")
+    if src:
+        src = os.path.abspath(os.path.expanduser(src))
+        if os.path.isdir(src) and _is_tree(src):
+            return _check_tree(src)
+        if os.path.isdir(src):
+            return _from_tarballs(os.path.join(src, MPY_TARBALL),
+                                  os.path.join(src, MPLIB_TARBALL))
+        if os.path.isfile(src):
+            return _from_tarballs(src, os.path.join(os.path.dirname(src), MPLIB_TARBALL))
+        raise SourceError("MICROPY_SRC=%s does not exist" % src)
+    vendor = vendor_dir()
+    if vendor and os.path.isfile(os.path.join(vendor, MPY_TARBALL)):
+        return _from_tarballs(os.path.join(vendor, MPY_TARBALL),
+                              os.path.join(vendor, MPLIB_TARBALL))
+    return _from_git()
+
+
+def make(args, cwd, log=None):
+    """Run ``make -jN args`` in ``cwd``; on failure raise with the log's tail."""
+    argv = ["make", "-j" + JOBS] + list(args)
+    proc = subprocess.run(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True)
+    if log:
+        with open(log, "w") as f:
+            f.write(proc.stdout)
+    if proc.returncode != 0:
+        raise SourceError("`%s` in %s failed:\n%s" % (" ".join(argv), cwd, proc.stdout[-3000:]))
+
+
+def mpy_cross():
+    """Path of ``mpy-cross`` built from ``source_dir()`` (built once, cached)."""
+    src = source_dir()
+    prog = os.path.join(src, "mpy-cross", "build", "mpy-cross")
+    if os.access(prog, os.X_OK):
+        return prog
+    with lock("mpy-cross"):
+        if not os.access(prog, os.X_OK):
+            make([], os.path.join(src, "mpy-cross"))
+    return prog
+
+
+def main(argv):
+    if argv[1:] not in ([], ["source"], ["mpy-cross"]):
+        sys.exit("usage: mpsource.py [source|mpy-cross]")
+    try:
+        if argv[1:] != ["mpy-cross"]:
+            print(source_dir())
+        if argv[1:] != ["source"]:
+            print(mpy_cross())
+    except SourceError as e:
+        sys.exit("mpsource: %s" % e)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
