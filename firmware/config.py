@@ -146,6 +146,10 @@ def validate(obj, sensors=None):
     if out["device_id"] is not None:
         _topic_part("device_id", out["device_id"], False)
     _topic_part("topic_prefix", out["topic_prefix"], True)
+    if (out["tls_cert"] is None) != (out["tls_key"] is None):
+        raise ConfigError("tls_cert and tls_key: give both or neither")
+    if out["tls_insecure"] and out["tls_ca"] is not None:
+        raise ConfigError("tls_insecure: set it, or tls_ca, not both")
     return out
 
 

@@ -38,6 +38,23 @@ def _plain_remote(urls):
     return out
 
 
+def _tls_options(cfg, urls):
+    # the tls_* keys become Client(tls=...) for mqtts:// brokers; the library
+    # verifies the server against tls_ca unless tls_insecure asks otherwise
+    opts = {}
+    for k in ("ca", "cert", "key"):
+        if cfg["tls_" + k]:
+            opts[k] = cfg["tls_" + k]
+    if cfg["tls_insecure"]:
+        opts["insecure"] = True
+        log("TLS: tls_insecure is set, the broker's certificate is NOT verified")
+    if not any(u.startswith("mqtts://") for u in urls):
+        if opts:
+            log("tls_* keys set but no mqtts:// broker: they are unused")
+        return None
+    return opts
+
+
 class Node:
     """The client, its supervisor, the app tasks and the command handlers."""
 
@@ -51,15 +68,14 @@ class Node:
             log("credentials withheld: %s is plain TCP to another host (use mqtts:// "
                 "or set allow_plain_credentials)" % plain[0])
             user = pw = None
-        if cfg["tls_ca"] or cfg["tls_cert"] or cfg["tls_key"] or cfg["tls_insecure"]:
-            log("tls_* keys set: this mqtt5 build takes no TLS options, they are unused")
+        tls = _tls_options(cfg, urls)
         base = cfg["topic_prefix"] + "/" + self.device_id
         self.client = Client(self.device_id, keepalive=cfg["keepalive"],
                              session_expiry=cfg["session_expiry"], username=user,
                              password=pw, topic_alias_out=8,
                              # Debian's Mosquitto bursts QoS 1 past our Receive
                              # Maximum: ack them rather than drop the link
-                             strict_receive_maximum=False,
+                             strict_receive_maximum=False, tls=tls,
                              will=Will(base + "/status", b"offline", qos=1, retain=True,
                                        delay=cfg["will_delay"] or None))
         self.sup = Supervisor(self.client, urls, on_state=self._on_state,

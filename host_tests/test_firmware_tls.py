@@ -1,0 +1,68 @@
+"""The firmware over TLS: `tls_*` config keys reach the library's mqtts:// client.
+
+A real Mosquitto with a TLS listener (certificates made by openssl, host_tests/
+certs.py), the node on both runtimes. With the right CA the node comes online over
+mqtts:// and sends its credentials (TLS is not plain TCP); with a CA that did not
+sign the broker's certificate it is refused, says why, and keeps retrying.
+"""
+
+import pytest
+
+from broker import Broker, free_port
+from certs import make_certs
+from firmware_node import FAST, NodeProc
+from paho_peer import PahoPeer
+from runtimes import RUNTIMES
+from test_tls import tls_listener
+
+SECRET = "Tls-Pw-5e1c"
+
+
+@pytest.fixture(scope="module")
+def tls_broker(tmp_path_factory):
+    good, other = (str(tmp_path_factory.mktemp("certs_" + k)) for k in ("rsa", "ec"))
+    make_certs(good, "rsa")
+    make_certs(other, "ec")
+    port = free_port()
+    b = Broker(tmp_path_factory.mktemp("mosquitto_fw_tls"),
+               extra_config=tls_listener(port, good, "server"))
+    b.start()
+    yield {"broker": b, "url": "mqtts://127.0.0.1:%d" % port, "ca": good + "/ca.pem",
+           "wrong_ca": other + "/ca.pem"}
+    b.stop()
+
+
+def _node(runtime, tls_broker, tmp_path, device, ca):
+    cfg = dict(FAST, brokers=[tls_broker["url"]], tls_ca=ca, username="node",
+               password=SECRET)
+    return NodeProc(runtime, tls_broker["broker"], tmp_path, cfg, device)
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_node_online_over_tls(runtime, tls_broker, tmp_path):
+    device = "tls-" + runtime
+    peer = PahoPeer(tls_broker["broker"], "watch-" + device).start()
+    peer.subscribe("fieldnode/v1/%s/#" % device, qos=1)
+    node = _node(runtime, tls_broker, tmp_path, device, tls_broker["ca"])
+    try:
+        node.wait_log("connected to " + tls_broker["url"])
+        assert peer.wait_messages(node.base + "/status", 1)[0].payload == b"online"
+        peer.wait_messages(node.base + "/state/temperature", 1)
+        assert "credentials withheld" not in node.output  # TLS: they are sent
+        assert node.interrupt() == 0
+    finally:
+        node.kill()
+        peer.stop()
+    assert SECRET not in node.output
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_node_refuses_a_broker_its_ca_did_not_sign(runtime, tls_broker, tmp_path):
+    node = _node(runtime, tls_broker, tmp_path, "tls-bad-" + runtime, tls_broker["wrong_ca"])
+    try:
+        node.wait_log("link down (TLS", count=2)  # refused, said why, and retried
+        assert node.proc.poll() is None, node.output
+        assert "connected to" not in node.output
+    finally:
+        node.kill()
+    assert SECRET not in node.output
