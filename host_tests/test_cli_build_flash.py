@@ -58,6 +58,16 @@ def test_build_bundle_layout_and_package_json(tmp_path):
         assert str(os.path.getsize(out / f)) in r.stdout.split(f, 1)[1].splitlines()[0]
 
 
+@pytest.mark.parametrize("board", ["esp32", "rp2_pico_w"])
+def test_build_bundles_the_modules_board_json_names(board, tmp_path):
+    """A board module's shared helper (board_common) goes with it; manifests do not."""
+    r = fieldnode("build", "--board", board, "--out", tmp_path)
+    assert r.returncode == 0, r.stderr
+    files = {str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*.mpy")}
+    assert {"lib/board.mpy", "lib/board_common.mpy"} <= files
+    assert not any(f.endswith("manifest.mpy") for f in files), sorted(files)
+
+
 def test_build_refuses_native_code_for_the_unix_board(tmp_path):
     src = tmp_path / "drivers"
     src.mkdir()

@@ -111,6 +111,15 @@ def build(recipe, log=sys.stderr):
         print("mpbuild: building %s (%s %s) ..." % (recipe.name, recipe.port, " ".join(args)),
               file=log, flush=True)
         port_dir = os.path.join(src, recipe.port)
+        # make recompiles a frozen .py only when it is newer than the .mpy it left
+        # here; another clone's (or an older checkout's) .mpy would win, so the
+        # frozen outputs start afresh every build (the C objects stay cached)
+        for stale in ("frozen_mpy", "frozen_content.c"):
+            path = os.path.join(port_dir, build_dir, stale)
+            if os.path.isdir(path):
+                shutil.rmtree(path)
+            elif os.path.exists(path):
+                os.remove(path)
         os.makedirs(out + ".tmp", exist_ok=True)
         mpsource.make(args, port_dir, log=os.path.join(out + ".tmp", "build.log"))
         shutil.copy2(os.path.join(port_dir, build_dir, recipe.product), out + ".tmp")

@@ -68,7 +68,7 @@ def _cpython_chain(ctx, certs, key):
     # CPython loads a client certificate only from a file: a PEM written to a
     # private temporary file (mode 0600), removed at once.
     import os
-    import tempfile
+    import tempfile  # type: ignore[import-not-found]  # CPython only
     from binascii import b2a_base64
 
     def pem(label, der):
@@ -115,8 +115,8 @@ def refusal(e):
         if isinstance(e, OSError) and a and isinstance(a[0], int) and a[0] < 0:
             return "handshake failed: %s" % (a[1] if len(a) > 1 else "mbedtls -0x%04X" % -a[0])
         return None
-    if isinstance(e, _ssl.SSLCertVerificationError):
+    if isinstance(e, _ssl.SSLCertVerificationError):  # type: ignore[attr-defined]  # CPython only
         return "server certificate refused: %s" % e.verify_message
-    if isinstance(e, _ssl.SSLError):
+    if isinstance(e, _ssl.SSLError):  # type: ignore[attr-defined]  # CPython only
         return "handshake failed: %s" % (e.reason or e)
     return None

@@ -5,7 +5,7 @@ Output, laid out like the device's filesystem (build/<board>/):
     main.py                  one-line launcher: `import fieldnode_main`
     lib/mqtt5/...mpy         the MQTT v5 library
     lib/<module>.mpy         firmware/ modules; firmware/main.py becomes fieldnode_main.mpy
-    lib/board.mpy            boards/<board>/*.py
+    lib/board.mpy            the board's modules, named in board.json "modules"
     lib/<module>.mpy         modules of each --add DIR (your own drivers)
     package.json             for mip: `mpremote mip install build/<board>/package.json`
 
@@ -36,13 +36,18 @@ def _tool(name):
 
 def sources(board, extra=()):
     """(source path, destination relative to the build root) for every module to compile."""
-    trees = [(os.path.join(ROOT, "lib"), "lib"), (os.path.join(ROOT, "firmware"), "lib"),
-             (board["dir"], "lib")] + [(os.path.abspath(d), "lib") for d in extra]
+    # the board's modules are named in its board.json ("modules", paths relative to
+    # its folder: board.py and any shared module it imports)
+    for rel in board.get("modules", ["board.py"]):
+        path = os.path.normpath(os.path.join(board["dir"], rel))
+        yield path, os.path.join("lib", os.path.basename(path)[:-3] + ".mpy")
+    trees = [(os.path.join(ROOT, "lib"), "lib"), (os.path.join(ROOT, "firmware"), "lib")]
+    trees += [(os.path.abspath(d), "lib") for d in extra]
     for top, dest in trees:
         for base, dirs, files in os.walk(top):
             dirs[:] = sorted(d for d in dirs if d != "__pycache__")
             for name in sorted(files):
-                if not name.endswith(".py"):
+                if not name.endswith(".py") or name == "manifest.py":  # build data, not code
                     continue
                 path = os.path.join(base, name)
                 rel = os.path.relpath(path, top)[:-3]
