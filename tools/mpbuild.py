@@ -131,10 +131,15 @@ def build(recipe, log=sys.stderr):
 
 def firmware(board):
     """The frozen node image for ``board``, copied to build/; returns its path."""
+    known = sorted(d for d in os.listdir(_repo("boards"))
+                   if os.path.isfile(_repo("boards", d, "board.json")))
+    if board not in known:
+        raise mpsource.SourceError("unknown board %r (known: %s)" % (board, ", ".join(known)))
     if board != "unix":
         raise mpsource.SourceError(
-            "BOARD=%s needs that port's toolchain (see README, Device-class builds); "
-            "freeze boards/%s/manifest.py with the port's own FROZEN_MANIFEST=" % (board, board))
+            "BOARD=%s needs that port's toolchain, which is not here (README: Boards); "
+            "freeze boards/%s/manifest.py with the port's own FROZEN_MANIFEST= "
+            "(BOARD=rp2_pico_w is built by tools/rp2_firmware.py)" % (board, board))
     binary = build("m32-frozen")
     os.makedirs(_repo("build"), exist_ok=True)
     dest = _repo("build", "fieldnode-unix")
