@@ -10,6 +10,7 @@ the last REMEMBER is answered again with the same answer, not executed twice
 """
 
 import asyncio
+import gc
 import json
 
 import board
@@ -76,17 +77,23 @@ class Commands:
         name = msg.topic[msg.topic.rfind("/") + 1:]
         data = msg.payload
         print("node: <- cmd %s (%d B)" % (name, len(data)))
-        if len(data) > MAX_BYTES:
-            rc, out = TOO_LARGE, _answer(TOO_LARGE, "payload over %d bytes" % MAX_BYTES)
-        else:
-            rc, out = self._run(name, data)
-        if len(out) > MAX_ANSWER:
-            rc, out = FAILED, _answer(FAILED, "answer of %d bytes is over %d" % (len(out), MAX_ANSWER))
+        try:
+            if len(data) > MAX_BYTES:
+                rc, out = TOO_LARGE, _answer(TOO_LARGE, "payload over %d bytes" % MAX_BYTES)
+            else:
+                rc, out = self._run(name, data)
+            if len(out) > MAX_ANSWER:
+                rc, out = FAILED, _answer(FAILED, "answer of %d bytes is over %d"
+                                          % (len(out), MAX_ANSWER))
+        except MemoryError:  # a full or fragmented heap: answer small, keep running
+            gc.collect()
+            rc, out = FAILED, '{"rc": %d, "msg": "out of memory"}' % FAILED
         if rc:
             self.errors += 1
         else:
             self.done += 1
-        print("node: -> answer %s: %s" % (name, out))
+        # two writes, not one formatted copy of a (maybe long) answer
+        print("node: -> answer %s:" % name, out)
         return out
 
     def _run(self, name, data):

@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 
-from runtimes import ROOT, command
+from runtimes import M32_FROZEN, ROOT, command
 
 # host side: the firmware's payload and config modules are shared with the tests
 sys.path.insert(0, os.path.join(ROOT, "firmware"))
@@ -36,6 +36,9 @@ class NodeProc:
             with open(self.config_path, "w") as f:
                 json.dump(FAST if config is None else config, f)
         argv, env = command(runtime, MAIN, heapsize=heapsize, mpy=mpy)
+        if runtime == M32_FROZEN:  # the frozen `main`, as a flashed board boots it
+            argv[argv.index(MAIN)] = "-m"
+            argv.insert(argv.index("-m") + 1, "main")
         env.update(FIELDNODE_HOME=self.home, FIELDNODE_DEVICE_ID=device,
                    FIELDNODE_BROKER=broker.url)
         self.lines = []
