@@ -37,6 +37,44 @@ def runtime(request, device_builds):
     return request.param
 
 
+def pytest_collection_finish(session):
+    """The slowest cold build, the Pico W image (picotool + ports/rp2, about 4
+    minutes on 2 cores), starts in the background as soon as the selected tests
+    are known, so it overlaps the tests that mostly wait on brokers and timers.
+    The emulator tests then find it cached, or wait on its build lock; a build
+    that fails here is built (and reported) again by them."""
+    if not any(i.nodeid.startswith("host_tests/test_rp2_emulator.py") for i in session.items):
+        return
+    from rp2_emulator import node_missing
+
+    if node_missing() is not None:
+        return
+    import threading
+
+    sys.path.insert(0, os.path.join(runtimes.ROOT, "tools"))
+    import rp2_firmware
+
+    def build():
+        try:
+            rp2_firmware.firmware()
+        except Exception:  # noqa: BLE001 - the emulator tests build and report it
+            pass
+    _BACKGROUND.append(threading.Thread(target=build, daemon=True))
+    _BACKGROUND[-1].start()
+
+
+_BACKGROUND = []
+
+
+def pytest_sessionfinish(session):
+    # a run that ended early (-x, Ctrl-C) still lets the image build finish, so no
+    # orphaned make is left writing into the build folder the next run uses
+    for t in _BACKGROUND:
+        if t.is_alive():
+            print("\nwaiting for the background Pico W image build to finish ...")
+        t.join()
+
+
 @pytest.fixture(scope="session")
 def device_builds():
     """Builds a device-class runtime once per session, on first use (cached on disk
