@@ -160,7 +160,8 @@ class Client(Link):
                           user_properties)
         q = self._q
         if q is not None and not qos:
-            return await self._publish_q0(topic, payload, retain, props, topic_alias)
+            import mqtt5.drain as d
+            return await d.publish_q0(self, topic, payload, retain, props, topic_alias)
         s = self._s
         w = -1
         if qos:
@@ -203,34 +204,6 @@ class Client(Link):
         if err is not None:
             raise err
         return rc
-
-    async def _publish_q0(self, topic, payload, retain, props, alias=True):
-        # Supervised QoS 0: straight out when the link is up and nothing waits in
-        # the offline queue; else (or if the link goes meanwhile) a copy is queued
-        # and the call returns.
-        q = self._q
-        s = self._s
-        if self._drain_t is self._t and self._t is not None and not q.n:
-            done = False
-            try:
-                while True:
-                    try:
-                        s.publish(topic, payload, 0, retain, props, alias)
-                        break
-                    except BufferFull:
-                        await self._room()
-                done = True
-                self.msgs_out += 1
-                self._wake.set()  # the writer's next turn sends it, batched
-                return None
-            except MQTTError:
-                if done:
-                    return None  # QoS 0 was handed over: at most once
-                if self._t is not None:
-                    raise  # not a lost link: the message itself is refused
-        q.put(topic, bytes(payload), 0, retain, props, monotonic_ms())
-        self._qev.set()
-        return None
 
     async def subscribe(self, filt, qos=0, handler=None, no_local=False,
                         retain_as_published=False, retain_handling=0,

@@ -20,9 +20,9 @@ was called, QoS 1/2 publish waiters outlive the connection: the session resends
 their PUBLISH/PUBREL on Session Present 1 and they resolve on its PUBLISH_DONE;
 on Session Present 0 (the session's SessionLost event) the message is put back
 at the front of the offline queue (mqtt5.offline) and goes out again as a new
-message.  A fourth task, the drainer (mqtt5.drain), started by the supervisor
-once the subscriptions are restored, hands queued publishes to the session in
-order.
+message.  A fourth task, the drainer (mqtt5.drain, loaded only by _supervise()),
+started by the supervisor once the subscriptions are restored, hands queued
+publishes to the session in order.
 
 Counters (plain ints, no allocation): msgs_in, msgs_out (application messages
 delivered / accepted for sending), bytes_in, bytes_out (transport bytes).
@@ -37,13 +37,18 @@ from ._compat import const, monotonic_ms, print_exception, sleep_ms
 from .errors import MQTTError
 from .message import Message
 from .router import Router
-from .drain import Supervised, pulse as _pulse
 
 _CONNECT_PID = const(-2)
 _FREE = const(-1)
 
 
-class Link(Supervised):
+def pulse(ev):
+    """Wake everything waiting on `ev` now; later waiters wait for the next pulse."""
+    ev.set()
+    ev.clear()
+
+
+class Link:
     """Tasks, waiter slots and dispatch for one Session (see module doc)."""
 
     def __init__(self, session, max_inflight, on_message):
@@ -113,7 +118,7 @@ class Link(Supervised):
         self._wpid[w] = _FREE
         self._wpub[w] = 0
         self._wres[w] = self._werr[w] = None
-        _pulse(self._freed)
+        pulse(self._freed)
 
     async def _request(self, fn, items, props):
         # SUBSCRIBE / UNSUBSCRIBE: queue, wait for the ack -> (codes or None, error)
@@ -173,7 +178,7 @@ class Link(Supervised):
                     self._pump()  # sent() may unblock events waiting for tx room
                 self._writing = False
                 self._wgen += 1
-                _pulse(self._flushed)
+                pulse(self._flushed)
         except Exception as e:
             if self._t is t:
                 self._close(e)
@@ -239,15 +244,28 @@ class Link(Supervised):
                 self._werr[i] = (cause if pids[i] == _CONNECT_PID and isinstance(cause, OSError)
                                  else err or MQTTError("disconnected"))
                 self._wdone[i] = 1
-        _pulse(self._acked)
+        pulse(self._acked)
         me = asyncio.current_task()
         for task in self._tasks or ():
             if task is not me:
                 task.cancel()
         self._tasks = None
         t.close()
-        _pulse(self._flushed)
-        _pulse(self._freed)
+        pulse(self._flushed)
+        pulse(self._freed)
+
+    # ---- supervised: mqtt5.drain, loaded only once a Supervisor owns the client ----
+    def _supervise(self, queue):
+        import mqtt5.drain as d
+        d.supervise(self, queue)
+
+    def _start_drain(self):
+        import mqtt5.drain as d
+        d.start(self)
+
+    def _abandon(self, err):
+        import mqtt5.drain as d
+        d.abandon(self, err)
 
     # ---- events ---------------------------------------------------------------------
     def _pump(self):
@@ -259,7 +277,8 @@ class Link(Supervised):
                 self._deliver(ev.packet)
             elif k == _S.PUBLISH_DONE and self._q is not None and \
                     isinstance(ev.error, SessionLost):
-                self._requeue(ev)
+                import mqtt5.drain as d
+                d.requeue(self, ev)
             elif k == _S.PUBLISH_DONE or k == _S.SUBSCRIBED or k == _S.UNSUBSCRIBED:
                 self._resolve(ev.packet_id, ev)
             elif k == _S.CONNECTED:
@@ -289,7 +308,7 @@ class Link(Supervised):
                 self._werr[i] = ev.error
                 self._wdone[i] = 1
                 break
-        _pulse(self._acked)  # also without a waiter: an ack frees send quota
+        pulse(self._acked)  # also without a waiter: an ack frees send quota
 
     def _deliver(self, pkt):
         self.msgs_in += 1
