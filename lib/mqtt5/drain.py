@@ -32,7 +32,7 @@ def supervise(c, queue):
 
 def fail_waiter(c, w, err):
     c._werr[w] = err
-    c._wdone[w] = 1
+    c._finish(w)
     pulse(c._acked)
 
 
@@ -63,7 +63,7 @@ def requeue(c, ev):
     if p is None:
         if w >= 0:
             c._wres[w] = 0
-            c._wdone[w] = 1
+            c._finish(w)
             pulse(c._acked)
         return
     if w >= 0:
@@ -89,6 +89,27 @@ async def _room(c):
         await c._acked.wait()
     else:
         await c._flush()
+
+
+def q0_now(c, topic, payload, retain, props, alias):
+    # Supervised QoS 0 without a coroutine: straight out when the link is up and
+    # nothing waits in the offline queue, else a copy into the queue.  False when
+    # the transmit buffer is full (then publish_q0() waits for room).
+    q = c._q
+    if c._drain_t is c._t and c._t is not None and not q.n:
+        try:
+            c._s.publish(topic, payload, 0, retain, props, alias)
+            c.msgs_out += 1
+            c._wake.set()  # the writer's next turn sends it, batched
+            return True
+        except _S.BufferFull:
+            return False
+        except MQTTError:
+            if c._t is not None:
+                raise  # not a lost link: the message itself is refused
+    q.put(topic, bytes(payload), 0, retain, props, monotonic_ms())
+    c._qev.set()
+    return True
 
 
 async def publish_q0(c, topic, payload, retain, props, alias):

@@ -11,8 +11,10 @@ Per connection three tasks run:
 
 Callers waiting for CONNACK / PUBACK / PUBREC+PUBCOMP / SUBACK / UNSUBACK hold
 one of `max_inflight` preallocated waiter slots (parallel lists: packet id,
-result, error, done), matched by packet id; one shared Event is pulsed when
-any slot resolves, so no per-call objects are allocated.
+result, error, done), matched by packet id.  A caller waits on its slot's own
+Event (made the first time someone waits on that slot, then reused), so an ack
+wakes only its caller; the shared `_acked` Event is pulsed too, for the tasks
+that wait for any ack (keep-alive start, the supervised drainer).
 
 A reconnect supervisor (mqtt5.supervisor) drives the same Link: `_close()` is
 the one place a connection ends, and `error` says why.  Once `_supervise(queue)`
@@ -48,6 +50,30 @@ def pulse(ev):
     ev.clear()
 
 
+class _Done:
+    # A finished awaitable (returns None): what a QoS 0 publish that needed no
+    # waiting returns, and _done() for a slot already resolved.  One shared
+    # instance; awaiting it allocates nothing (an exhausted iterator), and it
+    # also runs as a task (send/throw/close).
+    def __await__(self):
+        return _EXHAUSTED
+
+    __iter__ = __await__
+
+    def send(self, _):
+        raise StopIteration
+
+    def throw(self, *_):
+        raise StopIteration
+
+    def close(self):
+        pass
+
+
+_EXHAUSTED = iter(())
+DONE = _Done()
+
+
 class Link:
     """Tasks, waiter slots and dispatch for one Session (see module doc)."""
 
@@ -62,6 +88,7 @@ class Link:
         self._wres = [None] * n  # reason code, or list of them
         self._werr = [None] * n
         self._wdone = bytearray(n)
+        self._wev = [None] * n  # per-slot Event, made when a caller first waits
         self._acked = asyncio.Event()  # pulsed when a waiter slot resolves
         self._npub = 0  # QoS 1/2 publishes awaiting their ack
         self._freed = asyncio.Event()  # pulsed when a waiter slot is released
@@ -86,6 +113,7 @@ class Link:
                 pids[i] = pid
                 self._wres[i] = self._werr[i] = None
                 self._wdone[i] = self._wpub[i] = 0
+                self._unset(i)
                 return i
         return -1
 
@@ -95,7 +123,20 @@ class Link:
         self._wpid[w] = _CONNECT_PID
         self._wres[w] = self._werr[w] = None
         self._wdone[w] = 0
+        self._unset(w)
         return w
+
+    def _unset(self, w):
+        ev = self._wev[w]
+        if ev is not None:
+            ev.clear()
+
+    def _finish(self, w):
+        # slot w has its outcome: wake its caller (only that one)
+        self._wdone[w] = 1
+        ev = self._wev[w]
+        if ev is not None:
+            ev.set()
 
     async def _slot(self, keep=0):
         # A waiter slot; `keep`: leave that many free (supervised publishes keep
@@ -110,9 +151,15 @@ class Link:
                     return w
             await self._freed.wait()
 
-    async def _done(self, w):
-        while not self._wdone[w]:
-            await self._acked.wait()
+    def _done(self, w):
+        # awaitable: slot w's outcome (its Event is set only once the slot is done,
+        # and cleared when the slot is taken again), no coroutine of our own
+        if self._wdone[w]:
+            return DONE
+        ev = self._wev[w]
+        if ev is None:
+            ev = self._wev[w] = asyncio.Event()
+        return ev.wait()
 
     def _release(self, w):
         self._wpid[w] = _FREE
@@ -243,7 +290,7 @@ class Link:
                 # connect() reports socket errors as the OSError they are
                 self._werr[i] = (cause if pids[i] == _CONNECT_PID and isinstance(cause, OSError)
                                  else err or MQTTError("disconnected"))
-                self._wdone[i] = 1
+                self._finish(i)
         pulse(self._acked)
         me = asyncio.current_task()
         for task in self._tasks or ():
@@ -306,7 +353,7 @@ class Link:
                 c = ev.reason_codes  # SUBACK/UNSUBACK: may be a view into the rx buffer
                 self._wres[i] = ev.reason_code if c is None else list(c)
                 self._werr[i] = ev.error
-                self._wdone[i] = 1
+                self._finish(i)
                 break
         pulse(self._acked)  # also without a waiter: an ack frees send quota
 
