@@ -43,3 +43,17 @@ def test_heap_budgets_on_the_32bit_frozen_build(runtime, broker):
     over = {k: (got.get(k), limit) for k, limit in BUDGETS.items()
             if got.get(k) is None or got[k] > limit}
     assert not over, "over budget (measured, budget): %r; all figures: %r" % (over, got)
+
+
+# The bench's fixed workload (connect, subscribe, 1,000 QoS 0 + 200 QoS 1 publishes,
+# disconnect): its minimum -X heapsize on the frozen 32-bit build was 36 KiB
+# (bench/run.py search, 2026-11-30; 38 KiB before issue 11); it must still complete
+# within that plus 2 KiB.
+FIXED_HEAP_KIB = 38
+
+
+@pytest.mark.runtimes((M32_FROZEN,))
+def test_fixed_workload_within_its_heap_budget(runtime, broker):
+    res = run(runtime, WORKLOAD, "fixed", broker.port, heapsize="%dk" % FIXED_HEAP_KIB,
+              timeout=120)
+    assert any(r.get("fixed") == "ok" for r in res.records), res.stdout[-2000:]
