@@ -10,9 +10,9 @@ from runtimes import M32_FROZEN, ROOT, run
 WORKLOAD = os.path.join(ROOT, "bench", "workloads", "fieldnode.py")
 
 # Loaded only on use: reason-code names (errors), the supervised drain, topic aliases,
-# enhanced AUTH, the offline queue, request/response, the supervisor (reconnect,
-# redirection, backoff), TLS.
-OPTIONAL = ("mqtt5.reason_codes", "mqtt5.drain", "mqtt5.aliases", "mqtt5.auth",
+# enhanced AUTH, QoS 2 acks, the offline queue, request/response, the supervisor
+# (reconnect, redirection, backoff), TLS.
+OPTIONAL = ("mqtt5.reason_codes", "mqtt5.drain", "mqtt5.aliases", "mqtt5.auth", "mqtt5.qos2",
             "mqtt5.offline", "mqtt5.request", "mqtt5.supervisor", "mqtt5.backoff",
             "mqtt5.tls", "mqtt5._compat_tls")
 
