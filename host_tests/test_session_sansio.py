@@ -3,7 +3,7 @@ runtime and prints one JSON record per test; every record must be ok."""
 
 import pytest
 
-from runtimes import ALL, run
+from runtimes import ALL, HOSTED, M32, M32_FROZEN, run
 
 SCRIPTS = ["session_flows.py", "session_errors.py", "session_inflight.py",
            "session_keepalive.py", "session_resume.py", "session_limits.py",
@@ -45,3 +45,17 @@ def test_session_memory(runtime):
             print("%s: %s bytes held" % (r["test"], r["bytes"]))
         else:
             print("%s: %s bytes/message" % (r["test"], r["bytes_per_msg"]))
+
+
+@pytest.mark.runtimes(HOSTED)
+def test_clock_wraps_without_allocating_and_keepalive_stays_right(runtime):
+    """Issue 11: 2**31 ms of simulated uptime through _compat's wrapping clock; the
+    keep-alive decisions stay right across the wrap and nothing allocates (small ints)."""
+    rec = run(runtime, "clock_wrap.py", timeout=300).records[0]
+    assert rec["simulated_ms"] >= 1 << 31
+    assert rec["checks"] > 70000 and rec["wrong"] == 0, rec
+    assert rec["ticks_clock"], rec
+    if runtime.startswith("micropython"):
+        assert rec["alloc"] == 0, rec
+    if runtime in (M32, M32_FROZEN):
+        assert rec["wraps"] == 2, rec    # ticks wrap at 2**30 on a 32-bit port

@@ -107,6 +107,10 @@ def build(recipe, log=sys.stderr):
         args = list(recipe.args) + ["BUILD=" + build_dir]
         if recipe.manifest:
             args.append("FROZEN_MANIFEST=" + recipe.manifest)
+            # the build dir is shared by every checkout, and the freezer reuses a cached
+            # .mpy when it is newer than the source: another tree's build could win
+            shutil.rmtree(os.path.join(src, recipe.port, build_dir, "frozen_mpy"),
+                          ignore_errors=True)
         t0 = time.monotonic()
         print("mpbuild: building %s (%s %s) ..." % (recipe.name, recipe.port, " ".join(args)),
               file=log, flush=True)

@@ -42,7 +42,10 @@ async def run():
     emit(step="idle", connected=c.is_connected)
 
     writes[0] = 0
-    await asyncio.gather(*[c.publish(BASE + "/batch", b"%d" % i, qos=i % 2) for i in range(10)])
+    async def pub(i):  # all 10 publish() calls made in the same loop turn
+        await c.publish(BASE + "/batch", b"%d" % i, qos=i % 2)
+
+    await asyncio.gather(*[pub(i) for i in range(10)])
     emit(step="batch", writes=writes[0])
 
     await c.publish(BASE + "/ready", b"1")   # the test blackholes the proxy now

@@ -10,7 +10,7 @@ import sys
 
 from client_util import emit, main
 from mqtt5 import Client, Supervisor
-from mqtt5._compat import monotonic_ms
+from mqtt5._compat import monotonic_ms, ticks_diff
 
 with open(sys.argv[1]) as f:
     CFG = json.load(f)
@@ -41,7 +41,7 @@ async def one(mode, port, report=True):
         rec["error"] = str(e)
         rec["type"] = type(e).__name__
         rec["code"] = getattr(e, "reason_code", None)
-    rec["ms"] = monotonic_ms() - t0
+    rec["ms"] = ticks_diff(monotonic_ms(), t0)
     del c
     h1 = heap()
     rec["heap_growth"] = None if h0 is None else h1 - h0

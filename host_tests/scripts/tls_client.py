@@ -9,7 +9,7 @@ import sys
 
 from client_util import emit, main
 from mqtt5 import Client
-from mqtt5._compat import monotonic_ms
+from mqtt5._compat import monotonic_ms, ticks_diff
 
 with open(sys.argv[1]) as f:
     CFG = json.load(f)
@@ -38,8 +38,8 @@ class Ticker:
         while self.run:
             await asyncio.sleep(0)
             t = monotonic_ms()
-            if t - last > self.worst:
-                self.worst = t - last
+            if ticks_diff(t, last) > self.worst:
+                self.worst = ticks_diff(t, last)
             last = t
 
 
@@ -66,7 +66,7 @@ async def case(name, u, tls, timeout_ms=5000, roundtrip=False):
     except Exception as e:
         rec["error"] = str(e)
         rec["type"] = type(e).__name__
-    rec["ms"] = monotonic_ms() - t0
+    rec["ms"] = ticks_diff(monotonic_ms(), t0)
     tick.run = False
     await task
     rec["stall_ms"] = tick.worst

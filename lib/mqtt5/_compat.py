@@ -14,17 +14,15 @@ except ImportError:
 # client and the transport; nothing else in the library tests which runtime it is on.
 
 
+# The clock is the runtime's wrapping millisecond counter: on MicroPython ticks_ms()
+# stays a small int forever (it wraps at TICKS_PERIOD, 2**30 on 32-bit ports), so
+# reading it never allocates, however long the node is up.  Times are compared only
+# through ticks_diff() (valid while they are less than TICKS_PERIOD/2 apart: about
+# 6.2 days on 32-bit, far beyond keep-alive's 18 h maximum) and moved with ticks_add().
 try:  # MicroPython
     from time import ticks_ms, ticks_diff, ticks_add
 
-    _clk = [ticks_ms(), 0]  # last raw ticks, unwrapped ms
-
-    def monotonic_ms():
-        """Milliseconds from an unwrapped monotonic clock (the session's now_ms)."""
-        t = ticks_ms()
-        _clk[1] += ticks_diff(t, _clk[0])
-        _clk[0] = t
-        return _clk[1]
+    monotonic_ms = ticks_ms
 
 except ImportError:  # CPython
     import time as _time
@@ -38,9 +36,7 @@ except ImportError:  # CPython
     def ticks_add(a, b):
         return a + b
 
-    def monotonic_ms():
-        """Milliseconds from an unwrapped monotonic clock (the session's now_ms)."""
-        return _time.monotonic_ns() // 1000000  # type: ignore[attr-defined]  # CPython only
+    monotonic_ms = ticks_ms
 
 
 # asyncio is imported inside the adapter helpers, never at module level: the codec

@@ -12,7 +12,7 @@ import asyncio
 from mqtt5.session import Session, BufferFull
 from ._compat import monotonic_ms
 from .errors import MQTTError
-from .link import Link
+from .link import Link, DONE
 from .message import app_props
 from .router import validate_filter, validate_topic
 from .transport import open_transport
@@ -126,11 +126,11 @@ class Client(Link):
             raise err
         return s.session_present
 
-    async def publish(self, topic, payload, qos=0, retain=False, content_type=None,
-                      payload_format_indicator=None, message_expiry_interval=None,
-                      response_topic=None, correlation_data=None, user_properties=None,
-                      properties=None, topic_alias=True):
-        """Publish and wait until the QoS flow completes.
+    def publish(self, topic, payload, qos=0, retain=False, content_type=None,
+                payload_format_indicator=None, message_expiry_interval=None,
+                response_topic=None, correlation_data=None, user_properties=None,
+                properties=None, topic_alias=True):
+        """Publish and wait until the QoS flow completes: ``await c.publish(...)``.
 
         QoS 0: returns None once the packet is in the transmit buffer (the
         writer sends it on its next loop turn, in one write with everything else
@@ -151,6 +151,11 @@ class Client(Link):
         then only for a failure code, a drop by the offline queue (full under
         REFUSE / dropped under DROP_OLDEST), an expired Message Expiry Interval,
         or Supervisor.stop().
+
+        Returns an awaitable (a coroutine, or for a QoS 0 publish that went
+        straight into the transmit buffer a shared finished awaitable, so the
+        common case allocates no coroutine frame); asyncio.create_task() and
+        gather() accept both.
         """
         validate_topic(topic)
         if isinstance(payload, str):
@@ -158,9 +163,25 @@ class Client(Link):
         props = app_props(properties, content_type, payload_format_indicator,
                           message_expiry_interval, response_topic, correlation_data,
                           user_properties)
+        if not qos:  # fast paths: no coroutine unless the transmit buffer is full
+            if self._q is not None:
+                import mqtt5.drain as d
+                if d.q0_now(self, topic, payload, retain, props, topic_alias):
+                    return DONE
+            elif self._t is not None:
+                try:
+                    self._s.publish(topic, payload, 0, retain, props, topic_alias)
+                    self._wake.set()  # the writer's next turn sends it, batched
+                    return DONE
+                except BufferFull:
+                    pass  # wait for room in the coroutine
+        return self._publish(topic, payload, qos, retain, props, topic_alias)
+
+    async def _publish(self, topic, payload, qos, retain, props, topic_alias):
         q = self._q
         if q is not None and not qos:
-            return await self._publish_q0(topic, payload, retain, props, topic_alias)
+            import mqtt5.drain as d
+            return await d.publish_q0(self, topic, payload, retain, props, topic_alias)
         s = self._s
         w = -1
         if qos:
@@ -170,7 +191,9 @@ class Client(Link):
                 if self._t is None:
                     raise self._not_connected()
                 await self._freed.wait()
-            w = await self._slot(q is not None)  # supervised: waits even while down
+            w = self._take(0) if q is None and self._t is not None else -1  # no coroutine
+            if w < 0:
+                w = await self._slot(q is not None)  # supervised: waits even while down
             self._npub += 1
         try:
             if q is not None:
@@ -203,34 +226,6 @@ class Client(Link):
         if err is not None:
             raise err
         return rc
-
-    async def _publish_q0(self, topic, payload, retain, props, alias=True):
-        # Supervised QoS 0: straight out when the link is up and nothing waits in
-        # the offline queue; else (or if the link goes meanwhile) a copy is queued
-        # and the call returns.
-        q = self._q
-        s = self._s
-        if self._drain_t is self._t and self._t is not None and not q.n:
-            done = False
-            try:
-                while True:
-                    try:
-                        s.publish(topic, payload, 0, retain, props, alias)
-                        break
-                    except BufferFull:
-                        await self._room()
-                done = True
-                self.msgs_out += 1
-                self._wake.set()  # the writer's next turn sends it, batched
-                return None
-            except MQTTError:
-                if done:
-                    return None  # QoS 0 was handed over: at most once
-                if self._t is not None:
-                    raise  # not a lost link: the message itself is refused
-        q.put(topic, bytes(payload), 0, retain, props, monotonic_ms())
-        self._qev.set()
-        return None
 
     async def subscribe(self, filt, qos=0, handler=None, no_local=False,
                         retain_as_published=False, retain_handling=0,
@@ -323,3 +318,4 @@ class Client(Link):
 def _put(d, pid, v):
     if v is not None:
         d[pid] = v
+

@@ -1,5 +1,6 @@
-"""The supervised side of the Link (mixed into mqtt5.link.Link): what changes
-once a Supervisor owns the client.
+"""The supervised side of the Link: what changes once a Supervisor owns the client.
+Loaded only then (Link._supervise()), so a plain client never carries it; the
+functions take the Link (a mqtt5.client.Client) as their first argument.
 
 - QoS 1/2 publish waiters survive link loss (link.py `_close()` skips them):
   with Session Present 1 the session resends their PUBLISH (DUP) / PUBREL in
@@ -17,126 +18,172 @@ import asyncio
 import mqtt5.session as _S
 from ._compat import const, monotonic_ms
 from .errors import MQTTError
+from .link import pulse
 
 _FREE = const(-1)  # a free waiter slot (as in mqtt5.link)
 
 
-def pulse(ev):
-    """Wake everything waiting on `ev` now; later waiters wait for the next pulse."""
-    ev.set()
-    ev.clear()
+def supervise(c, queue):
+    # From now on publish waiters survive link loss and publishes queue when down.
+    c._q = queue
+    queue.on_drop = lambda w: fail_waiter(
+        c, w, MQTTError("publish dropped: offline queue full (drop-oldest)"))
 
 
-class Supervised:
-    """Mixin of Link: offline queue hand-off, kept waiters, the drainer."""
+def fail_waiter(c, w, err):
+    c._werr[w] = err
+    c._finish(w)
+    pulse(c._acked)
 
-    def _supervise(self, queue):
-        # From now on publish waiters survive link loss and publishes queue when down.
-        self._q = queue
-        queue.on_drop = self._dropped
 
-    def _dropped(self, w):
-        self._fail_waiter(w, MQTTError("publish dropped: offline queue full (drop-oldest)"))
+def abandon(c, err):
+    # Supervision ends (stop()): fail every waiting caller and empty the queue.
+    q = c._q
+    while q is not None and q.n:
+        q.pop()
+    pids = c._wpid
+    for i in range(len(pids)):
+        if pids[i] != _FREE and not c._wdone[i]:
+            fail_waiter(c, i, err)
 
-    def _fail_waiter(self, w, err):
-        self._werr[w] = err
-        self._wdone[w] = 1
-        pulse(self._acked)
 
-    def _abandon(self, err):
-        # Supervision ends (stop()): fail every waiting caller and empty the queue.
-        q = self._q
-        while q is not None and q.n:
-            q.pop()
-        pids = self._wpid
-        for i in range(len(pids)):
-            if pids[i] != _FREE and not self._wdone[i]:
-                self._fail_waiter(i, err)
-
-    def _requeue(self, ev):
-        # Session Present 0: the server lost our in-flight publish [MQTT-3.2.2-5].
-        # Send it again as a NEW message (QoS 1: at least once holds).  QoS 2 past
-        # PUBREC (ev.packet None): the server had taken it, so it is done.  A QoS 2
-        # message re-sent here after the server lost its state may arrive twice:
-        # exactly-once needs the server to keep the session (persistence).
-        pids = self._wpid
-        w = -1
-        for i in range(len(pids)):
-            if pids[i] == ev.packet_id and self._wpub[i]:
-                w = i
-                break
-        p = ev.packet
-        if p is None:
-            if w >= 0:
-                self._wres[w] = 0
-                self._wdone[w] = 1
-                pulse(self._acked)
-            return
+def requeue(c, ev):
+    # Session Present 0: the server lost our in-flight publish [MQTT-3.2.2-5].
+    # Send it again as a NEW message (QoS 1: at least once holds).  QoS 2 past
+    # PUBREC (ev.packet None): the server had taken it, so it is done.  A QoS 2
+    # message re-sent here after the server lost its state may arrive twice:
+    # exactly-once needs the server to keep the session (persistence).
+    pids = c._wpid
+    w = -1
+    for i in range(len(pids)):
+        if pids[i] == ev.packet_id and c._wpub[i]:
+            w = i
+            break
+    p = ev.packet
+    if p is None:
         if w >= 0:
-            pids[w] = 0  # no packet id until the drainer publishes it again
-        if not self._q.put_front(p.topic, p.payload, p.qos, p.retain, p.props,
-                                 monotonic_ms(), w) and w >= 0:
-            self._fail_waiter(w, MQTTError("session lost and offline queue full"))
-        self._qev.set()
+            c._wres[w] = 0
+            c._finish(w)
+            pulse(c._acked)
+        return
+    if w >= 0:
+        pids[w] = 0  # no packet id until the drainer publishes it again
+    if not c._q.put_front(p.topic, p.payload, p.qos, p.retain, p.props,
+                          monotonic_ms(), w) and w >= 0:
+        fail_waiter(c, w, MQTTError("session lost and offline queue full"))
+    c._qev.set()
 
-    def _start_drain(self):
-        # Called by the supervisor once the connection is up and restored.
-        t = self._t
-        if t is not None and self._q is not None:
-            self._drain_t = t
-            self._tasks = self._tasks + (asyncio.create_task(self._drainer(t)),)
 
-    async def _room(self):
-        # Wait for transmit room: behind a resend backlog that only acks can
-        # move (send quota), for an ack; else for a writer turn.
-        if self._s._inflight.queued:
-            await self._acked.wait()
-        else:
-            await self._flush()
+def start(c):
+    # Called by the supervisor once the connection is up and restored.
+    t = c._t
+    if t is not None and c._q is not None:
+        c._drain_t = t
+        c._tasks = c._tasks + (asyncio.create_task(_drainer(c, t)),)
 
-    async def _drainer(self, t):
-        # Hand queued publishes to the session, oldest first, as the server's
-        # Receive Maximum [MQTT-3.3.4-7] and our in-flight slots allow.
-        s = self._s
-        q = self._q
-        fl = s._inflight
+
+async def _room(c):
+    # Wait for transmit room: behind a resend backlog that only acks can
+    # move (send quota), for an ack; else for a writer turn.
+    if c._s._inflight.queued:
+        await c._acked.wait()
+    else:
+        await c._flush()
+
+
+def q0_now(c, topic, payload, retain, props, alias):
+    # Supervised QoS 0 without a coroutine: straight out when the link is up and
+    # nothing waits in the offline queue, else a copy into the queue.  False when
+    # the transmit buffer is full (then publish_q0() waits for room).
+    q = c._q
+    if c._drain_t is c._t and c._t is not None and not q.n:
         try:
-            while self._t is t:
-                self._qev.clear()
-                if not q.n:
-                    await self._qev.wait()
-                    continue
-                i = q.head
-                f = q.flags[i]
-                qos = f & 3
-                if qos and (not s.send_quota or fl.used >= fl.size):
-                    await self._acked.wait()  # pulsed when an ack frees a slot
-                    continue
-                now = monotonic_ms()
-                if q.expired_at(i, now):  # [MQTT-3.3.2-5]
-                    q.expired += 1
-                    w = q.pop()
-                    if w >= 0:
-                        self._fail_waiter(w, MQTTError("message expired in the offline queue"))
-                    continue
+            c._s.publish(topic, payload, 0, retain, props, alias)
+            c.msgs_out += 1
+            c._wake.set()  # the writer's next turn sends it, batched
+            return True
+        except _S.BufferFull:
+            return False
+        except MQTTError:
+            if c._t is not None:
+                raise  # not a lost link: the message itself is refused
+    q.put(topic, bytes(payload), 0, retain, props, monotonic_ms())
+    c._qev.set()
+    return True
+
+
+async def publish_q0(c, topic, payload, retain, props, alias):
+    # Supervised QoS 0: straight out when the link is up and nothing waits in
+    # the offline queue; else (or if the link goes meanwhile) a copy is queued
+    # and the call returns.
+    q = c._q
+    s = c._s
+    if c._drain_t is c._t and c._t is not None and not q.n:
+        done = False
+        try:
+            while True:
                 try:
-                    pid = s.publish(q.topic[i], q.payload[i], qos, f & 4 != 0,
-                                    q.props_at(i, now))
+                    s.publish(topic, payload, 0, retain, props, alias)
+                    break
                 except _S.BufferFull:
-                    await self._room()
-                    continue
-                except (MQTTError, ValueError) as e:
-                    if self._t is not t or not s.is_connected:
-                        return
-                    w = q.pop()  # this message can never go: tell its caller
-                    if w >= 0:
-                        self._fail_waiter(w, e)
-                    continue
+                    await _room(c)
+            done = True
+            c.msgs_out += 1
+            c._wake.set()  # the writer's next turn sends it, batched
+            return None
+        except MQTTError:
+            if done:
+                return None  # QoS 0 was handed over: at most once
+            if c._t is not None:
+                raise  # not a lost link: the message itself is refused
+    q.put(topic, bytes(payload), 0, retain, props, monotonic_ms())
+    c._qev.set()
+    return None
+
+
+async def _drainer(c, t):
+    # Hand queued publishes to the session, oldest first, as the server's
+    # Receive Maximum [MQTT-3.3.4-7] and our in-flight slots allow.
+    s = c._s
+    q = c._q
+    fl = s._inflight
+    try:
+        while c._t is t:
+            c._qev.clear()
+            if not q.n:
+                await c._qev.wait()
+                continue
+            i = q.head
+            f = q.flags[i]
+            qos = f & 3
+            if qos and (not s.send_quota or fl.used >= fl.size):
+                await c._acked.wait()  # pulsed when an ack frees a slot
+                continue
+            now = monotonic_ms()
+            if q.expired_at(i, now):  # [MQTT-3.3.2-5]
+                q.expired += 1
                 w = q.pop()
-                self.msgs_out += 1
                 if w >= 0:
-                    self._wpid[w] = pid
-                self._wake.set()
-        except Exception as e:
-            if self._t is t:
-                self._close(e)
+                    fail_waiter(c, w, MQTTError("message expired in the offline queue"))
+                continue
+            try:
+                pid = s.publish(q.topic[i], q.payload[i], qos, f & 4 != 0,
+                                q.props_at(i, now))
+            except _S.BufferFull:
+                await _room(c)
+                continue
+            except (MQTTError, ValueError) as e:
+                if c._t is not t or not s.is_connected:
+                    return
+                w = q.pop()  # this message can never go: tell its caller
+                if w >= 0:
+                    fail_waiter(c, w, e)
+                continue
+            w = q.pop()
+            c.msgs_out += 1
+            if w >= 0:
+                c._wpid[w] = pid
+            c._wake.set()
+    except Exception as e:
+        if c._t is t:
+            c._close(e)

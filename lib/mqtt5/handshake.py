@@ -136,7 +136,8 @@ def on_connack(s, pkt):
     s._has_state = s.session_expiry_granted != 0  # state kept after the link closes
     s.state = ESTABLISHED
     s._hold = False
-    s._aout.reset(s.server_topic_alias_maximum)  # fresh map per connection
+    if s._aout:
+        s._aout.reset(s.server_topic_alias_maximum)  # fresh map per connection
     _out.pump(s)  # resend before any new packet [MQTT-4.4.0-1] [MQTT-4.6.0-1]
     ev._clear(CONNECTED)
     ev.packet, ev.reason_code, ev.props = pkt, rc, pkt.props

@@ -6,8 +6,7 @@ from ._compat import const
 from .errors import ProtocolError
 import mqtt5.handshake as _hs
 import mqtt5.properties as _pr
-from .inflight import WAIT_PUBACK, WAIT_PUBREC, WAIT_PUBCOMP, WAIT_SUBACK, WAIT_UNSUBACK, \
-    RESEND
+from .inflight import WAIT_PUBACK, WAIT_SUBACK, WAIT_UNSUBACK
 from .events import rc_error, MESSAGE, PUBLISH_DONE, SUBSCRIBED, UNSUBSCRIBED, \
     DISCONNECTED, CLOSED, CONNECTING
 
@@ -40,36 +39,10 @@ def handle(s, ptype, pkt):
     pid = getattr(pkt, "packet_id", 0)
     if ptype == _PUBACK:
         i = fl.find(pid, WAIT_PUBACK)
-        return i >= 0 and _done(s, i, PUBLISH_DONE, pkt, pkt.reason_code, "PUBACK")
-    if ptype == _PUBREC:
-        i = fl.find(pid, WAIT_PUBREC)
-        if i < 0:  # a repeated PUBREC gets its PUBREL again, else 0x92 Packet
-            # Identifier not found
-            s._tx.ack(_PUBREL, pid, 0 if fl.find(pid, WAIT_PUBCOMP) >= 0 else 0x92)
-            return False
-        rc = pkt.reason_code
-        if rc >= 0x80:  # flow ends, no PUBREL [MQTT-4.3.3-4]
-            return _done(s, i, PUBLISH_DONE, pkt, rc, "PUBREC")
-        fl.set_queued(i, False)  # (a PUBREC for a resend not yet made)
-        fl.state[i] = WAIT_PUBCOMP | rc << 8 | fl.state[i] & RESEND  # keep 0x10
-        fl.topic[i] = fl.payload[i] = None  # never resent after PUBREL [MQTT-4.3.3-6]
-        s._tx.ack(_PUBREL, pid, 0)
-        return False
-    if ptype == _PUBCOMP:
-        i = fl.find(pid, WAIT_PUBCOMP)
-        if i < 0:
-            return False
-        rc = pkt.reason_code
-        return _done(s, i, PUBLISH_DONE, pkt, rc if rc else (fl.state[i] >> 8) & 0xFF,
-                     "PUBCOMP")
-    if ptype == _PUBREL:
-        # answer PUBCOMP [MQTT-4.3.3-11]; the id is then free for a new message
-        # [MQTT-4.3.3-12]
-        held = s._held.remove(pid)
-        s._tx.ack(_PUBCOMP, pid, 0 if held else 0x92)
-        if held:  # unacknowledged for the server until the PUBCOMP is written
-            s._held.ack_queued(s._tx.end_pos())
-        return False
+        return i >= 0 and complete(s, i, PUBLISH_DONE, pkt, pkt.reason_code, "PUBACK")
+    if ptype == _PUBREC or ptype == _PUBCOMP or ptype == _PUBREL:
+        import mqtt5.qos2 as _q2  # lazy: only QoS 2 flows get these
+        return _q2.on_ack(s, ptype, pkt)
     if ptype == _SUBACK or ptype == _UNSUBACK:
         sub = ptype == _SUBACK
         i = fl.find(pid, WAIT_SUBACK if sub else WAIT_UNSUBACK)
@@ -82,8 +55,8 @@ def handle(s, ptype, pkt):
             if c >= 0x80:
                 rc = c
                 break
-        return _done(s, i, SUBSCRIBED if sub else UNSUBSCRIBED, pkt, rc,
-                     "SUBACK" if sub else "UNSUBACK")
+        return complete(s, i, SUBSCRIBED if sub else UNSUBSCRIBED, pkt, rc,
+                        "SUBACK" if sub else "UNSUBACK")
     if ptype == _DISCONNECT:
         s.state = CLOSED
         props = pkt.props
@@ -106,7 +79,7 @@ def handle(s, ptype, pkt):
     raise ProtocolError(0x82, "unexpected packet type %d" % ptype)
 
 
-def _done(s, i, kind, pkt, rc, what):
+def complete(s, i, kind, pkt, rc, what):
     """Complete slot i: free its packet id and fill the event."""
     ev = s._ev
     ev._clear(kind)

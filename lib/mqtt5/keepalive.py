@@ -1,4 +1,5 @@
-"""Keep-alive deadlines for the session (sans-IO: time is passed in, in ms).
+"""Keep-alive deadlines for the session (sans-IO: time is passed in, in ms, from
+the wrapping clock of _compat; compared only through ticks_diff).
 
 Rules [MQTT-3.1.2.10]:
 - In the absence of sending any other packet within the Keep Alive period, the Client
@@ -10,7 +11,7 @@ Rules [MQTT-3.1.2.10]:
   grace the server applies to us [MQTT-3.1.2-24]); a PINGRESP is such a packet.
 """
 
-from ._compat import const
+from ._compat import const, ticks_diff
 
 NONE = const(0)
 PING = const(1)
@@ -47,10 +48,11 @@ class KeepAlive:
         p = self.period_ms
         if not p:
             return NONE
-        if now_ms - self.last_rx >= p + (p >> 1):
+        rx = ticks_diff(now_ms, self.last_rx)
+        if rx >= p + (p >> 1):
             return DEAD
         if may_ping and not self.ping_out and (
-                now_ms - self.last_tx >= p or now_ms - self.last_rx >= p):
+                ticks_diff(now_ms, self.last_tx) >= p or rx >= p):
             return PING
         return NONE
 
@@ -63,7 +65,8 @@ class KeepAlive:
         p = self.period_ms
         if not p:
             return IDLE_MS
-        due = self.last_rx + p + (p >> 1)
+        rx = ticks_diff(now_ms, self.last_rx)
+        left = p + (p >> 1) - rx
         if may_ping and not self.ping_out:
-            due = min(due, self.last_tx + p, self.last_rx + p)
-        return max(0, due - now_ms)
+            left = min(left, p - ticks_diff(now_ms, self.last_tx), p - rx)
+        return max(0, left)

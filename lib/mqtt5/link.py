@@ -11,8 +11,10 @@ Per connection three tasks run:
 
 Callers waiting for CONNACK / PUBACK / PUBREC+PUBCOMP / SUBACK / UNSUBACK hold
 one of `max_inflight` preallocated waiter slots (parallel lists: packet id,
-result, error, done), matched by packet id; one shared Event is pulsed when
-any slot resolves, so no per-call objects are allocated.
+result, error, done), matched by packet id.  A caller waits on its slot's own
+Event (made the first time someone waits on that slot, then reused), so an ack
+wakes only its caller; the shared `_acked` Event is pulsed too, for the tasks
+that wait for any ack (keep-alive start, the supervised drainer).
 
 A reconnect supervisor (mqtt5.supervisor) drives the same Link: `_close()` is
 the one place a connection ends, and `error` says why.  Once `_supervise(queue)`
@@ -20,9 +22,9 @@ was called, QoS 1/2 publish waiters outlive the connection: the session resends
 their PUBLISH/PUBREL on Session Present 1 and they resolve on its PUBLISH_DONE;
 on Session Present 0 (the session's SessionLost event) the message is put back
 at the front of the offline queue (mqtt5.offline) and goes out again as a new
-message.  A fourth task, the drainer (mqtt5.drain), started by the supervisor
-once the subscriptions are restored, hands queued publishes to the session in
-order.
+message.  A fourth task, the drainer (mqtt5.drain, loaded only by _supervise()),
+started by the supervisor once the subscriptions are restored, hands queued
+publishes to the session in order.
 
 Counters (plain ints, no allocation): msgs_in, msgs_out (application messages
 delivered / accepted for sending), bytes_in, bytes_out (transport bytes).
@@ -37,13 +39,42 @@ from ._compat import const, monotonic_ms, print_exception, sleep_ms
 from .errors import MQTTError
 from .message import Message
 from .router import Router
-from .drain import Supervised, pulse as _pulse
 
 _CONNECT_PID = const(-2)
 _FREE = const(-1)
 
 
-class Link(Supervised):
+def pulse(ev):
+    """Wake everything waiting on `ev` now; later waiters wait for the next pulse."""
+    ev.set()
+    ev.clear()
+
+
+class _Done:
+    # A finished awaitable (returns None): what a QoS 0 publish that needed no
+    # waiting returns, and _done() for a slot already resolved.  One shared
+    # instance; awaiting it allocates nothing (an exhausted iterator), and it
+    # also runs as a task (send/throw/close).
+    def __await__(self):
+        return _EXHAUSTED
+
+    __iter__ = __await__
+
+    def send(self, _):
+        raise StopIteration
+
+    def throw(self, *_):
+        raise StopIteration
+
+    def close(self):
+        pass
+
+
+_EXHAUSTED = iter(())
+DONE = _Done()
+
+
+class Link:
     """Tasks, waiter slots and dispatch for one Session (see module doc)."""
 
     def __init__(self, session, max_inflight, on_message):
@@ -57,6 +88,7 @@ class Link(Supervised):
         self._wres = [None] * n  # reason code, or list of them
         self._werr = [None] * n
         self._wdone = bytearray(n)
+        self._wev = [None] * n  # per-slot Event, made when a caller first waits
         self._acked = asyncio.Event()  # pulsed when a waiter slot resolves
         self._npub = 0  # QoS 1/2 publishes awaiting their ack
         self._freed = asyncio.Event()  # pulsed when a waiter slot is released
@@ -81,6 +113,7 @@ class Link(Supervised):
                 pids[i] = pid
                 self._wres[i] = self._werr[i] = None
                 self._wdone[i] = self._wpub[i] = 0
+                self._unset(i)
                 return i
         return -1
 
@@ -90,7 +123,20 @@ class Link(Supervised):
         self._wpid[w] = _CONNECT_PID
         self._wres[w] = self._werr[w] = None
         self._wdone[w] = 0
+        self._unset(w)
         return w
+
+    def _unset(self, w):
+        ev = self._wev[w]
+        if ev is not None:
+            ev.clear()
+
+    def _finish(self, w):
+        # slot w has its outcome: wake its caller (only that one)
+        self._wdone[w] = 1
+        ev = self._wev[w]
+        if ev is not None:
+            ev.set()
 
     async def _slot(self, keep=0):
         # A waiter slot; `keep`: leave that many free (supervised publishes keep
@@ -105,15 +151,21 @@ class Link(Supervised):
                     return w
             await self._freed.wait()
 
-    async def _done(self, w):
-        while not self._wdone[w]:
-            await self._acked.wait()
+    def _done(self, w):
+        # awaitable: slot w's outcome (its Event is set only once the slot is done,
+        # and cleared when the slot is taken again), no coroutine of our own
+        if self._wdone[w]:
+            return DONE
+        ev = self._wev[w]
+        if ev is None:
+            ev = self._wev[w] = asyncio.Event()
+        return ev.wait()
 
     def _release(self, w):
         self._wpid[w] = _FREE
         self._wpub[w] = 0
         self._wres[w] = self._werr[w] = None
-        _pulse(self._freed)
+        pulse(self._freed)
 
     async def _request(self, fn, items, props):
         # SUBSCRIBE / UNSUBSCRIBE: queue, wait for the ack -> (codes or None, error)
@@ -173,7 +225,7 @@ class Link(Supervised):
                     self._pump()  # sent() may unblock events waiting for tx room
                 self._writing = False
                 self._wgen += 1
-                _pulse(self._flushed)
+                pulse(self._flushed)
         except Exception as e:
             if self._t is t:
                 self._close(e)
@@ -238,16 +290,29 @@ class Link(Supervised):
                 # connect() reports socket errors as the OSError they are
                 self._werr[i] = (cause if pids[i] == _CONNECT_PID and isinstance(cause, OSError)
                                  else err or MQTTError("disconnected"))
-                self._wdone[i] = 1
-        _pulse(self._acked)
+                self._finish(i)
+        pulse(self._acked)
         me = asyncio.current_task()
         for task in self._tasks or ():
             if task is not me:
                 task.cancel()
         self._tasks = None
         t.close()
-        _pulse(self._flushed)
-        _pulse(self._freed)
+        pulse(self._flushed)
+        pulse(self._freed)
+
+    # ---- supervised: mqtt5.drain, loaded only once a Supervisor owns the client ----
+    def _supervise(self, queue):
+        import mqtt5.drain as d
+        d.supervise(self, queue)
+
+    def _start_drain(self):
+        import mqtt5.drain as d
+        d.start(self)
+
+    def _abandon(self, err):
+        import mqtt5.drain as d
+        d.abandon(self, err)
 
     # ---- events ---------------------------------------------------------------------
     def _pump(self):
@@ -259,7 +324,8 @@ class Link(Supervised):
                 self._deliver(ev.packet)
             elif k == _S.PUBLISH_DONE and self._q is not None and \
                     isinstance(ev.error, SessionLost):
-                self._requeue(ev)
+                import mqtt5.drain as d
+                d.requeue(self, ev)
             elif k == _S.PUBLISH_DONE or k == _S.SUBSCRIBED or k == _S.UNSUBSCRIBED:
                 self._resolve(ev.packet_id, ev)
             elif k == _S.CONNECTED:
@@ -287,9 +353,9 @@ class Link(Supervised):
                 c = ev.reason_codes  # SUBACK/UNSUBACK: may be a view into the rx buffer
                 self._wres[i] = ev.reason_code if c is None else list(c)
                 self._werr[i] = ev.error
-                self._wdone[i] = 1
+                self._finish(i)
                 break
-        _pulse(self._acked)  # also without a waiter: an ack frees send quota
+        pulse(self._acked)  # also without a waiter: an ack frees send quota
 
     def _deliver(self, pkt):
         self.msgs_in += 1

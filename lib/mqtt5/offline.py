@@ -15,7 +15,7 @@ Entries re-queued after a session loss (`put_front`) bypass the limits: their
 callers are already waiting and were counted once.
 """
 
-from ._compat import const
+from ._compat import const, ticks_diff
 
 DROP_OLDEST = 0
 REFUSE = 1
@@ -128,7 +128,7 @@ class OfflineQueue:
         p = self.props[i]
         if p is None or _EXPIRY not in p:
             return p
-        waited = (now_ms - self.t[i]) // 1000
+        waited = ticks_diff(now_ms, self.t[i]) // 1000
         if waited <= 0:
             return p
         left = p[_EXPIRY] - waited
@@ -142,7 +142,7 @@ class OfflineQueue:
         """True when entry i's Message Expiry Interval ran out while queued."""
         p = self.props[i]
         return p is not None and _EXPIRY in p and \
-            (now_ms - self.t[i]) // 1000 >= p[_EXPIRY]
+            ticks_diff(now_ms, self.t[i]) // 1000 >= p[_EXPIRY]
 
 
 def _full(msg):

@@ -81,7 +81,7 @@ def publish(s, topic, payload, qos, retain, props, alias):
 def _send(s, topic, payload, qos, retain, pid, props, alias):
     # Encode one new PUBLISH, with a topic alias when the table allows.
     al = s._aout
-    a = al.lookup(topic) if alias and al.limit else 0
+    a = al.lookup(topic) if alias and al and al.limit else 0
     if not a:
         s._tx.publish(_RESERVE, s.server_max_packet_size, topic, payload, qos, retain,
                       False, pid, props)

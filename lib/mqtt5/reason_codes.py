@@ -1,11 +1,13 @@
 """MQTT v5 reason codes (spec 2.4, Table 2-6): names and per-packet validity.
 
-Kept as two constant tables searched on demand, so importing this module costs
-no dict. ``name(code, ptype=None)`` gives the spec's name; 0x00 is "Success",
+Loaded only to name a code (errors, logs): the validity table the codec checks
+every reason code against lives in mqtt5.packets (``rc_allowed``, re-exported here
+as ``allowed``). ``name(code, ptype=None)`` gives the spec's name; 0x00 is "Success",
 "Normal disconnection" for DISCONNECT and "Granted QoS 0" for SUBACK.
 ``allowed(code, ptype)`` says whether the spec lets that packet carry the code.
 """
 from mqtt5._compat import const
+from mqtt5.packets import rc_allowed as allowed, rc_row as _row  # noqa: F401 (API)
 
 SUCCESS = const(0x00)
 NORMAL_DISCONNECTION = const(0x00)
@@ -56,16 +58,6 @@ WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED = const(0xA2)
 _DISCONNECT = const(14)
 _SUBACK = const(9)
 
-# Rows of 3 bytes: code, then a 16-bit mask of the packet types that may carry
-# it (bit n = packet type n), transcribed from Table 2-6 and checked against the
-# per-packet lists in 3.2.2.2, 3.4.2.1, 3.5.2.1, 3.6.2.1, 3.7.2.1, 3.9.3,
-# 3.11.3, 3.14.2.1 and 3.15.2.1.
-_ROWS = (b'\x00\xca\xf4\x01\x02\x00\x02\x02\x00\x04@\x00\x10\x000\x11\x08\x00'
-         b'\x18\x80\x00\x19\x80\x00\x80J4\x81@\x04\x82@\x04\x83J4\x84\x00\x04'
-         b'\x85\x00\x04\x86\x00\x04\x87J4\x88\x00\x04\x89@\x04\x8a\x00\x04\x8b@'
-         b'\x00\x8c@\x04\x8d@\x00\x8e@\x00\x8fJ\x00\x90@4\x91\n0\x92\x00\xc0\x93'
-         b'@\x00\x94@\x00\x95@\x04\x96@\x00\x97B4\x98@\x00\x99@4\x9a@\x04\x9b@'
-         b'\x04\x9c@\x04\x9d@\x04\x9eB\x00\x9f@\x04\xa0@\x00\xa1B\x00\xa2B\x00')
 # Names in row order, '|' separated.
 _TEXT = ("Success|Granted QoS 1|Granted QoS 2|Disconnect with Will Message|"
          "No matching subscribers|No subscription existed|Continue authentication|"
@@ -81,16 +73,6 @@ _TEXT = ("Success|Granted QoS 1|Granted QoS 2|Disconnect with Will Message|"
          "Use another server|Server moved|Shared Subscriptions not supported|"
          "Connection rate exceeded|Maximum connect time|"
          "Subscription Identifiers not supported|Wildcard Subscriptions not supported")
-
-
-def _row(code):
-    i = 0
-    n = len(_ROWS)
-    while i < n:
-        if _ROWS[i] == code:
-            return i // 3
-        i += 3
-    return -1
 
 
 def name(code, ptype=None):
@@ -110,12 +92,3 @@ def name(code, ptype=None):
         r -= 1
     b = _TEXT.find("|", a)
     return _TEXT[a:] if b < 0 else _TEXT[a:b]
-
-
-def allowed(code, ptype):
-    """True when packet type ``ptype`` may carry reason ``code`` (Table 2-6)."""
-    r = _row(code)
-    if r < 0:
-        return False
-    r *= 3
-    return ((_ROWS[r + 1] << 8 | _ROWS[r + 2]) >> ptype) & 1 == 1

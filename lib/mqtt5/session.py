@@ -60,7 +60,6 @@ import mqtt5.outbound as _out
 from .rxbuf import RxBuffer
 from .txbuf import TxBuffer, BufferFull, ACK_ROOM  # noqa: F401 (BufferFull is API)
 from .inflight import Inflight, HeldIds, WAIT_SUBACK, WAIT_UNSUBACK
-from .aliases import OutAliases
 from .keepalive import KeepAlive, PING, DEAD, IDLE_MS
 from .outbound import SessionLost  # noqa: F401 (API)
 from .events import Event, CONNECTED, MESSAGE, PUBLISH_DONE, SUBSCRIBED, \
@@ -77,7 +76,6 @@ _PUBLISH = const(3)
 _PUBREC = const(5)
 _PUBREL = const(6)
 _AUTH = const(15)
-_NO_ALIASES = OutAliases(0)  # shared by sessions without outbound aliases (stateless)
 
 
 class Session:
@@ -153,7 +151,10 @@ class Session:
         self._tx = TxBuffer(tx_size)
         self._inflight = Inflight(max_inflight)
         self._held = HeldIds(receive_maximum)
-        self._aout = OutAliases(topic_alias_out) if topic_alias_out else _NO_ALIASES
+        self._aout = None  # outbound aliases (aliases.py): loaded only when asked for
+        if topic_alias_out:
+            from .aliases import OutAliases
+            self._aout = OutAliases(topic_alias_out)
         self._hold = False  # CONNECTING with enhanced auth: new packets wait
         self._ka = KeepAlive(keepalive)
         self._ev = Event()
@@ -191,7 +192,8 @@ class Session:
         self._rx.reset()
         self._tx.reset()
         self._held.reset_acks()
-        self._aout.reset(0)  # outbound aliases only after CONNACK [MQTT-3.3.2-7]
+        if self._aout:
+            self._aout.reset(0)  # outbound aliases only after CONNACK [MQTT-3.3.2-7]
         self._inflight.mark_resend()  # resent if the session is present
         al = self._aliases  # inbound topic aliases live for one connection [MQTT-3.3.2-7]
         for i in range(len(al)):

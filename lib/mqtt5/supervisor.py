@@ -37,7 +37,7 @@
 
 import asyncio
 
-from ._compat import monotonic_ms, sleep_ms
+from ._compat import monotonic_ms, sleep_ms, ticks_diff
 from .backoff import BASE_MS, CAP_MS, FACTOR, delay_ms
 from .errors import MQTTError
 from .offline import OfflineQueue, DROP_OLDEST
@@ -266,9 +266,9 @@ class Supervisor:
             self._up.set()
             err = await c.wait_closed()
             self._up.clear()
-            up_ms = monotonic_ms() - up_at
+            up_ms = ticks_diff(monotonic_ms(), up_at)
             st.last_up_ms = up_ms
-            if up_ms >= self.stable_ms:
+            if up_ms < 0 or up_ms >= self.stable_ms:  # < 0: up for over half a clock period
                 self._attempt = 0  # that link was stable: start the backoff again
             if self._stop:
                 break

@@ -3,7 +3,7 @@ from mqtt5._compat import const
 from mqtt5.errors import ProtocolError
 import mqtt5.wire as wire
 import mqtt5.properties as _pr
-from mqtt5.packets import read_pid, check_pid, check_rc
+from mqtt5.packets import read_pid, check_pid, check_rc, rc_allowed
 
 _SUBSCRIBE = const(8)
 _SUBACK = const(9)
@@ -122,9 +122,8 @@ def decode_sub(mv, t, p, end):
         p = _pr.decode(pkt, mv, p + 2, end, t)
         if p == end:  # one code per filter (3.9.3, 3.11.3), so at least one
             raise ProtocolError(_PROTOCOL, "no reason codes")
-        import mqtt5.reason_codes as rc
         for i in range(p, end):
-            if not rc.allowed(mv[i], t):  # [MQTT-3.9.3-2] [MQTT-3.11.3-2]
+            if not rc_allowed(mv[i], t):  # [MQTT-3.9.3-2] [MQTT-3.11.3-2]
                 raise ProtocolError(_PROTOCOL, "reason code 0x%02X not valid here" % mv[i])
         pkt.reason_codes = bytes(mv[p:end])
         return pkt
