@@ -22,7 +22,7 @@ import json
 import board
 import payload as pl
 from mqtt5 import MQTTError
-from mqtt5._compat import monotonic_ms, sleep_ms
+from mqtt5._compat import sleep_ms, ticks_add, ticks_diff, ticks_ms
 from mqtt5.supervisor import UP
 
 _POLL_MS = 100  # button and due-time polling
@@ -51,16 +51,18 @@ class App:
         self.topics = [self.base + "/state/" + s for s in names]
         self.seq = [0] * n
         self.value = [0] * n
-        self.taken = [0] * n  # monotonic ms of the newest reading
-        self.due = [0] * n
+        # times are the wrapping ticks_ms clock: compared with ticks_diff only
+        self.taken = [0] * n  # ticks of the newest reading
         self.dirty = bytearray(n)  # a reading waits to be published
         self.ct_sent = bytearray(n)  # Content Type sent on this connection
         self.level = bytearray(n)  # threshold state: _NORMAL / _HIGH / _LOW
         self.buf = bytearray(pl.MAX_SIZE)
         self.mv = memoryview(self.buf)
         self.ev_seq = 0
-        self.t0 = monotonic_ms()
-        self.beat = self.t0  # last turn of the readings task
+        self.tick = ticks_ms()
+        self.up_ms = 0  # uptime, summed from ticks_diff steps (ticks wrap)
+        self.due = [self.tick] * n  # next reading per sensor: at once
+        self.beat = self.tick  # last turn of the readings task
         self.born = False
         self.wake = asyncio.Event()
         self.readings_sent = 0
@@ -69,19 +71,28 @@ class App:
         self.last_disconnect = None
         self.commands = None  # commands.Commands, set by main
         self.tasks = []
-        self.stats_due = 0
+        self.stats_due = self.tick
 
     def apply(self, cfg):
         """Take a new (validated) config: intervals, QoS and thresholds at once."""
         self.cfg = cfg
         self.scfg = [cfg["sensors"][s] for s in self.names]
-        now = monotonic_ms()
+        now = ticks_ms()
         for i in range(len(self.names)):
-            self.due[i] = min(self.due[i], now + self.scfg[i]["interval_ms"])
-        self.stats_due = min(self.stats_due, now + cfg["stats_interval_ms"])
+            self.due[i] = _sooner(self.due[i], ticks_add(now, self.scfg[i]["interval_ms"]))
+        self.stats_due = _sooner(self.stats_due, ticks_add(now, cfg["stats_interval_ms"]))
+
+    def clock(self):
+        """ticks_ms() now, and the uptime brought up to it (called at least every
+        _POLL_MS by the readings task, far inside the ticks wrap)."""
+        now = ticks_ms()
+        self.up_ms += ticks_diff(now, self.tick)
+        self.tick = now
+        return now
 
     def uptime_s(self):
-        return (monotonic_ms() - self.t0) // 1000
+        self.clock()
+        return self.up_ms // 1000
 
     # ---- link state (Supervisor on_state) --------------------------------------------
     def link(self, state, reason):
@@ -98,19 +109,18 @@ class App:
     async def readings(self):
         names = self.names
         while True:
-            now = monotonic_ms()
+            now = self.clock()
             self.beat = now
-            nxt = now + _POLL_MS
+            nxt = ticks_add(now, _POLL_MS)
             for i in range(len(names)):
-                if now >= self.due[i]:
-                    self.due[i] = now + self.scfg[i]["interval_ms"]
+                if ticks_diff(now, self.due[i]) >= 0:
+                    self.due[i] = ticks_add(now, self.scfg[i]["interval_ms"])
                     self._read(i, now)
-                if self.due[i] < nxt:
-                    nxt = self.due[i]
+                nxt = _sooner(nxt, self.due[i])
             if board.button_pressed():
                 log("button pressed")
                 self.event("button", pl.EV_BUTTON)
-            await sleep_ms(max(10, nxt - monotonic_ms()))
+            await sleep_ms(max(10, ticks_diff(nxt, ticks_ms())))
 
     def _read(self, i, now):
         name = self.names[i]
@@ -169,8 +179,9 @@ class App:
         self.dirty[i] = 0
         name = self.names[i]
         exp = board.SENSORS[name][1]
-        late = monotonic_ms() - self.taken[i] >= 1000
-        t = (self.taken[i] - self.t0) // 1000 if late else None
+        age = ticks_diff(self.clock(), self.taken[i])
+        late = age >= 1000
+        t = (self.up_ms - age) // 1000 if late else None  # seconds since boot when taken
         n = pl.encode_reading(self.buf, self.seq[i], self.value[i], exp, t)
         first = not self.ct_sent[i]
         qos = self.scfg[i]["qos"]
@@ -184,7 +195,7 @@ class App:
         self.readings_sent += 1
         log("-> state/%s #%d %s %s%s (%d B, qos %d)" % (
             name, self.seq[i], pl.fixed(self.value[i], exp), board.SENSORS[name][0],
-            " taken %d s ago" % ((monotonic_ms() - self.taken[i]) // 1000) if late else "",
+            " taken %d s ago" % (age // 1000) if late else "",
             n, qos))
 
     # ---- events ----------------------------------------------------------------------
@@ -226,9 +237,9 @@ class App:
 
     async def stats_task(self):
         while True:
-            now = monotonic_ms()
-            if now >= self.stats_due:
-                self.stats_due = now + self.cfg["stats_interval_ms"]
+            now = ticks_ms()
+            if ticks_diff(now, self.stats_due) >= 0:
+                self.stats_due = ticks_add(now, self.cfg["stats_interval_ms"])
                 self.tasks = [t for t in self.tasks if not t.done()]
                 if self.sup.state == UP and self.born:
                     text = json.dumps(self.stats())
@@ -238,7 +249,7 @@ class App:
                         log("-> stats %s" % text)
                     except MQTTError as e:
                         log("stats refused: %s" % e)
-            await sleep_ms(min(1000, max(10, self.stats_due - monotonic_ms())))
+            await sleep_ms(min(1000, max(10, ticks_diff(self.stats_due, ticks_ms()))))
 
     # ---- watchdog and network --------------------------------------------------------
     async def keeper(self, sup_task):
@@ -249,13 +260,13 @@ class App:
             board.wdt_start(wdt)
         period = max(100, min(1000, wdt // 4)) if wdt else 1000
         while True:
-            now = monotonic_ms()
-            alive = now - self.beat < max(wdt, 1000) and not sup_task.done()
+            since = ticks_diff(ticks_ms(), self.beat)
+            alive = since < max(wdt, 1000) and not sup_task.done()
             if wdt and alive:
                 board.wdt_feed()
             elif wdt:
                 log("watchdog not fed: readings %d ms ago, supervisor %s"
-                    % (now - self.beat, "ended" if sup_task.done() else "alive"))
+                    % (since, "ended" if sup_task.done() else "alive"))
             if not board.network_ok():
                 try:
                     await board.network_up(self.cfg["wifi_ssid"], self.cfg["wifi_password"],
@@ -263,3 +274,8 @@ class App:
                 except board.NetworkError as e:
                     log("network down: %s" % e)
             await sleep_ms(period)
+
+
+def _sooner(a, b):
+    # the earlier of two ticks times
+    return a if ticks_diff(a, b) <= 0 else b

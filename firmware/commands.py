@@ -15,7 +15,7 @@ import json
 
 import board
 from mqtt5 import Responder
-from mqtt5._compat import monotonic_ms, sleep_ms
+from mqtt5._compat import sleep_ms, ticks_add, ticks_diff, ticks_ms
 
 OK = 0
 MALFORMED = 1  # payload not UTF-8 JSON object
@@ -186,9 +186,9 @@ class Commands:
         return cfg
 
     async def _blink(self, s):
-        end = monotonic_ms() + s * 1000
+        end = ticks_add(ticks_ms(), s * 1000)
         on = True
-        while monotonic_ms() < end:
+        while ticks_diff(end, ticks_ms()) > 0:
             board.led(on)
             on = not on
             await sleep_ms(250)

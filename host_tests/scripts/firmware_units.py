@@ -89,4 +89,26 @@ try:
     ok("save_rejects", False)
 except config.ConfigError:
     ok("save_rejects", open(d + "/config.json").read() == before)
+# the app's clock across the wrap of ticks_ms (2**30 ms on 32-bit ports, about
+# 12.4 days): uptime keeps counting and due times still compare right
+import app  # noqa: E402
+from mqtt5._compat import ticks_add  # noqa: E402
+
+
+class _Clock:
+    tick = ticks_add(0, -500)  # 500 ms before the wrap (on MicroPython)
+    up_ms = 1000
+
+
+c = _Clock()
+real = app.ticks_ms
+app.ticks_ms = lambda: 300  # 800 ms later, after the wrap
+try:
+    now = app.App.clock(c)
+    ok("clock_wrap_uptime", c.up_ms == 1800 and now == 300 and c.tick == 300, c.up_ms)
+    before = ticks_add(0, -100)  # due before the wrap is sooner than 50 after it
+    ok("clock_wrap_sooner", app._sooner(before, 50) == before and app._sooner(50, before) == before)
+finally:
+    app.ticks_ms = real
+
 print(json.dumps({"done": _n[0]}))
