@@ -107,17 +107,14 @@ def build(recipe, log=sys.stderr):
         args = list(recipe.args) + ["BUILD=" + build_dir]
         if recipe.manifest:
             args.append("FROZEN_MANIFEST=" + recipe.manifest)
-            # the build dir is shared by every checkout, and the freezer reuses a cached
-            # .mpy when it is newer than the source: another tree's build could win
-            shutil.rmtree(os.path.join(src, recipe.port, build_dir, "frozen_mpy"),
-                          ignore_errors=True)
         t0 = time.monotonic()
         print("mpbuild: building %s (%s %s) ..." % (recipe.name, recipe.port, " ".join(args)),
               file=log, flush=True)
         port_dir = os.path.join(src, recipe.port)
-        # make recompiles a frozen .py only when it is newer than the .mpy it left
-        # here; another clone's (or an older checkout's) .mpy would win, so the
-        # frozen outputs start afresh every build (the C objects stay cached)
+        # the build dir is shared by every checkout, and make recompiles a frozen .py
+        # only when it is newer than the .mpy it left here: another tree's (or an
+        # older checkout's) .mpy would win, so the frozen outputs start afresh every
+        # build (the C objects stay cached)
         for stale in ("frozen_mpy", "frozen_content.c"):
             path = os.path.join(port_dir, build_dir, stale)
             if os.path.isdir(path):
