@@ -26,7 +26,7 @@ FAILED = 5  # valid, but it could not be done (e.g. the file system failed)
 
 MAX_BYTES = 512
 MAX_ANSWER = 1792  # fits the client's 2048-byte transmit buffer with topic and properties
-REMEMBER = 8
+REMEMBER = 4  # answers kept for replay: up to ~1 KB each (get_config), so few on a 64 KiB heap
 # keys that take effect only after a reboot (the others apply at once)
 _LIVE = ("sensors", "stats_interval_ms", "event_expiry_s")
 
