@@ -1,8 +1,9 @@
 """The whole node's memory: minimum -X heapsize and heap in use after boot.
 
-Runs firmware/main.py (the unix board, lib/ firmware/ boards/unix compiled to
-.mpy as a board loads them) on the MicroPython unix port against a local
-Mosquitto, with short intervals (readings every 500/700 ms, stats every
+Runs the firmware (the unix board) against a local Mosquitto on two runtimes:
+the 64-bit MicroPython unix port with lib/ firmware/ boards/unix compiled to
+.mpy (as a board loads them from its filesystem), and the 32-bit build with all
+of it frozen in, started as a flashed board starts it (`-m main`); with short intervals (readings every 500/700 ms, stats every
 second, a button press), for a few seconds per try:
 
 - heap after boot: heapsize minus the free heap after a collection that the
@@ -28,21 +29,28 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(ROOT, "host_tests"))
 
 from broker import Broker  # noqa: E402
-from runtimes import command  # noqa: E402
+from runtimes import M32_FROZEN, command, device_binary  # noqa: E402
 
 CONFIG = {"sensors": {"temperature": {"interval_ms": 500, "high": 1}, "humidity": {"interval_ms": 700}},
           "stats_interval_ms": 1000, "watchdog_ms": 0}
 
 
-def run_node(broker, heap_kib, seconds):
+RUNTIMES = (("micropython", "micropython unix port (64-bit), .mpy"),
+            (M32_FROZEN, "32-bit unix build, frozen"))
+
+
+def run_node(broker, heap_kib, seconds, runtime="micropython"):
     """(ok, first stats dict or None, output) of one node run."""
     home = tempfile.mkdtemp(prefix="fieldnode-bench-")
     try:
         os.makedirs(os.path.join(home, "sim"))
         with open(os.path.join(home, "config.json"), "w") as f:
             json.dump(CONFIG, f)
-        argv, env = command("micropython", os.path.join(ROOT, "firmware", "main.py"),
-                            heapsize="%dk" % heap_kib, mpy=True)
+        main = os.path.join(ROOT, "firmware", "main.py")
+        argv, env = command(runtime, main, heapsize="%dk" % heap_kib,
+                            mpy=runtime == "micropython")
+        if runtime == M32_FROZEN:  # the frozen main
+            argv[argv.index(main):argv.index(main) + 1] = ["-m", "main"]
         env.update(FIELDNODE_HOME=home, FIELDNODE_DEVICE_ID="bench-node-%d" % heap_kib,
                    FIELDNODE_BROKER=broker.url)
         p = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.PIPE,
@@ -71,43 +79,52 @@ def run_node(broker, heap_kib, seconds):
         shutil.rmtree(home, ignore_errors=True)
 
 
+def measure_one(b, runtime, name, seconds):
+    ok, stats, out = run_node(b, 512, seconds, runtime)
+    if not ok:
+        raise RuntimeError("the node failed at 512 KiB on %s:\n%s" % (name, out[-2000:]))
+    after_boot = 512 * 1024 - stats["mem_free"]
+    lo, hi = 16, 512  # lo fails (assumed), hi works
+    while hi - lo > 4:
+        mid = (lo + hi) // 2 // 4 * 4
+        if run_node(b, mid, seconds, runtime)[0]:
+            hi = mid
+        else:
+            lo = mid
+    return {"runtime": name, "heap_after_boot_B": after_boot, "min_heap_KiB": hi,
+            "run_s": seconds}
+
+
 def measure(quick=False):
+    """One result per runtime (see RUNTIMES)."""
     seconds = 3 if quick else 6
+    device_binary(M32_FROZEN)  # built (or taken from the cache) before any timing
     b = Broker(tempfile.mkdtemp(prefix="fieldnode-bench-broker-"), log_types=("error",))
     b.start()
     try:
-        ok, stats, out = run_node(b, 512, seconds)
-        if not ok:
-            raise RuntimeError("the node failed at 512 KiB:\n" + out[-2000:])
-        after_boot = 512 * 1024 - stats["mem_free"]
-        lo, hi = 16, 512  # lo fails (assumed), hi works
-        while hi - lo > 4:
-            mid = (lo + hi) // 2 // 4 * 4
-            if run_node(b, mid, seconds)[0]:
-                hi = mid
-            else:
-                lo = mid
-        return {"runtime": "micropython unix port (64-bit), .mpy", "heap_after_boot_B": after_boot,
-                "min_heap_KiB": hi, "run_s": seconds}
+        return [measure_one(b, rt, name, seconds) for rt, name in RUNTIMES]
     finally:
         b.stop()
 
 
 def report(out_dir, quick=False):
     """Measure, print, write node.json and append a section to latest.md."""
-    r = measure(quick)
+    rs = measure(quick)
     lines = ["", "## The whole node (firmware/main.py, bench/workloads/node.py)", "",
-             "| figure | %s |" % r["runtime"], "|---|---|",
-             "| heap in use after boot (first stats, after gc) | %.1f KB |" % (r["heap_after_boot_B"] / 1024),
-             "| min -X heapsize (readings, event, stats, clean stop) | %d KiB |" % r["min_heap_KiB"], ""]
+             "| figure | %s |" % " | ".join(r["runtime"] for r in rs),
+             "|---|" + "---|" * len(rs),
+             "| heap in use after boot (first stats, after gc) | %s |"
+             % " | ".join("%.1f KB" % (r["heap_after_boot_B"] / 1024) for r in rs),
+             "| min -X heapsize (readings, event, stats, clean stop) | %s |"
+             % " | ".join("%d KiB" % r["min_heap_KiB"] for r in rs), ""]
     print("\n".join(lines))
     with open(os.path.join(out_dir, "node.json"), "w") as f:
-        json.dump(r, f, indent=1)
+        json.dump(rs, f, indent=1)
     md = os.path.join(out_dir, "latest.md")
     if os.path.exists(md):
         with open(md, "a") as f:
             f.write("\n".join(lines))
-    return r
+    return rs
 
 
 if __name__ == "__main__":
