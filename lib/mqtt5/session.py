@@ -1,8 +1,7 @@
 """Sans-IO MQTT v5 client session (layer 2): bytes in, events out, bytes to send out.
 
-No sockets, no clock, no asyncio: the adapter passes time in as ``now_ms`` (any
-monotonic millisecond counter, e.g. ``time.ticks_ms()`` unwrapped or
-``time.monotonic_ns() // 1000000``).
+No sockets, no clock, no asyncio: the adapter passes time in as ``now_ms``, the
+wrapping ``_compat.ticks_ms()``; times are compared only through ``ticks_diff()``.
 
 Adapter loop (one transport connection)::
 
