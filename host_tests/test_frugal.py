@@ -57,3 +57,49 @@ def test_fixed_workload_within_its_heap_budget(runtime, broker):
     res = run(runtime, WORKLOAD, "fixed", broker.port, heapsize="%dk" % FIXED_HEAP_KIB,
               timeout=120)
     assert any(r.get("fixed") == "ok" for r in res.records), res.stdout[-2000:]
+
+
+def test_lazy_public_names_agree_with_the_private_consts():
+    # properties, packets and session resolve their public constant names on first
+    # use (a table, or mqtt5.events); the library itself uses private consts.  On
+    # CPython const() is the identity, so both are visible here and must agree.
+    import re
+    import sys
+
+    sys.path.insert(0, os.path.join(ROOT, "lib"))
+    import mqtt5.events as ev
+    import mqtt5.packets as p
+    import mqtt5.properties as pr
+    import mqtt5.session as s
+
+    checked = 0
+    for mod in (p, pr):
+        for name, value in re.findall(r"(\w+)=(\w+)", mod._NAMES):
+            assert getattr(mod, name) == int(value, 0) == getattr(mod, "_" + name), name
+            checked += 1
+    assert checked == 15 + 35
+    for name in ("CONNECTED", "MESSAGE", "PUBLISH_DONE", "ERROR", "CLOSED", "ESTABLISHED"):
+        assert getattr(s, name) == getattr(ev, name)
+    # modules keep private copies of the event kinds, states, slot kinds and
+    # property ids they test (const() inlines them on MicroPython)
+    import importlib
+
+    import mqtt5.inflight as fl
+    import mqtt5.keepalive as ka
+    homes = [(m, n) for m in (ev, fl, ka) for n in dir(m) if n.isupper()]
+    homes += [(pr, n) for n in re.findall(r"(\w+)=", pr._NAMES)]
+    copies = 0
+    for name in ("session", "link", "inbound", "outbound", "handshake", "auth", "qos2"):
+        mod = importlib.import_module("mqtt5." + name)
+        for home, n in homes:
+            if hasattr(mod, "_" + n) and home.__name__ != mod.__name__:
+                assert getattr(mod, "_" + n) == getattr(home, n), (mod.__name__, n)
+                copies += 1
+    assert copies > 40, copies
+    for mod in (p, pr, s):
+        try:
+            getattr(mod, "NO_SUCH_NAME")
+        except AttributeError:
+            pass
+        else:
+            raise AssertionError("%s.NO_SUCH_NAME resolved" % mod.__name__)

@@ -20,7 +20,13 @@ from .errors import MQTTError, ProtocolError
 import mqtt5.packets as _p
 import mqtt5.properties as _pr
 import mqtt5.outbound as _out
-from .events import REAUTHENTICATED, ESTABLISHED
+
+_AUTHENTICATION_METHOD = const(0x15)
+_AUTHENTICATION_DATA = const(0x16)
+
+_REAUTHENTICATED = const(9)
+_ESTABLISHED = const(2)
+
 
 _CONTINUE = const(0x18)
 _REAUTH = const(0x19)
@@ -29,10 +35,10 @@ _NOT_AUTHORIZED = const(0x87)
 
 def connect_props(s, props):
     """Add Authentication Method and Data to the CONNECT props (spec 3.1.2.11.9)."""
-    props[_pr.AUTHENTICATION_METHOD] = s.auth_method
+    props[_AUTHENTICATION_METHOD] = s.auth_method
     data = _call(s.authenticator.start)
     if data is not None:
-        props[_pr.AUTHENTICATION_DATA] = data
+        props[_AUTHENTICATION_DATA] = data
 
 
 def _call(fn, *args):
@@ -46,7 +52,7 @@ def _call(fn, *args):
 
 def _method(s, props, what):
     # [MQTT-4.12.0-5]: the same Authentication Method in every AUTH and CONNACK
-    if props.get(_pr.AUTHENTICATION_METHOD) != s.auth_method:
+    if props.get(_AUTHENTICATION_METHOD) != s.auth_method:
         raise ProtocolError(0x82, "%s Authentication Method differs from CONNECT" % what)
 
 
@@ -59,13 +65,13 @@ def on_connack(s, props):
 def _finish(s, props):
     f = getattr(s.authenticator, "finish", None)
     if f is not None:
-        _call(f, props.get(_pr.AUTHENTICATION_DATA))
+        _call(f, props.get(_AUTHENTICATION_DATA))
 
 
 def _send(s, rc, data):
-    props = {_pr.AUTHENTICATION_METHOD: s.auth_method}
+    props = {_AUTHENTICATION_METHOD: s.auth_method}
     if data is not None:
-        props[_pr.AUTHENTICATION_DATA] = data
+        props[_AUTHENTICATION_DATA] = data
     try:
         _out.fit(s, _p.Auth(reason_code=rc, props=props))
     except ProtocolError:
@@ -82,16 +88,16 @@ def on_auth(s, pkt):
     _method(s, props, "AUTH")
     rc = pkt.reason_code
     if rc == _CONTINUE:  # [MQTT-4.12.0-2]: answer with 0x18 [MQTT-4.12.0-3]
-        if s.state == ESTABLISHED and not s.reauthenticating:
+        if s.state == _ESTABLISHED and not s.reauthenticating:
             raise ProtocolError(0x82, "AUTH 0x18 outside an authentication exchange")
         _send(s, _CONTINUE, _call(s.authenticator.step,
-                                  props.get(_pr.AUTHENTICATION_DATA)))
+                                  props.get(_AUTHENTICATION_DATA)))
         return False
-    if rc == 0 and s.state == ESTABLISHED and s.reauthenticating:  # spec 4.12.1
+    if rc == 0 and s.state == _ESTABLISHED and s.reauthenticating:  # spec 4.12.1
         s.reauthenticating = False
         _finish(s, props)
         ev = s._ev
-        ev._clear(REAUTHENTICATED)
+        ev._clear(_REAUTHENTICATED)
         ev.packet, ev.props = pkt, pkt.props
         return True
     # 0x00 outside a re-authentication, or 0x19: only the client starts one
@@ -102,7 +108,7 @@ def reauthenticate(s):
     """Session.reauthenticate (see there)."""
     if s.auth_method is None:
         raise MQTTError("no auth_method: AUTH not allowed [MQTT-4.12.0-7]")
-    if s.state != ESTABLISHED:
+    if s.state != _ESTABLISHED:
         raise MQTTError("not connected")
     if s.reauthenticating:
         raise MQTTError("re-authentication in progress")

@@ -2,11 +2,37 @@
 and the server limits announced in CONNACK [MQTT-3.2.2.3], kept as plain attributes
 of the session (no dict per connection)."""
 
+from ._compat import const
 import mqtt5.packets as _p
 import mqtt5.properties as _pr
 from .errors import ProtocolError
-from .events import rc_error, CONNECTED, ERROR, CLOSED, CONNECTING, ESTABLISHED
+from .events import rc_error
 import mqtt5.outbound as _out
+
+_SESSION_EXPIRY_INTERVAL = const(0x11)
+_ASSIGNED_CLIENT_IDENTIFIER = const(0x12)
+_SERVER_KEEP_ALIVE = const(0x13)
+_AUTHENTICATION_METHOD = const(0x15)
+_REQUEST_PROBLEM_INFORMATION = const(0x17)
+_REQUEST_RESPONSE_INFORMATION = const(0x19)
+_RESPONSE_INFORMATION = const(0x1A)
+_SERVER_REFERENCE = const(0x1C)
+_REASON_STRING = const(0x1F)
+_RECEIVE_MAXIMUM = const(0x21)
+_TOPIC_ALIAS_MAXIMUM = const(0x22)
+_MAXIMUM_QOS = const(0x24)
+_RETAIN_AVAILABLE = const(0x25)
+_USER_PROPERTY = const(0x26)
+_MAXIMUM_PACKET_SIZE = const(0x27)
+_WILDCARD_SUBSCRIPTION_AVAILABLE = const(0x28)
+_SUBSCRIPTION_IDENTIFIER_AVAILABLE = const(0x29)
+_SHARED_SUBSCRIPTION_AVAILABLE = const(0x2A)
+
+_CONNECTED = const(1)
+_ERROR = const(8)
+_CLOSED = const(0)
+_CONNECTING = const(1)
+_ESTABLISHED = const(2)
 
 _NO_PROPS = {}  # read-only stand-in for absent props
 
@@ -32,19 +58,19 @@ def _password(pw, what):
 
 def connect_packet(s, clean_start):
     """The Connect packet for session s's settings."""
-    props = {_pr.MAXIMUM_PACKET_SIZE: s.max_packet_size}  # [MQTT-3.1.2.11.4]
+    props = {_MAXIMUM_PACKET_SIZE: s.max_packet_size}  # [MQTT-3.1.2.11.4]
     if s.session_expiry:
-        props[_pr.SESSION_EXPIRY_INTERVAL] = s.session_expiry
+        props[_SESSION_EXPIRY_INTERVAL] = s.session_expiry
     if s.receive_maximum != 65535:
-        props[_pr.RECEIVE_MAXIMUM] = s.receive_maximum
+        props[_RECEIVE_MAXIMUM] = s.receive_maximum
     if s.topic_alias_maximum:
-        props[_pr.TOPIC_ALIAS_MAXIMUM] = s.topic_alias_maximum
+        props[_TOPIC_ALIAS_MAXIMUM] = s.topic_alias_maximum
     if s.request_response_info:
-        props[_pr.REQUEST_RESPONSE_INFORMATION] = 1
+        props[_REQUEST_RESPONSE_INFORMATION] = 1
     if not s.request_problem_info:
-        props[_pr.REQUEST_PROBLEM_INFORMATION] = 0
+        props[_REQUEST_PROBLEM_INFORMATION] = 0
     if s.user_properties:
-        props[_pr.USER_PROPERTY] = list(s.user_properties)
+        props[_USER_PROPERTY] = list(s.user_properties)
     if s.auth_method is not None:
         import mqtt5.auth as _auth  # lazy: only sessions using enhanced auth
         _auth.connect_props(s, props)
@@ -80,41 +106,41 @@ def reset(s):
 def apply(s, props):
     """Take the limits from a successful CONNACK's props dict onto session s."""
     g = props.get
-    s.server_keepalive = g(_pr.SERVER_KEEP_ALIVE)
+    s.server_keepalive = g(_SERVER_KEEP_ALIVE)
     if s.server_keepalive is not None:
         s.keepalive_s = s.server_keepalive  # replaces ours [MQTT-3.2.2-21]
-    s.assigned_client_id = g(_pr.ASSIGNED_CLIENT_IDENTIFIER)
-    s.receive_maximum_out = g(_pr.RECEIVE_MAXIMUM, 65535)
-    s.maximum_qos = g(_pr.MAXIMUM_QOS, 2)
-    s.retain_available = g(_pr.RETAIN_AVAILABLE, 1) == 1
-    s.server_max_packet_size = g(_pr.MAXIMUM_PACKET_SIZE, 0)
-    s.server_topic_alias_maximum = g(_pr.TOPIC_ALIAS_MAXIMUM, 0)
-    s.wildcard_available = g(_pr.WILDCARD_SUBSCRIPTION_AVAILABLE, 1) == 1
-    s.sub_id_available = g(_pr.SUBSCRIPTION_IDENTIFIER_AVAILABLE, 1) == 1
-    s.shared_available = g(_pr.SHARED_SUBSCRIPTION_AVAILABLE, 1) == 1
-    s.response_information = g(_pr.RESPONSE_INFORMATION)
-    s.server_reference = g(_pr.SERVER_REFERENCE)
-    s.session_expiry_granted = g(_pr.SESSION_EXPIRY_INTERVAL, s.session_expiry)
+    s.assigned_client_id = g(_ASSIGNED_CLIENT_IDENTIFIER)
+    s.receive_maximum_out = g(_RECEIVE_MAXIMUM, 65535)
+    s.maximum_qos = g(_MAXIMUM_QOS, 2)
+    s.retain_available = g(_RETAIN_AVAILABLE, 1) == 1
+    s.server_max_packet_size = g(_MAXIMUM_PACKET_SIZE, 0)
+    s.server_topic_alias_maximum = g(_TOPIC_ALIAS_MAXIMUM, 0)
+    s.wildcard_available = g(_WILDCARD_SUBSCRIPTION_AVAILABLE, 1) == 1
+    s.sub_id_available = g(_SUBSCRIPTION_IDENTIFIER_AVAILABLE, 1) == 1
+    s.shared_available = g(_SHARED_SUBSCRIPTION_AVAILABLE, 1) == 1
+    s.response_information = g(_RESPONSE_INFORMATION)
+    s.server_reference = g(_SERVER_REFERENCE)
+    s.session_expiry_granted = g(_SESSION_EXPIRY_INTERVAL, s.session_expiry)
     if s.auth_method is not None:
         import mqtt5.auth as _auth
         _auth.on_connack(s, props)  # same method [MQTT-4.12.0-5], finish()
-    elif _pr.AUTHENTICATION_METHOD in props:  # we sent none [MQTT-4.12.0-6]
+    elif _AUTHENTICATION_METHOD in props:  # we sent none [MQTT-4.12.0-6]
         raise ProtocolError(0x82, "Authentication Method without our asking")
 
 
 def on_connack(s, pkt):
     """Act on CONNACK for session s; fills s._ev (CONNECTED, or ERROR when refused)."""
-    if s.state != CONNECTING:
+    if s.state != _CONNECTING:
         raise ProtocolError(0x82, "second CONNACK")  # [MQTT-3.2.0-2]
     ev = s._ev
     rc = pkt.reason_code
     props = pkt.props or _NO_PROPS
-    s.reason_string = props.get(_pr.REASON_STRING)
+    s.reason_string = props.get(_REASON_STRING)
     if rc >= 0x80:  # refused; the server closes the connection [MQTT-3.2.2-7]
-        s.state = CLOSED
+        s.state = _CLOSED
         # 0x9C Use another server / 0x9D Server moved name it here (spec 4.11)
-        s.server_reference = props.get(_pr.SERVER_REFERENCE)
-        ev._clear(ERROR)
+        s.server_reference = props.get(_SERVER_REFERENCE)
+        ev._clear(_ERROR)
         ev.packet, ev.reason_code, ev.props = pkt, rc, pkt.props
         ev.error = rc_error("CONNACK", rc)
         ev.server_reference = s.server_reference
@@ -134,12 +160,12 @@ def on_connack(s, pkt):
         s._held.clear()
         _out.session_lost(s)
     s._has_state = s.session_expiry_granted != 0  # state kept after the link closes
-    s.state = ESTABLISHED
+    s.state = _ESTABLISHED
     s._hold = False
     if s._aout:
         s._aout.reset(s.server_topic_alias_maximum)  # fresh map per connection
     _out.pump(s)  # resend before any new packet [MQTT-4.4.0-1] [MQTT-4.6.0-1]
-    ev._clear(CONNECTED)
+    ev._clear(_CONNECTED)
     ev.packet, ev.reason_code, ev.props = pkt, rc, pkt.props
     ev.session_present = s.session_present
     ev.server_reference = s.server_reference

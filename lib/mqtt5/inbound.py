@@ -6,9 +6,22 @@ from ._compat import const
 from .errors import ProtocolError
 import mqtt5.handshake as _hs
 import mqtt5.properties as _pr
-from .inflight import WAIT_PUBACK, WAIT_SUBACK, WAIT_UNSUBACK
-from .events import rc_error, MESSAGE, PUBLISH_DONE, SUBSCRIBED, UNSUBSCRIBED, \
-    DISCONNECTED, CLOSED, CONNECTING
+
+from .events import rc_error
+
+_SERVER_REFERENCE = const(0x1C)
+_TOPIC_ALIAS = const(0x23)
+
+_MESSAGE = const(2)
+_PUBLISH_DONE = const(3)
+_SUBSCRIBED = const(4)
+_UNSUBSCRIBED = const(5)
+_DISCONNECTED = const(6)
+_CLOSED = const(0)
+_CONNECTING = const(1)
+_WAIT_PUBACK = const(1)
+_WAIT_SUBACK = const(4)
+_WAIT_UNSUBACK = const(5)
 
 # control packet types [MQTT-2.1.2]
 _CONNACK = const(2)
@@ -26,7 +39,7 @@ _AUTH = const(15)
 
 def handle(s, ptype, pkt):
     """Act on one decoded packet from the server; True when s._ev was filled."""
-    if s.state == CONNECTING and ptype != _CONNACK and ptype != _DISCONNECT and \
+    if s.state == _CONNECTING and ptype != _CONNACK and ptype != _DISCONNECT and \
             ptype != _AUTH:  # AUTH: enhanced authentication before CONNACK (4.12)
         raise ProtocolError(0x82, "packet before CONNACK")  # [MQTT-3.2.0-1]
     if ptype == _PUBLISH:
@@ -38,14 +51,14 @@ def handle(s, ptype, pkt):
     fl = s._inflight
     pid = getattr(pkt, "packet_id", 0)
     if ptype == _PUBACK:
-        i = fl.find(pid, WAIT_PUBACK)
-        return i >= 0 and complete(s, i, PUBLISH_DONE, pkt, pkt.reason_code, "PUBACK")
+        i = fl.find(pid, _WAIT_PUBACK)
+        return i >= 0 and complete(s, i, _PUBLISH_DONE, pkt, pkt.reason_code, "PUBACK")
     if ptype == _PUBREC or ptype == _PUBCOMP or ptype == _PUBREL:
         import mqtt5.qos2 as _q2  # lazy: only QoS 2 flows get these
         return _q2.on_ack(s, ptype, pkt)
     if ptype == _SUBACK or ptype == _UNSUBACK:
         sub = ptype == _SUBACK
-        i = fl.find(pid, WAIT_SUBACK if sub else WAIT_UNSUBACK)
+        i = fl.find(pid, _WAIT_SUBACK if sub else _WAIT_UNSUBACK)
         if i < 0:
             return False
         if len(pkt.reason_codes) != fl.flags[i]:  # one per filter [MQTT-3.9.3-1]
@@ -55,15 +68,15 @@ def handle(s, ptype, pkt):
             if c >= 0x80:
                 rc = c
                 break
-        return complete(s, i, SUBSCRIBED if sub else UNSUBSCRIBED, pkt, rc,
+        return complete(s, i, _SUBSCRIBED if sub else _UNSUBSCRIBED, pkt, rc,
                         "SUBACK" if sub else "UNSUBACK")
     if ptype == _DISCONNECT:
-        s.state = CLOSED
+        s.state = _CLOSED
         props = pkt.props
         # 0x9C Use another server / 0x9D Server moved: where to go (spec 4.11)
-        s.server_reference = props.get(_pr.SERVER_REFERENCE) if props else None
+        s.server_reference = props.get(_SERVER_REFERENCE) if props else None
         ev = s._ev
-        ev._clear(DISCONNECTED)
+        ev._clear(_DISCONNECTED)
         ev.packet, ev.reason_code, ev.props, ev.by_server = \
             pkt, pkt.reason_code, props, True
         ev.server_reference = s.server_reference
@@ -85,7 +98,7 @@ def complete(s, i, kind, pkt, rc, what):
     ev._clear(kind)
     ev.packet, ev.packet_id, ev.reason_code, ev.props = \
         pkt, s._inflight.pid[i], rc, pkt.props
-    if kind != PUBLISH_DONE:
+    if kind != _PUBLISH_DONE:
         ev.reason_codes = pkt.reason_codes
     if rc >= 0x80:
         ev.error = rc_error(what, rc)
@@ -96,8 +109,8 @@ def complete(s, i, kind, pkt, rc, what):
 def _on_publish(s, pkt):
     qos = pkt.qos
     props = pkt.props
-    if props and _pr.TOPIC_ALIAS in props:
-        _alias(s, pkt, props[_pr.TOPIC_ALIAS])
+    if props and _TOPIC_ALIAS in props:
+        _alias(s, pkt, props[_TOPIC_ALIAS])
     pid = pkt.packet_id
     if qos:
         if qos == 2 and pid in s._held:
@@ -117,7 +130,7 @@ def _on_publish(s, pkt):
             s._tx.ack(_PUBACK, pid, 0)  # [MQTT-4.3.2-4]
             s._held.ack_queued(s._tx.end_pos())
     ev = s._ev
-    ev._clear(MESSAGE)
+    ev._clear(_MESSAGE)
     ev.packet, ev.packet_id, ev.props = pkt, pid or 0, props
     return True
 

@@ -40,6 +40,16 @@ from .errors import MQTTError
 from .message import Message
 from .router import Router
 
+_CONNECTED = const(1)
+_MESSAGE = const(2)
+_PUBLISH_DONE = const(3)
+_SUBSCRIBED = const(4)
+_UNSUBSCRIBED = const(5)
+_DISCONNECTED = const(6)
+_LINK_DEAD = const(7)
+_ERROR = const(8)
+_CLOSED = const(0)
+
 _CONNECT_PID = const(-2)
 _FREE = const(-1)
 
@@ -272,7 +282,7 @@ class Link:
             err = MQTTError("connection lost: %r" % (err,))
         self.error = err
         s = self._s
-        if s.state != _S.CLOSED:
+        if s.state != _CLOSED:
             s.connection_lost(monotonic_ms())
         else:  # a DISCONNECT the session queued (protocol error): best effort
             out = s.data_to_send()
@@ -320,28 +330,28 @@ class Link:
         ev = s.next_event()
         while ev is not None:
             k = ev.kind
-            if k == _S.MESSAGE:
+            if k == _MESSAGE:
                 self._deliver(ev.packet)
-            elif k == _S.PUBLISH_DONE and self._q is not None and \
+            elif k == _PUBLISH_DONE and self._q is not None and \
                     isinstance(ev.error, SessionLost):
                 import mqtt5.drain as d
                 d.requeue(self, ev)
-            elif k == _S.PUBLISH_DONE or k == _S.SUBSCRIBED or k == _S.UNSUBSCRIBED:
+            elif k == _PUBLISH_DONE or k == _SUBSCRIBED or k == _UNSUBSCRIBED:
                 self._resolve(ev.packet_id, ev)
-            elif k == _S.CONNECTED:
+            elif k == _CONNECTED:
                 if self._q is not None:
                     self._q.mark_front()
                 self._resolve(_CONNECT_PID, ev)
-            elif k == _S.ERROR:
+            elif k == _ERROR:
                 self._resolve(_CONNECT_PID, ev)
                 self._wake.set()  # the session may have queued a DISCONNECT
                 self._close(ev.error)
                 return
-            elif k == _S.DISCONNECTED:
+            elif k == _DISCONNECTED:
                 self._close(rc_error("disconnected by server: DISCONNECT", ev.reason_code)
                             if ev.by_server else None)
                 return
-            elif k == _S.LINK_DEAD:
+            elif k == _LINK_DEAD:
                 self._close(MQTTError("keep alive timeout"))
                 return
             ev = s.next_event()

@@ -14,11 +14,26 @@ from ._compat import const
 from .errors import MQTTError
 import mqtt5.packets as _p
 import mqtt5.properties as _pr
-from .txbuf import BufferFull, ACK_ROOM, too_large
+from .txbuf import BufferFull, too_large
 from .wire import vbi_size
 from .packets.publish import publish_size
-from .inflight import WAIT_PUBACK, WAIT_PUBREC, WAIT_PUBCOMP, WAIT_SUBACK, RESEND
-from .events import PUBLISH_DONE, SUBSCRIBED, UNSUBSCRIBED, ESTABLISHED, CLOSED
+
+_REASON_STRING = const(0x1F)
+_USER_PROPERTY = const(0x26)
+
+_PUBLISH_DONE = const(3)
+_SUBSCRIBED = const(4)
+_UNSUBSCRIBED = const(5)
+_CLOSED = const(0)
+_ESTABLISHED = const(2)
+_WAIT_PUBACK = const(1)
+_WAIT_PUBREC = const(2)
+_WAIT_PUBCOMP = const(3)
+_WAIT_SUBACK = const(4)
+_RESEND = const(0x20000)
+_ACK_ROOM = const(8)
+
+
 
 _RESERVE = const(32)  # tx bytes publish/subscribe leave free for acks and PINGREQ
 _PUBREL = const(6)
@@ -33,7 +48,7 @@ class SessionLost(MQTTError):
 
 
 def check_open(s):
-    if s.state == CLOSED:
+    if s.state == _CLOSED:
         raise MQTTError("not connected")
 
 
@@ -60,7 +75,7 @@ def publish(s, topic, payload, qos, retain, props, alias):
     if fl.publishes >= s.receive_maximum_out:
         raise MQTTError("send quota used up: server Receive Maximum %d [MQTT-3.3.4-7]"
                         % s.receive_maximum_out)
-    i = _slot(s, WAIT_PUBACK if qos == 1 else WAIT_PUBREC)
+    i = _slot(s, _WAIT_PUBACK if qos == 1 else _WAIT_PUBREC)
     pid = fl.pid[i]
     try:
         if fl.queued or s._hold:  # behind the backlog: encoded by pump(), in order
@@ -73,7 +88,7 @@ def publish(s, topic, payload, qos, retain, props, alias):
         raise
     fl.topic[i], fl.payload[i], fl.props[i] = topic, payload, props
     fl.flags[i] = qos | (4 if retain else 0)
-    if fl.queued and s.state == ESTABLISHED:
+    if fl.queued and s.state == _ESTABLISHED:
         pump(s)
     return pid
 
@@ -127,7 +142,7 @@ def request(s, state, cls, items, props):
         raise
     fl.topic[i], fl.props[i] = items, props
     fl.flags[i] = len(items)
-    if fl.queued and s.state == ESTABLISHED:
+    if fl.queued and s.state == _ESTABLISHED:
         pump(s)
     return fl.pid[i]
 
@@ -140,7 +155,7 @@ def pump(s):
     buffer ran out of room it waits (``tx.blocked``) until sent() frees some."""
     fl = s._inflight
     tx = s._tx
-    while fl.queued and s.state == ESTABLISHED and not tx.blocked:
+    while fl.queued and s.state == _ESTABLISHED and not tx.blocked:
         i = fl.oldest_queued()
         if i < 0:  # (cannot happen: the count and the bits agree)
             fl.queued = 0
@@ -149,20 +164,20 @@ def pump(s):
         w = st & 0xFF
         pid = fl.pid[i]
         try:
-            if w == WAIT_PUBCOMP:  # PUBREL again [MQTT-4.4.0-1]
-                if not tx.room(ACK_ROOM + _RESERVE):
+            if w == _WAIT_PUBCOMP:  # PUBREL again [MQTT-4.4.0-1]
+                if not tx.room(_ACK_ROOM + _RESERVE):
                     tx.blocked = True
                     return
                 tx.ack(_PUBREL, pid, 0)
-            elif w <= WAIT_PUBREC:
+            elif w <= _WAIT_PUBREC:
                 if fl.sent_publishes() >= s.receive_maximum_out:
                     return  # wait for an ack to free quota [MQTT-4.9.0-2]
                 f = fl.flags[i]
                 tx.publish(_RESERVE, s.server_max_packet_size, fl.topic[i],
-                           fl.payload[i], f & 3, f & 4 != 0, st & RESEND != 0, pid,
+                           fl.payload[i], f & 3, f & 4 != 0, st & _RESEND != 0, pid,
                            fl.props[i])
             else:
-                cls = _p.Subscribe if w == WAIT_SUBACK else _p.Unsubscribe
+                cls = _p.Subscribe if w == _WAIT_SUBACK else _p.Unsubscribe
                 tx.packet(cls(packet_id=pid, topics=fl.topic[i], props=fl.props[i]),
                           _RESERVE, s.server_max_packet_size)
         except BufferFull:
@@ -175,8 +190,8 @@ def pump(s):
 
 
 def _kind(w):
-    return PUBLISH_DONE if w <= WAIT_PUBCOMP else (
-        SUBSCRIBED if w == WAIT_SUBACK else UNSUBSCRIBED)
+    return _PUBLISH_DONE if w <= _WAIT_PUBCOMP else (
+        _SUBSCRIBED if w == _WAIT_SUBACK else _UNSUBSCRIBED)
 
 
 def _fail(s, i, rc, err, pkt):
@@ -199,16 +214,16 @@ def session_lost(s):
     fl = s._inflight
     for i in range(fl.size):
         st = fl.state[i]
-        if fl.pid[i] and st & RESEND:
+        if fl.pid[i] and st & _RESEND:
             w = st & 0xFF
             pid = fl.pid[i]
             pkt = None
-            if w <= WAIT_PUBREC:
+            if w <= _WAIT_PUBREC:
                 f = fl.flags[i]
                 pkt = _p.Publish(fl.topic[i], fl.payload[i], f & 3, f & 4 != 0, False,
                                  pid, fl.props[i])
-            elif w != WAIT_PUBCOMP:
-                cls = _p.Subscribe if w == WAIT_SUBACK else _p.Unsubscribe
+            elif w != _WAIT_PUBCOMP:
+                cls = _p.Subscribe if w == _WAIT_SUBACK else _p.Unsubscribe
                 pkt = cls(packet_id=pid, topics=fl.topic[i], props=fl.props[i])
             e = SessionLost("session lost: packet id %d not resumed (Session Present 0)"
                             % pid)
@@ -227,8 +242,8 @@ def fit(s, pkt):
     except MQTTError as e:
         props = pkt.props
         if getattr(e, "reason_code", 0) != 0x95 or not props or not (
-                _pr.REASON_STRING in props or _pr.USER_PROPERTY in props):
+                _REASON_STRING in props or _USER_PROPERTY in props):
             raise
     pkt.props = {k: v for k, v in props.items()
-                 if k != _pr.REASON_STRING and k != _pr.USER_PROPERTY} or None
+                 if k != _REASON_STRING and k != _USER_PROPERTY} or None
     s._tx.packet(pkt, 0, limit)

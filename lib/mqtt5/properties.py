@@ -12,44 +12,71 @@ from mqtt5._compat import const
 from mqtt5.errors import ProtocolError
 import mqtt5.wire as wire
 
-PAYLOAD_FORMAT_INDICATOR = const(0x01)
-MESSAGE_EXPIRY_INTERVAL = const(0x02)
-CONTENT_TYPE = const(0x03)
-RESPONSE_TOPIC = const(0x08)
-CORRELATION_DATA = const(0x09)
-SUBSCRIPTION_IDENTIFIER = const(0x0B)
-SESSION_EXPIRY_INTERVAL = const(0x11)
-ASSIGNED_CLIENT_IDENTIFIER = const(0x12)
-SERVER_KEEP_ALIVE = const(0x13)
-AUTHENTICATION_METHOD = const(0x15)
-AUTHENTICATION_DATA = const(0x16)
-REQUEST_PROBLEM_INFORMATION = const(0x17)
-WILL_DELAY_INTERVAL = const(0x18)
-REQUEST_RESPONSE_INFORMATION = const(0x19)
-RESPONSE_INFORMATION = const(0x1A)
-SERVER_REFERENCE = const(0x1C)
-REASON_STRING = const(0x1F)
-RECEIVE_MAXIMUM = const(0x21)
-TOPIC_ALIAS_MAXIMUM = const(0x22)
-TOPIC_ALIAS = const(0x23)
-MAXIMUM_QOS = const(0x24)
-RETAIN_AVAILABLE = const(0x25)
-USER_PROPERTY = const(0x26)
-MAXIMUM_PACKET_SIZE = const(0x27)
-WILDCARD_SUBSCRIPTION_AVAILABLE = const(0x28)
-SUBSCRIPTION_IDENTIFIER_AVAILABLE = const(0x29)
-SHARED_SUBSCRIPTION_AVAILABLE = const(0x2A)
+_PAYLOAD_FORMAT_INDICATOR = const(0x01)
+_MESSAGE_EXPIRY_INTERVAL = const(0x02)
+_CONTENT_TYPE = const(0x03)
+_RESPONSE_TOPIC = const(0x08)
+_CORRELATION_DATA = const(0x09)
+_SUBSCRIPTION_IDENTIFIER = const(0x0B)
+_SESSION_EXPIRY_INTERVAL = const(0x11)
+_ASSIGNED_CLIENT_IDENTIFIER = const(0x12)
+_SERVER_KEEP_ALIVE = const(0x13)
+_AUTHENTICATION_METHOD = const(0x15)
+_AUTHENTICATION_DATA = const(0x16)
+_REQUEST_PROBLEM_INFORMATION = const(0x17)
+_WILL_DELAY_INTERVAL = const(0x18)
+_REQUEST_RESPONSE_INFORMATION = const(0x19)
+_RESPONSE_INFORMATION = const(0x1A)
+_SERVER_REFERENCE = const(0x1C)
+_REASON_STRING = const(0x1F)
+_RECEIVE_MAXIMUM = const(0x21)
+_TOPIC_ALIAS_MAXIMUM = const(0x22)
+_TOPIC_ALIAS = const(0x23)
+_MAXIMUM_QOS = const(0x24)
+_RETAIN_AVAILABLE = const(0x25)
+_USER_PROPERTY = const(0x26)
+_MAXIMUM_PACKET_SIZE = const(0x27)
+_WILDCARD_SUBSCRIPTION_AVAILABLE = const(0x28)
+_SUBSCRIPTION_IDENTIFIER_AVAILABLE = const(0x29)
+_SHARED_SUBSCRIPTION_AVAILABLE = const(0x2A)
 
-WILL = const(0)  # pseudo packet type: the Will Properties in the CONNECT payload
+_WILL = const(0)  # pseudo packet type: the Will Properties in the CONNECT payload
 
 # Wire types (spec 2.2.2.2, Table 2-4)
-BYTE = const(1)
-U16 = const(2)
-U32 = const(3)
-VBI = const(4)
-STRING = const(5)
-BINARY = const(6)
-PAIR = const(7)
+_BYTE = const(1)
+_U16 = const(2)
+_U32 = const(3)
+_VBI = const(4)
+_STRING = const(5)
+_BINARY = const(6)
+_PAIR = const(7)
+
+
+# Public names of the property identifiers (Table 2-4), WILL and the wire types:
+# resolved on first use by __getattr__.  The library uses the private consts above,
+# so a node keeps none of these names in RAM (host_tests check the two agree).
+_NAMES = (
+    "PAYLOAD_FORMAT_INDICATOR=0x01 MESSAGE_EXPIRY_INTERVAL=0x02 "
+    "CONTENT_TYPE=0x03 RESPONSE_TOPIC=0x08 CORRELATION_DATA=0x09 "
+    "SUBSCRIPTION_IDENTIFIER=0x0B SESSION_EXPIRY_INTERVAL=0x11 "
+    "ASSIGNED_CLIENT_IDENTIFIER=0x12 SERVER_KEEP_ALIVE=0x13 "
+    "AUTHENTICATION_METHOD=0x15 AUTHENTICATION_DATA=0x16 "
+    "REQUEST_PROBLEM_INFORMATION=0x17 WILL_DELAY_INTERVAL=0x18 "
+    "REQUEST_RESPONSE_INFORMATION=0x19 RESPONSE_INFORMATION=0x1A "
+    "SERVER_REFERENCE=0x1C REASON_STRING=0x1F RECEIVE_MAXIMUM=0x21 "
+    "TOPIC_ALIAS_MAXIMUM=0x22 TOPIC_ALIAS=0x23 MAXIMUM_QOS=0x24 "
+    "RETAIN_AVAILABLE=0x25 USER_PROPERTY=0x26 MAXIMUM_PACKET_SIZE=0x27 "
+    "WILDCARD_SUBSCRIPTION_AVAILABLE=0x28 SUBSCRIPTION_IDENTIFIER_AVAILABLE=0x29 "
+    "SHARED_SUBSCRIPTION_AVAILABLE=0x2A WILL=0 BYTE=1 U16=2 U32=3 VBI=4 STRING=5 "
+    "BINARY=6 PAIR=7 ")
+
+
+def __getattr__(name):
+    from mqtt5.packets import named
+
+    return named(_NAMES, name)
+
+
 _BOOL = const(1)  # value must be 0 or 1
 _NONZERO = const(2)  # value 0 is a Protocol Error
 
@@ -95,7 +122,7 @@ def allowed(pid, ptype):
 def _many(pid, ptype):
     # User Property may appear many times, order kept (3.x "User Property");
     # Subscription Identifier many times only on PUBLISH (3.3.2.3.8).
-    return pid == USER_PROPERTY or (pid == SUBSCRIPTION_IDENTIFIER and ptype == _PUBLISH)
+    return pid == _USER_PROPERTY or (pid == _SUBSCRIPTION_IDENTIFIER and ptype == _PUBLISH)
 
 
 def decode(obj, mv, p, end, ptype):
@@ -120,20 +147,20 @@ def decode(obj, mv, p, end, ptype):
             raise ProtocolError(_MALFORMED, "property 0x%02X not allowed here" % pid)
         k = _TABLE[pid * 3]
         t = k & 15
-        if t == BYTE:
+        if t == _BYTE:
             wire.need(p, 1, q)
             v = mv[p]
             p += 1
-        elif t == U16:
+        elif t == _U16:
             v = wire.u16(mv, p, q)
             p += 2
-        elif t == U32:
+        elif t == _U32:
             v = wire.u32(mv, p, q)
             p += 4
-        elif t == VBI:
+        elif t == _VBI:
             v = wire.decode_vbi(mv, p, q)
             p += wire.vbi_size(v)
-        elif t == BINARY:
+        elif t == _BINARY:
             n = wire.blen(mv, p, q)
             v = bytes(mv[p + 2:p + 2 + n])
             p += 2 + n
@@ -141,14 +168,14 @@ def decode(obj, mv, p, end, ptype):
             n = wire.blen(mv, p, q)
             v = wire.utf8(mv, p + 2, p + 2 + n)
             p += 2 + n
-            if t == PAIR:  # both strings well formed [MQTT-1.5.7-1]
+            if t == _PAIR:  # both strings well formed [MQTT-1.5.7-1]
                 n = wire.blen(mv, p, q)
                 v = (v, wire.utf8(mv, p + 2, p + 2 + n))
                 p += 2 + n
         k >>= 4
         if (k == _BOOL and v > 1) or (k == _NONZERO and v == 0):
             # Topic Alias 0 is not permitted [MQTT-3.3.2-8]: 0x94 Topic Alias invalid
-            raise ProtocolError(_ALIAS_INVALID if pid == TOPIC_ALIAS else _PROTOCOL,
+            raise ProtocolError(_ALIAS_INVALID if pid == _TOPIC_ALIAS else _PROTOCOL,
                                 "bad value for property 0x%02X" % pid)
         if props is None:
             props = {}
@@ -172,11 +199,11 @@ def decode(obj, mv, p, end, ptype):
 
 def _cross_check(props):
     # Rules between properties; returns an error text or None.
-    if AUTHENTICATION_DATA in props and AUTHENTICATION_METHOD not in props:
+    if _AUTHENTICATION_DATA in props and _AUTHENTICATION_METHOD not in props:
         # "It is a Protocol Error to include Authentication Data if there is
         # no Authentication Method" (3.1.2.11.10, 3.2.2.3.18, 3.15.2.2.3)
         return "Authentication Data without Method"
-    rt = props.get(RESPONSE_TOPIC)
+    rt = props.get(_RESPONSE_TOPIC)
     if rt is not None and (not rt or not wire.topic_name_ok(rt)):
         # a Topic Name: no wildcards [MQTT-3.3.2-14], not empty [MQTT-4.7.3-1]
         return "invalid Response Topic"
@@ -184,21 +211,21 @@ def _cross_check(props):
 
 
 def _value_size(pid, t, v):
-    if t == BYTE:
+    if t == _BYTE:
         n = 1
         top = 0xFF
-    elif t == U16:
+    elif t == _U16:
         n = 2
         top = 0xFFFF
-    elif t == U32:
+    elif t == _U32:
         n = 4
         top = 0xFFFFFFFF
-    elif t == VBI:
+    elif t == _VBI:
         n = 0
         top = wire.VBI_MAX
-    elif t == BINARY:
+    elif t == _BINARY:
         return 2 + wire.bin_len(v)
-    elif t == STRING:
+    elif t == _STRING:
         return 2 + len(wire.to_utf8(v))
     else:
         if not isinstance(v, (tuple, list)) or len(v) != 2:
@@ -258,18 +285,18 @@ def _put(buf, off, pid, v):
     buf[off] = pid
     off += 1
     t = _TABLE[pid * 3] & 15
-    if t == BYTE:
+    if t == _BYTE:
         buf[off] = v
         return off + 1
-    if t == U16:
+    if t == _U16:
         return wire.put_u16(buf, off, v)
-    if t == U32:
+    if t == _U32:
         return wire.put_u32(buf, off, v)
-    if t == VBI:
+    if t == _VBI:
         return wire.encode_vbi(buf, off, v)
-    if t == BINARY:
+    if t == _BINARY:
         return wire.put_lbytes(buf, off, v)
-    if t == STRING:
+    if t == _STRING:
         return wire.put_lbytes(buf, off, wire.to_utf8(v))
     off = wire.put_lbytes(buf, off, wire.to_utf8(v[0]))
     return wire.put_lbytes(buf, off, wire.to_utf8(v[1]))

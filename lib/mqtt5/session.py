@@ -57,13 +57,36 @@ import mqtt5.handshake as _hs
 import mqtt5.inbound as _in
 import mqtt5.outbound as _out
 from .rxbuf import RxBuffer
-from .txbuf import TxBuffer, BufferFull, ACK_ROOM  # noqa: F401 (BufferFull is API)
-from .inflight import Inflight, HeldIds, WAIT_SUBACK, WAIT_UNSUBACK
-from .keepalive import KeepAlive, PING, DEAD, IDLE_MS
+from .txbuf import TxBuffer, BufferFull  # noqa: F401 (BufferFull is API)
+from .inflight import Inflight, HeldIds
+from .keepalive import KeepAlive
 from .outbound import SessionLost  # noqa: F401 (API)
-from .events import Event, CONNECTED, MESSAGE, PUBLISH_DONE, SUBSCRIBED, \
-    UNSUBSCRIBED, DISCONNECTED, LINK_DEAD, ERROR, REAUTHENTICATED, CLOSED, \
-    CONNECTING, ESTABLISHED  # noqa
+from .events import Event
+
+_DISCONNECTED = const(6)
+_LINK_DEAD = const(7)
+_ERROR = const(8)
+_CLOSED = const(0)
+_ESTABLISHED = const(2)
+_ACK_ROOM = const(8)  # txbuf.ACK_ROOM
+_CONNECTING = const(1)
+_WAIT_SUBACK = const(4)
+_WAIT_UNSUBACK = const(5)
+_PING = const(1)
+_DEAD = const(2)
+_IDLE_MS = const(3600000)
+
+
+def __getattr__(name):
+    # The event kinds and session states (CONNECTED, MESSAGE, ..., CLOSED,
+    # ESTABLISHED) are public here but live in mqtt5.events: looked up there on
+    # first use, so a node that never names them keeps them out of this module.
+    import mqtt5.events as e
+
+    if name.isupper() and hasattr(e, name):
+        return getattr(e, name)
+    raise AttributeError(name)
+
 
 # subscription options [MQTT-3.8.3.1] (public, for subscribe())
 NO_LOCAL = 0x04
@@ -160,13 +183,13 @@ class Session:
         self._pending = []  # rare events from tick()/disconnect()/session loss: tuples
         self._has_state = False
         self._now = 0
-        self.state = CLOSED
+        self.state = _CLOSED
         _hs.reset(self)
 
     @property
     def is_connected(self):
         """True between CONNACK 0x00 and the end of the connection."""
-        return self.state == ESTABLISHED
+        return self.state == _ESTABLISHED
 
     @property
     def inflight_count(self):
@@ -207,28 +230,28 @@ class Session:
         pkt = _hs.connect_packet(self, clean_start)
         self._tx.packet(pkt)
         self._hold = self.auth_method is not None  # [MQTT-3.1.2-30]
-        self.state = CONNECTING
+        self.state = _CONNECTING
 
     def connection_lost(self, now_ms=None):
         """The transport closed under us: state CLOSED, no event.  In-flight slots are
         kept: the next connect(clean_start=False) resends them if CONNACK says Session
         Present 1, else reports them lost (see Event)."""
-        self.state = CLOSED
+        self.state = _CLOSED
         self._rx.reset()
 
     def disconnect(self, reason_code=0, props=None):
         """Queue DISCONNECT [MQTT-3.14] with reason code and props (e.g. reason string);
         state CLOSED, a DISCONNECTED event (by_server False) follows.  Flush
         data_to_send() then close the transport [MQTT-3.14.4-2]."""
-        if self.state == CLOSED:
+        if self.state == _CLOSED:
             return
         # Reason String / User Property dropped if over the server's Maximum Packet
         # Size [MQTT-3.14.2-3] [MQTT-3.14.2-4]
         _out.fit(self, _p.Disconnect(reason_code=reason_code, props=props))
-        self._close(DISCONNECTED, reason_code, None, False)
+        self._close(_DISCONNECTED, reason_code, None, False)
 
     def _close(self, kind, reason_code, error, by_server):
-        self.state = CLOSED
+        self.state = _CLOSED
         self._pending.append((kind, 0, reason_code, error, by_server, None))
 
     # ---- inbound --------------------------------------------------------------------
@@ -271,12 +294,12 @@ class Session:
             ev.packet_id, ev.reason_code, ev.error, ev.by_server = pid, rc, err, by_server
             ev.packet = pkt
             return ev
-        if self._inflight.queued and self.state == ESTABLISHED:
+        if self._inflight.queued and self.state == _ESTABLISHED:
             _out.pump(self)  # an ack may have freed send quota
             if self._pending:
                 return self.next_event()
         rx = self._rx
-        while self.state != CLOSED:
+        while self.state != _CLOSED:
             try:
                 total = rx.complete(self.max_packet_size)
                 if not total:
@@ -284,7 +307,7 @@ class Session:
                 b0 = rx.buf[rx.start]
                 ptype = b0 >> 4
                 if (ptype == _PUBREC or ptype == _PUBREL or (ptype == _PUBLISH and b0 & 6)) \
-                        and not self._tx.room(ACK_ROOM):
+                        and not self._tx.room(_ACK_ROOM):
                     return None  # no room for the ack: flush first
                 if ptype == _AUTH and self._tx.tail != self._tx.head:
                     return None  # the AUTH answer gets the whole buffer: flush first
@@ -300,14 +323,14 @@ class Session:
         rc = getattr(err, "reason_code", 0x82)
         if rc == 0x84:  # a CONNECT sent to us: 0x84 is no DISCONNECT code [MQTT-3.14.2.1]
             rc = 0x82
-        if self.state != CLOSED:
+        if self.state != _CLOSED:
             try:
                 self._tx.packet(_p.Disconnect(reason_code=rc, props=None))
             except MQTTError:
                 pass  # no room: close without it
-        self.state = CLOSED
+        self.state = _CLOSED
         ev = self._ev
-        ev._clear(ERROR)
+        ev._clear(_ERROR)
         ev.reason_code, ev.error = rc, err
         return ev
 
@@ -366,12 +389,12 @@ class Session:
 
         options [MQTT-3.8.3.1]: QoS (bits 0-1) | NO_LOCAL | RETAIN_AS_PUBLISHED |
         retain handling << RETAIN_HANDLING_SHIFT.  props: e.g. Subscription Identifier."""
-        return _out.request(self, WAIT_SUBACK, _p.Subscribe, topics, props)
+        return _out.request(self, _WAIT_SUBACK, _p.Subscribe, topics, props)
 
     def unsubscribe(self, filters, props=None):
         """Queue UNSUBSCRIBE for filters = [filter, ...]; returns the packet id;
         UNSUBSCRIBED follows with one reason code per filter."""
-        return _out.request(self, WAIT_UNSUBACK, _p.Unsubscribe, filters, props)
+        return _out.request(self, _WAIT_UNSUBACK, _p.Unsubscribe, filters, props)
 
     def reauthenticate(self):
         """Start a re-authentication (spec 4.12.1): queue AUTH 0x19 with our
@@ -389,14 +412,14 @@ class Session:
         when nothing arrived for 1.5 x keep alive.  Returns ms until tick() is next
         needed (3600000 when keep alive is off or the session is closed)."""
         self._now = now_ms
-        if self.state == CLOSED:
-            return IDLE_MS
+        if self.state == _CLOSED:
+            return _IDLE_MS
         ka = self._ka
-        connected = self.state == ESTABLISHED
+        connected = self.state == _ESTABLISHED
         what = ka.check(now_ms, connected)
-        if what == DEAD:
-            self._close(LINK_DEAD, 0, None, False)
+        if what == _DEAD:
+            self._close(_LINK_DEAD, 0, None, False)
             return 0
-        if what == PING and self._tx.ping():
+        if what == _PING and self._tx.ping():
             ka.pinged(now_ms)
         return ka.wait_ms(now_ms, connected)

@@ -19,21 +19,41 @@ from mqtt5._compat import const
 from mqtt5.errors import ProtocolError
 import mqtt5.wire as wire
 
-CONNECT = const(1)
-CONNACK = const(2)
-PUBLISH = const(3)
-PUBACK = const(4)
-PUBREC = const(5)
-PUBREL = const(6)
-PUBCOMP = const(7)
-SUBSCRIBE = const(8)
-SUBACK = const(9)
-UNSUBSCRIBE = const(10)
-UNSUBACK = const(11)
-PINGREQ = const(12)
-PINGRESP = const(13)
-DISCONNECT = const(14)
-AUTH = const(15)
+_CONNECT = const(1)
+_CONNACK = const(2)
+_PUBLISH = const(3)
+_PUBACK = const(4)
+_PUBREC = const(5)
+_PUBREL = const(6)
+_PUBCOMP = const(7)
+_SUBSCRIBE = const(8)
+_SUBACK = const(9)
+_UNSUBSCRIBE = const(10)
+_UNSUBACK = const(11)
+_PINGREQ = const(12)
+_PINGRESP = const(13)
+_DISCONNECT = const(14)
+_AUTH = const(15)
+
+
+# Public names of the control packet types (spec 2.1.2): resolved on first use by
+# __getattr__.  The library uses the private consts above, so a node keeps none of
+# these names in RAM (host_tests check the two agree).
+_NAMES = (
+    "CONNECT=1 CONNACK=2 PUBLISH=3 PUBACK=4 PUBREC=5 PUBREL=6 PUBCOMP=7 "
+    "SUBSCRIBE=8 SUBACK=9 UNSUBSCRIBE=10 UNSUBACK=11 PINGREQ=12 PINGRESP=13 "
+    "DISCONNECT=14 AUTH=15 ")
+
+
+def named(table, name):
+    """The int that a "NAME=value ..." table gives ``name``; AttributeError if none
+    (a module's lazy public constants)."""
+    for item in table.split():
+        k, v = item.split("=")
+        if k == name:
+            return int(v, 0)
+    raise AttributeError(name)
+
 
 _MALFORMED = const(0x81)
 
@@ -50,7 +70,7 @@ _WHERE = {
 def __getattr__(name):
     mod = _WHERE.get(name)
     if mod is None:
-        raise AttributeError(name)
+        return named(_NAMES, name)
     m = __import__("mqtt5.packets." + mod, None, None, (name,))
     v = getattr(m, name)
     globals()[name] = v
@@ -78,18 +98,18 @@ def decode(mv):
         raise ProtocolError(_MALFORMED, "remaining length mismatch")
     # `import a.b as m` inside a function allocates nothing on MicroPython
     # (`from a.b import f` does), and keeps rarely used families unloaded.
-    if t == PUBLISH:
+    if t == _PUBLISH:
         import mqtt5.packets.publish as m
         return m.decode_publish(mv, fl, p, end)
     check_first(b0)
-    if t <= PUBCOMP:
-        if t <= CONNACK:
+    if t <= _PUBCOMP:
+        if t <= _CONNACK:
             import mqtt5.packets.connect as m
             # type: ignore below: mypy binds `m` to one module only (tools/typecheck.py)
-            return m.decode_connect(mv, p, end) if t == CONNECT else m.decode_connack(mv, p, end)  # type: ignore[attr-defined]
+            return m.decode_connect(mv, p, end) if t == _CONNECT else m.decode_connack(mv, p, end)  # type: ignore[attr-defined]
         import mqtt5.packets.publish as m
         return m.decode_ack(mv, t, p, end)
-    if t <= UNSUBACK:
+    if t <= _UNSUBACK:
         import mqtt5.packets.subscribe as m
         return m.decode_sub(mv, t, p, end)  # type: ignore[attr-defined]
     import mqtt5.packets.control as m
@@ -106,10 +126,10 @@ def check_first(b0):
     fl = b0 & 15
     if t == 0:
         raise ProtocolError(_MALFORMED, "reserved packet type 0")
-    if t == PUBLISH:
+    if t == _PUBLISH:
         if fl & 6 == 6:
             raise ProtocolError(_MALFORMED, "PUBLISH QoS 3")
-    elif fl != (2 if t == PUBREL or t == SUBSCRIBE or t == UNSUBSCRIBE else 0):
+    elif fl != (2 if t == _PUBREL or t == _SUBSCRIBE or t == _UNSUBSCRIBE else 0):
         raise ProtocolError(_MALFORMED, "bad fixed header flags")
 
 
