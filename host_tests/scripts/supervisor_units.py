@@ -92,6 +92,9 @@ class FakeClient:
     def _supervise(self, q):
         pass
 
+    def _routes(self):
+        return self._router
+
     async def connect(self, url, clean_start=None):
         self.calls.append([url, clean_start, self.sup._attempt])
         step = self.steps.pop(0)

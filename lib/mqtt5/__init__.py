@@ -18,7 +18,7 @@ _WHERE = {
     "ProtocolError": "errors",
     "Router": "router",
     "matches": "router",
-    "validate_topic": "router",
+    "validate_topic": "wire",
     "validate_filter": "router",
     "Supervisor": "supervisor",
     "OfflineQueue": "offline",

@@ -13,8 +13,7 @@ from mqtt5.session import Session, BufferFull
 from ._compat import monotonic_ms
 from .errors import MQTTError
 from .link import Link, DONE
-from .message import app_props
-from .router import validate_filter, validate_topic
+from .wire import validate_topic
 from .transport import open_transport
 
 
@@ -160,9 +159,15 @@ class Client(Link):
         validate_topic(topic)
         if isinstance(payload, str):
             payload = payload.encode()
-        props = app_props(properties, content_type, payload_format_indicator,
-                          message_expiry_interval, response_topic, correlation_data,
-                          user_properties)
+        props = properties
+        if (content_type is not None or payload_format_indicator is not None
+                or message_expiry_interval is not None or response_topic is not None
+                or correlation_data is not None or user_properties):
+            from .message import app_props  # only for messages with v5 properties
+
+            props = app_props(properties, content_type, payload_format_indicator,
+                              message_expiry_interval, response_topic, correlation_data,
+                              user_properties)
         if not qos:  # fast paths: no coroutine unless the transmit buffer is full
             if self._q is not None:
                 import mqtt5.drain as d
@@ -246,11 +251,13 @@ class Client(Link):
         filters = list(filt) if many else [filt]
         opts = (qos | (0x04 if no_local else 0) | (0x08 if retain_as_published else 0)
                 | (retain_handling << 4))
+        from .router import validate_filter
+
         for f in filters:
             validate_filter(f)
         if (subscription_identifier is None and handler is not None
                 and getattr(self._s, "sub_id_available", False)):
-            subscription_identifier = self._router.new_sid(None if many else filt)
+            subscription_identifier = self._routes().new_sid(None if many else filt)
         props = None
         if subscription_identifier is not None or user_properties:
             props = {}
@@ -259,16 +266,16 @@ class Client(Link):
                 props[0x26] = list(user_properties)
         if handler is not None:
             for f in filters:
-                self._router.add(f, handler, subscription_identifier or 0)
+                self._routes().add(f, handler, subscription_identifier or 0)
         codes, err = await self._request(self._s.subscribe, [(f, opts) for f in filters], props)
         if codes is None:  # no SUBACK: the link went down
             if handler is not None:
                 for f in filters:
-                    self._router.remove(f)
+                    self._routes().remove(f)
             raise err
         for i in range(len(filters)):
             if codes[i] >= 0x80:
-                self._router.remove(filters[i])
+                self._routes().remove(filters[i])
         if many:
             return codes
         if err is not None:
@@ -285,7 +292,7 @@ class Client(Link):
         if codes is None:
             raise err
         for f in filters:
-            self._router.remove(f)
+            self._routes().remove(f)
         return codes if many else codes[0]
 
     async def disconnect(self, reason_code=0, session_expiry=None, reason_string=None):

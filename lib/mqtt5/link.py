@@ -37,8 +37,6 @@ from mqtt5.events import rc_error
 from mqtt5.outbound import SessionLost
 from ._compat import const, monotonic_ms, print_exception, sleep_ms
 from .errors import MQTTError
-from .message import Message
-from .router import Router
 
 _CONNECTED = const(1)
 _MESSAGE = const(2)
@@ -91,8 +89,8 @@ class Link:
         self._s = session
         self.on_message = on_message
         self.error = None  # why the last connection ended (None: clean disconnect)
-        self._router = Router()
-        self._msg = Message()
+        self._router = None  # mqtt5.router.Router, made by the first subscribe
+        self._msg = None  # the reusable mqtt5.message.Message, made on the first message
         n = max_inflight + 1  # the last slot is connect()'s
         self._wpid = [_FREE] * n  # waiter slots, by packet id
         self._wres = [None] * n  # reason code, or list of them
@@ -367,14 +365,28 @@ class Link:
                 break
         pulse(self._acked)  # also without a waiter: an ack frees send quota
 
+    def _routes(self):
+        # the Router, loaded and made on first use (a publish-only node never does)
+        r = self._router
+        if r is None:
+            from .router import Router
+
+            r = self._router = Router()
+        return r
+
     def _deliver(self, pkt):
         self.msgs_in += 1
-        m = self._msg._load(pkt)
+        m = self._msg
+        if m is None:
+            from .message import Message
+
+            m = self._msg = Message()
+        m._load(pkt)
         topic = m.topic
         r = self._router
         d = m.props
         sids = d.get(0x0B) if d else None  # Subscription Identifier(s): no re-matching
-        i = r.next_match(topic, 0, sids)
+        i = r.next_match(topic, 0, sids) if r is not None else -1
         if i < 0:
             if self.on_message is not None:
                 self._call(self.on_message, m)

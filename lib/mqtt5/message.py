@@ -19,6 +19,10 @@ _CORRELATION = const(0x09)
 _SUB_ID = const(0x0B)
 _USER_PROPERTY = const(0x26)
 _WILL_DELAY = const(0x18)
+# Message attributes read from its props (see Message.__getattr__): name=identifier
+_PROPS = ("content_type=3 payload_format_indicator=1 message_expiry_interval=2 "
+          "response_topic=8 correlation_data=9 user_properties=38 "
+          "subscription_identifiers=11")
 
 
 def app_props(base, content_type, payload_format_indicator, message_expiry_interval,
@@ -103,44 +107,20 @@ class Message:
         self.props = p.props
         return self
 
-    def _prop(self, pid):
-        d = self.props
-        if d:
-            return d.get(pid)
-        return None
-
-    @property
-    def user_properties(self):
-        return self._prop(_USER_PROPERTY) or []
-
-    @property
-    def content_type(self):
-        return self._prop(_CONTENT_TYPE)
-
-    @property
-    def payload_format_indicator(self):
-        return self._prop(_PAYLOAD_FORMAT)
-
-    @property
-    def message_expiry_interval(self):
-        return self._prop(_EXPIRY)
-
-    @property
-    def response_topic(self):
-        return self._prop(_RESPONSE_TOPIC)
-
-    @property
-    def correlation_data(self):
-        return self._prop(_CORRELATION)
-
-    @property
-    def subscription_identifiers(self):
-        v = self._prop(_SUB_ID)
-        if v is None:
-            return []
-        if isinstance(v, int):
-            return [v]
-        return v
+    def __getattr__(self, name):
+        # The v5 properties, read from props by name (one lookup instead of a
+        # property object per name: each costs RAM even frozen).
+        for item in _PROPS.split():
+            k, v = item.split("=")
+            if k == name:
+                d = self.props
+                v = d.get(int(v)) if d else None
+                if name == "user_properties":
+                    return v or []
+                if name == "subscription_identifiers":
+                    return [] if v is None else [v] if isinstance(v, int) else v
+                return v
+        raise AttributeError(name)
 
     def text(self):
         """The payload decoded as UTF-8."""

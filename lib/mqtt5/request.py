@@ -35,7 +35,7 @@ import asyncio
 
 from ._compat import const, ticks_ms
 from .errors import MQTTError
-from .router import validate_topic
+from .wire import validate_topic
 
 _CID_LEN = const(8)
 _FREE = const(0)

@@ -18,8 +18,8 @@ the old subscriptions: subscribe the same filters in the same order after boot
 """
 
 from ._compat import const
+from .wire import check_str as _check, validate_topic  # noqa: F401 (API)
 
-_MAX_LEN = const(65535)
 _MAX_SID = const(268435455)  # Subscription Identifier 1..268,435,455 [MQTT-3.8.2.1.2]
 _MATCH = const(0)  # route fields: filter matched against topics
 _HANDLER = const(1)
@@ -29,20 +29,6 @@ _SHARED_SID = const(4)  # True: another route has the same identifier (one SUBSC
 _UNKNOWN = const(-1)  # next_match(): the caller does not know the identifiers
 
 
-def _check(s, what):
-    if not isinstance(s, str):
-        raise TypeError(what + " must be str")
-    n = len(s)
-    if n == 0 or n > _MAX_LEN or "\x00" in s:
-        raise ValueError("invalid " + what + ": %r" % s)
-
-
-def validate_topic(topic):
-    """Raise ValueError unless `topic` is a valid topic name (no wildcards)."""
-    _check(topic, "topic")
-    if "+" in topic or "#" in topic:
-        raise ValueError("wildcard in topic name: %r" % topic)
-    return topic
 
 
 def validate_filter(filt):

@@ -226,7 +226,7 @@ class Supervisor:
             return rc
         h = kwargs.get("handler")
         if h is not None:
-            self.client._router.add(filt, h)  # handlers route from the first message
+            self.client._routes().add(filt, h)  # handlers route from the first message
         return None
 
     async def unsubscribe(self, filt):
@@ -234,7 +234,7 @@ class Supervisor:
         self._subs = [s for s in self._subs if s[0] != filt]
         if self.client.is_connected:
             return await self.client.unsubscribe(filt)
-        self.client._router.remove(filt)
+        self.client._routes().remove(filt)
         return None
 
     # ---- the loop ---------------------------------------------------------------

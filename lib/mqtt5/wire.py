@@ -240,6 +240,25 @@ def put_lbytes(buf, off, data):
     return put_bytes(buf, put_u16(buf, off, len(data)), data)
 
 
+def check_str(s, what):
+    """TypeError unless ``s`` is a str; ValueError when empty, longer than 65535
+    or holding U+0000 (spec 1.5.4, [MQTT-4.7.3-1]); ``what`` names it."""
+    if not isinstance(s, str):
+        raise TypeError(what + " must be str")
+    n = len(s)
+    if n == 0 or n > 65535 or "\x00" in s:
+        raise ValueError("invalid " + what + ": %r" % s)
+
+
+def validate_topic(topic):
+    """Raise ValueError unless `topic` is a valid topic name (no wildcards
+    [MQTT-3.3.2-2]); TypeError unless it is a str."""
+    check_str(topic, "topic")
+    if "+" in topic or "#" in topic:
+        raise ValueError("wildcard in topic name: %r" % topic)
+    return topic
+
+
 def topic_name_ok(s):
     """True when topic name ``s`` (str) has no wildcard [MQTT-3.3.2-2]
     [MQTT-4.7.0-1]; the
