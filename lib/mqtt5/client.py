@@ -10,11 +10,13 @@ Payloads reach handlers zero-copy: see mqtt5.message.
 import asyncio
 
 from mqtt5.session import Session, BufferFull
-from ._compat import monotonic_ms
+from ._compat import const, monotonic_ms
 from .errors import MQTTError
 from .link import Link, DONE
 from .wire import validate_topic
 from .transport import open_transport
+
+_CONNECT_PID = const(-2)  # link.py: connect()'s waiter slot
 
 
 class Client(Link):
@@ -108,7 +110,7 @@ class Client(Link):
             raise
         self._t = t
         self.error = None
-        w = self._connect_slot()
+        w = self._take(_CONNECT_PID)
         ct = asyncio.create_task
         self._tasks = (ct(self._reader(t)), ct(self._writer(t)), ct(self._ticker(t)))
         self._wake.set()

@@ -26,6 +26,7 @@ _FREE = const(-1)  # a free waiter slot (as in mqtt5.link)
 def supervise(c, queue):
     # From now on publish waiters survive link loss and publishes queue when down.
     c._q = queue
+    c._qev = asyncio.Event()  # set when something is queued
     queue.on_drop = lambda w: fail_waiter(
         c, w, MQTTError("publish dropped: offline queue full (drop-oldest)"))
 

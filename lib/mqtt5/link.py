@@ -109,35 +109,30 @@ class Link:
         self._q = None  # OfflineQueue once supervised (mqtt5.drain)
         self._drain_t = None  # the transport the drainer runs for
         self._wpub = bytearray(n)  # 1: the slot's caller is a QoS 1/2 publish
-        self._qev = asyncio.Event()  # set when something is queued
+        self._qev = None  # asyncio.Event set when something is queued (supervised)
         self.msgs_in = self.msgs_out = self.bytes_in = self.bytes_out = 0
 
     # ---- waiting callers ------------------------------------------------------------
     def _take(self, pid):
-        # a free waiter slot (index) for packet id `pid`, or -1 (not connect()'s)
+        # a free waiter slot (index) for packet id `pid`, or -1.  The last slot is
+        # connect()'s: _take(_CONNECT_PID) always gets it, other callers never do.
         pids = self._wpid
-        for i in range(len(pids) - 1):
-            if pids[i] == _FREE:
-                pids[i] = pid
-                self._wres[i] = self._werr[i] = None
-                self._wdone[i] = self._wpub[i] = 0
-                self._unset(i)
-                return i
-        return -1
-
-    def _connect_slot(self):
-        # connect()'s own waiter slot, the last one: never taken by _take()
-        w = len(self._wpid) - 1
-        self._wpid[w] = _CONNECT_PID
-        self._wres[w] = self._werr[w] = None
-        self._wdone[w] = 0
-        self._unset(w)
-        return w
-
-    def _unset(self, w):
-        ev = self._wev[w]
+        last = len(pids) - 1
+        if pid == _CONNECT_PID:
+            i = last
+        else:
+            i = 0
+            while i < last and pids[i] != _FREE:
+                i += 1
+            if i == last:
+                return -1
+        pids[i] = pid
+        self._wres[i] = self._werr[i] = None
+        self._wdone[i] = self._wpub[i] = 0
+        ev = self._wev[i]
         if ev is not None:
             ev.clear()
+        return i
 
     def _finish(self, w):
         # slot w has its outcome: wake its caller (only that one)

@@ -309,6 +309,9 @@ class Session:
                 if (ptype == _PUBREC or ptype == _PUBREL or (ptype == _PUBLISH and b0 & 6)) \
                         and not self._tx.room(_ACK_ROOM):
                     return None  # no room for the ack: flush first
+                if b0 == 0xD0 and total == 2 and self.state == _ESTABLISHED:
+                    rx.start += 2  # PINGRESP: activity, counted in received(); nothing
+                    continue  # to decode, so no packet object and no codec module
                 if ptype == _AUTH and self._tx.tail != self._tx.head:
                     return None  # the AUTH answer gets the whole buffer: flush first
                 if _in.handle(self, ptype, _p.decode(rx.take(total))):
