@@ -5,6 +5,7 @@ received / sent, Maximum Packet Size)."""
 
 import mqtt5.session as S
 import mqtt5.properties as P
+import mqtt5.txbuf as txbuf
 from mqtt5.errors import MQTTError
 from session_fake import (connected, out, split, feed, events, kinds, eq, raises,
     run_tests, publish, PUBLISH, PUBACK, DISCONNECT)
@@ -196,6 +197,35 @@ def test_ack_room_grows_instead_of_pausing():
     n2 = len(events(s))
     eq(n + n2, 20, "the rest after the flush")
     eq([p.packet_id for t, p in acks + out(s)], list(range(1, 21)), "every PUBACK")
+
+
+def no_heap(n):
+    raise MemoryError("fake: no block of %d bytes" % n)
+
+
+def test_no_heap_block_for_a_burst_means_buffer_full():
+    # a fragmented heap (fake: the module's bytearray fails) must not break a burst:
+    # growth only for queued bytes gives way to BufferFull, the buffer stays as it is
+    s = connected()
+    n = 0
+    txbuf.bytearray = no_heap
+    try:
+        while True:
+            try:
+                s.publish("t", b"p" * 40, 0)
+            except S.BufferFull:
+                break
+            n += 1
+        eq(sizes(s)[1], INITIAL, "not grown")
+        data = out(s)  # flush, then retry: the publish goes out in the same buffer
+        s.publish("t", b"p" * 40, 0)
+        eq(len(data) + len(out(s)), n + 1, "every publish")
+        raises(MemoryError, s.publish, "t", b"p" * 400, 0)  # this one needs the room
+        eq(s.pending_bytes, 0, "nothing queued by it")
+    finally:
+        del txbuf.bytearray
+    s.publish("t", b"p" * 400, 0)
+    assert sizes(s)[1] > INITIAL, sizes(s)
 
 
 def test_capacity_never_exceeds_the_caps():

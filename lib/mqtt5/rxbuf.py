@@ -56,9 +56,7 @@ class RxBuffer:
         except ProtocolError:
             return  # garbage: complete() refuses it
         if e < total <= self.cap:
-            n = 2 * e
-            n = self.cap if n > self.cap else total if n < total else n
-            b = bytearray(n)
+            b = bytearray(min(self.cap, max(2 * e, total)))
             b[0:e] = self.mv[0:e]
             self.buf = b
             self.mv = memoryview(b)

@@ -86,18 +86,24 @@ class TxBuffer:
     def _grow(self, n):
         # Reallocate to min(cap, max(2 * size, tail + n)), the queued bytes at the same
         # offsets (head/tail and a lent view stay valid); True when n bytes are then
-        # free.  Not for a packet that could never fit (n over the cap).
+        # free.  Not for a packet that could never fit (n over the cap).  When the heap
+        # has no such block and only queued bytes are in the way, False: the caller
+        # flushes (BufferFull, or an ack waits) and the buffer stays as it is.
         size = len(self.buf)
         if size >= self.cap or n > self.cap:
             return False
         need = self.tail + n
-        size *= 2
-        size = self.cap if size > self.cap or need > self.cap else need if size < need else size
-        b = bytearray(size)
+        grown = min(self.cap, max(2 * size, need))
+        try:
+            b = bytearray(grown)
+        except MemoryError:
+            if n > size:
+                raise  # the packet alone needs more than this buffer
+            return False
         b[self.head:self.tail] = self.mv[self.head:self.tail]
         self.buf = b
         self.mv = memoryview(b)
-        return need <= size
+        return need <= grown
 
     def _tail(self):
         # the free tail to encode into; the whole view when empty (no allocation)
