@@ -155,18 +155,24 @@ def test_burst_while_a_view_is_lent_keeps_every_byte():
        "bytes written == bytes queued, in order")
 
 
-def test_at_the_cap_a_burst_gets_buffer_full():
-    s = connected(tx_size=512)
+def burst(s, lend=False):
+    """Publish 40-byte payloads until BufferFull; returns (count, the view lent after
+    the first one if lend)."""
     lent = None
     n = 0
     while True:
         try:
             s.publish("t", b"p" * 40, 0)
         except S.BufferFull:
-            break
+            return n, lent
         n += 1
-        if lent is None:
+        if lend and lent is None:
             lent = s.data_to_send()
+
+
+def test_at_the_cap_a_burst_gets_buffer_full():
+    s = connected(tx_size=512)
+    n, lent = burst(s, True)
     eq(sizes(s)[1], 512, "grew to the cap, no further")
     assert n >= 9, n
     s.sent(len(lent), 0)  # BufferFull: flush, then retry
@@ -207,15 +213,9 @@ def test_no_heap_block_for_a_burst_means_buffer_full():
     # a fragmented heap (fake: the module's bytearray fails) must not break a burst:
     # growth only for queued bytes gives way to BufferFull, the buffer stays as it is
     s = connected()
-    n = 0
     txbuf.bytearray = no_heap
     try:
-        while True:
-            try:
-                s.publish("t", b"p" * 40, 0)
-            except S.BufferFull:
-                break
-            n += 1
+        n = burst(s)[0]
         eq(sizes(s)[1], INITIAL, "not grown")
         data = out(s)  # flush, then retry: the publish goes out in the same buffer
         s.publish("t", b"p" * 40, 0)
