@@ -29,8 +29,12 @@ def test_basic_node_loads_no_optional_module(runtime, broker):
 # figures `make bench` shows in its 32-bit table), recorded with a small margin.
 # 2026-11-30, after the QoS 0 fast path and per-slot waiter Events: 26,656 B after
 # connect, 42.6 B per QoS 0 publish, 673.3 B per QoS 1 publish (every run the same).
+# 2026-12-01, high-water-mark buffers (256 B each until a packet needs more): 23,568 B
+# after connect (27,072 B just before, same build), 42.7 B per QoS 0 publish (the bench
+# now warms up with one burst, so the buffers' one-time growth is not counted per
+# publish), 673.3 B per QoS 1 publish.
 BUDGETS = {
-    "heap_connected": 27136,  # bytes in the heap after import + connect (incl. asyncio)
+    "heap_connected": 24064,  # bytes in the heap after import + connect (incl. asyncio)
     "alloc_qos0": 48,         # bytes allocated per QoS 0 publish
     "alloc_qos1": 720,        # bytes allocated per QoS 1 publish (PUBACK awaited)
 }
@@ -47,9 +51,10 @@ def test_heap_budgets_on_the_32bit_frozen_build(runtime, broker):
 
 # The bench's fixed workload (connect, subscribe, 1,000 QoS 0 + 200 QoS 1 publishes,
 # disconnect): its minimum -X heapsize on the frozen 32-bit build was 36 KiB
-# (bench/run.py search, 2026-11-30; 38 KiB before issue 11); it must still complete
-# within that plus 2 KiB.
-FIXED_HEAP_KIB = 38
+# (bench/run.py search, 2026-11-30; 38 KiB before issue 11), 33 KiB with the
+# high-water-mark buffers (2026-12-01, 1 KiB steps: 36 passes and 35 fails before
+# them, 33 passes and 32 fails after); it must still complete within that plus 2 KiB.
+FIXED_HEAP_KIB = 35
 
 
 @pytest.mark.runtimes((M32_FROZEN,))

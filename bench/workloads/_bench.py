@@ -101,6 +101,8 @@ async def publish_allocs(c, t):
     for _ in range(WARMUP):
         await c.publish(t, PAYLOAD16)
         await c.publish(t, PAYLOAD16, qos=1)
+    for _ in range(N_ALLOC0):  # one burst first: buffers that grow reach their size
+        await c.publish(t, PAYLOAD16)
     with Alloc() as al:
         for _ in range(N_ALLOC0):
             await c.publish(t, PAYLOAD16)

@@ -1,20 +1,29 @@
-"""The session's receive buffer, allocated once: the adapter reads straight into its
-free tail; complete packets are handed out from its head as memoryviews.
+"""The session's receive buffer: the adapter reads straight into its free tail;
+complete packets are handed out from its head as memoryviews.
 
-A packet must fit the buffer whole, so the Maximum Packet Size we announce in CONNECT
-is at most its size [MQTT-3.1.2-27].  Views handed out stay valid until the next
-``free()`` (or ``copy_in()``), which may move a partial packet to the front.
+High-water mark: it starts at 256 bytes (or its cap, rx_size, when smaller) and grows,
+doubling up to the cap, only when a packet that cannot fit has begun to arrive; it never
+shrinks, so once grown nothing is allocated per message.  A packet must fit the cap
+whole, so the Maximum Packet Size we announce in CONNECT is at most rx_size
+[MQTT-3.1.2-27].  Views handed out stay valid until the next ``free()`` (or
+``copy_in()``), which may move a partial packet to the front (a view of a bytearray the
+buffer outgrew keeps it alive until dropped).
 """
 
+from mqtt5._compat import const
 from mqtt5.wire import frame
 from mqtt5.packets import check_first
+from mqtt5.errors import ProtocolError
+
+INITIAL = const(256)  # first size of both buffers (a sensor's packets are a few dozen bytes)
 
 
 class RxBuffer:
-    """Fixed-size receive buffer: unparsed bytes are ``buf[start:end]``."""
+    """Receive buffer growing up to ``cap`` bytes: unparsed bytes are ``buf[start:end]``."""
 
-    def __init__(self, size):
-        self.buf = bytearray(size)
+    def __init__(self, cap):
+        self.cap = cap
+        self.buf = bytearray(INITIAL if cap > INITIAL else cap)
         self.mv = memoryview(self.buf)
         self.start = self.end = 0
 
@@ -22,25 +31,52 @@ class RxBuffer:
         self.start = self.end = 0
 
     def free(self):
-        """memoryview of the free tail, after moving a partial packet to the front."""
+        """memoryview of the free tail, after moving a partial packet to the front; when a
+        partial packet fills the buffer, after growing it for that packet.  Empty when
+        the buffer is full of complete packets (drain them) or the head packet cannot fit
+        the cap (complete() refuses it)."""
         s, e = self.start, self.end
         if s:
             if s < e:  # overlapping move: memmove on both runtimes
                 self.mv[0:e - s] = self.mv[s:e]
             self.start, self.end = 0, e - s
         e = self.end
-        return self.mv if e == 0 else self.mv[e:]  # whole view when empty: no allocation
+        if e == 0:
+            return self.mv  # whole view when empty: no allocation
+        if e == len(self.buf) < self.cap:
+            self._grow()
+        return self.mv[self.end:]
+
+    def _grow(self):
+        # The buffer holds buf[0:end] only, filled by one packet's head: reallocate to
+        # min(cap, max(2 * size, its total)) unless it is complete or cannot fit the cap.
+        e = self.end
+        try:
+            total = frame(self.buf, 0, e, None)
+        except ProtocolError:
+            return  # garbage: complete() refuses it
+        if e < total <= self.cap:
+            b = bytearray(min(self.cap, max(2 * e, total)))
+            b[0:e] = self.mv[0:e]
+            self.buf = b
+            self.mv = memoryview(b)
 
     def add(self, n):
         """n bytes were written into free()."""
         self.end += n
 
     def copy_in(self, data):
-        """Copy as much of data as fits; returns the count."""
-        mv = self.free()
-        n = min(len(mv), len(data))
-        mv[:n] = data[:n]
-        self.end += n
+        """Copy as much of data as fits (growing for a packet that needs it); returns
+        the count."""
+        n = 0
+        while n < len(data):
+            mv = self.free()
+            k = min(len(mv), len(data) - n)
+            if not k:
+                break
+            mv[:k] = data[n:n + k]
+            self.end += k
+            n += k
         return n
 
     def complete(self, max_size):

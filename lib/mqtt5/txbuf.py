@@ -1,9 +1,13 @@
 """The session's transmit buffer: whole packets appended at the tail, written out
-from the head, allocated once.
+from the head.
 
 A packet is encoded straight into the free tail, so a packet is either wholly queued or
-not at all, and several packets can go out in one write.  While a view from ``view()``
-is lent to the adapter, queued bytes are never moved.
+not at all, and several packets can go out in one write.  High-water mark: it starts at
+256 bytes (or its cap, tx_size, when smaller) and, when a packet does not fit the free
+tail, grows by doubling up to the cap; it never shrinks.  Growing copies the queued
+bytes to the same offsets of the new bytearray, and while a view from ``view()`` is
+lent to the adapter queued bytes are never moved (the lent view keeps the old bytearray
+alive while it is written).  Only at the cap can a packet find no room (BufferFull).
 """
 
 from ._compat import const
@@ -11,6 +15,7 @@ from .errors import MQTTError, ProtocolError
 import mqtt5.packets as _p
 from .packets.publish import encode_publish, encode_ack, publish_size
 from .wire import vbi_size
+from .rxbuf import INITIAL
 
 _TOO_LARGE = const(0x95)  # what the codec raises when a packet does not fit a buffer
 ACK_ROOM = const(8)  # one ack with a reason code and no props is 5 bytes
@@ -31,10 +36,11 @@ def too_large(what, n, limit):
 
 
 class TxBuffer:
-    """Fixed-size transmit queue of encoded packets."""
+    """Transmit queue of encoded packets, growing up to ``cap`` bytes."""
 
-    def __init__(self, size):
-        self.buf = bytearray(size)
+    def __init__(self, cap):
+        self.cap = cap
+        self.buf = bytearray(INITIAL if cap > INITIAL else cap)
         self.mv = memoryview(self.buf)
         self.head = self.tail = 0
         self.lent = False
@@ -68,13 +74,36 @@ class TxBuffer:
             self.head = self.tail = 0
 
     def room(self, n):
-        """Move queued bytes to the front if allowed; True when n bytes are free."""
+        """Move queued bytes to the front if allowed, grow if needed (up to the cap);
+        True when n bytes are free at the tail."""
         h, t = self.head, self.tail
         if h and not self.lent:
             if h < t:
                 self.mv[0:t - h] = self.mv[h:t]  # overlapping move: memmove
             self.head, self.tail = 0, t - h
-        return len(self.buf) - self.tail >= n
+        return len(self.buf) - self.tail >= n or self._grow(n)
+
+    def _grow(self, n):
+        # Reallocate to min(cap, max(2 * size, tail + n)), the queued bytes at the same
+        # offsets (head/tail and a lent view stay valid); True when n bytes are then
+        # free.  Not for a packet that could never fit (n over the cap).  When the heap
+        # has no such block and only queued bytes are in the way, False: the caller
+        # flushes (BufferFull, or an ack waits) and the buffer stays as it is.
+        size = len(self.buf)
+        if size >= self.cap or n > self.cap:
+            return False
+        need = self.tail + n
+        grown = min(self.cap, max(2 * size, need))
+        try:
+            b = bytearray(grown)
+        except MemoryError:
+            if n > size:
+                raise  # the packet alone needs more than this buffer
+            return False
+        b[self.head:self.tail] = self.mv[self.head:self.tail]
+        self.buf = b
+        self.mv = memoryview(b)
+        return need <= grown
 
     def _tail(self):
         # the free tail to encode into; the whole view when empty (no allocation)
@@ -90,7 +119,7 @@ class TxBuffer:
         if n < 0 or self.tail + n + reserve > len(self.buf):
             if self.tail > self.head or self.lent:
                 raise BufferFull("transmit buffer full")
-            raise MQTTError("packet exceeds tx_size %d" % len(self.buf))
+            raise MQTTError("packet exceeds tx_size %d" % self.cap)
         self.tail += n
 
     def packet(self, pkt, reserve=0, limit=0):
@@ -101,9 +130,10 @@ class TxBuffer:
         except ProtocolError as e:  # does not fit the tail; ValueError propagates
             if e.reason_code != _TOO_LARGE:
                 raise
-            n = -1
-            if limit and _total(pkt._size()) > limit:  # too large anyway: say so
-                raise too_large("packet", _total(pkt._size()), limit)
+            n = -_total(pkt._size())
+        if (n < 0 or self.tail + n + reserve > len(self.buf)) and self._grown(n, reserve,
+                                                                             limit):
+            n = _p.encode(pkt, self._tail())  # again, into the grown buffer
         self._commit(n, reserve, limit)
 
     def publish(self, reserve, limit, topic, payload, qos, retain, dup, pid, props):
@@ -115,11 +145,20 @@ class TxBuffer:
         except ProtocolError as e:  # does not fit the tail; ValueError propagates
             if e.reason_code != _TOO_LARGE:
                 raise
-            n = -1
-            if limit and publish_size(topic, payload, qos, props) > limit:
-                raise too_large("PUBLISH", publish_size(topic, payload, qos, props),
-                                limit)
+            n = -publish_size(topic, payload, qos, props)
+        if (n < 0 or self.tail + n + reserve > len(self.buf)) and self._grown(n, reserve,
+                                                                             limit):
+            n = encode_publish(self._tail(), topic, payload, qos, retain, dup, pid, props)
         self._commit(n, reserve, limit)
+
+    def _grown(self, n, reserve, limit):
+        # n bytes encoded at the tail (-size: the packet did not fit) leave less than
+        # reserve free: True when the buffer grew for them (then encode again).
+        if n < 0:
+            n = -n
+            if limit and n > limit:  # too large anyway: say so [MQTT-3.2.2-15]
+                raise too_large("packet", n, limit)
+        return self._grow(n + reserve)
 
     def ack(self, ptype, pid, rc):
         """Queue PUBACK/PUBREC/PUBREL/PUBCOMP; the caller checked room(ACK_ROOM)."""
