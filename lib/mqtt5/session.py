@@ -19,22 +19,20 @@ Adapter loop (one transport connection)::
         wait_ms = s.tick(now)               # keep-alive; call again within wait_ms
 
 Inbound packets are parsed lazily, one per ``next_event()`` call, straight from the
-preallocated receive buffer: no event queue, and a MESSAGE payload is a memoryview into
+receive buffer: no event queue, and a MESSAGE payload is a memoryview into
 that buffer, valid until the next ``recv_buffer()``/``feed()``.  Drain
 ``next_event()`` until it returns None after ``received()``, ``tick()`` and ``sent()``
 (it also pauses, returning None, while the transmit buffer has no room for an ack the
 next packet needs: flush, then drain again).  Every connection ends with exactly one
 DISCONNECTED, LINK_DEAD or ERROR event (unless the adapter calls connection_lost()).
 
-Memory: one receive buffer (``rx_size``), one transmit buffer (``tx_size``), a fixed
-number of in-flight slots (``max_inflight``, parallel lists, no per-message objects) and
-ONE reusable Event.  The session itself allocates at most one memoryview per write
-(``data_to_send``) and one per inbound packet (the view decode needs); the rest is the
-codec's (packet object, topic str, props).  Measured on the unix port
-(host_tests/scripts/session_mem.py): QoS 0 publish 32 B with a bytes topic (64 B with
-a str topic; 32 B once the topic has an alias), QoS 1 publish + PUBACK 224 B (192 B
-aliased), inbound QoS 0 224 B; a default Session holds 7.6 KB (4 KB of it the two
-buffers), rx/tx 512 B and 4 slots 3.7 KB; topic_alias_out=8 adds about 300 B.
+Memory: a receive and a transmit buffer (256 B at first, doubled on demand up to
+``rx_size``/``tx_size``, never shrunk), a fixed number of in-flight slots
+(``max_inflight``, parallel lists, no per-message objects) and ONE reusable Event.
+The session allocates at most one memoryview per write and one per inbound packet;
+the rest is the codec's (packet object, topic str, props).  Unix-port figures in
+host_tests/scripts/session_mem.py: a default Session holds 4.0 KB (512 B of it the
+two buffers until a packet needs more), rx/tx 512 B and 4 slots 3.2 KB.
 
 Protocol features, each in its own module: session resumption (outbound.py: on
 CONNACK with Session Present 1 after connect(clean_start=False), unacknowledged QoS
@@ -113,8 +111,8 @@ class Session:
     one, called at every connect(); TypeError at construction otherwise), will (a ``mqtt5.packets.Will``, passed
     through as Connect.will: topic, payload, qos, retain, props such as Will Delay,
     Message Expiry, Content Type, Response Topic, Correlation Data, User Property).
-    Buffers: rx_size (receive buffer = largest inbound packet), tx_size (transmit buffer =
-    largest outbound packet), max_inflight (slots for unacknowledged QoS 1/2 PUBLISH,
+    Buffers: rx_size/tx_size cap the receive/transmit buffer (largest packet in/out;
+    each starts at 256 B and doubles when a packet needs it), max_inflight (slots for unacknowledged QoS 1/2 PUBLISH,
     SUBSCRIBE and UNSUBSCRIBE; ids of slots are never reused before completion).
     strict_receive_maximum (default True): a server sending more unacknowledged QoS
     1/2 PUBLISH than receive_maximum gets DISCONNECT 0x93 [MQTT-3.3.4-9]; False
