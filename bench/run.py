@@ -5,7 +5,7 @@ the same run against the same local Mosquitto.
     .venv/bin/python bench/run.py            # full run (median of 3), a few minutes
     .venv/bin/python bench/run.py --quick    # smoke run: 1 repetition, fewer messages
 
-Prints one table and writes bench/results/latest.json and latest.md.
+Prints its tables and writes bench/results/latest.json and latest.md.
 What each figure means: bench/README.md.
 """
 
