@@ -5,7 +5,7 @@ the same run against the same local Mosquitto.
     .venv/bin/python bench/run.py            # full run (median of 3), a few minutes
     .venv/bin/python bench/run.py --quick    # smoke run: 1 repetition, fewer messages
 
-Prints one table and writes bench/results/latest.json and latest.md.
+Prints its tables and writes bench/results/latest.json and latest.md.
 What each figure means: bench/README.md.
 """
 
@@ -573,8 +573,12 @@ class Bench:
         body = [table(self.results), "", env_line] + extra
         if notes:
             body += ["", "Errors:", ""] + ["- " + n for n in notes]
-        device_md = [self.device.markdown()] if self.device else []
-        body += [""] + device_md
+        sections = [self.device.markdown()] if self.device else []
+        import targets  # issue 11's target table, from the cells above
+        targets_md, targets_rows = targets.section(sys.modules[__name__], self.results,
+                                                   self.device, self.opts)
+        sections.append(targets_md)
+        body += ["", "\n\n".join(sections)]
         print(header + "\n\n" + "\n".join(body))
         out = self.opts.out
         os.makedirs(out, exist_ok=True)
@@ -582,7 +586,7 @@ class Bench:
             f.write("# " + header + "\n\n" + "\n\n".join(
                 [table(self.results), "  \n".join([env_line] + extra)]
                 + (["Errors:\n\n" + "\n".join("- " + n for n in notes)] if notes else [])
-                + device_md)
+                + sections)
                 + "\n")
         clients = {}
         for key, title, runtime, _ in CLIENTS:
@@ -595,7 +599,8 @@ class Bench:
             json.dump({"meta": meta, "targets": {k: v[0] for k, v in TARGETS.items()},
                        "figures": [{"key": k, "label": lbl, "unit": u} for k, lbl, u in FIGURES],
                        "clients": clients,
-                       "device32": self.device.json() if self.device else None},
+                       "device32": self.device.json() if self.device else None,
+                       "issue11_targets": targets_rows},
                       f, indent=1, sort_keys=True)
         self.log("done: %s" % os.path.relpath(os.path.join(out, "latest.md"), ROOT))
 

@@ -95,3 +95,105 @@ def test_device_table_names_each_build_and_shows_gaps():
     assert row.split(" | ")[1:3] == ["—", "26.8"]
     assert "n/a (build: no toolchain)" in row
     assert "| 40 |" in [r for r in text.splitlines() if "min -X" in r][0]
+
+
+# ---- issue 11's target section (bench/targets.py) ------------------------------------
+_tspec = importlib.util.spec_from_file_location(
+    "bench_targets", os.path.join(os.path.dirname(_PATH), "targets.py"))
+targets = importlib.util.module_from_spec(_tspec)
+_tspec.loader.exec_module(targets)
+
+
+def _cell(v):
+    return {"stats": bench.summarize([v])}
+
+
+def _run_cells(over=None):
+    """A whole run's cells, every issue 11 target met; ``over`` replaces some cells."""
+    cells = {"host": {"fieldnode_mp": {"mpy_core": _cell(15000), "alloc_qos0": _cell(85.2),
+                                       "alloc_qos1": _cell(390), "qos1_rate": _cell(12000),
+                                       "qos1_window_rate": _cell(25000),
+                                       "qos0_rate": _cell(36000)},
+                      "umqtt_mp": {"qos0_rate": _cell(27000)}},
+             "m32": {"fieldnode_m32": {"heap_connected": _cell(30 * 1024)},
+                     "fieldnode_m32f": {"heap_connected": _cell(9 * 1024), "min_heap": _cell(24),
+                                        "alloc_qos0": _cell(42.6), "alloc_qos1": _cell(300)}}}
+    for (source, column, fig), cell in (over or {}).items():
+        cells[source].setdefault(column, {})[fig] = cell
+    return cells
+
+
+def _rows(cells):
+    return {r["figure"]: r for r in targets.evaluate(cells, bench.fmt_cell)}
+
+
+def test_issue11_rows_one_per_target_all_pass():
+    rows = targets.evaluate(_run_cells(), bench.fmt_cell)
+    assert len(rows) == len(targets.ROWS) == 9
+    assert [r["verdict"] for r in rows] == ["PASS"] * 9
+    by = {r["figure"]: r for r in rows}
+    assert by["heap after connect, frozen (incl. asyncio)"]["measured_text"] == "9.0 KiB"
+    assert by["min -X heapsize, fixed workload, frozen"]["measured"] == 24   # <= is inclusive
+    assert by["bytes allocated per QoS 0 publish (64-bit)"]["measured_text"] == (
+        "85.2 B (32-bit frozen: 42.6 B)")
+    assert by["QoS 0 rate, MicroPython 64-bit"]["measured_text"] == (
+        "36,000 msg/s vs umqtt.simple 27,000 msg/s")
+
+
+def test_issue11_fail_on_the_right_side_of_each_limit():
+    rows = _rows(_run_cells({
+        ("m32", "fieldnode_m32", "heap_connected"): _cell(32 * 1024 + 1),
+        ("host", "fieldnode_mp", "mpy_core"): _cell(47855),
+        ("host", "fieldnode_mp", "qos1_window_rate"): _cell(19999),
+        # the verdict is on the 64-bit value, whatever the 32-bit one beside it
+        ("host", "fieldnode_mp", "alloc_qos1"): _cell(962.6),
+        ("m32", "fieldnode_m32f", "alloc_qos1"): _cell(100)}))
+    fails = sorted(f for f, r in rows.items() if r["verdict"] == "FAIL")
+    assert fails == [".mpy bytes of the modules the workload loads",
+                     "QoS 1 windowed, MicroPython 64-bit",
+                     "bytes allocated per QoS 1 publish (64-bit)",
+                     "heap after connect, .mpy from disk"]
+    assert rows[".mpy bytes of the modules the workload loads"]["measured_text"] == "47,855 B"
+
+
+def test_issue11_qos0_rate_against_umqtt_in_the_same_run():
+    slower = _rows(_run_cells({("host", "umqtt_mp", "qos0_rate"): _cell(36001)}))
+    assert slower["QoS 0 rate, MicroPython 64-bit"]["verdict"] == "FAIL"
+    equal = _rows(_run_cells({("host", "umqtt_mp", "qos0_rate"): _cell(36000)}))
+    assert equal["QoS 0 rate, MicroPython 64-bit"]["verdict"] == "PASS"
+    gone = _rows(_run_cells({("host", "umqtt_mp", "qos0_rate"): {"error": "error: PyPI down"}}))
+    row = gone["QoS 0 rate, MicroPython 64-bit"]
+    assert row["verdict"] == "n/a (umqtt_mp: error: PyPI down)"
+    assert row["measured_text"] == "36,000 msg/s"
+
+
+def test_issue11_missing_values_are_na_with_the_reason():
+    rows = _rows(_run_cells({
+        ("m32", "fieldnode_m32f", "min_heap"): None,
+        ("host", "fieldnode_mp", "qos1_rate"): {"error": "not run"},
+        ("m32", "fieldnode_m32f", "alloc_qos0"): None}))
+    assert rows["min -X heapsize, fixed workload, frozen"]["verdict"] == (
+        "n/a (fieldnode_m32f min_heap not measured in this run)")
+    assert rows["QoS 1 awaited, MicroPython 64-bit"]["verdict"] == "n/a (fieldnode_mp: not run)"
+    assert rows["QoS 1 awaited, MicroPython 64-bit"]["measured"] is None
+    # a missing value beside the measured one does not change the verdict
+    assert rows["bytes allocated per QoS 0 publish (64-bit)"]["measured_text"] == (
+        "85.2 B (32-bit frozen: n/a)")
+    assert rows["bytes allocated per QoS 0 publish (64-bit)"]["verdict"] == "PASS"
+
+
+def test_issue11_section_of_a_run_skipping_options():
+    class Opts:
+        no_min_heap = True
+    results = {"fieldnode_mp": {"min_heap": None, "qos1_rate": _cell(6234)},
+               "umqtt_mp": {}}
+    md, rows = targets.section(bench, results, None, Opts)
+    lines = md.splitlines()
+    assert lines[0] == targets.TITLE
+    table = [ln for ln in lines if ln.startswith("| ")][1:]
+    assert len(table) == len(rows) == len(targets.ROWS)
+    assert table[0] == ("| heap after connect, frozen (incl. asyncio) | 26.7 KiB | <= 10 KiB | — "
+                        "| n/a (fieldnode_m32f: not run (--no-device)) |")
+    assert "| QoS 1 awaited, MicroPython 64-bit | 8.2k msg/s | >= 10k msg/s | 6,234 msg/s "\
+           "| FAIL |" in lines
+    assert results["fieldnode_mp"]["min_heap"] is None     # run.py's cells are not touched
