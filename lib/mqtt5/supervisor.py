@@ -13,8 +13,8 @@
   bad auth method) stop retrying, or wait `fatal_backoff_ms` when that is set;
   transient ones back off; 0x9C/0x9D with a Server Reference try the referenced
   server next (spec 4.11), 0x9D (moved) also replaces the list URL; after 3
-  redirects in a row the supervisor backs off (servers sending it in a circle).  Reports name the code ("CONNACK 0x86 Bad User Name or
-  Password").
+  redirects in a row the supervisor backs off (servers sending it in a circle).
+  Reports name the code ("CONNACK 0x86 Bad User Name or Password").
 - Several broker URLs are tried in turn.
 - Session: Clean Start only on the very first connect (`clean_start_first`), then
   clean_start=False with the client's Session Expiry Interval (give the Client a
