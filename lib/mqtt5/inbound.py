@@ -93,17 +93,19 @@ def handle(s, ptype, pkt):
 
 
 def complete(s, i, kind, pkt, rc, what):
-    """Complete slot i: free its packet id and fill the event."""
+    """Complete slot i: free its packet id, fill the event and return it (pkt None:
+    a bare PUBACK, success without properties)."""
     ev = s._ev
     ev._clear(kind)
-    ev.packet, ev.packet_id, ev.reason_code, ev.props = \
-        pkt, s._inflight.pid[i], rc, pkt.props
-    if kind != _PUBLISH_DONE:
-        ev.reason_codes = pkt.reason_codes
+    ev.packet, ev.packet_id, ev.reason_code = pkt, s._inflight.pid[i], rc
+    if pkt is not None:
+        ev.props = pkt.props
+        if kind != _PUBLISH_DONE:
+            ev.reason_codes = pkt.reason_codes
     if rc >= 0x80:
         ev.error = rc_error(what, rc)
     s._inflight.free(i)
-    return True
+    return ev
 
 
 def _on_publish(s, pkt):
