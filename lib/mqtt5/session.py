@@ -34,18 +34,9 @@ the rest is the codec's (packet object, topic str, props).  Unix-port figures in
 host_tests/scripts/session_mem.py: a default Session holds 4.0 KB (512 B of it the
 two buffers until a packet needs more), rx/tx 512 B and 4 slots 3.2 KB.
 
-Protocol features, each in its own module: session resumption (outbound.py: on
-CONNACK with Session Present 1 after connect(clean_start=False), unacknowledged QoS
-1/2 PUBLISH go out again with DUP and PUBREL for QoS 2 past PUBREC, original ids, in
-the original order, before anything new [MQTT-4.4.0-1]; with Session Present 0 they
-end with a SessionLost error, see events.Event); Maximum Packet Size both ways
-(rxbuf/wire.frame refuse an oversize inbound packet before it is read whole: 0x95;
-txbuf refuses an outbound one before it is queued); Receive Maximum both ways
-(``send_quota``; inflight.HeldIds: 0x93); topic aliases both ways
-(aliases.py outbound, inbound.py inbound: 0x94); enhanced authentication (auth.py,
-imported only with ``auth_method``); server redirection (``server_reference`` on the
-session and on CONNECTED/ERROR/DISCONNECTED events).  An offline queue belongs to the
-supervisor (publish raises when CLOSED).
+Each protocol feature (resumption, Maximum Packet Size, Receive Maximum, topic aliases,
+enhanced AUTH, redirection) lives in its own module: see the module map in
+docs/design.md.  An offline queue belongs to the supervisor (publish raises when CLOSED).
 """
 
 from ._compat import const
