@@ -248,7 +248,8 @@ class Link:
                 self.bytes_in += n
                 s.received(n, monotonic_ms())
                 self._pump()
-                self._wake.set()
+                if s.pending_bytes:  # acks (or a DISCONNECT) to send: a writer turn
+                    self._wake.set()
         except Exception as e:
             if self._t is t:
                 self._close(e)
