@@ -129,6 +129,9 @@ check(P.encode(P.Publish("\ufeffbom", b""))[4:7] == b"\xef\xbb\xbf", "BOM encode
 bad = [
     lambda: P.encode(P.Publish("a/+", b"")),
     lambda: P.encode(P.Publish("a/#", b"")),
+    lambda: P.encode(P.Publish(b"a/+", b"")),  # bytes topics: checked as bytes
+    lambda: P.encode(P.Publish(bytearray(b"#"), b"")),
+    lambda: P.encode(P.Publish(memoryview(b"a/#"), b"")),
     lambda: P.encode(P.Publish("", b"")),
     lambda: P.encode(P.Publish("a", b"", 3, packet_id=1)),
     lambda: P.encode(P.Publish("a", b"", 1, packet_id=0)),

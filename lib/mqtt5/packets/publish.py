@@ -145,9 +145,15 @@ def _topic(topic, qos, dup, packet_id, props):
     n = len(tb)
     if not n and (not props or _TOPIC_ALIAS not in props):
         raise ValueError("empty topic needs a Topic Alias")  # 3.3.2.3.4
-    for i in range(n):
-        if tb[i] == 0x23 or tb[i] == 0x2B:
-            raise ValueError("wildcard in topic name")  # [MQTT-3.3.2-2]
+    if isinstance(tb, bytes):
+        if b"#" in tb or b"+" in tb:
+            n = -1
+    else:
+        for i in range(n):
+            if tb[i] == 0x23 or tb[i] == 0x2B:
+                n = -1
+    if n < 0:
+        raise ValueError("wildcard in topic name")  # [MQTT-3.3.2-2]
     return tb
 
 
