@@ -18,7 +18,6 @@ DISCONNECT 0x87 Not authorized and an ERROR event [MQTT-4.12.1-2].
 from ._compat import const
 from .errors import MQTTError, ProtocolError
 import mqtt5.packets as _p
-import mqtt5.properties as _pr
 import mqtt5.outbound as _out
 
 _AUTHENTICATION_METHOD = const(0x15)

@@ -4,7 +4,6 @@ of the session (no dict per connection)."""
 
 from ._compat import const
 import mqtt5.packets as _p
-import mqtt5.properties as _pr
 from .errors import ProtocolError
 from .events import rc_error
 import mqtt5.outbound as _out

@@ -5,7 +5,6 @@ for one ack already checked; it raises ProtocolError for violations."""
 from ._compat import const
 from .errors import ProtocolError
 import mqtt5.handshake as _hs
-import mqtt5.properties as _pr
 
 from .events import rc_error
 
@@ -32,7 +31,6 @@ _PUBREL = const(6)
 _PUBCOMP = const(7)
 _SUBACK = const(9)
 _UNSUBACK = const(11)
-_PINGRESP = const(13)
 _DISCONNECT = const(14)
 _AUTH = const(15)
 
@@ -46,13 +44,10 @@ def handle(s, ptype, pkt):
         return _on_publish(s, pkt)
     if ptype == _CONNACK:
         return _hs.on_connack(s, pkt)
-    if ptype == _PINGRESP:
-        return False  # activity already counted in received()
     fl = s._inflight
     pid = getattr(pkt, "packet_id", 0)
     if ptype == _PUBACK:
-        i = fl.find(pid, _WAIT_PUBACK)
-        return i >= 0 and complete(s, i, _PUBLISH_DONE, pkt, pkt.reason_code, "PUBACK")
+        return puback(s, pid, pkt)
     if ptype == _PUBREC or ptype == _PUBCOMP or ptype == _PUBREL:
         import mqtt5.qos2 as _q2  # lazy: only QoS 2 flows get these
         return _q2.on_ack(s, ptype, pkt)
@@ -90,6 +85,15 @@ def handle(s, ptype, pkt):
         return _auth.on_auth(s, pkt)
     # CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ from a server
     raise ProtocolError(0x82, "unexpected packet type %d" % ptype)
+
+
+def puback(s, pid, pkt):
+    """PUBACK for packet id pid (pkt None: the bare form, Success without properties,
+    not decoded): the filled event, or None for an id we do not wait on (ignored)."""
+    i = s._inflight.find(pid, _WAIT_PUBACK)
+    if i >= 0:
+        return complete(s, i, _PUBLISH_DONE, pkt, pkt.reason_code if pkt else 0, "PUBACK")
+    return None
 
 
 def complete(s, i, kind, pkt, rc, what):

@@ -19,10 +19,12 @@ _CORRELATION = const(0x09)
 _SUB_ID = const(0x0B)
 _USER_PROPERTY = const(0x26)
 _WILL_DELAY = const(0x18)
-# Message attributes read from its props (see Message.__getattr__): name=identifier
-_PROPS = ("content_type=3 payload_format_indicator=1 message_expiry_interval=2 "
-          "response_topic=8 correlation_data=9 user_properties=38 "
-          "subscription_identifiers=11")
+# Message attributes read from its props (see Message.__getattr__): name, identifier
+# (a constant tuple: in flash when frozen, and searched without allocating)
+_PROPS = ("content_type", _CONTENT_TYPE, "payload_format_indicator", _PAYLOAD_FORMAT,
+          "message_expiry_interval", _EXPIRY, "response_topic", _RESPONSE_TOPIC,
+          "correlation_data", _CORRELATION, "user_properties", _USER_PROPERTY,
+          "subscription_identifiers", _SUB_ID)
 
 
 def app_props(base, content_type, payload_format_indicator, message_expiry_interval,
@@ -110,11 +112,10 @@ class Message:
     def __getattr__(self, name):
         # The v5 properties, read from props by name (one lookup instead of a
         # property object per name: each costs RAM even frozen).
-        for item in _PROPS.split():
-            k, v = item.split("=")
-            if k == name:
+        for i in range(0, len(_PROPS), 2):
+            if _PROPS[i] == name:
                 d = self.props
-                v = d.get(int(v)) if d else None
+                v = d.get(_PROPS[i + 1]) if d else None
                 if name == "user_properties":
                     return v or []
                 if name == "subscription_identifiers":

@@ -13,7 +13,6 @@ runs at CONNACK, after sent() and before each next_event().
 from ._compat import const
 from .errors import MQTTError
 import mqtt5.packets as _p
-import mqtt5.properties as _pr
 from .txbuf import BufferFull, too_large
 from .wire import vbi_size
 from .packets.publish import publish_size
@@ -32,7 +31,6 @@ _WAIT_PUBCOMP = const(3)
 _WAIT_SUBACK = const(4)
 _RESEND = const(0x20000)
 _ACK_ROOM = const(8)
-
 
 
 _RESERVE = const(32)  # tx bytes publish/subscribe leave free for acks and PINGREQ

@@ -29,8 +29,6 @@ _SHARED_SID = const(4)  # True: another route has the same identifier (one SUBSC
 _UNKNOWN = const(-1)  # next_match(): the caller does not know the identifiers
 
 
-
-
 def validate_filter(filt):
     """Raise ValueError unless `filt` is a valid topic filter.
 

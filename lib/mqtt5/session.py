@@ -60,8 +60,6 @@ _ESTABLISHED = const(2)
 _ACK_ROOM = const(8)  # txbuf.ACK_ROOM
 _CONNECTING = const(1)
 _WAIT_SUBACK = const(4)
-_WAIT_PUBACK = const(1)
-_PUBLISH_DONE = const(3)
 _WAIT_UNSUBACK = const(5)
 _PING = const(1)
 _DEAD = const(2)
@@ -299,19 +297,17 @@ class Session:
                 if (ptype == _PUBREC or ptype == _PUBREL or (ptype == _PUBLISH and b0 & 6)) \
                         and not self._tx.room(_ACK_ROOM):
                     return None  # no room for the ack: flush first
-                if self.state == _ESTABLISHED and total <= 4:
+                if self.state == _ESTABLISHED:  # the two commonest packets, undecoded:
                     s0 = rx.start
-                    if b0 == 0xD0 and total == 2:
-                        rx.start = s0 + 2  # PINGRESP: activity, counted in received();
-                        continue  # nothing to decode: no packet object, no codec module
+                    if b0 == 0xD0 and total == 2:  # PINGRESP (activity: received())
+                        rx.start = s0 + 2
+                        continue
                     pid = rx.buf[s0 + 2] << 8 | rx.buf[s0 + 3] if total == 4 else 0
-                    if b0 == 0x40 and pid:
-                        # bare PUBACK: success, no properties (spec 3.4.2.1), acted on
-                        # in place; an unknown id is ignored, as handle() does
-                        rx.start = s0 + 4
-                        i = self._inflight.find(pid, _WAIT_PUBACK)
-                        if i >= 0:
-                            return _in.complete(self, i, _PUBLISH_DONE, None, 0, "")
+                    if b0 == 0x40 and pid:  # bare PUBACK: Success, no properties
+                        rx.start = s0 + 4  # (spec 3.4.2.1); packet id 0 is decoded,
+                        ev = _in.puback(self, pid, None)  # to fail there
+                        if ev is not None:
+                            return ev
                         continue
                 if ptype == _AUTH and self._tx.tail != self._tx.head:
                     return None  # the AUTH answer gets the whole buffer: flush first
