@@ -4,7 +4,8 @@ tasks around the sans-IO Session, waiter slots, event dispatch.
 Per connection three tasks run:
 
 - reader: readinto the session's receive buffer, feed it, dispatch events
-  (messages to handlers through the Router, acks to waiting callers);
+  (messages to handlers, through the Router, by mqtt5.message, loaded by the
+  first message; acks to waiting callers);
 - writer: woken by any session call, writes everything queued in ONE write per
   loop turn (several publishes from one turn go out together);
 - ticker: keep-alive, driven by Session.tick(), from CONNACK on.
@@ -35,7 +36,7 @@ import asyncio
 import mqtt5.session as _S
 from mqtt5.events import rc_error
 from mqtt5.outbound import SessionLost
-from ._compat import const, monotonic_ms, print_exception, sleep_ms
+from ._compat import const, monotonic_ms, sleep_ms
 from .errors import MQTTError
 
 _CONNECTED = const(1)
@@ -325,7 +326,13 @@ class Link:
         while ev is not None:
             k = ev.kind
             if k == _MESSAGE:
-                self._deliver(ev.packet)
+                self.msgs_in += 1
+                m = self._msg
+                if m is None:  # loaded and made by the first message
+                    from .message import Message
+
+                    m = self._msg = Message()
+                m._deliver(self, ev.packet)
             elif k == _PUBLISH_DONE and self._q is not None and \
                     isinstance(ev.error, SessionLost):
                 import mqtt5.drain as d
@@ -369,45 +376,3 @@ class Link:
 
             r = self._router = Router()
         return r
-
-    def _deliver(self, pkt):
-        self.msgs_in += 1
-        m = self._msg
-        if m is None:
-            from .message import Message
-
-            m = self._msg = Message()
-        m._load(pkt)
-        topic = m.topic
-        r = self._router
-        d = m.props
-        sids = d.get(0x0B) if d else None  # Subscription Identifier(s): no re-matching
-        i = r.next_match(topic, 0, sids) if r is not None else -1
-        if i < 0:
-            if self.on_message is not None:
-                self._call(self.on_message, m)
-        while i >= 0:
-            self._call(r.handler(i), m)
-            i = r.next_match(topic, i + 1, sids)
-        m.payload = m.props = None
-
-    def _call(self, h, m):
-        try:
-            r = h(m)
-            if r is not None and hasattr(r, "send"):  # async handler: run it on a copy
-                r.close()
-                asyncio.create_task(_guard(h(m.copy())))
-        except Exception as e:
-            _report(e)
-
-
-async def _guard(coro):
-    try:
-        await coro
-    except Exception as e:
-        _report(e)
-
-
-def _report(e):
-    print("mqtt5: handler error")
-    print_exception(e)

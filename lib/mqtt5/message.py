@@ -7,7 +7,7 @@ call, take `bytes(msg.payload)` or `msg.copy()`. Async handlers always get a
 `copy()`, because they run after the buffer has moved on.
 """
 
-from ._compat import const
+from ._compat import const, print_exception
 from .packets.connect import Will as _Will
 
 # v5 property identifiers [MQTT-2.2.2.2]
@@ -123,6 +123,23 @@ class Message:
                 return v
         raise AttributeError(name)
 
+    def _deliver(self, link, pkt):
+        # The client's reusable Message: hand the session's Publish `pkt` to the
+        # handlers of the subscriptions it matches (mqtt5.router), else on_message.
+        self._load(pkt)
+        topic = self.topic
+        r = link._router
+        d = self.props
+        sids = d.get(_SUB_ID) if d else None  # Subscription Identifier(s): no re-matching
+        i = r.next_match(topic, 0, sids) if r is not None else -1
+        if i < 0:
+            if link.on_message is not None:
+                _call(link.on_message, self)
+        while i >= 0:
+            _call(r.handler(i), self)
+            i = r.next_match(topic, i + 1, sids)
+        self.payload = self.props = None
+
     def text(self):
         """The payload decoded as UTF-8."""
         return bytes(self.payload).decode()
@@ -150,3 +167,29 @@ class Message:
             self.retain,
             len(self.payload),
         )
+
+
+def _call(h, m):
+    # A handler may not break the reader: its errors are printed.  An async handler
+    # runs as a task on a copy (the buffer moves on before it runs).
+    try:
+        r = h(m)
+        if r is not None and hasattr(r, "send"):
+            import asyncio
+
+            r.close()
+            asyncio.create_task(_guard(h(m.copy())))
+    except Exception as e:
+        _report(e)
+
+
+async def _guard(coro):
+    try:
+        await coro
+    except Exception as e:
+        _report(e)
+
+
+def _report(e):
+    print("mqtt5: handler error")
+    print_exception(e)
