@@ -103,10 +103,13 @@ def decode(mv):
         return m.decode_publish(mv, fl, p, end)
     check_first(b0)
     if t <= _PUBCOMP:
-        if t <= _CONNACK:
-            import mqtt5.packets.connect as m
+        if t == _CONNECT:  # decoded only by a server
+            import mqtt5.packets.server as m
             # type: ignore below: mypy binds `m` to one module only (tools/typecheck.py)
-            return m.decode_connect(mv, p, end) if t == _CONNECT else m.decode_connack(mv, p, end)  # type: ignore[attr-defined]
+            return m.decode_connect(mv, p, end)  # type: ignore[attr-defined]
+        if t == _CONNACK:
+            import mqtt5.packets.connect as m
+            return m.decode_connack(mv, p, end)  # type: ignore[attr-defined]
         import mqtt5.packets.publish as m
         return m.decode_ack(mv, t, p, end)
     if t <= _UNSUBACK:
@@ -138,7 +141,14 @@ def encode(pkt, buf=None):
     bytearray/memoryview ``buf`` writes at its start and returns the length
     (ProtocolError(0x95) if it does not fit). ValueError for invalid
     contents (see module docstring)."""
-    rl = pkt._size()
+    t = pkt.type
+    srv = t == _CONNACK or t == _SUBACK or t == _UNSUBACK
+    if srv:  # sent only by a server: its encoder loads on use
+        import mqtt5.packets.server as m
+
+        rl = m.size(pkt)
+    else:
+        rl = pkt._size()
     if rl > wire.VBI_MAX:
         raise ValueError("packet too large to encode")
     total = 1 + wire.vbi_size(rl) + rl
@@ -148,8 +158,12 @@ def encode(pkt, buf=None):
         raise ProtocolError(0x95, "packet of %d bytes does not fit the buffer" % total)
     else:
         out = buf
-    out[0] = pkt._first()
-    pkt._write(out, wire.encode_vbi(out, 1, rl))
+    if srv:
+        out[0] = t << 4
+        m.write(pkt, out, wire.encode_vbi(out, 1, rl))
+    else:
+        out[0] = pkt._first()
+        pkt._write(out, wire.encode_vbi(out, 1, rl))
     return bytes(out) if buf is None else total
 
 

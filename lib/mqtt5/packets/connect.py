@@ -1,17 +1,16 @@
-"""CONNECT (spec 3.1) with its Will, and CONNACK (3.2)."""
+"""CONNECT (spec 3.1) with its Will, and CONNACK (3.2): what a client encodes and
+decodes (the server's half is mqtt5.packets.server)."""
 from mqtt5._compat import const
 from mqtt5.errors import ProtocolError
 import mqtt5.wire as wire
 import mqtt5.properties as _pr
-from mqtt5.packets import read_rc, check_rc
+from mqtt5.packets import read_rc
 
 _CONNECT = const(1)
 _CONNACK = const(2)
 _WILL = const(0)
 _MALFORMED = const(0x81)
 _PROTOCOL = const(0x82)
-_BAD_VERSION = const(0x84)
-_TOPIC_INVALID = const(0x90)
 _PROTO = b"\x00\x04MQTT\x05"  # Protocol Name "MQTT" and Protocol Version 5
 
 
@@ -92,83 +91,14 @@ class Connect:
 
 
 class Connack:
-    """CONNACK: ``Connack(session_present=False, reason_code=0, props=None)``."""
+    """CONNACK: ``Connack(session_present=False, reason_code=0, props=None)``.
+    A client only decodes it: its encoder is in mqtt5.packets.server."""
     type = _CONNACK
 
     def __init__(self, session_present=False, reason_code=0, props=None):
         self.session_present = session_present
         self.reason_code = reason_code
         self.props = props
-
-    def _first(self):
-        return _CONNACK << 4
-
-    def _size(self):
-        check_rc(self.reason_code, _CONNACK)
-        if self.session_present and self.reason_code:
-            raise ValueError("session_present needs reason code 0")  # [MQTT-3.2.2-6]
-        self._ps = _pr.size(self.props, _CONNACK)
-        return 2 + wire.vbi_size(self._ps) + self._ps
-
-    def _write(self, buf, off):
-        buf[off] = 1 if self.session_present else 0
-        buf[off + 1] = self.reason_code
-        return _pr.encode(buf, off + 2, self.props, _CONNACK, self._ps)
-
-
-def _str(mv, p, end):
-    n = wire.blen(mv, p, end)
-    return wire.utf8(mv, p + 2, p + 2 + n)
-
-
-def _bin(mv, p, end):
-    n = wire.blen(mv, p, end)
-    return bytes(mv[p + 2:p + 2 + n])
-
-
-def decode_connect(mv, p, end):
-    """CONNECT body at mv[p:end]."""
-    wire.need(p, 10, end)
-    if bytes(mv[p:p + 6]) != _PROTO[:6]:
-        # [MQTT-3.1.2-1]: not "MQTT"; answered with 0x84 like a bad version.
-        raise ProtocolError(_BAD_VERSION, "protocol name")
-    if mv[p + 6] != 5:
-        raise ProtocolError(_BAD_VERSION, "protocol version %d" % mv[p + 6])  # [MQTT-3.1.2-2]
-    fl = mv[p + 7]
-    if fl & 1:
-        raise ProtocolError(_MALFORMED, "reserved connect flag")  # [MQTT-3.1.2-3]
-    wq = (fl >> 3) & 3
-    if not fl & 4 and (wq or fl & 0x20):
-        # Will QoS and Will Retain must be 0 without a Will [MQTT-3.1.2-11] [MQTT-3.1.2-13]
-        raise ProtocolError(_MALFORMED, "will flags without will")
-    if wq == 3:
-        raise ProtocolError(_MALFORMED, "Will QoS 3")  # [MQTT-3.1.2-12]
-    pkt = Connect(None, fl & 2 != 0, mv[p + 8] << 8 | mv[p + 9])
-    p = _pr.decode(pkt, mv, p + 10, end, _CONNECT)
-    # Payload order: Client Identifier, Will Properties, Will Topic, Will
-    # Payload, User Name, Password [MQTT-3.1.3-1]; present per flags
-    # [MQTT-3.1.2-16..19].
-    pkt.client_id = _str(mv, p, end)
-    p += 2 + wire.u16(mv, p, end)
-    if fl & 4:
-        w = Will(None, None, wq, fl & 0x20 != 0)
-        p = _pr.decode(w, mv, p, end, _WILL)
-        w.topic = _str(mv, p, end)
-        p += 2 + wire.u16(mv, p, end)
-        if not w.topic or not wire.topic_name_ok(w.topic):
-            raise ProtocolError(_TOPIC_INVALID, "invalid Will Topic")  # [MQTT-3.3.2-2] [MQTT-4.7.3-1]
-        w.payload = _bin(mv, p, end)
-        p += 2 + len(w.payload)
-        pkt.will = w
-    if fl & 0x80:
-        pkt.username = _str(mv, p, end)
-        p += 2 + wire.u16(mv, p, end)
-    if fl & 0x40:
-        pkt.password = _bin(mv, p, end)
-        p += 2 + len(pkt.password)
-    if p != end:
-        raise ProtocolError(_MALFORMED, "trailing bytes")
-    return pkt
 
 
 def decode_connack(mv, p, end):

@@ -1,9 +1,10 @@
-"""SUBSCRIBE (spec 3.8), SUBACK (3.9), UNSUBSCRIBE (3.10), UNSUBACK (3.11)."""
+"""SUBSCRIBE (spec 3.8), SUBACK (3.9), UNSUBSCRIBE (3.10), UNSUBACK (3.11): what a
+client encodes and decodes (the server's half is mqtt5.packets.server)."""
 from mqtt5._compat import const
 from mqtt5.errors import ProtocolError
 import mqtt5.wire as wire
 import mqtt5.properties as _pr
-from mqtt5.packets import read_pid, check_pid, check_rc, rc_allowed
+from mqtt5.packets import read_pid, check_pid, rc_allowed
 
 _SUBSCRIBE = const(8)
 _SUBACK = const(9)
@@ -11,7 +12,6 @@ _UNSUBSCRIBE = const(10)
 _UNSUBACK = const(11)
 _MALFORMED = const(0x81)
 _PROTOCOL = const(0x82)
-_FILTER_INVALID = const(0x8F)
 
 
 def _options_error(o, f):
@@ -81,32 +81,14 @@ class Unsubscribe(Subscribe):
 
 class Suback:
     """SUBACK: ``Suback(packet_id, reason_codes, props=None)``; reason_codes
-    bytes (when decoded) or a list of ints, one per filter."""
+    bytes (when decoded) or a list of ints, one per filter.  A client only
+    decodes it (and UNSUBACK): the encoder is in mqtt5.packets.server."""
     type = _SUBACK
 
     def __init__(self, packet_id=1, reason_codes=b"", props=None):
         self.packet_id = packet_id
         self.reason_codes = reason_codes
         self.props = props
-
-    def _first(self):
-        return self.type << 4
-
-    def _size(self):
-        check_pid(self.packet_id)
-        if not len(self.reason_codes):
-            # one per filter of the SUBSCRIBE/UNSUBSCRIBE acknowledged (3.9.3,
-            # 3.11.3), which has at least one [MQTT-3.8.3-2] [MQTT-3.10.3-2]
-            raise ValueError("at least one reason code")
-        for rc in self.reason_codes:
-            check_rc(rc, self.type)  # [MQTT-3.9.3-2] [MQTT-3.11.3-2]
-        self._ps = _pr.size(self.props, self.type)
-        return 2 + wire.vbi_size(self._ps) + self._ps + len(self.reason_codes)
-
-    def _write(self, buf, off):
-        off = wire.put_u16(buf, off, self.packet_id)
-        off = _pr.encode(buf, off, self.props, self.type, self._ps)
-        return wire.put_bytes(buf, off, bytes(self.reason_codes))
 
 
 class Unsuback(Suback):
@@ -115,38 +97,19 @@ class Unsuback(Suback):
 
 
 def decode_sub(mv, t, p, end):
-    """SUBSCRIBE, SUBACK, UNSUBSCRIBE or UNSUBACK body at mv[p:end]."""
+    """SUBACK or UNSUBACK body at mv[p:end] (SUBSCRIBE and UNSUBSCRIBE, which only a
+    server decodes: mqtt5.packets.server)."""
+    if t == _SUBSCRIBE or t == _UNSUBSCRIBE:
+        import mqtt5.packets.server as m
+
+        return m.decode_subscribe(mv, t, p, end)
     pid = read_pid(mv, p, end)  # [MQTT-2.2.1-3]
-    if t == _SUBACK or t == _UNSUBACK:
-        pkt = Suback(pid) if t == _SUBACK else Unsuback(pid)
-        p = _pr.decode(pkt, mv, p + 2, end, t)
-        if p == end:  # one code per filter (3.9.3, 3.11.3), so at least one
-            raise ProtocolError(_PROTOCOL, "no reason codes")
-        for i in range(p, end):
-            if not rc_allowed(mv[i], t):  # [MQTT-3.9.3-2] [MQTT-3.11.3-2]
-                raise ProtocolError(_PROTOCOL, "reason code 0x%02X not valid here" % mv[i])
-        pkt.reason_codes = bytes(mv[p:end])
-        return pkt
-    topics = []
-    pkt = Subscribe(pid, topics) if t == _SUBSCRIBE else Unsubscribe(pid, topics)
+    pkt = Suback(pid) if t == _SUBACK else Unsuback(pid)
     p = _pr.decode(pkt, mv, p + 2, end, t)
-    if p == end:
-        # at least one filter [MQTT-3.8.3-2] [MQTT-3.10.3-2]
-        raise ProtocolError(_PROTOCOL, "no topic filter")
-    while p < end:
-        n = wire.blen(mv, p, end)
-        f = wire.utf8(mv, p + 2, p + 2 + n)  # [MQTT-3.8.3-1] [MQTT-3.10.3-1]
-        p += 2 + n
-        if not wire.topic_filter_ok(f):
-            raise ProtocolError(_FILTER_INVALID, "invalid topic filter")
-        if t == _SUBSCRIBE:
-            wire.need(p, 1, end)
-            o = mv[p]
-            p += 1
-            e = _options_error(o, f)
-            if e:
-                raise ProtocolError(e, "bad subscription options 0x%02X" % o)
-            topics.append((f, o))
-        else:
-            topics.append(f)
+    if p == end:  # one code per filter (3.9.3, 3.11.3), so at least one
+        raise ProtocolError(_PROTOCOL, "no reason codes")
+    for i in range(p, end):
+        if not rc_allowed(mv[i], t):  # [MQTT-3.9.3-2] [MQTT-3.11.3-2]
+            raise ProtocolError(_PROTOCOL, "reason code 0x%02X not valid here" % mv[i])
+    pkt.reason_codes = bytes(mv[p:end])
     return pkt
