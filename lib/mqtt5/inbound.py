@@ -3,8 +3,9 @@ events filled).  ``handle(s, ptype, pkt)`` is called by Session.next_event() wit
 for one ack already checked; it raises ProtocolError for violations."""
 
 from ._compat import const
-from .errors import ProtocolError
+from .errors import MQTTError, ProtocolError
 import mqtt5.handshake as _hs
+import mqtt5.packets as _p
 
 from .events import rc_error
 
@@ -16,6 +17,7 @@ _PUBLISH_DONE = const(3)
 _SUBSCRIBED = const(4)
 _UNSUBSCRIBED = const(5)
 _DISCONNECTED = const(6)
+_ERROR = const(8)
 _CLOSED = const(0)
 _CONNECTING = const(1)
 _WAIT_PUBACK = const(1)
@@ -85,6 +87,24 @@ def handle(s, ptype, pkt):
         return _auth.on_auth(s, pkt)
     # CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ from a server
     raise ProtocolError(0x82, "unexpected packet type %d" % ptype)
+
+
+def fail(s, err):
+    """Protocol violation by the server: DISCONNECT with its reason code (spec 4.13,
+    the link then closes [MQTT-4.13.2-1]), state CLOSED; returns the ERROR event."""
+    rc = getattr(err, "reason_code", 0x82)
+    if rc == 0x84:  # a CONNECT sent to us: 0x84 is no DISCONNECT code [MQTT-3.14.2.1]
+        rc = 0x82
+    if s.state != _CLOSED:
+        try:
+            s._tx.packet(_p.Disconnect(reason_code=rc, props=None))
+        except MQTTError:
+            pass  # no room: close without it
+    s.state = _CLOSED
+    ev = s._ev
+    ev._clear(_ERROR)
+    ev.reason_code, ev.error = rc, err
+    return ev
 
 
 def puback(s, pid, pkt):

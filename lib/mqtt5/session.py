@@ -40,7 +40,7 @@ docs/design.md.  An offline queue belongs to the supervisor (publish raises when
 """
 
 from ._compat import const
-from .errors import MQTTError, ProtocolError
+from .errors import ProtocolError
 import mqtt5.packets as _p
 import mqtt5.handshake as _hs
 import mqtt5.inbound as _in
@@ -54,7 +54,6 @@ from .events import Event
 
 _DISCONNECTED = const(6)
 _LINK_DEAD = const(7)
-_ERROR = const(8)
 _CLOSED = const(0)
 _ESTABLISHED = const(2)
 _ACK_ROOM = const(8)  # txbuf.ACK_ROOM
@@ -314,25 +313,8 @@ class Session:
                 if _in.handle(self, ptype, _p.decode(rx.take(total))):
                     return self._ev
             except ProtocolError as e:
-                return self._fail(e)
+                return _in.fail(self, e)
         return None
-
-    def _fail(self, err):
-        """Protocol violation by the server: DISCONNECT with its reason code
-        (spec 4.13, the link then closes [MQTT-4.13.2-1]), state CLOSED, ERROR event."""
-        rc = getattr(err, "reason_code", 0x82)
-        if rc == 0x84:  # a CONNECT sent to us: 0x84 is no DISCONNECT code [MQTT-3.14.2.1]
-            rc = 0x82
-        if self.state != _CLOSED:
-            try:
-                self._tx.packet(_p.Disconnect(reason_code=rc, props=None))
-            except MQTTError:
-                pass  # no room: close without it
-        self.state = _CLOSED
-        ev = self._ev
-        ev._clear(_ERROR)
-        ev.reason_code, ev.error = rc, err
-        return ev
 
     # ---- outbound -------------------------------------------------------------------
 
