@@ -159,3 +159,13 @@ def test_backpressure_small_buffers_few_slots(runtime, broker):
     rec = run(runtime, "client_burst.py", broker.port, runtime).record(step="burst")
     assert rec["rcs_ok"] is True
     assert rec["received"] == list(range(60)) and rec["sizes"] == [198]
+
+
+def test_dropped_or_cancelled_qos1_publishes_free_their_slots(runtime, broker):
+    # publish() queues a QoS 1 message itself when a slot is free; the slot frees
+    # itself at the PUBACK even if nobody awaits (client_slots.py, two slots)
+    rec = run(runtime, "client_slots.py", broker.port, runtime).record(step="slots")
+    assert rec["rcs"] == [0] * 5
+    assert rec["topics"] == ["/after"] * 5 + ["/cancelled", "/dropped"], rec
+    assert (rec["slots_free"], rec["waiting"]) == (rec["slots"], 0), rec
+

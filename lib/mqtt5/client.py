@@ -17,6 +17,7 @@ from .wire import validate_topic
 from .transport import open_transport
 
 _CONNECT_PID = const(-2)  # link.py: connect()'s waiter slot
+_DETACHED = const(2)  # link.py: a slot that frees itself
 
 
 class Client(Link):
@@ -154,10 +155,15 @@ class Client(Link):
         REFUSE / dropped under DROP_OLDEST), an expired Message Expiry Interval,
         or Supervisor.stop().
 
-        Returns an awaitable (a coroutine, or for a QoS 0 publish that went
-        straight into the transmit buffer a shared finished awaitable, so the
-        common case allocates no coroutine frame); asyncio.create_task() and
-        gather() accept both.
+        Returns an awaitable; asyncio.create_task() and gather() accept it.
+        Connected and unsupervised, with room in the transmit buffer and a free
+        slot, the message is queued by the call itself: then invalid arguments
+        raise at the call, a QoS 0 publish returns a shared finished awaitable
+        (no coroutine frame), and a QoS 1/2 publish a small coroutine that only
+        waits for the outcome.  Its in-flight slot frees itself when the flow
+        ends, so a publish that is cancelled or never awaited still completes
+        and holds nothing.  Otherwise (no room, no slot, supervised) the
+        coroutine does the queuing.
         """
         validate_topic(topic)
         if isinstance(payload, str):
@@ -171,19 +177,61 @@ class Client(Link):
             props = app_props(properties, content_type, payload_format_indicator,
                               message_expiry_interval, response_topic, correlation_data,
                               user_properties)
-        if not qos:  # fast paths: no coroutine unless the transmit buffer is full
-            if self._q is not None:
+        if self._q is not None:
+            if not qos:
                 import mqtt5.drain as d
                 if d.q0_now(self, topic, payload, retain, props, topic_alias):
                     return DONE
-            elif self._t is not None:
+        elif self._t is not None:
+            # Fast paths, unless the transmit buffer is full or no slot or send quota
+            # is free: QoS 0 needs no coroutine, QoS 1/2 only the small _ack().
+            s = self._s
+            w = -1
+            if qos:
+                if self._npub >= (getattr(s, "receive_maximum_out", 0) or 65535):
+                    w = -2  # wait for quota in the coroutine
+                else:
+                    w = self._take(0)
+                    if w < 0:
+                        w = -2  # no free slot: wait for one in the coroutine
+            if w >= -1:
                 try:
-                    self._s.publish(topic, payload, 0, retain, props, topic_alias)
+                    pid = s.publish(topic, payload, qos, retain, props, topic_alias)
+                except BaseException as e:
+                    if w >= 0:
+                        self._release(w)
+                    if not isinstance(e, BufferFull):
+                        raise
+                    pid = -1  # wait for room in the coroutine
+                if pid >= 0:
                     self._wake.set()  # the writer's next turn sends it, batched
-                    return DONE
-                except BufferFull:
-                    pass  # wait for room in the coroutine
+                    if w < 0:
+                        return DONE
+                    return self._detach(w, pid)
         return self._publish(topic, payload, qos, retain, props, topic_alias)
+
+    def _detach(self, w, pid):
+        # Waiter slot w holds the QoS 1/2 publish `pid` that publish() queued itself:
+        # the caller gets _ack(), which waits on the slot's Event; the slot frees
+        # itself when the flow ends (link.py _finish()).
+        ev = self._wev[w]
+        if ev is None:
+            ev = self._wev[w] = asyncio.Event()
+        self._wpid[w] = pid
+        self._wpub[w] = _DETACHED
+        self._npub += 1
+        return self._ack(w, ev)
+
+    async def _ack(self, w, ev):
+        # The outcome of a detached publish: _finish() left it on ev; ev goes back to
+        # slot w for the next waiter unless that slot has made a new one since.
+        await ev.wait()
+        if self._wev[w] is None:  # (cleared: whoever holds slot w now waits on it)
+            ev.clear()
+            self._wev[w] = ev
+        if ev.err is not None:
+            raise ev.err
+        return ev.rc
 
     async def _publish(self, topic, payload, qos, retain, props, topic_alias):
         q = self._q

@@ -15,7 +15,9 @@ one of `max_inflight` preallocated waiter slots (parallel lists: packet id,
 result, error, done), matched by packet id.  A caller waits on its slot's own
 Event (made the first time someone waits on that slot, then reused), so an ack
 wakes only its caller; the shared `_acked` Event is pulsed too, for the tasks
-that wait for any ack (keep-alive start, the supervised drainer).
+that wait for any ack (keep-alive start, the supervised drainer).  A QoS 1/2
+publish that publish() queued itself is detached (mqtt5.client): its slot frees
+itself when the flow ends and the outcome travels on the Event.
 
 A reconnect supervisor (mqtt5.supervisor) drives the same Link: `_close()` is
 the one place a connection ends, and `error` says why.  Once `_supervise(queue)`
@@ -51,6 +53,7 @@ _CLOSED = const(0)
 
 _CONNECT_PID = const(-2)
 _FREE = const(-1)
+_DETACHED = const(2)  # _wpub: a fast-path publish whose slot frees itself (_finish)
 
 
 def pulse(ev):
@@ -109,7 +112,7 @@ class Link:
         self._tasks = None
         self._q = None  # OfflineQueue once supervised (mqtt5.drain)
         self._drain_t = None  # the transport the drainer runs for
-        self._wpub = bytearray(n)  # 1: the slot's caller is a QoS 1/2 publish
+        self._wpub = bytearray(n)  # 1: a supervised QoS 1/2 publish; 2: _DETACHED
         self._qev = None  # asyncio.Event set when something is queued (supervised)
         self.msgs_in = self.msgs_out = self.bytes_in = self.bytes_out = 0
 
@@ -139,6 +142,15 @@ class Link:
         # slot w has its outcome: wake its caller (only that one)
         self._wdone[w] = 1
         ev = self._wev[w]
+        if self._wpub[w] == _DETACHED:
+            # A fast-path publish: its awaitable holds the Event, not the slot, so the
+            # slot is freed now (awaited or not; cancelled or not) and the outcome
+            # travels on the Event (mqtt5.client: _detach(), _ack())
+            ev.rc = self._wres[w]
+            ev.err = self._werr[w]
+            self._wev[w] = None
+            self._npub -= 1
+            self._release(w)
         if ev is not None:
             ev.set()
 
