@@ -135,19 +135,27 @@ def test_publish_qos1_puback():
     eq(s.inflight_count, 0, "freed")
 
 
-def test_bare_puback_is_acted_on_in_place():
-    # "40 02 pid": success without properties, completed from the receive buffer
-    # (no packet object: ev.packet None); the 3-byte form with reason 0x00 decodes.
+def test_puback_without_properties_is_acted_on_in_place():
+    # "40 02 pid" (Success) and "40 03 pid rc" (a reason code, no properties) are
+    # completed from the receive buffer: no packet object, ev.packet None
     s = connected()
-    a, b = s.publish("a", b"1", 1), s.publish("a", b"2", 1)
+    a, b, c = s.publish("a", b"1", 1), s.publish("a", b"2", 1), s.publish("a", b"3", 1)
     out(s)
     evs = feed(s, b"\x40\x02\x00\x63" + bytes([0x40, 2, 0, a]))  # 99: not ours, ignored
     eq([(e["kind"], e["packet_id"], e["reason_code"], e["packet"]) for e in evs],
        [(S.PUBLISH_DONE, a, 0, None)], "bare PUBACK, unknown id ignored")
-    evs = feed(s, bytes([0x40, 3, 0, b, 0]))
-    eq((kinds(evs), evs[0]["packet_id"], evs[0]["packet"] is not None),
-       ([S.PUBLISH_DONE], b, True), "PUBACK with a reason code byte is decoded")
-    eq(s.inflight_count, 0, "both freed")
+    evs = feed(s, bytes([0x40, 3, 0, b, 0x10]))
+    eq([(e["kind"], e["packet_id"], e["reason_code"], e["packet"], e["error"]) for e in evs],
+       [(S.PUBLISH_DONE, b, 0x10, None, None)], "0x10 No matching subscribers in place")
+    evs = feed(s, bytes([0x40, 3, 0, c, 0x87]))
+    eq((evs[0]["reason_code"], evs[0]["packet"]), (0x87, None), "0x87 in place")
+    assert "0x87 Not authorized" in str(evs[0]["error"]), evs[0]["error"]
+    eq(s.inflight_count, 0, "all freed")
+    d = s.publish("a", b"4", 1)
+    out(s)
+    evs = feed(s, bytes([0x40, 3, 0, d, 0x82]))  # no PUBACK code: decoded, refused
+    eq((kinds(evs), evs[0]["reason_code"]), ([S.ERROR], 0x82), "code not valid in PUBACK")
+    s = connected()
     evs = feed(s, b"\x40\x02\x00\x00")  # packet id 0 [MQTT-2.2.1-3]
     eq((kinds(evs), evs[0]["reason_code"]), ([S.ERROR], 0x82), "packet id 0 refused")
 

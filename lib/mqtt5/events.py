@@ -31,10 +31,10 @@ class Event:
       DISCONNECTED, LINK_DEAD, ERROR, REAUTHENTICATED (adapters ignore kinds they do
       not know)
     - packet: decoded packet (Connack for CONNECTED / refused-connect ERROR, Publish for
-      MESSAGE, the ack for PUBLISH_DONE/SUBSCRIBED/UNSUBSCRIBED (None for a bare
-      PUBACK: success, no properties; nothing is decoded for it), Disconnect for a
-      server DISCONNECTED, Auth for REAUTHENTICATED; for a lost request see below),
-      else None
+      MESSAGE, the ack for PUBLISH_DONE/SUBSCRIBED/UNSUBSCRIBED (None for a PUBACK
+      without properties: nothing is decoded for it, its code is in reason_code),
+      Disconnect for a server DISCONNECTED, Auth for REAUTHENTICATED; for a lost
+      request see below), else None
     - packet_id (MESSAGE: 0 for QoS 0), reason_code (PUBLISH_DONE for QoS 2: PUBCOMP's
       code if it failed, else PUBREC's, so 0x10 is seen), reason_codes (bytes, one per
       filter, SUBSCRIBED/UNSUBSCRIBED), props (None or dict)

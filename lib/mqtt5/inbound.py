@@ -49,7 +49,7 @@ def handle(s, ptype, pkt):
     fl = s._inflight
     pid = getattr(pkt, "packet_id", 0)
     if ptype == _PUBACK:
-        return puback(s, pid, pkt)
+        return puback(s, pid, pkt, 0)
     if ptype == _PUBREC or ptype == _PUBCOMP or ptype == _PUBREL:
         import mqtt5.qos2 as _q2  # lazy: only QoS 2 flows get these
         return _q2.on_ack(s, ptype, pkt)
@@ -107,18 +107,19 @@ def fail(s, err):
     return ev
 
 
-def puback(s, pid, pkt):
-    """PUBACK for packet id pid (pkt None: the bare form, Success without properties,
-    not decoded): the filled event, or None for an id we do not wait on (ignored)."""
+def puback(s, pid, pkt, rc):
+    """PUBACK for packet id pid (pkt None: one without properties, not decoded, its
+    reason code ``rc``): the filled event, or None for an id we do not wait on
+    (ignored)."""
     i = s._inflight.find(pid, _WAIT_PUBACK)
     if i >= 0:
-        return complete(s, i, _PUBLISH_DONE, pkt, pkt.reason_code if pkt else 0, "PUBACK")
+        return complete(s, i, _PUBLISH_DONE, pkt, pkt.reason_code if pkt else rc, "PUBACK")
     return None
 
 
 def complete(s, i, kind, pkt, rc, what):
     """Complete slot i: free its packet id, fill the event and return it (pkt None:
-    a bare PUBACK, success without properties)."""
+    a PUBACK without properties, not decoded)."""
     ev = s._ev
     ev._clear(kind)
     ev.packet, ev.packet_id, ev.reason_code = pkt, s._inflight.pid[i], rc
