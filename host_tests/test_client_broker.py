@@ -166,6 +166,7 @@ def test_dropped_or_cancelled_qos1_publishes_free_their_slots(runtime, broker):
     # itself at the PUBACK even if nobody awaits (client_slots.py, two slots)
     rec = run(runtime, "client_slots.py", broker.port, runtime).record(step="slots")
     assert rec["rcs"] == [0] * 5
-    assert rec["topics"] == ["/after"] * 5 + ["/cancelled", "/dropped"], rec
+    assert rec["topics"] == ["/after"] * 5 + ["/cancelled", "/dropped"] + ["/q0"] * 3, rec
+    assert rec["done"] == [None, None], rec
     assert (rec["slots_free"], rec["waiting"]) == (rec["slots"], 0), rec
 

@@ -1,6 +1,7 @@
 # QoS 1 publishes whose awaitable is dropped unawaited or cancelled while it waits:
 # the messages still go out, and their in-flight slots free themselves, so a client
-# with two slots goes on publishing.
+# with two slots goes on publishing.  QoS 0 publishes (a shared finished awaitable)
+# go through gather() and create_task().
 import asyncio
 
 from client_util import Inbox, args, emit, main
@@ -29,8 +30,11 @@ async def run():
     rcs = []
     for i in range(5):
         rcs.append(await asyncio.wait_for(c.publish(BASE + "/after", b"%d" % i, qos=1), 5))
-    got = await inbox.wait(7)
-    emit(step="slots", rcs=rcs, topics=sorted(m["topic"][len(BASE):] for m in got),
+    # QoS 0 publishes return one shared finished awaitable: gather and tasks take it
+    done = await asyncio.gather(c.publish(BASE + "/q0", b"a"), c.publish(BASE + "/q0", b"b"))
+    await asyncio.create_task(c.publish(BASE + "/q0", b"c"))
+    got = await inbox.wait(10)
+    emit(step="slots", rcs=rcs, done=done, topics=sorted(m["topic"][len(BASE):] for m in got),
          slots_free=c._wpid.count(-1), slots=len(c._wpid), waiting=c._npub)
     await c.disconnect()
 

@@ -99,6 +99,36 @@ else:  # CPython StreamReader: read() then copy (RAM is not scarce there)
         return n
 
 
+# DONE: a finished awaitable, what a publish that needed no waiting returns (and a
+# waiter slot already resolved).  One shared object: awaiting it returns None at once
+# and allocates nothing, and it also runs as a task (create_task, gather).
+if _MICROPYTHON:  # a generator run to its end: the smallest such object
+
+    def _finished():
+        yield
+
+    DONE = _finished()
+    for _ in DONE:
+        pass
+
+else:  # CPython: an object with the coroutine methods (create_task wants a coroutine)
+
+    class _Done:
+        def __await__(self):
+            return iter(())
+
+        def send(self, _):
+            raise StopIteration
+
+        def throw(self, *_):
+            raise StopIteration
+
+        def close(self):
+            pass
+
+    DONE = _Done()
+
+
 try:
     from sys import print_exception  # MicroPython
 except ImportError:

@@ -10,9 +10,9 @@ Payloads reach handlers zero-copy: see mqtt5.message.
 import asyncio
 
 from mqtt5.session import Session, BufferFull
-from ._compat import const, monotonic_ms
+from ._compat import DONE, const, monotonic_ms
 from .errors import MQTTError
-from .link import Link, DONE
+from .link import Link
 from .wire import validate_topic
 from .transport import open_transport
 

@@ -38,7 +38,7 @@ import asyncio
 import mqtt5.session as _S
 from mqtt5.events import rc_error
 from mqtt5.outbound import SessionLost
-from ._compat import const, monotonic_ms, sleep_ms
+from ._compat import DONE, const, monotonic_ms, sleep_ms
 from .errors import MQTTError
 
 _CONNECTED = const(1)
@@ -61,29 +61,6 @@ def pulse(ev):
     ev.set()
     ev.clear()
 
-
-class _Done:
-    # A finished awaitable (returns None): what a QoS 0 publish that needed no
-    # waiting returns, and _done() for a slot already resolved.  One shared
-    # instance; awaiting it allocates nothing (an exhausted iterator), and it
-    # also runs as a task (send/throw/close).
-    def __await__(self):
-        return _EXHAUSTED
-
-    __iter__ = __await__
-
-    def send(self, _):
-        raise StopIteration
-
-    def throw(self, *_):
-        raise StopIteration
-
-    def close(self):
-        pass
-
-
-_EXHAUSTED = iter(())
-DONE = _Done()
 
 
 class Link:
