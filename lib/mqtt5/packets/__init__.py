@@ -158,13 +158,21 @@ def encode(pkt, buf=None):
         raise ProtocolError(0x95, "packet of %d bytes does not fit the buffer" % total)
     else:
         out = buf
+    out[0] = t << 4 | _flags(t, pkt)
+    off = wire.encode_vbi(out, 1, rl)
     if srv:
-        out[0] = t << 4
-        m.write(pkt, out, wire.encode_vbi(out, 1, rl))
+        m.write(pkt, out, off)
     else:
-        out[0] = pkt._first()
-        pkt._write(out, wire.encode_vbi(out, 1, rl))
+        pkt._write(out, off)
     return bytes(out) if buf is None else total
+
+
+def _flags(t, pkt):
+    # fixed-header flags: PUBLISH's DUP, QoS, RETAIN (3.3.1); 0010 for PUBREL,
+    # SUBSCRIBE, UNSUBSCRIBE, else 0000 [MQTT-2.1.3-1]
+    if t == _PUBLISH:
+        return (8 if pkt.dup else 0) | pkt.qos << 1 | (1 if pkt.retain else 0)
+    return 2 if t == _PUBREL or t == _SUBSCRIBE or t == _UNSUBSCRIBE else 0
 
 
 def header(buf, first, rl):

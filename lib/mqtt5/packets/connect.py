@@ -42,9 +42,6 @@ class Connect:
         self.will = will
         self.props = props
 
-    def _first(self):
-        return _CONNECT << 4
-
     def _size(self):
         if not isinstance(self.keepalive, int) or not 0 <= self.keepalive <= 65535:
             raise ValueError("keepalive must be 0..65535")

@@ -18,9 +18,6 @@ class Pingreq:
     """PINGREQ: no fields."""
     type = _PINGREQ
 
-    def _first(self):
-        return self.type << 4
-
     def _size(self):
         return 0
 
@@ -42,9 +39,6 @@ class Disconnect:
     def __init__(self, reason_code=0, props=None):
         self.reason_code = reason_code
         self.props = props
-
-    def _first(self):
-        return self.type << 4
 
     def _size(self):
         check_rc(self.reason_code, self.type)  # [MQTT-3.14.2-1] [MQTT-3.15.2-1]

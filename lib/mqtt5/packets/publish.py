@@ -47,9 +47,6 @@ class Publish:
         if props is not None:
             self.props = props
 
-    def _first(self):
-        return _first(self.qos, self.retain, self.dup)
-
     def _size(self):
         self._tb = _topic(self.topic, self.qos, self.dup, self.packet_id, self.props)
         self._ps = _pr.size(self.props, _PUBLISH)
@@ -74,9 +71,6 @@ class PubAck:
             self.reason_code = reason_code
         if props is not None:
             self.props = props
-
-    def _first(self):
-        return self.type << 4 | (2 if self.type == _PUBREL else 0)
 
     def _size(self):
         self._ps = _ack_check(self.type, self.packet_id, self.reason_code, self.props)

@@ -36,9 +36,6 @@ class Subscribe:
         self.topics = topics
         self.props = props
 
-    def _first(self):
-        return self.type << 4 | 2  # [MQTT-3.8.1-1]
-
     def _size(self):
         check_pid(self.packet_id)
         if not self.topics:
