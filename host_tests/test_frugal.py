@@ -14,7 +14,7 @@ WORKLOAD = os.path.join(ROOT, "bench", "workloads", "fieldnode.py")
 # (reconnect, redirection, backoff), TLS, the server's half of the codec.
 OPTIONAL = ("mqtt5.reason_codes", "mqtt5.drain", "mqtt5.aliases", "mqtt5.auth", "mqtt5.qos2",
             "mqtt5.offline", "mqtt5.request", "mqtt5.supervisor", "mqtt5.backoff",
-            "mqtt5.tls", "mqtt5._compat_tls", "mqtt5.packets.server")
+            "mqtt5.tls", "mqtt5._compat_tls", "mqtt5.packets.server", "mqtt5.session_lost")
 
 
 @pytest.mark.runtimes(("cpython", "micropython", M32_FROZEN))

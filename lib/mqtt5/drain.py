@@ -48,6 +48,17 @@ def abandon(c, err):
             fail_waiter(c, i, err)
 
 
+def publish_failed(c, ev):
+    # A supervised publish ended with an error: a SessionLost one is sent again,
+    # any other goes to its caller.
+    from .session_lost import SessionLost
+
+    if isinstance(ev.error, SessionLost):
+        requeue(c, ev)
+    else:
+        c._resolve(ev.packet_id, ev)
+
+
 def requeue(c, ev):
     # Session Present 0: the server lost our in-flight publish [MQTT-3.2.2-5].
     # Send it again as a NEW message (QoS 1: at least once holds).  QoS 2 past

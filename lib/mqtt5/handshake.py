@@ -157,7 +157,10 @@ def on_connack(s, pkt):
         # no session on the server: inbound QoS 2 ids are void, what went out
         # before is reported lost (events after CONNECTED) [MQTT-3.2.2-5]
         s._held.clear()
-        _out.session_lost(s)
+        if s._inflight.used:
+            import mqtt5.session_lost as _sl  # lazy: only when there is something to lose
+
+            _sl.session_lost(s)
     s._has_state = s.session_expiry_granted != 0  # state kept after the link closes
     s.state = _ESTABLISHED
     s._hold = False

@@ -37,7 +37,6 @@ import asyncio
 
 import mqtt5.session as _S
 from mqtt5.events import rc_error
-from mqtt5.outbound import SessionLost
 from ._compat import DONE, const, monotonic_ms, sleep_ms
 from .errors import MQTTError
 
@@ -322,10 +321,9 @@ class Link:
 
                     m = self._msg = Message()
                 m._deliver(self, ev.packet)
-            elif k == _PUBLISH_DONE and self._q is not None and \
-                    isinstance(ev.error, SessionLost):
+            elif k == _PUBLISH_DONE and self._q is not None and ev.error is not None:
                 import mqtt5.drain as d
-                d.requeue(self, ev)
+                d.publish_failed(self, ev)  # requeued if the session was lost
             elif k == _PUBLISH_DONE or k == _SUBSCRIBED or k == _UNSUBSCRIBED:
                 self._resolve(ev.packet_id, ev)
             elif k == _CONNECTED:

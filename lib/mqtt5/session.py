@@ -49,7 +49,6 @@ from .rxbuf import RxBuffer
 from .txbuf import TxBuffer, BufferFull  # noqa: F401 (BufferFull is API)
 from .inflight import Inflight, HeldIds
 from .keepalive import KeepAlive
-from .outbound import SessionLost  # noqa: F401 (API)
 from .events import Event
 
 _DISCONNECTED = const(6)
@@ -73,6 +72,10 @@ def __getattr__(name):
 
     if name.isupper() and hasattr(e, name):
         return getattr(e, name)
+    if name == "SessionLost":  # mqtt5.session_lost, loaded on use
+        from .session_lost import SessionLost
+
+        return SessionLost
     raise AttributeError(name)
 
 

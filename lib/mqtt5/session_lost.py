@@ -1,0 +1,47 @@
+"""Session Present 0 while requests were in flight: the server has lost our session,
+and with it what went out on an earlier connection [MQTT-3.2.2-5].  Loaded by the
+first CONNACK that finds in-flight slots to give up (handshake.on_connack), so a node
+whose session is always resumed or clean never carries it."""
+
+from ._compat import const
+from .errors import MQTTError
+import mqtt5.packets as _p
+from .outbound import _fail
+
+_WAIT_PUBREC = const(2)
+_WAIT_PUBCOMP = const(3)
+_WAIT_SUBACK = const(4)
+_RESEND = const(0x20000)
+
+
+class SessionLost(MQTTError):
+    """The server had no session for us (CONNACK Session Present 0 after a
+    connect(clean_start=False), or a clean start): a request that was in flight on
+    the previous connection is gone.  ``.reason_code`` 0x80, ``.packet_id``."""
+
+
+def session_lost(s):
+    """CONNACK Session Present 0: what went out on an earlier connection is gone
+    [MQTT-3.2.2-5].  Each such slot ends with its usual event (PUBLISH_DONE,
+    SUBSCRIBED, UNSUBSCRIBED) carrying a SessionLost error, reason code 0x80, and as
+    ``packet`` the request to send again as a new one (a Publish, Subscribe or
+    Unsubscribe; None for QoS 2 past PUBREC: the server had taken the message).
+    Requests queued but never sent stay queued and go out as new packets."""
+    fl = s._inflight
+    for i in range(fl.size):
+        st = fl.state[i]
+        if fl.pid[i] and st & _RESEND:
+            w = st & 0xFF
+            pid = fl.pid[i]
+            pkt = None
+            if w <= _WAIT_PUBREC:
+                f = fl.flags[i]
+                pkt = _p.Publish(fl.topic[i], fl.payload[i], f & 3, f & 4 != 0, False,
+                                 pid, fl.props[i])
+            elif w != _WAIT_PUBCOMP:
+                cls = _p.Subscribe if w == _WAIT_SUBACK else _p.Unsubscribe
+                pkt = cls(packet_id=pid, topics=fl.topic[i], props=fl.props[i])
+            e = SessionLost("session lost: packet id %d not resumed (Session Present 0)"
+                            % pid)
+            e.packet_id = pid
+            _fail(s, i, 0x80, e, pkt)
