@@ -11,10 +11,12 @@ WORKLOAD = os.path.join(ROOT, "bench", "workloads", "fieldnode.py")
 
 # Loaded only on use: reason-code names (errors), the supervised drain, topic aliases,
 # enhanced AUTH, QoS 2 acks, the offline queue, request/response, the supervisor
-# (reconnect, redirection, backoff), TLS, the server's half of the codec.
+# (reconnect, redirection, backoff), TLS, the server's half of the codec, giving up a
+# lost session, the resend backlog.
 OPTIONAL = ("mqtt5.reason_codes", "mqtt5.drain", "mqtt5.aliases", "mqtt5.auth", "mqtt5.qos2",
             "mqtt5.offline", "mqtt5.request", "mqtt5.supervisor", "mqtt5.backoff",
-            "mqtt5.tls", "mqtt5._compat_tls", "mqtt5.packets.server", "mqtt5.session_lost")
+            "mqtt5.tls", "mqtt5._compat_tls", "mqtt5.packets.server", "mqtt5.session_lost",
+            "mqtt5.backlog")
 
 
 @pytest.mark.runtimes(("cpython", "micropython", M32_FROZEN))

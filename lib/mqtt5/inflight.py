@@ -85,16 +85,6 @@ class Inflight:
             self.publishes += 1
         return i
 
-    def oldest_queued(self):
-        """Index of the QUEUED slot sent (or queued) first, or -1 [MQTT-4.6.0-1]."""
-        best = -1
-        if self.queued:
-            st, o = self.state, self.order
-            for i in range(self.size):
-                if st[i] & QUEUED and (best < 0 or o[i] < o[best]):
-                    best = i
-        return best
-
     def set_queued(self, i, on):
         """Mark slot i as waiting to be encoded (on) or as encoded (off)."""
         if on and not self.state[i] & QUEUED:
@@ -111,17 +101,6 @@ class Inflight:
             if self.pid[i] and not self.state[i] & QUEUED:
                 self.state[i] |= RESEND
                 self.set_queued(i, True)
-
-    def sent_publishes(self):
-        """PUBLISH slots that went out on this connection (the send quota in use
-        [MQTT-4.9.0-2]); QUEUED ones have not."""
-        n = self.publishes
-        if self.queued:
-            st = self.state
-            for i in range(self.size):
-                if st[i] & QUEUED and st[i] & 0xFF <= WAIT_PUBCOMP:
-                    n -= 1
-        return n
 
     def free(self, i, unsent=False):
         """Release slot i: its packet id may be reused from now on [MQTT-2.2.1-3].

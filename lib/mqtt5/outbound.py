@@ -1,21 +1,14 @@
 """What the session sends on the caller's behalf: PUBLISH (with automatic topic
-aliases), SUBSCRIBE/UNSUBSCRIBE, and the in-order (re)send of in-flight slots after a
-reconnect [MQTT-4.4.0-1] [MQTT-4.6.0-1].
-
-A slot marked QUEUED (inflight.py) holds a packet that still has to be encoded:
-every slot after connect() (resent once CONNACK says Session Present 1, with DUP on
-PUBLISH [MQTT-3.3.1-1] and PUBREL for QoS 2 past PUBREC), and new QoS 1/2 requests
-made while such a backlog exists, so nothing new overtakes a resend.  ``pump(s)``
-encodes them oldest first as transmit room and the server's Receive Maximum allow; it
-runs at CONNACK, after sent() and before each next_event().
+aliases), SUBSCRIBE/UNSUBSCRIBE, DISCONNECT/AUTH within the server's Maximum Packet
+Size.  A request made while in-flight slots wait to be (re)sent joins that backlog
+(mqtt5.backlog, loaded only then); ``pump(s)`` runs it at CONNACK, after sent() and
+before each next_event() [MQTT-4.4.0-1] [MQTT-4.6.0-1].
 """
 
 from ._compat import const
 from .errors import MQTTError
-import mqtt5.packets as _p
-from .txbuf import BufferFull, too_large
+from .txbuf import BufferFull
 from .wire import vbi_size
-from .packets.publish import publish_size
 
 _REASON_STRING = const(0x1F)
 _USER_PROPERTY = const(0x26)
@@ -29,12 +22,8 @@ _WAIT_PUBACK = const(1)
 _WAIT_PUBREC = const(2)
 _WAIT_PUBCOMP = const(3)
 _WAIT_SUBACK = const(4)
-_RESEND = const(0x20000)
-_ACK_ROOM = const(8)
-
 
 _RESERVE = const(32)  # tx bytes publish/subscribe leave free for acks and PINGREQ
-_PUBREL = const(6)
 _TOPIC_ALIAS = const(0x23)
 _EMPTY = b""  # Topic Name sent with a known alias (3.3.2.3.4)
 
@@ -71,8 +60,10 @@ def publish(s, topic, payload, qos, retain, props, alias):
     pid = fl.pid[i]
     try:
         if fl.queued or s._hold:  # behind the backlog: encoded by pump(), in order
-            _check(s, publish_size(topic, payload, qos, props))  # ValueError now
-            fl.set_queued(i, True)
+            import mqtt5.backlog as _b
+            from .packets.publish import publish_size
+
+            _b.join(s, i, publish_size(topic, payload, qos, props))  # ValueError now
         else:
             _send(s, topic, payload, qos, retain, pid, props, alias)
     except Exception:
@@ -109,13 +100,6 @@ def _send(s, topic, payload, qos, retain, pid, props, alias):
     al.use(a, topic)
 
 
-def _check(s, n):
-    # a request joining the backlog: refuse it now if it can never be sent
-    limit = s.server_max_packet_size
-    if limit and n > limit:
-        raise too_large("packet", n, limit)
-
-
 def request(s, state, cls, items, props):
     """Session.subscribe/unsubscribe: queue cls(packet_id, items, props)."""
     check_open(s)
@@ -124,9 +108,10 @@ def request(s, state, cls, items, props):
     try:
         pkt = cls(packet_id=fl.pid[i], topics=items, props=props)
         if fl.queued or s._hold:
+            import mqtt5.backlog as _b
+
             rl = pkt._size()  # validates: ValueError now, not at pump()
-            _check(s, 1 + vbi_size(rl) + rl)
-            fl.set_queued(i, True)
+            _b.join(s, i, 1 + vbi_size(rl) + rl)
         else:
             s._tx.packet(pkt, _RESERVE, s.server_max_packet_size)
     except Exception:
@@ -140,45 +125,11 @@ def request(s, state, cls, items, props):
 
 
 def pump(s):
-    """Encode QUEUED slots, oldest first, while there is transmit room and send quota
-    [MQTT-4.9.0-2]; resent PUBLISH carry DUP and the full topic (never an alias from
-    an earlier connection).  A slot that can never be sent (over the server's Maximum
-    Packet Size, or tx_size) completes with an error event.  After the transmit
-    buffer ran out of room it waits (``tx.blocked``) until sent() frees some."""
-    fl = s._inflight
-    tx = s._tx
-    while fl.queued and s.state == _ESTABLISHED and not tx.blocked:
-        i = fl.oldest_queued()
-        if i < 0:  # (cannot happen: the count and the bits agree)
-            fl.queued = 0
-            return
-        st = fl.state[i]
-        w = st & 0xFF
-        pid = fl.pid[i]
-        try:
-            if w == _WAIT_PUBCOMP:  # PUBREL again [MQTT-4.4.0-1]
-                if not tx.room(_ACK_ROOM + _RESERVE):
-                    tx.blocked = True
-                    return
-                tx.ack(_PUBREL, pid, 0)
-            elif w <= _WAIT_PUBREC:
-                if fl.sent_publishes() >= s.receive_maximum_out:
-                    return  # wait for an ack to free quota [MQTT-4.9.0-2]
-                f = fl.flags[i]
-                tx.publish(_RESERVE, s.server_max_packet_size, fl.topic[i],
-                           fl.payload[i], f & 3, f & 4 != 0, st & _RESEND != 0, pid,
-                           fl.props[i])
-            else:
-                cls = _p.Subscribe if w == _WAIT_SUBACK else _p.Unsubscribe
-                tx.packet(cls(packet_id=pid, topics=fl.topic[i], props=fl.props[i]),
-                          _RESERVE, s.server_max_packet_size)
-        except BufferFull:
-            tx.blocked = True  # sent() makes room and pumps again
-            return
-        except (MQTTError, ValueError) as e:
-            _fail(s, i, getattr(e, "reason_code", 0x80), e, None)
-            continue
-        fl.set_queued(i, False)
+    """Encode the QUEUED slots (mqtt5.backlog, loaded only when there are some)."""
+    if s._inflight.queued and s.state == _ESTABLISHED:
+        import mqtt5.backlog as _b
+
+        _b.pump(s)
 
 
 def _kind(w):
