@@ -1,5 +1,6 @@
-"""Outbound Topic Aliases (spec 3.3.2.3.4): a fixed table of topics the server knows
-by number on this connection, least recently used replaced.
+"""Topic Aliases (spec 3.3.2.3.4).  Inbound: ``inbound()`` maps a server's alias to
+its topic (table ``Session._aliases``).  Outbound: a fixed table of topics the server
+knows by number on this connection, least recently used replaced.
 
 A topic goes out once with its name and a Topic Alias (setting the mapping), then with
 an empty Topic Name and only the alias.  Aliases never exceed the server's Topic Alias
@@ -11,6 +12,22 @@ stamps); a lookup compares the caller's topic object with the stored ones (str w
 str, bytes with bytes: a str and a bytes topic get separate aliases), allocating
 nothing.
 """
+
+from .errors import ProtocolError
+
+
+def inbound(s, pkt, alias):
+    """Inbound Topic Alias (spec 3.3.2.3.4): a topic sets the alias, an empty topic uses
+    it.  The table (s._aliases, topic_alias_maximum entries) is per connection
+    [MQTT-3.3.2-7]."""
+    if alias > len(s._aliases):  # above our maximum [MQTT-3.1.2-26] [MQTT-3.3.2-11]
+        raise ProtocolError(0x94, "Topic Alias %d above our maximum" % alias)
+    if pkt.topic:
+        s._aliases[alias - 1] = pkt.topic
+    else:
+        pkt.topic = s._aliases[alias - 1]
+        if pkt.topic is None:  # an alias the server never mapped on this connection
+            raise ProtocolError(0x94, "Topic Alias %d not mapped" % alias)
 
 
 class OutAliases:

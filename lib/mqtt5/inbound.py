@@ -137,7 +137,9 @@ def _on_publish(s, pkt):
     qos = pkt.qos
     props = pkt.props
     if props and _TOPIC_ALIAS in props:
-        _alias(s, pkt, props[_TOPIC_ALIAS])
+        import mqtt5.aliases as _al  # lazy: only servers that send aliases load it
+
+        _al.inbound(s, pkt, props[_TOPIC_ALIAS])
     pid = pkt.packet_id
     if qos:
         if qos == 2 and pid in s._held:
@@ -160,17 +162,3 @@ def _on_publish(s, pkt):
     ev._clear(_MESSAGE)
     ev.packet, ev.packet_id, ev.props = pkt, pid or 0, props
     return True
-
-
-def _alias(s, pkt, alias):
-    """Inbound Topic Alias (spec 3.3.2.3.4): a topic sets the alias, an empty topic uses
-    it.  The table (s._aliases, topic_alias_maximum entries) is per connection
-    [MQTT-3.3.2-7]."""
-    if alias > len(s._aliases):  # above our maximum [MQTT-3.1.2-26] [MQTT-3.3.2-11]
-        raise ProtocolError(0x94, "Topic Alias %d above our maximum" % alias)
-    if pkt.topic:
-        s._aliases[alias - 1] = pkt.topic
-    else:
-        pkt.topic = s._aliases[alias - 1]
-        if pkt.topic is None:  # an alias the server never mapped on this connection
-            raise ProtocolError(0x94, "Topic Alias %d not mapped" % alias)
