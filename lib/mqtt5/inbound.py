@@ -141,24 +141,27 @@ def _on_publish(s, pkt):
 
         _al.inbound(s, pkt, props[_TOPIC_ALIAS])
     pid = pkt.packet_id
-    if qos:
-        if qos == 2 and pid in s._held:
-            # re-sent before PUBREL: acknowledge, never deliver twice [MQTT-4.3.3-10]
-            s._tx.ack(_PUBREC, pid, 0)
-            return False
+    if qos == 2:
+        import mqtt5.qos2 as _q2  # lazy: only QoS 2 flows
+
+        if not _q2.on_publish(s, pid):
+            return False  # a repeat, acknowledged again, not delivered twice
+    elif qos:
         # the server may not have more QoS 1/2 PUBLISH unacknowledged than our
         # Receive Maximum [MQTT-3.3.4-9]: held QoS 2 ids + acks not yet written
-        if s._held.count + s._held.acks_pending(s._tx.spos) >= s.receive_maximum:
-            if qos == 2 or s.strict_receive_maximum:
+        if over_quota(s):
+            if s.strict_receive_maximum:
                 raise ProtocolError(0x93, "Receive Maximum %d exceeded" % s.receive_maximum)
             s.receive_maximum_exceeded += 1  # QoS 1 costs only its ack: tolerated
-        if qos == 2:
-            s._held.add(pid)
-            s._tx.ack(_PUBREC, pid, 0)  # ownership taken [MQTT-4.3.3-8]
-        else:
-            s._tx.ack(_PUBACK, pid, 0)  # [MQTT-4.3.2-4]
-            s._held.ack_queued(s._tx.end_pos())
+        s._tx.ack(_PUBACK, pid, 0)  # [MQTT-4.3.2-4]
+        s._held.ack_queued(s._tx.end_pos())
     ev = s._ev
     ev._clear(_MESSAGE)
     ev.packet, ev.packet_id, ev.props = pkt, pid or 0, props
     return True
+
+
+def over_quota(s):
+    """True when one more QoS 1/2 PUBLISH would exceed our Receive Maximum
+    [MQTT-3.3.4-9]: held QoS 2 ids plus acks not yet written."""
+    return s._held.count + s._held.acks_pending(s._tx.spos) >= s.receive_maximum

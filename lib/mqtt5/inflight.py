@@ -134,29 +134,6 @@ class HeldIds:
         self.i = 0
         self.n = 0  # entries in pos
 
-    def __contains__(self, pid):
-        return pid in self.ids
-
-    def add(self, pid):
-        """Hold pid; returns False when the table is full."""
-        ids = self.ids
-        for i in range(len(ids)):
-            if ids[i] == 0:
-                ids[i] = pid
-                self.count += 1
-                return True
-        return False
-
-    def remove(self, pid):
-        """Release pid; returns False when it was not held."""
-        ids = self.ids
-        for i in range(len(ids)):
-            if ids[i] == pid:
-                ids[i] = 0
-                self.count -= 1
-                return True
-        return False
-
     def clear(self):
         """The server has no session: no QoS 2 id is held any more."""
         ids = self.ids

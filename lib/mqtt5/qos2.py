@@ -1,11 +1,10 @@
-"""QoS 2 acknowledgements from the server (spec 4.3.3): PUBREC and PUBCOMP for our
-QoS 2 publishes, PUBREL for the server's.  Loaded by inbound.handle() on the first
-one, so a node that only uses QoS 0/1 never carries it."""
+"""QoS 2 flows (spec 4.3.3): PUBREC and PUBCOMP for our QoS 2 publishes; the server's
+QoS 2 PUBLISH, held by packet id until its PUBREL.  Loaded by inbound on the first
+such packet, so a node that only uses QoS 0/1 never carries it."""
 
 from ._compat import const
-
-
-from .inbound import complete
+from .errors import ProtocolError
+from .inbound import complete, over_quota
 
 _PUBLISH_DONE = const(3)
 _WAIT_PUBREC = const(2)
@@ -46,8 +45,35 @@ def on_ack(s, ptype, pkt):
     if ptype == _PUBREL:
         # answer PUBCOMP [MQTT-4.3.3-11]; the id is then free for a new message
         # [MQTT-4.3.3-12]
-        held = s._held.remove(pid)
+        held = _release(s._held, pid)
         s._tx.ack(_PUBCOMP, pid, 0 if held else 0x92)
         if held:  # unacknowledged for the server until the PUBCOMP is written
             s._held.ack_queued(s._tx.end_pos())
         return False
+
+
+def on_publish(s, pid):
+    """The server's QoS 2 PUBLISH `pid`: hold its id and queue PUBREC; False for a
+    repeat of one held (acknowledged again, never delivered twice [MQTT-4.3.3-10]).
+    The caller checked room for the ack."""
+    held = s._held
+    if pid in held.ids:
+        s._tx.ack(_PUBREC, pid, 0)
+        return False
+    if over_quota(s):  # [MQTT-3.3.4-9], strict for QoS 2: the table is bounded
+        raise ProtocolError(0x93, "Receive Maximum %d exceeded" % s.receive_maximum)
+    ids = held.ids
+    ids[ids.index(0)] = pid  # a free entry: fewer held than receive_maximum
+    held.count += 1
+    s._tx.ack(_PUBREC, pid, 0)  # ownership taken [MQTT-4.3.3-8]
+    return True
+
+
+def _release(held, pid):
+    # PUBREL: the id is no longer held; False when it was not
+    ids = held.ids
+    if pid not in ids:
+        return False
+    ids[ids.index(pid)] = 0
+    held.count -= 1
+    return True
