@@ -388,6 +388,8 @@ class Bench:
             self.cfg["runs"] = opts.runs
         self.only = set(opts.only.split(",")) if opts.only else None
         self.started = time.monotonic()
+        # the tree as the run found it (the run writes its own result files later)
+        self.git = version_of(["git", "-C", ROOT, "describe", "--always", "--dirty"])
         keys = [c[0] for c in CLIENTS]
         self.paths = {}                          # client -> import path dirs
         self.setup_errors = {}                   # client -> why it cannot run
@@ -537,7 +539,7 @@ class Bench:
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "quick": self.opts.quick, "config": self.cfg, "heapsize": HEAPSIZE,
             "elapsed_s": round(time.monotonic() - self.started, 1),
-            "git": version_of(["git", "-C", ROOT, "describe", "--always", "--dirty"]),
+            "git": self.git,
             "machine": "%s, %d cores" % (platform.platform(), os.cpu_count() or 0),
             "cpython": platform.python_version(),
             "micropython": version_of([mp, "-c", "import sys; print(sys.version.split('; ')[-1])"])
