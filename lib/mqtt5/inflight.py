@@ -12,7 +12,7 @@ WAIT_PUBCOMP = const(3)  # PUBREL sent [MQTT-4.3.3-5]
 WAIT_SUBACK = const(4)
 WAIT_UNSUBACK = const(5)
 # state bits above the wait kind and the PUBREC reason code (bits 8-15)
-QUEUED = const(0x10000)  # to be (re)sent: encoded by outbound.pump(), in order
+QUEUED = const(0x10000)  # to be (re)sent: encoded by backlog.pump(), in order
 RESEND = const(0x20000)  # went out on an earlier connection: DUP on resend
 # [MQTT-3.3.1-1], lost when the server has no session [MQTT-3.2.2-5]
 
@@ -29,7 +29,7 @@ class Inflight:
     RESEND), and for PUBLISH the topic, payload, props and qos/retain flags the caller
     passed (references, kept for resend on session resumption [MQTT-4.4.0-1]); for
     SUBSCRIBE/UNSUBSCRIBE the list of topics, props and the item count.
-    ``queued`` counts QUEUED slots (waiting to be encoded by outbound.pump()).
+    ``queued`` counts QUEUED slots (waiting to be encoded by backlog.pump()).
     ``publishes`` counts PUBLISH slots: the Receive Maximum quota [MQTT-3.3.4-7].
     ``order`` is a monotonically increasing stamp per slot, so a resend can go out in
     the original order [MQTT-4.6.0-1].

@@ -45,7 +45,7 @@ class TxBuffer:
         self.head = self.tail = 0
         self.lent = False
         self.spos = 0  # bytes written since reset(), masked to 30 bits
-        self.blocked = False  # a resend did not fit: outbound.pump() waits for sent()
+        self.blocked = False  # a resend did not fit: backlog.pump() waits for sent()
 
     def reset(self):
         """Drop everything queued (new connection)."""
