@@ -236,9 +236,10 @@ class Session:
         data_to_send() then close the transport [MQTT-3.14.4-2]."""
         if self.state == _CLOSED:
             return
-        # Reason String / User Property dropped if over the server's Maximum Packet
-        # Size [MQTT-3.14.2-3] [MQTT-3.14.2-4]
-        _out.fit(self, _p.Disconnect(reason_code=reason_code, props=props))
+        # 0x00 and no props: the 2-byte form (3.14.2.1); else Reason String / User
+        # Property go first if over the server's Maximum Packet Size [MQTT-3.14.2-3]
+        if reason_code or props or not self._tx.short(0xE0):
+            _out.fit(self, _p.Disconnect(reason_code=reason_code, props=props))
         self._close(_DISCONNECTED, reason_code, None, False)
 
     def _close(self, kind, reason_code, error, by_server):
@@ -411,6 +412,7 @@ class Session:
         if what == _DEAD:
             self._close(_LINK_DEAD, 0, None, False)
             return 0
-        if what == _PING and self._tx.ping():
+        # PINGREQ; with no room for it data is queued, so the link is not idle anyway
+        if what == _PING and self._tx.short(0xC0):
             ka.pinged(now_ms)
         return ka.wait_ms(now_ms, connected)

@@ -165,12 +165,13 @@ class TxBuffer:
         self.room(ACK_ROOM)
         self.tail += encode_ack(self._tail(), ptype, pid, rc)
 
-    def ping(self):
-        """Queue PINGREQ [MQTT-3.12]; False when there is no room (data is queued,
-        so the link is not idle anyway)."""
+    def short(self, first):
+        """Queue a two-byte packet, Remaining Length 0: PINGREQ (0xC0) [MQTT-3.12], or
+        DISCONNECT Normal without properties (0xE0, spec 3.14.2.1), with no packet
+        object; False when there is no room."""
         if not self.room(2):
             return False
-        self.buf[self.tail] = 0xC0
+        self.buf[self.tail] = first
         self.buf[self.tail + 1] = 0
         self.tail += 2
         return True
