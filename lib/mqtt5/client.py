@@ -186,15 +186,10 @@ class Client(Link):
             # Fast paths, unless the transmit buffer is full or no slot or send quota
             # is free: QoS 0 needs no coroutine, QoS 1/2 only the small _ack().
             s = self._s
-            w = -1
-            if qos:
-                if self._npub >= (getattr(s, "receive_maximum_out", 0) or 65535):
-                    w = -2  # wait for quota in the coroutine
-                else:
-                    w = self._take(0)
-                    if w < 0:
-                        w = -2  # no free slot: wait for one in the coroutine
-            if w >= -1:
+            w = -1  # QoS 1/2: a waiter slot, if the send quota and a slot are free
+            if qos and self._npub < (getattr(s, "receive_maximum_out", 0) or 65535):
+                w = self._take(0)
+            if not qos or w >= 0:
                 try:
                     pid = s.publish(topic, payload, qos, retain, props, topic_alias)
                 except BaseException as e:

@@ -107,6 +107,28 @@ def fail(s, err):
     return ev
 
 
+def undecoded(s, rx, b0, total):
+    """The two commonest packets acted on in the receive buffer, no packet object: a
+    PINGRESP (its activity is counted in received()) and a PUBACK without properties
+    (spec 3.4.2.1).  The event, False when consumed without one, None to decode it
+    instead (packet id 0 or a code PUBACK may not carry: it fails there)."""
+    s0 = rx.start
+    if b0 == 0xD0:
+        if total != 2:
+            return None
+        rx.start = s0 + 2
+        return False
+    if total != 4 and total != 5:
+        return None
+    buf = rx.buf
+    pid = buf[s0 + 2] << 8 | buf[s0 + 3]
+    rc = buf[s0 + 4] if total == 5 else 0
+    if not pid or rc and not _p.rc_allowed(rc, _PUBACK):
+        return None
+    rx.start = s0 + total
+    return puback(s, pid, None, rc) or False
+
+
 def puback(s, pid, pkt, rc):
     """PUBACK for packet id pid (pkt None: one without properties, not decoded, its
     reason code ``rc``): the filled event, or None for an id we do not wait on

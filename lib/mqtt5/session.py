@@ -86,7 +86,6 @@ RETAIN_HANDLING_SHIFT = 4  # 0 send retained, 1 only if new subscription, 2 neve
 
 # control packet types that need an ack from us [MQTT-2.1.2]
 _PUBLISH = const(3)
-_PUBACK = const(4)
 _PUBREC = const(5)
 _PUBREL = const(6)
 _AUTH = const(15)
@@ -301,23 +300,12 @@ class Session:
                 if (ptype == _PUBREC or ptype == _PUBREL or (ptype == _PUBLISH and b0 & 6)) \
                         and not self._tx.room(_ACK_ROOM):
                     return None  # no room for the ack: flush first
-                if self.state == _ESTABLISHED:  # the two commonest packets, undecoded:
-                    s0 = rx.start
-                    if b0 == 0xD0 and total == 2:  # PINGRESP (activity: received())
-                        rx.start = s0 + 2
+                if self.state == _ESTABLISHED and (b0 == 0xD0 or b0 == 0x40):
+                    r = _in.undecoded(self, rx, b0, total)  # PINGRESP, PUBACK
+                    if r is not None:
+                        if r:
+                            return r
                         continue
-                    if b0 == 0x40 and (total == 4 or total == 5):  # PUBACK, no properties
-                        # (spec 3.4.2.1); packet id 0 or a code not allowed in PUBACK
-                        # is decoded, to fail there
-                        buf = rx.buf
-                        pid = buf[s0 + 2] << 8 | buf[s0 + 3]
-                        rc = buf[s0 + 4] if total == 5 else 0
-                        if pid and (not rc or _p.rc_allowed(rc, _PUBACK)):
-                            rx.start = s0 + total
-                            ev = _in.puback(self, pid, None, rc)
-                            if ev is not None:
-                                return ev
-                            continue
                 if ptype == _AUTH and self._tx.tail != self._tx.head:
                     return None  # the AUTH answer gets the whole buffer: flush first
                 if _in.handle(self, ptype, _p.decode(rx.take(total))):

@@ -132,7 +132,7 @@ def check_first(b0):
     if t == _PUBLISH:
         if fl & 6 == 6:
             raise ProtocolError(_MALFORMED, "PUBLISH QoS 3")
-    elif fl != (2 if t == _PUBREL or t == _SUBSCRIBE or t == _UNSUBSCRIBE else 0):
+    elif fl != _flags(t):
         raise ProtocolError(_MALFORMED, "bad fixed header flags")
 
 
@@ -158,7 +158,12 @@ def encode(pkt, buf=None):
         raise ProtocolError(0x95, "packet of %d bytes does not fit the buffer" % total)
     else:
         out = buf
-    out[0] = t << 4 | _flags(t, pkt)
+    if t == _PUBLISH:
+        import mqtt5.packets.publish as pm
+
+        out[0] = pm.first_byte(pkt.qos, pkt.retain, pkt.dup)
+    else:
+        out[0] = t << 4 | _flags(t)
     off = wire.encode_vbi(out, 1, rl)
     if srv:
         m.write(pkt, out, off)
@@ -167,11 +172,9 @@ def encode(pkt, buf=None):
     return bytes(out) if buf is None else total
 
 
-def _flags(t, pkt):
-    # fixed-header flags: PUBLISH's DUP, QoS, RETAIN (3.3.1); 0010 for PUBREL,
-    # SUBSCRIBE, UNSUBSCRIBE, else 0000 [MQTT-2.1.3-1]
-    if t == _PUBLISH:
-        return (8 if pkt.dup else 0) | pkt.qos << 1 | (1 if pkt.retain else 0)
+def _flags(t):
+    # fixed-header flags of every packet but PUBLISH: 0010 for PUBREL, SUBSCRIBE,
+    # UNSUBSCRIBE, else 0000 [MQTT-2.1.3-1]
     return 2 if t == _PUBREL or t == _SUBSCRIBE or t == _UNSUBSCRIBE else 0
 
 

@@ -123,7 +123,8 @@ def decode_ack(mv, t, p, end):
     return pkt
 
 
-def _first(qos, retain, dup):
+def first_byte(qos, retain, dup):
+    """PUBLISH's first byte: type 3 with the DUP, QoS and RETAIN flags (3.3.1)."""
     return _PUBLISH << 4 | (8 if dup else 0) | qos << 1 | (1 if retain else 0)
 
 
@@ -180,7 +181,7 @@ def encode_publish(buf, topic, payload, qos=0, retain=False, dup=False, packet_i
     rl = _rl(tb, payload, qos, ps)
     if 1 + wire.vbi_size(rl) + rl > len(buf):
         raise ProtocolError(0x95, "PUBLISH does not fit the buffer")
-    off = header(buf, _first(qos, retain, dup), rl)
+    off = header(buf, first_byte(qos, retain, dup), rl)
     return _body(buf, off, tb, payload, qos, packet_id, props, ps)
 
 
