@@ -29,6 +29,8 @@ async def run():
     sup = Supervisor(c, "mqtts://127.0.0.1:%d" % EXPIRED, base_ms=100)
     sup.start()
     await asyncio.sleep(1.5)
+    while sup.reason is None:  # mid-attempt (CONNECTING): the next refusal names it
+        await asyncio.sleep(0.01)
     emit(step="expired", failures=sup.stats.as_dict()["failures"], state=sup.state,
          reason=str(sup.reason))
     await sup.stop()
