@@ -61,6 +61,22 @@ def test_no_free_slot_and_receive_maximum_quota():
     eq(s.publish("t", b"", 1), 4, "quota and slot back after PUBACK")
 
 
+def test_slots_made_on_demand_and_reused():
+    s = connected(max_inflight=3)
+    fl = s._inflight
+    eq(len(fl.pid), 0, "no slot before the first QoS 1 publish")
+    a = s.publish("t", b"", 1)
+    feed(s, ack(PUBACK, a))
+    s.publish("t", b"", 1)
+    eq(len(fl.pid), 1, "the freed slot is reused, none made")
+    s.publish("t", b"", 1)
+    s.subscribe([("x", 0)])
+    eq(len(fl.pid), 3, "one more each time all are busy")
+    raises(MQTTError, s.publish, "t", b"", 1)
+    eq((len(fl.pid), len(fl.state), len(fl.topic), fl.used), (3, 3, 3, 3),
+       "never more than max_inflight")
+
+
 def test_packet_ids_reused_only_after_completion():
     s = connected(max_inflight=4)
     a, b, c = s.publish("t", b"", 1), s.publish("t", b"", 2), s.subscribe([("x", 0)])

@@ -148,6 +148,7 @@ def test_inbound_qos1_over_receive_maximum_tolerated_when_not_strict():
     evs = feed(s, data)  # 5 PUBLISH, none of our PUBACKs written in between
     eq(kinds(evs), [S.MESSAGE] * 5, "all delivered")
     eq(s.receive_maximum_exceeded, 2, "two over the quota, counted")
+    eq(len(s._held.pos), 3, "unwritten acks: a table of at most receive_maximum")
     eq([(t, p.packet_id) for t, p in out(s)], [(PUBACK, i) for i in range(1, 6)],
        "each acked")
     data = b"".join(publish("t", b"", 2, pid=i) for i in range(6, 10))
@@ -171,6 +172,7 @@ def within_receive_maximum(start):
         feed(s, ack(PUBREL, i))
         out(s)  # PUBCOMP written
     eq(s.state, S.ESTABLISHED, "never exceeded")
+    eq((len(s._held.pos), len(s._held.ids)), (1, 1), "entries reused, none made")
 
 
 def test_inbound_qos2_held_until_pubcomp_written():

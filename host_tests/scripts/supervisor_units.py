@@ -83,7 +83,7 @@ class FakeClient:
         self.calls = []
         self.subs = []
         self.session = FakeSession()
-        self._wpid = [0] * 4
+        self._wmax = 4  # waiter slots (sizes the offline queue's spare room)
         self._router = FakeRouter()
         self.is_connected = False
         self.msgs_in = self.msgs_out = self.bytes_in = self.bytes_out = 0

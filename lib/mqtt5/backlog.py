@@ -79,7 +79,7 @@ def _oldest(fl):
     # index of the QUEUED slot sent (or queued) first, or -1 [MQTT-4.6.0-1]
     best = -1
     st, o = fl.state, fl.order
-    for i in range(fl.size):
+    for i in range(len(fl.pid)):
         if st[i] & _QUEUED and (best < 0 or o[i] < o[best]):
             best = i
     return best
@@ -90,7 +90,7 @@ def _sent_publishes(fl):
     # [MQTT-4.9.0-2]); QUEUED ones have not
     n = fl.publishes
     st = fl.state
-    for i in range(fl.size):
+    for i in range(len(fl.pid)):
         if st[i] & _QUEUED and st[i] & 0xFF <= _WAIT_PUBCOMP:
             n -= 1
     return n

@@ -1,6 +1,8 @@
 """Bounded in-flight bookkeeping for the session: packet ids and outbound slots.
 
-No per-message objects: a fixed number of slots held in parallel lists, allocated once.
+No per-message objects: slots held in parallel lists, made on demand up to a fixed
+number and then reused (a node that never has more than one message in flight keeps
+one slot).
 """
 
 from ._compat import const
@@ -22,8 +24,10 @@ _POS_HALF = const(0x20000000)
 
 
 class Inflight:
-    """Fixed table of ``size`` unacknowledged outbound packets (PUBLISH QoS>0,
-    SUBSCRIBE, UNSUBSCRIBE), with packet-id allocation.
+    """Table of at most ``size`` unacknowledged outbound packets (PUBLISH QoS>0,
+    SUBSCRIBE, UNSUBSCRIBE), with packet-id allocation.  Slots are made when every
+    slot made so far is busy, and never given back: no allocation once the table has
+    reached the most that were in flight at once.
 
     Per slot: pid (0 = free), state (wait kind | PUBREC reason code << 8 | QUEUED |
     RESEND), and for PUBLISH the topic, payload, props and qos/retain flags the caller
@@ -37,13 +41,13 @@ class Inflight:
 
     def __init__(self, size):
         self.size = size
-        self.pid = [0] * size
-        self.state = [0] * size
-        self.flags = [0] * size  # qos | retain << 2
-        self.order = [0] * size
-        self.topic = [None] * size
-        self.payload = [None] * size
-        self.props = [None] * size
+        self.pid = []
+        self.state = []
+        self.flags = []  # qos | retain << 2
+        self.order = []
+        self.topic = []
+        self.payload = []
+        self.props = []
         self.publishes = 0
         self.used = 0
         self.queued = 0
@@ -57,7 +61,7 @@ class Inflight:
     def find(self, pid, state=0):
         """Slot index holding pid (and, if given, waiting for ``state``), or -1."""
         p = self.pid
-        for i in range(self.size):
+        for i in range(len(p)):
             if p[i] == pid and (not state or self.state[i] & 0xFF == state):
                 return i
         return -1
@@ -76,6 +80,12 @@ class Inflight:
         if self.used >= self.size:
             return -1
         i = self.find(0)
+        if i < 0:  # every slot made so far is busy: one more
+            i = len(self.pid)
+            for t in (self.pid, self.state, self.flags, self.order):
+                t.append(0)
+            for t in (self.topic, self.payload, self.props):
+                t.append(None)
         self.pid[i] = self.next_pid()
         self.state[i] = state
         self._stamp += 1
@@ -97,7 +107,7 @@ class Inflight:
     def mark_resend(self):
         """New connection: every slot goes out again (PUBLISH with DUP, PUBREL)
         once CONNACK says the session is present [MQTT-4.4.0-1]."""
-        for i in range(self.size):
+        for i in range(len(self.pid)):
             if self.pid[i] and not self.state[i] & QUEUED:
                 self.state[i] |= RESEND
                 self.set_queued(i, True)
@@ -125,12 +135,13 @@ class HeldIds:
       are written.  Positions are byte counts masked to 30 bits (small ints on every
       port); an entry is dropped (-1) once the stream was written past it.
 
-    Both tables have ``size`` entries, allocated once."""
+    Both tables grow on demand up to ``size`` entries, then entries are reused."""
 
     def __init__(self, size):
-        self.ids = [0] * size
+        self.size = size
+        self.ids = []  # grown by mqtt5.qos2
         self.count = 0
-        self.pos = [-1] * size
+        self.pos = []
         self.i = 0
         self.n = 0  # entries in pos
 
@@ -151,10 +162,15 @@ class HeldIds:
     def ack_queued(self, end):
         """An ack ending at stream position end was queued."""
         pos = self.pos
-        if pos[self.i] < 0:
-            self.n += 1
-        pos[self.i] = end
-        self.i = (self.i + 1) % len(pos)
+        if self.n < len(pos):
+            pos[pos.index(-1)] = end
+        elif len(pos) < self.size:
+            pos.append(end)
+        else:  # all taken (a tolerated Receive Maximum overrun): replace one, in turn
+            pos[self.i] = end
+            self.i = (self.i + 1) % len(pos)
+            return
+        self.n += 1
 
     def acks_pending(self, written):
         """Acks not yet written when the stream was written up to ``written``."""

@@ -11,8 +11,9 @@ Per connection three tasks run:
 - ticker: keep-alive, driven by Session.tick(), from CONNACK on.
 
 Callers waiting for CONNACK / PUBACK / PUBREC+PUBCOMP / SUBACK / UNSUBACK hold
-one of `max_inflight` preallocated waiter slots (parallel lists: packet id,
-result, error, done), matched by packet id.  A caller waits on its slot's own
+one of at most `max_inflight` waiter slots (parallel lists: packet id, result,
+error, done), matched by packet id.  Slot 0 is connect()'s; the others are made
+when every one made so far is taken, then reused.  A caller waits on its slot's own
 Event (made the first time someone waits on that slot, then reused), so an ack
 wakes only its caller; the shared `_acked` Event is pulsed too, for the tasks
 that wait for any ack (keep-alive start, the supervised drainer).  A QoS 1/2
@@ -71,12 +72,12 @@ class Link:
         self.error = None  # why the last connection ended (None: clean disconnect)
         self._router = None  # mqtt5.router.Router, made by the first subscribe
         self._msg = None  # the reusable mqtt5.message.Message, made on the first message
-        n = max_inflight + 1  # the last slot is connect()'s
-        self._wpid = [_FREE] * n  # waiter slots, by packet id
-        self._wres = [None] * n  # reason code, or list of them
-        self._werr = [None] * n
-        self._wdone = bytearray(n)
-        self._wev = [None] * n  # per-slot Event, made when a caller first waits
+        self._wmax = max_inflight + 1  # slot 0 is connect()'s; more made on demand
+        self._wpid = [_FREE]  # waiter slots, by packet id
+        self._wres = [None]  # reason code, or list of them
+        self._werr = [None]
+        self._wdone = bytearray(1)
+        self._wev = [None]  # per-slot Event, made when a caller first waits
         self._acked = asyncio.Event()  # pulsed when a waiter slot resolves
         self._npub = 0  # QoS 1/2 publishes awaiting their ack
         self._freed = asyncio.Event()  # pulsed when a waiter slot is released
@@ -88,24 +89,28 @@ class Link:
         self._tasks = None
         self._q = None  # OfflineQueue once supervised (mqtt5.drain)
         self._drain_t = None  # the transport the drainer runs for
-        self._wpub = bytearray(n)  # 1: a supervised QoS 1/2 publish; 2: _DETACHED
+        self._wpub = bytearray(1)  # 1: a supervised QoS 1/2 publish; 2: _DETACHED
         self._qev = None  # asyncio.Event set when something is queued (supervised)
         self.msgs_in = self.msgs_out = self.bytes_in = self.bytes_out = 0
 
     # ---- waiting callers ------------------------------------------------------------
     def _take(self, pid):
-        # a free waiter slot (index) for packet id `pid`, or -1.  The last slot is
+        # a free waiter slot (index) for packet id `pid`, or -1.  Slot 0 is
         # connect()'s: _take(_CONNECT_PID) always gets it, other callers never do.
         pids = self._wpid
-        last = len(pids) - 1
-        if pid == _CONNECT_PID:
-            i = last
-        else:
-            i = 0
-            while i < last and pids[i] != _FREE:
+        i = 0
+        if pid != _CONNECT_PID:
+            n = len(pids)
+            i = 1
+            while i < n and pids[i] != _FREE:
                 i += 1
-            if i == last:
-                return -1
+            if i == n:  # all taken: one more, up to max_inflight
+                if n == self._wmax:
+                    return -1
+                for t in (pids, self._wres, self._werr, self._wev):
+                    t.append(None)
+                self._wdone.append(0)
+                self._wpub.append(0)
         pids[i] = pid
         self._wres[i] = self._werr[i] = None
         self._wdone[i] = self._wpub[i] = 0
@@ -136,8 +141,9 @@ class Link:
         while True:
             if self._t is None and self._q is None:
                 raise self._not_connected()
-            pids = self._wpid  # (the last slot is connect()'s: not counted)
-            if not keep or pids.count(_FREE) - (pids[-1] == _FREE) > keep:
+            pids = self._wpid  # free ones, those not made yet too (slot 0: connect()'s)
+            if not keep or (self._wmax - len(pids) + pids.count(_FREE)
+                            - (pids[0] == _FREE) > keep):
                 w = self._take(0)  # packet id filled in once the session assigns it
                 if w >= 0:
                     return w

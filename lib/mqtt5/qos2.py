@@ -62,8 +62,11 @@ def on_publish(s, pid):
         return False
     if over_quota(s):  # [MQTT-3.3.4-9], strict for QoS 2: the table is bounded
         raise ProtocolError(0x93, "Receive Maximum %d exceeded" % s.receive_maximum)
-    ids = held.ids
-    ids[ids.index(0)] = pid  # a free entry: fewer held than receive_maximum
+    ids = held.ids  # fewer held than receive_maximum: a free entry, or room for one
+    if 0 in ids:
+        ids[ids.index(0)] = pid
+    else:
+        ids.append(pid)
     held.count += 1
     s._tx.ack(_PUBREC, pid, 0)  # ownership taken [MQTT-4.3.3-8]
     return True

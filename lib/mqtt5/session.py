@@ -27,12 +27,13 @@ next packet needs: flush, then drain again).  Every connection ends with exactly
 DISCONNECTED, LINK_DEAD or ERROR event (unless the adapter calls connection_lost()).
 
 Memory: a receive and a transmit buffer (256 B at first, doubled on demand up to
-``rx_size``/``tx_size``, never shrunk), a fixed number of in-flight slots
-(``max_inflight``, parallel lists, no per-message objects) and ONE reusable Event.
+``rx_size``/``tx_size``, never shrunk), in-flight slots (parallel lists, no
+per-message objects; made when all are busy, up to ``max_inflight``, then reused)
+and ONE reusable Event.
 The session allocates at most one memoryview per write and one per inbound packet;
 the rest is the codec's (packet object, topic str, props).  Unix-port figures in
-host_tests/scripts/session_mem.py: a default Session holds 4.0 KB (512 B of it the
-two buffers until a packet needs more), rx/tx 512 B and 4 slots 3.2 KB.
+host_tests/scripts/session_mem.py: a new Session holds 3.2 KB (512 B of it the two
+buffers until a packet needs more), whatever its rx/tx sizes and max_inflight.
 
 Each protocol feature (resumption, Maximum Packet Size, Receive Maximum, topic aliases,
 enhanced AUTH, redirection) lives in its own module: see the module map in

@@ -28,7 +28,7 @@ def session_lost(s):
     Unsubscribe; None for QoS 2 past PUBREC: the server had taken the message).
     Requests queued but never sent stay queued and go out as new packets."""
     fl = s._inflight
-    for i in range(fl.size):
+    for i in range(len(fl.pid)):
         st = fl.state[i]
         if fl.pid[i] and st & _RESEND:
             w = st & 0xFF

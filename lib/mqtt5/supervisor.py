@@ -160,7 +160,7 @@ class Supervisor:
             import random as rand
         self.rand = rand
         self.queue = OfflineQueue(queue_count, queue_bytes, queue_policy,
-                                  len(client._wpid))
+                                  client._wmax)
         client._supervise(self.queue)
         self.state = DOWN
         self.reason = None  # why the link is down / stopped (an exception or None)
