@@ -107,7 +107,8 @@ class Link:
             if i == n:  # all taken: one more, up to max_inflight
                 if n == self._wmax:
                     return -1
-                for t in (pids, self._wres, self._werr, self._wev):
+                pids.append(_FREE)
+                for t in (self._wres, self._werr, self._wev):
                     t.append(None)
                 self._wdone.append(0)
                 self._wpub.append(0)
