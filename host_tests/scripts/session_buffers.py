@@ -228,6 +228,23 @@ def test_no_heap_block_for_a_burst_means_buffer_full():
     assert sizes(s)[1] > INITIAL, sizes(s)
 
 
+def test_str_topic_encoded_once_per_topic_object():
+    s = connected()
+    t = "fieldnode/v1/node-1/state/temp"
+    s.publish(t, b"1", 0)
+    u = s._tx.topic_utf8(t)
+    eq(bytes(u), t.encode(), "its UTF-8")
+    s.publish(t, b"2", 1)
+    assert s._tx.topic_utf8(t) is u, "the same topic object: encoded once, then reused"
+    for i in range(4):  # four other topics push it out
+        s.publish("other/%d" % i, b"3", 0)
+    assert s._tx.topic_utf8(t) is not u, "kept for the last four topic objects only"
+    raises(ValueError, s.publish, "bad\x00topic", b"4", 0)  # U+0000 [MQTT-1.5.4-2]
+    eq([(p.topic, bytes(p.payload)) for t_, p in out(s)],
+       [(t, b"1"), (t, b"2")] + [("other/%d" % i, b"3") for i in range(4)],
+       "every PUBLISH went out with its topic")
+
+
 def test_capacity_never_exceeds_the_caps():
     s = connected(rx_size=700, tx_size=900)
     seen = set()

@@ -14,12 +14,13 @@ from ._compat import const
 from .errors import MQTTError, ProtocolError
 import mqtt5.packets as _p
 from .packets.publish import encode_publish, encode_ack, publish_size
-from .wire import vbi_size
+from .wire import vbi_size, to_utf8
 from .rxbuf import INITIAL
 
 _TOO_LARGE = const(0x95)  # what the codec raises when a packet does not fit a buffer
 ACK_ROOM = const(8)  # one ack with a reason code and no props is 5 bytes
 _POS_MASK = const(0x3FFFFFFF)  # stream positions (see inflight.HeldIds)
+_TOPICS = const(4)  # str topics whose UTF-8 is kept (by identity)
 
 
 class BufferFull(MQTTError):
@@ -46,6 +47,8 @@ class TxBuffer:
         self.lent = False
         self.spos = 0  # bytes written since reset(), masked to 30 bits
         self.blocked = False  # a resend did not fit: backlog.pump() waits for sent()
+        self._utf8 = [None] * (2 * _TOPICS)  # str topic, its UTF-8, ... (last used)
+        self._ui = 0
 
     def reset(self):
         """Drop everything queued (new connection)."""
@@ -139,6 +142,8 @@ class TxBuffer:
     def publish(self, reserve, limit, topic, payload, qos, retain, dup, pid, props):
         """Encode a PUBLISH at the tail (hot path, no packet object)."""
         self.room(0)
+        if type(topic) is str:
+            topic = self.topic_utf8(topic)
         try:
             n = encode_publish(self._tail(), topic, payload, qos, retain, dup,
                                pid, props)
@@ -150,6 +155,20 @@ class TxBuffer:
                                                                              limit):
             n = encode_publish(self._tail(), topic, payload, qos, retain, dup, pid, props)
         self._commit(n, reserve, limit)
+
+    def topic_utf8(self, topic):
+        """The UTF-8 of str ``topic``, kept for the last few topic objects: a node that
+        publishes the same topic strings encodes each once, not on every publish."""
+        u = self._utf8
+        for i in range(0, 2 * _TOPICS, 2):
+            if u[i] is topic:
+                return u[i + 1]
+        b = to_utf8(topic)  # ValueError for a str that is no MQTT UTF-8 string
+        i = self._ui
+        u[i] = topic
+        u[i + 1] = b
+        self._ui = (i + 2) % (2 * _TOPICS)
+        return b
 
     def _grown(self, n, reserve, limit):
         # n bytes encoded at the tail (-size: the packet did not fit) leave less than
