@@ -63,7 +63,7 @@ def on_publish(s, pid):
     if over_quota(s):  # [MQTT-3.3.4-9], strict for QoS 2: the table is bounded
         raise ProtocolError(0x93, "Receive Maximum %d exceeded" % s.receive_maximum)
     ids = held.ids  # fewer held than receive_maximum: a free entry, or room for one
-    if 0 in ids:
+    if held.count < len(ids):
         ids[ids.index(0)] = pid
     else:
         ids.append(pid)

@@ -26,18 +26,14 @@ that buffer, valid until the next ``recv_buffer()``/``feed()``.  Drain
 next packet needs: flush, then drain again).  Every connection ends with exactly one
 DISCONNECTED, LINK_DEAD or ERROR event (unless the adapter calls connection_lost()).
 
-Memory: a receive and a transmit buffer (256 B at first, doubled on demand up to
-``rx_size``/``tx_size``, never shrunk), in-flight slots (parallel lists, no
-per-message objects; made when all are busy, up to ``max_inflight``, then reused)
-and ONE reusable Event.
-The session allocates at most one memoryview per write and one per inbound packet;
-the rest is the codec's (packet object, topic str, props).  Unix-port figures in
-host_tests/scripts/session_mem.py: a new Session holds 3.2 KB (512 B of it the two
-buffers until a packet needs more), whatever its rx/tx sizes and max_inflight.
+Memory: two buffers (256 B at first, doubled on demand up to ``rx_size``/``tx_size``),
+in-flight slots (parallel lists, made when all are busy, up to ``max_inflight``, then
+reused) and ONE reusable Event: 3.2 KB for a new Session on the unix port, whatever its
+sizes (host_tests/scripts/session_mem.py).  Per write at most one memoryview; per
+inbound packet one, plus the codec's packet object, topic str and props.
 
-Each protocol feature (resumption, Maximum Packet Size, Receive Maximum, topic aliases,
-enhanced AUTH, redirection) lives in its own module: see the module map in
-docs/design.md.  An offline queue belongs to the supervisor (publish raises when CLOSED).
+Each protocol feature lives in its own module (module map: docs/design.md).  An
+offline queue belongs to the supervisor (publish raises when CLOSED).
 """
 
 from ._compat import const
@@ -66,9 +62,8 @@ _IDLE_MS = const(3600000)
 
 
 def __getattr__(name):
-    # The event kinds and session states (CONNECTED, MESSAGE, ..., CLOSED,
-    # ESTABLISHED) are public here but live in mqtt5.events: looked up there on
-    # first use, so a node that never names them keeps them out of this module.
+    # The event kinds and session states (CONNECTED, ..., ESTABLISHED) live in
+    # mqtt5.events, looked up on first use: a node that never names them keeps none.
     import mqtt5.events as e
 
     if name.isupper() and hasattr(e, name):
@@ -97,9 +92,8 @@ class Session:
 
     Constructor arguments map to CONNECT fields/properties [MQTT-3.1.2]:
     client_id, keepalive (s), clean_start, session_expiry (s), receive_maximum (our
-    inbound QoS>0 quota, 1..65535; it sizes the table of held QoS 2 packet ids, so
-    keep it small on a board), max_packet_size (what we accept; default and upper
-    bound: rx_size), topic_alias_maximum (sizes the inbound alias table),
+    inbound QoS>0 quota, 1..65535; it bounds the table of held QoS 2 packet ids, made
+    on demand), max_packet_size (what we accept; default and upper bound: rx_size), topic_alias_maximum (sizes the inbound alias table),
     request_response_info, request_problem_info, user_properties (list of (k, v)),
     username (str), password (bytes, str as UTF-8, or a callable returning one, called
     at every connect(); TypeError otherwise), will (a ``mqtt5.packets.Will``: topic,
@@ -109,14 +103,13 @@ class Session:
     SUBSCRIBE and UNSUBSCRIBE; ids of slots are never reused before completion).
     strict_receive_maximum (default True): a server sending more unacknowledged QoS
     1/2 PUBLISH than receive_maximum gets DISCONNECT 0x93 [MQTT-3.3.4-9]; False
-    tolerates it for QoS 1 (acked as usual, counted in receive_maximum_exceeded:
-    Debian's Mosquitto 2.0.11 sends bursts far over the quota) and stays strict for
-    QoS 2, whose held ids are a bounded table.
+    tolerates it for QoS 1 (acked, counted in receive_maximum_exceeded: Debian's
+    Mosquitto 2.0.11 bursts over the quota), strict still for QoS 2 (a bounded table).
     topic_alias_out (default 0: off): size of the outbound topic alias table; with
     N > 0, aliases are assigned automatically (least recently used replaced) within
-    the server's Topic Alias Maximum, so a repeated topic goes out as alias only; 8
-    is a good size for a node (about 100 bytes).  Opt-in because it changes the
-    bytes on the wire (proxies/tests that read topic names see empty ones).
+    the server's Topic Alias Maximum, so a repeated topic goes out as alias only (8
+    suits a node: about 100 B).  Opt-in: it changes the bytes on the wire
+    (proxies/tests that read topic names see empty ones).
     auth_method (str) and authenticator (an object with start()/step(data), optional
     finish(data); see mqtt5.auth): enhanced authentication (spec 4.12).
 
