@@ -129,6 +129,113 @@ else:  # CPython: an object with the coroutine methods (create_task wants a coro
     DONE = _Done()
 
 
+# Signal: an asyncio Event (set, clear, `await sig.wait()`) that returns `sig.rc` or
+# raises `sig.err` when awaited.  With `home` set (a list) the Signal puts itself back
+# in `home[slot]` once awaited, if that is free (a detached publish's waiter slot:
+# mqtt5.link _finish()).
+def _outcome(sig):
+    rc = sig.rc
+    err = sig.err
+    h = sig.home
+    if h is not None:
+        sig.home = None
+        if h[sig.slot] is None:
+            sig.clear()
+            sig.rc = sig.err = None
+            h[sig.slot] = sig
+    if err is not None:
+        raise err
+    return rc
+
+
+if _MICROPYTHON:  # awaiting allocates nothing (Event.wait() makes a coroutine each time)
+    _core = None  # asyncio.core, bound by the first Signal
+    _STOPS = None  # StopIteration for rc None, 0, 0x10: raised again and again
+
+    class Signal:
+        """An Event whose ``await sig.wait()`` allocates nothing.
+
+        A waiting task parks itself on the Signal's queue as asyncio's own Event
+        does (``core.cur_task``, ``Task.data``, ``core._task_queue``); set() marks
+        the tasks it wakes (``Task.data`` False), so a woken task ends its wait
+        even if the Signal was cleared since.  The wait ends by raising a
+        preallocated StopIteration (traceback cleared, as asyncio's sleep_ms()
+        does).  ``wait()`` returns the Signal itself, which also runs as a task
+        (create_task, gather, wait_for) and is cancelled like one."""
+
+        def __init__(self):
+            global _core, _STOPS
+            if _core is None:
+                from asyncio import core  # type: ignore[attr-defined]  # MicroPython only
+
+                _core = core
+                _STOPS = (StopIteration(), StopIteration(0), StopIteration(0x10))
+            self.state = False
+            self.q = _core.TaskQueue()  # parked tasks; Task.cancel() removes from it
+            self.rc = self.err = self.home = None
+            self.slot = 0
+
+        def set(self):
+            q = self.q
+            while q.peek():
+                t = q.pop()
+                _core._task_queue.push(t)
+                t.data = False  # woken here (push() set it to None)
+            self.state = True
+
+        def clear(self):
+            self.state = False
+
+        def wait(self):
+            return self
+
+        def __iter__(self):
+            return self
+
+        def send(self, _=None):
+            t = _core.cur_task
+            if t.data is not False and not self.state:
+                self.q.push(t)
+                t.data = self.q
+                return None
+            t.data = None
+            rc = _outcome(self)
+            e = StopIteration(rc) if rc not in (None, 0, 0x10) else \
+                _STOPS[0 if rc is None else 1 if rc == 0 else 2]
+            e.__traceback__ = None
+            raise e
+
+        __next__ = send
+
+        def throw(self, e, *_):  # a cancelled task that ran the Signal as its coroutine
+            raise e
+
+        def close(self):
+            pass
+
+else:
+
+    class Signal:
+        """An Event for one waiting task; ``await sig.wait()`` -> rc or raises err."""
+
+        def __init__(self):
+            import asyncio
+
+            self._ev = asyncio.Event()
+            self.rc = self.err = self.home = None
+            self.slot = 0
+
+        def set(self):
+            self._ev.set()
+
+        def clear(self):
+            self._ev.clear()
+
+        async def wait(self):
+            await self._ev.wait()
+            return _outcome(self)
+
+
 try:
     from sys import print_exception  # MicroPython
 except ImportError:

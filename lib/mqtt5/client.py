@@ -10,7 +10,7 @@ Payloads reach handlers zero-copy: see mqtt5.message.
 import asyncio
 
 from mqtt5.session import Session, BufferFull
-from ._compat import DONE, const, monotonic_ms
+from ._compat import DONE, Signal, const, monotonic_ms
 from .errors import MQTTError
 from .link import Link
 from .wire import validate_topic
@@ -159,10 +159,11 @@ class Client(Link):
         Connected and unsupervised, with room in the transmit buffer and a free
         slot, the message is queued by the call itself: then invalid arguments
         raise at the call, a QoS 0 publish returns a shared finished awaitable
-        (no coroutine frame), and a QoS 1/2 publish a small coroutine that only
-        waits for the outcome.  Its in-flight slot frees itself when the flow
-        ends, so a publish that is cancelled or never awaited still completes
-        and holds nothing.  Otherwise (no room, no slot, supervised) the
+        (no coroutine frame), and a QoS 1/2 publish an awaitable that only
+        waits for the outcome (on MicroPython its slot's reused Signal: nothing
+        is allocated).  Its in-flight slot frees itself when the flow ends, so
+        a publish that is cancelled or never awaited still completes and holds
+        nothing.  Otherwise (no room, no slot, supervised) the
         coroutine does the queuing.
         """
         validate_topic(topic)
@@ -184,7 +185,7 @@ class Client(Link):
                     return DONE
         elif self._t is not None:
             # Fast paths, unless the transmit buffer is full or no slot or send quota
-            # is free: QoS 0 needs no coroutine, QoS 1/2 only the small _ack().
+            # is free: QoS 0 needs no coroutine, QoS 1/2 only the slot's Signal.
             s = self._s
             w = -1  # QoS 1/2: a waiter slot, if the send quota and a slot are free
             if qos and self._npub < (getattr(s, "receive_maximum_out", 0) or 65535):
@@ -207,26 +208,18 @@ class Client(Link):
 
     def _detach(self, w, pid):
         # Waiter slot w holds the QoS 1/2 publish `pid` that publish() queued itself:
-        # the caller gets _ack(), which waits on the slot's Event; the slot frees
-        # itself when the flow ends (link.py _finish()).
+        # the caller awaits the slot's Signal, which carries the outcome; the slot
+        # frees itself when the flow ends (link.py _finish()) and gets the Signal
+        # back once it has been awaited (home, slot), unless it made a new one.
         ev = self._wev[w]
         if ev is None:
-            ev = self._wev[w] = asyncio.Event()
+            ev = self._wev[w] = Signal()
+        ev.home = self._wev
+        ev.slot = w
         self._wpid[w] = pid
         self._wpub[w] = _DETACHED
         self._npub += 1
-        return self._ack(w, ev)
-
-    async def _ack(self, w, ev):
-        # The outcome of a detached publish: _finish() left it on ev; ev goes back to
-        # slot w for the next waiter unless that slot has made a new one since.
-        await ev.wait()
-        if self._wev[w] is None:  # (cleared: whoever holds slot w now waits on it)
-            ev.clear()
-            self._wev[w] = ev
-        if ev.err is not None:
-            raise ev.err
-        return ev.rc
+        return ev.wait()
 
     async def _publish(self, topic, payload, qos, retain, props, topic_alias):
         q = self._q

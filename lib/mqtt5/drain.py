@@ -16,7 +16,7 @@ functions take the Link (a mqtt5.client.Client) as their first argument.
 import asyncio
 
 import mqtt5.session as _S
-from ._compat import const, monotonic_ms
+from ._compat import Signal, const, monotonic_ms
 from .errors import MQTTError
 from .link import pulse
 
@@ -26,7 +26,7 @@ _FREE = const(-1)  # a free waiter slot (as in mqtt5.link)
 def supervise(c, queue):
     # From now on publish waiters survive link loss and publishes queue when down.
     c._q = queue
-    c._qev = asyncio.Event()  # set when something is queued
+    c._qev = Signal()  # set when something is queued
     queue.on_drop = lambda w: fail_waiter(
         c, w, MQTTError("publish dropped: offline queue full (drop-oldest)"))
 

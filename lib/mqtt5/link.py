@@ -14,11 +14,13 @@ Callers waiting for CONNACK / PUBACK / PUBREC+PUBCOMP / SUBACK / UNSUBACK hold
 one of at most `max_inflight` waiter slots (parallel lists: packet id, result,
 error, done), matched by packet id.  Slot 0 is connect()'s; the others are made
 when every one made so far is taken, then reused.  A caller waits on its slot's own
-Event (made the first time someone waits on that slot, then reused), so an ack
-wakes only its caller; the shared `_acked` Event is pulsed too, for the tasks
+Signal (made the first time someone waits on that slot, then reused), so an ack
+wakes only its caller; the shared `_acked` Signal is pulsed too, for the tasks
 that wait for any ack (keep-alive start, the supervised drainer).  A QoS 1/2
 publish that publish() queued itself is detached (mqtt5.client): its slot frees
-itself when the flow ends and the outcome travels on the Event.
+itself when the flow ends and the outcome travels on the Signal, which the
+caller awaits.  Signals (mqtt5._compat) are asyncio Events whose wait allocates
+nothing on MicroPython.
 
 A reconnect supervisor (mqtt5.supervisor) drives the same Link: `_close()` is
 the one place a connection ends, and `error` says why.  Once `_supervise(queue)`
@@ -38,7 +40,7 @@ import asyncio
 
 import mqtt5.session as _S
 from mqtt5.events import rc_error
-from ._compat import DONE, const, monotonic_ms, sleep_ms
+from ._compat import DONE, Signal, const, monotonic_ms, sleep_ms
 from .errors import MQTTError
 
 _CONNECTED = const(1)
@@ -77,12 +79,12 @@ class Link:
         self._wres = [None]  # reason code, or list of them
         self._werr = [None]
         self._wdone = bytearray(1)
-        self._wev = [None]  # per-slot Event, made when a caller first waits
-        self._acked = asyncio.Event()  # pulsed when a waiter slot resolves
+        self._wev = [None]  # per-slot Signal, made when a caller first waits
+        self._acked = Signal()  # pulsed when a waiter slot resolves
         self._npub = 0  # QoS 1/2 publishes awaiting their ack
-        self._freed = asyncio.Event()  # pulsed when a waiter slot is released
-        self._wake = asyncio.Event()  # wakes the writer
-        self._flushed = asyncio.Event()  # pulsed after each writer turn
+        self._freed = Signal()  # pulsed when a waiter slot is released
+        self._wake = Signal()  # wakes the writer
+        self._flushed = Signal()  # pulsed after each writer turn
         self._wgen = 0  # completed writer turns
         self._writing = False
         self._t = None
@@ -90,7 +92,7 @@ class Link:
         self._q = None  # OfflineQueue once supervised (mqtt5.drain)
         self._drain_t = None  # the transport the drainer runs for
         self._wpub = bytearray(1)  # 1: a supervised QoS 1/2 publish; 2: _DETACHED
-        self._qev = None  # asyncio.Event set when something is queued (supervised)
+        self._qev = None  # Signal set when something is queued (supervised)
         self.msgs_in = self.msgs_out = self.bytes_in = self.bytes_out = 0
 
     # ---- waiting callers ------------------------------------------------------------
@@ -125,9 +127,10 @@ class Link:
         self._wdone[w] = 1
         ev = self._wev[w]
         if self._wpub[w] == _DETACHED:
-            # A fast-path publish: its awaitable holds the Event, not the slot, so the
+            # A fast-path publish: its awaitable is the Signal, not the slot, so the
             # slot is freed now (awaited or not; cancelled or not) and the outcome
-            # travels on the Event (mqtt5.client: _detach(), _ack())
+            # travels on the Signal, which goes back to the slot once awaited
+            # (mqtt5.client _detach(); _compat Signal)
             ev.rc = self._wres[w]
             ev.err = self._werr[w]
             self._wev[w] = None
@@ -151,13 +154,13 @@ class Link:
             await self._freed.wait()
 
     def _done(self, w):
-        # awaitable: slot w's outcome (its Event is set only once the slot is done,
-        # and cleared when the slot is taken again), no coroutine of our own
+        # awaitable: slot w's outcome (its Signal is set only once the slot is done,
+        # and cleared when the slot is taken again); on MicroPython the Signal itself
         if self._wdone[w]:
             return DONE
         ev = self._wev[w]
         if ev is None:
-            ev = self._wev[w] = asyncio.Event()
+            ev = self._wev[w] = Signal()
         return ev.wait()
 
     def _release(self, w):
