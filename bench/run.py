@@ -228,6 +228,10 @@ def workload_cmd(runtime, script, args, path, heapsize=HEAPSIZE):
     if runtime == "micropython" or os.path.isabs(runtime):  # the venv's, or a built binary
         env["MICROPYPATH"] = ":".join([".frozen"] + dirs)  # .frozen first: asyncio
         binary = runtime if os.path.isabs(runtime) else find_tool("micropython")
+        if os.path.isabs(runtime):  # a 32-bit build (bench/device.py): a board's heap addresses
+            from device import mpbuild
+
+            env.update(mpbuild.M32_ENV)
         argv = [binary, "-X", "heapsize=%s" % heapsize, script]
     else:
         env["PYTHONPATH"] = os.pathsep.join(dirs)

@@ -118,6 +118,8 @@ def command(runtime, script, *args, heapsize="1M", mpy=False):
         # .frozen first: the unix port's frozen modules (asyncio) live there.
         env["MICROPYPATH"] = ":".join([".frozen"] + path)
         binary = tool("micropython") if runtime == "micropython" else device_binary(runtime)
+        if runtime != "micropython":
+            env.update(mpbuild.M32_ENV)   # a board's heap addresses (mpbuild.M32_ENV)
         argv = [binary, "-X", "heapsize=%s" % heapsize, script_path]
     else:
         raise ValueError("runtime %r cannot run as a host process" % runtime)

@@ -33,6 +33,7 @@ def test_qemu_harness_argv_exit_code_and_errors(runtime):
     assert res.returncode == 3 and rec["argv"] == ["-", "3"]
     assert rec["platform"] != "linux" and "Cortex-M3" in rec["machine"]
     assert rec["maxsize"] == 2 ** 31 - 1
+    assert rec["heap_below_2g"]   # mpbuild.M32_ENV: heap addresses as on a board
     assert rec["files"] == ["mqtt5/__init__.py", "mqtt5/session.py"]   # frozen names
     bad = run(runtime, "device_probe.py", "-", "not-a-number", check=False)
     assert bad.returncode == 1 and "ValueError" in bad.stderr
@@ -82,6 +83,7 @@ def test_frozen_build_uses_frozen_modules(runtime, tmp_path):
     (module names without a folder: frozen), the .mpy build picks it up (the check bites)."""
     rec = run(runtime, "device_probe.py", _decoy(tmp_path)).records[0]
     assert rec["maxsize"] == 2 ** 31 - 1
+    assert rec["heap_below_2g"]   # mpbuild.M32_ENV: heap addresses as on a board
     if runtime == M32_FROZEN:
         assert not rec["decoy"]
         assert rec["files"] == ["mqtt5/__init__.py", "mqtt5/session.py"]

@@ -34,6 +34,14 @@ _UNIX_NO_SUBMODULES = ("MICROPY_PY_FFI=0", "MICROPY_PY_BTREE=0", "MICROPY_PY_SSL
                        "MICROPY_SSL_MBEDTLS=0")
 _M32 = ("VARIANT=standard", "CFLAGS_EXTRA=-m32", "LDFLAGS_EXTRA=-m32") + _UNIX_NO_SUBMODULES
 QEMU_HEAP = 2 * 1024 * 1024   # MPS2_AN385 has 4 MiB of RAM; the heap is fixed at build time
+# The environment the -m32 unix builds run in.  They stand for a board's 32-bit object
+# layout, and a board's heap addresses are below 2**31 (ESP32 RAM at 0x3FFxxxxx, RP2040's
+# at 0x2000xxxx), where id() of a heap object is a small int.  glibc would mmap() the
+# -X heapsize heap near the top of the 32-bit address space instead, where every id()
+# of a heap object allocates a long int: asyncio's IOQueue calls id(socket) three to
+# four times per read wait, which would show as ~190 B per QoS 1 publish that no board
+# allocates.  With mmap's threshold raised the heap comes from brk(), in the low half.
+M32_ENV = {"MALLOC_MMAP_THRESHOLD_": str(1 << 30)}
 
 
 class Build:

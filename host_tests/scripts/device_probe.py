@@ -17,6 +17,7 @@ print(json.dumps({
     "platform": sys.platform,
     "machine": getattr(impl, "_machine", None),
     "maxsize": sys.maxsize,
+    "heap_below_2g": id(bytearray(1)) < 2 ** 31,  # as on a board: id() is a small int
     "decoy": hasattr(mqtt5, "DECOY"),
     "path": sys.path,
     "files": [getattr(m, "__file__", None) for m in (mqtt5, mqtt5.session)],
