@@ -53,10 +53,15 @@ def test_basic_node_loads_no_optional_module(runtime, broker):
 # build); per-publish figures unchanged (42.7 B and 481.3 B).
 # 2026-12-01, the UTF-8 of the last four str topics kept by the transmit buffer: 26.2 B
 # per QoS 0 publish, 465.3 B per QoS 1 publish; 19,792 B after connect (+80 B).
+# 2026-12-01, the m32 builds run with their heap below 2**31 as on a board
+# (mpbuild.M32_ENV; asyncio's id(socket) no longer makes long ints): 19,728 B after
+# connect, 273.3 B per QoS 1 publish, same code.  Then the link's Events replaced by
+# Signals (mqtt5._compat: awaiting one allocates nothing; asyncio's event module is no
+# longer loaded): 19,856 B after connect, 24.6 B per QoS 0 and 113.3 B per QoS 1 publish.
 BUDGETS = {
     "heap_connected": 20224,  # bytes in the heap after import + connect (incl. asyncio)
     "alloc_qos0": 32,         # bytes allocated per QoS 0 publish
-    "alloc_qos1": 496,        # bytes allocated per QoS 1 publish (PUBACK awaited)
+    "alloc_qos1": 128,        # bytes allocated per QoS 1 publish (PUBACK awaited)
 }
 
 
