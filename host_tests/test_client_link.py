@@ -5,7 +5,7 @@ import pytest
 
 from fault_proxy import FaultProxy
 from paho_peer import PahoPeer
-from runtimes import run
+from runtimes import M32, M32_FROZEN, run
 
 
 @pytest.fixture
@@ -44,3 +44,15 @@ def test_reset_connection_fails_waiters(runtime, broker, proxy):
     rec = res.record(step="cut")
     assert rec["error"] and "connection lost" in rec["error"], rec
     assert rec["connected"] is False
+
+
+@pytest.mark.runtimes(("cpython", "micropython", M32, M32_FROZEN))
+def test_signal_wakes_cancels_and_hands_back(runtime):
+    rec = run(runtime, "compat_signal.py").records[0]
+    assert rec["set_before"] is None
+    assert rec["pulse"] == ["a", "b", "c"] and rec["next_pulse"] == "late"
+    assert rec["cancelled"] is True and rec["timeout"] is True
+    assert rec["after_cancel"] == ["after"]
+    assert rec["rc"] == 0x10 and rec["home"] is True and rec["err"] == "refused"
+    if runtime != "cpython":
+        assert rec["bytes_per_wait"] < 1, rec   # asyncio's Event.wait(): 48 B (32-bit)
