@@ -172,8 +172,9 @@ if _MICROPYTHON:  # awaiting allocates nothing (Event.wait() makes a coroutine e
                 _STOPS = (StopIteration(), StopIteration(0), StopIteration(0x10))
             self.state = False
             self.q = _core.TaskQueue()  # parked tasks; Task.cancel() removes from it
-            self.rc = self.err = self.home = None
-            self.slot = 0
+
+        rc = err = home = None  # per instance only once set (a waiter slot's Signal)
+        slot = 0
 
         def set(self):
             q = self.q
@@ -222,8 +223,9 @@ else:
             import asyncio
 
             self._ev = asyncio.Event()
-            self.rc = self.err = self.home = None
-            self.slot = 0
+
+        rc = err = home = None
+        slot = 0
 
         def set(self):
             self._ev.set()
