@@ -51,6 +51,16 @@ async def main():
         out["cancelled"] = True
     s.set()                                       # nobody is parked any more
     s.clear()
+    t = asyncio.create_task(waits(s, [], "y"))
+    await asyncio.sleep(0)
+    s.set()                                       # woken, then cancelled before it runs
+    s.clear()
+    t.cancel()
+    try:
+        await t
+        out["woken_cancelled"] = "not cancelled"
+    except asyncio.CancelledError:
+        out["woken_cancelled"] = True
     try:
         await asyncio.wait_for(s.wait(), 0.05)    # runs the Signal as a task
         out["timeout"] = "no timeout"
