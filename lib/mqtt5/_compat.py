@@ -217,7 +217,7 @@ if _MICROPYTHON:  # awaiting allocates nothing (Event.wait() makes a coroutine e
 else:
 
     class Signal:
-        """An Event for one waiting task; ``await sig.wait()`` -> rc or raises err."""
+        """An asyncio Event; ``await sig.wait()`` returns rc or raises err."""
 
         def __init__(self):
             import asyncio
