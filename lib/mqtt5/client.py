@@ -163,8 +163,11 @@ class Client(Link):
         waits for the outcome (on MicroPython its slot's reused Signal: nothing
         is allocated).  Its in-flight slot frees itself when the flow ends, so
         a publish that is cancelled or never awaited still completes and holds
-        nothing.  Otherwise (no room, no slot, supervised) the
-        coroutine does the queuing.
+        nothing.  Supervised, a QoS 1/2 publish with a free slot goes into the
+        offline queue from the call the same way (a refusal by the queue is the
+        awaitable's error), and a QoS 0 one straight to the transmit buffer when
+        nothing waits in the queue.  Otherwise (no room, no slot, callers
+        already waiting for one) a coroutine does the queuing, in call order.
         """
         validate_topic(topic)
         if isinstance(payload, str):
@@ -179,16 +182,22 @@ class Client(Link):
                               message_expiry_interval, response_topic, correlation_data,
                               user_properties)
         if self._q is not None:
+            import mqtt5.drain as d
             if not qos:
-                import mqtt5.drain as d
                 if d.q0_now(self, topic, payload, retain, props, topic_alias):
                     return DONE
+            elif not self._nwait:
+                w = self._take_free(1)
+                if w >= 0:  # into the offline queue now: only the slot's Signal
+                    return d.q12_now(self, w, topic, payload, qos, retain, props)
         elif self._t is not None:
             # Fast paths, unless the transmit buffer is full or no slot or send quota
-            # is free: QoS 0 needs no coroutine, QoS 1/2 only the slot's Signal.
+            # is free (or callers wait for one): QoS 0 needs no coroutine, QoS 1/2
+            # only the slot's Signal.
             s = self._s
             w = -1  # QoS 1/2: a waiter slot, if the send quota and a slot are free
-            if qos and self._npub < (getattr(s, "receive_maximum_out", 0) or 65535):
+            if (qos and not self._nwait
+                    and self._npub < (getattr(s, "receive_maximum_out", 0) or 65535)):
                 w = self._take(0)
             if not qos or w >= 0:
                 try:
@@ -234,7 +243,7 @@ class Client(Link):
             while q is None and self._npub >= (getattr(s, "receive_maximum_out", 0) or 65535):
                 if self._t is None:
                     raise self._not_connected()
-                await self._freed.wait()
+                await self._wait_freed()
             w = self._take(0) if q is None and self._t is not None else -1  # no coroutine
             if w < 0:
                 w = await self._slot(q is not None)  # supervised: waits even while down

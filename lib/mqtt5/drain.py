@@ -124,6 +124,22 @@ def q0_now(c, topic, payload, retain, props, alias):
     return True
 
 
+def q12_now(c, w, topic, payload, qos, retain, props):
+    # Supervised QoS 1/2 without a coroutine: into the offline queue now, with the
+    # free waiter slot w detached (mqtt5.client _detach(): the caller awaits its
+    # Signal).  A refusal (queue full under REFUSE, a message over max_bytes) is
+    # the awaitable's error, as it is from the coroutine.
+    aw = c._detach(w, 0)  # no packet id until the drainer publishes it
+    try:
+        c._q.put(topic, payload, qos, retain, props, monotonic_ms(), w)
+    except MQTTError as e:
+        c._werr[w] = e
+        c._finish(w)
+        return aw
+    c._qev.set()
+    return aw
+
+
 async def publish_q0(c, topic, payload, retain, props, alias):
     # Supervised QoS 0: straight out when the link is up and nothing waits in
     # the offline queue; else (or if the link goes meanwhile) a copy is queued

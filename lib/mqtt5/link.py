@@ -82,6 +82,7 @@ class Link:
         self._wev = [None]  # per-slot Signal, made when a caller first waits
         self._acked = Signal()  # pulsed when a waiter slot resolves
         self._npub = 0  # QoS 1/2 publishes awaiting their ack
+        self._nwait = 0  # callers waiting for a slot to be freed (_wait_freed)
         self._freed = Signal()  # pulsed when a waiter slot is released
         self._wake = Signal()  # wakes the writer
         self._flushed = Signal()  # pulsed after each writer turn
@@ -139,19 +140,33 @@ class Link:
         if ev is not None:
             ev.set()
 
+    def _take_free(self, keep):
+        # A waiter slot now (index), leaving `keep` free (supervised publishes keep
+        # one for the SUBSCRIBE of a restore, which must not wait behind them), or -1
+        pids = self._wpid  # free ones, those not made yet too (slot 0: connect()'s)
+        if keep and (self._wmax - len(pids) + pids.count(_FREE)
+                     - (pids[0] == _FREE) <= keep):
+            return -1
+        return self._take(0)  # packet id filled in once the session assigns it
+
     async def _slot(self, keep=0):
-        # A waiter slot; `keep`: leave that many free (supervised publishes keep
-        # one for the SUBSCRIBE of a restore, which must not wait behind them)
+        # A waiter slot, waiting for one to be freed if need be
         while True:
             if self._t is None and self._q is None:
                 raise self._not_connected()
-            pids = self._wpid  # free ones, those not made yet too (slot 0: connect()'s)
-            if not keep or (self._wmax - len(pids) + pids.count(_FREE)
-                            - (pids[0] == _FREE) > keep):
-                w = self._take(0)  # packet id filled in once the session assigns it
-                if w >= 0:
-                    return w
+            w = self._take_free(keep)
+            if w >= 0:
+                return w
+            await self._wait_freed()
+
+    async def _wait_freed(self):
+        # Until a slot is freed.  While callers wait here publish() takes no slot
+        # of its own (mqtt5.client): they go first, in order.
+        self._nwait += 1
+        try:
             await self._freed.wait()
+        finally:
+            self._nwait -= 1
 
     def _done(self, w):
         # awaitable: slot w's outcome (its Signal is set only once the slot is done,
