@@ -33,7 +33,7 @@ Memory (unix port, .mpy): the module about 4.9 KB once imported, a Requester abo
 
 import asyncio
 
-from ._compat import const, ticks_ms
+from ._compat import Signal, const, ticks_ms
 from .errors import MQTTError
 from .wire import validate_topic
 
@@ -100,7 +100,7 @@ class Requester:
         self._cid = [None] * max_pending  # correlation data of each slot
         self._state = bytearray(max_pending)
         self._reply = [None] * max_pending
-        self._ev = asyncio.Event()  # pulsed when a reply arrives or a slot frees
+        self._ev = Signal()  # pulsed when a reply arrives or a slot frees
         self._started = False
         self._starting = False
 

@@ -37,7 +37,7 @@
 
 import asyncio
 
-from ._compat import monotonic_ms, sleep_ms, ticks_diff
+from ._compat import Signal, monotonic_ms, sleep_ms, ticks_diff
 from .backoff import BASE_MS, CAP_MS, FACTOR, delay_ms
 from .errors import MQTTError
 from .offline import OfflineQueue, DROP_OLDEST
@@ -174,7 +174,7 @@ class Supervisor:
         self._first = True  # no connection yet: Clean Start (clean_start_first)
         self._attempt = 0
         self._task = None
-        self._up = asyncio.Event()
+        self._up = Signal()  # set while up
         self._stop = False
 
     # ---- public API -------------------------------------------------------------
