@@ -5,7 +5,7 @@ The fault tests are in test_resilience_faults.py; backoff in test_backoff.py."""
 
 import pytest
 
-from runtimes import run
+from runtimes import M32_FROZEN, run
 
 _RESULTS = {}  # one script run per runtime serves every unit test below
 
@@ -100,12 +100,20 @@ def test_supervised_client_on_a_broker(runtime, broker):
     assert r["queue_expired"] == 1, r
 
 
+@pytest.mark.runtimes(("cpython", "micropython", M32_FROZEN))
 def test_supervision_heap_cost(runtime, broker):
     # printed with -s; MicroPython: Supervisor + queue, and the transient bytes a
-    # publish allocates, plain vs supervised (an extra wake of the drainer)
+    # publish allocates, plain vs supervised.  A supervised QoS 1 publish with a free
+    # slot goes into the offline queue from the call itself and waits on its slot's
+    # Signal, as a plain one does: measured 2026-12-01, 224 B both on 64-bit, 112 B
+    # both on 32-bit frozen (1,056 against 544 B on 64-bit before); the Supervisor
+    # with its queue 6,656 B on 64-bit (.mpy: bytecode included), 2,336 B frozen.
     rec = run(runtime, "supervisor_mem.py", broker.port, runtime, timeout=60).records[0]
     print("SUPERVISOR MEM", runtime, rec)
     if runtime == "micropython":
         assert 0 < rec["supervisor_bytes"] < 8192, rec
-        assert rec["supervised_qos1"] - rec["plain_qos1"] <= 512, rec
-        assert rec["supervised_qos0"] - rec["plain_qos0"] <= 512, rec
+    if runtime == M32_FROZEN:
+        assert 0 < rec["supervisor_bytes"] <= 2560, rec
+    if runtime != "cpython":
+        assert rec["supervised_qos1"] - rec["plain_qos1"] <= 32, rec
+        assert rec["supervised_qos0"] - rec["plain_qos0"] <= 32, rec
