@@ -18,6 +18,15 @@ async def waits(sig, log, name):
     log.append(name)
 
 
+async def cancelled(t):
+    # True when awaiting task t raises CancelledError
+    try:
+        await t
+        return "not cancelled"
+    except asyncio.CancelledError:
+        return True
+
+
 async def main():
     s = Signal()
     s.set()
@@ -44,11 +53,7 @@ async def main():
     t = asyncio.create_task(waits(s, [], "x"))
     await asyncio.sleep(0)
     t.cancel()
-    try:
-        await t
-        out["cancelled"] = "not cancelled"
-    except asyncio.CancelledError:
-        out["cancelled"] = True
+    out["cancelled"] = await cancelled(t)
     s.set()                                       # nobody is parked any more
     s.clear()
     t = asyncio.create_task(waits(s, [], "y"))
@@ -56,11 +61,7 @@ async def main():
     s.set()                                       # woken, then cancelled before it runs
     s.clear()
     t.cancel()
-    try:
-        await t
-        out["woken_cancelled"] = "not cancelled"
-    except asyncio.CancelledError:
-        out["woken_cancelled"] = True
+    out["woken_cancelled"] = await cancelled(t)
     try:
         await asyncio.wait_for(s.wait(), 0.05)    # runs the Signal as a task
         out["timeout"] = "no timeout"

@@ -132,11 +132,9 @@ def q12_now(c, w, topic, payload, qos, retain, props):
     aw = c._detach(w, 0)  # no packet id until the drainer publishes it
     try:
         c._q.put(topic, payload, qos, retain, props, monotonic_ms(), w)
+        c._qev.set()
     except MQTTError as e:
-        c._werr[w] = e
-        c._finish(w)
-        return aw
-    c._qev.set()
+        fail_waiter(c, w, e)
     return aw
 
 

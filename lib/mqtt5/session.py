@@ -92,15 +92,15 @@ class Session:
 
     Constructor arguments map to CONNECT fields/properties [MQTT-3.1.2]:
     client_id, keepalive (s), clean_start, session_expiry (s), receive_maximum (our
-    inbound QoS>0 quota, 1..65535; it bounds the table of held QoS 2 packet ids, made
-    on demand), max_packet_size (what we accept; default and upper bound: rx_size), topic_alias_maximum (sizes the inbound alias table),
-    request_response_info, request_problem_info, user_properties (list of (k, v)),
-    username (str), password (bytes, str as UTF-8, or a callable returning one, called
-    at every connect(); TypeError otherwise), will (a ``mqtt5.packets.Will``: topic,
-    payload, qos, retain and will properties).  Buffers: rx_size/tx_size cap the
-    receive/transmit buffer (largest packet in/out; each starts at 256 B and doubles
-    when a packet needs it), max_inflight (slots for unacknowledged QoS 1/2 PUBLISH,
-    SUBSCRIBE and UNSUBSCRIBE; ids of slots are never reused before completion).
+    inbound QoS>0 quota, 1..65535; it bounds the held QoS 2 ids, made on demand),
+    max_packet_size (what we accept; at most rx_size, the default), topic_alias_maximum
+    (sizes the inbound alias table), request_response_info, request_problem_info,
+    user_properties (list of (k, v)), username (str), password (bytes, str as UTF-8,
+    or a callable returning one, called at every connect(); TypeError otherwise),
+    will (a ``mqtt5.packets.Will``: topic, payload, qos, retain, will properties).
+    Buffers: rx_size/tx_size cap the receive/transmit buffer (largest packet in/out;
+    starts at 256 B, doubles when a packet needs it), max_inflight (slots for
+    unacknowledged QoS 1/2 PUBLISH, SUBSCRIBE, UNSUBSCRIBE; ids not reused before completion).
     strict_receive_maximum (default True): a server sending more unacknowledged QoS
     1/2 PUBLISH than receive_maximum gets DISCONNECT 0x93 [MQTT-3.3.4-9]; False
     tolerates it for QoS 1 (acked, counted in receive_maximum_exceeded: Debian's
