@@ -321,8 +321,12 @@ def summarize(values):
 
 
 # ---- table ---------------------------------------------------------------------------
+# units of the figures that are notes under the table, not rows of it
+NOTE_UNITS = {"qos1_rate_nodelay": "msg/s", "qos1_rate_floor": "msg/s"}
+
+
 def fmt_value(key, v):
-    unit = dict((k, u) for k, _, u in FIGURES)[key]
+    unit = NOTE_UNITS.get(key) or dict((k, u) for k, _, u in FIGURES)[key]
     if unit == "KB":
         return "%.1f" % (v / KB)
     if unit == "ms":
@@ -405,6 +409,7 @@ class Bench:
         self.alias_opt = {}                      # client -> topic alias opt-in, as reported
         self.results = {k: {} for k in keys}     # client -> fig -> cell
         self.device = None                       # the 32-bit columns (bench/device.py)
+        self.floor_errors = []                   # why the bare asyncio loop did not run
 
     def log(self, msg):
         log("[%5.0fs] %s" % (time.monotonic() - self.started, msg))
@@ -441,6 +446,8 @@ class Bench:
                     if self.selected(client[0]) and not self.hung(client[0]):
                         self.log("run %d/%d: %s" % (run + 1, self.cfg["runs"], client[1]))
                         self.full_run(client, broker)
+                if self.raw["fieldnode_mp"]:
+                    self.floor_run(broker)
             if not self.opts.no_min_heap:
                 for client in CLIENTS:
                     if client[2] == "micropython" and self.selected(client[0]) \
@@ -482,6 +489,20 @@ class Bench:
             self.errors[key].append(err)
             log("    %s" % err)
 
+    def floor_run(self, broker):
+        # A bare asyncio loop on the same MicroPython, the ceiling of the awaited QoS 1
+        # figure in this run (bench/workloads/asyncio_floor.py); kept with Fieldnode's run.
+        self.log("run %d/%d: a bare asyncio loop (awaited QoS 1 ceiling)"
+                 % (len(self.raw["fieldnode_mp"]), self.cfg["runs"]))
+        records, err = run_workload("micropython", "asyncio_floor.py",
+                                    ["full", broker.port, self.cfg["n_qos1"],
+                                     self.cfg["budget_ms"]], [], timeout=self.cfg["timeout_s"])
+        figs = {r["fig"]: r["value"] for r in records if "fig" in r}
+        if err or "qos1_rate_floor" not in figs:
+            self.floor_errors.append(err or "no rate printed")
+            log("    bare asyncio loop: %s" % (err or "no rate printed"))
+        self.raw["fieldnode_mp"][-1].update(figs)
+
     def min_heaps(self, client, port):
         hint = None
         for run in range(self.cfg["runs"]):
@@ -504,7 +525,8 @@ class Bench:
                 if loaded is not None:
                     core = sum(files.get(m, 0) for m in loaded)
                     res[key]["mpy_core"] = {"stats": summarize([core])}
-        notes = []
+        notes = ["bare asyncio loop: %s" % "; ".join(sorted(set(self.floor_errors)))] \
+            if self.floor_errors else []
         for key, title, runtime, _ in CLIENTS:
             if self.only and key not in self.only:
                 res[key] = {fig: {"error": "not run"} for fig, _, _ in FIGURES}
@@ -520,7 +542,7 @@ class Bench:
             for fig, _, _ in FIGURES:
                 if fig not in res[key]:
                     res[key][fig] = self.cell(key, runtime, fig, errs[0] if errs else None)
-            for extra in ("wire_first", "qos1_rate_nodelay", "heap_asyncio"):
+            for extra in ("wire_first", "qos1_rate_nodelay", "qos1_rate_floor", "heap_asyncio"):
                 st = summarize(r.get(extra) for r in self.raw[key])
                 if st:
                     res[key][extra] = {"stats": st}
@@ -641,6 +663,12 @@ def _extra_lines(results):
         out.append("umqtt.simple leaves Nagle on and writes each publish in 3-4 pieces, so each "
                    "awaited PUBACK waits for a delayed ACK; with TCP_NODELAY set by hand its "
                    "awaited QoS 1 rate is %s msg/s" % fmt_cell("qos1_rate", cell))
+    cell = results["fieldnode_mp"].get("qos1_rate_floor")
+    if cell and "stats" in cell:
+        out.append("A bare asyncio loop on the same MicroPython (one task writing a prebuilt "
+                   "QoS 1 PUBLISH and reading its PUBACK with Stream.readinto, no client code) "
+                   "runs %s msg/s awaited: the ceiling of a client on asyncio streams in this run"
+                   % fmt_cell("qos1_rate_floor", cell))
     for key, title, _, _ in CLIENTS:
         cell = results[key].get("heap_asyncio")
         if cell and "stats" in cell:
