@@ -322,7 +322,8 @@ def summarize(values):
 
 # ---- table ---------------------------------------------------------------------------
 # units of the figures that are notes under the table, not rows of it
-NOTE_UNITS = {"qos1_rate_nodelay": "msg/s", "qos1_rate_floor": "msg/s"}
+NOTE_UNITS = {"qos1_rate_nodelay": "msg/s", "qos1_rate_floor": "msg/s",
+              "session_us_qos1": "µs"}
 
 
 def fmt_value(key, v):
@@ -409,7 +410,7 @@ class Bench:
         self.alias_opt = {}                      # client -> topic alias opt-in, as reported
         self.results = {k: {} for k in keys}     # client -> fig -> cell
         self.device = None                       # the 32-bit columns (bench/device.py)
-        self.floor_errors = []                   # why the bare asyncio loop did not run
+        self.reference_errors = []               # why a reference run failed
 
     def log(self, msg):
         log("[%5.0fs] %s" % (time.monotonic() - self.started, msg))
@@ -447,7 +448,7 @@ class Bench:
                         self.log("run %d/%d: %s" % (run + 1, self.cfg["runs"], client[1]))
                         self.full_run(client, broker)
                 if self.raw["fieldnode_mp"]:
-                    self.floor_run(broker)
+                    self.reference_runs(broker)
             if not self.opts.no_min_heap:
                 for client in CLIENTS:
                     if client[2] == "micropython" and self.selected(client[0]) \
@@ -489,19 +490,24 @@ class Bench:
             self.errors[key].append(err)
             log("    %s" % err)
 
-    def floor_run(self, broker):
-        # A bare asyncio loop on the same MicroPython, the ceiling of the awaited QoS 1
-        # figure in this run (bench/workloads/asyncio_floor.py); kept with Fieldnode's run.
-        self.log("run %d/%d: a bare asyncio loop (awaited QoS 1 ceiling)"
+    def reference_runs(self, broker):
+        # Beside Fieldnode's run, on the same MicroPython: a bare asyncio loop, the
+        # ceiling of the awaited QoS 1 figure in this run (asyncio_floor.py), and the
+        # sans-IO session alone, without socket or asyncio (session_cost.py).
+        self.log("run %d/%d: references (a bare asyncio loop; the session alone)"
                  % (len(self.raw["fieldnode_mp"]), self.cfg["runs"]))
-        records, err = run_workload("micropython", "asyncio_floor.py",
-                                    ["full", broker.port, self.cfg["n_qos1"],
-                                     self.cfg["budget_ms"]], [], timeout=self.cfg["timeout_s"])
-        figs = {r["fig"]: r["value"] for r in records if "fig" in r}
-        if err or "qos1_rate_floor" not in figs:
-            self.floor_errors.append(err or "no rate printed")
-            log("    bare asyncio loop: %s" % (err or "no rate printed"))
-        self.raw["fieldnode_mp"][-1].update(figs)
+        for script, path, args, fig in (
+                ("asyncio_floor.py", [], ["full", broker.port, self.cfg["n_qos1"],
+                                          self.cfg["budget_ms"]], "qos1_rate_floor"),
+                ("session_cost.py", self.paths["fieldnode_mp"], ["full", self.cfg["n_qos0"]],
+                 "session_us_qos1")):
+            records, err = run_workload("micropython", script, args, path,
+                                        timeout=self.cfg["timeout_s"])
+            figs = {r["fig"]: r["value"] for r in records if "fig" in r}
+            if err or fig not in figs:
+                self.reference_errors.append("%s: %s" % (script, err or "no figure printed"))
+                log("    %s: %s" % (script, err or "no figure printed"))
+            self.raw["fieldnode_mp"][-1].update(figs)
 
     def min_heaps(self, client, port):
         hint = None
@@ -525,8 +531,8 @@ class Bench:
                 if loaded is not None:
                     core = sum(files.get(m, 0) for m in loaded)
                     res[key]["mpy_core"] = {"stats": summarize([core])}
-        notes = ["bare asyncio loop: %s" % "; ".join(sorted(set(self.floor_errors)))] \
-            if self.floor_errors else []
+        notes = ["references: %s" % "; ".join(sorted(set(self.reference_errors)))] \
+            if self.reference_errors else []
         for key, title, runtime, _ in CLIENTS:
             if self.only and key not in self.only:
                 res[key] = {fig: {"error": "not run"} for fig, _, _ in FIGURES}
@@ -542,7 +548,8 @@ class Bench:
             for fig, _, _ in FIGURES:
                 if fig not in res[key]:
                     res[key][fig] = self.cell(key, runtime, fig, errs[0] if errs else None)
-            for extra in ("wire_first", "qos1_rate_nodelay", "qos1_rate_floor", "heap_asyncio"):
+            for extra in ("wire_first", "qos1_rate_nodelay", "qos1_rate_floor",
+                          "session_us_qos1", "heap_asyncio"):
                 st = summarize(r.get(extra) for r in self.raw[key])
                 if st:
                     res[key][extra] = {"stats": st}
@@ -669,6 +676,12 @@ def _extra_lines(results):
                    "QoS 1 PUBLISH and reading its PUBACK with Stream.readinto, no client code) "
                    "runs %s msg/s awaited: the ceiling of a client on asyncio streams in this run"
                    % fmt_cell("qos1_rate_floor", cell))
+    cell = results["fieldnode_mp"].get("session_us_qos1")
+    if cell and "stats" in cell:
+        out.append("Fieldnode's sans-IO session alone (a QoS 1 PUBLISH queued, its PUBACK parsed "
+                   "and the event taken; no socket, no asyncio) takes %s µs per message on the "
+                   "same MicroPython; the rest of an awaited publish is the asyncio adapter and "
+                   "the round trip" % fmt_cell("session_us_qos1", cell))
     for key, title, _, _ in CLIENTS:
         cell = results[key].get("heap_asyncio")
         if cell and "stats" in cell:

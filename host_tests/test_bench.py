@@ -27,6 +27,18 @@ def test_bare_asyncio_loop_checks_each_puback(runtime, broker):
     assert rec["n"] == 300 and rec["value"] > 0
 
 
+@pytest.mark.runtimes(("cpython", "micropython"))
+def test_session_cost_completes_every_publish(runtime):
+    # the session-alone reference: each of its publishes must end in PUBLISH_DONE
+    from runtimes import run
+
+    script = os.path.join(os.path.dirname(_PATH), "workloads", "session_cost.py")
+    res = run(runtime, script, "full", 500)
+    assert res.returncode == 0, res.stdout + res.stderr
+    rec = res.record(fig="session_us_qos1")
+    assert rec["n"] == 500 and rec["value"] > 0
+
+
 @pytest.mark.parametrize("need", [5, 23, 31, 32, 33, 119, 1000])
 def test_min_heap_bisection_finds_the_threshold(monkeypatch, need):
     tried = []
