@@ -6,6 +6,8 @@ import os
 
 import pytest
 
+from runtimes import run
+
 _PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench", "run.py")
 _spec = importlib.util.spec_from_file_location("bench_run", _PATH)
 bench = importlib.util.module_from_spec(_spec)
@@ -14,28 +16,25 @@ _spec.loader.exec_module(bench)
 CLIENT = ("fieldnode_mp", "Fieldnode (MicroPython)", "micropython", "fieldnode.py")
 
 
+def _reference(runtime, fig, script, *args):
+    # a reference workload of the bench (bench/workloads) run once: its figure's record
+    res = run(runtime, os.path.join(bench.WORKLOADS, script), "full", *args)
+    assert res.returncode == 0, res.stdout + res.stderr
+    return res.record(fig=fig)
+
+
 @pytest.mark.runtimes(("micropython",))
 def test_bare_asyncio_loop_checks_each_puback(runtime, broker):
     # the awaited QoS 1 ceiling beside Fieldnode's figure: it must really wait for each
     # PUBACK (its packet id checked), not run ahead on a stream it misreads
-    from runtimes import run
-
-    floor = os.path.join(os.path.dirname(_PATH), "workloads", "asyncio_floor.py")
-    res = run(runtime, floor, "full", broker.port, 300, 60000)
-    assert res.returncode == 0, res.stdout + res.stderr
-    rec = res.record(fig="qos1_rate_floor")
+    rec = _reference(runtime, "qos1_rate_floor", "asyncio_floor.py", broker.port, 300, 60000)
     assert rec["n"] == 300 and rec["value"] > 0
 
 
 @pytest.mark.runtimes(("cpython", "micropython"))
 def test_session_cost_completes_every_publish(runtime):
     # the session-alone reference: each of its publishes must end in PUBLISH_DONE
-    from runtimes import run
-
-    script = os.path.join(os.path.dirname(_PATH), "workloads", "session_cost.py")
-    res = run(runtime, script, "full", 500)
-    assert res.returncode == 0, res.stdout + res.stderr
-    rec = res.record(fig="session_us_qos1")
+    rec = _reference(runtime, "session_us_qos1", "session_cost.py", 500)
     assert rec["n"] == 500 and rec["value"] > 0
 
 

@@ -201,8 +201,8 @@ if _MICROPYTHON:  # awaiting allocates nothing (Event.wait() makes a coroutine e
                 return None
             t.data = None
             rc = _outcome(self)
-            e = StopIteration(rc) if rc not in (None, 0, 0x10) else \
-                _STOPS[0 if rc is None else 1 if rc == 0 else 2]
+            e = _STOPS[0] if rc is None else _STOPS[1] if rc == 0 else \
+                _STOPS[2] if rc == 0x10 else StopIteration(rc)
             e.__traceback__ = None
             raise e
 
