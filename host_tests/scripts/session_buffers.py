@@ -240,6 +240,10 @@ def test_str_topic_encoded_once_per_topic_object():
         s.publish("other/%d" % i, b"3", 0)
     assert s._tx.topic_utf8(t) is not u, "kept for the last four topic objects only"
     raises(ValueError, s.publish, "bad\x00topic", b"4", 0)  # U+0000 [MQTT-1.5.4-2]
+    # a bytes topic is the caller's: its UTF-8 is checked on every publish [MQTT-1.5.4-1]
+    raises(ValueError, s.publish, b"bad\xfftopic", b"5", 0)
+    raises(ValueError, s.publish, b"bad\xed\xa0\x80", b"6", 1)  # a surrogate
+    raises(ValueError, s.publish, bytearray(b"bad\x00"), b"7", 0)
     eq([(p.topic, bytes(p.payload)) for t_, p in out(s)],
        [(t, b"1"), (t, b"2")] + [("other/%d" % i, b"3") for i in range(4)],
        "every PUBLISH went out with its topic")

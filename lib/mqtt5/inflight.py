@@ -60,11 +60,13 @@ class Inflight:
 
     def find(self, pid, state=0):
         """Slot index holding pid (and, if given, waiting for ``state``), or -1."""
-        p = self.pid
-        for i in range(len(p)):
-            if p[i] == pid and (not state or self.state[i] & 0xFF == state):
-                return i
-        return -1
+        p = self.pid  # busy slots have unique ids [MQTT-2.2.1-3]; 0 (free): the first
+        if pid not in p:  # searched in C, not by a loop here
+            return -1
+        i = p.index(pid)
+        if state and self.state[i] & 0xFF != state:
+            return -1
+        return i
 
     def next_pid(self):
         """Next free packet id, 1..65535 wrapping, skipping ids in use [MQTT-2.2.1-3]."""

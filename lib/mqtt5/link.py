@@ -103,12 +103,11 @@ class Link:
         pids = self._wpid
         i = 0
         if pid != _CONNECT_PID:
-            n = len(pids)
-            i = 1
-            while i < n and pids[i] != _FREE:
-                i += 1
-            if i == n:  # all taken: one more, up to max_inflight
-                if n == self._wmax:
+            if pids.count(_FREE) > (pids[0] == _FREE):  # one free beside slot 0
+                i = pids.index(_FREE, 1)
+            else:  # all taken: one more, up to max_inflight
+                i = len(pids)
+                if i == self._wmax:
                     return -1
                 pids.append(_FREE)
                 for t in (self._wres, self._werr, self._wev):
@@ -371,13 +370,12 @@ class Link:
 
     def _resolve(self, pid, ev):
         pids = self._wpid
-        for i in range(len(pids)):
-            if pids[i] == pid:
-                c = ev.reason_codes  # SUBACK/UNSUBACK: may be a view into the rx buffer
-                self._wres[i] = ev.reason_code if c is None else list(c)
-                self._werr[i] = ev.error
-                self._finish(i)
-                break
+        if pid in pids:
+            i = pids.index(pid)
+            c = ev.reason_codes  # SUBACK/UNSUBACK: may be a view into the rx buffer
+            self._wres[i] = ev.reason_code if c is None else list(c)
+            self._werr[i] = ev.error
+            self._finish(i)
         pulse(self._acked)  # also without a waiter: an ack frees send quota
 
     def _routes(self):

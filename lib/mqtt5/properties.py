@@ -300,9 +300,3 @@ def _put(buf, off, pid, v):
         return wire.put_lbytes(buf, off, wire.to_utf8(v))
     off = wire.put_lbytes(buf, off, wire.to_utf8(v[0]))
     return wire.put_lbytes(buf, off, wire.to_utf8(v[1]))
-
-
-def encoded_size(props, ptype):
-    """Bytes of Property Length plus properties: ``vbi_size(n) + n``."""
-    n = size(props, ptype)
-    return wire.vbi_size(n) + n

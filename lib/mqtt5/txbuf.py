@@ -142,18 +142,20 @@ class TxBuffer:
     def publish(self, reserve, limit, topic, payload, qos, retain, dup, pid, props):
         """Encode a PUBLISH at the tail (hot path, no packet object)."""
         self.room(0)
-        if type(topic) is str:
+        checked = type(topic) is str  # then its UTF-8 was checked once, when cached
+        if checked:
             topic = self.topic_utf8(topic)
         try:
             n = encode_publish(self._tail(), topic, payload, qos, retain, dup,
-                               pid, props)
+                               pid, props, checked)
         except ProtocolError as e:  # does not fit the tail; ValueError propagates
             if e.reason_code != _TOO_LARGE:
                 raise
             n = -publish_size(topic, payload, qos, props)
         if (n < 0 or self.tail + n + reserve > len(self.buf)) and self._grown(n, reserve,
                                                                              limit):
-            n = encode_publish(self._tail(), topic, payload, qos, retain, dup, pid, props)
+            n = encode_publish(self._tail(), topic, payload, qos, retain, dup, pid, props,
+                               checked)
         self._commit(n, reserve, limit)
 
     def topic_utf8(self, topic):

@@ -171,10 +171,11 @@ def utf8_ok(mv, a, b):
 def utf8(mv, a, b):
     """Decode ``mv[a:b]`` as a strict MQTT UTF-8 string; ProtocolError(0x81) if
     ill-formed or containing U+0000 [MQTT-1.5.4-1] [MQTT-1.5.4-2]."""
-    if not utf8_ok(mv, a, b):
+    v = mv[a:b]
+    if a < b and not (min(v) and max(v) < 0x80) and not utf8_ok(mv, a, b):
         raise ProtocolError(_MALFORMED, "bad UTF-8")
     try:
-        return str(mv[a:b], "utf-8")
+        return str(v, "utf-8")
     except Exception:  # defensive: utf8_ok already proved it decodes
         raise ProtocolError(_MALFORMED, "bad UTF-8")
 
@@ -196,7 +197,7 @@ def to_utf8(s):
     elif not is_buffer(s):
         raise ValueError("expected str or bytes")
     n = len(s)
-    if n > 65535 or not utf8_ok(s, 0, n):
+    if n > 65535 or n and not (min(s) and max(s) < 0x80 or utf8_ok(s, 0, n)):
         raise ValueError("invalid MQTT UTF-8 string")
     return s
 

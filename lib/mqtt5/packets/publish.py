@@ -128,15 +128,16 @@ def first_byte(qos, retain, dup):
     return _PUBLISH << 4 | (8 if dup else 0) | qos << 1 | (1 if retain else 0)
 
 
-def _topic(topic, qos, dup, packet_id, props):
-    # Validates a PUBLISH to encode; returns the topic as UTF-8 bytes.
+def _topic(topic, qos, dup, packet_id, props, checked=False):
+    # Validates a PUBLISH to encode; returns the topic as UTF-8 bytes (checked: bytes
+    # that wire.to_utf8 passed already, not scanned again).
     if qos != 0 and qos != 1 and qos != 2:
         raise ValueError("QoS must be 0, 1 or 2")  # [MQTT-3.3.1-4]
     if qos:
         check_pid(packet_id)  # [MQTT-2.2.1-3]
     elif dup:
         raise ValueError("DUP must be 0 for QoS 0")  # [MQTT-3.3.1-2]
-    tb = wire.to_utf8(topic)
+    tb = topic if checked else wire.to_utf8(topic)
     n = len(tb)
     if not n and (not props or _TOPIC_ALIAS not in props):
         raise ValueError("empty topic needs a Topic Alias")  # 3.3.2.3.4
@@ -171,12 +172,14 @@ def publish_size(topic, payload, qos=0, props=None):
 
 
 def encode_publish(buf, topic, payload, qos=0, retain=False, dup=False, packet_id=None,
-                   props=None):
+                   props=None, checked=False):
     """Encode a PUBLISH into bytearray/memoryview ``buf`` at offset 0; return
     its length. ``topic`` str or UTF-8 bytes (bytes avoid the one encode
-    allocation), ``payload`` bytes-like. Allocates nothing else. ValueError
-    for invalid contents, ProtocolError(0x95) when ``buf`` is too small."""
-    tb = _topic(topic, qos, dup, packet_id, props)
+    allocation; ``checked``: bytes returned by ``wire.to_utf8``, whose UTF-8 is
+    not scanned again), ``payload`` bytes-like. Allocates nothing else.
+    ValueError for invalid contents, ProtocolError(0x95) when ``buf`` is too
+    small."""
+    tb = _topic(topic, qos, dup, packet_id, props, checked)
     ps = _pr.size(props, _PUBLISH)
     rl = _rl(tb, payload, qos, ps)
     if 1 + wire.vbi_size(rl) + rl > len(buf):
