@@ -122,12 +122,15 @@ def blen(mv, p, end):
     return n
 
 
-def utf8_ok(mv, a, b):
-    """True when ``mv[a:b]`` is well-formed UTF-8 (RFC 3629: no overlongs, no
+def utf8_ok(mv):
+    """True when bytes-like ``mv`` is well-formed UTF-8 (RFC 3629: no overlongs, no
     surrogates U+D800..U+DFFF, nothing above U+10FFFF) [MQTT-1.5.4-1] and has no
     U+0000 [MQTT-1.5.4-2]. A BOM is kept as U+FEFF [MQTT-1.5.4-3]."""
-    i = a
-    while i < b:
+    end = len(mv)
+    if not end or min(mv) and max(mv) < 0x80:  # ASCII without U+0000: checked in C
+        return True
+    i = 0
+    while i < end:
         c = mv[i]
         if c < 0x80:
             if c == 0:
@@ -156,7 +159,7 @@ def utf8_ok(mv, a, b):
             hi = 0x8F
         else:
             return False
-        if i + n >= b:  # truncated sequence
+        if i + n >= end:  # truncated sequence
             return False
         c = mv[i + 1]
         if c < lo or c > hi:
@@ -172,7 +175,7 @@ def utf8(mv, a, b):
     """Decode ``mv[a:b]`` as a strict MQTT UTF-8 string; ProtocolError(0x81) if
     ill-formed or containing U+0000 [MQTT-1.5.4-1] [MQTT-1.5.4-2]."""
     v = mv[a:b]
-    if a < b and not (min(v) and max(v) < 0x80) and not utf8_ok(mv, a, b):
+    if not utf8_ok(v):
         raise ProtocolError(_MALFORMED, "bad UTF-8")
     try:
         return str(v, "utf-8")
@@ -197,7 +200,7 @@ def to_utf8(s):
     elif not is_buffer(s):
         raise ValueError("expected str or bytes")
     n = len(s)
-    if n > 65535 or n and not (min(s) and max(s) < 0x80 or utf8_ok(s, 0, n)):
+    if n > 65535 or not utf8_ok(s):
         raise ValueError("invalid MQTT UTF-8 string")
     return s
 
