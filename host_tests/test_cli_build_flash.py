@@ -4,10 +4,12 @@ import json
 import os
 import select
 import struct
+import subprocess
 
 import pytest
 
 from fieldnode_cli import fieldnode
+from runtimes import tool
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # MicroPython's MP_NATIVE_ARCH_* numbers, stored in the top 6 bits of .mpy header byte 2
@@ -75,6 +77,38 @@ def test_build_refuses_native_code_for_the_unix_board(tmp_path):
     r = fieldnode("build", "--board", "unix", "--out", tmp_path / "o", "--add", src)
     assert r.returncode == 1
     assert r.stderr.startswith("fieldnode build: mpy-cross failed on") and "fastmath.py" in r.stderr
+
+
+RAISES_ON_LINE_5 = "x = 1\n\n\ndef boom():\n    raise ValueError(x)\n\nboom()\n"
+
+
+def test_build_opt_3_leaves_line_numbers_out_and_shrinks_the_bundle(tmp_path):
+    """--opt reaches mpy-cross: at 3 a traceback from the bundle names no line, and the
+    library's .mpy files (what a board loads into its heap) are smaller than at 0."""
+    src = tmp_path / "drivers"
+    src.mkdir()
+    (src / "boom.py").write_text(RAISES_ON_LINE_5)
+    sizes, tracebacks = {}, {}
+    for opt in (0, 3):
+        out = tmp_path / ("o%d" % opt)
+        args = ["build", "--board", "unix", "--out", out, "--add", src]
+        r = fieldnode(*(args + (["--opt", opt] if opt else [])))
+        assert r.returncode == 0, r.stderr
+        assert "-O%d)" % opt in r.stdout
+        sizes[opt] = sum(p.stat().st_size for p in (out / "lib" / "mqtt5").rglob("*.mpy"))
+        run = subprocess.run([tool("micropython"), "-c", "import boom"], capture_output=True,
+                             text=True, timeout=30, env=dict(os.environ, MICROPYPATH=str(out / "lib")))
+        assert "ValueError: 1" in run.stdout, run.stdout  # the unix port prints it there
+        tracebacks[opt] = run.stdout
+    assert 'boom.py", line 5, in boom' in tracebacks[0], tracebacks[0]
+    assert "line 5" not in tracebacks[3], tracebacks[3]
+    assert sizes[3] < sizes[0] * 0.95, sizes
+
+
+def test_build_refuses_an_unknown_opt_level(tmp_path):
+    r = fieldnode("build", "--board", "unix", "--out", tmp_path / "o", "--opt", "4")
+    assert r.returncode == 2 and "--opt: invalid choice: 4" in r.stderr, r.stderr
+    assert not (tmp_path / "o").exists()
 
 
 def esp_image(path, cls_name):

@@ -11,6 +11,11 @@ Output, laid out like the device's filesystem (build/<board>/):
 
 `-march` comes from board.json's `mpy_cross_arch` (none for the unix board); it is
 recorded in the header of any .mpy holding @micropython.native/viper code.
+
+`--opt N` is mpy-cross's optimisation level (default 0).  At 3 the bytecode keeps
+no line numbers (tracebacks name none), and a board that loads these files holds
+less of them in its heap: about 2.3 KB less for a connected MQTT client on a
+32-bit port.  Levels 1 and up also drop `assert` statements.
 """
 
 import json
@@ -56,12 +61,14 @@ def sources(board, extra=()):
                 yield path, os.path.join(dest, rel + ".mpy")
 
 
-def compile_one(mpy_cross, arch, src, out):
+def compile_one(mpy_cross, arch, src, out, opt=0):
     """mpy-cross one file; a compile error is a CliError quoting mpy-cross."""
     os.makedirs(os.path.dirname(out), exist_ok=True)
     argv = [mpy_cross, "-s", os.path.basename(src), "-o", out]
     if arch:
         argv.append("-march=" + arch)
+    if opt:
+        argv.append("-O%d" % opt)
     argv.append(src)
     proc = subprocess.run(argv, capture_output=True, text=True)
     if proc.returncode:
@@ -69,9 +76,9 @@ def compile_one(mpy_cross, arch, src, out):
         raise CliError("mpy-cross failed on %s: %s" % (os.path.relpath(src, ROOT), lines[-1]))
 
 
-def build(board_name, out_dir=None, extra=(), quiet=False):
-    """Compile the bundle for `board_name` (plus the modules in the `extra` dirs);
-    returns the build directory."""
+def build(board_name, out_dir=None, extra=(), quiet=False, opt=0):
+    """Compile the bundle for `board_name` (plus the modules in the `extra` dirs) at
+    mpy-cross optimisation level `opt`; returns the build directory."""
     board = boards.load(board_name)
     for d in extra:
         if not os.path.isdir(d):
@@ -85,7 +92,7 @@ def build(board_name, out_dir=None, extra=(), quiet=False):
     rows = []
     for src, rel in sources(board, extra):
         out = os.path.join(out_dir, rel)
-        compile_one(mpy_cross, arch, src, out)
+        compile_one(mpy_cross, arch, src, out, opt)
         rows.append((rel, os.path.getsize(src), os.path.getsize(out)))
     with open(os.path.join(out_dir, LAUNCHER), "w") as f:
         f.write("import %s\n" % MAIN_MODULE)
@@ -94,19 +101,19 @@ def build(board_name, out_dir=None, extra=(), quiet=False):
         json.dump({"version": VERSION, "urls": urls, "deps": []}, f, indent=1)
         f.write("\n")
     if not quiet:
-        print_table(board_name, arch, rows, out_dir)
+        print_table(board_name, arch, opt, rows, out_dir)
     return out_dir
 
 
-def print_table(board_name, arch, rows, out_dir):
+def print_table(board_name, arch, opt, rows, out_dir):
     width = max(len(r[0]) for r in rows)
     print("%-*s  %8s  %8s" % (width, "file", ".py B", ".mpy B"))
     for rel, py, mpy in rows:
         print("%-*s  %8d  %8d" % (width, rel, py, mpy))
     print("%-*s  %8d  %8d" % (width, "total (%d modules)" % len(rows),
                               sum(r[1] for r in rows), sum(r[2] for r in rows)))
-    print("built %d modules for %s (-march=%s) in %s" % (len(rows), board_name, arch or "none",
-                                                os.path.relpath(out_dir)))
+    print("built %d modules for %s (-march=%s, -O%d) in %s"
+          % (len(rows), board_name, arch or "none", opt, os.path.relpath(out_dir)))
 
 
 def add_parser(sub):
@@ -115,4 +122,8 @@ def add_parser(sub):
     p.add_argument("--out", metavar="DIR", help="output directory (default build/<board>)")
     p.add_argument("--add", action="append", default=[], metavar="DIR",
                    help="also compile the modules in DIR into lib/ (your own drivers); repeatable")
-    p.set_defaults(run=lambda a: build(a.board, a.out, a.add) and 0)
+    p.add_argument("--opt", type=int, choices=range(4), default=0, metavar="N",
+                   help="mpy-cross optimisation level 0-3 (default 0); 3 leaves line numbers "
+                        "out of tracebacks and the heap (about 2.3 KB less for a connected "
+                        "client on a 32-bit port)")
+    p.set_defaults(run=lambda a: build(a.board, a.out, a.add, opt=a.opt) and 0)
