@@ -4,8 +4,9 @@ A request is a PUBLISH with a Response Topic and Correlation Data whose payload
 is a JSON object of arguments (empty payload: no arguments). The answer goes to
 the Response Topic with the same Correlation Data: a JSON object with ``rc``
 (result code, below), ``msg`` (short text) and the command's data. A request
-without a Response Topic is dropped and counted; a Correlation Data seen among
-the last REMEMBER is answered again with the same answer, not executed twice
+without a usable Response Topic (none, empty, or with a wildcard) is dropped and
+counted; a request (same command topic, Response Topic and Correlation Data) seen
+among the last REMEMBER is answered again with the same answer, not executed twice
 (mqtt5.Responder).
 """
 

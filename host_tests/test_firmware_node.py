@@ -135,6 +135,32 @@ def test_a_request_without_response_topic_is_a_counted_drop(shared):
     assert shared.proc.poll() is None
 
 
+def test_a_wildcard_response_topic_is_a_counted_drop_and_the_link_stays_up(shared):
+    """A Topic Name holds no wildcard [MQTT-3.3.2-14], but Mosquitto forwards such a
+    Response Topic: the node must neither run the command nor drop its link (its
+    session would get the same request again after every reconnect)."""
+    stats_topic = shared.base + "/stats"
+    downs = shared.count("link down")
+    n = len(shared.peer.on(stats_topic))
+    dropped = json.loads(shared.peer.wait_messages(stats_topic, n + 1)[-1].payload)[
+        "commands_dropped"]
+    shared.peer.publish(shared.base + "/cmd/reboot", b"", qos=1, correlation_data=b"bad-rt",
+                        response_topic="bad/#/topic")
+    assert request(shared, "ping")["rc"] == 0  # answered after it, on the same link
+    n = len(shared.peer.on(stats_topic))
+    last = json.loads(shared.peer.wait_messages(stats_topic, n + 2)[-1].payload)
+    assert last["commands_dropped"] == dropped + 1
+    assert shared.count("link down") == downs and shared.proc.poll() is None
+
+
+def test_a_correlation_id_reused_on_another_command_runs_that_command(shared):
+    """Repeats are recognised by command topic, Response Topic and Correlation Data."""
+    st = request(shared, "get_state", cid=b"reused-id")
+    assert st["rc"] == 0 and "sensors" in st
+    pong = request(shared, "ping", cid=b"reused-id")
+    assert pong["rc"] == 0 and "sensors" not in pong and "uptime_s" in pong, pong
+
+
 def test_set_config_with_a_bad_value_leaves_the_file_byte_identical(shared):
     with open(shared.config_path, "rb") as f:
         before = f.read()

@@ -19,12 +19,13 @@ def test_requester_responder_units(runtime):
     assert rec["after_stop"] == []
     r = rec["responder"]
     # "a"/c1 twice: run once, answered twice; no Response Topic: ignored; None: no
-    # answer; remember=2: c1 forgotten after c4, c5, so run again
-    assert r["runs"] == ["a", "quiet", "d", "e", "a"]
+    # answer; remember=2: c1 forgotten after c4, c5, so run again; c1 on svc/y: run;
+    # a wildcard or empty Response Topic: ignored
+    assert r["runs"] == ["a", "quiet", "d", "e", "a", "y"]
     assert r["pubs"] == [["back/1", "ok:a", "c1"], ["back/1", "ok:a", "c1"],
                          ["back/1", "ok:d", "c4"], ["back/1", "ok:e", "c5"],
-                         ["back/1", "ok:a", "c1"]]
-    assert r["repeated"] == 1 and r["ignored"] == 1 and r["answered"] == 5
+                         ["back/1", "ok:a", "c1"], ["back/1", "ok:y", "c1"]]
+    assert r["repeated"] == 1 and r["ignored"] == 3 and r["answered"] == 6
 
 
 def test_requester_over_supervisor_survives_reconnect(runtime, broker):

@@ -118,6 +118,14 @@ rx[-1] = 0x21
 check(isinstance(d.payload, memoryview) and bytes(d.payload) == b"h!", "payload is a view")
 check(P.decode(h("30 08 0003 612F62 00 6869")).packet_id is None, "QoS 0 packet_id None")
 
+# A Response Topic with a wildcard is refused when sent [MQTT-3.3.2-14] (encode, below)
+# but decodes: its sender broke the rule, and a broker that forwards it would resend
+# it after every reconnect if the client dropped the link over it.
+for data, rt in (("30 0B 0001 61 05 08 0002 722B 6869", "r+"), ("30 09 0001 61 03 08 0000 6869", "")):
+    d = P.decode(h(data))
+    check(d.props[pr.RESPONSE_TOPIC] == rt and bytes(d.payload) == b"hi",
+          "Response Topic %r decodes" % rt)
+
 # Non-ASCII UTF-8 (2, 3 and 4 byte sequences) round trips; a BOM is kept as
 # U+FEFF, not stripped [MQTT-1.5.4-3].
 for t in ("t/\u00e9t\u00e9", "\u20ac/\U0001F600", "\ufeffbom"):

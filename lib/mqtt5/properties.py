@@ -189,7 +189,10 @@ def decode(obj, mv, p, end, ptype):
         else:
             props[pid] = v
     if props is not None:
-        e = _cross_check(props)
+        # A Response Topic is checked when we send one, not when one arrives: the
+        # rule binds its sender [MQTT-3.3.2-14], and a broker that forwards a bad one
+        # would redeliver it after every reconnect.  mqtt5.request ignores it.
+        e = _cross_check(props, False)
         if e:
             raise ProtocolError(_PROTOCOL, e)
     if props is not None or obj.props is not None:
@@ -197,14 +200,14 @@ def decode(obj, mv, p, end, ptype):
     return p
 
 
-def _cross_check(props):
+def _cross_check(props, sending):
     # Rules between properties; returns an error text or None.
     if _AUTHENTICATION_DATA in props and _AUTHENTICATION_METHOD not in props:
         # "It is a Protocol Error to include Authentication Data if there is
         # no Authentication Method" (3.1.2.11.10, 3.2.2.3.18, 3.15.2.2.3)
         return "Authentication Data without Method"
     rt = props.get(_RESPONSE_TOPIC)
-    if rt is not None and (not rt or not wire.topic_name_ok(rt)):
+    if sending and rt is not None and (not rt or not wire.topic_name_ok(rt)):
         # a Topic Name: no wildcards [MQTT-3.3.2-14], not empty [MQTT-4.7.3-1]
         return "invalid Response Topic"
     return None
@@ -245,7 +248,7 @@ def size(props, ptype):
     if not props:
         return 0
     total = 0
-    e = _cross_check(props)
+    e = _cross_check(props, True)
     if e:
         raise ValueError(e)
     for pid in props:

@@ -23,9 +23,13 @@ for a slot); a reply that matches none (late, after its request timed out) is
 dropped and counted in ``dropped``.
 
 The Responder answers each request on its Response Topic with the same Correlation
-Data (spec 4.10.2). It remembers the last ``remember`` answered correlation ids:
-a repeated request (the requester retried) is answered again with the remembered
-reply, and the handler is not run twice.
+Data (spec 4.10.2). It remembers the last ``remember`` answered requests (topic,
+Response Topic, Correlation Data): a repeated request (the requester retried) is
+answered again with the remembered reply, and the handler is not run twice. A
+request whose Response Topic is no Topic Name (empty, or with a wildcard
+[MQTT-3.3.2-14]) cannot be answered: it is ignored like one without, and the
+connection stays up (the client does not treat it as a Protocol Error, so a broker
+that forwards one cannot wedge a node that resumes its session).
 
 Memory (unix port, .mpy): the module about 4.9 KB once imported, a Requester about
 600 B (4 slots), a Responder about 400 B.
@@ -35,7 +39,7 @@ import asyncio
 
 from ._compat import Signal, const, ticks_ms
 from .errors import MQTTError
-from .wire import validate_topic
+from .wire import topic_name_ok, validate_topic
 
 _CID_LEN = const(8)
 _FREE = const(0)
@@ -203,8 +207,9 @@ class Responder:
     handler(msg) -> payload (bytes or str), or None for no answer; plain function
     or async def; it gets an independent copy of the request. The answer goes to
     the request's Response Topic with the same Correlation Data (spec 4.10.2), at
-    the request's QoS. Requests without a Response Topic are counted in
-    ``ignored``; ``answered`` and ``repeated`` count the others.
+    the request's QoS. Requests without a usable Response Topic (none, empty, or
+    with a wildcard) are not handled and are counted in ``ignored``; ``answered``
+    and ``repeated`` count the others.
     """
 
     def __init__(self, client, filt, handler, qos=1, remember=8):
@@ -215,7 +220,7 @@ class Responder:
         self.answered = 0
         self.repeated = 0
         self.ignored = 0
-        self._seen = [None] * remember  # (response_topic, correlation_data, reply)
+        self._seen = [None] * remember  # (topic, response_topic, correlation_data, reply)
         self._next = 0
 
     async def start(self):
@@ -226,23 +231,25 @@ class Responder:
         """Unsubscribe the request filter."""
         await self._subs.unsubscribe(self.filter)
 
-    def _recall(self, rt, cd):
+    def _recall(self, t, rt, cd):
+        # a retry is the same request: same topic, Response Topic and Correlation Data
         for e in self._seen:
-            if e is not None and e[0] == rt and cd is not None and e[1] == cd:
+            if e is not None and cd is not None and e[2] == cd and e[1] == rt and e[0] == t:
                 return e
         return None
 
     async def _on_request(self, m):
         # an async handler: the link hands us a copy (bytes payload and data)
         rt = m.response_topic
-        if rt is None:
+        if not rt or not topic_name_ok(rt):
             self.ignored += 1
             return
         cd = m.correlation_data
-        e = self._recall(rt, cd)
+        t = m.topic
+        e = self._recall(t, rt, cd)
         if e is not None:
             self.repeated += 1
-            out = e[2]
+            out = e[3]
         else:
             out = self.handler(m)
             if out is not None and hasattr(out, "send"):
@@ -250,7 +257,7 @@ class Responder:
             if out is None:
                 return
             if cd is not None and self._seen:
-                self._seen[self._next] = (rt, cd, out)
+                self._seen[self._next] = (t, rt, cd, out)
                 self._next = (self._next + 1) % len(self._seen)
         self.answered += 1
         await self.client.publish(rt, out, m.qos if m.qos < self.qos else self.qos,
