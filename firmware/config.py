@@ -7,8 +7,9 @@
 
 `config.json` may hold any subset of the keys; the rest take their defaults.
 Unknown keys, wrong types and out-of-range values raise ConfigError naming the
-key. No board import: host tools use this module under CPython. docs/config.md
-lists every key.
+key. No board import: host tools use this module under CPython (broker URLs are
+checked by the library's own mqtt5.transport.parse_url). docs/config.md lists
+every key.
 """
 
 import json
@@ -84,6 +85,10 @@ def _check(key, spec, v):
             raise ConfigError("%s: expected a string" % key)
         if len(v) < lo or len(v) > hi:
             raise ConfigError("%s: length %d is out of range %d..%d" % (key, len(v), lo, hi))
+        try:
+            v.encode()
+        except UnicodeError:  # a lone surrogate (CPython): no UTF-8 for the device
+            raise ConfigError("%s: not valid Unicode text" % key)
     return v
 
 
@@ -129,6 +134,12 @@ def validate(obj, sensors=None):
         if not isinstance(u, str) or not (u.startswith("mqtt://") or u.startswith("mqtts://")) \
                 or len(u) > 128:
             raise ConfigError("brokers: %r is not an mqtt:// or mqtts:// URL" % (u,))
+        from mqtt5.transport import parse_url  # the client's own reading of a URL
+
+        try:
+            parse_url(u)
+        except ValueError as e:
+            raise ConfigError("brokers: %s" % e)
     out["brokers"] = list(urls)
     sens = obj.get("sensors", {})
     if not isinstance(sens, dict):

@@ -95,6 +95,15 @@ def test_retained_and_subscribe_options(runtime, broker):
         peer.clear_retained(base + "/rh0")
         peer.clear_retained(base + "/rh2")
 
+    u = res.record(step="urls")
+    assert u["urls"]["mqtt://h"] == ["mqtt", "h", 1883] and u["urls"]["mqtts://h"] == ["mqtts", "h", 8883]
+    assert u["urls"]["h:1884"] == ["mqtt", "h", 1884]
+    assert u["urls"]["mqtt://[::1]:1885/x"] == ["mqtt", "::1", 1885]
+    for bad in ("mqtt://", "mqtt://h:", "mqtt://h:abc", "mqtt://h:65536", "mqtt://h:0",
+                "mqtt://[::1", "mqtt://[::1]x"):
+        assert u["urls"][bad] == "bad URL %r: expected mqtt[s]://host[:port], port 1..65535" % bad
+    assert u["urls"]["ws://h"] == "unsupported URL scheme: ws"
+    assert u["refused"].startswith("bad URL 'mqtt://127.0.0.1:70000'") and u["connected"] is False
     own = res.record(step="retained_own")
     assert (own["payload"], own["retain"]) == ("kept", True)
     rh = res.record(step="retain_handling")

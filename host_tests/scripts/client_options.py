@@ -14,6 +14,22 @@ URL = "mqtt://127.0.0.1:%d" % PORT
 
 async def run():
     a = Client("optsA-" + TAG)
+    # URLs: what parses, and a clear ValueError (no socket opened) for the rest
+    from mqtt5.transport import parse_url
+    urls = {}
+    for u in ("mqtt://h", "mqtts://h", "h:1884", "mqtt://[::1]:1885/x", "mqtt://", "mqtt://h:",
+              "mqtt://h:abc", "mqtt://h:65536", "mqtt://h:0", "mqtt://[::1", "mqtt://[::1]x",
+              "ws://h"):
+        try:
+            urls[u] = list(parse_url(u))
+        except ValueError as e:
+            urls[u] = str(e)
+    try:
+        await a.connect("mqtt://127.0.0.1:70000")
+        refused = "connected"
+    except ValueError as e:
+        refused = str(e)
+    emit(step="urls", urls=urls, refused=refused, connected=a.is_connected)
     b = Client("optsB-" + TAG)
     await a.connect(URL)
     await b.connect(URL)

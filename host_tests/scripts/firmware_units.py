@@ -3,6 +3,7 @@
 
 import json
 import os
+import sys
 
 import config
 import payload as pl
@@ -52,6 +53,22 @@ for bad, key in (({"keepalive": 1}, "keepalive"), ({"keepalive": "30"}, "keepali
         ok("reject_" + key, False, bad)
     except config.ConfigError as e:
         ok("reject_" + key, key in str(e), e)
+# broker URLs the client could not connect to are refused when set, naming the URL
+for url in ("mqtt://", "mqtt://h:", "mqtt://h:99999", "mqtt://h:abc", "mqtt://:1883",
+            "mqtts://[::1", "mqtt://[::1]x"):
+    try:
+        config.validate({"brokers": ["mqtt://ok.example:1883", url]})
+        ok("reject_broker " + url, False, url)
+    except config.ConfigError as e:
+        ok("reject_broker " + url, str(e).startswith("brokers: ") and repr(url) in str(e), e)
+if sys.implementation.name == "cpython":  # a MicroPython str holds no lone surrogate
+    try:
+        config.validate({"wifi_ssid": "\ud800"})
+        ok("reject_surrogate", False)
+    except config.ConfigError as e:
+        ok("reject_surrogate", "wifi_ssid" in str(e), e)
+ok("broker_urls_kept", config.validate({"brokers": [
+    "mqtt://h", "mqtts://h:8884", "mqtt://[::1]:1884/x"]})["brokers"][1] == "mqtts://h:8884")
 m = config.mask(config.validate({"password": "s3cret", "wifi_password": "w1fi"}))
 ok("mask", m["password"] == config.MASK and m["wifi_password"] == config.MASK
    and "s3cret" not in json.dumps(m), m)

@@ -12,32 +12,37 @@ from ._compat import set_nodelay, stream_backlog, stream_readinto, stream_socket
 
 def parse_url(url):
     """'mqtt://host:port' -> ('mqtt', host, port). Port defaults to 1883 (8883 for
-    mqtts). A bare 'host[:port]' means mqtt://. IPv6 hosts go in brackets."""
+    mqtts). A bare 'host[:port]' means mqtt://. IPv6 hosts go in brackets.
+    ValueError naming the URL for another scheme, no host, or a port that is not
+    1..65535."""
     scheme = "mqtt"
+    hp = url
     i = url.find("://")
     if i >= 0:
         scheme = url[:i]
-        url = url[i + 3 :]
+        hp = url[i + 3 :]
     if scheme not in ("mqtt", "mqtts"):
         raise ValueError("unsupported URL scheme: " + scheme)
-    j = url.find("/")
+    j = hp.find("/")
     if j >= 0:
-        url = url[:j]
+        hp = hp[:j]
     port = 8883 if scheme == "mqtts" else 1883
-    if url.startswith("["):
-        k = url.find("]")
-        host = url[1:k]
-        rest = url[k + 1 :]
-        if rest.startswith(":"):
-            port = int(rest[1:])
-    else:
-        k = url.rfind(":")
-        host = url
-        if k >= 0:
-            host = url[:k]
-            port = int(url[k + 1 :])
-    if not host:
-        raise ValueError("no host in URL")
+    k = hp.rfind(":")
+    host = hp
+    if hp.startswith("["):
+        k = hp.find("]")
+        host = hp[1:k] if k > 0 else ""
+        rest = hp[k + 1 :]
+        if rest and rest[0] != ":":
+            host = ""  # nothing but :port may follow the brackets
+        k = k + 1 if rest else -1
+    elif k >= 0:
+        host = hp[:k]
+    if k >= 0:
+        port = hp[k + 1 :]
+        port = int(port) if port.isdigit() else 0
+    if not host or not 0 < port < 65536:
+        raise ValueError("bad URL %r: expected mqtt[s]://host[:port], port 1..65535" % url)
     return scheme, host, port
 
 

@@ -11,6 +11,9 @@ from . import ROOT
 def module(name):
     """firmware/<name>.py imported under CPython as `fieldnode_firmware_<name>`."""
     key = "fieldnode_firmware_" + name
+    lib = os.path.join(ROOT, "lib")  # config.py checks broker URLs with mqtt5's parser
+    if lib not in sys.path:
+        sys.path.append(lib)
     if key not in sys.modules:
         spec = importlib.util.spec_from_file_location(key, os.path.join(ROOT, "firmware", name + ".py"))
         mod = importlib.util.module_from_spec(spec)
