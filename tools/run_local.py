@@ -73,7 +73,7 @@ def main(argv=None):
                         log_types=("error", "warning", "notice"))
         broker.start()
         print("run: started Mosquitto on %s:%d (log: %s)" % (args.host, args.port, broker.log_path))
-    print("run: watch it with: mosquitto_sub -V mqttv5 -t '#' -v")
+    print("run: watch it with: mosquitto_sub -V mqttv5 -t 'fieldnode/#' -v")
     sys.stdout.flush()
 
     argv_, env = command(args.runtime, os.path.join(ROOT, "firmware", "main.py"),
