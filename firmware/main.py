@@ -136,14 +136,18 @@ class Node:
             return
         self.stopped = True
         status = self.app.status_topic
-        if self.client.is_connected:
+        up = self.client.is_connected
+        if up:
             try:
                 await asyncio.wait_for(self.client.publish(status, b"offline", qos=1,
                                                            retain=True), 3)
             except Exception as e:
                 log("offline not sent: %r" % (e,))
         await self.sup.stop()
-        log("%s offline, disconnected" % status)
+        if up:
+            log("%s offline, disconnected" % status)
+        else:  # the broker publishes the Will once the session's link is gone
+            log("stopped while not connected: %s is left to the Will" % status)
         self._end.set()
 
 

@@ -112,15 +112,16 @@ def test_events_older_than_their_expiry_are_dropped_not_sent_stale(broker, runti
 
 @pytest.mark.parametrize("case,expect", [
     ("missing", "defaults"), ("corrupt", "last_good"), ("half_written", "last_good"),
-    ("corrupt_no_last_good", "defaults")])
+    ("corrupt_no_last_good", "defaults"), ("bad_broker_url", "last_good")])
 def test_bad_config_at_boot_falls_back_and_says_so(broker, runtime, tmp_path, case, expect):
     device = ("cfg-%s-%s" % (case, runtime)).replace("_", "-")
     good = dict(FAST, stats_interval_ms=700)
     if case != "missing":
         with open(os.path.join(tmp_path, "config.json"), "w") as f:
             f.write({"corrupt": "\x00\xffnot json", "half_written": json.dumps(good)[:20],
-                     "corrupt_no_last_good": "{\"keepalive\": 1}"}[case])
-    if case in ("corrupt", "half_written"):
+                     "corrupt_no_last_good": "{\"keepalive\": 1}",
+                     "bad_broker_url": json.dumps(dict(good, brokers=["mqtt://h:abc"]))}[case])
+    if case in ("corrupt", "half_written", "bad_broker_url"):
         with open(os.path.join(tmp_path, "config.last_good.json"), "w") as f:
             json.dump(good, f)
     peer = _watch(broker, device)
@@ -228,6 +229,11 @@ def test_credentials_are_withheld_over_plain_tcp_to_another_host(runtime, tmp_pa
     try:
         node.wait_log("credentials withheld: mqtt://192.0.2.1:1883 is plain TCP")
         assert "Plain-Secret" not in node.output
+        # stopped without ever connecting: the log says so, it claims no goodbye
+        node.wait_log("link down")
+        node.interrupt()
+        assert "stopped while not connected" in node.output
+        assert "offline, disconnected" not in node.output
     finally:
         node.kill()
 
