@@ -1,5 +1,7 @@
-"""fieldnode's face: --help on every subcommand, argument errors (exit 2), one-line
-failures (exit 1) for an unknown board and the like. No board or broker needed."""
+"""fieldnode's face: --help on every subcommand, argument errors (exit 2: argparse's, and
+the ones checked after parsing, like an unknown board, a broker URL or a device id that
+cannot go in a topic), one-line failures (exit 1) for a missing file or port. No board or
+broker needed."""
 
 import pytest
 
@@ -50,7 +52,10 @@ def test_argument_errors_exit_2(argv, message):
     (["config", "show", "extra", "--port", "/dev/null"], "config show takes no arguments"),
     (["config", "import", "--port", "/dev/null"], "config import takes FILE"),
     (["cmd", "node-1", "ping", "noequals"], "expected key=value, got 'noequals'"),
-    (["cmd", "node-1", "ping", "--timeout", "0"], "--timeout must be positive"),
+    (["cmd", "node-1", "ping", "--timeout", "0"], "--timeout must be positive and finite"),
+    (["flash", "--board", "esp32", "--firmware", "x.bin"], "--port is required for esp32"),
+    (["flash", "--board", "unix", "--firmware", "x.bin"],
+     "board unix is not flashed (it runs on the host)"),
 ])
 def test_checked_arguments_exit_2_with_one_line(argv, message):
     r = fieldnode(*argv)
@@ -64,9 +69,9 @@ def test_checked_arguments_exit_2_with_one_line(argv, message):
     ["flash", "--board", "esp33", "--firmware", "x.bin"],
     ["build", "--board", "../lib"],
 ])
-def test_unknown_board(argv):
+def test_unknown_board_is_an_argument_error(argv):
     r = fieldnode(*argv)
-    assert r.returncode == 1
+    assert r.returncode == 2
     assert r.stderr == "fieldnode %s: unknown board %r (known: esp32, rp2_pico_w, unix)\n" % (
         argv[0], argv[2])
 
@@ -75,11 +80,37 @@ def test_missing_files_and_ports(tmp_path):
     r = fieldnode("flash", "--board", "esp32", "--port", "/dev/null", "--firmware", tmp_path / "x.bin")
     assert r.returncode == 1 and r.stderr == "fieldnode flash: firmware file %s not found\n" % (
         tmp_path / "x.bin")
-    r = fieldnode("flash", "--board", "unix", "--firmware", __file__)
-    assert r.returncode == 1 and "board unix is not flashed" in r.stderr
     r = fieldnode("logs", "--port", tmp_path / "ttyACM3")
     assert r.returncode == 1
     assert r.stderr == "fieldnode logs: serial port %s not found (is the board plugged in?)\n" % (
         tmp_path / "ttyACM3")
-    r = fieldnode("monitor", "--url", "http://example.com")
-    assert r.returncode == 1 and "broker URL must look like mqtt://host[:port]" in r.stderr
+
+
+URL_FORM = "broker URL must look like mqtt://host[:port] or mqtts://host[:port] (port 1-65535)"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["cmd", "unix-node", "ping", "--url", "mqtt://127.0.0.1:abc"],
+     URL_FORM + ", got 'mqtt://127.0.0.1:abc'"),
+    (["monitor", "--url", "mqtt://127.0.0.1:70000"], URL_FORM + ", got 'mqtt://127.0.0.1:70000'"),
+    (["monitor", "--url", "mqtt://127.0.0.1:0"], URL_FORM + ", got 'mqtt://127.0.0.1:0'"),
+    (["monitor", "--url", "http://example.com"], URL_FORM + ", got 'http://example.com'"),
+    (["cmd", "node-1", "ping", "--url", "mqtt://:1883"], URL_FORM + ", got 'mqtt://:1883'"),
+    (["cmd", "unix-node", "a/#"], "command name 'a/#' must not contain '#'"),
+    (["cmd", "unix-node", "get/state"], "command name 'get/state' must not contain '/'"),
+    (["cmd", "x+", "ping"], "device id 'x+' must not contain '+'"),
+    (["cmd", "", "ping"], "device id must not be empty"),
+    (["cmd", "node-1", ""], "command name must not be empty"),
+    (["cmd", "node-1", "ping", "--prefix", "site/+"], "--prefix 'site/+' must not contain '+'"),
+    (["cmd", "node-1", "ping", "--timeout", "inf"], "--timeout must be positive and finite"),
+    (["monitor", "--device", "a/b"], "--device 'a/b' must not contain '/'"),
+    (["monitor", "--device", "#"], "--device '#' must not contain '#'"),
+    (["monitor", "--prefix", ""], "--prefix must not be empty"),
+    (["monitor", "--duration", "nan"], "--duration must be positive and finite"),
+])
+def test_broker_url_and_topic_parts_are_checked_before_connecting(argv, message):
+    """Refused before any connection is tried: these raised a traceback from urllib or
+    paho, waited for ever, or watched a topic no device publishes."""
+    r = fieldnode(*argv)
+    assert r.returncode == 2
+    assert r.stderr == "fieldnode %s: %s\n" % (argv[0], message)

@@ -111,6 +111,119 @@ def test_build_refuses_an_unknown_opt_level(tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+NOT_A_BUILD = ("fieldnode build: --out %s: exists and is not a fieldnode build (it holds %s); "
+               "give an empty or new directory\n")
+
+
+def tree(top):
+    """{relative path: bytes} of every file under `top`."""
+    return {str(p.relative_to(top)): p.read_bytes() for p in top.rglob("*") if p.is_file()}
+
+
+def test_build_refuses_an_out_dir_that_is_not_a_build(tmp_path):
+    """`--out DIR` once wiped any existing DIR (`--out /` deleted /etc): a directory holding
+    anything but a previous build is refused, with nothing deleted or written."""
+    decoy = tmp_path / "decoy"
+    decoy.mkdir()
+    (decoy / "keep.txt").write_text("precious\n")
+    r = fieldnode("build", "--board", "unix", "--out", decoy)
+    assert r.returncode == 1
+    assert r.stderr == NOT_A_BUILD % (decoy, "keep.txt")
+    r = fieldnode("build", "--board", "unix", "--out", ".", cwd=decoy)
+    assert r.returncode == 1 and r.stderr == NOT_A_BUILD % (".", "keep.txt")
+    assert tree(decoy) == {"keep.txt": b"precious\n"} and r.stdout == ""
+
+    afile = tmp_path / "notes.txt"
+    afile.write_text("keep me\n")
+    r = fieldnode("build", "--board", "unix", "--out", afile)
+    assert r.returncode == 1 and r.stderr == (
+        "fieldnode build: --out %s: exists and is not a directory; give an empty or new "
+        "directory\n" % afile)
+    link = tmp_path / "link"
+    link.symlink_to(decoy)
+    for out in (link, str(link) + "/"):
+        r = fieldnode("build", "--board", "unix", "--out", out)
+        assert r.returncode == 1 and r.stderr == (
+            "fieldnode build: --out %s: is a symlink; give an empty or new directory\n" % out)
+    assert afile.read_text() == "keep me\n" and tree(decoy) == {"keep.txt": b"precious\n"}
+
+
+def test_build_again_into_its_own_out_dir(tmp_path):
+    """An empty directory is used; a previous build is replaced; a previous build with one
+    stray file (or an edited main.py) is refused and nothing in it is deleted."""
+    out = tmp_path / "empty"
+    out.mkdir()
+    assert fieldnode("build", "--board", "unix", "--out", out).returncode == 0
+    first = tree(out)
+    (out / "lib" / "payload.mpy").write_bytes(b"stale")
+    r = fieldnode("build", "--board", "unix", "--out", out)
+    assert r.returncode == 0, r.stderr
+    assert tree(out) == first
+
+    (out / "lib" / "notes.txt").write_text("mine\n")
+    r = fieldnode("build", "--board", "unix", "--out", out)
+    assert r.returncode == 1 and r.stderr == NOT_A_BUILD % (out, "lib/notes.txt")
+    assert tree(out) == dict(first, **{"lib/notes.txt": b"mine\n"})
+    (out / "lib" / "notes.txt").unlink()
+    (out / "main.py").write_text("import fieldnode_main  # tuned by hand\n")
+    r = fieldnode("build", "--board", "unix", "--out", out)
+    assert r.returncode == 1 and r.stderr == NOT_A_BUILD % (out, "main.py")
+    assert (out / "main.py").read_text() == "import fieldnode_main  # tuned by hand\n"
+
+
+def test_build_refuses_the_filesystem_and_repository_roots(tmp_path, monkeypatch):
+    """Refused even when empty: checked in-process on an empty decoy that stands in for
+    the root (never the real one)."""
+    from fieldnode import CliError, build
+
+    decoy = tmp_path / "root"
+    decoy.mkdir()
+    monkeypatch.setattr(build, "ROOT", str(decoy))
+    with pytest.raises(CliError, match="is the repository root; give an empty or new directory"):
+        build.prepare_out(str(decoy))
+    monkeypatch.undo()
+    realpath = os.path.realpath
+    monkeypatch.setattr(os.path, "realpath",
+                        lambda p: "/" if p == str(decoy) else realpath(p))
+    with pytest.raises(CliError, match="is the filesystem root; give an empty or new directory"):
+        build.prepare_out(str(decoy))
+    monkeypatch.undo()
+    assert list(decoy.iterdir()) == []
+
+
+def test_build_out_os_errors_are_one_line(tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("x\n")
+    r = fieldnode("build", "--board", "unix", "--out", afile / "sub")
+    assert r.returncode == 1
+    assert r.stderr == "fieldnode build: --out %s: Not a directory\n" % (afile / "sub")
+
+
+def test_build_refuses_module_names_that_clash_before_compiling(tmp_path):
+    """Two sources for one output path (an --add module named like the bundle's, or like
+    another --add's) was compiled twice, the last one winning."""
+    mine, theirs = tmp_path / "mine", tmp_path / "theirs"
+    for d in (mine, theirs):
+        d.mkdir()
+        (d / "sensor_x.py").write_text("X = 1\n")
+    (mine / "config.py").write_text("X = 2\n")
+    out = tmp_path / "out"
+    r = fieldnode("build", "--board", "unix", "--out", out, "--add", mine)
+    assert r.returncode == 1 and r.stderr == (
+        "fieldnode build: module config comes from both firmware/config.py and %s: rename one; "
+        "nothing built\n" % (mine / "config.py"))
+    (mine / "config.py").unlink()
+    r = fieldnode("build", "--board", "unix", "--out", out, "--add", mine, "--add", theirs)
+    assert r.returncode == 1 and r.stderr == (
+        "fieldnode build: module sensor_x comes from both %s and %s: rename one; nothing "
+        "built\n" % (mine / "sensor_x.py", theirs / "sensor_x.py"))
+    firmware = os.path.join(ROOT, "firmware")
+    r = fieldnode("build", "--board", "esp32", "--out", out, "--add", firmware)
+    assert r.returncode == 1 and r.stderr.startswith("fieldnode build: module ")
+    assert "would be compiled twice (an --add of a directory the bundle has" in r.stderr
+    assert not out.exists()
+
+
 def esp_image(path, cls_name):
     from esptool.bin_image import ImageSegment
     import esptool.bin_image as bi

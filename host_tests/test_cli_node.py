@@ -9,9 +9,11 @@ import uuid
 
 import pytest
 
-from broker import free_port
+from broker import Broker, free_port
+from certs import make_certs
 from fieldnode_cli import fieldnode
 from runtimes import tool
+from test_tls import tls_listener
 
 
 @pytest.fixture(scope="module")
@@ -137,3 +139,29 @@ def test_no_broker():
         r = fieldnode(*argv, "--url", url)
         assert r.returncode == 1
         assert r.stderr == "fieldnode %s: no broker at %s: Connection refused\n" % (argv[0], url)
+
+
+def test_monitor_and_cmd_over_mqtts(tmp_path_factory):
+    """mqtts:// is TLS, the broker's certificate checked against the system CAs, or the
+    one $SSL_CERT_FILE names (here the test CA)."""
+    certs = str(tmp_path_factory.mktemp("certs"))
+    make_certs(certs, "ec")
+    port = free_port()
+    b = Broker(tmp_path_factory.mktemp("mosquitto_cli_tls"), extra_config=tls_listener(
+        port, certs, "server"))
+    b.start()
+    url = "mqtts://127.0.0.1:%d" % port
+    try:
+        trusted = {"SSL_CERT_FILE": os.path.join(certs, "ca.pem")}
+        r = fieldnode("monitor", "--url", url, "--duration", 1, env=trusted)
+        assert r.returncode == 0
+        assert r.stderr == "monitor: fieldnode/v1/+/# on %s (Ctrl-C to stop)\n" % url
+        r = fieldnode("cmd", "nobody-home", "ping", "--timeout", 1, "--url", url, env=trusted)
+        assert r.returncode == 1 and "no answer from nobody-home to ping within 1s" in r.stderr
+        r = fieldnode("monitor", "--url", url, "--duration", 1,
+                      env={"SSL_CERT_FILE": os.path.join(certs, "rogue_ca.pem")})
+        assert r.returncode == 1
+        assert r.stderr.startswith("fieldnode monitor: no broker at %s: " % url)
+        assert "certificate verify failed" in r.stderr and len(r.stderr.splitlines()) == 1
+    finally:
+        b.stop()

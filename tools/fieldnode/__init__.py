@@ -8,7 +8,8 @@ import os
 
 
 class CliError(Exception):
-    """A user-facing failure: printed as one line `fieldnode: <message>`, exit code 1."""
+    """A user-facing failure: printed as one line `fieldnode SUBCOMMAND: <message>`, exit
+    code `code` (1; 2 for a wrong argument)."""
 
     def __init__(self, message, code=1):
         super().__init__(message)

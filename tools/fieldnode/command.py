@@ -66,15 +66,26 @@ def request(url, prefix, device, name, args, timeout):
     return answer
 
 
-def run(args):
+def check_args(args):
+    """The command's arguments as a dict; a wrong argument (the broker URL, a device id,
+    command name or prefix that cannot go in a topic, a bad key=value or --timeout) is a
+    CliError with exit code 2, raised before any connection."""
+    mqtt.check_url(args.url)
+    mqtt.check_topic_part("--prefix", args.prefix, slashes=True)
+    mqtt.check_topic_part("device id", args.device)
+    mqtt.check_topic_part("command name", args.name)
+    mqtt.check_seconds("--timeout", args.timeout)
     kwargs = {}
     for item in args.args:
         key, eq, text = item.partition("=")
         if not eq or not key:
             raise CliError("expected key=value, got %r" % item, code=2)
         kwargs[key] = parse_value(text)
-    if args.timeout <= 0:
-        raise CliError("--timeout must be positive", code=2)
+    return kwargs
+
+
+def run(args):
+    kwargs = check_args(args)
     answer = request(args.url, args.prefix, args.device, args.name, kwargs, args.timeout)
     print(json.dumps(answer))
     rc = answer.get("rc") if isinstance(answer, dict) else None

@@ -113,18 +113,28 @@ def flash_uf2(port, firmware, drive, timeout):
         print("flash: serial port %s is up" % port)
 
 
+def method(board, port):
+    """How `board` is flashed: "uf2" or "esptool". A board that is not flashed, or an
+    esptool board without `port`, is a wrong argument (CliError, exit code 2)."""
+    flash = board.get("flash")
+    if not flash:
+        raise CliError("board %s is not flashed (it runs on the host)" % board["name"], code=2)
+    if flash.get("method") == "uf2":
+        return "uf2"
+    if not port:
+        raise CliError("--port is required for %s" % board["name"], code=2)
+    return "esptool"
+
+
 def run(args):
     board = boards.load(args.board)
+    how = method(board, args.port)
     if not os.path.isfile(args.firmware):
         raise CliError("firmware file %s not found" % args.firmware)
-    if (board.get("flash") or {}).get("method") == "uf2":
+    if how == "uf2":
         flash_uf2(args.port, args.firmware, args.drive, args.wait)
-    elif board.get("flash"):
-        if not args.port:
-            raise CliError("--port is required for %s" % args.board)
-        flash_esp(board, args.port, args.firmware, args.erase)
     else:
-        raise CliError("board %s is not flashed (it runs on the host)" % args.board)
+        flash_esp(board, args.port, args.firmware, args.erase)
     return 0
 
 

@@ -78,7 +78,18 @@ def line(rec, stamp, retained, extra=""):
                                       extra, "  (retained)" if retained else "")
 
 
+def check_args(args):
+    """A wrong argument (the broker URL, a --device or --prefix that cannot go in a topic
+    filter, --duration) is a CliError with exit code 2, raised before any connection."""
+    mqtt.check_url(args.url)
+    mqtt.check_topic_part("--prefix", args.prefix, slashes=True)
+    if args.device is not None:
+        mqtt.check_topic_part("--device", args.device)
+    mqtt.check_seconds("--duration", args.duration)
+
+
 def run(args):
+    check_args(args)
     inbox = queue.Queue()
 
     def on_message(client, userdata, msg):

@@ -1,5 +1,6 @@
 """A paho-mqtt v5 connection to the broker for monitor and cmd, with one-line errors."""
 
+import math
 import os
 import threading
 import uuid
@@ -9,23 +10,58 @@ from . import CliError
 
 DEFAULT_URL = "mqtt://127.0.0.1:1883"
 PREFIX = "fieldnode/v1"
+PORTS = {"mqtt": 1883, "mqtts": 8883}
 
 
 def add_arguments(parser):
     parser.add_argument("--url", default=os.getenv("FIELDNODE_BROKER") or DEFAULT_URL,
-                        help="broker URL (default $FIELDNODE_BROKER or %s)" % DEFAULT_URL)
+                        help="broker URL, mqtt://host[:port] or mqtts:// for TLS (system CAs, "
+                             "or $SSL_CERT_FILE) (default $FIELDNODE_BROKER or %s)" % DEFAULT_URL)
     parser.add_argument("--prefix", default=PREFIX, help="topic prefix (default %s)" % PREFIX)
 
 
+def check_url(url):
+    """(urlsplit parts, port) of a broker URL; anything but mqtt[s]://host[:port] with a
+    port in 1..65535 is a wrong argument (CliError, exit code 2)."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:          # not a number, or above 65535
+        port = 0
+    if parts.scheme not in PORTS or not parts.hostname or port == 0:
+        raise CliError("broker URL must look like mqtt://host[:port] or mqtts://host[:port] "
+                       "(port 1-65535), got %r" % url, code=2)
+    return parts, port or PORTS[parts.scheme]
+
+
+def check_topic_part(what, value, slashes=False):
+    """`value` must go in a topic: no wildcard (+ #), no NUL, not empty, and no / unless
+    `slashes` (the firmware's rule for device_id and topic_prefix); else a CliError, exit
+    code 2."""
+    if not value:
+        raise CliError("%s must not be empty" % what, code=2)
+    for c in "+#\0" if slashes else "+#/\0":
+        if c in value:
+            raise CliError("%s %r must not contain %r" % (what, value, c), code=2)
+
+
+def check_seconds(option, value):
+    """`value` of a seconds option (None: not given) must be positive and finite; else a
+    CliError, exit code 2."""
+    if value is not None and not 0 < value < math.inf:
+        raise CliError("%s must be positive and finite" % option, code=2)
+
+
 def connect(url, on_message=None, timeout=5.0):
-    """A connected paho v5 client running its network loop in a thread."""
+    """A connected paho v5 client running its network loop in a thread; mqtts:// is TLS
+    with the system's CA certificates (or $SSL_CERT_FILE)."""
     import paho.mqtt.client as paho
 
-    parts = urlsplit(url)
-    if parts.scheme != "mqtt" or not parts.hostname:
-        raise CliError("broker URL must look like mqtt://host[:port], got %r" % url)
+    parts, port = check_url(url)
     client = paho.Client(paho.CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5,
                          client_id="fieldnode-cli-" + uuid.uuid4().hex[:8])
+    if parts.scheme == "mqtts":
+        client.tls_set()
     if parts.username:
         client.username_pw_set(parts.username, parts.password)
     done = threading.Event()
@@ -39,7 +75,7 @@ def connect(url, on_message=None, timeout=5.0):
     if on_message:
         client.on_message = on_message
     try:
-        client.connect(parts.hostname, parts.port or 1883, keepalive=30)
+        client.connect(parts.hostname, port, keepalive=30)
     except OSError as e:
         raise CliError("no broker at %s: %s" % (url, e.strerror or e)) from None
     client.loop_start()
