@@ -44,6 +44,25 @@ def deploy(device, build_dir):
                      "--no-reset")
 
 
+def test_mpremote_mip_installs_the_bundle_from_its_package_json(device, bundle):
+    """The README's `mpremote mip install build/<board>/package.json`: the real mpremote
+    copies every module the package.json names (relative URLs) onto the board."""
+    import subprocess
+
+    from runtimes import tool
+
+    # `resume`: no soft reset first (the unix port exits on one); --target: the pty
+    # board's lib/ (the unix port's own default is ~/.micropython/lib)
+    r = subprocess.run([tool("mpremote"), "connect", device.port, "resume", "mip", "install",
+                        "--target", "lib", str(bundle / "package.json")], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    mpys = [f for f in bundle_files(bundle) if f.endswith(".mpy")]
+    assert mpys and sorted(str(p.relative_to(device.fs)) for p in device.fs.rglob("*.mpy")) == mpys
+    for f in mpys:
+        assert filecmp.cmp(bundle / f, device.fs / f, shallow=False), f
+
+
 def counts(out):
     m = re.search(r"deploy: (\d+) files, (\d+) changed, (\d+) unchanged", out)
     return tuple(int(x) for x in m.groups())

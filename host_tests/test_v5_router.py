@@ -34,4 +34,4 @@ def test_router_and_request_units_as_mpy():
     rec = run("micropython", "v5_router.py", mpy=True).records[0]
     assert rec["sid"]["one"] == ["B"] and rec["alloc"]["bytes"] == 0
     rec = run("micropython", "v5_request_unit.py", mpy=True).records[0]
-    assert rec["replies"] == ["r1", "r2"] and rec["responder"]["answered"] == 5
+    assert rec["replies"] == ["r1", "r2"] and rec["responder"]["answered"] == 6
