@@ -117,3 +117,21 @@ def test_supervision_heap_cost(runtime, broker):
     if runtime != "cpython":
         assert rec["supervised_qos1"] - rec["plain_qos1"] <= 32, rec
         assert rec["supervised_qos0"] - rec["plain_qos0"] <= 32, rec
+
+
+def test_bad_input_fails_at_the_call_and_never_wedges_the_client(runtime, broker):
+    res = run(runtime, "supervisor_misuse.py", broker.port, runtime, timeout=60)
+    r = res.record(step="bad_subscribe")
+    # a bad filter, QoS 3 and a misspelt argument raise at once, are not remembered,
+    # and the supervisor comes back after its link was taken over
+    assert r["refused"] == ["ValueError", "ValueError", "TypeError"]
+    assert r["up"] is True and r["reconnects"] == 1 and r["remembered"] == 0
+    r = res.record(step="after_stop")
+    assert r["publish"] == ["MQTTError", "MQTTError"] and r["wait_up"] == "MQTTError"
+    r = res.record(step="bad_option")  # Client(keepalive=70000): one attempt, then stopped
+    assert r["state"] == 3 and r["connecting"] == 1 and r["reason"] == "ValueError"
+    assert r["up"] == "MQTTError: supervisor stopped: keepalive must be 0..65535"
+    r = res.record(step="handlers")
+    assert r["routes"] == []            # the failed subscribe left no route
+    assert r["echoes"] == ["once"]      # a handler returning publish(...) ran once
+    assert r["kept"] == ["k1", "k2", "k3"]

@@ -88,9 +88,10 @@ class FakeClient:
         self.is_connected = False
         self.msgs_in = self.msgs_out = self.bytes_in = self.bytes_out = 0
         self._end = None
+        self._q = None  # the offline queue while supervised (as mqtt5.link)
 
     def _supervise(self, q):
-        pass
+        self._q = q
 
     def _routes(self):
         return self._router

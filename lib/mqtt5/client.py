@@ -297,12 +297,11 @@ class Client(Link):
         """
         many = not isinstance(filt, str)
         filters = list(filt) if many else [filt]
+        from .router import check_subscribe
+
+        check_subscribe(filters, qos, retain_handling=retain_handling)
         opts = (qos | (0x04 if no_local else 0) | (0x08 if retain_as_published else 0)
                 | (retain_handling << 4))
-        from .router import validate_filter
-
-        for f in filters:
-            validate_filter(f)
         if (subscription_identifier is None and handler is not None
                 and getattr(self._s, "sub_id_available", False)):
             subscription_identifier = self._routes().new_sid(None if many else filt)
@@ -315,12 +314,16 @@ class Client(Link):
         if handler is not None:
             for f in filters:
                 self._routes().add(f, handler, subscription_identifier or 0)
-        codes, err = await self._request(self._s.subscribe, [(f, opts) for f in filters], props)
-        if codes is None:  # no SUBACK: the link went down
+        try:
+            codes, err = await self._request(self._s.subscribe, [(f, opts) for f in filters],
+                                             props)
+            if codes is None:  # no SUBACK: the link went down
+                raise err
+        except BaseException:  # not subscribed: no route is left behind
             if handler is not None:
                 for f in filters:
                     self._routes().remove(f)
-            raise err
+            raise
         for i in range(len(filters)):
             if codes[i] >= 0x80:
                 self._routes().remove(filters[i])

@@ -38,7 +38,9 @@ def fail_waiter(c, w, err):
 
 
 def abandon(c, err):
-    # Supervision ends (stop()): fail every waiting caller and empty the queue.
+    # Supervision ends (stop()): fail every waiting caller, empty the queue and
+    # leave the client unsupervised (a publish while down then raises, as on a
+    # plain client, instead of queuing where no drainer will come).
     q = c._q
     while q is not None and q.n:
         q.pop()
@@ -46,6 +48,7 @@ def abandon(c, err):
     for i in range(len(pids)):
         if pids[i] != _FREE and not c._wdone[i]:
             fail_waiter(c, i, err)
+    c._q = None
 
 
 def publish_failed(c, ev):

@@ -3,8 +3,9 @@
 Zero copy by default: a synchronous handler gets the client's one reusable
 `Message`, whose `payload` (and `correlation_data`) is a memoryview into the
 receive buffer, valid only during the handler call. To keep anything past the
-call, take `bytes(msg.payload)` or `msg.copy()`. Async handlers always get a
-`copy()`, because they run after the buffer has moved on.
+call, take `bytes(msg.payload)` or `msg.copy()`. A handler is called once; when it
+returns an awaitable (async def), that runs as a task after the buffer has moved
+on, so its Message is given its own bytes and the link makes a new reusable one.
 """
 
 from ._compat import const, print_exception
@@ -132,13 +133,19 @@ class Message:
         d = self.props
         sids = d.get(_SUB_ID) if d else None  # Subscription Identifier(s): no re-matching
         i = r.next_match(topic, 0, sids) if r is not None else -1
+        kept = False
         if i < 0:
             if link.on_message is not None:
-                _call(link.on_message, self)
+                kept = _call(link.on_message, self)
         while i >= 0:
-            _call(r.handler(i), self)
+            kept = _call(r.handler(i), self) or kept
             i = r.next_match(topic, i + 1, sids)
-        self.payload = self.props = None
+        if kept:  # a task holds this Message: it keeps its own bytes, the link a new one
+            c = self.copy()
+            self.payload, self.props = c.payload, c.props
+            link._msg = None
+        else:
+            self.payload = self.props = None
 
     def text(self):
         """The payload decoded as UTF-8."""
@@ -170,17 +177,20 @@ class Message:
 
 
 def _call(h, m):
-    # A handler may not break the reader: its errors are printed.  An async handler
-    # runs as a task on a copy (the buffer moves on before it runs).
+    # A handler may not break the reader: its errors are printed.  It is called
+    # once.  When it returns an awaitable (an async def, or a function returning
+    # one), that runs as a task, and True tells _deliver() to give the Message its
+    # own bytes before the receive buffer moves on.
     try:
         r = h(m)
         if r is not None and hasattr(r, "send"):
             import asyncio
 
-            r.close()
-            asyncio.create_task(_guard(h(m.copy())))
+            asyncio.create_task(_guard(r))
+            return True
     except Exception as e:
         _report(e)
+    return False
 
 
 async def _guard(coro):

@@ -29,6 +29,18 @@ _SHARED_SID = const(4)  # True: another route has the same identifier (one SUBSC
 _UNKNOWN = const(-1)  # next_match(): the caller does not know the identifiers
 
 
+def check_subscribe(filt, qos=0, handler=None, no_local=False, retain_as_published=False,
+                    retain_handling=0, subscription_identifier=None, user_properties=None):
+    """Raise ValueError (TypeError for an unknown argument) unless Client.subscribe()
+    would accept these arguments: valid filters (a str or a list of them), QoS and
+    Retain Handling 0..2 [MQTT-3.8.3-4] [MQTT-3.8.3-5].  The Supervisor checks a
+    subscription with it before remembering it, so a bad one never reaches a reconnect."""
+    for f in [filt] if isinstance(filt, str) else filt:
+        validate_filter(f)
+    if qos not in (0, 1, 2) or retain_handling not in (0, 1, 2):
+        raise ValueError("subscribe: qos and retain_handling must be 0, 1 or 2")
+
+
 def validate_filter(filt):
     """Raise ValueError unless `filt` is a valid topic filter.
 

@@ -40,6 +40,7 @@ import asyncio
 from ._compat import Signal, monotonic_ms, sleep_ms, ticks_diff
 from .backoff import BASE_MS, CAP_MS, FACTOR, delay_ms
 from .errors import MQTTError
+from .link import pulse
 from .offline import OfflineQueue, DROP_OLDEST
 
 # supervisor states (public)
@@ -179,9 +180,11 @@ class Supervisor:
 
     # ---- public API -------------------------------------------------------------
     def start(self):
-        """Start the supervising task (idempotent); returns it."""
+        """Start the supervising task (idempotent, also after stop()); returns it."""
         if self._task is None:
             self._stop = False
+            if self.client._q is None:  # stopped before: supervise the client again
+                self.client._supervise(self.queue)
             self._task = asyncio.create_task(self.run())
         return self._task
 
@@ -198,20 +201,39 @@ class Supervisor:
                 pass
         if self.client.is_connected:
             await self.client.disconnect(reason_code)
-        self.client._abandon(MQTTError("supervisor stopped"))
-        self._set(STOPPED, None)
+        self._halt(None)
+
+    def _halt(self, err):
+        # Stopped for good (stop(), a fatal refusal, a bad URL or option): callers
+        # waiting for a publish or for wait_up() get an MQTTError, and publish()
+        # raises from now on, as on a client that was never supervised.
+        self._stop = True
+        self.client._abandon(MQTTError("supervisor stopped" + (": %s" % err if err else "")))
+        self._set(STOPPED, err)
+        pulse(self._up)
 
     async def wait_up(self, timeout_ms=None):
-        """Wait until connected (and restored); asyncio.TimeoutError after timeout_ms."""
+        """Wait until connected (and restored); asyncio.TimeoutError after timeout_ms,
+        MQTTError once the supervisor has stopped."""
         if timeout_ms is None:
-            await self._up.wait()
+            await self._wait_up()
         else:
-            await asyncio.wait_for(self._up.wait(), timeout_ms / 1000)
+            await asyncio.wait_for(self._wait_up(), timeout_ms / 1000)
+
+    async def _wait_up(self):
+        while self.state != UP:
+            if self.state == STOPPED:
+                raise MQTTError("supervisor stopped" + (": %s" % self.reason
+                                                       if self.reason else ""))
+            await self._up.wait()
 
     async def subscribe(self, filt, **kwargs):
         """Client.subscribe (same arguments), remembered and restored after a
         reconnect without a session.  When down it is only remembered (returns
         None) and sent on the next connect."""
+        from .router import check_subscribe
+
+        check_subscribe(filt, **kwargs)  # a bad one raises now, never at a reconnect
         sub = [filt, kwargs, False]
         self._subs = [s for s in self._subs if s[0] != filt]
         self._subs.append(sub)
@@ -252,6 +274,9 @@ class Supervisor:
             except Exception as e:  # refused, socket error, timeout, lost meanwhile
                 c._close(e)
                 _count(self.stats.failures, reason_key(e))
+                if isinstance(e, (ValueError, TypeError)):
+                    self._halt(e)  # a bad URL or client option: no retry can fix it
+                    return
                 if not await self._after_failure(e):
                     return
                 continue
@@ -298,8 +323,7 @@ class Supervisor:
         self._set(DOWN, err)
         if kind == FATAL:
             if self.fatal_backoff_ms is None:
-                self._stop = True
-                self._set(STOPPED, err)
+                self._halt(err)
                 return False
             await sleep_ms(self.fatal_backoff_ms)
             return not self._stop
@@ -331,8 +355,8 @@ class Supervisor:
                 if not present or not sub[2]:
                     try:
                         await c.subscribe(sub[0], **sub[1])
-                    except MQTTError as e:
-                        if not c.is_connected:
+                    except (MQTTError, ValueError, TypeError) as e:
+                        if isinstance(e, MQTTError) and not c.is_connected:
                             raise
                         self.reason = e  # refused filter: the link stays up
                     sub[2] = True

@@ -1,0 +1,126 @@
+# Bad input to the supervised and plain API must fail at the call, never wedge
+# the client (argv: port tag):
+# - a bad sup.subscribe() raises at once and is not remembered, so the next
+#   reconnect comes up (before: every reconnect failed on it, for ever);
+# - a bad client option stops the supervisor after one attempt, with the reason;
+# - after stop(), publish() and wait_up() raise instead of waiting for ever;
+# - a failed subscribe() leaves no handler route behind;
+# - a handler that returns an awaitable is called once, and an async handler's
+#   message keeps its own bytes while later messages arrive.
+import asyncio
+
+from client_util import args, emit, main
+from mqtt5 import Client, MQTTError, Supervisor
+
+PORT, TAG = args()
+URL = "mqtt://127.0.0.1:%d" % PORT
+BASE = "sm/" + TAG
+
+
+def error(e):
+    return "%s: %s" % (type(e).__name__, e)
+
+
+async def bad_subscribe_then_reconnect():
+    c = Client("sm-" + TAG, keepalive=5, session_expiry=60)
+    sup = Supervisor(c, URL, base_ms=100, cap_ms=200)
+    sup.start()
+    await sup.wait_up(5000)
+    refused = []
+    for filt, kw in (("a/#/b", {"qos": 1}), ("ok/+", {"qos": 3}), ("ok/+", {"hanlder": 1})):
+        try:
+            await sup.subscribe(filt, **kw)
+            refused.append("accepted")
+        except (ValueError, TypeError) as e:
+            refused.append(type(e).__name__)
+    # a second connection with the same client id takes the session over: the
+    # supervisor's link drops and it must reconnect (restoring its subscriptions)
+    thief = Client("sm-" + TAG)
+    await thief.connect(URL)
+    await c.wait_closed()
+    await thief.disconnect()
+    await sup.wait_up(5000)
+    emit(step="bad_subscribe", refused=refused, up=c.is_connected,
+         reconnects=sup.stats.reconnects, remembered=len(sup._subs))
+
+    # after stop(): a publish and wait_up() fail at once
+    await sup.stop()
+    out = {}
+    for qos in (0, 1):
+        try:
+            await asyncio.wait_for(c.publish(BASE + "/late", b"x", qos=qos), 2)
+            out[qos] = "returned"
+        except MQTTError as e:
+            out[qos] = "MQTTError"
+        except asyncio.TimeoutError:
+            out[qos] = "hung"
+    try:
+        await sup.wait_up(2000)
+        up = "returned"
+    except MQTTError:
+        up = "MQTTError"
+    except asyncio.TimeoutError:
+        up = "hung"
+    emit(step="after_stop", publish=[out[0], out[1]], wait_up=up)
+
+
+async def bad_option_stops():
+    c = Client("sm-opt-" + TAG, keepalive=70000)
+    attempts = []
+    sup = Supervisor(c, URL, base_ms=50, cap_ms=50,
+                     on_state=lambda s, st, r: attempts.append(st))
+    sup.start()
+    try:
+        await sup.wait_up(3000)
+        up = "up"
+    except MQTTError as e:
+        up = error(e)
+    except asyncio.TimeoutError:
+        up = "hung"
+    emit(step="bad_option", up=up, state=sup.state, connecting=attempts.count(1),
+         reason=type(sup.reason).__name__)
+
+
+async def handlers():
+    c = Client("sm-h-" + TAG)
+    await c.connect(URL)
+    # a failed subscribe leaves no route
+    try:
+        await c.subscribe(BASE + "/leak/#", qos=3, handler=lambda m: None)
+    except ValueError:
+        pass
+    routes = c._router.filters() if c._router is not None else []
+    echoes = []
+    kept = []
+    done = asyncio.Event()
+
+    def on_echo(m):
+        echoes.append(bytes(m.payload))
+
+    async def keeper(m):
+        await asyncio.sleep(0.3)  # later messages go through the buffer meanwhile
+        kept.append(bytes(m.payload))
+        if len(kept) == 3:
+            done.set()
+
+    await c.subscribe(BASE + "/echo", qos=1, handler=on_echo)
+    await c.subscribe(BASE + "/in", qos=1,
+                      handler=lambda m: c.publish(BASE + "/echo", bytes(m.payload), qos=1))
+    await c.subscribe(BASE + "/keep", qos=1, handler=keeper)
+    await c.publish(BASE + "/in", b"once", qos=1)
+    for p in (b"k1", b"k2", b"k3"):
+        await c.publish(BASE + "/keep", p, qos=1)
+    await asyncio.wait_for(done.wait(), 5)
+    await asyncio.sleep(0.3)
+    emit(step="handlers", routes=routes, echoes=[e.decode() for e in echoes],
+         kept=[k.decode() for k in kept])
+    await c.disconnect()
+
+
+async def run():
+    await bad_subscribe_then_reconnect()
+    await bad_option_stops()
+    await handlers()
+
+
+main(run())
