@@ -128,9 +128,13 @@ def test_bad_input_fails_at_the_call_and_never_wedges_the_client(runtime, broker
     assert r["up"] is True and r["reconnects"] == 1 and r["remembered"] == 0
     r = res.record(step="after_stop")
     assert r["publish"] == ["MQTTError", "MQTTError"] and r["wait_up"] == "MQTTError"
-    r = res.record(step="bad_option")  # Client(keepalive=70000): one attempt, then stopped
-    assert r["state"] == 3 and r["connecting"] == 1 and r["reason"] == "ValueError"
-    assert r["up"] == "MQTTError: supervisor stopped: keepalive must be 0..65535"
+    r = res.record(step="bad_option")
+    # a bad URL, keepalive, max_inflight or rx_size raises at Supervisor()/Client()
+    assert r["early"] == ["ValueError"] * 4
+    # a password callback returning an int: one attempt, then stopped with the reason
+    assert r["state"] == 3 and r["connecting"] == 1 and r["reason"] == "TypeError"
+    assert r["up"] == ("MQTTError: supervisor stopped: the password callback must return "
+                       "bytes, str or None")
     r = res.record(step="handlers")
     assert r["routes"] == []            # the failed subscribe left no route
     assert r["echoes"] == ["once"]      # a handler returning publish(...) ran once

@@ -62,7 +62,7 @@ def test_tls_cases(runtime, tls_setup):
     res = run(runtime, "tls_client.py", tls_setup["path"], timeout=120)
     cases = {r["case"]: r for r in res.records if r.get("case") != "bad_option"}
     for name in ("rsa_ok", "ec_ok", "ca_der", "localhost", "mtls_ok", "mtls_der_bytes",
-                 "mtls_ec", "insecure"):
+                 "mtls_ec", "insecure", "mtls_insecure"):
         assert cases[name]["ok"] and cases[name]["error"] is None, cases[name]
     for name in ("rsa_ok", "ec_ok", "mtls_ok"):
         assert cases[name]["rc"] in (0, 0x10) and cases[name]["got"] == ["over tls"]

@@ -14,6 +14,8 @@ def test_requester_responder_units(runtime):
     assert rec["replies"] == ["r1", "r2"] and rec["reply_is_copy"] is True
     assert rec["cids"] == [8, True, True]                 # same prefix, new counter
     assert rec["pub"] == ["svc/a", 1, "reply/dev1"]
+    assert rec["slot_wait_timeout"] == ["short", 1]       # ended before the 5 s one
+    assert rec["bad_requester"] == ["ValueError", "ValueError"]
     assert rec["timeout"] == "timeout"
     assert rec["dropped"] == 2 and rec["dropped_no_cd"] == 3
     assert rec["after_stop"] == []

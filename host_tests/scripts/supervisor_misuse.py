@@ -2,7 +2,8 @@
 # the client (argv: port tag):
 # - a bad sup.subscribe() raises at once and is not remembered, so the next
 #   reconnect comes up (before: every reconnect failed on it, for ever);
-# - a bad client option stops the supervisor after one attempt, with the reason;
+# - a bad URL or option raises when given; one found only at connect stops the
+#   supervisor after one attempt, with the reason;
 # - after stop(), publish() and wait_up() raise instead of waiting for ever;
 # - a failed subscribe() leaves no handler route behind;
 # - a handler that returns an awaitable is called once, and an async handler's
@@ -65,7 +66,19 @@ async def bad_subscribe_then_reconnect():
 
 
 async def bad_option_stops():
-    c = Client("sm-opt-" + TAG, keepalive=70000)
+    # checked when given: a bad URL or option raises at once
+    early = []
+    for make in (lambda: Supervisor(Client("x"), "mqtt://127.0.0.1:99999"),
+                 lambda: Client("x", keepalive=70000), lambda: Client("x", max_inflight=0),
+                 lambda: Client("x", rx_size=0)):
+        try:
+            make()
+            early.append("accepted")
+        except ValueError:
+            early.append("ValueError")
+    # found only at connect (a password callable returning no bytes or str): the
+    # supervisor stops after one attempt, with the reason
+    c = Client("sm-opt-" + TAG, username="u", password=lambda: 5)
     attempts = []
     sup = Supervisor(c, URL, base_ms=50, cap_ms=50,
                      on_state=lambda s, st, r: attempts.append(st))
@@ -77,8 +90,8 @@ async def bad_option_stops():
         up = error(e)
     except asyncio.TimeoutError:
         up = "hung"
-    emit(step="bad_option", up=up, state=sup.state, connecting=attempts.count(1),
-         reason=type(sup.reason).__name__)
+    emit(step="bad_option", early=early, up=up, state=sup.state,
+         connecting=attempts.count(1), reason=type(sup.reason).__name__)
 
 
 async def handlers():

@@ -99,6 +99,9 @@ async def run():
     await case("plain_to_tls_port", url("rsa", scheme="mqtt"), None, timeout_ms=3000)
     await case("tls_to_plain_port", url(CFG["plain"]), {"ca": RSA + "ca.pem"}, 3000)
     await case("insecure", url("rogue"), {"insecure": True})
+    # insecure leaves the server unverified but still presents our certificate
+    await case("mtls_insecure", url("mtls"), {"insecure": True, "cert": RSA + "client.pem",
+                                              "key": RSA + "client.key"})
     await case("tls_opts_plain_url", url("rsa", scheme="mqtt"), {"ca": RSA + "ca.pem"})
     await case("blackhole", url(CFG["blackhole"]), {"ca": RSA + "ca.pem"}, timeout_ms=700)
     for bad in ({"ca": 5}, {"cafile": "x"}, {"cert": RSA + "client.pem"}, "ca.pem",

@@ -77,6 +77,31 @@ async def main():
     out["replies"] = [bytes(a.payload).decode(), bytes(b.payload).decode()]
     out["reply_is_copy"] = isinstance(a.payload, bytes) and isinstance(a.correlation_data, bytes)
     out["cids"] = [len(cd1), cd1[:4] == cd2[:4], cd1 != cd2]
+
+    # the timeout covers waiting for a pending slot: with the one slot held by a
+    # request of 5 s, a request of 0.1 s times out first, without publishing
+    r1 = Requester(FakeClient(Sess("dev1")), max_pending=1)
+    ended = []
+
+    async def req(name, timeout):
+        try:
+            await r1.request("svc/slow", b"", timeout=timeout)
+        except asyncio.TimeoutError:
+            ended.append(name)
+
+    long = asyncio.create_task(req("long", 5))
+    await asyncio.sleep(0.05)
+    await req("short", 0.1)
+    out["slot_wait_timeout"] = ended + [len(r1.client.pubs)]
+    long.cancel()
+    bad = []
+    for kw in ({"max_pending": 0}, {"qos": 3}):
+        try:
+            Requester(FakeClient(Sess("dev1")), **kw)
+            bad.append("accepted")
+        except ValueError:
+            bad.append("ValueError")
+    out["bad_requester"] = bad
     out["pub"] = [c.pubs[0][0], c.pubs[0][2], c.pubs[0][3]]
     try:
         await r.request("svc/a", b"3", timeout=0.1)

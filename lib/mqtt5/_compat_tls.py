@@ -31,12 +31,23 @@ def make_context(cas, certs, key, insecure):
     """A client SSLContext.  cas: [DER, ...] or None (the system store, CPython
     only); certs: [DER, ...] leaf first, key: (PEM label, DER), or None."""
     ctx = _ssl.SSLContext(_ssl.PROTOCOL_TLS_CLIENT)
-    if insecure:
+    if insecure:  # the server goes unverified; a client certificate is still sent
         if not _MP:
             ctx.check_hostname = False
         ctx.verify_mode = _ssl.CERT_NONE
-        return ctx
-    ctx.verify_mode = _ssl.CERT_REQUIRED
+    else:
+        ctx.verify_mode = _ssl.CERT_REQUIRED
+        _trust(ctx, cas)
+    if certs is not None:
+        if _MP:
+            _loaded("cert/key", ctx.load_cert_chain, certs[0], key[1])
+        else:
+            _cpython_chain(ctx, certs, key)
+    return ctx
+
+
+def _trust(ctx, cas):
+    # the CAs the server's certificate must chain to
     if cas is None:
         if _MP:
             raise ValueError("mqtts:// needs tls={'ca': ...} on MicroPython (no system "
@@ -47,12 +58,6 @@ def make_context(cas, certs, key, insecure):
             _loaded("ca", ctx.load_verify_locations, der)
     else:
         _loaded("ca", ctx.load_verify_locations, cadata=b"".join(cas))
-    if certs is not None:
-        if _MP:
-            _loaded("cert/key", ctx.load_cert_chain, certs[0], key[1])
-        else:
-            _cpython_chain(ctx, certs, key)
-    return ctx
 
 
 def _loaded(what, fn, *args, **kw):

@@ -37,7 +37,7 @@ Memory (unix port, .mpy): the module about 4.9 KB once imported, a Requester abo
 
 import asyncio
 
-from ._compat import Signal, const, ticks_ms
+from ._compat import Signal, const, ticks_diff, ticks_ms
 from .errors import MQTTError
 from .wire import topic_name_ok, validate_topic
 
@@ -45,6 +45,11 @@ _CID_LEN = const(8)
 _FREE = const(0)
 _WAITING = const(1)
 _DONE = const(2)
+
+
+def _left(timeout, t0):
+    # seconds left of `timeout` since ticks_ms() t0 (a little, not 0, once past)
+    return max(timeout - ticks_diff(ticks_ms(), t0) / 1000, 0.001)
 
 
 def _nonce():
@@ -95,6 +100,8 @@ class Requester:
     def __init__(self, client, response_topic=None, qos=1, max_pending=4):
         if response_topic is not None:
             validate_topic(response_topic)
+        if max_pending < 1 or qos not in (0, 1, 2):
+            raise ValueError("Requester: max_pending must be >= 1, qos 0, 1 or 2")
         self._subs, self.client = _pair(client)
         self.response_topic = response_topic
         self.qos = qos
@@ -154,14 +161,18 @@ class Requester:
                     return
         self.dropped += 1  # late (timed out), duplicate, or not ours
 
-    async def _take(self):
+    async def _take(self, timeout, t0):
+        # a free slot, waiting for one until `timeout` s after ticks_ms() t0
         st = self._state
         while True:
             for i in range(len(st)):
                 if st[i] == _FREE:
                     st[i] = _WAITING
                     return i
-            await self._ev.wait()
+            await asyncio.wait_for(self._freed(), _left(timeout, t0))
+
+    async def _freed(self):
+        await self._ev.wait()
 
     def _next_cid(self):
         self._count = (self._count + 1) & 0xFFFFFFFF
@@ -172,19 +183,21 @@ class Requester:
         """Publish `payload` to `topic` as a request and return the reply (a
         Message copy: payload and correlation_data are bytes).
 
-        `timeout` (s) covers publish and reply: asyncio.TimeoutError after it, and
-        a reply arriving later is dropped. `qos` defaults to the Requester's.
+        `timeout` (s) covers waiting for a pending slot, publish and reply:
+        asyncio.TimeoutError after it, and a reply arriving later is dropped. `qos` defaults to the Requester's.
         Other keyword arguments go to Client.publish (content_type,
         user_properties, message_expiry_interval ...). MQTTError from publish
         (e.g. not connected).
         """
+        t0 = ticks_ms()
         if not self._started:
             await self.start()
-        i = await self._take()
+        i = await self._take(timeout, t0)
         try:
             cid = self._next_cid()
             self._cid[i] = cid
-            await asyncio.wait_for(self._exchange(i, topic, payload, qos, props), timeout)
+            await asyncio.wait_for(self._exchange(i, topic, payload, qos, props),
+                                   _left(timeout, t0))
             return self._reply[i]
         finally:
             self._cid[i] = self._reply[i] = None

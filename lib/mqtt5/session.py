@@ -130,6 +130,10 @@ class Session:
                  user_properties=None, username=None, password=None, will=None,
                  rx_size=2048, tx_size=2048, max_inflight=16, topic_alias_out=0,
                  auth_method=None, authenticator=None, strict_receive_maximum=True):
+        if not 0 <= keepalive <= 65535:  # a Two Byte Integer (3.1.2.10)
+            raise ValueError("keepalive must be 0..65535")
+        if max_inflight < 1 or rx_size < 64 or tx_size < 64:
+            raise ValueError("max_inflight must be >= 1, rx_size and tx_size >= 64")
         self.client_id = client_id
         self.keepalive = keepalive
         self.clean_start = clean_start

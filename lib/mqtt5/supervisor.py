@@ -148,6 +148,10 @@ class Supervisor:
             urls = [urls]
         if not urls:
             raise ValueError("no broker URL")
+        from .transport import parse_url
+
+        for u in urls:
+            parse_url(u)  # a bad one raises here, not at every attempt
         self.client = client
         self.urls = list(urls)
         self.base_ms = base_ms

@@ -12,8 +12,9 @@ Options (``Client(tls={...})``, checked at construction by ``check()``):
   PEM chain only).
 - ``server_hostname``: the name the server certificate must carry (default: the
   URL's host, an IP address is matched against the certificate's IP entries).
-- ``insecure=True``: no verification at all (encryption without authentication);
-  printed as a warning at every connect.  Only when asked for by name.
+- ``insecure=True``: the server is not verified (encryption without authenticating
+  the server; a ``cert``/``key`` given is still sent); printed as a warning at
+  every connect.  Only when asked for by name.
 
 Instead of a dict, a ready SSLContext of the runtime (``ssl`` / ``tls`` module) is
 used as given.  Verification failures raise ``TLSError`` naming the cause
@@ -107,9 +108,9 @@ def context(opts, host):
         return opts, host
     opts = opts or {}
     name = opts.get("server_hostname") or host
-    if opts.get("insecure"):
+    insecure = opts.get("insecure")
+    if insecure:  # a client certificate, if given, is still sent
         print("mqtt5: TLS insecure mode: the certificate of %s is NOT verified" % host)
-        return make_context(None, None, None, True), name
     cas = certs = key = None
     if opts.get("ca") is not None:
         cas = [d for _, d in der_blocks(_load(opts["ca"], "ca"))]
@@ -121,7 +122,7 @@ def context(opts, host):
         if not key:
             raise TLSError("TLS: no PRIVATE KEY block in the key")
         key = key[0]
-    return make_context(cas, certs, key, False), name
+    return make_context(cas, certs, key, insecure), name
 
 
 class TLSTransport(Transport):
