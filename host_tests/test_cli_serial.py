@@ -235,7 +235,7 @@ def test_config_export_and_import(node_device, tmp_path):
     assert json.loads(config_file(dev, "config.last_good.json").read_text())["keepalive"] == 90
 
     bad = tmp_path / "bad.json"
-    bad.write_text('{"keepalive": -5}')
+    bad.write_text(json.dumps(dict(saved, keepalive=-5)))
     before = config_file(dev).read_bytes()
     r = fieldnode("config", "import", bad, "--port", dev.port)
     assert r.returncode == 1 and "keepalive: -5 is out of range" in r.stderr
@@ -243,6 +243,139 @@ def test_config_export_and_import(node_device, tmp_path):
     bad.write_text("{not json")
     r = fieldnode("config", "import", bad, "--port", dev.port)
     assert r.returncode == 1 and "cannot read" in r.stderr
+
+
+def one_line_error(r, code, line):
+    assert r.returncode == code, r.stdout + r.stderr
+    assert r.stderr == "fieldnode config: %s\n" % line and "Traceback" not in r.stderr
+
+
+def test_config_export_to_a_bad_path_is_one_line_and_writes_nothing(node_device, tmp_path):
+    dev = node_device
+    not_a_dir = tmp_path / "plain"
+    not_a_dir.write_text("x")
+    for path, reason in [(tmp_path, "Is a directory"),
+                         (tmp_path / "nowhere" / "saved.json", "No such file or directory"),
+                         (not_a_dir / "saved.json", "Not a directory")]:
+        r = fieldnode("config", "export", path, "--port", dev.port)
+        one_line_error(r, 1, "cannot write %s: %s" % (path, reason))
+    assert sorted(os.listdir(tmp_path)) == ["board", "plain"]
+    assert dev.alive()
+
+    # an existing file is replaced whole (keeping its mode), through a symlink its target
+    target = tmp_path / "saved.json"
+    target.write_text("old " * 5000)
+    target.chmod(0o640)
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+    r = fieldnode("config", "export", link, "--port", dev.port)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(target.read_text())["keepalive"] == 30 and link.is_symlink()
+    assert target.stat().st_mode & 0o777 == 0o640
+    fresh = tmp_path / "fresh.json"
+    assert fieldnode("config", "export", fresh, "--port", dev.port).returncode == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert fresh.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert sorted(os.listdir(tmp_path)) == ["board", "fresh.json", "link.json", "plain",
+                                            "saved.json"]
+
+
+def test_config_export_failing_on_the_device_leaves_the_file_as_it_was(device, tmp_path):
+    target = tmp_path / "saved.json"
+    target.write_text("previous export")
+    r = fieldnode("config", "export", target, "--port", device.port)   # no firmware there
+    assert r.returncode == 1 and "no Fieldnode firmware" in r.stderr
+    assert target.read_text() == "previous export"
+    assert sorted(os.listdir(tmp_path)) == ["board", "saved.json"]     # no temp file left
+
+
+@pytest.mark.parametrize("fail", ["fsync", "replace"])
+def test_config_export_failing_to_commit_leaves_the_file_as_it_was(tmp_path, monkeypatch, fail):
+    from fieldnode import CliError, configure
+
+    target = tmp_path / "saved.json"
+    target.write_text("previous export")
+
+    def enospc(*args):
+        raise OSError(28, os.strerror(28))
+
+    monkeypatch.setattr(configure.os, fail, enospc)
+    with pytest.raises(CliError) as e:
+        with configure.atomic_output(str(target)) as out:
+            out.write("{}" * 50000)
+    assert str(e.value) == "cannot write %s: No space left on device" % target
+    assert target.read_text() == "previous export"
+    assert os.listdir(tmp_path) == ["saved.json"]
+
+
+def test_config_import_of_an_unreadable_file_is_one_line(node_device, tmp_path):
+    dev = node_device
+    assert fieldnode("config", "set", "keepalive=45", "--port", dev.port).returncode == 0
+    before = config_file(dev).read_bytes()
+    latin = tmp_path / "latin1.json"
+    latin.write_bytes(b'{"wifi_ssid": "caf\xe9"}')
+    array = tmp_path / "array.json"
+    array.write_text("[1, 2]")
+    for path, line in [
+            (tmp_path / "nope.json", "cannot read %s: No such file or directory"),
+            (tmp_path, "cannot read %s: Is a directory"),
+            (latin, "cannot read %s: 'utf-8' codec can't decode byte 0xe9 in position 18: "
+                    "invalid continuation byte"),
+            (array, "%s: expected a JSON object")]:
+        r = fieldnode("config", "import", path, "--port", dev.port)
+        one_line_error(r, 1, line % path)
+    assert config_file(dev).read_bytes() == before
+    # the file is read before the port is opened: a bad file stops no running node
+    r = fieldnode("config", "import", tmp_path / "nope.json", "--port", tmp_path / "ttyUSB9")
+    one_line_error(r, 1, "cannot read %s: No such file or directory" % (tmp_path / "nope.json"))
+
+
+def test_config_import_replaces_the_whole_config_or_merges_with_merge(node_device, tmp_path):
+    dev = node_device
+    assert fieldnode("config", "set", "wifi_ssid=home", "password=s3cret", "keepalive=90",
+                     "sensors.humidity.interval_ms=7000", "--port", dev.port).returncode == 0
+    before = config_file(dev).read_bytes()
+
+    partial = tmp_path / "partial.json"
+    partial.write_text(json.dumps({"keepalive": 120}))
+    r = fieldnode("config", "import", partial, "--port", dev.port)
+    lacking = sorted(set(json.loads(before)) - {"keepalive"})
+    assert "wifi_ssid" in lacking and "sensors" in lacking
+    one_line_error(r, 2, "refused, nothing written: %s lacks %s (import replaces the whole "
+                         "config; --merge sets only the file's keys)" % (partial, ", ".join(lacking)))
+    assert config_file(dev).read_bytes() == before
+    assert not config_file(dev, "config.last_good.json").exists()
+
+    # an export less one sensor's settings: the nested key is named
+    full = tmp_path / "full.json"
+    assert fieldnode("config", "export", full, "--port", dev.port).returncode == 0
+    saved = json.loads(full.read_text())
+    del saved["sensors"]["humidity"]
+    del saved["sensors"]["temperature"]["qos"]
+    full.write_text(json.dumps(saved))
+    r = fieldnode("config", "import", full, "--port", dev.port)
+    one_line_error(r, 2, "refused, nothing written: %s lacks sensors.humidity, "
+                         "sensors.temperature.qos (import replaces the whole config; --merge sets "
+                         "only the file's keys)" % full)
+    assert config_file(dev).read_bytes() == before
+
+    r = fieldnode("config", "export", full, "--merge", "--port", dev.port)
+    assert r.returncode == 2 and r.stderr == "fieldnode config: --merge goes with config import\n"
+
+    # --merge: the file's keys (nested ones one by one) over the current config
+    partial.write_text(json.dumps({"keepalive": 120, "password": "***",
+                                   "sensors": {"temperature": {"interval_ms": 5000}}}))
+    r = fieldnode("config", "import", partial, "--merge", "--port", dev.port)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "config: merged %s into config.json\n" % partial
+    old, new = json.loads(before), json.loads(config_file(dev).read_text())
+    assert new["keepalive"] == 120 and new["sensors"]["temperature"]["interval_ms"] == 5000
+    old["keepalive"] = 120
+    old["sensors"]["temperature"]["interval_ms"] = 5000
+    assert new == old           # wifi_ssid, password, the humidity interval: as they were
+    assert new["wifi_ssid"] == "home" and new["password"] == "s3cret"
+    assert new["sensors"]["humidity"]["interval_ms"] == 7000
 
 
 def test_logs_streams_the_running_node(tmp_path, bundle, broker):

@@ -13,14 +13,27 @@ print as *** unless --show-secrets; a *** given back keeps the stored secret.
     fieldnode config get keepalive --port /dev/ttyUSB0
     fieldnode config set keepalive=60 wifi_ssid=home sensors.temperature.interval_ms=5000 --port P
     fieldnode config export saved.json --port P      (import saved.json writes it back)
+    fieldnode config import changes.json --merge --port P
+
+export writes the whole config (every key, sensor settings included) to FILE
+atomically: an existing FILE is replaced whole or left as it was. import is its
+inverse: the board's config becomes exactly FILE's, so a FILE lacking any key
+(e.g. sensors.humidity) is refused, naming the keys, and nothing is written;
+with --merge, FILE's keys are set (nested sensor settings one by one, like
+`config set`) and every other key keeps its current value.
 
 Values are JSON when they parse as JSON (60, true, ["mqtt://h:1883"]), else text.
 Reading or writing stops the running node (Ctrl-C); --reset soft-resets the
 board afterwards so it boots again with the new config.
 """
 
+import contextlib
+import errno
+import io
 import json
+import os
 import sys
+import tempfile
 
 from . import CliError, subparser
 from .device import Device
@@ -64,6 +77,86 @@ def dotted_set(cfg, key, value):
     return out
 
 
+def overlay(cfg, changes):
+    """`cfg` with `changes` applied, nested dicts (sensor settings) key by key."""
+    out = dict(cfg)
+    for k, v in changes.items():
+        out[k] = overlay(cfg[k], v) if isinstance(v, dict) and isinstance(cfg.get(k), dict) else v
+    return out
+
+
+def missing(cfg, obj, prefix=""):
+    """The dotted keys of `cfg` that `obj` lacks (nested dicts compared key by key)."""
+    out = []
+    for k in sorted(cfg):
+        if k not in obj:
+            out.append(prefix + k)
+        elif isinstance(cfg[k], dict) and isinstance(obj[k], dict):
+            out += missing(cfg[k], obj[k], prefix + k + ".")
+    return out
+
+
+def load_file(path):
+    """The JSON object in the file `path`; CliError naming it otherwise."""
+    try:
+        with open(path) as f:
+            obj = json.load(f)
+    except OSError as e:
+        raise CliError("cannot read %s: %s" % (path, e.strerror or e)) from None
+    except ValueError as e:     # bad JSON, or not UTF-8
+        raise CliError("cannot read %s: %s" % (path, e)) from None
+    if not isinstance(obj, dict):
+        raise CliError("%s: expected a JSON object" % path)
+    return obj
+
+
+@contextlib.contextmanager
+def atomic_output(path):
+    """A text buffer that becomes the file `path` when the block ends without error: written
+    to a temp file in the same directory (created up front, so an unwritable `path` fails
+    first), then renamed over it (os.replace), so an existing `path` is replaced whole or
+    left untouched. An OS error on `path` is a CliError naming it."""
+    def failed(e):      # an OSError, or its message
+        return CliError("cannot write %s: %s" % (path, getattr(e, "strerror", None) or e))
+
+    target = os.path.realpath(path)     # through a symlink: its target is replaced
+    if os.path.isdir(target) or path.endswith(os.sep):
+        raise failed(os.strerror(errno.EISDIR))
+    try:
+        mode = os.stat(target).st_mode & 0o7777     # a replaced file keeps its mode
+    except OSError:
+        mode = 0o666 & ~_umask()                    # a new one: as open() would make it
+    try:
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(target),
+                                   prefix="." + os.path.basename(target) + ".", suffix=".tmp")
+    except OSError as e:
+        raise failed(e) from None
+    buf = io.StringIO()     # the block writes here: an OS error can only come from the commit
+    committing = False
+    try:
+        with os.fdopen(fd, "w") as f:
+            yield buf
+            committing = True
+            f.write(buf.getvalue())
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except OSError as e:
+        if not committing:
+            raise
+        raise failed(e) from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)      # left only when the block or the commit failed
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def read(dev):
     """(full config, source, config dir, sensor names) as the node on `dev` sees them."""
     try:
@@ -96,7 +189,13 @@ def show(cfg, secrets, out=None):
 
 def run(args):
     schema = module("config")
-    with Device(args.port) as dev:
+    # the local file first: a bad one is refused before the running node is stopped
+    obj = load_file(args.items[0]) if args.action == "import" else None
+    with contextlib.ExitStack() as stack:
+        out = sys.stdout
+        if args.action == "export" and args.items:
+            out = stack.enter_context(atomic_output(args.items[0]))
+        dev = stack.enter_context(Device(args.port))
         cfg, source, cdir, sensors = read(dev)
         if args.action == "show":
             print("# %s/%s (from %s)" % (cdir, schema.FILE, source), file=sys.stderr)
@@ -118,31 +217,27 @@ def run(args):
             changed = sorted(k for k in new if new[k] != cfg[k])
             print("config: saved %s (changed: %s)" % (schema.FILE, ", ".join(changed) or "nothing"))
         elif args.action == "import":
-            try:
-                with open(args.items[0]) as f:
-                    obj = json.load(f)
-            except (OSError, ValueError) as e:
-                raise CliError("cannot read %s: %s" % (args.items[0], e)) from None
-            if not isinstance(obj, dict):
-                raise CliError("%s: expected a JSON object" % args.items[0])
-            # replace: keys absent from the file take their defaults; a *** secret is kept
-            kept = {k: cfg[k] for k in schema.SECRETS}
-            write(dev, schema.merge(kept, obj), sensors)
-            print("config: imported %s into %s" % (args.items[0], schema.FILE))
+            lacking = [] if args.merge else missing(cfg, obj)
+            if lacking:
+                raise CliError("refused, nothing written: %s lacks %s (import replaces the whole "
+                               "config; --merge sets only the file's keys)"
+                               % (args.items[0], ", ".join(lacking)), code=2)
+            # the file's keys over the current config (all of them, without --merge);
+            # a *** secret keeps the stored one
+            write(dev, schema.merge(cfg, overlay(cfg, obj)), sensors)
+            print("config: %s %s into %s" % ("merged" if args.merge else "imported",
+                                             args.items[0], schema.FILE))
         else:  # export
-            if args.items:
-                with open(args.items[0], "w") as f:
-                    show(cfg, args.show_secrets, f)
-                print("config: exported to %s%s" % (args.items[0], "" if args.show_secrets
-                                                     else " (secrets masked)"))
-            else:
-                show(cfg, args.show_secrets)
+            show(cfg, args.show_secrets, out)
         if args.reset:
             dev.soft_reset()
             print("config: soft reset, the node boots with this config", file=sys.stderr)
         elif args.action in ("set", "import"):
             print("config: the node applies it at its next boot (--reset does it now)",
                   file=sys.stderr)
+    if out is not sys.stdout:   # renamed into place when the block above ended
+        print("config: exported to %s%s" % (args.items[0], "" if args.show_secrets
+                                             else " (secrets masked)"))
     return 0
 
 
@@ -154,6 +249,8 @@ def check_args(args):
         what = {"get": "KEY ...", "set": "KEY=VALUE ...", "import": "FILE", "export": "[FILE]",
                 "show": "no arguments"}[args.action]
         raise CliError("config %s takes %s" % (args.action, what), code=2)
+    if args.merge and args.action != "import":
+        raise CliError("--merge goes with config import", code=2)
     return run(args)
 
 
@@ -164,4 +261,7 @@ def add_parser(sub):
     p.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB0")
     p.add_argument("--show-secrets", action="store_true", help="print secrets in clear")
     p.add_argument("--reset", action="store_true", help="soft-reset the board afterwards")
+    p.add_argument("--merge", action="store_true",
+                   help="import: set only the file's keys, keep the others (without it, a file "
+                        "lacking keys is refused)")
     p.set_defaults(run=check_args)
