@@ -135,6 +135,8 @@ def test_bad_input_fails_at_the_call_and_never_wedges_the_client(runtime, broker
     assert r["state"] == 3 and r["connecting"] == 1 and r["reason"] == "TypeError"
     assert r["up"] == ("MQTTError: supervisor stopped: the password callback must return "
                        "bytes, str or None")
+    r = res.record(step="two_connects")
+    assert r["results"] == ["MQTTError", "bool"] and r["connected"] is True
     r = res.record(step="handlers")
     assert r["routes"] == []            # the failed subscribe left no route
     assert r["echoes"] == ["once"]      # a handler returning publish(...) ran once

@@ -5,7 +5,8 @@
 # - a bad URL or option raises when given; one found only at connect stops the
 #   supervisor after one attempt, with the reason;
 # - after stop(), publish() and wait_up() raise instead of waiting for ever;
-# - a failed subscribe() leaves no handler route behind;
+# - a failed subscribe() leaves no handler route behind; two connect() at once
+#   connect once;
 # - a handler that returns an awaitable is called once, and an async handler's
 #   message keeps its own bytes while later messages arrive.
 import asyncio
@@ -96,7 +97,10 @@ async def bad_option_stops():
 
 async def handlers():
     c = Client("sm-h-" + TAG)
-    await c.connect(URL)
+    # two connect() at once: one connects, the other raises (and closes its socket)
+    both = await asyncio.gather(c.connect(URL), c.connect(URL), return_exceptions=True)
+    emit(step="two_connects", results=sorted(type(r).__name__ for r in both),
+         connected=c.is_connected)
     # a failed subscribe leaves no route
     try:
         await c.subscribe(BASE + "/leak/#", qos=3, handler=lambda m: None)

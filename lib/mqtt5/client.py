@@ -104,6 +104,9 @@ class Client(Link):
         if self._t is not None:
             raise MQTTError("already connected")
         t = await open_transport(url, self.connect_timeout_ms, self.tls)
+        if self._t is not None:  # another connect() got there while this one opened
+            t.close()
+            raise MQTTError("already connected")
         s = self._s
         try:  # builds CONNECT: may call the password callback
             s.connect(monotonic_ms(), clean_start)
