@@ -40,7 +40,6 @@ import asyncio
 from ._compat import Signal, monotonic_ms, sleep_ms, ticks_diff
 from .backoff import BASE_MS, CAP_MS, FACTOR, delay_ms
 from .errors import MQTTError
-from .link import pulse
 from .offline import OfflineQueue, DROP_OLDEST
 
 # supervisor states (public)
@@ -214,7 +213,8 @@ class Supervisor:
         self._stop = True
         self.client._abandon(MQTTError("supervisor stopped" + (": %s" % err if err else "")))
         self._set(STOPPED, err)
-        pulse(self._up)
+        self._up.set()  # wakes wait_up() callers, which then see STOPPED
+        self._up.clear()
 
     async def wait_up(self, timeout_ms=None):
         """Wait until connected (and restored); asyncio.TimeoutError after timeout_ms,
