@@ -139,5 +139,6 @@ def test_bad_input_fails_at_the_call_and_never_wedges_the_client(runtime, broker
     assert r["results"] == ["MQTTError", "bool"] and r["connected"] is True
     r = res.record(step="handlers")
     assert r["routes"] == []            # the failed subscribe left no route
+    assert r["bad_pub"] == [True, True]  # ValueErrors, the 70,000-character topic not quoted
     assert r["echoes"] == ["once"]      # a handler returning publish(...) ran once
     assert r["kept"] == ["k1", "k2", "k3"]

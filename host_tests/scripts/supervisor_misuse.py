@@ -107,6 +107,15 @@ async def handlers():
     except ValueError:
         pass
     routes = c._router.filters() if c._router is not None else []
+    # a QoS that does not exist is a ValueError (not the server's limit); a topic
+    # over 65535 characters is refused without quoting all of it
+    bad_pub = []
+    for topic, qos in ((BASE + "/q", 3), ("t" * 70000, 0)):
+        try:
+            await c.publish(topic, b"x", qos=qos)
+            bad_pub.append("accepted")
+        except ValueError as e:
+            bad_pub.append(len(str(e)) < 200)
     echoes = []
     kept = []
     done = asyncio.Event()
@@ -129,7 +138,7 @@ async def handlers():
         await c.publish(BASE + "/keep", p, qos=1)
     await asyncio.wait_for(done.wait(), 5)
     await asyncio.sleep(0.3)
-    emit(step="handlers", routes=routes, echoes=[e.decode() for e in echoes],
+    emit(step="handlers", routes=routes, bad_pub=bad_pub, echoes=[e.decode() for e in echoes],
          kept=[k.decode() for k in kept])
     await c.disconnect()
 

@@ -44,6 +44,8 @@ def publish(s, topic, payload, qos, retain, props, alias):
     """Session.publish (see there)."""
     check_open(s)
     if qos > s.maximum_qos:
+        if qos > 2:  # no QoS at all, whatever the server allows [MQTT-3.3.1-4]
+            raise ValueError("QoS must be 0, 1 or 2")
         raise MQTTError("QoS %d above server maximum %d" % (qos, s.maximum_qos))
     if retain and not s.retain_available:
         raise MQTTError("retain not available")

@@ -250,8 +250,8 @@ def check_str(s, what):
     if not isinstance(s, str):
         raise TypeError(what + " must be str")
     n = len(s)
-    if n == 0 or n > 65535 or "\x00" in s:
-        raise ValueError("invalid " + what + ": %r" % s)
+    if n == 0 or n > 65535 or "\x00" in s:  # quoted up to 40 characters, not 70 KB
+        raise ValueError("invalid %s of %d characters: %r" % (what, n, s[:40]))
 
 
 def validate_topic(topic):
