@@ -20,9 +20,12 @@ IDLE_MS = const(3600000)  # wait returned when keep alive is off
 
 
 class KeepAlive:
-    """Deadline tracker; ``period_ms`` 0 turns keep alive off."""
+    """Deadline tracker; ``period_ms`` 0 turns keep alive off.  ValueError for a
+    period that is no Two Byte Integer of seconds (3.1.2.10)."""
 
     def __init__(self, seconds):
+        if not 0 <= seconds <= 65535:
+            raise ValueError("keepalive must be 0..65535")
         self.period_ms = seconds * 1000
         self.reset(0)
 

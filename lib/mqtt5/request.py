@@ -184,7 +184,8 @@ class Requester:
         Message copy: payload and correlation_data are bytes).
 
         `timeout` (s) covers waiting for a pending slot, publish and reply:
-        asyncio.TimeoutError after it, and a reply arriving later is dropped. `qos` defaults to the Requester's.
+        asyncio.TimeoutError after it, and a reply arriving later is dropped.
+        `qos` defaults to the Requester's.
         Other keyword arguments go to Client.publish (content_type,
         user_properties, message_expiry_interval ...). MQTTError from publish
         (e.g. not connected).
@@ -252,7 +253,7 @@ class Responder:
         return None
 
     async def _on_request(self, m):
-        # an async handler: the link hands us a copy (bytes payload and data)
+        # an async handler: the link gives this Message its own bytes (payload, data)
         rt = m.response_topic
         if not rt or not topic_name_ok(rt):
             self.ignored += 1

@@ -32,8 +32,8 @@ reused) and ONE reusable Event: 3.2 KB for a new Session on the unix port, whate
 sizes (host_tests/scripts/session_mem.py).  Per write at most one memoryview; per
 inbound packet one, plus the codec's packet object, topic str and props.
 
-Each protocol feature lives in its own module (module map: docs/design.md).  An
-offline queue belongs to the supervisor (publish raises when CLOSED).
+Each protocol feature lives in its own module (docs/design.md); an offline queue is
+the supervisor's (publish raises when CLOSED).
 """
 
 from ._compat import const
@@ -105,11 +105,9 @@ class Session:
     1/2 PUBLISH than receive_maximum gets DISCONNECT 0x93 [MQTT-3.3.4-9]; False
     tolerates it for QoS 1 (acked, counted in receive_maximum_exceeded: Debian's
     Mosquitto 2.0.11 bursts over the quota), strict still for QoS 2 (a bounded table).
-    topic_alias_out (default 0: off): size of the outbound topic alias table; with
-    N > 0, aliases are assigned automatically (least recently used replaced) within
-    the server's Topic Alias Maximum, so a repeated topic goes out as alias only (8
-    suits a node: about 100 B).  Opt-in: it changes the bytes on the wire
-    (proxies/tests that read topic names see empty ones).
+    topic_alias_out (default 0: off): outbound Topic Aliases, assigned automatically
+    (least recently used replaced) within the server's Topic Alias Maximum; 8 suits a
+    node (about 100 B).  Opt-in: a repeated topic then goes out empty on the wire.
     auth_method (str) and authenticator (an object with start()/step(data), optional
     finish(data); see mqtt5.auth): enhanced authentication (spec 4.12).
 
@@ -130,8 +128,6 @@ class Session:
                  user_properties=None, username=None, password=None, will=None,
                  rx_size=2048, tx_size=2048, max_inflight=16, topic_alias_out=0,
                  auth_method=None, authenticator=None, strict_receive_maximum=True):
-        if not 0 <= keepalive <= 65535:  # a Two Byte Integer (3.1.2.10)
-            raise ValueError("keepalive must be 0..65535")
         if max_inflight < 1 or rx_size < 64 or tx_size < 64:
             raise ValueError("max_inflight must be >= 1, rx_size and tx_size >= 64")
         self.client_id = client_id

@@ -121,6 +121,11 @@ def _strkeys(d):
     return {("0x%02X" % k if isinstance(k, int) else k): v for k, v in d.items()}
 
 
+def _stopped(why):
+    # the error of a caller that a stopped supervisor will not serve
+    return MQTTError("supervisor stopped" + (": %s" % why if why else ""))
+
+
 def _count(d, key):
     d[key] = d.get(key, 0) + 1
 
@@ -211,7 +216,7 @@ class Supervisor:
         # waiting for a publish or for wait_up() get an MQTTError, and publish()
         # raises from now on, as on a client that was never supervised.
         self._stop = True
-        self.client._abandon(MQTTError("supervisor stopped" + (": %s" % err if err else "")))
+        self.client._abandon(_stopped(err))
         self._set(STOPPED, err)
         self._up.set()  # wakes wait_up() callers, which then see STOPPED
         self._up.clear()
@@ -227,8 +232,7 @@ class Supervisor:
     async def _wait_up(self):
         while self.state != UP:
             if self.state == STOPPED:
-                raise MQTTError("supervisor stopped" + (": %s" % self.reason
-                                                       if self.reason else ""))
+                raise _stopped(self.reason)
             await self._up.wait()
 
     async def subscribe(self, filt, **kwargs):
