@@ -98,6 +98,7 @@ def test_supervised_client_on_a_broker(runtime, broker):
     assert r["refused"].startswith("offline queue full (1 messages"), r
     assert r["expired"] == "message expired in the offline queue", r
     assert r["queue_expired"] == 1, r
+    assert r["slot_waiter"] == [0, "message expired in the offline queue"], r
 
 
 @pytest.mark.runtimes(("cpython", "micropython", M32_FROZEN))
@@ -140,5 +141,9 @@ def test_bad_input_fails_at_the_call_and_never_wedges_the_client(runtime, broker
     r = res.record(step="handlers")
     assert r["routes"] == []            # the failed subscribe left no route
     assert r["bad_pub"] == [True, True]  # ValueErrors, the 70,000-character topic not quoted
+    kind = "TypeError: payload must be bytes, bytearray, memoryview or str, not "
+    not_text = "ValueError: payload_format_indicator=1, but the payload is not UTF-8 text"
+    assert r["bad_payload"] == [kind + "int", kind + "NoneType", kind + "list",
+                                not_text, not_text, "accepted", kind + "int"]
     assert r["echoes"] == ["once"]      # a handler returning publish(...) ran once
     assert r["kept"] == ["k1", "k2", "k3"]

@@ -87,8 +87,19 @@ async def queue_limits():
     st = sup2.stats.as_dict()
     await sup2.stop()
     await sup.stop()
+    # a caller that waited for a waiter slot: its expiry runs from the call, not
+    # from when a slot freed (max_inflight=2: one slot for publishes, one kept)
+    c = Client("sw-" + TAG, max_inflight=2)
+    sup3 = Supervisor(c, "mqtt://127.0.0.1:%d" % PORT, base_ms=50)
+    first = asyncio.create_task(c.publish(BASE + "/w", b"first", qos=1))
+    waiter = asyncio.create_task(c.publish(BASE + "/w", b"late", qos=1,
+                                           message_expiry_interval=1))
+    await asyncio.sleep(1.2)
+    sup3.start()
+    slot_waiter = [await outcome(first), await outcome(waiter)]
+    await sup3.stop()
     emit(step="refuse_expire", refused=refused, expired=expired,
-         queue_expired=st["queue_expired"])
+         queue_expired=st["queue_expired"], slot_waiter=slot_waiter)
 
 
 main(run())

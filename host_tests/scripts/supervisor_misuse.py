@@ -8,11 +8,13 @@
 # - a failed subscribe() leaves no handler route behind; two connect() at once
 #   connect once;
 # - a handler that returns an awaitable is called once, and an async handler's
-#   message keeps its own bytes while later messages arrive.
+#   message keeps its own bytes while later messages arrive;
+# - a payload of the wrong type, or not UTF-8 under Payload Format Indicator 1,
+#   raises at the call.
 import asyncio
 
 from client_util import args, emit, main
-from mqtt5 import Client, MQTTError, Supervisor
+from mqtt5 import Client, MQTTError, Supervisor, Will
 
 PORT, TAG = args()
 URL = "mqtt://127.0.0.1:%d" % PORT
@@ -116,6 +118,23 @@ async def handlers():
             bad_pub.append("accepted")
         except ValueError as e:
             bad_pub.append(len(str(e)) < 200)
+    # a payload of another type is a TypeError naming the type; a Payload Format
+    # Indicator of 1 needs a UTF-8 payload (U+0000 is text there); nothing is sent
+    bad_payload = []
+    for payload, kw in ((123, {}), (None, {"qos": 1}), ([1, 2], {}),
+                        (b"\xff\xfe", {"payload_format_indicator": 1, "qos": 1}),
+                        (b"\xc0\x80", {"properties": {1: 1}}),
+                        ("h\xe9\x00llo", {"payload_format_indicator": 1, "qos": 1})):
+        try:
+            await c.publish(BASE + "/p", payload, **kw)
+            bad_payload.append("accepted")
+        except (TypeError, ValueError) as e:
+            bad_payload.append(error(e))
+    try:
+        Will(BASE + "/will", 5)
+        bad_payload.append("accepted")
+    except TypeError as e:
+        bad_payload.append(error(e))
     echoes = []
     kept = []
     done = asyncio.Event()
@@ -138,7 +157,7 @@ async def handlers():
         await c.publish(BASE + "/keep", p, qos=1)
     await asyncio.wait_for(done.wait(), 5)
     await asyncio.sleep(0.3)
-    emit(step="handlers", routes=routes, bad_pub=bad_pub, echoes=[e.decode() for e in echoes],
+    emit(step="handlers", routes=routes, bad_pub=bad_pub, bad_payload=bad_payload, echoes=[e.decode() for e in echoes],
          kept=[k.decode() for k in kept])
     await c.disconnect()
 

@@ -13,7 +13,7 @@ from mqtt5.session import Session, BufferFull
 from ._compat import DONE, Signal, const, monotonic_ms
 from .errors import MQTTError
 from .link import Link
-from .wire import validate_topic
+from .wire import payload_bytes, validate_topic
 from .transport import open_transport
 
 _CONNECT_PID = const(-2)  # link.py: connect()'s waiter slot
@@ -173,17 +173,17 @@ class Client(Link):
         already waiting for one) a coroutine does the queuing, in call order.
         """
         validate_topic(topic)
-        if isinstance(payload, str):
-            payload = payload.encode()
+        payload = payload_bytes(payload)
         props = properties
         if (content_type is not None or payload_format_indicator is not None
                 or message_expiry_interval is not None or response_topic is not None
-                or correlation_data is not None or user_properties):
-            from .message import app_props  # only for messages with v5 properties
+                or correlation_data is not None or user_properties or props):
+            from .message import app_props, check_text  # only with v5 properties
 
             props = app_props(properties, content_type, payload_format_indicator,
                               message_expiry_interval, response_topic, correlation_data,
                               user_properties)
+            check_text(payload, props)
         if self._q is not None:
             import mqtt5.drain as d
             if not qos:
@@ -240,6 +240,7 @@ class Client(Link):
             return await d.publish_q0(self, topic, payload, retain, props, topic_alias)
         s = self._s
         w = -1
+        t0 = monotonic_ms()  # supervised: a Message Expiry Interval runs from the call
         if qos:
             # respect the server's Receive Maximum (known after CONNACK); supervised,
             # the drainer does (mqtt5.drain)
@@ -256,7 +257,7 @@ class Client(Link):
                 # Supervised QoS 1/2: through the offline queue (one order for all),
                 # sent by the drainer; the waiter outlives reconnects.
                 self._wpub[w] = 1
-                q.put(topic, payload, qos, retain, props, monotonic_ms(), w)
+                q.put(topic, payload, qos, retain, props, t0, w)
                 self._qev.set()
             else:
                 while True:  # inline, not _queue(): no per-publish bound method/tuple

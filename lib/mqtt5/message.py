@@ -10,6 +10,7 @@ on, so its Message is given its own bytes and the link makes a new reusable one.
 
 from ._compat import const, print_exception
 from .packets.connect import Will as _Will
+from .wire import payload_bytes, utf8_ok
 
 # v5 property identifiers [MQTT-2.2.2.2]
 _PAYLOAD_FORMAT = const(0x01)
@@ -26,6 +27,15 @@ _PROPS = ("content_type", _CONTENT_TYPE, "payload_format_indicator", _PAYLOAD_FO
           "message_expiry_interval", _EXPIRY, "response_topic", _RESPONSE_TOPIC,
           "correlation_data", _CORRELATION, "user_properties", _USER_PROPERTY,
           "subscription_identifiers", _SUB_ID)
+
+
+def check_text(payload, props):
+    """ValueError when ``props`` carry a Payload Format Indicator of 1 and
+    ``payload`` is not well-formed UTF-8: the indicator declares the payload text
+    (spec 3.3.2.3.2), and a server that checks it refuses the message (0x99
+    Payload format invalid), for QoS 0 by closing the connection."""
+    if props and props.get(_PAYLOAD_FORMAT) == 1 and not utf8_ok(payload, True):
+        raise ValueError("payload_format_indicator=1, but the payload is not UTF-8 text")
 
 
 def app_props(base, content_type, payload_format_indicator, message_expiry_interval,
@@ -67,11 +77,11 @@ class Will(_Will):
                  content_type=None, payload_format_indicator=None,
                  message_expiry_interval=None, response_topic=None,
                  correlation_data=None, user_properties=None, props=None):
-        if isinstance(payload, str):
-            payload = payload.encode()
+        payload = payload_bytes(payload)
         props = app_props(props, content_type, payload_format_indicator,
                           message_expiry_interval, response_topic, correlation_data,
                           user_properties)
+        check_text(payload, props)
         if delay:
             props = dict(props) if props else {}
             props[_WILL_DELAY] = delay

@@ -122,18 +122,19 @@ def blen(mv, p, end):
     return n
 
 
-def utf8_ok(mv):
+def utf8_ok(mv, nul=False):
     """True when bytes-like ``mv`` is well-formed UTF-8 (RFC 3629: no overlongs, no
     surrogates U+D800..U+DFFF, nothing above U+10FFFF) [MQTT-1.5.4-1] and has no
-    U+0000 [MQTT-1.5.4-2]. A BOM is kept as U+FEFF [MQTT-1.5.4-3]."""
+    U+0000 [MQTT-1.5.4-2] (``nul``: U+0000 allowed, as in a payload that a Payload
+    Format Indicator of 1 declares text). A BOM is kept as U+FEFF [MQTT-1.5.4-3]."""
     end = len(mv)
-    if not end or min(mv) and max(mv) < 0x80:  # ASCII without U+0000: checked in C
+    if not end or (nul or min(mv)) and max(mv) < 0x80:  # plain ASCII: checked in C
         return True
     i = 0
     while i < end:
         c = mv[i]
         if c < 0x80:
-            if c == 0:
+            if c == 0 and not nul:
                 return False
             i += 1
             continue
@@ -187,6 +188,17 @@ def is_buffer(x):
     """True for bytes, bytearray or memoryview. (A tuple of types built at
     call time would allocate on MicroPython; chained checks do not.)"""
     return isinstance(x, bytes) or isinstance(x, bytearray) or isinstance(x, memoryview)
+
+
+def payload_bytes(p):
+    """An application message's payload as bytes-like: a str is encoded as UTF-8;
+    TypeError for anything but bytes, bytearray, memoryview or str."""
+    if isinstance(p, str):
+        return p.encode()
+    if not is_buffer(p):
+        raise TypeError("payload must be bytes, bytearray, memoryview or str, not %s"
+                        % type(p).__name__)
+    return p
 
 
 def to_utf8(s):
