@@ -105,6 +105,16 @@ def wdt_feed():
     raise NotImplementedError
 
 
+def wdt_hold():
+    """Keep an armed watchdog fed in the background from now until the next reset.
+
+    For a node stopped on purpose (Ctrl-C from the REPL, `fieldnode config` or
+    `deploy`): a watchdog cannot be disarmed once started, so without this the
+    board would reset while it waits at the REPL. A no-op when none is armed.
+    """
+    raise NotImplementedError
+
+
 def reset_cause():
     """Why the board last reset: "power_on", "hard_reset", "watchdog", "deepsleep",
     "soft_reset" or "unknown"."""

@@ -163,6 +163,9 @@ def main():
     try:
         asyncio.run(node.serve())
     except KeyboardInterrupt:
+        # Ctrl-C (the REPL, fieldnode config/deploy): the board stays at the REPL, so
+        # its watchdog, which cannot be disarmed, is fed from now until the next reset.
+        board.wdt_hold()
         # MicroPython: Ctrl-C stops the loop where it is; the client's tasks are
         # intact, so run the goodbye on the same loop.
         asyncio.run(node.stop())

@@ -4,6 +4,7 @@
     node.wait_log("online")          # lines the node printed (stdout + stderr)
     node.press_button(); node.set_sensor("temperature", 2500)
     node.interrupt()                 # Ctrl-C: offline + DISCONNECT 0x00
+    NodeProc(..., repl=True)         # then a REPL on the node's stdin (node.type(...))
 """
 
 import json
@@ -27,7 +28,7 @@ FAST = {"sensors": {"temperature": {"interval_ms": 500}, "humidity": {"interval_
 
 class NodeProc:
     def __init__(self, runtime, broker, home, config=None, device="node", heapsize="256k",
-                 mpy=False, write_config=True):
+                 mpy=False, write_config=True, repl=False):
         self.home = str(home)
         self.device = device
         self.base = "fieldnode/v1/" + device
@@ -39,11 +40,14 @@ class NodeProc:
         if runtime == M32_FROZEN:  # the frozen `main`, as a flashed board boots it
             argv[argv.index(MAIN)] = "-m"
             argv.insert(argv.index("-m") + 1, "main")
+        if repl:  # -i: a REPL on stdin once main.py ends, as a board gives after Ctrl-C
+            argv.insert(argv.index("-m" if runtime == M32_FROZEN else MAIN), "-i")
         env.update(FIELDNODE_HOME=self.home, FIELDNODE_DEVICE_ID=device,
                    FIELDNODE_BROKER=broker.url)
         self.lines = []
         self._cond = threading.Condition()
         self.proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                                     stdin=subprocess.PIPE if repl else None,
                                      stderr=subprocess.STDOUT, text=True, bufsize=1,
                                      start_new_session=True)
         threading.Thread(target=self._read, daemon=True).start()
@@ -93,6 +97,11 @@ class NodeProc:
 
     def hang(self):
         open(os.path.join(self.home, "sim", "hang"), "w").close()
+
+    def type(self, line):
+        """Send ``line`` to the REPL of a node started with ``repl=True``."""
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
 
     def interrupt(self, timeout=20):
         if self.proc.poll() is None:

@@ -80,8 +80,10 @@ def test_board_module_with_fakes(runtime, board):
         assert system["causes"] == ["power_on", "hard_reset", "watchdog", "deepsleep",
                                     "soft_reset", "unknown"]
         assert system["wdt"] == [20000, 2]
+        assert system["hold"] == [1, 0, True, 1000, 5]      # hardware timer 0, 3 more feeds
     else:
         # rp2 reports only power-on and watchdog resets; its WDT stops at 8388 ms
         assert system["causes"] == ["power_on", "unknown", "watchdog", "unknown", "unknown",
                                     "unknown"]
         assert system["wdt"] == [8388, 2]
+        assert system["hold"] == [1, -1, True, 1000, 5]     # a virtual timer, 3 more feeds

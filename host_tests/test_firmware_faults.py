@@ -4,6 +4,7 @@ a hung sensor driver (watchdog), a publish denied by the broker's ACL."""
 
 import json
 import os
+import signal
 import time
 
 import pytest
@@ -150,6 +151,27 @@ def test_a_hung_sensor_driver_trips_the_watchdog(broker, runtime, tmp_path):
         rc = node.proc.wait(20)
         assert rc != 0
         node.wait_log("WATCHDOG")
+    finally:
+        node.kill()
+
+
+def test_a_node_stopped_with_ctrl_c_keeps_its_watchdog_fed_at_the_repl(broker, runtime,
+                                                                       tmp_path):
+    # A board's watchdog cannot be disarmed: after the Ctrl-C with which the REPL,
+    # fieldnode config and deploy stop the node, the board keeps feeding it until
+    # the next reset, or it would reset under the tool (on a Pico W 8.4 s later).
+    # The unix board's software watchdog ends the process the same way.
+    device = "hold-" + runtime
+    node = NodeProc(runtime, broker, tmp_path, dict(FAST, watchdog_ms=1000), device, repl=True)
+    try:
+        node.wait_log("online")
+        os.kill(node.proc.pid, signal.SIGINT)
+        node.wait_log("offline, disconnected")
+        time.sleep(3)  # three watchdog timeouts at the REPL
+        assert node.proc.poll() is None, node.output
+        node.type("print('at the REPL', 6 * 7)")
+        node.wait_log("at the REPL 42")
+        assert "WATCHDOG" not in node.output
     finally:
         node.kill()
 

@@ -180,3 +180,26 @@ import main
     FIGURES["mem_free_node_built"] = mem[0]
     FIGURES["node_heap_bytes"] = FIGURES["mem_free_after_boot"] - mem[0]
     assert 0 < FIGURES["node_heap_bytes"] < FIGURES["mem_free_after_boot"]
+
+
+def test_watchdog_hold_feeds_from_a_virtual_timer(pico):
+    # After Ctrl-C main.py calls board.wdt_hold(): the armed watchdog is fed from an
+    # rp2 virtual Timer while the board sits at the REPL.  The emulator does not reset
+    # on a missed feed, so a counting stand-in takes the WDT's place and the feeds the
+    # port's Timer makes during a sleep are counted.
+    rec = run_json(pico, """
+import json, time, board, board_common
+class Count:
+    n = 0
+    def feed(self):
+        self.n += 1
+board_common._wdt = c = Count()
+board_common._wdt_ms = 400
+board.wdt_hold()
+board.wdt_hold()
+time.sleep_ms(1050)
+board_common._hold.deinit()
+print(json.dumps({"feeds": c.n, "timer": repr(board_common._hold)}))
+""")
+    assert 8 <= rec["feeds"] <= 11, rec      # every 100 ms (a quarter of 400 ms)
+    assert "Timer" in rec["timer"], rec

@@ -126,19 +126,33 @@ def config_dir():
 
 
 _wdt = None
+_wdt_ms = 0
+_hold = None  # the machine.Timer of wdt_hold()
 _button = None
 _led = None
 
 
 def wdt_start(timeout_ms):
     """Arm `machine.WDT`; from now on `wdt_feed()` must come every ``timeout_ms``."""
-    global _wdt
+    global _wdt, _wdt_ms
     _wdt = machine.WDT(timeout=timeout_ms)
+    _wdt_ms = timeout_ms
 
 
-def wdt_feed():
+def wdt_feed(_timer=None):
     if _wdt is not None:
         _wdt.feed()
+
+
+def wdt_hold(timer_id):
+    """board_api's `wdt_hold` through `machine.Timer` ``timer_id`` (-1: a virtual
+    timer). Its callback is scheduled, so it runs at the REPL and between the
+    bytecodes of whatever the tools execute there; a soft reset stops it."""
+    global _hold
+    if _wdt is not None and _hold is None:
+        _hold = machine.Timer(timer_id)
+        _hold.init(mode=machine.Timer.PERIODIC, period=max(100, min(1000, _wdt_ms // 4)),
+                   callback=wdt_feed)
 
 
 def button_pressed_on(pin_id):

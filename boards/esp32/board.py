@@ -12,6 +12,7 @@ sensor is gone (ESP-IDF 5 dropped it, MicroPython removed `esp32.hall_sensor()`)
 `esp32.mcu_temperature()` exists only on the S2/S3/C3/C6 chips.
 """
 
+import board_common
 import esp32
 import machine
 import network
@@ -75,3 +76,7 @@ def reset_cause():
         if code == cause:
             return name
     return "unknown"
+
+
+def wdt_hold():
+    board_common.wdt_hold(0)  # esp32 has hardware timers only; 0 is used nowhere else

@@ -26,7 +26,7 @@ HAS_WATCHDOG = False  # software watchdog: logs and exits non-zero
 
 _T0 = time.time()
 _dir = []  # the config directory, once made
-_wdt = [0, 0]  # [timeout_ms, last feed (ms since start)]
+_wdt = [0, 0, 0]  # [timeout_ms, last feed (ms since start), held (wdt_hold)]
 
 
 class NetworkError(Exception):
@@ -140,6 +140,8 @@ def _die(status):
 def _watch():
     while True:
         time.sleep(0.1)
+        if _wdt[2]:
+            _wdt[1] = _now_ms()  # wdt_hold(): fed from here, as a board's Timer does
         late = _now_ms() - _wdt[1]
         if late > _wdt[0]:
             print("board: WATCHDOG: not fed for %d ms (timeout %d ms): exiting"
@@ -163,6 +165,10 @@ def wdt_start(timeout_ms):
 
 def wdt_feed():
     _wdt[1] = _now_ms()
+
+
+def wdt_hold():
+    _wdt[2] = 1
 
 
 def reset_cause():

@@ -4,7 +4,7 @@ Signatures mirror the ports' stubs (checked by host_tests/test_board_fakes.py).
 Test controls have names starting with ``fake_``: ``fake_adc`` (channel -> 16-bit
 reading), ``fake_state`` (reset cause, unique id, sleeps, interrupt nesting,
 watchdog), ``Pin.fake_level()`` (drive an input and fire its IRQ like the port's
-edge detector), and ``mem32`` is a plain register file.
+edge detector), ``Timer.fake_fire()`` (its period elapsed), and ``mem32`` is a plain register file.
 """
 
 PWRON_RESET = 1
@@ -16,7 +16,7 @@ SOFT_RESET = 5
 fake_adc = {}
 fake_state = {"reset_cause": PWRON_RESET, "unique_id": b"\xe6\x61\x41\x04\x03\x2f\x5a\x2b",
               "irq_off": 0, "irq_off_max": 0, "lightsleep": [], "deepsleep": [],
-              "resets": 0, "wdt": None}
+              "resets": 0, "wdt": None, "timers": []}
 
 
 class _Mem:
@@ -117,6 +117,36 @@ class ADC:
 
     def read_u16(self):
         return fake_adc[self.channel]
+
+
+class Timer:
+    """A timer that fires only when the test calls ``fake_fire()``; the timers made
+    so far are in ``fake_state["timers"]``."""
+
+    ONE_SHOT = 0
+    PERIODIC = 1
+
+    def __init__(self, id, *, mode=PERIODIC, period=None, freq=None, tick_hz=None,
+                 callback=None, hard=None):
+        self.id = id
+        self.period = self.callback = None
+        fake_state["timers"].append(self)
+        if callback is not None:
+            self.init(mode=mode, period=period, freq=freq, tick_hz=tick_hz,
+                      callback=callback, hard=hard)
+
+    def init(self, *, mode=PERIODIC, period=None, freq=None, tick_hz=None, callback=None,
+             hard=None):
+        self.mode = mode
+        self.period = period
+        self.callback = callback
+
+    def deinit(self):
+        self.callback = None
+
+    def fake_fire(self):
+        if self.callback is not None:
+            self.callback(self)
 
 
 class WDT:

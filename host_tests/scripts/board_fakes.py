@@ -154,6 +154,14 @@ def system():
     board.wdt_feed()
     wdt = machine.fake_state["wdt"]
     rec["wdt"] = [wdt.timeout, wdt.feeds]
+    # stopped with Ctrl-C: a timer keeps the watchdog fed at the REPL
+    board.wdt_hold()
+    board.wdt_hold()  # once is enough: no second timer
+    timers = machine.fake_state["timers"]
+    for _ in range(3):
+        timers[0].fake_fire()
+    rec["hold"] = [len(timers), timers[0].id, timers[0].mode == machine.Timer.PERIODIC,
+                   timers[0].period, wdt.feeds]
     board.led(True)
     pins = machine.Pin.fake_pins
     led = pins["LED"] if BOARD == "rp2_pico_w" else pins[2]
