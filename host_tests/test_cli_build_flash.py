@@ -171,6 +171,50 @@ def test_build_again_into_its_own_out_dir(tmp_path):
     assert (out / "main.py").read_text() == "import fieldnode_main  # tuned by hand\n"
 
 
+def test_build_refuses_mpy_files_and_a_package_json_it_did_not_write(tmp_path):
+    """Only what the previous build's package.json lists (with its launcher) is replaced: a
+    project's own lib/*.mpy beside it, or a mip package folder, is refused untouched."""
+    proj = tmp_path / "myproj"
+    (proj / "lib").mkdir(parents=True)
+    (proj / "lib" / "ssd1306.mpy").write_bytes(b"M\x06driver")
+    r = fieldnode("build", "--board", "unix", "--out", proj)
+    assert r.returncode == 1 and r.stderr == NOT_A_BUILD % (proj, "lib/ssd1306.mpy")
+    pkg = tmp_path / "mip"
+    (pkg / "lib" / "drivers").mkdir(parents=True)
+    (pkg / "package.json").write_text('{"urls": [["bme.mpy", "lib/bme.mpy"]]}\n')
+    (pkg / "lib" / "bme.mpy").write_bytes(b"M\x06bme")
+    r = fieldnode("build", "--board", "unix", "--out", pkg)
+    assert r.returncode == 1 and r.stderr == NOT_A_BUILD % (pkg, "package.json")
+    assert tree(proj) == {"lib/ssd1306.mpy": b"M\x06driver"}
+    assert tree(pkg) == {"package.json": b'{"urls": [["bme.mpy", "lib/bme.mpy"]]}\n',
+                         "lib/bme.mpy": b"M\x06bme"}
+    out = tmp_path / "build"       # the same driver dropped into a real build: refused too
+    assert fieldnode("build", "--board", "unix", "--out", out).returncode == 0
+    (out / "lib" / "ssd1306.mpy").write_bytes(b"M\x06driver")
+    r = fieldnode("build", "--board", "unix", "--out", out)
+    assert r.returncode == 1 and r.stderr == NOT_A_BUILD % (out, "lib/ssd1306.mpy")
+
+
+def test_a_failed_build_leaves_the_previous_one_whole(tmp_path):
+    """Compiled aside first: a syntax error in an --add module (named with its line) or a
+    leftover of an interrupted build changes nothing of the previous build."""
+    out = tmp_path / "out"
+    assert fieldnode("build", "--board", "unix", "--out", out).returncode == 0
+    before = tree(out)
+    bad = tmp_path / "drv"
+    bad.mkdir()
+    (bad / "zz_bad.py").write_text("x = 1\ny = (\n")
+    r = fieldnode("build", "--board", "unix", "--out", out, "--add", bad)
+    assert r.returncode == 1
+    assert r.stderr == ("fieldnode build: mpy-cross failed on %s, line 3: SyntaxError: invalid "
+                        "syntax\n" % (bad / "zz_bad.py"))
+    assert tree(out) == before
+    (out / ".fieldnode-tmp" / "lib").mkdir(parents=True)     # as a killed build leaves it
+    (out / ".fieldnode-tmp" / "lib" / "half.mpy").write_bytes(b"M")
+    assert fieldnode("build", "--board", "unix", "--out", out).returncode == 0
+    assert tree(out) == before
+
+
 def test_build_refuses_the_filesystem_and_repository_roots(tmp_path, monkeypatch):
     """Refused even when empty: checked in-process on an empty decoy that stands in for
     the root (never the real one)."""
@@ -180,13 +224,13 @@ def test_build_refuses_the_filesystem_and_repository_roots(tmp_path, monkeypatch
     decoy.mkdir()
     monkeypatch.setattr(build, "ROOT", str(decoy))
     with pytest.raises(CliError, match="is the repository root; give an empty or new directory"):
-        build.prepare_out(str(decoy))
+        build.check_out(str(decoy))
     monkeypatch.undo()
     realpath = os.path.realpath
     monkeypatch.setattr(os.path, "realpath",
                         lambda p: "/" if p == str(decoy) else realpath(p))
     with pytest.raises(CliError, match="is the filesystem root; give an empty or new directory"):
-        build.prepare_out(str(decoy))
+        build.check_out(str(decoy))
     monkeypatch.undo()
     assert list(decoy.iterdir()) == []
 

@@ -20,6 +20,7 @@ less of them in its heap: about 2.3 KB less for a connected MQTT client on a
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -32,6 +33,7 @@ LAUNCHER_LINE = "import %s\n" % MAIN_MODULE
 PACKAGE = "package.json"
 VERSION = "0.1.0"
 REUSE_HINT = "give an empty or new directory"
+TMP = ".fieldnode-tmp"  # in --out: the new build, compiled before it replaces the old
 
 
 def _tool(name):
@@ -75,8 +77,11 @@ def compile_one(mpy_cross, arch, src, out, opt=0):
     argv.append(src)
     proc = subprocess.run(argv, capture_output=True, text=True)
     if proc.returncode:
-        lines = (proc.stderr or proc.stdout).strip().splitlines() or ["exit %d" % proc.returncode]
-        raise CliError("mpy-cross failed on %s: %s" % (shown(src), lines[-1]))
+        text = (proc.stderr or proc.stdout).strip()
+        lines = text.splitlines() or ["exit %d" % proc.returncode]
+        line = re.findall(r'File "[^"]*", line (\d+)', text)
+        raise CliError("mpy-cross failed on %s%s: %s" % (
+            shown(src), ", line %s" % line[-1] if line else "", lines[-1]))
 
 
 def shown(path):
@@ -102,26 +107,26 @@ def check_sources(pairs):
     return [(src, rel) for rel, src in seen.items()]
 
 
-def _is_build_entry(path, rel):
-    """True for what a build writes in `path`: the launcher, package.json, lib/ and its
-    subdirectories, lib/**.mpy (never a symlink)."""
-    full = os.path.join(path, rel)
-    if os.path.islink(full):
-        return False
-    if os.path.isdir(full):
-        return rel.split(os.sep)[0] == "lib"
-    if not os.path.isfile(full):
-        return False
-    if rel == LAUNCHER:
-        with open(full, "rb") as f:
-            return f.read(len(LAUNCHER_LINE) + 1) == LAUNCHER_LINE.encode()
-    return rel == PACKAGE or (rel.startswith("lib" + os.sep) and rel.endswith(".mpy"))
+def _listed(path):
+    """The files (relative paths) that the fieldnode build in `path` wrote, read from its
+    launcher and package.json; None when `path` holds no such pair."""
+    try:
+        with open(os.path.join(path, LAUNCHER), "rb") as f:
+            if f.read(len(LAUNCHER_LINE) + 1) != LAUNCHER_LINE.encode():
+                return None
+        with open(os.path.join(path, PACKAGE)) as f:
+            urls = json.load(f)["urls"]
+        return {LAUNCHER, PACKAGE} | {os.path.normpath(src) for _, src in urls}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _previous_build(path, out_dir):
     """(files, dirs) of the fieldnode build in the directory `path` (given as --out
-    `out_dir`), deepest dirs first; a CliError naming the first entry no build writes
-    (a symlink, another file, a directory outside lib/)."""
+    `out_dir`), deepest dirs first: the files its package.json lists, lib/ and its
+    subdirectories, and what an interrupted build left in TMP. A CliError names the first
+    other entry (a symlink, a file that build did not write, a directory outside lib/)."""
+    listed = _listed(path) or ()
     files, dirs = [], []
 
     def fail(err):
@@ -131,18 +136,23 @@ def _previous_build(path, out_dir):
         subdirs.sort()
         for name in subdirs + sorted(names):
             rel = os.path.relpath(os.path.join(base, name), path)
-            if not _is_build_entry(path, rel):
+            full = os.path.join(path, rel)
+            top = rel.split(os.sep)[0]
+            isdir = os.path.isdir(full)
+            ok = not os.path.islink(full) and (
+                top == TMP or (top == "lib" if isdir else rel in listed and os.path.isfile(full)))
+            if not ok:
                 raise CliError("--out %s: exists and is not a fieldnode build (it holds %s); %s"
                                % (out_dir, rel, REUSE_HINT))
-            (dirs if name in subdirs else files).append(rel)
+            (dirs if isdir else files).append(rel)
     return files, dirs[::-1]
 
 
-def prepare_out(out_dir):
-    """Make `out_dir` an empty directory for the build: create it (and its parents), keep
-    an empty one, or remove a previous build's files from it. Anything else (a file, a
-    symlink, a directory holding other files, the filesystem or repository root) is a
-    CliError with nothing deleted."""
+def check_out(out_dir):
+    """Make sure `out_dir` can take the build: create it (and its parents), or find an
+    empty directory or a previous build there; returns that build's (files, dirs). Anything
+    else (a file, a symlink, a directory holding other files, the filesystem or repository
+    root) is a CliError, with nothing touched."""
     path = os.path.abspath(out_dir)        # no trailing slash: a symlink is seen as one
     real = os.path.realpath(path)
     for what, place in (("the filesystem root", os.path.dirname(real)),
@@ -155,12 +165,32 @@ def prepare_out(out_dir):
         raise CliError("--out %s: exists and is not a directory; %s" % (out_dir, REUSE_HINT))
     if not os.path.isdir(path):
         os.makedirs(path)
-        return
-    files, dirs = _previous_build(path, out_dir)
+        return [], []
+    return _previous_build(path, out_dir)
+
+
+def _remove(path, files, dirs):
     for rel in files:
         os.remove(os.path.join(path, rel))
     for rel in dirs:
         os.rmdir(os.path.join(path, rel))
+
+
+def replace_build(out_dir, old):
+    """Put the build compiled in `out_dir`/TMP in place of the previous one (`old`: its
+    (files, dirs) from check_out, TMP's own entries among them)."""
+    files, dirs = old
+    ours = TMP + os.sep
+    _remove(out_dir, [f for f in files if not f.startswith(ours)],
+            [d for d in dirs if d != TMP and not d.startswith(ours)])
+    tmp = os.path.join(out_dir, TMP)
+    new_files, new_dirs = _previous_build(tmp, tmp)
+    for rel in new_files:
+        dest = os.path.join(out_dir, rel)
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        os.replace(os.path.join(tmp, rel), dest)
+    _remove(tmp, [], new_dirs)
+    os.rmdir(tmp)
 
 
 def write_bundle(out_dir, mpy_cross, arch, pairs, opt):
@@ -194,8 +224,17 @@ def build(board_name, out_dir=None, extra=(), quiet=False, opt=0):
     mpy_cross = _tool("mpy-cross")
     out_dir = out_dir or os.path.join(ROOT, "build", board_name)
     try:
-        prepare_out(out_dir)
-        rows = write_bundle(out_dir, mpy_cross, arch, pairs, opt)
+        old = check_out(out_dir)
+        tmp = os.path.join(out_dir, TMP)
+        # compiled aside first: a compile error or Ctrl-C leaves the previous build whole
+        _remove(out_dir, [f for f in old[0] if f.startswith(TMP + os.sep)],
+                [d for d in old[1] if d == TMP or d.startswith(TMP + os.sep)])
+        try:
+            rows = write_bundle(tmp, mpy_cross, arch, pairs, opt)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        replace_build(out_dir, old)
     except OSError as e:      # e.g. a parent that cannot be made, a disk full
         where = e.filename not in (None, out_dir, os.path.abspath(out_dir))
         raise CliError("--out %s: %s%s" % (out_dir, "%s: " % e.filename if where else "",
