@@ -13,7 +13,8 @@ both). Topics follow the contract <prefix>/<device_id>/... (docs/design.md):
   retained, with a Message Expiry Interval: taken while offline they wait in
   the supervisor's offline queue and expire there when stale;
 - stats (JSON) on their own interval while up;
-- the watchdog is fed only while the readings task and the supervisor live.
+- the watchdog is fed only while the readings loop turns and the supervisor,
+  readings, publisher and stats tasks live.
 """
 
 import asyncio
@@ -29,6 +30,8 @@ _POLL_MS = 100  # button and due-time polling
 _NORMAL = 0
 _HIGH = 1
 _LOW = 2
+_INT32_MIN = -2147483648  # the range a reading payload can carry (docs/payload.md)
+_INT32_MAX = 2147483647
 
 
 def log(msg):
@@ -126,7 +129,9 @@ class App:
         name = self.names[i]
         try:
             v = board.read_sensor(name)
-        except (OSError, ValueError) as e:
+            if not _INT32_MIN <= v <= _INT32_MAX:  # the payload's widest value (INT32)
+                raise ValueError("%r is out of the 32-bit range" % (v,))
+        except (OSError, ValueError, TypeError) as e:
             log("sensor %s failed: %r" % (name, e))
             return
         self.seq[i] = (self.seq[i] + 1) & 0xFFFF
@@ -252,21 +257,22 @@ class App:
             await sleep_ms(min(1000, max(10, ticks_diff(self.stats_due, ticks_ms()))))
 
     # ---- watchdog and network --------------------------------------------------------
-    async def keeper(self, sup_task):
-        """Feed the watchdog while the readings task and the supervisor live;
-        bring the network back when the board says it went."""
+    async def keeper(self, vital):
+        """Feed the watchdog while the readings loop turns and every task in `vital`
+        ((name, task) pairs: supervisor, readings, publisher, stats) lives; bring the
+        network back when the board says it went."""
         wdt = self.cfg["watchdog_ms"]
         if wdt:
             board.wdt_start(wdt)
         period = max(100, min(1000, wdt // 4)) if wdt else 1000
         while True:
             since = ticks_diff(ticks_ms(), self.beat)
-            alive = since < max(wdt, 1000) and not sup_task.done()
-            if wdt and alive:
+            ended = [name for name, task in vital if task.done()]
+            if wdt and since < max(wdt, 1000) and not ended:
                 board.wdt_feed()
             elif wdt:
-                log("watchdog not fed: readings %d ms ago, supervisor %s"
-                    % (since, "ended" if sup_task.done() else "alive"))
+                log("watchdog not fed: readings %d ms ago, ended: %s"
+                    % (since, ", ".join(ended) or "none"))
             if not board.network_ok():
                 try:
                     await board.network_up(self.cfg["wifi_ssid"], self.cfg["wifi_password"],

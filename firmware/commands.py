@@ -27,6 +27,7 @@ FAILED = 5  # valid, but it could not be done (e.g. the file system failed)
 
 MAX_BYTES = 512
 MAX_ANSWER = 1792  # fits the client's 2048-byte transmit buffer with topic and properties
+MAX_BUSY = 4  # requests answered at once; more are dropped and counted (commands_dropped)
 REMEMBER = 4  # answers kept for replay: up to ~1 KB each (get_config), so few on a 64 KiB heap
 # keys that take effect only after a reboot (the others apply at once)
 _LIVE = ("sensors", "stats_interval_ms", "event_expiry_s")
@@ -65,13 +66,15 @@ class Commands:
         self.done = 0
         self.errors = 0
         self.responder = Responder(app.sup, app.base + "/cmd/+", self.handle, qos=1,
-                                   remember=REMEMBER)
+                                   remember=REMEMBER, max_busy=MAX_BUSY,
+                                   content_type="application/json", payload_format_indicator=1)
 
     async def start(self):
         await self.responder.start()
 
     def dropped(self):
-        return self.responder.ignored
+        r = self.responder
+        return r.ignored + r.busy
 
     def handle(self, msg):
         """Run one request; returns the answer (JSON text). Never raises."""

@@ -49,7 +49,7 @@ SCHEMA = {
     "queue_bytes": (_INT, 8192, 256, 65536),
     "fatal_backoff_s": (_INT, 3600, 1, 86400),
     "network_timeout_ms": (_INT, 20000, 1000, 120000),
-    "watchdog_ms": (_INT, 30000, 0, 600000),  # 0: no watchdog
+    "watchdog_ms": (_INT, 30000, 0, 600000),  # 0: no watchdog, else at least _WDT_MIN
 }
 # per sensor; high/low in the sensor's fixed-point steps (board SENSORS)
 SENSOR = {
@@ -60,6 +60,7 @@ SENSOR = {
     "hysteresis": (_INT, 0, 0, 2147483647),
 }
 DEFAULTS = {k: v[1] for k, v in SCHEMA.items()}
+_WDT_MIN = 1000  # the node feeds its watchdog at most every 100 ms, checking its tasks
 
 
 class ConfigError(ValueError):
@@ -85,10 +86,14 @@ def _check(key, spec, v):
             raise ConfigError("%s: expected a string" % key)
         if len(v) < lo or len(v) > hi:
             raise ConfigError("%s: length %d is out of range %d..%d" % (key, len(v), lo, hi))
+        from mqtt5.wire import utf8_ok  # the client's own test of an MQTT string
+
         try:
-            v.encode()
+            ok = utf8_ok(v.encode())
         except UnicodeError:  # a lone surrogate (CPython): no UTF-8 for the device
-            raise ConfigError("%s: not valid Unicode text" % key)
+            ok = False
+        if not ok:  # also a surrogate pair that MicroPython's json.loads made CESU-8
+            raise ConfigError("%s: not valid text (UTF-8, without U+0000)" % key)
     return v
 
 
@@ -159,6 +164,9 @@ def validate(obj, sensors=None):
     _topic_part("topic_prefix", out["topic_prefix"], True)
     if (out["tls_cert"] is None) != (out["tls_key"] is None):
         raise ConfigError("tls_cert and tls_key: give both or neither")
+    if 0 < out["watchdog_ms"] < _WDT_MIN:
+        raise ConfigError("watchdog_ms: 0 (none) or %d..600000, got %d"
+                          % (_WDT_MIN, out["watchdog_ms"]))
     if out["tls_insecure"] and out["tls_ca"] is not None:
         raise ConfigError("tls_insecure: set it, or tls_ca, not both")
     return out
@@ -180,14 +188,31 @@ def mask(cfg):
 
 
 def merge(cfg, changes):
-    """`cfg` with `changes` applied (a secret given as MASK keeps its value);
-    the result is validated by the caller."""
+    """`cfg` with `changes` applied: a secret given as MASK keeps its value, and
+    sensor settings are merged sensor by sensor, key by key; the result is
+    validated by the caller."""
     out = dict(cfg)
     for k in changes:
         v = changes[k]
         if k in SECRETS and v == MASK:
             continue
+        cur = out.get(k)
+        if k == "sensors" and isinstance(v, dict) and isinstance(cur, dict):
+            v = _merged(cur, v)
         out[k] = v
+    return out
+
+
+def _merged(cur, new):
+    out = dict(cur)
+    for name in new:
+        old = out.get(name)
+        if isinstance(old, dict) and isinstance(new[name], dict):
+            old = dict(old)
+            old.update(new[name])
+            out[name] = old
+        else:
+            out[name] = new[name]
     return out
 
 

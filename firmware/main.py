@@ -98,8 +98,8 @@ class Node:
                     % (reason, self.cfg["fatal_backoff_s"]))
             else:
                 log("link down (%s)" % (reason,))
-        elif state == STOPPED:
-            log("link stopped")
+        elif state == STOPPED:  # stop(), or a bad option found only at connect
+            log("link stopped" + (" (%s)" % (reason,) if reason is not None else ""))
 
     async def network(self):
         pause = 1000
@@ -121,8 +121,9 @@ class Node:
             sup_task = self.sup.start()
             app = self.app
             t = asyncio.create_task
-            app.tasks += [t(app.readings()), t(app.publisher()), t(app.stats_task()),
-                          t(app.keeper(sup_task))]
+            vital = (("supervisor", sup_task), ("readings", t(app.readings())),
+                     ("publisher", t(app.publisher())), ("stats", t(app.stats_task())))
+            app.tasks += [task for _, task in vital[1:]] + [t(app.keeper(vital))]
             await self.commands.start()  # remembered while down, restored on reconnect
             await self._end.wait()  # (the supervisor retries forever: fatal_backoff_ms)
         except asyncio.CancelledError:

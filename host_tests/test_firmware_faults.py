@@ -155,6 +155,75 @@ def test_a_hung_sensor_driver_trips_the_watchdog(broker, runtime, tmp_path):
         node.kill()
 
 
+def test_a_reading_out_of_the_payload_range_is_skipped_and_readings_go_on(broker, runtime,
+                                                                           tmp_path):
+    # 3,000,000,000 does not fit a reading's INT32: the reading is logged and skipped,
+    # while it used to end the publisher task (no state/ messages ever again, while
+    # the node still said online)
+    device = "range-" + runtime
+    peer = _watch(broker, device)
+    node = NodeProc(runtime, broker, tmp_path, dict(FAST, watchdog_ms=1500), device)
+    topic = node.base + "/state/temperature"
+    try:
+        node.wait_log("online")
+        node.set_sensor("temperature", 3000000000)
+        node.wait_log("sensor temperature failed: ValueError")
+        node.set_sensor("temperature", 2345)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            got = [pl.decode(m.payload)["values"][0][0] for m in peer.on(topic)]
+            if 2345 in got:
+                break
+            time.sleep(0.1)
+        assert 2345 in got, got
+        assert node.proc.poll() is None and "Traceback" not in node.output
+    finally:
+        node.kill()
+        peer.stop()
+
+
+def test_a_burst_of_commands_is_answered_or_counted_and_the_node_goes_on(broker, runtime,
+                                                                          tmp_path):
+    # 150 requests at once: each answered one used to hold a task and a copy until its
+    # answer was out, and the MicroPython node ran out of heap (MemoryError, answers
+    # lost uncounted).  At most 4 are handled at once; the rest are counted.
+    device = "burst-" + runtime
+    peer = _watch(broker, device)
+    reply = "reply/" + device
+    peer.subscribe(reply, qos=1)
+    node = NodeProc(runtime, broker, tmp_path, FAST, device)
+    try:
+        node.wait_log("online")
+        n = 150
+        for i in range(n):
+            peer.publish(node.base + "/cmd/ping", b"", qos=1, correlation_data=b"b%d" % i,
+                         response_topic=reply)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            answers = peer.on(reply)
+            stats = [json.loads(m.payload) for m in peer.on(node.base + "/stats")]
+            if stats and stats[-1]["commands_dropped"] + len(answers) == n \
+                    and stats[-1]["commands"] == len(answers):
+                break
+            time.sleep(0.2)
+        assert answers and stats[-1]["commands_dropped"] + len(answers) == n, \
+            (len(answers), stats[-1:])
+        assert stats[-1]["commands"] == len(answers)
+        assert len({m.correlation_data for m in answers}) == len(answers)
+        a = answers[0]
+        assert json.loads(a.payload)["rc"] == 0
+        assert (a.content_type, a.payload_format_indicator) == ("application/json", 1)
+        # afterwards the node answers and publishes as before
+        peer.publish(node.base + "/cmd/ping", b"", qos=1, correlation_data=b"after",
+                     response_topic=reply)
+        got = peer.wait_messages(reply, len(answers) + 1)[-1]
+        assert got.correlation_data == b"after"
+        assert node.proc.poll() is None and "MemoryError" not in node.output
+    finally:
+        node.kill()
+        peer.stop()
+
+
 def test_a_node_stopped_with_ctrl_c_keeps_its_watchdog_fed_at_the_repl(broker, runtime,
                                                                        tmp_path):
     # A board's watchdog cannot be disarmed: after the Ctrl-C with which the REPL,

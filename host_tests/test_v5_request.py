@@ -28,6 +28,13 @@ def test_requester_responder_units(runtime):
                          ["back/1", "ok:d", "c4"], ["back/1", "ok:e", "c5"],
                          ["back/1", "ok:a", "c1"], ["back/1", "ok:y", "c1"]]
     assert r["repeated"] == 1 and r["ignored"] == 3 and r["answered"] == 6
+    b = rec["busy"]
+    # max_busy=2: two requests taken, the next three counted in busy and not run;
+    # once those two are answered a new one is taken again
+    assert b["took"] == [True, True, False, False] and b["late"] and b["busy"] == 3
+    assert b["answered"] == 3 and b["pubs"] == ["ok:0", "ok:1", "ok:6"]
+    assert b["kw"] == {"content_type": "application/json", "payload_format_indicator": 1}
+    assert b["bad"] == ["ValueError"]
 
 
 def test_requester_over_supervisor_survives_reconnect(runtime, broker):

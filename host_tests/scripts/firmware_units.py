@@ -67,6 +67,33 @@ if sys.implementation.name == "cpython":  # a MicroPython str holds no lone surr
         ok("reject_surrogate", False)
     except config.ConfigError as e:
         ok("reject_surrogate", "wifi_ssid" in str(e), e)
+# strings the broker would refuse (U+0000 in a user name) or no UTF-8 at all: an
+# escaped emoji that MicroPython's json.loads turns into CESU-8 ("\\ud83d\\ude00")
+for key, text in (("username", '"a\\u0000b"'), ("username", '"\\ud83d\\ude00"'),
+                  ("wifi_ssid", '"x\\u0000"')):
+    value = json.loads(text)
+    if value == "\U0001f600":  # CPython: a real emoji, valid text
+        ok("accept_emoji", config.validate({key: value})[key] == value)
+        continue
+    try:
+        config.validate({key: value})
+        ok("reject_text " + text, False, value)
+    except config.ConfigError as e:
+        ok("reject_text " + text, str(e).startswith(key + ": not valid text"), e)
+ok("accept_text", config.validate({"username": "n\u00f6de-\u6e29"})["username"] == "n\u00f6de-\u6e29")
+# the watchdog is off (0) or long enough for the node's 100 ms feeding
+for wdt, good in ((0, True), (1, False), (999, False), (1000, True)):
+    try:
+        ok("watchdog_%d" % wdt, config.validate({"watchdog_ms": wdt})["watchdog_ms"] == wdt and good)
+    except config.ConfigError as e:
+        ok("watchdog_%d" % wdt, not good and "watchdog_ms: 0 (none) or 1000..600000" in str(e), e)
+# set_config merges sensor settings sensor by sensor, key by key
+cur = config.validate({"sensors": {"temperature": {"interval_ms": 2000, "hysteresis": 50},
+                                   "humidity": {"interval_ms": 2500}}})
+new = config.validate(config.merge(cur, {"sensors": {"temperature": {"high": 2600}}}))
+ok("merge_sensor_keys", new["sensors"]["temperature"] == dict(
+    cur["sensors"]["temperature"], high=2600)
+   and new["sensors"]["humidity"] == cur["sensors"]["humidity"], new["sensors"])
 ok("broker_urls_kept", config.validate({"brokers": [
     "mqtt://h", "mqtts://h:8884", "mqtt://[::1]:1884/x"]})["brokers"][1] == "mqtts://h:8884")
 m = config.mask(config.validate({"password": "s3cret", "wifi_password": "w1fi"}))

@@ -22,6 +22,7 @@ class FakeClient:
         self.session = sess
         self.subs = []
         self.pubs = []
+        self.kw = []
         self.handlers = {}
 
     async def subscribe(self, filt, qos=0, handler=None):
@@ -35,6 +36,7 @@ class FakeClient:
     async def publish(self, topic, payload, qos=0, response_topic=None,
                       correlation_data=None, **kw):
         self.pubs.append((topic, payload, qos, response_topic, correlation_data))
+        self.kw.append(kw)
 
 
 def reply(c, topic, cd, payload):
@@ -125,7 +127,13 @@ async def main():
 
     rsp = Responder(sc, "svc/+", h, remember=2)
     await rsp.start()
-    on = sc.handlers["svc/+"]
+    handler = sc.handlers["svc/+"]
+
+    async def on(m):
+        # as the link does: a handler's awaitable runs (here: is awaited) after the call
+        r = handler(m)
+        if r is not None:
+            await r
     for payload, rt, cd in ((b"a", "back/1", b"c1"), (b"a", "back/1", b"c1"),
                             (b"b", None, b"c2"), (b"quiet", "back/2", b"c3"),
                             (b"d", "back/1", b"c4"), (b"e", "back/1", b"c5"),
@@ -143,6 +151,28 @@ async def main():
                         "pubs": [[p[0], p[1].decode(), p[4].decode()] for p in sc.pubs],
                         "answered": rsp.answered, "repeated": rsp.repeated,
                         "ignored": rsp.ignored}
+    # at most max_busy requests are handled at once, the others counted; answers
+    # carry the Responder's answer properties
+    bc = FakeClient(Sess("busy"))
+    rb = Responder(bc, "b/+", h, max_busy=2, content_type="application/json",
+                   payload_format_indicator=1)
+    await rb.start()
+    hb = bc.handlers["b/+"]
+    took = [hb(Message("b/x", b"%d" % i, 1, False, False, {0x08: "back/b", 0x09: b"%d" % i}))
+            for i in range(4)]
+    late = hb(Message("b/x", b"5", 1, False, False, {0x08: "back/b", 0x09: b"5"}))
+    for t in took[:2]:
+        await t
+    again = hb(Message("b/x", b"6", 1, False, False, {0x08: "back/b", 0x09: b"6"}))
+    await again
+    bad = []
+    try:
+        Responder(bc, "b/+", h, max_busy=0)
+    except ValueError:
+        bad.append("ValueError")
+    out["busy"] = {"took": [t is not None for t in took], "late": late is None,
+                   "busy": rb.busy, "answered": rb.answered,
+                   "pubs": [p[1].decode() for p in bc.pubs], "kw": bc.kw[0], "bad": bad}
     print(json.dumps(out))
 
 

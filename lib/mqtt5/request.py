@@ -217,23 +217,33 @@ class Responder:
     """Answer requests arriving on `filt` (a topic filter, shared subscriptions
     allowed) with `handler(msg)`'s return value; `client` as for Requester.
 
-    Responder(client, filt, handler, qos=1, remember=8).
+    Responder(client, filt, handler, qos=1, remember=8, max_busy=8, **answer_props).
     handler(msg) -> payload (bytes or str), or None for no answer; plain function
     or async def; it gets an independent copy of the request. The answer goes to
     the request's Response Topic with the same Correlation Data (spec 4.10.2), at
-    the request's QoS. Requests without a usable Response Topic (none, empty, or
-    with a wildcard) are not handled and are counted in ``ignored``; ``answered``
-    and ``repeated`` count the others.
+    the request's QoS, with ``answer_props`` (Client.publish keywords, e.g.
+    content_type="application/json", payload_format_indicator=1). Requests without
+    a usable Response Topic (none, empty, or with a wildcard) are not handled and
+    are counted in ``ignored``; at most ``max_busy`` requests are handled at once
+    (each holds a task and a copy of its message until its answer is out), and
+    those arriving beyond that are not handled either and are counted in ``busy``;
+    ``answered`` and ``repeated`` count the others.
     """
 
-    def __init__(self, client, filt, handler, qos=1, remember=8):
+    def __init__(self, client, filt, handler, qos=1, remember=8, max_busy=8, **answer_props):
+        if max_busy < 1:
+            raise ValueError("max_busy must be at least 1")
         self._subs, self.client = _pair(client)
         self.filter = filt
         self.handler = handler
         self.qos = qos
+        self.max_busy = max_busy
+        self.props = answer_props
         self.answered = 0
         self.repeated = 0
         self.ignored = 0
+        self.busy = 0
+        self._running = 0
         self._seen = [None] * remember  # (topic, response_topic, correlation_data, reply)
         self._next = 0
 
@@ -252,12 +262,26 @@ class Responder:
                 return e
         return None
 
-    async def _on_request(self, m):
-        # an async handler: the link gives this Message its own bytes (payload, data)
+    def _on_request(self, m):
+        # Admission, with no task and no copy for a request that is not handled; an
+        # admitted one runs as a task (the link then gives the Message its own bytes)
         rt = m.response_topic
         if not rt or not topic_name_ok(rt):
             self.ignored += 1
-            return
+            return None
+        if self._running >= self.max_busy:
+            self.busy += 1
+            return None
+        self._running += 1
+        return self._answer(m, rt)
+
+    async def _answer(self, m, rt):
+        try:
+            await self._reply(m, rt)
+        finally:
+            self._running -= 1
+
+    async def _reply(self, m, rt):
         cd = m.correlation_data
         t = m.topic
         e = self._recall(t, rt, cd)
@@ -273,6 +297,6 @@ class Responder:
             if cd is not None and self._seen:
                 self._seen[self._next] = (t, rt, cd, out)
                 self._next = (self._next + 1) % len(self._seen)
-        self.answered += 1
         await self.client.publish(rt, out, m.qos if m.qos < self.qos else self.qos,
-                                  correlation_data=cd)
+                                  correlation_data=cd, **self.props)
+        self.answered += 1
