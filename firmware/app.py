@@ -72,6 +72,7 @@ class App:
         self.events_sent = 0
         self.events_dropped = 0
         self.last_disconnect = None
+        self.linked = False  # the link was up since the last DOWN (for last_disconnect)
         self.commands = None  # commands.Commands, set by main
         self.tasks = []
         self.stats_due = self.tick
@@ -101,12 +102,15 @@ class App:
     def link(self, state, reason):
         if state == UP:
             self.born = False
+            self.linked = True
             for i in range(len(self.ct_sent)):
                 self.ct_sent[i] = 0
             self.wake.set()
         elif reason is not None:
             self.born = False
-            self.last_disconnect = str(reason)[:60]
+            if self.linked:  # why the link was lost, not why the next attempts failed
+                self.last_disconnect = str(reason)[:60]
+            self.linked = False
 
     # ---- readings --------------------------------------------------------------------
     async def readings(self):

@@ -137,7 +137,9 @@ class Commands:
     def cmd_set_interval(self, a):
         _args(a, ("sensor", "interval_ms"))
         name = a.get("sensor")
-        iv = _int(a, "interval_ms", 200, 86400000)
+        if not isinstance(name, str):
+            raise _Bad("sensor: expected one of %s or 'stats'" % ", ".join(sorted(board.SENSORS)))
+        iv = _int(a, "interval_ms", 500 if name == "stats" else 200, 86400000)
         cfg = self.app.cfg
         if name == "stats":
             change = {"stats_interval_ms": iv}

@@ -116,6 +116,8 @@ def test_a_repeated_correlation_id_is_answered_but_not_run_again(shared):
     ("ping", {"unexpected": 1}, 3),
     ("set_interval", {"sensor": "temperature", "interval_ms": 5}, 3),
     ("set_interval", {"sensor": "pressure", "interval_ms": 1000}, 3),
+    ("set_interval", {"sensor": ["temperature"], "interval_ms": 1000}, 3),
+    ("set_interval", {"sensor": "stats", "interval_ms": 300}, 3),
     ("identify", {"seconds": "long"}, 3),
     ("set_config", {"no_such_key": 1}, 3),
 ])
