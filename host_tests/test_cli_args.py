@@ -56,6 +56,21 @@ def test_argument_errors_exit_2(argv, message):
     (["flash", "--board", "esp32", "--firmware", "x.bin"], "--port is required for esp32"),
     (["flash", "--board", "unix", "--firmware", "x.bin"],
      "board unix is not flashed (it runs on the host)"),
+    # checked before the port is opened (and the running node stopped): was exit 1, after
+    (["config", "set", "keepalive", "--port", "/dev/null"], "expected KEY=VALUE, got 'keepalive'"),
+    (["config", "set", "--port", "/dev/null", "=5"], "expected KEY=VALUE, got '=5'"),
+    (["build", "--board", "unix", "--add", "/nonexistent"], "--add /nonexistent: not a directory"),
+    # seconds and counts: were accepted (a negative wait, a monitor that never stops)
+    (["flash", "--board", "rp2_pico_w", "--firmware", "x.uf2", "--wait", "-1"],
+     "--wait must be positive and finite"),
+    (["logs", "--port", "/dev/null", "--duration", "-1"], "--duration must be positive and finite"),
+    (["logs", "--port", "/dev/null", "--duration", "0"], "--duration must be positive and finite"),
+    (["monitor", "--count", "0"], "--count must be a positive number of messages"),
+    (["monitor", "--count", "-1"], "--count must be a positive number of messages"),
+    # was silently ignored: a UF2 copy erases nothing
+    (["flash", "--board", "rp2_pico_w", "--firmware", "x.uf2", "--erase"],
+     "--erase is for esptool boards: a UF2 copy cannot erase rp2_pico_w's flash (to wipe it, "
+     "copy Raspberry Pi's flash_nuke.uf2 to the drive first)"),
 ])
 def test_checked_arguments_exit_2_with_one_line(argv, message):
     r = fieldnode(*argv)
@@ -114,3 +129,55 @@ def test_broker_url_and_topic_parts_are_checked_before_connecting(argv, message)
     r = fieldnode(*argv)
     assert r.returncode == 2
     assert r.stderr == "fieldnode %s: %s\n" % (argv[0], message)
+
+
+def test_options_may_sit_between_positional_arguments():
+    """`config set --port P keepalive=61` and `cmd DEV NAME --timeout 1 k=v` were refused as
+    "unrecognized arguments" under the top-level usage."""
+    from fieldnode import cli
+
+    args = cli.parse_args(["config", "set", "--port", "P", "keepalive=61", "wifi_ssid=x"])
+    assert (args.subcommand, args.action, args.items, args.port) == (
+        "config", "set", ["keepalive=61", "wifi_ssid=x"], "P")
+    args = cli.parse_args(["cmd", "node-1", "set_interval", "--timeout", "1",
+                           "sensor=temperature", "interval_ms=5000"])
+    assert (args.device, args.name, args.args, args.timeout) == (
+        "node-1", "set_interval", ["sensor=temperature", "interval_ms=5000"], 1.0)
+    assert args.run is not None and args.url
+    # end to end: past argparse, to the port and the broker that are not there
+    r = fieldnode("config", "set", "--port", "/nonexistent/tty", "keepalive=61")
+    assert r.returncode == 1 and r.stderr == (
+        "fieldnode config: serial port /nonexistent/tty not found (is the board plugged in?)\n")
+    r = fieldnode("cmd", "node-1", "set_interval", "--timeout", "1", "sensor=temperature",
+                  "interval_ms=5000", "--url", "mqtt://127.0.0.1:1")
+    assert r.returncode == 1 and r.stderr.startswith("fieldnode cmd: no broker at mqtt://127.0.0.1:1")
+
+
+@pytest.mark.parametrize("argv", [
+    ["config", "set", "--port", "P", "keepalive=61", "--bogus"],
+    ["cmd", "node-1", "ping", "--timeout", "1", "x=1", "--bogus"],
+])
+def test_unknown_arguments_between_positionals_exit_2_with_the_subcommand_usage(argv):
+    r = fieldnode(*argv)
+    assert r.returncode == 2
+    assert r.stderr.startswith("usage: fieldnode %s " % argv[0])
+    assert r.stderr.endswith("fieldnode %s: error: unrecognized arguments: --bogus\n" % argv[0])
+
+
+@pytest.mark.parametrize("key, text, value", [
+    ("wifi_password", "12345678", "12345678"),     # was refused: "expected a string"
+    ("wifi_ssid", "1e3", "1e3"),
+    ("wifi_ssid", "true", "true"),
+    ("username", '"quoted"', '"quoted"'),
+    ("username", "null", None),                    # a key whose default is null: cleared
+    ("wifi_password", "null", "null"),             # its default is "": text
+    ("keepalive", "60", 60),
+    ("brokers", '["mqtt://h:1883"]', ["mqtt://h:1883"]),
+    ("sensors.temperature.interval_ms", "5000", 5000),
+    ("keepalive", "soon", "soon"),                 # refused later by the schema, naming it
+])
+def test_config_values_of_text_keys_are_taken_as_written(key, text, value):
+    from fieldnode.configure import parse_value
+
+    assert parse_value(text, key) == value
+    assert parse_value("12345678") == 12345678      # cmd arguments (no schema): JSON

@@ -379,3 +379,64 @@ def test_flash_rp2_refusals(tmp_path):
                   "--port", tmp_path / "ttyACM0", "--wait", 0.5)
     assert r.returncode == 1 and "not a mounted RPI-RP2 drive" in r.stderr
     assert list(drive.iterdir()) == []
+
+
+def bootsel_drive(path):
+    path.mkdir()
+    (path / "INFO_UF2.TXT").write_text("UF2 Bootloader v3.0\nBoard-ID: RPI-RP2\n")
+    return path
+
+
+def test_flash_rp2_a_failing_copy_is_one_line(tmp_path):
+    """A full drive or a directory in the way of the copy gave a Python traceback."""
+    fw = tmp_path / "RPI_PICO_W.uf2"
+    fw.write_bytes(uf2(2))
+    full = bootsel_drive(tmp_path / "full")
+    (full / fw.name).symlink_to("/dev/full")        # every write: ENOSPC
+    blocked = bootsel_drive(tmp_path / "blocked")
+    (blocked / fw.name).mkdir()
+    for drive, reason in [(full, "No space left on device"), (blocked, "Is a directory")]:
+        r = fieldnode("flash", "--board", "rp2_pico_w", "--firmware", fw, "--drive", drive)
+        assert r.returncode == 1
+        assert r.stderr == "fieldnode flash: copying %s to the drive %s failed: %s\n" % (
+            fw, drive, reason)
+    assert list((blocked / fw.name).iterdir()) == []
+
+
+@pytest.mark.parametrize("board, name", [("esp32", "fw.bin"), ("rp2_pico_w", "fw.uf2")])
+def test_flash_names_an_empty_file_and_a_directory(tmp_path, board, name):
+    """An empty file was "unpack requires a buffer of 8 bytes" (esp32), a directory "not
+    found"."""
+    empty = tmp_path / name
+    empty.write_bytes(b"")
+    port = ["--port", tmp_path / "ttyUSB0"] if board == "esp32" else []
+    r = fieldnode("flash", "--board", board, "--firmware", empty, *port)
+    assert r.returncode == 1
+    assert r.stderr == "fieldnode flash: firmware file %s is empty, not a firmware image\n" % empty
+    r = fieldnode("flash", "--board", board, "--firmware", tmp_path, *port)
+    assert r.returncode == 1
+    assert r.stderr == "fieldnode flash: firmware file %s is a directory\n" % tmp_path
+
+
+def test_flash_esp32_a_truncated_image_says_so(tmp_path):
+    short = tmp_path / "short.bin"
+    short.write_bytes(b"\xe9\x03")                  # the image magic, then nothing
+    r = fieldnode("flash", "--board", "esp32", "--port", tmp_path / "ttyUSB0", "--firmware", short)
+    assert r.returncode == 1
+    assert r.stderr == ("fieldnode flash: %s is not an esp32 firmware image: it ends too soon "
+                        "(2 bytes)\n" % short)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--erase"], "--erase is for esptool boards: a UF2 copy cannot erase rp2_pico_w's flash"),
+    (["--wait", "-1"], "--wait must be positive and finite"),
+    (["--wait", "0"], "--wait must be positive and finite"),
+])
+def test_flash_rp2_wrong_options_exit_2_before_touching_the_drive(tmp_path, extra, message):
+    fw = tmp_path / "ok.uf2"
+    fw.write_bytes(uf2(1))
+    drive = bootsel_drive(tmp_path / "RPI-RP2")
+    r = fieldnode("flash", "--board", "rp2_pico_w", "--firmware", fw, "--drive", drive, *extra)
+    assert r.returncode == 2
+    assert r.stderr.startswith("fieldnode flash: " + message) and r.stderr.count("\n") == 1
+    assert sorted(os.listdir(drive)) == ["INFO_UF2.TXT"]

@@ -391,3 +391,173 @@ def test_logs_streams_the_running_node(tmp_path, bundle, broker):
         assert r.returncode == 0, r.stderr
         assert "-> state/temperature #" in r.stdout
         assert dev.alive()          # streaming did not interrupt the program
+
+
+def board_tree(device):
+    return sorted(str(p.relative_to(device.fs)) for p in device.fs.rglob("*") if p.name != "tty")
+
+
+def test_deploy_sends_only_a_fieldnode_build_for_the_board(device, bundle, tmp_path):
+    """A random folder (its notes.txt went to the board) and an esp32 bundle deployed with
+    --board unix were copied; only main.py and what package.json lists go now."""
+    assert json.loads((bundle / "package.json").read_text())["board"] == "unix"
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "notes.txt").write_text("shopping list\n")
+    esp = tmp_path / "esp32"
+    assert fieldnode("build", "--board", "esp32", "--out", esp).returncode == 0
+    older = tmp_path / "older"                      # a build from before "board" was written
+    shutil.copytree(bundle, older)
+    pkg = json.loads((older / "package.json").read_text())
+    del pkg["board"]
+    (older / "package.json").write_text(json.dumps(pkg))
+    broken = tmp_path / "broken"
+    shutil.copytree(bundle, broken)
+    (broken / "lib" / "payload.mpy").unlink()
+    again = "run `fieldnode build --board unix` (--out DIR) again; nothing written"
+    for build_dir, why in [
+            (notes, "not a fieldnode build (no main.py launcher with a package.json): run "
+                    "`fieldnode build --board unix` first; nothing written"),
+            (esp, "a build for esp32, not unix (wrong --board or --build-dir?); nothing written"),
+            (older, "its package.json names no board (an older build): " + again),
+            (broken, "lib/payload.mpy is missing (an incomplete build): " + again)]:
+        r = deploy(device, build_dir)
+        assert r.returncode == 1 and r.stderr == "fieldnode deploy: %s: %s\n" % (build_dir, why)
+    assert board_tree(device) == []
+
+    extra = tmp_path / "extra"                      # files beside a build stay on the host
+    shutil.copytree(bundle, extra)
+    (extra / "notes.txt").write_text("not for the board\n")
+    (extra / "lib" / "scratch.py").write_text("x = 1\n")
+    r = deploy(device, extra)
+    assert r.returncode == 0, r.stderr
+    assert bundle_files(device.fs) == bundle_files(bundle)
+    assert device.alive()
+
+
+def test_deploy_keeps_a_main_py_that_is_not_the_launcher(device, bundle):
+    """A board's own main.py was silently overwritten: refused (nothing written) unless
+    --replace-main, which keeps it as main.py.bak."""
+    (device.fs / "main.py").write_text("import my_app\nmy_app.run()\n")
+    r = deploy(device, bundle)
+    assert r.returncode == 1
+    assert r.stderr == ("fieldnode deploy: the board's main.py is not Fieldnode's launcher (it "
+                        "starts 'import my_app'): --replace-main replaces it, keeping it as "
+                        "main.py.bak; nothing written\n")
+    assert board_tree(device) == ["main.py"]
+    r = fieldnode("deploy", "--board", "unix", "--port", device.port, "--build-dir", bundle,
+                  "--no-reset", "--replace-main")
+    assert r.returncode == 0, r.stderr
+    assert "deploy: the board's main.py kept as main.py.bak" in r.stdout
+    assert (device.fs / "main.py.bak").read_text() == "import my_app\nmy_app.run()\n"
+    assert (device.fs / "main.py").read_text() == "import fieldnode_main\n"
+    # the launcher (a comment added by hand too) is Fieldnode's: deployed over without a word
+    (device.fs / "main.py").write_text("import fieldnode_main  # mine\n")
+    r = deploy(device, bundle)
+    assert r.returncode == 0 and counts(r.stdout)[1] == 1, r.stderr
+    assert "main.py.bak" not in r.stdout
+
+
+def test_deploy_with_its_output_closed_does_not_report_success(device, bundle):
+    """`except BrokenPipeError: return 0`: a deploy whose stdout pipe closed stopped
+    half-way and exited 0."""
+    import subprocess
+
+    from runtimes import tool
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)                              # like `| head` that has exited
+    try:
+        r = subprocess.run([tool("fieldnode"), "deploy", "--board", "unix", "--port", device.port,
+                            "--build-dir", str(bundle), "--no-reset"], stdout=write_end,
+                           stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write_end)
+    assert r.returncode == 1
+    assert r.stderr == ("fieldnode deploy: output closed (broken pipe), stopped before the end: "
+                        "it may be half done, run it again\n")
+    assert device.alive()
+
+
+def test_config_text_keys_take_the_text_and_keep_utf8(node_device):
+    """wifi_password=12345678 was refused ("expected a string"); an emoji went to the board
+    as JSON \\u escapes, which MicroPython's json.loads turns into CESU-8."""
+    dev = node_device
+    r = fieldnode("config", "set", "wifi_password=12345678", "wifi_ssid=1e3",
+                  "username=\U0001F600", "--port", dev.port)
+    assert r.returncode == 0, r.stderr
+    raw = config_file(dev).read_bytes()
+    assert b'"username": "\xf0\x9f\x98\x80"' in raw and b"\xed" not in raw
+    saved = json.loads(raw.decode())
+    assert saved["wifi_password"] == "12345678" and saved["wifi_ssid"] == "1e3"
+    r = fieldnode("config", "get", "username", "wifi_ssid", "--port", dev.port)
+    assert r.returncode == 0 and r.stdout == "\U0001F600\n1e3\n"
+    # options between the arguments
+    r = fieldnode("config", "set", "--port", dev.port, "keepalive=61")
+    assert r.returncode == 0 and json.loads(config_file(dev).read_text())["keepalive"] == 61
+
+
+class _FakeTransport:
+    """Stands in for mpremote's: `exec` returns `out` (bytes)."""
+
+    def __init__(self, out=b"", err=None):
+        self.out, self.err = out, err
+
+    def exec(self, code):
+        if self.err is not None:
+            from mpremote.transport import TransportExecError
+
+            raise TransportExecError(1, self.err.decode())     # as mpremote decodes it
+        return self.out
+
+
+def test_a_config_file_that_is_not_utf8_is_one_line(tmp_path):
+    """A board's config.json holding invalid UTF-8 (a node's own answer, as the firmware
+    before its UTF-8 check passed it on) was a UnicodeDecodeError traceback on every config
+    show/get/set; `config import` replaces it."""
+    from fieldnode import CliError, configure
+    from fieldnode.device import Device
+
+    answer = b'[{"wifi_ssid": "caf\xe9", "keepalive": 30}, "file", "/c", ["temperature"]]\r\n'
+    dev = Device("/dev/ttyUSB9")
+    dev.transport = _FakeTransport(answer)
+    with pytest.raises(CliError) as e:
+        configure.read(dev)
+    assert str(e.value) == (
+        "the board's config file is not valid UTF-8 text (byte 0xe9): replace it with `fieldnode "
+        "config import GOOD.json --port /dev/ttyUSB9` (GOOD.json: a `config export` or a file "
+        "you wrote)")
+    cfg, source, _, _ = configure.read(dev, lenient=True)       # what import reads
+    assert cfg == {"wifi_ssid": "caf\ufffd", "keepalive": 30} and source == "file"
+    # a device error whose text is not UTF-8: one line too (mpremote's decode raised)
+    dev.transport = _FakeTransport(err=b"Traceback...\r\nValueError: caf\xe9\r\n")
+    with pytest.raises(CliError, match="^device error: ValueError: caf\ufffd$"):
+        dev.exec("x")
+
+
+def test_logs_ctrl_c_exits_130(tmp_path):
+    """logs swallowed Ctrl-C and exited 0."""
+    import select
+    import signal
+    import subprocess
+
+    from runtimes import tool
+
+    master, slave = os.openpty()
+    try:
+        proc = subprocess.Popen([tool("fieldnode"), "logs", "--port", os.ttyname(slave)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        seen = b""
+        deadline = time.monotonic() + 30
+        while b"hello from the node" not in seen and time.monotonic() < deadline:
+            os.write(master, b"hello from the node\r\n")      # until logs streams it
+            if select.select([proc.stdout], [], [], 0.3)[0]:
+                seen += os.read(proc.stdout.fileno(), 4096)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert b"hello from the node" in seen
+    assert proc.returncode == 130, err
+    assert err == b"fieldnode logs: interrupted\n"

@@ -193,9 +193,10 @@ def replace_build(out_dir, old):
     os.rmdir(tmp)
 
 
-def write_bundle(out_dir, mpy_cross, arch, pairs, opt):
-    """Compile `pairs` into the empty `out_dir`, then write the launcher and package.json;
-    returns the size table rows (file, .py bytes, .mpy bytes)."""
+def write_bundle(out_dir, mpy_cross, arch, pairs, opt, board_name=None):
+    """Compile `pairs` into the empty `out_dir`, then write the launcher and package.json
+    (its "board": `board_name`, which deploy checks; mip ignores the key); returns the size
+    table rows (file, .py bytes, .mpy bytes)."""
     rows = []
     for src, rel in pairs:
         out = os.path.join(out_dir, rel)
@@ -205,7 +206,8 @@ def write_bundle(out_dir, mpy_cross, arch, pairs, opt):
         f.write(LAUNCHER_LINE)
     urls = [[rel[len("lib/"):], rel] for rel, _, _ in rows]
     with open(os.path.join(out_dir, PACKAGE), "w") as f:
-        json.dump({"version": VERSION, "urls": urls, "deps": []}, f, indent=1)
+        json.dump({"version": VERSION, "board": board_name, "urls": urls, "deps": []}, f,
+                  indent=1)
         f.write("\n")
     return rows
 
@@ -230,7 +232,7 @@ def build(board_name, out_dir=None, extra=(), quiet=False, opt=0):
         _remove(out_dir, [f for f in old[0] if f.startswith(TMP + os.sep)],
                 [d for d in old[1] if d == TMP or d.startswith(TMP + os.sep)])
         try:
-            rows = write_bundle(tmp, mpy_cross, arch, pairs, opt)
+            rows = write_bundle(tmp, mpy_cross, arch, pairs, opt, board_name)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

@@ -6,6 +6,7 @@ failures into one line on stderr and a non-zero exit code (1 for a failure,
 """
 
 import argparse
+import os
 import sys
 
 from . import CliError, build, command, configure, deploy, flash, logs, monitor
@@ -21,16 +22,59 @@ def parser():
     return ap
 
 
+def parse_args(argv=None):
+    """The parsed arguments; a subcommand's options may sit between its positional
+    arguments (`config set --port P keepalive=61`). A wrong argument exits 2 with the
+    subcommand's usage."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    ap = parser()
+    args, extra = ap.parse_known_args(argv)
+    if not extra:
+        return args
+    # argparse gives a subcommand's positionals one chance, before its first option:
+    # parse the subcommand's arguments again, options and positionals intermixed
+    sub = next(a for a in ap._actions if isinstance(a, argparse._SubParsersAction))
+    rest = argv[argv.index(args.subcommand) + 1:]       # the top level takes only -h
+    return sub.choices[args.subcommand].parse_intermixed_args(
+        rest, argparse.Namespace(subcommand=args.subcommand))
+
+
+def check_args(args):
+    """Wrong arguments that argparse cannot see: a CliError with exit code 2 before the
+    subcommand runs (the subcommands check their own others)."""
+    if args.subcommand == "build":
+        for d in args.add:
+            if not os.path.isdir(d):
+                raise CliError("--add %s: not a directory" % d, code=2)
+
+
+def writes(args):
+    """Whether the subcommand changes something (the board, a file, a node's state): its
+    output cut off by a closed pipe must not pass for success."""
+    if args.subcommand in ("monitor", "logs"):
+        return False
+    return args.subcommand != "config" or args.action in ("set", "import")
+
+
 def main(argv=None):
-    args = parser().parse_args(argv)
+    args = parse_args(argv)
     try:
+        check_args(args)
         return args.run(args) or 0
     except CliError as e:
         print("fieldnode %s: %s" % (args.subcommand, e), file=sys.stderr)
         return e.code
-    except BrokenPipeError:     # output piped into `head` and the like
-        sys.stderr.close()
-        return 0
+    except BrokenPipeError:     # output piped into `head` and the like, which exited
+        # later writes (and the interpreter's last flush) go nowhere instead of failing
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        if not writes(args):
+            return 0
+        try:
+            print("fieldnode %s: output closed (broken pipe), stopped before the end: it may "
+                  "be half done, run it again" % args.subcommand, file=sys.stderr)
+        except OSError:
+            pass
+        return 1
     except KeyboardInterrupt:
         print("fieldnode %s: interrupted" % args.subcommand, file=sys.stderr)
         return 130

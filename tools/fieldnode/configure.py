@@ -22,7 +22,10 @@ inverse: the board's config becomes exactly FILE's, so a FILE lacking any key
 with --merge, FILE's keys are set (nested sensor settings one by one, like
 `config set`) and every other key keeps its current value.
 
-Values are JSON when they parse as JSON (60, true, ["mqtt://h:1883"]), else text.
+A value for a text key (wifi_ssid, wifi_password, username, ...) is taken as
+written: wifi_password=12345678 is a string (`null` clears a key whose default is
+null). Other values are JSON when they parse as JSON (60, true,
+["mqtt://h:1883"]), else text.
 Reading or writing stops the running node (Ctrl-C); --reset soft-resets the
 board afterwards so it boots again with the new config.
 """
@@ -45,12 +48,21 @@ cfg, src = config.load(d, board.SENSORS)
 print(json.dumps([cfg, src, d, list(board.SENSORS)]))
 """
 _SAVE = """import json, board, config
-config.save(board.config_dir(), json.loads(%r), board.SENSORS)
+config.save(board.config_dir(), json.loads(%r.decode()), board.SENSORS)
 print('saved')
 """
 
 
-def parse_value(text):
+def parse_value(text, key=None):
+    """The value of `KEY=TEXT`: for a config `key` whose schema type is a string
+    (wifi_ssid, wifi_password, ...), TEXT as it is (a numeric Wi-Fi password stays a
+    string), `null` only clearing a key whose default is null; else JSON when TEXT
+    parses as JSON (60, true, ["mqtt://h:1883"]), else TEXT."""
+    if key is not None:
+        schema = module("config")
+        spec = schema.SCHEMA.get(key)
+        if spec is not None and spec[0] == schema._STR:
+            return None if text == "null" and spec[1] is None else text
     try:
         return json.loads(text)
     except ValueError:
@@ -157,10 +169,17 @@ def _umask():
     return mask
 
 
-def read(dev):
-    """(full config, source, config dir, sensor names) as the node on `dev` sees them."""
+def read(dev, lenient=False):
+    """(full config, source, config dir, sensor names) as the node on `dev` sees them.
+    A config file that is not UTF-8 text is a CliError saying so, unless `lenient`
+    (`config import`, which replaces it): then its bad bytes read as U+FFFD."""
     try:
-        cfg, source, cdir, sensors = dev.eval_json(_READ)
+        cfg, source, cdir, sensors = dev.eval_json(_READ, errors="replace" if lenient else "strict")
+    except UnicodeDecodeError as e:
+        raise CliError("the board's config file is not valid UTF-8 text (byte 0x%02x): replace "
+                       "it with `fieldnode config import GOOD.json --port %s` (GOOD.json: a "
+                       "`config export` or a file you wrote)"
+                       % (e.object[e.start], dev.port)) from None
     except CliError as e:
         if "ImportError" in str(e) or "no module named" in str(e):
             raise CliError("no Fieldnode firmware on the device (%s): run `fieldnode deploy` "
@@ -176,7 +195,9 @@ def write(dev, cfg, sensors):
         cfg = schema.validate(cfg, sensors)
     except schema.ConfigError as e:
         raise CliError("refused, nothing written: %s" % e) from None
-    dev.exec(_SAVE % json.dumps(cfg))
+    # UTF-8 text, not \u escapes: MicroPython's json.loads makes an escaped surrogate pair
+    # (an emoji) CESU-8; a bytes literal carries the UTF-8 bytes exactly
+    dev.exec(_SAVE % json.dumps(cfg, ensure_ascii=False).encode())
     return cfg
 
 
@@ -196,7 +217,7 @@ def run(args):
         if args.action == "export" and args.items:
             out = stack.enter_context(atomic_output(args.items[0]))
         dev = stack.enter_context(Device(args.port))
-        cfg, source, cdir, sensors = read(dev)
+        cfg, source, cdir, sensors = read(dev, lenient=args.action == "import")
         if args.action == "show":
             print("# %s/%s (from %s)" % (cdir, schema.FILE, source), file=sys.stderr)
             show(cfg, args.show_secrets)
@@ -208,11 +229,8 @@ def run(args):
                 print(json.dumps(value) if not isinstance(value, str) else value)
         elif args.action == "set":
             new = cfg
-            for item in args.items or ():
-                key, eq, text = item.partition("=")
-                if not eq or not key:
-                    raise CliError("expected KEY=VALUE, got %r" % item)
-                new = dotted_set(new, key, parse_value(text))
+            for key, value in args.changes:
+                new = dotted_set(new, key, value)
             new = write(dev, schema.merge(cfg, new), sensors)
             changed = sorted(k for k in new if new[k] != cfg[k])
             print("config: saved %s (changed: %s)" % (schema.FILE, ", ".join(changed) or "nothing"))
@@ -251,6 +269,13 @@ def check_args(args):
         raise CliError("config %s takes %s" % (args.action, what), code=2)
     if args.merge and args.action != "import":
         raise CliError("--merge goes with config import", code=2)
+    args.changes = []
+    if args.action == "set":    # checked before the port is opened (and the node stopped)
+        for item in args.items:
+            key, eq, text = item.partition("=")
+            if not eq or not key:
+                raise CliError("expected KEY=VALUE, got %r" % item, code=2)
+            args.changes.append((key, parse_value(text, key)))
     return run(args)
 
 

@@ -1,32 +1,90 @@
 """`fieldnode deploy --board B --port P`: copy the built bundle to the board with mpremote.
 
 Copies build/<board>/ (run `fieldnode build --board B` first) onto the device's
-filesystem. Only files whose SHA-256 differs from the device's copy are sent;
+filesystem: its main.py launcher and the files its package.json lists; a
+--build-dir that is not a fieldnode build for --board (package.json "board") is
+refused. Only files whose SHA-256 differs from the device's copy are sent;
 the device hashes its own files (hashlib in the raw REPL), so nothing is read
 back. Each file is written to a temp name and renamed. Then the board is
 soft-reset (it runs main.py) unless --no-reset. A board whose MicroPython
 cannot load the bundle (another .mpy version, or another architecture than
-board.json's: the wrong --board) is refused before anything is written.
+board.json's: the wrong --board) is refused before anything is written, and
+so is a board whose main.py is not Fieldnode's launcher (`import fieldnode_main`):
+--replace-main replaces it, keeping the old one as main.py.bak on the board.
 """
 
 import hashlib
+import json
 import os
 
 from . import ROOT, CliError, boards, subparser
+from .build import LAUNCHER, MAIN_MODULE, PACKAGE
 from .device import Device
 from .progress import Progress
 
 
-def bundle_files(build_dir):
-    """Relative paths (with '/') of every file in the build directory, sorted."""
-    files = []
-    for base, dirs, names in os.walk(build_dir):
-        dirs.sort()
-        for name in sorted(names):
-            if name == "package.json":      # for mip users, not for the device
-                continue
-            files.append(os.path.relpath(os.path.join(base, name), build_dir).replace(os.sep, "/"))
-    return files
+LAUNCHER_CODE = "import " + MAIN_MODULE
+BACKUP = LAUNCHER + ".bak"
+
+
+def is_launcher(data):
+    """Whether the bytes `data` are Fieldnode's launcher: `import fieldnode_main` as the
+    only code (comments and blank lines aside)."""
+    try:
+        text = data.decode()
+    except UnicodeError:
+        return False
+    code = [ln.split("#", 1)[0].strip() for ln in text.splitlines()]
+    return [ln for ln in code if ln] == [LAUNCHER_CODE]
+
+
+def bundle_files(build_dir, board_name):
+    """Relative paths (with '/') of the files to send: the launcher, then what the build's
+    package.json lists, sorted. A CliError (nothing sent) unless `build_dir` is a complete
+    fieldnode build for `board_name`."""
+    def refuse(why):
+        raise CliError("%s: %s; nothing written" % (build_dir, why))
+
+    again = "run `fieldnode build --board %s` (--out DIR) again" % board_name
+    try:
+        with open(os.path.join(build_dir, LAUNCHER), "rb") as f:
+            launcher = f.read(4096)
+        with open(os.path.join(build_dir, PACKAGE)) as f:
+            pkg = json.load(f)
+        urls = pkg["urls"]
+        listed = sorted({src for _, src in urls})
+    except (OSError, ValueError, KeyError, TypeError):
+        listed = launcher = None
+    if not (launcher and is_launcher(launcher) and all(isinstance(s, str) for s in listed)):
+        refuse("not a fieldnode build (no %s launcher with a %s): run `fieldnode build "
+               "--board %s` first" % (LAUNCHER, PACKAGE, board_name))
+    if pkg.get("board") != board_name:
+        refuse("a build for %s, not %s (wrong --board or --build-dir?)" % (pkg["board"], board_name)
+               if pkg.get("board") else "its %s names no board (an older build): %s"
+               % (PACKAGE, again))
+    for rel in listed:
+        parts = rel.split("/")
+        if parts[0] != "lib" or len(parts) < 2 or "" in parts or "." in parts or ".." in parts:
+            refuse("its %s lists %r, outside lib/" % (PACKAGE, rel))
+        if not os.path.isfile(os.path.join(build_dir, *parts)):
+            refuse("%s is missing (an incomplete build): %s" % (rel, again))
+    return [LAUNCHER] + listed
+
+
+def check_main(dev, remote_hash, local, replace):
+    """The board's main.py (bytes) when it is not Fieldnode's launcher and `replace` (it
+    goes to main.py.bak), else None. Not the launcher and not `replace`: a CliError."""
+    if remote_hash is None or remote_hash == hashlib.sha256(local).hexdigest():
+        return None
+    old = dev.read(LAUNCHER)
+    if old is None or is_launcher(old):
+        return None
+    if not replace:
+        first = (old.decode(errors="replace").strip().splitlines() or [""])[0]
+        raise CliError("the board's %s is not Fieldnode's launcher (it starts %r): "
+                       "--replace-main replaces it, keeping it as %s; nothing written"
+                       % (LAUNCHER, first[:40], BACKUP))
+    return old
 
 
 # MicroPython's native architectures, by their number in sys.implementation._mpy
@@ -52,14 +110,14 @@ def check_target(dev, board):
                        % (name, board["name"], want))
 
 
-def deploy(board_name, port, build_dir=None, reset=True, baud=115200):
+def deploy(board_name, port, build_dir=None, reset=True, baud=115200, replace_main=False):
     """Send changed files; returns (sent, skipped) counts."""
     board = boards.load(board_name)
     build_dir = build_dir or os.path.join(ROOT, "build", board_name)
     if not os.path.isdir(build_dir):
         raise CliError("no build in %s: run `fieldnode build --board %s` first"
                        % (os.path.relpath(build_dir), board_name))
-    files = bundle_files(build_dir)
+    files = bundle_files(build_dir, board_name)
     local = {}
     for rel in files:
         with open(os.path.join(build_dir, rel), "rb") as f:
@@ -68,9 +126,13 @@ def deploy(board_name, port, build_dir=None, reset=True, baud=115200):
         check_target(dev, board)
         remote = dev.hashes(files)
         changed = [r for r in files if remote[r] != hashlib.sha256(local[r]).hexdigest()]
+        old_main = check_main(dev, remote[LAUNCHER], local[LAUNCHER], replace_main)
         print("deploy: %d files, %d changed, %d unchanged (skipped)"
               % (len(files), len(changed), len(files) - len(changed)))
         dev.makedirs(os.path.dirname(r) for r in changed if "/" in r)
+        if old_main is not None:
+            dev.write_atomic(BACKUP, old_main)
+            print("deploy: the board's %s kept as %s" % (LAUNCHER, BACKUP))
         bar = Progress(sum(len(local[r]) for r in changed), len(changed))
         for rel in changed:
             dev.write_atomic(rel, local[rel], bar.bytes_callback(bar.done_bytes))
@@ -88,4 +150,8 @@ def add_parser(sub):
     p.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB0")
     p.add_argument("--build-dir", metavar="DIR", help="bundle to copy (default build/<board>)")
     p.add_argument("--no-reset", action="store_true", help="do not soft-reset afterwards")
-    p.set_defaults(run=lambda a: deploy(a.board, a.port, a.build_dir, not a.no_reset) and 0)
+    p.add_argument("--replace-main", action="store_true",
+                   help="replace a main.py on the board that is not Fieldnode's launcher "
+                        "(kept as main.py.bak); without it, such a board is refused")
+    p.set_defaults(run=lambda a: deploy(a.board, a.port, a.build_dir, not a.no_reset,
+                                        replace_main=a.replace_main) and 0)

@@ -131,6 +131,9 @@ class Device:
         except TransportExecError as e:
             lines = e.error_output.strip().splitlines() or ["error"]
             raise CliError("device error: %s" % lines[-1]) from None
+        except UnicodeDecodeError as e:     # mpremote decodes the device's error output
+            lines = e.object.decode("utf-8", "replace").strip().splitlines() or ["error"]
+            raise CliError("device error: %s" % lines[-1]) from None
         except (TransportError, OSError) as e:
             raise CliError("lost the device on %s: %s" % (self.port, e)) from None
 
@@ -139,9 +142,11 @@ class Device:
         out = self.exec(code).decode().strip().splitlines()
         return ast.literal_eval(out[-1])
 
-    def eval_json(self, code):
-        """Run `code`, whose last output line is JSON; return the parsed value."""
-        out = self.exec(code).decode().strip().splitlines()
+    def eval_json(self, code, errors="strict"):
+        """Run `code`, whose last output line is JSON (UTF-8); return the parsed value.
+        Output that is not UTF-8 raises UnicodeDecodeError (the caller knows what the
+        text was), unless `errors` is "replace"."""
+        out = self.exec(code).decode("utf-8", errors).strip().splitlines()
         return json.loads(out[-1])
 
     def hashes(self, paths):

@@ -10,7 +10,8 @@ first install; it also erases the filesystem with config.json).
 rp2_pico_w: the RP2040 has no serial flashing. Hold BOOTSEL while plugging the
 board in: it mounts as a USB drive named RPI-RP2. Give that mount as --drive
 and FILE (a .uf2) is copied onto it; the board reboots into MicroPython, and
-this waits for its serial port (--port) to appear.
+this waits for its serial port (--port) to appear. --erase is refused there: to
+wipe a Pico W, copy Raspberry Pi's flash_nuke.uf2 to the drive first.
 """
 
 import os
@@ -21,6 +22,7 @@ import sys
 import time
 
 from . import CliError, boards, subparser
+from .mqtt import check_seconds
 
 UF2_MAGIC = (0x0A324655, 0x9E5D5157)
 UF2_END = 0x0AB16F30
@@ -36,7 +38,10 @@ def check_esp_image(path, chip):
 
     try:
         image = LoadFirmwareImage(chip, path)
-    except (FatalError, struct.error, ValueError, IndexError) as e:
+    except struct.error:        # esptool read past the end of the file
+        raise CliError("%s is not an %s firmware image: it ends too soon (%d bytes)"
+                       % (path, chip, os.path.getsize(path))) from None
+    except (FatalError, ValueError, IndexError) as e:
         raise CliError("%s is not an %s firmware image: %s" % (path, chip, e)) from None
     want = CHIP_DEFS[chip].IMAGE_CHIP_ID
     if getattr(image, "chip_id", want) != want:
@@ -106,7 +111,11 @@ def flash_uf2(port, firmware, drive, timeout):
     if not os.path.isfile(os.path.join(drive, "INFO_UF2.TXT")):
         raise CliError("%s is not a mounted RPI-RP2 drive (no INFO_UF2.TXT): hold BOOTSEL "
                        "while plugging the board in" % drive)
-    shutil.copyfile(firmware, os.path.join(drive, os.path.basename(firmware)))
+    try:
+        shutil.copyfile(firmware, os.path.join(drive, os.path.basename(firmware)))
+    except OSError as e:        # the drive full, gone, read-only; a directory in the way
+        raise CliError("copying %s to the drive %s failed: %s" % (
+            firmware, drive, e.strerror or e)) from None
     print("flash: copied %s to %s; the board reboots into MicroPython" % (firmware, drive))
     if port:
         wait_for_port(port, timeout)
@@ -129,8 +138,17 @@ def method(board, port):
 def run(args):
     board = boards.load(args.board)
     how = method(board, args.port)
+    check_seconds("--wait", args.wait)
+    if how == "uf2" and args.erase:
+        raise CliError("--erase is for esptool boards: a UF2 copy cannot erase %s's flash (to "
+                       "wipe it, copy Raspberry Pi's flash_nuke.uf2 to the drive first)"
+                       % board["name"], code=2)
+    if os.path.isdir(args.firmware):
+        raise CliError("firmware file %s is a directory" % args.firmware)
     if not os.path.isfile(args.firmware):
         raise CliError("firmware file %s not found" % args.firmware)
+    if not os.path.getsize(args.firmware):
+        raise CliError("firmware file %s is empty, not a firmware image" % args.firmware)
     if how == "uf2":
         flash_uf2(args.port, args.firmware, args.drive, args.wait)
     else:
@@ -144,7 +162,8 @@ def add_parser(sub):
     p.add_argument("--firmware", required=True, metavar="FILE",
                    help="MicroPython firmware: .bin (esp32) or .uf2 (rp2_pico_w)")
     p.add_argument("--port", help="serial port (esp32: required; rp2: waited for after the copy)")
-    p.add_argument("--erase", action="store_true", help="esp32: erase the whole flash first")
+    p.add_argument("--erase", action="store_true",
+                   help="esp32: erase the whole flash first (refused for a UF2 board)")
     p.add_argument("--drive", metavar="DIR", help="rp2: the mounted RPI-RP2 drive")
     p.add_argument("--wait", type=float, default=30, metavar="S",
                    help="rp2: seconds to wait for the serial port (default 30)")

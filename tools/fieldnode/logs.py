@@ -2,7 +2,8 @@
 
 Opens the port through mpremote's serial transport and copies what the board
 prints, without interrupting the running program. --reset soft-resets first
-(Ctrl-C, Ctrl-D) to see the boot. Stop with Ctrl-C, or after --duration S.
+(Ctrl-C, Ctrl-D) to see the boot. Stop with Ctrl-C (exit code 130), or after
+--duration S seconds (exit code 0).
 """
 
 import contextlib
@@ -11,10 +12,13 @@ import time
 
 from . import subparser
 from .device import open_port
+from .mqtt import check_seconds
 
 
 def stream(port, duration=None, reset=False, out=None, baud=115200):
-    """Copy the port's output to `out` until Ctrl-C or `duration` seconds; returns bytes seen."""
+    """Copy the port's output to `out` until `duration` seconds (Ctrl-C: KeyboardInterrupt,
+    the port closed); returns bytes seen."""
+    check_seconds("--duration", duration)
     out = out or sys.stdout.buffer
     transport = open_port(port, baud)
     seen = 0
@@ -34,8 +38,6 @@ def stream(port, duration=None, reset=False, out=None, baud=115200):
                 seen += len(data)
                 out.write(data)
                 out.flush()
-    except KeyboardInterrupt:
-        pass
     finally:
         with contextlib.suppress(OSError):
             transport.close()

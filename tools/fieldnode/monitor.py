@@ -13,7 +13,7 @@ import queue
 import sys
 import time
 
-from . import subparser
+from . import CliError, subparser
 from . import mqtt
 from .firmware import module
 
@@ -80,12 +80,14 @@ def line(rec, stamp, retained, extra=""):
 
 def check_args(args):
     """A wrong argument (the broker URL, a --device or --prefix that cannot go in a topic
-    filter, --duration) is a CliError with exit code 2, raised before any connection."""
+    filter, --count, --duration) is a CliError with exit code 2, raised before any connection."""
     mqtt.check_url(args.url)
     mqtt.check_topic_part("--prefix", args.prefix, slashes=True)
     if args.device is not None:
         mqtt.check_topic_part("--device", args.device)
     mqtt.check_seconds("--duration", args.duration)
+    if args.count is not None and args.count < 1:
+        raise CliError("--count must be a positive number of messages", code=2)
 
 
 def run(args):
