@@ -34,8 +34,13 @@ def check_text(payload, props):
     ``payload`` is not well-formed UTF-8: the indicator declares the payload text
     (spec 3.3.2.3.2), and a server that checks it refuses the message (0x99
     Payload format invalid), for QoS 0 by closing the connection."""
-    if props and props.get(_PAYLOAD_FORMAT) == 1 and not utf8_ok(payload, True):
-        raise ValueError("payload_format_indicator=1, but the payload is not UTF-8 text")
+    if props and props.get(_PAYLOAD_FORMAT) == 1 and not utf8_ok(payload):
+        # U+0000 is text here, unlike in an MQTT string; a 0 byte is never part of a
+        # longer UTF-8 sequence, so the pieces between them are checked on their own
+        for part in bytes(payload).split(b"\0"):
+            if not utf8_ok(part):
+                raise ValueError("payload_format_indicator=1, but the payload is not UTF-8 "
+                                 "text")
 
 
 def app_props(base, content_type, payload_format_indicator, message_expiry_interval,

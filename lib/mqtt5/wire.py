@@ -122,19 +122,18 @@ def blen(mv, p, end):
     return n
 
 
-def utf8_ok(mv, nul=False):
+def utf8_ok(mv):
     """True when bytes-like ``mv`` is well-formed UTF-8 (RFC 3629: no overlongs, no
     surrogates U+D800..U+DFFF, nothing above U+10FFFF) [MQTT-1.5.4-1] and has no
-    U+0000 [MQTT-1.5.4-2] (``nul``: U+0000 allowed, as in a payload that a Payload
-    Format Indicator of 1 declares text). A BOM is kept as U+FEFF [MQTT-1.5.4-3]."""
+    U+0000 [MQTT-1.5.4-2]. A BOM is kept as U+FEFF [MQTT-1.5.4-3]."""
     end = len(mv)
-    if not end or (nul or min(mv)) and max(mv) < 0x80:  # plain ASCII: checked in C
+    if not end or min(mv) and max(mv) < 0x80:  # ASCII without U+0000: checked in C
         return True
     i = 0
     while i < end:
         c = mv[i]
         if c < 0x80:
-            if c == 0 and not nul:
+            if c == 0:
                 return False
             i += 1
             continue
