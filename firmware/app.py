@@ -1,10 +1,11 @@
-"""The node's tasks: readings, events, stats, birth and watchdog feeding.
+"""The node's tasks: readings, events, stats and watchdog feeding (the birth
+`online` is the Supervisor's, sent first on every link: main.py).
 
 One `App` per node, on a connected-or-not mqtt5 Supervisor (main.py builds
 both). Topics follow the contract <prefix>/<device_id>/... (docs/design.md):
 
 - readings: each sensor on its own interval; the newest reading per sensor waits
-  in a slot (`dirty`) until the link is up and birth is sent, so an outage
+  in a slot (`dirty`) until the link is up (queued behind the birth), so an outage
   coalesces into one (newest) reading per sensor, never a backlog. Retained,
   binary (firmware/payload.py), QoS from config; Content Type and Payload Format
   Indicator go with the first publish of a topic on each connection (the one
@@ -100,8 +101,9 @@ class App:
 
     # ---- link state (Supervisor on_state) --------------------------------------------
     def link(self, state, reason):
-        if state == UP:
-            self.born = False
+        if state == UP:  # the supervisor queued the birth first on this link
+            self.born = True
+            log("%s online" % self.status_topic)
             self.linked = True
             for i in range(len(self.ct_sent)):
                 self.ct_sent[i] = 0
@@ -162,16 +164,12 @@ class App:
             self.event(self.names[i] + "_" + what, code, v, board.SENSORS[self.names[i]][1])
 
     async def publisher(self):
-        """Birth after each (re)connect, then the newest reading of each sensor."""
-        c = self.client
+        """The newest reading of each sensor while up (after the birth, which the
+        supervisor sends first on every link)."""
         while True:
             await self.wake.wait()
             self.wake.clear()
             while self.sup.state == UP:
-                if not self.born:
-                    await c.publish(self.status_topic, b"online", qos=1, retain=True)
-                    self.born = True
-                    log("%s online" % self.status_topic)
                 i = self._next_dirty()
                 if i < 0:
                     break

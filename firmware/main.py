@@ -78,9 +78,11 @@ class Node:
                              strict_receive_maximum=False, tls=tls,
                              will=Will(base + "/status", b"offline", qos=1, retain=True,
                                        delay=cfg["will_delay"] or None))
+        # birth `online` first on every link: events queued while down come after it
         self.sup = Supervisor(self.client, urls, on_state=self._on_state,
                               fatal_backoff_ms=cfg["fatal_backoff_s"] * 1000,
-                              queue_count=cfg["queue_count"], queue_bytes=cfg["queue_bytes"])
+                              queue_count=cfg["queue_count"], queue_bytes=cfg["queue_bytes"],
+                              birth=(base + "/status", b"online", 1, True))
         self.app = App(self.sup, cfg, source, self.device_id)
         self.commands = self.app.commands = Commands(self.app, self.stop)
         self.stopped = False

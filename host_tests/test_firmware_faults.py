@@ -78,6 +78,13 @@ def test_outage_sends_one_newest_reading_per_sensor_and_queued_events(broker, ru
         events = peer.wait_messages(base + "/event/button", 2)
         assert [pl.decode(e.payload)["code"] for e in events] == [pl.EV_BUTTON] * 2
         assert len(peer.on(base + "/event/button")) == 2
+        # the birth goes first on the new link: the events queued while down come after
+        # it (they used to arrive while the retained status still said offline)
+        order = [(m.topic, m.payload) for m in peer.messages
+                 if m.topic in (base + "/status", base + "/event/button")]
+        births = [i for i, (t, p) in enumerate(order) if p == b"online"]
+        assert len(births) >= 2 and births[1] < order.index((base + "/event/button",
+                                                             events[0].payload)), order
     finally:
         node.kill()
         peer.stop()

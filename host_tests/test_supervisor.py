@@ -83,10 +83,12 @@ def test_supervised_client_on_a_broker(runtime, broker):
     r = res.record(step="basic")
     base = "sb/" + runtime
     assert r["rc_early"] == 0 and r["rcs"] == [None, 0, 0]  # queued before start()
-    assert r["topics"] == sorted(base + t for t in ("/early", "/early0", "/q0", "/q1", "/q2"))
+    assert r["topics"] == sorted(base + t for t in ("/birth", "/early", "/early0", "/q0", "/q1",
+                                                    "/q2"))
+    assert r["first"] == base + "/birth"  # ahead of what was queued before the link
     assert r["states"] == [1, 2]  # CONNECTING, UP
     st = r["stats"]
-    assert st["connects"] == 1 and st["msgs_in"] == 5 and st["msgs_out"] == 5
+    assert st["connects"] == 1 and st["msgs_in"] == 6 and st["msgs_out"] == 6
     assert st["bytes_in"] > 0 and st["bytes_out"] > 0 and st["queued"] == 0
     assert res.record(step="stopped") == {"step": "stopped", "state": 3, "connected": False}
     r = res.record(step="slots")  # 10 callers, 4 slots, a restore on the way

@@ -1,4 +1,4 @@
-# Supervisor basics against a plain broker (argv: port tag): up, subscribe
+# Supervisor basics against a plain broker (argv: port tag): up, a birth first, subscribe
 # through the supervisor, publish QoS 0/1/2 to ourselves, queue while down
 # (before start), stats, clean stop.
 import asyncio
@@ -15,7 +15,8 @@ async def run():
     c = Client("sb-" + TAG, keepalive=5, session_expiry=60)
     states = []
     sup = Supervisor(c, "mqtt://127.0.0.1:%d" % PORT, base_ms=100,
-                     on_state=lambda s, st, r: states.append(st))
+                     on_state=lambda s, st, r: states.append(st),
+                     birth=(BASE + "/birth", b"up", 1, False))
     inbox = Inbox()
     await sup.subscribe(BASE + "/#", qos=2, handler=inbox)   # remembered while down
     early = asyncio.create_task(c.publish(BASE + "/early", b"e", qos=1))  # queued
@@ -26,8 +27,8 @@ async def run():
     rcs = []
     for q in (0, 1, 2):
         rcs.append(await c.publish(BASE + "/q%d" % q, b"p%d" % q, qos=q))
-    items = await inbox.wait(5)
-    emit(step="basic", rc_early=rc_early, rcs=rcs,
+    items = await inbox.wait(6)
+    emit(step="basic", rc_early=rc_early, rcs=rcs, first=items[0]["topic"],
          topics=sorted(m["topic"] for m in items), states=states,
          stats=sup.stats.as_dict())
     await sup.stop()

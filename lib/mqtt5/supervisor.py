@@ -136,18 +136,21 @@ class Supervisor:
     Supervisor(client, urls, base_ms=1000, factor=2, cap_ms=120000,
     stable_ms=60000, fatal_backoff_ms=None, clean_start_first=True,
     on_state=None, rand=None, queue_count=32, queue_bytes=8192,
-    queue_policy=DROP_OLDEST)
+    queue_policy=DROP_OLDEST, birth=None)
 
     `rand`: object with random() in [0, 1) for the jitter (default: the `random`
     module). `fatal_backoff_ms`: None stops on a fatal refusal, else the wait
     before trying again (e.g. an hour, for credentials fixed later).  queue_*:
-    the offline queue (mqtt5.offline: DROP_OLDEST or REFUSE).
+    the offline queue (mqtt5.offline: DROP_OLDEST or REFUSE).  `birth`: a
+    (topic, payload, qos, retain) message sent first on every link, ahead of the
+    offline queue (after messages lost in flight by the session), the Will's
+    counterpart: publishes made while down never arrive before it.
     """
 
     def __init__(self, client, urls, base_ms=BASE_MS, factor=FACTOR, cap_ms=CAP_MS,
                  stable_ms=60000, fatal_backoff_ms=None, clean_start_first=True,
                  on_state=None, rand=None, queue_count=32, queue_bytes=8192,
-                 queue_policy=DROP_OLDEST):
+                 queue_policy=DROP_OLDEST, birth=None):
         if isinstance(urls, str):
             urls = [urls]
         if not urls:
@@ -165,6 +168,7 @@ class Supervisor:
         self.fatal_backoff_ms = fatal_backoff_ms
         self.clean_start_first = clean_start_first
         self.on_state = on_state
+        self.birth = birth
         if rand is None:
             import random as rand
         self.rand = rand
@@ -294,6 +298,9 @@ class Supervisor:
             st.connects += 1
             if st.connects > 1:
                 st.reconnects += 1
+            b = self.birth
+            if b is not None:  # after the lost in-flight messages, before the queue
+                self.queue.put_front(b[0], b[1], b[2], b[3], None, monotonic_ms())
             c._start_drain()  # lost in-flight messages first, then the offline queue
             self._set(UP, None)
             self._up.set()
