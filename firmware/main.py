@@ -89,10 +89,10 @@ class Node:
         self._end = asyncio.Event()  # set by stop()
 
     def _on_state(self, sup, state, reason):
-        self.app.link(state, reason)
-        if state == UP:
+        if state == UP:  # before the app's "online", which comes last
             log("connected to %s" % sup.url)
-        elif state == CONNECTING:
+        self.app.link(state, reason)
+        if state == CONNECTING:
             log("link connecting to %s" % sup.url)
         elif state == DOWN and reason is not None:
             if classify(getattr(reason, "reason_code", None)) == FATAL:
