@@ -67,7 +67,6 @@ class App:
         self.up_ms = 0  # uptime, summed from ticks_diff steps (ticks wrap)
         self.due = [self.tick] * n  # next reading per sensor: at once
         self.beat = self.tick  # last turn of the readings task
-        self.born = False
         self.wake = asyncio.Event()
         self.readings_sent = 0
         self.events_sent = 0
@@ -102,14 +101,12 @@ class App:
     # ---- link state (Supervisor on_state) --------------------------------------------
     def link(self, state, reason):
         if state == UP:  # the supervisor queued the birth first on this link
-            self.born = True
             log("%s online" % self.status_topic)
             self.linked = True
             for i in range(len(self.ct_sent)):
                 self.ct_sent[i] = 0
             self.wake.set()
         elif reason is not None:
-            self.born = False
             if self.linked:  # why the link was lost, not why the next attempts failed
                 self.last_disconnect = str(reason)[:60]
             self.linked = False
@@ -248,7 +245,7 @@ class App:
             if ticks_diff(now, self.stats_due) >= 0:
                 self.stats_due = ticks_add(now, self.cfg["stats_interval_ms"])
                 self.tasks = [t for t in self.tasks if not t.done()]
-                if self.sup.state == UP and self.born:
+                if self.sup.state == UP:  # after the birth, which goes first
                     text = json.dumps(self.stats())
                     try:
                         await self.client.publish(self.base + "/stats", text, 0, False,

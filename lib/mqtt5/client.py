@@ -240,7 +240,7 @@ class Client(Link):
             return await d.publish_q0(self, topic, payload, retain, props, topic_alias)
         s = self._s
         w = -1
-        t0 = monotonic_ms()  # supervised: a Message Expiry Interval runs from the call
+        t0 = monotonic_ms() if q is not None else 0  # an expiry runs from the call
         if qos:
             # respect the server's Receive Maximum (known after CONNACK); supervised,
             # the drainer does (mqtt5.drain)

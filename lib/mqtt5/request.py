@@ -169,10 +169,7 @@ class Requester:
                 if st[i] == _FREE:
                     st[i] = _WAITING
                     return i
-            await asyncio.wait_for(self._freed(), _left(timeout, t0))
-
-    async def _freed(self):
-        await self._ev.wait()
+            await asyncio.wait_for(self._ev.wait(), _left(timeout, t0))
 
     def _next_cid(self):
         self._count = (self._count + 1) & 0xFFFFFFFF
@@ -276,27 +273,25 @@ class Responder:
         return self._answer(m, rt)
 
     async def _answer(self, m, rt):
+        # one coroutine per admitted request; it frees its place however it ends
         try:
-            await self._reply(m, rt)
+            cd = m.correlation_data
+            t = m.topic
+            e = self._recall(t, rt, cd)
+            if e is not None:
+                self.repeated += 1
+                out = e[3]
+            else:
+                out = self.handler(m)
+                if out is not None and hasattr(out, "send"):
+                    out = await out
+                if out is None:
+                    return
+                if cd is not None and self._seen:
+                    self._seen[self._next] = (t, rt, cd, out)
+                    self._next = (self._next + 1) % len(self._seen)
+            await self.client.publish(rt, out, m.qos if m.qos < self.qos else self.qos,
+                                      correlation_data=cd, **self.props)
+            self.answered += 1
         finally:
             self._running -= 1
-
-    async def _reply(self, m, rt):
-        cd = m.correlation_data
-        t = m.topic
-        e = self._recall(t, rt, cd)
-        if e is not None:
-            self.repeated += 1
-            out = e[3]
-        else:
-            out = self.handler(m)
-            if out is not None and hasattr(out, "send"):
-                out = await out
-            if out is None:
-                return
-            if cd is not None and self._seen:
-                self._seen[self._next] = (t, rt, cd, out)
-                self._next = (self._next + 1) % len(self._seen)
-        await self.client.publish(rt, out, m.qos if m.qos < self.qos else self.qos,
-                                  correlation_data=cd, **self.props)
-        self.answered += 1

@@ -124,8 +124,9 @@ def _listed(path):
 def _previous_build(path, out_dir):
     """(files, dirs) of the fieldnode build in the directory `path` (given as --out
     `out_dir`), deepest dirs first: the files its package.json lists, lib/ and its
-    subdirectories, and what an interrupted build left in TMP. A CliError names the first
-    other entry (a symlink, a file that build did not write, a directory outside lib/)."""
+    subdirectories; what an interrupted build left in the TMP directory is passed over.
+    A CliError names the first other entry (a symlink, a file that build did not write,
+    a directory outside lib/)."""
     listed = _listed(path) or ()
     files, dirs = [], []
 
@@ -137,10 +138,12 @@ def _previous_build(path, out_dir):
         for name in subdirs + sorted(names):
             rel = os.path.relpath(os.path.join(base, name), path)
             full = os.path.join(path, rel)
-            top = rel.split(os.sep)[0]
             isdir = os.path.isdir(full)
+            if rel == TMP and isdir and not os.path.islink(full):
+                subdirs.remove(TMP)  # ours, emptied by build() before it compiles
+                continue
             ok = not os.path.islink(full) and (
-                top == TMP or (top == "lib" if isdir else rel in listed and os.path.isfile(full)))
+                rel.split(os.sep)[0] == "lib" if isdir else rel in listed and os.path.isfile(full))
             if not ok:
                 raise CliError("--out %s: exists and is not a fieldnode build (it holds %s); %s"
                                % (out_dir, rel, REUSE_HINT))
@@ -178,11 +181,8 @@ def _remove(path, files, dirs):
 
 def replace_build(out_dir, old):
     """Put the build compiled in `out_dir`/TMP in place of the previous one (`old`: its
-    (files, dirs) from check_out, TMP's own entries among them)."""
-    files, dirs = old
-    ours = TMP + os.sep
-    _remove(out_dir, [f for f in files if not f.startswith(ours)],
-            [d for d in dirs if d != TMP and not d.startswith(ours)])
+    (files, dirs) from check_out)."""
+    _remove(out_dir, *old)
     tmp = os.path.join(out_dir, TMP)
     new_files, new_dirs = _previous_build(tmp, tmp)
     for rel in new_files:
@@ -229,8 +229,7 @@ def build(board_name, out_dir=None, extra=(), quiet=False, opt=0):
         old = check_out(out_dir)
         tmp = os.path.join(out_dir, TMP)
         # compiled aside first: a compile error or Ctrl-C leaves the previous build whole
-        _remove(out_dir, [f for f in old[0] if f.startswith(TMP + os.sep)],
-                [d for d in old[1] if d == TMP or d.startswith(TMP + os.sep)])
+        shutil.rmtree(tmp, ignore_errors=True)  # what a killed build left (not a symlink)
         try:
             rows = write_bundle(tmp, mpy_cross, arch, pairs, opt, board_name)
         except BaseException:

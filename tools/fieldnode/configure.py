@@ -89,14 +89,6 @@ def dotted_set(cfg, key, value):
     return out
 
 
-def overlay(cfg, changes):
-    """`cfg` with `changes` applied, nested dicts (sensor settings) key by key."""
-    out = dict(cfg)
-    for k, v in changes.items():
-        out[k] = overlay(cfg[k], v) if isinstance(v, dict) and isinstance(cfg.get(k), dict) else v
-    return out
-
-
 def missing(cfg, obj, prefix=""):
     """The dotted keys of `cfg` that `obj` lacks (nested dicts compared key by key)."""
     out = []
@@ -242,7 +234,7 @@ def run(args):
                                % (args.items[0], ", ".join(lacking)), code=2)
             # the file's keys over the current config (all of them, without --merge);
             # a *** secret keeps the stored one
-            write(dev, schema.merge(cfg, overlay(cfg, obj)), sensors)
+            write(dev, schema.merge(cfg, obj), sensors)  # sensor settings key by key
             print("config: %s %s into %s" % ("merged" if args.merge else "imported",
                                              args.items[0], schema.FILE))
         else:  # export
