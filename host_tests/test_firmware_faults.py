@@ -355,6 +355,7 @@ def test_reboot_answers_then_says_offline_and_resets(broker, runtime, tmp_path):
         status = peer.wait_messages(node.base + "/status", 2)
         assert status[-1].payload == b"offline"
         assert "board: reset" in node.output
+        assert "Traceback" not in node.output, node.output  # a reset, not a crash
     finally:
         node.kill()
         peer.stop()

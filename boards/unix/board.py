@@ -15,6 +15,7 @@ Environment: FIELDNODE_DEVICE_ID (default ``unix-node``), FIELDNODE_BROKER
 """
 
 import os
+import sys
 import time
 
 import _thread
@@ -147,7 +148,6 @@ def _watch():
             print("board: WATCHDOG: not fed for %d ms (timeout %d ms): exiting"
                   % (late, _wdt[0]))
             try:
-                import sys
                 sys.stdout.flush()
             except AttributeError:
                 pass
@@ -178,7 +178,11 @@ def reset_cause():
 def reset():
     """Exit the process with status 3 (a process supervisor restarts it)."""
     print("board: reset")
-    raise SystemExit(3)
+    try:  # CPython: at once; a SystemExit from a task is reported as never retrieved
+        sys.stdout.flush()
+        os._exit(3)
+    except AttributeError:  # MicroPython: out of asyncio.run, through main.py
+        raise SystemExit(3)
 
 
 def deepsleep(ms):
