@@ -86,9 +86,11 @@ class Commands:
                 rc, out = TOO_LARGE, _answer(TOO_LARGE, "payload over %d bytes" % MAX_BYTES)
             else:
                 rc, out = self._run(name, data)
-            if len(out) > MAX_ANSWER:
+            # bytes, not characters: MicroPython's JSON keeps non-ASCII text as UTF-8
+            n = len(out) if len(out) * 4 <= MAX_ANSWER else len(out.encode())
+            if n > MAX_ANSWER:
                 rc, out = FAILED, _answer(FAILED, "answer of %d bytes is over %d"
-                                          % (len(out), MAX_ANSWER))
+                                          % (n, MAX_ANSWER))
         except MemoryError:  # a full or fragmented heap: answer small, keep running
             gc.collect()
             rc, out = FAILED, '{"rc": %d, "msg": "out of memory"}' % FAILED

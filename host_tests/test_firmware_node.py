@@ -226,6 +226,23 @@ def test_a_config_with_long_values_still_fits_its_get_config_answer(shared):
                                           "tls_key": None})["rc"] == 0
 
 
+def test_the_get_config_answer_is_limited_in_bytes_not_characters(shared):
+    # three-byte characters in five values: the answer is some 1,100 characters
+    # but over 1,792 bytes (MicroPython's JSON is UTF-8; CPython's \u escapes are
+    # longer still); each request stays under 512 bytes
+    e = "\u20ac"
+    for args in ({"tls_ca": "/" + e * 127}, {"tls_cert": "/" + e * 75, "tls_key": "/" + e * 75},
+                 {"username": e * 64, "wifi_ssid": e * 32}):
+        arg = json.dumps(args, ensure_ascii=False).encode()
+        assert request(shared, "set_config", arg)["rc"] == 0
+    ans = request(shared, "get_config")
+    size = len(shared.peer.on(shared.reply_topic)[-1].payload)
+    assert size <= 1792 and ans["rc"] == 5 and "over 1792" in ans["msg"], (size, ans)
+    assert request(shared, "set_config", {"tls_ca": None, "tls_cert": None, "tls_key": None,
+                                          "username": "node", "wifi_ssid": ""})["rc"] == 0
+    assert request(shared, "get_config")["rc"] == 0
+
+
 def test_zz_ctrl_c_says_offline_and_no_secret_ever_showed(shared, broker):
     assert shared.interrupt() == 0
     last = shared.peer.wait_messages(shared.base + "/status", 2)[-1]
