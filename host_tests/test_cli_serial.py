@@ -479,7 +479,7 @@ def test_deploy_with_its_output_closed_does_not_report_success(device, bundle):
     assert device.alive()
 
 
-def test_config_text_keys_take_the_text_and_keep_utf8(node_device):
+def test_config_text_keys_take_the_text_and_keep_utf8(node_device, tmp_path):
     """wifi_password=12345678 was refused ("expected a string"); an emoji went to the board
     as JSON \\u escapes, which MicroPython's json.loads turns into CESU-8."""
     dev = node_device
@@ -492,6 +492,12 @@ def test_config_text_keys_take_the_text_and_keep_utf8(node_device):
     assert saved["wifi_password"] == "12345678" and saved["wifi_ssid"] == "1e3"
     r = fieldnode("config", "get", "username", "wifi_ssid", "--port", dev.port)
     assert r.returncode == 0 and r.stdout == "\U0001F600\n1e3\n"
+    # show and export print the text itself, not \u escapes
+    r = fieldnode("config", "show", "--port", dev.port)
+    assert r.returncode == 0 and '"username": "\U0001F600"' in r.stdout, r.stdout
+    out = tmp_path / "exported.json"
+    assert fieldnode("config", "export", out, "--port", dev.port).returncode == 0
+    assert b'"username": "\xf0\x9f\x98\x80"' in out.read_bytes()
     # options between the arguments
     r = fieldnode("config", "set", "--port", dev.port, "keepalive=61")
     assert r.returncode == 0 and json.loads(config_file(dev).read_text())["keepalive"] == 61

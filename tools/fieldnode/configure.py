@@ -103,7 +103,7 @@ def missing(cfg, obj, prefix=""):
 def load_file(path):
     """The JSON object in the file `path`; CliError naming it otherwise."""
     try:
-        with open(path) as f:
+        with open(path, encoding="utf-8") as f:
             obj = json.load(f)
     except OSError as e:
         raise CliError("cannot read %s: %s" % (path, e.strerror or e)) from None
@@ -138,7 +138,7 @@ def atomic_output(path):
     buf = io.StringIO()     # the block writes here: an OS error can only come from the commit
     committing = False
     try:
-        with os.fdopen(fd, "w") as f:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
             yield buf
             committing = True
             f.write(buf.getvalue())
@@ -196,7 +196,8 @@ def write(dev, cfg, sensors):
 def show(cfg, secrets, out=None):
     out = out or sys.stdout
     schema = module("config")
-    json.dump(cfg if secrets else schema.mask(cfg), out, indent=2, sort_keys=True)
+    json.dump(cfg if secrets else schema.mask(cfg), out, indent=2, sort_keys=True,
+              ensure_ascii=False)  # the text itself, as the node stores it
     out.write("\n")
 
 
