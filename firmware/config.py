@@ -97,7 +97,9 @@ def _check(key, spec, v):
     return v
 
 
-def _topic_part(key, v, slashes):
+def topic_part(key, v, slashes):
+    """ConfigError unless `v` can go in a topic: no wildcard, no NUL, no / unless
+    `slashes` (the host CLI checks its arguments with this too)."""
     for c in "+#\0" if slashes else "+#/\0":
         if c in v:
             raise ConfigError("%s: %r must not contain %r" % (key, v, c))
@@ -154,14 +156,14 @@ def validate(obj, sensors=None):
         if sensors is not None and name not in sensors:
             raise ConfigError("sensors: unknown sensor %r (this board has: %s)"
                               % (name, ", ".join(sorted(sensors))))
-        _topic_part("sensors", name, False)
+        topic_part("sensors", name, False)
         out["sensors"][name] = _sensor(name, sens[name])
     for name in sensors or ():  # the board's sensors not named: their defaults
         if name not in out["sensors"]:
             out["sensors"][name] = _sensor(name, {})
     if out["device_id"] is not None:
-        _topic_part("device_id", out["device_id"], False)
-    _topic_part("topic_prefix", out["topic_prefix"], True)
+        topic_part("device_id", out["device_id"], False)
+    topic_part("topic_prefix", out["topic_prefix"], True)
     if (out["tls_cert"] is None) != (out["tls_key"] is None):
         raise ConfigError("tls_cert and tls_key: give both or neither")
     if 0 < out["watchdog_ms"] < _WDT_MIN:

@@ -7,6 +7,7 @@ import uuid
 from urllib.parse import urlsplit
 
 from . import CliError
+from .firmware import module
 
 DEFAULT_URL = "mqtt://127.0.0.1:1883"
 PREFIX = "fieldnode/v1"
@@ -35,14 +36,14 @@ def check_url(url):
 
 
 def check_topic_part(what, value, slashes=False):
-    """`value` must go in a topic: no wildcard (+ #), no NUL, not empty, and no / unless
-    `slashes` (the firmware's rule for device_id and topic_prefix); else a CliError, exit
-    code 2."""
+    """`value` must go in a topic, by the firmware's rule for device_id and topic_prefix
+    (config.topic_part), and not be empty; else a CliError, exit code 2."""
     if not value:
         raise CliError("%s must not be empty" % what, code=2)
-    for c in "+#\0" if slashes else "+#/\0":
-        if c in value:
-            raise CliError("%s %r must not contain %r" % (what, value, c), code=2)
+    try:
+        module("config").topic_part(what, value, slashes)
+    except ValueError as e:
+        raise CliError(str(e), code=2) from None
 
 
 def check_seconds(option, value):
