@@ -78,6 +78,16 @@ def test_redirect_loops_back_off_and_server_moved_sticks(rec):
     assert r["urls"] == ["mqtt://m:9"] and r["reason"] == "CONNACK 0x87 Not authorized"
 
 
+def test_a_reference_to_plain_tcp_or_unparsable_is_not_followed(rec):
+    # a broker must not steer a TLS client to plain TCP (credentials in clear), nor
+    # stop the supervisor with a reference that does not parse
+    r = rec("refused_refs")
+    assert r["calls"] == [["mqtts://s:1", True, 0], ["mqtts://s:1", True, 1],
+                          ["mqtts://s:1", True, 2], ["mqtts://ok:8883", True, 2]], r
+    assert r["urls"] == ["mqtts://s:1"] and r["failures"] == {"0x9C": 2, "0x9D": 1, "0x87": 1}
+    assert r["mixed"] == "broker URLs mix mqtt:// and mqtts://: nothing falls back to plain TCP"
+
+
 def test_supervised_client_on_a_broker(runtime, broker):
     res = run(runtime, "supervisor_basic.py", broker.port, runtime, timeout=60)
     r = res.record(step="basic")

@@ -168,9 +168,31 @@ async def redirects():
     emit(check="redirects", calls=fc.calls, urls=sup.urls, reason=str(sup.reason))
 
 
+async def refused_refs():
+    # references not followed: mqtts:// -> mqtt:// (would drop TLS), one that does
+    # not parse; each refusal backs off like a transient one.  A mixed list is refused.
+    fc = FakeClient([
+        {"fail": rc_error("CONNACK", 0x9C), "ref": "mqtt://evil:1883"},
+        {"fail": rc_error("CONNACK", 0x9D), "ref": "host:99999"},
+        {"fail": rc_error("CONNACK", 0x9C), "ref": "mqtts://ok:8883"},
+        {"fail": rc_error("CONNACK", 0x87)},
+    ])
+    sup = Supervisor(fc, "mqtts://s:1", base_ms=8, cap_ms=64, rand=Half())
+    fc.sup = sup
+    await asyncio.wait_for(sup.start(), 5)
+    try:
+        Supervisor(fc, ["mqtts://a", "mqtt://b"])
+        mixed = None
+    except ValueError as e:
+        mixed = str(e)
+    emit(check="refused_refs", calls=fc.calls, urls=sup.urls, mixed=mixed,
+         failures=sup.stats.as_dict()["failures"])
+
+
 async def both():
     await loop()
     await redirects()
+    await refused_refs()
 
 
 main(both())

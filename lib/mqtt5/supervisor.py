@@ -14,8 +14,11 @@
   transient ones back off; 0x9C/0x9D with a Server Reference try the referenced
   server next (spec 4.11), 0x9D (moved) also replaces the list URL; after 3
   redirects in a row the supervisor backs off (servers sending it in a circle).
+  A reference that does not parse, or names another scheme (mqtts:// to mqtt://
+  would drop TLS), is not followed: the refusal backs off like a transient one.
   Reports name the code ("CONNACK 0x86 Bad User Name or Password").
-- Several broker URLs are tried in turn.
+- Several broker URLs are tried in turn; they share one scheme (a list mixing
+  mqtt:// and mqtts:// is a ValueError: nothing falls back to plain TCP).
 - Session: Clean Start only on the very first connect (`clean_start_first`), then
   clean_start=False with the client's Session Expiry Interval (give the Client a
   non-zero `session_expiry`, or the server keeps nothing [MQTT-3.1.2-23]).  With
@@ -41,6 +44,7 @@ from ._compat import Signal, monotonic_ms, sleep_ms, ticks_diff
 from .backoff import BASE_MS, CAP_MS, FACTOR, delay_ms
 from .errors import MQTTError
 from .offline import OfflineQueue, DROP_OLDEST
+from .transport import parse_url
 
 # supervisor states (public)
 DOWN = 0
@@ -155,10 +159,10 @@ class Supervisor:
             urls = [urls]
         if not urls:
             raise ValueError("no broker URL")
-        from .transport import parse_url
-
-        for u in urls:
-            parse_url(u)  # a bad one raises here, not at every attempt
+        schemes = [parse_url(u)[0] for u in urls]  # a bad URL raises here, not at every attempt
+        if schemes.count(schemes[0]) != len(schemes):
+            raise ValueError("broker URLs mix mqtt:// and mqtts://: nothing falls back "
+                             "to plain TCP")
         self.client = client
         self.urls = list(urls)
         self.base_ms = base_ms
@@ -322,11 +326,9 @@ class Supervisor:
         # Classify and wait; False when the supervisor must stop.
         code = getattr(err, "reason_code", None)
         kind = classify(code)
-        ref = self.client.session.server_reference  # CONNACK / DISCONNECT (spec 4.11)
-        if kind == REDIRECT and ref and self._hops < _MAX_HOPS:
-            ref = ref.split(" ")[0]  # several references: the first
-            if "://" not in ref:  # same scheme: a TLS client stays on TLS
-                ref = self.url[:self.url.find("://") + 3] + ref
+        # the Server Reference of the CONNACK / DISCONNECT (spec 4.11)
+        ref = self._followed(self.client.session.server_reference) if kind == REDIRECT else None
+        if ref and self._hops < _MAX_HOPS:
             if code == 0x9D and not self._via_ref:
                 # Server moved (permanent): it replaces the URL that sent us there
                 self.urls[(self._url_i - 1) % len(self.urls)] = ref
@@ -349,6 +351,23 @@ class Supervisor:
         self._attempt += 1
         self._hops = 0
         return not self._stop
+
+    def _followed(self, ref):
+        # The URL a Server Reference leads to, or None when it is not followed: one
+        # that does not parse, or one with another scheme (mqtts:// -> mqtt:// would
+        # drop TLS, and the credentials would go in clear).  Several: the first.
+        if not ref:
+            return None
+        ref = ref.split(" ")[0]
+        scheme = parse_url(self.url)[0]
+        if "://" not in ref:  # same scheme: a TLS client stays on TLS
+            ref = scheme + "://" + ref
+        try:
+            if parse_url(ref)[0] == scheme:
+                return ref
+        except ValueError:
+            pass
+        return None
 
     def _next_url(self):
         self._via_ref = self._redirect is not None
