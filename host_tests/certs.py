@@ -12,7 +12,8 @@
 - ``rogue_ca.pem`` and ``rogue.pem`` / ``rogue.key``: a different CA with the same
   subject name, and a server certificate for 127.0.0.1 it signed;
 - ``client.pem`` / ``client.key`` (CN fieldnode-client, clientAuth) for mutual TLS,
-  and the same as DER: ``client.der`` / ``client.key.der``, ``ca.der``.
+  and the same as DER: ``client.der`` / ``client.key.der``, ``ca.der``; the key
+  encrypted (passphrase ``x``): ``client_enc.key`` (PKCS#8), ``client_enc_legacy.key``.
 
 Returns a dict name -> path. The lines are the ones the README shows.
 """
@@ -102,8 +103,14 @@ def make_certs(directory, kind="rsa"):
     _run("x509", "-in", "client.pem", "-outform", "DER", "-out", "client.der", cwd=d)
     _run("x509", "-in", "ca.pem", "-outform", "DER", "-out", "ca.der", cwd=d)
     _run("pkey", "-in", "client.key", "-outform", "DER", "-out", "client.key.der", cwd=d)
+    # the client key encrypted (PKCS#8, and OpenSSL's legacy Proc-Type headers)
+    _run("pkey", "-in", "client.key", "-aes256", "-passout", "pass:x", "-out",
+         "client_enc.key", cwd=d)
+    _run("pkey", "-in", "client.key", "-aes256", "-passout", "pass:x", "-traditional",
+         "-out", "client_enc_legacy.key", cwd=d)
     names = ("ca.pem", "ca.key", "ca.der", "server.pem", "server.key", "wrongname.pem",
              "wrongname.key", "expired.pem", "expired.key", "future.pem", "future.key",
              "rogue_ca.pem", "rogue.pem",
-             "rogue.key", "client.pem", "client.key", "client.der", "client.key.der")
+             "rogue.key", "client.pem", "client.key", "client.der", "client.key.der", "client_enc.key",
+             "client_enc_legacy.key")
     return {n: os.path.join(d, n) for n in names}

@@ -62,7 +62,7 @@ def test_tls_cases(runtime, tls_setup):
     res = run(runtime, "tls_client.py", tls_setup["path"], timeout=120)
     cases = {r["case"]: r for r in res.records if r.get("case") != "bad_option"}
     for name in ("rsa_ok", "ec_ok", "ca_der", "localhost", "mtls_ok", "mtls_der_bytes",
-                 "mtls_ec", "insecure", "mtls_insecure"):
+                 "mtls_ec", "insecure", "mtls_insecure", "ca_text_around", "mtls_one_file"):
         assert cases[name]["ok"] and cases[name]["error"] is None, cases[name]
     for name in ("rsa_ok", "ec_ok", "mtls_ok"):
         assert cases[name]["rc"] in (0, 0x10) and cases[name]["got"] == ["over tls"]
@@ -89,8 +89,14 @@ def test_tls_cases(runtime, tls_setup):
     assert "NOT verified" in res.stdout  # insecure mode says so
     hole = cases["blackhole"]  # bounded by connect_timeout_ms (700)
     assert hole["type"] in ("TimeoutError", "CancelledError") and hole["ms"] < 3000, hole
+    for name in ("key_client_enc.key", "key_client_enc_legacy.key"):
+        r = cases[name]
+        assert r["type"] == "TLSError" and "the key is encrypted" in r["error"], r
+    r = cases["ca_bad_file"]
+    assert r["type"] == "TLSError" and r["error"].startswith("TLS: tls ca: not a valid"), r
+    assert cases["ca_bad_bytes"]["type"] == "ValueError", cases["ca_bad_bytes"]
     bad = [r for r in res.records if r.get("case") == "bad_option"]
-    assert len(bad) == 5 and all(r["error"] for r in bad), bad
+    assert len(bad) == 6 and all(r["error"] for r in bad), bad
     assert not any("BEGIN" in r["error"] for r in bad)
     print("TLS " + json.dumps({"runtime": runtime, "stall_ms": {
         n: cases[n]["stall_ms"] for n in ("rsa_ok", "ec_ok", "mtls_ok", "mtls_ec")},

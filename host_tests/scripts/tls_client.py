@@ -104,8 +104,25 @@ async def run():
                                               "key": RSA + "client.key"})
     await case("tls_opts_plain_url", url("rsa", scheme="mqtt"), {"ca": RSA + "ca.pem"})
     await case("blackhole", url(CFG["blackhole"]), {"ca": RSA + "ca.pem"}, timeout_ms=700)
+    # PEM with text around its blocks [RFC 7468 2]: a byte-order mark, comments, a
+    # PKCS#12 export's bag attributes; one file holding the key, then the certificate
+    ca = rd(RSA + "ca.pem")
+    await case("ca_text_around", url("rsa"), {"ca": b"\xef\xbb\xbf# our CA\nBag Attributes\n"
+                                              b"    friendlyName: ca\n" + ca + b"# end\n"})
+    both = RSA + "client_both.pem"
+    with open(both, "wb") as f:
+        f.write(rd(RSA + "client.key") + rd(RSA + "client.pem"))
+    await case("mtls_one_file", url("mtls"), {"ca": ca, "cert": both, "key": both})
+    for name in ("client_enc.key", "client_enc_legacy.key"):  # refused before any prompt
+        await case("key_" + name, url("mtls"), {"ca": ca, "cert": RSA + "client.pem",
+                                                "key": RSA + name})
+    bad = RSA + "garbage.pem"
+    with open(bad, "wb") as f:
+        f.write(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+    await case("ca_bad_file", url("rsa"), {"ca": bad})  # a file may be fixed: TLSError
+    await case("ca_bad_bytes", url("rsa"), {"ca": rd(bad)})  # bytes cannot: ValueError
     for bad in ({"ca": 5}, {"cafile": "x"}, {"cert": RSA + "client.pem"}, "ca.pem",
-                {"insecure": True, "ca": RSA + "ca.pem"}):
+                {"insecure": True, "ca": RSA + "ca.pem"}, {"insecure": 1}):
         try:
             Client("x", tls=bad)
             emit(case="bad_option", option=repr(bad), error=None)

@@ -4,14 +4,17 @@ connects to a mqtts:// URL: a plain node never loads it.
 Options (``Client(tls={...})``, checked at construction by ``check()``):
 
 - ``ca``: the CA certificate(s) the server's certificate must chain to: a file
-  path (str) or the bytes of a PEM (one or more certificates) or DER file.
+  path (str) or the bytes of a PEM (one or more certificates) or DER file.  A
+  file is read at every connect; one missing or not parsing is a TLSError (the
+  Supervisor retries), bytes not parsing a ValueError.
   Without it, CPython uses the system's CA store; MicroPython has none, so
   connecting refuses with a clear error.
 - ``cert`` and ``key``: the client certificate and its private key for mutual
   TLS, each a path or PEM/DER bytes (MicroPython sends the first certificate of a
   PEM chain only).
 - ``server_hostname``: the name the server certificate must carry (default: the
-  URL's host, an IP address is matched against the certificate's IP entries).
+  URL's host, an IP address is matched against the certificate's IP entries;
+  MicroPython's mbedtls also takes a DNS entry or Common Name spelling it).
 - ``insecure=True``: the server is not verified (encryption without authenticating
   the server; a ``cert``/``key`` given is still sent); printed as a warning at
   every connect.  Only when asked for by name.
@@ -55,7 +58,7 @@ def check(opts):
     h = opts.get("server_hostname")
     if h is not None and not isinstance(h, str):
         raise TypeError("tls server_hostname: a str")
-    if opts.get("insecure") not in (None, False, True):
+    if opts.get("insecure") is not None and not isinstance(opts["insecure"], bool):
         raise TypeError("tls insecure: True or False")
     if opts.get("insecure") and opts.get("ca") is not None:
         raise ValueError("tls: insecure and ca exclude each other")
@@ -74,9 +77,11 @@ def _load(v, what):
 
 
 def der_blocks(data):
-    """[(label, DER bytes), ...] of a PEM text (every BEGIN/END block), or
-    [(None, data)] for DER.  Labels: 'CERTIFICATE', 'PRIVATE KEY', ..."""
-    if not data.lstrip().startswith(b"-----BEGIN "):
+    """[(label, DER bytes), ...] of the BEGIN/END blocks of a PEM text, or
+    [(None, data)] for DER.  Text around the blocks (comments, bag attributes,
+    `openssl x509 -text` output, a byte-order mark) is skipped [RFC 7468 2].
+    Labels: 'CERTIFICATE', 'PRIVATE KEY', ...  An encrypted key is a TLSError."""
+    if b"-----BEGIN " not in data:
         return [(None, data)]
     from binascii import a2b_base64
 
@@ -85,8 +90,9 @@ def der_blocks(data):
     body = []
     for line in data.split(b"\n"):
         line = line.strip()
-        if line.startswith(b"-----BEGIN "):
-            label = line[11:].rstrip(b"-").decode()
+        i = line.find(b"-----BEGIN ")
+        if i >= 0:
+            label = line[i + 11:].rstrip(b"-").decode()
             body = []
         elif line.startswith(b"-----END "):
             if label is not None:
@@ -96,7 +102,13 @@ def der_blocks(data):
                     raise TLSError("TLS: bad base64 in a PEM %s block" % label)
             label = None
         elif label is not None:
-            body.append(line)
+            if b"ENCRYPTED" in line:  # Proc-Type: 4,ENCRYPTED (RFC 1421 headers)
+                label = "ENCRYPTED " + label
+            elif b":" not in line:  # DEK-Info: ...
+                body.append(line)
+        if label and label.startswith("ENCRYPTED"):
+            raise TLSError("TLS: the key is encrypted: give it decrypted (openssl pkey "
+                           "-in key.pem -out plain.pem), kept where only the node reads it")
     if not out:
         raise TLSError("TLS: no PEM block found")
     return out
@@ -110,19 +122,34 @@ def context(opts, host):
     name = opts.get("server_hostname") or host
     insecure = opts.get("insecure")
     if insecure:  # a client certificate, if given, is still sent
-        print("mqtt5: TLS insecure mode: the certificate of %s is NOT verified" % host)
+        print("mqtt5: TLS insecure mode: the certificate of %s is NOT verified" % name)
     cas = certs = key = None
-    if opts.get("ca") is not None:
-        cas = [d for _, d in der_blocks(_load(opts["ca"], "ca"))]
-    if opts.get("cert") is not None:
-        certs = [d for _, d in der_blocks(_load(opts["cert"], "cert"))]
-        keys = der_blocks(_load(opts["key"], "key"))
-        # the key block (openssl ecparam -genkey writes EC PARAMETERS first)
-        key = [k for k in keys if not k[0] or k[0].endswith("PRIVATE KEY")][:1]
-        if not key:
-            raise TLSError("TLS: no PRIVATE KEY block in the key")
-        key = key[0]
-    return make_context(cas, certs, key, insecure), name
+    try:
+        if opts.get("ca") is not None:
+            cas = _certs(opts["ca"], "ca")
+        if opts.get("cert") is not None:
+            certs = _certs(opts["cert"], "cert")
+            # the key block (openssl ecparam -genkey writes EC PARAMETERS first)
+            key = [k for k in der_blocks(_load(opts["key"], "key"))
+                   if not k[0] or k[0].endswith("PRIVATE KEY")][:1]
+            if not key:
+                raise TLSError("TLS: no PRIVATE KEY block in the key")
+            key = key[0]
+        return make_context(cas, certs, key, insecure), name
+    except ValueError as e:
+        for k in ("ca", "cert", "key"):
+            if isinstance(opts.get(k), str):  # a file: it may be fixed before the next try
+                raise TLSError("TLS: " + str(e))
+        raise
+
+
+def _certs(v, what):
+    # the DER certificates of an option (a chain's other blocks, a key, are left out)
+    out = [d for label, d in der_blocks(_load(v, what))
+           if label is None or label.endswith("CERTIFICATE")]
+    if not out:
+        raise TLSError("TLS: no CERTIFICATE block in the %s" % what)
+    return out
 
 
 class TLSTransport(Transport):
@@ -187,6 +214,7 @@ def named(e, handshake):
     if why:
         return TLSError("TLS: " + why)
     if handshake and isinstance(e, OSError) and e.args and e.args[0] in (104, 32):
-        return TLSError("TLS: handshake failed: the server closed the connection "
-                        "(not a TLS port, or it wants a client certificate) (%r)" % (e,))
+        return TLSError("TLS: handshake failed: the connection was closed (the server "
+                        "wants a client certificate, it is no TLS port, or the network "
+                        "dropped the link) (%r)" % (e,))
     return e
