@@ -171,6 +171,13 @@ def validate(obj, sensors=None):
                           % (_WDT_MIN, out["watchdog_ms"]))
     if out["tls_insecure"] and out["tls_ca"] is not None:
         raise ConfigError("tls_insecure: set it, or tls_ca, not both")
+    tls = [u.startswith("mqtts://") for u in urls]
+    if True in tls and False in tls:  # the supervisor refuses such a list
+        raise ConfigError("brokers: all mqtt:// or all mqtts:// (a TLS node must not "
+                          "fall back to plain TCP)")
+    if True in tls and out["tls_ca"] is None and not out["tls_insecure"]:
+        raise ConfigError("tls_ca: mqtts:// brokers need the CA file their certificates "
+                          "chain to (a path on the device), or tls_insecure")
     return out
 
 

@@ -72,3 +72,22 @@ def test_node_refuses_a_broker_its_ca_did_not_sign(runtime, tls_broker, tmp_path
     finally:
         node.kill()
     assert SECRET not in node.output
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_a_damaged_ca_file_is_retried_and_the_right_one_fixes_the_node(runtime, tls_broker,
+                                                                      tmp_path):
+    # the file is read at every connect: a damaged one is reported and retried (it
+    # stopped the supervisor for good), and copying the right one in brings it online
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+    node = _node(runtime, tls_broker, tmp_path, "tls-fix-" + runtime, str(ca))
+    try:
+        node.wait_log("link down (TLS: tls ca: not a valid certificate", count=2)
+        with open(tls_broker["ca"], "rb") as f:
+            ca.write_bytes(f.read())
+        node.wait_log("connected to " + tls_broker["url"], timeout=30)
+        assert "link stopped" not in node.output
+        assert node.interrupt() == 0
+    finally:
+        node.kill()

@@ -95,7 +95,17 @@ ok("merge_sensor_keys", new["sensors"]["temperature"] == dict(
     cur["sensors"]["temperature"], high=2600)
    and new["sensors"]["humidity"] == cur["sensors"]["humidity"], new["sensors"])
 ok("broker_urls_kept", config.validate({"brokers": [
-    "mqtt://h", "mqtts://h:8884", "mqtt://[::1]:1884/x"]})["brokers"][1] == "mqtts://h:8884")
+    "mqtt://h", "mqtt://h:8884", "mqtt://[::1]:1884/x"]})["brokers"][2] == "mqtt://[::1]:1884/x")
+ok("tls_brokers_kept", config.validate({"brokers": ["mqtts://h", "mqtts://g:8884"],
+                                        "tls_ca": "/ca.pem"})["brokers"][1] == "mqtts://g:8884")
+# a TLS node never falls back to plain TCP, and needs a CA (boards have no CA store)
+for bad, key in (({"brokers": ["mqtts://h", "mqtt://g"], "tls_ca": "/ca.pem"}, "brokers: all"),
+                 ({"brokers": ["mqtts://h"]}, "tls_ca: mqtts:// brokers need")):
+    try:
+        config.validate(bad)
+        ok("reject_" + key, False, bad)
+    except config.ConfigError as e:
+        ok("reject_" + key, str(e).startswith(key), e)
 m = config.mask(config.validate({"password": "s3cret", "wifi_password": "w1fi"}))
 ok("mask", m["password"] == config.MASK and m["wifi_password"] == config.MASK
    and "s3cret" not in json.dumps(m), m)
