@@ -11,11 +11,16 @@ both). Topics follow the contract <prefix>/<device_id>/... (docs/design.md):
   Indicator go with the first publish of a topic on each connection (the one
   that also carries the full topic name), repeats are bare aliases;
 - events: button presses and threshold crossings with hysteresis, QoS 1, not
-  retained, with a Message Expiry Interval: taken while offline they wait in
-  the supervisor's offline queue and expire there when stale;
+  retained, with a Message Expiry Interval counted from when they happened. One
+  task sends them in order, one at a time; at most `queue_count` wait (the
+  oldest is dropped and counted first), so a long outage cannot fill the heap,
+  and one waiting stale past `event_expiry_s` is dropped, never sent late;
+- after a link on which the broker had lost our session (a restart without
+  persistence, which also loses retained messages), the newest reading of each
+  sensor is published again, so `state/` keeps its last known value;
 - stats (JSON) on their own interval while up;
 - the watchdog is fed only while the readings loop turns and the supervisor,
-  readings, publisher and stats tasks live.
+  readings, publisher, events and stats tasks live.
 """
 
 import asyncio
@@ -37,6 +42,12 @@ _INT32_MAX = 2147483647
 
 def log(msg):
     print("node: " + msg)
+
+
+def why(e):
+    """An exception as a reason in logs and stats: its text, or its name when it
+    has none (a timeout)."""
+    return str(e) or type(e).__name__
 
 
 class App:
@@ -71,6 +82,8 @@ class App:
         self.readings_sent = 0
         self.events_sent = 0
         self.events_dropped = 0
+        self.ev_wait = []  # (name, payload, seq, uptime ms) waiting for the events task
+        self.ev_wake = asyncio.Event()
         self.last_disconnect = None
         self.linked = False  # the link was up since the last DOWN (for last_disconnect)
         self.commands = None  # commands.Commands, set by main
@@ -103,12 +116,15 @@ class App:
         if state == UP:  # the supervisor queued the birth first on this link
             log("%s online" % self.status_topic)
             self.linked = True
+            lost = not self.sup.session_present  # retained messages may be gone too
             for i in range(len(self.ct_sent)):
                 self.ct_sent[i] = 0
+                if lost and self.seq[i]:
+                    self.dirty[i] = 1
             self.wake.set()
         elif reason is not None:
             if self.linked:  # why the link was lost, not why the next attempts failed
-                self.last_disconnect = str(reason)[:60]
+                self.last_disconnect = why(reason)[:60]
             self.linked = False
 
     # ---- readings --------------------------------------------------------------------
@@ -204,25 +220,45 @@ class App:
 
     # ---- events ----------------------------------------------------------------------
     def event(self, name, code, value=None, exp=0):
-        """Publish event `name` (QoS 1, not retained, Message Expiry from config),
-        queued offline while the link is down."""
+        """Queue event `name` for the events task (QoS 1, not retained, Message
+        Expiry from config); at most queue_count wait, the oldest dropped first."""
         self.ev_seq = (self.ev_seq + 1) & 0xFFFF
         buf = bytearray(pl.MAX_SIZE)
         n = pl.encode_event(buf, self.ev_seq, self.uptime_s(), code, value, exp)
-        t = asyncio.create_task(self._send_event(name, bytes(buf[:n]), self.ev_seq))
-        self.tasks.append(t)  # (pruned by the stats task)
+        wait = self.ev_wait
+        if len(wait) >= self.cfg["queue_count"]:
+            old = wait.pop(0)
+            self._dropped(old[0], old[2], "%d newer events waiting (queue_count)"
+                          % self.cfg["queue_count"])
+        wait.append((name, bytes(buf[:n]), self.ev_seq, self.up_ms))
+        self.ev_wake.set()
 
-    async def _send_event(self, name, data, seq):
-        topic = self.base + "/event/" + name
-        try:
-            await self.client.publish(topic, data, 1, False, pl.CT_EVENT, 0,
-                                      self.cfg["event_expiry_s"])
-        except MQTTError as e:  # expired, dropped by the queue, refused
-            self.events_dropped += 1
-            log("event %s #%d dropped: %s" % (name, seq, e))
-            return
-        self.events_sent += 1
-        log("-> event/%s #%d" % (name, seq))
+    async def events(self):
+        """Send the waiting events, oldest first, one at a time: while the link is
+        down the one being sent waits in the supervisor's offline queue."""
+        wait = self.ev_wait
+        while True:
+            await self.ev_wake.wait()
+            self.ev_wake.clear()
+            while wait:
+                name, data, seq, at = wait.pop(0)
+                self.clock()
+                left = self.cfg["event_expiry_s"] - (self.up_ms - at) // 1000
+                if left <= 0:
+                    self._dropped(name, seq, "expired while waiting")
+                    continue
+                topic = self.base + "/event/" + name
+                try:
+                    await self.client.publish(topic, data, 1, False, pl.CT_EVENT, 0, left)
+                except MQTTError as e:  # expired in the offline queue, refused
+                    self._dropped(name, seq, e)
+                    continue
+                self.events_sent += 1
+                log("-> event/%s #%d" % (name, seq))
+
+    def _dropped(self, name, seq, reason):
+        self.events_dropped += 1
+        log("event %s #%d dropped: %s" % (name, seq, reason))
 
     # ---- stats -----------------------------------------------------------------------
     def stats(self):
@@ -258,7 +294,7 @@ class App:
     # ---- watchdog and network --------------------------------------------------------
     async def keeper(self, vital):
         """Feed the watchdog while the readings loop turns and every task in `vital`
-        ((name, task) pairs: supervisor, readings, publisher, stats) lives; bring the
+        ((name, task) pairs: supervisor, readings, publisher, events, stats) lives; bring the
         network back when the board says it went."""
         wdt = self.cfg["watchdog_ms"]
         if wdt:

@@ -15,7 +15,7 @@ Board specifics come from the `board` module of boards/<board>/ only.
 import asyncio
 
 import board
-from app import App, log
+from app import App, log, why
 from commands import Commands
 from mqtt5 import Client, Will
 from mqtt5.supervisor import CONNECTING, DOWN, FATAL, STOPPED, UP, Supervisor, classify
@@ -99,9 +99,9 @@ class Node:
                 log("link refused (%s): fatal, next try in %d s"
                     % (reason, self.cfg["fatal_backoff_s"]))
             else:
-                log("link down (%s)" % (reason,))
+                log("link down (%s)" % why(reason))
         elif state == STOPPED:  # stop(), or a bad option found only at connect
-            log("link stopped" + (" (%s)" % (reason,) if reason is not None else ""))
+            log("link stopped" + (" (%s)" % why(reason) if reason is not None else ""))
 
     async def network(self):
         pause = 1000
@@ -124,7 +124,8 @@ class Node:
             app = self.app
             t = asyncio.create_task
             vital = (("supervisor", sup_task), ("readings", t(app.readings())),
-                     ("publisher", t(app.publisher())), ("stats", t(app.stats_task())))
+                     ("publisher", t(app.publisher())), ("events", t(app.events())),
+                     ("stats", t(app.stats_task())))
             app.tasks += [task for _, task in vital[1:]] + [t(app.keeper(vital))]
             await self.commands.start()  # remembered while down, restored on reconnect
             await self._end.wait()  # (the supervisor retries forever: fatal_backoff_ms)
@@ -134,21 +135,27 @@ class Node:
             raise
 
     async def stop(self):
-        """Publish `offline` (retained) and disconnect with 0x00."""
+        """Publish `offline` (retained) and disconnect with 0x00; when `offline` was
+        not acknowledged, disconnect with 0x04 so that the broker publishes the Will
+        (`offline`) instead of dropping it."""
         if self.stopped:
             return
         self.stopped = True
         status = self.app.status_topic
         up = self.client.is_connected
+        said = False
         if up:
             try:
                 await asyncio.wait_for(self.client.publish(status, b"offline", qos=1,
                                                            retain=True), 3)
+                said = True
             except Exception as e:
-                log("offline not sent: %r" % (e,))
-        await self.sup.stop()
-        if up:
+                log("offline not acknowledged: %s" % why(e))
+        await self.sup.stop(0 if said else 0x04)  # 0x04: Disconnect with Will Message
+        if said:
             log("%s offline, disconnected" % status)
+        elif up:
+            log("disconnected with the Will (0x04): the broker publishes %s offline" % status)
         else:  # the broker publishes the Will once the session's link is gone
             log("stopped while not connected: %s is left to the Will" % status)
         self._end.set()

@@ -113,3 +113,12 @@ class NodeProc:
             os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait()
         return self.proc.returncode
+
+
+def watch(broker, device, name="watch-"):
+    """A started PahoPeer subscribed (QoS 1) to everything under the node's base."""
+    from paho_peer import PahoPeer
+
+    peer = PahoPeer(broker, name + device).start()
+    peer.subscribe("fieldnode/v1/%s/#" % device, qos=1)
+    return peer

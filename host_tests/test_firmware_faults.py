@@ -10,20 +10,13 @@ import time
 import pytest
 
 from fault_proxy import FaultProxy
-from firmware_node import FAST, NodeProc
-from paho_peer import PahoPeer
+from firmware_node import FAST, NodeProc, watch
 import payload as pl  # noqa: E402 (firmware/, put on the path by firmware_node)
-
-
-def _watch(broker, device):
-    peer = PahoPeer(broker, "watch-" + device).start()
-    peer.subscribe("fieldnode/v1/%s/#" % device, qos=1)
-    return peer
 
 
 def test_will_offline_after_sigkill_after_the_will_delay(broker, runtime, tmp_path):
     device = "will-" + runtime
-    peer = _watch(broker, device)
+    peer = watch(broker, device)
     node = NodeProc(runtime, broker, tmp_path, dict(FAST, will_delay=2), device)
     try:
         node.wait_log("online")
@@ -41,7 +34,7 @@ def test_will_offline_after_sigkill_after_the_will_delay(broker, runtime, tmp_pa
 
 def test_outage_sends_one_newest_reading_per_sensor_and_queued_events(broker, runtime, tmp_path):
     device = "outage-" + runtime
-    peer = _watch(broker, device)
+    peer = watch(broker, device)
     proxy = FaultProxy(broker.host, broker.port)
     node = NodeProc(runtime, proxy, tmp_path, dict(FAST, event_expiry_s=60), device)
     try:
@@ -93,7 +86,7 @@ def test_outage_sends_one_newest_reading_per_sensor_and_queued_events(broker, ru
 
 def test_events_older_than_their_expiry_are_dropped_not_sent_stale(broker, runtime, tmp_path):
     device = "expiry-" + runtime
-    peer = _watch(broker, device)
+    peer = watch(broker, device)
     proxy = FaultProxy(broker.host, broker.port)
     node = NodeProc(runtime, proxy, tmp_path, dict(FAST, event_expiry_s=1), device)
     try:
@@ -136,7 +129,7 @@ def test_bad_config_at_boot_falls_back_and_says_so(broker, runtime, tmp_path, ca
     if case in ("corrupt", "half_written", "bad_broker_url"):
         with open(os.path.join(tmp_path, "config.last_good.json"), "w") as f:
             json.dump(good, f)
-    peer = _watch(broker, device)
+    peer = watch(broker, device)
     node = NodeProc(runtime, broker, tmp_path, device=device, write_config=False)
     try:
         node.wait_log("config from %s" % expect)
@@ -172,7 +165,7 @@ def test_a_reading_out_of_the_payload_range_is_skipped_and_readings_go_on(broker
     # while it used to end the publisher task (no state/ messages ever again, while
     # the node still said online)
     device = "range-" + runtime
-    peer = _watch(broker, device)
+    peer = watch(broker, device)
     node = NodeProc(runtime, broker, tmp_path, dict(FAST, watchdog_ms=1500), device)
     topic = node.base + "/state/temperature"
     try:
@@ -199,7 +192,7 @@ def test_a_burst_of_commands_is_answered_or_counted_and_the_node_goes_on(broker,
     # answer was out, and the MicroPython node ran out of heap (MemoryError, answers
     # lost uncounted).  At most 4 are handled at once; the rest are counted.
     device = "burst-" + runtime
-    peer = _watch(broker, device)
+    peer = watch(broker, device)
     reply = "reply/" + device
     peer.subscribe(reply, qos=1)
     node = NodeProc(runtime, broker, tmp_path, FAST, device)
@@ -246,7 +239,10 @@ def test_a_node_stopped_with_ctrl_c_keeps_its_watchdog_fed_at_the_repl(broker, r
     try:
         node.wait_log("online")
         os.kill(node.proc.pid, signal.SIGINT)
-        node.wait_log("offline, disconnected")
+        # "... status offline, disconnected", or, when MicroPython's Ctrl-C landed in
+        # a task of the link so that the ack never came, "... disconnected with the
+        # Will (0x04): the broker publishes .../status offline"
+        node.wait_log(node.base + "/status offline")
         time.sleep(3)  # three watchdog timeouts at the REPL
         assert node.proc.poll() is None, node.output
         node.type("print('at the REPL', 6 * 7)")
@@ -266,7 +262,7 @@ def test_a_publish_denied_by_the_acl_does_not_crash_the_node(broker_factory, run
                 "topic read fieldnode/v1/%s/cmd/#\n"
                 "topic readwrite reply/#\n" % ((device,) * 4))
     b = broker_factory(extra_config="acl_file %s" % acl)
-    peer = _watch(b, device)
+    peer = watch(b, device)
     node = NodeProc(runtime, b, os.path.join(tmp_path, "home"), FAST, device)
     try:
         node.wait_log("online")
@@ -284,7 +280,7 @@ def test_a_repeated_reading_costs_at_most_16_bytes_on_the_wire(broker, runtime, 
     # QoS 1, retained, topic alias: fixed header 2 + empty topic 2 + packet id 2
     # + properties 4 (length, Topic Alias) + payload 6 (docs/payload.md) = 16 B
     device = "wire-" + runtime
-    peer = _watch(broker, device)
+    peer = watch(broker, device)
     proxy = FaultProxy(broker.host, broker.port, capture=True)
     node = NodeProc(runtime, proxy, tmp_path, FAST, device)
     try:
@@ -342,7 +338,7 @@ def test_credentials_are_withheld_over_plain_tcp_to_another_host(runtime, tmp_pa
 
 def test_reboot_answers_then_says_offline_and_resets(broker, runtime, tmp_path):
     device = "reboot-" + runtime
-    peer = _watch(broker, device)
+    peer = watch(broker, device)
     peer.subscribe("reply/" + device, qos=1)
     node = NodeProc(runtime, broker, tmp_path, FAST, device)
     try:

@@ -34,7 +34,7 @@
 - Dead links are found by keep alive (1.5 x keep alive without a packet, spec
   3.1.2.10); connect (DNS, TCP, CONNACK) is bounded by the client's
   connect_timeout_ms (getaddrinfo blocks on MicroPython: pass an IP to avoid it).
-- Observable: `state` (DOWN/CONNECTING/UP/STOPPED), `reason`,
+- Observable: `state` (DOWN/CONNECTING/UP/STOPPED), `reason`, `session_present`,
   `on_state(sup, state, reason)` callback and `stats` (Stats).
 """
 
@@ -182,6 +182,7 @@ class Supervisor:
         self.state = DOWN
         self.reason = None  # why the link is down / stopped (an exception or None)
         self.url = None  # the URL of the current / last attempt
+        self.session_present = False  # the broker kept our session (the last CONNACK)
         self.stats = Stats(client, self.queue)
         self._subs = []  # [filter, kwargs, acked] restored without a session
         self._url_i = 0
@@ -284,7 +285,7 @@ class Supervisor:
             self._set(CONNECTING, None)
             clean = self.clean_start_first if self._first else False
             try:
-                present = await c.connect(url, clean_start=clean)
+                present = self.session_present = await c.connect(url, clean_start=clean)
                 self._first = False  # connected once: resume from now on
                 await self._restore(present)  # before anything new goes out
             except Exception as e:  # refused, socket error, timeout, lost meanwhile

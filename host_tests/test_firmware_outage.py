@@ -1,0 +1,107 @@
+"""The firmware through long or awkward outages, under both runtimes: a flood of
+events while the broker is away stays within `queue_count` (the rest dropped and
+counted, never the heap), a stop whose `offline` was not acknowledged leaves the
+status to the Will, and retained readings come back after a broker restart that
+lost them. Found by a network audit; each test fails with the code before it."""
+
+import json
+import time
+
+from fault_proxy import FaultProxy
+from firmware_node import FAST, NodeProc, watch
+import payload as pl  # noqa: E402 (firmware/, put on the path by firmware_node)
+
+QUIET = {"temperature": {"interval_ms": 60000}, "humidity": {"interval_ms": 60000}}
+
+
+def test_events_of_a_long_outage_stay_within_queue_count(broker, runtime, tmp_path):
+    # 40 button presses while the broker is away, queue_count 20: the one being
+    # sent and the newest 20 arrive, 19 are dropped, logged and counted.  Before,
+    # each event waited in a task of its own outside the queue's limits: CPython
+    # delivered all 40, MicroPython ran out of heap after about 60 and the node died.
+    device = "flood-" + runtime
+    peer = watch(broker, device)
+    proxy = FaultProxy(broker.host, broker.port)
+    cfg = dict(FAST, queue_count=20, event_expiry_s=600, sensors=QUIET)
+    node = NodeProc(runtime, proxy, tmp_path, cfg, device)
+    try:
+        node.wait_log("online")
+        proxy.refuse(True)
+        proxy.cut()
+        node.wait_log("link down")
+        for i in range(40):
+            node.press_button()
+            node.wait_log("button pressed", i + 1)
+        node.wait_log("dropped: 20 newer events waiting (queue_count)", 19)
+        proxy.refuse(False)
+        got = peer.wait_messages(node.base + "/event/button", 21, timeout=30)
+        seqs = [pl.decode(m.payload)["seq"] for m in got]
+        assert seqs == [1] + list(range(21, 41)), seqs
+        time.sleep(1)
+        assert len(peer.on(node.base + "/event/button")) == 21
+        stats = json.loads(peer.wait_messages(node.base + "/stats", 1)[-1].payload)
+        for _ in range(50):  # the newest stats
+            stats = json.loads(peer.on(node.base + "/stats")[-1].payload)
+            if stats["events"] == 21:
+                break
+            time.sleep(0.2)
+        assert (stats["events"], stats["events_dropped"]) == (21, 19), stats
+        assert node.proc.poll() is None and "Traceback" not in node.output
+    finally:
+        node.kill()
+        proxy.close()
+        peer.stop()
+
+
+def test_a_stop_whose_offline_was_not_acknowledged_leaves_the_status_to_the_will(
+        broker_factory, runtime, tmp_path):
+    # The broker allows one QoS 1 message in flight (Receive Maximum 1) and its acks
+    # stop coming: `offline` waits for a slot and is never sent.  DISCONNECT 0x00
+    # then made the broker drop the Will, so the retained status said `online` for a
+    # stopped node; 0x04 (with Will Message) makes it publish `offline`.
+    b = broker_factory(options=["max_inflight_messages 1"])
+    device = "halfopen-" + runtime
+    peer = watch(b, device)
+    proxy = FaultProxy(b.host, b.port)
+    node = NodeProc(runtime, proxy, tmp_path, dict(FAST, will_delay=1), device)
+    try:
+        node.wait_log("online")
+        peer.wait_messages(node.base + "/state/temperature", 1)
+        proxy.blackhole("down")  # our bytes still reach the broker, nothing comes back
+        time.sleep(1.5)  # readings every 500/700 ms: one is in flight, unacknowledged
+        assert node.interrupt() == 0
+        assert "disconnected with the Will (0x04)" in node.output, node.output
+        status = peer.wait_messages(node.base + "/status", 2, timeout=15)
+        assert status[-1].payload == b"offline", status
+        late = watch(b, device, "late-")  # what a dashboard sees from now on
+        assert late.wait_messages(node.base + "/status", 1)[0].payload == b"offline"
+        late.stop()
+    finally:
+        node.kill()
+        proxy.close()
+        peer.stop()
+
+
+def test_retained_readings_come_back_after_a_broker_restart_that_lost_them(
+        broker_factory, runtime, tmp_path):
+    # No persistence: the restarted broker has lost the node's session and every
+    # retained message.  The node publishes its newest readings again at once,
+    # rather than at its next reading (here a minute away).
+    b = broker_factory()
+    device = "restart-" + runtime
+    node = NodeProc(runtime, b, tmp_path, dict(FAST, sensors=QUIET), device)
+    try:
+        node.wait_log("online")
+        node.wait_log("-> state/humidity")
+        node.wait_log("-> state/temperature")
+        b.restart()
+        node.wait_log("online", 2, timeout=30)
+        node.wait_log("-> state/humidity", 2)  # published again, acknowledged
+        node.wait_log("-> state/temperature", 2)
+        late = watch(b, device, "late-")  # gets what the broker retained
+        for s in ("temperature", "humidity"):
+            m = late.wait_messages(node.base + "/state/" + s, 1, timeout=10)[0]
+            assert m.retain and pl.decode(m.payload)["seq"] == 1, m
+        late.stop()
+    finally:
+        node.kill()
