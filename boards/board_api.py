@@ -50,9 +50,17 @@ def default_broker():
 async def network_up(ssid, password, timeout_ms):
     """Bring the network up, waiting at most ``timeout_ms``; return when connected.
 
-    Raises `NetworkError` with a reason. Never blocks the event loop: polls the
-    driver's status with ``await asyncio.sleep_ms``. Calling it while already
-    connected returns at once. Boards without Wi-Fi settings ignore ssid/password.
+    Raises `NetworkError` with a reason. The join never blocks the event loop: it
+    polls the driver's status with ``await asyncio.sleep_ms``. Calling it while
+    already connected (and the clock set, below) returns at once. Boards without
+    Wi-Fi settings ignore ssid/password.
+
+    Boards whose clock starts in the past at power-on (esp32, rp2_pico_w) then set
+    it to UTC from NTP server ``board.NTP_HOST`` (None: never), until that has
+    worked once since boot: TLS checks certificate dates against it. That blocks
+    the loop for at most 2 queries of 1 s each (plus a DNS lookup of the host); a
+    failure prints one line and is not raised, the node goes on. unix: the host's
+    clock, nothing to set.
     """
     raise NotImplementedError
 

@@ -1,7 +1,8 @@
 """The ESP32 and Pico W board modules' logic against the fake machine/network pair
 (host_tests/fakes/), on both runtimes: Wi-Fi that fails twice then connects, an AP
 that vanishes and comes back, wrong password, no AP, a join that never ends, no
-radio; a bouncing button; sensors in fixed point; watchdog, LED, reset cause."""
+radio; a bouncing button; sensors in fixed point; watchdog, LED, reset cause; the
+clock set from NTP (a fake `ntptime`) once the network is up."""
 
 import pytest
 
@@ -87,3 +88,50 @@ def test_board_module_with_fakes(runtime, board):
                                     "unknown"]
         assert system["wdt"] == [8388, 2]
         assert system["hold"] == [1, -1, True, 1000, 5]     # a virtual timer, 3 more feeds
+
+
+def _sections(stdout):
+    """case name -> the board's log lines printed during that case (board_clock.py)."""
+    out, name = {}, None
+    for line in stdout.splitlines():
+        if line.startswith("-- "):
+            name = line[3:]
+            out[name] = []
+        elif name is not None and line.startswith("board: "):
+            out[name].append(line)
+    return out
+
+
+@pytest.mark.parametrize("board", BOARDS)
+def test_board_sets_clock_from_ntp(runtime, board):
+    """network_up sets the clock with ntptime (the fake: counted, or raising) once the
+    station is up, until that worked once since boot; a failure is one log line and
+    network_up still succeeds; each attempt is at most two queries of 1 s."""
+    r = run(runtime, "board_clock.py", board, timeout=120)
+    rec = {x["case"]: x for x in r.records}
+    assert "done" in rec, r.stdout
+    assert not r.stderr, r.stderr
+    logs = _sections(r.stdout)
+    assert rec["default"]["host"] == "pool.ntp.org"
+    pool = ["pool.ntp.org", 1]  # host and timeout (s) in force at each query
+
+    def check(case, calls, clock_set, log):
+        got = rec[case]
+        assert (got["reason"], got["ok"]) == ("ok", True), got  # the node goes on
+        assert got["calls"] == calls and got["set"] is clock_set, got
+        assert len(logs[case]) == (1 if log else 0), (case, logs[case])
+        if log:
+            assert log in logs[case][0], (case, logs[case])
+
+    check("first_join", [pool], True, "board: clock set from NTP pool.ntp.org: 20")
+    check("already_up", [], True, None)
+    check("rejoin", [], True, None)                       # once per boot
+    check("fail", [pool, pool], False, "board: clock NOT set from NTP pool.ntp.org "
+          "(OSError ")                                     # two tries, then one line
+    assert "110" in logs["fail"][0] and "not yet valid" in logs["fail"][0]
+    check("already_up_unset", [pool], True, "clock set")  # not set yet: tried again
+    check("retry_ok", [pool, pool], True, "clock set")    # the second try answered
+    check("bad_reply", [pool, pool], False, "(ValueError buffer too small)")
+    check("rejoin_after_fail", [pool, pool], True, "clock set")
+    check("own_host", [["192.168.1.1", 1]], True, "clock set from NTP 192.168.1.1")
+    check("no_ntp", [], False, None)                       # NTP_HOST = None: never

@@ -1,5 +1,6 @@
-"""What the ESP32 and Pico W board modules share: the Wi-Fi station, a debounced
-button, and the board_api functions both ports implement the same way.
+"""What the ESP32 and Pico W board modules share: the Wi-Fi station, the clock set
+from NTP once it is up, a debounced button, and the board_api functions both ports
+implement the same way.
 
 Only `machine`/`network` calls both ports' stubs have (the typecheck runs this
 module against each), so the fakes in host_tests/fakes/ drive it under CPython and
@@ -8,6 +9,7 @@ re-exports what it uses from here.
 """
 
 import gc
+import time
 
 import machine
 import network
@@ -17,6 +19,8 @@ from mqtt5._compat import const, sleep_ms, ticks_add, ticks_diff, ticks_ms
 _DEBOUNCE_MS = const(30)  # button contact bounce settles within this
 _POLL_MS = const(100)   # how often the driver's status is read while joining
 _RETRY_MS = const(1000)  # a failure reported this long is answered by a new connect()
+_NTP_TRIES = const(2)   # NTP queries per attempt to set the clock
+_NTP_TIMEOUT_S = const(1)  # each waits this long for the answer (the loop is blocked)
 
 
 class NetworkError(Exception):
@@ -74,9 +78,37 @@ async def join(wlan, ssid, password, timeout_ms, reason_of):
 
 
 _wlan = None  # the station interface, made by the first station_up()
+_clock_set = False  # set_clock() succeeded since boot
 
 
-async def station_up(ssid, password, timeout_ms, reason_of, country, power_save):
+def set_clock(host):
+    """Set the RTC to UTC from NTP server ``host`` with micropython-lib's `ntptime`
+    (frozen into both ports' images, imported only here); True when it is set.
+
+    Blocks the loop: at most `_NTP_TRIES` queries of `_NTP_TIMEOUT_S` each, plus the
+    DNS lookup of ``host`` (an IP address has none). A failure prints one line and
+    returns False: the node goes on (mqtt:// needs no clock; mqtts:// then refuses
+    the server's certificate as not yet valid, the clock being years behind).
+    """
+    err = None
+    for _ in range(_NTP_TRIES):
+        try:
+            import ntptime
+            ntptime.host = host
+            ntptime.timeout = _NTP_TIMEOUT_S
+            ntptime.settime()
+        except Exception as e:  # OSError (DNS, timeout), a short reply, no ntptime
+            err = e
+            continue
+        print("board: clock set from NTP %s: %04d-%02d-%02d %02d:%02d:%02d UTC"
+              % ((host,) + time.gmtime()[:6]))
+        return True
+    print("board: clock NOT set from NTP %s (%s %s): TLS will refuse certificates as "
+          "not yet valid; next try at the next Wi-Fi join" % (host, type(err).__name__, err))
+    return False
+
+
+async def station_up(ssid, password, timeout_ms, reason_of, country, power_save, ntp_host):
     """board_api's `network_up` for a `network.WLAN` station.
 
     ``country``: a regulatory domain to set first (None: keep the driver's);
@@ -84,8 +116,10 @@ async def station_up(ssid, password, timeout_ms, reason_of, country, power_save)
     A radio that does not come up raises `NetworkError` "no_network": the esp32
     port raises from ``active(True)``; the rp2 port only prints "[CYW43] Failed to
     start CYW43" and then refuses ``connect()`` with EPERM.
+    Once connected, the clock is set from NTP server ``ntp_host`` (`set_clock`)
+    until that has worked once since boot; None: never.
     """
-    global _wlan
+    global _wlan, _clock_set
     try:
         if country:
             network.country(country)  # before active(True): the driver reads it there
@@ -97,6 +131,8 @@ async def station_up(ssid, password, timeout_ms, reason_of, country, power_save)
     except OSError:
         raise NetworkError("no_network")
     await join(_wlan, ssid, password, timeout_ms, reason_of)
+    if ntp_host and not _clock_set:
+        _clock_set = set_clock(ntp_host)
 
 
 def network_ok():

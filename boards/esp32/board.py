@@ -5,6 +5,9 @@ Implements boards/board_api.py through the esp32 port's own modules only:
 `esp32.raw_temperature()`; what both boards do alike is in board_common. Pins are
 in board.json and mirrored below.
 
+The clock starts at 2000-01-01 on power-on: `network_up` sets it from NTP once
+connected (board_common.set_clock), or TLS refuses every server certificate.
+
 Sensors: the original ESP32 exposes one internal sensor in MicroPython v1.28,
 `esp32.raw_temperature()`: the die temperature in degrees Fahrenheit, uncalibrated
 (it reads well above ambient; useful for trends and overheating only). The Hall
@@ -30,10 +33,12 @@ HAS_WATCHDOG = True
 # PM_POWERSAVE, False PM_NONE, None the driver's default). No country setting: the
 # esp32 port keeps network.country() but its driver does not apply it (v1.28).
 WIFI_POWER_SAVE = None
+# The NTP server that sets the clock at the first network_up() after boot (UTC;
+# None: never, e.g. on a LAN without one and with mqtt:// brokers only).
+NTP_HOST = "pool.ntp.org"
 
 _LED_PIN = const(2)      # the DevKit's blue LED
 _BUTTON_PIN = const(0)   # the DevKit's BOOT button, to ground
-
 
 
 def _reason(status):
@@ -50,8 +55,9 @@ def _reason(status):
 
 
 async def network_up(ssid, password, timeout_ms):
-    """Join ``ssid`` as a station (board_api); the driver also rejoins by itself."""
-    await station_up(ssid, password, timeout_ms, _reason, None, WIFI_POWER_SAVE)
+    """Join ``ssid`` as a station (board_api), then set the clock; the driver also
+    rejoins by itself."""
+    await station_up(ssid, password, timeout_ms, _reason, None, WIFI_POWER_SAVE, NTP_HOST)
 
 
 def read_sensor(name):

@@ -5,6 +5,9 @@ Implements boards/board_api.py through the rp2 port's own modules only:
 reset_cause, sleeps); what both boards do alike is in board_common. Pins are in
 board.json and mirrored below.
 
+The clock starts in 2021 (the rp2 port's default) on power-on: `network_up` sets it from NTP
+once connected (board_common.set_clock), or TLS refuses every server certificate.
+
 Sensors:
 - "temperature": the RP2040's on-die sensor, ADC channel 4, with the datasheet's
   conversion T = 27 - (V - 0.706 V) / 1.721 mV, in fixed point (hundredths of C).
@@ -34,6 +37,9 @@ HAS_WATCHDOG = True
 # channels) and power saving (True PM_POWERSAVE, False PM_NONE, None the driver's).
 WIFI_COUNTRY = None
 WIFI_POWER_SAVE = None
+# The NTP server that sets the clock at the first network_up() after boot (UTC;
+# None: never, e.g. on a LAN without one and with mqtt:// brokers only).
+NTP_HOST = "pool.ntp.org"
 
 _LED_PIN = "LED"              # on the cyw43's GPIO 0
 _BUTTON_PIN = const(15)       # a push button from GP15 to ground (the Pico W has none)
@@ -58,8 +64,9 @@ def _reason(status):
 
 
 async def network_up(ssid, password, timeout_ms):
-    """Join ``ssid`` as a station (board_api)."""
-    await station_up(ssid, password, timeout_ms, _reason, WIFI_COUNTRY, WIFI_POWER_SAVE)
+    """Join ``ssid`` as a station (board_api), then set the clock."""
+    await station_up(ssid, password, timeout_ms, _reason, WIFI_COUNTRY, WIFI_POWER_SAVE,
+                     NTP_HOST)
 
 
 def _read(channel):

@@ -6,16 +6,13 @@ import asyncio
 import json
 import sys
 
-BOARD = sys.argv[1]
-_ROOT = __file__.rsplit("/", 3)[0]
-# ahead of boards/unix, which the harness puts on the path
-sys.path[0:0] = [_ROOT + "/host_tests/fakes", _ROOT + "/boards/" + BOARD,
-                 _ROOT + "/boards/common"]
+import board_env
 
+BOARD = sys.argv[1]
+
+board_env.use(BOARD)
 import machine  # noqa: E402
 import network  # noqa: E402
-
-network.use_port("esp32" if BOARD == "esp32" else "rp2")
 import board  # noqa: E402
 import board_common  # noqa: E402
 from mqtt5._compat import ticks_diff, ticks_ms  # noqa: E402
