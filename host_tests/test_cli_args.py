@@ -181,3 +181,40 @@ def test_config_values_of_text_keys_are_taken_as_written(key, text, value):
 
     assert parse_value(text, key) == value
     assert parse_value("12345678") == 12345678      # cmd arguments (no schema): JSON
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["monitor", "--url", "mqtt://127.0.0.1:1883", "--cafile", "ca.pem"],
+     "--cafile is a TLS option: the URL must be mqtts://, got 'mqtt://127.0.0.1:1883'"),
+    (["monitor", "--url", "mqtt://h", "--cert", "c.pem", "--key", "k.pem", "--insecure"],
+     "--cert, --key, --insecure are TLS options: the URL must be mqtts://, got 'mqtt://h'"),
+    (["cmd", "node-1", "ping", "--url", "mqtts://h", "--cert", "c.pem"],
+     "--cert needs --key (the client certificate's private key)"),
+    (["cmd", "node-1", "ping", "--url", "mqtts://h", "--key", "k.pem"],
+     "--key needs --cert (the client certificate)"),
+    (["cmd", "node-1", "ping", "--url", "mqtts://h", "--cafile", "/nonexistent/ca.pem"],
+     "--cafile /nonexistent/ca.pem: no such file"),
+    (["monitor", "--url", "mqtts://h", "--cafile", "/"], "--cafile /: a directory, not a file"),
+    (["monitor", "--url", "mqtts://h", "--cert", "/nonexistent/c.pem", "--key", "/nonexistent/k"],
+     "--cert /nonexistent/c.pem: no such file"),
+    # the other arguments are checked first
+    (["cmd", "node-1", "ping", "--url", "mqtts://h", "--cert", "c.pem", "--timeout", "0"],
+     "--timeout must be positive and finite"),
+])
+def test_tls_options_are_checked_before_connecting(argv, message):
+    """TLS options (mosquitto_sub's names) only with mqtts://, --cert with --key, files that
+    can be read: else exit 2 before any connection (the host `h` is never looked up)."""
+    r = fieldnode(*argv)
+    assert r.returncode == 2
+    assert r.stderr == "fieldnode %s: %s\n" % (argv[0], message)
+
+
+@pytest.mark.parametrize("name", ["monitor", "cmd"])
+def test_tls_options_in_help(name):
+    r = fieldnode(name, "--help")
+    assert r.returncode == 0
+    for option in ("--cafile FILE", "--cert FILE", "--key FILE", "--insecure"):
+        assert "\n  %s " % option in r.stdout
+    assert "NOT verified" in r.stdout
+    r = fieldnode(name, "--cafile")
+    assert r.returncode == 2 and "argument --cafile: expected one argument" in r.stderr

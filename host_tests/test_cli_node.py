@@ -161,7 +161,32 @@ def test_monitor_and_cmd_over_mqtts(tmp_path_factory):
         r = fieldnode("monitor", "--url", url, "--duration", 1,
                       env={"SSL_CERT_FILE": os.path.join(certs, "rogue_ca.pem")})
         assert r.returncode == 1
-        assert r.stderr.startswith("fieldnode monitor: no broker at %s: " % url)
+        assert r.stderr.startswith("fieldnode monitor: TLS: the broker's certificate was "
+                                   "refused: "), r.stderr
         assert "certificate verify failed" in r.stderr and len(r.stderr.splitlines()) == 1
     finally:
+        b.stop()
+
+
+def test_monitor_says_when_it_loses_the_broker_and_comes_back(tmp_path_factory):
+    # paho's reconnect came back without the subscription: monitor went silent for
+    # good when the broker restarted, and said nothing
+    b = Broker(tmp_path_factory.mktemp("mosquitto_monitor")).start()
+    proc = subprocess.Popen([tool("fieldnode"), "monitor", "--url", b.url, "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        proc.stderr.readline()  # "monitor: fieldnode/v1/+/# on ..."
+        b.restart()
+        lines = [proc.stderr.readline() for _ in range(2)]
+        assert lines[0].startswith("monitor: lost the connection to %s" % b.url), lines
+        while lines[-1].startswith("monitor: no broker"):  # refused while it restarted
+            lines.append(proc.stderr.readline())
+        assert lines[-1] == "monitor: reconnected, fieldnode/v1/+/# on %s\n" % b.url, lines
+        subprocess.run(["mosquitto_pub", "-p", str(b.port), "-t", "fieldnode/v1/n1/stats",
+                        "-m", '{"uptime_s": 5}'], check=True, timeout=10)
+        rec = json.loads(proc.stdout.readline())
+        assert (rec["device"], rec["kind"], rec["payload"]) == ("n1", "stats", {"uptime_s": 5})
+    finally:
+        proc.kill()
+        proc.wait()
         b.stop()

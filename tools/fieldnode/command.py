@@ -4,11 +4,13 @@ MQTT v5 request/response: the arguments go as a JSON object to
 <prefix>/DEVICE/cmd/NAME with a Response Topic (<prefix>/DEVICE/reply/<id>) and
 Correlation Data; the node answers there with a JSON object holding `rc`
 (0 = done), `msg` and the command's data, printed here as one JSON line.
-Exit code 0 when rc is 0; 1 for an error answer, or when no answer comes within
---timeout seconds. Values are JSON when they parse as JSON, else text:
+Exit code 0 when rc is 0; 1 for an error answer, when the broker cannot be
+reached within --timeout seconds, or when no answer comes within --timeout
+seconds after that. Values are JSON when they parse as JSON, else text:
 
     fieldnode cmd node-1 ping
     fieldnode cmd node-1 set_interval sensor=temperature interval_ms=5000
+    fieldnode cmd node-1 ping --url mqtts://broker:8883 --cafile ca.pem
 """
 
 import json
@@ -25,8 +27,10 @@ RC_NAMES = {1: "malformed request", 2: "unknown command", 3: "bad arguments",
             4: "request too large", 5: "failed"}
 
 
-def request(url, prefix, device, name, args, timeout):
-    """Send one command; returns (answer dict, retained status text or None)."""
+def request(url, prefix, device, name, args, timeout, tls=None):
+    """Send one command; returns the answer (a dict, if the node keeps its word). The
+    connection (with `tls`, from mqtt.tls_context), then the answer, each get `timeout`
+    seconds."""
     from paho.mqtt.packettypes import PacketTypes
     from paho.mqtt.properties import Properties
 
@@ -42,9 +46,9 @@ def request(url, prefix, device, name, args, timeout):
         elif getattr(msg.properties, "CorrelationData", None) == corr:
             inbox.put(msg.payload)
 
-    client = mqtt.connect(url, on_message)
+    client = mqtt.connect(url, on_message, timeout, tls)
     try:
-        mqtt.subscribe(client, [reply, base + "/status"])
+        mqtt.subscribe(client, [reply, base + "/status"], timeout)
         props = Properties(PacketTypes.PUBLISH)
         props.ResponseTopic = reply
         props.CorrelationData = corr
@@ -67,9 +71,10 @@ def request(url, prefix, device, name, args, timeout):
 
 
 def check_args(args):
-    """The command's arguments as a dict; a wrong argument (the broker URL, a device id,
-    command name or prefix that cannot go in a topic, a bad key=value or --timeout) is a
-    CliError with exit code 2, raised before any connection."""
+    """(the command's arguments as a dict, the TLS settings or None); a wrong argument (the
+    broker URL, a device id, command name or prefix that cannot go in a topic, a bad
+    key=value or --timeout, a TLS option that cannot work) is a CliError with exit code 2,
+    raised before any connection."""
     mqtt.check_url(args.url)
     mqtt.check_topic_part("--prefix", args.prefix, slashes=True)
     mqtt.check_topic_part("device id", args.device)
@@ -81,12 +86,12 @@ def check_args(args):
         if not eq or not key:
             raise CliError("expected key=value, got %r" % item, code=2)
         kwargs[key] = parse_value(text)
-    return kwargs
+    return kwargs, mqtt.tls_context(args)
 
 
 def run(args):
-    kwargs = check_args(args)
-    answer = request(args.url, args.prefix, args.device, args.name, kwargs, args.timeout)
+    kwargs, tls = check_args(args)
+    answer = request(args.url, args.prefix, args.device, args.name, kwargs, args.timeout, tls)
     print(json.dumps(answer))
     rc = answer.get("rc") if isinstance(answer, dict) else None
     if rc != 0:
@@ -102,6 +107,7 @@ def add_parser(sub):
     p.add_argument("name", metavar="NAME", help="command name, e.g. ping, get_state, set_config")
     p.add_argument("args", nargs="*", metavar="key=value", help="command arguments")
     p.add_argument("--timeout", type=float, default=5.0, metavar="S",
-                   help="seconds to wait for the answer (default 5)")
+                   help="seconds to wait for the broker to accept the connection, then "
+                        "for the answer (default 5)")
     mqtt.add_arguments(p)
     p.set_defaults(run=run)

@@ -5,7 +5,10 @@ line per message: status, state readings and events (binary payloads decoded
 with the firmware's schema, firmware/payload.py), stats, commands and their
 answers. --json prints JSON lines instead. Retained messages (the last status
 and reading of each sensor) come first, marked `(retained)`. Stop with Ctrl-C,
-or after --count N messages or --duration S seconds.
+or after --count N messages or --duration S seconds. Over TLS, with a client
+certificate:
+
+    fieldnode monitor --url mqtts://broker --cafile ca.pem --cert me.pem --key me.key
 """
 
 import json
@@ -79,8 +82,9 @@ def line(rec, stamp, retained, extra=""):
 
 
 def check_args(args):
-    """A wrong argument (the broker URL, a --device or --prefix that cannot go in a topic
-    filter, --count, --duration) is a CliError with exit code 2, raised before any connection."""
+    """The TLS settings (None for mqtt://). A wrong argument (the broker URL, a --device or
+    --prefix that cannot go in a topic filter, --count, --duration, a TLS option that
+    cannot work) is a CliError with exit code 2, raised before any connection."""
     mqtt.check_url(args.url)
     mqtt.check_topic_part("--prefix", args.prefix, slashes=True)
     if args.device is not None:
@@ -88,17 +92,40 @@ def check_args(args):
     mqtt.check_seconds("--duration", args.duration)
     if args.count is not None and args.count < 1:
         raise CliError("--count must be a positive number of messages", code=2)
+    return mqtt.tls_context(args)
+
+
+def _reconnect(client, url, on_message, tls, topic, deadline):
+    # A lost connection: connect and subscribe again, 1 s apart at first, then up to
+    # 30 s, saying so on stderr; the messages in between are not seen (a note says it).
+    mqtt.close(client)
+    print("monitor: lost the connection to %s; reconnecting (messages meanwhile are not "
+          "shown)" % url, file=sys.stderr)
+    pause = 1.0
+    while deadline is None or time.monotonic() < deadline:
+        try:
+            client = mqtt.connect(url, on_message, tls=tls)
+            mqtt.subscribe(client, [topic])
+        except CliError as e:
+            print("monitor: %s; next try in %gs" % (e, pause), file=sys.stderr)
+            time.sleep(pause if deadline is None else
+                       max(0.0, min(pause, deadline - time.monotonic())))
+            pause = min(pause * 2, 30.0)
+            continue
+        print("monitor: reconnected, %s on %s" % (topic, url), file=sys.stderr)
+        return client
+    return client
 
 
 def run(args):
-    check_args(args)
+    tls = check_args(args)
     inbox = queue.Queue()
 
     def on_message(client, userdata, msg):
         inbox.put((time.time(), msg))
 
     topic = "%s/%s/#" % (args.prefix, args.device or "+")
-    client = mqtt.connect(args.url, on_message)
+    client = mqtt.connect(args.url, on_message, tls=tls)
     try:
         mqtt.subscribe(client, [topic])
         print("monitor: %s on %s (Ctrl-C to stop)" % (topic, args.url), file=sys.stderr)
@@ -109,6 +136,9 @@ def run(args):
             wait = 0.2 if deadline is None else deadline - time.monotonic()
             if wait <= 0:
                 break
+            if not client.is_connected():  # the broker went: say so, and come back
+                client = _reconnect(client, args.url, on_message, tls, topic, deadline)
+                continue
             try:
                 stamp, msg = inbox.get(timeout=min(wait, 0.2))
             except queue.Empty:

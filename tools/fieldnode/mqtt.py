@@ -1,8 +1,17 @@
-"""A paho-mqtt v5 connection to the broker for monitor and cmd, with one-line errors."""
+"""A paho-mqtt v5 connection to the broker for monitor and cmd, with one-line errors.
+
+mqtts:// is TLS with the options mosquitto_sub has: --cafile (the CAs to trust, else
+the system's or $SSL_CERT_FILE), --cert/--key (a client certificate, mutual TLS),
+--insecure (the broker's host name goes unchecked). A refused handshake is named."""
 
 import math
 import os
+import re
+import socket
+import ssl
+import sys
 import threading
+import time
 import uuid
 from urllib.parse import urlsplit
 
@@ -16,9 +25,21 @@ PORTS = {"mqtt": 1883, "mqtts": 8883}
 
 def add_arguments(parser):
     parser.add_argument("--url", default=os.getenv("FIELDNODE_BROKER") or DEFAULT_URL,
-                        help="broker URL, mqtt://host[:port] or mqtts:// for TLS (system CAs, "
-                             "or $SSL_CERT_FILE) (default $FIELDNODE_BROKER or %s)" % DEFAULT_URL)
+                        help="broker URL, mqtt://host[:port] or mqtts:// for TLS "
+                             "(default $FIELDNODE_BROKER or %s)" % DEFAULT_URL)
     parser.add_argument("--prefix", default=PREFIX, help="topic prefix (default %s)" % PREFIX)
+    tls = parser.add_argument_group(
+        "TLS (mqtts:// only)", "The broker's certificate is checked against the CAs of "
+        "--cafile, else the\nsystem's (or $SSL_CERT_FILE), and its host name against the URL's.")
+    tls.add_argument("--cafile", metavar="FILE",
+                     help="trust only the CA certificates in FILE (PEM or DER)")
+    tls.add_argument("--cert", metavar="FILE",
+                     help="client certificate (PEM) for mutual TLS; needs --key")
+    tls.add_argument("--key", metavar="FILE", help="the client certificate's private key (PEM)")
+    tls.add_argument("--insecure", action="store_true",
+                     help="do not check the broker's host name against its certificate (as "
+                          "mosquitto_sub --insecure; a trusted CA must still have signed it): "
+                          "the broker's identity is NOT verified, a warning says so")
 
 
 def check_url(url):
@@ -53,36 +74,246 @@ def check_seconds(option, value):
         raise CliError("%s must be positive and finite" % option, code=2)
 
 
-def connect(url, on_message=None, timeout=5.0):
-    """A connected paho v5 client running its network loop in a thread; mqtts:// is TLS
-    with the system's CA certificates (or $SSL_CERT_FILE)."""
+_TLS_OPTIONS = ("--cafile", "--cert", "--key", "--insecure")
+
+
+class TLS:
+    """The TLS settings of mqtts://: an ssl.SSLContext and the files it was made from."""
+
+    def __init__(self, context, cafile=None, cert=None):
+        self.context = context
+        self.cafile = cafile
+        self.cert = cert
+
+
+def _read(option, path):
+    """The bytes of the file an option names; a missing or unreadable one is a wrong
+    argument (CliError, exit code 2)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        why = "no such file"
+    except IsADirectoryError:
+        why = "a directory, not a file"
+    except PermissionError:
+        why = "not readable (permission denied)"
+    except OSError as e:
+        why = "not readable (%s)" % (e.strerror or e)
+    raise CliError("%s %s: %s" % (option, path, why), code=2)
+
+
+def _ssl_text(e):
+    """The readable part of an ssl error: '[SSL: X] some text (_ssl.c:123)' -> 'some text'."""
+    text = str(e.args[1]) if len(e.args) > 1 else str(e)
+    return re.sub(r"^\[[^\]]*\]\s*|\s*\(_ssl\.c:\d+\)$", "", text)
+
+
+def tls_context(args):
+    """The TLS settings of `args` (--url, --cafile, --cert, --key, --insecure): None for
+    mqtt://. Wrong ones are a CliError with exit code 2, before any connection: TLS
+    options with a mqtt:// URL, --cert without --key or the reverse, a file missing,
+    unreadable, or not what it should be. --insecure prints its warning here."""
+    given = [o for o in _TLS_OPTIONS if getattr(args, o[2:], None) not in (None, False)]
+    if urlsplit(args.url).scheme != "mqtts":
+        if given:
+            raise CliError("%s %s: the URL must be mqtts://, got %r" % (
+                ", ".join(given), "is a TLS option" if len(given) == 1 else "are TLS options",
+                args.url), code=2)
+        return None
+    if (args.cert is None) != (args.key is None):
+        raise CliError("--cert needs --key (the client certificate's private key)" if args.cert
+                       else "--key needs --cert (the client certificate)", code=2)
+    if args.cafile is not None:     # only its CAs, not the system's
+        data = _read("--cafile", args.cafile)
+        try:
+            if b"-----BEGIN" in data:
+                context = ssl.create_default_context(cafile=args.cafile)
+            else:
+                context = ssl.create_default_context(cadata=data)      # DER
+        except (ssl.SSLError, ValueError) as e:
+            raise CliError("--cafile %s: no CA certificate in it (PEM or DER): %s" % (
+                args.cafile, _ssl_text(e)), code=2) from None
+    else:
+        context = ssl.create_default_context()
+    if args.cert is not None:
+        cert, key = _read("--cert", args.cert), _read("--key", args.key)
+        if b"-----BEGIN CERTIFICATE-----" not in cert:
+            raise CliError("--cert %s: not a PEM certificate" % args.cert, code=2)
+        if b"PRIVATE KEY-----" not in key:
+            raise CliError("--key %s: not a PEM private key" % args.key, code=2)
+
+        def passphrase():
+            if not sys.stdin.isatty():
+                raise CliError("--key %s is encrypted, and there is no terminal to ask its "
+                               "pass phrase on" % args.key, code=2)
+            import getpass
+            return getpass.getpass("pass phrase of %s: " % args.key)
+        try:
+            context.load_cert_chain(args.cert, args.key, passphrase)
+        except ssl.SSLError as e:
+            if e.reason in ("KEY_VALUES_MISMATCH", "NO_CERTIFICATE_ASSIGNED"):
+                raise CliError("--key %s is not the private key of --cert %s" % (
+                    args.key, args.cert), code=2) from None
+            raise CliError("--cert %s, --key %s: %s" % (args.cert, args.key, _ssl_text(e)),
+                           code=2) from None
+    if args.insecure:
+        context.check_hostname = False
+        print("fieldnode %s: warning: --insecure: the broker's certificate is not checked "
+              "against the host name %s: the broker's identity is NOT verified" % (
+                  getattr(args, "subcommand", ""), urlsplit(args.url).hostname),
+              file=sys.stderr)
+    return TLS(context, args.cafile, args.cert)
+
+
+# alerts a broker sends when it refuses the client's certificate, or wants one
+_CLIENT_CERT_ALERTS = ("TLSV1_ALERT_UNKNOWN_CA", "SSLV3_ALERT_BAD_CERTIFICATE",
+                       "SSLV3_ALERT_CERTIFICATE_UNKNOWN", "SSLV3_ALERT_CERTIFICATE_EXPIRED",
+                       "SSLV3_ALERT_CERTIFICATE_REVOKED", "SSLV3_ALERT_UNSUPPORTED_CERTIFICATE",
+                       "TLSV1_ALERT_ACCESS_DENIED", "SSLV3_ALERT_HANDSHAKE_FAILURE")
+# X509 verify codes: the chain does not lead to a CA we trust
+_UNTRUSTED = (2, 7, 18, 19, 20, 21)
+_NAME_MISMATCH = (62, 64)
+_NOT_YET_VALID = 9
+
+
+def _tls_failure(e, tls):
+    """The one-line message of a TLS error `e` (an ssl.SSLError)."""
+    if isinstance(e, ssl.SSLCertVerificationError):
+        msg = "TLS: the broker's certificate was refused: certificate verify failed: %s" % (
+            e.verify_message)
+        if e.verify_code in _UNTRUSTED:
+            msg += (" (the CAs of --cafile %s did not sign it)" % tls.cafile if tls.cafile
+                    else " (give its CA with --cafile)")
+        elif e.verify_code in _NAME_MISMATCH:
+            msg += " (use a host name the certificate was made for)"
+        elif e.verify_code == _NOT_YET_VALID:
+            msg += " (is this computer's clock right?)"
+        return msg
+    reason = getattr(e, "reason", None)
+    if reason == "TLSV13_ALERT_CERTIFICATE_REQUIRED":
+        return "TLS: the broker requires a client certificate (give one with --cert and --key)"
+    if reason in _CLIENT_CERT_ALERTS:
+        if tls.cert:
+            return "TLS: the broker refused the client certificate --cert %s: %s" % (
+                tls.cert, _ssl_text(e))
+        return ("TLS: the broker refused the handshake: %s (it may require a client "
+                "certificate: give one with --cert and --key)" % _ssl_text(e))
+    if reason == "WRONG_VERSION_NUMBER":
+        return "TLS: the broker did not answer in TLS: %s (a plain mqtt:// port?)" % _ssl_text(e)
+    return "TLS: the handshake with the broker failed: %s" % _ssl_text(e)
+
+
+def _closed(url, tls, errors):
+    """The message of a connection that ended before CONNACK."""
+    alert = next((e for e in errors if isinstance(e, ssl.SSLError)
+                  and not isinstance(e, ssl.SSLEOFError)), None)
+    if alert is not None:
+        return _tls_failure(alert, tls)
+    if tls is None:
+        return "no broker at %s: the connection was closed before CONNACK (a TLS port? then " \
+               "mqtts://)" % url
+    # Mosquitto refuses a client certificate (or its absence) after a TLS 1.3 handshake
+    # by closing the connection, often without the alert that would say why
+    if tls.cert:
+        return ("TLS: the broker closed the connection after the handshake, before CONNACK: "
+                "it may refuse the client certificate --cert %s (is it signed by a CA the "
+                "broker trusts?)" % tls.cert)
+    return ("TLS: the broker closed the connection after the handshake, before CONNACK: it "
+            "may require a client certificate (give one with --cert and --key)")
+
+
+def _recording_socket(errors):
+    """An ssl.SSLSocket class that keeps the errors of its reads and writes in `errors`:
+    paho only logs them, and a broker's alert (say, certificate required) comes there,
+    after the client's side of a TLS 1.3 handshake is done."""
+
+    def kept(fn, *a, **kw):
+        try:
+            return fn(*a, **kw)
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            raise
+        except OSError as e:
+            errors.append(e)
+            raise
+
+    class RecordingSSLSocket(ssl.SSLSocket):
+        def recv(self, *a, **kw):
+            return kept(super().recv, *a, **kw)
+
+        def send(self, *a, **kw):
+            return kept(super().send, *a, **kw)
+
+    return RecordingSSLSocket
+
+
+def connect(url, on_message=None, timeout=5.0, tls=None):
+    """A connected paho v5 client running its network loop in a thread. mqtts:// is TLS
+    with `tls` (from tls_context; None: the system's CAs or $SSL_CERT_FILE). Connecting
+    (TCP, TLS handshake, CONNACK) takes at most about `timeout` seconds; a failure is a
+    CliError (exit code 1) naming it."""
     import paho.mqtt.client as paho
 
     parts, port = check_url(url)
+    # no reconnecting: a failed connect ends at once, naming its cause (and a reconnected
+    # session would have lost its subscriptions: no Session Expiry Interval is asked for)
     client = paho.Client(paho.CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5,
-                         client_id="fieldnode-cli-" + uuid.uuid4().hex[:8])
+                         client_id="fieldnode-cli-" + uuid.uuid4().hex[:8],
+                         reconnect_on_failure=False)
+    errors = []
     if parts.scheme == "mqtts":
-        client.tls_set()
+        if tls is None:
+            tls = TLS(ssl.create_default_context())
+        tls.context.sslsocket_class = _recording_socket(errors)
+        client.tls_set_context(tls.context)
+    else:
+        tls = None
     if parts.username:
         client.username_pw_set(parts.username, parts.password)
+    client.connect_timeout = timeout        # the TCP connect, and the TLS handshake
     done = threading.Event()
     result = []
+    lost = []
 
     def on_connect(c, userdata, flags, reason_code, properties):
         result.append(reason_code)
         done.set()
 
+    def on_disconnect(c, userdata, flags, reason_code, properties):
+        if not result:
+            lost.append(reason_code)
+            done.set()
+
     client.on_connect = on_connect
+    client.on_disconnect = on_disconnect
     if on_message:
         client.on_message = on_message
+    deadline = time.monotonic() + timeout
     try:
         client.connect(parts.hostname, port, keepalive=30)
+    except ssl.SSLError as e:
+        raise CliError(_tls_failure(e, tls)) from None
+    except TimeoutError:
+        raise CliError("no broker at %s: no answer within %gs" % (url, timeout)) from None
     except OSError as e:
+        if tls is not None and isinstance(e, ConnectionResetError):
+            raise CliError("TLS: the broker closed the connection during the handshake "
+                           "(a plain mqtt:// port?)") from None
         raise CliError("no broker at %s: %s" % (url, e.strerror or e)) from None
-    client.loop_start()
-    if not done.wait(timeout):
+    if not done.is_set():       # the CONNECT may have failed to go out already
+        client.loop_start()
+    if not done.wait(max(0.0, deadline - time.monotonic())):
+        sock = client.socket()
+        if sock is not None:    # wake the network thread from its select() at once
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         client.loop_stop()
         raise CliError("no broker at %s: no CONNACK within %gs" % (url, timeout))
+    if lost:
+        client.loop_stop()
+        raise CliError(_closed(url, tls, errors))
     if result[0].is_failure:
         client.loop_stop()
         raise CliError("broker at %s refused the connection: %s" % (url, result[0]))
