@@ -300,6 +300,7 @@ class App:
         if wdt:
             board.wdt_start(wdt)
         period = max(100, min(1000, wdt // 4)) if wdt else 1000
+        rejoin = None  # the task bringing the network back, while it runs
         while True:
             since = ticks_diff(ticks_ms(), self.beat)
             ended = [name for name, task in vital if task.done()]
@@ -308,13 +309,16 @@ class App:
             elif wdt:
                 log("watchdog not fed: readings %d ms ago, ended: %s"
                     % (since, ", ".join(ended) or "none"))
-            if not board.network_ok():
-                try:
-                    await board.network_up(self.cfg["wifi_ssid"], self.cfg["wifi_password"],
-                                           self.cfg["network_timeout_ms"])
-                except board.NetworkError as e:
-                    log("network down: %s" % e)
+            if not board.network_ok() and (rejoin is None or rejoin.done()):
+                rejoin = asyncio.create_task(self._rejoin())  # this loop goes on feeding
             await sleep_ms(period)
+
+    async def _rejoin(self):
+        try:
+            await board.network_up(self.cfg["wifi_ssid"], self.cfg["wifi_password"],
+                                   self.cfg["network_timeout_ms"])
+        except board.NetworkError as e:
+            log("network down: %s" % e)
 
 
 def _sooner(a, b):

@@ -105,3 +105,22 @@ def test_retained_readings_come_back_after_a_broker_restart_that_lost_them(
         late.stop()
     finally:
         node.kill()
+
+
+def test_the_watchdog_is_fed_while_the_wifi_rejoins(broker, runtime, tmp_path):
+    # The Wi-Fi goes (the unix board's sim/network_down): each join waits up to
+    # network_timeout_ms.  The keeper awaited the join itself and fed nothing
+    # meanwhile, so a join longer than watchdog_ms reset the node, losing what it held.
+    cfg = dict(FAST, watchdog_ms=1500, network_timeout_ms=4000)
+    node = NodeProc(runtime, broker, tmp_path, cfg, "rejoin-" + runtime)
+    down = tmp_path / "sim" / "network_down"
+    try:
+        node.wait_log("online")
+        down.write_text("")
+        node.wait_log("network down: timeout", timeout=15)
+        down.unlink()
+        n = node.output.count("-> state/temperature")
+        node.wait_log("-> state/temperature", n + 2)  # the node goes on
+        assert node.proc.poll() is None and "WATCHDOG" not in node.output, node.output
+    finally:
+        node.kill()

@@ -7,7 +7,9 @@ clock, and tests steer the simulation through files in the config directory:
 - ``<config_dir>/sim/<sensor>``: an integer that overrides that sensor's value;
 - ``<config_dir>/sim/button``: present = one button press (the file is removed);
 - ``<config_dir>/sim/hang``: present = the next sensor read blocks (a hung driver:
-  the watchdog must catch it).
+  the watchdog must catch it);
+- ``<config_dir>/sim/network_down``: present = the Wi-Fi is gone (network_ok() is
+  False, and a join waits for the file to go, up to its timeout).
 
 Environment: FIELDNODE_DEVICE_ID (default ``unix-node``), FIELDNODE_BROKER
 (default ``mqtt://127.0.0.1:1883``), FIELDNODE_HOME (config directory, default
@@ -66,12 +68,23 @@ def default_broker():
 
 
 async def network_up(ssid, password, timeout_ms):
-    """The host's network is already up."""
-    return None
+    """The host's network, up unless ``sim/network_down`` plays a lost Wi-Fi: then the
+    join waits for that file to go, at most `timeout_ms` (NetworkError "timeout")."""
+    from mqtt5._compat import sleep_ms
+
+    end = _now_ms() + timeout_ms
+    while not network_ok():
+        if _now_ms() >= end:
+            raise NetworkError("timeout")
+        await sleep_ms(100)
 
 
 def network_ok():
-    return True
+    try:
+        os.stat(_sim("network_down"))
+        return False
+    except OSError:
+        return True
 
 
 def rssi():
