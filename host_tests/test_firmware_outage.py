@@ -124,3 +124,28 @@ def test_the_watchdog_is_fed_while_the_wifi_rejoins(broker, runtime, tmp_path):
         assert node.proc.poll() is None and "WATCHDOG" not in node.output, node.output
     finally:
         node.kill()
+
+
+def test_a_retained_command_is_not_run_at_every_boot(broker, runtime, tmp_path):
+    # A request published with retain (by mistake, or by anyone allowed to publish
+    # there) stays on the broker: the node's subscription got it at every boot and
+    # every session loss, so a retained `reboot` put the node in a reboot loop.
+    device = "retained-" + runtime
+    peer = watch(broker, device)
+    peer.subscribe("reply/" + device, qos=1)
+    base = "fieldnode/v1/" + device
+    peer.publish(base + "/cmd/reboot", b"{}", qos=1, retain=True, correlation_data=b"r",
+                 response_topic="reply/" + device)
+    node = NodeProc(runtime, broker, tmp_path, FAST, device)
+    try:
+        node.wait_log("online")
+        peer.publish(base + "/cmd/ping", b"", qos=1, correlation_data=b"p",
+                     response_topic="reply/" + device)
+        ans = peer.wait_messages("reply/" + device, 1)
+        assert [m.correlation_data for m in ans] == [b"p"], ans  # the ping only
+        time.sleep(1)
+        assert node.proc.poll() is None and "cmd reboot" not in node.output, node.output
+    finally:
+        node.kill()
+        peer.publish(base + "/cmd/reboot", b"", qos=1, retain=True)  # empty: clears it
+        peer.stop()

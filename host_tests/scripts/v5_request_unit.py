@@ -25,9 +25,10 @@ class FakeClient:
         self.kw = []
         self.handlers = {}
 
-    async def subscribe(self, filt, qos=0, handler=None):
+    async def subscribe(self, filt, qos=0, handler=None, retain_handling=0):
         self.subs.append(filt)
         self.handlers[filt] = handler
+        self.rh = retain_handling
         return qos
 
     async def unsubscribe(self, filt):
@@ -150,7 +151,7 @@ async def main():
     out["responder"] = {"runs": [x.decode() for x in runs],
                         "pubs": [[p[0], p[1].decode(), p[4].decode()] for p in sc.pubs],
                         "answered": rsp.answered, "repeated": rsp.repeated,
-                        "ignored": rsp.ignored}
+                        "ignored": rsp.ignored, "retain_handling": sc.rh}
     # at most max_busy requests are handled at once, the others counted; answers
     # carry the Responder's answer properties
     bc = FakeClient(Sess("busy"))

@@ -245,8 +245,11 @@ class Responder:
         self._next = 0
 
     async def start(self):
-        """Subscribe to the request filter; returns the granted QoS."""
-        return await self._subs.subscribe(self.filter, qos=self.qos, handler=self._on_request)
+        """Subscribe to the request filter; returns the granted QoS.  Retain Handling
+        2: a request someone left retained is not delivered (it would run again at
+        every subscribe, a retained reboot at every boot) [MQTT-3.3.1-11]."""
+        return await self._subs.subscribe(self.filter, qos=self.qos, handler=self._on_request,
+                                          retain_handling=2)
 
     async def stop(self):
         """Unsubscribe the request filter."""
