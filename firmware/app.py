@@ -24,6 +24,7 @@ both). Topics follow the contract <prefix>/<device_id>/... (docs/design.md):
 """
 
 import asyncio
+import gc
 import json
 
 import board
@@ -226,7 +227,7 @@ class App:
         buf = bytearray(pl.MAX_SIZE)
         n = pl.encode_event(buf, self.ev_seq, self.uptime_s(), code, value, exp)
         wait = self.ev_wait
-        if len(wait) >= self.cfg["queue_count"]:
+        while len(wait) >= self.cfg["queue_count"]:  # (set_config may have lowered it)
             old = wait.pop(0)
             self._dropped(old[0], old[2], "%d newer events waiting (queue_count)"
                           % self.cfg["queue_count"])
@@ -250,8 +251,10 @@ class App:
                 topic = self.base + "/event/" + name
                 try:
                     await self.client.publish(topic, data, 1, False, pl.CT_EVENT, 0, left)
-                except MQTTError as e:  # expired in the offline queue, refused
-                    self._dropped(name, seq, e)
+                except Exception as e:  # expired in the offline queue, refused; the
+                    if isinstance(e, MemoryError):  # task goes on whatever it was
+                        gc.collect()
+                    self._dropped(name, seq, why(e))
                     continue
                 self.events_sent += 1
                 log("-> event/%s #%d" % (name, seq))

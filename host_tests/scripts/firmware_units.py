@@ -165,4 +165,45 @@ try:
 finally:
     app.ticks_ms = real
 
+# the events task goes on past an error that is no MQTTError (a MemoryError on a
+# full heap ended it: the rest waited for ever, uncounted); a lowered queue_count
+# applies to the waiting list at once
+import asyncio  # noqa: E402
+
+
+class _Pub:
+    def __init__(self):
+        self.n = 0
+        self.sent = []
+
+    async def publish(self, topic, data, *args):
+        self.n += 1
+        if self.n == 1:
+            raise MemoryError("memory allocation failed, allocating 248 bytes")
+        self.sent.append(bytes(data))
+
+
+class _Sup:
+    client = _Pub()
+
+
+async def _events():
+    sensors = app.board.SENSORS
+    a = app.App(_Sup(), config.validate({}, sensors), "defaults", "unit")
+    for _ in range(3):
+        a.event("button", pl.EV_BUTTON)
+    task = asyncio.create_task(a.events())
+    for _ in range(20):
+        await asyncio.sleep(0)
+    ok("events_after_memoryerror", (a.events_sent, a.events_dropped, len(a.ev_wait))
+       == (2, 1, 0) and not task.done(), (a.events_sent, a.events_dropped))
+    task.cancel()
+    a.cfg = config.validate({"queue_count": 2}, sensors)
+    a.ev_wait[:] = [("x", b"", i, a.up_ms) for i in range(10, 15)]
+    a.event("button", pl.EV_BUTTON)
+    ok("events_queue_count_lowered", [e[2] for e in a.ev_wait] == [14, a.ev_seq],
+       [e[2] for e in a.ev_wait])
+
+asyncio.run(_events())
+
 print(json.dumps({"done": _n[0]}))
