@@ -95,6 +95,7 @@ def test_tls_cases(runtime, tls_setup):
     r = cases["ca_bad_file"]
     assert r["type"] == "TLSError" and r["error"].startswith("TLS: tls ca: not a valid"), r
     assert cases["ca_bad_bytes"]["type"] == "ValueError", cases["ca_bad_bytes"]
+    assert cases["der_blocks"]["odd"] and cases["der_blocks"]["crlf"], cases["der_blocks"]
     bad = [r for r in res.records if r.get("case") == "bad_option"]
     assert len(bad) == 6 and all(r["error"] for r in bad), bad
     assert not any("BEGIN" in r["error"] for r in bad)

@@ -121,6 +121,12 @@ async def run():
         f.write(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
     await case("ca_bad_file", url("rsa"), {"ca": bad})  # a file may be fixed: TLSError
     await case("ca_bad_bytes", url("rsa"), {"ca": rd(bad)})  # bytes cannot: ValueError
+    # DER whose bytes hold "-----BEGIN " (say, in a subject) not at a line start is DER
+    from mqtt5.tls import der_blocks
+
+    odd = b"\x30\x0e\x0c\x0c-----BEGIN X"
+    emit(case="der_blocks", odd=der_blocks(odd) == [(None, odd)],
+         crlf=[b[0] for b in der_blocks(ca.replace(b"\n", b"\r\n"))] == ["CERTIFICATE"])
     for bad in ({"ca": 5}, {"cafile": "x"}, {"cert": RSA + "client.pem"}, "ca.pem",
                 {"insecure": True, "ca": RSA + "ca.pem"}, {"insecure": 1}):
         try:

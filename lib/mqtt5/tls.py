@@ -78,28 +78,27 @@ def _load(v, what):
 
 def der_blocks(data):
     """[(label, DER bytes), ...] of the BEGIN/END blocks of a PEM text, or
-    [(None, data)] for DER.  Text around the blocks (comments, bag attributes,
-    `openssl x509 -text` output, a byte-order mark) is skipped [RFC 7468 2].
-    Labels: 'CERTIFICATE', 'PRIVATE KEY', ...  An encrypted key is a TLSError."""
-    if b"-----BEGIN " not in data:
-        return [(None, data)]
-    from binascii import a2b_base64
-
+    [(None, data)] for DER (no line starts a block).  Text around the blocks
+    (comments, bag attributes, `openssl x509 -text` output, a byte-order mark) is
+    skipped [RFC 7468 2].  Labels: 'CERTIFICATE', 'PRIVATE KEY', ...  ValueError
+    for a block that does not decode, or an encrypted key."""
     out = []
     label = None
     body = []
-    for line in data.split(b"\n"):
+    pem = False
+    for line in data.split(b"\n") if b"-----BEGIN " in data else ():
         line = line.strip()
-        i = line.find(b"-----BEGIN ")
-        if i >= 0:
-            label = line[i + 11:].rstrip(b"-").decode()
+        if line[:3] == b"\xef\xbb\xbf":  # a byte-order mark
+            line = line[3:]
+        if line.startswith(b"-----BEGIN "):
+            pem = True
+            label = str(line[11:].rstrip(b"-"), "ascii")  # (UnicodeError is a ValueError)
             body = []
         elif line.startswith(b"-----END "):
             if label is not None:
-                try:
-                    out.append((label, a2b_base64(b"".join(body))))
-                except ValueError:
-                    raise TLSError("TLS: bad base64 in a PEM %s block" % label)
+                from binascii import a2b_base64
+
+                out.append((label, a2b_base64(b"".join(body))))  # ValueError if bad
             label = None
         elif label is not None:
             if b"ENCRYPTED" in line:  # Proc-Type: 4,ENCRYPTED (RFC 1421 headers)
@@ -107,15 +106,19 @@ def der_blocks(data):
             elif b":" not in line:  # DEK-Info: ...
                 body.append(line)
         if label and label.startswith("ENCRYPTED"):
-            raise TLSError("TLS: the key is encrypted: give it decrypted (openssl pkey "
-                           "-in key.pem -out plain.pem), kept where only the node reads it")
+            raise ValueError("the key is encrypted: give it decrypted (openssl pkey "
+                             "-in key.pem -out plain.pem), kept where only the node reads it")
+    if not pem:
+        return [(None, data)]
     if not out:
-        raise TLSError("TLS: no PEM block found")
+        raise ValueError("no complete PEM block")
     return out
 
 
 def context(opts, host):
-    """(SSLContext, server_hostname) for one connection from the options."""
+    """(SSLContext, server_hostname) for one connection from the options.  A file
+    option that cannot be read or parsed is a TLSError (it may be fixed before the
+    next try); bytes that do not parse, or options no retry can fix, a ValueError."""
     if opts is not None and hasattr(opts, "wrap_socket"):
         return opts, host
     opts = opts or {}
@@ -124,32 +127,36 @@ def context(opts, host):
     if insecure:  # a client certificate, if given, is still sent
         print("mqtt5: TLS insecure mode: the certificate of %s is NOT verified" % name)
     cas = certs = key = None
+    if opts.get("ca") is not None:
+        cas = _blocks(opts, "ca", "CERTIFICATE")
+    if opts.get("cert") is not None:
+        certs = _blocks(opts, "cert", "CERTIFICATE")
+        # the key block (openssl ecparam -genkey writes EC PARAMETERS first)
+        key = _blocks(opts, "key", "PRIVATE KEY")[0]
     try:
-        if opts.get("ca") is not None:
-            cas = _certs(opts["ca"], "ca")
-        if opts.get("cert") is not None:
-            certs = _certs(opts["cert"], "cert")
-            # the key block (openssl ecparam -genkey writes EC PARAMETERS first)
-            key = [k for k in der_blocks(_load(opts["key"], "key"))
-                   if not k[0] or k[0].endswith("PRIVATE KEY")][:1]
-            if not key:
-                raise TLSError("TLS: no PRIVATE KEY block in the key")
-            key = key[0]
         return make_context(cas, certs, key, insecure), name
-    except ValueError as e:
+    except ValueError as e:  # "tls ca: ...", "tls cert/key: ...": the DER did not load
+        head = str(e).split(":")[0]
         for k in ("ca", "cert", "key"):
-            if isinstance(opts.get(k), str):  # a file: it may be fixed before the next try
+            if head.startswith("tls ") and k in head and isinstance(opts.get(k), str):
                 raise TLSError("TLS: " + str(e))
         raise
 
 
-def _certs(v, what):
-    # the DER certificates of an option (a chain's other blocks, a key, are left out)
-    out = [d for label, d in der_blocks(_load(v, what))
-           if label is None or label.endswith("CERTIFICATE")]
-    if not out:
-        raise TLSError("TLS: no CERTIFICATE block in the %s" % what)
-    return out
+def _blocks(opts, what, kind):
+    # The blocks of option `what` whose label ends with `kind` (DER: all of it); a
+    # chain's other blocks, a key beside a certificate, EC PARAMETERS are left out.
+    # Certificates: [DER, ...]; a key: [(label, DER)].
+    v = opts[what]
+    try:
+        got = [b for b in der_blocks(_load(v, what)) if b[0] is None or b[0].endswith(kind)]
+        if not got:
+            raise ValueError("no %s block" % kind)
+    except ValueError as e:
+        if isinstance(v, str):
+            raise TLSError("TLS: the %s file %s: %s" % (what, v, e))
+        raise ValueError("tls %s: %s" % (what, e))
+    return got if kind == "PRIVATE KEY" else [d for _, d in got]
 
 
 class TLSTransport(Transport):
