@@ -59,14 +59,16 @@ async def network_up(ssid, password, timeout_ms):
     it to UTC from NTP server ``board.NTP_HOST`` (None: never), until that has
     worked once since boot: TLS checks certificate dates against it. That blocks
     the loop for at most 2 queries of 1 s each (plus a DNS lookup of the host); a
-    failure prints one line and is not raised, the node goes on. unix: the host's
-    clock, nothing to set.
+    failure prints one line and is not raised, the node goes on, and `network_ok`
+    reads False once another try is due (5 minutes later), so that the keeper calls
+    this again. unix: the host's clock, nothing to set.
     """
     raise NotImplementedError
 
 
 def network_ok():
-    """True while the network link is up (the firmware calls `network_up` again if not)."""
+    """True while the network link is up (the firmware calls `network_up` again if not);
+    esp32, rp2_pico_w: also False while a clock NTP did not set is due for a retry."""
     raise NotImplementedError
 
 

@@ -129,6 +129,7 @@ def test_board_sets_clock_from_ntp(runtime, board):
     check("fail", [pool, pool], False, "board: clock NOT set from NTP pool.ntp.org "
           "(OSError ")                                     # two tries, then one line
     assert "110" in logs["fail"][0] and "not yet valid" in logs["fail"][0]
+    assert (rec["retry_due"]["before"], rec["retry_due"]["due"]) == (True, False)
     check("already_up_unset", [pool], True, "clock set")  # not set yet: tried again
     check("retry_ok", [pool, pool], True, "clock set")    # the second try answered
     check("bad_reply", [pool, pool], False, "(ValueError buffer too small)")

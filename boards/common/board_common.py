@@ -21,6 +21,7 @@ _POLL_MS = const(100)   # how often the driver's status is read while joining
 _RETRY_MS = const(1000)  # a failure reported this long is answered by a new connect()
 _NTP_TRIES = const(2)   # NTP queries per attempt to set the clock
 _NTP_TIMEOUT_S = const(1)  # each waits this long for the answer (the loop is blocked)
+_NTP_RETRY_MS = const(300000)  # a clock NTP did not set is tried again this much later
 
 
 class NetworkError(Exception):
@@ -79,6 +80,8 @@ async def join(wlan, ssid, password, timeout_ms, reason_of):
 
 _wlan = None  # the station interface, made by the first station_up()
 _clock_set = False  # set_clock() succeeded since boot
+_clock_retry = None  # the NTP host of a set_clock() that failed, to try again
+_clock_tried = ticks_ms()  # when set_clock() was tried last
 
 
 def set_clock(host):
@@ -104,7 +107,8 @@ def set_clock(host):
               % ((host,) + time.gmtime()[:6]))
         return True
     print("board: clock NOT set from NTP %s (%s %s): TLS will refuse certificates as "
-          "not yet valid; next try at the next Wi-Fi join" % (host, type(err).__name__, err))
+          "not yet valid; next try in %d min" % (host, type(err).__name__, err,
+                                                  _NTP_RETRY_MS // 60000))
     return False
 
 
@@ -117,9 +121,11 @@ async def station_up(ssid, password, timeout_ms, reason_of, country, power_save,
     port raises from ``active(True)``; the rp2 port only prints "[CYW43] Failed to
     start CYW43" and then refuses ``connect()`` with EPERM.
     Once connected, the clock is set from NTP server ``ntp_host`` (`set_clock`)
-    until that has worked once since boot; None: never.
+    until that has worked once since boot; None: never. After a failure,
+    `network_ok` reads False once a retry is due, so the node's keeper calls
+    `network_up` again (the join returns at once) and the clock is tried again.
     """
-    global _wlan, _clock_set
+    global _wlan, _clock_set, _clock_retry, _clock_tried
     try:
         if country:
             network.country(country)  # before active(True): the driver reads it there
@@ -133,11 +139,16 @@ async def station_up(ssid, password, timeout_ms, reason_of, country, power_save,
     await join(_wlan, ssid, password, timeout_ms, reason_of)
     if ntp_host and not _clock_set:
         _clock_set = set_clock(ntp_host)
+        _clock_retry = None if _clock_set else ntp_host
+        _clock_tried = ticks_ms()
 
 
 def network_ok():
-    """True while the station has a link and an address."""
-    return _wlan is not None and _wlan.isconnected()
+    """True while the station has a link and an address, unless a clock that NTP
+    did not set is due for another try (every `_NTP_RETRY_MS`)."""
+    if _wlan is None or not _wlan.isconnected():
+        return False
+    return _clock_retry is None or ticks_diff(ticks_ms(), _clock_tried) < _NTP_RETRY_MS
 
 
 def rssi():

@@ -46,6 +46,12 @@ async def main():
     await case("rejoin")                                      # set once per boot
     timeout = OSError(110)                                    # ETIMEDOUT: no answer
     await case("fail", [timeout, timeout], unset=True)        # the node goes on
+    # the Wi-Fi stays up: network_ok() turns False once a retry is due (5 min), so
+    # the keeper's network_up tries the clock again
+    from mqtt5._compat import ticks_add, ticks_ms
+    soon = board.network_ok()
+    board_common._clock_tried = ticks_add(ticks_ms(), -300000)
+    print(json.dumps({"case": "retry_due", "before": soon, "due": board.network_ok()}))
     await case("already_up_unset", drop=False)                # not up again: tries
     await case("retry_ok", [timeout], unset=True)             # second try answers
     await case("bad_reply", [ValueError("buffer too small")] * 2, unset=True)
