@@ -3,6 +3,8 @@
 
 import json
 import os
+import re
+import socket
 import subprocess
 import time
 import uuid
@@ -190,3 +192,26 @@ def test_monitor_says_when_it_loses_the_broker_and_comes_back(tmp_path_factory):
         proc.kill()
         proc.wait()
         b.stop()
+
+
+def test_monitor_duration_ends_it_while_reconnecting(tmp_path_factory):
+    # each reconnect attempt gets at most what is left of --duration (it took 5 s for
+    # connect and 5 more for subscribe, whatever was left)
+    b = Broker(tmp_path_factory.mktemp("mosquitto_monitor_d")).start()
+    proc = subprocess.Popen([tool("fieldnode"), "monitor", "--url", b.url, "--duration", "4"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    hole = socket.socket()
+    try:
+        proc.stderr.readline()
+        b.stop()
+        hole.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        hole.bind(("127.0.0.1", b.port))  # accepts TCP, never answers
+        hole.listen(8)
+        err = proc.communicate(timeout=30)[1]
+        assert proc.returncode == 0 and "lost the connection" in err, err
+        waited = [float(x) for x in re.findall(r"no CONNACK within ([0-9.]+)s", err)]
+        assert waited and max(waited) < 4, err  # what was left of --duration, not 5 s
+    finally:
+        hole.close()
+        if proc.poll() is None:
+            proc.kill()

@@ -95,18 +95,23 @@ def check_args(args):
     return mqtt.tls_context(args)
 
 
-def _reconnect(client, url, on_message, tls, topic, deadline):
+def _reconnect(lost, url, on_message, tls, topic, deadline):
     # A lost connection: connect and subscribe again, 1 s apart at first, then up to
     # 30 s, saying so on stderr; the messages in between are not seen (a note says it).
-    mqtt.close(client)
+    # Returns the new client, or the lost one (closed) when --duration ran out first.
+    mqtt.close(lost)
     print("monitor: lost the connection to %s; reconnecting (messages meanwhile are not "
           "shown)" % url, file=sys.stderr)
     pause = 1.0
     while deadline is None or time.monotonic() < deadline:
+        left = 5.0 if deadline is None else min(5.0, max(0.1, deadline - time.monotonic()))
+        client = None
         try:
-            client = mqtt.connect(url, on_message, tls=tls)
-            mqtt.subscribe(client, [topic])
+            client = mqtt.connect(url, on_message, left, tls)
+            mqtt.subscribe(client, [topic], left)
         except CliError as e:
+            if client is not None:  # connected, but the subscription failed
+                mqtt.close(client)
             print("monitor: %s; next try in %gs" % (e, pause), file=sys.stderr)
             time.sleep(pause if deadline is None else
                        max(0.0, min(pause, deadline - time.monotonic())))
@@ -114,7 +119,7 @@ def _reconnect(client, url, on_message, tls, topic, deadline):
             continue
         print("monitor: reconnected, %s on %s" % (topic, url), file=sys.stderr)
         return client
-    return client
+    return lost
 
 
 def run(args):

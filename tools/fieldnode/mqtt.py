@@ -294,7 +294,7 @@ def connect(url, on_message=None, timeout=5.0, tls=None):
     except ssl.SSLError as e:
         raise CliError(_tls_failure(e, tls)) from None
     except TimeoutError:
-        raise CliError("no broker at %s: no answer within %gs" % (url, timeout)) from None
+        raise CliError("no broker at %s: no answer within %.3gs" % (url, timeout)) from None
     except OSError as e:
         if tls is not None and isinstance(e, ConnectionResetError):
             raise CliError("TLS: the broker closed the connection during the handshake "
@@ -310,7 +310,7 @@ def connect(url, on_message=None, timeout=5.0, tls=None):
             except OSError:
                 pass
         client.loop_stop()
-        raise CliError("no broker at %s: no CONNACK within %gs" % (url, timeout))
+        raise CliError("no broker at %s: no CONNACK within %.3gs" % (url, timeout))
     if lost:
         client.loop_stop()
         raise CliError(_closed(url, tls, errors))
