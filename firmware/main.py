@@ -8,7 +8,8 @@ birth `online` after every (re)connect -> the node's tasks (app.py, commands.py)
   resumption, bounded offline queue). The Will is `offline` (QoS 1, retained,
   Will Delay from config); a fatal refusal (bad credentials, banned) is not
   retried at once but after `fatal_backoff_s`, and the log says why;
-- Ctrl-C (or `reboot`): `offline` (retained), DISCONNECT 0x00.
+- Ctrl-C (or `reboot`): `offline` (retained), DISCONNECT 0x00; 0x04 (the broker
+  publishes the Will) when `offline` was not acknowledged.
 Board specifics come from the `board` module of boards/<board>/ only.
 """
 
