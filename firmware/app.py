@@ -46,9 +46,9 @@ def log(msg):
 
 
 def why(e):
-    """An exception as a reason in logs and stats: its text, or its name when it
-    has none (a timeout)."""
-    return str(e) or type(e).__name__
+    """An exception as a reason in logs and stats: its text, or what it is when it
+    has none (a timeout: the broker did not answer in time)."""
+    return str(e) or ("timed out" if isinstance(e, asyncio.TimeoutError) else type(e).__name__)
 
 
 class App:
@@ -299,9 +299,7 @@ class App:
         """Feed the watchdog while the readings loop turns and every task in `vital`
         ((name, task) pairs: supervisor, readings, publisher, events, stats) lives; bring the
         network back when the board says it went."""
-        wdt = self.cfg["watchdog_ms"]
-        if wdt:
-            board.wdt_start(wdt)
+        wdt = self.cfg["watchdog_ms"]  # (armed by main.py before the tasks start)
         period = max(100, min(1000, wdt // 4)) if wdt else 1000
         rejoin = None  # the task bringing the network back, while it runs
         while True:

@@ -123,6 +123,8 @@ class Node:
             await self.network()
             sup_task = self.sup.start()
             app = self.app
+            if self.cfg["watchdog_ms"]:  # before the tasks: a first read that hangs is caught
+                board.wdt_start(self.cfg["watchdog_ms"])
             t = asyncio.create_task
             vital = (("supervisor", sup_task), ("readings", t(app.readings())),
                      ("publisher", t(app.publisher())), ("events", t(app.events())),

@@ -159,6 +159,21 @@ def test_a_hung_sensor_driver_trips_the_watchdog(broker, runtime, tmp_path):
         node.kill()
 
 
+def test_a_sensor_driver_hung_on_its_first_read_trips_the_watchdog(broker, runtime, tmp_path):
+    # armed before the node's tasks start: the keeper that armed it used to run only
+    # after the readings task's first read, so a hang there went unnoticed for ever
+    device = "wdt0-" + runtime
+    (tmp_path / "sim").mkdir()
+    (tmp_path / "sim" / "hang").write_text("")  # the first read hangs
+    node = NodeProc(runtime, broker, tmp_path, dict(FAST, watchdog_ms=1500), device)
+    try:
+        rc = node.proc.wait(20)
+        assert rc != 0
+        node.wait_log("WATCHDOG")
+    finally:
+        node.kill()
+
+
 def test_a_reading_out_of_the_payload_range_is_skipped_and_readings_go_on(broker, runtime,
                                                                            tmp_path):
     # 3,000,000,000 does not fit a reading's INT32: the reading is logged and skipped,
