@@ -243,9 +243,9 @@ def load(d, sensors=None, log=None):
         except OSError:
             if log and name == FILE:
                 log("config: no %s in %s" % (name, d))
-        except (ValueError, ConfigError) as e:  # bad JSON or a bad value
-            if log:
-                log("config: %s is invalid: %s" % (name, e))
+        except (ValueError, ConfigError) as e:  # bad JSON, not UTF-8, a bad value
+            if log:  # (MicroPython's UnicodeError has no text)
+                log("config: %s is invalid: %s" % (name, str(e) or "not UTF-8 text"))
     return validate({}, sensors), "defaults"
 
 

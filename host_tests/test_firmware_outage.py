@@ -96,6 +96,8 @@ def test_retained_readings_come_back_after_a_broker_restart_that_lost_them(
         node.wait_log("-> state/temperature")
         b.restart()
         node.wait_log("online", 2, timeout=30)
+        # the broker closed the link: said so (it read "OSError(104)", a reset)
+        assert "closed by the server)" in node.output, node.output
         node.wait_log("-> state/humidity", 2)  # published again, acknowledged
         node.wait_log("-> state/temperature", 2)
         late = watch(b, device, "late-")  # gets what the broker retained

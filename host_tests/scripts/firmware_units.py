@@ -129,6 +129,11 @@ with open(d + "/config.json", "w") as f:
 logs = []
 cfg, src = config.load(d, None, logs.append)
 ok("load_half_written", src == "last_good" and cfg["keepalive"] == 40 and logs, logs)
+with open(d + "/config.json", "wb") as f:
+    f.write(b'\xff\xfe{"keepalive": 6}')  # not UTF-8: the log says why (MicroPython: said nothing)
+logs = []
+cfg, src = config.load(d, None, logs.append)
+ok("load_not_utf8", src == "last_good" and logs and not logs[0].endswith(": "), logs)
 with open(d + "/config.json", "w") as f:
     f.write('{"keepalive": 1}')  # valid JSON, bad value
 cfg, src = config.load(d)
@@ -205,5 +210,6 @@ async def _events():
        [e[2] for e in a.ev_wait])
 
 asyncio.run(_events())
+ok("why_timeout", app.why(asyncio.TimeoutError()) == "timed out", app.why(asyncio.TimeoutError()))
 
 print(json.dumps({"done": _n[0]}))

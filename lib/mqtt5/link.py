@@ -257,7 +257,7 @@ class Link:
                     continue
                 n = await t.readinto(mv)
                 if not n:
-                    raise OSError(104)  # ECONNRESET: closed by the server
+                    raise OSError(104, "closed by the server")  # ECONNRESET
                 self.bytes_in += n
                 s.received(n, monotonic_ms())
                 self._pump()
@@ -286,7 +286,7 @@ class Link:
         self._t = None
         cause = err
         if err is not None and not isinstance(err, MQTTError):
-            err = MQTTError("connection lost: %r" % (err,))
+            err = MQTTError("connection lost: %s" % (str(err) or repr(err),))
         self.error = err
         s = self._s
         if s.state != _CLOSED:
