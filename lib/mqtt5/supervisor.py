@@ -14,11 +14,10 @@
   transient ones back off; 0x9C/0x9D with a Server Reference try the referenced
   server next (spec 4.11), 0x9D (moved) also replaces the list URL; after 3
   redirects in a row the supervisor backs off (servers sending it in a circle).
-  A reference that does not parse, or names another scheme (mqtts:// to mqtt://
-  would drop TLS), is not followed: the refusal backs off like a transient one.
+  A reference that does not parse or leaves TLS (mqtts:// to mqtt://) is not
+  followed: the refusal backs off like a transient one.
   Reports name the code ("CONNACK 0x86 Bad User Name or Password").
-- Several broker URLs are tried in turn; they share one scheme (a list mixing
-  mqtt:// and mqtts:// is a ValueError: nothing falls back to plain TCP).
+- Several broker URLs, of one scheme (nothing falls back to plain TCP), in turn.
 - Session: Clean Start only on the very first connect (`clean_start_first`), then
   clean_start=False with the client's Session Expiry Interval (give the Client a
   non-zero `session_expiry`, or the server keeps nothing [MQTT-3.1.2-23]).  With
@@ -94,13 +93,10 @@ def reason_key(err):
 
 
 class Stats:
-    """Health counters of a supervised client (the firmware publishes them).
-
-    connects (CONNACK 0x00), reconnects (of which after the first), failures
-    ({reason: count} of failed attempts, see reason_key), links_lost ({reason:
-    count} of connections that ended), last_up_ms; from the client: msgs_in,
-    msgs_out, bytes_in, bytes_out; from the offline queue: queue_drops,
-    queue_expired, queued."""
+    """Health counters of a supervised client: connects (CONNACK 0x00), reconnects,
+    failures / links_lost ({reason_key: count} of failed attempts / ended links),
+    last_up_ms; the client's msgs_in, msgs_out, bytes_in, bytes_out; the offline
+    queue's queue_drops, queue_expired, queued."""
 
     def __init__(self, client, queue):
         self._c = client
@@ -125,8 +121,7 @@ def _strkeys(d):
     return {("0x%02X" % k if isinstance(k, int) else k): v for k, v in d.items()}
 
 
-def _stopped(why):
-    # the error of a caller that a stopped supervisor will not serve
+def _stopped(why):  # the error of callers a stopped supervisor will not serve
     return MQTTError("supervisor stopped" + (": %s" % why if why else ""))
 
 
@@ -145,10 +140,9 @@ class Supervisor:
     `rand`: object with random() in [0, 1) for the jitter (default: the `random`
     module). `fatal_backoff_ms`: None stops on a fatal refusal, else the wait
     before trying again (e.g. an hour, for credentials fixed later).  queue_*:
-    the offline queue (mqtt5.offline: DROP_OLDEST or REFUSE).  `birth`: a
-    (topic, payload, qos, retain) message sent first on every link, ahead of the
-    offline queue (after messages lost in flight by the session), the Will's
-    counterpart: publishes made while down never arrive before it.
+    the offline queue (mqtt5.offline: DROP_OLDEST or REFUSE).  `birth`: the Will's
+    counterpart, (topic, payload, qos, retain) sent first on every link (after
+    messages the session lost in flight), ahead of publishes made while down.
     """
 
     def __init__(self, client, urls, base_ms=BASE_MS, factor=FACTOR, cap_ms=CAP_MS,
@@ -354,21 +348,16 @@ class Supervisor:
         return not self._stop
 
     def _followed(self, ref):
-        # The URL a Server Reference leads to, or None when it is not followed: one
-        # that does not parse, or one with another scheme (mqtts:// -> mqtt:// would
-        # drop TLS, and the credentials would go in clear).  Several: the first.
-        if not ref:
-            return None
-        ref = ref.split(" ")[0]
+        # The URL a Server Reference (the first of several) leads to, or None: one
+        # that does not parse, or with another scheme (mqtts:// -> mqtt:// would
+        # drop TLS: the credentials would go in clear).  Bare host:port: same scheme.
         scheme = parse_url(self.url)[0]
-        if "://" not in ref:  # same scheme: a TLS client stays on TLS
-            ref = scheme + "://" + ref
+        ref = ref and ref.split(" ")[0]
+        ref = ref if not ref or "://" in ref else scheme + "://" + ref
         try:
-            if parse_url(ref)[0] == scheme:
-                return ref
+            return ref if ref and parse_url(ref)[0] == scheme else None
         except ValueError:
-            pass
-        return None
+            return None
 
     def _next_url(self):
         self._via_ref = self._redirect is not None
@@ -396,10 +385,7 @@ class Supervisor:
                         self.reason = e  # refused filter: the link stays up
                     sub[2] = True
             present = True
-            again = False
-            for sub in self._subs:
-                if not sub[2]:
-                    again = True
+            again = [sub for sub in self._subs if not sub[2]] != []
 
     def _set(self, state, reason):
         if state == self.state and reason is self.reason:
