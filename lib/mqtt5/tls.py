@@ -30,7 +30,7 @@ import asyncio
 from .errors import MQTTError
 from ._compat import stream_readinto
 from ._compat_tls import make_context, refusal, wrap_streams
-from .transport import Transport
+from .transport import Transport, unresolved
 
 _KEYS = ("ca", "cert", "key", "server_hostname", "insecure")
 
@@ -205,6 +205,8 @@ async def open_tls(host, port, opts, timeout_ms):
                                       timeout_ms / 1000)
     except asyncio.TimeoutError:
         raise
+    except OSError as e:
+        raise named(unresolved(e, host), True)
     except Exception as e:
         raise named(e, True)
     return TLSTransport(r, w)

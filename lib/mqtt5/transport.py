@@ -94,5 +94,18 @@ async def open_transport(url, timeout_ms=10000, tls=None):
         return await open_tls(host, port, tls, timeout_ms)
     if tls is not None:
         raise ValueError("TLS options given but the URL is mqtt:// (use mqtts://)")
-    r, w = await asyncio.wait_for(asyncio.open_connection(host, port), timeout_ms / 1000)
+    try:
+        r, w = await asyncio.wait_for(asyncio.open_connection(host, port), timeout_ms / 1000)
+    except OSError as e:
+        raise unresolved(e, host)
     return Transport(r, w)
+
+
+def unresolved(e, host):
+    """OSError `e`, or when it is a name that did not resolve an OSError naming the
+    host: getaddrinfo raises the unix port's text "[addrinfo error -2]", EAI_* -1..-16
+    (CPython, lwIP's err_t on rp2) or -200..-204 (esp32's lwip_getaddrinfo)."""
+    n = e.args[0] if e.args else 0
+    if isinstance(n, str) or isinstance(n, int) and (-16 <= n < 0 or -204 <= n <= -200):
+        return OSError("cannot resolve %r (%s)" % (host, e))
+    return e
