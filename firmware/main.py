@@ -92,6 +92,8 @@ class Node:
     def _on_state(self, sup, state, reason):
         if state == UP:  # before the app's "online", which comes last
             log("connected to %s" % sup.url)
+            if reason is not None:  # the broker refused <base>/cmd/+: nothing is answered
+                log("commands off: %s" % reason)
         self.app.link(state, reason)
         if state == CONNECTING:
             log("link connecting to %s" % sup.url)

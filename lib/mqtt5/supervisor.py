@@ -33,7 +33,8 @@
 - Dead links are found by keep alive (1.5 x keep alive without a packet, spec
   3.1.2.10); connect (DNS, TCP, CONNACK) is bounded by the client's
   connect_timeout_ms (getaddrinfo blocks on MicroPython: pass an IP to avoid it).
-- Observable: `state` (DOWN/CONNECTING/UP/STOPPED), `reason`, `session_present`,
+- Observable: `state` (DOWN/CONNECTING/UP/STOPPED), `reason` (UP: None, or an
+  MQTTError for a remembered subscription the server refused), `session_present`,
   `on_state(sup, state, reason)` callback and `stats` (Stats).
 """
 
@@ -99,13 +100,10 @@ class Stats:
     queue's queue_drops, queue_expired, queued."""
 
     def __init__(self, client, queue):
-        self._c = client
-        self._q = queue
-        self.connects = 0
-        self.reconnects = 0
+        self._c, self._q = client, queue
+        self.connects = self.reconnects = self.last_up_ms = 0
         self.failures = {}
         self.links_lost = {}
-        self.last_up_ms = 0
 
     def as_dict(self):
         c, q = self._c, self._q
@@ -281,7 +279,7 @@ class Supervisor:
             try:
                 present = self.session_present = await c.connect(url, clean_start=clean)
                 self._first = False  # connected once: resume from now on
-                await self._restore(present)  # before anything new goes out
+                refused = await self._restore(present)  # before anything new goes out
             except Exception as e:  # refused, socket error, timeout, lost meanwhile
                 c._close(e)
                 _count(self.stats.failures, reason_key(e))
@@ -301,7 +299,7 @@ class Supervisor:
             if b is not None:  # after the lost in-flight messages, before the queue
                 self.queue.put_front(b[0], b[1], b[2], b[3], None, monotonic_ms())
             c._start_drain()  # lost in-flight messages first, then the offline queue
-            self._set(UP, None)
+            self._set(UP, refused)
             self._up.set()
             err = await c.wait_closed()
             self._up.clear()
@@ -371,9 +369,10 @@ class Supervisor:
     async def _restore(self, present):
         # Session Present 0: the server forgot our subscriptions [MQTT-3.2.2-5]:
         # subscribe them all again.  Present 1: only those never acknowledged
-        # (also any made while this runs).  A refused filter is not retried.
+        # (also any made while this runs).  A refused filter is not retried; the
+        # last refusal is returned (the UP state's reason).
         c = self.client
-        again = True
+        again, refused = True, None
         while again:
             for sub in list(self._subs):
                 if not present or not sub[2]:
@@ -382,10 +381,11 @@ class Supervisor:
                     except (MQTTError, ValueError, TypeError) as e:
                         if isinstance(e, MQTTError) and not c.is_connected:
                             raise
-                        self.reason = e  # refused filter: the link stays up
+                        refused = MQTTError("subscribe %s: %s" % (sub[0], e))  # link stays up
                     sub[2] = True
             present = True
             again = [sub for sub in self._subs if not sub[2]] != []
+        return refused
 
     def _set(self, state, reason):
         if state == self.state and reason is self.reason:
