@@ -66,7 +66,7 @@ class App:
         self.scfg = [cfg["sensors"][s] for s in names]  # per sensor settings
         self.topics = [self.base + "/state/" + s for s in names]
         self.seq = [0] * n
-        self.value = [0] * n
+        self.value = [None] * n  # None: no reading yet
         # times are the wrapping ticks_ms clock: compared with ticks_diff only
         self.taken = [0] * n  # ticks of the newest reading
         self.dirty = bytearray(n)  # a reading waits to be published
@@ -120,7 +120,7 @@ class App:
             lost = not self.sup.session_present  # retained messages may be gone too
             for i in range(len(self.ct_sent)):
                 self.ct_sent[i] = 0
-                if lost and self.seq[i]:
+                if lost and self.value[i] is not None:
                     self.dirty[i] = 1
             self.wake.set()
         elif reason is not None:
@@ -292,6 +292,8 @@ class App:
                         log("-> stats %s" % text)
                     except MQTTError as e:
                         log("stats refused: %s" % e)
+            if self.commands:
+                self.commands.report()  # dropped requests: a line a second at most
             await sleep_ms(min(1000, max(10, ticks_diff(self.stats_due, ticks_ms()))))
 
     # ---- watchdog and network --------------------------------------------------------

@@ -65,6 +65,7 @@ class Commands:
         self.stop = stop  # async callable: offline, disconnect (reboot uses it)
         self.done = 0
         self.errors = 0
+        self.reported = 0  # dropped requests already in the log
         self.responder = Responder(app.sup, app.base + "/cmd/+", self.handle, qos=1,
                                    remember=REMEMBER, max_busy=MAX_BUSY,
                                    content_type="application/json", payload_format_indicator=1)
@@ -75,6 +76,14 @@ class Commands:
     def dropped(self):
         r = self.responder
         return r.ignored + r.busy
+
+    def report(self):
+        """Log the requests dropped since the last report: one line at most."""
+        r = self.responder
+        if r.ignored + r.busy != self.reported:
+            self.reported = r.ignored + r.busy
+            print("node: commands dropped since boot: %d without a usable Response Topic, "
+                  "%d beyond %d at once" % (r.ignored, r.busy, MAX_BUSY))
 
     def handle(self, msg):
         """Run one request; returns the answer (JSON text). Never raises."""

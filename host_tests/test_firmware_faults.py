@@ -291,6 +291,45 @@ def test_a_publish_denied_by_the_acl_does_not_crash_the_node(broker_factory, run
         peer.stop()
 
 
+def test_a_refused_command_subscription_is_logged_and_readings_go_on(broker_factory, runtime,
+                                                                    tmp_path):
+    """Mosquitto's dynamic security plugin answers SUBACK 0x87 for a filter the
+    client may not subscribe to: the node cannot get commands and says so."""
+    import subprocess
+    from test_credentials import _DYNSEC
+    device = "nocmd-" + runtime
+    conf = tmp_path / "dynsec.json"
+    subprocess.run(["mosquitto_ctrl", "dynsec", "init", str(conf), "admin", "adminpw"],
+                   check=True, capture_output=True)
+    b = broker_factory(allow_anonymous=False, extra_config="plugin %s\n"
+                       "plugin_opt_config_file %s" % (_DYNSEC, conf))
+    for rule in (("createClient", "node", "-p", "pw"), ("createRole", "r"),
+                 ("addRoleACL", "r", "publishClientSend", "fieldnode/#", "allow"),
+                 ("addClientRole", "node", "r")):  # subscribing: the default, denied
+        subprocess.run(["mosquitto_ctrl", "-h", b.host, "-p", str(b.port), "-u", "admin",
+                        "-P", "adminpw", "dynsec"] + list(rule), check=True, capture_output=True)
+    node = NodeProc(runtime, b, tmp_path / "home", dict(FAST, username="node", password="pw"),
+                    device)
+    try:
+        node.wait_log("commands off: subscribe fieldnode/v1/%s/cmd/+: SUBACK 0x87 Not "
+                      "authorized" % device)
+        node.wait_log("-> state/temperature", 2)
+        assert node.proc.poll() is None
+    finally:
+        node.kill()
+
+
+def test_a_broker_name_that_does_not_resolve_is_named_in_the_log(runtime, tmp_path):
+    class Nowhere:  # RFC 2606: .invalid never resolves
+        url = "mqtt://broker.invalid"
+    node = NodeProc(runtime, Nowhere, tmp_path, FAST, "dns-" + runtime)
+    try:
+        node.wait_log("link down (cannot resolve 'broker.invalid' (")
+        assert node.proc.poll() is None
+    finally:
+        node.kill()
+
+
 def test_a_repeated_reading_costs_at_most_16_bytes_on_the_wire(broker, runtime, tmp_path):
     # QoS 1, retained, topic alias: fixed header 2 + empty topic 2 + packet id 2
     # + properties 4 (length, Topic Alias) + payload 6 (docs/payload.md) = 16 B

@@ -134,6 +134,7 @@ def test_a_request_without_response_topic_is_a_counted_drop(shared):
     n = len(shared.peer.on(stats_topic))
     last = json.loads(shared.peer.wait_messages(stats_topic, n + 2)[-1].payload)
     assert last["commands_dropped"] >= 1
+    shared.wait_log("without a usable Response Topic")  # and the log says so
     assert shared.proc.poll() is None
 
 

@@ -210,6 +210,22 @@ async def _events():
        [e[2] for e in a.ev_wait])
 
 asyncio.run(_events())
+
+
+# a lost session re-marks every sensor that has a reading, also one whose
+# sequence number wrapped to 0; a sensor never read has nothing to send
+class _SupLost:
+    client = _Pub()
+    session_present = False
+
+
+async def _lost():
+    a = app.App(_SupLost(), config.validate({}, app.board.SENSORS), "defaults", "unit")
+    a.seq[0], a.value[0] = 0, 5  # read 65536 times
+    a.link(app.UP, None)
+    ok("lost_session_remarks_wrapped", list(a.dirty[:2]) == [1, 0], list(a.dirty))
+
+asyncio.run(_lost())
 ok("why_timeout", app.why(asyncio.TimeoutError()) == "timed out", app.why(asyncio.TimeoutError()))
 
 print(json.dumps({"done": _n[0]}))
