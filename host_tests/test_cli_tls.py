@@ -78,6 +78,22 @@ def test_cmd_and_monitor_over_mqtts_with_cafile(tls):
             DEVICE, tls["url"]["tls"])
 
 
+def test_a_der_cafile_holding_the_pem_marker_is_read_as_der(tls, tmp_path):
+    """PEM is a line that starts with -----BEGIN; a DER certificate whose subject
+    holds those bytes is still DER. It loads; the broker's certificate is not
+    signed by it, so the handshake is refused (exit 1), not the file (exit 2)."""
+    import subprocess
+    for cmd in (["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+                 "-out", "odd.key"],
+                ["req", "-x509", "-new", "-key", "odd.key", "-days", "30",
+                 "-subj", "/CN=CA -----BEGIN test", "-outform", "DER", "-out", "odd.der"]):
+        subprocess.run(["openssl"] + cmd, cwd=tmp_path, check=True, capture_output=True)
+    assert b"-----BEGIN" in (tmp_path / "odd.der").read_bytes()
+    r = _ping(tls, "tls", "--cafile", str(tmp_path / "odd.der"), "--timeout", 30)
+    assert r.returncode == 1, r.stderr
+    assert "the broker's certificate was refused" in _one_line(r), r.stderr
+
+
 def test_mutual_tls_with_cert_and_key(tls):
     r = _ping(tls, "mtls", "--cafile", _file(tls, "ca.pem"), *_client(tls))
     assert r.returncode == 0, r.stderr

@@ -127,7 +127,7 @@ def tls_context(args):
     if args.cafile is not None:     # only its CAs, not the system's
         data = _read("--cafile", args.cafile)
         try:
-            if b"-----BEGIN" in data:
+            if re.search(rb"(?m)^(\xef\xbb\xbf)?\s*-----BEGIN ", data):  # PEM [RFC 7468 2]
                 context = ssl.create_default_context(cafile=args.cafile)
             else:
                 context = ssl.create_default_context(cadata=data)      # DER
