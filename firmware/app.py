@@ -12,9 +12,10 @@ both). Topics follow the contract <prefix>/<device_id>/... (docs/design.md):
   that also carries the full topic name), repeats are bare aliases;
 - events: button presses and threshold crossings with hysteresis, QoS 1, not
   retained, with a Message Expiry Interval counted from when they happened. One
-  task sends them in order, one at a time; at most `queue_count` wait (the
-  oldest is dropped and counted first), so a long outage cannot fill the heap,
-  and one waiting stale past `event_expiry_s` is dropped, never sent late;
+  task sends them in order, one at a time; at most `queue_count` wait besides the
+  one being sent (the oldest is dropped and counted first), so a long outage
+  cannot fill the heap, and one waiting stale past `event_expiry_s` is dropped,
+  never sent late;
 - after a link on which the broker had lost our session (a restart without
   persistence, which also loses retained messages), the newest reading of each
   sensor is published again, so `state/` keeps its last known value;
@@ -83,6 +84,7 @@ class App:
         self.readings_sent = 0
         self.events_sent = 0
         self.events_dropped = 0
+        self.sensor_errors = 0  # reads that failed (logged, skipped)
         self.ev_wait = []  # (name, payload, seq, uptime ms) waiting for the events task
         self.ev_wake = asyncio.Event()
         self.last_disconnect = None
@@ -125,7 +127,7 @@ class App:
             self.wake.set()
         elif reason is not None:
             if self.linked:  # why the link was lost, not why the next attempts failed
-                self.last_disconnect = why(reason)[:60]
+                self.last_disconnect = _clip(why(reason), 80)
             self.linked = False
 
     # ---- readings --------------------------------------------------------------------
@@ -152,6 +154,7 @@ class App:
             if not _INT32_MIN <= v <= _INT32_MAX:  # the payload's widest value (INT32)
                 raise ValueError("%r is out of the 32-bit range" % (v,))
         except (OSError, ValueError, TypeError) as e:
+            self.sensor_errors += 1
             log("sensor %s failed: %r" % (name, e))
             return
         self.seq[i] = (self.seq[i] + 1) & 0xFFFF
@@ -269,7 +272,8 @@ class App:
         q = self.sup.queue
         cmd = self.commands
         return {"uptime_s": self.uptime_s(), "mem_free": board.mem_free(),
-                "readings": self.readings_sent, "events": self.events_sent,
+                "readings": self.readings_sent, "sensor_errors": self.sensor_errors,
+                "events": self.events_sent,
                 "events_dropped": self.events_dropped, "reconnects": s.reconnects,
                 "queue_drops": q.drops, "queue_expired": q.expired,
                 "last_disconnect": self.last_disconnect,
@@ -322,6 +326,14 @@ class App:
                                    self.cfg["network_timeout_ms"])
         except board.NetworkError as e:
             log("network down: %s" % e)
+
+
+def _clip(text, n):
+    # at most n characters, cut at a word with "..." (stats stay small and readable)
+    if len(text) <= n:
+        return text
+    i = text.rfind(" ", 0, n - 2)
+    return text[:i if i > 0 else n - 3] + "..."
 
 
 def _sooner(a, b):

@@ -195,6 +195,8 @@ def test_a_reading_out_of_the_payload_range_is_skipped_and_readings_go_on(broker
                 break
             time.sleep(0.1)
         assert 2345 in got, got
+        stats = peer.wait_messages(node.base + "/stats", len(peer.on(node.base + "/stats")) + 1)
+        assert json.loads(stats[-1].payload)["sensor_errors"] >= 1  # counted, not only logged
         assert node.proc.poll() is None and "Traceback" not in node.output
     finally:
         node.kill()
