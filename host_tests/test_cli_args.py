@@ -33,10 +33,11 @@ def test_every_subcommand_has_help(name):
     (["flash", "--board", "esp32", "--firmware", "x.bin", "--wait", "soon"],
      "argument --wait: invalid float value: 'soon'"),
     (["deploy", "--board", "unix"], "the following arguments are required: --port"),
-    (["config", "--port", "/dev/null"], "the following arguments are required: action"),
+    (["config", "--port", "/dev/null"], "the following arguments are required: action\n"),
     (["config", "erase", "--port", "/dev/null"], "argument action: invalid choice: 'erase'"),
     (["monitor", "--count", "many"], "argument --count: invalid int value: 'many'"),
-    (["cmd", "node-1"], "the following arguments are required: NAME"),
+    (["cmd", "node-1"], "the following arguments are required: NAME\n"),  # not key=value
+    (["cmd"], "the following arguments are required: DEVICE, NAME\n"),
     (["cmd", "node-1", "ping", "--timeout", "x"], "argument --timeout: invalid float value: 'x'"),
     (["logs"], "the following arguments are required: --port"),
     (["frobnicate"], "argument SUBCOMMAND: invalid choice: 'frobnicate'"),

@@ -105,7 +105,8 @@ def add_parser(sub):
     p = subparser(sub, "cmd", __doc__)
     p.add_argument("device", metavar="DEVICE", help="the device id")
     p.add_argument("name", metavar="NAME", help="command name, e.g. ping, get_state, set_config")
-    p.add_argument("args", nargs="*", metavar="key=value", help="command arguments")
+    p.add_argument("args", nargs="*", default=[], metavar="key=value",
+                   help="command arguments")  # (default: argparse would call it required)
     p.add_argument("--timeout", type=float, default=5.0, metavar="S",
                    help="seconds to wait for the broker to accept the connection, then "
                         "for the answer (default 5)")

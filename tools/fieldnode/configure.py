@@ -275,7 +275,8 @@ def check_args(args):
 def add_parser(sub):
     p = subparser(sub, "config", __doc__)
     p.add_argument("action", choices=("show", "get", "set", "import", "export"))
-    p.add_argument("items", nargs="*", metavar="ARG", help="KEY, KEY=VALUE or FILE")
+    p.add_argument("items", nargs="*", default=[], metavar="ARG",
+                   help="KEY, KEY=VALUE or FILE")
     p.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB0")
     p.add_argument("--show-secrets", action="store_true", help="print secrets in clear")
     p.add_argument("--reset", action="store_true", help="soft-reset the board afterwards")
