@@ -180,3 +180,26 @@ def test_dropped_or_cancelled_qos1_publishes_free_their_slots(runtime, broker):
     # made on demand: connect()'s and max_inflight=2 more, all free again
     assert (rec["slots"], rec["slots_free"], rec["waiting"]) == (3, 3, 0), rec
 
+
+
+def test_callers_cancelled_after_their_packet_went_out(broker, runtime):
+    """A cancelled subscribe/publish whose packet is out keeps its slot until the ack
+    (then it frees itself): the next caller waits for the slot instead of failing
+    with 'no free in-flight slot', a supervised one does not get another message's
+    outcome, and nothing leaks (client_cancel.py). A handler raising CancelledError
+    is a handler error; disconnect() while connect() opens its socket wins."""
+    res = run(runtime, "client_cancel.py", broker.port, runtime)
+    p = res.record(step="plain")
+    assert p["sub_cancelled"] and p["pub_cancelled"], p  # the cancels hit in flight
+    assert (p["after_sub"], p["after_pub"]) == (0, 0), p
+    assert p["topics"] == ["/p/a", "/p/b", "/p/c", "/p/d"], p  # the cancelled one went out
+    assert p["free"] and p["npub"] == 0, p
+    s = res.record(step="supervised")
+    assert s["x_cancelled"] and (s["a"], s["y"]) == (0, 0), s
+    assert s["topics"] == ["/s/a", "/s/x", "/s/y"] and s["free"] and s["npub"] == 0, s
+    h = res.record(step="handler")
+    assert (h["first"], h["again"], h["connected"], h["reader_alive"]) == (0, 0, True, True), h
+    assert "mqtt5: handler error" in res.stdout
+    o = res.record(step="opening")
+    assert o["connect"] == "MQTTError: disconnected" and not o["connected"], o
+    res.record(step="done")

@@ -76,6 +76,7 @@ class Client(Link):
         Link.__init__(self, session, max_inflight, on_message)
         self.connect_timeout_ms = connect_timeout_ms
         self.tls = tls
+        self._opening = 0  # a connect() is opening its socket
 
     # ---- public API ---------------------------------------------------------------
     @property
@@ -103,10 +104,11 @@ class Client(Link):
         """
         if self._t is not None:
             raise MQTTError("already connected")
+        self._opening = 1  # disconnect() meanwhile clears it
         t = await open_transport(url, self.connect_timeout_ms, self.tls)
-        if self._t is not None:  # another connect() got there while this one opened
-            t.close()
-            raise MQTTError("already connected")
+        if self._t is not None or not self._opening:  # another connect() got there
+            t.close()                                  # first, or disconnect() came
+            raise MQTTError("already connected" if self._t is not None else "disconnected")
         s = self._s
         try:  # builds CONNECT: may call the password callback
             s.connect(monotonic_ms(), clean_start)
@@ -252,12 +254,14 @@ class Client(Link):
             if w < 0:
                 w = await self._slot(q is not None)  # supervised: waits even while down
             self._npub += 1
+        gone = False  # the offline queue or the session has it
         try:
             if q is not None:
                 # Supervised QoS 1/2: through the offline queue (one order for all),
                 # sent by the drainer; the waiter outlives reconnects.
                 self._wpub[w] = 1
                 q.put(topic, payload, qos, retain, props, t0, w)
+                gone = True
                 self._qev.set()
             else:
                 while True:  # inline, not _queue(): no per-publish bound method/tuple
@@ -272,14 +276,14 @@ class Client(Link):
                     self._wake.set()
                     return None
                 self._wpid[w] = pid
+                gone = True
                 self._wake.set()
             await self._done(w)
             err = self._werr[w]
             rc = self._wres[w]
         finally:
-            if w >= 0:
-                self._npub -= 1
-                self._release(w)
+            if w >= 0:  # cancelled once gone: the slot frees itself at the ack
+                self._leave(w, gone, _DETACHED)
         if err is not None:
             raise err
         return rc
@@ -292,7 +296,8 @@ class Client(Link):
         `filt` is a topic filter (+ and # wildcards) or a list of them (then a
         list of codes is returned, one per filter). Messages matching it go to
         `handler(msg)` (plain function or async def); without a handler, to
-        `on_message`. Options: no_local (not sent our own publishes),
+        `on_message` (so do those of a subscribe cancelled after it went out, which
+        the server may still grant). Options: no_local (not sent our own publishes),
         retain_as_published, retain_handling (0 send retained, 1 only for a new
         subscription, 2 never). Raises MQTTError if a code is a failure (>= 0x80).
         With a handler and a server that supports them, a Subscription Identifier
@@ -353,8 +358,10 @@ class Client(Link):
     async def disconnect(self, reason_code=0, session_expiry=None, reason_string=None):
         """Send DISCONNECT (0: normal, 4: disconnect with Will Message) and close.
 
-        `session_expiry` changes the Session Expiry Interval at disconnect."""
+        `session_expiry` changes the Session Expiry Interval at disconnect.  A
+        connect() still opening its socket then fails with "disconnected"."""
         if self._t is None:
+            self._opening = 0
             return
         props = None
         if session_expiry is not None or reason_string is not None:

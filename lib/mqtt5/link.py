@@ -13,14 +13,12 @@ Per connection three tasks run:
 Callers waiting for CONNACK / PUBACK / PUBREC+PUBCOMP / SUBACK / UNSUBACK hold
 one of at most `max_inflight` waiter slots (parallel lists: packet id, result,
 error, done), matched by packet id.  Slot 0 is connect()'s; the others are made
-when every one made so far is taken, then reused.  A caller waits on its slot's own
-Signal (made the first time someone waits on that slot, then reused), so an ack
-wakes only its caller; the shared `_acked` Signal is pulsed too, for the tasks
-that wait for any ack (keep-alive start, the supervised drainer).  A QoS 1/2
-publish that publish() queued itself is detached (mqtt5.client): its slot frees
-itself when the flow ends and the outcome travels on the Signal, which the
-caller awaits.  Signals (mqtt5._compat) are asyncio Events whose wait allocates
-nothing on MicroPython.
+on demand, then reused.  A caller waits on its slot's own Signal, so an ack wakes
+only its caller; the shared `_acked` Signal is pulsed too, for the tasks that wait
+for any ack (keep-alive start, the supervised drainer).  A QoS 1/2 publish that
+publish() queued itself is detached (mqtt5.client), as is a caller cancelled after
+its packet went out: the slot frees itself when the flow ends.  Signals
+(mqtt5._compat) are asyncio Events whose wait allocates nothing on MicroPython.
 
 A reconnect supervisor (mqtt5.supervisor) drives the same Link: `_close()` is
 the one place a connection ends, and `error` says why.  Once `_supervise(queue)`
@@ -55,14 +53,14 @@ _CLOSED = const(0)
 
 _CONNECT_PID = const(-2)
 _FREE = const(-1)
-_DETACHED = const(2)  # _wpub: a fast-path publish whose slot frees itself (_finish)
+_DETACHED = const(2)  # _wpub: a publish whose slot frees itself (_finish): fast path, cancelled
+_ORPHAN = const(3)  # _wpub: a cancelled SUBSCRIBE/UNSUBSCRIBE's slot, freed by its ack
 
 
 def pulse(ev):
     """Wake everything waiting on `ev` now; later waiters wait for the next pulse."""
     ev.set()
     ev.clear()
-
 
 
 class Link:
@@ -126,15 +124,18 @@ class Link:
         # slot w has its outcome: wake its caller (only that one)
         self._wdone[w] = 1
         ev = self._wev[w]
-        if self._wpub[w] == _DETACHED:
+        k = self._wpub[w]
+        if k >= _DETACHED:
             # A fast-path publish: its awaitable is the Signal, not the slot, so the
-            # slot is freed now (awaited or not; cancelled or not) and the outcome
-            # travels on the Signal, which goes back to the slot once awaited
-            # (mqtt5.client _detach(); _compat Signal)
-            ev.rc = self._wres[w]
-            ev.err = self._werr[w]
-            self._wev[w] = None
-            self._npub -= 1
+            # slot is freed now and the outcome travels on the Signal, which goes back
+            # to the slot once awaited (mqtt5.client _detach(); _compat Signal).  Or
+            # a caller cancelled after its packet went out (_leave): nobody awaits.
+            if ev is not None:
+                ev.rc = self._wres[w]
+                ev.err = self._werr[w]
+                self._wev[w] = None
+            if k == _DETACHED:
+                self._npub -= 1
             self._release(w)
         if ev is not None:
             ev.set()
@@ -191,6 +192,17 @@ class Link:
             await self._done(w)
             return self._wres[w], self._werr[w]
         finally:
+            self._leave(w, self._wpid[w] > 0, _ORPHAN)
+
+    def _leave(self, w, gone, kind):
+        # A caller leaves slot w: freed now, unless its packet went out (`gone`) and
+        # is unanswered (the caller was cancelled): then the slot stays taken until
+        # the ack (its packet id is in use) and frees itself (_finish, `kind`)
+        if gone and not self._wdone[w]:
+            self._wpub[w] = kind
+        else:
+            if kind == _DETACHED:
+                self._npub -= 1
             self._release(w)
 
     def _not_connected(self):
@@ -263,9 +275,11 @@ class Link:
                 self._pump()
                 if s.pending_bytes:  # acks (or a DISCONNECT) to send: a writer turn
                     self._wake.set()
-        except Exception as e:
+        except BaseException as e:  # the link ends with its reader, whatever ends it
             if self._t is t:
                 self._close(e)
+            if not isinstance(e, Exception):
+                raise
 
     async def _ticker(self, t):
         s = self._s
@@ -301,7 +315,7 @@ class Link:
         pids = self._wpid
         keep = self._q is not None
         for i in range(len(pids)):
-            if keep and self._wpub[i]:
+            if keep and 0 < self._wpub[i] < _ORPHAN:
                 continue  # supervised publish: resolves after the reconnect
             if pids[i] != _FREE and not self._wdone[i]:
                 # connect() reports socket errors as the OSError they are

@@ -203,7 +203,9 @@ def _call(h, m):
 
             asyncio.create_task(_guard(r))
             return True
-    except Exception as e:
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as e:  # also a CancelledError of the handler's own making
         _report(e)
     return False
 
