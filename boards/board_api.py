@@ -57,11 +57,11 @@ async def network_up(ssid, password, timeout_ms):
 
     Boards whose clock starts in the past at power-on (esp32, rp2_pico_w) then set
     it to UTC from NTP server ``board.NTP_HOST`` (None: never), until that has
-    worked once since boot: TLS checks certificate dates against it. That blocks
-    the loop for at most 2 queries of 1 s each (plus a DNS lookup of the host); a
-    failure prints one line and is not raised, the node goes on, and `network_ok`
-    reads False once another try is due (5 minutes later), so that the keeper calls
-    this again. unix: the host's clock, nothing to set.
+    worked once since boot: TLS checks certificate dates against it. That takes at
+    most 2 queries of 1 s each, with the loop free (only a DNS lookup of the host
+    blocks it); a failure prints one line and is not raised, the node goes on, and
+    `network_ok` reads False once another try is due (5 minutes later), so that the
+    keeper calls this again. unix: the host's clock, nothing to set.
     """
     raise NotImplementedError
 

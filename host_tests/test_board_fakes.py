@@ -1,4 +1,4 @@
-"""The fake `machine`, `network`, `ntptime` and `esp32` modules (host_tests/fakes/) stay
+"""The fake `machine`, `network` and `esp32` modules (host_tests/fakes/) stay
 faithful to the ports: every public name a fake has exists in the port stubs
 (pinned by tools/typecheck.py), and every call form a stub declares (each
 overload, every parameter passed the way the stub allows) binds to the fake."""
@@ -18,8 +18,8 @@ import typecheck  # noqa: E402
 
 # test controls of the fakes, not port API
 FAKE_ONLY = {"use_port", "AIR", "ticks_ms", "ticks_diff", "RAW_TEMPERATURE"}
-CASES = [("rp2", "machine"), ("rp2", "network"), ("rp2", "ntptime"), ("esp32", "machine"),
-         ("esp32", "network"), ("esp32", "ntptime"), ("esp32", "esp32")]
+CASES = [("rp2", "machine"), ("rp2", "network"), ("esp32", "machine"), ("esp32", "network"),
+         ("esp32", "esp32")]
 
 
 def load_fake(name, port):

@@ -20,8 +20,11 @@ _DEBOUNCE_MS = const(30)  # button contact bounce settles within this
 _POLL_MS = const(100)   # how often the driver's status is read while joining
 _RETRY_MS = const(1000)  # a failure reported this long is answered by a new connect()
 _NTP_TRIES = const(2)   # NTP queries per attempt to set the clock
-_NTP_TIMEOUT_S = const(1)  # each waits this long for the answer (the loop is blocked)
+_NTP_TIMEOUT_MS = const(1000)  # each waits this long for the answer (the loop runs on)
+_NTP_POLL_MS = const(50)  # how often the socket is read meanwhile
 _NTP_RETRY_MS = const(300000)  # a clock NTP did not set is tried again this much later
+_ETIMEDOUT = const(110)  # the error of a query nobody answered (as the ports' sockets)
+NTP_PORT = 123  # the NTP server's UDP port (a variable: the tests use a local server)
 
 
 class NetworkError(Exception):
@@ -84,32 +87,75 @@ _clock_retry = None  # the NTP host of a set_clock() that failed, to try again
 _clock_tried = ticks_ms()  # when set_clock() was tried last
 
 
-def set_clock(host):
-    """Set the RTC to UTC from NTP server ``host`` with micropython-lib's `ntptime`
-    (frozen into both ports' images, imported only here); True when it is set.
+async def _ntp_time(host):
+    """The transmit timestamp (NTP seconds, 32 bits) of NTP server ``host``'s answer.
 
-    Blocks the loop: at most `_NTP_TRIES` queries of `_NTP_TIMEOUT_S` each, plus the
-    DNS lookup of ``host`` (an IP address has none). A failure prints one line and
-    returns False: the node goes on (mqtt:// needs no clock; mqtts:// then refuses
-    the server's certificate as not yet valid, the clock being years behind).
+    Only the DNS lookup of ``host`` blocks (an IP address has none); it is done once,
+    not retried. The request goes out on a non-blocking UDP socket, read every
+    `_NTP_POLL_MS` with the loop free; at most `_NTP_TRIES` requests, each waited for
+    `_NTP_TIMEOUT_MS`. A reply counts if it is a whole one (48 bytes) from a server
+    (mode 4) with a nonzero stratum (0 is a kiss-o'-death); others are skipped.
+    Raises OSError (DNS, no route, ETIMEDOUT: no reply counted) or ValueError (only
+    bad replies came).
     """
-    err = None
-    for _ in range(_NTP_TRIES):
-        try:
-            import ntptime
-            ntptime.host = host
-            ntptime.timeout = _NTP_TIMEOUT_S
-            ntptime.settime()
-        except Exception as e:  # OSError (DNS, timeout), a short reply, no ntptime
-            err = e
-            continue
-        print("board: clock set from NTP %s: %04d-%02d-%02d %02d:%02d:%02d UTC"
-              % ((host,) + time.gmtime()[:6]))
-        return True
-    print("board: clock NOT set from NTP %s (%s %s): TLS will refuse certificates as "
-          "not yet valid; next try in %d min" % (host, type(err).__name__, err,
-                                                  _NTP_RETRY_MS // 60000))
-    return False
+    import socket
+    addr = socket.getaddrinfo(host, NTP_PORT)[0][-1]
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.setblocking(False)
+        query = bytearray(48)
+        query[0] = 0x1B  # LI 0, version 3, mode 3: a client's request
+        err = None
+        for _ in range(_NTP_TRIES):
+            s.sendto(query, addr)
+            end = ticks_add(ticks_ms(), _NTP_TIMEOUT_MS)
+            while ticks_diff(end, ticks_ms()) > 0:
+                await sleep_ms(_NTP_POLL_MS)
+                try:
+                    msg = s.recv(48)
+                except OSError:  # EAGAIN: nothing yet
+                    continue
+                if len(msg) == 48 and msg[0] & 7 == 4 and msg[1]:
+                    import struct
+                    return struct.unpack("!I", msg[40:44])[0]
+                err = ValueError("kiss-o'-death" if len(msg) == 48 and msg[0] & 7 == 4
+                                 else "bad reply")
+        raise err or OSError(_ETIMEDOUT)
+    finally:
+        s.close()
+
+
+async def set_clock(host):
+    """Set the RTC to UTC from NTP server ``host`` (`_ntp_time`); True when it is set.
+
+    The loop runs on meanwhile (the keeper feeds the watchdog), except during the DNS
+    lookup of ``host`` (an IP address has none). The answer is converted as
+    micropython-lib's `ntptime` does (timestamps before 2024 are past the 2036 wrap;
+    the port's epoch is 2000 or 1970). A failure prints one line and returns False:
+    the node goes on (mqtt:// needs no clock; mqtts:// then refuses the server's
+    certificate as not yet valid, the clock being years behind).
+    """
+    try:
+        t = await _ntp_time(host)
+        if t < 3913056000:  # 2024-01-01 as an NTP timestamp: earlier ones are past 2036
+            t += 0x100000000
+        epoch = time.gmtime(0)[0]
+        if epoch == 2000:
+            t -= 3155673600  # (date(2000, 1, 1) - date(1900, 1, 1)).days * 24*60*60
+        elif epoch == 1970:
+            t -= 2208988800  # (date(1970, 1, 1) - date(1900, 1, 1)).days * 24*60*60
+        else:
+            raise ValueError("unsupported epoch %d" % epoch)
+        tm = time.gmtime(t)
+        machine.RTC().datetime((tm[0], tm[1], tm[2], tm[6] + 1, tm[3], tm[4], tm[5], 0))
+    except Exception as e:  # OSError (DNS, timeout), ValueError (bad replies)
+        print("board: clock NOT set from NTP %s (%s %s): TLS will refuse certificates as "
+              "not yet valid; next try in %d min" % (host, type(e).__name__, e,
+                                                      _NTP_RETRY_MS // 60000))
+        return False
+    print("board: clock set from NTP %s: %04d-%02d-%02d %02d:%02d:%02d UTC"
+          % ((host,) + tm[:6]))
+    return True
 
 
 async def station_up(ssid, password, timeout_ms, reason_of, country, power_save, ntp_host):
@@ -138,7 +184,7 @@ async def station_up(ssid, password, timeout_ms, reason_of, country, power_save,
         raise NetworkError("no_network")
     await join(_wlan, ssid, password, timeout_ms, reason_of)
     if ntp_host and not _clock_set:
-        _clock_set = set_clock(ntp_host)
+        _clock_set = await set_clock(ntp_host)
         _clock_retry = None if _clock_set else ntp_host
         _clock_tried = ticks_ms()
 

@@ -4,9 +4,6 @@ include("$(PORT_DIR)/boards/manifest.py")
 # library, every module under firmware/ (main.py as `main`: the node starts on every
 # boot; Ctrl-C in the REPL stops it), and this board's `board` module with the shared
 # `board_common`.
-# board_common sets the clock with micropython-lib's ntptime: the port's manifest
-# already has it (bundle-networking); named here so the node keeps it regardless.
-require("ntptime")
 include("../../lib/manifest.py")
 freeze("../../firmware")
 module("board.py")

@@ -7,9 +7,6 @@ include("$(BOARD_DIR)/manifest.py")
 # firmware/main.py is frozen as `main`, so the node starts on every boot, ahead of
 # any main.py on the filesystem (MicroPython runs a frozen main first). Ctrl-C in
 # the REPL stops it (mpremote does this before each command).
-# board_common sets the clock with micropython-lib's ntptime: the port's manifest
-# already has it (bundle-networking); named here so the node keeps it regardless.
-require("ntptime")
 include("../../lib/manifest.py")
 freeze("../../firmware")
 module("board.py")

@@ -3,8 +3,9 @@
 Signatures mirror the ports' stubs (checked by host_tests/test_board_fakes.py).
 Test controls have names starting with ``fake_``: ``fake_adc`` (channel -> 16-bit
 reading), ``fake_state`` (reset cause, unique id, sleeps, interrupt nesting,
-watchdog), ``Pin.fake_level()`` (drive an input and fire its IRQ like the port's
-edge detector), ``Timer.fake_fire()`` (its period elapsed), and ``mem32`` is a plain register file.
+watchdog, the RTC's time and every time it was set), ``Pin.fake_level()`` (drive an
+input and fire its IRQ like the port's edge detector), ``Timer.fake_fire()`` (its
+period elapsed), and ``mem32`` is a plain register file.
 """
 
 PWRON_RESET = 1
@@ -16,7 +17,8 @@ SOFT_RESET = 5
 fake_adc = {}
 fake_state = {"reset_cause": PWRON_RESET, "unique_id": b"\xe6\x61\x41\x04\x03\x2f\x5a\x2b",
               "irq_off": 0, "irq_off_max": 0, "lightsleep": [], "deepsleep": [],
-              "resets": 0, "wdt": None, "timers": []}
+              "resets": 0, "wdt": None, "timers": [],
+              "rtc": (2000, 1, 1, 6, 0, 0, 0, 0), "rtc_set": []}
 
 
 class _Mem:
@@ -157,3 +159,19 @@ class WDT:
 
     def feed(self):
         self.feeds += 1
+
+
+class RTC:
+    """The real-time clock: ``datetime()`` reads ``fake_state["rtc"]``; setting it
+    also appends the tuple to ``fake_state["rtc_set"]``. It does not tick."""
+
+    def __init__(self, id=0, *, datetime=None):
+        if datetime is not None:
+            self.datetime(datetime)
+
+    def datetime(self, datetimetuple=None):
+        if datetimetuple is None:
+            return fake_state["rtc"]
+        fake_state["rtc"] = tuple(datetimetuple)
+        fake_state["rtc_set"].append(fake_state["rtc"])
+        return None

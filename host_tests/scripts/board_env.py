@@ -1,5 +1,5 @@
 # For the board drivers (board_fakes.py, board_clock.py): the fake machine, network
-# and ntptime modules (host_tests/fakes/) and a real board's modules go on the path
+# and esp32 modules (host_tests/fakes/) and a real board's modules go on the path
 # ahead of boards/unix, which the harness puts there; the fake network plays that
 # board's port.
 import sys
