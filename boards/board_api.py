@@ -48,7 +48,8 @@ def default_broker():
 
 
 async def network_up(ssid, password, timeout_ms):
-    """Bring the network up, waiting at most ``timeout_ms``; return when connected.
+    """Bring the network up, waiting at most ``timeout_ms``; return when connected:
+    True when it had to join (the network was down), False when it was up already.
 
     Raises `NetworkError` with a reason. The join never blocks the event loop: it
     polls the driver's status with ``await asyncio.sleep_ms``. Calling it while

@@ -85,6 +85,8 @@ class App:
         self.events_sent = 0
         self.events_dropped = 0
         self.sensor_errors = 0  # reads that failed (logged, skipped)
+        self.rejoins = 0  # the network came back after a loss
+        self.lost_at = None  # ticks when the keeper found the network gone
         self.ev_wait = []  # (name, payload, seq, uptime ms) waiting for the events task
         self.ev_wake = asyncio.Event()
         self.last_disconnect = None
@@ -275,6 +277,7 @@ class App:
                 "readings": self.readings_sent, "sensor_errors": self.sensor_errors,
                 "events": self.events_sent,
                 "events_dropped": self.events_dropped, "reconnects": s.reconnects,
+                "network_rejoins": self.rejoins,
                 "queue_drops": q.drops, "queue_expired": q.expired,
                 "last_disconnect": self.last_disconnect,
                 "config_source": self.config_source, "reset_cause": board.reset_cause(),
@@ -316,16 +319,30 @@ class App:
             elif wdt:
                 log("watchdog not fed: readings %d ms ago, ended: %s"
                     % (since, ", ".join(ended) or "none"))
-            if not board.network_ok() and (rejoin is None or rejoin.done()):
-                rejoin = asyncio.create_task(self._rejoin())  # this loop goes on feeding
+            if not board.network_ok():
+                if self.lost_at is None:
+                    self.lost_at = ticks_ms()
+                if rejoin is None or rejoin.done():
+                    rejoin = asyncio.create_task(self._rejoin())  # this loop goes on feeding
+            elif self.lost_at is not None:  # back (the driver may rejoin by itself)
+                self._back()
             await sleep_ms(period)
 
     async def _rejoin(self):
         try:
-            await board.network_up(self.cfg["wifi_ssid"], self.cfg["wifi_password"],
-                                   self.cfg["network_timeout_ms"])
+            if await board.network_up(self.cfg["wifi_ssid"], self.cfg["wifi_password"],
+                                      self.cfg["network_timeout_ms"]):
+                self._back()
+            else:  # it was up: the board only wanted its clock set again
+                self.lost_at = None
         except board.NetworkError as e:
             log("network down: %s" % e)
+
+    def _back(self):
+        if self.lost_at is not None:
+            self.rejoins += 1
+            log("network lost, back after %d ms" % ticks_diff(ticks_ms(), self.lost_at))
+            self.lost_at = None
 
 
 def _clip(text, n):

@@ -208,6 +208,7 @@ def test_board_sets_clock_from_ntp(runtime, board, ntp_server):
     def check(case, queries, clock_set, log, ms=(0, 1000)):
         got, seen = rec[case], ntp_server.cases[case]
         assert (got["reason"], got["ok"]) == ("ok", True), got  # the node goes on
+        assert got["joined"] is (not case.startswith("already_up")), got  # a fresh join?
         assert got["set"] is clock_set, got
         assert seen["queries"] == [True] * queries, (case, seen)  # real client requests
         assert len(logs[case]) == (1 if log else 0), (case, logs[case])

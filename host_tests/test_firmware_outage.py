@@ -114,6 +114,7 @@ def test_the_watchdog_is_fed_while_the_wifi_rejoins(broker, runtime, tmp_path):
     # network_timeout_ms.  The keeper awaited the join itself and fed nothing
     # meanwhile, so a join longer than watchdog_ms reset the node, losing what it held.
     cfg = dict(FAST, watchdog_ms=1500, network_timeout_ms=4000)
+    peer = watch(broker, "rejoin-" + runtime)
     node = NodeProc(runtime, broker, tmp_path, cfg, "rejoin-" + runtime)
     down = tmp_path / "sim" / "network_down"
     try:
@@ -121,11 +122,16 @@ def test_the_watchdog_is_fed_while_the_wifi_rejoins(broker, runtime, tmp_path):
         down.write_text("")
         node.wait_log("network down: timeout", timeout=15)
         down.unlink()
+        node.wait_log("network lost, back after ")  # the operator sees it
         n = node.output.count("-> state/temperature")
         node.wait_log("-> state/temperature", n + 2)  # the node goes on
         assert node.proc.poll() is None and "WATCHDOG" not in node.output, node.output
+        stats = node.base + "/stats"
+        st = json.loads(peer.wait_messages(stats, len(peer.on(stats)) + 1)[-1].payload)
+        assert st["network_rejoins"] == 1, st
     finally:
         node.kill()
+        peer.stop()
 
 
 def test_a_retained_command_is_not_run_at_every_boot(broker, runtime, tmp_path):

@@ -166,6 +166,7 @@ async def station_up(ssid, password, timeout_ms, reason_of, country, power_save,
     A radio that does not come up raises `NetworkError` "no_network": the esp32
     port raises from ``active(True)``; the rp2 port only prints "[CYW43] Failed to
     start CYW43" and then refuses ``connect()`` with EPERM.
+    True when it joined, False when the station was connected already.
     Once connected, the clock is set from NTP server ``ntp_host`` (`set_clock`)
     until that has worked once since boot; None: never. After a failure,
     `network_ok` reads False once a retry is due, so the node's keeper calls
@@ -182,11 +183,13 @@ async def station_up(ssid, password, timeout_ms, reason_of, country, power_save,
             _wlan.config(pm=_wlan.PM_POWERSAVE if power_save else _wlan.PM_NONE)
     except OSError:
         raise NetworkError("no_network")
+    joined = not _wlan.isconnected()
     await join(_wlan, ssid, password, timeout_ms, reason_of)
     if ntp_host and not _clock_set:
         _clock_set = await set_clock(ntp_host)
         _clock_retry = None if _clock_set else ntp_host
         _clock_tried = ticks_ms()
+    return joined
 
 
 def network_ok():

@@ -57,7 +57,8 @@ def _reason(status):
 async def network_up(ssid, password, timeout_ms):
     """Join ``ssid`` as a station (board_api), then set the clock; the driver also
     rejoins by itself."""
-    await station_up(ssid, password, timeout_ms, _reason, None, WIFI_POWER_SAVE, NTP_HOST)
+    return await station_up(ssid, password, timeout_ms, _reason, None, WIFI_POWER_SAVE,
+                            NTP_HOST)
 
 
 def read_sensor(name):

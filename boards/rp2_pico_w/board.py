@@ -65,8 +65,8 @@ def _reason(status):
 
 async def network_up(ssid, password, timeout_ms):
     """Join ``ssid`` as a station (board_api), then set the clock."""
-    await station_up(ssid, password, timeout_ms, _reason, WIFI_COUNTRY, WIFI_POWER_SAVE,
-                     NTP_HOST)
+    return await station_up(ssid, password, timeout_ms, _reason, WIFI_COUNTRY,
+                            WIFI_POWER_SAVE, NTP_HOST)
 
 
 def _read(channel):

@@ -73,10 +73,12 @@ async def network_up(ssid, password, timeout_ms):
     from mqtt5._compat import sleep_ms
 
     end = _now_ms() + timeout_ms
+    down = not network_ok()
     while not network_ok():
         if _now_ms() >= end:
             raise NetworkError("timeout")
         await sleep_ms(100)
+    return down
 
 
 def network_ok():

@@ -43,10 +43,9 @@ def plan(name, words, seconds=NOW):
 
 async def up():
     try:
-        await board.network_up("home", "secret", 5000)
-        return "ok"
+        return "ok", await board.network_up("home", "secret", 5000)  # True: it joined
     except board.NetworkError as e:
-        return e.args[0]
+        return e.args[0], None
 
 
 async def case(name, words="ok", drop=True, unset=False, seconds=NOW):
@@ -60,8 +59,9 @@ async def case(name, words="ok", drop=True, unset=False, seconds=NOW):
     del machine.fake_state["rtc_set"][:]
     print("-- " + name)  # the board's log lines of this case follow
     start = ticks_ms()
-    reason = await up()
-    print(json.dumps({"case": name, "reason": reason, "ok": board.network_ok(),
+    reason, joined = await up()
+    print(json.dumps({"case": name, "reason": reason, "joined": joined,
+                      "ok": board.network_ok(),
                       "set": board_common._clock_set, "ms": ticks_diff(ticks_ms(), start),
                       "rtc": [list(t) for t in machine.fake_state["rtc_set"]]}))
 
@@ -106,7 +106,7 @@ async def loop():
         ticks += 1
         max_gap = max(max_gap, ticks_diff(ticks_ms(), last))
         last = ticks_ms()
-    print(json.dumps({"case": "loop", "reason": await task, "set": board_common._clock_set,
+    print(json.dumps({"case": "loop", "reason": (await task)[0], "set": board_common._clock_set,
                       "ms": ticks_diff(ticks_ms(), start), "ticks": ticks,
                       "max_gap": max_gap}))
 
