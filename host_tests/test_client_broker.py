@@ -203,3 +203,24 @@ def test_callers_cancelled_after_their_packet_went_out(broker, runtime):
     o = res.record(step="opening")
     assert o["connect"] == "MQTTError: disconnected" and not o["connected"], o
     res.record(step="done")
+
+
+def test_brokers_with_restrictive_limits(broker_factory, runtime):
+    """message_size_limit: Mosquitto answers PUBACK/PUBREC 0x95 (the spec lists no
+    0x95 there): that publish fails, the link stays (it was a Protocol Error, and
+    the Supervisor resent the message into the same refusal at every reconnect).
+    retain_available false: a queued retained message the server refuses is
+    counted in queue drops, and a retained Will is a fatal CONNACK 0x9A."""
+    size = broker_factory(extra_config="message_size_limit 100")
+    noretain = broker_factory(extra_config="retain_available false")
+    res = run(runtime, "client_limits.py", size.port, noretain.port, runtime)
+    s = res.record(step="size")
+    for big in (s["big1"], s["big2"]):
+        assert big[0] == 0x95 and "0x95 Packet too large" in big[1], s
+    assert s["small"] in (0, 0x10) and s["connects"] == 1 and s["up"], s
+    r = res.record(step="noretain")
+    assert r["drops"] == 2 and r["connects"] == 1 and r["up"], r  # the state and the birth
+    assert r["now"][0] is None and "retain" in r["now"][1], r     # refused at the call
+    w = res.record(step="will")
+    assert w["state"] == 3 and "0x9A" in w["reason"] and w["attempts"] == 1, w  # STOPPED
+    res.record(step="done")

@@ -211,6 +211,7 @@ MALFORMED = [
     ("connack no property length", "20 02 00 00", 0x81),
     ("connack trailing", "20 04 00 00 00 00", 0x81),
     ("puback bad reason", "40 03 0001 92", 0x82),
+    ("pubcomp 0x95", "70 03 0001 95", 0x82),  # tolerated only in PUBACK/PUBREC
     ("puback pid 0", "40 02 0000", 0x82),
     ("pubrel bad reason", "62 03 0001 10", 0x82),
     ("ack trailing", "40 05 0001 00 00 00", 0x81),

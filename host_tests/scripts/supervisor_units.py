@@ -11,7 +11,7 @@ from mqtt5.offline import OfflineQueue, DROP_OLDEST, REFUSE
 from mqtt5.supervisor import Supervisor, classify, reason_key, STOPPED
 
 emit(check="classify",
-     fatal=[classify(c) for c in (0x84, 0x85, 0x86, 0x87, 0x8A, 0x8C)],
+     fatal=[classify(c) for c in (0x84, 0x85, 0x86, 0x87, 0x8A, 0x8C, 0x9A, 0x9B)],
      transient=[classify(c) for c in (0x88, 0x89, 0x97, 0x9F, 0x80, None)],
      redirect=[classify(c) for c in (0x9C, 0x9D)],
      keys=[reason_key(rc_error("CONNACK", 0x86)), reason_key(OSError(111)),

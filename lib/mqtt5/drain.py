@@ -64,10 +64,11 @@ def publish_failed(c, ev):
 
 def requeue(c, ev):
     # Session Present 0: the server lost our in-flight publish [MQTT-3.2.2-5].
-    # Send it again as a NEW message (QoS 1: at least once holds).  QoS 2 past
-    # PUBREC (ev.packet None): the server had taken it, so it is done.  A QoS 2
-    # message re-sent here after the server lost its state may arrive twice:
-    # exactly-once needs the server to keep the session (persistence).
+    # Send it again as a NEW message (QoS 1: at least once holds), QoS 2 also past
+    # PUBREC: a server that delivers at PUBREL (Mosquitto) never delivered it.  A
+    # QoS 2 message re-sent here after the server lost its state may arrive twice
+    # (from a server that delivers at PUBLISH): exactly-once needs the server to
+    # keep the session (persistence).
     pids = c._wpid
     w = -1
     for i in range(len(pids)):
@@ -75,12 +76,6 @@ def requeue(c, ev):
             w = i
             break
     p = ev.packet
-    if p is None:
-        if w >= 0:
-            c._wres[w] = 0
-            c._finish(w)
-            pulse(c._acked)
-        return
     if w >= 0:
         pids[w] = 0  # no packet id until the drainer publishes it again
     if not c._q.put_front(p.topic, p.payload, p.qos, p.retain, p.props,
@@ -207,6 +202,8 @@ async def _drainer(c, t):
                 w = q.pop()  # this message can never go: tell its caller
                 if w >= 0:
                     fail_waiter(c, w, e)
+                else:  # QoS 0 (or the birth): nobody to tell, counted
+                    q.drops += 1
                 continue
             w = q.pop()
             c.msgs_out += 1

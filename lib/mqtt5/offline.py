@@ -45,7 +45,8 @@ class OfflineQueue:
         self.head = 0
         self.n = 0
         self.bytes = 0
-        self.drops = 0  # dropped by the limits (either policy)
+        self.drops = 0  # dropped by the limits (either policy), or refused by the server
+        # when their turn came with no caller to tell (a QoS 0 one: mqtt5.drain)
         self.expired = 0  # dropped because their Message Expiry Interval ran out
         self._front = 0  # put_front() insert position since the last mark_front()
         self.on_drop = None  # on_drop(w): a QoS >= 1 entry was dropped (set by the client)

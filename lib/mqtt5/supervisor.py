@@ -24,8 +24,8 @@
   Session Present 1 the session resends unacknowledged PUBLISH (DUP) and PUBREL in
   order [MQTT-4.4.0-1]; with Session Present 0 every subscription made through
   the supervisor is restored, then in-flight messages go out again as new ones,
-  then the offline queue.  QoS 1 stays at least once; a QoS 2 message the server
-  had not yet PUBREC'd when it lost the session is sent again and may arrive
+  then the offline queue.  QoS 1 stays at least once; a QoS 2 message not yet
+  completed (PUBCOMP) when the server lost the session is sent again and may arrive
   twice: exactly once across a broker restart needs a broker that persists.
 - While supervised, `client.publish` never fails for a lost link: publishes are
   kept in a bounded offline queue (mqtt5.offline; QoS 0 copied and returned at
@@ -53,7 +53,8 @@ UP = 2
 STOPPED = 3  # stopped by stop() or by a fatal refusal without fatal_backoff_ms
 
 # CONNACK/DISCONNECT codes after which retrying the same way cannot help (spec 3.2.2.2)
-FATAL_CODES = (0x84, 0x85, 0x86, 0x87, 0x8A, 0x8C)
+# (0x9A/0x9B: the Will's retain or QoS, which the server does not support)
+FATAL_CODES = (0x84, 0x85, 0x86, 0x87, 0x8A, 0x8C, 0x9A, 0x9B)
 # Server redirection (spec 4.11): 0x9C Use another server, 0x9D Server moved
 REDIRECT_CODES = (0x9C, 0x9D)
 _MAX_HOPS = 3  # redirects followed in a row before backing off

@@ -240,9 +240,11 @@ def read_pid(mv, p, end):
 
 def read_rc(mv, p, end, ptype):
     """Reason code byte at p, checked against the packet's list (Table 2-6,
-    e.g. [MQTT-3.2.2-8] [MQTT-3.4.2-1] [MQTT-3.14.2-1]); ProtocolError(0x82)."""
+    e.g. [MQTT-3.2.2-8] [MQTT-3.4.2-1] [MQTT-3.14.2-1]); ProtocolError(0x82).
+    Tolerated: 0x95 Packet too large in PUBACK/PUBREC, Mosquitto 2.0's answer to a
+    message over its message_size_limit (a failure of that one message)."""
     wire.need(p, 1, end)
     rc = mv[p]
-    if rc and not rc_allowed(rc, ptype):  # 0 is valid in every packet with a code
+    if rc and not rc_allowed(rc, ptype) and not (rc == 0x95 and 4 <= ptype <= 5):
         raise ProtocolError(0x82, "reason code 0x%02X not valid here" % rc)
     return rc
