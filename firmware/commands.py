@@ -27,6 +27,7 @@ FAILED = 5  # valid, but it could not be done (e.g. the file system failed)
 
 MAX_BYTES = 512
 MAX_ANSWER = 1792  # fits the client's 2048-byte transmit buffer with topic and properties
+_OVERHEAD = 48  # a PUBLISH's bytes beside its payload, Response Topic and Correlation Data
 MAX_BUSY = 4  # requests answered at once; more are dropped and counted (commands_dropped)
 REMEMBER = 4  # answers kept for replay: up to ~1 KB each (get_config), so few on a 64 KiB heap
 # keys that take effect only after a reboot (the others apply at once)
@@ -75,15 +76,16 @@ class Commands:
 
     def dropped(self):
         r = self.responder
-        return r.ignored + r.busy
+        return r.ignored + r.busy + r.failed
 
     def report(self):
         """Log the requests dropped since the last report: one line at most."""
         r = self.responder
-        if r.ignored + r.busy != self.reported:
-            self.reported = r.ignored + r.busy
+        if self.dropped() != self.reported:
+            self.reported = self.dropped()
             print("node: commands dropped since boot: %d without a usable Response Topic, "
-                  "%d beyond %d at once" % (r.ignored, r.busy, MAX_BUSY))
+                  "%d beyond %d at once, %d answers refused by the broker"
+                  % (r.ignored, r.busy, MAX_BUSY, r.failed))
 
     def handle(self, msg):
         """Run one request; returns the answer (JSON text). Never raises."""
@@ -96,10 +98,15 @@ class Commands:
             else:
                 rc, out = self._run(name, data)
             # bytes, not characters: MicroPython's JSON keeps non-ASCII text as UTF-8
-            n = len(out) if len(out) * 4 <= MAX_ANSWER else len(out.encode())
-            if n > MAX_ANSWER:
+            top = MAX_ANSWER
+            mps = self.app.client.session.server_max_packet_size
+            if mps:  # the broker's limit on the whole PUBLISH [MQTT-3.1.2-24]
+                top = min(top, mps - _OVERHEAD - len(msg.response_topic or "")
+                          - len(msg.correlation_data or b""))
+            n = len(out) if len(out) * 4 <= top else len(out.encode())
+            if n > top:
                 rc, out = FAILED, _answer(FAILED, "answer of %d bytes is over %d"
-                                          % (n, MAX_ANSWER))
+                                          % (n, top))
         except MemoryError:  # a full or fragmented heap: answer small, keep running
             gc.collect()
             rc, out = FAILED, '{"rc": %d, "msg": "out of memory"}' % FAILED

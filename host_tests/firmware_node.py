@@ -121,4 +121,15 @@ def watch(broker, device, name="watch-"):
 
     peer = PahoPeer(broker, name + device).start()
     peer.subscribe("fieldnode/v1/%s/#" % device, qos=1)
+    peer.subscribe("reply/" + device, qos=1)  # answers to ask()
     return peer
+
+
+def ask(peer, device, name, cid, payload=b""):
+    """Send command `name` to `device` from a watch() peer; its answer (the Message),
+    the n-th on reply/<device> for the n-th ask."""
+    reply = "reply/" + device
+    n = len(peer.on(reply))
+    peer.publish("fieldnode/v1/%s/cmd/%s" % (device, name), payload, qos=1,
+                 correlation_data=cid, response_topic=reply)
+    return peer.wait_messages(reply, n + 1)[-1]

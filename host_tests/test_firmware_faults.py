@@ -10,7 +10,7 @@ import time
 import pytest
 
 from fault_proxy import FaultProxy
-from firmware_node import FAST, NodeProc, watch
+from firmware_node import FAST, NodeProc, ask, watch
 import payload as pl  # noqa: E402 (firmware/, put on the path by firmware_node)
 
 
@@ -395,13 +395,10 @@ def test_credentials_are_withheld_over_plain_tcp_to_another_host(runtime, tmp_pa
 def test_reboot_answers_then_says_offline_and_resets(broker, runtime, tmp_path):
     device = "reboot-" + runtime
     peer = watch(broker, device)
-    peer.subscribe("reply/" + device, qos=1)
     node = NodeProc(runtime, broker, tmp_path, FAST, device)
     try:
         node.wait_log("online")
-        peer.publish(node.base + "/cmd/reboot", b"", qos=1, correlation_data=b"r1",
-                     response_topic="reply/" + device)
-        ans = peer.wait_messages("reply/" + device, 1)[0]
+        ans = ask(peer, device, "reboot", b"r1")
         assert json.loads(ans.payload)["rc"] == 0 and ans.correlation_data == b"r1"
         assert node.proc.wait(15) == 3, node.output  # the unix board reset()
         status = peer.wait_messages(node.base + "/status", 2)

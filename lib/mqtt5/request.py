@@ -233,7 +233,8 @@ class Responder:
     are counted in ``ignored``; at most ``max_busy`` requests are handled at once
     (each holds a task and a copy of its message until its answer is out), and
     those arriving beyond that are not handled either and are counted in ``busy``;
-    ``answered`` and ``repeated`` count the others.
+    ``answered`` and ``repeated`` count the others, ``failed`` the answers whose
+    publish was refused (e.g. not authorized, over the server's Maximum Packet Size).
     """
 
     def __init__(self, client, filt, handler, qos=1, remember=8, max_busy=8, **answer_props):
@@ -249,6 +250,7 @@ class Responder:
         self.repeated = 0
         self.ignored = 0
         self.busy = 0
+        self.failed = 0
         self._running = 0
         self._seen = [None] * remember  # (topic, response_topic, correlation_data, reply)
         self._next = 0
@@ -302,8 +304,12 @@ class Responder:
                 if cd is not None and self._seen:
                     self._seen[self._next] = (t, rt, cd, out)
                     self._next = (self._next + 1) % len(self._seen)
-            await self.client.publish(rt, out, m.qos if m.qos < self.qos else self.qos,
-                                      correlation_data=cd, **self.props)
+            try:
+                await self.client.publish(rt, out, m.qos if m.qos < self.qos else self.qos,
+                                          correlation_data=cd, **self.props)
+            except MQTTError:  # refused: not authorized, over the server's limits
+                self.failed += 1
+                return
             self.answered += 1
         finally:
             self._running -= 1

@@ -1,0 +1,41 @@
+"""The node against brokers with restrictive limits, under both runtimes: one that
+keeps no retained messages refuses the node's retained Will (CONNACK 0x9A), which
+retrying cannot fix; one with a small Maximum Packet Size cannot take a long answer."""
+
+import json
+
+from firmware_node import FAST, NodeProc, ask, watch
+
+
+def test_a_broker_without_retained_messages_is_a_fatal_refusal(broker_factory, runtime,
+                                                               tmp_path):
+    # it was retried with backoff for ever, 6 refusals in 12 s, and said nothing more
+    b = broker_factory(extra_config="retain_available false")
+    node = NodeProc(runtime, b, tmp_path, dict(FAST, fatal_backoff_s=3), "noretain-" + runtime)
+    try:
+        node.wait_log("link refused (CONNACK 0x9A Retain not supported): fatal, next try "
+                      "in 3 s")
+        node.wait_log("link connecting", 2, timeout=10)
+        assert node.count("link refused") == 1 and node.proc.poll() is None, node.output
+    finally:
+        node.kill()
+
+
+def test_an_answer_over_the_brokers_maximum_packet_size_is_rc_5(broker_factory, runtime,
+                                                                tmp_path):
+    # the answer went out, the client refused it (0x95), the requester got nothing and
+    # the node counted the command as answered
+    b = broker_factory(extra_config="max_packet_size 300")
+    device = "mps-" + runtime
+    peer = watch(b, device)
+    node = NodeProc(runtime, b, tmp_path, FAST, device)
+    try:
+        node.wait_log("online")
+        ans = json.loads(ask(peer, device, "get_config", b"1").payload)
+        assert ans["rc"] == 5 and "answer of " in ans["msg"], ans
+        ans = json.loads(ask(peer, device, "ping", b"2").payload)
+        assert ans["rc"] == 0 and ans["msg"] == "pong", ans
+        assert "handler error" not in node.output and node.proc.poll() is None
+    finally:
+        node.kill()
+        peer.stop()
