@@ -53,8 +53,8 @@ class Event:
       CONNECTED, with reason_code 0x80 and error a ``mqtt5.session.SessionLost``
       (``isinstance`` tells it apart from a server's 0x80); packet is
       the request to send again as a NEW message if wanted (a Publish: topic,
-      payload, qos, retain, props; a Subscribe/Unsubscribe: topics, props), or None
-      for QoS 2 past PUBREC (the server had already taken the message).
+      payload, qos, retain, props; a Subscribe/Unsubscribe: topics, props); a QoS 2
+      Publish past PUBREC too (a server may deliver it only at PUBREL).
     - Other local failures (e.g. a queued request over the server's Maximum Packet
       Size when it was finally encoded): the request's event with reason_code 0x95
       (or 0x80) and error; packet None.

@@ -32,7 +32,9 @@ def on_ack(s, ptype, pkt):
             return complete(s, i, _PUBLISH_DONE, pkt, rc, "PUBREC")
         fl.set_queued(i, False)  # (a PUBREC for a resend not yet made)
         fl.state[i] = _WAIT_PUBCOMP | rc << 8 | fl.state[i] & _RESEND  # keep 0x10
-        fl.topic[i] = fl.payload[i] = None  # never resent after PUBREL [MQTT-4.3.3-6]
+        # topic and payload stay until PUBCOMP: never resent on this session after
+        # PUBREL [MQTT-4.3.3-6], but a server that loses the session meanwhile may not
+        # have delivered it (Mosquitto delivers at PUBREL): then it goes out as new
         s._tx.ack(_PUBREL, pid, 0)
         return False
     if ptype == _PUBCOMP:

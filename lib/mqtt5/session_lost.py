@@ -25,7 +25,9 @@ def session_lost(s):
     [MQTT-3.2.2-5].  Each such slot ends with its usual event (PUBLISH_DONE,
     SUBSCRIBED, UNSUBSCRIBED) carrying a SessionLost error, reason code 0x80, and as
     ``packet`` the request to send again as a new one (a Publish, Subscribe or
-    Unsubscribe; None for QoS 2 past PUBREC: the server had taken the message).
+    Unsubscribe; a QoS 2 Publish also past PUBREC, since a server may deliver only at
+    PUBREL [spec 4.3.3, method B]: sent again, it may then arrive twice from a
+    server that delivers at PUBLISH).
     Requests queued but never sent stay queued and go out as new packets."""
     fl = s._inflight
     for i in range(len(fl.pid)):
@@ -34,7 +36,8 @@ def session_lost(s):
             w = st & 0xFF
             pid = fl.pid[i]
             pkt = None
-            if w <= _WAIT_PUBREC:
+            if w <= _WAIT_PUBCOMP:  # also past PUBREC: a server that delivers at
+                # PUBREL (Mosquitto) never delivered it
                 f = fl.flags[i]
                 pkt = _p.Publish(fl.topic[i], fl.payload[i], f & 3, f & 4 != 0, False,
                                  pid, fl.props[i])
