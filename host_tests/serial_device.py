@@ -16,15 +16,16 @@ from runtimes import tool
 
 
 class SerialDevice:
-    def __init__(self, workdir, script=None, env=None):
+    def __init__(self, workdir, script=None, env=None, exe=None):
         self.workdir = str(workdir)
         self.port = os.path.join(self.workdir, "tty")
         self.script = script
+        self.exe = exe or tool("micropython")  # another build: e.g. one with the node frozen
         self.env = dict(os.environ, MICROPYPATH=".frozen:lib", **(env or {}))
         self.proc = None
 
     def start(self, timeout=10.0):
-        exe = tool("micropython") + ((" " + self.script) if self.script else "")
+        exe = self.exe + ((" " + self.script) if self.script else "")
         # raw,echo=0 on both ends: no newline translation or echo by the pty layer
         self.proc = subprocess.Popen(
             ["socat", "PTY,link=%s,raw,echo=0" % self.port,

@@ -103,6 +103,37 @@ def test_deploy_refuses_a_bundle_for_another_board(device, tmp_path):
     assert sorted(os.listdir(device.fs)) == ["tty"]          # nothing written
 
 
+def test_deploy_refuses_a_board_with_the_node_frozen_in(bundle, tmp_path):
+    """A board flashed with a fieldnode image (here the unix port with the node
+    frozen in, as `make firmware BOARD=unix` builds it) runs its frozen modules ahead
+    of any file: a deploy would report files sent and change nothing."""
+    import mpbuild
+    fs = tmp_path / "board"
+    fs.mkdir()
+    with SerialDevice(fs, exe=mpbuild.build("m32-frozen")) as dev:
+        r = fieldnode("deploy", "--board", "unix", "--port", dev.port, "--build-dir", bundle)
+        assert r.returncode == 1 and "has the node frozen in" in r.stderr, r.stderr
+        assert len(r.stderr.splitlines()) == 1 and r.stdout == "", (r.stdout, r.stderr)
+        assert sorted(os.listdir(fs)) == ["tty"]          # nothing written
+
+
+@pytest.mark.parametrize("platform, arch", [("rp2", "armv6m"), ("esp32", "xtensawin")])
+def test_deploy_refuses_the_unix_bundle_on_a_real_board(platform, arch):
+    """The unix board has no native arch to compare: its port is (a unit test: what
+    a Pico W / ESP32 says to the probe, without one)."""
+    from fieldnode import CliError, boards
+    from fieldnode.deploy import ARCHES, MPY_VERSION, check_target
+
+    class Board:  # the device's answer to deploy's probe
+        def eval_repr(self, code):
+            return MPY_VERSION | ARCHES.index(arch) << 10, platform, None
+    with pytest.raises(CliError) as e:
+        check_target(Board(), boards.load("unix"))
+    assert str(e.value) == ("the device is MicroPython for %s, the bundle is for unix "
+                            "(linux): wrong --board?" % platform)
+    check_target(Board(), boards.load("rp2_pico_w" if platform == "rp2" else "esp32"))
+
+
 def test_deploy_soft_reset_restarts_the_unix_port(device, bundle):
     # on a board Ctrl-D soft-resets and runs main.py; the unix port's REPL exits on it
     r = fieldnode("deploy", "--board", "unix", "--port", device.port, "--build-dir", bundle)
@@ -539,6 +570,32 @@ def test_a_config_file_that_is_not_utf8_is_one_line(tmp_path):
     dev.transport = _FakeTransport(err=b"Traceback...\r\nValueError: caf\xe9\r\n")
     with pytest.raises(CliError, match="^device error: ValueError: caf\ufffd$"):
         dev.exec("x")
+
+
+def test_logs_exits_1_when_the_board_goes_away():
+    """It said so and exited 0: a script could not tell an unplugged board from the end
+    of --duration."""
+    import select
+    import subprocess
+
+    from runtimes import tool
+
+    master, slave = os.openpty()
+    tty = os.ttyname(slave)
+    proc = subprocess.Popen([tool("fieldnode"), "logs", "--port", tty, "--duration", "60"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    seen = b""
+    deadline = time.monotonic() + 30
+    while b"hello" not in seen and time.monotonic() < deadline:
+        os.write(master, b"hello\r\n")
+        if select.select([proc.stdout], [], [], 0.3)[0]:
+            seen += os.read(proc.stdout.fileno(), 4096)
+    os.close(master)  # the board goes away
+    os.close(slave)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 1, err
+    assert err == ("fieldnode logs: %s closed: the board went away (unplugged, or its port "
+                   "closed)\n" % tty).encode()
 
 
 def test_logs_ctrl_c_exits_130(tmp_path):

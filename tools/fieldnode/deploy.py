@@ -93,12 +93,34 @@ ARCHES = ("none", "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7em
 MPY_VERSION = 6     # the .mpy format mpy-cross writes (header byte 1)
 
 
+# sys.platform of each board's port (boards/*/board.json "port")
+PLATFORMS = {"unix": ("linux", "darwin"), "esp32": ("esp32",), "rp2": ("rp2",)}
+# what the device says: .mpy version and arch, platform, where the node's `payload` comes from
+_PROBE = ("import sys\ntry:\n import payload\n f = payload.__file__\nexcept ImportError:\n"
+          " f = None\nprint(repr((getattr(sys.implementation, '_mpy', None), sys.platform, f)))")
+
+
 def check_target(dev, board):
-    """Refuse a device whose MicroPython cannot load this bundle: another .mpy
-    version, or another native architecture than the board's (wrong --board)."""
-    mpy = dev.eval_repr("import sys\nprint(repr(getattr(sys.implementation, '_mpy', None)))")
-    if mpy is None:
-        return
+    """Refuse a device that cannot run this bundle: another .mpy version, another
+    native architecture or port than the board's (wrong --board), or a firmware with
+    the node frozen in (a `fieldnode flash` image), whose frozen modules run ahead
+    of any deployed file."""
+    mpy, platform, where = dev.eval_repr(_PROBE)
+    if where is not None and "/" not in where and where.endswith(".py"):
+        raise CliError("the board's firmware has the node frozen in (a `fieldnode flash` "
+                       "image): its frozen modules run ahead of deployed files, so this "
+                       "deploy would change nothing. Use `fieldnode config` to configure "
+                       "it, or flash stock MicroPython to deploy")
+    if mpy is not None:
+        check_mpy(mpy, board)
+    ports = PLATFORMS.get(board.get("port"), ())
+    if ports and platform not in ports:  # (the unix board has no native arch to compare)
+        raise CliError("the device is MicroPython for %s, the bundle is for %s (%s): "
+                       "wrong --board?" % (platform, board["name"], ports[0]))
+
+
+def check_mpy(mpy, board):
+    """The device's sys.implementation._mpy against the bundle's .mpy version and arch."""
     if mpy & 0xFF != MPY_VERSION:
         raise CliError("the device's MicroPython loads .mpy v%d, the bundle is v%d: flash a "
                        "current MicroPython" % (mpy & 0xFF, MPY_VERSION))

@@ -79,10 +79,10 @@ def flash_esp(board, port, firmware, erase=False):
     if not chip or "offset" not in flash:
         raise CliError("board %s has no esptool flash data in board.json" % board["name"])
     image = check_esp_image(firmware, chip)
-    print("flash: %s is a valid %s image (%d segments), writing at %s"
-          % (firmware, chip, len(image.segments), flash["offset"]))
     if not os.path.exists(port):
         raise CliError("serial port %s not found (is the board plugged in?)" % port)
+    print("flash: %s is a valid %s image (%d segments), writing at %s"
+          % (firmware, chip, len(image.segments), flash["offset"]))
     common = ["--chip", chip, "--port", port, "--baud", str(flash.get("baud", 460800))]
     steps = [("erase-flash",)] if erase else []
     steps.append(("write-flash", flash["offset"], firmware))

@@ -3,21 +3,22 @@
 Opens the port through mpremote's serial transport and copies what the board
 prints, without interrupting the running program. --reset soft-resets first
 (Ctrl-C, Ctrl-D) to see the boot. Stop with Ctrl-C (exit code 130), or after
---duration S seconds (exit code 0).
+--duration S seconds (exit code 0). A board that goes away (unplugged, the port
+closed) ends it with exit code 1.
 """
 
 import contextlib
 import sys
 import time
 
-from . import subparser
+from . import CliError, subparser
 from .device import open_port
 from .mqtt import check_seconds
 
 
 def stream(port, duration=None, reset=False, out=None, baud=115200):
-    """Copy the port's output to `out` until `duration` seconds (Ctrl-C: KeyboardInterrupt,
-    the port closed); returns bytes seen."""
+    """Copy the port's output to `out` until `duration` seconds (Ctrl-C: KeyboardInterrupt;
+    the port closed: CliError); returns bytes seen."""
     check_seconds("--duration", duration)
     out = out or sys.stdout.buffer
     transport = open_port(port, baud)
@@ -32,8 +33,10 @@ def stream(port, duration=None, reset=False, out=None, baud=115200):
             try:
                 data = ser.read(256)
             except OSError:     # the board went away (unplugged, or the process ended)
-                print("\nfieldnode logs: %s closed" % port, file=sys.stderr)
-                break
+                out.write(b"\n")  # (the error line then starts a line of its own)
+                out.flush()
+                raise CliError("%s closed: the board went away (unplugged, or its port "
+                               "closed)" % port) from None
             if data:
                 seen += len(data)
                 out.write(data)
