@@ -350,3 +350,16 @@ def test_inbound_maximum_packet_size(runtime, broker):
     assert down[-2:] == [200, 201], down                 # no 518: dropped by the broker
     assert rec["connected"] is False and rec["reason_code"] == 0x95
     assert up and up[0][2] == 0x95, up                  # DISCONNECT 0x95 Packet too large
+
+
+def test_a_retry_while_running_and_topic_alias_false_under_a_supervisor(broker, runtime):
+    res = run(runtime, "v5_edges.py", broker.port, runtime)
+    r = res.record(step="retry")
+    # one run for the request and its retry (one answer, when the run ends); a retry
+    # after the answer is answered again from memory, not run
+    assert (r["runs"], r["answers"], r["answered"]) == (1, 2, 2) and r["repeated"] == 2, r
+    a = res.record(step="alias")
+    assert a["table"] == [None] * 4, a  # no alias taken for topic_alias=False
+    on = res.record(step="alias_on")
+    assert on["table"][0] == "edges/%s/a" % runtime, on
+    res.record(step="done")

@@ -24,8 +24,9 @@ dropped and counted in ``dropped``.
 
 The Responder answers each request on its Response Topic with the same Correlation
 Data (spec 4.10.2). It remembers the last ``remember`` answered requests (topic,
-Response Topic, Correlation Data): a repeated request (the requester retried) is
-answered again with the remembered reply, and the handler is not run twice. A
+Response Topic, Correlation Data) from when it admits them: a repeated request (the
+requester retried) is answered again with the remembered reply, or, while the first
+is still being handled, left to that first answer; the handler is not run twice. A
 request whose Response Topic is no Topic Name (empty, or with a wildcard
 [MQTT-3.3.2-14]) cannot be answered: it is ignored like one without, and the
 connection stays up (the client does not treat it as a Protocol Error, so a broker
@@ -197,8 +198,8 @@ class Requester:
         (e.g. not connected).
         """
         t0 = ticks_ms()
-        if not self._started:
-            await self.start()
+        if not self._started:  # (its subscribe, within the timeout too)
+            await asyncio.wait_for(self.start(), timeout)
         i = await self._take(timeout, t0)
         try:
             cid = self._next_cid()
@@ -252,7 +253,7 @@ class Responder:
         self.busy = 0
         self.failed = 0
         self._running = 0
-        self._seen = [None] * remember  # (topic, response_topic, correlation_data, reply)
+        self._seen = [None] * remember  # [topic, response topic, correlation data, reply]
         self._next = 0
 
     async def start(self):
@@ -268,31 +269,44 @@ class Responder:
 
     def _recall(self, t, rt, cd):
         # a retry is the same request: same topic, Response Topic and Correlation Data
+        # ([topic, response topic, correlation data, answer or None while running])
         for e in self._seen:
-            if e is not None and cd is not None and e[2] == cd and e[1] == rt and e[0] == t:
+            if e is not None and e[2] == cd and e[1] == rt and e[0] == t:
                 return e
         return None
 
     def _on_request(self, m):
         # Admission, with no task and no copy for a request that is not handled; an
-        # admitted one runs as a task (the link then gives the Message its own bytes)
+        # admitted one runs as a task (the link then gives the Message its own bytes).
+        # A retry of a request still being handled is not run again: its answer
+        # comes when that run ends.
         rt = m.response_topic
         if not rt or not topic_name_ok(rt):
             self.ignored += 1
+            return None
+        cd = m.correlation_data
+        if cd is not None:
+            cd = bytes(cd)  # (a view into the receive buffer until admitted)
+        e = self._recall(m.topic, rt, cd) if cd is not None and self._seen else None
+        if e is not None and e[3] is None:
+            self.repeated += 1
             return None
         if self._running >= self.max_busy:
             self.busy += 1
             return None
         self._running += 1
-        return self._answer(m, rt)
+        if e is None and cd is not None and self._seen:  # remembered from now on
+            e = self._seen[self._next] = [m.topic, rt, cd, None]
+            self._next = (self._next + 1) % len(self._seen)
+            return self._answer(m, rt, e, False)
+        return self._answer(m, rt, e, e is not None)
 
-    async def _answer(self, m, rt):
+    async def _answer(self, m, rt, e, again):
         # one coroutine per admitted request; it frees its place however it ends
+        out = None
         try:
             cd = m.correlation_data
-            t = m.topic
-            e = self._recall(t, rt, cd)
-            if e is not None:
+            if again:
                 self.repeated += 1
                 out = e[3]
             else:
@@ -301,9 +315,8 @@ class Responder:
                     out = await out
                 if out is None:
                     return
-                if cd is not None and self._seen:
-                    self._seen[self._next] = (t, rt, cd, out)
-                    self._next = (self._next + 1) % len(self._seen)
+                if e is not None:
+                    e[3] = out
             try:
                 await self.client.publish(rt, out, m.qos if m.qos < self.qos else self.qos,
                                           correlation_data=cd, **self.props)
@@ -313,3 +326,5 @@ class Responder:
             self.answered += 1
         finally:
             self._running -= 1
+            if out is None and e is not None and not again:  # no answer: forget it
+                e[2] = None
