@@ -235,6 +235,16 @@ def test_zero_loss_through_cuts_blackholes_and_kills(runtime, broker_factory, pr
         assert d <= 3.0 + 1.5, detect
 
 
+def _publish_then_done(p, broker, name, topic, payload, since):
+    """Publish (QoS 1, from a paho peer) while script `p` runs; its "done" record once
+    it has ended."""
+    with PahoPeer(broker, name) as peer:
+        peer.publish(topic, payload, qos=1)
+        _, done, _ = p.wait(lambda r: r.get("step") == "done", 15, since)
+    p.finish()
+    return done
+
+
 def test_session_lost_restores_subscriptions(runtime, broker_factory, procs):
     b = broker_factory()  # no persistence: a restart forgets every session
     p = Proc(runtime, "resilience_resub.py", b.port, runtime)
@@ -247,10 +257,7 @@ def test_session_lost_restores_subscriptions(runtime, broker_factory, procs):
     b.restart(hard=True)
     _, up2, since = p.wait(lambda r: r.get("state") == "up", 30, since)
     assert up2["present"] is False, up2  # the server had no session for us
-    with PahoPeer(b, "rr-pub2-" + runtime) as peer:
-        peer.publish(base + "/in", b"two", qos=1)
-        _, done, _ = p.wait(lambda r: r.get("step") == "done", 15, since)
-    p.finish()
+    done = _publish_then_done(p, b, "rr-pub2-" + runtime, base + "/in", b"two", since)
     assert done["got"].count("one") == 1 and "two" in done["got"], done
     assert "queued" in done["got"] and done["rcs"] == [0], done
     st = done["stats"]
@@ -273,10 +280,8 @@ def test_session_lost_inflight_published_again(runtime, broker_factory, procs):
         proxy.pass_through()
         _, up2, since = p.wait(lambda r: r.get("state") == "up", 30, since + 1)
         assert up2["present"] is False, up2
-        with PahoPeer(b, "if-pub-" + runtime) as peer:
-            peer.publish("rr/if-%s/in" % runtime, b"two", qos=1)
-            _, done, _ = p.wait(lambda r: r.get("step") == "done", 15, since)
-        p.finish()
+        done = _publish_then_done(p, b, "if-pub-" + runtime, "rr/if-%s/in" % runtime, b"two",
+                                  since)
     finally:
         proxy.close()
     assert done["got"].count("inflight") == 1 and "queued" in done["got"], done
@@ -309,3 +314,39 @@ def test_blackhole_noticed_by_keepalive(runtime, broker, procs):
     assert detect <= 1.5 * 5 + 1.5, detect  # 1.5 x keep alive, generous margin
     assert t1 - t <= 2 + 1 + 2, (t, t1)  # backoff (cap 1 s) + connect timeout 2 s
     assert up["present"] is True, up  # same session resumed
+
+
+def test_unsubscribed_while_down_is_unsubscribed_when_the_session_resumes(runtime, broker,
+                                                                          procs):
+    """Supervisor.unsubscribe() while down only forgot the filter: the resumed session
+    still had it, and its messages kept arriving (to on_message)."""
+    proxy = FaultProxy(broker.host, broker.port)
+    try:
+        p = Proc(runtime, "resilience_unsub.py", proxy.port, runtime)
+        procs.append(p)
+        _, _, since = p.wait(lambda r: r.get("step") == "subscribed", 15)
+        proxy.refuse(True)
+        proxy.cut()
+        _, _, since = p.wait(lambda r: r.get("step") == "unsubscribed", 15, since)
+        proxy.refuse(False)
+        _, resumed, since = p.wait(lambda r: r.get("step") == "resumed", 30, since)
+        assert resumed["present"] is True, resumed  # the server kept the session
+        done = _publish_then_done(p, broker, "rs-pub-" + runtime, "rs/%s/x" % runtime,
+                                  b"after", since)
+    finally:
+        proxy.close()
+    assert done["got"] == [], done
+
+
+def test_a_first_request_on_a_dead_link_times_out_on_time(runtime, broker, procs):
+    proxy = FaultProxy(broker.host, broker.port)
+    try:
+        p = Proc(runtime, "resilience_request.py", proxy.port, runtime)
+        procs.append(p)
+        _, _, since = p.wait(lambda r: r.get("step") == "up", 15)
+        proxy.blackhole()
+        _, done, _ = p.wait(lambda r: r.get("step") == "done", 30, since)
+        p.finish()
+    finally:
+        proxy.close()
+    assert done["out"] == "timeout" and done["ms"] < 3000, done  # timeout=1 s

@@ -8,15 +8,12 @@
 
 - Exponential backoff with full jitter between attempts (mqtt5.backoff); the
   attempt count resets once a connection has stayed up for `stable_ms`.
-- CONNACK / DISCONNECT reason codes are classified (`classify`): fatal ones (0x84
-  version, 0x85 client id, 0x86 credentials, 0x87 not authorized, 0x8A banned, 0x8C
-  bad auth method) stop retrying, or wait `fatal_backoff_ms` when that is set;
+- CONNACK / DISCONNECT reason codes are classified (`classify`): fatal ones
+  (FATAL_CODES) stop retrying, or wait `fatal_backoff_ms` when that is set;
   transient ones back off; 0x9C/0x9D with a Server Reference try the referenced
   server next (spec 4.11), 0x9D (moved) also replaces the list URL; after 3
-  redirects in a row the supervisor backs off (servers sending it in a circle).
-  A reference that does not parse or leaves TLS (mqtts:// to mqtt://) is not
-  followed: the refusal backs off like a transient one.
-  Reports name the code ("CONNACK 0x86 Bad User Name or Password").
+  redirects in a row it backs off. A reference that does not parse or leaves TLS
+  (mqtts:// to mqtt://) is not followed: the refusal backs off.
 - Several broker URLs, of one scheme (nothing falls back to plain TCP), in turn.
 - Session: Clean Start only on the very first connect (`clean_start_first`), then
   clean_start=False with the client's Session Expiry Interval (give the Client a
@@ -30,9 +27,8 @@
 - While supervised, `client.publish` never fails for a lost link: publishes are
   kept in a bounded offline queue (mqtt5.offline; QoS 0 copied and returned at
   once, QoS 1/2 callers wait for the ack across reconnects).
-- Dead links are found by keep alive (1.5 x keep alive without a packet, spec
-  3.1.2.10); connect (DNS, TCP, CONNACK) is bounded by the client's
-  connect_timeout_ms (getaddrinfo blocks on MicroPython: pass an IP to avoid it).
+- Dead links are found by keep alive (1.5 x keep alive, spec 3.1.2.10); connect
+  (DNS, TCP, CONNACK) is bounded by the client's connect_timeout_ms.
 - Observable: `state` (DOWN/CONNECTING/UP/STOPPED), `reason` (UP: None, or an
   MQTTError for a remembered subscription the server refused), `session_present`,
   `on_state(sup, state, reason)` callback and `stats` (Stats).
@@ -52,8 +48,9 @@ CONNECTING = 1
 UP = 2
 STOPPED = 3  # stopped by stop() or by a fatal refusal without fatal_backoff_ms
 
-# CONNACK/DISCONNECT codes after which retrying the same way cannot help (spec 3.2.2.2)
-# (0x9A/0x9B: the Will's retain or QoS, which the server does not support)
+# CONNACK/DISCONNECT codes after which retrying the same way cannot help (spec 3.2.2.2):
+# version, client id, credentials, not authorized, banned, auth method, and the Will's
+# retain or QoS, which the server does not support
 FATAL_CODES = (0x84, 0x85, 0x86, 0x87, 0x8A, 0x8C, 0x9A, 0x9B)
 # Server redirection (spec 4.11): 0x9C Use another server, 0x9D Server moved
 REDIRECT_CODES = (0x9C, 0x9D)
@@ -178,6 +175,7 @@ class Supervisor:
         self.session_present = False  # the broker kept our session (the last CONNACK)
         self.stats = Stats(client, self.queue)
         self._subs = []  # [filter, kwargs, acked] restored without a session
+        self._gone = []  # filters unsubscribed while down: a kept session still has them
         self._url_i = 0
         self._redirect = None  # Server Reference to try next
         self._hops = 0  # redirects followed since the last success
@@ -244,6 +242,7 @@ class Supervisor:
         from .router import check_subscribe
 
         check_subscribe(filt, **kwargs)  # a bad one raises now, never at a reconnect
+        self._gone = [f for f in self._gone if f != filt]
         sub = [filt, kwargs, False]
         self._subs = [s for s in self._subs if s[0] != filt]
         self._subs.append(sub)
@@ -262,11 +261,18 @@ class Supervisor:
         return None
 
     async def unsubscribe(self, filt):
-        """Forget a remembered subscription; unsubscribe when connected."""
+        """Forget a remembered subscription; unsubscribe when connected, else on the
+        next connect if the server kept the session (Session Present 1)."""
         self._subs = [s for s in self._subs if s[0] != filt]
-        if self.client.is_connected:
-            return await self.client.unsubscribe(filt)
-        self.client._routes().remove(filt)
+        c = self.client
+        if c.is_connected:
+            try:
+                return await c.unsubscribe(filt)
+            except MQTTError:
+                if c.is_connected:
+                    raise  # refused by the server (UNSUBACK >= 0x80)
+        c._routes().remove(filt)
+        self._gone.append(filt)
         return None
 
     # ---- the loop ---------------------------------------------------------------
@@ -374,6 +380,10 @@ class Supervisor:
         # last refusal is returned (the UP state's reason).
         c = self.client
         again, refused = True, None
+        while present and self._gone:  # unsubscribed while down [MQTT-3.10.4-1]
+            await c.unsubscribe(self._gone[0])  # (a failure: the link is lost, retried)
+            self._gone.pop(0)
+        self._gone = []
         while again:
             for sub in list(self._subs):
                 if not present or not sub[2]:
