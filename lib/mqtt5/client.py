@@ -194,7 +194,8 @@ class Client(Link):
             elif not self._nwait:
                 w = self._take_free(1)
                 if w >= 0:  # into the offline queue now: only the slot's Signal
-                    return d.q12_now(self, w, topic, payload, qos, retain, props)
+                    return d.q12_now(self, w, topic, payload, qos, retain, props,
+                                     topic_alias)
         elif self._t is not None:
             # Fast paths, unless the transmit buffer is full or no slot or send quota
             # is free (or callers wait for one): QoS 0 needs no coroutine, QoS 1/2
@@ -260,7 +261,7 @@ class Client(Link):
                 # Supervised QoS 1/2: through the offline queue (one order for all),
                 # sent by the drainer; the waiter outlives reconnects.
                 self._wpub[w] = 1
-                q.put(topic, payload, qos, retain, props, t0, w)
+                q.put(topic, payload, qos, retain, props, t0, w, topic_alias)
                 gone = True
                 self._qev.set()
             else:

@@ -117,19 +117,19 @@ def q0_now(c, topic, payload, retain, props, alias):
         except MQTTError:
             if c._t is not None:
                 raise  # not a lost link: the message itself is refused
-    q.put(topic, bytes(payload), 0, retain, props, monotonic_ms())
+    q.put(topic, bytes(payload), 0, retain, props, monotonic_ms(), -1, alias)
     c._qev.set()
     return True
 
 
-def q12_now(c, w, topic, payload, qos, retain, props):
+def q12_now(c, w, topic, payload, qos, retain, props, alias):
     # Supervised QoS 1/2 without a coroutine: into the offline queue now, with the
     # free waiter slot w detached (mqtt5.client _detach(): the caller awaits its
     # Signal).  A refusal (queue full under REFUSE, a message over max_bytes) is
     # the awaitable's error, as it is from the coroutine.
     aw = c._detach(w, 0)  # no packet id until the drainer publishes it
     try:
-        c._q.put(topic, payload, qos, retain, props, monotonic_ms(), w)
+        c._q.put(topic, payload, qos, retain, props, monotonic_ms(), w, alias)
         c._qev.set()
     except MQTTError as e:
         fail_waiter(c, w, e)
@@ -160,7 +160,7 @@ async def publish_q0(c, topic, payload, retain, props, alias):
                 return None  # QoS 0 was handed over: at most once
             if c._t is not None:
                 raise  # not a lost link: the message itself is refused
-    q.put(topic, bytes(payload), 0, retain, props, monotonic_ms())
+    q.put(topic, bytes(payload), 0, retain, props, monotonic_ms(), -1, alias)
     c._qev.set()
     return None
 
@@ -192,7 +192,7 @@ async def _drainer(c, t):
                 continue
             try:
                 pid = s.publish(q.topic[i], q.payload[i], qos, f & 4 != 0,
-                                q.props_at(i, now))
+                                q.props_at(i, now), not f & 8)
             except _S.BufferFull:
                 await _room(c)
                 continue

@@ -39,7 +39,7 @@ class OfflineQueue:
         self.topic = [None] * n
         self.payload = [None] * n
         self.props = [None] * n
-        self.flags = bytearray(n)  # qos | retain << 2
+        self.flags = bytearray(n)  # qos | retain << 2 | 8: no topic alias
         self.t = [0] * n  # monotonic ms when queued
         self.w = [-1] * n  # waiter slot of a QoS >= 1 caller, else -1
         self.head = 0
@@ -54,8 +54,9 @@ class OfflineQueue:
     def _cost(self, topic, payload):
         return len(topic) + len(payload)
 
-    def put(self, topic, payload, qos, retain, props, now_ms, w=-1):
-        """Append one publish.  Under DROP_OLDEST, entries dropped to make room call
+    def put(self, topic, payload, qos, retain, props, now_ms, w=-1, alias=True):
+        """Append one publish (`alias` False: publish() was given topic_alias=False).
+        Under DROP_OLDEST, entries dropped to make room call
         on_drop(waiter slot) for their QoS >= 1 callers; under REFUSE a full queue
         raises MQTTError (so does a message alone over max_bytes)."""
         cost = self._cost(topic, payload)
@@ -73,6 +74,8 @@ class OfflineQueue:
                 self.on_drop(d)
         i = (self.head + self.n) % self.size
         self._set(i, topic, payload, qos, retain, props, now_ms, w, cost)
+        if not alias:
+            self.flags[i] |= 8  # (the drainer sends the full topic name)
         self.n += 1
 
     def mark_front(self):
