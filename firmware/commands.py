@@ -81,8 +81,9 @@ class Commands:
     def report(self):
         """Log the requests dropped since the last report: one line at most."""
         r = self.responder
-        if self.dropped() != self.reported:
-            self.reported = self.dropped()
+        n = self.dropped()
+        if n != self.reported:
+            self.reported = n
             print("node: commands dropped since boot: %d without a usable Response Topic, "
                   "%d beyond %d at once, %d answers refused by the broker"
                   % (r.ignored, r.busy, MAX_BUSY, r.failed))

@@ -126,10 +126,9 @@ class Link:
         ev = self._wev[w]
         k = self._wpub[w]
         if k >= _DETACHED:
-            # A fast-path publish: its awaitable is the Signal, not the slot, so the
-            # slot is freed now and the outcome travels on the Signal, which goes back
-            # to the slot once awaited (mqtt5.client _detach(); _compat Signal).  Or
-            # a caller cancelled after its packet went out (_leave): nobody awaits.
+            # A fast-path publish awaits the Signal, not the slot: the slot is freed now,
+            # the outcome goes on the Signal, back to the slot once awaited (client
+            # _detach(); _compat Signal).  Or a caller cancelled once its packet went out.
             if ev is not None:
                 ev.rc = self._wres[w]
                 ev.err = self._werr[w]
@@ -200,10 +199,10 @@ class Link:
         # the ack (its packet id is in use) and frees itself (_finish, `kind`)
         if gone and not self._wdone[w]:
             self._wpub[w] = kind
-        else:
-            if kind == _DETACHED:
-                self._npub -= 1
-            self._release(w)
+            return
+        if kind == _DETACHED:
+            self._npub -= 1
+        self._release(w)
 
     def _not_connected(self):
         # a new exception each time: MicroPython grows the traceback of an
@@ -275,7 +274,9 @@ class Link:
                 self._pump()
                 if s.pending_bytes:  # acks (or a DISCONNECT) to send: a writer turn
                     self._wake.set()
-        except BaseException as e:  # the link ends with its reader, whatever ends it
+        except (KeyboardInterrupt, SystemExit):
+            raise  # the program stops (MicroPython's Ctrl-C lands in any task): the link
+        except BaseException as e:  # is left to its stop(); else it ends with its reader
             if self._t is t:
                 self._close(e)
             if not isinstance(e, Exception):

@@ -284,9 +284,7 @@ class Responder:
         if not rt or not topic_name_ok(rt):
             self.ignored += 1
             return None
-        cd = m.correlation_data
-        if cd is not None:
-            cd = bytes(cd)  # (a view into the receive buffer until admitted)
+        cd = m.correlation_data  # (a view into the receive buffer: copied if kept)
         e = self._recall(m.topic, rt, cd) if cd is not None and self._seen else None
         if e is not None and e[3] is None:
             self.repeated += 1
@@ -295,11 +293,11 @@ class Responder:
             self.busy += 1
             return None
         self._running += 1
-        if e is None and cd is not None and self._seen:  # remembered from now on
-            e = self._seen[self._next] = [m.topic, rt, cd, None]
+        again = e is not None
+        if not again and cd is not None and self._seen:  # remembered from now on
+            e = self._seen[self._next] = [m.topic, rt, bytes(cd), None]
             self._next = (self._next + 1) % len(self._seen)
-            return self._answer(m, rt, e, False)
-        return self._answer(m, rt, e, e is not None)
+        return self._answer(m, rt, e, again)
 
     async def _answer(self, m, rt, e, again):
         # one coroutine per admitted request; it frees its place however it ends

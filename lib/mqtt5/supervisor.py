@@ -100,8 +100,7 @@ class Stats:
     def __init__(self, client, queue):
         self._c, self._q = client, queue
         self.connects = self.reconnects = self.last_up_ms = 0
-        self.failures = {}
-        self.links_lost = {}
+        self.failures, self.links_lost = {}, {}
 
     def as_dict(self):
         c, q = self._c, self._q
@@ -153,16 +152,10 @@ class Supervisor:
         if schemes.count(schemes[0]) != len(schemes):
             raise ValueError("broker URLs mix mqtt:// and mqtts://: nothing falls back "
                              "to plain TCP")
-        self.client = client
-        self.urls = list(urls)
-        self.base_ms = base_ms
-        self.factor = factor
-        self.cap_ms = cap_ms
-        self.stable_ms = stable_ms
-        self.fatal_backoff_ms = fatal_backoff_ms
-        self.clean_start_first = clean_start_first
-        self.on_state = on_state
-        self.birth = birth
+        self.client, self.urls = client, list(urls)
+        self.base_ms, self.factor, self.cap_ms = base_ms, factor, cap_ms
+        self.stable_ms, self.fatal_backoff_ms = stable_ms, fatal_backoff_ms
+        self.clean_start_first, self.on_state, self.birth = clean_start_first, on_state, birth
         if rand is None:
             import random as rand
         self.rand = rand
@@ -212,9 +205,8 @@ class Supervisor:
         self._halt(None)
 
     def _halt(self, err):
-        # Stopped for good (stop(), a fatal refusal, a bad URL or option): callers
-        # waiting for a publish or for wait_up() get an MQTTError, and publish()
-        # raises from now on, as on a client that was never supervised.
+        # Stopped for good (stop(), a fatal refusal, a bad URL or option): waiting
+        # callers get an MQTTError; publish() raises as on an unsupervised client.
         self._stop = True
         self.client._abandon(_stopped(err))
         self._set(STOPPED, err)
@@ -270,7 +262,7 @@ class Supervisor:
                 return await c.unsubscribe(filt)
             except MQTTError:
                 if c.is_connected:
-                    raise  # refused by the server (UNSUBACK >= 0x80)
+                    raise  # not a lost link
         c._routes().remove(filt)
         self._gone.append(filt)
         return None
@@ -380,8 +372,8 @@ class Supervisor:
         # last refusal is returned (the UP state's reason).
         c = self.client
         again, refused = True, None
-        while present and self._gone:  # unsubscribed while down [MQTT-3.10.4-1]
-            await c.unsubscribe(self._gone[0])  # (a failure: the link is lost, retried)
+        while present and self._gone:  # unsubscribed while down (a failure: link lost)
+            await c.unsubscribe(self._gone[0])
             self._gone.pop(0)
         self._gone = []
         while again:
