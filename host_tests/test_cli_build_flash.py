@@ -5,6 +5,8 @@ import os
 import select
 import struct
 import subprocess
+import threading
+import time
 
 import pytest
 
@@ -347,7 +349,7 @@ def uf2(blocks, family=0xE48BFF56):
 
 
 def test_flash_rp2_copies_the_uf2_to_the_bootsel_drive_and_waits_for_the_port(tmp_path, pty_port):
-    _, port = pty_port
+    _, pty = pty_port
     fw = tmp_path / "RPI_PICO_W.uf2"
     fw.write_bytes(uf2(3))
     drive = tmp_path / "RPI-RP2"
@@ -355,8 +357,26 @@ def test_flash_rp2_copies_the_uf2_to_the_bootsel_drive_and_waits_for_the_port(tm
     r = fieldnode("flash", "--board", "rp2_pico_w", "--firmware", fw)
     assert r.returncode == 0 and "Hold BOOTSEL" in r.stdout and not list(drive.iterdir())
     (drive / "INFO_UF2.TXT").write_text("UF2 Bootloader v3.0\nBoard-ID: RPI-RP2\n")
+    # a port that is there before the copy is another device's: refused, nothing copied
+    r = fieldnode("flash", "--board", "rp2_pico_w", "--firmware", fw, "--drive", drive,
+                  "--port", pty, "--wait", 5)
+    assert r.returncode == 2 and "serial port %s exists already" % pty in r.stderr, r.stderr
+    assert not (drive / fw.name).exists()
+    # the board's port appears once the UF2 is on the drive (the board rebooted)
+    port = tmp_path / "ttyACM0"
+
+    def reboot():
+        deadline = time.monotonic() + 10
+        while not (drive / fw.name).exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        port.symlink_to(pty)
+
+    board = threading.Thread(target=reboot)
+    board.start()
     r = fieldnode("flash", "--board", "rp2_pico_w", "--firmware", fw, "--drive", drive,
                   "--port", port, "--wait", 5)
+    board.join()
     assert r.returncode == 0, r.stderr
     assert (drive / fw.name).read_bytes() == fw.read_bytes()
     assert "serial port %s is up" % port in r.stdout

@@ -10,8 +10,10 @@ first install; it also erases the filesystem with config.json).
 rp2_pico_w: the RP2040 has no serial flashing. Hold BOOTSEL while plugging the
 board in: it mounts as a USB drive named RPI-RP2. Give that mount as --drive
 and FILE (a .uf2) is copied onto it; the board reboots into MicroPython, and
-this waits for its serial port (--port) to appear. --erase is refused there: to
-wipe a Pico W, copy Raspberry Pi's flash_nuke.uf2 to the drive first.
+this waits for its serial port (--port) to appear. A Pico W in BOOTSEL mode has
+no serial port, so a --port that exists before the copy belongs to another device
+and is refused before anything is copied. --erase is refused there: to wipe a
+Pico W, copy Raspberry Pi's flash_nuke.uf2 to the drive first.
 """
 
 import os
@@ -111,6 +113,10 @@ def flash_uf2(port, firmware, drive, timeout):
     if not os.path.isfile(os.path.join(drive, "INFO_UF2.TXT")):
         raise CliError("%s is not a mounted RPI-RP2 drive (no INFO_UF2.TXT): hold BOOTSEL "
                        "while plugging the board in" % drive)
+    if port and os.path.exists(port):
+        raise CliError("serial port %s exists already, so it is another device's: a Pico W in "
+                       "BOOTSEL mode has no serial port. Give the port it gets after the copy, "
+                       "or leave --port out" % port, code=2)
     try:
         shutil.copyfile(firmware, os.path.join(drive, os.path.basename(firmware)))
     except OSError as e:        # the drive full, gone, read-only; a directory in the way
