@@ -15,6 +15,7 @@ def test_requester_responder_units(runtime):
     assert rec["cids"] == [8, True, True]                 # same prefix, new counter
     assert rec["pub"] == ["svc/a", 1, "reply/dev1"]
     assert rec["slot_wait_timeout"] == ["short", 1]       # ended before the 5 s one
+    assert rec["queued"] == [60, 0, True]                 # 60 queued for 1 slot: none timed out
     assert rec["bad_requester"] == ["ValueError", "ValueError"]
     assert rec["timeout"] == "timeout"
     assert rec["dropped"] == 2 and rec["dropped_no_cd"] == 3

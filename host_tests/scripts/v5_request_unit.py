@@ -47,6 +47,35 @@ def reply(c, topic, cd, payload):
     c.handlers[topic](m)
 
 
+class EchoClient(FakeClient):
+    """Answers each request itself, a few scheduler turns after its publish."""
+
+    async def publish(self, topic, payload, qos=0, response_topic=None,
+                      correlation_data=None, **kw):
+        n = len(self.pubs)
+        self.pubs.append(topic)
+        for _ in range(n % 3):
+            await asyncio.sleep(0)
+        asyncio.create_task(self._answer(response_topic, bytes(correlation_data), n))
+
+    async def _answer(self, topic, cd, n):
+        for _ in range(n % 4):
+            await asyncio.sleep(0)
+        reply(self, topic, cd, b"%d" % n)
+
+
+async def queued_requests():
+    # 60 callers queued for one slot: each must get the slot as soon as the one
+    # before ends. A freed slot that woke nobody (the waiter had not parked yet)
+    # cost 0.1 s each, about 4 s in all, so callers timed out at 2 s.
+    r = Requester(EchoClient(Sess("dev1")), max_pending=1)
+    await r.start()
+    res = await asyncio.gather(*[r.request("svc/q", b"", timeout=2) for _ in range(60)],
+                               return_exceptions=True)
+    return [len(r.client.pubs), sum(1 for x in res if isinstance(x, Exception)),
+            sorted(int(x.payload) for x in res if not isinstance(x, Exception)) == list(range(60))]
+
+
 async def main():
     out = {}
     topics = []
@@ -97,6 +126,7 @@ async def main():
     await req("short", 0.1)
     out["slot_wait_timeout"] = ended + [len(r1.client.pubs)]
     long.cancel()
+    out["queued"] = await queued_requests()
     bad = []
     for kw in ({"max_pending": 0}, {"qos": 3}):
         try:

@@ -163,23 +163,26 @@ class Requester:
         self.dropped += 1  # late (timed out), duplicate, or not ours
 
     async def _take(self, timeout, t0):
-        # A free slot, waiting for one until `timeout` s after ticks_ms() t0.  The
-        # wait runs as a task of wait_for's, parked only once it first runs: a slot
-        # freed (and the Signal pulsed) before that wakes nobody, so the wait is
-        # cut to 0.1 s and the slots are looked at again (a lost wake-up cost the
-        # caller its whole timeout, seen under load on MicroPython).
+        # A free slot, waiting for one until `timeout` s after ticks_ms() t0.
         st = self._state
         while True:
             for i in range(len(st)):
                 if st[i] == _FREE:
                     st[i] = _WAITING
                     return i
-            left = _left(timeout, t0)
-            try:
-                await asyncio.wait_for(self._ev.wait(), min(left, 0.1))
-            except asyncio.TimeoutError:
-                if left <= 0.1:
-                    raise
+            await asyncio.wait_for(self._freed(), _left(timeout, t0))
+
+    async def _freed(self):
+        # Returns once a slot is free. It looks before it parks: wait_for runs it
+        # as a task that starts later, and a slot freed (the Signal pulsed) before
+        # then would otherwise wake nobody (a lost wake-up, seen on both runtimes
+        # whenever callers queue for a slot).
+        st = self._state
+        while True:
+            for i in range(len(st)):
+                if st[i] == _FREE:
+                    return
+            await self._ev.wait()
 
     def _next_cid(self):
         self._count = (self._count + 1) & 0xFFFFFFFF
