@@ -68,16 +68,18 @@ class App:
         self.topics = [self.base + "/state/" + s for s in names]
         self.seq = [0] * n
         self.value = [None] * n  # None: no reading yet
-        # times are the wrapping ticks_ms clock: compared with ticks_diff only
+        # times are the wrapping ticks_ms clock, compared with ticks_diff only, and
+        # for spans past ticks_diff's reach (6.2 days on 32-bit) the uptime in s
         self.taken = [0] * n  # ticks of the newest reading
+        self.taken_s = [0] * n  # and its uptime_s
         self.dirty = bytearray(n)  # a reading waits to be published
         self.ct_sent = bytearray(n)  # Content Type sent on this connection
         self.level = bytearray(n)  # threshold state: _NORMAL / _HIGH / _LOW
         self.buf = bytearray(pl.MAX_SIZE)
         self.mv = memoryview(self.buf)
         self.ev_seq = 0
-        self.tick = ticks_ms()
-        self.up_ms = 0  # uptime, summed from ticks_diff steps (ticks wrap)
+        self.tick = ticks_ms()  # the tick the uptime is counted up to
+        self.up_s = 0  # uptime in whole seconds (a small int for 34 years)
         self.due = [self.tick] * n  # next reading per sensor: at once
         self.beat = self.tick  # last turn of the readings task
         self.wake = asyncio.Event()
@@ -86,8 +88,8 @@ class App:
         self.events_dropped = 0
         self.sensor_errors = 0  # reads that failed (logged, skipped)
         self.rejoins = 0  # the network came back after a loss
-        self.lost_at = None  # ticks when the keeper found the network gone
-        self.ev_wait = []  # (name, payload, seq, uptime ms) waiting for the events task
+        self.lost_at = None  # (ticks, uptime_s) when the keeper found the network gone
+        self.ev_wait = []  # (name, payload, seq, ticks, uptime_s) for the events task
         self.ev_wake = asyncio.Event()
         self.last_disconnect = None
         self.linked = False  # the link was up since the last DOWN (for last_disconnect)
@@ -108,13 +110,22 @@ class App:
         """ticks_ms() now, and the uptime brought up to it (called at least every
         _POLL_MS by the readings task, far inside the ticks wrap)."""
         now = ticks_ms()
-        self.up_ms += ticks_diff(now, self.tick)
-        self.tick = now
+        d = ticks_diff(now, self.tick) // 1000
+        if d > 0:
+            self.up_s += d
+            self.tick = ticks_add(self.tick, d * 1000)
         return now
 
     def uptime_s(self):
         self.clock()
-        return self.up_ms // 1000
+        return self.up_s
+
+    def age_ms(self, t, t_s):
+        """ms since ticks `t` (uptime `t_s`): ticks_diff for a day, then from the
+        uptime (ticks_diff is wrong past 6.2 days on 32-bit ports)."""
+        now = self.clock()
+        s = self.up_s - t_s
+        return ticks_diff(now, t) if s < 86400 else s * 1000
 
     # ---- link state (Supervisor on_state) --------------------------------------------
     def link(self, state, reason):
@@ -162,6 +173,7 @@ class App:
         self.seq[i] = (self.seq[i] + 1) & 0xFFFF
         self.value[i] = v
         self.taken[i] = now
+        self.taken_s[i] = self.up_s
         self.dirty[i] = 1
         self.wake.set()
         self._threshold(i, v)
@@ -205,9 +217,9 @@ class App:
         self.dirty[i] = 0
         name = self.names[i]
         exp = board.SENSORS[name][1]
-        age = ticks_diff(self.clock(), self.taken[i])
+        age = self.age_ms(self.taken[i], self.taken_s[i])
         late = age >= 1000
-        t = (self.up_ms - age) // 1000 if late else None  # seconds since boot when taken
+        t = self.taken_s[i] if late else None  # seconds since boot when taken
         n = pl.encode_reading(self.buf, self.seq[i], self.value[i], exp, t)
         first = not self.ct_sent[i]
         qos = self.scfg[i]["qos"]
@@ -230,13 +242,14 @@ class App:
         Expiry from config); at most queue_count wait, the oldest dropped first."""
         self.ev_seq = (self.ev_seq + 1) & 0xFFFF
         buf = bytearray(pl.MAX_SIZE)
-        n = pl.encode_event(buf, self.ev_seq, self.uptime_s(), code, value, exp)
+        now = self.clock()
+        n = pl.encode_event(buf, self.ev_seq, self.up_s, code, value, exp)
         wait = self.ev_wait
         while len(wait) >= self.cfg["queue_count"]:  # (set_config may have lowered it)
             old = wait.pop(0)
             self._dropped(old[0], old[2], "%d newer events waiting (queue_count)"
                           % self.cfg["queue_count"])
-        wait.append((name, bytes(buf[:n]), self.ev_seq, self.up_ms))
+        wait.append((name, bytes(buf[:n]), self.ev_seq, now, self.up_s))
         self.ev_wake.set()
 
     async def events(self):
@@ -247,9 +260,8 @@ class App:
             await self.ev_wake.wait()
             self.ev_wake.clear()
             while wait:
-                name, data, seq, at = wait.pop(0)
-                self.clock()
-                left = self.cfg["event_expiry_s"] - (self.up_ms - at) // 1000
+                name, data, seq, at, at_s = wait.pop(0)
+                left = self.cfg["event_expiry_s"] - self.age_ms(at, at_s) // 1000
                 if left <= 0:
                     self._dropped(name, seq, "expired while waiting")
                     continue
@@ -321,7 +333,7 @@ class App:
                     % (since, ", ".join(ended) or "none"))
             if not board.network_ok():
                 if self.lost_at is None:
-                    self.lost_at = ticks_ms()
+                    self.lost_at = (self.clock(), self.up_s)
                 if rejoin is None or rejoin.done():
                     rejoin = asyncio.create_task(self._rejoin())  # this loop goes on feeding
             elif self.lost_at is not None:  # back (the driver may rejoin by itself)
@@ -341,7 +353,7 @@ class App:
     def _back(self):
         if self.lost_at is not None:
             self.rejoins += 1
-            log("network lost, back after %d ms" % ticks_diff(ticks_ms(), self.lost_at))
+            log("network lost, back after %d ms" % self.age_ms(*self.lost_at))
             self.lost_at = None
 
 

@@ -303,7 +303,8 @@ class Button:
 
     def _edge(self, pin):
         now = ticks_ms()
-        if not pin.value() and ticks_diff(now, self._last) >= self._ms:
+        d = ticks_diff(now, self._last)  # < 0: quiet for over half the ticks period
+        if not pin.value() and (d < 0 or d >= self._ms):
             self.presses += 1
         self._last = now
 

@@ -4,7 +4,8 @@ Nothing here touches real hardware. The network is the host's, the device id
 comes from the environment, sensors are simulated deterministically from the
 clock, and tests steer the simulation through files in the config directory:
 
-- ``<config_dir>/sim/<sensor>``: an integer that overrides that sensor's value;
+- ``<config_dir>/sim/<sensor>``: an integer that overrides that sensor's value (a
+  number with a point is returned as a float, as a misbehaving driver would);
 - ``<config_dir>/sim/button``: present = one button press (the file is removed);
 - ``<config_dir>/sim/hang``: present = the next sensor read blocks (a hung driver:
   the watchdog must catch it);
@@ -22,22 +23,21 @@ import time
 
 import _thread
 
+from mqtt5._compat import ticks_add, ticks_diff, ticks_ms
+
 NAME = "unix"
 SENSORS = {"temperature": ("C", -2), "humidity": ("%", -1)}
 HAS_BUTTON = True
 HAS_WATCHDOG = False  # software watchdog: logs and exits non-zero
 
-_T0 = time.time()
 _dir = []  # the config directory, once made
-_wdt = [0, 0, 0]  # [timeout_ms, last feed (ms since start), held (wdt_hold)]
+# [timeout_ms, ticks_ms of the last feed, held (wdt_hold)]: the monotonic clock, so
+# the host's wall clock being set (NTP) neither trips nor stalls the watchdog
+_wdt = [0, 0, 0]
 
 
 class NetworkError(Exception):
     """The network could not be brought up; args[0] is a short reason."""
-
-
-def _now_ms():
-    return int((time.time() - _T0) * 1000)
 
 
 def unique_id():
@@ -72,10 +72,10 @@ async def network_up(ssid, password, timeout_ms):
     join waits for that file to go, at most `timeout_ms` (NetworkError "timeout")."""
     from mqtt5._compat import sleep_ms
 
-    end = _now_ms() + timeout_ms
+    end = ticks_add(ticks_ms(), timeout_ms)
     down = not network_ok()
     while not network_ok():
-        if _now_ms() >= end:
+        if ticks_diff(ticks_ms(), end) >= 0:
             raise NetworkError("timeout")
         await sleep_ms(100)
     return down
@@ -112,7 +112,8 @@ def read_sensor(name):
         pass
     try:
         with open(_sim(name)) as f:
-            return int(f.read().strip())
+            text = f.read().strip()
+        return float(text) if "." in text else int(text)
     except (OSError, ValueError):
         pass
     phase = int(time.time()) % 600
@@ -157,8 +158,8 @@ def _watch():
     while True:
         time.sleep(0.1)
         if _wdt[2]:
-            _wdt[1] = _now_ms()  # wdt_hold(): fed from here, as a board's Timer does
-        late = _now_ms() - _wdt[1]
+            _wdt[1] = ticks_ms()  # wdt_hold(): fed from here, as a board's Timer does
+        late = ticks_diff(ticks_ms(), _wdt[1])
         if late > _wdt[0]:
             print("board: WATCHDOG: not fed for %d ms (timeout %d ms): exiting"
                   % (late, _wdt[0]))
@@ -173,13 +174,13 @@ def wdt_start(timeout_ms):
     """Start the software watchdog thread (once)."""
     first = not _wdt[0]
     _wdt[0] = timeout_ms
-    _wdt[1] = _now_ms()
+    _wdt[1] = ticks_ms()
     if first:
         _thread.start_new_thread(_watch, ())
 
 
 def wdt_feed():
-    _wdt[1] = _now_ms()
+    _wdt[1] = ticks_ms()
 
 
 def wdt_hold():

@@ -32,7 +32,10 @@ ok("event", d["code"] == pl.EV_HIGH and d["time"] == 99 and d["values"] == [(250
 ok("fixed", pl.fixed(2137, -2) == "21.37" and pl.fixed(-5, -2) == "-0.05"
    and pl.fixed(7, 1) == "70" and pl.fixed(-123, -1) == "-12.3", pl.fixed(-5, -2))
 for name, bad in (("empty", b""), ("short", b"\x01\x00"), ("foreign", b"{\"t\": 1}"),
-                  ("truncated_field", b"\x01\x00\x01\x16\x09"), ("bad_tag", b"\x01\x00\x01\xf0")):
+                  ("truncated_field", b"\x01\x00\x01\x16\x09"), ("bad_tag", b"\x01\x00\x01\xf0"),
+                  # TIME and CODE are exactly 0x30 and 0x40 (docs/payload.md)
+                  ("time_nibble", b"\x01\x00\x01\x3f\x00\x00\x00\x05\x16\x08\x59"),
+                  ("code_nibble", b"\x01\x00\x01\x4a\x01")):
     try:
         pl.decode(bad)
         ok("decode_" + name, False, "no error")
@@ -156,15 +159,18 @@ from mqtt5._compat import ticks_add  # noqa: E402
 
 class _Clock:
     tick = ticks_add(0, -500)  # 500 ms before the wrap (on MicroPython)
-    up_ms = 1000
+    up_s = 1
 
 
 c = _Clock()
 real = app.ticks_ms
-app.ticks_ms = lambda: 300  # 800 ms later, after the wrap
+app.ticks_ms = lambda: 300  # 800 ms later, after the wrap: no whole second yet
 try:
     now = app.App.clock(c)
-    ok("clock_wrap_uptime", c.up_ms == 1800 and now == 300 and c.tick == 300, c.up_ms)
+    ok("clock_wrap_uptime", c.up_s == 1 and now == 300 and c.tick == ticks_add(0, -500), c.up_s)
+    app.ticks_ms = lambda: 600  # 1100 ms: a second counted, its 100 ms left over
+    app.App.clock(c)
+    ok("clock_wrap_second", c.up_s == 2 and c.tick == 500, (c.up_s, c.tick))
     before = ticks_add(0, -100)  # due before the wrap is sooner than 50 after it
     ok("clock_wrap_sooner", app._sooner(before, 50) == before and app._sooner(50, before) == before)
 finally:
@@ -204,7 +210,7 @@ async def _events():
        == (2, 1, 0) and not task.done(), (a.events_sent, a.events_dropped))
     task.cancel()
     a.cfg = config.validate({"queue_count": 2}, sensors)
-    a.ev_wait[:] = [("x", b"", i, a.up_ms) for i in range(10, 15)]
+    a.ev_wait[:] = [("x", b"", i, a.tick, a.up_s) for i in range(10, 15)]
     a.event("button", pl.EV_BUTTON)
     ok("events_queue_count_lowered", [e[2] for e in a.ev_wait] == [14, a.ev_seq],
        [e[2] for e in a.ev_wait])

@@ -48,7 +48,7 @@ class Client(Link):
     disconnecting with 0x93; QoS 2 stays strict (see mqtt5.session.Session).
 
     Counters (ints): msgs_in, msgs_out (application messages delivered /
-    handed to the session), bytes_in, bytes_out (bytes read / written).
+    handed to the session), bytes_in, bytes_out (bytes read / written, modulo 2^30).
     Keep it connected with mqtt5.Supervisor (reconnects, offline queue).
     """
 

@@ -30,8 +30,8 @@ message.  A fourth task, the drainer (mqtt5.drain, loaded only by _supervise()),
 started by the supervisor once the subscriptions are restored, hands queued
 publishes to the session in order.
 
-Counters (plain ints, no allocation): msgs_in, msgs_out (application messages
-delivered / accepted for sending), bytes_in, bytes_out (transport bytes).
+Counters (small ints, no allocation): msgs_in, msgs_out (application messages
+delivered / accepted for sending), bytes_in, bytes_out (transport bytes modulo 2^30).
 """
 
 import asyncio
@@ -52,6 +52,7 @@ _ERROR = const(8)
 _CLOSED = const(0)
 
 _CONNECT_PID = const(-2)
+_COUNT_MASK = const(0x3FFFFFFF)  # byte counters wrap at 2^30 (small ints on 32-bit)
 _FREE = const(-1)
 _DETACHED = const(2)  # _wpub: a publish whose slot frees itself (_finish): fast path, cancelled
 _ORPHAN = const(3)  # _wpub: a cancelled SUBSCRIBE/UNSUBSCRIBE's slot, freed by its ack
@@ -244,7 +245,7 @@ class Link:
                 out = s.data_to_send()
                 if out is not None:
                     n = len(out)
-                    self.bytes_out += n
+                    self.bytes_out = (self.bytes_out + n) & _COUNT_MASK
                     t.write(out)  # one write per turn; the stream keeps any rest
                     s.sent(n, monotonic_ms())
                     if t.backlog():
@@ -269,7 +270,7 @@ class Link:
                 n = await t.readinto(mv)
                 if not n:
                     raise OSError(104, "closed by the server")  # ECONNRESET
-                self.bytes_in += n
+                self.bytes_in = (self.bytes_in + n) & _COUNT_MASK
                 s.received(n, monotonic_ms())
                 self._pump()
                 if s.pending_bytes:  # acks (or a DISCONNECT) to send: a writer turn

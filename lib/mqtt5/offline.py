@@ -13,14 +13,20 @@ the others go out with the interval reduced by the time queued [MQTT-3.3.2-6].
 
 Entries re-queued after a session loss (`put_front`) bypass the limits: their
 callers are already waiting and were counted once.
+
+Times are ticks_ms(), which ticks_diff measures only up to half its period (6.2 days
+on 32-bit ports): the Supervisor waits through pause() and until_closed(), which
+call age() at least hourly; it moves what an entry waited past a day into its
+Message Expiry Interval.
 """
 
-from ._compat import const, ticks_diff
+from ._compat import const, sleep_ms, ticks_add, ticks_diff, ticks_ms
 
 DROP_OLDEST = 0
 REFUSE = 1
 
 _EXPIRY = const(0x02)  # Message Expiry Interval property id (spec 3.3.2.3.3)
+_HOUR_MS = const(3600000)
 
 
 class OfflineQueue:
@@ -40,7 +46,7 @@ class OfflineQueue:
         self.payload = [None] * n
         self.props = [None] * n
         self.flags = bytearray(n)  # qos | retain << 2 | 8: no topic alias
-        self.t = [0] * n  # monotonic ms when queued
+        self.t = [0] * n  # ticks_ms() when queued (see age())
         self.w = [-1] * n  # waiter slot of a QoS >= 1 caller, else -1
         self.head = 0
         self.n = 0
@@ -133,14 +139,26 @@ class OfflineQueue:
         if p is None or _EXPIRY not in p:
             return p
         waited = ticks_diff(now_ms, self.t[i]) // 1000
-        if waited <= 0:
-            return p
         left = p[_EXPIRY] - waited
         if left <= 0:
             return None
+        if waited <= 0:
+            return p
         p = dict(p)  # rare path: a message with an expiry that waited >= 1 s
         p[_EXPIRY] = left
         return p
+
+    def age(self, now_ms):
+        """Entries with a Message Expiry Interval that waited a day or more: the
+        whole seconds waited come off the interval, and their time restarts."""
+        for k in range(self.n):
+            i = (self.head + k) % self.size
+            p = self.props[i]
+            s = ticks_diff(now_ms, self.t[i]) // 1000
+            if p is not None and _EXPIRY in p and s >= 86400:
+                p = self.props[i] = dict(p)  # (the caller's dict stays as it was)
+                p[_EXPIRY] = max(0, p[_EXPIRY] - s)
+                self.t[i] = ticks_add(self.t[i], s * 1000)
 
     def expired_at(self, i, now_ms):
         """True when entry i's Message Expiry Interval ran out while queued."""
@@ -154,3 +172,28 @@ def _full(msg):
     e = MQTTError(msg)
     e.reason_code = 0x97  # the local analogue of Quota exceeded
     return e
+
+
+async def pause(q, ms):
+    """sleep_ms(ms) in pieces of at most an hour (one of 2^29 ms or more overflows
+    on 32-bit ports), with q.age() after each."""
+    while ms > 0:
+        n = min(ms, _HOUR_MS)
+        await sleep_ms(n)
+        ms -= n
+        q.age(ticks_ms())
+
+
+async def until_closed(q, c):
+    """(c.wait_closed(), how many ms it took), with q.age() every hour meanwhile."""
+    import asyncio
+
+    ms, at = 0, ticks_ms()
+    while True:
+        try:
+            return await asyncio.wait_for(c.wait_closed(), 3600), ms + ticks_diff(ticks_ms(), at)
+        except asyncio.TimeoutError:
+            now = ticks_ms()
+            ms += ticks_diff(now, at)  # (past 2^30 a big int on 32-bit: once an hour)
+            at = now
+            q.age(now)

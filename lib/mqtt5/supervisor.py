@@ -36,10 +36,10 @@
 
 import asyncio
 
-from ._compat import Signal, monotonic_ms, sleep_ms, ticks_diff
+from ._compat import Signal, monotonic_ms
 from .backoff import BASE_MS, CAP_MS, FACTOR, delay_ms
 from .errors import MQTTError
-from .offline import OfflineQueue, DROP_OLDEST
+from .offline import OfflineQueue, DROP_OLDEST, pause, until_closed
 from .transport import parse_url
 
 # supervisor states (public)
@@ -289,7 +289,6 @@ class Supervisor:
                     return
                 continue
             self._hops = 0
-            up_at = monotonic_ms()
             st = self.stats
             st.connects += 1
             if st.connects > 1:
@@ -300,11 +299,10 @@ class Supervisor:
             c._start_drain()  # lost in-flight messages first, then the offline queue
             self._set(UP, refused)
             self._up.set()
-            err = await c.wait_closed()
+            err, up_ms = await until_closed(self.queue, c)
             self._up.clear()
-            up_ms = ticks_diff(monotonic_ms(), up_at)
             st.last_up_ms = up_ms
-            if up_ms < 0 or up_ms >= self.stable_ms:  # < 0: up for over half a clock period
+            if up_ms >= self.stable_ms:
                 self._attempt = 0  # that link was stable: start the backoff again
             if self._stop:
                 break
@@ -334,12 +332,12 @@ class Supervisor:
             if self.fatal_backoff_ms is None:
                 self._halt(err)
                 return False
-            await sleep_ms(self.fatal_backoff_ms)
+            await pause(self.queue, self.fatal_backoff_ms)
             return not self._stop
         # Always jittered, the first retry too: a fleet that lost the same broker
         # must not come back in lock step.
-        await sleep_ms(delay_ms(self._attempt, self.rand, self.base_ms, self.factor,
-                                self.cap_ms))
+        await pause(self.queue, delay_ms(self._attempt, self.rand, self.base_ms,
+                                         self.factor, self.cap_ms))
         self._attempt += 1
         self._hops = 0
         return not self._stop
