@@ -79,7 +79,8 @@ def rssi():
 
 
 def read_sensor(name):
-    """The current value of sensor ``name`` as a fixed-point int (see `SENSORS`).
+    """The current value of sensor ``name`` as a fixed-point int (see `SENSORS`): an
+    int, never a float (the app counts a float as a failed read).
 
     Raises ValueError for a name not in `SENSORS`; OSError when the hardware fails.
     """

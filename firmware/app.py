@@ -164,6 +164,9 @@ class App:
         name = self.names[i]
         try:
             v = board.read_sensor(name)
+            if not isinstance(v, int):  # e.g. a driver's float: fixed point is the board's job
+                raise TypeError("%r is not an int in steps of 10^%d"
+                                % (v, board.SENSORS[name][1]))
             if not _INT32_MIN <= v <= _INT32_MAX:  # the payload's widest value (INT32)
                 raise ValueError("%r is out of the 32-bit range" % (v,))
         except (OSError, ValueError, TypeError) as e:
@@ -204,7 +207,10 @@ class App:
                 i = self._next_dirty()
                 if i < 0:
                     break
-                await self._publish_reading(i)
+                try:
+                    await self._publish_reading(i)
+                except Exception as e:  # whatever it is, the task goes on (watchdog)
+                    log("publish of %s failed: %r" % (self.names[i], e))
 
     def _next_dirty(self):
         d = self.dirty
@@ -220,21 +226,27 @@ class App:
         age = self.age_ms(self.taken[i], self.taken_s[i])
         late = age >= 1000
         t = self.taken_s[i] if late else None  # seconds since boot when taken
-        n = pl.encode_reading(self.buf, self.seq[i], self.value[i], exp, t)
+        seq, v = self.seq[i], self.value[i]
+        n = pl.encode_reading(self.buf, seq, v, exp, t)
         first = not self.ct_sent[i]
         qos = self.scfg[i]["qos"]
+        links = self.sup.stats.connects
         try:
             await self.client.publish(self.topics[i], self.mv[:n], qos, True,
                                       pl.CT_READING if first else None, 0 if first else None)
         except MQTTError as e:  # refused (e.g. not authorized): the node goes on
             log("publish %s refused: %s" % (self.topics[i], e))
             return
-        self.ct_sent[i] = 1
         self.readings_sent += 1
         log("-> state/%s #%d %s %s%s (%d B, qos %d)" % (
-            name, self.seq[i], pl.fixed(self.value[i], exp), board.SENSORS[name][0],
-            " taken %d s ago" % (age // 1000) if late else "",
-            n, qos))
+            name, seq, pl.fixed(v, exp), board.SENSORS[name][0],
+            " taken %d s ago" % (age // 1000) if late else "", n, qos))
+        if self.sup.stats.connects == links:
+            self.ct_sent[i] = 1
+        else:  # the link was lost meanwhile: these bytes (no TIME, and the Content
+            # Type of the old link) went out again, late: send the newest with TIME
+            self.dirty[i] = 1
+            self.wake.set()
 
     # ---- events ----------------------------------------------------------------------
     def event(self, name, code, value=None, exp=0):

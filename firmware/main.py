@@ -174,6 +174,12 @@ def main():
     d = board.config_dir()
     cfg, source = config.load(d, board.SENSORS, log)
     log("config from %s (%s)" % (source, d))
+    if not cfg["device_id"]:  # the board's id goes in every topic: checked as config's
+        try:
+            config.validate({"device_id": board.unique_id()})
+        except config.ConfigError as e:
+            log("cannot start with the board's device id: %s (set device_id in the config)" % e)
+            raise SystemExit(1)
     node = Node(cfg, source)
     try:
         asyncio.run(node.serve())

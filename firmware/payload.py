@@ -116,7 +116,7 @@ def decode(buf):
         tag = buf[i]
         t = tag & 0xF0
         size = _SIZES.get(t)
-        if size is None:
+        if size is None or (t >= T_TIME and tag != t):  # TIME, CODE: low nibble 0
             raise PayloadError("unknown field tag 0x%02x at byte %d" % (tag, i))
         if i + 1 + size > n:
             raise PayloadError("truncated field at byte %d: needs %d bytes, %d left"

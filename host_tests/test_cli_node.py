@@ -215,3 +215,18 @@ def test_monitor_duration_ends_it_while_reconnecting(tmp_path_factory):
         hole.close()
         if proc.poll() is None:
             proc.kill()
+
+
+def test_monitor_lines_tell_payloads_from_json_by_topic_not_by_keys():
+    """A command whose JSON has `seq` and `values` keys (set_config seq=1 values=[])
+    was taken for a decoded reading: the monitor died with KeyError 'code'."""
+    from fieldnode import monitor
+
+    rec = monitor.decode("fieldnode/v1/dev/cmd/set_config", b'{"seq": 1, "values": []}',
+                         "fieldnode/v1")
+    assert monitor.line(rec, 0, False).split()[1:] == ["dev", "cmd/set_config",
+                                                     '{"seq":1,"values":[]}']
+    rec = monitor.decode("fieldnode/v1/dev/state/temperature", bytes.fromhex("010007160859"),
+                         "fieldnode/v1")
+    assert monitor.line(rec, 0, True).split()[1:] == ["dev", "state/temperature", "#7",
+                                                    "21.37", "(retained)"]

@@ -144,6 +144,21 @@ def test_bad_config_at_boot_falls_back_and_says_so(broker, runtime, tmp_path, ca
         peer.stop()
 
 
+@pytest.mark.parametrize("device", ["a+b", "a/b"])
+def test_a_board_device_id_that_cannot_go_in_a_topic_stops_the_node_clearly(
+        broker, runtime, tmp_path, device):
+    # with no device_id in the config the board's id names the topics; it was not
+    # checked: "a+b" ended in a traceback, "a/b" published under fieldnode/v1/a/b/...
+    node = NodeProc(runtime, broker, tmp_path, FAST, device)
+    try:
+        assert node.proc.wait(timeout=20) == 1
+        assert "node: cannot start with the board's device id: device_id: %r must not " \
+            "contain %r (set device_id in the config)" % (device, device[1]) in node.output
+        assert "Traceback" not in node.output and "online" not in node.output
+    finally:
+        node.kill()
+
+
 def test_a_hung_sensor_driver_trips_the_watchdog(broker, runtime, tmp_path):
     device = "wdt-" + runtime
     node = NodeProc(runtime, broker, tmp_path, dict(FAST, watchdog_ms=1500), device)
@@ -187,6 +202,10 @@ def test_a_reading_out_of_the_payload_range_is_skipped_and_readings_go_on(broker
         node.wait_log("online")
         node.set_sensor("temperature", 3000000000)
         node.wait_log("sensor temperature failed: ValueError")
+        # a driver's float (21.5) is a sensor error too: it ended the publisher task
+        # (TypeError in the encoder), and the watchdog reset the node
+        node.set_sensor("temperature", 21.5)
+        node.wait_log("sensor temperature failed: TypeError('21.5 is not an int in steps of 10^-2'")
         node.set_sensor("temperature", 2345)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

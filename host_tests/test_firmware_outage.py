@@ -157,3 +157,43 @@ def test_a_retained_command_is_not_run_at_every_boot(broker, runtime, tmp_path):
         node.kill()
         peer.publish(base + "/cmd/reboot", b"", qos=1, retain=True)  # empty: clears it
         peer.stop()
+
+
+def test_after_a_dead_link_the_readings_carry_their_content_type_again(broker, runtime,
+                                                                        tmp_path):
+    # The link goes silently dead with a QoS 1 reading in flight; the node sees it at
+    # the keep-alive and resumes its session, which resends those bytes as they were
+    # [MQTT-4.4.0-1]: without the Content Type, sent on the old link only. That resend
+    # completed after the new link had cleared "Content Type sent", and set it again:
+    # no reading of the topic carried its Content Type on the new link.
+    device = "deadlink-" + runtime
+    peer = watch(broker, device)
+    proxy = FaultProxy(broker.host, broker.port)
+    cfg = dict(FAST, sensors={"temperature": {"interval_ms": 1000},
+                              "humidity": {"interval_ms": 60000}})
+    node = NodeProc(runtime, proxy, tmp_path, cfg, device)
+    topic = node.base + "/state/temperature"
+    try:
+        node.wait_log("-> state/temperature #3")
+        proxy.blackhole()
+        node.wait_log("link down", timeout=30)  # a reading went into the dead link
+        proxy.refuse(True)
+        proxy.cut()
+        proxy.pass_through()
+        time.sleep(1)
+        up_at = time.monotonic()
+        proxy.refuse(False)
+        node.wait_log("online", 2)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            new = [m for m in peer.on(topic) if m.at > up_at]
+            if len(new) >= 3:
+                break
+            time.sleep(0.2)
+        assert len(new) >= 3 and any(m.content_type == pl.CT_READING for m in new), \
+            [(pl.decode(m.payload), m.content_type) for m in new]
+        assert node.proc.poll() is None and "Traceback" not in node.output
+    finally:
+        node.kill()
+        proxy.close()
+        peer.stop()

@@ -38,6 +38,7 @@ def decode(topic, payload, prefix, content_type=None):
             d = pl.decode(payload)
             d["values"] = [[v, e, pl.fixed(v, e)] for v, e in d["values"]]
             rec["payload"] = d
+            rec["binary"] = True
         except pl.PayloadError as e:
             rec["error"] = str(e)
             rec["payload"] = payload.hex()
@@ -62,7 +63,7 @@ def line(rec, stamp, retained, extra=""):
     p = rec["payload"]
     if "error" in rec:
         body = "undecodable (%s): %s" % (rec["error"], p)
-    elif isinstance(p, dict) and "seq" in p and "values" in p:
+    elif rec.get("binary"):
         pl = module("payload")
         bits = ["#%d" % p["seq"]]
         if p["code"] is not None:
