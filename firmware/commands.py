@@ -26,7 +26,8 @@ TOO_LARGE = 4  # payload over MAX_BYTES
 FAILED = 5  # valid, but it could not be done (e.g. the file system failed)
 
 MAX_BYTES = 512
-MAX_ANSWER = 1792  # fits the client's 2048-byte transmit buffer with topic and properties
+MAX_ANSWER = 1792  # at most, whatever the limits below leave
+TX_SIZE = 2048  # the client's transmit buffer (main.py): the largest packet it sends
 _OVERHEAD = 48  # a PUBLISH's bytes beside its payload, Response Topic and Correlation Data
 MAX_BUSY = 4  # requests answered at once; more are dropped and counted (commands_dropped)
 REMEMBER = 4  # answers kept for replay: up to ~1 KB each (get_config), so few on a 64 KiB heap
@@ -67,6 +68,9 @@ class Commands:
         self.done = 0
         self.errors = 0
         self.reported = 0  # dropped requests already in the log
+        self.blink_end = 0  # ticks when identify's blinking ends
+        self.blinker = None  # its task (one, however many identify requests)
+        self.rebooting = False
         self.responder = Responder(app.sup, app.base + "/cmd/+", self.handle, qos=1,
                                    remember=REMEMBER, max_busy=MAX_BUSY,
                                    content_type="application/json", payload_format_indicator=1)
@@ -85,7 +89,8 @@ class Commands:
         if n != self.reported:
             self.reported = n
             print("node: commands dropped since boot: %d without a usable Response Topic, "
-                  "%d beyond %d at once, %d answers refused by the broker"
+                  "%d beyond %d at once, %d answers not sent (refused by the broker, or "
+                  "no room even for rc 5)"
                   % (r.ignored, r.busy, MAX_BUSY, r.failed))
 
     def handle(self, msg):
@@ -98,16 +103,20 @@ class Commands:
                 rc, out = TOO_LARGE, _answer(TOO_LARGE, "payload over %d bytes" % MAX_BYTES)
             else:
                 rc, out = self._run(name, data)
-            # bytes, not characters: MicroPython's JSON keeps non-ASCII text as UTF-8
-            top = MAX_ANSWER
+            # the answer's PUBLISH must fit the transmit buffer and the broker's Maximum
+            # Packet Size [MQTT-3.1.2-24]; its topic and payload, the offline queue's
+            # max_bytes (a supervised publish goes through it)
+            rt = len(msg.response_topic or "")
+            room = _OVERHEAD + rt + len(msg.correlation_data or b"")
+            top = min(MAX_ANSWER, TX_SIZE - room, self.app.sup.queue.max_bytes - rt)
             mps = self.app.client.session.server_max_packet_size
-            if mps:  # the broker's limit on the whole PUBLISH [MQTT-3.1.2-24]
-                top = min(top, mps - _OVERHEAD - len(msg.response_topic or "")
-                          - len(msg.correlation_data or b""))
+            if mps:
+                top = min(top, mps - room)
+            # bytes, not characters: MicroPython's JSON keeps non-ASCII text as UTF-8
             n = len(out) if len(out) * 4 <= top else len(out.encode())
             if n > top:
                 rc, out = FAILED, _answer(FAILED, "answer of %d bytes is over %d"
-                                          % (n, top))
+                                          % (n, max(top, 0)))
         except MemoryError:  # a full or fragmented heap: answer small, keep running
             gc.collect()
             rc, out = FAILED, '{"rc": %d, "msg": "out of memory"}' % FAILED
@@ -192,12 +201,19 @@ class Commands:
         _args(a, ("seconds",))
         s = _int(a, "seconds", 1, 60) if "seconds" in a else 5
         print("node: IDENTIFY: this is %s (blinking the LED for %d s)" % (self.app.base, s))
-        self.app.tasks.append(asyncio.create_task(self._blink(s)))
+        end = ticks_add(ticks_ms(), s * 1000)
+        if self.blinker is None or self.blinker.done():
+            self.blink_end = end
+            self.blinker = asyncio.create_task(self._blink())
+        elif ticks_diff(end, self.blink_end) > 0:  # one blinker, however many requests
+            self.blink_end = end
         return _answer(OK, "identifying for %d s" % s)
 
     def cmd_reboot(self, a):
         _args(a, ())
-        self.app.tasks.append(asyncio.create_task(self._reboot()))
+        if not self.rebooting:  # (a burst of reboots: one)
+            self.rebooting = True
+            self.app.tasks.append(asyncio.create_task(self._reboot()))
         return _answer(OK, "rebooting")
 
     # ---- helpers ---------------------------------------------------------------------
@@ -210,10 +226,9 @@ class Commands:
         self.app.config_source = "file"
         return cfg
 
-    async def _blink(self, s):
-        end = ticks_add(ticks_ms(), s * 1000)
+    async def _blink(self):
         on = True
-        while ticks_diff(end, ticks_ms()) > 0:
+        while ticks_diff(self.blink_end, ticks_ms()) > 0:
             board.led(on)
             on = not on
             await sleep_ms(250)

@@ -61,6 +61,7 @@ SENSOR = {
 }
 DEFAULTS = {k: v[1] for k, v in SCHEMA.items()}
 _WDT_MIN = 1000  # the node feeds its watchdog at most every 100 ms, checking its tasks
+_MAX_FILE = 8192  # bytes of config.json read at most
 
 
 class ConfigError(ValueError):
@@ -164,6 +165,9 @@ def validate(obj, sensors=None):
     if out["device_id"] is not None:
         topic_part("device_id", out["device_id"], False)
     topic_part("topic_prefix", out["topic_prefix"], True)
+    if out["topic_prefix"].startswith("$"):  # the broker's own topics [MQTT-4.7.2-1]
+        raise ConfigError("topic_prefix: %r must not start with '$' (topics starting with $ "
+                          "are the broker's)" % out["topic_prefix"])
     if (out["tls_cert"] is None) != (out["tls_key"] is None):
         raise ConfigError("tls_cert and tls_key: give both or neither")
     if 0 < out["watchdog_ms"] < _WDT_MIN:
@@ -230,6 +234,9 @@ def _path(d, name):
 
 
 def _read(path, sensors):
+    n = os.stat(path)[6]
+    if n > _MAX_FILE:  # a valid config is a few hundred bytes: not worth the heap
+        raise ConfigError("%d bytes, over %d" % (n, _MAX_FILE))
     with open(path) as f:
         return validate(json.loads(f.read()), sensors)
 
@@ -243,9 +250,11 @@ def load(d, sensors=None, log=None):
         except OSError:
             if log and name == FILE:
                 log("config: no %s in %s" % (name, d))
-        except (ValueError, ConfigError) as e:  # bad JSON, not UTF-8, a bad value
-            if log:  # (MicroPython's UnicodeError has no text)
-                log("config: %s is invalid: %s" % (name, str(e) or "not UTF-8 text"))
+        except Exception as e:  # bad JSON, not UTF-8, a bad value; nested too deep
+            if log:  # (RuntimeError, MemoryError); MicroPython's UnicodeError has no text
+                log("config: %s is invalid: %s" % (
+                    name, str(e) or ("not UTF-8 text" if isinstance(e, UnicodeError)
+                                     else type(e).__name__)))
     return validate({}, sensors), "defaults"
 
 
@@ -263,7 +272,7 @@ def save(d, cfg, sensors=None):
     try:
         _read(cur, sensors)  # keep the current file only if it is good
         _replace(cur, _path(d, LAST_GOOD))
-    except (OSError, ValueError):
+    except Exception:  # (as load() sees it)
         pass
     _replace(tmp, cur)
     return cfg

@@ -17,7 +17,7 @@ import asyncio
 
 import board
 from app import App, log, why
-from commands import Commands
+from commands import TX_SIZE, Commands
 from mqtt5 import Client, Will
 from mqtt5.supervisor import CONNECTING, DOWN, FATAL, STOPPED, UP, Supervisor, classify
 from mqtt5._compat import sleep_ms
@@ -73,7 +73,7 @@ class Node:
         base = cfg["topic_prefix"] + "/" + self.device_id
         self.client = Client(self.device_id, keepalive=cfg["keepalive"],
                              session_expiry=cfg["session_expiry"], username=user,
-                             password=pw, topic_alias_out=8,
+                             password=pw, topic_alias_out=8, tx_size=TX_SIZE,
                              # Debian's Mosquitto bursts QoS 1 past our Receive
                              # Maximum: ack them rather than drop the link
                              strict_receive_maximum=False, tls=tls,

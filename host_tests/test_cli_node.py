@@ -107,6 +107,16 @@ def test_cmd_answers_and_exit_codes(node):
     assert json.loads(r.stdout)["config"]["sensors"]["humidity"]["interval_ms"] == 2500
 
 
+def test_cmd_sends_text_beyond_the_bmp_as_utf8(node):
+    # json.dumps escaped it as a surrogate pair, which MicroPython's json.loads turns
+    # into CESU-8: the node refused a valid SSID as "not valid text"
+    r = fieldnode("cmd", node["id"], "set_config", "wifi_ssid=caf\u00e9 \U0001F600", "--url",
+                  node["url"])
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = fieldnode("cmd", node["id"], "get_config", "--url", node["url"])
+    assert json.loads(r.stdout)["config"]["wifi_ssid"] == "caf\u00e9 \U0001F600"
+
+
 def test_cmd_timeout_when_no_device_answers(node):
     t0 = time.monotonic()
     r = fieldnode("cmd", "nobody-home", "ping", "--timeout", 1, "--url", node["url"])

@@ -117,7 +117,9 @@ def test_events_older_than_their_expiry_are_dropped_not_sent_stale(broker, runti
 
 @pytest.mark.parametrize("case,expect", [
     ("missing", "defaults"), ("corrupt", "last_good"), ("half_written", "last_good"),
-    ("corrupt_no_last_good", "defaults"), ("bad_broker_url", "last_good")])
+    ("corrupt_no_last_good", "defaults"), ("bad_broker_url", "last_good"),
+    # these ended the node at boot (MemoryError, RecursionError) before it fell back
+    ("nested_deep", "last_good"), ("huge", "last_good")])
 def test_bad_config_at_boot_falls_back_and_says_so(broker, runtime, tmp_path, case, expect):
     device = ("cfg-%s-%s" % (case, runtime)).replace("_", "-")
     good = dict(FAST, stats_interval_ms=700)
@@ -125,8 +127,10 @@ def test_bad_config_at_boot_falls_back_and_says_so(broker, runtime, tmp_path, ca
         with open(os.path.join(tmp_path, "config.json"), "w") as f:
             f.write({"corrupt": "\x00\xffnot json", "half_written": json.dumps(good)[:20],
                      "corrupt_no_last_good": "{\"keepalive\": 1}",
-                     "bad_broker_url": json.dumps(dict(good, brokers=["mqtt://h:abc"]))}[case])
-    if case in ("corrupt", "half_written", "bad_broker_url"):
+                     "bad_broker_url": json.dumps(dict(good, brokers=["mqtt://h:abc"])),
+                     "nested_deep": '{"keepalive": ' + "[" * 1500 + "]" * 1500 + "}",
+                     "huge": "x" * 40000}[case])
+    if case in ("corrupt", "half_written", "bad_broker_url", "nested_deep", "huge"):
         with open(os.path.join(tmp_path, "config.last_good.json"), "w") as f:
             json.dump(good, f)
     peer = watch(broker, device)

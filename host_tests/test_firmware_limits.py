@@ -39,3 +39,35 @@ def test_an_answer_over_the_brokers_maximum_packet_size_is_rc_5(broker_factory, 
     finally:
         node.kill()
         peer.stop()
+
+
+def test_answers_are_sized_to_the_offline_queue_and_the_transmit_buffer(broker, runtime,
+                                                                        tmp_path):
+    # An answer goes through the supervisor's offline queue (queue_bytes, 256 at the
+    # least) and the client's 2048-byte transmit buffer, with its Response Topic and
+    # Correlation Data. Over either it was refused after the command ran: no answer,
+    # and the log blamed the broker. It is rc 5 now, naming the room there was.
+    device = "room-" + runtime
+    peer = watch(broker, device)
+    long_topic = "reply/long/" + "r" * 1300  # get_config's answer: a PUBLISH over 2048 B
+    peer.subscribe("reply/long/#", qos=1)
+    for queue_bytes in (256, 8192):
+        node = NodeProc(runtime, broker, tmp_path, dict(FAST, queue_bytes=queue_bytes), device)
+        try:
+            node.wait_log("online")
+            if queue_bytes == 256:
+                ans = json.loads(ask(peer, device, "get_config", b"1").payload)
+                over = 256 - len("reply/" + device)
+                assert ans["rc"] == 5 and ans["msg"].endswith(" bytes is over %d" % over), ans
+                assert json.loads(ask(peer, device, "ping", b"2").payload)["rc"] == 0
+            else:
+                peer.publish("fieldnode/v1/%s/cmd/get_config" % device, b"", qos=1,
+                             correlation_data=b"3", response_topic=long_topic)
+                ans = json.loads(peer.wait_messages(long_topic, 1)[-1].payload)
+                room = 2048 - 48 - len(long_topic) - 1
+                assert ans["rc"] == 5 and ans["msg"].endswith(" bytes is over %d" % room), ans
+            assert "answers not sent" not in node.output.replace("0 answers not sent", "")
+            assert node.proc.poll() is None and "Traceback" not in node.output
+        finally:
+            node.kill()
+    peer.stop()

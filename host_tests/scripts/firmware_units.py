@@ -49,6 +49,7 @@ for bad, key in (({"keepalive": 1}, "keepalive"), ({"keepalive": "30"}, "keepali
                  ({"sensors": {"temperature": {"speed": 2}}}, "speed"),
                  ({"sensors": {"pressure": {}}}, "pressure"),
                  ({"brokers": ["http://x"]}, "brokers"), ({"device_id": "a/b"}, "device_id"),
+                 ({"topic_prefix": "$SYS"}, "topic_prefix"),  # the broker's [MQTT-4.7.2-1]
                  ({"allow_plain_credentials": 1}, "allow_plain_credentials"),
                  ({"sensors": {"temperature": {"high": 10, "low": 20}}}, "low")):
     try:
@@ -232,6 +233,30 @@ async def _lost():
     ok("lost_session_remarks_wrapped", list(a.dirty[:2]) == [1, 0], list(a.dirty))
 
 asyncio.run(_lost())
+
+
+# identify and reboot in a burst: one blinker (extended to the latest end), one reboot
+# task; each identify left a blink task (and a list entry) of its own: 300 of them
+# ran a MicroPython node's heap out
+async def _identify():
+    import commands
+
+    a = app.App(_SupLost(), config.validate({}, app.board.SENSORS), "defaults", "unit")
+    c = commands.Commands(a, None)
+    rc = [json.loads(c.cmd_identify({"seconds": 1 + i % 60}))["msg"] for i in range(300)]
+    first = c.blinker
+    longest = c.blink_end
+    c.cmd_identify({"seconds": 2})  # ends sooner than the blinking: changes nothing
+    same = c.blinker is first and c.blink_end == longest
+    for _ in range(20):
+        c.cmd_reboot({})
+    ok("identify_one_blinker", same and rc[59] == "identifying for 60 s" and len(a.tasks) == 1,
+       (same, len(a.tasks)))
+    for t in a.tasks + [c.blinker]:
+        t.cancel()
+    await asyncio.sleep(0)
+
+asyncio.run(_identify())
 ok("why_timeout", app.why(asyncio.TimeoutError()) == "timed out", app.why(asyncio.TimeoutError()))
 
 print(json.dumps({"done": _n[0]}))

@@ -53,7 +53,10 @@ def request(url, prefix, device, name, args, timeout, tls=None):
         props.ResponseTopic = reply
         props.CorrelationData = corr
         props.ContentType = "application/json"
-        client.publish(base + "/cmd/" + name, json.dumps(args), qos=1, properties=props)
+        # UTF-8, not \u escapes: MicroPython's json.loads turns an escaped surrogate
+        # pair (an emoji) into CESU-8, which the node refuses as text
+        client.publish(base + "/cmd/" + name, json.dumps(args, ensure_ascii=False).encode(),
+                       qos=1, properties=props)
         try:
             payload = inbox.get(timeout=timeout)
         except queue.Empty:
