@@ -33,6 +33,10 @@ MAX_BUSY = 4  # requests answered at once; more are dropped and counted (command
 REMEMBER = 4  # answers kept for replay: up to ~1 KB each (get_config), so few on a 64 KiB heap
 # keys that take effect only after a reboot (the others apply at once)
 _LIVE = ("sensors", "stats_interval_ms", "event_expiry_s")
+# keys set_config refuses: whoever may publish commands could send the node, and its
+# credentials, to a server of theirs (docs/commands.md); serial (fieldnode config) only
+SERIAL_ONLY = ("brokers", "username", "password", "allow_plain_credentials", "tls_ca",
+               "tls_cert", "tls_key", "tls_insecure")
 
 
 class _Bad(Exception):
@@ -191,6 +195,10 @@ class Commands:
     def cmd_set_config(self, a):
         if not a:
             raise _Bad("no keys to set")
+        for k in a:
+            if k in SERIAL_ONLY:
+                raise _Bad("%s: set over serial only (fieldnode config set), so that commands "
+                           "cannot send the node or its credentials elsewhere" % k)
         old = self.app.cfg
         new = self._save(a)
         later = [k for k in a if k not in _LIVE and new[k] != old[k]]

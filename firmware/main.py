@@ -22,21 +22,19 @@ from mqtt5 import Client, Will
 from mqtt5.supervisor import CONNECTING, DOWN, FATAL, STOPPED, UP, Supervisor, classify
 from mqtt5._compat import sleep_ms
 
-_LOOPBACK = ("127.", "localhost", "[::1]", "::1")
-
-
-def _host(url):
-    rest = url.split("://", 1)[1].split("/", 1)[0]
-    return rest.rsplit(":", 1)[0] if rest.count(":") == 1 else rest
+def _loopback(host):
+    # this host by name or address: localhost, 127.0.0.0/8, ::1 (nothing that only
+    # starts like one: localhost.example.com is another host)
+    p = host.split(".")
+    return host in ("localhost", "::1") or (
+        len(p) == 4 and p[0] == "127" and all(x.isdigit() and int(x) < 256 for x in p))
 
 
 def _plain_remote(urls):
     # brokers reached over plain TCP that are not on this host
-    out = []
-    for u in urls:
-        if u.startswith("mqtt://") and not _host(u).startswith(_LOOPBACK):
-            out.append(u)
-    return out
+    from mqtt5.transport import parse_url
+
+    return [u for u in urls if u.startswith("mqtt://") and not _loopback(parse_url(u)[1])]
 
 
 def _tls_options(cfg, urls):

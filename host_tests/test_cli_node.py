@@ -151,6 +151,10 @@ def test_no_broker():
         r = fieldnode(*argv, "--url", url)
         assert r.returncode == 1
         assert r.stderr == "fieldnode %s: no broker at %s: Connection refused\n" % (argv[0], url)
+        # a password in the URL is not echoed
+        r = fieldnode(*argv, "--url", url.replace("//", "//me:S3cr3t@"))
+        assert r.stderr == "fieldnode %s: no broker at %s: Connection refused\n" % (
+            argv[0], url.replace("//", "//me:***@"))
 
 
 def test_monitor_and_cmd_over_mqtts(tmp_path_factory):
@@ -236,6 +240,9 @@ def test_monitor_lines_tell_payloads_from_json_by_topic_not_by_keys():
                          "fieldnode/v1")
     assert monitor.line(rec, 0, False).split()[1:] == ["dev", "cmd/set_config",
                                                      '{"seq":1,"values":[]}']
+    rec = monitor.decode("fieldnode/v1/dev/cmd/set_config", b'{"password": "S3cr3t"}',
+                         "fieldnode/v1")  # a secret in a request shows as the node shows it
+    assert rec["payload"] == {"password": "***"}
     rec = monitor.decode("fieldnode/v1/dev/state/temperature", bytes.fromhex("010007160859"),
                          "fieldnode/v1")
     assert monitor.line(rec, 0, True).split()[1:] == ["dev", "state/temperature", "#7",

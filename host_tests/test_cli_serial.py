@@ -255,6 +255,12 @@ def test_config_export_and_import(node_device, tmp_path):
     assert r.returncode == 0 and "secrets masked" in r.stdout
     saved = json.loads(exported.read_text())
     assert saved["password"] == "***" and saved["keepalive"] == 90
+    # with the secrets in clear, the file is its owner's alone (it was 0644 by umask)
+    clear = tmp_path / "clear.json"
+    r = fieldnode("config", "export", clear, "--show-secrets", "--port", dev.port)
+    assert r.returncode == 0 and json.loads(clear.read_text())["password"] == "s3cret"
+    assert clear.stat().st_mode & 0o777 == 0o600
+    clear.unlink()
 
     saved["keepalive"] = 120
     exported.write_text(json.dumps(saved))

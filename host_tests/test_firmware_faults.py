@@ -398,13 +398,18 @@ def test_bad_credentials_back_off_long_and_say_why(broker_factory, runtime, tmp_
         node.kill()
 
 
-def test_credentials_are_withheld_over_plain_tcp_to_another_host(runtime, tmp_path):
-    class Remote:  # TEST-NET-1 (RFC 5737): never a real broker
-        url = "mqtt://192.0.2.1:1883"
+@pytest.mark.parametrize("url", ["mqtt://192.0.2.1:1883",  # TEST-NET-1 (RFC 5737)
+                                 # names that only start like this host's (they were
+                                 # taken for it: the password went in clear)
+                                 "mqtt://localhost.example:1883", "mqtt://127.example:1883"])
+def test_credentials_are_withheld_over_plain_tcp_to_another_host(runtime, tmp_path, url):
+    class Remote:
+        pass
+    Remote.url = url
     node = NodeProc(runtime, Remote, tmp_path,
                     dict(FAST, username="node", password="Plain-Secret"), "plain-" + runtime)
     try:
-        node.wait_log("credentials withheld: mqtt://192.0.2.1:1883 is plain TCP")
+        node.wait_log("credentials withheld: %s is plain TCP" % url)
         assert "Plain-Secret" not in node.output
         # stopped without ever connecting: the log says so, it claims no goodbye
         node.wait_log("link down")

@@ -89,10 +89,16 @@ def test_every_command_round_trips(shared):
     assert cfg["config"]["wifi_password"] == "***"
     assert request(shared, "set_config", {"event_expiry_s": 120})["rc"] == 0
     assert request(shared, "get_config")["config"]["event_expiry_s"] == 120
-    # a masked secret sent back is kept, not overwritten with "***"
-    assert request(shared, "set_config", {"password": "***"})["rc"] == 0
-    with open(shared.config_path) as f:
-        assert json.load(f)["password"] == SECRET
+    # brokers, credentials and TLS are set over serial only: whoever may publish
+    # commands could have sent the node and its password to a server of theirs
+    with open(shared.config_path, "rb") as f:
+        before = f.read()
+    for key, value in (("password", "***"), ("brokers", ["mqtt://192.0.2.2:1883"]),
+                       ("allow_plain_credentials", True), ("tls_insecure", True)):
+        ans = request(shared, "set_config", {key: value, "event_expiry_s": 60})
+        assert ans["rc"] == 3 and ans["msg"].startswith(key + ": set over serial only"), ans
+    with open(shared.config_path, "rb") as f:
+        assert f.read() == before
     ans = request(shared, "identify", {"seconds": 1})
     assert ans["rc"] == 0
     shared.wait_log("IDENTIFY")
@@ -213,35 +219,42 @@ def test_button_and_threshold_events(shared):
     os.remove(os.path.join(shared.home, "sim", "temperature"))
 
 
-def test_a_config_with_long_values_still_fits_its_get_config_answer(shared):
+def _get_config(runtime, broker, home, cfg, device):
+    # the answer of a node booted with `cfg` (brokers, credentials and TLS paths are
+    # not set by command), and its size in bytes
+    peer = PahoPeer(broker, "watch-" + device).start()
+    peer.subscribe("reply/" + device, qos=1)
+    node = NodeProc(runtime, broker, home, dict(FAST, **cfg), device)
+    try:
+        node.wait_log("online")
+        peer.publish("fieldnode/v1/%s/cmd/get_config" % device, b"", qos=1,
+                     correlation_data=b"1", response_topic="reply/" + device)
+        got = peer.wait_messages("reply/" + device, 1)[-1].payload
+        return json.loads(got), len(got)
+    finally:
+        node.kill()
+        peer.stop()
+
+
+def test_a_config_with_long_values_still_fits_its_get_config_answer(runtime, broker, tmp_path):
     # the node answers rc 5 rather than fail to send an answer over 1792 bytes;
     # long broker URLs and TLS paths must stay well inside that
-    urls = ["mqtt://%s.example:1883" % ("b%d" % i * 40)[:90] for i in range(4)]
-    assert request(shared, "set_config", {"brokers": urls})["rc"] == 0
+    urls = [broker.url] + ["mqtt://%s.example:1883" % ("b%d" % i * 40)[:90] for i in range(3)]
     paths = {"tls_ca": "/" + "c" * 127, "tls_cert": "/" + "d" * 127, "tls_key": "/" + "e" * 127}
-    assert request(shared, "set_config", paths)["rc"] == 0
-    ans = request(shared, "get_config")
-    assert ans["rc"] == 0 and ans["config"]["brokers"] == urls
-    assert len(json.dumps(ans)) < 1792
-    assert request(shared, "set_config", {"brokers": [], "tls_ca": None, "tls_cert": None,
-                                          "tls_key": None})["rc"] == 0
+    ans, size = _get_config(runtime, broker, tmp_path, dict(paths, brokers=urls),
+                            "long-" + runtime)
+    assert ans["rc"] == 0 and ans["config"]["brokers"] == urls and size < 1792
 
 
-def test_the_get_config_answer_is_limited_in_bytes_not_characters(shared):
+def test_the_get_config_answer_is_limited_in_bytes_not_characters(runtime, broker, tmp_path):
     # three-byte characters in five values: the answer is some 1,100 characters
     # but over 1,792 bytes (MicroPython's JSON is UTF-8; CPython's \u escapes are
-    # longer still); each request stays under 512 bytes
+    # longer still)
     e = "\u20ac"
-    for args in ({"tls_ca": "/" + e * 127}, {"tls_cert": "/" + e * 75, "tls_key": "/" + e * 75},
-                 {"username": e * 64, "wifi_ssid": e * 32}):
-        arg = json.dumps(args, ensure_ascii=False).encode()
-        assert request(shared, "set_config", arg)["rc"] == 0
-    ans = request(shared, "get_config")
-    size = len(shared.peer.on(shared.reply_topic)[-1].payload)
+    cfg = {"tls_ca": "/" + e * 127, "tls_cert": "/" + e * 75, "tls_key": "/" + e * 75,
+           "username": e * 64, "wifi_ssid": e * 32, "brokers": ["mqtt://127.0.0.1:%d" % broker.port]}
+    ans, size = _get_config(runtime, broker, tmp_path, cfg, "bytes-" + runtime)
     assert size <= 1792 and ans["rc"] == 5 and "over 1792" in ans["msg"], (size, ans)
-    assert request(shared, "set_config", {"tls_ca": None, "tls_cert": None, "tls_key": None,
-                                          "username": "node", "wifi_ssid": ""})["rc"] == 0
-    assert request(shared, "get_config")["rc"] == 0
 
 
 def test_zz_ctrl_c_says_offline_and_no_secret_ever_showed(shared, broker):

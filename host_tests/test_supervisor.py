@@ -86,6 +86,12 @@ def test_a_reference_to_plain_tcp_or_unparsable_is_not_followed(rec):
                           ["mqtts://s:1", True, 2], ["mqtts://ok:8883", True, 2]], r
     assert r["urls"] == ["mqtts://s:1"] and r["failures"] == {"0x9C": 2, "0x9D": 1, "0x87": 1}
     assert r["mixed"] == "broker URLs mix mqtt:// and mqtts://: nothing falls back to plain TCP"
+    # with credentials over plain TCP, only a reference to the same host is followed
+    assert rec("plain_refs")["calls"] == ["mqtt://127.0.0.1:1", "mqtt://127.0.0.1:2",
+                                          "mqtt://127.0.0.1:1"]
+    # user:password@ in a URL is refused, without echoing the password
+    assert rec("userinfo")["error"] == ("bad URL mqtt://...@127.0.0.1:1883: credentials do "
+                                        "not go in the URL (pass username= and password=)")
 
 
 def test_supervised_client_on_a_broker(runtime, broker):

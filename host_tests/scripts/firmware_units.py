@@ -65,6 +65,13 @@ for url in ("mqtt://", "mqtt://h:", "mqtt://h:99999", "mqtt://h:abc", "mqtt://:1
         ok("reject_broker " + url, False, url)
     except config.ConfigError as e:
         ok("reject_broker " + url, str(e).startswith("brokers: ") and repr(url) in str(e), e)
+for url in ("mqtt://node:Pw-4242@127.0.0.1:1883", "mqtt://node:Pw-4242@127.0.0.1"):
+    try:  # credentials in a URL: refused, and the password not echoed (log, answers)
+        config.validate({"brokers": [url]})
+        ok("reject_userinfo", False, url)
+    except config.ConfigError as e:
+        ok("reject_userinfo", "credentials do not go in the URL" in str(e)
+           and "Pw-4242" not in str(e), e)
 if sys.implementation.name == "cpython":  # a MicroPython str holds no lone surrogate
     try:
         config.validate({"wifi_ssid": "\ud800"})

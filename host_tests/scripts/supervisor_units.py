@@ -67,6 +67,7 @@ emit(check="put_front", order=out, bytes=q.bytes)
 class FakeSession:
     server_reference = None
     session_present = False
+    username = password = None
 
 
 class FakeRouter:
@@ -187,6 +188,24 @@ async def refused_refs():
         mixed = str(e)
     emit(check="refused_refs", calls=fc.calls, urls=sup.urls, mixed=mixed,
          failures=sup.stats.as_dict()["failures"])
+    # plain TCP with credentials: a reference to the same host is followed, one to
+    # another host is not (the server would choose where the password goes in clear)
+    fc = FakeClient([
+        {"fail": rc_error("CONNACK", 0x9C), "ref": "mqtt://127.0.0.1:2"},
+        {"fail": rc_error("CONNACK", 0x9C), "ref": "mqtt://192.0.2.2:1883"},
+        {"fail": rc_error("CONNACK", 0x87)},
+    ])
+    fc.session.password = b"pw"
+    sup = Supervisor(fc, "mqtt://127.0.0.1:1", base_ms=8, cap_ms=64, rand=Half())
+    fc.sup = sup
+    await asyncio.wait_for(sup.start(), 5)
+    emit(check="plain_refs", calls=[c[0] for c in fc.calls])
+    try:
+        Supervisor(fc, "mqtt://node:s3cret@127.0.0.1:1883")
+        userinfo = None
+    except ValueError as e:
+        userinfo = str(e)
+    emit(check="userinfo", error=userinfo)
 
 
 async def both():

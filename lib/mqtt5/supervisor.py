@@ -12,8 +12,9 @@
   (FATAL_CODES) stop retrying, or wait `fatal_backoff_ms` when that is set;
   transient ones back off; 0x9C/0x9D with a Server Reference try the referenced
   server next (spec 4.11), 0x9D (moved) also replaces the list URL; after 3
-  redirects in a row it backs off. A reference that does not parse or leaves TLS
-  (mqtts:// to mqtt://) is not followed: the refusal backs off.
+  redirects in a row it backs off. A reference that does not parse, leaves TLS
+  (mqtts:// to mqtt://), or goes over plain TCP to another host while the client has
+  credentials is not followed: the refusal backs off.
 - Several broker URLs, of one scheme (nothing falls back to plain TCP), in turn.
 - Session: Clean Start only on the very first connect (`clean_start_first`), then
   clean_start=False with the client's Session Expiry Interval (give the Client a
@@ -318,6 +319,7 @@ class Supervisor:
         kind = classify(code)
         # the Server Reference of the CONNACK / DISCONNECT (spec 4.11)
         ref = self._followed(self.client.session.server_reference) if kind == REDIRECT else None
+        self._set(DOWN, err)  # (a redirect too: on_state hears why, then where to)
         if ref and self._hops < _MAX_HOPS:
             if code == 0x9D and not self._via_ref:
                 # Server moved (permanent): it replaces the URL that sent us there
@@ -327,7 +329,6 @@ class Supervisor:
             return not self._stop  # try the reference at once
         # (more than _MAX_HOPS redirects in a row: servers sending us in a circle,
         # back off like any transient refusal)
-        self._set(DOWN, err)
         if kind == FATAL:
             if self.fatal_backoff_ms is None:
                 self._halt(err)
@@ -343,16 +344,22 @@ class Supervisor:
         return not self._stop
 
     def _followed(self, ref):
-        # The URL a Server Reference (the first of several) leads to, or None: one
-        # that does not parse, or with another scheme (mqtts:// -> mqtt:// would
-        # drop TLS: the credentials would go in clear).  Bare host:port: same scheme.
-        scheme = parse_url(self.url)[0]
+        # The URL a Server Reference (the first of several; bare host:port: same
+        # scheme) leads to, or None: one that does not parse, leaves TLS, or goes over
+        # plain TCP to another host with credentials (the server must not choose
+        # where they go in clear).
+        scheme, host, _ = parse_url(self.url)
         ref = ref and ref.split(" ")[0]
-        ref = ref if not ref or "://" in ref else scheme + "://" + ref
+        if not ref:
+            return None
+        ref = ref if "://" in ref else scheme + "://" + ref
         try:
-            return ref if ref and parse_url(ref)[0] == scheme else None
+            to = parse_url(ref)
         except ValueError:
             return None
+        s = self.client.session
+        creds = s.username is not None or s.password is not None
+        return None if to[0] != scheme or scheme == "mqtt" and to[1] != host and creds else ref
 
     def _next_url(self):
         self._via_ref = self._redirect is not None

@@ -14,7 +14,8 @@ def parse_url(url):
     """'mqtt://host:port' -> ('mqtt', host, port). Port defaults to 1883 (8883 for
     mqtts). A bare 'host[:port]' means mqtt://. IPv6 hosts go in brackets.
     ValueError naming the URL for another scheme, no host, or a port that is not
-    1..65535."""
+    1..65535; also for user:password@ in it (credentials are Client arguments),
+    then without echoing them."""
     scheme = "mqtt"
     hp = url
     i = url.find("://")
@@ -26,6 +27,9 @@ def parse_url(url):
     j = hp.find("/")
     if j >= 0:
         hp = hp[:j]
+    if "@" in hp:
+        raise ValueError("bad URL %s://...@%s: credentials do not go in the URL (pass "
+                         "username= and password=)" % (scheme, hp[hp.rfind("@") + 1:]))
     port = 8883 if scheme == "mqtts" else 1883
     k = hp.rfind(":")
     host = hp

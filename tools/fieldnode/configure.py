@@ -115,11 +115,12 @@ def load_file(path):
 
 
 @contextlib.contextmanager
-def atomic_output(path):
+def atomic_output(path, private=False):
     """A text buffer that becomes the file `path` when the block ends without error: written
     to a temp file in the same directory (created up front, so an unwritable `path` fails
     first), then renamed over it (os.replace), so an existing `path` is replaced whole or
-    left untouched. An OS error on `path` is a CliError naming it."""
+    left untouched. `private`: the file is readable by its owner only (0600: secrets in
+    it). An OS error on `path` is a CliError naming it."""
     def failed(e):      # an OSError, or its message
         return CliError("cannot write %s: %s" % (path, getattr(e, "strerror", None) or e))
 
@@ -130,6 +131,8 @@ def atomic_output(path):
         mode = os.stat(target).st_mode & 0o7777     # a replaced file keeps its mode
     except OSError:
         mode = 0o666 & ~_umask()                    # a new one: as open() would make it
+    if private:
+        mode &= 0o600
     try:
         fd, tmp = tempfile.mkstemp(dir=os.path.dirname(target),
                                    prefix="." + os.path.basename(target) + ".", suffix=".tmp")
@@ -208,7 +211,7 @@ def run(args):
     with contextlib.ExitStack() as stack:
         out = sys.stdout
         if args.action == "export" and args.items:
-            out = stack.enter_context(atomic_output(args.items[0]))
+            out = stack.enter_context(atomic_output(args.items[0], args.show_secrets))
         dev = stack.enter_context(Device(args.port))
         cfg, source, cdir, sensors = read(dev, lenient=args.action == "import")
         if args.action == "show":

@@ -51,9 +51,12 @@ def decode(topic, payload, prefix, content_type=None):
     if kind in _JSON_KINDS and text:
         try:
             rec["payload"] = json.loads(text)
-            return rec
         except ValueError:
             pass
+        else:  # a password in a set_config request: *** (as the node shows it)
+            if isinstance(rec["payload"], dict):
+                rec["payload"] = module("config").mask(rec["payload"])
+            return rec
     rec["payload"] = text
     return rec
 
@@ -102,7 +105,7 @@ def _reconnect(lost, url, on_message, tls, topic, deadline):
     # Returns the new client, or the lost one (closed) when --duration ran out first.
     mqtt.close(lost)
     print("monitor: lost the connection to %s; reconnecting (messages meanwhile are not "
-          "shown)" % url, file=sys.stderr)
+          "shown)" % mqtt.shown(url), file=sys.stderr)
     pause = 1.0
     while deadline is None or time.monotonic() < deadline:
         left = 5.0 if deadline is None else min(5.0, max(0.1, deadline - time.monotonic()))
@@ -118,7 +121,7 @@ def _reconnect(lost, url, on_message, tls, topic, deadline):
                        max(0.0, min(pause, deadline - time.monotonic())))
             pause = min(pause * 2, 30.0)
             continue
-        print("monitor: reconnected, %s on %s" % (topic, url), file=sys.stderr)
+        print("monitor: reconnected, %s on %s" % (topic, mqtt.shown(url)), file=sys.stderr)
         return client
     return lost
 
@@ -134,7 +137,8 @@ def run(args):
     client = mqtt.connect(args.url, on_message, tls=tls)
     try:
         mqtt.subscribe(client, [topic])
-        print("monitor: %s on %s (Ctrl-C to stop)" % (topic, args.url), file=sys.stderr)
+        print("monitor: %s on %s (Ctrl-C to stop)" % (topic, mqtt.shown(args.url)),
+              file=sys.stderr)
         sys.stderr.flush()
         seen = 0
         deadline = None if args.duration is None else time.monotonic() + args.duration

@@ -42,6 +42,14 @@ def add_arguments(parser):
                           "the broker's identity is NOT verified, a warning says so")
 
 
+def shown(url):
+    """`url` fit for messages: a password in it (mqtt://user:PASS@host) as ***."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return url.replace(":" + parts.password + "@", ":***@", 1)
+
+
 def check_url(url):
     """(urlsplit parts, port) of a broker URL; anything but mqtt[s]://host[:port] with a
     port in 1..65535 is a wrong argument (CliError, exit code 2)."""
@@ -52,7 +60,7 @@ def check_url(url):
         port = 0
     if parts.scheme not in PORTS or not parts.hostname or port == 0:
         raise CliError("broker URL must look like mqtt://host[:port] or mqtts://host[:port] "
-                       "(port 1-65535), got %r" % url, code=2)
+                       "(port 1-65535), got %r" % shown(url), code=2)
     return parts, port or PORTS[parts.scheme]
 
 
@@ -119,7 +127,7 @@ def tls_context(args):
         if given:
             raise CliError("%s %s: the URL must be mqtts://, got %r" % (
                 ", ".join(given), "is a TLS option" if len(given) == 1 else "are TLS options",
-                args.url), code=2)
+                shown(args.url)), code=2)
         return None
     if (args.cert is None) != (args.key is None):
         raise CliError("--cert needs --key (the client certificate's private key)" if args.cert
@@ -294,12 +302,12 @@ def connect(url, on_message=None, timeout=5.0, tls=None):
     except ssl.SSLError as e:
         raise CliError(_tls_failure(e, tls)) from None
     except TimeoutError:
-        raise CliError("no broker at %s: no answer within %.3gs" % (url, timeout)) from None
+        raise CliError("no broker at %s: no answer within %.3gs" % (shown(url), timeout)) from None
     except OSError as e:
         if tls is not None and isinstance(e, ConnectionResetError):
             raise CliError("TLS: the broker closed the connection during the handshake "
                            "(a plain mqtt:// port?)") from None
-        raise CliError("no broker at %s: %s" % (url, e.strerror or e)) from None
+        raise CliError("no broker at %s: %s" % (shown(url), e.strerror or e)) from None
     if not done.is_set():       # the CONNECT may have failed to go out already
         client.loop_start()
     if not done.wait(max(0.0, deadline - time.monotonic())):
@@ -310,13 +318,13 @@ def connect(url, on_message=None, timeout=5.0, tls=None):
             except OSError:
                 pass
         client.loop_stop()
-        raise CliError("no broker at %s: no CONNACK within %.3gs" % (url, timeout))
+        raise CliError("no broker at %s: no CONNACK within %.3gs" % (shown(url), timeout))
     if lost:
         client.loop_stop()
-        raise CliError(_closed(url, tls, errors))
+        raise CliError(_closed(shown(url), tls, errors))
     if result[0].is_failure:
         client.loop_stop()
-        raise CliError("broker at %s refused the connection: %s" % (url, result[0]))
+        raise CliError("broker at %s refused the connection: %s" % (shown(url), result[0]))
     return client
 
 
