@@ -28,6 +28,7 @@ FAILED = 5  # valid, but it could not be done (e.g. the file system failed)
 MAX_BYTES = 512
 MAX_ANSWER = 1792  # at most, whatever the limits below leave
 TX_SIZE = 2048  # the client's transmit buffer (main.py): the largest packet it sends
+_TX_FREE = 32  # of which the session keeps this much free (mqtt5.outbound _RESERVE)
 _OVERHEAD = 48  # a PUBLISH's bytes beside its payload, Response Topic and Correlation Data
 MAX_BUSY = 4  # requests answered at once; more are dropped and counted (commands_dropped)
 REMEMBER = 4  # answers kept for replay: up to ~1 KB each (get_config), so few on a 64 KiB heap
@@ -36,7 +37,7 @@ _LIVE = ("sensors", "stats_interval_ms", "event_expiry_s")
 # keys set_config refuses: whoever may publish commands could send the node, and its
 # credentials, to a server of theirs (docs/commands.md); serial (fieldnode config) only
 SERIAL_ONLY = ("brokers", "username", "password", "allow_plain_credentials", "tls_ca",
-               "tls_cert", "tls_key", "tls_insecure")
+               "tls_cert", "tls_key", "tls_insecure", "wifi_ssid", "wifi_password")
 
 
 class _Bad(Exception):
@@ -108,11 +109,13 @@ class Commands:
             else:
                 rc, out = self._run(name, data)
             # the answer's PUBLISH must fit the transmit buffer and the broker's Maximum
-            # Packet Size [MQTT-3.1.2-24]; its topic and payload, the offline queue's
-            # max_bytes (a supervised publish goes through it)
-            rt = len(msg.response_topic or "")
+            # Packet Size [MQTT-3.1.2-24]; at QoS 1 its topic and payload, the offline
+            # queue's max_bytes (a supervised QoS 1 publish goes through it)
+            rt = len((msg.response_topic or "").encode())
             room = _OVERHEAD + rt + len(msg.correlation_data or b"")
-            top = min(MAX_ANSWER, TX_SIZE - room, self.app.sup.queue.max_bytes - rt)
+            top = min(MAX_ANSWER, TX_SIZE - _TX_FREE - room)
+            if msg.qos:
+                top = min(top, self.app.sup.queue.max_bytes - rt)
             mps = self.app.client.session.server_max_packet_size
             if mps:
                 top = min(top, mps - room)

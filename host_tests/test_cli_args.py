@@ -123,6 +123,11 @@ URL_FORM = "broker URL must look like mqtt://host[:port] or mqtts://host[:port] 
     (["monitor", "--device", "#"], "--device: '#' must not contain '#'"),
     (["monitor", "--prefix", ""], "--prefix must not be empty"),
     (["monitor", "--duration", "nan"], "--duration must be positive and finite"),
+    # a password in a bad URL is not echoed, also one holding a / or an @
+    (["monitor", "--url", "mqtt://me:se/cr@t@127.0.0.1:0"], URL_FORM + ", got "
+     "'mqtt://me:***@127.0.0.1:0'"),
+    # bytes that are not UTF-8 (a traceback when the request was encoded)
+    (["cmd", "node-1", "set_config", "device_id=\udcff"], "arguments must be UTF-8 text"),
 ])
 def test_broker_url_and_topic_parts_are_checked_before_connecting(argv, message):
     """Refused before any connection is tried: these raised a traceback from urllib or

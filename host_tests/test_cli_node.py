@@ -110,11 +110,14 @@ def test_cmd_answers_and_exit_codes(node):
 def test_cmd_sends_text_beyond_the_bmp_as_utf8(node):
     # json.dumps escaped it as a surrogate pair, which MicroPython's json.loads turns
     # into CESU-8: the node refused a valid SSID as "not valid text"
-    r = fieldnode("cmd", node["id"], "set_config", "wifi_ssid=caf\u00e9 \U0001F600", "--url",
+    r = fieldnode("cmd", node["id"], "set_config", "device_id=caf\u00e9 \U0001F600", "--url",
                   node["url"])
     assert r.returncode == 0, r.stdout + r.stderr
     r = fieldnode("cmd", node["id"], "get_config", "--url", node["url"])
-    assert json.loads(r.stdout)["config"]["wifi_ssid"] == "caf\u00e9 \U0001F600"
+    assert json.loads(r.stdout)["config"]["device_id"] == "caf\u00e9 \U0001F600"
+    r = fieldnode("cmd", node["id"], "set_config", "device_id=" + node["id"], "--url",
+                  node["url"])
+    assert r.returncode == 0, r.stdout + r.stderr
 
 
 def test_cmd_timeout_when_no_device_answers(node):

@@ -50,6 +50,7 @@ def test_answers_are_sized_to_the_offline_queue_and_the_transmit_buffer(broker, 
     device = "room-" + runtime
     peer = watch(broker, device)
     long_topic = "reply/long/" + "r" * 1300  # get_config's answer: a PUBLISH over 2048 B
+    wide_topic = "reply/long/" + "\u00e9" * 700  # 711 characters, 1411 bytes
     peer.subscribe("reply/long/#", qos=1)
     for queue_bytes in (256, 8192):
         node = NodeProc(runtime, broker, tmp_path, dict(FAST, queue_bytes=queue_bytes), device)
@@ -60,12 +61,21 @@ def test_answers_are_sized_to_the_offline_queue_and_the_transmit_buffer(broker, 
                 over = 256 - len("reply/" + device)
                 assert ans["rc"] == 5 and ans["msg"].endswith(" bytes is over %d" % over), ans
                 assert json.loads(ask(peer, device, "ping", b"2").payload)["rc"] == 0
+                # a QoS 0 answer does not go through the queue: not limited by it
+                n = len(peer.on("reply/" + device))
+                peer.publish("fieldnode/v1/%s/cmd/get_config" % device, b"", qos=0,
+                             correlation_data=b"q0", response_topic="reply/" + device)
+                ans = json.loads(peer.wait_messages("reply/" + device, n + 1)[-1].payload)
+                assert ans["rc"] == 0, ans
             else:
-                peer.publish("fieldnode/v1/%s/cmd/get_config" % device, b"", qos=1,
-                             correlation_data=b"3", response_topic=long_topic)
-                ans = json.loads(peer.wait_messages(long_topic, 1)[-1].payload)
-                room = 2048 - 48 - len(long_topic) - 1
-                assert ans["rc"] == 5 and ans["msg"].endswith(" bytes is over %d" % room), ans
+                # the transmit buffer: 2048 bytes, 32 kept free, 48 of headers; the
+                # Response Topic counted in bytes
+                for topic in (long_topic, wide_topic):
+                    peer.publish("fieldnode/v1/%s/cmd/get_config" % device, b"", qos=1,
+                                 correlation_data=b"3", response_topic=topic)
+                    ans = json.loads(peer.wait_messages(topic, 1)[-1].payload)
+                    room = 2048 - 32 - 48 - len(topic.encode()) - 1
+                    assert ans["rc"] == 5 and ans["msg"].endswith(" bytes is over %d" % room), ans
             assert "answers not sent" not in node.output.replace("0 answers not sent", "")
             assert node.proc.poll() is None and "Traceback" not in node.output
         finally:

@@ -94,7 +94,8 @@ def test_every_command_round_trips(shared):
     with open(shared.config_path, "rb") as f:
         before = f.read()
     for key, value in (("password", "***"), ("brokers", ["mqtt://192.0.2.2:1883"]),
-                       ("allow_plain_credentials", True), ("tls_insecure", True)):
+                       ("allow_plain_credentials", True), ("tls_insecure", True),
+                       ("wifi_ssid", "theirs")):
         ans = request(shared, "set_config", {key: value, "event_expiry_s": 60})
         assert ans["rc"] == 3 and ans["msg"].startswith(key + ": set over serial only"), ans
     with open(shared.config_path, "rb") as f:

@@ -65,7 +65,8 @@ for url in ("mqtt://", "mqtt://h:", "mqtt://h:99999", "mqtt://h:abc", "mqtt://:1
         ok("reject_broker " + url, False, url)
     except config.ConfigError as e:
         ok("reject_broker " + url, str(e).startswith("brokers: ") and repr(url) in str(e), e)
-for url in ("mqtt://node:Pw-4242@127.0.0.1:1883", "mqtt://node:Pw-4242@127.0.0.1"):
+for url in ("mqtt://node:Pw-4242@127.0.0.1:1883", "mqtt://node:Pw-4242@127.0.0.1",
+            "mqtt://node:Pw/4242@127.0.0.1:1883", "mqtt://node:47/Pw-4242@h:1883"):
     try:  # credentials in a URL: refused, and the password not echoed (log, answers)
         config.validate({"brokers": [url]})
         ok("reject_userinfo", False, url)

@@ -24,12 +24,13 @@ def parse_url(url):
         hp = url[i + 3 :]
     if scheme not in ("mqtt", "mqtts"):
         raise ValueError("unsupported URL scheme: " + scheme)
+    if "@" in hp:  # (before a "/": a password may hold one)
+        hp = hp[hp.rfind("@") + 1:]
+        raise ValueError("bad URL %s://...@%s: credentials do not go in the URL (pass "
+                         "username= and password=)" % (scheme, hp.split("/")[0]))
     j = hp.find("/")
     if j >= 0:
         hp = hp[:j]
-    if "@" in hp:
-        raise ValueError("bad URL %s://...@%s: credentials do not go in the URL (pass "
-                         "username= and password=)" % (scheme, hp[hp.rfind("@") + 1:]))
     port = 8883 if scheme == "mqtts" else 1883
     k = hp.rfind(":")
     host = hp

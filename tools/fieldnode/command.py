@@ -89,6 +89,10 @@ def check_args(args):
         if not eq or not key:
             raise CliError("expected key=value, got %r" % item, code=2)
         kwargs[key] = parse_value(text)
+    try:  # sent as UTF-8 (request()): bytes that were not UTF-8 in argv cannot be
+        json.dumps(kwargs, ensure_ascii=False).encode()
+    except UnicodeError:
+        raise CliError("arguments must be UTF-8 text", code=2) from None
     return kwargs, mqtt.tls_context(args)
 
 

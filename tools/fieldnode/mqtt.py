@@ -43,11 +43,13 @@ def add_arguments(parser):
 
 
 def shown(url):
-    """`url` fit for messages: a password in it (mqtt://user:PASS@host) as ***."""
-    parts = urlsplit(url)
-    if parts.password is None:
+    """`url` fit for messages: a password in it (mqtt://user:PASS@host) as ***, up to
+    the last @ (a password may hold a / or an @)."""
+    i, j = url.find("://"), url.rfind("@")
+    if i < 0 or j < i:
         return url
-    return url.replace(":" + parts.password + "@", ":***@", 1)
+    user = url[i + 3:j].split(":", 1)
+    return url[:i + 3] + user[0] + (":***" if len(user) > 1 else "") + url[j:]
 
 
 def check_url(url):
