@@ -145,19 +145,24 @@ class App:
 
     # ---- readings --------------------------------------------------------------------
     async def readings(self):
+        # this task, the keeper and stats go on past a full heap (MemoryError): the
+        # node comes back once memory does, rather than ending a task for good
         names = self.names
         while True:
             now = self.clock()
             self.beat = now
             nxt = ticks_add(now, _POLL_MS)
-            for i in range(len(names)):
-                if ticks_diff(now, self.due[i]) >= 0:
-                    self.due[i] = ticks_add(now, self.scfg[i]["interval_ms"])
-                    self._read(i, now)
-                nxt = _sooner(nxt, self.due[i])
-            if board.button_pressed():
-                log("button pressed")
-                self.event("button", pl.EV_BUTTON)
+            try:
+                for i in range(len(names)):
+                    if ticks_diff(now, self.due[i]) >= 0:
+                        self.due[i] = ticks_add(now, self.scfg[i]["interval_ms"])
+                        self._read(i, now)
+                    nxt = _sooner(nxt, self.due[i])
+                if board.button_pressed():
+                    log("button pressed")
+                    self.event("button", pl.EV_BUTTON)
+            except MemoryError:
+                gc.collect()
             await sleep_ms(max(10, ticks_diff(nxt, ticks_ms())))
 
     def _read(self, i, now):
@@ -312,19 +317,21 @@ class App:
     async def stats_task(self):
         while True:
             now = ticks_ms()
-            if ticks_diff(now, self.stats_due) >= 0:
-                self.stats_due = ticks_add(now, self.cfg["stats_interval_ms"])
-                self.tasks = [t for t in self.tasks if not t.done()]
-                if self.sup.state == UP:  # after the birth, which goes first
-                    text = json.dumps(self.stats())
-                    try:
+            try:
+                if ticks_diff(now, self.stats_due) >= 0:
+                    self.stats_due = ticks_add(now, self.cfg["stats_interval_ms"])
+                    self.tasks = [t for t in self.tasks if not t.done()]
+                    if self.sup.state == UP:  # after the birth, which goes first
+                        text = json.dumps(self.stats())
                         await self.client.publish(self.base + "/stats", text, 0, False,
                                                   "application/json", 1)
-                        log("-> stats %s" % text)
-                    except MQTTError as e:
-                        log("stats refused: %s" % e)
-            if self.commands:
-                self.commands.report()  # dropped requests: a line a second at most
+                        print("node: -> stats", text)  # (no copy of a long text)
+                if self.commands:
+                    self.commands.report()  # dropped requests: a line a second at most
+            except MQTTError as e:
+                log("stats refused: %s" % e)
+            except MemoryError:
+                gc.collect()
             await sleep_ms(min(1000, max(10, ticks_diff(self.stats_due, ticks_ms()))))
 
     # ---- watchdog and network --------------------------------------------------------
@@ -337,19 +344,24 @@ class App:
         rejoin = None  # the task bringing the network back, while it runs
         while True:
             since = ticks_diff(ticks_ms(), self.beat)
-            ended = [name for name, task in vital if task.done()]
+            ended = False
+            for _, task in vital:
+                ended = ended or task.done()
             if wdt and since < max(wdt, 1000) and not ended:
                 board.wdt_feed()
-            elif wdt:
-                log("watchdog not fed: readings %d ms ago, ended: %s"
-                    % (since, ", ".join(ended) or "none"))
-            if not board.network_ok():
-                if self.lost_at is None:
-                    self.lost_at = (self.clock(), self.up_s)
-                if rejoin is None or rejoin.done():
-                    rejoin = asyncio.create_task(self._rejoin())  # this loop goes on feeding
-            elif self.lost_at is not None:  # back (the driver may rejoin by itself)
-                self._back()
+            try:
+                if wdt and (ended or since >= max(wdt, 1000)):
+                    log("watchdog not fed: readings %d ms ago, ended: %s" % (
+                        since, ", ".join(n for n, t in vital if t.done()) or "none"))
+                if not board.network_ok():
+                    if self.lost_at is None:
+                        self.lost_at = (self.clock(), self.up_s)
+                    if rejoin is None or rejoin.done():
+                        rejoin = asyncio.create_task(self._rejoin())  # this loop feeds on
+                elif self.lost_at is not None:  # back (the driver may rejoin by itself)
+                    self._back()
+            except MemoryError:
+                gc.collect()
             await sleep_ms(period)
 
     async def _rejoin(self):

@@ -161,8 +161,11 @@ def _watch():
             _wdt[1] = ticks_ms()  # wdt_hold(): fed from here, as a board's Timer does
         late = ticks_diff(ticks_ms(), _wdt[1])
         if late > _wdt[0]:
-            print("board: WATCHDOG: not fed for %d ms (timeout %d ms): exiting"
-                  % (late, _wdt[0]))
+            try:  # (on a full heap it still ends the process)
+                print("board: WATCHDOG: not fed for %d ms (timeout %d ms): exiting"
+                      % (late, _wdt[0]))
+            except MemoryError:
+                pass
             try:
                 sys.stdout.flush()
             except AttributeError:

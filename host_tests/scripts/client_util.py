@@ -53,3 +53,18 @@ class Inbox:
 
 def main(coro):
     asyncio.run(coro)
+
+
+def failing(real, arm, when=None):
+    """`real` wrapped for MemoryError injection: while arm[0] > 0 a call that `when(*args)`
+    accepts (every call without `when`) counts it down and raises MemoryError("injected")
+    instead, closing a coroutine it was given (heap_*.py)."""
+    def call(*a):
+        if arm[0] and (when is None or when(*a)):
+            arm[0] -= 1
+            for x in a:
+                if hasattr(x, "send") and hasattr(x, "close"):
+                    x.close()
+            raise MemoryError("injected")
+        return real(*a)
+    return call

@@ -13,7 +13,12 @@ deterministic ``XorShift32`` below for tests and for ports without ``random``)::
 
 Full jitter spreads a fleet of nodes that lost the same broker over the whole
 window instead of letting them reconnect in lock step.
+
+What a failure means for the next attempt: `classify` (fatal, redirect, transient)
+and `reason_key` (how mqtt5.supervisor's Stats count it).
 """
+
+import asyncio
 
 BASE_MS = 1000
 FACTOR = 2
@@ -68,3 +73,45 @@ class XorShift32:
     def random(self):
         """A float in [0, 1) from the top 24 bits (exact even in single precision)."""
         return (self.next32() >> 8) / 16777216
+
+
+# CONNACK/DISCONNECT codes after which retrying the same way cannot help (spec 3.2.2.2):
+# version, client id, credentials, not authorized, banned, auth method, and the Will's
+# retain or QoS, which the server does not support
+FATAL_CODES = (0x84, 0x85, 0x86, 0x87, 0x8A, 0x8C, 0x9A, 0x9B)
+# Server redirection (spec 4.11): 0x9C Use another server, 0x9D Server moved
+REDIRECT_CODES = (0x9C, 0x9D)
+FATAL = "fatal"
+REDIRECT = "redirect"
+TRANSIENT = "transient"  # 0x88, 0x89, 0x97, 0x9F, network errors, everything else
+
+
+def classify(code):
+    """FATAL, REDIRECT or TRANSIENT for a CONNACK/DISCONNECT reason code (None: a
+    network error, transient)."""
+    if code in FATAL_CODES:
+        return FATAL
+    if code in REDIRECT_CODES:
+        return REDIRECT
+    return TRANSIENT
+
+
+def reason_key(err):
+    """The Stats key of a failure: its reason code (int), else 'timeout',
+    'network' (socket errors), 'tls' (a refused TLS handshake), 'keepalive'
+    (dead link) or 'other'."""
+    code = getattr(err, "reason_code", None)
+    if code is not None:
+        return code
+    if isinstance(err, asyncio.TimeoutError):
+        return "timeout"
+    if isinstance(err, OSError):
+        return "network"
+    m = str(err)
+    if m.startswith("TLS"):
+        return "tls"
+    if "keep alive" in m:
+        return "keepalive"
+    if m.startswith("connection lost"):
+        return "network"
+    return "other"

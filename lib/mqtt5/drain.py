@@ -27,8 +27,8 @@ def supervise(c, queue):
     # From now on publish waiters survive link loss and publishes queue when down.
     c._q = queue
     c._qev = Signal()  # set when something is queued
-    queue.on_drop = lambda w: fail_waiter(
-        c, w, MQTTError("publish dropped: offline queue full (drop-oldest)"))
+    dropped = MQTTError("publish dropped: offline queue full (drop-oldest)")  # made now:
+    queue.on_drop = lambda w: fail_waiter(c, w, dropped)  # a drop needs no heap
 
 
 def fail_waiter(c, w, err):
@@ -131,7 +131,7 @@ def q12_now(c, w, topic, payload, qos, retain, props, alias):
     try:
         c._q.put(topic, payload, qos, retain, props, monotonic_ms(), w, alias)
         c._qev.set()
-    except MQTTError as e:
+    except Exception as e:  # refused; or a MemoryError: the slot must not leak
         fail_waiter(c, w, e)
     return aw
 

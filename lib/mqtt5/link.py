@@ -13,22 +13,20 @@ Per connection three tasks run:
 Callers waiting for CONNACK / PUBACK / PUBREC+PUBCOMP / SUBACK / UNSUBACK hold
 one of at most `max_inflight` waiter slots (parallel lists: packet id, result,
 error, done), matched by packet id.  Slot 0 is connect()'s; the others are made
-on demand, then reused.  A caller waits on its slot's own Signal, so an ack wakes
-only its caller; the shared `_acked` Signal is pulsed too, for the tasks that wait
-for any ack (keep-alive start, the supervised drainer).  A QoS 1/2 publish that
-publish() queued itself is detached (mqtt5.client), as is a caller cancelled after
-its packet went out: the slot frees itself when the flow ends.  Signals
-(mqtt5._compat) are asyncio Events whose wait allocates nothing on MicroPython.
+on demand, then reused.  A caller waits on its slot's own Signal (an asyncio Event
+whose wait allocates nothing on MicroPython), so an ack wakes only its caller; the
+shared `_acked` Signal is pulsed too (keep-alive start, the supervised drainer).
+A QoS 1/2 publish that publish() queued itself is detached (mqtt5.client), as is a
+caller cancelled after its packet went out: the slot frees itself when the flow ends.
 
-A reconnect supervisor (mqtt5.supervisor) drives the same Link: `_close()` is
-the one place a connection ends, and `error` says why.  Once `_supervise(queue)`
-was called, QoS 1/2 publish waiters outlive the connection: the session resends
-their PUBLISH/PUBREL on Session Present 1 and they resolve on its PUBLISH_DONE;
-on Session Present 0 (the session's SessionLost event) the message is put back
-at the front of the offline queue (mqtt5.offline) and goes out again as a new
-message.  A fourth task, the drainer (mqtt5.drain, loaded only by _supervise()),
-started by the supervisor once the subscriptions are restored, hands queued
-publishes to the session in order.
+A reconnect supervisor (mqtt5.supervisor) drives the same Link: `_close()` is the
+one place a connection ends, and `error` says why.  Once `_supervise(queue)` was
+called, QoS 1/2 publish waiters outlive the connection: the session resends their
+PUBLISH/PUBREL on Session Present 1 and they resolve on its PUBLISH_DONE; on Session
+Present 0 (SessionLost) the message goes back to the front of the offline queue
+(mqtt5.offline) and out again as a new message.  A fourth task, the drainer
+(mqtt5.drain), started once the subscriptions are restored, hands queued publishes
+to the session in order.
 
 Counters (small ints, no allocation): msgs_in, msgs_out (application messages
 delivered / accepted for sending), bytes_in, bytes_out (transport bytes modulo 2^30).
@@ -108,17 +106,19 @@ class Link:
                 i = len(pids)
                 if i == self._wmax:
                     return -1
-                pids.append(_FREE)
                 for t in (self._wres, self._werr, self._wev):
                     t.append(None)
                 self._wdone.append(0)
                 self._wpub.append(0)
+                pids.append(_FREE)  # last: a MemoryError before leaves no half slot
+        ev = self._wev[i]
+        if ev is None:  # made before the slot is taken: a MemoryError leaves it free
+            ev = self._wev[i] = Signal()
+        else:
+            ev.clear()
         pids[i] = pid
         self._wres[i] = self._werr[i] = None
         self._wdone[i] = self._wpub[i] = 0
-        ev = self._wev[i]
-        if ev is not None:
-            ev.clear()
         return i
 
     def _finish(self, w):
@@ -301,8 +301,14 @@ class Link:
             return
         self._t = None
         cause = err
+        if isinstance(err, MemoryError):  # what follows allocates a little
+            import gc
+            gc.collect()
         if err is not None and not isinstance(err, MQTTError):
-            err = MQTTError("connection lost: %s" % (str(err) or repr(err),))
+            try:
+                err = MQTTError("connection lost: %s" % (str(err) or repr(err),))
+            except MemoryError:  # the link must close all the same
+                pass
         self.error = err
         s = self._s
         if s.state != _CLOSED:

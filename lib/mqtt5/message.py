@@ -156,9 +156,13 @@ class Message:
             kept = _call(r.handler(i), self) or kept
             i = r.next_match(topic, i + 1, sids)
         if kept:  # a task holds this Message: it keeps its own bytes, the link a new one
-            c = self.copy()
-            self.payload, self.props = c.payload, c.props
             link._msg = None
+            try:
+                c = self.copy()
+            except MemoryError:  # the task's handler meets no payload, not the next one
+                self.payload = self.props = None
+                raise
+            self.payload, self.props = c.payload, c.props
         else:
             self.payload = self.props = None
 

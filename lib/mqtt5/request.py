@@ -280,7 +280,7 @@ class Responder:
 
     def _on_request(self, m):
         # Admission, with no task and no copy for a request that is not handled; an
-        # admitted one runs as a task (the link then gives the Message its own bytes).
+        # admitted one runs as a task of its own, on a copy of the Message.
         # A retry of a request still being handled is not run again: its answer
         # comes when that run ends.
         rt = m.response_topic
@@ -295,12 +295,19 @@ class Responder:
         if self._running >= self.max_busy:
             self.busy += 1
             return None
-        self._running += 1
         again = e is not None
-        if not again and cd is not None and self._seen:  # remembered from now on
-            e = self._seen[self._next] = [m.topic, rt, bytes(cd), None]
-            self._next = (self._next + 1) % len(self._seen)
-        return self._answer(m, rt, e, again)
+        n = self._next
+        try:  # (a MemoryError here must not keep the place for ever)
+            if not again and cd is not None and self._seen:  # remembered from now on
+                e = self._seen[n] = [m.topic, rt, bytes(cd), None]
+                self._next = (n + 1) % len(self._seen)
+            asyncio.create_task(self._answer(m.copy(), rt, e, again))
+        except BaseException:
+            if not again and e is not None:
+                e[2] = None  # forgotten: a retry is run
+            raise
+        self._running += 1
+        return None
 
     async def _answer(self, m, rt, e, again):
         # one coroutine per admitted request; it frees its place however it ends

@@ -17,14 +17,12 @@
   credentials is not followed: the refusal backs off.
 - Several broker URLs, of one scheme (nothing falls back to plain TCP), in turn.
 - Session: Clean Start only on the very first connect (`clean_start_first`), then
-  clean_start=False with the client's Session Expiry Interval (give the Client a
-  non-zero `session_expiry`, or the server keeps nothing [MQTT-3.1.2-23]).  With
-  Session Present 1 the session resends unacknowledged PUBLISH (DUP) and PUBREL in
-  order [MQTT-4.4.0-1]; with Session Present 0 every subscription made through
-  the supervisor is restored, then in-flight messages go out again as new ones,
-  then the offline queue.  QoS 1 stays at least once; a QoS 2 message not yet
-  completed (PUBCOMP) when the server lost the session is sent again and may arrive
-  twice: exactly once across a broker restart needs a broker that persists.
+  clean_start=False with the client's `session_expiry` (0: the server keeps nothing
+  [MQTT-3.1.2-23]). Session Present 1: the session resends unacknowledged PUBLISH
+  (DUP) and PUBREL in order [MQTT-4.4.0-1]; 0: the supervisor's subscriptions are
+  restored, then in-flight messages go out again as new ones, then the offline
+  queue. QoS 1 stays at least once; a QoS 2 message short of PUBCOMP when the server
+  lost the session is sent again (exactly once needs a broker that persists).
 - While supervised, `client.publish` never fails for a lost link: publishes are
   kept in a bounded offline queue (mqtt5.offline; QoS 0 copied and returned at
   once, QoS 1/2 callers wait for the ack across reconnects).
@@ -37,8 +35,9 @@
 
 import asyncio
 
-from ._compat import Signal, monotonic_ms
-from .backoff import BASE_MS, CAP_MS, FACTOR, delay_ms
+from ._compat import Signal, monotonic_ms, sleep_ms
+from .backoff import (BASE_MS, CAP_MS, FACTOR, FATAL, FATAL_CODES, REDIRECT,  # noqa: F401
+                      REDIRECT_CODES, TRANSIENT, classify, delay_ms, reason_key)
 from .errors import MQTTError
 from .offline import OfflineQueue, DROP_OLDEST, pause, until_closed
 from .transport import parse_url
@@ -49,47 +48,7 @@ CONNECTING = 1
 UP = 2
 STOPPED = 3  # stopped by stop() or by a fatal refusal without fatal_backoff_ms
 
-# CONNACK/DISCONNECT codes after which retrying the same way cannot help (spec 3.2.2.2):
-# version, client id, credentials, not authorized, banned, auth method, and the Will's
-# retain or QoS, which the server does not support
-FATAL_CODES = (0x84, 0x85, 0x86, 0x87, 0x8A, 0x8C, 0x9A, 0x9B)
-# Server redirection (spec 4.11): 0x9C Use another server, 0x9D Server moved
-REDIRECT_CODES = (0x9C, 0x9D)
 _MAX_HOPS = 3  # redirects followed in a row before backing off
-FATAL = "fatal"
-REDIRECT = "redirect"
-TRANSIENT = "transient"  # 0x88, 0x89, 0x97, 0x9F, network errors, everything else
-
-
-def classify(code):
-    """FATAL, REDIRECT or TRANSIENT for a CONNACK/DISCONNECT reason code (None: a
-    network error, transient)."""
-    if code in FATAL_CODES:
-        return FATAL
-    if code in REDIRECT_CODES:
-        return REDIRECT
-    return TRANSIENT
-
-
-def reason_key(err):
-    """The Stats key of a failure: its reason code (int), else 'timeout',
-    'network' (socket errors), 'tls' (a refused TLS handshake), 'keepalive'
-    (dead link) or 'other'."""
-    code = getattr(err, "reason_code", None)
-    if code is not None:
-        return code
-    if isinstance(err, asyncio.TimeoutError):
-        return "timeout"
-    if isinstance(err, OSError):
-        return "network"
-    m = str(err)
-    if m.startswith("TLS"):
-        return "tls"
-    if "keep alive" in m:
-        return "keepalive"
-    if m.startswith("connection lost"):
-        return "network"
-    return "other"
 
 
 class Stats:
@@ -271,47 +230,55 @@ class Supervisor:
     # ---- the loop ---------------------------------------------------------------
     async def run(self):
         """Connect, wait for the link to end, back off, repeat; until stop()."""
-        c = self.client
         while not self._stop:
-            self.url = url = self._next_url()
-            self._set(CONNECTING, None)
-            clean = self.clean_start_first if self._first else False
             try:
-                present = self.session_present = await c.connect(url, clean_start=clean)
-                self._first = False  # connected once: resume from now on
-                refused = await self._restore(present)  # before anything new goes out
-            except Exception as e:  # refused, socket error, timeout, lost meanwhile
-                c._close(e)
-                _count(self.stats.failures, reason_key(e))
-                if isinstance(e, (ValueError, TypeError)):
-                    self._halt(e)  # a bad URL or client option: no retry can fix it
+                if not await self._link():
                     return
-                if not await self._after_failure(e):
-                    return
-                continue
-            self._hops = 0
-            st = self.stats
-            st.connects += 1
-            if st.connects > 1:
-                st.reconnects += 1
-            b = self.birth
-            if b is not None:  # after the lost in-flight messages, before the queue
-                self.queue.put_front(b[0], b[1], b[2], b[3], None, monotonic_ms())
-            c._start_drain()  # lost in-flight messages first, then the offline queue
-            self._set(UP, refused)
-            self._up.set()
-            err, up_ms = await until_closed(self.queue, c)
-            self._up.clear()
-            st.last_up_ms = up_ms
-            if up_ms >= self.stable_ms:
-                self._attempt = 0  # that link was stable: start the backoff again
-            if self._stop:
-                break
-            _count(st.links_lost, reason_key(err))
-            self._set(DOWN, err)
-            if not await self._after_failure(err):
-                return
+            except MemoryError as e:  # a full heap, wherever it struck: drop the link,
+                self.client._close(e)  # and try again in a second
+                self._up.clear()
+                self._set(DOWN, e)
+                await sleep_ms(1000)
         self._set(STOPPED, self.reason)
+
+    async def _link(self):
+        # One attempt, and the link it makes; False when run() must end at once.
+        c = self.client
+        self.url = url = self._next_url()
+        self._set(CONNECTING, None)
+        clean = self.clean_start_first if self._first else False
+        try:
+            present = self.session_present = await c.connect(url, clean_start=clean)
+            self._first = False  # connected once: resume from now on
+            refused = await self._restore(present)  # before anything new goes out
+        except Exception as e:  # refused, socket error, timeout, lost meanwhile
+            c._close(e)
+            _count(self.stats.failures, reason_key(e))
+            if isinstance(e, (ValueError, TypeError)):
+                self._halt(e)  # a bad URL or client option: no retry can fix it
+                return False
+            return await self._after_failure(e)
+        self._hops = 0
+        st = self.stats
+        st.connects += 1
+        if st.connects > 1:
+            st.reconnects += 1
+        b = self.birth
+        if b is not None:  # after the lost in-flight messages, before the queue
+            self.queue.put_front(b[0], b[1], b[2], b[3], None, monotonic_ms())
+        c._start_drain()  # lost in-flight messages first, then the offline queue
+        self._set(UP, refused)
+        self._up.set()
+        err, up_ms = await until_closed(self.queue, c)
+        self._up.clear()
+        st.last_up_ms = up_ms
+        if up_ms >= self.stable_ms:
+            self._attempt = 0  # that link was stable: start the backoff again
+        if self._stop:
+            return True
+        _count(st.links_lost, reason_key(err))
+        self._set(DOWN, err)
+        return await self._after_failure(err)
 
     async def _after_failure(self, err):
         # Classify and wait; False when the supervisor must stop.
@@ -344,10 +311,9 @@ class Supervisor:
         return not self._stop
 
     def _followed(self, ref):
-        # The URL a Server Reference (the first of several; bare host:port: same
-        # scheme) leads to, or None: one that does not parse, leaves TLS, or goes over
-        # plain TCP to another host with credentials (the server must not choose
-        # where they go in clear).
+        # The URL a Server Reference (the first of several; host:port: same scheme)
+        # leads to, or None: one that does not parse, leaves TLS, or goes over plain
+        # TCP to another host with credentials (not the server's choice to make).
         scheme, host, _ = parse_url(self.url)
         ref = ref and ref.split(" ")[0]
         if not ref:
