@@ -114,13 +114,16 @@ def test_a_node_comes_back_after_its_heap_was_full(broker, tmp_path, node_main, 
         with open(os.path.join(node.home, "sim", "hog"), "w") as f:
             f.write(hold)
         node.wait_log("hog: released", timeout=30)
-        time.sleep(3)
         n = len(peer.on(topic))
-        time.sleep(3)
+        deadline = time.monotonic() + 8  # readings every 500 ms: two more, or a reset
+        while len(peer.on(topic)) < n + 2 and time.monotonic() < deadline \
+                and node.proc.poll() is None:
+            time.sleep(0.1)
+        time.sleep(1)  # (and the watchdog's 3 s are not running out meanwhile)
         if hold.startswith("x") and node.proc.poll() is not None:  # reset, not hung
             assert "board: WATCHDOG: not fed" in node.output, node.output[-3000:]
             return
-        assert node.proc.poll() is None and len(peer.on(topic)) > n, node.output[-3000:]
+        assert node.proc.poll() is None and len(peer.on(topic)) >= n + 2, node.output[-3000:]
         assert "ended:" not in node.output.split("hog: released")[-1], node.output[-3000:]
     finally:
         node.kill()

@@ -161,10 +161,10 @@ async def main():
     handler = sc.handlers["svc/+"]
 
     async def on(m):
-        # as the link does: a handler's awaitable runs (here: is awaited) after the call
-        r = handler(m)
-        if r is not None:
-            await r
+        # as the link does; an admitted request runs as the Responder's own task
+        assert handler(m) is None
+        while rsp._running:
+            await asyncio.sleep(0)
     for payload, rt, cd in ((b"a", "back/1", b"c1"), (b"a", "back/1", b"c1"),
                             (b"b", None, b"c2"), (b"quiet", "back/2", b"c3"),
                             (b"d", "back/1", b"c4"), (b"e", "back/1", b"c5"),
@@ -189,19 +189,25 @@ async def main():
                    payload_format_indicator=1)
     await rb.start()
     hb = bc.handlers["b/+"]
-    took = [hb(Message("b/x", b"%d" % i, 1, False, False, {0x08: "back/b", 0x09: b"%d" % i}))
-            for i in range(4)]
-    late = hb(Message("b/x", b"5", 1, False, False, {0x08: "back/b", 0x09: b"5"}))
-    for t in took[:2]:
-        await t
-    again = hb(Message("b/x", b"6", 1, False, False, {0x08: "back/b", 0x09: b"6"}))
-    await again
+
+    def admitted(i):  # handled: a task of its own (the handler returns None either way)
+        n = rb._running
+        hb(Message("b/x", b"%d" % i, 1, False, False, {0x08: "back/b", 0x09: b"%d" % i}))
+        return rb._running > n
+
+    took = [admitted(i) for i in range(4)]
+    late = admitted(5)
+    while rb._running:
+        await asyncio.sleep(0)
+    again = admitted(6)
+    while rb._running:
+        await asyncio.sleep(0)
     bad = []
     try:
         Responder(bc, "b/+", h, max_busy=0)
     except ValueError:
         bad.append("ValueError")
-    out["busy"] = {"took": [t is not None for t in took], "late": late is None,
+    out["busy"] = {"took": took, "late": not late and again,
                    "busy": rb.busy, "answered": rb.answered,
                    "pubs": [p[1].decode() for p in bc.pubs], "kw": bc.kw[0], "bad": bad}
     print(json.dumps(out))
