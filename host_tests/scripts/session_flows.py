@@ -30,7 +30,7 @@ def test_connect_fields_and_props():
     pr = c.props
     eq(pr[P.SESSION_EXPIRY_INTERVAL], 3600, "session expiry")
     eq(pr[P.RECEIVE_MAXIMUM], 8, "receive maximum")
-    eq(pr[P.MAXIMUM_PACKET_SIZE], 1024, "maximum packet size")
+    eq(pr[P.MAXIMUM_PACKET_SIZE], 1023, "maximum packet size, less the extra length byte")
     eq(pr[P.TOPIC_ALIAS_MAXIMUM], 4, "topic alias maximum")
     eq(pr[P.REQUEST_RESPONSE_INFORMATION], 1, "request response info")
     eq(pr[P.REQUEST_PROBLEM_INFORMATION], 0, "request problem info")
@@ -47,7 +47,7 @@ def test_connect_defaults_minimal_props():
     eq(c.username, None, "no username")
     eq(c.will, None, "no will")
     pr = c.props
-    eq(pr[P.MAXIMUM_PACKET_SIZE], 512, "max packet size defaults to rx_size")
+    eq(pr[P.MAXIMUM_PACKET_SIZE], 511, "max packet size defaults to rx_size (less a byte)")
     eq(P.SESSION_EXPIRY_INTERVAL in pr, False, "no session expiry property")
     eq(P.REQUEST_PROBLEM_INFORMATION in pr, False, "default problem info not sent")
 

@@ -20,10 +20,10 @@ def expect_disconnect(s, evs, code):
 def test_connect_announces_max_packet_size():
     s = S.Session("x", rx_size=512, max_packet_size=300)
     s.connect(0)
-    eq(out(s)[0][1].props[P.MAXIMUM_PACKET_SIZE], 300, "ours")
+    eq(out(s)[0][1].props[P.MAXIMUM_PACKET_SIZE], 299, "ours, less a byte")
     s = S.Session("x", rx_size=512, max_packet_size=4096)
     s.connect(0)
-    eq(out(s)[0][1].props[P.MAXIMUM_PACKET_SIZE], 512, "never above the buffer")
+    eq(out(s)[0][1].props[P.MAXIMUM_PACKET_SIZE], 511, "never above the buffer")
 
 
 def test_inbound_oversize_refused_from_its_header():

@@ -1,7 +1,6 @@
-# Our Maximum Packet Size (200), announced in CONNECT [MQTT-3.1.2-24].  Mosquitto
-# 2.0.11 drops a larger message for us, but sizes a packet as if its length field
-# were 1 byte: a 201-byte PUBLISH still comes, and our session ends the link with
-# DISCONNECT 0x95 Packet too large (spec 4.13).  argv: port tag
+# Our Maximum Packet Size (200), announced in CONNECT [MQTT-3.1.2-24] as 199:
+# Mosquitto 2.0.11 sizes a packet as if its length field were 1 byte, so a 201-byte
+# PUBLISH would come for an announced 200 (and end the link: 0x95).  argv: port tag
 import asyncio
 
 from client_util import args, emit, main

@@ -57,7 +57,11 @@ def _password(pw, what):
 
 def connect_packet(s, clean_start):
     """The Connect packet for session s's settings."""
-    props = {_MAXIMUM_PACKET_SIZE: s.max_packet_size}  # [MQTT-3.1.2.11.4]
+    # [MQTT-3.1.2.11.4]; announced less the Remaining Length's extra bytes, which
+    # Mosquitto 2.0 leaves out when it sizes a packet: it sends a packet over our
+    # limit by them, which we must refuse (0x95), and again at every reconnect
+    m = s.max_packet_size
+    props = {_MAXIMUM_PACKET_SIZE: m - (m > 129) - (m > 16386) - (m > 2097155)}
     if s.session_expiry:
         props[_SESSION_EXPIRY_INTERVAL] = s.session_expiry
     if s.receive_maximum != 65535:
