@@ -38,7 +38,9 @@ async def run():
         got = await ask()
         ARM[0] = 0
         emit(step="injected", k=k, answer=got, running=rsp._running, busy=rsp.busy)
-    emit(step="after", answer=await ask(), running=rsp._running, busy=rsp.busy,
+    answer = await ask()
+    await asyncio.sleep(0.2)  # (its answer's PUBACK: the place is given back then)
+    emit(step="after", answer=answer, running=rsp._running, busy=rsp.busy,
          up=a.is_connected, state=sup.state)
     await b.disconnect()
     await sup.stop()

@@ -149,22 +149,24 @@ class Message:
         sids = d.get(_SUB_ID) if d else None  # Subscription Identifier(s): no re-matching
         i = r.next_match(topic, 0, sids) if r is not None else -1
         kept = False
-        if i < 0:
-            if link.on_message is not None:
-                kept = _call(link.on_message, self)
-        while i >= 0:
-            kept = _call(r.handler(i), self) or kept
-            i = r.next_match(topic, i + 1, sids)
-        if kept:  # a task holds this Message: it keeps its own bytes, the link a new one
-            link._msg = None
-            try:
-                c = self.copy()
-            except MemoryError:  # the task's handler meets no payload, not the next one
+        try:
+            if i < 0:
+                if link.on_message is not None:
+                    kept = _call(link.on_message, self)
+            while i >= 0:
+                kept = _call(r.handler(i), self) or kept
+                i = r.next_match(topic, i + 1, sids)
+        finally:  # (also when a MemoryError ends the link: see _call)
+            if kept:  # a task holds this Message: it keeps its own bytes, the link a new one
+                link._msg = None
+                try:
+                    c = self.copy()
+                except MemoryError:  # the task's handler meets no payload, not the next one
+                    self.payload = self.props = None
+                    raise
+                self.payload, self.props = c.payload, c.props
+            else:
                 self.payload = self.props = None
-                raise
-            self.payload, self.props = c.payload, c.props
-        else:
-            self.payload = self.props = None
 
     def text(self):
         """The payload decoded as UTF-8."""
@@ -199,7 +201,9 @@ def _call(h, m):
     # A handler may not break the reader: its errors are printed.  It is called
     # once.  When it returns an awaitable (an async def, or a function returning
     # one), that runs as a task, and True tells _deliver() to give the Message its
-    # own bytes before the receive buffer moves on.
+    # own bytes before the receive buffer moves on.  A QoS 1 message whose handler
+    # could not run for want of heap is not acknowledged: the MemoryError ends the
+    # link before its PUBACK goes out, and the server sends the message again.
     try:
         r = h(m)
         if r is not None and hasattr(r, "send"):
@@ -210,6 +214,8 @@ def _call(h, m):
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as e:  # also a CancelledError of the handler's own making
+        if m.qos == 1 and isinstance(e, MemoryError):
+            raise
         _report(e)
     return False
 
