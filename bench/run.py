@@ -221,19 +221,41 @@ def build_umqtt():
 
 
 # ---- running workloads ---------------------------------------------------------------
+_COMPILED = {}  # mpy-cross -> the workloads compiled by it (this bench run)
+
+
+def compiled_workloads(compiler):
+    """bench/workloads/*.py as .mpy (compiled once per run): a workload then runs
+    without compiling itself inside the heap it measures (for the small clients that
+    compile step was the peak of the minimum heap search)."""
+    out = _COMPILED.get(compiler)
+    if out is None:
+        out = os.path.join(CACHE, "workloads-" + hashlib.sha1(compiler.encode()).hexdigest()[:8])
+        shutil.rmtree(out, ignore_errors=True)
+        for f in sorted(os.listdir(WORKLOADS)):
+            if f.endswith(".py"):
+                mpy_cross(os.path.join(WORKLOADS, f), os.path.join(out, f[:-3] + ".mpy"), f,
+                          compiler)
+        _COMPILED[compiler] = out
+    return out
+
+
 def workload_cmd(runtime, script, args, path, heapsize=HEAPSIZE):
     env = dict(os.environ)
-    script = os.path.join(WORKLOADS, script)
     dirs = list(path) + [WORKLOADS]
     if runtime == "micropython" or os.path.isabs(runtime):  # the venv's, or a built binary
-        env["MICROPYPATH"] = ":".join([".frozen"] + dirs)  # .frozen first: asyncio
         binary = runtime if os.path.isabs(runtime) else find_tool("micropython")
+        compiler = find_tool("mpy-cross")
         if os.path.isabs(runtime):  # a 32-bit build (bench/device.py): a board's heap addresses
-            from device import mpbuild
+            from device import mpbuild, mpsource
 
             env.update(mpbuild.M32_ENV)
-        argv = [binary, "-X", "heapsize=%s" % heapsize, script]
+            compiler = mpsource.mpy_cross()
+        # .frozen first (asyncio), then the compiled workloads, run as modules
+        env["MICROPYPATH"] = ":".join([".frozen", compiled_workloads(compiler)] + dirs)
+        argv = [binary, "-X", "heapsize=%s" % heapsize, "-m", script[:-3]]
     else:
+        script = os.path.join(WORKLOADS, script)
         env["PYTHONPATH"] = os.pathsep.join(dirs)
         argv = [sys.executable, script]
     return argv + [str(a) for a in args], env

@@ -35,8 +35,6 @@ _machine.unique_id = lambda: b"\x02\x00\x00\x00\x00\x01"
 sys.modules["network"] = _network
 sys.modules["machine"] = _machine
 
-import asyncio  # noqa: E402
-
 from _bench import (args, emit, fixed_publishes, heap, heap_start, publish_allocs,  # noqa: E402
                     ticks_us)
 
@@ -44,6 +42,7 @@ MODE, A = args()
 PORT = A[0]
 ID = "bench-as-%d" % (ticks_us() & 0xFFFFFF)
 heap0 = heap_start()
+import asyncio  # noqa: E402  (counted in the import figure, as for Fieldnode)
 from mqtt_as import MQTTClient, config  # noqa: E402
 
 heap_import = heap()
