@@ -24,6 +24,9 @@ import mpsource  # noqa: E402
 MQTT_AS_TARBALL = "micropython-mqtt-7b6a11dd.tar.gz"
 UMQTT_DIR = os.path.join("lib", "micropython-lib", "micropython", "umqtt.simple")
 
+WORKLOADS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "workloads")
+HARNESS = ("_bench.py", "fieldnode.py", "umqtt_simple.py", "mqtt_as_peer.py")  # frozen too
+
 # (key, label, unit)
 FIGURES = [
     ("heap_import", "heap after import", "KB"),
@@ -65,11 +68,14 @@ def _frozen_recipe(cache, lib, umqtt_root, mqtt_as_root):
         'package("mqtt5", base_path=%r)' % lib,
         'package("umqtt", base_path=%r)' % umqtt_root,
         'package("mqtt_as", files=("__init__.py", "mqtt_v5_properties.py"), base_path=%r)'
-        % mqtt_as_root, ""])
+        % mqtt_as_root,
+        # the bench's own harness and workloads too: loaded as .mpy they would intern
+        # their names at run time, a transient larger than umqtt.simple's whole need
+        ] + ['module(%r, base_path=%r)' % (m, WORKLOADS) for m in HARNESS] + [""])
     with open(manifest, "w") as f:
         f.write(text)
     return mpbuild.unix_m32("m32-bench", manifest,
-                            (os.path.join(lib, "mqtt5"), umqtt_root, mqtt_as_root))
+                            (os.path.join(lib, "mqtt5"), umqtt_root, mqtt_as_root, WORKLOADS))
 
 
 class Device:
