@@ -25,7 +25,7 @@ MQTT_AS_TARBALL = "micropython-mqtt-7b6a11dd.tar.gz"
 UMQTT_DIR = os.path.join("lib", "micropython-lib", "micropython", "umqtt.simple")
 
 WORKLOADS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "workloads")
-HARNESS = ("_bench.py", "fieldnode.py", "umqtt_simple.py", "mqtt_as_peer.py")  # frozen too
+HARNESS = ("_bench.py", "fieldnode.py", "umqtt_peer.py", "mqtt_as_peer.py")  # frozen too
 
 # (key, label, unit)
 FIGURES = [
@@ -39,7 +39,7 @@ FIGURES = [
 # (client, title, workload script, package compiled for the .mpy column)
 CLIENTS = [
     ("fieldnode", "Fieldnode", "fieldnode.py", "mqtt5"),
-    ("umqtt", "umqtt.simple", "umqtt_simple.py", "umqtt"),
+    ("umqtt", "umqtt.simple", "umqtt_peer.py", "umqtt"),
     ("mqttas", "mqtt_as", "mqtt_as_peer.py", "mqtt_as"),
 ]
 BUILDS = [("m32", "m32 .mpy"), ("m32f", "m32 frozen")]

@@ -57,7 +57,7 @@ FIGURES = [
 # columns: (key, title, runtime, workload script)
 CLIENTS = [
     ("fieldnode_mp", "Fieldnode (MicroPython)", "micropython", "fieldnode.py"),
-    ("umqtt_mp", "umqtt.simple (MicroPython)", "micropython", "umqtt_simple.py"),
+    ("umqtt_mp", "umqtt.simple (MicroPython)", "micropython", "umqtt_peer.py"),
     ("fieldnode_cpy", "Fieldnode (CPython)", "cpython", "fieldnode.py"),
     ("paho_cpy", "paho-mqtt (CPython)", "cpython", "paho_mqtt.py"),
 ]

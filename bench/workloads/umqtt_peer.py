@@ -1,7 +1,7 @@
 # micropython-lib's umqtt.simple (MQTT 3.1.1, blocking sockets) under the bench.
-#   umqtt_simple.py full PORT PROXY_PORT N_QOS0 N_QOS1 N_WINDOW N_RTT BUDGET_MS
-#   umqtt_simple.py fixed PORT
-#   umqtt_simple.py mem PORT     (heap after import/connect/subscribe, bytes per publish)
+#   umqtt_peer.py full PORT PROXY_PORT N_QOS0 N_QOS1 N_WINDOW N_RTT BUDGET_MS
+#   umqtt_peer.py fixed PORT
+#   umqtt_peer.py mem PORT     (heap after import/connect/subscribe, bytes per publish)
 import sys
 
 from _bench import (N_ALLOC0, N_ALLOC1, PAYLOAD16, WARMUP, Alloc, args, awaited_loop, emit,
