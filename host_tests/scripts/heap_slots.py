@@ -7,7 +7,6 @@ import asyncio
 import sys
 
 from client_util import args, emit, failing, main
-import mqtt5.client as mc
 import mqtt5.drain as md
 import mqtt5.link as ml
 from mqtt5 import Client, MQTTError, Supervisor
@@ -17,9 +16,9 @@ MODE = sys.argv[3]
 BASE = "aud/" + TAG
 URL = "mqtt://127.0.0.1:%d" % PORT
 ARM = [0]
-Signal = failing(mc.Signal, ARM, lambda: MODE.startswith("signal"))
+Signal = failing(ml.Signal, ARM, lambda: MODE.startswith("signal"))
 Err = failing(md.MQTTError, ARM, lambda *a: MODE == "drop")
-mc.Signal = ml.Signal = Signal
+ml.Signal = Signal  # (mqtt5.link._take makes a slot's Signal)
 
 
 def busy(c):

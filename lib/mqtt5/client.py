@@ -10,7 +10,7 @@ Payloads reach handlers zero-copy: see mqtt5.message.
 import asyncio
 
 from mqtt5.session import Session, BufferFull
-from ._compat import DONE, Signal, const, monotonic_ms
+from ._compat import DONE, const, monotonic_ms
 from .errors import MQTTError
 from .link import Link
 from .wire import payload_bytes, validate_topic
@@ -226,9 +226,7 @@ class Client(Link):
         # the caller awaits the slot's Signal, which carries the outcome; the slot
         # frees itself when the flow ends (link.py _finish()) and gets the Signal
         # back once it has been awaited (home, slot), unless it made a new one.
-        ev = self._wev[w]
-        if ev is None:
-            ev = self._wev[w] = Signal()
+        ev = self._wev[w]  # (made by _take)
         ev.home = self._wev
         ev.slot = w
         self._wpid[w] = pid

@@ -1,14 +1,11 @@
 """The connection machinery under `mqtt5.Client`: reader, writer and keep-alive
 tasks around the sans-IO Session, waiter slots, event dispatch.
 
-Per connection three tasks run:
-
-- reader: readinto the session's receive buffer, feed it, dispatch events
-  (messages to handlers, through the Router, by mqtt5.message, loaded by the
-  first message; acks to waiting callers);
-- writer: woken by any session call, writes everything queued in ONE write per
-  loop turn (several publishes from one turn go out together);
-- ticker: keep-alive, driven by Session.tick(), from CONNACK on.
+Per connection three tasks run. The reader: readinto the session's receive buffer,
+feed it, dispatch events (messages to handlers through the Router, by mqtt5.message,
+loaded by the first message; acks to waiting callers). The writer: woken by any
+session call, writes everything queued in ONE write per loop turn. The ticker:
+keep-alive, driven by Session.tick(), from CONNACK on.
 
 Callers waiting for CONNACK / PUBACK / PUBREC+PUBCOMP / SUBACK / UNSUBACK hold
 one of at most `max_inflight` waiter slots (parallel lists: packet id, result,
@@ -76,7 +73,7 @@ class Link:
         self._wres = [None]  # reason code, or list of them
         self._werr = [None]
         self._wdone = bytearray(1)
-        self._wev = [None]  # per-slot Signal, made when a caller first waits
+        self._wev = [None]  # per-slot Signal, made when the slot is first taken
         self._acked = Signal()  # pulsed when a waiter slot resolves
         self._npub = 0  # QoS 1/2 publishes awaiting their ack
         self._nwait = 0  # callers waiting for a slot to be freed (_wait_freed)
@@ -124,21 +121,18 @@ class Link:
     def _finish(self, w):
         # slot w has its outcome: wake its caller (only that one)
         self._wdone[w] = 1
-        ev = self._wev[w]
+        ev = self._wev[w]  # (a taken slot has one: _take)
         k = self._wpub[w]
         if k >= _DETACHED:
-            # A fast-path publish awaits the Signal, not the slot: the slot is freed now,
-            # the outcome goes on the Signal, back to the slot once awaited (client
-            # _detach(); _compat Signal).  Or a caller cancelled once its packet went out.
-            if ev is not None:
-                ev.rc = self._wres[w]
-                ev.err = self._werr[w]
-                self._wev[w] = None
+            # a fast-path publish (client _detach()) awaits the Signal, which carries the
+            # outcome: the slot is freed now; or a caller cancelled once its packet went out
+            ev.rc = self._wres[w]
+            ev.err = self._werr[w]
+            self._wev[w] = None
             if k == _DETACHED:
                 self._npub -= 1
             self._release(w)
-        if ev is not None:
-            ev.set()
+        ev.set()
 
     def _take_free(self, keep):
         # A waiter slot now (index), leaving `keep` free (supervised publishes keep
@@ -173,10 +167,7 @@ class Link:
         # and cleared when the slot is taken again); on MicroPython the Signal itself
         if self._wdone[w]:
             return DONE
-        ev = self._wev[w]
-        if ev is None:
-            ev = self._wev[w] = Signal()
-        return ev.wait()
+        return self._wev[w].wait()  # (every taken slot has its Signal: _take)
 
     def _release(self, w):
         self._wpid[w] = _FREE
