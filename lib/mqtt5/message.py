@@ -156,6 +156,12 @@ class Message:
             while i >= 0:
                 kept = _call(r.handler(i), self) or kept
                 i = r.next_match(topic, i + 1, sids)
+        except MemoryError:
+            if pkt.qos == 2:  # not handled: its id no longer held as received, so the
+                import mqtt5.qos2 as q2  # server's resend is delivered [MQTT-4.3.3-10]
+
+                q2.release(link._s._held, pkt.packet_id)
+            raise
         finally:  # (also when a MemoryError ends the link: see _call)
             if kept:  # a task holds this Message: it keeps its own bytes, the link a new one
                 link._msg = None
@@ -201,9 +207,10 @@ def _call(h, m):
     # A handler may not break the reader: its errors are printed.  It is called
     # once.  When it returns an awaitable (an async def, or a function returning
     # one), that runs as a task, and True tells _deliver() to give the Message its
-    # own bytes before the receive buffer moves on.  A QoS 1 message whose handler
-    # could not run for want of heap is not acknowledged: the MemoryError ends the
-    # link before its PUBACK goes out, and the server sends the message again.
+    # own bytes before the receive buffer moves on.  A QoS 1 or 2 message whose
+    # handler could not run for want of heap is not acknowledged: the MemoryError
+    # ends the link before its PUBACK or PUBREC goes out, and the server sends the
+    # message again.
     try:
         r = h(m)
         if r is not None and hasattr(r, "send"):
@@ -214,7 +221,7 @@ def _call(h, m):
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as e:  # also a CancelledError of the handler's own making
-        if m.qos == 1 and isinstance(e, MemoryError):
+        if m.qos and isinstance(e, MemoryError):
             raise
         _report(e)
     return False

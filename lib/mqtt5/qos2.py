@@ -47,7 +47,7 @@ def on_ack(s, ptype, pkt):
     if ptype == _PUBREL:
         # answer PUBCOMP [MQTT-4.3.3-11]; the id is then free for a new message
         # [MQTT-4.3.3-12]
-        held = _release(s._held, pid)
+        held = release(s._held, pid)
         s._tx.ack(_PUBCOMP, pid, 0 if held else 0x92)
         if held:  # unacknowledged for the server until the PUBCOMP is written
             s._held.ack_queued(s._tx.end_pos())
@@ -74,8 +74,9 @@ def on_publish(s, pid):
     return True
 
 
-def _release(held, pid):
-    # PUBREL: the id is no longer held; False when it was not
+def release(held, pid):
+    """The id `pid` is no longer held (PUBREL, or a message its handler could not
+    take); False when it was not."""
     ids = held.ids
     if pid not in ids:
         return False

@@ -1,0 +1,45 @@
+# A handler that meets a full heap (MemoryError) the first time it is called, for one
+# message at the given QoS, on a supervised client with a kept session.  A QoS 1 or 2
+# message it could not handle must come again (its ack never went out), not be lost
+# (mqtt5.message _call).  argv: port tag qos
+import asyncio
+import sys
+
+from client_util import args, emit, main
+from mqtt5 import Client, Supervisor
+
+PORT, TAG = args()
+QOS = int(sys.argv[3])
+BASE = "aud/" + TAG
+URL = "mqtt://127.0.0.1:%d" % PORT
+calls = []
+
+
+def handler(m):
+    calls.append(bytes(m.payload).decode())
+    if len(calls) == 1:
+        raise MemoryError("injected")
+
+
+async def run():
+    a = Client("sub-" + TAG, keepalive=5, session_expiry=60)
+    sup = Supervisor(a, URL, base_ms=50)
+    await sup.subscribe(BASE + "/#", qos=QOS, handler=handler)
+    sup.start()
+    await sup.wait_up(5000)
+    b = Client("pub-" + TAG, keepalive=5)
+    await b.connect(URL)
+    await b.publish(BASE + "/one", b"one", qos=QOS)
+    for _ in range(40):
+        await asyncio.sleep(0.05)
+        if len(calls) > 1:
+            break
+    await sup.wait_up(5000)
+    await b.publish(BASE + "/two", b"two", qos=QOS)
+    await asyncio.sleep(0.3)
+    emit(step="end", calls=calls, links_lost=sup.stats.as_dict()["links_lost"])
+    await b.disconnect()
+    await sup.stop()
+
+
+main(run())
