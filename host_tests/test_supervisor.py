@@ -3,9 +3,11 @@ classification, the offline queue's limits, policies, expiry and order, the
 reconnect loop over a scripted client, and a supervised client on a real broker.
 The fault tests are in test_resilience_faults.py; backoff in test_backoff.py."""
 
+import signal
+
 import pytest
 
-from runtimes import M32_FROZEN, run
+from runtimes import M32_FROZEN, parse_records, run, spawn
 
 _RESULTS = {}  # one script run per runtime serves every unit test below
 
@@ -165,3 +167,20 @@ def test_bad_input_fails_at_the_call_and_never_wedges_the_client(runtime, broker
                                 not_text, not_text, "accepted", kind + "int"]
     assert r["echoes"] == ["once"]      # a handler returning publish(...) ran once
     assert r["kept"] == ["k1", "k2", "k3"]
+
+
+def test_stop_returns_after_ctrl_c_in_the_supervisors_task(broker):
+    # MicroPython stops the loop where Ctrl-C lands, and the task it lands in never
+    # completes: stop() awaited the Supervisor's task, and hung for ever (a node's
+    # goodbye after Ctrl-C, 1 run in ~80 of a firmware test on a loaded machine)
+    proc = spawn("micropython", "ctrl_c_stop.py", broker.port, "ctrlc")
+    try:
+        assert proc.stdout.readline().strip() == "spinning", proc.stderr.read()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    end = [r for r in parse_records(out) if r.get("step") == "stopped"]
+    assert "interrupted" in out and end, (out, err)
+    assert end[0]["state"] == 3 and not end[0]["connected"], end  # 3: STOPPED

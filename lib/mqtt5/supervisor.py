@@ -239,6 +239,9 @@ class Supervisor:
                 self._up.clear()
                 self._set(DOWN, e)
                 await sleep_ms(1000)
+            except KeyboardInterrupt:  # MicroPython's Ctrl-C, raised in this task: the
+                self._task = None  # task never completes, so stop() may not await it
+                raise
         self._set(STOPPED, self.reason)
 
     async def _link(self):
