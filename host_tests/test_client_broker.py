@@ -224,3 +224,19 @@ def test_brokers_with_restrictive_limits(broker_factory, runtime):
     w = res.record(step="will")
     assert w["state"] == 3 and "0x9A" in w["reason"] and w["attempts"] == 1, w  # STOPPED
     res.record(step="done")
+
+
+def test_a_failing_handler_prints_one_traceback_a_second(broker, runtime):
+    # a traceback per message held up the reader (on a board, ~15 ms of UART each):
+    # the first is shown, the rest within a second counted in the next one shown
+    res = run(runtime, "client_handler_errors.py", broker.port, runtime)
+    end = res.record(step="end")
+    assert end["calls"] == 31 and end["connected"], end
+    burst, later = res.stdout.split("-- burst done")  # (CPython: tracebacks on stderr)
+    tracebacks = res.stdout + res.stderr
+    assert "bad message 0" in tracebacks and "bad message last" in tracebacks, tracebacks
+    assert tracebacks.count("ValueError: bad message") == burst.count("mqtt5: handler error") + 1
+    assert burst.count("mqtt5: handler error") < 5, burst
+    assert later.count("mqtt5: handler error") == 1, later
+    shown = burst.count("mqtt5: handler error")
+    assert "handler error (%d more since the last shown)" % (30 - shown) in later, later

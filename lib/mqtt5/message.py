@@ -8,7 +8,7 @@ returns an awaitable (async def), that runs as a task after the buffer has moved
 on, so its Message is given its own bytes and the link makes a new reusable one.
 """
 
-from ._compat import const, print_exception
+from ._compat import const, print_exception, ticks_diff, ticks_ms
 from .packets.connect import Will as _Will
 from .wire import payload_bytes, utf8_ok
 
@@ -234,6 +234,18 @@ async def _guard(coro):
         _report(e)
 
 
+_shown = [None, 0]  # ticks_ms of the last traceback shown, handler errors not shown since
+
+
 def _report(e):
-    print("mqtt5: handler error")
+    # A handler failing on every message prints one traceback a second at most (a
+    # board's UART at 115200 baud takes ~15 ms for each), and counts the rest
+    t = ticks_ms()
+    if _shown[0] is not None and 0 <= ticks_diff(t, _shown[0]) < 1000:
+        _shown[1] += 1
+        return
+    n = _shown[1]
+    print("mqtt5: handler error" + (" (%d more since the last shown)" % n if n else ""))
     print_exception(e)
+    _shown[0] = t
+    _shown[1] = 0
