@@ -2,6 +2,7 @@
 special configs, and the runtime parameter (CPython / MicroPython unix port)."""
 
 import os
+import signal
 import sys
 
 import pytest
@@ -13,6 +14,11 @@ import runtimes  # noqa: E402
 
 
 def pytest_configure(config):
+    # A suite started in the background by a shell without job control (`make test &`,
+    # some CI runners) inherits SIGINT ignored, and so would every node it starts:
+    # CPython then never sees the Ctrl-C the tests send (11 of them failed so)
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     config.addinivalue_line(
         "markers", "runtimes(names): the runtimes a `runtime` test runs under "
         "(default runtimes.RUNTIMES; runtimes.HOSTED adds the 32-bit builds, runtimes.ALL qemu)")
