@@ -10,7 +10,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # pytest arguments, e.g. `make test ARGS="-k codec -x"`
 ARGS   ?=
 
-.PHONY: help run test bench fuzz venv system-deps firmware clean
+.PHONY: help run test bench fuzz venv broker-deps system-deps firmware clean
 
 help:
 	@echo "make run     run the firmware on the unix board against a local Mosquitto"
@@ -32,10 +32,10 @@ $(STAMP): requirements-dev.txt pyproject.toml
 
 venv: $(STAMP)
 
-# Debian packages: the broker the tests and `make run` start, socat for the
-# serial (pseudo-terminal) tests, openssl for the TLS test certificates.
-# Installed only when missing.
-system-deps:
+# Debian packages, installed only when missing. broker-deps: the broker the tests and
+# `make run` start, socat for the serial (pseudo-terminal) tests, openssl for the TLS
+# test certificates. system-deps adds the compilers and qemu of the device builds.
+broker-deps:
 	@if ! { command -v mosquitto || [ -x /usr/sbin/mosquitto ]; } >/dev/null 2>&1 \
 	    || ! command -v socat >/dev/null 2>&1 \
 	    || ! command -v openssl >/dev/null 2>&1 \
@@ -44,6 +44,8 @@ system-deps:
 	  $(SUDO) apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto mosquitto-clients socat openssl >/dev/null; \
 	fi
+
+system-deps: broker-deps
 	@# Device-class builds (tools/mpbuild.py): 32-bit unix port, Cortex-M qemu port;
 	@# the Pico W image (tools/rp2_firmware.py) also needs cmake and the ARM libstdc++.
 	@if ! dpkg -s gcc-multilib gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm cmake libstdc++-arm-none-eabi-newlib build-essential >/dev/null 2>&1; then \
@@ -55,7 +57,7 @@ system-deps:
 test: venv system-deps
 	$(PY) -m pytest $(ARGS)
 
-run: venv system-deps
+run: venv broker-deps
 	$(PY) tools/run_local.py
 
 # The node frozen into MicroPython v1.28.0 for BOARD (unix, rp2_pico_w; esp32: README).
