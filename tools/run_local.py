@@ -16,6 +16,7 @@ status, state, events and stats.
 """
 
 import argparse
+import ctypes
 import json
 import os
 import signal
@@ -61,49 +62,93 @@ def main(argv=None):
     except ValueError:
         sys.exit("run: RUN_SECONDS must be a number of seconds, got %r" % os.environ["RUN_SECONDS"])
 
-    broker = None
-    if listening(args.host, args.port):
-        print("run: using the broker already listening on %s:%d" % (args.host, args.port))
-    elif args.host != "127.0.0.1":
-        sys.exit("run: nothing listens on %s:%d" % (args.host, args.port))
-    else:
-        # No persistence: every `make run` starts from an empty broker, so the
-        # retained messages seen are this run's.
-        broker = Broker(os.path.join(ROOT, ".cache", "run-broker"), port=args.port,
-                        log_types=("error", "warning", "notice"))
-        broker.start()
-        print("run: started Mosquitto on %s:%d (log: %s)" % (args.host, args.port, broker.log_path))
-    print("run: watch it with: mosquitto_sub -V mqttv5 -t 'fieldnode/#' -v")
-    sys.stdout.flush()
-
-    argv_, env = command(args.runtime, os.path.join(ROOT, "firmware", "main.py"),
-                         heapsize=args.heapsize)
-    env["FIELDNODE_BROKER"] = url or "mqtt://%s:%d" % (args.host, args.port)
-    if os.environ.get("DEVICE_ID"):
-        env["FIELDNODE_DEVICE_ID"] = os.environ["DEVICE_ID"]
-    device = env.get("FIELDNODE_DEVICE_ID") or "unix-node"
-    home = env.setdefault("FIELDNODE_HOME", os.path.join(ROOT, ".cache", "run-node", device))
-    os.makedirs(os.path.join(home, "sim"), exist_ok=True)
-    if not os.path.exists(os.path.join(home, "config.json")):
-        with open(os.path.join(home, "config.json"), "w") as f:
-            json.dump(DEMO_CONFIG, f)
-    print("run: node %s, config in %s%s" % (device, home,
-          ", stopping after %g s" % run_s if run_s else " (Ctrl-C to stop)"))
-    sys.stdout.flush()
-    node = subprocess.Popen(argv_, env=env, cwd=ROOT)
+    broker = node = None
+    # `kill`, a closed terminal or a process manager stop `make run` as Ctrl-C does:
+    # without this the node outlived us (still `online`, reconnecting for ever)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _stopped_by)
     try:
+        if listening(args.host, args.port):
+            print("run: using the broker already listening on %s:%d" % (args.host, args.port))
+        elif args.host != "127.0.0.1":
+            sys.exit("run: nothing listens on %s:%d" % (args.host, args.port))
+        else:
+            # No persistence: every `make run` starts from an empty broker, so the
+            # retained messages seen are this run's.
+            broker = Broker(os.path.join(ROOT, ".cache", "run-broker"), port=args.port,
+                            log_types=("error", "warning", "notice"))
+            broker.start()
+            print("run: started Mosquitto on %s:%d (log: %s)"
+                  % (args.host, args.port, broker.log_path))
+        print("run: watch it with: mosquitto_sub -V mqttv5 -t 'fieldnode/#' -v")
+        sys.stdout.flush()
+
+        argv_, env = command(args.runtime, os.path.join(ROOT, "firmware", "main.py"),
+                             heapsize=args.heapsize)
+        env["FIELDNODE_BROKER"] = url or "mqtt://%s:%d" % (args.host, args.port)
+        if os.environ.get("DEVICE_ID"):
+            env["FIELDNODE_DEVICE_ID"] = os.environ["DEVICE_ID"]
+        device = env.get("FIELDNODE_DEVICE_ID") or "unix-node"
+        home = env.setdefault("FIELDNODE_HOME", os.path.join(ROOT, ".cache", "run-node", device))
+        os.makedirs(os.path.join(home, "sim"), exist_ok=True)
+        if not os.path.exists(os.path.join(home, "config.json")):
+            with open(os.path.join(home, "config.json"), "w") as f:
+                json.dump(DEMO_CONFIG, f)
+        print("run: node %s, config in %s%s" % (device, home,
+              ", stopping after %g s" % run_s if run_s else " (Ctrl-C to stop)"))
+        sys.stdout.flush()
+        node = subprocess.Popen(argv_, env=env, cwd=ROOT, preexec_fn=_node_child)
         return _drive(node, home, run_s)
-    except KeyboardInterrupt:
-        # Ctrl-C reached the node too (same process group): let it say offline.
-        try:
-            return node.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            node.send_signal(signal.SIGKILL)
-            return node.wait()
+    except (KeyboardInterrupt, _Stopped) as e:
+        return _interrupted(node, getattr(e, "signum", signal.SIGINT))
     finally:
+        # a second Ctrl-C (or another signal) must not cut the cleanup short: it is
+        # bounded (the node's goodbye 5 s, the broker's stop 10 s)
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
         if broker is not None:
             broker.stop()
             print("run: stopped the private Mosquitto")
+
+
+def _node_child():
+    # In the node before exec: a Ctrl-C (its goodbye) when we die, however we die
+    # (SIGKILL too), so that no node outlives `make run`
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGINT)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+class _Stopped(Exception):
+    def __init__(self, signum):
+        Exception.__init__(self, signum)
+        self.signum = signum
+
+
+def _stopped_by(signum, frame):
+    raise _Stopped(signum)
+
+
+def _interrupted(node, signum):
+    # The node says offline and disconnects, as on Ctrl-C; exit status 128 + signal
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)  # (a second Ctrl-C still reaches the node)
+    name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+    if node is None:
+        print("run: interrupted (%s) before the node started" % name, flush=True)
+        return 128 + signum
+    if signum != signal.SIGINT:  # Ctrl-C reached the node too (same process group)
+        node.send_signal(signal.SIGINT)
+    print("run: interrupted (%s): stopping the node" % name, flush=True)
+    try:
+        node.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        print("run: the node did not stop within 5 s: killed (the broker publishes its "
+              "will)", flush=True)
+        node.kill()
+        node.wait()
+    return 128 + signum
 
 
 def _drive(node, home, run_s):
