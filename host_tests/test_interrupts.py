@@ -12,6 +12,7 @@ import time
 import pytest
 
 from firmware_node import watch
+from runtimes import parse_records, spawn
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -70,8 +71,12 @@ def test_make_run_stopped_by_a_signal_stops_its_node_which_says_offline(broker, 
         assert run.returncode == 128 + sig, "".join(out)
         text = "".join(out)
         topic = "fieldnode/v1/%s/status" % device
-        assert [bytes(m.payload) for m in peer.wait_messages(topic, 2)] == [
-            b"online", b"offline"], text
+        end = time.monotonic() + 10
+        seen = []
+        while b"offline" not in seen and time.monotonic() < end:
+            time.sleep(0.1)
+            seen = [bytes(m.payload) for m in peer.on(topic)]
+        assert seen[-1:] == [b"offline"], (seen, text)
         assert "status offline, disconnected" in text and "Traceback" not in text, text
     finally:
         if _session_pids(run.pid):
@@ -103,3 +108,26 @@ def test_make_run_second_ctrl_c_is_no_traceback_and_leaves_nothing_running(broke
     assert "run: interrupted (Ctrl-C)" in text, text
     assert 'run_local.py", line' not in text, text  # no traceback of run_local's own
 
+
+@pytest.mark.parametrize("task", ["reader", "writer", "drainer"])
+def test_goodbye_says_offline_after_ctrl_c_in_a_task_of_the_link(broker, task):
+    # The task Ctrl-C landed in was dead: the reader never read offline's PUBACK (3 s
+    # lost, then 0x04 and the Will), the writer never sent offline nor the DISCONNECT
+    # (5 s: `make run` and mpremote give up on the node at 5 s)
+    from paho_peer import PahoPeer
+
+    tag = "link-" + task
+    proc = spawn("micropython", "intr_link_task.py", broker.port, tag, task)
+    try:
+        assert proc.stdout.readline().strip() == "spinning", proc.stderr.read()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    end = [r for r in parse_records(out) if r.get("step") == "stopped"]
+    assert "interrupted" in out and end, (out, err)
+    assert end[0]["said"] and end[0]["state"] == 3, (out, err)  # 3: STOPPED
+    with PahoPeer(broker, "intr-check-" + tag) as peer:  # the retained status
+        peer.subscribe("intr/%s/status" % tag, qos=1)
+        assert bytes(peer.wait_messages("intr/%s/status" % tag, 1)[0].payload) == b"offline"

@@ -210,6 +210,9 @@ async def _drainer(c, t):
             if w >= 0:
                 c._wpid[w] = pid
             c._wake.set()
+    except KeyboardInterrupt:  # (Link._again)
+        c._again(3, lambda t: _drainer(c, t), t)
+        raise
     except Exception as e:
         if c._t is t:
             c._close(e)

@@ -25,8 +25,8 @@ Present 0 (SessionLost) the message goes back to the front of the offline queue
 (mqtt5.drain), started once the subscriptions are restored, hands queued publishes
 to the session in order.
 
-Counters (small ints, no allocation): msgs_in, msgs_out (application messages
-delivered / accepted for sending), bytes_in, bytes_out (transport bytes modulo 2^30).
+Counters (small ints): msgs_in, msgs_out (messages delivered / accepted for
+sending), bytes_in, bytes_out (transport bytes modulo 2^30).
 """
 
 import asyncio
@@ -245,6 +245,10 @@ class Link:
                 self._writing = False
                 self._wgen += 1
                 pulse(self._flushed)
+        except KeyboardInterrupt:
+            self._writing = False
+            self._again(1, self._writer, t)
+            raise
         except Exception as e:
             if self._t is t:
                 self._close(e)
@@ -266,9 +270,10 @@ class Link:
                 self._pump()
                 if s.pending_bytes:  # acks (or a DISCONNECT) to send: a writer turn
                     self._wake.set()
-        except (KeyboardInterrupt, SystemExit):
-            raise  # the program stops (MicroPython's Ctrl-C lands in any task): the link
-        except BaseException as e:  # is left to its stop(); else it ends with its reader
+        except (KeyboardInterrupt, SystemExit):  # the program stops: the link is left
+            self._again(0, self._reader, t)  # to its stop(), and whole for it (_again)
+            raise
+        except BaseException as e:  # else it ends with its reader
             if self._t is t:
                 self._close(e)
             if not isinstance(e, Exception):
@@ -284,6 +289,13 @@ class Link:
             self._pump()
             self._wake.set()
             await sleep_ms(10 if wait < 10 else 60000 if wait > 60000 else wait)
+
+    def _again(self, i, fn, t):
+        # MicroPython's Ctrl-C lands in any task, dead from then on: task i (0 reader,
+        # 1 writer, 3 drainer) starts again for the goodbye run on the same loop
+        if self._t is t:
+            ts = self._tasks
+            self._tasks = ts[:i] + (asyncio.create_task(fn(t)),) + ts[i + 1:]
 
     def _close(self, err):
         # End the connection: wake every waiter with `err`, stop the other tasks.
