@@ -131,3 +131,36 @@ def test_goodbye_says_offline_after_ctrl_c_in_a_task_of_the_link(broker, task):
     with PahoPeer(broker, "intr-check-" + tag) as peer:  # the retained status
         peer.subscribe("intr/%s/status" % tag, qos=1)
         assert bytes(peer.wait_messages("intr/%s/status" % tag, 1)[0].payload) == b"offline"
+
+
+def _tcp_to(pid, port, states=("01",)):
+    # the TCP connections of process `pid` to 127.0.0.1:`port` (default: ESTABLISHED)
+    inodes = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+    with open("/proc/net/tcp") as f:
+        rows = [ln.split() for ln in f.readlines()[1:]]
+    return [r for r in rows if r[9] in inodes and (states is None or r[3] in states)
+            and int(r[2].split(":")[1], 16) == port]
+
+
+def test_the_socket_is_closed_after_disconnect(broker, runtime):
+    # MicroPython's asyncio Stream.close() does nothing: every link the client ended
+    # (disconnect(), a keep-alive timeout, an error) left its socket open
+    import json
+
+    proc = spawn(runtime, "intr_socket_closed.py", broker.port, runtime)
+    try:
+        for want in ("connected", "disconnected"):
+            line = proc.stdout.readline()
+            assert json.loads(line)["step"] == want, (line, proc.stderr.read())
+        time.sleep(0.3)
+        assert _tcp_to(proc.pid, broker.port, None) == []
+    finally:
+        proc.kill()
+        proc.wait()

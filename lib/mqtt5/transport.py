@@ -78,8 +78,14 @@ class Transport:
 
     def close(self):
         """Close now (no awaiting: safe from error paths)."""
+        w = self._w
         try:
-            self._w.close()
+            w.close()
+            # MicroPython's Stream.close() does nothing (wait_closed() closes): a link
+            # given up stayed open for the server until its keep alive ran out
+            s = getattr(w, "s", None)
+            if s is not None:
+                s.close()
         except Exception:
             pass
 
