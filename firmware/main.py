@@ -187,7 +187,17 @@ def main():
         board.wdt_hold()
         # MicroPython: Ctrl-C stops the loop where it is; the client's tasks are
         # intact, so run the goodbye on the same loop.
-        asyncio.run(node.stop())
+        try:
+            asyncio.run(node.stop())
+        except KeyboardInterrupt:
+            # a second Ctrl-C cuts the goodbye short: close the socket now, or a board
+            # sits at the REPL with its link open, `online` for the broker until its
+            # keep alive runs out (1.5 x keepalive) and only then the Will
+            t = node.client._t
+            if t is not None:
+                t.close()
+            log("interrupted again: link closed, the broker publishes %s offline (the Will)"
+                % node.app.status_topic)
 
 
 main()

@@ -11,10 +11,16 @@ import time
 
 import pytest
 
-from firmware_node import watch
+from firmware_node import FAST, NodeProc, watch
 from runtimes import parse_records, spawn
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+# _SETTLE: the node is given a second after `online` to go idle before it is
+# interrupted.  This unix port raises KeyboardInterrupt from its signal handler
+# (MICROPY_ASYNC_KBD_INTR): landing in a heap allocation it can leave the heap locked
+# or its mutex taken (the node then hangs); a board raises it between bytecodes.
 
 
 def _session_pids(sid):
@@ -59,6 +65,7 @@ def test_make_run_stopped_by_a_signal_stops_its_node_which_says_offline(broker, 
     out = []
     try:
         out += _until(run, "/status online")
+        time.sleep(1)  # (see _SETTLE)
         os.kill(run.pid, sig)  # run_local only, as `kill` does
         try:
             run.wait(timeout=20)
@@ -93,6 +100,7 @@ def test_make_run_second_ctrl_c_is_no_traceback_and_leaves_nothing_running(broke
     out = []
     try:
         out += _until(run, "/status online")
+        time.sleep(1)  # (see _SETTLE)
         os.killpg(run.pid, signal.SIGINT)
         time.sleep(0.005)
         os.killpg(run.pid, signal.SIGINT)
@@ -147,6 +155,35 @@ def _tcp_to(pid, port, states=("01",)):
         rows = [ln.split() for ln in f.readlines()[1:]]
     return [r for r in rows if r[9] in inodes and (states is None or r[3] in states)
             and int(r[2].split(":")[1], 16) == port]
+
+
+def test_second_ctrl_c_during_the_goodbye_closes_the_link_at_the_repl(broker_factory,
+                                                                      tmp_path):
+    # A board's REPL after Ctrl-C twice (the second while `offline` waits for its ack):
+    # the goodbye was cut short and its socket left open, so the broker kept the node
+    # `online` until its keep alive ran out (1.5 x keepalive: 90 s by default) before
+    # publishing the Will; and the node printed a KeyboardInterrupt traceback
+    b = broker_factory()
+    node = NodeProc("micropython", b, tmp_path, dict(FAST, keepalive=60), "intr-twice-repl",
+                    repl=True)
+    stopped = False
+    try:
+        node.wait_log("online")
+        time.sleep(1)  # (see _SETTLE)
+        assert len(_tcp_to(node.proc.pid, b.port)) == 1
+        b.proc.send_signal(signal.SIGSTOP)  # offline's PUBACK does not come (3 s)
+        stopped = True
+        os.kill(node.proc.pid, signal.SIGINT)
+        time.sleep(0.5)
+        os.kill(node.proc.pid, signal.SIGINT)
+        node.type("print('at the REPL', 6 * 7)")
+        node.wait_log("at the REPL 42")
+        assert _tcp_to(node.proc.pid, b.port) == [], node.output
+        assert "Traceback" not in node.output, node.output
+    finally:
+        if stopped:
+            b.proc.send_signal(signal.SIGCONT)
+        node.kill()
 
 
 def test_the_socket_is_closed_after_disconnect(broker, runtime):
