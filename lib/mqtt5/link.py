@@ -294,8 +294,11 @@ class Link:
         # MicroPython's Ctrl-C lands in any task, dead from then on: task i (0 reader,
         # 1 writer, 3 drainer) starts again for the goodbye run on the same loop
         if self._t is t:
-            ts = self._tasks
-            self._tasks = ts[:i] + (asyncio.create_task(fn(t)),) + ts[i + 1:]
+            try:  # (an error here, e.g. a full heap, must not replace the interrupt)
+                ts = self._tasks
+                self._tasks = ts[:i] + (asyncio.create_task(fn(t)),) + ts[i + 1:]
+            except Exception:
+                pass
 
     def _close(self, err):
         # End the connection: wake every waiter with `err`, stop the other tasks.
