@@ -201,3 +201,38 @@ def test_the_socket_is_closed_after_disconnect(broker, runtime):
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_deploy_interrupted_leaves_the_board_all_old_or_all_new(tmp_path):
+    # Ctrl-C in `fieldnode deploy` after some files were sent left the board with part
+    # of the new bundle beside the old one: a mix that the next boot runs (or fails on)
+    from fieldnode_cli import fieldnode
+    from runtimes import tool
+    from serial_device import SerialDevice
+
+    tools = os.path.join(ROOT, "tools")  # this checkout's CLI, not the venv's install
+    env = dict(os.environ, PYTHONPATH=tools)
+    out = tmp_path / "build"
+    r = fieldnode("build", "--board", "unix", "--out", out, env={"PYTHONPATH": tools})
+    assert r.returncode == 0, r.stderr
+    files = sorted(str(p.relative_to(out)) for p in out.rglob("*")
+                   if p.is_file() and p.name != "package.json")
+    fs = tmp_path / "board"
+    fs.mkdir()
+    with SerialDevice(fs) as dev:
+        proc = subprocess.Popen([tool("fieldnode"), "deploy", "--board", "unix", "--port",
+                                 dev.port, "--build-dir", str(out), "--no-reset"], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            line = proc.stderr.readline()  # "[1/N] file (n B)": the first file is in place
+            assert line.startswith("[1/"), (line, proc.stderr.read())
+            proc.send_signal(signal.SIGINT)
+            err = line + proc.communicate(timeout=30)[1]
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert proc.returncode == 130 and err.endswith("fieldnode deploy: interrupted\n"), err
+        there = [f for f in files if (fs / f).exists()]
+        assert there in ([], files), "deployed: %s of %s" % (len(there), len(files))
+        for f in there:
+            assert (fs / f).read_bytes() == (out / f).read_bytes(), f

@@ -156,10 +156,13 @@ def deploy(board_name, port, build_dir=None, reset=True, baud=115200, replace_ma
             dev.write_atomic(BACKUP, old_main)
             print("deploy: the board's %s kept as %s" % (LAUNCHER, BACKUP))
         bar = Progress(sum(len(local[r]) for r in changed), len(changed))
+        # every file to its temp name, then all renamed at once: an interrupted deploy
+        # leaves the board's bundle whole, old or new, never a mix of both
         for rel in changed:
-            dev.write_atomic(rel, local[rel], bar.bytes_callback(bar.done_bytes))
+            dev.write_tmp(rel, local[rel], bar.bytes_callback(bar.done_bytes))
             bar.item_done("%s (%d B)" % (rel, len(local[rel])))
         bar.close()
+        dev.rename_tmp(changed)
         if reset:
             dev.soft_reset()
             print("deploy: soft reset, the board runs main.py")

@@ -52,8 +52,10 @@ for d in %r:
 """
 
 # os.rename replaces an existing file on every MicroPython filesystem (littlefs,
-# FAT: the VFS unlinks then renames, POSIX on the unix port).
-_RENAME = "import os\nos.rename(%(tmp)r, %(dst)r)\n"
+# FAT: the VFS unlinks then renames, POSIX on the unix port). One script renames
+# them all: a Ctrl-C on the host stops before the board has it whole (nothing is
+# renamed), or after, and the board runs it to the end.
+_RENAME = "import os\nfor _p in %r:\n    os.rename(_p + '.tmp', _p)\n"
 
 
 def _busy_reason(port):
@@ -165,14 +167,24 @@ class Device:
 
     def write_atomic(self, path, data, progress=None):
         """Write `data` to `path` via `path.tmp` and a rename: a cut leaves the old file whole."""
+        self.write_tmp(path, data, progress)
+        self.rename_tmp([path])
+
+    def write_tmp(self, path, data, progress=None):
+        """Write `data` to `path.tmp`, for rename_tmp() to put in place."""
         from mpremote.transport import TransportError
 
-        tmp = path + ".tmp"
         try:
-            self.transport.fs_writefile(tmp, data, chunk_size=CHUNK, progress_callback=progress)
+            self.transport.fs_writefile(path + ".tmp", data, chunk_size=CHUNK,
+                                        progress_callback=progress)
         except (TransportError, OSError) as e:
             raise CliError("writing %s on the device failed: %s" % (path, e)) from None
-        self.exec(_RENAME % {"tmp": tmp, "dst": path})
+
+    def rename_tmp(self, paths):
+        """Rename every `path.tmp` over its `path`, in one script on the device: all of
+        them or, interrupted before the board has it whole, none."""
+        if paths:
+            self.exec(_RENAME % list(paths))
 
     def soft_reset(self):
         """Leave the raw REPL and soft-reset (Ctrl-D): the board runs main.py again."""
