@@ -164,8 +164,9 @@ def test_second_ctrl_c_during_the_goodbye_closes_the_link_at_the_repl(broker_fac
     # `online` until its keep alive ran out (1.5 x keepalive: 90 s by default) before
     # publishing the Will; and the node printed a KeyboardInterrupt traceback
     b = broker_factory()
-    node = NodeProc("micropython", b, tmp_path, dict(FAST, keepalive=60), "intr-twice-repl",
-                    repl=True)
+    quiet = {"temperature": {"interval_ms": 60000}, "humidity": {"interval_ms": 60000}}
+    cfg = dict(FAST, keepalive=60, sensors=quiet, stats_interval_ms=60000)  # (_SETTLE)
+    node = NodeProc("micropython", b, tmp_path, cfg, "intr-twice-repl", repl=True)
     stopped = False
     try:
         node.wait_log("online")
@@ -176,6 +177,8 @@ def test_second_ctrl_c_during_the_goodbye_closes_the_link_at_the_repl(broker_fac
         os.kill(node.proc.pid, signal.SIGINT)
         time.sleep(0.5)
         os.kill(node.proc.pid, signal.SIGINT)
+        time.sleep(0.5)
+        assert node.proc.poll() is None, node.output
         node.type("print('at the REPL', 6 * 7)")
         node.wait_log("at the REPL 42")
         assert _tcp_to(node.proc.pid, b.port) == [], node.output
