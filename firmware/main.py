@@ -185,8 +185,9 @@ def main():
         # Ctrl-C (the REPL, fieldnode config/deploy): the board stays at the REPL, so
         # its watchdog, which cannot be disarmed, is fed from now until the next reset.
         board.wdt_hold()
-        # MicroPython: Ctrl-C stops the loop where it is; the client's tasks are
-        # intact, so run the goodbye on the same loop.
+        # MicroPython: Ctrl-C stops the loop where it is (a task of the link it lands
+        # in closes the link: then the Will says offline); the goodbye runs on the
+        # same loop.
         try:
             asyncio.run(node.stop())
         except KeyboardInterrupt:
@@ -196,8 +197,10 @@ def main():
             t = node.client._t
             if t is not None:
                 t.close()
-            log("interrupted again: link closed, the broker publishes %s offline (the Will)"
-                % node.app.status_topic)
+                log("interrupted again: link closed, the broker publishes %s offline "
+                    "(the Will)" % node.app.status_topic)
+            else:
+                log("interrupted again")
 
 
 main()

@@ -1,9 +1,10 @@
 # Ctrl-C landing in a task of the link (its reader, its writer or the drainer), then
-# the firmware's goodbye (main.py Node.stop): `offline` (QoS 1, retained) within 3 s,
-# then DISCONNECT 0x00, or 0x04 when `offline` was not acknowledged.  MicroPython
-# raises KeyboardInterrupt in whatever task runs and leaves that task dead, never to
-# complete; a busy handler (the reader), a slow socket write (the writer) or a slow
-# offline queue (the drainer) makes it land there.  MicroPython only.
+# the firmware's goodbye (main.py Node.stop): `offline` (QoS 1, retained) when
+# connected, then DISCONNECT 0x00, or 0x04 when `offline` was not acknowledged.
+# MicroPython raises KeyboardInterrupt in whatever task runs and leaves that task
+# dead, never to complete: the link closes with it, and the Will says `offline`.  A
+# busy handler (the reader), a slow socket write (the writer) or a slow offline queue
+# (the drainer) makes it land there.  MicroPython only.
 # argv: port tag reader|writer|drainer
 import asyncio
 import sys
@@ -61,11 +62,12 @@ async def serve():
 async def stop():
     t = time.ticks_ms()
     said = False
-    try:
-        await asyncio.wait_for(client.publish(STATUS, b"offline", qos=1, retain=True), 3)
-        said = True
-    except Exception as e:
-        emit(step="offline", error=repr(e))
+    if client.is_connected:
+        try:
+            await asyncio.wait_for(client.publish(STATUS, b"offline", qos=1, retain=True), 3)
+            said = True
+        except Exception as e:
+            emit(step="offline", error=repr(e))
     await sup.stop(0 if said else 0x04)
     emit(step="stopped", said=said, ms=time.ticks_diff(time.ticks_ms(), t), state=sup.state)
 

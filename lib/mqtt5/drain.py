@@ -210,9 +210,8 @@ async def _drainer(c, t):
             if w >= 0:
                 c._wpid[w] = pid
             c._wake.set()
-    except KeyboardInterrupt:  # (Link._again)
-        c._again(3, lambda t: _drainer(c, t), t)
-        raise
-    except Exception as e:
+    except BaseException as e:  # (a Ctrl-C too: see Link._reader)
         if c._t is t:
             c._close(e)
+        if not isinstance(e, Exception):
+            raise

@@ -245,13 +245,11 @@ class Link:
                 self._writing = False
                 self._wgen += 1
                 pulse(self._flushed)
-        except KeyboardInterrupt:
-            self._writing = False
-            self._again(1, self._writer, t)
-            raise
-        except Exception as e:
+        except BaseException as e:  # (a Ctrl-C too: see _reader)
             if self._t is t:
                 self._close(e)
+            if not isinstance(e, Exception):
+                raise
 
     async def _reader(self, t):
         s = self._s
@@ -270,14 +268,11 @@ class Link:
                 self._pump()
                 if s.pending_bytes:  # acks (or a DISCONNECT) to send: a writer turn
                     self._wake.set()
-        except (KeyboardInterrupt, SystemExit):  # the program stops: the link is left
-            self._again(0, self._reader, t)  # to its stop(), and whole for it (_again)
-            raise
-        except BaseException as e:  # else it ends with its reader
-            if self._t is t:
-                self._close(e)
-            if not isinstance(e, Exception):
-                raise
+        except BaseException as e:  # the link ends with its reader. MicroPython's Ctrl-C
+            if self._t is t:  # lands in any task and leaves it dead: the link closes at
+                self._close(e)  # once (the server publishes the Will), for a stop()
+            if not isinstance(e, Exception):  # after it may not wait on this task, and
+                raise  # one restarted could repeat or lose what this pass had done
 
     async def _ticker(self, t):
         s = self._s
@@ -289,16 +284,6 @@ class Link:
             self._pump()
             self._wake.set()
             await sleep_ms(10 if wait < 10 else 60000 if wait > 60000 else wait)
-
-    def _again(self, i, fn, t):
-        # MicroPython's Ctrl-C lands in any task, dead from then on: task i (0 reader,
-        # 1 writer, 3 drainer) starts again for the goodbye run on the same loop
-        if self._t is t:
-            try:  # (an error here, e.g. a full heap, must not replace the interrupt)
-                ts = self._tasks
-                self._tasks = ts[:i] + (asyncio.create_task(fn(t)),) + ts[i + 1:]
-            except Exception:
-                pass
 
     def _close(self, err):
         # End the connection: wake every waiter with `err`, stop the other tasks.
