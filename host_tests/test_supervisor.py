@@ -4,6 +4,7 @@ reconnect loop over a scripted client, and a supervised client on a real broker.
 The fault tests are in test_resilience_faults.py; backoff in test_backoff.py."""
 
 import signal
+import time
 
 import pytest
 
@@ -169,13 +170,15 @@ def test_bad_input_fails_at_the_call_and_never_wedges_the_client(runtime, broker
     assert r["kept"] == ["k1", "k2", "k3"]
 
 
-def test_stop_returns_after_ctrl_c_in_the_supervisors_task(broker):
+@pytest.mark.parametrize("where", ["state", "connect"])
+def test_stop_returns_after_ctrl_c_in_the_supervisors_task(broker, where):
     # MicroPython stops the loop where Ctrl-C lands, and the task it lands in never
-    # completes: stop() awaited the Supervisor's task, and hung for ever (a node's
-    # goodbye after Ctrl-C, 1 run in ~80 of a firmware test on a loaded machine)
-    proc = spawn("micropython", "ctrl_c_stop.py", broker.port, "ctrlc")
+    # completes: stop() awaited the Supervisor's task (dead, or waiting in wait_for()
+    # on the dead task that opens the socket), and hung for ever (a node's goodbye)
+    proc = spawn("micropython", "ctrl_c_stop.py", broker.port, "ctrlc" + where, where)
     try:
         assert proc.stdout.readline().strip() == "spinning", proc.stderr.read()
+        time.sleep(1.5)  # connect: past its 1 s timeout
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=10)
     finally:

@@ -1,9 +1,13 @@
 # Ctrl-C (KeyboardInterrupt) while the Supervisor's own task runs, as on a board's REPL
 # or in `make run`.  MicroPython raises it in whatever task is running and leaves the
 # loop there: that task's coroutine is dead and never completes, so a stop() that
-# awaited it waited for ever.  A slow on_state callback (it spins) makes the
-# interrupt land in the Supervisor's task.  MicroPython only.  argv: port tag
+# awaited it waited for ever.  state: a slow on_state callback (it spins) makes the
+# interrupt land in the Supervisor's task; connect: in the task wait_for() made for
+# opening the socket (a slow DNS lookup on a board), past the connect timeout, where
+# the cancel that stop() forwards goes to the dead task.  MicroPython only.
+# argv: port tag state|connect
 import asyncio
+import sys
 import time
 
 from client_util import args, emit
@@ -11,19 +15,29 @@ from mqtt5 import Client, Supervisor
 from mqtt5.supervisor import UP
 
 PORT, TAG = args()
+WHICH = sys.argv[3]
 spun = []
 
 
+def spin():
+    spun.append(1)
+    print("spinning")
+    t = time.ticks_ms()  # (no allocation: Ctrl-C in an allocation of this unix
+    while time.ticks_diff(time.ticks_ms(), t) < 10000:  # port can leave the heap locked)
+        pass
+
+
 def on_state(sup, state, reason):
-    if state == UP and not spun:
-        spun.append(1)
-        print("spinning")
-        t = time.time()
-        while time.time() - t < 10:
-            pass
+    if WHICH == "state" and state == UP and not spun:
+        spin()
 
 
-client = Client("ctrlc-" + TAG, keepalive=5)
+if WHICH == "connect":
+    async def slow_open(host, port):
+        spin()
+    asyncio.open_connection = slow_open
+
+client = Client("ctrlc-" + TAG, keepalive=5, connect_timeout_ms=1000)
 sup = Supervisor(client, "mqtt://127.0.0.1:%d" % PORT, on_state=on_state)
 
 
