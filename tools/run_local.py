@@ -97,7 +97,10 @@ def main(argv=None):
         print("run: node %s, config in %s%s" % (device, home,
               ", stopping after %g s" % run_s if run_s else " (Ctrl-C to stop)"))
         sys.stdout.flush()
-        node = subprocess.Popen(argv_, env=env, cwd=ROOT, preexec_fn=_node_child)
+        # its own process group: a signal to ours (a closed terminal's SIGHUP, a service
+        # manager's SIGTERM) reaches us only, and we hand the node one Ctrl-C
+        node = subprocess.Popen(argv_, env=env, cwd=ROOT, preexec_fn=_node_child,
+                                process_group=0)
         return _drive(node, home, run_s)
     except (KeyboardInterrupt, _Stopped) as e:
         return _interrupted(node, getattr(e, "signum", signal.SIGINT))
@@ -111,13 +114,20 @@ def main(argv=None):
             print("run: stopped the private Mosquitto")
 
 
+_PARENT = os.getpid()
+
+
 def _node_child():
-    # In the node before exec: a Ctrl-C (its goodbye) when we die, however we die
-    # (SIGKILL too), so that no node outlives `make run`
+    # In the node before exec (Linux): a Ctrl-C (its goodbye) when we die, however we
+    # die (SIGKILL too), so that no node outlives `make run`
+    if not sys.platform.startswith("linux"):
+        return
     try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGINT)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGINT)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != _PARENT:  # we died before prctl took effect
+        os.kill(os.getpid(), signal.SIGINT)
 
 
 class _Stopped(Exception):
@@ -138,8 +148,8 @@ def _interrupted(node, signum):
     if node is None:
         print("run: interrupted (%s) before the node started" % name, flush=True)
         return 128 + signum
-    if signum != signal.SIGINT:  # Ctrl-C reached the node too (same process group)
-        node.send_signal(signal.SIGINT)
+    node.send_signal(signal.SIGINT)  # (its own process group: the terminal's Ctrl-C
+    # reached us only)
     print("run: interrupted (%s): stopping the node" % name, flush=True)
     try:
         node.wait(timeout=5)
@@ -159,6 +169,8 @@ def _drive(node, home, run_s):
         now = time.monotonic()
         if run_s and now - start >= run_s:
             print("run: %g s are up: stopping the node (as Ctrl-C does)" % run_s, flush=True)
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                signal.signal(sig, signal.SIG_IGN)  # (another Ctrl-C would cut it short)
             node.send_signal(signal.SIGINT)
             try:
                 return node.wait(timeout=10)
