@@ -16,7 +16,8 @@ def test_a_broker_without_retained_messages_is_a_fatal_refusal(broker_factory, r
         node.wait_log("link refused (CONNACK 0x9A Retain not supported): fatal, next try "
                       "in 3 s")
         node.wait_log("link connecting", 2, timeout=10)
-        assert node.count("link refused") == 1 and node.proc.poll() is None, node.output
+        # (the second attempt's refusal may be logged already: it follows at once)
+        assert node.count("link refused") <= 2 and node.proc.poll() is None, node.output
     finally:
         node.kill()
 
