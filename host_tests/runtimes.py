@@ -24,8 +24,10 @@ conftest.py builds them before the first test that needs them):
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPTS = os.path.join(ROOT, "host_tests", "scripts")
@@ -201,6 +203,23 @@ def spawn(runtime, script, *args, heapsize="1M", mpy=False):
     argv, env = command(runtime, script, *args, heapsize=heapsize, mpy=mpy)
     return subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, bufsize=1)
+
+
+def interrupted(script, *args, settle_s=0, timeout=20):
+    """Run `script` on MicroPython, Ctrl-C it (SIGINT) `settle_s` after it prints
+    "spinning", and return (stdout, stderr, its "stopped" record or None): the
+    intr_*.py / ctrl_c_stop.py scripts."""
+    proc = spawn("micropython", script, *args)
+    try:
+        assert proc.stdout.readline().strip() == "spinning", proc.stderr.read()
+        time.sleep(settle_s)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    end = [r for r in parse_records(out) if r.get("step") == "stopped"]
+    return out, err, end[0] if end else None
 
 
 def _text(data):

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from firmware_node import FAST, NodeProc, watch
-from runtimes import parse_records, spawn
+from runtimes import interrupted, spawn
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -127,18 +127,10 @@ def test_ctrl_c_in_a_task_of_the_link_closes_it_and_the_will_says_offline(broker
     from paho_peer import PahoPeer
 
     tag = "link-" + task
-    proc = spawn("micropython", "intr_link_task.py", broker.port, tag, task)
-    try:
-        assert proc.stdout.readline().strip() == "spinning", proc.stderr.read()
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    end = [r for r in parse_records(out) if r.get("step") == "stopped"]
+    out, err, end = interrupted("intr_link_task.py", broker.port, tag, task)
     assert "interrupted" in out and end, (out, err)
-    assert end[0]["state"] == 3 and end[0]["ms"] < 2500, (out, err)  # 3: STOPPED
-    assert not end[0]["said"], (out, err)  # the link had closed: the Will says it
+    assert end["state"] == 3 and end["ms"] < 2500, (out, err)  # 3: STOPPED
+    assert not end["said"], (out, err)  # the link had closed: the Will says it
     with PahoPeer(broker, "intr-check-" + tag) as peer:  # the retained status
         peer.subscribe("intr/%s/status" % tag, qos=1)
         assert bytes(peer.wait_messages("intr/%s/status" % tag, 1)[0].payload) == b"offline"

@@ -3,12 +3,9 @@ classification, the offline queue's limits, policies, expiry and order, the
 reconnect loop over a scripted client, and a supervised client on a real broker.
 The fault tests are in test_resilience_faults.py; backoff in test_backoff.py."""
 
-import signal
-import time
-
 import pytest
 
-from runtimes import M32_FROZEN, parse_records, run, spawn
+from runtimes import M32_FROZEN, interrupted, run
 
 _RESULTS = {}  # one script run per runtime serves every unit test below
 
@@ -175,15 +172,7 @@ def test_stop_returns_after_ctrl_c_in_the_supervisors_task(broker, where):
     # MicroPython stops the loop where Ctrl-C lands, and the task it lands in never
     # completes: stop() awaited the Supervisor's task (dead, or waiting in wait_for()
     # on the dead task that opens the socket), and hung for ever (a node's goodbye)
-    proc = spawn("micropython", "ctrl_c_stop.py", broker.port, "ctrlc" + where, where)
-    try:
-        assert proc.stdout.readline().strip() == "spinning", proc.stderr.read()
-        time.sleep(1.5)  # connect: past its 1 s timeout
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    end = [r for r in parse_records(out) if r.get("step") == "stopped"]
+    out, err, end = interrupted("ctrl_c_stop.py", broker.port, "ctrlc" + where, where,
+                                settle_s=1.5, timeout=10)  # connect: past its 1 s timeout
     assert "interrupted" in out and end, (out, err)
-    assert end[0]["state"] == 3 and not end[0]["connected"], end  # 3: STOPPED
+    assert end["state"] == 3 and not end["connected"], end  # 3: STOPPED

@@ -2,10 +2,9 @@
 tasks around the sans-IO Session, waiter slots, event dispatch.
 
 Per connection three tasks run. The reader: readinto the session's receive buffer,
-feed it, dispatch events (messages to handlers through the Router, by mqtt5.message,
-loaded by the first message; acks to waiting callers). The writer: woken by any
-session call, writes everything queued in ONE write per loop turn. The ticker:
-keep-alive, driven by Session.tick(), from CONNACK on.
+feed it, dispatch events (messages to handlers by mqtt5.message, loaded by the first
+one; acks to waiting callers). The writer: woken by any session call, writes all that
+is queued in ONE write per loop turn. The ticker: keep-alive, from CONNACK on.
 
 Callers waiting for CONNACK / PUBACK / PUBREC+PUBCOMP / SUBACK / UNSUBACK hold
 one of at most `max_inflight` waiter slots (parallel lists: packet id, result,
@@ -268,11 +267,11 @@ class Link:
                 self._pump()
                 if s.pending_bytes:  # acks (or a DISCONNECT) to send: a writer turn
                     self._wake.set()
-        except BaseException as e:  # the link ends with its reader. MicroPython's Ctrl-C
-            if self._t is t:  # lands in any task and leaves it dead: the link closes at
-                self._close(e)  # once (the server publishes the Will), for a stop()
-            if not isinstance(e, Exception):  # after it may not wait on this task, and
-                raise  # one restarted could repeat or lose what this pass had done
+        except BaseException as e:  # the link ends with its reader; MicroPython's Ctrl-C
+            if self._t is t:  # leaves the task it lands in dead: the link closes (the Will),
+                self._close(e)  # as a restart could repeat or lose what this pass did
+            if not isinstance(e, Exception):
+                raise
 
     async def _ticker(self, t):
         s = self._s
