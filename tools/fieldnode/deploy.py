@@ -5,8 +5,11 @@ filesystem: its main.py launcher and the files its package.json lists; a
 --build-dir that is not a fieldnode build for --board (package.json "board") is
 refused. Only files whose SHA-256 differs from the device's copy are sent;
 the device hashes its own files (hashlib in the raw REPL), so nothing is read
-back. Each file is written to a temp name and renamed. Then the board is
-soft-reset (it runs main.py) unless --no-reset. A board whose MicroPython
+back. Each changed file is written to a temp name, then one script on the
+board renames them all, so an interrupted deploy leaves the old bundle or the
+new one, never a mix; temp files such a cut left are removed by the next deploy,
+and a board without room for the temp copies is refused before anything is
+written. Then the board is soft-reset (it runs main.py) unless --no-reset. A board whose MicroPython
 cannot load the bundle (another .mpy version, or another architecture than
 board.json's: the wrong --board) is refused before anything is written, and
 so is a board whose main.py is not Fieldnode's launcher (`import fieldnode_main`):
@@ -132,6 +135,45 @@ def check_mpy(mpy, board):
                        % (name, board["name"], want))
 
 
+def check_room(dev, sizes):
+    """A CliError unless the device's filesystem has room for files of `sizes` bytes next
+    to the ones they replace: every temp copy is written before the first rename. The
+    need counts whole blocks per file, plus two for the filesystem's own metadata."""
+    free = dev.free_space()
+    if free is None:
+        return
+    block, blocks = free
+    need = sum(-(-n // block) for n in sizes) + 2
+    if need > blocks:
+        raise CliError("the board has %d KB free, and this deploy needs about %d KB: the "
+                       "new copies of the %d changed files are written before the old ones "
+                       "are replaced. Remove files from the board (mpremote rm) and deploy "
+                       "again; nothing written" % (blocks * block // 1024, need * block // 1024,
+                                                   len(sizes)))
+
+
+def send(dev, local, changed):
+    """Write each changed file to its temp name, then rename them all at once: an
+    interrupted deploy leaves the board's bundle whole, old or new, never a mix. A
+    failed write removes the temp copies already written (the next deploy removes any
+    that a cut left)."""
+    bar = Progress(sum(len(local[r]) for r in changed), len(changed))
+    try:
+        for rel in changed:
+            dev.write_tmp(rel, local[rel], bar.bytes_callback(bar.done_bytes))
+            bar.item_done("%s (%d B)" % (rel, len(local[rel])))
+    except CliError as e:
+        bar.close()
+        try:
+            dev.clear_tmp(changed)
+        except CliError:
+            raise e from None
+        raise CliError("%s; the temp copies are removed, the board keeps its old files"
+                       % e) from None
+    bar.close()
+    dev.rename_tmp(changed)
+
+
 def deploy(board_name, port, build_dir=None, reset=True, baud=115200, replace_main=False):
     """Send changed files; returns (sent, skipped) counts."""
     board = boards.load(board_name)
@@ -151,18 +193,16 @@ def deploy(board_name, port, build_dir=None, reset=True, baud=115200, replace_ma
         old_main = check_main(dev, remote[LAUNCHER], local[LAUNCHER], replace_main)
         print("deploy: %d files, %d changed, %d unchanged (skipped)"
               % (len(files), len(changed), len(files) - len(changed)))
+        stale = dev.clear_tmp(files + [BACKUP])
+        if stale:
+            print("deploy: removed %d temp files an earlier deploy left" % stale)
+        check_room(dev, [len(local[r]) for r in changed]
+                   + ([len(old_main)] if old_main is not None else []))
         dev.makedirs(os.path.dirname(r) for r in changed if "/" in r)
         if old_main is not None:
             dev.write_atomic(BACKUP, old_main)
             print("deploy: the board's %s kept as %s" % (LAUNCHER, BACKUP))
-        bar = Progress(sum(len(local[r]) for r in changed), len(changed))
-        # every file to its temp name, then all renamed at once: an interrupted deploy
-        # leaves the board's bundle whole, old or new, never a mix of both
-        for rel in changed:
-            dev.write_tmp(rel, local[rel], bar.bytes_callback(bar.done_bytes))
-            bar.item_done("%s (%d B)" % (rel, len(local[rel])))
-        bar.close()
-        dev.rename_tmp(changed)
+        send(dev, local, changed)
         if reset:
             dev.soft_reset()
             print("deploy: soft reset, the board runs main.py")

@@ -57,6 +57,27 @@ for d in %r:
 # renamed), or after, and the board runs it to the end.
 _RENAME = "import os\nfor _p in %r:\n    os.rename(_p + '.tmp', _p)\n"
 
+# removes the temp copies an earlier deploy left (interrupted, or failed part-way)
+_CLEAR_TMP = """import os
+_n = 0
+for _p in %r:
+    try:
+        os.remove(_p + '.tmp')
+        _n += 1
+    except OSError:
+        pass
+print(_n)
+"""
+
+# the filesystem's block size and free blocks (statvfs: f_frsize, f_bavail)
+_FREE = """import os
+try:
+    _s = os.statvfs('.')
+    print(repr((_s[1], _s[4])))
+except (AttributeError, OSError):
+    print(None)
+"""
+
 
 def _busy_reason(port):
     """Why pyserial cannot open `port` exclusively, or None when it can."""
@@ -185,6 +206,15 @@ class Device:
         them or, interrupted before the board has it whole, none."""
         if paths:
             self.exec(_RENAME % list(paths))
+
+    def clear_tmp(self, paths):
+        """Remove every `path.tmp` on the device; how many there were."""
+        return self.eval_repr(_CLEAR_TMP % list(paths)) if paths else 0
+
+    def free_space(self):
+        """(block size, free blocks) of the filesystem the device runs in, or None when
+        its MicroPython has no os.statvfs."""
+        return self.eval_repr(_FREE)
 
     def soft_reset(self):
         """Leave the raw REPL and soft-reset (Ctrl-D): the board runs main.py again."""

@@ -1,0 +1,125 @@
+"""fieldnode deploy against a board short of room, and the temp files a cut or a failed
+write leaves: the unix port's REPL on a pty, through the real mpremote. For the room
+checks the board's filesystem is a small littlefs in the micropython process (as on
+ESP32 and RP2), which the test reads back through the REPL."""
+
+import hashlib
+import os
+import re
+import shutil
+
+import pytest
+
+from fieldnode.device import Device
+from fieldnode_cli import fieldnode
+from runtimes import tool
+from serial_device import SerialDevice
+from test_cli_serial import bundle, bundle_files, deploy, device  # noqa: F401 (fixtures)
+
+LFS_BOARD = os.path.join(os.path.dirname(__file__), "scripts", "lfs_board.py")
+
+# every file under the cwd, with its SHA-256, as the board sees it
+_TREE = """import os, hashlib, binascii
+def _walk(d, out):
+    for e in os.ilistdir(d or '.'):
+        p = d + '/' + e[0] if d else e[0]
+        if e[1] == 0x4000:
+            _walk(p, out)
+        else:
+            out[p] = binascii.hexlify(hashlib.sha256(open(p, 'rb').read()).digest()).decode()
+    return out
+print(repr(_walk('', {})))
+"""
+
+
+def lfs_board(tmp_path, blocks):
+    workdir = tmp_path / ("lfs%d" % blocks)
+    workdir.mkdir()
+    return SerialDevice(workdir, exe="%s -i %s" % (tool("micropython"), LFS_BOARD),
+                        env={"BLOCKS": str(blocks)})
+
+
+def tree(dev):
+    with Device(dev.port) as d:
+        return d.eval_repr(_TREE)
+
+
+def hashes(root):
+    return {f: hashlib.sha256((root / f).read_bytes()).hexdigest() for f in bundle_files(root)}
+
+
+def refused_for_room(r):
+    m = re.fullmatch(r"fieldnode deploy: the board has (\d+) KB free, and this deploy needs "
+                     r"about (\d+) KB: the new copies of the (\d+) changed files are written "
+                     r"before the old ones are replaced. Remove files from the board \(mpremote "
+                     r"rm\) and deploy again; nothing written\n", r.stderr)
+    assert r.returncode == 1 and m, (r.returncode, r.stderr)
+    return tuple(int(x) for x in m.groups())
+
+
+def test_deploy_to_a_board_without_room_is_refused_and_writes_nothing(bundle, tmp_path):  # noqa: F811
+    """A 64 KB filesystem cannot hold the ~100 KB bundle: the deploy filled it and
+    failed part-way, leaving its temp copies behind."""
+    with lfs_board(tmp_path, 128) as dev:
+        r = deploy(dev, bundle)
+        free, need, n = refused_for_room(r)
+        size = sum((bundle / f).stat().st_size for f in bundle_files(bundle))
+        assert n == len(bundle_files(bundle)) and free < 64 and need * 1024 >= size
+        assert tree(dev) == {}
+        assert dev.alive()
+
+
+def test_deploy_without_room_for_its_temp_copies_keeps_the_old_bundle(bundle, tmp_path):  # noqa: F811
+    """The bundle fits once, not twice: a new build that changes every file is refused
+    (old and new must coexist until the renames), and the board keeps the old bundle
+    whole; a build that changes one file still goes."""
+    with lfs_board(tmp_path, 360) as dev:
+        r = deploy(dev, bundle)
+        assert r.returncode == 0, r.stderr
+        assert tree(dev) == hashes(bundle)
+
+        every = tmp_path / "every"
+        shutil.copytree(bundle, every)
+        for f in bundle_files(every):
+            with open(every / f, "ab") as fh:
+                fh.write(b"\n")
+        free, need, n = refused_for_room(deploy(dev, every))
+        assert n == len(bundle_files(bundle)) and need > free
+        assert tree(dev) == hashes(bundle)
+
+        one = tmp_path / "one"
+        shutil.copytree(bundle, one)
+        (one / "main.py").write_text("import fieldnode_main  # v2\n")
+        r = deploy(dev, one)
+        assert r.returncode == 0 and "1 changed" in r.stdout, r.stderr
+        assert tree(dev) == hashes(one)
+        assert dev.alive()
+
+
+def test_deploy_removes_the_temp_files_an_interrupted_deploy_left(device, bundle):  # noqa: F811
+    """Temp files of a deploy cut part-way stayed on the board for ever."""
+    (device.fs / "lib").mkdir()
+    (device.fs / "lib" / "payload.mpy.tmp").write_bytes(b"half a file")
+    (device.fs / "main.py.tmp").write_bytes(b"import fie")
+    (device.fs / "notes.tmp").write_bytes(b"the user's own")
+    r = deploy(device, bundle)
+    assert r.returncode == 0, r.stderr
+    assert "deploy: removed 2 temp files an earlier deploy left\n" in r.stdout
+    assert [p.name for p in device.fs.rglob("*.tmp")] == ["notes.tmp"]
+    assert bundle_files(device.fs) == sorted(bundle_files(bundle) + ["notes.tmp"])
+
+
+def test_a_write_failing_part_way_removes_its_temp_copies(device, bundle):  # noqa: F811
+    """A directory where the last file's temp copy goes makes its write fail: the
+    copies written before it are removed, and the board keeps its old files."""
+    last = bundle_files(bundle)[-2]     # main.py goes first, then lib/ in order
+    assert last.startswith("lib/")
+    (device.fs / (last + ".tmp")).mkdir(parents=True)
+    r = deploy(device, bundle)
+    assert r.returncode == 1
+    error = r.stderr.splitlines(True)[-1]           # after the progress lines
+    assert error.startswith("fieldnode deploy: writing %s on the device failed: " % last)
+    assert error.endswith("; the temp copies are removed, the board keeps its old files\n")
+    assert [p for p in device.fs.rglob("*") if p.is_file() and p.name != "tty"] == []
+    assert (device.fs / (last + ".tmp")).is_dir()
+    assert device.alive()
