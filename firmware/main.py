@@ -194,9 +194,7 @@ def main():
             # a second Ctrl-C cuts the goodbye short: close the socket now, or a board
             # sits at the REPL with its link open, `online` for the broker until its
             # keep alive runs out (1.5 x keepalive) and only then the Will
-            t = node.client._t
-            if t is not None:
-                t.close()
+            if node.client.abort():
                 log("interrupted again: link closed, the broker publishes %s offline "
                     "(the Will)" % node.app.status_topic)
             else:

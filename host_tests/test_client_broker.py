@@ -243,3 +243,19 @@ def test_a_failing_handler_prints_one_traceback_a_second(broker, runtime):
     left_out = [int(n) for n in re.findall(r"handler error \((\d+) more since the last shown\)",
                                            res.stdout)]
     assert left_out and shown + sum(left_out) == 31, res.stdout
+
+
+def test_abort_closes_at_once_and_the_broker_publishes_the_will(runtime, broker):
+    """firmware/main.py reached into the client's transport (client._t) to close the
+    socket after a second Ctrl-C: abort() is that close, public and whole (waiters woken,
+    tasks stopped, is_connected False)."""
+    res = run(runtime, "client_abort.py", broker.port, runtime)
+    rec = res.record(step="in_loop")
+    assert rec == {"step": "in_loop", "first": True, "second": False, "connected": False,
+                   "error": "aborted", "publish": rec["publish"], "will": "offline"}
+    assert rec["publish"] in ("MQTTError", "OSError"), rec
+    rec = res.record(step="outside")
+    assert rec["will"] == "offline" and rec["retain"] is True and rec["connected"] is False
+    # MicroPython: the link outlived asyncio.run and abort() closed it
+    assert (rec["opened"], rec["first"]) == ((True, True) if runtime.startswith("micropython")
+                                             else (False, False)), rec

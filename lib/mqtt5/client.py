@@ -375,6 +375,15 @@ class Client(Link):
                 pass
         self._close(None)
 
+    def abort(self):
+        """Close the connection now, without DISCONNECT or waiting: the server then
+        publishes the Will [MQTT-3.1.2-8]. Synchronous, for where no event loop can
+        run (a second Ctrl-C cutting disconnect() short). False: none was open."""
+        if self._t is None:
+            return False
+        self._close(MQTTError("aborted"))
+        return True
+
     async def wait_closed(self):
         """Wait until the connection ends; returns the error that ended it (None
         after disconnect())."""

@@ -15,17 +15,15 @@ shared `_acked` Signal is pulsed too (keep-alive start, the supervised drainer).
 A QoS 1/2 publish that publish() queued itself is detached (mqtt5.client), as is a
 caller cancelled after its packet went out: the slot frees itself when the flow ends.
 
-A reconnect supervisor (mqtt5.supervisor) drives the same Link: `_close()` is the
-one place a connection ends, and `error` says why.  Once `_supervise(queue)` was
-called, QoS 1/2 publish waiters outlive the connection: the session resends their
-PUBLISH/PUBREL on Session Present 1 and they resolve on its PUBLISH_DONE; on Session
-Present 0 (SessionLost) the message goes back to the front of the offline queue
-(mqtt5.offline) and out again as a new message.  A fourth task, the drainer
-(mqtt5.drain), started once the subscriptions are restored, hands queued publishes
-to the session in order.
+`_close()` is the one place a connection ends (`error` says why). Once a Supervisor
+called `_supervise(queue)`, QoS 1/2 publish waiters outlive the connection: resent on
+Session Present 1, they resolve on PUBLISH_DONE; on Session Present 0 (SessionLost)
+the message goes back to the front of the offline queue, out again as a new one. A
+fourth task, the drainer (mqtt5.drain), hands queued publishes to the session in
+order once the subscriptions are restored.
 
-Counters (small ints): msgs_in, msgs_out (messages delivered / accepted for
-sending), bytes_in, bytes_out (transport bytes modulo 2^30).
+Counters (small ints): msgs_in, msgs_out (messages delivered / accepted for sending),
+bytes_in, bytes_out (transport bytes modulo 2^30).
 """
 
 import asyncio
@@ -196,8 +194,7 @@ class Link:
         self._release(w)
 
     def _not_connected(self):
-        # a new exception each time: MicroPython grows the traceback of an
-        # exception object every time it is raised
+        # a new exception each time: MicroPython grows a raised exception's traceback
         e = self.error
         return MQTTError("not connected" + (": %s" % e if e else ""))
 
@@ -321,7 +318,10 @@ class Link:
                                  else err or MQTTError("disconnected"))
                 self._finish(i)
         pulse(self._acked)
-        me = asyncio.current_task()
+        try:
+            me = asyncio.current_task()
+        except RuntimeError:  # abort() outside the loop (CPython)
+            me = None
         for task in self._tasks or ():
             if task is not me:
                 task.cancel()
