@@ -234,3 +234,24 @@ def test_deploy_interrupted_leaves_the_board_all_old_or_all_new(tmp_path):
         assert there in ([], files), "deployed: %s of %s" % (len(there), len(files))
         for f in there:
             assert (fs / f).read_bytes() == (out / f).read_bytes(), f
+
+
+def test_ctrl_c_while_the_cli_loads_is_one_line(tmp_path):
+    # the console script imported every subcommand before main() caught anything: a
+    # Ctrl-C in that first ~0.1 s printed a traceback. A stand-in `argparse` (the CLI's
+    # first import) holds the load still while SIGINT arrives.
+    from runtimes import tool
+
+    (tmp_path / "argparse.py").write_text(
+        "import sys, time\nprint('loading', file=sys.stderr, flush=True)\ntime.sleep(30)\n")
+    env = dict(os.environ, PYTHONPATH="%s:%s" % (tmp_path, os.path.join(ROOT, "tools")))
+    proc = subprocess.Popen([tool("fieldnode"), "build", "--board", "unix"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr.readline() == "loading\n"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert (proc.returncode, out, err) == (130, "", "fieldnode: interrupted\n")

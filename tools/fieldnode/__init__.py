@@ -16,6 +16,20 @@ class CliError(Exception):
         self.code = code
 
 
+def run():
+    """The `fieldnode` console script: cli.main(), which imports every subcommand. A
+    Ctrl-C while it loads (or parses the arguments) is one line too, not a traceback."""
+    try:
+        from .cli import main
+
+        return main()
+    except KeyboardInterrupt:   # main() itself handles it once a subcommand runs
+        import sys
+
+        print("fieldnode: interrupted", file=sys.stderr)
+        return 130
+
+
 # The repository root: tools/fieldnode/ is two levels below it (editable install).
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
