@@ -34,6 +34,7 @@ from mqtt5 import MQTTError
 from mqtt5._compat import sleep_ms, ticks_add, ticks_diff, ticks_ms
 from mqtt5.supervisor import UP
 
+VERSION = "0.1.0"  # the firmware's (boot log, stats, ping); pyproject.toml's is the same
 _POLL_MS = 100  # button and due-time polling
 _NORMAL = 0
 _HIGH = 1
@@ -302,7 +303,7 @@ class App:
         s = self.sup.stats
         q = self.sup.queue
         cmd = self.commands
-        return {"uptime_s": self.uptime_s(), "mem_free": board.mem_free(),
+        return {"fw": VERSION, "uptime_s": self.uptime_s(), "mem_free": board.mem_free(),
                 "readings": self.readings_sent, "sensor_errors": self.sensor_errors,
                 "events": self.events_sent,
                 "events_dropped": self.events_dropped, "reconnects": s.reconnects,

@@ -15,6 +15,7 @@ import gc
 import json
 
 import board
+from app import VERSION
 from mqtt5 import Responder
 from mqtt5._compat import sleep_ms, ticks_add, ticks_diff, ticks_ms
 
@@ -157,7 +158,7 @@ class Commands:
     # ---- the commands ----------------------------------------------------------------
     def cmd_ping(self, a):
         _args(a, ())
-        return _answer(OK, "pong", {"uptime_s": self.app.uptime_s()})
+        return _answer(OK, "pong", {"fw": VERSION, "uptime_s": self.app.uptime_s()})
 
     def cmd_get_state(self, a):
         _args(a, ())

@@ -16,7 +16,7 @@ Board specifics come from the `board` module of boards/<board>/ only.
 import asyncio
 
 import board
-from app import App, log, why
+from app import VERSION, App, log, why
 from commands import TX_SIZE, Commands
 from mqtt5 import Client, Will
 from mqtt5.supervisor import CONNECTING, DOWN, FATAL, STOPPED, UP, Supervisor, classify
@@ -171,7 +171,7 @@ def main():
 
     d = board.config_dir()
     cfg, source = config.load(d, board.SENSORS, log)
-    log("config from %s (%s)" % (source, d))
+    log("fieldnode %s, config from %s (%s)" % (VERSION, source, d))
     if not cfg["device_id"]:  # the board's id goes in every topic: checked as config's
         try:
             config.validate({"device_id": board.unique_id()})

@@ -7,6 +7,7 @@ import struct
 import subprocess
 import threading
 import time
+import tomllib
 
 import pytest
 
@@ -55,6 +56,8 @@ def test_build_bundle_layout_and_package_json(tmp_path):
         assert module in mpys
     pkg = json.loads((out / "package.json").read_text())
     assert sorted(src for _, src in pkg["urls"]) == mpys
+    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:   # the firmware's VERSION
+        assert pkg["version"] == tomllib.load(f)["project"]["version"]
     assert all(dest == src[len("lib/"):] for dest, src in pkg["urls"])
     # the size table lists every module with its .mpy size
     for f in mpys:

@@ -80,6 +80,22 @@ def test_status_online_and_readings_decode(shared):
     assert stats["config_source"] == "file" and stats["readings"] >= 1
 
 
+def test_the_node_says_which_firmware_it_runs(shared):
+    """After a deploy, the fleet could not tell which firmware a node ran: the boot log,
+    stats and the ping answer carry the version pyproject.toml and the bundle's
+    package.json give."""
+    import tomllib
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "pyproject.toml"), "rb") as f:
+        version = tomllib.load(f)["project"]["version"]
+    assert shared.count("node: fieldnode %s, config from file" % version) == 1
+    stats = json.loads(shared.peer.wait_messages(shared.base + "/stats", 1)[0].payload)
+    assert stats["fw"] == version
+    pong = request(shared, "ping")
+    assert (pong["rc"], pong["fw"]) == (0, version), pong
+
+
 def test_every_command_round_trips(shared):
     assert request(shared, "ping")["rc"] == 0
     st = request(shared, "get_state")

@@ -31,9 +31,17 @@ LAUNCHER = "main.py"
 MAIN_MODULE = "fieldnode_main"
 LAUNCHER_LINE = "import %s\n" % MAIN_MODULE
 PACKAGE = "package.json"
-VERSION = "0.1.0"
 REUSE_HINT = "give an empty or new directory"
 TMP = ".fieldnode-tmp"  # in --out: the new build, compiled before it replaces the old
+
+
+def firmware_version():
+    """The firmware's VERSION (firmware/app.py), the bundle's package.json "version"."""
+    with open(os.path.join(ROOT, "firmware", "app.py")) as f:
+        m = re.search(r'^VERSION = "([^"]+)"', f.read(), re.M)
+    if not m:
+        raise CliError("firmware/app.py sets no VERSION")
+    return m.group(1)
 
 
 def _tool(name):
@@ -206,7 +214,7 @@ def write_bundle(out_dir, mpy_cross, arch, pairs, opt, board_name=None):
         f.write(LAUNCHER_LINE)
     urls = [[rel[len("lib/"):], rel] for rel, _, _ in rows]
     with open(os.path.join(out_dir, PACKAGE), "w") as f:
-        json.dump({"version": VERSION, "board": board_name, "urls": urls, "deps": []}, f,
+        json.dump({"version": firmware_version(), "board": board_name, "urls": urls, "deps": []}, f,
                   indent=1)
         f.write("\n")
     return rows
