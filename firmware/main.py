@@ -199,6 +199,10 @@ def main():
                     "(the Will)" % node.app.status_topic)
             else:
                 log("interrupted again")
+        # MicroPython has one loop, and the node's tasks left in it (a task that Ctrl-C
+        # stopped, what the cut goodbye was waiting for) would come back to life in the
+        # next program run at the REPL, reconnecting beside it: reset it
+        asyncio.new_event_loop().close()
 
 
 main()

@@ -178,6 +178,16 @@ def test_second_ctrl_c_during_the_goodbye_closes_the_link_at_the_repl(broker_fac
         node.wait_log("at the REPL 42")
         assert _tcp_to(node.proc.pid, b.port) == [], node.output
         assert "Traceback" not in node.output, node.output
+        # the next program at the REPL runs the loop: the old node's tasks (supervisor,
+        # sensors) came back to life in it, reconnecting beside whatever runs now
+        b.proc.send_signal(signal.SIGCONT)
+        stopped = False
+        before = node.output
+        node.type("import asyncio; exec('async def nap():\\n await asyncio.sleep(3)'); "
+                  "asyncio.run(nap()); print('slept')")
+        node.wait_log("slept")
+        assert _tcp_to(node.proc.pid, b.port) == [], node.output
+        assert "node: " not in node.output[len(before):], node.output[len(before):]
     finally:
         if stopped:
             b.proc.send_signal(signal.SIGCONT)
