@@ -32,11 +32,11 @@ print(repr(_walk('', {})))
 """
 
 
-def lfs_board(tmp_path, blocks):
-    workdir = tmp_path / ("lfs%d" % blocks)
-    workdir.mkdir()
+def lfs_board(tmp_path, blocks, fs="lfs"):
+    workdir = tmp_path / ("%s%d" % (fs, blocks))
+    workdir.mkdir(parents=True)
     return SerialDevice(workdir, exe="%s -i %s" % (tool("micropython"), LFS_BOARD),
-                        env={"BLOCKS": str(blocks)})
+                        env={"BLOCKS": str(blocks), "FS": fs})
 
 
 def tree(dev):
@@ -93,7 +93,46 @@ def test_deploy_without_room_for_its_temp_copies_keeps_the_old_bundle(bundle, tm
         r = deploy(dev, one)
         assert r.returncode == 0 and "1 changed" in r.stdout, r.stderr
         assert tree(dev) == hashes(one)
+
+        # a full board: a deploy that changes nothing is not refused for want of room
+        fill(dev)
+        r = deploy(dev, one)
+        assert r.returncode == 0 and "0 changed" in r.stdout, r.stderr
         assert dev.alive()
+
+
+def fill(dev):
+    """Fill the board's filesystem with `filler`; its free blocks after."""
+    with Device(dev.port) as d:
+        d.exec("f = open('filler', 'wb')\ntry:\n while True:\n  f.write(bytes(512))\n"
+               "except OSError:\n pass\nf.close()")
+        return d.eval_repr(_FREE)
+
+
+_FREE = "import os\nprint(os.statvfs('.')[4])"
+
+
+def test_deploy_closes_the_file_a_failed_write_left_open_before_removing_it(bundle,  # noqa: F811
+                                                                             tmp_path):
+    """mpremote's fs_writefile keeps its file open (`f`) when a write fails (no room)
+    or is cut. Removed open, on FAT its clusters stayed taken, and its later close (a
+    garbage collection) wrote into a directory slot reused since. (On the unix port's
+    littlefs over a Python block device, a file left open across raw-REPL sessions
+    crashes MicroPython whatever deploy does, so this board is FAT.)"""
+    with lfs_board(tmp_path / "fresh", 400, "fat") as fresh, \
+            lfs_board(tmp_path, 400, "fat") as dev:
+        assert deploy(fresh, bundle).returncode == 0
+        with Device(fresh.port) as d:
+            want = d.eval_repr(_FREE)
+        with Device(dev.port) as d:           # what a failed write leaves in the REPL
+            d.exec("f = open('main.py.tmp', 'wb')\nw = f.write\nw(bytes(40000))")
+        r = deploy(dev, bundle)
+        assert r.returncode == 0, r.stderr
+        assert "deploy: removed 1 temp files an earlier deploy left\n" in r.stdout
+        with Device(dev.port) as d:
+            d.exec("import gc\ngc.collect()")   # any finaliser of the old file runs
+            assert d.eval_repr(_FREE) == want
+        assert tree(dev) == hashes(bundle)
 
 
 def test_deploy_removes_the_temp_files_an_interrupted_deploy_left(device, bundle):  # noqa: F811

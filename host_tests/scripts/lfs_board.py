@@ -31,7 +31,8 @@ class _RAMBlocks:  # MicroPython's extended block-device protocol
 
 
 _bd = _RAMBlocks(512, int(os.getenv("BLOCKS")))
-os.VfsLfs2.mkfs(_bd)
-os.mount(os.VfsLfs2(_bd), "/board")
+_fs = os.VfsFat if os.getenv("FS") == "fat" else os.VfsLfs2
+_fs.mkfs(_bd)
+os.mount(_fs(_bd), "/board")
 os.chdir("/board")
-del _bd, _RAMBlocks
+del _bd, _fs, _RAMBlocks

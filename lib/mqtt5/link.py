@@ -320,7 +320,7 @@ class Link:
         pulse(self._acked)
         try:
             me = asyncio.current_task()
-        except RuntimeError:  # abort() outside the loop (CPython)
+        except RuntimeError:  # abort() outside a running loop
             me = None
         for task in self._tasks or ():
             if task is not me:

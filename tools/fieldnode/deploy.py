@@ -7,9 +7,10 @@ refused. Only files whose SHA-256 differs from the device's copy are sent;
 the device hashes its own files (hashlib in the raw REPL), so nothing is read
 back. Each changed file is written to a temp name, then one script on the
 board renames them all, so an interrupted deploy leaves the old bundle or the
-new one, never a mix; temp files such a cut left are removed by the next deploy,
-and a board without room for the temp copies is refused before anything is
-written. Then the board is soft-reset (it runs main.py) unless --no-reset. A board whose MicroPython
+new one, never a mix; the temp files such a cut left are removed by the next
+deploy (those of the files its bundle holds), and a board without room for the
+temp copies is refused before anything is written (an estimate from os.statvfs).
+Then the board is soft-reset (it runs main.py) unless --no-reset. A board whose MicroPython
 cannot load the bundle (another .mpy version, or another architecture than
 board.json's: the wrong --board) is refused before anything is written, and
 so is a board whose main.py is not Fieldnode's launcher (`import fieldnode_main`):
@@ -99,8 +100,9 @@ MPY_VERSION = 6     # the .mpy format mpy-cross writes (header byte 1)
 # sys.platform of each board's port (boards/*/board.json "port")
 PLATFORMS = {"unix": ("linux", "darwin"), "esp32": ("esp32",), "rp2": ("rp2",)}
 # what the device says: .mpy version and arch, platform, where the node's `payload` comes from
-_PROBE = ("import sys\ntry:\n import payload\n f = payload.__file__\nexcept ImportError:\n"
-          " f = None\nprint(repr((getattr(sys.implementation, '_mpy', None), sys.platform, f)))")
+# (no global `f`: mpremote's file handle, which clear_tmp closes, has that name)
+_PROBE = ("import sys\ntry:\n import payload\n _w = payload.__file__\nexcept ImportError:\n"
+          " _w = None\nprint(repr((getattr(sys.implementation, '_mpy', None), sys.platform, _w)))")
 
 
 def check_target(dev, board):
@@ -135,21 +137,34 @@ def check_mpy(mpy, board):
                        % (name, board["name"], want))
 
 
-def check_room(dev, sizes):
+def check_room(dev, sizes, new_dirs):
     """A CliError unless the device's filesystem has room for files of `sizes` bytes next
-    to the ones they replace: every temp copy is written before the first rename. The
-    need counts whole blocks per file, plus two for the filesystem's own metadata."""
-    free = dev.free_space()
-    if free is None:
+    to the ones they replace (every temp copy is written before the first rename), in
+    `new_dirs` directories made for them. The need is an estimate measured on littlefs
+    and FAT (512 B and 4 KB blocks): whole blocks per file plus a tenth for littlefs's
+    block pointers, two blocks per new directory and two for the metadata."""
+    free = dev.free_space() if sizes else None
+    if not free or not free[0]:   # nothing to write; no statvfs; nothing mounted
         return
     block, blocks = free
-    need = sum(-(-n // block) for n in sizes) + 2
+    need = -(-11 * sum(-(-n // block) for n in sizes) // 10) + 2 * new_dirs + 2
     if need > blocks:
         raise CliError("the board has %d KB free, and this deploy needs about %d KB: the "
                        "new copies of the %d changed files are written before the old ones "
                        "are replaced. Remove files from the board (mpremote rm) and deploy "
                        "again; nothing written" % (blocks * block // 1024, need * block // 1024,
                                                    len(sizes)))
+
+
+def new_dirs(changed, remote):
+    """The directories that `changed` files need and the board lacks: none of the
+    bundle's files on the board (`remote`: path -> hash or None) is in them."""
+    there = [r for r in remote if remote[r] is not None]
+    need = set()
+    for rel in changed:
+        parts = rel.split("/")[:-1]
+        need.update("/".join(parts[:i + 1]) + "/" for i in range(len(parts)))
+    return [d for d in sorted(need) if not any(r.startswith(d) for r in there)]
 
 
 def send(dev, local, changed):
@@ -197,7 +212,8 @@ def deploy(board_name, port, build_dir=None, reset=True, baud=115200, replace_ma
         if stale:
             print("deploy: removed %d temp files an earlier deploy left" % stale)
         check_room(dev, [len(local[r]) for r in changed]
-                   + ([len(old_main)] if old_main is not None else []))
+                   + ([len(old_main)] if old_main is not None else []),
+                   len(new_dirs(changed, remote)))
         dev.makedirs(os.path.dirname(r) for r in changed if "/" in r)
         if old_main is not None:
             dev.write_atomic(BACKUP, old_main)

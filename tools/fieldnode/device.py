@@ -57,8 +57,15 @@ for d in %r:
 # renamed), or after, and the board runs it to the end.
 _RENAME = "import os\nfor _p in %r:\n    os.rename(_p + '.tmp', _p)\n"
 
-# removes the temp copies an earlier deploy left (interrupted, or failed part-way)
+# removes the temp copies an earlier deploy left (interrupted, or failed part-way).
+# mpremote's fs_writefile keeps its file open in `f` when a write fails or is cut:
+# closed first, or littlefs keeps the removed file's blocks, and FAT's later close
+# writes into a directory slot reused since
 _CLEAR_TMP = """import os
+try:
+    f.close()
+except Exception:
+    pass
 _n = 0
 for _p in %r:
     try:
@@ -69,11 +76,12 @@ for _p in %r:
 print(_n)
 """
 
-# the filesystem's block size and free blocks (statvfs: f_frsize, f_bavail)
+# the filesystem's block size and free blocks (statvfs: f_frsize, f_bavail); a full
+# littlefs can report its free count wrapped round (unsigned) past the total: none free
 _FREE = """import os
 try:
     _s = os.statvfs('.')
-    print(repr((_s[1], _s[4])))
+    print(repr((_s[1], _s[4] if _s[4] <= _s[2] else 0)))
 except (AttributeError, OSError):
     print(None)
 """
@@ -178,8 +186,8 @@ class Device:
 
     def read(self, path):
         """The device file's bytes, or None when it does not exist."""
-        code = ("try:\n f = open(%r, 'rb')\nexcept OSError:\n f = None\n"
-                "print(repr(f.read() if f else None))\nif f: f.close()\n" % path)
+        code = ("try:\n _f = open(%r, 'rb')\nexcept OSError:\n _f = None\n"
+                "print(repr(_f.read() if _f else None))\nif _f: _f.close()\n" % path)
         return self.eval_repr(code)
 
     def makedirs(self, dirs):
