@@ -83,6 +83,8 @@ def read_sensor(name):
     int, never a float (the app counts a float as a failed read).
 
     Raises ValueError for a name not in `SENSORS`; OSError when the hardware fails.
+    Any other exception a driver raises (a bare Exception for a bad checksum, say)
+    is counted and logged the same way: the node goes on reading.
     """
     raise NotImplementedError
 

@@ -1,27 +1,21 @@
 """The node's tasks: readings, events, stats and watchdog feeding (the birth
-`online` is the Supervisor's, sent first on every link: main.py).
+`online` is the Supervisor's, sent first on every link: main.py). One `App` per
+node, on a connected-or-not mqtt5 Supervisor; topics <prefix>/<device_id>/...
+(docs/design.md):
 
-One `App` per node, on a connected-or-not mqtt5 Supervisor (main.py builds
-both). Topics follow the contract <prefix>/<device_id>/... (docs/design.md):
-
-- readings: each sensor on its own interval; the newest reading per sensor waits
-  in a slot (`dirty`) until the link is up (queued behind the birth), so an outage
-  coalesces into one (newest) reading per sensor, never a backlog. Retained,
-  binary (firmware/payload.py), QoS from config; Content Type and Payload Format
-  Indicator go with the first publish of a topic on each connection (the one
-  that also carries the full topic name), repeats are bare aliases;
+- readings: each sensor on its own interval; the newest reading per sensor waits in
+  a slot (`dirty`) until the link is up, so an outage coalesces into one reading per
+  sensor, never a backlog. Retained, binary (firmware/payload.py), QoS from config;
+  Content Type and Payload Format Indicator go with a topic's first publish on each
+  connection (with the full topic name), repeats are bare aliases. After a link on
+  which the broker had lost our session (and so its retained messages), the newest
+  reading of each sensor goes out again;
 - events: button presses and threshold crossings with hysteresis, QoS 1, not
-  retained, with a Message Expiry Interval counted from when they happened. One
-  task sends them in order, one at a time; at most `queue_count` wait besides the
-  one being sent (the oldest is dropped and counted first), so a long outage
-  cannot fill the heap, and one waiting stale past `event_expiry_s` is dropped,
-  never sent late;
-- after a link on which the broker had lost our session (a restart without
-  persistence, which also loses retained messages), the newest reading of each
-  sensor is published again, so `state/` keeps its last known value;
-- stats (JSON) on their own interval while up;
-- the watchdog is fed only while the readings loop turns and the supervisor,
-  readings, publisher, events and stats tasks live.
+  retained, Message Expiry counted from when they happened, sent in order one at a
+  time; at most `queue_count` wait (the oldest dropped and counted first), and one
+  stale past `event_expiry_s` is dropped, never sent late;
+- stats (JSON) on their own interval while up; the watchdog is fed only while the
+  readings loop turns and the supervisor, readings, publisher, events and stats live.
 """
 
 import asyncio
@@ -39,6 +33,7 @@ _POLL_MS = 100  # button and due-time polling
 _NORMAL = 0
 _HIGH = 1
 _LOW = 2
+_UNKNOWN = 3  # before a sensor's first reading: its level is reported, normal included
 _INT32_MIN = -2147483648  # the range a reading payload can carry (docs/payload.md)
 _INT32_MAX = 2147483647
 
@@ -48,8 +43,7 @@ def log(msg):
 
 
 def why(e):
-    """An exception as a reason in logs and stats: its text, or what it is when it
-    has none (a timeout: the broker did not answer in time)."""
+    """An exception as a reason in logs and stats: its text, else what it is (a timeout)."""
     return str(e) or ("timed out" if isinstance(e, asyncio.TimeoutError) else type(e).__name__)
 
 
@@ -75,13 +69,14 @@ class App:
         self.taken_s = [0] * n  # and its uptime_s
         self.dirty = bytearray(n)  # a reading waits to be published
         self.ct_sent = bytearray(n)  # Content Type sent on this connection
-        self.level = bytearray(n)  # threshold state: _NORMAL / _HIGH / _LOW
+        self.level = bytearray([_UNKNOWN] * n)  # threshold state: _NORMAL / _HIGH / _LOW
         self.buf = bytearray(pl.MAX_SIZE)
         self.mv = memoryview(self.buf)
         self.ev_seq = 0
+        self.last_pub = -1  # the sensor published last: the others go first next
         self.tick = ticks_ms()  # the tick the uptime is counted up to
         self.up_s = 0  # uptime in whole seconds (a small int for 34 years)
-        self.due = [self.tick] * n  # next reading per sensor: at once
+        self.due = [self.tick] * n  # next reading per sensor (readings() starts them)
         self.beat = self.tick  # last turn of the readings task
         self.wake = asyncio.Event()
         self.readings_sent = 0
@@ -100,16 +95,20 @@ class App:
 
     def apply(self, cfg):
         """Take a new (validated) config: intervals, QoS and thresholds at once."""
+        old = self.scfg
         self.cfg = cfg
         self.scfg = [cfg["sensors"][s] for s in self.names]
         now = ticks_ms()
         for i in range(len(self.names)):
-            self.due[i] = _sooner(self.due[i], ticks_add(now, self.scfg[i]["interval_ms"]))
+            o, c = old[i], self.scfg[i]
+            if (o["high"], o["low"], o["hysteresis"]) != (c["high"], c["low"], c["hysteresis"]):
+                self.due[i] = now  # new thresholds: checked against a reading taken now
+            else:
+                self.due[i] = _sooner(self.due[i], ticks_add(now, c["interval_ms"]))
         self.stats_due = _sooner(self.stats_due, ticks_add(now, cfg["stats_interval_ms"]))
 
     def clock(self):
-        """ticks_ms() now, and the uptime brought up to it (called at least every
-        _POLL_MS by the readings task, far inside the ticks wrap)."""
+        """ticks_ms() now, and the uptime brought up to it (called every _POLL_MS or so)."""
         now = ticks_ms()
         d = ticks_diff(now, self.tick) // 1000
         if d > 0:
@@ -149,6 +148,9 @@ class App:
         # this task, the keeper and stats go on past a full heap (MemoryError): the
         # node comes back once memory does, rather than ending a task for good
         names = self.names
+        now = self.clock()  # (joining the network may have taken days: due from now)
+        self.due = [now] * len(names)
+        self.stats_due = now
         while True:
             now = self.clock()
             self.beat = now
@@ -156,7 +158,9 @@ class App:
             try:
                 for i in range(len(names)):
                     if ticks_diff(now, self.due[i]) >= 0:
-                        self.due[i] = ticks_add(now, self.scfg[i]["interval_ms"])
+                        iv = self.scfg[i]["interval_ms"]
+                        d = ticks_add(self.due[i], iv)  # on the schedule, not drifting
+                        self.due[i] = d if ticks_diff(d, now) > 0 else ticks_add(now, iv)
                         self._read(i, now)
                     nxt = _sooner(nxt, self.due[i])
                 if board.button_pressed():
@@ -175,11 +179,13 @@ class App:
                                 % (v, board.SENSORS[name][1]))
             if not _INT32_MIN <= v <= _INT32_MAX:  # the payload's widest value (INT32)
                 raise ValueError("%r is out of the 32-bit range" % (v,))
-        except (OSError, ValueError, TypeError) as e:
+        except MemoryError:
+            raise
+        except Exception as e:  # any driver failure (a bare Exception on a bad CRC...)
             self.sensor_errors += 1
             log("sensor %s failed: %r" % (name, e))
             return
-        self.seq[i] = (self.seq[i] + 1) & 0xFFFF
+        self.seq[i] = self.seq[i] % 0xFFFF + 1  # 1..65535: 0 is "no reading yet"
         self.value[i] = v
         self.taken[i] = now
         self.taken_s[i] = self.up_s
@@ -197,11 +203,12 @@ class App:
         elif lo is not None and lvl != _LOW and v <= lo:
             new, code, what = _LOW, pl.EV_LOW, "low"
         elif (lvl == _HIGH and (hi is None or v < hi - hyst)) or \
-                (lvl == _LOW and (lo is None or v > lo + hyst)):
+                (lvl == _LOW and (lo is None or v > lo + hyst)) or lvl == _UNKNOWN:
             new, code, what = _NORMAL, pl.EV_NORMAL, "normal"
         if new != lvl:
             self.level[i] = new
-            self.event(self.names[i] + "_" + what, code, v, board.SENSORS[self.names[i]][1])
+            if lvl != _UNKNOWN or hi is not None or lo is not None:  # (else nothing to say)
+                self.event(self.names[i] + "_" + what, code, v, board.SENSORS[self.names[i]][1])
 
     async def publisher(self):
         """The newest reading of each sensor while up (after the birth, which the
@@ -219,9 +226,12 @@ class App:
                     log("publish of %s failed: %r" % (self.names[i], e))
 
     def _next_dirty(self):
+        # in turn: a sensor read faster than its acks come cannot starve the others
         d = self.dirty
-        for i in range(len(d)):
+        for k in range(1, len(d) + 1):
+            i = (self.last_pub + k) % len(d)
             if d[i]:
+                self.last_pub = i
                 return i
         return -1
 
@@ -258,7 +268,7 @@ class App:
     def event(self, name, code, value=None, exp=0):
         """Queue event `name` for the events task (QoS 1, not retained, Message
         Expiry from config); at most queue_count wait, the oldest dropped first."""
-        self.ev_seq = (self.ev_seq + 1) & 0xFFFF
+        self.ev_seq = self.ev_seq % 0xFFFF + 1
         buf = bytearray(pl.MAX_SIZE)
         now = self.clock()
         n = pl.encode_event(buf, self.ev_seq, self.up_s, code, value, exp)
@@ -305,13 +315,11 @@ class App:
         cmd = self.commands
         return {"fw": VERSION, "uptime_s": self.uptime_s(), "mem_free": board.mem_free(),
                 "readings": self.readings_sent, "sensor_errors": self.sensor_errors,
-                "events": self.events_sent,
-                "events_dropped": self.events_dropped, "reconnects": s.reconnects,
-                "network_rejoins": self.rejoins,
+                "events": self.events_sent, "events_dropped": self.events_dropped,
+                "reconnects": s.reconnects, "network_rejoins": self.rejoins,
                 "queue_drops": q.drops, "queue_expired": q.expired,
-                "last_disconnect": self.last_disconnect,
-                "config_source": self.config_source, "reset_cause": board.reset_cause(),
-                "rssi": board.rssi(),
+                "last_disconnect": self.last_disconnect, "config_source": self.config_source,
+                "reset_cause": board.reset_cause(), "rssi": board.rssi(),
                 "commands": cmd.done if cmd else 0, "command_errors": cmd.errors if cmd else 0,
                 "commands_dropped": cmd.dropped() if cmd else 0}
 
@@ -337,9 +345,8 @@ class App:
 
     # ---- watchdog and network --------------------------------------------------------
     async def keeper(self, vital):
-        """Feed the watchdog while the readings loop turns and every task in `vital`
-        ((name, task) pairs: supervisor, readings, publisher, events, stats) lives; bring the
-        network back when the board says it went."""
+        """Feed the watchdog while the readings loop turns and every (name, task) in
+        `vital` lives; bring the network back when the board says it went."""
         wdt = self.cfg["watchdog_ms"]  # (armed by main.py before the tasks start)
         period = max(100, min(1000, wdt // 4)) if wdt else 1000
         rejoin = None  # the task bringing the network back, while it runs

@@ -233,12 +233,22 @@ def _path(d, name):
     return d + ("" if d.endswith("/") else "/") + name
 
 
-def _read(path, sensors):
+def _read(path, sensors, log=None):
     n = os.stat(path)[6]
     if n > _MAX_FILE:  # a valid config is a few hundred bytes: not worth the heap
         raise ConfigError("%d bytes, over %d" % (n, _MAX_FILE))
     with open(path) as f:
-        return validate(json.loads(f.read()), sensors)
+        obj = json.loads(f.read())
+    sens = obj.get("sensors") if isinstance(obj, dict) else None
+    if sensors is not None and isinstance(sens, dict):
+        for name in [k for k in sens if k not in sensors]:
+            # a sensor this board (or firmware) no longer has: its settings go, the
+            # rest (Wi-Fi, brokers) still holds. save() and set_config stay strict
+            del sens[name]
+            if log:
+                log("config: sensor %r is not on this board (it has %s): its settings "
+                    "are ignored" % (name, ", ".join(sorted(sensors))))
+    return validate(obj, sensors)
 
 
 def load(d, sensors=None, log=None):
@@ -246,7 +256,7 @@ def load(d, sensors=None, log=None):
     defaults; `log(msg)` hears why a file was passed over."""
     for name, source in ((FILE, "file"), (LAST_GOOD, "last_good")):
         try:
-            return _read(_path(d, name), sensors), source
+            return _read(_path(d, name), sensors, log), source
         except OSError:
             if log and name == FILE:
                 log("config: no %s in %s" % (name, d))

@@ -115,6 +115,7 @@ class Node:
                 log("network failed (%s): next try in %d s" % (e, pause // 1000))
                 await sleep_ms(pause)
                 pause = min(pause * 2, 300000)
+                self.app.clock()  # the uptime stays true however long this takes
 
     async def serve(self):
         log("%s starting (board %s, reset cause %s)" % (self.device_id, board.NAME,

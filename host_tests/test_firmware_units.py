@@ -1,10 +1,14 @@
-"""firmware/payload.py and firmware/config.py under both runtimes (no broker)."""
+"""firmware/payload.py, config.py and app.py units (no broker), on both runtimes and
+the 32-bit build, whose ticks_ms wraps every 12.4 days as a board's does."""
 
 import os
 
-from runtimes import run
+import pytest
+
+from runtimes import M32, run
 
 
+@pytest.mark.runtimes(("cpython", "micropython", M32))
 def test_payload_and_config_units(runtime, tmp_path):
     os.environ["FN_DIR"] = str(tmp_path)
     try:
