@@ -200,9 +200,12 @@ def main():
                     "(the Will)" % node.app.status_topic)
             else:
                 log("interrupted again")
+    finally:
         # MicroPython has one loop, and the node's tasks left in it (a task that Ctrl-C
-        # stopped, what the cut goodbye was waiting for) would come back to life in the
-        # next program run at the REPL, reconnecting beside it: reset it
+        # stopped, what a cut goodbye waited for, all of them after an error) would
+        # come back to life in the next program run at the REPL, reconnecting beside
+        # it; and a link an error left open closes (the Will) rather than idle on
+        node.client.abort()
         asyncio.new_event_loop().close()
 
 

@@ -192,6 +192,20 @@ def test_config_needs_the_firmware(device):
     assert "no Fieldnode firmware on the device" in r.stderr and "deploy" in r.stderr
 
 
+def test_config_says_what_the_board_passed_over(node_device):
+    """A config.json naming a sensor the board no longer has boots with that sensor's
+    settings ignored (the node logs it); `config show` printed the config without a word,
+    and the next `config set` dropped the setting from the file unannounced."""
+    path = config_file(node_device)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text('{"keepalive": 45, "sensors": {"pressure": {"qos": 0}}}')
+    r = fieldnode("config", "show", "--port", node_device.port)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["keepalive"] == 45 and "(from file)" in r.stderr
+    assert ("fieldnode config: the board says: config: sensor 'pressure' is not on this "
+            "board (it has humidity, temperature): its settings are ignored\n") in r.stderr
+
+
 def test_config_set_get_show_and_secrets(node_device):
     dev = node_device
     r = fieldnode("config", "show", "--port", dev.port)
@@ -561,7 +575,7 @@ def test_a_config_file_that_is_not_utf8_is_one_line(tmp_path):
     from fieldnode import CliError, configure
     from fieldnode.device import Device
 
-    answer = b'[{"wifi_ssid": "caf\xe9", "keepalive": 30}, "file", "/c", ["temperature"]]\r\n'
+    answer = b'[{"wifi_ssid": "caf\xe9", "keepalive": 30}, "file", "/c", ["temperature"], []]\r\n'
     dev = Device("/dev/ttyUSB9")
     dev.transport = _FakeTransport(answer)
     with pytest.raises(CliError) as e:

@@ -184,7 +184,7 @@ def test_second_ctrl_c_during_the_goodbye_closes_the_link_at_the_repl(broker_fac
         stopped = False
         before = node.output
         node.type("import asyncio; exec('async def nap():\\n await asyncio.sleep(3)'); "
-                  "asyncio.run(nap()); print('slept')")
+                  "asyncio.run(nap()); print('sl' + 'ept')")  # (not the echoed line)
         node.wait_log("slept")
         assert _tcp_to(node.proc.pid, b.port) == [], node.output
         assert "node: " not in node.output[len(before):], node.output[len(before):]

@@ -43,9 +43,10 @@ from .device import Device
 from .firmware import module
 
 _READ = """import json, board, config
+_said = []
 d = board.config_dir()
-cfg, src = config.load(d, board.SENSORS)
-print(json.dumps([cfg, src, d, list(board.SENSORS)]))
+cfg, src = config.load(d, board.SENSORS, _said.append)
+print(json.dumps([cfg, src, d, list(board.SENSORS), _said]))
 """
 _SAVE = """import json, board, config
 config.save(board.config_dir(), json.loads(%r.decode()), board.SENSORS)
@@ -169,7 +170,8 @@ def read(dev, lenient=False):
     A config file that is not UTF-8 text is a CliError saying so, unless `lenient`
     (`config import`, which replaces it): then its bad bytes read as U+FFFD."""
     try:
-        cfg, source, cdir, sensors = dev.eval_json(_READ, errors="replace" if lenient else "strict")
+        cfg, source, cdir, sensors, said = dev.eval_json(_READ, errors="replace" if lenient
+                                                          else "strict")
     except UnicodeDecodeError as e:
         raise CliError("the board's config file is not valid UTF-8 text (byte 0x%02x): replace "
                        "it with `fieldnode config import GOOD.json --port %s` (GOOD.json: a "
@@ -180,6 +182,9 @@ def read(dev, lenient=False):
             raise CliError("no Fieldnode firmware on the device (%s): run `fieldnode deploy` "
                            "first" % e) from None
         raise
+    for line in said:   # why a file was passed over, a sensor setting ignored (config.load)
+        if not line.startswith("config: no "):      # (a board never configured)
+            print("fieldnode config: the board says: %s" % line, file=sys.stderr)
     return cfg, source, cdir, sensors
 
 
