@@ -339,8 +339,9 @@ class App:
                     self.commands.report()  # dropped requests: a line a second at most
             except MQTTError as e:
                 log("stats refused: %s" % e)
-            except MemoryError:
+            except MemoryError:  # said, not silent (a constant: no allocation to print it)
                 gc.collect()
+                print("node: stats skipped: heap full")
             await sleep_ms(min(1000, max(10, ticks_diff(self.stats_due, ticks_ms()))))
 
     # ---- watchdog and network --------------------------------------------------------
