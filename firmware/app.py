@@ -100,11 +100,9 @@ class App:
         self.scfg = [cfg["sensors"][s] for s in self.names]
         now = ticks_ms()
         for i in range(len(self.names)):
-            o, c = old[i], self.scfg[i]
-            if (o["high"], o["low"], o["hysteresis"]) != (c["high"], c["low"], c["hysteresis"]):
-                self.due[i] = now  # new thresholds: checked against a reading taken now
-            else:
-                self.due[i] = _sooner(self.due[i], ticks_add(now, c["interval_ms"]))
+            o, c = old[i], self.scfg[i]  # new thresholds are checked against a reading now
+            new = (o["high"], o["low"], o["hysteresis"]) != (c["high"], c["low"], c["hysteresis"])
+            self.due[i] = _sooner(self.due[i], now if new else ticks_add(now, c["interval_ms"]))
         self.stats_due = _sooner(self.stats_due, ticks_add(now, cfg["stats_interval_ms"]))
 
     def clock(self):
@@ -148,9 +146,8 @@ class App:
         # this task, the keeper and stats go on past a full heap (MemoryError): the
         # node comes back once memory does, rather than ending a task for good
         names = self.names
-        now = self.clock()  # (joining the network may have taken days: due from now)
+        now = self.stats_due = self.clock()  # from now: joining may have taken days
         self.due = [now] * len(names)
-        self.stats_due = now
         while True:
             now = self.clock()
             self.beat = now
@@ -259,8 +256,7 @@ class App:
             " taken %d s ago" % (age // 1000) if late else "", n, qos))
         if self.sup.stats.connects == links:
             self.ct_sent[i] = 1
-        else:  # the link was lost meanwhile: these bytes (no TIME, and the Content
-            # Type of the old link) went out again, late: send the newest with TIME
+        else:  # the link was lost meanwhile and these bytes went out again late: resend with TIME
             self.dirty[i] = 1
             self.wake.set()
 

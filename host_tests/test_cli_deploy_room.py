@@ -1,14 +1,12 @@
 """fieldnode deploy against a board short of room, and the temp files a cut or a failed
 write leaves: the unix port's REPL on a pty, through the real mpremote. For the room
-checks the board's filesystem is a small littlefs in the micropython process (as on
-ESP32 and RP2), which the test reads back through the REPL."""
+checks the board's filesystem is a small littlefs (as on ESP32 and RP2) or FAT in the
+micropython process (scripts/small_board.py), which the test reads back through the REPL."""
 
 import hashlib
 import os
 import re
 import shutil
-
-import pytest
 
 from fieldnode.device import Device
 from fieldnode_cli import fieldnode
@@ -16,7 +14,7 @@ from runtimes import tool
 from serial_device import SerialDevice
 from test_cli_serial import bundle, bundle_files, deploy, device  # noqa: F401 (fixtures)
 
-LFS_BOARD = os.path.join(os.path.dirname(__file__), "scripts", "lfs_board.py")
+SMALL_BOARD = os.path.join(os.path.dirname(__file__), "scripts", "small_board.py")
 
 # every file under the cwd, with its SHA-256, as the board sees it
 _TREE = """import os, hashlib, binascii
@@ -32,10 +30,10 @@ print(repr(_walk('', {})))
 """
 
 
-def lfs_board(tmp_path, blocks, fs="lfs"):
+def small_board(tmp_path, blocks, fs="lfs"):
     workdir = tmp_path / ("%s%d" % (fs, blocks))
     workdir.mkdir(parents=True)
-    return SerialDevice(workdir, exe="%s -i %s" % (tool("micropython"), LFS_BOARD),
+    return SerialDevice(workdir, exe="%s -i %s" % (tool("micropython"), SMALL_BOARD),
                         env={"BLOCKS": str(blocks), "FS": fs})
 
 
@@ -60,7 +58,7 @@ def refused_for_room(r):
 def test_deploy_to_a_board_without_room_is_refused_and_writes_nothing(bundle, tmp_path):  # noqa: F811
     """A 64 KB filesystem cannot hold the ~100 KB bundle: the deploy filled it and
     failed part-way, leaving its temp copies behind."""
-    with lfs_board(tmp_path, 128) as dev:
+    with small_board(tmp_path, 128) as dev:
         r = deploy(dev, bundle)
         free, need, n = refused_for_room(r)
         size = sum((bundle / f).stat().st_size for f in bundle_files(bundle))
@@ -73,7 +71,7 @@ def test_deploy_without_room_for_its_temp_copies_keeps_the_old_bundle(bundle, tm
     """The bundle fits once, not twice: a new build that changes every file is refused
     (old and new must coexist until the renames), and the board keeps the old bundle
     whole; a build that changes one file still goes."""
-    with lfs_board(tmp_path, 360) as dev:
+    with small_board(tmp_path, 360) as dev:
         r = deploy(dev, bundle)
         assert r.returncode == 0, r.stderr
         assert tree(dev) == hashes(bundle)
@@ -102,14 +100,10 @@ def test_deploy_without_room_for_its_temp_copies_keeps_the_old_bundle(bundle, tm
 
 
 def fill(dev):
-    """Fill the board's filesystem with `filler`; its free blocks after."""
+    """Fill the board's filesystem with `filler`."""
     with Device(dev.port) as d:
         d.exec("f = open('filler', 'wb')\ntry:\n while True:\n  f.write(bytes(512))\n"
                "except OSError:\n pass\nf.close()")
-        return d.eval_repr(_FREE)
-
-
-_FREE = "import os\nprint(os.statvfs('.')[4])"
 
 
 def test_deploy_closes_the_file_a_failed_write_left_open_before_removing_it(bundle,  # noqa: F811
@@ -119,11 +113,11 @@ def test_deploy_closes_the_file_a_failed_write_left_open_before_removing_it(bund
     garbage collection) wrote into a directory slot reused since. (On the unix port's
     littlefs over a Python block device, a file left open across raw-REPL sessions
     crashes MicroPython whatever deploy does, so this board is FAT.)"""
-    with lfs_board(tmp_path / "fresh", 400, "fat") as fresh, \
-            lfs_board(tmp_path, 400, "fat") as dev:
+    with small_board(tmp_path / "fresh", 400, "fat") as fresh, \
+            small_board(tmp_path, 400, "fat") as dev:
         assert deploy(fresh, bundle).returncode == 0
         with Device(fresh.port) as d:
-            want = d.eval_repr(_FREE)
+            want = d.free_space()[1]
         with Device(dev.port) as d:           # what a failed write leaves in the REPL
             d.exec("f = open('main.py.tmp', 'wb')\nw = f.write\nw(bytes(40000))")
         r = deploy(dev, bundle)
@@ -131,7 +125,7 @@ def test_deploy_closes_the_file_a_failed_write_left_open_before_removing_it(bund
         assert "deploy: removed 1 temp files an earlier deploy left\n" in r.stdout
         with Device(dev.port) as d:
             d.exec("import gc\ngc.collect()")   # any finaliser of the old file runs
-            assert d.eval_repr(_FREE) == want
+            assert d.free_space()[1] == want
         assert tree(dev) == hashes(bundle)
 
 

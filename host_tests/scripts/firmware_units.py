@@ -358,7 +358,6 @@ ok("threshold_change_reads_now", app.ticks_diff(a.due[T], app.ticks_ms()) <= 0
 # ahead once ticks_diff wrapped)
 async def _readings(start_after_ms, late_ms, run_ms):
     clock = [ticks_add(0, -5000)]
-    a = None
 
     async def sleep(ms):
         clock[0] = ticks_add(clock[0], ms + late_ms)

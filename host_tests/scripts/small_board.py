@@ -1,6 +1,7 @@
 # A "board" whose filesystem is small: the unix port's REPL run with `-i` on this
-# script works in a littlefs (os.VfsLfs2, as on ESP32 and RP2) of BLOCKS blocks of
-# 512 B held in RAM, mounted at /board and made the cwd. The environment sets BLOCKS.
+# script works in a littlefs (os.VfsLfs2, as on ESP32 and RP2; FS=fat: os.VfsFat) of
+# BLOCKS blocks of 512 B held in RAM, mounted at /board and made the cwd. The
+# environment sets BLOCKS and FS.
 import os
 
 
