@@ -92,8 +92,15 @@ class NodeProc:
         open(os.path.join(self.home, "sim", "button"), "w").close()
 
     def set_sensor(self, name, value):
-        with open(os.path.join(self.home, "sim", name), "w") as f:
+        self.sim_write(name, value)
+
+    def sim_write(self, name, value):
+        """Put ``value`` in sim/<name> whole: written aside, then renamed, so the
+        node never reads the empty file that open(..., "w") leaves for a moment."""
+        path = os.path.join(self.home, "sim", name)
+        with open(path + ".part", "w") as f:
             f.write(str(value))
+        os.replace(path + ".part", path)
 
     def hang(self):
         open(os.path.join(self.home, "sim", "hang"), "w").close()

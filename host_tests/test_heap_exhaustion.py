@@ -125,8 +125,7 @@ def test_a_node_comes_back_after_its_heap_was_full(broker, tmp_path, node_main, 
     node, peer = _node(broker, tmp_path, device)
     topic = node.base + "/state/temperature"
     try:
-        with open(os.path.join(node.home, "sim", "hog"), "w") as f:
-            f.write(hold)
+        node.sim_write("hog", hold)
         node.wait_log("hog: released", timeout=30)
         n = len(peer.on(topic))
         deadline = time.monotonic() + 8  # readings every 500 ms: two more, or a reset
