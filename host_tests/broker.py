@@ -160,6 +160,15 @@ class Broker:
                     text += f.read()
         return text
 
+    def wait_log(self, text, timeout=5.0):
+        """Wait until the broker has logged `text` (it logs a packet a moment after
+        the client sent it); AssertionError with the log's tail after `timeout`."""
+        deadline = time.monotonic() + timeout
+        while text not in self.log():
+            assert time.monotonic() < deadline, "broker never logged %r:\n%s" % (
+                text, self.log_tail(10))
+            time.sleep(0.02)
+
     def log_tail(self, lines=60):
         return "\n".join(self.log().splitlines()[-lines:])
 

@@ -50,7 +50,8 @@ class NodeProc:
                                      stdin=subprocess.PIPE if repl else None,
                                      stderr=subprocess.STDOUT, text=True, bufsize=1,
                                      start_new_session=True)
-        threading.Thread(target=self._read, daemon=True).start()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
 
     @property
     def config_path(self):
@@ -110,16 +111,22 @@ class NodeProc:
         self.proc.stdin.write(line + "\n")
         self.proc.stdin.flush()
 
+    def wait(self, timeout=20):
+        """The exit status, once the node has exited and all it printed is in
+        `output` (its last lines may still be in the pipe when it exits)."""
+        rc = self.proc.wait(timeout)
+        self._reader.join(5)
+        return rc
+
     def interrupt(self, timeout=20):
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGINT)
-        return self.proc.wait(timeout)
+        return self.wait(timeout)
 
     def kill(self):
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait()
-        return self.proc.returncode
+        return self.wait(None)
 
 
 def watch(broker, device, name="watch-"):

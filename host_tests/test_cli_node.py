@@ -37,6 +37,12 @@ def node(tmp_path_factory, broker):
     log = open(home / "node.log", "w")
     proc = subprocess.Popen([tool("micropython"), "main.py"], cwd=out, env=env, stdout=log,
                             stderr=subprocess.STDOUT)
+    # online first: a monitor that subscribes sooner sees the birth live, not retained
+    deadline = time.monotonic() + 30
+    while "/status online" not in (home / "node.log").read_text():
+        assert time.monotonic() < deadline and proc.poll() is None, \
+            (home / "node.log").read_text()
+        time.sleep(0.1)
     yield {"id": device_id, "url": broker.url, "proc": proc, "log": home / "node.log"}
     proc.terminate()
     proc.wait(timeout=10)

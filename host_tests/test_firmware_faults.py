@@ -51,18 +51,25 @@ def test_outage_sends_one_newest_reading_per_sensor_and_queued_events(broker, ru
         node.press_button()
         time.sleep(2.5)  # several intervals (500 / 700 ms)
         proxy.refuse(False)
-        node.wait_log("online", 2, timeout=30)
-        time.sleep(0.3)
+        node.wait_log("online", 2, timeout=90)  # (a long backoff may have begun)
         for s in ("temperature", "humidity"):
-            msgs = peer.on(base + "/state/" + s)
-            old = [pl.decode(m.payload)["seq"] for m in msgs[:before[s]]]
-            new = [pl.decode(m.payload)["seq"] for m in msgs[before[s]:]]
-            # QoS 1 is at least once: the publish in flight at the cut may come
-            # again (DUP); consumers drop it by its sequence number
-            dups = [q for q in new if q <= old[-1]]
-            assert dups in ([], [old[-1]]), (s, old, new)
-            new = new[len(dups):]
-            assert new, s
+            topic = base + "/state/" + s
+            old = [pl.decode(m.payload)["seq"] for m in peer.on(topic)[:before[s]]]
+            new = []
+            for _ in range(100):  # until a reading taken after the cut has come
+                new = [pl.decode(m.payload)["seq"] for m in peer.on(topic)[before[s]:]]
+                if any(q > old[-1] + 1 for q in new):
+                    break
+                time.sleep(0.1)
+            # QoS 1 is at least once: the publish in flight at the cut may come again
+            # (DUP; consumers drop it by its sequence number). That is the last one
+            # the watcher had, or the next, when the broker never got it or the
+            # watcher had not yet counted it when the link went down
+            late = [q for q in new if q <= old[-1] + 1]
+            assert new[:len(late)] == late and len(late) <= 2, (s, old, new)
+            assert set(late) <= {old[-1], old[-1] + 1}, (s, old, new)
+            new = new[len(late):]
+            assert new, (s, old)
             # the first after the outage is the newest reading: readings taken
             # meanwhile were superseded, not sent (no backlog) ...
             assert new[0] - old[-1] >= 4, (s, old, new)
@@ -98,7 +105,7 @@ def test_events_older_than_their_expiry_are_dropped_not_sent_stale(broker, runti
         node.wait_log("button pressed")
         time.sleep(3)
         proxy.refuse(False)
-        node.wait_log("online", 2, timeout=30)
+        node.wait_log("online", 2, timeout=90)  # (a long backoff may have begun)
         node.press_button()  # a fresh one goes through
         peer.wait_messages(node.base + "/event/button", 1)
         time.sleep(1)
@@ -155,7 +162,7 @@ def test_a_board_device_id_that_cannot_go_in_a_topic_stops_the_node_clearly(
     # checked: "a+b" ended in a traceback, "a/b" published under fieldnode/v1/a/b/...
     node = NodeProc(runtime, broker, tmp_path, FAST, device)
     try:
-        assert node.proc.wait(timeout=20) == 1
+        assert node.wait(20) == 1
         assert "node: cannot start with the board's device id: device_id: %r must not " \
             "contain %r (set device_id in the config)" % (device, device[1]) in node.output
         assert "Traceback" not in node.output and "online" not in node.output
@@ -165,13 +172,13 @@ def test_a_board_device_id_that_cannot_go_in_a_topic_stops_the_node_clearly(
 
 def test_a_hung_sensor_driver_trips_the_watchdog(broker, runtime, tmp_path):
     device = "wdt-" + runtime
-    node = NodeProc(runtime, broker, tmp_path, dict(FAST, watchdog_ms=1500), device)
+    node = NodeProc(runtime, broker, tmp_path, dict(FAST, watchdog_ms=2500), device)
     try:
         node.wait_log("online")
-        time.sleep(2)  # fed well past the timeout while healthy
+        time.sleep(3.5)  # fed well past the timeout while healthy
         assert node.proc.poll() is None
         node.hang()
-        rc = node.proc.wait(20)
+        rc = node.wait(20)
         assert rc != 0
         node.wait_log("WATCHDOG")
     finally:
@@ -186,7 +193,7 @@ def test_a_sensor_driver_hung_on_its_first_read_trips_the_watchdog(broker, runti
     (tmp_path / "sim" / "hang").write_text("")  # the first read hangs
     node = NodeProc(runtime, broker, tmp_path, dict(FAST, watchdog_ms=1500), device)
     try:
-        rc = node.proc.wait(20)
+        rc = node.wait(20)
         assert rc != 0
         node.wait_log("WATCHDOG")
     finally:
@@ -200,7 +207,7 @@ def test_a_reading_out_of_the_payload_range_is_skipped_and_readings_go_on(broker
     # the node still said online)
     device = "range-" + runtime
     peer = watch(broker, device)
-    node = NodeProc(runtime, broker, tmp_path, dict(FAST, watchdog_ms=1500), device)
+    node = NodeProc(runtime, broker, tmp_path, dict(FAST, watchdog_ms=3000), device)
     topic = node.base + "/state/temperature"
     try:
         node.wait_log("online")
@@ -275,7 +282,7 @@ def test_a_node_stopped_with_ctrl_c_keeps_its_watchdog_fed_at_the_repl(broker, r
     # the next reset, or it would reset under the tool (on a Pico W 8.4 s later).
     # The unix board's software watchdog ends the process the same way.
     device = "hold-" + runtime
-    node = NodeProc(runtime, broker, tmp_path, dict(FAST, watchdog_ms=1000), device, repl=True)
+    node = NodeProc(runtime, broker, tmp_path, dict(FAST, watchdog_ms=2000), device, repl=True)
     try:
         node.wait_log("online")
         time.sleep(1)  # idle: this unix port raises Ctrl-C from its signal handler,
@@ -292,7 +299,7 @@ def test_a_node_stopped_with_ctrl_c_keeps_its_watchdog_fed_at_the_repl(broker, r
             time.sleep(0.1)
         assert node.count(node.base + "/status offline") or node.count("left to the Will"), \
             node.output
-        time.sleep(3)  # three watchdog timeouts at the REPL
+        time.sleep(4)  # two watchdog timeouts at the REPL
         assert node.proc.poll() is None, node.output
         node.type("print('at the REPL', 6 * 7)")
         node.wait_log("at the REPL 42")
@@ -437,7 +444,7 @@ def test_reboot_answers_then_says_offline_and_resets(broker, runtime, tmp_path):
         node.wait_log("online")
         ans = ask(peer, device, "reboot", b"r1")
         assert json.loads(ans.payload)["rc"] == 0 and ans.correlation_data == b"r1"
-        assert node.proc.wait(15) == 3, node.output  # the unix board reset()
+        assert node.wait(15) == 3, node.output  # the unix board reset()
         status = peer.wait_messages(node.base + "/status", 2)
         assert status[-1].payload == b"offline"
         assert "board: reset" in node.output

@@ -211,8 +211,8 @@ def test_set_interval_changes_the_cadence(shared):
     slow = rate(4)
     assert request(shared, "set_interval", {"sensor": "humidity", "interval_ms": 250})["rc"] == 0
     time.sleep(0.5)
-    fast = rate(2)
-    assert slow <= 1.0 and fast >= 2.5, (slow, fast)
+    fast = rate(2)  # 4/s; readings a stall delays are merged, not sent late: margin
+    assert slow <= 1.0 and fast >= 2.0, (slow, fast)
     request(shared, "set_interval", {"sensor": "humidity", "interval_ms": 700})
 
 
@@ -285,7 +285,7 @@ def test_zz_ctrl_c_says_offline_and_no_secret_ever_showed(shared, broker):
     assert last.payload == b"offline"
     assert "offline, disconnected" in shared.output
     # a DISCONNECT packet (0x00), not a dropped socket: the will is not sent
-    assert "Received DISCONNECT from %s" % shared.device in broker.log()
+    broker.wait_log("Received DISCONNECT from %s" % shared.device)
     seen = shared.output.encode()
     for m in shared.peer.messages:
         seen += m.topic.encode() + m.payload

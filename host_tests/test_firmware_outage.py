@@ -34,7 +34,7 @@ def test_events_of_a_long_outage_stay_within_queue_count(broker, runtime, tmp_pa
             node.wait_log("button pressed", i + 1)
         node.wait_log("dropped: 20 newer events waiting (queue_count)", 19)
         proxy.refuse(False)
-        got = peer.wait_messages(node.base + "/event/button", 21, timeout=30)
+        got = peer.wait_messages(node.base + "/event/button", 21, timeout=90)  # (backoff)
         seqs = [pl.decode(m.payload)["seq"] for m in got]
         assert seqs == [1] + list(range(21, 41)), seqs
         time.sleep(1)
@@ -113,7 +113,7 @@ def test_the_watchdog_is_fed_while_the_wifi_rejoins(broker, runtime, tmp_path):
     # The Wi-Fi goes (the unix board's sim/network_down): each join waits up to
     # network_timeout_ms.  The keeper awaited the join itself and fed nothing
     # meanwhile, so a join longer than watchdog_ms reset the node, losing what it held.
-    cfg = dict(FAST, watchdog_ms=1500, network_timeout_ms=4000)
+    cfg = dict(FAST, watchdog_ms=3000, network_timeout_ms=4000)
     peer = watch(broker, "rejoin-" + runtime)
     node = NodeProc(runtime, broker, tmp_path, cfg, "rejoin-" + runtime)
     down = tmp_path / "sim" / "network_down"
