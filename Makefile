@@ -9,6 +9,9 @@ STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # pytest arguments, e.g. `make test ARGS="-k codec -x"`
 ARGS   ?=
+# pytest-xdist workers for `make test`, each taking whole test files (a file's tests
+# share its nodes and run in order); JOBS=0 runs in this process (for -s, pdb)
+JOBS   ?= 2
 
 .PHONY: help run test bench fuzz venv broker-deps system-deps firmware clean
 
@@ -55,7 +58,7 @@ system-deps: broker-deps
 	fi
 
 test: venv system-deps
-	$(PY) -m pytest $(ARGS)
+	$(PY) -m pytest -n $(JOBS) --dist loadfile $(ARGS)
 
 run: venv broker-deps
 	$(PY) tools/run_local.py

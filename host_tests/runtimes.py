@@ -24,6 +24,7 @@ conftest.py builds them before the first test that needs them):
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -87,15 +88,25 @@ def compile_mpy(dirs=SOURCE_DIRS, mpy_cross=None):
     out_root = os.path.join(ROOT, ".cache", "mpy", digest.hexdigest()[:16])
     roots = [os.path.join(out_root, d) for d in dirs]
     if not os.path.exists(os.path.join(out_root, ".done")):
+        # compiled aside, then renamed whole: another test worker may be compiling the
+        # same sources, and none may run a half-written tree
+        tmp = "%s.%d.tmp" % (out_root, os.getpid())
+        shutil.rmtree(tmp, ignore_errors=True)
         for rel in sources:
-            out = os.path.join(out_root, rel[:-3] + ".mpy")
+            out = os.path.join(tmp, rel[:-3] + ".mpy")
             os.makedirs(os.path.dirname(out), exist_ok=True)
             # -s: the source name recorded in tracebacks, relative like on a board
             subprocess.run([mpy_cross, "-s", os.path.basename(rel), "-o", out,
                             os.path.join(ROOT, rel)], check=True, capture_output=True)
-        for r in roots:
-            os.makedirs(r, exist_ok=True)
-        open(os.path.join(out_root, ".done"), "w").close()
+        for d in dirs:
+            os.makedirs(os.path.join(tmp, d), exist_ok=True)
+        open(os.path.join(tmp, ".done"), "w").close()
+        if os.path.isdir(out_root) and not os.path.exists(os.path.join(out_root, ".done")):
+            shutil.rmtree(out_root, ignore_errors=True)  # an older run's, cut short
+        try:
+            os.rename(tmp, out_root)
+        except OSError:  # the other worker's tree came first: the same files
+            shutil.rmtree(tmp, ignore_errors=True)
     return roots
 
 
