@@ -58,7 +58,7 @@ system-deps: broker-deps
 	fi
 
 test: venv system-deps
-	$(PY) -m pytest -n $(JOBS) --dist loadfile $(ARGS)
+	$(PY) -m pytest -n $(JOBS) --dist loadfile --no-loadscope-reorder $(ARGS)
 
 run: venv broker-deps
 	$(PY) tools/run_local.py

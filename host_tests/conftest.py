@@ -43,6 +43,18 @@ def runtime(request, device_builds):
     return request.param
 
 
+def pytest_collection_modifyitems(items):
+    # files, each in its own order: those holding slow tests first, then the larger
+    # ones. `make test` hands whole files to its pytest-xdist workers in this order
+    # (--dist loadfile --no-loadscope-reorder): the 2-minute soak runs beside the rest
+    # instead of alone at the end, and small files fill the last minutes
+    slow = {i.path for i in items if i.get_closest_marker("slow")}
+    size = {}
+    for i in items:
+        size[i.path] = size.get(i.path, 0) + 1
+    items.sort(key=lambda i: (i.path not in slow, -size[i.path]))
+
+
 def pytest_collection_finish(session):
     """The slowest cold build, the Pico W image (picotool + ports/rp2, about 4
     minutes on 2 cores), starts in the background as soon as the selected tests

@@ -114,7 +114,11 @@ class NodeProc:
     def wait(self, timeout=20):
         """The exit status, once the node has exited and all it printed is in
         `output` (its last lines may still be in the pipe when it exits)."""
-        rc = self.proc.wait(timeout)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("node still running after %s s; its last lines:\n%s"
+                                 % (timeout, "\n".join(self.lines[-40:])))
         self._reader.join(5)
         return rc
 

@@ -253,4 +253,5 @@ def test_board_ntp_leaves_the_loop_free(runtime, board, ntp_server):
     assert (got["reason"], got["set"]) == ("ok", False), got
     assert ntp_server.cases["loop"]["queries"] == [True, True]
     assert got["ms"] >= 2000, got
-    assert got["ticks"] >= 50 and got["max_gap"] < 300, got
+    # a query that blocked the loop would leave a gap of its whole second
+    assert got["ticks"] >= 50 and got["max_gap"] < 600, got
