@@ -34,18 +34,20 @@ _GIVEN = set()
 
 
 def free_port():
-    """A TCP port on 127.0.0.1 that nothing listens on right now, not given before
-    by this process. Under pytest-xdist each worker picks from its own range below
-    the kernel's ephemeral ports (32768 and up), so a port one worker picked and has
-    not bound yet is never the other's pick (bind(0) would draw both from one pool)."""
+    """A TCP port on 127.0.0.1 that nothing listens on right now. Under pytest-xdist
+    each worker picks from its own range below the kernel's ephemeral ports (32768
+    and up), never twice the same, so a port one worker picked and has not bound yet
+    is never the other's pick (bind(0) would draw both from one pool)."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1", ...
     if not worker[2:].isdigit():
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             return s.getsockname()[1]
-    base = 10000 + 2000 * (int(worker[2:]) % 10)  # 10000..29999
+    count = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1))
+    span = 20000 // count
+    base = 10000 + span * (int(worker[2:]) % count)  # within 10000..29999
     for _ in range(200):
-        port = random.randrange(base, base + 2000)
+        port = random.randrange(base, base + span)
         if port in _GIVEN:
             continue
         with socket.socket() as s:
@@ -55,7 +57,7 @@ def free_port():
                 continue
         _GIVEN.add(port)
         return port
-    raise RuntimeError("no free port in %d..%d" % (base, base + 1999))
+    raise RuntimeError("no free port in %d..%d" % (base, base + span - 1))
 
 
 def _die_with_parent():

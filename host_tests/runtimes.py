@@ -102,11 +102,20 @@ def compile_mpy(dirs=SOURCE_DIRS, mpy_cross=None):
             os.makedirs(os.path.join(tmp, d), exist_ok=True)
         open(os.path.join(tmp, ".done"), "w").close()
         if os.path.isdir(out_root) and not os.path.exists(os.path.join(out_root, ".done")):
-            shutil.rmtree(out_root, ignore_errors=True)  # an older run's, cut short
+            # an older run's, cut short: moved aside whole first, so a worker never
+            # removes the finished tree another has just renamed in
+            stale = "%s.%d.stale" % (out_root, os.getpid())
+            try:
+                os.rename(out_root, stale)
+            except OSError:
+                pass
+            shutil.rmtree(stale, ignore_errors=True)
         try:
             os.rename(tmp, out_root)
         except OSError:  # the other worker's tree came first: the same files
             shutil.rmtree(tmp, ignore_errors=True)
+            if not os.path.exists(os.path.join(out_root, ".done")):
+                raise
     return roots
 
 

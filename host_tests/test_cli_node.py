@@ -40,8 +40,9 @@ def node(tmp_path_factory, broker):
     # online first: a monitor that subscribes sooner sees the birth live, not retained
     deadline = time.monotonic() + 30
     while "/status online" not in (home / "node.log").read_text():
-        assert time.monotonic() < deadline and proc.poll() is None, \
-            (home / "node.log").read_text()
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            pytest.fail("the node never came online:\n" + (home / "node.log").read_text())
         time.sleep(0.1)
     yield {"id": device_id, "url": broker.url, "proc": proc, "log": home / "node.log"}
     proc.terminate()
