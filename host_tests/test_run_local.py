@@ -96,6 +96,9 @@ def test_make_run_starts_a_private_broker_when_none_listens():
             node.wait()
     out = "".join(lines)
     assert "started Mosquitto on 127.0.0.1:%d" % port in out, out
+    # its own folder per port: runs on two ports used to share one conf and log
+    log = os.path.join(ROOT, ".cache", "run-broker", str(port), "mosquitto.log")
+    assert "(log: %s)" % log in out and os.path.exists(log), out
     assert "connected to mqtt://127.0.0.1:%d" % port in out, out
     assert "stopped the private Mosquitto" in out, out
     time.sleep(0.2)

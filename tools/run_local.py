@@ -1,7 +1,7 @@
 """`make run`: the node on the unix board against a local Mosquitto.
 
 Uses the broker on 127.0.0.1:1883 (or MQTT_URL) when one listens there; otherwise
-starts a private, empty Mosquitto on that port (log in .cache/run-broker) and stops
+starts a private, empty Mosquitto on that port (log in .cache/run-broker/<port>) and stops
 it on exit. Then runs firmware/main.py under the MicroPython unix port from the
 venv, with lib/, firmware/ and boards/unix/ on its path, until Ctrl-C or, with
 RUN_SECONDS=N, for N seconds followed by the same clean stop as Ctrl-C.
@@ -75,7 +75,9 @@ def main(argv=None):
         else:
             # No persistence: every `make run` starts from an empty broker, so the
             # retained messages seen are this run's.
-            broker = Broker(os.path.join(ROOT, ".cache", "run-broker"), port=args.port,
+            # a folder per port: runs on other ports keep their own conf and log
+            broker = Broker(os.path.join(ROOT, ".cache", "run-broker", str(args.port)),
+                            port=args.port,
                             log_types=("error", "warning", "notice"))
             broker.start()
             print("run: started Mosquitto on %s:%d (log: %s)"
