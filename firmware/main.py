@@ -186,6 +186,7 @@ def main():
         # Ctrl-C (the REPL, fieldnode config/deploy): the board stays at the REPL, so
         # its watchdog, which cannot be disarmed, is fed from now until the next reset.
         board.wdt_hold()
+        log("stopping: offline, then disconnect (Ctrl-C again cuts it short)")
         # MicroPython: Ctrl-C stops the loop where it is (a task of the link it lands
         # in closes the link: then the Will says offline); the goodbye runs on the
         # same loop.

@@ -170,7 +170,8 @@ def test_second_ctrl_c_during_the_goodbye_closes_the_link_at_the_repl(broker_fac
         b.proc.send_signal(signal.SIGSTOP)  # offline's PUBACK does not come (3 s)
         stopped = True
         os.kill(node.proc.pid, signal.SIGINT)
-        time.sleep(0.5)
+        node.wait_log("stopping: offline, then disconnect")  # the goodbye has begun
+        time.sleep(0.3)  # (and waits for offline's PUBACK)
         os.kill(node.proc.pid, signal.SIGINT)
         time.sleep(0.5)
         assert node.proc.poll() is None, node.output
