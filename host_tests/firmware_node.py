@@ -117,8 +117,8 @@ class NodeProc:
         try:
             rc = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            raise AssertionError("node still running after %s s; its last lines:\n%s"
-                                 % (timeout, "\n".join(self.lines[-40:])))
+            raise AssertionError("node still running after %s s; its output ends:\n%s"
+                                 % (timeout, self.output[-3000:]))
         self._reader.join(5)
         return rc
 

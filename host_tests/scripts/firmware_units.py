@@ -382,7 +382,6 @@ async def _readings(start_after_ms, late_ms, run_ms):
     return a, a.up_s
 
 
-
 # a stats message the heap could not hold was skipped without a word (the bench's
 # node at 48 KiB: no stats, nothing in the log)
 async def _stats_heap_full():
