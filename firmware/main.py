@@ -101,6 +101,10 @@ class Node:
                     % (reason, self.cfg["fatal_backoff_s"]))
             else:
                 log("link down (%s)" % why(reason))
+                if getattr(reason, "reason_code", None) == 0x8E:  # [MQTT-3.1.4-3]
+                    log("another client connected as %r and took this link; two boards "
+                        "with one device_id take it from each other in turn: give each "
+                        "its own" % self.device_id)
         elif state == STOPPED:  # stop(), or a bad option found only at connect
             log("link stopped" + (" (%s)" % why(reason) if reason is not None else ""))
 

@@ -10,6 +10,7 @@ Runs one background thread in the test process. The test points the client at
     proxy.pass_through()   # normal forwarding again (what was held back flows)
     proxy.cut()            # RST both sides of every live connection (SO_LINGER 0)
     proxy.cut(conn)        # ... or of one of them
+    proxy.disconnect(conn, 0x8E)  # the broker's DISCONNECT with that reason, then FIN
     proxy.connections()    # live connections: id, bytes_up, bytes_down, ...
     proxy.close()
 
@@ -171,6 +172,13 @@ class FaultProxy:
         (RST, SO_LINGER 0). Returns how many connections were cut."""
         return self._do(self._cut_all, conn)
 
+    def disconnect(self, conn, reason):
+        """Stand in for the broker ending ``conn`` with a reason: the client gets an
+        MQTT v5 DISCONNECT carrying ``reason`` (e.g. 0x8E Session taken over, which
+        Mosquitto sends only from 2.0.15 on), then a FIN; the broker gets a FIN, and
+        nothing the client sends from now on reaches it. False if ``conn`` was closed."""
+        return self._do(self._disconnect, conn, reason)
+
     def refuse(self, on=True):
         """While on, new connections are reset at once (no upstream connect)."""
         self._do(setattr, self, "refusing", bool(on))
@@ -282,6 +290,19 @@ class FaultProxy:
                 n += 1
         return n
 
+    def _disconnect(self, c, reason):
+        if not c.alive:
+            return False
+        c._out[c.server].clear()
+        try:
+            c.server.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        c._shut[c.server] = True
+        c._eof[c.server] = True  # nothing more from the broker: a FIN once this is out
+        c._out[c.client].append([0, memoryview(bytes((0xE0, 2, reason, 0)))])
+        return True
+
     def _close(self, c, reason, rst=False):
         if not c.alive:
             return
@@ -335,6 +356,8 @@ class FaultProxy:
         dst = c.peer(src)
         if not data:
             c._eof[src] = True
+            return
+        if c._shut[dst]:  # that side got its FIN (disconnect()): dropped
             return
         with self._lock:
             if src is c.client:

@@ -1,5 +1,6 @@
 """The fault proxy against the real Mosquitto, with paho-mqtt as the client:
-pass-through (and byte counts), cut (RST), blackhole, delay, refuse, close."""
+pass-through (and byte counts), cut (RST), disconnect, blackhole, delay, refuse,
+close."""
 
 import socket
 import threading
@@ -124,6 +125,19 @@ def test_cut_is_an_rst_not_a_fin(proxy):
         # a FIN would read b"" here; an RST raises
         raise AssertionError("read %r instead of a reset" % data)
     s.close()
+
+
+def test_disconnect_sends_the_reason_then_a_fin_and_the_broker_sees_the_close(
+        proxy, peers, broker):
+    p = peers("fp-disc", proxy.port)
+    [conn] = proxy.connections()
+    assert proxy.disconnect(conn, 0x8E)
+    assert p.disconnected.wait(5)
+    assert p.disconnect_rc == 0x8E, p.disconnect_rc   # paho read the DISCONNECT
+    proxy.wait_closed(conn)
+    assert conn.close_reason == "closed"              # FIN both ways, not a cut
+    broker.wait_log("Client fp-disc closed its connection")
+    assert not proxy.disconnect(conn, 0x8E)           # closed: nothing to do
 
 
 def test_cut_one_connection_leaves_the_others(proxy, peers):
