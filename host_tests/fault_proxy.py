@@ -67,6 +67,7 @@ class Connection:
         self._out = {client: collections.deque(), server: collections.deque()}
         self._eof = {client: False, server: False}   # read side finished
         self._shut = {client: False, server: False}  # write side shut (FIN sent)
+        self._dropping = False  # disconnect(): the client's bytes go nowhere
 
     @property
     def alive(self):
@@ -176,7 +177,8 @@ class FaultProxy:
         """Stand in for the broker ending ``conn`` with a reason: the client gets an
         MQTT v5 DISCONNECT carrying ``reason`` (e.g. 0x8E Session taken over, which
         Mosquitto sends only from 2.0.15 on), then a FIN; the broker gets a FIN, and
-        nothing the client sends from now on reaches it. False if ``conn`` was closed."""
+        nothing the client sends from now on reaches it. The connection ends when the
+        client closes its side. False if ``conn`` was closed."""
         return self._do(self._disconnect, conn, reason)
 
     def refuse(self, on=True):
@@ -294,13 +296,15 @@ class FaultProxy:
         if not c.alive:
             return False
         c._out[c.server].clear()
+        c._dropping = True  # what the client sends from now on is dropped
         try:
             c.server.shutdown(socket.SHUT_WR)
         except OSError:
             pass
-        c._shut[c.server] = True
         c._eof[c.server] = True  # nothing more from the broker: a FIN once this is out
         c._out[c.client].append([0, memoryview(bytes((0xE0, 2, reason, 0)))])
+        # the socket stays open until the client closes it: a write of the client's
+        # meanwhile must not meet an RST before it has read the DISCONNECT
         return True
 
     def _close(self, c, reason, rst=False):
@@ -357,7 +361,7 @@ class FaultProxy:
         if not data:
             c._eof[src] = True
             return
-        if c._shut[dst]:  # that side got its FIN (disconnect()): dropped
+        if c._dropping:  # disconnect(): nothing more reaches the broker
             return
         with self._lock:
             if src is c.client:
