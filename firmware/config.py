@@ -233,13 +233,14 @@ def _path(d, name):
     return d + ("" if d.endswith("/") else "/") + name
 
 
-def _read(path, sensors, log=None):
+def _read(path, sensors, log=None, gone=None):
     n = os.stat(path)[6]
     if n > _MAX_FILE:  # a valid config is a few hundred bytes: not worth the heap
         raise ConfigError("%d bytes, over %d" % (n, _MAX_FILE))
     with open(path) as f:
         obj = json.loads(f.read())
     sens = obj.get("sensors") if isinstance(obj, dict) else None
+    dropped = []
     if sensors is not None and isinstance(sens, dict):
         for name in [k for k in sens if k not in sensors]:
             # a sensor this board (or firmware) no longer has: its settings go, the
@@ -248,15 +249,25 @@ def _read(path, sensors, log=None):
             if log:
                 log("config: sensor %r is not on this board (it has %s): its settings "
                     "are ignored" % (name, ", ".join(sorted(sensors))))
-    return validate(obj, sensors)
+            try:
+                topic_part("sensors", name, False)  # a name that can be a topic level
+                dropped.append(name)
+            except ConfigError:
+                pass
+    cfg = validate(obj, sensors)
+    if gone is not None:  # (only the names of the file that is used)
+        gone += dropped[:16]
+    return cfg
 
 
-def load(d, sensors=None, log=None):
+def load(d, sensors=None, log=None, gone=None):
     """(cfg, source): config.json if valid, else its last-good copy, else the
-    defaults; `log(msg)` hears why a file was passed over."""
+    defaults; `log(msg)` hears why a file was passed over. `gone`, a list, gets
+    the names of sensors the file used names and the board does not have (up to
+    16 that can be a topic level)."""
     for name, source in ((FILE, "file"), (LAST_GOOD, "last_good")):
         try:
-            return _read(_path(d, name), sensors, log), source
+            return _read(_path(d, name), sensors, log, gone), source
         except OSError:
             if log and name == FILE:
                 log("config: no %s in %s" % (name, d))

@@ -2,7 +2,8 @@
 birth `online` after every (re)connect -> the node's tasks (app.py, commands.py).
 
 - config.json from the board's config directory, else its last-good copy, else
-  the defaults (config.py); the source is logged and reported in stats;
+  the defaults (config.py); the source is logged and reported in stats; the
+  retained reading of a sensor it names but the board no longer has is cleared;
 - the network comes up through the board (retried with a growing pause);
 - a Supervisor keeps the client connected (backoff with jitter, session
   resumption, bounded offline queue). The Will is `offline` (QoS 1, retained,
@@ -57,8 +58,9 @@ def _tls_options(cfg, urls):
 class Node:
     """The client, its supervisor, the app tasks and the command handlers."""
 
-    def __init__(self, cfg, source):
+    def __init__(self, cfg, source, gone=()):
         self.cfg = cfg
+        self.gone = list(gone)  # sensors the config names that the board has no more
         self.device_id = cfg["device_id"] or board.unique_id()
         urls = cfg["brokers"] or [board.default_broker()]
         user, pw = cfg["username"], cfg["password"]
@@ -121,6 +123,20 @@ class Node:
                 pause = min(pause * 2, 300000)
                 self.app.clock()  # the uptime stays true however long this takes
 
+    async def clear_gone(self):
+        # A sensor the config names but the board no longer has (a firmware change)
+        # left its last reading retained on the broker, where dashboards keep showing
+        # it: a zero-byte retained publish removes it [MQTT-3.3.1-6]. Supervised, the
+        # publish waits for the link (after the birth); tried once per boot.
+        while self.gone:
+            name = self.gone.pop(0)
+            try:
+                await self.client.publish(self.app.base + "/state/" + name, b"", qos=1,
+                                          retain=True)
+                log("state/%s cleared: not a sensor of this board" % name)
+            except Exception as e:  # refused (ACL), dropped: said, and the node goes on
+                log("state/%s not cleared: %s" % (name, why(e)))
+
     async def serve(self):
         log("%s starting (board %s, reset cause %s)" % (self.device_id, board.NAME,
                                                         board.reset_cause()))
@@ -135,6 +151,8 @@ class Node:
                      ("publisher", t(app.publisher())), ("events", t(app.events())),
                      ("stats", t(app.stats_task())))
             app.tasks += [task for _, task in vital[1:]] + [t(app.keeper(vital))]
+            if self.gone:
+                app.tasks.append(t(self.clear_gone()))
             await self.commands.start()  # remembered while down, restored on reconnect
             await self._end.wait()  # (the supervisor retries forever: fatal_backoff_ms)
         except asyncio.CancelledError:
@@ -175,7 +193,8 @@ def main():
     import config
 
     d = board.config_dir()
-    cfg, source = config.load(d, board.SENSORS, log)
+    gone = []
+    cfg, source = config.load(d, board.SENSORS, log, gone)
     log("fieldnode %s, config from %s (%s)" % (VERSION, source, d))
     if not cfg["device_id"]:  # the board's id goes in every topic: checked as config's
         try:
@@ -183,7 +202,7 @@ def main():
         except config.ConfigError as e:
             log("cannot start with the board's device id: %s (set device_id in the config)" % e)
             raise SystemExit(1)
-    node = Node(cfg, source)
+    node = Node(cfg, source, gone)
     try:
         asyncio.run(node.serve())
     except KeyboardInterrupt:

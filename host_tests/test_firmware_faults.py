@@ -165,6 +165,38 @@ def test_bad_config_at_boot_falls_back_and_says_so(broker, runtime, tmp_path, ca
         peer.stop()
 
 
+def test_a_sensor_the_board_no_longer_has_loses_its_retained_reading(broker, runtime,
+                                                                    tmp_path):
+    # A firmware that had a pressure sensor left its last reading retained, and the
+    # config still names the sensor. The node ignored those settings (logged) but left
+    # the reading on the broker, where every new subscriber, a dashboard, got it.
+    from paho_peer import PahoPeer
+
+    device = "gone-" + runtime
+    base = "fieldnode/v1/" + device
+    old = PahoPeer(broker, "old-" + device).start()
+    old.publish(base + "/state/pressure", b"\x01\x00\x07\x00\x00\x03\xf5\xfe", qos=1,
+                retain=True)
+    old.stop()
+    cfg = dict(FAST, sensors=dict(FAST["sensors"], pressure={"interval_ms": 1000}))
+    node = NodeProc(runtime, broker, tmp_path, cfg, device)
+    late = None
+    try:
+        node.wait_log("state/pressure cleared: not a sensor of this board")
+        assert "config: sensor 'pressure' is not on this board" in node.output
+        late = watch(broker, device, "late-")  # a new subscriber gets what is retained
+        late.wait_messages(base + "/state/temperature", 1)
+        late.wait_messages(base + "/status", 1)
+        time.sleep(0.3)
+        assert late.on(base + "/state/pressure") == []
+        assert json.load(open(node.config_path))["sensors"]["pressure"]  # file untouched
+        assert "Traceback" not in node.output
+    finally:
+        node.kill()
+        if late is not None:
+            late.stop()
+
+
 @pytest.mark.parametrize("device", ["a+b", "a/b"])
 def test_a_board_device_id_that_cannot_go_in_a_topic_stops_the_node_clearly(
         broker, runtime, tmp_path, device):
