@@ -251,7 +251,8 @@ def _read(path, sensors, log=None, gone=None):
                     "are ignored" % (name, ", ".join(sorted(sensors))))
             try:
                 topic_part("sensors", name, False)  # a name that can be a topic level
-                dropped.append(name)
+                if name:
+                    dropped.append(name)
             except ConfigError:
                 pass
     cfg = validate(obj, sensors)

@@ -127,15 +127,17 @@ class Node:
         # A sensor the config names but the board no longer has (a firmware change)
         # left its last reading retained on the broker, where dashboards keep showing
         # it: a zero-byte retained publish removes it [MQTT-3.3.1-6]. Supervised, the
-        # publish waits for the link (after the birth); tried once per boot.
-        while self.gone:
+        # publish waits for the link (after the birth); tried once per boot, with no
+        # Topic Alias (the topic is not sent again).
+        while self.gone and not self.stopped:
             name = self.gone.pop(0)
             try:
                 await self.client.publish(self.app.base + "/state/" + name, b"", qos=1,
-                                          retain=True)
+                                          retain=True, topic_alias=False)
                 log("state/%s cleared: not a sensor of this board" % name)
-            except Exception as e:  # refused (ACL), dropped: said, and the node goes on
-                log("state/%s not cleared: %s" % (name, why(e)))
+            except Exception as e:  # refused (ACL): said, and the node goes on
+                if not self.stopped:  # (a stop fails what waits: no noise at goodbye)
+                    log("state/%s not cleared: %s" % (name, why(e)))
 
     async def serve(self):
         log("%s starting (board %s, reset cause %s)" % (self.device_id, board.NAME,

@@ -178,7 +178,8 @@ class FaultProxy:
         MQTT v5 DISCONNECT carrying ``reason`` (e.g. 0x8E Session taken over, which
         Mosquitto sends only from 2.0.15 on), then a FIN; the broker gets a FIN, and
         nothing the client sends from now on reaches it. The connection ends when the
-        client closes its side. False if ``conn`` was closed."""
+        client closes its side. False if ``conn`` was closed, or the broker's FIN was
+        already passed on. A blackhole holds the DISCONNECT back as any other bytes."""
         return self._do(self._disconnect, conn, reason)
 
     def refuse(self, on=True):
@@ -293,7 +294,7 @@ class FaultProxy:
         return n
 
     def _disconnect(self, c, reason):
-        if not c.alive:
+        if not c.alive or c._shut[c.client]:
             return False
         c._out[c.server].clear()
         c._dropping = True  # what the client sends from now on is dropped
@@ -302,6 +303,8 @@ class FaultProxy:
         except OSError:
             pass
         c._eof[c.server] = True  # nothing more from the broker: a FIN once this is out
+        # (_shut[server] stays False: set, _half_close would close both once the client
+        # has its FIN, before the client has closed)
         c._out[c.client].append([0, memoryview(bytes((0xE0, 2, reason, 0)))])
         # the socket stays open until the client closes it: a write of the client's
         # meanwhile must not meet an RST before it has read the DISCONNECT

@@ -257,3 +257,14 @@ def test_monitor_lines_tell_payloads_from_json_by_topic_not_by_keys():
                          "fieldnode/v1")
     assert monitor.line(rec, 0, True).split()[1:] == ["dev", "state/temperature", "#7",
                                                     "21.37", "(retained)"]
+
+
+def test_monitor_shows_a_cleared_reading():
+    """An empty state payload is a retained reading removed (docs/payload.md): it was
+    'undecodable (truncated payload: 0 bytes, ...)'."""
+    from fieldnode import monitor
+
+    rec = monitor.decode("fieldnode/v1/dev/state/pressure", b"", "fieldnode/v1")
+    assert "error" not in rec and rec["cleared"] is True and rec["payload"] is None
+    assert monitor.line(rec, 0, False).split()[1:] == ["dev", "state/pressure", "cleared",
+                                                     "(no", "reading)"]

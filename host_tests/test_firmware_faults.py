@@ -178,12 +178,21 @@ def test_a_sensor_the_board_no_longer_has_loses_its_retained_reading(broker, run
     old.publish(base + "/state/pressure", b"\x01\x00\x07\x00\x00\x03\xf5\xfe", qos=1,
                 retain=True)
     old.stop()
+    live = watch(broker, device, "live-")  # there before the node: gets the retained one
+    live.wait_messages(base + "/state/pressure", 1)
     cfg = dict(FAST, sensors=dict(FAST["sensors"], pressure={"interval_ms": 1000}))
     node = NodeProc(runtime, broker, tmp_path, cfg, device)
     late = None
     try:
         node.wait_log("state/pressure cleared: not a sensor of this board")
         assert "config: sensor 'pressure' is not on this board" in node.output
+        # the clear goes after the birth, as every message of the node does
+        cleared = live.wait_messages(base + "/state/pressure", 2)[1]
+        assert cleared.payload == b"" and cleared.retain is False
+        with live._cond:
+            order = [(m.topic, m.payload) for m in live.messages]
+        assert order.index((base + "/status", b"online")) < order.index(
+            (base + "/state/pressure", b""))
         late = watch(broker, device, "late-")  # a new subscriber gets what is retained
         late.wait_messages(base + "/state/temperature", 1)
         late.wait_messages(base + "/status", 1)
@@ -193,6 +202,7 @@ def test_a_sensor_the_board_no_longer_has_loses_its_retained_reading(broker, run
         assert "Traceback" not in node.output
     finally:
         node.kill()
+        live.stop()
         if late is not None:
             late.stop()
 

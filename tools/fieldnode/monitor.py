@@ -32,6 +32,10 @@ def decode(topic, payload, prefix, content_type=None):
     rec = {"device": parts[0], "kind": parts[1] if len(parts) > 1 else "",
            "name": parts[2] if len(parts) > 2 else "", "topic": topic}
     kind = rec["kind"]
+    if kind == "state" and not payload:  # a retained reading removed (docs/payload.md)
+        rec["payload"] = None
+        rec["cleared"] = True
+        return rec
     if content_type in (pl.CT_READING, pl.CT_EVENT) or kind in ("state", "event"):
         # repeats travel as bare topic aliases without a Content Type: the kind says the schema
         try:
@@ -66,6 +70,8 @@ def line(rec, stamp, retained, extra=""):
     p = rec["payload"]
     if "error" in rec:
         body = "undecodable (%s): %s" % (rec["error"], p)
+    elif rec.get("cleared"):
+        body = "cleared (no reading)"
     elif rec.get("binary"):
         pl = module("payload")
         bits = ["#%d" % p["seq"]]
