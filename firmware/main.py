@@ -58,9 +58,9 @@ def _tls_options(cfg, urls):
 class Node:
     """The client, its supervisor, the app tasks and the command handlers."""
 
-    def __init__(self, cfg, source, gone=()):
+    def __init__(self, cfg, source, gone=None):
         self.cfg = cfg
-        self.gone = list(gone)  # sensors the config names that the board has no more
+        self.gone = gone or []  # sensors the config names that the board has no more
         self.device_id = cfg["device_id"] or board.unique_id()
         urls = cfg["brokers"] or [board.default_broker()]
         user, pw = cfg["username"], cfg["password"]
@@ -98,12 +98,13 @@ class Node:
         if state == CONNECTING:
             log("link connecting to %s" % sup.url)
         elif state == DOWN and reason is not None:
-            if classify(getattr(reason, "reason_code", None)) == FATAL:
+            code = getattr(reason, "reason_code", None)
+            if classify(code) == FATAL:
                 log("link refused (%s): fatal, next try in %d s"
                     % (reason, self.cfg["fatal_backoff_s"]))
             else:
                 log("link down (%s)" % why(reason))
-                if getattr(reason, "reason_code", None) == 0x8E:  # [MQTT-3.1.4-3]
+                if code == 0x8E:  # [MQTT-3.1.4-3]
                     log("another client connected as %r and took this link; two boards "
                         "with one device_id take it from each other in turn: give each "
                         "its own" % self.device_id)

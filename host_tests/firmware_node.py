@@ -24,6 +24,13 @@ MAIN = os.path.join(ROOT, "firmware", "main.py")
 # short cadences so tests stay fast
 FAST = {"sensors": {"temperature": {"interval_ms": 500}, "humidity": {"interval_ms": 700}},
         "stats_interval_ms": 1000, "will_delay": 1, "keepalive": 5}
+# A node at rest: readings and stats 10 minutes apart (the first ones still go out at
+# once). For tests that Ctrl-C a node: the PyPI unix port raises Ctrl-C from its signal
+# handler, and one landing in a heap allocation leaves the heap locked or hangs it (2 of
+# 150 SIGINTs to a process that allocates without pause; 0 of 150 for the 32-bit build
+# from source, which raises it between bytecodes as boards do; test_interrupts.py)
+_SLOW = {"interval_ms": 600000}
+RESTING = {"stats_interval_ms": 600000, "sensors": {"temperature": _SLOW, "humidity": _SLOW}}
 
 
 class NodeProc:

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from fault_proxy import FaultProxy
-from firmware_node import FAST, NodeProc, ask, watch
+from firmware_node import FAST, RESTING, NodeProc, ask, watch
 import payload as pl  # noqa: E402 (firmware/, put on the path by firmware_node)
 
 
@@ -358,14 +358,10 @@ def test_a_node_stopped_with_ctrl_c_keeps_its_watchdog_fed_at_the_repl(broker, r
     # the next reset, or it would reset under the tool (on a Pico W 8.4 s later).
     # The unix board's software watchdog ends the process the same way.
     device = "hold-" + runtime
-    # readings and stats 10 minutes apart: the node rests, as it must when the PyPI unix
-    # port gets Ctrl-C, which it raises from its signal handler; one landing in a heap
-    # allocation leaves the heap locked (a board raises it between bytecodes; see
-    # test_interrupts.py). With readings every 500 ms it did so once, in a CI run:
-    # "MemoryError: memory allocation failed, heap is locked", then "FATAL: uncaught NLR"
-    slow = {"interval_ms": 600000}
-    cfg = dict(FAST, watchdog_ms=2000, stats_interval_ms=600000,
-               sensors={"temperature": slow, "humidity": slow})
+    # at rest (RESTING): with readings every 500 ms the PyPI unix port's Ctrl-C landed in
+    # an allocation once, in a CI run: "MemoryError: memory allocation failed, heap is
+    # locked", then "FATAL: uncaught NLR"
+    cfg = dict(FAST, watchdog_ms=2000, **RESTING)
     node = NodeProc(runtime, broker, tmp_path, cfg, device, repl=True)
     try:
         node.wait_log("online")

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from firmware_node import FAST, NodeProc
+from firmware_node import FAST, RESTING, NodeProc
 import payload as pl  # noqa: E402 (firmware/, put on the path by firmware_node)
 from paho_peer import PahoPeer
 from runtimes import RUNTIMES
@@ -280,13 +280,8 @@ def test_the_get_config_answer_is_limited_in_bytes_not_characters(runtime, broke
 
 
 def test_zz_ctrl_c_says_offline_and_no_secret_ever_showed(shared, broker):
-    # at rest first: the PyPI unix port raises Ctrl-C from its signal handler, and one
-    # landing in a heap allocation can hang it (2 of 150 SIGINTs to a process that
-    # allocates without pause; 0 of 150 for the 32-bit build from source, which raises
-    # it between bytecodes as boards do). A resting node is almost never allocating
-    slow = {"interval_ms": 600000}
-    assert request(shared, "set_config", {"stats_interval_ms": 600000, "sensors": {
-        "temperature": slow, "humidity": slow}})["rc"] == 0
+    # at rest first (firmware_node.RESTING): a resting node is almost never allocating
+    assert request(shared, "set_config", RESTING)["rc"] == 0
     time.sleep(1)
     assert shared.interrupt() == 0
     last = shared.peer.wait_messages(shared.base + "/status", 2)[-1]

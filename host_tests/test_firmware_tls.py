@@ -12,7 +12,7 @@ import pytest
 
 from broker import Broker, free_port
 from certs import make_certs
-from firmware_node import FAST, NodeProc
+from firmware_node import FAST, RESTING, NodeProc
 from paho_peer import PahoPeer
 from runtimes import RUNTIMES
 from test_tls import tls_listener
@@ -41,13 +41,9 @@ HEAP = "384k"
 
 
 def _node(runtime, tls_broker, tmp_path, device, ca):
-    # readings and stats 10 minutes apart (the first ones go out at once): the node
-    # rests when a test stops it with Ctrl-C, which the PyPI unix port raises from its
-    # signal handler; one landing in a heap allocation leaves the heap locked
-    slow = {"interval_ms": 600000}
+    # at rest when a test stops it with Ctrl-C (firmware_node.RESTING)
     cfg = dict(FAST, brokers=[tls_broker["url"]], tls_ca=ca, username="node",
-               password=SECRET, stats_interval_ms=600000,
-               sensors={"temperature": slow, "humidity": slow})
+               password=SECRET, **RESTING)
     return NodeProc(runtime, tls_broker["broker"], tmp_path, cfg, device, heapsize=HEAP)
 
 
