@@ -18,7 +18,10 @@ Modes (what follows the CONNECT):
 - ``pingresp_flood``: PINGRESPs without end instead of CONNACK;
 - ``slowloris``: a valid CONNACK, one byte every 0.5 s;
 - ``connack_then_flood``: a valid CONNACK, then PINGRESPs without end (the
-  client must keep working and not grow).
+  client must keep working and not grow);
+- ``disconnect_reset``: a valid CONNACK, 0.2 s later a DISCONNECT 0x97 Quota
+  exceeded, then a close with a reset (SO_LINGER 0), as a broker that drops the
+  connection right after saying why; not in MODES (test_rogue_broker runs those).
 
 What the client sent after its CONNECT (a DISCONNECT with a reason code) is kept
 in ``Conn.rx``.
@@ -26,6 +29,7 @@ in ``Conn.rx``.
 
 import select
 import socket
+import struct
 import threading
 import time
 
@@ -39,6 +43,7 @@ _SEND = {
 }
 MODES = ("garbage", "truncated", "bad_props", "huge", "publish_first", "pingresp_flood",
          "slowloris", "connack_then_flood")
+DISCONNECT_QUOTA = b"\xe0\x02\x97\x00"  # DISCONNECT 0x97 Quota exceeded, no properties
 
 
 class Conn:
@@ -51,7 +56,7 @@ class Conn:
 
 class RogueBroker:
     def __init__(self, mode, flood_s=3.0):
-        if mode not in MODES:
+        if mode not in MODES + ("disconnect_reset",):
             raise ValueError(mode)
         self.mode = mode
         self.flood_s = flood_s
@@ -85,6 +90,9 @@ class RogueBroker:
             self._misbehave(c)
             if self.mode == "truncated":
                 return
+            if self.mode == "disconnect_reset":
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                return  # closed by finally: a reset, the DISCONNECT still in flight
             s.settimeout(0.5)  # what the client answers (a DISCONNECT), until it closes
             end = time.monotonic() + 2
             while time.monotonic() < end:
@@ -117,6 +125,10 @@ class RogueBroker:
             for b in CONNACK:
                 self._send(c, bytes([b]))
                 time.sleep(0.5)
+        elif m == "disconnect_reset":
+            self._send(c, CONNACK)
+            time.sleep(0.2)
+            self._send(c, DISCONNECT_QUOTA)
         elif m == "connack_then_flood":
             self._send(c, CONNACK)
             self._flood(c, b"\xd0\x00" * 2048)

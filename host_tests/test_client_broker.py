@@ -259,3 +259,19 @@ def test_abort_closes_at_once_and_the_broker_publishes_the_will(runtime, broker)
     # MicroPython: the link outlived asyncio.run and abort() closed it
     assert (rec["opened"], rec["first"]) == ((True, True) if runtime.startswith("micropython")
                                              else (False, False)), rec
+
+
+def test_server_disconnect_then_reset_keeps_its_reason(runtime):
+    # The broker sends DISCONNECT 0x97 and resets the connection; the client's next
+    # write fails (ECONNRESET) before its reader ran. The reason still ends the link.
+    if runtime == "cpython":
+        pytest.skip("CPython's asyncio transport closes the socket on a failed write, "
+                    "with the DISCONNECT unread: the link ends with the reset there")
+    from rogue_broker import RogueBroker
+    rogue = RogueBroker("disconnect_reset")
+    try:
+        rec = run(runtime, "client_disconnect_reset.py", rogue.port).record(step="closed")
+    finally:
+        rogue.close()
+    assert rec["connected"] is False
+    assert rec["code"] == 0x97 and "DISCONNECT 0x97 Quota exceeded" in rec["error"], rec

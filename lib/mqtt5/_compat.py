@@ -79,6 +79,12 @@ if _MICROPYTHON:  # asyncio Stream has readinto
         """await: read up to len(mv) bytes into mv; 0 at end of stream."""
         return reader.readinto(mv)
 
+    def stream_read_now(reader, mv):
+        """Bytes that have arrived, read into mv without waiting (0: none); OSError
+        once only the connection's error is left. The Stream reads its socket
+        directly (no buffer of its own): its socket is non-blocking."""
+        return reader.s.readinto(mv) or 0
+
 else:  # CPython StreamReader: read() then copy (RAM is not scarce there)
 
     async def stream_readinto(reader, mv):
@@ -97,6 +103,11 @@ else:  # CPython StreamReader: read() then copy (RAM is not scarce there)
 
             await asyncio.sleep(0)
         return n
+
+    def stream_read_now(reader, mv):
+        """Nothing: a failed write reaches CPython's StreamReader as its error, and
+        the transport closes the socket with whatever it had not read."""
+        return 0
 
 
 # DONE: a finished awaitable, what a publish that needed no waiting returns (and a

@@ -4,7 +4,10 @@ tasks around the sans-IO Session, waiter slots, event dispatch.
 Per connection three tasks run. The reader: readinto the session's receive buffer,
 feed it, dispatch events (messages to handlers by mqtt5.message, loaded by the first
 one; acks to waiting callers). The writer: woken by any session call, writes all that
-is queued in ONE write per loop turn. The ticker: keep-alive, from CONNACK on.
+is queued in ONE write per loop turn; when a write fails it reads what has arrived
+first, so a server's DISCONNECT sent just before it closed still says why the link
+ended (MicroPython: CPython's transport drops those bytes). The ticker: keep-alive,
+from CONNACK on.
 
 Callers waiting for CONNACK / PUBACK / PUBREC+PUBCOMP / SUBACK / UNSUBACK hold
 one of at most `max_inflight` waiter slots (parallel lists: packet id, result,
@@ -242,6 +245,15 @@ class Link:
                 self._wgen += 1
                 pulse(self._flushed)
         except BaseException as e:  # (a Ctrl-C too: see _reader)
+            try:  # a failed write: a DISCONNECT that arrived first says why (module doc)
+                while self._t is t and isinstance(e, OSError):
+                    n = t.read_now(s.recv_buffer())
+                    if not n:
+                        break
+                    s.received(n, monotonic_ms())
+                    self._pump()  # a DISCONNECT closes the link (_close)
+            except Exception:
+                pass  # the reset, once what had arrived is read: the write's error says it
             if self._t is t:
                 self._close(e)
             if not isinstance(e, Exception):

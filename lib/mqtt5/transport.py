@@ -7,7 +7,8 @@ The client only uses `Transport` (readinto / write / drain / close); TLS
 
 import asyncio
 
-from ._compat import set_nodelay, stream_backlog, stream_readinto, stream_socket
+from ._compat import (set_nodelay, stream_backlog, stream_read_now, stream_readinto,
+                      stream_socket)
 
 
 def parse_url(url):
@@ -62,6 +63,11 @@ class Transport:
     def readinto(self, mv):
         """await: fill up to len(mv) bytes of mv; returns 0 at end of stream."""
         return stream_readinto(self._r, mv)
+
+    def read_now(self, mv):
+        """What has arrived, read into mv without waiting: bytes read (0: none, or
+        CPython); OSError once only the connection's error is left."""
+        return stream_read_now(self._r, mv)
 
     def write(self, buf):
         """Hand `buf` to the stream in one write (the stream copies what the socket
