@@ -36,8 +36,7 @@ async def main():
     log = []
     ts = [asyncio.create_task(waits(s, log, n)) for n in ("a", "b", "c")]
     await asyncio.sleep(0)                        # all three parked
-    s.set()
-    s.clear()                                     # a pulse: the woken still end their wait
+    s.pulse()                                     # set, clear: the woken still end their wait
     late = asyncio.create_task(waits(s, log, "late"))
     try:
         await asyncio.wait_for(asyncio.gather(*ts), 2)

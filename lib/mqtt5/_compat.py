@@ -140,8 +140,8 @@ else:  # CPython: an object with the coroutine methods (create_task wants a coro
     DONE = _Done()
 
 
-# Signal: an asyncio Event (set, clear, `await sig.wait()`) that returns `sig.rc` or
-# raises `sig.err` when awaited.  With `home` set (a list) the Signal puts itself back
+# Signal: an asyncio Event (set, clear, pulse, `await sig.wait()`) that returns `sig.rc`
+# or raises `sig.err` when awaited.  With `home` set (a list) the Signal puts itself back
 # in `home[slot]` once awaited, if that is free (a detached publish's waiter slot:
 # mqtt5.link _finish()).
 def _outcome(sig):
@@ -198,6 +198,11 @@ if _MICROPYTHON:  # awaiting allocates nothing (Event.wait() makes a coroutine e
         def clear(self):
             self.state = False
 
+        def pulse(self):
+            """Wake the tasks waiting now; later waiters wait for the next pulse."""
+            self.set()
+            self.state = False
+
         def wait(self):
             return self
 
@@ -242,6 +247,11 @@ else:
             self._ev.set()
 
         def clear(self):
+            self._ev.clear()
+
+        def pulse(self):
+            """Wake the tasks waiting now; later waiters wait for the next pulse."""
+            self._ev.set()
             self._ev.clear()
 
         async def wait(self):

@@ -18,7 +18,6 @@ import asyncio
 import mqtt5.session as _S
 from ._compat import Signal, const, monotonic_ms
 from .errors import MQTTError
-from .link import pulse
 
 _FREE = const(-1)  # a free waiter slot (as in mqtt5.link)
 
@@ -34,7 +33,7 @@ def supervise(c, queue):
 def fail_waiter(c, w, err):
     c._werr[w] = err
     c._finish(w)
-    pulse(c._acked)
+    c._acked.pulse()
 
 
 def abandon(c, err):

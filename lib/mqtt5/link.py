@@ -4,10 +4,9 @@ tasks around the sans-IO Session, waiter slots, event dispatch.
 Per connection three tasks run. The reader: readinto the session's receive buffer,
 feed it, dispatch events (messages to handlers by mqtt5.message, loaded by the first
 one; acks to waiting callers). The writer: woken by any session call, writes all that
-is queued in ONE write per loop turn; when a write fails it reads what has arrived
-first, so a server's DISCONNECT sent just before it closed still says why the link
-ended (MicroPython: CPython's transport drops those bytes). The ticker: keep-alive,
-from CONNACK on.
+is queued in ONE write per loop turn; a failed write reads what arrived, so that a
+DISCONNECT the server sent as it closed still ends the link with its reason
+(MicroPython; CPython's transport drops those bytes). The ticker: keep-alive.
 
 Callers waiting for CONNACK / PUBACK / PUBREC+PUBCOMP / SUBACK / UNSUBACK hold
 one of at most `max_inflight` waiter slots (parallel lists: packet id, result,
@@ -51,12 +50,6 @@ _COUNT_MASK = const(0x3FFFFFFF)  # byte counters wrap at 2^30 (small ints on 32-
 _FREE = const(-1)
 _DETACHED = const(2)  # _wpub: a publish whose slot frees itself (_finish): fast path, cancelled
 _ORPHAN = const(3)  # _wpub: a cancelled SUBSCRIBE/UNSUBSCRIBE's slot, freed by its ack
-
-
-def pulse(ev):
-    """Wake everything waiting on `ev` now; later waiters wait for the next pulse."""
-    ev.set()
-    ev.clear()
 
 
 class Link:
@@ -173,7 +166,7 @@ class Link:
         self._wpid[w] = _FREE
         self._wpub[w] = 0
         self._wres[w] = self._werr[w] = None
-        pulse(self._freed)
+        self._freed.pulse()
 
     async def _request(self, fn, items, props):
         # SUBSCRIBE / UNSUBSCRIBE: queue, wait for the ack -> (codes or None, error)
@@ -243,13 +236,14 @@ class Link:
                     self._pump()  # sent() may unblock events waiting for tx room
                 self._writing = False
                 self._wgen += 1
-                pulse(self._flushed)
+                self._flushed.pulse()
         except BaseException as e:  # (a Ctrl-C too: see _reader)
             try:  # a failed write: a DISCONNECT that arrived first says why (module doc)
                 while self._t is t and isinstance(e, OSError):
                     n = t.read_now(s.recv_buffer())
                     if not n:
                         break
+                    self.bytes_in = (self.bytes_in + n) & _COUNT_MASK
                     s.received(n, monotonic_ms())
                     self._pump()  # a DISCONNECT closes the link (_close)
             except Exception:
@@ -329,7 +323,7 @@ class Link:
                 self._werr[i] = (cause if pids[i] == _CONNECT_PID and isinstance(cause, OSError)
                                  else err or MQTTError("disconnected"))
                 self._finish(i)
-        pulse(self._acked)
+        self._acked.pulse()
         try:
             me = asyncio.current_task()
         except RuntimeError:  # abort() outside a running loop
@@ -339,8 +333,8 @@ class Link:
                 task.cancel()
         self._tasks = None
         t.close()
-        pulse(self._flushed)
-        pulse(self._freed)
+        self._flushed.pulse()
+        self._freed.pulse()
 
     # ---- supervised: mqtt5.drain, loaded only once a Supervisor owns the client ----
     def _supervise(self, queue):
@@ -400,7 +394,7 @@ class Link:
             self._wres[i] = ev.reason_code if c is None else list(c)
             self._werr[i] = ev.error
             self._finish(i)
-        pulse(self._acked)  # also without a waiter: an ack frees send quota
+        self._acked.pulse()  # also without a waiter: an ack frees send quota
 
     def _routes(self):
         # the Router, loaded and made on first use (a publish-only node never does)

@@ -75,11 +75,6 @@ def _same(a, b):
     return True
 
 
-def _pulse(ev):
-    ev.set()
-    ev.clear()
-
-
 def _pair(client):
     # (the object to subscribe through, the Client): a Supervisor subscribes so
     # that the subscription is restored after a reconnect; it publishes through
@@ -142,7 +137,7 @@ class Requester:
             self._started = True
         finally:
             self._starting = False
-            _pulse(self._ev)
+            self._ev.pulse()
 
     async def stop(self):
         """Unsubscribe the response topic; pending requests then time out."""
@@ -158,7 +153,7 @@ class Requester:
                 if st[i] == _WAITING and _same(self._cid[i], cd):
                     self._reply[i] = m.copy()
                     st[i] = _DONE
-                    _pulse(self._ev)
+                    self._ev.pulse()
                     return
         self.dropped += 1  # late (timed out), duplicate, or not ours
 
@@ -213,7 +208,7 @@ class Requester:
         finally:
             self._cid[i] = self._reply[i] = None
             self._state[i] = _FREE
-            _pulse(self._ev)
+            self._ev.pulse()
 
     async def _exchange(self, i, topic, payload, qos, props):
         await self.client.publish(topic, payload, self.qos if qos is None else qos,
