@@ -159,3 +159,45 @@ def test_make_run_honours_run_seconds_and_device_id_and_never_prints_a_secret(br
     assert "-> stats" in out and "4 s are up" in out
     assert "fieldnode/v1/run-secs/status offline, disconnected" in out
     assert secret not in out
+
+
+@pytest.mark.parametrize("url, says", [
+    ("mqtt://127.0.0.1:abc", "expected mqtt[s]://host[:port]"),
+    ("http://127.0.0.1:1883", "unsupported URL scheme: http"),
+    ("mqtt://u:p@127.0.0.1:1883", "credentials do not go in the URL"),
+    ("mqtts://127.0.0.1:8883", "make run speaks plain MQTT"),
+])
+def test_make_run_refuses_a_bad_mqtt_url_in_one_line(url, says):
+    # before: a traceback (a bad port), or a node started only to fail (another scheme)
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "run_local.py")],
+                          env=dict(os.environ, MQTT_URL=url), cwd=ROOT, capture_output=True,
+                          text=True, timeout=30)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.startswith("run: MQTT_URL: ") and says in proc.stderr, proc.stderr
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert "node" not in proc.stdout  # nothing started
+
+
+def test_make_run_starts_the_node_again_after_a_reboot_command(broker, tmp_path):
+    # A board comes back after `reboot`: under make run the node did not (exit 3).
+    from firmware_node import ask, watch as watch_node
+    peer = watch_node(broker, "run-reboot")
+    env = dict(os.environ, MQTT_URL=broker.url, DEVICE_ID="run-reboot", RUN_SECONDS="12",
+               FIELDNODE_HOME=str(tmp_path))
+    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "tools", "run_local.py")],
+                            env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        status = "fieldnode/v1/run-reboot/status"
+        peer.wait_messages(status, 1)
+        assert ask(peer, "run-reboot", "reboot", b"r1").payload.startswith(b'{"rc": 0')
+        peer.wait_messages(status, 3, timeout=20)  # offline (goodbye), then online again
+        out, _ = proc.communicate(timeout=40)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        peer.stop()
+    assert proc.returncode == 0, out
+    assert "run: the node rebooted (status 3): starting it again" in out, out
+    assert out.count("node: run-reboot starting") == 2, out
+    assert [m.payload for m in peer.on(status)][:3] == [b"online", b"offline", b"online"]

@@ -4,7 +4,9 @@ Uses the broker on 127.0.0.1:1883 (or MQTT_URL) when one listens there; otherwis
 starts a private, empty Mosquitto on that port (log in .cache/run-broker/<port>) and stops
 it on exit. Then runs firmware/main.py under the MicroPython unix port from the
 venv, with lib/, firmware/ and boards/unix/ on its path, until Ctrl-C or, with
-RUN_SECONDS=N, for N seconds followed by the same clean stop as Ctrl-C.
+RUN_SECONDS=N, for N seconds followed by the same clean stop as Ctrl-C. A node
+that reboots (the `reboot` command) is started again, as a board comes back; one
+that ends otherwise ends the run, which says so. A bad MQTT_URL is refused (exit 2).
 
 The node's config directory is .cache/run-node/<device id> ($FIELDNODE_HOME); a
 demo config.json (readings every 2-3 s, stats every 5 s) is written there when
@@ -31,10 +33,14 @@ sys.path.insert(0, os.path.join(ROOT, "host_tests"))
 from broker import Broker  # noqa: E402
 from runtimes import command  # noqa: E402
 
+sys.path.insert(0, os.path.join(ROOT, "lib"))
+from mqtt5.transport import parse_url  # noqa: E402
+
 DEMO_CONFIG = {"sensors": {"temperature": {"interval_ms": 2000, "high": 2300, "hysteresis": 50},
                            "humidity": {"interval_ms": 3000}},
                "stats_interval_ms": 5000, "will_delay": 2}
 BUTTON_EVERY_S = 7
+_REBOOT = 3  # the unix board's reset(): `reboot`, or a set_config that needs one
 
 
 def listening(host, port):
@@ -54,9 +60,15 @@ def main(argv=None):
     args = ap.parse_args(argv)
     url = os.environ.get("MQTT_URL")
     if url:
-        hostport = url.split("://", 1)[-1].split("/", 1)[0]
-        args.host, _, port = hostport.rpartition(":") if ":" in hostport else (hostport, "", "")
-        args.port = int(port or 1883)
+        try:
+            scheme, args.host, args.port = parse_url(url)
+        except ValueError as e:
+            print("run: MQTT_URL: %s" % e, file=sys.stderr)
+            return 2
+        if scheme != "mqtt":
+            print("run: MQTT_URL: make run speaks plain MQTT (mqtt://host:port); for TLS "
+                  "give the node a config with tls_ca (docs/config.md)", file=sys.stderr)
+            return 2
     try:
         run_s = float(os.environ.get("RUN_SECONDS") or 0)
     except ValueError:
@@ -70,7 +82,7 @@ def main(argv=None):
     try:
         if listening(args.host, args.port):
             print("run: using the broker already listening on %s:%d" % (args.host, args.port))
-        elif args.host != "127.0.0.1":
+        elif args.host not in ("127.0.0.1", "localhost"):
             sys.exit("run: nothing listens on %s:%d" % (args.host, args.port))
         else:
             # No persistence: every `make run` starts from an empty broker, so the
@@ -101,9 +113,21 @@ def main(argv=None):
         sys.stdout.flush()
         # its own process group: a signal to ours (a closed terminal's SIGHUP, a service
         # manager's SIGTERM) reaches us only, and we hand the node one Ctrl-C
-        node = subprocess.Popen(argv_, env=env, cwd=ROOT, preexec_fn=_node_child,
-                                process_group=0)
-        return _drive(node, home, run_s)
+        deadline = time.monotonic() + run_s if run_s else None
+        while True:
+            node = subprocess.Popen(argv_, env=env, cwd=ROOT, preexec_fn=_node_child,
+                                    process_group=0)
+            rc = _drive(node, home, deadline, run_s)
+            if rc != _REBOOT or (deadline and time.monotonic() >= deadline):
+                break
+            # the `reboot` command (or a set_config that needs one): a board comes
+            # back by itself, so the node here does too
+            print("run: the node rebooted (status 3): starting it again", flush=True)
+        if rc and not (deadline and time.monotonic() >= deadline):
+            print("run: the node exited by itself, status %d%s (its log above says why)"
+                  % (rc, " (killed: its watchdog)" if rc == -signal.SIGKILL else ""),
+                  flush=True)
+        return 0 if rc == _REBOOT else rc
     except (KeyboardInterrupt, _Stopped) as e:
         return _interrupted(node, getattr(e, "signum", signal.SIGINT))
     finally:
@@ -163,13 +187,12 @@ def _interrupted(node, signum):
     return 128 + signum
 
 
-def _drive(node, home, run_s):
-    # press the simulated button now and then; stop like Ctrl-C after run_s
-    start = time.monotonic()
-    press = start + BUTTON_EVERY_S
+def _drive(node, home, deadline, run_s):
+    # press the simulated button now and then; stop like Ctrl-C at the deadline
+    press = time.monotonic() + BUTTON_EVERY_S
     while node.poll() is None:
         now = time.monotonic()
-        if run_s and now - start >= run_s:
+        if deadline and now >= deadline:
             print("run: %g s are up: stopping the node (as Ctrl-C does)" % run_s, flush=True)
             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 signal.signal(sig, signal.SIG_IGN)  # (another Ctrl-C would cut it short)
