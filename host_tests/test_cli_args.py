@@ -118,6 +118,8 @@ URL_FORM = "broker URL must look like mqtt://host[:port] or mqtts://host[:port] 
     (["cmd", "", "ping"], "device id must not be empty"),
     (["cmd", "node-1", ""], "command name must not be empty"),
     (["cmd", "node-1", "ping", "--prefix", "site/+"], "--prefix: 'site/+' must not contain '+'"),
+    (["cmd", "node-1", "ping", "--prefix", "$SYS"],  # waited out its timeout before
+     "--prefix: '$SYS' must not start with '$' (topics starting with $ are the broker's)"),
     (["cmd", "node-1", "ping", "--timeout", "inf"], "--timeout must be positive and finite"),
     (["monitor", "--device", "a/b"], "--device: 'a/b' must not contain '/'"),
     (["monitor", "--device", "#"], "--device: '#' must not contain '#'"),
@@ -135,6 +137,12 @@ def test_broker_url_and_topic_parts_are_checked_before_connecting(argv, message)
     r = fieldnode(*argv)
     assert r.returncode == 2
     assert r.stderr == "fieldnode %s: %s\n" % (argv[0], message)
+
+
+def test_a_bad_broker_url_from_the_environment_says_where_it_came_from():
+    r = fieldnode("cmd", "node-1", "ping", env={"FIELDNODE_BROKER": "garbage"})
+    assert r.returncode == 2
+    assert r.stderr == "fieldnode cmd: %s, got 'garbage' (from $FIELDNODE_BROKER)\n" % URL_FORM
 
 
 def test_options_may_sit_between_positional_arguments():

@@ -293,7 +293,7 @@ def test_config_export_and_import(node_device, tmp_path):
     assert config_file(dev).read_bytes() == before
     bad.write_text("{not json")
     r = fieldnode("config", "import", bad, "--port", dev.port)
-    assert r.returncode == 1 and "cannot read" in r.stderr
+    assert r.returncode == 1 and "is not a JSON file" in r.stderr
 
 
 def one_line_error(r, code, line):
@@ -371,7 +371,7 @@ def test_config_import_of_an_unreadable_file_is_one_line(node_device, tmp_path):
     for path, line in [
             (tmp_path / "nope.json", "cannot read %s: No such file or directory"),
             (tmp_path, "cannot read %s: Is a directory"),
-            (latin, "cannot read %s: 'utf-8' codec can't decode byte 0xe9 in position 18: "
+            (latin, "%s is not a JSON file: 'utf-8' codec can't decode byte 0xe9 in position 18: "
                     "invalid continuation byte"),
             (array, "%s: expected a JSON object")]:
         r = fieldnode("config", "import", path, "--port", dev.port)

@@ -109,7 +109,7 @@ def load_file(path):
     except OSError as e:
         raise CliError("cannot read %s: %s" % (path, e.strerror or e)) from None
     except ValueError as e:     # bad JSON, or not UTF-8
-        raise CliError("cannot read %s: %s" % (path, e)) from None
+        raise CliError("%s is not a JSON file: %s" % (path, e)) from None
     if not isinstance(obj, dict):
         raise CliError("%s: expected a JSON object" % path)
     return obj

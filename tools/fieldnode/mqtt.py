@@ -61,8 +61,9 @@ def check_url(url):
     except ValueError:          # not a number, or above 65535
         port = 0
     if parts.scheme not in PORTS or not parts.hostname or port == 0:
+        env = " (from $FIELDNODE_BROKER)" if url == os.getenv("FIELDNODE_BROKER") else ""
         raise CliError("broker URL must look like mqtt://host[:port] or mqtts://host[:port] "
-                       "(port 1-65535), got %r" % shown(url), code=2)
+                       "(port 1-65535), got %r%s" % (shown(url), env), code=2)
     return parts, port or PORTS[parts.scheme]
 
 
@@ -75,6 +76,9 @@ def check_topic_part(what, value, slashes=False):
         module("config").topic_part(what, value, slashes)
     except ValueError as e:
         raise CliError(str(e), code=2) from None
+    if slashes and value.startswith("$"):  # a prefix, as topic_prefix [MQTT-4.7.2-1]
+        raise CliError("%s: %r must not start with '$' (topics starting with $ are the "
+                       "broker's)" % (what, value), code=2)
 
 
 def check_seconds(option, value):
