@@ -79,6 +79,38 @@ def test_checked_arguments_exit_2_with_one_line(argv, message):
     assert r.stderr == "fieldnode %s: %s\n" % (argv[0], message)
 
 
+@pytest.mark.parametrize("item, message", [
+    ("keepalive=abc", "keepalive: expected an integer, got 'abc'"),
+    ("watchdog_ms=5", "watchdog_ms: 0 (none) or 1000..600000, got 5"),
+    ("keepalive.x=3", "keepalive is not an object: no key 'x' in it"),
+    ("colour=blue", "unknown key 'colour'"),
+    ("topic_prefix=$SYS", "topic_prefix: '$SYS' must not start with '$' (topics starting with $ "
+     "are the broker's)"),
+    ("device_id=a/b", "device_id: 'a/b' must not contain '/'"),
+    ("sensors.t.bogus=1", "sensors.t: unknown key 'bogus' (known: high, hysteresis, "
+     "interval_ms, low, qos)"),
+    ("sensors.t.interval_ms=5", "sensors.t.interval_ms: 5 is out of range 200..86400000"),
+    ("sensors=[]", "sensors: expected an object of sensor name -> settings"),
+    ("tls_insecure=yes", "tls_insecure: expected true or false, got 'yes'"),
+])
+def test_config_set_refuses_a_value_wrong_on_any_board_before_opening_the_port(item, message):
+    """These opened the port, stopping the running node, to be refused there (exit 1);
+    /dev/null is no serial port, so reaching it would fail otherwise."""
+    r = fieldnode("config", "set", "keepalive=60", item, "--port", "/dev/null")
+    assert r.returncode == 2
+    assert r.stderr == "fieldnode config: refused, nothing written: %s\n" % message
+
+
+@pytest.mark.parametrize("item", ["sensors.t.high=5", "brokers=[\"mqtts://h:8883\"]",
+                                  "tls_cert=/c.pem", "password=***"])
+def test_config_set_leaves_checks_that_need_the_board_to_the_board(item):
+    # a sensor the board may have, a CA or key it may hold, a secret kept as it is
+    r = fieldnode("config", "set", item, "--port", "/nonexistent/tty")
+    assert r.returncode == 1
+    assert r.stderr == ("fieldnode config: serial port /nonexistent/tty not found (is the "
+                        "board plugged in?)\n")
+
+
 @pytest.mark.parametrize("argv", [
     ["build", "--board", "esp33"],
     ["deploy", "--board", "esp33", "--port", "/dev/null"],

@@ -241,20 +241,24 @@ def test_config_set_get_show_and_secrets(node_device):
     dev.proc.wait(timeout=10)
 
 
-@pytest.mark.parametrize("item, message", [
-    ("keepalive=1", "keepalive: 1 is out of range 5..3600"),
-    ("keepalive=soon", "keepalive: expected an integer, got 'soon'"),
-    ("colour=blue", "unknown key 'colour'"),
-    ("sensors.pressure.interval_ms=1000",
+@pytest.mark.parametrize("item, code, message", [
+    # wrong whatever the board holds: refused before the port is opened (exit 2)
+    ("keepalive=1", 2, "keepalive: 1 is out of range 5..3600"),
+    ("keepalive=soon", 2, "keepalive: expected an integer, got 'soon'"),
+    ("colour=blue", 2, "unknown key 'colour'"),
+    ("brokers=[\"http://x\"]", 2, "brokers: 'http://x' is not an mqtt:// or mqtts:// URL"),
+    # these need the board's config: its sensor names, its tls_ca
+    ("sensors.pressure.interval_ms=1000", 1,
      "sensors: unknown sensor 'pressure' (this board has: humidity, temperature)"),
-    ("brokers=[\"http://x\"]", "brokers: 'http://x' is not an mqtt:// or mqtts:// URL"),
+    ("brokers=[\"mqtts://x:8883\"]", 1, "tls_ca: mqtts:// brokers need the CA file their "
+     "certificates chain to (a path on the device), or tls_insecure"),
 ])
-def test_config_refuses_a_bad_value_and_leaves_the_file_alone(node_device, item, message):
+def test_config_refuses_a_bad_value_and_leaves_the_file_alone(node_device, item, code, message):
     dev = node_device
     assert fieldnode("config", "set", "keepalive=45", "--port", dev.port).returncode == 0
     before = config_file(dev).read_bytes()
     r = fieldnode("config", "set", "wifi_ssid=other", item, "--port", dev.port)
-    assert r.returncode == 1
+    assert r.returncode == code
     assert r.stderr == "fieldnode config: refused, nothing written: %s\n" % message
     assert config_file(dev).read_bytes() == before
     assert not config_file(dev, "config.last_good.json").exists()

@@ -3,7 +3,8 @@
 Runs through mpremote's raw REPL on the board, with the firmware deployed:
 the node's own view is read (config.load on the device: config.json, else its
 last-good copy, else the defaults), every change is checked on the host with
-the firmware's schema (firmware/config.py) before anything is sent, and the
+the firmware's schema (firmware/config.py) before anything is sent (a `set`
+value wrong whatever the board holds, before the port is even opened), and the
 device writes it with the same module (config.save: temp file + rename, the
 previous good file kept as the last-good copy). A bad value is refused with the
 key named; the device's file is not touched. Secrets (wifi_password, password)
@@ -276,8 +277,40 @@ def check_args(args):
             key, eq, text = item.partition("=")
             if not eq or not key:
                 raise CliError("expected KEY=VALUE, got %r" % item, code=2)
-            args.changes.append((key, parse_value(text, key)))
+            value = parse_value(text, key)
+            try:
+                precheck(key, value)
+            except module("config").ConfigError as e:
+                raise CliError("refused, nothing written: %s" % e, code=2) from None
+            args.changes.append((key, value))
     return run(args)
+
+
+# the keys a value is checked against with the others: only on the merged config
+_CROSS = ("brokers", "sensors", "tls_ca", "tls_cert", "tls_key", "tls_insecure")
+
+
+def precheck(key, value):
+    """ConfigError for a `config set` item refused whatever the board's config holds
+    (unknown key, wrong type, out of range, bad URL or topic part), so a typo neither
+    opens the port nor stops the running node. Sensor names and the checks across
+    keys need the board's config: write() makes them."""
+    schema = module("config")
+    head, _, rest = key.partition(".")
+    spec = schema.SCHEMA.get(head)
+    if spec is None:
+        raise schema.ConfigError("unknown key %r" % (head,))
+    if head == "sensors":  # any sensor name: the board's are checked by write()
+        name, _, sub = rest.partition(".")
+        schema.validate({"sensors": value if not rest else {name: {sub: value} if sub else value}})
+    elif rest:
+        raise schema.ConfigError("%s is not an object: no key %r in it" % (head, rest))
+    elif head == "brokers":  # with TLS allowed: whether the board has a CA is not known here
+        schema.validate({"brokers": value, "tls_insecure": True})
+    elif head in _CROSS:
+        schema._check(head, spec, value)
+    else:  # every other key at its default: an error can only be this key's
+        schema.validate({head: value})
 
 
 def add_parser(sub):
