@@ -18,7 +18,8 @@ async def main():
     except TLSError as e:  # e.g. "TLS: server certificate refused: certificate has expired"
         print("refused:", e)
         return
-    await client.publish("fieldnode/v1/node-44/status", "online", qos=1, retain=True)
+    # not retained: a demo leaves nothing on your broker
+    await client.publish("fieldnode/demo/tls", "hello over TLS", qos=1)
     print("published over TLS")
     await client.disconnect()
 
