@@ -132,7 +132,8 @@ def test_cmd_timeout_when_no_device_answers(node):
     r = fieldnode("cmd", "nobody-home", "ping", "--timeout", 1, "--url", node["url"])
     assert r.returncode == 1 and time.monotonic() - t0 < 15
     assert r.stderr == ("fieldnode cmd: no answer from nobody-home to ping within 1s "
-                        "(it never published a status on this broker)\n")
+                        "(it never published a status on this broker; a request not yet "
+                        "delivered expires at the broker and does not run later)\n")
 
 
 def test_monitor_shows_command_traffic(node):
@@ -268,3 +269,59 @@ def test_monitor_shows_a_cleared_reading():
     assert "error" not in rec and rec["cleared"] is True and rec["payload"] is None
     assert monitor.line(rec, 0, False).split()[1:] == ["dev", "state/pressure", "cleared",
                                                      "(no", "reading)"]
+
+
+def test_a_command_given_up_on_does_not_run_when_the_node_comes_back(broker):
+    """A node offline with its session kept: the broker holds its QoS 1 requests. Those
+    of a `cmd` that gave up expire with its wait; those of one still waiting are
+    delivered, carry the expiry, and their answer reaches it. (Before, the request given
+    up on was delivered too, however late: the node ran a command its sender saw fail.)"""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    device = "away-" + uuid.uuid4().hex[:6]
+    got = []
+
+    def session(clean):
+        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=device,
+                        protocol=mqtt.MQTTv5)
+        c.on_message = lambda cl, u, m: got.append(m)
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = 300
+        c.connect(broker.host, broker.port, clean_start=clean, properties=props)
+        c.loop_start()
+        return c
+
+    c = session(True)
+    c.subscribe("fieldnode/v1/%s/cmd/+" % device, qos=1)[0]
+    time.sleep(0.5)
+    c.disconnect()
+    c.loop_stop()
+    cmd = [tool("fieldnode"), "cmd", device, "--url", broker.url]
+    gave_up = subprocess.Popen(cmd + ["reboot", "--timeout", "1"], stderr=subprocess.PIPE,
+                               text=True)
+    waiting = subprocess.Popen(cmd + ["ping", "--timeout", "12"], stdout=subprocess.PIPE,
+                               text=True)
+    assert gave_up.wait(timeout=30) == 1
+    assert "no answer from %s to reboot within 1s" % device in gave_up.stderr.read()
+    time.sleep(2.5)  # Mosquitto counts expiry in whole seconds
+    c = session(False)
+    try:
+        deadline = time.monotonic() + 5
+        while not got and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)  # anything else queued comes with it
+        assert [m.topic.rsplit("/", 1)[1] for m in got] == ["ping"], [m.topic for m in got]
+        req = got[0]
+        assert 1 <= req.properties.MessageExpiryInterval <= 12
+        props = Properties(PacketTypes.PUBLISH)
+        props.CorrelationData = req.properties.CorrelationData
+        c.publish(req.properties.ResponseTopic, b'{"rc": 0, "msg": "pong"}', qos=1,
+                  properties=props)
+        out, _ = waiting.communicate(timeout=20)
+        assert waiting.returncode == 0 and json.loads(out) == {"rc": 0, "msg": "pong"}
+    finally:
+        waiting.kill()
+        c.disconnect()
+        c.loop_stop()

@@ -3,7 +3,10 @@
 MQTT v5 request/response: the arguments go as a JSON object to
 <prefix>/DEVICE/cmd/NAME with a Response Topic (<prefix>/DEVICE/reply/<id>) and
 Correlation Data; the node answers there with a JSON object holding `rc`
-(0 = done), `msg` and the command's data, printed here as one JSON line.
+(0 = done), `msg` and the command's data, printed here as one JSON line. The
+request carries a Message Expiry Interval of --timeout (rounded up to whole
+seconds): one the broker holds for a node that is offline expires when the wait
+ends, so a command given up on does not run when the node comes back.
 Exit code 0 when rc is 0; 1 for an error answer, when the broker cannot be
 reached within --timeout seconds, or when no answer comes within --timeout
 seconds after that. Values are JSON when they parse as JSON, else text:
@@ -14,6 +17,7 @@ seconds after that. Values are JSON when they parse as JSON, else text:
 """
 
 import json
+import math
 import os
 import queue
 import sys
@@ -53,6 +57,9 @@ def request(url, prefix, device, name, args, timeout, tls=None):
         props.ResponseTopic = reply
         props.CorrelationData = corr
         props.ContentType = "application/json"
+        # not delivered by the time we give up: the broker drops it [MQTT-3.3.2-5], so a
+        # node back from an outage does not run a command its sender saw fail
+        props.MessageExpiryInterval = max(1, math.ceil(timeout))
         # UTF-8, not \u escapes: MicroPython's json.loads turns an escaped surrogate
         # pair (an emoji) into CESU-8, which the node refuses as text
         client.publish(base + "/cmd/" + name, json.dumps(args, ensure_ascii=False).encode(),
@@ -63,7 +70,9 @@ def request(url, prefix, device, name, args, timeout, tls=None):
             state = status[-1] if status else None
             hint = ("its retained status is %r" % state if state
                     else "it never published a status on this broker")
-            raise CliError("no answer from %s to %s within %gs (%s)" % (device, name, timeout, hint))
+            raise CliError("no answer from %s to %s within %gs (%s; a request not yet "
+                           "delivered expires at the broker and does not run later)"
+                           % (device, name, timeout, hint))
     finally:
         mqtt.close(client)
     try:
