@@ -14,6 +14,7 @@ def test_requester_responder_units(runtime):
     assert rec["replies"] == ["r1", "r2"] and rec["reply_is_copy"] is True
     assert rec["cids"] == [8, True, True]                 # same prefix, new counter
     assert rec["pub"] == ["svc/a", 1, "reply/dev1"]
+    assert rec["expiry"] == [2, 1, 3, 60, None]  # gone at the broker when the caller gives up
     assert rec["slot_wait_timeout"] == ["short", 1]       # ended before the 5 s one
     assert rec["queued"] == [60, 0, True]                 # 60 queued for 1 slot: none timed out
     assert rec["bad_requester"] == ["ValueError", "ValueError"]

@@ -54,6 +54,7 @@ class EchoClient(FakeClient):
                       correlation_data=None, **kw):
         n = len(self.pubs)
         self.pubs.append(topic)
+        self.kw.append(kw)
         for _ in range(n % 3):
             await asyncio.sleep(0)
         asyncio.create_task(self._answer(response_topic, bytes(correlation_data), n))
@@ -109,6 +110,14 @@ async def main():
     out["replies"] = [bytes(a.payload).decode(), bytes(b.payload).decode()]
     out["reply_is_copy"] = isinstance(a.payload, bytes) and isinstance(a.correlation_data, bytes)
     out["cids"] = [len(cd1), cd1[:4] == cd2[:4], cd1 != cd2]
+    # the request expires with its timeout, rounded up to whole seconds, unless given
+    c3 = EchoClient(Sess("dev1"))
+    r3 = Requester(c3)
+    for kw in ({"timeout": 2}, {"timeout": 0.3}, {"timeout": 2.5},
+               {"timeout": 2, "message_expiry_interval": 60},
+               {"timeout": 2, "message_expiry_interval": None}):
+        await r3.request("svc/e", b"", **kw)  # answered at once
+    out["expiry"] = [k.get("message_expiry_interval", "absent") for k in c3.kw]
 
     # the timeout covers waiting for a pending slot: with the one slot held by a
     # request of 5 s, a request of 0.1 s times out first, without publishing

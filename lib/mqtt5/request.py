@@ -20,7 +20,9 @@ it with ``client.session.request_response_info = True`` before connect), else
 and a counter, so replies to another Requester, or to an earlier boot, never
 match. Pending requests live in ``max_pending`` fixed slots (waiting callers queue
 for a slot); a reply that matches none (late, after its request timed out) is
-dropped and counted in ``dropped``.
+dropped and counted in ``dropped``. A request expires at the broker when its
+timeout ends (Message Expiry Interval, spec 3.3.2.3.3): one held for a responder
+that is offline is not run later.
 
 The Responder answers each request on its Response Topic with the same Correlation
 Data (spec 4.10.2). It remembers the last ``remember`` answered requests (topic,
@@ -192,10 +194,15 @@ class Requester:
         asyncio.TimeoutError after it, and a reply arriving later is dropped.
         `qos` defaults to the Requester's.
         Other keyword arguments go to Client.publish (content_type,
-        user_properties, message_expiry_interval ...). MQTTError from publish
-        (e.g. not connected).
+        user_properties ...). The request's ``message_expiry_interval`` is
+        `timeout` rounded up to whole seconds unless given (None: none), so a
+        request the broker still holds for an offline responder when the caller
+        gives up expires there, and is not run when the responder comes back.
+        MQTTError from publish (e.g. not connected).
         """
         t0 = ticks_ms()
+        if "message_expiry_interval" not in props:  # [MQTT-3.3.2-5]
+            props["message_expiry_interval"] = max(1, int(-(-timeout // 1)))
         if not self._started:  # (its subscribe, within the timeout too)
             await asyncio.wait_for(self.start(), timeout)
         i = await self._take(timeout, t0)
