@@ -132,3 +132,20 @@ def test_readme_tls_example(runtime, tls_setup):
     res = run(runtime, "tls_example.py", "mqtts://127.0.0.1:%d" % cfg["ports"]["expired"],
               cfg["rsa"])
     assert "refused: TLS: server certificate refused:" in res.stdout, res.stdout
+
+
+def test_a_tls_folder_beside_the_application_is_not_taken_for_the_tls_module(
+        runtime, tls_setup, tmp_path):
+    """CPython imported `tls` (MicroPython's module name) before `ssl`: a certificate
+    folder named tls/ next to the application broke every mqtts:// connect with
+    AttributeError: module 'tls' has no attribute 'SSLContext'."""
+    import shutil
+
+    from runtimes import SCRIPTS
+
+    app = tmp_path / "app.py"
+    shutil.copy(SCRIPTS + "/tls_example.py", app)
+    (tmp_path / "tls").mkdir()
+    cfg = tls_setup["cfg"]
+    res = run(runtime, str(app), "mqtts://localhost:%d" % cfg["ports"]["mtls"], cfg["rsa"])
+    assert "published over TLS" in res.stdout, res.stdout + res.stderr

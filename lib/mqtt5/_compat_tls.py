@@ -17,14 +17,14 @@ loop (ssl_handshake_timeout bounds it).
 
 import asyncio
 
-try:
-    import tls as _ssl  # MicroPython
+from ._compat import _MICROPYTHON as _MP
 
-    _MP = True
-except ImportError:  # CPython
+# by runtime, not by what imports: on CPython a folder named tls/ (certificates) on
+# sys.path would be taken for MicroPython's module
+if _MP:
+    import tls as _ssl
+else:
     import ssl as _ssl
-
-    _MP = False
 
 
 def make_context(cas, certs, key, insecure):
