@@ -92,6 +92,15 @@ def test_tls_cases(runtime, tls_setup):
     for name in ("key_client_enc.key", "key_client_enc_legacy.key"):
         r = cases[name]
         assert r["type"] == "TLSError" and "the key is encrypted" in r["error"], r
+    r = cases["mtls_pem_text"]  # PEM text as a str: read as the file's text
+    assert r["ok"] and r["got"] == ["over tls"], r
+    secret = cases["key_text"]["body"]  # a piece of the key: never in an error
+    for name in ("key_base64_str", "key_pem_text_bad"):
+        r = cases[name]
+        assert not r["ok"] and secret not in r["error"] and "BEGIN" not in r["error"], r
+    assert cases["key_base64_str"]["type"] == "TLSError", cases["key_base64_str"]
+    assert "(a str of " in cases["key_base64_str"]["error"], cases["key_base64_str"]
+    assert cases["key_pem_text_bad"]["type"] == "ValueError", cases["key_pem_text_bad"]
     r = cases["ca_bad_file"]
     assert r["type"] == "TLSError" and r["error"].startswith("TLS: tls ca: not a valid"), r
     assert cases["ca_bad_bytes"]["type"] == "ValueError", cases["ca_bad_bytes"]

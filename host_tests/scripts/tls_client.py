@@ -116,6 +116,18 @@ async def run():
     for name in ("client_enc.key", "client_enc_legacy.key"):  # refused before any prompt
         await case("key_" + name, url("mtls"), {"ca": ca, "cert": RSA + "client.pem",
                                                 "key": RSA + name})
+    # PEM text given as a str (open(f).read()): the file's text, not a path; a str that
+    # is neither never appears in the error (it held the whole key before)
+    key_text = rd(RSA + "client.key").decode()
+    await case("mtls_pem_text", url("mtls"), {"ca": rd(RSA + "ca.pem").decode(),
+                                              "cert": rd(RSA + "client.pem").decode(),
+                                              "key": key_text}, roundtrip=True)
+    body = "".join(key_text.splitlines()[1:-1])  # the key's base64 without its lines
+    await case("key_base64_str", url("mtls"), {"ca": ca, "cert": RSA + "client.pem",
+                                               "key": body})
+    await case("key_pem_text_bad", url("mtls"), {"ca": ca, "cert": RSA + "client.pem",
+                                                 "key": key_text[:200] + "\n-----END X-----\n"})
+    emit(case="key_text", body=body[20:60])
     bad = RSA + "garbage.pem"
     with open(bad, "wb") as f:
         f.write(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")

@@ -12,6 +12,8 @@ Options (``Client(tls={...})``, checked at construction by ``check()``):
 - ``cert`` and ``key``: the client certificate and its private key for mutual
   TLS, each a path or PEM/DER bytes (MicroPython sends the first certificate of a
   PEM chain only).
+- Each of the three may also be PEM text as a str (a str holding a ``-----BEGIN``
+  line, e.g. ``open(f).read()``): it is taken as the file's bytes, not as a path.
 - ``server_hostname``: the name the server certificate must carry (default: the
   URL's host, an IP address is matched against the certificate's IP entries;
   MicroPython's mbedtls also takes a DNS entry or Common Name spelling it).
@@ -52,7 +54,7 @@ def check(opts):
     for k in ("ca", "cert", "key"):
         v = opts.get(k)
         if v is not None and not isinstance(v, (str, bytes, bytearray)):
-            raise TypeError("tls %s: a file path (str) or PEM/DER bytes" % k)
+            raise TypeError("tls %s: a file path or PEM text (str), or PEM/DER bytes" % k)
     if (opts.get("cert") is None) != (opts.get("key") is None):
         raise ValueError("tls: cert and key go together")
     h = opts.get("server_hostname")
@@ -65,15 +67,26 @@ def check(opts):
     return opts
 
 
+def _is_path(v):
+    # a str is a file path unless it holds a BEGIN line: the PEM text itself (read
+    # with open(f).read()), handled as its bytes and never echoed
+    return isinstance(v, str) and "-----BEGIN " not in v
+
+
 def _load(v, what):
-    # a path or the file's bytes -> bytes
-    if isinstance(v, str):
+    # a path, PEM text or the file's bytes -> bytes. A long path or one with a line
+    # break is not echoed: it may be a key's base64 given by mistake.
+    if _is_path(v):
         try:
             with open(v, "rb") as f:
                 return f.read()
         except OSError as e:
-            raise TLSError("TLS: cannot read the %s file %s (%s)" % (what, v, e))
-    return bytes(v)
+            if len(v) > 128 or "\n" in v:
+                v = "(a str of %d characters, neither a path nor PEM text)" % len(v)
+            # (CPython's OSError text repeats the path: its errno text only)
+            raise TLSError("TLS: cannot read the %s file %s (%s)"
+                           % (what, v, getattr(e, "strerror", None) or e))
+    return v.encode() if isinstance(v, str) else bytes(v)
 
 
 def der_blocks(data):
@@ -138,7 +151,7 @@ def context(opts, host):
     except ValueError as e:  # "tls ca: ...", "tls cert/key: ...": the DER did not load
         head = str(e).split(":")[0]
         for k in ("ca", "cert", "key"):
-            if head.startswith("tls ") and k in head and isinstance(opts.get(k), str):
+            if head.startswith("tls ") and k in head and _is_path(opts.get(k)):
                 raise TLSError("TLS: " + str(e))
         raise
 
@@ -153,7 +166,7 @@ def _blocks(opts, what, kind):
         if not got:
             raise ValueError("no %s block" % kind)
     except ValueError as e:
-        if isinstance(v, str):
+        if _is_path(v):
             raise TLSError("TLS: the %s file %s: %s" % (what, v, e))
         raise ValueError("tls %s: %s" % (what, e))
     return got if kind == "PRIVATE KEY" else [d for _, d in got]
