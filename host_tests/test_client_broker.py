@@ -275,3 +275,17 @@ def test_server_disconnect_then_reset_keeps_its_reason(runtime):
         rogue.close()
     assert rec["connected"] is False
     assert rec["code"] == 0x97 and "DISCONNECT 0x97 Quota exceeded" in rec["error"], rec
+
+
+def test_disconnect_right_after_publishes_delivers_them_and_no_will(runtime, broker):
+    tag = "q" + runtime.replace("-", "")
+    with PahoPeer(broker, "dq-peer-" + tag) as peer:
+        peer.subscribe("dq/%s/#" % tag, qos=1)
+        rec = run(runtime, "client_disconnect_queued.py", broker.port, tag).record(step="done")
+        assert rec["closed"] == "None" and set(rec["errors"]) <= {"disconnected"}, rec
+        got = peer.wait_messages("dq/%s/m" % tag, rec["n"])
+        assert sorted(int(m.payload) for m in got) == list(range(rec["n"]))
+        time.sleep(0.5)  # a Will (delay 0) would be out by now
+        assert peer.on("dq/%s/will" % tag) == []
+        # the broker read a DISCONNECT, not a reset
+        assert "Client dq-%s disconnected." % tag in broker.log(), broker.log()[-2000:]

@@ -117,6 +117,7 @@ class Client(Link):
             raise
         self._t = t
         self.error = None
+        self._ending = False
         w = self._take(_CONNECT_PID)
         ct = asyncio.create_task
         self._tasks = (ct(self._reader(t)), ct(self._writer(t)), ct(self._ticker(t)))
@@ -355,7 +356,10 @@ class Client(Link):
         return codes if many else codes[0]
 
     async def disconnect(self, reason_code=0, session_expiry=None, reason_string=None):
-        """Send DISCONNECT (0: normal, 4: disconnect with Will Message) and close.
+        """Send DISCONNECT (0: normal, 4: disconnect with Will Message) and close
+        once the server has closed its side (at most 2 s): what was written before
+        reaches it. Callers still waiting for an ack get MQTTError "disconnected"
+        (their message may have arrived).
 
         `session_expiry` changes the Session Expiry Interval at disconnect.  A
         connect() still opening its socket then fails with "disconnected"."""
@@ -367,13 +371,20 @@ class Client(Link):
             props = {}
             _put(props, 0x11, session_expiry)
             _put(props, 0x1F, reason_string)
+        t = self._t
         if self._s.is_connected:
             self._s.disconnect(reason_code, props)
+            self._wake.set()
             try:
-                await asyncio.wait_for(self._flush(), 2)
+                await asyncio.wait_for(self._gone(t), 2)
             except Exception:
                 pass
         self._close(None)
+
+    async def _gone(self, t):
+        # until connection `t` has ended (_close pulses _acked)
+        while self._t is t:
+            await self._acked.wait()
 
     def abort(self):
         """Close the connection now, without DISCONNECT or waiting: the server then

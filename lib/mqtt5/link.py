@@ -75,6 +75,7 @@ class Link:
         self._flushed = Signal()  # pulsed after each writer turn
         self._wgen = 0  # completed writer turns
         self._writing = False
+        self._ending = False  # our DISCONNECT is queued: read until the server closes
         self._t = None
         self._tasks = None
         self._q = None  # OfflineQueue once supervised (mqtt5.drain)
@@ -257,6 +258,10 @@ class Link:
         s = self._s
         try:
             while self._t is t:
+                if self._ending:  # (see _pump) what still comes is read and dropped,
+                    if not await t.readinto(memoryview(bytearray(16))):
+                        break  # until the server's end: _close(None) below
+                    continue
                 mv = s.recv_buffer()
                 if not len(mv):  # buffer full of packets blocked on tx room
                     await self._flush()
@@ -264,6 +269,8 @@ class Link:
                     continue
                 n = await t.readinto(mv)
                 if not n:
+                    if self._ending:
+                        break
                     raise OSError(104, "closed by the server")  # ECONNRESET
                 self.bytes_in = (self.bytes_in + n) & _COUNT_MASK
                 s.received(n, monotonic_ms())
@@ -272,9 +279,11 @@ class Link:
                     self._wake.set()
         except BaseException as e:  # the link ends with its reader; MicroPython's Ctrl-C
             if self._t is t:  # leaves the task it lands in dead: the link closes (the Will),
-                self._close(e)  # as a restart could repeat or lose what this pass did
-            if not isinstance(e, Exception):
-                raise
+                self._close(None if self._ending and isinstance(e, Exception) else e)
+            if not isinstance(e, Exception):  # (as a restart could repeat or lose what
+                raise  # this pass did)
+        if self._t is t:  # the server closed after our DISCONNECT
+            self._close(None)
 
     async def _ticker(self, t):
         s = self._s
@@ -378,8 +387,15 @@ class Link:
                 self._close(ev.error)
                 return
             elif k == _DISCONNECTED:
-                self._close(rc_error("disconnected by server: DISCONNECT", ev.reason_code)
-                            if ev.by_server else None)
+                if ev.by_server:
+                    self._close(rc_error("disconnected by server: DISCONNECT", ev.reason_code))
+                else:  # ours [MQTT-3.14.4-2]: closed once the server closes (the reader),
+                    # or by Client.disconnect() after its wait. A socket closed while acks
+                    # still arrive answers them with a reset, and the server then drops
+                    # what it had not read yet: our last publishes, the DISCONNECT itself
+                    # (so that it publishes the Will)
+                    self._ending = True
+                    self._wake.set()
                 return
             elif k == _LINK_DEAD:
                 self._close(MQTTError("keep alive timeout"))
