@@ -138,9 +138,17 @@ class Commands:
 
     def _run(self, name, data):
         try:
-            a = json.loads(bytes(data).decode()) if len(data) else {}
-        except (ValueError, UnicodeError):
-            return MALFORMED, _answer(MALFORMED, "payload is not JSON")
+            a = {}
+            if len(data):
+                data = bytes(data)
+                import strictjson  # json.loads alone takes what is not JSON (MicroPython)
+
+                strictjson.check(data)
+                a = json.loads(data.decode())
+        except UnicodeError:
+            return MALFORMED, _answer(MALFORMED, "payload is not UTF-8 text")
+        except ValueError as e:
+            return MALFORMED, _answer(MALFORMED, "payload is not JSON: %s" % e)
         if not isinstance(a, dict):
             return MALFORMED, _answer(MALFORMED, "payload is not a JSON object")
         fn = getattr(self, "cmd_" + name, None) if name.isalpha() or "_" in name else None

@@ -151,6 +151,24 @@ def test_bad_input_gets_its_error_answer_and_the_node_goes_on(shared, name, args
     readings(shared, "temperature", n + 1)
 
 
+@pytest.mark.parametrize("name, payload, why", [
+    # MicroPython's json.loads took these: the backslash dropped, "fieldnodev1" saved
+    ("set_config", b'{"topic_prefix": "fieldnode\\v1"}', "unknown escape at 27"),
+    ("set_interval", b'{"sensor": "humidity" "interval_ms": 4000}', "expected ',' or the end at 22"),
+    ("set_interval", b'{"sensor": "humidity", "interval_ms": 04000,}',
+     "expected ',' or the end at 39"),
+])
+def test_a_payload_only_a_lenient_parser_reads_is_refused_and_nothing_runs(shared, name, payload,
+                                                                          why):
+    with open(shared.config_path, "rb") as f:
+        before = f.read()
+    ans = request(shared, name, payload)
+    assert ans == {"rc": 1, "msg": "payload is not JSON: " + why}, ans
+    with open(shared.config_path, "rb") as f:
+        assert f.read() == before
+    assert request(shared, "get_state")["sensors"]["humidity"]["interval_ms"] == 700
+
+
 def test_a_request_without_response_topic_is_a_counted_drop(shared):
     stats_topic = shared.base + "/stats"
     request(shared, "reboot", response_topic=False)  # must not reboot

@@ -1,0 +1,111 @@
+"""A JSON syntax check (RFC 8259) before MicroPython's json.loads, which is lenient:
+it takes missing and extra commas, leading zeros, `1.`, raw control characters in
+strings, and unknown escapes, whose backslash it drops ("fieldnode\\v1" becomes
+"fieldnodev1"). A command whose payload only MicroPython reads must fail as it does
+on CPython, not run with values nobody sent. Loaded with the first command payload.
+
+    check(data)   # ValueError naming what and where (a byte offset); else None
+"""
+
+_MAX_DEPTH = 32  # commands take flat objects: deeper nesting is refused, not recursed
+
+
+def check(b):
+    """ValueError unless the bytes `b` are one JSON text (a value, whitespace around)."""
+    try:
+        i = _ws(b, _value(b, _ws(b, 0), 0))
+    except IndexError:
+        raise ValueError("ends too soon")
+    if i != len(b):
+        raise ValueError("unexpected byte at %d" % i)
+
+
+def _ws(b, i):
+    n = len(b)
+    while i < n and (b[i] == 32 or b[i] == 10 or b[i] == 13 or b[i] == 9):
+        i += 1
+    return i
+
+
+def _bad(what, i):
+    raise ValueError("%s at %d" % (what, i))
+
+
+def _value(b, i, depth):
+    # the index after the value starting at i
+    c = b[i]
+    if c == 0x7B or c == 0x5B:  # { [
+        if depth == _MAX_DEPTH:
+            _bad("nested over %d deep" % _MAX_DEPTH, i)
+        close = c + 2  # } ]
+        i = _ws(b, i + 1)
+        if b[i] == close:
+            return i + 1
+        while True:
+            if c == 0x7B:  # "name": value
+                if b[i] != 0x22:
+                    _bad("expected a name", i)
+                i = _ws(b, _string(b, i))
+                if b[i] != 0x3A:
+                    _bad("expected ':'", i)
+                i = _ws(b, i + 1)
+            i = _ws(b, _value(b, i, depth + 1))
+            if b[i] == close:
+                return i + 1
+            if b[i] != 0x2C:
+                _bad("expected ',' or the end", i)
+            i = _ws(b, i + 1)
+    if c == 0x22:
+        return _string(b, i)
+    for word in (b"true", b"false", b"null"):
+        if b[i:i + len(word)] == word:
+            return i + len(word)
+    return _number(b, i)
+
+
+def _string(b, i):
+    # b[i] is the opening quote
+    i += 1
+    while True:
+        c = b[i]
+        if c == 0x22:
+            return i + 1
+        if c < 0x20:
+            _bad("control character in a string", i)
+        if c == 0x5C:  # \
+            i += 1
+            c = b[i]
+            if c == 0x75:  # \uXXXX
+                for j in range(i + 1, i + 5):
+                    h = b[j] | 0x20
+                    if not (0x30 <= h <= 0x39 or 0x61 <= h <= 0x66):
+                        _bad("bad \\u escape", i - 1)
+                i += 4
+            elif c not in (0x22, 0x5C, 0x2F, 0x62, 0x66, 0x6E, 0x72, 0x74):  # " \ / b f n r t
+                _bad("unknown escape", i - 1)
+        i += 1
+
+
+def _number(b, i):
+    # -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+    n = len(b)
+    if b[i] == 0x2D:  # -
+        i += 1
+    i = i + 1 if b[i] == 0x30 else _digits(b, i)
+    if i < n and b[i] == 0x2E:  # .
+        i = _digits(b, i + 1)
+    if i < n and b[i] | 0x20 == 0x65:  # e E
+        i += 1
+        if i < n and (b[i] == 0x2B or b[i] == 0x2D):
+            i += 1
+        i = _digits(b, i)
+    return i
+
+
+def _digits(b, i):
+    j = i
+    while j < len(b) and 0x30 <= b[j] <= 0x39:
+        j += 1
+    if j == i:
+        _bad("expected a value", i)
+    return j
