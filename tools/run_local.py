@@ -40,7 +40,7 @@ DEMO_CONFIG = {"sensors": {"temperature": {"interval_ms": 2000, "high": 2300, "h
                            "humidity": {"interval_ms": 3000}},
                "stats_interval_ms": 5000, "will_delay": 2}
 BUTTON_EVERY_S = 7
-_REBOOT = 3  # the unix board's reset(): `reboot`, or a set_config that needs one
+_REBOOT = 3  # the unix board's reset(): the `reboot` command
 
 
 def listening(host, port):
@@ -120,7 +120,7 @@ def main(argv=None):
             rc = _drive(node, home, deadline, run_s)
             if rc != _REBOOT or (deadline and time.monotonic() >= deadline):
                 break
-            # the `reboot` command (or a set_config that needs one): a board comes
+            # the `reboot` command: a board comes
             # back by itself, so the node here does too
             print("run: the node rebooted (status 3): starting it again", flush=True)
         if rc and not (deadline and time.monotonic() >= deadline):

@@ -263,8 +263,9 @@ class Responder:
 
     async def start(self):
         """Subscribe to the request filter; returns the granted QoS.  Retain Handling
-        2: a request someone left retained is not delivered (it would run again at
-        every subscribe, a retained reboot at every boot) [MQTT-3.3.1-11]."""
+        2: a request someone left retained is not delivered from the broker's
+        store (it would run again at every subscribe, a retained reboot at every
+        boot) [MQTT-3.3.1-11]; sent live with the retain flag, it runs once."""
         return await self._subs.subscribe(self.filter, qos=self.qos, handler=self._on_request,
                                           retain_handling=2)
 
