@@ -7,7 +7,7 @@ the Response Topic with the same Correlation Data: a JSON object with ``rc``
 without a usable Response Topic (none, empty, or with a wildcard) is dropped and
 counted; a request (same command topic, Response Topic and Correlation Data) seen
 among the last REMEMBER is answered again with the same answer, not executed twice
-(mqtt5.Responder).
+(mqtt5.Responder), unless that answer was rc 5 (nothing done: a retry runs again).
 """
 
 import asyncio
@@ -77,8 +77,9 @@ class Commands:
         self.blink_end = 0  # ticks when identify's blinking ends
         self.blinker = None  # its task (one, however many identify requests)
         self.rebooting = False
+        self.rc = OK  # of the last answer (handle())
         self.responder = Responder(app.sup, app.base + "/cmd/+", self.handle, qos=1,
-                                   remember=REMEMBER, max_busy=MAX_BUSY,
+                                   remember=REMEMBER, max_busy=MAX_BUSY, keep=self.keep,
                                    content_type="application/json", payload_format_indicator=1)
 
     async def start(self):
@@ -98,6 +99,11 @@ class Commands:
                   "%d beyond %d at once, %d answers not sent (refused by the broker, or "
                   "no room even for rc 5)"
                   % (r.ignored, r.busy, MAX_BUSY, r.failed))
+
+    def keep(self, answer):
+        """Whether the Responder replays `answer` to a retry: not rc 5, where nothing
+        was done (the file system failed, the heap was full): a retry runs again."""
+        return self.rc != FAILED
 
     def handle(self, msg):
         """Run one request; returns the answer (JSON text). Never raises."""
@@ -132,6 +138,7 @@ class Commands:
             self.errors += 1
         else:
             self.done += 1
+        self.rc = rc
         # two writes, not one formatted copy of a (maybe long) answer
         print("node: -> answer %s:" % name, out)
         return out

@@ -130,6 +130,23 @@ def test_a_repeated_correlation_id_is_answered_but_not_run_again(shared):
     assert shared.count("IDENTIFY") == n + 1
 
 
+def test_a_retry_after_a_passing_failure_runs_again(shared):
+    # rc 5 (nothing done) was remembered like any answer, so the retry of a set_config
+    # that met a full file system got that rc 5 back for ever, with the same id
+    tmp = os.path.join(os.path.dirname(shared.config_path), "config.json.tmp")
+    os.mkdir(tmp)  # the temp file cannot be written: the save fails
+    try:
+        a1 = request(shared, "set_config", {"event_expiry_s": 77}, cid=b"retry-5")
+    finally:
+        os.rmdir(tmp)
+    assert a1["rc"] == 5, a1
+    a2 = request(shared, "set_config", {"event_expiry_s": 77}, cid=b"retry-5")
+    assert a2["rc"] == 0, a2
+    assert request(shared, "get_config")["config"]["event_expiry_s"] == 77
+    a3 = request(shared, "set_config", {"event_expiry_s": 77}, cid=b"retry-5")
+    assert a3 == a2  # a done one is replayed, as before
+
+
 @pytest.mark.parametrize("name,args,rc", [
     ("no_such_command", b"", 2),
     ("ping", b"{not json", 1),

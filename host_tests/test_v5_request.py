@@ -31,6 +31,8 @@ def test_requester_responder_units(runtime):
                          ["back/1", "ok:a", "c1"], ["back/1", "ok:y", "c1"]]
     assert r["repeated"] == 1 and r["ignored"] == 3 and r["answered"] == 6
     assert r["retain_handling"] == 2  # a retained request is never delivered
+    # a failure not kept: the retry ran again; its success is kept and replayed
+    assert rec["keep"] == [2, ["fail", "ok", "ok"], 1], rec["keep"]
     b = rec["busy"]
     # max_busy=2: two requests taken, the next three counted in busy and not run;
     # once those two are answered a new one is taken again

@@ -191,6 +191,22 @@ async def main():
                         "pubs": [[p[0], p[1].decode(), p[4].decode()] for p in sc.pubs],
                         "answered": rsp.answered, "repeated": rsp.repeated,
                         "ignored": rsp.ignored, "retain_handling": sc.rh}
+    # keep(answer) False: not remembered, so the same request runs again
+    kc = FakeClient(Sess("keep"))
+    tries = []
+
+    def flaky(m):
+        tries.append(1)
+        return b"fail" if len(tries) == 1 else b"ok"
+
+    rk = Responder(kc, "k/+", flaky, keep=lambda a: a != b"fail")
+    await rk.start()
+    hk = kc.handlers["k/+"]
+    for _ in range(3):
+        hk(Message("k/x", b"", 1, False, False, {0x08: "back/k", 0x09: b"same"}))
+        while rk._running:
+            await asyncio.sleep(0)
+    out["keep"] = [len(tries), [p[1].decode() for p in kc.pubs], rk.repeated]
     # at most max_busy requests are handled at once, the others counted; answers
     # carry the Responder's answer properties
     bc = FakeClient(Sess("busy"))

@@ -229,7 +229,8 @@ class Responder:
     """Answer requests arriving on `filt` (a topic filter, shared subscriptions
     allowed) with `handler(msg)`'s return value; `client` as for Requester.
 
-    Responder(client, filt, handler, qos=1, remember=8, max_busy=8, **answer_props).
+    Responder(client, filt, handler, qos=1, remember=8, max_busy=8, keep=None,
+              **answer_props).
     handler(msg) -> payload (bytes or str), or None for no answer; plain function
     or async def; it gets an independent copy of the request. The answer goes to
     the request's Response Topic with the same Correlation Data (spec 4.10.2), at
@@ -241,9 +242,13 @@ class Responder:
     those arriving beyond that are not handled either and are counted in ``busy``;
     ``answered`` and ``repeated`` count the others, ``failed`` the answers whose
     publish was refused (e.g. not authorized, over the server's Maximum Packet Size).
+    ``keep(answer)``, if given, says whether an answer is remembered for repeats:
+    False for one that reports a passing failure (nothing was done), so that the
+    requester's retry runs the request again instead of getting that answer back.
     """
 
-    def __init__(self, client, filt, handler, qos=1, remember=8, max_busy=8, **answer_props):
+    def __init__(self, client, filt, handler, qos=1, remember=8, max_busy=8, keep=None,
+                 **answer_props):
         if max_busy < 1:
             raise ValueError("max_busy must be at least 1")
         self._subs, self.client = _pair(client)
@@ -251,6 +256,7 @@ class Responder:
         self.handler = handler
         self.qos = qos
         self.max_busy = max_busy
+        self.keep = keep
         self.props = answer_props
         self.answered = 0
         self.repeated = 0
@@ -327,7 +333,10 @@ class Responder:
                 if out is None:
                     return
                 if e is not None:
-                    e[3] = out
+                    if self.keep is None or self.keep(out):
+                        e[3] = out
+                    else:  # forgotten: a retry runs again
+                        e[2] = None
             try:
                 await self.client.publish(rt, out, m.qos if m.qos < self.qos else self.qos,
                                           correlation_data=cd, **self.props)
