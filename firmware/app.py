@@ -58,7 +58,7 @@ class App:
         self.status_topic = self.base + "/status"
         names = self.names = sorted(board.SENSORS)
         n = len(names)
-        self.cfg = cfg
+        self.cfg = self.booted = cfg  # booted: what keys applied at boot run with
         self.scfg = [cfg["sensors"][s] for s in names]  # per sensor settings
         self.topics = [self.base + "/state/" + s for s in names]
         self.seq = [0] * n

@@ -218,9 +218,11 @@ class Commands:
             if k in SERIAL_ONLY:
                 raise _Bad("%s: set over serial only (fieldnode config set), so that commands "
                            "cannot send the node or its credentials elsewhere" % k)
-        old = self.app.cfg
         new = self._save(a)
-        later = [k for k in a if k not in _LIVE and new[k] != old[k]]
+        # every key saved with a value other than the one running since boot (from this
+        # request or an earlier one); a key set back to its running value waits for nothing
+        boot = self.app.booted
+        later = sorted(k for k in new if k not in _LIVE and new[k] != boot[k])
         return _answer(OK, "saved" + (", reboot to apply: " + ", ".join(later) if later else ""),
                        {"reboot_needed": later})
 

@@ -130,6 +130,20 @@ def test_a_repeated_correlation_id_is_answered_but_not_run_again(shared):
     assert shared.count("IDENTIFY") == n + 1
 
 
+def test_reboot_needed_lists_what_differs_from_what_runs(shared):
+    # it compared with the last saved config: keepalive set back to the value the node
+    # runs with was still listed, as was a key saved earlier and now unchanged
+    boot = request(shared, "get_config")["config"]
+    ka = boot["keepalive"]
+    a = request(shared, "set_config", {"keepalive": ka + 30, "event_expiry_s": 90})
+    assert (a["rc"], a["reboot_needed"]) == (0, ["keepalive"]), a
+    assert a["msg"] == "saved, reboot to apply: keepalive", a
+    a = request(shared, "set_config", {"queue_count": boot["queue_count"] + 1})
+    assert a["reboot_needed"] == ["keepalive", "queue_count"], a  # both still wait
+    a = request(shared, "set_config", {"keepalive": ka, "queue_count": boot["queue_count"]})
+    assert (a["reboot_needed"], a["msg"]) == ([], "saved"), a
+
+
 def test_a_retry_after_a_passing_failure_runs_again(shared):
     # rc 5 (nothing done) was remembered like any answer, so the retry of a set_config
     # that met a full file system got that rc 5 back for ever, with the same id
