@@ -140,6 +140,9 @@ def test_supervision_heap_cost(runtime, broker):
 
 def test_bad_input_fails_at_the_call_and_never_wedges_the_client(runtime, broker):
     res = run(runtime, "supervisor_misuse.py", broker.port, runtime, timeout=60)
+    r = res.record(step="down")
+    assert r["results"] == ["None", "ValueError", "ValueError"], r
+    assert r["remembered"] == [["d/a", "d/b"]] and r["routes"] == ["d/a", "d/b"], r
     r = res.record(step="bad_subscribe")
     # a bad filter, QoS 3 and a misspelt argument raise at once, are not remembered,
     # and the supervisor comes back after its link was taken over

@@ -308,7 +308,7 @@ class Client(Link):
         filters = list(filt) if many else [filt]
         from .router import check_subscribe
 
-        check_subscribe(filters, qos, retain_handling=retain_handling)
+        check_subscribe(filters, qos, no_local=no_local, retain_handling=retain_handling)
         opts = (qos | (0x04 if no_local else 0) | (0x08 if retain_as_published else 0)
                 | (retain_handling << 4))
         if (subscription_identifier is None and handler is not None

@@ -33,12 +33,16 @@ def check_subscribe(filt, qos=0, handler=None, no_local=False, retain_as_publish
                     retain_handling=0, subscription_identifier=None, user_properties=None):
     """Raise ValueError (TypeError for an unknown argument) unless Client.subscribe()
     would accept these arguments: valid filters (a str or a list of them), QoS and
-    Retain Handling 0..2 [MQTT-3.8.3-4] [MQTT-3.8.3-5].  The Supervisor checks a
+    Retain Handling 0..2 [MQTT-3.8.3-5], no No Local on a shared one [MQTT-3.8.3-4].  The Supervisor checks a
     subscription with it before remembering it, so a bad one never reaches a reconnect."""
+    shared = False
     for f in [filt] if isinstance(filt, str) else filt:
         validate_filter(f)
+        shared = shared or f.startswith("$share/")
     if qos not in (0, 1, 2) or retain_handling not in (0, 1, 2):
         raise ValueError("subscribe: qos and retain_handling must be 0, 1 or 2")
+    if no_local and shared:  # a Protocol Error [MQTT-3.8.3-4]
+        raise ValueError("subscribe: no_local is not allowed on a shared subscription")
 
 
 def validate_filter(filt):

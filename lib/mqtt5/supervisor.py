@@ -215,8 +215,9 @@ class Supervisor:
             sub[2] = True
             return rc
         h = kwargs.get("handler")
-        if h is not None:
-            self.client._routes().add(filt, h)  # handlers route from the first message
+        if h is not None:  # handlers route from the first message
+            for f in [filt] if isinstance(filt, str) else filt:
+                self.client._routes().add(f, h)
         return None
 
     async def unsubscribe(self, filt):
