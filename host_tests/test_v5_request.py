@@ -6,7 +6,8 @@ from runtimes import run
 
 
 def test_requester_responder_units(runtime):
-    rec = run(runtime, "v5_request_unit.py").records[0]
+    res = run(runtime, "v5_request_unit.py")
+    rec = res.records[0]
     assert rec["topics"] == ["reply/dev1", "reply/auto-7", "resp/dev1/reply", "r/abc/reply"]
     assert rec["no_id"] == "MQTTError"
     assert rec["subs"] == ["reply/dev1"]                  # subscribed once
@@ -33,6 +34,9 @@ def test_requester_responder_units(runtime):
     assert r["retain_handling"] == 2  # a retained request is never delivered
     # a failure not kept: the retry ran again; its success is kept and replayed
     assert rec["keep"] == [2, ["fail", "ok", "ok"], 1], rec["keep"]
+    # raised, returned an int twice (the same id: not replayed, run again): 3 errors
+    assert rec["errors"] == [3, 0, 0, 0], rec["errors"]
+    assert "mqtt5: handler error" in res.stdout and "handler bug" in res.stdout + res.stderr
     b = rec["busy"]
     # max_busy=2: two requests taken, the next three counted in busy and not run;
     # once those two are answered a new one is taken again

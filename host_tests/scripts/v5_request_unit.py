@@ -207,6 +207,29 @@ async def main():
         while rk._running:
             await asyncio.sleep(0)
     out["keep"] = [len(tries), [p[1].decode() for p in kc.pubs], rk.repeated]
+    # a handler that raises, or returns no bytes or str: counted, reported, no answer
+    ec = FakeClient(Sess("err"))
+
+    def broken(m):
+        if m.payload == b"raise":
+            raise RuntimeError("handler bug")
+        return 42
+
+    class Picky(FakeClient):
+        async def publish(self, topic, payload, qos=0, **kw):
+            if not isinstance(payload, (bytes, str)):
+                raise TypeError("payload must be bytes")
+            await FakeClient.publish(self, topic, payload, qos, **kw)
+
+    ec = Picky(Sess("err"))
+    re_ = Responder(ec, "e/+", broken)
+    await re_.start()
+    he = ec.handlers["e/+"]
+    for p in (b"raise", b"int", b"int"):
+        he(Message("e/x", p, 1, False, False, {0x08: "back/e", 0x09: b"c-" + p}))
+        while re_._running:
+            await asyncio.sleep(0)
+    out["errors"] = [re_.errors, re_.answered, re_.repeated, len(ec.pubs)]
     # at most max_busy requests are handled at once, the others counted; answers
     # carry the Responder's answer properties
     bc = FakeClient(Sess("busy"))

@@ -241,7 +241,10 @@ class Responder:
     (each holds a task and a copy of its message until its answer is out), and
     those arriving beyond that are not handled either and are counted in ``busy``;
     ``answered`` and ``repeated`` count the others, ``failed`` the answers whose
-    publish was refused (e.g. not authorized, over the server's Maximum Packet Size).
+    publish was refused (e.g. not authorized, over the server's Maximum Packet Size),
+    ``errors`` the requests whose handler raised or returned neither bytes, str nor
+    None (no answer; shown as "mqtt5: handler error" with its traceback, as for a
+    subscribe() handler).
     ``keep(answer)``, if given, says whether an answer is remembered for repeats:
     False for one that reports a passing failure (nothing was done), so that the
     requester's retry runs the request again instead of getting that answer back.
@@ -263,6 +266,7 @@ class Responder:
         self.ignored = 0
         self.busy = 0
         self.failed = 0
+        self.errors = 0
         self._running = 0
         self._seen = [None] * remember  # [topic, response topic, correlation data, reply]
         self._next = 0
@@ -318,6 +322,12 @@ class Responder:
         self._running += 1
         return None
 
+    def _error(self, e):
+        from .message import _report  # (loaded: a request came as a message)
+
+        self.errors += 1
+        _report(e)
+
     async def _answer(self, m, rt, e, again):
         # one coroutine per admitted request; it frees its place however it ends
         out = None
@@ -327,9 +337,13 @@ class Responder:
                 self.repeated += 1
                 out = e[3]
             else:
-                out = self.handler(m)
-                if out is not None and hasattr(out, "send"):
-                    out = await out
+                try:
+                    out = self.handler(m)
+                    if out is not None and hasattr(out, "send"):
+                        out = await out
+                except Exception as err:  # no answer: counted and shown as a handler's
+                    out = None
+                    self._error(err)
                 if out is None:
                     return
                 if e is not None:
@@ -342,6 +356,10 @@ class Responder:
                                           correlation_data=cd, **self.props)
             except MQTTError:  # refused: not authorized, over the server's limits
                 self.failed += 1
+                return
+            except Exception as err:  # the handler returned no bytes or str
+                out = None  # (forgotten below: a retry runs again)
+                self._error(err)
                 return
             self.answered += 1
         finally:
