@@ -143,6 +143,9 @@ def test_bad_input_fails_at_the_call_and_never_wedges_the_client(runtime, broker
     r = res.record(step="down")
     assert r["results"] == ["None", "ValueError", "ValueError"], r
     assert r["remembered"] == [["d/a", "d/b"]] and r["routes"] == ["d/a", "d/b"], r
+    # down or connecting (not stopped), its on_state's 1 // 0 shown
+    assert r["state"] in (0, 1) and "mqtt5: handler error" in res.stdout
+    assert "ZeroDivisionError" in res.stdout + res.stderr
     r = res.record(step="bad_subscribe")
     # a bad filter, QoS 3 and a misspelt argument raise at once, are not remembered,
     # and the supervisor comes back after its link was taken over
@@ -151,8 +154,9 @@ def test_bad_input_fails_at_the_call_and_never_wedges_the_client(runtime, broker
     r = res.record(step="after_stop")
     assert r["publish"] == ["MQTTError", "MQTTError"] and r["wait_up"] == "MQTTError"
     r = res.record(step="bad_option")
-    # a bad URL, keepalive, max_inflight or rx_size raises at Supervisor()/Client()
-    assert r["early"] == ["ValueError"] * 4
+    # a bad URL, keepalive, max_inflight, rx_size, session_expiry, alias counts, client id
+    # or will raises at Supervisor()/Client()
+    assert r["early"] == ["ValueError"] * 8 + ["TypeError"] * 2, r["early"]
     # a password callback returning an int: one attempt, then stopped with the reason
     assert r["state"] == 3 and r["connecting"] == 1 and r["reason"] == "TypeError"
     assert r["up"] == ("MQTTError: supervisor stopped: the password callback must return "

@@ -130,6 +130,12 @@ class Session:
                  auth_method=None, authenticator=None, strict_receive_maximum=True):
         if max_inflight < 1 or rx_size < 64 or tx_size < 64:
             raise ValueError("max_inflight must be >= 1, rx_size and tx_size >= 64")
+        if not (0 <= session_expiry <= 0xFFFFFFFF and 0 <= topic_alias_maximum <= 0xFFFF
+                and 0 <= topic_alias_out <= 0xFFFF):  # (or it fails at connect, by property id)
+            raise ValueError("session_expiry must be 0..2**32-1, topic_alias_maximum and "
+                             "topic_alias_out 0..65535")
+        if not isinstance(client_id, (str, bytes)) or not (will is None or hasattr(will, "qos")):
+            raise TypeError("client_id must be a str, will a mqtt5.Will or None")
         self.client_id = client_id
         self.keepalive = keepalive
         self.clean_start = clean_start

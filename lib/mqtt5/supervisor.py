@@ -378,5 +378,7 @@ class Supervisor:
         if cb is not None:
             try:
                 cb(self, state, reason)
-            except Exception:
-                pass
+            except Exception as e:  # the supervisor goes on; the bug is shown, not hidden
+                from .message import _report
+
+                _report(e)
