@@ -21,7 +21,9 @@ Modes (what follows the CONNECT):
   client must keep working and not grow);
 - ``disconnect_reset``: a valid CONNACK, 0.2 s later a DISCONNECT 0x97 Quota
   exceeded, then a close with a reset (SO_LINGER 0), as a broker that drops the
-  connection right after saying why; not in MODES (test_rogue_broker runs those).
+  connection right after saying why; not in MODES (test_rogue_broker runs those);
+- ``deaf``: a valid CONNACK, then it only reads, and never closes first (for 10 s):
+  a server that ignores the client's DISCONNECT; not in MODES either.
 
 What the client sent after its CONNECT (a DISCONNECT with a reason code) is kept
 in ``Conn.rx``.
@@ -52,11 +54,12 @@ class Conn:
         self.accepted_at = time.monotonic()
         self.rx = bytearray()  # bytes from the client after the first read
         self.sent = 0
+        self.closed_at = None  # when the client's close was read
 
 
 class RogueBroker:
     def __init__(self, mode, flood_s=3.0):
-        if mode not in MODES + ("disconnect_reset",):
+        if mode not in MODES + ("disconnect_reset", "deaf"):
             raise ValueError(mode)
         self.mode = mode
         self.flood_s = flood_s
@@ -94,13 +97,14 @@ class RogueBroker:
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 return  # closed by finally: a reset, the DISCONNECT still in flight
             s.settimeout(0.5)  # what the client answers (a DISCONNECT), until it closes
-            end = time.monotonic() + 2
+            end = time.monotonic() + (10 if self.mode == "deaf" else 2)
             while time.monotonic() < end:
                 try:
                     d = s.recv(4096)
                 except socket.timeout:
                     continue
                 if not d:
+                    c.closed_at = time.monotonic()
                     break
                 c.rx += d
         except OSError:
@@ -125,6 +129,8 @@ class RogueBroker:
             for b in CONNACK:
                 self._send(c, bytes([b]))
                 time.sleep(0.5)
+        elif m == "deaf":
+            self._send(c, CONNACK)
         elif m == "disconnect_reset":
             self._send(c, CONNACK)
             time.sleep(0.2)

@@ -277,11 +277,13 @@ def test_server_disconnect_then_reset_keeps_its_reason(runtime):
     assert rec["code"] == 0x97 and "DISCONNECT 0x97 Quota exceeded" in rec["error"], rec
 
 
-def test_disconnect_right_after_publishes_delivers_them_and_no_will(runtime, broker):
-    tag = "q" + runtime.replace("-", "")
+@pytest.mark.parametrize("calls", ["once", "twice"])
+def test_disconnect_right_after_publishes_delivers_them_and_no_will(runtime, broker, calls):
+    tag = "q" + runtime.replace("-", "") + calls
     with PahoPeer(broker, "dq-peer-" + tag) as peer:
         peer.subscribe("dq/%s/#" % tag, qos=1)
-        rec = run(runtime, "client_disconnect_queued.py", broker.port, tag).record(step="done")
+        rec = run(runtime, "client_disconnect_queued.py", broker.port, tag,
+                  calls).record(step="done")
         assert rec["closed"] == "None" and set(rec["errors"]) <= {"disconnected"}, rec
         got = peer.wait_messages("dq/%s/m" % tag, rec["n"])
         assert sorted(int(m.payload) for m in got) == list(range(rec["n"]))
@@ -289,3 +291,19 @@ def test_disconnect_right_after_publishes_delivers_them_and_no_will(runtime, bro
         assert peer.on("dq/%s/will" % tag) == []
         # the broker read a DISCONNECT, not a reset
         assert "Client dq-%s disconnected." % tag in broker.log(), broker.log()[-2000:]
+
+
+def test_disconnect_from_a_server_that_never_closes_still_closes(runtime):
+    from rogue_broker import RogueBroker
+    rogue = RogueBroker("deaf")
+    try:
+        rec = run(runtime, "client_disconnect_deaf.py", rogue.port).record(step="deaf")
+        time.sleep(0.3)
+        conns = list(rogue.conns)
+    finally:
+        rogue.close()
+    assert 1900 <= rec["waited_ms"] < 4000, rec  # the 2 s wait for the server's close
+    assert rec["cancelled"] and rec["closed"] == "None" and rec["open"] is False, rec
+    assert len(conns) == 3
+    for c in conns:  # each got a DISCONNECT, then the client's close
+        assert bytes(c.rx[:2]) == b"\xe0\x00" and c.closed_at is not None, (c.rx, c.closed_at)

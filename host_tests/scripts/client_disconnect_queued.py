@@ -3,7 +3,12 @@
 # kernel answered them with a reset, and the broker dropped what it had not read yet
 # (the last publishes, the DISCONNECT itself: then it published the Will). Seen on
 # MicroPython: 2-3 of 5 arrived, Mosquitto logged "disconnected due to out of memory".
-#   client_disconnect_queued.py PORT TAG
+# With "twice", two disconnect() calls at once: the second cut the first one's wait
+# short, with the same loss.
+#   client_disconnect_queued.py PORT TAG [twice]
+import asyncio
+import sys
+
 from client_util import args, emit, main
 from mqtt5 import Client, Will
 
@@ -15,7 +20,10 @@ async def run():
     c = Client("dq-" + tag, will=Will("dq/%s/will" % tag, "gone", qos=1))
     await c.connect("mqtt://127.0.0.1:%d" % port)
     waits = [c.publish("dq/%s/m" % tag, b"%d" % i, qos=1) for i in range(N)]
-    await c.disconnect()
+    if sys.argv[3:] == ["twice"]:
+        await asyncio.gather(c.disconnect(), c.disconnect())
+    else:
+        await c.disconnect()
     errors = []
     for w in waits:
         try:

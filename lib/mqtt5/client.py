@@ -374,11 +374,17 @@ class Client(Link):
         t = self._t
         if self._s.is_connected:
             self._s.disconnect(reason_code, props)
+            self._ending = True  # (Link._pump) what arrives now is read and dropped
             self._wake.set()
-            try:
+        if self._ending:  # ours, or one under way: wait for the server's close, however
+            try:  # this call ends (a second call must not cut the first one short)
                 await asyncio.wait_for(self._gone(t), 2)
             except Exception:
                 pass
+            finally:  # (cancelled too: the link must not stay open for ever)
+                if self._t is t:
+                    self._close(None)
+            return
         self._close(None)
 
     async def _gone(self, t):
