@@ -7,7 +7,9 @@ on CPython, not run with values nobody sent. Loaded with the first command paylo
     check(data)   # ValueError naming what and where (a byte offset); else None
 """
 
-_MAX_DEPTH = 32  # commands take flat objects: deeper nesting is refused, not recursed
+# commands take flat objects (set_config's sensors nest 3 deep): deeper is refused, as
+# each level recurses (about 340 B of C stack on the 64-bit port; a board's is small)
+_MAX_DEPTH = 8
 
 
 def check(b):
@@ -16,6 +18,8 @@ def check(b):
         i = _ws(b, _value(b, _ws(b, 0), 0))
     except IndexError:
         raise ValueError("ends too soon")
+    except RuntimeError:  # recursion past the port's stack, however small it is
+        raise ValueError("nested too deep")
     if i != len(b):
         raise ValueError("unexpected byte at %d" % i)
 
@@ -57,9 +61,11 @@ def _value(b, i, depth):
             i = _ws(b, i + 1)
     if c == 0x22:
         return _string(b, i)
-    for word in (b"true", b"false", b"null"):
-        if b[i:i + len(word)] == word:
-            return i + len(word)
+    if c == 0x74 or c == 0x66 or c == 0x6E:  # t f n: only then a slice (numbers: none)
+        for word in (b"true", b"false", b"null"):
+            if b[i:i + len(word)] == word:
+                return i + len(word)
+        _bad("expected a value", i)
     return _number(b, i)
 
 
@@ -77,8 +83,8 @@ def _string(b, i):
             c = b[i]
             if c == 0x75:  # \uXXXX
                 for j in range(i + 1, i + 5):
-                    h = b[j] | 0x20
-                    if not (0x30 <= h <= 0x39 or 0x61 <= h <= 0x66):
+                    h = b[j]
+                    if not (0x30 <= h <= 0x39 or 0x61 <= h | 0x20 <= 0x66):
                         _bad("bad \\u escape", i - 1)
                 i += 4
             elif c not in (0x22, 0x5C, 0x2F, 0x62, 0x66, 0x6E, 0x72, 0x74):  # " \ / b f n r t

@@ -15,12 +15,14 @@ LENIENT = [b'{"sensor":"humidity" "interval_ms":4000}', b'{"a":1,}', b'{,}', b'[
            b'{"topic_prefix":"fieldnode\\v1"}', b'{"a":1}\x00', b'["\\x41"]', b'[-]',
            b'{"a" 1}', b'{"a":1 "b":2}', b'[1 2]', b'{"a":tru}', b'nul', b'["\\u12g4"]',
            b'[1e]', b'[1e+]', b'[01]', b'[-01]', b'{"a":1}}', b'{"a":[1}', b'"abc',
-           b'[+1]', b'{1:2}', b"{'a':1}", b'', b' ', b'[NaN]', b'[Infinity]']
+           b'[+1]', b'{1:2}', b"{'a':1}", b'', b' ', b'[NaN]', b'[Infinity]',
+           # control bytes taken for hex digits (0x12 | 0x20 is '2'): found by a review
+           b'["fn\\u00\x12\x13v1"]', b'["\\u\x10\x11\x12\x13"]', b'[t]', b'[nulL]']
 VALID = [b'{}', b'[]', b' {"a" : [1, -2, 3.5e-7, 0, -0.0, 1E+2, true, false, null]} ',
          b'{"sensor":"humidity","interval_ms":4000}', b'"\\u00e9\\n\\t\\"\\\\\\/\\b\\f\\r"',
          '{"name":"caf\u00e9 \U0001F600"}'.encode(), b'\r\n\t[ ]\n', b'0', b'-1',
-         b'{"a":{"b":{"c":[[[]]]}}}', b'[' * 32 + b']' * 32]
-DEEP = b'[' * 33 + b']' * 33  # JSON, but over strictjson's depth: refused
+         b'{"a":{"b":{"c":[[[]]]}}}', b'[' * 8 + b']' * 8, b'["\\uABCD\\uabcd"]']
+DEEP = b'[' * 9 + b']' * 9  # JSON, but over strictjson's depth (8): refused
 
 
 def _json(b):
@@ -43,6 +45,6 @@ def test_strict_json_agrees_with_cpython(runtime, tmp_path):
     assert got == [False] * len(LENIENT) + [True] * len(VALID) + [False], [
         (cases[i], recs[i]) for i in range(len(cases))
         if got[i] != (len(LENIENT) <= i < len(LENIENT) + len(VALID))]
-    assert recs[len(cases) - 1]["why"] == "nested over 32 deep at 32"
+    assert recs[len(cases) - 1]["why"] == "nested over 8 deep at 8"
     assert recs[LENIENT.index(b'{"topic_prefix":"fieldnode\\v1"}')]["why"] == \
         "unknown escape at 26"
