@@ -191,8 +191,10 @@ async def subscribe_while_down():
     except Exception as e:
         out.append(type(e).__name__)
     await asyncio.sleep(0.3)  # a few attempts, each a state change
+    routes = sorted(c._router.filters()) if c._router is not None else []
+    await sup.unsubscribe(["d/a", "d/b"])  # its routes go too (they stayed)
     emit(step="down", results=out, remembered=[s[0] for s in sup._subs], state=sup.state,
-         routes=sorted(c._router.filters()) if c._router is not None else [])
+         routes=routes, after_unsub=sorted(c._router.filters()))
     await sup.stop()
 
 

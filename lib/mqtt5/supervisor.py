@@ -231,7 +231,8 @@ class Supervisor:
             except MQTTError:
                 if c.is_connected:
                     raise  # not a lost link
-        c._routes().remove(filt)
+        for f in [filt] if isinstance(filt, str) else filt:
+            c._routes().remove(f)
         self._gone.append(filt)
         return None
 
