@@ -7,7 +7,7 @@ the Response Topic with the same Correlation Data: a JSON object with ``rc``
 without a usable Response Topic (none, empty, or with a wildcard) is dropped and
 counted; a request (same command topic, Response Topic and Correlation Data) seen
 among the last REMEMBER is answered again with the same answer, not executed twice
-(mqtt5.Responder), unless that answer was rc 5 (nothing done: a retry runs again).
+(mqtt5.Responder), unless that answer was rc 5 (failed: a retry runs again).
 """
 
 import asyncio
@@ -101,8 +101,8 @@ class Commands:
                   % (r.ignored, r.busy, MAX_BUSY, r.failed))
 
     def keep(self, answer):
-        """Whether the Responder replays `answer` to a retry: not rc 5, where nothing
-        was done (the file system failed, the heap was full): a retry runs again."""
+        """Whether the Responder replays `answer` to a retry: not rc 5 (the file system
+        or the heap failed, the answer did not fit): a retry runs again."""
         return self.rc != FAILED
 
     def handle(self, msg):

@@ -201,7 +201,7 @@ class Requester:
         MQTTError from publish (e.g. not connected).
         """
         t0 = ticks_ms()
-        if "message_expiry_interval" not in props:  # [MQTT-3.3.2-5]
+        if "message_expiry_interval" not in props and timeout < 0xFFFFFFFF:  # [MQTT-3.3.2-5]
             props["message_expiry_interval"] = max(1, int(-(-timeout // 1)))
         if not self._started:  # (its subscribe, within the timeout too)
             await asyncio.wait_for(self.start(), timeout)

@@ -130,8 +130,8 @@ class Session:
                  auth_method=None, authenticator=None, strict_receive_maximum=True):
         if max_inflight < 1 or rx_size < 64 or tx_size < 64:
             raise ValueError("max_inflight must be >= 1, rx_size and tx_size >= 64")
-        if not (0 <= session_expiry <= 0xFFFFFFFF and 0 <= topic_alias_maximum <= 0xFFFF
-                and 0 <= topic_alias_out <= 0xFFFF):  # (or it fails at connect, by property id)
+        if not (0 <= (session_expiry or 0) <= 0xFFFFFFFF and 0 <= (topic_alias_out or 0)
+                <= 0xFFFF and 0 <= (topic_alias_maximum or 0) <= 0xFFFF):  # (None: 0)
             raise ValueError("session_expiry must be 0..2**32-1, topic_alias_maximum and "
                              "topic_alias_out 0..65535")
         if not isinstance(client_id, (str, bytes)) or not (will is None or hasattr(will, "qos")):
