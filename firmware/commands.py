@@ -31,7 +31,9 @@ MAX_ANSWER = 1792  # at most, whatever the limits below leave
 TX_SIZE = 2048  # the client's transmit buffer (main.py): the largest packet it sends
 _TX_FREE = 32  # of which the session keeps this much free (mqtt5.outbound _RESERVE)
 _OVERHEAD = 48  # a PUBLISH's bytes beside its payload, Response Topic and Correlation Data
-MAX_BUSY = 4  # requests answered at once; more are dropped and counted (commands_dropped)
+MAX_BUSY = 4  # requests answered at once
+MAX_WAITING = 8  # more wait their turn (a reconnect delivers an outage's backlog at once);
+# beyond that they are dropped and counted (commands_dropped)
 REMEMBER = 4  # answers kept for replay: up to ~1 KB each (get_config), so few on a 64 KiB heap
 # keys that take effect only after a reboot (the others apply at once)
 _LIVE = ("sensors", "stats_interval_ms", "event_expiry_s")
@@ -79,7 +81,8 @@ class Commands:
         self.rebooting = False
         self.rc = OK  # of the last answer (handle())
         self.responder = Responder(app.sup, app.base + "/cmd/+", self.handle, qos=1,
-                                   remember=REMEMBER, max_busy=MAX_BUSY, keep=self.keep,
+                                   remember=REMEMBER, max_busy=MAX_BUSY,
+                                   max_waiting=MAX_WAITING, keep=self.keep,
                                    content_type="application/json", payload_format_indicator=1)
 
     async def start(self):
@@ -96,9 +99,9 @@ class Commands:
         if n != self.reported:
             self.reported = n
             print("node: commands dropped since boot: %d without a usable Response Topic, "
-                  "%d beyond %d at once, %d answers not sent (refused by the broker, or "
-                  "no room even for rc 5)"
-                  % (r.ignored, r.busy, MAX_BUSY, r.failed))
+                  "%d beyond %d at once and %d waiting, %d answers not sent (refused by the "
+                  "broker, or no room even for rc 5)"
+                  % (r.ignored, r.busy, MAX_BUSY, MAX_WAITING, r.failed))
 
     def keep(self, answer):
         """Whether the Responder replays `answer` to a retry: not rc 5 (the file system

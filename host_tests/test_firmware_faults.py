@@ -351,6 +351,36 @@ def test_a_burst_of_commands_is_answered_or_counted_and_the_node_goes_on(broker,
         peer.stop()
 
 
+def test_commands_sent_during_an_outage_are_all_answered_after_it(broker, runtime, tmp_path):
+    # the broker delivers an outage's requests at once when the node comes back: beyond
+    # the 4 answered at once they were dropped (acknowledged to the broker, never run)
+    device = "backlog-" + runtime
+    peer = watch(broker, device)
+    reply = "reply/" + device
+    peer.subscribe(reply, qos=1)
+    proxy = FaultProxy(broker.host, broker.port)
+    node = NodeProc(runtime, proxy, tmp_path, FAST, device)
+    try:
+        node.wait_log("online")
+        proxy.refuse(True)
+        proxy.cut()
+        node.wait_log("link down")
+        n = 10
+        for i in range(n):
+            peer.publish(node.base + "/cmd/ping", b"", qos=1, correlation_data=b"o%d" % i,
+                         response_topic=reply)
+        proxy.refuse(False)
+        answers = peer.wait_messages(reply, n, timeout=60)
+        assert sorted(m.correlation_data for m in answers) == sorted(b"o%d" % i
+                                                                     for i in range(n))
+        assert all(json.loads(m.payload)["rc"] == 0 for m in answers)
+        assert "commands dropped" not in node.output and "Traceback" not in node.output
+    finally:
+        node.kill()
+        proxy.close()
+        peer.stop()
+
+
 def test_a_node_stopped_with_ctrl_c_keeps_its_watchdog_fed_at_the_repl(broker, runtime,
                                                                        tmp_path):
     # A board's watchdog cannot be disarmed: after the Ctrl-C with which the REPL,

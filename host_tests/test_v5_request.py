@@ -37,6 +37,8 @@ def test_requester_responder_units(runtime):
     # raised, returned an int twice (the same id: not replayed, run again): 3 errors
     assert rec["errors"] == [3, 0, 0, 0], rec["errors"]
     assert "mqtt5: handler error" in res.stdout and "handler bug" in res.stdout + res.stderr
+    # two waited and ran in order after the first two; two counted in busy
+    assert rec["waiting"] == [2, 2, 4, ["ok:0", "ok:1", "ok:2", "ok:3"]], rec["waiting"]
     b = rec["busy"]
     # max_busy=2: two requests taken, the next three counted in busy and not run;
     # once those two are answered a new one is taken again

@@ -250,6 +250,17 @@ async def main():
     again = admitted(6)
     while rb._running:
         await asyncio.sleep(0)
+    # max_waiting=2: of six at once, two run, two wait their turn, two are counted
+    wc = FakeClient(Sess("wait"))
+    rw = Responder(wc, "w/+", h, max_busy=2, max_waiting=2)
+    await rw.start()
+    for i in range(6):
+        wc.handlers["w/+"](Message("w/x", b"%d" % i, 1, False, False,
+                                   {0x08: "back/w", 0x09: b"w%d" % i}))
+    held = len(rw._waiting)
+    while rw._running:
+        await asyncio.sleep(0)
+    out["waiting"] = [held, rw.busy, rw.answered, [p[1].decode() for p in wc.pubs]]
     bad = []
     try:
         Responder(bc, "b/+", h, max_busy=0)

@@ -229,8 +229,8 @@ class Responder:
     """Answer requests arriving on `filt` (a topic filter, shared subscriptions
     allowed) with `handler(msg)`'s return value; `client` as for Requester.
 
-    Responder(client, filt, handler, qos=1, remember=8, max_busy=8, keep=None,
-              **answer_props).
+    Responder(client, filt, handler, qos=1, remember=8, max_busy=8, max_waiting=0,
+              keep=None, **answer_props).
     handler(msg) -> payload (bytes or str), or None for no answer; plain function
     or async def; it gets an independent copy of the request. The answer goes to
     the request's Response Topic with the same Correlation Data (spec 4.10.2), at
@@ -238,8 +238,10 @@ class Responder:
     content_type="application/json", payload_format_indicator=1). Requests without
     a usable Response Topic (none, empty, or with a wildcard) are not handled and
     are counted in ``ignored``; at most ``max_busy`` requests are handled at once
-    (each holds a task and a copy of its message until its answer is out), and
-    those arriving beyond that are not handled either and are counted in ``busy``;
+    (each holds a task and a copy of its message until its answer is out), up to
+    ``max_waiting`` more wait their turn in arrival order (each holds a copy: the
+    backlog a reconnect delivers at once), and those arriving beyond that are not
+    handled and are counted in ``busy``;
     ``answered`` and ``repeated`` count the others, ``failed`` the answers whose
     publish was refused (e.g. not authorized, over the server's Maximum Packet Size),
     ``errors`` the requests whose handler raised or returned neither bytes, str nor
@@ -250,8 +252,8 @@ class Responder:
     requester's retry runs the request again instead of getting that answer back.
     """
 
-    def __init__(self, client, filt, handler, qos=1, remember=8, max_busy=8, keep=None,
-                 **answer_props):
+    def __init__(self, client, filt, handler, qos=1, remember=8, max_busy=8, max_waiting=0,
+                 keep=None, **answer_props):
         if max_busy < 1:
             raise ValueError("max_busy must be at least 1")
         self._subs, self.client = _pair(client)
@@ -259,6 +261,8 @@ class Responder:
         self.handler = handler
         self.qos = qos
         self.max_busy = max_busy
+        self.max_waiting = max_waiting
+        self._waiting = []  # (message copy, response topic, memory entry, again)
         self.keep = keep
         self.props = answer_props
         self.answered = 0
@@ -305,7 +309,8 @@ class Responder:
         if e is not None and e[3] is None:
             self.repeated += 1
             return None
-        if self._running >= self.max_busy:
+        wait = self._running >= self.max_busy
+        if wait and len(self._waiting) >= self.max_waiting:
             self.busy += 1
             return None
         again = e is not None
@@ -314,7 +319,11 @@ class Responder:
             if not again and cd is not None and self._seen:  # remembered from now on
                 e = self._seen[n] = [m.topic, rt, bytes(cd), None]
                 self._next = (n + 1) % len(self._seen)
-            asyncio.create_task(self._answer(m.copy(), rt, e, again))
+            job = (m.copy(), rt, e, again)
+            if wait:  # its turn comes when a running one ends (_answer)
+                self._waiting.append(job)
+                return None
+            asyncio.create_task(self._answer(*job))
         except BaseException:
             if not again and e is not None:
                 e[2] = None  # forgotten: a retry is run
@@ -366,3 +375,12 @@ class Responder:
             self._running -= 1
             if out is None and e is not None and not again:  # no answer: forget it
                 e[2] = None
+            if self._waiting:  # the next waiting request takes this place
+                job = self._waiting.pop(0)
+                try:
+                    asyncio.create_task(self._answer(*job))
+                    self._running += 1
+                except Exception:  # no heap for its task: dropped, counted
+                    self.busy += 1
+                    if not job[3] and job[2] is not None:
+                        job[2][2] = None
