@@ -140,6 +140,14 @@ class NodeProc:
         return self.wait(None)
 
 
+def cut_off(proxy, node):
+    """The broker gone for `node`, which connects through `proxy` (host_tests/fault_proxy.py):
+    new connections refused, the link cut; returns once the node logs its link down."""
+    proxy.refuse(True)
+    proxy.cut()
+    node.wait_log("link down")
+
+
 def watch(broker, device, name="watch-"):
     """A started PahoPeer subscribed (QoS 1) to everything under the node's base."""
     from paho_peer import PahoPeer

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from fault_proxy import FaultProxy
-from firmware_node import FAST, RESTING, NodeProc, ask, watch
+from firmware_node import FAST, RESTING, NodeProc, ask, cut_off, watch
 import payload as pl  # noqa: E402 (firmware/, put on the path by firmware_node)
 
 
@@ -43,9 +43,7 @@ def test_outage_sends_one_newest_reading_per_sensor_and_queued_events(broker, ru
         base = node.base
         for s in ("temperature", "humidity"):
             peer.wait_messages(base + "/state/" + s, 2)
-        proxy.refuse(True)  # the broker is gone for the node
-        proxy.cut()
-        node.wait_log("link down")
+        cut_off(proxy, node)  # the broker is gone for the node
         before = {s: len(peer.on(base + "/state/" + s)) for s in ("temperature", "humidity")}
         node.press_button()
         time.sleep(1.5)
@@ -108,9 +106,7 @@ def test_events_older_than_their_expiry_are_dropped_not_sent_stale(broker, runti
     node = NodeProc(runtime, proxy, tmp_path, dict(FAST, event_expiry_s=1), device)
     try:
         node.wait_log("online")
-        proxy.refuse(True)
-        proxy.cut()
-        node.wait_log("link down")
+        cut_off(proxy, node)
         node.press_button()
         node.wait_log("button pressed")
         time.sleep(3)
@@ -356,15 +352,12 @@ def test_commands_sent_during_an_outage_are_all_answered_after_it(broker, runtim
     # the 4 answered at once they were dropped (acknowledged to the broker, never run)
     device = "backlog-" + runtime
     peer = watch(broker, device)
-    reply = "reply/" + device
-    peer.subscribe(reply, qos=1)
+    reply = "reply/" + device  # (watch() subscribes to it)
     proxy = FaultProxy(broker.host, broker.port)
     node = NodeProc(runtime, proxy, tmp_path, FAST, device)
     try:
         node.wait_log("online")
-        proxy.refuse(True)
-        proxy.cut()
-        node.wait_log("link down")
+        cut_off(proxy, node)
         n = 10
         for i in range(n):
             peer.publish(node.base + "/cmd/ping", b"", qos=1, correlation_data=b"o%d" % i,

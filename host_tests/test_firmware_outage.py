@@ -8,7 +8,7 @@ import json
 import time
 
 from fault_proxy import FaultProxy
-from firmware_node import FAST, NodeProc, watch
+from firmware_node import FAST, NodeProc, cut_off, watch
 import payload as pl  # noqa: E402 (firmware/, put on the path by firmware_node)
 
 QUIET = {"temperature": {"interval_ms": 60000}, "humidity": {"interval_ms": 60000}}
@@ -26,9 +26,7 @@ def test_events_of_a_long_outage_stay_within_queue_count(broker, runtime, tmp_pa
     node = NodeProc(runtime, proxy, tmp_path, cfg, device)
     try:
         node.wait_log("online")
-        proxy.refuse(True)
-        proxy.cut()
-        node.wait_log("link down")
+        cut_off(proxy, node)
         for i in range(40):
             node.press_button()
             node.wait_log("button pressed", i + 1)
