@@ -97,7 +97,10 @@ def main():
 
     will = Will(T + "status", b"offline", qos=1, retain=False,
                 props={P.WILL_DELAY_INTERVAL: 0, P.CONTENT_TYPE: "text/plain"})
-    s = S.Session(CID, keepalive=1, session_expiry=0, receive_maximum=8,
+    # keep alive 2 s, not 1: Mosquitto 2.0 counts whole seconds and drops a client
+    # when now - last packet > keepalive * 3 // 2, which for 1 s is one tick of its
+    # clock, so pings every ~1.05 s were sometimes too late (a CI run saw it)
+    s = S.Session(CID, keepalive=2, session_expiry=0, receive_maximum=8,
                   user_properties=[("node", "test")], will=will, rx_size=1024,
                   tx_size=1024, max_inflight=8)
     s.connect(now_ms())
@@ -133,9 +136,10 @@ def main():
     check("messages_all_qos", msgs == [(0, b"payload-0", "x/y"), (1, b"payload-1", "x/y"),
                                        (2, b"payload-2", "x/y")], repr(msgs))
 
-    # keep alive 1 s: PINGREQ after 1 s idle, PINGRESP keeps the link alive
+    # keep alive 2 s: PINGREQ after 2 s idle; without PINGRESPs the session would
+    # call the link dead 3 s after the last packet in, so idle 4.5 s needs them
     t0 = now_ms()
-    link.pump(lambda e: now_ms() - t0 > 2500, timeout_ms=4000)
+    link.pump(lambda e: now_ms() - t0 > 4500, timeout_ms=6000)
     check("keepalive_ping", s.is_connected and not kinds(link.events, S.LINK_DEAD))
 
     pid = s.unsubscribe([T + "#", T + "never"])
