@@ -14,6 +14,7 @@ every key.
 
 import json
 import os
+import sys
 
 FILE = "config.json"
 LAST_GOOD = "config.last_good.json"
@@ -237,8 +238,22 @@ def _read(path, sensors, log=None, gone=None):
     n = os.stat(path)[6]
     if n > _MAX_FILE:  # a valid config is a few hundred bytes: not worth the heap
         raise ConfigError("%d bytes, over %d" % (n, _MAX_FILE))
-    with open(path) as f:
-        obj = json.loads(f.read())
+    with open(path, "rb") as f:
+        data = f.read()
+    text = data.decode()  # UnicodeError: not UTF-8 text
+    # MicroPython's json.loads alone takes what is not JSON: a hand-edited
+    # "fieldnode\v1" would run as "fieldnodev1" (CPython refuses it). The checker
+    # goes again after a boot's check (2.3 KB of heap as .mpy on 32-bit ports) and
+    # comes back with the first command payload
+    had = "strictjson" in sys.modules
+    import strictjson
+
+    try:
+        strictjson.check(data)
+    finally:
+        if not had:
+            del sys.modules["strictjson"]
+    obj = json.loads(text)
     sens = obj.get("sensors") if isinstance(obj, dict) else None
     dropped = []
     if sensors is not None and isinstance(sens, dict):

@@ -2,7 +2,8 @@
 it takes missing and extra commas, leading zeros, `1.`, raw control characters in
 strings, and unknown escapes, whose backslash it drops ("fieldnode\\v1" becomes
 "fieldnodev1"). A command whose payload only MicroPython reads must fail as it does
-on CPython, not run with values nobody sent. Loaded with the first command payload.
+on CPython, not run with values nobody sent; so must a hand-edited config.json.
+Loaded by config.load() at boot and used again for command payloads.
 
     check(data)   # ValueError naming what and where (a byte offset); else None
 """

@@ -150,6 +150,17 @@ with open(d + "/config.json", "w") as f:
     f.write('{"keepalive": 1}')  # valid JSON, bad value
 cfg, src = config.load(d)
 ok("load_bad_value", src == "last_good", src)
+# hand-edited, not JSON, but MicroPython's json.loads takes it: the backslash of an
+# unknown escape dropped ("fieldnode\\v1" read as "fieldnodev1"), a trailing comma,
+# a leading zero. Refused on every runtime, as CPython's parser does
+for text, why in (('{"keepalive": 45, "topic_prefix": "fieldnode\\v1"}', "unknown escape"),
+                  ('{"keepalive": 45,}', "at 17"), ('{"keepalive": 045}', "at 15")):
+    with open(d + "/config.json", "w") as f:
+        f.write(text)
+    logs = []
+    cfg, src = config.load(d, None, logs.append)
+    ok("load_lenient_json_refused", src == "last_good" and cfg["keepalive"] == 40
+       and logs and why in logs[0], (text, src, logs))
 with open(d + "/config.last_good.json", "w") as f:
     f.write("\x00garbage")
 cfg, src = config.load(d)
