@@ -1,6 +1,9 @@
 """The README's examples run on both runtimes; the client's heap and
 round-trip figures are measured under MicroPython with the library as .mpy."""
 
+import ast
+import re
+
 import pytest
 
 from runtimes import HOSTED, run
@@ -14,7 +17,12 @@ def test_readme_example(runtime, broker_factory):
     res = run(runtime, "client_example.py", broker.url)
     out = res.stdout
     assert "granted QoS 1" in out
-    assert "state fieldnode/v1/node-42/state/temp" in out and "fieldnode/temp;v=1" in out
+    assert "state fieldnode/v1/node-42/state/temp" in out and "fieldnode/reading;v=1" in out
+    # the reading it leaves retained is one the node's own tools read (schema v1)
+    from fieldnode.firmware import module
+
+    got = re.search(r"state fieldnode/v1/node-42/state/temp (b'[^']*')", out).group(1)
+    assert module("payload").decode(ast.literal_eval(got))["values"] == [(2137, -2)], got
     assert "command fieldnode/v1/node-42/cmd/blink 3" in out
     assert "reply done" in out and "req-1" in out
 

@@ -35,9 +35,10 @@ async def main():
     await client.subscribe(BASE + "/reply", qos=1, handler=on_reply)
     print("granted QoS", granted)
 
-    rc = await client.publish(BASE + "/state/temp", b"\x01\x07\x00\xe1", qos=1, retain=True,
-                              content_type="fieldnode/temp;v=1", payload_format_indicator=0,
-                              user_properties=[("unit", "0.1C")])
+    # a schema-v1 reading (docs/payload.md): version 1, sequence 7, 21.37 as 2137e-2
+    rc = await client.publish(BASE + "/state/temp", b"\x01\x00\x07\x16\x08\x59", qos=1,
+                              retain=True, content_type="fieldnode/reading;v=1",
+                              payload_format_indicator=0, user_properties=[("unit", "C")])
     print("state published, reason code", rc)
     await client.publish(BASE + "/cmd/blink", "3", qos=1,
                          response_topic=BASE + "/reply", correlation_data=b"req-1")
