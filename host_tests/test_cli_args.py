@@ -53,7 +53,7 @@ def test_argument_errors_exit_2(argv, message):
     (["config", "show", "extra", "--port", "/dev/null"], "config show takes no arguments"),
     (["config", "import", "--port", "/dev/null"], "config import takes FILE"),
     (["cmd", "node-1", "ping", "noequals"], "expected key=value, got 'noequals'"),
-    (["cmd", "node-1", "ping", "--timeout", "0"], "--timeout must be positive and finite"),
+    (["cmd", "node-1", "ping", "--timeout", "0"], "--timeout must be above 0 and at most 604800 (a week), in seconds"),
     (["flash", "--board", "esp32", "--firmware", "x.bin"], "--port is required for esp32"),
     (["flash", "--board", "unix", "--firmware", "x.bin"],
      "board unix is not flashed (it runs on the host)"),
@@ -63,15 +63,28 @@ def test_argument_errors_exit_2(argv, message):
     (["build", "--board", "unix", "--add", "/nonexistent"], "--add /nonexistent: not a directory"),
     # seconds and counts: were accepted (a negative wait, a monitor that never stops)
     (["flash", "--board", "rp2_pico_w", "--firmware", "x.uf2", "--wait", "-1"],
-     "--wait must be positive and finite"),
-    (["logs", "--port", "/dev/null", "--duration", "-1"], "--duration must be positive and finite"),
-    (["logs", "--port", "/dev/null", "--duration", "0"], "--duration must be positive and finite"),
+     "--wait must be above 0 and at most 604800 (a week), in seconds"),
+    (["logs", "--port", "/dev/null", "--duration", "-1"], "--duration must be above 0 and at most 604800 (a week), in seconds"),
+    (["logs", "--port", "/dev/null", "--duration", "0"], "--duration must be above 0 and at most 604800 (a week), in seconds"),
     (["monitor", "--count", "0"], "--count must be a positive number of messages"),
     (["monitor", "--count", "-1"], "--count must be a positive number of messages"),
     # was silently ignored: a UF2 copy erases nothing
     (["flash", "--board", "rp2_pico_w", "--firmware", "x.uf2", "--erase"],
      "--erase is for esptool boards: a UF2 copy cannot erase rp2_pico_w's flash (to wipe it, "
      "copy Raspberry Pi's flash_nuke.uf2 to the drive first)"),
+    # an empty option was taken for no option: the default build dir deployed, the
+    # port wait after a UF2 copy skipped
+    (["build", "--board", "unix", "--out", ""], "--out must not be empty"),
+    (["deploy", "--board", "unix", "--port", "/dev/null", "--build-dir", ""],
+     "--build-dir must not be empty"),
+    (["flash", "--board", "rp2_pico_w", "--firmware", "x.uf2", "--port", ""],
+     "--port must not be empty"),
+    (["monitor", "--cafile", "", "--url", "mqtts://127.0.0.1:1"], "--cafile must not be empty"),
+    # a key no board has: refused before the port is opened (the node stopped)
+    (["config", "get", "nokey", "--port", "/dev/null"],
+     "no config key 'nokey'"),
+    (["config", "get", "keepalive.x", "--port", "/dev/null"],
+     "no config key 'keepalive.x': keepalive is not an object"),
 ])
 def test_checked_arguments_exit_2_with_one_line(argv, message):
     r = fieldnode(*argv)
@@ -152,16 +165,32 @@ URL_FORM = "broker URL must look like mqtt://host[:port] or mqtts://host[:port] 
     (["cmd", "node-1", "ping", "--prefix", "site/+"], "--prefix: 'site/+' must not contain '+'"),
     (["cmd", "node-1", "ping", "--prefix", "$SYS"],  # waited out its timeout before
      "--prefix: '$SYS' must not start with '$' (topics starting with $ are the broker's)"),
-    (["cmd", "node-1", "ping", "--timeout", "inf"], "--timeout must be positive and finite"),
+    (["cmd", "node-1", "ping", "--timeout", "inf"], "--timeout must be above 0 and at most 604800 (a week), in seconds"),
     (["monitor", "--device", "a/b"], "--device: 'a/b' must not contain '/'"),
     (["monitor", "--device", "#"], "--device: '#' must not contain '#'"),
     (["monitor", "--prefix", ""], "--prefix must not be empty"),
-    (["monitor", "--duration", "nan"], "--duration must be positive and finite"),
+    (["monitor", "--duration", "nan"], "--duration must be above 0 and at most 604800 (a week), in seconds"),
     # a password in a bad URL is not echoed, also one holding a / or an @
     (["monitor", "--url", "mqtt://me:se/cr@t@127.0.0.1:0"], URL_FORM + ", got "
      "'mqtt://me:***@127.0.0.1:0'"),
     # bytes that are not UTF-8 (a traceback when the request was encoded)
     (["cmd", "node-1", "set_config", "device_id=\udcff"], "arguments must be UTF-8 text"),
+    # were tracebacks (urllib's ValueError, the idna codec, paho's topic checks, the
+    # struct of a Message Expiry Interval, socket.settimeout), some after connecting
+    (["monitor", "--url", "mqtt://[::1"], URL_FORM + ", got 'mqtt://[::1'"),
+    (["cmd", "node-1", "ping", "--url", "mqtt://[zz]:1"], URL_FORM + ", got 'mqtt://[zz]:1'"),
+    (["monitor", "--url", "mqtt://a\udcffb:1883"], URL_FORM + ", got 'mqtt://a\\udcffb:1883'"),
+    (["monitor", "--url", "mqtt://%s:1883" % ("h" * 64)],
+     URL_FORM + ", got 'mqtt://%s:1883'" % ("h" * 64)),
+    (["cmd", "a\udcffb", "ping"], "device id must be UTF-8 text"),
+    (["cmd", "node-1", "p\udcff"], "command name must be UTF-8 text"),
+    (["monitor", "--prefix", "x\udcff"], "--prefix must be UTF-8 text"),
+    (["monitor", "--device", "d" * 70000], "--device must be at most 64 characters, got 70000"),
+    (["cmd", "d" * 65, "ping"], "device id must be at most 64 characters, got 65"),
+    (["cmd", "node-1", "ping", "--timeout", "5000000000"],
+     "--timeout must be above 0 and at most 604800 (a week), in seconds"),
+    (["cmd", "node-1", "ping", "--timeout", "1e12"],
+     "--timeout must be above 0 and at most 604800 (a week), in seconds"),
 ])
 def test_broker_url_and_topic_parts_are_checked_before_connecting(argv, message):
     """Refused before any connection is tried: these raised a traceback from urllib or
@@ -245,7 +274,7 @@ def test_config_values_of_text_keys_are_taken_as_written(key, text, value):
      "--cert /nonexistent/c.pem: no such file"),
     # the other arguments are checked first
     (["cmd", "node-1", "ping", "--url", "mqtts://h", "--cert", "c.pem", "--timeout", "0"],
-     "--timeout must be positive and finite"),
+     "--timeout must be above 0 and at most 604800 (a week), in seconds"),
 ])
 def test_tls_options_are_checked_before_connecting(argv, message):
     """TLS options (mosquitto_sub's names) only with mqtts://, --cert with --key, files that

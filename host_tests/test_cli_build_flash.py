@@ -452,8 +452,8 @@ def test_flash_esp32_a_truncated_image_says_so(tmp_path):
 
 @pytest.mark.parametrize("extra, message", [
     (["--erase"], "--erase is for esptool boards: a UF2 copy cannot erase rp2_pico_w's flash"),
-    (["--wait", "-1"], "--wait must be positive and finite"),
-    (["--wait", "0"], "--wait must be positive and finite"),
+    (["--wait", "-1"], "--wait must be above 0 and at most 604800 (a week), in seconds"),
+    (["--wait", "0"], "--wait must be above 0 and at most 604800 (a week), in seconds"),
 ])
 def test_flash_rp2_wrong_options_exit_2_before_touching_the_drive(tmp_path, extra, message):
     fw = tmp_path / "ok.uf2"

@@ -1,11 +1,14 @@
 """fieldnode deploy, config and logs against the MicroPython unix port on a pty (socat),
 through the real mpremote: the "board's" filesystem is the micropython process's cwd."""
 
+import contextlib
 import filecmp
 import json
 import os
 import re
 import shutil
+import stat
+import threading
 import time
 
 import pytest
@@ -161,8 +164,26 @@ def test_serial_port_errors(device, bundle, tmp_path):
         holder.close()
 
 
-def test_no_repl_answering(tmp_path):
-    master, slave = os.openpty()            # a port where nothing answers
+@pytest.mark.parametrize("talk", ["silent", "chatty"])
+def test_no_repl_answering(tmp_path, talk):
+    """A port where nothing answers, or a device that sends without pause and never
+    a REPL (a GPS, say): one line within seconds. mpremote's own deadline counts only
+    while the port is silent, so the chatty one hung the CLI for ever."""
+    master, slave = os.openpty()
+    stop = threading.Event()
+
+    def chatter():  # what the device sends; what the CLI writes is read and dropped
+        os.set_blocking(master, False)
+        while not stop.is_set():
+            with contextlib.suppress(BlockingIOError):
+                os.write(master, b"$GPGGA,123519,4807.038,N,01131.000,E,1,08*47\r\n" * 8)
+            with contextlib.suppress(BlockingIOError):
+                os.read(master, 4096)
+            time.sleep(0.001)
+
+    th = threading.Thread(target=chatter, daemon=True)
+    if talk == "chatty":
+        th.start()
     try:
         port = os.ttyname(slave)
         t0 = time.monotonic()
@@ -171,6 +192,9 @@ def test_no_repl_answering(tmp_path):
         assert r.stderr == ("fieldnode config: no MicroPython REPL answering on %s (wrong port, "
                             "or the running program ignores Ctrl-C?)\n" % port)
     finally:
+        stop.set()
+        if th.is_alive():
+            th.join()
         os.close(master)
         os.close(slave)
 
@@ -232,8 +256,10 @@ def test_config_set_get_show_and_secrets(node_device):
     assert r.stdout.split() == ["hunter2"]
     r = fieldnode("config", "show", "--show-secrets", "--port", dev.port)
     assert json.loads(r.stdout)["wifi_password"] == "hunter2"
-    r = fieldnode("config", "get", "nope", "--port", dev.port)
-    assert r.returncode == 1 and "no config key 'nope'" in r.stderr
+    r = fieldnode("config", "get", "nope", "--port", dev.port)   # no board has it: exit 2
+    assert r.returncode == 2 and "no config key 'nope'" in r.stderr
+    r = fieldnode("config", "get", "sensors.nope", "--port", dev.port)  # not this board's
+    assert r.returncode == 1 and "no config key 'sensors.nope'" in r.stderr
     # --reset: Ctrl-D after the write (the unix port's REPL exits on it; a board reboots)
     r = fieldnode("config", "set", "keepalive=75", "--reset", "--port", dev.port)
     assert r.returncode == 0 and "soft reset" in r.stderr
@@ -316,6 +342,15 @@ def test_config_export_to_a_bad_path_is_one_line_and_writes_nothing(node_device,
         one_line_error(r, 1, "cannot write %s: %s" % (path, reason))
     assert sorted(os.listdir(tmp_path)) == ["board", "plain"]
     assert dev.alive()
+
+    # a pipe (or a device: as root `config export /dev/null`) was replaced by a file
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    r = fieldnode("config", "export", fifo, "--port", dev.port)
+    one_line_error(r, 1, "cannot write %s: not a regular file (a device or a pipe; without a "
+                   "FILE the output goes to stdout)" % fifo)
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    fifo.unlink()
 
     # an existing file is replaced whole (keeping its mode), through a symlink its target
     target = tmp_path / "saved.json"

@@ -248,3 +248,21 @@ def test_unreadable_file_exits_2(tmp_path):
     r = fieldnode("monitor", "--url", "mqtts://127.0.0.1:1", "--cafile", ca)
     assert r.returncode == 2
     assert r.stderr == "fieldnode monitor: --cafile %s: not readable (permission denied)\n" % ca
+
+
+def test_empty_or_huge_cafile_exits_2(tls, tmp_path):
+    """An empty --cafile trusted every CA of the system (ssl's cadata=b"" loads the
+    defaults): a broker the file does not vouch for was accepted. A huge one (say
+    /dev/zero) was read whole into memory."""
+    empty = tmp_path / "empty.pem"
+    empty.write_bytes(b"")
+    huge = tmp_path / "huge.pem"
+    huge.write_bytes(b"\0" * (2 << 20))
+    # the system's CAs here: the broker's own CA, so the old code connected
+    env = {"SSL_CERT_FILE": _file(tls, "ca.pem")}
+    for path, why in ((empty, "no CA certificate in it (the file is empty)"),
+                      (huge, "over 1048576 bytes: not a certificate or key file")):
+        r = fieldnode("monitor", "--url", tls["url"]["tls"], "--cafile", path,
+                      "--duration", "1", env=env)
+        assert (r.returncode, r.stderr) == (2, "fieldnode monitor: --cafile %s: %s\n"
+                                            % (path, why)), r.stdout

@@ -42,6 +42,11 @@ def parse_args(argv=None):
 def check_args(args):
     """Wrong arguments that argparse cannot see: a CliError with exit code 2 before the
     subcommand runs (the subcommands check their own others)."""
+    # an option given as "" would pass for one not given (its default taken)
+    sub = next(a for a in parser()._actions if isinstance(a, argparse._SubParsersAction))
+    for action in sub.choices[args.subcommand]._actions:
+        if action.option_strings and getattr(args, action.dest, None) == "":
+            raise CliError("%s must not be empty" % action.option_strings[-1], code=2)
     if args.subcommand == "build":
         for d in args.add:
             if not os.path.isdir(d):

@@ -36,6 +36,7 @@ import errno
 import io
 import json
 import os
+import stat
 import sys
 import tempfile
 
@@ -129,6 +130,13 @@ def atomic_output(path, private=False):
     target = os.path.realpath(path)     # through a symlink: its target is replaced
     if os.path.isdir(target) or path.endswith(os.sep):
         raise failed(os.strerror(errno.EISDIR))
+    try:
+        regular = stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        regular = True                  # none yet (or unreachable: mkstemp says why)
+    if not regular:   # a device or a pipe: a rename would put a file in its place
+        raise failed("not a regular file (a device or a pipe; without a FILE the "
+                     "output goes to stdout)")
     try:
         mode = os.stat(target).st_mode & 0o7777     # a replaced file keeps its mode
     except OSError:
@@ -272,6 +280,14 @@ def check_args(args):
     if args.merge and args.action != "import":
         raise CliError("--merge goes with config import", code=2)
     args.changes = []
+    if args.action == "get":    # a key no board has: said before the node is stopped
+        schema = module("config").SCHEMA
+        for key in args.items:
+            head, dot, _ = key.partition(".")
+            if head not in schema:
+                raise CliError("no config key %r" % key, code=2)
+            if dot and head != "sensors":
+                raise CliError("no config key %r: %s is not an object" % (key, head), code=2)
     if args.action == "set":    # checked before the port is opened (and the node stopped)
         for item in args.items:
             key, eq, text = item.partition("=")

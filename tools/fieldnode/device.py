@@ -12,6 +12,7 @@ import contextlib
 import io
 import json
 import os
+import time
 
 from . import CliError
 
@@ -119,6 +120,29 @@ def open_port(port, baud=115200):
         raise CliError("cannot open serial port %s: %s" % (port, reason or "unknown error")) from None
 
 
+@contextlib.contextmanager
+def _deadline(ser, seconds=REPL_TIMEOUT_S):
+    """Reads on `ser` fail (TransportError) once `seconds` have passed. mpremote's
+    timeout_overall counts only while the port is silent, so a device that sends
+    without pause (a GPS, a chatty program that ignores Ctrl-C) held it for ever."""
+    from mpremote.transport import TransportError
+
+    end = time.monotonic() + seconds
+
+    def timed(fn):
+        def call(*args):
+            if time.monotonic() > end:
+                raise TransportError("no raw REPL within %d s" % seconds)
+            return fn(*args)
+        return call
+
+    ser.read, ser.inWaiting = timed(ser.read), timed(ser.inWaiting)
+    try:
+        yield
+    finally:
+        del ser.read, ser.inWaiting  # the class's own again
+
+
 class Device:
     """`with Device(port) as dev:` the raw REPL of the board on `port`."""
 
@@ -132,7 +156,7 @@ class Device:
 
         self.transport = open_port(self.port, self.baud)
         try:
-            with contextlib.redirect_stdout(io.StringIO()):
+            with contextlib.redirect_stdout(io.StringIO()), _deadline(self.transport.serial):
                 self.transport.enter_raw_repl(soft_reset=False, timeout_overall=REPL_TIMEOUT_S)
         except (TransportError, OSError):
             self.close()

@@ -4,7 +4,6 @@ mqtts:// is TLS with the options mosquitto_sub has: --cafile (the CAs to trust, 
 the system's or $SSL_CERT_FILE), --cert/--key (a client certificate, mutual TLS),
 --insecure (the broker's host name goes unchecked). A refused handshake is named."""
 
-import math
 import os
 import re
 import socket
@@ -21,6 +20,9 @@ from .firmware import module
 DEFAULT_URL = "mqtt://127.0.0.1:1883"
 PREFIX = "fieldnode/v1"
 PORTS = {"mqtt": 1883, "mqtts": 8883}
+MAX_PART = 64               # a device id, prefix or command name: as the node's device_id
+MAX_SECONDS = 7 * 86400     # a timeout, wait or duration (until Ctrl-C without one)
+MAX_FILE = 1 << 20          # a CA, certificate or key file
 
 
 def add_arguments(parser):
@@ -55,12 +57,18 @@ def shown(url):
 def check_url(url):
     """(urlsplit parts, port) of a broker URL; anything but mqtt[s]://host[:port] with a
     port in 1..65535 is a wrong argument (CliError, exit code 2)."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname   # ValueError: a bad [IPv6] literal
+        host.encode("idna")     # UnicodeError: not text (bytes from a non-UTF-8 argv), or
+        # a label over 63 characters; AttributeError: no host
+    except (ValueError, UnicodeError, AttributeError):
+        parts = host = None
     try:
         port = parts.port
-    except ValueError:          # not a number, or above 65535
+    except (ValueError, AttributeError):  # not a number, or above 65535
         port = 0
-    if parts.scheme not in PORTS or not parts.hostname or port == 0:
+    if not host or parts.scheme not in PORTS or port == 0:
         env = " (from $FIELDNODE_BROKER)" if url == os.getenv("FIELDNODE_BROKER") else ""
         raise CliError("broker URL must look like mqtt://host[:port] or mqtts://host[:port] "
                        "(port 1-65535), got %r%s" % (shown(url), env), code=2)
@@ -73,6 +81,13 @@ def check_topic_part(what, value, slashes=False):
     if not value:
         raise CliError("%s must not be empty" % what, code=2)
     try:
+        value.encode()
+    except UnicodeError:        # bytes from a non-UTF-8 argv: surrogates
+        raise CliError("%s must be UTF-8 text" % what, code=2) from None
+    if len(value) > MAX_PART:
+        raise CliError("%s must be at most %d characters, got %d" % (what, MAX_PART, len(value)),
+                       code=2)
+    try:
         module("config").topic_part(what, value, slashes)
     except ValueError as e:
         raise CliError(str(e), code=2) from None
@@ -82,10 +97,11 @@ def check_topic_part(what, value, slashes=False):
 
 
 def check_seconds(option, value):
-    """`value` of a seconds option (None: not given) must be positive and finite; else a
-    CliError, exit code 2."""
-    if value is not None and not 0 < value < math.inf:
-        raise CliError("%s must be positive and finite" % option, code=2)
+    """`value` of a seconds option (None: not given) must be positive and at most a week
+    (MAX_SECONDS); else a CliError, exit code 2."""
+    if value is not None and not 0 < value <= MAX_SECONDS:
+        raise CliError("%s must be above 0 and at most %d (a week), in seconds"
+                       % (option, MAX_SECONDS), code=2)
 
 
 _TLS_OPTIONS = ("--cafile", "--cert", "--key", "--insecure")
@@ -105,7 +121,10 @@ def _read(option, path):
     argument (CliError, exit code 2)."""
     try:
         with open(path, "rb") as f:
-            return f.read()
+            data = f.read(MAX_FILE + 1)
+        if len(data) <= MAX_FILE:
+            return data
+        why = "over %d bytes: not a certificate or key file" % MAX_FILE
     except FileNotFoundError:
         why = "no such file"
     except IsADirectoryError:
@@ -140,6 +159,9 @@ def tls_context(args):
                        else "--key needs --cert (the client certificate)", code=2)
     if args.cafile is not None:     # only its CAs, not the system's
         data = _read("--cafile", args.cafile)
+        if not data:  # (cadata=b"" would load the system's CAs: trusting everything)
+            raise CliError("--cafile %s: no CA certificate in it (the file is empty)"
+                           % args.cafile, code=2)
         try:
             if re.search(rb"(?m)^(\xef\xbb\xbf)?\s*-----BEGIN ", data):  # PEM [RFC 7468 2]
                 context = ssl.create_default_context(cafile=args.cafile)
