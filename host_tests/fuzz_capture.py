@@ -29,7 +29,7 @@ OUT = os.path.join(HERE, "fuzz_seeds.json")
 
 
 async def session(url):
-    c = Client("fuzz-cap", keepalive=1, session_expiry=60, topic_alias_maximum=4,
+    c = Client("fuzz-cap", keepalive=2, session_expiry=60, topic_alias_maximum=4,
                request_response_info=True, user_properties=[("k", "v")])
     await c.connect(url)
     got = []
@@ -44,7 +44,7 @@ async def session(url):
         await asyncio.sleep(0.01)
     await c.publish("nobody/here", b"", qos=1)  # PUBACK 0x10 No matching subscribers
     await c.unsubscribe("cap/#")
-    await asyncio.sleep(1.6)  # keep alive 1 s: a PINGREQ/PINGRESP
+    await asyncio.sleep(2.6)  # keep alive 2 s: a PINGREQ/PINGRESP
     await c.disconnect()
     # a server DISCONNECT for a protocol error: PUBLISH with QoS 3 (0x81 / 0x82)
     c = Client("fuzz-cap-2")

@@ -192,11 +192,15 @@ def send(dev, local, changed):
 def deploy(board_name, port, build_dir=None, reset=True, baud=115200, replace_main=False):
     """Send changed files; returns (sent, skipped) counts."""
     board = boards.load(board_name)
-    if build_dir is None:
-        build_dir = os.path.relpath(os.path.join(ROOT, "build", board_name))
-    if not os.path.isdir(build_dir):  # (named as given: ../../x for /x helped nobody)
+    given = build_dir
+    build_dir = build_dir or os.path.join(ROOT, "build", board_name)
+    if not os.path.isdir(build_dir):  # named as given (../../x for /x helped nobody)
+        try:
+            shown = given or os.path.relpath(build_dir)
+        except OSError:  # (no working directory any more)
+            shown = build_dir
         raise CliError("no build in %s: run `fieldnode build --board %s` first"
-                       % (build_dir, board_name))
+                       % (shown, board_name))
     files = bundle_files(build_dir, board_name)
     local = {}
     for rel in files:

@@ -19,7 +19,7 @@ from .mqtt import check_seconds
 def stream(port, duration=None, reset=False, out=None, baud=115200):
     """Copy the port's output to `out` until `duration` seconds (Ctrl-C: KeyboardInterrupt;
     the port closed: CliError); returns bytes seen."""
-    check_seconds("--duration", duration)
+    check_seconds("--duration", duration, None)
     out = out or sys.stdout.buffer
     transport = open_port(port, baud)
     seen = 0

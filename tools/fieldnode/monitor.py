@@ -99,7 +99,7 @@ def check_args(args):
     mqtt.check_topic_part("--prefix", args.prefix, slashes=True)
     if args.device is not None:
         mqtt.check_topic_part("--device", args.device)
-    mqtt.check_seconds("--duration", args.duration)
+    mqtt.check_seconds("--duration", args.duration, None)
     if args.count is not None and args.count < 1:
         raise CliError("--count must be a positive number of messages", code=2)
     return mqtt.tls_context(args)

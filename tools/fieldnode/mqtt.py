@@ -4,6 +4,7 @@ mqtts:// is TLS with the options mosquitto_sub has: --cafile (the CAs to trust, 
 the system's or $SSL_CERT_FILE), --cert/--key (a client certificate, mutual TLS),
 --insecure (the broker's host name goes unchecked). A refused handshake is named."""
 
+import math
 import os
 import re
 import socket
@@ -21,7 +22,7 @@ DEFAULT_URL = "mqtt://127.0.0.1:1883"
 PREFIX = "fieldnode/v1"
 PORTS = {"mqtt": 1883, "mqtts": 8883}
 MAX_PART = 64               # a device id, prefix or command name: as the node's device_id
-MAX_SECONDS = 7 * 86400     # a timeout, wait or duration (until Ctrl-C without one)
+MAX_SECONDS = 7 * 86400     # a timeout or wait (a Message Expiry, settimeout's limit)
 MAX_FILE = 1 << 20          # a CA, certificate or key file
 
 
@@ -96,12 +97,16 @@ def check_topic_part(what, value, slashes=False):
                        "broker's)" % (what, value), code=2)
 
 
-def check_seconds(option, value):
-    """`value` of a seconds option (None: not given) must be positive and at most a week
-    (MAX_SECONDS); else a CliError, exit code 2."""
-    if value is not None and not 0 < value <= MAX_SECONDS:
-        raise CliError("%s must be above 0 and at most %d (a week), in seconds"
-                       % (option, MAX_SECONDS), code=2)
+def check_seconds(option, value, most=MAX_SECONDS):
+    """`value` of a seconds option (None: not given) must be positive and at most `most`
+    (a timeout or wait: a week; None for a --duration, which only has to be finite);
+    else a CliError, exit code 2."""
+    if value is None or 0 < value <= (most or math.inf) and value < math.inf:
+        return
+    if most is None:
+        raise CliError("%s must be positive and finite" % option, code=2)
+    raise CliError("%s must be above 0 and at most %d (a week), in seconds" % (option, most),
+                   code=2)
 
 
 _TLS_OPTIONS = ("--cafile", "--cert", "--key", "--insecure")
