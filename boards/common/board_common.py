@@ -58,10 +58,16 @@ async def join(wlan, ssid, password, timeout_ms, reason_of):
             try:
                 wlan.connect(ssid, password)
             except OSError:
-                if last == "timeout":  # the very first connect() refused: no radio
-                    raise NetworkError("no_network")  # (rp2: cyw43 did not start)
-                last = "connect_failed"  # the driver refused: again after _RETRY_MS
-                failed_at = now
+                # esp32 refuses while its driver rejoins by itself, as it does after a
+                # lost link (ESP_ERR_WIFI_CONN, "Wifi Internal Error"): stop that first
+                try:
+                    wlan.disconnect()
+                    wlan.connect(ssid, password)
+                except OSError:
+                    if last == "timeout":  # the very first connect() refused: no radio
+                        raise NetworkError("no_network")  # (rp2: cyw43 did not start)
+                    last = "connect_failed"  # the driver refused: again after _RETRY_MS
+                    failed_at = now
         elif wlan.isconnected():
             return
         else:
@@ -85,13 +91,14 @@ _wlan = None  # the station interface, made by the first station_up()
 _clock_set = False  # set_clock() succeeded since boot
 _clock_retry = None  # the NTP host of a set_clock() that failed, to try again
 _clock_tried = ticks_ms()  # when set_clock() was tried last
+_ntp_addr = None  # (host, address) of the last NTP host looked up
 
 
 async def _ntp_time(host):
     """The transmit timestamp (NTP seconds, 32 bits) of NTP server ``host``'s answer.
 
-    Only the DNS lookup of ``host`` blocks (an IP address has none); it is done once,
-    not retried. The request goes out on a non-blocking UDP socket, read every
+    Only the DNS lookup of ``host`` blocks (an IP address has none), with an armed
+    watchdog fed meanwhile by a timer (`_feeding`); its answer is kept for retries. The request goes out on a non-blocking UDP socket, read every
     `_NTP_POLL_MS` with the loop free; at most `_NTP_TRIES` requests, each waited for
     `_NTP_TIMEOUT_MS`. A reply counts if it is a whole one (48 bytes) from a server
     (mode 4) with a nonzero stratum (0 is a kiss-o'-death); others are skipped.
@@ -99,7 +106,16 @@ async def _ntp_time(host):
     bad replies came).
     """
     import socket
-    addr = socket.getaddrinfo(host, NTP_PORT)[0][-1]
+    global _ntp_addr
+    if _ntp_addr is None or _ntp_addr[0] != host:  # (a retry after a lost reply: none)
+        t = _feeding()  # getaddrinfo blocks; rp2's lwIP waits ~7 s per silent DNS server,
+        try:  # past its 8.4 s watchdog, and runs scheduled callbacks meanwhile (esp32's
+            addr = socket.getaddrinfo(host, NTP_PORT)[0][-1]  # does not: watchdog_ms)
+        finally:
+            if t is not None:
+                t.deinit()
+        _ntp_addr = (host, addr)
+    addr = _ntp_addr[1]
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
         s.setblocking(False)
@@ -224,6 +240,7 @@ def config_dir():
 _wdt = None
 _wdt_ms = 0
 _hold = None  # the machine.Timer of wdt_hold()
+TIMER_ID = -1  # the machine.Timer board_common uses: -1 virtual (rp2); the esp32 board sets 0
 _button = None
 _led = None
 
@@ -240,15 +257,23 @@ def wdt_feed(_timer=None):
         _wdt.feed()
 
 
-def wdt_hold(timer_id):
-    """board_api's `wdt_hold` through `machine.Timer` ``timer_id`` (-1: a virtual
-    timer). Its callback is scheduled, so it runs at the REPL and between the
-    bytecodes of whatever the tools execute there; a soft reset stops it."""
+def _feeding():
+    """A `machine.Timer` (`TIMER_ID`) feeding an armed watchdog from now on, or None
+    (none armed, or wdt_hold's feeds it). Its callback is scheduled: it runs between
+    bytecodes, at the REPL, and while the rp2 port waits in a blocking call."""
+    if _wdt is None or _hold is not None:
+        return None
+    t = machine.Timer(TIMER_ID)
+    t.init(mode=machine.Timer.PERIODIC, period=max(100, min(1000, _wdt_ms // 4)),
+           callback=wdt_feed)
+    return t
+
+
+def wdt_hold():
+    """board_api's `wdt_hold` (`_feeding` until a soft reset stops the timer)."""
     global _hold
-    if _wdt is not None and _hold is None:
-        _hold = machine.Timer(timer_id)
-        _hold.init(mode=machine.Timer.PERIODIC, period=max(100, min(1000, _wdt_ms // 4)),
-                   callback=wdt_feed)
+    if _hold is None:
+        _hold = _feeding()
 
 
 def button_pressed_on(pin_id):

@@ -24,7 +24,8 @@ import machine
 import network
 from board_common import (NetworkError, button_pressed_on, config_dir,  # noqa: F401
                           default_broker, deepsleep, led_on, lightsleep, mem_free,
-                          network_ok, reset, rssi, station_up, unique_id, wdt_feed)
+                          network_ok, reset, rssi, station_up, unique_id, wdt_feed,
+                          wdt_hold)  # (rp2's machine.Timer: virtual ones only, -1)
 from mqtt5._compat import const
 
 NAME = "rp2_pico_w"
@@ -82,17 +83,19 @@ def read_sensor(name):
         tenth_mv = _read(4) * 33000 // 4095           # 0.1 mV steps, 3.3 V reference
         return 2700 - ((tenth_mv - 7060) * 10000 + 860) // 1721
     if name == "vsys":
+        if _adc[0] is None:  # made first: it allocates, and nothing may fail with
+            _adc[0] = machine.ADC(3)  # GPIO29 switched (the cyw43's clock: Wi-Fi off)
         mem = machine.mem32
         irq = machine.disable_irq()
+        ctrl, pad = mem[_GPIO29_CTRL], mem[_GPIO29_PAD]
         try:
-            ctrl, pad = mem[_GPIO29_CTRL], mem[_GPIO29_PAD]
             mem[_GPIO29_CTRL] = _FUNC_NULL
             mem[_GPIO29_PAD] = _PAD_ANALOG
             _read(3)                                   # let the pin settle
             raw = _read(3)
+        finally:  # whatever happened: the Wi-Fi chip's clock pin back, interrupts on
             mem[_GPIO29_PAD] = pad
             mem[_GPIO29_CTRL] = ctrl
-        finally:
             machine.enable_irq(irq)
         return raw * 9900 // 4095                     # 3 x 3.3 V full scale, in mV
     raise ValueError("no sensor %r" % name)
@@ -110,9 +113,6 @@ def wdt_start(timeout_ms):
     """Arm the watchdog; timeouts above the RP2040's 8388 ms are clamped to it."""
     board_common.wdt_start(min(timeout_ms, _WDT_MAX_MS))
 
-
-def wdt_hold():
-    board_common.wdt_hold(-1)  # rp2 has virtual timers only
 
 
 def reset_cause():

@@ -10,7 +10,8 @@ joins that fail, a missing radio. Driver behaviour follows the ports' C code:
   link reads STAT_IDLE (link down) and the driver does not rejoin on its own.
 - esp32 (ports/esp32/network_wlan.c): while not connected status is the last
   ESP-IDF disconnect reason (kept until the next success), and the driver keeps
-  retrying the join itself, so a returning AP is rejoined without a connect().
+  retrying the join itself, so a returning AP is rejoined without a connect(); a
+  connect() meanwhile is refused ("Wifi Internal Error") until a disconnect().
 
 Call ``use_port("esp32"|"rp2")`` before the board module is imported.
 """
@@ -96,6 +97,10 @@ class WLAN:
         AIR.connects += 1
         if not self._active or not AIR.radio:
             raise OSError(1)  # EPERM: the interface is not up (cyw43_wifi_join)
+        if AIR.port == "esp32" and self._joined_at is not None and not self._up:
+            # ESP-IDF refuses a connect while the station is joining, its own rejoin
+            # after a lost link included (ESP_ERR_WIFI_CONN; network_common.c)
+            raise OSError(-1, "Wifi Internal Error")
         self._ssid, self._key = ssid, key
         self._up = False
         self._joined_at = ticks_ms()

@@ -123,6 +123,14 @@ def sensors():
             rec[key] = board.read_sensor("temperature")
         ctrl, pad = 0x400140EC, 0x4001C078
         machine.mem32.regs.update({ctrl: 6, pad: 0x56})   # as the cyw43 PIO left it
+        machine.fake_adc[3] = MemoryError()  # a read that fails with GPIO29 switched
+        try:
+            board.read_sensor("vsys")
+        except MemoryError:
+            pass
+        rec["restored_after_error"] = [machine.mem32[ctrl], machine.mem32[pad],
+                                       machine.fake_state["irq_off"] == 0]
+        del machine.mem32.writes[:]
         machine.fake_adc[3] = 5000 // 3 * 65535 // 3300  # 5.0 V on VSYS, 1:3 divider
         rec["vsys"] = board.read_sensor("vsys")
         rec["restored"] = [machine.mem32[ctrl], machine.mem32[pad]]
