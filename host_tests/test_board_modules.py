@@ -84,6 +84,14 @@ def test_board_module_with_fakes(runtime, board):
     assert system["config_dir"] == "/"
     assert system["led"] == [1, 0]
     assert system["lightsleep"] == [250]
+    # the watchdog armed at 20 s (rp2: 8388 ms, its most) counts in light sleep: the sleep
+    # goes in fed pieces of half of it; rp2's deep sleep is a light sleep and a reset
+    if board == "esp32":
+        assert system["long_lightsleep"] == [[10000, 10000], 1]
+        assert system["long_deepsleep"] == [[], [20000]]  # the chip is off: no watchdog
+    else:
+        assert system["long_lightsleep"] == [[4194] * 4 + [3224], 4]
+        assert system["long_deepsleep"] == [[4194] * 3 + [3224], [4194]]
     assert system["reboots"] == ["reset", "deepsleep"] and system["deepsleep"] == [1000]
     if board == "esp32":
         assert system["causes"] == ["power_on", "hard_reset", "watchdog", "deepsleep",

@@ -303,11 +303,24 @@ def reset():
     machine.reset()
 
 
-def deepsleep(ms):
+def deepsleep(ms, light=False):
+    """board_api's `deepsleep`. ``light``: the port's deep sleep is a light sleep and
+    then a reset (rp2), so an armed watchdog counts through it: all but its last piece
+    is slept as `lightsleep` does."""
+    if light and _wdt is not None and ms > _wdt_ms // 2:
+        lightsleep(ms - _wdt_ms // 2)
+        ms = _wdt_ms // 2
     machine.deepsleep(ms)
 
 
 def lightsleep(ms):
+    """board_api's `lightsleep`. An armed watchdog keeps counting in light sleep (rp2:
+    at most 8.4 s), so the sleep goes in pieces of half its timeout, fed between."""
+    step = _wdt_ms // 2 if _wdt is not None else ms
+    while ms > step:
+        machine.lightsleep(step)
+        wdt_feed()
+        ms -= step
     machine.lightsleep(ms)
 
 

@@ -23,7 +23,7 @@ import board_common
 import machine
 import network
 from board_common import (NetworkError, button_pressed_on, config_dir,  # noqa: F401
-                          default_broker, deepsleep, led_on, lightsleep, mem_free,
+                          default_broker, led_on, lightsleep, mem_free,
                           network_ok, reset, rssi, station_up, unique_id, wdt_feed,
                           wdt_hold)  # (rp2's machine.Timer: virtual ones only, -1)
 from mqtt5._compat import const
@@ -107,6 +107,11 @@ def button_pressed():
 
 def led(on):
     led_on(_LED_PIN, on)
+
+
+def deepsleep(ms):
+    """rp2's deep sleep is a light sleep and a reset: the watchdog counts through it."""
+    board_common.deepsleep(ms, True)
 
 
 def wdt_start(timeout_ms):

@@ -174,7 +174,21 @@ def system():
     board.led(False)
     rec["led"].append(led.value())
     board.lightsleep(250)
-    rec["lightsleep"] = machine.fake_state["lightsleep"]
+    rec["lightsleep"] = machine.fake_state["lightsleep"][:]
+    # longer than the armed watchdog allows (rp2: 8388 ms): slept in fed pieces
+    del machine.fake_state["lightsleep"][:]
+    feeds = wdt.feeds
+    board.lightsleep(20000)
+    rec["long_lightsleep"] = [machine.fake_state["lightsleep"][:], wdt.feeds - feeds]
+    del machine.fake_state["lightsleep"][:]
+    try:
+        board.deepsleep(20000)
+    except SystemExit:
+        pass
+    rec["long_deepsleep"] = [machine.fake_state["lightsleep"][:],
+                             machine.fake_state["deepsleep"][:]]
+    del machine.fake_state["lightsleep"][:]
+    del machine.fake_state["deepsleep"][:]
     for call in (board.reset, lambda: board.deepsleep(1000)):
         try:
             call()
