@@ -39,6 +39,9 @@ def test_board_module_with_fakes(runtime, board):
     assert 1500 <= gone["ms"] < 3000 and gone["connects"] >= 2  # retried until the deadline
     back = rec["back"]
     assert (back["reason"], back["ok"], back["rssi"]) == ("ok", True, -70)
+    # a link lost between isconnected() and the esp32's rssi query: None, not an OSError
+    # that ended the stats task (and then the watchdog reset the board)
+    assert rec["rssi_race"]["rssi"] in ((None,) if board == "esp32" else (0,))
 
     for case, reason in (("wrong_password", "wrong_password"), ("no_ap", "no_ap_found")):
         assert rec[case]["reason"] == reason, rec[case]

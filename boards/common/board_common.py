@@ -221,7 +221,10 @@ def rssi():
     wlan = _wlan
     if wlan is None or not wlan.isconnected():
         return None
-    return wlan.status("rssi")
+    try:
+        return wlan.status("rssi")
+    except OSError:  # esp32: the link went between the two calls (no AP info); the
+        return None  # stats task that asks must not die of it (then the watchdog)
 
 
 def unique_id():

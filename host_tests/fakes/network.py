@@ -52,6 +52,7 @@ class _Air:
         self.join_ms = 30      # how long a join takes
         self.radio = True      # False: no Wi-Fi chip answers
         self.connects = 0      # connect() calls seen
+        self.rssi_fails = False  # status("rssi") as if the link had just gone
         self.country = "XX"
 
 
@@ -145,7 +146,7 @@ class WLAN:
             return self._status
         if param != "rssi":
             raise ValueError("unknown status param")
-        if not self._up:
+        if not self._up or AIR.rssi_fails:
             if AIR.port == "esp32":
                 raise OSError(-1, "Wifi Not Connected")
             return 0
