@@ -118,8 +118,10 @@ class Node:
                 await board.network_up(self.cfg["wifi_ssid"], self.cfg["wifi_password"],
                                        self.cfg["network_timeout_ms"])
                 return
-            except board.NetworkError as e:
-                log("network failed (%s): next try in %d s" % (e, pause // 1000))
+            except Exception as e:  # NetworkError, or whatever a driver raises: at
+                # boot nothing else would catch it, and no watchdog is armed yet (a
+                # board left at the REPL for good)
+                log("network failed (%s): next try in %d s" % (why(e), pause // 1000))
                 await sleep_ms(pause)
                 pause = min(pause * 2, 300000)
                 self.app.clock()  # the uptime stays true however long this takes

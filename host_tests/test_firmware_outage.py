@@ -132,6 +132,23 @@ def test_the_watchdog_is_fed_while_the_wifi_rejoins(broker, runtime, tmp_path):
         peer.stop()
 
 
+def test_a_driver_error_at_boot_is_retried_not_the_end(broker, runtime, tmp_path):
+    # The first join raised something other than NetworkError (an OSError from a
+    # driver, a MemoryError): it ended main.py at boot, before the watchdog was armed,
+    # and left the board at the REPL for good
+    err = tmp_path / "sim" / "network_error"
+    err.parent.mkdir(parents=True, exist_ok=True)
+    err.write_text("")
+    node = NodeProc(runtime, broker, tmp_path, FAST, "drverr-" + runtime)
+    try:
+        node.wait_log("simulated driver error): next try in 1 s")  # (MicroPython: EIO: too)
+        err.unlink()
+        node.wait_log("online", timeout=15)
+        assert node.proc.poll() is None and "Traceback" not in node.output, node.output
+    finally:
+        node.kill()
+
+
 def test_a_retained_command_is_not_run_at_every_boot(broker, runtime, tmp_path):
     # A request published with retain (by mistake, or by anyone allowed to publish
     # there) stays on the broker: the node's subscription got it at every boot and

@@ -10,7 +10,9 @@ clock, and tests steer the simulation through files in the config directory:
 - ``<config_dir>/sim/hang``: present = the next sensor read blocks (a hung driver:
   the watchdog must catch it);
 - ``<config_dir>/sim/network_down``: present = the Wi-Fi is gone (network_ok() is
-  False, and a join waits for the file to go, up to its timeout).
+  False, and a join waits for the file to go, up to its timeout);
+- ``<config_dir>/sim/network_error``: present = a join raises OSError, as a real
+  driver may (not NetworkError).
 
 Environment: FIELDNODE_DEVICE_ID (default ``unix-node``), FIELDNODE_BROKER
 (default ``mqtt://127.0.0.1:1883``), FIELDNODE_HOME (config directory, default
@@ -73,6 +75,12 @@ async def network_up(ssid, password, timeout_ms):
     from mqtt5._compat import sleep_ms
 
     end = ticks_add(ticks_ms(), timeout_ms)
+    try:
+        os.stat(_sim("network_error"))
+    except OSError:
+        pass
+    else:
+        raise OSError(5, "simulated driver error")  # EIO
     down = not network_ok()
     while not network_ok():
         if ticks_diff(ticks_ms(), end) >= 0:
