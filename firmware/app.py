@@ -203,9 +203,9 @@ class App:
                 (lvl == _LOW and (lo is None or v > lo + hyst)) or lvl == _UNKNOWN:
             new, code, what = _NORMAL, pl.EV_NORMAL, "normal"
         if new != lvl:
-            self.level[i] = new
             if lvl != _UNKNOWN or hi is not None or lo is not None:  # (else nothing to say)
                 self.event(self.names[i] + "_" + what, code, v, board.SENSORS[self.names[i]][1])
+            self.level[i] = new  # after: an event a full heap stopped is seen again
 
     async def publisher(self):
         """The newest reading of each sensor while up (after the birth, which the
@@ -219,6 +219,11 @@ class App:
                     break
                 try:
                     await self._publish_reading(i)
+                except MemoryError:  # a full heap: the reading waits for the next wake,
+                    gc.collect()  # and the line says it without allocating
+                    self.dirty[i] = 1
+                    print("node: publish of a reading failed: MemoryError")
+                    break
                 except Exception as e:  # whatever it is, the task goes on (watchdog)
                     log("publish of %s failed: %r" % (self.names[i], e))
 
@@ -289,9 +294,9 @@ class App:
                 if left <= 0:
                     self._dropped(name, seq, "expired while waiting")
                     continue
-                topic = self.base + "/event/" + name
-                try:
-                    await self.client.publish(topic, data, 1, False, pl.CT_EVENT, 0, left)
+                try:  # (the topic too: on a full heap it fails like the publish)
+                    await self.client.publish(self.base + "/event/" + name, data, 1, False,
+                                              pl.CT_EVENT, 0, left)
                 except Exception as e:  # expired in the offline queue, refused; the
                     if isinstance(e, MemoryError):  # task goes on whatever it was
                         gc.collect()
