@@ -21,16 +21,9 @@ from app import VERSION, App, log, why
 from commands import TX_SIZE, Commands
 from mqtt5 import Client, Will
 from mqtt5.supervisor import CONNECTING, DOWN, FATAL, STOPPED, UP, Supervisor, classify
-import mqtt5.transport as _transport
 from mqtt5._compat import const, sleep_ms
 
-_LOOKUP_COVER_MS = const(20000)  # a lookup with two silent DNS servers: ~14 s (lwIP)
-
-
-def _lookup(on):
-    # the broker's name lookup blocks the loop, and the keeper feeds nothing meanwhile:
-    # the board feeds the watchdog from a timer for it, 20 s at most
-    board.wdt_cover(_LOOKUP_COVER_MS if on else 0)
+_CONNECT_COVER_MS = const(20000)  # a lookup with two silent DNS servers: ~14 s (lwIP)
 
 
 def _loopback(host):
@@ -90,7 +83,6 @@ class Node:
                              will=Will(base + "/status", b"offline", qos=1, retain=True,
                                        delay=cfg["will_delay"] or None))
         # birth `online` first on every link: events queued while down come after it
-        _transport.on_lookup = _lookup
         self.sup = Supervisor(self.client, urls, on_state=self._on_state,
                               fatal_backoff_ms=cfg["fatal_backoff_s"] * 1000,
                               queue_count=cfg["queue_count"], queue_bytes=cfg["queue_bytes"],
@@ -101,6 +93,9 @@ class Node:
         self._end = asyncio.Event()  # set by stop()
 
     def _on_state(self, sup, state, reason):
+        # a connect's DNS lookup blocks the loop (the keeper feeds nothing meanwhile):
+        # the board covers the watchdog until the attempt ends, 20 s at most
+        board.wdt_cover(_CONNECT_COVER_MS if state == CONNECTING else 0)
         if state == UP:  # before the app's "online", which comes last
             log("connected to %s" % sup.url)
             if reason is not None:  # the broker refused <base>/cmd/+: nothing is answered

@@ -307,15 +307,3 @@ def test_disconnect_from_a_server_that_never_closes_still_closes(runtime):
     assert len(conns) == 3
     for c in conns:  # each got a DISCONNECT, then the client's close
         assert bytes(c.rx[:2]) == b"\xe0\x00" and c.closed_at is not None, (c.rx, c.closed_at)
-
-
-def test_a_lookup_hook_brackets_the_blocking_name_lookup(runtime, broker):
-    """transport.on_lookup(True/False) around the broker's name lookup, the one call
-    that blocks the loop on MicroPython: the node's board feeds its watchdog there."""
-    res = run(runtime, "client_lookup_hook.py", broker.port, runtime)
-    assert res.record(step="none")["calls"] == []
-    hooked = res.record(step="hooked")
-    assert hooked["calls"] == [True, False] and hooked["rc"] in (0, 0x10), hooked
-    bad = res.record(step="unresolved")
-    assert bad["calls"] == [True, False], bad
-    assert bad["error"] and "cannot resolve 'no-such-host.invalid'" in bad["error"], bad

@@ -10,13 +10,6 @@ import asyncio
 from ._compat import (set_nodelay, stream_backlog, stream_read_now, stream_readinto,
                       stream_socket)
 
-# An application's `on_lookup(True)` before the broker's name lookup, which blocks the
-# event loop on MicroPython (lwIP can wait ~7 s per DNS server that does not answer),
-# and `on_lookup(False)` after it: e.g. a board feeding its watchdog meanwhile. With
-# one set, the lookup is made first on its own; the stack's DNS cache then answers the
-# connect's. None: no separate lookup.
-on_lookup = None
-
 
 def parse_url(url):
     """'mqtt://host:port' -> ('mqtt', host, port). Port defaults to 1883 (8883 for
@@ -112,17 +105,6 @@ async def open_transport(url, timeout_ms=10000, tls=None):
     Name resolution (getaddrinfo) is the one blocking call on MicroPython.
     """
     scheme, host, port = parse_url(url)
-    hook = on_lookup
-    if hook is not None:
-        import socket
-
-        hook(True)
-        try:
-            socket.getaddrinfo(host, port)
-        except OSError as e:
-            raise unresolved(e, host)
-        finally:
-            hook(False)
     if scheme == "mqtts":
         from .tls import open_tls  # lazy: plain nodes never load TLS
 
