@@ -129,15 +129,6 @@ def wdt_hold():
     raise NotImplementedError
 
 
-def wdt_cover(ms):
-    """Keep an armed watchdog fed in the background for at most ``ms`` from now
-    (0: stop now), for a call that blocks the loop: the DNS lookup of a broker
-    connect, which the rp2 port's lwIP can hold ~7 s per DNS server that does not
-    answer, past its 8.4 s watchdog. A no-op when none is armed.
-    """
-    raise NotImplementedError
-
-
 def reset_cause():
     """Why the board last reset: "power_on", "hard_reset", "watchdog", "deepsleep",
     "soft_reset" or "unknown"."""

@@ -21,10 +21,7 @@ from app import VERSION, App, log, why
 from commands import TX_SIZE, Commands
 from mqtt5 import Client, Will
 from mqtt5.supervisor import CONNECTING, DOWN, FATAL, STOPPED, UP, Supervisor, classify
-from mqtt5._compat import const, sleep_ms
-
-_CONNECT_COVER_MS = const(20000)  # a lookup with two silent DNS servers: ~14 s (lwIP)
-
+from mqtt5._compat import sleep_ms
 
 def _loopback(host):
     # this host by name or address: localhost, 127.0.0.0/8, ::1 (nothing that only
@@ -93,9 +90,6 @@ class Node:
         self._end = asyncio.Event()  # set by stop()
 
     def _on_state(self, sup, state, reason):
-        # a connect's DNS lookup blocks the loop (the keeper feeds nothing meanwhile):
-        # the board covers the watchdog until the attempt ends, 20 s at most
-        board.wdt_cover(_CONNECT_COVER_MS if state == CONNECTING else 0)
         if state == UP:  # before the app's "online", which comes last
             log("connected to %s" % sup.url)
             if reason is not None:  # the broker refused <base>/cmd/+: nothing is answered

@@ -243,8 +243,6 @@ def config_dir():
 _wdt = None
 _wdt_ms = 0
 _hold = None  # the machine.Timer of wdt_hold()
-_cover = None  # the machine.Timer of wdt_cover(), feeding until _cover_end
-_cover_end = ticks_ms()
 TIMER_ID = -1  # the machine.Timer board_common uses: -1 virtual (rp2); the esp32 board sets 0
 _button = None
 _led = None
@@ -262,35 +260,16 @@ def wdt_feed(_timer=None):
         _wdt.feed()
 
 
-def _feeding(callback=wdt_feed):
+def _feeding():
     """A `machine.Timer` (`TIMER_ID`) feeding an armed watchdog from now on, or None
     (none armed, or wdt_hold's feeds it). Its callback is scheduled: it runs between
-    bytecodes, at the REPL, and while the rp2 port waits in a blocking call (the
-    esp32 port's lookups run none: there watchdog_ms must outlast them)."""
+    bytecodes, at the REPL, and while the rp2 port waits in a blocking call."""
     if _wdt is None or _hold is not None:
         return None
     t = machine.Timer(TIMER_ID)
     t.init(mode=machine.Timer.PERIODIC, period=max(100, min(1000, _wdt_ms // 4)),
-           callback=callback)
+           callback=wdt_feed)
     return t
-
-
-def _feed_until(t):
-    if ticks_diff(_cover_end, ticks_ms()) > 0:
-        wdt_feed()
-    else:
-        t.deinit()
-
-
-def wdt_cover(ms):
-    """board_api's `wdt_cover`: `_feeding` until ``ms`` from now."""
-    global _cover, _cover_end
-    _cover_end = ticks_add(ticks_ms(), ms)
-    if _cover is not None:
-        _cover.deinit()
-        _cover = None
-    if ms > 0:
-        _cover = _feeding(_feed_until)
 
 
 def wdt_hold():

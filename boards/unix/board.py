@@ -33,10 +33,9 @@ HAS_BUTTON = True
 HAS_WATCHDOG = False  # software watchdog: logs and exits non-zero
 
 _dir = []  # the config directory, once made
-# [timeout_ms, ticks_ms of the last feed, held (wdt_hold), covered (wdt_cover), its
-# end]: the monotonic clock, so the host's wall clock being set (NTP) neither trips
-# nor stalls the watchdog
-_wdt = [0, 0, 0, 0, 0]
+# [timeout_ms, ticks_ms of the last feed, held (wdt_hold)]: the monotonic clock, so
+# the host's wall clock being set (NTP) neither trips nor stalls the watchdog
+_wdt = [0, 0, 0]
 
 
 class NetworkError(Exception):
@@ -166,10 +165,8 @@ def _die(status):
 def _watch():
     while True:
         time.sleep(0.1)
-        if _wdt[3] and ticks_diff(_wdt[4], ticks_ms()) <= 0:
-            _wdt[3] = 0  # wdt_cover()'s time is up
-        if _wdt[2] or _wdt[3]:
-            _wdt[1] = ticks_ms()  # wdt_hold(), wdt_cover(): fed from here, as a Timer does
+        if _wdt[2]:
+            _wdt[1] = ticks_ms()  # wdt_hold(): fed from here, as a board's Timer does
         late = ticks_diff(ticks_ms(), _wdt[1])
         if late > _wdt[0]:
             try:  # (on a full heap it still ends the process)
@@ -199,11 +196,6 @@ def wdt_feed():
 
 def wdt_hold():
     _wdt[2] = 1
-
-
-def wdt_cover(ms):
-    _wdt[4] = ticks_add(ticks_ms(), ms)
-    _wdt[3] = 1 if ms > 0 else 0
 
 
 def reset_cause():

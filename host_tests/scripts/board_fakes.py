@@ -162,26 +162,6 @@ def system():
     board.wdt_feed()
     wdt = machine.fake_state["wdt"]
     rec["wdt"] = [wdt.timeout, wdt.feeds]
-    # a broker connect ahead, whose DNS lookup blocks the loop: a timer feeds the
-    # watchdog until the attempt ends (wdt_cover(0)), or for the time given at most
-    timers = machine.fake_state["timers"]
-    board.wdt_cover(20000)
-    cover = timers[-1]
-    feeds = wdt.feeds
-    cover.fake_fire()
-    rec["cover"] = [len(timers), cover.id, wdt.feeds - feeds]
-    board.wdt_cover(0)
-    rec["cover"].append(cover.callback is None)
-    board.wdt_cover(1)  # its time is up by the next fire: it stops itself
-    late = timers[-1]
-    start = ticks_ms()
-    while ticks_diff(ticks_ms(), start) < 5:
-        pass
-    feeds = wdt.feeds
-    late.fake_fire()
-    rec["cover"] += [wdt.feeds - feeds, late.callback is None]
-    del timers[:]  # (those of wdt_hold below, counted alone)
-    feeds_before_hold = wdt.feeds
     # stopped with Ctrl-C: a timer keeps the watchdog fed at the REPL
     board.wdt_hold()
     board.wdt_hold()  # once is enough: no second timer
@@ -189,7 +169,7 @@ def system():
     for _ in range(3):
         timers[0].fake_fire()
     rec["hold"] = [len(timers), timers[0].id, timers[0].mode == machine.Timer.PERIODIC,
-                   timers[0].period, wdt.feeds - feeds_before_hold]
+                   timers[0].period, wdt.feeds]
     board.led(True)
     pins = machine.Pin.fake_pins
     led = pins["LED"] if BOARD == "rp2_pico_w" else pins[2]
