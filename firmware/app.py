@@ -6,10 +6,8 @@ node, on a connected-or-not mqtt5 Supervisor; topics <prefix>/<device_id>/...
 - readings: each sensor on its own interval; the newest reading per sensor waits in
   a slot (`dirty`) until the link is up, so an outage coalesces into one reading per
   sensor, never a backlog. Retained, binary (firmware/payload.py), QoS from config;
-  Content Type and Payload Format Indicator go with a topic's first publish on each
-  connection (with the full topic name), repeats are bare aliases. After a link on
-  which the broker had lost our session (and so its retained messages), the newest
-  reading of each sensor goes out again;
+  Content Type and Payload Format Indicator with a topic's first publish on each
+  connection, repeats bare aliases; all again after the broker lost our session;
 - events: button presses and threshold crossings with hysteresis, QoS 1, not
   retained, Message Expiry counted from when they happened, sent in order one at a
   time; at most `queue_count` wait (the oldest dropped and counted first), and one
@@ -219,8 +217,8 @@ class App:
                     break
                 try:
                     await self._publish_reading(i)
-                except MemoryError:  # a full heap: the reading waits for the next wake,
-                    gc.collect()  # and the line says it without allocating
+                except MemoryError:  # the reading waits for the next wake; a constant
+                    gc.collect()  # line: nothing allocated
                     self.dirty[i] = 1
                     print("node: publish of a reading failed: MemoryError")
                     break

@@ -98,8 +98,9 @@ async def _ntp_time(host):
     """The transmit timestamp (NTP seconds, 32 bits) of NTP server ``host``'s answer.
 
     Only the DNS lookup of ``host`` blocks (an IP address has none), with an armed
-    watchdog fed meanwhile by a timer (`_feeding`); its answer is kept for retries. The request goes out on a non-blocking UDP socket, read every
-    `_NTP_POLL_MS` with the loop free; at most `_NTP_TRIES` requests, each waited for
+    watchdog fed meanwhile by a timer (`_feeding`); its answer is kept for retries.
+    The request goes out on a non-blocking UDP socket, read every `_NTP_POLL_MS`
+    with the loop free; at most `_NTP_TRIES` requests, each waited for
     `_NTP_TIMEOUT_MS`. A reply counts if it is a whole one (48 bytes) from a server
     (mode 4) with a nonzero stratum (0 is a kiss-o'-death); others are skipped.
     Raises OSError (DNS, no route, ETIMEDOUT: no reply counted) or ValueError (only

@@ -119,7 +119,6 @@ def wdt_start(timeout_ms):
     board_common.wdt_start(min(timeout_ms, _WDT_MAX_MS))
 
 
-
 def reset_cause():
     """rp2 reports only power-on and watchdog; machine.reset() and deepsleep()
     reboot through the watchdog, so they read as "watchdog" too."""

@@ -75,11 +75,7 @@ async def network_up(ssid, password, timeout_ms):
     from mqtt5._compat import sleep_ms
 
     end = ticks_add(ticks_ms(), timeout_ms)
-    try:
-        os.stat(_sim("network_error"))
-    except OSError:
-        pass
-    else:
+    if _present("network_error"):
         raise OSError(5, "simulated driver error")  # EIO
     down = not network_ok()
     while not network_ok():
@@ -90,11 +86,15 @@ async def network_up(ssid, password, timeout_ms):
 
 
 def network_ok():
+    return not _present("network_down")
+
+
+def _present(name):
     try:
-        os.stat(_sim("network_down"))
-        return False
-    except OSError:
+        os.stat(_sim(name))
         return True
+    except OSError:
+        return False
 
 
 def rssi():

@@ -21,14 +21,7 @@ _DETACHED = const(2)  # link.py: a slot that frees itself
 
 
 class Client(Link):
-    """MQTT v5 client.
-
-    Client(client_id="", keepalive=60, will=None, clean_start=True,
-    session_expiry=0, username=None, password=None, user_properties=None,
-    receive_maximum=16, max_packet_size=None, rx_size=2048, tx_size=2048,
-    max_inflight=16, connect_timeout_ms=10000, on_message=None,
-    topic_alias_out=0, topic_alias_maximum=0, request_response_info=False,
-    strict_receive_maximum=True, tls=None)
+    """MQTT v5 client (arguments as `__init__` below; README, "The MQTT v5 library").
 
     `will` is a `mqtt5.Will`. `username` is a str; `password` bytes, a str (sent
     as UTF-8) or a callable returning one, called at every (re)connect (e.g. a
@@ -47,9 +40,8 @@ class Client(Link):
     than our receive_maximum (Debian's Mosquitto 2.0.11 does in bursts) instead of
     disconnecting with 0x93; QoS 2 stays strict (see mqtt5.session.Session).
 
-    Counters (ints): msgs_in, msgs_out (application messages delivered /
-    handed to the session), bytes_in, bytes_out (bytes read / written, modulo 2^30).
-    Keep it connected with mqtt5.Supervisor (reconnects, offline queue).
+    Counters (ints): msgs_in, msgs_out (messages delivered / handed to the session),
+    bytes_in, bytes_out (modulo 2^30). mqtt5.Supervisor keeps it connected.
     """
 
     def __init__(self, client_id="", keepalive=60, will=None, clean_start=True,
@@ -141,14 +133,12 @@ class Client(Link):
                 properties=None, topic_alias=True):
         """Publish and wait until the QoS flow completes: ``await c.publish(...)``.
 
-        QoS 0: returns None once the packet is in the transmit buffer (the
-        writer sends it on its next loop turn, in one write with everything else
-        queued; the call waits only while the buffer is full). QoS 1: returns the
-        PUBACK reason code (0 Success or 0x10 No matching subscribers); QoS 2:
-        the PUBCOMP's (0). Raises MQTTError naming a failure code (>= 0x80) of
-        PUBACK/PUBREC/PUBCOMP, e.g. "PUBACK 0x87 Not authorized" (.reason_code). `payload`: bytes,
-        bytearray, memoryview or str (UTF-8). v5 properties as keyword
-        arguments; `user_properties` is a list of (key, value) pairs;
+        QoS 0: None once the packet is in the transmit buffer (sent on the writer's
+        next turn; waits only while the buffer is full). QoS 1: the PUBACK reason
+        code (0 or 0x10 No matching subscribers); QoS 2: the PUBCOMP's (0). Raises
+        MQTTError naming a failure code (>= 0x80), e.g. "PUBACK 0x87 Not authorized"
+        (.reason_code). `payload`: bytes, bytearray, memoryview or str (UTF-8). v5
+        properties as keyword arguments; `user_properties` a list of (key, value);
         `properties` is a raw {property_id: value} dict merged in.
         `topic_alias=False`: send the full topic name without a Topic Alias
         (with topic_alias_out, aliases are otherwise automatic).
@@ -198,9 +188,8 @@ class Client(Link):
                     return d.q12_now(self, w, topic, payload, qos, retain, props,
                                      topic_alias)
         elif self._t is not None:
-            # Fast paths, unless the transmit buffer is full or no slot or send quota
-            # is free (or callers wait for one): QoS 0 needs no coroutine, QoS 1/2
-            # only the slot's Signal.
+            # Fast paths (room, a slot and send quota free, nobody waiting): QoS 0 needs
+            # no coroutine, QoS 1/2 only the slot's Signal.
             s = self._s
             w = -1  # QoS 1/2: a waiter slot, if the send quota and a slot are free
             if (qos and not self._nwait
@@ -223,10 +212,9 @@ class Client(Link):
         return self._publish(topic, payload, qos, retain, props, topic_alias)
 
     def _detach(self, w, pid):
-        # Waiter slot w holds the QoS 1/2 publish `pid` that publish() queued itself:
-        # the caller awaits the slot's Signal, which carries the outcome; the slot
-        # frees itself when the flow ends (link.py _finish()) and gets the Signal
-        # back once it has been awaited (home, slot), unless it made a new one.
+        # Slot w holds the QoS 1/2 publish `pid` that publish() queued itself: the
+        # caller awaits its Signal (the outcome); the slot frees itself when the flow
+        # ends (link.py _finish()) and gets the Signal back once awaited.
         ev = self._wev[w]  # (made by _take)
         ev.home = self._wev
         ev.slot = w
@@ -244,8 +232,7 @@ class Client(Link):
         w = -1
         t0 = monotonic_ms() if q is not None else 0  # an expiry runs from the call
         if qos:
-            # respect the server's Receive Maximum (known after CONNACK); supervised,
-            # the drainer does (mqtt5.drain)
+            # the server's Receive Maximum (known after CONNACK); supervised: mqtt5.drain
             while q is None and self._npub >= (getattr(s, "receive_maximum_out", 0) or 65535):
                 if self._t is None:
                     raise self._not_connected()
@@ -257,8 +244,7 @@ class Client(Link):
         gone = False  # the offline queue or the session has it
         try:
             if q is not None:
-                # Supervised QoS 1/2: through the offline queue (one order for all),
-                # sent by the drainer; the waiter outlives reconnects.
+                # supervised QoS 1/2: the offline queue, the drainer; survives reconnects
                 self._wpub[w] = 1
                 q.put(topic, payload, qos, retain, props, t0, w, topic_alias)
                 gone = True

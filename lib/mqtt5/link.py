@@ -1,31 +1,20 @@
-"""The connection machinery under `mqtt5.Client`: reader, writer and keep-alive
-tasks around the sans-IO Session, waiter slots, event dispatch.
+"""The connection machinery under `mqtt5.Client`: tasks around the sans-IO Session,
+waiter slots, event dispatch.
 
-Per connection three tasks run. The reader: readinto the session's receive buffer,
-feed it, dispatch events (messages to handlers by mqtt5.message, loaded by the first
-one; acks to waiting callers). The writer: woken by any session call, writes all that
-is queued in ONE write per loop turn; a failed write reads what arrived, so that a
-DISCONNECT the server sent as it closed still ends the link with its reason
-(MicroPython; CPython's transport drops those bytes). The ticker: keep-alive.
+Tasks per connection: the reader (readinto, feed, dispatch: messages to handlers by
+mqtt5.message, acks to callers); the writer (woken by any session call, ONE write per
+loop turn; a failed write reads what arrived first, so a DISCONNECT the server sent as
+it closed still names the reason); the ticker (keep-alive); supervised, the drainer
+(mqtt5.drain: queued publishes in order once the subscriptions are restored).
 
-Callers waiting for CONNACK / PUBACK / PUBREC+PUBCOMP / SUBACK / UNSUBACK hold
-one of at most `max_inflight` waiter slots (parallel lists: packet id, result,
-error, done), matched by packet id.  Slot 0 is connect()'s; the others are made
-on demand, then reused.  A caller waits on its slot's own Signal (an asyncio Event
-whose wait allocates nothing on MicroPython), so an ack wakes only its caller; the
-shared `_acked` Signal is pulsed too (keep-alive start, the supervised drainer).
-A QoS 1/2 publish that publish() queued itself is detached (mqtt5.client), as is a
-caller cancelled after its packet went out: the slot frees itself when the flow ends.
-
-`_close()` is the one place a connection ends (`error` says why). Once a Supervisor
-called `_supervise(queue)`, QoS 1/2 publish waiters outlive the connection: resent on
-Session Present 1, they resolve on PUBLISH_DONE; on Session Present 0 (SessionLost)
-the message goes back to the front of the offline queue, out again as a new one. A
-fourth task, the drainer (mqtt5.drain), hands queued publishes to the session in
-order once the subscriptions are restored.
-
-Counters (small ints): msgs_in, msgs_out (messages delivered / accepted for sending),
-bytes_in, bytes_out (transport bytes modulo 2^30).
+Callers waiting for an ack hold one of at most `max_inflight` waiter slots (parallel
+lists by packet id; slot 0 is connect()'s; made on demand, then reused), each with its
+own Signal, so an ack wakes only its caller (`_acked` is pulsed too). A publish that
+publish() queued itself, or a caller cancelled after its packet went out, is detached:
+its slot frees itself when the flow ends. `_close()` is the one place a connection
+ends (`error` says why); supervised QoS 1/2 waiters outlive it (resent on Session
+Present 1, requeued at the front on Session Present 0). Counters (small ints):
+msgs_in, msgs_out, bytes_in, bytes_out (transport bytes modulo 2^30).
 """
 
 import asyncio
@@ -86,8 +75,7 @@ class Link:
 
     # ---- waiting callers ------------------------------------------------------------
     def _take(self, pid):
-        # a free waiter slot (index) for packet id `pid`, or -1.  Slot 0 is
-        # connect()'s: _take(_CONNECT_PID) always gets it, other callers never do.
+        # a free waiter slot (index) for packet id `pid`, or -1; slot 0 is connect()'s
         pids = self._wpid
         i = 0
         if pid != _CONNECT_PID:
@@ -118,8 +106,8 @@ class Link:
         ev = self._wev[w]  # (a taken slot has one: _take)
         k = self._wpub[w]
         if k >= _DETACHED:
-            # a fast-path publish (client _detach()) awaits the Signal, which carries the
-            # outcome: the slot is freed now; or a caller cancelled once its packet went out
+            # detached (client _detach(), or cancelled after sending): freed now, the
+            # Signal carries the outcome
             ev.rc = self._wres[w]
             ev.err = self._werr[w]
             self._wev[w] = None
@@ -129,8 +117,7 @@ class Link:
         ev.set()
 
     def _take_free(self, keep):
-        # A waiter slot now (index), leaving `keep` free (supervised publishes keep
-        # one for the SUBSCRIBE of a restore, which must not wait behind them), or -1
+        # A slot now (or -1), leaving `keep` free (for a restore's SUBSCRIBE)
         pids = self._wpid  # free ones, those not made yet too (slot 0: connect()'s)
         if keep and (self._wmax - len(pids) + pids.count(_FREE)
                      - (pids[0] == _FREE) <= keep):
@@ -148,8 +135,7 @@ class Link:
             await self._wait_freed()
 
     async def _wait_freed(self):
-        # Until a slot is freed.  While callers wait here publish() takes no slot
-        # of its own (mqtt5.client): they go first, in order.
+        # Until a slot is freed; meanwhile publish() takes none: waiters go first
         self._nwait += 1
         try:
             await self._freed.wait()
@@ -157,8 +143,7 @@ class Link:
             self._nwait -= 1
 
     def _done(self, w):
-        # awaitable: slot w's outcome (its Signal is set only once the slot is done,
-        # and cleared when the slot is taken again); on MicroPython the Signal itself
+        # awaitable: slot w's outcome (its Signal, set once the slot is done)
         if self._wdone[w]:
             return DONE
         return self._wev[w].wait()  # (every taken slot has its Signal: _take)
@@ -180,9 +165,8 @@ class Link:
             self._leave(w, self._wpid[w] > 0, _ORPHAN)
 
     def _leave(self, w, gone, kind):
-        # A caller leaves slot w: freed now, unless its packet went out (`gone`) and
-        # is unanswered (the caller was cancelled): then the slot stays taken until
-        # the ack (its packet id is in use) and frees itself (_finish, `kind`)
+        # A caller leaves slot w: freed now, unless its packet went out (`gone`) and is
+        # unanswered: then it stays taken until the ack and frees itself (_finish)
         if gone and not self._wdone[w]:
             self._wpub[w] = kind
             return
@@ -258,9 +242,9 @@ class Link:
         s = self._s
         try:
             while self._t is t:
-                if self._ending:  # (see _pump) what still comes is read and dropped,
+                if self._ending:  # (see _pump) read and dropped until the server's end
                     if not await t.readinto(memoryview(bytearray(16))):
-                        break  # until the server's end: _close(None) below
+                        break
                     continue
                 mv = s.recv_buffer()
                 if not len(mv):  # buffer full of packets blocked on tx room
@@ -277,18 +261,17 @@ class Link:
                 self._pump()
                 if s.pending_bytes:  # acks (or a DISCONNECT) to send: a writer turn
                     self._wake.set()
-        except BaseException as e:  # the link ends with its reader; MicroPython's Ctrl-C
-            if self._t is t:  # leaves the task it lands in dead: the link closes (the Will),
+        except BaseException as e:  # the link ends with its reader (a Ctrl-C too: the
+            if self._t is t:  # task it lands in is dead; the link closes, the Will goes)
                 self._close(None if self._ending and isinstance(e, Exception) else e)
-            if not isinstance(e, Exception):  # (as a restart could repeat or lose what
-                raise  # this pass did)
+            if not isinstance(e, Exception):
+                raise
         if self._t is t:  # the server closed after our DISCONNECT
             self._close(None)
 
     async def _ticker(self, t):
         s = self._s
-        # keep-alive deadlines start at CONNACK (which may also set Server Keep Alive)
-        while self._t is t and not s.is_connected:
+        while self._t is t and not s.is_connected:  # keep-alive starts at CONNACK
             await self._acked.wait()  # pulsed by CONNACK and by _close()
         while self._t is t:
             wait = s.tick(monotonic_ms())
@@ -327,8 +310,7 @@ class Link:
         for i in range(len(pids)):
             if keep and 0 < self._wpub[i] < _ORPHAN:
                 continue  # supervised publish: resolves after the reconnect
-            if pids[i] != _FREE and not self._wdone[i]:
-                # connect() reports socket errors as the OSError they are
+            if pids[i] != _FREE and not self._wdone[i]:  # (connect(): OSError as it is)
                 self._werr[i] = (cause if pids[i] == _CONNECT_PID and isinstance(cause, OSError)
                                  else err or MQTTError("disconnected"))
                 self._finish(i)
@@ -389,11 +371,9 @@ class Link:
             elif k == _DISCONNECTED:
                 if ev.by_server:
                     self._close(rc_error("disconnected by server: DISCONNECT", ev.reason_code))
-                else:  # ours [MQTT-3.14.4-2]: closed once the server closes (the reader),
-                    # or by Client.disconnect() after its wait. A socket closed while acks
-                    # still arrive answers them with a reset, and the server then drops
-                    # what it had not read yet: our last publishes, the DISCONNECT itself
-                    # (so that it publishes the Will)
+                else:  # ours [MQTT-3.14.4-2]: closed once the server closes (reader)
+                    # or Client.disconnect() stops waiting; closing while acks arrive
+                    # resets the link, and the server drops our last publishes too
                     self._ending = True
                     self._wake.set()
                 return

@@ -27,13 +27,9 @@ next packet needs: flush, then drain again).  Every connection ends with exactly
 DISCONNECTED, LINK_DEAD or ERROR event (unless the adapter calls connection_lost()).
 
 Memory: two buffers (256 B at first, doubled on demand up to ``rx_size``/``tx_size``),
-in-flight slots (parallel lists, made when all are busy, up to ``max_inflight``, then
-reused) and ONE reusable Event: 3.2 KB for a new Session on the unix port, whatever its
-sizes (host_tests/scripts/session_mem.py).  Per write at most one memoryview; per
-inbound packet one, plus the codec's packet object, topic str and props.
-
-Each protocol feature lives in its own module (docs/design.md); an offline queue is
-the supervisor's (publish raises when CLOSED).
+in-flight slots (made on demand up to ``max_inflight``) and ONE reusable Event: 3.2 KB
+for a new Session on the unix port (host_tests/scripts/session_mem.py). Each protocol
+feature lives in its own module (docs/design.md).
 """
 
 from ._compat import const
