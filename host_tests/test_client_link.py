@@ -30,6 +30,8 @@ def test_keepalive_batching_and_dead_link(runtime, broker, proxy):
     types = [t for t, _ in conn.mqtt_packets("up")]
     assert types.count(12) >= 2, types                    # PINGREQs while idle
     assert res.record(step="batch")["writes"] == 1        # 10 publishes, one write
+    alone = res.record(step="alone")  # 20 awaited QoS 1: the caller writes, the writer
+    assert alone["writes"] == 20 and alone["turns"] <= 2, alone  # wakes for pings only
     up = conn.mqtt_packets("up")
     assert sum(1 for t, p in up if t == 3 and b"/batch" in p) == 10
     dead = res.record(step="dead")
@@ -44,6 +46,12 @@ def test_reset_connection_fails_waiters(runtime, broker, proxy):
     rec = res.record(step="cut")
     assert rec["error"] and "connection lost" in rec["error"], rec
     assert rec["connected"] is False
+
+
+def test_a_failed_keepalive_task_ends_the_link(runtime, broker):
+    rec = run(runtime, "client_ticker_error.py", broker.port, runtime).records[0]
+    assert rec["closed"] is True and rec["connected"] is False, rec
+    assert "no room for the tick" in rec["error"], rec
 
 
 @pytest.mark.runtimes(("cpython", "micropython", M32, M32_FROZEN))

@@ -2,7 +2,8 @@
 # - keep-alive: idle for 2.25 x keepalive (2 s) and still connected (PINGREQs);
 #   2 s, not 1: Mosquitto counts whole seconds, and for 1 s its 1.5 x grace is
 #   one tick of its clock, too tight for pings every ~1.05 s
-# - batching: 10 concurrent publishes leave in one transport write
+# - batching: 10 concurrent publishes leave in one transport write; 20 awaited
+#   QoS 1 publishes are written by publish() itself (no writer turns but the ticker's)
 # - dead link: after "blackhole" (the peer's trigger on <base>/ready), a QoS 1
 #   publish fails with the keep-alive error within ~1.5 x keepalive (3 s)
 import asyncio
@@ -49,6 +50,12 @@ async def run():
 
     await asyncio.gather(*[pub(i) for i in range(10)])
     emit(step="batch", writes=writes[0])
+
+    writes[0] = 0  # awaited one by one: each written by publish() itself, no writer turn
+    turns = c._wgen
+    for i in range(20):
+        await c.publish(BASE + "/alone", b"%d" % i, qos=1)
+    emit(step="alone", writes=writes[0], turns=c._wgen - turns)
 
     await c.publish(BASE + "/ready", b"1")   # the test blackholes the proxy now
     await asyncio.sleep(0.3)

@@ -196,6 +196,7 @@ class Client(Link):
                     and self._npub < (getattr(s, "receive_maximum_out", 0) or 65535)):
                 w = self._take(0)
             if not qos or w >= 0:
+                idle = not s.pending_bytes and not self._npub  # nothing to batch with
                 try:
                     pid = s.publish(topic, payload, qos, retain, props, topic_alias)
                 except BaseException as e:
@@ -205,7 +206,10 @@ class Client(Link):
                         raise
                     pid = -1  # wait for room in the coroutine
                 if pid >= 0:
-                    self._wake.set()  # the writer's next turn sends it, batched
+                    if w >= 0 and idle:
+                        self._send_now()  # alone: written now (link.py)
+                    else:
+                        self._wake.set()  # the writer's next turn sends it, batched
                     if w < 0:
                         return DONE
                     return self._detach(w, pid)

@@ -3,18 +3,16 @@ waiter slots, event dispatch.
 
 Tasks per connection: the reader (readinto, feed, dispatch: messages to handlers by
 mqtt5.message, acks to callers); the writer (woken by any session call, ONE write per
-loop turn; a failed write reads what arrived first, so a DISCONNECT the server sent as
-it closed still names the reason); the ticker (keep-alive); supervised, the drainer
-(mqtt5.drain: queued publishes in order once the subscriptions are restored).
+loop turn; a lone QoS 1/2 publish is written by its caller instead: _send_now); the
+ticker (keep-alive); supervised, the drainer (mqtt5.drain). A failed write reads what
+arrived first: a DISCONNECT the server sent as it closed still names the reason.
 
 Callers waiting for an ack hold one of at most `max_inflight` waiter slots (parallel
-lists by packet id; slot 0 is connect()'s; made on demand, then reused), each with its
-own Signal, so an ack wakes only its caller (`_acked` is pulsed too). A publish that
-publish() queued itself, or a caller cancelled after its packet went out, is detached:
-its slot frees itself when the flow ends. `_close()` is the one place a connection
-ends (`error` says why); supervised QoS 1/2 waiters outlive it (resent on Session
-Present 1, requeued at the front on Session Present 0). Counters (small ints):
-msgs_in, msgs_out, bytes_in, bytes_out (transport bytes modulo 2^30).
+lists by packet id, made on demand; slot 0 is connect()'s), each with its own Signal:
+an ack wakes only its caller. A publish that publish() queued itself, or one cancelled
+after it went out, is detached: its slot frees itself when the flow ends. `_close()`
+is the one place a connection ends (`error` says why); supervised QoS 1/2 waiters
+outlive it. Counters (small ints): msgs_in, msgs_out, bytes_in, bytes_out (modulo 2^30).
 """
 
 import asyncio
@@ -193,6 +191,24 @@ class Link:
         self._wake.set()
         return r
 
+    def _send_now(self):
+        # A lone QoS 1/2 publish(): written by the caller, so an awaited round trip
+        # wakes two tasks, not three; else (or if the write fails) by the writer
+        t = self._t
+        s = self._s
+        out = None if self._writing or t.backlog() else s.data_to_send()
+        if out is not None:
+            try:
+                t.write(out)
+            except Exception:  # the writer's turn meets the error and says why
+                out = None
+        if out is None:
+            return self._wake.set()
+        n = len(out)
+        self.bytes_out = (self.bytes_out + n) & _COUNT_MASK
+        if s.sent(n, monotonic_ms()):
+            self._wake.set()
+
     async def _flush(self):
         # Wait until a writer turn that started after this call has completed.
         target = self._wgen + (2 if self._writing else 1)
@@ -218,7 +234,7 @@ class Link:
                     s.sent(n, monotonic_ms())
                     if t.backlog():
                         await t.drain()
-                    self._pump()  # sent() may unblock events waiting for tx room
+                self._pump()  # room in tx (here or by _send_now) may unblock events
                 self._writing = False
                 self._wgen += 1
                 self._flushed.pulse()
@@ -273,11 +289,17 @@ class Link:
         s = self._s
         while self._t is t and not s.is_connected:  # keep-alive starts at CONNACK
             await self._acked.wait()  # pulsed by CONNACK and by _close()
-        while self._t is t:
-            wait = s.tick(monotonic_ms())
-            self._pump()
-            self._wake.set()
-            await sleep_ms(10 if wait < 10 else 60000 if wait > 60000 else wait)
+        try:
+            while self._t is t:
+                wait = s.tick(monotonic_ms())
+                self._pump()
+                self._wake.set()
+                await sleep_ms(10 if wait < 10 else 60000 if wait > 60000 else wait)
+        except BaseException as e:  # no keep-alive, no dead-link check: the link ends
+            if self._t is t:
+                self._close(e)
+            if not isinstance(e, Exception):
+                raise
 
     def _close(self, err):
         # End the connection: wake every waiter with `err`, stop the other tasks.

@@ -321,7 +321,8 @@ class Session:
 
     def sent(self, n, now_ms=None):
         """n bytes of data_to_send() were written (now_ms: time of the write, for keep
-        alive; default: the last time the session was given)."""
+        alive; default: the last time the session was given).  True when that let the
+        resend backlog queue more: then drain next_event() and write again."""
         if now_ms is not None:
             self._now = now_ms
         self._tx.consumed(n)
@@ -332,6 +333,8 @@ class Session:
             if self._inflight.queued:
                 self._tx.blocked = False
                 _out.pump(self)  # room for the resend backlog
+                return True
+        return False
 
     @property
     def pending_bytes(self):
