@@ -350,6 +350,7 @@ class App:
         wdt = self.cfg["watchdog_ms"]  # (armed by main.py before the tasks start)
         period = max(100, min(1000, wdt // 4)) if wdt else 1000
         rejoin = None  # the task bringing the network back, while it runs
+        said = 0  # watchdog_ms 0: a vital task that ended is logged once
         while True:
             since = ticks_diff(ticks_ms(), self.beat)
             ended = False
@@ -361,6 +362,10 @@ class App:
                 if wdt and (ended or since >= max(wdt, 1000)):
                     log("watchdog not fed: readings %d ms ago, ended: %s" % (
                         since, ", ".join(n for n, t in vital if t.done()) or "none"))
+                elif ended and not said:
+                    said = 1
+                    log("task ended: %s (watchdog_ms 0: nothing resets the node)"
+                        % ", ".join(n for n, t in vital if t.done()))
                 if not board.network_ok():
                     if self.lost_at is None:
                         self.lost_at = (self.clock(), self.up_s)

@@ -418,6 +418,34 @@ async def _stats_heap_full():
         del app.print
     return said
 
+# with watchdog_ms 0 a vital task that ended went unsaid: the node ran on half dead
+async def _keeper_no_watchdog():
+    a = _app({"watchdog_ms": 0})
+    said = []
+
+    async def short(s):
+        await asyncio.sleep(s)
+
+    dead = asyncio.create_task(short(0))
+    alive = asyncio.create_task(short(60))
+    await asyncio.sleep(0)
+    app.print = lambda *args: said.append(" ".join(str(x) for x in args))
+    real_sleep = app.sleep_ms
+    app.sleep_ms = lambda ms: asyncio.sleep(0)  # keeper turns without waiting a second
+    try:
+        task = asyncio.create_task(a.keeper((("readings", dead), ("supervisor", alive))))
+        for _ in range(10):
+            await asyncio.sleep(0)
+        task.cancel()
+        alive.cancel()
+    finally:
+        del app.print
+        app.sleep_ms = real_sleep
+    return said
+
+said = asyncio.run(_keeper_no_watchdog())
+ok("keeper_no_watchdog_says_a_task_ended",
+   said == ["node: task ended: readings (watchdog_ms 0: nothing resets the node)"], said)
 said = asyncio.run(_stats_heap_full())
 ok("stats_heap_full_said", said[:1] == ["node: stats skipped: heap full"], said)
 a, up = asyncio.run(_readings(0, 50, 60000))  # each wake 50 ms late: 58 when drifting
