@@ -136,6 +136,12 @@ def test_cmd_timeout_when_no_device_answers(node):
                         "delivered expires at the broker and does not run later)\n")
 
 
+def test_cmd_with_a_tiny_timeout_names_it(node):
+    # the connect or the subscription runs out of it: the message says how long it had
+    r = fieldnode("cmd", node["id"], "ping", "--timeout", "1e-9", "--url", node["url"])
+    assert r.returncode == 1 and "within 1e-09s" in r.stderr, r.stderr
+
+
 def test_monitor_shows_command_traffic(node):
     mon = subprocess.Popen([tool("fieldnode"), "monitor", "--json", "--url", node["url"],
                             "--device", node["id"], "--duration", "8"],

@@ -367,7 +367,8 @@ def subscribe(client, topics, timeout=5.0):
     client.on_subscribe = lambda *a: done.set()
     client.subscribe([(t, 1) for t in topics])
     if not done.wait(timeout):
-        raise CliError("the broker did not acknowledge the subscription")
+        raise CliError("the broker did not acknowledge the subscription within %.3gs"
+                       % timeout)
 
 
 def close(client):
