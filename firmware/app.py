@@ -28,6 +28,7 @@ from mqtt5.supervisor import UP
 
 VERSION = "0.1.0"  # the firmware's (boot log, stats, ping); pyproject.toml's is the same
 _POLL_MS = 100  # button and due-time polling
+_RETRY_MS = 5000  # a reading refused for now (0x97) is sent again after this
 _NORMAL = 0
 _HIGH = 1
 _LOW = 2
@@ -216,7 +217,8 @@ class App:
                 if i < 0:
                     break
                 try:
-                    await self._publish_reading(i)
+                    if await self._publish_reading(i):  # refused for now: again soon
+                        await sleep_ms(_RETRY_MS)
                 except MemoryError:  # the reading waits for the next wake; a constant
                     gc.collect()  # line: nothing allocated
                     self.dirty[i] = 1
@@ -252,6 +254,11 @@ class App:
                                       pl.CT_READING if first else None, 0 if first else None)
         except MQTTError as e:  # refused (e.g. not authorized): the node goes on
             log("publish %s refused: %s" % (self.topics[i], e))
+            # 0x97 Quota exceeded (the broker's, or a full offline queue): tried again
+            # in _RETRY_MS, not at the next reading, which can be a day away
+            if getattr(e, "reason_code", 0) == 0x97:
+                self.dirty[i] = 1
+                return True
             return
         self.readings_sent += 1
         log("-> state/%s #%d %s %s%s (%d B, qos %d)" % (

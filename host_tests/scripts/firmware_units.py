@@ -175,6 +175,7 @@ except config.ConfigError:
 # 12.4 days): uptime keeps counting and due times still compare right
 import app  # noqa: E402
 from mqtt5._compat import ticks_add  # noqa: E402
+from mqtt5.events import rc_error  # noqa: E402
 
 
 class _Clock:
@@ -443,6 +444,43 @@ async def _keeper_no_watchdog():
         app.sleep_ms = real_sleep
     return said
 
+# a reading refused with 0x97 (the broker's quota, a full offline queue) waited for
+# the sensor's next reading, up to a day away; it is sent again after _RETRY_MS
+class _Quota:
+    connects = 1  # (as Supervisor.stats: the link was not lost meanwhile)
+
+    def __init__(self):
+        self.n = 0
+
+    async def publish(self, topic, data, *args):
+        self.n += 1
+        if self.n == 1:
+            raise rc_error("PUBACK", 0x97)
+
+
+async def _quota_retry():
+    a = _app()
+    a.client = a.sup.stats = _Quota()
+    a.sup.state = app.UP
+    said = []
+    app.print = lambda *args: said.append(" ".join(str(x) for x in args))
+    real_sleep = app.sleep_ms
+    app.sleep_ms = lambda ms: asyncio.sleep(0)
+    try:
+        a.seq[T], a.value[T], a.taken[T], a.dirty[T] = 1, 2000, app.ticks_ms(), 1
+        task = asyncio.create_task(a.publisher())
+        a.wake.set()
+        for _ in range(20):
+            await asyncio.sleep(0)
+        task.cancel()
+    finally:
+        del app.print
+        app.sleep_ms = real_sleep
+    return a, said
+
+a, said = asyncio.run(_quota_retry())
+ok("reading_refused_for_now_is_sent_again", a.client.n == 2 and a.readings_sent == 1
+   and a.dirty[T] == 0 and "refused: PUBACK 0x97 Quota exceeded" in said[0], (a.client.n, said))
 said = asyncio.run(_keeper_no_watchdog())
 ok("keeper_no_watchdog_says_a_task_ended",
    said == ["node: task ended: readings (watchdog_ms 0: nothing resets the node)"], said)

@@ -27,6 +27,7 @@ def supervise(c, queue):
     c._q = queue
     c._qev = Signal()  # set when something is queued
     dropped = MQTTError("publish dropped: offline queue full (drop-oldest)")  # made now:
+    dropped.reason_code = 0x97  # as offline._full(): the local analogue of Quota exceeded
     queue.on_drop = lambda w: fail_waiter(c, w, dropped)  # a drop needs no heap
 
 
