@@ -114,6 +114,7 @@ def test_supervised_client_on_a_broker(runtime, broker):
     assert r["rest"] == ["supervisor stopped"] * 2 and r["drops"] == 1, r
     r = res.record(step="refuse_expire")
     assert r["refused"].startswith("offline queue full (1 messages"), r
+    assert r["rcs"] == [0x97, 0x97], r  # dropped, refused: Quota exceeded, as a broker says
     assert r["expired"] == "message expired in the offline queue", r
     assert r["queue_expired"] == 1, r
     assert r["slot_waiter"] == [0, "message expired in the offline queue"], r

@@ -55,10 +55,12 @@ async def more_callers_than_slots():
     await sup.stop()
 
 
-async def outcome(task):
+async def outcome(task, rcs=None):
     try:
         return await task
     except MQTTError as e:
+        if rcs is not None:
+            rcs.append(getattr(e, "reason_code", None))
         return str(e)
 
 
@@ -68,7 +70,8 @@ async def queue_limits():
     sup = Supervisor(c, "mqtt://127.0.0.1:%d" % PORT, queue_count=2)
     ts = [asyncio.create_task(c.publish(BASE + "/d", b"%d" % i, qos=1)) for i in range(3)]
     await asyncio.sleep(0.05)
-    first = await outcome(ts[0])           # the oldest, dropped for the third
+    rcs = []                               # the reason codes of a drop and a refusal
+    first = await outcome(ts[0], rcs)      # the oldest, dropped for the third
     await sup.stop()                       # the others are told
     rest = []
     for t in ts[1:]:
@@ -77,7 +80,7 @@ async def queue_limits():
     c = Client("sr-" + TAG)
     sup = Supervisor(c, "mqtt://127.0.0.1:%d" % PORT, queue_count=1, queue_policy=REFUSE)
     await c.publish(BASE + "/r", b"kept")  # QoS 0: copied, returns at once
-    refused = await outcome(asyncio.create_task(c.publish(BASE + "/r", b"no", qos=1)))
+    refused = await outcome(asyncio.create_task(c.publish(BASE + "/r", b"no", qos=1)), rcs)
     # expiry: a 1 s message queued for 1.2 s is dropped, its caller told
     c = Client("se-" + TAG)
     sup2 = Supervisor(c, "mqtt://127.0.0.1:%d" % PORT, base_ms=50)
@@ -99,7 +102,7 @@ async def queue_limits():
     sup3.start()
     slot_waiter = [await outcome(first), await outcome(waiter)]
     await sup3.stop()
-    emit(step="refuse_expire", refused=refused, expired=expired,
+    emit(step="refuse_expire", refused=refused, expired=expired, rcs=rcs,
          queue_expired=st["queue_expired"], slot_waiter=slot_waiter)
 
 
