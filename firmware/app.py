@@ -88,6 +88,7 @@ class App:
         self.ev_wake = asyncio.Event()
         self.last_disconnect = None
         self.linked = False  # the link was up since the last DOWN (for last_disconnect)
+        self.unlinked = (self.tick, 0)  # (ticks, uptime_s) since when no link: boot, a loss
         self.commands = None  # commands.Commands, set by main
         self.tasks = []
         self.stats_due = self.tick
@@ -138,6 +139,7 @@ class App:
         elif reason is not None:
             if self.linked:  # why the link was lost, not why the next attempts failed
                 self.last_disconnect = _clip(why(reason), 80)
+                self.unlinked = (self.clock(), self.up_s)
             self.linked = False
 
     # ---- readings --------------------------------------------------------------------
@@ -353,7 +355,8 @@ class App:
     # ---- watchdog and network --------------------------------------------------------
     async def keeper(self, vital):
         """Feed the watchdog while the readings loop turns and every (name, task) in
-        `vital` lives; bring the network back when the board says it went."""
+        `vital` lives; bring the network back when the board says it went; reset the
+        board after broker_timeout_s without a broker link."""
         wdt = self.cfg["watchdog_ms"]  # (armed by main.py before the tasks start)
         period = max(100, min(1000, wdt // 4)) if wdt else 1000
         rejoin = None  # the task bringing the network back, while it runs
@@ -373,6 +376,10 @@ class App:
                     said = 1
                     log("task ended: %s (watchdog_ms 0: nothing resets the node)"
                         % ", ".join(n for n, t in vital if t.done()))
+                bto = self.cfg["broker_timeout_s"]  # a wedged network stack: start afresh
+                if bto and not self.linked and self.age_ms(*self.unlinked) >= bto * 1000:
+                    log("no broker link for %d s (broker_timeout_s): reset" % bto)
+                    board.reset()
                 if not board.network_ok():
                     if self.lost_at is None:
                         self.lost_at = (self.clock(), self.up_s)

@@ -36,7 +36,7 @@ MAX_WAITING = 8  # more wait their turn (a reconnect delivers an outage's backlo
 # beyond that they are dropped and counted (commands_dropped)
 REMEMBER = 4  # answers kept for replay: up to ~1 KB each (get_config), so few on a 64 KiB heap
 # keys that take effect only after a reboot (the others apply at once)
-_LIVE = ("sensors", "stats_interval_ms", "event_expiry_s")
+_LIVE = ("sensors", "stats_interval_ms", "event_expiry_s", "broker_timeout_s")
 # keys set_config refuses: whoever may publish commands could send the node, and its
 # credentials, to a server of theirs (docs/commands.md); serial (fieldnode config) only
 SERIAL_ONLY = ("brokers", "username", "password", "allow_plain_credentials", "tls_ca",

@@ -51,6 +51,7 @@ SCHEMA = {
     "fatal_backoff_s": (_INT, 3600, 1, 86400),
     "network_timeout_ms": (_INT, 20000, 1000, 120000),
     "watchdog_ms": (_INT, 30000, 0, 600000),  # 0: no watchdog, else at least _WDT_MIN
+    "broker_timeout_s": (_INT, 0, 0, 604800),  # 0: never, else at least _BROKER_MIN
 }
 # per sensor; high/low in the sensor's fixed-point steps (board SENSORS)
 SENSOR = {
@@ -62,6 +63,7 @@ SENSOR = {
 }
 DEFAULTS = {k: v[1] for k, v in SCHEMA.items()}
 _WDT_MIN = 1000  # the node feeds its watchdog at most every 100 ms, checking its tasks
+_BROKER_MIN = 10  # s: a reset for want of a broker, no sooner than a connect can fail
 _MAX_FILE = 8192  # bytes of config.json read at most
 
 
@@ -174,6 +176,9 @@ def validate(obj, sensors=None):
     if 0 < out["watchdog_ms"] < _WDT_MIN:
         raise ConfigError("watchdog_ms: 0 (none) or %d..600000, got %d"
                           % (_WDT_MIN, out["watchdog_ms"]))
+    if 0 < out["broker_timeout_s"] < _BROKER_MIN:
+        raise ConfigError("broker_timeout_s: 0 (never) or %d..604800, got %d"
+                          % (_BROKER_MIN, out["broker_timeout_s"]))
     if out["tls_insecure"] and out["tls_ca"] is not None:
         raise ConfigError("tls_insecure: set it, or tls_ca, not both")
     tls = [u.startswith("mqtts://") for u in urls]

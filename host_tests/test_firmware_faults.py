@@ -553,3 +553,27 @@ def test_reboot_answers_then_says_offline_and_resets(broker, runtime, tmp_path):
     finally:
         node.kill()
         peer.stop()
+
+
+def test_broker_timeout_s_resets_a_node_that_has_no_broker_link_for_that_long(broker, runtime,
+                                                                                tmp_path):
+    # A node whose Wi-Fi looks up while no broker answers (a wedged network stack)
+    # stayed cut off for good; with broker_timeout_s it resets, counted from the link's
+    # loss (here: the proxy cut and refusing), never while the link is up.
+    device = "bto-" + runtime
+    proxy = FaultProxy(broker.host, broker.port)
+    node = NodeProc(runtime, proxy, tmp_path, dict(FAST, broker_timeout_s=10), device)
+    try:
+        node.wait_log("online")
+        time.sleep(11)  # linked past the timeout: no reset
+        assert node.proc.poll() is None, node.output
+        proxy.refuse()
+        proxy.cut()
+        t0 = time.monotonic()
+        assert node.wait(30) == 3, node.output  # the unix board's reset()
+        assert time.monotonic() - t0 >= 9, node.output
+        assert "no broker link for 10 s (broker_timeout_s): reset" in node.output
+        assert "board: reset" in node.output and "Traceback" not in node.output, node.output
+    finally:
+        node.kill()
+        proxy.close()

@@ -51,6 +51,7 @@ for bad, key in (({"keepalive": 1}, "keepalive"), ({"keepalive": "30"}, "keepali
                  ({"brokers": ["http://x"]}, "brokers"), ({"device_id": "a/b"}, "device_id"),
                  ({"topic_prefix": "$SYS"}, "topic_prefix"),  # the broker's [MQTT-4.7.2-1]
                  ({"allow_plain_credentials": 1}, "allow_plain_credentials"),
+                 ({"broker_timeout_s": 5}, "broker_timeout_s"),
                  ({"sensors": {"temperature": {"high": 10, "low": 20}}}, "low")):
     try:
         config.validate(bad, ("temperature", "humidity"))
