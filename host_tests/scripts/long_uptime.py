@@ -96,9 +96,14 @@ async def supervisor_links():
 
     c.connect = connect
     c.wait_closed = wait_closed
-    c._start_drain = lambda: None
+    import mqtt5.drain as drain
+    start = drain.start
+    drain.start = lambda c: None  # no link: nothing to drain
     sup._after_failure = after
-    await sup.run()  # (the last link ends with a stop: no _after_failure)
+    try:
+        await sup.run()  # (the last link ends with a stop: no _after_failure)
+    finally:
+        drain.start = start
     out.append([sup.stats.last_up_ms, sup._attempt])
     emit(check="links", want=[[ms, 0 if ms >= sup.stable_ms else 5] for ms in links], got=out)
 

@@ -9,6 +9,13 @@ from mqtt5.errors import MQTTError
 from mqtt5.events import rc_error
 from mqtt5.offline import OfflineQueue, DROP_OLDEST, REFUSE
 from mqtt5.supervisor import Supervisor, classify, reason_key, STOPPED
+import mqtt5.drain as drain
+
+# The Supervisor drives the client's supervised half (mqtt5.drain) itself: with the
+# fake client below that only records the offline queue (no real client here).
+drain.supervise = lambda c, q: setattr(c, "_q", q)
+drain.start = lambda c: None
+drain.abandon = lambda c, e: None
 
 emit(check="classify",
      fatal=[classify(c) for c in (0x84, 0x85, 0x86, 0x87, 0x8A, 0x8C, 0x9A, 0x9B)],
@@ -91,9 +98,6 @@ class FakeClient:
         self._end = None
         self._q = None  # the offline queue while supervised (as mqtt5.link)
 
-    def _supervise(self, q):
-        self._q = q
-
     def _routes(self):
         return self._router
 
@@ -120,11 +124,6 @@ class FakeClient:
     def _close(self, e):
         self.is_connected = False
 
-    def _start_drain(self):
-        pass
-
-    def _abandon(self, e):
-        pass
 
 
 class Half:

@@ -10,29 +10,18 @@ ProtocolError, Router, matches, validate_topic, validate_filter, Supervisor,
 OfflineQueue, Requester, Responder, TLSError.
 """
 
-_WHERE = {
-    "Client": "client",
-    "Message": "message",
-    "Will": "message",
-    "MQTTError": "errors",
-    "ProtocolError": "errors",
-    "Router": "router",
-    "matches": "router",
-    "validate_topic": "wire",
-    "validate_filter": "router",
-    "Supervisor": "supervisor",
-    "OfflineQueue": "offline",
-    "Requester": "request",
-    "Responder": "request",
-    "TLSError": "tls",
-}
+# name=module pairs, a string rather than a dict: nothing built in RAM at import
+_WHERE = ("Client=client Message=message Will=message MQTTError=errors "
+          "ProtocolError=errors Router=router matches=router validate_topic=wire "
+          "validate_filter=router Supervisor=supervisor OfflineQueue=offline "
+          "Requester=request Responder=request TLSError=tls")
 
 
 def __getattr__(name):
-    mod = _WHERE.get(name)
-    if mod is None:
-        raise AttributeError(name)
-    m = __import__("mqtt5." + mod, None, None, (name,))
-    v = getattr(m, name)
-    globals()[name] = v
-    return v
+    for item in _WHERE.split():
+        k, mod = item.split("=")
+        if k == name:
+            v = getattr(__import__("mqtt5." + mod, None, None, (name,)), name)
+            globals()[name] = v
+            return v
+    raise AttributeError(name)

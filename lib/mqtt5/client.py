@@ -206,10 +206,8 @@ class Client(Link):
                         raise
                     pid = -1  # wait for room in the coroutine
                 if pid >= 0:
-                    if w >= 0 and idle:
-                        self._send_now()  # alone: written now (link.py)
-                    else:
-                        self._wake.set()  # the writer's next turn sends it, batched
+                    if not (w >= 0 and idle and self._write_out()):  # alone: sent now
+                        self._wake.set()  # else the writer's next turn sends it, batched
                     if w < 0:
                         return DONE
                     return self._detach(w, pid)
@@ -378,9 +376,9 @@ class Client(Link):
         self._close(None)
 
     async def _gone(self, t):
-        # until connection `t` has ended (_close pulses _acked)
+        # until connection `t` has ended (_close pulses _changed)
         while self._t is t:
-            await self._acked.wait()
+            await self._changed.wait()
 
     def abort(self):
         """Close the connection now, without DISCONNECT or waiting: the server then
@@ -395,7 +393,7 @@ class Client(Link):
         """Wait until the connection ends; returns the error that ended it (None
         after disconnect())."""
         while self._t is not None:
-            await self._freed.wait()
+            await self._changed.wait()
         return self.error
 
 

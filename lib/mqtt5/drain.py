@@ -1,5 +1,5 @@
 """The supervised side of the Link: what changes once a Supervisor owns the client.
-Loaded only then (Link._supervise()), so a plain client never carries it; the
+Loaded with mqtt5.supervisor, so a plain client never carries it; the
 functions take the Link (a mqtt5.client.Client) as their first argument.
 
 - QoS 1/2 publish waiters survive link loss (link.py `_close()` skips them):
@@ -34,7 +34,7 @@ def supervise(c, queue):
 def fail_waiter(c, w, err):
     c._werr[w] = err
     c._finish(w)
-    c._acked.pulse()
+    c._changed.pulse()
 
 
 def abandon(c, err):
@@ -96,7 +96,7 @@ async def _room(c):
     # Wait for transmit room: behind a resend backlog that only acks can
     # move (send quota), for an ack; else for a writer turn.
     if c._s._inflight.queued:
-        await c._acked.wait()
+        await c._changed.wait()
     else:
         await c._flush()
 
@@ -181,7 +181,7 @@ async def _drainer(c, t):
             f = q.flags[i]
             qos = f & 3
             if qos and (not s.send_quota or fl.used >= fl.size):
-                await c._acked.wait()  # pulsed when an ack frees a slot
+                await c._changed.wait()  # pulsed when an ack frees a slot
                 continue
             now = monotonic_ms()
             if q.expired_at(i, now):  # [MQTT-3.3.2-5]

@@ -3,9 +3,9 @@ waiter slots, event dispatch.
 
 Tasks per connection: the reader (readinto, feed, dispatch: messages to handlers by
 mqtt5.message, acks to callers); the writer (woken by any session call, ONE write per
-loop turn; a lone QoS 1/2 publish is written by its caller instead: _send_now); the
-ticker (keep-alive); supervised, the drainer (mqtt5.drain). A failed write reads what
-arrived first: a DISCONNECT the server sent as it closed still names the reason.
+loop turn; a lone QoS 1/2 publish is written by its caller: _write_out); the ticker
+(keep-alive); supervised, the drainer (mqtt5.drain). A failed write reads what arrived
+first: a DISCONNECT the server sent as it closed still names the reason.
 
 Callers waiting for an ack hold one of at most `max_inflight` waiter slots (parallel
 lists by packet id, made on demand; slot 0 is connect()'s), each with its own Signal:
@@ -54,12 +54,12 @@ class Link:
         self._werr = [None]
         self._wdone = bytearray(1)
         self._wev = [None]  # per-slot Signal, made when the slot is first taken
-        self._acked = Signal()  # pulsed when a waiter slot resolves
+        # pulsed when a waiter slot resolves or is released, after each writer turn
+        # and when the link closes: its waiters check what they wait for, in a loop
+        self._changed = Signal()
         self._npub = 0  # QoS 1/2 publishes awaiting their ack
         self._nwait = 0  # callers waiting for a slot to be freed (_wait_freed)
-        self._freed = Signal()  # pulsed when a waiter slot is released
         self._wake = Signal()  # wakes the writer
-        self._flushed = Signal()  # pulsed after each writer turn
         self._wgen = 0  # completed writer turns
         self._writing = False
         self._ending = False  # our DISCONNECT is queued: read until the server closes
@@ -136,7 +136,7 @@ class Link:
         # Until a slot is freed; meanwhile publish() takes none: waiters go first
         self._nwait += 1
         try:
-            await self._freed.wait()
+            await self._changed.wait()
         finally:
             self._nwait -= 1
 
@@ -150,7 +150,7 @@ class Link:
         self._wpid[w] = _FREE
         self._wpub[w] = 0
         self._wres[w] = self._werr[w] = None
-        self._freed.pulse()
+        self._changed.pulse()
 
     async def _request(self, fn, items, props):
         # SUBSCRIBE / UNSUBSCRIBE: queue, wait for the ack -> (codes or None, error)
@@ -191,23 +191,30 @@ class Link:
         self._wake.set()
         return r
 
-    def _send_now(self):
-        # A lone QoS 1/2 publish(): written by the caller, so an awaited round trip
-        # wakes two tasks, not three; else (or if the write fails) by the writer
+    def _write_out(self):
+        # A lone QoS 1/2 publish, written by its caller: an awaited round trip then wakes
+        # two tasks, not three. True if done; not during a writer turn, with a backlog in
+        # the stream, or when the write fails (the writer's turn meets it and says why).
+        # (Not for a QoS 0 burst that fills the buffer: written from the caller, it
+        # halved the QoS 0 rate; the writer's turn, a loop pass later, does not.)
         t = self._t
+        try:
+            return not (self._writing or t.backlog()) and self._put(t)
+        except Exception:
+            return False
+
+    def _put(self, t):
+        # One write of what the session holds (False: nothing); the stream keeps any rest
         s = self._s
-        out = None if self._writing or t.backlog() else s.data_to_send()
-        if out is not None:
-            try:
-                t.write(out)
-            except Exception:  # the writer's turn meets the error and says why
-                out = None
+        out = s.data_to_send()
         if out is None:
-            return self._wake.set()
+            return False
         n = len(out)
+        t.write(out)
         self.bytes_out = (self.bytes_out + n) & _COUNT_MASK
-        if s.sent(n, monotonic_ms()):
+        if s.sent(n, monotonic_ms()):  # the resend backlog queued more
             self._wake.set()
+        return True
 
     async def _flush(self):
         # Wait until a writer turn that started after this call has completed.
@@ -216,7 +223,7 @@ class Link:
         while self._wgen < target:
             if self._t is None:
                 raise self._not_connected()
-            await self._flushed.wait()
+            await self._changed.wait()
 
     # ---- tasks ----------------------------------------------------------------------
     async def _writer(self, t):
@@ -226,18 +233,12 @@ class Link:
                 await self._wake.wait()
                 self._wake.clear()
                 self._writing = True
-                out = s.data_to_send()
-                if out is not None:
-                    n = len(out)
-                    self.bytes_out = (self.bytes_out + n) & _COUNT_MASK
-                    t.write(out)  # one write per turn; the stream keeps any rest
-                    s.sent(n, monotonic_ms())
-                    if t.backlog():
-                        await t.drain()
-                self._pump()  # room in tx (here or by _send_now) may unblock events
+                if self._put(t) and t.backlog():  # one write per turn
+                    await t.drain()
+                self._pump()  # room in tx (here or by _write_out) may unblock events
                 self._writing = False
                 self._wgen += 1
-                self._flushed.pulse()
+                self._changed.pulse()
         except BaseException as e:  # (a Ctrl-C too: see _reader)
             try:  # a failed write: a DISCONNECT that arrived first says why (module doc)
                 while self._t is t and isinstance(e, OSError):
@@ -288,7 +289,7 @@ class Link:
     async def _ticker(self, t):
         s = self._s
         while self._t is t and not s.is_connected:  # keep-alive starts at CONNACK
-            await self._acked.wait()  # pulsed by CONNACK and by _close()
+            await self._changed.wait()  # pulsed by CONNACK and by _close()
         try:
             while self._t is t:
                 wait = s.tick(monotonic_ms())
@@ -336,7 +337,7 @@ class Link:
                 self._werr[i] = (cause if pids[i] == _CONNECT_PID and isinstance(cause, OSError)
                                  else err or MQTTError("disconnected"))
                 self._finish(i)
-        self._acked.pulse()
+        self._changed.pulse()
         try:
             me = asyncio.current_task()
         except RuntimeError:  # abort() outside a running loop
@@ -346,21 +347,6 @@ class Link:
                 task.cancel()
         self._tasks = None
         t.close()
-        self._flushed.pulse()
-        self._freed.pulse()
-
-    # ---- supervised: mqtt5.drain, loaded only once a Supervisor owns the client ----
-    def _supervise(self, queue):
-        import mqtt5.drain as d
-        d.supervise(self, queue)
-
-    def _start_drain(self):
-        import mqtt5.drain as d
-        d.start(self)
-
-    def _abandon(self, err):
-        import mqtt5.drain as d
-        d.abandon(self, err)
 
     # ---- events ---------------------------------------------------------------------
     def _pump(self):
@@ -412,7 +398,7 @@ class Link:
             self._wres[i] = ev.reason_code if c is None else list(c)
             self._werr[i] = ev.error
             self._finish(i)
-        self._acked.pulse()  # also without a waiter: an ack frees send quota
+        self._changed.pulse()  # also without a waiter: an ack frees send quota
 
     def _routes(self):
         # the Router, loaded and made on first use (a publish-only node never does)

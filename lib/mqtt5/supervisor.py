@@ -121,7 +121,8 @@ class Supervisor:
         self.rand = rand
         self.queue = OfflineQueue(queue_count, queue_bytes, queue_policy,
                                   client._wmax)
-        client._supervise(self.queue)
+        import mqtt5.drain as _drain  # the client's supervised half (drain.py)
+        _drain.supervise(client, self.queue)
         self.state = DOWN
         self.reason = None  # why the link is down / stopped (an exception or None)
         self.url = None  # the URL of the current / last attempt
@@ -145,7 +146,8 @@ class Supervisor:
         if self._task is None:
             self._stop = False
             if self.client._q is None:  # stopped before: supervise the client again
-                self.client._supervise(self.queue)
+                import mqtt5.drain as _drain
+                _drain.supervise(self.client, self.queue)
             self._task = asyncio.create_task(self.run())
         return self._task
 
@@ -175,7 +177,8 @@ class Supervisor:
         # Stopped for good (stop(), a fatal refusal, a bad URL or option): waiting
         # callers get an MQTTError; publish() raises as on an unsupervised client.
         self._stop = True
-        self.client._abandon(_stopped(err))
+        import mqtt5.drain as _drain
+        _drain.abandon(self.client, _stopped(err))
         self._set(STOPPED, err)
         self._up.set()  # wakes wait_up() callers, which then see STOPPED
         self._up.clear()
@@ -275,7 +278,8 @@ class Supervisor:
         b = self.birth
         if b is not None:  # after the lost in-flight messages, before the queue
             self.queue.put_front(b[0], b[1], b[2], b[3], None, monotonic_ms())
-        c._start_drain()  # lost in-flight messages first, then the offline queue
+        import mqtt5.drain as _drain
+        _drain.start(c)  # lost in-flight messages first, then the offline queue
         self._set(UP, refused)
         self._up.set()
         err, up_ms = await until_closed(self.queue, c)

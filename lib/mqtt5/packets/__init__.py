@@ -45,34 +45,30 @@ _NAMES = (
     "DISCONNECT=14 AUTH=15 ")
 
 
-def named(table, name):
-    """The int that a "NAME=value ..." table gives ``name``; AttributeError if none
-    (a module's lazy public constants)."""
+def named(table, name, text=False):
+    """The int (the text with ``text``) that a "NAME=value ..." table gives ``name``;
+    AttributeError if none (a module's lazy public names)."""
     for item in table.split():
         k, v = item.split("=")
         if k == name:
-            return int(v, 0)
+            return v if text else int(v, 0)
     raise AttributeError(name)
 
 
 _MALFORMED = const(0x81)
 
-_WHERE = {
-    "Connect": "connect", "Will": "connect", "Connack": "connect",
-    "Publish": "publish", "PubAck": "publish",
-    "Subscribe": "subscribe", "Suback": "subscribe",
-    "Unsubscribe": "subscribe", "Unsuback": "subscribe",
-    "Pingreq": "control", "Pingresp": "control",
-    "Disconnect": "control", "Auth": "control",
-}
+# the packet classes' modules (a string: no dict built at import)
+_WHERE = ("Connect=connect Will=connect Connack=connect Publish=publish PubAck=publish "
+          "Subscribe=subscribe Suback=subscribe Unsubscribe=subscribe Unsuback=subscribe "
+          "Pingreq=control Pingresp=control Disconnect=control Auth=control")
 
 
 def __getattr__(name):
-    mod = _WHERE.get(name)
-    if mod is None:
+    try:
+        mod = named(_WHERE, name, True)
+    except AttributeError:
         return named(_NAMES, name)
-    m = __import__("mqtt5.packets." + mod, None, None, (name,))
-    v = getattr(m, name)
+    v = getattr(__import__("mqtt5.packets." + mod, None, None, (name,)), name)
     globals()[name] = v
     return v
 
