@@ -122,6 +122,7 @@ class Client(Link):
         finally:
             err = self._werr[w]
             self._release(w)
+            self._wev[w] = None  # its Signal (64 B) is made again at the next connect()
         if err is not None:
             self._close(err)
             raise err
