@@ -228,8 +228,10 @@ def test_build_refuses_the_filesystem_and_repository_roots(tmp_path, monkeypatch
     decoy = tmp_path / "root"
     decoy.mkdir()
     monkeypatch.setattr(build, "ROOT", str(decoy))
-    with pytest.raises(CliError, match="is the repository root; give an empty or new directory"):
+    with pytest.raises(CliError, match="is the repository root; give an empty or new directory"
+                       ) as e:
         build.check_out(str(decoy))
+    assert e.value.code == 2  # a wrong argument, as the argument checks say
     monkeypatch.undo()
     realpath = os.path.realpath
     monkeypatch.setattr(os.path, "realpath",

@@ -168,8 +168,8 @@ def check_out(out_dir):
     real = os.path.realpath(path)
     for what, place in (("the filesystem root", os.path.dirname(real)),
                         ("the repository root", os.path.realpath(ROOT))):
-        if real == place:
-            raise CliError("--out %s: is %s; %s" % (out_dir, what, REUSE_HINT))
+        if real == place:  # an argument no file system state makes right: exit 2
+            raise CliError("--out %s: is %s; %s" % (out_dir, what, REUSE_HINT), code=2)
     if os.path.islink(path):
         raise CliError("--out %s: is a symlink; %s" % (out_dir, REUSE_HINT))
     if os.path.lexists(path) and not os.path.isdir(path):
