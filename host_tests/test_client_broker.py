@@ -166,9 +166,12 @@ def test_publish_failure_reason_code_raises(runtime, broker_factory, tmp_path):
 
 
 def test_backpressure_small_buffers_few_slots(runtime, broker):
-    rec = run(runtime, "client_burst.py", broker.port, runtime).record(step="burst")
+    res = run(runtime, "client_burst.py", broker.port, runtime)
+    rec = res.record(step="burst")
     assert rec["rcs_ok"] is True
     assert rec["received"] == list(range(60)) and rec["sizes"] == [198]
+    rec = res.record(step="burst0")  # QoS 0 waiting for room when the link goes
+    assert rec["outcomes"] == [None] + ["not connected: aborted"] * 3, rec
 
 
 def test_dropped_or_cancelled_qos1_publishes_free_their_slots(runtime, broker):

@@ -30,5 +30,20 @@ async def run():
          sizes=sorted(set(len(m["payload"]) for m in got)))
     await c.disconnect()
 
+    # QoS 0 callers waiting for transmit room (a 256-byte buffer, 120-byte messages)
+    # when the link goes: the first was queued by its call, each other one fails
+    # naming why, none hangs
+    c = Client("burst0-" + TAG, tx_size=256)
+    await c.connect("mqtt://127.0.0.1:%d" % PORT)
+    ts = [asyncio.create_task(c.publish(TOPIC + "/x", body[:120])) for _ in range(4)]
+    c.abort()
+    errors = []
+    for t in ts:
+        try:
+            errors.append(await asyncio.wait_for(t, 5))
+        except Exception as e:  # noqa: BLE001 - the test reports what it was
+            errors.append(str(e))
+    emit(step="burst0", outcomes=errors)
+
 
 main(run())

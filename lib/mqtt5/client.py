@@ -212,7 +212,21 @@ class Client(Link):
                     if w < 0:
                         return DONE
                     return self._detach(w, pid)
+                if not qos:  # a burst filled the buffer: a smaller frame than _publish's
+                    return self._publish0(topic, payload, retain, props, topic_alias)
         return self._publish(topic, payload, qos, retain, props, topic_alias)
+
+    async def _publish0(self, topic, payload, retain, props, alias):
+        # Unsupervised QoS 0 that met a full transmit buffer: queued after a writer turn
+        while True:
+            await self._flush()
+            if self._t is None:
+                raise self._not_connected()
+            try:
+                self._s.publish(topic, payload, 0, retain, props, alias)
+                return self._wake.set()
+            except BufferFull:
+                pass
 
     def _detach(self, w, pid):
         # Slot w holds the QoS 1/2 publish `pid` that publish() queued itself: the
