@@ -152,19 +152,16 @@ class Client(Link):
         REFUSE / dropped under DROP_OLDEST), an expired Message Expiry Interval,
         or Supervisor.stop().
 
-        Returns an awaitable; asyncio.create_task() and gather() accept it.
-        Connected and unsupervised, with room in the transmit buffer and a free
-        slot, the message is queued by the call itself: then invalid arguments
-        raise at the call, a QoS 0 publish returns a shared finished awaitable
-        (no coroutine frame), and a QoS 1/2 publish an awaitable that only
-        waits for the outcome (on MicroPython its slot's reused Signal: nothing
-        is allocated).  Its in-flight slot frees itself when the flow ends, so
-        a publish that is cancelled or never awaited still completes and holds
-        nothing.  Supervised, a QoS 1/2 publish with a free slot goes into the
-        offline queue from the call the same way (a refusal by the queue is the
-        awaitable's error), and a QoS 0 one straight to the transmit buffer when
-        nothing waits in the queue.  Otherwise (no room, no slot, callers
-        already waiting for one) a coroutine does the queuing, in call order.
+        Returns an awaitable (create_task() and gather() accept it). Connected and
+        unsupervised, with room and a free slot, the call itself queues the message:
+        invalid arguments raise at the call; QoS 0 returns a shared finished
+        awaitable; QoS 1/2 one that only waits for the outcome (its slot's reused
+        Signal: nothing allocated on MicroPython), and the slot frees itself when the
+        flow ends, so a publish cancelled or never awaited still completes.
+        Supervised, QoS 1/2 with a free slot goes into the offline queue from the
+        call (a refusal is the awaitable's error), QoS 0 straight to the transmit
+        buffer when nothing waits in the queue. Otherwise (no room, no slot, callers
+        waiting) a coroutine queues it, in call order.
         """
         validate_topic(topic)
         payload = payload_bytes(payload)
