@@ -32,7 +32,7 @@ _write = transport.Transport.write
 
 def counting_write(self, buf):
     writes[0] += 1
-    _write(self, buf)
+    return _write(self, buf)  # (the count the socket took)
 
 
 transport.Transport.write = counting_write
