@@ -85,18 +85,6 @@ if _MICROPYTHON:  # asyncio Stream has readinto
         directly (no buffer of its own): its socket is non-blocking."""
         return reader.s.readinto(mv) or 0
 
-    def stream_write(writer, buf):
-        """Write what the socket takes now; returns that count. The rest is not
-        copied (Stream.write copies it into a new bytes object: up to a whole
-        transmit buffer, allocated whenever a slow link leaves the socket full)."""
-        return writer.s.write(buf) or 0  # non-blocking: None while it would block
-
-    def stream_writable(writer):
-        """await: until the socket can take more (as Stream.drain waits)."""
-        from asyncio import core  # type: ignore[attr-defined]  # MicroPython only
-
-        yield core._io_queue.queue_write(writer.s)
-
 else:  # CPython StreamReader: read() then copy (RAM is not scarce there)
 
     async def stream_readinto(reader, mv):
@@ -120,15 +108,6 @@ else:  # CPython StreamReader: read() then copy (RAM is not scarce there)
         """Nothing: a failed write reaches CPython's StreamReader as its error, and
         the transport closes the socket with whatever it had not read."""
         return 0
-
-    def stream_write(writer, buf):
-        """All of it: CPython's transport keeps what the socket does not take."""
-        writer.write(buf)
-        return len(buf)
-
-    def stream_writable(writer):
-        """await: until the transport's buffer is drained."""
-        return writer.drain()
 
 
 # DONE: a finished awaitable, what a publish that needed no waiting returns (and a

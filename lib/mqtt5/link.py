@@ -199,27 +199,22 @@ class Link:
         # halved the QoS 0 rate; the writer's turn, a loop pass later, does not.)
         t = self._t
         try:
-            if self._writing or t.backlog():
-                return False
-            if self._put(t):  # the socket took part: the writer waits for room
-                self._wake.set()
-            return True
+            return not (self._writing or t.backlog()) and self._put(t)
         except Exception:
             return False
 
     def _put(self, t):
-        # One write of what the session holds; returns the bytes the socket did not take
-        # (0: all, or nothing to write). They stay queued in the session, not copied:
-        # on a slow link the stream's own copy was up to a whole transmit buffer.
+        # One write of what the session holds (False: nothing); the stream keeps any rest
         s = self._s
         out = s.data_to_send()
         if out is None:
-            return 0
-        n = t.write(out)
+            return False
+        n = len(out)
+        t.write(out)
         self.bytes_out = (self.bytes_out + n) & _COUNT_MASK
         if s.sent(n, monotonic_ms()):  # the resend backlog queued more
             self._wake.set()
-        return len(out) - n
+        return True
 
     async def _flush(self):
         # Wait until a writer turn that started after this call has completed.
@@ -238,9 +233,7 @@ class Link:
                 await self._wake.wait()
                 self._wake.clear()
                 self._writing = True
-                while self._put(t):  # one write per turn, unless the socket took part
-                    await t.writable()
-                if t.backlog():  # (CPython's transport buffer)
+                if self._put(t) and t.backlog():  # one write per turn
                     await t.drain()
                 self._pump()  # room in tx (here or by _write_out) may unblock events
                 self._writing = False

@@ -30,7 +30,7 @@ to plain TCP.  No key or certificate bytes ever appear in an error.
 import asyncio
 
 from .errors import MQTTError
-from ._compat import stream_readinto, stream_writable, stream_write
+from ._compat import stream_readinto
 from ._compat_tls import make_context, refusal, wrap_streams
 from .transport import Transport, unresolved
 
@@ -194,13 +194,7 @@ class TLSTransport(Transport):
 
     def write(self, buf):
         try:
-            return stream_write(self._w, buf)
-        except Exception as e:
-            raise self._named(e)
-
-    async def writable(self):
-        try:
-            await stream_writable(self._w)
+            self._w.write(buf)
         except Exception as e:
             raise self._named(e)
 

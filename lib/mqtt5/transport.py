@@ -1,14 +1,14 @@
 """Byte transport for the asyncio client: URL parsing, connect with a timeout,
-TCP_NODELAY, readinto, writes that copy nothing the socket does not take.
+TCP_NODELAY, readinto, whole-buffer writes.
 
-The client only uses `Transport` (readinto / write / writable / drain / close); TLS
+The client only uses `Transport` (readinto / write / drain / close); TLS
 (`mqtts://`) is mqtt5.tls.TLSTransport, imported only for such URLs.
 """
 
 import asyncio
 
 from ._compat import (set_nodelay, stream_backlog, stream_read_now, stream_readinto,
-                      stream_socket, stream_writable, stream_write)
+                      stream_socket)
 
 
 def parse_url(url):
@@ -70,17 +70,12 @@ class Transport:
         return stream_read_now(self._r, mv)
 
     def write(self, buf):
-        """Write what the socket takes now, in one call; returns that count (nothing of
-        the rest is copied: write it again once `writable()`).  CPython: all of it,
-        its transport keeps the rest as `backlog()`, and `drain()` waits for that."""
-        return stream_write(self._w, buf)
-
-    def writable(self):
-        """await: until the socket can take more."""
-        return stream_writable(self._w)
+        """Hand `buf` to the stream in one write (the stream copies what the socket
+        does not take now); `drain()` waits for that backlog."""
+        self._w.write(buf)
 
     def backlog(self):
-        """Bytes written but not yet taken by the socket (CPython's transport)."""
+        """Bytes written but not yet taken by the socket."""
         return stream_backlog(self._w)
 
     def drain(self):
