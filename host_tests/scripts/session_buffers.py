@@ -6,6 +6,7 @@ received / sent, Maximum Packet Size)."""
 import mqtt5.session as S
 import mqtt5.properties as P
 import mqtt5.txbuf as txbuf
+import mqtt5.rxbuf as rxbuf
 from mqtt5.errors import MQTTError
 from session_fake import (connected, out, split, feed, events, kinds, eq, raises,
     run_tests, publish, PUBLISH, PUBACK, DISCONNECT)
@@ -226,6 +227,42 @@ def test_no_heap_block_for_a_burst_means_buffer_full():
         del txbuf.bytearray
     s.publish("t", b"p" * 400, 0)
     assert sizes(s)[1] > INITIAL, sizes(s)
+
+
+_bytearray = bytearray
+
+
+def heap_below(limit):
+    """A fake `bytearray` for a fragmented heap: no free block of `limit` bytes or more."""
+    def alloc(n):
+        if n >= limit:
+            raise MemoryError("fake: no block of %d bytes" % n)
+        return _bytearray(n)
+    return alloc
+
+
+def test_a_fragmented_heap_grows_the_buffers_to_what_the_packet_needs():
+    # Doubling 256 to 512 finds no block, but the packet needs less: the buffer grows
+    # to the packet's size.  It was a MemoryError and a lost link, and at every
+    # reconnect the same packet (the queued publish, the broker's redelivery) again.
+    s = connected()
+    txbuf.bytearray = rxbuf.bytearray = heap_below(512)
+    try:
+        payload = b"o" * 300
+        pid = s.publish("t", payload, 1)
+        eq(sizes(s)[1], 309 + 32, "tx: the packet's 309 bytes and the 32 left free for acks")
+        eq([(t, p.packet_id, bytes(p.payload)) for t, p in out(s)], [(PUBLISH, pid, payload)],
+           "queued whole")
+        data = publish("in", b"i" * 400, 1, pid=3)
+        evs = read_in(s, data, 100)
+        eq([e["payload"] for e in evs], [b"i" * 400], "rx: delivered")
+        eq(sizes(s)[0], len(data), "rx: the packet's %d bytes, not 512" % len(data))
+        raises(MemoryError, s.publish, "t", b"o" * 600, 0)  # no block of its size either
+        eq(s.pending_bytes, 4, "nothing queued by it (the PUBACK is)")
+    finally:
+        del txbuf.bytearray, rxbuf.bytearray
+    s.publish("t", b"o" * 600, 0)
+    eq(sizes(s)[1], 2 * 341, "a heap with room: doubled, as before")
 
 
 def test_str_topic_encoded_once_per_topic_object():

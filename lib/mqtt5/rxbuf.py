@@ -49,14 +49,21 @@ class RxBuffer:
 
     def _grow(self):
         # The buffer holds buf[0:end] only, filled by one packet's head: reallocate to
-        # min(cap, max(2 * size, its total)) unless it is complete or cannot fit the cap.
+        # min(cap, max(2 * size, its total)), or its total when the heap has no larger
+        # block, unless it is complete or cannot fit the cap.
         e = self.end
         try:
             total = frame(self.buf, 0, e, None)
         except ProtocolError:
             return  # garbage: complete() refuses it
         if e < total <= self.cap:
-            b = bytearray(min(self.cap, max(2 * e, total)))
+            grown = min(self.cap, max(2 * e, total))
+            try:
+                b = bytearray(grown)
+            except MemoryError:  # a fragmented heap may still hold a block of total
+                if grown == total:
+                    raise
+                b = bytearray(total)
             b[0:e] = self.mv[0:e]
             self.buf = b
             self.mv = memoryview(b)

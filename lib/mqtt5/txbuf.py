@@ -89,9 +89,10 @@ class TxBuffer:
     def _grow(self, n):
         # Reallocate to min(cap, max(2 * size, tail + n)), the queued bytes at the same
         # offsets (head/tail and a lent view stay valid); True when n bytes are then
-        # free.  Not for a packet that could never fit (n over the cap).  When the heap
-        # has no such block and only queued bytes are in the way, False: the caller
-        # flushes (BufferFull, or an ack waits) and the buffer stays as it is.
+        # free.  Not for a packet that could never fit (n over the cap).  A fragmented
+        # heap may have no block that large but one of tail + n: then that.  With no
+        # block at all and only queued bytes in the way, False: the caller flushes
+        # (BufferFull, or an ack waits) and the buffer stays as it is.
         size = len(self.buf)
         if size >= self.cap or n > self.cap:
             return False
@@ -100,9 +101,15 @@ class TxBuffer:
         try:
             b = bytearray(grown)
         except MemoryError:
-            if n > size:
-                raise  # the packet alone needs more than this buffer
-            return False
+            try:
+                if need == grown:
+                    raise
+                b = bytearray(need)
+                grown = need
+            except MemoryError:
+                if n > size:
+                    raise  # the packet alone needs more than this buffer
+                return False
         b[self.head:self.tail] = self.mv[self.head:self.tail]
         self.buf = b
         self.mv = memoryview(b)
