@@ -138,8 +138,15 @@ def broker_factory(tmp_path_factory):
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     # On a failing test, attach the log of every broker that is still running.
+    # And the output of every firmware node the test started (killed by now, maybe).
     report = yield
+    nodes = getattr(sys.modules.get("firmware_node"), "STARTED", [])
     if report.failed and call.when in ("setup", "call"):
         for b in list(_LIVE):
             report.sections.append(("mosquitto log (port %d)" % b.port, b.log_tail(80)))
+        for n in nodes:
+            report.sections.append(("node %s output (pid %d)" % (n.device, n.proc.pid),
+                                    "\n".join(n.lines[-60:])))
+    if call.when == "teardown":
+        del nodes[:]
     return report

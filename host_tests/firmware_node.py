@@ -33,6 +33,9 @@ _SLOW = {"interval_ms": 600000}
 RESTING = {"stats_interval_ms": 600000, "sensors": {"temperature": _SLOW, "humidity": _SLOW}}
 
 
+STARTED = []  # the nodes the running test started: conftest shows their output on failure
+
+
 class NodeProc:
     def __init__(self, runtime, broker, home, config=None, device="node", heapsize="256k",
                  mpy=False, write_config=True, repl=False):
@@ -59,6 +62,7 @@ class NodeProc:
                                      start_new_session=True)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
+        STARTED.append(self)
 
     @property
     def config_path(self):
