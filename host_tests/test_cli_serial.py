@@ -582,6 +582,14 @@ def test_config_text_keys_take_the_text_and_keep_utf8(node_device, tmp_path):
     assert saved["wifi_password"] == "12345678" and saved["wifi_ssid"] == "1e3"
     r = fieldnode("config", "get", "username", "wifi_ssid", "--port", dev.port)
     assert r.returncode == 0 and r.stdout == "\U0001F600\n1e3\n"
+    # the text "null" (only an imported file can set it) is not the null value
+    f = tmp_path / "null.json"
+    f.write_text('{"username": "null"}')
+    assert fieldnode("config", "import", f, "--merge", "--port", dev.port).returncode == 0
+    r = fieldnode("config", "get", "username", "password", "--port", dev.port)
+    assert r.returncode == 0 and r.stdout == '"null"\nnull\n', r.stdout
+    f.write_text('{"username": "\U0001F600"}')
+    assert fieldnode("config", "import", f, "--merge", "--port", dev.port).returncode == 0
     # show and export print the text itself, not \u escapes
     r = fieldnode("config", "show", "--port", dev.port)
     assert r.returncode == 0 and '"username": "\U0001F600"' in r.stdout, r.stdout

@@ -26,7 +26,8 @@ with --merge, FILE's keys are set (nested sensor settings one by one, like
 A value for a text key (wifi_ssid, wifi_password, username, ...) is taken as
 written: wifi_password=12345678 is a string (`null` clears a key whose default is
 null). Other values are JSON when they parse as JSON (60, true,
-["mqtt://h:1883"]), else text.
+["mqtt://h:1883"]), else text. `get` prints text as it is and other values as
+JSON; the text "null" prints as "null" (quoted), to tell it from null.
 Reading or writing stops the running node (Ctrl-C); --reset soft-resets the
 board afterwards so it boots again with the new config.
 """
@@ -236,7 +237,8 @@ def run(args):
                 value = dotted_get(cfg, key)
                 if key in schema.SECRETS and value and not args.show_secrets:
                     value = schema.MASK
-                print(json.dumps(value) if not isinstance(value, str) else value)
+                # text as it is, but the text "null" quoted: it is not the null value
+                print(value if isinstance(value, str) and value != "null" else json.dumps(value))
         elif args.action == "set":
             new = cfg
             for key, value in args.changes:
