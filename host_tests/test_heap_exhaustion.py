@@ -38,6 +38,18 @@ def test_the_supervisor_goes_on_past_a_memoryerror(broker, mode):
     assert later["rc"] == 0 and not later["task_done"], later
 
 
+def test_a_queued_publish_without_a_heap_block_for_its_packet_fails_alone(broker):
+    # a supervised publish whose packet needs the transmit buffer to grow, and no block
+    # for it: the link was dropped with the MemoryError and the same message came first
+    # again at every reconnect (92 links lost in 10 s, the publish after it stuck
+    # behind it, both callers timed out). Now its caller gets the MemoryError, the link
+    # stays, and the next publishes go
+    end = _run(broker, "heap_bigpub.py", "big").record(step="end")
+    assert end["big"].startswith("MemoryError(") and end["small"] == 0, end
+    assert end["later"] == 0 and end["got"] == [5, 1500], end
+    assert end["links_lost"] == {} and end["connects"] == 1, end
+
+
 @pytest.mark.parametrize("mode", ["signal_plain", "signal_sup"])
 def test_a_slot_whose_signal_cannot_be_made_is_not_lost(broker, mode):
     # after max_inflight of them every QoS 1 publish waited for ever

@@ -196,10 +196,13 @@ async def _drainer(c, t):
             except _S.BufferFull:
                 await _room(c)
                 continue
-            except (MQTTError, ValueError) as e:
+            except (MQTTError, ValueError, MemoryError) as e:
                 if c._t is not t or not s.is_connected:
                     return
-                w = q.pop()  # this message can never go: tell its caller
+                # this message can never go, or the heap has no block for its packet
+                # now (a MemoryError: dropping the link would not make one, and the
+                # same packet came first again at every reconnect): tell its caller
+                w = q.pop()
                 if w >= 0:
                     fail_waiter(c, w, e)
                 else:  # QoS 0 (or the birth): nobody to tell, counted
