@@ -100,7 +100,7 @@ class Commands:
             self.reported = n
             print("node: commands dropped since boot: %d without a usable Response Topic, "
                   "%d beyond %d at once and %d waiting, %d answers not sent (refused by the "
-                  "broker, or no room even for rc 5)"
+                  "broker, no room even for rc 5, or no heap for it)"
                   % (r.ignored, r.busy, MAX_BUSY, MAX_WAITING, r.failed))
 
     def keep(self, answer):

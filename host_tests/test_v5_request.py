@@ -35,7 +35,7 @@ def test_requester_responder_units(runtime):
     # a failure not kept: the retry ran again; its success is kept and replayed
     assert rec["keep"] == [2, ["fail", "ok", "ok"], 1], rec["keep"]
     # raised, returned an int twice (the same id: not replayed, run again): 3 errors
-    assert rec["errors"] == [3, 0, 0, 0], rec["errors"]
+    assert rec["errors"] == [3, 0, 0, 0, 1], rec["errors"]  # the answer without heap: failed
     assert "mqtt5: handler error" in res.stdout and "handler bug" in res.stdout + res.stderr
     # two waited and ran in order after the first two; two counted in busy
     assert rec["waiting"] == [2, 2, 4, ["ok:0", "ok:1", "ok:2", "ok:3"]], rec["waiting"]

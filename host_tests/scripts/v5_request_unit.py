@@ -213,23 +213,25 @@ async def main():
     def broken(m):
         if m.payload == b"raise":
             raise RuntimeError("handler bug")
-        return 42
+        return b"answer" if m.payload == b"heap" else 42
 
     class Picky(FakeClient):
         async def publish(self, topic, payload, qos=0, **kw):
             if not isinstance(payload, (bytes, str)):
                 raise TypeError("payload must be bytes")
+            if payload == b"answer":  # its packet finds no heap block: not a handler error
+                raise MemoryError("fake: no block")
             await FakeClient.publish(self, topic, payload, qos, **kw)
 
     ec = Picky(Sess("err"))
     re_ = Responder(ec, "e/+", broken)
     await re_.start()
     he = ec.handlers["e/+"]
-    for p in (b"raise", b"int", b"int"):
+    for p in (b"raise", b"int", b"int", b"heap"):
         he(Message("e/x", p, 1, False, False, {0x08: "back/e", 0x09: b"c-" + p}))
         while re_._running:
             await asyncio.sleep(0)
-    out["errors"] = [re_.errors, re_.answered, re_.repeated, len(ec.pubs)]
+    out["errors"] = [re_.errors, re_.answered, re_.repeated, len(ec.pubs), re_.failed]
     # at most max_busy requests are handled at once, the others counted; answers
     # carry the Responder's answer properties
     bc = FakeClient(Sess("busy"))

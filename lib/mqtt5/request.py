@@ -243,7 +243,8 @@ class Responder:
     backlog a reconnect delivers at once), and those arriving beyond that are not
     handled and are counted in ``busy``;
     ``answered`` and ``repeated`` count the others, ``failed`` the answers whose
-    publish was refused (e.g. not authorized, over the server's Maximum Packet Size),
+    publish was refused (e.g. not authorized, over the server's Maximum Packet Size)
+    or found no heap block for its packet (MemoryError),
     ``errors`` the requests whose handler raised or returned neither bytes, str nor
     None (no answer; shown as "mqtt5: handler error" with its traceback, as for a
     subscribe() handler).
@@ -363,8 +364,8 @@ class Responder:
             try:
                 await self.client.publish(rt, out, m.qos if m.qos < self.qos else self.qos,
                                           correlation_data=cd, **self.props)
-            except MQTTError:  # refused: not authorized, over the server's limits
-                self.failed += 1
+            except (MQTTError, MemoryError):  # refused (not authorized, over the
+                self.failed += 1  # server's limits), or no heap block for its packet
                 return
             except Exception as err:  # the handler returned no bytes or str
                 out = None  # (forgotten below: a retry runs again)
