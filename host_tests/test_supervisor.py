@@ -23,7 +23,7 @@ def test_reason_codes_classified(rec):
     assert r["fatal"] == ["fatal"] * 8          # 0x84 0x85 0x86 0x87 0x8A 0x8C 0x9A 0x9B
     assert r["transient"] == ["transient"] * 6  # 0x88 0x89 0x97 0x9F, other, network
     assert r["redirect"] == ["redirect"] * 2    # 0x9C 0x9D
-    assert r["keys"] == [0x86, "network", "timeout", "keepalive", "network"]
+    assert r["keys"] == [0x86, "network", "timeout", "keepalive", "network", "heap", "heap"]
 
 
 def test_queue_drop_oldest_tells_the_dropped_caller(rec):

@@ -23,7 +23,8 @@ emit(check="classify",
      redirect=[classify(c) for c in (0x9C, 0x9D)],
      keys=[reason_key(rc_error("CONNACK", 0x86)), reason_key(OSError(111)),
            reason_key(asyncio.TimeoutError()), reason_key(MQTTError("keep alive timeout")),
-           reason_key(MQTTError("connection lost: OSError(104)"))])
+           reason_key(MQTTError("connection lost: OSError(104)")), reason_key(MemoryError()),
+           reason_key(MQTTError("connection lost: heap full: MemoryError()"))])
 
 # ---- offline queue ----
 dropped = []

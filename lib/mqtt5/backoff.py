@@ -99,12 +99,14 @@ def classify(code):
 def reason_key(err):
     """The Stats key of a failure: its reason code (int), else 'timeout',
     'network' (socket errors), 'tls' (a refused TLS handshake), 'keepalive'
-    (dead link) or 'other'."""
+    (dead link), 'heap' (a MemoryError: a full or fragmented heap) or 'other'."""
     code = getattr(err, "reason_code", None)
     if code is not None:
         return code
     if isinstance(err, asyncio.TimeoutError):
         return "timeout"
+    if isinstance(err, MemoryError):
+        return "heap"
     if isinstance(err, OSError):
         return "network"
     m = str(err)
@@ -112,6 +114,8 @@ def reason_key(err):
         return "tls"
     if "keep alive" in m:
         return "keepalive"
+    if m.startswith("connection lost: heap full"):
+        return "heap"
     if m.startswith("connection lost"):
         return "network"
     return "other"

@@ -313,8 +313,9 @@ class Link:
             import gc
             gc.collect()
         if err is not None and not isinstance(err, MQTTError):
-            try:
-                err = MQTTError("connection lost: %s" % (str(err) or repr(err),))
+            try:  # (a full heap says so: the Supervisor counts it apart, "heap")
+                err = MQTTError("connection lost: %s%s" % (
+                    "heap full: " if isinstance(err, MemoryError) else "", str(err) or repr(err)))
             except MemoryError:  # the link must close all the same
                 pass
         self.error = err
