@@ -24,11 +24,13 @@ import board
 import payload as pl
 from mqtt5 import MQTTError
 from mqtt5._compat import sleep_ms, ticks_add, ticks_diff, ticks_ms
+from mqtt5.backoff import reason_key
 from mqtt5.supervisor import UP
 
 VERSION = "0.1.0"  # the firmware's (boot log, stats, ping); pyproject.toml's is the same
 _POLL_MS = 100  # button and due-time polling
 _RETRY_MS = 5000  # a reading refused for now (0x97) is sent again after this
+_HEAP_LOSSES = 5  # links in a row ended by a full heap: the keeper resets the board
 _NORMAL = 0
 _HIGH = 1
 _LOW = 2
@@ -89,6 +91,7 @@ class App:
         self.last_disconnect = None
         self.linked = False  # the link was up since the last DOWN (for last_disconnect)
         self.unlinked = (self.tick, 0)  # (ticks, uptime_s) since when no link: boot, a loss
+        self.heap_losses = 0  # links (and attempts) in a row ended by a MemoryError
         self.commands = None  # commands.Commands, set by main
         self.tasks = []
         self.stats_due = self.tick
@@ -137,6 +140,7 @@ class App:
                     self.dirty[i] = 1
             self.wake.set()
         elif reason is not None:
+            self.heap_losses = self.heap_losses + 1 if reason_key(reason) == "heap" else 0
             if self.linked:  # why the link was lost, not why the next attempts failed
                 self.last_disconnect = _clip(why(reason), 80)
                 self.unlinked = (self.clock(), self.up_s)
@@ -356,7 +360,8 @@ class App:
     async def keeper(self, vital):
         """Feed the watchdog while the readings loop turns and every (name, task) in
         `vital` lives; bring the network back when the board says it went; reset the
-        board after broker_timeout_s without a broker link."""
+        board after broker_timeout_s without a broker link, or after _HEAP_LOSSES links
+        in a row ended by a full heap (a fragmented one: a reset starts it afresh)."""
         wdt = self.cfg["watchdog_ms"]  # (armed by main.py before the tasks start)
         period = max(100, min(1000, wdt // 4)) if wdt else 1000
         rejoin = None  # the task bringing the network back, while it runs
@@ -379,6 +384,9 @@ class App:
                 bto = self.cfg["broker_timeout_s"]  # a wedged network stack: start afresh
                 if bto and not self.linked and self.age_ms(*self.unlinked) >= bto * 1000:
                     log("no broker link for %d s (broker_timeout_s): reset" % bto)
+                    board.reset()
+                if self.heap_losses >= _HEAP_LOSSES:
+                    log("%d links in a row ended by a full heap: reset" % self.heap_losses)
                     board.reset()
                 if not board.network_ok():
                     if self.lost_at is None:

@@ -176,6 +176,8 @@ except config.ConfigError:
 # 12.4 days): uptime keeps counting and due times still compare right
 import app  # noqa: E402
 from mqtt5._compat import ticks_add  # noqa: E402
+from mqtt5 import MQTTError  # noqa: E402
+from mqtt5.supervisor import DOWN  # noqa: E402
 from mqtt5.events import rc_error  # noqa: E402
 
 
@@ -444,6 +446,41 @@ async def _keeper_no_watchdog():
         del app.print
         app.sleep_ms = real_sleep
     return said
+
+# a heap that kept ending links (fragmented: no block for a packet the node must send
+# or take) left the node cycling through links for ever; after 5 in a row the keeper
+# resets the board, and a link lost any other way starts the count again
+async def _keeper_heap_losses(reasons):
+    a = _app({"watchdog_ms": 0})
+    said, resets = [], []
+    for r in reasons:
+        a.link(DOWN, r)
+    async def later():
+        await asyncio.sleep(60)
+
+    alive = asyncio.create_task(later())
+    app.print = lambda *args: said.append(" ".join(str(x) for x in args))
+    real = app.sleep_ms, app.board.reset
+    app.sleep_ms = lambda ms: asyncio.sleep(0)
+    app.board.reset = lambda: resets.append(a.heap_losses)
+    try:
+        task = asyncio.create_task(a.keeper((("readings", alive),)))
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        task.cancel()
+        alive.cancel()
+    finally:
+        del app.print
+        app.sleep_ms, app.board.reset = real
+    return said[:1], resets[:1]
+
+HEAP = [MemoryError("memory allocation failed, allocating 2048 bytes"),
+        MQTTError("connection lost: heap full: memory allocation failed, allocating 1536 bytes")]
+said, resets = asyncio.run(_keeper_heap_losses(HEAP * 2 + HEAP[:1]))
+ok("keeper_resets_after_5_links_ended_by_a_full_heap", resets == [5] and said == [
+   "node: 5 links in a row ended by a full heap: reset"], (said, resets))
+said, resets = asyncio.run(_keeper_heap_losses(HEAP * 2 + [OSError(104)] + HEAP * 2))
+ok("keeper_heap_losses_counted_in_a_row", resets == [] and said == [], (said, resets))
 
 # a reading refused with 0x97 (the broker's quota, a full offline queue) waited for
 # the sensor's next reading, up to a day away; it is sent again after _RETRY_MS
