@@ -129,6 +129,16 @@ def wdt_hold():
     raise NotImplementedError
 
 
+def wdt_cover(on):
+    """While ``on``, keep an armed watchdog fed in the background, for at most 60 s
+    from the call: the loop may block meanwhile (the node calls it for each broker
+    connect, whose DNS lookup blocks; rp2's lwIP waits ~7 s per DNS server that does
+    not answer, past its 8.4 s watchdog cap). ``on`` False stops it. A no-op when
+    none is armed, and on esp32 (its lookup runs no timer callbacks).
+    """
+    raise NotImplementedError
+
+
 def reset_cause():
     """Why the board last reset: "power_on", "hard_reset", "watchdog", "deepsleep",
     "soft_reset" or "unknown"."""

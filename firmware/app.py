@@ -25,7 +25,7 @@ import payload as pl
 from mqtt5 import MQTTError
 from mqtt5._compat import sleep_ms, ticks_add, ticks_diff, ticks_ms
 from mqtt5.backoff import reason_key
-from mqtt5.supervisor import UP
+from mqtt5.supervisor import CONNECTING, UP
 
 VERSION = "0.1.0"  # the firmware's (boot log, stats, ping); pyproject.toml's is the same
 _POLL_MS = 100  # button and due-time polling
@@ -130,6 +130,7 @@ class App:
 
     # ---- link state (Supervisor on_state) --------------------------------------------
     def link(self, state, reason):
+        board.wdt_cover(state == CONNECTING)  # a connect's DNS lookup blocks the loop
         if state == UP:  # the supervisor queued the birth first on this link
             log("%s online" % self.status_topic)
             self.linked = True

@@ -100,13 +100,16 @@ def test_board_module_with_fakes(runtime, board):
         assert system["causes"] == ["power_on", "hard_reset", "watchdog", "deepsleep",
                                     "soft_reset", "unknown"]
         assert system["wdt"] == [20000, 2]
-        assert system["hold"] == [1, 0, True, 1000, 5]      # hardware timer 0, 3 more feeds
+        assert system["hold"] == [1, 0, True, 1000, 3]      # hardware timer 0, 3 feeds
+        assert system["cover"] == [[], 0, [], 0]  # no timer: none runs during its lookup
     else:
         # rp2 reports only power-on and watchdog resets; its WDT stops at 8388 ms
         assert system["causes"] == ["power_on", "unknown", "watchdog", "unknown", "unknown",
                                     "unknown"]
         assert system["wdt"] == [8388, 2]
-        assert system["hold"] == [1, -1, True, 1000, 5]     # a virtual timer, 3 more feeds
+        assert system["hold"] == [1, -1, True, 1000, 3]     # a virtual timer, 3 feeds
+        # a timer fed it during a connect's lookup, stopped after; none past COVER_MS
+        assert system["cover"] == [[1000], 1, [True], 0]
 
 
 def _sections(stdout):
@@ -274,3 +277,30 @@ def test_board_ntp_leaves_the_loop_free(runtime, board, ntp_server):
     assert got["ms"] >= 2000, got
     # a query that blocked the loop would leave a gap of its whole second
     assert got["ticks"] >= 50 and got["max_gap"] < 600, got
+
+
+def _top_names(path):
+    """The names a module's source defines or imports at its top level."""
+    import ast
+    with open(path) as f:
+        tree = ast.parse(f.read())
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.ImportFrom):
+            names.update(a.asname or a.name for a in node.names)
+    return names
+
+
+@pytest.mark.parametrize("board", BOARDS + ("unix",))
+def test_every_board_has_the_whole_board_api(board):
+    # a name boards/board_api.py declares and a board lacks is an AttributeError on
+    # that board only, when the firmware first calls it
+    import os
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    api = _top_names(os.path.join(root, "boards", "board_api.py"))
+    have = _top_names(os.path.join(root, "boards", board, "board.py"))
+    assert sorted(n for n in api if not n.startswith("_") and n not in have) == []

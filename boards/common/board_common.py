@@ -244,6 +244,8 @@ def config_dir():
 _wdt = None
 _wdt_ms = 0
 _hold = None  # the machine.Timer of wdt_hold()
+_cover = None  # [the machine.Timer of wdt_cover(True), ticks_ms when it stops feeding]
+COVER_MS = 60000  # wdt_cover(True) feeds at most this long (a loop blocked for good resets)
 TIMER_ID = -1  # the machine.Timer board_common uses: -1 virtual (rp2); the esp32 board sets 0
 _button = None
 _led = None
@@ -261,16 +263,33 @@ def wdt_feed(_timer=None):
         _wdt.feed()
 
 
-def _feeding():
-    """A `machine.Timer` (`TIMER_ID`) feeding an armed watchdog from now on, or None
-    (none armed, or wdt_hold's feeds it). Its callback is scheduled: it runs between
-    bytecodes, at the REPL, and while the rp2 port waits in a blocking call."""
+def _feeding(feed=wdt_feed):
+    """A `machine.Timer` (`TIMER_ID`) calling ``feed`` for an armed watchdog from now
+    on, or None (none armed, or wdt_hold's feeds it). Its callback is scheduled: it runs
+    between bytecodes, at the REPL, and while the rp2 port waits in a blocking call."""
     if _wdt is None or _hold is not None:
         return None
     t = machine.Timer(TIMER_ID)
     t.init(mode=machine.Timer.PERIODIC, period=max(100, min(1000, _wdt_ms // 4)),
-           callback=wdt_feed)
+           callback=feed)
     return t
+
+
+def _cover_feed(_timer=None):
+    if _cover is not None and ticks_diff(_cover[1], ticks_ms()) > 0:
+        wdt_feed()
+
+
+def wdt_cover(on):
+    """board_api's `wdt_cover`: `_feeding` with `_cover_feed`, at most `COVER_MS`."""
+    global _cover
+    if _cover is not None:
+        _cover[0].deinit()
+        _cover = None
+    if on:
+        t = _feeding(_cover_feed)
+        if t is not None:
+            _cover = [t, ticks_add(ticks_ms(), COVER_MS)]
 
 
 def wdt_hold():

@@ -33,9 +33,10 @@ HAS_BUTTON = True
 HAS_WATCHDOG = False  # software watchdog: logs and exits non-zero
 
 _dir = []  # the config directory, once made
-# [timeout_ms, ticks_ms of the last feed, held (wdt_hold)]: the monotonic clock, so
-# the host's wall clock being set (NTP) neither trips nor stalls the watchdog
-_wdt = [0, 0, 0]
+# [timeout_ms, ticks_ms of the last feed, held (wdt_hold), ticks_ms until which
+# wdt_cover feeds or 0]: the monotonic clock, so the host's wall clock being set (NTP)
+# neither trips nor stalls the watchdog
+_wdt = [0, 0, 0, 0]
 
 
 class NetworkError(Exception):
@@ -165,8 +166,8 @@ def _die(status):
 def _watch():
     while True:
         time.sleep(0.1)
-        if _wdt[2]:
-            _wdt[1] = ticks_ms()  # wdt_hold(): fed from here, as a board's Timer does
+        if _wdt[2] or _wdt[3] and ticks_diff(_wdt[3], ticks_ms()) > 0:
+            _wdt[1] = ticks_ms()  # wdt_hold(), wdt_cover(): fed from here, as a Timer
         late = ticks_diff(ticks_ms(), _wdt[1])
         if late > _wdt[0]:
             try:  # (on a full heap it still ends the process)
@@ -196,6 +197,10 @@ def wdt_feed():
 
 def wdt_hold():
     _wdt[2] = 1
+
+
+def wdt_cover(on):
+    _wdt[3] = ticks_add(ticks_ms(), 60000) if on else 0
 
 
 def reset_cause():

@@ -162,14 +162,34 @@ def system():
     board.wdt_feed()
     wdt = machine.fake_state["wdt"]
     rec["wdt"] = [wdt.timeout, wdt.feeds]
+    # a broker connect's DNS lookup blocks the loop: a timer feeds meanwhile, for at
+    # most COVER_MS (rp2; esp32's lookup runs no timer callbacks: none made)
+    timers = machine.fake_state["timers"]
+    n, feeds = len(timers), wdt.feeds
+    board.wdt_cover(True)
+    made = timers[n:]
+    for t in made:
+        t.fake_fire()
+    fed = wdt.feeds - feeds
+    board.wdt_cover(False)
+    cover = [[t.period for t in made], fed, [t.callback is None for t in made]]
+    real, board_common.COVER_MS = board_common.COVER_MS, 0  # its time is up at once
+    board.wdt_cover(True)
+    feeds = wdt.feeds
+    for t in timers[n + len(made):]:
+        t.fake_fire()
+    cover.append(wdt.feeds - feeds)
+    board.wdt_cover(False)
+    board_common.COVER_MS = real
+    rec["cover"] = cover
     # stopped with Ctrl-C: a timer keeps the watchdog fed at the REPL
+    n, feeds = len(timers), wdt.feeds
     board.wdt_hold()
     board.wdt_hold()  # once is enough: no second timer
-    timers = machine.fake_state["timers"]
     for _ in range(3):
-        timers[0].fake_fire()
-    rec["hold"] = [len(timers), timers[0].id, timers[0].mode == machine.Timer.PERIODIC,
-                   timers[0].period, wdt.feeds]
+        timers[n].fake_fire()
+    rec["hold"] = [len(timers) - n, timers[n].id, timers[n].mode == machine.Timer.PERIODIC,
+                   timers[n].period, wdt.feeds - feeds]
     board.led(True)
     pins = machine.Pin.fake_pins
     led = pins["LED"] if BOARD == "rp2_pico_w" else pins[2]

@@ -177,7 +177,7 @@ except config.ConfigError:
 import app  # noqa: E402
 from mqtt5._compat import ticks_add  # noqa: E402
 from mqtt5 import MQTTError  # noqa: E402
-from mqtt5.supervisor import DOWN  # noqa: E402
+from mqtt5.supervisor import CONNECTING, DOWN, UP  # noqa: E402
 from mqtt5.events import rc_error  # noqa: E402
 
 
@@ -473,6 +473,15 @@ async def _keeper_heap_losses(reasons):
         del app.print
         app.sleep_ms, app.board.reset = real
     return said[:1], resets[:1]
+
+# the broker's DNS lookup at each connect blocks the loop, and nothing fed the
+# watchdog meanwhile (rp2: ~7 s per silent DNS server, its watchdog 8.4 s at most)
+a = _app()
+covered = []
+for st in (CONNECTING, UP, CONNECTING, DOWN):
+    a.link(st, None if st != DOWN else OSError(104))
+    covered.append(app.board._wdt[3] != 0)
+ok("connect_covers_the_watchdog", covered == [True, False, True, False], covered)
 
 HEAP = [MemoryError("memory allocation failed, allocating 2048 bytes"),
         MQTTError("connection lost: heap full: memory allocation failed, allocating 1536 bytes")]
