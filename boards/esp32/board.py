@@ -27,11 +27,6 @@ from mqtt5._compat import const
 
 board_common.TIMER_ID = 0  # esp32 has hardware timers only; 0 is used nowhere else
 
-
-def wdt_cover(on):
-    """A no-op: esp32's DNS lookup runs no timer callbacks while it blocks, so a timer
-    could not feed meanwhile (keep watchdog_ms above 15 s there, docs/config.md)."""
-
 NAME = "esp32"
 SENSORS = {"temperature": ("C", -2)}
 HAS_BUTTON = True
@@ -81,6 +76,11 @@ def button_pressed():
 
 def led(on):
     led_on(_LED_PIN, on)
+
+
+def wdt_cover(on):
+    """A no-op: esp32's DNS lookup runs no timer callbacks while it blocks, so a timer
+    could not feed meanwhile (keep watchdog_ms above 15 s there, docs/config.md)."""
 
 
 def reset_cause():
