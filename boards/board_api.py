@@ -130,11 +130,12 @@ def wdt_hold():
 
 
 def wdt_cover(on):
-    """While ``on``, keep an armed watchdog fed in the background, for at most 60 s
+    """While ``on``, keep an armed watchdog fed in the background, for at most 20 s
     from the call: the loop may block meanwhile (the node calls it for each broker
     connect, whose DNS lookup blocks; rp2's lwIP waits ~7 s per DNS server that does
     not answer, past its 8.4 s watchdog cap). ``on`` False stops it. A no-op when
-    none is armed, and on esp32 (its lookup runs no timer callbacks).
+    none is armed, and on esp32 (its lookup runs no timer callbacks). A loop that
+    hangs meanwhile (a sensor driver) trips the watchdog that much later.
     """
     raise NotImplementedError
 

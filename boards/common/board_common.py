@@ -245,7 +245,8 @@ _wdt = None
 _wdt_ms = 0
 _hold = None  # the machine.Timer of wdt_hold()
 _cover = None  # [the machine.Timer of wdt_cover(True), ticks_ms when it stops feeding]
-COVER_MS = 60000  # wdt_cover(True) feeds at most this long (a loop blocked for good resets)
+COVER_MS = 20000  # wdt_cover(True) feeds at most this long: a lookup's worst case (two
+# silent DNS servers, ~7 s each); a loop blocked longer (a hung driver) then resets
 TIMER_ID = -1  # the machine.Timer board_common uses: -1 virtual (rp2); the esp32 board sets 0
 _button = None
 _led = None

@@ -200,7 +200,7 @@ def wdt_hold():
 
 
 def wdt_cover(on):
-    _wdt[3] = ticks_add(ticks_ms(), 60000) if on else 0
+    _wdt[3] = ticks_add(ticks_ms(), 20000) if on else 0  # as board_common.COVER_MS
 
 
 def reset_cause():
