@@ -30,7 +30,8 @@ from mqtt5.supervisor import CONNECTING, UP
 VERSION = "0.1.0"  # the firmware's (boot log, stats, ping); pyproject.toml's is the same
 _POLL_MS = 100  # button and due-time polling
 _RETRY_MS = 5000  # a reading refused for now (0x97) is sent again after this
-_HEAP_LOSSES = 5  # links in a row ended by a full heap: the keeper resets the board
+_HEAP_LOSSES = 5  # links in a row ended by a full heap, over _HEAP_SPAN_MS at least:
+_HEAP_SPAN_MS = 60000  # the keeper resets the board (a heap full for a moment: no reset)
 _NORMAL = 0
 _HIGH = 1
 _LOW = 2
@@ -91,7 +92,8 @@ class App:
         self.last_disconnect = None
         self.linked = False  # the link was up since the last DOWN (for last_disconnect)
         self.unlinked = (self.tick, 0)  # (ticks, uptime_s) since when no link: boot, a loss
-        self.heap_losses = 0  # links (and attempts) in a row ended by a MemoryError
+        self.heap_losses = 0  # links (and attempts) in a row ended by a MemoryError,
+        self.heap_since = None  # since (ticks, uptime_s)
         self.commands = None  # commands.Commands, set by main
         self.tasks = []
         self.stats_due = self.tick
@@ -141,7 +143,14 @@ class App:
                     self.dirty[i] = 1
             self.wake.set()
         elif reason is not None:
-            self.heap_losses = self.heap_losses + 1 if reason_key(reason) == "heap" else 0
+            if reason_key(reason) != "heap":
+                self.heap_losses = 0
+            else:  # a new run, too, after a link that lasted (the heap had room again)
+                if not self.heap_losses or (self.linked and self.sup.stats.last_up_ms
+                                            >= _HEAP_SPAN_MS):
+                    self.heap_losses = 0
+                    self.heap_since = (self.clock(), self.up_s)
+                self.heap_losses += 1
             if self.linked:  # why the link was lost, not why the next attempts failed
                 self.last_disconnect = _clip(why(reason), 80)
                 self.unlinked = (self.clock(), self.up_s)
@@ -362,7 +371,8 @@ class App:
         """Feed the watchdog while the readings loop turns and every (name, task) in
         `vital` lives; bring the network back when the board says it went; reset the
         board after broker_timeout_s without a broker link, or after _HEAP_LOSSES links
-        in a row ended by a full heap (a fragmented one: a reset starts it afresh)."""
+        in a row ended by a full heap over _HEAP_SPAN_MS (a fragmented one: a reset
+        starts it afresh)."""
         wdt = self.cfg["watchdog_ms"]  # (armed by main.py before the tasks start)
         period = max(100, min(1000, wdt // 4)) if wdt else 1000
         rejoin = None  # the task bringing the network back, while it runs
@@ -386,8 +396,10 @@ class App:
                 if bto and not self.linked and self.age_ms(*self.unlinked) >= bto * 1000:
                     log("no broker link for %d s (broker_timeout_s): reset" % bto)
                     board.reset()
-                if self.heap_losses >= _HEAP_LOSSES:
-                    log("%d links in a row ended by a full heap: reset" % self.heap_losses)
+                if self.heap_losses >= _HEAP_LOSSES and \
+                        self.age_ms(*self.heap_since) >= _HEAP_SPAN_MS:
+                    log("%d links in a row ended by a full heap in %d s: reset"
+                        % (self.heap_losses, self.age_ms(*self.heap_since) // 1000))
                     board.reset()
                 if not board.network_ok():
                     if self.lost_at is None:

@@ -450,11 +450,23 @@ async def _keeper_no_watchdog():
 # a heap that kept ending links (fragmented: no block for a packet the node must send
 # or take) left the node cycling through links for ever; after 5 in a row the keeper
 # resets the board, and a link lost any other way starts the count again
-async def _keeper_heap_losses(reasons):
+class _Stats:
+    last_up_ms = 0
+
+
+async def _keeper_heap_losses(reasons, span_ms=61000):
+    # reasons: errors the links ended with, or a number: a link that lasted that long
     a = _app({"watchdog_ms": 0})
+    a.sup.stats = _Stats()
     said, resets = [], []
     for r in reasons:
+        if isinstance(r, int):
+            a.link(UP, None)
+            a.sup.stats.last_up_ms = r
+            continue
         a.link(DOWN, r)
+    if a.heap_since is not None:  # the run began span_ms ago
+        a.heap_since = (ticks_add(a.heap_since[0], -span_ms), a.heap_since[1])
     async def later():
         await asyncio.sleep(60)
 
@@ -487,9 +499,16 @@ HEAP = [MemoryError("memory allocation failed, allocating 2048 bytes"),
         MQTTError("connection lost: heap full: memory allocation failed, allocating 1536 bytes")]
 said, resets = asyncio.run(_keeper_heap_losses(HEAP * 2 + HEAP[:1]))
 ok("keeper_resets_after_5_links_ended_by_a_full_heap", resets == [5] and said == [
-   "node: 5 links in a row ended by a full heap: reset"], (said, resets))
+   "node: 5 links in a row ended by a full heap in 61 s: reset"], (said, resets))
+said, resets = asyncio.run(_keeper_heap_losses(HEAP * 3, span_ms=50000))
+ok("keeper_rides_out_a_heap_full_for_a_moment", resets == [] and said == [], (said, resets))
 said, resets = asyncio.run(_keeper_heap_losses(HEAP * 2 + [OSError(104)] + HEAP * 2))
 ok("keeper_heap_losses_counted_in_a_row", resets == [] and said == [], (said, resets))
+said, resets = asyncio.run(_keeper_heap_losses(HEAP * 2 + [60000] + HEAP * 2))
+ok("keeper_heap_losses_restart_after_a_lasting_link", resets == [] and said == [],
+   (said, resets))
+said, resets = asyncio.run(_keeper_heap_losses(HEAP * 2 + [50000] + HEAP[:1]))
+ok("keeper_heap_losses_go_on_after_a_short_link", resets == [5], (said, resets))
 
 # a reading refused with 0x97 (the broker's quota, a full offline queue) waited for
 # the sensor's next reading, up to a day away; it is sent again after _RETRY_MS
