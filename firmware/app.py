@@ -1,7 +1,7 @@
-"""The node's tasks: readings, events, stats and watchdog feeding (the birth
-`online` is the Supervisor's, sent first on every link: main.py). One `App` per
-node, on a connected-or-not mqtt5 Supervisor; topics <prefix>/<device_id>/...
-(docs/design.md):
+"""The node's tasks: readings, events and stats (the watchdog and the last-resort
+resets are keeper.py's; the birth `online` is the Supervisor's, sent first on every
+link: main.py). One `App` per node, on a connected-or-not mqtt5 Supervisor; topics
+<prefix>/<device_id>/... (docs/design.md):
 
 - readings: each sensor on its own interval; the newest reading per sensor waits in
   a slot (`dirty`) until the link is up, so an outage coalesces into one reading per
@@ -12,8 +12,7 @@ node, on a connected-or-not mqtt5 Supervisor; topics <prefix>/<device_id>/...
   retained, Message Expiry counted from when they happened, sent in order one at a
   time; at most `queue_count` wait (the oldest dropped and counted first), and one
   stale past `event_expiry_s` is dropped, never sent late;
-- stats (JSON) on their own interval while up; the watchdog is fed only while the
-  readings loop turns and the supervisor, readings, publisher, events and stats live.
+- stats (JSON) on their own interval while up.
 """
 
 import asyncio
@@ -24,14 +23,11 @@ import board
 import payload as pl
 from mqtt5 import MQTTError
 from mqtt5._compat import sleep_ms, ticks_add, ticks_diff, ticks_ms
-from mqtt5.backoff import reason_key
-from mqtt5.supervisor import CONNECTING, UP
+from mqtt5.supervisor import UP
 
 VERSION = "0.1.0"  # the firmware's (boot log, stats, ping); pyproject.toml's is the same
 _POLL_MS = 100  # button and due-time polling
 _RETRY_MS = 5000  # a reading refused for now (0x97) is sent again after this
-_HEAP_LOSSES = 5  # links in a row ended by a full heap, over _HEAP_SPAN_MS at least:
-_HEAP_SPAN_MS = 60000  # the keeper resets the board (a heap full for a moment: no reset)
 _NORMAL = 0
 _HIGH = 1
 _LOW = 2
@@ -92,8 +88,8 @@ class App:
         self.last_disconnect = None
         self.linked = False  # the link was up since the last DOWN (for last_disconnect)
         self.unlinked = (self.tick, 0)  # (ticks, uptime_s) since when no link: boot, a loss
-        self.heap_losses = 0  # links (and attempts) in a row ended by a MemoryError,
-        self.heap_since = None  # since (ticks, uptime_s)
+        self.heap_losses = 0  # links (and attempts) in a row ended by a MemoryError
+        self.heap_since = None  # since (ticks, uptime_s): keeper.py
         self.commands = None  # commands.Commands, set by main
         self.tasks = []
         self.stats_due = self.tick
@@ -132,7 +128,6 @@ class App:
 
     # ---- link state (Supervisor on_state) --------------------------------------------
     def link(self, state, reason):
-        board.wdt_cover(state == CONNECTING)  # a connect's DNS lookup blocks the loop
         if state == UP:  # the supervisor queued the birth first on this link
             log("%s online" % self.status_topic)
             self.linked = True
@@ -143,14 +138,6 @@ class App:
                     self.dirty[i] = 1
             self.wake.set()
         elif reason is not None:
-            if reason_key(reason) != "heap":
-                self.heap_losses = 0
-            else:  # a new run, too, after a link that lasted (the heap had room again)
-                if not self.heap_losses or (self.linked and self.sup.stats.last_up_ms
-                                            >= _HEAP_SPAN_MS):
-                    self.heap_losses = 0
-                    self.heap_since = (self.clock(), self.up_s)
-                self.heap_losses += 1
             if self.linked:  # why the link was lost, not why the next attempts failed
                 self.last_disconnect = _clip(why(reason), 80)
                 self.unlinked = (self.clock(), self.up_s)
@@ -365,69 +352,6 @@ class App:
                 gc.collect()
                 print("node: stats skipped: heap full")
             await sleep_ms(min(1000, max(10, ticks_diff(self.stats_due, ticks_ms()))))
-
-    # ---- watchdog and network --------------------------------------------------------
-    async def keeper(self, vital):
-        """Feed the watchdog while the readings loop turns and every (name, task) in
-        `vital` lives; bring the network back when the board says it went; reset the
-        board after broker_timeout_s without a broker link, or after _HEAP_LOSSES links
-        in a row ended by a full heap over _HEAP_SPAN_MS (a fragmented one: a reset
-        starts it afresh)."""
-        wdt = self.cfg["watchdog_ms"]  # (armed by main.py before the tasks start)
-        period = max(100, min(1000, wdt // 4)) if wdt else 1000
-        rejoin = None  # the task bringing the network back, while it runs
-        said = 0  # watchdog_ms 0: a vital task that ended is logged once
-        while True:
-            since = ticks_diff(ticks_ms(), self.beat)
-            ended = False
-            for _, task in vital:
-                ended = ended or task.done()
-            if wdt and since < max(wdt, 1000) and not ended:
-                board.wdt_feed()
-            try:
-                if wdt and (ended or since >= max(wdt, 1000)):
-                    log("watchdog not fed: readings %d ms ago, ended: %s" % (
-                        since, ", ".join(n for n, t in vital if t.done()) or "none"))
-                elif ended and not said:
-                    said = 1
-                    log("task ended: %s (watchdog_ms 0: nothing resets the node)"
-                        % ", ".join(n for n, t in vital if t.done()))
-                bto = self.cfg["broker_timeout_s"]  # a wedged network stack: start afresh
-                if bto and not self.linked and self.age_ms(*self.unlinked) >= bto * 1000:
-                    log("no broker link for %d s (broker_timeout_s): reset" % bto)
-                    board.reset()
-                if self.heap_losses >= _HEAP_LOSSES and \
-                        self.age_ms(*self.heap_since) >= _HEAP_SPAN_MS:
-                    log("%d links in a row ended by a full heap in %d s: reset"
-                        % (self.heap_losses, self.age_ms(*self.heap_since) // 1000))
-                    board.reset()
-                if not board.network_ok():
-                    if self.lost_at is None:
-                        self.lost_at = (self.clock(), self.up_s)
-                    if rejoin is None or rejoin.done():
-                        rejoin = asyncio.create_task(self._rejoin())  # this loop feeds on
-                elif self.lost_at is not None:  # back (the driver may rejoin by itself)
-                    self._back()
-            except MemoryError:
-                gc.collect()
-            await sleep_ms(period)
-
-    async def _rejoin(self):
-        try:
-            if await board.network_up(self.cfg["wifi_ssid"], self.cfg["wifi_password"],
-                                      self.cfg["network_timeout_ms"]):
-                self._back()
-            else:  # it was up: the board only wanted its clock set again
-                self.lost_at = None
-        except board.NetworkError as e:
-            log("network down: %s" % e)
-
-    def _back(self):
-        if self.lost_at is not None:
-            self.rejoins += 1
-            log("network lost, back after %d ms" % self.age_ms(*self.lost_at))
-            self.lost_at = None
-
 
 def _clip(text, n):
     # at most n characters, cut at a word with "..." (stats stay small and readable)

@@ -17,6 +17,7 @@ Board specifics come from the `board` module of boards/<board>/ only.
 import asyncio
 
 import board
+import keeper
 from app import VERSION, App, log, why
 from commands import TX_SIZE, Commands
 from mqtt5 import Client, Will
@@ -94,6 +95,7 @@ class Node:
             log("connected to %s" % sup.url)
             if reason is not None:  # the broker refused <base>/cmd/+: nothing is answered
                 log("commands off: %s" % reason)
+        keeper.on_state(self.app, state, reason)  # first: it reads app.linked
         self.app.link(state, reason)
         if state == CONNECTING:
             log("link connecting to %s" % sup.url)
@@ -155,7 +157,7 @@ class Node:
             vital = (("supervisor", sup_task), ("readings", t(app.readings())),
                      ("publisher", t(app.publisher())), ("events", t(app.events())),
                      ("stats", t(app.stats_task())))
-            app.tasks += [task for _, task in vital[1:]] + [t(app.keeper(vital))]
+            app.tasks += [task for _, task in vital[1:]] + [t(keeper.run(app, vital))]
             if self.gone:
                 app.tasks.append(t(self.clear_gone()))
             await self.commands.start()  # remembered while down, restored on reconnect

@@ -175,6 +175,7 @@ except config.ConfigError:
 # the app's clock across the wrap of ticks_ms (2**30 ms on 32-bit ports, about
 # 12.4 days): uptime keeps counting and due times still compare right
 import app  # noqa: E402
+import keeper  # noqa: E402
 from mqtt5._compat import ticks_add  # noqa: E402
 from mqtt5 import MQTTError  # noqa: E402
 from mqtt5.supervisor import CONNECTING, DOWN, UP  # noqa: E402
@@ -434,17 +435,17 @@ async def _keeper_no_watchdog():
     alive = asyncio.create_task(short(60))
     await asyncio.sleep(0)
     app.print = lambda *args: said.append(" ".join(str(x) for x in args))
-    real_sleep = app.sleep_ms
-    app.sleep_ms = lambda ms: asyncio.sleep(0)  # keeper turns without waiting a second
+    real_sleep = keeper.sleep_ms
+    keeper.sleep_ms = lambda ms: asyncio.sleep(0)  # keeper turns without waiting a second
     try:
-        task = asyncio.create_task(a.keeper((("readings", dead), ("supervisor", alive))))
+        task = asyncio.create_task(keeper.run(a, (("readings", dead), ("supervisor", alive))))
         for _ in range(10):
             await asyncio.sleep(0)
         task.cancel()
         alive.cancel()
     finally:
         del app.print
-        app.sleep_ms = real_sleep
+        keeper.sleep_ms = real_sleep
     return said
 
 # a heap that kept ending links (fragmented: no block for a packet the node must send
@@ -461,9 +462,11 @@ async def _keeper_heap_losses(reasons, span_ms=61000):
     said, resets = [], []
     for r in reasons:
         if isinstance(r, int):
+            keeper.on_state(a, UP, None)
             a.link(UP, None)
             a.sup.stats.last_up_ms = r
             continue
+        keeper.on_state(a, DOWN, r)
         a.link(DOWN, r)
     if a.heap_since is not None:  # the run began span_ms ago
         a.heap_since = (ticks_add(a.heap_since[0], -span_ms), a.heap_since[1])
@@ -472,18 +475,18 @@ async def _keeper_heap_losses(reasons, span_ms=61000):
 
     alive = asyncio.create_task(later())
     app.print = lambda *args: said.append(" ".join(str(x) for x in args))
-    real = app.sleep_ms, app.board.reset
-    app.sleep_ms = lambda ms: asyncio.sleep(0)
+    real = keeper.sleep_ms, app.board.reset
+    keeper.sleep_ms = lambda ms: asyncio.sleep(0)
     app.board.reset = lambda: resets.append(a.heap_losses)
     try:
-        task = asyncio.create_task(a.keeper((("readings", alive),)))
+        task = asyncio.create_task(keeper.run(a, (("readings", alive),)))
         await asyncio.sleep(0)
         await asyncio.sleep(0)
         task.cancel()
         alive.cancel()
     finally:
         del app.print
-        app.sleep_ms, app.board.reset = real
+        keeper.sleep_ms, app.board.reset = real
     return said[:1], resets[:1]
 
 # the broker's DNS lookup at each connect blocks the loop, and nothing fed the
@@ -491,7 +494,7 @@ async def _keeper_heap_losses(reasons, span_ms=61000):
 a = _app()
 covered = []
 for st in (CONNECTING, UP, CONNECTING, DOWN):
-    a.link(st, None if st != DOWN else OSError(104))
+    keeper.on_state(a, st, None if st != DOWN else OSError(104))
     covered.append(app.board._wdt[3] != 0)
 ok("connect_covers_the_watchdog", covered == [True, False, True, False], covered)
 

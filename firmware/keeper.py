@@ -1,0 +1,99 @@
+"""The keeper: the node's watchdog and last resorts, a task over the App (app.py).
+
+It feeds the watchdog while the readings loop turns and every vital task lives, and
+keeps it fed through a connect's blocking DNS lookup (`board.wdt_cover`); it brings
+the network back when the board says it went; and it resets the board when waiting
+will not help: after `broker_timeout_s` without a broker link (a wedged network
+stack), or after HEAP_LOSSES links in a row ended by a full heap over HEAP_SPAN_MS at
+least (a heap fragmented for good: a reset starts it afresh; a heap full for a moment
+is ridden out).
+"""
+
+import asyncio
+import gc
+
+import board
+from app import log
+from mqtt5._compat import sleep_ms, ticks_diff, ticks_ms
+from mqtt5.backoff import reason_key
+from mqtt5.supervisor import CONNECTING, UP
+
+HEAP_LOSSES = 5  # links in a row ended by a full heap, over HEAP_SPAN_MS at least:
+HEAP_SPAN_MS = 60000  # then the board is reset
+
+
+def on_state(app, state, reason):
+    """The keeper's part of a link state change (before `App.link`, which clears
+    `app.linked`)."""
+    board.wdt_cover(state == CONNECTING)  # a connect's DNS lookup blocks the loop
+    if state == UP or reason is None:
+        return
+    if reason_key(reason) != "heap":
+        app.heap_losses = 0
+        return
+    # a new run, too, after a link that lasted (the heap had room again)
+    if not app.heap_losses or app.linked and app.sup.stats.last_up_ms >= HEAP_SPAN_MS:
+        app.heap_losses = 0
+        app.heap_since = (app.clock(), app.up_s)
+    app.heap_losses += 1
+
+
+async def run(app, vital):
+    """Feed the watchdog while the readings loop turns and every (name, task) in
+    `vital` lives; bring the network back; reset the board as the module says."""
+    wdt = app.cfg["watchdog_ms"]  # (armed by main.py before the tasks start)
+    period = max(100, min(1000, wdt // 4)) if wdt else 1000
+    rejoin = None  # the task bringing the network back, while it runs
+    said = 0  # watchdog_ms 0: a vital task that ended is logged once
+    while True:
+        since = ticks_diff(ticks_ms(), app.beat)
+        ended = False
+        for _, task in vital:
+            ended = ended or task.done()
+        if wdt and since < max(wdt, 1000) and not ended:
+            board.wdt_feed()
+        try:
+            if wdt and (ended or since >= max(wdt, 1000)):
+                log("watchdog not fed: readings %d ms ago, ended: %s" % (
+                    since, ", ".join(n for n, t in vital if t.done()) or "none"))
+            elif ended and not said:
+                said = 1
+                log("task ended: %s (watchdog_ms 0: nothing resets the node)"
+                    % ", ".join(n for n, t in vital if t.done()))
+            bto = app.cfg["broker_timeout_s"]  # (live: set_config) a wedged network stack
+            if bto and not app.linked and app.age_ms(*app.unlinked) >= bto * 1000:
+                log("no broker link for %d s (broker_timeout_s): reset" % bto)
+                board.reset()
+            if app.heap_losses >= HEAP_LOSSES and app.age_ms(*app.heap_since) >= HEAP_SPAN_MS:
+                log("%d links in a row ended by a full heap in %d s: reset"
+                    % (app.heap_losses, app.age_ms(*app.heap_since) // 1000))
+                board.reset()
+            if not board.network_ok():
+                if app.lost_at is None:
+                    app.lost_at = (app.clock(), app.up_s)
+                if rejoin is None or rejoin.done():
+                    rejoin = asyncio.create_task(_rejoin(app))  # this loop feeds on
+            elif app.lost_at is not None:  # back (the driver may rejoin by itself)
+                _back(app)
+        except MemoryError:
+            gc.collect()
+        await sleep_ms(period)
+
+
+async def _rejoin(app):
+    cfg = app.cfg
+    try:
+        if await board.network_up(cfg["wifi_ssid"], cfg["wifi_password"],
+                                  cfg["network_timeout_ms"]):
+            _back(app)
+        else:  # it was up: the board only wanted its clock set again
+            app.lost_at = None
+    except board.NetworkError as e:
+        log("network down: %s" % e)
+
+
+def _back(app):
+    if app.lost_at is not None:
+        app.rejoins += 1
+        log("network lost, back after %d ms" % app.age_ms(*app.lost_at))
+        app.lost_at = None
