@@ -14,6 +14,7 @@ import json
 import sys
 
 import app
+import keeper
 import config
 import payload as pl
 import board_env
@@ -153,7 +154,7 @@ class _Sup:
 
 def new_app():
     a = app.App(_Sup(), config.validate({}, app.board.SENSORS), "defaults", "long")
-    app.log = lambda msg: a.logs.append(msg)
+    app.log = keeper.log = lambda msg: a.logs.append(msg)
     a.logs = []
     return a
 
@@ -188,7 +189,7 @@ def app_clock():
     gc.enable()
     a.lost_at = (a.clock(), a.up_s)
     advance(7 * DAY, a.clock)
-    a._back()
+    keeper._back(a)
     emit(check="app_clock", uptime_s=a.uptime_s(), want_uptime_s=20 * 86400 + 10,
          alloc=alloc, log=a.logs[-1])
 
