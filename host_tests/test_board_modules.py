@@ -4,14 +4,16 @@ that vanishes and comes back, wrong password, no AP, a join that never ends, no
 radio; a bouncing button; sensors in fixed point; watchdog, LED, reset cause; the
 clock set from NTP once the network is up, over UDP from a local scriptable server."""
 
+import ast
 import datetime
+import os
 import socket
 import threading
 import time
 
 import pytest
 
-from runtimes import run
+from runtimes import ROOT, run
 
 BOARDS = ("esp32", "rp2_pico_w")
 
@@ -281,7 +283,6 @@ def test_board_ntp_leaves_the_loop_free(runtime, board, ntp_server):
 
 def _top_names(path):
     """The names a module's source defines or imports at its top level."""
-    import ast
     with open(path) as f:
         tree = ast.parse(f.read())
     names = set()
@@ -299,8 +300,6 @@ def _top_names(path):
 def test_every_board_has_the_whole_board_api(board):
     # a name boards/board_api.py declares and a board lacks is an AttributeError on
     # that board only, when the firmware first calls it
-    import os
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    api = _top_names(os.path.join(root, "boards", "board_api.py"))
-    have = _top_names(os.path.join(root, "boards", board, "board.py"))
+    api = _top_names(os.path.join(ROOT, "boards", "board_api.py"))
+    have = _top_names(os.path.join(ROOT, "boards", board, "board.py"))
     assert sorted(n for n in api if not n.startswith("_") and n not in have) == []
