@@ -10,7 +10,7 @@ import gc
 import json
 
 from mqtt5._compat import monotonic_ms, ticks_add, ticks_diff
-from mqtt5.keepalive import DEAD, NONE, PING, KeepAlive
+from mqtt5.keepalive import DEAD, LAST_RX, LAST_TX, PERIOD, PING, PING_OUT, due
 
 STEP = 30000            # ms per simulated tick
 SPAN = 1 << 31          # simulated uptime, ms
@@ -18,17 +18,22 @@ P = 60000               # keep-alive period, ms
 
 
 def expect(rx_age, tx_age, ping_out):
+    # what keepalive.due() must answer, from ages kept as plain numbers
     if rx_age >= P + (P >> 1):
         return DEAD
     if not ping_out and (tx_age >= P or rx_age >= P):
         return PING
-    return NONE
+    left = P + (P >> 1) - rx_age
+    if not ping_out:
+        left = min(left, P - tx_age, P - rx_age)
+    return left
 
 
 def run():
-    ka = KeepAlive(P // 1000)
     now = monotonic_ms()          # start from the real clock, wherever it is
-    ka.reset(now)
+    ka = [0, 0, 0, False]         # the session's keep-alive state (keepalive.py)
+    ka[PERIOD] = P
+    ka[LAST_TX] = ka[LAST_RX] = now
     rx_age = tx_age = 0
     wraps = wrong = checks = 0
     i = 0
@@ -45,24 +50,23 @@ def run():
             wraps += 1
         rx_age += STEP
         tx_age += STEP
-        got = ka.check(now, True)
+        got = due(ka, now, True)
         checks += 1
-        if got != expect(rx_age, tx_age, ka.ping_out):
+        if got != expect(rx_age, tx_age, ka[PING_OUT]):
             wrong += 1
-        if got == PING:
-            ka.pinged(now)
+        if got == PING:                 # the session queues PINGREQ
+            ka[LAST_TX] = now
+            ka[PING_OUT] = True
             tx_age = 0
-        wait = ka.wait_ms(now, True)
-        left = P + (P >> 1) - rx_age
-        if not ka.ping_out:
-            left = min(left, P - tx_age, P - rx_age)
-        if wait != max(0, left):
-            wrong += 1
+            checks += 1
+            if due(ka, now, True) != expect(rx_age, tx_age, True):
+                wrong += 1
         if got == DEAD or i % 5 == 0:   # a packet arrives (or a new link starts)
-            ka.on_rx(now)
+            ka[LAST_RX] = now
+            ka[PING_OUT] = False
             rx_age = 0
         if i % 3 == 0:
-            ka.on_tx(now)
+            ka[LAST_TX] = now
             tx_age = 0
         if ticks_diff(now, prev) != STEP:
             wrong += 1

@@ -154,7 +154,7 @@ def on_connack(s, pkt):
     s.session_present = bool(pkt.session_present)
     apply(s, props)
     if s.server_keepalive is not None:
-        s._ka.set_period(s.server_keepalive)
+        s._ka[0] = s.server_keepalive * 1000  # keepalive.PERIOD
     if s.assigned_client_id:
         s.client_id = s.assigned_client_id  # reuse it to resume the session
     if not s.session_present:

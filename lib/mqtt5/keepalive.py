@@ -9,67 +9,65 @@ Rules [MQTT-3.1.2.10]:
   publishes QoS 0 would otherwise never learn the server is gone.
 - The link is dead when no packet at all arrived within 1.5 x Keep Alive (the same
   grace the server applies to us [MQTT-3.1.2-24]); a PINGRESP is such a packet.
+
+The state is a list the session keeps, ``[period_ms, last_tx, last_rx, ping_out]``
+(period 0: keep alive off), not an object: two functions and four slots cost less
+RAM than a class and its methods.  The session sets the slots itself: both times at
+a new connection, ``last_rx`` on any bytes in (which also clears ``ping_out``: a ping
+is answered by any packet), ``last_tx`` on any bytes out; ``tick()`` sets both when
+it queues PINGREQ.
 """
 
 from ._compat import const, ticks_diff
 
-NONE = const(0)
-PING = const(1)
-DEAD = const(2)
-IDLE_MS = const(3600000)  # wait returned when keep alive is off
+PERIOD = const(0)
+LAST_TX = const(1)
+LAST_RX = const(2)
+PING_OUT = const(3)
+
+DEAD = const(-1)
+PING = const(-2)
+IDLE_MS = const(3600000)  # returned when keep alive is off
+_LINK_DEAD = const(7)  # events.LINK_DEAD
+_CLOSED = const(0)
+_ESTABLISHED = const(2)
 
 
-class KeepAlive:
-    """Deadline tracker; ``period_ms`` 0 turns keep alive off.  ValueError for a
-    period that is no Two Byte Integer of seconds (3.1.2.10)."""
+def tick(s, now_ms):
+    """Session.tick(): queue PINGREQ when due [MQTT-3.1.2-22], or close session ``s``
+    with LINK_DEAD; the ms until it is needed again."""
+    if s.state == _CLOSED:
+        return IDLE_MS
+    ka = s._ka
+    connected = s.state == _ESTABLISHED
+    wait = due(ka, now_ms, connected)
+    if wait == DEAD:
+        s._close(_LINK_DEAD, 0, None, False)
+        return 0
+    if wait == PING:
+        # PINGREQ; with no room for it data is queued, so the link is not idle anyway
+        if not s._tx.short(0xC0):
+            return 0
+        ka[LAST_TX] = now_ms
+        ka[PING_OUT] = True
+        wait = due(ka, now_ms, connected)
+    return wait
 
-    def __init__(self, seconds):
-        if not 0 <= seconds <= 65535:
-            raise ValueError("keepalive must be 0..65535")
-        self.period_ms = seconds * 1000
-        self.reset(0)
 
-    def reset(self, now_ms):
-        """New connection at now_ms: both directions count as active."""
-        self.last_tx = now_ms
-        self.last_rx = now_ms
-        self.ping_out = False
-
-    def set_period(self, seconds):
-        self.period_ms = seconds * 1000
-
-    def on_rx(self, now_ms):
-        """Something arrived: the link is alive; any outstanding ping is answered."""
-        self.last_rx = now_ms
-        self.ping_out = False
-
-    def on_tx(self, now_ms):
-        self.last_tx = now_ms
-
-    def check(self, now_ms, may_ping):
-        """What is due now: NONE, PING (caller queues PINGREQ and calls pinged()) or DEAD."""
-        p = self.period_ms
-        if not p:
-            return NONE
-        rx = ticks_diff(now_ms, self.last_rx)
-        if rx >= p + (p >> 1):
-            return DEAD
-        if may_ping and not self.ping_out and (
-                ticks_diff(now_ms, self.last_tx) >= p or rx >= p):
+def due(ka, now_ms, may_ping):
+    """What keep alive needs at now_ms: DEAD (nothing arrived for 1.5 x the period),
+    PING (queue PINGREQ; only if may_ping and no ping is out), else the ms (>= 0)
+    until it may need something."""
+    p = ka[PERIOD]
+    if not p:
+        return IDLE_MS
+    rx = ticks_diff(now_ms, ka[LAST_RX])
+    left = p + (p >> 1) - rx
+    if left <= 0:
+        return DEAD
+    if may_ping and not ka[PING_OUT]:
+        ping = min(p - ticks_diff(now_ms, ka[LAST_TX]), p - rx)
+        if ping <= 0:
             return PING
-        return NONE
-
-    def pinged(self, now_ms):
-        self.ping_out = True
-        self.last_tx = now_ms
-
-    def wait_ms(self, now_ms, may_ping):
-        """ms until check() may answer something other than NONE (>= 0)."""
-        p = self.period_ms
-        if not p:
-            return IDLE_MS
-        rx = ticks_diff(now_ms, self.last_rx)
-        left = p + (p >> 1) - rx
-        if may_ping and not self.ping_out:
-            left = min(left, p - ticks_diff(now_ms, self.last_tx), p - rx)
-        return max(0, left)
+        left = min(left, ping)
+    return left

@@ -5,9 +5,9 @@ High-water mark: it starts at 256 bytes (or its cap, rx_size, when smaller) and 
 doubling up to the cap, only when a packet that cannot fit has begun to arrive; it never
 shrinks, so once grown nothing is allocated per message.  A packet must fit the cap
 whole, so the Maximum Packet Size we announce in CONNECT is at most rx_size
-[MQTT-3.1.2-27].  Views handed out stay valid until the next ``free()`` (or
-``copy_in()``), which may move a partial packet to the front (a view of a bytearray the
-buffer outgrew keeps it alive until dropped).
+[MQTT-3.1.2-27].  Views handed out stay valid until the next ``free()``, which may
+move a partial packet to the front (a view of a bytearray the buffer outgrew keeps it
+alive until dropped).  Whoever writes into ``free()`` advances ``end`` by the count.
 """
 
 from mqtt5._compat import const
@@ -67,24 +67,6 @@ class RxBuffer:
             b[0:e] = self.mv[0:e]
             self.buf = b
             self.mv = memoryview(b)
-
-    def add(self, n):
-        """n bytes were written into free()."""
-        self.end += n
-
-    def copy_in(self, data):
-        """Copy as much of data as fits (growing for a packet that needs it); returns
-        the count."""
-        n = 0
-        while n < len(data):
-            mv = self.free()
-            k = min(len(mv), len(data) - n)
-            if not k:
-                break
-            mv[:k] = data[n:n + k]
-            self.end += k
-            n += k
-        return n
 
     def complete(self, max_size):
         """Length of the complete packet at the head, or 0 while it is incomplete.

@@ -41,20 +41,20 @@ import mqtt5.outbound as _out
 from .rxbuf import RxBuffer
 from .txbuf import TxBuffer, BufferFull  # noqa: F401 (BufferFull is API)
 from .inflight import Inflight, HeldIds
-from .keepalive import KeepAlive
+import mqtt5.keepalive as _keepalive
 from .events import Event
 
 _DISCONNECTED = const(6)
-_LINK_DEAD = const(7)
 _CLOSED = const(0)
 _ESTABLISHED = const(2)
 _ACK_ROOM = const(8)  # txbuf.ACK_ROOM
 _CONNECTING = const(1)
 _WAIT_SUBACK = const(4)
 _WAIT_UNSUBACK = const(5)
-_PING = const(1)
-_DEAD = const(2)
-_IDLE_MS = const(3600000)
+_KA_PERIOD = const(0)  # slots of the keep-alive state (keepalive.py)
+_KA_TX = const(1)
+_KA_RX = const(2)
+_KA_PING_OUT = const(3)
 
 
 def __getattr__(name):
@@ -164,7 +164,9 @@ class Session:
             from .aliases import OutAliases
             self._aout = OutAliases(topic_alias_out)
         self._hold = False  # CONNECTING with enhanced auth: new packets wait
-        self._ka = KeepAlive(keepalive)
+        if not 0 <= keepalive <= 65535:  # a Two Byte Integer of seconds (3.1.2.10)
+            raise ValueError("keepalive must be 0..65535")
+        self._ka = [0, 0, 0, False]  # mqtt5.keepalive's state
         self._ev = Event()
         self._pending = []  # rare events from tick()/disconnect()/session loss: tuples
         self._has_state = False
@@ -208,8 +210,10 @@ class Session:
             al[i] = None
         self._pending = []
         _hs.reset(self)
-        self._ka.set_period(self.keepalive)
-        self._ka.reset(now_ms)
+        ka = self._ka  # both directions count as active (keepalive.py)
+        ka[_KA_PERIOD] = self.keepalive * 1000
+        ka[_KA_TX] = ka[_KA_RX] = now_ms
+        ka[_KA_PING_OUT] = False
         self._now = now_ms
         if clean_start:
             self._has_state = False
@@ -255,16 +259,24 @@ class Session:
         """n bytes were written into recv_buffer(); any bytes count as link activity."""
         self._now = now_ms
         if n > 0:
-            self._rx.add(n)
-            self._ka.on_rx(now_ms)
+            self._rx.end += n
+            ka = self._ka  # the link is alive, an outstanding ping answered (keepalive.py)
+            ka[_KA_RX] = now_ms
+            ka[_KA_PING_OUT] = False
 
     def feed(self, data, now_ms):
         """Copy bytes into the receive buffer (tests, adapters without readinto).
         Returns how many were taken (fewer when the buffer is full)."""
-        n = self._rx.copy_in(data)
+        n = 0
+        while n < len(data):
+            mv = self._rx.free()
+            k = min(len(mv), len(data) - n)
+            if not k:
+                break
+            mv[:k] = data[n:n + k]
+            self.received(k, now_ms)
+            n += k
         self._now = now_ms
-        if n:
-            self._ka.on_rx(now_ms)
         return n
 
     def next_event(self):
@@ -327,7 +339,7 @@ class Session:
             self._now = now_ms
         self._tx.consumed(n)
         if n > 0:
-            self._ka.on_tx(self._now)
+            self._ka[_KA_TX] = self._now
             if self._held.n:
                 self._held.acks_pending(self._tx.spos)  # forget acks now written
             if self._inflight.queued:
@@ -391,15 +403,4 @@ class Session:
         when nothing arrived for 1.5 x keep alive.  Returns ms until tick() is next
         needed (3600000 when keep alive is off or the session is closed)."""
         self._now = now_ms
-        if self.state == _CLOSED:
-            return _IDLE_MS
-        ka = self._ka
-        connected = self.state == _ESTABLISHED
-        what = ka.check(now_ms, connected)
-        if what == _DEAD:
-            self._close(_LINK_DEAD, 0, None, False)
-            return 0
-        # PINGREQ; with no room for it data is queued, so the link is not idle anyway
-        if what == _PING and self._tx.short(0xC0):
-            ka.pinged(now_ms)
-        return ka.wait_ms(now_ms, connected)
+        return _keepalive.tick(self, now_ms)
