@@ -54,10 +54,6 @@ class Inflight:
         self._last = 0  # last packet id handed out
         self._stamp = 0
 
-    def in_use(self, pid):
-        """True when pid belongs to an unacknowledged packet."""
-        return self.find(pid) >= 0
-
     def find(self, pid, state=0):
         """Slot index holding pid (and, if given, waiting for ``state``), or -1."""
         p = self.pid  # busy slots have unique ids [MQTT-2.2.1-3]; 0 (free): the first
@@ -67,15 +63,6 @@ class Inflight:
         if state and self.state[i] & 0xFF != state:
             return -1
         return i
-
-    def next_pid(self):
-        """Next free packet id, 1..65535 wrapping, skipping ids in use [MQTT-2.2.1-3]."""
-        pid = self._last
-        while True:
-            pid = pid + 1 if pid < _MAX_PID else 1
-            if self.find(pid) < 0:
-                self._last = pid
-                return pid
 
     def alloc(self, state):
         """Take a free slot for a new packet id; returns the slot index, or -1 if full."""
@@ -88,7 +75,12 @@ class Inflight:
                 t.append(0)
             for t in (self.topic, self.payload, self.props):
                 t.append(None)
-        self.pid[i] = self.next_pid()
+        pid = self._last  # the next free id, 1..65535 wrapping, skipping those in use
+        while True:  # [MQTT-2.2.1-3]
+            pid = pid + 1 if pid < _MAX_PID else 1
+            if self.find(pid) < 0:
+                break
+        self.pid[i] = self._last = pid
         self.state[i] = state
         self._stamp += 1
         self.order[i] = self._stamp

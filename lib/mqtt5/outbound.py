@@ -134,18 +134,16 @@ def pump(s):
         _b.pump(s)
 
 
-def _kind(w):
-    return _PUBLISH_DONE if w <= _WAIT_PUBCOMP else (
-        _SUBSCRIBED if w == _WAIT_SUBACK else _UNSUBSCRIBED)
-
-
 def _fail(s, i, rc, err, pkt):
     # Complete slot i with an error: an event after the current one.
     if not isinstance(err, MQTTError):
         err = MQTTError(str(err))
     err.reason_code = rc
     fl = s._inflight
-    s._pending.append((_kind(fl.state[i] & 0xFF), fl.pid[i], rc, err, False, pkt))
+    w = fl.state[i] & 0xFF
+    kind = _PUBLISH_DONE if w <= _WAIT_PUBCOMP else (
+        _SUBSCRIBED if w == _WAIT_SUBACK else _UNSUBSCRIBED)
+    s._pending.append((kind, fl.pid[i], rc, err, False, pkt))
     fl.free(i)
 
 

@@ -140,7 +140,8 @@ class TxBuffer:
         except ProtocolError as e:  # does not fit the tail; ValueError propagates
             if e.reason_code != _TOO_LARGE:
                 raise
-            n = -_total(pkt._size())
+            rl = pkt._size()
+            n = -(1 + vbi_size(rl) + rl)
         if (n < 0 or self.tail + n + reserve > len(self.buf)) and self._grown(n, reserve,
                                                                              limit):
             n = _p.encode(pkt, self._tail())  # again, into the grown buffer
@@ -203,7 +204,3 @@ class TxBuffer:
         self.buf[self.tail + 1] = 0
         self.tail += 2
         return True
-
-
-def _total(rl):
-    return 1 + vbi_size(rl) + rl
