@@ -73,6 +73,8 @@ def stream_socket(writer):
     return s
 
 
+_core = None  # MicroPython: asyncio.core, bound by the first Signal or TCP connection
+
 if _MICROPYTHON:  # asyncio Stream has readinto
 
     def stream_readinto(reader, mv):
@@ -84,6 +86,67 @@ if _MICROPYTHON:  # asyncio Stream has readinto
         once only the connection's error is left. The Stream reads its socket
         directly (no buffer of its own): its socket is non-blocking."""
         return reader.s.readinto(mv) or 0
+
+    class _TcpStream:
+        # What the transport uses of asyncio's Stream (the socket ``s``, ``out_buf``,
+        # readinto, write, drain) for a plain TCP socket, so that a node without TLS
+        # never loads asyncio.stream (928 B of heap on a 32-bit port).  It waits on
+        # the socket in asyncio's own I/O queue, as Stream does.
+        def __init__(self, s):
+            self.s = s
+            self.out_buf = b""
+
+        def readinto(self, mv):  # a generator: awaited
+            yield _io().queue_read(self.s)
+            return self.s.readinto(mv)
+
+        def write(self, buf):
+            # what the socket does not take now is kept, as a copy, for drain()
+            if not self.out_buf:
+                n = self.s.write(buf)
+                if n == len(buf):
+                    return
+                if n:
+                    buf = buf[n:]
+            self.out_buf += buf
+
+        def drain(self):  # a generator: awaited; always yields, as Stream.drain does
+            if not self.out_buf:
+                return (yield from _core.sleep_ms(0))
+            mv = memoryview(self.out_buf)
+            while mv:
+                yield _io().queue_write(self.s)
+                n = self.s.write(mv)
+                if n:
+                    mv = mv[n:]
+            self.out_buf = b""
+
+    def _io():
+        global _core
+        if _core is None:
+            from asyncio import core  # type: ignore[attr-defined]  # MicroPython only
+
+            _core = core
+        return _core._io_queue
+
+    def open_tcp(host, port):  # a generator: awaited
+        """await: (reader, writer) of a TCP connection, as asyncio.open_connection()
+        gives them (here one object).  The name lookup blocks, as it does there."""
+        import socket
+        from errno import EINPROGRESS
+
+        ai = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
+        s = socket.socket(ai[0], ai[1], ai[2])
+        s.setblocking(False)
+        try:
+            s.connect(ai[-1])
+        except OSError as e:
+            if e.errno != EINPROGRESS:
+                s.close()
+                raise
+        yield _io().queue_write(s)  # connected, or failed: the first read says which
+        st = _TcpStream(s)
+        return st, st
 
 else:  # CPython StreamReader: read() then copy (RAM is not scarce there)
 
@@ -108,6 +171,12 @@ else:  # CPython StreamReader: read() then copy (RAM is not scarce there)
         """Nothing: a failed write reaches CPython's StreamReader as its error, and
         the transport closes the socket with whatever it had not read."""
         return 0
+
+    def open_tcp(host, port):
+        """await: (reader, writer) of a TCP connection (asyncio.open_connection)."""
+        import asyncio
+
+        return asyncio.open_connection(host, port)
 
 
 # DONE: a finished awaitable, what a publish that needed no waiting returns (and a
@@ -160,7 +229,6 @@ def _outcome(sig):
 
 
 if _MICROPYTHON:  # awaiting allocates nothing (Event.wait() makes a coroutine each time)
-    _core = None  # asyncio.core, bound by the first Signal
     _STOPS = None  # StopIteration for rc None, 0, 0x10: raised again and again
 
     class Signal:
@@ -175,11 +243,9 @@ if _MICROPYTHON:  # awaiting allocates nothing (Event.wait() makes a coroutine e
         (create_task, gather, wait_for) and is cancelled like one."""
 
         def __init__(self):
-            global _core, _STOPS
-            if _core is None:
-                from asyncio import core  # type: ignore[attr-defined]  # MicroPython only
-
-                _core = core
+            global _STOPS
+            if _STOPS is None:
+                _io()  # binds _core
                 _STOPS = (StopIteration(), StopIteration(0), StopIteration(0x10))
             self.state = False
             self.q = _core.TaskQueue()  # parked tasks; Task.cancel() removes from it

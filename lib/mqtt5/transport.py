@@ -7,8 +7,8 @@ The client only uses `Transport` (readinto / write / drain / close); TLS
 
 import asyncio
 
-from ._compat import (set_nodelay, stream_backlog, stream_read_now, stream_readinto,
-                      stream_socket)
+from ._compat import (open_tcp, set_nodelay, stream_backlog, stream_read_now,
+                      stream_readinto, stream_socket)
 
 
 def parse_url(url):
@@ -86,11 +86,13 @@ class Transport:
         """Close now (no awaiting: safe from error paths)."""
         w = self._w
         try:
-            w.close()
-            # MicroPython's Stream.close() does nothing (wait_closed() closes): a link
-            # given up stayed open for the server until its keep alive ran out
+            # MicroPython's streams hold their socket in .s, and Stream.close() does
+            # nothing (wait_closed() closes): a link given up stayed open for the
+            # server until its keep alive ran out
             s = getattr(w, "s", None)
-            if s is not None:
+            if s is None:
+                w.close()
+            else:
                 s.close()
         except Exception:
             pass
@@ -112,7 +114,7 @@ async def open_transport(url, timeout_ms=10000, tls=None):
     if tls is not None:
         raise ValueError("TLS options given but the URL is mqtt:// (use mqtts://)")
     try:
-        r, w = await asyncio.wait_for(asyncio.open_connection(host, port), timeout_ms / 1000)
+        r, w = await asyncio.wait_for(open_tcp(host, port), timeout_ms / 1000)
     except OSError as e:
         raise unresolved(e, host)
     return Transport(r, w)
