@@ -33,6 +33,11 @@ _CLOSED = const(0)
 _CONNECTING = const(1)
 _ESTABLISHED = const(2)
 
+_KA_PERIOD = const(0)  # slots of the keep-alive state (keepalive.py)
+_KA_TX = const(1)
+_KA_RX = const(2)
+_KA_PING_OUT = const(3)
+
 _NO_PROPS = {}  # read-only stand-in for absent props
 
 
@@ -55,8 +60,26 @@ def _password(pw, what):
     raise TypeError(what)
 
 
-def connect_packet(s, clean_start):
-    """The Connect packet for session s's settings."""
+def start(s, now_ms, clean_start):
+    """Session.connect(): reset what lives for one connection and queue CONNECT."""
+    s._rx.reset()
+    s._tx.reset()
+    s._held.reset_acks()
+    if s._aout:
+        s._aout.reset(0)  # outbound aliases only after CONNACK [MQTT-3.3.2-7]
+    s._inflight.mark_resend()  # resent if the session is present
+    al = s._aliases  # inbound topic aliases live for one connection [MQTT-3.3.2-7]
+    for i in range(len(al)):
+        al[i] = None
+    s._pending = []
+    reset(s)
+    ka = s._ka  # both directions count as active (keepalive.py)
+    ka[_KA_PERIOD] = s.keepalive * 1000
+    ka[_KA_TX] = ka[_KA_RX] = now_ms
+    ka[_KA_PING_OUT] = False
+    s._now = now_ms
+    if clean_start:
+        s._has_state = False
     # [MQTT-3.1.2.11.4]; announced less the Remaining Length's extra bytes, which
     # Mosquitto 2.0 leaves out when it sizes a packet: it sends a packet over our
     # limit by them, which we must refuse (0x95), and again at every reconnect
@@ -80,9 +103,11 @@ def connect_packet(s, clean_start):
     pw = s.password
     if callable(pw):  # called at every (re)connect [MQTT-3.1.3.5]
         pw = _password(pw(), "the password callback must return bytes, str or None")
-    return _p.Connect(client_id=s.client_id, clean_start=clean_start,
-                      keepalive=s.keepalive, username=s.username, password=pw,
-                      will=s.will, props=props)
+    s._tx.packet(_p.Connect(client_id=s.client_id, clean_start=clean_start,
+                            keepalive=s.keepalive, username=s.username, password=pw,
+                            will=s.will, props=props))
+    s._hold = s.auth_method is not None  # [MQTT-3.1.2-30]
+    s.state = _CONNECTING
 
 
 def reset(s):
@@ -154,7 +179,7 @@ def on_connack(s, pkt):
     s.session_present = bool(pkt.session_present)
     apply(s, props)
     if s.server_keepalive is not None:
-        s._ka[0] = s.server_keepalive * 1000  # keepalive.PERIOD
+        s._ka[_KA_PERIOD] = s.server_keepalive * 1000
     if s.assigned_client_id:
         s.client_id = s.assigned_client_id  # reuse it to resume the session
     if not s.session_present:

@@ -48,11 +48,9 @@ _DISCONNECTED = const(6)
 _CLOSED = const(0)
 _ESTABLISHED = const(2)
 _ACK_ROOM = const(8)  # txbuf.ACK_ROOM
-_CONNECTING = const(1)
 _WAIT_SUBACK = const(4)
 _WAIT_UNSUBACK = const(5)
-_KA_PERIOD = const(0)  # slots of the keep-alive state (keepalive.py)
-_KA_TX = const(1)
+_KA_TX = const(1)  # slots of the keep-alive state (keepalive.py)
 _KA_RX = const(2)
 _KA_PING_OUT = const(3)
 
@@ -197,30 +195,7 @@ class Session:
         """Start a new transport connection: reset buffers, queue CONNECT; state
         CONNECTING.  clean_start overrides the constructor's value for this connection
         (a supervisor resuming a session passes False)."""
-        if clean_start is None:
-            clean_start = self.clean_start
-        self._rx.reset()
-        self._tx.reset()
-        self._held.reset_acks()
-        if self._aout:
-            self._aout.reset(0)  # outbound aliases only after CONNACK [MQTT-3.3.2-7]
-        self._inflight.mark_resend()  # resent if the session is present
-        al = self._aliases  # inbound topic aliases live for one connection [MQTT-3.3.2-7]
-        for i in range(len(al)):
-            al[i] = None
-        self._pending = []
-        _hs.reset(self)
-        ka = self._ka  # both directions count as active (keepalive.py)
-        ka[_KA_PERIOD] = self.keepalive * 1000
-        ka[_KA_TX] = ka[_KA_RX] = now_ms
-        ka[_KA_PING_OUT] = False
-        self._now = now_ms
-        if clean_start:
-            self._has_state = False
-        pkt = _hs.connect_packet(self, clean_start)
-        self._tx.packet(pkt)
-        self._hold = self.auth_method is not None  # [MQTT-3.1.2-30]
-        self.state = _CONNECTING
+        _hs.start(self, now_ms, self.clean_start if clean_start is None else clean_start)
 
     def connection_lost(self, now_ms=None):
         """The transport closed under us: state CLOSED, no event.  In-flight slots are
