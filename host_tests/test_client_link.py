@@ -1,6 +1,8 @@
 """The client's link handling through the fault proxy: keep-alive, one write per
 loop turn, dead-link detection, a reset connection."""
 
+import socket
+
 import pytest
 
 from fault_proxy import FaultProxy
@@ -65,3 +67,19 @@ def test_signal_wakes_cancels_and_hands_back(runtime):
     assert rec["rc"] == 0x10 and rec["home"] is True and rec["err"] == "refused"
     if runtime != "cpython":
         assert rec["bytes_per_wait"] < 1, rec   # asyncio's Event.wait(): 48 B (32-bit)
+
+
+def test_a_tcp_connect_that_never_completes_times_out(runtime):
+    # a listener whose backlog one connection fills: the next SYNs go unanswered
+    lsn = socket.socket()
+    lsn.bind(("127.0.0.1", 0))
+    lsn.listen(0)
+    filler = socket.create_connection(lsn.getsockname(), timeout=5)
+    try:
+        rec = run(runtime, "connect_timeout.py", lsn.getsockname()[1], runtime).record()
+    finally:
+        filler.close()
+        lsn.close()
+    assert rec["error"] == "TimeoutError" and not rec["connected"], rec
+    assert 800 <= rec["ms"] < 5000, rec       # connect_timeout_ms=800
+    assert rec["turns"] >= 20, rec            # the loop ran meanwhile (10 ms sleeps)

@@ -2,9 +2,10 @@
 # or in `make run`.  MicroPython raises it in whatever task is running and leaves the
 # loop there: that task's coroutine is dead and never completes, so a stop() that
 # awaited it waited for ever.  state: a slow on_state callback (it spins) makes the
-# interrupt land in the Supervisor's task; connect: in the task wait_for() made for
-# opening the socket (a slow DNS lookup on a board), past the connect timeout, where
-# the cancel that stop() forwards goes to the dead task.  MicroPython only.
+# interrupt land in the Supervisor's task; connect: in the opening of the socket (a
+# slow DNS lookup on a board), past the connect timeout (when that ran in a task of
+# asyncio.wait_for's, the cancel that stop() forwards went to the dead task).
+# MicroPython only.
 # argv: port tag state|connect
 import asyncio
 import sys
@@ -33,9 +34,11 @@ def on_state(sup, state, reason):
 
 
 if WHICH == "connect":
-    async def slow_open(host, port):
+    import mqtt5.transport
+
+    async def slow_open(host, port, timeout_ms):
         spin()
-    asyncio.open_connection = slow_open
+    mqtt5.transport.open_tcp = slow_open
 
 client = Client("ctrlc-" + TAG, keepalive=5, connect_timeout_ms=1000)
 sup = Supervisor(client, "mqtt://127.0.0.1:%d" % PORT, on_state=on_state)

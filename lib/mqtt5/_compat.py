@@ -129,9 +129,11 @@ if _MICROPYTHON:  # asyncio Stream has readinto
             _core = core
         return _core._io_queue
 
-    def open_tcp(host, port):  # a generator: awaited
+    async def open_tcp(host, port, timeout_ms):
         """await: (reader, writer) of a TCP connection, as asyncio.open_connection()
-        gives them (here one object).  The name lookup blocks, as it does there."""
+        gives them (here one object); asyncio.TimeoutError when it is not up within
+        timeout_ms.  The name lookup blocks, as it does there."""
+        import select
         import socket
         from errno import EINPROGRESS
 
@@ -139,12 +141,26 @@ if _MICROPYTHON:  # asyncio Stream has readinto
         s = socket.socket(ai[0], ai[1], ai[2])
         s.setblocking(False)
         try:
-            s.connect(ai[-1])
-        except OSError as e:
-            if e.errno != EINPROGRESS:
-                s.close()
-                raise
-        yield _io().queue_write(s)  # connected, or failed: the first read says which
+            try:
+                s.connect(ai[-1])
+            except OSError as e:
+                if e.errno != EINPROGRESS:
+                    raise
+            # until the socket is writable: connected, or failed (the first read says
+            # which); looked at every few ms, which needs no asyncio.wait_for (asyncio.funcs)
+            _io()  # binds _core
+            p = select.poll()
+            p.register(s, select.POLLOUT)
+            end = ticks_add(ticks_ms(), timeout_ms)
+            ms = 1
+            while not p.poll(0):
+                if ticks_diff(end, ticks_ms()) <= 0:
+                    raise _core.TimeoutError
+                await _core.sleep_ms(ms)
+                ms = ms * 2 if ms < 16 else 16
+        except BaseException:  # (cancelled too)
+            s.close()
+            raise
         st = _TcpStream(s)
         return st, st
 
@@ -172,11 +188,12 @@ else:  # CPython StreamReader: read() then copy (RAM is not scarce there)
         the transport closes the socket with whatever it had not read."""
         return 0
 
-    def open_tcp(host, port):
-        """await: (reader, writer) of a TCP connection (asyncio.open_connection)."""
+    def open_tcp(host, port, timeout_ms):
+        """await: (reader, writer) of a TCP connection (asyncio.open_connection);
+        asyncio.TimeoutError when it is not up within timeout_ms."""
         import asyncio
 
-        return asyncio.open_connection(host, port)
+        return asyncio.wait_for(asyncio.open_connection(host, port), timeout_ms / 1000)
 
 
 # DONE: a finished awaitable, what a publish that needed no waiting returns (and a

@@ -113,13 +113,15 @@ class Client(Link):
         w = self._take(_CONNECT_PID)
         ct = asyncio.create_task
         self._tasks = (ct(self._reader(t)), ct(self._writer(t)), ct(self._ticker(t)))
+        timer = ct(self._expire(t, w, self.connect_timeout_ms))
         self._wake.set()
         try:
-            await asyncio.wait_for(self._done(w), self.connect_timeout_ms / 1000)
-        except BaseException as e:  # timeout or cancelled: tear the link down
+            await self._done(w)
+        except BaseException as e:  # cancelled: tear the link down
             self._close(e)
             raise
         finally:
+            timer.cancel()
             err = self._werr[w]
             self._release(w)
             self._wev[w] = None  # its Signal (64 B) is made again at the next connect()

@@ -286,6 +286,14 @@ class Link:
         if self._t is t:  # the server closed after our DISCONNECT
             self._close(None)
 
+    async def _expire(self, t, w, ms):
+        # connect()'s deadline (not asyncio.wait_for: asyncio.funcs stays unloaded):
+        # without CONNACK by then, its slot w ends with asyncio.TimeoutError
+        await sleep_ms(ms)
+        if self._t is t and not self._wdone[w]:
+            self._werr[w] = asyncio.TimeoutError()
+            self._finish(w)
+
     async def _ticker(self, t):
         s = self._s
         while self._t is t and not s.is_connected:  # keep-alive starts at CONNACK

@@ -114,7 +114,7 @@ async def open_transport(url, timeout_ms=10000, tls=None):
     if tls is not None:
         raise ValueError("TLS options given but the URL is mqtt:// (use mqtts://)")
     try:
-        r, w = await asyncio.wait_for(open_tcp(host, port), timeout_ms / 1000)
+        r, w = await open_tcp(host, port, timeout_ms)
     except OSError as e:
         raise unresolved(e, host)
     return Transport(r, w)
