@@ -83,3 +83,10 @@ def test_a_tcp_connect_that_never_completes_times_out(runtime):
     assert rec["error"] == "TimeoutError" and not rec["connected"], rec
     assert 800 <= rec["ms"] < 5000, rec       # connect_timeout_ms=800
     assert rec["turns"] >= 20, rec            # the loop ran meanwhile (10 ms sleeps)
+
+
+@pytest.mark.parametrize("n", (2, 4))   # the writer's task; the connect timer's
+def test_a_connect_whose_task_finds_no_heap_ends_its_link(runtime, broker, n):
+    rec = run(runtime, "connect_task_fails.py", broker.port, "%s-%d" % (runtime, n), n).record()
+    assert rec["first"] == "MemoryError" and rec["down"] is False, rec
+    assert rec["second"] is None and rec["up"] is True, rec   # the next connect() works

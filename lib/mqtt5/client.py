@@ -110,18 +110,21 @@ class Client(Link):
         self._t = t
         self.error = None
         self._ending = False
-        w = self._take(_CONNECT_PID)
-        ct = asyncio.create_task
-        self._tasks = (ct(self._reader(t)), ct(self._writer(t)), ct(self._ticker(t)))
-        timer = ct(self._expire(t, w, self.connect_timeout_ms))
-        self._wake.set()
+        w = 0  # connect()'s waiter slot
+        timer = None
         try:
+            w = self._take(_CONNECT_PID)
+            ct = asyncio.create_task
+            self._tasks = (ct(self._reader(t)), ct(self._writer(t)), ct(self._ticker(t)))
+            timer = ct(self._expire(t, w, self.connect_timeout_ms))
+            self._wake.set()
             await self._done(w)
-        except BaseException as e:  # cancelled: tear the link down
+        except BaseException as e:  # cancelled, or no heap for a task: tear the link down
             self._close(e)
             raise
         finally:
-            timer.cancel()
+            if timer is not None:
+                timer.cancel()
             err = self._werr[w]
             self._release(w)
             self._wev[w] = None  # its Signal (64 B) is made again at the next connect()
