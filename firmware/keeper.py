@@ -1,8 +1,9 @@
 """The keeper: the node's watchdog and last resorts, a task over the App (app.py).
 
 It feeds the watchdog while the readings loop turns and every vital task lives, and
-keeps it fed through a connect's blocking DNS lookup (`board.wdt_cover`); it brings
-the network back when the board says it went; and it resets the board when waiting
+keeps it fed through a connect's blocking DNS lookup (`board.wdt_cover`); it joins
+the network at boot (`join`: tried again after a growing pause, however long it takes)
+and brings it back when the board says it went; and it resets the board when waiting
 will not help: after `broker_timeout_s` without a broker link (a wedged network
 stack), or after HEAP_LOSSES links in a row ended by a full heap over HEAP_SPAN_MS at
 least (a heap fragmented for good: a reset starts it afresh; a heap full for a moment
@@ -13,7 +14,7 @@ import asyncio
 import gc
 
 import board
-from app import log
+from app import log, why
 from mqtt5._compat import sleep_ms, ticks_diff, ticks_ms
 from mqtt5.backoff import reason_key
 from mqtt5.supervisor import CONNECTING, UP
@@ -78,6 +79,24 @@ async def run(app, vital):
         except MemoryError:
             gc.collect()
         await sleep_ms(period)
+
+
+async def join(app):
+    """The network at boot, tried again after a pause that doubles up to 5 minutes."""
+    cfg = app.cfg
+    pause = 1000
+    while True:
+        try:
+            await board.network_up(cfg["wifi_ssid"], cfg["wifi_password"],
+                                   cfg["network_timeout_ms"])
+            return
+        except Exception as e:  # NetworkError, or whatever a driver raises: at boot
+            # nothing else would catch it, and no watchdog is armed yet (a board left
+            # at the REPL for good)
+            log("network failed (%s): next try in %d s" % (why(e), pause // 1000))
+            await sleep_ms(pause)
+            pause = min(pause * 2, 300000)
+            app.clock()  # the uptime stays true however long this takes (ticks wrap)
 
 
 async def _rejoin(app):

@@ -22,7 +22,6 @@ from app import VERSION, App, log, why
 from commands import TX_SIZE, Commands
 from mqtt5 import Client, Will
 from mqtt5.supervisor import CONNECTING, DOWN, FATAL, STOPPED, UP, Supervisor, classify
-from mqtt5._compat import sleep_ms
 
 def _loopback(host):
     # this host by name or address: localhost, 127.0.0.0/8, ::1 (nothing that only
@@ -113,21 +112,6 @@ class Node:
         elif state == STOPPED:  # stop(), or a bad option found only at connect
             log("link stopped" + (" (%s)" % why(reason) if reason is not None else ""))
 
-    async def network(self):
-        pause = 1000
-        while True:
-            try:
-                await board.network_up(self.cfg["wifi_ssid"], self.cfg["wifi_password"],
-                                       self.cfg["network_timeout_ms"])
-                return
-            except Exception as e:  # NetworkError, or whatever a driver raises: at
-                # boot nothing else would catch it, and no watchdog is armed yet (a
-                # board left at the REPL for good)
-                log("network failed (%s): next try in %d s" % (why(e), pause // 1000))
-                await sleep_ms(pause)
-                pause = min(pause * 2, 300000)
-                self.app.clock()  # the uptime stays true however long this takes
-
     async def clear_gone(self):
         # A sensor the config names but the board no longer has (a firmware change)
         # left its last reading retained on the broker, where dashboards keep showing
@@ -148,7 +132,7 @@ class Node:
         log("%s starting (board %s, reset cause %s)" % (self.device_id, board.NAME,
                                                         board.reset_cause()))
         try:
-            await self.network()
+            await keeper.join(self.app)
             sup_task = self.sup.start()
             app = self.app
             if self.cfg["watchdog_ms"]:  # before the tasks: a first read that hangs is caught

@@ -34,6 +34,10 @@ def test_weeks_of_uptime(runtime, broker):
     assert clock["uptime_s"] == clock["want_uptime_s"], clock
     assert clock["alloc"] in (None, 0), clock  # no allocation after 13 days
     assert clock["log"] == "network lost, back after %d ms" % (7 * DAY_S * 1000), clock
+    # no network at boot for 20 days: the uptime counts the retries
+    join = res.record(check="boot_join")
+    assert join["uptime_s"] == join["want_uptime_s"] >= 20 * DAY_S, join
+    assert join["tries"] > 5000 and "next try in 300 s" in join["log"], join
     # every press counts, after any quiet spell
     assert res.record(check="button")["presses"] == [True] * 8
     # byte counters modulo 2**30

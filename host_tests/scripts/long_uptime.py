@@ -194,6 +194,39 @@ def app_clock():
          alloc=alloc, log=a.logs[-1])
 
 
+async def boot_join():
+    # no network at boot for 20 days: the join tries again every 5 minutes at most, and
+    # the uptime counts every second of it (ticks wrap past half their period on 32-bit)
+    a = new_app()
+    slept = [0]
+    tries = [0]
+
+    async def sleep(ms):
+        advance(ms)
+        slept[0] += ms
+
+    async def network_up(ssid, password, timeout_ms):
+        tries[0] += 1
+        if slept[0] < 20 * DAY:
+            raise OSError(5, "simulated driver error")
+        return False
+
+    last = [None]
+
+    def keep_last(msg):  # (not every line: there are thousands)
+        last[0] = msg
+
+    keeper.log = keep_last
+    real = keeper.sleep_ms, app.board.network_up
+    keeper.sleep_ms, app.board.network_up = sleep, network_up
+    try:
+        await keeper.join(a)
+    finally:
+        keeper.sleep_ms, app.board.network_up = real
+    emit(check="boot_join", uptime_s=a.uptime_s(), want_uptime_s=slept[0] // 1000,
+         tries=tries[0], log=last[0])
+
+
 def button():
     # the ESP32 / Pico W button after quiet spells of up to 13 days
     board_env.use("esp32")
@@ -230,6 +263,7 @@ async def main():
     await fatal_backoff()
     await stale_readings()
     app_clock()
+    await boot_join()
     button()
     if len(sys.argv) > 1:
         await byte_counters(sys.argv[1])
