@@ -90,3 +90,11 @@ def test_a_connect_whose_task_finds_no_heap_ends_its_link(runtime, broker, n):
     rec = run(runtime, "connect_task_fails.py", broker.port, "%s-%d" % (runtime, n), n).record()
     assert rec["first"] == "MemoryError" and rec["down"] is False, rec
     assert rec["second"] is None and rec["up"] is True, rec   # the next connect() works
+
+
+def test_ended_within_wakes_after_its_time_or_when_the_link_ends(runtime, broker):
+    # the Supervisor's hourly wake while a link is up (offline.until_closed)
+    rec = run(runtime, "ended_within.py", broker.port, runtime).record()
+    assert rec["live"] is False and 300 <= rec["live_ms"] < 3000, rec
+    assert rec["ended"] is True and rec["ended_ms"] < 4000, rec   # not the 5 s
+    assert rec["error"] == "None" and rec["again"] is True, rec    # a clean disconnect

@@ -77,8 +77,8 @@ async def supervisor_links():
 
     link = [0]  # ms left of the current link
 
-    async def wait_closed():
-        # a day at most per call; a TimeoutError plays until_closed()'s hourly wake
+    async def ended_within(ms):
+        # a day at most per call; False plays until_closed()'s hourly wake
         if not link[0]:
             sup._attempt = 5  # as after five failed attempts before this link
             link[0] = left.pop(0)
@@ -86,17 +86,18 @@ async def supervisor_links():
         advance(step)
         link[0] -= step
         if link[0]:
-            raise asyncio.TimeoutError
+            return False
         if not left:
             sup._stop = True
-        return OSError(104, "closed by the server")
+        c.error = OSError(104, "closed by the server")
+        return True
 
     async def after(err):
         out.append([sup.stats.last_up_ms, sup._attempt])
         return not sup._stop
 
     c.connect = connect
-    c.wait_closed = wait_closed
+    c._ended_within = ended_within
     import mqtt5.drain as drain
     start = drain.start
     drain.start = lambda c: None  # no link: nothing to drain

@@ -115,12 +115,13 @@ class FakeClient:
     async def subscribe(self, filt, **kw):
         self.subs.append(filt)
 
-    async def wait_closed(self):
+    async def _ended_within(self, ms):  # (the links here last less than ms)
         await asyncio.sleep_ms(self._end["hold"]) if hasattr(asyncio, "sleep_ms") else \
             await asyncio.sleep(self._end["hold"] / 1000)
         self.is_connected = False
         self.session.server_reference = None
-        return self._end["err"]
+        self.error = self._end["err"]
+        return True
 
     def _close(self, e):
         self.is_connected = False

@@ -185,15 +185,12 @@ async def pause(q, ms):
 
 
 async def until_closed(q, c):
-    """(c.wait_closed(), how many ms it took), with q.age() every hour meanwhile."""
-    import asyncio
-
+    """(what ended client c's connection, how many ms it lasted), with q.age() every
+    hour meanwhile."""
     ms, at = 0, ticks_ms()
-    while True:
-        try:
-            return await asyncio.wait_for(c.wait_closed(), 3600), ms + ticks_diff(ticks_ms(), at)
-        except asyncio.TimeoutError:
-            now = ticks_ms()
-            ms += ticks_diff(now, at)  # (past 2^30 a big int on 32-bit: once an hour)
-            at = now
-            q.age(now)
+    while not await c._ended_within(_HOUR_MS):
+        now = ticks_ms()
+        ms += ticks_diff(now, at)  # (past 2^30 a big int on 32-bit: once an hour)
+        at = now
+        q.age(now)
+    return c.error, ms + ticks_diff(ticks_ms(), at)
