@@ -294,24 +294,6 @@ class Link:
             self._werr[w] = asyncio.TimeoutError()
             self._finish(w)
 
-    async def _ended_within(self, ms):
-        # True once the connection has ended, False after `ms` (the Supervisor's hourly
-        # wake): a timer task pulses _changed (asyncio.wait_for loads asyncio.funcs)
-        t = self._t
-        if t is None:
-            return True
-        timer = asyncio.create_task(self._pulse_after(ms))
-        try:
-            while self._t is t and not timer.done():
-                await self._changed.wait()
-        finally:
-            timer.cancel()
-        return self._t is not t
-
-    async def _pulse_after(self, ms):
-        await sleep_ms(ms)
-        self._changed.pulse()
-
     async def _ticker(self, t):
         s = self._s
         while self._t is t and not s.is_connected:  # keep-alive starts at CONNACK
