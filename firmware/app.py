@@ -22,7 +22,7 @@ import json
 import board
 import payload as pl
 from mqtt5 import MQTTError
-from mqtt5._compat import sleep_ms, ticks_add, ticks_diff, ticks_ms
+from mqtt5._compat import Signal, sleep_ms, ticks_add, ticks_diff, ticks_ms
 from mqtt5.supervisor import UP
 
 VERSION = "0.1.0"  # the firmware's (boot log, stats, ping); pyproject.toml's is the same
@@ -76,7 +76,7 @@ class App:
         self.up_s = 0  # uptime in whole seconds (a small int for 34 years)
         self.due = [self.tick] * n  # next reading per sensor (readings() starts them)
         self.beat = self.tick  # last turn of the readings task
-        self.wake = asyncio.Event()
+        self.wake = Signal()  # an asyncio Event whose wait allocates nothing (mqtt5)
         self.readings_sent = 0
         self.events_sent = 0
         self.events_dropped = 0
@@ -84,7 +84,7 @@ class App:
         self.rejoins = 0  # the network came back after a loss
         self.lost_at = None  # (ticks, uptime_s) when the keeper found the network gone
         self.ev_wait = []  # (name, payload, seq, ticks, uptime_s) for the events task
-        self.ev_wake = asyncio.Event()
+        self.ev_wake = Signal()
         self.last_disconnect = None
         self.linked = False  # the link was up since the last DOWN (for last_disconnect)
         self.unlinked = (self.tick, 0)  # (ticks, uptime_s) since when no link: boot, a loss

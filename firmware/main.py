@@ -21,6 +21,7 @@ import keeper
 from app import VERSION, App, log, why
 from commands import TX_SIZE, Commands
 from mqtt5 import Client, Will
+from mqtt5._compat import Signal
 from mqtt5.supervisor import CONNECTING, DOWN, FATAL, STOPPED, UP, Supervisor, classify
 
 def _loopback(host):
@@ -87,7 +88,7 @@ class Node:
         self.app = App(self.sup, cfg, source, self.device_id)
         self.commands = self.app.commands = Commands(self.app, self.stop)
         self.stopped = False
-        self._end = asyncio.Event()  # set by stop()
+        self._end = Signal()  # set by stop()
 
     def _on_state(self, sup, state, reason):
         if state == UP:  # before the app's "online", which comes last
