@@ -16,15 +16,18 @@ import json
 import os
 import sys
 
+from mqtt5._compat import const
+
 FILE = "config.json"
 LAST_GOOD = "config.last_good.json"
 _TMP = "config.json.tmp"
 MASK = "***"
 SECRETS = ("wifi_password", "password")
 
-_INT = 0
-_STR = 1
-_BOOL = 2
+# const(): the schema's tuples below are then constants, kept in flash when frozen
+_INT = const(0)
+_STR = const(1)
+_BOOL = const(2)
 
 # key: (kind, default, min, max)   (min/max: value range, or string length range)
 SCHEMA = {
