@@ -97,15 +97,15 @@ async def supervisor_links():
         return not sup._stop
 
     c.connect = connect
+    c._ended_within = ended_within
     import mqtt5.drain as drain
-    start, real_ended = drain.start, drain.ended_within
+    start = drain.start
     drain.start = lambda c: None  # no link: nothing to drain
-    drain.ended_within = lambda c, ms: ended_within(ms)
     sup._after_failure = after
     try:
         await sup.run()  # (the last link ends with a stop: no _after_failure)
     finally:
-        drain.start, drain.ended_within = start, real_ended
+        drain.start = start
     out.append([sup.stats.last_up_ms, sup._attempt])
     emit(check="links", want=[[ms, 0 if ms >= sup.stable_ms else 5] for ms in links], got=out)
 

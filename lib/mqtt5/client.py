@@ -116,7 +116,7 @@ class Client(Link):
             w = self._take(_CONNECT_PID)
             ct = asyncio.create_task
             self._tasks = (ct(self._reader(t)), ct(self._writer(t)), ct(self._ticker(t)))
-            timer = ct(self._expire(t, w, self.connect_timeout_ms))
+            timer = ct(self._after(t, self.connect_timeout_ms, w))
             self._wake.set()
             await self._done(w)
         except BaseException as e:  # cancelled, or no heap for a task: tear the link down
@@ -383,7 +383,7 @@ class Client(Link):
             self._wake.set()
         if self._ending:  # ours, or one under way: wait for the server's close, however
             try:  # this call ends (a second call must not cut the first one short)
-                await asyncio.wait_for(self._gone(t), 2)
+                await self._ended_within(2000)
             except Exception:
                 pass
             finally:  # (cancelled too: the link must not stay open for ever)
@@ -391,11 +391,6 @@ class Client(Link):
                     self._close(None)
             return
         self._close(None)
-
-    async def _gone(self, t):
-        # until connection `t` has ended (_close pulses _changed)
-        while self._t is t:
-            await self._changed.wait()
 
     def abort(self):
         """Close the connection now, without DISCONNECT or waiting: the server then

@@ -16,7 +16,7 @@ functions take the Link (a mqtt5.client.Client) as their first argument.
 import asyncio
 
 import mqtt5.session as _S
-from ._compat import Signal, const, monotonic_ms, sleep_ms
+from ._compat import Signal, const, monotonic_ms
 from .errors import MQTTError
 
 _FREE = const(-1)  # a free waiter slot (as in mqtt5.link)
@@ -219,23 +219,3 @@ async def _drainer(c, t):
         if not isinstance(e, Exception):
             raise
 
-
-async def ended_within(c, ms):
-    """True once client c's connection has ended, False after `ms` (the Supervisor's
-    hourly wake while a link is up): a timer task pulses the link's change Signal,
-    where asyncio.wait_for would load asyncio.funcs (528 B)."""
-    t = c._t
-    if t is None:
-        return True
-    timer = asyncio.create_task(_pulse_after(c, ms))
-    try:
-        while c._t is t and not timer.done():
-            await c._changed.wait()
-    finally:
-        timer.cancel()
-    return c._t is not t
-
-
-async def _pulse_after(c, ms):
-    await sleep_ms(ms)
-    c._changed.pulse()

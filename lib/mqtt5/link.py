@@ -286,13 +286,30 @@ class Link:
         if self._t is t:  # the server closed after our DISCONNECT
             self._close(None)
 
-    async def _expire(self, t, w, ms):
-        # connect()'s deadline (not asyncio.wait_for: asyncio.funcs stays unloaded):
-        # without CONNACK by then, its slot w ends with asyncio.TimeoutError
+    async def _after(self, t, ms, w):
+        # The timer the waits below use instead of asyncio.wait_for (which would load
+        # asyncio.funcs): after `ms`, while connection `t` lasts, waiter slot `w` (>= 0:
+        # connect()'s, unless done) ends with asyncio.TimeoutError, and _changed pulses
         await sleep_ms(ms)
-        if self._t is t and not self._wdone[w]:
-            self._werr[w] = asyncio.TimeoutError()
-            self._finish(w)
+        if self._t is t:
+            if w >= 0 and not self._wdone[w]:
+                self._werr[w] = asyncio.TimeoutError()
+                self._finish(w)
+            self._changed.pulse()
+
+    async def _ended_within(self, ms):
+        # True once the connection has ended, False after `ms` (disconnect()'s wait for
+        # the server's close, the Supervisor's hourly wake: mqtt5.offline)
+        t = self._t
+        if t is None:
+            return True
+        timer = asyncio.create_task(self._after(t, ms, -1))
+        try:
+            while self._t is t and not timer.done():
+                await self._changed.wait()
+        finally:
+            timer.cancel()
+        return self._t is not t
 
     async def _ticker(self, t):
         s = self._s

@@ -187,10 +187,8 @@ async def pause(q, ms):
 async def until_closed(q, c):
     """(what ended client c's connection, how many ms it lasted), with q.age() every
     hour meanwhile."""
-    from .drain import ended_within  # (loaded with the Supervisor)
-
     ms, at = 0, ticks_ms()
-    while not await ended_within(c, _HOUR_MS):
+    while not await c._ended_within(_HOUR_MS):  # (mqtt5.link: no asyncio.wait_for)
         now = ticks_ms()
         ms += ticks_diff(now, at)  # (past 2^30 a big int on 32-bit: once an hour)
         at = now
