@@ -138,6 +138,13 @@ def encode(pkt, buf=None):
     (ProtocolError(0x95) if it does not fit). ValueError for invalid
     contents (see module docstring)."""
     t = pkt.type
+    if t == _PUBLISH:  # through the hot-path encoder
+        import mqtt5.packets.publish as pm
+
+        a = (pkt.topic, pkt.payload, pkt.qos, pkt.retain, pkt.dup, pkt.packet_id, pkt.props)
+        out = bytearray(pm.publish_size(a[0], a[1], a[2], a[6])) if buf is None else buf
+        n = pm.encode_publish(out, *a)
+        return bytes(out) if buf is None else n
     srv = t == _CONNACK or t == _SUBACK or t == _UNSUBACK
     if srv:  # sent only by a server: its encoder loads on use
         import mqtt5.packets.server as m
@@ -154,12 +161,7 @@ def encode(pkt, buf=None):
         raise ProtocolError(0x95, "packet of %d bytes does not fit the buffer" % total)
     else:
         out = buf
-    if t == _PUBLISH:
-        import mqtt5.packets.publish as pm
-
-        out[0] = pm.first_byte(pkt.qos, pkt.retain, pkt.dup)
-    else:
-        out[0] = t << 4 | _flags(t)
+    out[0] = t << 4 | _flags(t)
     off = wire.encode_vbi(out, 1, rl)
     if srv:
         m.write(pkt, out, off)
@@ -172,13 +174,6 @@ def _flags(t):
     # fixed-header flags of every packet but PUBLISH: 0010 for PUBREL, SUBSCRIBE,
     # UNSUBSCRIBE, else 0000 [MQTT-2.1.3-1]
     return 2 if t == _PUBREL or t == _SUBSCRIBE or t == _UNSUBSCRIBE else 0
-
-
-def header(buf, first, rl):
-    """Write a fixed header (first byte, Remaining Length ``rl``) at buf[0];
-    return the offset after it."""
-    buf[0] = first
-    return wire.encode_vbi(buf, 1, rl)
 
 
 def check_pid(pid):

@@ -5,7 +5,7 @@ from mqtt5._compat import const
 from mqtt5.errors import ProtocolError
 import mqtt5.wire as wire
 import mqtt5.properties as _pr
-from mqtt5.packets import read_pid, read_rc, check_pid, check_rc, header
+from mqtt5.packets import read_pid, read_rc, check_pid, check_rc
 
 _PUBLISH = const(3)
 _PUBACK = const(4)
@@ -46,15 +46,6 @@ class Publish:
             self.packet_id = packet_id
         if props is not None:
             self.props = props
-
-    def _size(self):
-        self._tb = _topic(self.topic, self.qos, self.dup, self.packet_id, self.props)
-        self._ps = _pr.size(self.props, _PUBLISH)
-        return _rl(self._tb, self.payload, self.qos, self._ps)
-
-    def _write(self, buf, off):
-        return _body(buf, off, self._tb, self.payload, self.qos, self.packet_id, self.props,
-                     self._ps)
 
 
 class PubAck:
@@ -123,11 +114,6 @@ def decode_ack(mv, t, p, end):
     return pkt
 
 
-def first_byte(qos, retain, dup):
-    """PUBLISH's first byte: type 3 with the DUP, QoS and RETAIN flags (3.3.1)."""
-    return _PUBLISH << 4 | (8 if dup else 0) | qos << 1 | (1 if retain else 0)
-
-
 def _topic(topic, qos, dup, packet_id, props, checked=False):
     # Validates a PUBLISH to encode; returns the topic as UTF-8 bytes (checked: bytes
     # that wire.to_utf8 passed already, not scanned again).
@@ -153,21 +139,11 @@ def _topic(topic, qos, dup, packet_id, props, checked=False):
     return tb
 
 
-def _rl(tb, payload, qos, ps):
-    return 2 + len(tb) + (2 if qos else 0) + wire.vbi_size(ps) + ps + len(payload)
-
-
-def _body(buf, off, tb, payload, qos, packet_id, props, ps):
-    off = wire.put_lbytes(buf, off, tb)
-    if qos:
-        off = wire.put_u16(buf, off, packet_id)
-    off = _pr.encode(buf, off, props, _PUBLISH, ps)
-    return wire.put_bytes(buf, off, payload)
-
-
 def publish_size(topic, payload, qos=0, props=None):
     """Total encoded size (fixed header included) of a PUBLISH."""
-    rl = _rl(_topic(topic, qos, False, 1, props), payload, qos, _pr.size(props, _PUBLISH))
+    ps = _pr.size(props, _PUBLISH)
+    rl = (2 + len(_topic(topic, qos, False, 1, props)) + (2 if qos else 0)
+          + wire.vbi_size(ps) + ps + len(payload))
     return 1 + wire.vbi_size(rl) + rl
 
 
@@ -181,11 +157,26 @@ def encode_publish(buf, topic, payload, qos=0, retain=False, dup=False, packet_i
     small."""
     tb = _topic(topic, qos, dup, packet_id, props, checked)
     ps = _pr.size(props, _PUBLISH)
-    rl = _rl(tb, payload, qos, ps)
+    n = len(tb)
+    np = len(payload)
+    rl = 2 + n + (2 if qos else 0) + wire.vbi_size(ps) + ps + np
     if 1 + wire.vbi_size(rl) + rl > len(buf):
         raise ProtocolError(0x95, "PUBLISH does not fit the buffer")
-    off = header(buf, first_byte(qos, retain, dup), rl)
-    return _body(buf, off, tb, payload, qos, packet_id, props, ps)
+    # fixed header: type 3 with the DUP, QoS and RETAIN flags (3.3.1)
+    buf[0] = _PUBLISH << 4 | (8 if dup else 0) | qos << 1 | (1 if retain else 0)
+    off = wire.encode_vbi(buf, 1, rl)
+    buf[off] = n >> 8  # Topic Name [MQTT-3.3.2-1]
+    buf[off + 1] = n & 0xFF
+    off += 2
+    buf[off:off + n] = tb
+    off += n
+    if qos:
+        buf[off] = packet_id >> 8
+        buf[off + 1] = packet_id & 0xFF
+        off += 2
+    off = _pr.encode(buf, off, props, _PUBLISH, ps)
+    buf[off:off + np] = payload
+    return off + np
 
 
 def _ack_check(ptype, packet_id, reason_code, props):
@@ -222,5 +213,6 @@ def encode_ack(buf, ptype, packet_id, reason_code=0, props=None):
     rl = _ack_rl(reason_code, ps)
     if 2 + rl > len(buf):
         raise ProtocolError(0x95, "ack does not fit the buffer")
-    off = header(buf, ptype << 4 | (2 if ptype == _PUBREL else 0), rl)
+    buf[0] = ptype << 4 | (2 if ptype == _PUBREL else 0)  # [MQTT-2.1.3-1]
+    off = wire.encode_vbi(buf, 1, rl)
     return _ack_body(buf, off, ptype, packet_id, reason_code, props, ps)
