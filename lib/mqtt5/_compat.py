@@ -65,36 +65,19 @@ def set_nodelay(sock):
         return False
 
 
-def stream_socket(writer):
-    """The socket under an asyncio StreamWriter (MicroPython: Stream.s)."""
-    s = getattr(writer, "s", None)
-    if s is None:
-        s = writer.get_extra_info("socket")
-    return s
-
-
 _core = None  # MicroPython: asyncio.core, bound by the first Signal or TCP connection
 
-if _MICROPYTHON:  # asyncio Stream has readinto
+if _MICROPYTHON:
 
-    def stream_readinto(reader, mv):
-        """await: read up to len(mv) bytes into mv; 0 at end of stream."""
-        return reader.readinto(mv)
-
-    def stream_read_now(reader, mv):
-        """Bytes that have arrived, read into mv without waiting (0: none); OSError
-        once only the connection's error is left. The Stream reads its socket
-        directly (no buffer of its own): its socket is non-blocking."""
-        return reader.s.readinto(mv) or 0
-
-    class _TcpStream:
-        # What the transport uses of asyncio's Stream (the socket ``s``, ``out_buf``,
-        # readinto, write, drain) for a plain TCP socket, so that a node without TLS
-        # never loads asyncio.stream (928 B of heap on a 32-bit port).  It waits on
-        # the socket in asyncio's own I/O queue, as Stream does.
+    class _TcpTransport:
+        # A plain TCP connection as the client's transport (mqtt5._compat_streams's
+        # Transport API over a socket), so that a node without TLS never loads
+        # asyncio.stream (928 B of heap on a 32-bit port) or a stream wrapper.  It
+        # waits on the socket in asyncio's own I/O queue, as asyncio's Stream does.
         def __init__(self, s):
             self.s = s
-            self.out_buf = b""
+            self.out_buf = b""  # what the socket did not take yet (write, drain)
+            self.nodelay = set_nodelay(s)
 
         def readinto(self, mv):  # a generator: awaited
             yield _io().queue_read(self.s)
@@ -121,6 +104,20 @@ if _MICROPYTHON:  # asyncio Stream has readinto
                     mv = mv[n:]
             self.out_buf = b""
 
+        def read_now(self, mv):
+            # what has arrived, without waiting (0: none); OSError once only the
+            # connection's error is left
+            return self.s.readinto(mv) or 0
+
+        def backlog(self):
+            return len(self.out_buf)
+
+        def close(self):
+            try:
+                self.s.close()
+            except Exception:
+                pass
+
     def _io():
         global _core
         if _core is None:
@@ -130,9 +127,9 @@ if _MICROPYTHON:  # asyncio Stream has readinto
         return _core._io_queue
 
     async def open_tcp(host, port, timeout_ms):
-        """await: (reader, writer) of a TCP connection, as asyncio.open_connection()
-        gives them (here one object); asyncio.TimeoutError when it is not up within
-        timeout_ms.  The name lookup blocks, as it does there."""
+        """await: the transport of a TCP connection (readinto, read_now, write,
+        backlog, drain, close; see mqtt5._compat_streams); asyncio.TimeoutError when it
+        is not up within timeout_ms.  The name lookup blocks, as in asyncio."""
         import select
         import socket
         from errno import EINPROGRESS
@@ -161,39 +158,18 @@ if _MICROPYTHON:  # asyncio Stream has readinto
         except BaseException:  # (cancelled too)
             s.close()
             raise
-        st = _TcpStream(s)
-        return st, st
+        return _TcpTransport(s)
 
-else:  # CPython StreamReader: read() then copy (RAM is not scarce there)
+else:
 
-    async def stream_readinto(reader, mv):
-        """await: read up to len(mv) bytes into mv; 0 at end of stream.
-
-        CPython's read() returns without suspending while bytes are buffered:
-        then a sleep(0) gives the other tasks their turn, so a server flooding
-        us cannot starve the writer (MicroPython's Stream always yields).  A
-        read that waited for the socket has yielded already: no extra turn."""
-        buffered = len(getattr(reader, "_buffer", b"x"))
-        data = await reader.read(len(mv))
-        n = len(data)
-        mv[:n] = data
-        if buffered:
-            import asyncio
-
-            await asyncio.sleep(0)
-        return n
-
-    def stream_read_now(reader, mv):
-        """Nothing: a failed write reaches CPython's StreamReader as its error, and
-        the transport closes the socket with whatever it had not read."""
-        return 0
-
-    def open_tcp(host, port, timeout_ms):
-        """await: (reader, writer) of a TCP connection (asyncio.open_connection);
+    async def open_tcp(host, port, timeout_ms):
+        """await: the transport (mqtt5._compat_streams) of a TCP connection;
         asyncio.TimeoutError when it is not up within timeout_ms."""
         import asyncio
+        from ._compat_streams import Transport
 
-        return asyncio.wait_for(asyncio.open_connection(host, port), timeout_ms / 1000)
+        r, w = await asyncio.wait_for(asyncio.open_connection(host, port), timeout_ms / 1000)
+        return Transport(r, w)
 
 
 # DONE: a finished awaitable, what a publish that needed no waiting returns (and a
@@ -351,11 +327,3 @@ except ImportError:
         import traceback  # type: ignore[import-not-found]  # CPython only
 
         traceback.print_exception(type(e), e, e.__traceback__)
-
-
-def stream_backlog(writer):
-    """Bytes a StreamWriter holds that the socket has not taken yet."""
-    buf = getattr(writer, "out_buf", None)  # MicroPython Stream
-    if buf is not None:
-        return len(buf)
-    return writer.transport.get_write_buffer_size()

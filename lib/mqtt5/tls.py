@@ -30,9 +30,9 @@ to plain TCP.  No key or certificate bytes ever appear in an error.
 import asyncio
 
 from .errors import MQTTError
-from ._compat import stream_readinto
 from ._compat_tls import make_context, refusal, wrap_streams
-from .transport import Transport, unresolved
+from ._compat_streams import Transport
+from .transport import unresolved
 
 _KEYS = ("ca", "cert", "key", "server_hostname", "insecure")
 
@@ -181,7 +181,7 @@ class TLSTransport(Transport):
     async def readinto(self, mv):
         try:
             while True:
-                n = await stream_readinto(self._r, mv)
+                n = await Transport.readinto(self, mv)
                 if n is not None:
                     break
         except Exception as e:

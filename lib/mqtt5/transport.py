@@ -1,14 +1,14 @@
-"""Byte transport for the asyncio client: URL parsing, connect with a timeout,
-TCP_NODELAY, readinto, whole-buffer writes.
+"""Opening the client's byte transport: URL parsing, then a TCP connection within a
+timeout (mqtt5._compat.open_tcp) or, for mqtts://, TLS (mqtt5.tls, imported only for
+such URLs).
 
-The client only uses `Transport` (readinto / write / drain / close); TLS
-(`mqtts://`) is mqtt5.tls.TLSTransport, imported only for such URLs.
+What it returns has readinto / read_now / write / backlog / drain / close and
+``nodelay``: on MicroPython a plain TCP connection is _compat's socket transport; TLS,
+and every connection on CPython, a mqtt5._compat_streams.Transport over asyncio's
+streams.
 """
 
-import asyncio
-
-from ._compat import (open_tcp, set_nodelay, stream_backlog, stream_read_now,
-                      stream_readinto, stream_socket)
+from ._compat import open_tcp
 
 
 def parse_url(url):
@@ -52,52 +52,6 @@ def parse_url(url):
     return scheme, host, port
 
 
-class Transport:
-    """An open byte stream: one reader, one writer."""
-
-    def __init__(self, reader, writer):
-        self._r = reader
-        self._w = writer
-        self.nodelay = set_nodelay(stream_socket(writer))
-
-    def readinto(self, mv):
-        """await: fill up to len(mv) bytes of mv; returns 0 at end of stream."""
-        return stream_readinto(self._r, mv)
-
-    def read_now(self, mv):
-        """What has arrived, read into mv without waiting: bytes read (0: none, or
-        CPython); OSError once only the connection's error is left."""
-        return stream_read_now(self._r, mv)
-
-    def write(self, buf):
-        """Hand `buf` to the stream in one write (the stream copies what the socket
-        does not take now); `drain()` waits for that backlog."""
-        self._w.write(buf)
-
-    def backlog(self):
-        """Bytes written but not yet taken by the socket."""
-        return stream_backlog(self._w)
-
-    def drain(self):
-        """await: until the backlog is handed to the socket."""
-        return self._w.drain()
-
-    def close(self):
-        """Close now (no awaiting: safe from error paths)."""
-        w = self._w
-        try:
-            # MicroPython's streams hold their socket in .s, and Stream.close() does
-            # nothing (wait_closed() closes): a link given up stayed open for the
-            # server until its keep alive ran out
-            s = getattr(w, "s", None)
-            if s is None:
-                w.close()
-            else:
-                s.close()
-        except Exception:
-            pass
-
-
 async def open_transport(url, timeout_ms=10000, tls=None):
     """Connect to `url` ('mqtt://host:port' or 'mqtts://host:port' with the `tls`
     options of mqtt5.tls); raises OSError / asyncio.TimeoutError, mqtt5.tls.TLSError
@@ -114,10 +68,9 @@ async def open_transport(url, timeout_ms=10000, tls=None):
     if tls is not None:
         raise ValueError("TLS options given but the URL is mqtt:// (use mqtts://)")
     try:
-        r, w = await open_tcp(host, port, timeout_ms)
+        return await open_tcp(host, port, timeout_ms)
     except OSError as e:
         raise unresolved(e, host)
-    return Transport(r, w)
 
 
 def unresolved(e, host):
