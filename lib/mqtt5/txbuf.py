@@ -14,7 +14,7 @@ from ._compat import const
 from .errors import MQTTError, ProtocolError
 import mqtt5.packets as _p
 from .packets.publish import encode_publish, encode_ack, publish_size
-from .wire import vbi_size, to_utf8
+from .wire import vbi_size, to_utf8, topic_name_ok
 from .rxbuf import INITIAL
 
 _TOO_LARGE = const(0x95)  # what the codec raises when a packet does not fit a buffer
@@ -168,11 +168,14 @@ class TxBuffer:
 
     def topic_utf8(self, topic):
         """The UTF-8 of str ``topic``, kept for the last few topic objects: a node that
-        publishes the same topic strings encodes each once, not on every publish."""
+        publishes the same topic strings encodes and checks each once (UTF-8, no
+        wildcard), not on every publish."""
         u = self._utf8
         for i in range(0, 2 * _TOPICS, 2):
             if u[i] is topic:
                 return u[i + 1]
+        if not topic_name_ok(topic):
+            raise ValueError("wildcard in topic name")  # [MQTT-3.3.2-2]
         b = to_utf8(topic)  # ValueError for a str that is no MQTT UTF-8 string
         i = self._ui
         u[i] = topic

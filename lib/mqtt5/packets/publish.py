@@ -116,26 +116,28 @@ def decode_ack(mv, t, p, end):
 
 def _topic(topic, qos, dup, packet_id, props, checked=False):
     # Validates a PUBLISH to encode; returns the topic as UTF-8 bytes (checked: bytes
-    # that wire.to_utf8 passed already, not scanned again).
+    # whose UTF-8 and wildcards were checked already: TxBuffer's topic cache).
     if qos != 0 and qos != 1 and qos != 2:
         raise ValueError("QoS must be 0, 1 or 2")  # [MQTT-3.3.1-4]
     if qos:
         check_pid(packet_id)  # [MQTT-2.2.1-3]
     elif dup:
         raise ValueError("DUP must be 0 for QoS 0")  # [MQTT-3.3.1-2]
-    tb = topic if checked else wire.to_utf8(topic)
-    n = len(tb)
-    if not n and (not props or _TOPIC_ALIAS not in props):
-        raise ValueError("empty topic needs a Topic Alias")  # 3.3.2.3.4
-    if isinstance(tb, bytes):
-        if b"#" in tb or b"+" in tb:
-            n = -1
+    if checked:
+        tb = topic
     else:
-        for i in range(n):
-            if tb[i] == 0x23 or tb[i] == 0x2B:
-                n = -1
-    if n < 0:
-        raise ValueError("wildcard in topic name")  # [MQTT-3.3.2-2]
+        tb = wire.to_utf8(topic)
+        if isinstance(tb, bytes):
+            bad = b"#" in tb or b"+" in tb
+        else:  # (no `in` on MicroPython's memoryview)
+            bad = False
+            for c in tb:
+                if c == 0x23 or c == 0x2B:
+                    bad = True
+        if bad:
+            raise ValueError("wildcard in topic name")  # [MQTT-3.3.2-2]
+    if not len(tb) and (not props or _TOPIC_ALIAS not in props):
+        raise ValueError("empty topic needs a Topic Alias")  # 3.3.2.3.4
     return tb
 
 
@@ -151,20 +153,26 @@ def encode_publish(buf, topic, payload, qos=0, retain=False, dup=False, packet_i
                    props=None, checked=False):
     """Encode a PUBLISH into bytearray/memoryview ``buf`` at offset 0; return
     its length. ``topic`` str or UTF-8 bytes (bytes avoid the one encode
-    allocation; ``checked``: bytes returned by ``wire.to_utf8``, whose UTF-8 is
-    not scanned again), ``payload`` bytes-like. Allocates nothing else.
+    allocation; ``checked``: bytes whose UTF-8 and wildcards were checked
+    already, not scanned again), ``payload`` bytes-like. Allocates nothing else.
     ValueError for invalid contents, ProtocolError(0x95) when ``buf`` is too
     small."""
     tb = _topic(topic, qos, dup, packet_id, props, checked)
-    ps = _pr.size(props, _PUBLISH)
+    ps = _pr.size(props, _PUBLISH) if props else 0
     n = len(tb)
     np = len(payload)
-    rl = 2 + n + (2 if qos else 0) + wire.vbi_size(ps) + ps + np
-    if 1 + wire.vbi_size(rl) + rl > len(buf):
+    rl = 3 + n + (2 if qos else 0) + np  # (3: the Topic Name's length, Property Length)
+    if ps:
+        rl += wire.vbi_size(ps) - 1 + ps
+    if rl + (2 if rl < 128 else 1 + wire.vbi_size(rl)) > len(buf):
         raise ProtocolError(0x95, "PUBLISH does not fit the buffer")
     # fixed header: type 3 with the DUP, QoS and RETAIN flags (3.3.1)
     buf[0] = _PUBLISH << 4 | (8 if dup else 0) | qos << 1 | (1 if retain else 0)
-    off = wire.encode_vbi(buf, 1, rl)
+    if rl < 128:
+        buf[1] = rl
+        off = 2
+    else:
+        off = wire.encode_vbi(buf, 1, rl)
     buf[off] = n >> 8  # Topic Name [MQTT-3.3.2-1]
     buf[off + 1] = n & 0xFF
     off += 2
@@ -174,7 +182,11 @@ def encode_publish(buf, topic, payload, qos=0, retain=False, dup=False, packet_i
         buf[off] = packet_id >> 8
         buf[off + 1] = packet_id & 0xFF
         off += 2
-    off = _pr.encode(buf, off, props, _PUBLISH, ps)
+    if ps:
+        off = _pr.encode(buf, off, props, _PUBLISH, ps)
+    else:
+        buf[off] = 0  # Property Length
+        off += 1
     buf[off:off + np] = payload
     return off + np
 
