@@ -111,9 +111,11 @@ class Inflight:
         unsent: the packet never went out (encoding failed): hand its id out again."""
         if unsent and self.pid[i] == self._last:
             self._last -= 1
-        if self.state[i] & 0xFF <= WAIT_PUBCOMP:
+        st = self.state[i]
+        if st & 0xFF <= WAIT_PUBCOMP:
             self.publishes -= 1
-        self.set_queued(i, False)
+        if st & QUEUED:
+            self.queued -= 1
         self.pid[i] = 0
         self.state[i] = 0
         self.topic[i] = self.payload[i] = self.props[i] = None
