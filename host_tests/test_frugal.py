@@ -71,8 +71,11 @@ def test_basic_node_loads_no_optional_module(runtime, broker):
 # helpers folded in, and plain TCP through _compat's own stream (asyncio.stream, 928 B,
 # not loaded): 18,656 B after connect (19,552 B just before, same build; bench 17.7 KiB).
 # Then connect() without asyncio.wait_for (asyncio.funcs, 528 B, not loaded): 18,160 B.
+# 2026-12-03: encode_publish whole (5 functions fewer), MicroPython's plain TCP socket
+# the transport itself (no stream wrapper): 17,568 B; then both buffers 128 B at first
+# (a sensor's packets are a few dozen bytes): 17,312 B after connect.
 BUDGETS = {
-    "heap_connected": 18432,  # bytes in the heap after import + connect (incl. asyncio)
+    "heap_connected": 17664,  # bytes in the heap after import + connect (incl. asyncio)
     "alloc_qos0": 32,         # bytes allocated per QoS 0 publish
     "alloc_qos1": 128,        # bytes allocated per QoS 1 publish (PUBACK awaited)
 }
@@ -95,8 +98,10 @@ def test_heap_budgets_on_the_32bit_frozen_build(runtime, broker):
 # well (31 passes, 30 fails), 30 KiB once message delivery and the server's half of
 # the codec left the core (30 passes, 29 fails), 29 KiB once a normal DISCONNECT is
 # queued as its two bytes without loading the control packets (29 passes, 28 fails);
-# it must still complete within that plus 2 KiB.
-FIXED_HEAP_KIB = 31
+# it must still complete within that plus 2 KiB.  2026-12-03: the bench's search says
+# 23 KiB; run as here (the workload compiled from source inside the heap) 28 passes
+# and 27 fails.
+FIXED_HEAP_KIB = 30
 
 
 @pytest.mark.runtimes((M32_FROZEN,))

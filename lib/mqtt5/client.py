@@ -29,7 +29,7 @@ class Client(Link):
     options for mqtts:// URLs (mqtt5.tls: ca, cert, key, server_hostname,
     insecure) or an SSLContext. `on_message(msg)` receives messages that no
     subscribe() handler routed. rx_size bounds the largest packet received,
-    tx_size the largest sent (both buffers start at 256 B and grow on demand);
+    tx_size the largest sent (both buffers start at 128 B and grow on demand);
     max_inflight the unacknowledged QoS 1/2 publishes, subscribes and
     unsubscribes at once (further callers wait for a slot).
     topic_alias_out: outbound Topic Alias table size (0: off; 8 suits a node):

@@ -1,7 +1,7 @@
 """The session's receive buffer: the adapter reads straight into its free tail;
 complete packets are handed out from its head as memoryviews.
 
-High-water mark: it starts at 256 bytes (or its cap, rx_size, when smaller) and grows,
+High-water mark: it starts at 128 bytes (or its cap, rx_size, when smaller) and grows,
 doubling up to the cap, only when a packet that cannot fit has begun to arrive; it never
 shrinks, so once grown nothing is allocated per message.  A packet must fit the cap
 whole, so the Maximum Packet Size we announce in CONNECT is at most rx_size
@@ -15,7 +15,7 @@ from mqtt5.wire import frame
 from mqtt5.packets import check_first
 from mqtt5.errors import ProtocolError
 
-INITIAL = const(256)  # first size of both buffers (a sensor's packets are a few dozen bytes)
+INITIAL = const(128)  # first size of both buffers (a sensor's packets are a few dozen bytes)
 
 
 class RxBuffer:

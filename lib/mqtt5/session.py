@@ -26,7 +26,7 @@ that buffer, valid until the next ``recv_buffer()``/``feed()``.  Drain
 next packet needs: flush, then drain again).  Every connection ends with exactly one
 DISCONNECTED, LINK_DEAD or ERROR event (unless the adapter calls connection_lost()).
 
-Memory: two buffers (256 B at first, doubled on demand up to ``rx_size``/``tx_size``),
+Memory: two buffers (128 B at first, doubled on demand up to ``rx_size``/``tx_size``),
 in-flight slots (made on demand up to ``max_inflight``) and ONE reusable Event: 3.2 KB
 for a new Session on the unix port (host_tests/scripts/session_mem.py). Each protocol
 feature lives in its own module (docs/design.md).
@@ -93,7 +93,7 @@ class Session:
     or a callable returning one, called at every connect(); TypeError otherwise),
     will (a ``mqtt5.packets.Will``: topic, payload, qos, retain, will properties).
     Buffers: rx_size/tx_size cap the receive/transmit buffer (largest packet in/out;
-    starts at 256 B, doubles when a packet needs it), max_inflight (slots for
+    starts at 128 B, doubles when a packet needs it), max_inflight (slots for
     unacknowledged QoS 1/2 PUBLISH, SUBSCRIBE, UNSUBSCRIBE; ids not reused before completion).
     strict_receive_maximum (default True): a server sending more unacknowledged QoS
     1/2 PUBLISH than receive_maximum gets DISCONNECT 0x93 [MQTT-3.3.4-9]; False

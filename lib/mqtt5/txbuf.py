@@ -3,7 +3,7 @@ from the head.
 
 A packet is encoded straight into the free tail, so a packet is either wholly queued or
 not at all, and several packets can go out in one write.  High-water mark: it starts at
-256 bytes (or its cap, tx_size, when smaller) and, when a packet does not fit the free
+128 bytes (or its cap, tx_size, when smaller) and, when a packet does not fit the free
 tail, grows by doubling up to the cap; it never shrinks.  Growing copies the queued
 bytes to the same offsets of the new bytearray, and while a view from ``view()`` is
 lent to the adapter queued bytes are never moved (the lent view keeps the old bytearray
