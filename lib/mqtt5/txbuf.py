@@ -115,11 +115,6 @@ class TxBuffer:
         self.mv = memoryview(b)
         return need <= grown
 
-    def _tail(self):
-        # the free tail to encode into; the whole view when empty (no allocation)
-        t = self.tail
-        return self.mv if t == 0 else self.mv[t:]
-
     def _commit(self, n, reserve, limit):
         """Queue n encoded bytes (n < 0: did not fit the tail), keeping ``reserve``
         bytes free for acks; ``limit``: the server's Maximum Packet Size (0: none),
@@ -135,8 +130,9 @@ class TxBuffer:
     def packet(self, pkt, reserve=0, limit=0):
         """Encode a packet object (mqtt5.packets) at the tail."""
         self.room(0)
+        t = self.tail  # the free tail to encode into: the whole view when empty
         try:
-            n = _p.encode(pkt, self._tail())
+            n = _p.encode(pkt, self.mv[t:] if t else self.mv)
         except ProtocolError as e:  # does not fit the tail; ValueError propagates
             if e.reason_code != _TOO_LARGE:
                 raise
@@ -144,7 +140,7 @@ class TxBuffer:
             n = -(1 + vbi_size(rl) + rl)
         if (n < 0 or self.tail + n + reserve > len(self.buf)) and self._grown(n, reserve,
                                                                              limit):
-            n = _p.encode(pkt, self._tail())  # again, into the grown buffer
+            n = _p.encode(pkt, self.mv[t:])  # again, into the grown buffer
         self._commit(n, reserve, limit)
 
     def publish(self, reserve, limit, topic, payload, qos, retain, dup, pid, props):
@@ -153,16 +149,17 @@ class TxBuffer:
         checked = type(topic) is str  # then its UTF-8 was checked once, when cached
         if checked:
             topic = self.topic_utf8(topic)
+        t = self.tail  # the free tail to encode into: the whole view when empty
         try:
-            n = encode_publish(self._tail(), topic, payload, qos, retain, dup,
-                               pid, props, checked)
+            n = encode_publish(self.mv[t:] if t else self.mv, topic, payload, qos, retain,
+                               dup, pid, props, checked)
         except ProtocolError as e:  # does not fit the tail; ValueError propagates
             if e.reason_code != _TOO_LARGE:
                 raise
             n = -publish_size(topic, payload, qos, props)
         if (n < 0 or self.tail + n + reserve > len(self.buf)) and self._grown(n, reserve,
                                                                              limit):
-            n = encode_publish(self._tail(), topic, payload, qos, retain, dup, pid, props,
+            n = encode_publish(self.mv[t:], topic, payload, qos, retain, dup, pid, props,
                                checked)
         self._commit(n, reserve, limit)
 
@@ -195,7 +192,8 @@ class TxBuffer:
     def ack(self, ptype, pid, rc):
         """Queue PUBACK/PUBREC/PUBREL/PUBCOMP; the caller checked room(ACK_ROOM)."""
         self.room(ACK_ROOM)
-        self.tail += encode_ack(self._tail(), ptype, pid, rc)
+        t = self.tail
+        self.tail = t + encode_ack(self.mv[t:] if t else self.mv, ptype, pid, rc)
 
     def short(self, first):
         """Queue a two-byte packet, Remaining Length 0: PINGREQ (0xC0) [MQTT-3.12], or
