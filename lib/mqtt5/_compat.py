@@ -155,10 +155,10 @@ if _MICROPYTHON:
                     raise _core.TimeoutError
                 await _core.sleep_ms(ms)
                 ms = ms * 2 if ms < 16 else 16
-        except BaseException:  # (cancelled too)
+            return _TcpTransport(s)
+        except BaseException:  # (cancelled too; or no heap for the transport)
             s.close()
             raise
-        return _TcpTransport(s)
 
 else:
 
