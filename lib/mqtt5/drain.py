@@ -218,4 +218,3 @@ async def _drainer(c, t):
             c._close(e)
         if not isinstance(e, Exception):
             raise
-

@@ -141,9 +141,11 @@ def encode(pkt, buf=None):
     if t == _PUBLISH:  # through the hot-path encoder
         import mqtt5.packets.publish as pm
 
-        a = (pkt.topic, pkt.payload, pkt.qos, pkt.retain, pkt.dup, pkt.packet_id, pkt.props)
-        out = bytearray(pm.publish_size(a[0], a[1], a[2], a[6])) if buf is None else buf
-        n = pm.encode_publish(out, *a)
+        out = buf
+        if buf is None:
+            out = bytearray(pm.publish_size(pkt.topic, pkt.payload, pkt.qos, pkt.props))
+        n = pm.encode_publish(out, pkt.topic, pkt.payload, pkt.qos, pkt.retain, pkt.dup,
+                              pkt.packet_id, pkt.props)
         return bytes(out) if buf is None else n
     srv = t == _CONNACK or t == _SUBACK or t == _UNSUBACK
     if srv:  # sent only by a server: its encoder loads on use
