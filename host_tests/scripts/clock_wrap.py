@@ -10,7 +10,12 @@ import gc
 import json
 
 from mqtt5._compat import monotonic_ms, ticks_add, ticks_diff
-from mqtt5.keepalive import DEAD, LAST_RX, LAST_TX, PERIOD, PING, PING_OUT, due
+from mqtt5.keepalive import due
+
+# keepalive.py's private consts: the state list's slots and due()'s two answers
+# besides a wait (its docstring)
+PERIOD, LAST_TX, LAST_RX, PING_OUT = 0, 1, 2, 3
+DEAD, PING = -1, -2
 
 STEP = 30000            # ms per simulated tick
 SPAN = 1 << 31          # simulated uptime, ms

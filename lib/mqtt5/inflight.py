@@ -7,15 +7,16 @@ one slot).
 
 from ._compat import const
 
-# slot kinds (low byte of Inflight.state); the acknowledgement a slot waits for
-WAIT_PUBACK = const(1)  # QoS 1 PUBLISH sent [MQTT-4.3.2-3]
-WAIT_PUBREC = const(2)  # QoS 2 PUBLISH sent [MQTT-4.3.3-3]
-WAIT_PUBCOMP = const(3)  # PUBREL sent [MQTT-4.3.3-5]
-WAIT_SUBACK = const(4)
-WAIT_UNSUBACK = const(5)
+# slot kinds (low byte of Inflight.state); the acknowledgement a slot waits for.  Private
+# consts (the modules that test a slot's state keep copies): no module-dict entries
+_WAIT_PUBACK = const(1)  # QoS 1 PUBLISH sent [MQTT-4.3.2-3]
+_WAIT_PUBREC = const(2)  # QoS 2 PUBLISH sent [MQTT-4.3.3-3]
+_WAIT_PUBCOMP = const(3)  # PUBREL sent [MQTT-4.3.3-5]
+_WAIT_SUBACK = const(4)
+_WAIT_UNSUBACK = const(5)
 # state bits above the wait kind and the PUBREC reason code (bits 8-15)
-QUEUED = const(0x10000)  # to be (re)sent: encoded by backlog.pump(), in order
-RESEND = const(0x20000)  # went out on an earlier connection: DUP on resend
+_QUEUED = const(0x10000)  # to be (re)sent: encoded by backlog.pump(), in order
+_RESEND = const(0x20000)  # went out on an earlier connection: DUP on resend
 # [MQTT-3.3.1-1], lost when the server has no session [MQTT-3.2.2-5]
 
 _MAX_PID = const(65535)
@@ -29,7 +30,8 @@ class Inflight:
     slot made so far is busy, and never given back: no allocation once the table has
     reached the most that were in flight at once.
 
-    Per slot: pid (0 = free), state (wait kind | PUBREC reason code << 8 | QUEUED |
+    Per slot: pid (0 = free; the table is full when no slot is free and it has
+    ``size`` slots), state (wait kind | PUBREC reason code << 8 | QUEUED |
     RESEND), and for PUBLISH the topic, payload, props and qos/retain flags the caller
     passed (references, kept for resend on session resumption [MQTT-4.4.0-1]); for
     SUBSCRIBE/UNSUBSCRIBE the list of topics, props and the item count.
@@ -49,7 +51,6 @@ class Inflight:
         self.payload = []
         self.props = []
         self.publishes = 0
-        self.used = 0
         self.queued = 0
         self._last = 0  # last packet id handed out
         self._stamp = 0
@@ -66,11 +67,11 @@ class Inflight:
 
     def alloc(self, state):
         """Take a free slot for a new packet id; returns the slot index, or -1 if full."""
-        if self.used >= self.size:
-            return -1
         i = self.find(0)
-        if i < 0:  # every slot made so far is busy: one more
+        if i < 0:  # every slot made so far is busy: one more, up to size
             i = len(self.pid)
+            if i >= self.size:
+                return -1
             for t in (self.pid, self.state, self.flags, self.order):
                 t.append(0)
             for t in (self.topic, self.payload, self.props):
@@ -84,26 +85,25 @@ class Inflight:
         self.state[i] = state
         self._stamp += 1
         self.order[i] = self._stamp
-        self.used += 1
-        if state <= WAIT_PUBCOMP:
+        if state <= _WAIT_PUBCOMP:
             self.publishes += 1
         return i
 
     def set_queued(self, i, on):
         """Mark slot i as waiting to be encoded (on) or as encoded (off)."""
-        if on and not self.state[i] & QUEUED:
-            self.state[i] |= QUEUED
+        if on and not self.state[i] & _QUEUED:
+            self.state[i] |= _QUEUED
             self.queued += 1
-        elif not on and self.state[i] & QUEUED:
-            self.state[i] &= ~QUEUED
+        elif not on and self.state[i] & _QUEUED:
+            self.state[i] &= ~_QUEUED
             self.queued -= 1
 
     def mark_resend(self):
         """New connection: every slot goes out again (PUBLISH with DUP, PUBREL)
         once CONNACK says the session is present [MQTT-4.4.0-1]."""
         for i in range(len(self.pid)):
-            if self.pid[i] and not self.state[i] & QUEUED:
-                self.state[i] |= RESEND
+            if self.pid[i] and not self.state[i] & _QUEUED:
+                self.state[i] |= _RESEND
                 self.set_queued(i, True)
 
     def free(self, i, unsent=False):
@@ -112,14 +112,13 @@ class Inflight:
         if unsent and self.pid[i] == self._last:
             self._last -= 1
         st = self.state[i]
-        if st & 0xFF <= WAIT_PUBCOMP:
+        if st & 0xFF <= _WAIT_PUBCOMP:
             self.publishes -= 1
-        if st & QUEUED:
+        if st & _QUEUED:
             self.queued -= 1
         self.pid[i] = 0
         self.state[i] = 0
         self.topic[i] = self.payload[i] = self.props[i] = None
-        self.used -= 1
 
 
 class HeldIds:

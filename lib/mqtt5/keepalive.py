@@ -20,14 +20,16 @@ it queues PINGREQ.
 
 from ._compat import const, ticks_diff
 
-PERIOD = const(0)
-LAST_TX = const(1)
-LAST_RX = const(2)
-PING_OUT = const(3)
+_PERIOD = const(0)
+_LAST_TX = const(1)
+_LAST_RX = const(2)
+_PING_OUT = const(3)
 
-DEAD = const(-1)
-PING = const(-2)
-IDLE_MS = const(3600000)  # returned when keep alive is off
+# due()'s answers besides a wait in ms; private consts, as the slot numbers above: a
+# public name would cost a module-dict entry on every node
+_DEAD = const(-1)
+_PING = const(-2)
+_IDLE_MS = const(3600000)  # returned when keep alive is off
 _LINK_DEAD = const(7)  # events.LINK_DEAD
 _CLOSED = const(0)
 _ESTABLISHED = const(2)
@@ -37,37 +39,37 @@ def tick(s, now_ms):
     """Session.tick(): queue PINGREQ when due [MQTT-3.1.2-22], or close session ``s``
     with LINK_DEAD; the ms until it is needed again."""
     if s.state == _CLOSED:
-        return IDLE_MS
+        return _IDLE_MS
     ka = s._ka
     connected = s.state == _ESTABLISHED
     wait = due(ka, now_ms, connected)
-    if wait == DEAD:
+    if wait == _DEAD:
         s._close(_LINK_DEAD, 0, None, False)
         return 0
-    if wait == PING:
+    if wait == _PING:
         # PINGREQ; with no room for it data is queued, so the link is not idle anyway
         if not s._tx.short(0xC0):
             return 0
-        ka[LAST_TX] = now_ms
-        ka[PING_OUT] = True
+        ka[_LAST_TX] = now_ms
+        ka[_PING_OUT] = True
         wait = due(ka, now_ms, connected)
     return wait
 
 
 def due(ka, now_ms, may_ping):
-    """What keep alive needs at now_ms: DEAD (nothing arrived for 1.5 x the period),
-    PING (queue PINGREQ; only if may_ping and no ping is out), else the ms (>= 0)
-    until it may need something."""
-    p = ka[PERIOD]
+    """What keep alive needs at now_ms: -1 (dead: nothing arrived for 1.5 x the
+    period), -2 (queue PINGREQ; only if may_ping and no ping is out), else the ms
+    (>= 0) until it may need something."""
+    p = ka[_PERIOD]
     if not p:
-        return IDLE_MS
-    rx = ticks_diff(now_ms, ka[LAST_RX])
+        return _IDLE_MS
+    rx = ticks_diff(now_ms, ka[_LAST_RX])
     left = p + (p >> 1) - rx
     if left <= 0:
-        return DEAD
-    if may_ping and not ka[PING_OUT]:
-        ping = min(p - ticks_diff(now_ms, ka[LAST_TX]), p - rx)
+        return _DEAD
+    if may_ping and not ka[_PING_OUT]:
+        ping = min(p - ticks_diff(now_ms, ka[_LAST_TX]), p - rx)
         if ping <= 0:
-            return PING
+            return _PING
         left = min(left, ping)
     return left
