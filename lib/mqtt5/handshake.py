@@ -3,7 +3,7 @@ and the server limits announced in CONNACK [MQTT-3.2.2.3], kept as plain attribu
 of the session (no dict per connection)."""
 
 from ._compat import const
-import mqtt5.packets as _p
+from .packets.connect import Connect  # (not mqtt5.packets.Connect: no name cached there)
 from .errors import ProtocolError
 from .events import rc_error
 import mqtt5.outbound as _out
@@ -103,9 +103,9 @@ def start(s, now_ms, clean_start):
     pw = s.password
     if callable(pw):  # called at every (re)connect [MQTT-3.1.3.5]
         pw = _password(pw(), "the password callback must return bytes, str or None")
-    s._tx.packet(_p.Connect(client_id=s.client_id, clean_start=clean_start,
-                            keepalive=s.keepalive, username=s.username, password=pw,
-                            will=s.will, props=props))
+    s._tx.packet(Connect(client_id=s.client_id, clean_start=clean_start,
+                         keepalive=s.keepalive, username=s.username, password=pw,
+                         will=s.will, props=props))
     s._hold = s.auth_method is not None  # [MQTT-3.1.2-30]
     s.state = _CONNECTING
 
@@ -186,7 +186,7 @@ def on_connack(s, pkt):
         # no session on the server: inbound QoS 2 ids are void, what went out
         # before is reported lost (events after CONNECTED) [MQTT-3.2.2-5]
         s._held.clear()
-        if s._inflight.used:
+        if any(s._inflight.pid):  # a slot in use
             import mqtt5.session_lost as _sl  # lazy: only when there is something to lose
 
             _sl.session_lost(s)

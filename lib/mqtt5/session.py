@@ -58,6 +58,9 @@ _KA_PING_OUT = const(3)
 def __getattr__(name):
     # The event kinds and session states (CONNECTED, ..., ESTABLISHED) live in
     # mqtt5.events, looked up on first use: a node that never names them keeps none.
+    # So do the subscription options [MQTT-3.8.3.1] for subscribe(): NO_LOCAL,
+    # RETAIN_AS_PUBLISHED, and RETAIN_HANDLING_SHIFT (retain handling 0 send
+    # retained, 1 only if new subscription, 2 never).
     import mqtt5.events as e
 
     if name.isupper() and hasattr(e, name):
@@ -66,13 +69,7 @@ def __getattr__(name):
         from .session_lost import SessionLost
 
         return SessionLost
-    raise AttributeError(name)
-
-
-# subscription options [MQTT-3.8.3.1] (public, for subscribe())
-NO_LOCAL = 0x04
-RETAIN_AS_PUBLISHED = 0x08
-RETAIN_HANDLING_SHIFT = 4  # 0 send retained, 1 only if new subscription, 2 never
+    return _p.named("NO_LOCAL=0x04 RETAIN_AS_PUBLISHED=0x08 RETAIN_HANDLING_SHIFT=4", name)
 
 # control packet types that need an ack from us [MQTT-2.1.2]
 _PUBLISH = const(3)
