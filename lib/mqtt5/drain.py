@@ -180,7 +180,7 @@ async def _drainer(c, t):
             i = q.head
             f = q.flags[i]
             qos = f & 3
-            if qos and (not s.send_quota or fl.used >= fl.size):
+            if qos and (not s.send_quota or 0 not in fl.pid and len(fl.pid) >= fl.size):
                 await c._changed.wait()  # pulsed when an ack frees a slot
                 continue
             now = monotonic_ms()
