@@ -78,10 +78,30 @@ if _MICROPYTHON:
             self.s = s
             self.out_buf = b""  # what the socket did not take yet (write, drain)
             self.nodelay = set_nodelay(s)
+            self.parked = False  # readable(): the reader waits in asyncio's I/O queue
 
-        def readinto(self, mv):  # a generator: awaited
-            yield _io().queue_read(self.s)
-            return self.s.readinto(mv)
+        # readable() is awaited for every read: the transport itself is the awaitable
+        # (no generator made per read), parked on the socket as Stream.readinto() does
+        def readable(self):
+            return self
+
+        def __iter__(self):
+            return self
+
+        def send(self, _=None):
+            if not self.parked:
+                self.parked = True
+                return _io().queue_read(self.s)  # (None: the task waits for the socket)
+            self.parked = False
+            e = _STOPS[0]
+            e.__traceback__ = None
+            raise e
+
+        __next__ = send
+
+        def throw(self, e, *_):  # cancelled while parked (Task.cancel() unparks it)
+            self.parked = False
+            raise e
 
         def write(self, buf):
             # what the socket does not take now is kept, as a copy, for drain()
@@ -105,9 +125,10 @@ if _MICROPYTHON:
             self.out_buf = b""
 
         def read_now(self, mv):
-            # what has arrived, without waiting (0: none); OSError once only the
-            # connection's error is left
-            return self.s.readinto(mv) or 0
+            # what has arrived, without waiting: bytes read, 0 at the end of the
+            # stream, None when nothing has; OSError once only the connection's
+            # error is left
+            return self.s.readinto(mv)
 
         def backlog(self):
             return len(self.out_buf)
@@ -119,15 +140,18 @@ if _MICROPYTHON:
                 pass
 
     def _io():
-        global _core
+        global _core, _STOPS
         if _core is None:
             from asyncio import core  # type: ignore[attr-defined]  # MicroPython only
 
             _core = core
+            # StopIteration for rc None, 0, 0x10: raised again and again (the ends of
+            # Signal waits and of _TcpTransport.readable())
+            _STOPS = (StopIteration(), StopIteration(0), StopIteration(0x10))
         return _core._io_queue
 
     async def open_tcp(host, port, timeout_ms):
-        """await: the transport of a TCP connection (readinto, read_now, write,
+        """await: the transport of a TCP connection (readable, read_now, write,
         backlog, drain, close; see mqtt5._compat_streams); asyncio.TimeoutError when it
         is not up within timeout_ms.  The name lookup blocks, as in asyncio."""
         import select
@@ -236,10 +260,8 @@ if _MICROPYTHON:  # awaiting allocates nothing (Event.wait() makes a coroutine e
         (create_task, gather, wait_for) and is cancelled like one."""
 
         def __init__(self):
-            global _STOPS
             if _STOPS is None:
-                _io()  # binds _core
-                _STOPS = (StopIteration(), StopIteration(0), StopIteration(0x10))
+                _io()  # binds _core and makes _STOPS
             self.state = False
             self.q = _core.TaskQueue()  # parked tasks; Task.cancel() removes from it
 

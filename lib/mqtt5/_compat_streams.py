@@ -10,7 +10,7 @@ from ._compat import _MICROPYTHON as _MP, set_nodelay
 
 
 class Transport:
-    """An open byte stream: one reader, one writer.  The client uses readinto,
+    """An open byte stream: one reader, one writer.  The client uses readable,
     read_now, write, backlog, drain and close, and reads ``nodelay``."""
 
     def __init__(self, reader, writer):
@@ -21,44 +21,58 @@ class Transport:
 
     if _MP:
 
-        def readinto(self, mv):
-            """await: fill up to len(mv) bytes of mv; returns 0 at end of stream."""
-            return self._r.readinto(mv)
+        def readable(self):  # a generator: awaited
+            """await: until bytes (or the end of the stream) can be read now."""
+            from ._compat import _io
+
+            yield _io().queue_read(self._r.s)
 
         def read_now(self, mv):
-            """What has arrived, read into mv without waiting: bytes read (0: none);
-            OSError once only the connection's error is left.  The Stream reads its
+            """What has arrived, read into mv without waiting: bytes read, 0 at the end
+            of the stream, None when nothing has (a TLS record not whole yet); OSError
+            once only the connection's error is left.  The Stream reads its
             non-blocking socket directly (no buffer of its own)."""
-            return self._r.s.readinto(mv) or 0
+            return self._r.s.readinto(mv)
 
         def backlog(self):
             """Bytes written but not yet taken by the socket."""
             return len(self._w.out_buf)
 
     else:
+        _rest = None  # what readable() read and read_now() has not handed out yet
+        _eof = False
 
-        async def readinto(self, mv):
-            """await: fill up to len(mv) bytes of mv; returns 0 at end of stream.
+        async def readable(self):
+            """await: until bytes (or the end of the stream) can be read now.
 
             CPython's read() returns without suspending while bytes are buffered:
             then a sleep(0) gives the other tasks their turn, so a server flooding
             us cannot starve the writer (MicroPython's Stream always yields).  A
             read that waited for the socket has yielded already: no extra turn."""
+            if self._rest or self._eof:
+                return
             r = self._r
             buffered = len(getattr(r, "_buffer", b"x"))
-            data = await r.read(len(mv))
-            n = len(data)
-            mv[:n] = data
+            data = await r.read(65536)
+            self._rest = data
+            self._eof = not data
             if buffered:
                 import asyncio
 
                 await asyncio.sleep(0)
-            return n
 
         def read_now(self, mv):
-            """Nothing: a failed write reaches CPython's StreamReader as its error, and
-            the transport closes the socket with whatever it had not read."""
-            return 0
+            """What readable() has read, into mv: bytes, 0 at the end of the stream,
+            None when there is nothing (the StreamReader is only read by awaiting).
+            After a failed write, the StreamReader has the error (and the transport
+            closes the socket with whatever it had not read)."""
+            d = self._rest
+            if not d:
+                return 0 if self._eof else None
+            n = min(len(mv), len(d))
+            mv[:n] = d[:n]
+            self._rest = d[n:]
+            return n
 
         def backlog(self):
             """Bytes written but not yet taken by the socket."""

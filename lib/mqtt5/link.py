@@ -1,7 +1,7 @@
 """The connection machinery under `mqtt5.Client`: tasks around the sans-IO Session,
 waiter slots, event dispatch.
 
-Tasks per connection: the reader (readinto, feed, dispatch: messages to handlers by
+Tasks per connection: the reader (readable, read_now, dispatch: messages to handlers by
 mqtt5.message, acks to callers); the writer (woken by any session call, ONE write per
 loop turn; a lone QoS 1/2 publish is written by its caller: _write_out); the ticker
 (keep-alive); supervised, the drainer (mqtt5.drain). A failed write reads what arrived
@@ -260,7 +260,8 @@ class Link:
         try:
             while self._t is t:
                 if self._ending:  # (see _pump) read and dropped until the server's end
-                    if not await t.readinto(memoryview(bytearray(16))):
+                    await t.readable()
+                    if t.read_now(memoryview(bytearray(16))) == 0:
                         break
                     continue
                 mv = s.recv_buffer()
@@ -268,7 +269,10 @@ class Link:
                     await self._flush()
                     self._pump()
                     continue
-                n = await t.readinto(mv)
+                await t.readable()  # (awaiting it allocates nothing on MicroPython)
+                n = t.read_now(mv)
+                if n is None:  # nothing after all (a TLS record not whole yet)
+                    continue
                 if not n:
                     if self._ending:
                         break
@@ -333,6 +337,11 @@ class Link:
         if t is None:
             return
         self._t = None
+        if isinstance(err, Exception):
+            # kept as the link's error (or connect()'s) without the frames it passed
+            # through: on CPython they hold the stream, whose closed-future holds this
+            # error, a cycle whose collection can report it "never retrieved"
+            err.__traceback__ = None
         cause = err
         if isinstance(err, MemoryError):  # what follows allocates a little
             import gc

@@ -178,18 +178,22 @@ class TLSTransport(Transport):
 
     rx = False  # application bytes arrived: the handshake is over
 
-    async def readinto(self, mv):
+    async def readable(self):
         try:
-            while True:
-                n = await Transport.readinto(self, mv)
-                if n is not None:
-                    break
+            await Transport.readable(self)
         except Exception as e:
             raise self._named(e)
-        if not n and not self.rx:
+
+    def read_now(self, mv):
+        try:
+            n = Transport.read_now(self, mv)  # None: no whole record yet (waited through)
+        except Exception as e:
+            raise self._named(e)
+        if n == 0 and not self.rx:
             raise TLSError("TLS: the server closed the connection before any data "
                            "(handshake refused: client certificate required?)")
-        self.rx = True
+        if n:
+            self.rx = True
         return n
 
     def write(self, buf):

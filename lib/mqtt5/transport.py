@@ -2,7 +2,7 @@
 timeout (mqtt5._compat.open_tcp) or, for mqtts://, TLS (mqtt5.tls, imported only for
 such URLs).
 
-What it returns has readinto / read_now / write / backlog / drain / close and
+What it returns has readable / read_now / write / backlog / drain / close and
 ``nodelay``: on MicroPython a plain TCP connection is _compat's socket transport; TLS,
 and every connection on CPython, a mqtt5._compat_streams.Transport over asyncio's
 streams.
