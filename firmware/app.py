@@ -22,18 +22,18 @@ import json
 import board
 import payload as pl
 from mqtt5 import MQTTError
-from mqtt5._compat import Signal, sleep_ms, ticks_add, ticks_diff, ticks_ms
+from mqtt5._compat import Signal, const, sleep_ms, ticks_add, ticks_diff, ticks_ms
 from mqtt5.supervisor import UP
 
 VERSION = "0.1.0"  # the firmware's (boot log, stats, ping); pyproject.toml's is the same
-_POLL_MS = 100  # button and due-time polling
-_RETRY_MS = 5000  # a reading refused for now (0x97) is sent again after this
-_NORMAL = 0
-_HIGH = 1
-_LOW = 2
-_UNKNOWN = 3  # before a sensor's first reading: its level is reported, normal included
-_INT32_MIN = -2147483648  # the range a reading payload can carry (docs/payload.md)
-_INT32_MAX = 2147483647
+_POLL_MS = const(100)  # button and due-time polling
+_RETRY_MS = const(5000)  # a reading refused for now (0x97) is sent again after this
+_NORMAL = const(0)
+_HIGH = const(1)
+_LOW = const(2)
+_UNKNOWN = const(3)  # before a sensor's first reading: its level is reported, normal included
+_INT32_MIN = const(-2147483648)  # the range a reading payload can carry (docs/payload.md)
+_INT32_MAX = const(2147483647)
 
 
 def log(msg):

@@ -20,7 +20,7 @@ from mqtt5._compat import const
 
 FILE = "config.json"
 LAST_GOOD = "config.last_good.json"
-_TMP = "config.json.tmp"
+_TMP = const("config.json.tmp")
 MASK = "***"
 SECRETS = ("wifi_password", "password")
 
@@ -65,9 +65,9 @@ SENSOR = {
     "hysteresis": (_INT, 0, 0, 2147483647),
 }
 DEFAULTS = {k: v[1] for k, v in SCHEMA.items()}
-_WDT_MIN = 1000  # the node feeds its watchdog at most every 100 ms, checking its tasks
-_BROKER_MIN = 10  # s: a reset for want of a broker, no sooner than a connect can fail
-_MAX_FILE = 8192  # bytes of config.json read at most
+_WDT_MIN = const(1000)  # the node feeds its watchdog at most every 100 ms, checking its tasks
+_BROKER_MIN = const(10)  # s: a reset for want of a broker, no sooner than a connect can fail
+_MAX_FILE = const(8192)  # bytes of config.json read at most
 
 
 class ConfigError(ValueError):
