@@ -8,6 +8,9 @@ asyncio.stream).
 
 from ._compat import _MICROPYTHON as _MP, set_nodelay
 
+if _MP:
+    from ._compat import _io  # asyncio's I/O queue
+
 
 class Transport:
     """An open byte stream: one reader, one writer.  The client uses readable,
@@ -23,8 +26,6 @@ class Transport:
 
         def readable(self):  # a generator: awaited
             """await: until bytes (or the end of the stream) can be read now."""
-            from ._compat import _io
-
             yield _io().queue_read(self._r.s)
 
         def read_now(self, mv):
@@ -54,7 +55,7 @@ class Transport:
             r = self._r
             buffered = len(getattr(r, "_buffer", b"x"))
             data = await r.read(65536)
-            self._rest = data
+            self._rest = memoryview(data)  # (handed out in slices: no copies)
             self._eof = not data
             if buffered:
                 import asyncio
