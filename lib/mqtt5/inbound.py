@@ -123,7 +123,8 @@ def undecoded(s, rx, b0, total):
     buf = rx.buf
     pid = buf[s0 + 2] << 8 | buf[s0 + 3]
     rc = buf[s0 + 4] if total == 5 else 0
-    if not pid or rc and not _p.rc_allowed(rc, _PUBACK):
+    if not pid or rc and rc != 0x10 and not _p.rc_allowed(rc, _PUBACK):  # (0x10: No
+        # matching subscribers, the common one, allowed in PUBACK: Table 2-6)
         return None
     rx.start = s0 + total
     return puback(s, pid, None, rc) or False

@@ -198,12 +198,10 @@ _ROWS = (b'\x00\xca\xf4\x01\x02\x00\x02\x02\x00\x04@\x00\x10\x000\x11\x08\x00'
 
 def rc_row(code):
     """Row of reason ``code`` in the validity table (Table 2-6), -1 if unknown."""
-    i = 0
-    n = len(_ROWS)
-    while i < n:
-        if _ROWS[i] == code:
+    r = _ROWS
+    for i in range(0, len(r), 3):
+        if r[i] == code:
             return i // 3
-        i += 3
     return -1
 
 
