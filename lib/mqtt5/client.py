@@ -196,7 +196,7 @@ class Client(Link):
             s = self._s
             w = -1  # QoS 1/2: a waiter slot, if the send quota and a slot are free
             if (qos and not self._nwait
-                    and self._npub < (getattr(s, "receive_maximum_out", 0) or 65535)):
+                    and self._npub < s.receive_maximum_out):
                 w = self._take(0)
             if not qos or w >= 0:
                 idle = not s.pending_bytes and not self._npub  # nothing to batch with
@@ -252,7 +252,7 @@ class Client(Link):
         t0 = monotonic_ms() if q is not None else 0  # an expiry runs from the call
         if qos:
             # the server's Receive Maximum (known after CONNACK); supervised: mqtt5.drain
-            while q is None and self._npub >= (getattr(s, "receive_maximum_out", 0) or 65535):
+            while q is None and self._npub >= s.receive_maximum_out:
                 if self._t is None:
                     raise self._not_connected()
                 await self._wait_freed()
