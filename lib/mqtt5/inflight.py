@@ -67,21 +67,23 @@ class Inflight:
 
     def alloc(self, state):
         """Take a free slot for a new packet id; returns the slot index, or -1 if full."""
-        i = self.find(0)
-        if i < 0:  # every slot made so far is busy: one more, up to size
-            i = len(self.pid)
+        p = self.pid  # (searched in C: `in`, index())
+        if 0 in p:
+            i = p.index(0)
+        else:  # every slot made so far is busy: one more, up to size
+            i = len(p)
             if i >= self.size:
                 return -1
-            for t in (self.pid, self.state, self.flags, self.order):
+            for t in (p, self.state, self.flags, self.order):
                 t.append(0)
             for t in (self.topic, self.payload, self.props):
                 t.append(None)
         pid = self._last  # the next free id, 1..65535 wrapping, skipping those in use
         while True:  # [MQTT-2.2.1-3]
             pid = pid + 1 if pid < _MAX_PID else 1
-            if self.find(pid) < 0:
+            if pid not in p:
                 break
-        self.pid[i] = self._last = pid
+        p[i] = self._last = pid
         self.state[i] = state
         self._stamp += 1
         self.order[i] = self._stamp

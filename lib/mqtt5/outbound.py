@@ -42,7 +42,8 @@ def _slot(s, state):
 
 def publish(s, topic, payload, qos, retain, props, alias):
     """Session.publish (see there)."""
-    check_open(s)
+    if s.state == _CLOSED:  # (check_open(), inline on the hot path)
+        raise MQTTError("not connected")
     if qos > s.maximum_qos:
         if qos > 2:  # no QoS at all, whatever the server allows [MQTT-3.3.1-4]
             raise ValueError("QoS must be 0, 1 or 2")
@@ -58,7 +59,9 @@ def publish(s, topic, payload, qos, retain, props, alias):
     if fl.publishes >= s.receive_maximum_out:
         raise MQTTError("send quota used up: server Receive Maximum %d [MQTT-3.3.4-7]"
                         % s.receive_maximum_out)
-    i = _slot(s, _WAIT_PUBACK if qos == 1 else _WAIT_PUBREC)
+    i = fl.alloc(_WAIT_PUBACK if qos == 1 else _WAIT_PUBREC)
+    if i < 0:
+        raise MQTTError("no free in-flight slot")
     pid = fl.pid[i]
     try:
         if fl.queued or s._hold:  # behind the backlog: encoded by pump(), in order
