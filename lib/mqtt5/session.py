@@ -270,6 +270,8 @@ class Session:
             if self._pending:
                 return self.next_event()
         rx = self._rx
+        if rx.start >= rx.end:  # nothing buffered (the usual last call of a drain)
+            return None
         while self.state != _CLOSED:
             try:
                 total = rx.complete(self.max_packet_size)

@@ -72,21 +72,23 @@ def frame(buf, start, end, max_size):
     ``max_size`` (None: no limit), before anything is allocated."""
     if end - start < 2:
         return end - start - 2
-    n = 0
-    i = start + 1
-    while True:
-        if i >= end:
-            return -1
-        b = buf[i]
-        n |= (b & 0x7F) << (7 * (i - start - 1))
-        i += 1
-        if not b & 0x80:
-            if b == 0 and i - start > 2:
-                raise ProtocolError(_MALFORMED, "non-minimal remaining length")  # [MQTT-1.5.5-1]
-            break
-        if i - start > 4:
-            raise ProtocolError(_MALFORMED, "remaining length over 4 bytes")  # spec 1.5.5
-    total = i - start + n
+    total = buf[start + 1] + 2
+    if total > 0x81:  # more than one byte of Remaining Length
+        n = 0
+        i = start + 1
+        while True:
+            if i >= end:
+                return -1
+            b = buf[i]
+            n |= (b & 0x7F) << (7 * (i - start - 1))
+            i += 1
+            if not b & 0x80:
+                if b == 0:
+                    raise ProtocolError(_MALFORMED, "non-minimal remaining length")  # [MQTT-1.5.5-1]
+                break
+            if i - start > 4:
+                raise ProtocolError(_MALFORMED, "remaining length over 4 bytes")  # spec 1.5.5
+        total = i - start + n
     if max_size is not None and total > max_size:
         # The Maximum Packet Size counts the whole packet (3.1.2.11.4, 3.2.2.3.6).
         raise ProtocolError(_TOO_LARGE, "packet of %d bytes" % total)
