@@ -91,7 +91,8 @@ if _MICROPYTHON:
         def send(self, _=None):
             if not self.parked:
                 self.parked = True
-                return _io().queue_read(self.s)  # (None: the task waits for the socket)
+                # (None: the task waits for the socket; _core: bound by open_tcp())
+                return _core._io_queue.queue_read(self.s)
             self.parked = False
             e = _STOPS[0]
             e.__traceback__ = None

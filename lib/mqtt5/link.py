@@ -99,7 +99,8 @@ class Link:
         return i
 
     def _finish(self, w):
-        # slot w has its outcome: wake its caller (only that one)
+        # slot w has its outcome: wake its caller (only that one); True: the slot was
+        # freed (_release() pulsed _changed)
         self._wdone[w] = 1
         ev = self._wev[w]  # (a taken slot has one: _take)
         k = self._wpub[w]
@@ -112,7 +113,10 @@ class Link:
             if k == _DETACHED:
                 self._npub -= 1
             self._release(w)
+            ev.set()
+            return True
         ev.set()
+        return False
 
     def _take_free(self, keep):
         # A slot now (or -1), leaving `keep` free (for a restore's SUBSCRIBE)
@@ -432,7 +436,8 @@ class Link:
             c = ev.reason_codes  # SUBACK/UNSUBACK: may be a view into the rx buffer
             self._wres[i] = ev.reason_code if c is None else list(c)
             self._werr[i] = ev.error
-            self._finish(i)
+            if self._finish(i):  # (freed: _changed pulsed)
+                return
         self._changed.pulse()  # also without a waiter: an ack frees send quota
 
     def _routes(self):
