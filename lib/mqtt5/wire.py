@@ -194,6 +194,9 @@ def is_buffer(x):
 def payload_bytes(p):
     """An application message's payload as bytes-like: a str is encoded as UTF-8;
     TypeError for anything but bytes, bytearray, memoryview or str."""
+    t = type(p)
+    if t is bytes or t is bytearray or t is memoryview:  # (the usual: no calls)
+        return p
     if isinstance(p, str):
         return p.encode()
     if not is_buffer(p):
@@ -270,7 +273,8 @@ def check_str(s, what):
 def validate_topic(topic):
     """Raise ValueError unless `topic` is a valid topic name (no wildcards
     [MQTT-3.3.2-2]); TypeError unless it is a str."""
-    check_str(topic, "topic")
+    if type(topic) is not str or not topic or len(topic) > 65535 or "\x00" in topic:
+        check_str(topic, "topic")  # (raises, naming what is wrong; a str subclass passes)
     if "+" in topic or "#" in topic:
         raise ValueError("wildcard in topic name: %r" % topic)
     return topic
