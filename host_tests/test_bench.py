@@ -3,6 +3,8 @@
 
 import importlib.util
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -36,6 +38,26 @@ def test_session_cost_completes_every_publish(runtime):
     # the session-alone reference: each of its publishes must end in PUBLISH_DONE
     rec = _reference(runtime, "session_us_qos1", "session_cost.py", 500)
     assert rec["n"] == 500 and rec["value"] > 0
+
+
+@pytest.mark.runtimes(("cpython", "micropython"))
+@pytest.mark.parametrize("mode", ["awaited", "qos0"])
+def test_instruction_loops_publish_every_message(runtime, broker, mode):
+    # bench/instructions.py's loops (under callgrind there): each runs to the end, its
+    # last QoS 1 publish acknowledged
+    res = run(runtime, os.path.join(bench.WORKLOADS, "loop.py"), mode, broker.port, 200)
+    rec = res.record(fig="loop_messages")
+    assert rec["value"] == 200 and rec["mode"] == mode and rec["last_rc"] in (0, 0x10)
+
+
+@pytest.mark.parametrize("argv, says", [(["--loops", "awaited,bogus"], "unknown loop bogus"),
+                                        (["-n", "5"], "-n must be at least 10"),
+                                        (["--lib", "/nonexistent"], "holds no mqtt5 package")])
+def test_instructions_refuses_bad_arguments(argv, says):
+    # refused with exit 2 and a reason before anything runs (valgrind not needed)
+    tool = os.path.join(os.path.dirname(_PATH), "instructions.py")
+    p = subprocess.run([sys.executable, tool] + argv, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2 and says in p.stderr, p.stdout + p.stderr
 
 
 @pytest.mark.parametrize("need", [5, 23, 31, 32, 33, 119, 1000])
