@@ -74,10 +74,13 @@ class Inflight:
             i = len(p)
             if i >= self.size:
                 return -1
-            for t in (p, self.state, self.flags, self.order):
-                t.append(0)
-            for t in (self.topic, self.payload, self.props):
-                t.append(None)
+            p.append(0)
+            self.state.append(0)
+            self.flags.append(0)
+            self.order.append(0)
+            self.topic.append(None)
+            self.payload.append(None)
+            self.props.append(None)
         pid = self._last  # the next free id, 1..65535 wrapping, skipping those in use
         while True:  # [MQTT-2.2.1-3]
             pid = pid + 1 if pid < _MAX_PID else 1

@@ -83,8 +83,9 @@ class Link:
                 i = len(pids)
                 if i == self._wmax:
                     return -1
-                for t in (self._wres, self._werr, self._wev):
-                    t.append(None)
+                self._wres.append(None)
+                self._werr.append(None)
+                self._wev.append(None)
                 self._wdone.append(0)
                 self._wpub.append(0)
                 pids.append(_FREE)  # last: a MemoryError before leaves no half slot
