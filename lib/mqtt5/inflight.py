@@ -6,6 +6,7 @@ one slot).
 """
 
 from ._compat import const
+from .errors import MQTTError
 
 # slot kinds (low byte of Inflight.state); the acknowledgement a slot waits for.  Private
 # consts (the modules that test a slot's state keep copies): no module-dict entries
@@ -66,14 +67,15 @@ class Inflight:
         return i
 
     def alloc(self, state):
-        """Take a free slot for a new packet id; returns the slot index, or -1 if full."""
+        """Take a free slot for a new packet id; returns the slot index. MQTTError when
+        all ``size`` slots are taken."""
         p = self.pid  # (searched in C: `in`, index())
         if 0 in p:
             i = p.index(0)
         else:  # every slot made so far is busy: one more, up to size
             i = len(p)
             if i >= self.size:
-                return -1
+                raise MQTTError("no free in-flight slot")
             p.append(0)
             self.state.append(0)
             self.flags.append(0)

@@ -114,10 +114,8 @@ class Link:
             if k == _DETACHED:
                 self._npub -= 1
             self._release(w)
-            ev.set()
-            return True
         ev.set()
-        return False
+        return k >= _DETACHED
 
     def _take_free(self, keep):
         # A slot now (or -1), leaving `keep` free (for a restore's SUBSCRIBE)

@@ -33,13 +33,6 @@ def check_open(s):
         raise MQTTError("not connected")
 
 
-def _slot(s, state):
-    i = s._inflight.alloc(state)
-    if i < 0:
-        raise MQTTError("no free in-flight slot")
-    return i
-
-
 def publish(s, topic, payload, qos, retain, props, alias):
     """Session.publish (see there)."""
     if s.state == _CLOSED:  # (check_open(), inline on the hot path)
@@ -60,8 +53,6 @@ def publish(s, topic, payload, qos, retain, props, alias):
         raise MQTTError("send quota used up: server Receive Maximum %d [MQTT-3.3.4-7]"
                         % s.receive_maximum_out)
     i = fl.alloc(_WAIT_PUBACK if qos == 1 else _WAIT_PUBREC)
-    if i < 0:
-        raise MQTTError("no free in-flight slot")
     pid = fl.pid[i]
     try:
         if fl.queued or s._hold:  # behind the backlog: encoded by pump(), in order
@@ -109,7 +100,7 @@ def request(s, state, cls, items, props):
     """Session.subscribe/unsubscribe: queue cls(packet_id, items, props)."""
     check_open(s)
     fl = s._inflight
-    i = _slot(s, state)
+    i = fl.alloc(state)
     try:
         pkt = cls(packet_id=fl.pid[i], topics=items, props=props)
         if fl.queued or s._hold:
