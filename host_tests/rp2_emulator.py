@@ -36,17 +36,29 @@ def ensure_node_packages():
 
 
 class Pico:
-    """One emulated board: ``Pico(uf2, adc={4: 876})``; ``close()`` when done."""
+    """One emulated board: ``Pico(uf2, adc={4: 876}, gpio={15: 1}, watch=(16,))``;
+    ``close()`` when done.  ``gpio``: what input pins read from the start (nothing
+    pulls a pin up in the emulator); ``set_input()`` changes that later; ``watch``:
+    pins whose level changes show in ``events`` as "@gpio N V"."""
 
-    def __init__(self, uf2, adc=None, bootrom=BOOTROM):
+    def __init__(self, uf2, adc=None, bootrom=BOOTROM, gpio=None, watch=()):
         if not os.path.isfile(bootrom):
             raise RuntimeError("RP2040 boot ROM not found at %s (../shared/vendor/rp2)" % bootrom)
         argv = ["node", os.path.join(EMU_DIR, "boot.mjs"), "--uf2", uf2, "--bootrom", bootrom]
         for ch, value in sorted((adc or {}).items()):
             argv += ["--adc", "%d=%d" % (ch, value)]
+        for pin, value in sorted((gpio or {}).items()):
+            argv += ["--gpio", "%d=%d" % (pin, value)]
+        for pin in watch:
+            argv += ["--watch", "%d" % pin]
+        control, self._control = os.pipe()  # "gpio N V" lines: set_input()
+        argv += ["--control", "%d" % control]
         self.started = time.monotonic()
-        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE)
+        try:
+            self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         stderr=subprocess.PIPE, pass_fds=(control,))
+        finally:
+            os.close(control)
         self.out = bytearray()
         self.events = []
         self._lock = threading.Condition()
@@ -94,6 +106,16 @@ class Pico:
         self.proc.stdin.write(data)
         self.proc.stdin.flush()
 
+    def set_input(self, pin, value):
+        """What input ``pin`` reads from now on (1 or 0): a button released or pressed."""
+        os.write(self._control, b"gpio %d %d\n" % (pin, 1 if value else 0))
+
+    def wait_event(self, event, timeout=60, start=0):
+        """Wait for harness event line ``event`` (e.g. "@gpio 16 1") among the events from
+        index ``start``; returns the index just past it."""
+        self._wait(lambda: event in self.events[start:], timeout, repr(event))
+        return self.events.index(event, start) + 1
+
     def interrupt(self, timeout=60):
         """Ctrl-C until the friendly REPL prompt shows; returns the output before it."""
         mark = len(self.out)
@@ -119,8 +141,16 @@ class Pico:
 
     def exec(self, code, timeout=120):
         """Run ``code`` in the raw REPL; returns (stdout, stderr) as text."""
+        return self.exec_end(self.exec_start(code), timeout)
+
+    def exec_start(self, code):
+        """Send ``code`` to the raw REPL without waiting; exec_end(mark) waits for it."""
         mark = len(self.out)
         self.write(code.encode() + b"\x04")
+        return mark
+
+    def exec_end(self, mark, timeout=120):
+        """(stdout, stderr) as text of the code exec_start() sent (it returned mark)."""
         start = self.read_until(b"OK", timeout, mark)
         end = self.read_until(b"\x04", timeout, start)
         err_end = self.read_until(b"\x04>", timeout, end)
@@ -131,3 +161,4 @@ class Pico:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
+        os.close(self._control)

@@ -61,6 +61,9 @@ def test_board_module_with_fakes(runtime, board):
 
     button = rec["button"]
     assert button["pin"] == (0 if board == "esp32" else 15) and button["pull_up"]
+    # a hard IRQ where the port has one (rp2; test_rp2_emulator.py presses it in a
+    # blocking call); the esp32 port's pin IRQs are soft only
+    assert button["hard"] is (board != "esp32"), button
     assert button["before"] is False
     assert button["counts"] == [1, 1]            # bounce on press and release: one each
     assert button["queued"] == [True, True, False]

@@ -300,12 +300,14 @@ def wdt_hold():
         _hold = _feeding()
 
 
-def button_pressed_on(pin_id):
-    """board_api's `button_pressed` for a button from ``pin_id`` to ground."""
+def button_pressed_on(pin_id, hard=False):
+    """board_api's `button_pressed` for a button from ``pin_id`` to ground; ``hard``:
+    its IRQ runs at the edge (a port with hard pin IRQs), not when the VM next
+    runs scheduled callbacks."""
     global _button
     if _button is None:
         _button = Button(machine.Pin(pin_id, machine.Pin.IN, machine.Pin.PULL_UP),
-                         _DEBOUNCE_MS)
+                         _DEBOUNCE_MS, hard)
     return _button.pressed()
 
 
@@ -354,14 +356,23 @@ class Button:
     Every edge restarts a quiet period of ``debounce_ms``; a falling edge that
     finds the pin low after a quiet period is one press. Contact bounce on press
     and release therefore counts once, and presses are not lost between polls.
+
+    A soft IRQ runs when the VM next runs scheduled callbacks: after a blocking
+    call (a DNS lookup, a flash write) it finds the pin released and a press made
+    during that call is lost. With ``hard`` the handler runs at the edge, in the
+    interrupt; it allocates nothing (small ints, attributes that exist already).
     """
 
-    def __init__(self, pin, debounce_ms):
+    def __init__(self, pin, debounce_ms, hard=False):
         self.presses = 0
         self._ms = debounce_ms
         self._last = ticks_add(ticks_ms(), -debounce_ms)
         self._pin = pin
-        pin.irq(handler=self._edge, trigger=pin.IRQ_FALLING | pin.IRQ_RISING)
+        trigger = pin.IRQ_FALLING | pin.IRQ_RISING
+        if hard:
+            pin.irq(handler=self._edge, trigger=trigger, hard=True)
+        else:  # (the esp32 port has no hard pin IRQs)
+            pin.irq(handler=self._edge, trigger=trigger)
 
     def _edge(self, pin):
         now = ticks_ms()

@@ -100,6 +100,7 @@ class Pin:
             wake=None, hard=False):
         self._handler = handler
         self._trigger = trigger
+        self._hard = hard
 
     def fake_level(self, level):
         """Drive the input to ``level``; an edge the trigger selects calls the handler."""

@@ -111,7 +111,7 @@ def button():
         sleep_ms(40)
     queued = [board.button_pressed(), board.button_pressed(), board.button_pressed()]
     emit(case="button", before=before, pin=pin.id, pull_up=pin.pull == machine.Pin.PULL_UP,
-         counts=counts, queued=queued)
+         hard=pin._hard, counts=counts, queued=queued)
 
 
 def sensors():

@@ -2,18 +2,25 @@
 // serial (CDC) to this process's stdin/stdout, byte for byte.
 //
 //   node boot.mjs --uf2 firmware.uf2 --bootrom rp2040-bootrom-b1.ts [--adc 4=14019 ...]
+//                 [--gpio 15=1 ...] [--watch 16 ...] [--control FD]
 //
 // stdout: what the board writes to its USB serial (the REPL), raw bytes.
 // stdin:  bytes for the board; queued and fed into the 512-byte host-to-device
 //         FIFO only as it drains, so long input (raw REPL code) is never dropped.
-// stderr: one line per harness event: "@connected" once USB enumerated.
+// stderr: one line per harness event: "@connected" once USB enumerated;
+//         "@gpio N V" when a watched pin's level changes (V 0 or 1).
+// --control FD: a file descriptor (a pipe the harness passed) whose lines "gpio N V"
+//         set what input pin N reads from then on (a button pressed, released).
 // --adc CH=VALUE sets what ADC channel CH reads (12-bit, as the RP2040 converts).
+// --gpio N=V sets what pin N reads from the start (the emulator models no pull-ups:
+//         an input nothing drives reads 0).
+// --watch N reports pin N's level changes on stderr.
 //
 // The B1 boot ROM is read at run time from the TypeScript array rp2040js keeps in
 // its demo (never committed here). Flash writes are not modelled, so the image
 // runs without a filesystem; frozen modules work.
 
-import { readFileSync } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
 import { Simulator, USBCDC, ConsoleLogger, LogLevel } from 'rp2040js';
 
 const FLASH_START = 0x10000000;
@@ -22,14 +29,15 @@ const UF2_MAGIC1 = 0x9e5d5157;
 const FIFO_SIZE = 512;
 
 function args(argv) {
-  const out = { adc: [] };
+  const out = { adc: [], gpio: [], watch: [] };
   for (let i = 2; i < argv.length; i += 2) {
     const key = argv[i].replace(/^--/, '');
-    if (key === 'adc') out.adc.push(argv[i + 1]);
+    if (key in out && Array.isArray(out[key])) out[key].push(argv[i + 1]);
     else out[key] = argv[i + 1];
   }
   if (!out.uf2 || !out.bootrom) {
-    process.stderr.write('usage: boot.mjs --uf2 FILE --bootrom FILE [--adc CH=VALUE]\n');
+    process.stderr.write('usage: boot.mjs --uf2 FILE --bootrom FILE [--adc CH=VALUE] '
+      + '[--gpio N=V] [--watch N] [--control FD]\n');
     process.exit(2);
   }
   return out;
@@ -67,6 +75,34 @@ loadUF2(opts.uf2, mcu);
 for (const spec of opts.adc) {
   const [ch, value] = spec.split('=').map(Number);
   mcu.adc.channelValues[ch] = value;
+}
+
+for (const spec of opts.gpio) {
+  const [pin, value] = spec.split('=').map(Number);
+  mcu.gpio[pin].setInputValue(value !== 0);
+}
+for (const pin of opts.watch.map(Number)) {
+  let level = mcu.gpio[pin].outputValue;
+  mcu.gpio[pin].addListener(() => {
+    const now = mcu.gpio[pin].outputValue;
+    if (now !== level) {
+      level = now;
+      process.stderr.write(`@gpio ${pin} ${now ? 1 : 0}\n`);
+    }
+  });
+}
+if (opts.control !== undefined) {
+  const control = createReadStream(null, { fd: Number(opts.control) });
+  let rest = '';
+  control.on('data', (chunk) => {
+    const lines = (rest + chunk.toString()).split('\n');
+    rest = lines.pop();
+    for (const line of lines) {
+      const [cmd, pin, value] = line.trim().split(/\s+/);
+      if (cmd === 'gpio') mcu.gpio[Number(pin)].setInputValue(Number(value) !== 0);
+      else if (line.trim()) process.stderr.write(`@error unknown control line: ${line}\n`);
+    }
+  });
 }
 
 const cdc = new USBCDC(mcu.usbCtrl);
