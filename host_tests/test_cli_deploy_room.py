@@ -4,6 +4,7 @@ checks the board's filesystem is a small littlefs (as on ESP32 and RP2) or FAT i
 micropython process (scripts/small_board.py), which the test reads back through the REPL."""
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -12,7 +13,7 @@ from fieldnode.device import Device
 from fieldnode_cli import fieldnode
 from runtimes import tool
 from serial_device import SerialDevice
-from test_cli_serial import bundle, bundle_files, deploy, device  # noqa: F401 (fixtures)
+from test_cli_serial import LISTING, bundle, bundle_files, deploy, device  # noqa: F401
 
 SMALL_BOARD = os.path.join(os.path.dirname(__file__), "scripts", "small_board.py")
 
@@ -38,8 +39,11 @@ def small_board(tmp_path, blocks, fs="lfs"):
 
 
 def tree(dev):
+    """The board's files and their hashes, without deploy's list of them."""
     with Device(dev.port) as d:
-        return d.eval_repr(_TREE)
+        files = d.eval_repr(_TREE)
+    files.pop(LISTING, None)
+    return files
 
 
 def hashes(root):
@@ -153,6 +157,10 @@ def test_a_write_failing_part_way_removes_its_temp_copies(device, bundle):  # no
     error = r.stderr.splitlines(True)[-1]           # after the progress lines
     assert error.startswith("fieldnode deploy: writing %s on the device failed: " % last)
     assert error.endswith("; the temp copies are removed, the board keeps its old files\n")
-    assert [p for p in device.fs.rglob("*") if p.is_file() and p.name != "tty"] == []
+    # deploy's list names the files of the bundle that did not go in: the board's
+    # files and the new ones, for the next deploy to remove if it lacks them
+    assert [p for p in device.fs.rglob("*") if p.is_file() and p.name != "tty"] \
+        == [device.fs / LISTING]
+    assert json.loads((device.fs / LISTING).read_text()) == bundle_files(bundle)[:-1]
     assert (device.fs / (last + ".tmp")).is_dir()
     assert device.alive()

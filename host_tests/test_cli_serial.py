@@ -37,9 +37,13 @@ def device(tmp_path):
         yield dev
 
 
+LISTING = "fieldnode_files.json"    # on the board: what Fieldnode's deploys put there
+
+
 def bundle_files(root):
+    """A bundle's files (or a board's, without deploy's own list of them)."""
     return sorted(str(p.relative_to(root)) for p in root.rglob("*")
-                  if p.is_file() and p.name != "package.json")
+                  if p.is_file() and p.name not in ("package.json", LISTING))
 
 
 def deploy(device, build_dir):
@@ -522,6 +526,64 @@ def test_deploy_sends_only_a_fieldnode_build_for_the_board(device, bundle, tmp_p
     r = deploy(device, extra)
     assert r.returncode == 0, r.stderr
     assert bundle_files(device.fs) == bundle_files(bundle)
+    assert device.alive()
+
+
+def with_modules(bundle, out, names):
+    """A copy of `bundle` whose package.json also lists lib/<name> for each of `names`."""
+    shutil.copytree(bundle, out)
+    pkg = json.loads((out / "package.json").read_text())
+    for name in names:
+        (out / "lib" / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / "lib" / name).write_bytes(b"M\x06 " + name.encode())
+        pkg["urls"].append([name, "lib/" + name])
+    (out / "package.json").write_text(json.dumps(pkg))
+    return out
+
+
+def listing(device):
+    return json.loads((device.fs / LISTING).read_text())
+
+
+def test_deploy_removes_what_an_earlier_bundle_had_and_this_one_lacks(device, bundle,
+                                                                      tmp_path):
+    """A module an older bundle had stayed on the board for ever: a package dropped or
+    made a module kept its directory, which shadows the new module on import. The
+    board's fieldnode_files.json lists what deploys put there: the next deploy removes
+    what the new bundle lacks, and the directories that leaves empty; a file of the
+    user's own is left alone."""
+    lib = [f for f in bundle_files(bundle) if f.startswith("lib/")]
+    older = with_modules(bundle, tmp_path / "older", ["gone.mpy", "oldpkg/__init__.mpy",
+                                                      "oldpkg/sub/x.mpy"])
+    r = deploy(device, older)
+    assert r.returncode == 0, r.stderr
+    old_lib = sorted(lib + ["lib/gone.mpy", "lib/oldpkg/__init__.mpy", "lib/oldpkg/sub/x.mpy"])
+    assert listing(device) == old_lib and "removed" not in r.stdout
+    (device.fs / "lib" / "mine.py").write_text("x = 1\n")       # the user's own
+    (device.fs / "lib" / "oldpkg" / "notes.txt").write_text("kept\n")
+
+    r = deploy(device, bundle)
+    assert r.returncode == 0, r.stderr
+    assert ("deploy: removed 3 files an earlier deploy put there that this bundle does not "
+            "have: lib/gone.mpy, lib/oldpkg/__init__.mpy, lib/oldpkg/sub/x.mpy\n") in r.stdout
+    assert bundle_files(device.fs) == sorted(bundle_files(bundle)
+                                             + ["lib/mine.py", "lib/oldpkg/notes.txt"])
+    assert not (device.fs / "lib" / "oldpkg" / "sub").exists()     # left empty: removed
+    assert listing(device) == lib
+
+    (device.fs / "lib" / "oldpkg" / "notes.txt").unlink()
+    r = deploy(device, older)                       # and back: nothing of ours removed
+    assert r.returncode == 0 and "removed" not in r.stdout, r.stdout
+    assert listing(device) == old_lib
+    r = deploy(device, bundle)
+    assert r.returncode == 0 and "removed 3 files" in r.stdout, r.stdout
+    assert not (device.fs / "lib" / "oldpkg").exists()
+    assert (device.fs / "lib" / "mine.py").exists()
+
+    (device.fs / LISTING).write_text("{not json")  # a damaged list: nothing removed
+    r = deploy(device, older)
+    assert r.returncode == 0 and "removed" not in r.stdout, r.stdout
+    assert listing(device) == old_lib
     assert device.alive()
 
 

@@ -10,6 +10,10 @@ board renames them all, so an interrupted deploy leaves the old bundle or the
 new one, never a mix; the temp files such a cut left are removed by the next
 deploy (those of the files its bundle holds), and a board without room for the
 temp copies is refused before anything is written (an estimate from os.statvfs).
+The board keeps the list of what Fieldnode's deploys put there (fieldnode_files.json):
+a file of an earlier bundle that this one lacks (a module renamed, a package made a
+module) is removed after the new bundle is in place, with the directories it leaves
+empty, so that no stale module shadows a new one; files of your own are left alone.
 Then the board is soft-reset (it runs main.py) unless --no-reset. A board whose MicroPython
 cannot load the bundle (another .mpy version, or another architecture than
 board.json's: the wrong --board) is refused before anything is written, and
@@ -29,6 +33,7 @@ from .progress import Progress
 
 LAUNCHER_CODE = "import " + MAIN_MODULE
 BACKUP = LAUNCHER + ".bak"
+FILES = "fieldnode_files.json"  # on the board: every file Fieldnode's deploys put there
 
 
 def is_launcher(data):
@@ -67,12 +72,27 @@ def bundle_files(build_dir, board_name):
                if pkg.get("board") else "its %s names no board (an older build): %s"
                % (PACKAGE, again))
     for rel in listed:
-        parts = rel.split("/")
-        if parts[0] != "lib" or len(parts) < 2 or "" in parts or "." in parts or ".." in parts:
+        if not in_lib(rel):
             refuse("its %s lists %r, outside lib/" % (PACKAGE, rel))
-        if not os.path.isfile(os.path.join(build_dir, *parts)):
+        if not os.path.isfile(os.path.join(build_dir, *rel.split("/"))):
             refuse("%s is missing (an incomplete build): %s" % (rel, again))
     return [LAUNCHER] + listed
+
+
+def in_lib(rel):
+    """Whether `rel` is a plain relative path under lib/ (no empty, . or .. parts)."""
+    parts = rel.split("/") if isinstance(rel, str) else []
+    return len(parts) >= 2 and parts[0] == "lib" and not {"", ".", ".."} & set(parts)
+
+
+def deployed(data):
+    """The lib/ paths of the board's FILES (bytes, or None when it has none); a list
+    that does not parse counts as none."""
+    try:
+        listed = json.loads(data.decode()) if data is not None else []
+    except (UnicodeError, ValueError):
+        return []
+    return [p for p in listed if in_lib(p)] if isinstance(listed, list) else []
 
 
 def check_main(dev, remote_hash, local, replace):
@@ -137,17 +157,19 @@ def check_mpy(mpy, board):
                        % (name, board["name"], want))
 
 
-def check_room(dev, sizes, new_dirs):
+def check_room(dev, sizes, new_dirs, extra=()):
     """A CliError unless the device's filesystem has room for files of `sizes` bytes next
     to the ones they replace (every temp copy is written before the first rename), in
-    `new_dirs` directories made for them. The need is an estimate measured on littlefs
+    `new_dirs` directories made for them, and for deploy's own files of `extra` bytes
+    (a main.py kept, the list of files). The need is an estimate measured on littlefs
     and FAT (512 B and 4 KB blocks): whole blocks per file plus a tenth for littlefs's
     block pointers, two blocks per new directory and two for the metadata."""
     free = dev.free_space() if sizes else None
     if not free or not free[0]:   # nothing to write; no statvfs; nothing mounted
         return
     block, blocks = free
-    need = -(-11 * sum(-(-n // block) for n in sizes) // 10) + 2 * new_dirs + 2
+    need = -(-11 * sum(-(-n // block) for n in list(sizes) + list(extra)) // 10) \
+        + 2 * new_dirs + 2
     if need > blocks:
         raise CliError("the board has %d KB free, and this deploy needs about %d KB: the "
                        "new copies of the %d changed files are written before the old ones "
@@ -213,17 +235,32 @@ def deploy(board_name, port, build_dir=None, reset=True, baud=115200, replace_ma
         old_main = check_main(dev, remote[LAUNCHER], local[LAUNCHER], replace_main)
         print("deploy: %d files, %d changed, %d unchanged (skipped)"
               % (len(files), len(changed), len(files) - len(changed)))
-        stale = dev.clear_tmp(files + [BACKUP])
+        stale = dev.clear_tmp(files + [BACKUP, FILES])
         if stale:
             print("deploy: removed %d temp files an earlier deploy left" % stale)
-        check_room(dev, [len(local[r]) for r in changed]
-                   + ([len(old_main)] if old_main is not None else []),
-                   len(new_dirs(changed, remote)))
+        old = deployed(dev.read(FILES))
+        ours = [r for r in files if r != LAUNCHER]
+        gone = [r for r in old if r not in ours]
+        # before the first write the list holds both bundles' files, so a deploy cut
+        # anywhere leaves none of ours unlisted for the next one to remove
+        both = sorted(set(old) | set(ours))
+        listing = both != sorted(old)
+        check_room(dev, [len(local[r]) for r in changed], len(new_dirs(changed, remote)),
+                   ([len(old_main)] if old_main is not None else [])
+                   + ([len(json.dumps(both))] if listing else []))
+        if listing:
+            dev.write_atomic(FILES, json.dumps(both).encode())
         dev.makedirs(os.path.dirname(r) for r in changed if "/" in r)
         if old_main is not None:
             dev.write_atomic(BACKUP, old_main)
             print("deploy: the board's %s kept as %s" % (LAUNCHER, BACKUP))
         send(dev, local, changed)
+        if gone:
+            n = dev.remove(gone)
+            print("deploy: removed %d files an earlier deploy put there that this bundle "
+                  "does not have: %s" % (n, ", ".join(gone)))
+        if both != ours:
+            dev.write_atomic(FILES, json.dumps(ours).encode())
         if reset:
             dev.soft_reset()
             print("deploy: soft reset, the board runs main.py")

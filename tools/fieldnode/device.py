@@ -77,6 +77,26 @@ for _p in %r:
 print(_n)
 """
 
+# removes the files an earlier deploy put on the board that the new bundle lacks (one
+# missing already is passed over), then the directories they leave empty, deepest
+# first: an empty package directory would still shadow a module of its name
+_REMOVE = """import os
+_n = 0
+for _p in %r:
+    try:
+        os.remove(_p)
+        _n += 1
+    except OSError:
+        pass
+for _d in %r:
+    try:
+        if not list(os.ilistdir(_d)):
+            os.rmdir(_d)
+    except OSError:
+        pass
+print(_n)
+"""
+
 # the filesystem's block size and free blocks (statvfs: f_frsize, f_bavail); a full
 # littlefs can report its free count wrapped round (unsigned) past the total: none free
 _FREE = """import os
@@ -242,6 +262,16 @@ class Device:
     def clear_tmp(self, paths):
         """Remove every `path.tmp` on the device; how many there were."""
         return self.eval_repr(_CLEAR_TMP % list(paths)) if paths else 0
+
+    def remove(self, paths):
+        """Remove the device files `paths`, then the directories under lib/ they leave
+        empty; how many of the files there were."""
+        dirs = set()
+        for p in paths:
+            parts = p.split("/")[:-1]
+            dirs.update("/".join(parts[:i]) for i in range(2, len(parts) + 1))
+        deepest = sorted(dirs, key=lambda d: (-d.count("/"), d))
+        return self.eval_repr(_REMOVE % (list(paths), deepest)) if paths else 0
 
     def free_space(self):
         """(block size, free blocks) of the filesystem the device runs in, or None when
