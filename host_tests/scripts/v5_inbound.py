@@ -1,7 +1,7 @@
-# Our Receive Maximum on inbound QoS 1: subscribe with a small receive_maximum,
+# Our Receive Maximum on inbound QoS 1 (or 2): subscribe with a small receive_maximum,
 # tell the test we are ready, take messages until the test's publisher is done or
 # the session ends the connection (0x93 Receive Maximum exceeded).
-# argv: port tag receive_maximum [strict 1|0]
+# argv: port tag receive_maximum [strict 1|0 [qos]]
 import asyncio
 import sys
 
@@ -11,13 +11,14 @@ from mqtt5 import Client
 PORT, TAG = args()
 RM = int(sys.argv[3])
 STRICT = len(sys.argv) < 5 or sys.argv[4] != "0"
+QOS = int(sys.argv[5]) if len(sys.argv) > 5 else 1
 
 
 async def run():
     c = Client("inb-" + TAG, receive_maximum=RM, strict_receive_maximum=STRICT)
     await c.connect("mqtt://127.0.0.1:%d" % PORT)
     got = []
-    await c.subscribe("inb/%s/t" % TAG, 1, handler=lambda m: got.append(1))
+    await c.subscribe("inb/%s/t" % TAG, QOS, handler=lambda m: got.append(1))
     print("ready")  # unbuffered: PYTHONUNBUFFERED on CPython
     for _ in range(100):
         await asyncio.sleep(0.05)

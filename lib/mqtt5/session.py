@@ -94,8 +94,9 @@ class Session:
     unacknowledged QoS 1/2 PUBLISH, SUBSCRIBE, UNSUBSCRIBE; ids not reused before completion).
     strict_receive_maximum (default True): a server sending more unacknowledged QoS
     1/2 PUBLISH than receive_maximum gets DISCONNECT 0x93 [MQTT-3.3.4-9]; False
-    tolerates it for QoS 1 (acked, counted in receive_maximum_exceeded: Debian's
-    Mosquitto 2.0.11 bursts over the quota), strict still for QoS 2 (a bounded table).
+    tolerates it (acked, counted in receive_maximum_exceeded: Debian's Mosquitto
+    2.0.11 bursts over the quota), for QoS 2 up to 512 ids held beyond
+    receive_maximum (4 B each on 32-bit), 0x93 past that.
     topic_alias_out (default 0: off): outbound Topic Aliases, assigned automatically
     (least recently used replaced) within the server's Topic Alias Maximum; 8 suits a
     node (about 100 B).  Opt-in: a repeated topic then goes out empty on the wire.
