@@ -89,8 +89,11 @@ class Node:
         self.commands = self.app.commands = Commands(self.app, self.stop)
         self.stopped = False
         self._end = Signal()  # set by stop()
+        self._cut_soon = 0  # links in a row the broker closed unstable, naming no reason
+        self._state = None  # the link's last state (on_state)
 
     def _on_state(self, sup, state, reason):
+        was, self._state = self._state, state
         if state == UP:  # before the app's "online", which comes last
             log("connected to %s" % sup.url)
             if reason is not None:  # the broker refused <base>/cmd/+: nothing is answered
@@ -110,8 +113,25 @@ class Node:
                     log("another client connected as %r and took this link; two boards "
                         "with one device_id take it from each other in turn: give each "
                         "its own" % self.device_id)
+                elif was == UP and self._closed_unstable(sup, reason) == 3:
+                    log("the broker closed the link 3 times in a row, each within %d s "
+                        "of connecting, naming no reason: is another client connected "
+                        "as %r? Two boards with one device_id take the link from each "
+                        "other, and Mosquitto before 2.0.15 does not say so. If not, see "
+                        "the broker's log" % (sup.stable_ms // 1000, self.device_id))
         elif state == STOPPED:  # stop(), or a bad option found only at connect
             log("link stopped" + (" (%s)" % why(reason) if reason is not None else ""))
+
+    def _closed_unstable(self, sup, reason):
+        # Counts the links in a row that the broker closed before they were stable
+        # without a DISCONNECT (a clean end of the stream): how a broker that does not
+        # send 0x8E shows a takeover. Another end of a link starts the count again
+        # (failed connects between such links are passed over).
+        if "closed by the server" in str(reason) and sup.stats.last_up_ms < sup.stable_ms:
+            self._cut_soon += 1
+        else:
+            self._cut_soon = 0
+        return self._cut_soon
 
     async def clear_gone(self):
         # A sensor the config names but the board no longer has (a firmware change)
