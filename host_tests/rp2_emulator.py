@@ -161,4 +161,6 @@ class Pico:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
-        os.close(self._control)
+        if self._control is not None:
+            os.close(self._control)
+            self._control = None
