@@ -90,10 +90,9 @@ class Node:
         self.stopped = False
         self._end = Signal()  # set by stop()
         self._cut_soon = 0  # links in a row the broker closed unstable, naming no reason
-        self._state = None  # the link's last state (on_state)
 
     def _on_state(self, sup, state, reason):
-        was, self._state = self._state, state
+        linked = self.app.linked  # a link ends (App.link clears it), not an attempt
         if state == UP:  # before the app's "online", which comes last
             log("connected to %s" % sup.url)
             if reason is not None:  # the broker refused <base>/cmd/+: nothing is answered
@@ -113,7 +112,7 @@ class Node:
                     log("another client connected as %r and took this link; two boards "
                         "with one device_id take it from each other in turn: give each "
                         "its own" % self.device_id)
-                elif was == UP and self._closed_unstable(sup, reason) == 3:
+                elif linked and self._closed_unstable(sup, reason) == 3:
                     log("the broker closed the link 3 times in a row, each within %d s "
                         "of connecting, naming no reason: is another client connected "
                         "as %r? Two boards with one device_id take the link from each "

@@ -36,10 +36,9 @@ class Client(Link):
     repeated topics then go out as a 2-byte alias within the server's Topic Alias
     Maximum (spec 3.3.2.3.4); topic_alias_maximum: inbound aliases we accept;
     request_response_info: ask for Response Information (mqtt5.Requester uses it).
-    strict_receive_maximum=False: tolerate a server sending more QoS 1 and 2
-    messages than our receive_maximum (Debian's Mosquitto 2.0.11 does in bursts)
-    instead of disconnecting with 0x93; for QoS 2 up to 512 ids held over it (see
-    mqtt5.session.Session).
+    strict_receive_maximum=False: tolerate a server sending more QoS 1/2 messages than
+    our receive_maximum (Debian's Mosquitto 2.0.11 does in bursts) instead of
+    disconnecting with 0x93; QoS 2 up to 512 held over it (mqtt5.session.Session).
 
     Counters (ints): msgs_in, msgs_out (messages delivered / handed to the session),
     bytes_in, bytes_out (modulo 2^30). mqtt5.Supervisor keeps it connected.
