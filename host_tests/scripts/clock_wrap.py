@@ -36,7 +36,7 @@ def expect(rx_age, tx_age, ping_out):
 
 def run():
     now = monotonic_ms()          # start from the real clock, wherever it is
-    ka = [0, 0, 0, False]         # the session's keep-alive state (keepalive.py)
+    ka = [0, 0, 0, False, 0, None]  # the session's keep-alive state (keepalive.py)
     ka[PERIOD] = P
     ka[LAST_TX] = ka[LAST_RX] = now
     rx_age = tx_age = 0

@@ -3,7 +3,7 @@
 import mqtt5.session as S
 import mqtt5.properties as P
 from session_fake import (connected, out, feed, events, kinds, types, eq, run_tests, connack,
-    publish, PINGREQ, PINGRESP_BYTES, PUBLISH)
+    publish, ack, suback, PINGREQ, PINGRESP_BYTES, PUBLISH, PUBACK, PUBREC, PUBCOMP)
 
 
 def pings(s, now):
@@ -135,6 +135,89 @@ def test_connect_resets_deadlines():
     feed(s, connack(), 50010)
     eq(kinds(events(s)), [], "drained in feed")
     eq(s.tick(50010), 9990, "new deadlines")
+
+
+# ---- ack_timeout_ms: nothing acknowledged while something waits -----------------------
+
+def test_ack_timeout_ends_a_link_that_answers_pings_but_acks_nothing():
+    s = connected(keepalive=10, ack_timeout_ms=30000, session_expiry=60)
+    pid = s.publish("t", b"x", 1)
+    out(s, 1000)  # written at 1 s: the wait starts
+    for t in range(10000, 31000, 10000):  # pings answered: keep alive is content
+        s.tick(t)
+        out(s, t)
+        feed(s, PINGRESP_BYTES, t + 5)
+    eq(s.tick(30999), 1, "1 ms to go")
+    eq(events(s), [], "alive at 30.999 s")
+    eq(s.tick(31000), 0, "tick again at once")
+    evs = events(s)
+    eq(kinds(evs), [S.LINK_DEAD], "no PUBACK for 30 s")
+    eq(str(evs[0]["error"]), "ack timeout: nothing acknowledged for 30000 ms", "says why")
+    eq(s.state, S.CLOSED, "closed")
+    s.connect(40000, clean_start=False)  # the slot is kept and resent [MQTT-4.4.0-1]
+    out(s, 40000)
+    feed(s, connack(session_present=True), 40010)
+    pkts = out(s, 40020)
+    eq([(t, p.packet_id, p.dup) for t, p in pkts], [(PUBLISH, pid, True)], "resent with DUP")
+    eq(s.tick(40020), 9990, "the resend's wait: 30 s, after keep alive's 10")
+    eq(kinds(feed(s, ack(PUBACK, pid), 40030)), [S.PUBLISH_DONE], "acked at last")
+
+
+def test_ack_timeout_counts_from_the_last_ack():
+    s = connected(keepalive=0, ack_timeout_ms=5000)
+    a = s.publish("t", b"a", 1)
+    out(s, 0)
+    b = s.publish("t", b"b", 1)
+    out(s, 4000)
+    eq(s.tick(4000), 1000, "counted from the first write")
+    feed(s, ack(PUBACK, a), 4500)
+    eq(s.tick(4500), 5000, "an ack came: 5 s from it")
+    eq(s.tick(9499), 1, "b waits on")
+    feed(s, ack(PUBACK, b), 9499)
+    eq(s.tick(9499), 3600000, "nothing awaited: idle")
+    s.publish("t", b"c", 1)
+    out(s, 20000)  # a new wait, after a quiet spell: counted from its write
+    eq(s.tick(24999), 1, "5 s from the write at 20 s")
+    eq(events(s), [], "no event yet")
+    s.tick(25000)
+    eq(kinds(events(s)), [S.LINK_DEAD], "c unacknowledged for 5 s")
+
+
+def test_ack_timeout_waits_for_subscribe_and_qos2_acks_too():
+    s = connected(keepalive=0, ack_timeout_ms=5000)
+    sid = s.subscribe([("a/#", 1)])
+    out(s, 0)
+    eq(s.tick(4999), 1, "a SUBACK is awaited")
+    feed(s, suback(sid, [1]), 4999)
+    eq(s.tick(4999), 3600000, "SUBACK came")
+    pid = s.publish("t", b"x", 2)
+    out(s, 10000)
+    feed(s, ack(PUBREC, pid), 14000)
+    out(s, 14000)  # our PUBREL
+    eq(s.tick(14000), 5000, "PUBREC counts: now the PUBCOMP is awaited")
+    feed(s, ack(PUBCOMP, pid), 18000)
+    eq(s.tick(18000), 3600000, "flow complete")
+    eq(kinds(events(s)), [], "no timeout")
+
+
+def test_ack_timeout_not_while_unsent_or_off():
+    s = connected(keepalive=0, ack_timeout_ms=5000)
+    s.publish("t", b"x", 1)  # queued, never written: nothing is awaited from the server
+    eq(s.tick(60000), 3600000, "not written: no wait")
+    s = connected(keepalive=0)  # off by default
+    s.publish("t", b"x", 1)
+    out(s, 0)
+    s.tick(10 ** 7)
+    eq(events(s), [], "off: waits for good")
+
+
+def test_ack_timeout_checked():
+    ok = False
+    try:
+        S.Session("x", ack_timeout_ms=-1)
+    except ValueError:
+        ok = True
+    eq(ok, True, "negative refused")
 
 
 run_tests(globals())

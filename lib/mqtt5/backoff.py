@@ -99,7 +99,8 @@ def classify(code):
 def reason_key(err):
     """The Stats key of a failure: its reason code (int), else 'timeout',
     'network' (socket errors), 'tls' (a refused TLS handshake), 'keepalive'
-    (dead link), 'heap' (a MemoryError: a full or fragmented heap) or 'other'."""
+    (dead link), 'ack' (nothing acknowledged for ack_timeout_ms), 'heap' (a
+    MemoryError: a full or fragmented heap) or 'other'."""
     code = getattr(err, "reason_code", None)
     if code is not None:
         return code
@@ -114,6 +115,8 @@ def reason_key(err):
         return "tls"
     if "keep alive" in m:
         return "keepalive"
+    if m.startswith("ack timeout"):
+        return "ack"
     if m.startswith("connection lost: heap full"):
         return "heap"
     if m.startswith("connection lost"):

@@ -39,6 +39,8 @@ class Client(Link):
     strict_receive_maximum=False: tolerate a server sending more QoS 1/2 messages than
     our receive_maximum (Debian's Mosquitto 2.0.11 does in bursts) instead of
     disconnecting with 0x93; QoS 2 up to 512 held over it (mqtt5.session.Session).
+    ack_timeout_ms (0: off): a link on which nothing we sent is acknowledged for this
+    long ends ("ack timeout"), so that a reconnect resends what waits [MQTT-4.4.0-1].
 
     Counters (ints): msgs_in, msgs_out (messages delivered / handed to the session),
     bytes_in, bytes_out (modulo 2^30). mqtt5.Supervisor keeps it connected.
@@ -49,7 +51,7 @@ class Client(Link):
                  receive_maximum=16, max_packet_size=None, rx_size=2048, tx_size=2048,
                  max_inflight=16, connect_timeout_ms=10000, on_message=None,
                  topic_alias_out=0, topic_alias_maximum=0, request_response_info=False,
-                 strict_receive_maximum=True, tls=None):
+                 strict_receive_maximum=True, tls=None, ack_timeout_ms=0):
         if tls is not None:
             from .tls import check  # lazy: only TLS users load it
 
@@ -64,7 +66,8 @@ class Client(Link):
                           topic_alias_out=topic_alias_out,
                           topic_alias_maximum=topic_alias_maximum,
                           request_response_info=request_response_info,
-                          strict_receive_maximum=strict_receive_maximum)
+                          strict_receive_maximum=strict_receive_maximum,
+                          ack_timeout_ms=ack_timeout_ms)
         Link.__init__(self, session, max_inflight, on_message)
         self.connect_timeout_ms = connect_timeout_ms
         self.tls = tls

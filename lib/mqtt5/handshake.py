@@ -37,6 +37,7 @@ _KA_PERIOD = const(0)  # slots of the keep-alive state (keepalive.py)
 _KA_TX = const(1)
 _KA_RX = const(2)
 _KA_PING_OUT = const(3)
+_KA_ACK_SINCE = const(5)
 
 _NO_PROPS = {}  # read-only stand-in for absent props
 
@@ -77,6 +78,7 @@ def start(s, now_ms, clean_start):
     ka[_KA_PERIOD] = s.keepalive * 1000
     ka[_KA_TX] = ka[_KA_RX] = now_ms
     ka[_KA_PING_OUT] = False
+    ka[_KA_ACK_SINCE] = None  # no acknowledgement awaited on this connection yet
     s._now = now_ms
     if clean_start:
         s._has_state = False

@@ -33,6 +33,7 @@ _PUBREL = const(6)
 _PUBCOMP = const(7)
 _SUBACK = const(9)
 _UNSUBACK = const(11)
+_KA_ACK_SINCE = const(5)  # keepalive.py's slot
 _DISCONNECT = const(14)
 _AUTH = const(15)
 
@@ -152,7 +153,11 @@ def complete(s, i, kind, pkt, rc, what):
             ev.reason_codes = pkt.reason_codes
     if rc >= 0x80:
         ev.error = rc_error(what, rc)
-    s._inflight.free(i)
+    fl = s._inflight
+    fl.free(i)
+    ka = s._ka
+    if ka[_KA_ACK_SINCE] is not None:  # (ack_timeout_ms on) the wait starts again, or ends
+        ka[_KA_ACK_SINCE] = s._now if fl.awaiting() else None
     return ev
 
 

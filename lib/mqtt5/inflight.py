@@ -96,6 +96,14 @@ class Inflight:
             self.publishes += 1
         return i
 
+    def awaiting(self):
+        """True when a packet sent on this connection waits for its acknowledgement."""
+        st = self.state
+        for i in range(len(st)):
+            if self.pid[i] and not st[i] & _QUEUED:
+                return True
+        return False
+
     def set_queued(self, i, on):
         """Mark slot i as waiting to be encoded (on) or as encoded (off)."""
         if on and not self.state[i] & _QUEUED:

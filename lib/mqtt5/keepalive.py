@@ -10,12 +10,20 @@ Rules [MQTT-3.1.2.10]:
 - The link is dead when no packet at all arrived within 1.5 x Keep Alive (the same
   grace the server applies to us [MQTT-3.1.2-24]); a PINGRESP is such a packet.
 
-The state is a list the session keeps, ``[period_ms, last_tx, last_rx, ping_out]``
-(period 0: keep alive off), not an object: two functions and four slots cost less
-RAM than a class and its methods.  The session sets the slots itself: both times at
-a new connection, ``last_rx`` on any bytes in (which also clears ``ping_out``: a ping
-is answered by any packet), ``last_tx`` on any bytes out; ``tick()`` sets both when
-it queues PINGREQ.
+The same tick watches acknowledgements (the session's ``ack_timeout_ms``, 0: off): a
+link that answers pings but acknowledges nothing we sent (a PUBACK, PUBREC, PUBCOMP,
+SUBACK or UNSUBACK) for that long is closed as dead, so that a reconnect resends what
+it waits for [MQTT-4.4.0-1]: the spec allows no resend on the same connection, and a
+publish would otherwise wait for good.
+
+The state is a list the session keeps, ``[period_ms, last_tx, last_rx, ping_out,
+ack_timeout_ms, ack_since]`` (period 0: keep alive off), not an object: two functions
+and six slots cost less RAM than a class and its methods.  The session sets the slots
+itself: both times at a new connection, ``last_rx`` on any bytes in (which also clears
+``ping_out``: a ping is answered by any packet), ``last_tx`` on any bytes out;
+``tick()`` sets both when it queues PINGREQ.  ``ack_since`` is None while nothing we
+sent waits for its acknowledgement, else the time of the last one that came (or of the
+write that started the wait).
 """
 
 from ._compat import const, ticks_diff
@@ -24,11 +32,14 @@ _PERIOD = const(0)
 _LAST_TX = const(1)
 _LAST_RX = const(2)
 _PING_OUT = const(3)
+_ACK_TIMEOUT = const(4)
+_ACK_SINCE = const(5)
 
 # due()'s answers besides a wait in ms; private consts, as the slot numbers above: a
 # public name would cost a module-dict entry on every node
 _DEAD = const(-1)
 _PING = const(-2)
+_ACK_LATE = const(-3)
 _IDLE_MS = const(3600000)  # returned when keep alive is off
 _LINK_DEAD = const(7)  # events.LINK_DEAD
 _CLOSED = const(0)
@@ -37,7 +48,8 @@ _ESTABLISHED = const(2)
 
 def tick(s, now_ms):
     """Session.tick(): queue PINGREQ when due [MQTT-3.1.2-22], or close session ``s``
-    with LINK_DEAD; the ms until it is needed again."""
+    with LINK_DEAD (keep alive, or an acknowledgement overdue: ev.error says so); the
+    ms until it is needed again."""
     if s.state == _CLOSED:
         return _IDLE_MS
     ka = s._ka
@@ -53,23 +65,39 @@ def tick(s, now_ms):
         ka[_LAST_TX] = now_ms
         ka[_PING_OUT] = True
         wait = due(ka, now_ms, connected)
+    if wait == _ACK_LATE:
+        if s._inflight.awaiting():
+            from .errors import MQTTError
+
+            s._close(_LINK_DEAD, 0, MQTTError(
+                "ack timeout: nothing acknowledged for %d ms" % ka[_ACK_TIMEOUT]), False)
+            return 0
+        ka[_ACK_SINCE] = None  # (its acks came: the wait ended with the last one)
+        wait = due(ka, now_ms, connected)
     return wait
 
 
 def due(ka, now_ms, may_ping):
     """What keep alive needs at now_ms: -1 (dead: nothing arrived for 1.5 x the
-    period), -2 (queue PINGREQ; only if may_ping and no ping is out), else the ms
-    (>= 0) until it may need something."""
+    period), -2 (queue PINGREQ; only if may_ping and no ping is out), -3 (no
+    acknowledgement for ack_timeout_ms while one is awaited), else the ms (>= 0)
+    until it may need something."""
     p = ka[_PERIOD]
-    if not p:
-        return _IDLE_MS
-    rx = ticks_diff(now_ms, ka[_LAST_RX])
-    left = p + (p >> 1) - rx
-    if left <= 0:
-        return _DEAD
-    if may_ping and not ka[_PING_OUT]:
-        ping = min(p - ticks_diff(now_ms, ka[_LAST_TX]), p - rx)
-        if ping <= 0:
-            return _PING
-        left = min(left, ping)
+    left = _IDLE_MS
+    if p:
+        rx = ticks_diff(now_ms, ka[_LAST_RX])
+        left = p + (p >> 1) - rx
+        if left <= 0:
+            return _DEAD
+        if may_ping and not ka[_PING_OUT]:
+            ping = min(p - ticks_diff(now_ms, ka[_LAST_TX]), p - rx)
+            if ping <= 0:
+                return _PING
+            left = min(left, ping)
+    since = ka[_ACK_SINCE]
+    if since is not None:
+        ack = ka[_ACK_TIMEOUT] - ticks_diff(now_ms, since)
+        if ack <= 0:
+            return _ACK_LATE
+        left = min(left, ack)
     return left

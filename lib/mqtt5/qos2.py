@@ -19,6 +19,7 @@ _PUBCOMP = const(7)
 # up to 128 (receive_maximum 2) and 256 (16) in a 400-message QoS 2 burst; 4 B each
 # on a 32-bit port
 _SLACK = const(512)
+_KA_ACK_SINCE = const(5)  # keepalive.py's slot
 
 
 def on_ack(s, ptype, pkt):
@@ -41,6 +42,9 @@ def on_ack(s, ptype, pkt):
         # PUBREL [MQTT-4.3.3-6], but a server that loses the session meanwhile may not
         # have delivered it (Mosquitto delivers at PUBREL): then it goes out as new
         s._tx.ack(_PUBREL, pid, 0)
+        ka = s._ka
+        if ka[_KA_ACK_SINCE] is not None:  # (ack_timeout_ms on) an ack came: PUBCOMP next
+            ka[_KA_ACK_SINCE] = s._now
         return False
     if ptype == _PUBCOMP:
         i = fl.find(pid, _WAIT_PUBCOMP)

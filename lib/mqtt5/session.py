@@ -53,6 +53,8 @@ _WAIT_UNSUBACK = const(5)
 _KA_TX = const(1)  # slots of the keep-alive state (keepalive.py)
 _KA_RX = const(2)
 _KA_PING_OUT = const(3)
+_KA_ACK_TIMEOUT = const(4)
+_KA_ACK_SINCE = const(5)
 
 
 def __getattr__(name):
@@ -100,6 +102,9 @@ class Session:
     topic_alias_out (default 0: off): outbound Topic Aliases, assigned automatically
     (least recently used replaced) within the server's Topic Alias Maximum; 8 suits a
     node (about 100 B).  Opt-in: a repeated topic then goes out empty on the wire.
+    ack_timeout_ms (default 0: off): while something we sent waits for its
+    acknowledgement, a connection that acknowledges nothing for this long ends with
+    LINK_DEAD (ev.error "ack timeout: ..."): a reconnect resends [MQTT-4.4.0-1].
     auth_method (str) and authenticator (an object with start()/step(data), optional
     finish(data); see mqtt5.auth): enhanced authentication (spec 4.12).
 
@@ -119,7 +124,8 @@ class Session:
                  request_response_info=False, request_problem_info=True,
                  user_properties=None, username=None, password=None, will=None,
                  rx_size=2048, tx_size=2048, max_inflight=16, topic_alias_out=0,
-                 auth_method=None, authenticator=None, strict_receive_maximum=True):
+                 auth_method=None, authenticator=None, strict_receive_maximum=True,
+                 ack_timeout_ms=0):
         if max_inflight < 1 or rx_size < 64 or tx_size < 64:
             raise ValueError("max_inflight must be >= 1, rx_size and tx_size >= 64")
         if not (0 <= (session_expiry or 0) <= 0xFFFFFFFF and 0 <= (topic_alias_out or 0)
@@ -162,7 +168,9 @@ class Session:
         self._hold = False  # CONNECTING with enhanced auth: new packets wait
         if not 0 <= keepalive <= 65535:  # a Two Byte Integer of seconds (3.1.2.10)
             raise ValueError("keepalive must be 0..65535")
-        self._ka = [0, 0, 0, False]  # mqtt5.keepalive's state
+        if not 0 <= ack_timeout_ms <= 0x3FFFFFFF:  # (a small int on every port)
+            raise ValueError("ack_timeout_ms must be 0..2**30-1")
+        self._ka = [0, 0, 0, False, ack_timeout_ms, None]  # mqtt5.keepalive's state
         self._ev = Event()
         self._pending = []  # rare events from tick()/disconnect()/session loss: tuples
         self._has_state = False
@@ -314,7 +322,10 @@ class Session:
             self._now = now_ms
         self._tx.consumed(n)
         if n > 0:
-            self._ka[_KA_TX] = self._now
+            ka = self._ka
+            ka[_KA_TX] = self._now
+            if ka[_KA_ACK_TIMEOUT] and ka[_KA_ACK_SINCE] is None and self._inflight.awaiting():
+                ka[_KA_ACK_SINCE] = self._now  # an acknowledgement is awaited from now
             if self._held.n:
                 self._held.acks_pending(self._tx.spos)  # forget acks now written
             if self._inflight.queued:
@@ -375,7 +386,8 @@ class Session:
 
     def tick(self, now_ms):
         """Keep alive: queue PINGREQ when due [MQTT-3.1.2-22]; LINK_DEAD (state CLOSED)
-        when nothing arrived for 1.5 x keep alive.  Returns ms until tick() is next
+        when nothing arrived for 1.5 x keep alive, or nothing we sent was acknowledged
+        for ack_timeout_ms (ev.error says which).  Returns ms until tick() is next
         needed (3600000 when keep alive is off or the session is closed)."""
         self._now = now_ms
         return _keepalive.tick(self, now_ms)
