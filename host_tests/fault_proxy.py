@@ -11,6 +11,7 @@ Runs one background thread in the test process. The test points the client at
     proxy.cut()            # RST both sides of every live connection (SO_LINGER 0)
     proxy.cut(conn)        # ... or of one of them
     proxy.disconnect(conn, 0x8E)  # the broker's DISCONNECT with that reason, then FIN
+    proxy.drop({4})        # broker -> client packets of these types are dropped (PUBACK)
     proxy.connections()    # live connections: id, bytes_up, bytes_down, ...
     proxy.close()
 
@@ -68,6 +69,8 @@ class Connection:
         self._eof = {client: False, server: False}   # read side finished
         self._shut = {client: False, server: False}  # write side shut (FIN sent)
         self._dropping = False  # disconnect(): the client's bytes go nowhere
+        self._partial = bytearray()  # drop(): broker bytes not yet a whole packet
+        self.dropped = 0  # drop(): packets dropped on this connection
 
     @property
     def alive(self):
@@ -138,6 +141,7 @@ class FaultProxy:
         self.held = ()           # directions not forwarded: "up", "down"
         self.delay_ms = 0
         self.refusing = False
+        self.dropping = frozenset()  # drop(): packet types not passed to the client
         self._conns = []         # live Connection objects
         self._all = []           # every Connection ever accepted
         self._next_id = 1
@@ -181,6 +185,13 @@ class FaultProxy:
         client closes its side. False if ``conn`` was closed, or the broker's FIN was
         already passed on. A blackhole holds the DISCONNECT back as any other bytes."""
         return self._do(self._disconnect, conn, reason)
+
+    def drop(self, types=()):
+        """Stand in for a broker that answers pings but loses other packets: whole MQTT
+        packets from the broker whose type is in ``types`` (e.g. {4}: PUBACK) never reach
+        the client, on every connection, live and future; each connection counts them
+        in ``dropped``. ``drop()`` passes everything again."""
+        self._do(setattr, self, "dropping", frozenset(types))
 
     def refuse(self, on=True):
         """While on, new connections are reset at once (no upstream connect)."""
@@ -375,7 +386,21 @@ class FaultProxy:
                 c.bytes_down += len(data)
                 if c.down is not None:
                     c.down += data
+        if src is c.server and (self.dropping or c._partial):
+            data = self._filter(c, data)
+            if not data:
+                return
         c._out[dst].append([now + self.delay_ms / 1000.0, memoryview(data)])
+
+    def _filter(self, c, data):
+        # drop(): whole packets pass unless their type is dropped; a partial one waits
+        c._partial += data
+        whole = split_mqtt(bytes(c._partial))
+        n = sum(len(p) for _, p in whole)
+        del c._partial[:n]
+        kept = [p for t, p in whole if t not in self.dropping]
+        c.dropped += len(whole) - len(kept)
+        return b"".join(kept)
 
     def _write(self, c, dst, now):
         q = c._out[dst]

@@ -140,6 +140,28 @@ def test_disconnect_sends_the_reason_then_a_fin_and_the_broker_sees_the_close(
     assert not proxy.disconnect(conn, 0x8E)           # closed: nothing to do
 
 
+def test_drop_loses_only_the_packets_of_those_types(proxy, peers):
+    p = peers("fp-drop", proxy.port)
+    subscribe(p, "fp/drop")
+    proxy.drop({4})  # PUBACK
+    p.got.clear()
+    info = p.c.publish("fp/drop", b"acked, not told", qos=1)
+    assert p.got.wait(5), "the message itself crossed"  # a PUBLISH from the broker
+    [conn] = proxy.connections()
+    end = time.monotonic() + 5
+    while not conn.dropped and time.monotonic() < end:  # (the PUBACK may come after)
+        time.sleep(0.02)
+    assert conn.dropped == 1
+    time.sleep(0.2)
+    assert not info.is_published()  # its PUBACK did not cross
+    downs = [t for t, _ in conn.mqtt_packets("down")]
+    assert downs.count(4) == 1  # captured as the broker sent it
+    proxy.drop()
+    info = p.c.publish("fp/drop", b"acked", qos=1)
+    info.wait_for_publish(5)
+    assert info.is_published() and conn.dropped == 1
+
+
 def test_cut_one_connection_leaves_the_others(proxy, peers):
     a = peers("fp-cut-a", proxy.port)
     b = peers("fp-cut-b", proxy.port)

@@ -316,6 +316,43 @@ def test_blackhole_noticed_by_keepalive(runtime, broker, procs):
     assert up["present"] is True, up  # same session resumed
 
 
+def test_lost_pubacks_end_the_link_and_the_publish_completes_after_the_resend(
+        runtime, broker, procs):
+    # pings answered, PUBACKs lost (the proxy drops them): keep alive cannot tell;
+    # ack_timeout_ms (3 s) ends the link, the resumed session resends with DUP
+    sub = PersistentSub(broker, "ra-sub-" + runtime, "rr/ra-%s/out" % runtime)
+    proxy = FaultProxy(broker.host, broker.port)
+    try:
+        p = Proc(runtime, "resilience_ack.py", proxy.port, "ra-" + runtime)
+        procs.append(p)
+        _, _, since = p.wait(lambda r: r.get("state") == "up", 15)
+        proxy.drop({4})
+        t0, _, since = p.wait(lambda r: r.get("step") == "publish", 5, since)
+        t, down, since = p.wait(lambda r: r.get("state") == "down", 10, since)
+        dropped = sum(c.dropped for c in proxy.all_connections())
+        proxy.drop()
+        _, up, _ = p.wait(lambda r: r.get("state") == "up", 10, since)
+        _, done, _ = p.wait(lambda r: r.get("step") == "done", 15, since)
+        # (a resend whose PUBACK the proxy dropped before drop() took effect: once more)
+        lost = len([r for r in p.records(state="down") if r["key"] == "ack"])
+        got = sub.wait_count(lambda g: len(g) >= lost + 1, 5)
+    finally:
+        p.kill()
+        proxy.close()
+        sub.stop()
+    report(test="ack_timeout", runtime=runtime, detect_s=round(t - t0, 2),
+           reason=down["reason"], deliveries=[(q, dup) for _, _, q, dup in got])
+    assert down["key"] == "ack", down
+    assert down["reason"] == "ack timeout: nothing acknowledged for 3000 ms", down
+    assert 3 - 0.5 <= t - t0 <= 3 + 2, (t0, t)  # the timeout's 3 s, not keep alive's 3
+    assert dropped >= 1
+    assert up["present"] is True, up  # the session resumed ...
+    assert done["rc"] == 0, done      # ... and the resend was acknowledged
+    # at least once (QoS 1): the broker took the first copy and lost only its PUBACK,
+    # so the DUP resend is delivered again (Mosquitto treats it as a new message)
+    assert [p for _, p, _, _ in got] == [b"unacked"] * (lost + 1), (lost, got)
+
+
 def test_unsubscribed_while_down_is_unsubscribed_when_the_session_resumes(runtime, broker,
                                                                           procs):
     """Supervisor.unsubscribe() while down only forgot the filter: the resumed session
