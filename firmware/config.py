@@ -43,6 +43,7 @@ SCHEMA = {
     "tls_key": (_STR, None, 1, 128),
     "tls_insecure": (_BOOL, False, 0, 1),
     "keepalive": (_INT, 30, 5, 3600),
+    "ack_timeout_s": (_INT, 60, 0, 3600),  # 0: wait for acks for good
     "session_expiry": (_INT, 3600, 0, 0xFFFFFFFF),
     "will_delay": (_INT, 5, 0, 86400),
     "topic_prefix": (_STR, "fieldnode/v1", 1, 64),

@@ -78,6 +78,8 @@ class Node:
                              # Debian's Mosquitto bursts QoS 1 past our Receive
                              # Maximum: ack them rather than drop the link
                              strict_receive_maximum=False, tls=tls,
+                             # a link that answers pings but acks nothing: a new one
+                             ack_timeout_ms=cfg["ack_timeout_s"] * 1000,
                              will=Will(base + "/status", b"offline", qos=1, retain=True,
                                        delay=cfg["will_delay"] or None))
         # birth `online` first on every link: events queued while down come after it

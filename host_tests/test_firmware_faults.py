@@ -1,7 +1,7 @@
 """The firmware through failures, under both runtimes: Will after SIGKILL, a
 broker outage (readings coalesce, events wait or expire), bad config at boot,
 a hung sensor driver (watchdog), a publish denied by the broker's ACL, a link taken
-over by another client with the node's id."""
+over by another client with the node's id, a broker whose acks are lost."""
 
 import json
 import os
@@ -240,6 +240,30 @@ def test_a_link_taken_over_by_another_client_says_the_device_id_is_shared(broker
     finally:
         node.kill()
         proxy.close()
+
+
+def test_a_broker_that_loses_its_acks_gets_a_new_link_and_the_readings_go_on(
+        broker, runtime, tmp_path):
+    # PINGRESPs come, PUBACKs do not (the proxy drops them): keep alive is content and
+    # the readings' publishes would wait for good; ack_timeout_s ends the link
+    proxy = FaultProxy(broker.host, broker.port)
+    node = NodeProc(runtime, proxy, tmp_path, dict(FAST, ack_timeout_s=3), "acks-" + runtime)
+    try:
+        node.wait_log("online")
+        proxy.drop({4})
+        t0 = time.monotonic()
+        node.wait_log("link down (ack timeout: nothing acknowledged for 3000 ms)", timeout=15)
+        waited = time.monotonic() - t0
+        assert sum(c.dropped for c in proxy.all_connections()) >= 1
+        proxy.drop()
+        node.wait_log("online", 2, timeout=30)
+        sent = node.output.count("-> state/")
+        node.wait_log("-> state/", sent + 2, timeout=15)  # acknowledged again
+        assert "Traceback" not in node.output
+    finally:
+        node.kill()
+        proxy.close()
+    assert 3 <= waited <= 3 + 5, waited  # (from the first unacknowledged write)
 
 
 def test_two_nodes_with_one_device_id_say_so_when_the_broker_names_no_takeover(
