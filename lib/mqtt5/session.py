@@ -168,8 +168,8 @@ class Session:
         self._hold = False  # CONNECTING with enhanced auth: new packets wait
         if not 0 <= keepalive <= 65535:  # a Two Byte Integer of seconds (3.1.2.10)
             raise ValueError("keepalive must be 0..65535")
-        if not 0 <= ack_timeout_ms <= 0x3FFFFFFF:  # (a small int on every port)
-            raise ValueError("ack_timeout_ms must be 0..2**30-1")
+        if not 0 <= ack_timeout_ms <= 86400000:  # (ticks_diff() holds 6.2 days at most)
+            raise ValueError("ack_timeout_ms must be 0..86400000 (a day)")
         self._ka = [0, 0, 0, False, ack_timeout_ms, None]  # mqtt5.keepalive's state
         self._ev = Event()
         self._pending = []  # rare events from tick()/disconnect()/session loss: tuples
