@@ -12,6 +12,7 @@ import pytest
 
 from fault_proxy import FaultProxy
 from firmware_node import FAST, RESTING, NodeProc, ask, cut_off, watch
+from runtimes import M32_FROZEN
 import payload as pl  # noqa: E402 (firmware/, put on the path by firmware_node)
 
 
@@ -242,6 +243,7 @@ def test_a_link_taken_over_by_another_client_says_the_device_id_is_shared(broker
         proxy.close()
 
 
+@pytest.mark.runtimes(("cpython", "micropython", M32_FROZEN))  # (as a board runs it)
 def test_a_broker_that_loses_its_acks_gets_a_new_link_and_the_readings_go_on(
         broker, runtime, tmp_path):
     # PINGRESPs come, PUBACKs do not (the proxy drops them): keep alive is content and

@@ -19,7 +19,7 @@ import pytest
 
 from fault_proxy import FaultProxy
 from paho_peer import PahoPeer
-from runtimes import spawn
+from runtimes import M32_FROZEN, spawn
 
 
 def report(**kv):
@@ -316,6 +316,7 @@ def test_blackhole_noticed_by_keepalive(runtime, broker, procs):
     assert up["present"] is True, up  # same session resumed
 
 
+@pytest.mark.runtimes(("cpython", "micropython", M32_FROZEN))
 def test_lost_pubacks_end_the_link_and_the_publish_completes_after_the_resend(
         runtime, broker, procs):
     # pings answered, PUBACKs lost (the proxy drops them): keep alive cannot tell;
