@@ -39,8 +39,7 @@ class Client(Link):
     strict_receive_maximum=False: tolerate a server sending more QoS 1/2 messages than
     our receive_maximum (Debian's Mosquitto 2.0.11 does in bursts) instead of
     disconnecting with 0x93; QoS 2 up to 512 held over it (mqtt5.session.Session).
-    ack_timeout_ms (0: off): a link on which nothing we sent is acknowledged for this
-    long ends ("ack timeout"), so that a reconnect resends what waits [MQTT-4.4.0-1].
+    ack_timeout_ms (0: off): a link that acknowledges nothing for this long ends.
 
     Counters (ints): msgs_in, msgs_out (messages delivered / handed to the session),
     bytes_in, bytes_out (modulo 2^30). mqtt5.Supervisor keeps it connected.

@@ -10,7 +10,7 @@ PUBLISH_DONE = 3  # ev.packet_id, ev.reason_code, ev.props, ev.error (None on su
 SUBSCRIBED = 4  # ev.packet_id, ev.reason_codes (one per filter), ev.props, ev.error
 UNSUBSCRIBED = 5  # ev.packet_id, ev.reason_codes, ev.props, ev.error
 DISCONNECTED = 6  # ev.reason_code, ev.props, ev.by_server (True: server sent DISCONNECT)
-LINK_DEAD = 7  # nothing received for 1.5 x keep alive, or no ack for ack_timeout_ms (ev.error)
+LINK_DEAD = 7  # ev.error: nothing received for 1.5 x keep alive, or no ack for ack_timeout_ms
 ERROR = 8  # fatal: ev.error (MQTTError naming the code), ev.reason_code, ev.packet
 REAUTHENTICATED = 9  # AUTH 0x00 ended a reauthenticate() exchange: ev.props (spec 4.12.1)
 

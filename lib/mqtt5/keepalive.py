@@ -27,6 +27,7 @@ write that started the wait).
 """
 
 from ._compat import const, ticks_diff
+from .errors import MQTTError
 
 _PERIOD = const(0)
 _LAST_TX = const(1)
@@ -48,7 +49,7 @@ _ESTABLISHED = const(2)
 
 def tick(s, now_ms):
     """Session.tick(): queue PINGREQ when due [MQTT-3.1.2-22], or close session ``s``
-    with LINK_DEAD (keep alive, or an acknowledgement overdue: ev.error says so); the
+    with LINK_DEAD, ev.error saying why ("keep alive timeout", "ack timeout: ..."); the
     ms until it is needed again."""
     if s.state == _CLOSED:
         return _IDLE_MS
@@ -56,7 +57,7 @@ def tick(s, now_ms):
     connected = s.state == _ESTABLISHED
     wait = due(ka, now_ms, connected)
     if wait == _DEAD:
-        s._close(_LINK_DEAD, 0, None, False)
+        s._close(_LINK_DEAD, 0, MQTTError("keep alive timeout"), False)
         return 0
     if wait == _PING:
         # PINGREQ; with no room for it data is queued, so the link is not idle anyway
@@ -67,8 +68,6 @@ def tick(s, now_ms):
         wait = due(ka, now_ms, connected)
     if wait == _ACK_LATE:
         if s._inflight.awaiting():
-            from .errors import MQTTError
-
             s._close(_LINK_DEAD, 0, MQTTError(
                 "ack timeout: nothing acknowledged for %d ms" % ka[_ACK_TIMEOUT]), False)
             return 0

@@ -424,7 +424,7 @@ class Link:
                     self._wake.set()
                 return
             elif k == _LINK_DEAD:
-                self._close(ev.error or MQTTError("keep alive timeout"))
+                self._close(ev.error)  # keep alive's or the ack timeout's (keepalive.py)
                 return
             ev = s.next_event()
 
