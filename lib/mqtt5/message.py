@@ -9,7 +9,6 @@ on, so its Message is given its own bytes and the link makes a new reusable one.
 """
 
 from ._compat import const, print_exception, ticks_diff, ticks_ms
-from .packets.connect import Will as _Will
 from .wire import payload_bytes, utf8_ok
 
 # v5 property identifiers [MQTT-2.2.2.2]
@@ -67,7 +66,7 @@ def app_props(base, content_type, payload_format_indicator, message_expiry_inter
     return d
 
 
-class Will(_Will):
+class Will:
     """The Will Message the broker publishes when the connection dies without a
     DISCONNECT (or with reason code 4): Will(topic, payload=b"", qos=0,
     retain=False, delay=None, content_type=None, payload_format_indicator=None,
@@ -90,7 +89,11 @@ class Will(_Will):
         if delay:
             props = dict(props) if props else {}
             props[_WILL_DELAY] = delay
-        super().__init__(topic, payload, qos, retain, props)
+        self.topic = topic
+        self.payload = payload
+        self.qos = qos
+        self.retain = retain
+        self.props = props
 
 
 class Message:

@@ -90,7 +90,8 @@ class Session:
     (sizes the inbound alias table), request_response_info, request_problem_info,
     user_properties (list of (k, v)), username (str), password (bytes, str as UTF-8,
     or a callable returning one, called at every connect(); TypeError otherwise),
-    will (a ``mqtt5.packets.Will``: topic, payload, qos, retain, will properties).
+    will (a ``mqtt5.Will``, or any object with its topic, payload, qos, retain and
+    props: the Will properties).
     Buffers: rx_size/tx_size cap the receive/transmit buffer (largest packet in/out;
     starts at 128 B, doubles when a packet needs it), max_inflight (slots for
     unacknowledged QoS 1/2 PUBLISH, SUBSCRIBE, UNSUBSCRIBE; ids not reused before completion).

@@ -6,7 +6,7 @@
 
 Packet classes (constructed by callers with keyword args, or returned by
 ``decode``) live in one module per family and are also reachable here lazily:
-Connect, Will, Connack (connect); Publish, PubAck (publish); Subscribe,
+Connect, Connack (connect); Will (server); Publish (publish); PubAck (ack); Subscribe,
 Suback, Unsubscribe, Unsuback (subscribe); Pingreq, Pingresp, Disconnect,
 Auth (control). Each has ``.type``.
 
@@ -58,7 +58,7 @@ def named(table, name, text=False):
 _MALFORMED = const(0x81)
 
 # the packet classes' modules (a string: no dict built at import)
-_WHERE = ("Connect=connect Will=connect Connack=connect Publish=publish PubAck=publish "
+_WHERE = ("Connect=connect Will=server Connack=connect Publish=publish PubAck=ack "
           "Subscribe=subscribe Suback=subscribe Unsubscribe=subscribe Unsuback=subscribe "
           "Pingreq=control Pingresp=control Disconnect=control Auth=control")
 
@@ -106,8 +106,8 @@ def decode(mv):
         if t == _CONNACK:
             import mqtt5.packets.connect as m
             return m.decode_connack(mv, p, end)  # type: ignore[attr-defined]
-        import mqtt5.packets.publish as m
-        return m.decode_ack(mv, t, p, end)
+        import mqtt5.packets.ack as m
+        return m.decode_ack(mv, t, p, end)  # type: ignore[attr-defined]
     if t <= _UNSUBACK:
         import mqtt5.packets.subscribe as m
         return m.decode_sub(mv, t, p, end)  # type: ignore[attr-defined]

@@ -1,5 +1,7 @@
 """CONNECT (spec 3.1) with its Will, and CONNACK (3.2): what a client encodes and
-decodes (the server's half is mqtt5.packets.server)."""
+decodes (the server's half is mqtt5.packets.server).  A Will is any object with
+topic, payload, qos, retain and props: ``mqtt5.Will``, or the codec's own
+``mqtt5.packets.Will`` (in mqtt5.packets.server, where a decoded CONNECT makes one)."""
 from mqtt5._compat import const
 from mqtt5.errors import ProtocolError
 import mqtt5.wire as wire
@@ -12,18 +14,6 @@ _WILL = const(0)
 _MALFORMED = const(0x81)
 _PROTOCOL = const(0x82)
 _PROTO = b"\x00\x04MQTT\x05"  # Protocol Name "MQTT" and Protocol Version 5
-
-
-class Will:
-    """Will Message of a CONNECT: ``Will(topic, payload=b"", qos=0,
-    retain=False, props=None)``; payload bytes-like (bytes when decoded)."""
-
-    def __init__(self, topic, payload=b"", qos=0, retain=False, props=None):
-        self.topic = topic
-        self.payload = payload
-        self.qos = qos
-        self.retain = retain
-        self.props = props
 
 
 class Connect:

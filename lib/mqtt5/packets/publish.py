@@ -1,11 +1,12 @@
-"""PUBLISH (spec 3.3) and its acknowledgements PUBACK, PUBREC, PUBREL,
-PUBCOMP (3.4-3.7), plus the allocation-free hot-path encoders
-``encode_publish`` / ``publish_size`` and ``encode_ack``."""
+"""PUBLISH (spec 3.3) and the allocation-free hot-path encoders ``encode_publish`` /
+``publish_size`` and ``encode_ack`` (PUBACK, PUBREC, PUBREL, PUBCOMP, 3.4-3.7).  The
+ack as an object, ``PubAck``, and its decoder are in mqtt5.packets.ack: a QoS 0/1 node
+acts on a plain PUBACK undecoded and never loads them."""
 from mqtt5._compat import const
 from mqtt5.errors import ProtocolError
 import mqtt5.wire as wire
 import mqtt5.properties as _pr
-from mqtt5.packets import read_pid, read_rc, check_pid, check_rc
+from mqtt5.packets import read_pid, check_pid, check_rc
 
 _PUBLISH = const(3)
 _PUBACK = const(4)
@@ -48,30 +49,6 @@ class Publish:
             self.props = props
 
 
-class PubAck:
-    """PUBACK, PUBREC, PUBREL or PUBCOMP, told apart by ``type`` (4..7):
-    ``PubAck(type, packet_id, reason_code=0, props=None)``. Defaults are
-    class attributes (see Publish)."""
-    reason_code = 0
-    props = None
-
-    def __init__(self, type=_PUBACK, packet_id=1, reason_code=0, props=None):
-        self.type = type
-        self.packet_id = packet_id
-        if reason_code:
-            self.reason_code = reason_code
-        if props is not None:
-            self.props = props
-
-    def _size(self):
-        self._ps = _ack_check(self.type, self.packet_id, self.reason_code, self.props)
-        return _ack_rl(self.reason_code, self._ps)
-
-    def _write(self, buf, off):
-        return _ack_body(buf, off, self.type, self.packet_id, self.reason_code, self.props,
-                         self._ps)
-
-
 def decode_publish(mv, fl, p, end):
     """PUBLISH body at mv[p:end] with fixed-header flags ``fl``."""
     qos = (fl >> 1) & 3
@@ -95,22 +72,6 @@ def decode_publish(mv, fl, p, end):
     if n and not wire.topic_name_ok(topic):
         raise ProtocolError(_TOPIC_INVALID, "wildcard in topic name")  # [MQTT-3.3.2-2]
     pkt.payload = mv[p:end]
-    return pkt
-
-
-def decode_ack(mv, t, p, end):
-    """PUBACK/PUBREC/PUBREL/PUBCOMP body. Remaining Length 2: reason 0x00 and
-    no properties; below 4: no Property Length (3.4.2.1, 3.5.2.1, 3.6.2.1,
-    3.7.2.1)."""
-    pkt = PubAck(t, read_pid(mv, p, end))
-    p += 2
-    if p < end:
-        pkt.reason_code = read_rc(mv, p, end, t)
-        p += 1
-        if p < end:
-            p = _pr.decode(pkt, mv, p, end, t)
-            if p != end:
-                raise ProtocolError(_MALFORMED, "trailing bytes")
     return pkt
 
 
@@ -191,7 +152,7 @@ def encode_publish(buf, topic, payload, qos=0, retain=False, dup=False, packet_i
     return off + np
 
 
-def _ack_check(ptype, packet_id, reason_code, props):
+def ack_check(ptype, packet_id, reason_code, props):
     # Validates an ack to encode; returns the properties size, -1 for none.
     if ptype < _PUBACK or ptype > _PUBCOMP:
         raise ValueError("not an ack packet type")
@@ -200,7 +161,7 @@ def _ack_check(ptype, packet_id, reason_code, props):
     return _pr.size(props, ptype) if props else -1
 
 
-def _ack_rl(reason_code, ps):
+def ack_rl(reason_code, ps):
     # Short forms: Remaining Length 2 for Success without properties, 3 with a
     # reason code only (3.4.2.1, 3.5.2.1, 3.6.2.1, 3.7.2.1).
     if ps < 0:
@@ -208,7 +169,7 @@ def _ack_rl(reason_code, ps):
     return 3 + wire.vbi_size(ps) + ps
 
 
-def _ack_body(buf, off, ptype, packet_id, reason_code, props, ps):
+def ack_body(buf, off, ptype, packet_id, reason_code, props, ps):
     off = wire.put_u16(buf, off, packet_id)
     if ps >= 0 or reason_code:
         buf[off] = reason_code
@@ -221,10 +182,10 @@ def _ack_body(buf, off, ptype, packet_id, reason_code, props, ps):
 def encode_ack(buf, ptype, packet_id, reason_code=0, props=None):
     """Encode PUBACK/PUBREC/PUBREL/PUBCOMP (``ptype`` 4..7) into ``buf`` at
     offset 0 using the short forms; return the length. Allocates nothing."""
-    ps = _ack_check(ptype, packet_id, reason_code, props)
-    rl = _ack_rl(reason_code, ps)
+    ps = ack_check(ptype, packet_id, reason_code, props)
+    rl = ack_rl(reason_code, ps)
     if 2 + rl > len(buf):
         raise ProtocolError(0x95, "ack does not fit the buffer")
     buf[0] = ptype << 4 | (2 if ptype == _PUBREL else 0)  # [MQTT-2.1.3-1]
     off = wire.encode_vbi(buf, 1, rl)
-    return _ack_body(buf, off, ptype, packet_id, reason_code, props, ps)
+    return ack_body(buf, off, ptype, packet_id, reason_code, props, ps)

@@ -1,6 +1,8 @@
 """The server's half of the codec: decoding what only a client sends (CONNECT,
 SUBSCRIBE, UNSUBSCRIBE) and encoding what only a server sends (CONNACK, SUBACK,
-UNSUBACK).  A client never needs it: ``mqtt5.packets.decode`` and ``encode`` load it
+UNSUBACK), and the codec's ``Will`` (a decoded CONNECT's; a client's own is
+``mqtt5.Will``, and its CONNECT encoder takes any object with the same fields).  A
+client never needs this module: ``mqtt5.packets.decode`` and ``encode`` load it
 on first use (tests, the fuzzers' rogue broker, anyone writing a broker), so a node
 keeps none of this code in RAM."""
 from mqtt5._compat import const
@@ -8,7 +10,7 @@ from mqtt5.errors import ProtocolError
 import mqtt5.wire as wire
 import mqtt5.properties as _pr
 from mqtt5.packets import read_pid, check_pid, check_rc
-from mqtt5.packets.connect import Connect, Will, _PROTO
+from mqtt5.packets.connect import Connect, _PROTO
 from mqtt5.packets.subscribe import Subscribe, Unsubscribe, _options_error
 
 _CONNECT = const(1)
@@ -20,6 +22,18 @@ _PROTOCOL = const(0x82)
 _BAD_VERSION = const(0x84)
 _FILTER_INVALID = const(0x8F)
 _TOPIC_INVALID = const(0x90)
+
+
+class Will:
+    """Will Message of a CONNECT: ``Will(topic, payload=b"", qos=0,
+    retain=False, props=None)``; payload bytes-like (bytes when decoded)."""
+
+    def __init__(self, topic, payload=b"", qos=0, retain=False, props=None):
+        self.topic = topic
+        self.payload = payload
+        self.qos = qos
+        self.retain = retain
+        self.props = props
 
 
 # ---- encoding CONNACK, SUBACK, UNSUBACK (first byte: type << 4, no flags) ---------
