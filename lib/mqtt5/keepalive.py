@@ -42,7 +42,7 @@ _DEAD = const(-1)
 _PING = const(-2)
 _ACK_LATE = const(-3)
 _IDLE_MS = const(3600000)  # returned when keep alive is off
-_LINK_DEAD = const(7)  # events.LINK_DEAD
+_LINK_DEAD = const(7)  # session.LINK_DEAD
 _CLOSED = const(0)
 _ESTABLISHED = const(2)
 

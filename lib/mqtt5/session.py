@@ -38,11 +38,7 @@ import mqtt5.packets as _p
 import mqtt5.handshake as _hs
 import mqtt5.inbound as _in
 import mqtt5.outbound as _out
-from .rxbuf import RxBuffer
-from .txbuf import TxBuffer, BufferFull  # noqa: F401 (BufferFull is API)
-from .inflight import Inflight, HeldIds
 import mqtt5.keepalive as _keepalive
-from .events import Event
 
 _DISCONNECTED = const(6)
 _CLOSED = const(0)
@@ -57,21 +53,28 @@ _KA_ACK_TIMEOUT = const(4)
 _KA_ACK_SINCE = const(5)
 
 
-def __getattr__(name):
-    # The event kinds and session states (CONNECTED, ..., ESTABLISHED) live in
-    # mqtt5.events, looked up on first use: a node that never names them keeps none.
-    # So do the subscription options [MQTT-3.8.3.1] for subscribe(): NO_LOCAL,
-    # RETAIN_AS_PUBLISHED, and RETAIN_HANDLING_SHIFT (retain handling 0 send
-    # retained, 1 only if new subscription, 2 never).
-    import mqtt5.events as e
+# Public names, resolved on first use (a node that never names them keeps none): the
+# event kinds and session states (mqtt5.events says what each means), and the
+# subscription options [MQTT-3.8.3.1] for subscribe(): NO_LOCAL, RETAIN_AS_PUBLISHED,
+# and RETAIN_HANDLING_SHIFT (retain handling 0 send retained, 1 only if new
+# subscription, 2 never).
+_NAMES = ("CONNECTED=1 MESSAGE=2 PUBLISH_DONE=3 SUBSCRIBED=4 UNSUBSCRIBED=5 "
+          "DISCONNECTED=6 LINK_DEAD=7 ERROR=8 REAUTHENTICATED=9 CLOSED=0 CONNECTING=1 "
+          "ESTABLISHED=2 NO_LOCAL=0x04 RETAIN_AS_PUBLISHED=0x08 RETAIN_HANDLING_SHIFT=4")
 
-    if name.isupper() and hasattr(e, name):
-        return getattr(e, name)
+
+def __getattr__(name):
+    if name == "BufferFull":  # API; the module's dict keeps no name it need not
+        from .txbuf import BufferFull
+
+        return BufferFull
     if name == "SessionLost":  # mqtt5.session_lost, loaded on use
         from .session_lost import SessionLost
 
         return SessionLost
-    return _p.named("NO_LOCAL=0x04 RETAIN_AS_PUBLISHED=0x08 RETAIN_HANDLING_SHIFT=4", name)
+    v = globals()[name] = _p.named(_NAMES, name)  # kept: an adapter's loop resolves once
+    return v
+
 
 # control packet types that need an ack from us [MQTT-2.1.2]
 _PUBLISH = const(3)
@@ -157,6 +160,12 @@ class Session:
             raise ValueError("auth_method and authenticator go together")
         self.auth_method = auth_method
         self.authenticator = authenticator
+        # the parts, imported here: the module's dict keeps none of their names
+        from .rxbuf import RxBuffer
+        from .txbuf import TxBuffer
+        from .inflight import Inflight, HeldIds
+        from .events import Event
+
         self._rx = RxBuffer(rx_size)
         self._aliases = [None] * topic_alias_maximum
         self._tx = TxBuffer(tx_size)
