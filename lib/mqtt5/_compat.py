@@ -208,6 +208,7 @@ if _MICROPYTHON:  # a generator run to its end: the smallest such object
     DONE = _finished()
     for _ in DONE:
         pass
+    del _, _finished  # (names the module's dict need not keep)
 
 else:  # CPython: an object with the coroutine methods (create_task wants a coroutine)
 

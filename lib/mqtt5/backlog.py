@@ -11,7 +11,6 @@ from ._compat import const
 from .errors import MQTTError
 import mqtt5.packets as _p
 from .txbuf import BufferFull, too_large
-from .outbound import _fail
 
 _ESTABLISHED = const(2)
 _WAIT_PUBREC = const(2)
@@ -22,6 +21,23 @@ _RESEND = const(0x20000)
 _ACK_ROOM = const(8)
 _RESERVE = const(32)  # as in mqtt5.outbound
 _PUBREL = const(6)
+_PUBLISH_DONE = const(3)
+_SUBSCRIBED = const(4)
+_UNSUBSCRIBED = const(5)
+
+
+def fail(s, i, rc, err, pkt):
+    """Complete slot i with an error: an event after the current one (a resend that
+    cannot go, a request the session lost)."""
+    if not isinstance(err, MQTTError):
+        err = MQTTError(str(err))
+    err.reason_code = rc
+    fl = s._inflight
+    w = fl.state[i] & 0xFF
+    kind = _PUBLISH_DONE if w <= _WAIT_PUBCOMP else (
+        _SUBSCRIBED if w == _WAIT_SUBACK else _UNSUBSCRIBED)
+    s._pending.append((kind, fl.pid[i], rc, err, False, pkt))
+    fl.free(i)
 
 
 def join(s, i, n):
@@ -70,7 +86,7 @@ def pump(s):
             tx.blocked = True  # sent() makes room and pumps again
             return
         except (MQTTError, ValueError) as e:
-            _fail(s, i, getattr(e, "reason_code", 0x80), e, None)
+            fail(s, i, getattr(e, "reason_code", 0x80), e, None)
             continue
         fl.set_queued(i, False)
 

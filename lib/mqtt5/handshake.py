@@ -3,7 +3,6 @@ and the server limits announced in CONNACK [MQTT-3.2.2.3], kept as plain attribu
 of the session (no dict per connection)."""
 
 from ._compat import const
-from .packets.connect import Connect  # (not mqtt5.packets.Connect: no name cached there)
 from .errors import ProtocolError
 from .events import rc_error
 import mqtt5.outbound as _out
@@ -39,7 +38,6 @@ _KA_RX = const(2)
 _KA_PING_OUT = const(3)
 _KA_ACK_SINCE = const(5)
 
-_NO_PROPS = {}  # read-only stand-in for absent props
 
 
 def credentials(username, password):
@@ -105,6 +103,9 @@ def start(s, now_ms, clean_start):
     pw = s.password
     if callable(pw):  # called at every (re)connect [MQTT-3.1.3.5]
         pw = _password(pw(), "the password callback must return bytes, str or None")
+    # (imported here, not by packets.Connect: no name kept in either module's dict)
+    from .packets.connect import Connect
+
     s._tx.packet(Connect(client_id=s.client_id, clean_start=clean_start,
                          keepalive=s.keepalive, username=s.username, password=pw,
                          will=s.will, props=props))
@@ -164,7 +165,7 @@ def on_connack(s, pkt):
         raise ProtocolError(0x82, "second CONNACK")  # [MQTT-3.2.0-2]
     ev = s._ev
     rc = pkt.reason_code
-    props = pkt.props or _NO_PROPS
+    props = pkt.props or {}  # (no props: rare, once a connect)
     s.reason_string = props.get(_REASON_STRING)
     if rc >= 0x80:  # refused; the server closes the connection [MQTT-3.2.2-7]
         s.state = _CLOSED

@@ -13,19 +13,14 @@ from .wire import vbi_size
 _REASON_STRING = const(0x1F)
 _USER_PROPERTY = const(0x26)
 
-_PUBLISH_DONE = const(3)
-_SUBSCRIBED = const(4)
-_UNSUBSCRIBED = const(5)
 _CLOSED = const(0)
 _ESTABLISHED = const(2)
 _WAIT_PUBACK = const(1)
 _WAIT_PUBREC = const(2)
-_WAIT_PUBCOMP = const(3)
 _WAIT_SUBACK = const(4)
 
 _RESERVE = const(32)  # tx bytes publish/subscribe leave free for acks and PINGREQ
 _TOPIC_ALIAS = const(0x23)
-_EMPTY = b""  # Topic Name sent with a known alias (3.3.2.3.4)
 
 
 def check_open(s):
@@ -88,7 +83,7 @@ def _send(s, topic, payload, qos, retain, pid, props, alias):
         p = props  # the caller's dict carries the alias for this encode only
     p[_TOPIC_ALIAS] = a if a > 0 else -a
     try:
-        s._tx.publish(_RESERVE, s.server_max_packet_size, _EMPTY if a > 0 else topic,
+        s._tx.publish(_RESERVE, s.server_max_packet_size, b"" if a > 0 else topic,
                       payload, qos, retain, False, pid, p)
     finally:
         if p is props:
@@ -126,19 +121,6 @@ def pump(s):
         import mqtt5.backlog as _b
 
         _b.pump(s)
-
-
-def _fail(s, i, rc, err, pkt):
-    # Complete slot i with an error: an event after the current one.
-    if not isinstance(err, MQTTError):
-        err = MQTTError(str(err))
-    err.reason_code = rc
-    fl = s._inflight
-    w = fl.state[i] & 0xFF
-    kind = _PUBLISH_DONE if w <= _WAIT_PUBCOMP else (
-        _SUBSCRIBED if w == _WAIT_SUBACK else _UNSUBSCRIBED)
-    s._pending.append((kind, fl.pid[i], rc, err, False, pkt))
-    fl.free(i)
 
 
 def fit(s, pkt):

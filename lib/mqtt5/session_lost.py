@@ -6,7 +6,7 @@ whose session is always resumed or clean never carries it."""
 from ._compat import const
 from .errors import MQTTError
 import mqtt5.packets as _p
-from .outbound import _fail
+from .backlog import fail
 
 _WAIT_PUBREC = const(2)
 _WAIT_PUBCOMP = const(3)
@@ -47,4 +47,4 @@ def session_lost(s):
             e = SessionLost("session lost: packet id %d not resumed (Session Present 0)"
                             % pid)
             e.packet_id = pid
-            _fail(s, i, 0x80, e, pkt)
+            fail(s, i, 0x80, e, pkt)

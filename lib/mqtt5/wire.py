@@ -285,28 +285,3 @@ def topic_name_ok(s):
     [MQTT-4.7.0-1]; the
     caller decides whether "" is allowed [MQTT-4.7.3-1]."""
     return "+" not in s and "#" not in s
-
-
-def topic_filter_ok(s):
-    """True when ``s`` (str) is a valid Topic Filter: non-empty [MQTT-4.7.3-1];
-    '#' alone in the last level [MQTT-4.7.1-2]; '+' a whole level
-    [MQTT-4.7.1-3]; $share/{ShareName}/{filter} with a non-empty ShareName free
-    of '/', '+', '#' followed by a filter [MQTT-4.8.2-1] [MQTT-4.8.2-2]."""
-    if not s:
-        return False
-    if s.startswith("$share/"):
-        k = s.find("/", 7)
-        if k <= 7 or "+" in s[7:k] or "#" in s[7:k]:
-            return False
-        s = s[k + 1:]
-        if not s:
-            return False
-    levels = s.split("/")
-    last = len(levels) - 1
-    for i in range(last + 1):
-        lv = levels[i]
-        if "#" in lv and (lv != "#" or i != last):
-            return False
-        if "+" in lv and lv != "+":
-            return False
-    return True

@@ -11,7 +11,7 @@ import mqtt5.wire as wire
 import mqtt5.properties as _pr
 from mqtt5.packets import read_pid, check_pid, check_rc
 from mqtt5.packets.connect import Connect, _PROTO
-from mqtt5.packets.subscribe import Subscribe, Unsubscribe, _options_error
+from mqtt5.packets.subscribe import Subscribe, Unsubscribe, _options_error, topic_filter_ok
 
 _CONNECT = const(1)
 _CONNACK = const(2)
@@ -140,7 +140,7 @@ def decode_subscribe(mv, t, p, end):
         n = wire.blen(mv, p, end)
         f = wire.utf8(mv, p + 2, p + 2 + n)  # [MQTT-3.8.3-1] [MQTT-3.10.3-1]
         p += 2 + n
-        if not wire.topic_filter_ok(f):
+        if not topic_filter_ok(f):
             raise ProtocolError(_FILTER_INVALID, "invalid topic filter")
         if t == _SUBSCRIBE:
             wire.need(p, 1, end)

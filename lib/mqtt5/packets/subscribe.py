@@ -14,6 +14,31 @@ _MALFORMED = const(0x81)
 _PROTOCOL = const(0x82)
 
 
+def topic_filter_ok(s):
+    """True when ``s`` (str) is a valid Topic Filter: non-empty [MQTT-4.7.3-1];
+    '#' alone in the last level [MQTT-4.7.1-2]; '+' a whole level
+    [MQTT-4.7.1-3]; $share/{ShareName}/{filter} with a non-empty ShareName free
+    of '/', '+', '#' followed by a filter [MQTT-4.8.2-1] [MQTT-4.8.2-2]."""
+    if not s:
+        return False
+    if s.startswith("$share/"):
+        k = s.find("/", 7)
+        if k <= 7 or "+" in s[7:k] or "#" in s[7:k]:
+            return False
+        s = s[k + 1:]
+        if not s:
+            return False
+    levels = s.split("/")
+    last = len(levels) - 1
+    for i in range(last + 1):
+        lv = levels[i]
+        if "#" in lv and (lv != "#" or i != last):
+            return False
+        if "+" in lv and lv != "+":
+            return False
+    return True
+
+
 def _options_error(o, f):
     # Subscription Options (3.8.3.1): bits 7-6 reserved [MQTT-3.8.3-5]; QoS 3
     # and Retain Handling 3 are Protocol Errors; No Local on a Shared
@@ -48,7 +73,7 @@ class Subscribe:
             if sub and (not isinstance(t, (tuple, list)) or len(t) != 2):
                 raise ValueError("SUBSCRIBE topics are (filter, options) pairs")
             f = t[0] if sub else t
-            if not isinstance(f, str) or not wire.topic_filter_ok(f):
+            if not isinstance(f, str) or not topic_filter_ok(f):
                 raise ValueError("invalid topic filter %r" % (f,))
             if sub:
                 o = t[1]
