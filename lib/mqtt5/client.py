@@ -7,14 +7,11 @@ the protocol.
 Payloads reach handlers zero-copy: see mqtt5.message.
 """
 
-import asyncio
-
-from mqtt5.session import Session, BufferFull
+import mqtt5.session as _S
 from ._compat import DONE, const, monotonic_ms
 from .errors import MQTTError
 from .link import Link
 from .wire import payload_bytes, validate_topic
-from .transport import open_transport
 
 _CONNECT_PID = const(-2)  # link.py: connect()'s waiter slot
 _DETACHED = const(2)  # link.py: a slot that frees itself
@@ -55,7 +52,7 @@ class Client(Link):
             from .tls import check  # lazy: only TLS users load it
 
             tls = check(tls)
-        session = Session(client_id, keepalive=keepalive, clean_start=clean_start,
+        session = _S.Session(client_id, keepalive=keepalive, clean_start=clean_start,
                           session_expiry=session_expiry,
                           receive_maximum=receive_maximum,
                           max_packet_size=max_packet_size,
@@ -99,6 +96,10 @@ class Client(Link):
         if self._t is not None:
             raise MQTTError("already connected")
         self._opening = 1  # disconnect() meanwhile clears it
+        # (asyncio and the transport imported where used: names client's dict need not keep)
+        import asyncio
+        from .transport import open_transport
+
         t = await open_transport(url, self.connect_timeout_ms, self.tls)
         if self._t is not None or not self._opening:  # another connect() got there
             t.close()                                  # first, or disconnect() came
@@ -207,7 +208,7 @@ class Client(Link):
                 except BaseException as e:
                     if w >= 0:
                         self._release(w)
-                    if not isinstance(e, BufferFull):
+                    if not isinstance(e, _S.BufferFull):
                         raise
                     pid = -1  # wait for room in the coroutine
                 if pid >= 0:
@@ -229,7 +230,7 @@ class Client(Link):
             try:
                 self._s.publish(topic, payload, 0, retain, props, alias)
                 return self._wake.set()
-            except BufferFull:
+            except _S.BufferFull:
                 pass
 
     def _detach(self, w, pid):
@@ -277,7 +278,7 @@ class Client(Link):
                     try:
                         pid = s.publish(topic, payload, qos, retain, props, topic_alias)
                         break
-                    except BufferFull:
+                    except _S.BufferFull:
                         await self._flush()
                 if w < 0:  # QoS 0: the writer's next turn sends it, batched
                     self._wake.set()

@@ -65,9 +65,9 @@ _NAMES = ("CONNECTED=1 MESSAGE=2 PUBLISH_DONE=3 SUBSCRIBED=4 UNSUBSCRIBED=5 "
 
 def __getattr__(name):
     if name == "BufferFull":  # API; the module's dict keeps no name it need not
-        from .txbuf import BufferFull
+        import mqtt5.txbuf as t  # (allocates nothing: a full buffer's except clauses)
 
-        return BufferFull
+        return t.BufferFull
     if name == "SessionLost":  # mqtt5.session_lost, loaded on use
         from .session_lost import SessionLost
 

@@ -6,7 +6,7 @@ from mqtt5._compat import const
 from mqtt5.errors import ProtocolError
 import mqtt5.properties as _pr
 from mqtt5.packets import read_pid, read_rc
-from mqtt5.packets.publish import ack_check, ack_rl, ack_body
+from mqtt5.packets.publish import ack_length, ack_body
 
 _PUBACK = const(4)
 _MALFORMED = const(0x81)
@@ -28,12 +28,10 @@ class PubAck:
             self.props = props
 
     def _size(self):
-        self._ps = ack_check(self.type, self.packet_id, self.reason_code, self.props)
-        return ack_rl(self.reason_code, self._ps)
+        return ack_length(self.type, self.packet_id, self.reason_code, self.props)
 
     def _write(self, buf, off):
-        return ack_body(buf, off, self.type, self.packet_id, self.reason_code, self.props,
-                         self._ps)
+        return ack_body(buf, off, self.type, self.packet_id, self.reason_code, self.props)
 
 
 def decode_ack(mv, t, p, end):

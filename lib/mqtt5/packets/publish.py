@@ -152,40 +152,37 @@ def encode_publish(buf, topic, payload, qos=0, retain=False, dup=False, packet_i
     return off + np
 
 
-def ack_check(ptype, packet_id, reason_code, props):
-    # Validates an ack to encode; returns the properties size, -1 for none.
+def ack_length(ptype, packet_id, reason_code, props):
+    # Validates an ack to encode; returns its Remaining Length.  Short forms: 2 for
+    # Success without properties, 3 with a reason code only (3.4.2.1, 3.5.2.1,
+    # 3.6.2.1, 3.7.2.1).
     if ptype < _PUBACK or ptype > _PUBCOMP:
         raise ValueError("not an ack packet type")
     check_pid(packet_id)
     check_rc(reason_code, ptype)
-    return _pr.size(props, ptype) if props else -1
-
-
-def ack_rl(reason_code, ps):
-    # Short forms: Remaining Length 2 for Success without properties, 3 with a
-    # reason code only (3.4.2.1, 3.5.2.1, 3.6.2.1, 3.7.2.1).
-    if ps < 0:
+    if not props:
         return 2 if reason_code == 0 else 3
+    ps = _pr.size(props, ptype)
     return 3 + wire.vbi_size(ps) + ps
 
 
-def ack_body(buf, off, ptype, packet_id, reason_code, props, ps):
+def ack_body(buf, off, ptype, packet_id, reason_code, props):
+    # The variable header after ack_length() (props sized again: rare on acks)
     off = wire.put_u16(buf, off, packet_id)
-    if ps >= 0 or reason_code:
+    if props or reason_code:
         buf[off] = reason_code
         off += 1
-        if ps >= 0:
-            off = _pr.encode(buf, off, props, ptype, ps)
+        if props:
+            off = _pr.encode(buf, off, props, ptype, _pr.size(props, ptype))
     return off
 
 
 def encode_ack(buf, ptype, packet_id, reason_code=0, props=None):
     """Encode PUBACK/PUBREC/PUBREL/PUBCOMP (``ptype`` 4..7) into ``buf`` at
     offset 0 using the short forms; return the length. Allocates nothing."""
-    ps = ack_check(ptype, packet_id, reason_code, props)
-    rl = ack_rl(reason_code, ps)
+    rl = ack_length(ptype, packet_id, reason_code, props)
     if 2 + rl > len(buf):
         raise ProtocolError(0x95, "ack does not fit the buffer")
     buf[0] = ptype << 4 | (2 if ptype == _PUBREL else 0)  # [MQTT-2.1.3-1]
     off = wire.encode_vbi(buf, 1, rl)
-    return ack_body(buf, off, ptype, packet_id, reason_code, props, ps)
+    return ack_body(buf, off, ptype, packet_id, reason_code, props)
