@@ -3,11 +3,11 @@ events filled).  ``handle(s, ptype, pkt)`` is called by Session.next_event() wit
 for one ack already checked; it raises ProtocolError for violations."""
 
 from ._compat import const
-from .errors import MQTTError, ProtocolError
-import mqtt5.handshake as _hs
+from .errors import ProtocolError
 import mqtt5.packets as _p
 
-from .events import rc_error
+# (handshake, events' rc_error and MQTTError are imported where used: `import a.b as m`
+# in a function allocates nothing, and the module's dict keeps fewer names)
 
 _SERVER_REFERENCE = const(0x1C)
 _TOPIC_ALIAS = const(0x23)
@@ -46,6 +46,8 @@ def handle(s, ptype, pkt):
     if ptype == _PUBLISH:
         return _on_publish(s, pkt)
     if ptype == _CONNACK:
+        import mqtt5.handshake as _hs
+
         return _hs.on_connack(s, pkt)
     fl = s._inflight
     pid = getattr(pkt, "packet_id", 0)
@@ -79,7 +81,9 @@ def handle(s, ptype, pkt):
             pkt, pkt.reason_code, props, True
         ev.server_reference = s.server_reference
         if pkt.reason_code >= 0x80:
-            ev.error = rc_error("DISCONNECT", pkt.reason_code)
+            import mqtt5.events as _e
+
+            ev.error = _e.rc_error("DISCONNECT", pkt.reason_code)
         return True
     if ptype == _AUTH:
         if s.auth_method is None:  # we sent no method [MQTT-4.12.0-6]
@@ -97,9 +101,11 @@ def fail(s, err):
     if rc == 0x84:  # a CONNECT sent to us: 0x84 is no DISCONNECT code [MQTT-3.14.2.1]
         rc = 0x82
     if s.state != _CLOSED:
+        import mqtt5.errors as _er
+
         try:
             s._tx.packet(_p.Disconnect(reason_code=rc, props=None))
-        except MQTTError:
+        except _er.MQTTError:
             pass  # no room: close without it
     s.state = _CLOSED
     ev = s._ev
@@ -152,7 +158,9 @@ def complete(s, i, kind, pkt, rc, what):
         if kind != _PUBLISH_DONE:
             ev.reason_codes = pkt.reason_codes
     if rc >= 0x80:
-        ev.error = rc_error(what, rc)
+        import mqtt5.events as _e
+
+        ev.error = _e.rc_error(what, rc)
     s._inflight.free(i)
     if s._ka[_KA_ACK_SINCE] is not None:  # (ack_timeout_ms on) the wait starts again, or
         # ends; no locals for fl and ka: with them an awaited publish took ~900

@@ -41,6 +41,7 @@ _SUBSCRIPTION_IDENTIFIER_AVAILABLE = const(0x29)
 _SHARED_SUBSCRIPTION_AVAILABLE = const(0x2A)
 
 _WILL = const(0)  # pseudo packet type: the Will Properties in the CONNECT payload
+_VBI_MAX = const(268435455)  # wire's: a Variable Byte Integer's largest
 
 # Wire types (spec 2.2.2.2, Table 2-4)
 _BYTE = const(1)
@@ -225,7 +226,7 @@ def _value_size(pid, t, v):
         top = 0xFFFFFFFF
     elif t == _VBI:
         n = 0
-        top = wire.VBI_MAX
+        top = _VBI_MAX
     elif t == _BINARY:
         return 2 + wire.bin_len(v)
     elif t == _STRING:

@@ -10,7 +10,7 @@ memoryview at an offset and return the offset after what they wrote.
 from mqtt5._compat import const
 from mqtt5.errors import ProtocolError
 
-VBI_MAX = const(268435455)
+_VBI_MAX = const(268435455)  # (private: packets and properties keep their own copy)
 _MALFORMED = const(0x81)
 _TOO_LARGE = const(0x95)
 
@@ -29,7 +29,7 @@ def vbi_size(n):
 def encode_vbi(buf, off, n):
     """Write ``n`` (0..268435455) as a minimal VBI at ``buf[off]``; return the
     offset after it. ValueError when out of range (spec 1.5.5)."""
-    if n < 0 or n > VBI_MAX:
+    if n < 0 or n > _VBI_MAX:
         raise ValueError("VBI out of range")
     while n > 127:
         buf[off] = (n & 0x7F) | 0x80
@@ -247,17 +247,13 @@ def put_u32(buf, off, v):
     return off + 4
 
 
-def put_bytes(buf, off, data):
-    """Copy bytes-like ``data`` to ``buf[off:]``; return the offset after it."""
-    n = len(data)
-    buf[off:off + n] = data
-    return off + n
-
-
 def put_lbytes(buf, off, data):
     """Write ``data`` with its two-byte length prefix (UTF-8 string already
     converted by ``to_utf8``, or binary data); return the offset after it."""
-    return put_bytes(buf, put_u16(buf, off, len(data)), data)
+    n = len(data)
+    off = put_u16(buf, off, n)
+    buf[off:off + n] = data
+    return off + n
 
 
 def check_str(s, what):

@@ -56,6 +56,7 @@ def named(table, name, text=False):
 
 
 _MALFORMED = const(0x81)
+_VBI_MAX = const(268435455)  # wire's: a Remaining Length's largest
 
 # the packet classes' modules (a string: no dict built at import)
 _WHERE = ("Connect=connect Will=server Connack=connect Publish=publish PubAck=ack "
@@ -154,7 +155,7 @@ def encode(pkt, buf=None):
         rl = m.size(pkt)
     else:
         rl = pkt._size()
-    if rl > wire.VBI_MAX:
+    if rl > _VBI_MAX:
         raise ValueError("packet too large to encode")
     total = 1 + wire.vbi_size(rl) + rl
     if buf is None:

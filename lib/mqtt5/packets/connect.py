@@ -53,7 +53,8 @@ class Connect:
         return n
 
     def _write(self, buf, off):
-        off = wire.put_bytes(buf, off, _PROTO)
+        buf[off:off + 7] = _PROTO
+        off += 7
         w = self.will
         fl = 2 if self.clean_start else 0
         if w is not None:

@@ -67,7 +67,9 @@ def write(pkt, buf, off):
         return _pr.encode(buf, off + 2, pkt.props, _CONNACK, pkt._ps)
     off = wire.put_u16(buf, off, pkt.packet_id)
     off = _pr.encode(buf, off, pkt.props, pkt.type, pkt._ps)
-    return wire.put_bytes(buf, off, bytes(pkt.reason_codes))
+    n = len(pkt.reason_codes)
+    buf[off:off + n] = bytes(pkt.reason_codes)
+    return off + n
 
 
 # ---- decoding CONNECT, SUBSCRIBE, UNSUBSCRIBE ---------------------------------------
