@@ -6,8 +6,7 @@
 #   session_cost.py full N
 from _bench import PAYLOAD16, args, emit, ticks_diff, ticks_us
 
-from mqtt5.events import PUBLISH_DONE
-from mqtt5.session import Session
+from mqtt5.session import PUBLISH_DONE, Session
 
 _, (N,) = args()
 TOPIC = "bench/session/data"
