@@ -12,8 +12,12 @@ import mpsource
 # gc.mem_free() around session_heap_run.py on ports/qemu MPS2_AN385 (v1.28.0, library
 # frozen). Measured 2026-11-30: 9232 B held by the finished session, 3248 B still used
 # after it is released (modules the run imports lazily). Budgets: measured + ~10 %.
+# 2026-12-04: 5648 B held, 3888 B after release: the session's parts (buffers, in-flight
+# table, Event) now load with the first Session() rather than with `import
+# mqtt5.session`, inside the measured span.  Counted from the same point as before
+# (m32 frozen build, free heap after the release), the run leaves 32 B more free.
 QEMU_SESSION_HELD_BUDGET = 10240
-QEMU_SESSION_RELEASED_BUDGET = 3584
+QEMU_SESSION_RELEASED_BUDGET = 4288
 
 
 @pytest.mark.runtimes((QEMU,))
