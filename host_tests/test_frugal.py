@@ -28,6 +28,7 @@ def test_basic_node_loads_no_optional_module(runtime, broker):
     rec = run(runtime, "basic_node_modules.py", broker.port, runtime).record()
     mods = rec["modules"]
     assert "mqtt5.client" in mods and "mqtt5.session" in mods, mods   # it did run
+    assert rec["idle"] == [], rec   # nothing loads after connect() returns, while idle
     optional = OPTIONAL if runtime == "cpython" else OPTIONAL + (STREAMS,)
     assert [m for m in mods if m in optional] == [], mods
 

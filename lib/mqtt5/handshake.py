@@ -32,6 +32,8 @@ _CLOSED = const(0)
 _CONNECTING = const(1)
 _ESTABLISHED = const(2)
 
+_RX_START = const(2)  # slots of the receive buffer's list (rxbuf.py)
+_RX_END = const(3)
 _KA_PERIOD = const(0)  # slots of the keep-alive state (keepalive.py)
 _KA_TX = const(1)
 _KA_RX = const(2)
@@ -61,7 +63,8 @@ def _password(pw, what):
 
 def start(s, now_ms, clean_start):
     """Session.connect(): reset what lives for one connection and queue CONNECT."""
-    s._rx.reset()
+    rx = s._rx  # the receive buffer's list (rxbuf.py): start and end
+    rx[_RX_START] = rx[_RX_END] = 0
     s._tx.reset()
     s._held.reset_acks()
     if s._aout:

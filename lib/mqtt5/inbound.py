@@ -34,6 +34,8 @@ _PUBCOMP = const(7)
 _SUBACK = const(9)
 _UNSUBACK = const(11)
 _KA_ACK_SINCE = const(5)  # keepalive.py's slot
+_RX_BUF = const(0)  # slots of the receive buffer's list (rxbuf.py)
+_RX_START = const(2)
 _DISCONNECT = const(14)
 _AUTH = const(15)
 
@@ -119,21 +121,21 @@ def undecoded(s, rx, b0, total):
     PINGRESP (its activity is counted in received()) and a PUBACK without properties
     (spec 3.4.2.1).  The event, False when consumed without one, None to decode it
     instead (packet id 0 or a code PUBACK may not carry: it fails there)."""
-    s0 = rx.start
+    s0 = rx[_RX_START]
     if b0 == 0xD0:
         if total != 2:
             return None
-        rx.start = s0 + 2
+        rx[_RX_START] = s0 + 2
         return False
     if total != 4 and total != 5:
         return None
-    buf = rx.buf
+    buf = rx[_RX_BUF]
     pid = buf[s0 + 2] << 8 | buf[s0 + 3]
     rc = buf[s0 + 4] if total == 5 else 0
     if not pid or rc and rc != 0x10 and not _p.rc_allowed(rc, _PUBACK):  # (0x10: No
         # matching subscribers, the common one, allowed in PUBACK: Table 2-6)
         return None
-    rx.start = s0 + total
+    rx[_RX_START] = s0 + total
     return puback(s, pid, None, rc) or False
 
 

@@ -33,12 +33,12 @@ feature lives in its own module (docs/design.md).
 """
 
 from ._compat import const
-from .errors import ProtocolError
 import mqtt5.packets as _p
 import mqtt5.handshake as _hs
 import mqtt5.inbound as _in
 import mqtt5.outbound as _out
 import mqtt5.keepalive as _keepalive
+import mqtt5.rxbuf as _rb
 
 _DISCONNECTED = const(6)
 _CLOSED = const(0)
@@ -46,6 +46,9 @@ _ESTABLISHED = const(2)
 _ACK_ROOM = const(8)  # txbuf.ACK_ROOM
 _WAIT_SUBACK = const(4)
 _WAIT_UNSUBACK = const(5)
+_RX_BUF = const(0)  # slots of the receive buffer's list (rxbuf.py)
+_RX_START = const(2)
+_RX_END = const(3)
 _KA_TX = const(1)  # slots of the keep-alive state (keepalive.py)
 _KA_RX = const(2)
 _KA_PING_OUT = const(3)
@@ -161,12 +164,11 @@ class Session:
         self.auth_method = auth_method
         self.authenticator = authenticator
         # the parts, imported here: the module's dict keeps none of their names
-        from .rxbuf import RxBuffer
         from .txbuf import TxBuffer
         from .inflight import Inflight, HeldIds
         from .events import Event
 
-        self._rx = RxBuffer(rx_size)
+        self._rx = _rb.new(rx_size)
         self._aliases = [None] * topic_alias_maximum
         self._tx = TxBuffer(tx_size)
         self._inflight = Inflight(max_inflight)
@@ -218,7 +220,8 @@ class Session:
         kept: the next connect(clean_start=False) resends them if CONNACK says Session
         Present 1, else reports them lost (see Event)."""
         self.state = _CLOSED
-        self._rx.reset()
+        rx = self._rx
+        rx[_RX_START] = rx[_RX_END] = 0
 
     def disconnect(self, reason_code=0, props=None):
         """Queue DISCONNECT [MQTT-3.14] with reason code and props (e.g. reason string);
@@ -244,13 +247,13 @@ class Session:
         Moves a partial packet to the front first, which invalidates MESSAGE payload
         views handed out earlier.  Empty when the buffer is full of unprocessed
         packets: drain next_event() first."""
-        return self._rx.free()
+        return _rb.free(self._rx)
 
     def received(self, n, now_ms):
         """n bytes were written into recv_buffer(); any bytes count as link activity."""
         self._now = now_ms
         if n > 0:
-            self._rx.end += n
+            self._rx[_RX_END] += n
             ka = self._ka  # the link is alive, an outstanding ping answered (keepalive.py)
             ka[_KA_RX] = now_ms
             ka[_KA_PING_OUT] = False
@@ -260,7 +263,7 @@ class Session:
         Returns how many were taken (fewer when the buffer is full)."""
         n = 0
         while n < len(data):
-            mv = self._rx.free()
+            mv = _rb.free(self._rx)
             k = min(len(mv), len(data) - n)
             if not k:
                 break
@@ -289,14 +292,14 @@ class Session:
             if self._pending:
                 return self.next_event()
         rx = self._rx
-        if rx.start >= rx.end:  # nothing buffered (the usual last call of a drain)
+        if rx[_RX_START] >= rx[_RX_END]:  # nothing buffered (the usual last call of a drain)
             return None
         while self.state != _CLOSED:
             try:
-                total = rx.complete(self.max_packet_size)
+                total = _rb.complete(rx, self.max_packet_size)
                 if not total:
                     return None
-                b0 = rx.buf[rx.start]
+                b0 = rx[_RX_BUF][rx[_RX_START]]
                 ptype = b0 >> 4
                 if (ptype == _PUBREC or ptype == _PUBREL or (ptype == _PUBLISH and b0 & 6)) \
                         and not self._tx.room(_ACK_ROOM):
@@ -309,9 +312,9 @@ class Session:
                         continue
                 if ptype == _AUTH and self._tx.tail != self._tx.head:
                     return None  # the AUTH answer gets the whole buffer: flush first
-                if _in.handle(self, ptype, _p.decode(rx.take(total))):
+                if _in.handle(self, ptype, _p.decode(_rb.take(rx, total))):
                     return self._ev
-            except ProtocolError as e:
+            except _p.ProtocolError as e:  # (looked up only when raised)
                 return _in.fail(self, e)
         return None
 
