@@ -32,6 +32,10 @@ _CLOSED = const(0)
 _CONNECTING = const(1)
 _ESTABLISHED = const(2)
 
+_H_IDS = const(1)  # slots of the held-ids list (inbound.py)
+_H_COUNT = const(2)
+_H_POS = const(3)
+_H_N = const(5)
 _RX_START = const(2)  # slots of the receive buffer's list (rxbuf.py)
 _RX_END = const(3)
 _KA_PERIOD = const(0)  # slots of the keep-alive state (keepalive.py)
@@ -66,7 +70,11 @@ def start(s, now_ms, clean_start):
     rx = s._rx  # the receive buffer's list (rxbuf.py): start and end
     rx[_RX_START] = rx[_RX_END] = 0
     s._tx.reset()
-    s._held.reset_acks()
+    held = s._held  # acks not written are gone with the old connection (inbound.py)
+    pos = held[_H_POS]
+    for i in range(len(pos)):
+        pos[i] = -1
+    held[_H_N] = 0
     if s._aout:
         s._aout.reset(0)  # outbound aliases only after CONNACK [MQTT-3.3.2-7]
     s._inflight.mark_resend()  # resent if the session is present
@@ -191,7 +199,11 @@ def on_connack(s, pkt):
     if not s.session_present:
         # no session on the server: inbound QoS 2 ids are void, what went out
         # before is reported lost (events after CONNECTED) [MQTT-3.2.2-5]
-        s._held.clear()
+        held = s._held  # no QoS 2 id is held any more (inbound.py)
+        ids = held[_H_IDS]
+        for i in range(len(ids)):
+            ids[i] = 0
+        held[_H_COUNT] = 0
         if any(s._inflight.pid):  # a slot in use
             import mqtt5.session_lost as _sl  # lazy: only when there is something to lose
 

@@ -36,6 +36,23 @@ _UNSUBACK = const(11)
 _KA_ACK_SINCE = const(5)  # keepalive.py's slot
 _RX_BUF = const(0)  # slots of the receive buffer's list (rxbuf.py)
 _RX_START = const(2)
+# The server's view of its unacknowledged QoS 1/2 PUBLISH to us, bounded by our Receive
+# Maximum [MQTT-3.3.4-9] (a violation is 0x93 Receive Maximum exceeded): a list the
+# session keeps, [size, ids, count, pos, i, n] (functions over a list: less RAM than a
+# class, as keep alive's).  ids: inbound QoS 2 packet ids between PUBREC and PUBREL
+# [MQTT-4.3.3-10] (grown by mqtt5.qos2), count of them held; pos: where our acks
+# (PUBACK, PUBCOMP) end in the transmit stream, until they are written, n of them (-1:
+# written).  Positions are byte counts masked to 30 bits (small ints on every port).
+# Both tables grow on demand up to size entries, then entries are reused (i: the next
+# to replace).  handshake and session keep copies of the slot numbers.
+_H_SIZE = const(0)
+_H_IDS = const(1)
+_H_COUNT = const(2)
+_H_POS = const(3)
+_H_I = const(4)
+_H_N = const(5)
+_POS_MASK = const(0x3FFFFFFF)  # transmit stream positions wrap (txbuf.py)
+_POS_HALF = const(0x20000000)
 _DISCONNECT = const(14)
 _AUTH = const(15)
 
@@ -192,7 +209,7 @@ def _on_publish(s, pkt):
                 raise ProtocolError(0x93, "Receive Maximum %d exceeded" % s.receive_maximum)
             s.receive_maximum_exceeded += 1  # QoS 1 costs only its ack: tolerated
         s._tx.ack(_PUBACK, pid, 0)  # [MQTT-4.3.2-4]
-        s._held.ack_queued(s._tx.end_pos())
+        ack_queued(s._held, s._tx.end_pos())
     ev = s._ev
     ev._clear(_MESSAGE)
     ev.packet, ev.packet_id, ev.props = pkt, pid or 0, props
@@ -202,4 +219,31 @@ def _on_publish(s, pkt):
 def over_quota(s):
     """True when one more QoS 1/2 PUBLISH would exceed our Receive Maximum
     [MQTT-3.3.4-9]: held QoS 2 ids plus acks not yet written."""
-    return s._held.count + s._held.acks_pending(s._tx.spos) >= s.receive_maximum
+    held = s._held
+    return held[_H_COUNT] + acks_pending(held, s._tx.spos) >= s.receive_maximum
+
+
+def ack_queued(held, end):
+    """An ack ending at stream position end was queued."""
+    pos = held[_H_POS]
+    if held[_H_N] < len(pos):
+        pos[pos.index(-1)] = end
+    elif len(pos) < held[_H_SIZE]:
+        pos.append(end)
+    else:  # all taken (a tolerated Receive Maximum overrun): replace one, in turn
+        i = held[_H_I]
+        pos[i] = end
+        held[_H_I] = (i + 1) % len(pos)
+        return
+    held[_H_N] += 1
+
+
+def acks_pending(held, written):
+    """Acks not yet written when the stream was written up to ``written``."""
+    pos = held[_H_POS]
+    for i in range(len(pos)):
+        p = pos[i]
+        if p >= 0 and not 0 < (p - written) & _POS_MASK < _POS_HALF:
+            pos[i] = -1
+            held[_H_N] -= 1
+    return held[_H_N]

@@ -21,8 +21,6 @@ _RESEND = const(0x20000)  # went out on an earlier connection: DUP on resend
 # [MQTT-3.3.1-1], lost when the server has no session [MQTT-3.2.2-5]
 
 _MAX_PID = const(65535)
-_POS_MASK = const(0x3FFFFFFF)  # transmit stream positions wrap (small ints)
-_POS_HALF = const(0x20000000)
 
 
 class Inflight:
@@ -134,60 +132,3 @@ class Inflight:
         self.pid[i] = 0
         self.state[i] = 0
         self.topic[i] = self.payload[i] = self.props[i] = None
-
-
-class HeldIds:
-    """The server's view of its unacknowledged QoS 1/2 PUBLISH to us, bounded by our
-    Receive Maximum [MQTT-3.3.4-9] (a violation is 0x93 Receive Maximum exceeded):
-
-    - ``ids``: inbound QoS 2 packet ids between PUBREC and PUBREL [MQTT-4.3.3-10];
-    - ``pos``: where our acks (PUBACK, PUBCOMP) end in the transmit stream, until they
-      are written.  Positions are byte counts masked to 30 bits (small ints on every
-      port); an entry is dropped (-1) once the stream was written past it.
-
-    Both tables grow on demand up to ``size`` entries, then entries are reused."""
-
-    def __init__(self, size):
-        self.size = size
-        self.ids = []  # grown by mqtt5.qos2
-        self.count = 0
-        self.pos = []
-        self.i = 0
-        self.n = 0  # entries in pos
-
-    def clear(self):
-        """The server has no session: no QoS 2 id is held any more."""
-        ids = self.ids
-        for i in range(len(ids)):
-            ids[i] = 0
-        self.count = 0
-
-    def reset_acks(self):
-        """New connection: acks not written are gone with the old one."""
-        pos = self.pos
-        for i in range(len(pos)):
-            pos[i] = -1
-        self.n = 0
-
-    def ack_queued(self, end):
-        """An ack ending at stream position end was queued."""
-        pos = self.pos
-        if self.n < len(pos):
-            pos[pos.index(-1)] = end
-        elif len(pos) < self.size:
-            pos.append(end)
-        else:  # all taken (a tolerated Receive Maximum overrun): replace one, in turn
-            pos[self.i] = end
-            self.i = (self.i + 1) % len(pos)
-            return
-        self.n += 1
-
-    def acks_pending(self, written):
-        """Acks not yet written when the stream was written up to ``written``."""
-        pos = self.pos
-        for i in range(len(pos)):
-            p = pos[i]
-            if p >= 0 and not 0 < (p - written) & _POS_MASK < _POS_HALF:
-                pos[i] = -1
-                self.n -= 1
-        return self.n

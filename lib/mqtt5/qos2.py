@@ -4,7 +4,7 @@ such packet, so a node that only uses QoS 0/1 never carries it."""
 
 from ._compat import const
 from .errors import ProtocolError
-from .inbound import complete, over_quota
+from .inbound import complete, over_quota, ack_queued
 
 _PUBLISH_DONE = const(3)
 _WAIT_PUBREC = const(2)
@@ -20,6 +20,8 @@ _PUBCOMP = const(7)
 # on a 32-bit port
 _SLACK = const(512)
 _KA_ACK_SINCE = const(5)  # keepalive.py's slot
+_H_IDS = const(1)  # slots of the held-ids list (inbound.py)
+_H_COUNT = const(2)
 
 
 def on_ack(s, ptype, pkt):
@@ -59,7 +61,7 @@ def on_ack(s, ptype, pkt):
         held = release(s._held, pid)
         s._tx.ack(_PUBCOMP, pid, 0 if held else 0x92)
         if held:  # unacknowledged for the server until the PUBCOMP is written
-            s._held.ack_queued(s._tx.end_pos())
+            ack_queued(s._held, s._tx.end_pos())
         return False
 
 
@@ -68,19 +70,19 @@ def on_publish(s, pid):
     repeat of one held (acknowledged again, never delivered twice [MQTT-4.3.3-10]).
     The caller checked room for the ack."""
     held = s._held
-    if pid in held.ids:
+    if pid in held[_H_IDS]:
         s._tx.ack(_PUBREC, pid, 0)
         return False
     if over_quota(s):  # [MQTT-3.3.4-9]
-        if s.strict_receive_maximum or held.count >= s.receive_maximum + _SLACK:
+        if s.strict_receive_maximum or held[_H_COUNT] >= s.receive_maximum + _SLACK:
             raise ProtocolError(0x93, "Receive Maximum %d exceeded" % s.receive_maximum)
         s.receive_maximum_exceeded += 1  # tolerated, within a bound: the table grows
-    ids = held.ids  # fewer held than receive_maximum: a free entry, or room for one
-    if held.count < len(ids):
+    ids = held[_H_IDS]  # fewer held than receive_maximum: a free entry, or room for one
+    if held[_H_COUNT] < len(ids):
         ids[ids.index(0)] = pid
     else:
         ids.append(pid)
-    held.count += 1
+    held[_H_COUNT] += 1
     s._tx.ack(_PUBREC, pid, 0)  # ownership taken [MQTT-4.3.3-8]
     return True
 
@@ -88,9 +90,9 @@ def on_publish(s, pid):
 def release(held, pid):
     """The id `pid` is no longer held (PUBREL, or a message its handler could not
     take); False when it was not."""
-    ids = held.ids
+    ids = held[_H_IDS]
     if pid not in ids:
         return False
     ids[ids.index(pid)] = 0
-    held.count -= 1
+    held[_H_COUNT] -= 1
     return True

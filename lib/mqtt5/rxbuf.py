@@ -22,11 +22,11 @@ from mqtt5.errors import ProtocolError
 
 INITIAL = const(128)  # first size of both buffers (a sensor's packets are a few dozen bytes)
 
-_BUF = const(0)  # slots of the list (the session and inbound keep copies)
-_MV = const(1)
-_START = const(2)
-_END = const(3)
-_CAP = const(4)
+_RX_BUF = const(0)  # slots of the list (the session and inbound keep copies)
+_RX_MV = const(1)
+_RX_START = const(2)
+_RX_END = const(3)
+_RX_CAP = const(4)
 
 
 def new(cap):
@@ -40,52 +40,52 @@ def free(rx):
     partial packet fills the buffer, after growing it for that packet.  Empty when
     the buffer is full of complete packets (drain them) or the head packet cannot fit
     the cap (complete() refuses it)."""
-    s, e = rx[_START], rx[_END]
+    s, e = rx[_RX_START], rx[_RX_END]
     if s:
         if s < e:  # overlapping move: memmove on both runtimes
-            rx[_MV][0:e - s] = rx[_MV][s:e]
+            rx[_RX_MV][0:e - s] = rx[_RX_MV][s:e]
         e -= s
-        rx[_START], rx[_END] = 0, e
+        rx[_RX_START], rx[_RX_END] = 0, e
     if e == 0:
-        return rx[_MV]  # whole view when empty: no allocation
-    if e == len(rx[_BUF]) < rx[_CAP]:
+        return rx[_RX_MV]  # whole view when empty: no allocation
+    if e == len(rx[_RX_BUF]) < rx[_RX_CAP]:
         # Filled by one packet's head: reallocate to min(cap, max(2 * size, its
         # total)), or its total when the heap has no larger block, unless it is
         # complete or cannot fit the cap (garbage: complete() refuses it)
         try:
-            total = frame(rx[_BUF], 0, e, None)
+            total = frame(rx[_RX_BUF], 0, e, None)
         except ProtocolError:
             total = 0
-        if e < total <= rx[_CAP]:
-            grown = min(rx[_CAP], max(2 * e, total))
+        if e < total <= rx[_RX_CAP]:
+            grown = min(rx[_RX_CAP], max(2 * e, total))
             try:
                 b = bytearray(grown)
             except MemoryError:  # a fragmented heap may still hold a block of total
                 if grown == total:
                     raise
                 b = bytearray(total)
-            b[0:e] = rx[_MV][0:e]
-            rx[_BUF] = b
-            rx[_MV] = memoryview(b)
-    return rx[_MV][e:]
+            b[0:e] = rx[_RX_MV][0:e]
+            rx[_RX_BUF] = b
+            rx[_RX_MV] = memoryview(b)
+    return rx[_RX_MV][e:]
 
 
 def complete(rx, max_size):
     """Length of the complete packet at the head, or 0 while it is incomplete.
     ProtocolError 0x81 (bad length, or a first byte no packet starts with: not
     waiting for the rest of garbage) or 0x95 (over max_size) from wire.frame."""
-    s, e = rx[_START], rx[_END]
+    s, e = rx[_RX_START], rx[_RX_END]
     if s >= e:
         return 0
-    total = frame(rx[_BUF], s, e, max_size)
+    total = frame(rx[_RX_BUF], s, e, max_size)
     if 0 < total <= e - s:
         return total
-    check_first(rx[_BUF][s])  # still arriving: refuse a bad first byte now
+    check_first(rx[_RX_BUF][s])  # still arriving: refuse a bad first byte now
     return 0
 
 
 def take(rx, total):
     """The head packet of length total as a memoryview; advances past it."""
-    s = rx[_START]
-    rx[_START] = s + total
-    return rx[_MV][s:s + total]
+    s = rx[_RX_START]
+    rx[_RX_START] = s + total
+    return rx[_RX_MV][s:s + total]

@@ -46,6 +46,7 @@ _ESTABLISHED = const(2)
 _ACK_ROOM = const(8)  # txbuf.ACK_ROOM
 _WAIT_SUBACK = const(4)
 _WAIT_UNSUBACK = const(5)
+_H_N = const(5)  # slot of the held-ids list (inbound.py)
 _RX_BUF = const(0)  # slots of the receive buffer's list (rxbuf.py)
 _RX_START = const(2)
 _RX_END = const(3)
@@ -165,14 +166,14 @@ class Session:
         self.authenticator = authenticator
         # the parts, imported here: the module's dict keeps none of their names
         from .txbuf import TxBuffer
-        from .inflight import Inflight, HeldIds
+        from .inflight import Inflight
         from .events import Event
 
         self._rx = _rb.new(rx_size)
         self._aliases = [None] * topic_alias_maximum
         self._tx = TxBuffer(tx_size)
         self._inflight = Inflight(max_inflight)
-        self._held = HeldIds(receive_maximum)
+        self._held = [receive_maximum, [], 0, [], 0, 0]  # held ids, unwritten acks (inbound.py)
         self._aout = None  # outbound aliases (aliases.py): loaded only when asked for
         if topic_alias_out:
             from .aliases import OutAliases
@@ -339,8 +340,9 @@ class Session:
             ka[_KA_TX] = self._now
             if ka[_KA_ACK_TIMEOUT] and ka[_KA_ACK_SINCE] is None and self._inflight.awaiting():
                 ka[_KA_ACK_SINCE] = self._now  # an acknowledgement is awaited from now
-            if self._held.n:
-                self._held.acks_pending(self._tx.spos)  # forget acks now written
+            held = self._held
+            if held[_H_N]:
+                _in.acks_pending(held, self._tx.spos)  # forget acks now written
             if self._inflight.queued:
                 self._tx.blocked = False
                 _out.pump(self)  # room for the resend backlog

@@ -19,7 +19,7 @@ from .rxbuf import INITIAL
 
 _TOO_LARGE = const(0x95)  # what the codec raises when a packet does not fit a buffer
 ACK_ROOM = const(8)  # one ack with a reason code and no props is 5 bytes
-_POS_MASK = const(0x3FFFFFFF)  # stream positions (see inflight.HeldIds)
+_POS_MASK = const(0x3FFFFFFF)  # stream positions (see the held ids in inbound.py)
 _TOPICS = const(4)  # str topics whose UTF-8 is kept (by identity)
 
 
