@@ -35,11 +35,10 @@
 
 import asyncio
 
-from ._compat import Signal, monotonic_ms, sleep_ms
-from .backoff import (BASE_MS, CAP_MS, FACTOR, FATAL, FATAL_CODES, REDIRECT,  # noqa: F401
-                      REDIRECT_CODES, TRANSIENT, classify, delay_ms, reason_key)
+from ._compat import Signal, const, monotonic_ms, sleep_ms
+import mqtt5.backoff as _b
 from .errors import MQTTError
-from .offline import OfflineQueue, DROP_OLDEST, pause, until_closed
+import mqtt5.offline as _off
 from .transport import parse_url
 
 # supervisor states (public)
@@ -48,7 +47,18 @@ CONNECTING = 1
 UP = 2
 STOPPED = 3  # stopped by stop() or by a fatal refusal without fatal_backoff_ms
 
-_MAX_HOPS = 3  # redirects followed in a row before backing off
+_MAX_HOPS = const(3)  # redirects followed in a row before backing off
+
+
+def __getattr__(name):
+    # mqtt5.backoff's public names, also names of this module (classify, reason_key,
+    # FATAL, REDIRECT, TRANSIENT, their codes, the backoff defaults), and the offline
+    # queue's (OfflineQueue, DROP_OLDEST ...): resolved on use, so the node's module
+    # dict keeps none of them
+    try:
+        return getattr(_b, name)
+    except AttributeError:
+        return getattr(_off, name)
 
 
 class Stats:
@@ -100,10 +110,10 @@ class Supervisor:
     messages the session lost in flight), ahead of publishes made while down.
     """
 
-    def __init__(self, client, urls, base_ms=BASE_MS, factor=FACTOR, cap_ms=CAP_MS,
+    def __init__(self, client, urls, base_ms=_b.BASE_MS, factor=_b.FACTOR, cap_ms=_b.CAP_MS,
                  stable_ms=60000, fatal_backoff_ms=None, clean_start_first=True,
                  on_state=None, rand=None, queue_count=32, queue_bytes=8192,
-                 queue_policy=DROP_OLDEST, birth=None):
+                 queue_policy=_off.DROP_OLDEST, birth=None):
         if isinstance(urls, str):
             urls = [urls]
         if not urls:
@@ -119,7 +129,7 @@ class Supervisor:
         if rand is None:
             import random as rand
         self.rand = rand
-        self.queue = OfflineQueue(queue_count, queue_bytes, queue_policy,
+        self.queue = _off.OfflineQueue(queue_count, queue_bytes, queue_policy,
                                   client._wmax)
         import mqtt5.drain as _drain  # the client's supervised half (drain.py)
         _drain.supervise(client, self.queue)
@@ -265,7 +275,7 @@ class Supervisor:
             refused = await self._restore(present)  # before anything new goes out
         except Exception as e:  # refused, socket error, timeout, lost meanwhile
             c._close(e)
-            _count(self.stats.failures, reason_key(e))
+            _count(self.stats.failures, _b.reason_key(e))
             if isinstance(e, (ValueError, TypeError)):
                 self._halt(e)  # a bad URL or client option: no retry can fix it
                 return False
@@ -282,23 +292,23 @@ class Supervisor:
         _drain.start(c)  # lost in-flight messages first, then the offline queue
         self._set(UP, refused)
         self._up.set()
-        err, up_ms = await until_closed(self.queue, c)
+        err, up_ms = await _off.until_closed(self.queue, c)
         self._up.clear()
         st.last_up_ms = up_ms
         if up_ms >= self.stable_ms:
             self._attempt = 0  # that link was stable: start the backoff again
         if self._stop:
             return True
-        _count(st.links_lost, reason_key(err))
+        _count(st.links_lost, _b.reason_key(err))
         self._set(DOWN, err)
         return await self._after_failure(err)
 
     async def _after_failure(self, err):
         # Classify and wait; False when the supervisor must stop.
         code = getattr(err, "reason_code", None)
-        kind = classify(code)
+        kind = _b.classify(code)
         # the Server Reference of the CONNACK / DISCONNECT (spec 4.11)
-        ref = self._followed(self.client.session.server_reference) if kind == REDIRECT else None
+        ref = self._followed(self.client.session.server_reference) if kind == _b.REDIRECT else None
         self._set(DOWN, err)  # (a redirect too: on_state hears why, then where to)
         if ref and self._hops < _MAX_HOPS:
             if code == 0x9D and not self._via_ref:
@@ -309,15 +319,15 @@ class Supervisor:
             return not self._stop  # try the reference at once
         # (more than _MAX_HOPS redirects in a row: servers sending us in a circle,
         # back off like any transient refusal)
-        if kind == FATAL:
+        if kind == _b.FATAL:
             if self.fatal_backoff_ms is None:
                 self._halt(err)
                 return False
-            await pause(self.queue, self.fatal_backoff_ms)
+            await _off.pause(self.queue, self.fatal_backoff_ms)
             return not self._stop
         # Always jittered, the first retry too: a fleet that lost the same broker
         # must not come back in lock step.
-        await pause(self.queue, delay_ms(self._attempt, self.rand, self.base_ms,
+        await _off.pause(self.queue, _b.delay_ms(self._attempt, self.rand, self.base_ms,
                                          self.factor, self.cap_ms))
         self._attempt += 1
         self._hops = 0
