@@ -2,8 +2,13 @@
 #   drain:   asyncio.create_task(_drainer) fails (mqtt5.drain.start)
 #   connect: asyncio.create_task(_writer) fails (Client.connect)
 #   until:   asyncio.wait_for in mqtt5.offline.until_closed fails
+#   report:  the state callback fails for lack of heap when the link drops, and so does
+#            showing why (print_exception in mqtt5.message._report), twice: the second
+#            time inside run()'s own recovery from the first
 import asyncio
 import sys
+
+import mqtt5.message as _msg
 
 from client_util import args, emit, failing, main
 from mqtt5 import Client, Supervisor
@@ -20,18 +25,24 @@ NAME = {"drain": "_drainer", "connect": "_writer"}.get(MODE)
 
 asyncio.create_task = failing(_ct, ARM, lambda coro: NAME and NAME in repr(coro))
 asyncio.wait_for = failing(_wf, ARM, lambda aw, t: MODE == "until" and "wait_closed" in repr(aw))
+_msg.print_exception = failing(_msg.print_exception, ARM, lambda e: MODE == "report")
 got = []
+
+
+def on_state(sup, state, reason):  # a node's callback: it needs the heap too
+    if MODE == "report" and ARM[0] and state == 0:  # DOWN
+        raise MemoryError("injected: the callback")
 
 
 async def run():
     a = Client("sup-" + TAG, keepalive=5, session_expiry=60)
-    sup = Supervisor(a, URL, base_ms=50, cap_ms=200)
+    sup = Supervisor(a, URL, base_ms=50, cap_ms=200, on_state=on_state)
     await sup.subscribe(BASE + "/t", qos=1, handler=lambda m: got.append(bytes(m.payload)))
     task = sup.start()
     await sup.wait_up(5000)
     rc = await _wf(a.publish(BASE + "/t", b"before", qos=1), 3)
     emit(step="before", rc=rc)
-    ARM[0] = 1
+    ARM[0] = 2 if MODE == "report" else 1
     a._close(OSError(104, "kicked"))  # the link drops (as ECONNRESET from the reader)
     await asyncio.sleep(1.5)
     try:
@@ -47,7 +58,7 @@ async def run():
     except Exception as e:
         rc = repr(e)
     emit(step="later", rc=rc, state=sup.state, up=a.is_connected, task_done=task.done(),
-         queued=sup.queue.n)
+         queued=sup.queue.n, unshown=_msg._shown[1])
     if task.done():
         try:
             task.result() if hasattr(task, "result") else await task

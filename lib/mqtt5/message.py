@@ -248,7 +248,11 @@ def _report(e):
         _shown[1] += 1
         return
     n = _shown[1]
-    print("mqtt5: handler error" + (" (%d more since the last shown)" % n if n else ""))
-    print_exception(e)
+    try:
+        print("mqtt5: handler error" + (" (%d more since the last shown)" % n if n else ""))
+        print_exception(e)
+    except MemoryError:  # no heap to show it (a full heap): counted, the caller goes on
+        _shown[1] = n + 1
+        return
     _shown[0] = t
     _shown[1] = 0

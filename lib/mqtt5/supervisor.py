@@ -394,6 +394,9 @@ class Supervisor:
             try:
                 cb(self, state, reason)
             except Exception as e:  # the supervisor goes on; the bug is shown, not hidden
-                from .message import _report
+                try:
+                    from .message import _report
 
-                _report(e)
+                    _report(e)
+                except MemoryError:  # no heap even to show it: run() must go on
+                    pass
