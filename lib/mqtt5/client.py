@@ -96,8 +96,7 @@ class Client(Link):
         if self._t is not None:
             raise MQTTError("already connected")
         self._opening = 1  # disconnect() meanwhile clears it
-        # (asyncio and the transport imported where used: names client's dict need not keep)
-        import asyncio
+        import asyncio  # (here: names the module's dict need not keep)
         from .transport import open_transport
 
         t = await open_transport(url, self.connect_timeout_ms, self.tls)

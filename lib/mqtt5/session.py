@@ -57,11 +57,8 @@ _KA_ACK_TIMEOUT = const(4)
 _KA_ACK_SINCE = const(5)
 
 
-# Public names, resolved on first use (a node that never names them keeps none): the
-# event kinds and session states (mqtt5.events says what each means), and the
-# subscription options [MQTT-3.8.3.1] for subscribe(): NO_LOCAL, RETAIN_AS_PUBLISHED,
-# and RETAIN_HANDLING_SHIFT (retain handling 0 send retained, 1 only if new
-# subscription, 2 never).
+# Public names resolved on first use: event kinds and states (see mqtt5.events), and
+# subscribe()'s options [MQTT-3.8.3.1] (retain handling 0 always, 1 if new, 2 never)
 _NAMES = ("CONNECTED=1 MESSAGE=2 PUBLISH_DONE=3 SUBSCRIBED=4 UNSUBSCRIBED=5 "
           "DISCONNECTED=6 LINK_DEAD=7 ERROR=8 REAUTHENTICATED=9 CLOSED=0 CONNECTING=1 "
           "ESTABLISHED=2 NO_LOCAL=0x04 RETAIN_AS_PUBLISHED=0x08 RETAIN_HANDLING_SHIFT=4")
@@ -164,8 +161,7 @@ class Session:
             raise ValueError("auth_method and authenticator go together")
         self.auth_method = auth_method
         self.authenticator = authenticator
-        # the parts, imported here: the module's dict keeps none of their names
-        from .txbuf import TxBuffer
+        from .txbuf import TxBuffer  # (imported here: the module's dict keeps no name)
         from .inflight import Inflight
         from .events import Event
 

@@ -51,10 +51,8 @@ _MAX_HOPS = const(3)  # redirects followed in a row before backing off
 
 
 def __getattr__(name):
-    # mqtt5.backoff's public names, also names of this module (classify, reason_key,
-    # FATAL, REDIRECT, TRANSIENT, their codes, the backoff defaults), and the offline
-    # queue's (OfflineQueue, DROP_OLDEST ...): resolved on use, so the node's module
-    # dict keeps none of them
+    # backoff's and the offline queue's public names (classify, FATAL, DROP_OLDEST ...),
+    # resolved on use as this module's: the node's module dict keeps none of them
     try:
         return getattr(_b, name)
     except AttributeError:
