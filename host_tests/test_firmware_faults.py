@@ -579,8 +579,13 @@ def test_credentials_are_withheld_over_plain_tcp_to_another_host(runtime, tmp_pa
     class Remote:
         pass
     Remote.url = url
+    # at rest (RESTING) when Ctrl-C comes: the PyPI unix port raises Ctrl-C from its
+    # signal handler, and with readings every 500 ms it can land in an allocation (CI
+    # at dc89357: the node ended without its goodbye). 10 loaded runs of 32 each: 2 of
+    # 320 failed so (one ended silently, one hung in the qstr lock), 0 of 320 at rest
     node = NodeProc(runtime, Remote, tmp_path,
-                    dict(FAST, username="node", password="Plain-Secret"), "plain-" + runtime)
+                    dict(FAST, username="node", password="Plain-Secret", **RESTING),
+                    "plain-" + runtime)
     try:
         node.wait_log("credentials withheld: %s is plain TCP" % url)
         assert "Plain-Secret" not in node.output
