@@ -6,7 +6,7 @@ the Response Topic with the same Correlation Data: a JSON object with ``rc``
 (result code, below), ``msg`` (short text) and the command's data. A request
 without a usable Response Topic (none, empty, or with a wildcard) is dropped and
 counted; a request (same command topic, Response Topic and Correlation Data) seen
-among the last REMEMBER is answered again with the same answer, not executed twice
+among the last few (_REMEMBER) is answered again with the same answer, not executed twice
 (mqtt5.Responder), unless that answer was rc 5 (failed: a retry runs again).
 """
 
@@ -17,24 +17,25 @@ import json
 import board
 from app import VERSION
 from mqtt5 import Responder
-from mqtt5._compat import sleep_ms, ticks_add, ticks_diff, ticks_ms
+from mqtt5._compat import const, sleep_ms, ticks_add, ticks_diff, ticks_ms
 
-OK = 0
-MALFORMED = 1  # payload not UTF-8 JSON object
-UNKNOWN = 2  # no such command
-BAD_ARGS = 3  # unknown argument, wrong type or range
-TOO_LARGE = 4  # payload over MAX_BYTES
-FAILED = 5  # valid, but it could not be done (e.g. the file system failed)
+_OK = const(0)
+_MALFORMED = const(1)  # payload not UTF-8 JSON object
+_UNKNOWN = const(2)  # no such command
+_BAD_ARGS = const(3)  # unknown argument, wrong type or range
+_TOO_LARGE = const(4)  # payload over _MAX_BYTES
+_FAILED = const(5)  # valid, but it could not be done (e.g. the file system failed)
 
-MAX_BYTES = 512
-MAX_ANSWER = 1792  # at most, whatever the limits below leave
+_MAX_BYTES = const(512)
+_MAX_ANSWER = const(1792)  # at most, whatever the limits below leave
 TX_SIZE = 2048  # the client's transmit buffer (main.py): the largest packet it sends
-_TX_FREE = 32  # of which the session keeps this much free (mqtt5.outbound _RESERVE)
-_OVERHEAD = 48  # a PUBLISH's bytes beside its payload, Response Topic and Correlation Data
-MAX_BUSY = 4  # requests answered at once
-MAX_WAITING = 8  # more wait their turn (a reconnect delivers an outage's backlog at once);
+_TX_FREE = const(32)  # of which the session keeps this much free (mqtt5.outbound _RESERVE)
+_OVERHEAD = const(48)  # a PUBLISH's bytes beside its payload, Response Topic and Correlation Data
+_MAX_BUSY = const(4)  # requests answered at once
+_MAX_WAITING = const(8)  # more wait their turn (a reconnect delivers an outage's backlog at once);
 # beyond that they are dropped and counted (commands_dropped)
-REMEMBER = 4  # answers kept for replay: up to ~1 KB each (get_config), so few on a 64 KiB heap
+# answers kept for replay: up to ~1 KB each (get_config), so few on a 64 KiB heap
+_REMEMBER = const(4)
 # keys that take effect only after a reboot (the others apply at once)
 _LIVE = ("sensors", "stats_interval_ms", "event_expiry_s", "broker_timeout_s")
 # keys set_config refuses: whoever may publish commands could send the node, and its
@@ -79,10 +80,10 @@ class Commands:
         self.blink_end = 0  # ticks when identify's blinking ends
         self.blinker = None  # its task (one, however many identify requests)
         self.rebooting = False
-        self.rc = OK  # of the last answer (handle())
+        self.rc = _OK  # of the last answer (handle())
         self.responder = Responder(app.sup, app.base + "/cmd/+", self.handle, qos=1,
-                                   remember=REMEMBER, max_busy=MAX_BUSY,
-                                   max_waiting=MAX_WAITING, keep=self.keep,
+                                   remember=_REMEMBER, max_busy=_MAX_BUSY,
+                                   max_waiting=_MAX_WAITING, keep=self.keep,
                                    content_type="application/json", payload_format_indicator=1)
 
     async def start(self):
@@ -101,12 +102,12 @@ class Commands:
             print("node: commands dropped since boot: %d without a usable Response Topic, "
                   "%d beyond %d at once and %d waiting, %d answers not sent (refused by the "
                   "broker, no room even for rc 5, or no heap for it)"
-                  % (r.ignored, r.busy, MAX_BUSY, MAX_WAITING, r.failed))
+                  % (r.ignored, r.busy, _MAX_BUSY, _MAX_WAITING, r.failed))
 
     def keep(self, answer):
         """Whether the Responder replays `answer` to a retry: not rc 5 (the file system
         or the heap failed, the answer did not fit): a retry runs again."""
-        return self.rc != FAILED
+        return self.rc != _FAILED
 
     def handle(self, msg):
         """Run one request; returns the answer (JSON text). Never raises."""
@@ -114,8 +115,8 @@ class Commands:
         data = msg.payload
         print("node: <- cmd %s (%d B)" % (name, len(data)))
         try:
-            if len(data) > MAX_BYTES:
-                rc, out = TOO_LARGE, _answer(TOO_LARGE, "payload over %d bytes" % MAX_BYTES)
+            if len(data) > _MAX_BYTES:
+                rc, out = _TOO_LARGE, _answer(_TOO_LARGE, "payload over %d bytes" % _MAX_BYTES)
             else:
                 rc, out = self._run(name, data)
             # the answer's PUBLISH must fit the transmit buffer and the broker's Maximum
@@ -123,7 +124,7 @@ class Commands:
             # queue's max_bytes (a supervised QoS 1 publish goes through it)
             rt = len((msg.response_topic or "").encode())
             room = _OVERHEAD + rt + len(msg.correlation_data or b"")
-            top = min(MAX_ANSWER, TX_SIZE - _TX_FREE - room)
+            top = min(_MAX_ANSWER, TX_SIZE - _TX_FREE - room)
             if msg.qos:
                 top = min(top, self.app.sup.queue.max_bytes - rt)
             mps = self.app.client.session.server_max_packet_size
@@ -132,11 +133,11 @@ class Commands:
             # bytes, not characters: MicroPython's JSON keeps non-ASCII text as UTF-8
             n = len(out) if len(out) * 4 <= top else len(out.encode())
             if n > top:
-                rc, out = FAILED, _answer(FAILED, "answer of %d bytes is over %d"
+                rc, out = _FAILED, _answer(_FAILED, "answer of %d bytes is over %d"
                                           % (n, max(top, 0)))
         except MemoryError:  # a full or fragmented heap: answer small, keep running
             gc.collect()
-            rc, out = FAILED, '{"rc": %d, "msg": "out of memory"}' % FAILED
+            rc, out = _FAILED, '{"rc": %d, "msg": "out of memory"}' % _FAILED
         if rc:
             self.errors += 1
         else:
@@ -156,27 +157,27 @@ class Commands:
                 strictjson.check(data)
                 a = json.loads(data.decode())
         except UnicodeError:
-            return MALFORMED, _answer(MALFORMED, "payload is not UTF-8 text")
+            return _MALFORMED, _answer(_MALFORMED, "payload is not UTF-8 text")
         except ValueError as e:
-            return MALFORMED, _answer(MALFORMED, "payload is not JSON: %s" % e)
+            return _MALFORMED, _answer(_MALFORMED, "payload is not JSON: %s" % e)
         if not isinstance(a, dict):
-            return MALFORMED, _answer(MALFORMED, "payload is not a JSON object")
+            return _MALFORMED, _answer(_MALFORMED, "payload is not a JSON object")
         fn = getattr(self, "cmd_" + name, None) if name.isalpha() or "_" in name else None
         if fn is None:
-            return UNKNOWN, _answer(UNKNOWN, "unknown command %r" % name)
+            return _UNKNOWN, _answer(_UNKNOWN, "unknown command %r" % name)
         try:
-            return OK, fn(a)
+            return _OK, fn(a)
         except _Bad as e:
-            return BAD_ARGS, _answer(BAD_ARGS, str(e))
+            return _BAD_ARGS, _answer(_BAD_ARGS, str(e))
         except ValueError as e:  # config.ConfigError names the key
-            return BAD_ARGS, _answer(BAD_ARGS, str(e))
+            return _BAD_ARGS, _answer(_BAD_ARGS, str(e))
         except Exception as e:  # the node keeps running
-            return FAILED, _answer(FAILED, "failed: %r" % (e,))
+            return _FAILED, _answer(_FAILED, "failed: %r" % (e,))
 
     # ---- the commands ----------------------------------------------------------------
     def cmd_ping(self, a):
         _args(a, ())
-        return _answer(OK, "pong", {"fw": VERSION, "uptime_s": self.app.uptime_s()})
+        return _answer(_OK, "pong", {"fw": VERSION, "uptime_s": self.app.uptime_s()})
 
     def cmd_get_state(self, a):
         _args(a, ())
@@ -186,7 +187,7 @@ class Commands:
             unit, exp = board.SENSORS[app.names[i]]
             sensors[app.names[i]] = {"value": app.value[i], "exp": exp, "unit": unit,
                                      "seq": app.seq[i], "interval_ms": app.scfg[i]["interval_ms"]}
-        return _answer(OK, "ok", {"sensors": sensors, "stats": app.stats()})
+        return _answer(_OK, "ok", {"sensors": sensors, "stats": app.stats()})
 
     def cmd_set_interval(self, a):
         _args(a, ("sensor", "interval_ms"))
@@ -206,12 +207,12 @@ class Commands:
         else:
             raise _Bad("sensor: expected one of %s or 'stats'" % ", ".join(sorted(board.SENSORS)))
         self._save(change)
-        return _answer(OK, "interval of %s is %d ms" % (name, iv))
+        return _answer(_OK, "interval of %s is %d ms" % (name, iv))
 
     def cmd_get_config(self, a):
         _args(a, ())
         import config
-        return _answer(OK, "ok", {"config": config.mask(self.app.cfg),
+        return _answer(_OK, "ok", {"config": config.mask(self.app.cfg),
                                   "source": self.app.config_source})
 
     def cmd_set_config(self, a):
@@ -226,7 +227,7 @@ class Commands:
         # request or an earlier one); a key set back to its running value waits for nothing
         boot = self.app.booted
         later = sorted(k for k in new if k not in _LIVE and new[k] != boot[k])
-        return _answer(OK, "saved" + (", reboot to apply: " + ", ".join(later) if later else ""),
+        return _answer(_OK, "saved" + (", reboot to apply: " + ", ".join(later) if later else ""),
                        {"reboot_needed": later})
 
     def cmd_identify(self, a):
@@ -239,14 +240,14 @@ class Commands:
             self.blinker = asyncio.create_task(self._blink())
         elif ticks_diff(end, self.blink_end) > 0:  # one blinker, however many requests
             self.blink_end = end
-        return _answer(OK, "identifying for %d s" % s)
+        return _answer(_OK, "identifying for %d s" % s)
 
     def cmd_reboot(self, a):
         _args(a, ())
         if not self.rebooting:  # (a burst of reboots: one)
             self.rebooting = True
             self.app.tasks.append(asyncio.create_task(self._reboot()))
-        return _answer(OK, "rebooting")
+        return _answer(_OK, "rebooting")
 
     # ---- helpers ---------------------------------------------------------------------
     def _save(self, changes):

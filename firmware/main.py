@@ -18,11 +18,8 @@ import asyncio
 
 import board
 import keeper
-from app import VERSION, App, log, why
-from commands import TX_SIZE, Commands
-from mqtt5 import Client, Will
-from mqtt5._compat import Signal
-from mqtt5.supervisor import CONNECTING, DOWN, FATAL, STOPPED, UP, Supervisor, classify
+from app import VERSION, log, why
+import mqtt5.supervisor as _sv  # its states; what only Node() uses is imported there
 
 def _loopback(host):
     # this host by name or address: localhost, 127.0.0.0/8, ::1 (nothing that only
@@ -60,6 +57,12 @@ class Node:
     """The client, its supervisor, the app tasks and the command handlers."""
 
     def __init__(self, cfg, source, gone=None):
+        from app import App
+        from commands import TX_SIZE, Commands
+        from mqtt5 import Client, Will
+        from mqtt5._compat import Signal
+        from mqtt5.supervisor import Supervisor
+
         self.cfg = cfg
         self.gone = gone or []  # sensors the config names that the board has no more
         self.device_id = cfg["device_id"] or board.unique_id()
@@ -95,17 +98,17 @@ class Node:
 
     def _on_state(self, sup, state, reason):
         linked = self.app.linked  # a link ends (App.link clears it), not an attempt
-        if state == UP:  # before the app's "online", which comes last
+        if state == _sv.UP:  # before the app's "online", which comes last
             log("connected to %s" % sup.url)
             if reason is not None:  # the broker refused <base>/cmd/+: nothing is answered
                 log("commands off: %s" % reason)
         keeper.on_state(self.app, state, reason)  # first: it reads app.linked
         self.app.link(state, reason)
-        if state == CONNECTING:
+        if state == _sv.CONNECTING:
             log("link connecting to %s" % sup.url)
-        elif state == DOWN and reason is not None:
+        elif state == _sv.DOWN and reason is not None:
             code = getattr(reason, "reason_code", None)
-            if classify(code) == FATAL:
+            if _sv.classify(code) == _sv.FATAL:
                 log("link refused (%s): fatal, next try in %d s"
                     % (reason, self.cfg["fatal_backoff_s"]))
             else:
@@ -120,7 +123,7 @@ class Node:
                         "as %r? Two boards with one device_id take the link from each "
                         "other, and Mosquitto before 2.0.15 does not say so. If not, see "
                         "the broker's log" % (sup.stable_ms // 1000, self.device_id))
-        elif state == STOPPED:  # stop(), or a bad option found only at connect
+        elif state == _sv.STOPPED:  # stop(), or a bad option found only at connect
             log("link stopped" + (" (%s)" % why(reason) if reason is not None else ""))
 
     def _closed_unstable(self, sup, reason):
