@@ -1,6 +1,7 @@
 """Where a connected client's heap goes, object by object, on the 32-bit frozen build.
 
     .venv/bin/python bench/heapmap.py            # Markdown tables on stdout
+    .venv/bin/python bench/heapmap.py --node     # the same for the whole node after boot
 
 Runs bench/workloads/heapmap_probe.py on ``micropython-m32-frozen`` (the library
 frozen in, as on a board) against a Mosquitto it starts.  The probe prints
@@ -12,6 +13,12 @@ mqtt5 module dict, class dict and the two big instances hold: MicroPython grows 
 through fixed sizes (2, 4, 6, 8, 10, 12, 17, 23, 29, 37, 47, ...) only once it is full,
 so its table costs 8 bytes a slot of the next size up (py/map.c).  Issue 11 reads its
 after-connect figure from `make bench`; this says what that figure is made of.
+
+With ``--node`` the probe runs the whole node instead: the firmware
+boots as a flashed board does (the unix board, the bench's node config), runs for a
+few seconds, and the objects new against the asyncio map are the node's (the smallest of
+four maps 0.25 s apart, between its messages); every module
+loaded after asyncio (library, firmware, board) has its dict listed.
 """
 
 import json
@@ -26,6 +33,10 @@ from broker import Broker  # noqa: E402
 from runtimes import M32_FROZEN, run  # noqa: E402
 
 PROBE = os.path.join(ROOT, "bench", "workloads", "heapmap_probe.py")
+# the bench's whole-node config (bench/workloads/node.py): short intervals, an event
+NODE_CONFIG = {"sensors": {"temperature": {"interval_ms": 500, "high": 1},
+                           "humidity": {"interval_ms": 700}},
+               "stats_interval_ms": 1000, "watchdog_ms": 0}
 BLOCK = 16  # bytes per GC block on a 32-bit port
 SLOT = 8  # a dict slot: key and value, 4 bytes each
 SIZES = (0, 2, 4, 6, 8, 10, 12, 17, 23, 29, 37, 47, 59, 73, 97, 127, 167, 223)  # py/map.c
@@ -75,6 +86,13 @@ def parse(stdout):
     return maps, dicts
 
 
+def quietest(maps, prefix="node"):
+    """The phase, of those named ``prefix``0, 1, ..., whose new objects take the fewest
+    bytes: the node between its messages (one in flight holds a few hundred bytes)."""
+    phases = sorted(p for p in maps if p.startswith(prefix))
+    return min(phases, key=lambda p: sum(b for _, b in census(maps, p).values()))
+
+
 def census(maps, phase="connected", since="asyncio"):
     """{kind letter: (objects, bytes)} of the objects new in `phase` against `since`."""
     before, after = objects(maps[since]), objects(maps[phase])
@@ -86,17 +104,18 @@ def census(maps, phase="connected", since="asyncio"):
     return out
 
 
-def report(maps, dicts):
+def report(maps, dicts, phase="connected", who="the client"):
     rows = ["| kind | objects | bytes |", "|---|---|---|"]
-    got = census(maps)
+    got = census(maps, phase)
     for k in "BMDTLSAh":
         if k in got:
             rows.append("| %s | %d | %s |" % (KINDS[k], got[k][0], format(got[k][1], ",")))
-    rows.append("| **the client, after connect** | %d | **%s** |" % (
+    rows.append("| **%s, %s** | %d | **%s** |" % (
+        who, "after connect" if phase == "connected" else "after boot",
         sum(n for n, _ in got.values()), format(sum(b for _, b in got.values()), ",")))
     asyncio_bytes = sum(b for _, b in census(maps, "asyncio", "start").values())
     rows.append("| (asyncio, imported before) | | %s |" % format(asyncio_bytes, ","))
-    out = ["## Objects the client keeps (32-bit frozen)", ""] + rows
+    out = ["## Objects %s keeps (32-bit frozen)" % who, ""] + rows
     out += ["", "## Dict tables (names -> slots of the table)", "",
             "| dict | names | slots | bytes |", "|---|---|---|---|"]
     sums = {}
@@ -115,16 +134,42 @@ def report(maps, dicts):
     return "\n".join(out)
 
 
+def run_node(broker, home, seconds=3, heapsize="128k"):
+    """The node probe's Result: the firmware booted against ``broker`` from ``home``
+    (a new directory: its config and the simulated sensors go there)."""
+    os.makedirs(os.path.join(home, "sim"))
+    with open(os.path.join(home, "config.json"), "w") as f:
+        json.dump(NODE_CONFIG, f)
+    env = {"FIELDNODE_HOME": home, "FIELDNODE_DEVICE_ID": "heapmap-node-%d" % broker.port,
+           "FIELDNODE_BROKER": broker.url}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)  # runtimes.command() hands the process this environment
+    try:
+        return run(M32_FROZEN, PROBE, "node", seconds, heapsize=heapsize)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                del os.environ[k]
+            else:
+                os.environ[k] = v
+
+
 def main():
+    node = sys.argv[1:] == ["--node"]
+    if sys.argv[1:] and not node:
+        sys.exit("usage: heapmap.py [--node]")
     with tempfile.TemporaryDirectory() as tmp:
         broker = Broker(tmp)
         broker.start()
         try:
-            res = run(M32_FROZEN, PROBE, broker.port, heapsize="64k")
+            if node:
+                res = run_node(broker, os.path.join(tmp, "home"))
+            else:
+                res = run(M32_FROZEN, PROBE, "client", broker.port, heapsize="64k")
         finally:
             broker.stop()
     maps, dicts = parse(res.stdout)
-    print(report(maps, dicts))
+    print(report(maps, dicts, quietest(maps), "the node") if node else report(maps, dicts))
 
 
 if __name__ == "__main__":
