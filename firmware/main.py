@@ -19,7 +19,13 @@ import asyncio
 import board
 import keeper
 from app import VERSION, log, why
-import mqtt5.supervisor as _sv  # its states; what only Node() uses is imported there
+# The client's and the commands' modules load here, before the config is read, though
+# only Node() names what they hold (imported there, out of this module's dict): loaded
+# after the config, they left a 44 KiB heap too fragmented for a stats message
+import commands  # noqa: F401
+import mqtt5.client  # noqa: F401
+import mqtt5.message  # noqa: F401
+import mqtt5.supervisor as _sv  # its states, for the state callback
 
 def _loopback(host):
     # this host by name or address: localhost, 127.0.0.0/8, ::1 (nothing that only

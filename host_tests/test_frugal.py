@@ -210,9 +210,9 @@ def test_heapmap_accounts_for_the_connected_client(runtime, broker):
 
 
 # The whole node after boot (bench/heapmap.py --node: the firmware frozen, booted as
-# a board boots it, 3 s of readings, an event and stats), incl. asyncio: 36,208 B on
+# a board boots it, 3 s of readings, an event and stats), incl. asyncio: 36,080 B on
 # 2026-12-04, the same in every run (36,416 B before the command limits became
-# private consts and main.py imported what only Node() uses where Node() uses it).
+# private consts and main.py imported what only Node() names where Node() uses it).
 NODE_BUDGET = 36864
 
 
