@@ -60,6 +60,42 @@ def test_instructions_refuses_bad_arguments(argv, says):
     assert p.returncode == 2 and says in p.stderr, p.stdout + p.stderr
 
 
+# callgrind_annotate's output as valgrind 3.19 prints it (shortened paths)
+_FLAT = """\
+--------------------------------------------------------------------------------
+1,470,969,417 (100.0%)  PROGRAM TOTALS
+--------------------------------------------------------------------------------
+329,364,117 (22.39%)  /p/py/map.c:mp_map_lookup [/v/micropython_run.so]
+250,103,455 (17.00%)  /p/py/vm.c:mp_execute_bytecode'2 [/v/micropython_run.so]
+     14,059 ( 0.00%)  ???:pthread_getspecific@@GLIBC_2.34 [/usr/lib/libc.so.6]
+"""
+_TREE = """\
+  2,306 ( 0.00%)  < /p/py/objfun.c:fun_bc_call (28x) [/v/micropython_run.so]
+   1,000 ( 0.00%)  *  /p/py/objfun.c:mp_obj_fun_x [/v/micropython_run.so]
+
+119,563,913 ( 8.13%)  < /p/py/runtime.c:mp_load_global (485,710x) [/v/micropython_run.so]
+ 70,714,204 ( 4.81%)  < /p/py/objtype.c:mp_obj_class_lookup (405,734x) [/v/micropython_run.so]
+        276 ( 0.00%)  < /p/py/bc.c:mp_setup_code_state_helper (2x) [/v/micropython_run.so]
+329,364,117 (22.39%)  *  /p/py/map.c:mp_map_lookup [/v/micropython_run.so]
+  5,000 ( 0.00%)  >   /p/py/map.c:mp_map_rehash (3x) [/v/micropython_run.so]
+"""
+
+
+def test_instructions_reads_callgrind_annotate_by_function_and_by_caller():
+    # --by-function's reading of callgrind_annotate: each function's own count, and
+    # what each caller spent in mp_map_lookup (not another function's callers)
+    spec = importlib.util.spec_from_file_location(
+        "instructions", os.path.join(os.path.dirname(_PATH), "instructions.py"))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    assert tool.parse_annotate(_FLAT) == {"mp_map_lookup": 329364117,
+                                          "mp_execute_bytecode'2": 250103455,
+                                          "pthread_getspecific@@GLIBC_2.34": 14059}
+    assert tool.parse_annotate(_TREE, tree=True) == {"mp_load_global": 119563913,
+                                                     "mp_obj_class_lookup": 70714204,
+                                                     "mp_setup_code_state_helper": 276}
+
+
 @pytest.mark.parametrize("need", [5, 23, 31, 32, 33, 119, 1000])
 def test_min_heap_bisection_finds_the_threshold(monkeypatch, need):
     tried = []
