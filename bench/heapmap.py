@@ -24,19 +24,19 @@ loaded after asyncio (library, firmware, board) has its dict listed.
 import json
 import os
 import re
+import subprocess
 import sys
 import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "host_tests"))
 from broker import Broker  # noqa: E402
-from runtimes import M32_FROZEN, run  # noqa: E402
+from runtimes import M32_FROZEN, command, run  # noqa: E402
+
+sys.path.insert(0, os.path.join(ROOT, "bench", "workloads"))
+from node import node_env  # noqa: E402  (the bench's whole-node config and environment)
 
 PROBE = os.path.join(ROOT, "bench", "workloads", "heapmap_probe.py")
-# the bench's whole-node config (bench/workloads/node.py): short intervals, an event
-NODE_CONFIG = {"sensors": {"temperature": {"interval_ms": 500, "high": 1},
-                           "humidity": {"interval_ms": 700}},
-               "stats_interval_ms": 1000, "watchdog_ms": 0}
 BLOCK = 16  # bytes per GC block on a 32-bit port
 SLOT = 8  # a dict slot: key and value, 4 bytes each
 SIZES = (0, 2, 4, 6, 8, 10, 12, 17, 23, 29, 37, 47, 59, 73, 97, 127, 167, 223)  # py/map.c
@@ -135,23 +135,15 @@ def report(maps, dicts, phase="connected", who="the client"):
 
 
 def run_node(broker, home, seconds=3, heapsize="128k"):
-    """The node probe's Result: the firmware booted against ``broker`` from ``home``
-    (a new directory: its config and the simulated sensors go there)."""
-    os.makedirs(os.path.join(home, "sim"))
-    with open(os.path.join(home, "config.json"), "w") as f:
-        json.dump(NODE_CONFIG, f)
-    env = {"FIELDNODE_HOME": home, "FIELDNODE_DEVICE_ID": "heapmap-node-%d" % broker.port,
-           "FIELDNODE_BROKER": broker.url}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)  # runtimes.command() hands the process this environment
-    try:
-        return run(M32_FROZEN, PROBE, "node", seconds, heapsize=heapsize)
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                del os.environ[k]
-            else:
-                os.environ[k] = v
+    """The node probe's output (stdout): the firmware, with the bench's whole-node
+    config (bench/workloads/node.py), booted against ``broker`` from ``home``."""
+    argv, env = command(M32_FROZEN, PROBE, "node", seconds, heapsize=heapsize)
+    node_env(env, home, "heapmap-node-%d" % broker.port, broker)
+    p = subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    if p.returncode:
+        raise AssertionError("the node probe exited %d:\n%s" % (p.returncode,
+                                                                (p.stdout + p.stderr)[-4000:]))
+    return p.stdout
 
 
 def main():
@@ -163,12 +155,12 @@ def main():
         broker.start()
         try:
             if node:
-                res = run_node(broker, os.path.join(tmp, "home"))
+                out = run_node(broker, os.path.join(tmp, "home"))
             else:
-                res = run(M32_FROZEN, PROBE, "client", broker.port, heapsize="64k")
+                out = run(M32_FROZEN, PROBE, "client", broker.port, heapsize="64k").stdout
         finally:
             broker.stop()
-    maps, dicts = parse(res.stdout)
+    maps, dicts = parse(out)
     print(report(maps, dicts, quietest(maps), "the node") if node else report(maps, dicts))
 
 

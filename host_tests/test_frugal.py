@@ -221,15 +221,16 @@ def test_heapmap_accounts_for_the_whole_node_after_boot(runtime, broker, tmp_pat
     sys.path.insert(0, os.path.join(ROOT, "bench"))
     import heapmap
 
-    res = heapmap.run_node(broker, str(tmp_path / "home"))
-    assert "status online" in res.stdout and "-> stats " in res.stdout, res.stdout[-2000:]
-    maps, dicts = heapmap.parse(res.stdout)
-    node = sum(b for _, b in heapmap.census(maps, heapmap.quietest(maps)).values())
+    out = heapmap.run_node(broker, str(tmp_path / "home"))
+    assert "status online" in out and "-> stats " in out, out[-2000:]
+    maps, dicts = heapmap.parse(out)
+    phase = heapmap.quietest(maps)
+    node = sum(b for _, b in heapmap.census(maps, phase).values())
     asyncio_bytes = sum(b for _, b in heapmap.census(maps, "asyncio", "start").values())
     assert 0.8 * NODE_BUDGET < node + asyncio_bytes <= NODE_BUDGET, (node, asyncio_bytes)
     slots = {d["dict"]: heapmap.table_slots(d["names"]) for d in dicts}
     # the firmware's modules: one name more and commands' or main's dict grows a step
     assert slots["commands"] <= 23 and slots["main"] <= 17, slots
     assert "mqtt5.client" in slots and "payload" in slots and "board" in slots, slots
-    report = heapmap.report(maps, dicts, heapmap.quietest(maps), "the node")
+    report = heapmap.report(maps, dicts, phase, "the node")
     assert "the node, after boot" in report and "module commands" in report, report

@@ -43,20 +43,26 @@ RUNTIMES = (("micropython", "micropython unix port (64-bit), .mpy"),
             (M32_FROZEN, "32-bit unix build, frozen"))
 
 
+def node_env(env, home, device, broker):
+    """`env` (from runtimes.command()) for a node of the bench's config living in `home`,
+    a directory that gets its config.json and the simulated sensors' folder."""
+    os.makedirs(os.path.join(home, "sim"))
+    with open(os.path.join(home, "config.json"), "w") as f:
+        json.dump(CONFIG, f)
+    env.update(FIELDNODE_HOME=home, FIELDNODE_DEVICE_ID=device, FIELDNODE_BROKER=broker.url)
+    return env
+
+
 def run_node(broker, heap_kib, seconds, runtime="micropython"):
     """(ok, first stats dict or None, output) of one node run."""
     home = tempfile.mkdtemp(prefix="fieldnode-bench-")
     try:
-        os.makedirs(os.path.join(home, "sim"))
-        with open(os.path.join(home, "config.json"), "w") as f:
-            json.dump(CONFIG, f)
         main = os.path.join(ROOT, "firmware", "main.py")
         argv, env = command(runtime, main, heapsize="%dk" % heap_kib,
                             mpy=runtime == "micropython")
         if runtime == M32_FROZEN:  # the frozen main
             argv[argv.index(main):argv.index(main) + 1] = ["-m", "main"]
-        env.update(FIELDNODE_HOME=home, FIELDNODE_DEVICE_ID="bench-node-%d" % heap_kib,
-                   FIELDNODE_BROKER=broker.url)
+        node_env(env, home, "bench-node-%d" % heap_kib, broker)
         p = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True)
         time.sleep(seconds / 2)
