@@ -153,7 +153,8 @@ def undecoded(s, rx, b0, total):
         # matching subscribers, the common one, allowed in PUBACK: Table 2-6)
         return None
     rx[_RX_START] = s0 + total
-    return puback(s, pid, None, rc) or False
+    i = s._inflight.find(pid, _WAIT_PUBACK)  # (puback(), inline on the hot path)
+    return complete(s, i, _PUBLISH_DONE, None, rc, "PUBACK") if i >= 0 else False
 
 
 def puback(s, pid, pkt, rc):

@@ -28,8 +28,25 @@ def check_open(s):
         raise MQTTError("not connected")
 
 
-def publish(s, topic, payload, qos, retain, props, alias):
-    """Session.publish (see there)."""
+def publish(s, topic, payload, qos=0, retain=False, props=None, alias=True):
+    """Queue PUBLISH; returns the packet id (0 for QoS 0); PUBLISH_DONE follows for
+    QoS 1/2.
+
+    topic: str, or UTF-8 bytes (spares the codec one encode allocation); payload:
+    bytes-like.  For QoS 1/2 the session keeps references to topic/payload/props until
+    PUBLISH_DONE (for resend): do not mutate them.  alias: use an outbound Topic
+    Alias when the table allows (a repeated topic then goes out with an empty
+    Topic Name); False sends the full topic without one.  props must not carry a
+    Topic Alias while aliases are on (ValueError).  ValueError for invalid contents
+    (codec: wildcard in topic, bad property ...).  MQTTError when not
+    connected/connecting, no free slot, send quota used up (``send_quota`` 0:
+    server Receive Maximum [MQTT-3.3.4-7]), QoS above the server's Maximum QoS
+    [MQTT-3.2.2-11], retain not available [MQTT-3.2.2-14], or the packet is over
+    the server's Maximum Packet Size (message names 0x95, ``.reason_code`` 0x95;
+    nothing queued) [MQTT-3.2.2-15]; BufferFull when the transmit buffer has no room
+    now, or (QoS 0) while resent packets are still waiting for room.  While a
+    resend backlog exists (after a reconnect) QoS 1/2 publishes are accepted but
+    queued behind it, so nothing new overtakes a resend [MQTT-4.6.0-1]."""
     if s.state == _CLOSED:  # (check_open(), inline on the hot path)
         raise MQTTError("not connected")
     if qos > s.maximum_qos:
@@ -39,27 +56,33 @@ def publish(s, topic, payload, qos, retain, props, alias):
     if retain and not s.retain_available:
         raise MQTTError("retain not available")
     fl = s._inflight
+    i = pid = 0
     if not qos:
         if fl.queued or s._hold:  # QoS 0 holds no slot: wait for the backlog / CONNACK
             raise BufferFull("resend backlog: flush, then retry")
-        _send(s, topic, payload, 0, retain, 0, props, alias)
-        return 0
-    if fl.publishes >= s.receive_maximum_out:
-        raise MQTTError("send quota used up: server Receive Maximum %d [MQTT-3.3.4-7]"
-                        % s.receive_maximum_out)
-    i = fl.alloc(_WAIT_PUBACK if qos == 1 else _WAIT_PUBREC)
-    pid = fl.pid[i]
+    else:
+        if fl.publishes >= s.receive_maximum_out:
+            raise MQTTError("send quota used up: server Receive Maximum %d [MQTT-3.3.4-7]"
+                            % s.receive_maximum_out)
+        i = fl.alloc(_WAIT_PUBACK if qos == 1 else _WAIT_PUBREC)
+        pid = fl.pid[i]
     try:
-        if fl.queued or s._hold:  # behind the backlog: encoded by pump(), in order
+        if qos and (fl.queued or s._hold):  # behind the backlog: encoded by pump(), in order
             import mqtt5.backlog as _b
             from .packets.publish import publish_size
 
             _b.join(s, i, publish_size(topic, payload, qos, props))  # ValueError now
+        elif alias and s._aout:
+            _send(s, topic, payload, qos, retain, pid, props)
         else:
-            _send(s, topic, payload, qos, retain, pid, props, alias)
+            s._tx.publish(_RESERVE, s.server_max_packet_size, topic, payload, qos, retain,
+                          False, pid, props)
     except Exception:
-        fl.free(i, True)
+        if qos:
+            fl.free(i, True)
         raise
+    if not qos:
+        return 0
     fl.topic[i], fl.payload[i], fl.props[i] = topic, payload, props
     fl.flags[i] = qos | (4 if retain else 0)
     if fl.queued and s.state == _ESTABLISHED:
@@ -67,10 +90,11 @@ def publish(s, topic, payload, qos, retain, props, alias):
     return pid
 
 
-def _send(s, topic, payload, qos, retain, pid, props, alias):
-    # Encode one new PUBLISH, with a topic alias when the table allows.
+def _send(s, topic, payload, qos, retain, pid, props):
+    # Encode one new PUBLISH with outbound aliases on: with a topic alias when the
+    # table allows.
     al = s._aout
-    a = al.lookup(topic) if alias and al and al.limit else 0
+    a = al.lookup(topic) if al.limit else 0
     if not a:
         s._tx.publish(_RESERVE, s.server_max_packet_size, topic, payload, qos, retain,
                       False, pid, props)

@@ -77,7 +77,10 @@ def complete(rx, max_size):
     s, e = rx[_RX_START], rx[_RX_END]
     if s >= e:
         return 0
-    total = frame(rx[_RX_BUF], s, e, max_size)
+    b = rx[_RX_BUF]
+    total = b[s + 1] + 2 if e - s > 1 else 0  # one byte of Remaining Length: frame()'s
+    if total > 0x81 or not total or max_size is not None and total > max_size:  # usual
+        total = frame(b, s, e, max_size)  # case inline, the rest there
     if 0 < total <= e - s:
         return total
     check_first(rx[_RX_BUF][s])  # still arriving: refuse a bad first byte now

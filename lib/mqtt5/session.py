@@ -48,6 +48,7 @@ _WAIT_SUBACK = const(4)
 _WAIT_UNSUBACK = const(5)
 _H_N = const(5)  # slot of the held-ids list (inbound.py)
 _RX_BUF = const(0)  # slots of the receive buffer's list (rxbuf.py)
+_RX_MV = const(1)
 _RX_START = const(2)
 _RX_END = const(3)
 _KA_TX = const(1)  # slots of the keep-alive state (keepalive.py)
@@ -55,6 +56,7 @@ _KA_RX = const(2)
 _KA_PING_OUT = const(3)
 _KA_ACK_TIMEOUT = const(4)
 _KA_ACK_SINCE = const(5)
+_POS_MASK = const(0x3FFFFFFF)  # txbuf.py's stream positions
 
 
 # Public names resolved on first use: event kinds and states (see mqtt5.events), and
@@ -244,7 +246,11 @@ class Session:
         Moves a partial packet to the front first, which invalidates MESSAGE payload
         views handed out earlier.  Empty when the buffer is full of unprocessed
         packets: drain next_event() first."""
-        return _rb.free(self._rx)
+        rx = self._rx
+        if rx[_RX_START] == rx[_RX_END]:  # drained, the usual: free() inline
+            rx[_RX_START] = rx[_RX_END] = 0
+            return rx[_RX_MV]
+        return _rb.free(rx)
 
     def received(self, n, now_ms):
         """n bytes were written into recv_buffer(); any bytes count as link activity."""
@@ -322,7 +328,11 @@ class Session:
 
         Valid until sent(): while it is out, queued bytes are not moved.  Write all or
         part of it, then call sent(n)."""
-        return self._tx.view()
+        tx = self._tx  # (the transmit buffer's head and tail: txbuf.py)
+        if tx.head == tx.tail:
+            return None
+        tx.lent = True
+        return tx.mv[tx.head:tx.tail]
 
     def sent(self, n, now_ms=None):
         """n bytes of data_to_send() were written (now_ms: time of the write, for keep
@@ -330,7 +340,12 @@ class Session:
         resend backlog queue more: then drain next_event() and write again."""
         if now_ms is not None:
             self._now = now_ms
-        self._tx.consumed(n)
+        tx = self._tx  # n bytes of the lent view were written (TxBuffer, module doc)
+        tx.lent = False
+        tx.head += n
+        tx.spos = (tx.spos + n) & _POS_MASK
+        if tx.head >= tx.tail:
+            tx.head = tx.tail = 0
         if n > 0:
             ka = self._ka
             ka[_KA_TX] = self._now
@@ -350,26 +365,9 @@ class Session:
         """Bytes queued and not yet marked sent."""
         return self._tx.tail - self._tx.head
 
-    def publish(self, topic, payload, qos=0, retain=False, props=None, alias=True):
-        """Queue PUBLISH; returns the packet id (0 for QoS 0); PUBLISH_DONE follows for
-        QoS 1/2.
-
-        topic: str, or UTF-8 bytes (spares the codec one encode allocation); payload:
-        bytes-like.  For QoS 1/2 the session keeps references to topic/payload/props until
-        PUBLISH_DONE (for resend): do not mutate them.  alias: use an outbound Topic
-        Alias when the table allows (a repeated topic then goes out with an empty
-        Topic Name); False sends the full topic without one.  props must not carry a
-        Topic Alias while aliases are on (ValueError).  ValueError for invalid contents
-        (codec: wildcard in topic, bad property ...).  MQTTError when not
-        connected/connecting, no free slot, send quota used up (``send_quota`` 0:
-        server Receive Maximum [MQTT-3.3.4-7]), QoS above the server's Maximum QoS
-        [MQTT-3.2.2-11], retain not available [MQTT-3.2.2-14], or the packet is over
-        the server's Maximum Packet Size (message names 0x95, ``.reason_code`` 0x95;
-        nothing queued) [MQTT-3.2.2-15]; BufferFull when the transmit buffer has no room
-        now, or (QoS 0) while resent packets are still waiting for room.  While a
-        resend backlog exists (after a reconnect) QoS 1/2 publishes are accepted but
-        queued behind it, so nothing new overtakes a resend [MQTT-4.6.0-1]."""
-        return _out.publish(self, topic, payload, qos, retain, props, alias)
+    # publish(topic, payload, qos=0, retain=False, props=None, alias=True) -> packet id:
+    # mqtt5/outbound.py, the method itself (one call fewer on the hot path)
+    publish = _out.publish
 
     def subscribe(self, topics, props=None):
         """Queue SUBSCRIBE for topics = [(filter, options), ...]; returns the packet id;

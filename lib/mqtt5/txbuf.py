@@ -5,9 +5,11 @@ A packet is encoded straight into the free tail, so a packet is either wholly qu
 not at all, and several packets can go out in one write.  High-water mark: it starts at
 128 bytes (or its cap, tx_size, when smaller) and, when a packet does not fit the free
 tail, grows by doubling up to the cap; it never shrinks.  Growing copies the queued
-bytes to the same offsets of the new bytearray, and while a view from ``view()`` is
-lent to the adapter queued bytes are never moved (the lent view keeps the old bytearray
-alive while it is written).  Only at the cap can a packet find no room (BufferFull).
+bytes to the same offsets of the new bytearray, and while a view of the queued bytes
+is lent to the adapter (``lent``: Session.data_to_send() until sent(), which read and
+move ``head``/``tail`` themselves on the hot path) queued bytes are never moved (the lent
+view keeps the old bytearray alive while it is written).  Only at the cap can a packet
+find no room (BufferFull).
 """
 
 from ._compat import const
@@ -60,21 +62,6 @@ class TxBuffer:
     def end_pos(self):
         """Stream position just after the last queued byte."""
         return (self.spos + self.tail - self.head) & _POS_MASK
-
-    def view(self):
-        """Queued bytes as a memoryview (lent until consumed()), or None."""
-        if self.head == self.tail:
-            return None
-        self.lent = True
-        return self.mv[self.head:self.tail]
-
-    def consumed(self, n):
-        """n bytes of the lent view were written."""
-        self.lent = False
-        self.head += n
-        self.spos = (self.spos + n) & _POS_MASK
-        if self.head >= self.tail:
-            self.head = self.tail = 0
 
     def room(self, n):
         """Move queued bytes to the front if allowed, grow if needed (up to the cap);
@@ -145,7 +132,8 @@ class TxBuffer:
 
     def publish(self, reserve, limit, topic, payload, qos, retain, dup, pid, props):
         """Encode a PUBLISH at the tail (hot path, no packet object)."""
-        self.room(0)
+        if self.head:  # (room(0) only moves queued bytes to the front)
+            self.room(0)
         checked = type(topic) is str  # then its UTF-8 was checked once, when cached
         if checked:
             topic = self.topic_utf8(topic)
@@ -161,7 +149,10 @@ class TxBuffer:
                                                                              limit):
             n = encode_publish(self.mv[t:], topic, payload, qos, retain, dup, pid, props,
                                checked)
-        self._commit(n, reserve, limit)
+        if 0 <= n <= (limit or n) and t + n + reserve <= len(self.buf):
+            self.tail = t + n  # (_commit's usual case, inline on the hot path)
+        else:
+            self._commit(n, reserve, limit)
 
     def topic_utf8(self, topic):
         """The UTF-8 of str ``topic``, kept for the last few topic objects: a node that

@@ -118,7 +118,11 @@ def encode_publish(buf, topic, payload, qos=0, retain=False, dup=False, packet_i
     already, not scanned again), ``payload`` bytes-like. Allocates nothing else.
     ValueError for invalid contents, ProtocolError(0x95) when ``buf`` is too
     small."""
-    tb = _topic(topic, qos, dup, packet_id, props, checked)
+    if checked and len(topic) and (not qos and not dup or (qos == 1 or qos == 2)
+                                   and type(packet_id) is int and 0 < packet_id < 65536):
+        tb = topic  # (what _topic() checks of a cached topic, inline on the hot path)
+    else:
+        tb = _topic(topic, qos, dup, packet_id, props, checked)
     ps = _pr.size(props, _PUBLISH) if props else 0
     n = len(tb)
     np = len(payload)
