@@ -10,6 +10,11 @@ ProtocolError, Router, matches, validate_topic, validate_filter, Supervisor,
 OfflineQueue, Requester, Responder, TLSError.
 """
 
+try:  # (nothing bound here on MicroPython)
+    __import__("micropython")
+except ImportError:  # CPython: const() for every module of the package (_compat.py)
+    __import__("mqtt5._compat")
+
 # name=module pairs, a string rather than a dict: nothing built in RAM at import
 _WHERE = ("Client=client Message=message Will=message MQTTError=errors "
           "ProtocolError=errors Router=router matches=router validate_topic=wire "

@@ -1,12 +1,21 @@
+# const(): MicroPython's compiler folds `NAME = const(1)` at a module's top level, so
+# the library's modules do not import it (a name imported is a slot of the module's
+# dict, kept for nothing).  On CPython it is a builtin that returns its argument, set
+# here; the package's __init__ imports this module first on CPython.  The firmware and
+# the boards import it from here.
 try:
     from micropython import const
 
     _MICROPYTHON = True
 except ImportError:
+    import builtins
+
     _MICROPYTHON = False
 
     def const(x):
         return x
+
+    builtins.const = const  # type: ignore[attr-defined]  # CPython only
 
 
 # ---- adapters: clock, sleep, sockets, asyncio streams ---------------------------------

@@ -15,7 +15,6 @@ An exception from the authenticator during an exchange closes the connection wit
 DISCONNECT 0x87 Not authorized and an ERROR event [MQTT-4.12.1-2].
 """
 
-from ._compat import const
 from .errors import MQTTError, ProtocolError
 import mqtt5.packets as _p
 import mqtt5.outbound as _out

@@ -7,7 +7,6 @@ enhanced-auth CONNACK) join it, so nothing new overtakes a resend [MQTT-4.6.0-1]
 Maximum allow.  Loaded only when a slot is queued (mqtt5.outbound pump()), so a node
 that never resumes a session never carries it."""
 
-from ._compat import const
 from .errors import MQTTError
 import mqtt5.packets as _p
 from .txbuf import BufferFull, too_large

@@ -8,7 +8,7 @@ Payloads reach handlers zero-copy: see mqtt5.message.
 """
 
 import mqtt5.session as _S
-from ._compat import DONE, const, monotonic_ms
+from ._compat import DONE, monotonic_ms
 from .errors import MQTTError
 from .link import Link
 from .wire import payload_bytes, validate_topic

@@ -16,7 +16,7 @@ functions take the Link (a mqtt5.client.Client) as their first argument.
 import asyncio
 
 import mqtt5.session as _S
-from ._compat import Signal, const, monotonic_ms
+from ._compat import Signal, monotonic_ms
 from .errors import MQTTError
 
 _FREE = const(-1)  # a free waiter slot (as in mqtt5.link)

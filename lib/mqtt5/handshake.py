@@ -2,7 +2,6 @@
 and the server limits announced in CONNACK [MQTT-3.2.2.3], kept as plain attributes
 of the session (no dict per connection)."""
 
-from ._compat import const
 from .errors import ProtocolError
 from .events import rc_error
 import mqtt5.outbound as _out

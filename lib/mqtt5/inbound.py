@@ -2,7 +2,6 @@
 events filled).  ``handle(s, ptype, pkt)`` is called by Session.next_event() with room
 for one ack already checked; it raises ProtocolError for violations."""
 
-from ._compat import const
 from .errors import ProtocolError
 import mqtt5.packets as _p
 

@@ -5,7 +5,6 @@ number and then reused (a node that never has more than one message in flight ke
 one slot).
 """
 
-from ._compat import const
 from .errors import MQTTError
 
 # slot kinds (low byte of Inflight.state); the acknowledgement a slot waits for.  Private

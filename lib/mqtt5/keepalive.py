@@ -26,7 +26,7 @@ sent waits for its acknowledgement, else the time of the last one that came (or 
 write that started the wait).
 """
 
-from ._compat import const, ticks_diff
+from ._compat import ticks_diff
 from .errors import MQTTError
 
 _PERIOD = const(0)

@@ -19,7 +19,7 @@ import asyncio
 
 import mqtt5.session as _S
 from mqtt5.events import rc_error
-from ._compat import DONE, Signal, const, monotonic_ms, sleep_ms
+from ._compat import DONE, Signal, monotonic_ms, sleep_ms
 from .errors import MQTTError
 
 _CONNECTED = const(1)

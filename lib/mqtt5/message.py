@@ -8,7 +8,7 @@ returns an awaitable (async def), that runs as a task after the buffer has moved
 on, so its Message is given its own bytes and the link makes a new reusable one.
 """
 
-from ._compat import const, print_exception, ticks_diff, ticks_ms
+from ._compat import print_exception, ticks_diff, ticks_ms
 from .wire import payload_bytes, utf8_ok
 
 # v5 property identifiers [MQTT-2.2.2.2]

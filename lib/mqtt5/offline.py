@@ -20,7 +20,7 @@ call age() at least hourly; it moves what an entry waited past a day into its
 Message Expiry Interval.
 """
 
-from ._compat import const, sleep_ms, ticks_add, ticks_diff, ticks_ms
+from ._compat import sleep_ms, ticks_add, ticks_diff, ticks_ms
 
 DROP_OLDEST = 0
 REFUSE = 1

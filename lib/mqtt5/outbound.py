@@ -5,7 +5,6 @@ Size.  A request made while in-flight slots wait to be (re)sent joins that backl
 before each next_event() [MQTT-4.4.0-1] [MQTT-4.6.0-1].
 """
 
-from ._compat import const
 from .errors import MQTTError
 from .txbuf import BufferFull
 from .wire import vbi_size

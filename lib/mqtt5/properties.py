@@ -8,7 +8,6 @@ Identifier a list of ints on PUBLISH (one per matching subscription) but a
 single int on SUBSCRIBE. Property sets are validated per packet type
 (``WILL`` = 0 stands for the Will Properties of CONNECT).
 """
-from mqtt5._compat import const
 from mqtt5.errors import ProtocolError
 import mqtt5.wire as wire
 

@@ -2,7 +2,6 @@
 QoS 2 PUBLISH, held by packet id until its PUBREL.  Loaded by inbound on the first
 such packet, so a node that only uses QoS 0/1 never carries it."""
 
-from ._compat import const
 from .errors import ProtocolError
 from .inbound import complete, over_quota, ack_queued
 

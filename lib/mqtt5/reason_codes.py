@@ -6,7 +6,6 @@ as ``allowed``). ``name(code, ptype=None)`` gives the spec's name; 0x00 is "Succ
 "Normal disconnection" for DISCONNECT and "Granted QoS 0" for SUBACK.
 ``allowed(code, ptype)`` says whether the spec lets that packet carry the code.
 """
-from mqtt5._compat import const
 from mqtt5.packets import rc_allowed as allowed, rc_row as _row  # noqa: F401 (API)
 
 SUCCESS = const(0x00)

@@ -40,7 +40,7 @@ Memory (unix port, .mpy): the module about 4.9 KB once imported, a Requester abo
 
 import asyncio
 
-from ._compat import Signal, const, ticks_diff, ticks_ms
+from ._compat import Signal, ticks_diff, ticks_ms
 from .errors import MQTTError
 from .wire import topic_name_ok, validate_topic
 

@@ -17,7 +17,6 @@ the old subscriptions: subscribe the same filters in the same order after boot
 (the firmware does), so every filter gets its identifier back.
 """
 
-from ._compat import const
 from .wire import check_str as _check, validate_topic  # noqa: F401 (API)
 
 _MAX_SID = const(268435455)  # Subscription Identifier 1..268,435,455 [MQTT-3.8.2.1.2]

@@ -15,7 +15,6 @@ class and its methods, as keep alive's do.  The session resets it itself (start 
 0) and reads start, end and buf on its hot path.
 """
 
-from mqtt5._compat import const
 from mqtt5.wire import frame
 from mqtt5.packets import check_first
 from mqtt5.errors import ProtocolError

@@ -32,7 +32,6 @@ for a new Session on the unix port (host_tests/scripts/session_mem.py). Each pro
 feature lives in its own module (docs/design.md).
 """
 
-from ._compat import const
 import mqtt5.packets as _p
 import mqtt5.handshake as _hs
 import mqtt5.inbound as _in

@@ -3,7 +3,6 @@ and with it what went out on an earlier connection [MQTT-3.2.2-5].  Loaded by th
 first CONNACK that finds in-flight slots to give up (handshake.on_connack), so a node
 whose session is always resumed or clean never carries it."""
 
-from ._compat import const
 from .errors import MQTTError
 import mqtt5.packets as _p
 from .backlog import fail

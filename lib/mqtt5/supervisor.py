@@ -35,7 +35,7 @@
 
 import asyncio
 
-from ._compat import Signal, const, monotonic_ms, sleep_ms
+from ._compat import Signal, monotonic_ms, sleep_ms
 import mqtt5.backoff as _b
 from .errors import MQTTError
 import mqtt5.offline as _off

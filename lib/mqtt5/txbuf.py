@@ -12,7 +12,6 @@ view keeps the old bytearray alive while it is written).  Only at the cap can a 
 find no room (BufferFull).
 """
 
-from ._compat import const
 from .errors import MQTTError, ProtocolError
 import mqtt5.packets as _p
 from .packets.publish import encode_publish, encode_ack, publish_size

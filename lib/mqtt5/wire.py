@@ -7,7 +7,6 @@ of bytes a decoded VBI took is ``vbi_size(value)``: decoders return just the
 value and never allocate a tuple. Encoders write into a caller's bytearray or
 memoryview at an offset and return the offset after what they wrote.
 """
-from mqtt5._compat import const
 from mqtt5.errors import ProtocolError
 
 _VBI_MAX = const(268435455)  # (private: packets and properties keep their own copy)

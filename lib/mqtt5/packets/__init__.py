@@ -15,7 +15,6 @@ raises ValueError for invalid contents (bad topic or UTF-8, QoS 3, packet id
 0, property not allowed in that packet, reason code not allowed ...), and
 ProtocolError(0x95) when ``buf`` is too small for the packet.
 """
-from mqtt5._compat import const
 from mqtt5.errors import ProtocolError
 import mqtt5.wire as wire
 

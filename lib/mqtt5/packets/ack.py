@@ -2,7 +2,6 @@
 decoder.  Loaded on use: a QoS 2 flow, an ack with properties, or a codec user.  A
 QoS 0/1 node acts on a plain PUBACK without decoding it (mqtt5.inbound), and encodes
 its own acks with ``mqtt5.packets.publish.encode_ack``."""
-from mqtt5._compat import const
 from mqtt5.errors import ProtocolError
 import mqtt5.properties as _pr
 from mqtt5.packets import read_pid, read_rc

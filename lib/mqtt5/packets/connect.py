@@ -2,7 +2,6 @@
 decodes (the server's half is mqtt5.packets.server).  A Will is any object with
 topic, payload, qos, retain and props: ``mqtt5.Will``, or the codec's own
 ``mqtt5.packets.Will`` (in mqtt5.packets.server, where a decoded CONNECT makes one)."""
-from mqtt5._compat import const
 from mqtt5.errors import ProtocolError
 import mqtt5.wire as wire
 import mqtt5.properties as _pr

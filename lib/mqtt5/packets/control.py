@@ -1,5 +1,4 @@
 """PINGREQ (spec 3.12), PINGRESP (3.13), DISCONNECT (3.14), AUTH (3.15)."""
-from mqtt5._compat import const
 from mqtt5.errors import ProtocolError
 import mqtt5.wire as wire
 import mqtt5.properties as _pr

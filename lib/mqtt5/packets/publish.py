@@ -2,7 +2,6 @@
 ``publish_size`` and ``encode_ack`` (PUBACK, PUBREC, PUBREL, PUBCOMP, 3.4-3.7).  The
 ack as an object, ``PubAck``, and its decoder are in mqtt5.packets.ack: a QoS 0/1 node
 acts on a plain PUBACK undecoded and never loads them."""
-from mqtt5._compat import const
 from mqtt5.errors import ProtocolError
 import mqtt5.wire as wire
 import mqtt5.properties as _pr

@@ -5,7 +5,6 @@ UNSUBACK), and the codec's ``Will`` (a decoded CONNECT's; a client's own is
 client never needs this module: ``mqtt5.packets.decode`` and ``encode`` load it
 on first use (tests, the fuzzers' rogue broker, anyone writing a broker), so a node
 keeps none of this code in RAM."""
-from mqtt5._compat import const
 from mqtt5.errors import ProtocolError
 import mqtt5.wire as wire
 import mqtt5.properties as _pr

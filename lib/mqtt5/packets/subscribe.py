@@ -1,6 +1,5 @@
 """SUBSCRIBE (spec 3.8), SUBACK (3.9), UNSUBSCRIBE (3.10), UNSUBACK (3.11): what a
 client encodes and decodes (the server's half is mqtt5.packets.server)."""
-from mqtt5._compat import const
 from mqtt5.errors import ProtocolError
 import mqtt5.wire as wire
 import mqtt5.properties as _pr
