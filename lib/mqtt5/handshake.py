@@ -35,6 +35,8 @@ _H_IDS = const(1)  # slots of the held-ids list (inbound.py)
 _H_COUNT = const(2)
 _H_POS = const(3)
 _H_N = const(5)
+_QUEUED = const(0x10000)  # in-flight slot state bits (inflight.py)
+_RESEND = const(0x20000)
 _RX_START = const(2)  # slots of the receive buffer's list (rxbuf.py)
 _RX_END = const(3)
 _KA_PERIOD = const(0)  # slots of the keep-alive state (keepalive.py)
@@ -68,7 +70,9 @@ def start(s, now_ms, clean_start):
     """Session.connect(): reset what lives for one connection and queue CONNECT."""
     rx = s._rx  # the receive buffer's list (rxbuf.py): start and end
     rx[_RX_START] = rx[_RX_END] = 0
-    s._tx.reset()
+    tx = s._tx  # the transmit buffer (txbuf.py): nothing queued, nothing lent
+    tx.head = tx.tail = tx.spos = 0
+    tx.lent = tx.blocked = False
     held = s._held  # acks not written are gone with the old connection (inbound.py)
     pos = held[_H_POS]
     for i in range(len(pos)):
@@ -76,7 +80,12 @@ def start(s, now_ms, clean_start):
     held[_H_N] = 0
     if s._aout:
         s._aout.reset(0)  # outbound aliases only after CONNACK [MQTT-3.3.2-7]
-    s._inflight.mark_resend()  # resent if the session is present
+    fl = s._inflight  # every slot in flight goes out again (PUBLISH with DUP, PUBREL)
+    st = fl.state  # once CONNACK says the session is present [MQTT-4.4.0-1] (inflight.py)
+    for i in range(len(st)):
+        if fl.pid[i] and not st[i] & _QUEUED:
+            st[i] |= _RESEND
+            fl.set_queued(i, True)
     al = s._aliases  # inbound topic aliases live for one connection [MQTT-3.3.2-7]
     for i in range(len(al)):
         al[i] = None

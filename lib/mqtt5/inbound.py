@@ -62,7 +62,32 @@ def handle(s, ptype, pkt):
             ptype != _AUTH:  # AUTH: enhanced authentication before CONNACK (4.12)
         raise ProtocolError(0x82, "packet before CONNACK")  # [MQTT-3.2.0-1]
     if ptype == _PUBLISH:
-        return _on_publish(s, pkt)
+        qos = pkt.qos
+        props = pkt.props
+        if props and _TOPIC_ALIAS in props:
+            import mqtt5.aliases as _al  # lazy: only servers that send aliases load it
+
+            _al.inbound(s, pkt, props[_TOPIC_ALIAS])
+        pid = pkt.packet_id
+        if qos == 2:
+            import mqtt5.qos2 as _q2  # lazy: only QoS 2 flows
+
+            if not _q2.on_publish(s, pid):
+                return False  # a repeat, acknowledged again, not delivered twice
+        elif qos:
+            # the server may not have more QoS 1/2 PUBLISH unacknowledged than our
+            # Receive Maximum [MQTT-3.3.4-9]: held QoS 2 ids + acks not yet written
+            if over_quota(s):
+                if s.strict_receive_maximum:
+                    raise ProtocolError(0x93, "Receive Maximum %d exceeded"
+                                        % s.receive_maximum)
+                s.receive_maximum_exceeded += 1  # QoS 1 costs only its ack: tolerated
+            s._tx.ack(_PUBACK, pid, 0)  # [MQTT-4.3.2-4]
+            ack_queued(s._held, s._tx)
+        ev = s._ev
+        ev._clear(_MESSAGE)
+        ev.packet, ev.packet_id, ev.props = pkt, pid or 0, props
+        return True
     if ptype == _CONNACK:
         import mqtt5.handshake as _hs
 
@@ -188,34 +213,6 @@ def complete(s, i, kind, pkt, rc, what):
     return ev
 
 
-def _on_publish(s, pkt):
-    qos = pkt.qos
-    props = pkt.props
-    if props and _TOPIC_ALIAS in props:
-        import mqtt5.aliases as _al  # lazy: only servers that send aliases load it
-
-        _al.inbound(s, pkt, props[_TOPIC_ALIAS])
-    pid = pkt.packet_id
-    if qos == 2:
-        import mqtt5.qos2 as _q2  # lazy: only QoS 2 flows
-
-        if not _q2.on_publish(s, pid):
-            return False  # a repeat, acknowledged again, not delivered twice
-    elif qos:
-        # the server may not have more QoS 1/2 PUBLISH unacknowledged than our
-        # Receive Maximum [MQTT-3.3.4-9]: held QoS 2 ids + acks not yet written
-        if over_quota(s):
-            if s.strict_receive_maximum:
-                raise ProtocolError(0x93, "Receive Maximum %d exceeded" % s.receive_maximum)
-            s.receive_maximum_exceeded += 1  # QoS 1 costs only its ack: tolerated
-        s._tx.ack(_PUBACK, pid, 0)  # [MQTT-4.3.2-4]
-        ack_queued(s._held, s._tx.end_pos())
-    ev = s._ev
-    ev._clear(_MESSAGE)
-    ev.packet, ev.packet_id, ev.props = pkt, pid or 0, props
-    return True
-
-
 def over_quota(s):
     """True when one more QoS 1/2 PUBLISH would exceed our Receive Maximum
     [MQTT-3.3.4-9]: held QoS 2 ids plus acks not yet written."""
@@ -223,8 +220,10 @@ def over_quota(s):
     return held[_H_COUNT] + acks_pending(held, s._tx.spos) >= s.receive_maximum
 
 
-def ack_queued(held, end):
-    """An ack ending at stream position end was queued."""
+def ack_queued(held, tx):
+    """An ack was queued, the last packet of transmit buffer ``tx``: held until the
+    stream is written past its end."""
+    end = (tx.spos + tx.tail - tx.head) & _POS_MASK  # stream position (txbuf.py)
     pos = held[_H_POS]
     if held[_H_N] < len(pos):
         pos[pos.index(-1)] = end

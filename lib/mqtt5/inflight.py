@@ -110,14 +110,6 @@ class Inflight:
             self.state[i] &= ~_QUEUED
             self.queued -= 1
 
-    def mark_resend(self):
-        """New connection: every slot goes out again (PUBLISH with DUP, PUBREL)
-        once CONNACK says the session is present [MQTT-4.4.0-1]."""
-        for i in range(len(self.pid)):
-            if self.pid[i] and not self.state[i] & _QUEUED:
-                self.state[i] |= _RESEND
-                self.set_queued(i, True)
-
     def free(self, i, unsent=False):
         """Release slot i: its packet id may be reused from now on [MQTT-2.2.1-3].
         unsent: the packet never went out (encoding failed): hand its id out again."""

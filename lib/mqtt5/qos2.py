@@ -60,7 +60,7 @@ def on_ack(s, ptype, pkt):
         held = release(s._held, pid)
         s._tx.ack(_PUBCOMP, pid, 0 if held else 0x92)
         if held:  # unacknowledged for the server until the PUBCOMP is written
-            ack_queued(s._held, s._tx.end_pos())
+            ack_queued(s._held, s._tx)
         return False
 
 

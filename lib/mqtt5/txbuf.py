@@ -20,7 +20,6 @@ from .rxbuf import INITIAL
 
 _TOO_LARGE = const(0x95)  # what the codec raises when a packet does not fit a buffer
 ACK_ROOM = const(8)  # one ack with a reason code and no props is 5 bytes
-_POS_MASK = const(0x3FFFFFFF)  # stream positions (see the held ids in inbound.py)
 _TOPICS = const(4)  # str topics whose UTF-8 is kept (by identity)
 
 
@@ -46,21 +45,10 @@ class TxBuffer:
         self.mv = memoryview(self.buf)
         self.head = self.tail = 0
         self.lent = False
-        self.spos = 0  # bytes written since reset(), masked to 30 bits
+        self.spos = 0  # bytes written on this connection, masked to 30 bits (session.py)
         self.blocked = False  # a resend did not fit: backlog.pump() waits for sent()
         self._utf8 = [None] * (2 * _TOPICS)  # str topic, its UTF-8, ... (last used)
         self._ui = 0
-
-    def reset(self):
-        """Drop everything queued (new connection)."""
-        self.head = self.tail = 0
-        self.lent = False
-        self.spos = 0
-        self.blocked = False
-
-    def end_pos(self):
-        """Stream position just after the last queued byte."""
-        return (self.spos + self.tail - self.head) & _POS_MASK
 
     def room(self, n):
         """Move queued bytes to the front if allowed, grow if needed (up to the cap);
