@@ -18,9 +18,6 @@ itself uses private ``const()`` copies (host_tests check that they agree):
   ESTABLISHED 2 (CONNACK 0x00 received: is_connected).
 """
 
-from .errors import MQTTError
-
-
 class Event:
     """The session's single, reusable event object.
 
@@ -79,6 +76,7 @@ class Event:
 
 def rc_error(what, code):
     """MQTTError naming a failing reason code, e.g. 'PUBACK 0x87 Not authorized'."""
+    from .errors import MQTTError  # (error path only: no name kept by the module)
     from .reason_codes import name  # lazy: error path only
     e = MQTTError("%s 0x%02X %s" % (what, code, name(code)))
     e.reason_code = code
