@@ -154,8 +154,9 @@ def decode(obj, mv, p, end, ptype):
         elif t == _U16:
             v = wire.u16(mv, p, q)
             p += 2
-        elif t == _U32:
-            v = wire.u32(mv, p, q)
+        elif t == _U32:  # Four Byte Integer (spec 1.5.3)
+            wire.need(p, 4, q)
+            v = mv[p] << 24 | mv[p + 1] << 16 | mv[p + 2] << 8 | mv[p + 3]
             p += 4
         elif t == _VBI:
             v = wire.decode_vbi(mv, p, q)
@@ -293,8 +294,12 @@ def _put(buf, off, pid, v):
         return off + 1
     if t == _U16:
         return wire.put_u16(buf, off, v)
-    if t == _U32:
-        return wire.put_u32(buf, off, v)
+    if t == _U32:  # Four Byte Integer (spec 1.5.3)
+        buf[off] = (v >> 24) & 0xFF
+        buf[off + 1] = (v >> 16) & 0xFF
+        buf[off + 2] = (v >> 8) & 0xFF
+        buf[off + 3] = v & 0xFF
+        return off + 4
     if t == _VBI:
         return wire.encode_vbi(buf, off, v)
     if t == _BINARY:

@@ -125,6 +125,9 @@ class Session:
     CONNACK or a server DISCONNECT (0x9C Use another server / 0x9D Server moved).
     """
 
+    _aout = None  # OutAliases, on the instance only with topic_alias_out (a spare slot
+    # in the instance's dict, whose 47-slot table a method lookup scans when it is full)
+
     def __init__(self, client_id="", keepalive=60, clean_start=True, session_expiry=0,
                  receive_maximum=16, max_packet_size=None, topic_alias_maximum=0,
                  request_response_info=False, request_problem_info=True,
@@ -171,8 +174,7 @@ class Session:
         self._tx = TxBuffer(tx_size)
         self._inflight = Inflight(max_inflight)
         self._held = [receive_maximum, [], 0, [], 0, 0]  # held ids, unwritten acks (inbound.py)
-        self._aout = None  # outbound aliases (aliases.py): loaded only when asked for
-        if topic_alias_out:
+        if topic_alias_out:  # outbound aliases (aliases.py): loaded only when asked for
             from .aliases import OutAliases
             self._aout = OutAliases(topic_alias_out)
         self._hold = False  # CONNECTING with enhanced auth: new packets wait

@@ -107,13 +107,6 @@ def u16(mv, p, end):
     return mv[p] << 8 | mv[p + 1]
 
 
-def u32(mv, p, end):
-    """Four Byte Integer at p (spec 1.5.3), bounds checked."""
-    if p + 4 > end:
-        raise ProtocolError(_MALFORMED, "truncated")
-    return mv[p] << 24 | mv[p + 1] << 16 | mv[p + 2] << 8 | mv[p + 3]
-
-
 def blen(mv, p, end):
     """Length prefix of the UTF-8 string or binary data at p, checked to fit:
     the data is ``mv[p + 2:p + 2 + n]`` (spec 1.5.4, 1.5.6)."""
@@ -235,15 +228,6 @@ def put_u16(buf, off, v):
     buf[off] = (v >> 8) & 0xFF
     buf[off + 1] = v & 0xFF
     return off + 2
-
-
-def put_u32(buf, off, v):
-    """Write a Four Byte Integer; return the offset after it."""
-    buf[off] = (v >> 24) & 0xFF
-    buf[off + 1] = (v >> 16) & 0xFF
-    buf[off + 2] = (v >> 8) & 0xFF
-    buf[off + 3] = v & 0xFF
-    return off + 4
 
 
 def put_lbytes(buf, off, data):
