@@ -1,21 +1,15 @@
 # const(): MicroPython's compiler folds `NAME = const(1)` at a module's top level, so
 # the library's modules do not import it (a name imported is a slot of the module's
 # dict, kept for nothing).  On CPython it is a builtin that returns its argument, set
-# here; the package's __init__ imports this module first on CPython.  The firmware and
-# the boards import it from here.
+# by mqtt5._compat_cpython (imported at the end of this module; the package's
+# __init__ imports this module first on CPython).  The firmware and the boards import
+# it from here.
 try:
     from micropython import const
 
     _MICROPYTHON = True
 except ImportError:
-    import builtins
-
     _MICROPYTHON = False
-
-    def const(x):
-        return x
-
-    builtins.const = const  # type: ignore[attr-defined]  # CPython only
 
 
 # ---- adapters: clock, sleep, sockets, asyncio streams ---------------------------------
@@ -28,25 +22,10 @@ except ImportError:
 # reading it never allocates, however long the node is up.  Times are compared only
 # through ticks_diff() (valid while they are less than TICKS_PERIOD/2 apart: about
 # 6.2 days on 32-bit, far beyond keep-alive's 18 h maximum) and moved with ticks_add().
-try:  # MicroPython
+if _MICROPYTHON:  # (CPython's: mqtt5._compat_cpython, at the end)
     from time import ticks_ms, ticks_diff, ticks_add
 
     monotonic_ms = ticks_ms
-
-except ImportError:  # CPython
-    import time as _time
-
-    def ticks_ms():
-        return _time.monotonic_ns() // 1000000  # type: ignore[attr-defined]  # CPython only
-
-    def ticks_diff(a, b):
-        return a - b
-
-    def ticks_add(a, b):
-        return a + b
-
-    monotonic_ms = ticks_ms
-
 
 # asyncio is imported inside the adapter helpers, never at module level: the codec
 # and the session import this module for const() and must not load asyncio.
@@ -194,16 +173,6 @@ if _MICROPYTHON:
             s.close()
             raise
 
-else:
-
-    async def open_tcp(host, port, timeout_ms):
-        """await: the transport (mqtt5._compat_streams) of a TCP connection;
-        asyncio.TimeoutError when it is not up within timeout_ms."""
-        import asyncio
-        from ._compat_streams import Transport
-
-        r, w = await asyncio.wait_for(asyncio.open_connection(host, port), timeout_ms / 1000)
-        return Transport(r, w)
 
 
 # DONE: a finished awaitable, what a publish that needed no waiting returns (and a
@@ -219,22 +188,6 @@ if _MICROPYTHON:  # a generator run to its end: the smallest such object
         pass
     del _, _finished  # (names the module's dict need not keep)
 
-else:  # CPython: an object with the coroutine methods (create_task wants a coroutine)
-
-    class _Done:
-        def __await__(self):
-            return iter(())
-
-        def send(self, _):
-            raise StopIteration
-
-        def throw(self, *_):
-            raise StopIteration
-
-        def close(self):
-            pass
-
-    DONE = _Done()
 
 
 # Signal: an asyncio Event (set, clear, pulse, `await sig.wait()`) that returns `sig.rc`
@@ -322,41 +275,13 @@ if _MICROPYTHON:  # awaiting allocates nothing (Event.wait() makes a coroutine e
         def close(self):
             pass
 
-else:
-
-    class Signal:
-        """An asyncio Event; ``await sig.wait()`` returns rc or raises err."""
-
-        def __init__(self):
-            import asyncio
-
-            self._ev = asyncio.Event()
-
-        rc = err = home = None
-        slot = 0
-
-        def set(self):
-            self._ev.set()
-
-        def clear(self):
-            self._ev.clear()
-
-        def pulse(self):
-            """Wake the tasks waiting now; later waiters wait for the next pulse."""
-            self._ev.set()
-            self._ev.clear()
-
-        async def wait(self):
-            await self._ev.wait()
-            return _outcome(self)
 
 
-try:
-    from sys import print_exception  # MicroPython
-except ImportError:
+if _MICROPYTHON:
+    from sys import print_exception
+else:  # CPython's versions of the names above, set apart so that MicroPython never
+    # loads them (as .mpy their bytecode and names would take heap for nothing)
+    from ._compat_cpython import (DONE, Signal, const, open_tcp,  # noqa: F401
+                                  print_exception, ticks_add, ticks_diff, ticks_ms)
 
-    def print_exception(e):
-        """Print a traceback of `e` to stderr (what MicroPython's sys.print_exception does)."""
-        import traceback  # type: ignore[import-not-found]  # CPython only
-
-        traceback.print_exception(type(e), e, e.__traceback__)
+    monotonic_ms = ticks_ms
