@@ -22,10 +22,10 @@ except ImportError:
 # reading it never allocates, however long the node is up.  Times are compared only
 # through ticks_diff() (valid while they are less than TICKS_PERIOD/2 apart: about
 # 6.2 days on 32-bit, far beyond keep-alive's 18 h maximum) and moved with ticks_add().
-if _MICROPYTHON:  # (CPython's: mqtt5._compat_cpython, at the end)
+# (CPython's: mqtt5._compat_cpython, at the end; monotonic_ms is ticks_ms on both)
+if _MICROPYTHON:
     from time import ticks_ms, ticks_diff, ticks_add
 
-    monotonic_ms = ticks_ms
 
 # asyncio is imported inside the adapter helpers, never at module level: the codec
 # and the session import this module for const() and must not load asyncio.
@@ -174,7 +174,6 @@ if _MICROPYTHON:
             raise
 
 
-
 # DONE: a finished awaitable, what a publish that needed no waiting returns (and a
 # waiter slot already resolved).  One shared object: awaiting it returns None at once
 # and allocates nothing, and it also runs as a task (create_task, gather).
@@ -187,7 +186,6 @@ if _MICROPYTHON:  # a generator run to its end: the smallest such object
     for _ in DONE:
         pass
     del _, _finished  # (names the module's dict need not keep)
-
 
 
 # Signal: an asyncio Event (set, clear, pulse, `await sig.wait()`) that returns `sig.rc`
@@ -276,7 +274,6 @@ if _MICROPYTHON:  # awaiting allocates nothing (Event.wait() makes a coroutine e
             pass
 
 
-
 if _MICROPYTHON:
     from sys import print_exception
 else:  # CPython's versions of the names above, set apart so that MicroPython never
@@ -284,4 +281,4 @@ else:  # CPython's versions of the names above, set apart so that MicroPython ne
     from ._compat_cpython import (DONE, Signal, const, open_tcp,  # noqa: F401
                                   print_exception, ticks_add, ticks_diff, ticks_ms)
 
-    monotonic_ms = ticks_ms
+monotonic_ms = ticks_ms

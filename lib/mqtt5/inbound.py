@@ -94,8 +94,9 @@ def handle(s, ptype, pkt):
         return _hs.on_connack(s, pkt)
     fl = s._inflight
     pid = getattr(pkt, "packet_id", 0)
-    if ptype == _PUBACK:
-        return puback(s, pid, pkt, 0)
+    if ptype == _PUBACK:  # with properties (a plain one is acted on undecoded)
+        i = fl.find(pid, _WAIT_PUBACK)
+        return complete(s, i, _PUBLISH_DONE, pkt, pkt.reason_code, "PUBACK") if i >= 0 else None
     if ptype == _PUBREC or ptype == _PUBCOMP or ptype == _PUBREL:
         import mqtt5.qos2 as _q2  # lazy: only QoS 2 flows get these
         return _q2.on_ack(s, ptype, pkt)
@@ -177,18 +178,8 @@ def undecoded(s, rx, b0, total):
         # matching subscribers, the common one, allowed in PUBACK: Table 2-6)
         return None
     rx[_RX_START] = s0 + total
-    i = s._inflight.find(pid, _WAIT_PUBACK)  # (puback(), inline on the hot path)
+    i = s._inflight.find(pid, _WAIT_PUBACK)  # (an id we do not wait on is ignored)
     return complete(s, i, _PUBLISH_DONE, None, rc, "PUBACK") if i >= 0 else False
-
-
-def puback(s, pid, pkt, rc):
-    """PUBACK for packet id pid (pkt None: one without properties, not decoded, its
-    reason code ``rc``): the filled event, or None for an id we do not wait on
-    (ignored)."""
-    i = s._inflight.find(pid, _WAIT_PUBACK)
-    if i >= 0:
-        return complete(s, i, _PUBLISH_DONE, pkt, pkt.reason_code if pkt else rc, "PUBACK")
-    return None
 
 
 def complete(s, i, kind, pkt, rc, what):
