@@ -176,7 +176,7 @@ def test_lazy_public_names_agree_with_the_private_consts():
     homes += [(s, n) for n in public]
     copies = 0
     for name in ("session", "link", "inbound", "outbound", "handshake", "keepalive",
-                 "auth", "qos2", "backlog"):
+                 "auth", "qos2", "backlog", "session_lost"):
         mod = importlib.import_module("mqtt5." + name)
         for home, n in homes:
             copy = n if n.startswith("_") else "_" + n

@@ -90,6 +90,26 @@ def test_qos1_lost_without_session():
     eq(brief(out(s)), [(PUBLISH, pid2, False)], "re-published as a new message")
 
 
+def test_qos_and_retain_kept_for_resend_and_loss():
+    # the slot keeps no copy of the flags: QoS comes from what the slot waits for,
+    # RETAIN from a state bit, which the QoS 2 flow's PUBREC keeps (qos2.py)
+    for qos, retain in ((1, True), (2, True), (2, False), (1, False)):
+        s = session()
+        pid = s.publish("r", b"x", qos, retain)
+        out(s)
+        evs, sent = reconnect(s, True)
+        p = sent[0][1]
+        eq((sent[0][0], p.packet_id, p.qos, bool(p.retain), bool(p.dup)),
+           (PUBLISH, pid, qos, retain, True), "resent, QoS %d retain %s" % (qos, retain))
+        if qos == 2:  # past PUBREC: the message reported lost still says what it was
+            feed(s, ack(PUBREC, pid))
+            out(s)
+        evs, sent = reconnect(s, False)
+        p = evs[1]["packet"]
+        eq((p.topic, p.qos, bool(p.retain), evs[1]["packet_id"]), ("r", qos, retain, pid),
+           "reported lost, QoS %d retain %s" % (qos, retain))
+
+
 # ---- QoS 2: cut before PUBREC, before PUBREL went out, before PUBCOMP ----------------
 
 def qos_cut(step):

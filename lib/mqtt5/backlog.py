@@ -12,11 +12,13 @@ import mqtt5.packets as _p
 from .txbuf import BufferFull, too_large
 
 _ESTABLISHED = const(2)
+_WAIT_PUBACK = const(1)
 _WAIT_PUBREC = const(2)
 _WAIT_PUBCOMP = const(3)
 _WAIT_SUBACK = const(4)
 _QUEUED = const(0x10000)
 _RESEND = const(0x20000)
+_RETAIN = const(0x40000)
 _ACK_ROOM = const(8)
 _RESERVE = const(32)  # as in mqtt5.outbound
 _PUBREL = const(6)
@@ -35,6 +37,8 @@ def fail(s, i, rc, err, pkt):
     w = fl.state[i] & 0xFF
     kind = _PUBLISH_DONE if w <= _WAIT_PUBCOMP else (
         _SUBSCRIBED if w == _WAIT_SUBACK else _UNSUBSCRIBED)
+    if s._pending is None:
+        s._pending = []
     s._pending.append((kind, fl.pid[i], rc, err, False, pkt))
     fl.free(i)
 
@@ -73,10 +77,9 @@ def pump(s):
             elif w <= _WAIT_PUBREC:
                 if _sent_publishes(fl) >= s.receive_maximum_out:
                     return  # wait for an ack to free quota [MQTT-4.9.0-2]
-                f = fl.flags[i]
                 tx.publish(_RESERVE, s.server_max_packet_size, fl.topic[i],
-                           fl.payload[i], f & 3, f & 4 != 0, st & _RESEND != 0, pid,
-                           fl.props[i])
+                           fl.payload[i], 1 if w == _WAIT_PUBACK else 2, st & _RETAIN != 0,
+                           st & _RESEND != 0, pid, fl.props[i])
             else:
                 cls = _p.Subscribe if w == _WAIT_SUBACK else _p.Unsubscribe
                 tx.packet(cls(packet_id=pid, topics=fl.topic[i], props=fl.props[i]),

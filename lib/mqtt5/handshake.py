@@ -89,7 +89,7 @@ def start(s, now_ms, clean_start):
     al = s._aliases  # inbound topic aliases live for one connection [MQTT-3.3.2-7]
     for i in range(len(al)):
         al[i] = None
-    s._pending = []
+    s._pending = None
     reset(s)
     ka = s._ka  # both directions count as active (keepalive.py)
     ka[_KA_PERIOD] = s.keepalive * 1000

@@ -105,7 +105,7 @@ def handle(s, ptype, pkt):
         i = fl.find(pid, _WAIT_SUBACK if sub else _WAIT_UNSUBACK)
         if i < 0:
             return False
-        if len(pkt.reason_codes) != fl.flags[i]:  # one per filter [MQTT-3.9.3-1]
+        if len(pkt.reason_codes) != len(fl.topic[i]):  # one per filter [MQTT-3.9.3-1]
             raise ProtocolError(0x82, "reason code count")
         rc = 0
         for c in pkt.reason_codes:
@@ -218,6 +218,8 @@ def ack_queued(held, tx):
     pos = held[_H_POS]
     if held[_H_N] < len(pos):
         pos[pos.index(-1)] = end
+    elif not pos:  # the first: the list is made now (session.py)
+        held[_H_POS] = [end]
     elif len(pos) < held[_H_SIZE]:
         pos.append(end)
     else:  # all taken (a tolerated Receive Maximum overrun): replace one, in turn

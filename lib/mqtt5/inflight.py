@@ -18,6 +18,7 @@ _WAIT_UNSUBACK = const(5)
 _QUEUED = const(0x10000)  # to be (re)sent: encoded by backlog.pump(), in order
 _RESEND = const(0x20000)  # went out on an earlier connection: DUP on resend
 # [MQTT-3.3.1-1], lost when the server has no session [MQTT-3.2.2-5]
+_RETAIN = const(0x40000)  # a PUBLISH's RETAIN flag (its QoS is the wait kind's)
 
 _MAX_PID = const(65535)
 
@@ -30,9 +31,10 @@ class Inflight:
 
     Per slot: pid (0 = free; the table is full when no slot is free and it has
     ``size`` slots), state (wait kind | PUBREC reason code << 8 | QUEUED |
-    RESEND), and for PUBLISH the topic, payload, props and qos/retain flags the caller
-    passed (references, kept for resend on session resumption [MQTT-4.4.0-1]); for
-    SUBSCRIBE/UNSUBSCRIBE the list of topics, props and the item count.
+    RESEND | RETAIN: a PUBLISH's QoS is 1 for WAIT_PUBACK, else 2), and for PUBLISH
+    the topic, payload and props the caller passed (references, kept for resend on
+    session resumption [MQTT-4.4.0-1]); for SUBSCRIBE/UNSUBSCRIBE the list of topics
+    (one reason code comes back for each) and props.
     ``queued`` counts QUEUED slots (waiting to be encoded by backlog.pump()).
     ``publishes`` counts PUBLISH slots: the Receive Maximum quota [MQTT-3.3.4-7].
     ``order`` is a monotonically increasing stamp per slot, so a resend can go out in
@@ -43,7 +45,6 @@ class Inflight:
         self.size = size
         self.pid = []
         self.state = []
-        self.flags = []  # qos | retain << 2
         self.order = []
         self.topic = []
         self.payload = []
@@ -75,7 +76,6 @@ class Inflight:
                 raise MQTTError("no free in-flight slot")
             p.append(0)
             self.state.append(0)
-            self.flags.append(0)
             self.order.append(0)
             self.topic.append(None)
             self.payload.append(None)

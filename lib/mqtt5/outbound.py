@@ -17,6 +17,7 @@ _ESTABLISHED = const(2)
 _WAIT_PUBACK = const(1)
 _WAIT_PUBREC = const(2)
 _WAIT_SUBACK = const(4)
+_RETAIN = const(0x40000)  # inflight.py's state bit
 
 _RESERVE = const(32)  # tx bytes publish/subscribe leave free for acks and PINGREQ
 _TOPIC_ALIAS = const(0x23)
@@ -63,7 +64,7 @@ def publish(s, topic, payload, qos=0, retain=False, props=None, alias=True):
         if fl.publishes >= s.receive_maximum_out:
             raise MQTTError("send quota used up: server Receive Maximum %d [MQTT-3.3.4-7]"
                             % s.receive_maximum_out)
-        i = fl.alloc(_WAIT_PUBACK if qos == 1 else _WAIT_PUBREC)
+        i = fl.alloc((_WAIT_PUBACK if qos == 1 else _WAIT_PUBREC) | (_RETAIN if retain else 0))
         pid = fl.pid[i]
     try:
         if qos and (fl.queued or s._hold):  # behind the backlog: encoded by pump(), in order
@@ -83,7 +84,6 @@ def publish(s, topic, payload, qos=0, retain=False, props=None, alias=True):
     if not qos:
         return 0
     fl.topic[i], fl.payload[i], fl.props[i] = topic, payload, props
-    fl.flags[i] = qos | (4 if retain else 0)
     if fl.queued and s.state == _ESTABLISHED:
         pump(s)
     return pid
@@ -132,7 +132,6 @@ def request(s, state, cls, items, props):
         fl.free(i, True)
         raise
     fl.topic[i], fl.props[i] = items, props
-    fl.flags[i] = len(items)
     if fl.queued and s.state == _ESTABLISHED:
         pump(s)
     return fl.pid[i]

@@ -9,6 +9,7 @@ _PUBLISH_DONE = const(3)
 _WAIT_PUBREC = const(2)
 _WAIT_PUBCOMP = const(3)
 _RESEND = const(0x20000)
+_RETAIN = const(0x40000)
 
 _PUBREC = const(5)
 _PUBREL = const(6)
@@ -38,7 +39,7 @@ def on_ack(s, ptype, pkt):
         if rc >= 0x80:  # flow ends, no PUBREL [MQTT-4.3.3-4]
             return complete(s, i, _PUBLISH_DONE, pkt, rc, "PUBREC")
         fl.set_queued(i, False)  # (a PUBREC for a resend not yet made)
-        fl.state[i] = _WAIT_PUBCOMP | rc << 8 | fl.state[i] & _RESEND  # keep 0x10
+        fl.state[i] = _WAIT_PUBCOMP | rc << 8 | fl.state[i] & (_RESEND | _RETAIN)
         # topic and payload stay until PUBCOMP: never resent on this session after
         # PUBREL [MQTT-4.3.3-6], but a server that loses the session meanwhile may not
         # have delivered it (Mosquitto delivers at PUBREL): then it goes out as new
@@ -79,8 +80,10 @@ def on_publish(s, pid):
     ids = held[_H_IDS]  # fewer held than receive_maximum: a free entry, or room for one
     if held[_H_COUNT] < len(ids):
         ids[ids.index(0)] = pid
-    else:
+    elif ids:
         ids.append(pid)
+    else:  # the first: the list is made now (session.py)
+        held[_H_IDS] = [pid]
     held[_H_COUNT] += 1
     s._tx.ack(_PUBREC, pid, 0)  # ownership taken [MQTT-4.3.3-8]
     return True

@@ -170,10 +170,11 @@ class Session:
         from .events import Event
 
         self._rx = _rb.new(rx_size)
-        self._aliases = [None] * topic_alias_maximum
+        self._aliases = [None] * topic_alias_maximum if topic_alias_maximum else ()
         self._tx = TxBuffer(tx_size)
         self._inflight = Inflight(max_inflight)
-        self._held = [receive_maximum, [], 0, [], 0, 0]  # held ids, unwritten acks (inbound.py)
+        # held QoS 2 ids, unwritten acks (inbound.py): their lists made by the first
+        self._held = [receive_maximum, (), 0, (), 0, 0]
         if topic_alias_out:  # outbound aliases (aliases.py): loaded only when asked for
             from .aliases import OutAliases
             self._aout = OutAliases(topic_alias_out)
@@ -184,7 +185,8 @@ class Session:
             raise ValueError("ack_timeout_ms must be 0..86400000 (a day)")
         self._ka = [0, 0, 0, False, ack_timeout_ms, None]  # mqtt5.keepalive's state
         self._ev = Event()
-        self._pending = []  # rare events from tick()/disconnect()/session loss: tuples
+        self._pending = None  # rare events from tick()/disconnect()/session loss: a list
+        # of tuples, made by the first (a connection's end, at the latest)
         self._has_state = False
         self._now = 0
         self.state = _CLOSED
@@ -237,6 +239,8 @@ class Session:
 
     def _close(self, kind, reason_code, error, by_server):
         self.state = _CLOSED
+        if self._pending is None:
+            self._pending = []
         self._pending.append((kind, 0, reason_code, error, by_server, None))
 
     # ---- inbound --------------------------------------------------------------------

@@ -7,10 +7,12 @@ from .errors import MQTTError
 import mqtt5.packets as _p
 from .backlog import fail
 
+_WAIT_PUBACK = const(1)
 _WAIT_PUBREC = const(2)
 _WAIT_PUBCOMP = const(3)
 _WAIT_SUBACK = const(4)
 _RESEND = const(0x20000)
+_RETAIN = const(0x40000)
 
 
 class SessionLost(MQTTError):
@@ -37,9 +39,8 @@ def session_lost(s):
             pkt = None
             if w <= _WAIT_PUBCOMP:  # also past PUBREC: a server that delivers at
                 # PUBREL (Mosquitto) never delivered it
-                f = fl.flags[i]
-                pkt = _p.Publish(fl.topic[i], fl.payload[i], f & 3, f & 4 != 0, False,
-                                 pid, fl.props[i])
+                pkt = _p.Publish(fl.topic[i], fl.payload[i], 1 if w == _WAIT_PUBACK else 2,
+                                 st & _RETAIN != 0, False, pid, fl.props[i])
             elif w != _WAIT_PUBCOMP:
                 cls = _p.Subscribe if w == _WAIT_SUBACK else _p.Unsubscribe
                 pkt = cls(packet_id=pid, topics=fl.topic[i], props=fl.props[i])
