@@ -40,7 +40,7 @@ def fail(s, i, rc, err, pkt):
     if s._pending is None:
         s._pending = []
     s._pending.append((kind, fl.pid[i], rc, err, False, pkt))
-    fl.free(i)
+    fl.free(i, False)
 
 
 def join(s, i, n):

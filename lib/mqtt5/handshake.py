@@ -127,7 +127,7 @@ def start(s, now_ms, clean_start):
 
     s._tx.packet(Connect(client_id=s.client_id, clean_start=clean_start,
                          keepalive=s.keepalive, username=s.username, password=pw,
-                         will=s.will, props=props))
+                         will=s.will, props=props), 0, 0)
     s._hold = s.auth_method is not None  # [MQTT-3.1.2-30]
     s.state = _CONNECTING
 

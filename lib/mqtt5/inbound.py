@@ -148,7 +148,7 @@ def fail(s, err):
         import mqtt5.errors as _er
 
         try:
-            s._tx.packet(_p.Disconnect(reason_code=rc, props=None))
+            s._tx.packet(_p.Disconnect(reason_code=rc, props=None), 0, 0)
         except _er.MQTTError:
             pass  # no room: close without it
     s.state = _CLOSED
@@ -196,7 +196,7 @@ def complete(s, i, kind, pkt, rc, what):
         import mqtt5.events as _e
 
         ev.error = _e.rc_error(what, rc)
-    s._inflight.free(i)
+    s._inflight.free(i, False)
     if s._ka[_KA_ACK_SINCE] is not None:  # (ack_timeout_ms on) the wait starts again, or
         # ends; no locals for fl and ka: with them an awaited publish took ~900
         # instructions more (bench/instructions.py)

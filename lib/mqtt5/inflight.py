@@ -54,13 +54,13 @@ class Inflight:
         self._last = 0  # last packet id handed out
         self._stamp = 0
 
-    def find(self, pid, state=0):
-        """Slot index holding pid (and, if given, waiting for ``state``), or -1."""
+    def find(self, pid, state):
+        """Slot index holding pid, waiting for ``state`` (a wait kind), or -1."""
         p = self.pid  # busy slots have unique ids [MQTT-2.2.1-3]; 0 (free): the first
         if pid not in p:  # searched in C, not by a loop here
             return -1
         i = p.index(pid)
-        if state and self.state[i] & 0xFF != state:
+        if self.state[i] & 0xFF != state:
             return -1
         return i
 
@@ -110,7 +110,7 @@ class Inflight:
             self.state[i] &= ~_QUEUED
             self.queued -= 1
 
-    def free(self, i, unsent=False):
+    def free(self, i, unsent):
         """Release slot i: its packet id may be reused from now on [MQTT-2.2.1-3].
         unsent: the packet never went out (encoding failed): hand its id out again."""
         if unsent and self.pid[i] == self._last:

@@ -125,7 +125,7 @@ class Link:
             return -1
         return self._take(0)  # packet id filled in once the session assigns it
 
-    async def _slot(self, keep=0):
+    async def _slot(self, keep):
         # A waiter slot, waiting for one to be freed if need be
         while True:
             if self._t is None and self._q is None:
@@ -157,7 +157,7 @@ class Link:
 
     async def _request(self, fn, items, props):
         # SUBSCRIBE / UNSUBSCRIBE: queue, wait for the ack -> (codes or None, error)
-        w = await self._slot()
+        w = await self._slot(0)
         try:
             self._wpid[w] = await self._queue(fn, items, props)
             await self._done(w)

@@ -74,7 +74,7 @@ _NAMES = (
 def __getattr__(name):
     from mqtt5.packets import named
 
-    return named(_NAMES, name)
+    return named(_NAMES, name, False)
 
 
 _BOOL = const(1)  # value must be 0 or 1

@@ -74,7 +74,7 @@ def __getattr__(name):
         from .session_lost import SessionLost
 
         return SessionLost
-    v = globals()[name] = _p.named(_NAMES, name)  # kept: an adapter's loop resolves once
+    v = globals()[name] = _p.named(_NAMES, name, False)  # kept: an adapter's loop resolves once
     return v
 
 

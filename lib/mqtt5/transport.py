@@ -52,7 +52,7 @@ def parse_url(url):
     return scheme, host, port
 
 
-async def open_transport(url, timeout_ms=10000, tls=None):
+async def open_transport(url, timeout_ms, tls):
     """Connect to `url` ('mqtt://host:port' or 'mqtts://host:port' with the `tls`
     options of mqtt5.tls); raises OSError / asyncio.TimeoutError, mqtt5.tls.TLSError
     for a refused handshake.  TLS options with a mqtt:// URL are a ValueError:

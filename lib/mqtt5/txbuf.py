@@ -101,7 +101,7 @@ class TxBuffer:
             raise MQTTError("packet exceeds tx_size %d" % self.cap)
         self.tail += n
 
-    def packet(self, pkt, reserve=0, limit=0):
+    def packet(self, pkt, reserve, limit):
         """Encode a packet object (mqtt5.packets) at the tail."""
         self.room(0)
         t = self.tail  # the free tail to encode into: the whole view when empty

@@ -44,7 +44,7 @@ _NAMES = (
     "DISCONNECT=14 AUTH=15 ")
 
 
-def named(table, name, text=False):
+def named(table, name, text):
     """The int (the text with ``text``) that a "NAME=value ..." table gives ``name``;
     AttributeError if none (a module's lazy public names)."""
     for item in table.split():
@@ -67,7 +67,7 @@ def __getattr__(name):
     try:
         mod = named(_WHERE, name, True)
     except AttributeError:
-        return named(_NAMES, name)
+        return named(_NAMES, name, False)
     v = getattr(__import__("mqtt5.packets." + mod, None, None, (name,)), name)
     globals()[name] = v
     return v

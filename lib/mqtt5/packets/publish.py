@@ -74,7 +74,7 @@ def decode_publish(mv, fl, p, end):
     return pkt
 
 
-def _topic(topic, qos, dup, packet_id, props, checked=False):
+def _topic(topic, qos, dup, packet_id, props, checked):
     # Validates a PUBLISH to encode; returns the topic as UTF-8 bytes (checked: bytes
     # whose UTF-8 and wildcards were checked already: TxBuffer's topic cache).
     if qos != 0 and qos != 1 and qos != 2:
@@ -104,7 +104,7 @@ def _topic(topic, qos, dup, packet_id, props, checked=False):
 def publish_size(topic, payload, qos=0, props=None):
     """Total encoded size (fixed header included) of a PUBLISH."""
     ps = _pr.size(props, _PUBLISH)
-    rl = (2 + len(_topic(topic, qos, False, 1, props)) + (2 if qos else 0)
+    rl = (2 + len(_topic(topic, qos, False, 1, props, False)) + (2 if qos else 0)
           + wire.vbi_size(ps) + ps + len(payload))
     return 1 + wire.vbi_size(rl) + rl
 
