@@ -5,7 +5,7 @@ import mqtt5.session as S
 import mqtt5.properties as P
 from mqtt5.errors import MQTTError
 from session_fake import (connected, out, feed, kinds, types, eq, raises, run_tests,
-    connack, publish, ack, PUBLISH, PUBACK, PUBREC, PUBREL, DISCONNECT)
+    connack, publish, ack, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP, DISCONNECT)
 
 
 def expect_disconnect(s, evs, code):
@@ -222,6 +222,23 @@ def test_send_quota():
     s.subscribe([("x", 0)])  # other packets are not held back [MQTT-3.3.4-8]
     feed(s, ack(PUBACK, a))
     eq(s.send_quota, 1, "back after PUBACK")
+
+
+def test_retained_publishes_count_against_the_quota():
+    # RETAIN is a bit of the in-flight slot's state, above its wait kind
+    s = connected(max_inflight=8, connack_props={P.RECEIVE_MAXIMUM: 2})
+    a = s.publish("t", b"", 1, True)
+    eq((s.send_quota, s.inflight_count), (1, 1), "a retained QoS 1 publish counts")
+    b = s.publish("t", b"", 2, True)
+    eq((s.send_quota, s.inflight_count), (0, 2), "a retained QoS 2 publish counts")
+    raises(MQTTError, s.publish, "t", b"", 1, True)
+    out(s)
+    feed(s, ack(PUBACK, a))
+    feed(s, ack(PUBREC, b))
+    eq((s.send_quota, s.inflight_count), (1, 1), "QoS 2 held until PUBCOMP")
+    out(s)
+    feed(s, ack(PUBCOMP, b))
+    eq((s.send_quota, s.inflight_count), (2, 0), "all back")
 
 
 def test_pubrec_error_frees_quota():

@@ -89,7 +89,7 @@ class Inflight:
         self.state[i] = state
         self._stamp += 1
         self.order[i] = self._stamp
-        if state <= _WAIT_PUBCOMP:
+        if state & 0xFF <= _WAIT_PUBCOMP:  # (the RETAIN bit above the wait kind)
             self.publishes += 1
         return i
 
