@@ -193,10 +193,24 @@ class Node:
         up = self.client.is_connected
         said = False
         if up:
+            from mqtt5._compat import sleep_ms
+
             try:
-                await asyncio.wait_for(self.client.publish(status, b"offline", qos=1,
-                                                           retain=True), 3)
-                said = True
+                # at most 3 s, looked at every 50 ms: not asyncio.wait_for, whose module
+                # (asyncio.funcs, about 0.5 KB) would load now, when a node that ran its
+                # heap full has none to spare
+                t = asyncio.create_task(self.client.publish(status, b"offline", qos=1,
+                                                            retain=True))
+                for _ in range(60):
+                    if t.done():
+                        break
+                    await sleep_ms(50)
+                if t.done():
+                    await t  # (its error, if it failed)
+                    said = True
+                else:
+                    t.cancel()  # (the publish's slot frees itself)
+                    log("offline not acknowledged within 3 s")
             except Exception as e:
                 log("offline not acknowledged: %s" % why(e))
         await self.sup.stop(0 if said else 0x04)  # 0x04: Disconnect with Will Message

@@ -248,3 +248,8 @@ def test_heapmap_accounts_for_the_whole_node_after_boot(runtime, broker, tmp_pat
     assert "mqtt5.client" in slots and "payload" in slots and "board" in slots, slots
     report = heapmap.report(maps, dicts, phase, "the node")
     assert "the node, after boot" in report and "module commands" in report, report
+    # the goodbye (`offline` acknowledged, then DISCONNECT) loads no more of asyncio:
+    # asyncio.wait_for's module would need heap when a node that ran it full has least
+    assert "status offline, disconnected" in out, out[-2000:]
+    after = [line for line in out.splitlines() if line.startswith('{"asyncio_after_stop"')]
+    assert after and "asyncio.funcs" not in after[0], after

@@ -6,7 +6,8 @@
 # The node boots as a flashed board does (`import main`), with the unix board's
 # environment (FIELDNODE_HOME, FIELDNODE_BROKER, ...) set by the caller; its first
 # asyncio.run() is wrapped so that the map is dumped while it runs, and then raises
-# KeyboardInterrupt: the node stops as after Ctrl-C.  Prints JSON lines around
+# KeyboardInterrupt: the node stops as after Ctrl-C (then it prints which asyncio
+# modules are loaded).  Prints JSON lines around
 # MicroPython's GC block map (micropython.mem_info(1)) and, once it has run, one
 # {"dict": NAME, "kind": "module"|"class"|"instance", "names": N} per dict counted.
 import gc
@@ -77,3 +78,8 @@ else:
 
     asyncio.run = booted
     import main  # noqa: F401  (boots the node; returns once it has stopped)
+
+    # what the goodbye (`offline`, then DISCONNECT) loaded of asyncio: a module loaded
+    # then needs heap at the moment a node that ran its heap full has least
+    print('{"asyncio_after_stop": "%s"}' % " ".join(
+        sorted(n for n in sys.modules if n.startswith("asyncio"))))
