@@ -30,8 +30,8 @@ def check():
     r = Router()
     for f, t, want in MATCH:
         if f.startswith("$share/"):
-            r.add(f, 1)
-            got = r.next_match(t) >= 0
+            r.add(f, 1, 0)
+            got = r.next_match(t, 0, -1) >= 0
             r.remove(f)
         else:
             got = matches(f, t)
@@ -53,15 +53,15 @@ def check():
 def routing():
     r = Router()
     h1, h2 = [], []
-    r.add("a/+", h1)
-    r.add("a/#", h2)
-    r.add("a/b", h1)          # same handler, overlapping: reported once
+    r.add("a/+", h1, 0)
+    r.add("a/#", h2, 0)
+    r.add("a/b", h1, 0)       # same handler, overlapping: reported once
     out = []
-    i = r.next_match("a/b")
+    i = r.next_match("a/b", 0, -1)
     while i >= 0:
         out.append(r.handler(i) is h1 and "h1" or "h2")
-        i = r.next_match("a/b", i + 1)
-    r.add("a/+", h2)          # re-subscribe replaces the handler
+        i = r.next_match("a/b", i + 1, -1)
+    r.add("a/+", h2, 0)       # re-subscribe replaces the handler
     assert r.filters() == ["a/+", "a/#", "a/b"], r.filters()
     assert r.remove("a/+") and not r.remove("a/+")
     return out

@@ -19,20 +19,20 @@ def sid_cases():
     r = Router()
     r.add("a/#", "A", r.new_sid("a/#"))       # sid 1
     r.add("a/b", "B", r.new_sid("a/b"))       # sid 2
-    r.add("x/+", "C")                         # no identifier: matched by topic
+    r.add("x/+", "C", 0)                      # no identifier: matched by topic
     r.add("m1", "M", 7)                       # one SUBSCRIBE, two filters, sid 7
     r.add("m2", "M2", 7)
     out = {
         "sids": [r.sid("a/#"), r.sid("a/b"), r.sid("x/+"), r.sid("nope")],
         "again": r.new_sid("a/b"),            # a re-subscribed filter keeps its id
-        "next": r.new_sid(),                  # smallest free: 3
+        "next": r.new_sid(None),              # smallest free: 3
         "both": routed(r, "a/b", [1, 2]),
         "one": routed(r, "a/b", 2),           # by id only, "a/#" not re-matched
         "no_rematch": routed(r, "zzz", 1),    # the id decides, not the topic
         "no_sids": routed(r, "a/b", None),    # none carried: only routes without id
         "empty_list": routed(r, "a/b", []),
         "unknown": routed(r, "a/b", -1),      # caller does not know: topic matching
-        "default": [r.handler(r.next_match("a/b"))],
+        "default": [r.handler(r.next_match("a/b", 0, -1))],
         "plain": routed(r, "x/y", [42]),      # a route without id still matches
         "shared_id": routed(r, "m2", 7),      # same id on two filters: topic decides
     }

@@ -134,7 +134,7 @@ class Router:
     def __init__(self):
         self._routes = []  # [match_filter, handler, subscribed_filter, sid, shared_sid]
 
-    def add(self, filt, handler, sid=0):
+    def add(self, filt, handler, sid):
         """Route messages matching `filt` to `handler` (replacing an earlier one).
 
         `sid`: the Subscription Identifier the SUBSCRIBE carries (0: none)."""
@@ -184,9 +184,10 @@ class Router:
                 return r[_SID]
         return 0
 
-    def new_sid(self, filt=None):
+    def new_sid(self, filt):
         """A Subscription Identifier for a new SUBSCRIBE: the one `filt` already
-        has, else the smallest not used by any route (1..268,435,455)."""
+        has (None: a SUBSCRIBE of several filters), else the smallest not used by
+        any route (1..268,435,455)."""
         routes = self._routes
         if filt is not None:
             for r in routes:
@@ -214,12 +215,12 @@ class Router:
             return False
         return not r[_SHARED_SID] or matches(r[_MATCH], topic)
 
-    def next_match(self, topic, i=0, sids=-1):
+    def next_match(self, topic, i, sids):
         """Index >= i of the next route matching `topic`, or -1.
 
         `sids`: the message's Subscription Identifier(s) (int or list; None or
         empty: it carried none): routes holding an identifier are then chosen by
-        it, not by topic. -1 (default): unknown, every route matches by topic.
+        it, not by topic. -1: unknown, every route matches by topic.
         A handler routed by two overlapping filters is reported once.
         Allocation-free: loop `i = r.next_match(t, i, sids)` / `r.handler(i)` /
         `i += 1`.

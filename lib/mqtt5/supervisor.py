@@ -228,7 +228,7 @@ class Supervisor:
         h = kwargs.get("handler")
         if h is not None:  # handlers route from the first message
             for f in [filt] if isinstance(filt, str) else filt:
-                self.client._routes().add(f, h)
+                self.client._routes().add(f, h, 0)
         return None
 
     async def unsubscribe(self, filt):
