@@ -8,8 +8,6 @@ from .inbound import complete, over_quota, ack_queued
 _PUBLISH_DONE = const(3)
 _WAIT_PUBREC = const(2)
 _WAIT_PUBCOMP = const(3)
-_RESEND = const(0x20000)
-_RETAIN = const(0x40000)
 
 _PUBREC = const(5)
 _PUBREL = const(6)
@@ -39,7 +37,9 @@ def on_ack(s, ptype, pkt):
         if rc >= 0x80:  # flow ends, no PUBREL [MQTT-4.3.3-4]
             return complete(s, i, _PUBLISH_DONE, pkt, rc, "PUBREC")
         fl.set_queued(i, False)  # (a PUBREC for a resend not yet made)
-        fl.state[i] = _WAIT_PUBCOMP | rc << 8 | fl.state[i] & (_RESEND | _RETAIN)
+        # the flag bits above wait kind and reason code stay (RESEND, RETAIN;
+        # QUEUED was just cleared): inflight.py
+        fl.state[i] = _WAIT_PUBCOMP | rc << 8 | fl.state[i] & ~0xFFFF
         # topic and payload stay until PUBCOMP: never resent on this session after
         # PUBREL [MQTT-4.3.3-6], but a server that loses the session meanwhile may not
         # have delivered it (Mosquitto delivers at PUBREL): then it goes out as new
