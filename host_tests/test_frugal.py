@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from runtimes import M32_FROZEN, ROOT, run
+from runtimes import M32, M32_FROZEN, ROOT, run
 
 WORKLOAD = os.path.join(ROOT, "bench", "workloads", "fieldnode.py")
 
@@ -254,3 +254,23 @@ def test_heapmap_accounts_for_the_whole_node_after_boot(runtime, broker, tmp_pat
     assert "status offline, disconnected" in out, out[-2000:]
     after = [line for line in out.splitlines() if line.startswith('{"asyncio_after_stop"')]
     assert after and "asyncio.funcs" not in after[0], after
+
+
+# The whole node as `fieldnode deploy` installs it on a stock 32-bit firmware: every
+# module of lib/, firmware/ and the board as .mpy from the filesystem, so their
+# bytecode and the names they intern live in the heap (bench/workloads/node.py, the
+# same config and measure: 131,472 B after boot in every run on 2026-12-04, against
+# 34,336 B frozen; the minimum heapsize 152 KiB).  A board that can spare less needs
+# the frozen image.
+NODE_MPY_BUDGET = 134144
+
+
+@pytest.mark.runtimes((M32,))
+def test_node_loaded_as_mpy_within_its_heap_budget(runtime, broker):
+    sys.path.insert(0, os.path.join(ROOT, "bench", "workloads"))
+    import node
+
+    ok, stats, out = node.run_node(broker, 512, 4, runtime)
+    assert ok and stats, out[-2000:]
+    after_boot = 512 * 1024 - stats["mem_free"] - node.gc_tables(runtime, 512)
+    assert 0.9 * NODE_MPY_BUDGET < after_boot <= NODE_MPY_BUDGET, after_boot

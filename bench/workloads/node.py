@@ -1,10 +1,12 @@
 """The whole node's memory: minimum -X heapsize and heap in use after boot.
 
-Runs the firmware (the unix board) against a local Mosquitto on two runtimes:
+Runs the firmware (the unix board) against a local Mosquitto on three runtimes:
 the 64-bit MicroPython unix port with lib/ firmware/ boards/unix compiled to
-.mpy (as a board loads them from its filesystem), and the 32-bit build with all
-of it frozen in, started as a flashed board starts it (`-m main`); with short intervals (readings every 500/700 ms, stats every
-second, a button press), for a few seconds per try:
+.mpy, the 32-bit build loading the same as .mpy (compiled by its own mpy-cross: a
+stock ESP32 or Pico W firmware after `fieldnode deploy`), and the 32-bit build with
+all of it frozen in, started as a flashed board starts it (`-m main`); with short
+intervals (readings every 500/700 ms, stats every second, a button press), for a few
+seconds per try:
 
 - heap after boot: heapsize minus the free heap after a collection that the
   node reports in its first stats message (board.mem_free()), less what the
@@ -33,13 +35,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(ROOT, "host_tests"))
 
 from broker import Broker  # noqa: E402
-from runtimes import M32_FROZEN, command, device_binary  # noqa: E402
+from runtimes import M32, M32_FROZEN, command, device_binary  # noqa: E402
 
 CONFIG = {"sensors": {"temperature": {"interval_ms": 500, "high": 1}, "humidity": {"interval_ms": 700}},
           "stats_interval_ms": 1000, "watchdog_ms": 0}
 
 
 RUNTIMES = (("micropython", "micropython unix port (64-bit), .mpy"),
+            (M32, "32-bit unix build, .mpy (as `fieldnode deploy` installs it)"),
             (M32_FROZEN, "32-bit unix build, frozen"))
 
 
@@ -103,6 +106,13 @@ def gc_tables(runtime, heap_kib):
         os.unlink(probe.name)
 
 
+def _failed(name, heap_kib, out):
+    # why a try failed, on stderr (the search goes on): its output's last lines
+    tail = [line for line in out.splitlines() if line.strip()][-3:]
+    print("node at %d KiB on %s failed: %s" % (heap_kib, name, " | ".join(tail)),
+          file=sys.stderr)
+
+
 def measure_one(b, runtime, name, seconds):
     ok, stats, out = run_node(b, 512, seconds, runtime)
     if not ok:
@@ -113,7 +123,10 @@ def measure_one(b, runtime, name, seconds):
         mid = (lo + hi) // 2 // 4 * 4
         ok, _, out = run_node(b, mid, seconds, runtime)
         if not ok and "MemoryError" not in out:
-            ok = run_node(b, mid, seconds, runtime)[0]  # a timing miss, not memory
+            _failed(name, mid, out)
+            ok, _, out = run_node(b, mid, seconds, runtime)  # a timing miss, not memory
+        if not ok:
+            _failed(name, mid, out)
         if ok:
             hi = mid
         else:
@@ -125,7 +138,8 @@ def measure_one(b, runtime, name, seconds):
 def measure(quick=False):
     """One result per runtime (see RUNTIMES)."""
     seconds = 3 if quick else 6
-    device_binary(M32_FROZEN)  # built (or taken from the cache) before any timing
+    device_binary(M32)  # both built (or taken from the cache) before any timing
+    device_binary(M32_FROZEN)
     b = Broker(tempfile.mkdtemp(prefix="fieldnode-bench-broker-"), log_types=("error",))
     b.start()
     try:
