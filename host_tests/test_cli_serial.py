@@ -84,6 +84,7 @@ def test_deploy_copies_only_what_changed(device, bundle, tmp_path):
     for f in files:
         assert filecmp.cmp(bundle / f, device.fs / f, shallow=False), f
     assert "[%d/%d] lib/" % (len(files), len(files)) in r.stderr     # progress per file
+    assert "warning" not in r.stderr          # the unix port's heap is the default 2 MiB
     assert not list(device.fs.rglob("*.tmp"))
 
     r = deploy(device, bundle)
@@ -139,6 +140,27 @@ def test_deploy_refuses_the_unix_bundle_on_a_real_board(platform, arch):
     assert str(e.value) == ("the device is MicroPython for %s, the bundle is for unix "
                             "(linux): wrong --board?" % platform)
     check_target(Board(), boards.load("rp2_pico_w" if platform == "rp2" else "esp32"))
+
+
+def test_deploy_warns_a_board_whose_heap_the_node_would_not_fit(bundle, tmp_path):
+    """A board with less heap than the node needs as .mpy (NODE_HEAP_KIB: here the
+    64-bit unix port with a 192 KiB heap) is warned before anything is written, with
+    what to do instead; the deploy goes on (the need is an estimate)."""
+    from fieldnode.deploy import NODE_HEAP_KIB
+    from runtimes import tool
+
+    fs = tmp_path / "board"
+    fs.mkdir()
+    with SerialDevice(fs, exe=tool("micropython") + " -X heapsize=192k") as dev:
+        r = deploy(dev, bundle)
+        assert r.returncode == 0, r.stderr
+        warning = [line for line in r.stderr.splitlines() if "warning" in line]
+        assert len(warning) == 1, r.stderr
+        heap = int(re.search(r"heap is (\d+) KB", warning[0]).group(1))
+        assert 150 < heap < 192 and "needs about %d KB on a 64-bit board" % NODE_HEAP_KIB[64] \
+            in warning[0] and "frozen in" in warning[0], warning
+        assert r.stderr.index("warning") < r.stderr.index("[1/"), r.stderr   # before writing
+        assert bundle_files(fs) == bundle_files(bundle)
 
 
 def test_deploy_soft_reset_restarts_the_unix_port(device, bundle):

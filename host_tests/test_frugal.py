@@ -274,3 +274,21 @@ def test_node_loaded_as_mpy_within_its_heap_budget(runtime, broker):
     assert ok and stats, out[-2000:]
     after_boot = 512 * 1024 - stats["mem_free"] - node.gc_tables(runtime, 512)
     assert 0.9 * NODE_MPY_BUDGET < after_boot <= NODE_MPY_BUDGET, after_boot
+
+
+@pytest.mark.runtimes(("micropython", M32, M32_FROZEN))
+def test_node_runs_in_the_heap_fieldnode_deploy_states(runtime, broker):
+    # `fieldnode deploy` warns a board whose heap is below NODE_HEAP_KIB (the node as
+    # .mpy, by word size) and names FROZEN_HEAP_KIB for a firmware with the node frozen
+    # in: the node must run in each (online, readings, an event, stats, a clean stop)
+    sys.path.insert(0, os.path.join(ROOT, "bench", "workloads"))
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    import node
+    from fieldnode.deploy import FROZEN_HEAP_KIB, NODE_HEAP_KIB
+
+    kib = {"micropython": NODE_HEAP_KIB[64], M32: NODE_HEAP_KIB[32]}.get(runtime,
+                                                                       FROZEN_HEAP_KIB)
+    ok, _, out = node.run_node(broker, kib, 4, runtime)
+    if not ok and "MemoryError" not in out:  # the node runs on timers: one more try
+        ok, _, out = node.run_node(broker, kib, 4, runtime)
+    assert ok, out[-2000:]

@@ -18,12 +18,14 @@ Then the board is soft-reset (it runs main.py) unless --no-reset. A board whose 
 cannot load the bundle (another .mpy version, or another architecture than
 board.json's: the wrong --board) is refused before anything is written, and
 so is a board whose main.py is not Fieldnode's launcher (`import fieldnode_main`):
---replace-main replaces it, keeping the old one as main.py.bak on the board.
+--replace-main replaces it, keeping the old one as main.py.bak on the board. A board
+whose heap is smaller than the node needs as .mpy (NODE_HEAP_KIB) gets a warning.
 """
 
 import hashlib
 import json
 import os
+import sys
 
 from . import ROOT, CliError, boards, subparser
 from .build import LAUNCHER, MAIN_MODULE, PACKAGE
@@ -157,6 +159,34 @@ def check_mpy(mpy, board):
                        % (name, board["name"], want))
 
 
+# The heap the node needs when it loads from .mpy files (its bytecode and the names it
+# interns live in the heap), by the device's word size: the smallest -X heapsize at
+# which it runs (bench/workloads/node.py: 152 KiB on 32-bit, 208 KiB on 64-bit on
+# 2026-12-04) plus 8 KiB for what a real board adds (its network objects, a larger
+# board module).  host_tests/test_frugal.py runs the node in these heaps.
+NODE_HEAP_KIB = {32: 160, 64: 216}
+FROZEN_HEAP_KIB = 48   # the same node frozen into the firmware (44 KiB measured)
+_HEAP = "import gc, sys\nprint(repr((gc.mem_free() + gc.mem_alloc(), sys.maxsize > 0x7fffffff)))"
+
+
+def check_heap(dev):
+    """Warn (stderr) when the device's heap is smaller than the node needs as .mpy: it
+    would stop with a MemoryError at boot or soon after. A warning, not a refusal: the
+    need is an estimate. An ESP32 counts the largest block ESP-IDF could add to its heap,
+    before Wi-Fi has taken its share: there no warning is no promise (README)."""
+    heap, wide = dev.eval_repr(_HEAP)
+    bits = 64 if wide else 32
+    need = NODE_HEAP_KIB[bits]
+    if heap < need * 1024:
+        print("fieldnode deploy: warning: the board's MicroPython heap is %d KB, and the node "
+              "loaded from .mpy files needs about %d KB on a %d-bit board: it would run out "
+              "of memory (a MemoryError at boot or once the network is up). Use a board with "
+              "more RAM (an ESP32 with PSRAM), or a firmware with Fieldnode frozen in "
+              "(README, \"Frozen or .mpy\"), where it needs about %d KB on a 32-bit board"
+              % (heap // 1024, need, bits, FROZEN_HEAP_KIB), file=sys.stderr)
+    return heap, need
+
+
 def check_room(dev, sizes, new_dirs, extra=()):
     """A CliError unless the device's filesystem has room for files of `sizes` bytes next
     to the ones they replace (every temp copy is written before the first rename), in
@@ -230,6 +260,7 @@ def deploy(board_name, port, build_dir=None, reset=True, baud=115200, replace_ma
             local[rel] = f.read()
     with Device(port, baud) as dev:
         check_target(dev, board)
+        check_heap(dev)
         remote = dev.hashes(files)
         changed = [r for r in files if remote[r] != hashlib.sha256(local[r]).hexdigest()]
         old_main = check_main(dev, remote[LAUNCHER], local[LAUNCHER], replace_main)
