@@ -163,6 +163,26 @@ def test_deploy_warns_a_board_whose_heap_the_node_would_not_fit(bundle, tmp_path
         assert bundle_files(fs) == bundle_files(bundle)
 
 
+@pytest.mark.parametrize("answer, warned", [((110 * 1024, False), True), ((170 * 1024, False), False),
+                                            ((None, False), False), ((170 * 1024, True), True)])
+def test_heap_check_reads_the_word_size_and_skips_an_unknown_heap(answer, warned, capsys):
+    """What a board answers deploy's heap probe (a unit test): a 32-bit board with 110 KB
+    is warned, with 170 KB not; a port that does not know its free heap (None) is not
+    checked; 170 KB on a 64-bit port is short of what the node needs there."""
+    from fieldnode.deploy import NODE_HEAP_KIB, check_heap
+
+    class Board:
+        def eval_repr(self, code):
+            return answer
+    heap, need = check_heap(Board())
+    err = capsys.readouterr().err
+    assert (heap, need) == (answer[0], NODE_HEAP_KIB[64 if answer[1] else 32])
+    assert ("warning" in err) == warned, err
+    if warned:
+        assert "heap is %d KB" % (answer[0] // 1024) in err and "needs about %d KB on a %d-bit" \
+            % (need, 64 if answer[1] else 32) in err, err
+
+
 def test_deploy_soft_reset_restarts_the_unix_port(device, bundle):
     # on a board Ctrl-D soft-resets and runs main.py; the unix port's REPL exits on it
     r = fieldnode("deploy", "--board", "unix", "--port", device.port, "--build-dir", bundle)

@@ -56,6 +56,19 @@ def node_env(env, home, device, broker):
     return env
 
 
+def short_paths(argv, env, main):
+    """Run from the compiled tree's root with MICROPYPATH and the main script relative to
+    it, as a board has `lib/...`: the heap then does not depend on where the checkout
+    lives (each module's file name is interned, into name pools that grow in steps, so a
+    few characters more per path can move the figures by kilobytes). Returns the cwd."""
+    path = env["MICROPYPATH"].split(":")
+    cwd = os.path.dirname(next(p for p in path if p.endswith(os.sep + "lib")))
+    env["MICROPYPATH"] = ":".join(os.path.relpath(p, cwd) if os.path.isabs(p) else p
+                                  for p in path)
+    argv[argv.index(main)] = os.path.relpath(main, cwd)
+    return cwd
+
+
 def run_node(broker, heap_kib, seconds, runtime="micropython"):
     """(ok, first stats dict or None, output) of one node run."""
     home = tempfile.mkdtemp(prefix="fieldnode-bench-")
@@ -63,10 +76,13 @@ def run_node(broker, heap_kib, seconds, runtime="micropython"):
         main = os.path.join(ROOT, "firmware", "main.py")
         argv, env = command(runtime, main, heapsize="%dk" % heap_kib,
                             mpy=runtime == "micropython")
+        cwd = ROOT
         if runtime == M32_FROZEN:  # the frozen main
             argv[argv.index(main):argv.index(main) + 1] = ["-m", "main"]
+        else:
+            cwd = short_paths(argv, env, main)
         node_env(env, home, "bench-node-%d" % heap_kib, broker)
-        p = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.PIPE,
+        p = subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True)
         time.sleep(seconds / 2)
         open(os.path.join(home, "sim", "button"), "w").close()
