@@ -255,10 +255,14 @@ def workload_cmd(runtime, script, args, path, heapsize=HEAPSIZE):
 
             env.update(mpbuild.M32_ENV)
             compiler = mpsource.mpy_cross()
-        # .frozen first (asyncio), then the compiled workloads, run as modules
-        env["MICROPYPATH"] = ":".join([".frozen", compiled_workloads(compiler)] + dirs)
+        # .frozen first (asyncio), then the compiled workloads, run as modules; the
+        # folders relative to the run's, as a board has `lib/...`: a module's file name
+        # is interned, into name pools that grow in steps, so with absolute paths the
+        # .mpy figures would depend on where the checkout lives
         cwd = os.path.join(CACHE, "empty")
         os.makedirs(cwd, exist_ok=True)
+        env["MICROPYPATH"] = ":".join([".frozen"] + [os.path.relpath(d, cwd) for d in
+                                                     [compiled_workloads(compiler)] + dirs])
         argv = [binary, "-X", "heapsize=%s" % heapsize, "-m", script[:-3]]
     else:
         script = os.path.join(WORKLOADS, script)
