@@ -271,9 +271,7 @@ def test_node_loaded_as_mpy_within_its_heap_budget(runtime, broker):
     sys.path.insert(0, os.path.join(ROOT, "bench", "workloads"))
     import node
 
-    ok, stats, out = node.run_node(broker, 512, 4, runtime)
-    assert ok and stats, out[-2000:]
-    after_boot = 512 * 1024 - stats["mem_free"] - node.gc_tables(runtime, 512)
+    after_boot = node.heap_after_boot(broker, runtime, 4)
     assert 0.9 * NODE_MPY_BUDGET < after_boot <= NODE_MPY_BUDGET, after_boot
 
 
@@ -289,7 +287,5 @@ def test_node_runs_in_the_heap_fieldnode_deploy_states(runtime, broker):
 
     kib = {"micropython": NODE_HEAP_KIB[64], M32: NODE_HEAP_KIB[32]}.get(runtime,
                                                                        FROZEN_HEAP_KIB)
-    ok, _, out = node.run_node(broker, kib, 6, runtime)
-    if not ok and "MemoryError" not in out:  # the node runs on timers: one more try
-        ok, _, out = node.run_node(broker, kib, 6, runtime)
+    ok, out = node.runs_in(broker, kib, 6, runtime)
     assert ok, out[-2000:]

@@ -122,28 +122,37 @@ def gc_tables(runtime, heap_kib):
         os.unlink(probe.name)
 
 
-def _failed(name, heap_kib, out):
-    # why a try failed, on stderr (the search goes on): its output's last lines
-    tail = [line for line in out.splitlines() if line.strip()][-3:]
-    print("node at %d KiB on %s failed: %s" % (heap_kib, name, " | ".join(tail)),
-          file=sys.stderr)
+def runs_in(b, heap_kib, seconds, runtime, name=None):
+    """(ok, output) of the node in a heap of `heap_kib`: a try that fails without a
+    MemoryError (the node runs on timers) is tried once more.  With `name`, each failed
+    try prints its last lines on stderr."""
+    for _ in range(2):
+        ok, _, out = run_node(b, heap_kib, seconds, runtime)
+        if not ok and name:
+            tail = [line for line in out.splitlines() if line.strip()][-3:]
+            print("node at %d KiB on %s failed: %s" % (heap_kib, name, " | ".join(tail)),
+                  file=sys.stderr)
+        if ok or "MemoryError" in out:
+            break
+    return ok, out
+
+
+def heap_after_boot(b, runtime, seconds, name=None):
+    """Bytes the node holds after boot, from its first stats in a 512 KiB heap (less
+    the collector's tables); RuntimeError with its output if it fails there."""
+    ok, stats, out = run_node(b, 512, seconds, runtime)
+    if not ok:
+        raise RuntimeError("the node failed at 512 KiB on %s:\n%s" % (name or runtime,
+                                                                      out[-2000:]))
+    return 512 * 1024 - stats["mem_free"] - gc_tables(runtime, 512)
 
 
 def measure_one(b, runtime, name, seconds):
-    ok, stats, out = run_node(b, 512, seconds, runtime)
-    if not ok:
-        raise RuntimeError("the node failed at 512 KiB on %s:\n%s" % (name, out[-2000:]))
-    after_boot = 512 * 1024 - stats["mem_free"] - gc_tables(runtime, 512)
+    after_boot = heap_after_boot(b, runtime, seconds, name)
     lo, hi = 16, 512  # lo fails (assumed), hi works
     while hi - lo > 4:
         mid = (lo + hi) // 2 // 4 * 4
-        ok, _, out = run_node(b, mid, seconds, runtime)
-        if not ok and "MemoryError" not in out:
-            _failed(name, mid, out)
-            ok, _, out = run_node(b, mid, seconds, runtime)  # a timing miss, not memory
-        if not ok:
-            _failed(name, mid, out)
-        if ok:
+        if runs_in(b, mid, seconds, runtime, name)[0]:
             hi = mid
         else:
             lo = mid
