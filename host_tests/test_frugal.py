@@ -10,11 +10,12 @@ from runtimes import M32, M32_FROZEN, ROOT, run
 
 WORKLOAD = os.path.join(ROOT, "bench", "workloads", "fieldnode.py")
 
-# Loaded only on use: reason-code names (errors), the supervised drain, topic aliases,
+# Loaded only on use: reason-code names (errors), the public names of constants, the
+# supervised drain, topic aliases,
 # enhanced AUTH, QoS 2 acks, the offline queue, request/response, the supervisor
 # (reconnect, redirection, backoff), TLS, the server's half of the codec, giving up a
 # lost session, the resend backlog.
-OPTIONAL = ("mqtt5.reason_codes", "mqtt5.drain", "mqtt5.aliases", "mqtt5.auth", "mqtt5.qos2",
+OPTIONAL = ("mqtt5.reason_codes", "mqtt5.names", "mqtt5.drain", "mqtt5.aliases", "mqtt5.auth", "mqtt5.qos2",
             "mqtt5.offline", "mqtt5.request", "mqtt5.supervisor", "mqtt5.backoff",
             "mqtt5.tls", "mqtt5._compat_tls", "mqtt5.packets.server", "mqtt5.session_lost",
             "mqtt5.backlog")
@@ -139,24 +140,25 @@ def test_fixed_workload_within_its_heap_budget(runtime, broker):
 
 def test_lazy_public_names_agree_with_the_private_consts():
     # properties, packets and session resolve their public constant names on first
-    # use (a string table); the library itself uses private consts.  On CPython
-    # const() is the identity, so both are visible here and must agree.
+    # use (string tables in mqtt5.names); the library itself uses private consts.  On
+    # CPython const() is the identity, so both are visible here and must agree.
     import re
     import sys
 
     sys.path.insert(0, os.path.join(ROOT, "lib"))
+    import mqtt5.names as names
     import mqtt5.packets as p
     import mqtt5.properties as pr
     import mqtt5.session as s
 
     checked = 0
-    for mod in (p, pr):
-        for name, value in re.findall(r"(\w+)=(\w+)", mod._NAMES):
+    for mod, table in ((p, names.PACKETS), (pr, names.PROPERTIES)):
+        for name, value in re.findall(r"(\w+)=(\w+)", table):
             assert getattr(mod, name) == int(value, 0) == getattr(mod, "_" + name), name
             checked += 1
     assert checked == 15 + 35
     # the event kinds, session states and subscription options, from mqtt5.session
-    public = dict((name, int(value, 0)) for name, value in re.findall(r"(\w+)=(\w+)", s._NAMES))
+    public = dict((name, int(value, 0)) for name, value in re.findall(r"(\w+)=(\w+)", names.SESSION))
     assert len(public) == 12 + 3, public
     for name, value in public.items():
         assert getattr(s, name) == value, name
@@ -176,7 +178,7 @@ def test_lazy_public_names_agree_with_the_private_consts():
     homes += [(m, n) for m, pre in ((rb, "_RX_"), (inb, "_H_")) for n in dir(m)
               if n.startswith(pre)]
     homes += [(inb, "_POS_MASK")]  # the transmit stream's positions (txbuf.py)
-    homes += [(pr, n) for n in re.findall(r"(\w+)=", pr._NAMES)]
+    homes += [(pr, n) for n in re.findall(r"(\w+)=", names.PROPERTIES)]
     homes += [(s, n) for n in public]
     copies = 0
     for name in ("session", "link", "inbound", "outbound", "handshake", "keepalive",

@@ -52,29 +52,12 @@ _BINARY = const(6)
 _PAIR = const(7)
 
 
-# Public names of the property identifiers (Table 2-4), WILL and the wire types:
-# resolved on first use by __getattr__.  The library uses the private consts above,
-# so a node keeps none of these names in RAM (host_tests check the two agree).
-_NAMES = (
-    "PAYLOAD_FORMAT_INDICATOR=0x01 MESSAGE_EXPIRY_INTERVAL=0x02 "
-    "CONTENT_TYPE=0x03 RESPONSE_TOPIC=0x08 CORRELATION_DATA=0x09 "
-    "SUBSCRIPTION_IDENTIFIER=0x0B SESSION_EXPIRY_INTERVAL=0x11 "
-    "ASSIGNED_CLIENT_IDENTIFIER=0x12 SERVER_KEEP_ALIVE=0x13 "
-    "AUTHENTICATION_METHOD=0x15 AUTHENTICATION_DATA=0x16 "
-    "REQUEST_PROBLEM_INFORMATION=0x17 WILL_DELAY_INTERVAL=0x18 "
-    "REQUEST_RESPONSE_INFORMATION=0x19 RESPONSE_INFORMATION=0x1A "
-    "SERVER_REFERENCE=0x1C REASON_STRING=0x1F RECEIVE_MAXIMUM=0x21 "
-    "TOPIC_ALIAS_MAXIMUM=0x22 TOPIC_ALIAS=0x23 MAXIMUM_QOS=0x24 "
-    "RETAIN_AVAILABLE=0x25 USER_PROPERTY=0x26 MAXIMUM_PACKET_SIZE=0x27 "
-    "WILDCARD_SUBSCRIPTION_AVAILABLE=0x28 SUBSCRIPTION_IDENTIFIER_AVAILABLE=0x29 "
-    "SHARED_SUBSCRIPTION_AVAILABLE=0x2A WILL=0 BYTE=1 U16=2 U32=3 VBI=4 STRING=5 "
-    "BINARY=6 PAIR=7 ")
-
-
 def __getattr__(name):
+    # public names of the property identifiers (Table 2-4), WILL and the wire types
+    from mqtt5.names import PROPERTIES
     from mqtt5.packets import named
 
-    return named(_NAMES, name, False)
+    return named(PROPERTIES, name, False)
 
 
 _BOOL = const(1)  # value must be 0 or 1

@@ -58,13 +58,6 @@ _KA_ACK_SINCE = const(5)
 _POS_MASK = const(0x3FFFFFFF)  # txbuf.py's stream positions
 
 
-# Public names resolved on first use: event kinds and states (see mqtt5.events), and
-# subscribe()'s options [MQTT-3.8.3.1] (retain handling 0 always, 1 if new, 2 never)
-_NAMES = ("CONNECTED=1 MESSAGE=2 PUBLISH_DONE=3 SUBSCRIBED=4 UNSUBSCRIBED=5 "
-          "DISCONNECTED=6 LINK_DEAD=7 ERROR=8 REAUTHENTICATED=9 CLOSED=0 CONNECTING=1 "
-          "ESTABLISHED=2 NO_LOCAL=0x04 RETAIN_AS_PUBLISHED=0x08 RETAIN_HANDLING_SHIFT=4")
-
-
 def __getattr__(name):
     if name == "BufferFull":  # API; the module's dict keeps no name it need not
         import mqtt5.txbuf as t  # (allocates nothing: a full buffer's except clauses)
@@ -74,7 +67,9 @@ def __getattr__(name):
         from .session_lost import SessionLost
 
         return SessionLost
-    v = globals()[name] = _p.named(_NAMES, name, False)  # kept: an adapter's loop resolves once
+    from mqtt5.names import SESSION  # event kinds, states, subscribe() options
+
+    v = globals()[name] = _p.named(SESSION, name, False)  # kept: an adapter's loop resolves once
     return v
 
 

@@ -35,15 +35,6 @@ _DISCONNECT = const(14)
 _AUTH = const(15)
 
 
-# Public names of the control packet types (spec 2.1.2): resolved on first use by
-# __getattr__.  The library uses the private consts above, so a node keeps none of
-# these names in RAM (host_tests check the two agree).
-_NAMES = (
-    "CONNECT=1 CONNACK=2 PUBLISH=3 PUBACK=4 PUBREC=5 PUBREL=6 PUBCOMP=7 "
-    "SUBSCRIBE=8 SUBACK=9 UNSUBSCRIBE=10 UNSUBACK=11 PINGREQ=12 PINGRESP=13 "
-    "DISCONNECT=14 AUTH=15 ")
-
-
 def named(table, name, text):
     """The int (the text with ``text``) that a "NAME=value ..." table gives ``name``;
     AttributeError if none (a module's lazy public names)."""
@@ -67,7 +58,9 @@ def __getattr__(name):
     try:
         mod = named(_WHERE, name, True)
     except AttributeError:
-        return named(_NAMES, name, False)
+        from mqtt5.names import PACKETS  # the control packet types (spec 2.1.2)
+
+        return named(PACKETS, name, False)
     v = getattr(__import__("mqtt5.packets." + mod, None, None, (name,)), name)
     globals()[name] = v
     return v
