@@ -16,7 +16,7 @@ except ImportError:  # CPython: const() for every module of the package (_compat
     __import__("mqtt5._compat")
 
 # name=module pairs, a string rather than a dict: nothing built in RAM at import
-_WHERE = ("Client=client Message=message Will=message MQTTError=errors "
+_WHERE = ("Client=client Message=message Will=outmsg MQTTError=errors "
           "ProtocolError=errors Router=router matches=router validate_topic=wire "
           "validate_filter=router Supervisor=supervisor OfflineQueue=offline "
           "Requester=request Responder=request TLSError=tls")

@@ -176,7 +176,7 @@ class Client(Link):
         if (content_type is not None or payload_format_indicator is not None
                 or message_expiry_interval is not None or response_topic is not None
                 or correlation_data is not None or user_properties or props):
-            from .message import app_props, check_text  # only with v5 properties
+            from .outmsg import app_props, check_text  # only with v5 properties
 
             props = app_props(properties, content_type, payload_format_indicator,
                               message_expiry_interval, response_topic, correlation_data,

@@ -9,7 +9,6 @@ on, so its Message is given its own bytes and the link makes a new reusable one.
 """
 
 from ._compat import print_exception, ticks_diff, ticks_ms
-from .wire import payload_bytes, utf8_ok
 
 # v5 property identifiers [MQTT-2.2.2.2]
 _PAYLOAD_FORMAT = const(0x01)
@@ -19,81 +18,12 @@ _RESPONSE_TOPIC = const(0x08)
 _CORRELATION = const(0x09)
 _SUB_ID = const(0x0B)
 _USER_PROPERTY = const(0x26)
-_WILL_DELAY = const(0x18)
 # Message attributes read from its props (see Message.__getattr__): name, identifier
 # (a constant tuple: in flash when frozen, and searched without allocating)
 _PROPS = ("content_type", _CONTENT_TYPE, "payload_format_indicator", _PAYLOAD_FORMAT,
           "message_expiry_interval", _EXPIRY, "response_topic", _RESPONSE_TOPIC,
           "correlation_data", _CORRELATION, "user_properties", _USER_PROPERTY,
           "subscription_identifiers", _SUB_ID)
-
-
-def check_text(payload, props):
-    """ValueError when ``props`` carry a Payload Format Indicator of 1 and
-    ``payload`` is not well-formed UTF-8: the indicator declares the payload text
-    (spec 3.3.2.3.2), and a server that checks it refuses the message (0x99
-    Payload format invalid), for QoS 0 by closing the connection."""
-    if props and props.get(_PAYLOAD_FORMAT) == 1 and not utf8_ok(payload):
-        # U+0000 is text here, unlike in an MQTT string; a 0 byte is never part of a
-        # longer UTF-8 sequence, so the pieces between them are checked on their own
-        for part in bytes(payload).split(b"\0"):
-            if not utf8_ok(part):
-                raise ValueError("payload_format_indicator=1, but the payload is not UTF-8 "
-                                 "text")
-
-
-def app_props(base, content_type, payload_format_indicator, message_expiry_interval,
-              response_topic, correlation_data, user_properties):
-    """The {property_id: value} dict of an application message (PUBLISH or Will)
-    from keyword values; `base` (a raw dict or None) is merged in. None if empty."""
-    if (content_type is None and payload_format_indicator is None
-            and message_expiry_interval is None and response_topic is None
-            and correlation_data is None and not user_properties):
-        return base
-    d = dict(base) if base else {}
-    if content_type is not None:
-        d[_CONTENT_TYPE] = content_type
-    if payload_format_indicator is not None:
-        d[_PAYLOAD_FORMAT] = payload_format_indicator
-    if message_expiry_interval is not None:
-        d[_EXPIRY] = message_expiry_interval
-    if response_topic is not None:
-        d[_RESPONSE_TOPIC] = response_topic
-    if correlation_data is not None:
-        d[_CORRELATION] = correlation_data
-    if user_properties:
-        d[_USER_PROPERTY] = list(user_properties)
-    return d
-
-
-class Will:
-    """The Will Message the broker publishes when the connection dies without a
-    DISCONNECT (or with reason code 4): Will(topic, payload=b"", qos=0,
-    retain=False, delay=None, content_type=None, payload_format_indicator=None,
-    message_expiry_interval=None, response_topic=None, correlation_data=None,
-    user_properties=None, props=None).
-
-    `delay` is the Will Delay Interval in seconds; the broker waits that long
-    (at most until the session expires: set Client(session_expiry=...) >= delay).
-    """
-
-    def __init__(self, topic, payload=b"", qos=0, retain=False, delay=None,
-                 content_type=None, payload_format_indicator=None,
-                 message_expiry_interval=None, response_topic=None,
-                 correlation_data=None, user_properties=None, props=None):
-        payload = payload_bytes(payload)
-        props = app_props(props, content_type, payload_format_indicator,
-                          message_expiry_interval, response_topic, correlation_data,
-                          user_properties)
-        check_text(payload, props)
-        if delay:
-            props = dict(props) if props else {}
-            props[_WILL_DELAY] = delay
-        self.topic = topic
-        self.payload = payload
-        self.qos = qos
-        self.retain = retain
-        self.props = props
 
 
 class Message:
