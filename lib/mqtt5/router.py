@@ -45,28 +45,19 @@ def check_subscribe(filt, qos=0, handler=None, no_local=False, retain_as_publish
 
 
 def validate_filter(filt):
-    """Raise ValueError unless `filt` is a valid topic filter.
+    """Raise ValueError unless `filt` is a valid topic filter (TypeError unless a str).
 
-    '+' must occupy a whole level; '#' a whole level and the last one.
-    A shared subscription `$share/<group>/<filter>` is checked on its filter.
+    '+' must occupy a whole level; '#' a whole level and the last one
+    [MQTT-4.7.1-2] [MQTT-4.7.1-3].  A shared subscription `$share/<group>/<filter>`
+    names a group without '/', '+' or '#' and is checked on its filter
+    [MQTT-4.8.2-1] [MQTT-4.8.2-2].
     """
     _check(filt, "topic filter")
-    if filt.startswith("$share/"):
-        # ShareName: at least one character, no '/', '+' or '#'; then a filter
-        # [MQTT-4.8.2-1] [MQTT-4.8.2-2]
-        i = filt.find("/", 7)
-        if i <= 7 or "+" in filt[7:i] or "#" in filt[7:i] or i + 1 >= len(filt):
-            raise ValueError("invalid shared subscription: %r" % filt)
-    n = len(filt)
-    i = 0
-    while i < n:
-        c = filt[i]
-        if c == "+" or c == "#":
-            if (i > 0 and filt[i - 1] != "/") or (i + 1 < n and filt[i + 1] != "/"):
-                raise ValueError("wildcard not alone in its level: %r" % filt)
-            if c == "#" and i + 1 != n:
-                raise ValueError("'#' not last in filter: %r" % filt)
-        i += 1
+    from .packets.subscribe import topic_filter_ok  # (what SUBSCRIBE's encoder checks)
+
+    if not topic_filter_ok(filt):
+        raise ValueError("invalid topic filter %r: '+' and '#' take a whole level, '#' "
+                         "only the last; a shared one is $share/<group>/<filter>" % filt)
     return filt
 
 

@@ -7,7 +7,7 @@
 Packet classes (constructed by callers with keyword args, or returned by
 ``decode``) live in one module per family and are also reachable here lazily:
 Connect, Connack (connect); Will (server); Publish (publish); PubAck (ack); Subscribe,
-Suback, Unsubscribe, Unsuback (subscribe); Pingreq, Pingresp, Disconnect,
+Suback (subscribe); Unsubscribe, Unsuback (unsubscribe); Pingreq, Pingresp, Disconnect,
 Auth (control). Each has ``.type``.
 
 Errors: ``decode`` raises only ProtocolError (reason code inside). ``encode``
@@ -50,7 +50,7 @@ _VBI_MAX = const(268435455)  # wire's: a Remaining Length's largest
 
 # the packet classes' modules (a string: no dict built at import)
 _WHERE = ("Connect=connect Will=server Connack=connect Publish=publish PubAck=ack "
-          "Subscribe=subscribe Suback=subscribe Unsubscribe=subscribe Unsuback=subscribe "
+          "Subscribe=subscribe Suback=subscribe Unsubscribe=unsubscribe Unsuback=unsubscribe "
           "Pingreq=control Pingresp=control Disconnect=control Auth=control")
 
 

@@ -1,5 +1,7 @@
-"""SUBSCRIBE (spec 3.8), SUBACK (3.9), UNSUBSCRIBE (3.10), UNSUBACK (3.11): what a
-client encodes and decodes (the server's half is mqtt5.packets.server)."""
+"""SUBSCRIBE (spec 3.8), SUBACK (3.9): what a client encodes and decodes, and the
+encoder and decoder UNSUBSCRIBE (3.10) and UNSUBACK (3.11) share with them (their
+classes are in mqtt5.packets.unsubscribe, loaded by the first unsubscribe; the
+server's half is mqtt5.packets.server)."""
 from mqtt5.errors import ProtocolError
 import mqtt5.wire as wire
 import mqtt5.properties as _pr
@@ -8,7 +10,6 @@ from mqtt5.packets import read_pid, check_pid, rc_allowed
 _SUBSCRIBE = const(8)
 _SUBACK = const(9)
 _UNSUBSCRIBE = const(10)
-_UNSUBACK = const(11)
 _MALFORMED = const(0x81)
 _PROTOCOL = const(0x82)
 
@@ -94,12 +95,6 @@ class Subscribe:
         return off
 
 
-class Unsubscribe(Subscribe):
-    """UNSUBSCRIBE: ``Unsubscribe(packet_id, topics, props=None)``; topics a
-    list of filter strs."""
-    type = _UNSUBSCRIBE
-
-
 class Suback:
     """SUBACK: ``Suback(packet_id, reason_codes, props=None)``; reason_codes
     bytes (when decoded) or a list of ints, one per filter.  A client only
@@ -112,11 +107,6 @@ class Suback:
         self.props = props
 
 
-class Unsuback(Suback):
-    """UNSUBACK: ``Unsuback(packet_id, reason_codes, props=None)``."""
-    type = _UNSUBACK
-
-
 def decode_sub(mv, t, p, end):
     """SUBACK or UNSUBACK body at mv[p:end] (SUBSCRIBE and UNSUBSCRIBE, which only a
     server decodes: mqtt5.packets.server)."""
@@ -125,7 +115,12 @@ def decode_sub(mv, t, p, end):
 
         return m.decode_subscribe(mv, t, p, end)
     pid = read_pid(mv, p, end)  # [MQTT-2.2.1-3]
-    pkt = Suback(pid) if t == _SUBACK else Unsuback(pid)
+    if t == _SUBACK:
+        pkt = Suback(pid)
+    else:
+        from mqtt5.packets.unsubscribe import Unsuback  # loaded by the first unsubscribe
+
+        pkt = Unsuback(pid)
     p = _pr.decode(pkt, mv, p + 2, end, t)
     if p == end:  # one code per filter (3.9.3, 3.11.3), so at least one
         raise ProtocolError(_PROTOCOL, "no reason codes")
