@@ -11,12 +11,11 @@ from runtimes import M32, M32_FROZEN, ROOT, run
 WORKLOAD = os.path.join(ROOT, "bench", "workloads", "fieldnode.py")
 
 # Loaded only on use: reason-code names (errors), the public names of constants, the
-# supervised drain, topic aliases,
-# enhanced AUTH, QoS 2 acks, the offline queue, request/response, the supervisor
-# (reconnect, redirection, backoff), TLS, the server's half of the codec, giving up a
-# lost session, the resend backlog.
-OPTIONAL = ("mqtt5.reason_codes", "mqtt5.names", "mqtt5.drain", "mqtt5.aliases", "mqtt5.auth", "mqtt5.qos2",
-            "mqtt5.offline", "mqtt5.request", "mqtt5.supervisor", "mqtt5.backoff",
+# supervised drain, topic aliases, enhanced AUTH, QoS 2 acks, the offline queue,
+# request/response, the supervisor (reconnect, redirection, backoff), TLS, the server's
+# half of the codec, giving up a lost session, the resend backlog.
+OPTIONAL = ("mqtt5.reason_codes", "mqtt5.names", "mqtt5.drain", "mqtt5.aliases", "mqtt5.auth",
+            "mqtt5.qos2", "mqtt5.offline", "mqtt5.request", "mqtt5.supervisor", "mqtt5.backoff",
             "mqtt5.tls", "mqtt5._compat_tls", "mqtt5.packets.server", "mqtt5.session_lost",
             "mqtt5.backlog")
 # MicroPython's plain TCP connection is _compat's socket transport: the asyncio-streams
