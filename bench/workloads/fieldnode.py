@@ -36,6 +36,7 @@ async def mem():
     heap_stop()
     await publish_allocs(c, "bench/fn/data")
     await c.disconnect()
+    info(modules=sorted(k for k in sys.modules if k == "mqtt5" or k.startswith("mqtt5.")))
 
 
 async def full():

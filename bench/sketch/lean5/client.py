@@ -1,0 +1,209 @@
+# lean5.client: the asyncio adapter over lean5.session (a sizing sketch of issue 11's
+# core; bench/sketch/README.md): the transport, one reader task, one keep-alive task,
+# and a waiter per acknowledgement awaited.  Uses mqtt5's own _compat (Signal, the TCP
+# transport, the clock) and mqtt5.transport (URLs), as a rewritten core would.
+import asyncio
+
+from mqtt5._compat import DONE, Signal, print_exception, sleep_ms, ticks_ms
+from mqtt5.errors import MQTTError, ProtocolError
+from mqtt5.transport import open_transport
+
+from . import session as _s
+
+
+def matches(f, t):
+    """Whether topic t matches filter f (4.7); "$" topics only by name [MQTT-4.7.2-1]."""
+    if t[:1] == "$" and f[:1] in "+#":
+        return False
+    fl = f.split("/")
+    tl = t.split("/")
+    for k, x in enumerate(fl):
+        if x == "#":
+            return True
+        if k >= len(tl) or x != "+" and x != tl[k]:
+            return False
+    return len(fl) == len(tl)
+
+
+class Client:
+    """A basic node's MQTT v5 client: connect, publish at QoS 0/1, subscribe with a
+    handler, keep-alive, disconnect.  Options as lean5.session.Session's."""
+
+    def __init__(self, client_id="", keepalive=60, **opts):
+        self.s = _s.Session(client_id, keepalive, **opts)
+        self.t = None
+        self.subs = []  # (filter, handler)
+        self.waiting = {}  # packet id -> Signal of the task awaiting its ack
+        self.spare = [None]  # a Signal to reuse
+        self.room = None  # Signal pulsed when a PUBACK frees send quota
+        self.error = None  # why the connection ended
+        self.tasks = ()
+
+    async def connect(self, url="mqtt://localhost:1883", timeout_ms=10000):
+        """Open the connection and wait for CONNACK; MQTTError if refused.  A resumed
+        session's unacknowledged QoS 1 messages go again with DUP [MQTT-4.4.0-1]."""
+        s = self.s
+        held = tuple(s.inflight.items())
+        t = await open_transport(url, timeout_ms, None)
+        try:
+            t.write(s.connect(ticks_ms()))
+            while True:
+                ev = await self._read(t)
+                if ev == _s.CONNACK:
+                    break
+                if ev:
+                    raise ProtocolError(0x82, "packet before CONNACK")
+            if s.rc >= 0x80:
+                raise MQTTError("connection refused: 0x%02X" % s.rc)
+        except BaseException:
+            t.close()
+            raise
+        self.t = t
+        self.error = None
+        self.room = self.room or Signal()
+        for pid, m in held:  # resumed: again with DUP; else as new messages
+            if pid in s.inflight:
+                t.write(s.resend(pid, ticks_ms()))
+            else:
+                self._spawn(self.publish(m[0], m[1], 1, m[2]))
+        self.tasks = (self._spawn(self._reader(t)), self._spawn(self._pinger(t)))
+
+    def _spawn(self, coro):
+        return asyncio.create_task(coro)
+
+    async def _read(self, t):
+        # (connect only) the next event, reading what it needs
+        s = self.s
+        while True:
+            ev = s.next_event()
+            if ev:
+                return ev
+            await t.readable()
+            self._fill(t)
+
+    def _fill(self, t):
+        s = self.s
+        n = t.read_now(s.recv_buffer())
+        if n == 0:
+            raise MQTTError("connection closed by the server")
+        if n:
+            s.received(n)
+
+    async def _reader(self, t):
+        s = self.s
+        try:
+            while True:
+                ev = s.next_event()
+                if not ev:
+                    await t.readable()
+                    self._fill(t)
+                elif ev == _s.MESSAGE:
+                    for f, h in self.subs:
+                        if matches(f, s.topic):
+                            try:
+                                h(s.topic, s.payload, s.props)
+                            except Exception as e:  # the handler's: shown, not fatal
+                                print_exception(e)
+                            break
+                    if s.qos:
+                        t.write(s.ack(s.pid, ticks_ms()))
+                elif ev == _s.PUBACK or ev == _s.SUBACK:
+                    w = self.waiting.pop(s.pid, None)
+                    if w is not None:
+                        w.rc = s.rc if ev == _s.PUBACK else s.codes
+                        w.set()
+                    if ev == _s.PUBACK:
+                        self.room.pulse()
+                elif ev == _s.DISCONNECT:
+                    raise MQTTError("disconnected by the server: 0x%02X" % s.rc)
+                elif ev != _s.PINGRESP:
+                    raise ProtocolError(0x82, "second CONNACK")
+        except ProtocolError as e:  # [MQTT-4.13.1-1]: DISCONNECT with its reason code
+            t.write(s.disconnect(e.reason_code, ticks_ms()))
+            self._end(t, e)
+        except Exception as e:
+            self._end(t, e)
+
+    async def _pinger(self, t):
+        s = self.s
+        try:
+            while self.t is t:
+                b, ms = s.tick(ticks_ms())
+                if b is not None:
+                    t.write(b)
+                await sleep_ms(ms)
+        except MQTTError as e:
+            self._end(t, e)
+
+    def _end(self, t, e):
+        if self.t is t:
+            self.t = None
+            self.error = e
+            t.close()
+            err = MQTTError("connection lost: %s" % e)
+            for w in self.waiting.values():
+                w.err = err
+                w.set()
+            self.waiting.clear()
+            self.room.set()
+
+    def _waiter(self, pid):
+        # the Signal the ack of pid sets; once awaited it goes back to self.spare[0]
+        # (mqtt5._compat's Signal home), so awaiting one ack after another reuses one
+        h = self.spare
+        w = h[0]
+        if w is None:
+            w = Signal()
+        else:
+            h[0] = None
+        w.home = h
+        self.waiting[pid] = w
+        return w
+
+    def _live(self):
+        if self.t is None:
+            raise MQTTError("not connected" if self.error is None else
+                            "connection lost: %s" % self.error)
+        return self.t
+
+    def publish(self, topic, payload, qos=0, retain=False):
+        """Send a message; await the result: at QoS 1 the PUBACK's reason code once it
+        arrives.  Nothing is allocated for the awaiting when the socket took it all."""
+        s = self.s
+        t = self._live()
+        if qos and not s.quota:  # the server's Receive Maximum [MQTT-3.3.4-7]
+            return self._later(topic, payload, qos, retain)
+        t.write(s.publish(topic, payload, qos, retain, ticks_ms()))
+        w = self._waiter(s.pid).wait() if qos else DONE  # (MicroPython: the Signal)
+        return w if not t.backlog() else self._drained(t, w)
+
+    async def _later(self, topic, payload, qos, retain):
+        while not self.s.quota:
+            await self.room.wait()
+            self.room.clear()
+            self._live()
+        return await self.publish(topic, payload, qos, retain)
+
+    async def _drained(self, t, w):
+        await t.drain()
+        return await w
+
+    async def subscribe(self, topic_filter, qos=0, handler=None):
+        """Subscribe and route matching messages to handler(topic, payload, props);
+        returns the SUBACK's reason code (>= 0x80: refused)."""
+        t = self._live()
+        t.write(self.s.subscribe(((topic_filter, qos),), ticks_ms()))
+        rc = (await self._waiter(self.s.pid).wait())[0]
+        if rc < 0x80 and handler is not None:
+            self.subs.append((topic_filter, handler))
+        return rc
+
+    async def disconnect(self):
+        """DISCONNECT 0x00 (the will is not sent [MQTT-3.14.4-3]) and close."""
+        t = self.t
+        if t is not None:
+            t.write(self.s.disconnect(0, ticks_ms()))
+            await t.drain()
+            self._end(t, MQTTError("disconnected"))
+        for k in self.tasks:
+            k.cancel()
