@@ -54,12 +54,13 @@ def _refused(s, data):
     return e.value.reason_code
 
 
-def test_connect_carries_our_maximum_packet_size():
+def test_connect_carries_our_limits():
     s = Session("node-1", keepalive=30, session_expiry=60, max_packet_size=512)
     pkt = bytes(s.connect(0))
-    assert pkt[:12] == b"\x10\x1d\x00\x04MQTT\x05\x02\x00\x1e"  # v5, clean start, 30 s
-    assert pkt[12:23] == b"\x0a\x27\x00\x00\x02\x00\x11\x00\x00\x00\x3c"  # 512 B, 60 s
-    assert pkt[23:] == b"\x00\x06node-1"
+    assert pkt[:12] == b"\x10\x20\x00\x04MQTT\x05\x02\x00\x1e"  # v5, clean start, 30 s
+    # Maximum Packet Size 512, Receive Maximum 16, Session Expiry 60 s
+    assert pkt[12:26] == b"\x0d\x27\x00\x00\x02\x00\x21\x00\x10\x11\x00\x00\x00\x3c"
+    assert pkt[26:] == b"\x00\x06node-1"
 
 
 def test_publish_and_puback_free_the_quota():
@@ -99,6 +100,17 @@ def test_malformed_input_is_refused_with_its_reason_code(data, code):
     assert _refused(_connected(), data) == code
 
 
+def test_inbound_qos1_over_our_receive_maximum_is_0x93():
+    s = _connected(receive_maximum=2)
+    for pid in (1, 2):
+        _feed(s, b"\x32\x06\x00\x01a\x00%c\x00" % pid)
+        assert s.next_event() == MESSAGE
+    s.ack(1, 0)   # one acknowledged: one more may come
+    _feed(s, b"\x32\x06\x00\x01a\x00\x03\x00")
+    assert s.next_event() == MESSAGE
+    assert _refused(s, b"\x32\x06\x00\x01a\x00\x04\x00") == 0x93
+
+
 def test_packet_over_our_maximum_is_0x95():
     assert _refused(_connected(max_packet_size=64), b"\x30\x41") == 0x95
 
@@ -107,3 +119,15 @@ def test_filter_and_topic_rules():
     assert codec.filter_ok("a/+/b") and codec.filter_ok("#") and codec.filter_ok("a/#")
     assert not codec.filter_ok("a/#/b") and not codec.filter_ok("a+") and not codec.filter_ok("")
     assert codec.topic_ok("a/b") and not codec.topic_ok("a/#") and not codec.topic_ok("")
+
+
+@pytest.mark.parametrize("present, first", [(1, 0x3A), (0, 0x32)])
+def test_in_flight_qos1_goes_again_after_a_reconnect(present, first):
+    # resumed session: DUP set [MQTT-4.4.0-1]; new session: a new message, same id
+    s = _connected(clean_start=False, session_expiry=60)
+    s.publish("a", b"x", 1, False, 0)
+    s.connect(1)   # the link was lost; in flight stays
+    _feed(s, b"\x20\x03%c\x00\x00" % present)
+    assert s.next_event() == CONNACK and s.present == bool(present)
+    assert bytes(s.resend(1, 2)) == bytes((first,)) + b"\x07\x00\x01a\x00\x01\x00x"
+    assert s.quota == 65535 - 1

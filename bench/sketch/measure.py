@@ -3,7 +3,10 @@ own machinery (bench/run.py, bench/device.py): heap after import / connect / sub
 minimum -X heapsize for the fixed workload, bytes per publish, and the .mpy bytes of
 the modules each loads.  Prints a markdown table; see bench/sketch/README.md.
 
-    .venv/bin/python bench/sketch/measure.py [--runs N] [--no-min-heap]
+    .venv/bin/python bench/sketch/measure.py [--runs N] [--no-min-heap] [--instructions]
+
+--instructions also counts, with callgrind (bench/instructions.py), the instructions
+per awaited QoS 1 publish and per QoS 0 publish of each client on the 64-bit port.
 """
 
 import argparse
@@ -57,6 +60,8 @@ def main():
                                  formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--runs", type=int, default=3, help="mem runs per column (median)")
     ap.add_argument("--no-min-heap", action="store_true", help="skip the heapsize search")
+    ap.add_argument("--instructions", action="store_true",
+                    help="instructions per message too (needs valgrind)")
     opts = ap.parse_args()
     os.makedirs(CACHE, exist_ok=True)
     compiler = mpsource.mpy_cross()
@@ -99,8 +104,32 @@ def main():
         for k in cols:
             v = cells[k].get(fig)
             row.append("—" if v is None else "%.1f (%s B)" % (v / 1024, format(int(v), ",")) if unit == "KB" else
-                       "%d" % v if unit != "B" or v == int(v) else "%.1f" % v)
+                       format(int(v), ",") if unit != "B" or v == int(v) else "%.1f" % v)
         print("| %s (%s) | %s |" % (label, unit, " | ".join(row)))
+    if opts.instructions:
+        instructions()
+
+
+def instructions(n=1000):
+    """Instructions per message, Fieldnode's loop.py against the sketch's, on the
+    venv's 64-bit MicroPython (the bench's rate column), as bench/instructions.py counts."""
+    import instructions as I
+
+    micropython = R.find_tool("micropython")
+    broker = R.Broker(CACHE)
+    broker.start()
+    try:
+        print("\n| loop | Fieldnode (instructions/message) | lean5 sketch |\n|---|---|---|")
+        for mode in ("awaited", "qos0"):
+            row = []
+            for script in (os.path.join(R.WORKLOADS, "loop.py"), os.path.join(SKETCH, "loop.py")):
+                R.log("instructions: %s %s" % (mode, script))
+                c = [I.count(micropython, LIB, script, [mode, str(broker.port)], k)
+                     for k in (n // 5, n)]
+                row.append(format(round((c[1] - c[0]) / (n - n // 5)), ","))
+            print("| %s | %s |" % (mode, " | ".join(row)))
+    finally:
+        broker.stop()
 
 
 if __name__ == "__main__":

@@ -27,10 +27,17 @@ def matches(f, t):
 
 class Client:
     """A basic node's MQTT v5 client: connect, publish at QoS 0/1, subscribe with a
-    handler, keep-alive, disconnect.  Options as lean5.session.Session's."""
+    handler, keep-alive, disconnect.  Options as lean5.session.Session's, and:
+    on_state(up, error) called when the connection comes up or ends; keep=True (what
+    a supervisor that reconnects sets): a QoS 1 publish waits across a lost
+    connection for its PUBACK after the next connect(), instead of failing.
+    ``counts``: messages sent, received, acknowledged, and connections ended."""
 
-    def __init__(self, client_id="", keepalive=60, **opts):
+    def __init__(self, client_id="", keepalive=60, on_state=None, keep=False, **opts):
         self.s = _s.Session(client_id, keepalive, **opts)
+        self.on_state = on_state
+        self.keep = keep
+        self.counts = [0, 0, 0, 0]
         self.t = None
         self.subs = []  # (filter, handler)
         self.waiting = {}  # packet id -> Signal of the task awaiting its ack
@@ -43,7 +50,6 @@ class Client:
         """Open the connection and wait for CONNACK; MQTTError if refused.  A resumed
         session's unacknowledged QoS 1 messages go again with DUP [MQTT-4.4.0-1]."""
         s = self.s
-        held = tuple(s.inflight.items())
         t = await open_transport(url, timeout_ms, None)
         try:
             t.write(s.connect(ticks_ms()))
@@ -61,12 +67,17 @@ class Client:
         self.t = t
         self.error = None
         self.room = self.room or Signal()
-        for pid, m in held:  # resumed: again with DUP; else as new messages
-            if pid in s.inflight:
-                t.write(s.resend(pid, ticks_ms()))
-            else:
-                self._spawn(self.publish(m[0], m[1], 1, m[2]))
+        for pid in s.inflight:  # [MQTT-4.4.0-1]
+            t.write(s.resend(pid, ticks_ms()))
         self.tasks = (self._spawn(self._reader(t)), self._spawn(self._pinger(t)))
+        self._state(True, None)
+
+    def _state(self, up, e):
+        if self.on_state is not None:
+            try:
+                self.on_state(up, e)
+            except Exception as x:  # the callback's: shown, not fatal
+                print_exception(x)
 
     def _spawn(self, coro):
         return asyncio.create_task(coro)
@@ -98,6 +109,7 @@ class Client:
                     await t.readable()
                     self._fill(t)
                 elif ev == _s.MESSAGE:
+                    self.counts[1] += 1
                     for f, h in self.subs:
                         if matches(f, s.topic):
                             try:
@@ -113,6 +125,7 @@ class Client:
                         w.rc = s.rc if ev == _s.PUBACK else s.codes
                         w.set()
                     if ev == _s.PUBACK:
+                        self.counts[2] += 1
                         self.room.pulse()
                 elif ev == _s.DISCONNECT:
                     raise MQTTError("disconnected by the server: 0x%02X" % s.rc)
@@ -140,12 +153,15 @@ class Client:
             self.t = None
             self.error = e
             t.close()
-            err = MQTTError("connection lost: %s" % e)
-            for w in self.waiting.values():
-                w.err = err
-                w.set()
-            self.waiting.clear()
+            self.counts[3] += 1
+            if not self.keep:  # (kept: the PUBACK after the next connect() sets them)
+                err = MQTTError("connection lost: %s" % e)
+                for w in self.waiting.values():
+                    w.err = err
+                    w.set()
+                self.waiting.clear()
             self.room.set()
+            self._state(False, e)
 
     def _waiter(self, pid):
         # the Signal the ack of pid sets; once awaited it goes back to self.spare[0]
@@ -174,6 +190,7 @@ class Client:
         if qos and not s.quota:  # the server's Receive Maximum [MQTT-3.3.4-7]
             return self._later(topic, payload, qos, retain)
         t.write(s.publish(topic, payload, qos, retain, ticks_ms()))
+        self.counts[0] += 1
         w = self._waiter(s.pid).wait() if qos else DONE  # (MicroPython: the Signal)
         return w if not t.backlog() else self._drained(t, w)
 
@@ -188,15 +205,21 @@ class Client:
         await t.drain()
         return await w
 
-    async def subscribe(self, topic_filter, qos=0, handler=None):
-        """Subscribe and route matching messages to handler(topic, payload, props);
-        returns the SUBACK's reason code (>= 0x80: refused)."""
+    async def subscribe(self, topic_filter, qos=0, handler=None, no_local=False,
+                        retain_as_published=False, retain_handling=0):
+        """Subscribe to a filter, or a list of (filter, qos), and route matching
+        messages to handler(topic, payload, props); returns the SUBACK's reason codes
+        (one int for one filter; >= 0x80: refused)."""
         t = self._live()
-        t.write(self.s.subscribe(((topic_filter, qos),), ticks_ms()))
-        rc = (await self._waiter(self.s.pid).wait())[0]
-        if rc < 0x80 and handler is not None:
-            self.subs.append((topic_filter, handler))
-        return rc
+        o = (4 if no_local else 0) | (8 if retain_as_published else 0) | retain_handling << 4
+        many = not isinstance(topic_filter, str)
+        fs = [(f, q | o) for f, q in topic_filter] if many else ((topic_filter, qos | o),)
+        t.write(self.s.subscribe(fs, ticks_ms()))
+        codes = await self._waiter(self.s.pid).wait()
+        for k, (f, _) in enumerate(fs):
+            if codes[k] < 0x80 and handler is not None:
+                self.subs.append((f, handler))
+        return list(codes) if many else codes[0]
 
     async def disconnect(self):
         """DISCONNECT 0x00 (the will is not sent [MQTT-3.14.4-3]) and close."""

@@ -145,7 +145,8 @@ def get_props(mv, i, end, where):
     return d, i
 
 
-def connect(buf, client_id, keepalive, clean, expiry, max_in, will, user, password):
+def connect(buf, client_id, keepalive, clean, expiry, max_in, recv_max, will, user,
+            password):
     """CONNECT into buf from offset 5 (room for the fixed header); returns (start, end)
     of the whole packet (3.1).  will: None or (topic, payload, qos, retain)."""
     i = put_str(buf, 5, "MQTT")
@@ -157,11 +158,13 @@ def connect(buf, client_id, keepalive, clean, expiry, max_in, will, user, passwo
     buf[i + 1] = f
     buf[i + 2] = keepalive >> 8
     buf[i + 3] = keepalive & 0xFF
-    # properties: Maximum Packet Size (0x27) [MQTT-3.1.2-24]; Session Expiry (0x11)
-    buf[i + 4:i + 10] = b"\x05\x27" + max_in.to_bytes(4, "big")
-    i += 10
+    # properties: Maximum Packet Size (0x27) [MQTT-3.1.2-24], Receive Maximum (0x21)
+    # [MQTT-3.3.4-9]; Session Expiry (0x11)
+    buf[i + 4:i + 13] = b"\x08\x27" + max_in.to_bytes(4, "big") + b"\x21" + \
+        recv_max.to_bytes(2, "big")
+    i += 13
     if expiry:
-        buf[i - 6] = 10
+        buf[i - 9] = 13
         buf[i:i + 5] = b"\x11" + expiry.to_bytes(4, "big")
         i += 5
     i = put_str(buf, i, client_id)
@@ -201,7 +204,8 @@ def publish(buf, topic, payload, qos, pid):
 
 
 def subscribe(buf, pid, filters):
-    """SUBSCRIBE of [(filter, options byte), ...] into buf from offset 5 (3.8)."""
+    """SUBSCRIBE of [(filter, options byte), ...] into buf from offset 5 (3.8); the
+    options byte: QoS, No Local 4, Retain As Published 8, Retain Handling << 4."""
     buf[5] = pid >> 8
     buf[6] = pid & 0xFF
     buf[7] = 0

@@ -30,9 +30,12 @@ class Session:
     ``keepalive`` (Server Keep Alive overrides ours [MQTT-3.2.2-21]), ``present``."""
 
     def __init__(self, client_id="", keepalive=60, clean_start=True, session_expiry=0,
-                 will=None, username=None, password=None, max_packet_size=2048):
-        if not 0 <= keepalive <= 65535 or not 0 <= session_expiry <= 0xFFFFFFFF:
-            raise ValueError("keepalive must be 0..65535, session_expiry 0..2**32-1")
+                 will=None, username=None, password=None, max_packet_size=2048,
+                 receive_maximum=16):
+        if not 0 <= keepalive <= 65535 or not 0 <= session_expiry <= 0xFFFFFFFF or \
+                not 0 < receive_maximum < 65536:
+            raise ValueError("keepalive must be 0..65535, session_expiry 0..2**32-1, "
+                             "receive_maximum 1..65535")
         if max_packet_size < 64:
             raise ValueError("max_packet_size must be >= 64")
         self.client_id = client_id
@@ -43,6 +46,8 @@ class Session:
         self.user = username
         self.password = password
         self.max_in = max_packet_size
+        self.recv_max = receive_maximum
+        self.unacked = 0  # inbound QoS 1 not acknowledged yet
         self.tx = bytearray(128)  # packets out, built one at a time
         self.txv = memoryview(self.tx)
         self.rx = bytearray(128)  # packets in; grows to max_in
@@ -76,13 +81,14 @@ class Session:
         u, p = self.user, self.password
         buf = self._room(codec.size(24, self.client_id, *(w[:2] if w else ()),
                                     *(x for x in (u, p) if x is not None)))
-        self.rn = self.used = 0
+        self.rn = self.used = self.unacked = 0
         self.quota, self.max_qos, self.retain_ok, self.server_max = 65535, 2, True, 0
         self.keepalive = self.ka_asked
         self.ping_at = None
         self.connected = False
         return self._out(*codec.connect(buf, self.client_id, self.ka_asked, self.clean,
-                                       self.expiry, self.max_in, w, u, p), now_ms)
+                                       self.expiry, self.max_in, self.recv_max, w, u,
+                                       p), now_ms)
 
     def publish(self, topic, payload, qos, retain, now_ms, pid=0):
         """PUBLISH (3.3) as a memoryview of the send buffer.  A QoS 1 message is kept
@@ -90,9 +96,10 @@ class Session:
         message with DUP set [MQTT-3.3.1-1]."""
         if qos > self.max_qos or qos > 1 or retain and not self.retain_ok:
             raise MQTTError("QoS %d%s not available" % (qos, " retained" if retain else ""))
-        dup = 0
-        if pid:
-            dup = 1
+        dup = again = 0
+        if pid:  # (in flight already, counted in the quota)
+            again = 1
+            dup = 1 if self.present else 0
         elif qos:
             if not self.quota:
                 raise MQTTError("no send quota")  # (the caller waits for a PUBACK)
@@ -113,29 +120,34 @@ class Session:
         start = codec.header(buf, 0x30 | dup << 3 | qos << 1 | (1 if retain else 0), 5, end)
         if self.server_max and end - start > self.server_max:  # [MQTT-3.1.2-24]
             raise MQTTError("packet over the server's Maximum Packet Size")
-        if qos and not dup:
+        if qos and not again:
             self.inflight[pid] = (topic, payload, retain)
             self.quota -= 1
         self.pid = pid
         return self._out(start, end, now_ms)
 
     def resend(self, pid, now_ms):
-        """An in-flight QoS 1 message again, with DUP (after a resumed session)."""
+        """An in-flight QoS 1 message again after a reconnect: with DUP in the
+        resumed session [MQTT-4.4.0-1], as a new message (same id) in a new one."""
         t, p, r = self.inflight[pid]
         return self.publish(t, p, 1, r, now_ms, pid)
 
     def subscribe(self, filters, now_ms):
-        """SUBSCRIBE of [(filter, qos), ...] (3.8); its packet id is ``self.pid``."""
+        """SUBSCRIBE of [(filter, options), ...] (3.8; options: codec.subscribe()); its
+        packet id is ``self.pid``."""
         n = 5
-        for f, q in filters:
-            if not codec.filter_ok(f) or not 0 <= q <= 1:
-                raise ValueError("bad filter %r or QoS %r" % (f, q))
+        for f, o in filters:
+            if not codec.filter_ok(f) or o & 3 > 1 or o > 0x2F:
+                raise ValueError("bad filter %r or options %r" % (f, o))
+            if o & 4 and f.startswith("$share/"):  # [MQTT-3.8.3-4]
+                raise ValueError("No Local on a shared subscription")
             n += len(f) * 3 + 3
         self.last_pid = self.pid = self.last_pid % 65535 + 1
         return self._out(*codec.subscribe(self._room(n + 8), self.pid, filters), now_ms)
 
     def ack(self, pid, now_ms):
         """PUBACK for an inbound QoS 1 PUBLISH (3.4)."""
+        self.unacked -= 1
         buf = self.tx
         buf[0:4] = b"\x40\x02\x00\x00"
         buf[2] = pid >> 8
@@ -267,8 +279,8 @@ class Session:
                     not self.server_max:  # spec 3.2.2.3.3, .4, .5, .6
                 raise ProtocolError(_PROTOCOL, "bad CONNACK property")
             self.client_id = g(0x12, self.client_id)
-        if not self.present:  # a new session: what was in flight goes again as new
-            self.inflight.clear()  # (the caller resends what it still holds)
+        # what is in flight goes again (resend()): with DUP if the session was
+        # resumed, else as new messages under the same ids
         self.quota -= len(self.inflight)
         self.connected = True
         return CONNACK
@@ -289,6 +301,9 @@ class Session:
             i += 2
             if not pid:
                 raise ProtocolError(_MALFORMED, "packet id 0")  # [MQTT-2.2.1-3]
+            self.unacked += 1
+            if self.unacked > self.recv_max:  # [MQTT-3.3.4-9]
+                raise ProtocolError(0x93, "over our Receive Maximum")
         p, i = codec.get_props(mv, i, end, 2)
         if p and 0x23 in p:  # we allow no Topic Alias [MQTT-3.3.2-9]
             raise ProtocolError(0x94, "topic alias")
