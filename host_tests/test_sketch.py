@@ -20,7 +20,7 @@ from mqtt5.errors import ProtocolError  # noqa: E402
 
 @pytest.mark.runtimes(("cpython", "micropython"))
 def test_round_trip_against_mosquitto(runtime, broker):
-    # QoS 0 and 1 to itself through the broker, then 2.5 s of silence with a 1 s
+    # QoS 0 and 1 to itself through the broker, then 4.5 s of silence with a 2 s
     # keep-alive: Mosquitto drops a client silent for 1.5 periods, so staying up
     # means PINGREQs went out and their PINGRESPs were taken
     argv, env = command(runtime, os.path.join(SKETCH, "workload.py"), "check", broker.port)

@@ -100,14 +100,18 @@ def main():
     head = ["figure"] + [c[0] for c in cols.values()]
     print("| " + " | ".join(head) + " |\n|" + "---|" * len(head))
     for fig, label, unit in FIGURES:
-        row = []
-        for k in cols:
-            v = cells[k].get(fig)
-            row.append("—" if v is None else "%.1f (%s B)" % (v / 1024, format(int(v), ",")) if unit == "KB" else
-                       format(int(v), ",") if unit != "B" or v == int(v) else "%.1f" % v)
-        print("| %s (%s) | %s |" % (label, unit, " | ".join(row)))
+        print("| %s (%s) | %s |" % (label, unit, " | ".join(
+            _cell(cells[k].get(fig), unit) for k in cols)))
     if opts.instructions:
         instructions()
+
+
+def _cell(v, unit):
+    if v is None:
+        return "—"
+    if unit == "KB":
+        return "%.1f (%s B)" % (v / 1024, format(int(v), ","))
+    return format(int(v), ",") if v == int(v) else "%.1f" % v
 
 
 def instructions(n=1000):

@@ -42,7 +42,7 @@ async def mem():
 async def check():
     from mqtt5._compat import sleep_ms
     got = []
-    c = Client(ID, keepalive=1)
+    c = Client(ID, keepalive=2)
     await c.connect(URL)
     t = "bench/lean/%s/echo" % ID
     rc = await c.subscribe(t + "/#", 1, lambda topic, p, props: got.append((topic, bytes(p))))
@@ -52,7 +52,7 @@ async def check():
         if len(got) == 2:
             break
         await sleep_ms(10)
-    await sleep_ms(2500)  # two keep-alive periods of silence: PINGREQ goes out
+    await sleep_ms(4500)  # over two keep-alive periods of silence: PINGREQs go out
     print('{"subscribed": %d, "puback": %d, "got": %d, "alive": %s}' % (
         rc, rc1, len(got), "true" if c.t is not None and c.s.connected else "false"))
     await c.disconnect()

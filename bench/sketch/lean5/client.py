@@ -31,13 +31,15 @@ class Client:
     on_state(up, error) called when the connection comes up or ends; keep=True (what
     a supervisor that reconnects sets): a QoS 1 publish waits across a lost
     connection for its PUBACK after the next connect(), instead of failing.
-    ``counts``: messages sent, received, acknowledged, and connections ended."""
+    ``sent``, ``received``, ``acked``, ``ended``: messages sent, received and
+    acknowledged, and connections ended."""
 
     def __init__(self, client_id="", keepalive=60, on_state=None, keep=False, **opts):
         self.s = _s.Session(client_id, keepalive, **opts)
         self.on_state = on_state
         self.keep = keep
-        self.counts = [0, 0, 0, 0]
+        self.sent = self.received = self.acked = self.ended = 0
+        self.wanting = 0  # publishers waiting for send quota
         self.t = None
         self.subs = []  # (filter, handler)
         self.waiting = {}  # packet id -> Signal of the task awaiting its ack
@@ -54,11 +56,13 @@ class Client:
         try:
             t.write(s.connect(ticks_ms()))
             while True:
-                ev = await self._read(t)
+                ev = s.next_event()
                 if ev == _s.CONNACK:
                     break
                 if ev:
                     raise ProtocolError(0x82, "packet before CONNACK")
+                await t.readable()
+                self._take(t)
             if s.rc >= 0x80:
                 raise MQTTError("connection refused: 0x%02X" % s.rc)
         except BaseException:
@@ -69,7 +73,8 @@ class Client:
         self.room = self.room or Signal()
         for pid in s.inflight:  # [MQTT-4.4.0-1]
             t.write(s.resend(pid, ticks_ms()))
-        self.tasks = (self._spawn(self._reader(t)), self._spawn(self._pinger(t)))
+        self.tasks = (asyncio.create_task(self._reader(t)),
+                      asyncio.create_task(self._pinger(t)))
         self._state(True, None)
 
     def _state(self, up, e):
@@ -79,20 +84,8 @@ class Client:
             except Exception as x:  # the callback's: shown, not fatal
                 print_exception(x)
 
-    def _spawn(self, coro):
-        return asyncio.create_task(coro)
-
-    async def _read(self, t):
-        # (connect only) the next event, reading what it needs
-        s = self.s
-        while True:
-            ev = s.next_event()
-            if ev:
-                return ev
-            await t.readable()
-            self._fill(t)
-
-    def _fill(self, t):
+    def _take(self, t):
+        # what the socket has for the session; the end of the stream is an error
         s = self.s
         n = t.read_now(s.recv_buffer())
         if n == 0:
@@ -102,14 +95,25 @@ class Client:
 
     async def _reader(self, t):
         s = self.s
+        # the session's events as locals: compared without a lookup each message
+        MESSAGE, PUBACK, SUBACK, PINGRESP = _s.MESSAGE, _s.PUBACK, _s.SUBACK, _s.PINGRESP
         try:
+            more = s.used < s.rn  # bytes after CONNACK, read with it
             while True:
-                ev = s.next_event()
-                if not ev:
+                if not more:  # all taken: wait for the socket (_take(), inline)
                     await t.readable()
-                    self._fill(t)
-                elif ev == _s.MESSAGE:
-                    self.counts[1] += 1
+                    n = t.read_now(s.recv_buffer())
+                    if n == 0:
+                        raise MQTTError("connection closed by the server")
+                    if n:
+                        s.received(n)
+                ev = s.next_event()
+                # another whole packet may follow in what was read; none if all taken
+                more = ev and s.used < s.rn
+                if not ev:
+                    continue
+                if ev == MESSAGE:
+                    self.received += 1
                     for f, h in self.subs:
                         if matches(f, s.topic):
                             try:
@@ -119,17 +123,18 @@ class Client:
                             break
                     if s.qos:
                         t.write(s.ack(s.pid, ticks_ms()))
-                elif ev == _s.PUBACK or ev == _s.SUBACK:
+                elif ev == PUBACK or ev == SUBACK:
                     w = self.waiting.pop(s.pid, None)
                     if w is not None:
-                        w.rc = s.rc if ev == _s.PUBACK else s.codes
+                        w.rc = s.rc if ev == PUBACK else s.codes
                         w.set()
-                    if ev == _s.PUBACK:
-                        self.counts[2] += 1
-                        self.room.pulse()
+                    if ev == PUBACK:
+                        self.acked += 1
+                        if self.wanting:
+                            self.room.pulse()
                 elif ev == _s.DISCONNECT:
                     raise MQTTError("disconnected by the server: 0x%02X" % s.rc)
-                elif ev != _s.PINGRESP:
+                elif ev != PINGRESP:
                     raise ProtocolError(0x82, "second CONNACK")
         except ProtocolError as e:  # [MQTT-4.13.1-1]: DISCONNECT with its reason code
             t.write(s.disconnect(e.reason_code, ticks_ms()))
@@ -153,7 +158,7 @@ class Client:
             self.t = None
             self.error = e
             t.close()
-            self.counts[3] += 1
+            self.ended += 1
             if not self.keep:  # (kept: the PUBACK after the next connect() sets them)
                 err = MQTTError("connection lost: %s" % e)
                 for w in self.waiting.values():
@@ -162,19 +167,6 @@ class Client:
                 self.waiting.clear()
             self.room.set()
             self._state(False, e)
-
-    def _waiter(self, pid):
-        # the Signal the ack of pid sets; once awaited it goes back to self.spare[0]
-        # (mqtt5._compat's Signal home), so awaiting one ack after another reuses one
-        h = self.spare
-        w = h[0]
-        if w is None:
-            w = Signal()
-        else:
-            h[0] = None
-        w.home = h
-        self.waiting[pid] = w
-        return w
 
     def _live(self):
         if self.t is None:
@@ -186,19 +178,38 @@ class Client:
         """Send a message; await the result: at QoS 1 the PUBACK's reason code once it
         arrives.  Nothing is allocated for the awaiting when the socket took it all."""
         s = self.s
-        t = self._live()
+        t = self.t
+        if t is None:
+            self._live()  # raises
         if qos and not s.quota:  # the server's Receive Maximum [MQTT-3.3.4-7]
             return self._later(topic, payload, qos, retain)
         t.write(s.publish(topic, payload, qos, retain, ticks_ms()))
-        self.counts[0] += 1
-        w = self._waiter(s.pid).wait() if qos else DONE  # (MicroPython: the Signal)
+        self.sent += 1
+        if qos:
+            # the Signal the PUBACK sets; once awaited it goes back to self.spare[0]
+            # (mqtt5._compat's Signal home): one after another, they reuse one
+            h = self.spare
+            w = h[0]
+            if w is None:
+                w = Signal()
+            else:
+                h[0] = None
+            w.home = h
+            self.waiting[s.pid] = w
+            w = w.wait()  # (MicroPython: the Signal itself)
+        else:
+            w = DONE
         return w if not t.backlog() else self._drained(t, w)
 
     async def _later(self, topic, payload, qos, retain):
-        while not self.s.quota:
-            await self.room.wait()
-            self.room.clear()
-            self._live()
+        self.wanting += 1
+        try:
+            while not self.s.quota:
+                await self.room.wait()
+                self.room.clear()
+                self._live()
+        finally:
+            self.wanting -= 1
         return await self.publish(topic, payload, qos, retain)
 
     async def _drained(self, t, w):
@@ -215,7 +226,8 @@ class Client:
         many = not isinstance(topic_filter, str)
         fs = [(f, q | o) for f, q in topic_filter] if many else ((topic_filter, qos | o),)
         t.write(self.s.subscribe(fs, ticks_ms()))
-        codes = await self._waiter(self.s.pid).wait()
+        w = self.waiting[self.s.pid] = Signal()
+        codes = await w.wait()
         for k, (f, _) in enumerate(fs):
             if codes[k] < 0x80 and handler is not None:
                 self.subs.append((f, handler))

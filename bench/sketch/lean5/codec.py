@@ -189,16 +189,28 @@ def header(buf, first, start, end):
     return s
 
 
-def publish(buf, topic, payload, qos, pid):
-    """PUBLISH's body into buf from offset 5 (topic: its UTF-8 bytes); returns the
-    end.  The caller writes the fixed header (header()) with the flags (3.3.1)."""
-    i = put_str(buf, 5, topic)
-    if qos:
+def publish(buf, first, topic, payload, pid):
+    """A whole PUBLISH (3.3) from buf[0] (topic: its UTF-8 bytes; first: the type and
+    flags byte, 3.3.1); returns its end.  buf must hold len(topic) + len(payload) + 12."""
+    t = len(topic)
+    n = len(payload)
+    body = t + n + (5 if first & 6 else 3)
+    if body < 128:
+        buf[1] = body
+        i = 2
+    else:
+        i = put_vbi(buf, 1, body)
+    buf[0] = first
+    buf[i] = t >> 8
+    buf[i + 1] = t & 0xFF
+    i += 2
+    buf[i:i + t] = topic
+    i += t
+    if first & 6:
         buf[i] = pid >> 8
         buf[i + 1] = pid & 0xFF
         i += 2
     buf[i] = 0  # no properties
-    n = len(payload)
     buf[i + 1:i + 1 + n] = payload
     return i + 1 + n
 

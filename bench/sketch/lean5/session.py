@@ -6,13 +6,16 @@ from mqtt5._compat import ticks_diff
 from mqtt5.errors import MQTTError, ProtocolError
 
 from . import codec
+from .codec import publish as _put_publish
 
-CONNACK = 1
-MESSAGE = 2
-PUBACK = 3
-SUBACK = 4
-PINGRESP = 5
-DISCONNECT = 6
+# the events of next_event() (public names; the private const()s cost no lookup)
+_CONNACK = const(1)
+_MESSAGE = const(2)
+_PUBACK = const(3)
+_SUBACK = const(4)
+_PINGRESP = const(5)
+_DISCONNECT = const(6)
+CONNACK, MESSAGE, PUBACK, SUBACK, PINGRESP, DISCONNECT = 1, 2, 3, 4, 5, 6
 
 _MALFORMED = const(0x81)
 _PROTOCOL = const(0x82)
@@ -54,7 +57,8 @@ class Session:
         self.rxv = memoryview(self.rx)
         self.rn = 0  # bytes held in rx
         self.used = 0  # bytes of rx the last event still refers to
-        self.inflight = {}  # QoS 1 PUBLISH sent, not acknowledged: pid -> (topic, payload, retain)
+        # QoS 1 PUBLISH sent and not acknowledged: pid -> (topic, payload, retain)
+        self.inflight = {}
         self.last_pid = 0
         self.props = self.topic = self.payload = self.codes = None
         self.rc = self.pid = self.qos = 0
@@ -115,16 +119,19 @@ class Session:
                 raise ValueError("bad topic name %r" % (topic,))
             tb = topic.encode()
             self.topic_s, self.topic_b = topic, tb
-        buf = self._room(len(tb) + len(payload) + 14)
-        end = codec.publish(buf, tb, payload, qos, pid)
-        start = codec.header(buf, 0x30 | dup << 3 | qos << 1 | (1 if retain else 0), 5, end)
-        if self.server_max and end - start > self.server_max:  # [MQTT-3.1.2-24]
+        buf = self.tx
+        if len(buf) < len(tb) + len(payload) + 12:
+            buf = self._room(len(tb) + len(payload) + 12)
+        end = _put_publish(buf, 0x30 | dup << 3 | qos << 1 | (1 if retain else 0), tb,
+                           payload, pid)
+        if self.server_max and end > self.server_max:  # [MQTT-3.1.2-24]
             raise MQTTError("packet over the server's Maximum Packet Size")
         if qos and not again:
             self.inflight[pid] = (topic, payload, retain)
             self.quota -= 1
         self.pid = pid
-        return self._out(start, end, now_ms)
+        self.sent_at = now_ms
+        return self.txv[:end]
 
     def resend(self, pid, now_ms):
         """An in-flight QoS 1 message again after a reconnect: with DUP in the
@@ -184,6 +191,8 @@ class Session:
 
     def recv_buffer(self):
         """Where the next bytes read go (received(n) after)."""
+        if self.used == self.rn:  # all taken: the next packet starts at the front
+            self.rn = self.used = 0
         return self.rxv[self.rn:]
 
     def received(self, n):
@@ -202,10 +211,13 @@ class Session:
         if self.rn < 2:
             return 0
         mv = self.rxv
-        r = codec.get_vbi(mv, 1, self.rn)
-        if r is None:
-            return 0
-        n, i = r
+        n = mv[1]
+        i = 2
+        if n > 127:  # a Remaining Length over one byte (1.5.5)
+            r = codec.get_vbi(mv, 1, self.rn)
+            if r is None:
+                return 0
+            n, i = r
         end = i + n
         if end > self.max_in:  # [MQTT-3.1.2-25]
             raise ProtocolError(_TOO_LARGE, "packet over our Maximum Packet Size")
@@ -229,7 +241,7 @@ class Session:
             if n:
                 raise ProtocolError(_MALFORMED, "PINGRESP with a body")
             self.ping_at = None
-            return PINGRESP
+            return _PINGRESP
         if b == 0x20:
             return self._connack(mv, i, end)
         self.rc = 0
@@ -239,14 +251,14 @@ class Session:
                 if n > 1:
                     self.props = codec.get_props(mv, i + 1, end, 8)[0]
             self.connected = False
-            return DISCONNECT
+            return _DISCONNECT
         if n < 2 or not self.connected:
             raise ProtocolError(_MALFORMED if n < 2 else _PROTOCOL, "bad acknowledgement")
         self.pid = pid = mv[i] << 8 | mv[i + 1]
         if b == 0x90:
             self.props, i = codec.get_props(mv, i + 2, end, 4)
             self.codes = bytes(mv[i:end])
-            return SUBACK
+            return _SUBACK
         if pid not in self.inflight:  # [MQTT-4.3.2-x]: no such QoS 1 PUBLISH in flight
             raise ProtocolError(_PROTOCOL, "PUBACK for unknown packet id %d" % pid)
         if n > 2:
@@ -255,7 +267,7 @@ class Session:
                 self.props = codec.get_props(mv, i + 3, end, 4)[0]
         del self.inflight[pid]
         self.quota += 1
-        return PUBACK
+        return _PUBACK
 
     def _connack(self, mv, i, end):
         if self.connected or end - i < 3 or mv[i] > 1:  # [MQTT-3.2.2-1]
@@ -265,7 +277,7 @@ class Session:
         p, _ = codec.get_props(mv, i + 2, end, 1)
         self.props = p
         if self.rc >= 0x80:
-            return CONNACK
+            return _CONNACK
         if self.present and self.clean:  # [MQTT-3.2.2-2]
             raise ProtocolError(_PROTOCOL, "session present after a clean start")
         if p:
@@ -283,7 +295,7 @@ class Session:
         # resumed, else as new messages under the same ids
         self.quota -= len(self.inflight)
         self.connected = True
-        return CONNACK
+        return _CONNACK
 
     def _message(self, mv, b, i, end):
         qos = b >> 1 & 3
@@ -312,4 +324,4 @@ class Session:
         self.topic, self.pid, self.qos, self.props = topic, pid, qos, p
         self.retain = bool(b & 1)
         self.payload = mv[i:end]
-        return MESSAGE
+        return _MESSAGE
