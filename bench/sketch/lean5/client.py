@@ -136,7 +136,8 @@ class Client:
                     raise MQTTError("disconnected by the server: 0x%02X" % s.rc)
                 elif ev != PINGRESP:
                     raise ProtocolError(0x82, "second CONNACK")
-        except ProtocolError as e:  # [MQTT-4.13.1-1]: DISCONNECT with its reason code
+        except ProtocolError as e:  # DISCONNECT with its reason code, then close
+            # (spec 4.13) [MQTT-4.13.2-1]
             t.write(s.disconnect(e.reason_code, ticks_ms()))
             self._end(t, e)
         except Exception as e:

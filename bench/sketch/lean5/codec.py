@@ -11,7 +11,7 @@ _PROTOCOL = const(0x82)
 # byte integer, S UTF-8 string, B binary data, P string pair; "-" no such property
 _TYPES = b"-14S----SB-V-----4S2-SB141S-S--S-22211P4111"
 # property id -> the packets it may appear in (bits: 1 CONNACK, 2 PUBLISH, 4 PUBACK and
-# SUBACK, 8 DISCONNECT) [MQTT-3.2.2-x, 3.3.2-x, 3.4.2-x, 3.9.2-x, 3.14.2-x]
+# SUBACK, 8 DISCONNECT), from the table of spec 2.2.2.2
 _WHERE = (b"\x00\x02\x02\x02\x00\x00\x00\x00\x02\x02\x00\x02\x00\x00\x00\x00\x00\x09"
           b"\x01\x01\x00\x01\x01\x00\x00\x00\x01\x00\x09\x00\x00\x0d\x00\x01\x01\x02\x01"
           b"\x01\x0f\x01\x01\x01\x01")
@@ -98,7 +98,7 @@ def get_str(mv, i, end, text=True):
 def get_props(mv, i, end, where):
     """(dict id -> value or None, next offset) of the property block at mv[i], for a
     packet of kind ``where`` (a _WHERE bit).  User properties (0x26) gather in a list
-    of pairs; any other property twice is a Protocol Error [MQTT-2.2.2-x]."""
+    of pairs; any other property twice is a Protocol Error (spec 2.2.2.2)."""
     r = get_vbi(mv, i, end)
     if r is None:
         raise ProtocolError(_MALFORMED, "property length runs past the packet")
@@ -239,13 +239,14 @@ def size(n, *fields):
 
 
 def topic_ok(t):
-    """A Topic Name: 1..65,535 bytes, no wildcard, no U+0000 [MQTT-4.7.3-1, -2, 3.3.2-2]."""
+    """A Topic Name: 1..65,535 bytes, no wildcard, no U+0000 [MQTT-4.7.3-1]
+    [MQTT-4.7.3-2] [MQTT-3.3.2-2]."""
     return 0 < len(t) and "+" not in t and "#" not in t and "\x00" not in t
 
 
 def filter_ok(f):
     """A Topic Filter: not empty, "#" only as the last level, "+" only as a whole level,
-    no U+0000 [MQTT-4.7.1-1, -2, 4.7.3-1, -2]."""
+    no U+0000 [MQTT-4.7.1-2] [MQTT-4.7.1-3] [MQTT-4.7.3-1] [MQTT-4.7.3-2]."""
     if not f or "\x00" in f:
         return False
     levels = f.split("/")

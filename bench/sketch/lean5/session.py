@@ -124,7 +124,7 @@ class Session:
             buf = self._room(len(tb) + len(payload) + 12)
         end = _put_publish(buf, 0x30 | dup << 3 | qos << 1 | (1 if retain else 0), tb,
                            payload, pid)
-        if self.server_max and end > self.server_max:  # [MQTT-3.1.2-24]
+        if self.server_max and end > self.server_max:  # [MQTT-3.2.2-15]
             raise MQTTError("packet over the server's Maximum Packet Size")
         if qos and not again:
             self.inflight[pid] = (topic, payload, retain)
@@ -171,7 +171,7 @@ class Session:
 
     def tick(self, now_ms):
         """(PINGREQ or None, ms until the next call is due) [MQTT-3.1.2-22]; MQTTError
-        when a PINGRESP is over a keep-alive period late [MQTT-4.13.1-1]."""
+        when a PINGRESP is over a keep-alive period late (3.1.2.10)."""
         ka = self.keepalive * 1000
         if not ka or not self.connected:
             return None, 60000
@@ -219,7 +219,7 @@ class Session:
                 return 0
             n, i = r
         end = i + n
-        if end > self.max_in:  # [MQTT-3.1.2-25]
+        if end > self.max_in:  # what we told the server (3.1.2.11.4): 0x95
             raise ProtocolError(_TOO_LARGE, "packet over our Maximum Packet Size")
         if end > len(rx):  # the receive buffer grows once, to our Maximum Packet Size
             self.rx = bytearray(self.max_in)
@@ -259,7 +259,7 @@ class Session:
             self.props, i = codec.get_props(mv, i + 2, end, 4)
             self.codes = bytes(mv[i:end])
             return _SUBACK
-        if pid not in self.inflight:  # [MQTT-4.3.2-x]: no such QoS 1 PUBLISH in flight
+        if pid not in self.inflight:  # (spec 4.3.2): no such QoS 1 PUBLISH in flight
             raise ProtocolError(_PROTOCOL, "PUBACK for unknown packet id %d" % pid)
         if n > 2:
             self.rc = mv[i + 2]
