@@ -27,7 +27,7 @@ CACHE = os.path.join(R.CACHE, "sketch")
 # (key, title, workload script, packages compiled for its .mpy column)
 CLIENTS = [("fieldnode", "Fieldnode", "fieldnode.py", ((LIB, "mqtt5"),)),
            ("lean5", "lean5 sketch", "workload.py", ((LIB, "mqtt5"), (SKETCH, "lean5")))]
-FIGURES = [f for f in device.FIGURES] + [("mpy_loaded", ".mpy bytes of the modules loaded", "B")]
+FIGURES = device.FIGURES + [("mpy_loaded", ".mpy bytes of the modules loaded", "B")]
 
 
 def frozen_build():
