@@ -173,18 +173,19 @@ def test_lazy_public_names_agree_with_the_private_consts():
     import mqtt5.inflight as fl
     import mqtt5.keepalive as ka
     import mqtt5.rxbuf as rb
+    import mqtt5.txbuf as tb
     # (inflight's and keepalive's own are private too: CPython still sees them; the
-    # slots of the receive buffer's and the held ids' lists are copied by name)
+    # slots of the buffers' and the held ids' lists are copied by name)
     homes = [(m, n) for m in (fl, ka) for n in dir(m)
              if n.isupper() and not n.startswith("__")]
-    homes += [(m, n) for m, pre in ((rb, "_RX_"), (inb, "_H_")) for n in dir(m)
+    homes += [(m, n) for m, pre in ((rb, "_RX_"), (tb, "_TX_"), (inb, "_H_")) for n in dir(m)
               if n.startswith(pre)]
-    homes += [(inb, "_POS_MASK")]  # the transmit stream's positions (txbuf.py)
+    homes += [(inb, "_POS_MASK"), (tb, "_ACK_ROOM"), (tb, "_INITIAL")]
     homes += [(pr, n) for n in re.findall(r"(\w+)=", names.PROPERTIES)]
     homes += [(s, n) for n in public]
     copies = 0
     for name in ("session", "link", "inbound", "outbound", "handshake", "keepalive",
-                 "auth", "qos2", "backlog", "session_lost"):
+                 "auth", "qos2", "backlog", "session_lost", "aliases", "drain"):
         mod = importlib.import_module("mqtt5." + name)
         for home, n in homes:
             copy = n if n.startswith("_") else "_" + n

@@ -1,5 +1,5 @@
 """Sans-IO session: high-water-mark buffers (issue 11).  Both buffers start at
-mqtt5.rxbuf.INITIAL bytes (128; or their cap, rx_size / tx_size, when smaller), grow by doubling up to the cap only when
+128 bytes (128; or their cap, rx_size / tx_size, when smaller), grow by doubling up to the cap only when
 a packet needs it, and never shrink; the caps keep their meaning (largest packet
 received / sent, Maximum Packet Size)."""
 
@@ -11,11 +11,11 @@ from mqtt5.errors import MQTTError
 from session_fake import (connected, out, split, feed, events, kinds, eq, raises,
     run_tests, publish, PUBLISH, PUBACK, DISCONNECT)
 
-INITIAL = rxbuf.INITIAL  # 128
+INITIAL = 128  # rxbuf's and txbuf's first size
 
 
 def sizes(s):
-    return len(s._rx[0]), len(s._tx.buf)  # (rxbuf.py: the list's buf slot)
+    return len(s._rx[0]), len(s._tx[0])  # (the lists' buf slots: rxbuf.py, txbuf.py)
 
 
 def test_buffers_start_small():
@@ -277,13 +277,13 @@ def test_str_topic_encoded_once_per_topic_object():
     s = connected()
     t = "fieldnode/v1/node-1/state/temp"
     s.publish(t, b"1", 0)
-    u = s._tx.topic_utf8(t)
+    u = txbuf.topic_utf8(s._tx, t)
     eq(bytes(u), t.encode(), "its UTF-8")
     s.publish(t, b"2", 1)
-    assert s._tx.topic_utf8(t) is u, "the same topic object: encoded once, then reused"
+    assert txbuf.topic_utf8(s._tx, t) is u, "the same topic object: encoded once, then reused"
     for i in range(4):  # four other topics push it out
         s.publish("other/%d" % i, b"3", 0)
-    assert s._tx.topic_utf8(t) is not u, "kept for the last four topic objects only"
+    assert txbuf.topic_utf8(s._tx, t) is not u, "kept for the last four topic objects only"
     raises(ValueError, s.publish, "bad\x00topic", b"4", 0)  # U+0000 [MQTT-1.5.4-2]
     # a bytes topic is the caller's: its UTF-8 is checked on every publish [MQTT-1.5.4-1]
     raises(ValueError, s.publish, b"bad\xfftopic", b"5", 0)

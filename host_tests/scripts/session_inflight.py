@@ -63,17 +63,17 @@ def test_no_free_slot_and_receive_maximum_quota():
 
 def test_slots_made_on_demand_and_reused():
     s = connected(max_inflight=3)
-    fl = s._inflight
-    eq(len(fl.pid), 0, "no slot before the first QoS 1 publish")
+    fl = s._inflight  # [pid, state, order, topic, ...] (inflight.py)
+    eq(len(fl[0]), 0, "no slot before the first QoS 1 publish")
     a = s.publish("t", b"", 1)
     feed(s, ack(PUBACK, a))
     s.publish("t", b"", 1)
-    eq(len(fl.pid), 1, "the freed slot is reused, none made")
+    eq(len(fl[0]), 1, "the freed slot is reused, none made")
     s.publish("t", b"", 1)
     s.subscribe([("x", 0)])
-    eq(len(fl.pid), 3, "one more each time all are busy")
+    eq(len(fl[0]), 3, "one more each time all are busy")
     raises(MQTTError, s.publish, "t", b"", 1)
-    eq((len(fl.pid), len(fl.state), len(fl.topic), len(fl.pid) - fl.pid.count(0)), (3, 3, 3, 3),
+    eq((len(fl[0]), len(fl[1]), len(fl[3]), len(fl[0]) - fl[0].count(0)), (3, 3, 3, 3),
        "never more than max_inflight")
 
 
@@ -83,7 +83,7 @@ def test_packet_ids_reused_only_after_completion():
     eq((a, b, c), (1, 2, 3), "sequential")
     feed(s, ack(PUBACK, a))
     eq(s.publish("t", b"", 1), 4, "completed id not reused at once")
-    s._inflight._last = 65534  # force the wrap
+    s._inflight[8] = 65534  # force the wrap (the last id handed out: inflight.py)
     feed(s, suback(c, [0]))
     eq(s.unsubscribe(["x"]), 65535, "last id")
     feed(s, ack(PUBACK, 4))
@@ -92,7 +92,7 @@ def test_packet_ids_reused_only_after_completion():
     eq(s.publish("t", b"", 1), 3, "2 skipped: in use until PUBCOMP")
     feed(s, ack(PUBCOMP, b))
     feed(s, ack(PUBACK, 3))
-    s._inflight._last = 1
+    s._inflight[8] = 1
     eq(s.publish("t", b"", 1), 2, "2 reused after PUBCOMP")
 
 

@@ -126,7 +126,7 @@ def test_inbound_qos1_over_receive_maximum_is_0x93():
 def at(start, **kw):
     """A connected session whose transmit stream position starts at start."""
     s = connected(**kw)
-    s._tx.spos = start
+    s._tx[5] = start  # (the stream position: txbuf.py)
     return s
 
 

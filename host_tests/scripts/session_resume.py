@@ -308,7 +308,7 @@ def test_early_pubrec_for_a_queued_resend():
     eq(brief(out(s)), [(PUBLISH, a, True)], "b waits for quota")
     feed(s, ack(PUBREC, b))  # early, for the queued one
     eq(brief(out(s)), [(PUBREL, b)], "PUBREL at once")
-    eq(s._inflight.queued, 0, "no longer queued")
+    eq(s._inflight[7], 0, "no longer queued")  # (the QUEUED count: inflight.py)
     feed(s, ack(PUBREC, a))
     eq(brief(out(s)), [(PUBREL, a)], "a goes on")
     evs = feed(s, ack(PUBCOMP, a) + ack(PUBCOMP, b))
@@ -329,7 +329,7 @@ def test_requests_behind_backlog_validated_at_once():
     eq(len(out(s)), 1, "one resent; the other waits for send quota")
     e = raises(MQTTError, s.subscribe, [("x" * 200, 0)])
     eq(e.reason_code, 0x95, "over the limit: refused at once, not queued")
-    eq(len(s._inflight.pid) - s._inflight.pid.count(0), 2, "no slot kept")
+    eq(len(s._inflight[0]) - s._inflight[0].count(0), 2, "no slot kept")  # (ids)
 
 
 run_tests(globals())

@@ -1,6 +1,6 @@
 """Topic Aliases (spec 3.3.2.3.4).  Inbound: ``inbound()`` maps a server's alias to
 its topic (table ``Session._aliases``).  Outbound: a fixed table of topics the server
-knows by number on this connection, least recently used replaced.
+knows by number on this connection, least recently used replaced, used by ``send()``.
 
 A topic goes out once with its name and a Topic Alias (setting the mapping), then with
 an empty Topic Name and only the alias.  Aliases never exceed the server's Topic Alias
@@ -14,6 +14,10 @@ nothing.
 """
 
 from .errors import ProtocolError
+from .txbuf import publish as _put
+
+_TOPIC_ALIAS = const(0x23)
+_RESERVE = const(32)  # as in mqtt5.outbound
 
 
 def inbound(s, pkt, alias):
@@ -77,3 +81,28 @@ class OutAliases:
         self.topic[i] = topic
         self._clock += 1
         self.stamp[i] = self._clock
+
+
+def send(s, topic, payload, qos, retain, pid, props):
+    """Queue one new PUBLISH for session s with outbound aliases on (mqtt5.outbound):
+    with a Topic Alias when the table allows."""
+    al = s._aout
+    a = al.lookup(topic) if al.limit else 0
+    if not a:
+        _put(s._tx, _RESERVE, s.server_max_packet_size, topic, payload, qos, retain,
+             False, pid, props)
+        return
+    if props is None:
+        p = al.props  # reused {Topic Alias: n}: no allocation
+    elif _TOPIC_ALIAS in props:
+        raise ValueError("Topic Alias is set by the session (publish(alias=False))")
+    else:
+        p = props  # the caller's dict carries the alias for this encode only
+    p[_TOPIC_ALIAS] = a if a > 0 else -a
+    try:
+        _put(s._tx, _RESERVE, s.server_max_packet_size, b"" if a > 0 else topic,
+             payload, qos, retain, False, pid, p)
+    finally:
+        if p is props:
+            del props[_TOPIC_ALIAS]
+    al.use(a, topic)

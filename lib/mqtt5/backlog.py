@@ -9,7 +9,8 @@ that never resumes a session never carries it."""
 
 from .errors import MQTTError
 import mqtt5.packets as _p
-from .txbuf import BufferFull, too_large
+from .txbuf import BufferFull, too_large, room, ack, publish, packet
+from .inflight import set_queued, free
 
 _ESTABLISHED = const(2)
 _WAIT_PUBACK = const(1)
@@ -23,6 +24,15 @@ _ACK_ROOM = const(8)
 _RESERVE = const(32)  # as in mqtt5.outbound
 _PUBREL = const(6)
 _PUBLISH_DONE = const(3)
+_F_PID = const(0)  # slots of the in-flight table (inflight.py)
+_F_STATE = const(1)
+_F_ORDER = const(2)
+_F_TOPIC = const(3)
+_F_PAYLOAD = const(4)
+_F_PROPS = const(5)
+_F_PUBLISHES = const(6)
+_F_QUEUED = const(7)
+_TX_BLOCKED = const(7)  # slot of the transmit buffer's list (txbuf.py)
 _SUBSCRIBED = const(4)
 _UNSUBSCRIBED = const(5)
 
@@ -34,13 +44,13 @@ def fail(s, i, rc, err, pkt):
         err = MQTTError(str(err))
     err.reason_code = rc
     fl = s._inflight
-    w = fl.state[i] & 0xFF
+    w = fl[_F_STATE][i] & 0xFF
     kind = _PUBLISH_DONE if w <= _WAIT_PUBCOMP else (
         _SUBSCRIBED if w == _WAIT_SUBACK else _UNSUBSCRIBED)
     if s._pending is None:
         s._pending = []
-    s._pending.append((kind, fl.pid[i], rc, err, False, pkt))
-    fl.free(i, False)
+    s._pending.append((kind, fl[_F_PID][i], rc, err, False, pkt))
+    free(fl, i, False)
 
 
 def join(s, i, n):
@@ -49,7 +59,7 @@ def join(s, i, n):
     limit = s.server_max_packet_size
     if limit and n > limit:
         raise too_large("packet", n, limit)
-    s._inflight.set_queued(i, True)
+    set_queued(s._inflight, i, True)
 
 
 def pump(s):
@@ -57,47 +67,47 @@ def pump(s):
     [MQTT-4.9.0-2]; resent PUBLISH carry DUP and the full topic (never an alias from
     an earlier connection).  A slot that can never be sent (over the server's Maximum
     Packet Size, or tx_size) completes with an error event.  After the transmit
-    buffer ran out of room it waits (``tx.blocked``) until sent() frees some."""
+    buffer ran out of room it waits (its BLOCKED slot) until sent() frees some."""
     fl = s._inflight
     tx = s._tx
-    while fl.queued and s.state == _ESTABLISHED and not tx.blocked:
+    while fl[_F_QUEUED] and s.state == _ESTABLISHED and not tx[_TX_BLOCKED]:
         i = _oldest(fl)
         if i < 0:  # (cannot happen: the count and the bits agree)
-            fl.queued = 0
+            fl[_F_QUEUED] = 0
             return
-        st = fl.state[i]
+        st = fl[_F_STATE][i]
         w = st & 0xFF
-        pid = fl.pid[i]
+        pid = fl[_F_PID][i]
         try:
             if w == _WAIT_PUBCOMP:  # PUBREL again [MQTT-4.4.0-1]
-                if not tx.room(_ACK_ROOM + _RESERVE):
-                    tx.blocked = True
+                if not room(tx, _ACK_ROOM + _RESERVE):
+                    tx[_TX_BLOCKED] = True
                     return
-                tx.ack(_PUBREL, pid, 0)
+                ack(tx, _PUBREL, pid, 0)
             elif w <= _WAIT_PUBREC:
                 if _sent_publishes(fl) >= s.receive_maximum_out:
                     return  # wait for an ack to free quota [MQTT-4.9.0-2]
-                tx.publish(_RESERVE, s.server_max_packet_size, fl.topic[i],
-                           fl.payload[i], 1 if w == _WAIT_PUBACK else 2, st & _RETAIN != 0,
-                           st & _RESEND != 0, pid, fl.props[i])
+                publish(tx, _RESERVE, s.server_max_packet_size, fl[_F_TOPIC][i],
+                        fl[_F_PAYLOAD][i], 1 if w == _WAIT_PUBACK else 2,
+                        st & _RETAIN != 0, st & _RESEND != 0, pid, fl[_F_PROPS][i])
             else:
                 cls = _p.Subscribe if w == _WAIT_SUBACK else _p.Unsubscribe
-                tx.packet(cls(packet_id=pid, topics=fl.topic[i], props=fl.props[i]),
-                          _RESERVE, s.server_max_packet_size)
+                packet(tx, cls(packet_id=pid, topics=fl[_F_TOPIC][i],
+                               props=fl[_F_PROPS][i]), _RESERVE, s.server_max_packet_size)
         except BufferFull:
-            tx.blocked = True  # sent() makes room and pumps again
+            tx[_TX_BLOCKED] = True  # sent() makes room and pumps again
             return
         except (MQTTError, ValueError) as e:
             fail(s, i, getattr(e, "reason_code", 0x80), e, None)
             continue
-        fl.set_queued(i, False)
+        set_queued(fl, i, False)
 
 
 def _oldest(fl):
     # index of the QUEUED slot sent (or queued) first, or -1 [MQTT-4.6.0-1]
     best = -1
-    st, o = fl.state, fl.order
-    for i in range(len(fl.pid)):
+    st, o = fl[_F_STATE], fl[_F_ORDER]
+    for i in range(len(fl[_F_PID])):
         if st[i] & _QUEUED and (best < 0 or o[i] < o[best]):
             best = i
     return best
@@ -106,9 +116,9 @@ def _oldest(fl):
 def _sent_publishes(fl):
     # PUBLISH slots that went out on this connection (the send quota in use
     # [MQTT-4.9.0-2]); QUEUED ones have not
-    n = fl.publishes
-    st = fl.state
-    for i in range(len(fl.pid)):
+    n = fl[_F_PUBLISHES]
+    st = fl[_F_STATE]
+    for i in range(len(fl[_F_PID])):
         if st[i] & _QUEUED and st[i] & 0xFF <= _WAIT_PUBCOMP:
             n -= 1
     return n

@@ -20,6 +20,9 @@ from ._compat import Signal, monotonic_ms
 from .errors import MQTTError
 
 _FREE = const(-1)  # a free waiter slot (as in mqtt5.link)
+_F_PID = const(0)  # slots of the session's in-flight table (inflight.py)
+_F_QUEUED = const(7)
+_F_SIZE = const(10)
 
 
 def supervise(c, queue):
@@ -95,7 +98,7 @@ def start(c):
 async def _room(c):
     # Wait for transmit room: behind a resend backlog that only acks can
     # move (send quota), for an ack; else for a writer turn.
-    if c._s._inflight.queued:
+    if c._s._inflight[_F_QUEUED]:
         await c._changed.wait()
     else:
         await c._flush()
@@ -170,7 +173,8 @@ async def _drainer(c, t):
     # Receive Maximum [MQTT-3.3.4-7] and our in-flight slots allow.
     s = c._s
     q = c._q
-    fl = s._inflight
+    pids = s._inflight[_F_PID]  # (in-flight slots: inflight.py)
+    size = s._inflight[_F_SIZE]
     try:
         while c._t is t:
             c._qev.clear()
@@ -180,7 +184,7 @@ async def _drainer(c, t):
             i = q.head
             f = q.flags[i]
             qos = f & 3
-            if qos and (not s.send_quota or 0 not in fl.pid and len(fl.pid) >= fl.size):
+            if qos and (not s.send_quota or 0 not in pids and len(pids) >= size):
                 await c._changed.wait()  # pulsed when an ack frees a slot
                 continue
             now = monotonic_ms()

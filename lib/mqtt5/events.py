@@ -58,10 +58,7 @@ class Event:
       (or 0x80) and error; packet None.
     """
 
-    def __init__(self):
-        self._clear(0)
-
-    def _clear(self, kind):
+    def _clear(self, kind):  # (also what makes a new one: Event()._clear(0))
         self.kind = kind
         self.packet = None
         self.packet_id = 0

@@ -5,6 +5,8 @@ of the session (no dict per connection)."""
 from .errors import ProtocolError
 from .events import rc_error
 import mqtt5.outbound as _out
+from .txbuf import packet
+from .inflight import set_queued
 
 _SESSION_EXPIRY_INTERVAL = const(0x11)
 _ASSIGNED_CLIENT_IDENTIFIER = const(0x12)
@@ -37,6 +39,13 @@ _H_POS = const(3)
 _H_N = const(5)
 _QUEUED = const(0x10000)  # in-flight slot state bits (inflight.py)
 _RESEND = const(0x20000)
+_F_PID = const(0)  # slots of the in-flight table (inflight.py)
+_F_STATE = const(1)
+_TX_HEAD = const(2)  # slots of the transmit buffer's list (txbuf.py)
+_TX_TAIL = const(3)
+_TX_SPOS = const(5)
+_TX_LENT = const(6)
+_TX_BLOCKED = const(7)
 _RX_START = const(2)  # slots of the receive buffer's list (rxbuf.py)
 _RX_END = const(3)
 _KA_PERIOD = const(0)  # slots of the keep-alive state (keepalive.py)
@@ -47,18 +56,11 @@ _KA_ACK_SINCE = const(5)
 
 
 
-def credentials(username, password):
-    """Check the CONNECT credentials at construction -> (username, password).
-
-    username: str or None; password: bytes-like, str (sent as UTF-8), a callable
-    returning one of those at every connect (a token the application renews), or
-    None.  TypeError otherwise; messages never quote the value."""
-    if username is not None and not isinstance(username, str):
-        raise TypeError("username must be str")
-    return username, _password(password, "password must be bytes, str or a callable")
-
-
-def _password(pw, what):
+def password(pw, what):
+    """The CONNECT password as given at construction (bytes-like, a str sent as UTF-8,
+    a callable returning one of those at every connect: a token the application
+    renews, or None), or at connect from that callable; TypeError otherwise, with
+    ``what`` (messages never quote the value)."""
     if pw is None or callable(pw) or isinstance(pw, (bytes, bytearray, memoryview)):
         return pw
     if isinstance(pw, str):
@@ -71,8 +73,8 @@ def start(s, now_ms, clean_start):
     rx = s._rx  # the receive buffer's list (rxbuf.py): start and end
     rx[_RX_START] = rx[_RX_END] = 0
     tx = s._tx  # the transmit buffer (txbuf.py): nothing queued, nothing lent
-    tx.head = tx.tail = tx.spos = 0
-    tx.lent = tx.blocked = False
+    tx[_TX_HEAD] = tx[_TX_TAIL] = tx[_TX_SPOS] = 0
+    tx[_TX_LENT] = tx[_TX_BLOCKED] = False
     held = s._held  # acks not written are gone with the old connection (inbound.py)
     pos = held[_H_POS]
     for i in range(len(pos)):
@@ -81,16 +83,17 @@ def start(s, now_ms, clean_start):
     if s._aout:
         s._aout.reset(0)  # outbound aliases only after CONNACK [MQTT-3.3.2-7]
     fl = s._inflight  # every slot in flight goes out again (PUBLISH with DUP, PUBREL)
-    st = fl.state  # once CONNACK says the session is present [MQTT-4.4.0-1] (inflight.py)
-    for i in range(len(st)):
-        if fl.pid[i] and not st[i] & _QUEUED:
+    st = fl[_F_STATE]  # once CONNACK says the session is present [MQTT-4.4.0-1]
+    p = fl[_F_PID]  # (inflight.py)
+    for i in range(len(p)):
+        if p[i] and not st[i] & _QUEUED:
             st[i] |= _RESEND
-            fl.set_queued(i, True)
+            set_queued(fl, i, True)
     al = s._aliases  # inbound topic aliases live for one connection [MQTT-3.3.2-7]
     for i in range(len(al)):
         al[i] = None
     s._pending = None
-    reset(s)
+    limits(s, {})
     ka = s._ka  # both directions count as active (keepalive.py)
     ka[_KA_PERIOD] = s.keepalive * 1000
     ka[_KA_TX] = ka[_KA_RX] = now_ms
@@ -121,61 +124,40 @@ def start(s, now_ms, clean_start):
         _auth.connect_props(s, props)
     pw = s.password
     if callable(pw):  # called at every (re)connect [MQTT-3.1.3.5]
-        pw = _password(pw(), "the password callback must return bytes, str or None")
+        pw = password(pw(), "the password callback must return bytes, str or None")
     # (imported here, not by packets.Connect: no name kept in either module's dict)
     from .packets.connect import Connect
 
-    s._tx.packet(Connect(client_id=s.client_id, clean_start=clean_start,
-                         keepalive=s.keepalive, username=s.username, password=pw,
-                         will=s.will, props=props), 0, 0)
+    packet(s._tx, Connect(client_id=s.client_id, clean_start=clean_start,
+                          keepalive=s.keepalive, username=s.username, password=pw,
+                          will=s.will, props=props), 0, 0)
     s._hold = s.auth_method is not None  # [MQTT-3.1.2-30]
     s.state = _CONNECTING
 
 
-def reset(s):
-    """Values that apply when CONNACK omits the property (new connection)."""
-    s.session_present = False
-    s.server_keepalive = None
-    s.assigned_client_id = None
-    s.receive_maximum_out = 65535  # (spec 3.2.2.3.3)
-    s.maximum_qos = 2  # (spec 3.2.2.3.4)
-    s.retain_available = True  # (spec 3.2.2.3.5)
-    s.server_max_packet_size = 0  # 0: no limit beyond the protocol's (spec 3.2.2.3.6)
-    s.server_topic_alias_maximum = 0  # (spec 3.2.2.3.8)
-    s.wildcard_available = True  # (spec 3.2.2.3.11)
-    s.sub_id_available = True  # (spec 3.2.2.3.12)
-    s.shared_available = True  # (spec 3.2.2.3.13)
-    s.reason_string = None
-    s.response_information = None  # (spec 3.2.2.3.15), if request_response_info
-    s.server_reference = None  # (spec 3.2.2.3.16)
-    s.session_expiry_granted = s.session_expiry  # (spec 3.2.2.3.2)
-    s.keepalive_s = s.keepalive
-    s.reauthenticating = False
-
-
-def apply(s, props):
-    """Take the limits from a successful CONNACK's props dict onto session s."""
+def limits(s, props):
+    """Take the server's limits from a successful CONNACK's props dict onto session s;
+    with an empty dict, the values that apply when CONNACK omits them (spec 3.2.2.3),
+    set at every connect."""
     g = props.get
+    s.session_present = s.reauthenticating = False  # (CONNACK's flag: set after)
+    s.reason_string = g(_REASON_STRING)
     s.server_keepalive = g(_SERVER_KEEP_ALIVE)
-    if s.server_keepalive is not None:
-        s.keepalive_s = s.server_keepalive  # replaces ours [MQTT-3.2.2-21]
+    # Server Keep Alive replaces ours [MQTT-3.2.2-21]
+    s.keepalive_s = s.keepalive if s.server_keepalive is None else s.server_keepalive
     s.assigned_client_id = g(_ASSIGNED_CLIENT_IDENTIFIER)
-    s.receive_maximum_out = g(_RECEIVE_MAXIMUM, 65535)
-    s.maximum_qos = g(_MAXIMUM_QOS, 2)
-    s.retain_available = g(_RETAIN_AVAILABLE, 1) == 1
-    s.server_max_packet_size = g(_MAXIMUM_PACKET_SIZE, 0)
-    s.server_topic_alias_maximum = g(_TOPIC_ALIAS_MAXIMUM, 0)
-    s.wildcard_available = g(_WILDCARD_SUBSCRIPTION_AVAILABLE, 1) == 1
-    s.sub_id_available = g(_SUBSCRIPTION_IDENTIFIER_AVAILABLE, 1) == 1
-    s.shared_available = g(_SHARED_SUBSCRIPTION_AVAILABLE, 1) == 1
-    s.response_information = g(_RESPONSE_INFORMATION)
-    s.server_reference = g(_SERVER_REFERENCE)
-    s.session_expiry_granted = g(_SESSION_EXPIRY_INTERVAL, s.session_expiry)
-    if s.auth_method is not None:
-        import mqtt5.auth as _auth
-        _auth.on_connack(s, props)  # same method [MQTT-4.12.0-5], finish()
-    elif _AUTHENTICATION_METHOD in props:  # we sent none [MQTT-4.12.0-6]
-        raise ProtocolError(0x82, "Authentication Method without our asking")
+    s.receive_maximum_out = g(_RECEIVE_MAXIMUM, 65535)  # (spec 3.2.2.3.3)
+    s.maximum_qos = g(_MAXIMUM_QOS, 2)  # (spec 3.2.2.3.4)
+    s.retain_available = g(_RETAIN_AVAILABLE, 1) == 1  # (spec 3.2.2.3.5)
+    s.server_max_packet_size = g(_MAXIMUM_PACKET_SIZE, 0)  # 0: no limit beyond the
+    # protocol's (spec 3.2.2.3.6)
+    s.server_topic_alias_maximum = g(_TOPIC_ALIAS_MAXIMUM, 0)  # (spec 3.2.2.3.8)
+    s.wildcard_available = g(_WILDCARD_SUBSCRIPTION_AVAILABLE, 1) == 1  # (3.2.2.3.11)
+    s.sub_id_available = g(_SUBSCRIPTION_IDENTIFIER_AVAILABLE, 1) == 1  # (3.2.2.3.12)
+    s.shared_available = g(_SHARED_SUBSCRIPTION_AVAILABLE, 1) == 1  # (3.2.2.3.13)
+    s.response_information = g(_RESPONSE_INFORMATION)  # (3.2.2.3.15), if asked for
+    s.server_reference = g(_SERVER_REFERENCE)  # (spec 3.2.2.3.16)
+    s.session_expiry_granted = g(_SESSION_EXPIRY_INTERVAL, s.session_expiry)  # 3.2.2.3.2
 
 
 def on_connack(s, pkt):
@@ -185,8 +167,8 @@ def on_connack(s, pkt):
     ev = s._ev
     rc = pkt.reason_code
     props = pkt.props or {}  # (no props: rare, once a connect)
-    s.reason_string = props.get(_REASON_STRING)
     if rc >= 0x80:  # refused; the server closes the connection [MQTT-3.2.2-7]
+        s.reason_string = props.get(_REASON_STRING)
         s.state = _CLOSED
         # 0x9C Use another server / 0x9D Server moved name it here (spec 4.11)
         s.server_reference = props.get(_SERVER_REFERENCE)
@@ -198,8 +180,13 @@ def on_connack(s, pkt):
     if pkt.session_present and not s._has_state:
         # we hold no session state for the server to resume [MQTT-3.2.2-4]
         raise ProtocolError(0x82, "unexpected Session Present")
+    limits(s, props)
     s.session_present = bool(pkt.session_present)
-    apply(s, props)
+    if s.auth_method is not None:
+        import mqtt5.auth as _auth
+        _auth.on_connack(s, props)  # same method [MQTT-4.12.0-5], finish()
+    elif _AUTHENTICATION_METHOD in props:  # we sent none [MQTT-4.12.0-6]
+        raise ProtocolError(0x82, "Authentication Method without our asking")
     if s.server_keepalive is not None:
         s._ka[_KA_PERIOD] = s.server_keepalive * 1000
     if s.assigned_client_id:
@@ -212,7 +199,7 @@ def on_connack(s, pkt):
         for i in range(len(ids)):
             ids[i] = 0
         held[_H_COUNT] = 0
-        if any(s._inflight.pid):  # a slot in use
+        if any(s._inflight[_F_PID]):  # a slot in use
             import mqtt5.session_lost as _sl  # lazy: only when there is something to lose
 
             _sl.session_lost(s)

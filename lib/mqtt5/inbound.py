@@ -3,7 +3,8 @@ events filled).  ``handle(s, ptype, pkt)`` is called by Session.next_event() wit
 for one ack already checked; it raises ProtocolError for violations."""
 
 from .errors import ProtocolError
-import mqtt5.packets as _p
+from .txbuf import ack
+from .inflight import find, free, awaiting
 
 # (handshake, events' rc_error and MQTTError are imported where used: `import a.b as m`
 # in a function allocates nothing, and the module's dict keeps fewer names)
@@ -16,7 +17,6 @@ _PUBLISH_DONE = const(3)
 _SUBSCRIBED = const(4)
 _UNSUBSCRIBED = const(5)
 _DISCONNECTED = const(6)
-_ERROR = const(8)
 _CLOSED = const(0)
 _CONNECTING = const(1)
 _WAIT_PUBACK = const(1)
@@ -33,8 +33,11 @@ _PUBCOMP = const(7)
 _SUBACK = const(9)
 _UNSUBACK = const(11)
 _KA_ACK_SINCE = const(5)  # keepalive.py's slot
-_RX_BUF = const(0)  # slots of the receive buffer's list (rxbuf.py)
-_RX_START = const(2)
+_F_PID = const(0)  # slots of the in-flight table (inflight.py)
+_F_TOPIC = const(3)
+_TX_HEAD = const(2)  # slots of the transmit buffer's list (txbuf.py)
+_TX_TAIL = const(3)
+_TX_SPOS = const(5)
 # The server's view of its unacknowledged QoS 1/2 PUBLISH to us, bounded by our Receive
 # Maximum [MQTT-3.3.4-9] (a violation is 0x93 Receive Maximum exceeded): a list the
 # session keeps, [size, ids, count, pos, i, n] (functions over a list: less RAM than a
@@ -77,13 +80,14 @@ def handle(s, ptype, pkt):
         elif qos:
             # the server may not have more QoS 1/2 PUBLISH unacknowledged than our
             # Receive Maximum [MQTT-3.3.4-9]: held QoS 2 ids + acks not yet written
-            if over_quota(s):
+            held = s._held  # (held QoS 2 ids + acks not written yet)
+            if held[_H_COUNT] + acks_pending(held, s._tx[_TX_SPOS]) >= s.receive_maximum:
                 if s.strict_receive_maximum:
                     raise ProtocolError(0x93, "Receive Maximum %d exceeded"
                                         % s.receive_maximum)
                 s.receive_maximum_exceeded += 1  # QoS 1 costs only its ack: tolerated
-            s._tx.ack(_PUBACK, pid, 0)  # [MQTT-4.3.2-4]
-            ack_queued(s._held, s._tx)
+            ack(s._tx, _PUBACK, pid, 0)  # [MQTT-4.3.2-4]
+            ack_queued(held, s._tx)
         ev = s._ev
         ev._clear(_MESSAGE)
         ev.packet, ev.packet_id, ev.props = pkt, pid or 0, props
@@ -95,17 +99,17 @@ def handle(s, ptype, pkt):
     fl = s._inflight
     pid = getattr(pkt, "packet_id", 0)
     if ptype == _PUBACK:  # with properties (a plain one is acted on undecoded)
-        i = fl.find(pid, _WAIT_PUBACK)
+        i = find(fl, pid, _WAIT_PUBACK)
         return complete(s, i, _PUBLISH_DONE, pkt, pkt.reason_code, "PUBACK") if i >= 0 else None
     if ptype == _PUBREC or ptype == _PUBCOMP or ptype == _PUBREL:
         import mqtt5.qos2 as _q2  # lazy: only QoS 2 flows get these
         return _q2.on_ack(s, ptype, pkt)
     if ptype == _SUBACK or ptype == _UNSUBACK:
         sub = ptype == _SUBACK
-        i = fl.find(pid, _WAIT_SUBACK if sub else _WAIT_UNSUBACK)
+        i = find(fl, pid, _WAIT_SUBACK if sub else _WAIT_UNSUBACK)
         if i < 0:
             return False
-        if len(pkt.reason_codes) != len(fl.topic[i]):  # one per filter [MQTT-3.9.3-1]
+        if len(pkt.reason_codes) != len(fl[_F_TOPIC][i]):  # one per filter [MQTT-3.9.3-1]
             raise ProtocolError(0x82, "reason code count")
         rc = 0
         for c in pkt.reason_codes:
@@ -138,56 +142,13 @@ def handle(s, ptype, pkt):
     raise ProtocolError(0x82, "unexpected packet type %d" % ptype)
 
 
-def fail(s, err):
-    """Protocol violation by the server: DISCONNECT with its reason code (spec 4.13,
-    the link then closes [MQTT-4.13.2-1]), state CLOSED; returns the ERROR event."""
-    rc = getattr(err, "reason_code", 0x82)
-    if rc == 0x84:  # a CONNECT sent to us: 0x84 is no DISCONNECT code [MQTT-3.14.2.1]
-        rc = 0x82
-    if s.state != _CLOSED:
-        import mqtt5.errors as _er
-
-        try:
-            s._tx.packet(_p.Disconnect(reason_code=rc, props=None), 0, 0)
-        except _er.MQTTError:
-            pass  # no room: close without it
-    s.state = _CLOSED
-    ev = s._ev
-    ev._clear(_ERROR)
-    ev.reason_code, ev.error = rc, err
-    return ev
-
-
-def undecoded(s, rx, b0, total):
-    """The two commonest packets acted on in the receive buffer, no packet object: a
-    PINGRESP (its activity is counted in received()) and a PUBACK without properties
-    (spec 3.4.2.1).  The event, False when consumed without one, None to decode it
-    instead (packet id 0 or a code PUBACK may not carry: it fails there)."""
-    s0 = rx[_RX_START]
-    if b0 == 0xD0:
-        if total != 2:
-            return None
-        rx[_RX_START] = s0 + 2
-        return False
-    if total != 4 and total != 5:
-        return None
-    buf = rx[_RX_BUF]
-    pid = buf[s0 + 2] << 8 | buf[s0 + 3]
-    rc = buf[s0 + 4] if total == 5 else 0
-    if not pid or rc and rc != 0x10 and not _p.rc_allowed(rc, _PUBACK):  # (0x10: No
-        # matching subscribers, the common one, allowed in PUBACK: Table 2-6)
-        return None
-    rx[_RX_START] = s0 + total
-    i = s._inflight.find(pid, _WAIT_PUBACK)  # (an id we do not wait on is ignored)
-    return complete(s, i, _PUBLISH_DONE, None, rc, "PUBACK") if i >= 0 else False
-
-
 def complete(s, i, kind, pkt, rc, what):
     """Complete slot i: free its packet id, fill the event and return it (pkt None:
     a PUBACK without properties, not decoded)."""
     ev = s._ev
     ev._clear(kind)
-    ev.packet, ev.packet_id, ev.reason_code = pkt, s._inflight.pid[i], rc
+    fl = s._inflight
+    ev.packet, ev.packet_id, ev.reason_code = pkt, fl[_F_PID][i], rc
     if pkt is not None:
         ev.props = pkt.props
         if kind != _PUBLISH_DONE:
@@ -196,25 +157,16 @@ def complete(s, i, kind, pkt, rc, what):
         import mqtt5.events as _e
 
         ev.error = _e.rc_error(what, rc)
-    s._inflight.free(i, False)
+    free(fl, i, False)
     if s._ka[_KA_ACK_SINCE] is not None:  # (ack_timeout_ms on) the wait starts again, or
-        # ends; no locals for fl and ka: with them an awaited publish took ~900
-        # instructions more (bench/instructions.py)
-        s._ka[_KA_ACK_SINCE] = s._now if s._inflight.awaiting() else None
+        s._ka[_KA_ACK_SINCE] = s._now if awaiting(fl) else None  # ends
     return ev
-
-
-def over_quota(s):
-    """True when one more QoS 1/2 PUBLISH would exceed our Receive Maximum
-    [MQTT-3.3.4-9]: held QoS 2 ids plus acks not yet written."""
-    held = s._held
-    return held[_H_COUNT] + acks_pending(held, s._tx.spos) >= s.receive_maximum
 
 
 def ack_queued(held, tx):
     """An ack was queued, the last packet of transmit buffer ``tx``: held until the
     stream is written past its end."""
-    end = (tx.spos + tx.tail - tx.head) & _POS_MASK  # stream position (txbuf.py)
+    end = (tx[_TX_SPOS] + tx[_TX_TAIL] - tx[_TX_HEAD]) & _POS_MASK  # stream position
     pos = held[_H_POS]
     if held[_H_N] < len(pos):
         pos[pos.index(-1)] = end

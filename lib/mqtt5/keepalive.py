@@ -28,6 +28,8 @@ write that started the wait).
 
 from ._compat import ticks_diff
 from .errors import MQTTError
+from .txbuf import short
+from .inflight import awaiting
 
 _PERIOD = const(0)
 _LAST_TX = const(1)
@@ -61,13 +63,13 @@ def tick(s, now_ms):
         return 0
     if wait == _PING:
         # PINGREQ; with no room for it data is queued, so the link is not idle anyway
-        if not s._tx.short(0xC0):
+        if not short(s._tx, 0xC0):
             return 0
         ka[_LAST_TX] = now_ms
         ka[_PING_OUT] = True
         wait = due(ka, now_ms, connected)
     if wait == _ACK_LATE:
-        if s._inflight.awaiting():
+        if awaiting(s._inflight):
             s._close(_LINK_DEAD, 0, MQTTError(
                 "ack timeout: nothing acknowledged for %d ms" % ka[_ACK_TIMEOUT]), False)
             return 0

@@ -6,7 +6,8 @@ before each next_event() [MQTT-4.4.0-1] [MQTT-4.6.0-1].
 """
 
 from .errors import MQTTError
-from .txbuf import BufferFull
+from .txbuf import BufferFull, packet, publish as _put
+from .inflight import alloc, free
 from .wire import vbi_size
 
 _REASON_STRING = const(0x1F)
@@ -18,14 +19,14 @@ _WAIT_PUBACK = const(1)
 _WAIT_PUBREC = const(2)
 _WAIT_SUBACK = const(4)
 _RETAIN = const(0x40000)  # inflight.py's state bit
+_F_PID = const(0)  # slots of the in-flight table (inflight.py)
+_F_TOPIC = const(3)
+_F_PAYLOAD = const(4)
+_F_PROPS = const(5)
+_F_PUBLISHES = const(6)
+_F_QUEUED = const(7)
 
 _RESERVE = const(32)  # tx bytes publish/subscribe leave free for acks and PINGREQ
-_TOPIC_ALIAS = const(0x23)
-
-
-def check_open(s):
-    if s.state == _CLOSED:
-        raise MQTTError("not connected")
 
 
 def publish(s, topic, payload, qos=0, retain=False, props=None, alias=True):
@@ -58,88 +59,67 @@ def publish(s, topic, payload, qos=0, retain=False, props=None, alias=True):
     fl = s._inflight
     i = pid = 0
     if not qos:
-        if fl.queued or s._hold:  # QoS 0 holds no slot: wait for the backlog / CONNACK
+        if fl[_F_QUEUED] or s._hold:  # QoS 0 holds no slot: wait for the backlog / CONNACK
             raise BufferFull("resend backlog: flush, then retry")
     else:
-        if fl.publishes >= s.receive_maximum_out:
+        if fl[_F_PUBLISHES] >= s.receive_maximum_out:
             raise MQTTError("send quota used up: server Receive Maximum %d [MQTT-3.3.4-7]"
                             % s.receive_maximum_out)
-        i = fl.alloc((_WAIT_PUBACK if qos == 1 else _WAIT_PUBREC) | (_RETAIN if retain else 0))
-        pid = fl.pid[i]
+        i = alloc(fl, (_WAIT_PUBACK if qos == 1 else _WAIT_PUBREC) | (_RETAIN if retain else 0))
+        pid = fl[_F_PID][i]
     try:
-        if qos and (fl.queued or s._hold):  # behind the backlog: encoded by pump(), in order
-            import mqtt5.backlog as _b
+        if qos and (fl[_F_QUEUED] or s._hold):  # behind the backlog: encoded by pump(),
+            import mqtt5.backlog as _b  # in order
             from .packets.publish import publish_size
 
             _b.join(s, i, publish_size(topic, payload, qos, props))  # ValueError now
         elif alias and s._aout:
-            _send(s, topic, payload, qos, retain, pid, props)
+            import mqtt5.aliases as _al
+
+            _al.send(s, topic, payload, qos, retain, pid, props)
         else:
-            s._tx.publish(_RESERVE, s.server_max_packet_size, topic, payload, qos, retain,
-                          False, pid, props)
+            _put(s._tx, _RESERVE, s.server_max_packet_size, topic, payload, qos, retain,
+                 False, pid, props)
     except Exception:
         if qos:
-            fl.free(i, True)
+            free(fl, i, True)
         raise
     if not qos:
         return 0
-    fl.topic[i], fl.payload[i], fl.props[i] = topic, payload, props
-    if fl.queued and s.state == _ESTABLISHED:
+    fl[_F_TOPIC][i], fl[_F_PAYLOAD][i], fl[_F_PROPS][i] = topic, payload, props
+    if fl[_F_QUEUED] and s.state == _ESTABLISHED:
         pump(s)
     return pid
 
 
-def _send(s, topic, payload, qos, retain, pid, props):
-    # Encode one new PUBLISH with outbound aliases on: with a topic alias when the
-    # table allows.
-    al = s._aout
-    a = al.lookup(topic) if al.limit else 0
-    if not a:
-        s._tx.publish(_RESERVE, s.server_max_packet_size, topic, payload, qos, retain,
-                      False, pid, props)
-        return
-    if props is None:
-        p = al.props  # reused {Topic Alias: n}: no allocation
-    elif _TOPIC_ALIAS in props:
-        raise ValueError("Topic Alias is set by the session (publish(alias=False))")
-    else:
-        p = props  # the caller's dict carries the alias for this encode only
-    p[_TOPIC_ALIAS] = a if a > 0 else -a
-    try:
-        s._tx.publish(_RESERVE, s.server_max_packet_size, b"" if a > 0 else topic,
-                      payload, qos, retain, False, pid, p)
-    finally:
-        if p is props:
-            del props[_TOPIC_ALIAS]
-    al.use(a, topic)
-
-
 def request(s, state, cls, items, props):
     """Session.subscribe/unsubscribe: queue cls(packet_id, items, props)."""
-    check_open(s)
+    if s.state == _CLOSED:
+        raise MQTTError("not connected")
     fl = s._inflight
-    i = fl.alloc(state)
+    i = alloc(fl, state)
+    pid = fl[_F_PID][i]
     try:
-        pkt = cls(packet_id=fl.pid[i], topics=items, props=props)
-        if fl.queued or s._hold:
+        pkt = cls(packet_id=pid, topics=items, props=props)
+        if fl[_F_QUEUED] or s._hold:
             import mqtt5.backlog as _b
 
             rl = pkt._size()  # validates: ValueError now, not at pump()
             _b.join(s, i, 1 + vbi_size(rl) + rl)
         else:
-            s._tx.packet(pkt, _RESERVE, s.server_max_packet_size)
+            packet(s._tx, pkt, _RESERVE, s.server_max_packet_size)
     except Exception:
-        fl.free(i, True)
+        free(fl, i, True)
         raise
-    fl.topic[i], fl.props[i] = items, props
-    if fl.queued and s.state == _ESTABLISHED:
+    fl[_F_TOPIC][i], fl[_F_PROPS][i] = items, props
+    if fl[_F_QUEUED] and s.state == _ESTABLISHED:
         pump(s)
-    return fl.pid[i]
+    return pid
 
 
 def pump(s):
     """Encode the QUEUED slots (mqtt5.backlog, loaded only when there are some)."""
-    if s._inflight.queued and s.state == _ESTABLISHED:
+    if s._inflight[_F_QUEUED] and s.state == _ESTABLISHED:
         import mqtt5.backlog as _b
 
         _b.pump(s)
@@ -151,7 +131,7 @@ def fit(s, pkt):
     [MQTT-3.14.2-4] [MQTT-3.15.2-2] [MQTT-3.15.2-3]."""
     limit = s.server_max_packet_size
     try:
-        s._tx.packet(pkt, 0, limit)
+        packet(s._tx, pkt, 0, limit)
         return
     except MQTTError as e:
         props = pkt.props
@@ -160,4 +140,4 @@ def fit(s, pkt):
             raise
     pkt.props = {k: v for k, v in props.items()
                  if k != _REASON_STRING and k != _USER_PROPERTY} or None
-    s._tx.packet(pkt, 0, limit)
+    packet(s._tx, pkt, 0, limit)

@@ -3,7 +3,9 @@ QoS 2 PUBLISH, held by packet id until its PUBREL.  Loaded by inbound on the fir
 such packet, so a node that only uses QoS 0/1 never carries it."""
 
 from .errors import ProtocolError
-from .inbound import complete, over_quota, ack_queued
+from .inbound import complete, ack_queued, acks_pending
+from .txbuf import ack
+from .inflight import find, set_queued
 
 _PUBLISH_DONE = const(3)
 _WAIT_PUBREC = const(2)
@@ -18,6 +20,8 @@ _PUBCOMP = const(7)
 # on a 32-bit port
 _SLACK = const(512)
 _KA_ACK_SINCE = const(5)  # keepalive.py's slot
+_F_STATE = const(1)  # slot of the in-flight table (inflight.py)
+_TX_SPOS = const(5)  # slot of the transmit buffer's list (txbuf.py)
 _H_IDS = const(1)  # slots of the held-ids list (inbound.py)
 _H_COUNT = const(2)
 
@@ -28,38 +32,38 @@ def on_ack(s, ptype, pkt):
     fl = s._inflight
     pid = pkt.packet_id
     if ptype == _PUBREC:
-        i = fl.find(pid, _WAIT_PUBREC)
+        i = find(fl, pid, _WAIT_PUBREC)
         if i < 0:  # a repeated PUBREC gets its PUBREL again, else 0x92 Packet
             # Identifier not found
-            s._tx.ack(_PUBREL, pid, 0 if fl.find(pid, _WAIT_PUBCOMP) >= 0 else 0x92)
+            ack(s._tx, _PUBREL, pid, 0 if find(fl, pid, _WAIT_PUBCOMP) >= 0 else 0x92)
             return False
         rc = pkt.reason_code
         if rc >= 0x80:  # flow ends, no PUBREL [MQTT-4.3.3-4]
             return complete(s, i, _PUBLISH_DONE, pkt, rc, "PUBREC")
-        fl.set_queued(i, False)  # (a PUBREC for a resend not yet made)
+        set_queued(fl, i, False)  # (a PUBREC for a resend not yet made)
         # the flag bits above wait kind and reason code stay (RESEND, RETAIN;
         # QUEUED was just cleared): inflight.py
-        fl.state[i] = _WAIT_PUBCOMP | rc << 8 | fl.state[i] & ~0xFFFF
+        fl[_F_STATE][i] = _WAIT_PUBCOMP | rc << 8 | fl[_F_STATE][i] & ~0xFFFF
         # topic and payload stay until PUBCOMP: never resent on this session after
         # PUBREL [MQTT-4.3.3-6], but a server that loses the session meanwhile may not
         # have delivered it (Mosquitto delivers at PUBREL): then it goes out as new
-        s._tx.ack(_PUBREL, pid, 0)
+        ack(s._tx, _PUBREL, pid, 0)
         ka = s._ka
         if ka[_KA_ACK_SINCE] is not None:  # (ack_timeout_ms on) an ack came: PUBCOMP next
             ka[_KA_ACK_SINCE] = s._now
         return False
     if ptype == _PUBCOMP:
-        i = fl.find(pid, _WAIT_PUBCOMP)
+        i = find(fl, pid, _WAIT_PUBCOMP)
         if i < 0:
             return False
         rc = pkt.reason_code
-        return complete(s, i, _PUBLISH_DONE, pkt, rc if rc else (fl.state[i] >> 8) & 0xFF,
+        return complete(s, i, _PUBLISH_DONE, pkt, rc if rc else (fl[_F_STATE][i] >> 8) & 0xFF,
                         "PUBCOMP")
     if ptype == _PUBREL:
         # answer PUBCOMP [MQTT-4.3.3-11]; the id is then free for a new message
         # [MQTT-4.3.3-12]
         held = release(s._held, pid)
-        s._tx.ack(_PUBCOMP, pid, 0 if held else 0x92)
+        ack(s._tx, _PUBCOMP, pid, 0 if held else 0x92)
         if held:  # unacknowledged for the server until the PUBCOMP is written
             ack_queued(s._held, s._tx)
         return False
@@ -71,9 +75,10 @@ def on_publish(s, pid):
     The caller checked room for the ack."""
     held = s._held
     if pid in held[_H_IDS]:
-        s._tx.ack(_PUBREC, pid, 0)
+        ack(s._tx, _PUBREC, pid, 0)
         return False
-    if over_quota(s):  # [MQTT-3.3.4-9]
+    # held QoS 2 ids + acks not written yet reach our Receive Maximum [MQTT-3.3.4-9]
+    if held[_H_COUNT] + acks_pending(held, s._tx[_TX_SPOS]) >= s.receive_maximum:
         if s.strict_receive_maximum or held[_H_COUNT] >= s.receive_maximum + _SLACK:
             raise ProtocolError(0x93, "Receive Maximum %d exceeded" % s.receive_maximum)
         s.receive_maximum_exceeded += 1  # tolerated, within a bound: the table grows
@@ -85,7 +90,7 @@ def on_publish(s, pid):
     else:  # the first: the list is made now (session.py)
         held[_H_IDS] = [pid]
     held[_H_COUNT] += 1
-    s._tx.ack(_PUBREC, pid, 0)  # ownership taken [MQTT-4.3.3-8]
+    ack(s._tx, _PUBREC, pid, 0)  # ownership taken [MQTT-4.3.3-8]
     return True
 
 

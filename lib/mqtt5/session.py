@@ -36,33 +36,49 @@ import mqtt5.packets as _p
 import mqtt5.handshake as _hs
 import mqtt5.inbound as _in
 import mqtt5.outbound as _out
+import mqtt5.txbuf as _tb
+from .inflight import new as _new_inflight, find as _find, awaiting as _awaiting
+from .wire import frame as _frame
 import mqtt5.keepalive as _keepalive
-import mqtt5.rxbuf as _rb
+from .rxbuf import free as _rx_free
 
 _DISCONNECTED = const(6)
+_ERROR = const(8)
+_PUBLISH_DONE = const(3)
 _CLOSED = const(0)
 _ESTABLISHED = const(2)
-_ACK_ROOM = const(8)  # txbuf.ACK_ROOM
+_ACK_ROOM = const(8)  # txbuf's
+_WAIT_PUBACK = const(1)  # inflight.py's slot kinds
 _WAIT_SUBACK = const(4)
 _WAIT_UNSUBACK = const(5)
 _H_N = const(5)  # slot of the held-ids list (inbound.py)
+_F_PUBLISHES = const(6)  # slots of the in-flight table (inflight.py)
+_F_QUEUED = const(7)
+_TX_BUF = const(0)  # slots of the transmit buffer's list (txbuf.py)
+_TX_MV = const(1)
+_TX_HEAD = const(2)
+_TX_TAIL = const(3)
+_TX_SPOS = const(5)
+_TX_LENT = const(6)
+_TX_BLOCKED = const(7)
+_POS_MASK = const(0x3FFFFFFF)  # the transmit stream's positions wrap (txbuf.py)
+
 _RX_BUF = const(0)  # slots of the receive buffer's list (rxbuf.py)
 _RX_MV = const(1)
 _RX_START = const(2)
 _RX_END = const(3)
+_INITIAL = const(128)  # rxbuf's and txbuf's
+
 _KA_TX = const(1)  # slots of the keep-alive state (keepalive.py)
 _KA_RX = const(2)
 _KA_PING_OUT = const(3)
 _KA_ACK_TIMEOUT = const(4)
 _KA_ACK_SINCE = const(5)
-_POS_MASK = const(0x3FFFFFFF)  # txbuf.py's stream positions
 
 
 def __getattr__(name):
     if name == "BufferFull":  # API; the module's dict keeps no name it need not
-        import mqtt5.txbuf as t  # (allocates nothing: a full buffer's except clauses)
-
-        return t.BufferFull
+        return _tb.BufferFull  # (allocates nothing: a full buffer's except clauses)
     if name == "SessionLost":  # mqtt5.session_lost, loaded on use
         from .session_lost import SessionLost
 
@@ -75,6 +91,7 @@ def __getattr__(name):
 
 # control packet types that need an ack from us [MQTT-2.1.2]
 _PUBLISH = const(3)
+_PUBACK = const(4)
 _PUBREC = const(5)
 _PUBREL = const(6)
 _AUTH = const(15)
@@ -154,20 +171,22 @@ class Session:
         self.request_response_info = request_response_info
         self.request_problem_info = request_problem_info
         self.user_properties = user_properties
-        self.username, self.password = _hs.credentials(username, password)
+        if username is not None and not isinstance(username, str):
+            raise TypeError("username must be str")
+        self.username = username
+        self.password = _hs.password(password, "password must be bytes, str or a callable")
         self.will = will
         if (auth_method is None) != (authenticator is None):
             raise ValueError("auth_method and authenticator go together")
         self.auth_method = auth_method
         self.authenticator = authenticator
-        from .txbuf import TxBuffer  # (imported here: the module's dict keeps no name)
-        from .inflight import Inflight
-        from .events import Event
+        from .events import Event  # (imported here: the module's dict keeps no name)
 
-        self._rx = _rb.new(rx_size)
+        b = bytearray(_INITIAL if rx_size > _INITIAL else rx_size)
+        self._rx = [b, memoryview(b), 0, 0, rx_size]  # the receive buffer (rxbuf.py)
         self._aliases = [None] * topic_alias_maximum if topic_alias_maximum else ()
-        self._tx = TxBuffer(tx_size)
-        self._inflight = Inflight(max_inflight)
+        self._tx = _tb.new(tx_size)
+        self._inflight = _new_inflight(max_inflight)
         # held QoS 2 ids, unwritten acks (inbound.py): their lists made by the first
         self._held = [receive_maximum, (), 0, (), 0, 0]
         if topic_alias_out:  # outbound aliases (aliases.py): loaded only when asked for
@@ -180,12 +199,13 @@ class Session:
             raise ValueError("ack_timeout_ms must be 0..86400000 (a day)")
         self._ka = [0, 0, 0, False, ack_timeout_ms, None]  # mqtt5.keepalive's state
         self._ev = Event()
+        self._ev._clear(0)
         self._pending = None  # rare events from tick()/disconnect()/session loss: a list
         # of tuples, made by the first (a connection's end, at the latest)
         self._has_state = False
         self._now = 0
         self.state = _CLOSED
-        _hs.reset(self)
+        _hs.limits(self, {})  # (what a new connection starts with)
 
     @property
     def is_connected(self):
@@ -195,13 +215,13 @@ class Session:
     @property
     def inflight_count(self):
         """Unacknowledged QoS 1/2 PUBLISH packets (Receive Maximum quota in use)."""
-        return self._inflight.publishes
+        return self._inflight[_F_PUBLISHES]
 
     @property
     def send_quota(self):
         """How many more QoS 1/2 publish() calls the server's Receive Maximum allows
         now [MQTT-3.3.4-7] (0: wait for a PUBLISH_DONE); 65535 before CONNACK."""
-        n = self.receive_maximum_out - self._inflight.publishes
+        n = self.receive_maximum_out - self._inflight[_F_PUBLISHES]
         return n if n > 0 else 0
 
     # ---- connection lifecycle -------------------------------------------------------
@@ -228,7 +248,7 @@ class Session:
             return
         # 0x00 and no props: the 2-byte form (3.14.2.1); else Reason String / User
         # Property go first if over the server's Maximum Packet Size [MQTT-3.14.2-3]
-        if reason_code or props or not self._tx.short(0xE0):
+        if reason_code or props or not _tb.short(self._tx, 0xE0):
             _out.fit(self, _p.Disconnect(reason_code=reason_code, props=props))
         self._close(_DISCONNECTED, reason_code, None, False)
 
@@ -250,7 +270,7 @@ class Session:
         if rx[_RX_START] == rx[_RX_END]:  # drained, the usual: free() inline
             rx[_RX_START] = rx[_RX_END] = 0
             return rx[_RX_MV]
-        return _rb.free(rx)
+        return _rx_free(rx)
 
     def received(self, n, now_ms):
         """n bytes were written into recv_buffer(); any bytes count as link activity."""
@@ -266,7 +286,7 @@ class Session:
         Returns how many were taken (fewer when the buffer is full)."""
         n = 0
         while n < len(data):
-            mv = _rb.free(self._rx)
+            mv = _rx_free(self._rx)
             k = min(len(mv), len(data) - n)
             if not k:
                 break
@@ -290,35 +310,75 @@ class Session:
             ev.packet_id, ev.reason_code, ev.error, ev.by_server = pid, rc, err, by_server
             ev.packet = pkt
             return ev
-        if self._inflight.queued and self.state == _ESTABLISHED:
+        fl = self._inflight
+        if fl[_F_QUEUED] and self.state == _ESTABLISHED:
             _out.pump(self)  # an ack may have freed send quota
             if self._pending:
                 return self.next_event()
         rx = self._rx
         if rx[_RX_START] >= rx[_RX_END]:  # nothing buffered (the usual last call of a drain)
             return None
+        tx = self._tx
         while self.state != _CLOSED:
             try:
-                total = _rb.complete(rx, self.max_packet_size)
-                if not total:
+                s0, e = rx[_RX_START], rx[_RX_END]
+                if s0 >= e:
                     return None
-                b0 = rx[_RX_BUF][rx[_RX_START]]
+                buf = rx[_RX_BUF]
+                b0 = buf[s0]
+                # the packet's length: one byte of Remaining Length inline, the rest in
+                # wire.frame (0x81 for a bad length, 0x95 over what we announced)
+                total = buf[s0 + 1] + 2 if e - s0 > 1 else 0
+                if total > 0x81 or not total or total > self.max_packet_size:
+                    total = _frame(buf, s0, e, self.max_packet_size)
+                if not 0 < total <= e - s0:
+                    _p.check_first(b0)  # still arriving: refuse a bad first byte now
+                    return None
                 ptype = b0 >> 4
                 if (ptype == _PUBREC or ptype == _PUBREL or (ptype == _PUBLISH and b0 & 6)) \
-                        and not self._tx.room(_ACK_ROOM):
+                        and not _tb.room(tx, _ACK_ROOM):
                     return None  # no room for the ack: flush first
-                if self.state == _ESTABLISHED and (b0 == 0xD0 or b0 == 0x40):
-                    r = _in.undecoded(self, rx, b0, total)  # PINGRESP, PUBACK
-                    if r is not None:
-                        if r:
-                            return r
+                if self.state == _ESTABLISHED:
+                    # the two commonest packets, acted on in the buffer without a packet
+                    # object: a PINGRESP (its activity was counted in received()) and a
+                    # PUBACK without properties (spec 3.4.2.1), unless its packet id is 0
+                    # or its code one PUBACK may not carry (decoded then: it fails there)
+                    if b0 == 0xD0 and total == 2:
+                        rx[_RX_START] = s0 + 2
                         continue
-                if ptype == _AUTH and self._tx.tail != self._tx.head:
+                    if b0 == 0x40 and (total == 4 or total == 5):
+                        pid = buf[s0 + 2] << 8 | buf[s0 + 3]
+                        rc = buf[s0 + 4] if total == 5 else 0
+                        if pid and (not rc or rc == 0x10 or _p.rc_allowed(rc, _PUBACK)):
+                            # (0x10 No matching subscribers: the common one, Table 2-6)
+                            rx[_RX_START] = s0 + total
+                            i = _find(fl, pid, _WAIT_PUBACK)  # (an id we do not wait on
+                            if i >= 0:  # is ignored)
+                                return _in.complete(self, i, _PUBLISH_DONE, None, rc, "PUBACK")
+                            continue
+                if ptype == _AUTH and tx[_TX_TAIL] != tx[_TX_HEAD]:
                     return None  # the AUTH answer gets the whole buffer: flush first
-                if _in.handle(self, ptype, _p.decode(_rb.take(rx, total))):
+                rx[_RX_START] = s0 + total
+                if _in.handle(self, ptype, _p.decode(rx[_RX_MV][s0:s0 + total])):
                     return self._ev
-            except _p.ProtocolError as e:  # (looked up only when raised)
-                return _in.fail(self, e)
+            except _p.ProtocolError as err:  # (looked up only when raised)
+                # the server broke the protocol: DISCONNECT with its reason code (spec
+                # 4.13; the link then closes [MQTT-4.13.2-1]), state CLOSED, ERROR
+                rc = err.reason_code
+                if rc == 0x84:  # a CONNECT sent to us: 0x84 is no DISCONNECT code
+                    rc = 0x82  # [MQTT-3.14.2.1]
+                if self.state != _CLOSED:
+                    import mqtt5.errors as _er
+
+                    try:
+                        _tb.packet(tx, _p.Disconnect(reason_code=rc, props=None), 0, 0)
+                    except _er.MQTTError:
+                        pass  # no room: close without it
+                self.state = _CLOSED
+                ev = self._ev
+                ev._clear(_ERROR)
+                ev.reason_code, ev.error = rc, err
+                return ev
         return None
 
     # ---- outbound -------------------------------------------------------------------
@@ -328,11 +388,11 @@ class Session:
 
         Valid until sent(): while it is out, queued bytes are not moved.  Write all or
         part of it, then call sent(n)."""
-        tx = self._tx  # (the transmit buffer's head and tail: txbuf.py)
-        if tx.head == tx.tail:
+        tx = self._tx
+        if tx[_TX_HEAD] == tx[_TX_TAIL]:
             return None
-        tx.lent = True
-        return tx.mv[tx.head:tx.tail]
+        tx[_TX_LENT] = True
+        return tx[_TX_MV][tx[_TX_HEAD]:tx[_TX_TAIL]]
 
     def sent(self, n, now_ms=None):
         """n bytes of data_to_send() were written (now_ms: time of the write, for keep
@@ -340,22 +400,23 @@ class Session:
         resend backlog queue more: then drain next_event() and write again."""
         if now_ms is not None:
             self._now = now_ms
-        tx = self._tx  # n bytes of the lent view were written (TxBuffer, module doc)
-        tx.lent = False
-        tx.head += n
-        tx.spos = (tx.spos + n) & _POS_MASK
-        if tx.head >= tx.tail:
-            tx.head = tx.tail = 0
+        tx = self._tx  # n bytes of the lent view were written (txbuf.py)
+        tx[_TX_LENT] = False
+        tx[_TX_HEAD] += n
+        tx[_TX_SPOS] = (tx[_TX_SPOS] + n) & _POS_MASK
+        if tx[_TX_HEAD] >= tx[_TX_TAIL]:
+            tx[_TX_HEAD] = tx[_TX_TAIL] = 0
         if n > 0:
             ka = self._ka
             ka[_KA_TX] = self._now
-            if ka[_KA_ACK_TIMEOUT] and ka[_KA_ACK_SINCE] is None and self._inflight.awaiting():
+            if ka[_KA_ACK_TIMEOUT] and ka[_KA_ACK_SINCE] is None and \
+                    _awaiting(self._inflight):
                 ka[_KA_ACK_SINCE] = self._now  # an acknowledgement is awaited from now
             held = self._held
             if held[_H_N]:
-                _in.acks_pending(held, self._tx.spos)  # forget acks now written
-            if self._inflight.queued:
-                self._tx.blocked = False
+                _in.acks_pending(held, tx[_TX_SPOS])  # forget acks now written
+            if self._inflight[_F_QUEUED]:
+                tx[_TX_BLOCKED] = False
                 _out.pump(self)  # room for the resend backlog
                 return True
         return False
@@ -363,7 +424,7 @@ class Session:
     @property
     def pending_bytes(self):
         """Bytes queued and not yet marked sent."""
-        return self._tx.tail - self._tx.head
+        return self._tx[_TX_TAIL] - self._tx[_TX_HEAD]
 
     # publish(topic, payload, qos=0, retain=False, props=None, alias=True) -> packet id:
     # mqtt5/outbound.py, the method itself (one call fewer on the hot path)

@@ -13,6 +13,11 @@ _WAIT_PUBCOMP = const(3)
 _WAIT_SUBACK = const(4)
 _RESEND = const(0x20000)
 _RETAIN = const(0x40000)
+_F_PID = const(0)  # slots of the in-flight table (inflight.py)
+_F_STATE = const(1)
+_F_TOPIC = const(3)
+_F_PAYLOAD = const(4)
+_F_PROPS = const(5)
 
 
 class SessionLost(MQTTError):
@@ -31,19 +36,20 @@ def session_lost(s):
     server that delivers at PUBLISH).
     Requests queued but never sent stay queued and go out as new packets."""
     fl = s._inflight
-    for i in range(len(fl.pid)):
-        st = fl.state[i]
-        if fl.pid[i] and st & _RESEND:
+    p = fl[_F_PID]
+    for i in range(len(p)):
+        st = fl[_F_STATE][i]
+        if p[i] and st & _RESEND:
             w = st & 0xFF
-            pid = fl.pid[i]
-            pkt = None
+            pid = p[i]
+            topic, props = fl[_F_TOPIC][i], fl[_F_PROPS][i]
             if w <= _WAIT_PUBCOMP:  # also past PUBREC: a server that delivers at
                 # PUBREL (Mosquitto) never delivered it
-                pkt = _p.Publish(fl.topic[i], fl.payload[i], 1 if w == _WAIT_PUBACK else 2,
-                                 st & _RETAIN != 0, False, pid, fl.props[i])
-            elif w != _WAIT_PUBCOMP:
+                pkt = _p.Publish(topic, fl[_F_PAYLOAD][i], 1 if w == _WAIT_PUBACK else 2,
+                                 st & _RETAIN != 0, False, pid, props)
+            else:
                 cls = _p.Subscribe if w == _WAIT_SUBACK else _p.Unsubscribe
-                pkt = cls(packet_id=pid, topics=fl.topic[i], props=fl.props[i])
+                pkt = cls(packet_id=pid, topics=topic, props=props)
             e = SessionLost("session lost: packet id %d not resumed (Session Present 0)"
                             % pid)
             e.packet_id = pid

@@ -6,25 +6,48 @@ not at all, and several packets can go out in one write.  High-water mark: it st
 128 bytes (or its cap, tx_size, when smaller) and, when a packet does not fit the free
 tail, grows by doubling up to the cap; it never shrinks.  Growing copies the queued
 bytes to the same offsets of the new bytearray, and while a view of the queued bytes
-is lent to the adapter (``lent``: Session.data_to_send() until sent(), which read and
-move ``head``/``tail`` themselves on the hot path) queued bytes are never moved (the lent
-view keeps the old bytearray alive while it is written).  Only at the cap can a packet
-find no room (BufferFull).
+is lent to the adapter (``LENT``: Session.data_to_send() until sent()) queued bytes
+are never moved (the lent view keeps the old bytearray alive while it is written).
+Only at the cap can a packet find no room (BufferFull).
+
+The state is a list the session keeps, ``[buf, mv, head, tail, cap, spos, lent,
+blocked, topics]`` (slots ``_TX_*`` below; the modules that read them keep copies),
+not an object: functions over a list cost less RAM than a class, its methods and an
+instance dict, and a slot is read faster than an attribute.  ``spos`` counts the bytes
+written on this connection, masked to 30 bits (small ints on every port); ``blocked``:
+a resend did not fit, backlog.pump() waits for sent(); ``topics``: the last str
+topics published and their UTF-8, then the index of the next to replace.
 """
 
 from .errors import MQTTError, ProtocolError
 import mqtt5.packets as _p
 from .packets.publish import encode_publish, encode_ack, publish_size
 from .wire import vbi_size, to_utf8, topic_name_ok
-from .rxbuf import INITIAL
 
+_TX_BUF = const(0)
+_TX_MV = const(1)
+_TX_HEAD = const(2)
+_TX_TAIL = const(3)
+_TX_CAP = const(4)
+_TX_SPOS = const(5)
+_TX_LENT = const(6)
+_TX_BLOCKED = const(7)
+_TX_TOPICS = const(8)
+
+_INITIAL = const(128)  # first size of both buffers (a sensor's packets are a few dozen bytes)
 _TOO_LARGE = const(0x95)  # what the codec raises when a packet does not fit a buffer
-ACK_ROOM = const(8)  # one ack with a reason code and no props is 5 bytes
+_ACK_ROOM = const(8)  # one ack with a reason code and no props is 5 bytes
 _TOPICS = const(4)  # str topics whose UTF-8 is kept (by identity)
 
 
 class BufferFull(MQTTError):
     """The transmit buffer has no room now: flush data_to_send(), call sent(), retry."""
+
+
+def new(cap):
+    """An empty transmit buffer growing up to ``cap`` bytes (a list: module doc)."""
+    b = bytearray(_INITIAL if cap > _INITIAL else cap)
+    return [b, memoryview(b), 0, 0, cap, 0, False, False, [None] * (2 * _TOPICS) + [0]]
 
 
 def too_large(what, n, limit):
@@ -36,150 +59,140 @@ def too_large(what, n, limit):
     return e
 
 
-class TxBuffer:
-    """Transmit queue of encoded packets, growing up to ``cap`` bytes."""
+def room(tx, n):
+    """Move queued bytes to the front if allowed, grow if needed (up to the cap);
+    True when n bytes are free at the tail.
 
-    def __init__(self, cap):
-        self.cap = cap
-        self.buf = bytearray(INITIAL if cap > INITIAL else cap)
-        self.mv = memoryview(self.buf)
-        self.head = self.tail = 0
-        self.lent = False
-        self.spos = 0  # bytes written on this connection, masked to 30 bits (session.py)
-        self.blocked = False  # a resend did not fit: backlog.pump() waits for sent()
-        self._utf8 = [None] * (2 * _TOPICS)  # str topic, its UTF-8, ... (last used)
-        self._ui = 0
-
-    def room(self, n):
-        """Move queued bytes to the front if allowed, grow if needed (up to the cap);
-        True when n bytes are free at the tail."""
-        h, t = self.head, self.tail
-        if h and not self.lent:
-            if h < t:
-                self.mv[0:t - h] = self.mv[h:t]  # overlapping move: memmove
-            self.head, self.tail = 0, t - h
-        return len(self.buf) - self.tail >= n or self._grow(n)
-
-    def _grow(self, n):
-        # Reallocate to min(cap, max(2 * size, tail + n)), the queued bytes at the same
-        # offsets (head/tail and a lent view stay valid); True when n bytes are then
-        # free.  Not for a packet that could never fit (n over the cap).  A fragmented
-        # heap may have no block that large but one of tail + n: then that.  With no
-        # block at all and only queued bytes in the way, False: the caller flushes
-        # (BufferFull, or an ack waits) and the buffer stays as it is.
-        size = len(self.buf)
-        if size >= self.cap or n > self.cap:
-            return False
-        need = self.tail + n
-        grown = min(self.cap, max(2 * size, need))
+    Growing reallocates to min(cap, max(2 * size, tail + n)), the queued bytes at the
+    same offsets (head/tail and a lent view stay valid).  A fragmented heap may have no
+    block that large but one of tail + n: then that.  With no block at all and only
+    queued bytes in the way, False: the caller flushes (BufferFull, or an ack waits)
+    and the buffer stays as it is."""
+    h, t = tx[_TX_HEAD], tx[_TX_TAIL]
+    mv = tx[_TX_MV]
+    if h and not tx[_TX_LENT]:
+        if h < t:
+            mv[0:t - h] = mv[h:t]  # overlapping move: memmove
+        tx[_TX_HEAD], tx[_TX_TAIL] = 0, t - h
+        h, t = 0, t - h
+    size = len(tx[_TX_BUF])
+    if size - t >= n:
+        return True
+    cap = tx[_TX_CAP]
+    if size >= cap or n > cap:  # at the cap, or a packet that could never fit
+        return False
+    need = t + n
+    grown = min(cap, max(2 * size, need))
+    try:
+        b = bytearray(grown)
+    except MemoryError:
         try:
-            b = bytearray(grown)
+            if need == grown:
+                raise
+            b = bytearray(need)
+            grown = need
         except MemoryError:
-            try:
-                if need == grown:
-                    raise
-                b = bytearray(need)
-                grown = need
-            except MemoryError:
-                if n > size:
-                    raise  # the packet alone needs more than this buffer
-                return False
-        b[self.head:self.tail] = self.mv[self.head:self.tail]
-        self.buf = b
-        self.mv = memoryview(b)
-        return need <= grown
+            if n > size:
+                raise  # the packet alone needs more than this buffer
+            return False
+    b[h:t] = mv[h:t]
+    tx[_TX_BUF] = b
+    tx[_TX_MV] = memoryview(b)
+    return need <= grown
 
-    def _commit(self, n, reserve, limit):
-        """Queue n encoded bytes (n < 0: did not fit the tail), keeping ``reserve``
-        bytes free for acks; ``limit``: the server's Maximum Packet Size (0: none),
-        checked before anything is queued [MQTT-3.2.2-15]."""
-        if limit and n > limit:
-            raise too_large("packet", n, limit)
-        if n < 0 or self.tail + n + reserve > len(self.buf):
-            if self.tail > self.head or self.lent:
-                raise BufferFull("transmit buffer full")
-            raise MQTTError("packet exceeds tx_size %d" % self.cap)
-        self.tail += n
 
-    def packet(self, pkt, reserve, limit):
-        """Encode a packet object (mqtt5.packets) at the tail."""
-        self.room(0)
-        t = self.tail  # the free tail to encode into: the whole view when empty
+def _queued(tx, n, reserve, limit):
+    # n bytes were encoded at the tail (-size: the packet did not fit there): True when
+    # they are queued, keeping `reserve` bytes free for acks; False when the buffer
+    # grew for them (encode again).  `limit`: the server's Maximum Packet Size (0:
+    # none), checked before anything is queued [MQTT-3.2.2-15].
+    size = n if n >= 0 else -n
+    if limit and size > limit:
+        raise too_large("packet", size, limit)
+    t = tx[_TX_TAIL]
+    if n >= 0 and t + n + reserve <= len(tx[_TX_BUF]):
+        tx[_TX_TAIL] = t + n
+        return True
+    if room(tx, size + reserve):
+        return False
+    if tx[_TX_TAIL] > tx[_TX_HEAD] or tx[_TX_LENT]:
+        raise BufferFull("transmit buffer full")
+    raise MQTTError("packet exceeds tx_size %d" % tx[_TX_CAP])
+
+
+def packet(tx, pkt, reserve, limit):
+    """Encode a packet object (mqtt5.packets) at the tail."""
+    room(tx, 0)
+    while True:
+        t = tx[_TX_TAIL]  # the free tail to encode into: the whole view when empty
         try:
-            n = _p.encode(pkt, self.mv[t:] if t else self.mv)
+            n = _p.encode(pkt, tx[_TX_MV][t:] if t else tx[_TX_MV])
         except ProtocolError as e:  # does not fit the tail; ValueError propagates
             if e.reason_code != _TOO_LARGE:
                 raise
             rl = pkt._size()
             n = -(1 + vbi_size(rl) + rl)
-        if (n < 0 or self.tail + n + reserve > len(self.buf)) and self._grown(n, reserve,
-                                                                             limit):
-            n = _p.encode(pkt, self.mv[t:])  # again, into the grown buffer
-        self._commit(n, reserve, limit)
+        if _queued(tx, n, reserve, limit):
+            return
 
-    def publish(self, reserve, limit, topic, payload, qos, retain, dup, pid, props):
-        """Encode a PUBLISH at the tail (hot path, no packet object)."""
-        if self.head:  # (room(0) only moves queued bytes to the front)
-            self.room(0)
-        checked = type(topic) is str  # then its UTF-8 was checked once, when cached
-        if checked:
-            topic = self.topic_utf8(topic)
-        t = self.tail  # the free tail to encode into: the whole view when empty
+
+def publish(tx, reserve, limit, topic, payload, qos, retain, dup, pid, props):
+    """Encode a PUBLISH at the tail (hot path, no packet object)."""
+    if tx[_TX_HEAD]:  # (room(0) only moves queued bytes to the front)
+        room(tx, 0)
+    checked = type(topic) is str  # then its UTF-8 was checked once, when cached
+    if checked:
+        topic = topic_utf8(tx, topic)
+    while True:
+        t = tx[_TX_TAIL]  # the free tail to encode into: the whole view when empty
         try:
-            n = encode_publish(self.mv[t:] if t else self.mv, topic, payload, qos, retain,
-                               dup, pid, props, checked)
+            n = encode_publish(tx[_TX_MV][t:] if t else tx[_TX_MV], topic, payload, qos,
+                               retain, dup, pid, props, checked)
         except ProtocolError as e:  # does not fit the tail; ValueError propagates
             if e.reason_code != _TOO_LARGE:
                 raise
             n = -publish_size(topic, payload, qos, props)
-        if (n < 0 or self.tail + n + reserve > len(self.buf)) and self._grown(n, reserve,
-                                                                             limit):
-            n = encode_publish(self.mv[t:], topic, payload, qos, retain, dup, pid, props,
-                               checked)
-        if 0 <= n <= (limit or n) and t + n + reserve <= len(self.buf):
-            self.tail = t + n  # (_commit's usual case, inline on the hot path)
-        else:
-            self._commit(n, reserve, limit)
+        if 0 <= n <= (limit or n) and t + n + reserve <= len(tx[_TX_BUF]):
+            tx[_TX_TAIL] = t + n  # (_queued()'s usual case, inline on the hot path)
+            return
+        if _queued(tx, n, reserve, limit):
+            return
 
-    def topic_utf8(self, topic):
-        """The UTF-8 of str ``topic``, kept for the last few topic objects: a node that
-        publishes the same topic strings encodes and checks each once (UTF-8, no
-        wildcard), not on every publish."""
-        u = self._utf8
-        for i in range(0, 2 * _TOPICS, 2):
-            if u[i] is topic:
-                return u[i + 1]
-        if not topic_name_ok(topic):
-            raise ValueError("wildcard in topic name")  # [MQTT-3.3.2-2]
-        b = to_utf8(topic)  # ValueError for a str that is no MQTT UTF-8 string
-        i = self._ui
-        u[i] = topic
-        u[i + 1] = b
-        self._ui = (i + 2) % (2 * _TOPICS)
-        return b
 
-    def _grown(self, n, reserve, limit):
-        # n bytes encoded at the tail (-size: the packet did not fit) leave less than
-        # reserve free: True when the buffer grew for them (then encode again).
-        if n < 0:
-            n = -n
-            if limit and n > limit:  # too large anyway: say so [MQTT-3.2.2-15]
-                raise too_large("packet", n, limit)
-        return self._grow(n + reserve)
+def topic_utf8(tx, topic):
+    """The UTF-8 of str ``topic``, kept for the last few topic objects: a node that
+    publishes the same topic strings encodes and checks each once (UTF-8, no
+    wildcard), not on every publish."""
+    u = tx[_TX_TOPICS]
+    for i in range(0, 2 * _TOPICS, 2):
+        if u[i] is topic:
+            return u[i + 1]
+    if not topic_name_ok(topic):
+        raise ValueError("wildcard in topic name")  # [MQTT-3.3.2-2]
+    b = to_utf8(topic)  # ValueError for a str that is no MQTT UTF-8 string
+    i = u[2 * _TOPICS]
+    u[i] = topic
+    u[i + 1] = b
+    u[2 * _TOPICS] = (i + 2) % (2 * _TOPICS)
+    return b
 
-    def ack(self, ptype, pid, rc):
-        """Queue PUBACK/PUBREC/PUBREL/PUBCOMP; the caller checked room(ACK_ROOM)."""
-        self.room(ACK_ROOM)
-        t = self.tail
-        self.tail = t + encode_ack(self.mv[t:] if t else self.mv, ptype, pid, rc)
 
-    def short(self, first):
-        """Queue a two-byte packet, Remaining Length 0: PINGREQ (0xC0) [MQTT-3.12], or
-        DISCONNECT Normal without properties (0xE0, spec 3.14.2.1), with no packet
-        object; False when there is no room."""
-        if not self.room(2):
-            return False
-        self.buf[self.tail] = first
-        self.buf[self.tail + 1] = 0
-        self.tail += 2
-        return True
+def ack(tx, ptype, pid, rc):
+    """Queue PUBACK/PUBREC/PUBREL/PUBCOMP; the caller checked room(tx, ACK_ROOM)."""
+    room(tx, _ACK_ROOM)
+    t = tx[_TX_TAIL]
+    tx[_TX_TAIL] = t + encode_ack(tx[_TX_MV][t:] if t else tx[_TX_MV], ptype, pid, rc)
+
+
+def short(tx, first):
+    """Queue a two-byte packet, Remaining Length 0: PINGREQ (0xC0) [MQTT-3.12], or
+    DISCONNECT Normal without properties (0xE0, spec 3.14.2.1), with no packet
+    object; False when there is no room."""
+    if not room(tx, 2):
+        return False
+    b = tx[_TX_BUF]
+    t = tx[_TX_TAIL]
+    b[t] = first
+    b[t + 1] = 0
+    tx[_TX_TAIL] = t + 2
+    return True
