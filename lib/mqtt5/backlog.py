@@ -1,4 +1,4 @@
-"""The backlog: in-flight slots marked QUEUED (inflight.py) whose packet has still to
+"""The backlog: in-flight slots marked QUEUED (outbound.py) whose packet has still to
 be encoded.  After a reconnect every slot is queued, resent once CONNACK says Session
 Present 1 (PUBLISH with DUP [MQTT-3.3.1-1], PUBREL for QoS 2 past PUBREC)
 [MQTT-4.4.0-1]; new QoS 1/2 requests made while a backlog exists (or before an
@@ -10,7 +10,7 @@ that never resumes a session never carries it."""
 from .errors import MQTTError
 import mqtt5.packets as _p
 from .txbuf import BufferFull, too_large, room, ack, publish, packet
-from .inflight import set_queued, free
+from .outbound import set_queued, free
 
 _ESTABLISHED = const(2)
 _WAIT_PUBACK = const(1)
@@ -24,7 +24,7 @@ _ACK_ROOM = const(8)
 _RESERVE = const(32)  # as in mqtt5.outbound
 _PUBREL = const(6)
 _PUBLISH_DONE = const(3)
-_F_PID = const(0)  # slots of the in-flight table (inflight.py)
+_F_PID = const(0)  # slots of the in-flight table (outbound.py)
 _F_STATE = const(1)
 _F_ORDER = const(2)
 _F_TOPIC = const(3)

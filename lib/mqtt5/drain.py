@@ -20,7 +20,7 @@ from ._compat import Signal, monotonic_ms
 from .errors import MQTTError
 
 _FREE = const(-1)  # a free waiter slot (as in mqtt5.link)
-_F_PID = const(0)  # slots of the session's in-flight table (inflight.py)
+_F_PID = const(0)  # slots of the session's in-flight table (outbound.py)
 _F_QUEUED = const(7)
 _F_SIZE = const(10)
 
@@ -173,7 +173,7 @@ async def _drainer(c, t):
     # Receive Maximum [MQTT-3.3.4-7] and our in-flight slots allow.
     s = c._s
     q = c._q
-    pids = s._inflight[_F_PID]  # (in-flight slots: inflight.py)
+    pids = s._inflight[_F_PID]  # (in-flight slots: outbound.py)
     size = s._inflight[_F_SIZE]
     try:
         while c._t is t:

@@ -4,12 +4,30 @@ for one ack already checked; it raises ProtocolError for violations."""
 
 from .errors import ProtocolError
 from .txbuf import ack
-from .inflight import find, free, awaiting
+import mqtt5.outbound as _out
+from .outbound import find, free, awaiting
 
 # (handshake, events' rc_error and MQTTError are imported where used: `import a.b as m`
 # in a function allocates nothing, and the module's dict keeps fewer names)
 
 _SERVER_REFERENCE = const(0x1C)
+_SESSION_EXPIRY_INTERVAL = const(0x11)
+_ASSIGNED_CLIENT_IDENTIFIER = const(0x12)
+_SERVER_KEEP_ALIVE = const(0x13)
+_AUTHENTICATION_METHOD = const(0x15)
+_RESPONSE_INFORMATION = const(0x1A)
+_REASON_STRING = const(0x1F)
+_RECEIVE_MAXIMUM = const(0x21)
+_TOPIC_ALIAS_MAXIMUM = const(0x22)
+_MAXIMUM_QOS = const(0x24)
+_RETAIN_AVAILABLE = const(0x25)
+_MAXIMUM_PACKET_SIZE = const(0x27)
+_WILDCARD_SUBSCRIPTION_AVAILABLE = const(0x28)
+_SUBSCRIPTION_IDENTIFIER_AVAILABLE = const(0x29)
+_SHARED_SUBSCRIPTION_AVAILABLE = const(0x2A)
+_CONNECTED = const(1)
+_ESTABLISHED = const(2)
+_KA_PERIOD = const(0)  # slots of the keep-alive state (keepalive.py)
 _TOPIC_ALIAS = const(0x23)
 
 _MESSAGE = const(2)
@@ -17,6 +35,7 @@ _PUBLISH_DONE = const(3)
 _SUBSCRIBED = const(4)
 _UNSUBSCRIBED = const(5)
 _DISCONNECTED = const(6)
+_ERROR = const(8)
 _CLOSED = const(0)
 _CONNECTING = const(1)
 _WAIT_PUBACK = const(1)
@@ -33,7 +52,7 @@ _PUBCOMP = const(7)
 _SUBACK = const(9)
 _UNSUBACK = const(11)
 _KA_ACK_SINCE = const(5)  # keepalive.py's slot
-_F_PID = const(0)  # slots of the in-flight table (inflight.py)
+_F_PID = const(0)  # slots of the in-flight table (outbound.py)
 _F_TOPIC = const(3)
 _TX_HEAD = const(2)  # slots of the transmit buffer's list (txbuf.py)
 _TX_TAIL = const(3)
@@ -93,9 +112,7 @@ def handle(s, ptype, pkt):
         ev.packet, ev.packet_id, ev.props = pkt, pid or 0, props
         return True
     if ptype == _CONNACK:
-        import mqtt5.handshake as _hs
-
-        return _hs.on_connack(s, pkt)
+        return on_connack(s, pkt)
     fl = s._inflight
     pid = getattr(pkt, "packet_id", 0)
     if ptype == _PUBACK:  # with properties (a plain one is acted on undecoded)
@@ -191,3 +208,86 @@ def acks_pending(held, written):
             pos[i] = -1
             held[_H_N] -= 1
     return held[_H_N]
+
+
+def limits(s, props):
+    """Take the server's limits from a successful CONNACK's props dict onto session s;
+    with an empty dict, the values that apply when CONNACK omits them (spec 3.2.2.3),
+    set at every connect."""
+    g = props.get
+    s.session_present = s.reauthenticating = False  # (CONNACK's flag: set after)
+    s.reason_string = g(_REASON_STRING)
+    s.server_keepalive = g(_SERVER_KEEP_ALIVE)
+    # Server Keep Alive replaces ours [MQTT-3.2.2-21]
+    s.keepalive_s = s.keepalive if s.server_keepalive is None else s.server_keepalive
+    s.assigned_client_id = g(_ASSIGNED_CLIENT_IDENTIFIER)
+    s.receive_maximum_out = g(_RECEIVE_MAXIMUM, 65535)  # (spec 3.2.2.3.3)
+    s.maximum_qos = g(_MAXIMUM_QOS, 2)  # (spec 3.2.2.3.4)
+    s.retain_available = g(_RETAIN_AVAILABLE, 1) == 1  # (spec 3.2.2.3.5)
+    s.server_max_packet_size = g(_MAXIMUM_PACKET_SIZE, 0)  # 0: no limit beyond the
+    # protocol's (spec 3.2.2.3.6)
+    s.server_topic_alias_maximum = g(_TOPIC_ALIAS_MAXIMUM, 0)  # (spec 3.2.2.3.8)
+    s.wildcard_available = g(_WILDCARD_SUBSCRIPTION_AVAILABLE, 1) == 1  # (3.2.2.3.11)
+    s.sub_id_available = g(_SUBSCRIPTION_IDENTIFIER_AVAILABLE, 1) == 1  # (3.2.2.3.12)
+    s.shared_available = g(_SHARED_SUBSCRIPTION_AVAILABLE, 1) == 1  # (3.2.2.3.13)
+    s.response_information = g(_RESPONSE_INFORMATION)  # (3.2.2.3.15), if asked for
+    s.server_reference = g(_SERVER_REFERENCE)  # (spec 3.2.2.3.16)
+    s.session_expiry_granted = g(_SESSION_EXPIRY_INTERVAL, s.session_expiry)  # 3.2.2.3.2
+
+
+def on_connack(s, pkt):
+    """Act on CONNACK for session s; fills s._ev (CONNECTED, or ERROR when refused)."""
+    if s.state != _CONNECTING:
+        raise ProtocolError(0x82, "second CONNACK")  # [MQTT-3.2.0-2]
+    ev = s._ev
+    rc = pkt.reason_code
+    props = pkt.props or {}  # (no props: rare, once a connect)
+    if rc >= 0x80:  # refused; the server closes the connection [MQTT-3.2.2-7]
+        s.reason_string = props.get(_REASON_STRING)
+        s.state = _CLOSED
+        # 0x9C Use another server / 0x9D Server moved name it here (spec 4.11)
+        s.server_reference = props.get(_SERVER_REFERENCE)
+        ev._clear(_ERROR)
+        ev.packet, ev.reason_code, ev.props = pkt, rc, pkt.props
+        import mqtt5.events as _e
+
+        ev.error = _e.rc_error("CONNACK", rc)
+        ev.server_reference = s.server_reference
+        return True
+    if pkt.session_present and not s._has_state:
+        # we hold no session state for the server to resume [MQTT-3.2.2-4]
+        raise ProtocolError(0x82, "unexpected Session Present")
+    limits(s, props)
+    s.session_present = bool(pkt.session_present)
+    if s.auth_method is not None:
+        import mqtt5.auth as _auth
+        _auth.on_connack(s, props)  # same method [MQTT-4.12.0-5], finish()
+    elif _AUTHENTICATION_METHOD in props:  # we sent none [MQTT-4.12.0-6]
+        raise ProtocolError(0x82, "Authentication Method without our asking")
+    if s.server_keepalive is not None:
+        s._ka[_KA_PERIOD] = s.server_keepalive * 1000
+    if s.assigned_client_id:
+        s.client_id = s.assigned_client_id  # reuse it to resume the session
+    if not s.session_present:
+        # no session on the server: inbound QoS 2 ids are void, what went out
+        # before is reported lost (events after CONNECTED) [MQTT-3.2.2-5]
+        held = s._held  # no QoS 2 id is held any more (inbound.py)
+        ids = held[_H_IDS]
+        for i in range(len(ids)):
+            ids[i] = 0
+        held[_H_COUNT] = 0
+        if any(s._inflight[_F_PID]):  # a slot in use
+            import mqtt5.session_lost as _sl  # lazy: only when there is something to lose
+
+            _sl.session_lost(s)
+    s._has_state = s.session_expiry_granted != 0  # state kept after the link closes
+    s.state = _ESTABLISHED
+    s._hold = False
+    if s._aout:
+        s._aout.reset(s.server_topic_alias_maximum)  # fresh map per connection
+    _out.pump(s)  # resend before any new packet [MQTT-4.4.0-1] [MQTT-4.6.0-1]
+    ev._clear(_CONNECTED)
+    ev.packet, ev.reason_code, ev.props = pkt, rc, pkt.props
+    ev.session_present = s.session_present
+    ev.server_reference = s.server_reference
+    return True

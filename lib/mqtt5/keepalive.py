@@ -29,7 +29,7 @@ write that started the wait).
 from ._compat import ticks_diff
 from .errors import MQTTError
 from .txbuf import short
-from .inflight import awaiting
+from .outbound import awaiting
 
 _PERIOD = const(0)
 _LAST_TX = const(1)

@@ -1,13 +1,30 @@
-"""What the session sends on the caller's behalf: PUBLISH (with automatic topic
-aliases), SUBSCRIBE/UNSUBSCRIBE, DISCONNECT/AUTH within the server's Maximum Packet
-Size.  A request made while in-flight slots wait to be (re)sent joins that backlog
-(mqtt5.backlog, loaded only then); ``pump(s)`` runs it at CONNACK, after sent() and
-before each next_event() [MQTT-4.4.0-1] [MQTT-4.6.0-1].
+"""What the session sends: CONNECT [MQTT-3.1.2], PUBLISH (with automatic topic
+aliases: mqtt5.aliases), SUBSCRIBE/UNSUBSCRIBE, DISCONNECT/AUTH within the server's
+Maximum Packet Size, and the in-flight table that keeps what awaits its ack.  A request
+made while in-flight slots wait to be (re)sent joins that backlog (mqtt5.backlog,
+loaded only then); ``pump(s)`` runs it at CONNACK, after sent() and before each
+next_event() [MQTT-4.4.0-1] [MQTT-4.6.0-1].
+
+The in-flight table holds at most ``max_inflight`` unacknowledged outbound packets
+(PUBLISH QoS>0, SUBSCRIBE, UNSUBSCRIBE) and hands out packet ids.  No per-message
+objects: its slots are parallel lists, made when every slot made so far is busy and
+never given back (a node with one message in flight at a time keeps one slot), in a
+list the session keeps (slots ``_F_*``; the modules that read it keep copies):
+- ``pid``: per slot, its packet id (0 = free);
+- ``state``: wait kind | PUBREC reason code << 8 | QUEUED | RESEND | RETAIN (a
+  PUBLISH's QoS is 1 for WAIT_PUBACK, else 2);
+- ``order``: a stamp per slot, increasing, so a resend goes out in the original order
+  [MQTT-4.6.0-1];
+- ``topic``, ``payload``, ``props``: for PUBLISH what the caller passed (references,
+  kept for resend on session resumption [MQTT-4.4.0-1]); for SUBSCRIBE/UNSUBSCRIBE the
+  list of topics (one reason code comes back for each) and props;
+- ``publishes``: PUBLISH slots in use, the Receive Maximum quota [MQTT-3.3.4-7];
+- ``queued``: QUEUED slots (waiting to be encoded by backlog.pump());
+- ``last``: the last packet id handed out; ``stamp``: the last order stamp; ``size``.
 """
 
 from .errors import MQTTError
 from .txbuf import BufferFull, packet, publish as _put
-from .inflight import alloc, free
 from .wire import vbi_size
 
 _REASON_STRING = const(0x1F)
@@ -15,18 +32,133 @@ _USER_PROPERTY = const(0x26)
 
 _CLOSED = const(0)
 _ESTABLISHED = const(2)
-_WAIT_PUBACK = const(1)
-_WAIT_PUBREC = const(2)
-_WAIT_SUBACK = const(4)
-_RETAIN = const(0x40000)  # inflight.py's state bit
-_F_PID = const(0)  # slots of the in-flight table (inflight.py)
+
+_RESERVE = const(32)  # tx bytes publish/subscribe leave free for acks and PINGREQ
+_SESSION_EXPIRY_INTERVAL = const(0x11)
+_REQUEST_PROBLEM_INFORMATION = const(0x17)
+_REQUEST_RESPONSE_INFORMATION = const(0x19)
+_RECEIVE_MAXIMUM = const(0x21)
+_TOPIC_ALIAS_MAXIMUM = const(0x22)
+_MAXIMUM_PACKET_SIZE = const(0x27)
+_CONNECTING = const(1)
+_H_POS = const(3)  # slots of the held-ids list (inbound.py)
+_H_N = const(5)
+_TX_HEAD = const(2)  # slots of the transmit buffer's list (txbuf.py)
+_TX_TAIL = const(3)
+_TX_SPOS = const(5)
+_TX_LENT = const(6)
+_TX_BLOCKED = const(7)
+_RX_START = const(2)  # slots of the receive buffer's list (rxbuf.py)
+_RX_END = const(3)
+_KA_PERIOD = const(0)  # slots of the keep-alive state (keepalive.py)
+_KA_TX = const(1)
+_KA_RX = const(2)
+_KA_PING_OUT = const(3)
+_KA_ACK_SINCE = const(5)
+_F_PID = const(0)  # slots of the in-flight table (module doc)
+_F_STATE = const(1)
+_F_ORDER = const(2)
 _F_TOPIC = const(3)
 _F_PAYLOAD = const(4)
 _F_PROPS = const(5)
 _F_PUBLISHES = const(6)
 _F_QUEUED = const(7)
+_F_LAST = const(8)
+_F_STAMP = const(9)
+_F_SIZE = const(10)
 
-_RESERVE = const(32)  # tx bytes publish/subscribe leave free for acks and PINGREQ
+# slot kinds (low byte of a slot's state): the acknowledgement a slot waits for
+_WAIT_PUBACK = const(1)  # QoS 1 PUBLISH sent [MQTT-4.3.2-3]
+_WAIT_PUBREC = const(2)  # QoS 2 PUBLISH sent [MQTT-4.3.3-3]
+_WAIT_PUBCOMP = const(3)  # PUBREL sent [MQTT-4.3.3-5]
+_WAIT_SUBACK = const(4)
+_WAIT_UNSUBACK = const(5)
+# state bits above the wait kind and the PUBREC reason code (bits 8-15)
+_QUEUED = const(0x10000)  # to be (re)sent: encoded by backlog.pump(), in order
+_RESEND = const(0x20000)  # went out on an earlier connection: DUP on resend
+# [MQTT-3.3.1-1], lost when the server has no session [MQTT-3.2.2-5]
+_RETAIN = const(0x40000)  # a PUBLISH's RETAIN flag (its QoS is the wait kind's)
+
+_MAX_PID = const(65535)
+
+
+def password(pw, what):
+    """The CONNECT password as given at construction (bytes-like, a str sent as UTF-8,
+    a callable returning one of those at every connect: a token the application
+    renews, or None), or at connect from that callable; TypeError otherwise, with
+    ``what`` (messages never quote the value)."""
+    if pw is None or callable(pw) or isinstance(pw, (bytes, bytearray, memoryview)):
+        return pw
+    if isinstance(pw, str):
+        return pw.encode()  # UTF-8, what users expect of a str
+    raise TypeError(what)
+
+
+def connect(s, now_ms, clean_start):
+    """Session.connect(): reset what lives for one connection (the server's limits:
+    inbound.limits(), called first) and queue CONNECT [MQTT-3.1.2]."""
+    rx = s._rx  # the receive buffer's list (rxbuf.py): start and end
+    rx[_RX_START] = rx[_RX_END] = 0
+    tx = s._tx  # the transmit buffer (txbuf.py): nothing queued, nothing lent
+    tx[_TX_HEAD] = tx[_TX_TAIL] = tx[_TX_SPOS] = 0
+    tx[_TX_LENT] = tx[_TX_BLOCKED] = False
+    held = s._held  # acks not written are gone with the old connection (inbound.py)
+    pos = held[_H_POS]
+    for i in range(len(pos)):
+        pos[i] = -1
+    held[_H_N] = 0
+    if s._aout:
+        s._aout.reset(0)  # outbound aliases only after CONNACK [MQTT-3.3.2-7]
+    fl = s._inflight  # every slot in flight goes out again (PUBLISH with DUP, PUBREL)
+    st = fl[_F_STATE]  # once CONNACK says the session is present [MQTT-4.4.0-1]
+    p = fl[_F_PID]  # (outbound.py)
+    for i in range(len(p)):
+        if p[i] and not st[i] & _QUEUED:
+            st[i] |= _RESEND
+            set_queued(fl, i, True)
+    al = s._aliases  # inbound topic aliases live for one connection [MQTT-3.3.2-7]
+    for i in range(len(al)):
+        al[i] = None
+    s._pending = None
+    ka = s._ka  # both directions count as active (keepalive.py)
+    ka[_KA_PERIOD] = s.keepalive * 1000
+    ka[_KA_TX] = ka[_KA_RX] = now_ms
+    ka[_KA_PING_OUT] = False
+    ka[_KA_ACK_SINCE] = None  # no acknowledgement awaited on this connection yet
+    s._now = now_ms
+    if clean_start:
+        s._has_state = False
+    # [MQTT-3.1.2.11.4]; announced less the Remaining Length's extra bytes, which
+    # Mosquitto 2.0 leaves out when it sizes a packet: it sends a packet over our
+    # limit by them, which we must refuse (0x95), and again at every reconnect
+    m = s.max_packet_size
+    props = {_MAXIMUM_PACKET_SIZE: m - (m > 129) - (m > 16386) - (m > 2097155)}
+    if s.session_expiry:
+        props[_SESSION_EXPIRY_INTERVAL] = s.session_expiry
+    if s.receive_maximum != 65535:
+        props[_RECEIVE_MAXIMUM] = s.receive_maximum
+    if s.topic_alias_maximum:
+        props[_TOPIC_ALIAS_MAXIMUM] = s.topic_alias_maximum
+    if s.request_response_info:
+        props[_REQUEST_RESPONSE_INFORMATION] = 1
+    if not s.request_problem_info:
+        props[_REQUEST_PROBLEM_INFORMATION] = 0
+    if s.user_properties:
+        props[_USER_PROPERTY] = list(s.user_properties)
+    if s.auth_method is not None:
+        import mqtt5.auth as _auth  # lazy: only sessions using enhanced auth
+        _auth.connect_props(s, props)
+    pw = s.password
+    if callable(pw):  # called at every (re)connect [MQTT-3.1.3.5]
+        pw = password(pw(), "the password callback must return bytes, str or None")
+    # (imported here, not by packets.Connect: no name kept in either module's dict)
+    from .packets.connect import Connect
+
+    packet(s._tx, Connect(client_id=s.client_id, clean_start=clean_start,
+                          keepalive=s.keepalive, username=s.username, password=pw,
+                          will=s.will, props=props), 0, 0)
+    s._hold = s.auth_method is not None  # [MQTT-3.1.2-30]
+    s.state = _CONNECTING
 
 
 def publish(s, topic, payload, qos=0, retain=False, props=None, alias=True):
@@ -141,3 +273,82 @@ def fit(s, pkt):
     pkt.props = {k: v for k, v in props.items()
                  if k != _REASON_STRING and k != _USER_PROPERTY} or None
     packet(s._tx, pkt, 0, limit)
+
+
+def new_inflight(size):
+    """An empty in-flight table of at most ``size`` slots (module doc)."""
+    return [[], [], [], [], [], [], 0, 0, 0, 0, size]
+
+
+def find(fl, pid, state):
+    """Slot index holding pid, waiting for ``state`` (a wait kind), or -1."""
+    p = fl[_F_PID]  # busy slots have unique ids [MQTT-2.2.1-3]; 0 (free): the first
+    if pid not in p:  # searched in C, not by a loop here
+        return -1
+    i = p.index(pid)
+    if fl[_F_STATE][i] & 0xFF != state:
+        return -1
+    return i
+
+
+def alloc(fl, state):
+    """Take a free slot for a new packet id; returns the slot index.  MQTTError when
+    all ``size`` slots are taken."""
+    p = fl[_F_PID]  # (searched in C: `in`, index())
+    if 0 in p:
+        i = p.index(0)
+    else:  # every slot made so far is busy: one more, up to size
+        i = len(p)
+        if i >= fl[_F_SIZE]:
+            raise MQTTError("no free in-flight slot")
+        for k in range(_F_PROPS, _F_PID - 1, -1):  # the ids last: a MemoryError
+            fl[k].append(None if k >= _F_TOPIC else 0)  # before leaves no half slot
+    pid = fl[_F_LAST]  # the next free id, 1..65535 wrapping, skipping those in use
+    while True:  # [MQTT-2.2.1-3]
+        pid = pid + 1 if pid < _MAX_PID else 1
+        if pid not in p:
+            break
+    p[i] = fl[_F_LAST] = pid
+    fl[_F_STATE][i] = state
+    fl[_F_STAMP] += 1
+    fl[_F_ORDER][i] = fl[_F_STAMP]
+    if state & 0xFF <= _WAIT_PUBCOMP:  # (the RETAIN bit above the wait kind)
+        fl[_F_PUBLISHES] += 1
+    return i
+
+
+def awaiting(fl):
+    """True when a packet sent on this connection waits for its acknowledgement."""
+    st = fl[_F_STATE]
+    p = fl[_F_PID]
+    for i in range(len(p)):
+        if p[i] and not st[i] & _QUEUED:
+            return True
+    return False
+
+
+def set_queued(fl, i, on):
+    """Mark slot i as waiting to be encoded (on) or as encoded (off)."""
+    st = fl[_F_STATE]
+    if on and not st[i] & _QUEUED:
+        st[i] |= _QUEUED
+        fl[_F_QUEUED] += 1
+    elif not on and st[i] & _QUEUED:
+        st[i] &= ~_QUEUED
+        fl[_F_QUEUED] -= 1
+
+
+def free(fl, i, unsent):
+    """Release slot i: its packet id may be reused from now on [MQTT-2.2.1-3].
+    unsent: the packet never went out (encoding failed): hand its id out again."""
+    p = fl[_F_PID]
+    if unsent and p[i] == fl[_F_LAST]:
+        fl[_F_LAST] -= 1
+    st = fl[_F_STATE][i]
+    if st & 0xFF <= _WAIT_PUBCOMP:
+        fl[_F_PUBLISHES] -= 1
+    if st & _QUEUED:
+        fl[_F_QUEUED] -= 1
+    p[i] = 0
+    fl[_F_STATE][i] = 0
+    fl[_F_TOPIC][i] = fl[_F_PAYLOAD][i] = fl[_F_PROPS][i] = None

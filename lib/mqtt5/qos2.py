@@ -5,7 +5,7 @@ such packet, so a node that only uses QoS 0/1 never carries it."""
 from .errors import ProtocolError
 from .inbound import complete, ack_queued, acks_pending
 from .txbuf import ack
-from .inflight import find, set_queued
+from .outbound import find, set_queued
 
 _PUBLISH_DONE = const(3)
 _WAIT_PUBREC = const(2)
@@ -20,7 +20,7 @@ _PUBCOMP = const(7)
 # on a 32-bit port
 _SLACK = const(512)
 _KA_ACK_SINCE = const(5)  # keepalive.py's slot
-_F_STATE = const(1)  # slot of the in-flight table (inflight.py)
+_F_STATE = const(1)  # slot of the in-flight table (outbound.py)
 _TX_SPOS = const(5)  # slot of the transmit buffer's list (txbuf.py)
 _H_IDS = const(1)  # slots of the held-ids list (inbound.py)
 _H_COUNT = const(2)

@@ -33,11 +33,10 @@ feature lives in its own module (docs/design.md).
 """
 
 import mqtt5.packets as _p
-import mqtt5.handshake as _hs
 import mqtt5.inbound as _in
 import mqtt5.outbound as _out
 import mqtt5.txbuf as _tb
-from .inflight import new as _new_inflight, find as _find, awaiting as _awaiting
+from .outbound import new_inflight as _new_inflight, find as _find, awaiting as _awaiting
 from .wire import frame as _frame
 import mqtt5.keepalive as _keepalive
 from .rxbuf import free as _rx_free
@@ -48,11 +47,11 @@ _PUBLISH_DONE = const(3)
 _CLOSED = const(0)
 _ESTABLISHED = const(2)
 _ACK_ROOM = const(8)  # txbuf's
-_WAIT_PUBACK = const(1)  # inflight.py's slot kinds
+_WAIT_PUBACK = const(1)  # outbound.py's slot kinds
 _WAIT_SUBACK = const(4)
 _WAIT_UNSUBACK = const(5)
 _H_N = const(5)  # slot of the held-ids list (inbound.py)
-_F_PUBLISHES = const(6)  # slots of the in-flight table (inflight.py)
+_F_PUBLISHES = const(6)  # slots of the in-flight table (outbound.py)
 _F_QUEUED = const(7)
 _TX_BUF = const(0)  # slots of the transmit buffer's list (txbuf.py)
 _TX_MV = const(1)
@@ -174,7 +173,7 @@ class Session:
         if username is not None and not isinstance(username, str):
             raise TypeError("username must be str")
         self.username = username
-        self.password = _hs.password(password, "password must be bytes, str or a callable")
+        self.password = _out.password(password, "password must be bytes, str or a callable")
         self.will = will
         if (auth_method is None) != (authenticator is None):
             raise ValueError("auth_method and authenticator go together")
@@ -205,7 +204,7 @@ class Session:
         self._has_state = False
         self._now = 0
         self.state = _CLOSED
-        _hs.limits(self, {})  # (what a new connection starts with)
+        _in.limits(self, {})  # (what a new connection starts with)
 
     @property
     def is_connected(self):
@@ -230,7 +229,8 @@ class Session:
         """Start a new transport connection: reset buffers, queue CONNECT; state
         CONNECTING.  clean_start overrides the constructor's value for this connection
         (a supervisor resuming a session passes False)."""
-        _hs.start(self, now_ms, self.clean_start if clean_start is None else clean_start)
+        _in.limits(self, {})  # (what a new connection starts with)
+        _out.connect(self, now_ms, self.clean_start if clean_start is None else clean_start)
 
     def connection_lost(self, now_ms=None):
         """The transport closed under us: state CLOSED, no event.  In-flight slots are
