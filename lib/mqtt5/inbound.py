@@ -4,6 +4,7 @@ for one ack already checked; it raises ProtocolError for violations."""
 
 from .errors import ProtocolError
 from .txbuf import ack
+import mqtt5.codec as _c
 import mqtt5.outbound as _out
 from .outbound import find, free, awaiting
 
@@ -78,8 +79,29 @@ _DISCONNECT = const(14)
 _AUTH = const(15)
 
 
-def handle(s, ptype, pkt):
-    """Act on one decoded packet from the server; True when s._ev was filled."""
+def handle(s, b0, mv):
+    """Act on one packet from the server (``mv``: all of it, ``b0`` its first byte);
+    True when s._ev was filled.  PUBLISH and CONNACK are decoded by mqtt5.codec into
+    the event itself (its ``packet`` is then the event); the rest as packet objects
+    of mqtt5.packets, loaded on use."""
+    ptype = b0 >> 4
+    ev = s._ev
+    if ptype == _PUBLISH or ptype == _CONNACK:
+        end = len(mv)  # after the fixed header: Remaining Length's bytes from the total
+        p = 2 if end < 130 else 3 if end < 16387 else 4 if end < 2097156 else 5
+        if ptype == _CONNACK:
+            _c.check_first(b0)
+            ev._clear(_CONNECTED)
+            _c.decode_connack(ev, mv, p, end)
+            ev.packet = ev
+            return on_connack(s, ev)
+        ev._clear(_MESSAGE)
+        _c.decode_publish(ev, mv, b0 & 15, p, end)
+        ev.packet = pkt = ev
+    else:
+        import mqtt5.packets as _p
+
+        pkt = _p.decode(mv)
     if s.state == _CONNECTING and ptype != _CONNACK and ptype != _DISCONNECT and \
             ptype != _AUTH:  # AUTH: enhanced authentication before CONNACK (4.12)
         raise ProtocolError(0x82, "packet before CONNACK")  # [MQTT-3.2.0-1]
@@ -107,12 +129,7 @@ def handle(s, ptype, pkt):
                 s.receive_maximum_exceeded += 1  # QoS 1 costs only its ack: tolerated
             ack(s._tx, _PUBACK, pid, 0)  # [MQTT-4.3.2-4]
             ack_queued(held, s._tx)
-        ev = s._ev
-        ev._clear(_MESSAGE)
-        ev.packet, ev.packet_id, ev.props = pkt, pid or 0, props
         return True
-    if ptype == _CONNACK:
-        return on_connack(s, pkt)
     fl = s._inflight
     pid = getattr(pkt, "packet_id", 0)
     if ptype == _PUBACK:  # with properties (a plain one is acted on undecoded)
@@ -140,7 +157,6 @@ def handle(s, ptype, pkt):
         props = pkt.props
         # 0x9C Use another server / 0x9D Server moved: where to go (spec 4.11)
         s.server_reference = props.get(_SERVER_REFERENCE) if props else None
-        ev = s._ev
         ev._clear(_DISCONNECTED)
         ev.packet, ev.reason_code, ev.props, ev.by_server = \
             pkt, pkt.reason_code, props, True
@@ -235,30 +251,29 @@ def limits(s, props):
     s.session_expiry_granted = g(_SESSION_EXPIRY_INTERVAL, s.session_expiry)  # 3.2.2.3.2
 
 
-def on_connack(s, pkt):
-    """Act on CONNACK for session s; fills s._ev (CONNECTED, or ERROR when refused)."""
+def on_connack(s, ev):
+    """Act on the CONNACK decoded into the CONNECTED event ``ev`` of session s: the
+    event completed (CONNECTED, or ERROR when refused)."""
     if s.state != _CONNECTING:
         raise ProtocolError(0x82, "second CONNACK")  # [MQTT-3.2.0-2]
-    ev = s._ev
-    rc = pkt.reason_code
-    props = pkt.props or {}  # (no props: rare, once a connect)
+    rc = ev.reason_code
+    props = ev.props or {}  # (no props: rare, once a connect)
     if rc >= 0x80:  # refused; the server closes the connection [MQTT-3.2.2-7]
         s.reason_string = props.get(_REASON_STRING)
         s.state = _CLOSED
         # 0x9C Use another server / 0x9D Server moved name it here (spec 4.11)
         s.server_reference = props.get(_SERVER_REFERENCE)
-        ev._clear(_ERROR)
-        ev.packet, ev.reason_code, ev.props = pkt, rc, pkt.props
+        ev.kind = _ERROR
         import mqtt5.events as _e
 
         ev.error = _e.rc_error("CONNACK", rc)
         ev.server_reference = s.server_reference
         return True
-    if pkt.session_present and not s._has_state:
+    if ev.session_present and not s._has_state:
         # we hold no session state for the server to resume [MQTT-3.2.2-4]
         raise ProtocolError(0x82, "unexpected Session Present")
     limits(s, props)
-    s.session_present = bool(pkt.session_present)
+    s.session_present = ev.session_present
     if s.auth_method is not None:
         import mqtt5.auth as _auth
         _auth.on_connack(s, props)  # same method [MQTT-4.12.0-5], finish()
@@ -286,8 +301,5 @@ def on_connack(s, pkt):
     if s._aout:
         s._aout.reset(s.server_topic_alias_maximum)  # fresh map per connection
     _out.pump(s)  # resend before any new packet [MQTT-4.4.0-1] [MQTT-4.6.0-1]
-    ev._clear(_CONNECTED)
-    ev.packet, ev.reason_code, ev.props = pkt, rc, pkt.props
-    ev.session_present = s.session_present
     ev.server_reference = s.server_reference
     return True

@@ -24,7 +24,8 @@ list the session keeps (slots ``_F_*``; the modules that read it keep copies):
 """
 
 from .errors import MQTTError
-from .txbuf import BufferFull, packet, publish as _put
+from .txbuf import BufferFull, packet, queued, publish as _put
+from .codec import encode_connect
 from .wire import vbi_size
 
 _REASON_STRING = const(0x1F)
@@ -43,7 +44,8 @@ _MAXIMUM_PACKET_SIZE = const(0x27)
 _CONNECTING = const(1)
 _H_POS = const(3)  # slots of the held-ids list (inbound.py)
 _H_N = const(5)
-_TX_HEAD = const(2)  # slots of the transmit buffer's list (txbuf.py)
+_TX_MV = const(1)  # slots of the transmit buffer's list (txbuf.py)
+_TX_HEAD = const(2)
 _TX_TAIL = const(3)
 _TX_SPOS = const(5)
 _TX_LENT = const(6)
@@ -151,12 +153,13 @@ def connect(s, now_ms, clean_start):
     pw = s.password
     if callable(pw):  # called at every (re)connect [MQTT-3.1.3.5]
         pw = password(pw(), "the password callback must return bytes, str or None")
-    # (imported here, not by packets.Connect: no name kept in either module's dict)
-    from .packets.connect import Connect
-
-    packet(s._tx, Connect(client_id=s.client_id, clean_start=clean_start,
-                          keepalive=s.keepalive, username=s.username, password=pw,
-                          will=s.will, props=props), 0, 0)
+    tx = s._tx
+    while True:
+        t = tx[_TX_TAIL]
+        n = encode_connect(tx[_TX_MV][t:], s.client_id, clean_start, s.keepalive,
+                           s.username, pw, s.will, props)
+        if queued(tx, n, 0, 0):
+            break
     s._hold = s.auth_method is not None  # [MQTT-3.1.2-30]
     s.state = _CONNECTING
 
@@ -202,9 +205,10 @@ def publish(s, topic, payload, qos=0, retain=False, props=None, alias=True):
     try:
         if qos and (fl[_F_QUEUED] or s._hold):  # behind the backlog: encoded by pump(),
             import mqtt5.backlog as _b  # in order
-            from .packets.publish import publish_size
+            from .codec import encode_publish
 
-            _b.join(s, i, publish_size(topic, payload, qos, props))  # ValueError now
+            # (its size: ValueError now for invalid contents)
+            _b.join(s, i, -encode_publish(b"", topic, payload, qos, False, False, 1, props))
         elif alias and s._aout:
             import mqtt5.aliases as _al
 

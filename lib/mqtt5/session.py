@@ -32,12 +32,13 @@ for a new Session on the unix port (host_tests/scripts/session_mem.py). Each pro
 feature lives in its own module (docs/design.md).
 """
 
-import mqtt5.packets as _p
 import mqtt5.inbound as _in
 import mqtt5.outbound as _out
 import mqtt5.txbuf as _tb
 from .outbound import new_inflight as _new_inflight, find as _find, awaiting as _awaiting
 from .wire import frame as _frame
+import mqtt5.codec as _c
+from .errors import ProtocolError
 import mqtt5.keepalive as _keepalive
 from .rxbuf import free as _rx_free
 
@@ -83,6 +84,7 @@ def __getattr__(name):
 
         return SessionLost
     from mqtt5.names import SESSION  # event kinds, states, subscribe() options
+    import mqtt5.packets as _p
 
     v = globals()[name] = _p.named(SESSION, name, False)  # kept: an adapter's loop resolves once
     return v
@@ -249,6 +251,8 @@ class Session:
         # 0x00 and no props: the 2-byte form (3.14.2.1); else Reason String / User
         # Property go first if over the server's Maximum Packet Size [MQTT-3.14.2-3]
         if reason_code or props or not _tb.short(self._tx, 0xE0):
+            import mqtt5.packets as _p
+
             _out.fit(self, _p.Disconnect(reason_code=reason_code, props=props))
         self._close(_DISCONNECTED, reason_code, None, False)
 
@@ -332,7 +336,7 @@ class Session:
                 if total > 0x81 or not total or total > self.max_packet_size:
                     total = _frame(buf, s0, e, self.max_packet_size)
                 if not 0 < total <= e - s0:
-                    _p.check_first(b0)  # still arriving: refuse a bad first byte now
+                    _c.check_first(b0)  # still arriving: refuse a bad first byte now
                     return None
                 ptype = b0 >> 4
                 if (ptype == _PUBREC or ptype == _PUBREL or (ptype == _PUBLISH and b0 & 6)) \
@@ -349,7 +353,7 @@ class Session:
                     if b0 == 0x40 and (total == 4 or total == 5):
                         pid = buf[s0 + 2] << 8 | buf[s0 + 3]
                         rc = buf[s0 + 4] if total == 5 else 0
-                        if pid and (not rc or rc == 0x10 or _p.rc_allowed(rc, _PUBACK)):
+                        if pid and (not rc or rc == 0x10 or _c.rc_allowed(rc, _PUBACK)):
                             # (0x10 No matching subscribers: the common one, Table 2-6)
                             rx[_RX_START] = s0 + total
                             i = _find(fl, pid, _WAIT_PUBACK)  # (an id we do not wait on
@@ -359,9 +363,9 @@ class Session:
                 if ptype == _AUTH and tx[_TX_TAIL] != tx[_TX_HEAD]:
                     return None  # the AUTH answer gets the whole buffer: flush first
                 rx[_RX_START] = s0 + total
-                if _in.handle(self, ptype, _p.decode(rx[_RX_MV][s0:s0 + total])):
+                if _in.handle(self, b0, rx[_RX_MV][s0:s0 + total]):
                     return self._ev
-            except _p.ProtocolError as err:  # (looked up only when raised)
+            except ProtocolError as err:
                 # the server broke the protocol: DISCONNECT with its reason code (spec
                 # 4.13; the link then closes [MQTT-4.13.2-1]), state CLOSED, ERROR
                 rc = err.reason_code
@@ -369,6 +373,7 @@ class Session:
                     rc = 0x82  # [MQTT-3.14.2.1]
                 if self.state != _CLOSED:
                     import mqtt5.errors as _er
+                    import mqtt5.packets as _p
 
                     try:
                         _tb.packet(tx, _p.Disconnect(reason_code=rc, props=None), 0, 0)
@@ -436,11 +441,15 @@ class Session:
 
         options [MQTT-3.8.3.1]: QoS (bits 0-1) | NO_LOCAL | RETAIN_AS_PUBLISHED |
         retain handling << RETAIN_HANDLING_SHIFT.  props: e.g. Subscription Identifier."""
+        import mqtt5.packets as _p
+
         return _out.request(self, _WAIT_SUBACK, _p.Subscribe, topics, props)
 
     def unsubscribe(self, filters, props=None):
         """Queue UNSUBSCRIBE for filters = [filter, ...]; returns the packet id;
         UNSUBSCRIBED follows with one reason code per filter."""
+        import mqtt5.packets as _p
+
         return _out.request(self, _WAIT_UNSUBACK, _p.Unsubscribe, filters, props)
 
     def reauthenticate(self):

@@ -20,8 +20,7 @@ topics published and their UTF-8, then the index of the next to replace.
 """
 
 from .errors import MQTTError, ProtocolError
-import mqtt5.packets as _p
-from .packets.publish import encode_publish, encode_ack, publish_size
+from .codec import encode_publish, encode_ack
 from .wire import vbi_size, to_utf8, topic_name_ok
 
 _TX_BUF = const(0)
@@ -101,11 +100,11 @@ def room(tx, n):
     return need <= grown
 
 
-def _queued(tx, n, reserve, limit):
-    # n bytes were encoded at the tail (-size: the packet did not fit there): True when
-    # they are queued, keeping `reserve` bytes free for acks; False when the buffer
-    # grew for them (encode again).  `limit`: the server's Maximum Packet Size (0:
-    # none), checked before anything is queued [MQTT-3.2.2-15].
+def queued(tx, n, reserve, limit):
+    """n bytes were encoded at the tail (-size: the packet did not fit there): True
+    when they are queued, keeping ``reserve`` bytes free for acks; False when the
+    buffer grew for them (encode again).  ``limit``: the server's Maximum Packet Size
+    (0: none), checked before anything is queued [MQTT-3.2.2-15]."""
     size = n if n >= 0 else -n
     if limit and size > limit:
         raise too_large("packet", size, limit)
@@ -122,6 +121,8 @@ def _queued(tx, n, reserve, limit):
 
 def packet(tx, pkt, reserve, limit):
     """Encode a packet object (mqtt5.packets) at the tail."""
+    import mqtt5.packets as _p
+
     room(tx, 0)
     while True:
         t = tx[_TX_TAIL]  # the free tail to encode into: the whole view when empty
@@ -132,7 +133,7 @@ def packet(tx, pkt, reserve, limit):
                 raise
             rl = pkt._size()
             n = -(1 + vbi_size(rl) + rl)
-        if _queued(tx, n, reserve, limit):
+        if queued(tx, n, reserve, limit):
             return
 
 
@@ -145,17 +146,12 @@ def publish(tx, reserve, limit, topic, payload, qos, retain, dup, pid, props):
         topic = topic_utf8(tx, topic)
     while True:
         t = tx[_TX_TAIL]  # the free tail to encode into: the whole view when empty
-        try:
-            n = encode_publish(tx[_TX_MV][t:] if t else tx[_TX_MV], topic, payload, qos,
-                               retain, dup, pid, props, checked)
-        except ProtocolError as e:  # does not fit the tail; ValueError propagates
-            if e.reason_code != _TOO_LARGE:
-                raise
-            n = -publish_size(topic, payload, qos, props)
+        n = encode_publish(tx[_TX_MV][t:] if t else tx[_TX_MV], topic, payload, qos,
+                           retain, dup, pid, props, checked)  # (-size: no room)
         if 0 <= n <= (limit or n) and t + n + reserve <= len(tx[_TX_BUF]):
-            tx[_TX_TAIL] = t + n  # (_queued()'s usual case, inline on the hot path)
+            tx[_TX_TAIL] = t + n  # (queued()'s usual case, inline on the hot path)
             return
-        if _queued(tx, n, reserve, limit):
+        if queued(tx, n, reserve, limit):
             return
 
 

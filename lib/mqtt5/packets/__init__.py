@@ -17,6 +17,7 @@ ProtocolError(0x95) when ``buf`` is too small for the packet.
 """
 from mqtt5.errors import ProtocolError
 import mqtt5.wire as wire
+from mqtt5.codec import check_first, rc_row, rc_allowed, read_pid, read_rc  # noqa: F401 (API)
 
 _CONNECT = const(1)
 _CONNACK = const(2)
@@ -108,38 +109,28 @@ def decode(mv):
     return m.decode_control(mv, t, p, end)  # type: ignore[attr-defined]
 
 
-def check_first(b0):
-    """ProtocolError 0x81 for a first byte no packet may start with, known as soon
-    as it arrives (a reader need not wait for the rest): packet type 0 (spec
-    2.1.2), reserved flag bits other than 0010 for PUBREL, SUBSCRIBE and
-    UNSUBSCRIBE and 0000 for the rest [MQTT-2.1.3-1] [MQTT-3.6.1-1] [MQTT-3.8.1-1]
-    [MQTT-3.10.1-1] [MQTT-3.14.1-1] [MQTT-3.15.1-1], PUBLISH QoS 3 [MQTT-3.3.1-4]."""
-    t = b0 >> 4
-    fl = b0 & 15
-    if t == 0:
-        raise ProtocolError(_MALFORMED, "reserved packet type 0")
-    if t == _PUBLISH:
-        if fl & 6 == 6:
-            raise ProtocolError(_MALFORMED, "PUBLISH QoS 3")
-    elif fl != _flags(t):
-        raise ProtocolError(_MALFORMED, "bad fixed header flags")
-
-
 def encode(pkt, buf=None):
     """Encode packet object ``pkt``. Without ``buf`` returns bytes; with a
     bytearray/memoryview ``buf`` writes at its start and returns the length
     (ProtocolError(0x95) if it does not fit). ValueError for invalid
     contents (see module docstring)."""
     t = pkt.type
-    if t == _PUBLISH:  # through the hot-path encoder
-        import mqtt5.packets.publish as pm
+    if t == _PUBLISH or t == _CONNECT:  # through the session's own encoders
+        import mqtt5.codec as c
 
-        out = buf
-        if buf is None:
-            out = bytearray(pm.publish_size(pkt.topic, pkt.payload, pkt.qos, pkt.props))
-        n = pm.encode_publish(out, pkt.topic, pkt.payload, pkt.qos, pkt.retain, pkt.dup,
-                              pkt.packet_id, pkt.props)
-        return bytes(out) if buf is None else n
+        out = b"" if buf is None else buf
+        while True:
+            if t == _PUBLISH:
+                n = c.encode_publish(out, pkt.topic, pkt.payload, pkt.qos, pkt.retain,
+                                     pkt.dup, pkt.packet_id, pkt.props)
+            else:
+                n = c.encode_connect(out, pkt.client_id, pkt.clean_start, pkt.keepalive,
+                                     pkt.username, pkt.password, pkt.will, pkt.props)
+            if n >= 0:
+                return bytes(out) if buf is None else n
+            if buf is not None:
+                raise ProtocolError(0x95, "packet of %d bytes does not fit the buffer" % -n)
+            out = bytearray(-n)
     srv = t == _CONNACK or t == _SUBACK or t == _UNSUBACK
     if srv:  # sent only by a server: its encoder loads on use
         import mqtt5.packets.server as m
@@ -156,7 +147,7 @@ def encode(pkt, buf=None):
         raise ProtocolError(0x95, "packet of %d bytes does not fit the buffer" % total)
     else:
         out = buf
-    out[0] = t << 4 | _flags(t)
+    out[0] = t << 4 | (2 if t == _PUBREL or t == _SUBSCRIBE or t == _UNSUBSCRIBE else 0)
     off = wire.encode_vbi(out, 1, rl)
     if srv:
         m.write(pkt, out, off)
@@ -165,70 +156,13 @@ def encode(pkt, buf=None):
     return bytes(out) if buf is None else total
 
 
-def _flags(t):
-    # fixed-header flags of every packet but PUBLISH: 0010 for PUBREL, SUBSCRIBE,
-    # UNSUBSCRIBE, else 0000 [MQTT-2.1.3-1]
-    return 2 if t == _PUBREL or t == _SUBSCRIBE or t == _UNSUBSCRIBE else 0
-
-
 def check_pid(pid):
     """ValueError unless 1 <= pid <= 65535 (non-zero [MQTT-2.2.1-3])."""
     if not isinstance(pid, int) or pid < 1 or pid > 65535:
         raise ValueError("packet identifier must be 1..65535")
 
 
-# Rows of 3 bytes: code, then a 16-bit mask of the packet types that may carry
-# it (bit n = packet type n), transcribed from Table 2-6 and checked against the
-# per-packet lists in 3.2.2.2, 3.4.2.1, 3.5.2.1, 3.6.2.1, 3.7.2.1, 3.9.3,
-# 3.11.3, 3.14.2.1 and 3.15.2.1.
-_ROWS = (b'\x00\xca\xf4\x01\x02\x00\x02\x02\x00\x04@\x00\x10\x000\x11\x08\x00'
-         b'\x18\x80\x00\x19\x80\x00\x80J4\x81@\x04\x82@\x04\x83J4\x84\x00\x04'
-         b'\x85\x00\x04\x86\x00\x04\x87J4\x88\x00\x04\x89@\x04\x8a\x00\x04\x8b@'
-         b'\x00\x8c@\x04\x8d@\x00\x8e@\x00\x8fJ\x00\x90@4\x91\n0\x92\x00\xc0\x93'
-         b'@\x00\x94@\x00\x95@\x04\x96@\x00\x97B4\x98@\x00\x99@4\x9a@\x04\x9b@'
-         b'\x04\x9c@\x04\x9d@\x04\x9eB\x00\x9f@\x04\xa0@\x00\xa1B\x00\xa2B\x00')
-
-
-def rc_row(code):
-    """Row of reason ``code`` in the validity table (Table 2-6), -1 if unknown."""
-    r = _ROWS
-    for i in range(0, len(r), 3):
-        if r[i] == code:
-            return i // 3
-    return -1
-
-
-def rc_allowed(code, ptype):
-    """True when packet type ``ptype`` may carry reason ``code`` (Table 2-6)."""
-    r = rc_row(code)
-    if r < 0:
-        return False
-    r *= 3
-    return ((_ROWS[r + 1] << 8 | _ROWS[r + 2]) >> ptype) & 1 == 1
-
-
 def check_rc(code, ptype):
     """ValueError unless packet type ``ptype`` may carry reason ``code``."""
     if not isinstance(code, int) or code and not rc_allowed(code, ptype):  # 0: always
         raise ValueError("reason code 0x%02X not allowed in packet type %d" % (code, ptype))
-
-
-def read_pid(mv, p, end):
-    """Non-zero Packet Identifier at p; ProtocolError(0x82) for 0
-    [MQTT-2.2.1-3] [MQTT-2.2.1-4]."""
-    pid = wire.u16(mv, p, end)
-    if pid == 0:
-        raise ProtocolError(0x82, "packet identifier 0")
-    return pid
-
-
-def read_rc(mv, p, end, ptype):
-    """Reason code byte at p, checked against the packet's list (Table 2-6,
-    e.g. [MQTT-3.2.2-8] [MQTT-3.4.2-1] [MQTT-3.14.2-1]); ProtocolError(0x82).
-    Tolerated: 0x95 Packet too large in PUBACK/PUBREC, Mosquitto 2.0's answer to a
-    message over its message_size_limit (a failure of that one message)."""
-    wire.need(p, 1, end)
-    rc = mv[p]
-    if rc and not rc_allowed(rc, ptype) and not (rc == 0x95 and 4 <= ptype <= 5):
-        raise ProtocolError(0x82, "reason code 0x%02X not valid here" % rc)
-    return rc
