@@ -14,7 +14,8 @@ BASE = "cancel/" + TAG
 
 
 def slots(c):
-    return {"free": c._wpid.count(-1) == len(c._wpid), "npub": c._npub}
+    # every waiter slot but connect()'s (slot 0) free; no publish in flight
+    return {"free": c._wpid[1:].count(-1) == len(c._wpid) - 1, "npub": c._s.inflight_count}
 
 
 async def until(cond):

@@ -35,7 +35,8 @@ async def run():
     await asyncio.create_task(c.publish(BASE + "/q0", b"c"))
     got = await inbox.wait(10)
     emit(step="slots", rcs=rcs, done=done, topics=sorted(m["topic"][len(BASE):] for m in got),
-         slots_free=c._wpid.count(-1), slots=len(c._wpid), waiting=c._npub)
+         slots_free=c._wpid[1:].count(-1), slots=len(c._wpid) - 1,  # (0: connect()'s)
+         waiting=c._s.inflight_count)
     await c.disconnect()
 
 

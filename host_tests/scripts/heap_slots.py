@@ -18,7 +18,7 @@ URL = "mqtt://127.0.0.1:%d" % PORT
 ARM = [0]
 Signal = failing(ml.Signal, ARM, lambda: MODE.startswith("signal"))
 Err = failing(md.MQTTError, ARM, lambda *a: MODE == "drop")
-ml.Signal = Signal  # (mqtt5.link._take makes a slot's Signal)
+ml.Signal = Signal  # (mqtt5.link.take() makes a slot's Signal)
 
 
 def busy(c):
@@ -47,7 +47,7 @@ async def signal_mode():
     for k in range(6):
         ARM[0] = 1
         try:
-            # a new slot has no Signal yet: _detach makes one
+            # a new slot has no Signal yet: take() makes one
             aw = c.publish(BASE + "/x", b"%d" % k, qos=1)
         except MemoryError as e:
             errs.append(repr(e))
@@ -57,7 +57,7 @@ async def signal_mode():
             errs.append(await outcome(aw))
         await asyncio.sleep(0.1)
     emit(step="injected", results=errs, slots_taken=busy(c), slots=len(c._wpid) - 1,
-         npub=c._npub)
+         npub=c._s.inflight_count)
     r = await outcome(c.publish(BASE + "/x", b"after", qos=1))
     emit(step="after", result=r, slots_taken=busy(c))
     if sup:

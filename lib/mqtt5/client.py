@@ -7,17 +7,18 @@ the protocol.
 Payloads reach handlers zero-copy: see mqtt5.message.
 """
 
-import mqtt5.session as _S
-from ._compat import DONE, monotonic_ms
+import mqtt5.session as _S  # first: its imports nest deep, and link's would nest one more
+import mqtt5.link as _L
+from ._compat import DONE, Signal, monotonic_ms
 from .errors import MQTTError
-from .link import Link
 from .wire import payload_bytes, validate_topic
 
-_CONNECT_PID = const(-2)  # link.py: connect()'s waiter slot
+_FREE = const(-1)  # link.py: a free waiter slot
+_DONE = const(-2)  # link.py: slot 0 between connects
 _DETACHED = const(2)  # link.py: a slot that frees itself
 
 
-class Client(Link):
+class Client:
     """MQTT v5 client (arguments as `__init__` below; README, "The MQTT v5 library").
 
     `will` is a `mqtt5.Will`. `username` is a str; `password` bytes, a str (sent
@@ -64,10 +65,36 @@ class Client(Link):
                           request_response_info=request_response_info,
                           strict_receive_maximum=strict_receive_maximum,
                           ack_timeout_ms=ack_timeout_ms)
-        Link.__init__(self, session, max_inflight, on_message)
+        self._s = session
+        self.on_message = on_message
         self.connect_timeout_ms = connect_timeout_ms
         self.tls = tls
+        self.error = None  # why the last connection ended (None: clean disconnect)
         self._opening = 0  # a connect() is opening its socket
+        self._router = None  # mqtt5.router.Router, made by the first subscribe
+        self._msg = None  # the reusable mqtt5.message.Message, made on the first message
+        # waiter slots (mqtt5.link): slot 0 is connect()'s, the others made on demand
+        self._wmax = max_inflight + 1
+        self._wpid = [_DONE]
+        self._wpub = bytearray(1)
+        self._wev = [None]
+        # pulsed when a waiter slot resolves or is released, after each writer turn
+        # and when the link closes: its waiters check what they wait for, in a loop
+        self._changed = Signal()
+        self._nwait = 0  # callers waiting for a slot or send quota (link.request())
+        self._wake = Signal()  # wakes the writer
+        self._wgen = 0  # completed writer turns
+        self._writing = False
+        self._ending = False  # our DISCONNECT is queued: read until the server closes
+        self._t = None
+        self._tasks = None
+        self._q = None  # OfflineQueue once supervised (mqtt5.drain)
+        self._drain_t = None  # the transport the drainer runs for
+        self._qev = None  # Signal set when something is queued (supervised)
+        self.msgs_in = self.msgs_out = self.bytes_in = self.bytes_out = 0
+
+    _close = _L.close  # (the Supervisor's, mqtt5.drain's)
+    _ended_within = _L.ended_within  # (mqtt5.offline's)
 
     # ---- public API ---------------------------------------------------------------
     @property
@@ -112,27 +139,23 @@ class Client(Link):
         self._t = t
         self.error = None
         self._ending = False
-        w = 0  # connect()'s waiter slot
         timer = None
         try:
-            w = self._take(_CONNECT_PID)
+            _L.take(self, -1, 0)  # slot 0 (its Signal made now: 64 B while connecting)
             ct = asyncio.create_task
-            self._tasks = (ct(self._reader(t)), ct(self._writer(t)), ct(self._ticker(t)))
-            timer = ct(self._after(t, self.connect_timeout_ms, w))
+            self._tasks = (ct(_L.reader(self, t)), ct(_L.writer(self, t)),
+                           ct(_L.ticker(self, t)))
+            timer = ct(_L.after(self, t, self.connect_timeout_ms))
             self._wake.set()
-            await self._done(w)
-        except BaseException as e:  # cancelled, or no heap for a task: tear the link down
-            self._close(e)
+            await self._wev[0].wait()  # CONNACK; a refusal, timeout or lost link raised
+        except BaseException as e:  # also cancelled, or no heap for a task: the link ends
+            _L.close(self, e)
             raise
         finally:
             if timer is not None:
                 timer.cancel()
-            err = self._werr[w]
-            self._release(w)
-            self._wev[w] = None  # its Signal (64 B) is made again at the next connect()
-        if err is not None:
-            self._close(err)
-            raise err
+            self._wpid[0] = _DONE
+            self._wev[0] = None
         return s.session_present
 
     def publish(self, topic, payload, qos=0, retain=False, content_type=None,
@@ -187,8 +210,9 @@ class Client(Link):
             if not qos:
                 if d.q0_now(self, topic, payload, retain, props, topic_alias):
                     return DONE
-            elif not self._nwait:
-                w = self._take_free(1)
+                return d.publish_q0(self, topic, payload, retain, props, topic_alias)
+            if not self._nwait:
+                w = _L.take(self, 1, _DETACHED)
                 if w >= 0:  # into the offline queue now: only the slot's Signal
                     return d.q12_now(self, w, topic, payload, qos, retain, props,
                                      topic_alias)
@@ -197,103 +221,39 @@ class Client(Link):
             # no coroutine, QoS 1/2 only the slot's Signal.
             s = self._s
             w = -1  # QoS 1/2: a waiter slot, if the send quota and a slot are free
-            if (qos and not self._nwait
-                    and self._npub < s.receive_maximum_out):
-                w = self._take(0)
+            n = s.send_quota  # [MQTT-3.3.4-7]
+            if qos and n and not self._nwait:
+                w = _L.take(self, 0, _DETACHED)  # (its Signal is what the caller awaits)
             if not qos or w >= 0:
-                idle = not s.pending_bytes and not self._npub  # nothing to batch with
+                # alone: nothing queued or in flight to batch it with
+                idle = w >= 0 and not s.pending_bytes and n == s.receive_maximum_out
                 try:
                     pid = s.publish(topic, payload, qos, retain, props, topic_alias)
                 except BaseException as e:
                     if w >= 0:
-                        self._release(w)
+                        self._wpid[w] = _FREE
+                        self._wpub[w] = 0
                     if not isinstance(e, _S.BufferFull):
                         raise
                     pid = -1  # wait for room in the coroutine
                 if pid >= 0:
-                    if not (w >= 0 and idle and self._write_out()):  # alone: sent now
-                        self._wake.set()  # else the writer's next turn sends it, batched
                     if w < 0:
+                        self._wake.set()  # the writer's next turn sends it, batched
                         return DONE
-                    return self._detach(w, pid)
-                if not qos:  # a burst filled the buffer: a smaller frame than _publish's
-                    return self._publish0(topic, payload, retain, props, topic_alias)
-        return self._publish(topic, payload, qos, retain, props, topic_alias)
-
-    async def _publish0(self, topic, payload, retain, props, alias):
-        # Unsupervised QoS 0 that met a full transmit buffer: queued after a writer turn
-        while True:
-            await self._flush()
-            if self._t is None:
-                raise self._not_connected()
-            try:
-                self._s.publish(topic, payload, 0, retain, props, alias)
-                return self._wake.set()
-            except _S.BufferFull:
-                pass
-
-    def _detach(self, w, pid):
-        # Slot w holds the QoS 1/2 publish `pid` that publish() queued itself: the
-        # caller awaits its Signal (the outcome); the slot frees itself when the flow
-        # ends (link.py _finish()) and gets the Signal back once awaited.
-        ev = self._wev[w]  # (made by _take)
-        ev.home = self._wev
-        ev.slot = w
-        self._wpid[w] = pid
-        self._wpub[w] = _DETACHED
-        self._npub += 1
-        return ev.wait()
-
-    async def _publish(self, topic, payload, qos, retain, props, topic_alias):
-        q = self._q
-        if q is not None and not qos:
-            import mqtt5.drain as d
-            return await d.publish_q0(self, topic, payload, retain, props, topic_alias)
-        s = self._s
-        w = -1
-        t0 = monotonic_ms() if q is not None else 0  # an expiry runs from the call
-        if qos:
-            # the server's Receive Maximum (known after CONNACK); supervised: mqtt5.drain
-            while q is None and self._npub >= s.receive_maximum_out:
-                if self._t is None:
-                    raise self._not_connected()
-                await self._wait_freed()
-            w = self._take(0) if q is None and self._t is not None else -1  # no coroutine
-            if w < 0:
-                w = await self._slot(q is not None)  # supervised: waits even while down
-            self._npub += 1
-        gone = False  # the offline queue or the session has it
-        try:
-            if q is not None:
-                # supervised QoS 1/2: the offline queue, the drainer; survives reconnects
-                self._wpub[w] = 1
-                q.put(topic, payload, qos, retain, props, t0, w, topic_alias)
-                gone = True
-                self._qev.set()
-            else:
-                while True:  # inline, not _queue(): no per-publish bound method/tuple
-                    if self._t is None:
-                        raise self._not_connected()
+                    self._wpid[w] = pid
+                    # Alone (nothing else queued or in flight, no writer turn under way):
+                    # written now, so an awaited round trip wakes two tasks, not three.
+                    # Else, or when the write fails, the writer's next turn (which then
+                    # meets the error and says why).
+                    t = self._t
                     try:
-                        pid = s.publish(topic, payload, qos, retain, props, topic_alias)
-                        break
-                    except _S.BufferFull:
-                        await self._flush()
-                if w < 0:  # QoS 0: the writer's next turn sends it, batched
-                    self._wake.set()
-                    return None
-                self._wpid[w] = pid
-                gone = True
-                self._wake.set()
-            await self._done(w)
-            err = self._werr[w]
-            rc = self._wres[w]
-        finally:
-            if w >= 0:  # cancelled once gone: the slot frees itself at the ack
-                self._leave(w, gone, _DETACHED)
-        if err is not None:
-            raise err
-        return rc
+                        idle = idle and not self._writing and not t.backlog() and _L.put(self, t)
+                    except Exception:
+                        idle = False
+                    if not idle:
+                        self._wake.set()
+                    return self._wev[w].wait()
+        return _L.request(self, None, topic, payload, qos, retain, props, topic_alias)
 
     async def subscribe(self, filt, qos=0, handler=None, no_local=False,
                         retain_as_published=False, retain_handling=0,
@@ -313,36 +273,37 @@ class Client(Link):
         """
         many = not isinstance(filt, str)
         filters = list(filt) if many else [filt]
-        from .router import check_subscribe
+        from .router import check_subscribe, routes
 
         check_subscribe(filters, qos, no_local=no_local, retain_handling=retain_handling)
         opts = (qos | (0x04 if no_local else 0) | (0x08 if retain_as_published else 0)
                 | (retain_handling << 4))
         if (subscription_identifier is None and handler is not None
                 and getattr(self._s, "sub_id_available", False)):
-            subscription_identifier = self._routes().new_sid(None if many else filt)
+            subscription_identifier = routes(self).new_sid(None if many else filt)
         props = None
         if subscription_identifier is not None or user_properties:
             props = {}
-            _put(props, 0x0B, subscription_identifier)
+            if subscription_identifier is not None:
+                props[0x0B] = subscription_identifier
             if user_properties:
                 props[0x26] = list(user_properties)
         if handler is not None:
             for f in filters:
-                self._routes().add(f, handler, subscription_identifier or 0)
+                routes(self).add(f, handler, subscription_identifier or 0)
         try:
-            codes, err = await self._request(self._s.subscribe, [(f, opts) for f in filters],
-                                             props)
+            codes, err = await _L.request(self, self._s.subscribe,
+                                          [(f, opts) for f in filters], props, -1, 0, 0, 0)
             if codes is None:  # no SUBACK: the link went down
                 raise err
         except BaseException:  # not subscribed: no route is left behind
             if handler is not None:
                 for f in filters:
-                    self._routes().remove(f)
+                    routes(self).remove(f)
             raise
         for i in range(len(filters)):
             if codes[i] >= 0x80:
-                self._routes().remove(filters[i])
+                routes(self).remove(filters[i])
         if many:
             return codes
         if err is not None:
@@ -355,11 +316,13 @@ class Client(Link):
         many = not isinstance(filt, str)
         filters = list(filt) if many else [filt]
         props = {0x26: list(user_properties)} if user_properties else None
-        codes, err = await self._request(self._s.unsubscribe, filters, props)
+        codes, err = await _L.request(self, self._s.unsubscribe, filters, props, -1, 0, 0, 0)
         if codes is None:
             raise err
+        from .router import routes
+
         for f in filters:
-            self._routes().remove(f)
+            routes(self).remove(f)
         return codes if many else codes[0]
 
     async def disconnect(self, reason_code=0, session_expiry=None, reason_string=None):
@@ -373,26 +336,26 @@ class Client(Link):
         if self._t is None:
             self._opening = 0
             return
-        props = None
-        if session_expiry is not None or reason_string is not None:
-            props = {}
-            _put(props, 0x11, session_expiry)
-            _put(props, 0x1F, reason_string)
         t = self._t
         if self._s.is_connected:
-            self._s.disconnect(reason_code, props)
-            self._ending = True  # (Link._pump) what arrives now is read and dropped
+            props = {}
+            if session_expiry is not None:
+                props[0x11] = session_expiry
+            if reason_string is not None:
+                props[0x1F] = reason_string
+            self._s.disconnect(reason_code, props or None)
+            self._ending = True  # (link.pump()) what arrives now is read and dropped
             self._wake.set()
         if self._ending:  # ours, or one under way: wait for the server's close, however
             try:  # this call ends (a second call must not cut the first one short)
-                await self._ended_within(2000)
+                await _L.ended_within(self, 2000)
             except Exception:
                 pass
             finally:  # (cancelled too: the link must not stay open for ever)
                 if self._t is t:
-                    self._close(None)
+                    _L.close(self, None)
             return
-        self._close(None)
+        _L.close(self, None)
 
     def abort(self):
         """Close the connection now, without DISCONNECT or waiting: the server then
@@ -400,7 +363,7 @@ class Client(Link):
         run (a second Ctrl-C cutting disconnect() short). False: none was open."""
         if self._t is None:
             return False
-        self._close(MQTTError("aborted"))
+        _L.close(self, MQTTError("aborted"))
         return True
 
     async def wait_closed(self):
@@ -409,9 +372,4 @@ class Client(Link):
         while self._t is not None:
             await self._changed.wait()
         return self.error
-
-
-def _put(d, pid, v):
-    if v is not None:
-        d[pid] = v
 

@@ -2,7 +2,7 @@
 Loaded with mqtt5.supervisor, so a plain client never carries it; the
 functions take the Link (a mqtt5.client.Client) as their first argument.
 
-- QoS 1/2 publish waiters survive link loss (link.py `_close()` skips them):
+- QoS 1/2 publish waiters survive link loss (link.py `close()` skips them):
   with Session Present 1 the session resends their PUBLISH (DUP) / PUBREL in
   order [MQTT-4.4.0-1] and they resolve on its PUBLISH_DONE for the same ids.
 - Session Present 0: the session's SessionLost PUBLISH_DONE hands the message
@@ -15,11 +15,11 @@ functions take the Link (a mqtt5.client.Client) as their first argument.
 
 import asyncio
 
+import mqtt5.link as _L
 import mqtt5.session as _S
 from ._compat import Signal, monotonic_ms
 from .errors import MQTTError
 
-_FREE = const(-1)  # a free waiter slot (as in mqtt5.link)
 _F_PID = const(0)  # slots of the session's in-flight table (outbound.py)
 _F_QUEUED = const(7)
 _F_SIZE = const(10)
@@ -31,13 +31,7 @@ def supervise(c, queue):
     c._qev = Signal()  # set when something is queued
     dropped = MQTTError("publish dropped: offline queue full (drop-oldest)")  # made now:
     dropped.reason_code = 0x97  # as offline._full(): the local analogue of Quota exceeded
-    queue.on_drop = lambda w: fail_waiter(c, w, dropped)  # a drop needs no heap
-
-
-def fail_waiter(c, w, err):
-    c._werr[w] = err
-    c._finish(w)
-    c._changed.pulse()
+    queue.on_drop = lambda w: _L.finish(c, w, None, dropped)  # a drop needs no heap
 
 
 def abandon(c, err):
@@ -49,29 +43,24 @@ def abandon(c, err):
         q.pop()
     pids = c._wpid
     for i in range(len(pids)):
-        if pids[i] != _FREE and not c._wdone[i]:
-            fail_waiter(c, i, err)
+        if pids[i] >= 0:  # waiting (link.py)
+            _L.finish(c, i, None, err)
     c._q = None
 
 
-def publish_failed(c, ev):
-    # A supervised publish ended with an error: a SessionLost one is sent again,
-    # any other goes to its caller.
-    from .session_lost import SessionLost
-
-    if isinstance(ev.error, SessionLost):
-        requeue(c, ev)
-    else:
-        c._resolve(ev.packet_id, ev)
-
-
-def requeue(c, ev):
+def requeued(c, ev):
+    # A supervised publish ended with an error: True when it was a SessionLost one,
+    # sent again; any other goes to its caller (link.pump()).
     # Session Present 0: the server lost our in-flight publish [MQTT-3.2.2-5].
     # Send it again as a NEW message (QoS 1: at least once holds), QoS 2 also past
     # PUBREC: a server that delivers at PUBREL (Mosquitto) never delivered it.  A
     # QoS 2 message re-sent here after the server lost its state may arrive twice
     # (from a server that delivers at PUBLISH): exactly-once needs the server to
     # keep the session (persistence).
+    from .session_lost import SessionLost
+
+    if not isinstance(ev.error, SessionLost):
+        return False
     pids = c._wpid
     w = -1
     for i in range(len(pids)):
@@ -83,8 +72,9 @@ def requeue(c, ev):
         pids[w] = 0  # no packet id until the drainer publishes it again
     if not c._q.put_front(p.topic, p.payload, p.qos, p.retain, p.props,
                           monotonic_ms(), w) and w >= 0:
-        fail_waiter(c, w, MQTTError("session lost and offline queue full"))
+        _L.finish(c, w, None, MQTTError("session lost and offline queue full"))
     c._qev.set()
+    return True
 
 
 def start(c):
@@ -101,7 +91,7 @@ async def _room(c):
     if c._s._inflight[_F_QUEUED]:
         await c._changed.wait()
     else:
-        await c._flush()
+        await _L.flush(c)
 
 
 def q0_now(c, topic, payload, retain, props, alias):
@@ -127,15 +117,15 @@ def q0_now(c, topic, payload, retain, props, alias):
 
 def q12_now(c, w, topic, payload, qos, retain, props, alias):
     # Supervised QoS 1/2 without a coroutine: into the offline queue now, with the
-    # free waiter slot w detached (mqtt5.client _detach(): the caller awaits its
-    # Signal).  A refusal (queue full under REFUSE, a message over max_bytes) is
-    # the awaitable's error, as it is from the coroutine.
-    aw = c._detach(w, 0)  # no packet id until the drainer publishes it
+    # detached waiter slot w (no packet id until the drainer publishes it): the
+    # caller awaits its Signal.  A refusal (queue full under REFUSE, a message over
+    # max_bytes) is the awaitable's error, as it is from the coroutine.
+    aw = c._wev[w].wait()
     try:
         c._q.put(topic, payload, qos, retain, props, monotonic_ms(), w, alias)
         c._qev.set()
     except Exception as e:  # refused; or a MemoryError: the slot must not leak
-        fail_waiter(c, w, e)
+        _L.finish(c, w, None, e)
     return aw
 
 
@@ -192,7 +182,7 @@ async def _drainer(c, t):
                 q.expired += 1
                 w = q.pop()
                 if w >= 0:
-                    fail_waiter(c, w, MQTTError("message expired in the offline queue"))
+                    _L.finish(c, w, None, MQTTError("message expired in the offline queue"))
                 continue
             try:
                 pid = s.publish(q.topic[i], q.payload[i], qos, f & 4 != 0,
@@ -208,7 +198,7 @@ async def _drainer(c, t):
                 # same packet came first again at every reconnect): tell its caller
                 w = q.pop()
                 if w >= 0:
-                    fail_waiter(c, w, e)
+                    _L.finish(c, w, None, e)
                 else:  # QoS 0 (or the birth): nobody to tell, counted
                     q.drops += 1
                 continue
@@ -217,8 +207,8 @@ async def _drainer(c, t):
             if w >= 0:
                 c._wpid[w] = pid
             c._wake.set()
-    except BaseException as e:  # (a Ctrl-C too: see Link._reader)
+    except BaseException as e:  # (a Ctrl-C too: see mqtt5.link reader())
         if c._t is t:
-            c._close(e)
+            _L.close(c, e)
         if not isinstance(e, Exception):
             raise

@@ -1,25 +1,30 @@
-"""The connection machinery under `mqtt5.Client`: tasks around the sans-IO Session,
-waiter slots, event dispatch.
+"""The connection machinery under `mqtt5.Client`: its tasks around the sans-IO Session,
+the waiter slots and event dispatch, as plain functions of the client `c` (calls
+between them are global lookups, not method lookups; the Client class takes `_close`
+and `_ended_within` as methods, for the Supervisor and mqtt5.offline).
 
 Tasks per connection: the reader (readable, read_now, dispatch: messages to handlers by
 mqtt5.message, acks to callers); the writer (woken by any session call, ONE write per
-loop turn; a lone QoS 1/2 publish is written by its caller: _write_out); the ticker
+loop turn; a lone QoS 1/2 publish is written by publish() itself); the ticker
 (keep-alive); supervised, the drainer (mqtt5.drain). A failed write reads what arrived
 first: a DISCONNECT the server sent as it closed still names the reason.
 
 Callers waiting for an ack hold one of at most `max_inflight` waiter slots (parallel
-lists by packet id, made on demand; slot 0 is connect()'s), each with its own Signal:
-an ack wakes only its caller. A publish that publish() queued itself, or one cancelled
-after it went out, is detached: its slot frees itself when the flow ends. `_close()`
-is the one place a connection ends (`error` says why); supervised QoS 1/2 waiters
-outlive it. Counters (small ints): msgs_in, msgs_out, bytes_in, bytes_out (modulo 2^30).
+lists, made on demand; slot 0 is connect()'s): `_wpid` (the packet id; 0 before the
+session gives one, _DONE once the outcome is in and its caller has not taken it yet,
+_FREE), `_wpub` (the slot's kind) and `_wev` (its Signal, which carries the outcome as
+`rc` and `err`: an ack wakes only its caller). A publish that publish() queued itself,
+or a call cancelled after its packet went out, is detached: its slot frees itself when
+the flow ends. `close()` is the one place a connection ends (`error` says why);
+supervised QoS 1/2 waiters outlive it. Counters (small ints): msgs_in, msgs_out,
+bytes_in, bytes_out (modulo 2^30).
 """
 
 import asyncio
 
 import mqtt5.session as _S
 from mqtt5.events import rc_error
-from ._compat import DONE, Signal, monotonic_ms, sleep_ms
+from ._compat import Signal, monotonic_ms, sleep_ms
 from .errors import MQTTError
 
 _CONNECTED = const(1)
@@ -32,418 +37,351 @@ _LINK_DEAD = const(7)
 _ERROR = const(8)
 _CLOSED = const(0)
 
-_CONNECT_PID = const(-2)
 _COUNT_MASK = const(0x3FFFFFFF)  # byte counters wrap at 2^30 (small ints on 32-bit)
+# _wpid values besides packet ids (1..65535) and 0 (taken, no packet id yet)
 _FREE = const(-1)
-_DETACHED = const(2)  # _wpub: a publish whose slot frees itself (_finish): fast path, cancelled
-_ORPHAN = const(3)  # _wpub: a cancelled SUBSCRIBE/UNSUBSCRIBE's slot, freed by its ack
+_DONE = const(-2)  # the outcome is in, its caller has not left the slot yet
+_CONNECT = const(65536)  # slot 0 while connect() waits for CONNACK
+# _wpub: what kind of caller holds the slot
+_SUPERVISED = const(1)  # a supervised QoS 1/2 publish: outlives a lost link
+_DETACHED = const(2)  # a publish whose slot frees itself (queued by publish(), cancelled)
+_ORPHAN = const(3)  # a cancelled SUBSCRIBE/UNSUBSCRIBE's slot, freed by its ack
 
 
-class Link:
-    """Tasks, waiter slots and dispatch for one Session (see module doc)."""
-
-    def __init__(self, session, max_inflight, on_message):
-        self._s = session
-        self.on_message = on_message
-        self.error = None  # why the last connection ended (None: clean disconnect)
-        self._router = None  # mqtt5.router.Router, made by the first subscribe
-        self._msg = None  # the reusable mqtt5.message.Message, made on the first message
-        self._wmax = max_inflight + 1  # slot 0 is connect()'s; more made on demand
-        self._wpid = [_FREE]  # waiter slots, by packet id
-        self._wres = [None]  # reason code, or list of them
-        self._werr = [None]
-        self._wdone = bytearray(1)
-        self._wev = [None]  # per-slot Signal, made when the slot is first taken
-        # pulsed when a waiter slot resolves or is released, after each writer turn
-        # and when the link closes: its waiters check what they wait for, in a loop
-        self._changed = Signal()
-        self._npub = 0  # QoS 1/2 publishes awaiting their ack
-        self._nwait = 0  # callers waiting for a slot to be freed (_wait_freed)
-        self._wake = Signal()  # wakes the writer
-        self._wgen = 0  # completed writer turns
-        self._writing = False
-        self._ending = False  # our DISCONNECT is queued: read until the server closes
-        self._t = None
-        self._tasks = None
-        self._q = None  # OfflineQueue once supervised (mqtt5.drain)
-        self._drain_t = None  # the transport the drainer runs for
-        self._wpub = bytearray(1)  # 1: a supervised QoS 1/2 publish; 2: _DETACHED
-        self._qev = None  # Signal set when something is queued (supervised)
-        self.msgs_in = self.msgs_out = self.bytes_in = self.bytes_out = 0
-
-    # ---- waiting callers ------------------------------------------------------------
-    def _take(self, pid):
-        # a free waiter slot (index) for packet id `pid`, or -1; slot 0 is connect()'s
-        pids = self._wpid
-        i = 0
-        if pid != _CONNECT_PID:
-            if pids.count(_FREE) > (pids[0] == _FREE):  # one free beside slot 0
-                i = pids.index(_FREE, 1)
-            else:  # all taken: one more, up to max_inflight
-                i = len(pids)
-                if i == self._wmax:
-                    return -1
-                self._wres.append(None)
-                self._werr.append(None)
-                self._wev.append(None)
-                self._wdone.append(0)
-                self._wpub.append(0)
-                pids.append(_FREE)  # last: a MemoryError before leaves no half slot
-        ev = self._wev[i]
-        if ev is None:  # made before the slot is taken: a MemoryError leaves it free
-            ev = self._wev[i] = Signal()
-        else:
-            ev.clear()
-        pids[i] = pid
-        self._wres[i] = self._werr[i] = None
-        self._wdone[i] = self._wpub[i] = 0
-        return i
-
-    def _finish(self, w):
-        # slot w has its outcome: wake its caller (only that one); True: the slot was
-        # freed (_release() pulsed _changed)
-        self._wdone[w] = 1
-        ev = self._wev[w]  # (a taken slot has one: _take)
-        k = self._wpub[w]
-        if k >= _DETACHED:
-            # detached (client _detach(), or cancelled after sending): freed now, the
-            # Signal carries the outcome
-            ev.rc = self._wres[w]
-            ev.err = self._werr[w]
-            self._wev[w] = None
-            if k == _DETACHED:
-                self._npub -= 1
-            self._release(w)
-        ev.set()
-        return k >= _DETACHED
-
-    def _take_free(self, keep):
-        # A slot now (or -1), leaving `keep` free (for a restore's SUBSCRIBE)
-        pids = self._wpid  # free ones, those not made yet too (slot 0: connect()'s)
-        if keep and (self._wmax - len(pids) + pids.count(_FREE)
-                     - (pids[0] == _FREE) <= keep):
+# ---- waiter slots ---------------------------------------------------------------------
+def take(c, keep, kind):
+    # A free waiter slot (its index) of `kind`, leaving `keep` free (a Supervisor keeps
+    # one for restoring subscriptions), or -1; keep -1: slot 0, connect()'s. Slots are
+    # made when every one made so far is busy, up to max_inflight.
+    pids = c._wpid
+    i = 0
+    if keep >= 0:
+        n = pids.count(_FREE)  # (slot 0 is never free: see connect())
+        if n + c._wmax - len(pids) <= keep:  # free ones, and those not made yet
             return -1
-        return self._take(0)  # packet id filled in once the session assigns it
+        if n:
+            i = pids.index(_FREE)
+        else:
+            i = len(pids)
+            c._wev.append(None)
+            c._wpub.append(0)
+            pids.append(_FREE)  # last: a MemoryError before leaves no half slot
+    if c._wev[i] is None:  # made before the slot is taken: a MemoryError leaves it free
+        c._wev[i] = Signal()  # (a slot's Signal is clear when it is free: request())
+    pids[i] = _CONNECT if keep < 0 else 0
+    c._wpub[i] = kind
+    return i
 
-    async def _slot(self, keep):
-        # A waiter slot, waiting for one to be freed if need be
+
+def finish(c, w, rc, err):
+    # Slot w's outcome is in: wake its caller (only that one), and whoever waits for a
+    # slot or send quota. A detached or orphaned slot is freed now: its Signal carries
+    # the outcome and goes back to the slot once awaited (Signal.home, mqtt5._compat).
+    ev = c._wev[w]
+    ev.rc = rc
+    ev.err = err
+    if c._wpub[w] >= _DETACHED:
+        ev.home = c._wev
+        ev.slot = w
+        c._wev[w] = None
+        c._wpid[w] = _FREE
+        c._wpub[w] = 0
+    else:
+        c._wpid[w] = _DONE
+    ev.set()
+    c._changed.pulse()
+
+
+async def request(c, fn, a, b, qos, retain, props, alias):
+    # What a call that cannot be queued at once waits for, in call order: a publish
+    # (fn None: topic a, payload b) that found no slot, send quota or transmit room, or
+    # a supervised one (into the offline queue); a SUBSCRIBE or UNSUBSCRIBE (fn: the
+    # session's method, a its items, b its props, qos -1). While callers wait for a slot
+    # or quota (c._nwait), publish() takes none. Returns a publish's reason code (its
+    # failure raised), a request's (codes or None, error).
+    s = c._s
+    t0 = monotonic_ms()  # supervised, an expiry runs from the call
+    w = -1
+    gone = False  # the offline queue or the session has it
+    try:
         while True:
-            if self._t is None and self._q is None:
-                raise self._not_connected()
-            w = self._take_free(keep)
-            if w >= 0:
-                return w
-            await self._wait_freed()
-
-    async def _wait_freed(self):
-        # Until a slot is freed; meanwhile publish() takes none: waiters go first
-        self._nwait += 1
-        try:
-            await self._changed.wait()
-        finally:
-            self._nwait -= 1
-
-    def _done(self, w):
-        # awaitable: slot w's outcome (its Signal, set once the slot is done)
-        if self._wdone[w]:
-            return DONE
-        return self._wev[w].wait()  # (every taken slot has its Signal: _take)
-
-    def _release(self, w):
-        self._wpid[w] = _FREE
-        self._wpub[w] = 0
-        self._wres[w] = self._werr[w] = None
-        self._changed.pulse()
-
-    async def _request(self, fn, items, props):
-        # SUBSCRIBE / UNSUBSCRIBE: queue, wait for the ack -> (codes or None, error)
-        w = await self._slot(0)
-        try:
-            self._wpid[w] = await self._queue(fn, items, props)
-            await self._done(w)
-            return self._wres[w], self._werr[w]
-        finally:
-            self._leave(w, self._wpid[w] > 0, _ORPHAN)
-
-    def _leave(self, w, gone, kind):
-        # A caller leaves slot w: freed now, unless its packet went out (`gone`) and is
-        # unanswered: then it stays taken until the ack and frees itself (_finish)
-        if gone and not self._wdone[w]:
-            self._wpub[w] = kind
-            return
-        if kind == _DETACHED:
-            self._npub -= 1
-        self._release(w)
-
-    def _not_connected(self):
-        # a new exception each time: MicroPython grows a raised exception's traceback
-        e = self.error
-        return MQTTError("not connected" + (": %s" % e if e else ""))
-
-    async def _queue(self, fn, items, props):
-        # Call a session method that queues a packet; wait for room when the
-        # transmit buffer is full (_S.BufferFull), then wake the writer.
-        while True:
-            if self._t is None:
-                raise self._not_connected()
-            try:
-                r = fn(items, props)
-                break
-            except _S.BufferFull:
-                await self._flush()
-        self._wake.set()
-        return r
-
-    def _write_out(self):
-        # A lone QoS 1/2 publish, written by its caller: an awaited round trip then wakes
-        # two tasks, not three. True if done; not during a writer turn, with a backlog in
-        # the stream, or when the write fails (the writer's turn meets it and says why).
-        # (Not for a QoS 0 burst that fills the buffer: written from the caller, it
-        # halved the QoS 0 rate; the writer's turn, a loop pass later, does not.)
-        t = self._t
-        try:
-            return not (self._writing or t.backlog()) and self._put(t)
-        except Exception:
-            return False
-
-    def _put(self, t):
-        # One write of what the session holds (False: nothing); the stream keeps any rest
-        s = self._s
-        out = s.data_to_send()
-        if out is None:
-            return False
-        n = len(out)
-        t.write(out)
-        self.bytes_out = (self.bytes_out + n) & _COUNT_MASK
-        if s.sent(n, monotonic_ms()):  # the resend backlog queued more
-            self._wake.set()
-        return True
-
-    async def _flush(self):
-        # Wait until a writer turn that started after this call has completed.
-        target = self._wgen + (2 if self._writing else 1)
-        self._wake.set()
-        while self._wgen < target:
-            if self._t is None:
-                raise self._not_connected()
-            await self._changed.wait()
-
-    # ---- tasks ----------------------------------------------------------------------
-    async def _writer(self, t):
-        s = self._s
-        try:
-            while self._t is t:
-                await self._wake.wait()
-                self._wake.clear()
-                self._writing = True
-                if self._put(t) and t.backlog():  # one write per turn
-                    await t.drain()
-                self._pump()  # room in tx (here or by _write_out) may unblock events
-                self._writing = False
-                self._wgen += 1
-                self._changed.pulse()
-        except BaseException as e:  # (a Ctrl-C too: see _reader)
-            try:  # a failed write: a DISCONNECT that arrived first says why (module doc)
-                while self._t is t and isinstance(e, OSError):
-                    n = t.read_now(s.recv_buffer())
-                    if not n:
-                        break
-                    self.bytes_in = (self.bytes_in + n) & _COUNT_MASK
-                    s.received(n, monotonic_ms())
-                    self._pump()  # a DISCONNECT closes the link (_close)
-            except Exception:
-                pass  # the reset, once what had arrived is read: the write's error says it
-            if self._t is t:
-                self._close(e)
-            if not isinstance(e, Exception):
-                raise
-
-    async def _reader(self, t):
-        s = self._s
-        try:
-            while self._t is t:
-                if self._ending:  # (see _pump) read and dropped until the server's end
-                    await t.readable()
-                    if t.read_now(memoryview(bytearray(16))) == 0:
-                        break
-                    continue
-                mv = s.recv_buffer()
-                if not len(mv):  # buffer full of packets blocked on tx room
-                    await self._flush()
-                    self._pump()
-                    continue
-                await t.readable()  # (awaiting it allocates nothing on MicroPython)
-                n = t.read_now(mv)
-                if n is None:  # nothing after all (a TLS record not whole yet)
-                    continue
-                if not n:
-                    if self._ending:
-                        break
-                    raise OSError(104, "closed by the server")  # ECONNRESET
-                self.bytes_in = (self.bytes_in + n) & _COUNT_MASK
-                s.received(n, monotonic_ms())
-                self._pump()
-                if s.pending_bytes:  # acks (or a DISCONNECT) to send: a writer turn
-                    self._wake.set()
-        except BaseException as e:  # the link ends with its reader (a Ctrl-C too: the
-            if self._t is t:  # task it lands in is dead; the link closes, the Will goes)
-                self._close(None if self._ending and isinstance(e, Exception) else e)
-            if not isinstance(e, Exception):
-                raise
-        if self._t is t:  # the server closed after our DISCONNECT
-            self._close(None)
-
-    async def _after(self, t, ms, w):
-        # The timer the waits below use instead of asyncio.wait_for (which would load
-        # asyncio.funcs): after `ms`, while connection `t` lasts, waiter slot `w` (>= 0:
-        # connect()'s, unless done) ends with asyncio.TimeoutError, and _changed pulses
-        await sleep_ms(ms)
-        if self._t is t:
-            if w >= 0 and not self._wdone[w]:
-                self._werr[w] = asyncio.TimeoutError()
-                self._finish(w)
-            self._changed.pulse()
-
-    async def _ended_within(self, ms):
-        # True once the connection has ended, False after `ms` (disconnect()'s wait for
-        # the server's close, the Supervisor's hourly wake: mqtt5.offline)
-        t = self._t
-        if t is None:
-            return True
-        timer = asyncio.create_task(self._after(t, ms, -1))
-        try:
-            while self._t is t and not timer.done():
-                await self._changed.wait()
-        finally:
-            timer.cancel()
-        return self._t is not t
-
-    async def _ticker(self, t):
-        s = self._s
-        while self._t is t and not s.is_connected:  # keep-alive starts at CONNACK
-            await self._changed.wait()  # pulsed by CONNACK and by _close()
-        try:
-            while self._t is t:
-                wait = s.tick(monotonic_ms())
-                self._pump()
-                self._wake.set()
-                await sleep_ms(10 if wait < 10 else 60000 if wait > 60000 else wait)
-        except BaseException as e:  # no keep-alive, no dead-link check: the link ends
-            if self._t is t:
-                self._close(e)
-            if not isinstance(e, Exception):
-                raise
-
-    def _close(self, err):
-        # End the connection: wake every waiter with `err`, stop the other tasks.
-        t = self._t
-        if t is None:
-            return
-        self._t = None
-        if isinstance(err, Exception):
-            # kept as the link's error (or connect()'s) without the frames it passed
-            # through: on CPython they hold the stream, whose closed-future holds this
-            # error, a cycle whose collection can report it "never retrieved"
-            err.__traceback__ = None
-        cause = err
-        if isinstance(err, MemoryError):  # what follows allocates a little
-            import gc
-            gc.collect()
-        if err is not None and not isinstance(err, MQTTError):
-            try:  # (a full heap says so: the Supervisor counts it apart, "heap")
-                err = MQTTError("connection lost: %s%s" % (
-                    "heap full: " if isinstance(err, MemoryError) else "", str(err) or repr(err)))
-            except MemoryError:  # the link must close all the same
-                pass
-        self.error = err
-        s = self._s
-        if s.state != _CLOSED:
-            s.connection_lost(monotonic_ms())
-        else:  # a DISCONNECT the session queued (protocol error): best effort
-            out = s.data_to_send()
-            if out is not None:
+            q = c._q if qos > 0 else None  # (supervised QoS 0: mqtt5.drain)
+            if c._t is None and q is None:  # a new exception: a raised one grows its traceback
+                raise MQTTError("not connected" + (": %s" % c.error if c.error else ""))
+            if w < 0 and qos:
+                w = take(c, 1 if q is not None else 0, 0)
+            if w < 0 and qos or q is None and qos > 0 and not s.send_quota:
+                c._nwait += 1  # a slot, or the server's Receive Maximum [MQTT-3.3.4-7]
                 try:
-                    t.write(out)
-                except Exception:
-                    pass
-        pids = self._wpid
-        keep = self._q is not None
-        for i in range(len(pids)):
-            if keep and 0 < self._wpub[i] < _ORPHAN:
-                continue  # supervised publish: resolves after the reconnect
-            if pids[i] != _FREE and not self._wdone[i]:  # (connect(): OSError as it is)
-                self._werr[i] = (cause if pids[i] == _CONNECT_PID and isinstance(cause, OSError)
-                                 else err or MQTTError("disconnected"))
-                self._finish(i)
-        self._changed.pulse()
+                    await c._changed.wait()
+                finally:
+                    c._nwait -= 1
+                continue
+            if q is not None:  # supervised: the drainer publishes it, across reconnects
+                c._wpub[w] = _SUPERVISED
+                q.put(a, b, qos, retain, props, t0, w, alias)
+                gone = True
+                c._qev.set()
+                break
+            try:
+                pid = s.publish(a, b, qos, retain, props, alias) if fn is None else fn(a, b)
+            except _S.BufferFull:
+                await flush(c)
+                continue
+            c._wake.set()  # the writer's next turn sends it, batched
+            if w < 0:  # QoS 0
+                return None
+            c._wpid[w] = pid
+            gone = True
+            break
+        ev = c._wev[w]
+        if fn is None:
+            return await ev.wait()  # the reason code, or its error raised
         try:
-            me = asyncio.current_task()
-        except RuntimeError:  # abort() outside a running loop
-            me = None
-        for task in self._tasks or ():
-            if task is not me:
-                task.cancel()
-        self._tasks = None
-        t.close()
+            await ev.wait()
+        except MQTTError:
+            pass
+        return ev.rc, ev.err
+    finally:
+        if w >= 0:
+            if gone and c._wpid[w] != _DONE:  # cancelled once gone: frees itself at the ack
+                c._wpub[w] = _DETACHED if fn is None else _ORPHAN
+            else:  # freed, its Signal clear for the next caller
+                ev = c._wev[w]
+                ev.clear()
+                ev.rc = ev.err = None
+                c._wpid[w] = _FREE
+                c._wpub[w] = 0
+                c._changed.pulse()
 
-    # ---- events ---------------------------------------------------------------------
-    def _pump(self):
-        s = self._s
-        ev = s.next_event()
-        while ev is not None:
-            k = ev.kind
-            if k == _MESSAGE:
-                self.msgs_in += 1
-                m = self._msg
-                if m is None:  # loaded and made by the first message
-                    from .message import Message
 
-                    m = self._msg = Message()
-                m._deliver(self, ev.packet)
-            elif k == _PUBLISH_DONE and self._q is not None and ev.error is not None:
+async def flush(c):
+    # Until a writer turn that started after this call has completed, or the link ends.
+    target = c._wgen + (2 if c._writing else 1)
+    c._wake.set()
+    while c._wgen < target and c._t is not None:
+        await c._changed.wait()
+
+
+def put(c, t):
+    # One write of what the session holds (False: nothing); the stream keeps any rest
+    s = c._s
+    out = s.data_to_send()
+    if out is None:
+        return False
+    n = len(out)
+    t.write(out)
+    c.bytes_out = (c.bytes_out + n) & _COUNT_MASK
+    if s.sent(n, monotonic_ms()):  # the resend backlog queued more
+        c._wake.set()
+    return True
+
+
+# ---- tasks ------------------------------------------------------------------------------
+async def writer(c, t):
+    s = c._s
+    try:
+        while c._t is t:
+            await c._wake.wait()
+            c._wake.clear()
+            c._writing = True
+            if put(c, t) and t.backlog():  # one write per turn
+                await t.drain()
+            pump(c)  # room in tx (here or by publish()) may unblock events
+            c._writing = False
+            c._wgen += 1
+            c._changed.pulse()
+    except BaseException as e:  # (a Ctrl-C too: see reader())
+        try:  # a failed write: a DISCONNECT that arrived first says why (module doc)
+            while c._t is t and isinstance(e, OSError):
+                n = t.read_now(s.recv_buffer())
+                if not n:
+                    break
+                c.bytes_in = (c.bytes_in + n) & _COUNT_MASK
+                s.received(n, monotonic_ms())
+                pump(c)  # a DISCONNECT closes the link (close())
+        except Exception:
+            pass  # the reset, once what had arrived is read: the write's error says it
+        if c._t is t:
+            close(c, e)
+        if not isinstance(e, Exception):
+            raise
+
+
+async def reader(c, t):
+    s = c._s
+    try:
+        while c._t is t:
+            if c._ending:  # (see pump()) read and dropped until the server's end
+                await t.readable()
+                if t.read_now(memoryview(bytearray(16))) == 0:
+                    break
+                continue
+            mv = s.recv_buffer()
+            if not len(mv):  # buffer full of packets blocked on tx room
+                await flush(c)
+                pump(c)
+                continue
+            await t.readable()  # (awaiting it allocates nothing on MicroPython)
+            n = t.read_now(mv)
+            if n is None:  # nothing after all (a TLS record not whole yet)
+                continue
+            if not n:
+                if c._ending:
+                    break
+                raise OSError(104, "closed by the server")  # ECONNRESET
+            c.bytes_in = (c.bytes_in + n) & _COUNT_MASK
+            s.received(n, monotonic_ms())
+            pump(c)
+            if s.pending_bytes:  # acks (or a DISCONNECT) to send: a writer turn
+                c._wake.set()
+    except BaseException as e:  # the link ends with its reader (a Ctrl-C too: the
+        if c._t is t:  # task it lands in is dead; the link closes, the Will goes)
+            close(c, None if c._ending and isinstance(e, Exception) else e)
+        if not isinstance(e, Exception):
+            raise
+    if c._t is t:  # the server closed after our DISCONNECT
+        close(c, None)
+
+
+async def ticker(c, t):
+    s = c._s
+    while c._t is t and not s.is_connected:  # keep-alive starts at CONNACK
+        await c._changed.wait()  # pulsed by CONNACK and by close()
+    try:
+        while c._t is t:
+            wait = s.tick(monotonic_ms())
+            pump(c)
+            c._wake.set()
+            await sleep_ms(10 if wait < 10 else 60000 if wait > 60000 else wait)
+    except BaseException as e:  # no keep-alive, no dead-link check: the link ends
+        if c._t is t:
+            close(c, e)
+        if not isinstance(e, Exception):
+            raise
+
+
+async def after(c, t, ms):
+    # The timer the waits below use instead of asyncio.wait_for (which would load
+    # asyncio.funcs): after `ms`, while connection `t` lasts, connect()'s wait (if it
+    # still waits) ends with asyncio.TimeoutError, and _changed pulses
+    await sleep_ms(ms)
+    if c._t is t:
+        if c._wpid[0] == _CONNECT:
+            finish(c, 0, None, asyncio.TimeoutError())
+        c._changed.pulse()
+
+
+async def ended_within(c, ms):
+    # True once the connection has ended, False after `ms` (disconnect()'s wait for
+    # the server's close, the Supervisor's hourly wake: mqtt5.offline)
+    t = c._t
+    if t is None:
+        return True
+    timer = asyncio.create_task(after(c, t, ms))
+    try:
+        while c._t is t and not timer.done():
+            await c._changed.wait()
+    finally:
+        timer.cancel()
+    return c._t is not t
+
+
+def close(c, err):
+    # End the connection: wake every waiter with `err`, stop the other tasks.
+    t = c._t
+    if t is None:
+        return
+    c._t = None
+    if isinstance(err, Exception):
+        # kept as the link's error (or connect()'s) without the frames it passed
+        # through: on CPython they hold the stream, whose closed-future holds this
+        # error, a cycle whose collection can report it "never retrieved"
+        err.__traceback__ = None
+    cause = err
+    if isinstance(err, MemoryError):  # what follows allocates a little
+        import gc
+        gc.collect()
+    if err is not None and not isinstance(err, MQTTError):
+        try:  # (a full heap says so: the Supervisor counts it apart, "heap")
+            err = MQTTError("connection lost: %s%s" % (
+                "heap full: " if isinstance(err, MemoryError) else "", str(err) or repr(err)))
+        except MemoryError:  # the link must close all the same
+            pass
+    c.error = err
+    s = c._s
+    if s.state != _CLOSED:
+        s.connection_lost(monotonic_ms())
+    else:  # a DISCONNECT the session queued (protocol error): best effort
+        out = s.data_to_send()
+        if out is not None:
+            try:
+                t.write(out)
+            except Exception:
+                pass
+    pids = c._wpid
+    keep = c._q is not None
+    for i in range(len(pids)):
+        p = pids[i]  # waiting (a supervised publish resolves after the reconnect)
+        if p >= 0 and not (keep and 0 < c._wpub[i] < _ORPHAN):
+            finish(c, i, None, cause if p == _CONNECT and isinstance(cause, OSError)
+                   else err or MQTTError("disconnected"))  # (connect(): OSError as it is)
+    c._changed.pulse()
+    try:
+        me = asyncio.current_task()
+    except RuntimeError:  # abort() outside a running loop
+        me = None
+    for task in c._tasks or ():
+        if task is not me:
+            task.cancel()
+    c._tasks = None
+    t.close()
+
+
+# ---- events -----------------------------------------------------------------------------
+def pump(c):
+    s = c._s
+    ev = s.next_event()
+    while ev is not None:
+        k = ev.kind
+        if k == _MESSAGE:
+            c.msgs_in += 1
+            m = c._msg
+            if m is None:  # loaded and made by the first message
+                from .message import Message
+
+                m = c._msg = Message()
+            m._deliver(c, ev.packet)
+        elif k <= _UNSUBSCRIBED or k == _ERROR:  # an ack, CONNACK, or a fatal error
+            pid = ev.packet_id
+            if k == _CONNECTED or k == _ERROR:
+                pid = _CONNECT
+                if k == _CONNECTED and c._q is not None:
+                    c._q.mark_front()
+            elif k == _PUBLISH_DONE and c._q is not None and ev.error is not None:
                 import mqtt5.drain as d
-                d.publish_failed(self, ev)  # requeued if the session was lost
-            elif k == _PUBLISH_DONE or k == _SUBSCRIBED or k == _UNSUBSCRIBED:
-                self._resolve(ev.packet_id, ev)
-            elif k == _CONNECTED:
-                if self._q is not None:
-                    self._q.mark_front()
-                self._resolve(_CONNECT_PID, ev)
-            elif k == _ERROR:
-                self._resolve(_CONNECT_PID, ev)
-                self._wake.set()  # the session may have queued a DISCONNECT
-                self._close(ev.error)
+                if d.requeued(c, ev):  # the session was lost: queued again, its caller
+                    pid = None  # waits on
+            pids = c._wpid
+            if pid in pids:
+                r = ev.reason_codes  # SUBACK/UNSUBACK: may be a view into the rx buffer
+                finish(c, pids.index(pid), ev.reason_code if r is None else list(r), ev.error)
+            else:
+                c._changed.pulse()  # also without a waiter: an ack frees send quota
+            if k == _ERROR:
+                c._wake.set()  # the session may have queued a DISCONNECT
+                close(c, ev.error)
                 return
-            elif k == _DISCONNECTED:
-                if ev.by_server:
-                    self._close(rc_error("disconnected by server: DISCONNECT", ev.reason_code))
-                else:  # ours [MQTT-3.14.4-2]: closed once the server closes (reader)
-                    # or Client.disconnect() stops waiting; closing while acks arrive
-                    # resets the link, and the server drops our last publishes too
-                    self._ending = True
-                    self._wake.set()
-                return
-            elif k == _LINK_DEAD:
-                self._close(ev.error)  # keep alive's or the ack timeout's (keepalive.py)
-                return
-            ev = s.next_event()
-
-    def _resolve(self, pid, ev):
-        pids = self._wpid
-        if pid in pids:
-            i = pids.index(pid)
-            c = ev.reason_codes  # SUBACK/UNSUBACK: may be a view into the rx buffer
-            self._wres[i] = ev.reason_code if c is None else list(c)
-            self._werr[i] = ev.error
-            if self._finish(i):  # (freed: _changed pulsed)
-                return
-        self._changed.pulse()  # also without a waiter: an ack frees send quota
-
-    def _routes(self):
-        # the Router, loaded and made on first use (a publish-only node never does)
-        r = self._router
-        if r is None:
-            from .router import Router
-
-            r = self._router = Router()
-        return r
+        elif k == _DISCONNECTED:
+            if ev.by_server:
+                close(c, rc_error("disconnected by server: DISCONNECT", ev.reason_code))
+            else:  # ours [MQTT-3.14.4-2]: closed once the server closes (reader)
+                # or Client.disconnect() stops waiting; closing while acks arrive
+                # resets the link, and the server drops our last publishes too
+                c._ending = True
+                c._wake.set()
+            return
+        elif k == _LINK_DEAD:
+            close(c, ev.error)  # keep alive's or the ack timeout's (keepalive.py)
+            return
+        ev = s.next_event()

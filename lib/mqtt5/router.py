@@ -115,6 +115,15 @@ def _has(sids, v):
     return False
 
 
+def routes(c):
+    """The Router of client `c` (`c._router`), made on first use: a publish-only node
+    never loads this module."""
+    r = c._router
+    if r is None:
+        r = c._router = Router()
+    return r
+
+
 class Router:
     """Ordered topic-filter -> handler routes.
 

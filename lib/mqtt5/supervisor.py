@@ -209,7 +209,7 @@ class Supervisor:
         """Client.subscribe (same arguments), remembered and restored after a
         reconnect without a session.  When down it is only remembered (returns
         None) and sent on the next connect."""
-        from .router import check_subscribe
+        from .router import check_subscribe, routes
 
         check_subscribe(filt, **kwargs)  # a bad one raises now, never at a reconnect
         self._gone = [f for f in self._gone if f != filt]
@@ -228,7 +228,7 @@ class Supervisor:
         h = kwargs.get("handler")
         if h is not None:  # handlers route from the first message
             for f in [filt] if isinstance(filt, str) else filt:
-                self.client._routes().add(f, h, 0)
+                routes(self.client).add(f, h, 0)
         return None
 
     async def unsubscribe(self, filt):
@@ -242,8 +242,10 @@ class Supervisor:
             except MQTTError:
                 if c.is_connected:
                     raise  # not a lost link
+        from .router import routes
+
         for f in [filt] if isinstance(filt, str) else filt:
-            c._routes().remove(f)
+            routes(c).remove(f)
         self._gone.append(filt)
         return None
 
