@@ -1,4 +1,4 @@
-# Link._ended_within(ms): disconnect()'s wait for the server's close and the
+# Client._ended_within(ms) (mqtt5.link.ended_within): disconnect()'s wait for the server's close and the
 # Supervisor's hourly wake while a link is up, with no asyncio.wait_for: False after
 # ms on a live link, True as soon as the link ends.
 # argv: port tag

@@ -79,7 +79,7 @@ class FakeSession:
 
 
 class FakeRouter:
-    def add(self, f, h):
+    def add(self, f, h, sid):
         pass
 
     def remove(self, f):
@@ -93,14 +93,11 @@ class FakeClient:
         self.subs = []
         self.session = FakeSession()
         self._wmax = 4  # waiter slots (sizes the offline queue's spare room)
-        self._router = FakeRouter()
+        self._router = FakeRouter()  # (mqtt5.router.routes() returns it)
         self.is_connected = False
         self.msgs_in = self.msgs_out = self.bytes_in = self.bytes_out = 0
         self._end = None
-        self._q = None  # the offline queue while supervised (as mqtt5.link)
-
-    def _routes(self):
-        return self._router
+        self._q = None  # the offline queue while supervised (as mqtt5.client)
 
     async def connect(self, url, clean_start=None):
         self.calls.append([url, clean_start, self.sup._attempt])

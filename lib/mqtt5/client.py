@@ -9,6 +9,7 @@ Payloads reach handlers zero-copy: see mqtt5.message.
 
 import mqtt5.session as _S  # first: its imports nest deep, and link's would nest one more
 import mqtt5.link as _L
+from .link import put, take  # (the fast path's: a global each, not a module's attribute)
 from ._compat import DONE, Signal, monotonic_ms
 from .errors import MQTTError
 from .wire import payload_bytes, validate_topic
@@ -93,8 +94,8 @@ class Client:
         self._qev = None  # Signal set when something is queued (supervised)
         self.msgs_in = self.msgs_out = self.bytes_in = self.bytes_out = 0
 
-    _close = _L.close  # (the Supervisor's, mqtt5.drain's)
-    _ended_within = _L.ended_within  # (mqtt5.offline's)
+    _close = _L.close  # (what the Supervisor calls)
+    _ended_within = _L.ended_within  # (what mqtt5.offline calls)
 
     # ---- public API ---------------------------------------------------------------
     @property
@@ -205,28 +206,25 @@ class Client:
                               message_expiry_interval, response_topic, correlation_data,
                               user_properties)
             check_text(payload, props)
-        if self._q is not None:
+        if self._q is not None:  # supervised
             import mqtt5.drain as d
-            if not qos:
-                if d.q0_now(self, topic, payload, retain, props, topic_alias):
-                    return DONE
-                return d.publish_q0(self, topic, payload, retain, props, topic_alias)
-            if not self._nwait:
-                w = _L.take(self, 1, _DETACHED)
-                if w >= 0:  # into the offline queue now: only the slot's Signal
-                    return d.q12_now(self, w, topic, payload, qos, retain, props,
-                                     topic_alias)
-        elif self._t is not None:
+            return d.publish(self, topic, payload, qos, retain, props, topic_alias)
+        t = self._t
+        if t is not None:
             # Fast paths (room, a slot and send quota free, nobody waiting): QoS 0 needs
             # no coroutine, QoS 1/2 only the slot's Signal.
             s = self._s
             w = -1  # QoS 1/2: a waiter slot, if the send quota and a slot are free
-            n = s.send_quota  # [MQTT-3.3.4-7]
-            if qos and n and not self._nwait:
-                w = _L.take(self, 0, _DETACHED)  # (its Signal is what the caller awaits)
+            idle = False
+            if qos:
+                n = s.send_quota  # [MQTT-3.3.4-7]
+                if n and not self._nwait:
+                    w = take(self, 0, _DETACHED)  # (its Signal is what the caller awaits)
+                    # alone: nothing queued or in flight to batch it with, no writer turn
+                    # under way
+                    idle = (not s.pending_bytes and n == s.receive_maximum_out
+                            and not self._writing and not t.backlog())
             if not qos or w >= 0:
-                # alone: nothing queued or in flight to batch it with
-                idle = w >= 0 and not s.pending_bytes and n == s.receive_maximum_out
                 try:
                     pid = s.publish(topic, payload, qos, retain, props, topic_alias)
                 except BaseException as e:
@@ -235,19 +233,18 @@ class Client:
                         self._wpub[w] = 0
                     if not isinstance(e, _S.BufferFull):
                         raise
-                    pid = -1  # wait for room in the coroutine
-                if pid >= 0:
+                    if not qos:  # a burst filled the buffer
+                        return _L.publish0(self, topic, payload, retain, props, topic_alias)
+                else:  # (BufferFull: the coroutine waits for room)
                     if w < 0:
                         self._wake.set()  # the writer's next turn sends it, batched
                         return DONE
                     self._wpid[w] = pid
-                    # Alone (nothing else queued or in flight, no writer turn under way):
-                    # written now, so an awaited round trip wakes two tasks, not three.
-                    # Else, or when the write fails, the writer's next turn (which then
-                    # meets the error and says why).
-                    t = self._t
+                    # Alone: written now, so an awaited round trip wakes two tasks, not
+                    # three. Else, or when the write fails, the writer's next turn (which
+                    # then meets the error and says why).
                     try:
-                        idle = idle and not self._writing and not t.backlog() and _L.put(self, t)
+                        idle = idle and put(self, t)
                     except Exception:
                         idle = False
                     if not idle:
@@ -255,9 +252,8 @@ class Client:
                     return self._wev[w].wait()
         return _L.request(self, None, topic, payload, qos, retain, props, topic_alias)
 
-    async def subscribe(self, filt, qos=0, handler=None, no_local=False,
-                        retain_as_published=False, retain_handling=0,
-                        subscription_identifier=None, user_properties=None):
+    def subscribe(self, filt, qos=0, handler=None, no_local=False, retain_as_published=False,
+                  retain_handling=0, subscription_identifier=None, user_properties=None):
         """Subscribe and wait for SUBACK; returns the granted QoS / reason code.
 
         `filt` is a topic filter (+ and # wildcards) or a list of them (then a
@@ -271,59 +267,17 @@ class Client:
         is assigned (unless given) and messages are dispatched by it without
         re-matching their topic (spec 3.8.2.1.2, [MQTT-3.3.4-3]).
         """
-        many = not isinstance(filt, str)
-        filters = list(filt) if many else [filt]
-        from .router import check_subscribe, routes
+        from .router import subscribe  # (loaded by the first one)
 
-        check_subscribe(filters, qos, no_local=no_local, retain_handling=retain_handling)
-        opts = (qos | (0x04 if no_local else 0) | (0x08 if retain_as_published else 0)
-                | (retain_handling << 4))
-        if (subscription_identifier is None and handler is not None
-                and getattr(self._s, "sub_id_available", False)):
-            subscription_identifier = routes(self).new_sid(None if many else filt)
-        props = None
-        if subscription_identifier is not None or user_properties:
-            props = {}
-            if subscription_identifier is not None:
-                props[0x0B] = subscription_identifier
-            if user_properties:
-                props[0x26] = list(user_properties)
-        if handler is not None:
-            for f in filters:
-                routes(self).add(f, handler, subscription_identifier or 0)
-        try:
-            codes, err = await _L.request(self, self._s.subscribe,
-                                          [(f, opts) for f in filters], props, -1, 0, 0, 0)
-            if codes is None:  # no SUBACK: the link went down
-                raise err
-        except BaseException:  # not subscribed: no route is left behind
-            if handler is not None:
-                for f in filters:
-                    routes(self).remove(f)
-            raise
-        for i in range(len(filters)):
-            if codes[i] >= 0x80:
-                routes(self).remove(filters[i])
-        if many:
-            return codes
-        if err is not None:
-            raise err
-        return codes[0]
+        return subscribe(self, filt, qos, handler, no_local, retain_as_published,
+                         retain_handling, subscription_identifier, user_properties)
 
-    async def unsubscribe(self, filt, user_properties=None):
+    def unsubscribe(self, filt, user_properties=None):
         """Unsubscribe and wait for UNSUBACK; returns the reason code (a list for a
         list of filters). The filters' handlers are removed."""
-        many = not isinstance(filt, str)
-        filters = list(filt) if many else [filt]
-        props = {0x26: list(user_properties)} if user_properties else None
-        codes, err = await _L.request(self, self._s.unsubscribe, filters, props, -1, 0, 0, 0)
-        if codes is None:
-            raise err
-        from .router import routes
+        from .router import unsubscribe
 
-        for f in filters:
-            routes(self).remove(f)
-        return codes if many else codes[0]
+        return unsubscribe(self, filt, user_properties)
 
     async def disconnect(self, reason_code=0, session_expiry=None, reason_string=None):
         """Send DISCONNECT (0: normal, 4: disconnect with Will Message) and close

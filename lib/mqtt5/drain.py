@@ -1,12 +1,13 @@
-"""The supervised side of the Link: what changes once a Supervisor owns the client.
+"""The supervised side of the client: what changes once a Supervisor owns it.
 Loaded with mqtt5.supervisor, so a plain client never carries it; the
-functions take the Link (a mqtt5.client.Client) as their first argument.
+functions take the client (a mqtt5.client.Client, with mqtt5.link's waiter slots)
+as their first argument.
 
 - QoS 1/2 publish waiters survive link loss (link.py `close()` skips them):
   with Session Present 1 the session resends their PUBLISH (DUP) / PUBREL in
   order [MQTT-4.4.0-1] and they resolve on its PUBLISH_DONE for the same ids.
 - Session Present 0: the session's SessionLost PUBLISH_DONE hands the message
-  back (`_requeue`): it goes to the front of the offline queue, in order, and
+  back (`requeued()`): it goes to the front of the offline queue, in order, and
   out again as a NEW message (new packet id).
 - The drainer task (one per connection, started by the supervisor after the
   subscriptions are restored) hands queued publishes to the session, oldest
@@ -17,9 +18,10 @@ import asyncio
 
 import mqtt5.link as _L
 import mqtt5.session as _S
-from ._compat import Signal, monotonic_ms
+from ._compat import DONE, Signal, monotonic_ms
 from .errors import MQTTError
 
+_DETACHED = const(2)  # a waiter slot that frees itself (mqtt5.link)
 _F_PID = const(0)  # slots of the session's in-flight table (outbound.py)
 _F_QUEUED = const(7)
 _F_SIZE = const(10)
@@ -94,39 +96,39 @@ async def _room(c):
         await _L.flush(c)
 
 
-def q0_now(c, topic, payload, retain, props, alias):
-    # Supervised QoS 0 without a coroutine: straight out when the link is up and
-    # nothing waits in the offline queue, else a copy into the queue.  False when
-    # the transmit buffer is full (then publish_q0() waits for room).
+def publish(c, topic, payload, qos, retain, props, alias):
+    # Client.publish() supervised.  QoS 1/2 with a free slot: into the offline queue
+    # now, with the slot detached (no packet id until the drainer publishes it): the
+    # caller awaits its Signal, and a refusal (queue full under REFUSE, a message over
+    # max_bytes) is the awaitable's error, as it is from the coroutine.  QoS 0: straight
+    # out when the link is up and nothing waits in the offline queue, else a copy into
+    # the queue.  Else (no slot, a full transmit buffer) a coroutine.
     q = c._q
+    if qos:
+        w = -1 if c._nwait else _L.take(c, 1, _DETACHED)  # (callers waiting go first)
+        if w < 0:
+            return _L.request(c, None, topic, payload, qos, retain, props, alias)
+        aw = c._wev[w].wait()
+        try:
+            q.put(topic, payload, qos, retain, props, monotonic_ms(), w, alias)
+            c._qev.set()
+        except Exception as e:  # refused; or a MemoryError: the slot must not leak
+            _L.finish(c, w, None, e)
+        return aw
     if c._drain_t is c._t and c._t is not None and not q.n:
         try:
             c._s.publish(topic, payload, 0, retain, props, alias)
             c.msgs_out += 1
             c._wake.set()  # the writer's next turn sends it, batched
-            return True
+            return DONE
         except _S.BufferFull:
-            return False
+            return publish_q0(c, topic, payload, retain, props, alias)
         except MQTTError:
             if c._t is not None:
                 raise  # not a lost link: the message itself is refused
     q.put(topic, bytes(payload), 0, retain, props, monotonic_ms(), -1, alias)
     c._qev.set()
-    return True
-
-
-def q12_now(c, w, topic, payload, qos, retain, props, alias):
-    # Supervised QoS 1/2 without a coroutine: into the offline queue now, with the
-    # detached waiter slot w (no packet id until the drainer publishes it): the
-    # caller awaits its Signal.  A refusal (queue full under REFUSE, a message over
-    # max_bytes) is the awaitable's error, as it is from the coroutine.
-    aw = c._wev[w].wait()
-    try:
-        c._q.put(topic, payload, qos, retain, props, monotonic_ms(), w, alias)
-        c._qev.set()
-    except Exception as e:  # refused; or a MemoryError: the slot must not leak
-        _L.finish(c, w, None, e)
-    return aw
+    return DONE
 
 
 async def publish_q0(c, topic, payload, retain, props, alias):

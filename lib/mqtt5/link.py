@@ -15,15 +15,17 @@ session gives one, _DONE once the outcome is in and its caller has not taken it 
 _FREE), `_wpub` (the slot's kind) and `_wev` (its Signal, which carries the outcome as
 `rc` and `err`: an ack wakes only its caller). A publish that publish() queued itself,
 or a call cancelled after its packet went out, is detached: its slot frees itself when
-the flow ends. `close()` is the one place a connection ends (`error` says why);
-supervised QoS 1/2 waiters outlive it. Counters (small ints): msgs_in, msgs_out,
-bytes_in, bytes_out (modulo 2^30).
+the flow ends. A call that cannot be queued at once waits in `request()`, in call
+order (a QoS 0 publish that met a full transmit buffer in `publish0()`). `close()` is
+the one place a connection ends (`error` says why); supervised QoS 1/2 waiters outlive
+it. One timer, `after()`, serves connect()'s deadline, disconnect()'s wait and the
+Supervisor's hourly wake, so none needs asyncio.wait_for (asyncio.funcs). Counters
+(small ints): msgs_in, msgs_out, bytes_in, bytes_out (modulo 2^30).
 """
 
 import asyncio
 
 import mqtt5.session as _S
-from mqtt5.events import rc_error
 from ._compat import Signal, monotonic_ms, sleep_ms
 from .errors import MQTTError
 
@@ -93,12 +95,12 @@ def finish(c, w, rc, err):
 
 
 async def request(c, fn, a, b, qos, retain, props, alias):
-    # What a call that cannot be queued at once waits for, in call order: a publish
-    # (fn None: topic a, payload b) that found no slot, send quota or transmit room, or
-    # a supervised one (into the offline queue); a SUBSCRIBE or UNSUBSCRIBE (fn: the
-    # session's method, a its items, b its props, qos -1). While callers wait for a slot
-    # or quota (c._nwait), publish() takes none. Returns a publish's reason code (its
-    # failure raised), a request's (codes or None, error).
+    # What a call that cannot be queued at once waits for, in call order: a QoS 1/2
+    # publish (fn None: topic a, payload b) that found no slot, send quota or transmit
+    # room, or a supervised one (into the offline queue); a SUBSCRIBE or UNSUBSCRIBE
+    # (fn: the session's method, a its items, b its props, qos -1). While callers wait
+    # for a slot or quota (c._nwait), publish() takes none. Returns the outcome: a
+    # publish's reason code, a request's codes; a failure raised.
     s = c._s
     t0 = monotonic_ms()  # supervised, an expiry runs from the call
     w = -1
@@ -108,9 +110,9 @@ async def request(c, fn, a, b, qos, retain, props, alias):
             q = c._q if qos > 0 else None  # (supervised QoS 0: mqtt5.drain)
             if c._t is None and q is None:  # a new exception: a raised one grows its traceback
                 raise MQTTError("not connected" + (": %s" % c.error if c.error else ""))
-            if w < 0 and qos:
+            if w < 0:
                 w = take(c, 1 if q is not None else 0, 0)
-            if w < 0 and qos or q is None and qos > 0 and not s.send_quota:
+            if w < 0 or q is None and qos > 0 and not s.send_quota:
                 c._nwait += 1  # a slot, or the server's Receive Maximum [MQTT-3.3.4-7]
                 try:
                     await c._changed.wait()
@@ -129,21 +131,12 @@ async def request(c, fn, a, b, qos, retain, props, alias):
                 await flush(c)
                 continue
             c._wake.set()  # the writer's next turn sends it, batched
-            if w < 0:  # QoS 0
-                return None
             c._wpid[w] = pid
             gone = True
             break
-        ev = c._wev[w]
-        if fn is None:
-            return await ev.wait()  # the reason code, or its error raised
-        try:
-            await ev.wait()
-        except MQTTError:
-            pass
-        return ev.rc, ev.err
+        return await c._wev[w].wait()
     finally:
-        if w >= 0:
+        if w >= 0:  # (taken)
             if gone and c._wpid[w] != _DONE:  # cancelled once gone: frees itself at the ack
                 c._wpub[w] = _DETACHED if fn is None else _ORPHAN
             else:  # freed, its Signal clear for the next caller
@@ -153,6 +146,20 @@ async def request(c, fn, a, b, qos, retain, props, alias):
                 c._wpid[w] = _FREE
                 c._wpub[w] = 0
                 c._changed.pulse()
+
+
+async def publish0(c, topic, payload, retain, props, alias):
+    # A QoS 0 publish that found the transmit buffer full: queued after a writer turn
+    # (a frame smaller than request()'s: a burst makes one each time the buffer fills)
+    while True:
+        await flush(c)
+        if c._t is None:
+            raise MQTTError("not connected" + (": %s" % c.error if c.error else ""))
+        try:
+            c._s.publish(topic, payload, 0, retain, props, alias)
+            return c._wake.set()
+        except _S.BufferFull:
+            pass
 
 
 async def flush(c):
@@ -212,24 +219,22 @@ async def reader(c, t):
     s = c._s
     try:
         while c._t is t:
-            if c._ending:  # (see pump()) read and dropped until the server's end
-                await t.readable()
-                if t.read_now(memoryview(bytearray(16))) == 0:
-                    break
-                continue
-            mv = s.recv_buffer()
+            # after our DISCONNECT (see pump()): read and dropped until the server's end
+            mv = memoryview(bytearray(16)) if c._ending else s.recv_buffer()
             if not len(mv):  # buffer full of packets blocked on tx room
                 await flush(c)
                 pump(c)
                 continue
             await t.readable()  # (awaiting it allocates nothing on MicroPython)
             n = t.read_now(mv)
-            if n is None:  # nothing after all (a TLS record not whole yet)
-                continue
             if not n:
+                if n is None:  # nothing after all (a TLS record not whole yet)
+                    continue
                 if c._ending:
                     break
                 raise OSError(104, "closed by the server")  # ECONNRESET
+            if c._ending:
+                continue
             c.bytes_in = (c.bytes_in + n) & _COUNT_MASK
             s.received(n, monotonic_ms())
             pump(c)
@@ -353,33 +358,34 @@ def pump(c):
                 m = c._msg = Message()
             m._deliver(c, ev.packet)
         elif k <= _UNSUBSCRIBED or k == _ERROR:  # an ack, CONNACK, or a fatal error
-            pid = ev.packet_id
-            if k == _CONNECTED or k == _ERROR:
-                pid = _CONNECT
-                if k == _CONNECTED and c._q is not None:
-                    c._q.mark_front()
-            elif k == _PUBLISH_DONE and c._q is not None and ev.error is not None:
+            pid = _CONNECT if k == _CONNECTED or k == _ERROR else ev.packet_id
+            if k == _PUBLISH_DONE and c._q is not None and ev.error is not None:
                 import mqtt5.drain as d
                 if d.requeued(c, ev):  # the session was lost: queued again, its caller
                     pid = None  # waits on
             pids = c._wpid
             if pid in pids:
                 r = ev.reason_codes  # SUBACK/UNSUBACK: may be a view into the rx buffer
-                finish(c, pids.index(pid), ev.reason_code if r is None else list(r), ev.error)
+                if r is None:
+                    finish(c, pids.index(pid), ev.reason_code, ev.error)
+                else:  # (the caller judges the codes: Client.subscribe())
+                    finish(c, pids.index(pid), list(r), None)
             else:
                 c._changed.pulse()  # also without a waiter: an ack frees send quota
             if k == _ERROR:
-                c._wake.set()  # the session may have queued a DISCONNECT
-                close(c, ev.error)
+                close(c, ev.error)  # (which writes the DISCONNECT the session queued)
                 return
-        elif k == _DISCONNECTED:
-            if ev.by_server:
-                close(c, rc_error("disconnected by server: DISCONNECT", ev.reason_code))
-            else:  # ours [MQTT-3.14.4-2]: closed once the server closes (reader)
-                # or Client.disconnect() stops waiting; closing while acks arrive
-                # resets the link, and the server drops our last publishes too
-                c._ending = True
-                c._wake.set()
+        elif k == _DISCONNECTED and not ev.by_server:
+            # ours [MQTT-3.14.4-2]: closed once the server closes (reader) or
+            # Client.disconnect() stops waiting; closing while acks arrive resets the
+            # link, and the server drops our last publishes too
+            c._ending = True
+            c._wake.set()
+            return
+        elif k == _DISCONNECTED:  # the server's
+            from .events import rc_error
+
+            close(c, rc_error("disconnected by server: DISCONNECT", ev.reason_code))
             return
         elif k == _LINK_DEAD:
             close(c, ev.error)  # keep alive's or the ack timeout's (keepalive.py)

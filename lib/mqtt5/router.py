@@ -115,6 +115,62 @@ def _has(sids, v):
     return False
 
 
+async def subscribe(c, filt, qos, handler, no_local, retain_as_published, retain_handling,
+                    sid, user_properties):
+    """Client.subscribe() (its arguments, `sid` the Subscription Identifier): what the
+    client does around the SUBSCRIBE, loaded with the first one."""
+    import mqtt5.link as _L
+
+    many = not isinstance(filt, str)
+    filters = list(filt) if many else [filt]
+    check_subscribe(filters, qos, no_local=no_local, retain_handling=retain_handling)
+    opts = (qos | (0x04 if no_local else 0) | (0x08 if retain_as_published else 0)
+            | (retain_handling << 4))
+    if sid is None and handler is not None and getattr(c._s, "sub_id_available", False):
+        sid = routes(c).new_sid(None if many else filt)
+    props = None
+    if sid is not None or user_properties:
+        props = {}
+        if sid is not None:
+            props[0x0B] = sid
+        if user_properties:
+            props[0x26] = list(user_properties)
+    if handler is not None:  # routed from now: the server's first messages may come
+        for f in filters:    # before this call resumes
+            routes(c).add(f, handler, sid or 0)
+    try:
+        codes = await _L.request(c, c._s.subscribe, [(f, opts) for f in filters], props,
+                                 -1, 0, 0, 0)
+    except BaseException:  # not subscribed (or the link went down): no route is left
+        if handler is not None:
+            for f in filters:
+                routes(c).remove(f)
+        raise
+    for i in range(len(filters)):
+        if codes[i] >= 0x80:
+            routes(c).remove(filters[i])
+    if many:
+        return codes
+    if codes[0] >= 0x80:
+        from .events import rc_error
+
+        raise rc_error("SUBACK", codes[0])
+    return codes[0]
+
+
+async def unsubscribe(c, filt, user_properties):
+    """Client.unsubscribe(): UNSUBSCRIBE, then the filters' routes go."""
+    import mqtt5.link as _L
+
+    many = not isinstance(filt, str)
+    filters = list(filt) if many else [filt]
+    props = {0x26: list(user_properties)} if user_properties else None
+    codes = await _L.request(c, c._s.unsubscribe, filters, props, -1, 0, 0, 0)
+    for f in filters:
+        routes(c).remove(f)
+    return codes if many else codes[0]
+
+
 def routes(c):
     """The Router of client `c` (`c._router`), made on first use: a publish-only node
     never loads this module."""

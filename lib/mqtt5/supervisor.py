@@ -269,6 +269,7 @@ class Supervisor:
         self.url = url = self._next_url()
         self._set(CONNECTING, None)
         clean = self.clean_start_first if self._first else False
+        self.queue.mark_front()  # messages the server lost go first, in order (drain.py)
         try:
             present = self.session_present = await c.connect(url, clean_start=clean)
             self._first = False  # connected once: resume from now on
