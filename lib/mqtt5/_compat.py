@@ -191,7 +191,7 @@ if _MICROPYTHON:  # a generator run to its end: the smallest such object
 # Signal: an asyncio Event (set, clear, pulse, `await sig.wait()`) that returns `sig.rc`
 # or raises `sig.err` when awaited.  With `home` set (a list) the Signal puts itself back
 # in `home[slot]` once awaited, if that is free (a detached publish's waiter slot:
-# mqtt5.link _finish()).
+# mqtt5.link finish()).
 def _outcome(sig):
     rc = sig.rc
     err = sig.err
