@@ -8,8 +8,9 @@ import mqtt5.codec as _c
 import mqtt5.outbound as _out
 from .outbound import find, free, awaiting
 
-# (handshake, events' rc_error and MQTTError are imported where used: `import a.b as m`
-# in a function allocates nothing, and the module's dict keeps fewer names)
+# (events' rc_error, mqtt5.packets and the rare modules are imported where used:
+# `import a.b as m` in a function allocates nothing, and the module's dict keeps fewer
+# names)
 
 _SERVER_REFERENCE = const(0x1C)
 _SESSION_EXPIRY_INTERVAL = const(0x11)
@@ -66,7 +67,7 @@ _TX_SPOS = const(5)
 # (PUBACK, PUBCOMP) end in the transmit stream, until they are written, n of them (-1:
 # written).  Positions are byte counts masked to 30 bits (small ints on every port).
 # Both tables grow on demand up to size entries, then entries are reused (i: the next
-# to replace).  handshake and session keep copies of the slot numbers.
+# to replace).  outbound and session keep copies of the slot numbers.
 _H_SIZE = const(0)
 _H_IDS = const(1)
 _H_COUNT = const(2)

@@ -42,7 +42,7 @@ def on_ack(s, ptype, pkt):
             return complete(s, i, _PUBLISH_DONE, pkt, rc, "PUBREC")
         set_queued(fl, i, False)  # (a PUBREC for a resend not yet made)
         # the flag bits above wait kind and reason code stay (RESEND, RETAIN;
-        # QUEUED was just cleared): inflight.py
+        # QUEUED was just cleared): outbound.py's in-flight table
         fl[_F_STATE][i] = _WAIT_PUBCOMP | rc << 8 | fl[_F_STATE][i] & ~0xFFFF
         # topic and payload stay until PUBCOMP: never resent on this session after
         # PUBREL [MQTT-4.3.3-6], but a server that loses the session meanwhile may not

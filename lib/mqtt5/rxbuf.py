@@ -19,7 +19,7 @@ this module only makes room for more.
 from mqtt5.wire import frame
 from mqtt5.errors import ProtocolError
 
-_RX_BUF = const(0)  # slots of the list (the session, handshake and inbound keep copies)
+_RX_BUF = const(0)  # slots of the list (the session and outbound keep copies)
 _RX_MV = const(1)
 _RX_START = const(2)
 _RX_END = const(3)

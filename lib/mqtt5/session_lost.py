@@ -1,6 +1,6 @@
 """Session Present 0 while requests were in flight: the server has lost our session,
 and with it what went out on an earlier connection [MQTT-3.2.2-5].  Loaded by the
-first CONNACK that finds in-flight slots to give up (handshake.on_connack), so a node
+first CONNACK that finds in-flight slots to give up (inbound.on_connack), so a node
 whose session is always resumed or clean never carries it."""
 
 from .errors import MQTTError
