@@ -18,7 +18,6 @@ import mqtt5.properties as _pr
 _CONNECT = const(1)
 _CONNACK = const(2)
 _PUBLISH = const(3)
-_PUBACK = const(4)
 _PUBREL = const(6)
 _SUBSCRIBE = const(8)
 _UNSUBSCRIBE = const(10)
@@ -41,6 +40,12 @@ _ROWS = (b'\x00\xca\xf4\x01\x02\x00\x02\x02\x00\x04@\x00\x10\x000\x11\x08\x00'
          b'\x04\x9c@\x04\x9d@\x04\x9eB\x00\x9f@\x04\xa0@\x00\xa1B\x00\xa2B\x00')
 
 
+def flags(t):
+    """The fixed-header flags of packet type ``t`` but PUBLISH: 0010 for PUBREL,
+    SUBSCRIBE and UNSUBSCRIBE, else 0000 [MQTT-2.1.3-1]."""
+    return 2 if t == _PUBREL or t == _SUBSCRIBE or t == _UNSUBSCRIBE else 0
+
+
 def check_first(b0):
     """ProtocolError 0x81 for a first byte no packet may start with, known as soon
     as it arrives (a reader need not wait for the rest): packet type 0 (spec
@@ -54,7 +59,7 @@ def check_first(b0):
     if t == _PUBLISH:
         if fl & 6 == 6:
             raise ProtocolError(_MALFORMED, "PUBLISH QoS 3")
-    elif fl != (2 if t == _PUBREL or t == _SUBSCRIBE or t == _UNSUBSCRIBE else 0):
+    elif fl != flags(t):
         raise ProtocolError(_MALFORMED, "bad fixed header flags")
 
 

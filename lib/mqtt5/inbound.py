@@ -122,14 +122,13 @@ def handle(s, b0, mv):
         elif qos:
             # the server may not have more QoS 1/2 PUBLISH unacknowledged than our
             # Receive Maximum [MQTT-3.3.4-9]: held QoS 2 ids + acks not yet written
-            held = s._held  # (held QoS 2 ids + acks not written yet)
-            if held[_H_COUNT] + acks_pending(held, s._tx[_TX_SPOS]) >= s.receive_maximum:
+            if over_quota(s):
                 if s.strict_receive_maximum:
                     raise ProtocolError(0x93, "Receive Maximum %d exceeded"
                                         % s.receive_maximum)
                 s.receive_maximum_exceeded += 1  # QoS 1 costs only its ack: tolerated
             ack(s._tx, _PUBACK, pid, 0)  # [MQTT-4.3.2-4]
-            ack_queued(held, s._tx)
+            ack_queued(s._held, s._tx)
         return True
     fl = s._inflight
     pid = getattr(pkt, "packet_id", 0)
@@ -176,6 +175,28 @@ def handle(s, b0, mv):
     raise ProtocolError(0x82, "unexpected packet type %d" % ptype)
 
 
+def fail(s, err):
+    """Protocol violation by the server: DISCONNECT with its reason code (spec 4.13,
+    the link then closes [MQTT-4.13.2-1]), state CLOSED; returns the ERROR event."""
+    rc = err.reason_code
+    if rc == 0x84:  # a CONNECT sent to us: 0x84 is no DISCONNECT code [MQTT-3.14.2.1]
+        rc = 0x82
+    if s.state != _CLOSED:
+        import mqtt5.errors as _er
+        import mqtt5.packets as _p
+        import mqtt5.txbuf as _tb
+
+        try:
+            _tb.packet(s._tx, _p.Disconnect(reason_code=rc, props=None), 0, 0)
+        except _er.MQTTError:
+            pass  # no room: close without it
+    s.state = _CLOSED
+    ev = s._ev
+    ev._clear(_ERROR)
+    ev.reason_code, ev.error = rc, err
+    return ev
+
+
 def complete(s, i, kind, pkt, rc, what):
     """Complete slot i: free its packet id, fill the event and return it (pkt None:
     a PUBACK without properties, not decoded)."""
@@ -195,6 +216,13 @@ def complete(s, i, kind, pkt, rc, what):
     if s._ka[_KA_ACK_SINCE] is not None:  # (ack_timeout_ms on) the wait starts again, or
         s._ka[_KA_ACK_SINCE] = s._now if awaiting(fl) else None  # ends
     return ev
+
+
+def over_quota(s):
+    """True when one more QoS 1/2 PUBLISH would exceed our Receive Maximum
+    [MQTT-3.3.4-9]: held QoS 2 ids plus acks not yet written."""
+    held = s._held
+    return held[_H_COUNT] + acks_pending(held, s._tx[_TX_SPOS]) >= s.receive_maximum
 
 
 def ack_queued(held, tx):

@@ -108,8 +108,8 @@ async def request(c, fn, a, b, qos, retain, props, alias):
     try:
         while True:
             q = c._q if qos > 0 else None  # (supervised QoS 0: mqtt5.drain)
-            if c._t is None and q is None:  # a new exception: a raised one grows its traceback
-                raise MQTTError("not connected" + (": %s" % c.error if c.error else ""))
+            if c._t is None and q is None:
+                raise not_connected(c)
             if w < 0:
                 w = take(c, 1 if q is not None else 0, 0)
             if w < 0 or q is None and qos > 0 and not s.send_quota:
@@ -154,12 +154,18 @@ async def publish0(c, topic, payload, retain, props, alias):
     while True:
         await flush(c)
         if c._t is None:
-            raise MQTTError("not connected" + (": %s" % c.error if c.error else ""))
+            raise not_connected(c)
         try:
             c._s.publish(topic, payload, 0, retain, props, alias)
             return c._wake.set()
         except _S.BufferFull:
             pass
+
+
+def not_connected(c):
+    # The error of a call that finds no link (a new one each time: a raised exception
+    # grows its traceback)
+    return MQTTError("not connected" + (": %s" % c.error if c.error else ""))
 
 
 async def flush(c):

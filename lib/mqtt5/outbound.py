@@ -113,7 +113,7 @@ def connect(s, now_ms, clean_start):
         s._aout.reset(0)  # outbound aliases only after CONNACK [MQTT-3.3.2-7]
     fl = s._inflight  # every slot in flight goes out again (PUBLISH with DUP, PUBREL)
     st = fl[_F_STATE]  # once CONNACK says the session is present [MQTT-4.4.0-1]
-    p = fl[_F_PID]  # (outbound.py)
+    p = fl[_F_PID]
     for i in range(len(p)):
         if p[i] and not st[i] & _QUEUED:
             st[i] |= _RESEND
@@ -153,7 +153,6 @@ def connect(s, now_ms, clean_start):
     pw = s.password
     if callable(pw):  # called at every (re)connect [MQTT-3.1.3.5]
         pw = password(pw(), "the password callback must return bytes, str or None")
-    tx = s._tx
     while True:
         t = tx[_TX_TAIL]
         n = encode_connect(tx[_TX_MV][t:], s.client_id, clean_start, s.keepalive,

@@ -3,7 +3,7 @@ QoS 2 PUBLISH, held by packet id until its PUBREL.  Loaded by inbound on the fir
 such packet, so a node that only uses QoS 0/1 never carries it."""
 
 from .errors import ProtocolError
-from .inbound import complete, ack_queued, acks_pending
+from .inbound import complete, ack_queued, over_quota
 from .txbuf import ack
 from .outbound import find, set_queued
 
@@ -21,7 +21,6 @@ _PUBCOMP = const(7)
 _SLACK = const(512)
 _KA_ACK_SINCE = const(5)  # keepalive.py's slot
 _F_STATE = const(1)  # slot of the in-flight table (outbound.py)
-_TX_SPOS = const(5)  # slot of the transmit buffer's list (txbuf.py)
 _H_IDS = const(1)  # slots of the held-ids list (inbound.py)
 _H_COUNT = const(2)
 
@@ -77,8 +76,7 @@ def on_publish(s, pid):
     if pid in held[_H_IDS]:
         ack(s._tx, _PUBREC, pid, 0)
         return False
-    # held QoS 2 ids + acks not written yet reach our Receive Maximum [MQTT-3.3.4-9]
-    if held[_H_COUNT] + acks_pending(held, s._tx[_TX_SPOS]) >= s.receive_maximum:
+    if over_quota(s):  # [MQTT-3.3.4-9]
         if s.strict_receive_maximum or held[_H_COUNT] >= s.receive_maximum + _SLACK:
             raise ProtocolError(0x93, "Receive Maximum %d exceeded" % s.receive_maximum)
         s.receive_maximum_exceeded += 1  # tolerated, within a bound: the table grows

@@ -26,6 +26,8 @@ _FILTER = const(2)  # as subscribed ($share/... kept)
 _SID = const(3)  # Subscription Identifier, 0: none
 _SHARED_SID = const(4)  # True: another route has the same identifier (one SUBSCRIBE)
 _UNKNOWN = const(-1)  # next_match(): the caller does not know the identifiers
+_SUBSCRIPTION_IDENTIFIER = const(0x0B)  # property ids (Table 2-4)
+_USER_PROPERTY = const(0x26)
 
 
 def check_subscribe(filt, qos=0, handler=None, no_local=False, retain_as_published=False,
@@ -126,15 +128,15 @@ async def subscribe(c, filt, qos, handler, no_local, retain_as_published, retain
     check_subscribe(filters, qos, no_local=no_local, retain_handling=retain_handling)
     opts = (qos | (0x04 if no_local else 0) | (0x08 if retain_as_published else 0)
             | (retain_handling << 4))
-    if sid is None and handler is not None and getattr(c._s, "sub_id_available", False):
+    if sid is None and handler is not None and c._s.sub_id_available:
         sid = routes(c).new_sid(None if many else filt)
     props = None
     if sid is not None or user_properties:
         props = {}
         if sid is not None:
-            props[0x0B] = sid
+            props[_SUBSCRIPTION_IDENTIFIER] = sid
         if user_properties:
-            props[0x26] = list(user_properties)
+            props[_USER_PROPERTY] = list(user_properties)
     if handler is not None:  # routed from now: the server's first messages may come
         for f in filters:    # before this call resumes
             routes(c).add(f, handler, sid or 0)
@@ -164,7 +166,7 @@ async def unsubscribe(c, filt, user_properties):
 
     many = not isinstance(filt, str)
     filters = list(filt) if many else [filt]
-    props = {0x26: list(user_properties)} if user_properties else None
+    props = {_USER_PROPERTY: list(user_properties)} if user_properties else None
     codes = await _L.request(c, c._s.unsubscribe, filters, props, -1, 0, 0, 0)
     for f in filters:
         routes(c).remove(f)

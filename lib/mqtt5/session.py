@@ -43,7 +43,6 @@ import mqtt5.keepalive as _keepalive
 from .rxbuf import free as _rx_free
 
 _DISCONNECTED = const(6)
-_ERROR = const(8)
 _PUBLISH_DONE = const(3)
 _CLOSED = const(0)
 _ESTABLISHED = const(2)
@@ -54,8 +53,7 @@ _WAIT_UNSUBACK = const(5)
 _H_N = const(5)  # slot of the held-ids list (inbound.py)
 _F_PUBLISHES = const(6)  # slots of the in-flight table (outbound.py)
 _F_QUEUED = const(7)
-_TX_BUF = const(0)  # slots of the transmit buffer's list (txbuf.py)
-_TX_MV = const(1)
+_TX_MV = const(1)  # slots of the transmit buffer's list (txbuf.py)
 _TX_HEAD = const(2)
 _TX_TAIL = const(3)
 _TX_SPOS = const(5)
@@ -366,24 +364,7 @@ class Session:
                 if _in.handle(self, b0, rx[_RX_MV][s0:s0 + total]):
                     return self._ev
             except ProtocolError as err:
-                # the server broke the protocol: DISCONNECT with its reason code (spec
-                # 4.13; the link then closes [MQTT-4.13.2-1]), state CLOSED, ERROR
-                rc = err.reason_code
-                if rc == 0x84:  # a CONNECT sent to us: 0x84 is no DISCONNECT code
-                    rc = 0x82  # [MQTT-3.14.2.1]
-                if self.state != _CLOSED:
-                    import mqtt5.errors as _er
-                    import mqtt5.packets as _p
-
-                    try:
-                        _tb.packet(tx, _p.Disconnect(reason_code=rc, props=None), 0, 0)
-                    except _er.MQTTError:
-                        pass  # no room: close without it
-                self.state = _CLOSED
-                ev = self._ev
-                ev._clear(_ERROR)
-                ev.reason_code, ev.error = rc, err
-                return ev
+                return _in.fail(self, err)
         return None
 
     # ---- outbound -------------------------------------------------------------------

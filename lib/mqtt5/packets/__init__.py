@@ -17,7 +17,7 @@ ProtocolError(0x95) when ``buf`` is too small for the packet.
 """
 from mqtt5.errors import ProtocolError
 import mqtt5.wire as wire
-from mqtt5.codec import check_first, rc_row, rc_allowed, read_pid, read_rc  # noqa: F401 (API)
+from mqtt5.codec import check_first, flags, rc_row, rc_allowed, read_pid, read_rc  # noqa: F401 (API)
 
 _CONNECT = const(1)
 _CONNACK = const(2)
@@ -147,7 +147,7 @@ def encode(pkt, buf=None):
         raise ProtocolError(0x95, "packet of %d bytes does not fit the buffer" % total)
     else:
         out = buf
-    out[0] = t << 4 | (2 if t == _PUBREL or t == _SUBSCRIBE or t == _UNSUBSCRIBE else 0)
+    out[0] = t << 4 | flags(t)
     off = wire.encode_vbi(out, 1, rl)
     if srv:
         m.write(pkt, out, off)
