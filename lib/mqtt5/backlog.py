@@ -8,8 +8,7 @@ Maximum allow.  Loaded only when a slot is queued (mqtt5.outbound pump()), so a 
 that never resumes a session never carries it."""
 
 from .errors import MQTTError
-import mqtt5.packets as _p
-from .txbuf import BufferFull, too_large, room, ack, publish, packet
+from .txbuf import BufferFull, too_large, room, ack, publish, request
 from .outbound import set_queued, free
 
 _ESTABLISHED = const(2)
@@ -23,6 +22,8 @@ _RETAIN = const(0x40000)
 _ACK_ROOM = const(8)
 _RESERVE = const(32)  # as in mqtt5.outbound
 _PUBREL = const(6)
+_SUBSCRIBE = const(8)
+_UNSUBSCRIBE = const(10)
 _PUBLISH_DONE = const(3)
 _F_PID = const(0)  # slots of the in-flight table (outbound.py)
 _F_STATE = const(1)
@@ -91,9 +92,8 @@ def pump(s):
                         fl[_F_PAYLOAD][i], 1 if w == _WAIT_PUBACK else 2,
                         st & _RETAIN != 0, st & _RESEND != 0, pid, fl[_F_PROPS][i])
             else:
-                cls = _p.Subscribe if w == _WAIT_SUBACK else _p.Unsubscribe
-                packet(tx, cls(packet_id=pid, topics=fl[_F_TOPIC][i],
-                               props=fl[_F_PROPS][i]), _RESERVE, s.server_max_packet_size)
+                request(tx, _SUBSCRIBE if w == _WAIT_SUBACK else _UNSUBSCRIBE, pid,
+                        fl[_F_TOPIC][i], fl[_F_PROPS][i], _RESERVE, s.server_max_packet_size)
         except BufferFull:
             tx[_TX_BLOCKED] = True  # sent() makes room and pumps again
             return

@@ -82,12 +82,12 @@ _AUTH = const(15)
 
 def handle(s, b0, mv):
     """Act on one packet from the server (``mv``: all of it, ``b0`` its first byte);
-    True when s._ev was filled.  PUBLISH and CONNACK are decoded by mqtt5.codec into
-    the event itself (its ``packet`` is then the event); the rest as packet objects
-    of mqtt5.packets, loaded on use."""
+    True when s._ev was filled.  PUBLISH and CONNACK (mqtt5.codec), SUBACK and
+    UNSUBACK (mqtt5.subcodec) are decoded into the event itself (its ``packet`` is
+    then the event); the rest as packet objects of mqtt5.packets, loaded on use."""
     ptype = b0 >> 4
     ev = s._ev
-    if ptype == _PUBLISH or ptype == _CONNACK:
+    if ptype == _PUBLISH or ptype == _CONNACK or ptype == _SUBACK or ptype == _UNSUBACK:
         end = len(mv)  # after the fixed header: Remaining Length's bytes from the total
         p = 2 if end < 130 else 3 if end < 16387 else 4 if end < 2097156 else 5
         if ptype == _CONNACK:
@@ -96,8 +96,15 @@ def handle(s, b0, mv):
             _c.decode_connack(ev, mv, p, end)
             ev.packet = ev
             return on_connack(s, ev)
-        ev._clear(_MESSAGE)
-        _c.decode_publish(ev, mv, b0 & 15, p, end)
+        if ptype == _PUBLISH:
+            ev._clear(_MESSAGE)
+            _c.decode_publish(ev, mv, b0 & 15, p, end)
+        else:
+            import mqtt5.subcodec as _s  # (loaded by our subscribe already)
+
+            _c.check_first(b0)
+            ev._clear(_SUBSCRIBED if ptype == _SUBACK else _UNSUBSCRIBED)
+            _s.decode_ack(ev, mv, ptype, p, end)
         ev.packet = pkt = ev
     else:
         import mqtt5.packets as _p
@@ -199,15 +206,18 @@ def fail(s, err):
 
 def complete(s, i, kind, pkt, rc, what):
     """Complete slot i: free its packet id, fill the event and return it (pkt None:
-    a PUBACK without properties, not decoded)."""
+    a PUBACK without properties, not decoded; pkt the event: a SUBACK or UNSUBACK
+    decoded into it)."""
     ev = s._ev
-    ev._clear(kind)
     fl = s._inflight
-    ev.packet, ev.packet_id, ev.reason_code = pkt, fl[_F_PID][i], rc
-    if pkt is not None:
-        ev.props = pkt.props
-        if kind != _PUBLISH_DONE:
-            ev.reason_codes = pkt.reason_codes
+    if pkt is not ev:
+        ev._clear(kind)
+        ev.packet = pkt
+        if pkt is not None:
+            ev.props = pkt.props
+            if kind != _PUBLISH_DONE:
+                ev.reason_codes = pkt.reason_codes
+    ev.packet_id, ev.reason_code = fl[_F_PID][i], rc
     if rc >= 0x80:
         import mqtt5.events as _e
 

@@ -24,7 +24,7 @@ list the session keeps (slots ``_F_*``; the modules that read it keep copies):
 """
 
 from .errors import MQTTError
-from .txbuf import BufferFull, packet, queued, publish as _put
+from .txbuf import BufferFull, packet, queued, publish as _put, request as txrequest
 from .codec import encode_connect
 from .wire import vbi_size
 
@@ -227,22 +227,23 @@ def publish(s, topic, payload, qos=0, retain=False, props=None, alias=True):
     return pid
 
 
-def request(s, state, cls, items, props):
-    """Session.subscribe/unsubscribe: queue cls(packet_id, items, props)."""
+def request(s, state, t, items, props):
+    """Session.subscribe/unsubscribe: queue a SUBSCRIBE (``t`` 8) or UNSUBSCRIBE (10)
+    of ``items`` waiting in ``state`` (mqtt5.subcodec encodes it)."""
     if s.state == _CLOSED:
         raise MQTTError("not connected")
     fl = s._inflight
     i = alloc(fl, state)
     pid = fl[_F_PID][i]
     try:
-        pkt = cls(packet_id=pid, topics=items, props=props)
         if fl[_F_QUEUED] or s._hold:
             import mqtt5.backlog as _b
+            import mqtt5.subcodec as _s
 
-            rl = pkt._size()  # validates: ValueError now, not at pump()
+            rl = _s.size(t, items, props)  # validates: ValueError now, not at pump()
             _b.join(s, i, 1 + vbi_size(rl) + rl)
         else:
-            packet(s._tx, pkt, _RESERVE, s.server_max_packet_size)
+            txrequest(s._tx, t, pid, items, props, _RESERVE, s.server_max_packet_size)
     except Exception:
         free(fl, i, True)
         raise

@@ -55,7 +55,7 @@ def validate_filter(filt):
     [MQTT-4.8.2-1] [MQTT-4.8.2-2].
     """
     _check(filt, "topic filter")
-    from .packets.subscribe import topic_filter_ok  # (what SUBSCRIBE's encoder checks)
+    from .subcodec import topic_filter_ok  # (what SUBSCRIBE's encoder checks)
 
     if not topic_filter_ok(filt):
         raise ValueError("invalid topic filter %r: '+' and '#' take a whole level, '#' "

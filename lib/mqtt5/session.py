@@ -50,6 +50,8 @@ _ACK_ROOM = const(8)  # txbuf's
 _WAIT_PUBACK = const(1)  # outbound.py's slot kinds
 _WAIT_SUBACK = const(4)
 _WAIT_UNSUBACK = const(5)
+_SUBSCRIBE = const(8)
+_UNSUBSCRIBE = const(10)
 _H_N = const(5)  # slot of the held-ids list (inbound.py)
 _F_PUBLISHES = const(6)  # slots of the in-flight table (outbound.py)
 _F_QUEUED = const(7)
@@ -422,16 +424,12 @@ class Session:
 
         options [MQTT-3.8.3.1]: QoS (bits 0-1) | NO_LOCAL | RETAIN_AS_PUBLISHED |
         retain handling << RETAIN_HANDLING_SHIFT.  props: e.g. Subscription Identifier."""
-        import mqtt5.packets as _p
-
-        return _out.request(self, _WAIT_SUBACK, _p.Subscribe, topics, props)
+        return _out.request(self, _WAIT_SUBACK, _SUBSCRIBE, topics, props)
 
     def unsubscribe(self, filters, props=None):
         """Queue UNSUBSCRIBE for filters = [filter, ...]; returns the packet id;
         UNSUBSCRIBED follows with one reason code per filter."""
-        import mqtt5.packets as _p
-
-        return _out.request(self, _WAIT_UNSUBACK, _p.Unsubscribe, filters, props)
+        return _out.request(self, _WAIT_UNSUBACK, _UNSUBSCRIBE, filters, props)
 
     def reauthenticate(self):
         """Start a re-authentication (spec 4.12.1): queue AUTH 0x19 with our

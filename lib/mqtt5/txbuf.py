@@ -137,6 +137,19 @@ def packet(tx, pkt, reserve, limit):
             return
 
 
+def request(tx, t, pid, items, props, reserve, limit):
+    """Encode a SUBSCRIBE (``t`` 8) or UNSUBSCRIBE (10) at the tail (mqtt5.subcodec,
+    loaded by the first; no packet object)."""
+    import mqtt5.subcodec as _s
+
+    room(tx, 0)
+    while True:
+        at = tx[_TX_TAIL]
+        n = _s.encode(tx[_TX_MV][at:] if at else tx[_TX_MV], t, pid, items, props)
+        if queued(tx, n, reserve, limit):
+            return
+
+
 def publish(tx, reserve, limit, topic, payload, qos, retain, dup, pid, props):
     """Encode a PUBLISH at the tail (hot path, no packet object)."""
     if tx[_TX_HEAD]:  # (room(0) only moves queued bytes to the front)

@@ -10,7 +10,8 @@ import mqtt5.wire as wire
 import mqtt5.properties as _pr
 from mqtt5.packets import read_pid, check_pid, check_rc
 from mqtt5.packets.connect import Connect, _PROTO
-from mqtt5.packets.subscribe import Subscribe, _options_error, topic_filter_ok
+from mqtt5.packets.subscribe import Subscribe
+from mqtt5.subcodec import _options_error, topic_filter_ok
 from mqtt5.packets.unsubscribe import Unsubscribe
 
 _CONNECT = const(1)

@@ -1,7 +1,6 @@
 """UNSUBSCRIBE (spec 3.10) and UNSUBACK (3.11): the classes, loaded by the first
 unsubscribe (a node that never unsubscribes keeps neither).  They are SUBSCRIBE's and
-SUBACK's with another packet type: the encoder and decoder are in
-mqtt5.packets.subscribe."""
+SUBACK's with another packet type (their encoder and decoder: mqtt5.subcodec)."""
 from mqtt5.packets.subscribe import Subscribe, Suback
 
 _UNSUBSCRIBE = const(10)
