@@ -67,6 +67,15 @@ def expect_error(s, data, code):
     eq(feed(s, ack(PUBACK, 1)), [], "nothing parsed after the error")
 
 
+def test_malformed_server_disconnect():
+    # trailing bytes after the properties 0x81; a code DISCONNECT may not carry
+    # (0x10 is PUBACK's and PUBREC's) 0x82 [MQTT-3.14.2-1]; reserved flags 0x81
+    # [MQTT-3.14.1-1]; a property length past the end 0x81
+    for data, code in ((b"\xe0\x03\x8b\x00\x00", 0x81), (b"\xe0\x01\x10", 0x82),
+                       (b"\xe1\x00", 0x81), (b"\xe0\x02\x8b\x05", 0x81)):
+        expect_error(connected(), data, code)
+
+
 def test_second_connack_is_protocol_error():
     expect_error(connected(), connack(), 0x82)
 

@@ -309,6 +309,19 @@ def test_server_disconnect_reported():
     eq(out(s), [], "nothing sent back")  # [MQTT-3.14.4-1]
 
 
+def test_server_disconnect_short_forms():
+    # Remaining Length 0: 0x00, no properties; 1: the reason code alone (3.14.2.1,
+    # 3.14.2.2.1); decoded into the event itself, no packet class loaded
+    for data, code in ((b"\xe0\x00", 0), (b"\xe0\x01\x8e", 0x8E), (b"\xe0\x02\x04\x00", 4)):
+        s = connected()
+        e, = feed(s, data)
+        eq((e["kind"], e["reason_code"], e["by_server"], e["props"]),
+           (S.DISCONNECTED, code, True, None), "server's %r" % data)
+        eq(e["packet"] is s._ev, True, "the event is the packet")
+        eq(e["error"] is None, code < 0x80, "error only for a failure code")
+        eq(s.state, S.CLOSED, "closed")
+
+
 def make_will():
     from mqtt5.packets import Will
     return Will("n/status", b"offline", qos=1, retain=True,

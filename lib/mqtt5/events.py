@@ -4,10 +4,10 @@ The event kinds and session states are public names of mqtt5.session, resolved t
 on first use from a string table (a node keeps none of them in RAM); the library
 itself uses private ``const()`` copies (host_tests check that they agree):
 
-- event kinds: CONNECTED 1 (ev.packet = Connack; ev.session_present, ev.reason_code,
-  ev.props), MESSAGE 2 (ev.packet = Publish: topic, payload memoryview, qos, retain,
-  dup, props), PUBLISH_DONE 3 (ev.packet_id, ev.reason_code, ev.props, ev.error: None
-  on success), SUBSCRIBED 4 (ev.packet_id, ev.reason_codes: one per filter, ev.props,
+- event kinds: CONNECTED 1 (ev.session_present, ev.reason_code, ev.props), MESSAGE 2
+  (ev.topic, ev.payload: a memoryview, ev.qos, ev.retain, ev.dup, ev.props),
+  PUBLISH_DONE 3 (ev.packet_id, ev.reason_code, ev.props, ev.error: None on
+  success), SUBSCRIBED 4 (ev.packet_id, ev.reason_codes: one per filter, ev.props,
   ev.error), UNSUBSCRIBED 5 (likewise), DISCONNECTED 6 (ev.reason_code, ev.props,
   ev.by_server: True when the server sent DISCONNECT), LINK_DEAD 7 (ev.error: nothing
   received for 1.5 x keep alive, or no ack for ack_timeout_ms), ERROR 8 (fatal:
@@ -28,11 +28,13 @@ class Event:
     - kind: one of CONNECTED, MESSAGE, PUBLISH_DONE, SUBSCRIBED, UNSUBSCRIBED,
       DISCONNECTED, LINK_DEAD, ERROR, REAUTHENTICATED (adapters ignore kinds they do
       not know)
-    - packet: decoded packet (Connack for CONNECTED / refused-connect ERROR, Publish for
-      MESSAGE, the ack for PUBLISH_DONE/SUBSCRIBED/UNSUBSCRIBED (None for a PUBACK
-      without properties: nothing is decoded for it, its code is in reason_code),
-      Disconnect for a server DISCONNECTED, Auth for REAUTHENTICATED; for a lost
-      request see below), else None
+    - packet: the decoded packet, else None.  CONNACK (CONNECTED, a refused-connect
+      ERROR), PUBLISH (MESSAGE), SUBACK and UNSUBACK (SUBSCRIBED, UNSUBSCRIBED) and a
+      server's DISCONNECT (DISCONNECTED) are decoded into the event itself, so
+      ``packet`` is the event: ``ev.packet.topic`` is ``ev.topic``.  A PUBACK
+      without properties is not decoded (None: its code is in reason_code); other
+      acks and AUTH (REAUTHENTICATED) are packet objects of mqtt5.packets; for a lost
+      request see below.
     - packet_id (MESSAGE: 0 for QoS 0), reason_code (PUBLISH_DONE for QoS 2: PUBCOMP's
       code if it failed, else PUBREC's, so 0x10 is seen), reason_codes (bytes, one per
       filter, SUBSCRIBED/UNSUBSCRIBED), props (None or dict)

@@ -83,11 +83,13 @@ _AUTH = const(15)
 def handle(s, b0, mv):
     """Act on one packet from the server (``mv``: all of it, ``b0`` its first byte);
     True when s._ev was filled.  PUBLISH and CONNACK (mqtt5.codec), SUBACK and
-    UNSUBACK (mqtt5.subcodec) are decoded into the event itself (its ``packet`` is
-    then the event); the rest as packet objects of mqtt5.packets, loaded on use."""
+    UNSUBACK (mqtt5.subcodec) and DISCONNECT are decoded into the event itself (its
+    ``packet`` is then the event); the rest as packet objects of mqtt5.packets,
+    loaded on use (an ack with properties, QoS 2's, AUTH)."""
     ptype = b0 >> 4
     ev = s._ev
-    if ptype == _PUBLISH or ptype == _CONNACK or ptype == _SUBACK or ptype == _UNSUBACK:
+    if ptype == _PUBLISH or ptype == _CONNACK or ptype == _SUBACK or ptype == _UNSUBACK \
+            or ptype == _DISCONNECT:
         end = len(mv)  # after the fixed header: Remaining Length's bytes from the total
         p = 2 if end < 130 else 3 if end < 16387 else 4 if end < 2097156 else 5
         if ptype == _CONNACK:
@@ -99,6 +101,17 @@ def handle(s, b0, mv):
         if ptype == _PUBLISH:
             ev._clear(_MESSAGE)
             _c.decode_publish(ev, mv, b0 & 15, p, end)
+        elif ptype == _DISCONNECT:
+            _c.check_first(b0)
+            ev._clear(_DISCONNECTED)
+            if p < end:  # else Remaining Length 0: 0x00, no properties (3.14.2.1)
+                ev.reason_code = _c.read_rc(mv, p, end, _DISCONNECT)  # [MQTT-3.14.2-1]
+                # Remaining Length 1: no Property Length (3.14.2.2.1)
+                if p + 1 < end:
+                    import mqtt5.properties as _pr  # (loaded: the codec's)
+
+                    if _pr.decode(ev, mv, p + 1, end, _DISCONNECT) != end:
+                        raise ProtocolError(0x81, "trailing bytes")
         else:
             import mqtt5.subcodec as _s  # (loaded by our subscribe already)
 
@@ -159,19 +172,17 @@ def handle(s, b0, mv):
                 break
         return complete(s, i, _SUBSCRIBED if sub else _UNSUBSCRIBED, pkt, rc,
                         "SUBACK" if sub else "UNSUBACK")
-    if ptype == _DISCONNECT:
+    if ptype == _DISCONNECT:  # (decoded into the event above)
         s.state = _CLOSED
-        props = pkt.props
+        props = ev.props
         # 0x9C Use another server / 0x9D Server moved: where to go (spec 4.11)
-        s.server_reference = props.get(_SERVER_REFERENCE) if props else None
-        ev._clear(_DISCONNECTED)
-        ev.packet, ev.reason_code, ev.props, ev.by_server = \
-            pkt, pkt.reason_code, props, True
-        ev.server_reference = s.server_reference
-        if pkt.reason_code >= 0x80:
+        s.server_reference = ev.server_reference = \
+            props.get(_SERVER_REFERENCE) if props else None
+        ev.by_server = True
+        if ev.reason_code >= 0x80:
             import mqtt5.events as _e
 
-            ev.error = _e.rc_error("DISCONNECT", pkt.reason_code)
+            ev.error = _e.rc_error("DISCONNECT", ev.reason_code)
         return True
     if ptype == _AUTH:
         if s.auth_method is None:  # we sent no method [MQTT-4.12.0-6]
