@@ -7,9 +7,9 @@ next_event() [MQTT-4.4.0-1] [MQTT-4.6.0-1].
 
 The in-flight table holds at most ``max_inflight`` unacknowledged outbound packets
 (PUBLISH QoS>0, SUBSCRIBE, UNSUBSCRIBE) and hands out packet ids.  No per-message
-objects: its slots are parallel lists, made when every slot made so far is busy and
-never given back (a node with one message in flight at a time keeps one slot), in a
-list the session keeps (slots ``_F_*``; the modules that read it keep copies):
+objects: its slots are parallel lists (made by the first slot: empty tuples before),
+a slot made when every slot made so far is busy and never given back (a node with one
+message in flight at a time keeps one slot), in a list the session keeps (slots ``_F_*``; the modules that read it keep copies):
 - ``pid``: per slot, its packet id (0 = free);
 - ``state``: wait kind | PUBREC reason code << 8 | QUEUED | RESEND | RETAIN (a
   PUBLISH's QoS is 1 for WAIT_PUBACK, else 2);
@@ -280,8 +280,9 @@ def fit(s, pkt):
 
 
 def new_inflight(size):
-    """An empty in-flight table of at most ``size`` slots (module doc)."""
-    return [[], [], [], [], [], [], 0, 0, 0, 0, size]
+    """An empty in-flight table of at most ``size`` slots (module doc); its six lists
+    are made by the first alloc() (a node that publishes only QoS 0 keeps none)."""
+    return [(), (), (), (), (), (), 0, 0, 0, 0, size]
 
 
 def find(fl, pid, state):
@@ -305,6 +306,10 @@ def alloc(fl, state):
         i = len(p)
         if i >= fl[_F_SIZE]:
             raise MQTTError("no free in-flight slot")
+        if not i:  # the first slot: the lists are made now, the ids' last
+            for k in range(_F_PROPS, _F_PID - 1, -1):
+                fl[k] = []
+            p = fl[_F_PID]
         for k in range(_F_PROPS, _F_PID - 1, -1):  # the ids last: a MemoryError
             fl[k].append(None if k >= _F_TOPIC else 0)  # before leaves no half slot
     pid = fl[_F_LAST]  # the next free id, 1..65535 wrapping, skipping those in use
