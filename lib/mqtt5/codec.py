@@ -1,7 +1,7 @@
 """The client's core codec: what a basic node encodes and decodes every time, as
 functions over bytearray/memoryview, no packet objects.  CONNECT, PUBLISH both ways,
-the four acks, CONNACK, and the checks every packet from the server gets (its first
-byte, its reason code).  Decoders fill the attributes of an object they are given
+the four acks, CONNACK, a server's DISCONNECT (and AUTH's body, which has its shape),
+and the checks every packet from the server gets (its first byte, its reason code).  Decoders fill the attributes of an object they are given
 (the session's Event, or a packet object of mqtt5.packets) and raise only
 ProtocolError with the v5 reason code; encoders raise ValueError for invalid contents
 and return ``-size`` when the buffer is too small (nothing written: grow it, call
@@ -21,6 +21,7 @@ _PUBLISH = const(3)
 _PUBREL = const(6)
 _SUBSCRIBE = const(8)
 _UNSUBSCRIBE = const(10)
+_AUTH = const(15)
 _WILL = const(0)  # properties' pseudo packet type of the Will Properties
 _TOPIC_ALIAS = const(0x23)
 _MALFORMED = const(0x81)
@@ -143,6 +144,25 @@ def decode_connack(obj, mv, p, end):
     obj.session_present = fl == 1
     obj.reason_code = rc
     if _pr.decode(obj, mv, p + 2, end, _CONNACK) != end:
+        raise ProtocolError(_MALFORMED, "trailing bytes")
+
+
+def decode_disconnect(obj, mv, p, end, t):
+    """DISCONNECT (``t`` 14) or AUTH (15) body at mv[p:end] into ``obj``'s reason_code
+    and props (left as they are when absent): Remaining Length 0 is 0x00 without
+    properties; 1 a DISCONNECT's reason code alone, with no Property Length
+    (3.14.2.1, 3.14.2.2.1, 3.15.2.1)."""
+    if p == end:
+        obj.reason_code = 0
+        return
+    obj.reason_code = read_rc(mv, p, end, t)  # [MQTT-3.14.2-1] [MQTT-3.15.2-1]
+    p += 1
+    if p == end:
+        if t == _AUTH:
+            # AUTH omits the Property Length only together with the reason code
+            raise ProtocolError(_MALFORMED, "AUTH without Property Length")
+        return
+    if _pr.decode(obj, mv, p, end, t) != end:
         raise ProtocolError(_MALFORMED, "trailing bytes")
 
 

@@ -92,8 +92,9 @@ def handle(s, b0, mv):
             or ptype == _DISCONNECT:
         end = len(mv)  # after the fixed header: Remaining Length's bytes from the total
         p = 2 if end < 130 else 3 if end < 16387 else 4 if end < 2097156 else 5
-        if ptype == _CONNACK:
+        if ptype != _PUBLISH:  # (decode_publish() checks a PUBLISH's flags itself)
             _c.check_first(b0)
+        if ptype == _CONNACK:
             ev._clear(_CONNECTED)
             _c.decode_connack(ev, mv, p, end)
             ev.packet = ev
@@ -102,20 +103,11 @@ def handle(s, b0, mv):
             ev._clear(_MESSAGE)
             _c.decode_publish(ev, mv, b0 & 15, p, end)
         elif ptype == _DISCONNECT:
-            _c.check_first(b0)
             ev._clear(_DISCONNECTED)
-            if p < end:  # else Remaining Length 0: 0x00, no properties (3.14.2.1)
-                ev.reason_code = _c.read_rc(mv, p, end, _DISCONNECT)  # [MQTT-3.14.2-1]
-                # Remaining Length 1: no Property Length (3.14.2.2.1)
-                if p + 1 < end:
-                    import mqtt5.properties as _pr  # (loaded: the codec's)
-
-                    if _pr.decode(ev, mv, p + 1, end, _DISCONNECT) != end:
-                        raise ProtocolError(0x81, "trailing bytes")
+            _c.decode_disconnect(ev, mv, p, end, _DISCONNECT)
         else:
             import mqtt5.subcodec as _s  # (loaded by our subscribe already)
 
-            _c.check_first(b0)
             ev._clear(_SUBSCRIBED if ptype == _SUBACK else _UNSUBSCRIBED)
             _s.decode_ack(ev, mv, ptype, p, end)
         ev.packet = pkt = ev
@@ -221,13 +213,11 @@ def complete(s, i, kind, pkt, rc, what):
     decoded into it)."""
     ev = s._ev
     fl = s._inflight
-    if pkt is not ev:
+    if pkt is not ev:  # (an ack object of mqtt5.packets: a PUBACK with properties, QoS 2's)
         ev._clear(kind)
         ev.packet = pkt
         if pkt is not None:
             ev.props = pkt.props
-            if kind != _PUBLISH_DONE:
-                ev.reason_codes = pkt.reason_codes
     ev.packet_id, ev.reason_code = fl[_F_PID][i], rc
     if rc >= 0x80:
         import mqtt5.events as _e

@@ -2,7 +2,8 @@
 from mqtt5.errors import ProtocolError
 import mqtt5.wire as wire
 import mqtt5.properties as _pr
-from mqtt5.packets import read_rc, check_rc
+from mqtt5.packets import check_rc
+from mqtt5.codec import decode_disconnect
 
 _PINGREQ = const(12)
 _PINGRESP = const(13)
@@ -74,20 +75,9 @@ def decode_control(mv, t, p, end):
             raise ProtocolError(_MALFORMED, "PING with a body")  # 3.12.2, 3.13.2
         return Pingreq() if t == _PINGREQ else Pingresp()
     pkt = Disconnect() if t == _DISCONNECT else Auth()
-    if p == end:
-        # Remaining Length 0: reason 0x00, no properties (3.14.2.1, 3.15.2.1)
-        pkt.props = None
-        return pkt
-    pkt.reason_code = read_rc(mv, p, end, t)  # [MQTT-3.14.2-1] [MQTT-3.15.2-1]
-    p += 1
-    if p == end:
-        if t == _AUTH:
-            # AUTH omits the Property Length only together with the reason code
-            raise ProtocolError(_MALFORMED, "AUTH without Property Length")
-        return pkt  # Remaining Length 1: no Property Length (3.14.2.2.1)
-    if _pr.decode(pkt, mv, p, end, t) != end:
-        raise ProtocolError(_MALFORMED, "trailing bytes")
-    if t == _AUTH and (pkt.props is None or _AUTH_METHOD not in pkt.props):
+    decode_disconnect(pkt, mv, p, end, t)
+    # (an AUTH with a body has properties: decode_disconnect() refused one without)
+    if t == _AUTH and p < end and (pkt.props is None or _AUTH_METHOD not in pkt.props):
         # "It is a Protocol Error to omit the Authentication Method" (3.15.2.2.2)
         raise ProtocolError(_PROTOCOL, "AUTH without Authentication Method")
     return pkt
