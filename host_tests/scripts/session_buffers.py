@@ -273,17 +273,19 @@ def test_a_fragmented_heap_grows_the_buffers_to_what_the_packet_needs():
     eq(sizes(s)[1], 2 * 341, "a heap with room: doubled, as before")
 
 
-def test_str_topic_encoded_once_per_topic_object():
+def test_str_topic_encoded_once_per_topic():
     s = connected()
     t = "fieldnode/v1/node-1/state/temp"
     s.publish(t, b"1", 0)
     u = txbuf.topic_utf8(s._tx, t)
     eq(bytes(u), t.encode(), "its UTF-8")
     s.publish(t, b"2", 1)
-    assert txbuf.topic_utf8(s._tx, t) is u, "the same topic object: encoded once, then reused"
+    assert txbuf.topic_utf8(s._tx, t) is u, "the same topic: encoded once, then reused"
+    t2 = "/".join(t.split("/"))  # an equal str, another object
+    assert txbuf.topic_utf8(s._tx, t2) is u, "an equal topic string finds it too"
     for i in range(4):  # four other topics push it out
         s.publish("other/%d" % i, b"3", 0)
-    assert txbuf.topic_utf8(s._tx, t) is not u, "kept for the last four topic objects only"
+    assert txbuf.topic_utf8(s._tx, t) is not u, "kept for the last four topics only"
     raises(ValueError, s.publish, "bad\x00topic", b"4", 0)  # U+0000 [MQTT-1.5.4-2]
     # a bytes topic is the caller's: its UTF-8 is checked on every publish [MQTT-1.5.4-1]
     raises(ValueError, s.publish, b"bad\xfftopic", b"5", 0)

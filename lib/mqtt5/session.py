@@ -338,28 +338,27 @@ class Session:
                 if not 0 < total <= e - s0:
                     _c.check_first(b0)  # still arriving: refuse a bad first byte now
                     return None
+                # the two commonest packets, acted on in the buffer without a packet
+                # object: a PUBACK without properties (spec 3.4.2.1), unless its packet
+                # id is 0 or its code one PUBACK may not carry (decoded then: it fails
+                # there), and a PINGRESP (its activity was counted in received())
+                if b0 == 0x40 and total < 6 and self.state == _ESTABLISHED:
+                    pid = buf[s0 + 2] << 8 | buf[s0 + 3] if total > 3 else 0
+                    rc = buf[s0 + 4] if total == 5 else 0
+                    if pid and (not rc or rc == 0x10 or _c.rc_allowed(rc, _PUBACK)):
+                        # (0x10 No matching subscribers: the common one, Table 2-6)
+                        rx[_RX_START] = s0 + total
+                        i = _find(fl, pid, _WAIT_PUBACK)  # (an id we do not wait on
+                        if i >= 0:  # is ignored)
+                            return _in.complete(self, i, _PUBLISH_DONE, None, rc, "PUBACK")
+                        continue
+                if b0 == 0xD0 and total == 2 and self.state == _ESTABLISHED:
+                    rx[_RX_START] = s0 + 2
+                    continue
                 ptype = b0 >> 4
                 if (ptype == _PUBREC or ptype == _PUBREL or (ptype == _PUBLISH and b0 & 6)) \
                         and not _tb.room(tx, _ACK_ROOM):
                     return None  # no room for the ack: flush first
-                if self.state == _ESTABLISHED:
-                    # the two commonest packets, acted on in the buffer without a packet
-                    # object: a PINGRESP (its activity was counted in received()) and a
-                    # PUBACK without properties (spec 3.4.2.1), unless its packet id is 0
-                    # or its code one PUBACK may not carry (decoded then: it fails there)
-                    if b0 == 0xD0 and total == 2:
-                        rx[_RX_START] = s0 + 2
-                        continue
-                    if b0 == 0x40 and (total == 4 or total == 5):
-                        pid = buf[s0 + 2] << 8 | buf[s0 + 3]
-                        rc = buf[s0 + 4] if total == 5 else 0
-                        if pid and (not rc or rc == 0x10 or _c.rc_allowed(rc, _PUBACK)):
-                            # (0x10 No matching subscribers: the common one, Table 2-6)
-                            rx[_RX_START] = s0 + total
-                            i = _find(fl, pid, _WAIT_PUBACK)  # (an id we do not wait on
-                            if i >= 0:  # is ignored)
-                                return _in.complete(self, i, _PUBLISH_DONE, None, rc, "PUBACK")
-                            continue
                 if ptype == _AUTH and tx[_TX_TAIL] != tx[_TX_HEAD]:
                     return None  # the AUTH answer gets the whole buffer: flush first
                 rx[_RX_START] = s0 + total

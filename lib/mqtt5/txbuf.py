@@ -15,8 +15,8 @@ blocked, topics]`` (slots ``_TX_*`` below; the modules that read them keep copie
 not an object: functions over a list cost less RAM than a class, its methods and an
 instance dict, and a slot is read faster than an attribute.  ``spos`` counts the bytes
 written on this connection, masked to 30 bits (small ints on every port); ``blocked``:
-a resend did not fit, backlog.pump() waits for sent(); ``topics``: the last str
-topics published and their UTF-8, then the index of the next to replace.
+a resend did not fit, backlog.pump() waits for sent(); ``topics``: a dict of the
+last few str topics published and their UTF-8 (cleared when full).
 """
 
 from .errors import MQTTError, ProtocolError
@@ -36,7 +36,7 @@ _TX_TOPICS = const(8)
 _INITIAL = const(128)  # first size of both buffers (a sensor's packets are a few dozen bytes)
 _TOO_LARGE = const(0x95)  # what the codec raises when a packet does not fit a buffer
 _ACK_ROOM = const(8)  # one ack with a reason code and no props is 5 bytes
-_TOPICS = const(4)  # str topics whose UTF-8 is kept (by identity)
+_TOPICS = const(4)  # str topics whose UTF-8 is kept
 
 
 class BufferFull(MQTTError):
@@ -46,7 +46,7 @@ class BufferFull(MQTTError):
 def new(cap):
     """An empty transmit buffer growing up to ``cap`` bytes (a list: module doc)."""
     b = bytearray(_INITIAL if cap > _INITIAL else cap)
-    return [b, memoryview(b), 0, 0, cap, 0, False, False, [None] * (2 * _TOPICS) + [0]]
+    return [b, memoryview(b), 0, 0, cap, 0, False, False, {}]
 
 
 def too_large(what, n, limit):
@@ -156,7 +156,33 @@ def publish(tx, reserve, limit, topic, payload, qos, retain, dup, pid, props):
         room(tx, 0)
     checked = type(topic) is str  # then its UTF-8 was checked once, when cached
     if checked:
-        topic = topic_utf8(tx, topic)
+        u = tx[_TX_TOPICS].get(topic)
+        topic = topic_utf8(tx, topic) if u is None else u
+        # A sensor's usual message, written here in place: a str topic (checked),
+        # no properties, not DUP, a one-byte Remaining Length (3.3.1), and room.
+        # codec.encode_publish() writes the same layout in the general case.
+        n = len(topic)
+        np = len(payload)
+        rl = 3 + n + np + (2 if qos else 0)  # (3: the Topic Name's length, Property Length)
+        t = tx[_TX_TAIL]
+        b = tx[_TX_BUF]
+        if rl < 128 and n and not props and not dup and t + rl + 2 + reserve <= len(b) \
+                and (not limit or rl + 2 <= limit):
+            b[t] = 0x30 | qos << 1 | (1 if retain else 0)  # PUBLISH, its flags
+            b[t + 1] = rl
+            b[t + 2] = 0  # Topic Name [MQTT-3.3.2-1]: n < 128
+            b[t + 3] = n
+            t += 4 + n
+            b[t - n:t] = topic
+            if qos:
+                b[t] = pid >> 8
+                b[t + 1] = pid & 0xFF
+                t += 2
+            b[t] = 0  # Property Length
+            t += 1
+            b[t:t + np] = payload
+            tx[_TX_TAIL] = t + np
+            return
     while True:
         t = tx[_TX_TAIL]  # the free tail to encode into: the whole view when empty
         n = encode_publish(tx[_TX_MV][t:] if t else tx[_TX_MV], topic, payload, qos,
@@ -169,20 +195,18 @@ def publish(tx, reserve, limit, topic, payload, qos, retain, dup, pid, props):
 
 
 def topic_utf8(tx, topic):
-    """The UTF-8 of str ``topic``, kept for the last few topic objects: a node that
-    publishes the same topic strings encodes and checks each once (UTF-8, no
-    wildcard), not on every publish."""
+    """The UTF-8 of str ``topic``, checked (no wildcard, an MQTT UTF-8 string) and
+    kept for the last few topics: a node that publishes the same topics encodes
+    and checks each once, not on every publish (publish() looks it up inline)."""
     u = tx[_TX_TOPICS]
-    for i in range(0, 2 * _TOPICS, 2):
-        if u[i] is topic:
-            return u[i + 1]
-    if not topic_name_ok(topic):
-        raise ValueError("wildcard in topic name")  # [MQTT-3.3.2-2]
-    b = to_utf8(topic)  # ValueError for a str that is no MQTT UTF-8 string
-    i = u[2 * _TOPICS]
-    u[i] = topic
-    u[i + 1] = b
-    u[2 * _TOPICS] = (i + 2) % (2 * _TOPICS)
+    b = u.get(topic)
+    if b is None:
+        if not topic_name_ok(topic):
+            raise ValueError("wildcard in topic name: %r" % topic)  # [MQTT-3.3.2-2]
+        b = to_utf8(topic)  # ValueError for a str that is no MQTT UTF-8 string
+        if len(u) >= _TOPICS:
+            u.clear()
+        u[topic] = b
     return b
 
 
