@@ -243,7 +243,8 @@ if _MICROPYTHON:  # awaiting allocates nothing (Event.wait() makes a coroutine e
 
         def pulse(self):
             """Wake the tasks waiting now; later waiters wait for the next pulse."""
-            self.set()
+            if self.q.peek():  # (none, the usual: no call to set())
+                self.set()
             self.state = False
 
         def wait(self):

@@ -194,8 +194,11 @@ class Client:
         buffer when nothing waits in the queue. Otherwise (no room, no slot, callers
         waiting) a coroutine queues it, in call order.
         """
-        validate_topic(topic)
-        payload = payload_bytes(payload)
+        if type(topic) is not str or not topic:
+            validate_topic(topic)  # (raises: TypeError, or ValueError naming the fault)
+        tp = type(payload)
+        if tp is not bytes and tp is not bytearray and tp is not memoryview:
+            payload = payload_bytes(payload)  # a str as UTF-8; TypeError for the rest
         props = properties
         if (content_type is not None or payload_format_indicator is not None
                 or message_expiry_interval is not None or response_topic is not None
@@ -207,12 +210,14 @@ class Client:
                               user_properties)
             check_text(payload, props)
         if self._q is not None:  # supervised
+            validate_topic(topic)
             import mqtt5.drain as d
             return d.publish(self, topic, payload, qos, retain, props, topic_alias)
         t = self._t
         if t is not None:
             # Fast paths (room, a slot and send quota free, nobody waiting): QoS 0 needs
-            # no coroutine, QoS 1/2 only the slot's Signal.
+            # no coroutine, QoS 1/2 only the slot's Signal. The session checks the
+            # topic (wildcards, U+0000, length) once per topic string (txbuf.topic_utf8).
             s = self._s
             w = -1  # QoS 1/2: a waiter slot, if the send quota and a slot are free
             idle = False
@@ -250,6 +255,7 @@ class Client:
                     if not idle:
                         self._wake.set()
                     return self._wev[w].wait()
+        validate_topic(topic)
         return _L.request(self, None, topic, payload, qos, retain, props, topic_alias)
 
     def subscribe(self, filt, qos=0, handler=None, no_local=False, retain_as_published=False,
