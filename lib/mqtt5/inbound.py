@@ -53,7 +53,8 @@ _PUBREL = const(6)
 _PUBCOMP = const(7)
 _SUBACK = const(9)
 _UNSUBACK = const(11)
-_KA_ACK_SINCE = const(5)  # keepalive.py's slot
+_KA_ACK_SINCE = const(5)  # keepalive.py's slots
+_KA_NOW = const(6)
 _F_PID = const(0)  # slots of the in-flight table (outbound.py)
 _F_TOPIC = const(3)
 _TX_HEAD = const(2)  # slots of the transmit buffer's list (txbuf.py)
@@ -225,7 +226,7 @@ def complete(s, i, kind, pkt, rc, what):
         ev.error = _e.rc_error(what, rc)
     free(fl, i, False)
     if s._ka[_KA_ACK_SINCE] is not None:  # (ack_timeout_ms on) the wait starts again, or
-        s._ka[_KA_ACK_SINCE] = s._now if awaiting(fl) else None  # ends
+        s._ka[_KA_ACK_SINCE] = s._ka[_KA_NOW] if awaiting(fl) else None  # ends
     return ev
 
 

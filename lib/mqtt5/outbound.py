@@ -57,6 +57,7 @@ _KA_TX = const(1)
 _KA_RX = const(2)
 _KA_PING_OUT = const(3)
 _KA_ACK_SINCE = const(5)
+_KA_NOW = const(6)
 _F_PID = const(0)  # slots of the in-flight table (module doc)
 _F_STATE = const(1)
 _F_ORDER = const(2)
@@ -127,7 +128,7 @@ def connect(s, now_ms, clean_start):
     ka[_KA_TX] = ka[_KA_RX] = now_ms
     ka[_KA_PING_OUT] = False
     ka[_KA_ACK_SINCE] = None  # no acknowledgement awaited on this connection yet
-    s._now = now_ms
+    ka[_KA_NOW] = now_ms
     if clean_start:
         s._has_state = False
     # [MQTT-3.1.2.11.4]; announced less the Remaining Length's extra bytes, which

@@ -19,7 +19,8 @@ _PUBCOMP = const(7)
 # up to 128 (receive_maximum 2) and 256 (16) in a 400-message QoS 2 burst; 4 B each
 # on a 32-bit port
 _SLACK = const(512)
-_KA_ACK_SINCE = const(5)  # keepalive.py's slot
+_KA_ACK_SINCE = const(5)  # keepalive.py's slots
+_KA_NOW = const(6)
 _F_STATE = const(1)  # slot of the in-flight table (outbound.py)
 _H_IDS = const(1)  # slots of the held-ids list (inbound.py)
 _H_COUNT = const(2)
@@ -49,7 +50,7 @@ def on_ack(s, ptype, pkt):
         ack(s._tx, _PUBREL, pid, 0)
         ka = s._ka
         if ka[_KA_ACK_SINCE] is not None:  # (ack_timeout_ms on) an ack came: PUBCOMP next
-            ka[_KA_ACK_SINCE] = s._now
+            ka[_KA_ACK_SINCE] = ka[_KA_NOW]
         return False
     if ptype == _PUBCOMP:
         i = find(fl, pid, _WAIT_PUBCOMP)

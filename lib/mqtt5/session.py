@@ -74,6 +74,7 @@ _KA_RX = const(2)
 _KA_PING_OUT = const(3)
 _KA_ACK_TIMEOUT = const(4)
 _KA_ACK_SINCE = const(5)
+_KA_NOW = const(6)
 
 
 def __getattr__(name):
@@ -198,13 +199,12 @@ class Session:
             raise ValueError("keepalive must be 0..65535")
         if not 0 <= ack_timeout_ms <= 86400000:  # (ticks_diff() holds 6.2 days at most)
             raise ValueError("ack_timeout_ms must be 0..86400000 (a day)")
-        self._ka = [0, 0, 0, False, ack_timeout_ms, None]  # mqtt5.keepalive's state
+        self._ka = [0, 0, 0, False, ack_timeout_ms, None, 0]  # mqtt5.keepalive's state
         self._ev = Event()
         self._ev._clear(0)
         self._pending = None  # rare events from tick()/disconnect()/session loss: a list
         # of tuples, made by the first (a connection's end, at the latest)
         self._has_state = False
-        self._now = 0
         self.state = _CLOSED
         _in.limits(self, {})  # (what a new connection starts with)
 
@@ -278,11 +278,11 @@ class Session:
 
     def received(self, n, now_ms):
         """n bytes were written into recv_buffer(); any bytes count as link activity."""
-        self._now = now_ms
+        ka = self._ka  # (the time is a slot, not an attribute: stored faster)
+        ka[_KA_NOW] = now_ms
         if n > 0:
             self._rx[_RX_END] += n
-            ka = self._ka  # the link is alive, an outstanding ping answered (keepalive.py)
-            ka[_KA_RX] = now_ms
+            ka[_KA_RX] = now_ms  # the link is alive, an outstanding ping answered
             ka[_KA_PING_OUT] = False
 
     def feed(self, data, now_ms):
@@ -297,7 +297,7 @@ class Session:
             mv[:k] = data[n:n + k]
             self.received(k, now_ms)
             n += k
-        self._now = now_ms
+        self._ka[_KA_NOW] = now_ms
         return n
 
     def next_event(self):
@@ -385,8 +385,9 @@ class Session:
         """n bytes of data_to_send() were written (now_ms: time of the write, for keep
         alive; default: the last time the session was given).  True when that let the
         resend backlog queue more: then drain next_event() and write again."""
+        ka = self._ka
         if now_ms is not None:
-            self._now = now_ms
+            ka[_KA_NOW] = now_ms
         tx = self._tx  # n bytes of the lent view were written (txbuf.py)
         tx[_TX_LENT] = False
         tx[_TX_HEAD] += n
@@ -394,11 +395,10 @@ class Session:
         if tx[_TX_HEAD] >= tx[_TX_TAIL]:
             tx[_TX_HEAD] = tx[_TX_TAIL] = 0
         if n > 0:
-            ka = self._ka
-            ka[_KA_TX] = self._now
+            ka[_KA_TX] = ka[_KA_NOW]
             if ka[_KA_ACK_TIMEOUT] and ka[_KA_ACK_SINCE] is None and \
                     _awaiting(self._inflight):
-                ka[_KA_ACK_SINCE] = self._now  # an acknowledgement is awaited from now
+                ka[_KA_ACK_SINCE] = ka[_KA_NOW]  # an acknowledgement is awaited from now
             held = self._held
             if held[_H_N]:
                 _in.acks_pending(held, tx[_TX_SPOS])  # forget acks now written
@@ -446,5 +446,5 @@ class Session:
         when nothing arrived for 1.5 x keep alive, or nothing we sent was acknowledged
         for ack_timeout_ms (ev.error says which).  Returns ms until tick() is next
         needed (3600000 when keep alive is off or the session is closed)."""
-        self._now = now_ms
+        self._ka[_KA_NOW] = now_ms
         return _keepalive.tick(self, now_ms)
