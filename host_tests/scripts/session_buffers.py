@@ -296,6 +296,33 @@ def test_str_topic_encoded_once_per_topic():
        "every PUBLISH went out with its topic")
 
 
+def test_publish_written_in_place_matches_the_codec():
+    # txbuf.publish() writes a small PUBLISH (str topic, no properties, one-byte
+    # Remaining Length) itself; codec.encode_publish() writes every other one.  Both
+    # sides of the 127/128-byte Remaining Length boundary, each QoS and RETAIN.
+    from mqtt5.codec import encode_publish
+    topic = "fieldnode/v1/n1/state/t"
+    for qos in (0, 1, 2):
+        for retain in (False, True):
+            for rl in (30, 100, 126, 127, 128, 129, 200):
+                n = rl - 3 - len(topic) - (2 if qos else 0)
+                s = connected()
+                s.publish(topic, b"g" * 220, 0)  # the buffer grown past 128 + room
+                out(s)
+                pid = s.publish(topic, b"p" * n, qos, retain)
+                got = bytes(s.data_to_send())
+                want = bytearray(300)
+                k = encode_publish(want, topic, b"p" * n, qos, retain, False,
+                                   pid if qos else None)
+                eq(got, bytes(want[:k]), "QoS %d retain %s Remaining Length %d"
+                   % (qos, retain, rl))
+                eq(len(got), rl + (2 if rl < 128 else 3), "its length")
+    s = connected()
+    s.publish(topic, b"x", 1, False, {0x03: "text/plain"})  # with a property: the codec
+    eq([(p.topic, p.props) for t, p in out(s)], [(topic, {0x03: "text/plain"})],
+       "a PUBLISH with properties")
+
+
 def test_capacity_never_exceeds_the_caps():
     s = connected(rx_size=700, tx_size=900)
     seen = set()
