@@ -1,5 +1,5 @@
 """Topic Aliases (spec 3.3.2.3.4).  Inbound: ``inbound()`` maps a server's alias to
-its topic (table ``Session._aliases``).  Outbound: a fixed table of topics the server
+its topic (table ``Session._rx[5]``, beside the receive buffer).  Outbound: a fixed table of topics the server
 knows by number on this connection, least recently used replaced, used by ``send()``.
 
 A topic goes out once with its name and a Topic Alias (setting the mapping), then with
@@ -18,18 +18,20 @@ from .txbuf import publish as _put
 
 _TOPIC_ALIAS = const(0x23)
 _RESERVE = const(32)  # as in mqtt5.outbound
+_RX_ALIASES = const(5)  # the inbound table's slot in the session's receive list (rxbuf.py)
 
 
 def inbound(s, pkt, alias):
     """Inbound Topic Alias (spec 3.3.2.3.4): a topic sets the alias, an empty topic uses
-    it.  The table (s._aliases, topic_alias_maximum entries) is per connection
+    it.  The table (s._rx[5], topic_alias_maximum entries) is per connection
     [MQTT-3.3.2-7]."""
-    if alias > len(s._aliases):  # above our maximum [MQTT-3.1.2-26] [MQTT-3.3.2-11]
+    al = s._rx[_RX_ALIASES]
+    if alias > len(al):  # above our maximum [MQTT-3.1.2-26] [MQTT-3.3.2-11]
         raise ProtocolError(0x94, "Topic Alias %d above our maximum" % alias)
     if pkt.topic:
-        s._aliases[alias - 1] = pkt.topic
+        al[alias - 1] = pkt.topic
     else:
-        pkt.topic = s._aliases[alias - 1]
+        pkt.topic = al[alias - 1]
         if pkt.topic is None:  # an alias the server never mapped on this connection
             raise ProtocolError(0x94, "Topic Alias %d not mapped" % alias)
 

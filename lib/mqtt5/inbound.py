@@ -57,6 +57,8 @@ _KA_ACK_SINCE = const(5)  # keepalive.py's slots
 _KA_NOW = const(6)
 _F_PID = const(0)  # slots of the in-flight table (outbound.py)
 _F_TOPIC = const(3)
+_F_HOLD = const(11)
+_F_KEPT = const(12)
 _TX_HEAD = const(2)  # slots of the transmit buffer's list (txbuf.py)
 _TX_TAIL = const(3)
 _TX_SPOS = const(5)
@@ -310,7 +312,7 @@ def on_connack(s, ev):
         ev.error = _e.rc_error("CONNACK", rc)
         ev.server_reference = s.server_reference
         return True
-    if ev.session_present and not s._has_state:
+    if ev.session_present and not s._inflight[_F_KEPT]:
         # we hold no session state for the server to resume [MQTT-3.2.2-4]
         raise ProtocolError(0x82, "unexpected Session Present")
     limits(s, props)
@@ -336,9 +338,10 @@ def on_connack(s, ev):
             import mqtt5.session_lost as _sl  # lazy: only when there is something to lose
 
             _sl.session_lost(s)
-    s._has_state = s.session_expiry_granted != 0  # state kept after the link closes
+    fl = s._inflight
+    fl[_F_KEPT] = s.session_expiry_granted != 0  # state kept after the link closes
     s.state = _ESTABLISHED
-    s._hold = False
+    fl[_F_HOLD] = False
     if s._aout:
         s._aout.reset(s.server_topic_alias_maximum)  # fresh map per connection
     _out.pump(s)  # resend before any new packet [MQTT-4.4.0-1] [MQTT-4.6.0-1]

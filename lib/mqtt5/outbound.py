@@ -20,7 +20,12 @@ message in flight at a time keeps one slot), in a list the session keeps (slots 
   list of topics (one reason code comes back for each) and props;
 - ``publishes``: PUBLISH slots in use, the Receive Maximum quota [MQTT-3.3.4-7];
 - ``queued``: QUEUED slots (waiting to be encoded by backlog.pump());
-- ``last``: the last packet id handed out; ``stamp``: the last order stamp; ``size``.
+- ``last``: the last packet id handed out; ``stamp``: the last order stamp; ``size``;
+- ``hold``: new packets wait, CONNECTING with enhanced auth until CONNACK
+  [MQTT-3.1.2-30]; ``kept``: the server keeps this session's state after the link
+  closes (a Session Expiry granted above 0), so a CONNACK may say Session Present.
+(Slots, not Session attributes: the Session's instance dict stays a few names under
+full, so that a method lookup, which misses it, stops soon.)
 """
 
 from .errors import MQTTError
@@ -52,6 +57,7 @@ _TX_LENT = const(6)
 _TX_BLOCKED = const(7)
 _RX_START = const(2)  # slots of the receive buffer's list (rxbuf.py)
 _RX_END = const(3)
+_RX_ALIASES = const(5)
 _KA_PERIOD = const(0)  # slots of the keep-alive state (keepalive.py)
 _KA_TX = const(1)
 _KA_RX = const(2)
@@ -69,6 +75,8 @@ _F_QUEUED = const(7)
 _F_LAST = const(8)
 _F_STAMP = const(9)
 _F_SIZE = const(10)
+_F_HOLD = const(11)
+_F_KEPT = const(12)
 
 # slot kinds (low byte of a slot's state): the acknowledgement a slot waits for
 _WAIT_PUBACK = const(1)  # QoS 1 PUBLISH sent [MQTT-4.3.2-3]
@@ -119,7 +127,7 @@ def connect(s, now_ms, clean_start):
         if p[i] and not st[i] & _QUEUED:
             st[i] |= _RESEND
             set_queued(fl, i, True)
-    al = s._aliases  # inbound topic aliases live for one connection [MQTT-3.3.2-7]
+    al = rx[_RX_ALIASES]  # inbound topic aliases live for one connection [MQTT-3.3.2-7]
     for i in range(len(al)):
         al[i] = None
     s._pending = None
@@ -130,7 +138,7 @@ def connect(s, now_ms, clean_start):
     ka[_KA_ACK_SINCE] = None  # no acknowledgement awaited on this connection yet
     ka[_KA_NOW] = now_ms
     if clean_start:
-        s._has_state = False
+        s._inflight[_F_KEPT] = False
     # [MQTT-3.1.2.11.4]; announced less the Remaining Length's extra bytes, which
     # Mosquitto 2.0 leaves out when it sizes a packet: it sends a packet over our
     # limit by them, which we must refuse (0x95), and again at every reconnect
@@ -160,7 +168,7 @@ def connect(s, now_ms, clean_start):
                            s.username, pw, s.will, props)
         if queued(tx, n, 0, 0):
             break
-    s._hold = s.auth_method is not None  # [MQTT-3.1.2-30]
+    s._inflight[_F_HOLD] = s.auth_method is not None  # [MQTT-3.1.2-30]
     s.state = _CONNECTING
 
 
@@ -194,7 +202,7 @@ def publish(s, topic, payload, qos=0, retain=False, props=None, alias=True):
     fl = s._inflight
     i = pid = 0
     if not qos:
-        if fl[_F_QUEUED] or s._hold:  # QoS 0 holds no slot: wait for the backlog / CONNACK
+        if fl[_F_QUEUED] or fl[_F_HOLD]:  # QoS 0 holds no slot: wait for the backlog / CONNACK
             raise BufferFull("resend backlog: flush, then retry")
     else:
         if fl[_F_PUBLISHES] >= s.receive_maximum_out:
@@ -203,7 +211,7 @@ def publish(s, topic, payload, qos=0, retain=False, props=None, alias=True):
         i = alloc(fl, (_WAIT_PUBACK if qos == 1 else _WAIT_PUBREC) | (_RETAIN if retain else 0))
         pid = fl[_F_PID][i]
     try:
-        if qos and (fl[_F_QUEUED] or s._hold):  # behind the backlog: encoded by pump(),
+        if qos and (fl[_F_QUEUED] or fl[_F_HOLD]):  # behind the backlog: encoded by pump(),
             import mqtt5.backlog as _b  # in order
             from .codec import encode_publish
 
@@ -237,7 +245,7 @@ def request(s, state, t, items, props):
     i = alloc(fl, state)
     pid = fl[_F_PID][i]
     try:
-        if fl[_F_QUEUED] or s._hold:
+        if fl[_F_QUEUED] or fl[_F_HOLD]:
             import mqtt5.backlog as _b
             import mqtt5.subcodec as _s
 
@@ -283,7 +291,7 @@ def fit(s, pkt):
 def new_inflight(size):
     """An empty in-flight table of at most ``size`` slots (module doc); its six lists
     are made by the first alloc() (a node that publishes only QoS 0 keeps none)."""
-    return [(), (), (), (), (), (), 0, 0, 0, 0, size]
+    return [(), (), (), (), (), (), 0, 0, 0, 0, size, False, False]
 
 
 def find(fl, pid, state):

@@ -185,8 +185,9 @@ class Session:
         from .events import Event  # (imported here: the module's dict keeps no name)
 
         b = bytearray(_INITIAL if rx_size > _INITIAL else rx_size)
-        self._rx = [b, memoryview(b), 0, 0, rx_size]  # the receive buffer (rxbuf.py)
-        self._aliases = [None] * topic_alias_maximum if topic_alias_maximum else ()
+        # the receive buffer (rxbuf.py) and the inbound topic aliases (aliases.py)
+        self._rx = [b, memoryview(b), 0, 0, rx_size,
+                    [None] * topic_alias_maximum if topic_alias_maximum else ()]
         self._tx = _tb.new(tx_size)
         self._inflight = _new_inflight(max_inflight)
         # held QoS 2 ids, unwritten acks (inbound.py): their lists made by the first
@@ -194,7 +195,6 @@ class Session:
         if topic_alias_out:  # outbound aliases (aliases.py): loaded only when asked for
             from .aliases import OutAliases
             self._aout = OutAliases(topic_alias_out)
-        self._hold = False  # CONNECTING with enhanced auth: new packets wait
         if not 0 <= keepalive <= 65535:  # a Two Byte Integer of seconds (3.1.2.10)
             raise ValueError("keepalive must be 0..65535")
         if not 0 <= ack_timeout_ms <= 86400000:  # (ticks_diff() holds 6.2 days at most)
@@ -204,7 +204,6 @@ class Session:
         self._ev._clear(0)
         self._pending = None  # rare events from tick()/disconnect()/session loss: a list
         # of tuples, made by the first (a connection's end, at the latest)
-        self._has_state = False
         self.state = _CLOSED
         _in.limits(self, {})  # (what a new connection starts with)
 
