@@ -1,6 +1,7 @@
 """Topic Aliases (spec 3.3.2.3.4).  Inbound: ``inbound()`` maps a server's alias to
-its topic (table ``Session._rx[5]``, beside the receive buffer).  Outbound: a fixed table of topics the server
-knows by number on this connection, least recently used replaced, used by ``send()``.
+its topic (a table in the session's receive list, ``Session._rx[5]``).  Outbound: a
+fixed table of topics the server knows by number on this connection, least recently
+used replaced, used by ``send()``.
 
 A topic goes out once with its name and a Topic Alias (setting the mapping), then with
 an empty Topic Name and only the alias.  Aliases never exceed the server's Topic Alias

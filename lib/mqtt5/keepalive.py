@@ -19,7 +19,7 @@ publish would otherwise wait for good.
 The state is a list the session keeps, ``[period_ms, last_tx, last_rx, ping_out,
 ack_timeout_ms, ack_since, now]`` (period 0: keep alive off; ``now``: the last time
 the session was given), not an object: two functions
-and six slots cost less RAM than a class and its methods.  The session sets the slots
+and seven slots cost less RAM than a class and its methods.  The session sets the slots
 itself: both times at a new connection, ``last_rx`` on any bytes in (which also clears
 ``ping_out``: a ping is answered by any packet), ``last_tx`` on any bytes out;
 ``tick()`` sets both when it queues PINGREQ.  ``ack_since`` is None while nothing we
