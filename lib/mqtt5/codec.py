@@ -1,15 +1,16 @@
 """The client's core codec: what a basic node encodes and decodes every time, as
 functions over bytearray/memoryview, no packet objects.  CONNECT, PUBLISH both ways,
 the four acks, CONNACK, a server's DISCONNECT (and AUTH's body, which has its shape),
-and the checks every packet from the server gets (its first byte, its reason code).  Decoders fill the attributes of an object they are given
-(the session's Event, or a packet object of mqtt5.packets) and raise only
-ProtocolError with the v5 reason code; encoders raise ValueError for invalid contents
-and return ``-size`` when the buffer is too small (nothing written: grow it, call
-again).
+and the checks every packet from the server gets (its first byte, its reason code).
+Decoders fill the attributes of an object they are given (the session's Event, or a
+packet object of mqtt5.packets) and raise only ProtocolError with the v5 reason code;
+encoders raise ValueError for invalid contents and return ``-size`` when the buffer
+is too small (nothing written: grow it, call again).  SUBSCRIBE and UNSUBSCRIBE with
+their acks are mqtt5.subcodec's, loaded by the first subscribe.
 
-The packet classes of mqtt5.packets are a layer over these functions (and their
-own, for SUBSCRIBE and the rarer packets), loaded on use: by a first subscribe, a
-rare packet, the server's half of the codec, or the tests.
+The packet classes of mqtt5.packets are a layer over these functions and subcodec's
+(with their own for the rarer packets), loaded on use: by a rare packet, the server's
+half of the codec, or the tests.
 """
 from mqtt5.errors import ProtocolError
 import mqtt5.wire as wire

@@ -9,7 +9,8 @@ The in-flight table holds at most ``max_inflight`` unacknowledged outbound packe
 (PUBLISH QoS>0, SUBSCRIBE, UNSUBSCRIBE) and hands out packet ids.  No per-message
 objects: its slots are parallel lists (made by the first slot: empty tuples before),
 a slot made when every slot made so far is busy and never given back (a node with one
-message in flight at a time keeps one slot), in a list the session keeps (slots ``_F_*``; the modules that read it keep copies):
+message in flight at a time keeps one slot), in a list the session keeps (slots
+``_F_*``; the modules that read it keep copies):
 - ``pid``: per slot, its packet id (0 = free);
 - ``state``: wait kind | PUBREC reason code << 8 | QUEUED | RESEND | RETAIN (a
   PUBLISH's QoS is 1 for WAIT_PUBACK, else 2);
