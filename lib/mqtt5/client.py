@@ -239,7 +239,7 @@ class Client:
                     if not isinstance(e, _S.BufferFull):
                         raise
                     if not qos:  # a burst filled the buffer
-                        return _L.publish0(self, topic, payload, retain, props, topic_alias)
+                        return _publish0(self, topic, payload, retain, props, topic_alias)
                 else:  # (BufferFull: the coroutine waits for room)
                     if w < 0:
                         self._wake.set()  # the writer's next turn sends it, batched
@@ -333,3 +333,17 @@ class Client:
             await self._changed.wait()
         return self.error
 
+
+async def _publish0(c, topic, payload, retain, props, alias):
+    # A QoS 0 publish that found the transmit buffer full: queued after a writer turn
+    # (a frame smaller than link.request()'s: a burst makes one each time the buffer
+    # fills)
+    while True:
+        await _L.flush(c)
+        if c._t is None:
+            raise _L.not_connected(c)
+        try:
+            c._s.publish(topic, payload, 0, retain, props, alias)
+            return c._wake.set()
+        except _S.BufferFull:
+            pass

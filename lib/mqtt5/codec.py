@@ -12,9 +12,8 @@ The packet classes of mqtt5.packets are a layer over these functions and subcode
 (with their own for the rarer packets), loaded on use: by a rare packet, the server's
 half of the codec, or the tests.
 """
-from mqtt5.errors import ProtocolError
-import mqtt5.wire as wire
-import mqtt5.properties as _pr
+import mqtt5.wire as wire  # (and its ProtocolError: each name imported is a slot of
+import mqtt5.properties as _pr  # this module's dict)
 
 _CONNECT = const(1)
 _CONNACK = const(2)
@@ -28,7 +27,6 @@ _TOPIC_ALIAS = const(0x23)
 _MALFORMED = const(0x81)
 _PROTOCOL = const(0x82)
 _TOPIC_INVALID = const(0x90)
-_PROTO = b"\x00\x04MQTT\x05"  # Protocol Name "MQTT" and Protocol Version 5 (3.1.2.1-2)
 
 # Rows of 3 bytes: code, then a 16-bit mask of the packet types that may carry
 # it (bit n = packet type n), transcribed from Table 2-6 and checked against the
@@ -57,12 +55,12 @@ def check_first(b0):
     t = b0 >> 4
     fl = b0 & 15
     if t == 0:
-        raise ProtocolError(_MALFORMED, "reserved packet type 0")
+        raise wire.ProtocolError(_MALFORMED, "reserved packet type 0")
     if t == _PUBLISH:
         if fl & 6 == 6:
-            raise ProtocolError(_MALFORMED, "PUBLISH QoS 3")
+            raise wire.ProtocolError(_MALFORMED, "PUBLISH QoS 3")
     elif fl != flags(t):
-        raise ProtocolError(_MALFORMED, "bad fixed header flags")
+        raise wire.ProtocolError(_MALFORMED, "bad fixed header flags")
 
 
 def rc_row(code):
@@ -88,7 +86,7 @@ def read_pid(mv, p, end):
     [MQTT-2.2.1-3] [MQTT-2.2.1-4]."""
     pid = wire.u16(mv, p, end)
     if pid == 0:
-        raise ProtocolError(_PROTOCOL, "packet identifier 0")
+        raise wire.ProtocolError(_PROTOCOL, "packet identifier 0")
     return pid
 
 
@@ -100,7 +98,7 @@ def read_rc(mv, p, end, ptype):
     wire.need(p, 1, end)
     rc = mv[p]
     if rc and not rc_allowed(rc, ptype) and not (rc == 0x95 and 4 <= ptype <= 5):
-        raise ProtocolError(_PROTOCOL, "reason code 0x%02X not valid here" % rc)
+        raise wire.ProtocolError(_PROTOCOL, "reason code 0x%02X not valid here" % rc)
     return rc
 
 
@@ -110,10 +108,10 @@ def decode_publish(obj, mv, fl, p, end):
     props (only when not None, or when obj.props is not)."""
     qos = (fl >> 1) & 3
     if qos == 3:
-        raise ProtocolError(_MALFORMED, "QoS 3")  # [MQTT-3.3.1-4]
+        raise wire.ProtocolError(_MALFORMED, "QoS 3")  # [MQTT-3.3.1-4]
     dup = fl & 8 != 0
     if dup and qos == 0:
-        raise ProtocolError(_MALFORMED, "DUP set on QoS 0")  # [MQTT-3.3.1-2]
+        raise wire.ProtocolError(_MALFORMED, "DUP set on QoS 0")  # [MQTT-3.3.1-2]
     n = wire.blen(mv, p, end)  # Topic Name first, a UTF-8 string [MQTT-3.3.2-1]
     topic = wire.utf8(mv, p + 2, p + 2 + n)
     p += 2 + n
@@ -126,9 +124,9 @@ def decode_publish(obj, mv, fl, p, end):
     p = _pr.decode(obj, mv, p, end, _PUBLISH)
     if not n and (obj.props is None or _TOPIC_ALIAS not in obj.props):
         # Zero-length Topic Name needs a Topic Alias (3.3.2.3.4)
-        raise ProtocolError(_PROTOCOL, "empty topic without alias")
+        raise wire.ProtocolError(_PROTOCOL, "empty topic without alias")
     if n and not wire.topic_name_ok(topic):
-        raise ProtocolError(_TOPIC_INVALID, "wildcard in topic name")  # [MQTT-3.3.2-2]
+        raise wire.ProtocolError(_TOPIC_INVALID, "wildcard in topic name")  # [MQTT-3.3.2-2]
     obj.topic = topic
     obj.payload = mv[p:end]
 
@@ -138,14 +136,14 @@ def decode_connack(obj, mv, p, end):
     wire.need(p, 3, end)
     fl = mv[p]
     if fl & 0xFE:
-        raise ProtocolError(_MALFORMED, "reserved CONNACK flags")  # [MQTT-3.2.2-1]
+        raise wire.ProtocolError(_MALFORMED, "reserved CONNACK flags")  # [MQTT-3.2.2-1]
     rc = read_rc(mv, p + 1, end, _CONNACK)  # [MQTT-3.2.2-8]
     if fl and rc:
-        raise ProtocolError(_PROTOCOL, "session present with error")  # [MQTT-3.2.2-6]
+        raise wire.ProtocolError(_PROTOCOL, "session present with error")  # [MQTT-3.2.2-6]
     obj.session_present = fl == 1
     obj.reason_code = rc
     if _pr.decode(obj, mv, p + 2, end, _CONNACK) != end:
-        raise ProtocolError(_MALFORMED, "trailing bytes")
+        raise wire.ProtocolError(_MALFORMED, "trailing bytes")
 
 
 def decode_disconnect(obj, mv, p, end, t):
@@ -161,15 +159,20 @@ def decode_disconnect(obj, mv, p, end, t):
     if p == end:
         if t == _AUTH:
             # AUTH omits the Property Length only together with the reason code
-            raise ProtocolError(_MALFORMED, "AUTH without Property Length")
+            raise wire.ProtocolError(_MALFORMED, "AUTH without Property Length")
         return
     if _pr.decode(obj, mv, p, end, t) != end:
-        raise ProtocolError(_MALFORMED, "trailing bytes")
+        raise wire.ProtocolError(_MALFORMED, "trailing bytes")
 
 
-def _topic(topic, qos, dup, packet_id, props, checked):
-    # Validates a PUBLISH to encode; returns the topic as UTF-8 bytes (checked: bytes
-    # whose UTF-8 and wildcards were checked already: the transmit buffer's cache).
+def encode_publish(buf, topic, payload, qos=0, retain=False, dup=False, packet_id=None,
+                   props=None, checked=False):
+    """Encode a PUBLISH into bytearray/memoryview ``buf`` at offset 0; return its
+    length, or ``-length`` when ``buf`` is too small (then nothing is written).
+    ``topic`` str or UTF-8 bytes (bytes avoid the one encode allocation;
+    ``checked``: bytes whose UTF-8 and wildcards were checked already, not scanned
+    again), ``payload`` bytes-like.  Allocates nothing else; ValueError for invalid
+    contents."""
     if qos != 0 and qos != 1 and qos != 2:
         raise ValueError("QoS must be 0, 1 or 2")  # [MQTT-3.3.1-4]
     if qos:
@@ -192,22 +195,6 @@ def _topic(topic, qos, dup, packet_id, props, checked):
             raise ValueError("wildcard in topic name")  # [MQTT-3.3.2-2]
     if not len(tb) and (not props or _TOPIC_ALIAS not in props):
         raise ValueError("empty topic needs a Topic Alias")  # 3.3.2.3.4
-    return tb
-
-
-def encode_publish(buf, topic, payload, qos=0, retain=False, dup=False, packet_id=None,
-                   props=None, checked=False):
-    """Encode a PUBLISH into bytearray/memoryview ``buf`` at offset 0; return its
-    length, or ``-length`` when ``buf`` is too small (then nothing is written).
-    ``topic`` str or UTF-8 bytes (bytes avoid the one encode allocation;
-    ``checked``: bytes whose UTF-8 and wildcards were checked already, not scanned
-    again), ``payload`` bytes-like.  Allocates nothing else; ValueError for invalid
-    contents."""
-    if checked and len(topic) and (not qos and not dup or (qos == 1 or qos == 2)
-                                   and type(packet_id) is int and 0 < packet_id < 65536):
-        tb = topic  # (what _topic() checks of a cached topic, inline on the hot path)
-    else:
-        tb = _topic(topic, qos, dup, packet_id, props, checked)
     ps = _pr.size(props, _PUBLISH) if props else 0
     n = len(tb)
     np = len(payload)
@@ -292,7 +279,7 @@ def encode_connect(buf, client_id, clean_start, keepalive, username, password, w
         return -total
     buf[0] = _CONNECT << 4
     off = wire.encode_vbi(buf, 1, rl)
-    buf[off:off + 7] = _PROTO
+    buf[off:off + 7] = b"\x00\x04MQTT\x05"  # Protocol Name and Version 5 (3.1.2.1-2)
     buf[off + 7] = fl
     off = wire.put_u16(buf, off + 8, keepalive)
     off = _pr.encode(buf, off, props, _CONNECT, ps)

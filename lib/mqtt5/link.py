@@ -16,18 +16,17 @@ _FREE), `_wpub` (the slot's kind) and `_wev` (its Signal, which carries the outc
 `rc` and `err`: an ack wakes only its caller). A publish that publish() queued itself,
 or a call cancelled after its packet went out, is detached: its slot frees itself when
 the flow ends. A call that cannot be queued at once waits in `request()`, in call
-order (a QoS 0 publish that met a full transmit buffer in `publish0()`). `close()` is
-the one place a connection ends (`error` says why); supervised QoS 1/2 waiters outlive
+order (a QoS 0 publish that met a full transmit buffer, in mqtt5.client's
+`_publish0()`). `close()` is the one place a connection ends (`error` says why); supervised QoS 1/2 waiters outlive
 it. One timer, `after()`, serves connect()'s deadline, disconnect()'s wait and the
 Supervisor's hourly wake, so none needs asyncio.wait_for (asyncio.funcs). Counters
 (small ints): msgs_in, msgs_out, bytes_in, bytes_out (modulo 2^30).
 """
 
-import asyncio
+from ._compat import monotonic_ms, sleep_ms
 
-import mqtt5.session as _S
-from ._compat import Signal, monotonic_ms, sleep_ms
-from .errors import MQTTError
+# (What only rarer paths use is imported where it is used: each name imported here
+# would be a slot of this module's dict, kept for the connection's life.)
 
 _CONNECTED = const(1)
 _MESSAGE = const(2)
@@ -69,6 +68,8 @@ def take(c, keep, kind):
             c._wpub.append(0)
             pids.append(_FREE)  # last: a MemoryError before leaves no half slot
     if c._wev[i] is None:  # made before the slot is taken: a MemoryError leaves it free
+        from ._compat import Signal
+
         c._wev[i] = Signal()  # (a slot's Signal is clear when it is free: request())
     pids[i] = _CONNECT if keep < 0 else 0
     c._wpub[i] = kind
@@ -101,6 +102,8 @@ async def request(c, fn, a, b, qos, retain, props, alias):
     # (fn: the session's method, a its items, b its props, qos -1). While callers wait
     # for a slot or quota (c._nwait), publish() takes none. Returns the outcome: a
     # publish's reason code, a request's codes; a failure raised.
+    from .txbuf import BufferFull
+
     s = c._s
     t0 = monotonic_ms()  # supervised, an expiry runs from the call
     w = -1
@@ -127,7 +130,7 @@ async def request(c, fn, a, b, qos, retain, props, alias):
                 break
             try:
                 pid = s.publish(a, b, qos, retain, props, alias) if fn is None else fn(a, b)
-            except _S.BufferFull:
+            except BufferFull:
                 await flush(c)
                 continue
             c._wake.set()  # the writer's next turn sends it, batched
@@ -148,23 +151,11 @@ async def request(c, fn, a, b, qos, retain, props, alias):
                 c._changed.pulse()
 
 
-async def publish0(c, topic, payload, retain, props, alias):
-    # A QoS 0 publish that found the transmit buffer full: queued after a writer turn
-    # (a frame smaller than request()'s: a burst makes one each time the buffer fills)
-    while True:
-        await flush(c)
-        if c._t is None:
-            raise not_connected(c)
-        try:
-            c._s.publish(topic, payload, 0, retain, props, alias)
-            return c._wake.set()
-        except _S.BufferFull:
-            pass
-
-
 def not_connected(c):
     # The error of a call that finds no link (a new one each time: a raised exception
     # grows its traceback)
+    from .errors import MQTTError
+
     return MQTTError("not connected" + (": %s" % c.error if c.error else ""))
 
 
@@ -276,6 +267,8 @@ async def after(c, t, ms):
     # The timer the waits below use instead of asyncio.wait_for (which would load
     # asyncio.funcs): after `ms`, while connection `t` lasts, connect()'s wait (if it
     # still waits) ends with asyncio.TimeoutError, and _changed pulses
+    import asyncio
+
     await sleep_ms(ms)
     if c._t is t:
         if c._wpid[0] == _CONNECT:
@@ -286,6 +279,8 @@ async def after(c, t, ms):
 async def ended_within(c, ms):
     # True once the connection has ended, False after `ms` (disconnect()'s wait for
     # the server's close, the Supervisor's hourly wake: mqtt5.offline)
+    import asyncio
+
     t = c._t
     if t is None:
         return True
@@ -300,6 +295,9 @@ async def ended_within(c, ms):
 
 def close(c, err):
     # End the connection: wake every waiter with `err`, stop the other tasks.
+    import asyncio
+    from .errors import MQTTError
+
     t = c._t
     if t is None:
         return

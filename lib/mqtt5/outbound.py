@@ -30,9 +30,8 @@ full, so that a method lookup, which misses it, stops soon.)
 """
 
 from .errors import MQTTError
-from .txbuf import BufferFull, packet, queued, publish as _put, request as txrequest
-from .codec import encode_connect
-from .wire import vbi_size
+import mqtt5.txbuf as _tb  # (names used off the hot path go through the module: each
+from .txbuf import publish as _put  # name imported is a slot of this module's dict)
 
 _REASON_STRING = const(0x1F)
 _USER_PROPERTY = const(0x26)
@@ -160,6 +159,8 @@ def connect(s, now_ms, clean_start):
     if s.auth_method is not None:
         import mqtt5.auth as _auth  # lazy: only sessions using enhanced auth
         _auth.connect_props(s, props)
+    from .codec import encode_connect
+
     pw = s.password
     if callable(pw):  # called at every (re)connect [MQTT-3.1.3.5]
         pw = password(pw(), "the password callback must return bytes, str or None")
@@ -167,7 +168,7 @@ def connect(s, now_ms, clean_start):
         t = tx[_TX_TAIL]
         n = encode_connect(tx[_TX_MV][t:], s.client_id, clean_start, s.keepalive,
                            s.username, pw, s.will, props)
-        if queued(tx, n, 0, 0):
+        if _tb.queued(tx, n, 0, 0):
             break
     s._inflight[_F_HOLD] = s.auth_method is not None  # [MQTT-3.1.2-30]
     s.state = _CONNECTING
@@ -204,7 +205,7 @@ def publish(s, topic, payload, qos=0, retain=False, props=None, alias=True):
     i = pid = 0
     if not qos:
         if fl[_F_QUEUED] or fl[_F_HOLD]:  # QoS 0 holds no slot: wait for the backlog / CONNACK
-            raise BufferFull("resend backlog: flush, then retry")
+            raise _tb.BufferFull("resend backlog: flush, then retry")
     else:
         if fl[_F_PUBLISHES] >= s.receive_maximum_out:
             raise MQTTError("send quota used up: server Receive Maximum %d [MQTT-3.3.4-7]"
@@ -249,11 +250,12 @@ def request(s, state, t, items, props):
         if fl[_F_QUEUED] or fl[_F_HOLD]:
             import mqtt5.backlog as _b
             import mqtt5.subcodec as _s
+            from .wire import vbi_size
 
             rl = _s.size(t, items, props)  # validates: ValueError now, not at pump()
             _b.join(s, i, 1 + vbi_size(rl) + rl)
         else:
-            txrequest(s._tx, t, pid, items, props, _RESERVE, s.server_max_packet_size)
+            _tb.request(s._tx, t, pid, items, props, _RESERVE, s.server_max_packet_size)
     except Exception:
         free(fl, i, True)
         raise
@@ -277,7 +279,7 @@ def fit(s, pkt):
     [MQTT-3.14.2-4] [MQTT-3.15.2-2] [MQTT-3.15.2-3]."""
     limit = s.server_max_packet_size
     try:
-        packet(s._tx, pkt, 0, limit)
+        _tb.packet(s._tx, pkt, 0, limit)
         return
     except MQTTError as e:
         props = pkt.props
@@ -286,7 +288,7 @@ def fit(s, pkt):
             raise
     pkt.props = {k: v for k, v in props.items()
                  if k != _REASON_STRING and k != _USER_PROPERTY} or None
-    packet(s._tx, pkt, 0, limit)
+    _tb.packet(s._tx, pkt, 0, limit)
 
 
 def new_inflight(size):

@@ -19,9 +19,9 @@ a resend did not fit, backlog.pump() waits for sent(); ``topics``: a dict of the
 last few str topics published and their UTF-8 (cleared when full).
 """
 
-from .errors import MQTTError, ProtocolError
+from .errors import MQTTError
 from .codec import encode_publish, encode_ack
-from .wire import vbi_size, to_utf8, topic_name_ok
+import mqtt5.wire as _w  # (each name imported is a slot of this module's dict)
 
 _TX_BUF = const(0)
 _TX_MV = const(1)
@@ -122,6 +122,7 @@ def queued(tx, n, reserve, limit):
 def packet(tx, pkt, reserve, limit):
     """Encode a packet object (mqtt5.packets) at the tail."""
     import mqtt5.packets as _p
+    from .errors import ProtocolError
 
     room(tx, 0)
     while True:
@@ -132,7 +133,7 @@ def packet(tx, pkt, reserve, limit):
             if e.reason_code != _TOO_LARGE:
                 raise
             rl = pkt._size()
-            n = -(1 + vbi_size(rl) + rl)
+            n = -(1 + _w.vbi_size(rl) + rl)
         if queued(tx, n, reserve, limit):
             return
 
@@ -201,9 +202,9 @@ def topic_utf8(tx, topic):
     u = tx[_TX_TOPICS]
     b = u.get(topic)
     if b is None:
-        if not topic_name_ok(topic):
+        if not _w.topic_name_ok(topic):
             raise ValueError("wildcard in topic name: %r" % topic)  # [MQTT-3.3.2-2]
-        b = to_utf8(topic)  # ValueError for a str that is no MQTT UTF-8 string
+        b = _w.to_utf8(topic)  # ValueError for a str that is no MQTT UTF-8 string
         if len(u) >= _TOPICS:
             u.clear()
         u[topic] = b

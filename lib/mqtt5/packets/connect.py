@@ -5,7 +5,6 @@ the codec's own ``mqtt5.packets.Will`` (in mqtt5.packets.server, where a decoded
 CONNECT makes one).  The session encodes CONNECT and decodes CONNACK with
 mqtt5.codec itself and never loads this module."""
 import mqtt5.codec as _c
-from mqtt5.codec import _PROTO  # noqa: F401 (mqtt5.packets.server's)
 
 _CONNECT = const(1)
 _CONNACK = const(2)

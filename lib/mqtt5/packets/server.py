@@ -9,7 +9,7 @@ from mqtt5.errors import ProtocolError
 import mqtt5.wire as wire
 import mqtt5.properties as _pr
 from mqtt5.packets import read_pid, check_pid, check_rc
-from mqtt5.packets.connect import Connect, _PROTO
+from mqtt5.packets.connect import Connect
 from mqtt5.packets.subscribe import Subscribe
 from mqtt5.subcodec import _options_error, topic_filter_ok
 from mqtt5.packets.unsubscribe import Unsubscribe
@@ -88,7 +88,7 @@ def _bin(mv, p, end):
 def decode_connect(mv, p, end):
     """CONNECT body at mv[p:end]."""
     wire.need(p, 10, end)
-    if bytes(mv[p:p + 6]) != _PROTO[:6]:
+    if bytes(mv[p:p + 6]) != b"\x00\x04MQTT":  # Protocol Name (3.1.2.1)
         # [MQTT-3.1.2-1]: not "MQTT"; answered with 0x84 like a bad version.
         raise ProtocolError(_BAD_VERSION, "protocol name")
     if mv[p + 6] != 5:
