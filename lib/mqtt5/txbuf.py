@@ -20,8 +20,8 @@ last few str topics published and their UTF-8 (cleared when full).
 """
 
 from .errors import MQTTError
-from .codec import encode_publish, encode_ack
-import mqtt5.wire as _w  # (each name imported is a slot of this module's dict)
+import mqtt5.codec as _c  # (modules, not their names: each name imported is a slot of
+import mqtt5.wire as _w  # this module's dict, and the table keeps one slot spare)
 
 _TX_BUF = const(0)
 _TX_MV = const(1)
@@ -186,7 +186,7 @@ def publish(tx, reserve, limit, topic, payload, qos, retain, dup, pid, props):
             return
     while True:
         t = tx[_TX_TAIL]  # the free tail to encode into: the whole view when empty
-        n = encode_publish(tx[_TX_MV][t:] if t else tx[_TX_MV], topic, payload, qos,
+        n = _c.encode_publish(tx[_TX_MV][t:] if t else tx[_TX_MV], topic, payload, qos,
                            retain, dup, pid, props, checked)  # (-size: no room)
         if 0 <= n <= (limit or n) and t + n + reserve <= len(tx[_TX_BUF]):
             tx[_TX_TAIL] = t + n  # (queued()'s usual case, inline on the hot path)
@@ -215,7 +215,7 @@ def ack(tx, ptype, pid, rc):
     """Queue PUBACK/PUBREC/PUBREL/PUBCOMP; the caller checked room(tx, ACK_ROOM)."""
     room(tx, _ACK_ROOM)
     t = tx[_TX_TAIL]
-    tx[_TX_TAIL] = t + encode_ack(tx[_TX_MV][t:] if t else tx[_TX_MV], ptype, pid, rc)
+    tx[_TX_TAIL] = t + _c.encode_ack(tx[_TX_MV][t:] if t else tx[_TX_MV], ptype, pid, rc)
 
 
 def short(tx, first):
