@@ -214,21 +214,21 @@ def complete(s, i, kind, pkt, rc, what):
     """Complete slot i: free its packet id, fill the event and return it (pkt None:
     a PUBACK without properties, not decoded; pkt the event: a SUBACK or UNSUBACK
     decoded into it)."""
+    # (locals and stack within 11 words: a bigger frame is allocated on the heap at
+    # every call, and this runs for every ack)
     ev = s._ev
-    fl = s._inflight
     if pkt is not ev:  # (an ack object of mqtt5.packets: a PUBACK with properties, QoS 2's)
         ev._clear(kind)
         ev.packet = pkt
         if pkt is not None:
             ev.props = pkt.props
-    ev.packet_id, ev.reason_code = fl[_F_PID][i], rc
-    if rc >= 0x80:
-        import mqtt5.events as _e
-
-        ev.error = _e.rc_error(what, rc)
-    free(fl, i, False)
+    ev.packet_id = s._inflight[_F_PID][i]
+    ev.reason_code = rc
+    if rc >= 0x80:  # (the module's attribute, not a local name)
+        ev.error = __import__("mqtt5.events").events.rc_error(what, rc)
+    free(s._inflight, i, False)
     if s._ka[_KA_ACK_SINCE] is not None:  # (ack_timeout_ms on) the wait starts again, or
-        s._ka[_KA_ACK_SINCE] = s._ka[_KA_NOW] if awaiting(fl) else None  # ends
+        s._ka[_KA_ACK_SINCE] = s._ka[_KA_NOW] if awaiting(s._inflight) else None  # ends
     return ev
 
 
