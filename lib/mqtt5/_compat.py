@@ -70,11 +70,10 @@ if _MICROPYTHON:
 
         # readable() is awaited for every read: the transport itself is the awaitable
         # (no generator made per read), parked on the socket as Stream.readinto() does
-        def readable(self):
-            return self
-
         def __iter__(self):
             return self
+
+        readable = __iter__  # (one function object for both: each costs heap)
 
         def send(self, _=None):
             if not self.parked:
@@ -247,11 +246,10 @@ if _MICROPYTHON:  # awaiting allocates nothing (Event.wait() makes a coroutine e
                 self.set()
             self.state = False
 
-        def wait(self):
-            return self
-
         def __iter__(self):
             return self
+
+        wait = __iter__  # (the Signal itself: one function object for both)
 
         def send(self, _=None):
             t = _core.cur_task
