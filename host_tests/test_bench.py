@@ -283,3 +283,41 @@ def test_issue11_section_of_a_run_skipping_options():
     assert "| QoS 1 awaited, MicroPython 64-bit | 8.2k msg/s | >= 10k msg/s | 6,234 msg/s "\
            "(a bare asyncio loop, the ceiling: n/a) | FAIL |" in lines
     assert results["fieldnode_mp"]["min_heap"] is None     # run.py's cells are not touched
+
+
+def _node_module():
+    sys.path.insert(0, bench.WORKLOADS)
+    import node  # bench/workloads/node.py: the whole node's runs
+
+    return node
+
+
+def test_node_runs_tell_a_full_heap_from_ctrl_c_landing_in_a_collection(monkeypatch):
+    # The unix port raises Ctrl-C from its signal handler wherever the interpreter is
+    # (MICROPY_ASYNC_KBD_INTR): inside a garbage collection it leaves the heap locked,
+    # and the node's goodbye then fails with "heap is locked".  That is no full heap:
+    # the run is tried again, where a real MemoryError ends the try at that size.
+    node = _node_module()
+    locked = ("node: -> stats {}\nTraceback (most recent call last):\n  File \"client.py\", "
+              "line 326, in abort\nMemoryError: memory allocation failed, heap is locked\n")
+    full = "node: boot\nMemoryError: memory allocation failed, allocating 1016 bytes\n"
+    assert not node.heap_full(locked) and node.heap_full(full)
+    assert node.heap_full(locked + full)  # both: the heap was full too
+    runs = []
+
+    def fake(b, kib, seconds, runtime):
+        runs.append(kib)
+        out = outs.pop(0)
+        return out == "ok", ({"mem_free": 1000} if out == "ok" else None), out
+
+    monkeypatch.setattr(node, "run_node", fake)
+    monkeypatch.setattr(node, "gc_tables", lambda runtime, kib: 24)
+    outs = [locked, "ok"]
+    assert node.runs_in(None, 40, 1, "micropython") == (True, "ok") and runs == [40, 40]
+    outs, runs[:] = [full, "ok"], []
+    assert node.runs_in(None, 36, 1, "micropython") == (False, full) and runs == [36]
+    outs, runs[:] = [locked, "ok"], []
+    assert node.heap_after_boot(None, "micropython", 1) == 512 * 1024 - 1000 - 24
+    outs = [locked, locked]
+    with pytest.raises(RuntimeError, match="heap is locked"):
+        node.heap_after_boot(None, "micropython", 1)
