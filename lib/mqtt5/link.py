@@ -17,10 +17,11 @@ _FREE), `_wpub` (the slot's kind) and `_wev` (its Signal, which carries the outc
 or a call cancelled after its packet went out, is detached: its slot frees itself when
 the flow ends. A call that cannot be queued at once waits in `request()`, in call
 order (a QoS 0 publish that met a full transmit buffer, in mqtt5.client's
-`_publish0()`). `close()` is the one place a connection ends (`error` says why); supervised QoS 1/2 waiters outlive
-it. One timer, `after()`, serves connect()'s deadline, disconnect()'s wait and the
-Supervisor's hourly wake, so none needs asyncio.wait_for (asyncio.funcs). Counters
-(small ints): msgs_in, msgs_out, bytes_in, bytes_out (modulo 2^30).
+`_publish0()`). `close()` is the one place a connection ends (`error` says why);
+supervised QoS 1/2 waiters outlive it. One timer, `after()`, serves connect()'s
+deadline, disconnect()'s wait and the Supervisor's hourly wake, so none needs
+asyncio.wait_for (asyncio.funcs). Counters (small ints): msgs_in, msgs_out, bytes_in,
+bytes_out (modulo 2^30).
 """
 
 from ._compat import monotonic_ms, sleep_ms
