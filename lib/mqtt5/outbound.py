@@ -138,7 +138,7 @@ def connect(s, now_ms, clean_start):
     ka[_KA_ACK_SINCE] = None  # no acknowledgement awaited on this connection yet
     ka[_KA_NOW] = now_ms
     if clean_start:
-        s._inflight[_F_KEPT] = False
+        fl[_F_KEPT] = False
     # [MQTT-3.1.2.11.4]; announced less the Remaining Length's extra bytes, which
     # Mosquitto 2.0 leaves out when it sizes a packet: it sends a packet over our
     # limit by them, which we must refuse (0x95), and again at every reconnect
@@ -170,7 +170,7 @@ def connect(s, now_ms, clean_start):
                            s.username, pw, s.will, props)
         if _tb.queued(tx, n, 0, 0):
             break
-    s._inflight[_F_HOLD] = s.auth_method is not None  # [MQTT-3.1.2-30]
+    fl[_F_HOLD] = s.auth_method is not None  # [MQTT-3.1.2-30]
     s.state = _CONNECTING
 
 

@@ -187,7 +187,7 @@ def publish(tx, reserve, limit, topic, payload, qos, retain, dup, pid, props):
     while True:
         t = tx[_TX_TAIL]  # the free tail to encode into: the whole view when empty
         n = _c.encode_publish(tx[_TX_MV][t:] if t else tx[_TX_MV], topic, payload, qos,
-                           retain, dup, pid, props, checked)  # (-size: no room)
+                              retain, dup, pid, props, checked)  # (-size: no room)
         if 0 <= n <= (limit or n) and t + n + reserve <= len(tx[_TX_BUF]):
             tx[_TX_TAIL] = t + n  # (queued()'s usual case, inline on the hot path)
             return
