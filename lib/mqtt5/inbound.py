@@ -217,7 +217,10 @@ def complete(s, i, kind, pkt, rc, what):
     # (locals and stack within 11 words: a bigger frame is allocated on the heap at
     # every call, and this runs for every ack)
     ev = s._ev
-    if pkt is not ev:  # (an ack object of mqtt5.packets: a PUBACK with properties, QoS 2's)
+    if pkt is not ev and (pkt is not None or ev.kind != kind or ev.packet is not None
+                          or ev.error is not None or ev.props is not None):
+        # (pkt: an ack object of mqtt5.packets, a PUBACK with properties or QoS 2's;
+        # a plain PUBLISH_DONE again, the usual, changes only its id and code)
         ev._clear(kind)
         ev.packet = pkt
         if pkt is not None:
