@@ -59,9 +59,11 @@ def take(c, keep, kind):
     i = 0
     if keep >= 0:
         n = pids.count(_FREE)  # (slot 0 is never free: see connect())
-        if n + c._wmax - len(pids) <= keep:  # free ones, and those not made yet
+        if n > keep:  # the usual: a free one beyond those kept
+            i = pids.index(_FREE)
+        elif n + c._wmax - len(pids) <= keep:  # free ones, and those not made yet
             return -1
-        if n:
+        elif n:
             i = pids.index(_FREE)
         else:
             i = len(pids)
@@ -219,7 +221,7 @@ async def reader(c, t):
         while c._t is t:
             # after our DISCONNECT (see pump()): read and dropped until the server's end
             mv = memoryview(bytearray(16)) if c._ending else s.recv_buffer()
-            if not len(mv):  # buffer full of packets blocked on tx room
+            if not mv:  # buffer full of packets blocked on tx room
                 await flush(c)
                 pump(c)
                 continue
