@@ -22,6 +22,10 @@ def test_self_qos012_properties_handlers_unsubscribe(runtime, broker):
     base = "basic/" + runtime
     assert res.record(step="connected")["session_present"] is False
     assert res.record(step="connected")["nodelay"] is True
+    # is_connected and session come from __getattr__: the Client class has no property,
+    # which would slow every attribute store and method call on it (docs/design.md)
+    rec = res.record(step="connected")
+    assert (rec["up"], rec["session"], rec["unknown"], rec["properties"]) == (True, True, False, [])
     assert res.record(step="subscribed")["granted"] == 2
     assert res.record(step="subscribed_list")["granted"] == [1, 1]
     assert res.record(step="published")["rcs"] == [None, 0, 0]

@@ -13,7 +13,9 @@ BASE = "basic/" + TAG
 async def run():
     c = Client("basic-" + TAG, keepalive=30)
     present = await c.connect("mqtt://127.0.0.1:%d" % PORT)
-    emit(step="connected", session_present=present, nodelay=c._t.nodelay)
+    emit(step="connected", session_present=present, nodelay=c._t.nodelay,
+         up=c.is_connected, session=c.session is c._s, unknown=hasattr(c, "no_such_name"),
+         properties=[k for k, v in Client.__dict__.items() if type(v) is property])
 
     inbox = Inbox()
     granted = await c.subscribe(BASE + "/q/#", qos=2, handler=inbox)

@@ -54,8 +54,8 @@ def resume():
     s.connect(now_ms())
     link = Link(s)
     link.pump(lambda e: kinds(e, S.CONNECTED))
-    check("send_quota_from_broker", s.send_quota == s.receive_maximum_out > 0,
-          "%r %r" % (s.send_quota, s.receive_maximum_out))
+    check("send_quota_from_broker", s.send_quota() == s.receive_maximum_out > 0,
+          "%r %r" % (s.send_quota(), s.receive_maximum_out))
     check("broker_allows_aliases", s.server_topic_alias_maximum > 0,
           str(s.server_topic_alias_maximum))
 

@@ -127,7 +127,7 @@ def test_large_outbound_publish_grows_tx():
     e = raises(MQTTError, s.publish, "t", b"x" * 2100, 0)
     assert not isinstance(e, S.BufferFull) and "tx_size 2048" in str(e), str(e)
     eq(sizes(s)[1], size, "not grown for a packet that can never fit")
-    eq(s.pending_bytes, 0, "nothing queued")
+    eq(s.pending_bytes(), 0, "nothing queued")
 
 
 def test_burst_while_a_view_is_lent_keeps_every_byte():
@@ -155,7 +155,7 @@ def test_burst_while_a_view_is_lent_keeps_every_byte():
     rest = s.data_to_send()
     written += rest
     s.sent(len(rest), 0)
-    eq(s.pending_bytes, 0, "all written")
+    eq(s.pending_bytes(), 0, "all written")
     eq([bytes(p.payload) for t, p in split(bytes(written))], sent,
        "bytes written == bytes queued, in order")
 
@@ -204,9 +204,9 @@ def test_ack_room_grows_instead_of_pausing():
     data = b"".join(publish("in", b"1", 1, pid=i) for i in range(1, 21))  # 200 bytes
     k = s.feed(data, 0)
     n = len(events(s))
-    assert 0 < n < 20 and s.pending_bytes <= 64, (n, s.pending_bytes)
+    assert 0 < n < 20 and s.pending_bytes() <= 64, (n, s.pending_bytes())
     acks = []
-    while k < len(data) or s.pending_bytes:  # flush, then what is left (or still paused)
+    while k < len(data) or s.pending_bytes():  # flush, then what is left (or still paused)
         acks += out(s)
         k += s.feed(data[k:], 0)
         n += len(events(s))
@@ -230,7 +230,7 @@ def test_no_heap_block_for_a_burst_means_buffer_full():
         s.publish("t", b"p" * 40, 0)
         eq(len(data) + len(out(s)), n + 1, "every publish")
         raises(MemoryError, s.publish, "t", b"p" * 400, 0)  # this one needs the room
-        eq(s.pending_bytes, 0, "nothing queued by it")
+        eq(s.pending_bytes(), 0, "nothing queued by it")
     finally:
         del txbuf.bytearray
     s.publish("t", b"p" * 400, 0)
@@ -266,7 +266,7 @@ def test_a_fragmented_heap_grows_the_buffers_to_what_the_packet_needs():
         eq([e["payload"] for e in evs], [b"i" * 400], "rx: delivered")
         eq(sizes(s)[0], len(data), "rx: the packet's %d bytes, not 512" % len(data))
         raises(MemoryError, s.publish, "t", b"o" * 600, 0)  # no block of its size either
-        eq(s.pending_bytes, 4, "nothing queued by it (the PUBACK is)")
+        eq(s.pending_bytes(), 4, "nothing queued by it (the PUBACK is)")
     finally:
         del txbuf.bytearray, rxbuf.bytearray
     s.publish("t", b"o" * 600, 0)

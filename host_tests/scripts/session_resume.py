@@ -238,7 +238,7 @@ def test_resend_respects_new_receive_maximum():
     out(s)
     evs, sent = reconnect(s, True, props={P.RECEIVE_MAXIMUM: 2})
     eq(brief(sent), [(PUBLISH, pids[0], True), (PUBLISH, pids[1], True)], "quota of 2")
-    eq(s.send_quota, 0, "no quota for new publishes")
+    eq(s.send_quota(), 0, "no quota for new publishes")
     feed(s, ack(PUBACK, pids[0]))
     eq(brief(out(s)), [(PUBLISH, pids[2], True)], "third once one is acked")
 

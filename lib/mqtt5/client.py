@@ -98,16 +98,17 @@ class Client:
     _ended_within = _L.ended_within  # (what mqtt5.offline calls)
 
     # ---- public API ---------------------------------------------------------------
-    @property
-    def is_connected(self):
-        """True while the connection is up (CONNACK received, not closed)."""
-        return self._t is not None and self._s.is_connected
-
-    @property
-    def session(self):
-        """The underlying sans-IO Session (server limits after CONNACK, e.g.
-        session.maximum_qos, session.assigned_client_id)."""
-        return self._s
+    def __getattr__(self, name):
+        """Two read-only attributes: ``is_connected``, True while the connection is
+        up (CONNACK received, not closed); ``session``, the underlying sans-IO
+        Session (server limits after CONNACK, e.g. session.maximum_qos,
+        session.assigned_client_id)."""
+        # (not properties: see Session.__getattr__)
+        if name == "is_connected":
+            return self._t is not None and self._s.is_connected
+        if name == "session":
+            return self._s
+        raise AttributeError(name)
 
     async def connect(self, url="mqtt://localhost:1883", clean_start=None):
         """Open the connection and wait for CONNACK; returns Session Present (bool).
@@ -222,12 +223,12 @@ class Client:
             w = -1  # QoS 1/2: a waiter slot, if the send quota and a slot are free
             idle = False
             if qos:
-                n = s.send_quota  # [MQTT-3.3.4-7]
+                n = s.send_quota()  # [MQTT-3.3.4-7]
                 if n and not self._nwait:
                     w = take(self, 0, _DETACHED)  # (its Signal is what the caller awaits)
                     # alone: nothing queued or in flight to batch it with, no writer turn
                     # under way
-                    idle = (not s.pending_bytes and n == s.receive_maximum_out
+                    idle = (not s.pending_bytes() and n == s.receive_maximum_out
                             and not self._writing and not t.backlog())
             if not qos or w >= 0:
                 try:

@@ -176,7 +176,7 @@ async def _drainer(c, t):
             i = q.head
             f = q.flags[i]
             qos = f & 3
-            if qos and (not s.send_quota or 0 not in pids and len(pids) >= size):
+            if qos and (not s.send_quota() or 0 not in pids and len(pids) >= size):
                 await c._changed.wait()  # pulsed when an ack frees a slot
                 continue
             now = monotonic_ms()

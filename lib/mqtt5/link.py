@@ -118,7 +118,7 @@ async def request(c, fn, a, b, qos, retain, props, alias):
                 raise not_connected(c)
             if w < 0:
                 w = take(c, 1 if q is not None else 0, 0)
-            if w < 0 or q is None and qos > 0 and not s.send_quota:
+            if w < 0 or q is None and qos > 0 and not s.send_quota():
                 c._nwait += 1  # a slot, or the server's Receive Maximum [MQTT-3.3.4-7]
                 try:
                     await c._changed.wait()
@@ -238,7 +238,7 @@ async def reader(c, t):
             c.bytes_in = (c.bytes_in + n) & _COUNT_MASK
             s.received(n, monotonic_ms())
             pump(c)
-            if s.pending_bytes:  # acks (or a DISCONNECT) to send: a writer turn
+            if s.pending_bytes():  # acks (or a DISCONNECT) to send: a writer turn
                 c._wake.set()
     except BaseException as e:  # the link ends with its reader (a Ctrl-C too: the
         if c._t is t:  # task it lands in is dead; the link closes, the Will goes)

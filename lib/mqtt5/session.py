@@ -207,22 +207,27 @@ class Session:
         self.state = _CLOSED
         _in.limits(self, {})  # (what a new connection starts with)
 
-    @property
-    def is_connected(self):
-        """True between CONNACK 0x00 and the end of the connection."""
-        return self.state == _ESTABLISHED
+    def __getattr__(self, name):
+        """Two computed, read-only attributes: ``is_connected``, True between CONNACK
+        0x00 and the end of the connection; ``inflight_count``, the unacknowledged
+        QoS 1/2 PUBLISH packets (the server's Receive Maximum quota in use)."""
+        # (not properties: a class with one makes MicroPython look the name up in the
+        # class at every attribute store and method call on its instances)
+        if name == "is_connected":
+            return self.state == _ESTABLISHED
+        if name == "inflight_count":
+            return self._inflight[_F_PUBLISHES]
+        raise AttributeError(name)
 
-    @property
-    def inflight_count(self):
-        """Unacknowledged QoS 1/2 PUBLISH packets (Receive Maximum quota in use)."""
-        return self._inflight[_F_PUBLISHES]
-
-    @property
     def send_quota(self):
         """How many more QoS 1/2 publish() calls the server's Receive Maximum allows
         now [MQTT-3.3.4-7] (0: wait for a PUBLISH_DONE); 65535 before CONNACK."""
         n = self.receive_maximum_out - self._inflight[_F_PUBLISHES]
         return n if n > 0 else 0
+
+    def pending_bytes(self):
+        """Bytes queued and not yet marked sent."""
+        return self._tx[_TX_TAIL] - self._tx[_TX_HEAD]
 
     # ---- connection lifecycle -------------------------------------------------------
 
@@ -406,11 +411,6 @@ class Session:
                 _out.pump(self)  # room for the resend backlog
                 return True
         return False
-
-    @property
-    def pending_bytes(self):
-        """Bytes queued and not yet marked sent."""
-        return self._tx[_TX_TAIL] - self._tx[_TX_HEAD]
 
     # publish(topic, payload, qos=0, retain=False, props=None, alias=True) -> packet id:
     # mqtt5/outbound.py, the method itself (one call fewer on the hot path)
