@@ -9,8 +9,6 @@ names in the heap.
 import builtins
 import time as _time
 
-from ._compat import _outcome
-
 
 def const(x):
     return x
@@ -59,6 +57,23 @@ class _Done:
 
 
 DONE = _Done()
+
+
+def _outcome(sig):
+    # What an awaited Signal returns (rc) or raises (err); a Signal with a home goes
+    # back to its slot, if that is free (mqtt5._compat's Signal does the same inline)
+    rc = sig.rc
+    err = sig.err
+    h = sig.home
+    if h is not None:
+        sig.home = None
+        if h[sig.slot] is None:
+            sig.clear()
+            sig.rc = sig.err = None
+            h[sig.slot] = sig
+    if err is not None:
+        raise err
+    return rc
 
 
 class Signal:
