@@ -297,8 +297,9 @@ def test_str_topic_encoded_once_per_topic():
 
 
 def test_publish_written_in_place_matches_the_codec():
-    # txbuf.publish() writes a small PUBLISH (str topic, no properties, one-byte
-    # Remaining Length) itself; codec.encode_publish() writes every other one.  Both
+    # The session's publish() (outbound.py) writes a small PUBLISH (str topic already
+    # cached, no properties, one-byte Remaining Length) itself; codec.encode_publish()
+    # writes every other one (the topic's first publish, which caches it, too).  Both
     # sides of the 127/128-byte Remaining Length boundary, each QoS and RETAIN.
     from mqtt5.codec import encode_publish
     topic = "fieldnode/v1/n1/state/t"

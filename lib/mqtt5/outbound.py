@@ -49,12 +49,14 @@ _MAXIMUM_PACKET_SIZE = const(0x27)
 _CONNECTING = const(1)
 _H_POS = const(3)  # slots of the held-ids list (inbound.py)
 _H_N = const(5)
-_TX_MV = const(1)  # slots of the transmit buffer's list (txbuf.py)
+_TX_BUF = const(0)  # slots of the transmit buffer's list (txbuf.py)
+_TX_MV = const(1)
 _TX_HEAD = const(2)
 _TX_TAIL = const(3)
 _TX_SPOS = const(5)
 _TX_LENT = const(6)
 _TX_BLOCKED = const(7)
+_TX_TOPICS = const(8)
 _RX_START = const(2)  # slots of the receive buffer's list (rxbuf.py)
 _RX_END = const(3)
 _RX_ALIASES = const(5)
@@ -224,8 +226,37 @@ def publish(s, topic, payload, qos=0, retain=False, props=None, alias=True):
 
             _al.send(s, topic, payload, qos, retain, pid, props)
         else:
-            _put(s._tx, _RESERVE, s.server_max_packet_size, topic, payload, qos, retain,
-                 False, pid, props)
+            # The usual PUBLISH in place: its str topic's checked UTF-8 cached (at its
+            # first publish: txbuf.topic_utf8()), no properties, a one-byte Remaining
+            # Length (3.3.1), room. Any other: txbuf.publish(), the same layout.
+            tx = s._tx
+            try:
+                u = None if props or tx[_TX_HEAD] else tx[_TX_TOPICS].get(topic)
+            except TypeError:  # an unhashable topic (bytearray): the codec checks it
+                u = None
+            np = len(payload)  # (3: the topic's length and the Property Length)
+            rl = 3 + len(u) + np + (2 if qos else 0) if u else 128
+            t = tx[_TX_TAIL]
+            b = tx[_TX_BUF]
+            lim = s.server_max_packet_size
+            if rl < 128 and t + rl + 2 + _RESERVE <= len(b) and (not lim or rl + 2 <= lim):
+                n = len(u)
+                b[t] = 0x30 | qos << 1 | (1 if retain else 0)  # PUBLISH, its flags
+                b[t + 1] = rl
+                b[t + 2] = 0  # Topic Name [MQTT-3.3.2-1]: n < 128
+                b[t + 3] = n
+                t += 4 + n
+                b[t - n:t] = u
+                if qos:
+                    b[t] = pid >> 8
+                    b[t + 1] = pid & 0xFF
+                    t += 2
+                b[t] = 0  # Property Length
+                t += 1
+                b[t:t + np] = payload
+                tx[_TX_TAIL] = t + np
+            else:
+                _put(tx, _RESERVE, lim, topic, payload, qos, retain, False, pid, props)
     except Exception:
         if qos:
             free(fl, i, True)

@@ -152,44 +152,21 @@ def request(tx, t, pid, items, props, reserve, limit):
 
 
 def publish(tx, reserve, limit, topic, payload, qos, retain, dup, pid, props):
-    """Encode a PUBLISH at the tail (hot path, no packet object)."""
+    """Encode a PUBLISH at the tail (no packet object).  A str topic's UTF-8 comes
+    from the topic cache; the usual PUBLISH, once its topic is cached, is written in
+    place by the session's publish() (outbound.py), in the same layout."""
     if tx[_TX_HEAD]:  # (room(0) only moves queued bytes to the front)
         room(tx, 0)
     checked = type(topic) is str  # then its UTF-8 was checked once, when cached
     if checked:
         u = tx[_TX_TOPICS].get(topic)
         topic = topic_utf8(tx, topic) if u is None else u
-        # A sensor's usual message, written here in place: a str topic (checked),
-        # no properties, not DUP, a one-byte Remaining Length (3.3.1), and room.
-        # codec.encode_publish() writes the same layout in the general case.
-        n = len(topic)
-        np = len(payload)
-        rl = 3 + n + np + (2 if qos else 0)  # (3: the Topic Name's length, Property Length)
-        t = tx[_TX_TAIL]
-        b = tx[_TX_BUF]
-        if rl < 128 and n and not props and not dup and t + rl + 2 + reserve <= len(b) \
-                and (not limit or rl + 2 <= limit):
-            b[t] = 0x30 | qos << 1 | (1 if retain else 0)  # PUBLISH, its flags
-            b[t + 1] = rl
-            b[t + 2] = 0  # Topic Name [MQTT-3.3.2-1]: n < 128
-            b[t + 3] = n
-            t += 4 + n
-            b[t - n:t] = topic
-            if qos:
-                b[t] = pid >> 8
-                b[t + 1] = pid & 0xFF
-                t += 2
-            b[t] = 0  # Property Length
-            t += 1
-            b[t:t + np] = payload
-            tx[_TX_TAIL] = t + np
-            return
     while True:
         t = tx[_TX_TAIL]  # the free tail to encode into: the whole view when empty
         n = _c.encode_publish(tx[_TX_MV][t:] if t else tx[_TX_MV], topic, payload, qos,
                               retain, dup, pid, props, checked)  # (-size: no room)
         if 0 <= n <= (limit or n) and t + n + reserve <= len(tx[_TX_BUF]):
-            tx[_TX_TAIL] = t + n  # (queued()'s usual case, inline on the hot path)
+            tx[_TX_TAIL] = t + n  # (queued()'s usual case, inline)
             return
         if queued(tx, n, reserve, limit):
             return
