@@ -30,8 +30,8 @@ full, so that a method lookup, which misses it, stops soon.)
 """
 
 from .errors import MQTTError
-import mqtt5.txbuf as _tb  # (names used off the hot path go through the module: each
-from .txbuf import publish as _put  # name imported is a slot of this module's dict)
+import mqtt5.txbuf as _tb  # (through the module: each name imported is a slot of this
+# module's dict, and the table keeps one slot spare for the builtins' misses)
 
 _REASON_STRING = const(0x1F)
 _USER_PROPERTY = const(0x26)
@@ -234,13 +234,13 @@ def publish(s, topic, payload, qos=0, retain=False, props=None, alias=True):
                 u = None if props or tx[_TX_HEAD] else tx[_TX_TOPICS].get(topic)
             except TypeError:  # an unhashable topic (bytearray): the codec checks it
                 u = None
+            n = len(u) if u else 128
             np = len(payload)  # (3: the topic's length and the Property Length)
-            rl = 3 + len(u) + np + (2 if qos else 0) if u else 128
+            rl = 3 + n + np + (2 if qos else 0)
             t = tx[_TX_TAIL]
             b = tx[_TX_BUF]
             lim = s.server_max_packet_size
             if rl < 128 and t + rl + 2 + _RESERVE <= len(b) and (not lim or rl + 2 <= lim):
-                n = len(u)
                 b[t] = 0x30 | qos << 1 | (1 if retain else 0)  # PUBLISH, its flags
                 b[t + 1] = rl
                 b[t + 2] = 0  # Topic Name [MQTT-3.3.2-1]: n < 128
@@ -256,7 +256,7 @@ def publish(s, topic, payload, qos=0, retain=False, props=None, alias=True):
                 b[t:t + np] = payload
                 tx[_TX_TAIL] = t + np
             else:
-                _put(tx, _RESERVE, lim, topic, payload, qos, retain, False, pid, props)
+                _tb.publish(tx, _RESERVE, lim, topic, payload, qos, retain, False, pid, props)
     except Exception:
         if qos:
             free(fl, i, True)
