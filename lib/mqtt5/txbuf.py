@@ -159,8 +159,7 @@ def publish(tx, reserve, limit, topic, payload, qos, retain, dup, pid, props):
         room(tx, 0)
     checked = type(topic) is str  # then its UTF-8 was checked once, when cached
     if checked:
-        u = tx[_TX_TOPICS].get(topic)
-        topic = topic_utf8(tx, topic) if u is None else u
+        topic = topic_utf8(tx, topic)
     while True:
         t = tx[_TX_TAIL]  # the free tail to encode into: the whole view when empty
         n = _c.encode_publish(tx[_TX_MV][t:] if t else tx[_TX_MV], topic, payload, qos,
@@ -175,7 +174,8 @@ def publish(tx, reserve, limit, topic, payload, qos, retain, dup, pid, props):
 def topic_utf8(tx, topic):
     """The UTF-8 of str ``topic``, checked (no wildcard, an MQTT UTF-8 string) and
     kept for the last few topics: a node that publishes the same topics encodes
-    and checks each once, not on every publish (publish() looks it up inline)."""
+    and checks each once, not on every publish (the session's publish() looks it up
+    inline for the usual PUBLISH)."""
     u = tx[_TX_TOPICS]
     b = u.get(topic)
     if b is None:
