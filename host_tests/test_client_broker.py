@@ -39,6 +39,9 @@ def test_self_qos012_properties_handlers_unsubscribe(runtime, broker):
         assert r["response_topic"] == base + "/reply"
         assert r["retain"] is False and r["dup"] is False
     assert res.record(step="no_subscribers")["rc"] == 0x10
+    r = res.record(step="reserve")
+    assert r["before"] < 632 <= r["after"]  # (doubled, or to the packet: txbuf.room())
+    assert (r["ok"], r["rc"], r["kept"], r["over"]) == (True, 0x10, True, False)
     assert res.record(step="async_handler")["payload"] == "echo:ping"
     g = res.record(step="gather")
     assert g["payloads"] == list(range(20))

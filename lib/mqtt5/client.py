@@ -17,6 +17,7 @@ from .wire import payload_bytes, validate_topic
 _FREE = const(-1)  # link.py: a free waiter slot
 _DONE = const(-2)  # link.py: slot 0 between connects
 _DETACHED = const(2)  # link.py: a slot that frees itself
+_RESERVE = const(32)  # outbound.py: tx bytes a publish leaves free for acks
 
 
 class Client:
@@ -28,7 +29,8 @@ class Client:
     options for mqtts:// URLs (mqtt5.tls: ca, cert, key, server_hostname,
     insecure) or an SSLContext. `on_message(msg)` receives messages that no
     subscribe() handler routed. rx_size bounds the largest packet received,
-    tx_size the largest sent (both buffers start at 128 B and grow on demand);
+    tx_size the largest sent (both buffers start at 128 B and grow on demand;
+    reserve() grows the transmit buffer ahead);
     max_inflight the unacknowledged QoS 1/2 publishes, subscribes and
     unsubscribes at once (further callers wait for a slot).
     topic_alias_out: outbound Topic Alias table size (0: off; 8 suits a node):
@@ -326,6 +328,20 @@ class Client:
             return False
         _L.close(self, MQTTError("aborted"))
         return True
+
+    def reserve(self, n):
+        """Grow the transmit buffer now so that a packet of ``n`` bytes fits it later
+        (up to ``tx_size``); True when it does.  The buffer otherwise grows when a
+        packet first needs it, and by then the heap may hold no block that large: a
+        node that will send a known larger message (its stats, say) reserves room at
+        boot, while the heap is still in one piece.  False, and the buffer as it was,
+        when ``n`` exceeds ``tx_size`` or the heap has no such block now."""
+        from .txbuf import room
+
+        try:
+            return room(self._s._tx, n + _RESERVE)
+        except MemoryError:
+            return False
 
     async def wait_closed(self):
         """Wait until the connection ends; returns the error that ended it (None
