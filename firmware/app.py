@@ -26,6 +26,9 @@ from mqtt5._compat import Signal, const, sleep_ms, ticks_add, ticks_diff, ticks_
 from mqtt5.supervisor import UP
 
 VERSION = "0.1.0"  # the firmware's (boot log, stats, ping); pyproject.toml's is the same
+# the stats PUBLISH less its topic, at most: ~350 B of JSON after boot, ~480 with an
+# 80-character last_disconnect and long counts, the content type, the headers
+STATS_ROOM = const(560)
 _POLL_MS = const(100)  # button and due-time polling
 _RETRY_MS = const(5000)  # a reading refused for now (0x97) is sent again after this
 _NORMAL = const(0)

@@ -64,7 +64,7 @@ class Node:
     """The client, its supervisor, the app tasks and the command handlers."""
 
     def __init__(self, cfg, source, gone=None):
-        from app import App
+        from app import STATS_ROOM, App
         from commands import TX_SIZE, Commands
         from mqtt5 import Client, Will
         from mqtt5._compat import Signal
@@ -92,6 +92,10 @@ class Node:
                              ack_timeout_ms=cfg["ack_timeout_s"] * 1000,
                              will=Will(base + "/status", b"offline", qos=1, retain=True,
                                        delay=cfg["will_delay"] or None))
+        # the stats are the largest message a node sends unasked: their room in the
+        # transmit buffer is taken now, while the heap is in one piece (grown on first
+        # use, it may find no block that large once modules have loaded)
+        self.client.reserve(len(base) + 6 + STATS_ROOM)
         # birth `online` first on every link: events queued while down come after it
         self.sup = Supervisor(self.client, urls, on_state=self._on_state,
                               fatal_backoff_ms=cfg["fatal_backoff_s"] * 1000,
