@@ -268,11 +268,10 @@ if _MICROPYTHON:  # awaiting allocates nothing (Event.wait() makes a coroutine e
             pass
 
 
-if _MICROPYTHON:
-    from sys import print_exception
-else:  # CPython's versions of the names above, set apart so that MicroPython never
-    # loads them (as .mpy their bytecode and names would take heap for nothing)
+if not _MICROPYTHON:  # CPython's versions of the names above, set apart so that
+    # MicroPython never loads them (as .mpy their bytecode and names would take heap
+    # for nothing); it also gives CPython's sys a print_exception()
     from ._compat_cpython import (DONE, Signal, const, open_tcp,  # noqa: F401
-                                  print_exception, ticks_add, ticks_diff, ticks_ms)
+                                  ticks_add, ticks_diff, ticks_ms)
 
 monotonic_ms = ticks_ms

@@ -1,5 +1,5 @@
 """CPython's versions of what mqtt5._compat takes from MicroPython: const(), the
-ticks clock, the TCP transport, the finished awaitable, Signal, print_exception.
+ticks clock, the TCP transport, the finished awaitable, Signal, sys.print_exception.
 
 Imported by mqtt5._compat on CPython only. On MicroPython this module is never
 loaded, so a node running the library as `.mpy` files keeps none of its bytecode or
@@ -7,6 +7,7 @@ names in the heap.
 """
 
 import builtins
+import sys
 import time as _time
 
 
@@ -103,8 +104,15 @@ class Signal:
         return _outcome(self)
 
 
-def print_exception(e):
-    """Print a traceback of `e` to stderr (what MicroPython's sys.print_exception does)."""
+def print_exception(e, file=None):
+    """Print a traceback of `e` to `file` (stderr by default), as MicroPython's
+    sys.print_exception does."""
     import traceback  # type: ignore[import-not-found]  # CPython only
 
-    traceback.print_exception(type(e), e, e.__traceback__)
+    traceback.print_exception(type(e), e, e.__traceback__, file=file)
+
+
+# sys.print_exception, where MicroPython has it (set here, as const() is: mqtt5._compat's
+# dict then keeps no name for it on MicroPython, where only mqtt5.message uses it)
+if not hasattr(sys, "print_exception"):
+    sys.print_exception = print_exception  # type: ignore[attr-defined]

@@ -8,7 +8,8 @@ returns an awaitable (async def), that runs as a task after the buffer has moved
 on, so its Message is given its own bytes and the link makes a new reusable one.
 """
 
-from ._compat import print_exception, ticks_diff, ticks_ms
+from ._compat import ticks_diff, ticks_ms
+from sys import print_exception  # (CPython's: set by mqtt5._compat, imported first)
 
 # v5 property identifiers [MQTT-2.2.2.2]
 _PAYLOAD_FORMAT = const(0x01)

@@ -4,9 +4,10 @@
 # transport, the clock) and mqtt5.transport (URLs), as a rewritten core would.
 import asyncio
 
-from mqtt5._compat import DONE, Signal, print_exception, sleep_ms, ticks_ms
+from mqtt5._compat import DONE, Signal, sleep_ms, ticks_ms
 from mqtt5.errors import MQTTError, ProtocolError
 from mqtt5.transport import open_transport
+from sys import print_exception  # (CPython's: set by mqtt5._compat, imported first)
 
 from . import session as _s
 
