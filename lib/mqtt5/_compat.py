@@ -75,7 +75,9 @@ if _MICROPYTHON:
 
         readable = __iter__  # (one function object for both: each costs heap)
 
-        def send(self, _=None):
+        # (asyncio resumes a task with send(None), and the task's `await` on this
+        # object with __next__(): no send() here, so the class's dict keeps 12 slots)
+        def __next__(self):
             if not self.parked:
                 self.parked = True
                 # (None: the task waits for the socket; _core: bound by open_tcp())
@@ -84,8 +86,6 @@ if _MICROPYTHON:
             e = _STOPS[0]
             e.__traceback__ = None
             raise e
-
-        __next__ = send
 
         def throw(self, e, *_):  # cancelled while parked (Task.cancel() unparks it)
             self.parked = False
