@@ -42,6 +42,7 @@ def test_self_qos012_properties_handlers_unsubscribe(runtime, broker):
     r = res.record(step="reserve")
     assert r["before"] < 632 <= r["after"]  # (doubled, or to the packet: txbuf.room())
     assert (r["ok"], r["rc"], r["kept"], r["over"]) == (True, 0x10, True, False)
+    assert (r["most"], r["size"]) == (True, 2048)
     assert res.record(step="async_handler")["payload"] == "echo:ping"
     g = res.record(step="gather")
     assert g["payloads"] == list(range(20))

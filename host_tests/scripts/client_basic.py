@@ -39,13 +39,15 @@ async def run():
 
     # reserve(): the transmit buffer grows now (to the packet and the 32 bytes a
     # publish leaves for acks) and a publish that size later goes out through it; a
-    # packet over tx_size (2048) cannot be reserved
+    # PUBLISH over tx_size (2048) less those 32 bytes cannot be reserved
     buf = c.session._tx[0]  # (the buffer itself: txbuf.py's list)
     ok = c.reserve(600)
     grown = c.session._tx[0]
     rc = await c.publish(BASE + "/big", b"r" * 560, qos=1)
-    emit(step="reserve", ok=ok, before=len(buf), after=len(grown), rc=rc,
-         kept=c.session._tx[0] is grown, over=c.reserve(2049))
+    kept = c.session._tx[0] is grown
+    over = c.reserve(2017)
+    emit(step="reserve", ok=ok, before=len(buf), after=len(grown), rc=rc, kept=kept,
+         over=over, most=c.reserve(2016), size=len(c.session._tx[0]))
 
     # an async handler may publish at QoS 1 from inside the handler
     replies = Inbox()

@@ -330,12 +330,13 @@ class Client:
         return True
 
     def reserve(self, n):
-        """Grow the transmit buffer now so that a packet of ``n`` bytes fits it later
-        (up to ``tx_size``); True when it does.  The buffer otherwise grows when a
-        packet first needs it, and by then the heap may hold no block that large: a
-        node that will send a known larger message (its stats, say) reserves room at
-        boot, while the heap is still in one piece.  False, and the buffer as it was,
-        when ``n`` exceeds ``tx_size`` or the heap has no such block now."""
+        """Grow the transmit buffer now so that a PUBLISH of ``n`` bytes fits it later;
+        True when it does.  The buffer otherwise grows when a packet first needs it,
+        and by then the heap may hold no block that large: a node that will send a
+        known larger message (its stats, say) reserves room at boot, while the heap
+        is still in one piece.  False, and the buffer as it was, when the heap has no
+        such block now or ``n`` is more than any publish can be (``tx_size`` less the
+        32 bytes a publish leaves free for acks)."""
         from .txbuf import room
 
         try:
