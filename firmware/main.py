@@ -95,7 +95,7 @@ class Node:
         # the stats are the largest message a node sends unasked: their room in the
         # transmit buffer is taken now, while the heap is in one piece (grown on first
         # use, it may find no block that large once modules have loaded)
-        self.client.reserve(len(base) + 6 + STATS_ROOM)
+        self.client.reserve(len(base + "/stats") + STATS_ROOM)  # (app.py's stats topic)
         # birth `online` first on every link: events queued while down come after it
         self.sup = Supervisor(self.client, urls, on_state=self._on_state,
                               fatal_backoff_ms=cfg["fatal_backoff_s"] * 1000,
