@@ -14,7 +14,7 @@ The state is a list the session keeps, ``[buf, mv, start, end, cap, aliases]``
 mqtt5.aliases), not an object: a list costs less RAM than a class and its
 methods, as keep alive's does.  The session makes it, resets it (start and end 0),
 frames and takes the packets at its head itself (Session.next_event(), the hot path);
-this module only makes room for more.
+this module only makes room for more, and copies bytes in for ``Session.feed()``.
 """
 
 from mqtt5.wire import frame
@@ -25,6 +25,7 @@ _RX_MV = const(1)
 _RX_START = const(2)
 _RX_END = const(3)
 _RX_CAP = const(4)
+_KA_NOW = const(6)  # the keep-alive list's slot of the time last given (keepalive.py)
 
 
 def free(rx):
@@ -60,3 +61,20 @@ def free(rx):
             rx[_RX_BUF] = b
             rx[_RX_MV] = memoryview(b)
     return rx[_RX_MV][e:]
+
+
+def feed(s, data, now_ms):
+    """``Session.feed(data, now_ms)``: copy bytes into the receive buffer (tests,
+    adapters without readinto).  Returns how many were taken (fewer when the buffer
+    is full)."""
+    n = 0
+    while n < len(data):
+        mv = free(s._rx)
+        k = min(len(mv), len(data) - n)
+        if not k:
+            break
+        mv[:k] = data[n:n + k]
+        s.received(k, now_ms)
+        n += k
+    s._ka[_KA_NOW] = now_ms
+    return n

@@ -40,7 +40,7 @@ from .wire import frame as _frame
 import mqtt5.codec as _c
 from .errors import ProtocolError
 import mqtt5.keepalive as _keepalive
-from .rxbuf import free as _rx_free
+import mqtt5.rxbuf as _rxb
 
 _DISCONNECTED = const(6)
 _PUBLISH_DONE = const(3)
@@ -278,7 +278,7 @@ class Session:
         if rx[_RX_START] == rx[_RX_END]:  # drained, the usual: free() inline
             rx[_RX_START] = rx[_RX_END] = 0
             return rx[_RX_MV]
-        return _rx_free(rx)
+        return _rxb.free(rx)
 
     def received(self, n, now_ms):
         """n bytes were written into recv_buffer(); any bytes count as link activity."""
@@ -289,20 +289,9 @@ class Session:
             ka[_KA_RX] = now_ms  # the link is alive, an outstanding ping answered
             ka[_KA_PING_OUT] = False
 
-    def feed(self, data, now_ms):
-        """Copy bytes into the receive buffer (tests, adapters without readinto).
-        Returns how many were taken (fewer when the buffer is full)."""
-        n = 0
-        while n < len(data):
-            mv = _rx_free(self._rx)
-            k = min(len(mv), len(data) - n)
-            if not k:
-                break
-            mv[:k] = data[n:n + k]
-            self.received(k, now_ms)
-            n += k
-        self._ka[_KA_NOW] = now_ms
-        return n
+    # feed(data, now_ms) -> bytes taken, for tests and adapters without readinto():
+    # mqtt5/rxbuf.py, the method itself
+    feed = _rxb.feed
 
     def next_event(self):
         """Parse the next complete packet and return the (reused) Event, or None.
