@@ -174,6 +174,22 @@ def test_bad_input_fails_at_the_call_and_never_wedges_the_client(runtime, broker
                                 not_text, not_text, "accepted", kind + "int"]
     assert r["echoes"] == ["once"]      # a handler returning publish(...) ran once
     assert r["kept"] == ["k1", "k2", "k3"]
+    r = res.record(step="refused_at_the_call")
+    # supervised: QoS 4, 5, -1 and 3 raise at the call (4 had hung in a waiter slot); a
+    # Subscription Identifier of 0 raises and is not remembered
+    assert r["sup_qos"] == ["ValueError"] * 4, r
+    assert r["sup_sid"] == "subscribe: subscription_identifier must be 1..268435455", r
+    assert r["remembered"] == 0, r
+    # a re-subscribe refused at the call keeps the route it would have replaced
+    assert r["resub"] in ("TypeError", "ValueError") and r["got"] == ["h1"], r
+    # unsupervised: QoS -1, and a PUBLISH with a Subscription Identifier [MQTT-3.3.4-6]
+    assert r["plain"] == ["ValueError", "ValueError"], r
+    # a CONNECT over tx_size: ValueError; supervised, one attempt, then stopped
+    assert r["big"].startswith("CONNECT of ") and "exceeds tx_size 2048" in r["big"], r
+    assert r["big_sup"] == [3, 1, "ValueError"], r
+    # supervised and down: a payload over tx_size is refused at the call, not queued
+    # to be dropped; one that fits is queued
+    assert r["down"] == ["MQTTError", "MQTTError", "accepted"] and r["queued"] == 1, r
 
 
 @pytest.mark.parametrize("where", ["state", "connect"])

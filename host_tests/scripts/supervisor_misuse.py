@@ -204,11 +204,92 @@ async def subscribe_while_down():
     await sup.stop()
 
 
+def outcome(f):
+    # what a call (not awaited) did: "accepted", or the type of what it raised
+    try:
+        f()
+        return "accepted"
+    except Exception as e:
+        return type(e).__name__
+
+
+async def refused_at_the_call():
+    # Each of these was let through before, to go wrong later or never be said:
+    # - supervised, a QoS that does not exist went out as QoS 0-2 (its low bits; 4 hung
+    #   for ever in a waiter slot); -1 too, unsupervised on MicroPython;
+    # - a re-subscribe refused for a bad user property dropped the filter's route: the
+    #   subscription's messages then lost their handler;
+    # - sup.subscribe() took any Subscription Identifier, and the bad one failed every
+    #   restore after a reconnect;
+    # - a CONNECT over tx_size (a large Will) was retried for ever by the supervisor;
+    # - a client's PUBLISH could carry a Subscription Identifier [MQTT-3.3.4-6];
+    # - supervised and down, a payload over tx_size was queued, then dropped.
+    c = Client("smr-" + TAG)
+    sup = Supervisor(c, URL, base_ms=50, cap_ms=100)
+    sup.start()
+    await sup.wait_up(5000)
+    sup_qos = [outcome(lambda: c.publish(BASE + "/r/q", b"x", qos=q)) for q in (4, 5, -1, 3)]
+    try:
+        await sup.subscribe(BASE + "/r/sid", qos=1, subscription_identifier=0)
+        sup_sid = "accepted"
+    except ValueError as e:
+        sup_sid = str(e)
+    remembered = len(sup._subs)
+    await sup.stop()
+
+    p = Client("smr-p-" + TAG)
+    await p.connect(URL)
+    got = []
+    await p.subscribe(BASE + "/r/s", qos=1, handler=lambda m: got.append("h1"))
+    try:
+        await p.subscribe(BASE + "/r/s", qos=1, handler=lambda m: got.append("h2"),
+                          user_properties=[("k", 5)])
+        resub = "accepted"
+    except (TypeError, ValueError) as e:
+        resub = type(e).__name__
+    await p.publish(BASE + "/r/s", b"x", qos=1)
+    for _ in range(100):
+        if got:
+            break
+        await asyncio.sleep(0.02)
+    plain = [outcome(lambda: p.publish(BASE + "/r/q", b"x", qos=-1)),
+             outcome(lambda: p.publish(BASE + "/r/q", b"x", properties={0x0B: 1}))]
+    await p.disconnect()
+
+    will = Will(BASE + "/w", b"w" * 3000)  # CONNECT over the default tx_size, 2048
+    try:
+        await Client("smr-big-" + TAG, will=will).connect(URL)
+        big = "connected"
+    except ValueError as e:
+        big = str(e)
+    states = []
+    sup = Supervisor(Client("smr-big2-" + TAG, will=will), URL, base_ms=50, cap_ms=50,
+                     on_state=lambda s, st, r: states.append(st))
+    sup.start()
+    try:
+        await sup.wait_up(3000)
+    except (MQTTError, asyncio.TimeoutError):
+        pass
+    big_sup = [sup.state, states.count(1), type(sup.reason).__name__]
+
+    d = Client("smr-d-" + TAG, tx_size=256)
+    sup = Supervisor(d, "mqtt://127.0.0.1:1", base_ms=100, cap_ms=200)  # nobody listens
+    sup.start()
+    down = [outcome(lambda: d.publish(BASE + "/r/d", b"x" * 300, qos=q)) for q in (0, 1)]
+    down.append(outcome(lambda: d.publish(BASE + "/r/d", b"x" * 200, qos=0)))
+    queued = sup.queue.n
+    await sup.stop()
+    emit(step="refused_at_the_call", sup_qos=sup_qos, sup_sid=sup_sid, remembered=remembered,
+         resub=resub, got=got, plain=plain, big=big, big_sup=big_sup, down=down,
+         queued=queued)
+
+
 async def run():
     await subscribe_while_down()
     await bad_subscribe_then_reconnect()
     await bad_option_stops()
     await handlers()
+    await refused_at_the_call()
 
 
 main(run())

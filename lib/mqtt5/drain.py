@@ -25,6 +25,7 @@ _DETACHED = const(2)  # a waiter slot that frees itself (mqtt5.link)
 _F_PID = const(0)  # slots of the session's in-flight table (outbound.py)
 _F_QUEUED = const(7)
 _F_SIZE = const(10)
+_TX_CAP = const(4)  # the transmit buffer's cap (txbuf.py)
 
 
 def supervise(c, queue):
@@ -103,6 +104,11 @@ def publish(c, topic, payload, qos, retain, props, alias):
     # max_bytes) is the awaitable's error, as it is from the coroutine.  QoS 0: straight
     # out when the link is up and nothing waits in the offline queue, else a copy into
     # the queue.  Else (no slot, a full transmit buffer) a coroutine.
+    if qos not in (0, 1, 2):  # at the call, as the session refuses it unsupervised
+        raise ValueError("QoS must be 0, 1 or 2")
+    cap = c._s._tx[_TX_CAP]
+    if len(payload) + 5 > cap:  # can never fit the transmit buffer, whatever its topic
+        raise MQTTError("packet exceeds tx_size %d" % cap)  # (an alias): said at the call
     q = c._q
     if qos:
         w = -1 if c._nwait else _L.take(c, 1, _DETACHED)  # (callers waiting go first)

@@ -53,6 +53,7 @@ _TX_BUF = const(0)  # slots of the transmit buffer's list (txbuf.py)
 _TX_MV = const(1)
 _TX_HEAD = const(2)
 _TX_TAIL = const(3)
+_TX_CAP = const(4)
 _TX_SPOS = const(5)
 _TX_LENT = const(6)
 _TX_BLOCKED = const(7)
@@ -170,6 +171,9 @@ def connect(s, now_ms, clean_start):
         t = tx[_TX_TAIL]
         n = encode_connect(tx[_TX_MV][t:], s.client_id, clean_start, s.keepalive,
                            s.username, pw, s.will, props)
+        if -n > tx[_TX_CAP]:  # an option's fault, which no reconnect can mend
+            raise ValueError("CONNECT of %d bytes exceeds tx_size %d: its client id, Will, "
+                             "user properties or password are too large" % (-n, tx[_TX_CAP]))
         if _tb.queued(tx, n, 0, 0):
             break
     fl[_F_HOLD] = s.auth_method is not None  # [MQTT-3.1.2-30]
@@ -197,8 +201,8 @@ def publish(s, topic, payload, qos=0, retain=False, props=None, alias=True):
     queued behind it, so nothing new overtakes a resend [MQTT-4.6.0-1]."""
     if s.state == _CLOSED:  # (check_open(), inline on the hot path)
         raise MQTTError("not connected")
-    if qos > s.maximum_qos:
-        if qos > 2:  # no QoS at all, whatever the server allows [MQTT-3.3.1-4]
+    if qos > s.maximum_qos or qos < 0:
+        if qos > 2 or qos < 0:  # no QoS at all, whatever the server allows [MQTT-3.3.1-4]
             raise ValueError("QoS must be 0, 1 or 2")
         raise MQTTError("QoS %d above server maximum %d" % (qos, s.maximum_qos))
     if retain and not s.retain_available:

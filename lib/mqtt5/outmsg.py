@@ -12,6 +12,7 @@ _EXPIRY = const(0x02)
 _CONTENT_TYPE = const(0x03)
 _RESPONSE_TOPIC = const(0x08)
 _CORRELATION = const(0x09)
+_SUBSCRIPTION_IDENTIFIER = const(0x0B)
 _WILL_DELAY = const(0x18)
 _USER_PROPERTY = const(0x26)
 
@@ -33,7 +34,13 @@ def check_text(payload, props):
 def app_props(base, content_type, payload_format_indicator, message_expiry_interval,
               response_topic, correlation_data, user_properties):
     """The {property_id: value} dict of an application message (PUBLISH or Will)
-    from keyword values; `base` (a raw dict or None) is merged in. None if empty."""
+    from keyword values; `base` (a raw dict or None) is merged in. None if empty.
+    ValueError when `base` holds a Subscription Identifier, which only the server
+    puts in a PUBLISH [MQTT-3.3.4-6] (a received message's props passed on as they
+    are, say)."""
+    if base and _SUBSCRIPTION_IDENTIFIER in base:
+        raise ValueError("a Subscription Identifier (property 0x0B) is the server's to "
+                         "send: a client's PUBLISH may not carry one [MQTT-3.3.4-6]")
     if (content_type is None and payload_format_indicator is None
             and message_expiry_interval is None and response_topic is None
             and correlation_data is None and not user_properties):

@@ -28,14 +28,18 @@ _SHARED_SID = const(4)  # True: another route has the same identifier (one SUBSC
 _UNKNOWN = const(-1)  # next_match(): the caller does not know the identifiers
 _SUBSCRIPTION_IDENTIFIER = const(0x0B)  # property ids (Table 2-4)
 _USER_PROPERTY = const(0x26)
+_SUBSCRIBE = const(8)  # control packet type
 
 
 def check_subscribe(filt, qos=0, handler=None, no_local=False, retain_as_published=False,
                     retain_handling=0, subscription_identifier=None, user_properties=None):
-    """Raise ValueError (TypeError for an unknown argument) unless Client.subscribe()
-    would accept these arguments: valid filters (a str or a list of them), QoS and
-    Retain Handling 0..2 [MQTT-3.8.3-5], no No Local on a shared one [MQTT-3.8.3-4].  The Supervisor checks a
-    subscription with it before remembering it, so a bad one never reaches a reconnect."""
+    """Raise ValueError (TypeError for an unknown argument or a wrong type) unless
+    Client.subscribe() would accept these arguments: valid filters (a str or a list of
+    them), QoS and Retain Handling 0..2 [MQTT-3.8.3-5], no No Local on a shared one
+    [MQTT-3.8.3-4], a Subscription Identifier of 1..268,435,455 (spec 3.8.2.1.2) and
+    user properties as (name, value) string pairs.  Client.subscribe() checks with it
+    before it routes anything, and the Supervisor before it remembers a subscription,
+    so a bad one never reaches a reconnect."""
     shared = False
     for f in [filt] if isinstance(filt, str) else filt:
         validate_filter(f)
@@ -44,6 +48,17 @@ def check_subscribe(filt, qos=0, handler=None, no_local=False, retain_as_publish
         raise ValueError("subscribe: qos and retain_handling must be 0, 1 or 2")
     if no_local and shared:  # a Protocol Error [MQTT-3.8.3-4]
         raise ValueError("subscribe: no_local is not allowed on a shared subscription")
+    sid = subscription_identifier
+    if sid is not None and (not isinstance(sid, int) or not 0 < sid <= _MAX_SID):
+        raise ValueError("subscribe: subscription_identifier must be 1..%d" % _MAX_SID)
+    if user_properties:  # the encoder's own check of each pair
+        from .properties import size
+
+        try:
+            size({_USER_PROPERTY: list(user_properties)}, _SUBSCRIBE)
+        except (TypeError, ValueError) as e:
+            raise type(e)("subscribe: user_properties must be (name, value) pairs of "
+                          "str: %s" % e)
 
 
 def validate_filter(filt):
@@ -125,7 +140,8 @@ async def subscribe(c, filt, qos, handler, no_local, retain_as_published, retain
 
     many = not isinstance(filt, str)
     filters = list(filt) if many else [filt]
-    check_subscribe(filters, qos, no_local=no_local, retain_handling=retain_handling)
+    check_subscribe(filters, qos, None, no_local, False, retain_handling, sid,
+                    user_properties)  # (before any route changes)
     opts = (qos | (0x04 if no_local else 0) | (0x08 if retain_as_published else 0)
             | (retain_handling << 4))
     if sid is None and handler is not None and c._s.sub_id_available:
