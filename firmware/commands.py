@@ -31,6 +31,10 @@ _MAX_ANSWER = const(1792)  # at most, whatever the limits below leave
 TX_SIZE = 2048  # the client's transmit buffer (main.py): the largest packet it sends
 _TX_FREE = const(32)  # of which the session keeps this much free (mqtt5.outbound _RESERVE)
 _OVERHEAD = const(48)  # a PUBLISH's bytes beside its payload, Response Topic and Correlation Data
+_MIN_ROOM = const(64)  # less room for an answer: refused before it runs (rc 5); a
+# command that changes something and whose answer is then over the room is answered
+# "done" in fewer bytes than this, not rc 5 (it was done)
+_CHANGES = ("set_config", "set_interval", "identify", "reboot")
 _MAX_BUSY = const(4)  # requests answered at once
 _MAX_WAITING = const(8)  # more wait their turn (a reconnect delivers an outage's backlog at once);
 # beyond that they are dropped and counted (commands_dropped)
@@ -115,10 +119,6 @@ class Commands:
         data = msg.payload
         print("node: <- cmd %s (%d B)" % (name, len(data)))
         try:
-            if len(data) > _MAX_BYTES:
-                rc, out = _TOO_LARGE, _answer(_TOO_LARGE, "payload over %d bytes" % _MAX_BYTES)
-            else:
-                rc, out = self._run(name, data)
             # the answer's PUBLISH must fit the transmit buffer and the broker's Maximum
             # Packet Size [MQTT-3.1.2-24]; at QoS 1 its topic and payload, the offline
             # queue's max_bytes (a supervised QoS 1 publish goes through it)
@@ -130,11 +130,21 @@ class Commands:
             mps = self.app.client.session.server_max_packet_size
             if mps:
                 top = min(top, mps - room)
+            if top < _MIN_ROOM:  # known before it runs: nothing done, and said so
+                rc, out = _FAILED, _answer(_FAILED, "no room for an answer: %d bytes"
+                                           % max(top, 0))
+            elif len(data) > _MAX_BYTES:
+                rc, out = _TOO_LARGE, _answer(_TOO_LARGE, "payload over %d bytes" % _MAX_BYTES)
+            else:
+                rc, out = self._run(name, data)
             # bytes, not characters: MicroPython's JSON keeps non-ASCII text as UTF-8
             n = len(out) if len(out) * 4 <= top else len(out.encode())
             if n > top:
-                rc, out = _FAILED, _answer(_FAILED, "answer of %d bytes is over %d"
-                                          % (n, max(top, 0)))
+                if rc == _OK and name in _CHANGES:  # it was done: rc 5 would say not
+                    out = _answer(_OK, "done; its answer of %d bytes is over %d" % (n, top))
+                else:  # nothing changed: a retry with more room may get it
+                    rc, out = _FAILED, _answer(_FAILED, "answer of %d bytes is over %d"
+                                              % (n, max(top, 0)))
         except MemoryError:  # a full or fragmented heap: answer small, keep running
             gc.collect()
             rc, out = _FAILED, '{"rc": %d, "msg": "out of memory"}' % _FAILED
@@ -152,6 +162,11 @@ class Commands:
             a = {}
             if len(data):
                 data = bytes(data)
+                from mqtt5.wire import utf8_ok  # (the client's: RFC 3629, which
+                # MicroPython's decode() does not hold to: overlongs, surrogates)
+
+                if b"\0" not in data and not utf8_ok(data):  # (a 0 byte: not JSON)
+                    raise UnicodeError
                 import strictjson  # json.loads alone takes what is not JSON (MicroPython)
 
                 strictjson.check(data)

@@ -82,3 +82,54 @@ def test_answers_are_sized_to_the_offline_queue_and_the_transmit_buffer(broker, 
         finally:
             node.kill()
     peer.stop()
+
+
+def test_a_command_that_ran_is_not_answered_rc_5_for_want_of_room(broker, runtime, tmp_path):
+    # Correlation Data that leaves little room for the answer. set_config saved and
+    # applied its keys, then answered rc 5 "answer ... is over" (failed, which it was
+    # not), and a reboot ran after an rc 5: the room is now known before the command
+    # runs. A command that changes something says "done" in fewer bytes when its
+    # answer is over the room; with less than 64 bytes nothing runs: rc 5.
+    device = "tight-" + runtime
+    peer = watch(broker, device)
+    node = NodeProc(runtime, broker, tmp_path, FAST, device)
+    reply = "reply/" + device
+    free = 2048 - 32 - 48 - len(reply)  # the transmit buffer's room less the envelope
+    try:
+        node.wait_log("online")
+        ans = json.loads(ask(peer, device, "set_config", b"c" * (free - 80),
+                             b'{"keepalive": 50, "queue_count": 7}').payload)
+        assert ans["rc"] == 0 and ans["msg"].startswith("done; its answer of "), ans
+        assert ans["msg"].endswith(" bytes is over 80"), ans
+        cfg = json.loads(ask(peer, device, "get_config", b"2").payload)["config"]
+        assert (cfg["keepalive"], cfg["queue_count"]) == (50, 7), cfg
+        ans = json.loads(ask(peer, device, "reboot", b"r" * (free - 60)).payload)
+        assert ans == {"rc": 5, "msg": "no room for an answer: 60 bytes"}, ans
+        # a read-only command whose answer is over the room is still rc 5
+        ans = json.loads(ask(peer, device, "get_config", b"g" * (free - 200)).payload)
+        assert ans["rc"] == 5 and ans["msg"].endswith(" bytes is over 200"), ans
+        assert json.loads(ask(peer, device, "ping", b"3").payload)["rc"] == 0
+        assert "rebooting" not in node.output and node.proc.poll() is None
+    finally:
+        node.kill()
+        peer.stop()
+
+
+def test_a_payload_that_is_not_utf8_is_rc_1_on_every_runtime(broker, runtime, tmp_path):
+    # MicroPython's decode() takes overlong forms, surrogates and code points past
+    # U+10FFFF, which CPython refuses: the node answered rc 3 "unknown key '/'" there
+    # for a key the sender never sent. The client's own UTF-8 check comes first now.
+    device = "utf8-" + runtime
+    peer = watch(broker, device)
+    node = NodeProc(runtime, broker, tmp_path, FAST, device)
+    try:
+        node.wait_log("online")
+        for i, bad in enumerate((b'{"\xc0\xaf": 1}', b'{"\xed\xa0\x80": 1}',
+                                 b'{"\xf4\x90\x80\x80": 1}', b'{"topic_prefix": "a\xc0\xafb"}')):
+            ans = json.loads(ask(peer, device, "set_config", b"u%d" % i, bad).payload)
+            assert ans == {"rc": 1, "msg": "payload is not UTF-8 text"}, (bad, ans)
+        ans = json.loads(ask(peer, device, "set_config", b"n", b'{"a\x00": 1}').payload)
+        assert ans["rc"] == 1 and ans["msg"].startswith("payload is not JSON"), ans
+    finally:
+        node.kill()
+        peer.stop()
