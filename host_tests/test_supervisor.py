@@ -156,9 +156,10 @@ def test_bad_input_fails_at_the_call_and_never_wedges_the_client(runtime, broker
     r = res.record(step="after_stop")
     assert r["publish"] == ["MQTTError", "MQTTError"] and r["wait_up"] == "MQTTError"
     r = res.record(step="bad_option")
-    # a bad URL, keepalive, max_inflight, rx_size, session_expiry, alias counts, client id
-    # or will raises at Supervisor()/Client()
-    assert r["early"] == ["ValueError"] * 8 + ["TypeError"] * 2, r["early"]
+    # a bad URL, keepalive, max_inflight, rx_size, session_expiry, alias counts, client id,
+    # will, a float where an int goes or a negative max_packet_size raises at
+    # Supervisor()/Client()
+    assert r["early"] == ["ValueError"] * 8 + ["TypeError"] * 4 + ["ValueError"], r["early"]
     # a password callback returning an int: one attempt, then stopped with the reason
     assert r["state"] == 3 and r["connecting"] == 1 and r["reason"] == "TypeError"
     assert r["up"] == ("MQTTError: supervisor stopped: the password callback must return "

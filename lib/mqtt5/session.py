@@ -149,8 +149,17 @@ class Session:
                  rx_size=2048, tx_size=2048, max_inflight=16, topic_alias_out=0,
                  auth_method=None, authenticator=None, strict_receive_maximum=True,
                  ack_timeout_ms=0):
-        if max_inflight < 1 or rx_size < 64 or tx_size < 64:
-            raise ValueError("max_inflight must be >= 1, rx_size and tx_size >= 64")
+        v = (keepalive, session_expiry, receive_maximum, max_inflight, rx_size, tx_size,
+             max_packet_size, topic_alias_out, topic_alias_maximum, ack_timeout_ms)
+        for i in range(len(v)):  # (a float passed the range checks, to fail at connect)
+            if not isinstance(v[i] or 0, int):
+                raise TypeError("%s must be an int" % (
+                    "keepalive session_expiry receive_maximum max_inflight rx_size tx_size "
+                    "max_packet_size topic_alias_out topic_alias_maximum ack_timeout_ms"
+                ).split()[i])
+        if max_inflight < 1 or rx_size < 64 or tx_size < 64 or (max_packet_size or 0) < 0:
+            raise ValueError("max_inflight must be >= 1, rx_size and tx_size >= 64, "
+                             "max_packet_size >= 0 (None or 0: rx_size)")
         if not (0 <= (session_expiry or 0) <= 0xFFFFFFFF and 0 <= (topic_alias_out or 0)
                 <= 0xFFFF and 0 <= (topic_alias_maximum or 0) <= 0xFFFF):  # (None: 0)
             raise ValueError("session_expiry must be 0..2**32-1, topic_alias_maximum and "
