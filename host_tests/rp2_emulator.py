@@ -14,7 +14,9 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EMU_DIR = os.path.join(ROOT, "tools", "emulator")
-BOOTROM = os.path.join(ROOT, "..", "shared", "vendor", "rp2", "rp2040-bootrom-b1.ts")
+# with the rp2 tarballs: $FIELDNODE_RP2_VENDOR, else ../shared/vendor/rp2 (tools/rp2_firmware.py)
+BOOTROM = os.path.join(os.environ.get("FIELDNODE_RP2_VENDOR") or os.path.join(
+    ROOT, "..", "shared", "vendor", "rp2"), "rp2040-bootrom-b1.ts")
 
 
 def node_missing():
@@ -43,7 +45,8 @@ class Pico:
 
     def __init__(self, uf2, adc=None, bootrom=BOOTROM, gpio=None, watch=()):
         if not os.path.isfile(bootrom):
-            raise RuntimeError("RP2040 boot ROM not found at %s (../shared/vendor/rp2)" % bootrom)
+            raise RuntimeError("RP2040 boot ROM not found at %s (../shared/vendor/rp2, "
+                               "or $FIELDNODE_RP2_VENDOR)" % bootrom)
         argv = ["node", os.path.join(EMU_DIR, "boot.mjs"), "--uf2", uf2, "--bootrom", bootrom]
         for ch, value in sorted((adc or {}).items()):
             argv += ["--adc", "%d=%d" % (ch, value)]
