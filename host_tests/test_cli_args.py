@@ -85,6 +85,12 @@ def test_argument_errors_exit_2(argv, message):
      "no config key 'nokey'"),
     (["config", "get", "keepalive.x", "--port", "/dev/null"],
      "no config key 'keepalive.x': keepalive is not an object"),
+    # the whole key, as `set` checks it (only its first part was: the port was opened)
+    (["config", "get", "sensors.temperature.bogus", "--port", "/dev/null"],
+     "no config key 'sensors.temperature.bogus': sensors.temperature has no key 'bogus' "
+     "(known: high, hysteresis, interval_ms, low, qos)"),
+    (["config", "get", "sensors.t.qos.x", "--port", "/dev/null"],
+     "no config key 'sensors.t.qos.x': sensors.t.qos is not an object"),
 ])
 def test_checked_arguments_exit_2_with_one_line(argv, message):
     r = fieldnode(*argv)
@@ -148,6 +154,8 @@ def test_missing_files_and_ports(tmp_path):
 
 
 URL_FORM = "broker URL must look like mqtt://host[:port] or mqtts://host[:port] (port 1-65535)"
+PERCENT = ("broker URL: a / ? or # in the user name or password must be percent-encoded "
+           "(%2F %3F %23), got ")
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -171,7 +179,9 @@ URL_FORM = "broker URL must look like mqtt://host[:port] or mqtts://host[:port] 
     (["monitor", "--prefix", ""], "--prefix must not be empty"),
     (["monitor", "--duration", "nan"], "--duration must be positive and finite"),
     # a password in a bad URL is not echoed, also one holding a / or an @
-    (["monitor", "--url", "mqtt://me:se/cr@t@127.0.0.1:0"], URL_FORM + ", got "
+    (["monitor", "--url", "mqtt://me:se/cr@t@127.0.0.1:0"], PERCENT +
+     "'mqtt://me:***@127.0.0.1:0'"),
+    (["monitor", "--url", "mqtt://me:se@cr@127.0.0.1:0"], URL_FORM + ", got "
      "'mqtt://me:***@127.0.0.1:0'"),
     # bytes that are not UTF-8 (a traceback when the request was encoded)
     (["cmd", "node-1", "set_config", "device_id=\udcff"], "arguments must be UTF-8 text"),
@@ -192,6 +202,12 @@ URL_FORM = "broker URL must look like mqtt://host[:port] or mqtts://host[:port] 
     (["cmd", "node-1", "ping", "--timeout", "1e12"],
      "--timeout must be above 0 and at most 604800 (a week), in seconds"),
     (["monitor", "--duration", "inf"], "--duration must be positive and finite"),
+    # a raw / ? or # in a password ends the host part: the message showed a URL that
+    # looked right (and mqtt://user/x@h connected to the host "user")
+    (["monitor", "--url", "mqtt://u:pa/ss@127.0.0.1:18832"], PERCENT + "'mqtt://u:***@127.0.0.1:18832'"),
+    (["cmd", "node-1", "ping", "--url", "mqtt://u:p?w@h"], PERCENT + "'mqtt://u:***@h'"),
+    (["monitor", "--url", "mqtt://u:p#w@h:1"], PERCENT + "'mqtt://u:***@h:1'"),
+    (["monitor", "--url", "mqtt://user/x@h"], PERCENT + "'mqtt://user/x@h'"),
 ])
 def test_broker_url_and_topic_parts_are_checked_before_connecting(argv, message):
     """Refused before any connection is tried: these raised a traceback from urllib or
@@ -240,6 +256,20 @@ def test_unknown_arguments_between_positionals_exit_2_with_the_subcommand_usage(
     assert r.stderr.endswith("fieldnode %s: error: unrecognized arguments: --bogus\n" % argv[0])
 
 
+@pytest.mark.parametrize("argv", [
+    ["--dry-run", "config", "set", "keepalive=50", "--port", "/nonexistent/tty"],
+    ["--bogus", "build", "--board", "unix", "--out", "OUT"],
+])
+def test_unknown_options_before_the_subcommand_exit_2_and_nothing_runs(argv, tmp_path):
+    """They were dropped: `fieldnode --dry-run config set ...` wrote the config, exit 0."""
+    out = tmp_path / "out"
+    r = fieldnode(*[out if a == "OUT" else a for a in argv])
+    assert r.returncode == 2
+    assert r.stderr == ("usage: fieldnode [-h] SUBCOMMAND ...\n"
+                        "fieldnode: error: unrecognized arguments: %s\n" % argv[0])
+    assert not out.exists()     # (and the config: the port was never opened, or exit 1)
+
+
 @pytest.mark.parametrize("key, text, value", [
     ("wifi_password", "12345678", "12345678"),     # was refused: "expected a string"
     ("wifi_ssid", "1e3", "1e3"),
@@ -257,6 +287,27 @@ def test_config_values_of_text_keys_are_taken_as_written(key, text, value):
 
     assert parse_value(text, key) == value
     assert parse_value("12345678") == 12345678      # cmd arguments (no schema): JSON
+
+
+@pytest.mark.parametrize("text", ["NaN", "Infinity", "-Infinity", "1e999", "-1e999",
+                                  "[1, 1e400]", '{"x": NaN}'])
+def test_values_that_python_reads_as_numbers_but_are_not_json_are_text(text):
+    """`cmd DEV ping x=NaN` sent {"x": NaN}, which is not JSON: the node answered
+    "payload is not JSON". Python's json reads NaN, Infinity, and 1e999 as inf."""
+    from fieldnode.configure import parse_value
+
+    assert parse_value(text) == text
+    assert parse_value("1e308") == 1e308 and parse_value("-0.5") == -0.5
+
+
+@pytest.mark.parametrize("item, message", [
+    ("keepalive=NaN", "keepalive: expected an integer, got 'NaN'"),     # was: got nan
+    ("sensors.t.high=1e999", "sensors.t.high: expected an integer, got '1e999'"),  # got inf
+])
+def test_config_set_names_a_non_json_number_as_written(item, message):
+    r = fieldnode("config", "set", item, "--port", "/dev/null")
+    assert r.returncode == 2
+    assert r.stderr == "fieldnode config: refused, nothing written: %s\n" % message
 
 
 @pytest.mark.parametrize("argv, message", [

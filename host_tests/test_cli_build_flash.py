@@ -452,6 +452,45 @@ def test_flash_esp32_a_truncated_image_says_so(tmp_path):
                         "(2 bytes)\n" % short)
 
 
+@pytest.mark.parametrize("data, why", [
+    # the header, then no checksum byte: esptool's ord(b"") raised a TypeError
+    (b"\xe9" + b"\x00" * 23, "it ends too soon (24 bytes)"),
+    # append_digest (extended header byte 23 = file byte 23) neither 0 nor 1: RuntimeError
+    (b"\xe9\x01" + b"\x00" * 21 + b"\x02" + b"\x00" * 40,
+     "Invalid value for append_digest field (0x02). Should be 0 or 1."),
+], ids=["no-checksum", "append-digest-2"])
+def test_flash_esp32_a_bad_header_is_one_line_not_a_traceback(tmp_path, data, why):
+    bad = tmp_path / "bad.bin"
+    bad.write_bytes(data)
+    r = fieldnode("flash", "--board", "esp32", "--port", tmp_path / "ttyUSB0", "--firmware", bad)
+    assert r.returncode == 1
+    assert r.stderr == "fieldnode flash: %s is not an esp32 firmware image: %s\n" % (bad, why)
+
+
+def test_build_to_a_full_disk_is_one_line(tmp_path):
+    """stdout on /dev/full: an OSError traceback from the size table."""
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([tool("fieldnode"), "build", "--board", "unix", "--out",
+                            tmp_path / "unix"], stdout=full, stderr=subprocess.PIPE, text=True,
+                           timeout=120)
+    assert r.returncode == 1
+    assert r.stderr == ("fieldnode build: cannot write the output: No space left on device "
+                        "(stopped there: it may be half done)\n")
+
+
+def test_build_from_a_deleted_working_directory(tmp_path):
+    """It built, then failed with FileNotFoundError (os.path.relpath needs the working
+    directory) while printing where: the path is absolute then, as deploy's."""
+    gone, out = tmp_path / "gone", tmp_path / "unix"
+    gone.mkdir()
+    r = subprocess.run(["sh", "-c", 'cd "$1" && rmdir "$1" && exec "$2" build --board unix '
+                        '--out "$3"', "sh", gone, tool("fieldnode"), out],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.endswith(" (-march=none, -O0) in %s\n" % out) and r.stderr == ""
+    assert (out / "package.json").exists()
+
+
 @pytest.mark.parametrize("extra, message", [
     (["--erase"], "--erase is for esptool boards: a UF2 copy cannot erase rp2_pico_w's flash"),
     (["--wait", "-1"], "--wait must be above 0 and at most 604800 (a week), in seconds"),

@@ -12,6 +12,7 @@ import uuid
 import pytest
 
 from broker import Broker, free_port
+from cli_fake_broker import FakeBroker
 from certs import make_certs
 from fieldnode_cli import fieldnode
 from runtimes import tool
@@ -331,3 +332,66 @@ def test_a_command_given_up_on_does_not_run_when_the_node_comes_back(broker):
         waiting.kill()
         c.disconnect()
         c.loop_stop()
+
+
+@pytest.fixture
+def refusing_broker():
+    b = FakeBroker(suback=0x87)
+    yield b
+    b.close()
+
+
+def test_a_refused_subscription_is_an_error_naming_the_filter(refusing_broker):
+    """SUBACK 0x87 was taken for a grant: monitor showed nothing and exited 0, cmd blamed
+    the node ("no answer ... it never published a status")."""
+    url = refusing_broker.url
+    r = fieldnode("monitor", "--url", url, "--duration", 5)
+    assert r.returncode == 1
+    assert r.stderr == ("fieldnode monitor: the broker refused the subscription to "
+                        "fieldnode/v1/+/#: Not authorized (0x87)\n")
+    r = fieldnode("cmd", "node-1", "ping", "--url", url, "--timeout", 5)
+    assert r.returncode == 1 and r.stdout == ""
+    assert re.fullmatch(r"fieldnode cmd: the broker refused the subscription to "
+                        r"fieldnode/v1/node-1/reply/[0-9a-f]{16}: Not authorized \(0x87\)\n",
+                        r.stderr), r.stderr
+
+
+def test_user_and_password_in_the_url_are_percent_decoded():
+    """As in any URL: a / ? # or @ in a password goes as %2F %3F %23 %40. They were sent
+    encoded (and a raw one was refused as a bad URL that looked right)."""
+    b = FakeBroker(suback=0x01)
+    try:
+        url = b.url.replace("//", "//us%40er:p%2Fa%3Fs%23s%25:@")
+        r = fieldnode("monitor", "--url", url, "--duration", 0.5)
+        assert r.returncode == 0, r.stderr
+        assert r.stderr == "monitor: fieldnode/v1/+/# on %s (Ctrl-C to stop)\n" % (
+            b.url.replace("//", "//us%40er:***@"))
+        assert b.logins == [(b"us@er", b"p/a?s#s%:")]
+    finally:
+        b.close()
+
+
+def test_cmd_values_that_are_not_json_numbers_go_as_text(node):
+    """x=NaN y=1e999 went out as {"x": NaN, "y": Infinity}: not JSON, the node answered
+    "payload is not JSON". As the help says, what is not JSON is text."""
+    r = fieldnode("cmd", node["id"], "ping", "x=NaN", "y=1e999", "z=-Infinity", "--url",
+                  node["url"])
+    # ping takes no arguments: the node read the payload (rc 3), it was JSON (not rc 1)
+    answer = json.loads(r.stdout)
+    assert answer["rc"] == 3 and answer["msg"].startswith("unknown argument "), answer
+
+
+def test_monitor_output_errors_are_one_line(node):
+    """stdout on a full disk: an OSError traceback; stdout closed: an AttributeError one."""
+    argv = [tool("fieldnode"), "monitor", "--url", node["url"], "--device", node["id"],
+            "--duration", "10"]
+    with open("/dev/full", "w") as full:
+        r = subprocess.run(argv, stdout=full, stderr=subprocess.PIPE, text=True, timeout=60)
+    assert r.returncode == 1
+    assert r.stderr.splitlines()[-1] == ("fieldnode monitor: cannot write the output: No space "
+                                         "left on device")
+    assert len(r.stderr.splitlines()) == 2      # after the banner ("monitor: ... on ...")
+    r = subprocess.run(argv, stderr=subprocess.PIPE, text=True, timeout=60,
+                       preexec_fn=lambda: os.close(1))
+    assert (r.returncode, r.stderr) == (1, "fieldnode monitor: cannot write the output: "
+                                           "stdout is closed\n")

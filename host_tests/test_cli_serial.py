@@ -210,6 +210,18 @@ def test_serial_port_errors(device, bundle, tmp_path):
         holder.close()
 
 
+def test_deploy_names_the_default_build_dir_in_full(tmp_path, monkeypatch):
+    """Run from elsewhere, it said "no build in ../../work/main/build/unix"."""
+    from fieldnode import CliError, deploy
+
+    monkeypatch.setattr(deploy, "ROOT", str(tmp_path / "repo"))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(CliError) as e:
+        deploy.deploy("unix", "/nonexistent/tty")
+    assert str(e.value) == ("no build in %s: run `fieldnode build --board unix` first"
+                            % (tmp_path / "repo" / "build" / "unix"))
+
+
 @pytest.mark.parametrize("talk", ["silent", "chatty"])
 def test_no_repl_answering(tmp_path, talk):
     """A port where nothing answers, or a device that sends without pause and never
@@ -795,3 +807,63 @@ def test_logs_ctrl_c_exits_130(tmp_path):
     assert b"hello from the node" in seen
     assert proc.returncode == 130, err
     assert err == b"fieldnode logs: interrupted\n"
+
+
+def run_with_stdout(stdout, *argv):
+    """`fieldnode ARGV` with its stdout on the file `stdout` (None: closed); (rc, stderr)."""
+    import subprocess
+
+    from runtimes import tool
+
+    argv = [tool("fieldnode")] + [str(a) for a in argv]
+    if stdout is None:
+        r = subprocess.run(argv, stderr=subprocess.PIPE, text=True, timeout=120,
+                           preexec_fn=lambda: os.close(1))
+    else:
+        with open(stdout, "w") as out:
+            r = subprocess.run(argv, stdout=out, stderr=subprocess.PIPE, text=True, timeout=120)
+    return r.returncode, r.stderr
+
+
+def test_config_output_errors_are_one_line(node_device):
+    """stdout on a full disk: OSError tracebacks (config show, config set after saving);
+    stdout closed: an AttributeError one (config show), after stopping the node."""
+    dev = node_device
+    rc, err = run_with_stdout("/dev/full", "config", "show", "--port", dev.port)
+    assert rc == 1 and err.splitlines()[-1] == ("fieldnode config: cannot write the output: "
+                                                "No space left on device"), err
+    assert "Traceback" not in err
+    rc, err = run_with_stdout("/dev/full", "config", "set", "keepalive=61", "--port", dev.port)
+    assert rc == 1 and err.splitlines()[-1] == (
+        "fieldnode config: cannot write the output: No space left on device (stopped there: "
+        "it may be half done)"), err
+    assert json.loads(config_file(dev).read_text())["keepalive"] == 61    # it was saved
+    # refused before the port is opened: nothing to show the result on
+    for argv in (["config", "show"], ["config", "set", "keepalive=62"], ["logs"]):
+        assert run_with_stdout(None, *argv, "--port", dev.port) == (
+            1, "fieldnode %s: cannot write the output: stdout is closed\n" % argv[0])
+    assert json.loads(config_file(dev).read_text())["keepalive"] == 61
+    assert dev.alive()
+
+
+def test_logs_to_a_full_disk_is_one_line():
+    import subprocess
+
+    from runtimes import tool
+
+    master, slave = os.openpty()
+    tty = os.ttyname(slave)
+    try:
+        with open("/dev/full", "w") as full:
+            proc = subprocess.Popen([tool("fieldnode"), "logs", "--port", tty, "--duration",
+                                     "30"], stdout=full, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        while proc.poll() is None and time.monotonic() < deadline:
+            os.write(master, b"hello\r\n")
+            time.sleep(0.2)
+        err = proc.communicate(timeout=30)[1]
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert proc.returncode == 1
+    assert err == "fieldnode logs: cannot write the output: No space left on device\n"

@@ -260,8 +260,12 @@ def print_table(board_name, arch, opt, rows, out_dir):
         print("%-*s  %8d  %8d" % (width, rel, py, mpy))
     print("%-*s  %8d  %8d" % (width, "total (%d modules)" % len(rows),
                               sum(r[1] for r in rows), sum(r[2] for r in rows)))
+    try:
+        shown = os.path.relpath(out_dir)
+    except OSError:     # no working directory any more (deleted): as deploy does
+        shown = out_dir
     print("built %d modules for %s (-march=%s, -O%d) in %s"
-          % (len(rows), board_name, arch or "none", opt, os.path.relpath(out_dir)))
+          % (len(rows), board_name, arch or "none", opt, shown))
 
 
 def add_parser(sub):

@@ -31,6 +31,11 @@ def parse_args(argv=None):
     args, extra = ap.parse_known_args(argv)
     if not extra:
         return args
+    # the top level takes only -h: anything before the subcommand is unknown (it was
+    # dropped, and `fieldnode --dry-run config set ...` wrote the config)
+    before = argv[:argv.index(args.subcommand)]
+    if before:
+        ap.error("unrecognized arguments: %s" % " ".join(before))
     # argparse gives a subcommand's positionals one chance, before its first option:
     # parse the subcommand's arguments again, options and positionals intermixed
     sub = next(a for a in ap._actions if isinstance(a, argparse._SubParsersAction))
@@ -61,11 +66,67 @@ def writes(args):
     return args.subcommand != "config" or args.action in ("set", "import")
 
 
+class OutputError(Exception):
+    """Writing to stdout failed (a full disk, an I/O error): not an OSError, so that the
+    subcommands' own `except OSError` (for their files and ports) cannot take it."""
+
+    def __init__(self, error):
+        super().__init__(error.strerror or str(error))
+
+
+class _Output:
+    """sys.stdout (or its .buffer) whose write and flush failures are OutputError; a
+    BrokenPipeError stays one (handled on its own below)."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def _guard(self, fn, *args):
+        try:
+            return fn(*args)
+        except BrokenPipeError:
+            raise
+        except OSError as e:
+            raise OutputError(e) from None
+
+    def write(self, data):
+        return self._guard(self._stream.write, data)
+
+    def writelines(self, lines):
+        return self._guard(self._stream.writelines, lines)
+
+    def flush(self):
+        return self._guard(self._stream.flush)
+
+    @property
+    def buffer(self):
+        return _Output(self._stream.buffer)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
 def main(argv=None):
     args = parse_args(argv)
+    if sys.stdout is None:      # started with stdout closed (`>&-`): refused before anything
+        # is done (a file or port opened later would get fd 1, and the output with it)
+        print("fieldnode %s: cannot write the output: stdout is closed" % args.subcommand,
+              file=sys.stderr)
+        return 1
+    stdout = sys.stdout
+    sys.stdout = _Output(stdout)
     try:
         check_args(args)
-        return args.run(args) or 0
+        code = args.run(args) or 0
+        sys.stdout.flush()      # what is still buffered fails here, not at the exit
+        return code
+    except OutputError as e:    # stdout on a full disk, say: one line, not a traceback
+        # the interpreter's last flush of what is left goes nowhere instead of failing
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stdout.fileno())
+        print("fieldnode %s: cannot write the output: %s%s" % (
+            args.subcommand, e, " (stopped there: it may be half done)" if writes(args) else ""),
+            file=sys.stderr)
+        return 1
     except CliError as e:
         print("fieldnode %s: %s" % (args.subcommand, e), file=sys.stderr)
         return e.code
@@ -83,6 +144,8 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("fieldnode %s: interrupted" % args.subcommand, file=sys.stderr)
         return 130
+    finally:
+        sys.stdout = stdout
 
 
 if __name__ == "__main__":

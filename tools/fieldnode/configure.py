@@ -36,6 +36,7 @@ import contextlib
 import errno
 import io
 import json
+import math
 import os
 import stat
 import sys
@@ -61,16 +62,32 @@ def parse_value(text, key=None):
     """The value of `KEY=TEXT`: for a config `key` whose schema type is a string
     (wifi_ssid, wifi_password, ...), TEXT as it is (a numeric Wi-Fi password stays a
     string), `null` only clearing a key whose default is null; else JSON when TEXT
-    parses as JSON (60, true, ["mqtt://h:1883"]), else TEXT."""
+    parses as JSON (60, true, ["mqtt://h:1883"]), else TEXT (NaN, Infinity and 1e999 too:
+    Python's json reads them as numbers that are not JSON)."""
     if key is not None:
         schema = module("config")
         spec = schema.SCHEMA.get(key)
         if spec is not None and spec[0] == schema._STR:
             return None if text == "null" and spec[1] is None else text
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=_not_json, parse_float=_finite)
     except ValueError:
         return text
+
+
+def _not_json(name):
+    # NaN, Infinity, -Infinity: Python's json takes them, but they are not JSON (RFC 8259
+    # section 6), and json.dumps would send them as such: the node refuses the payload
+    raise ValueError("%s is not a JSON number" % name)
+
+
+def _finite(text):
+    """A JSON number with a fraction or exponent, unless it overflows a float (1e999 would
+    go out as Infinity)."""
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError("%s is out of range" % text)
+    return value
 
 
 def dotted_get(cfg, key):
@@ -283,13 +300,10 @@ def check_args(args):
         raise CliError("--merge goes with config import", code=2)
     args.changes = []
     if args.action == "get":    # a key no board has: said before the node is stopped
-        schema = module("config").SCHEMA
         for key in args.items:
-            head, dot, _ = key.partition(".")
-            if head not in schema:
-                raise CliError("no config key %r" % key, code=2)
-            if dot and head != "sensors":
-                raise CliError("no config key %r: %s is not an object" % (key, head), code=2)
+            why = unknown_key(key)
+            if why is not None:
+                raise CliError("no config key %r%s" % (key, why and ": " + why), code=2)
     if args.action == "set":    # checked before the port is opened (and the node stopped)
         for item in args.items:
             key, eq, text = item.partition("=")
@@ -302,6 +316,23 @@ def check_args(args):
                 raise CliError("refused, nothing written: %s" % e, code=2) from None
             args.changes.append((key, value))
     return run(args)
+
+
+def unknown_key(key):
+    """None if `key` is one a board can have (a sensor's name aside: the board's); else why
+    not ("" for a key not in the schema), the whole dotted key checked, as `set` does."""
+    schema = module("config")
+    parts = key.split(".")
+    if parts[0] not in schema.SCHEMA or "" in parts:    # (sensors..x, a trailing dot)
+        return ""
+    if len(parts) > 1 and parts[0] != "sensors":
+        return "%s is not an object" % parts[0]
+    if len(parts) > 2 and parts[2] not in schema.SENSOR:
+        return "%s has no key %r (known: %s)" % (".".join(parts[:2]), parts[2],
+                                                 ", ".join(sorted(schema.SENSOR)))
+    if len(parts) > 3:
+        return "%s is not an object" % ".".join(parts[:3])
+    return None
 
 
 # the keys a value is checked against with the others: only on the merged config

@@ -250,13 +250,10 @@ def deploy(board_name, port, build_dir=None, reset=True, baud=115200, replace_ma
     board = boards.load(board_name)
     given = build_dir
     build_dir = build_dir or os.path.join(ROOT, "build", board_name)
-    if not os.path.isdir(build_dir):  # named as given (../../x for /x helped nobody)
-        try:
-            shown = given or os.path.relpath(build_dir)
-        except OSError:  # (no working directory any more)
-            shown = build_dir
+    if not os.path.isdir(build_dir):  # named as given, the default one in full (relative
+        # to the working directory it read ../../work/main/build/unix from elsewhere)
         raise CliError("no build in %s: run `fieldnode build --board %s` first"
-                       % (shown, board_name))
+                       % (given or build_dir, board_name))
     files = bundle_files(build_dir, board_name)
     local = {}
     for rel in files:

@@ -40,9 +40,17 @@ def check_esp_image(path, chip):
 
     try:
         image = LoadFirmwareImage(chip, path)
-    except struct.error:        # esptool read past the end of the file
+    except (struct.error, TypeError):   # esptool read past the end of the file (struct,
+        # or ord() of the b"" that read(1) gives there)
         raise CliError("%s is not an %s firmware image: it ends too soon (%d bytes)"
                        % (path, chip, os.path.getsize(path))) from None
+    except RuntimeError as e:   # a bad header field, e.g. append_digest not 0 or 1: esptool
+        # passes the message and its value apart, logging-style
+        try:
+            why = e.args[0] % e.args[1:]
+        except (TypeError, ValueError):     # not a format for them: as they are
+            why = " ".join(str(a) for a in e.args)
+        raise CliError("%s is not an %s firmware image: %s" % (path, chip, why)) from None
     except (FatalError, ValueError, IndexError) as e:
         raise CliError("%s is not an %s firmware image: %s" % (path, chip, e)) from None
     want = CHIP_DEFS[chip].IMAGE_CHIP_ID

@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 import uuid
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from . import CliError
 from .firmware import module
@@ -28,8 +28,10 @@ MAX_FILE = 1 << 20          # a CA, certificate or key file
 
 def add_arguments(parser):
     parser.add_argument("--url", default=os.getenv("FIELDNODE_BROKER") or DEFAULT_URL,
-                        help="broker URL, mqtt://host[:port] or mqtts:// for TLS "
-                             "(default $FIELDNODE_BROKER or %s)" % DEFAULT_URL)
+                        help="broker URL, mqtt://host[:port] or mqtts:// for TLS, with "
+                             "user:password@ before the host if the broker wants them "
+                             "(percent-encoded, as in any URL) (default $FIELDNODE_BROKER or "
+                             "%s)" % DEFAULT_URL)
     parser.add_argument("--prefix", default=PREFIX, help="topic prefix (default %s)" % PREFIX)
     tls = parser.add_argument_group(
         "TLS (mqtts:// only)", "The broker's certificate is checked against the CAs of "
@@ -47,7 +49,7 @@ def add_arguments(parser):
 
 def shown(url):
     """`url` fit for messages: a password in it (mqtt://user:PASS@host) as ***, up to
-    the last @ (a password may hold a / or an @)."""
+    the last @ (so that one mistyped with a raw / or @ in it is not echoed either)."""
     i, j = url.find("://"), url.rfind("@")
     if i < 0 or j < i:
         return url
@@ -57,7 +59,14 @@ def shown(url):
 
 def check_url(url):
     """(urlsplit parts, port) of a broker URL; anything but mqtt[s]://host[:port] with a
-    port in 1..65535 is a wrong argument (CliError, exit code 2)."""
+    port in 1..65535 is a wrong argument (CliError, exit code 2). A user name and password
+    (user:password@host) are percent-encoded, as in any URL (connect() decodes them):
+    a raw / ? or # in them ends the host part, which is said."""
+    rest = url.partition("://")[2]
+    end = min([rest.index(c) for c in "/?#" if c in rest] or [len(rest)])
+    if "@" in rest[end:]:   # an @ after the host part: the user info held one of them
+        raise CliError("broker URL: a / ? or # in the user name or password must be "
+                       "percent-encoded (%%2F %%3F %%23), got %r" % shown(url), code=2)
     try:
         parts = urlsplit(url)
         host = parts.hostname   # ValueError: a bad [IPv6] literal
@@ -309,8 +318,9 @@ def connect(url, on_message=None, timeout=5.0, tls=None):
         client.tls_set_context(tls.context)
     else:
         tls = None
-    if parts.username:
-        client.username_pw_set(parts.username, parts.password)
+    if parts.username:      # percent-encoded in the URL (%40 for an @, %2F for a /)
+        client.username_pw_set(unquote(parts.username),
+                               None if parts.password is None else unquote(parts.password))
     client.connect_timeout = timeout        # the TCP connect, and the TLS handshake
     done = threading.Event()
     result = []
@@ -362,13 +372,25 @@ def connect(url, on_message=None, timeout=5.0, tls=None):
 
 
 def subscribe(client, topics, timeout=5.0):
-    """Subscribe (QoS 1) and wait for the SUBACK, so nothing published after it is missed."""
+    """Subscribe (QoS 1) and wait for the SUBACK, so nothing published after it is missed.
+    A filter the broker refuses (a reason code of 0x80 or more: not authorized, say) is a
+    CliError naming it: nothing would ever arrive on it."""
     done = threading.Event()
-    client.on_subscribe = lambda *a: done.set()
+    codes = []
+
+    def on_subscribe(c, userdata, mid, reason_codes, properties):
+        codes.extend(reason_codes)  # one per filter, in order (checked here, not in paho's thread)
+        done.set()
+
+    client.on_subscribe = on_subscribe
     client.subscribe([(t, 1) for t in topics])
     if not done.wait(timeout):
         raise CliError("the broker did not acknowledge the subscription within %.3gs"
                        % timeout)
+    for topic, code in zip(topics, codes):
+        if code.is_failure:
+            raise CliError("the broker refused the subscription to %s: %s (0x%02X)"
+                           % (topic, code, code.value))
 
 
 def close(client):
