@@ -118,6 +118,10 @@ def test_supervised_client_on_a_broker(runtime, broker):
     assert r["expired"] == "message expired in the offline queue", r
     assert r["queue_expired"] == 1, r
     assert r["slot_waiter"] == [0, "message expired in the offline queue"], r
+    r = res.record(step="bursts")  # every one delivered, none dropped (0x10: no subscriber;
+    # the first step's session, kept 60 s, still holds a subscription to them)
+    assert [len(x[0]) == 1 and x[0][0] in ("0", "16") and x[1] == 0 for x in r["out"]] \
+        == [True, True], r
 
 
 @pytest.mark.runtimes(("cpython", "micropython", M32_FROZEN))

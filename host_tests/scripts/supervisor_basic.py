@@ -35,6 +35,7 @@ async def run():
     emit(step="stopped", state=sup.state, connected=c.is_connected)
     await more_callers_than_slots()
     await queue_limits()
+    await bursts_on_a_live_link()
 
 
 async def more_callers_than_slots():
@@ -104,6 +105,24 @@ async def queue_limits():
     await sup3.stop()
     emit(step="refuse_expire", refused=refused, expired=expired, rcs=rcs,
          queue_expired=st["queue_expired"], slot_waiter=slot_waiter)
+
+
+
+async def bursts_on_a_live_link():
+    # The link up and well: a burst of QoS 1 callers waits for transmit room or send
+    # quota in the offline queue, whose limits are an outage's. 15 x 1000 B (more than
+    # queue_bytes=8192) lost 7 of them, and 40 callers with queue_count=8 lost 32.
+    out = []
+    for n, size, kw in ((15, 1000, {}), (40, 100, {"queue_count": 8})):
+        c = Client("sbb-%d-%s" % (n, TAG))
+        sup = Supervisor(c, "mqtt://127.0.0.1:%d" % PORT, base_ms=50, **kw)
+        sup.start()
+        await sup.wait_up(5000)
+        rcs = await asyncio.gather(*[c.publish(BASE + "/burst", bytes(size), qos=1)
+                                     for _ in range(n)], return_exceptions=True)
+        out.append([sorted(set(repr(r) for r in rcs)), sup.stats.as_dict()["queue_drops"]])
+        await sup.stop()
+    emit(step="bursts", out=out)
 
 
 main(run())

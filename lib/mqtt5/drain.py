@@ -116,7 +116,10 @@ def publish(c, topic, payload, qos, retain, props, alias):
             return _L.request(c, None, topic, payload, qos, retain, props, alias)
         aw = c._wev[w].wait()
         try:
-            q.put(topic, payload, qos, retain, props, monotonic_ms(), w, alias)
+            # (on a live link it waits for send quota or transmit room, not for a
+            # link: the queue's limits, an outage's, do not drop it)
+            q.put(topic, payload, qos, retain, props, monotonic_ms(), w, alias,
+                  c._t is not None)
             c._qev.set()
         except Exception as e:  # refused; or a MemoryError: the slot must not leak
             _L.finish(c, w, None, e)

@@ -127,7 +127,7 @@ async def request(c, fn, a, b, qos, retain, props, alias):
                 continue
             if q is not None:  # supervised: the drainer publishes it, across reconnects
                 c._wpub[w] = _SUPERVISED
-                q.put(a, b, qos, retain, props, t0, w, alias)
+                q.put(a, b, qos, retain, props, t0, w, alias, c._t is not None)  # (drain.py)
                 gone = True
                 c._qev.set()
                 break

@@ -60,12 +60,19 @@ class OfflineQueue:
     def _cost(self, topic, payload):
         return len(topic) + len(payload)
 
-    def put(self, topic, payload, qos, retain, props, now_ms, w=-1, alias=True):
+    def put(self, topic, payload, qos, retain, props, now_ms, w=-1, alias=True, live=False):
         """Append one publish (`alias` False: publish() was given topic_alias=False).
         Under DROP_OLDEST, entries dropped to make room call
         on_drop(waiter slot) for their QoS >= 1 callers; under REFUSE a full queue
-        raises MQTTError (so does a message alone over max_bytes)."""
+        raises MQTTError (so does a message alone over max_bytes).  `live`: made on a
+        live link by a caller holding a waiter slot `w` (it waits here for send quota
+        or transmit room, not for a link): the limits, an outage's, pass it by, as
+        put_front()'s; the waiter slots bound those, and their payloads are the
+        callers' own, not copies."""
         cost = self._cost(topic, payload)
+        if live and w >= 0 and self.n < self.size:
+            self._append(topic, payload, qos, retain, props, now_ms, w, alias, cost)
+            return
         if cost > self.max_bytes:
             self.drops += 1
             raise _full("message of %d bytes over the queue's max_bytes" % cost)
@@ -78,6 +85,9 @@ class OfflineQueue:
             self.drops += 1
             if d >= 0 and self.on_drop is not None:
                 self.on_drop(d)
+        self._append(topic, payload, qos, retain, props, now_ms, w, alias, cost)
+
+    def _append(self, topic, payload, qos, retain, props, now_ms, w, alias, cost):
         i = (self.head + self.n) % self.size
         self._set(i, topic, payload, qos, retain, props, now_ms, w, cost)
         if not alias:
