@@ -116,6 +116,31 @@ def test_queued_resend_over_new_limit_fails_its_slot():
     eq(s.inflight_count, 0, "slot freed")
 
 
+def test_resend_the_resumed_server_no_longer_allows_fails_its_slot():
+    # the server lowered its Maximum QoS or took Retain Available away while the
+    # session was kept: resending would break [MQTT-3.2.2-11] / [MQTT-3.2.2-14] (the
+    # server disconnects with 0x9B / 0x9A, and again at every reconnect). A plain QoS 1
+    # publish beside it goes out again, unless QoS 1 is gone too.
+    for qos, retain, props, rc in ((2, False, {P.MAXIMUM_QOS: 1}, 0x9B),
+                                   (1, True, {P.RETAIN_AVAILABLE: 0}, 0x9A),
+                                   (1, False, {P.MAXIMUM_QOS: 0}, 0x9B)):
+        s = connected(session_expiry=60)
+        pid = s.publish("t", b"x", qos, retain)
+        other = s.publish("u", b"y", 1)
+        out(s)
+        s.connection_lost()
+        s.connect(0, clean_start=False)
+        out(s)
+        evs = feed(s, connack(session_present=True, props=props))
+        failed = [pid] if props.get(P.MAXIMUM_QOS) != 0 else [pid, other]
+        eq([(e["kind"], e["packet_id"], e["reason_code"]) for e in evs],
+           [(S.CONNECTED, 0, 0)] + [(S.PUBLISH_DONE, p, rc) for p in failed],
+           "not sent again: failed")
+        resent = [] if other in failed else [(PUBLISH, other, True)]
+        eq([(t, p.packet_id, p.dup) for t, p in out(s)], resent, "only the allowed one resent")
+        eq(s.inflight_count, len(resent), "the failed slots freed")
+
+
 # ---- Receive Maximum, inbound ----------------------------------------------------------
 
 def test_inbound_qos1_over_receive_maximum_is_0x93():

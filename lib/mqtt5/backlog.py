@@ -67,7 +67,8 @@ def pump(s):
     """Encode the QUEUED slots, oldest first, while there is transmit room and send quota
     [MQTT-4.9.0-2]; resent PUBLISH carry DUP and the full topic (never an alias from
     an earlier connection).  A slot that can never be sent (over the server's Maximum
-    Packet Size, or tx_size) completes with an error event.  After the transmit
+    Packet Size, or tx_size; a QoS or retain flag the resumed server no longer allows:
+    0x9B, 0x9A) completes with an error event.  After the transmit
     buffer ran out of room it waits (its BLOCKED slot) until sent() frees some."""
     fl = s._inflight
     tx = s._tx
@@ -88,9 +89,18 @@ def pump(s):
             elif w <= _WAIT_PUBREC:
                 if _sent_publishes(fl) >= s.receive_maximum_out:
                     return  # wait for an ack to free quota [MQTT-4.9.0-2]
+                qos = 1 if w == _WAIT_PUBACK else 2
+                # a resumed session's server may have lowered its limits since
+                if qos > s.maximum_qos:  # [MQTT-3.2.2-11]
+                    fail(s, i, 0x9B, MQTTError("QoS %d above server maximum %d: not sent "
+                                               "again" % (qos, s.maximum_qos)), None)
+                    continue
+                if st & _RETAIN and not s.retain_available:  # [MQTT-3.2.2-14]
+                    fail(s, i, 0x9A, MQTTError("retain not available: not sent again"), None)
+                    continue
                 publish(tx, _RESERVE, s.server_max_packet_size, fl[_F_TOPIC][i],
-                        fl[_F_PAYLOAD][i], 1 if w == _WAIT_PUBACK else 2,
-                        st & _RETAIN != 0, st & _RESEND != 0, pid, fl[_F_PROPS][i])
+                        fl[_F_PAYLOAD][i], qos, st & _RETAIN != 0, st & _RESEND != 0, pid,
+                        fl[_F_PROPS][i])
             else:
                 request(tx, _SUBSCRIBE if w == _WAIT_SUBACK else _UNSUBSCRIBE, pid,
                         fl[_F_TOPIC][i], fl[_F_PROPS][i], _RESERVE, s.server_max_packet_size)
