@@ -307,7 +307,7 @@ class App:
                     continue
                 try:  # (the topic too: on a full heap it fails like the publish)
                     await self.client.publish(self.base + "/event/" + name, data, 1, False,
-                                              pl.CT_EVENT, 0, left)
+                                              pl.CT_EVENT, 0, left, topic_alias=False)
                 except Exception as e:  # expired in the offline queue, refused; the
                     if isinstance(e, MemoryError):  # task goes on whatever it was
                         gc.collect()
@@ -345,7 +345,7 @@ class App:
                     if self.sup.state == UP:  # after the birth, which goes first
                         text = json.dumps(self.stats())
                         await self.client.publish(self.base + "/stats", text, 0, False,
-                                                  "application/json", 1)
+                                                  "application/json", 1, topic_alias=False)
                         print("node: -> stats", text)  # (no copy of a long text)
                 if self.commands:
                     self.commands.report()  # dropped requests: a line a second at most

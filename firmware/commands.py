@@ -88,7 +88,8 @@ class Commands:
         self.responder = Responder(app.sup, app.base + "/cmd/+", self.handle, qos=1,
                                    remember=_REMEMBER, max_busy=_MAX_BUSY,
                                    max_waiting=_MAX_WAITING, keep=self.keep,
-                                   content_type="application/json", payload_format_indicator=1)
+                                   content_type="application/json", payload_format_indicator=1,
+                                   topic_alias=False)
 
     async def start(self):
         await self.responder.start()

@@ -84,7 +84,13 @@ class Node:
         base = cfg["topic_prefix"] + "/" + self.device_id
         self.client = Client(self.device_id, keepalive=cfg["keepalive"],
                              session_expiry=cfg["session_expiry"], username=user,
-                             password=pw, topic_alias_out=8, tx_size=TX_SIZE,
+                             password=pw, tx_size=TX_SIZE,
+                             # the readings' topics only, and the status's: events,
+                             # stats and answers name theirs in full (app.py,
+                             # commands.py), so that none of them takes a reading's
+                             # alias, whose next publish would then name its topic
+                             # again without its Content Type (app.ct_sent)
+                             topic_alias_out=max(8, len(board.SENSORS) + 1),
                              # Debian's Mosquitto bursts QoS 1 past our Receive
                              # Maximum: ack them rather than drop the link
                              strict_receive_maximum=False, tls=tls,

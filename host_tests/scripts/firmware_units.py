@@ -212,7 +212,7 @@ class _Pub:
         self.n = 0
         self.sent = []
 
-    async def publish(self, topic, data, *args):
+    async def publish(self, topic, data, *args, **kw):  # (kw: topic_alias)
         self.n += 1
         if self.n == 1:
             raise MemoryError("memory allocation failed, allocating 248 bytes")
@@ -521,7 +521,7 @@ class _Quota:
     def __init__(self):
         self.n = 0
 
-    async def publish(self, topic, data, *args):
+    async def publish(self, topic, data, *args, **kw):  # (kw: topic_alias)
         self.n += 1
         if self.n == 1:
             raise rc_error("PUBACK", 0x97)

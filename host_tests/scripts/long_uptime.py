@@ -138,7 +138,7 @@ class _Pub:
     def __init__(self):
         self.sent = []
 
-    async def publish(self, topic, data, *args):
+    async def publish(self, topic, data, *args, **kw):  # (kw: topic_alias)
         self.sent.append(bytes(data))
 
 
