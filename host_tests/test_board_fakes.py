@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 import typecheck  # noqa: E402
 
 # test controls of the fakes, not port API
-FAKE_ONLY = {"use_port", "AIR", "ticks_ms", "ticks_diff", "RAW_TEMPERATURE"}
+FAKE_ONLY = {"use_port", "AIR", "ticks_ms", "ticks_diff", "ticks_add", "RAW_TEMPERATURE"}
 CASES = [("rp2", "machine"), ("rp2", "network"), ("esp32", "machine"), ("esp32", "network"),
          ("esp32", "esp32")]
 
@@ -112,3 +112,50 @@ def test_fake_mirrors_stub(port, module):
             check_callable(value, entry, False, "%s.%s" % (module, name))
             checked += 1
     assert checked >= 1
+
+
+def test_esp32_wlan_follows_network_wlan_c():
+    """The esp32 fake's status() as MicroPython v1.28's ports/esp32/network_wlan.c
+    computes it from the last ESP-IDF disconnect reason, which connect() and
+    disconnect() do not touch; the driver joins again by itself while a connect is
+    requested."""
+    net = load_fake("network", "esp32")
+    now = [0]
+    net.ticks_ms = lambda: now[0]
+    air = net.AIR
+    air.aps = {"home": ("secret", -61)}
+    air.join_ms = 100
+    w = net.WLAN(net.STA_IF)
+    w.active(True)
+
+    def at(ms):
+        now[0] = ms
+        return w.status()
+
+    assert at(0) == net.STAT_IDLE                     # reason 0, nothing requested
+    w.connect("home", "wrong")
+    assert at(50) == net.STAT_CONNECTING
+    assert at(100) == net.STAT_CONNECTING             # 15: 4-way handshake timeout
+    assert at(200) == net.STAT_WRONG_PASSWORD         # 205: the AP blacklisted
+    with pytest.raises(OSError):                      # the driver is joining again
+        w.connect("home", "secret")
+    w.disconnect()
+    assert at(210) == net.STAT_IDLE                   # 8: ASSOC_LEAVE
+    w.connect("elsewhere", "secret")
+    assert at(220) == net.STAT_IDLE                   # still 8: connect() leaves it
+    assert at(320) == net.STAT_NO_AP_FOUND            # 201, raw
+    assert at(700) == net.STAT_NO_AP_FOUND            # and again, joined by itself
+    w.disconnect()
+    w.disconnect()                                    # nothing requested: no event
+    assert at(710) == net.STAT_IDLE
+    air.fail_joins = 1
+    w.connect("home", "secret")
+    assert at(810) == net.STAT_CONNECTING             # 203 while requested
+    assert at(910) == net.STAT_GOT_IP and w.isconnected() and w.status("rssi") == -61
+    del air.aps["home"]                               # beacon timeout: rejoins by itself
+    assert at(920) == net.STAT_CONNECTING and not w.isconnected()
+    assert at(1020) == net.STAT_NO_AP_FOUND
+    air.aps["home"] = ("secret", -70)
+    assert at(1120) == net.STAT_GOT_IP                # without a connect()
+    w.disconnect()
+    assert at(1130) == net.STAT_IDLE and not w.isconnected()

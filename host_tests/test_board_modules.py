@@ -58,6 +58,20 @@ def test_board_module_with_fakes(runtime, board):
     # the esp32 port's driver does not apply network.country(): the board leaves it
     assert rec["options"] == {"case": "options", "reason": "ok", "pm_none": True,
                               "country": "XX" if board == "esp32" else "DE"}
+    # joins of 1.5 s, longer than board_common's _RETRY_MS, after an absent AP's failure:
+    # each new connect() waits for its own join (esp32: disconnect()'s ASSOC_LEAVE
+    # replaced the old reason, read as idle), none is cut short by the old failure
+    assert rec["slow_absent"]["reason"] == "no_ap_found", rec["slow_absent"]
+    back = rec["slow_back"]
+    assert (back["reason"], back["ok"], back["connects"]) == ("ok", True, 1), back
+    assert 1500 <= back["ms"] < 3000, back
+    mid = rec["slow_midway"]  # back 1.7 s into the join: joined by the next attempt
+    assert (mid["reason"], mid["ok"]) == ("ok", True) and mid["ms"] < 7000, mid
+    # a wrong password: rp2 reports it at the first failed join; esp32's first one is a
+    # handshake timeout (reason 15) that status() reads as STAT_CONNECTING, and only
+    # from the next (205, the AP blacklisted) STAT_WRONG_PASSWORD: one join is "timeout"
+    assert rec["wrong_password_slow"]["reason"] == (
+        "timeout" if board == "esp32" else "wrong_password"), rec["wrong_password_slow"]
 
     button = rec["button"]
     assert button["pin"] == (0 if board == "esp32" else 15) and button["pull_up"]

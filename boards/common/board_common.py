@@ -36,11 +36,20 @@ async def join(wlan, ssid, password, timeout_ms, reason_of):
     """Connect the active station ``wlan`` to ``ssid`` within ``timeout_ms``.
 
     ``reason_of(status)`` maps the port's `WLAN.status()` to None (idle, joining,
-    got IP) or a failure reason. A failure is retried with a fresh ``connect()``
-    until the deadline: drivers report transient ones (a missed beacon, a
-    handshake timeout) and keep stale ones (ESP32) until the next success. At the
-    deadline it disconnects and raises `NetworkError` with the last failure seen,
-    or "timeout" when the driver only ever said it was joining.
+    got IP) or a failure reason. A failure reported for `_RETRY_MS` is answered by
+    ``disconnect()`` and a fresh ``connect()`` until the deadline (rp2: a failed
+    join is final). At the deadline it disconnects and raises `NetworkError` with
+    the last failure seen, or "timeout" when the driver only ever said it was
+    joining (esp32: a wrong password's first failed joins, reason 15, read so).
+
+    esp32 (ports/esp32/network_wlan.c, v1.28): status() is computed from the last
+    disconnect reason, which connect() does not reset (only the STA_DISCONNECTED
+    event ~112 and GOT_IP ~188 set it), so an old failure would read as this
+    attempt's. What replaces it is the disconnect() that comes first (a retry's, the
+    last join's at its deadline, or after a connect() refused while the driver
+    rejoins by itself): it causes STA_DISCONNECTED with ASSOC_LEAVE (8), read as
+    STAT_IDLE (~386), so each new join is given until its own result and a join
+    longer than `_RETRY_MS` is not cut short (host_tests: the "slow_*" cases).
     """
     if wlan.isconnected():
         return

@@ -45,7 +45,11 @@ _BUTTON_PIN = const(0)   # the DevKit's BOOT button, to ground
 
 
 def _reason(status):
-    # network_wlan.c reports the ESP-IDF disconnect reason while not connected
+    # network_wlan.c's status() (~365-405): NO_AP_FOUND (201, 210-212) raw, AUTH_FAIL and
+    # CONNECTION_FAIL (205: ESP-IDF gave up on a wrong password) as 202, after a
+    # disconnect() IDLE; other reasons (a beacon or handshake timeout, 15 for a wrong
+    # password's first joins) read CONNECTING while a connect is requested (the
+    # driver retries them itself); raw ones (200, 203, 204) only with none requested.
     if status == network.STAT_WRONG_PASSWORD or status == network.STAT_HANDSHAKE_TIMEOUT:
         return "wrong_password"
     if status in (network.STAT_NO_AP_FOUND, network.STAT_NO_AP_FOUND_IN_RSSI_THRESHOLD,

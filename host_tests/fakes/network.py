@@ -8,16 +8,27 @@ joins that fail, a missing radio. Driver behaviour follows the ports' C code:
 - rp2 (extmod/network_cyw43.c): status is the cyw43 link status; a failed join
   (-1 fail, -2 no network, -3 bad auth) is final until the next connect(); a lost
   link reads STAT_IDLE (link down) and the driver does not rejoin on its own.
-- esp32 (ports/esp32/network_wlan.c): while not connected status is the last
-  ESP-IDF disconnect reason (kept until the next success), and the driver keeps
-  retrying the join itself, so a returning AP is rejoined without a connect(); a
-  connect() meanwhile is refused ("Wifi Internal Error") until a disconnect().
+- esp32 (ports/esp32/network_wlan.c, v1.28.0): the driver keeps the last ESP-IDF
+  disconnect reason (`_reason`, wifi_sta_disconn_reason): only a STA_DISCONNECTED
+  event sets it and GOT_IP clears it to 0 (lines ~112, ~188); connect() and
+  disconnect() leave it (~300-363), so an old failure still reads right after a new
+  connect(). disconnect() while a connect was requested or the link was up causes
+  the event with ASSOC_LEAVE (8). While a connect is requested the event handler
+  joins again by itself (~146-163, reconnects=0: for ever), so a returning AP is
+  rejoined without a connect(); a connect() meanwhile is refused ("Wifi Internal
+  Error") until a disconnect(). Reasons: AP not found 201; a lost link 200 (beacon
+  timeout); a wrong password 15 (4-way handshake timeout) on the first failed join
+  since connect(), then 205 (CONNECTION_FAIL: the AP blacklisted, as ESP-IDF does
+  after a few); ``AIR.fail_joins`` ASSOC_FAIL (203). status() maps them as
+  network_wlan.c ~365-405 does (`_esp32_status`): 201/210-212 raw, 202/205 as
+  STAT_WRONG_PASSWORD, 8 STAT_IDLE, otherwise STAT_CONNECTING while a connect is
+  requested (so 15, 200, 203 read "connecting"), 0 STAT_IDLE, else the raw reason.
 
 Call ``use_port("esp32"|"rp2")`` before the board module is imported.
 """
 
 try:
-    from time import ticks_ms, ticks_diff
+    from time import ticks_add, ticks_ms, ticks_diff
 except ImportError:  # CPython
     import time as _t
 
@@ -26,6 +37,9 @@ except ImportError:  # CPython
 
     def ticks_diff(a, b):
         return a - b
+
+    def ticks_add(a, b):
+        return a + b
 
 STA_IF = 0
 AP_IF = 1
@@ -48,7 +62,8 @@ class _Air:
     def __init__(self):
         self.port = None
         self.aps = {}          # ssid -> (password, rssi dBm)
-        self.fail_joins = 0    # this many next joins end in STAT_CONNECT_FAIL
+        self.fail_joins = 0    # this many next joins fail (rp2: STAT_CONNECT_FAIL;
+        # esp32: reason ASSOC_FAIL 203, which status() reads as STAT_CONNECTING)
         self.join_ms = 30      # how long a join takes
         self.radio = True      # False: no Wi-Fi chip answers
         self.connects = 0      # connect() calls seen
@@ -74,16 +89,30 @@ def country(code=None):
     AIR.country = code
 
 
+# ESP-IDF disconnect reasons (esp_wifi_types.h) the esp32 fake sets beyond the STAT_ ones
+_ASSOC_LEAVE = 8            # esp_wifi_disconnect() was called
+_HANDSHAKE_TIMEOUT = 15     # 4WAY_HANDSHAKE_TIMEOUT: a wrong password, first attempts
+_BEACON_TIMEOUT = 200
+_NO_AP_FOUND = 201
+_ASSOC_FAIL = 203           # AIR.fail_joins
+_CONNECTION_FAIL = 205      # a wrong password once the AP is blacklisted
+
+
 class WLAN:
     PM_NONE = PM_PERFORMANCE = PM_POWERSAVE = None
 
     def __init__(self, interface_id=STA_IF):
         self._active = False
         self._ssid = None
-        self._status = STAT_IDLE  # noqa: F821 (set by use_port)
-        self._joined_at = None
+        self._status = STAT_IDLE  # noqa: F821 (set by use_port; rp2's link status)
+        self._joined_at = None  # when the join under way started; None: none
         self._up = False
         self._cfg = {}
+        # esp32 (network_wlan.c): wifi_sta_disconn_reason, wifi_sta_connect_requested,
+        # and the failed joins since connect() (a wrong password: 15, then 205)
+        self._reason = 0
+        self._requested = False
+        self._fails = 0
 
     def active(self, is_active=None):
         if is_active is None:
@@ -98,31 +127,41 @@ class WLAN:
         AIR.connects += 1
         if not self._active or not AIR.radio:
             raise OSError(1)  # EPERM: the interface is not up (cyw43_wifi_join)
-        if AIR.port == "esp32" and self._joined_at is not None and not self._up:
-            # ESP-IDF refuses a connect while the station is joining, its own rejoin
-            # after a lost link included (ESP_ERR_WIFI_CONN; network_common.c)
-            raise OSError(-1, "Wifi Internal Error")
+        if AIR.port == "esp32":
+            self._update()
+            if self._joined_at is not None and not self._up:
+                # ESP-IDF refuses a connect while the station is joining, its own rejoin
+                # after a lost link or a failed join included (ESP_ERR_WIFI_CONN;
+                # network_common.c); wifi_sta_connect_requested stays as it was
+                raise OSError(-1, "Wifi Internal Error")
+            self._requested = True  # _reason is left: the old one reads until an event
+            self._fails = 0
+        else:
+            self._status = STAT_CONNECTING  # noqa: F821
         self._ssid, self._key = ssid, key
         self._up = False
         self._joined_at = ticks_ms()
-        self._status = STAT_CONNECTING  # noqa: F821
 
     def disconnect(self):
+        if AIR.port == "esp32":
+            if self._requested or self._up:
+                self._reason = _ASSOC_LEAVE  # the STA_DISCONNECTED event it causes
+            self._requested = False  # so the event handler does not join again
+        else:
+            self._status = STAT_IDLE  # noqa: F821
         self._joined_at = None
         self._up = False
-        self._status = STAT_IDLE  # noqa: F821
 
     def _update(self):
+        if AIR.port == "esp32":
+            self._update_esp32()
+            return
         ap = AIR.aps.get(self._ssid)
         if self._up:
             if ap is None:  # the AP vanished
                 self._up = False
-                if AIR.port == "rp2":
-                    self._joined_at = None
-                    self._status = STAT_IDLE  # noqa: F821
-                else:
-                    self._joined_at = ticks_ms()
-                    self._status = STAT_BEACON_TIMEOUT  # noqa: F821
+                self._joined_at = None
+                self._status = STAT_IDLE  # noqa: F821
             return
         if self._joined_at is None or ticks_diff(ticks_ms(), self._joined_at) < AIR.join_ms:
             return
@@ -137,13 +176,59 @@ class WLAN:
             self._up = True
             self._status = STAT_GOT_IP  # noqa: F821
             return
-        # rp2: the failure is final; esp32: the driver tries again by itself
-        self._joined_at = ticks_ms() if AIR.port == "esp32" else None
+        self._joined_at = None  # the failure is final until the next connect()
+
+    def _update_esp32(self):
+        # the events that came since the last call, in order: each join that took
+        # AIR.join_ms ends in GOT_IP or STA_DISCONNECTED, and the event handler
+        # (reconnects=0) starts the next one at once while a connect is requested
+        if self._up:
+            if AIR.aps.get(self._ssid) is None:  # the AP vanished: beacon timeout
+                self._up = False
+                self._reason = _BEACON_TIMEOUT
+                self._joined_at = ticks_ms() if self._requested else None
+            return
+        while self._joined_at is not None:
+            if ticks_diff(ticks_ms(), self._joined_at) < AIR.join_ms:
+                return
+            ap = AIR.aps.get(self._ssid)
+            if AIR.fail_joins:
+                AIR.fail_joins -= 1
+                self._reason = _ASSOC_FAIL
+            elif ap is None:
+                self._reason = _NO_AP_FOUND
+            elif ap[0] != self._key:
+                self._reason = _CONNECTION_FAIL if self._fails else _HANDSHAKE_TIMEOUT
+                self._fails += 1
+            else:
+                self._up = True
+                self._reason = 0  # GOT_IP: "Success so clear error"
+                self._joined_at = None
+                return
+            # STA_DISCONNECTED: joined again at once (requested: the only way here)
+            self._joined_at = ticks_add(self._joined_at, AIR.join_ms)
+
+    def _esp32_status(self):
+        # network_wlan_status() with no argument, in its order (network_wlan.c ~370)
+        r = self._reason
+        if self._up:
+            return STAT_GOT_IP  # noqa: F821
+        if r == _NO_AP_FOUND or 210 <= r <= 212:
+            return r
+        if r == STAT_WRONG_PASSWORD or r == _CONNECTION_FAIL:  # noqa: F821 (AUTH_FAIL)
+            return STAT_WRONG_PASSWORD  # noqa: F821
+        if r == _ASSOC_LEAVE:
+            return STAT_IDLE  # noqa: F821
+        if self._requested:  # (reconnects=0: never out of retries)
+            return STAT_CONNECTING  # noqa: F821
+        if r == 0:
+            return STAT_IDLE  # noqa: F821
+        return r
 
     def status(self, param=None):
         self._update()
         if param is None:
-            return self._status
+            return self._esp32_status() if AIR.port == "esp32" else self._status
         if param != "rssi":
             raise ValueError("unknown status param")
         if not self._up or AIR.rssi_fails:

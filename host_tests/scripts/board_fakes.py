@@ -15,7 +15,7 @@ import machine  # noqa: E402
 import network  # noqa: E402
 import board  # noqa: E402
 import board_common  # noqa: E402
-from mqtt5._compat import ticks_diff, ticks_ms  # noqa: E402
+from mqtt5._compat import sleep_ms as _sleep_ms, ticks_diff, ticks_ms  # noqa: E402
 
 AIR = network.AIR
 
@@ -75,6 +75,33 @@ async def wifi():
     reason, n, ms = await up("home", "secret", 5000)
     emit(case="options", reason=reason, country=network.country(),
          pm_none=board_common._wlan.config("pm") == network.WLAN.PM_NONE)
+    # joins slower than board_common's _RETRY_MS: an AP absent (its failure the last
+    # the driver reported), then back; then one back in the middle of a join
+    AIR.join_ms = 1500
+    board_common._wlan.disconnect()
+    del AIR.aps["home"]
+    reason, n, ms = await up("home", "secret", 2000)
+    emit(case="slow_absent", reason=reason, connects=n, ms=ms)
+    AIR.aps["home"] = ("secret", -61)
+    reason, n, ms = await up("home", "secret", 10000)
+    emit(case="slow_back", reason=reason, connects=n, ms=ms, ok=board.network_ok())
+    board_common._wlan.disconnect()
+    del AIR.aps["home"]
+    asyncio.create_task(ap_back_after(1700))
+    reason, n, ms = await up("home", "secret", 10000)
+    emit(case="slow_midway", reason=reason, connects=n, ms=ms, ok=board.network_ok())
+    # a wrong password and a join of 1 s, 1.5 s to join: esp32's first failed join is a
+    # handshake timeout (15), which its status() reads as "connecting"
+    AIR.join_ms = 1000
+    board_common._wlan.disconnect()
+    reason, n, ms = await up("home", "wrong", 1500)
+    emit(case="wrong_password_slow", reason=reason, connects=n, ms=ms)
+    AIR.join_ms = 30
+
+
+async def ap_back_after(ms):
+    await _sleep_ms(ms)
+    AIR.aps["home"] = ("secret", -61)
 
 
 def sleep_ms(ms):
