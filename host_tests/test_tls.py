@@ -103,6 +103,10 @@ def test_tls_cases(runtime, tls_setup):
     assert cases["key_pem_text_bad"]["type"] == "ValueError", cases["key_pem_text_bad"]
     r = cases["ca_bad_file"]
     assert r["type"] == "TLSError" and r["error"].startswith("TLS: tls ca: not a valid"), r
+    r = cases["key_empty"]  # (CPython: an IndexError before)
+    assert r["type"] == "TLSError" and "not a valid certificate/key" in r["error"], r
+    r = cases["refusals_fds"]  # 10 refused handshakes: no descriptor left open
+    assert r["before"] is not None and r["after"] <= r["before"], r
     assert cases["ca_bad_bytes"]["type"] == "ValueError", cases["ca_bad_bytes"]
     assert cases["der_blocks"]["odd"] and cases["der_blocks"]["crlf"], cases["der_blocks"]
     bad = [r for r in res.records if r.get("case") == "bad_option"]

@@ -133,6 +133,24 @@ async def run():
         f.write(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
     await case("ca_bad_file", url("rsa"), {"ca": bad})  # a file may be fixed: TLSError
     await case("ca_bad_bytes", url("rsa"), {"ca": rd(bad)})  # bytes cannot: ValueError
+    empty = RSA + "empty.key"
+    with open(empty, "wb") as f:
+        pass
+    await case("key_empty", url("mtls"), {"ca": ca, "cert": RSA + "client.pem", "key": empty})
+    # refused handshakes close their sockets: on MicroPython each left its TCP socket
+    # open under the TLS one (a descriptor, on a board an lwIP connection)
+    import os
+
+    def fds():
+        try:
+            return len(os.listdir("/proc/self/fd"))
+        except OSError:
+            return None
+
+    before = fds()
+    for _ in range(10):
+        await case("expired_again", url("expired"), {"ca": RSA + "ca.pem"})
+    emit(case="refusals_fds", before=before, after=fds())
     # DER whose bytes hold "-----BEGIN " (say, in a subject) not at a line start is DER
     from mqtt5.tls import der_blocks
 

@@ -96,6 +96,8 @@ def _cpython_chain(ctx, certs, key):
 def _key_label(der):
     # The PEM label of a DER private key: after SEQUENCE and the version INTEGER
     # comes a SEQUENCE (PKCS#8), an INTEGER (PKCS#1 RSA) or an OCTET STRING (SEC1 EC)
+    if len(der) < 2:  # (nothing that parses: the loader says so)
+        return "PRIVATE KEY"
     i = 2 + (der[1] & 0x7F if der[1] & 0x80 else 0)
     tag = der[i + 2 + der[i + 1]] if len(der) > i + 3 else 0x30
     return "RSA PRIVATE KEY" if tag == 0x02 else "EC PRIVATE KEY" if tag == 0x04 \
@@ -105,9 +107,40 @@ def _key_label(der):
 async def wrap_streams(host, port, ctx, name, timeout_ms):
     """asyncio streams over TLS to host:port (server_hostname `name`)."""
     if _MP:  # the handshake runs with the first writes and reads
-        return await asyncio.open_connection(host, port, ssl=ctx, server_hostname=name)
+        return await _mp_streams(host, port, ctx, name)
     return await asyncio.open_connection(host, port, ssl=ctx, server_hostname=name,
                                          ssl_handshake_timeout=timeout_ms / 1000)
+
+
+def _mp_streams(host, port, ctx, name):
+    # MicroPython's asyncio.open_connection(), keeping the TCP socket as the stream's
+    # `raw` for TLSTransport.close(): a refused handshake unlinks it from the TLS socket
+    # without closing it (extmod/modtls_mbedtls.c), so each refusal left a descriptor,
+    # and on a board an lwIP connection, open until a collection. A generator, as
+    # open_connection() is: it waits for the socket with asyncio's I/O queue.
+    import socket
+    from errno import EINPROGRESS
+    from asyncio import core  # type: ignore[attr-defined]  # MicroPython only
+    from asyncio.stream import Stream  # type: ignore[import-not-found]
+
+    ai = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
+    raw = socket.socket(ai[0], ai[1], ai[2])
+    try:
+        raw.setblocking(False)
+        try:
+            raw.connect(ai[-1])
+        except OSError as e:
+            if e.errno != EINPROGRESS:
+                raise
+        s = ctx.wrap_socket(raw, server_hostname=name, do_handshake_on_connect=False)
+        s.setblocking(False)
+        ss = Stream(s)
+        ss.raw = raw
+        yield core._io_queue.queue_write(s)
+    except BaseException:  # (a refused connect, a timeout meanwhile)
+        raw.close()
+        raise
+    return ss, ss
 
 
 def refusal(e):

@@ -211,6 +211,17 @@ class TLSTransport(Transport):
     def _named(self, e):
         return named(e, not self.rx)
 
+    def close(self):
+        """Close now; on MicroPython the TCP socket too, which a refused handshake
+        left open under the TLS socket (mqtt5._compat_tls)."""
+        Transport.close(self)
+        raw = getattr(self._w, "raw", None)
+        if raw is not None:
+            try:
+                raw.close()
+            except Exception:
+                pass
+
 
 async def open_tls(host, port, opts, timeout_ms):
     """Connect and start TLS -> TLSTransport.  Bounded by timeout_ms; on MicroPython
