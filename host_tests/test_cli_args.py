@@ -267,7 +267,8 @@ def test_unknown_options_before_the_subcommand_exit_2_and_nothing_runs(argv, tmp
     assert r.returncode == 2
     assert r.stderr == ("usage: fieldnode [-h] SUBCOMMAND ...\n"
                         "fieldnode: error: unrecognized arguments: %s\n" % argv[0])
-    assert not out.exists()     # (and the config: the port was never opened, or exit 1)
+    # (before, build wrote OUT, and config set tried the port: exit 1, port not found)
+    assert not out.exists()
 
 
 @pytest.mark.parametrize("key, text, value", [

@@ -107,19 +107,24 @@ async def queue_limits():
          queue_expired=st["queue_expired"], slot_waiter=slot_waiter)
 
 
-
 async def bursts_on_a_live_link():
     # The link up and well: a burst of QoS 1 callers waits for transmit room or send
     # quota in the offline queue, whose limits are an outage's. 15 x 1000 B (more than
     # queue_bytes=8192) lost 7 of them, and 40 callers with queue_count=8 lost 32.
+    # And QoS 0 publishes made meanwhile queue behind the burst: the limits take them
+    # (queue_count=4), never a QoS 1 caller (which DROP_OLDEST had taken first).
     out = []
-    for n, size, kw in ((15, 1000, {}), (40, 100, {"queue_count": 8})):
-        c = Client("sbb-%d-%s" % (n, TAG))
+    for n, size, kw in ((15, 1000, {}), (40, 100, {"queue_count": 8}),
+                        (15, 1000, {"queue_count": 4})):
+        c = Client("sbb-%d-%d-%s" % (n, len(out), TAG))
         sup = Supervisor(c, "mqtt://127.0.0.1:%d" % PORT, base_ms=50, **kw)
         sup.start()
         await sup.wait_up(5000)
-        rcs = await asyncio.gather(*[c.publish(BASE + "/burst", bytes(size), qos=1)
-                                     for _ in range(n)], return_exceptions=True)
+        aws = [c.publish(BASE + "/burst", bytes(size), qos=1) for _ in range(n)]
+        if kw.get("queue_count") == 4:
+            for _ in range(10):
+                await c.publish(BASE + "/burst0", bytes(100))
+        rcs = await asyncio.gather(*aws, return_exceptions=True)
         out.append([sorted(set(repr(r) for r in rcs)), sup.stats.as_dict()["queue_drops"]])
         await sup.stop()
     emit(step="bursts", out=out)

@@ -86,9 +86,10 @@ async def bad_option_stops():
                  lambda: Client("x", topic_alias_out=-1),
                  lambda: Client("x", topic_alias_maximum=70000),
                  lambda: Client(123), lambda: Client("x", will="offline"),
-                 # these too, naming a property id ("property 0x11 out of range")
+                 # these failed only at connect too, naming a property id ("property
+                 # 0x11 out of range"): a TypeError or ValueError naming the option now
                  lambda: Client("x", keepalive=1.5), lambda: Client("x", session_expiry=2.5),
-                 lambda: Client("x", max_packet_size=-5)):
+                 lambda: Client("x", max_packet_size=-5), lambda: Client("x", keepalive=0.0)):
         try:
             make()
             early.append("accepted")

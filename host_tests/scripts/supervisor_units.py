@@ -70,6 +70,28 @@ while q.n:
     q.pop()
 emit(check="put_front", order=out, bytes=q.bytes)
 
+# live entries (a caller with a waiter slot, on a live link): outside the limits, and
+# never the one DROP_OLDEST takes; the others are limited and dropped as before
+for policy in (DROP_OLDEST, REFUSE):
+    dropped = []
+    q = OfflineQueue(3, 100, policy, 4)
+    q.on_drop = dropped.append
+    for i in range(4):
+        q.put("t", b"L%d" % i + b"x" * 40, 1, False, None, 0, i, True, True)  # 172 B live
+    refused = []
+    for i in range(5):
+        try:
+            q.put("t", b"q%d" % i, 0, False, None, 0, 20 + i if i % 2 else -1)
+        except MQTTError:
+            refused.append(i)
+    out = []
+    while q.n:
+        out.append(bytes(q.payload[q.head][:2]).decode())
+        q.pop()
+    emit(check="live_" + ("drop" if policy == DROP_OLDEST else "refuse"), order=out,
+         dropped_waiters=dropped, refused=refused, drops=q.drops, n=q.n, bytes=q.bytes,
+         live=[q.live_n, q.live_bytes])
+
 
 # ---- the loop, over a scripted client ----
 class FakeSession:

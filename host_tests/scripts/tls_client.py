@@ -137,6 +137,11 @@ async def run():
     with open(empty, "wb") as f:
         pass
     await case("key_empty", url("mtls"), {"ca": ca, "cert": RSA + "client.pem", "key": empty})
+    garbage = RSA + "garbage.key"  # neither PEM nor DER, and DER cut short
+    for name, data in (("key_garbage", b"garbage key file"), ("key_cut", b"0\x03\x02P\x00\x00")):
+        with open(garbage, "wb") as f:
+            f.write(data)
+        await case(name, url("mtls"), {"ca": ca, "cert": RSA + "client.pem", "key": garbage})
     # refused handshakes close their sockets: on MicroPython each left its TCP socket
     # open under the TLS one (a descriptor, on a board an lwIP connection)
     import os

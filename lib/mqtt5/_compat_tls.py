@@ -99,7 +99,8 @@ def _key_label(der):
     if len(der) < 2:  # (nothing that parses: the loader says so)
         return "PRIVATE KEY"
     i = 2 + (der[1] & 0x7F if der[1] & 0x80 else 0)
-    tag = der[i + 2 + der[i + 1]] if len(der) > i + 3 else 0x30
+    j = i + 2 + der[i + 1] if len(der) > i + 1 else 0
+    tag = der[j] if len(der) > i + 3 and j < len(der) else 0x30
     return "RSA PRIVATE KEY" if tag == 0x02 else "EC PRIVATE KEY" if tag == 0x04 \
         else "PRIVATE KEY"
 

@@ -192,8 +192,9 @@ class Client:
         awaitable; QoS 1/2 one that only waits for the outcome (its slot's reused
         Signal: nothing allocated on MicroPython), and the slot frees itself when the
         flow ends, so a publish cancelled or never awaited still completes.
-        Supervised, QoS 1/2 with a free slot goes into the offline queue from the
-        call (a refusal is the awaitable's error), QoS 0 straight to the transmit
+        Supervised, a QoS other than 0-2 or a payload over tx_size raises at the
+        call; QoS 1/2 with a free slot goes into the offline queue from the call (the
+        queue's refusal is the awaitable's error), QoS 0 straight to the transmit
         buffer when nothing waits in the queue. Otherwise (no room, no slot, callers
         waiting) a coroutine queues it, in call order.
         """

@@ -98,7 +98,8 @@ async def _room(c):
 
 
 def publish(c, topic, payload, qos, retain, props, alias):
-    # Client.publish() supervised.  QoS 1/2 with a free slot: into the offline queue
+    # Client.publish() supervised.  A QoS other than 0-2, or a payload no transmit
+    # buffer of tx_size holds, raises here.  QoS 1/2 with a free slot: into the offline queue
     # now, with the slot detached (no packet id until the drainer publishes it): the
     # caller awaits its Signal, and a refusal (queue full under REFUSE, a message over
     # max_bytes) is the awaitable's error, as it is from the coroutine.  QoS 0: straight

@@ -12,7 +12,10 @@ whose Message Expiry Interval ran out while queued are dropped too (`expired`),
 the others go out with the interval reduced by the time queued [MQTT-3.3.2-6].
 
 Entries re-queued after a session loss (`put_front`) bypass the limits: their
-callers are already waiting and were counted once.
+callers are already waiting and were counted once.  So do QoS >= 1 publishes put on
+a live link by callers holding a waiter slot (`put(..., live=True)`: they wait for
+send quota or transmit room, not for a link): the waiter slots bound them, they are
+counted apart, and DROP_OLDEST never takes one.
 
 Times are ticks_ms(), which ticks_diff measures only up to half its period (6.2 days
 on 32-bit ports): the Supervisor waits through pause() and until_closed(), which
@@ -27,6 +30,7 @@ REFUSE = 1
 
 _EXPIRY = const(0x02)  # Message Expiry Interval property id (spec 3.3.2.3.3)
 _HOUR_MS = const(3600000)
+_LIVE = const(16)  # flags: put() on a live link by a caller with a waiter slot
 
 
 class OfflineQueue:
@@ -51,6 +55,8 @@ class OfflineQueue:
         self.head = 0
         self.n = 0
         self.bytes = 0
+        self.live_n = 0  # live entries (put()), of n, and their bytes
+        self.live_bytes = 0
         self.drops = 0  # dropped by the limits (either policy), or refused by the server
         # when their turn came with no caller to tell (a QoS 0 one: mqtt5.drain)
         self.expired = 0  # dropped because their Message Expiry Interval ran out
@@ -70,18 +76,22 @@ class OfflineQueue:
         put_front()'s; the waiter slots bound those, and their payloads are the
         callers' own, not copies."""
         cost = self._cost(topic, payload)
-        if live and w >= 0 and self.n < self.size:
-            self._append(topic, payload, qos, retain, props, now_ms, w, alias, cost)
+        if live and w >= 0 and self.n < self.size:  # counted apart, never dropped
+            i = self._append(topic, payload, qos, retain, props, now_ms, w, alias, cost)
+            self.flags[i] |= _LIVE
+            self.live_n += 1
+            self.live_bytes += cost
             return
         if cost > self.max_bytes:
             self.drops += 1
             raise _full("message of %d bytes over the queue's max_bytes" % cost)
-        while self.n >= self.max_count or self.bytes + cost > self.max_bytes:
+        while (self.n - self.live_n >= self.max_count
+               or self.bytes - self.live_bytes + cost > self.max_bytes):
             if self.policy == REFUSE:
                 self.drops += 1
                 raise _full("offline queue full (%d messages, %d bytes): publish refused"
-                            % (self.n, self.bytes))
-            d = self.pop()
+                            % (self.n - self.live_n, self.bytes - self.live_bytes))
+            d = self._drop_oldest()
             self.drops += 1
             if d >= 0 and self.on_drop is not None:
                 self.on_drop(d)
@@ -93,6 +103,30 @@ class OfflineQueue:
         if not alias:
             self.flags[i] |= 8  # (the drainer sends the full topic name)
         self.n += 1
+        return i
+
+    def _drop_oldest(self):
+        # DROP_OLDEST: the oldest entry that is not live (put()); the live ones before
+        # it move up a place. Returns its waiter slot (-1: none). (A put_front() run
+        # is never live and sits at the head: it is popped as before.)
+        size = self.size
+        k = 0
+        while self.flags[(self.head + k) % size] & _LIVE:  # (the limits count only
+            k += 1                                          # entries that are not)
+        if not k:
+            return self.pop()
+        i = (self.head + k) % size
+        w = self.w[i]
+        self.bytes -= self._cost(self.topic[i], self.payload[i])
+        for m in range(k, 0, -1):
+            self._move((self.head + m - 1) % size, (self.head + m) % size)
+        h = self.head
+        self.topic[h] = self.payload[h] = self.props[h] = None
+        self.w[h] = -1
+        self.flags[h] = 0
+        self.head = (h + 1) % size
+        self.n -= 1
+        return w
 
     def mark_front(self):
         """Start a run of put_front() calls: they keep their relative order."""
@@ -133,7 +167,12 @@ class OfflineQueue:
         """Remove the oldest entry; returns its waiter slot (-1: none)."""
         i = self.head
         w = self.w[i]
-        self.bytes -= self._cost(self.topic[i], self.payload[i])
+        cost = self._cost(self.topic[i], self.payload[i])
+        self.bytes -= cost
+        if self.flags[i] & _LIVE:
+            self.flags[i] = 0
+            self.live_n -= 1
+            self.live_bytes -= cost
         self.topic[i] = self.payload[i] = self.props[i] = None
         self.w[i] = -1
         self.head = (i + 1) % self.size

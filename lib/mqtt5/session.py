@@ -152,7 +152,7 @@ class Session:
         v = (keepalive, session_expiry, receive_maximum, max_inflight, rx_size, tx_size,
              max_packet_size, topic_alias_out, topic_alias_maximum, ack_timeout_ms)
         for i in range(len(v)):  # (a float passed the range checks, to fail at connect)
-            if not isinstance(v[i] or 0, int):
+            if v[i] is not None and not isinstance(v[i], int):
                 raise TypeError("%s must be an int" % (
                     "keepalive session_expiry receive_maximum max_inflight rx_size tx_size "
                     "max_packet_size topic_alias_out topic_alias_maximum ack_timeout_ms"
