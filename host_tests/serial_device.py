@@ -16,12 +16,16 @@ from runtimes import tool
 
 
 class SerialDevice:
-    def __init__(self, workdir, script=None, env=None, exe=None):
+    def __init__(self, workdir, script=None, env=None, exe=None, ctrl_c=False):
         self.workdir = str(workdir)
         self.port = os.path.join(self.workdir, "tty")
         self.script = script
         self.exe = exe or tool("micropython")  # another build: e.g. one with the node frozen
         self.env = dict(os.environ, MICROPYPATH=".frozen:lib", **(env or {}))
+        # ctrl_c: a Ctrl-C on the pty reaches the program as SIGINT, as a board's UART
+        # interrupts its program (the pty its controlling terminal, signals on: after
+        # `raw`, which turns them off)
+        self.pty_opts = "setsid,ctty,isig," if ctrl_c else ""
         self.proc = None
 
     def start(self, timeout=10.0):
@@ -29,7 +33,7 @@ class SerialDevice:
         # raw,echo=0 on both ends: no newline translation or echo by the pty layer
         self.proc = subprocess.Popen(
             ["socat", "PTY,link=%s,raw,echo=0" % self.port,
-             "EXEC:%s,pty,raw,echo=0,stderr" % exe],
+             "EXEC:%s,pty,raw,echo=0,%sstderr" % (exe, self.pty_opts)],
             cwd=self.workdir, env=self.env, start_new_session=True,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout

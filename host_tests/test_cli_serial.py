@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import stat
 import threading
 import time
@@ -867,3 +868,36 @@ def test_logs_to_a_full_disk_is_one_line():
         os.close(slave)
     assert proc.returncode == 1
     assert err == "fieldnode logs: cannot write the output: No space left on device\n"
+
+
+def test_config_waits_for_the_nodes_goodbye_to_a_broker_that_stopped_answering(
+        tmp_path, bundle, broker_factory):
+    # Ctrl-C stops the node, which says goodbye: `offline` (3 s for its ack at most),
+    # then DISCONNECT (2 s at most). A broker that stopped answering (a dead link not yet
+    # noticed) makes that 5 s, and the CLI gave up at 5 s: "no MicroPython REPL
+    # answering" (exit 1), though the REPL came 0.2 s later.
+    b = broker_factory()
+    fs = tmp_path / "board"
+    shutil.copytree(bundle, fs)
+    (fs / "conf").mkdir()
+    env = {"FIELDNODE_BROKER": b.url, "FIELDNODE_DEVICE_ID": "goodbye-node",
+           "FIELDNODE_HOME": "conf"}
+    from firmware_node import watch
+
+    peer = watch(b, "goodbye-node")
+    with SerialDevice(fs, script="-i main.py", env=env, ctrl_c=True) as dev:
+        try:
+            assert peer.wait_messages("fieldnode/v1/goodbye-node/status", 1)[0].payload \
+                == b"online"
+        finally:
+            peer.stop()
+        os.kill(b.proc.pid, signal.SIGSTOP)
+        try:
+            t0 = time.monotonic()
+            r = fieldnode("config", "get", "keepalive", "--port", dev.port, timeout=60)
+            took = time.monotonic() - t0
+        finally:
+            os.kill(b.proc.pid, signal.SIGCONT)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.strip() == "30", r.stdout  # (the default)
+        assert took > 4, took  # (it did wait for the goodbye: the broker was paused)

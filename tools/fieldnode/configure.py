@@ -247,7 +247,8 @@ def run(args):
         dev = stack.enter_context(Device(args.port))
         cfg, source, cdir, sensors = read(dev, lenient=args.action == "import")
         if args.action == "show":
-            print("# %s/%s (from %s)" % (cdir, schema.FILE, source), file=sys.stderr)
+            print("# %s/%s (from %s)" % (cdir.rstrip("/"), schema.FILE, source),  # (board: "/")
+                  file=sys.stderr)
             show(cfg, args.show_secrets)
         elif args.action == "get":
             for key in args.items or ():

@@ -18,7 +18,10 @@ from . import CliError
 
 CHUNK = 512
 READ_TIMEOUT_S = 1
-REPL_TIMEOUT_S = 5     # to interrupt the running program and enter the raw REPL
+# to interrupt the running program and enter the raw REPL: a node stopped by Ctrl-C
+# says goodbye first, up to 5 s when its broker stopped answering (3 s for `offline`'s
+# ack, 2 s for the DISCONNECT: firmware/main.py); a 5 s limit called that "no REPL"
+REPL_TIMEOUT_S = 8
 
 _HASHES = """import hashlib, binascii
 def _h(p):
