@@ -107,8 +107,9 @@ async def _rejoin(app):
             _back(app)
         else:  # it was up: the board only wanted its clock set again
             app.lost_at = None
-    except board.NetworkError as e:
-        log("network down: %s" % e)
+    except Exception as e:  # NetworkError, or an OSError from a driver: said, and tried
+        log("network down: %s" % why(e))  # again by the keeper (a task that died on it
+        # was made again every second, each with a "Task exception" traceback)
 
 
 def _back(app):

@@ -156,6 +156,27 @@ def test_a_driver_error_at_boot_is_retried_not_the_end(broker, runtime, tmp_path
         node.kill()
 
 
+def test_a_driver_error_while_running_is_said_not_a_traceback(broker, runtime, tmp_path):
+    # The Wi-Fi went and the driver raised OSError on the rejoin: the rejoin task died
+    # with "Task exception wasn't retrieved" and a traceback, made again every second
+    node = NodeProc(runtime, broker, tmp_path, FAST, "drverr2-" + runtime)
+    sim = tmp_path / "sim"
+    try:
+        node.wait_log("online")
+        sim.mkdir(parents=True, exist_ok=True)
+        (sim / "network_error").write_text("")
+        (sim / "network_down").write_text("")
+        node.wait_log("network down: ", 2, timeout=15)
+        (sim / "network_error").unlink()
+        (sim / "network_down").unlink()
+        node.wait_log("network lost, back after", timeout=15)
+        assert "Traceback" not in node.output and "Task exception" not in node.output, \
+            node.output
+        assert node.proc.poll() is None
+    finally:
+        node.kill()
+
+
 def test_a_retained_command_is_not_run_at_every_boot(broker, runtime, tmp_path):
     # A request published with retain (by mistake, or by anyone allowed to publish
     # there) stays on the broker: the node's subscription got it at every boot and
