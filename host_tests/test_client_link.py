@@ -81,8 +81,25 @@ def test_a_tcp_connect_that_never_completes_times_out(runtime):
         filler.close()
         lsn.close()
     assert rec["error"] == "TimeoutError" and not rec["connected"], rec
+    assert rec["text"] == "no TCP connection within 800 ms", rec  # (it said nothing)
     assert 800 <= rec["ms"] < 5000, rec       # connect_timeout_ms=800
     assert rec["turns"] >= 20, rec            # the loop ran meanwhile (10 ms sleeps)
+
+
+def test_a_connack_that_never_comes_times_out_and_says_so(runtime):
+    # the kernel completes the handshake for a listener that never accepts: the
+    # CONNECT goes, and nothing answers it.  The error said nothing ("timed out" in the
+    # node's log), so a broker that took the connection and hung read as a dead network
+    lsn = socket.socket()
+    lsn.bind(("127.0.0.1", 0))
+    lsn.listen(4)
+    try:
+        rec = run(runtime, "connect_timeout.py", lsn.getsockname()[1], runtime).record()
+    finally:
+        lsn.close()
+    assert rec["error"] == "TimeoutError" and not rec["connected"], rec
+    assert rec["text"] == "no CONNACK within 800 ms", rec
+    assert 800 <= rec["ms"] < 5000 and rec["turns"] >= 20, rec
 
 
 @pytest.mark.parametrize("n", (2, 4))   # the writer's task; the connect timer's

@@ -1,6 +1,7 @@
 # A TCP connect that never completes (the listener's backlog is full, so its SYNs go
-# unanswered) ends with asyncio.TimeoutError after connect_timeout_ms, and the loop runs
-# other tasks meanwhile.  argv: port tag
+# unanswered), or a CONNACK that never comes, ends with asyncio.TimeoutError after
+# connect_timeout_ms, naming which, and the loop runs other tasks meanwhile.
+# argv: port tag
 import asyncio
 
 from client_util import args, emit
@@ -23,10 +24,10 @@ async def main():
     t0 = monotonic_ms()
     try:
         await c.connect("mqtt://127.0.0.1:%d" % PORT)
-        name = None
+        name = text = None
     except Exception as e:
-        name = type(e).__name__
-    emit(error=name, ms=ticks_diff(monotonic_ms(), t0), turns=turns[0],
+        name, text = type(e).__name__, str(e)
+    emit(error=name, text=text, ms=ticks_diff(monotonic_ms(), t0), turns=turns[0],
          connected=c.is_connected)
     t.cancel()
 

@@ -164,7 +164,7 @@ if _MICROPYTHON:
             ms = 1
             while not p.poll(0):
                 if ticks_diff(end, ticks_ms()) <= 0:
-                    raise _core.TimeoutError
+                    raise _core.TimeoutError("no TCP connection within %d ms" % timeout_ms)
                 await _core.sleep_ms(ms)
                 ms = ms * 2 if ms < 16 else 16
             return _TcpTransport(s)

@@ -37,7 +37,10 @@ async def open_tcp(host, port, timeout_ms):
     import asyncio
     from ._compat_streams import Transport
 
-    r, w = await asyncio.wait_for(asyncio.open_connection(host, port), timeout_ms / 1000)
+    try:
+        r, w = await asyncio.wait_for(asyncio.open_connection(host, port), timeout_ms / 1000)
+    except asyncio.TimeoutError:  # said as on MicroPython (mqtt5._compat)
+        raise asyncio.TimeoutError("no TCP connection within %d ms" % timeout_ms) from None
     return Transport(r, w)
 
 

@@ -275,7 +275,7 @@ async def after(c, t, ms):
     await sleep_ms(ms)
     if c._t is t:
         if c._wpid[0] == _CONNECT:
-            finish(c, 0, None, asyncio.TimeoutError())
+            finish(c, 0, None, asyncio.TimeoutError("no CONNACK within %d ms" % ms))
         c._changed.pulse()
 
 

@@ -232,7 +232,7 @@ async def open_tls(host, port, opts, timeout_ms):
         r, w = await asyncio.wait_for(wrap_streams(host, port, ctx, name, timeout_ms),
                                       timeout_ms / 1000)
     except asyncio.TimeoutError:
-        raise
+        raise asyncio.TimeoutError("no TLS connection within %d ms" % timeout_ms)
     except OSError as e:
         raise named(unresolved(e, host), True)
     except Exception as e:
