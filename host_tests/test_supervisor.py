@@ -76,6 +76,9 @@ def test_loop_rotation_redirect_clean_start_backoff_fatal(rec):
     assert st["links_lost"] == {"0x89": 1, "network": 1}
     assert (st["connects"], st["reconnects"]) == (2, 1)
     assert r["states"][-1] == 3  # STOPPED
+    # the wait each DOWN announces (half the window, Half()): 4, 8, a redirect at
+    # once, 16, then 4 again after the stable link; None for the fatal refusal
+    assert r["waits"] == [4, 8, 0, 16, 4, None], r["waits"]
 
 
 def test_redirect_loops_back_off_and_server_moved_sticks(rec):

@@ -8,7 +8,7 @@ from client_util import emit, main
 from mqtt5.errors import MQTTError
 from mqtt5.events import rc_error
 from mqtt5.offline import OfflineQueue, DROP_OLDEST, REFUSE
-from mqtt5.supervisor import Supervisor, classify, reason_key, STOPPED
+from mqtt5.supervisor import Supervisor, classify, reason_key, DOWN, STOPPED
 import mqtt5.drain as drain
 
 # The Supervisor drives the client's supervised half (mqtt5.drain) itself: with the
@@ -161,14 +161,20 @@ async def loop():
         {"present": True, "hold": 120, "err": MQTTError("connection lost: OSError(104)")},
         {"fail": rc_error("CONNACK", 0x86)},
     ])
-    states = []
+    states, waits = [], []
+
+    def on_state(s, st, r):
+        states.append(st)
+        if st == DOWN:  # the wait before the next try, known as DOWN is heard
+            waits.append(s.retry_ms)
+
     sup = Supervisor(fc, ["mqtt://a:1", "mqtt://b:2"], base_ms=8, cap_ms=64, stable_ms=50,
-                     rand=Half(), on_state=lambda s, st, r: states.append(st))
+                     rand=Half(), on_state=on_state)
     fc.sup = sup
     await sup.subscribe("x/#", qos=1)
     await asyncio.wait_for(sup.start(), 5)
     emit(check="loop", calls=fc.calls, subs=fc.subs, state=sup.state == STOPPED,
-         reason=str(sup.reason), stats=sup.stats.as_dict(), states=states)
+         reason=str(sup.reason), stats=sup.stats.as_dict(), states=states, waits=waits)
 
 
 async def redirects():

@@ -29,7 +29,8 @@
 - Dead links are found by keep alive (1.5 x keep alive, spec 3.1.2.10); connect
   (DNS, TCP, CONNACK) is bounded by the client's connect_timeout_ms.
 - Observable: `state` (DOWN/CONNECTING/UP/STOPPED), `reason` (UP: None, or an
-  MQTTError for a remembered subscription the server refused), `session_present`,
+  MQTTError for a remembered subscription the server refused), `retry_ms` (DOWN:
+  the wait before the next try, known when on_state hears DOWN), `session_present`,
   `on_state(sup, state, reason)` callback and `stats` (Stats).
 """
 
@@ -133,6 +134,7 @@ class Supervisor:
         _drain.supervise(client, self.queue)
         self.state = DOWN
         self.reason = None  # why the link is down / stopped (an exception or None)
+        self.retry_ms = None  # DOWN: the wait before the next try (0: at once)
         self.url = None  # the URL of the current / last attempt
         self.session_present = False  # the broker kept our session (the last CONNACK)
         self.stats = Stats(client, self.queue)
@@ -259,6 +261,7 @@ class Supervisor:
             except MemoryError as e:  # a full heap, wherever it struck: drop the link,
                 self.client._close(e)  # and try again in a second
                 self._up.clear()
+                self.retry_ms = 1000
                 self._set(DOWN, e)
                 await sleep_ms(1000)
         self._set(STOPPED, self.reason)
@@ -301,8 +304,7 @@ class Supervisor:
         if self._stop:
             return True
         _count(st.links_lost, _b.reason_key(err))
-        self._set(DOWN, err)
-        return await self._after_failure(err)
+        return await self._after_failure(err)  # (DOWN, once the next try is known)
 
     async def _after_failure(self, err):
         # Classify and wait; False when the supervisor must stop.
@@ -310,26 +312,26 @@ class Supervisor:
         kind = _b.classify(code)
         # the Server Reference of the CONNACK / DISCONNECT (spec 4.11)
         ref = self._followed(self.client.session.server_reference) if kind == _b.REDIRECT else None
+        hop = ref and self._hops < _MAX_HOPS
+        # (more than _MAX_HOPS redirects in a row: servers sending us in a circle,
+        # back off like any transient refusal.)  Always jittered, the first retry
+        # too: a fleet that lost the same broker must not come back in lock step.
+        ms = self.retry_ms = 0 if hop else self.fatal_backoff_ms if kind == _b.FATAL else \
+            _b.delay_ms(self._attempt, self.rand, self.base_ms, self.factor, self.cap_ms)
         self._set(DOWN, err)  # (a redirect too: on_state hears why, then where to)
-        if ref and self._hops < _MAX_HOPS:
+        if hop:
             if code == 0x9D and not self._via_ref:
                 # Server moved (permanent): it replaces the URL that sent us there
                 self.urls[(self._url_i - 1) % len(self.urls)] = ref
             self._redirect = ref
             self._hops += 1
             return not self._stop  # try the reference at once
-        # (more than _MAX_HOPS redirects in a row: servers sending us in a circle,
-        # back off like any transient refusal)
+        if ms is None:  # fatal, and no fatal_backoff_ms
+            self._halt(err)
+            return False
+        await _off.pause(self.queue, ms)
         if kind == _b.FATAL:
-            if self.fatal_backoff_ms is None:
-                self._halt(err)
-                return False
-            await _off.pause(self.queue, self.fatal_backoff_ms)
             return not self._stop
-        # Always jittered, the first retry too: a fleet that lost the same broker
-        # must not come back in lock step.
-        await _off.pause(self.queue, _b.delay_ms(self._attempt, self.rand, self.base_ms,
-                                         self.factor, self.cap_ms))
         self._attempt += 1
         self._hops = 0
         return not self._stop
