@@ -81,35 +81,35 @@ async def run(app, vital):
         await sleep_ms(period)
 
 
-async def join(app):
-    """The network at boot, tried again after a pause that doubles up to 5 minutes."""
+async def join(app, again=False):
+    """The network, at boot and after a loss (`again`), tried again after a pause that
+    doubles up to 5 minutes: False when it was up, else True (joined, or `again` and
+    the driver rejoined by itself during a pause)."""
     cfg = app.cfg
     pause = 1000
     while True:
         try:
-            await board.network_up(cfg["wifi_ssid"], cfg["wifi_password"],
-                                   cfg["network_timeout_ms"])
-            return
+            return await board.network_up(cfg["wifi_ssid"], cfg["wifi_password"],
+                                          cfg["network_timeout_ms"])
         except Exception as e:  # NetworkError, or whatever a driver raises: at boot
             # nothing else would catch it, and no watchdog is armed yet (a board left
-            # at the REPL for good)
+            # at the REPL for good); later a rejoin task that died on it was made
+            # again every second, each with a "Task exception" traceback
             log("network failed (%s): next try in %d s" % (why(e), pause // 1000))
-            await sleep_ms(pause)
+            n = pause // 1000 if again else 1  # a rejoin looks each second: the
+            for _ in range(n):  # driver may rejoin by itself, and a pause of minutes
+                await sleep_ms(pause // n)  # must not hold up the next loss
+                if again and board.network_ok():
+                    return True
             pause = min(pause * 2, 300000)
             app.clock()  # the uptime stays true however long this takes (ticks wrap)
 
 
 async def _rejoin(app):
-    cfg = app.cfg
-    try:
-        if await board.network_up(cfg["wifi_ssid"], cfg["wifi_password"],
-                                  cfg["network_timeout_ms"]):
-            _back(app)
-        else:  # it was up: the board only wanted its clock set again
-            app.lost_at = None
-    except Exception as e:  # NetworkError, or an OSError from a driver: said, and tried
-        log("network down: %s" % why(e))  # again by the keeper (a task that died on it
-        # was made again every second, each with a "Task exception" traceback)
+    if await join(app, True):
+        _back(app)
+    else:  # it was up: the board only wanted its clock set again
+        app.lost_at = None
 
 
 def _back(app):

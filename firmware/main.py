@@ -125,11 +125,12 @@ class Node:
             log("link connecting to %s" % sup.url)
         elif state == _sv.DOWN and reason is not None:
             code = getattr(reason, "reason_code", None)
+            ms = sup.retry_ms
             if _sv.classify(code) == _sv.FATAL:
-                log("link refused (%s): fatal, next try in %d s"
-                    % (reason, self.cfg["fatal_backoff_s"]))
-            else:
-                log("link down (%s)" % why(reason))
+                log("link refused (%s): fatal, next try in %d s" % (reason, ms // 1000))
+            else:  # (a link that ends, or an attempt that fails; redirected: at once)
+                log("%s (%s): next try in %d.%d s" % ("link down" if linked else
+                    "connect failed", why(reason), ms // 1000, ms % 1000 // 100))
                 if code == 0x8E:  # [MQTT-3.1.4-3]
                     log("another client connected as %r and took this link; two boards "
                         "with one device_id take it from each other in turn: give each "

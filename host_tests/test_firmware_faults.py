@@ -5,6 +5,7 @@ over by another client with the node's id, a broker whose acks are lost."""
 
 import json
 import os
+import re
 import signal
 import time
 
@@ -234,8 +235,10 @@ def test_a_link_taken_over_by_another_client_says_the_device_id_is_shared(broker
         node.wait_log("another client connected as %r and took this link; two boards "
                       "with one device_id take it from each other in turn: give each its "
                       "own" % device)
-        assert "link down (disconnected by server: DISCONNECT 0x8E Session taken over)" \
-            in node.output
+        # when the next try comes: the first retry's window is 1 s (backoff's BASE_MS)
+        m = re.search(r"link down \(disconnected by server: DISCONNECT 0x8E Session taken "
+                      r"over\): next try in (\d+\.\d) s", node.output)
+        assert m and float(m.group(1)) <= 1.0, node.output
         node.wait_log("online", 2, timeout=30)  # and it comes back, as before
         assert "Traceback" not in node.output
     finally:
@@ -522,8 +525,14 @@ def test_a_broker_name_that_does_not_resolve_is_named_in_the_log(runtime, tmp_pa
         url = "mqtt://broker.invalid"
     node = NodeProc(runtime, Nowhere, tmp_path, FAST, "dns-" + runtime)
     try:
-        node.wait_log("link down (cannot resolve 'broker.invalid' (")
-        assert node.proc.poll() is None
+        node.wait_log("connect failed (cannot resolve 'broker.invalid' (", 2)
+        # a failed attempt is not a link that went down, and the log says when the next
+        # try comes: the window doubles (1 s, 2 s, ...)
+        waits = [float(w) for w in re.findall(r"connect failed \(cannot resolve "
+                                              r"'broker.invalid' \(.*\)\): next try in "
+                                              r"(\d+\.\d) s", node.output)]
+        assert len(waits) >= 2 and waits[0] <= 1.0 and waits[1] <= 2.0, node.output
+        assert "link down" not in node.output and node.proc.poll() is None
     finally:
         node.kill()
 
@@ -603,7 +612,7 @@ def test_credentials_are_withheld_over_plain_tcp_to_another_host(runtime, tmp_pa
         node.wait_log("credentials withheld: %s is plain TCP" % url)
         assert "Plain-Secret" not in node.output
         # stopped without ever connecting: the log says so, it claims no goodbye
-        node.wait_log("link down")
+        node.wait_log("connect failed (")
         node.interrupt()
         assert "stopped while not connected" in node.output
         assert "offline, disconnected" not in node.output

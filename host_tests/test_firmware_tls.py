@@ -70,7 +70,7 @@ def test_node_online_over_tls(runtime, tls_broker, tmp_path):
 def test_node_refuses_a_broker_its_ca_did_not_sign(runtime, tls_broker, tmp_path):
     node = _node(runtime, tls_broker, tmp_path, "tls-bad-" + runtime, tls_broker["wrong_ca"])
     try:
-        node.wait_log("link down (TLS", count=2)  # refused, said why, and retried
+        node.wait_log("connect failed (TLS", count=2)  # refused, said why, and retried
         assert node.proc.poll() is None, node.output
         assert "connected to" not in node.output
     finally:
@@ -87,7 +87,7 @@ def test_a_damaged_ca_file_is_retried_and_the_right_one_fixes_the_node(runtime, 
     ca.write_bytes(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
     node = _node(runtime, tls_broker, tmp_path, "tls-fix-" + runtime, str(ca))
     try:
-        node.wait_log("link down (TLS: tls ca: not a valid certificate", count=2)
+        node.wait_log("connect failed (TLS: tls ca: not a valid certificate", count=2)
         with open(tls_broker["ca"], "rb") as f:
             ca.write_bytes(f.read())
         node.wait_log("connected to " + tls_broker["url"], timeout=30)

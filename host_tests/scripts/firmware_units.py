@@ -448,6 +448,33 @@ async def _keeper_no_watchdog():
         keeper.sleep_ms = real_sleep
     return said
 
+# a lost Wi-Fi: the rejoin's pause grows as at boot (it was the same line each second),
+# and ends as soon as the driver rejoins by itself: a pause of minutes left as it was
+# held up the join after the next loss
+async def _rejoin_pauses(back_after_ms):
+    a = _app()
+    said, slept, tries = [], [0], [0]
+
+    async def sleep(ms):
+        slept[0] += ms
+
+    async def network_up(ssid, password, timeout_ms):
+        tries[0] += 1
+        raise OSError("driver error")
+
+    real = keeper.sleep_ms, app.board.network_up, app.board.network_ok
+    keeper.sleep_ms, app.board.network_up = sleep, network_up
+    app.board.network_ok = lambda: slept[0] >= back_after_ms
+    app.print = lambda *args: said.append(" ".join(str(x) for x in args))
+    a.lost_at = (a.clock(), a.up_s)
+    try:
+        await keeper._rejoin(a)
+    finally:
+        keeper.sleep_ms, app.board.network_up, app.board.network_ok = real
+        del app.print
+    return a, said, slept[0], tries[0]
+
+
 # a heap that kept ending links (fragmented: no block for a packet the node must send
 # or take) left the node cycling through links for ever; after 5 in a row the keeper
 # resets the board, and a link lost any other way starts the count again
@@ -553,6 +580,11 @@ ok("reading_refused_for_now_is_sent_again", a.client.n == 2 and a.readings_sent 
 said = asyncio.run(_keeper_no_watchdog())
 ok("keeper_no_watchdog_says_a_task_ended",
    said == ["node: task ended: readings (watchdog_ms 0: nothing resets the node)"], said)
+a, said, slept, tries = asyncio.run(_rejoin_pauses(13000))
+ok("keeper_rejoin_pause_grows_and_ends_when_the_network_is_back",
+   said[:4] == ["node: network failed (driver error): next try in %d s" % s for s in (1, 2, 4, 8)]
+   and said[4].startswith("node: network lost, back after ") and len(said) == 5
+   and (slept, tries) == (13000, 4) and a.lost_at is None and a.rejoins == 1, (said, slept))
 said = asyncio.run(_stats_heap_full())
 ok("stats_heap_full_said", said[:1] == ["node: stats skipped: heap full"], said)
 a, up = asyncio.run(_readings(0, 50, 60000))  # each wake 50 ms late: 58 when drifting
