@@ -51,6 +51,8 @@ def why(e):
 class App:
     """The application state and tasks of one node (see module doc)."""
 
+    stopping = False  # main.py's stop() runs: a vital task that ends is no failure
+
     def __init__(self, sup, cfg, source, device_id):
         self.sup = sup
         self.client = sup.client

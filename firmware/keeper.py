@@ -51,6 +51,7 @@ async def run(app, vital):
         ended = False
         for _, task in vital:
             ended = ended or task.done()
+        ended = ended and not app.stopping  # (the goodbye ends the supervisor's task)
         if wdt and since < max(wdt, 1000) and not ended:
             board.wdt_feed()
         try:

@@ -200,7 +200,7 @@ class Node:
         (`offline`) instead of dropping it."""
         if self.stopped:
             return
-        self.stopped = True
+        self.stopped = self.app.stopping = True
         status = self.app.status_topic
         up = self.client.is_connected
         said = False

@@ -195,6 +195,37 @@ def test_second_ctrl_c_during_the_goodbye_closes_the_link_at_the_repl(broker_fac
         node.kill()
 
 
+@pytest.mark.parametrize("runtime", ["cpython", "micropython"])
+def test_a_slow_goodbye_keeps_the_watchdog_fed_and_quiet(broker_factory, runtime, tmp_path):
+    # Ctrl-C with the broker not answering: offline's PUBACK is waited for 3 s, then
+    # the DISCONNECT's close up to 2 s.  The supervisor's task ends on the way, and
+    # the keeper took that for a failure: "watchdog not fed ... ended: supervisor" each
+    # turn, and no feeding, so a watchdog_ms shorter than the goodbye reset the board
+    # in the middle of it
+    b = broker_factory()
+    node = NodeProc(runtime, b, tmp_path, dict(FAST, watchdog_ms=2000, **_SLOW_NODE),
+                    "goodbye-wdt-" + runtime)
+    stopped = False
+    try:
+        node.wait_log("online")
+        time.sleep(1)  # (see _SETTLE)
+        b.proc.send_signal(signal.SIGSTOP)
+        stopped = True
+        rc = node.interrupt()
+        assert "disconnected with the Will (0x04)" in node.output, node.output
+        assert "watchdog not fed" not in node.output and "WATCHDOG" not in node.output, \
+            node.output
+        assert rc == 0, node.output
+    finally:
+        if stopped:
+            b.proc.send_signal(signal.SIGCONT)
+        node.kill()
+
+
+_SLOW_NODE = {"sensors": {"temperature": {"interval_ms": 60000},
+                          "humidity": {"interval_ms": 60000}}, "stats_interval_ms": 60000}
+
+
 def test_the_socket_is_closed_after_disconnect(broker, runtime):
     # MicroPython's asyncio Stream.close() does nothing: every link the client ended
     # (disconnect(), a keep-alive timeout, an error) left its socket open
