@@ -29,6 +29,7 @@ VERSION = "0.1.0"  # the firmware's (boot log, stats, ping); pyproject.toml's is
 # the stats PUBLISH less its topic, at most: ~350 B of JSON after boot, ~480 with an
 # 80-character last_disconnect and long counts, the content type, the headers
 STATS_ROOM = const(560)
+_TEXT = const(512)  # the stats JSON's buffer (~480 B at most, as above)
 _POLL_MS = const(100)  # button and due-time polling
 _RETRY_MS = const(5000)  # a reading refused for now (0x97) is sent again after this
 _NORMAL = const(0)
@@ -98,6 +99,8 @@ class App:
         self.commands = None  # commands.Commands, set by main
         self.tasks = []
         self.stats_due = self.tick
+        self.text = bytearray(_TEXT)  # the stats JSON (stats_json), made while the heap
+        # is in one piece: later a heap cut up by days of running may have no such block
 
     def apply(self, cfg):
         """Take a new (validated) config: intervals, QoS and thresholds at once."""
@@ -337,6 +340,22 @@ class App:
                 "commands": cmd.done if cmd else 0, "command_errors": cmd.errors if cmd else 0,
                 "commands_dropped": cmd.dropped() if cmd else 0}
 
+    def stats_json(self):
+        """The stats as UTF-8 JSON, a memoryview of `self.text`, written piece by piece:
+        json.dumps grows one block to the whole text (~350 B), which a heap cut up by
+        days of running may no longer have (the stats were then skipped for good)."""
+        buf, n, sep = self.text, 0, "{"
+        d = self.stats()
+        for k in d:
+            p = ('%s"%s": %s' % (sep, k, json.dumps(d[k]))).encode()
+            if n + len(p) >= _TEXT:  # (not seen: ~480 B at most)
+                return memoryview(json.dumps(d).encode())
+            buf[n:n + len(p)] = p
+            n += len(p)
+            sep = ", "
+        buf[n] = 125  # }
+        return memoryview(buf)[:n + 1]
+
     async def stats_task(self):
         while True:
             now = ticks_ms()
@@ -345,10 +364,10 @@ class App:
                     self.stats_due = ticks_add(now, self.cfg["stats_interval_ms"])
                     self.tasks = [t for t in self.tasks if not t.done()]
                     if self.sup.state == UP:  # after the birth, which goes first
-                        text = json.dumps(self.stats())
+                        text = self.stats_json()
                         await self.client.publish(self.base + "/stats", text, 0, False,
                                                   "application/json", 1, topic_alias=False)
-                        print("node: -> stats", text)  # (no copy of a long text)
+                        _say("node: -> stats ", text)
                 if self.commands:
                     self.commands.report()  # dropped requests: a line a second at most
             except MQTTError as e:
@@ -357,6 +376,20 @@ class App:
                 gc.collect()
                 print("node: stats skipped: heap full")
             await sleep_ms(min(1000, max(10, ticks_diff(self.stats_due, ticks_ms()))))
+
+def _say(head, text):
+    # print head and UTF-8 `text` (a memoryview) on one line, in pieces of 64 B at most
+    # cut between characters: no copy of a long text
+    print(head, end="")
+    i, n = 0, len(text)
+    while i < n:
+        j = i + 64 if i + 64 < n else n
+        while j < n and text[j] & 0xC0 == 0x80:  # a continuation byte
+            j -= 1
+        print(str(text[i:j], "utf-8"), end="")
+        i = j
+    print()
+
 
 def _clip(text, n):
     # at most n characters, cut at a word with "..." (stats stay small and readable)
