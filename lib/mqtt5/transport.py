@@ -78,6 +78,7 @@ def unresolved(e, host):
     host: getaddrinfo raises the unix port's text "[addrinfo error -2]", EAI_* -1..-16
     (CPython, lwIP's err_t on rp2) or -200..-204 (esp32's lwip_getaddrinfo)."""
     n = e.args[0] if e.args else 0
-    if isinstance(n, str) and "addrinfo" in n or isinstance(n, int) and (-16 <= n < 0 or -204 <= n <= -200):
+    if (isinstance(n, str) and "addrinfo" in n  # (not a TimeoutError's text: CPython's
+            or isinstance(n, int) and (-16 <= n < 0 or -204 <= n <= -200)):  # is an OSError)
         return OSError("cannot resolve %r (%s)" % (host, e))
     return e
