@@ -106,13 +106,20 @@ def test_board_module_with_fakes(runtime, board):
     assert system["config_dir"] == "/"
     assert system["led"] == [1, 0]
     assert system["lightsleep"] == [250]
+    # woken at once, then after 300 ms: slept again for the rest (ended at the first)
+    assert system["early_lightsleep"] == [[1000, 1000, 700], 1000]
+    if board == "esp32":  # no watchdog: pieces of an hour; esp32's deep sleep is its own
+        assert system["hours"] == [[3600000, 3600000, 5], [7200000]]
+    else:
+        assert system["hours"] == [[3600000, 3600000, 5, 3600000], [3600000]]
     # the watchdog armed at 20 s (rp2: 8388 ms, its most) counts in light sleep: the sleep
-    # goes in fed pieces of half of it; rp2's deep sleep is a light sleep and a reset
+    # goes in pieces of half of it, each fed after; rp2's deep sleep is a light sleep and
+    # a reset
     if board == "esp32":
-        assert system["long_lightsleep"] == [[10000, 10000], 1]
+        assert system["long_lightsleep"] == [[10000, 10000], 2]
         assert system["long_deepsleep"] == [[], [20000]]  # the chip is off: no watchdog
     else:
-        assert system["long_lightsleep"] == [[4194] * 4 + [3224], 4]
+        assert system["long_lightsleep"] == [[4194] * 4 + [3224], 5]
         assert system["long_deepsleep"] == [[4194] * 3 + [3224], [4194]]
     assert system["reboots"] == ["reset", "deepsleep"] and system["deepsleep"] == [1000]
     if board == "esp32":

@@ -23,6 +23,7 @@ _NTP_TRIES = const(2)   # NTP queries per attempt to set the clock
 _NTP_TIMEOUT_MS = const(1000)  # each waits this long for the answer (the loop runs on)
 _NTP_POLL_MS = const(50)  # how often the socket is read meanwhile
 _NTP_RETRY_MS = const(300000)  # a clock NTP did not set is tried again this much later
+_HOUR_MS = const(3600000)  # the longest piece of a light sleep without a watchdog
 _ETIMEDOUT = const(110)  # the error of a query nobody answered (as the ports' sockets)
 NTP_PORT = 123  # the NTP server's UDP port (a variable: the tests use a local server)
 
@@ -340,23 +341,28 @@ def reset():
 
 def deepsleep(ms, light=False):
     """board_api's `deepsleep`. ``light``: the port's deep sleep is a light sleep and
-    then a reset (rp2), so an armed watchdog counts through it: all but its last piece
-    is slept as `lightsleep` does."""
-    if light and _wdt is not None and ms > _wdt_ms // 2:
-        lightsleep(ms - _wdt_ms // 2)
-        ms = _wdt_ms // 2
+    then a reset (rp2), so an armed watchdog counts through it, and it refuses 72
+    minutes and more: all but its last piece is slept as `lightsleep` does."""
+    last = _wdt_ms // 2 if _wdt is not None else _HOUR_MS
+    if light and ms > last:
+        lightsleep(ms - last)
+        ms = last
     machine.deepsleep(ms)
 
 
 def lightsleep(ms):
-    """board_api's `lightsleep`. An armed watchdog keeps counting in light sleep (rp2:
-    at most 8.4 s), so the sleep goes in pieces of half its timeout, fed between."""
-    step = _wdt_ms // 2 if _wdt is not None else ms
-    while ms > step:
-        machine.lightsleep(step)
-        wdt_feed()
-        ms -= step
-    machine.lightsleep(ms)
+    """board_api's `lightsleep`, until `ms` have passed by the clock: the port may wake
+    early (rp2 returns at once while a Wi-Fi event is pending, and wakes on an
+    interrupt).  An armed watchdog keeps counting in light sleep (rp2: at most 8.4 s),
+    so the sleep goes in pieces of half its timeout, each fed after; without one, in
+    pieces of an hour (rp2 refuses 72 minutes and more)."""
+    step = _wdt_ms // 2 if _wdt is not None else _HOUR_MS
+    while ms > 0:
+        t = ticks_ms()
+        machine.lightsleep(ms if ms < step else step)
+        if _wdt is not None:
+            wdt_feed()
+        ms -= ticks_diff(ticks_ms(), t)
 
 
 class Button:

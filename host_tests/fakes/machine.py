@@ -3,7 +3,9 @@
 Signatures mirror the ports' stubs (checked by host_tests/test_board_fakes.py).
 Test controls have names starting with ``fake_``: ``fake_adc`` (channel -> 16-bit
 reading), ``fake_state`` (reset cause, unique id, sleeps, interrupt nesting,
-watchdog, the RTC's time and every time it was set), ``Pin.fake_level()`` (drive an
+watchdog, the RTC's time and every time it was set; ``now``, the ms a light sleep
+advances ``fake_ticks_ms()`` by, and ``wake_after``, the ms after which the next light
+sleeps wake early, as rp2's do), ``Pin.fake_level()`` (drive an
 input and fire its IRQ like the port's edge detector), ``Timer.fake_fire()`` (its
 period elapsed), and ``mem32`` is a plain register file.
 """
@@ -18,7 +20,8 @@ fake_adc = {}
 fake_state = {"reset_cause": PWRON_RESET, "unique_id": b"\xe6\x61\x41\x04\x03\x2f\x5a\x2b",
               "irq_off": 0, "irq_off_max": 0, "lightsleep": [], "deepsleep": [],
               "resets": 0, "wdt": None, "timers": [],
-              "rtc": (2000, 1, 1, 6, 0, 0, 0, 0), "rtc_set": []}
+              "rtc": (2000, 1, 1, 6, 0, 0, 0, 0), "rtc_set": [], "now": 0,
+              "wake_after": []}
 
 
 class _Mem:
@@ -71,6 +74,14 @@ def deepsleep(time_ms=None):
 
 def lightsleep(time_ms=None):
     fake_state["lightsleep"].append(time_ms)
+    early = fake_state["wake_after"]
+    fake_state["now"] += min(time_ms, early.pop(0)) if early else time_ms
+
+
+def fake_ticks_ms():
+    """The clock light sleeps advance (not the port's: a board module reads it in
+    place of ``ticks_ms`` where a test puts it)."""
+    return fake_state["now"]
 
 
 class Pin:

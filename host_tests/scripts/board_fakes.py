@@ -223,8 +223,17 @@ def system():
     rec["led"] = [led.value()]
     board.led(False)
     rec["led"].append(led.value())
+    real_ticks, board_common.ticks_ms = board_common.ticks_ms, machine.fake_ticks_ms
     board.lightsleep(250)
     rec["lightsleep"] = machine.fake_state["lightsleep"][:]
+    # rp2 returns at once while a Wi-Fi event is pending, and wakes on interrupts: the
+    # sleep goes on until its time has passed (it ended at the first wake)
+    del machine.fake_state["lightsleep"][:]
+    machine.fake_state["wake_after"][:] = [0, 300]
+    t0 = machine.fake_state["now"]
+    board.lightsleep(1000)
+    rec["early_lightsleep"] = [machine.fake_state["lightsleep"][:],
+                               machine.fake_state["now"] - t0]
     # longer than the armed watchdog allows (rp2: 8388 ms): slept in fed pieces
     del machine.fake_state["lightsleep"][:]
     feeds = wdt.feeds
@@ -237,6 +246,18 @@ def system():
         pass
     rec["long_deepsleep"] = [machine.fake_state["lightsleep"][:],
                              machine.fake_state["deepsleep"][:]]
+    # no watchdog: pieces of an hour (rp2 refuses 72 minutes and more, deep sleep too)
+    real_wdt, board_common._wdt = board_common._wdt, None
+    del machine.fake_state["lightsleep"][:]
+    del machine.fake_state["deepsleep"][:]
+    board.lightsleep(7200005)
+    try:
+        board.deepsleep(7200000)
+    except SystemExit:
+        pass
+    rec["hours"] = [machine.fake_state["lightsleep"][:], machine.fake_state["deepsleep"][:]]
+    board_common._wdt = real_wdt
+    board_common.ticks_ms = real_ticks
     del machine.fake_state["lightsleep"][:]
     del machine.fake_state["deepsleep"][:]
     for call in (board.reset, lambda: board.deepsleep(1000)):
