@@ -275,7 +275,10 @@ async def after(c, t, ms):
     await sleep_ms(ms)
     if c._t is t:
         if c._wpid[0] == _CONNECT:
-            finish(c, 0, None, asyncio.TimeoutError("no CONNACK within %d ms" % ms))
+            # (MicroPython's TLS shakes hands with the first reads and writes: a TLS
+            # link with nothing read yet may have stalled there, mqtt5.tls)
+            finish(c, 0, None, asyncio.TimeoutError("no %s within %d ms" % (
+                "CONNACK" if getattr(t, "rx", True) else "TLS handshake or CONNACK", ms)))
         c._changed.pulse()
 
 
