@@ -382,12 +382,15 @@ def _say(head, text):
     # cut between characters: no copy of a long text
     print(head, end="")
     i, n = 0, len(text)
-    while i < n:
-        j = i + 64 if i + 64 < n else n
-        while j < n and text[j] & 0xC0 == 0x80:  # a continuation byte
-            j -= 1
-        print(str(text[i:j], "utf-8"), end="")
-        i = j
+    try:
+        while i < n:
+            j = i + 64 if i + 64 < n else n
+            while j < n and text[j] & 0xC0 == 0x80:  # a continuation byte
+                j -= 1
+            print(str(text[i:j], "utf-8"), end="")
+            i = j
+    except MemoryError:  # (the text went out: the line says so, and ends)
+        print(" ... (not shown: heap full)", end="")
     print()
 
 

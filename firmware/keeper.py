@@ -84,14 +84,14 @@ async def run(app, vital):
 
 async def join(app, again=False):
     """The network, at boot and after a loss (`again`), tried again after a pause that
-    doubles up to 5 minutes: False when it was up, else True (joined, or `again` and
-    the driver rejoined by itself during a pause)."""
+    doubles up to 5 minutes: False when it was up at the first try, else True (joined,
+    or back by itself after a failed try: `again` looks for that during a pause)."""
     cfg = app.cfg
     pause = 1000
     while True:
         try:
             return await board.network_up(cfg["wifi_ssid"], cfg["wifi_password"],
-                                          cfg["network_timeout_ms"])
+                                          cfg["network_timeout_ms"]) or pause > 1000
         except Exception as e:  # NetworkError, or whatever a driver raises: at boot
             # nothing else would catch it, and no watchdog is armed yet (a board left
             # at the REPL for good); later a rejoin task that died on it was made
