@@ -134,7 +134,7 @@ class Supervisor:
         _drain.supervise(client, self.queue)
         self.state = DOWN
         self.reason = None  # why the link is down / stopped (an exception or None)
-        self.retry_ms = None  # DOWN: the wait before the next try (0: at once)
+        self.retry_ms = None  # DOWN: the next try's wait (0: at once; None: stopping)
         self.url = None  # the URL of the current / last attempt
         self.session_present = False  # the broker kept our session (the last CONNACK)
         self.stats = Stats(client, self.queue)
