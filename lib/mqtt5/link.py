@@ -276,9 +276,12 @@ async def after(c, t, ms):
     if c._t is t:
         if c._wpid[0] == _CONNECT:
             # (MicroPython's TLS shakes hands with the first reads and writes: a TLS
-            # link with nothing read yet may have stalled there, mqtt5.tls)
-            finish(c, 0, None, asyncio.TimeoutError("no %s within %d ms" % (
-                "CONNACK" if getattr(t, "rx", True) else "TLS handshake or CONNACK", ms)))
+            # link with nothing read yet may have stalled there, mqtt5.tls.  The text
+            # goes in `ms`: a local more, or a deeper stack, makes this task's frame
+            # a block larger while connect() waits)
+            ms = "no %s within %d ms" % ("CONNACK" if getattr(t, "rx", True) else
+                                         "TLS handshake or CONNACK", ms)
+            finish(c, 0, None, asyncio.TimeoutError(ms))
         c._changed.pulse()
 
 
