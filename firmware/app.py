@@ -52,7 +52,7 @@ def why(e):
 class App:
     """The application state and tasks of one node (see module doc)."""
 
-    stopping = False  # main.py's stop() runs: a vital task that ends is no failure
+    stopping = False  # main.py's stop() has begun (the keeper: a vital task's end is no failure)
 
     def __init__(self, sup, cfg, source, device_id):
         self.sup = sup
@@ -99,8 +99,7 @@ class App:
         self.commands = None  # commands.Commands, set by main
         self.tasks = []
         self.stats_due = self.tick
-        self.text = bytearray(_TEXT)  # the stats JSON (stats_json), made while the heap
-        # is in one piece: later a heap cut up by days of running may have no such block
+        self.text = bytearray(_TEXT)  # stats_json()'s, taken while the heap is whole
 
     def apply(self, cfg):
         """Take a new (validated) config: intervals, QoS and thresholds at once."""
@@ -153,8 +152,7 @@ class App:
 
     # ---- readings --------------------------------------------------------------------
     async def readings(self):
-        # this task, the keeper and stats go on past a full heap (MemoryError): the
-        # node comes back once memory does, rather than ending a task for good
+        # this task, the keeper and stats go on past a full heap (MemoryError)
         names = self.names
         now = self.stats_due = self.clock()  # from now: joining may have taken days
         self.due = [now] * len(names)
@@ -266,7 +264,7 @@ class App:
         except MQTTError as e:  # refused (e.g. not authorized): the node goes on
             log("publish %s refused: %s" % (self.topics[i], e))
             # 0x97 Quota exceeded (the broker's, or a full offline queue): tried again
-            # in _RETRY_MS, not at the next reading, which can be a day away
+            # in _RETRY_MS, not at the next reading (maybe a day away)
             if getattr(e, "reason_code", 0) == 0x97:
                 self.dirty[i] = 1
                 return True
@@ -341,9 +339,8 @@ class App:
                 "commands_dropped": cmd.dropped() if cmd else 0}
 
     def stats_json(self):
-        """The stats as UTF-8 JSON, a memoryview of `self.text`, written piece by piece:
-        json.dumps grows one block to the whole text (~350 B), which a heap cut up by
-        days of running may no longer have (the stats were then skipped for good)."""
+        """The stats as UTF-8 JSON in `self.text` (a memoryview), written piece by piece:
+        json.dumps grew one ~350 B block, which a cut-up heap may lack for good."""
         buf, n, sep = self.text, 0, "{"
         d = self.stats()
         for k in d:
@@ -378,8 +375,7 @@ class App:
             await sleep_ms(min(1000, max(10, ticks_diff(self.stats_due, ticks_ms()))))
 
 def _say(head, text):
-    # print head and UTF-8 `text` (a memoryview) on one line, in pieces of 64 B at most
-    # cut between characters: no copy of a long text
+    # head and UTF-8 `text` (a memoryview) on a line, in pieces cut between characters
     print(head, end="")
     i, n = 0, len(text)
     try:

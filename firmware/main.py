@@ -109,7 +109,6 @@ class Node:
                               birth=(base + "/status", b"online", 1, True))
         self.app = App(self.sup, cfg, source, self.device_id)
         self.commands = self.app.commands = Commands(self.app, self.stop)
-        self.stopped = False
         self._end = Signal()  # set by stop()
         self._cut_soon = 0  # links in a row the broker closed unstable, naming no reason
 
@@ -161,14 +160,14 @@ class Node:
         # it: a zero-byte retained publish removes it [MQTT-3.3.1-6]. Supervised, the
         # publish waits for the link (after the birth); tried once per boot, with no
         # Topic Alias (the topic is not sent again).
-        while self.gone and not self.stopped:
+        while self.gone and not self.app.stopping:
             name = self.gone.pop(0)
             try:
                 await self.client.publish(self.app.base + "/state/" + name, b"", qos=1,
                                           retain=True, topic_alias=False)
                 log("state/%s cleared: not a sensor of this board" % name)
             except Exception as e:  # refused (ACL): said, and the node goes on
-                if not self.stopped:  # (a stop fails what waits: no noise at goodbye)
+                if not self.app.stopping:  # (a stop fails what waits: no noise at goodbye)
                     log("state/%s not cleared: %s" % (name, why(e)))
 
     async def serve(self):
@@ -198,9 +197,9 @@ class Node:
         """Publish `offline` (retained) and disconnect with 0x00; when `offline` was
         not acknowledged, disconnect with 0x04 so that the broker publishes the Will
         (`offline`) instead of dropping it."""
-        if self.stopped:
+        if self.app.stopping:
             return
-        self.stopped = self.app.stopping = True
+        self.app.stopping = True
         status = self.app.status_topic
         up = self.client.is_connected
         said = False

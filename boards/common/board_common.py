@@ -43,14 +43,12 @@ async def join(wlan, ssid, password, timeout_ms, reason_of):
     the last failure seen, or "timeout" when the driver only ever said it was
     joining (esp32: a wrong password's first failed joins, reason 15, read so).
 
-    esp32 (ports/esp32/network_wlan.c, v1.28): status() is computed from the last
-    disconnect reason, which connect() does not reset (only the STA_DISCONNECTED
-    event ~112 and GOT_IP ~188 set it), so an old failure would read as this
-    attempt's. What replaces it is the disconnect() that comes first (a retry's, the
-    last join's at its deadline, or after a connect() refused while the driver
-    rejoins by itself): it causes STA_DISCONNECTED with ASSOC_LEAVE (8), read as
-    STAT_IDLE (~386), so each new join is given until its own result and a join
-    longer than `_RETRY_MS` is not cut short (host_tests: the "slow_*" cases).
+    esp32 (ports/esp32/network_wlan.c, v1.28): status() comes from the last disconnect
+    reason, which connect() does not reset (only STA_DISCONNECTED ~112 and GOT_IP
+    ~188 set it), so an old failure would read as this attempt's. The disconnect()
+    that comes first (a retry's, the last join's, or after a connect() refused while
+    the driver rejoins) replaces it with ASSOC_LEAVE (8), read as STAT_IDLE (~386):
+    a join longer than `_RETRY_MS` is not cut short (host_tests: the "slow_*" cases).
     """
     if wlan.isconnected():
         return
@@ -340,9 +338,8 @@ def reset():
 
 
 def deepsleep(ms, light=False):
-    """board_api's `deepsleep`. ``light``: the port's deep sleep is a light sleep and
-    then a reset (rp2), so an armed watchdog counts through it, and it refuses 72
-    minutes and more: all but its last piece is slept as `lightsleep` does."""
+    """board_api's `deepsleep`. ``light``: the port's is a light sleep, then a reset
+    (rp2): all but its last piece is slept as `lightsleep` does."""
     last = _wdt_ms // 2 if _wdt is not None else _HOUR_MS
     if light and ms > last:
         lightsleep(ms - last)
@@ -351,11 +348,10 @@ def deepsleep(ms, light=False):
 
 
 def lightsleep(ms):
-    """board_api's `lightsleep`, until `ms` have passed by the clock: the port may wake
-    early (rp2 returns at once while a Wi-Fi event is pending, and wakes on an
-    interrupt).  An armed watchdog keeps counting in light sleep (rp2: at most 8.4 s),
-    so the sleep goes in pieces of half its timeout, each fed after; without one, in
-    pieces of an hour (rp2 refuses 72 minutes and more)."""
+    """board_api's `lightsleep`, until `ms` have passed by the clock (rp2 returns at
+    once while a Wi-Fi event is pending, and wakes on interrupts).  In pieces of half
+    an armed watchdog's timeout, each fed after (it counts on: rp2 8.4 s at most),
+    else of an hour (rp2 refuses 72 minutes and more)."""
     step = _wdt_ms // 2 if _wdt is not None else _HOUR_MS
     while ms > 0:
         t = ticks_ms()

@@ -275,10 +275,8 @@ async def after(c, t, ms):
     await sleep_ms(ms)
     if c._t is t:
         if c._wpid[0] == _CONNECT:
-            # (MicroPython's TLS shakes hands with the first reads and writes: a TLS
-            # link with nothing read yet may have stalled there, mqtt5.tls.  The text
-            # goes in `ms`: a local more, or a deeper stack, makes this task's frame
-            # a block larger while connect() waits)
+            # (MicroPython's TLS shakes hands in this wait, mqtt5.tls; the text goes in
+            # `ms`: a new local or a deeper stack grows this task's frame by a block)
             ms = "no %s within %d ms" % ("CONNACK" if getattr(t, "rx", True) else
                                          "TLS handshake or CONNACK", ms)
             finish(c, 0, None, asyncio.TimeoutError(ms))

@@ -313,9 +313,8 @@ class Supervisor:
         # the Server Reference of the CONNACK / DISCONNECT (spec 4.11)
         ref = self._followed(self.client.session.server_reference) if kind == _b.REDIRECT else None
         hop = ref and self._hops < _MAX_HOPS
-        # (more than _MAX_HOPS redirects in a row: servers sending us in a circle,
-        # back off like any transient refusal.)  Always jittered, the first retry
-        # too: a fleet that lost the same broker must not come back in lock step.
+        # past _MAX_HOPS redirects in a row (servers in a circle) it backs off, jittered
+        # even at first: a fleet that lost one broker must not return in lock step
         ms = self.retry_ms = 0 if hop else self.fatal_backoff_ms if kind == _b.FATAL else \
             _b.delay_ms(self._attempt, self.rand, self.base_ms, self.factor, self.cap_ms)
         self._set(DOWN, err)  # (a redirect too: on_state hears why, then where to)
@@ -330,10 +329,9 @@ class Supervisor:
             self._halt(err)
             return False
         await _off.pause(self.queue, ms)
-        if kind == _b.FATAL:
-            return not self._stop
-        self._attempt += 1
-        self._hops = 0
+        if kind != _b.FATAL:
+            self._attempt += 1
+            self._hops = 0
         return not self._stop
 
     def _followed(self, ref):
