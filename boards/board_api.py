@@ -61,15 +61,21 @@ async def network_up(ssid, password, timeout_ms):
     worked once since boot: TLS checks certificate dates against it. That takes at
     most 2 queries of 1 s each, with the loop free (only a DNS lookup of the host
     blocks it); a failure prints one line and is not raised, the node goes on, and
-    `network_ok` reads False once another try is due (5 minutes later), so that the
+    `clock_due` reads True once another try is due (5 minutes later), so that the
     keeper calls this again. unix: the host's clock, nothing to set.
     """
     raise NotImplementedError
 
 
 def network_ok():
-    """True while the network link is up (the firmware calls `network_up` again if not);
-    esp32, rp2_pico_w: also False while a clock NTP did not set is due for a retry."""
+    """True while the network link is up (the firmware calls `network_up` again if not)."""
+    raise NotImplementedError
+
+
+def clock_due():
+    """True when the clock, which NTP did not set at the last try, is due for another:
+    the firmware then calls `network_up`, which tries again (esp32, rp2_pico_w; False
+    on boards with nothing to set)."""
     raise NotImplementedError
 
 

@@ -70,13 +70,17 @@ async def run(app, vital):
                 log("%d links in a row ended by a full heap in %d s: reset"
                     % (app.heap_losses, app.age_ms(*app.heap_since) // 1000))
                 board.reset()
+            idle = rejoin is None or rejoin.done()
             if not board.network_ok():
                 if app.lost_at is None:
                     app.lost_at = (app.clock(), app.up_s)
-                if rejoin is None or rejoin.done():
+                    log("network lost: joining again")
+                if idle:
                     rejoin = asyncio.create_task(_rejoin(app))  # this loop feeds on
             elif app.lost_at is not None:  # back (the driver may rejoin by itself)
                 _back(app)
+            elif idle and board.clock_due():  # network_up tries NTP again
+                rejoin = asyncio.create_task(_rejoin(app))
         except MemoryError:
             gc.collect()
         await sleep_ms(period)
@@ -84,14 +88,15 @@ async def run(app, vital):
 
 async def join(app, again=False):
     """The network, at boot and after a loss (`again`), tried again after a pause that
-    doubles up to 5 minutes: False when it was up at the first try, else True (joined,
-    or back by itself after a failed try: `again` looks for that during a pause)."""
+    doubles up to 5 minutes, until it is up (`again`: joined, or back by itself, which
+    is looked for during a pause)."""
     cfg = app.cfg
     pause = 1000
     while True:
         try:
-            return await board.network_up(cfg["wifi_ssid"], cfg["wifi_password"],
-                                          cfg["network_timeout_ms"]) or pause > 1000
+            await board.network_up(cfg["wifi_ssid"], cfg["wifi_password"],
+                                   cfg["network_timeout_ms"])
+            return
         except Exception as e:  # NetworkError, or whatever a driver raises: at boot
             # nothing else would catch it, and no watchdog is armed yet (a board left
             # at the REPL for good); later a rejoin task that died on it was made
@@ -101,20 +106,19 @@ async def join(app, again=False):
             for _ in range(n):  # driver may rejoin by itself, and a pause of minutes
                 await sleep_ms(pause // n)  # must not hold up the next loss
                 if again and board.network_ok():
-                    return True
+                    return
             pause = min(pause * 2, 300000)
             app.clock()  # the uptime stays true however long this takes (ticks wrap)
 
 
 async def _rejoin(app):
-    if await join(app, True):
+    await join(app, True)
+    if board.network_ok():  # (lost again, when a try of the clock alone failed on it)
         _back(app)
-    else:  # it was up: the board only wanted its clock set again
-        app.lost_at = None
 
 
 def _back(app):
     if app.lost_at is not None:
         app.rejoins += 1
-        log("network lost, back after %d ms" % app.age_ms(*app.lost_at))
+        log("network back after %d ms" % app.age_ms(*app.lost_at))
         app.lost_at = None

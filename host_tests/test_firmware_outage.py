@@ -125,9 +125,11 @@ def test_the_watchdog_is_fed_while_the_wifi_rejoins(broker, runtime, tmp_path):
     try:
         node.wait_log("online")
         down.write_text("")
+        node.wait_log("network lost: joining again", timeout=3)  # at once, not after a join
         node.wait_log("network failed (timeout): next try in 1 s", timeout=15)
         down.unlink()
-        node.wait_log("network lost, back after ")  # the operator sees it
+        node.wait_log("network back after ")  # the operator sees it
+        assert node.output.count("network lost: joining again") == 1, node.output
         n = node.output.count("-> state/temperature")
         node.wait_log("-> state/temperature", n + 2)  # the node goes on
         assert node.proc.poll() is None and "WATCHDOG" not in node.output, node.output
@@ -172,7 +174,7 @@ def test_a_driver_error_while_running_is_said_not_a_traceback(broker, runtime, t
         assert node.count("network failed (") == 3, node.output  # 1 s, 2 s, 4 s
         (sim / "network_error").unlink()
         (sim / "network_down").unlink()
-        node.wait_log("network lost, back after", timeout=15)
+        node.wait_log("network back after", timeout=15)
         assert "Traceback" not in node.output and "Task exception" not in node.output, \
             node.output
         assert node.proc.poll() is None

@@ -194,7 +194,7 @@ async def station_up(ssid, password, timeout_ms, reason_of, country, power_save,
     True when it joined, False when the station was connected already.
     Once connected, the clock is set from NTP server ``ntp_host`` (`set_clock`)
     until that has worked once since boot; None: never. After a failure,
-    `network_ok` reads False once a retry is due, so the node's keeper calls
+    `clock_due` reads True once a retry is due, so the node's keeper calls
     `network_up` again (the join returns at once) and the clock is tried again.
     """
     global _wlan, _clock_set, _clock_retry, _clock_tried
@@ -218,11 +218,14 @@ async def station_up(ssid, password, timeout_ms, reason_of, country, power_save,
 
 
 def network_ok():
-    """True while the station has a link and an address, unless a clock that NTP
-    did not set is due for another try (every `_NTP_RETRY_MS`)."""
-    if _wlan is None or not _wlan.isconnected():
-        return False
-    return _clock_retry is None or ticks_diff(ticks_ms(), _clock_tried) < _NTP_RETRY_MS
+    """True while the station has a link and an address."""
+    return _wlan is not None and _wlan.isconnected()
+
+
+def clock_due():
+    """True when a clock that NTP did not set is due for another try (every
+    `_NTP_RETRY_MS`)."""
+    return _clock_retry is not None and ticks_diff(ticks_ms(), _clock_tried) >= _NTP_RETRY_MS
 
 
 def rssi():

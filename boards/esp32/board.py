@@ -19,10 +19,10 @@ import board_common
 import esp32
 import machine
 import network
-from board_common import (NetworkError, button_pressed_on, config_dir,  # noqa: F401
-                          default_broker, deepsleep, led_on, lightsleep, mem_free,
-                          network_ok, reset, rssi, station_up, unique_id, wdt_feed, wdt_hold,
-                          wdt_start)
+from board_common import (NetworkError, button_pressed_on, clock_due,  # noqa: F401
+                          config_dir, default_broker, deepsleep, led_on, lightsleep,
+                          mem_free, network_ok, reset, rssi, station_up, unique_id,
+                          wdt_feed, wdt_hold, wdt_start)
 from mqtt5._compat import const
 
 board_common.TIMER_ID = 0  # esp32 has hardware timers only; 0 is used nowhere else

@@ -22,8 +22,8 @@ Sensors:
 import board_common
 import machine
 import network
-from board_common import (NetworkError, button_pressed_on, config_dir,  # noqa: F401
-                          default_broker, led_on, lightsleep, mem_free,
+from board_common import (NetworkError, button_pressed_on, clock_due,  # noqa: F401
+                          config_dir, default_broker, led_on, lightsleep, mem_free,
                           network_ok, reset, rssi, station_up, unique_id, wdt_cover,
                           wdt_feed, wdt_hold)  # (rp2's machine.Timer: virtual ones only, -1)
 from mqtt5._compat import const

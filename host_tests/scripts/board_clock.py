@@ -73,11 +73,12 @@ async def main():
     await case("already_up", drop=False)                      # nothing to do
     await case("rejoin")                                      # set once per boot
     await case("fail", "silent silent", unset=True)           # the node goes on
-    # the Wi-Fi stays up: network_ok() turns False once a retry is due (5 min), so
-    # the keeper's network_up tries the clock again
-    soon = board.network_ok()
+    # the Wi-Fi stays up: clock_due() turns True once a retry is due (5 min), so the
+    # keeper's network_up tries the clock again; network_ok() says only the link
+    soon = board.clock_due()
     board_common._clock_tried = ticks_add(ticks_ms(), -300000)
-    print(json.dumps({"case": "retry_due", "before": soon, "due": board.network_ok()}))
+    print(json.dumps({"case": "retry_due", "before": soon, "due": board.clock_due(),
+                      "ok": board.network_ok()}))
     await case("already_up_unset", drop=False)                # not up again: tries
     await case("retry_ok", "silent ok", unset=True)           # second query answered
     await case("bad_reply", "short+garbage kod", unset=True)  # none counts: not set
