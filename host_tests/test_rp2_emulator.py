@@ -4,8 +4,9 @@ over its emulated USB serial: the frozen node starts at boot, finds no network
 (Wi-Fi is not emulated) and backs off; over the raw REPL the frozen modules import,
 the board module reports its id, temperature and supply voltage, the sans-IO session
 and payload codec run a scripted exchange, the button counts a press made during a
-blocking call (the harness drives its pin), and `gc.mem_free()` is recorded after
-boot and with the node's objects built.
+blocking call (the harness drives its pin), `board.lightsleep()` lasts its time when
+a timer interrupt ends the port's light sleep early, and `gc.mem_free()` is recorded
+after boot and with the node's objects built.
 
 Figures (build and emulator times, image size, heap) are printed and written to
 build/firmware/rp2_pico_w/emulator.json. The image is cached by its inputs, so a
@@ -219,6 +220,41 @@ print("soft", soft.pressed())
     assert "armed False" in out, out
     assert "hard True False" in out, out    # one press, counted once
     assert "soft False" in out, out          # (why the board's IRQ is hard)
+
+
+def test_lightsleep_lasts_its_time_when_an_interrupt_ends_it_early(pico):
+    # rp2's machine.lightsleep() returns at any interrupt (and at once while a Wi-Fi
+    # event is pending, which the emulator does not make); board.lightsleep() sleeps
+    # again until its time has passed by ticks_ms, which the port's timer counts
+    # through the sleep. Here a one-shot machine.Timer fires 1 s into the sleep: the
+    # port's own sleep ends there (its calls are recorded through a stand-in for
+    # `machine` in board_common), and the board's goes on to the full 60 s, in
+    # emulated time.
+    rec = run_json(pico, """
+import board, board_common, json, machine, time
+fired = [0]
+def tick(t):
+    fired[0] += 1
+class Machine:
+    calls = []
+    def lightsleep(self, ms):
+        t = time.ticks_ms()
+        machine.lightsleep(ms)
+        self.calls.append([ms, time.ticks_diff(time.ticks_ms(), t)])
+board_common.machine = stand_in = Machine()
+timer = machine.Timer(-1, mode=machine.Timer.ONE_SHOT, period=1000, callback=tick)
+t = time.ticks_ms()
+board.lightsleep(60000)
+slept = time.ticks_diff(time.ticks_ms(), t)
+board_common.machine = machine
+timer.deinit()
+print(json.dumps({"slept": slept, "calls": stand_in.calls, "fired": fired[0]}))
+""")
+    calls = rec["calls"]
+    assert rec["fired"] == 1, rec
+    assert calls[0][0] == 60000 and 1000 <= calls[0][1] < 1100, rec  # woken by the timer
+    assert calls[1:] == [[60000 - calls[0][1], 60000 - calls[0][1]]], rec  # then the rest
+    assert 60000 <= rec["slept"] < 60100, rec
 
 
 def test_watchdog_hold_feeds_from_a_virtual_timer(pico):
