@@ -106,11 +106,24 @@ def _check(key, spec, v):
 
 
 def topic_part(key, v, slashes):
-    """ConfigError unless `v` can go in a topic: no wildcard, no NUL, no / unless
-    `slashes` (the host CLI checks its arguments with this too)."""
-    for c in "+#\0" if slashes else "+#/\0":
+    """ConfigError unless `v` can go in a topic: no wildcard, no / unless `slashes`,
+    and `mqtt_text` (the host CLI checks its arguments with this too)."""
+    for c in "+#" if slashes else "+#/":
         if c in v:
             raise ConfigError("%s: %r must not contain %r" % (key, v, c))
+    mqtt_text(key, v)
+
+
+def mqtt_text(key, v):
+    """ConfigError if `v` holds a code point an MQTT string should not (spec 1.5.4):
+    U+0000-U+001F, U+007F-U+009F, or a Unicode non-character. A broker may take the
+    packet as malformed (Mosquitto closes the connection), and a node whose client id
+    or topics hold one could never connect."""
+    for c in v:
+        o = ord(c)
+        if o < 0x20 or 0x7F <= o <= 0x9F or 0xFDD0 <= o <= 0xFDEF or o & 0xFFFE == 0xFFFE:
+            raise ConfigError("%s: %r must not contain U+%04X (control characters and "
+                              "non-characters: brokers refuse them)" % (key, v, o))
 
 
 def _sensor(name, obj):
@@ -172,6 +185,8 @@ def validate(obj, sensors=None):
     if out["device_id"] is not None:
         topic_part("device_id", out["device_id"], False)
     topic_part("topic_prefix", out["topic_prefix"], True)
+    if out["username"] is not None:  # (CONNECT's User Name: a string, as the client id)
+        mqtt_text("username", out["username"])
     if out["topic_prefix"].startswith("$"):  # the broker's own topics [MQTT-4.7.2-1]
         raise ConfigError("topic_prefix: %r must not start with '$' (topics starting with $ "
                           "are the broker's)" % out["topic_prefix"])

@@ -58,6 +58,23 @@ for bad, key in (({"keepalive": 1}, "keepalive"), ({"keepalive": "30"}, "keepali
         ok("reject_" + key, False, bad)
     except config.ConfigError as e:
         ok("reject_" + key, key in str(e), e)
+# code points an MQTT string should not hold (spec 1.5.4): Mosquitto closes the link
+# of a client id, topic or user name with one, so a node set so never connected again
+for bad, key, cp in (({"device_id": "t2\x01x"}, "device_id", "U+0001"),
+                     ({"topic_prefix": "fieldnode/v1\x7f"}, "topic_prefix", "U+007F"),
+                     ({"topic_prefix": "fn\uffffv1"}, "topic_prefix", "U+FFFF"),
+                     ({"topic_prefix": "fn/\ufdd0"}, "topic_prefix", "U+FDD0"),
+                     ({"sensors": {"t\x85": {}}}, "sensors", "U+0085"),
+                     ({"username": "node\x1b"}, "username", "U+001B"),
+                     ({"device_id": "a\x00b"}, "device_id", "U+0000")):
+    try:
+        config.validate(bad)
+        ok("reject_code_point " + cp, False, bad)
+    except config.ConfigError as e:
+        ok("reject_code_point " + cp, str(e).startswith(key + ": ") and cp in str(e), e)
+got = config.validate({"device_id": "k\u00fcche-\u00a0\U0001f321", "username": "J\u00fcrgen",
+                       "topic_prefix": "fn/\ufffd/v1"})  # the rest of Unicode goes
+ok("accept_code_points", got["device_id"] == "k\u00fcche-\u00a0\U0001f321", got["device_id"])
 # broker URLs the client could not connect to are refused when set, naming the URL
 for url in ("mqtt://", "mqtt://h:", "mqtt://h:99999", "mqtt://h:abc", "mqtt://:1883",
             "mqtts://[::1", "mqtt://[::1]x"):
