@@ -170,8 +170,7 @@ class Commands:
                     raise UnicodeError
                 import strictjson  # json.loads alone takes what is not JSON (MicroPython)
 
-                strictjson.check(data)
-                a = json.loads(data.decode())
+                a = json.loads(data[strictjson.check(data):].decode())  # (after a BOM)
         except UnicodeError:
             return _MALFORMED, _answer(_MALFORMED, "payload is not UTF-8 text")
         except ValueError as e:

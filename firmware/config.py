@@ -273,11 +273,11 @@ def _read(path, sensors, log=None, gone=None):
     import strictjson
 
     try:
-        strictjson.check(data)
+        bom = strictjson.check(data)  # (a BOM an editor wrote: skipped)
     finally:
         if not had:
             del sys.modules["strictjson"]
-    obj = json.loads(text)
+    obj = json.loads(text[1:] if bom else text)
     sens = obj.get("sensors") if isinstance(obj, dict) else None
     dropped = []
     if sensors is not None and isinstance(sens, dict):

@@ -5,7 +5,8 @@ strings, and unknown escapes, whose backslash it drops ("fieldnode\\v1" becomes
 on CPython, not run with values nobody sent; so must a hand-edited config.json.
 Loaded by config.load() at boot and used again for command payloads.
 
-    check(data)   # ValueError naming what and where (a byte offset); else None
+    start = check(data)   # ValueError naming what and where (a byte offset); else
+                          # where the JSON text starts: 3 after a UTF-8 BOM, else 0
 """
 
 # commands take flat objects (set_config's sensors nest 3 deep): deeper is refused, as
@@ -14,15 +15,19 @@ _MAX_DEPTH = 8
 
 
 def check(b):
-    """ValueError unless the bytes `b` are one JSON text (a value, whitespace around)."""
+    """ValueError unless the bytes `b` are one JSON text (a value, whitespace around),
+    maybe after a UTF-8 byte order mark, which some editors write and a parser may
+    skip (RFC 8259 8.1); returns where the text starts (3 after a BOM, else 0)."""
+    start = 3 if b[:3] == b"\xef\xbb\xbf" else 0
     try:
-        i = _ws(b, _value(b, _ws(b, 0), 0))
+        i = _ws(b, _value(b, _ws(b, start), 0))
     except IndexError:
         raise ValueError("ends too soon")
     except RuntimeError:  # recursion past the port's stack, however small it is
         raise ValueError("nested too deep")
     if i != len(b):
         raise ValueError("unexpected byte at %d" % i)
+    return start
 
 
 def _ws(b, i):

@@ -182,6 +182,15 @@ def test_bad_input_gets_its_error_answer_and_the_node_goes_on(shared, name, args
     readings(shared, "temperature", n + 1)
 
 
+def test_a_payload_after_a_byte_order_mark_runs(shared):
+    # RFC 8259 8.1: a parser may skip a BOM, which some tools put before a JSON text;
+    # it was "payload is not JSON: expected a value at 0"
+    ans = request(shared, "get_state", b'\xef\xbb\xbf{}')
+    assert ans["rc"] == 0 and "sensors" in ans, ans
+    ans = request(shared, "get_state", b'{}\xef\xbb\xbf')  # only at the start
+    assert ans == {"rc": 1, "msg": "payload is not JSON: unexpected byte at 2"}, ans
+
+
 @pytest.mark.parametrize("name, payload, why", [
     # MicroPython's json.loads took these: the backslash dropped, "fieldnodev1" saved
     ("set_config", b'{"topic_prefix": "fieldnode\\v1"}', "unknown escape at 27"),

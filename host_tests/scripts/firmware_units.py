@@ -179,6 +179,25 @@ for text, why in (('{"keepalive": 45, "topic_prefix": "fieldnode\\v1"}', "unknow
     cfg, src = config.load(d, None, logs.append)
     ok("load_lenient_json_refused", src == "last_good" and cfg["keepalive"] == 40
        and logs and why in logs[0], (text, src, logs))
+# a UTF-8 byte order mark, which Windows editors write: skipped (RFC 8259 8.1). It
+# was "not JSON" ("expected a value at 0"), and a board booted on the defaults
+with open(d + "/config.json", "wb") as f:
+    f.write(b'\xef\xbb\xbf{"keepalive": 45, "device_id": "caf\xc3\xa9"}')
+logs = []
+cfg, src = config.load(d, None, logs.append)
+ok("load_after_bom", src == "file" and cfg["keepalive"] == 45 and cfg["device_id"] == "caf\u00e9"
+   and not logs, (src, logs))
+with open(d + "/config.json", "w") as f:
+    f.write('{"keepalive": 045}')  # (bad again, for the checks below)
+import strictjson  # noqa: E402
+for text, start in ((b'\xef\xbb\xbf {}', 3), (b'[1]', 0)):
+    ok("strictjson_start", strictjson.check(text) == start, text)
+for text in (b' \xef\xbb\xbf{}', b'\xef\xbb\xbf', b'\xef\xbb{}', b'["a"]\xef\xbb\xbf'):
+    try:  # a BOM only at the very start, and a JSON text after it
+        strictjson.check(text)
+        ok("strictjson_bom_elsewhere", False, text)
+    except ValueError:
+        ok("strictjson_bom_elsewhere", True)
 with open(d + "/config.last_good.json", "w") as f:
     f.write("\x00garbage")
 cfg, src = config.load(d)
