@@ -276,6 +276,8 @@ def test_board_sets_clock_from_ntp(runtime, board, ntp_server):
     assert "110" in logs["fail"][0] and "not yet valid" in logs["fail"][0]
     due = rec["retry_due"]  # due for another try after 5 minutes; the link stays up
     assert (due["before"], due["due"], due["ok"]) == (False, True, True), due
+    assert rec["retry_old_or_raised"] == {"case": "retry_old_or_raised", "wrapped": True,
+                                          "raised": "no_network", "due": False}
     check("already_up_unset", 1, True, local)             # not set yet: tried again
     check("retry_ok", 2, True, local, (1000, 1000))       # the second query answered
     check("bad_reply", 2, False, "(ValueError kiss-o'-death)", (2000, 2000))

@@ -98,7 +98,7 @@ async def join(wlan, ssid, password, timeout_ms, reason_of):
 _wlan = None  # the station interface, made by the first station_up()
 _clock_set = False  # set_clock() succeeded since boot
 _clock_retry = None  # the NTP host of a set_clock() that failed, to try again
-_clock_tried = ticks_ms()  # when set_clock() was tried last
+_clock_tried = ticks_ms()  # when station_up() last began (a retry is due 5 min later)
 _ntp_addr = None  # (host, address) of the last NTP host looked up
 
 
@@ -193,11 +193,11 @@ async def station_up(ssid, password, timeout_ms, reason_of, country, power_save,
     start CYW43" and then refuses ``connect()`` with EPERM.
     True when it joined, False when the station was connected already.
     Once connected, the clock is set from NTP server ``ntp_host`` (`set_clock`)
-    until that has worked once since boot; None: never. After a failure,
-    `clock_due` reads True once a retry is due, so the node's keeper calls
-    `network_up` again (the join returns at once) and the clock is tried again.
-    """
+    until that has worked once since boot; None: never. After a failure (of that,
+    or of this call), `clock_due` reads True once a retry is due: the node's keeper
+    then calls `network_up` again (the join returns at once)."""
     global _wlan, _clock_set, _clock_retry, _clock_tried
+    _clock_tried = ticks_ms()  # a try that raises below waits as long for the next
     try:
         if country:
             network.country(country)  # before active(True): the driver reads it there
@@ -223,9 +223,10 @@ def network_ok():
 
 
 def clock_due():
-    """True when a clock that NTP did not set is due for another try (every
-    `_NTP_RETRY_MS`)."""
-    return _clock_retry is not None and ticks_diff(ticks_ms(), _clock_tried) >= _NTP_RETRY_MS
+    """True when a clock NTP did not set is due for another try (every `_NTP_RETRY_MS`,
+    or the last is so old that ticks_diff() wrapped: 6.2 days on 32-bit ports)."""
+    d = ticks_diff(ticks_ms(), _clock_tried)
+    return _clock_retry is not None and (d < 0 or d >= _NTP_RETRY_MS)
 
 
 def rssi():

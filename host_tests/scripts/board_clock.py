@@ -79,6 +79,22 @@ async def main():
     board_common._clock_tried = ticks_add(ticks_ms(), -300000)
     print(json.dumps({"case": "retry_due", "before": soon, "due": board.clock_due(),
                       "ok": board.network_ok()}))
+    # a last try so old that ticks_diff() wraps (6.2 days on 32-bit ports: an outage
+    # the driver ended by itself, with no network_up meanwhile) is due as well
+    board_common._clock_tried = ticks_add(ticks_add(ticks_ms(), 1 - 2 ** 29), -2000)
+    wrapped = board.clock_due()
+    # a try that raises before the join (a driver's error while connected) waits as
+    # long for the next: the keeper tried again at each of its turns
+    real = network.country
+    network.country = lambda code=None: (_ for _ in ()).throw(OSError(5, "driver"))
+    try:
+        await board_common.station_up("home", "secret", 1000, None, "DE", None, "127.0.0.1")
+        raised = None
+    except board.NetworkError as e:
+        raised = e.args[0]
+    network.country = real
+    print(json.dumps({"case": "retry_old_or_raised", "wrapped": wrapped, "raised": raised,
+                      "due": board.clock_due()}))
     await case("already_up_unset", drop=False)                # not up again: tries
     await case("retry_ok", "silent ok", unset=True)           # second query answered
     await case("bad_reply", "short+garbage kod", unset=True)  # none counts: not set
