@@ -32,6 +32,8 @@ def test_requester_responder_units(runtime):
                          ["back/1", "ok:a", "c1"], ["back/1", "ok:y", "c1"]]
     assert r["repeated"] == 1 and r["ignored"] == 3 and r["answered"] == 6
     assert r["retain_handling"] == 2  # a retained request is never delivered
+    # c6 with "f", then "g": two requests, each run once and answered twice
+    assert rec["reused_cd"] == [["f", "g"], 2, ["ok:f", "ok:g", "ok:g", "ok:f"]], rec
     # a failure not kept: the retry ran again; its success is kept and replayed
     assert rec["keep"] == [2, ["fail", "ok", "ok"], 1], rec["keep"]
     # raised, returned an int twice (the same id: not replayed, run again): 3 errors

@@ -191,6 +191,13 @@ async def main():
                         "pubs": [[p[0], p[1].decode(), p[4].decode()] for p in sc.pubs],
                         "answered": rsp.answered, "repeated": rsp.repeated,
                         "ignored": rsp.ignored, "retain_handling": sc.rh}
+    # one Correlation Data with another payload is another request: it got the first
+    # one's answer, and nothing ran; each is remembered (remember=2) and repeated
+    n, rep = len(runs), rsp.repeated
+    for payload in (b"f", b"g", b"g", b"f"):
+        await on(Message("svc/x", payload, 1, False, False, {0x09: b"c6", 0x08: "back/1"}))
+    out["reused_cd"] = [[x.decode() for x in runs[n:]], rsp.repeated - rep,
+                        [p[1].decode() for p in sc.pubs[-4:]]]
     # keep(answer) False: not remembered, so the same request runs again
     kc = FakeClient(Sess("keep"))
     tries = []

@@ -248,6 +248,8 @@ class Responder:
     ``errors`` the requests whose handler raised or returned neither bytes, str nor
     None (no answer; shown as "mqtt5: handler error" with its traceback, as for a
     subscribe() handler).
+    The last ``remember`` answers are kept: a repeat (the same topic, Response Topic,
+    Correlation Data and payload) gets its answer again and the handler is not called.
     ``keep(answer)``, if given, says whether an answer is remembered for repeats:
     False for one that reports a passing failure (nothing was done), so that the
     requester's retry runs the request again instead of getting that answer back.
@@ -273,7 +275,8 @@ class Responder:
         self.failed = 0
         self.errors = 0
         self._running = 0
-        self._seen = [None] * remember  # [topic, response topic, correlation data, reply]
+        self._seen = [None] * remember  # [topic, response topic, correlation data,
+        # reply, payload's CRC-32]
         self._next = 0
 
     async def start(self):
@@ -288,11 +291,13 @@ class Responder:
         """Unsubscribe the request filter."""
         await self._subs.unsubscribe(self.filter)
 
-    def _recall(self, t, rt, cd):
-        # a retry is the same request: same topic, Response Topic and Correlation Data
-        # ([topic, response topic, correlation data, answer or None while running])
+    def _recall(self, t, rt, cd, crc):
+        # a retry is the same request: same topic, Response Topic, Correlation Data and
+        # payload (its CRC-32: a requester that reuses its Correlation Data for another
+        # request got the first one's answer, and nothing ran) ([topic, response
+        # topic, correlation data, answer or None while running, payload's CRC-32])
         for e in self._seen:
-            if e is not None and e[2] == cd and e[1] == rt and e[0] == t:
+            if e is not None and e[2] == cd and e[4] == crc and e[1] == rt and e[0] == t:
                 return e
         return None
 
@@ -306,7 +311,12 @@ class Responder:
             self.ignored += 1
             return None
         cd = m.correlation_data  # (a view into the receive buffer: copied if kept)
-        e = self._recall(m.topic, rt, cd) if cd is not None and self._seen else None
+        e = crc = None
+        if cd is not None and self._seen:
+            from binascii import crc32  # (built in: no RAM)
+
+            crc = crc32(m.payload) & 0x3FFFFFFF  # (a small int on 32-bit ports)
+            e = self._recall(m.topic, rt, cd, crc)
         if e is not None and e[3] is None:
             self.repeated += 1
             return None
@@ -318,7 +328,7 @@ class Responder:
         n = self._next
         try:  # (a MemoryError here must not keep the place for ever)
             if not again and cd is not None and self._seen:  # remembered from now on
-                e = self._seen[n] = [m.topic, rt, bytes(cd), None]
+                e = self._seen[n] = [m.topic, rt, bytes(cd), None, crc]
                 self._next = (n + 1) % len(self._seen)
             job = (m.copy(), rt, e, again)
             if wait:  # its turn comes when a running one ends (_answer)
