@@ -173,6 +173,21 @@ def test_publish_failure_reason_code_raises(runtime, broker_factory, tmp_path):
                                                   "connected": True, "rc": 0}
 
 
+def test_a_control_character_in_a_string_is_refused_and_the_link_stays(runtime, broker):
+    # Mosquitto closes the link of a client that sends one (Malformed UTF-8); a
+    # supervised QoS 1 message with one went again at every reconnect, for good
+    res = run(runtime, "client_refused_text.py", broker.port, runtime)
+    for what, at in (("topic", 2), ("topic_c1", 2), ("user_property", 0)):
+        err = res.record(step="plain", what=what)["error"]
+        assert err == ("a control character or non-character at byte %d of an MQTT "
+                       "string (spec 1.5.4; brokers refuse them)" % at), (what, err)
+    assert res.record(step="plain_after") == {"step": "plain_after", "connected": True,
+                                              "rc": 0x10}
+    assert "at byte 2 of an MQTT string" in res.record(step="supervised")["error"]
+    rec = res.record(step="supervised_after")
+    assert rec["rc"] == 0x10 and rec["reconnects"] == 0 and rec["states"] == [1, 2], rec
+
+
 def test_backpressure_small_buffers_few_slots(runtime, broker):
     res = run(runtime, "client_burst.py", broker.port, runtime)
     rec = res.record(step="burst")

@@ -198,8 +198,12 @@ def payload_bytes(p):
 
 
 def to_utf8(s):
-    """Bytes-like UTF-8 of ``s`` (str, bytes, bytearray or memoryview), checked
-    as ``utf8_ok``; ValueError otherwise or when longer than 65535 bytes."""
+    """Bytes-like UTF-8 of ``s`` (str, bytes, bytearray or memoryview) to send,
+    checked as ``utf8_ok`` and for the code points a sender should not send (spec
+    1.5.4): U+0001..U+001F, U+007F..U+009F and the non-characters. A broker may take
+    them as a Malformed Packet (Mosquitto does), and a QoS 1 message with one, resent
+    at every reconnect, would keep the link from staying up. ValueError for those, and
+    when longer than 65535 bytes."""
     if isinstance(s, str):
         try:
             s = s.encode("utf-8")
@@ -210,6 +214,15 @@ def to_utf8(s):
     n = len(s)
     if n > 65535 or not utf8_ok(s):
         raise ValueError("invalid MQTT UTF-8 string")
+    if n and (min(s) < 0x20 or max(s) > 0x7E):  # (printable ASCII: checked in C)
+        for i in range(n):  # well-formed, so a lead byte has its continuation bytes
+            c = s[i]
+            if c < 0x20 or c == 0x7F or c == 0xC2 and s[i + 1] < 0xA0 or c == 0xEF and (
+                    s[i + 1] == 0xB7 and 0x90 <= s[i + 2] <= 0xAF  # U+FDD0..U+FDEF
+                    or s[i + 1] == 0xBF and s[i + 2] >= 0xBE) or c >= 0xF0 and (  # U+FFFE/F
+                    s[i + 1] & 15 == 15 and s[i + 2] == 0xBF and s[i + 3] >= 0xBE):
+                raise ValueError("a control character or non-character at byte %d of an "
+                                 "MQTT string (spec 1.5.4; brokers refuse them)" % i)
     return s
 
 
