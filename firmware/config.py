@@ -115,15 +115,16 @@ def topic_part(key, v, slashes):
 
 
 def mqtt_text(key, v):
-    """ConfigError if `v` holds a code point an MQTT string should not (spec 1.5.4):
-    U+0000-U+001F, U+007F-U+009F, or a Unicode non-character. A broker may take the
-    packet as malformed (Mosquitto closes the connection), and a node whose client id
-    or topics hold one could never connect."""
-    for c in v:
-        o = ord(c)
-        if o < 0x20 or 0x7F <= o <= 0x9F or 0xFDD0 <= o <= 0xFDEF or o & 0xFFFE == 0xFFFE:
-            raise ConfigError("%s: %r must not contain U+%04X (control characters and "
-                              "non-characters: brokers refuse them)" % (key, v, o))
+    """ConfigError if `v` holds a code point an MQTT string should not (spec 1.5.4:
+    controls, non-characters; the client refuses to send them): a broker may take
+    it as malformed (Mosquitto closes the link), and a node whose client id or
+    topics hold one could never connect."""
+    from mqtt5.wire import to_utf8
+
+    try:
+        to_utf8(v)
+    except ValueError as e:
+        raise ConfigError("%s: %r: %s" % (key, v, e))
 
 
 def _sensor(name, obj):

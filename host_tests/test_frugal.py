@@ -302,8 +302,12 @@ def test_heapmap_accounts_for_the_whole_node_after_boot(runtime, broker, tmp_pat
 # budget that plus the same 4,352 B.  With subcodec as well: 121,392 B, the budget
 # that plus the same 4,352 B.  121,648 B after the in-place PUBLISH writer, 121,568 B
 # with the module dicts a size smaller, 121,536 to 121,632 B with no property on the
-# Session or the Client (the budget unchanged).
-NODE_MPY_BUDGET = 125744
+# Session or the Client (the budget unchanged).  Later that day the node grew by its
+# stats buffer (512 B) and link lines to 125,968 B (measured by this test in a
+# worktree), and by stop 55's fixes (strings the client may not send, a clock retry
+# apart from the Wi-Fi, a payload's CRC in the Responder's memory) to 126,048 B: the
+# budget that plus 416 B.
+NODE_MPY_BUDGET = 126464
 
 
 @pytest.mark.runtimes((M32,))

@@ -215,14 +215,13 @@ def to_utf8(s):
     if n > 65535 or not utf8_ok(s):
         raise ValueError("invalid MQTT UTF-8 string")
     if n and (min(s) < 0x20 or max(s) > 0x7E):  # (printable ASCII: checked in C)
-        for i in range(n):  # well-formed, so a lead byte has its continuation bytes
-            c = s[i]
-            if c < 0x20 or c == 0x7F or c == 0xC2 and s[i + 1] < 0xA0 or c == 0xEF and (
-                    s[i + 1] == 0xB7 and 0x90 <= s[i + 2] <= 0xAF  # U+FDD0..U+FDEF
-                    or s[i + 1] == 0xBF and s[i + 2] >= 0xBE) or c >= 0xF0 and (  # U+FFFE/F
-                    s[i + 1] & 15 == 15 and s[i + 2] == 0xBF and s[i + 3] >= 0xBE):
-                raise ValueError("a control character or non-character at byte %d of an "
-                                 "MQTT string (spec 1.5.4; brokers refuse them)" % i)
+        i = 0
+        for ch in str(s, "utf-8"):
+            o = ord(ch)
+            if o < 0x20 or 0x7F <= o <= 0x9F or 0xFDD0 <= o <= 0xFDEF or o & 0xFFFE == 0xFFFE:
+                raise ValueError("U+%04X at character %d of an MQTT string: a control "
+                                 "character or non-character (spec 1.5.4)" % (o, i))
+            i += 1
     return s
 
 
