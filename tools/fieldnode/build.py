@@ -14,7 +14,7 @@ recorded in the header of any .mpy holding @micropython.native/viper code.
 
 `--opt N` is mpy-cross's optimisation level (default 0).  At 3 the bytecode keeps
 no line numbers (tracebacks name none), and a board that loads these files holds
-less of them in its heap: about 2.3 KB less for a connected MQTT client on a
+less of them in its heap: about 2.2 KB less for a connected MQTT client on a
 32-bit port.  Levels 1 and up also drop `assert` statements.
 """
 
@@ -276,6 +276,6 @@ def add_parser(sub):
                    help="also compile the modules in DIR into lib/ (your own drivers); repeatable")
     p.add_argument("--opt", type=int, choices=range(4), default=0, metavar="N",
                    help="mpy-cross optimisation level 0-3 (default 0); 3 leaves line numbers "
-                        "out of tracebacks and the heap (about 2.3 KB less for a connected "
+                        "out of tracebacks and the heap (about 2.2 KB less for a connected "
                         "client on a 32-bit port)")
     p.set_defaults(run=lambda a: build(a.board, a.out, a.add, opt=a.opt) and 0)
