@@ -525,6 +525,12 @@ def test_config_import_replaces_the_whole_config_or_merges_with_merge(node_devic
     assert new == old           # wifi_ssid, password, the humidity interval: as they were
     assert new["wifi_ssid"] == "home" and new["password"] == "s3cret"
     assert new["sensors"]["humidity"]["interval_ms"] == 7000
+    # a file an editor saved with a UTF-8 BOM is read as the device reads one (it was
+    # "not a JSON file: Unexpected UTF-8 BOM")
+    partial.write_bytes(b"\xef\xbb\xbf" + json.dumps({"keepalive": 150}).encode())
+    r = fieldnode("config", "import", partial, "--merge", "--port", dev.port)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(config_file(dev).read_text())["keepalive"] == 150
 
 
 def test_logs_streams_the_running_node(tmp_path, bundle, broker):

@@ -163,6 +163,9 @@ def test_bad_input_fails_at_the_call_and_never_wedges_the_client(runtime, broker
     assert r["results"] == ["None", "ValueError", "ValueError"], r
     assert r["remembered"] == [] and r["routes"] == ["d/a", "d/b"], r
     assert r["after_unsub"] == [], r
+    assert r["coded"] == ["U+0001 at character 2 of an MQTT string: a control character "
+                          "or non-character (spec 1.5.4)"] * 2, r
+    assert r["gone"] == [["d/a", "d/b"]], r  # (to unsubscribe at the resume; not d/\x01)
     # down or connecting (not stopped), its on_state's 1 // 0 shown
     assert r["state"] in (0, 1) and "mqtt5: handler error" in res.stdout
     assert "ZeroDivisionError" in res.stdout + res.stderr

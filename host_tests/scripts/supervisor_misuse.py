@@ -203,8 +203,18 @@ async def subscribe_while_down():
     await asyncio.sleep(0.3)  # a few attempts, each a state change
     routes = sorted(c._router.filters()) if c._router is not None else []
     await sup.unsubscribe(["d/a", "d/b"])  # its routes go too (they stayed)
+    # a filter with a code point a client may not send (spec 1.5.4): unsubscribed while
+    # down, it was remembered and stopped the supervisor at the next resume
+    coded = []
+    for call in (sup.subscribe, sup.unsubscribe):
+        try:
+            await call("d/\x01")
+            coded.append("accepted")
+        except ValueError as e:
+            coded.append(str(e))
     emit(step="down", results=out, remembered=[s[0] for s in sup._subs], state=sup.state,
-         routes=routes, after_unsub=sorted(c._router.filters()))
+         routes=routes, after_unsub=sorted(c._router.filters()), coded=coded,
+         gone=sup._gone)
     await sup.stop()
 
 

@@ -185,7 +185,7 @@ async def main():
     # c1 on another command topic is another request; a Response Topic that is no
     # Topic Name (a wildcard [MQTT-3.3.2-14], or empty) cannot be answered: ignored
     for topic, payload, rt in (("svc/y", b"y", "back/1"), ("svc/x", b"w", "bad/#"),
-                               ("svc/x", b"v", "")):
+                               ("svc/x", b"v", ""), ("svc/x", b"u", "back/\x85")):
         await on(Message(topic, payload, 1, False, False, {0x09: b"c1", 0x08: rt}))
     out["responder"] = {"runs": [x.decode() for x in runs],
                         "pubs": [[p[0], p[1].decode(), p[4].decode()] for p in sc.pubs],

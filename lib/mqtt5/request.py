@@ -26,11 +26,12 @@ that is offline is not run later.
 
 The Responder answers each request on its Response Topic with the same Correlation
 Data (spec 4.10.2). It remembers the last ``remember`` answered requests (topic,
-Response Topic, Correlation Data) from when it admits them: a repeated request (the
-requester retried) is answered again with the remembered reply, or, while the first
-is still being handled, left to that first answer; the handler is not run twice. A
-request whose Response Topic is no Topic Name (empty, or with a wildcard
-[MQTT-3.3.2-14]) cannot be answered: it is ignored like one without, and the
+Response Topic, Correlation Data, a CRC-32 of the payload) from when it admits them: a
+repeated request (the requester retried) is answered again with the remembered reply,
+or, while the first is still being handled, left to that first answer; the handler is
+not run twice. A request whose Response Topic is no Topic Name (empty, or with a
+wildcard [MQTT-3.3.2-14]) or holds a code point we may not send (spec 1.5.4) cannot
+be answered: it is ignored like one without, and the
 connection stays up (the client does not treat it as a Protocol Error, so a broker
 that forwards one cannot wedge a node that resumes its session).
 
@@ -42,7 +43,7 @@ import asyncio
 
 from ._compat import Signal, ticks_diff, ticks_ms
 from .errors import MQTTError
-from .wire import topic_name_ok, validate_topic
+from .wire import to_utf8, topic_name_ok, validate_topic
 
 _CID_LEN = const(8)
 _FREE = const(0)
@@ -307,7 +308,12 @@ class Responder:
         # A retry of a request still being handled is not run again: its answer
         # comes when that run ends.
         rt = m.response_topic
-        if not rt or not topic_name_ok(rt):
+        try:
+            to_utf8(rt)  # ValueError: none, or a code point we may not send (spec 1.5.4)
+            ok = rt and topic_name_ok(rt)
+        except ValueError:
+            ok = False
+        if not ok:  # not run: its answer could not go
             self.ignored += 1
             return None
         cd = m.correlation_data  # (a view into the receive buffer: copied if kept)

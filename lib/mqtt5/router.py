@@ -17,7 +17,7 @@ the old subscriptions: subscribe the same filters in the same order after boot
 (the firmware does), so every filter gets its identifier back.
 """
 
-from .wire import check_str as _check, validate_topic  # noqa: F401 (API)
+from .wire import check_str as _check, to_utf8, validate_topic  # noqa: F401 (API)
 
 _MAX_SID = const(268435455)  # Subscription Identifier 1..268,435,455 [MQTT-3.8.2.1.2]
 _MATCH = const(0)  # route fields: filter matched against topics
@@ -70,6 +70,7 @@ def validate_filter(filt):
     [MQTT-4.8.2-1] [MQTT-4.8.2-2].
     """
     _check(filt, "topic filter")
+    to_utf8(filt)  # ValueError: a code point we may not send (spec 1.5.4)
     from .subcodec import topic_filter_ok  # (what SUBSCRIBE's encoder checks)
 
     if not topic_filter_ok(filt):

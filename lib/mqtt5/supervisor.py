@@ -236,6 +236,10 @@ class Supervisor:
     async def unsubscribe(self, filt):
         """Forget a remembered subscription; unsubscribe when connected, else on the
         next connect if the server kept the session (Session Present 1)."""
+        from .router import routes, validate_filter
+
+        for f in [filt] if isinstance(filt, str) else filt:
+            validate_filter(f)  # a bad one raises now, never at a reconnect
         self._subs = [s for s in self._subs if s[0] != filt]
         c = self.client
         if c.is_connected:
@@ -244,8 +248,6 @@ class Supervisor:
             except MQTTError:
                 if c.is_connected:
                     raise  # not a lost link
-        from .router import routes
-
         for f in [filt] if isinstance(filt, str) else filt:
             routes(c).remove(f)
         self._gone.append(filt)

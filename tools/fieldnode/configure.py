@@ -124,8 +124,8 @@ def missing(cfg, obj, prefix=""):
 def load_file(path):
     """The JSON object in the file `path`; CliError naming it otherwise."""
     try:
-        with open(path, encoding="utf-8") as f:
-            obj = json.load(f)
+        with open(path, encoding="utf-8-sig") as f:  # (a BOM an editor wrote: skipped,
+            obj = json.load(f)                         # as the device does)
     except OSError as e:
         raise CliError("cannot read %s: %s" % (path, e.strerror or e)) from None
     except ValueError as e:     # bad JSON, or not UTF-8
