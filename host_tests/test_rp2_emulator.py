@@ -253,8 +253,7 @@ print(json.dumps({"slept": slept, "calls": stand_in.calls, "fired": fired[0]}))
     calls = rec["calls"]
     assert rec["fired"] == 1, rec
     assert calls[0][0] == 60000 and 1000 <= calls[0][1] < 1100, rec  # woken by the timer
-    rest = 60000 - calls[0][1]  # then the rest, in one more sleep
-    assert len(calls) == 2 and calls[1][0] == rest and rest <= calls[1][1] < rest + 100, rec
+    assert calls[1][0] == 60000 - calls[0][1], rec  # then the rest (a last ms may follow)
     assert 60000 <= rec["slept"] < 60100, rec
 
 
