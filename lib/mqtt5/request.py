@@ -277,7 +277,7 @@ class Responder:
         self.errors = 0
         self._running = 0
         self._seen = [None] * remember  # [topic, response topic, correlation data,
-        # reply, payload's CRC-32]
+        # answer or None while running, the payload's CRC-32]
         self._next = 0
 
     async def start(self):
@@ -293,10 +293,8 @@ class Responder:
         await self._subs.unsubscribe(self.filter)
 
     def _recall(self, t, rt, cd, crc):
-        # a retry is the same request: same topic, Response Topic, Correlation Data and
-        # payload (its CRC-32: a requester that reuses its Correlation Data for another
-        # request got the first one's answer, and nothing ran) ([topic, response
-        # topic, correlation data, answer or None while running, payload's CRC-32])
+        # a retry is the same request: topic, Response Topic, Correlation Data and
+        # payload (one Correlation Data reused for another request is another request)
         for e in self._seen:
             if e is not None and e[2] == cd and e[4] == crc and e[1] == rt and e[0] == t:
                 return e
@@ -308,9 +306,8 @@ class Responder:
         # A retry of a request still being handled is not run again: its answer
         # comes when that run ends.
         rt = m.response_topic
-        try:
-            to_utf8(rt)  # ValueError: none, or a code point we may not send (spec 1.5.4)
-            ok = rt and topic_name_ok(rt)
+        try:  # (to_utf8: ValueError for a code point we may not send, spec 1.5.4)
+            ok = rt and topic_name_ok(rt) and to_utf8(rt)
         except ValueError:
             ok = False
         if not ok:  # not run: its answer could not go

@@ -238,7 +238,8 @@ class Supervisor:
         next connect if the server kept the session (Session Present 1)."""
         from .router import routes, validate_filter
 
-        for f in [filt] if isinstance(filt, str) else filt:
+        filters = [filt] if isinstance(filt, str) else filt
+        for f in filters:
             validate_filter(f)  # a bad one raises now, never at a reconnect
         self._subs = [s for s in self._subs if s[0] != filt]
         c = self.client
@@ -248,7 +249,7 @@ class Supervisor:
             except MQTTError:
                 if c.is_connected:
                     raise  # not a lost link
-        for f in [filt] if isinstance(filt, str) else filt:
+        for f in filters:
             routes(c).remove(f)
         self._gone.append(filt)
         return None
