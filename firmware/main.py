@@ -111,10 +111,12 @@ class Node:
         self.commands = self.app.commands = Commands(self.app, self.stop)
         self._end = Signal()  # set by stop()
         self._cut_soon = 0  # links in a row the broker closed unstable, naming no reason
+        self._shut = 0  # connects in a row the server closed before its CONNACK
 
     def _on_state(self, sup, state, reason):
         linked = self.app.linked  # a link ends (App.link clears it), not an attempt
         if state == _sv.UP:  # before the app's "online", which comes last
+            self._shut = 0
             log("connected to %s" % sup.url)
             if reason is not None:  # the broker refused <base>/cmd/+: nothing is answered
                 log("commands off: %s" % reason)
@@ -130,6 +132,13 @@ class Node:
             else:  # (a link that ends, or an attempt that fails; redirected: at once)
                 log("%s (%s): next try in %d.%d s" % ("link down" if linked else
                     "connect failed", why(reason), ms // 1000, ms % 1000 // 100))
+                if not linked:  # connects in a row the server closed before CONNACK
+                    e = isinstance(reason, OSError) and reason.args and reason.args[0]
+                    self._shut = self._shut + 1 if e in (104, 32) else 0  # (reset, EPIPE)
+                    if self._shut == 3:
+                        log("3 connects in a row closed before CONNACK: is %s no plain "
+                            "MQTT port (TLS? WebSocket?), or does the broker refuse the "
+                            "CONNECT? See its log" % sup.url)
                 if code == 0x8E:  # [MQTT-3.1.4-3]
                     log("another client connected as %r and took this link; two boards "
                         "with one device_id take it from each other in turn: give each "

@@ -96,3 +96,24 @@ def test_a_damaged_ca_file_is_retried_and_the_right_one_fixes_the_node(runtime, 
         assert node.interrupt() == 0
     finally:
         node.kill()
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_plain_mqtt_to_the_tls_port_is_named_after_three_closed_connects(runtime,
+                                                                         tls_broker,
+                                                                         tmp_path):
+    # mqtt:// where mqtts:// belongs: Mosquitto's TLS listener takes the TCP connect,
+    # then closes on the plain CONNECT, and the node saw only "closed by the server"
+    url = tls_broker["url"].replace("mqtts://", "mqtt://")
+    cfg = dict(FAST, brokers=[url], **RESTING)
+    node = NodeProc(runtime, tls_broker["broker"], tmp_path, cfg, "tls-plain-" + runtime,
+                    heapsize=HEAP)
+    try:
+        node.wait_log("3 connects in a row closed before CONNACK: is %s no plain MQTT "
+                      "port (TLS? WebSocket?)" % url, timeout=60)
+        out = node.output
+        assert out.count("connect failed (") >= 3, out
+        assert out.count("3 connects in a row") == 1, out  # said once
+        assert "connected to" not in out and "Traceback" not in out
+    finally:
+        node.kill()

@@ -306,8 +306,9 @@ def test_heapmap_accounts_for_the_whole_node_after_boot(runtime, broker, tmp_pat
 # stats buffer (512 B) and link lines to 125,968 B (measured by this test in a
 # worktree), and by stop 55's fixes (strings the client may not send, a clock retry
 # apart from the Wi-Fi, a payload's CRC in the Responder's memory) to 126,048 B: the
-# budget that plus 416 B.
-NODE_MPY_BUDGET = 126464
+# budget that plus 416 B.  The hint after 3 connects closed before CONNACK (stop 56)
+# took it from 126,128 to 126,432 B in /work/main: the budget that plus 416 B.
+NODE_MPY_BUDGET = 126848
 
 
 @pytest.mark.runtimes((M32,))
