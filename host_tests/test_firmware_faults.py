@@ -13,6 +13,7 @@ import pytest
 
 from fault_proxy import FaultProxy
 from firmware_node import FAST, RESTING, NodeProc, ask, cut_off, watch
+from paho_peer import PahoPeer
 from runtimes import M32_FROZEN
 import payload as pl  # noqa: E402 (firmware/, put on the path by firmware_node)
 
@@ -168,7 +169,6 @@ def test_a_sensor_the_board_no_longer_has_loses_its_retained_reading(broker, run
     # A firmware that had a pressure sensor left its last reading retained, and the
     # config still names the sensor. The node ignored those settings (logged) but left
     # the reading on the broker, where every new subscriber, a dashboard, got it.
-    from paho_peer import PahoPeer
 
     device = "gone-" + runtime
     base = "fieldnode/v1/" + device
@@ -492,10 +492,13 @@ def test_a_publish_denied_by_the_acl_does_not_crash_the_node(broker_factory, run
         peer.stop()
 
 
-def test_a_refused_command_subscription_is_logged_and_readings_go_on(broker_factory, runtime,
-                                                                    tmp_path):
+def test_a_refused_command_subscription_is_logged_and_retried_at_each_connect(
+        broker_factory, runtime, tmp_path):
     """Mosquitto's dynamic security plugin answers SUBACK 0x87 for a filter the
-    client may not subscribe to: the node cannot get commands and says so."""
+    client may not subscribe to: the node cannot get commands and says so, and
+    the readings go on. Each connect tries again, also one that resumes the
+    session: once the ACL allows it, commands reach the node (the refused
+    subscription was taken for granted and never sent again)."""
     import subprocess
     from test_credentials import _DYNSEC
     device = "nocmd-" + runtime
@@ -504,20 +507,47 @@ def test_a_refused_command_subscription_is_logged_and_readings_go_on(broker_fact
                    check=True, capture_output=True)
     b = broker_factory(allow_anonymous=False, extra_config="plugin %s\n"
                        "plugin_opt_config_file %s" % (_DYNSEC, conf))
-    for rule in (("createClient", "node", "-p", "pw"), ("createRole", "r"),
-                 ("addRoleACL", "r", "publishClientSend", "fieldnode/#", "allow"),
-                 ("addClientRole", "node", "r")):  # subscribing: the default, denied
+
+    def dynsec(*rule):
         subprocess.run(["mosquitto_ctrl", "-h", b.host, "-p", str(b.port), "-u", "admin",
                         "-P", "adminpw", "dynsec"] + list(rule), check=True, capture_output=True)
-    node = NodeProc(runtime, b, tmp_path / "home", dict(FAST, username="node", password="pw"),
+
+    for rule in (("createClient", "node", "-p", "pw"), ("createRole", "r"),
+                 ("addRoleACL", "r", "publishClientSend", "fieldnode/#", "allow"),
+                 ("addClientRole", "node", "r"),  # subscribing: the default, denied
+                 ("createClient", "boss", "-p", "bpw"), ("createRole", "b"),
+                 ("addRoleACL", "b", "publishClientSend", "fieldnode/#", "allow"),
+                 ("addRoleACL", "b", "subscribePattern", "#", "allow"),
+                 ("addClientRole", "boss", "b")):
+        dynsec(*rule)
+    proxy = FaultProxy(b.host, b.port)
+    node = NodeProc(runtime, proxy, tmp_path / "home", dict(FAST, username="node", password="pw"),
                     device)
+    peer = None
     try:
-        node.wait_log("commands off: subscribe fieldnode/v1/%s/cmd/+: SUBACK 0x87 Not "
-                      "authorized" % device)
+        off = "commands off: subscribe fieldnode/v1/%s/cmd/+: SUBACK 0x87 Not authorized" % device
+        node.wait_log(off)
         node.wait_log("-> state/temperature", 2)
-        assert node.proc.poll() is None
+        proxy.cut()  # the session is resumed (Session Present 1): refused again
+        node.wait_log("connected to", 2)
+        node.wait_log(off, 2)
+        dynsec("addRoleACL", "r", "subscribePattern", "fieldnode/#", "allow")
+        dynsec("addRoleACL", "r", "publishClientSend", "reply/#", "allow")
+        proxy.cut()
+        node.wait_log("connected to", 3)
+        node.wait_log("-> state/temperature", node.output.count("-> state/temperature") + 1)
+        assert node.output.count(off) == 2, node.output
+        peer = PahoPeer(b, "boss-" + device)
+        peer.client.username_pw_set("boss", "bpw")
+        peer.start()
+        peer.subscribe("reply/" + device, qos=1)
+        assert json.loads(ask(peer, device, "ping", b"c1").payload)["rc"] == 0
+        assert "Traceback" not in node.output
     finally:
         node.kill()
+        proxy.close()
+        if peer is not None:
+            peer.stop()
 
 
 def test_a_broker_name_that_does_not_resolve_is_named_in_the_log(runtime, tmp_path):

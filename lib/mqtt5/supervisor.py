@@ -138,7 +138,7 @@ class Supervisor:
         self.url = None  # the URL of the current / last attempt
         self.session_present = False  # the broker kept our session (the last CONNACK)
         self.stats = Stats(client, self.queue)
-        self._subs = []  # [filter, kwargs, acked] restored without a session
+        self._subs = []  # [filter, kwargs, acked (None: refused)] restored without a session
         self._gone = []  # filters unsubscribed while down: a kept session still has them
         self._url_i = 0
         self._redirect = None  # Server Reference to try next
@@ -366,9 +366,13 @@ class Supervisor:
     async def _restore(self, present):
         # Session Present 0: the server forgot our subscriptions [MQTT-3.2.2-5]:
         # subscribe them all again.  Present 1: only those never acknowledged
-        # (also any made while this runs).  A refused filter is not retried; the
+        # (also any made while this runs).  A refused filter is tried again at the
+        # next connect only (the broker's ACL may have changed by then), and the
         # last refusal is returned (the UP state's reason).
         c = self.client
+        for sub in self._subs:
+            if sub[2] is None:  # refused at the last connect
+                sub[2] = False
         again, refused = True, None
         while present and self._gone:  # unsubscribed while down (a failure: link lost)
             await c.unsubscribe(self._gone[0])
@@ -376,16 +380,17 @@ class Supervisor:
         self._gone = []
         while again:
             for sub in list(self._subs):
-                if not present or not sub[2]:
+                if not present or sub[2] is False:
                     try:
                         await c.subscribe(sub[0], **sub[1])
+                        sub[2] = True
                     except (MQTTError, ValueError, TypeError) as e:
                         if isinstance(e, MQTTError) and not c.is_connected:
                             raise
                         refused = MQTTError("subscribe %s: %s" % (sub[0], e))  # link stays up
-                    sub[2] = True
+                        sub[2] = None
             present = True
-            again = [sub for sub in self._subs if not sub[2]] != []
+            again = [sub for sub in self._subs if sub[2] is False] != []
         return refused
 
     def _set(self, state, reason):
