@@ -140,7 +140,7 @@ class Commands:
                 rc, out = self._run(name, data)
             # bytes, not characters: MicroPython's JSON keeps non-ASCII text as UTF-8
             n = len(out) if len(out) * 4 <= top else len(out.encode())
-            if n > top:
+            if n > top >= _MIN_ROOM:  # (under that: "no room" goes as it is, or not at all)
                 if rc == _OK and name in _CHANGES:  # it was done: rc 5 would say not
                     out = _answer(_OK, "done; its answer of %d bytes is over %d" % (n, top))
                 else:  # nothing changed: a retry with more room may get it

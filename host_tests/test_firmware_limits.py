@@ -105,6 +105,10 @@ def test_a_command_that_ran_is_not_answered_rc_5_for_want_of_room(broker, runtim
         assert (cfg["keepalive"], cfg["queue_count"]) == (50, 7), cfg
         ans = json.loads(ask(peer, device, "reboot", b"r" * (free - 60)).payload)
         assert ans == {"rc": 5, "msg": "no room for an answer: 60 bytes"}, ans
+        # room for fewer bytes than that answer itself: it goes as it is (it was said
+        # as "answer of 51 bytes is over 50", as if the command had run)
+        ans = json.loads(ask(peer, device, "reboot", b"s" * (free - 50)).payload)
+        assert ans == {"rc": 5, "msg": "no room for an answer: 50 bytes"}, ans
         # a read-only command whose answer is over the room is still rc 5
         ans = json.loads(ask(peer, device, "get_config", b"g" * (free - 200)).payload)
         assert ans["rc"] == 5 and ans["msg"].endswith(" bytes is over 200"), ans
