@@ -169,6 +169,11 @@ def validate(obj, sensors=None):
             parse_url(u)
         except ValueError as e:
             raise ConfigError("brokers: %s" % e)
+        for c in u[u.find("://") + 3:].rstrip("/"):  # (after: no password echoed)
+            # (a path, a query or a space the library would drop or try to resolve)
+            if not (c.isalpha() or c.isdigit() or c in ".-_:[]"):
+                raise ConfigError("brokers: %r: %r has no place in scheme://host[:port]"
+                                  % (u, c))
     out["brokers"] = list(urls)
     sens = obj.get("sensors", {})
     if not isinstance(sens, dict):

@@ -77,7 +77,8 @@ got = config.validate({"device_id": "k\u00fcche-\u00a0\U0001f321", "username": "
 ok("accept_code_points", got["device_id"] == "k\u00fcche-\u00a0\U0001f321", got["device_id"])
 # broker URLs the client could not connect to are refused when set, naming the URL
 for url in ("mqtt://", "mqtt://h:", "mqtt://h:99999", "mqtt://h:abc", "mqtt://:1883",
-            "mqtts://[::1", "mqtt://[::1]x"):
+            "mqtts://[::1", "mqtt://[::1]x", "mqtt://h/path", "mqtt://h:1883/x",
+            "mqtt://h b", "mqtt://h?x", "mqtt://h#f"):
     try:
         config.validate({"brokers": ["mqtt://ok.example:1883", url]})
         ok("reject_broker " + url, False, url)
@@ -125,7 +126,7 @@ ok("merge_sensor_keys", new["sensors"]["temperature"] == dict(
     cur["sensors"]["temperature"], high=2600)
    and new["sensors"]["humidity"] == cur["sensors"]["humidity"], new["sensors"])
 ok("broker_urls_kept", config.validate({"brokers": [
-    "mqtt://h", "mqtt://h:8884", "mqtt://[::1]:1884/x"]})["brokers"][2] == "mqtt://[::1]:1884/x")
+    "mqtt://h", "mqtt://h:8884", "mqtt://[::1]:1884/"]})["brokers"][2] == "mqtt://[::1]:1884/")
 ok("tls_brokers_kept", config.validate({"brokers": ["mqtts://h", "mqtts://g:8884"],
                                         "tls_ca": "/ca.pem"})["brokers"][1] == "mqtts://g:8884")
 # a TLS node never falls back to plain TCP, and needs a CA (boards have no CA store)
