@@ -265,6 +265,57 @@ def test_session_lost_restores_subscriptions(runtime, broker_factory, procs):
     report(test="session_lost", runtime=runtime, got=done["got"], stats=st)
 
 
+def test_a_cut_during_the_restore_of_a_lost_session_loses_no_subscription(
+        runtime, broker_factory, procs):
+    # The broker restarts without persistence (Session Present 0): the Supervisor
+    # subscribes a, b and c again, and the link is cut after the first SUBSCRIBE
+    # reached the broker, its SUBACK lost. The next connect resumes the session that
+    # half-done restore made (Present 1). The three were still marked restored from
+    # the first link, so none was sent again: Mosquitto answered "no subscribers" for
+    # b and c, and a's messages were acknowledged and given to no handler (its route
+    # went with the failed SUBSCRIBE, though the broker held the subscription).
+    b = broker_factory()
+    proxy = FaultProxy(b.host, b.port, capture=True)
+    try:
+        p = Proc(runtime, "resilience_restore_cut.py", proxy.port, runtime)
+        procs.append(p)
+        base = "rc/" + runtime
+        _, _, since = p.wait(lambda r: r.get("state") == "up", 15)
+        with PahoPeer(b, "rc-pub0-" + runtime) as peer:
+            for t in "abc":
+                peer.publish(base + "/" + t, ("before-" + t).encode(), qos=1)
+            for t in "abc":
+                p.wait(lambda r: r.get("got") == "before-" + t, 10)
+        proxy.drop({9})  # SUBACKs lost from now on
+        n = len(proxy.all_connections())
+        b.restart(hard=True)
+        deadline = time.monotonic() + 30
+        while not any(t == 8 for c in proxy.all_connections()[n:]
+                      for t, _ in c.mqtt_packets("up")):  # the restore's SUBSCRIBE
+            assert time.monotonic() < deadline, p.records()
+            time.sleep(0.05)
+        time.sleep(0.3)  # at the broker
+        proxy.drop()
+        proxy.refuse(True)
+        proxy.cut()
+        # queued for the session, which holds a: sent at the reconnect's CONNACK,
+        # before the restore is answered
+        with PahoPeer(b, "rc-pubq-" + runtime) as peer:
+            peer.publish(base + "/a", b"during-a", qos=1)
+        proxy.refuse(False)
+        _, up, since = p.wait(lambda r: r.get("state") == "up" and r.get("present"), 30,
+                              since)
+        p.wait(lambda r: r.get("got") == "during-a", 10)
+        with PahoPeer(b, "rc-pub1-" + runtime) as peer:
+            for t in "abc":
+                peer.publish(base + "/" + t, ("after-" + t).encode(), qos=1)
+            for t in "abc":
+                p.wait(lambda r: r.get("got") == "after-" + t, 10, since)
+    finally:
+        proxy.close()
+    assert up["reason"] is None, up
+
+
 def test_session_lost_inflight_published_again(runtime, broker_factory, procs):
     # A QoS 1 publish in flight (blackholed) when the broker restarts without
     # persistence: Session Present 0, SessionLost, sent again as a new message.

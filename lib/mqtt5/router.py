@@ -160,8 +160,10 @@ async def subscribe(c, filt, qos, handler, no_local, retain_as_published, retain
     try:
         codes = await _L.request(c, c._s.subscribe, [(f, opts) for f in filters], props,
                                  -1, 0, 0, 0)
-    except BaseException:  # not subscribed (or the link went down): no route is left
-        if handler is not None:
+    except BaseException:  # not subscribed: no route is left; but a supervised link
+        # that went down keeps it, for the server may hold the subscription and send
+        # its messages at the reconnect, before the Supervisor's restore is answered
+        if handler is not None and (c._q is None or c._t is not None):
             for f in filters:
                 routes(c).remove(f)
         raise

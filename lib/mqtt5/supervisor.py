@@ -370,8 +370,8 @@ class Supervisor:
         # next connect only (the broker's ACL may have changed by then), and the
         # last refusal is returned (the UP state's reason).
         c = self.client
-        for sub in self._subs:
-            if sub[2] is None:  # refused at the last connect
+        for sub in self._subs:  # Present 0: none is on the server, whatever an earlier
+            if not present or sub[2] is None:  # restore got; None: refused last time
                 sub[2] = False
         again, refused = True, None
         while present and self._gone:  # unsubscribed while down (a failure: link lost)
@@ -380,7 +380,7 @@ class Supervisor:
         self._gone = []
         while again:
             for sub in list(self._subs):
-                if not present or sub[2] is False:
+                if sub[2] is False:
                     try:
                         await c.subscribe(sub[0], **sub[1])
                         sub[2] = True
@@ -389,7 +389,6 @@ class Supervisor:
                             raise
                         refused = MQTTError("subscribe %s: %s" % (sub[0], e))  # link stays up
                         sub[2] = None
-            present = True
             again = [sub for sub in self._subs if sub[2] is False] != []
         return refused
 
