@@ -159,6 +159,10 @@ def test_supervision_heap_cost(runtime, broker):
 
 def test_bad_input_fails_at_the_call_and_never_wedges_the_client(runtime, broker):
     res = run(runtime, "supervisor_misuse.py", broker.port, runtime, timeout=60)
+    r = res.record(step="fresh_resume")
+    assert r["up"] is False, r  # a new session, after one refused resume
+    assert r["downs"] == ["0x82 Protocol Error: unexpected Session Present"], r
+    assert r["failures"] == {"0x82": 1}, r
     r = res.record(step="down")
     assert r["results"] == ["None", "ValueError", "ValueError"], r
     assert r["remembered"] == [] and r["routes"] == ["d/a", "d/b"], r

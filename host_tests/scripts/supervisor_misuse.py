@@ -10,7 +10,8 @@
 # - a handler that returns an awaitable is called once, and an async handler's
 #   message keeps its own bytes while later messages arrive;
 # - a payload of the wrong type, or not UTF-8 under Payload Format Indicator 1,
-#   raises at the call.
+#   raises at the call;
+# - clean_start_first=False with nothing to resume starts clean after one refusal.
 import asyncio
 
 from client_util import args, emit, main
@@ -298,7 +299,32 @@ async def refused_at_the_call():
          queued=queued)
 
 
+async def resume_with_nothing_to_resume():
+    # clean_start_first=False on a new Client (a reboot) while the broker holds its
+    # session: Session Present 1 for a client with no state is refused (0x82,
+    # [MQTT-3.2.2-4]), and every attempt after it was the same, for ever
+    c0 = Client("sm-fresh-" + TAG, session_expiry=600)
+    await c0.connect(URL)
+    await c0.subscribe(BASE + "/fresh", qos=1)
+    c0.abort()  # the board dies: its session stays on the broker
+    await asyncio.sleep(0.2)
+    states = []
+    c = Client("sm-fresh-" + TAG, session_expiry=600, keepalive=5)
+    sup = Supervisor(c, URL, clean_start_first=False, base_ms=50, cap_ms=100,
+                     on_state=lambda s, st, why: states.append((st, str(why))))
+    sup.start()
+    try:
+        await sup.wait_up(5000)
+        up = sup.session_present
+    except asyncio.TimeoutError:
+        up = "never up"
+    emit(step="fresh_resume", up=up, downs=[w for st, w in states if st == 0],
+         failures=sup.stats.as_dict()["failures"])
+    await sup.stop()
+
+
 async def run():
+    await resume_with_nothing_to_resume()
     await subscribe_while_down()
     await bad_subscribe_then_reconnect()
     await bad_option_stops()

@@ -18,7 +18,9 @@
 - Several broker URLs, of one scheme (nothing falls back to plain TCP), in turn.
 - Session: Clean Start only on the very first connect (`clean_start_first`), then
   clean_start=False with the client's `session_expiry` (0: the server keeps nothing
-  [MQTT-3.1.2-23]). Session Present 1: the session resends unacknowledged PUBLISH
+  [MQTT-3.1.2-23]). `clean_start_first=False` resumes a session this Client holds;
+  a server that has one for a Client that holds none (a new one) is refused with
+  0x82 [MQTT-3.2.2-4], and the next attempt starts clean. Session Present 1: the session resends unacknowledged PUBLISH
   (DUP) and PUBREL in order [MQTT-4.4.0-1]; 0: the supervisor's subscriptions are
   restored, then in-flight messages go out again as new ones, then the offline
   queue. QoS 1 stays at least once; a QoS 2 message short of PUBCOMP when the server
@@ -283,6 +285,9 @@ class Supervisor:
         except Exception as e:  # refused, socket error, timeout, lost meanwhile
             c._close(e)
             _count(self.stats.failures, _b.reason_key(e))
+            if not clean and "unexpected Session Present" in str(e):
+                self._first = self.clean_start_first = True  # none to resume: a new
+                # session next [MQTT-3.2.2-4]
             if isinstance(e, (ValueError, TypeError)):
                 self._halt(e)  # a bad URL or client option: no retry can fix it
                 return False
