@@ -91,9 +91,7 @@ class Node:
                              # alias, whose next publish would then name its topic
                              # again without its Content Type (app.ct_sent)
                              topic_alias_out=max(8, len(board.SENSORS) + 1),
-                             # Debian's Mosquitto bursts QoS 1 past our Receive
-                             # Maximum: ack them rather than drop the link
-                             strict_receive_maximum=False, tls=tls,
+                             tls=tls,
                              # a link that answers pings but acks nothing: a new one
                              ack_timeout_ms=cfg["ack_timeout_s"] * 1000,
                              will=Will(base + "/status", b"offline", qos=1, retain=True,

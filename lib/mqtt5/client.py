@@ -37,9 +37,10 @@ class Client:
     repeated topics then go out as a 2-byte alias within the server's Topic Alias
     Maximum (spec 3.3.2.3.4); topic_alias_maximum: inbound aliases we accept;
     request_response_info: ask for Response Information (mqtt5.Requester uses it).
-    strict_receive_maximum=False: tolerate a server sending more QoS 1/2 messages than
-    our receive_maximum (Debian's Mosquitto 2.0.11 does in bursts) instead of
-    disconnecting with 0x93; QoS 2 up to 512 held over it (mqtt5.session.Session).
+    strict_receive_maximum=False (the default): take a server's QoS 1/2 messages over
+    our receive_maximum (Debian's Mosquitto 2.0.11 sends a backlog in bursts), acked
+    and counted in session.receive_maximum_exceeded, QoS 2 up to 512 held over it
+    (mqtt5.session.Session); True: disconnect with 0x93 instead.
     ack_timeout_ms (0: off): a link that acknowledges nothing for this long ends.
 
     Counters (ints): msgs_in, msgs_out (messages delivered / handed to the session),
@@ -51,7 +52,7 @@ class Client:
                  receive_maximum=16, max_packet_size=None, rx_size=2048, tx_size=2048,
                  max_inflight=16, connect_timeout_ms=10000, on_message=None,
                  topic_alias_out=0, topic_alias_maximum=0, request_response_info=False,
-                 strict_receive_maximum=True, tls=None, ack_timeout_ms=0):
+                 strict_receive_maximum=False, tls=None, ack_timeout_ms=0):
         if tls is not None:
             from .tls import check  # lazy: only TLS users load it
 
