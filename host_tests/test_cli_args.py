@@ -354,3 +354,32 @@ def test_a_duration_longer_than_a_week_is_taken():
     r = fieldnode("logs", "--port", "/nonexistent/ttyUSB9", "--duration", "2592000")
     assert (r.returncode, r.stderr) == (1, "fieldnode logs: serial port /nonexistent/ttyUSB9 "
                                            "not found (is the board plugged in?)\n")
+
+
+NO_PLACE = "broker URL: %r has no place in mqtt[s]://host[:port] (MQTT has no path, query or " \
+           "fragment), got %r"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["monitor", "--url", "mqtt://h:1883/ws"], NO_PLACE % ("/ws", "mqtt://h:1883/ws")),
+    (["cmd", "node-1", "ping", "--url", "mqtts://h/a/b"], NO_PLACE % ("/a/b", "mqtts://h/a/b")),
+    (["monitor", "--url", "mqtt://h:1883?x=1"], NO_PLACE % ("?x=1", "mqtt://h:1883?x=1")),
+    (["monitor", "--url", "mqtt://h#top"], NO_PLACE % ("#top", "mqtt://h#top")),
+    (["monitor", "--url", "mqtt://h//"], NO_PLACE % ("//", "mqtt://h//")),
+    # with a user name and password (taken, percent-encoded): the password not echoed
+    (["cmd", "node-1", "ping", "--url", "mqtt://me:p%2Fw@h:1883/ws"],
+     NO_PLACE % ("/ws", "mqtt://me:***@h:1883/ws")),
+])
+def test_a_broker_url_with_a_path_query_or_fragment_is_refused(argv, message):
+    """mqtt://h:1883/ws was taken and the /ws dropped without a word (the node's config
+    refuses it: firmware/config.py)."""
+    r = fieldnode(*argv)
+    assert (r.returncode, r.stderr) == (2, "fieldnode %s: %s\n" % (argv[0], message))
+
+
+def test_a_broker_url_with_a_trailing_slash_is_taken(broker):
+    r = fieldnode("monitor", "--url", broker.url + "/", "--duration", 0.3)
+    assert r.returncode == 0, r.stderr
+    user = broker.url.replace("//", "//me:p%2Fw@") + "/"    # (anonymous: the user is ignored)
+    r = fieldnode("cmd", "nobody", "ping", "--url", user, "--timeout", 0.5)
+    assert r.returncode == 1 and "no answer from nobody" in r.stderr, r.stderr

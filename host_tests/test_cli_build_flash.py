@@ -387,6 +387,32 @@ def test_flash_rp2_copies_the_uf2_to_the_bootsel_drive_and_waits_for_the_port(tm
     assert "serial port %s is up" % port in r.stdout
 
 
+def test_flash_rp2_says_it_waits_for_the_port_while_it_waits(tmp_path):
+    """After the copy it waited (30 s by default) without a word."""
+    import subprocess
+
+    from runtimes import tool
+
+    fw = tmp_path / "RPI_PICO_W.uf2"
+    fw.write_bytes(uf2(3))
+    drive = bootsel_drive(tmp_path / "RPI-RP2")
+    port = tmp_path / "ttyACM0"     # never appears
+    proc = subprocess.Popen([tool("fieldnode"), "flash", "--board", "rp2_pico_w", "--firmware",
+                             str(fw), "--drive", str(drive), "--port", str(port), "--wait", "3"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = [proc.stdout.readline() for _ in range(2)]
+        assert proc.poll() is None      # said while it waits
+        assert first == ["flash: copied %s to %s; the board reboots into MicroPython\n"
+                         % (fw, drive), "flash: waiting up to 3s for its serial port %s ...\n"
+                         % port], first
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 1 and err == ("fieldnode flash: the board's serial port %s did "
+                                            "not appear within 3s\n" % port)
+
+
 def test_flash_rp2_refusals(tmp_path):
     drive = tmp_path / "media"
     drive.mkdir()
@@ -504,3 +530,30 @@ def test_flash_rp2_wrong_options_exit_2_before_touching_the_drive(tmp_path, extr
     assert r.returncode == 2
     assert r.stderr.startswith("fieldnode flash: " + message) and r.stderr.count("\n") == 1
     assert sorted(os.listdir(drive)) == ["INFO_UF2.TXT"]
+
+
+def test_builds_at_once_into_one_out_dir_do_not_mix(tmp_path):
+    """Two builds into one --out shared the temp folder .fieldnode-tmp: one deleted it under
+    the other (mpy-cross failed, "can't open .../.fieldnode-tmp/lib/payload.mpy"), or both
+    wrote into it and one reported success over a bundle mixing -O0 and -O3 files. Each
+    compiles into a folder of its own now, and they put their bundles in place in turn."""
+    import subprocess
+
+    from runtimes import tool
+
+    refs = {}
+    for opt in (0, 3):
+        refs[opt] = tmp_path / ("ref%d" % opt)
+        assert fieldnode("build", "--board", "unix", "--out", refs[opt], "--opt", opt).returncode == 0
+    assert tree(refs[0]) != tree(refs[3])
+    out = tmp_path / "out"
+    for round in range(2):
+        procs = [subprocess.Popen([tool("fieldnode"), "build", "--board", "unix", "--out", str(out),
+                                   "--opt", str(3 * (i % 2))], stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE, text=True) for i in range(4)]
+        errs = [p.communicate(timeout=120)[1] for p in procs]
+        assert [p.returncode for p in procs] == [0] * 4, errs
+        got = tree(out)
+        assert got in (tree(refs[0]), tree(refs[3])), sorted(
+            f for f in got if got[f] != tree(refs[0]).get(f))
+        assert sorted(os.listdir(out)) == ["lib", "main.py", "package.json"]   # no temp left

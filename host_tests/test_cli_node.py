@@ -395,3 +395,73 @@ def test_monitor_output_errors_are_one_line(node):
                        preexec_fn=lambda: os.close(1))
     assert (r.returncode, r.stderr) == (1, "fieldnode monitor: cannot write the output: "
                                            "stdout is closed\n")
+
+
+def test_a_refused_command_is_an_error_naming_the_refusal(broker_factory, tmp_path):
+    """A request the broker refused (Mosquitto's ACL: PUBACK 0x87) was waited on to the
+    end of --timeout, then blamed on the node ("no answer from node-1 to ping")."""
+    acl = tmp_path / "acl"
+    acl.write_text("topic read fieldnode/#\ntopic readwrite fieldnode/+/reply/#\n")
+    b = broker_factory(extra_config="acl_file %s" % acl)
+    t0 = time.monotonic()
+    r = fieldnode("cmd", "node-1", "ping", "--url", b.url, "--timeout", 10)
+    assert (r.returncode, r.stdout) == (1, ""), r.stderr
+    assert r.stderr == ("fieldnode cmd: the broker refused the command (PUBACK 0x87 Not "
+                        "authorized) on fieldnode/v1/node-1/cmd/ping\n")
+    assert time.monotonic() - t0 < 8      # at once, not at the end of --timeout
+
+
+def test_monitor_shows_deep_json_as_undecodable_and_prints_no_nan(broker_factory):
+    """A retained '[' * 1200 + ']' * 1200 on stats was a RecursionError traceback at every
+    start of monitor; NaN and Infinity in a payload went out in --json lines as NaN and
+    Infinity, which are not JSON."""
+    b = broker_factory()
+    for device, payload in (("deep", "[" * 1200 + "]" * 1200),
+                            ("nan", '{"x": NaN, "y": -Infinity, "z": 1e999, "ok": 1.5}')):
+        subprocess.run(["mosquitto_pub", "-p", str(b.port), "-r", "-t",
+                        "fieldnode/v1/%s/stats" % device, "-m", payload], check=True, timeout=10)
+    r = fieldnode("monitor", "--json", "--url", b.url, "--count", 2, "--duration", 10)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    recs = {}
+    for text in r.stdout.splitlines():
+        recs[json.loads(text, parse_constant=pytest.fail)["device"]] = json.loads(text)
+    assert recs["deep"]["error"] == "JSON nested over 100 deep"
+    assert recs["deep"]["payload"] == "[" * 1200 + "]" * 1200
+    assert recs["nan"]["payload"] == {"x": "NaN", "y": "-Infinity", "z": "1e999", "ok": 1.5}
+    r = fieldnode("monitor", "--url", b.url, "--count", 2, "--duration", 10)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    assert "undecodable (JSON nested over 100 deep): [[[" in r.stdout, r.stdout
+
+
+def test_cmd_deeply_nested_arguments_and_answer_are_one_line(broker_factory):
+    """An argument nested deeper than Python's json goes (k=[[[[...) and an answer like it
+    were RecursionError tracebacks: the argument is text (as anything not JSON), the
+    answer "not JSON"."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    b = broker_factory()
+    deep = "[" * 1200 + "]" * 1200
+    got = []
+
+    def answer(c, userdata, msg):
+        got.append(json.loads(msg.payload))
+        props = Properties(PacketTypes.PUBLISH)
+        props.CorrelationData = msg.properties.CorrelationData
+        c.publish(msg.properties.ResponseTopic, deep.encode(), qos=1, properties=props)
+
+    node = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    node.on_message = answer
+    node.connect(b.host, b.port)
+    node.subscribe("fieldnode/v1/node-1/cmd/+", qos=1)
+    node.loop_start()
+    try:
+        time.sleep(0.3)     # subscribed
+        r = fieldnode("cmd", "node-1", "ping", "k=" + deep, "--url", b.url)
+    finally:
+        node.disconnect()
+        node.loop_stop()
+    assert got == [{"k": deep}]
+    assert (r.returncode, r.stdout) == (1, ""), r.stderr
+    assert r.stderr == "fieldnode cmd: the answer is not JSON: %r\n" % deep[:80].encode()

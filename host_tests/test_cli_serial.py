@@ -907,3 +907,158 @@ def test_config_waits_for_the_nodes_goodbye_to_a_broker_that_stopped_answering(
         assert r.returncode == 0, r.stderr
         assert r.stdout.strip() == "30", r.stdout  # (the default)
         assert took > 4, took  # (it did wait for the goodbye: the broker was paused)
+
+
+def test_deploy_reads_deeply_nested_json_as_damaged(device, bundle, tmp_path):
+    """A board's fieldnode_files.json (or a build's package.json) nested deeper than
+    Python's json goes was a RecursionError traceback: now a damaged list (nothing
+    removed) and "not a fieldnode build", as for any JSON that does not parse."""
+    deep = "[" * 5000 + "]" * 5000
+    broken = tmp_path / "broken"
+    shutil.copytree(bundle, broken)
+    (broken / "package.json").write_text(deep)
+    r = deploy(device, broken)
+    assert r.returncode == 1 and r.stderr == (
+        "fieldnode deploy: %s: not a fieldnode build (no main.py launcher with a package.json): "
+        "run `fieldnode build --board unix` first; nothing written\n" % broken), r.stderr
+    (device.fs / LISTING).write_text(deep)
+    r = deploy(device, bundle)
+    assert r.returncode == 0 and "removed" not in r.stdout, r.stderr
+    assert listing(device) == [f for f in bundle_files(bundle) if f.startswith("lib/")]
+
+
+@pytest.mark.parametrize("bad, why", [
+    ({"keepalive": 1}, "keepalive: 1 is out of range 5..3600"),
+    ({"keepalive": 45, "colur": "blue"}, "unknown key 'colur'")])
+def test_config_set_refuses_a_board_whose_config_file_is_invalid(node_device, tmp_path, bad,
+                                                                  why):
+    """A config.json with one bad value or a typo'd key: the board reads the defaults (or
+    its last-good copy), and `set` wrote those plus its one key over the file, wiping the
+    user's Wi-Fi, brokers and device id ("changed: keepalive"). Refused now, the file left
+    alone; a whole-file import replaces it."""
+    dev = node_device
+    path = config_file(dev)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mine = dict({"wifi_ssid": "home", "device_id": "mine",
+                 "brokers": ["mqtt://10.0.0.2:1883"]}, **bad)
+    path.write_text(json.dumps(mine))
+    changes = tmp_path / "changes.json"
+    changes.write_text('{"keepalive": 61}')
+    for argv in (["set", "keepalive=61"], ["import", changes, "--merge"]):
+        r = fieldnode("config", *argv, "--port", dev.port)
+        one_line_error(r, 1, (
+            "refused, nothing written: the board's config.json is invalid (%s), so the board "
+            "reads the defaults instead, and this config %s would write that plus the change "
+            "over the file, losing its other settings. Fix that in the file (mpremote edit "
+            ":%s/config.json), or replace the file whole: `fieldnode config export FILE --port "
+            "%s`, complete FILE, then `fieldnode config import FILE --port %s`" % (
+                why, "set" if argv[0] == "set" else "import --merge", CONFIG_DIR, dev.port,
+                dev.port)))
+        assert json.loads(path.read_text()) == mine
+    # the way out: a whole file
+    full = tmp_path / "full.json"
+    assert fieldnode("config", "export", full, "--port", dev.port).returncode == 0
+    full.write_text(json.dumps(dict(json.loads(full.read_text()), keepalive=61,
+                                    wifi_ssid="home", device_id="mine")))
+    r = fieldnode("config", "import", full, "--port", dev.port)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(path.read_text())["keepalive"] == 61
+    r = fieldnode("config", "set", "keepalive=62", "--port", dev.port)      # valid again
+    assert r.returncode == 0 and json.loads(path.read_text())["device_id"] == "mine"
+
+
+def test_config_refuses_a_masked_secret_the_board_does_not_have(node_device, tmp_path):
+    """An export (secrets as ***) imported onto a board without them, or `set
+    wifi_password=***`, left the secrets empty without a word."""
+    dev = node_device
+    assert fieldnode("config", "set", "password=s3cret", "--port", dev.port).returncode == 0
+    exported = tmp_path / "saved.json"
+    assert fieldnode("config", "export", exported, "--port", dev.port).returncode == 0
+    saved = json.loads(exported.read_text())
+    assert saved["password"] == "***"
+    saved["wifi_password"] = "***"      # as an export from a board with one
+    exported.write_text(json.dumps(saved))
+    before = config_file(dev).read_bytes()
+    r = fieldnode("config", "import", exported, "--port", dev.port)
+    one_line_error(r, 1, "refused, nothing written: %s gives wifi_password as *** (keep the "
+                   "stored value), and the board has no wifi_password stored: give its value "
+                   "(\"\" for none)" % exported)
+    r = fieldnode("config", "set", "keepalive=50", "wifi_password=***", "password=***",
+                  "--port", dev.port)
+    one_line_error(r, 1, "refused, nothing written: `config set` gives wifi_password as *** "
+                   "(keep the stored value), and the board has no wifi_password stored: give "
+                   "its value (\"\" for none)")
+    assert config_file(dev).read_bytes() == before
+    # *** for a secret the board has keeps it, as before
+    r = fieldnode("config", "set", "keepalive=50", "password=***", "--port", dev.port)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(config_file(dev).read_text())["password"] == "s3cret"
+
+
+def test_config_import_of_a_huge_or_deeply_nested_file_is_one_line(node_device, tmp_path):
+    """json.load of /dev/zero read until a MemoryError; a file nested deeper than Python's
+    json goes was a RecursionError traceback."""
+    from fieldnode.configure import MAX_IMPORT
+
+    dev = node_device
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 5000 + "]" * 5000)
+    big = tmp_path / "big.json"
+    big.write_text('{"wifi_ssid": "home"}' + " " * MAX_IMPORT)
+    for path, line in [
+            (deep, "%s is not a config file: nested too deep"),
+            (big, "%%s is over %d bytes: not a config file (the board refuses a config.json "
+                  "over 8192 bytes)" % MAX_IMPORT),
+            ("/dev/zero", "%%s is over %d bytes: not a config file (the board refuses a "
+                          "config.json over 8192 bytes)" % MAX_IMPORT)]:
+        r = fieldnode("config", "import", path, "--merge", "--port", dev.port, timeout=60)
+        one_line_error(r, 1, line % path)
+    assert not config_file(dev).exists()
+    big.write_text('{"wifi_ssid": "home"}' + " " * (MAX_IMPORT - 21))    # the most it reads
+    assert fieldnode("config", "import", big, "--merge", "--port", dev.port).returncode == 0
+
+
+@pytest.mark.timeout(60)
+def test_a_board_that_keeps_printing_ends_a_step_at_its_deadline(node_device, bundle, tmp_path,
+                                                                 monkeypatch, capsys):
+    """Only entering the REPL had a time limit: a board that reset and runs its program,
+    printing every half second, held `config` (or a deploy) for ever, as mpremote's own
+    timeouts count only while the port is silent. Each step on the device has
+    OP_TIMEOUT_S now (2 s here), and a deploy's long writes get it per chunk."""
+    from fieldnode import CliError, configure, deploy, device
+
+    monkeypatch.setattr(device, "OP_TIMEOUT_S", 2)
+    dev = node_device
+    (dev.fs / "lib" / "board.mpy").unlink()   # the config script imports board: it never ends
+    (dev.fs / "lib" / "board.py").write_text(
+        "import time\nwhile True:\n    print('node: still here')\n    time.sleep(0.5)\n")
+    t0 = time.monotonic()
+    with pytest.raises(CliError) as e:
+        with device.Device(dev.port) as d:
+            configure.read(d)
+    assert time.monotonic() - t0 < 15
+    assert str(e.value) == (
+        "the device on %s did not finish within 2 s: it keeps sending (did the board reset, "
+        "and its program runs and prints?); it may be half done, run it again" % dev.port)
+    # a deploy of the whole bundle takes longer than 2 s, its steps do not
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    with SerialDevice(fresh) as board:
+        t0 = time.monotonic()
+        assert deploy.deploy("unix", board.port, str(bundle), reset=False) == (
+            len(bundle_files(bundle)), 0)
+        assert time.monotonic() - t0 > 2
+        assert bundle_files(fresh) == bundle_files(bundle)
+
+
+def test_a_port_that_is_not_a_serial_port_says_so(tmp_path):
+    """/dev/null, a regular file or a directory as --port: "cannot open serial port ...:
+    Could not configure port: (25, 'Inappropriate ioctl for device')" and the like."""
+    plain = tmp_path / "plain"
+    plain.write_text("x")
+    for port, what in [("/dev/null", "a device that is not a terminal"),
+                       (plain, "a regular file"), (tmp_path, "a directory")]:
+        for argv in (["config", "show"], ["logs", "--duration", "1"]):
+            r = fieldnode(*argv, "--port", port)
+            assert (r.returncode, r.stderr) == (2, "fieldnode %s: %s is not a serial port (%s)\n"
+                                                % (argv[0], port, what))

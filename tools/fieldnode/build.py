@@ -18,12 +18,19 @@ less of them in its heap: about 2.2 KB less for a connected MQTT client on a
 32-bit port.  Levels 1 and up also drop `assert` statements.
 """
 
+import contextlib
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
+
+try:
+    import fcntl
+except ImportError:     # (Windows: no locks; builds into one --out at a time there)
+    fcntl = None
 
 from . import ROOT, CliError, boards, subparser
 
@@ -32,7 +39,10 @@ MAIN_MODULE = "fieldnode_main"
 LAUNCHER_LINE = "import %s\n" % MAIN_MODULE
 PACKAGE = "package.json"
 REUSE_HINT = "give an empty or new directory"
-TMP = ".fieldnode-tmp"  # in --out: the new build, compiled before it replaces the old
+# in --out: a build compiles into a temp folder of its own, TMP-<random> (tempfile.mkdtemp),
+# then puts its files in place of the previous build's: two builds at once into one --out
+# cannot mix their files (a fixed name had one delete, or write into, the other's)
+TMP = ".fieldnode-tmp"
 
 
 def firmware_version():
@@ -125,7 +135,7 @@ def _listed(path):
         with open(os.path.join(path, PACKAGE)) as f:
             urls = json.load(f)["urls"]
         return {LAUNCHER, PACKAGE} | {os.path.normpath(src) for _, src in urls}
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):  # (nested too deep)
         return None
 
 
@@ -147,8 +157,8 @@ def _previous_build(path, out_dir):
             rel = os.path.relpath(os.path.join(base, name), path)
             full = os.path.join(path, rel)
             isdir = os.path.isdir(full)
-            if rel == TMP and isdir and not os.path.islink(full):
-                subdirs.remove(TMP)  # ours, emptied by build() before it compiles
+            if _is_tmp(rel) and isdir and not os.path.islink(full):
+                subdirs.remove(rel)  # a build's temp folder: build() removes stale ones
                 continue
             ok = not os.path.islink(full) and (
                 rel.split(os.sep)[0] == "lib" if isdir else rel in listed and os.path.isfile(full))
@@ -187,11 +197,46 @@ def _remove(path, files, dirs):
         os.rmdir(os.path.join(path, rel))
 
 
-def replace_build(out_dir, old):
-    """Put the build compiled in `out_dir`/TMP in place of the previous one (`old`: its
-    (files, dirs) from check_out)."""
+def _is_tmp(name):
+    """Whether `name` (an entry of --out) is a build's temp folder, or what an older
+    fieldnode's build left (TMP alone)."""
+    return name == TMP or name.startswith(TMP + "-")
+
+
+@contextlib.contextmanager
+def _locked(path, wait=True):
+    """An exclusive flock on the directory `path` for the block (yields False when `wait`
+    is false and another process holds it). Where there is no fcntl, no lock."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                yield False
+                return
+        yield True
+    finally:
+        os.close(fd)
+
+
+def _clear_stale(out_dir, mine):
+    """Remove the temp folders in `out_dir` but `mine` that no build holds (left by a
+    killed one); called with `out_dir` locked, so a build cannot be between making its
+    folder and locking it."""
+    for name in os.listdir(out_dir):
+        path = os.path.join(out_dir, name)
+        if not _is_tmp(name) or path == mine or os.path.islink(path) or not os.path.isdir(path):
+            continue
+        with _locked(path, wait=False) as free:
+            if free:
+                shutil.rmtree(path, ignore_errors=True)
+
+
+def replace_build(out_dir, old, tmp):
+    """Put the build compiled in `tmp` (a folder in `out_dir`) in place of the previous
+    one (`old`: its (files, dirs) from check_out)."""
     _remove(out_dir, *old)
-    tmp = os.path.join(out_dir, TMP)
     new_files, new_dirs = _previous_build(tmp, tmp)
     for rel in new_files:
         dest = os.path.join(out_dir, rel)
@@ -234,16 +279,24 @@ def build(board_name, out_dir=None, extra=(), quiet=False, opt=0):
     mpy_cross = _tool("mpy-cross")
     out_dir = out_dir or os.path.join(ROOT, "build", board_name)
     try:
-        old = check_out(out_dir)
-        tmp = os.path.join(out_dir, TMP)
-        # compiled aside first: a compile error or Ctrl-C leaves the previous build whole
-        shutil.rmtree(tmp, ignore_errors=True)  # what a killed build left (not a symlink)
-        try:
-            rows = write_bundle(tmp, mpy_cross, arch, pairs, opt, board_name)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        replace_build(out_dir, old)
+        check_out(out_dir)
+        with contextlib.ExitStack() as stack:
+            # compiled aside first, in a folder of this build's own (locked while it lives,
+            # so no other build takes it for a killed one's): a compile error or Ctrl-C
+            # leaves the previous build whole
+            with _locked(out_dir):
+                tmp = tempfile.mkdtemp(prefix=TMP + "-", dir=out_dir)
+                stack.enter_context(_locked(tmp))
+                _clear_stale(out_dir, tmp)
+            try:
+                rows = write_bundle(tmp, mpy_cross, arch, pairs, opt, board_name)
+                # one build at a time puts its files in place, the previous build's (as
+                # it is now: another build may have replaced it meanwhile) all removed
+                with _locked(out_dir):
+                    replace_build(out_dir, check_out(out_dir), tmp)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
     except OSError as e:      # e.g. a parent that cannot be made, a disk full
         where = e.filename not in (None, out_dir, os.path.abspath(out_dir))
         raise CliError("--out %s: %s%s" % (out_dir, "%s: " % e.filename if where else "",

@@ -8,8 +8,9 @@ request carries a Message Expiry Interval of --timeout (rounded up to whole
 seconds): one the broker holds for a node that is offline expires when the wait
 ends, so a command given up on does not run when the node comes back.
 Exit code 0 when rc is 0; 1 for an error answer, when the broker cannot be
-reached within --timeout seconds, or when no answer comes within --timeout
-seconds after that. Values are JSON when they parse as JSON, else text:
+reached within --timeout seconds, when it refuses the request (its PUBACK: an
+ACL, say), or when no answer comes within --timeout seconds after that. Values
+are JSON when they parse as JSON, else text:
 
     fieldnode cmd node-1 ping
     fieldnode cmd node-1 set_interval sensor=temperature interval_ms=5000
@@ -50,7 +51,12 @@ def request(url, prefix, device, name, args, timeout, tls=None):
         elif getattr(msg.properties, "CorrelationData", None) == corr:
             inbox.put(msg.payload)
 
+    def on_publish(client, userdata, mid, reason_code, properties):
+        if reason_code.is_failure:  # (PUBACK 0x87 from an ACL, say: nothing to wait for)
+            inbox.put(reason_code)
+
     client = mqtt.connect(url, on_message, timeout, tls)
+    client.on_publish = on_publish
     try:
         mqtt.subscribe(client, [reply, base + "/status"], timeout)
         props = Properties(PacketTypes.PUBLISH)
@@ -73,11 +79,14 @@ def request(url, prefix, device, name, args, timeout, tls=None):
             raise CliError("no answer from %s to %s within %gs (%s; a request not yet "
                            "delivered expires at the broker and does not run later)"
                            % (device, name, timeout, hint))
+        if not isinstance(payload, bytes):     # the broker's PUBACK refused the request
+            raise CliError("the broker refused the command (PUBACK 0x%02X %s) on %s/cmd/%s"
+                           % (payload.value, payload, base, name))
     finally:
         mqtt.close(client)
     try:
         answer = json.loads(payload.decode())
-    except (UnicodeError, ValueError):
+    except (UnicodeError, ValueError, RecursionError):    # (nested deeper than Python goes)
         raise CliError("the answer is not JSON: %r" % payload[:80]) from None
     return answer
 
@@ -102,6 +111,8 @@ def check_args(args):
         json.dumps(kwargs, ensure_ascii=False).encode()
     except UnicodeError:
         raise CliError("arguments must be UTF-8 text", code=2) from None
+    except RecursionError:
+        raise CliError("arguments nested too deep", code=2) from None
     return kwargs, mqtt.tls_context(args)
 
 

@@ -8,7 +8,11 @@ value wrong whatever the board holds, before the port is even opened), and the
 device writes it with the same module (config.save: temp file + rename, the
 previous good file kept as the last-good copy). A bad value is refused with the
 key named; the device's file is not touched. Secrets (wifi_password, password)
-print as *** unless --show-secrets; a *** given back keeps the stored secret.
+print as *** unless --show-secrets; a *** given back keeps the stored secret (refused,
+nothing written, for a secret the board has none of). A board whose config.json is
+there but invalid (the board reads its last-good copy or the defaults) refuses `set`
+and `import --merge`, which would write that copy over the file and lose its other
+settings: fix the file, or replace it whole with `import`.
 
     fieldnode config show --port /dev/ttyUSB0
     fieldnode config get keepalive --port /dev/ttyUSB0
@@ -19,7 +23,8 @@ print as *** unless --show-secrets; a *** given back keeps the stored secret.
 export writes the whole config (every key, sensor settings included) to FILE
 atomically: an existing FILE is replaced whole or left as it was. import is its
 inverse: the board's config becomes exactly FILE's, so a FILE lacking any key
-(e.g. sensors.humidity) is refused, naming the keys, and nothing is written;
+(e.g. sensors.humidity) is refused, naming the keys, and nothing is written (so is
+a FILE over 16384 bytes: the board takes a config.json of up to 8192);
 with --merge, FILE's keys are set (nested sensor settings one by one, like
 `config set`) and every other key keeps its current value.
 
@@ -71,7 +76,7 @@ def parse_value(text, key=None):
             return None if text == "null" and spec[1] is None else text
     try:
         return json.loads(text, parse_constant=_not_json, parse_float=_finite)
-    except ValueError:
+    except (ValueError, RecursionError):    # (nested deeper than Python's parser goes)
         return text
 
 
@@ -121,15 +126,28 @@ def missing(cfg, obj, prefix=""):
     return out
 
 
+# a file `config import` reads at most: the board refuses a config.json over 8192 bytes
+# (firmware/config.py), which it writes without indentation; an export is indented
+MAX_IMPORT = 16384
+
+
 def load_file(path):
     """The JSON object in the file `path`; CliError naming it otherwise."""
     try:
-        with open(path, encoding="utf-8-sig") as f:  # (a BOM an editor wrote: skipped,
-            obj = json.load(f)                         # as the device does)
+        with open(path, "rb") as f:
+            data = f.read(MAX_IMPORT + 1)   # (not all of /dev/zero)
     except OSError as e:
         raise CliError("cannot read %s: %s" % (path, e.strerror or e)) from None
+    if len(data) > MAX_IMPORT:
+        schema = module("config")
+        raise CliError("%s is over %d bytes: not a config file (the board refuses a %s over "
+                       "%d bytes)" % (path, MAX_IMPORT, schema.FILE, schema._MAX_FILE))
+    try:        # (a BOM an editor wrote: skipped, as the device does)
+        obj = json.loads(data.decode("utf-8-sig"))
     except ValueError as e:     # bad JSON, or not UTF-8
         raise CliError("%s is not a JSON file: %s" % (path, e)) from None
+    except RecursionError:      # [[[[...: deeper than Python's parser goes
+        raise CliError("%s is not a config file: nested too deep" % path) from None
     if not isinstance(obj, dict):
         raise CliError("%s: expected a JSON object" % path)
     return obj
@@ -192,10 +210,14 @@ def _umask():
     return mask
 
 
-def read(dev, lenient=False):
+def read(dev, lenient=False, changing=None):
     """(full config, source, config dir, sensor names) as the node on `dev` sees them.
     A config file that is not UTF-8 text is a CliError saying so, unless `lenient`
-    (`config import`, which replaces it): then its bad bytes read as U+FFFD."""
+    (`config import`, which replaces it): then its bad bytes read as U+FFFD.
+    `changing` ("config set", "config import --merge"): a change made on top of what the
+    board holds, refused (CliError, nothing written) when its config.json is there but
+    invalid: the board reads its last-good copy or the defaults instead, and that plus
+    the change written over the file would lose the file's other settings."""
     try:
         cfg, source, cdir, sensors, said = dev.eval_json(_READ, errors="replace" if lenient
                                                           else "strict")
@@ -209,10 +231,26 @@ def read(dev, lenient=False):
             raise CliError("no Fieldnode firmware on the device (%s): run `fieldnode deploy` "
                            "first" % e) from None
         raise
+    name = module("config").FILE
+    invalid = "config: %s is invalid: " % name
+    why = [line[len(invalid):] for line in said if line.startswith(invalid)]
+    if changing and source != "file" and why:
+        raise CliError(
+            "refused, nothing written: the board's %s is invalid (%s), so the board reads %s "
+            "instead, and this %s would write that plus the change over the file, losing its "
+            "other settings. Fix that in the file (mpremote edit :%s), or replace the file "
+            "whole: `fieldnode config export FILE --port %s`, complete FILE, then `fieldnode "
+            "config import FILE --port %s`" % (
+                name, why[0], "its last-good copy" if source == "last_good" else "the defaults",
+                changing, _path(cdir, name), dev.port, dev.port))
     for line in said:   # why a file was passed over, a sensor setting ignored (config.load)
         if not line.startswith("config: no "):      # (a board never configured)
             print("fieldnode config: the board says: %s" % line, file=sys.stderr)
     return cfg, source, cdir, sensors
+
+
+def _path(cdir, name):
+    return cdir.rstrip("/") + "/" + name
 
 
 def write(dev, cfg, sensors):
@@ -226,6 +264,19 @@ def write(dev, cfg, sensors):
     # (an emoji) CESU-8; a bytes literal carries the UTF-8 bytes exactly
     dev.exec(_SAVE % json.dumps(cfg, ensure_ascii=False).encode())
     return cfg
+
+
+def check_masked(cfg, changes, where):
+    """A CliError (nothing written) when `changes` give a secret as *** (which keeps the
+    stored one: what `config export` writes) and the board has none stored: the secret
+    would stay empty without a word."""
+    schema = module("config")
+    lost = [k for k in schema.SECRETS if changes.get(k) == schema.MASK and not cfg.get(k)]
+    if lost:
+        raise CliError("refused, nothing written: %s gives %s as %s (keep the stored value), "
+                       "and the board has no %s stored: give %s (\"\" for none)" % (
+                           where, " and ".join(lost), schema.MASK, " or ".join(lost),
+                           "its value" if len(lost) == 1 else "their values"))
 
 
 def show(cfg, secrets, out=None):
@@ -245,7 +296,10 @@ def run(args):
         if args.action == "export" and args.items:
             out = stack.enter_context(atomic_output(args.items[0], args.show_secrets))
         dev = stack.enter_context(Device(args.port))
-        cfg, source, cdir, sensors = read(dev, lenient=args.action == "import")
+        cfg, source, cdir, sensors = read(
+            dev, lenient=args.action == "import",
+            changing="config set" if args.action == "set"
+            else "config import --merge" if args.merge else None)
         if args.action == "show":
             print("# %s/%s (from %s)" % (cdir.rstrip("/"), schema.FILE, source),  # (board: "/")
                   file=sys.stderr)
@@ -258,6 +312,7 @@ def run(args):
                 # text as it is, but the text "null" quoted: it is not the null value
                 print(value if isinstance(value, str) and value != "null" else json.dumps(value))
         elif args.action == "set":
+            check_masked(cfg, dict(args.changes), "`config set`")
             new = cfg
             for key, value in args.changes:
                 new = dotted_set(new, key, value)
@@ -271,7 +326,8 @@ def run(args):
                                "config; --merge sets only the file's keys)"
                                % (args.items[0], ", ".join(lacking)), code=2)
             # the file's keys over the current config (all of them, without --merge);
-            # a *** secret keeps the stored one
+            # a *** secret keeps the stored one (and there must be one)
+            check_masked(cfg, obj, args.items[0])
             write(dev, schema.merge(cfg, obj), sensors)  # sensor settings key by key
             print("config: %s %s into %s" % ("merged" if args.merge else "imported",
                                              args.items[0], schema.FILE))

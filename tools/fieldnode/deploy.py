@@ -64,7 +64,7 @@ def bundle_files(build_dir, board_name):
             pkg = json.load(f)
         urls = pkg["urls"]
         listed = sorted({src for _, src in urls})
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):  # (nested too deep)
         listed = launcher = None
     if not (launcher and is_launcher(launcher) and all(isinstance(s, str) for s in listed)):
         refuse("not a fieldnode build (no %s launcher with a %s): run `fieldnode build "
@@ -92,7 +92,7 @@ def deployed(data):
     that does not parse counts as none."""
     try:
         listed = json.loads(data.decode()) if data is not None else []
-    except (UnicodeError, ValueError):
+    except (UnicodeError, ValueError, RecursionError):     # (nested too deep)
         return []
     return [p for p in listed if in_lib(p)] if isinstance(listed, list) else []
 

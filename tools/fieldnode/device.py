@@ -9,9 +9,11 @@ one-line CliError: port missing, port busy, no REPL answering, device error.
 
 import ast
 import contextlib
+import errno
 import io
 import json
 import os
+import stat
 import time
 
 from . import CliError
@@ -22,6 +24,10 @@ READ_TIMEOUT_S = 1
 # says goodbye first, up to 5 s when its broker stopped answering (3 s for `offline`'s
 # ack, 2 s for the DISCONNECT: firmware/main.py); a 5 s limit called that "no REPL"
 REPL_TIMEOUT_S = 8
+# then each script run on the device (a hash of every file, a config save, one chunk of a
+# file written: a long write gets it per chunk) has this long, however much the device
+# sends: a board that reset and runs its program, printing, held the CLI for ever
+OP_TIMEOUT_S = 30
 
 _HASHES = """import hashlib, binascii
 def _h(p):
@@ -132,38 +138,38 @@ def open_port(port, baud=115200):
 
     if not os.path.exists(port):
         raise CliError("serial port %s not found (is the board plugged in?)" % port)
+    mode = os.stat(port).st_mode
+    if not stat.S_ISCHR(mode):  # a wrong argument, whatever is plugged in
+        raise CliError("%s is not a serial port (%s)" % (port, "a directory" if stat.S_ISDIR(
+            mode) else "a regular file" if stat.S_ISREG(mode) else "not a device"), code=2)
     try:
         with contextlib.redirect_stdout(io.StringIO()):
             return SerialTransport(port, baudrate=baud, timeout=READ_TIMEOUT_S)
     except TransportError:
         reason = _busy_reason(port)
+        if reason and os.strerror(errno.ENOTTY) in reason:    # /dev/null, say
+            raise CliError("%s is not a serial port (a device that is not a terminal)"
+                           % port, code=2) from None
         if reason and ("lock" in reason or "busy" in reason.lower()):
             raise CliError("serial port %s is busy: another program holds it "
                            "(close mpremote, screen, a monitor...)" % port) from None
         raise CliError("cannot open serial port %s: %s" % (port, reason or "unknown error")) from None
 
 
-@contextlib.contextmanager
-def _deadline(ser, seconds=REPL_TIMEOUT_S):
-    """Reads on `ser` fail (TransportError) once `seconds` have passed. mpremote's
-    timeout_overall counts only while the port is silent, so a device that sends
-    without pause (a GPS, a chatty program that ignores Ctrl-C) held it for ever."""
-    from mpremote.transport import TransportError
-
-    end = time.monotonic() + seconds
-
+def _deadline(ser, until):
+    """Reads on `ser` fail once the time until() returns (None: no limit; a TransportError
+    or a CliError to raise, with it) has passed. mpremote's timeouts count only while the
+    port is silent, so a device that sends without pause (a GPS, a chatty program that
+    ignores Ctrl-C, a board reset and running its program) held it for ever."""
     def timed(fn):
         def call(*args):
-            if time.monotonic() > end:
-                raise TransportError("no raw REPL within %d s" % seconds)
+            limit = until()
+            if limit is not None and time.monotonic() > limit[0]:
+                raise limit[1]
             return fn(*args)
         return call
 
     ser.read, ser.inWaiting = timed(ser.read), timed(ser.inWaiting)
-    try:
-        yield
-    finally:
-        del ser.read, ser.inWaiting  # the class's own again
 
 
 class Device:
@@ -173,18 +179,41 @@ class Device:
         self.port = port
         self.baud = baud
         self.transport = None
+        self._limit = None      # (monotonic deadline, the exception past it) or None
+        self._overdue = None    # the CliError of a step that ran out of time
 
     def __enter__(self):
         from mpremote.transport import TransportError
 
         self.transport = open_port(self.port, self.baud)
+        _deadline(self.transport.serial, lambda: self._limit)
+        self._limit = (time.monotonic() + REPL_TIMEOUT_S,
+                       TransportError("no raw REPL within %d s" % REPL_TIMEOUT_S))
         try:
-            with contextlib.redirect_stdout(io.StringIO()), _deadline(self.transport.serial):
+            with contextlib.redirect_stdout(io.StringIO()):
                 self.transport.enter_raw_repl(soft_reset=False, timeout_overall=REPL_TIMEOUT_S)
         except (TransportError, OSError):
             self.close()
             raise CliError("no MicroPython REPL answering on %s (wrong port, or the running "
                            "program ignores Ctrl-C?)" % self.port) from None
+        self._limit = None
+        run = self.transport.exec   # every script, those of mpremote's fs_writefile too
+
+        def step(*args, **kwargs):
+            if self._overdue is not None:   # no answer to wait for any more
+                raise self._overdue
+            self._limit = (time.monotonic() + OP_TIMEOUT_S, CliError(
+                "the device on %s did not finish within %d s: it keeps sending (did the "
+                "board reset, and its program runs and prints?); it may be half done, run "
+                "it again" % (self.port, OP_TIMEOUT_S)))
+            try:
+                return run(*args, **kwargs)
+            except CliError as e:
+                self._overdue = e
+                raise
+            finally:
+                self._limit = None
+        self.transport.exec = step
         return self
 
     def __exit__(self, *exc):

@@ -132,6 +132,8 @@ def flash_uf2(port, firmware, drive, timeout):
             firmware, drive, e.strerror or e)) from None
     print("flash: copied %s to %s; the board reboots into MicroPython" % (firmware, drive))
     if port:
+        print("flash: waiting up to %gs for its serial port %s ..." % (timeout, port))
+        sys.stdout.flush()      # (seen while it waits, through a pipe too)
         wait_for_port(port, timeout)
         print("flash: serial port %s is up" % port)
 

@@ -12,6 +12,7 @@ certificate:
 """
 
 import json
+import math
 import queue
 import sys
 import time
@@ -22,6 +23,29 @@ from .firmware import module
 
 _TEXT_KINDS = ("status",)
 _JSON_KINDS = ("stats", "cmd", "reply")
+
+
+# JSON nested deeper than this is shown as undecodable (the node's own nests 3 deep; much
+# deeper, Python's json.loads and json.dumps raise RecursionError)
+MAX_DEPTH = 100
+
+
+def _float(text):
+    """A JSON number with a fraction or exponent; one too large for a float (1e999) as its
+    text: json.dumps would print it as Infinity, which is not JSON."""
+    value = float(text)
+    return text if math.isinf(value) else value
+
+
+def _depth(value):
+    """How deep `value` (lists and dicts) nests, counted without recursion."""
+    deepest, todo = 0, [(value, 1)]
+    while todo:
+        v, d = todo.pop()
+        if isinstance(v, (list, dict)):
+            deepest = max(deepest, d)
+            todo += [(x, d + 1) for x in (v.values() if isinstance(v, dict) else v)]
+    return deepest
 
 
 def decode(topic, payload, prefix, content_type=None):
@@ -54,9 +78,16 @@ def decode(topic, payload, prefix, content_type=None):
         return rec
     if kind in _JSON_KINDS and text:
         try:
-            rec["payload"] = json.loads(text)
+            # NaN, Infinity and 1e999 (Python's json takes them) as text: --json prints JSON
+            rec["payload"] = json.loads(text, parse_constant=str, parse_float=_float)
+            if _depth(rec["payload"]) > MAX_DEPTH:
+                raise RecursionError
         except ValueError:
             pass
+        except RecursionError:  # [[[[...: shown as it came, and the monitor goes on
+            rec["error"] = "JSON nested over %d deep" % MAX_DEPTH
+            rec["payload"] = text
+            return rec
         else:  # a password in a set_config request: *** (as the node shows it)
             if isinstance(rec["payload"], dict):
                 rec["payload"] = module("config").mask(rec["payload"])
@@ -182,7 +213,10 @@ def run(args):
 def add_parser(sub):
     p = subparser(sub, "monitor", __doc__)
     p.add_argument("--device", metavar="ID", help="only this device (default: all)")
-    p.add_argument("--json", action="store_true", help="JSON lines instead of aligned text")
+    p.add_argument("--json", action="store_true",
+                   help="JSON lines instead of aligned text (NaN, Infinity and numbers too "
+                        "large for a float in a payload, which are not JSON, print as strings: "
+                        "\"NaN\", \"1e999\")")
     p.add_argument("--count", type=int, metavar="N", help="stop after N messages")
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     mqtt.add_arguments(p)

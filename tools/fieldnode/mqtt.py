@@ -59,7 +59,8 @@ def shown(url):
 
 def check_url(url):
     """(urlsplit parts, port) of a broker URL; anything but mqtt[s]://host[:port] with a
-    port in 1..65535 is a wrong argument (CliError, exit code 2). A user name and password
+    port in 1..65535 (a trailing / aside: no path, query or fragment, which the broker
+    would never see) is a wrong argument (CliError, exit code 2). A user name and password
     (user:password@host) are percent-encoded, as in any URL (connect() decodes them):
     a raw / ? or # in them ends the host part, which is said."""
     rest = url.partition("://")[2]
@@ -67,6 +68,11 @@ def check_url(url):
     if "@" in rest[end:]:   # an @ after the host part: the user info held one of them
         raise CliError("broker URL: a / ? or # in the user name or password must be "
                        "percent-encoded (%%2F %%3F %%23), got %r" % shown(url), code=2)
+    env = " (from $FIELDNODE_BROKER)" if url == os.getenv("FIELDNODE_BROKER") else ""
+    if rest[end:] not in ("", "/"):     # MQTT has no path: it was dropped unread
+        raise CliError("broker URL: %r has no place in mqtt[s]://host[:port] (MQTT has no "
+                       "path, query or fragment), got %r%s" % (rest[end:], shown(url), env),
+                       code=2)
     try:
         parts = urlsplit(url)
         host = parts.hostname   # ValueError: a bad [IPv6] literal
@@ -79,7 +85,6 @@ def check_url(url):
     except (ValueError, AttributeError):  # not a number, or above 65535
         port = 0
     if not host or parts.scheme not in PORTS or port == 0:
-        env = " (from $FIELDNODE_BROKER)" if url == os.getenv("FIELDNODE_BROKER") else ""
         raise CliError("broker URL must look like mqtt://host[:port] or mqtts://host[:port] "
                        "(port 1-65535), got %r%s" % (shown(url), env), code=2)
     return parts, port or PORTS[parts.scheme]
