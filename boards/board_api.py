@@ -115,7 +115,8 @@ def wdt_start(timeout_ms):
 
     On boards with `HAS_WATCHDOG` a missed feed resets the board. The unix board
     checks the feeds itself and, when one is missed, logs and exits with a
-    non-zero status so a process supervisor can restart it.
+    non-zero status so a process supervisor can restart it. Called again, it sets
+    the new timeout; it ends a `wdt_hold()`.
     """
     raise NotImplementedError
 
@@ -126,7 +127,8 @@ def wdt_feed():
 
 
 def wdt_hold():
-    """Keep an armed watchdog fed in the background from now until the next reset.
+    """Keep an armed watchdog fed in the background from now until the next reset
+    or `wdt_start()`.
 
     For a node stopped on purpose (Ctrl-C from the REPL, `fieldnode config` or
     `deploy`): a watchdog cannot be disarmed once started, so without this the

@@ -98,8 +98,8 @@ async def join(app, again=False):
                                    cfg["network_timeout_ms"])
             return
         except Exception as e:  # NetworkError, or whatever a driver raises: at boot
-            # nothing else would catch it, and no watchdog is armed yet (a board left
-            # at the REPL for good); later a rejoin task that died on it was made
+            # nothing else would catch it, and the watchdog is held (fed by a timer: a
+            # board left at the REPL for good); later a rejoin task that died on it was made
             # again every second, each with a "Task exception" traceback
             log("network failed (%s): next try in %d s" % (why(e), pause // 1000))
             n = pause // 1000 if again else 1  # a rejoin looks each second: the

@@ -180,12 +180,16 @@ class Node:
     async def serve(self):
         log("%s starting (board %s, reset cause %s)" % (self.device_id, board.NAME,
                                                         board.reset_cause()))
+        wdt = self.cfg["watchdog_ms"]
         try:
-            await keeper.join(self.app)
+            if wdt:  # armed now and held through the join: a soft reset (a deploy, Ctrl-D)
+                board.wdt_start(wdt)  # leaves the one armed before it counting (no port
+                board.wdt_hold()      # stops it), and nothing fed it until the network
+            await keeper.join(self.app)  # was up: reset when that took longer
             sup_task = self.sup.start()
             app = self.app
-            if self.cfg["watchdog_ms"]:  # before the tasks: a first read that hangs is caught
-                board.wdt_start(self.cfg["watchdog_ms"])
+            if wdt:  # the hold ends; before the tasks: a first read that hangs is caught
+                board.wdt_start(wdt)
             t = asyncio.create_task
             vital = (("supervisor", sup_task), ("readings", t(app.readings())),
                      ("publisher", t(app.publisher())), ("events", t(app.events())),

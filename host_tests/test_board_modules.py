@@ -72,6 +72,10 @@ def test_board_module_with_fakes(runtime, board):
     # from the next (205, the AP blacklisted) STAT_WRONG_PASSWORD: one join is "timeout"
     assert rec["wrong_password_slow"]["reason"] == (
         "timeout" if board == "esp32" else "wrong_password"), rec["wrong_password_slow"]
+    # after a soft reset the port still holds the old join: the station is joined
+    # afresh, to the network the config now names
+    assert rec["soft_reset"] == {"case": "soft_reset", "joined": True, "ssid": "work",
+                                 "ok": True, "was": "ok"}, rec["soft_reset"]
 
     button = rec["button"]
     assert button["pin"] == (0 if board == "esp32" else 15) and button["pull_up"]
@@ -87,6 +91,8 @@ def test_board_module_with_fakes(runtime, board):
     if board == "esp32":
         assert sensors["names"] == ["temperature"]
         assert sensors["t_122F"] == 5000         # 122 F = 50.00 C
+        # 128 is the sensor's "no reading": a sensor error, not 53.33 C
+        assert sensors["t_128F"] == "temperature: the sensor gave no reading (raw 128)"
     else:
         assert sensors["names"] == ["temperature", "vsys"]
         # RP2040 datasheet: 27 C at 0.706 V, -1.721 mV/C (one 12-bit step is ~0.47 C)
@@ -129,9 +135,16 @@ def test_board_module_with_fakes(runtime, board):
         assert system["hold"] == [1, 0, True, 1000, 3]      # hardware timer 0, 3 feeds
         assert system["cover"] == [[], 0, [], 0]  # no timer: none runs during its lookup
     else:
-        # rp2 reports only power-on and watchdog resets; its WDT stops at 8388 ms
-        assert system["causes"] == ["power_on", "unknown", "watchdog", "unknown", "unknown",
-                                    "unknown"]
+        # the watchdog's REASON: machine.reset_cause() said "watchdog" for a
+        # machine.reset() and a deep sleep's end too; deepsleep() marks SCRATCH0, and
+        # the mark is cleared once read. Its WDT stops at 8388 ms
+        assert system["causes"] == [["power_on", 0], ["watchdog", 0], ["hard_reset", 0],
+                                    ["deepsleep", 0], ["watchdog", 0], ["power_on", 0]]
+        assert system["cause_at_import"] == "power_on"
+        assert system["deepsleep_mark"] == 0x6465
+        # armed before a soft reset: taken over at import (8388 ms, fed by a timer);
+        # the node's wdt_start() ends the hold (its timer fed no more)
+        assert system["adopted"] == [8388, 1, 1, 5000, 0, True]
         assert system["wdt"] == [8388, 2]
         assert system["hold"] == [1, -1, True, 1000, 3]     # a virtual timer, 3 feeds
         # a timer fed it during a connect's lookup, stopped after; none past COVER_MS

@@ -199,10 +199,13 @@ async def station_up(ssid, password, timeout_ms, reason_of, country, power_save,
     global _wlan, _clock_set, _clock_retry, _clock_tried
     _clock_tried = ticks_ms()  # a try that raises below waits as long for the next
     try:
-        if country:
-            network.country(country)  # before active(True): the driver reads it there
         if _wlan is None:
             _wlan = network.WLAN(network.STA_IF)
+            if _wlan.active():  # up since before a soft reset (a deploy, `config --reset`):
+                _wlan.disconnect()  # no port resets the radio then, and esp32's driver
+                _wlan.active(False)  # rejoins by itself: joined afresh, this config's way
+        if country:
+            network.country(country)  # before active(True): the driver reads it there
         _wlan.active(True)  # rp2: True even when the cyw43 failed to start
         if power_save is not None:
             _wlan.config(pm=_wlan.PM_POWERSAVE if power_save else _wlan.PM_NONE)
@@ -265,8 +268,12 @@ _led = None
 
 
 def wdt_start(timeout_ms):
-    """Arm `machine.WDT`; from now on `wdt_feed()` must come every ``timeout_ms``."""
-    global _wdt, _wdt_ms
+    """Arm `machine.WDT` (again: a new timeout); from now on `wdt_feed()` must come
+    every ``timeout_ms``. It ends a `wdt_hold()`."""
+    global _wdt, _wdt_ms, _hold
+    if _hold is not None:
+        _hold.deinit()
+        _hold = None
     _wdt = machine.WDT(timeout=timeout_ms)
     _wdt_ms = timeout_ms
 

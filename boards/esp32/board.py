@@ -71,7 +71,10 @@ async def network_up(ssid, password, timeout_ms):
 def read_sensor(name):
     if name != "temperature":
         raise ValueError("no sensor %r" % name)
-    return (esp32.raw_temperature() - 32) * 500 // 9  # F -> C/100
+    raw = esp32.raw_temperature()
+    if raw == 128:  # the sensor's "no reading" (ESPHome and arduino-esp32 #2422 saw it too)
+        raise OSError("temperature: the sensor gave no reading (raw 128)")
+    return (raw - 32) * 500 // 9  # F -> C/100
 
 
 def button_pressed():

@@ -45,6 +45,10 @@ NTP_HOST = "pool.ntp.org"
 _LED_PIN = "LED"              # on the cyw43's GPIO 0
 _BUTTON_PIN = const(15)       # a push button from GP15 to ground (the Pico W has none)
 _WDT_MAX_MS = const(8388)     # RP2040 watchdog limit (ports/rp2/machine_wdt.c)
+_WDT_CTRL = const(0x40058000)     # WATCHDOG CTRL: bit 30 ENABLE (RP2040 datasheet 4.7.6)
+_WDT_REASON = const(0x40058008)   # WATCHDOG REASON: bit 0 TIMER, bit 1 FORCE
+_WDT_SCRATCH0 = const(0x4005800C)  # kept through a watchdog reboot; no one else uses it
+_DEEPSLEEP_MARK = const(0x6465)    # in SCRATCH0: the FORCE reboot ends a deepsleep()
 _GPIO29_CTRL = const(0x400140EC)  # IO_BANK0 GPIO29_CTRL (function select)
 _GPIO29_PAD = const(0x4001C078)   # PADS_BANK0 GPIO29
 _PAD_ANALOG = const(0x80)         # output disabled, input buffer off, no pulls
@@ -113,6 +117,7 @@ def led(on):
 
 def deepsleep(ms):
     """rp2's deep sleep is a light sleep and a reset: the watchdog counts through it."""
+    machine.mem32[_WDT_SCRATCH0] = _DEEPSLEEP_MARK  # (reset_cause() reads it)
     board_common.deepsleep(ms, True)
 
 
@@ -121,12 +126,29 @@ def wdt_start(timeout_ms):
     board_common.wdt_start(min(timeout_ms, _WDT_MAX_MS))
 
 
-def reset_cause():
-    """rp2 reports only power-on and watchdog; machine.reset() and deepsleep()
-    reboot through the watchdog, so they read as "watchdog" too."""
-    cause = machine.reset_cause()
-    if cause == machine.PWRON_RESET:
-        return "power_on"
-    if cause == machine.WDT_RESET:
+def _cause():
+    # The watchdog's REASON register (machine.reset_cause() says WDT_RESET for both
+    # of its bits): TIMER a missed feed, FORCE machine.reset() or the end of a
+    # deepsleep() (both reboot through the watchdog: pico-sdk watchdog_reboot(),
+    # deepsleep() marks SCRATCH0 first); else power-on. Read once, at import: a soft
+    # reset leaves the register as the last chip reset set it.
+    why, mark = machine.mem32[_WDT_REASON], machine.mem32[_WDT_SCRATCH0]
+    machine.mem32[_WDT_SCRATCH0] = 0
+    if why & 1:
         return "watchdog"
-    return "unknown"
+    if why & 2:
+        return "deepsleep" if mark == _DEEPSLEEP_MARK else "hard_reset"
+    return "power_on"
+
+
+_CAUSE = _cause()
+
+
+def reset_cause():
+    """"power_on", "watchdog", "hard_reset" (machine.reset()) or "deepsleep"."""
+    return _CAUSE
+
+
+if machine.mem32[_WDT_CTRL] & 0x40000000:  # armed before a soft reset, which cannot stop
+    wdt_start(_WDT_MAX_MS)                 # it: fed by a timer until the node arms its own
+    board_common.wdt_hold()                # (or for good: a config without a watchdog)

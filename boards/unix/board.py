@@ -191,6 +191,7 @@ def wdt_start(timeout_ms):
     first = not _wdt[0]
     _wdt[0] = timeout_ms
     _wdt[1] = ticks_ms()
+    _wdt[2] = 0  # (a wdt_hold() ends)
     if first:
         _thread.start_new_thread(_watch, ())
 

@@ -69,6 +69,7 @@ class _Air:
         self.connects = 0      # connect() calls seen
         self.rssi_fails = False  # status("rssi") as if the link had just gone
         self.country = "XX"
+        self.wlans = {}        # interface -> its WLAN (the driver's state)
 
 
 AIR = _Air()
@@ -101,7 +102,17 @@ _CONNECTION_FAIL = 205      # a wrong password once the AP is blacklisted
 class WLAN:
     PM_NONE = PM_PERFORMANCE = PM_POWERSAVE = None
 
+    def __new__(cls, interface_id=STA_IF):
+        # one object per interface, as on both ports (static driver state): a board
+        # module imported again, as after a soft reset, finds the station as it was
+        w = AIR.wlans.get(interface_id)
+        if w is None:
+            w = AIR.wlans[interface_id] = object.__new__(cls)
+        return w
+
     def __init__(self, interface_id=STA_IF):
+        if hasattr(self, "_active"):  # (made before: __new__ returned it)
+            return
         self._active = False
         self._ssid = None
         self._status = STAT_IDLE  # noqa: F821 (set by use_port; rp2's link status)

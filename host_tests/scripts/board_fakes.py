@@ -97,6 +97,18 @@ async def wifi():
     reason, n, ms = await up("home", "wrong", 1500)
     emit(case="wrong_password_slow", reason=reason, connects=n, ms=ms)
     AIR.join_ms = 30
+    # a soft reset after `fieldnode config set wifi_ssid=work --reset`: the port keeps
+    # the station joined to "home", and the board module, imported afresh, took that
+    # for up (the new settings never applied)
+    reason, n, ms = await up("home", "secret", 5000)
+    AIR.aps["work"] = ("pw2", -55)
+    for name in ("board", "board_common"):
+        del sys.modules[name]
+    import board as again
+    t0 = ticks_ms()
+    joined = await again.network_up("work", "pw2", 5000)
+    emit(case="soft_reset", joined=joined, ssid=again.board_common._wlan._ssid,
+         ok=again.network_ok(), was=reason)
 
 
 async def ap_back_after(ms):
@@ -147,6 +159,12 @@ def sensors():
         import esp32
         esp32.RAW_TEMPERATURE[0] = 122
         rec["t_122F"] = board.read_sensor("temperature")
+        esp32.RAW_TEMPERATURE[0] = 128  # read while the sensor is not ready
+        try:
+            rec["t_128F"] = board.read_sensor("temperature")
+        except OSError as e:
+            rec["t_128F"] = str(e)
+        esp32.RAW_TEMPERATURE[0] = 122
     else:
         for volts_x1000, key in ((706, "t_0706"), (0, "t_0"), (3300, "t_3300")):
             machine.fake_adc[4] = volts_x1000 * 65535 // 3300
@@ -178,10 +196,17 @@ def system():
     rec = {"case": "system", "id": board.unique_id(), "name": board.NAME,
            "config_dir": board.config_dir(), "broker": board.default_broker()}
     causes = []
-    for code in (machine.PWRON_RESET, machine.HARD_RESET, machine.WDT_RESET,
-                 machine.DEEPSLEEP_RESET, machine.SOFT_RESET, 99):
-        machine.fake_state["reset_cause"] = code
-        causes.append(board.reset_cause())
+    if BOARD == "esp32":
+        for code in (machine.PWRON_RESET, machine.HARD_RESET, machine.WDT_RESET,
+                     machine.DEEPSLEEP_RESET, machine.SOFT_RESET, 99):
+            machine.fake_state["reset_cause"] = code
+            causes.append(board.reset_cause())
+    else:  # the watchdog's REASON (TIMER 1, FORCE 2) and SCRATCH0 (deepsleep's mark)
+        regs = machine.mem32.regs
+        for reason, scratch in ((0, 0), (1, 0), (2, 0), (2, 0x6465), (1, 0x6465), (0, 7)):
+            regs.update({0x40058008: reason, 0x4005800C: scratch})
+            causes.append([board._cause(), regs[0x4005800C]])
+        rec["cause_at_import"] = board.reset_cause()
     rec["causes"] = causes
     board.wdt_feed()  # before wdt_start: a no-op
     board.wdt_start(20000)
@@ -267,6 +292,25 @@ def system():
         except SystemExit as e:
             rec.setdefault("reboots", []).append(str(e))
     rec["deepsleep"] = machine.fake_state["deepsleep"]
+    if BOARD == "rp2_pico_w":
+        rec["deepsleep_mark"] = machine.mem32[0x4005800C]
+        # a watchdog a soft reset left armed (CTRL ENABLE): the board, imported again,
+        # arms it at its most and a timer feeds it until the node arms its own
+        machine.mem32.regs[0x40058000] = 0x40000000 | 0x7FFFFF
+        machine.fake_state["wdt"] = None
+        n = len(machine.fake_state["timers"])
+        for name in ("board", "board_common"):
+            del sys.modules[name]
+        import board as again
+        hold = machine.fake_state["timers"][n:]
+        for t in hold:
+            t.fake_fire()
+        wdt = machine.fake_state["wdt"]
+        rec["adopted"] = [wdt.timeout, wdt.feeds, len(hold)]
+        again.wdt_start(5000)  # the node's own: the hold ends
+        hold[0].fake_fire()
+        rec["adopted"] += [machine.fake_state["wdt"].timeout, machine.fake_state["wdt"].feeds,
+                           hold[0].callback is None]
     emit(**rec)
 
 
