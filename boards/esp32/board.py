@@ -25,7 +25,9 @@ from board_common import (NetworkError, button_pressed_on, clock_due,  # noqa: F
                           wdt_feed, wdt_hold, wdt_start)
 from mqtt5._compat import const
 
-board_common.TIMER_ID = 0  # esp32 has hardware timers only; 0 is used nowhere else
+board_common.TIMER_ID = 0  # esp32 has hardware timers only; the node uses no other
+# (the port's UART.irq(RXIDLE) also takes timer 0: an application that adds one of
+# those must change this)
 
 NAME = "esp32"
 SENSORS = {"temperature": ("C", -2)}
