@@ -28,7 +28,8 @@ class NetworkError(Exception):
     """The network could not be brought up; ``args[0]`` is a short reason:
 
     ``"wrong_password"``, ``"no_ap_found"``, ``"timeout"``, ``"no_network"`` (no
-    network hardware or driver, e.g. in an emulator), ``"connect_failed"``.
+    network hardware or driver, e.g. in an emulator), ``"connect_failed"``,
+    ``"bad_country"`` (a Wi-Fi country code the port refuses).
     """
 
 

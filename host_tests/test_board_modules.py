@@ -72,6 +72,13 @@ def test_board_module_with_fakes(runtime, board):
     # from the next (205, the AP blacklisted) STAT_WRONG_PASSWORD: one join is "timeout"
     assert rec["wrong_password_slow"]["reason"] == (
         "timeout" if board == "esp32" else "wrong_password"), rec["wrong_password_slow"]
+    # a country code the port refuses is the network's failure, named, like the others
+    # (esp32: the board sets no country)
+    if board == "rp2_pico_w":
+        assert rec["bad_country"] == {"case": "bad_country", "reason": "bad_country",
+                                      "connects": 0}, rec["bad_country"]
+    else:
+        assert rec["bad_country"]["reason"] == "ok", rec["bad_country"]
     # after a soft reset the port still holds the old join: the station is joined
     # afresh, to the network the config now names
     assert rec["soft_reset"] == {"case": "soft_reset", "joined": True, "ssid": "work",

@@ -30,7 +30,8 @@ NTP_PORT = 123  # the NTP server's UDP port (a variable: the tests use a local s
 
 class NetworkError(Exception):
     """The network could not be brought up; ``args[0]`` is a short reason:
-    "wrong_password", "no_ap_found", "timeout", "no_network", "connect_failed"."""
+    "wrong_password", "no_ap_found", "timeout", "no_network", "connect_failed",
+    "bad_country" (a `WIFI_COUNTRY` the port refuses: not 2 letters)."""
 
 
 async def join(wlan, ssid, password, timeout_ms, reason_of):
@@ -205,7 +206,10 @@ async def station_up(ssid, password, timeout_ms, reason_of, country, power_save,
                 _wlan.disconnect()  # no port resets the radio then, and esp32's driver
                 _wlan.active(False)  # rejoins by itself: joined afresh, this config's way
         if country:
-            network.country(country)  # before active(True): the driver reads it there
+            try:
+                network.country(country)  # before active(True): the driver reads it there
+            except ValueError:
+                raise NetworkError("bad_country")
         _wlan.active(True)  # rp2: True even when the cyw43 failed to start
         if power_save is not None:
             _wlan.config(pm=_wlan.PM_POWERSAVE if power_save else _wlan.PM_NONE)

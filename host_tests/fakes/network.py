@@ -87,6 +87,8 @@ def use_port(port):
 def country(code=None):
     if code is None:
         return AIR.country
+    if len(code) != 2:  # extmod/modnetwork.c (v1.28): a country code is 2 characters
+        raise ValueError
     AIR.country = code
 
 

@@ -71,6 +71,9 @@ async def wifi():
     reason, n, ms = await up("home", "secret", 1000)
     emit(case="no_radio", reason=reason, connects=n)
     AIR.radio = True
+    board.WIFI_COUNTRY = "Deutschland"  # refused by the port (ValueError): a NetworkError
+    reason, n, ms = await up("home", "secret", 5000)
+    emit(case="bad_country", reason=reason, connects=n)
     board.WIFI_COUNTRY, board.WIFI_POWER_SAVE = "DE", False
     reason, n, ms = await up("home", "secret", 5000)
     emit(case="options", reason=reason, country=network.country(),
