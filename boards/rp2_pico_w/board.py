@@ -151,4 +151,4 @@ def reset_cause():
 
 if machine.mem32[_WDT_CTRL] & 0x40000000:  # armed before a soft reset, which cannot stop
     wdt_start(_WDT_MAX_MS)                 # it: fed by a timer until the node arms its own
-    board_common.wdt_hold()                # (or for good: a config without a watchdog)
+    wdt_hold()                             # (or for good: a config without a watchdog)

@@ -20,11 +20,12 @@
   clean_start=False with the client's `session_expiry` (0: the server keeps nothing
   [MQTT-3.1.2-23]). `clean_start_first=False` resumes a session this Client holds;
   a server that has one for a Client that holds none (a new one) is refused with
-  0x82 [MQTT-3.2.2-4], and the next attempt starts clean. Session Present 1: the session resends unacknowledged PUBLISH
-  (DUP) and PUBREL in order [MQTT-4.4.0-1]; 0: the supervisor's subscriptions are
-  restored, then in-flight messages go out again as new ones, then the offline
-  queue. QoS 1 stays at least once; a QoS 2 message short of PUBCOMP when the server
-  lost the session is sent again (exactly once needs a broker that persists).
+  0x82 [MQTT-3.2.2-4], and the next attempt starts clean. Session Present 1: the
+  session resends unacknowledged PUBLISH (DUP) and PUBREL in order [MQTT-4.4.0-1];
+  0: the supervisor's subscriptions are restored, then in-flight messages go out
+  again as new ones, then the offline queue. QoS 1 stays at least once; a QoS 2
+  message short of PUBCOMP when the server lost the session is sent again (exactly
+  once needs a broker that persists).
 - While supervised, `client.publish` never fails for a lost link: publishes are
   kept in a bounded offline queue (mqtt5.offline; QoS 0 copied and returned at
   once, QoS 1/2 callers wait for the ack across reconnects).
