@@ -207,6 +207,11 @@ def test_request_response_round_trip_timeout_late_and_repeat(runtime, broker):
     rep = res.record(step="repeat")
     assert rep["replies"] == ["echo:retry", "echo:retry"]
     assert rep["handler_runs"] == 1 and rep["repeated"] == 1
+    sev = res.record(step="several")  # three Requesters on one client
+    top = "reply/req-" + runtime
+    assert sev["topics"] == [top, top + "/2", top + "/3"]
+    assert sev["replies"] == ["echo:x"] * 6 and sev["dropped"] == [1, 0, 0]  # (1: above)
+    assert sev["clash"] == "MQTTError" and sev["after_stop"] == ["echo:y"] * 2
 
 
 def test_requester_with_paho_responder(runtime, broker):

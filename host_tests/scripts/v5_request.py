@@ -65,6 +65,26 @@ async def run():
                 break
             await asyncio.sleep(0.05)
     emit(step="repeat", replies=box, handler_runs=len(calls) - n, repeated=rsp.repeated)
+
+    # more Requesters on the client: each its own response topic (one handler a
+    # filter: a shared one would take the others' replies); a topic given that
+    # another Requester routes is refused; stopping one leaves the others working
+    r2, r3 = Requester(cli), Requester(cli)
+    got = []
+    for r in (req, r2, r3, req, r2, r3):
+        got.append(text((await r.request(SVC + "/echo", b"x", timeout=5)).payload))
+    try:
+        await Requester(cli, response_topic=req.response_topic).start()
+        clash = "started"
+    except Exception as e:
+        clash = type(e).__name__
+    await r2.stop()
+    after_stop = []
+    for r in (req, r3):
+        after_stop.append(text((await r.request(SVC + "/echo", b"y", timeout=5)).payload))
+    emit(step="several", topics=[req.response_topic, r2.response_topic, r3.response_topic],
+         replies=got, dropped=[req.dropped, r2.dropped, r3.dropped], clash=clash,
+         after_stop=after_stop)
     await cli.disconnect()
     await srv.disconnect()
 

@@ -16,7 +16,8 @@ A request is a PUBLISH carrying a Response Topic and Correlation Data (spec
 Requester subscribes to its response topic once; the topic comes from the
 server's Response Information when it sent one (CONNACK, spec 3.2.2.3.15; ask for
 it with ``client.session.request_response_info = True`` before connect), else
-``reply/<client id>``. Correlation Data is 8 bytes: a per-Requester random prefix
+``reply/<client id>``, with ``/2``, ``/3``, ... for further Requesters of the client
+(the router keeps one handler a filter). Correlation Data is 8 bytes: a per-Requester random prefix
 and a counter, so replies to another Requester, or to an earlier boot, never
 match. Pending requests live in ``max_pending`` fixed slots (waiting callers queue
 for a slot); a reply that matches none (late, after its request timed out) is
@@ -35,7 +36,7 @@ be answered: it is ignored like one without, and the
 connection stays up (the client does not treat it as a Protocol Error, so a broker
 that forwards one cannot wedge a node that resumes its session).
 
-Memory (unix port, .mpy): the module about 4.9 KB once imported, a Requester about
+Memory (unix port, .mpy): the module about 5 KB once imported, a Requester about
 600 B (4 slots), a Responder about 400 B.
 """
 
@@ -92,8 +93,10 @@ class Requester:
 
     Requester(client, response_topic=None, qos=1, max_pending=4).
     `response_topic`: where replies come; default derived from the server's
-    Response Information, else ``reply/<client id>``. Attributes: response_topic
-    (once started), dropped (replies that matched no pending request).
+    Response Information, else ``reply/<client id>``; a further Requester on the
+    same client takes ``.../2``, ``.../3``, ... (a topic given that another handler
+    already routes is refused: MQTTError). Attributes: response_topic (once
+    started), dropped (replies that matched no pending request).
     """
 
     def __init__(self, client, response_topic=None, qos=1, max_pending=4):
@@ -124,6 +127,21 @@ class Requester:
             raise MQTTError("no client id for a response topic: pass response_topic=")
         return "reply/" + cid
 
+    def _free(self, t, own):
+        # `t`, or (a default topic) the first of t/2, t/3, ... no handler routes yet:
+        # one handler per filter, so a second Requester on t would take its replies
+        r = getattr(self.client, "_router", None)  # (a Client: None before a subscribe)
+        taken = r.filters() if r is not None else ()
+        n = 1
+        base = t
+        while t in taken:
+            if own:
+                raise MQTTError("Requester: %s already has a handler (another Requester's "
+                                "response topic?)" % t)
+            n += 1
+            t = "%s/%d" % (base, n)
+        return t
+
     async def start(self):
         """Subscribe to the response topic (done once; request() calls it)."""
         while self._starting:
@@ -132,11 +150,14 @@ class Requester:
             return
         self._starting = True
         try:
-            if self.response_topic is None:
+            t = self.response_topic
+            own = t is not None
+            if not own:
                 t = self._topic()
                 validate_topic(t)
-                self.response_topic = t
-            await self._subs.subscribe(self.response_topic, qos=self.qos, handler=self._on_reply)
+            t = self._free(t, own)
+            await self._subs.subscribe(t, qos=self.qos, handler=self._on_reply)
+            self.response_topic = t
             self._started = True
         finally:
             self._starting = False
