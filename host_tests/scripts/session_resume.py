@@ -159,6 +159,8 @@ def test_qos_lost_without_session():
         eq([(e["kind"], e["packet_id"], e["reason_code"]) for e in evs],
            [(S.CONNECTED, 0, 0), (S.PUBLISH_DONE, pid, 0x80)], "lost, step %d" % step)
         assert isinstance(evs[1]["error"], S.SessionLost)
+        # released: PUBREC came, our PUBREL was due (it may have reached the server)
+        eq(evs[1]["error"].released, step > 0, "released, step %d" % step)
         p = evs[1]["packet"]  # past PUBREC too: a server may deliver only at PUBREL
         eq((p.topic, bytes(p.payload), p.qos), ("q2", b"two", 2), "to re-publish")
         eq(s.inflight_count, 0, "freed")

@@ -56,10 +56,11 @@ def requeued(c, ev):
     # sent again; any other goes to its caller (link.pump()).
     # Session Present 0: the server lost our in-flight publish [MQTT-3.2.2-5].
     # Send it again as a NEW message (QoS 1: at least once holds), QoS 2 also past
-    # PUBREC: a server that delivers at PUBREL (Mosquitto) never delivered it.  A
-    # QoS 2 message re-sent here after the server lost its state may arrive twice
-    # (from a server that delivers at PUBLISH): exactly-once needs the server to
-    # keep the session (persistence).
+    # PUBREC.  A QoS 2 one may then arrive twice: from a server that delivers at
+    # PUBLISH, and from any server once our PUBREL went out (Mosquitto delivers at
+    # PUBREL, and we cannot know whether it arrived: the error's `released`, True
+    # once PUBREC came).
+    # Exactly-once needs the server to keep the session (persistence).
     from .session_lost import SessionLost
 
     if not isinstance(ev.error, SessionLost):

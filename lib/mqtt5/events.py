@@ -54,7 +54,9 @@ class Event:
       (``isinstance`` tells it apart from a server's 0x80); packet is
       the request to send again as a NEW message if wanted (a Publish: topic,
       payload, qos, retain, props; a Subscribe/Unsubscribe: topics, props); a QoS 2
-      Publish past PUBREC too (a server may deliver it only at PUBREL).
+      Publish past PUBREC too (a server may deliver it only at PUBREL; sent again it
+      may arrive twice, surely so once our PUBREL reached the server: the error's
+      ``released`` is True once PUBREC had come, our PUBREL then due).
     - Other local failures (e.g. a queued request over the server's Maximum Packet
       Size when it was finally encoded): the request's event with reason_code 0x95
       (or 0x80) and error; packet None.

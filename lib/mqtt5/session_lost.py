@@ -32,8 +32,10 @@ def session_lost(s):
     SUBSCRIBED, UNSUBSCRIBED) carrying a SessionLost error, reason code 0x80, and as
     ``packet`` the request to send again as a new one (a Publish, Subscribe or
     Unsubscribe; a QoS 2 Publish also past PUBREC, since a server may deliver only at
-    PUBREL [spec 4.3.3, method B]: sent again, it may then arrive twice from a
-    server that delivers at PUBLISH).
+    PUBREL [spec 4.3.3, method B]: sent again, it may then arrive twice, from a
+    server that delivers at PUBLISH, or from any server when our PUBREL reached it
+    before the session was lost: the error's ``released`` is True once PUBREC had
+    come, so that our PUBREL may have gone out).
     Requests queued but never sent stay queued and go out as new packets."""
     fl = s._inflight
     p = fl[_F_PID]
@@ -53,4 +55,5 @@ def session_lost(s):
             e = SessionLost("session lost: packet id %d not resumed (Session Present 0)"
                             % pid)
             e.packet_id = pid
+            e.released = w == _WAIT_PUBCOMP  # (a resend may duplicate: see above)
             fail(s, i, 0x80, e, pkt)
