@@ -23,7 +23,10 @@ Modes (what follows the CONNECT):
   exceeded, then a close with a reset (SO_LINGER 0), as a broker that drops the
   connection right after saying why; not in MODES (test_rogue_broker runs those);
 - ``deaf``: a valid CONNACK, then it only reads, and never closes first (for 10 s):
-  a server that ignores the client's DISCONNECT; not in MODES either.
+  a server that ignores the client's DISCONNECT; not in MODES either;
+- ``connack_close``: a valid CONNACK, then a close at once (a session taken over
+  again and again, an ACL that drops the client): a link that ends before the client
+  sends anything; not in MODES either.
 
 What the client sent after its CONNECT (a DISCONNECT with a reason code) is kept
 in ``Conn.rx``.
@@ -59,7 +62,7 @@ class Conn:
 
 class RogueBroker:
     def __init__(self, mode, flood_s=3.0):
-        if mode not in MODES + ("disconnect_reset", "deaf"):
+        if mode not in MODES + ("disconnect_reset", "deaf", "connack_close"):
             raise ValueError(mode)
         self.mode = mode
         self.flood_s = flood_s
@@ -93,6 +96,8 @@ class RogueBroker:
             self._misbehave(c)
             if self.mode == "truncated":
                 return
+            if self.mode == "connack_close":
+                return  # closed by finally
             if self.mode == "disconnect_reset":
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 return  # closed by finally: a reset, the DISCONNECT still in flight
@@ -129,7 +134,7 @@ class RogueBroker:
             for b in CONNACK:
                 self._send(c, bytes([b]))
                 time.sleep(0.5)
-        elif m == "deaf":
+        elif m in ("deaf", "connack_close"):
             self._send(c, CONNACK)
         elif m == "disconnect_reset":
             self._send(c, CONNACK)

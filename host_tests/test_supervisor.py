@@ -228,3 +228,14 @@ def test_stop_returns_after_ctrl_c_in_the_supervisors_task(broker, where):
                                 settle_s=1.5, timeout=10)  # connect: past its 1 s timeout
     assert "interrupted" in out and end, (out, err)
     assert end["state"] == 3 and not end["connected"], end  # 3: STOPPED
+
+
+def test_a_birth_is_queued_once_when_links_end_before_it_goes(runtime):
+    from rogue_broker import RogueBroker
+
+    rogue = RogueBroker("connack_close")
+    try:
+        r = run(runtime, "supervisor_flap.py", rogue.port, timeout=60).record(step="flapped")
+    finally:
+        rogue.close()
+    assert r["connects"] >= 6 and r["topics"] == ["flap/status"], r

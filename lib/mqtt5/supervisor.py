@@ -299,8 +299,13 @@ class Supervisor:
         if st.connects > 1:
             st.reconnects += 1
         b = self.birth
-        if b is not None:  # after the lost in-flight messages, before the queue
-            self.queue.put_front(b[0], b[1], b[2], b[3], None, monotonic_ms())
+        if b is not None:  # after the lost in-flight messages, before the queue; once
+            q = self.queue  # (a link lost before it went out left it queued)
+            for i in range(q.size):
+                if q.payload[i] is b[1] and q.topic[i] == b[0]:
+                    break
+            else:
+                q.put_front(b[0], b[1], b[2], b[3], None, monotonic_ms())
         import mqtt5.drain as _drain
         _drain.start(c)  # lost in-flight messages first, then the offline queue
         self._set(UP, refused)
