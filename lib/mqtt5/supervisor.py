@@ -301,8 +301,8 @@ class Supervisor:
         b = self.birth
         if b is not None:  # after the lost in-flight messages, before the queue; once
             q = self.queue  # (a link lost before it went out left it queued)
-            for i in range(q.size):
-                if q.payload[i] is b[1] and q.topic[i] == b[0]:
+            for p in q.payload:
+                if p is b[1]:
                     break
             else:
                 q.put_front(b[0], b[1], b[2], b[3], None, monotonic_ms())
