@@ -5,6 +5,8 @@ runtimes.  The longest event-loop stall seen during each handshake is printed
 
 import json
 import socket
+import ssl
+import threading
 
 import pytest
 
@@ -36,6 +38,37 @@ def tls_listener(port, d, cert, mtls=False):
     return "\n".join(lines)
 
 
+def odd_tls_server(d, mode):
+    """(socket, port) of a TLS server on 127.0.0.1 that misbehaves on every connection:
+    "silent" completes the handshake, then never answers (nor closes); "midclose"
+    reads the ClientHello and closes (a TLS proxy or balancer that drops the link)."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(16)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain("%s/server.pem" % d, "%s/server.key" % d)
+    held = []
+
+    def serve():
+        while True:
+            try:
+                s, _ = srv.accept()
+            except OSError:
+                return
+            try:
+                s.settimeout(5)
+                if mode == "midclose":
+                    s.recv(100)
+                    s.close()
+                else:
+                    held.append(ctx.wrap_socket(s, server_side=True))
+            except (OSError, ssl.SSLError):
+                s.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return srv, srv.getsockname()[1]
+
+
 @pytest.fixture(scope="module")
 def tls_setup(tmp_path_factory):
     dirs = {k: str(tmp_path_factory.mktemp("certs_" + k)) for k in ("rsa", "ec")}
@@ -49,12 +82,17 @@ def tls_setup(tmp_path_factory):
     hole = socket.socket()  # accepts TCP (kernel backlog), never answers
     hole.bind(("127.0.0.1", 0))
     hole.listen(8)
+    silent, silent_port = odd_tls_server(dirs["rsa"], "silent")
+    midclose, midclose_port = odd_tls_server(dirs["rsa"], "midclose")
     cfg = {"ports": ports, "rsa": dirs["rsa"], "ec": dirs["ec"], "plain": b.port,
-           "blackhole": hole.getsockname()[1]}
+           "blackhole": hole.getsockname()[1], "silent": silent_port,
+           "midclose": midclose_port}
     path = tmp_path_factory.mktemp("tls_cfg") / "tls.json"
     path.write_text(json.dumps(cfg))
     yield {"broker": b, "cfg": cfg, "path": str(path)}
     hole.close()
+    silent.close()
+    midclose.close()
     b.stop()
 
 
@@ -111,6 +149,16 @@ def test_tls_cases(runtime, tls_setup):
         r = cases[name]
         assert r["type"] == "TLSError" and "not a valid certificate/key" in r["error"], r
     r = cases["refusals_fds"]  # 10 refused handshakes: no descriptor left open
+    assert r["before"] is not None and r["after"] <= r["before"], r
+    # a server that closes during the handshake is named (CPython's asyncio raised a
+    # bare ConnectionResetError: an empty message)
+    r = cases["midclose"]
+    assert r["type"] == "TLSError" and r["error"].startswith("TLS: handshake failed: "), r
+    # 5 links over TLS to a server silent after the handshake, each ended by the
+    # CONNACK's timeout: their sockets are closed within seconds (CPython's asyncio
+    # waited 30 s for each a close_notify answer)
+    r = cases["silent_fds"]
+    assert r["types"] == ["TimeoutError"] * 5, r
     assert r["before"] is not None and r["after"] <= r["before"], r
     assert cases["ca_bad_bytes"]["type"] == "ValueError", cases["ca_bad_bytes"]
     assert cases["der_blocks"]["odd"] and cases["der_blocks"]["crlf"], cases["der_blocks"]

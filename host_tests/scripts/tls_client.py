@@ -156,6 +156,21 @@ async def run():
     for _ in range(10):
         await case("expired_again", url("expired"), {"ca": RSA + "ca.pem"})
     emit(case="refusals_fds", before=before, after=fds())
+    await case("midclose", url(CFG["midclose"]), {"ca": RSA + "ca.pem"}, timeout_ms=3000)
+    before = fds()
+    types = []
+    for _ in range(5):
+        c = Client("tls-silent", tls={"ca": RSA + "ca.pem"}, connect_timeout_ms=300)
+        try:
+            await c.connect(url(CFG["silent"]))
+            types.append("connected")
+        except Exception as e:
+            types.append(type(e).__name__)
+    for _ in range(50):  # up to 5 s for the sockets to close
+        if fds() <= before:
+            break
+        await asyncio.sleep(0.1)
+    emit(case="silent_fds", types=types, before=before, after=fds())
     # DER whose bytes hold "-----BEGIN " (say, in a subject) not at a line start is DER
     from mqtt5.tls import der_blocks
 

@@ -109,8 +109,12 @@ async def wrap_streams(host, port, ctx, name, timeout_ms):
     """asyncio streams over TLS to host:port (server_hostname `name`)."""
     if _MP:  # the handshake runs with the first writes and reads
         return await _mp_streams(host, port, ctx, name)
+    # ssl_shutdown_timeout: close() sends close_notify and waits for the server's
+    # (asyncio's default 30 s); a server gone silent held each closed link's socket
+    # that long, piling up sockets through a Supervisor's retries
     return await asyncio.open_connection(host, port, ssl=ctx, server_hostname=name,
-                                         ssl_handshake_timeout=timeout_ms / 1000)
+                                         ssl_handshake_timeout=timeout_ms / 1000,
+                                         ssl_shutdown_timeout=2)
 
 
 def _mp_streams(host, port, ctx, name):

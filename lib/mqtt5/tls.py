@@ -244,13 +244,14 @@ def named(e, handshake):
     """The TLSError naming what a TLS failure `e` means, or `e` itself when it is
     no TLS failure (a refused TCP connect, a socket error after the handshake).
     `handshake`: no application data came yet, so a reset (ECONNRESET 104,
-    EPIPE 32) is the server refusing the handshake."""
+    EPIPE 32, or CPython's bare ConnectionResetError of a close mid-handshake) is
+    the server refusing the handshake."""
     if isinstance(e, MQTTError):
         return e
     why = refusal(e)
     if why:
         return TLSError("TLS: " + why)
-    if handshake and isinstance(e, OSError) and e.args and e.args[0] in (104, 32):
+    if handshake and isinstance(e, OSError) and (not e.args or e.args[0] in (104, 32)):
         return TLSError("TLS: handshake failed: the connection was closed (the server "
                         "wants a client certificate, it is no TLS port, or the network "
                         "dropped the link) (%r)" % (e,))
