@@ -57,6 +57,9 @@ def _tls_options(cfg, urls):
         if opts:
             log("tls_* keys set but no mqtts:// broker: they are unused")
         return None
+    if "ca" not in opts and "insecure" not in opts:  # (config.validate checks `brokers`;
+        # this is the board's default broker)
+        log("%s needs tls_ca or tls_insecure" % urls[0])
     return opts
 
 

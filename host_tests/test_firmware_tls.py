@@ -117,3 +117,22 @@ def test_plain_mqtt_to_the_tls_port_is_named_after_three_closed_connects(runtime
         assert "connected to" not in out and "Traceback" not in out
     finally:
         node.kill()
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_a_default_mqtts_broker_without_a_ca_names_the_config_keys(runtime, tls_broker,
+                                                                   tmp_path):
+    # the unix board's default broker ($FIELDNODE_BROKER) is mqtts:// and the config
+    # names no broker, so its check of `brokers` passed: the node said only the
+    # library's option (tls={'ca': ...}), not the config key that fixes it
+    from types import SimpleNamespace
+
+    cfg = dict(FAST, brokers=[], **RESTING)
+    node = NodeProc(runtime, SimpleNamespace(url=tls_broker["url"]), tmp_path, cfg,
+                    "tls-noca-" + runtime, heapsize=HEAP)
+    try:
+        node.wait_log("%s needs tls_ca or tls_insecure"
+                      % tls_broker["url"], timeout=30)
+        assert "Traceback" not in node.output
+    finally:
+        node.kill()
