@@ -186,6 +186,8 @@ class Commands:
             return _BAD_ARGS, _answer(_BAD_ARGS, str(e))
         except ValueError as e:  # config.ConfigError names the key
             return _BAD_ARGS, _answer(_BAD_ARGS, str(e))
+        except MemoryError:  # handle()'s: collect, and answer without allocating
+            raise
         except Exception as e:  # the node keeps running
             return _FAILED, _answer(_FAILED, "failed: %r" % (e,))
 

@@ -318,6 +318,35 @@ async def _identify():
     await asyncio.sleep(0)
 
 asyncio.run(_identify())
+
+
+# a handler that runs out of heap: handle()'s answer, made without allocating after a
+# collect (the catch-all of _run() had answered it, formatting the error on a full heap)
+class _NS:
+    pass
+
+
+def _oom():
+    import commands
+
+    a = app.App(_SupLost(), config.validate({}, app.board.SENSORS), "defaults", "unit")
+    a.client = _NS()
+    a.client.session = _NS()
+    a.client.session.server_max_packet_size = 0
+    c = commands.Commands(a, None)
+
+    def boom(args):
+        raise MemoryError("memory allocation failed, allocating 680 bytes")
+
+    c.cmd_boom = boom
+    m = _NS()
+    m.topic, m.payload, m.qos, m.response_topic, m.correlation_data = (
+        "fieldnode/v1/unit/cmd/boom", b"{}", 0, "r/1", b"c1")
+    out = c.handle(m)
+    ok("handler_out_of_memory", json.loads(out) == {"rc": 5, "msg": "out of memory"}
+       and c.errors == 1, out)
+
+_oom()
 ok("why_timeout", app.why(asyncio.TimeoutError()) == "timed out", app.why(asyncio.TimeoutError()))
 
 
