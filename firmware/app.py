@@ -314,7 +314,7 @@ class App:
                 except Exception as e:  # expired in the offline queue, refused; the
                     if isinstance(e, MemoryError):  # task goes on whatever it was
                         gc.collect()
-                    self._dropped(name, seq, why(e))
+                    self._dropped(name, seq, "node stopping" if self.stopping else why(e))
                     continue
                 self.events_sent += 1
                 log("-> event/%s #%d" % (name, seq))

@@ -103,7 +103,8 @@ class Node:
         # transmit buffer is taken now, while the heap is in one piece (grown on first
         # use, it may find no block that large once modules have loaded)
         self.client.reserve(len(base + "/stats") + STATS_ROOM)  # (app.py's stats topic)
-        # birth `online` first on every link: events queued while down come after it
+        # birth `online` first of what each link sends anew (a resumed session resends
+        # its unacknowledged messages before it): events queued while down come after it
         self.sup = Supervisor(self.client, urls, on_state=self._on_state,
                               fatal_backoff_ms=cfg["fatal_backoff_s"] * 1000,
                               queue_count=cfg["queue_count"], queue_bytes=cfg["queue_bytes"],
