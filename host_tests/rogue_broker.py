@@ -26,7 +26,10 @@ Modes (what follows the CONNECT):
   a server that ignores the client's DISCONNECT; not in MODES either;
 - ``connack_close``: a valid CONNACK, then a close at once (a session taken over
   again and again, an ACL that drops the client): a link that ends before the client
-  sends anything; not in MODES either.
+  sends anything; not in MODES either;
+- ``redirect``: a valid CONNACK, then DISCONNECT 0x9C Use another server with the
+  Server Reference ``rogue.ref`` (set it after making the broker: two of them can
+  send a client to each other); not in MODES either.
 
 What the client sent after its CONNECT (a DISCONNECT with a reason code) is kept
 in ``Conn.rx``.
@@ -62,10 +65,11 @@ class Conn:
 
 class RogueBroker:
     def __init__(self, mode, flood_s=3.0):
-        if mode not in MODES + ("disconnect_reset", "deaf", "connack_close"):
+        if mode not in MODES + ("disconnect_reset", "deaf", "connack_close", "redirect"):
             raise ValueError(mode)
         self.mode = mode
         self.flood_s = flood_s
+        self.ref = ""  # the Server Reference of "redirect"
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(16)
@@ -136,6 +140,10 @@ class RogueBroker:
                 time.sleep(0.5)
         elif m in ("deaf", "connack_close"):
             self._send(c, CONNACK)
+        elif m == "redirect":
+            ref = self.ref.encode()
+            props = b"\x1c" + struct.pack(">H", len(ref)) + ref
+            self._send(c, CONNACK + bytes([0xE0, 2 + len(props), 0x9C, len(props)]) + props)
         elif m == "disconnect_reset":
             self._send(c, CONNACK)
             time.sleep(0.2)

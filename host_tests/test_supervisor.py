@@ -239,3 +239,19 @@ def test_a_birth_is_queued_once_when_links_end_before_it_goes(runtime):
     finally:
         rogue.close()
     assert r["connects"] >= 6 and r["topics"] == ["flap/status"], r
+
+
+def test_servers_that_redirect_to_each_other_after_connack_are_backed_off(runtime):
+    from rogue_broker import RogueBroker
+
+    a, b = RogueBroker("redirect"), RogueBroker("redirect")
+    a.ref, b.ref = "127.0.0.1:%d" % b.port, "127.0.0.1:%d" % a.port
+    try:
+        r = run(runtime, "supervisor_redirect_loop.py", a.port, 3, timeout=60).record(
+            step="looped")
+    finally:
+        a.close()
+        b.close()
+    # 4 links (3 redirects followed), then a jittered wait of up to 400 ms: about 64
+    # in 3 s (thousands before); every link lost to 0x9C (156)
+    assert 4 <= r["connects"] <= 200 and r["lost"] == {"156": r["connects"]}, r

@@ -293,7 +293,6 @@ class Supervisor:
                 self._halt(e)  # a bad URL or client option: no retry can fix it
                 return False
             return await self._after_failure(e)
-        self._hops = 0
         st = self.stats
         st.connects += 1
         if st.connects > 1:
@@ -313,8 +312,10 @@ class Supervisor:
         err, up_ms = await _off.until_closed(self.queue, c)
         self._up.clear()
         st.last_up_ms = up_ms
-        if up_ms >= self.stable_ms:
-            self._attempt = 0  # that link was stable: start the backoff again
+        if up_ms >= self.stable_ms:  # that link was stable: start the backoff again,
+            self._attempt = self._hops = 0  # and the redirects in a row (a server that
+            # accepts, then redirects at once, counts toward _MAX_HOPS: servers that
+            # send each other there made 1,000 links a second)
         if self._stop:
             return True
         _count(st.links_lost, _b.reason_key(err))
