@@ -77,8 +77,25 @@ def test_subscribe_over_server_maximum_refused():
     check_refused(s, s.subscribe, [("a/very/long/filter/" + "x" * 30, 1)])
 
 
+def test_disconnect_refuses_server_codes_and_a_session_expiry_connect_lacked():
+    s = limited(100)
+    for rc in (0x87, 0x8B, 0x8E, 0x9C, 0x9D, 0x05):  # the server's (spec 3.14.2.1), none
+        e = raises(ValueError, s.disconnect, rc)
+        assert "0x%02X: a client sends" % rc in str(e), e
+    # CONNECT's Session Expiry Interval was 0: a DISCONNECT may not set one
+    # [MQTT-3.14.2-2] (the server takes it as a Protocol Error, and sends the Will)
+    e = raises(ValueError, s.disconnect, 0, {P.SESSION_EXPIRY_INTERVAL: 60})
+    assert "MQTT-3.14.2-2" in str(e), e
+    eq((s.pending_bytes(), s.is_connected), (0, True), "nothing sent, still connected")
+    s.disconnect(0, {P.SESSION_EXPIRY_INTERVAL: 0})  # 0 is allowed
+    eq(types(out(s)), [DISCONNECT], "then a valid one goes")
+    s = limited(100, session_expiry=30)
+    s.disconnect(0x04, {P.SESSION_EXPIRY_INTERVAL: 60})  # a non-zero CONNECT: allowed
+    eq(out(s)[0][1].props, {P.SESSION_EXPIRY_INTERVAL: 60}, "changed at disconnect")
+
+
 def test_disconnect_drops_reason_string_and_user_property():
-    s = limited(30)
+    s = limited(30, session_expiry=10)
     s.disconnect(0x80, {P.REASON_STRING: "r" * 40, P.USER_PROPERTY: [("k", "v")],
                         P.SESSION_EXPIRY_INTERVAL: 5})
     pk = out(s)

@@ -296,8 +296,10 @@ class Client:
         reaches it. Callers still waiting for an ack get MQTTError "disconnected"
         (their message may have arrived).
 
-        `session_expiry` changes the Session Expiry Interval at disconnect.  A
-        connect() still opening its socket then fails with "disconnected"."""
+        `session_expiry` changes the Session Expiry Interval at disconnect (not from
+        a CONNECT's 0 [MQTT-3.14.2-2]; a code only a server sends is refused too:
+        ValueError, nothing sent).  A connect() still opening its socket then fails
+        with "disconnected"."""
         if self._t is None:
             self._opening = 0
             return

@@ -258,9 +258,18 @@ class Session:
     def disconnect(self, reason_code=0, props=None):
         """Queue DISCONNECT [MQTT-3.14] with reason code and props (e.g. reason string);
         state CLOSED, a DISCONNECTED event (by_server False) follows.  Flush
-        data_to_send() then close the transport [MQTT-3.14.4-2]."""
+        data_to_send() then close the transport [MQTT-3.14.4-2].  ValueError, nothing
+        sent, for a code only a server sends (spec 3.14.2.1), or a Session Expiry
+        Interval set when CONNECT's was 0 [MQTT-3.14.2-2] (the server would take it
+        as a Protocol Error, and publish the Will)."""
         if self.state == _CLOSED:
             return
+        rc = reason_code
+        if not (rc == 0 or rc == 4 or rc == 0x90 or 0x80 <= rc <= 0x83 or 0x93 <= rc <= 0x99):
+            raise ValueError("DISCONNECT 0x%02X: a client sends 0x00, 0x04, 0x80-0x83, 0x90 "
+                             "or 0x93-0x99 (spec 3.14.2.1)" % rc)
+        if props and props.get(0x11) and not self.session_expiry:
+            raise ValueError("session_expiry at DISCONNECT: CONNECT's was 0 [MQTT-3.14.2-2]")
         # 0x00 and no props: the 2-byte form (3.14.2.1); else Reason String / User
         # Property go first if over the server's Maximum Packet Size [MQTT-3.14.2-3]
         if reason_code or props or not _tb.short(self._tx, 0xE0):
