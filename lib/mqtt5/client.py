@@ -42,6 +42,8 @@ class Client:
     and counted in session.receive_maximum_exceeded, QoS 2 up to 512 held over it
     (mqtt5.session.Session); True: disconnect with 0x93 instead.
     ack_timeout_ms (0: off): a link that acknowledges nothing for this long ends.
+    auth_method, authenticator: enhanced authentication (spec 4.12; mqtt5.auth),
+    at every connect; reauthenticate() starts it again on a connected link.
 
     Counters (ints): msgs_in, msgs_out (messages delivered / handed to the session),
     bytes_in, bytes_out (modulo 2^30). mqtt5.Supervisor keeps it connected.
@@ -52,7 +54,8 @@ class Client:
                  receive_maximum=16, max_packet_size=None, rx_size=2048, tx_size=2048,
                  max_inflight=16, connect_timeout_ms=10000, on_message=None,
                  topic_alias_out=0, topic_alias_maximum=0, request_response_info=False,
-                 strict_receive_maximum=False, tls=None, ack_timeout_ms=0):
+                 strict_receive_maximum=False, tls=None, ack_timeout_ms=0,
+                 auth_method=None, authenticator=None):
         if tls is not None:
             from .tls import check  # lazy: only TLS users load it
 
@@ -68,7 +71,8 @@ class Client:
                           topic_alias_maximum=topic_alias_maximum,
                           request_response_info=request_response_info,
                           strict_receive_maximum=strict_receive_maximum,
-                          ack_timeout_ms=ack_timeout_ms)
+                          ack_timeout_ms=ack_timeout_ms, auth_method=auth_method,
+                          authenticator=authenticator)
         self._s = session
         self.on_message = on_message
         self.connect_timeout_ms = connect_timeout_ms
@@ -323,6 +327,15 @@ class Client:
                     _L.close(self, None)
             return
         _L.close(self, None)
+
+    def reauthenticate(self):
+        """Start a re-authentication (spec 4.12.1) on the connected link: AUTH 0x19
+        with ``authenticator.start()``'s data, the server's AUTH rounds answered by
+        ``authenticator.step()`` (mqtt5.auth); a refusal is the server's DISCONNECT,
+        which ends the link.  MQTTError when not connected, without an auth_method,
+        or while one runs."""
+        self._s.reauthenticate()
+        self._wake.set()
 
     def abort(self):
         """Close the connection now, without DISCONNECT or waiting: the server then
