@@ -269,7 +269,9 @@ def _read(path, sensors, log=None, gone=None):
     if n > _MAX_FILE:  # a valid config is a few hundred bytes: not worth the heap
         raise ConfigError("%d bytes, over %d" % (n, _MAX_FILE))
     with open(path, "rb") as f:
-        data = f.read()
+        data = f.read(_MAX_FILE + 1)  # (a FIFO or device that stat() sized 0: bounded)
+    if len(data) > _MAX_FILE:
+        raise ConfigError("over %d bytes" % _MAX_FILE)
     text = data.decode()  # UnicodeError: not UTF-8 text
     # MicroPython's json.loads alone takes what is not JSON: a hand-edited
     # "fieldnode\v1" would run as "fieldnodev1" (CPython refuses it). The checker
@@ -314,9 +316,10 @@ def load(d, sensors=None, log=None, gone=None):
     for name, source in ((FILE, "file"), (LAST_GOOD, "last_good")):
         try:
             return _read(_path(d, name), sensors, log, gone), source
-        except OSError:
-            if log and name == FILE:
-                log("config: no %s in %s" % (name, d))
+        except OSError as e:
+            if log and name == FILE:  # (ENOENT: none; else there but unreadable)
+                log("config: no %s in %s" % (name, d) if e.args and e.args[0] == 2 else
+                    "config: %s is unreadable: %s" % (name, e))
         except Exception as e:  # bad JSON, not UTF-8, a bad value; nested too deep
             if log:  # (RuntimeError, MemoryError); MicroPython's UnicodeError has no text
                 log("config: %s is invalid: %s" % (
@@ -330,9 +333,15 @@ def save(d, cfg, sensors=None):
     config.json; the previous valid config.json becomes the last-good copy.
     Raises ConfigError (nothing written) for an invalid config."""
     cfg = validate(cfg, sensors)
-    text = json.dumps(cfg)
+    try:  # UTF-8 text, as MicroPython's dumps() writes (CPython's default: \u escapes,
+        text = json.dumps(cfg, ensure_ascii=False)  # 12 bytes an emoji, and surrogate
+    except TypeError:  # pairs, which load() refuses). MicroPython: no such argument
+        text = json.dumps(cfg)
+    text = text.encode()
+    if len(text) > _MAX_FILE:  # load() would refuse it
+        raise ConfigError("config of %d bytes, over %d" % (len(text), _MAX_FILE))
     tmp = _path(d, _TMP)
-    with open(tmp, "w") as f:
+    with open(tmp, "wb") as f:
         f.write(text)
         f.flush()
     cur = _path(d, FILE)

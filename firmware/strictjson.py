@@ -3,6 +3,11 @@ it takes missing and extra commas, leading zeros, `1.`, raw control characters i
 strings, and unknown escapes, whose backslash it drops ("fieldnode\\v1" becomes
 "fieldnodev1"). A command whose payload only MicroPython reads must fail as it does
 on CPython, not run with values nobody sent; so must a hand-edited config.json.
+Two things valid JSON may hold are refused on both runtimes, as the runtimes read
+them differently: a name given twice in an object (the parsers keep the last, so a
+setting is lost without a word), and a surrogate written as a \\u escape (MicroPython
+reads a \\ud83d\\ude00 pair as CESU-8, not as the one character: write such text as
+UTF-8).
 Loaded by config.load() at boot and used again for command payloads.
 
     start = check(data)   # ValueError naming what and where (a byte offset); else
@@ -51,11 +56,17 @@ def _value(b, i, depth):
         i = _ws(b, i + 1)
         if b[i] == close:
             return i + 1
+        names = []
         while True:
             if c == 0x7B:  # "name": value
                 if b[i] != 0x22:
                     _bad("expected a name", i)
-                i = _ws(b, _string(b, i))
+                j = _string(b, i)
+                name = b[i:j]
+                if name in names:
+                    _bad("a name given twice in one object", i)
+                names.append(name)
+                i = _ws(b, j)
                 if b[i] != 0x3A:
                     _bad("expected ':'", i)
                 i = _ws(b, i + 1)
@@ -92,6 +103,8 @@ def _string(b, i):
                     h = b[j]
                     if not (0x30 <= h <= 0x39 or 0x61 <= h | 0x20 <= 0x66):
                         _bad("bad \\u escape", i - 1)
+                if b[i + 1] | 0x20 == 0x64 and b[i + 2] >= 0x38:  # \uD800-\uDFFF
+                    _bad("a surrogate as a \\u escape (write the text as UTF-8)", i - 1)
                 i += 4
             elif c not in (0x22, 0x5C, 0x2F, 0x62, 0x66, 0x6E, 0x72, 0x74):  # " \ / b f n r t
                 _bad("unknown escape", i - 1)

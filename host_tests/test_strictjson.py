@@ -23,6 +23,12 @@ VALID = [b'{}', b'[]', b' {"a" : [1, -2, 3.5e-7, 0, -0.0, 1E+2, true, false, nul
          '{"name":"caf\u00e9 \U0001F600"}'.encode(), b'\r\n\t[ ]\n', b'0', b'-1',
          b'{"a":{"b":{"c":[[[]]]}}}', b'[' * 8 + b']' * 8, b'["\\uABCD\\uabcd"]']
 DEEP = b'[' * 9 + b']' * 9  # JSON, but over strictjson's depth (8): refused
+# JSON, refused on purpose (the runtimes read them differently): a name given twice
+# (the last wins: a setting lost without a word), a surrogate as a \u escape
+# (MicroPython reads the pair as CESU-8; CPython's json.dump writes it so)
+REFUSED = [b'{"sensors":{"temperature":{"high":3000}},"keepalive":30,"sensors":{}}',
+           b'{"a":{"b":1,"b":2}}', b'{"wifi_ssid":"\ud83d\ude00 Home"}', b'["\uDC00"]',
+           b'["\uD800x"]']
 
 
 def _json(b):
@@ -48,3 +54,17 @@ def test_strict_json_agrees_with_cpython(runtime, tmp_path):
     assert recs[len(cases) - 1]["why"] == "nested over 8 deep at 8"
     assert recs[LENIENT.index(b'{"topic_prefix":"fieldnode\\v1"}')]["why"] == \
         "unknown escape at 26"
+
+
+@pytest.mark.runtimes(("cpython", "micropython", M32))
+def test_json_the_runtimes_read_differently_is_refused(runtime, tmp_path):
+    assert all(_json(c) for c in REFUSED)  # JSON all the same
+    path = tmp_path / "cases.json"
+    path.write_text(json.dumps([c.hex() for c in REFUSED]))
+    recs = {r["i"]: r for r in run(runtime, "strictjson_cases.py", path).records}
+    why = [recs[i]["why"] for i in range(len(REFUSED))]
+    assert why == ["a name given twice in one object at 56",
+                   "a name given twice in one object at 12",
+                   "a surrogate as a \\u escape (write the text as UTF-8) at 14",
+                   "a surrogate as a \\u escape (write the text as UTF-8) at 2",
+                   "a surrogate as a \\u escape (write the text as UTF-8) at 2"], why

@@ -377,6 +377,38 @@ try:
 except config.ConfigError as e:
     ok("save_refuses_unknown_sensor", "pressure" in str(e), e)
 
+# a config.json that is there but unreadable (a folder) is said so, not "no config.json"
+d3 = d + "/unreadable"
+os.mkdir(d3)
+os.mkdir(d3 + "/config.json")
+logs = []
+cfg, src = config.load(d3, None, logs.append)
+ok("load_says_unreadable", src == "defaults" and len(logs) == 1
+   and logs[0].startswith("config: config.json is unreadable: "), logs)
+# save() writes UTF-8 text: CPython's json.dumps wrote \u escapes (12 bytes an emoji, a
+# surrogate pair, which MicroPython reads as CESU-8 and load() now refuses)
+d4 = d + "/utf8"
+os.mkdir(d4)
+smile = b"\xf0\x9f\x98\x80".decode()
+config.save(d4, {"wifi_ssid": smile + " Home"})
+with open(d4 + "/config.json", "rb") as f:
+    raw = f.read()
+cfg, src = config.load(d4)
+ok("save_writes_utf8", b"\\u" not in raw and b"\xf0\x9f\x98\x80 Home" in raw and src == "file"
+   and cfg["wifi_ssid"] == smile + " Home", (raw[:80], src))
+with open(d4 + "/config.json", "wb") as f:  # what CPython's json.dump writes by default
+    f.write(b'{"wifi_ssid": "\\ud83d\\ude00 Home", "keepalive": 45}')
+logs = []
+cfg, src = config.load(d4, None, logs.append)
+ok("load_refuses_escaped_surrogates", src == "defaults" and cfg["keepalive"] != 45
+   and "a surrogate as a \\u escape" in logs[0], (src, logs))
+if hasattr(os, "symlink"):  # a device read without end: the read is bounded
+    os.remove(d4 + "/config.json")
+    os.symlink("/dev/zero", d4 + "/config.json")
+    logs = []
+    cfg, src = config.load(d4, None, logs.append)
+    ok("load_bounds_a_device", src == "defaults" and "over 8192 bytes" in logs[0], logs)
+
 # readings and events, from an audit of the app's logic
 SENSORS = app.board.SENSORS  # temperature (index 1 when sorted), humidity (0)
 T, H = sorted(SENSORS).index("temperature"), sorted(SENSORS).index("humidity")
