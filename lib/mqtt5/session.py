@@ -264,18 +264,12 @@ class Session:
         as a Protocol Error, and publish the Will)."""
         if self.state == _CLOSED:
             return
-        rc = reason_code
-        if not (rc == 0 or rc == 4 or rc == 0x90 or 0x80 <= rc <= 0x83 or 0x93 <= rc <= 0x99):
-            raise ValueError("DISCONNECT 0x%02X: a client sends 0x00, 0x04, 0x80-0x83, 0x90 "
-                             "or 0x93-0x99 (spec 3.14.2.1)" % rc)
-        if props and props.get(0x11) and not self.session_expiry:
-            raise ValueError("session_expiry at DISCONNECT: CONNECT's was 0 [MQTT-3.14.2-2]")
         # 0x00 and no props: the 2-byte form (3.14.2.1); else Reason String / User
         # Property go first if over the server's Maximum Packet Size [MQTT-3.14.2-3]
         if reason_code or props or not _tb.short(self._tx, 0xE0):
-            import mqtt5.packets as _p
+            import mqtt5.packets.control as _pc  # (the checks: there, loaded on use)
 
-            _out.fit(self, _p.Disconnect(reason_code=reason_code, props=props))
+            _out.fit(self, _pc.ours(self, reason_code, props))
         self._close(_DISCONNECTED, reason_code, None, False)
 
     def _close(self, kind, reason_code, error, by_server):
