@@ -269,9 +269,11 @@ def _read(path, sensors, log=None, gone=None):
     if n > _MAX_FILE:  # a valid config is a few hundred bytes: not worth the heap
         raise ConfigError("%d bytes, over %d" % (n, _MAX_FILE))
     with open(path, "rb") as f:
-        data = f.read(_MAX_FILE + 1)  # (a FIFO or device that stat() sized 0: bounded)
-    if len(data) > _MAX_FILE:
-        raise ConfigError("over %d bytes" % _MAX_FILE)
+        # the size stat() gave, and a byte more (read(k) takes k bytes of heap first,
+        # so not the cap): a device stat() sizes 0 (/dev/zero) is not read without end
+        data = f.read(n + 1 if n else 16)
+    if len(data) > n:
+        raise ConfigError("not a file")
     text = data.decode()  # UnicodeError: not UTF-8 text
     # MicroPython's json.loads alone takes what is not JSON: a hand-edited
     # "fieldnode\v1" would run as "fieldnodev1" (CPython refuses it). The checker
@@ -319,7 +321,7 @@ def load(d, sensors=None, log=None, gone=None):
         except OSError as e:
             if log and name == FILE:  # (ENOENT: none; else there but unreadable)
                 log("config: no %s in %s" % (name, d) if e.args and e.args[0] == 2 else
-                    "config: %s is unreadable: %s" % (name, e))
+                    "config: %s unreadable: %s" % (name, e))
         except Exception as e:  # bad JSON, not UTF-8, a bad value; nested too deep
             if log:  # (RuntimeError, MemoryError); MicroPython's UnicodeError has no text
                 log("config: %s is invalid: %s" % (
@@ -337,12 +339,9 @@ def save(d, cfg, sensors=None):
         text = json.dumps(cfg, ensure_ascii=False)  # 12 bytes an emoji, and surrogate
     except TypeError:  # pairs, which load() refuses). MicroPython: no such argument
         text = json.dumps(cfg)
-    text = text.encode()
-    if len(text) > _MAX_FILE:  # load() would refuse it
-        raise ConfigError("config of %d bytes, over %d" % (len(text), _MAX_FILE))
-    tmp = _path(d, _TMP)
+    tmp = _path(d, _TMP)  # (under load()'s 8192 bytes: the schema's limits hold it)
     with open(tmp, "wb") as f:
-        f.write(text)
+        f.write(text.encode())
         f.flush()
     cur = _path(d, FILE)
     try:

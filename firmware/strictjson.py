@@ -64,7 +64,7 @@ def _value(b, i, depth):
                 j = _string(b, i)
                 name = b[i:j]
                 if name in names:
-                    _bad("a name given twice in one object", i)
+                    _bad("name given twice", i)
                 names.append(name)
                 i = _ws(b, j)
                 if b[i] != 0x3A:
@@ -104,7 +104,7 @@ def _string(b, i):
                     if not (0x30 <= h <= 0x39 or 0x61 <= h | 0x20 <= 0x66):
                         _bad("bad \\u escape", i - 1)
                 if b[i + 1] | 0x20 == 0x64 and b[i + 2] >= 0x38:  # \uD800-\uDFFF
-                    _bad("a surrogate as a \\u escape (write the text as UTF-8)", i - 1)
+                    _bad("escaped surrogate (use UTF-8)", i - 1)
                 i += 4
             elif c not in (0x22, 0x5C, 0x2F, 0x62, 0x66, 0x6E, 0x72, 0x74):  # " \ / b f n r t
                 _bad("unknown escape", i - 1)
