@@ -238,7 +238,7 @@ def test_a_birth_is_queued_once_when_links_end_before_it_goes(runtime):
         r = run(runtime, "supervisor_flap.py", rogue.port, timeout=60).record(step="flapped")
     finally:
         rogue.close()
-    assert r["connects"] >= 6 and r["topics"] == ["flap/status"], r
+    assert r["connects"] >= 6 and r["most"] <= 1, r
 
 
 def test_servers_that_redirect_to_each_other_after_connack_are_backed_off(runtime):
