@@ -410,3 +410,12 @@ def test_enhanced_authentication_and_reauthentication_through_the_client(runtime
     assert b"\x15\x00\x04demo" in got[0][1] and b"hello" in got[0][1]  # [MQTT-4.12.0-5]
     assert got[1][1][0] == 0x18 and b"response" in got[1][1]
     assert got[2][1][0] == 0x19 and b"hello" in got[2][1]  # start() again
+
+
+def test_a_publish_that_waits_keeps_a_copy_of_a_payload_changed_meanwhile(runtime, broker):
+    res = run(runtime, "client_payload_reuse.py", broker.port, runtime.replace("-", ""),
+              timeout=90)
+    for mode in ("plain", "sup"):
+        r = res.record(step=mode)
+        assert r["buf"] == ["reading-%d" % i for i in range(5)], r
+        assert r["forwarded"] == 40 and r["wrong"] == 0, r

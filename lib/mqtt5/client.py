@@ -247,8 +247,11 @@ class Client:
                         self._wpub[w] = 0
                     if not isinstance(e, _S.BufferFull):
                         raise
-                    if not qos:  # a burst filled the buffer
-                        return _publish0(self, topic, payload, retain, props, topic_alias)
+                    if not qos:  # a burst filled the buffer: it waits, with a copy of
+                        # what the caller may change meanwhile (a reused bytearray, a
+                        # handler's message view: it went out changed)
+                        return _publish0(self, topic, payload if type(payload) is bytes
+                                         else bytes(payload), retain, props, topic_alias)
                 else:  # (BufferFull: the coroutine waits for room)
                     if w < 0:
                         self._wake.set()  # the writer's next turn sends it, batched
@@ -264,8 +267,9 @@ class Client:
                     if not idle:
                         self._wake.set()
                     return self._wev[w].wait()
-        validate_topic(topic)
-        return _L.request(self, None, topic, payload, qos, retain, props, topic_alias)
+        validate_topic(topic)  # it waits (a copy: see _publish0 above)
+        return _L.request(self, None, topic, payload if type(payload) is bytes
+                          else bytes(payload), qos, retain, props, topic_alias)
 
     def subscribe(self, filt, qos=0, handler=None, no_local=False, retain_as_published=False,
                   retain_handling=0, subscription_identifier=None, user_properties=None):

@@ -115,12 +115,12 @@ def publish(c, topic, payload, qos, retain, props, alias):
     if qos:
         w = -1 if c._nwait else _L.take(c, 1, _DETACHED)  # (callers waiting go first)
         if w < 0:
-            return _L.request(c, None, topic, payload, qos, retain, props, alias)
+            return _L.request(c, None, topic, _own(payload), qos, retain, props, alias)
         aw = c._wev[w].wait()
         try:
             # (on a live link it waits for send quota or transmit room, not for a
             # link: the queue's limits, an outage's, do not drop it)
-            q.put(topic, payload, qos, retain, props, monotonic_ms(), w, alias,
+            q.put(topic, _own(payload), qos, retain, props, monotonic_ms(), w, alias,
                   c._t is not None)
             c._qev.set()
         except Exception as e:  # refused; or a MemoryError: the slot must not leak
@@ -133,13 +133,19 @@ def publish(c, topic, payload, qos, retain, props, alias):
             c._wake.set()  # the writer's next turn sends it, batched
             return DONE
         except _S.BufferFull:
-            return publish_q0(c, topic, payload, retain, props, alias)
+            return publish_q0(c, topic, _own(payload), retain, props, alias)
         except MQTTError:
             if c._t is not None:
                 raise  # not a lost link: the message itself is refused
-    q.put(topic, bytes(payload), 0, retain, props, monotonic_ms(), -1, alias)
+    q.put(topic, _own(payload), 0, retain, props, monotonic_ms(), -1, alias)
     c._qev.set()
     return DONE
+
+
+def _own(payload):
+    # What waits (queued, or for room) is a copy of a payload the caller may change
+    # meanwhile (a reused bytearray, a handler's message view: it went out changed)
+    return payload if isinstance(payload, (bytes, str)) else bytes(payload)
 
 
 async def publish_q0(c, topic, payload, retain, props, alias):
@@ -166,7 +172,7 @@ async def publish_q0(c, topic, payload, retain, props, alias):
                 return None  # QoS 0 was handed over: at most once
             if c._t is not None:
                 raise  # not a lost link: the message itself is refused
-    q.put(topic, bytes(payload), 0, retain, props, monotonic_ms(), -1, alias)
+    q.put(topic, _own(payload), 0, retain, props, monotonic_ms(), -1, alias)
     c._qev.set()
     return None
 

@@ -102,7 +102,8 @@ async def request(c, fn, a, b, qos, retain, props, alias):
     # What a call that cannot be queued at once waits for, in call order: a QoS 1/2
     # publish (fn None: topic a, payload b) that found no slot, send quota or transmit
     # room, or a supervised one (into the offline queue); a SUBSCRIBE or UNSUBSCRIBE
-    # (fn: the session's method, a its items, b its props, qos -1). While callers wait
+    # (fn: the session's method, a its items, b its props, qos -1; a publish's payload
+    # the caller's copy: Client.publish, mqtt5.drain). While callers wait
     # for a slot or quota (c._nwait), publish() takes none. Returns the outcome: a
     # publish's reason code, a request's codes; a failure raised.
     from .txbuf import BufferFull

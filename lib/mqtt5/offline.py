@@ -73,8 +73,8 @@ class OfflineQueue:
         raises MQTTError (so does a message alone over max_bytes).  `live`: made on a
         live link by a caller holding a waiter slot `w` (it waits here for send quota
         or transmit room, not for a link): the limits, an outage's, pass it by, as
-        put_front()'s; the waiter slots bound those, and their payloads are the
-        callers' own, not copies."""
+        put_front()'s; the waiter slots bound those.  Payloads are kept as given:
+        bytes or str (mqtt5.drain and mqtt5.link copy a caller's mutable one)."""
         cost = self._cost(topic, payload)
         if live and w >= 0 and self.n < self.size:  # counted apart, never dropped
             i = self._append(topic, payload, qos, retain, props, now_ms, w, alias, cost)
