@@ -419,3 +419,10 @@ def test_a_publish_that_waits_keeps_a_copy_of_a_payload_changed_meanwhile(runtim
         r = res.record(step=mode)
         assert r["buf"] == ["reading-%d" % i for i in range(5)], r
         assert r["forwarded"] == 40 and r["wrong"] == 0, r
+
+
+def test_a_resumed_session_with_a_full_in_flight_table_makes_new_calls_wait(runtime, broker):
+    rec = run(runtime, "client_resume_full.py", broker.port, runtime.replace("-", ""),
+              timeout=60).record(step="resumed")
+    assert rec["lost"] == ["MQTTError", "MQTTError"] and rec["present"] is True, rec
+    assert rec["publishes"] == [0x10, 0x10, 0x10] and rec["subscribe"] == 1, rec

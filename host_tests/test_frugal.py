@@ -312,8 +312,10 @@ def test_heapmap_accounts_for_the_whole_node_after_boot(runtime, broker, tmp_pat
 # after a refusal, the watchdog armed before the Wi-Fi join) to 126,768 B: the
 # budget that plus 416 B.  Stop 57's fixes (the birth queued once, a mqtts:// default
 # broker without a CA named, a handler's MemoryError answered small, an event dropped by a
-# stop said so) to 127,296 B: the budget that plus 416 B.
-NODE_MPY_BUDGET = 127712
+# stop said so) to 127,296 B: the budget that plus 416 B.  Then a waiting publish's copy
+# of a mutable payload and the wait for a free in-flight slot (stop 57's client API
+# audit) to 127,840 B: the budget that plus 416 B.
+NODE_MPY_BUDGET = 128256
 
 
 @pytest.mark.runtimes((M32,))
@@ -348,7 +350,9 @@ def test_node_runs_in_the_heap_fieldnode_deploy_states(runtime, broker):
 # at boot (Client.reserve()): 132 KiB runs, so 136 KiB is the guard.  Later that day the
 # stats JSON moved into a 512-byte buffer made at boot (App.stats_json): 133, 134 and
 # 135 KiB ran with no stats skipped, where before 133-136 KiB skipped most of them.
-NODE_MPY_MIN_KIB = 136
+# On 2026-12-06 (stop 57's fixes, 127,840 B after boot) 132-136 KiB failed at boot
+# (MemoryError) and 138 and 140 KiB ran: 140 KiB is the guard.
+NODE_MPY_MIN_KIB = 140
 
 
 @pytest.mark.runtimes((M32,))

@@ -246,6 +246,10 @@ class Client:
                         self._wpid[w] = _FREE
                         self._wpub[w] = 0
                     if not isinstance(e, _S.BufferFull):
+                        if qos and not _L.room(s):  # the table full: wait for a slot
+                            return _L.request(self, None, topic, payload if type(payload)
+                                              is bytes else bytes(payload), qos, retain,
+                                              props, topic_alias)
                         raise
                     if not qos:  # a burst filled the buffer: it waits, with a copy of
                         # what the caller may change meanwhile (a reused bytearray, a

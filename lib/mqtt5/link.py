@@ -48,6 +48,8 @@ _CONNECT = const(65536)  # slot 0 while connect() waits for CONNACK
 _SUPERVISED = const(1)  # a supervised QoS 1/2 publish: outlives a lost link
 _DETACHED = const(2)  # a publish whose slot frees itself (queued by publish(), cancelled)
 _ORPHAN = const(3)  # a cancelled SUBSCRIBE/UNSUBSCRIBE's slot, freed by its ack
+_F_PID = const(0)  # slots of the session's in-flight table (outbound.py)
+_F_SIZE = const(10)
 
 
 # ---- waiter slots ---------------------------------------------------------------------
@@ -119,7 +121,7 @@ async def request(c, fn, a, b, qos, retain, props, alias):
                 raise not_connected(c)
             if w < 0:
                 w = take(c, 1 if q is not None else 0, 0)
-            if w < 0 or q is None and qos > 0 and not s.send_quota():
+            if w < 0 or q is None and (qos > 0 and not s.send_quota() or not room(s)):
                 c._nwait += 1  # a slot, or the server's Receive Maximum [MQTT-3.3.4-7]
                 try:
                     await c._changed.wait()
@@ -153,6 +155,13 @@ async def request(c, fn, a, b, qos, retain, props, alias):
                 c._wpid[w] = _FREE
                 c._wpub[w] = 0
                 c._changed.pulse()
+
+
+def room(s):
+    # A free slot in the session's in-flight table: a resumed session's resends (after
+    # an abort, a Supervisor's stop) or a birth may fill it; a call waits for an ack
+    fl = s._inflight
+    return 0 in fl[_F_PID] or len(fl[_F_PID]) < fl[_F_SIZE]
 
 
 def not_connected(c):
