@@ -154,22 +154,29 @@ async def subscribe(c, filt, qos, handler, no_local, retain_as_published, retain
             props[_SUBSCRIPTION_IDENTIFIER] = sid
         if user_properties:
             props[_USER_PROPERTY] = list(user_properties)
+    old = None
     if handler is not None:  # routed from now: the server's first messages may come
-        for f in filters:    # before this call resumes
-            routes(c).add(f, handler, sid or 0)
+        r = routes(c)        # before this call resumes; a route it replaces is kept
+        old = [None] * len(filters)  # to go back to if this one fails
+        for i in range(len(filters)):
+            for q in r._routes:
+                if q[_FILTER] == filters[i]:
+                    old[i] = (q[_HANDLER], q[_SID])
+            r.add(filters[i], handler, sid or 0)
     try:
         codes = await _L.request(c, c._s.subscribe, [(f, opts) for f in filters], props,
                                  -1, 0, 0, 0)
-    except BaseException:  # not subscribed: no route is left; but a supervised link
-        # that went down keeps it, for the server may hold the subscription and send
-        # its messages at the reconnect, before the Supervisor's restore is answered
+    except BaseException:  # not subscribed: the route it replaced, or none; but a
+        # supervised link that went down keeps it, for the server may hold the
+        # subscription and send its messages at the reconnect, before the
+        # Supervisor's restore is answered
         if handler is not None and (c._q is None or c._t is not None):
-            for f in filters:
-                routes(c).remove(f)
+            for i in range(len(filters)):
+                _back(c, filters[i], old[i])
         raise
     for i in range(len(filters)):
         if codes[i] >= 0x80:
-            routes(c).remove(filters[i])
+            _back(c, filters[i], old and old[i])
     if many:
         return codes
     if codes[0] >= 0x80:
@@ -192,6 +199,14 @@ async def unsubscribe(c, filt, user_properties):
     return codes if many else codes[0]
 
 
+def _back(c, f, old):
+    # A failed subscribe of `f`: the route it replaced (handler, identifier), or none
+    if old:
+        routes(c).add(f, old[0], old[1])
+    else:
+        routes(c).remove(f)
+
+
 def routes(c):
     """The Router of client `c` (`c._router`), made on first use: a publish-only node
     never loads this module."""
@@ -210,6 +225,7 @@ class Router:
 
     def __init__(self):
         self._routes = []  # [match_filter, handler, subscribed_filter, sid, shared_sid]
+        self._sid = 0  # the last Subscription Identifier new_sid() gave
 
     def add(self, filt, handler, sid):
         """Route messages matching `filt` to `handler` (replacing an earlier one).
@@ -263,21 +279,24 @@ class Router:
 
     def new_sid(self, filt):
         """A Subscription Identifier for a new SUBSCRIBE: the one `filt` already
-        has (None: a SUBSCRIBE of several filters), else the smallest not used by
-        any route (1..268,435,455)."""
+        has (None: a SUBSCRIBE of several filters), else the next after the last
+        given that no route uses (1..268,435,455, then from 1 again): not soon one
+        the server may still hold for a subscribe cancelled after it went out, whose
+        messages would reach another handler."""
         routes = self._routes
         if filt is not None:
             for r in routes:
                 if r[_FILTER] == filt and r[_SID]:
                     return r[_SID]
-        v = 1
-        while v <= _MAX_SID:
+        v = self._sid
+        for _ in range(len(routes) + 1):
+            v = v + 1 if v < _MAX_SID else 1
             for r in routes:
                 if r[_SID] == v:
                     break
             else:
+                self._sid = v
                 return v
-            v += 1
         raise ValueError("no free subscription identifier")
 
     def _hit(self, r, topic, sids):
