@@ -182,3 +182,26 @@ def test_a_flood_on_a_slow_async_handler_loses_no_acknowledged_message(broker):
     rec = [r for r in parse_records(out) if r.get("step") == "end"]
     print("SLOW HANDLER", rec)
     assert rec and rec[0]["missing"] == 0, (rec, out[-2000:], err[-2000:])
+
+
+def test_a_link_that_ends_on_a_full_heap_comes_back(broker, tmp_path, node_main):
+    # The heap held full for 20 s with slow cadences (nothing queued meanwhile): the
+    # link's three tasks died in close() (its relative import allocates), the client
+    # kept its dead link and the Supervisor stayed UP for good, the broker long gone
+    # (keep alive) and nothing said so. Now close() ends the link whatever fails
+    device = "heap-link"
+    cfg = dict(FAST, stats_interval_ms=60000,
+               sensors={"temperature": {"interval_ms": 10000},
+                        "humidity": {"interval_ms": 10000}})
+    peer = watch(broker, device)
+    node = NodeProc("micropython", broker, tmp_path, cfg, device)
+    try:
+        node.wait_log("online")
+        time.sleep(3)
+        node.sim_write("hog", "x20000")
+        node.wait_log("hog: released", timeout=60)
+        node.wait_log("online", 2, timeout=60)  # a new link, once the heap is back
+        assert "wasn't retrieved" not in node.output, node.output[-3000:]
+    finally:
+        node.kill()
+        peer.stop()

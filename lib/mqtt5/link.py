@@ -311,57 +311,67 @@ async def ended_within(c, ms):
 
 
 def close(c, err):
-    # End the connection: wake every waiter with `err`, stop the other tasks.
-    import asyncio
-    from .errors import MQTTError
-
+    # End the connection: wake every waiter with `err`, stop the other tasks. On a full
+    # heap too: the link is marked ended first, and the tasks are stopped and the
+    # socket closed whatever fails between (a close that died left the Supervisor UP
+    # on a dead link for good)
     t = c._t
     if t is None:
         return
     c._t = None
-    if isinstance(err, Exception):
-        # kept as the link's error (or connect()'s) without the frames it passed
-        # through: on CPython they hold the stream, whose closed-future holds this
-        # error, a cycle whose collection can report it "never retrieved"
-        err.__traceback__ = None
-    cause = err
-    if isinstance(err, MemoryError):  # what follows allocates a little
-        import gc
-        gc.collect()
-    if err is not None and not isinstance(err, MQTTError):
-        try:  # (a full heap says so: the Supervisor counts it apart, "heap")
-            err = MQTTError("connection lost: %s%s" % (
-                "heap full: " if isinstance(err, MemoryError) else "", str(err) or repr(err)))
-        except MemoryError:  # the link must close all the same
-            pass
-    c.error = err
-    s = c._s
-    if s.state != _CLOSED:
-        s.connection_lost(monotonic_ms())
-    else:  # a DISCONNECT the session queued (protocol error): best effort
-        out = s.data_to_send()
-        if out is not None:
+    try:
+        if isinstance(err, MemoryError):  # what follows allocates a little
+            import gc
+            gc.collect()
+        import mqtt5.errors as _E  # (not `from .errors`: a relative import builds its name)
+
+        MQTTError = _E.MQTTError
+        if isinstance(err, Exception):
+            # kept as the link's error (or connect()'s) without the frames it passed
+            # through: on CPython they hold the stream, whose closed-future holds this
+            # error, a cycle whose collection can report it "never retrieved"
+            err.__traceback__ = None
+        cause = err
+        if err is not None and not isinstance(err, MQTTError):
+            try:  # (a full heap says so: the Supervisor counts it apart, "heap")
+                err = MQTTError("connection lost: %s%s" % (
+                    "heap full: " if isinstance(err, MemoryError) else "",
+                    str(err) or repr(err)))
+            except MemoryError:  # the link must close all the same
+                pass
+        c.error = err
+        s = c._s
+        if s.state != _CLOSED:
+            s.connection_lost(monotonic_ms())
+        else:  # a DISCONNECT the session queued (protocol error): best effort
             try:
-                t.write(out)
+                out = s.data_to_send()
+                if out is not None:
+                    t.write(out)
             except Exception:
                 pass
-    pids = c._wpid
-    keep = c._q is not None
-    for i in range(len(pids)):
-        p = pids[i]  # waiting (a supervised publish resolves after the reconnect)
-        if p >= 0 and not (keep and 0 < c._wpub[i] < _ORPHAN):
-            finish(c, i, None, cause if p == _CONNECT and isinstance(cause, OSError)
-                   else err or MQTTError("disconnected"))  # (connect(): OSError as it is)
-    c._changed.pulse()
-    try:
-        me = asyncio.current_task()
-    except RuntimeError:  # abort() outside a running loop
+        pids = c._wpid
+        keep = c._q is not None
+        for i in range(len(pids)):
+            p = pids[i]  # waiting (a supervised publish resolves after the reconnect)
+            if p >= 0 and not (keep and 0 < c._wpub[i] < _ORPHAN):
+                finish(c, i, None, cause if p == _CONNECT and isinstance(cause, OSError)
+                       else err or MQTTError("disconnected"))  # (connect(): OSError as is)
+    finally:
+        c._changed.pulse()
+        tasks = c._tasks or ()
+        c._tasks = None
         me = None
-    for task in c._tasks or ():
-        if task is not me:
-            task.cancel()
-    c._tasks = None
-    t.close()
+        try:
+            import asyncio
+
+            me = asyncio.current_task()
+        except Exception:  # abort() outside a running loop
+            pass
+        for task in tasks:
+            if task is not me:
+                task.cancel()
+        t.close()
 
 
 # ---- events -----------------------------------------------------------------------------
