@@ -267,6 +267,20 @@ def test_monitor_lines_tell_payloads_from_json_by_topic_not_by_keys():
                                                     "21.37", "(retained)"]
 
 
+def test_monitor_lines_escape_control_characters():
+    """A retained status with terminal escapes and a newline reached the terminal as
+    they were: a cleared screen, colours, a forged second line."""
+    from fieldnode import monitor
+
+    rec = monitor.decode("fieldnode/v1/ev\x1bil/status",
+                         b"online\x1b[2J\x1b[31mFAKE\nfake-line  node-x  status  online",
+                         "fieldnode/v1")
+    out = monitor.line(rec, 0, True)
+    assert "\n" not in out and "\x1b" not in out, out
+    assert out.split()[1:4] == ["ev\\x1bil", "status",
+                                "online\\x1b[2J\\x1b[31mFAKE\\x0afake-line"], out
+
+
 def test_monitor_shows_a_cleared_reading():
     """An empty state payload is a retained reading removed (docs/payload.md): it was
     'undecodable (truncated payload: 0 bytes, ...)'."""

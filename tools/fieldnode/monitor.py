@@ -117,9 +117,16 @@ def line(rec, stamp, retained, extra=""):
     else:
         body = p
     what = rec["kind"] + ("/" + rec["name"] if rec["name"] else "")
-    return "%s  %-16s %-24s %s%s%s" % (time.strftime("%H:%M:%S", time.localtime(stamp)) +
-                                      ".%03d" % (stamp % 1 * 1000), rec["device"], what, body,
-                                      extra, "  (retained)" if retained else "")
+    return printable("%s  %-16s %-24s %s%s%s" % (
+        time.strftime("%H:%M:%S", time.localtime(stamp)) + ".%03d" % (stamp % 1 * 1000),
+        rec["device"], what, body, extra, "  (retained)" if retained else ""))
+
+
+def printable(text):
+    """`text` with its control characters as \\xNN: whoever may publish under the
+    prefix must not move the terminal's cursor, colour it, or forge a line."""
+    return "".join(c if " " <= c < "\x7f" or c > "\x9f" else "\\x%02x" % ord(c)
+                   for c in text)
 
 
 def check_args(args):
