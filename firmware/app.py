@@ -87,6 +87,8 @@ class App:
         self.events_sent = 0
         self.events_dropped = 0
         self.sensor_errors = 0  # reads that failed (logged, skipped)
+        self.failing = bytearray(n)  # per sensor: a read failed (the first logged)
+        self.refused = bytearray(n)  # and the reason code its publish was refused with
         self.rejoins = 0  # the network came back after a loss
         self.lost_at = None  # (ticks, uptime_s) when the keeper found the network gone
         self.ev_wait = []  # (name, payload, seq, ticks, uptime_s) for the events task
@@ -188,8 +190,13 @@ class App:
             raise
         except Exception as e:  # any driver failure (a bare Exception on a bad CRC...)
             self.sensor_errors += 1
-            log("sensor %s failed: %r" % (name, e))
+            if not self.failing[i]:  # once a run, not at every read
+                self.failing[i] = 1
+                log("sensor %s failed: %r" % (name, e))
             return
+        if self.failing[i]:
+            self.failing[i] = 0
+            log("sensor %s reads again" % name)
         self.seq[i] = self.seq[i] % 0xFFFF + 1  # 1..65535: 0 is "no reading yet"
         self.value[i] = v
         self.taken[i] = now
@@ -262,7 +269,10 @@ class App:
             await self.client.publish(self.topics[i], self.mv[:n], qos, True,
                                       pl.CT_READING if first else None, 0 if first else None)
         except MQTTError as e:  # refused (e.g. not authorized): the node goes on
-            log("publish %s refused: %s" % (self.topics[i], e))
+            rc = (getattr(e, "reason_code", None) or 1) & 0xFF
+            if rc != self.refused[i]:  # once, not at every reading (an ACL: for good)
+                self.refused[i] = rc
+                log("publish %s refused: %s" % (self.topics[i], e))
             # 0x97 Quota exceeded (the broker's, or a full offline queue): tried again
             # in _RETRY_MS, not at the next reading (maybe a day away)
             if getattr(e, "reason_code", 0) == 0x97:
@@ -270,6 +280,9 @@ class App:
                 return True
             return
         self.readings_sent += 1
+        if self.refused[i]:
+            log("publish %s accepted again" % self.topics[i])
+            self.refused[i] = 0
         log("-> state/%s #%d %s %s%s (%d B, qos %d)" % (
             name, seq, pl.fixed(v, exp), board.SENSORS[name][0],
             " taken %d s ago" % (age // 1000) if late else "", n, qos))
