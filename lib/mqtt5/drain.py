@@ -22,9 +22,7 @@ from ._compat import DONE, Signal, monotonic_ms
 from .errors import MQTTError
 
 _DETACHED = const(2)  # a waiter slot that frees itself (mqtt5.link)
-_F_PID = const(0)  # slots of the session's in-flight table (outbound.py)
-_F_QUEUED = const(7)
-_F_SIZE = const(10)
+_F_QUEUED = const(7)  # a slot of the session's in-flight table (outbound.py)
 _TX_CAP = const(4)  # the transmit buffer's cap (txbuf.py)
 
 
@@ -182,8 +180,6 @@ async def _drainer(c, t):
     # Receive Maximum [MQTT-3.3.4-7] and our in-flight slots allow.
     s = c._s
     q = c._q
-    pids = s._inflight[_F_PID]  # (in-flight slots: outbound.py)
-    size = s._inflight[_F_SIZE]
     try:
         while c._t is t:
             c._qev.clear()
@@ -193,7 +189,7 @@ async def _drainer(c, t):
             i = q.head
             f = q.flags[i]
             qos = f & 3
-            if qos and (not s.send_quota() or 0 not in pids and len(pids) >= size):
+            if qos and (not s.send_quota() or not _L.room(s)):
                 await c._changed.wait()  # pulsed when an ack frees a slot
                 continue
             now = monotonic_ms()
