@@ -15,9 +15,9 @@ WORKLOAD = os.path.join(ROOT, "bench", "workloads", "fieldnode.py")
 # request/response, the supervisor (reconnect, redirection, backoff), TLS, the server's
 # half of the codec, giving up a lost session, the resend backlog.
 OPTIONAL = ("mqtt5.reason_codes", "mqtt5.names", "mqtt5.drain", "mqtt5.aliases", "mqtt5.auth",
-            "mqtt5.qos2", "mqtt5.offline", "mqtt5.request", "mqtt5.supervisor", "mqtt5.backoff",
-            "mqtt5.tls", "mqtt5._compat_tls", "mqtt5.packets.server", "mqtt5.session_lost",
-            "mqtt5.backlog")
+            "mqtt5.qos2", "mqtt5.offline", "mqtt5.requester", "mqtt5.responder",
+            "mqtt5.supervisor", "mqtt5.backoff", "mqtt5.tls", "mqtt5._compat_tls",
+            "mqtt5.packets.server", "mqtt5.session_lost", "mqtt5.backlog")
 # MicroPython's plain TCP connection is _compat's socket transport: the asyncio-streams
 # one (CPython's for every connection) is for TLS there; CPython's versions of
 # MicroPython's built-ins (_compat_cpython) never load on MicroPython

@@ -1,6 +1,6 @@
-"""mqtt5.request without a broker, both runtimes: response topic from Response
-Information / client id (spec 4.10), bounded pending requests, late replies
-dropped, the Responder's memory of answered correlation ids."""
+"""mqtt5.requester and mqtt5.responder without a broker, both runtimes: response
+topic from Response Information / client id (spec 4.10), bounded pending requests,
+late replies dropped, the Responder's memory of answered correlation ids."""
 
 from runtimes import run
 

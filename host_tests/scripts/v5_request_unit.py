@@ -5,7 +5,8 @@ import asyncio
 import json
 
 from mqtt5.message import Message
-from mqtt5.request import Requester, Responder
+from mqtt5.requester import Requester
+from mqtt5.responder import Responder
 
 
 class Sess:

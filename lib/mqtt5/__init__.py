@@ -19,7 +19,7 @@ except ImportError:  # CPython: const() for every module of the package (_compat
 _WHERE = ("Client=client Message=message Will=outmsg MQTTError=errors "
           "ProtocolError=errors Router=router matches=router validate_topic=wire "
           "validate_filter=router Supervisor=supervisor OfflineQueue=offline "
-          "Requester=request Responder=request TLSError=tls")
+          "Requester=requester Responder=responder TLSError=tls")
 
 
 def __getattr__(name):

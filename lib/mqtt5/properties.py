@@ -175,7 +175,7 @@ def decode(obj, mv, p, end, ptype):
     if props is not None:
         # A Response Topic is checked when we send one, not when one arrives: the
         # rule binds its sender [MQTT-3.3.2-14], and a broker that forwards a bad one
-        # would redeliver it after every reconnect.  mqtt5.request ignores it.
+        # would redeliver it after every reconnect.  mqtt5.requester ignores it.
         e = _cross_check(props, False)
         if e:
             raise ProtocolError(_PROTOCOL, e)
