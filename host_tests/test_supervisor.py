@@ -81,6 +81,13 @@ def test_loop_rotation_redirect_clean_start_backoff_fatal(rec):
     assert r["waits"] == [4, 8, 0, 16, 4, None], r["waits"]
 
 
+def test_a_full_heap_that_reaches_the_loop_is_said_and_counted_as_a_lost_link(rec):
+    r = rec("heap")
+    assert r["downs"][0] == ("connection lost: heap full: memory allocation failed, "
+                             "allocating 64 bytes"), r
+    assert r["links_lost"] == {"heap": 1} and r["connects"] == 2, r
+
+
 def test_redirect_loops_back_off_and_server_moved_sticks(rec):
     r = rec("redirects")
     # [url, clean_start, attempt]: three 0x9C hops in a row are followed at once,

@@ -135,6 +135,8 @@ class FakeClient:
         self.subs.append(filt)
 
     async def _ended_within(self, ms):  # (the links here last less than ms)
+        if "raise" in self._end:  # (what reaches the Supervisor's loop itself)
+            raise self._end["raise"]
         await asyncio.sleep_ms(self._end["hold"]) if hasattr(asyncio, "sleep_ms") else \
             await asyncio.sleep(self._end["hold"] / 1000)
         self.is_connected = False
@@ -234,8 +236,30 @@ async def refused_refs():
     emit(check="userinfo", error=userinfo)
 
 
+async def heap():
+    # a MemoryError that reaches run() itself, on an UP link: said as a link's end by
+    # a full heap ("connection lost: heap full: ...", what the node's last_disconnect
+    # and its keeper read) and counted as one, "heap"; then a retry after a second
+    fc = FakeClient([
+        {"present": True, "raise": MemoryError("memory allocation failed, allocating 64 bytes")},
+        {"fail": rc_error("CONNACK", 0x87)},
+    ])
+    downs = []
+
+    def on_state(s, st, r):
+        if st == DOWN:
+            downs.append(str(r))
+
+    sup = Supervisor(fc, "mqtt://a:1", base_ms=8, cap_ms=64, rand=Half(), on_state=on_state)
+    fc.sup = sup
+    await asyncio.wait_for(sup.start(), 5)
+    st = sup.stats.as_dict()
+    emit(check="heap", downs=downs, links_lost=st["links_lost"], connects=len(fc.calls))
+
+
 async def both():
     await loop()
+    await heap()
     await redirects()
     await refused_refs()
 

@@ -268,6 +268,12 @@ class Supervisor:
                 self.client._close(e)  # and try again in a second
                 self._up.clear()
                 self.retry_ms = 1000
+                try:  # said and counted as a link's own end says it (mqtt5.link)
+                    _count(self.stats.links_lost if self.state == UP else
+                           self.stats.failures, "heap")
+                    e = MQTTError("connection lost: heap full: %s" % e)
+                except MemoryError:
+                    pass
                 self._set(DOWN, e)
                 await sleep_ms(1000)
         self._set(STOPPED, self.reason)
