@@ -330,6 +330,7 @@ def test_disconnect_from_a_server_that_never_closes_still_closes(runtime):
         rogue.close()
     assert 1900 <= rec["waited_ms"] < 4000, rec  # the 2 s wait for the server's close
     assert rec["cancelled"] and rec["closed"] == "None" and rec["open"] is False, rec
+    assert rec["during"] == "disconnect() under way", rec
     assert len(conns) == 3
     for c in conns:  # each got a DISCONNECT, then the client's close
         assert bytes(c.rx[:2]) == b"\xe0\x00" and c.closed_at is not None, (c.rx, c.closed_at)

@@ -2,12 +2,13 @@
 # (host_tests/rogue_broker.py "deaf"): the client waits 2 s for it, then closes; a
 # disconnect() cancelled meanwhile still closes the link (it stayed open for ever:
 # wait_closed() never returned, connect() said "already connected"); two at once
-# both end with the link closed.
+# both end with the link closed; a connect() while a disconnect() waits is refused,
+# saying so.
 #   client_disconnect_deaf.py PORT
 import asyncio
 
 from client_util import args, emit, main
-from mqtt5 import Client
+from mqtt5 import Client, MQTTError
 from mqtt5._compat import ticks_diff, ticks_ms
 
 
@@ -16,7 +17,14 @@ async def run():
     c = Client("deaf")
     await c.connect(url)
     t0 = ticks_ms()
-    await c.disconnect()
+    d = asyncio.create_task(c.disconnect())
+    await asyncio.sleep(0.1)
+    try:  # while that disconnect() waits: refused, and says why
+        await c.connect(url)
+        during = None
+    except MQTTError as e:
+        during = str(e)
+    await d
     waited = ticks_diff(ticks_ms(), t0)
     c = Client("deaf")
     await c.connect(url)
@@ -29,7 +37,7 @@ async def run():
     c = Client("deaf")
     await c.connect(url)
     await asyncio.gather(c.disconnect(), c.disconnect())
-    emit(step="deaf", waited_ms=waited, cancelled=cancelled, closed=str(closed),
+    emit(step="deaf", waited_ms=waited, during=during, cancelled=cancelled, closed=str(closed),
          open=c._t is not None)
 
 

@@ -130,7 +130,7 @@ class Client:
         asyncio.TimeoutError after connect_timeout_ms.
         """
         if self._t is not None:
-            raise MQTTError("already connected")
+            raise MQTTError("disconnect() under way" if self._ending else "already connected")
         self._opening = 1  # disconnect() meanwhile clears it
         import asyncio  # (here: names the module's dict need not keep)
         from .transport import open_transport
