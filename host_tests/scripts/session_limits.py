@@ -72,6 +72,16 @@ def test_publish_over_server_maximum_and_tx_buffer():
     check_refused(s, s.publish, "t", b"x" * 300, 1)  # 0x95, not BufferFull
 
 
+def test_publish_over_tx_size_names_the_room_kept_for_acks():
+    # a 113-byte PUBLISH (2 + topic 3 + id 2 + properties 1 + 105) fits a 128-byte
+    # tx_size, not with the 32 B kept for acks
+    s = connected(tx_size=128)
+    e = raises(MQTTError, s.publish, "t", b"x" * 105, 1)
+    assert not isinstance(e, S.BufferFull), e
+    eq(str(e), "packet of 113 bytes exceeds tx_size 128 (32 B kept for acks)", "text")
+    eq((s.pending_bytes(), s.inflight_count), (0, 0), "nothing queued, no slot held")
+
+
 def test_subscribe_over_server_maximum_refused():
     s = limited(40)
     check_refused(s, s.subscribe, [("a/very/long/filter/" + "x" * 30, 1)])

@@ -116,7 +116,8 @@ def queued(tx, n, reserve, limit):
         return False
     if tx[_TX_TAIL] > tx[_TX_HEAD] or tx[_TX_LENT]:
         raise BufferFull("transmit buffer full")
-    raise MQTTError("packet exceeds tx_size %d" % tx[_TX_CAP])
+    raise MQTTError("packet of %d bytes exceeds tx_size %d (%d B kept for acks)" % (
+        size, tx[_TX_CAP], reserve))
 
 
 def packet(tx, pkt, reserve, limit):
