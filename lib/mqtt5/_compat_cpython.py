@@ -9,6 +9,7 @@ names in the heap.
 import builtins
 import sys
 import time as _time
+import warnings  # type: ignore[import-not-found]  # CPython only
 
 
 def const(x):
@@ -105,6 +106,11 @@ class Signal:
     async def wait(self):
         await self._ev.wait()
         return _outcome(self)
+
+
+# A QoS 1/2 publish need not be awaited: its slot frees itself at the ack
+# (Client.publish). The Signal.wait coroutine it returned, dropped, is no fault.
+warnings.filterwarnings("ignore", "coroutine 'Signal.wait' was never awaited", RuntimeWarning)
 
 
 def print_exception(e, file=None):
