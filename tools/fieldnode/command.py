@@ -21,10 +21,9 @@ import json
 import math
 import os
 import queue
-import sys
 
 from . import CliError, subparser
-from . import mqtt
+from . import mqtt, options
 from .configure import parse_value
 
 # the node's result codes (firmware/commands.py, docs/commands.md)
@@ -34,7 +33,7 @@ RC_NAMES = {1: "malformed request", 2: "unknown command", 3: "bad arguments",
 
 def request(url, prefix, device, name, args, timeout, tls=None):
     """Send one command; returns the answer (a dict, if the node keeps its word). The
-    connection (with `tls`, from mqtt.tls_context), then the answer, each get `timeout`
+    connection (with `tls`, from options.tls_context), then the answer, each get `timeout`
     seconds."""
     from paho.mqtt.packettypes import PacketTypes
     from paho.mqtt.properties import Properties
@@ -96,11 +95,11 @@ def check_args(args):
     broker URL, a device id, command name or prefix that cannot go in a topic, a bad
     key=value or --timeout, a TLS option that cannot work) is a CliError with exit code 2,
     raised before any connection."""
-    mqtt.check_url(args.url)
-    mqtt.check_topic_part("--prefix", args.prefix, slashes=True)
-    mqtt.check_topic_part("device id", args.device)
-    mqtt.check_topic_part("command name", args.name)
-    mqtt.check_seconds("--timeout", args.timeout)
+    options.check_url(args.url)
+    options.check_topic_part("--prefix", args.prefix, slashes=True)
+    options.check_topic_part("device id", args.device)
+    options.check_topic_part("command name", args.name)
+    options.check_seconds("--timeout", args.timeout)
     kwargs = {}
     for item in args.args:
         key, eq, text = item.partition("=")
@@ -113,7 +112,7 @@ def check_args(args):
         raise CliError("arguments must be UTF-8 text", code=2) from None
     except RecursionError:
         raise CliError("arguments nested too deep", code=2) from None
-    return kwargs, mqtt.tls_context(args)
+    return kwargs, options.tls_context(args)
 
 
 def run(args):
@@ -137,5 +136,5 @@ def add_parser(sub):
     p.add_argument("--timeout", type=float, default=5.0, metavar="S",
                    help="seconds to wait for the broker to accept the connection, then "
                         "for the answer (default 5)")
-    mqtt.add_arguments(p)
+    options.add_arguments(p)
     p.set_defaults(run=run)

@@ -24,7 +24,7 @@ import sys
 import time
 
 from . import CliError, boards, subparser
-from .mqtt import check_seconds
+from .options import check_seconds
 
 UF2_MAGIC = (0x0A324655, 0x9E5D5157)
 UF2_END = 0x0AB16F30

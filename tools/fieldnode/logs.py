@@ -13,7 +13,7 @@ import time
 
 from . import CliError, subparser
 from .device import open_port
-from .mqtt import check_seconds
+from .options import check_seconds
 
 
 def stream(port, duration=None, reset=False, out=None, baud=115200):

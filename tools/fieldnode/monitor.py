@@ -18,7 +18,7 @@ import sys
 import time
 
 from . import CliError, subparser
-from . import mqtt
+from . import mqtt, options
 from .firmware import module
 
 _TEXT_KINDS = ("status",)
@@ -133,14 +133,14 @@ def check_args(args):
     """The TLS settings (None for mqtt://). A wrong argument (the broker URL, a --device or
     --prefix that cannot go in a topic filter, --count, --duration, a TLS option that
     cannot work) is a CliError with exit code 2, raised before any connection."""
-    mqtt.check_url(args.url)
-    mqtt.check_topic_part("--prefix", args.prefix, slashes=True)
+    options.check_url(args.url)
+    options.check_topic_part("--prefix", args.prefix, slashes=True)
     if args.device is not None:
-        mqtt.check_topic_part("--device", args.device)
-    mqtt.check_seconds("--duration", args.duration, None)
+        options.check_topic_part("--device", args.device)
+    options.check_seconds("--duration", args.duration, None)
     if args.count is not None and args.count < 1:
         raise CliError("--count must be a positive number of messages", code=2)
-    return mqtt.tls_context(args)
+    return options.tls_context(args)
 
 
 def _reconnect(lost, url, on_message, tls, topic, deadline):
@@ -149,7 +149,7 @@ def _reconnect(lost, url, on_message, tls, topic, deadline):
     # Returns the new client, or the lost one (closed) when --duration ran out first.
     mqtt.close(lost)
     print("monitor: lost the connection to %s; reconnecting (messages meanwhile are not "
-          "shown)" % mqtt.shown(url), file=sys.stderr)
+          "shown)" % options.shown(url), file=sys.stderr)
     pause = 1.0
     while deadline is None or time.monotonic() < deadline:
         left = 5.0 if deadline is None else min(5.0, max(0.1, deadline - time.monotonic()))
@@ -165,7 +165,7 @@ def _reconnect(lost, url, on_message, tls, topic, deadline):
                        max(0.0, min(pause, deadline - time.monotonic())))
             pause = min(pause * 2, 30.0)
             continue
-        print("monitor: reconnected, %s on %s" % (topic, mqtt.shown(url)), file=sys.stderr)
+        print("monitor: reconnected, %s on %s" % (topic, options.shown(url)), file=sys.stderr)
         return client
     return lost
 
@@ -181,7 +181,7 @@ def run(args):
     client = mqtt.connect(args.url, on_message, tls=tls)
     try:
         mqtt.subscribe(client, [topic])
-        print("monitor: %s on %s (Ctrl-C to stop)" % (topic, mqtt.shown(args.url)),
+        print("monitor: %s on %s (Ctrl-C to stop)" % (topic, options.shown(args.url)),
               file=sys.stderr)
         sys.stderr.flush()
         seen = 0
@@ -226,5 +226,5 @@ def add_parser(sub):
                         "\"NaN\", \"1e999\")")
     p.add_argument("--count", type=int, metavar="N", help="stop after N messages")
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
-    mqtt.add_arguments(p)
+    options.add_arguments(p)
     p.set_defaults(run=run)
