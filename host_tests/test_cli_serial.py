@@ -441,7 +441,7 @@ def test_config_export_failing_on_the_device_leaves_the_file_as_it_was(device, t
 
 @pytest.mark.parametrize("fail", ["fsync", "replace"])
 def test_config_export_failing_to_commit_leaves_the_file_as_it_was(tmp_path, monkeypatch, fail):
-    from fieldnode import CliError, configure
+    from fieldnode import CliError, configfile
 
     target = tmp_path / "saved.json"
     target.write_text("previous export")
@@ -449,9 +449,9 @@ def test_config_export_failing_to_commit_leaves_the_file_as_it_was(tmp_path, mon
     def enospc(*args):
         raise OSError(28, os.strerror(28))
 
-    monkeypatch.setattr(configure.os, fail, enospc)
+    monkeypatch.setattr(configfile.os, fail, enospc)
     with pytest.raises(CliError) as e:
-        with configure.atomic_output(str(target)) as out:
+        with configfile.atomic_output(str(target)) as out:
             out.write("{}" * 50000)
     assert str(e.value) == "cannot write %s: No space left on device" % target
     assert target.read_text() == "previous export"
@@ -480,51 +480,81 @@ def test_config_import_of_an_unreadable_file_is_one_line(node_device, tmp_path):
     one_line_error(r, 1, "cannot read %s: No such file or directory" % (tmp_path / "nope.json"))
 
 
-def test_config_import_replaces_the_whole_config_or_merges_with_merge(node_device, tmp_path):
+def test_config_import_merges_a_file_with_only_the_keys_to_change(node_device, tmp_path):
+    """A hand-written file with only the keys to change was refused without --merge,
+    naming the two dozen keys it lacked (exit 2), and a typo'd key among them went
+    unnamed: it is merged onto the board's config, the result checked whole, and refused
+    naming the bad key only when that result is invalid."""
     dev = node_device
     assert fieldnode("config", "set", "wifi_ssid=home", "password=s3cret", "keepalive=90",
                      "sensors.humidity.interval_ms=7000", "--port", dev.port).returncode == 0
     before = config_file(dev).read_bytes()
-
-    partial = tmp_path / "partial.json"
-    partial.write_text(json.dumps({"keepalive": 120}))
-    r = fieldnode("config", "import", partial, "--port", dev.port)
-    lacking = sorted(set(json.loads(before)) - {"keepalive"})
-    assert "wifi_ssid" in lacking and "sensors" in lacking
-    one_line_error(r, 2, "refused, nothing written: %s lacks %s (import replaces the whole "
-                         "config; --merge sets only the file's keys)" % (partial, ", ".join(lacking)))
-    assert config_file(dev).read_bytes() == before
+    changes = tmp_path / "my_changes.json"
+    for bad, why in [
+            ({"keepalive": 1}, "keepalive: 1 is out of range 5..3600"),
+            ({"keepalive": 120, "colur": "blue"}, "unknown key 'colur'"),
+            ({"sensors": {"temperature": {"bogus": 1}}}, "sensors.temperature: unknown key "
+             "'bogus' (known: high, hysteresis, interval_ms, low, qos)"),
+            ({"sensors": {"pressure": {"qos": 0}}},
+             "sensors: unknown sensor 'pressure' (this board has: humidity, temperature)"),
+            ({"tls_cert": "/c.pem"}, "tls_cert and tls_key: give both or neither")]:
+        changes.write_text(json.dumps(bad))
+        r = fieldnode("config", "import", changes, "--port", dev.port)
+        one_line_error(r, 1, "refused, nothing written: %s" % why)
+        assert config_file(dev).read_bytes() == before
     assert not config_file(dev, "config.last_good.json").exists()
 
-    # an export less one sensor's settings: the nested key is named
-    full = tmp_path / "full.json"
-    assert fieldnode("config", "export", full, "--port", dev.port).returncode == 0
-    saved = json.loads(full.read_text())
-    del saved["sensors"]["humidity"]
-    del saved["sensors"]["temperature"]["qos"]
-    full.write_text(json.dumps(saved))
-    r = fieldnode("config", "import", full, "--port", dev.port)
-    one_line_error(r, 2, "refused, nothing written: %s lacks sensors.humidity, "
-                         "sensors.temperature.qos (import replaces the whole config; --merge sets "
-                         "only the file's keys)" % full)
-    assert config_file(dev).read_bytes() == before
-
-    r = fieldnode("config", "export", full, "--merge", "--port", dev.port)
-    assert r.returncode == 2 and r.stderr == "fieldnode config: --merge goes with config import\n"
-
-    # --merge: the file's keys (nested ones one by one) over the current config
-    partial.write_text(json.dumps({"keepalive": 120, "password": "***",
+    changes.write_text(json.dumps({"keepalive": 120, "password": "***",
                                    "sensors": {"temperature": {"interval_ms": 5000}}}))
-    r = fieldnode("config", "import", partial, "--merge", "--port", dev.port)
+    r = fieldnode("config", "import", changes, "--port", dev.port)
     assert r.returncode == 0, r.stderr
-    assert r.stdout == "config: merged %s into config.json\n" % partial
+    assert r.stdout == "config: merged %s into config.json\n" % changes
     old, new = json.loads(before), json.loads(config_file(dev).read_text())
-    assert new["keepalive"] == 120 and new["sensors"]["temperature"]["interval_ms"] == 5000
     old["keepalive"] = 120
     old["sensors"]["temperature"]["interval_ms"] = 5000
     assert new == old           # wifi_ssid, password, the humidity interval: as they were
     assert new["wifi_ssid"] == "home" and new["password"] == "s3cret"
     assert new["sensors"]["humidity"]["interval_ms"] == 7000
+
+    # an export less one sensor's settings and a nested key: those keep theirs
+    full = tmp_path / "full.json"
+    assert fieldnode("config", "export", full, "--port", dev.port).returncode == 0
+    saved = json.loads(full.read_text())
+    del saved["sensors"]["humidity"]
+    del saved["sensors"]["temperature"]["qos"]
+    saved["sensors"]["temperature"]["interval_ms"] = 6000
+    full.write_text(json.dumps(saved))
+    r = fieldnode("config", "import", full, "--port", dev.port)
+    assert r.returncode == 0 and r.stdout == "config: merged %s into config.json\n" % full
+    new["sensors"]["temperature"]["interval_ms"] = 6000
+    assert json.loads(config_file(dev).read_text()) == new
+    # a whole file replaces the config (as before)
+    assert fieldnode("config", "export", full, "--port", dev.port).returncode == 0
+    r = fieldnode("config", "import", full, "--port", dev.port)
+    assert r.returncode == 0 and r.stdout == "config: imported %s into config.json\n" % full
+
+
+def test_config_import_with_merge(node_device, tmp_path):
+    """--merge (which a FILE lacking keys needed): such a FILE merged as without it, and
+    a whole FILE merged too."""
+    dev = node_device
+    assert fieldnode("config", "set", "wifi_ssid=home", "keepalive=90",
+                     "--port", dev.port).returncode == 0
+    full = tmp_path / "full.json"
+    r = fieldnode("config", "export", full, "--merge", "--port", dev.port)
+    assert r.returncode == 2 and r.stderr == "fieldnode config: --merge goes with config import\n"
+
+    partial = tmp_path / "partial.json"
+    partial.write_text(json.dumps({"sensors": {"temperature": {"interval_ms": 5000}}}))
+    r = fieldnode("config", "import", partial, "--merge", "--port", dev.port)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "config: merged %s into config.json\n" % partial
+    new = json.loads(config_file(dev).read_text())
+    assert new["sensors"]["temperature"]["interval_ms"] == 5000
+    assert new["keepalive"] == 90 and new["wifi_ssid"] == "home"
+    assert fieldnode("config", "export", full, "--port", dev.port).returncode == 0
+    r = fieldnode("config", "import", full, "--merge", "--port", dev.port)
+    assert r.returncode == 0 and r.stdout == "config: merged %s into config.json\n" % full
     # a file an editor saved with a UTF-8 BOM is read as the device reads one (it was
     # "not a JSON file: Unexpected UTF-8 BOM")
     partial.write_bytes(b"\xef\xbb\xbf" + json.dumps({"keepalive": 150}).encode())
@@ -756,6 +786,11 @@ def test_a_config_file_that_is_not_utf8_is_one_line(tmp_path):
         "you wrote)")
     cfg, source, _, _ = configure.read(dev, lenient=True)       # what import reads
     assert cfg == {"wifi_ssid": "caf\ufffd", "keepalive": 30} and source == "file"
+    # but an import that merges would write the U+FFFD it read back to the board
+    for changing in ("config import --merge", lambda cfg: "config import of a file lacking"):
+        with pytest.raises(CliError, match="^the board's config file is not valid UTF-8"):
+            configure.read(dev, lenient=True, changing=changing)
+    assert configure.read(dev, lenient=True, changing=lambda cfg: None)[0] == cfg
     # a device error whose text is not UTF-8: one line too (mpremote's decode raised)
     dev.transport = _FakeTransport(err=b"Traceback...\r\nValueError: caf\xe9\r\n")
     with pytest.raises(CliError, match="^device error: ValueError: caf\ufffd$"):
@@ -944,7 +979,9 @@ def test_config_set_refuses_a_board_whose_config_file_is_invalid(node_device, tm
     path.write_text(json.dumps(mine))
     changes = tmp_path / "changes.json"
     changes.write_text('{"keepalive": 61}')
-    for argv in (["set", "keepalive=61"], ["import", changes, "--merge"]):
+    for argv, change in ((["set", "keepalive=61"], "set"),
+                         (["import", changes, "--merge"], "import --merge"),
+                         (["import", changes], "import of a file lacking keys")):
         r = fieldnode("config", *argv, "--port", dev.port)
         one_line_error(r, 1, (
             "refused, nothing written: the board's config.json is invalid (%s), so the board "
@@ -952,8 +989,7 @@ def test_config_set_refuses_a_board_whose_config_file_is_invalid(node_device, tm
             "over the file, losing its other settings. Fix that in the file (mpremote edit "
             ":%s/config.json), or replace the file whole: `fieldnode config export FILE --port "
             "%s`, complete FILE, then `fieldnode config import FILE --port %s`" % (
-                why, "set" if argv[0] == "set" else "import --merge", CONFIG_DIR, dev.port,
-                dev.port)))
+                why, change, CONFIG_DIR, dev.port, dev.port)))
         assert json.loads(path.read_text()) == mine
     # the way out: a whole file
     full = tmp_path / "full.json"
@@ -998,7 +1034,7 @@ def test_config_refuses_a_masked_secret_the_board_does_not_have(node_device, tmp
 def test_config_import_of_a_huge_or_deeply_nested_file_is_one_line(node_device, tmp_path):
     """json.load of /dev/zero read until a MemoryError; a file nested deeper than Python's
     json goes was a RecursionError traceback."""
-    from fieldnode.configure import MAX_IMPORT
+    from fieldnode.configfile import MAX_IMPORT
 
     dev = node_device
     deep = tmp_path / "deep.json"

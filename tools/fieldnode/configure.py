@@ -11,22 +11,24 @@ key named; the device's file is not touched. Secrets (wifi_password, password)
 print as *** unless --show-secrets; a *** given back keeps the stored secret (refused,
 nothing written, for a secret the board has none of). A board whose config.json is
 there but invalid (the board reads its last-good copy or the defaults) refuses `set`
-and `import --merge`, which would write that copy over the file and lose its other
-settings: fix the file, or replace it whole with `import`.
+and an `import` that merges, which would write that copy over the file and lose its
+other settings: fix the file, or replace it whole with `import` of a whole FILE.
 
     fieldnode config show --port /dev/ttyUSB0
     fieldnode config get keepalive --port /dev/ttyUSB0
     fieldnode config set keepalive=60 wifi_ssid=home sensors.temperature.interval_ms=5000 --port P
     fieldnode config export saved.json --port P      (import saved.json writes it back)
-    fieldnode config import changes.json --merge --port P
+    fieldnode config import changes.json --port P    (only the keys to change)
 
 export writes the whole config (every key, sensor settings included) to FILE
 atomically: an existing FILE is replaced whole or left as it was. import is its
-inverse: the board's config becomes exactly FILE's, so a FILE lacking any key
-(e.g. sensors.humidity) is refused, naming the keys, and nothing is written (so is
-a FILE over 16384 bytes: the board takes a config.json of up to 8192);
-with --merge, FILE's keys are set (nested sensor settings one by one, like
-`config set`) and every other key keeps its current value.
+inverse: a FILE with every key becomes the board's config. A FILE lacking keys
+(say {"keepalive": 60, "sensors": {"temperature": {"interval_ms": 5000}}}) is
+merged: its keys are set (nested sensor settings one by one, like `config set`)
+and every other key keeps its current value (--merge merges a whole FILE too).
+The result is checked whole: a bad value or unknown key is refused, naming it,
+and nothing is written (so is a FILE over 16384 bytes: the board takes a
+config.json of up to 8192).
 
 A value for a text key (wifi_ssid, wifi_password, username, ...) is taken as
 written: wifi_password=12345678 is a string (`null` clears a key whose default is
@@ -38,16 +40,12 @@ board afterwards so it boots again with the new config.
 """
 
 import contextlib
-import errno
-import io
 import json
 import math
-import os
-import stat
 import sys
-import tempfile
 
 from . import CliError, subparser
+from .configfile import atomic_output, load_file
 from .device import Device
 from .firmware import module
 
@@ -126,111 +124,34 @@ def missing(cfg, obj, prefix=""):
     return out
 
 
-# a file `config import` reads at most: the board refuses a config.json over 8192 bytes
-# (firmware/config.py), which it writes without indentation; an export is indented
-MAX_IMPORT = 16384
-
-
-def load_file(path):
-    """The JSON object in the file `path`; CliError naming it otherwise."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_IMPORT + 1)   # (not all of /dev/zero)
-    except OSError as e:
-        raise CliError("cannot read %s: %s" % (path, e.strerror or e)) from None
-    if len(data) > MAX_IMPORT:
-        schema = module("config")
-        raise CliError("%s is over %d bytes: not a config file (the board refuses a %s over "
-                       "%d bytes)" % (path, MAX_IMPORT, schema.FILE, schema._MAX_FILE))
-    try:        # (a BOM an editor wrote: skipped, as the device does)
-        obj = json.loads(data.decode("utf-8-sig"))
-    except ValueError as e:     # bad JSON, or not UTF-8
-        raise CliError("%s is not a JSON file: %s" % (path, e)) from None
-    except RecursionError:      # [[[[...: deeper than Python's parser goes
-        raise CliError("%s is not a config file: nested too deep" % path) from None
-    if not isinstance(obj, dict):
-        raise CliError("%s: expected a JSON object" % path)
-    return obj
-
-
-@contextlib.contextmanager
-def atomic_output(path, private=False):
-    """A text buffer that becomes the file `path` when the block ends without error: written
-    to a temp file in the same directory (created up front, so an unwritable `path` fails
-    first), then renamed over it (os.replace), so an existing `path` is replaced whole or
-    left untouched. `private`: the file is readable by its owner only (0600: secrets in
-    it). An OS error on `path` is a CliError naming it."""
-    def failed(e):      # an OSError, or its message
-        return CliError("cannot write %s: %s" % (path, getattr(e, "strerror", None) or e))
-
-    target = os.path.realpath(path)     # through a symlink: its target is replaced
-    if os.path.isdir(target) or path.endswith(os.sep):
-        raise failed(os.strerror(errno.EISDIR))
-    try:
-        regular = stat.S_ISREG(os.stat(path).st_mode)
-    except OSError:
-        regular = True                  # none yet (or unreachable: mkstemp says why)
-    if not regular:   # a device or a pipe: a rename would put a file in its place
-        raise failed("not a regular file (a device or a pipe; without a FILE the "
-                     "output goes to stdout)")
-    try:
-        mode = os.stat(target).st_mode & 0o7777     # a replaced file keeps its mode
-    except OSError:
-        mode = 0o666 & ~_umask()                    # a new one: as open() would make it
-    if private:
-        mode &= 0o600
-    try:
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(target),
-                                   prefix="." + os.path.basename(target) + ".", suffix=".tmp")
-    except OSError as e:
-        raise failed(e) from None
-    buf = io.StringIO()     # the block writes here: an OS error can only come from the commit
-    committing = False
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            yield buf
-            committing = True
-            f.write(buf.getvalue())
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except OSError as e:
-        if not committing:
-            raise
-        raise failed(e) from None
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)      # left only when the block or the commit failed
-
-
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def read(dev, lenient=False, changing=None):
     """(full config, source, config dir, sensor names) as the node on `dev` sees them.
     A config file that is not UTF-8 text is a CliError saying so, unless `lenient`
-    (`config import`, which replaces it): then its bad bytes read as U+FFFD.
-    `changing` ("config set", "config import --merge"): a change made on top of what the
-    board holds, refused (CliError, nothing written) when its config.json is there but
-    invalid: the board reads its last-good copy or the defaults instead, and that plus
-    the change written over the file would lose the file's other settings."""
+    (`config import` of a whole file, which replaces it): then its bad bytes read as U+FFFD.
+    `changing` ("config set", ...; or a function of the config read giving that, None for
+    no such change): a change made on top of what the board holds, refused (CliError,
+    nothing written) when its config.json is not UTF-8, or is there but invalid: the board
+    reads its last-good copy or the defaults instead, and that plus the change written
+    over the file would lose the file's other settings."""
     try:
-        cfg, source, cdir, sensors, said = dev.eval_json(_READ, errors="replace" if lenient
-                                                          else "strict")
-    except UnicodeDecodeError as e:
-        raise CliError("the board's config file is not valid UTF-8 text (byte 0x%02x): replace "
-                       "it with `fieldnode config import GOOD.json --port %s` (GOOD.json: a "
-                       "`config export` or a file you wrote)"
-                       % (e.object[e.start], dev.port)) from None
+        out = dev.exec(_READ)
     except CliError as e:
         if "ImportError" in str(e) or "no module named" in str(e):
             raise CliError("no Fieldnode firmware on the device (%s): run `fieldnode deploy` "
                            "first" % e) from None
         raise
+    try:
+        text, bad = out.decode(), None
+    except UnicodeDecodeError as e:
+        text, bad = out.decode("utf-8", "replace"), e
+    cfg, source, cdir, sensors, said = json.loads(text.strip().splitlines()[-1])
+    if callable(changing):      # (`config import`: a FILE lacking keys is merged)
+        changing = changing(cfg)
+    if bad is not None and (changing or not lenient):
+        raise CliError("the board's config file is not valid UTF-8 text (byte 0x%02x): replace "
+                       "it with `fieldnode config import GOOD.json --port %s` (GOOD.json: a "
+                       "`config export` or a file you wrote)"
+                       % (bad.object[bad.start], dev.port))
     name = module("config").FILE
     invalid = "config: %s is invalid: " % name
     why = [line[len(invalid):] for line in said if line.startswith(invalid)]
@@ -296,10 +217,7 @@ def run(args):
         if args.action == "export" and args.items:
             out = stack.enter_context(atomic_output(args.items[0], args.show_secrets))
         dev = stack.enter_context(Device(args.port))
-        cfg, source, cdir, sensors = read(
-            dev, lenient=args.action == "import",
-            changing="config set" if args.action == "set"
-            else "config import --merge" if args.merge else None)
+        cfg, source, cdir, sensors = read(dev, obj is not None, _changing(args, obj))
         if args.action == "show":
             print("# %s/%s (from %s)" % (cdir.rstrip("/"), schema.FILE, source),  # (board: "/")
                   file=sys.stderr)
@@ -320,17 +238,13 @@ def run(args):
             changed = sorted(k for k in new if new[k] != cfg[k])
             print("config: saved %s (changed: %s)" % (schema.FILE, ", ".join(changed) or "nothing"))
         elif args.action == "import":
-            lacking = [] if args.merge else missing(cfg, obj)
-            if lacking:
-                raise CliError("refused, nothing written: %s lacks %s (import replaces the whole "
-                               "config; --merge sets only the file's keys)"
-                               % (args.items[0], ", ".join(lacking)), code=2)
-            # the file's keys over the current config (all of them, without --merge);
+            # the file's keys over the current config: all of them (the file replaces it),
+            # or some (merged: the others keep their values), the result validated whole;
             # a *** secret keeps the stored one (and there must be one)
             check_masked(cfg, obj, args.items[0])
             write(dev, schema.merge(cfg, obj), sensors)  # sensor settings key by key
-            print("config: %s %s into %s" % ("merged" if args.merge else "imported",
-                                             args.items[0], schema.FILE))
+            print("config: %s %s into %s" % ("merged" if args.merge or missing(cfg, obj)
+                                             else "imported", args.items[0], schema.FILE))
         else:  # export
             show(cfg, args.show_secrets, out)
         if args.reset:
@@ -343,6 +257,19 @@ def run(args):
         print("config: exported to %s%s" % (args.items[0], "" if args.show_secrets
                                              else " (secrets masked)"))
     return 0
+
+
+def _changing(args, obj):
+    """What `read` calls the change `args` make on top of the board's config: `set`, and an
+    `import` of a FILE (`obj`) that lacks keys of it, or any FILE with --merge (None: an
+    import of a whole FILE, which replaces the config)."""
+    if args.action == "set":
+        return "config set"
+    if args.merge:
+        return "config import --merge"
+    if obj is None:
+        return None
+    return lambda cfg: "config import of a file lacking keys" if missing(cfg, obj) else None
 
 
 def check_args(args):
@@ -428,6 +355,6 @@ def add_parser(sub):
     p.add_argument("--show-secrets", action="store_true", help="print secrets in clear")
     p.add_argument("--reset", action="store_true", help="soft-reset the board afterwards")
     p.add_argument("--merge", action="store_true",
-                   help="import: set only the file's keys, keep the others (without it, a file "
-                        "lacking keys is refused)")
+                   help="import: merge even a FILE with every key onto the current config (a "
+                        "FILE lacking keys is merged without it)")
     p.set_defaults(run=check_args)

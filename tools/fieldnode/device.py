@@ -11,7 +11,6 @@ import ast
 import contextlib
 import errno
 import io
-import json
 import os
 import stat
 import time
@@ -248,13 +247,6 @@ class Device:
         """Run `code`, whose last output line is a repr(); return that value."""
         out = self.exec(code).decode().strip().splitlines()
         return ast.literal_eval(out[-1])
-
-    def eval_json(self, code, errors="strict"):
-        """Run `code`, whose last output line is JSON (UTF-8); return the parsed value.
-        Output that is not UTF-8 raises UnicodeDecodeError (the caller knows what the
-        text was), unless `errors` is "replace"."""
-        out = self.exec(code).decode("utf-8", errors).strip().splitlines()
-        return json.loads(out[-1])
 
     def hashes(self, paths):
         """SHA-256 hex digest of each device file in `paths` (None: missing), hashed on the device."""
