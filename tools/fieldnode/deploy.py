@@ -20,6 +20,9 @@ board.json's: the wrong --board) is refused before anything is written, and
 so is a board whose main.py is not Fieldnode's launcher (`import fieldnode_main`):
 --replace-main replaces it, keeping the old one as main.py.bak on the board. A board
 whose heap is smaller than the node needs as .mpy (NODE_HEAP_KIB) gets a warning.
+A board flashed with a Fieldnode image (the node frozen in: `fieldnode flash`, `make
+firmware`) is refused: its frozen modules run ahead of any deployed file, so it is
+configured with `fieldnode config` instead.
 """
 
 import hashlib
