@@ -145,7 +145,7 @@ def test_supervised_client_on_a_broker(runtime, broker):
     assert r["out"][0][1] == r["out"][1][1] == 0, r  # (the third's QoS 0 ones may drop)
 
 
-@pytest.mark.runtimes(("cpython", "micropython", M32_FROZEN))
+@pytest.mark.runtimes(("micropython", M32_FROZEN))  # (CPython has no gc.mem_alloc())
 def test_supervision_heap_cost(runtime, broker):
     # printed with -s; MicroPython: Supervisor + queue, and the transient bytes a
     # publish allocates, plain vs supervised.  A supervised QoS 1 publish with a free
