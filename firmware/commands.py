@@ -85,6 +85,7 @@ class Commands:
         self.blinker = None  # its task (one, however many identify requests)
         self.rebooting = False
         self.rc = _OK  # of the last answer (handle())
+        self.saved = None  # the config the request being handled saved, if it did
         self.responder = Responder(app.sup, app.base + "/cmd/+", self.handle, qos=1,
                                    remember=_REMEMBER, max_busy=_MAX_BUSY,
                                    max_waiting=_MAX_WAITING, keep=self.keep,
@@ -116,6 +117,7 @@ class Commands:
 
     def handle(self, msg):
         """Run one request; returns the answer (JSON text). Never raises."""
+        self.saved = None  # the config this request saved (_save)
         name = msg.topic[msg.topic.rfind("/") + 1:]
         data = msg.payload
         print("node: <- cmd %s (%d B)" % (name, len(data)))
@@ -149,6 +151,12 @@ class Commands:
         except MemoryError:  # a full or fragmented heap: answer small, keep running
             gc.collect()
             rc, out = _FAILED, '{"rc": %d, "msg": "out of memory"}' % _FAILED
+            if self.saved is not None:  # but config.json changed: rc 5 would say not
+                rc, out = _OK, '{"rc": 0, "msg": "saved; out of memory after it"}'
+                try:
+                    self.app.apply(self.saved)  # (again, if that is what ran out)
+                except MemoryError:
+                    out = '{"rc": 0, "msg": "saved; out of memory: reboot to apply"}'
         if rc:
             self.errors += 1
         else:
@@ -189,6 +197,8 @@ class Commands:
         except MemoryError:  # handle()'s: collect, and answer without allocating
             raise
         except Exception as e:  # the node keeps running
+            if self.saved is not None:  # after config.json changed: not rc 5 (not done)
+                return _OK, _answer(_OK, "saved; then failed: %r" % (e,))
             return _FAILED, _answer(_FAILED, "failed: %r" % (e,))
 
     # ---- the commands ----------------------------------------------------------------
@@ -272,8 +282,9 @@ class Commands:
         # ConfigError and nothing is written (config.py: loaded by main at boot)
         import config
         cfg = config.save(board.config_dir(), config.merge(self.app.cfg, changes), board.SENSORS)
-        self.app.apply(cfg)
+        self.saved = cfg  # (from here on it is done, whatever runs out: handle())
         self.app.config_source = "file"
+        self.app.apply(cfg)
         return cfg
 
     async def _blink(self):

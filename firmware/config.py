@@ -265,15 +265,18 @@ def _path(d, name):
 
 
 def _read(path, sensors, log=None, gone=None):
-    n = os.stat(path)[6]
+    st = os.stat(path)
+    if st[0] & 0o170000 != 0o100000:  # S_IFMT is not S_IFREG: a folder, a device, or a
+        raise OSError("not a file (mode 0o%o)" % st[0])  # FIFO, whose open() would block
+    n = st[6]
     if n > _MAX_FILE:  # a valid config is a few hundred bytes: not worth the heap
         raise ConfigError("%d bytes, over %d" % (n, _MAX_FILE))
     with open(path, "rb") as f:
         # the size stat() gave, and a byte more (read(k) takes k bytes of heap first,
-        # so not the cap): a device stat() sizes 0 (/dev/zero) is not read without end
+        # so not the cap): a file that grows meanwhile is not read without end
         data = f.read(n + 1 if n else 16)
     if len(data) > n:
-        raise ConfigError("not a file")
+        raise ConfigError("changed while read")
     text = data.decode()  # UnicodeError: not UTF-8 text
     # MicroPython's json.loads alone takes what is not JSON: a hand-edited
     # "fieldnode\v1" would run as "fieldnodev1" (CPython refuses it). The checker
@@ -331,7 +334,7 @@ def load(d, sensors=None, log=None, gone=None):
 
 
 def save(d, cfg, sensors=None):
-    """Validate and write `cfg` atomically: temp file, flush, rename over
+    """Validate and write `cfg` atomically: temp file, flush (fsync), rename over
     config.json; the previous valid config.json becomes the last-good copy.
     Raises ConfigError (nothing written) for an invalid config."""
     cfg = validate(cfg, sensors)
@@ -342,7 +345,10 @@ def save(d, cfg, sensors=None):
     tmp = _path(d, _TMP)  # (under load()'s 8192 bytes: the schema's limits hold it)
     with open(tmp, "wb") as f:
         f.write(text.encode())
-        f.flush()
+        f.flush()  # (MicroPython: its unix port fsyncs here, a VFS commits at close)
+        sync = getattr(os, "fsync", None)  # CPython: on the disk before the rename, or
+        if sync:  # a power cut can leave an empty or partial config.json after it
+            sync(f.fileno())
     cur = _path(d, FILE)
     try:
         _read(cur, sensors)  # keep the current file only if it is good

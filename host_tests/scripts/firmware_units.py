@@ -326,14 +326,19 @@ class _NS:
     pass
 
 
-def _oom():
+def _app_commands():
+    # an App on a lost link and its Commands, for a handler run directly
     import commands
 
     a = app.App(_SupLost(), config.validate({}, app.board.SENSORS), "defaults", "unit")
     a.client = _NS()
     a.client.session = _NS()
     a.client.session.server_max_packet_size = 0
-    c = commands.Commands(a, None)
+    return a, commands.Commands(a, None)
+
+
+def _oom():
+    a, c = _app_commands()
 
     def boom(args):
         raise MemoryError("memory allocation failed, allocating 680 bytes")
@@ -347,6 +352,39 @@ def _oom():
        and c.errors == 1, out)
 
 _oom()
+
+
+# a set_config that saved config.json and then ran out of heap: answered rc 5 "out of
+# memory", as if nothing had changed, though the file had (and a retry ran it again)
+def _oom_after_save():
+    import board
+
+    a, c = _app_commands()
+    real = a.apply
+    fails = [1]
+
+    def apply(cfg):  # the heap runs out once (then: applied on the second try), or always
+        if fails[0]:
+            fails[0] -= 1
+            raise MemoryError("memory allocation failed, allocating 96 bytes")
+        real(cfg)
+
+    a.apply = apply
+    got = []
+    for n, ka in ((1, 45), (2, 46)):
+        fails[0] = n
+        m = _NS()
+        m.topic, m.payload, m.qos, m.response_topic, m.correlation_data = (
+            "fieldnode/v1/unit/cmd/set_config", b'{"keepalive": %d}' % ka, 0, "r/1", b"c%d" % n)
+        out = json.loads(c.handle(m))
+        saved, src = config.load(board.config_dir())
+        got.append((out, saved["keepalive"], src, a.cfg["keepalive"], c.keep(None)))
+    ok("set_config_oom_after_save", got[0] == ({"rc": 0, "msg": "saved; out of memory after it"},
+                                               45, "file", 45, True)
+       and got[1][0] == {"rc": 0, "msg": "saved; out of memory: reboot to apply"}
+       and got[1][1:3] == (46, "file") and got[1][4] and c.errors == 0, got)
+
+_oom_after_save()
 ok("why_timeout", app.why(asyncio.TimeoutError()) == "timed out", app.why(asyncio.TimeoutError()))
 
 
@@ -408,6 +446,49 @@ if hasattr(os, "symlink"):  # a device read without end: the read is bounded
     logs = []
     cfg, src = config.load(d4, None, logs.append)
     ok("load_bounds_a_device", src == "defaults" and "not a file" in logs[0], logs)
+
+# a FIFO as config.json: open() blocked until a writer came (the node hung at boot); it
+# is not a file, said so, and the last-good copy is read (save() replaces the FIFO)
+d5 = d + "/fifo"
+os.mkdir(d5)
+config.save(d5, {"keepalive": 44})
+config.save(d5, {"keepalive": 45})
+os.remove(d5 + "/config.json")
+if hasattr(os, "mkfifo"):
+    os.mkfifo(d5 + "/config.json")
+else:  # (MicroPython's unix port)
+    os.system("mkfifo " + d5 + "/config.json")
+logs = []
+cfg, src = config.load(d5, None, logs.append)
+ok("load_skips_a_fifo", src == "last_good" and cfg["keepalive"] == 44 and len(logs) == 1
+   and logs[0].startswith("config: config.json unreadable: not a file"), (src, logs))
+config.save(d5, {"keepalive": 46})
+cfg, src = config.load(d5)
+ok("save_over_a_fifo", src == "file" and cfg["keepalive"] == 46, src)
+# the temp file on the disk before the rename (CPython's flush() leaves it in the OS
+# cache: a power cut after the rename could leave an empty config.json)
+if hasattr(os, "fsync"):
+    calls = []
+
+    class _OsSpy:
+        def __getattr__(self, name):
+            return getattr(os, name)
+
+        def fsync(self, fd):
+            calls.append("fsync")
+            os.fsync(fd)
+
+        def rename(self, a, b):
+            calls.append("rename " + a[a.rfind("/") + 1:])
+            os.rename(a, b)
+
+    config.os = _OsSpy()
+    try:
+        config.save(d5, {"keepalive": 47})
+    finally:
+        config.os = os
+    ok("save_fsyncs_before_rename", calls == ["fsync", "rename config.json",
+                                              "rename config.json.tmp"], calls)
 
 # readings and events, from an audit of the app's logic
 SENSORS = app.board.SENSORS  # temperature (index 1 when sorted), humidity (0)
