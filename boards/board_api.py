@@ -134,6 +134,9 @@ def wdt_hold():
     For a node stopped on purpose (Ctrl-C from the REPL, `fieldnode config` or
     `deploy`): a watchdog cannot be disarmed once started, so without this the
     board would reset while it waits at the REPL. A no-op when none is armed.
+    A soft reset does not stop a watchdog either: the esp32 and rp2_pico_w board
+    modules take one that may still run over at import, held so until the node's
+    `wdt_start()` (a config with ``watchdog_ms`` 0: until a hard reset).
     """
     raise NotImplementedError
 

@@ -139,6 +139,9 @@ def test_board_module_with_fakes(runtime, board):
         assert system["causes"] == ["power_on", "hard_reset", "watchdog", "deepsleep",
                                     "soft_reset", "unknown"]
         assert system["wdt"] == [20000, 2]
+        assert not system["armed_at_import"]  # a power-on: none armed
+        # a soft reset: one armed before it runs on, taken over (600 s, timer 0 feeds it)
+        assert system["adopted"] == [600000, 1, [0], 20000, True]
         assert system["hold"] == [1, 0, True, 1000, 3]      # hardware timer 0, 3 feeds
         assert system["cover"] == [[], 0, [], 0]  # no timer: none runs during its lookup
     else:

@@ -44,6 +44,7 @@ NTP_HOST = "pool.ntp.org"
 
 _LED_PIN = const(2)      # the DevKit's blue LED
 _BUTTON_PIN = const(0)   # the DevKit's BOOT button, to ground
+_HOLD_MS = const(600000)  # the watchdog taken over after a soft reset (below)
 
 
 def _reason(status):
@@ -100,3 +101,16 @@ def reset_cause():
         if code == cause:
             return name
     return "unknown"
+
+
+if machine.reset_cause() == machine.SOFT_RESET:
+    # A soft reset (a deploy, `fieldnode config --reset`, Ctrl-D) cannot stop a watchdog
+    # armed before it: the port keeps its ESP-IDF task-WDT user and has no call that
+    # removes it (ports/esp32/machine_wdt.c, v1.28; machine.WDT: "cannot be stopped").
+    # Whether one runs cannot be read: taken over at config's longest timeout (WDT() again
+    # only sets the timeout) and fed by a timer until the node arms its own
+    wdt_start(_HOLD_MS)
+    wdt_hold()
+    print("board: soft reset: a watchdog armed before it runs on (esp32 cannot stop one): "
+          "fed by a timer until the node arms its own; none (watchdog_ms 0) only after a "
+          "hard reset (reboot, power)")

@@ -195,9 +195,24 @@ def sensors():
     emit(**rec)
 
 
+def _soft_reset_import():
+    # the board imported again, as after a soft reset: (the module, the timers it
+    # started, each fired once, the watchdog then)
+    machine.fake_state["wdt"] = None
+    n = len(machine.fake_state["timers"])
+    for name in ("board", "board_common"):
+        del sys.modules[name]
+    import board as again
+    hold = machine.fake_state["timers"][n:]
+    for t in hold:
+        t.fake_fire()
+    return again, hold, machine.fake_state["wdt"]
+
+
 def system():
     rec = {"case": "system", "id": board.unique_id(), "name": board.NAME,
-           "config_dir": board.config_dir(), "broker": board.default_broker()}
+           "config_dir": board.config_dir(), "broker": board.default_broker(),
+           "armed_at_import": machine.fake_state["wdt"] is not None}
     causes = []
     if BOARD == "esp32":
         for code in (machine.PWRON_RESET, machine.HARD_RESET, machine.WDT_RESET,
@@ -295,20 +310,23 @@ def system():
         except SystemExit as e:
             rec.setdefault("reboots", []).append(str(e))
     rec["deepsleep"] = machine.fake_state["deepsleep"]
+    if BOARD == "esp32":
+        # after a soft reset a watchdog armed before it may run on (the port cannot stop
+        # one; nothing fed it, and a config with watchdog_ms 0 never armed it again: the
+        # board reset): the board, imported again, takes it over at 600 s, fed by a timer
+        # until the node arms its own
+        machine.fake_state["reset_cause"] = machine.SOFT_RESET
+        again, hold, wdt = _soft_reset_import()
+        rec["adopted"] = [wdt and wdt.timeout, wdt and wdt.feeds, [t.id for t in hold]]
+        if wdt:
+            again.wdt_start(20000)  # the node's own: the hold ends
+            rec["adopted"] += [machine.fake_state["wdt"].timeout, hold[0].callback is None]
     if BOARD == "rp2_pico_w":
         rec["deepsleep_mark"] = machine.mem32[0x4005800C]
         # a watchdog a soft reset left armed (CTRL ENABLE): the board, imported again,
         # arms it at its most and a timer feeds it until the node arms its own
         machine.mem32.regs[0x40058000] = 0x40000000 | 0x7FFFFF
-        machine.fake_state["wdt"] = None
-        n = len(machine.fake_state["timers"])
-        for name in ("board", "board_common"):
-            del sys.modules[name]
-        import board as again
-        hold = machine.fake_state["timers"][n:]
-        for t in hold:
-            t.fake_fire()
-        wdt = machine.fake_state["wdt"]
+        again, hold, wdt = _soft_reset_import()
         rec["adopted"] = [wdt.timeout, wdt.feeds, len(hold)]
         again.wdt_start(5000)  # the node's own: the hold ends
         hold[0].fake_fire()
