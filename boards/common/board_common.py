@@ -1,12 +1,8 @@
 """What the ESP32 and Pico W board modules share: the Wi-Fi station, the clock set
 from NTP once it is up, a debounced button, and the board_api functions both ports
-implement the same way.
-
-Only `machine`/`network` calls both ports' stubs have (the typecheck runs this
-module against each), so the fakes in host_tests/fakes/ drive it under CPython and
-the unix port. Frozen next to `board` as module `board_common`; each board module
-re-exports what it uses from here.
-"""
+implement alike. Only `machine`/`network` calls both ports' stubs have (the typecheck
+runs it against each; host_tests/fakes/ drive it under CPython and the unix port).
+Frozen next to `board` as `board_common`; each board re-exports what it uses."""
 
 import gc
 import time
@@ -37,20 +33,18 @@ class NetworkError(Exception):
 async def join(wlan, ssid, password, timeout_ms, reason_of):
     """Connect the active station ``wlan`` to ``ssid`` within ``timeout_ms``.
 
-    ``reason_of(status)`` maps the port's `WLAN.status()` to None (idle, joining,
-    got IP) or a failure reason. A failure reported for `_RETRY_MS` is answered by
-    ``disconnect()`` and a fresh ``connect()`` until the deadline (rp2: a failed
-    join is final). At the deadline it disconnects and raises `NetworkError` with
-    the last failure seen, or "timeout" when the driver only ever said it was
-    joining (esp32: a wrong password's first failed joins, reason 15, read so).
+    ``reason_of(status)`` maps the port's `WLAN.status()` to None (idle, joining, got
+    IP) or a failure reason. A failure reported for `_RETRY_MS` is answered by
+    ``disconnect()`` and a fresh ``connect()`` until the deadline (rp2: a failed join is
+    final); then it disconnects and raises `NetworkError` with the last failure seen,
+    or "timeout" when the driver only said joining (esp32: a wrong password's first).
 
-    esp32 (ports/esp32/network_wlan.c, v1.28): status() comes from the last disconnect
-    reason, which connect() does not reset (only STA_DISCONNECTED ~112 and GOT_IP
-    ~188 set it), so an old failure would read as this attempt's. The disconnect()
-    that comes first (a retry's, the last join's, or after a connect() refused while
-    the driver rejoins) replaces it with ASSOC_LEAVE (8), read as STAT_IDLE (~386):
-    a join longer than `_RETRY_MS` is not cut short (host_tests: the "slow_*" cases).
-    """
+    esp32 (ports/esp32/network_wlan.c, v1.28): status() is the last disconnect reason,
+    which connect() does not reset (only STA_DISCONNECTED ~112 and GOT_IP ~188 set
+    it): an old failure would read as this attempt's. The disconnect() first (a
+    retry's, the last join's, or after a connect() refused while the driver rejoins)
+    sets ASSOC_LEAVE (8), read as STAT_IDLE (~386): a join longer than `_RETRY_MS` is
+    not cut short (host_tests: the "slow_*" cases)."""
     if wlan.isconnected():
         return
     if not ssid:
@@ -106,14 +100,12 @@ _ntp_addr = None  # (host, address) of the last NTP host looked up
 async def _ntp_time(host):
     """The transmit timestamp (NTP seconds, 32 bits) of NTP server ``host``'s answer.
 
-    Only the DNS lookup of ``host`` blocks (an IP address has none), with an armed
-    watchdog fed meanwhile by a timer (`_feeding`); its answer is kept for retries.
-    The request goes out on a non-blocking UDP socket, read every `_NTP_POLL_MS`
-    with the loop free; at most `_NTP_TRIES` requests, each waited for
-    `_NTP_TIMEOUT_MS`. A reply counts if it is a whole one (48 bytes) from a server
-    (mode 4) with a nonzero stratum (0 is a kiss-o'-death); others are skipped.
-    Raises OSError (DNS, no route, ETIMEDOUT: no reply counted) or ValueError (only
-    bad replies came).
+    Only the DNS lookup of ``host`` blocks (an IP address has none; an armed watchdog
+    is fed meanwhile by a timer, `_feeding`); its answer is kept for retries. Up to
+    `_NTP_TRIES` requests on a non-blocking UDP socket, read every `_NTP_POLL_MS` for
+    `_NTP_TIMEOUT_MS` with the loop free. A reply counts if whole (48 bytes), from a
+    server (mode 4), with a nonzero stratum (0: kiss-o'-death). Raises OSError (DNS,
+    no route, ETIMEDOUT: none counted) or ValueError (only bad replies came).
     """
     import socket
     global _ntp_addr
@@ -154,12 +146,11 @@ async def _ntp_time(host):
 async def set_clock(host):
     """Set the RTC to UTC from NTP server ``host`` (`_ntp_time`); True when it is set.
 
-    The loop runs on meanwhile (the keeper feeds the watchdog), except during the DNS
-    lookup of ``host`` (an IP address has none). The answer is converted as
-    micropython-lib's `ntptime` does (timestamps before 2024 are past the 2036 wrap;
-    the port's epoch is 2000 or 1970). A failure prints one line and returns False:
-    the node goes on (mqtt:// needs no clock; mqtts:// then refuses the server's
-    certificate as not yet valid, the clock being years behind).
+    The loop runs on meanwhile (the keeper feeds the watchdog), but for the DNS lookup
+    of ``host``. Converted as micropython-lib's `ntptime` does (timestamps before 2024
+    are past the 2036 wrap; the port's epoch is 2000 or 1970). A failure prints one
+    line and returns False: the node goes on (mqtt:// needs no clock; mqtts:// then
+    refuses the server's certificate as not yet valid, the clock being years behind).
     """
     try:
         t = await _ntp_time(host)
@@ -189,14 +180,13 @@ async def station_up(ssid, password, timeout_ms, reason_of, country, power_save,
 
     ``country``: a regulatory domain to set first (None: keep the driver's);
     ``power_save``: True PM_POWERSAVE, False PM_NONE, None the driver's default.
-    A radio that does not come up raises `NetworkError` "no_network": the esp32
-    port raises from ``active(True)``; the rp2 port only prints "[CYW43] Failed to
-    start CYW43" and then refuses ``connect()`` with EPERM.
-    True when it joined, False when the station was connected already.
-    Once connected, the clock is set from NTP server ``ntp_host`` (`set_clock`)
-    until that has worked once since boot; None: never. After a failure (of that,
-    or of this call), `clock_due` reads True once a retry is due: the node's keeper
-    then calls `network_up` again (the join returns at once)."""
+    A radio that does not come up raises `NetworkError` "no_network" (esp32 raises
+    from ``active(True)``; rp2 prints "[CYW43] Failed to start CYW43", then refuses
+    ``connect()`` with EPERM). True when it joined, False when connected already.
+    Once connected, the clock is set from NTP server ``ntp_host`` (`set_clock`) until
+    that worked once since boot; None: never. After a failure (of that, or of this
+    call), `clock_due` reads True once a retry is due: the keeper then calls
+    `network_up` again (the join returns at once)."""
     global _wlan, _clock_set, _clock_retry, _clock_tried
     _clock_tried = ticks_ms()  # a try that raises below waits as long for the next
     try:
@@ -225,8 +215,7 @@ async def station_up(ssid, password, timeout_ms, reason_of, country, power_save,
 
 
 def network_ok():
-    """True while the station has a link and an address."""
-    return _wlan is not None and _wlan.isconnected()
+    return _wlan is not None and _wlan.isconnected()  # a link and an address
 
 
 def clock_due():
@@ -236,8 +225,7 @@ def clock_due():
     return _clock_retry is not None and (d < 0 or d >= _NTP_RETRY_MS)
 
 
-def rssi():
-    """The station's signal strength in dBm, None while not connected."""
+def rssi():  # the station's signal strength in dBm, None while not connected
     wlan = _wlan
     if wlan is None or not wlan.isconnected():
         return None
@@ -248,8 +236,7 @@ def rssi():
 
 
 def unique_id():
-    """`machine.unique_id()` as lowercase hex."""
-    return hexlify(machine.unique_id()).decode()
+    return hexlify(machine.unique_id()).decode()  # lowercase hex
 
 
 def mem_free():
@@ -272,8 +259,8 @@ _led = None
 
 
 def wdt_start(timeout_ms):
-    """Arm `machine.WDT` (again: a new timeout); from now on `wdt_feed()` must come
-    every ``timeout_ms``. It ends a `wdt_hold()`."""
+    """Arm `machine.WDT` (again: a new timeout); `wdt_feed()` must then come every
+    ``timeout_ms``. It ends a `wdt_hold()`."""
     global _wdt, _wdt_ms, _hold
     if _hold is not None:
         _hold.deinit()
@@ -288,9 +275,9 @@ def wdt_feed(_timer=None):
 
 
 def _feeding(feed=wdt_feed):
-    """A `machine.Timer` (`TIMER_ID`) calling ``feed`` for an armed watchdog from now
-    on, or None (none armed, or wdt_hold's feeds it). Its callback is scheduled: it runs
-    between bytecodes, at the REPL, and while the rp2 port waits in a blocking call."""
+    """A `machine.Timer` (`TIMER_ID`) calling ``feed`` for an armed watchdog from now on,
+    or None (none armed, or wdt_hold's feeds it). Its callback is scheduled: it runs
+    between bytecodes, at the REPL, and while rp2 waits in a blocking call."""
     if _wdt is None or _hold is not None:
         return None
     t = machine.Timer(TIMER_ID)
@@ -343,9 +330,8 @@ def led_on(pin_id, on):
 
 
 def default_broker():
-    """mDNS name of a broker on the local network (both ports' lwIP/ESP-IDF resolve
-    ``.local`` names); the config's ``brokers`` usually names one."""
-    return "mqtt://mqtt.local:1883"
+    # mDNS name of a broker on the local network (both ports' lwIP/ESP-IDF resolve
+    return "mqtt://mqtt.local:1883"  # .local names); the config's `brokers` usually names one
 
 
 def reset():
@@ -363,10 +349,10 @@ def deepsleep(ms, light=False):
 
 
 def lightsleep(ms):
-    """board_api's `lightsleep`, until `ms` have passed by the clock (rp2 returns at
-    once while a Wi-Fi event is pending, and wakes on interrupts).  In pieces of half
-    an armed watchdog's timeout, each fed after (it counts on: rp2 8.4 s at most),
-    else of an hour (rp2 refuses 72 minutes and more)."""
+    """board_api's `lightsleep`, until `ms` have passed by the clock (rp2 returns at once
+    while a Wi-Fi event is pending, and wakes on interrupts), in pieces of half an armed
+    watchdog's timeout, fed after each (rp2: 8.4 s at most), else of an hour (rp2
+    refuses 72 minutes and more)."""
     step = _wdt_ms // 2 if _wdt is not None else _HOUR_MS
     while ms > 0:
         t = ticks_ms()
@@ -383,10 +369,9 @@ class Button:
     finds the pin low after a quiet period is one press. Contact bounce on press
     and release therefore counts once, and presses are not lost between polls.
 
-    A soft IRQ runs when the VM next runs scheduled callbacks: after a blocking
-    call (a DNS lookup, a flash write) it finds the pin released and a press made
-    during that call is lost. With ``hard`` the handler runs at the edge, in the
-    interrupt; it allocates nothing (small ints, attributes that exist already).
+    A soft IRQ runs when the VM next runs scheduled callbacks: after a blocking call (a
+    DNS lookup, a flash write) it finds the pin released, and a press made meanwhile is
+    lost. With ``hard`` the handler runs at the edge; it allocates nothing.
     """
 
     def __init__(self, pin, debounce_ms, hard=False):
