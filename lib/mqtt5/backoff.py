@@ -14,8 +14,9 @@ deterministic ``XorShift32`` below for tests and for ports without ``random``)::
 Full jitter spreads a fleet of nodes that lost the same broker over the whole
 window instead of letting them reconnect in lock step.
 
-What a failure means for the next attempt: `classify` (fatal, redirect, transient)
-and `reason_key` (how mqtt5.supervisor's Stats count it).
+What a failure means for the next attempt: `classify` (fatal, redirect, transient),
+`followed` (where a redirect may lead) and `reason_key` (how mqtt5.supervisor's Stats
+count it).
 """
 
 import asyncio
@@ -94,6 +95,25 @@ def classify(code):
     if code in REDIRECT_CODES:
         return REDIRECT
     return TRANSIENT
+
+
+def followed(url, ref, creds):
+    """The URL a Server Reference ``ref`` leads to from ``url`` (spec 4.11: the first
+    of several; host:port keeps the scheme), or None: one that does not parse, leaves
+    TLS, or goes over plain TCP to another host while ``creds`` (a user name or
+    password) would go there in clear (not the server's choice to make)."""
+    from .transport import parse_url
+
+    scheme, host, _ = parse_url(url)
+    ref = ref and ref.split(" ")[0]
+    if not ref:
+        return None
+    ref = ref if "://" in ref else scheme + "://" + ref
+    try:
+        to = parse_url(ref)
+    except ValueError:
+        return None
+    return None if to[0] != scheme or scheme == "mqtt" and to[1] != host and creds else ref
 
 
 def reason_key(err):

@@ -331,8 +331,9 @@ class Supervisor:
         # Classify and wait; False when the supervisor must stop.
         code = getattr(err, "reason_code", None)
         kind = _b.classify(code)
-        # the Server Reference of the CONNACK / DISCONNECT (spec 4.11)
-        ref = self._followed(self.client.session.server_reference) if kind == _b.REDIRECT else None
+        s = self.client.session  # the Server Reference of the CONNACK / DISCONNECT (4.11)
+        ref = _b.followed(self.url, s.server_reference, s.username is not None or
+                          s.password is not None) if kind == _b.REDIRECT else None
         hop = ref and self._hops < _MAX_HOPS
         # past _MAX_HOPS redirects in a row (servers in a circle) it backs off, jittered
         # even at first: a fleet that lost one broker must not return in lock step
@@ -354,23 +355,6 @@ class Supervisor:
             self._attempt += 1
             self._hops = 0
         return not self._stop
-
-    def _followed(self, ref):
-        # The URL a Server Reference (the first of several; host:port: same scheme)
-        # leads to, or None: one that does not parse, leaves TLS, or goes over plain
-        # TCP to another host with credentials (not the server's choice to make).
-        scheme, host, _ = parse_url(self.url)
-        ref = ref and ref.split(" ")[0]
-        if not ref:
-            return None
-        ref = ref if "://" in ref else scheme + "://" + ref
-        try:
-            to = parse_url(ref)
-        except ValueError:
-            return None
-        s = self.client.session
-        creds = s.username is not None or s.password is not None
-        return None if to[0] != scheme or scheme == "mqtt" and to[1] != host and creds else ref
 
     def _next_url(self):
         self._via_ref = self._redirect is not None
