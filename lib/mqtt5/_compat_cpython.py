@@ -9,7 +9,6 @@ names in the heap.
 import builtins
 import sys
 import time as _time
-import warnings  # type: ignore[import-not-found]  # CPython only
 
 
 def const(x):
@@ -110,7 +109,13 @@ class Signal:
 
 # A QoS 1/2 publish need not be awaited: its slot frees itself at the ack
 # (Client.publish). The Signal.wait coroutine it returned, dropped, is no fault.
-warnings.filterwarnings("ignore", "coroutine 'Signal.wait' was never awaited", RuntimeWarning)
+try:  # (CPython's; the module still imports on MicroPython, where it is frozen too)
+    import warnings  # type: ignore[import-not-found]
+
+    warnings.filterwarnings("ignore", "coroutine 'Signal.wait' was never awaited",
+                            RuntimeWarning)
+except ImportError:
+    pass
 
 
 def print_exception(e, file=None):
