@@ -7,7 +7,10 @@ through the TLS ones."""
 
 import json
 import os
+import shutil
 import socket
+import subprocess
+import tempfile
 import time
 
 import pytest
@@ -16,6 +19,7 @@ from broker import Broker, free_port
 from certs import make_certs
 from fieldnode_cli import fieldnode
 from firmware_node import FAST, NodeProc
+from runtimes import tool
 from test_tls import tls_listener
 
 DEVICE = "cli-tls-node"
@@ -240,14 +244,54 @@ def test_wrong_files_exit_2_before_connecting(tls, option, name, message):
             path, cert=options["--cert"]))
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
-def test_unreadable_file_exits_2(tmp_path):
-    ca = tmp_path / "ca.pem"
-    ca.write_text("-----BEGIN CERTIFICATE-----\n")
-    ca.chmod(0)
-    r = fieldnode("monitor", "--url", "mqtts://127.0.0.1:1", "--cafile", ca)
-    assert r.returncode == 2
-    assert r.stderr == "fieldnode monitor: --cafile %s: not readable (permission denied)\n" % ca
+def _as_nobody():
+    """The argv prefix that runs a command as user nobody (65534) when the tests run as
+    root, who reads any file ([] when not root); None when there is no tool for it."""
+    if os.geteuid():
+        return []
+    if shutil.which("setpriv"):
+        return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    if shutil.which("runuser"):
+        return ["runuser", "-u", "nobody", "--"]
+    return None
+
+
+def test_unreadable_file_exits_2():
+    who = _as_nobody()
+    if who is None:
+        pytest.skip("root reads any file, and neither setpriv nor runuser is here")
+    # a folder of our own that the other user may enter (pytest's tmp_path is root's, 0700)
+    folder = tempfile.mkdtemp(prefix="fieldnode-unreadable-")
+    try:
+        os.chmod(folder, 0o755)
+        ca = os.path.join(folder, "ca.pem")
+        with open(ca, "w") as f:
+            f.write("-----BEGIN CERTIFICATE-----\n")
+
+        def cli(*args):
+            return subprocess.run(who + [tool("fieldnode")] + list(args), capture_output=True,
+                                  text=True, timeout=120)
+
+        probe = cli("--help")
+        if probe.returncode:  # (say, a virtualenv in root's home, closed to others)
+            pytest.skip("the other user cannot run the CLI here: " + probe.stderr.strip())
+
+        def monitor():
+            return cli("monitor", "--url", "mqtts://127.0.0.1:1", "--cafile", ca)
+
+        # the same file readable: that user reads it (the folder too) and finds no
+        # certificate in it; so below, only the file's mode keeps it out
+        os.chmod(ca, 0o644)
+        r = monitor()
+        assert r.returncode == 2 and r.stderr.startswith(
+            "fieldnode monitor: --cafile %s: no CA certificate in it" % ca), r.stderr
+        os.chmod(ca, 0)
+        r = monitor()
+        assert r.returncode == 2
+        assert r.stderr == ("fieldnode monitor: --cafile %s: not readable (permission "
+                            "denied)\n" % ca)
+    finally:
+        shutil.rmtree(folder)
 
 
 def test_empty_or_huge_cafile_exits_2(tls, tmp_path):
