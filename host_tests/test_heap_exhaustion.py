@@ -124,10 +124,15 @@ def test_a_node_answers_commands_after_memoryerrors(broker, tmp_path, node_main)
     node, peer = _node(broker, tmp_path, device)
     try:
         assert _ping(peer, device, b"c0") is not None
+        guard = os.path.join(node.home, "sim", "fail_guard")
         for k in range(4):  # the dispatch of 4 requests fails (MemoryError, injected)
-            open(os.path.join(node.home, "sim", "fail_guard"), "w").close()
+            open(guard, "w").close()
             _ping(peer, device, b"c%d" % (k + 1))
+            # the injection fired: its file taken, and said so (heap_node_main.py)
+            assert not os.path.exists(guard), node.output[-3000:]
+            node.wait_log("inject: MemoryError injected", k + 1, timeout=5)
         assert node.proc.poll() is None
+        assert node.count("inject: MemoryError injected") == 4, node.output[-3000:]
         assert _ping(peer, device, b"c9") is not None, node.output[-3000:]
     finally:
         node.kill()

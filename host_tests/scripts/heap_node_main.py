@@ -2,7 +2,8 @@
 #  - a heap hog: a file sim/hog holding "<ms>" makes it take the whole heap (all it
 #    can allocate), hold it <ms>, then release it and print "hog: released";
 #  - an injection: a file sim/fail_guard makes the next asyncio.create_task of a
-#    handler task (mqtt5.message _guard) raise MemoryError, once per file.
+#    handler task (mqtt5.message _guard) raise MemoryError, once per file (the file is
+#    removed and "inject: MemoryError injected" printed when it fires).
 import asyncio
 import gc
 import os
@@ -27,6 +28,7 @@ def create_task(coro):
     r = repr(coro)  # a handler task (mqtt5.message _guard) or a Responder's (_answer)
     if ("_guard" in r or "_answer" in r) and _take("fail_guard") is not None:
         coro.close()
+        print("inject: MemoryError injected")
         raise MemoryError("injected")
     return _ct(coro)
 
