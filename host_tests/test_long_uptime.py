@@ -8,6 +8,13 @@ import pytest
 from runtimes import HOSTED, run
 
 DAY_S = 86400
+# the cases long_uptime.py checks, each a record of its own: a check whose records went
+# missing would pass with none. Message Expiry (s) of a queued message and how long
+# (ms) it waited; days a reading waited before it went
+EXPIRY_CASES = [(5, 1999), (5, 4999), (5, 5000), (8 * DAY_S, 7 * DAY_S * 1000),
+                (10 * DAY_S, 9 * DAY_S * 1000), (30 * DAY_S, 13 * DAY_S * 1000),
+                (7 * DAY_S, 14 * DAY_S * 1000)]
+STALE_DAYS = [1, 6, 7, 10, 13]
 
 
 @pytest.mark.runtimes(HOSTED)
@@ -16,7 +23,9 @@ def test_weeks_of_uptime(runtime, broker):
     recs = res.records
     # the offline queue: Message Expiry reduced by the time queued, to the ms for
     # short waits, and right after 7-14 days (it was wrong from 6.2 days on)
-    for r in (x for x in recs if x["check"] == "expiry"):
+    expiry = [x for x in recs if x["check"] == "expiry"]
+    assert [(r["expiry_s"], r["waited_ms"]) for r in expiry] == EXPIRY_CASES, expiry
+    for r in expiry:
         assert (r["expired"], r["sent"]) == (r["want_expired"], r["want_sent"]), r
     # how long each link stayed up; a stable one resets the backoff
     links = res.record(check="links")  # to the ms for a day, then to the second
@@ -27,7 +36,9 @@ def test_weeks_of_uptime(runtime, broker):
     fatal = res.record(check="fatal_backoff")
     assert fatal["running"] and fatal["state"] == 0, fatal
     # a reading sent days after it was taken carries the time it was taken
-    for r in (x for x in recs if x["check"] == "stale"):
+    stale = [x for x in recs if x["check"] == "stale"]
+    assert [r["days"] for r in stale] == STALE_DAYS, stale
+    for r in stale:
         assert r["time"] == r["want"], r
         assert "taken %d s ago" % (r["days"] * DAY_S) in r["log"], r
     clock = res.record(check="app_clock")
