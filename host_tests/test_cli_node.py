@@ -370,19 +370,24 @@ def test_a_refused_subscription_is_an_error_naming_the_filter(refusing_broker):
                         r.stderr), r.stderr
 
 
-def test_user_and_password_in_the_url_are_percent_decoded():
+def test_user_and_password_in_the_url_are_percent_decoded(broker_factory, tmp_path):
     """As in any URL: a / ? # or @ in a password goes as %2F %3F %23 %40. They were sent
-    encoded (and a raw one was refused as a bad URL that looked right)."""
-    b = FakeBroker(suback=0x01)
-    try:
-        url = b.url.replace("//", "//us%40er:p%2Fa%3Fs%23s%25:@")
-        r = fieldnode("monitor", "--url", url, "--duration", 0.5)
-        assert r.returncode == 0, r.stderr
-        assert r.stderr == "monitor: fieldnode/v1/+/# on %s (Ctrl-C to stop)\n" % (
-            b.url.replace("//", "//us%40er:***@"))
-        assert b.logins == [(b"us@er", b"p/a?s#s%:")]
-    finally:
-        b.close()
+    encoded (and a raw one was refused as a bad URL that looked right). A Mosquitto that
+    lets in only user `us@er` with password `p/a?s#s%:` (its password file)."""
+    pw = tmp_path / "passwd"
+    subprocess.run(["mosquitto_passwd", "-b", "-c", str(pw), "us@er", "p/a?s#s%:"], check=True)
+    b = broker_factory(allow_anonymous=False, extra_config="password_file %s" % pw)
+    shown = b.url.replace("//", "//us%40er:***@")
+    r = fieldnode("monitor", "--url", b.url.replace("//", "//us%40er:p%2Fa%3Fs%23s%25:@"),
+                  "--duration", 0.5)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == "monitor: fieldnode/v1/+/# on %s (Ctrl-C to stop)\n" % shown
+    b.wait_log(" u'us@er').")  # the user of its CONNECT, as Mosquitto logs it
+    # the broker does check it: the password less its last character is refused
+    r = fieldnode("monitor", "--url", b.url.replace("//", "//us%40er:p%2Fa%3Fs%23s%25@"),
+                  "--duration", 0.5)
+    assert (r.returncode, r.stderr) == (1, "fieldnode monitor: broker at %s refused the "
+                                        "connection: Not authorized\n" % shown), r.stderr
 
 
 def test_cmd_values_that_are_not_json_numbers_go_as_text(node):
