@@ -1,7 +1,8 @@
 """fieldnode deploy against a board short of room, and the temp files a cut or a failed
 write leaves: the unix port's REPL on a pty, through the real mpremote. For the room
 checks the board's filesystem is a small littlefs (as on ESP32 and RP2) or FAT in the
-micropython process (scripts/small_board.py), which the test reads back through the REPL."""
+micropython process (scripts/small_board.py), which the test reads back through the REPL.
+And deploy's probe for a node frozen in, on a board holding modules of its own."""
 
 import hashlib
 import json
@@ -174,3 +175,42 @@ def test_a_write_failing_part_way_removes_its_temp_copies(device, bundle):  # no
     assert json.loads((device.fs / LISTING).read_text()) == bundle_files(bundle)[:-1]
     assert (device.fs / (last + ".tmp")).is_dir()
     assert device.alive()
+
+
+def test_deploy_probe_runs_no_payload_module_of_the_users(device, bundle):  # noqa: F811
+    """The check for a node frozen in imported `payload` from the board's path: a
+    payload.py of the user's was run, and the board refused as a Fieldnode image."""
+    (device.fs / "payload.py").write_text("open('USER_CODE_RAN', 'w').close()\n")
+    r = deploy(device, bundle)
+    assert r.returncode == 0, r.stderr
+    assert not (device.fs / "USER_CODE_RAN").exists()
+    assert (device.fs / "payload.py").read_text() == "open('USER_CODE_RAN', 'w').close()\n"
+    assert bundle_files(device.fs) == sorted(bundle_files(bundle) + ["payload.py"])
+
+
+def test_deploy_repairs_a_damaged_payload_mpy(device, bundle):  # noqa: F811
+    """A board with an earlier bundle whose lib/payload.mpy is damaged (or of another
+    .mpy version): the probe's import failed with `ValueError: incompatible .mpy file`
+    and the deploy stopped, though it would replace that very file."""
+    shutil.copytree(bundle / "lib", device.fs / "lib")
+    shutil.copy(bundle / "main.py", device.fs / "main.py")
+    (device.fs / "lib" / "payload.mpy").write_bytes(b"M\x05\x00\x1f\x00\x00")
+    r = deploy(device, bundle)
+    assert r.returncode == 0, r.stderr
+    assert "1 changed" in r.stdout, r.stdout
+    assert (device.fs / "lib" / "payload.mpy").read_bytes() == (bundle / "lib" / "payload.mpy"
+                                                                ).read_bytes()
+
+
+def test_deploy_probe_puts_the_path_and_modules_back(device):  # noqa: F811
+    """The probe searches frozen modules only, then leaves sys.path and an imported
+    `payload` of the board's as they were."""
+    from fieldnode import boards
+    from fieldnode.deploy import check_target
+
+    (device.fs / "payload.py").write_text("MINE = 1\n")
+    state = "import sys\nprint(repr((sys.path, sys.modules['payload'].MINE)))"
+    with Device(device.port) as d:
+        before = d.eval_repr("import payload\n" + state)
+        check_target(d, boards.load("unix"))
+        assert d.eval_repr(state) == before and before[1] == 1

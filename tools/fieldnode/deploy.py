@@ -124,10 +124,29 @@ MPY_VERSION = 6     # the .mpy format mpy-cross writes (header byte 1)
 
 # sys.platform of each board's port (boards/*/board.json "port")
 PLATFORMS = {"unix": ("linux", "darwin"), "esp32": ("esp32",), "rp2": ("rp2",)}
-# what the device says: .mpy version and arch, platform, where the node's `payload` comes from
+# what the device says: .mpy version and arch, platform, whether the node's `payload` is
+# frozen in. Only frozen modules are searched (sys.path is '.frozen' alone for the import,
+# which then looks in nothing else): a payload.py of the user's is not run, nor a damaged
+# lib/payload.mpy loaded (the deploy replaces it); sys.path and sys.modules are put back.
 # (no global `f`: mpremote's file handle, which clear_tmp closes, has that name)
-_PROBE = ("import sys\ntry:\n import payload\n _w = payload.__file__\nexcept ImportError:\n"
-          " _w = None\nprint(repr((getattr(sys.implementation, '_mpy', None), sys.platform, _w)))")
+_PROBE = """import sys
+_p = list(sys.path)
+_m = sys.modules.pop('payload', None)
+sys.path.clear()
+sys.path.append('.frozen')
+try:
+    import payload
+    _w = True
+except Exception:
+    _w = False
+finally:
+    sys.path.clear()
+    sys.path.extend(_p)
+    sys.modules.pop('payload', None)
+    if _m is not None:
+        sys.modules['payload'] = _m
+print(repr((getattr(sys.implementation, '_mpy', None), sys.platform, _w)))
+"""
 
 
 def check_target(dev, board):
@@ -135,8 +154,8 @@ def check_target(dev, board):
     native architecture or port than the board's (wrong --board), or a firmware with
     the node frozen in (a `fieldnode flash` image), whose frozen modules run ahead
     of any deployed file."""
-    mpy, platform, where = dev.eval_repr(_PROBE)
-    if where is not None and "/" not in where and where.endswith(".py"):
+    mpy, platform, frozen = dev.eval_repr(_PROBE)
+    if frozen:
         raise CliError("the board's firmware has the node frozen in (a `fieldnode flash` "
                        "image): its frozen modules run ahead of deployed files, so this "
                        "deploy would change nothing. Use `fieldnode config` to configure "
