@@ -63,9 +63,10 @@ test: venv system-deps
 run: venv broker-deps
 	$(PY) tools/run_local.py
 
-# The node frozen into MicroPython v1.28.0 for BOARD (unix, rp2_pico_w; esp32: README).
+# The node frozen into MicroPython v1.28.0 for BOARD (unix, rp2_pico_w; esp32: README,
+# built with your own ESP-IDF: it only says how, so it installs no compilers first).
 BOARD ?= unix
-firmware: venv system-deps
+firmware: venv $(if $(filter esp32,$(BOARD)),,system-deps)
 	@if [ "$(BOARD)" = rp2_pico_w ]; then $(PY) tools/rp2_firmware.py; \
 	else $(PY) tools/mpbuild.py firmware $(BOARD); fi
 

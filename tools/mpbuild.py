@@ -18,10 +18,12 @@ manifest freezes from; it is rebuilt only when one of those changes. Builds run
     python tools/mpbuild.py firmware unix              # the node binary -> build/
 """
 
+import contextlib
 import hashlib
 import os
 import shutil
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -119,16 +121,9 @@ def build(recipe, log=sys.stderr):
         print("mpbuild: building %s (%s %s) ..." % (recipe.name, recipe.port, " ".join(args)),
               file=log, flush=True)
         port_dir = os.path.join(src, recipe.port)
-        # the build dir is shared by every checkout, and make recompiles a frozen .py
-        # only when it is newer than the .mpy it left here: another tree's (or an
-        # older checkout's) .mpy would win, so the frozen outputs start afresh every
-        # build (the C objects stay cached)
-        for stale in ("frozen_mpy", "frozen_content.c"):
-            path = os.path.join(port_dir, build_dir, stale)
-            if os.path.isdir(path):
-                shutil.rmtree(path)
-            elif os.path.exists(path):
-                os.remove(path)
+        # the build dir is shared by every checkout: another tree's (or an older
+        # checkout's) frozen .mpy would win over an older-dated .py (mpsource.clear_frozen)
+        mpsource.clear_frozen(os.path.join(port_dir, build_dir))
         os.makedirs(out + ".tmp", exist_ok=True)
         mpsource.make(args, port_dir, log=os.path.join(out + ".tmp", "build.log"))
         shutil.copy2(os.path.join(port_dir, build_dir, recipe.product), out + ".tmp")
@@ -144,15 +139,35 @@ def firmware(board):
                    if os.path.isfile(_repo("boards", d, "board.json")))
     if board not in known:
         raise mpsource.SourceError("unknown board %r (known: %s)" % (board, ", ".join(known)))
+    if board == "esp32":
+        raise mpsource.SourceError(
+            "BOARD=esp32 is built with ESP-IDF (v5.3 to v5.5.1, the versions MicroPython "
+            "v1.28.0 supports), which this tool does not run: build it with yours, "
+            "`make -C ports/esp32 BOARD=ESP32_GENERIC FROZEN_MANIFEST=%s` in a v1.28.0 "
+            "tree, as README \"ESP32: build with your own ESP-IDF, flash with esptool\" "
+            "shows" % _repo("boards", "esp32", "manifest.py"))
     if board != "unix":
         raise mpsource.SourceError(
             "BOARD=%s needs that port's toolchain, which is not here (README: Boards); "
             "freeze boards/%s/manifest.py with the port's own FROZEN_MANIFEST= "
             "(BOARD=rp2_pico_w is built by tools/rp2_firmware.py)" % (board, board))
     binary = build("m32-frozen")
-    os.makedirs(_repo("build"), exist_ok=True)
     dest = _repo("build", "fieldnode-unix")
-    shutil.copy2(binary, dest)
+    tmp = None
+    try:
+        os.makedirs(_repo("build"), exist_ok=True)
+        # a new file (a name of its own) renamed over the old one: a running
+        # build/fieldnode-unix keeps its own (copying over it is ETXTBSY), and a cut
+        # copy never leaves half a binary
+        fd, tmp = tempfile.mkstemp(prefix=".fieldnode-unix-", dir=_repo("build"))
+        os.close(fd)
+        shutil.copy2(binary, tmp)
+        os.replace(tmp, dest)
+    except OSError as e:
+        if tmp:
+            with contextlib.suppress(OSError):
+                os.remove(tmp)
+        raise mpsource.SourceError("cannot write %s: %s" % (dest, e.strerror or e)) from None
     return dest
 
 

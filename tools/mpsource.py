@@ -14,8 +14,12 @@ Tarballs and clones are unpacked once into ``cache_dir()/src/`` (outside the
 clone, so a fresh clone on the same machine reuses them), under a lock file so
 concurrent builds never see a half-unpacked tree.
 
+A source that is not usable (a tarball missing, damaged or of something else, a tree
+that is not v1.28.0) is a ``SourceError`` naming the file or folder at fault.
+
 Stable API (other tools import it): ``cache_dir()``, ``vendor_dir()``,
-``source_dir()``, ``mpy_cross()``, ``lock()``, ``unpack()``, ``sha256()``.
+``source_dir()``, ``mpy_cross()``, ``lock()``, ``unpack()``, ``sha256()``,
+``need_tarballs()``, ``clear_frozen()``.
 
     python tools/mpsource.py            # print the source dir and mpy-cross path
 """
@@ -92,22 +96,52 @@ def _verify(tarball):
         raise SourceError("%s does not match its SHA256SUMS entry" % tarball)
 
 
+def need_tarballs(folder, names, what):
+    """A SourceError naming `folder` and every one of the tarballs `names` it lacks
+    (checked up front, so a folder missing two says so once, before anything is unpacked);
+    `what` says which folder it is, e.g. "the MICROPY_SRC folder"."""
+    missing = [n for n in names if not os.path.isfile(os.path.join(folder, n))]
+    if missing:
+        raise SourceError("%s %s lacks %s" % (what, folder, ", ".join(missing)))
+
+
 def unpack(tarball, dest):
     """Unpack ``tarball`` (one top folder) so its contents become ``dest``.
 
     Verified against SHA256SUMS when one sits beside it; atomic (temp dir + rename).
+    A tarball that is missing or does not unpack is a SourceError naming it.
     """
     _verify(tarball)
     parent = os.path.dirname(dest)
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=".unpack-", dir=parent)
     try:
-        subprocess.run(["tar", "-xzf", tarball, "-C", tmp, "--strip-components=1"],
-                       check=True)
+        proc = subprocess.run(["tar", "-xzf", tarball, "-C", tmp, "--strip-components=1"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if proc.returncode:
+            raise SourceError("cannot unpack %s: %s" % (
+                tarball, (proc.stderr.strip().splitlines() or ["tar failed"])[0]))
         os.rename(tmp, dest)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def clear_frozen(build_dir):
+    """Remove the frozen outputs of an earlier build from ``build_dir``.
+
+    MicroPython's makemanifest recompiles a frozen .py only when it is newer than the
+    .mpy an earlier build left in the build dir: a changed file with an older mtime
+    (from ``cp -p``, ``rsync -a``, ``tar x``, a checkout of an older commit, another
+    tree building there) would be frozen as it was. So every build starts its frozen
+    outputs afresh; the C objects stay cached.
+    """
+    for stale in ("frozen_mpy", "frozen_content.c"):
+        path = os.path.join(build_dir, stale)
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+        elif os.path.lexists(path):
+            os.remove(path)
 
 
 def _is_tree(path):
@@ -116,10 +150,14 @@ def _is_tree(path):
 
 
 def _check_tree(path):
-    with open(os.path.join(path, "py", "mpconfig.h")) as f:
-        text = f.read()
-    found = ".".join(text.split("#define MICROPY_VERSION_%s " % part, 1)[1].split()[0]
-                     for part in ("MAJOR", "MINOR", "MICRO"))
+    try:
+        with open(os.path.join(path, "py", "mpconfig.h")) as f:
+            text = f.read()
+        found = ".".join(text.split("#define MICROPY_VERSION_%s " % part, 1)[1].split()[0]
+                         for part in ("MAJOR", "MINOR", "MICRO"))
+    except (OSError, UnicodeError, IndexError):
+        raise SourceError("%s is not a MicroPython source tree (no py/mpconfig.h with its "
+                          "version)" % path) from None
     if found != VERSION:
         raise SourceError("%s is MicroPython %s, the pinned version is %s" % (
             path, found, VERSION))
@@ -129,14 +167,18 @@ def _check_tree(path):
     return path
 
 
-def _from_tarballs(mpy_tar, mplib_tar):
-    if not os.path.isfile(mplib_tar):
-        raise SourceError("%s not found beside %s" % (MPLIB_TARBALL, mpy_tar))
+def _from_tarballs(mpy_tar, mplib_tar, what):
+    """The tree unpacked from the two tarballs; `what` names where they came from."""
+    need_tarballs(os.path.dirname(mpy_tar), [os.path.basename(mpy_tar),
+                                             os.path.basename(mplib_tar)], what)
     key = "%s-%s" % (sha256(mpy_tar)[:10], sha256(mplib_tar)[:10])
 
     def fill(staging):
         unpack(mpy_tar, staging)
-        os.rmdir(os.path.join(staging, "lib", "micropython-lib"))
+        if not _is_tree(staging):
+            raise SourceError("%s is not a MicroPython source tarball (no py/mpconfig.h in "
+                              "it)" % mpy_tar)
+        shutil.rmtree(os.path.join(staging, "lib", "micropython-lib"), ignore_errors=True)
         unpack(mplib_tar, os.path.join(staging, "lib", "micropython-lib"))
 
     return _once("micropython-%s-%s" % (VERSION, key), fill)
@@ -144,10 +186,19 @@ def _from_tarballs(mpy_tar, mplib_tar):
 
 def _from_git():
     def fill(staging):
-        subprocess.run(["git", "clone", "--quiet", "--depth", "1", "-b", TAG,
-                        UPSTREAM, staging], check=True)
-        subprocess.run(["git", "-C", staging, "submodule", "update", "--init",
-                        "--depth", "1", "lib/micropython-lib"], check=True)
+        for argv in (["git", "clone", "--quiet", "--depth", "1", "-b", TAG, UPSTREAM, staging],
+                     ["git", "-C", staging, "submodule", "update", "--init", "--depth", "1",
+                      "lib/micropython-lib"]):
+            try:
+                proc = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                      text=True)
+            except OSError as e:    # no git
+                raise SourceError("no MicroPython source (no ../shared/vendor, no "
+                                  "$MICROPY_SRC) and git cannot run: %s" % e) from None
+            if proc.returncode:
+                raise SourceError("no MicroPython source (no ../shared/vendor, no $MICROPY_SRC) "
+                                  "and `%s` failed: %s" % (" ".join(argv[:3]), (
+                                      proc.stderr.strip().splitlines() or ["?"])[-1]))
 
     return _once("micropython-%s-git" % VERSION, fill)
 
@@ -161,9 +212,14 @@ def _once(name, fill):
         if not os.path.isdir(dest):
             staging = dest + ".staging"
             shutil.rmtree(staging, ignore_errors=True)
-            fill(staging)
-            _check_tree(staging)
-            os.rename(staging, dest)
+            try:
+                fill(staging)
+                _check_tree(staging)
+                os.rename(staging, dest)
+            except OSError as e:
+                raise SourceError("cannot unpack the source into %s: %s" % (staging, e)) from None
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
     return dest
 
 
@@ -176,14 +232,15 @@ def source_dir():
             return _check_tree(src)
         if os.path.isdir(src):
             return _from_tarballs(os.path.join(src, MPY_TARBALL),
-                                  os.path.join(src, MPLIB_TARBALL))
+                                  os.path.join(src, MPLIB_TARBALL), "the MICROPY_SRC folder")
         if os.path.isfile(src):
-            return _from_tarballs(src, os.path.join(os.path.dirname(src), MPLIB_TARBALL))
+            return _from_tarballs(src, os.path.join(os.path.dirname(src), MPLIB_TARBALL),
+                                  "the MICROPY_SRC folder")
         raise SourceError("MICROPY_SRC=%s does not exist" % src)
     vendor = vendor_dir()
     if vendor and os.path.isfile(os.path.join(vendor, MPY_TARBALL)):
         return _from_tarballs(os.path.join(vendor, MPY_TARBALL),
-                              os.path.join(vendor, MPLIB_TARBALL))
+                              os.path.join(vendor, MPLIB_TARBALL), "the vendor folder")
     return _from_git()
 
 

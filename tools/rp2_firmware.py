@@ -11,7 +11,10 @@ hard-linked copy of the source tree under ``cache_dir()/rp2/``, so the pristine 
 other builds use is never modified. picotool (which pico-sdk 2.x needs to write the
 .uf2 and would otherwise clone at configure time) is built offline from its tarball
 first. The image is cached under ``cache_dir()/firmware/`` keyed by the tree and
-every frozen input; a warm run only copies it.
+every frozen input; a warm run only copies it. Every build starts its frozen outputs
+afresh (``mpsource.clear_frozen``), so a changed file with an old mtime is frozen as it
+is now. A vendor folder that lacks tarballs is refused up front, naming them all. A
+cold build says on stderr what it runs (picotool, then the port) as it goes.
 """
 
 import hashlib
@@ -41,13 +44,21 @@ FROZEN_INPUTS = ("lib", "firmware", os.path.join("boards", BOARD),
 
 
 def vendor_rp2():
-    """The folder holding the rp2 submodule tarballs."""
-    path = os.environ.get("FIELDNODE_RP2_VENDOR") or os.path.join(
-        mpsource.vendor_dir() or "", "rp2")
-    if not os.path.isfile(os.path.join(path, PICOTOOL + ".tar.gz")):
+    """The folder holding the rp2 submodule tarballs (all of them, checked)."""
+    given = os.environ.get("FIELDNODE_RP2_VENDOR")
+    path = given or os.path.join(mpsource.vendor_dir() or os.path.normpath(
+        os.path.join(ROOT, "..", "shared", "vendor")), "rp2")
+    if not os.path.isdir(path):
         raise mpsource.SourceError(
-            "rp2 submodule tarballs not found in %r: set FIELDNODE_RP2_VENDOR" % path)
+            "rp2 submodule tarballs not found: no folder %s%s" % (
+                path, "" if given else " (set FIELDNODE_RP2_VENDOR)"))
+    mpsource.need_tarballs(path, [n + ".tar.gz" for n in list(SUBMODULES) + [PICOTOOL]],
+                           "the rp2 vendor folder" + (" (FIELDNODE_RP2_VENDOR)" if given else ""))
     return path
+
+
+def _say(text):
+    print("rp2_firmware: " + text, file=sys.stderr, flush=True)
 
 
 def rp2_tree():
@@ -61,10 +72,14 @@ def rp2_tree():
     vendor = vendor_rp2()
     with mpsource.lock("rp2-tree"):
         if not os.path.isfile(os.path.join(dest, ".done")):
+            _say("unpacking the rp2 submodules from %s into %s ..." % (vendor, dest))
             shutil.rmtree(dest, ignore_errors=True)
             os.makedirs(os.path.dirname(dest), exist_ok=True)
             # hard links: cheap, and the build only ever adds files to its own dirs
-            subprocess.run(["cp", "-al", src, dest], check=True)
+            cp = subprocess.run(["cp", "-al", src, dest], stderr=subprocess.PIPE, text=True)
+            if cp.returncode:
+                raise mpsource.SourceError("cannot copy the source into %s: %s" % (
+                    dest, (cp.stderr.strip().splitlines() or ["cp failed"])[0]))
             for stem, name in SUBMODULES.items():
                 lib = os.path.join(dest, "lib", name)
                 shutil.rmtree(lib, ignore_errors=True)
@@ -81,6 +96,7 @@ def picotool(tree):
         return prefix
     with mpsource.lock("rp2-picotool"):
         if not os.path.isfile(marker):
+            _say("building picotool (once, cached) ...")
             work = os.path.join(mpsource.cache_dir(), "rp2", "picotool-work")
             shutil.rmtree(work, ignore_errors=True)
             shutil.rmtree(prefix, ignore_errors=True)
@@ -106,7 +122,9 @@ def _run(argv, cwd, env=None):
 
 
 def _inputs_key(tree, manifest):
-    h = hashlib.sha256(tree.encode())
+    # (the salt: images cached before each build cleared its frozen outputs may lack an
+    # edit made with an old mtime, and are not reused)
+    h = hashlib.sha256(tree.encode() + b"\0frozen-afresh")
     paths = [manifest]
     for top in FROZEN_INPUTS:
         for base, dirs, files in os.walk(os.path.join(ROOT, top)):
@@ -118,17 +136,51 @@ def _inputs_key(tree, manifest):
     return h.hexdigest()[:16]
 
 
+# make's output lines that start a step worth a progress line (a cold build runs for
+# minutes), and cmake's "[ NN%]" in steps of 10 (rising only: the pioasm sub-build counts
+# to 100% of its own early on); the rest goes to the log only
+_STEPS = (("MPY ", "freezing the modules (makemanifest)"),
+          ("Linking CXX executable firmware.elf", "linking firmware.elf"))
+
+
+def _progress(line, seen):
+    """The progress line `line` of make's output starts, if any (`seen`: a set of the
+    steps said, and the highest percentage said)."""
+    for start, step in _STEPS:
+        if start in line and step not in seen:
+            seen.add(step)
+            return step
+    head = line[1:line.find("%]")].strip() if line.startswith("[") and "%]" in line else ""
+    if head.isdigit():
+        pct = int(head) // 10 * 10
+        if max((n for n in seen if isinstance(n, int)), default=0) < pct < 100:
+            seen.add(pct)
+            return "compiled %d%%" % pct
+    return None
+
+
 def _build(tree, manifest, build_dir, log):
     env = dict(os.environ, PICOTOOL_FETCH_FROM_GIT_PATH=picotool(tree))
     args = ["make", "-j" + mpsource.JOBS, "BOARD=" + MP_BOARD, "BUILD=" + build_dir]
     if manifest:
         args.append("FROZEN_MANIFEST=" + manifest)
-    proc = subprocess.run(args, cwd=os.path.join(tree, "ports", "rp2"), env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    with open(log, "w") as f:
-        f.write(proc.stdout)
+    # make recompiles a frozen .py only when it is newer than the .mpy left in the build
+    # dir: an edit with an old mtime would be cached under the new key without itself
+    mpsource.clear_frozen(build_dir)
+    _say("building ports/rp2 %s (log %s) ..." % (" ".join(args[1:]), log))
+    seen = set()
+    with open(log, "w") as f, subprocess.Popen(
+            args, cwd=os.path.join(tree, "ports", "rp2"), env=env, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True, errors="replace") as proc:
+        tail = []
+        for line in proc.stdout:
+            f.write(line)
+            tail = (tail + [line])[-60:]
+            step = _progress(line, seen)
+            if step:
+                _say(step + " ...")
     if proc.returncode:
-        raise mpsource.SourceError("rp2 build failed (log %s):\n%s" % (log, proc.stdout[-3000:]))
+        raise mpsource.SourceError("rp2 build failed (log %s):\n%s" % (log, "".join(tail)[-3000:]))
 
 
 def _sizes(build_dir):
@@ -156,6 +208,8 @@ def firmware(stock=False):
         build_dir = os.path.join(mpsource.cache_dir(), "rp2", "build-%s-%s" % (MP_BOARD, where))
         with mpsource.lock("rp2-build-" + where):
             if not os.path.isfile(info_path):
+                _say("building the %s image %s (minutes when cold), to be cached in %s" % (
+                    "stock " + MP_BOARD if stock else BOARD, key, cached))
                 tmp = cached + ".tmp"
                 shutil.rmtree(tmp, ignore_errors=True)
                 os.makedirs(tmp)

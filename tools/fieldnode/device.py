@@ -127,6 +127,33 @@ def _busy_reason(port):
     return None
 
 
+NOT_A_TERMINAL = "%s is not a serial port (a device that is not a terminal)"
+
+
+def check_port(port, terminal=False):
+    """A CliError unless `port` exists and is a character device: missing, exit 1 (the
+    board unplugged); a file, a directory, exit 2 (a wrong argument). `terminal`: also
+    open it a moment and refuse a device that is no terminal (/dev/null, exit 2); one
+    that cannot be opened (busy, no permission) passes, for its user to say why."""
+    if not os.path.exists(port):
+        raise CliError("serial port %s not found (is the board plugged in?)" % port)
+    mode = os.stat(port).st_mode
+    if not stat.S_ISCHR(mode):  # a wrong argument, whatever is plugged in
+        raise CliError("%s is not a serial port (%s)" % (port, "a directory" if stat.S_ISDIR(
+            mode) else "a regular file" if stat.S_ISREG(mode) else "not a device"), code=2)
+    if terminal:
+        try:
+            fd = os.open(port, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        except OSError:
+            return
+        try:
+            tty = os.isatty(fd)
+        finally:
+            os.close(fd)
+        if not tty:
+            raise CliError(NOT_A_TERMINAL % port, code=2)
+
+
 def open_port(port, baud=115200):
     """The opened mpremote SerialTransport on `port` (no REPL interaction yet).
 
@@ -135,20 +162,14 @@ def open_port(port, baud=115200):
     from mpremote.transport import TransportError
     from mpremote.transport_serial import SerialTransport
 
-    if not os.path.exists(port):
-        raise CliError("serial port %s not found (is the board plugged in?)" % port)
-    mode = os.stat(port).st_mode
-    if not stat.S_ISCHR(mode):  # a wrong argument, whatever is plugged in
-        raise CliError("%s is not a serial port (%s)" % (port, "a directory" if stat.S_ISDIR(
-            mode) else "a regular file" if stat.S_ISREG(mode) else "not a device"), code=2)
+    check_port(port)
     try:
         with contextlib.redirect_stdout(io.StringIO()):
             return SerialTransport(port, baudrate=baud, timeout=READ_TIMEOUT_S)
     except TransportError:
         reason = _busy_reason(port)
         if reason and os.strerror(errno.ENOTTY) in reason:    # /dev/null, say
-            raise CliError("%s is not a serial port (a device that is not a terminal)"
-                           % port, code=2) from None
+            raise CliError(NOT_A_TERMINAL % port, code=2) from None
         if reason and ("lock" in reason or "busy" in reason.lower()):
             raise CliError("serial port %s is busy: another program holds it "
                            "(close mpremote, screen, a monitor...)" % port) from None

@@ -2,14 +2,16 @@
 
 esp32: FILE is checked with esptool's own image parser (magic, chip id in the
 extended header, checksum) before anything touches the board; a file that is
-not an image for the board's chip is refused without opening the port. Then
+not an image for the board's chip is refused without opening the port, and so is
+a --port that is no serial port (a file, a directory, /dev/null: exit 2). Then
 esptool writes it at the board's offset (board.json "flash"), showing its own
 progress; --erase erases the whole flash first (MicroPython's advice for a
 first install; it also erases the filesystem with config.json).
 
 rp2_pico_w: the RP2040 has no serial flashing. Hold BOOTSEL while plugging the
 board in: it mounts as a USB drive named RPI-RP2. Give that mount as --drive
-and FILE (a .uf2) is copied onto it; the board reboots into MicroPython, and
+and FILE (a .uf2, checked whole: every block of the count its blocks give, once) is
+copied onto it; the board reboots into MicroPython, and
 this waits for its serial port (--port) to appear. A Pico W in BOOTSEL mode has
 no serial port, so a --port that exists before the copy belongs to another device
 and is refused before anything is copied. --erase is refused there: to wipe a
@@ -24,6 +26,7 @@ import sys
 import time
 
 from . import CliError, boards, subparser
+from .device import check_port
 from .options import check_seconds
 
 UF2_MAGIC = (0x0A324655, 0x9E5D5157)
@@ -64,19 +67,37 @@ def check_esp_image(path, chip):
 
 
 def check_uf2(path):
-    """A CliError unless `path` is a UF2 file for the RP2040; returns its block count."""
+    """A CliError unless `path` is a whole UF2 file for the RP2040; returns its block count.
+
+    Whole: every block says the same numBlocks, and each blockNo from 0 to numBlocks-1
+    is there exactly once. The bootrom reboots only once it has every block, so a file
+    cut short (at a block boundary too), or blocks of two files joined, would be copied
+    and leave the board in BOOTSEL mode with no word of why."""
     with open(path, "rb") as f:
         data = f.read()
     if not data or len(data) % 512:
         raise CliError("%s is not a UF2 file (size %d is not a multiple of 512)" % (path, len(data)))
+    total = None
+    seen = set()
     for off in range(0, len(data), 512):
-        m0, m1, flags, _, _, _, _, family = struct.unpack_from("<8I", data, off)
+        m0, m1, flags, _, _, block, count, family = struct.unpack_from("<8I", data, off)
         end = struct.unpack_from("<I", data, off + 508)[0]
         if (m0, m1) != UF2_MAGIC or end != UF2_END:
             raise CliError("%s is not a UF2 file (bad block magic at offset %d)" % (path, off))
         if flags & UF2_FAMILY_PRESENT and family != UF2_FAMILY_RP2040:
             raise CliError("%s is a UF2 for family 0x%08x, not the RP2040" % (path, family))
-    return len(data) // 512
+        if total is None:
+            total = count
+        if count != total or block >= count or block in seen:
+            raise CliError("%s is damaged: its block at offset %d is %s" % (path, off, (
+                "one of %d, the first said %d" % (count, total) if count != total else
+                "number %d of %d" % (block, count) if block >= count else
+                "number %d again" % block)))
+        seen.add(block)
+    if len(seen) != total:
+        raise CliError("%s is incomplete (cut short?): %d of its %d blocks are there"
+                       % (path, len(seen), total))
+    return total
 
 
 def esptool_argv(*args):
@@ -89,8 +110,7 @@ def flash_esp(board, port, firmware, erase=False):
     if not chip or "offset" not in flash:
         raise CliError("board %s has no esptool flash data in board.json" % board["name"])
     image = check_esp_image(firmware, chip)
-    if not os.path.exists(port):
-        raise CliError("serial port %s not found (is the board plugged in?)" % port)
+    check_port(port, terminal=True)   # as deploy's: a file, a directory, /dev/null: exit 2
     print("flash: %s is a valid %s image (%d segments), writing at %s"
           % (firmware, chip, len(image.segments), flash["offset"]))
     common = ["--chip", chip, "--port", port, "--baud", str(flash.get("baud", 460800))]
