@@ -12,6 +12,8 @@ as their first argument.
 - The drainer task (one per connection, started by the supervisor after the
   subscriptions are restored) hands queued publishes to the session, oldest
   first, within the server's Receive Maximum [MQTT-3.3.4-7] and our slots.
+  A QoS 1/2 one with no caller (the Supervisor's birth) gets a detached waiter
+  slot as it goes: its Signal is the queue's `outcome` (mqtt5.offline).
 """
 
 import asyncio
@@ -219,6 +221,12 @@ async def _drainer(c, t):
                 continue
             w = q.pop()
             c.msgs_out += 1
+            if w < 0 < qos:  # no caller (a Supervisor's birth): a slot of its own keeps
+                try:  # its outcome, the queue's `outcome` (none free: not kept)
+                    w = _L.take(c, 1, _DETACHED)
+                except MemoryError:
+                    pass
+                q.outcome = c._wev[w] if w >= 0 else None
             if w >= 0:
                 c._wpid[w] = pid
             c._wake.set()

@@ -36,6 +36,11 @@ _LIVE = const(16)  # flags: put() on a live link by a caller with a waiter slot
 class OfflineQueue:
     """FIFO of pending publishes (see module doc)."""
 
+    # the last QoS 1/2 entry sent with no caller (a Supervisor's birth): its waiter
+    # slot's Signal (mqtt5.drain), whose `rc` or `err` is set once its flow ended;
+    # None before (or with no slot free). A class default: no instance slot until set
+    outcome = None
+
     def __init__(self, max_count=32, max_bytes=8192, policy=DROP_OLDEST, spare=16):
         if max_count < 1 or max_bytes < 1:
             raise ValueError("offline queue needs max_count >= 1 and max_bytes >= 1")
