@@ -1,18 +1,15 @@
-"""The node's tasks: readings, events and stats (the watchdog and the last-resort
-resets are keeper.py's; the birth `online` is the Supervisor's, sent first on every
-link: main.py). One `App` per node, on a connected-or-not mqtt5 Supervisor; topics
-<prefix>/<device_id>/... (docs/design.md):
+"""The node's tasks: readings, events and stats (the watchdog and last-resort resets:
+keeper.py; the birth `online`: the Supervisor's, first on every link, main.py). One
+`App` per node, on a connected-or-not mqtt5 Supervisor; topics <prefix>/<device_id>/...
 
-- readings: each sensor on its own interval; the newest reading per sensor waits in
-  a slot (`dirty`) until the link is up, so an outage coalesces into one reading per
-  sensor, never a backlog. Retained, binary (firmware/payload.py), QoS from config;
-  Content Type and Payload Format Indicator with a topic's first publish on each
-  connection, repeats bare aliases; all again after the broker lost our session;
-- events: button presses and threshold crossings with hysteresis, QoS 1, not
-  retained, Message Expiry counted from when they happened, sent in order one at a
-  time; at most `queue_count` wait (the oldest dropped and counted first), and one
-  stale past `event_expiry_s` is dropped, never sent late;
-- stats (JSON) on their own interval while up.
+- readings: each sensor on its own interval; the newest per sensor waits (`dirty`)
+  for the link: an outage coalesces into one reading per sensor. Retained, binary
+  (payload.py), QoS from config; Content Type with a topic's first publish on each
+  connection, then bare aliases; all again after the broker lost our session;
+- events: button presses, threshold crossings (hysteresis); QoS 1, in order, one at a
+  time, Message Expiry from when they happened; at most `queue_count` wait (the oldest
+  dropped first), one stale past `event_expiry_s` is dropped, never sent late;
+- stats (JSON) on their own interval while up; the birth's ack or refusal is logged.
 """
 
 import asyncio
@@ -26,10 +23,10 @@ from mqtt5._compat import Signal, const, sleep_ms, ticks_add, ticks_diff, ticks_
 from mqtt5.supervisor import UP
 
 VERSION = "0.1.0"  # the firmware's (boot log, stats, ping); pyproject.toml's is the same
-# the stats PUBLISH less its topic, at most: ~350 B of JSON after boot, ~480 with an
+# the stats PUBLISH less its topic, at most: ~360 B of JSON after boot, ~500 with an
 # 80-character last_disconnect and long counts, the content type, the headers
 STATS_ROOM = const(560)
-_TEXT = const(512)  # the stats JSON's buffer (~480 B at most, as above)
+_TEXT = const(512)  # the stats JSON's buffer (~500 B at most, as above)
 _POLL_MS = const(100)  # button and due-time polling
 _RETRY_MS = const(5000)  # a reading refused for now (0x97) is sent again after this
 _NORMAL = const(0)
@@ -55,9 +52,7 @@ class App:
     stopping = False  # main.py's stop() has begun (the keeper: a vital task's end is no failure)
 
     def __init__(self, sup, cfg, source, device_id):
-        self.sup = sup
-        self.client = sup.client
-        self.config_source = source
+        self.sup, self.client, self.config_source = sup, sup.client, source
         self.base = cfg["topic_prefix"] + "/" + device_id
         self.status_topic = self.base + "/status"
         names = self.names = sorted(board.SENSORS)
@@ -67,40 +62,33 @@ class App:
         self.topics = [self.base + "/state/" + s for s in names]
         self.seq = [0] * n
         self.value = [None] * n  # None: no reading yet
-        # times are the wrapping ticks_ms clock, compared with ticks_diff only, and
-        # for spans past ticks_diff's reach (6.2 days on 32-bit) the uptime in s
+        # times: ticks_ms, by ticks_diff; past its reach (6.2 days, 32-bit) the uptime
         self.taken = [0] * n  # ticks of the newest reading
         self.taken_s = [0] * n  # and its uptime_s
         self.dirty = bytearray(n)  # a reading waits to be published
         self.ct_sent = bytearray(n)  # Content Type sent on this connection
         self.level = bytearray([_UNKNOWN] * n)  # threshold state: _NORMAL / _HIGH / _LOW
-        self.buf = bytearray(pl.MAX_SIZE)
-        self.mv = memoryview(self.buf)
-        self.ev_seq = 0
-        self.last_pub = -1  # the sensor published last: the others go first next
+        self.mv = memoryview(bytearray(pl.MAX_SIZE))  # a reading's payload
+        self.ev_seq, self.last_pub = 0, -1  # last_pub: the sensor published last
         self.tick = ticks_ms()  # the tick the uptime is counted up to
         self.up_s = 0  # uptime in whole seconds (a small int for 34 years)
         self.due = [self.tick] * n  # next reading per sensor (readings() starts them)
-        self.beat = self.tick  # last turn of the readings task
+        self.beat = self.stats_due = self.tick  # beat: the readings task's last turn
         self.wake = Signal()  # an asyncio Event whose wait allocates nothing (mqtt5)
-        self.readings_sent = 0
-        self.events_sent = 0
-        self.events_dropped = 0
+        self.readings_sent = self.events_sent = self.events_dropped = 0
         self.sensor_errors = 0  # reads that failed (logged, skipped)
         self.failing = bytearray(n)  # per sensor: a read failed (the first logged)
-        self.refused = bytearray(n)  # and the reason code its publish was refused with
+        self.refused = bytearray(n + 1)  # its publish's refusal code (last: the birth's)
+        self.refusals = 0  # readings and births refused (stats "refused")
         self.rejoins = 0  # the network came back after a loss
         self.lost_at = None  # (ticks, uptime_s) when the keeper found the network gone
         self.ev_wait = []  # (name, payload, seq, ticks, uptime_s) for the events task
         self.ev_wake = Signal()
-        self.last_disconnect = None
-        self.linked = False  # the link was up since the last DOWN (for last_disconnect)
+        self.last_disconnect, self.linked = None, False  # linked: up since the last DOWN
         self.unlinked = (self.tick, 0)  # (ticks, uptime_s) since when no link: boot, a loss
         self.heap_losses = 0  # links (and attempts) in a row ended by a MemoryError
         self.heap_since = None  # since (ticks, uptime_s): keeper.py
-        self.commands = None  # commands.Commands, set by main
-        self.tasks = []
-        self.stats_due = self.tick
+        self.commands, self.tasks = None, []  # commands.Commands, set by main
         self.text = bytearray(_TEXT)  # stats_json()'s, taken while the heap is whole
 
     def apply(self, cfg):
@@ -129,16 +117,14 @@ class App:
         return self.up_s
 
     def age_ms(self, t, t_s):
-        """ms since ticks `t` (uptime `t_s`): ticks_diff for a day, then from the
-        uptime (ticks_diff is wrong past 6.2 days on 32-bit ports)."""
+        """ms since ticks `t` (uptime `t_s`): ticks_diff for a day, then the uptime's."""
         now = self.clock()
         s = self.up_s - t_s
         return ticks_diff(now, t) if s < 86400 else s * 1000
 
     # ---- link state (Supervisor on_state) --------------------------------------------
     def link(self, state, reason):
-        if state == UP:  # the supervisor queued the birth first on this link
-            log("%s online" % self.status_topic)
+        if state == UP:  # (the birth queued first: `online` logged at its ack, stats_task)
             self.linked = True
             lost = not self.sup.session_present  # retained messages may be gone too
             for i in range(len(self.ct_sent)):
@@ -223,8 +209,7 @@ class App:
             self.level[i] = new  # after: an event a full heap stopped is seen again
 
     async def publisher(self):
-        """The newest reading of each sensor while up (after the birth, which the
-        supervisor sends first on every link)."""
+        """The newest reading of each sensor while up (after the birth: first queued)."""
         while True:
             await self.wake.wait()
             self.wake.clear()
@@ -235,8 +220,8 @@ class App:
                 try:
                     if await self._publish_reading(i):  # refused for now: again soon
                         await sleep_ms(_RETRY_MS)
-                except MemoryError:  # the reading waits for the next wake; a constant
-                    gc.collect()  # line: nothing allocated
+                except MemoryError:  # it waits for the next wake (a constant line)
+                    gc.collect()
                     self.dirty[i] = 1
                     print("node: publish of a reading failed: MemoryError")
                     break
@@ -261,7 +246,7 @@ class App:
         late = age >= 1000
         t = self.taken_s[i] if late else None  # seconds since boot when taken
         seq, v = self.seq[i], self.value[i]
-        n = pl.encode_reading(self.buf, seq, v, exp, t)
+        n = pl.encode_reading(self.mv, seq, v, exp, t)
         first = not self.ct_sent[i]
         qos = self.scfg[i]["qos"]
         links = self.sup.stats.connects
@@ -269,33 +254,41 @@ class App:
             await self.client.publish(self.topics[i], self.mv[:n], qos, True,
                                       pl.CT_READING if first else None, 0 if first else None)
         except MQTTError as e:  # refused (e.g. not authorized): the node goes on
-            rc = (getattr(e, "reason_code", None) or 1) & 0xFF
-            if rc != self.refused[i]:  # once, not at every reading (an ACL: for good)
-                self.refused[i] = rc
-                log("publish %s refused: %s" % (self.topics[i], e))
-            # 0x97 Quota exceeded (the broker's, or a full offline queue): tried again
-            # in _RETRY_MS, not at the next reading (maybe a day away)
+            self._told(i, self.topics[i], e)
+            # 0x97 Quota exceeded (the broker's, a full offline queue): again in _RETRY_MS
             if getattr(e, "reason_code", 0) == 0x97:
                 self.dirty[i] = 1
                 return True
             return
         self.readings_sent += 1
-        if self.refused[i]:
-            log("publish %s accepted again" % self.topics[i])
-            self.refused[i] = 0
+        self._told(i, self.topics[i], None)
         log("-> state/%s #%d %s %s%s (%d B, qos %d)" % (
             name, seq, pl.fixed(v, exp), board.SENSORS[name][0],
             " taken %d s ago" % (age // 1000) if late else "", n, qos))
         if self.sup.stats.connects == links:
             self.ct_sent[i] = 1
-        else:  # the link was lost meanwhile and these bytes went out again late: resend with TIME
+        else:  # the link was lost meanwhile, these bytes went out again late: with TIME
             self.dirty[i] = 1
             self.wake.set()
 
+    def _told(self, i, topic, e):
+        # the answer (e None, or its MQTTError) to reading i's publish, or the birth's
+        # (i: len(names)): a refusal counted, logged once per code (not at every try:
+        # an ACL refuses for good); its end said
+        if e is None:
+            if self.refused[i]:
+                self.refused[i] = 0
+                log("publish %s accepted again" % topic)
+            return
+        self.refusals += 1
+        rc = (getattr(e, "reason_code", None) or 1) & 0xFF
+        if rc != self.refused[i]:
+            self.refused[i] = rc
+            log("publish %s refused: %s" % (topic, e))
+
     # ---- events ----------------------------------------------------------------------
     def event(self, name, code, value=None, exp=0):
-        """Queue event `name` for the events task (QoS 1, not retained, Message
-        Expiry from config); at most queue_count wait, the oldest dropped first."""
+        """Queue event `name` for the events task (at most queue_count wait)."""
         self.ev_seq = self.ev_seq % 0xFFFF + 1
         buf = bytearray(pl.MAX_SIZE)
         now = self.clock()
@@ -309,8 +302,7 @@ class App:
         self.ev_wake.set()
 
     async def events(self):
-        """Send the waiting events, oldest first, one at a time: while the link is
-        down the one being sent waits in the supervisor's offline queue."""
+        """The waiting events, oldest first, one at a time (while down, in the queue)."""
         wait = self.ev_wait
         while True:
             await self.ev_wake.wait()
@@ -338,13 +330,12 @@ class App:
 
     # ---- stats -----------------------------------------------------------------------
     def stats(self):
-        s = self.sup.stats
-        q = self.sup.queue
-        cmd = self.commands
+        s, q, cmd = self.sup.stats, self.sup.queue, self.commands
         return {"fw": VERSION, "uptime_s": self.uptime_s(), "mem_free": board.mem_free(),
-                "readings": self.readings_sent, "sensor_errors": self.sensor_errors,
-                "events": self.events_sent, "events_dropped": self.events_dropped,
-                "reconnects": s.reconnects, "network_rejoins": self.rejoins,
+                "readings": self.readings_sent, "refused": self.refusals,
+                "sensor_errors": self.sensor_errors, "events": self.events_sent,
+                "events_dropped": self.events_dropped, "reconnects": s.reconnects,
+                "network_rejoins": self.rejoins,
                 "queue_drops": q.drops, "queue_expired": q.expired,
                 "last_disconnect": self.last_disconnect, "config_source": self.config_source,
                 "reset_cause": board.reset_cause(), "rssi": board.rssi(),
@@ -352,13 +343,13 @@ class App:
                 "commands_dropped": cmd.dropped() if cmd else 0}
 
     def stats_json(self):
-        """The stats as UTF-8 JSON in `self.text` (a memoryview), written piece by piece:
-        json.dumps grew one ~350 B block, which a cut-up heap may lack for good."""
+        """The stats as UTF-8 JSON in `self.text` (a memoryview), piece by piece (json.dumps
+        grew one ~350 B block, which a cut-up heap may lack for good)."""
         buf, n, sep = self.text, 0, "{"
         d = self.stats()
         for k in d:
             p = ('%s"%s": %s' % (sep, k, json.dumps(d[k]))).encode()
-            if n + len(p) >= _TEXT:  # (not seen: ~480 B at most)
+            if n + len(p) >= _TEXT:  # (not seen: ~500 B at most)
                 return memoryview(json.dumps(d).encode())
             buf[n:n + len(p)] = p
             n += len(p)
@@ -370,14 +361,23 @@ class App:
         while True:
             now = ticks_ms()
             try:
+                b = self.linked and self.sup.queue.outcome  # the birth's slot (mqtt5.drain):
+                if b and (b.rc is not None or b.err is not None) and not self.stopping:
+                    self.sup.queue.outcome = None  # its ack or refusal is in: said
+                    self._told(len(self.names), self.status_topic, b.err)
+                    if b.err is None:
+                        log("%s online" % self.status_topic)
                 if ticks_diff(now, self.stats_due) >= 0:
                     self.stats_due = ticks_add(now, self.cfg["stats_interval_ms"])
                     self.tasks = [t for t in self.tasks if not t.done()]
                     if self.sup.state == UP:  # after the birth, which goes first
                         text = self.stats_json()
-                        await self.client.publish(self.base + "/stats", text, 0, False,
-                                                  "application/json", 1, topic_alias=False)
-                        _say("node: -> stats ", text)
+                        topic = self.base + "/stats"
+                        await self.client.publish(topic, text, 0, False, "application/json",
+                                                  1, topic_alias=False)
+                        # out, or waiting in the offline queue (a link down, others first)
+                        _say("node: stats queued " if topic in self.sup.queue.topic
+                             else "node: -> stats ", text)
                 if self.commands:
                     self.commands.report()  # dropped requests: a line a second at most
             except MQTTError as e:
@@ -386,6 +386,7 @@ class App:
                 gc.collect()
                 print("node: stats skipped: heap full")
             await sleep_ms(min(1000, max(10, ticks_diff(self.stats_due, ticks_ms()))))
+
 
 def _say(head, text):
     # head and UTF-8 `text` (a memoryview) on a line, in pieces cut between characters

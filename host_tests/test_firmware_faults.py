@@ -495,6 +495,12 @@ def test_a_publish_denied_by_the_acl_does_not_crash_the_node(broker_factory, run
         # refused at every reading meanwhile, logged once: 12 lines a minute at the
         # default cadences, 300 at a 200 ms interval, before
         assert node.count("state/humidity refused") == 1, node.output[-2000:]
+        # each refusal counted (stats "refused"): more than one by now
+        end = time.monotonic() + 10
+        while not [m for m in peer.on(node.base + "/stats")
+                   if json.loads(m.payload)["refused"] >= 2]:
+            assert time.monotonic() < end, peer.on(node.base + "/stats")[-1:]
+            time.sleep(0.2)
     finally:
         node.kill()
         peer.stop()
