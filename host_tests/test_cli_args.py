@@ -383,3 +383,20 @@ def test_a_broker_url_with_a_trailing_slash_is_taken(broker):
     user = broker.url.replace("//", "//me:p%2Fw@") + "/"    # (anonymous: the user is ignored)
     r = fieldnode("cmd", "nobody", "ping", "--url", user, "--timeout", 0.5)
     assert r.returncode == 1 and "no answer from nobody" in r.stderr, r.stderr
+
+
+def test_cmd_set_config_arguments_are_nested_and_typed_as_config_set_takes_them():
+    """`cmd ID set_config sensors.temperature.high=2600` sent the key
+    "sensors.temperature.high" (rc 3 unknown key), where `config set` takes it; a text
+    key's digits went as a number (rc 3). Other commands' arguments are sent as given."""
+    from fieldnode import cli, command
+
+    args = cli.parse_args(["cmd", "node-1", "set_config", "sensors.temperature.high=2600",
+                           "sensors.temperature.low=1000", "sensors.humidity.interval_ms=5000",
+                           "topic_prefix=2024", "stats_interval_ms=60000"])
+    kwargs, tls = command.check_args(args)
+    assert kwargs == {"sensors": {"temperature": {"high": 2600, "low": 1000},
+                                  "humidity": {"interval_ms": 5000}},
+                      "topic_prefix": "2024", "stats_interval_ms": 60000} and tls is None
+    args = cli.parse_args(["cmd", "node-1", "my_command", "a.b=1", "n=2024"])
+    assert command.check_args(args)[0] == {"a.b": 1, "n": 2024}

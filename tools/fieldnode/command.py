@@ -9,11 +9,15 @@ seconds): one the broker holds for a node that is offline expires when the wait
 ends, so a command given up on does not run when the node comes back.
 Exit code 0 when rc is 0; 1 for an error answer, when the broker cannot be
 reached within --timeout seconds, when it refuses the request (its PUBACK: an
-ACL, say), or when no answer comes within --timeout seconds after that. Values
-are JSON when they parse as JSON, else text:
+ACL, say), or when no answer comes within --timeout seconds after that; a
+closed stdout (`| head` that has exited) only cuts the printing: no message, the
+answer's exit code. Values are JSON when they parse as JSON, else text; set_config
+takes them as `fieldnode config set` does: a dotted key is a nested object
+(sensors.temperature.high=2600), a text key's value is text as written:
 
     fieldnode cmd node-1 ping
     fieldnode cmd node-1 set_interval sensor=temperature interval_ms=5000
+    fieldnode cmd node-1 set_config sensors.temperature.high=2600 stats_interval_ms=60000
     fieldnode cmd node-1 ping --url mqtts://broker:8883 --cafile ca.pem
 """
 
@@ -21,10 +25,11 @@ import json
 import math
 import os
 import queue
+import sys
 
 from . import CliError, subparser
 from . import mqtt, options
-from .configure import parse_value
+from .configure import dotted_set, parse_value
 
 # the node's result codes (firmware/commands.py, docs/commands.md)
 RC_NAMES = {1: "malformed request", 2: "unknown command", 3: "bad arguments",
@@ -101,11 +106,15 @@ def check_args(args):
     options.check_topic_part("command name", args.name)
     options.check_seconds("--timeout", args.timeout)
     kwargs = {}
+    config = args.name == "set_config"
     for item in args.args:
         key, eq, text = item.partition("=")
         if not eq or not key:
             raise CliError("expected key=value, got %r" % item, code=2)
-        kwargs[key] = parse_value(text)
+        if config:  # as `config set` takes them: text keys as written, a.b.c nested
+            kwargs = dotted_set(kwargs, key, parse_value(text, key))
+        else:
+            kwargs[key] = parse_value(text)
     try:  # sent as UTF-8 (request()): bytes that were not UTF-8 in argv cannot be
         json.dumps(kwargs, ensure_ascii=False).encode()
     except UnicodeError:
@@ -118,7 +127,12 @@ def check_args(args):
 def run(args):
     kwargs, tls = check_args(args)
     answer = request(args.url, args.prefix, args.device, args.name, kwargs, args.timeout, tls)
-    print(json.dumps(answer))
+    try:
+        print(json.dumps(answer))
+        sys.stdout.flush()
+    except BrokenPipeError:     # (`| head` that has exited): the command ran and was
+        # answered, only its printing was cut; the rest of it goes nowhere
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     rc = answer.get("rc") if isinstance(answer, dict) else None
     if rc != 0:
         raise CliError("%s answered rc %s (%s): %s" % (
