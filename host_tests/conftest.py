@@ -1,7 +1,9 @@
 """Shared fixtures: a real Mosquitto per test session, broker factories for
-special configs, and the runtime parameter (CPython / MicroPython unix port)."""
+special configs, the runtime parameter (CPython / MicroPython unix port), and the CLI's
+pty board (a unix bundle, a board, one with the firmware on it; cli_board.py)."""
 
 import os
+import shutil
 import signal
 import sys
 
@@ -10,7 +12,9 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from broker import Broker, _LIVE  # noqa: E402
+from fieldnode_cli import fieldnode  # noqa: E402
 import runtimes  # noqa: E402
+from serial_device import SerialDevice  # noqa: E402
 
 
 def pytest_configure(config):
@@ -133,6 +137,34 @@ def broker_factory(tmp_path_factory):
     yield make
     for b in made:
         b.kill()
+
+
+# the CLI's pty board (the serial tests: test_cli_deploy*, test_cli_config*,
+# test_cli_logs_and_ports); its helpers are in cli_board.py
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    out = tmp_path_factory.mktemp("build") / "unix"
+    r = fieldnode("build", "--board", "unix", "--out", out)
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+@pytest.fixture
+def device(tmp_path):
+    fs = tmp_path / "board"
+    fs.mkdir()
+    with SerialDevice(fs) as dev:
+        dev.fs = fs
+        yield dev
+
+
+@pytest.fixture
+def node_device(device, bundle):
+    """A device with the firmware on its filesystem (copied: deploy is tested in
+    test_cli_deploy.py)."""
+    shutil.copytree(bundle, device.fs, dirs_exist_ok=True)
+    return device
 
 
 @pytest.hookimpl(wrapper=True)

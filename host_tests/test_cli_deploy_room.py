@@ -10,11 +10,11 @@ import os
 import re
 import shutil
 
+from cli_board import LISTING, bundle_files, deploy
 from fieldnode.device import Device
 from fieldnode_cli import fieldnode
 from runtimes import tool
 from serial_device import SerialDevice
-from test_cli_serial import LISTING, bundle, bundle_files, deploy, device  # noqa: F401
 
 SMALL_BOARD = os.path.join(os.path.dirname(__file__), "scripts", "small_board.py")
 
