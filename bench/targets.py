@@ -9,7 +9,7 @@ out); ``section()`` gathers the cells of a run and renders them. run.py calls it
 KIB = 1024
 TITLE = "## Issue 11 targets (frugal core)"
 
-# Where a value comes from: (source, column, figure); source "host" is run.py's table
+# Where a value comes from: (source, column, figure); source "host" is run.py's results
 # (64-bit unix port / CPython), "m32" is device.py's 32-bit table.
 _FN_MP = "host", "fieldnode_mp"
 _FN_M32F = "m32", "fieldnode_m32f"
@@ -67,7 +67,7 @@ def evaluate(cells, fmt):
 
     ``cells`` = {"host": {column: {figure: cell}}, "m32": {column: {figure: cell}}}, a
     cell being {"stats": {"median", "min", "max", ...}}, {"error": why} or None;
-    ``fmt(figure, cell)`` formats a cell's value (bench/run.py's fmt_cell)."""
+    ``fmt(figure, cell)`` formats a cell's value (bench/report.py's fmt_cell)."""
     out = []
     for figure, today, target, unit, ref, op, limit, beside in ROWS:
         cell = _lookup(cells, ref)

@@ -1,4 +1,5 @@
-"""bench/run.py's pure parts: heapsize bisection, summaries, cells, verdicts.
+"""bench/run.py's pure parts: heapsize bisection, summaries, cells, verdicts (the last two
+from bench/report.py, which run.py imports).
 (The figures themselves come from `make bench`, never from timed assertions.)"""
 
 import importlib.util
