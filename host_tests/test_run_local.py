@@ -164,6 +164,10 @@ def test_make_run_honours_run_seconds_and_device_id_and_never_prints_a_secret(br
     assert "-> stats" in out and "4 s are up" in out
     assert "fieldnode/v1/run-secs/status offline, disconnected" in out
     assert secret not in out
+    # the hint names the broker in use (before: no -h/-p, so it watched 127.0.0.1:1883)
+    assert "run: watch it with: mosquitto_sub -h 127.0.0.1 -p %d -V mqttv5 -t 'fieldnode/#' " \
+           "-v\n" % broker.port in out, out
+    assert "or: .venv/bin/fieldnode monitor --url mqtt://127.0.0.1:%d\n" % broker.port in out
 
 
 @pytest.mark.parametrize("url, says", [
@@ -205,4 +209,127 @@ def test_make_run_starts_the_node_again_after_a_reboot_command(broker, tmp_path)
     assert proc.returncode == 0, out
     assert "run: the node rebooted (status 3): starting it again" in out, out
     assert out.count("node: run-reboot starting") == 2, out
+    # the restarted node says why, as a board does after machine.reset() (before:
+    # power_on again)
+    assert "node: run-reboot starting (board unix, reset cause power_on)" in out, out
+    assert "node: run-reboot starting (board unix, reset cause hard_reset)" in out, out
     assert [m.payload for m in peer.on(status)][:3] == [b"online", b"offline", b"online"]
+
+
+def _run_local(port, device, **env):
+    """tools/run_local.py in a session of its own (its process group is the terminal's
+    foreground one: os.killpg(SIGINT) is a Ctrl-C), its output lines on a queue."""
+    import threading
+
+    proc = subprocess.Popen(
+        [sys.executable, os.path.join(ROOT, "tools", "run_local.py"), "--port", str(port)],
+        env=dict(os.environ, DEVICE_ID=device, **env), cwd=ROOT, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    lines = queue.Queue()
+
+    def read():
+        for line in proc.stdout:
+            lines.put(line)
+        lines.put(None)  # (its end)
+
+    threading.Thread(target=read, daemon=True).start()
+    return proc, lines
+
+
+def _until(lines, text, out, timeout=20):
+    # the lines up to the first one holding `text` go on `out`
+    while True:
+        line = lines.get(timeout=timeout)
+        assert line is not None, "run_local ended before %r:\n%s" % (text, "".join(out))
+        out.append(line)
+        if text in line:
+            return
+
+
+def _stalled_goodbye(broker_factory, device, ctrl_cs):
+    """`make run` against a broker that stops answering (SIGSTOP) once the node is
+    online, then `ctrl_cs` Ctrl-Cs (the second once the node's goodbye is under way):
+    run_local's exit status and output."""
+    b = broker_factory()
+    proc, lines = _run_local(b.port, device)
+    out = []
+    try:
+        _until(lines, "/status online", out)
+        time.sleep(1)  # at rest after the first readings (as above)
+        b.proc.send_signal(signal.SIGSTOP)
+        os.killpg(proc.pid, signal.SIGINT)
+        _until(lines, "node: stopping: offline", out)
+        if ctrl_cs == 2:
+            time.sleep(0.5)  # waiting for the ack of `offline`, which will not come
+            os.killpg(proc.pid, signal.SIGINT)
+        while True:
+            line = lines.get(timeout=30)
+            if line is None:
+                break
+            out.append(line)
+        proc.wait(timeout=10)
+    finally:
+        b.proc.send_signal(signal.SIGCONT)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        print("run_local output:\n" + "".join(out))
+    return proc.returncode, "".join(out)
+
+
+def test_make_run_passes_a_second_ctrl_c_on_to_the_node(broker_factory):
+    # README: a second Ctrl-C cuts the goodbye short. Before, run_local ignored it and
+    # the node (its own process group) never saw it: it waited out its goodbye.
+    rc, out = _stalled_goodbye(broker_factory, "run-twice", 2)
+    assert rc == 130, out
+    assert "node: interrupted again: link closed, the broker publishes " \
+           "fieldnode/v1/run-twice/status offline (the Will)" in out, out
+    assert "offline not acknowledged" not in out and "killed" not in out, out
+
+
+def test_make_run_waits_out_the_nodes_goodbye_to_a_stalled_broker(broker_factory):
+    # The goodbye to a broker that stopped answering: 3 s for the ack of `offline`,
+    # then 2 s for the DISCONNECT. Before, run_local killed the node at 5 s, just
+    # before its `disconnected with the Will` (0x04, so the broker publishes it).
+    rc, out = _stalled_goodbye(broker_factory, "run-stalled", 1)
+    assert rc == 130, out
+    assert "node: offline not acknowledged within 3 s" in out, out
+    assert "node: disconnected with the Will (0x04): the broker publishes " \
+           "fieldnode/v1/run-stalled/status offline" in out, out
+    assert "killed" not in out, out
+
+
+@pytest.mark.parametrize("value", ["-1", "0", "abc", "nan", "inf"])
+def test_make_run_refuses_a_bad_run_seconds_in_one_line(value):
+    # before: -1 started everything and exited 254, abc exited 1, nan ran for ever
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "run_local.py"),
+                           "--port", str(free_port())],
+                          env=dict(os.environ, RUN_SECONDS=value, DEVICE_ID="run-bad-secs"),
+                          cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr == "run: RUN_SECONDS: expected a positive number of seconds, " \
+                          "got %r\n" % value, proc.stderr
+    assert proc.stdout == ""  # nothing started
+
+
+@pytest.mark.parametrize("device, says", [
+    ("run-bad/a", "'run-bad/a' must not contain '/'"),
+    ("run-bad#", "must not contain '#'"),
+    ("run-" + "x" * 61, "length 65 is out of range 1..64"),
+    ("..", "cannot name its folder"),
+])
+def test_make_run_refuses_a_bad_device_id_in_one_line(device, says):
+    # before: DEVICE_ID=a/b made .cache/run-node/a/b and a node that exited 1
+    folder = os.path.join(ROOT, ".cache", "run-node", "run-bad")
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "run_local.py"),
+                           "--port", str(free_port())],
+                          env=dict(os.environ, DEVICE_ID=device), cwd=ROOT,
+                          capture_output=True, text=True, timeout=30)
+    made = os.path.exists(folder)
+    if made:
+        import shutil
+
+        shutil.rmtree(folder)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.startswith("run: DEVICE_ID: ") and says in proc.stderr, proc.stderr
+    assert proc.stderr.count("\n") == 1 and proc.stdout == "" and not made
