@@ -49,7 +49,8 @@ def why(e):
 class App:
     """The application state and tasks of one node (see module doc)."""
 
-    stopping = False  # main.py's stop() has begun (the keeper: a vital task's end is no failure)
+    stopping = False  # main.py's stop() has begun: nothing but `offline` goes out from
+    # now on (the tasks publish no more; the keeper: a vital task's end is no failure)
 
     def __init__(self, sup, cfg, source, device_id):
         self.sup, self.client, self.config_source = sup, sup.client, source
@@ -213,7 +214,7 @@ class App:
         while True:
             await self.wake.wait()
             self.wake.clear()
-            while self.sup.state == UP:
+            while self.sup.state == UP and not self.stopping:  # (after `offline`: none)
                 i = self._next_dirty()
                 if i < 0:
                     break
@@ -309,6 +310,9 @@ class App:
             self.ev_wake.clear()
             while wait:
                 name, data, seq, at, at_s = wait.pop(0)
+                if self.stopping:  # nothing after `offline`
+                    self._dropped(name, seq, "node stopping")
+                    continue
                 left = self.cfg["event_expiry_s"] - self.age_ms(at, at_s) // 1000
                 if left <= 0:
                     self._dropped(name, seq, "expired while waiting")
@@ -370,7 +374,8 @@ class App:
                 if ticks_diff(now, self.stats_due) >= 0:
                     self.stats_due = ticks_add(now, self.cfg["stats_interval_ms"])
                     self.tasks = [t for t in self.tasks if not t.done()]
-                    if self.sup.state == UP:  # after the birth, which goes first
+                    if self.sup.state == UP and not self.stopping:  # after the birth,
+                        # which goes first, and not after `offline`
                         text = self.stats_json()
                         topic = self.base + "/stats"
                         await self.client.publish(topic, text, 0, False, "application/json",
@@ -379,9 +384,10 @@ class App:
                         _say("node: stats queued " if topic in self.sup.queue.topic
                              else "node: -> stats ", text)
                 if self.commands:
-                    self.commands.report()  # dropped requests: a line a second at most
+                    self.commands.report()  # repeats, drops: a line a second at most
             except MQTTError as e:
-                log("stats refused: %s" % e)
+                if not self.stopping:  # (a stop fails what waits: no noise at goodbye)
+                    log("stats refused: %s" % e)
             except MemoryError:  # said, not silent (a constant: no allocation to print it)
                 gc.collect()
                 print("node: stats skipped: heap full")

@@ -100,8 +100,12 @@ class Commands:
         return r.ignored + r.busy + r.failed
 
     def report(self):
-        """Log the requests dropped since the last report: one line at most."""
+        """Log the requests repeated and dropped since the last report: a line each at
+        most (a repeat is answered by the Responder, which does not call handle())."""
         r = self.responder
+        if r.repeated:  # (the Responder's own: handle() never sees them) counted afresh
+            print("node: <- %d repeated cmd: answered as before, not run again" % r.repeated)
+            r.repeated = 0
         n = self.dropped()
         if n != self.reported:
             self.reported = n
@@ -121,6 +125,9 @@ class Commands:
         name = msg.topic[msg.topic.rfind("/") + 1:]
         data = msg.payload
         print("node: <- cmd %s (%d B)" % (name, len(data)))
+        if self.app.stopping:  # no answer after `offline` (main.py stop()), and not run:
+            print("node: not run: stopping")  # a retry later runs it
+            return None
         try:
             # the answer's PUBLISH must fit the transmit buffer and the broker's Maximum
             # Packet Size [MQTT-3.1.2-24]; at QoS 1 its topic and payload, the offline

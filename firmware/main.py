@@ -9,8 +9,9 @@ birth `online` after every (re)connect -> the node's tasks (app.py, commands.py)
   resumption, bounded offline queue). The Will is `offline` (QoS 1, retained,
   Will Delay from config); a fatal refusal (bad credentials, banned) is not
   retried at once but after `fatal_backoff_s`, and the log says why;
-- Ctrl-C (or `reboot`): `offline` (retained), DISCONNECT 0x00; 0x04 (the broker
-  publishes the Will) when `offline` was not acknowledged.
+- Ctrl-C (or `reboot`): `offline` (retained) and nothing after it (app.stopping),
+  DISCONNECT 0x00; 0x04 (the broker publishes the Will) when `offline` was not
+  acknowledged.
 Board specifics come from the `board` module of boards/<board>/ only.
 """
 
@@ -244,8 +245,10 @@ class Node:
             log("%s offline, disconnected" % status)
         elif up:
             log("disconnected with the Will (0x04): the broker publishes %s offline" % status)
-        else:  # the broker publishes the Will once the session's link is gone
-            log("stopped while not connected: %s is left to the Will" % status)
+        elif self.sup.stats.connects:  # the broker publishes the Will once the session's
+            log("stopped while not connected: %s is left to the Will" % status)  # link is gone
+        else:  # no broker ever accepted a CONNECT: none holds a Will of this boot
+            log("stopped while not connected, and never was: no broker holds its Will")
         self._end.set()
 
 

@@ -123,11 +123,17 @@ def test_every_command_round_trips(shared):
 
 def test_a_repeated_correlation_id_is_answered_but_not_run_again(shared):
     n = shared.count("IDENTIFY")
+    said = shared.count("repeated cmd: ")
     a1 = request(shared, "identify", {"seconds": 1}, cid=b"same-id")
     a2 = request(shared, "identify", {"seconds": 1}, cid=b"same-id")
     assert a1 == a2 and a1["rc"] == 0
     time.sleep(0.5)
     assert shared.count("IDENTIFY") == n + 1
+    # the repeat is in the log too (README: each command in and answer out): the
+    # Responder answered it from memory and the log showed nothing of it
+    shared.wait_log("repeated cmd: ", said + 1, timeout=5)
+    line = [ln for ln in shared.lines if "repeated cmd: " in ln][-1]
+    assert line == "node: <- 1 repeated cmd: answered as before, not run again", line
 
 
 def test_reboot_needed_lists_what_differs_from_what_runs(shared):

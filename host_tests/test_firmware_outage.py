@@ -1,11 +1,13 @@
 """The firmware through long or awkward outages, under both runtimes: a flood of
 events while the broker is away stays within `queue_count` (the rest dropped and
 counted, never the heap), a stop whose `offline` was not acknowledged leaves the
-status to the Will, and retained readings come back after a broker restart that
-lost them. Found by a network audit; each test fails with the code before it."""
+status to the Will, retained readings come back after a broker restart that
+lost them, and nothing but `offline` goes out once the node stops. Found by a network audit; each test fails with the code before it."""
 
 import json
 import time
+
+import pytest
 
 from fault_proxy import FaultProxy
 from firmware_node import FAST, RESTING, NodeProc, cut_off, watch
@@ -245,3 +247,106 @@ def test_after_a_dead_link_the_readings_carry_their_content_type_again(broker, r
         node.kill()
         proxy.close()
         peer.stop()
+
+
+def _after_offline(peer, start, device):
+    # what the broker delivered after the node's first `offline` since index `start`
+    # of the peer's log: nothing, or the Will's `offline` (anything of the node's, and
+    # its answers on reply/<device>, counts; the peer's own requests do not)
+    status = "fieldnode/v1/%s/status" % device
+    got = [m for m in peer.messages[start:] if "/cmd/" not in m.topic]
+    i = next((k for k, m in enumerate(got) if m.topic == status and m.payload == b"offline"),
+             None)
+    assert i is not None, got
+    return [m for m in got[i + 1:] if (m.topic, m.payload) != (status, b"offline")]
+
+
+# Ctrl-C on CPython only: with readings every 500 ms the PyPI unix port's Ctrl-C can
+# land in an allocation (firmware_node.py RESTING), which a reboot never does
+@pytest.mark.parametrize("runtime,stop", [("cpython", "reboot"), ("micropython", "reboot"),
+                                          ("cpython", "ctrl-c")])
+def test_nothing_but_offline_goes_out_once_the_node_stops(broker, runtime, tmp_path, stop):
+    # A stop (Ctrl-C, `make run`'s end, a `reboot`) while readings and stats are due:
+    # the readings, publisher and stats tasks went on during the goodbye, so a
+    # subscriber saw state/* (retained!) and stats after `offline`, and the node logged
+    # "stats refused: not connected" (2 of 4 `make run RUN_SECONDS=N` runs). The link
+    # here is slow (300 ms each way), as a cellular one: `offline`'s ack takes 600 ms,
+    # over a reading's interval (FAST: 500 ms), which made it happen at every stop.
+    # A command that came during the goodbye was answered after `offline` too.
+    device = "quiet-stop-%s-%s" % (stop, runtime)
+    peer = watch(broker, device)
+    proxy = FaultProxy(broker.host, broker.port)
+    proxy.delay(300)
+    try:
+        for run in range(3):
+            start = len(peer.messages)
+            node = NodeProc(runtime, proxy, tmp_path, FAST, device)
+            try:
+                node.wait_log("-> stats")  # readings and stats going out
+                node.wait_log("-> state/temperature", 3)
+                if stop == "reboot":
+                    peer.publish(node.base + "/cmd/reboot", b"", qos=1,
+                                 correlation_data=b"r%d" % run, response_topic="reply/" + device)
+                    # and pings until it is gone: those of the goodbye are not answered
+                    for k in range(200):
+                        if node.proc.poll() is not None:
+                            break
+                        peer.publish(node.base + "/cmd/ping", b"", correlation_data=b"p%d" % k,
+                                     response_topic="reply/" + device)
+                        time.sleep(0.1)
+                    assert node.wait() == 3, node.output
+                else:
+                    assert node.interrupt() == 0, node.output
+            finally:
+                node.kill()
+            assert node.base + "/status offline, disconnected" in node.output, node.output
+            time.sleep(1)  # (what the proxy still held)
+            late = _after_offline(peer, start, device)
+            assert late == [], "run %d: %r\n%s" % (run, late, node.output)
+            assert "stats refused" not in node.output, node.output
+    finally:
+        proxy.close()
+        peer.stop()
+
+
+def _interrupt_at_rest(node):
+    # Ctrl-C in a pause of 0.5 s or more between tries, so that it lands at rest, not
+    # in a connect (the PyPI unix port: test_firmware_faults_broker.py)
+    n = 1
+    while True:
+        node.wait_log("next try in ", n, timeout=30)
+        last = [ln for ln in node.lines if "next try in " in ln][n - 1]
+        if float(last.rsplit("next try in ", 1)[1].split()[0]) >= 0.5 or n == 8:
+            break
+        n += 1
+    return node.interrupt()
+
+
+def test_a_node_stopped_before_any_connection_claims_no_will(broker, runtime, tmp_path):
+    # "stopped while not connected: .../status is left to the Will" was said by a node
+    # that never connected, whose Will no broker ever got; after a link it is true
+    proxy = FaultProxy(broker.host, broker.port)
+    proxy.refuse(True)
+    cfg = dict(FAST, **RESTING)
+    try:
+        node = NodeProc(runtime, proxy, tmp_path, cfg, "nowill-" + runtime)
+        try:
+            assert _interrupt_at_rest(node) == 0, node.output
+        finally:
+            node.kill()
+        assert "stopped while not connected, and never was: no broker holds its Will" \
+            in node.output, node.output
+        assert "left to the Will" not in node.output, node.output
+        proxy.refuse(False)
+        node = NodeProc(runtime, proxy, tmp_path, cfg, "nowill-" + runtime)
+        try:
+            node.wait_log("online")
+            cut_off(proxy, node)
+            assert _interrupt_at_rest(node) == 0, node.output
+        finally:
+            node.kill()
+        assert "stopped while not connected: %s/status is left to the Will" % node.base \
+            in node.output, node.output
+        assert "never connected" not in node.output, node.output
+    finally:
+        proxy.close()
