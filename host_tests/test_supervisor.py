@@ -88,6 +88,10 @@ def test_a_full_heap_that_reaches_the_loop_is_said_and_counted_as_a_lost_link(re
     assert r["links_lost"] == {"heap": 1} and r["connects"] == 2, r
 
 
+def test_unsubscribes_while_down_are_kept_once_each(rec):
+    assert rec("gone")["gone"] == ["x/#", ["y/1", "y/2"]]
+
+
 def test_redirect_loops_back_off_and_server_moved_sticks(rec):
     r = rec("redirects")
     # [url, clean_start, attempt]: three 0x9C hops in a row are followed at once,

@@ -257,7 +257,18 @@ async def heap():
     emit(check="heap", downs=downs, links_lost=st["links_lost"], connects=len(fc.calls))
 
 
+async def gone():
+    # unsubscribed again and again while down: one UNSUBSCRIBE kept for the reconnect
+    fc = FakeClient([])
+    sup = Supervisor(fc, "mqtt://a:1")
+    for _ in range(3):
+        await sup.unsubscribe("x/#")
+        await sup.unsubscribe(["y/1", "y/2"])
+    emit(check="gone", gone=sup._gone)
+
+
 async def both():
+    await gone()
     await loop()
     await heap()
     await redirects()

@@ -254,7 +254,8 @@ class Supervisor:
                     raise  # not a lost link
         for f in filters:
             routes(c).remove(f)
-        self._gone.append(filt)
+        if filt not in self._gone:  # (once: each one is an UNSUBSCRIBE at the reconnect)
+            self._gone.append(filt)
         return None
 
     # ---- the loop ---------------------------------------------------------------
