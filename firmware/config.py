@@ -44,6 +44,9 @@ SCHEMA = {
     "tls_insecure": (_BOOL, False, 0, 1),
     "keepalive": (_INT, 30, 5, 3600),
     "ack_timeout_s": (_INT, 60, 0, 3600),  # 0: wait for acks for good
+    # a connect's DNS and TCP, then its CONNACK (MicroPython: TLS's handshake too);
+    # 30 s, not the library's 10: a cellular link's round trips and handshake take longer
+    "connect_timeout_s": (_INT, 30, 5, 120),
     "session_expiry": (_INT, 3600, 0, 0xFFFFFFFF),
     "will_delay": (_INT, 5, 0, 86400),
     "topic_prefix": (_STR, "fieldnode/v1", 1, 64),

@@ -98,6 +98,9 @@ class Node:
                              tls=tls,
                              # a link that answers pings but acks nothing: a new one
                              ack_timeout_ms=cfg["ack_timeout_s"] * 1000,
+                             # DNS + TCP, then CONNACK (on MicroPython the TLS handshake
+                             # comes in the CONNACK wait: one bound for all of it)
+                             connect_timeout_ms=cfg["connect_timeout_s"] * 1000,
                              will=Will(base + "/status", b"offline", qos=1, retain=True,
                                        delay=cfg["will_delay"] or None))
         # the stats are the largest message a node sends unasked: their room in the
@@ -107,6 +110,12 @@ class Node:
         # birth `online` first of what each link sends anew (a resumed session resends
         # its unacknowledged messages before it): events queued while down come after it
         self.sup = Supervisor(self.client, urls, on_state=self._on_state,
+                              # a link that lived a keep-alive period was stable: the
+                              # backoff starts again. Behind a NAT that forgets an idle
+                              # link before the ping, each lives 1.5 x keepalive (dead
+                              # link, spec 3.1.2.10), under the default 60 s at 30 s:
+                              # the backoff grew toward its cap link after link
+                              stable_ms=min(60000, cfg["keepalive"] * 1000),
                               fatal_backoff_ms=cfg["fatal_backoff_s"] * 1000,
                               queue_count=cfg["queue_count"], queue_bytes=cfg["queue_bytes"],
                               birth=(base + "/status", b"online", 1, True))
@@ -147,20 +156,22 @@ class Node:
                         "with one device_id take it from each other in turn: give each "
                         "its own" % self.device_id)
                 elif linked and self._closed_unstable(sup, reason) == 3:
-                    log("the broker closed the link 3 times in a row, each within %d s "
+                    log("the broker closed the link 3 times in a row, each within 60 s "
                         "of connecting, naming no reason: is another client connected "
                         "as %r? Two boards with one device_id take the link from each "
                         "other, and Mosquitto before 2.0.15 does not say so. If not, see "
-                        "the broker's log" % (sup.stable_ms // 1000, self.device_id))
+                        "the broker's log" % self.device_id)
         elif state == _sv.STOPPED:  # stop(), or a bad option found only at connect
             log("link stopped" + (" (%s)" % why(reason) if reason is not None else ""))
 
     def _closed_unstable(self, sup, reason):
-        # Counts the links in a row that the broker closed before they were stable
+        # Counts the links in a row that the broker closed within 60 s of connecting
         # without a DISCONNECT (a clean end of the stream): how a broker that does not
         # send 0x8E shows a takeover. Another end of a link starts the count again
         # (failed connects between such links are passed over).
-        if "closed by the server" in str(reason) and sup.stats.last_up_ms < sup.stable_ms:
+        # (60 s, not the Supervisor's stable_ms, which is the keep alive: a twin's link
+        # lives as long as the other's backoff, which a keep alive of 5 s keeps short)
+        if "closed by the server" in str(reason) and sup.stats.last_up_ms < 60000:
             self._cut_soon += 1
         else:
             self._cut_soon = 0

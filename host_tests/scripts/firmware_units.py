@@ -58,6 +58,28 @@ for bad, key in (({"keepalive": 1}, "keepalive"), ({"keepalive": "30"}, "keepali
         ok("reject_" + key, False, bad)
     except config.ConfigError as e:
         ok("reject_" + key, key in str(e), e)
+# connect_timeout_s: whole seconds 5..120 (Client connect_timeout_ms), 30 by default:
+# the library's 10 s cut off a CONNACK (on MicroPython a TLS handshake) on a slow link
+got = config.DEFAULTS.get("connect_timeout_s")
+ok("connect_timeout_default", got == 30 and config.validate({}).get("connect_timeout_s") == 30,
+   got)
+try:
+    got = [config.validate({"connect_timeout_s": v})["connect_timeout_s"] for v in (5, 120)]
+except config.ConfigError as e:
+    got = e
+ok("connect_timeout_ends", got == [5, 120], got)
+for v, msg in ((4, "connect_timeout_s: 4 is out of range 5..120"),
+               (121, "connect_timeout_s: 121 is out of range 5..120"),
+               (0, "connect_timeout_s: 0 is out of range 5..120"),
+               ("30", "connect_timeout_s: expected an integer, got '30'"),
+               (30.5, "connect_timeout_s: expected an integer, got 30.5"),
+               (True, "connect_timeout_s: expected an integer, got True"),
+               (None, "connect_timeout_s: must not be null")):
+    try:
+        config.validate({"connect_timeout_s": v})
+        ok("reject_connect_timeout %r" % (v,), False, v)
+    except config.ConfigError as e:
+        ok("reject_connect_timeout %r" % (v,), str(e) == msg, e)
 # code points an MQTT string should not hold (spec 1.5.4): Mosquitto closes the link
 # of a client id, topic or user name with one, so a node set so never connected again
 for bad, key, cp in (({"device_id": "t2\x01x"}, "device_id", "U+0001"),
