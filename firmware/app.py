@@ -6,9 +6,10 @@ keeper.py; the birth `online`: the Supervisor's, first on every link, main.py). 
   for the link: an outage coalesces into one reading per sensor. Retained, binary
   (payload.py), QoS from config; Content Type with a topic's first publish on each
   connection, then bare aliases; all again after the broker lost our session;
-- events: button presses, threshold crossings (hysteresis); QoS 1, in order, one at a
-  time, Message Expiry from when they happened; at most `queue_count` wait (the oldest
-  dropped first), one stale past `event_expiry_s` is dropped, never sent late;
+- events: button presses, threshold crossings (hysteresis); QoS 1, in order, up to
+  _EV_FLY awaiting their PUBACK while up (one while down), Message Expiry from when
+  they happened; at most `queue_count` wait besides (the oldest dropped first), one
+  stale past `event_expiry_s` is dropped, never sent late;
 - stats (JSON) on their own interval while up; the birth's ack or refusal is logged.
 """
 
@@ -33,6 +34,12 @@ _NORMAL = const(0)
 _HIGH = const(1)
 _LOW = const(2)
 _UNKNOWN = const(3)  # before a sensor's first reading: its level is reported, normal included
+# events published and awaiting their PUBACK at once while up: a round trip carries
+# this many (one at a time, a 4 s round trip passed 15 a minute). Each holds a waiter
+# slot of the client's 16 (max_inflight): with the birth's, a reading's, 4 command
+# answers', main.py's two (a state cleared, `offline`) and the one the Supervisor keeps,
+# 3 stay free
+_EV_FLY = const(4)
 _INT32_MIN = const(-2147483648)  # the range a reading payload can carry (docs/payload.md)
 _INT32_MAX = const(2147483647)
 
@@ -49,10 +56,13 @@ def why(e):
 class App:
     """The application state and tasks of one node (see module doc)."""
 
-    stopping = False  # main.py's stop() has begun: nothing but `offline` goes out from
-    # now on (the tasks publish no more; the keeper: a vital task's end is no failure)
-
     def __init__(self, sup, cfg, source, device_id):
+        # stopping: main.py's stop() has begun: nothing but `offline` goes out from now
+        # on (the tasks publish no more; the keeper: a vital task's end is no failure).
+        # Set here, not first at stop(): a new attribute then may grow this instance's
+        # dict (47 attributes fill it: the next size is a 472-byte block on 32-bit),
+        # which a heap run full or cut up may lack at goodbye
+        self.stopping = False
         self.sup, self.client, self.config_source = sup, sup.client, source
         self.base = cfg["topic_prefix"] + "/" + device_id
         self.status_topic = self.base + "/status"
@@ -83,7 +93,10 @@ class App:
         self.refusals = 0  # readings and births refused (stats "refused")
         self.rejoins = 0  # the network came back after a loss
         self.lost_at = None  # (ticks, uptime_s) when the keeper found the network gone
-        self.ev_wait = []  # (name, payload, seq, ticks, uptime_s) for the events task
+        self.ev_wait = []  # (name, payload, seq, ticks, uptime_s) not yet published
+        # (name, seq, awaitable, held) published, oldest first (_EV_FLY at most); held:
+        # queued only once awaited, and no later one published before
+        self.ev_fly = []
         self.ev_wake = Signal()
         self.last_disconnect, self.linked = None, False  # linked: up since the last DOWN
         self.unlinked = (self.tick, 0)  # (ticks, uptime_s) since when no link: boot, a loss
@@ -289,7 +302,7 @@ class App:
 
     # ---- events ----------------------------------------------------------------------
     def event(self, name, code, value=None, exp=0):
-        """Queue event `name` for the events task (at most queue_count wait)."""
+        """Queue event `name` (at most queue_count wait) and publish what may go now."""
         self.ev_seq = self.ev_seq % 0xFFFF + 1
         buf = bytearray(pl.MAX_SIZE)
         now = self.clock()
@@ -300,33 +313,58 @@ class App:
             self._dropped(old[0], old[2], "%d newer events waiting (queue_count)"
                           % self.cfg["queue_count"])
         wait.append((name, bytes(buf[:n]), self.ev_seq, now, self.up_s))
+        self._send_events()
         self.ev_wake.set()
 
+    def _send_events(self):
+        # Publish waiting events, oldest first, while fewer than _EV_FLY await their
+        # PUBACK (one while the link is down: the rest wait here, within queue_count).
+        # The order of publish() calls is the order on the wire: a link sends in turn,
+        # the next resends the unacknowledged first, in order [MQTT-4.6.0-1], and the
+        # Supervisor's offline queue keeps the rest behind them. The broker passes a
+        # topic's messages on in the order received [MQTT-4.6.0-5] (across topics: seq).
+        wait, fly, q = self.ev_wait, self.ev_fly, self.sup.queue
+        while wait and (not fly or len(fly) < _EV_FLY and self.sup.state == UP
+                        and not fly[-1][3]):
+            name, data, seq, at, at_s = wait.pop(0)
+            left = self.cfg["event_expiry_s"] - self.age_ms(at, at_s) // 1000
+            if self.stopping or left <= 0:  # nothing after `offline`, nothing late
+                self._dropped(name, seq, "node stopping" if self.stopping
+                              else "expired while waiting")
+                continue
+            k = q.n + q.drops
+            try:  # (the topic too: on a full heap it fails like the publish)
+                # queued by the call (the offline queue grew, or dropped its oldest for
+                # it), else (no waiter slot free now) it queues itself once awaited:
+                # held, no later event is published until then, to stay behind it
+                fly.append((name, seq, self.client.publish(
+                    self.base + "/event/" + name, data, 1, False, pl.CT_EVENT, 0, left,
+                    topic_alias=False), q.n + q.drops == k))
+            except Exception as e:  # refused at the call (a full heap): the next
+                if isinstance(e, MemoryError):
+                    gc.collect()
+                self._dropped(name, seq, why(e))
+
     async def events(self):
-        """The waiting events, oldest first, one at a time (while down, in the queue)."""
-        wait = self.ev_wait
+        """The outcomes of the published events, oldest first (event() publishes)."""
+        fly = self.ev_fly
         while True:
-            await self.ev_wake.wait()
-            self.ev_wake.clear()
-            while wait:
-                name, data, seq, at, at_s = wait.pop(0)
-                if self.stopping:  # nothing after `offline`
-                    self._dropped(name, seq, "node stopping")
-                    continue
-                left = self.cfg["event_expiry_s"] - self.age_ms(at, at_s) // 1000
-                if left <= 0:
-                    self._dropped(name, seq, "expired while waiting")
-                    continue
-                try:  # (the topic too: on a full heap it fails like the publish)
-                    await self.client.publish(self.base + "/event/" + name, data, 1, False,
-                                              pl.CT_EVENT, 0, left, topic_alias=False)
-                except Exception as e:  # expired in the offline queue, refused; the
-                    if isinstance(e, MemoryError):  # task goes on whatever it was
-                        gc.collect()
-                    self._dropped(name, seq, "node stopping" if self.stopping else why(e))
-                    continue
+            self._send_events()  # what an outcome (or the link's return) lets go
+            if not fly:
+                await self.ev_wake.wait()
+                self.ev_wake.clear()
+                continue
+            name, seq, aw, _ = fly[0]
+            try:  # (across link losses: in the Supervisor's offline queue meanwhile)
+                await aw
+            except Exception as e:  # expired in the offline queue, refused; the
+                if isinstance(e, MemoryError):  # task goes on whatever it was
+                    gc.collect()
+                self._dropped(name, seq, "node stopping" if self.stopping else why(e))
+            else:
                 self.events_sent += 1
                 log("-> event/%s #%d" % (name, seq))
+            fly.pop(0)
 
     def _dropped(self, name, seq, reason):
         self.events_dropped += 1
