@@ -65,9 +65,16 @@ def readings(node, sensor, count, timeout=15):
     return node.peer.wait_messages(node.base + "/state/" + sensor, count, timeout)
 
 
-def test_status_online_and_readings_decode(shared):
+def test_status_online_and_readings_decode(shared, broker):
     status = shared.peer.wait_messages(shared.base + "/status", 1)[0]
-    assert (status.payload, status.retain) == (b"online", False) or status.payload == b"online"
+    assert status.payload == b"online", status
+    late = PahoPeer(broker, "late-" + shared.runtime).start()  # after the birth: from
+    try:  # the broker's store, so the birth went retained
+        late.subscribe(shared.base + "/status", qos=1)
+        got = late.wait_messages(shared.base + "/status", 1)[0]
+        assert (got.payload, got.retain) == (b"online", True), got
+    finally:
+        late.stop()
     for sensor, exp in (("temperature", -2), ("humidity", -1)):
         msgs = readings(shared, sensor, 3)
         decoded = [pl.decode(m.payload) for m in msgs]
