@@ -27,8 +27,8 @@ DEEP = b'[' * 9 + b']' * 9  # JSON, but over strictjson's depth (8): refused
 # (the last wins: a setting lost without a word), a surrogate as a \u escape
 # (MicroPython reads the pair as CESU-8; CPython's json.dump writes it so)
 REFUSED = [b'{"sensors":{"temperature":{"high":3000}},"keepalive":30,"sensors":{}}',
-           b'{"a":{"b":1,"b":2}}', b'{"wifi_ssid":"\ud83d\ude00 Home"}', b'["\uDC00"]',
-           b'["\uD800x"]']
+           b'{"a":{"b":1,"b":2}}', br'{"wifi_ssid":"\ud83d\ude00 Home"}', br'["\uDC00"]',
+           br'["\uD800x"]']
 
 
 def _json(b):
