@@ -12,25 +12,41 @@ import payload as pl  # noqa: E402 (firmware/, put on the path by firmware_node)
 QUIET = {"temperature": {"interval_ms": 60000}, "humidity": {"interval_ms": 60000}}
 
 
+def _slow_node(broker, runtime, tmp_path, name, **cfg):
+    # (watcher, proxy, node): the node online, then 1 s added each way
+    device = name + runtime
+    peer = watch(broker, device)
+    proxy = FaultProxy(broker.host, broker.port)
+    node = NodeProc(runtime, proxy, tmp_path, dict(FAST, keepalive=30, sensors=QUIET, **cfg),
+                    device)
+    try:
+        node.wait_log("online")
+    except BaseException:
+        node.kill()
+        proxy.close()
+        peer.stop()
+        raise
+    proxy.delay(1000)
+    return peer, proxy, node
+
+
+def _press(node, n, gap_s):
+    for i in range(n):
+        node.press_button()
+        node.wait_log("button pressed", i + 1)
+        time.sleep(gap_s)
+
+
 def test_events_faster_than_a_round_trip_all_arrive_in_order(broker, runtime, tmp_path):
     # 1 s each way (a 2 s round trip) and a press every 0.7 s for about 20 s, with
     # queue_count 8. Before, the events task awaited each PUBACK before the next
     # publish: one event per round trip, the wait list overflowed and about a third of
     # the presses were dropped with the link up. Now up to 4 are in flight: all 28
     # arrive, once each, in the order they happened.
-    device = "slow-" + runtime
-    peer = watch(broker, device)
-    proxy = FaultProxy(broker.host, broker.port)
-    cfg = dict(FAST, queue_count=8, keepalive=30, sensors=QUIET)
-    node = NodeProc(runtime, proxy, tmp_path, cfg, device)
     n = 28
+    peer, proxy, node = _slow_node(broker, runtime, tmp_path, "slow-", queue_count=8)
     try:
-        node.wait_log("online")
-        proxy.delay(1000)
-        for i in range(n):
-            node.press_button()
-            node.wait_log("button pressed", i + 1)
-            time.sleep(0.6)
+        _press(node, n, 0.6)
         got = peer.wait_messages(node.base + "/event/button", n, timeout=30)
         seqs = [pl.decode(m.payload)["seq"] for m in got]
         assert seqs == list(range(1, n + 1)), seqs
@@ -55,18 +71,10 @@ def test_events_in_flight_when_the_link_is_lost_arrive_in_order(broker, runtime,
     # keeps them and sends them again on the next link, before the events that waited
     # meanwhile. A resent one may arrive twice (QoS 1), but each arrives, and the
     # first arrivals are in the order the events happened.
-    device = "slowcut-" + runtime
-    peer = watch(broker, device)
-    proxy = FaultProxy(broker.host, broker.port)
-    cfg = dict(FAST, keepalive=30, sensors=QUIET)
-    node = NodeProc(runtime, proxy, tmp_path, cfg, device)
     n = 8
+    peer, proxy, node = _slow_node(broker, runtime, tmp_path, "slowcut-")
     try:
-        node.wait_log("online")
-        proxy.delay(1000)
-        for i in range(n):
-            node.press_button()
-            node.wait_log("button pressed", i + 1)
+        _press(node, n, 0)
         proxy.cut()
         node.wait_log("link down")
         node.wait_log("-> event/button #%d" % n, timeout=40)
