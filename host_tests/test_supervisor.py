@@ -3,9 +3,11 @@ classification, the offline queue's limits, policies, expiry and order, the
 reconnect loop over a scripted client, and a supervised client on a real broker.
 The fault tests are in test_resilience_faults.py; backoff in test_backoff.py."""
 
+import tempfile
+
 import pytest
 
-from runtimes import M32_FROZEN, interrupted, run
+from runtimes import M32_FROZEN, interrupted, parse_records, run, spawn
 
 _RESULTS = {}  # one script run per runtime serves every unit test below
 
@@ -266,3 +268,38 @@ def test_servers_that_redirect_to_each_other_after_connack_are_backed_off(runtim
     # 4 links (3 redirects followed), then a jittered wait of up to 400 ms: about 64
     # in 3 s (thousands before); every link lost to 0x9C (156)
     assert 4 <= r["connects"] <= 200 and r["lost"] == {"156": r["connects"]}, r
+
+
+@pytest.mark.parametrize("backoff_ms", [100, 4000])
+def test_queued_publishes_that_expire_while_down_free_their_callers(runtime, backoff_ms):
+    # Their waiter slots used to stay taken until the link was back: a caller still
+    # awaiting heard nothing, and once the slots were all held a publish could not
+    # even be queued (a Requester timing out through an outage took them all).
+    from broker import Broker, free_port
+
+    port = free_port()
+    proc = spawn(runtime, "supervisor_expiry.py", port, backoff_ms)
+    b = None
+    try:
+        for line in proc.stdout:
+            if line.strip() == "up-now":
+                b = Broker(tempfile.mkdtemp(), port=port)
+                b.start()
+                break
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        if b is not None:
+            b.stop()
+    r = [x for x in parse_records(out) if x.get("step") == "expiry"]
+    assert r, (out, err)
+    r = r[0]
+    assert r["held"] == 3, r  # max_inflight 4: 3 waiter slots for publishes
+    gone = "message expired in the offline queue"
+    if backoff_ms == 100:  # the Supervisor's wait between tries tells it
+        assert r["heard"] == [gone], r
+    else:  # no wait ended: the next publish's call does
+        assert r["heard"] == [] and r["heard_later"] == [gone], r
+    assert r["queued_new"] == 1, r
+    assert r["expired"] == 3 and r["left"] == 0, r  # dropped at their turn, counted

@@ -66,7 +66,9 @@ class OfflineQueue:
         # when their turn came with no caller to tell (a QoS 0 one: mqtt5.drain)
         self.expired = 0  # dropped because their Message Expiry Interval ran out
         self._front = 0  # put_front() insert position since the last mark_front()
-        self.on_drop = None  # on_drop(w): a QoS >= 1 entry was dropped (set by the client)
+        # on_drop(w, expired=False): a QoS >= 1 entry was dropped, or (expired True) its
+        # Message Expiry Interval ran out (set by the client: mqtt5.drain)
+        self.on_drop = None
 
     def _cost(self, topic, payload):
         return len(topic) + len(payload)
@@ -214,6 +216,17 @@ class OfflineQueue:
                 p[_EXPIRY] = max(0, p[_EXPIRY] - s)
                 self.t[i] = ticks_add(self.t[i], s * 1000)
 
+    def expire(self, now_ms):
+        """Tell the QoS >= 1 callers of entries whose Message Expiry Interval ran out
+        now (on_drop(w, True)), not when the link is back: their waiter slots free.
+        The entries stay until their turn, which drops and counts them (`expired`)."""
+        for k in range(self.n):
+            i = (self.head + k) % self.size
+            w = self.w[i]
+            if w >= 0 and self.expired_at(i, now_ms):
+                self.w[i] = -1
+                self.on_drop(w, True)
+
     def expired_at(self, i, now_ms):
         """True when entry i's Message Expiry Interval ran out while queued."""
         p = self.props[i]
@@ -230,12 +243,14 @@ def _full(msg):
 
 async def pause(q, ms):
     """sleep_ms(ms) in pieces of at most an hour (one of 2^29 ms or more overflows
-    on 32-bit ports), with q.age() after each."""
+    on 32-bit ports), with q.age() and q.expire() after each."""
     while ms > 0:
         n = min(ms, _HOUR_MS)
         await sleep_ms(n)
         ms -= n
-        q.age(ticks_ms())
+        n = ticks_ms()
+        q.age(n)
+        q.expire(n)
 
 
 async def until_closed(q, c):
