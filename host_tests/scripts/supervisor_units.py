@@ -29,7 +29,7 @@ emit(check="classify",
 # ---- offline queue ----
 dropped = []
 q = OfflineQueue(3, 100, DROP_OLDEST)
-q.on_drop = dropped.append
+q.on_drop = lambda w, expired: dropped.append(w)
 for i in range(5):
     q.put("t", b"%d" % i, i % 2, False, None, 0, 10 + i if i % 2 else -1)
 order = [q.payload[(q.head + k) % q.size] for k in range(q.n)]
@@ -75,7 +75,7 @@ emit(check="put_front", order=out, bytes=q.bytes)
 for policy in (DROP_OLDEST, REFUSE):
     dropped = []
     q = OfflineQueue(3, 100, policy, 4)
-    q.on_drop = dropped.append
+    q.on_drop = lambda w, expired: dropped.append(w)
     for i in range(4):
         q.put("t", b"L%d" % i + b"x" * 40, 1, False, None, 0, i, True, True)  # 172 B live
     refused = []

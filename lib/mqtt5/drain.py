@@ -35,7 +35,7 @@ def supervise(c, queue):
     dropped = MQTTError("publish dropped: offline queue full (drop-oldest)")  # made now:
     dropped.reason_code = 0x97  # as offline._full(): the local analogue of Quota exceeded
     expired = MQTTError("message expired in the offline queue")  # [MQTT-3.3.2-5]
-    queue.on_drop = lambda w, old=False: _L.finish(c, w, None, expired if old else dropped)
+    queue.on_drop = lambda w, old: _L.finish(c, w, None, expired if old else dropped)
 
 
 def abandon(c, err):
@@ -116,7 +116,7 @@ def publish(c, topic, payload, qos, retain, props, alias):
     if qos:
         w = -1 if c._nwait else _L.take(c, 1, _DETACHED)  # (callers waiting go first)
         if w < 0:  # (slots held by queued entries that expired meanwhile free now)
-            q.expire(monotonic_ms())
+            q.age(monotonic_ms())
             return _L.request(c, None, topic, _own(payload), qos, retain, props, alias)
         aw = c._wev[w].wait()
         try:
@@ -201,7 +201,7 @@ async def _drainer(c, t):
                 q.expired += 1
                 w = q.pop()
                 if w >= 0:
-                    q.on_drop(w, True)
+                    q.on_drop(w, 1)
                 continue
             try:
                 pid = s.publish(q.topic[i], q.payload[i], qos, f & 4 != 0,

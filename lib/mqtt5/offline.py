@@ -66,8 +66,8 @@ class OfflineQueue:
         # when their turn came with no caller to tell (a QoS 0 one: mqtt5.drain)
         self.expired = 0  # dropped because their Message Expiry Interval ran out
         self._front = 0  # put_front() insert position since the last mark_front()
-        # on_drop(w, expired=False): a QoS >= 1 entry was dropped, or (expired True) its
-        # Message Expiry Interval ran out (set by the client: mqtt5.drain)
+        # on_drop(w, expired): a QoS >= 1 entry was dropped (expired 0), or its Message
+        # Expiry Interval ran out (1: age()); set by the client (mqtt5.drain)
         self.on_drop = None
 
     def _cost(self, topic, payload):
@@ -76,7 +76,7 @@ class OfflineQueue:
     def put(self, topic, payload, qos, retain, props, now_ms, w=-1, alias=True, live=False):
         """Append one publish (`alias` False: publish() was given topic_alias=False).
         Under DROP_OLDEST, entries dropped to make room call
-        on_drop(waiter slot) for their QoS >= 1 callers; under REFUSE a full queue
+        on_drop(waiter slot, 0) for their QoS >= 1 callers; under REFUSE a full queue
         raises MQTTError (so does a message alone over max_bytes).  `live`: made on a
         live link by a caller holding a waiter slot `w` (it waits here for send quota
         or transmit room, not for a link): the limits, an outage's, pass it by, as
@@ -101,7 +101,7 @@ class OfflineQueue:
             d = self._drop_oldest()
             self.drops += 1
             if d >= 0 and self.on_drop is not None:
-                self.on_drop(d)
+                self.on_drop(d, 0)
         self._append(topic, payload, qos, retain, props, now_ms, w, alias, cost)
 
     def _append(self, topic, payload, qos, retain, props, now_ms, w, alias, cost):
@@ -205,27 +205,25 @@ class OfflineQueue:
         return p
 
     def age(self, now_ms):
-        """Entries with a Message Expiry Interval that waited a day or more: the
-        whole seconds waited come off the interval, and their time restarts."""
+        """Entries with a Message Expiry Interval: one that ran out tells its QoS >= 1
+        caller now (on_drop(w, 1)), not when the link is back, and its waiter slot
+        frees (the entry stays until its turn, which drops and counts it: `expired`);
+        one that waited a day or more has the whole seconds waited taken off the
+        interval, and its time restarts."""
         for k in range(self.n):
             i = (self.head + k) % self.size
             p = self.props[i]
+            if p is None or _EXPIRY not in p:
+                continue
             s = ticks_diff(now_ms, self.t[i]) // 1000
-            if p is not None and _EXPIRY in p and s >= 86400:
+            w = self.w[i]
+            if w >= 0 and s >= p[_EXPIRY]:
+                self.w[i] = -1
+                self.on_drop(w, 1)
+            if s >= 86400:
                 p = self.props[i] = dict(p)  # (the caller's dict stays as it was)
                 p[_EXPIRY] = max(0, p[_EXPIRY] - s)
                 self.t[i] = ticks_add(self.t[i], s * 1000)
-
-    def expire(self, now_ms):
-        """Tell the QoS >= 1 callers of entries whose Message Expiry Interval ran out
-        now (on_drop(w, True)), not when the link is back: their waiter slots free.
-        The entries stay until their turn, which drops and counts them (`expired`)."""
-        for k in range(self.n):
-            i = (self.head + k) % self.size
-            w = self.w[i]
-            if w >= 0 and self.expired_at(i, now_ms):
-                self.w[i] = -1
-                self.on_drop(w, True)
 
     def expired_at(self, i, now_ms):
         """True when entry i's Message Expiry Interval ran out while queued."""
@@ -243,14 +241,12 @@ def _full(msg):
 
 async def pause(q, ms):
     """sleep_ms(ms) in pieces of at most an hour (one of 2^29 ms or more overflows
-    on 32-bit ports), with q.age() and q.expire() after each."""
+    on 32-bit ports), with q.age() after each."""
     while ms > 0:
         n = min(ms, _HOUR_MS)
         await sleep_ms(n)
         ms -= n
-        n = ticks_ms()
-        q.age(n)
-        q.expire(n)
+        q.age(ticks_ms())
 
 
 async def until_closed(q, c):
