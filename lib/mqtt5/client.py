@@ -285,7 +285,9 @@ class Client:
         `on_message` (so do those of a subscribe cancelled after it went out, which
         the server may still grant). Options: no_local (not sent our own publishes),
         retain_as_published, retain_handling (0 send retained, 1 only for a new
-        subscription, 2 never). Raises MQTTError if a code is a failure (>= 0x80).
+        subscription, 2 never). A single filter the server refuses (code >= 0x80)
+        raises MQTTError; for a list, the codes say which were refused (those get
+        no handler).
         With a handler and a server that supports them, a Subscription Identifier
         is assigned (unless given) and messages are dispatched by it without
         re-matching their topic (spec 3.8.2.1.2, [MQTT-3.3.4-3]).
@@ -297,7 +299,9 @@ class Client:
 
     def unsubscribe(self, filt, user_properties=None):
         """Unsubscribe and wait for UNSUBACK; returns the reason code (a list for a
-        list of filters). The filters' handlers are removed."""
+        list of filters). The filters' handlers are removed, but not that of one the
+        server refuses (code >= 0x80: still subscribed): a single filter refused
+        raises MQTTError; for a list, the codes say which were refused."""
         from .router import unsubscribe
 
         return unsubscribe(self, filt, user_properties)

@@ -142,22 +142,30 @@ def _call(h, m):
     # once.  When it returns an awaitable (an async def, or a function returning
     # one), that runs as a task, and True tells _deliver() to give the Message its
     # own bytes before the receive buffer moves on.  A QoS 1 or 2 message whose
-    # handler could not run for want of heap is not acknowledged: the MemoryError
+    # task could not be made for want of heap is not acknowledged: the MemoryError
     # ends the link before its PUBACK or PUBREC goes out, and the server sends the
-    # message again.
+    # message again.  The handler's own errors, a MemoryError too, are reported and
+    # the message acknowledged: one it can never take (a payload too big for it)
+    # would come again at every reconnect, and hold up those after it.
     try:
         r = h(m)
-        if r is not None and hasattr(r, "send"):
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as e:  # also a CancelledError of the handler's own making
+        if m.qos and isinstance(e, MemoryError) and type(h).__name__ == "generator":
+            raise  # an async def's call (MicroPython) only makes its generator: ours
+        _report(e)
+        return False
+    if r is not None and hasattr(r, "send"):
+        try:
             import asyncio
 
             asyncio.create_task(_guard(r))
             return True
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    except BaseException as e:  # also a CancelledError of the handler's own making
-        if m.qos and isinstance(e, MemoryError):
-            raise
-        _report(e)
+        except MemoryError as e:
+            if m.qos:
+                raise
+            _report(e)
     return False
 
 

@@ -39,11 +39,13 @@ def check_subscribe(filt, qos=0, handler=None, no_local=False, retain_as_publish
     [MQTT-3.8.3-4], a Subscription Identifier of 1..268,435,455 (spec 3.8.2.1.2) and
     user properties as (name, value) string pairs.  Client.subscribe() checks with it
     before it routes anything, and the Supervisor before it remembers a subscription,
-    so a bad one never reaches a reconnect."""
+    so a bad one never reaches a reconnect.  A handler must be callable."""
     shared = False
-    for f in [filt] if isinstance(filt, str) else filt:
-        validate_filter(f)
+    for f in filter_list(filt, "subscribe"):
         shared = shared or f.startswith("$share/")
+    if handler is not None and not callable(handler):
+        raise TypeError("subscribe: handler must be a function or an async def, not %s"
+                        % type(handler).__name__)
     if qos not in (0, 1, 2) or retain_handling not in (0, 1, 2):
         raise ValueError("subscribe: qos and retain_handling must be 0, 1 or 2")
     if no_local and shared:  # a Protocol Error [MQTT-3.8.3-4]
@@ -59,6 +61,21 @@ def check_subscribe(filt, qos=0, handler=None, no_local=False, retain_as_publish
         except (TypeError, ValueError) as e:
             raise type(e)("subscribe: user_properties must be (name, value) pairs of "
                           "str: %s" % e)
+
+
+def filter_list(filt, what):
+    """`filt` (a topic filter, or a list or tuple of them) as a new list of valid
+    filters (validate_filter()): TypeError for another type, ValueError for none."""
+    if isinstance(filt, str):
+        filt = [filt]
+    elif not isinstance(filt, (list, tuple)):
+        raise TypeError("%s: expected a topic filter (str) or a list of them, not %s"
+                        % (what, type(filt).__name__))
+    elif not filt:
+        raise ValueError("%s: no topic filter" % what)
+    for f in filt:
+        validate_filter(f)
+    return list(filt)
 
 
 def validate_filter(filt):
@@ -140,12 +157,18 @@ async def subscribe(c, filt, qos, handler, no_local, retain_as_published, retain
     import mqtt5.link as _L
 
     many = not isinstance(filt, str)
-    filters = list(filt) if many else [filt]
-    check_subscribe(filters, qos, None, no_local, False, retain_handling, sid,
+    check_subscribe(filt, qos, handler, no_local, False, retain_handling, sid,
                     user_properties)  # (before any route changes)
+    filters = filter_list(filt, "subscribe")
     opts = (qos | (0x04 if no_local else 0) | (0x08 if retain_as_published else 0)
             | (retain_handling << 4))
-    if sid is None and handler is not None and c._s.sub_id_available:
+    if sid is not None:  # the caller's own: new_sid() goes on after it, and a route
+        r = routes(c)    # holding it is matched by topic too (the caller's
+        r._sid = max(r._sid, sid)  # subscription's messages carry it as well)
+        for q in r._routes:
+            if q[_SID] == sid:
+                q[_SHARED_SID] = True
+    elif handler is not None and c._s.sub_id_available:
         sid = routes(c).new_sid(None if many else filt)
     props = None
     if sid is not None or user_properties:
@@ -187,16 +210,24 @@ async def subscribe(c, filt, qos, handler, no_local, retain_as_published, retain
 
 
 async def unsubscribe(c, filt, user_properties):
-    """Client.unsubscribe(): UNSUBSCRIBE, then the filters' routes go."""
+    """Client.unsubscribe(): UNSUBSCRIBE, then the routes of the filters it removed go
+    (one the server refused, UNSUBACK >= 0x80, is still subscribed: its route stays)."""
     import mqtt5.link as _L
 
     many = not isinstance(filt, str)
-    filters = list(filt) if many else [filt]
+    filters = filter_list(filt, "unsubscribe")
     props = {_USER_PROPERTY: list(user_properties)} if user_properties else None
     codes = await _L.request(c, c._s.unsubscribe, filters, props, -1, 0, 0, 0)
-    for f in filters:
-        routes(c).remove(f)
-    return codes if many else codes[0]
+    for i in range(len(filters)):
+        if codes[i] < 0x80:
+            routes(c).remove(filters[i])
+    if many:
+        return codes
+    if codes[0] >= 0x80:
+        from .events import rc_error
+
+        raise rc_error("UNSUBACK", codes[0])
+    return codes[0]
 
 
 def _back(c, f, old):
@@ -279,14 +310,14 @@ class Router:
 
     def new_sid(self, filt):
         """A Subscription Identifier for a new SUBSCRIBE: the one `filt` already
-        has (None: a SUBSCRIBE of several filters), else the next after the last
+        has alone (None: a SUBSCRIBE of several filters), else the next after the last
         given that no route uses (1..268,435,455, then from 1 again): not soon one
         the server may still hold for a subscribe cancelled after it went out, whose
         messages would reach another handler."""
         routes = self._routes
-        if filt is not None:
-            for r in routes:
-                if r[_FILTER] == filt and r[_SID]:
+        if filt is not None:  # (not one shared with other filters: their handler
+            for r in routes:  # would get this subscription's messages too)
+                if r[_FILTER] == filt and r[_SID] and not r[_SHARED_SID]:
                     return r[_SID]
         v = self._sid
         for _ in range(len(routes) + 1):

@@ -212,23 +212,30 @@ class Supervisor:
 
     async def subscribe(self, filt, **kwargs):
         """Client.subscribe (same arguments), remembered and restored after a
-        reconnect without a session.  When down it is only remembered (returns
-        None) and sent on the next connect."""
+        reconnect without a session (each filter on its own).  When down it is only
+        remembered (returns None) and sent on the next connect; one refused now not."""
         from .router import check_subscribe, routes
 
         check_subscribe(filt, **kwargs)  # a bad one raises now, never at a reconnect
         self._gone = [f for f in self._gone if f != filt]
-        sub = [filt, kwargs, False]
-        self._subs = [s for s in self._subs if s[0] != filt]
-        self._subs.append(sub)
+        subs = [[f, kwargs, False] for f in ([filt] if isinstance(filt, str) else filt)]
+        self._forget([s[0] for s in subs])
+        self._subs += subs
         if self.state == UP:
+            rc = e = None
             try:
                 rc = await self.client.subscribe(filt, **kwargs)
-            except MQTTError:
-                if self.client.is_connected:
-                    raise  # refused by the server (SUBACK >= 0x80)
-                return None  # link lost: restored on the next connect
-            sub[2] = True
+            except (MQTTError, ValueError) as x:
+                if not self.client.is_connected:
+                    return None  # link lost: restored on the next connect
+                e = x  # refused by the server (SUBACK >= 0x80), or over tx_size
+            for i in range(len(subs)):  # acked, or refused and forgotten (None)
+                subs[i][2] = True
+                if e or not isinstance(rc, int) and rc[i] >= 0x80:
+                    subs[i][0] = None
+            self._forget([None])
+            if e:
+                raise e
             return rc
         h = kwargs.get("handler")
         if h is not None:  # handlers route from the first message
@@ -237,26 +244,31 @@ class Supervisor:
         return None
 
     async def unsubscribe(self, filt):
-        """Forget a remembered subscription; unsubscribe when connected, else on the
-        next connect if the server kept the session (Session Present 1)."""
-        from .router import routes, validate_filter
+        """Forget the filters (also some of a list subscribed together); unsubscribe
+        when connected, else on the next connect if the server kept the session
+        (Session Present 1).  One the server refuses (>= 0x80) stays remembered."""
+        from .router import filter_list, routes
 
-        filters = [filt] if isinstance(filt, str) else filt
-        for f in filters:
-            validate_filter(f)  # a bad one raises now, never at a reconnect
-        self._subs = [s for s in self._subs if s[0] != filt]
+        filters = filter_list(filt, "unsubscribe")  # a bad one raises now, not later
         c = self.client
         if c.is_connected:
             try:
-                return await c.unsubscribe(filt)
+                rc = await c.unsubscribe(filt)
+                self._forget([filters[i] for i in range(len(filters))
+                              if isinstance(rc, int) or rc[i] < 0x80])
+                return rc
             except MQTTError:
                 if c.is_connected:
-                    raise  # not a lost link
+                    raise  # refused (UNSUBACK >= 0x80): still subscribed, remembered
+        self._forget(filters)
         for f in filters:
             routes(c).remove(f)
         if filt not in self._gone:  # (once: each one is an UNSUBSCRIBE at the reconnect)
             self._gone.append(filt)
         return None
+
+    def _forget(self, filters):
+        self._subs = [s for s in self._subs if s[0] not in filters]
 
     # ---- the loop ---------------------------------------------------------------
     async def run(self):
