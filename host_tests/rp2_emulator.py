@@ -113,6 +113,20 @@ class Pico:
         """What input ``pin`` reads from now on (1 or 0): a button released or pressed."""
         os.write(self._control, b"gpio %d %d\n" % (pin, 1 if value else 0))
 
+    def set_inputs(self, pin, *levels):
+        """Drive input ``pin`` through ``levels`` in one step of the emulator (no
+        instruction runs between them: their edges are latched together)."""
+        os.write(self._control, b"".join(b"gpio %d %d\n" % (pin, 1 if v else 0)
+                                         for v in levels))
+
+    def wait_event_prefix(self, prefix, timeout=60, start=0):
+        """The first harness event line from index ``start`` that begins with ``prefix``
+        (e.g. "@watchdog"), waited for."""
+        def found():
+            return [e for e in self.events[start:] if e.startswith(prefix)]
+        self._wait(found, timeout, repr(prefix))
+        return found()[0]
+
     def wait_event(self, event, timeout=60, start=0):
         """Wait for harness event line ``event`` (e.g. "@gpio 16 1") among the events from
         index ``start``; returns the index just past it."""

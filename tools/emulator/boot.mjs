@@ -8,7 +8,10 @@
 // stdin:  bytes for the board; queued and fed into the 512-byte host-to-device
 //         FIFO only as it drains, so long input (raw REPL code) is never dropped.
 // stderr: one line per harness event: "@connected" once USB enumerated;
-//         "@gpio N V" when a watched pin's level changes (V 0 or 1).
+//         "@gpio N V" when a watched pin's level changes (V 0 or 1);
+//         "@watchdog reason=N at_ms=T" the first time the watchdog fires (REASON: 1 its
+//         timer ran out, 2 a forced reboot: machine.reset(), deepsleep()'s end), at
+//         emulated ms T. The emulator does not reboot the chip then.
 // --control FD: a file descriptor (a pipe the harness passed) whose lines "gpio N V"
 //         set what input pin N reads from then on (a button pressed, released).
 // --adc CH=VALUE sets what ADC channel CH reads (12-bit, as the RP2040 converts).
@@ -90,6 +93,16 @@ for (const pin of opts.watch.map(Number)) {
       process.stderr.write(`@gpio ${pin} ${now ? 1 : 0}\n`);
     }
   });
+}
+{
+  const wd = mcu.peripherals[0x40058];
+  let fired = false;
+  wd.onWatchdogTrigger = () => {
+    if (fired) return;
+    fired = true;
+    const ms = Math.round(Number(mcu.clock.nanos || 0) / 1e6);
+    process.stderr.write(`@watchdog reason=${wd.reason} at_ms=${ms}\n`);
+  };
 }
 if (opts.control !== undefined) {
   const control = createReadStream(null, { fd: Number(opts.control) });
