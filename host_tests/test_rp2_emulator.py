@@ -1,12 +1,15 @@
 """The Pico W image (`make firmware BOARD=rp2_pico_w`: MicroPython v1.28.0 ports/rp2
 with the node frozen in) boots in the RP2040 emulator (npm rp2040js) and is checked
 over its emulated USB serial: the frozen node starts at boot, finds no network
-(Wi-Fi is not emulated) and backs off; over the raw REPL the frozen modules import,
-the board module reports its id, temperature and supply voltage, the sans-IO session
-and payload codec run a scripted exchange, the button counts a press made during a
-blocking call (the harness drives its pin), `board.lightsleep()` lasts its time when
-a timer interrupt ends the port's light sleep early, and `gc.mem_free()` is recorded
-after boot and with the node's objects built.
+(Wi-Fi is not emulated) and backs off; a raw-REPL soft reset (mpremote's) keeps the
+node's watchdog fed and reports "soft_reset"; over the raw REPL the frozen modules
+import, the board module reports its id, temperature and supply voltage, the sans-IO
+session and payload codec run a scripted exchange, the button counts a press made
+during a blocking call and one that bounces faster than its IRQ handler runs (the
+harness drives its pin), `board.lightsleep()` and `board.deepsleep()` last their time
+when a timer interrupt ends the port's light sleep early, and `gc.mem_free()` is
+recorded after boot (with `board` imported by the frozen boot.py) and with the node's
+objects built. The last test ends in the deep sleep's reboot.
 
 Figures (build and emulator times, image size, heap) are printed and written to
 build/firmware/rp2_pico_w/emulator.json. The image is cached by its inputs, so a
@@ -55,7 +58,8 @@ def pico():
         board.read_until(b"network failed (no_network): next try in 2 s", timeout=240)
         board.boot_log = board.interrupt().decode(errors="replace")
         FIGURES["boot_to_backoff_s"] = round(time.monotonic() - board.started, 1)
-        board.raw_repl(soft_reset=True)  # a clean heap: raw-REPL soft reset skips main
+        # a clean heap: a raw-REPL soft reset skips main (the frozen boot.py imports board)
+        board.raw_repl(soft_reset=True)
         out, err = board.exec("import gc\ngc.collect()\nprint(gc.mem_free())")
         assert not err, err
         FIGURES["mem_free_after_boot"] = int(out)
@@ -84,19 +88,38 @@ def test_boot_starts_node_and_backs_off_without_network(pico):
     assert FIGURES["mem_free_after_boot"] > 100 * 1024
 
 
+def test_a_raw_repl_soft_reset_keeps_the_watchdog_fed(pico):
+    # The fixture's soft reset was a raw REPL's, as mpremote's before cp, fs, exec and
+    # mount: main.py does not run then, and nothing imported `board`, whose takeover
+    # feeds the node's watchdog (no port stops one): the board reset ~8 s into the
+    # session. The frozen boot.py, which runs then too, imports it. This code imports
+    # nothing of the node; 2.5 s on, the watchdog's count (CTRL TIME, in half
+    # microseconds) shows a feed within the last second and a half (one a second).
+    rec = run_json(pico, """
+import json, machine, sys, time
+time.sleep_ms(2500)
+ctrl = machine.mem32[0x40058000]
+print(json.dumps({"enabled": bool(ctrl & 0x40000000), "left_ms": (ctrl & 0xFFFFFF) // 2000,
+                  "board": "board" in sys.modules}))
+""")
+    assert rec["enabled"] and rec["board"], rec
+    assert rec["left_ms"] > 8388 - 1500, rec
+
+
 def test_a_watchdog_left_running_by_a_soft_reset_is_taken_over(pico):
     # The node armed its watchdog before the Wi-Fi join (held by a timer meanwhile);
     # the fixture's soft reset (as a deploy's) stops that timer but not the watchdog,
     # which the port cannot stop. The board module, imported after it, reads the
     # watchdog's CTRL ENABLE bit and feeds it from a timer of its own (before: nothing
     # fed it until a join was done, and a join longer than 8.4 s reset the board).
+    # The cause is the soft reset's (before: the power-on's again, REASON unchanged).
     rec = run_json(pico, """
 import json, machine, board, board_common
 print(json.dumps({"enabled": bool(machine.mem32[0x40058000] & 0x40000000),
                   "wdt_ms": board_common._wdt_ms, "held": board_common._hold is not None,
                   "cause": board.reset_cause()}))
 """)
-    assert rec == {"enabled": True, "wdt_ms": 8388, "held": True, "cause": "power_on"}, rec
+    assert rec == {"enabled": True, "wdt_ms": 8388, "held": True, "cause": "soft_reset"}, rec
 
 
 def test_frozen_node_imports(pico):
@@ -140,7 +163,7 @@ print(json.dumps({"name": board.NAME, "id": board.unique_id(),
     assert len(rec["id"]) == 16 and int(rec["id"], 16) >= 0
     assert abs(rec["t"] - 2700) <= 47, rec          # 27 C, within one 12-bit step
     assert abs(rec["vsys"] - 5000) <= 10, rec       # mV
-    assert rec["cause"] == "power_on" and rec["sensors"] == ["temperature", "vsys"]
+    assert rec["cause"] == "soft_reset" and rec["sensors"] == ["temperature", "vsys"]
     assert rec["ok"] is False and rec["rssi"] is None and rec["mem"] > 50000
 
 
@@ -237,6 +260,36 @@ print("soft", soft.pressed())
     assert "soft False" in out, out          # (why the board's IRQ is hard)
 
 
+def test_button_press_bouncing_faster_than_its_irq_handler_counts_once(pico):
+    # The contact goes down and back up in one step of the emulator (both edges latched
+    # before the hard IRQ's handler runs, which finds the pin released), then down again
+    # and held, then released. The handler reads the falling edge from the IRQ's
+    # flags(): one press (before: it read the pin, and the next falling edge came within
+    # the debounce time: none). The debounce is made 1 s here, so the harness's own
+    # timing between the steps cannot matter.
+    out, err = pico.exec("""
+import board, board_common, time
+board.button_pressed()
+board_common._button._ms = 1000
+time.sleep_ms(1100)
+print("queued", board.button_pressed())
+""")
+    assert not err and "queued False" in out, (out, err)
+    pico.set_inputs(15, 0, 1)
+    time.sleep(0.05)
+    pico.set_input(15, 0)
+    time.sleep(0.3)
+    pico.set_input(15, 1)
+    time.sleep(0.1)
+    out, err = pico.exec("""
+import board, board_common
+print("presses", board.button_pressed(), board.button_pressed())
+board_common._button._ms = 30
+""")
+    assert not err, err
+    assert "presses True False" in out, out
+
+
 def test_lightsleep_lasts_its_time_when_an_interrupt_ends_it_early(pico):
     # rp2's machine.lightsleep() returns at any interrupt (and at once while a Wi-Fi
     # event is pending, which the emulator does not make); board.lightsleep() sleeps
@@ -309,3 +362,27 @@ print(json.dumps({"feeds": c.n, "timer": repr(board_common._hold)}))
 """)
     assert 8 <= rec["feeds"] <= 11, rec      # every 100 ms (a quarter of 400 ms)
     assert "Timer" in rec["timer"], rec
+
+
+def test_deepsleep_lasts_its_time_when_an_interrupt_ends_the_ports_early(pico):
+    # Last: the board reboots at the end (the emulator reports the watchdog's forced
+    # reboot, and the board stays halted). rp2's machine.deepsleep() is a light sleep
+    # that any interrupt ends (USB, a Timer, a Wi-Fi event), then a reset: it reset
+    # at the first (here: a deepsleep(6000) with the watchdog's 8388 ms slept its last
+    # 4194 ms that way, reset ~3 s in). board.deepsleep() sleeps it all as lightsleep()
+    # does, by the clock and fed, then resets. A one-shot Timer fires 3 s in. The
+    # reboot must be the forced one (REASON 2, not a starved watchdog's 1), 6 s after
+    # the call in emulated time, as the port's ticks_ms and the report count it.
+    mark = pico.exec_start("""
+import board, machine, time
+board.wdt_start(8388)  # the node's watchdog again (a test above put a stand-in there)
+timer = machine.Timer(-1, mode=machine.Timer.ONE_SHOT, period=3000, callback=lambda t: None)
+print("T0", time.ticks_ms(), "END")
+board.deepsleep(6000)
+""")
+    start = pico.read_until(b"T0 ", 60, mark)
+    t0 = int(pico.out[start:pico.read_until(b" END", 60, start) - 4])
+    event = pico.wait_event_prefix("@watchdog", 60)  # (from the start: only the first shows)
+    fields = dict(f.split("=") for f in event.split()[1:])
+    assert fields["reason"] == "2", event
+    assert 6000 <= int(fields["at_ms"]) - t0 < 6300, (t0, event)

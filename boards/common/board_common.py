@@ -339,12 +339,13 @@ def reset():
 
 
 def deepsleep(ms, light=False):
-    """board_api's `deepsleep`. ``light``: the port's is a light sleep, then a reset
-    (rp2): all but its last piece is slept as `lightsleep` does."""
-    last = _wdt_ms // 2 if _wdt is not None else _HOUR_MS
-    if light and ms > last:
-        lightsleep(ms - last)
-        ms = last
+    """board_api's `deepsleep`. ``light``: the port's is a light sleep that any
+    interrupt ends, then a reset (rp2: its machine.deepsleep() woke at the first USB or
+    Wi-Fi interrupt and reset at once): slept as `lightsleep` does, by the clock and in
+    fed pieces, then `machine.reset()`."""
+    if light:
+        lightsleep(ms)
+        machine.reset()
     machine.deepsleep(ms)
 
 
@@ -365,9 +366,13 @@ def lightsleep(ms):
 class Button:
     """A push button to ground on ``pin`` (input with pull-up), debounced in its IRQ.
 
-    Every edge restarts a quiet period of ``debounce_ms``; a falling edge that
-    finds the pin low after a quiet period is one press. Contact bounce on press
-    and release therefore counts once, and presses are not lost between polls.
+    Every edge restarts a quiet period of ``debounce_ms``; a falling edge after a
+    quiet period is one press. Contact bounce on press and release therefore counts
+    once, and presses are not lost between polls. The falling edge is known from the
+    IRQ's flags() where the port has it (rp2 latches the edges that fired at the
+    interrupt, ports/rp2/machine_pin.c gpio_irq: a bounce back up before the handler
+    runs hides nothing); esp32's IRQ object has no flags() (its machine_pin.c, v1.28):
+    there the pin must read low when the handler runs.
 
     A soft IRQ runs when the VM next runs scheduled callbacks: after a blocking call (a
     DNS lookup, a flash write) it finds the pin released, and a press made meanwhile is
@@ -378,23 +383,26 @@ class Button:
         self.presses = 0
         self._ms = debounce_ms
         self._last = ticks_add(ticks_ms(), -debounce_ms)
-        self._pin = pin
         trigger = pin.IRQ_FALLING | pin.IRQ_RISING
         if hard:
-            pin.irq(handler=self._edge, trigger=trigger, hard=True)
+            irq = pin.irq(handler=self._edge, trigger=trigger, hard=True)
         else:  # (the esp32 port has no hard pin IRQs)
-            pin.irq(handler=self._edge, trigger=trigger)
+            irq = pin.irq(handler=self._edge, trigger=trigger)
+        self._flags = getattr(irq, "flags", None)  # made here: the handler allocates nothing
 
     def _edge(self, pin):
         now = ticks_ms()
         d = ticks_diff(now, self._last)  # < 0: quiet for over half the ticks period
-        if not pin.value() and (d < 0 or d >= self._ms):
+        flags = self._flags
+        fell = flags() & pin.IRQ_FALLING if flags is not None else not pin.value()
+        if fell and (d < 0 or d >= self._ms):
             self.presses += 1
         self._last = now
 
     def pressed(self):
         """True once per debounced press since the last call."""
-        if self.presses:
-            self.presses -= 1
-            return True
-        return False
+        irq = machine.disable_irq()  # no press's += between this read and the write (a
+        n = self.presses  # hard IRQ's; a soft one runs at a jump, as an `if` would make)
+        self.presses = n - (n > 0)
+        machine.enable_irq(irq)
+        return n > 0

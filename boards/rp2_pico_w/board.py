@@ -49,6 +49,8 @@ _WDT_CTRL = const(0x40058000)     # WATCHDOG CTRL: bit 30 ENABLE (RP2040 datashe
 _WDT_REASON = const(0x40058008)   # WATCHDOG REASON: bit 0 TIMER, bit 1 FORCE
 _WDT_SCRATCH0 = const(0x4005800C)  # kept through a watchdog reboot; no one else uses it
 _DEEPSLEEP_MARK = const(0x6465)    # in SCRATCH0: the FORCE reboot ends a deepsleep()
+_BOOT_MARK_AT = const(0x40030024)  # BUSCTRL PERFSEL3: 0x1f after a chip reset (pico-sdk
+_BOOT_MARK = const(0x1E)  # regs/busctrl.h); this once imported (events are 0-19: none counts)
 _GPIO29_CTRL = const(0x400140EC)  # IO_BANK0 GPIO29_CTRL (function select)
 _GPIO29_PAD = const(0x4001C078)   # PADS_BANK0 GPIO29
 _PAD_ANALOG = const(0x80)         # output disabled, input buffer off, no pulls
@@ -116,7 +118,8 @@ def led(on):
 
 
 def deepsleep(ms):
-    """rp2's deep sleep is a light sleep and a reset: the watchdog counts through it."""
+    """rp2's deep sleep is a light sleep and a reset (board_common.deepsleep: slept by
+    the clock, fed, as lightsleep() does); the watchdog counts through it."""
     machine.mem32[_WDT_SCRATCH0] = _DEEPSLEEP_MARK  # (reset_cause() reads it)
     board_common.deepsleep(ms, True)
 
@@ -130,10 +133,18 @@ def _cause():
     # The watchdog's REASON register (machine.reset_cause() says WDT_RESET for both
     # of its bits): TIMER a missed feed, FORCE machine.reset() or the end of a
     # deepsleep() (both reboot through the watchdog: pico-sdk watchdog_reboot(),
-    # deepsleep() marks SCRATCH0 first); else power-on. Read once, at import: a soft
-    # reset leaves the register as the last chip reset set it.
-    why, mark = machine.mem32[_WDT_REASON], machine.mem32[_WDT_SCRATCH0]
-    machine.mem32[_WDT_SCRATCH0] = 0
+    # deepsleep() marks SCRATCH0 first); else power-on. A soft reset leaves REASON and
+    # SCRATCH0 as the last chip reset set them, so a mark tells it apart: written at
+    # each import into BUSCTRL PERFSEL3 (an unused bus performance counter's event),
+    # which every chip reset clears (the watchdog's SCRATCH registers outlive its
+    # reboots; pico-sdk's runtime_init_early_resets resets BUSCTRL at every boot) and a
+    # soft reset leaves. Read once, at import (the frozen boot.py's, at every boot).
+    mem = machine.mem32
+    why, mark, booted = mem[_WDT_REASON], mem[_WDT_SCRATCH0], mem[_BOOT_MARK_AT]
+    mem[_WDT_SCRATCH0] = 0
+    mem[_BOOT_MARK_AT] = _BOOT_MARK
+    if booted == _BOOT_MARK:
+        return "soft_reset"
     if why & 1:
         return "watchdog"
     if why & 2:
@@ -145,7 +156,8 @@ _CAUSE = _cause()
 
 
 def reset_cause():
-    """"power_on", "watchdog", "hard_reset" (machine.reset()) or "deepsleep"."""
+    """"power_on", "watchdog", "hard_reset" (machine.reset()), "deepsleep" or
+    "soft_reset" (Ctrl-D, a deploy, mpremote's raw-REPL reset: the chip ran on)."""
     return _CAUSE
 
 

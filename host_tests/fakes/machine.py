@@ -6,8 +6,11 @@ reading), ``fake_state`` (reset cause, unique id, sleeps, interrupt nesting,
 watchdog, the RTC's time and every time it was set; ``now``, the ms a light sleep
 advances ``fake_ticks_ms()`` by, and ``wake_after``, the ms after which the next light
 sleeps wake early, as rp2's do), ``Pin.fake_level()`` (drive an
-input and fire its IRQ like the port's edge detector), ``Timer.fake_fire()`` (its
-period elapsed), and ``mem32`` is a plain register file.
+input and fire its IRQ like the port's edge detector), ``Pin.fake_edges()`` (edges
+faster than the IRQ handler), ``Pin.fake_irq_flags`` (rp2's IRQ object, with flags(),
+else esp32's), ``Timer.fake_fire()`` (its period elapsed), and ``mem32`` is a plain
+register file. A hard IRQ that fires while ``disable_irq()`` is in force runs at the
+``enable_irq()`` that ends it, as on the ports.
 """
 
 PWRON_RESET = 1
@@ -56,6 +59,9 @@ def disable_irq():
 
 def enable_irq(state):
     fake_state["irq_off"] -= 1
+    pending = fake_state.setdefault("irq_pending", [])
+    while not fake_state["irq_off"] and pending:
+        pending.pop(0)()
 
 
 class _Reboot(SystemExit):
@@ -112,15 +118,62 @@ class Pin:
         self._handler = handler
         self._trigger = trigger
         self._hard = hard
+        self._flags = 0
+        return (_IrqFlags if Pin.fake_irq_flags else _Irq)(self)
+
+    fake_irq_flags = True
 
     def fake_level(self, level):
         """Drive the input to ``level``; an edge the trigger selects calls the handler."""
-        if level == self._level:
+        self.fake_edges(level)
+
+    def fake_edges(self, *levels):
+        """Drive the input through ``levels`` faster than its IRQ handler runs: rp2's
+        (``fake_irq_flags``) runs once, its flags() every edge that fired (latched at
+        the interrupt, ports/rp2/machine_pin.c gpio_irq); esp32's soft handler runs
+        once per edge, after the last (each reads the pin as it is then)."""
+        fired = []
+        for level in levels:
+            if level != self._level:
+                self._level = level
+                edge = Pin.IRQ_RISING if level else Pin.IRQ_FALLING
+                if self._trigger & edge:
+                    fired.append(edge)
+        if self._handler is None or not fired:
             return
-        self._level = level
-        edge = Pin.IRQ_RISING if level else Pin.IRQ_FALLING
-        if self._handler is not None and self._trigger & edge:
+        if Pin.fake_irq_flags:
+            flags = 0
+            for edge in fired:
+                flags |= edge
+            fired = [flags]
+        for flags in fired:
+            self._fire(flags)
+
+    def _fire(self, flags):
+        def run():
+            self._flags = flags
             self._handler(self)
+        if self._hard and fake_state["irq_off"]:  # held until enable_irq()
+            fake_state.setdefault("irq_pending", []).append(run)
+        else:
+            run()
+
+
+class _Irq:
+    """What Pin.irq() returns on esp32: trigger() only (its machine_pin.c, v1.28)."""
+
+    def __init__(self, pin):
+        self._pin = pin
+
+    def trigger(self):
+        return self._pin._trigger
+
+
+class _IrqFlags(_Irq):
+    """rp2's (mp_irq_type): flags() are the edges that fired at the last interrupt."""
+
+    def flags(self):
+        return self._pin._flags
 
 
 class ADC:

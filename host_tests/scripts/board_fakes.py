@@ -13,6 +13,7 @@ BOARD = sys.argv[1]
 board_env.use(BOARD)
 import machine  # noqa: E402
 import network  # noqa: E402
+machine.Pin.fake_irq_flags = BOARD != "esp32"  # rp2's pin IRQ has flags(), esp32's not
 import board  # noqa: E402
 import board_common  # noqa: E402
 from mqtt5._compat import sleep_ms as _sleep_ms, ticks_diff, ticks_ms  # noqa: E402
@@ -152,8 +153,52 @@ def button():
         pin.fake_level(1)
         sleep_ms(40)
     queued = [board.button_pressed(), board.button_pressed(), board.button_pressed()]
+    # a press whose contact bounces back up before the handler runs, then down again
+    # within the debounce time, and held: rp2's handler finds the falling edge in flags()
+    sleep_ms(40)
+    pin.fake_edges(0, 1)
+    sleep_ms(3)
+    pin.fake_level(0)
+    sleep_ms(80)
+    pin.fake_level(1)
+    sleep_ms(40)
+    fast = [board.button_pressed(), board.button_pressed()]
     emit(case="button", before=before, pin=pin.id, pull_up=pin.pull == machine.Pin.PULL_UP,
-         hard=pin._hard, counts=counts, queued=queued)
+         hard=pin._hard, counts=counts, queued=queued, fast_bounce=fast,
+         race=_press_while_taken(pin) if pin._hard else None)
+
+
+def _press_while_taken(pin):
+    """CPython: a press whose hard IRQ comes while pressed() takes the one before, just
+    before it writes `presses` back (traced by opcode); what pressed() then says."""
+    if sys.implementation.name != "cpython":
+        return None
+    import dis
+    code = board_common.Button.pressed.__code__
+    stores = {i.offset for i in dis.get_instructions(code)
+              if i.opname == "STORE_ATTR" and i.argval == "presses"}
+    fired = []
+
+    def trace(frame, event, arg):
+        if frame.f_code is not code:
+            return None
+        frame.f_trace_opcodes = True
+        if event == "opcode" and frame.f_lasti in stores and not fired:
+            fired.append(1)
+            pin.fake_level(0)
+        return trace
+
+    pin.fake_level(0)
+    sleep_ms(40)
+    pin.fake_level(1)
+    sleep_ms(40)  # one press queued, the button quiet since
+    sys.settrace(trace)
+    try:
+        first = board.button_pressed()
+    finally:
+        sys.settrace(None)
+    pin.fake_level(1)
+    return [first, board.button_pressed(), board.button_pressed(), len(fired)]
 
 
 def sensors():
@@ -220,10 +265,12 @@ def system():
             machine.fake_state["reset_cause"] = code
             causes.append(board.reset_cause())
     else:  # the watchdog's REASON (TIMER 1, FORCE 2) and SCRATCH0 (deepsleep's mark)
+        # after a chip reset, which sets BUSCTRL PERFSEL3 back to 0x1f; then again after a
+        # soft reset, which leaves all three as they were
         regs = machine.mem32.regs
         for reason, scratch in ((0, 0), (1, 0), (2, 0), (2, 0x6465), (1, 0x6465), (0, 7)):
-            regs.update({0x40058008: reason, 0x4005800C: scratch})
-            causes.append([board._cause(), regs[0x4005800C]])
+            regs.update({0x40058008: reason, 0x4005800C: scratch, 0x40030024: 0x1F})
+            causes.append([board._cause(), regs[0x4005800C], board._cause()])
         rec["cause_at_import"] = board.reset_cause()
     rec["causes"] = causes
     board.wdt_feed()  # before wdt_start: a no-op
@@ -300,7 +347,6 @@ def system():
         pass
     rec["hours"] = [machine.fake_state["lightsleep"][:], machine.fake_state["deepsleep"][:]]
     board_common._wdt = real_wdt
-    board_common.ticks_ms = real_ticks
     del machine.fake_state["lightsleep"][:]
     del machine.fake_state["deepsleep"][:]
     for call in (board.reset, lambda: board.deepsleep(1000)):
@@ -309,7 +355,8 @@ def system():
             rec.setdefault("reboots", []).append(False)
         except SystemExit as e:
             rec.setdefault("reboots", []).append(str(e))
-    rec["deepsleep"] = machine.fake_state["deepsleep"]
+    board_common.ticks_ms = real_ticks
+    rec["deepsleep"] = [machine.fake_state["lightsleep"][:], machine.fake_state["deepsleep"]]
     if BOARD == "esp32":
         # after a soft reset a watchdog armed before it may run on (the port cannot stop
         # one; nothing fed it, and a config with watchdog_ms 0 never armed it again: the
@@ -328,6 +375,7 @@ def system():
         machine.mem32.regs[0x40058000] = 0x40000000 | 0x7FFFFF
         again, hold, wdt = _soft_reset_import()
         rec["adopted"] = [wdt.timeout, wdt.feeds, len(hold)]
+        rec["cause_after_soft_reset"] = again.reset_cause()
         again.wdt_start(5000)  # the node's own: the hold ends
         hold[0].fake_fire()
         rec["adopted"] += [machine.fake_state["wdt"].timeout, machine.fake_state["wdt"].feeds,
