@@ -23,6 +23,12 @@ whose heap is smaller than the node needs as .mpy (NODE_HEAP_KIB) gets a warning
 A board flashed with a Fieldnode image (the node frozen in: `fieldnode flash`, `make
 firmware`) is refused: its frozen modules run ahead of any deployed file, so it is
 configured with `fieldnode config` instead.
+On a board with a hardware watchdog (board.json "watchdog": the Pico W, the ESP32) the
+board's boot.py is made to import `board` first, guarded (a failed import is printed,
+and the rest of boot.py and main.py run): a board with none gets one, one of yours
+without an `import board` line keeps all its lines after it. MicroPython runs boot.py at
+every boot and soft reset, the raw REPL's too (mpremote's cp, fs, exec, mount), where
+main.py does not run; importing board feeds a watchdog left running (README, Boards).
 """
 
 import hashlib
@@ -39,6 +45,15 @@ from .progress import Progress
 LAUNCHER_CODE = "import " + MAIN_MODULE
 BACKUP = LAUNCHER + ".bak"
 FILES = "fieldnode_files.json"  # on the board: every file Fieldnode's deploys put there
+BOOT = "boot.py"
+# put first in the boot.py of a board with a watchdog. Guarded: an exception in boot.py
+# skips the rest of it and main.py too (ports/rp2/main.c, ports/esp32/main.c, v1.28),
+# so a board module that cannot import (a damaged lib/board.mpy) would stop the user's
+# lines (a webrepl.start()) from running; so it is printed and boot goes on
+BOOT_IMPORT = (b"try:  # fieldnode deploy: feeds a watchdog left running by a soft reset\n"
+               b"    import board\n"
+               b"except Exception as e:\n"
+               b"    print('boot.py: import board failed:', repr(e))\n")
 
 
 def is_launcher(data):
@@ -114,6 +129,27 @@ def check_main(dev, remote_hash, local, replace):
                        "--replace-main replaces it, keeping it as %s; nothing written"
                        % (LAUNCHER, first[:40], BACKUP))
     return old
+
+
+def imports_board(data):
+    """Whether the bytes of a boot.py have an `import board` line (comments aside)."""
+    return any(ln.split(b"#", 1)[0].strip() == b"import board" for ln in data.splitlines())
+
+
+def boot_py(dev, board):
+    """(the new boot.py, what deploy says) when `board` has a watchdog and the device's
+    boot.py does not import board: BOOT_IMPORT, then the old boot.py's bytes whole.
+    None when it has no watchdog, or its boot.py imports board already."""
+    if "watchdog" not in board.get("features", ()):
+        return None
+    old = dev.read(BOOT)
+    if old is None:
+        return BOOT_IMPORT, ("deploy: %s written: it imports board at every boot and soft "
+                             "reset, which feeds a watchdog left running" % BOOT)
+    if imports_board(old):
+        return None
+    return BOOT_IMPORT + old, ("deploy: `import board` put first in the board's %s, its %d "
+                               "lines kept after it" % (BOOT, len(old.splitlines())))
 
 
 # MicroPython's native architectures, by their number in sys.implementation._mpy
@@ -289,7 +325,7 @@ def deploy(board_name, port, build_dir=None, reset=True, baud=115200, replace_ma
         old_main = check_main(dev, remote[LAUNCHER], local[LAUNCHER], replace_main)
         print("deploy: %d files, %d changed, %d unchanged (skipped)"
               % (len(files), len(changed), len(files) - len(changed)))
-        stale = dev.clear_tmp(files + [BACKUP, FILES])
+        stale = dev.clear_tmp(files + [BACKUP, FILES, BOOT])
         if stale:
             print("deploy: removed %d temp files an earlier deploy left" % stale)
         old = deployed(dev.read(FILES))
@@ -299,9 +335,11 @@ def deploy(board_name, port, build_dir=None, reset=True, baud=115200, replace_ma
         # anywhere leaves none of ours unlisted for the next one to remove
         both = sorted(set(old) | set(ours))
         listing = both != sorted(old)
+        boot = boot_py(dev, board)
         check_room(dev, [len(local[r]) for r in changed], len(new_dirs(changed, remote)),
                    ([len(old_main)] if old_main is not None else [])
-                   + ([len(json.dumps(both))] if listing else []))
+                   + ([len(json.dumps(both))] if listing else [])
+                   + ([len(boot[0])] if boot else []))
         if listing:
             dev.write_atomic(FILES, json.dumps(both).encode())
         dev.makedirs(os.path.dirname(r) for r in changed if "/" in r)
@@ -309,6 +347,9 @@ def deploy(board_name, port, build_dir=None, reset=True, baud=115200, replace_ma
             dev.write_atomic(BACKUP, old_main)
             print("deploy: the board's %s kept as %s" % (LAUNCHER, BACKUP))
         send(dev, local, changed)
+        if boot:    # (after the bundle: its board module is there to import)
+            dev.write_atomic(BOOT, boot[0])
+            print(boot[1])
         if gone:
             n = dev.remove(gone)
             print("deploy: removed %d files an earlier deploy put there that this bundle "
