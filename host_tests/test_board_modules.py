@@ -17,10 +17,15 @@ import pytest
 from runtimes import ROOT, run
 
 BOARDS = ("esp32", "rp2_pico_w")
+POLL_MS = 100  # board_common._POLL_MS: a join reads the driver's status this often
 
 
 @pytest.mark.parametrize("board", BOARDS)
 def test_board_module_with_fakes(runtime, board):
+    """Its time is virtual (board_fakes.py's Clock: the board's ticks_ms and sleep_ms,
+    the fake driver's joins): the ms a case reports are the board's arithmetic, exact
+    whatever the machine's load, and a join that gives up does so at its first poll past
+    the deadline."""
     r = run(runtime, "board_fakes.py", board, timeout=120)
     rec = {x["case"]: x for x in r.records}
     assert "done" in rec, r.stdout
@@ -39,7 +44,7 @@ def test_board_module_with_fakes(runtime, board):
     assert rec["vanished"] == {"case": "vanished", "ok": False, "rssi": None}
     gone = rec["vanished_up"]
     assert gone["reason"] == "no_ap_found" and not gone["ok"]
-    assert 1500 <= gone["ms"] < 3000 and gone["connects"] >= 2  # retried until the deadline
+    assert 1500 <= gone["ms"] < 1500 + POLL_MS and gone["connects"] >= 2  # retried till then
     back = rec["back"]
     assert (back["reason"], back["ok"], back["rssi"]) == ("ok", True, -70)
     # a link lost between isconnected() and the esp32's rssi query: None, not an OSError
@@ -48,9 +53,9 @@ def test_board_module_with_fakes(runtime, board):
 
     for case, reason in (("wrong_password", "wrong_password"), ("no_ap", "no_ap_found")):
         assert rec[case]["reason"] == reason, rec[case]
-        assert 1500 <= rec[case]["ms"] < 3000
+        assert 1500 <= rec[case]["ms"] < 1500 + POLL_MS
     assert rec["wrong_password"]["ok"] is False
-    assert rec["timeout"]["reason"] == "timeout" and 800 <= rec["timeout"]["ms"] < 2000
+    assert rec["timeout"]["reason"] == "timeout" and 800 <= rec["timeout"]["ms"] < 800 + POLL_MS
     assert rec["no_ssid"] == {"case": "no_ssid", "reason": "no_network", "connects": 0}
     # esp32: active(True) raises; rp2: active() says True, connect() is refused, and
     # again after a disconnect() (which stops an esp32 driver's own rejoin)
@@ -65,7 +70,7 @@ def test_board_module_with_fakes(runtime, board):
     assert rec["slow_absent"]["reason"] == "no_ap_found", rec["slow_absent"]
     back = rec["slow_back"]
     assert (back["reason"], back["ok"], back["connects"]) == ("ok", True, 1), back
-    assert 1500 <= back["ms"] < 3000, back
+    assert 1500 <= back["ms"] < 1500 + POLL_MS, back  # one join of 1.5 s
     mid = rec["slow_midway"]  # back 1.7 s into the join: joined by the next attempt
     assert (mid["reason"], mid["ok"]) == ("ok", True) and mid["ms"] < 7000, mid
     # a wrong password: rp2 reports it at the first failed join; esp32's first one is a

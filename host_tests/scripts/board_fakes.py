@@ -1,6 +1,8 @@
 # The ESP32 and Pico W board modules against the fake machine/network pair
 # (host_tests/fakes/): Wi-Fi retry, timeouts, reasons, a vanishing AP, a
-# bouncing button, sensors, watchdog, reset cause. Both runtimes.
+# bouncing button, sensors, watchdog, reset cause. Both runtimes. Time is virtual
+# (`Clock`): the joins' deadlines and the button's debounce are the board's own, in
+# its own ms, and none is waited for in real time.
 #   board_fakes.py <esp32|rp2_pico_w>
 import asyncio
 import json
@@ -16,9 +18,55 @@ import network  # noqa: E402
 machine.Pin.fake_irq_flags = BOARD != "esp32"  # rp2's pin IRQ has flags(), esp32's not
 import board  # noqa: E402
 import board_common  # noqa: E402
-from mqtt5._compat import sleep_ms as _sleep_ms, ticks_diff, ticks_ms  # noqa: E402
+from mqtt5._compat import ticks_diff  # noqa: E402
 
 AIR = network.AIR
+
+
+class Clock:
+    """Virtual milliseconds, for the board module (board_common's ticks_ms and
+    sleep_ms), the fake driver (network.ticks_ms) and this script. A task's sleep_ms()
+    ends when the clock reaches its end; `run` moves the clock to the earliest end once
+    the tasks that can run have run (until each waits again), so what a case measures is
+    the board's own arithmetic, whatever the machine's load, and takes no real time."""
+
+    def __init__(self):
+        self.now = 0
+        self.waits = []  # (end, order, asyncio.Event) of each sleeping task
+        self.order = 0
+
+    def ticks_ms(self):
+        return self.now
+
+    async def sleep_ms(self, ms):
+        ev = asyncio.Event()
+        self.order += 1
+        self.waits.append((self.now + ms, self.order, ev))
+        await ev.wait()
+
+    async def run(self):
+        while True:
+            for _ in range(5):  # the tasks woken (and made) run on to their next wait
+                await asyncio.sleep(0)
+            if self.waits:
+                w = min(self.waits)
+                self.waits.remove(w)
+                self.now = max(self.now, w[0])
+                w[2].set()
+
+    def use(self, board_common_module):
+        """The board module's clock is this one (again after a re-import)."""
+        board_common_module.ticks_ms = self.ticks_ms
+        board_common_module.sleep_ms = self.sleep_ms
+
+
+CLOCK = Clock()
+ticks_ms = CLOCK.ticks_ms
+_sleep_ms = CLOCK.sleep_ms
+network.ticks_ms = CLOCK.ticks_ms
+CLOCK.use(board_common)
+board.NTP_HOST = None  # no clock set from NTP here (board_clock.py tests it): that looked
+# up pool.ntp.org for real, and queried it where the machine is online
 
 
 def emit(**rec):
@@ -109,7 +157,8 @@ async def wifi():
     for name in ("board", "board_common"):
         del sys.modules[name]
     import board as again
-    t0 = ticks_ms()
+    CLOCK.use(again.board_common)
+    again.NTP_HOST = None
     joined = await again.network_up("work", "pw2", 5000)
     emit(case="soft_reset", joined=joined, ssid=again.board_common._wlan._ssid,
          ok=again.network_ok(), was=reason)
@@ -121,9 +170,7 @@ async def ap_back_after(ms):
 
 
 def sleep_ms(ms):
-    t0 = ticks_ms()
-    while ticks_diff(ticks_ms(), t0) < ms:
-        pass
+    CLOCK.now += ms  # (the button's IRQs run at the edges the script makes)
 
 
 def bounce(pin, final, edges=5, gap_ms=1):
@@ -248,6 +295,7 @@ def _soft_reset_import():
     for name in ("board", "board_common"):
         del sys.modules[name]
     import board as again
+    CLOCK.use(again.board_common)
     hold = machine.fake_state["timers"][n:]
     for t in hold:
         t.fake_fire()
@@ -383,7 +431,13 @@ def system():
     emit(**rec)
 
 
-asyncio.run(wifi())
+async def main():
+    clock = asyncio.create_task(CLOCK.run())
+    await wifi()
+    clock.cancel()
+
+
+asyncio.run(main())
 button()
 sensors()
 system()
