@@ -38,13 +38,14 @@ def _press(node, n, gap_s):
 
 
 def test_events_faster_than_a_round_trip_all_arrive_in_order(broker, runtime, tmp_path):
-    # 1 s each way (a 2 s round trip) and a press every 0.7 s for about 20 s, with
-    # queue_count 8. Before, the events task awaited each PUBACK before the next
-    # publish: one event per round trip, the wait list overflowed and about a third of
-    # the presses were dropped with the link up. Now up to 4 are in flight: all 28
-    # arrive, once each, in the order they happened.
-    n = 28
-    peer, proxy, node = _slow_node(broker, runtime, tmp_path, "slow-", queue_count=8)
+    # 1 s each way (a 2 s round trip) and a press every 0.7 s for about 11 s, with
+    # queue_count 4. Before, the events task awaited each PUBACK before the next
+    # publish: one event per round trip, the wait list overflowed (from about the 8th
+    # press) and about a third of the presses were dropped with the link up. Now up to
+    # 4 are in flight (about 3 needed at this pace): all 16 arrive, once each, in the
+    # order they happened.
+    n = 16
+    peer, proxy, node = _slow_node(broker, runtime, tmp_path, "slow-", queue_count=4)
     try:
         _press(node, n, 0.6)
         got = peer.wait_messages(node.base + "/event/button", n, timeout=30)
