@@ -141,7 +141,7 @@ def test_links_a_nat_forgets_when_idle_count_as_stable(broker, runtime, tmp_path
     # (On the old code the waits after 4 links stay within 1 s 1 time in 64.)
     device = "nat-" + runtime
     link = SlowLink(broker, idle_ms=2000)
-    node = NodeProc(runtime, link, tmp_path, dict(RESTING, keepalive=6, will_delay=1), device)
+    node = NodeProc(runtime, link, tmp_path, dict(RESTING, keepalive=5, will_delay=1), device)
     try:
         node.wait_log("link down (", 4, timeout=90)
         waits = [(int(m.group(1)) * 10 + int(m.group(2))) / 10 for m in re.finditer(

@@ -190,10 +190,11 @@ def test_a_flood_on_a_slow_async_handler_loses_no_acknowledged_message(broker):
 
 
 def test_a_link_that_ends_on_a_full_heap_comes_back(broker, tmp_path, node_main):
-    # The heap held full for 20 s with slow cadences (nothing queued meanwhile): the
+    # The heap held full for 10 s with slow cadences (nothing queued meanwhile): the
     # link's three tasks died in close() (its relative import allocates), the client
     # kept its dead link and the Supervisor stayed UP for good, the broker long gone
-    # (keep alive) and nothing said so. Now close() ends the link whatever fails
+    # (keep alive) and nothing said so. Now close() ends the link whatever fails.
+    # (10 s: the link ends within it, 1.5 x the 5 s keep alive at most)
     device = "heap-link"
     cfg = dict(FAST, stats_interval_ms=60000,
                sensors={"temperature": {"interval_ms": 10000},
@@ -203,7 +204,7 @@ def test_a_link_that_ends_on_a_full_heap_comes_back(broker, tmp_path, node_main)
     try:
         node.wait_log("online")
         time.sleep(3)
-        node.sim_write("hog", "x20000")
+        node.sim_write("hog", "x10000")
         node.wait_log("hog: released", timeout=60)
         node.wait_log("online", 2, timeout=60)  # a new link, once the heap is back
         assert "wasn't retrieved" not in node.output, node.output[-3000:]
