@@ -82,16 +82,14 @@ def test_an_async_handler_never_sees_the_next_message(broker):
 
 
 @pytest.mark.parametrize("qos", [0, 1, 2])
-def test_a_message_whose_handler_meets_a_full_heap_comes_again(broker, qos):
-    # QoS 1 and 2: not acknowledged, the link drops and the server sends it again. At
-    # QoS 2 its id stayed held as received, so the resend counted as a repeat and the
-    # message was lost. QoS 0 has no resend: reported as a handler error, link kept
+def test_a_handlers_own_memoryerror_is_a_handler_error(broker, qos):
+    # Raised inside the handler: reported like any handler error, the message
+    # acknowledged and the link kept, at every QoS (one the handler can never take
+    # came again at every reconnect, and held up those after it). A task the client
+    # cannot make still leaves a QoS 1/2 message unacknowledged:
+    # test_subscription_faults.py
     end = _run(broker, "heap_handler.py", "hdl%d" % qos, qos).record(step="end")
-    if qos:
-        assert end["calls"] == ["one", "one", "two"], end
-        assert end["links_lost"] == {"heap": 1}, end  # counted apart from network losses
-    else:
-        assert end["calls"] == ["one", "two"] and not end["links_lost"], end
+    assert end["calls"] == ["one", "two"] and not end["links_lost"], end
 
 
 # ---- firmware (64 KiB heap, 32-bit frozen build) --------------------------------------

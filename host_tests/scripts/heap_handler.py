@@ -1,7 +1,7 @@
 # A handler that meets a full heap (MemoryError) the first time it is called, for one
-# message at the given QoS, on a supervised client with a kept session.  A QoS 1 or 2
-# message it could not handle must come again (its ack never went out), not be lost
-# (mqtt5.message _call).  argv: port tag qos
+# message at the given QoS, on a supervised client with a kept session.  Its own
+# MemoryError is a handler error: reported, the message acknowledged, the link kept and
+# the next message delivered (mqtt5.message _call).  argv: port tag qos
 import asyncio
 import sys
 
