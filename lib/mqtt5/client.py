@@ -30,7 +30,7 @@ class Client:
     insecure) or an SSLContext. `on_message(msg)` receives messages that no
     subscribe() handler routed. rx_size bounds the largest packet received,
     tx_size the largest sent (both buffers start at 128 B and grow on demand;
-    reserve() grows the transmit buffer ahead);
+    reserve() grows them ahead);
     max_inflight the unacknowledged QoS 1/2 publishes, subscribes and
     unsubscribes at once (further callers wait for a slot).
     topic_alias_out: outbound Topic Alias table size (0: off; 8 suits a node):
@@ -358,18 +358,35 @@ class Client:
         _L.close(self, MQTTError("aborted"))
         return True
 
-    def reserve(self, n):
-        """Grow the transmit buffer now so that a PUBLISH of ``n`` bytes fits it later;
-        True when it does.  The buffer otherwise grows when a packet first needs it,
-        and by then the heap may hold no block that large: a node that will send a
-        known larger message (its stats, say) reserves room at boot, while the heap
-        is still in one piece.  False, and the buffer as it was, when the heap has no
-        such block now or ``n`` is more than any publish can be (``tx_size`` less the
-        32 bytes a publish leaves free for acks)."""
+    def reserve(self, n, rx=0):
+        """Grow the transmit buffer now so that a PUBLISH of ``n`` bytes fits it later,
+        and the receive buffer to ``rx`` bytes (at most ``rx_size``) so that a packet
+        that large arrives without growing it; True when both do.  A buffer otherwise
+        grows when a packet first needs it, and by then the heap may hold no block
+        that large: a node that will send a known larger message (its stats, say)
+        reserves room at boot, while the heap is still in one piece, and one that must
+        take any packet up to the Maximum Packet Size it announces, its ``rx_size``
+        (a request it refuses must still arrive whole to be refused: grown on a
+        fragmented heap, the MemoryError ends the link, and the broker sends the same
+        unacknowledged packet first again at every reconnect).  False, and a buffer
+        that could not grow as it was, when the heap has no such block now, ``n`` is
+        more than any publish can be (``tx_size`` less the 32 bytes a publish leaves
+        free for acks), or the receive buffer is to grow while a connection is open
+        (its reader holds a view of it: reserve before connect()).  Unread bytes in
+        the receive buffer are kept."""
         from .txbuf import room
 
-        try:
-            return room(self._s._tx, n + _RESERVE)
+        try:  # the transmit buffer first: a receive buffer with no block leaves it grown
+            ok = room(self._s._tx, n + _RESERVE)
+            r = self._s._rx  # rxbuf.py's list: [buf, mv, start, end, cap, aliases]
+            if len(r[0]) < min(rx, r[4]):
+                if self._t is not None:
+                    return False
+                b = bytearray(min(rx, r[4]))
+                e = r[3] - r[2]
+                b[0:e] = r[1][r[2]:r[3]]
+                r[0], r[1], r[2], r[3] = b, memoryview(b), 0, e
+            return ok
         except MemoryError:
             return False
 

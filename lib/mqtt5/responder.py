@@ -19,7 +19,7 @@ be answered: it is ignored like one without, and the
 connection stays up (the client does not treat it as a Protocol Error, so a broker
 that forwards one cannot wedge a node that resumes its session).
 
-Memory: the module is 1.7 KB as `.mpy` (mpy-cross -march=x86), a Responder about
+Memory: the module is 1.8 KB as `.mpy` (mpy-cross -march=x86), a Responder about
 400 B on the unix port.
 """
 
@@ -34,7 +34,7 @@ class Responder:
     allowed) with `handler(msg)`'s return value; `client` as for Requester.
 
     Responder(client, filt, handler, qos=1, remember=8, max_busy=8, max_waiting=0,
-              keep=None, **answer_props).
+              keep=None, max_payload=0, **answer_props).
     handler(msg) -> payload (bytes or str), or None for no answer; plain function
     or async def; it gets an independent copy of the request. The answer goes to
     the request's Response Topic with the same Correlation Data (spec 4.10.2), at
@@ -44,8 +44,12 @@ class Responder:
     are counted in ``ignored``; at most ``max_busy`` requests are handled at once
     (each holds a task and a copy of its message until its answer is out), up to
     ``max_waiting`` more wait their turn in arrival order (each holds a copy: the
-    backlog a reconnect delivers at once), and those arriving beyond that are not
-    handled and are counted in ``busy``;
+    backlog a reconnect delivers at once), and those arriving beyond that, or for
+    which the heap has no room (their copy or task: MemoryError), are not handled
+    and are counted in ``busy`` (turned away for want of a place or of heap);
+    ``max_payload`` (0: none): a request whose payload is longer reaches the handler
+    cut to its first ``max_payload`` + 1 bytes (enough to refuse it as too large;
+    the rest is never copied, so an oversized request needs no large heap block);
     ``answered`` and ``repeated`` count the others, ``failed`` the answers whose
     publish was refused (e.g. not authorized, over the server's Maximum Packet Size)
     or found no heap block for its packet (MemoryError),
@@ -60,7 +64,7 @@ class Responder:
     """
 
     def __init__(self, client, filt, handler, qos=1, remember=8, max_busy=8, max_waiting=0,
-                 keep=None, **answer_props):
+                 keep=None, max_payload=0, **answer_props):
         if max_busy < 1:
             raise ValueError("max_busy must be at least 1")
         # a Supervisor subscribes (restored after a reconnect); its client publishes
@@ -72,6 +76,7 @@ class Responder:
         self.max_waiting = max_waiting
         self._waiting = []  # (message copy, response topic, memory entry, again)
         self.keep = keep
+        self.max_payload = max_payload
         self.props = answer_props
         self.answered = 0
         self.repeated = 0
@@ -133,19 +138,29 @@ class Responder:
             return None
         again = e is not None
         n = self._next
+        p = m.payload
         try:  # (a MemoryError here must not keep the place for ever)
             if not again and cd is not None and self._seen:  # remembered from now on
                 e = self._seen[n] = [m.topic, rt, bytes(cd), None, crc]
                 self._next = (n + 1) % len(self._seen)
+            if len(p) > self.max_payload > 0:  # the copy cut (its length says "over")
+                m.payload = p[:self.max_payload + 1]
             job = (m.copy(), rt, e, again)
             if wait:  # its turn comes when a running one ends (_answer)
                 self._waiting.append(job)
                 return None
             asyncio.create_task(self._answer(*job))
-        except BaseException:
+        except BaseException as err:
             if not again and e is not None:
                 e[2] = None  # forgotten: a retry is run
-            raise
+            if not isinstance(err, MemoryError):
+                raise
+            # no heap for its copy or its task (MicroPython collected before it
+            # raised): turned away like one beyond max_waiting; the requester retries
+            self.busy += 1
+            return None
+        finally:
+            m.payload = p  # (the link's Message, also for the next handler of this one)
         self._running += 1
         return None
 
