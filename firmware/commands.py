@@ -4,10 +4,12 @@ A request is a PUBLISH with a Response Topic and Correlation Data whose payload
 is a JSON object of arguments (empty payload: no arguments). The answer goes to
 the Response Topic with the same Correlation Data: a JSON object with ``rc``
 (result code, below), ``msg`` (short text) and the command's data. A request
-without a usable Response Topic (none, empty, or with a wildcard) is dropped and
-counted; a request (same command topic, Response Topic and Correlation Data) seen
-among the last few (_REMEMBER) is answered again with the same answer, not executed twice
-(mqtt5.Responder), unless that answer was rc 5 (failed: a retry runs again).
+without a usable Response Topic (none, empty, with a wildcard, or the node's own
+base or under it but for <base>/reply/...: the answer would land on its status,
+readings or commands) is dropped and counted; a request (same command topic,
+Response Topic and Correlation Data) seen among the last few (_REMEMBER) is answered
+again with the same answer, not executed twice (mqtt5.Responder), unless that answer
+was rc 5 (failed: a retry runs again).
 """
 
 import asyncio
@@ -89,6 +91,8 @@ class Commands:
         self.responder = Responder(app.sup, app.base + "/cmd/+", self.handle, qos=1,
                                    remember=_REMEMBER, max_busy=_MAX_BUSY,
                                    max_waiting=_MAX_WAITING, keep=self.keep,
+                                   # over _MAX_BYTES: rc 4, from a copy cut to 513 B
+                                   max_payload=_MAX_BYTES,
                                    content_type="application/json", payload_format_indicator=1,
                                    topic_alias=False)
 
@@ -110,8 +114,8 @@ class Commands:
         if n != self.reported:
             self.reported = n
             print("node: commands dropped since boot: %d without a usable Response Topic, "
-                  "%d beyond %d at once and %d waiting, %d answers not sent (refused by the "
-                  "broker, no room even for rc 5, or no heap for it)"
+                  "%d beyond %d at once and %d waiting or for want of heap, %d answers not "
+                  "sent (refused by the broker, no room even for rc 5, or no heap for it)"
                   % (r.ignored, r.busy, _MAX_BUSY, _MAX_WAITING, r.failed))
 
     def keep(self, answer):
@@ -122,6 +126,12 @@ class Commands:
     def handle(self, msg):
         """Run one request; returns the answer (JSON text). Never raises."""
         self.saved = None  # the config this request saved (_save)
+        rt, b = msg.response_topic, self.app.base
+        if rt.startswith(b) and rt[len(b):len(b) + 1] in ("", "/") and not rt.startswith(
+                "/reply/", len(b)):  # <base> or under it, but for <base>/reply/... (where
+            # fieldnode cmd asks): its answer would be the node's own status, reading,
+            self.responder.ignored += 1  # stats or command: not run, dropped like
+            return None  # a request without a Response Topic
         name = msg.topic[msg.topic.rfind("/") + 1:]
         data = msg.payload
         print("node: <- cmd %s (%d B)" % (name, len(data)))
@@ -286,9 +296,15 @@ class Commands:
     # ---- helpers ---------------------------------------------------------------------
     def _save(self, changes):
         # the current config with `changes`, validated first: a bad value raises
-        # ConfigError and nothing is written (config.py: loaded by main at boot)
+        # ConfigError and nothing is written (config.py: loaded by main at boot). The
+        # running config from config.json unchanged (its own values sent again, a
+        # retry): nothing written, answered as saved (no flash wear per request)
         import config
-        cfg = config.save(board.config_dir(), config.merge(self.app.cfg, changes), board.SENSORS)
+        app = self.app
+        cfg = config.validate(config.merge(app.cfg, changes), board.SENSORS)
+        if cfg == app.cfg and app.config_source == "file":
+            return cfg
+        cfg = config.save(board.config_dir(), cfg, board.SENSORS)
         self.saved = cfg  # (from here on it is done, whatever runs out: handle())
         self.app.config_source = "file"
         self.app.apply(cfg)

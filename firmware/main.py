@@ -105,8 +105,12 @@ class Node:
                                        delay=cfg["will_delay"] or None))
         # the stats are the largest message a node sends unasked: their room in the
         # transmit buffer is taken now, while the heap is in one piece (grown on first
-        # use, it may find no block that large once modules have loaded)
-        self.client.reserve(len(base + "/stats") + STATS_ROOM)  # (app.py's stats topic)
+        # use, it may find no block that large once modules have loaded); and the
+        # receive buffer whole (rx_size, the Maximum Packet Size the CONNECT announces):
+        # grown for the first large request, a MemoryError ended the link, and the
+        # broker resent that request first at every reconnect until keeper reset us
+        self.client.reserve(len(base + "/stats") + STATS_ROOM,  # (app.py's stats topic)
+                            self.client.session.max_packet_size)
         # birth `online` first of what each link sends anew (a resumed session resends
         # its unacknowledged messages before it): events queued while down come after it
         self.sup = Supervisor(self.client, urls, on_state=self._on_state,
