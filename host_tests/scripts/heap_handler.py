@@ -1,7 +1,9 @@
-# A handler that meets a full heap (MemoryError) the first time it is called, for one
-# message at the given QoS, on a supervised client with a kept session.  Its own
-# MemoryError is a handler error: reported, the message acknowledged, the link kept and
-# the next message delivered (mqtt5.message _call).  argv: port tag qos
+# A handler that meets a full heap (MemoryError) for one message at the given QoS, on a
+# supervised client with a kept session: the first time only ("once") or at every call
+# ("always").  QoS 1/2: the message is left unacknowledged the first time (the link
+# ends, the server sends it again with DUP set); met again then, it is a handler
+# error: reported, the message acknowledged, the link kept.  QoS 0: a handler error at
+# once (mqtt5.message _call).  argv: port tag qos once|always
 import asyncio
 import sys
 
@@ -10,6 +12,7 @@ from mqtt5 import Client, Supervisor
 
 PORT, TAG = args()
 QOS = int(sys.argv[3])
+ALWAYS = sys.argv[4] == "always"
 BASE = "aud/" + TAG
 URL = "mqtt://127.0.0.1:%d" % PORT
 calls = []
@@ -17,7 +20,7 @@ calls = []
 
 def handler(m):
     calls.append(bytes(m.payload).decode())
-    if len(calls) == 1:
+    if len(calls) == 1 or ALWAYS and calls[-1] == "one":
         raise MemoryError("injected")
 
 
@@ -34,6 +37,7 @@ async def run():
         await asyncio.sleep(0.05)
         if len(calls) > 1:
             break
+    await asyncio.sleep(0.3)  # (another resend would come meanwhile)
     await sup.wait_up(5000)
     await b.publish(BASE + "/two", b"two", qos=QOS)
     await asyncio.sleep(0.3)

@@ -1,7 +1,8 @@
 # Subscriptions on a broker with an ACL (test_subscription_faults.py: Mosquitto's dynamic
 # security plugin; user node may subscribe under ok/# only, and may not unsubscribe
 # ok/keep/#): the Supervisor's remembered subscriptions when filters of a list are
-# unsubscribed or refused, and unsubscribes the broker refuses.  argv: port tag
+# unsubscribed or refused, and unsubscribes the broker refuses (also one made while
+# down and sent at the reconnect).  argv: port tag
 import asyncio
 
 from client_util import args, emit, main
@@ -143,8 +144,35 @@ async def unsubscribe_refused():
     await sup.stop()
 
 
+async def unsubscribe_refused_at_reconnect():
+    # unsubscribed while down, and refused by the broker when sent at the reconnect
+    # (the session kept): the refusal was taken for a failed connect, 0x87 is fatal,
+    # and the Supervisor stopped for good
+    c = client("sfr", session_expiry=60)
+    states = []
+    sup = Supervisor(c, URL, base_ms=50, cap_ms=100,
+                     on_state=lambda s, st, why: states.append([st, why and str(why)]))
+    sup.start()
+    await sup.wait_up(5000)
+    await sup.subscribe(KEEP + "/5", qos=1, handler=lambda m: None)
+    c.abort()
+    await sup.unsubscribe(KEEP + "/5")  # down: sent at the reconnect
+    try:
+        await sup.wait_up(5000)
+    except Exception:
+        pass
+    await asyncio.sleep(0.2)
+    up = [sup.state, sup.reason and str(sup.reason), sup.session_present]
+    await relink(sup)  # said once: not sent again
+    emit(step="unsubscribe_refused_at_reconnect", up=up, gone=sup._gone,
+         state=sup.state, reason=sup.reason and str(sup.reason),
+         failures=sup.stats.failures, connects=sup.stats.connects)
+    await sup.stop()
+
+
 async def run():
-    for step in (forget_per_filter, refused_in_a_list, unsubscribe_refused):
+    for step in (forget_per_filter, refused_in_a_list, unsubscribe_refused,
+                 unsubscribe_refused_at_reconnect):
         try:  # (one that fails leaves the others their say)
             await step()
         except Exception as e:

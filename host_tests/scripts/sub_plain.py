@@ -1,6 +1,7 @@
-# Subscriptions on a plain broker (test_subscription_faults.py): a handler's own
-# MemoryError, Subscription Identifiers the caller gave, a filter re-subscribed out of
-# a list, and arguments of the wrong type.  argv: port tag
+# Subscriptions on a plain broker (test_subscription_faults.py): a MemoryError of a
+# handler or its task, Subscription Identifiers the caller gave, a filter re-subscribed
+# out of a list, arguments of the wrong type, and subscribes that fail with the link up
+# (over tx_size).  argv: port tag
 import asyncio
 
 from client_util import args, emit, failing, main
@@ -16,18 +17,23 @@ def error(e):
 
 
 async def own_memoryerror(qos):
-    # a handler that raises MemoryError itself (a payload too big for it to parse):
-    # the message was never acknowledged, came again at every reconnect, and held up
-    # the messages after it
+    # a handler that raises MemoryError at every call for one message (a payload too
+    # big for it to parse): unacknowledged once, then (sent again, DUP set) reported
+    # and acknowledged.  It was taken as the client's own want of heap at every call
+    # (never acknowledged: it came again at every reconnect and held up those after
+    # it), then as a handler error only when the handler was a plain function (an
+    # async def closure's or bound method's generator that could not be made was
+    # acknowledged, the message lost)
     c = Client("sfo%d-%s" % (qos, TAG), session_expiry=60)
     sup = Supervisor(c, URL, base_ms=50, cap_ms=200)
     sup.start()
     await sup.wait_up(5000)
-    seen = []
+    seen, dup = [], []
 
     def h(m):
         seen.append(bytes(m.payload).decode())
         if bytes(m.payload) == b"huge":
+            dup.append(m.dup)
             raise MemoryError("memory allocation failed, allocating 10485760 bytes")
 
     await sup.subscribe(B + "/own%d" % qos, qos=qos, handler=h)
@@ -40,22 +46,24 @@ async def own_memoryerror(qos):
             break
         await asyncio.sleep(0.02)
     await asyncio.sleep(0.5)  # (a resend would come meanwhile)
-    emit(step="own_memoryerror", qos=qos, seen=seen,
+    emit(step="own_memoryerror", qos=qos, seen=seen, dup=dup,
          links_lost=sup.stats.as_dict()["links_lost"])
     await p.disconnect()
     await sup.stop()
 
 
-async def task_memoryerror(qos):
-    # the task of a handler's awaitable cannot be made (the client's own work): that
-    # QoS 1 or 2 message is not acknowledged and comes again (as before; at QoS 2 its
-    # id is no longer held as received, or the resend would count as a repeat)
+async def task_memoryerror(qos, times):
+    # the task of a handler's awaitable cannot be made `times` times: that QoS 1 or 2
+    # message is not acknowledged and comes again (at QoS 2 its id is no longer held as
+    # received, or the resend would count as a repeat); a task that cannot be made for
+    # the resend either is reported and the message acknowledged (it came again at
+    # every reconnect)
     import mqtt5.message  # noqa: F401 (loaded: it imports asyncio on use)
 
     arm = [0]
     real = asyncio.create_task
     asyncio.create_task = failing(real, arm, lambda *a: "_guard" in repr(a[0]))
-    c = Client("sft%d-%s" % (qos, TAG), session_expiry=60)
+    c = Client("sft%d%d-%s" % (qos, times, TAG), session_expiry=60)
     sup = Supervisor(c, URL, base_ms=50, cap_ms=200)
     sup.start()
     await sup.wait_up(5000)
@@ -68,20 +76,22 @@ async def task_memoryerror(qos):
         seen.append(bytes(m.payload).decode())
         return later()
 
-    await sup.subscribe(B + "/task%d" % qos, qos=qos, handler=h)
-    p = Client("sftp%d-%s" % (qos, TAG))
+    await sup.subscribe(B + "/task%d%d" % (qos, times), qos=qos, handler=h)
+    p = Client("sftp%d%d-%s" % (qos, times, TAG))
     await p.connect(URL)
-    arm[0] = 1
-    await p.publish(B + "/task%d" % qos, "one", qos=qos)
+    arm[0] = times
+    await p.publish(B + "/task%d%d" % (qos, times), "one", qos=qos)
     for _ in range(100):
         if len(seen) > 1:
             break
         await asyncio.sleep(0.02)
+    await asyncio.sleep(0.3)  # (another resend would come meanwhile)
     await sup.wait_up(5000)
-    await p.publish(B + "/task%d" % qos, "two", qos=qos)
+    await p.publish(B + "/task%d%d" % (qos, times), "two", qos=qos)
     await asyncio.sleep(0.3)
     asyncio.create_task = real
-    emit(step="task_memoryerror", qos=qos, seen=seen, links_lost=sup.stats.as_dict()["links_lost"])
+    emit(step="task_memoryerror", qos=qos, times=times, seen=seen,
+         links_lost=sup.stats.as_dict()["links_lost"])
     await p.disconnect()
     await sup.stop()
 
@@ -174,11 +184,60 @@ async def too_big_while_up():
     await sup.stop()
 
 
+async def resubscribe_fails():
+    # a filter subscribed (and granted) through the Supervisor, then again in a list
+    # whose SUBSCRIBE fails with the link up (over tx_size): the earlier subscription,
+    # still on the server and routed, was forgotten, and after the next link without a
+    # session its handler got nothing
+    c = Client("sfs-" + TAG)  # (session_expiry 0: each reconnect restores from memory)
+    sup = Supervisor(c, URL, base_ms=50, cap_ms=100)
+    sup.start()
+    await sup.wait_up(5000)
+    got = []
+    a = B + "/s/a"
+    await sup.subscribe(a, qos=1, handler=lambda m: got.append("a"))
+    try:
+        await sup.subscribe([a, B + "/s/" + "z" * 2100], qos=1,
+                            handler=lambda m: got.append("list"))
+        out = "accepted"
+    except Exception as e:
+        out = error(e)
+    c.abort()  # a new link, no session: the Supervisor restores what it remembers
+    await asyncio.sleep(0.3)
+    await sup.wait_up(5000)
+    await asyncio.sleep(0.2)
+    await c.publish(a, b"x", qos=1)
+    await asyncio.sleep(0.3)
+    emit(step="resubscribe_fails", out=out, got=got, remembered=[s[0] for s in sup._subs],
+         present=sup.session_present)
+    await sup.stop()
+
+
+async def twice_in_a_list():
+    # a list naming a routed filter twice, whose SUBSCRIBE fails (over tx_size): the
+    # routes were put back in list order, the last the failed call's own handler
+    c = Client("sfd-" + TAG)
+    await c.connect(URL)
+    got = []
+    f = B + "/d/" + "z" * 1100
+    await c.subscribe(f, 1, handler=lambda m: got.append("old"))
+    try:
+        await c.subscribe([f, f], 1, handler=lambda m: got.append("new"))
+        out = "accepted"
+    except Exception as e:
+        out = error(e)
+    await c.publish(f, b"x", qos=1)
+    await asyncio.sleep(0.3)
+    emit(step="twice_in_a_list", out=out, got=got)
+    await c.disconnect()
+
+
 async def run():
     for step in (lambda: own_memoryerror(1), lambda: own_memoryerror(2),
-                 lambda: task_memoryerror(1), lambda: task_memoryerror(2),
+                 lambda: task_memoryerror(1, 1), lambda: task_memoryerror(2, 1),
+                 lambda: task_memoryerror(1, 2), lambda: task_memoryerror(2, 2),
                  given_identifiers, resubscribed_out_of_a_list, bad_arguments,
-                 too_big_while_up):
+                 too_big_while_up, resubscribe_fails, twice_in_a_list):
         try:  # (one that fails leaves the others their say)
             await step()
         except Exception as e:

@@ -141,19 +141,22 @@ def _call(h, m):
     # A handler may not break the reader: its errors are printed.  It is called
     # once.  When it returns an awaitable (an async def, or a function returning
     # one), that runs as a task, and True tells _deliver() to give the Message its
-    # own bytes before the receive buffer moves on.  A QoS 1 or 2 message whose
-    # task could not be made for want of heap is not acknowledged: the MemoryError
-    # ends the link before its PUBACK or PUBREC goes out, and the server sends the
-    # message again.  The handler's own errors, a MemoryError too, are reported and
-    # the message acknowledged: one it can never take (a payload too big for it)
-    # would come again at every reconnect, and hold up those after it.
+    # own bytes before the receive buffer moves on.  A MemoryError of a QoS 1 or 2
+    # message's handler call (whosever: an async def's call on MicroPython only makes
+    # its generator) or task leaves it unacknowledged: it ends the link before the
+    # PUBACK or PUBREC goes out, and the server sends the message again, DUP set
+    # [MQTT-3.3.1-1] (a want of heap often passes).  Met again then, with no handler
+    # task running (whose end would give heap back: a flood's resends come while its
+    # tasks still run), it is reported like any handler error and the message
+    # acknowledged: one the handler can never take (a payload too big for it) costs
+    # one reconnect, not one at every reconnect.
     try:
         r = h(m)
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as e:  # also a CancelledError of the handler's own making
-        if m.qos and isinstance(e, MemoryError) and type(h).__name__ == "generator":
-            raise  # an async def's call (MicroPython) only makes its generator: ours
+        if m.qos and (not m.dup or _tasks[0]) and isinstance(e, MemoryError):
+            raise
         _report(e)
         return False
     if r is not None and hasattr(r, "send"):
@@ -163,17 +166,23 @@ def _call(h, m):
             asyncio.create_task(_guard(r))
             return True
         except MemoryError as e:
-            if m.qos:
+            if m.qos and (not m.dup or _tasks[0]):
                 raise
             _report(e)
     return False
 
 
+_tasks = [0]  # handler tasks running (_guard)
+
+
 async def _guard(coro):
+    _tasks[0] += 1
     try:
         await coro
     except Exception as e:
         _report(e)
+    finally:
+        _tasks[0] -= 1
 
 
 _shown = [None, 0]  # ticks_ms of the last traceback shown, handler errors not shown since

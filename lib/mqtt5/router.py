@@ -194,10 +194,10 @@ async def subscribe(c, filt, qos, handler, no_local, retain_as_published, retain
         # subscription and send its messages at the reconnect, before the
         # Supervisor's restore is answered
         if handler is not None and (c._q is None or c._t is not None):
-            for i in range(len(filters)):
-                _back(c, filters[i], old[i])
+            for i in range(len(filters) - 1, -1, -1):  # (last first: a filter listed
+                _back(c, filters[i], old[i])  # twice ends with the route it replaced)
         raise
-    for i in range(len(filters)):
+    for i in range(len(filters) - 1, -1, -1):
         if codes[i] >= 0x80:
             _back(c, filters[i], old and old[i])
     if many:

@@ -32,7 +32,8 @@
 - Dead links are found by keep alive (1.5 x keep alive, spec 3.1.2.10); connect
   (DNS, TCP, CONNACK) is bounded by the client's connect_timeout_ms.
 - Observable: `state` (DOWN/CONNECTING/UP/STOPPED), `reason` (UP: None, or an
-  MQTTError for a remembered subscription the server refused), `retry_ms` (DOWN:
+  MQTTError for a remembered subscription, or an unsubscribe made while down, the
+  server refused), `retry_ms` (DOWN:
   the wait before the next try, known when on_state hears DOWN), `session_present`,
   `on_state(sup, state, reason)` callback and `stats` (Stats).
 """
@@ -218,8 +219,9 @@ class Supervisor:
 
         check_subscribe(filt, **kwargs)  # a bad one raises now, never at a reconnect
         self._gone = [f for f in self._gone if f != filt]
-        subs = [[f, kwargs, False] for f in ([filt] if isinstance(filt, str) else filt)]
-        self._forget([s[0] for s in subs])
+        names = [filt] if isinstance(filt, str) else list(filt)
+        subs = [[f, kwargs, False] for f in names]
+        was = self._forget(names)  # (those it replaces among them)
         self._subs += subs
         if self.state == UP:
             rc = e = None
@@ -229,17 +231,20 @@ class Supervisor:
                 if not self.client.is_connected:
                     return None  # link lost: restored on the next connect
                 e = x  # refused by the server (SUBACK >= 0x80), or over tx_size
-            for i in range(len(subs)):  # acked, or refused and forgotten (None)
-                subs[i][2] = True
+            for i in range(len(subs)):  # acked, or not subscribed: forgotten (None),
+                subs[i][2] = True  # and the one it replaced (still on the server) kept
                 if e or not isinstance(rc, int) and rc[i] >= 0x80:
                     subs[i][0] = None
+                    for s in was:
+                        if s[0] == names[i]:
+                            self._subs.append(s)
             self._forget([None])
             if e:
                 raise e
             return rc
         h = kwargs.get("handler")
         if h is not None:  # handlers route from the first message
-            for f in [filt] if isinstance(filt, str) else filt:
+            for f in names:
                 routes(self.client).add(f, h, 0)
         return None
 
@@ -267,8 +272,10 @@ class Supervisor:
             self._gone.append(filt)
         return None
 
-    def _forget(self, filters):
-        self._subs = [s for s in self._subs if s[0] not in filters]
+    def _forget(self, filters):  # -> the list before
+        was = self._subs
+        self._subs = [s for s in was if s[0] not in filters]
+        return was
 
     # ---- the loop ---------------------------------------------------------------
     async def run(self):
@@ -382,15 +389,20 @@ class Supervisor:
         # Session Present 0: the server forgot our subscriptions [MQTT-3.2.2-5]:
         # subscribe them all again.  Present 1: only those never acknowledged
         # (also any made while this runs).  A refused filter is tried again at the
-        # next connect only (the broker's ACL may have changed by then), and the
-        # last refusal is returned (the UP state's reason).
+        # next connect only (the broker's ACL may have changed by then), a refused
+        # unsubscribe not again, and the last refusal is returned (the UP state's reason).
         c = self.client
         for sub in self._subs:  # Present 0: none is on the server, whatever an earlier
             if not present or sub[2] is None:  # restore got; None: refused last time
                 sub[2] = False
         again, refused = True, None
         while present and self._gone:  # unsubscribed while down (a failure: link lost)
-            await c.unsubscribe(self._gone[0])
+            try:
+                await c.unsubscribe(self._gone[0])
+            except MQTTError as e:  # refused (UNSUBACK >= 0x80): said, not tried again
+                if not c.is_connected:
+                    raise
+                refused = MQTTError("unsubscribe %s: %s" % (self._gone[0], e))
             self._gone.pop(0)
         self._gone = []
         while again:
