@@ -367,12 +367,15 @@ class Button:
     """A push button to ground on ``pin`` (input with pull-up), debounced in its IRQ.
 
     Every edge restarts a quiet period of ``debounce_ms``; a falling edge after a
-    quiet period is one press. Contact bounce on press and release therefore counts
-    once, and presses are not lost between polls. The falling edge is known from the
-    IRQ's flags() where the port has it (rp2 latches the edges that fired at the
-    interrupt, ports/rp2/machine_pin.c gpio_irq: a bounce back up before the handler
-    runs hides nothing); esp32's IRQ object has no flags() (its machine_pin.c, v1.28):
-    there the pin must read low when the handler runs.
+    quiet period, while released, is one press. Released or held is the level the
+    handler read at its last run (any later edge runs it again, so once the contact
+    has settled it is the button's). Contact bounce on press and release therefore
+    counts once, and presses are not lost between polls. The falling edge is known
+    from the IRQ's flags() where the port has it (rp2 latches the edges that fired at
+    the interrupt, ports/rp2/machine_pin.c gpio_irq: a bounce back up before the
+    handler runs hides nothing, and a release's bounce down and up again, latched too,
+    is no press: the button was held); esp32's IRQ object has no flags() (its
+    machine_pin.c, v1.28): there the pin must read low when the handler runs.
 
     A soft IRQ runs when the VM next runs scheduled callbacks: after a blocking call (a
     DNS lookup, a flash write) it finds the pin released, and a press made meanwhile is
@@ -381,6 +384,7 @@ class Button:
 
     def __init__(self, pin, debounce_ms, hard=False):
         self.presses = 0
+        self._held = not pin.value()  # the level at the handler's last run
         self._ms = debounce_ms
         self._last = ticks_add(ticks_ms(), -debounce_ms)
         trigger = pin.IRQ_FALLING | pin.IRQ_RISING
@@ -394,9 +398,11 @@ class Button:
         now = ticks_ms()
         d = ticks_diff(now, self._last)  # < 0: quiet for over half the ticks period
         flags = self._flags
-        fell = flags() & pin.IRQ_FALLING if flags is not None else not pin.value()
-        if fell and (d < 0 or d >= self._ms):
+        up = pin.value()
+        fell = flags() & pin.IRQ_FALLING if flags is not None else not up
+        if fell and not self._held and (d < 0 or d >= self._ms):
             self.presses += 1
+        self._held = not up
         self._last = now
 
     def pressed(self):

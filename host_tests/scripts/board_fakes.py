@@ -210,8 +210,16 @@ def button():
     pin.fake_level(1)
     sleep_ms(40)
     fast = [board.button_pressed(), board.button_pressed()]
+    # a press held, released with a bounce down and up again before the handler runs:
+    # rp2's flags() hold that bounce's falling edge too
+    pin.fake_level(0)
+    sleep_ms(200)
+    pin.fake_edges(1, 0, 1)
+    sleep_ms(100)
+    release = [board.button_pressed(), board.button_pressed()]
     emit(case="button", before=before, pin=pin.id, pull_up=pin.pull == machine.Pin.PULL_UP,
          hard=pin._hard, counts=counts, queued=queued, fast_bounce=fast,
+         release_bounce=release,
          race=_press_while_taken(pin) if pin._hard else None)
 
 
