@@ -18,6 +18,11 @@ _FREE = const(-1)  # link.py: a free waiter slot
 _DONE = const(-2)  # link.py: slot 0 between connects
 _DETACHED = const(2)  # link.py: a slot that frees itself
 _RESERVE = const(32)  # outbound.py: tx bytes a publish leaves free for acks
+_RX_BUF = const(0)  # rxbuf.py: slots of the receive buffer's list
+_RX_MV = const(1)
+_RX_START = const(2)
+_RX_END = const(3)
+_RX_CAP = const(4)
 
 
 class Client:
@@ -360,32 +365,29 @@ class Client:
 
     def reserve(self, n, rx=0):
         """Grow the transmit buffer now so that a PUBLISH of ``n`` bytes fits it later,
-        and the receive buffer to ``rx`` bytes (at most ``rx_size``) so that a packet
-        that large arrives without growing it; True when both do.  A buffer otherwise
-        grows when a packet first needs it, and by then the heap may hold no block
-        that large: a node that will send a known larger message (its stats, say)
-        reserves room at boot, while the heap is still in one piece, and one that must
-        take any packet up to the Maximum Packet Size it announces, its ``rx_size``
-        (a request it refuses must still arrive whole to be refused: grown on a
-        fragmented heap, the MemoryError ends the link, and the broker sends the same
-        unacknowledged packet first again at every reconnect).  False, and a buffer
-        that could not grow as it was, when the heap has no such block now, ``n`` is
-        more than any publish can be (``tx_size`` less the 32 bytes a publish leaves
-        free for acks), or the receive buffer is to grow while a connection is open
-        (its reader holds a view of it: reserve before connect()).  Unread bytes in
-        the receive buffer are kept."""
+        and the receive buffer to ``rx`` bytes (at most ``rx_size``); True when both do.
+        A buffer otherwise grows when a packet first needs it, when the heap may hold
+        no block that large: reserve at boot for a known larger message (a node's
+        stats) and for any packet up to the Maximum Packet Size announced (a request
+        refused must arrive whole; a MemoryError growing for it ends the link, and the
+        broker resends it first at every reconnect).  False, and a buffer that could
+        not grow as it was, when the heap has no such block, ``n`` is more than any
+        publish can be (``tx_size`` less the 32 bytes kept for acks), or the receive
+        buffer is to grow on an open connection (its reader holds a view of it:
+        reserve before connect(); unread bytes are kept)."""
         from .txbuf import room
 
         try:  # the transmit buffer first: a receive buffer with no block leaves it grown
             ok = room(self._s._tx, n + _RESERVE)
-            r = self._s._rx  # rxbuf.py's list: [buf, mv, start, end, cap, aliases]
-            if len(r[0]) < min(rx, r[4]):
+            r = self._s._rx
+            rx = min(rx, r[_RX_CAP])
+            if len(r[_RX_BUF]) < rx:
                 if self._t is not None:
                     return False
-                b = bytearray(min(rx, r[4]))
-                e = r[3] - r[2]
-                b[0:e] = r[1][r[2]:r[3]]
-                r[0], r[1], r[2], r[3] = b, memoryview(b), 0, e
+                b = bytearray(rx)
+                e = r[_RX_END] - r[_RX_START]
+                b[0:e] = r[_RX_MV][r[_RX_START]:r[_RX_END]]
+                r[_RX_BUF], r[_RX_MV], r[_RX_START], r[_RX_END] = b, memoryview(b), 0, e
             return ok
         except MemoryError:
             return False

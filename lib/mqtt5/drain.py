@@ -34,8 +34,8 @@ def supervise(c, queue):
     c._qev = Signal()  # set when something is queued
     dropped = MQTTError("publish dropped: offline queue full (drop-oldest)")  # made now:
     dropped.reason_code = 0x97  # as offline._full(): the local analogue of Quota exceeded
-    queue.on_drop = lambda w, old: _L.finish(c, w, None, MQTTError(  # [MQTT-3.3.2-5]
-        "message expired in the offline queue") if old else dropped)
+    queue.on_drop = lambda w, expired: _L.finish(c, w, None, MQTTError(  # [MQTT-3.3.2-5]
+        "message expired in the offline queue") if expired else dropped)
 
 
 def abandon(c, err):

@@ -152,23 +152,17 @@ def _call(h, m):
     # one reconnect, not one at every reconnect.
     try:
         r = h(m)
+        if r is not None and hasattr(r, "send"):
+            import asyncio
+
+            asyncio.create_task(_guard(r))
+            return True
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as e:  # also a CancelledError of the handler's own making
         if m.qos and (not m.dup or _tasks[0]) and isinstance(e, MemoryError):
             raise
         _report(e)
-        return False
-    if r is not None and hasattr(r, "send"):
-        try:
-            import asyncio
-
-            asyncio.create_task(_guard(r))
-            return True
-        except MemoryError as e:
-            if m.qos and (not m.dup or _tasks[0]):
-                raise
-            _report(e)
     return False
 
 
