@@ -146,11 +146,13 @@ class App:
                 if lost and self.value[i] is not None:
                     self.dirty[i] = 1
             self.wake.set()
-        elif reason is not None:
-            if self.linked:  # why the link was lost, not why the next attempts failed
-                self.last_disconnect = _clip(why(reason), 80)
-                self.unlinked = (self.clock(), self.up_s)
+        elif reason is not None and self.linked:  # a loss, not a failed attempt
+            self.unlinked = (self.clock(), self.up_s)  # (no heap: the next DOWN again)
             self.linked = False
+            try:  # why the link was lost; on a full heap, what ended it
+                self.last_disconnect = _clip(why(reason), 80)
+            except MemoryError:
+                self.last_disconnect = type(reason).__name__  # (a name: no allocation)
 
     # ---- readings --------------------------------------------------------------------
     async def readings(self):

@@ -326,6 +326,23 @@ async def _lost():
 asyncio.run(_lost())
 
 
+# a link lost while the heap was full: the text of its reason met a MemoryError, which
+# left the node `linked` (no broker_timeout_s reset) and its last_disconnect stale
+class _NoText(Exception):
+    def __str__(self):
+        raise MemoryError("memory allocation failed, allocating 64 bytes")
+
+
+async def _lost_on_a_full_heap():
+    a = app.App(_SupLost(), config.validate({}, app.board.SENSORS), "defaults", "unit")
+    a.link(app.UP, None)
+    a.link(DOWN, _NoText())
+    ok("a_link_lost_on_a_full_heap_is_unlinked", not a.linked and
+       a.last_disconnect == "_NoText", (a.linked, a.last_disconnect))
+
+asyncio.run(_lost_on_a_full_heap())
+
+
 # identify and reboot in a burst: one blinker (extended to the latest end), one reboot
 # task; each identify left a blink task (and a list entry) of its own: 300 of them
 # ran a MicroPython node's heap out
