@@ -160,3 +160,12 @@ def test_an_unsubscribe_refused_at_the_reconnect_is_said_and_the_link_kept(acl, 
     assert r["up"] == [2, refusal, True], r  # (UP; its reason says it)
     assert r["gone"] == [] and r["state"] == 2 and r["reason"] is None, r  # not again
     assert r["failures"] == {} and r["connects"] == 3, r
+
+
+def test_a_refused_filter_of_a_list_unsubscribed_while_down_is_said(acl, runtime):
+    # the list went as one UNSUBSCRIBE at the reconnect, and its codes to nobody: the
+    # refused filter, still subscribed on the broker, was said nowhere
+    r = acl(step="list_unsubscribe_refused_at_reconnect")
+    refusal = "unsubscribe ok/keep/%s/6: UNSUBACK 0x87 Not authorized" % runtime[:2]
+    assert [r["state"], r["reason"], r["present"]] == [2, refusal, True], r
+    assert r["gone"] == [] and r["routes"] == [], r

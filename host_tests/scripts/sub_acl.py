@@ -170,9 +170,30 @@ async def unsubscribe_refused_at_reconnect():
     await sup.stop()
 
 
+async def list_unsubscribe_refused_at_reconnect():
+    # a list unsubscribed while down, one filter of it refused at the reconnect: its
+    # code was returned to nobody, and nothing said the broker still sent its messages
+    c = client("sfl", session_expiry=60)
+    sup = Supervisor(c, URL, base_ms=50, cap_ms=100)
+    sup.start()
+    await sup.wait_up(5000)
+    await sup.subscribe([KEEP + "/6", OK + "/6"], qos=1, handler=lambda m: None)
+    c.abort()
+    await sup.unsubscribe([KEEP + "/6", OK + "/6"])  # down: sent at the reconnect
+    try:
+        await sup.wait_up(5000)
+    except Exception:
+        pass
+    await asyncio.sleep(0.2)
+    emit(step="list_unsubscribe_refused_at_reconnect", state=sup.state,
+         reason=sup.reason and str(sup.reason), present=sup.session_present,
+         gone=sup._gone, routes=sorted(short(f) for f in c._router.filters()))
+    await sup.stop()
+
+
 async def run():
     for step in (forget_per_filter, refused_in_a_list, unsubscribe_refused,
-                 unsubscribe_refused_at_reconnect):
+                 unsubscribe_refused_at_reconnect, list_unsubscribe_refused_at_reconnect):
         try:  # (one that fails leaves the others their say)
             await step()
         except Exception as e:

@@ -266,10 +266,10 @@ class Supervisor:
                 if c.is_connected:
                     raise  # refused (UNSUBACK >= 0x80): still subscribed, remembered
         self._forget(filters)
-        for f in filters:
-            routes(c).remove(f)
-        if filt not in self._gone:  # (once: each one is an UNSUBSCRIBE at the reconnect)
-            self._gone.append(filt)
+        for f in filters:  # each an UNSUBSCRIBE of its own at the reconnect, once: one
+            routes(c).remove(f)  # the server refuses is said by name (_restore)
+            if f not in self._gone:
+                self._gone.append(f)
         return None
 
     def _forget(self, filters):  # -> the list before
