@@ -238,7 +238,7 @@ import keeper  # noqa: E402
 from mqtt5._compat import ticks_add  # noqa: E402
 from mqtt5 import MQTTError  # noqa: E402
 from mqtt5.supervisor import CONNECTING, DOWN, UP  # noqa: E402
-from mqtt5.events import rc_error  # noqa: E402
+from mqtt5.reason_codes import rc_error  # noqa: E402
 
 
 class _Clock:

@@ -6,7 +6,7 @@ import asyncio
 
 from client_util import emit, main
 from mqtt5.errors import MQTTError
-from mqtt5.events import rc_error
+from mqtt5.reason_codes import rc_error
 from mqtt5.offline import OfflineQueue, DROP_OLDEST, REFUSE
 from mqtt5.supervisor import Supervisor, classify, reason_key, DOWN, STOPPED
 import mqtt5.drain as drain

@@ -17,7 +17,7 @@ DISCONNECT 0x87 Not authorized and an ERROR event [MQTT-4.12.1-2].
 
 from .errors import MQTTError, ProtocolError
 import mqtt5.packets as _p
-import mqtt5.outbound as _out
+import mqtt5.backlog as _bl  # (its writer of packet objects: fit())
 
 _AUTHENTICATION_METHOD = const(0x15)
 _AUTHENTICATION_DATA = const(0x16)
@@ -71,7 +71,7 @@ def _send(s, rc, data):
     if data is not None:
         props[_AUTHENTICATION_DATA] = data
     try:
-        _out.fit(s, _p.Auth(reason_code=rc, props=props))
+        _bl.fit(s, _p.Auth(reason_code=rc, props=props))
     except ProtocolError:
         raise
     except MQTTError as e:  # cannot be sent (tx_size, server maximum): give up

@@ -5,10 +5,14 @@ Present 1 (PUBLISH with DUP [MQTT-3.3.1-1], PUBREL for QoS 2 past PUBREC)
 enhanced-auth CONNACK) join it, so nothing new overtakes a resend [MQTT-4.6.0-1].
 ``pump(s)`` encodes the slots oldest first as transmit room and the server's Receive
 Maximum allow.  Loaded only when a slot is queued (mqtt5.outbound pump()), so a node
-that never resumes a session never carries it."""
+that never resumes a session never carries it.
+
+Also the session's packet objects (mqtt5.packets), written as rarely: ``fit(s, pkt)``,
+a DISCONNECT of ours with a reason code or properties, or an AUTH (mqtt5.auth);
+``violation(s, err)``, the DISCONNECT a server's protocol violation gets."""
 
 from .errors import MQTTError
-from .txbuf import BufferFull, too_large, room, ack, publish, request
+from .txbuf import BufferFull, too_large, room, ack, publish, request, queued
 from .outbound import set_queued, free
 
 _ESTABLISHED = const(2)
@@ -36,6 +40,13 @@ _F_QUEUED = const(7)
 _TX_BLOCKED = const(7)  # slot of the transmit buffer's list (txbuf.py)
 _SUBSCRIBED = const(4)
 _UNSUBSCRIBED = const(5)
+_TX_MV = const(1)  # slots of the transmit buffer's list (txbuf.py)
+_TX_TAIL = const(3)
+_TOO_LARGE = const(0x95)  # what the codec raises when a packet does not fit a buffer
+_REASON_STRING = const(0x1F)
+_USER_PROPERTY = const(0x26)
+_CLOSED = const(0)
+_ERROR = const(8)
 
 
 def fail(s, i, rc, err, pkt):
@@ -132,3 +143,64 @@ def _sent_publishes(fl):
         if st[i] & _QUEUED and st[i] & 0xFF <= _WAIT_PUBCOMP:
             n -= 1
     return n
+
+
+# ---- packet objects (mqtt5.packets): a DISCONNECT of ours with a reason code or
+# properties, AUTH, a protocol violation's DISCONNECT --------------------------------
+
+def packet(tx, pkt, reserve, limit):
+    """Encode a packet object (mqtt5.packets) at the transmit buffer's tail."""
+    import mqtt5.packets as _p
+    import mqtt5.wire as _w
+    from .errors import ProtocolError
+
+    room(tx, 0)
+    while True:
+        t = tx[_TX_TAIL]  # the free tail to encode into: the whole view when empty
+        try:
+            n = _p.encode(pkt, tx[_TX_MV][t:] if t else tx[_TX_MV])
+        except ProtocolError as e:  # does not fit the tail; ValueError propagates
+            if e.reason_code != _TOO_LARGE:
+                raise
+            rl = pkt._size()
+            n = -(1 + _w.vbi_size(rl) + rl)
+        if queued(tx, n, reserve, limit):
+            return
+
+
+def fit(s, pkt):
+    """Queue a DISCONNECT or AUTH within the server's Maximum Packet Size: drop Reason
+    String and User Property first when they make it too large [MQTT-3.14.2-3]
+    [MQTT-3.14.2-4] [MQTT-3.15.2-2] [MQTT-3.15.2-3]."""
+    limit = s.server_max_packet_size
+    try:
+        packet(s._tx, pkt, 0, limit)
+        return
+    except MQTTError as e:
+        props = pkt.props
+        if getattr(e, "reason_code", 0) != _TOO_LARGE or not props or not (
+                _REASON_STRING in props or _USER_PROPERTY in props):
+            raise
+    pkt.props = {k: v for k, v in props.items()
+                 if k != _REASON_STRING and k != _USER_PROPERTY} or None
+    packet(s._tx, pkt, 0, limit)
+
+
+def violation(s, err):
+    """Protocol violation by the server: DISCONNECT with its reason code (spec 4.13,
+    the link then closes [MQTT-4.13.2-1]), state CLOSED; returns the ERROR event."""
+    rc = err.reason_code
+    if rc == 0x84:  # a CONNECT sent to us: 0x84 is no DISCONNECT code [MQTT-3.14.2.1]
+        rc = 0x82
+    if s.state != _CLOSED:
+        import mqtt5.packets as _p
+
+        try:
+            packet(s._tx, _p.Disconnect(reason_code=rc, props=None), 0, 0)
+        except MQTTError:
+            pass  # no room: close without it
+    s.state = _CLOSED
+    ev = s._ev
+    ev._clear(_ERROR)
+    ev.reason_code, ev.error = rc, err
+    return ev

@@ -55,25 +55,34 @@ def delay_ms(attempt, rand, base_ms=BASE_MS, factor=FACTOR, cap_ms=CAP_MS):
     return d if d <= c else c  # float rounding on single-precision ports
 
 
-class XorShift32:
-    """A tiny deterministic PRNG (Marsaglia xorshift32), same sequence on
-    CPython and MicroPython for the same seed. Not for cryptography."""
+def __getattr__(name):
+    # XorShift32, made by the first use (tests, ports without ``random``) and kept:
+    # a node using ``random`` keeps no class, methods nor class dict for it
+    if name != "XorShift32":
+        raise AttributeError(name)
 
-    def __init__(self, seed=2463534242):
-        self.x = (seed & 0xFFFFFFFF) or 2463534242  # 0 is a fixed point
+    class XorShift32:
+        """A tiny deterministic PRNG (Marsaglia xorshift32), same sequence on
+        CPython and MicroPython for the same seed. Not for cryptography."""
 
-    def next32(self):
-        """The next 32-bit unsigned integer of the sequence."""
-        x = self.x
-        x ^= (x << 13) & 0xFFFFFFFF
-        x ^= x >> 17
-        x ^= (x << 5) & 0xFFFFFFFF
-        self.x = x
-        return x
+        def __init__(self, seed=2463534242):
+            self.x = (seed & 0xFFFFFFFF) or 2463534242  # 0 is a fixed point
 
-    def random(self):
-        """A float in [0, 1) from the top 24 bits (exact even in single precision)."""
-        return (self.next32() >> 8) / 16777216
+        def next32(self):
+            """The next 32-bit unsigned integer of the sequence."""
+            x = self.x
+            x ^= (x << 13) & 0xFFFFFFFF
+            x ^= x >> 17
+            x ^= (x << 5) & 0xFFFFFFFF
+            self.x = x
+            return x
+
+        def random(self):
+            """A float in [0, 1) from the top 24 bits (exact even in single precision)."""
+            return (self.next32() >> 8) / 16777216
+
+    globals()[name] = XorShift32
+    return XorShift32
 
 
 # CONNACK/DISCONNECT codes after which retrying the same way cannot help (spec 3.2.2.2):

@@ -407,7 +407,7 @@ async def _publish0(c, topic, payload, retain, props, alias):
     while True:
         await _L.flush(c)
         if c._t is None:
-            raise _L.not_connected(c)
+            raise __import__("mqtt5.events").events.not_connected(c)
         try:
             c._s.publish(topic, payload, 0, retain, props, alias)
             return c._wake.set()

@@ -16,11 +16,9 @@ as their first argument.
   slot as it goes: its Signal is the queue's `outcome` (mqtt5.offline).
 """
 
-import asyncio
-
 import mqtt5.link as _L
 import mqtt5.session as _S
-from ._compat import DONE, Signal, monotonic_ms
+from ._compat import DONE, monotonic_ms  # (asyncio and Signal: imported where used once)
 from .errors import MQTTError
 
 _DETACHED = const(2)  # a waiter slot that frees itself (mqtt5.link)
@@ -30,6 +28,8 @@ _TX_CAP = const(4)  # the transmit buffer's cap (txbuf.py)
 
 def supervise(c, queue):
     # From now on publish waiters survive link loss and publishes queue when down.
+    from ._compat import Signal
+
     c._q = queue
     c._qev = Signal()  # set when something is queued
     dropped = MQTTError("publish dropped: offline queue full (drop-oldest)")  # made now:
@@ -86,6 +86,8 @@ def start(c):
     # Called by the supervisor once the connection is up and restored.
     t = c._t
     if t is not None and c._q is not None:
+        import asyncio
+
         c._drain_t = t
         c._tasks = c._tasks + (asyncio.create_task(_drainer(c, t)),)
 

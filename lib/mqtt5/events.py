@@ -75,10 +75,9 @@ class Event:
         self.server_reference = None
 
 
-def rc_error(what, code):
-    """MQTTError naming a failing reason code, e.g. 'PUBACK 0x87 Not authorized'."""
+def not_connected(c):
+    """The error of a client's call that finds no link (a new one each time: a raised
+    exception grows its traceback), with why the last one ended (``c.error``)."""
     from .errors import MQTTError  # (error path only: no name kept by the module)
-    from .reason_codes import name  # lazy: error path only
-    e = MQTTError("%s 0x%02X %s" % (what, code, name(code)))
-    e.reason_code = code
-    return e
+
+    return MQTTError("not connected" + (": %s" % c.error if c.error else ""))

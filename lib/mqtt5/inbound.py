@@ -8,7 +8,7 @@ import mqtt5.codec as _c
 import mqtt5.outbound as _out
 from .outbound import find, free, awaiting
 
-# (events' rc_error, mqtt5.packets and the rare modules are imported where used:
+# (reason_codes' rc_error, mqtt5.packets and the rare modules are imported where used:
 # `import a.b as m` in a function allocates nothing, and the module's dict keeps fewer
 # names)
 
@@ -175,9 +175,9 @@ def handle(s, b0, mv):
             props.get(_SERVER_REFERENCE) if props else None
         ev.by_server = True
         if ev.reason_code >= 0x80:
-            import mqtt5.events as _e
+            import mqtt5.reason_codes as _rc
 
-            ev.error = _e.rc_error("DISCONNECT", ev.reason_code)
+            ev.error = _rc.rc_error("DISCONNECT", ev.reason_code)
         return True
     if ptype == _AUTH:
         if s.auth_method is None:  # we sent no method [MQTT-4.12.0-6]
@@ -186,28 +186,6 @@ def handle(s, b0, mv):
         return _auth.on_auth(s, pkt)
     # CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ from a server
     raise ProtocolError(0x82, "unexpected packet type %d" % ptype)
-
-
-def fail(s, err):
-    """Protocol violation by the server: DISCONNECT with its reason code (spec 4.13,
-    the link then closes [MQTT-4.13.2-1]), state CLOSED; returns the ERROR event."""
-    rc = err.reason_code
-    if rc == 0x84:  # a CONNECT sent to us: 0x84 is no DISCONNECT code [MQTT-3.14.2.1]
-        rc = 0x82
-    if s.state != _CLOSED:
-        import mqtt5.errors as _er
-        import mqtt5.packets as _p
-        import mqtt5.txbuf as _tb
-
-        try:
-            _tb.packet(s._tx, _p.Disconnect(reason_code=rc, props=None), 0, 0)
-        except _er.MQTTError:
-            pass  # no room: close without it
-    s.state = _CLOSED
-    ev = s._ev
-    ev._clear(_ERROR)
-    ev.reason_code, ev.error = rc, err
-    return ev
 
 
 def complete(s, i, kind, pkt, rc, what):
@@ -228,7 +206,7 @@ def complete(s, i, kind, pkt, rc, what):
     ev.packet_id = s._inflight[_F_PID][i]
     ev.reason_code = rc
     if rc >= 0x80:  # (the module's attribute, not a local name)
-        ev.error = __import__("mqtt5.events").events.rc_error(what, rc)
+        ev.error = __import__("mqtt5.reason_codes").reason_codes.rc_error(what, rc)
     free(s._inflight, i, False)
     if s._ka[_KA_ACK_SINCE] is not None:  # (ack_timeout_ms on) the wait starts again, or
         s._ka[_KA_ACK_SINCE] = s._ka[_KA_NOW] if awaiting(s._inflight) else None  # ends
@@ -310,9 +288,9 @@ def on_connack(s, ev):
         # 0x9C Use another server / 0x9D Server moved name it here (spec 4.11)
         s.server_reference = props.get(_SERVER_REFERENCE)
         ev.kind = _ERROR
-        import mqtt5.events as _e
+        import mqtt5.reason_codes as _rc
 
-        ev.error = _e.rc_error("CONNACK", rc)
+        ev.error = _rc.rc_error("CONNACK", rc)
         ev.server_reference = s.server_reference
         return True
     if ev.session_present and not s._inflight[_F_KEPT]:

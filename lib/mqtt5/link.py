@@ -118,7 +118,7 @@ async def request(c, fn, a, b, qos, retain, props, alias):
         while True:
             q = c._q if qos > 0 else None  # (supervised QoS 0: mqtt5.drain)
             if c._t is None and q is None:
-                raise not_connected(c)
+                raise __import__("mqtt5.events").events.not_connected(c)
             if w < 0:
                 w = take(c, 1 if q is not None else 0, 0)
             if w < 0 or q is None and (qos > 0 and not s.send_quota() or not room(s)):
@@ -162,14 +162,6 @@ def room(s):
     # an abort, a Supervisor's stop) or a birth may fill it; a call waits for an ack
     fl = s._inflight
     return 0 in fl[_F_PID] or len(fl[_F_PID]) < fl[_F_SIZE]
-
-
-def not_connected(c):
-    # The error of a call that finds no link (a new one each time: a raised exception
-    # grows its traceback)
-    from .errors import MQTTError
-
-    return MQTTError("not connected" + (": %s" % c.error if c.error else ""))
 
 
 async def flush(c):
@@ -414,7 +406,7 @@ def pump(c):
             c._wake.set()
             return
         elif k == _DISCONNECTED:  # the server's
-            from .events import rc_error
+            from .reason_codes import rc_error
 
             close(c, rc_error("disconnected by server: DISCONNECT", ev.reason_code))
             return

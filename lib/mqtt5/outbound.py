@@ -308,24 +308,6 @@ def pump(s):
         _b.pump(s)
 
 
-def fit(s, pkt):
-    """Queue a DISCONNECT or AUTH within the server's Maximum Packet Size: drop Reason
-    String and User Property first when they make it too large [MQTT-3.14.2-3]
-    [MQTT-3.14.2-4] [MQTT-3.15.2-2] [MQTT-3.15.2-3]."""
-    limit = s.server_max_packet_size
-    try:
-        _tb.packet(s._tx, pkt, 0, limit)
-        return
-    except MQTTError as e:
-        props = pkt.props
-        if getattr(e, "reason_code", 0) != 0x95 or not props or not (
-                _REASON_STRING in props or _USER_PROPERTY in props):
-            raise
-    pkt.props = {k: v for k, v in props.items()
-                 if k != _REASON_STRING and k != _USER_PROPERTY} or None
-    _tb.packet(s._tx, pkt, 0, limit)
-
-
 def new_inflight(size):
     """An empty in-flight table of at most ``size`` slots (module doc); its six lists
     are made by the first alloc() (a node that publishes only QoS 0 keeps none)."""

@@ -53,7 +53,12 @@ _PAIR = const(7)
 
 
 def __getattr__(name):
-    # public names of the property identifiers (Table 2-4), WILL and the wire types
+    # public names of the property identifiers (Table 2-4), WILL and the wire types;
+    # and wire_type(pid), the wire type of property ``pid`` (BYTE, U16, U32, VBI,
+    # STRING, BINARY, PAIR), or 0 when the identifier is not assigned (tests: no
+    # function object kept)
+    if name == "wire_type":
+        return lambda pid: 0 if pid < 0 or pid > 0x2A else _TABLE[pid * 3] & 15  # (_MAX_ID)
     from mqtt5.names import PROPERTIES
     from mqtt5.packets import named
 
@@ -84,14 +89,6 @@ _TABLE = (b'\x00\x00\x00\x11\x00\t\x03\x00\t\x05\x00\t\x00\x00\x00\x00\x00\x00'
           b'\x00\x00\x00\x00\x00\x00\x05\xca\xf4\x00\x00\x00"\x00\x06\x02\x00'
           b'\x06"\x00\x08\x11\x00\x04\x11\x00\x04\x07\xcf\xff#\x00\x06\x11\x00'
           b'\x04\x11\x00\x04\x11\x00\x04')
-
-
-def wire_type(pid):
-    """Wire type of property ``pid`` (BYTE, U16, U32, VBI, STRING, BINARY,
-    PAIR), or 0 when the identifier is not assigned."""
-    if pid < 0 or pid > _MAX_ID:
-        return 0
-    return _TABLE[pid * 3] & 15
 
 
 def allowed(pid, ptype):

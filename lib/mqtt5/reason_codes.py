@@ -91,3 +91,12 @@ def name(code, ptype=None):
         r -= 1
     b = _TEXT.find("|", a)
     return _TEXT[a:] if b < 0 else _TEXT[a:b]
+
+
+def rc_error(what, code):
+    """MQTTError naming a failing reason code, e.g. 'PUBACK 0x87 Not authorized'."""
+    from .errors import MQTTError  # (error path only: no name kept by the module)
+
+    e = MQTTError("%s 0x%02X %s" % (what, code, name(code)))
+    e.reason_code = code
+    return e

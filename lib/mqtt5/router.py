@@ -203,7 +203,7 @@ async def subscribe(c, filt, qos, handler, no_local, retain_as_published, retain
     if many:
         return codes
     if codes[0] >= 0x80:
-        from .events import rc_error
+        from .reason_codes import rc_error
 
         raise rc_error("SUBACK", codes[0])
     return codes[0]
@@ -224,7 +224,7 @@ async def unsubscribe(c, filt, user_properties):
     if many:
         return codes
     if codes[0] >= 0x80:
-        from .events import rc_error
+        from .reason_codes import rc_error
 
         raise rc_error("UNSUBACK", codes[0])
     return codes[0]

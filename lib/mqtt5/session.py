@@ -268,8 +268,9 @@ class Session:
         # Property go first if over the server's Maximum Packet Size [MQTT-3.14.2-3]
         if reason_code or props or not _tb.short(self._tx, 0xE0):
             import mqtt5.packets.control as _pc  # (the checks: there, loaded on use)
+            import mqtt5.backlog as _bl  # (its writer of packet objects)
 
-            _out.fit(self, _pc.ours(self, reason_code, props))
+            _bl.fit(self, _pc.ours(self, reason_code, props))
         self._close(_DISCONNECTED, reason_code, None, False)
 
     def _close(self, kind, reason_code, error, by_server):
@@ -369,8 +370,8 @@ class Session:
                 rx[_RX_START] = s0 + total
                 if _in.handle(self, b0, rx[_RX_MV][s0:s0 + total]):
                     return self._ev
-            except ProtocolError as err:
-                return _in.fail(self, err)
+            except ProtocolError as err:  # DISCONNECT (mqtt5.backlog, loaded on use)
+                return __import__("mqtt5.backlog").backlog.violation(self, err)
         return None
 
     # ---- outbound -------------------------------------------------------------------

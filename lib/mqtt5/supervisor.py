@@ -44,7 +44,6 @@ from ._compat import Signal, monotonic_ms, sleep_ms
 import mqtt5.backoff as _b
 from .errors import MQTTError
 import mqtt5.offline as _off
-from .transport import parse_url
 
 # supervisor states (public)
 DOWN = 0
@@ -77,16 +76,14 @@ class Stats:
 
     def as_dict(self):
         c, q = self._c, self._q
+        keys = lambda d: {("0x%02X" % k if isinstance(k, int) else k): v  # noqa: E731
+                          for k, v in d.items()}  # (a reason code's key as text)
         return {"connects": self.connects, "reconnects": self.reconnects,
-                "failures": _strkeys(self.failures),
-                "links_lost": _strkeys(self.links_lost), "last_up_ms": self.last_up_ms,
+                "failures": keys(self.failures),
+                "links_lost": keys(self.links_lost), "last_up_ms": self.last_up_ms,
                 "msgs_in": c.msgs_in, "msgs_out": c.msgs_out, "bytes_in": c.bytes_in,
                 "bytes_out": c.bytes_out, "queue_drops": q.drops,
                 "queue_expired": q.expired, "queued": q.n}
-
-
-def _strkeys(d):
-    return {("0x%02X" % k if isinstance(k, int) else k): v for k, v in d.items()}
 
 
 def _stopped(why):  # the error of callers a stopped supervisor will not serve
@@ -121,6 +118,8 @@ class Supervisor:
             urls = [urls]
         if not urls:
             raise ValueError("no broker URL")
+        from .transport import parse_url  # (no name kept by the module's dict)
+
         schemes = [parse_url(u)[0] for u in urls]  # a bad URL raises here, not at every attempt
         if schemes.count(schemes[0]) != len(schemes):
             raise ValueError("broker URLs mix mqtt:// and mqtts://: nothing falls back "

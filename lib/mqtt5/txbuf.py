@@ -120,25 +120,6 @@ def queued(tx, n, reserve, limit):
         size, tx[_TX_CAP], reserve))
 
 
-def packet(tx, pkt, reserve, limit):
-    """Encode a packet object (mqtt5.packets) at the tail."""
-    import mqtt5.packets as _p
-    from .errors import ProtocolError
-
-    room(tx, 0)
-    while True:
-        t = tx[_TX_TAIL]  # the free tail to encode into: the whole view when empty
-        try:
-            n = _p.encode(pkt, tx[_TX_MV][t:] if t else tx[_TX_MV])
-        except ProtocolError as e:  # does not fit the tail; ValueError propagates
-            if e.reason_code != _TOO_LARGE:
-                raise
-            rl = pkt._size()
-            n = -(1 + _w.vbi_size(rl) + rl)
-        if queued(tx, n, reserve, limit):
-            return
-
-
 def request(tx, t, pid, items, props, reserve, limit):
     """Encode a SUBSCRIBE (``t`` 8) or UNSUBSCRIBE (10) at the tail (mqtt5.subcodec,
     loaded by the first; no packet object)."""
