@@ -132,18 +132,29 @@ def _ping(peer, device, cid):
 def test_a_node_answers_commands_after_memoryerrors(broker, tmp_path, node_main):
     device = "heap-cmd"
     node, peer = _node(broker, tmp_path, device)
+    reply = "reply/" + device
+
+    def request(cid):
+        peer.publish("fieldnode/v1/%s/cmd/ping" % device, b"", qos=1, correlation_data=cid,
+                     response_topic=reply)
+
     try:
         assert _ping(peer, device, b"c0") is not None
         guard = os.path.join(node.home, "sim", "fail_guard")
         for k in range(4):  # the dispatch of 4 requests fails (MemoryError, injected)
             open(guard, "w").close()
-            _ping(peer, device, b"c%d" % (k + 1))
-            # the injection fired: its file taken, and said so (heap_node_main.py)
+            request(b"c%d" % (k + 1))  # (its answer not awaited: it may get none)
+            # the injection fired: said so, its file taken (heap_node_main.py)
+            node.wait_log("inject: MemoryError injected", k + 1, timeout=10)
             assert not os.path.exists(guard), node.output[-3000:]
-            node.wait_log("inject: MemoryError injected", k + 1, timeout=5)
         assert node.proc.poll() is None
         assert node.count("inject: MemoryError injected") == 4, node.output[-3000:]
-        assert _ping(peer, device, b"c9") is not None, node.output[-3000:]
+        request(b"c9")  # answered: its own reply, told by its correlation data
+        end = time.monotonic() + 10
+        while b"c9" not in [m.correlation_data for m in peer.on(reply)] \
+                and time.monotonic() < end:
+            time.sleep(0.05)
+        assert b"c9" in [m.correlation_data for m in peer.on(reply)], node.output[-3000:]
     finally:
         node.kill()
         peer.stop()
