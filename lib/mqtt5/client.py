@@ -19,9 +19,6 @@ _DONE = const(-2)  # link.py: slot 0 between connects
 _DETACHED = const(2)  # link.py: a slot that frees itself
 _RESERVE = const(32)  # outbound.py: tx bytes a publish leaves free for acks
 _RX_BUF = const(0)  # rxbuf.py: slots of the receive buffer's list
-_RX_MV = const(1)
-_RX_START = const(2)
-_RX_END = const(3)
 _RX_CAP = const(4)
 
 
@@ -375,6 +372,7 @@ class Client:
         publish can be (``tx_size`` less the 32 bytes kept for acks), or the receive
         buffer is to grow on an open connection (its reader holds a view of it:
         reserve before connect(); unread bytes are kept)."""
+        from .rxbuf import grow
         from .txbuf import room
 
         try:  # the transmit buffer first: a receive buffer with no block leaves it grown
@@ -384,10 +382,7 @@ class Client:
             if len(r[_RX_BUF]) < rx:
                 if self._t is not None:
                     return False
-                b = bytearray(rx)
-                e = r[_RX_END] - r[_RX_START]
-                b[0:e] = r[_RX_MV][r[_RX_START]:r[_RX_END]]
-                r[_RX_BUF], r[_RX_MV], r[_RX_START], r[_RX_END] = b, memoryview(b), 0, e
+                grow(r, rx)
             return ok
         except MemoryError:
             return False

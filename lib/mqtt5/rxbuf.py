@@ -52,15 +52,21 @@ def free(rx):
         if e < total <= rx[_RX_CAP]:
             grown = min(rx[_RX_CAP], max(2 * e, total))
             try:
-                b = bytearray(grown)
+                grow(rx, grown)
             except MemoryError:  # a fragmented heap may still hold a block of total
                 if grown == total:
                     raise
-                b = bytearray(total)
-            b[0:e] = rx[_RX_MV][0:e]
-            rx[_RX_BUF] = b
-            rx[_RX_MV] = memoryview(b)
+                grow(rx, total)
     return rx[_RX_MV][e:]
+
+
+def grow(rx, n):
+    """A buffer of ``n`` bytes in place of the current one, the unread bytes moved to
+    its front (free(); Client.reserve()).  MemoryError leaves the buffer as it was."""
+    s, e = rx[_RX_START], rx[_RX_END]
+    b = bytearray(n)
+    b[0:e - s] = rx[_RX_MV][s:e]
+    rx[_RX_BUF], rx[_RX_MV], rx[_RX_START], rx[_RX_END] = b, memoryview(b), 0, e - s
 
 
 def feed(s, data, now_ms):

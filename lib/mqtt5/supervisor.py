@@ -217,8 +217,8 @@ class Supervisor:
         from .router import check_subscribe, routes
 
         check_subscribe(filt, **kwargs)  # a bad one raises now, never at a reconnect
-        self._gone = [f for f in self._gone if f != filt]
         names = [filt] if isinstance(filt, str) else list(filt)
+        self._gone = [f for f in self._gone if f not in names]  # (kept a filter each)
         subs = [[f, kwargs, False] for f in names]
         was = self._forget(names)  # (those it replaces among them)
         self._subs += subs
