@@ -38,11 +38,28 @@ def next_payload(q, timeout=20):
     return q.get(timeout=timeout)[1]
 
 
+def resting_home(path):
+    """FIELDNODE_HOME for a `make run` node that is at rest when Ctrl-C comes: a
+    config.json with readings and stats 10 minutes apart (firmware_node.RESTING) in
+    `path`. With make run's demo config, a reading falls due 2 s after boot, about
+    when these tests press Ctrl-C (1 s after the node logs `online`, which it logs up
+    to 1 s after the birth's ack); a Ctrl-C that lands in a task of the link closes the
+    link, and the node leaves its status to the Will instead of saying `offline`
+    (failed now and then, more often with 3 test workers)."""
+    import json
+
+    from firmware_node import RESTING
+
+    with open(os.path.join(path, "config.json"), "w") as f:
+        json.dump(RESTING, f)
+    return str(path)
+
+
 @pytest.mark.parametrize("runtime", ["micropython", "cpython"])
-def test_make_run_announces_online_then_offline(broker, runtime):
+def test_make_run_announces_online_then_offline(broker, runtime, tmp_path):
     device = "run-test-" + runtime
     status = "fieldnode/v1/%s/status" % device
-    env = dict(os.environ, FIELDNODE_DEVICE_ID=device)
+    env = dict(os.environ, FIELDNODE_DEVICE_ID=device, FIELDNODE_HOME=resting_home(tmp_path))
     node = subprocess.Popen(
         [sys.executable, os.path.join(ROOT, "tools", "run_local.py"),
          "--port", str(broker.port), "--runtime", runtime],
@@ -52,9 +69,9 @@ def test_make_run_announces_online_then_offline(broker, runtime):
     out = ""
     try:
         assert next_payload(q) == b"online"
-        # between the boot's first readings and the next, 2 s on: the PyPI unix port
-        # raises Ctrl-C from its signal handler, and one that lands in an allocation
-        # can hang it (firmware_node.py)
+        # at rest after the boot's first readings: the PyPI unix port raises Ctrl-C
+        # from its signal handler, and one that lands in an allocation can hang it
+        # (firmware_node.py); one in a task of the link leaves `offline` to the Will
         time.sleep(1)
         # Ctrl-C in a terminal signals the whole foreground process group.
         os.killpg(node.pid, signal.SIGINT)
@@ -79,9 +96,10 @@ def test_make_run_announces_online_then_offline(broker, runtime):
         late.disconnect()
 
 
-def test_make_run_starts_a_private_broker_when_none_listens():
+def test_make_run_starts_a_private_broker_when_none_listens(tmp_path):
     port = free_port()
-    env = dict(os.environ, FIELDNODE_DEVICE_ID="run-private")
+    env = dict(os.environ, FIELDNODE_DEVICE_ID="run-private",
+               FIELDNODE_HOME=resting_home(tmp_path))
     node = subprocess.Popen(
         [sys.executable, os.path.join(ROOT, "tools", "run_local.py"), "--port", str(port)],
         env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -112,7 +130,7 @@ def test_make_run_starts_a_private_broker_when_none_listens():
 
 
 @pytest.mark.parametrize("runtime", ["micropython"])
-def test_make_run_node_comes_back_after_a_broker_restart(broker_factory, runtime):
+def test_make_run_node_comes_back_after_a_broker_restart(broker_factory, runtime, tmp_path):
     # The broker restarts empty (no persistence): the retained status is gone
     # until the node's supervisor reconnects and publishes its birth again.
     b = broker_factory()
@@ -120,7 +138,8 @@ def test_make_run_node_comes_back_after_a_broker_restart(broker_factory, runtime
     node = subprocess.Popen(
         [sys.executable, os.path.join(ROOT, "tools", "run_local.py"),
          "--port", str(b.port), "--runtime", runtime],
-        env=dict(os.environ, FIELDNODE_DEVICE_ID="run-restart"), cwd=ROOT,
+        env=dict(os.environ, FIELDNODE_DEVICE_ID="run-restart",
+                 FIELDNODE_HOME=resting_home(tmp_path)), cwd=ROOT,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     out = ""
     try:
@@ -246,12 +265,12 @@ def _until(lines, text, out, timeout=20):
             return
 
 
-def _stalled_goodbye(broker_factory, device, ctrl_cs):
+def _stalled_goodbye(broker_factory, device, ctrl_cs, home):
     """`make run` against a broker that stops answering (SIGSTOP) once the node is
     online, then `ctrl_cs` Ctrl-Cs (the second once the node's goodbye is under way):
-    run_local's exit status and output."""
+    run_local's exit status and output. The node is at rest (resting_home(home))."""
     b = broker_factory()
-    proc, lines = _run_local(b.port, device)
+    proc, lines = _run_local(b.port, device, FIELDNODE_HOME=resting_home(home))
     out = []
     try:
         _until(lines, "/status online", out)
@@ -277,21 +296,21 @@ def _stalled_goodbye(broker_factory, device, ctrl_cs):
     return proc.returncode, "".join(out)
 
 
-def test_make_run_passes_a_second_ctrl_c_on_to_the_node(broker_factory):
+def test_make_run_passes_a_second_ctrl_c_on_to_the_node(broker_factory, tmp_path):
     # README: a second Ctrl-C cuts the goodbye short. Before, run_local ignored it and
     # the node (its own process group) never saw it: it waited out its goodbye.
-    rc, out = _stalled_goodbye(broker_factory, "run-twice", 2)
+    rc, out = _stalled_goodbye(broker_factory, "run-twice", 2, tmp_path)
     assert rc == 130, out
     assert "node: interrupted again: link closed, the broker publishes " \
            "fieldnode/v1/run-twice/status offline (the Will)" in out, out
     assert "offline not acknowledged" not in out and "killed" not in out, out
 
 
-def test_make_run_waits_out_the_nodes_goodbye_to_a_stalled_broker(broker_factory):
+def test_make_run_waits_out_the_nodes_goodbye_to_a_stalled_broker(broker_factory, tmp_path):
     # The goodbye to a broker that stopped answering: 3 s for the ack of `offline`,
     # then 2 s for the DISCONNECT. Before, run_local killed the node at 5 s, just
     # before its `disconnected with the Will` (0x04, so the broker publishes it).
-    rc, out = _stalled_goodbye(broker_factory, "run-stalled", 1)
+    rc, out = _stalled_goodbye(broker_factory, "run-stalled", 1, tmp_path)
     assert rc == 130, out
     assert "node: offline not acknowledged within 3 s" in out, out
     assert "node: disconnected with the Will (0x04): the broker publishes " \
