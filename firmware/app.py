@@ -99,6 +99,7 @@ class App:
         self.ev_fly = []
         self.ev_wake = Signal()
         self.last_disconnect, self.linked = None, False  # linked: up since the last DOWN
+        self.birth_said = False  # the birth of this link: its ack (or refusal) logged
         self.unlinked = (self.tick, 0)  # (ticks, uptime_s) since when no link: boot, a loss
         self.heap_losses = 0  # links (and attempts) in a row ended by a MemoryError
         self.heap_since = None  # since (ticks, uptime_s): keeper.py
@@ -139,7 +140,7 @@ class App:
     # ---- link state (Supervisor on_state) --------------------------------------------
     def link(self, state, reason):
         if state == UP:  # (the birth queued first: `online` logged at its ack, stats_task)
-            self.linked = True
+            self.linked, self.birth_said = True, False
             lost = not self.sup.session_present  # retained messages may be gone too
             for i in range(len(self.ct_sent)):
                 self.ct_sent[i] = 0
@@ -408,6 +409,7 @@ class App:
                 b = self.linked and self.sup.queue.outcome  # the birth's slot (mqtt5.drain):
                 if b and (b.rc is not None or b.err is not None) and not self.stopping:
                     self.sup.queue.outcome = None  # its ack or refusal is in: said
+                    self.birth_said = True
                     self._told(len(self.names), self.status_topic, b.err)
                     if b.err is None:
                         log("%s online" % self.status_topic)
@@ -431,7 +433,10 @@ class App:
             except MemoryError:  # said, not silent (a constant: no allocation to print it)
                 gc.collect()
                 print("node: stats skipped: heap full")
-            await sleep_ms(min(1000, max(10, ticks_diff(self.stats_due, ticks_ms()))))
+            # a turn a second once this link's birth is said; until then every
+            # _POLL_MS, so that `online` is logged as its ack comes (it took up to 1 s)
+            await sleep_ms(min(1000 if self.linked and self.birth_said else _POLL_MS,
+                               max(10, ticks_diff(self.stats_due, ticks_ms()))))
 
 
 def _say(head, text):

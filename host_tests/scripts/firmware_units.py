@@ -926,6 +926,60 @@ ok("keeper_network_lost_said_at_once_and_clock_tried_apart",
    and a.lost_at is None, (said, ups, a.rejoins))
 said = asyncio.run(_stats_heap_full())
 ok("stats_heap_full_said", said[:1] == ["node: stats skipped: heap full"], said)
+
+
+# the stats task's turns: every 100 ms while no birth of this link is said (before the
+# link, and until the birth's ack), then a second apart. `online` was logged on the
+# next 1 s turn, up to a second after the ack (and a Ctrl-C a second after `online`
+# met make run's reading due 2 s after boot: test_run_local.py)
+async def _stats_turns():
+    a = _app()
+    a.stats_due = ticks_add(app.ticks_ms(), 600000)  # no stats message in this test
+
+    class _Birth:
+        rc = err = None
+
+    a.sup.queue = _Queue()
+    a.sup.queue.outcome = None  # (mqtt5.offline: the birth's Signal, once it is sent)
+    a.sup.state = app.UP
+    slept, said = [], []
+
+    async def sleep(ms):
+        slept.append(ms)
+        await asyncio.sleep(0)
+
+    async def turns(n=3):
+        del slept[:]
+        for _ in range(n):
+            await asyncio.sleep(0)
+        return list(slept)
+
+    real = app.sleep_ms
+    app.sleep_ms = sleep
+    app.print = lambda *args: said.append(" ".join(str(x) for x in args))
+    task = asyncio.create_task(a.stats_task())
+    try:
+        down = await turns()
+        a.link(app.UP, None)
+        up = await turns()
+        a.sup.queue.outcome = birth = _Birth()
+        up_unsaid = await turns()  # sent, its ack not in
+        birth.rc = 0
+        acked = await turns()
+        a.link(DOWN, OSError(104))
+        lost = await turns()
+    finally:
+        task.cancel()
+        app.sleep_ms = real
+        del app.print
+    return down, up, up_unsaid, acked, lost, said
+
+
+down, up, up_unsaid, acked, lost, said = asyncio.run(_stats_turns())
+ok("stats_turns_fast_until_the_birth_is_said",
+   down and up and up_unsaid and max(down + up + up_unsaid + lost) == 100
+   and acked[1:] and min(acked[1:]) == 1000 and said == ["node: %s online" % _app().status_topic]
+   and lost and max(lost) == 100, (down, up, up_unsaid, acked, lost, said))
 a, up = asyncio.run(_readings(0, 50, 60000))  # each wake 50 ms late: 58 when drifting
 ok("readings_keep_schedule", a.seq[T] == 60, a.seq[T])
 a, up = asyncio.run(_readings(7 * 86400000, 0, 2000))
