@@ -21,7 +21,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.join(os.path.dirname(HERE), "lib")]
 
 from broker import Broker  # noqa: E402
-from fault_proxy import FaultProxy, split_mqtt  # noqa: E402
+from fault_proxy import FaultProxy  # noqa: E402
+from mqtt_split import split_mqtt  # noqa: E402
 from mqtt5 import Client  # noqa: E402
 import mqtt5.packets as P  # noqa: E402
 

@@ -9,7 +9,8 @@ import time
 import paho.mqtt.client as mqtt
 import pytest
 
-from fault_proxy import FaultProxy, split_mqtt
+from fault_proxy import FaultProxy
+from mqtt_split import split_mqtt
 
 CONNECT_V311 = bytes.fromhex("101000044d5154540402003c0004") + b"raw1"
 

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
+from mqtt_split import split_mqtt
 from rogue_broker import MODES, RogueBroker
 from runtimes import run
-from fault_proxy import split_mqtt
 
 # mode -> (error type, reason code the client disconnects with, or None)
 EXPECT = {

@@ -11,7 +11,8 @@ max_topic_alias (checked in test_connack_limits).
 
 import pytest
 
-from fault_proxy import FaultProxy, split_mqtt
+from fault_proxy import FaultProxy
+from mqtt_split import split_mqtt
 from paho_peer import PahoPeer
 from runtimes import Result, run, spawn
 
