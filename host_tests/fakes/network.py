@@ -25,7 +25,7 @@ joins that fail, a missing radio. Driver behaviour follows the ports' C code:
   requested (so 15, 200, 203 read "connecting"), 0 STAT_IDLE, else the raw reason.
 
 Call ``use_port("esp32"|"rp2")`` before the board module is imported. The driver's
-clock is this module's ``ticks_ms`` (the port's; board_fakes.py puts its virtual one
+clock is this module's ``ticks_ms`` (the port's; board_fakes_setup.py puts its virtual one
 there, so that a join takes ``AIR.join_ms`` of the board's time and no real time).
 """
 
