@@ -1,6 +1,6 @@
 # The ESP32 and Pico W board modules set the clock from NTP once Wi-Fi is up, against
 # the fake machine/network modules (host_tests/fakes/) and a real NTP exchange over
-# UDP with the test's local server (host_tests/test_board_modules.py, which runs this
+# UDP with the test's local server (host_tests/test_board_ntp.py, which runs this
 # on both runtimes); one JSON record per case.
 #   board_clock.py <esp32|rp2_pico_w> <server's UDP port on 127.0.0.1> [loop]
 # Before each case a control datagram "case NAME SECONDS PLAN" tells the server how to
