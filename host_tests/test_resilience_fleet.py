@@ -7,8 +7,8 @@ reconnect spread over the jitter window.  Measured numbers are printed as
 import subprocess
 import threading
 
+from resilience_harness import Proc, report
 from runtimes import run
-from test_resilience_faults import Proc, report
 
 
 class RefusingBroker:

@@ -13,8 +13,8 @@ import pytest
 from broker import Broker, free_port
 from certs import make_certs
 from fault_proxy import FaultProxy
+from resilience_harness import Proc
 from runtimes import run
-from test_resilience_faults import Proc
 
 # listener name -> (key kind, certificate, require a client certificate)
 _LISTENERS = {
