@@ -336,16 +336,23 @@ class App:
                               else "expired while waiting")
                 continue
             k = q.n + q.drops
+            aw = None
             try:  # (the topic too: on a full heap it fails like the publish)
                 # queued by the call (the offline queue grew, or dropped its oldest for
                 # it), else (no waiter slot free now) it queues itself once awaited:
                 # held, no later event is published until then, to stay behind it
-                fly.append((name, seq, self.client.publish(
-                    self.base + "/event/" + name, data, 1, False, pl.CT_EVENT, 0, left,
-                    topic_alias=False), q.n + q.drops == k))
+                aw = self.client.publish(self.base + "/event/" + name, data, 1, False,
+                                         pl.CT_EVENT, 0, left, topic_alias=False)
+                fly.append((name, seq, aw, q.n + q.drops == k))
             except Exception as e:  # refused at the call (a full heap): the next
                 if isinstance(e, MemoryError):
                     gc.collect()
+                    if aw is not None:  # published, and only its entry found no heap:
+                        try:  # it was said dropped, though it went out
+                            fly.append((name, seq, aw, q.n + q.drops == k))
+                            continue
+                        except MemoryError:  # (its outcome cannot be followed)
+                            pass
                 self._dropped(name, seq, why(e))
 
     async def events(self):
