@@ -1,9 +1,10 @@
-"""The pty board of the CLI's serial tests (test_cli_deploy, test_cli_config,
-test_cli_config_files, test_cli_logs_and_ports, test_cli_deploy_room): where things are on
-its filesystem, and a deploy to it. Its fixtures (bundle, device, node_device) are in
-conftest.py."""
+"""The pty board of the CLI's serial tests (test_cli_deploy*, test_cli_config,
+test_cli_config_files, test_cli_logs_and_ports): where things are on its filesystem, a
+deploy to it, and the counts a deploy reports. Its fixtures (bundle, device,
+node_device) are in conftest.py."""
 
 import os
+import re
 
 from fieldnode_cli import fieldnode
 
@@ -20,6 +21,11 @@ def bundle_files(root):
 def deploy(device, build_dir):
     return fieldnode("deploy", "--board", "unix", "--port", device.port, "--build-dir", build_dir,
                      "--no-reset")
+
+
+def counts(out):
+    m = re.search(r"deploy: (\d+) files, (\d+) changed, (\d+) unchanged", out)
+    return tuple(int(x) for x in m.groups())
 
 
 def config_file(device, name="config.json"):
