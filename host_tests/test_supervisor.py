@@ -1,7 +1,8 @@
 """mqtt5.supervisor and mqtt5.offline without faults (both runtimes): reason
 classification, the offline queue's limits, policies, expiry and order, the
 reconnect loop over a scripted client, and a supervised client on a real broker.
-The fault tests are in test_resilience_faults.py; backoff in test_backoff.py."""
+The fault tests are in test_resilience_faults.py and test_resilience_session.py;
+backoff in test_backoff.py."""
 
 import tempfile
 

@@ -1,7 +1,7 @@
 # Enhanced authentication through the asyncio Client (spec 4.12): CONNECT with an
 # Authentication Method, a server challenge answered by the authenticator, then a
 # re-authentication on the link, and a QoS 1 publish after it.  Against the scripted
-# server of test_client_broker.py.   client_auth.py PORT
+# server of test_client_auth.py.   client_auth.py PORT
 from client_util import args, emit, main
 from mqtt5 import Client
 
