@@ -10,7 +10,7 @@ from runtimes import M32, run
 SCRIPTS = {
     "firmware_units_payload_schema.py": 74,
     "firmware_units_config_files.py": 27,
-    "firmware_units_app.py": 11,
+    "firmware_units_app.py": 12,
     "firmware_units_readings.py": 10,
     "firmware_units_stats.py": 4,
     "firmware_units_keeper.py": 11,
@@ -19,7 +19,7 @@ SCRIPTS = {
 
 @pytest.mark.runtimes(("cpython", "micropython", M32))
 @pytest.mark.parametrize("script", sorted(SCRIPTS))
-def test_payload_and_config_units(runtime, script, tmp_path, monkeypatch):
+def test_firmware_units(runtime, script, tmp_path, monkeypatch):
     monkeypatch.setenv("FN_DIR", str(tmp_path))
     # the unix board's sim/ files (read by the readings checks) in this test's own folder
     monkeypatch.setenv("FIELDNODE_HOME", str(tmp_path / "home"))
