@@ -98,8 +98,10 @@ class App:
         # queued only once awaited, and no later one published before
         self.ev_fly = []
         self.ev_wake = Signal()
-        self.last_disconnect, self.linked = None, False  # linked: up since the last DOWN
-        self.birth_said = False  # the birth of this link: its ack (or refusal) logged
+        # linked: up since the last DOWN, 1 until this link's birth is said (its ack or
+        # refusal logged: stats_task), then 2; 0: no link (one name, not two: the
+        # App's dict is at a size step, and a 48th name would cost 96 B)
+        self.last_disconnect, self.linked = None, 0
         self.unlinked = (self.tick, 0)  # (ticks, uptime_s) since when no link: boot, a loss
         self.heap_losses = 0  # links (and attempts) in a row ended by a MemoryError
         self.heap_since = None  # since (ticks, uptime_s): keeper.py
@@ -140,7 +142,7 @@ class App:
     # ---- link state (Supervisor on_state) --------------------------------------------
     def link(self, state, reason):
         if state == UP:  # (the birth queued first: `online` logged at its ack, stats_task)
-            self.linked, self.birth_said = True, False
+            self.linked = 1
             lost = not self.sup.session_present  # retained messages may be gone too
             for i in range(len(self.ct_sent)):
                 self.ct_sent[i] = 0
@@ -149,7 +151,7 @@ class App:
             self.wake.set()
         elif reason is not None and self.linked:  # a loss, not a failed attempt
             self.unlinked = (self.clock(), self.up_s)  # (no heap: the next DOWN again)
-            self.linked = False
+            self.linked = 0
             try:  # why the link was lost; on a full heap, what ended it
                 self.last_disconnect = _clip(why(reason), 80)
             except MemoryError:
@@ -416,7 +418,7 @@ class App:
                 b = self.linked and self.sup.queue.outcome  # the birth's slot (mqtt5.drain):
                 if b and (b.rc is not None or b.err is not None) and not self.stopping:
                     self.sup.queue.outcome = None  # its ack or refusal is in: said
-                    self.birth_said = True
+                    self.linked = 2
                     self._told(len(self.names), self.status_topic, b.err)
                     if b.err is None:
                         log("%s online" % self.status_topic)
@@ -442,7 +444,7 @@ class App:
                 print("node: stats skipped: heap full")
             # a turn a second once this link's birth is said; until then every
             # _POLL_MS, so that `online` is logged as its ack comes (it took up to 1 s)
-            await sleep_ms(min(1000 if self.linked and self.birth_said else _POLL_MS,
+            await sleep_ms(min(1000 if self.linked == 2 else _POLL_MS,
                                max(10, ticks_diff(self.stats_due, ticks_ms()))))
 
 
