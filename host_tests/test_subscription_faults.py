@@ -72,6 +72,8 @@ def test_a_given_subscription_identifier_is_never_handed_to_a_handler(plain):
     assert r["before"] == [["cmd", "g/cmd"], ["on_message", "g/events"]], r
     # the other order: a handler's identifier given to a subscribe without handler
     assert r["after"] == [["cmd2", "g2/cmd"], ["on_message", "g2/events"]], r
+    # and still so after another route with that identifier came and went
+    assert r["gone"] == [["cmd2", "g2/cmd"], ["on_message", "g2/events"]], r
 
 
 def test_a_filter_resubscribed_out_of_a_list_gets_its_own_identifier(plain):

@@ -119,7 +119,18 @@ async def given_identifiers():
     await c.publish(B + "/g2/events", b"e", qos=1)
     await c.publish(B + "/g2/cmd", b"c", qos=1)
     await asyncio.sleep(0.3)
-    emit(step="given_identifiers", first=first, before=before, after=sorted(log))
+    after = sorted(log)
+    # then another route given that identifier comes and goes: its going cleared the
+    # mark that makes g2/cmd's route match by topic too, and g2/events reached cmd2
+    del log[:]
+    await c.subscribe(B + "/g2/more", 1, handler=lambda m: log.append(["more", m.topic[len(B) + 1:]]),
+                      subscription_identifier=c._router.sid(B + "/g2/cmd"))
+    await c.unsubscribe(B + "/g2/more")
+    await c.publish(B + "/g2/events", b"e", qos=1)
+    await c.publish(B + "/g2/cmd", b"c", qos=1)
+    await asyncio.sleep(0.3)
+    emit(step="given_identifiers", first=first, before=before, after=after,
+         gone=sorted(log))
     await c.disconnect()
 
 

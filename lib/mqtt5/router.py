@@ -24,7 +24,7 @@ _MATCH = const(0)  # route fields: filter matched against topics
 _HANDLER = const(1)
 _FILTER = const(2)  # as subscribed ($share/... kept)
 _SID = const(3)  # Subscription Identifier, 0: none
-_SHARED_SID = const(4)  # True: another route has the same identifier (one SUBSCRIBE)
+_SHARED_SID = const(4)  # True: another subscription has the same identifier
 _UNKNOWN = const(-1)  # next_match(): the caller does not know the identifiers
 _SUBSCRIPTION_IDENTIFIER = const(0x0B)  # property ids (Table 2-4)
 _USER_PROPERTY = const(0x26)
@@ -162,12 +162,12 @@ async def subscribe(c, filt, qos, handler, no_local, retain_as_published, retain
     filters = filter_list(filt, "subscribe")
     opts = (qos | (0x04 if no_local else 0) | (0x08 if retain_as_published else 0)
             | (retain_handling << 4))
-    if sid is not None:  # the caller's own: new_sid() goes on after it, and a route
-        r = routes(c)    # holding it is matched by topic too (the caller's
-        r._sid = max(r._sid, sid)  # subscription's messages carry it as well)
-        for q in r._routes:
-            if q[_SID] == sid:
-                q[_SHARED_SID] = True
+    if sid is not None:  # the caller's own: new_sid() goes on after it
+        r = routes(c)
+        r._sid = max(r._sid, sid)
+        if handler is None and sid not in r._given:  # routes holding it are matched
+            r._given.append(sid)  # by topic too from now on: this subscription's
+            r._mark(sid)          # messages carry it as well
     elif handler is not None and c._s.sub_id_available:
         sid = routes(c).new_sid(None if many else filt)
     props = None
@@ -257,6 +257,7 @@ class Router:
     def __init__(self):
         self._routes = []  # [match_filter, handler, subscribed_filter, sid, shared_sid]
         self._sid = 0  # the last Subscription Identifier new_sid() gave
+        self._given = []  # identifiers the caller gave to subscribes without handler
 
     def add(self, filt, handler, sid):
         """Route messages matching `filt` to `handler` (replacing an earlier one).
@@ -276,15 +277,15 @@ class Router:
         self._mark(sid)
 
     def _mark(self, sid):
-        # flag routes sharing an identifier (several filters in one SUBSCRIBE):
-        # those are matched by topic as well
+        # flag routes sharing an identifier (several filters in one SUBSCRIBE, or a
+        # subscribe without handler given it): those are matched by topic as well
         n = 0
         for q in self._routes:
             if sid and q[_SID] == sid:
                 n += 1
         for q in self._routes:
             if q[_SID] == sid:
-                q[_SHARED_SID] = n > 1
+                q[_SHARED_SID] = n > 1 or sid in self._given
 
     def remove(self, filt):
         """Forget the route for `filt`; True if there was one."""
