@@ -8,8 +8,7 @@ Identifier a list of ints on PUBLISH (one per matching subscription) but a
 single int on SUBSCRIBE. Property sets are validated per packet type
 (``WILL`` = 0 stands for the Will Properties of CONNECT).
 """
-from mqtt5.errors import ProtocolError
-import mqtt5.wire as wire
+import mqtt5.wire as wire  # (and its ProtocolError: the module's dict keeps 8 names)
 
 _PAYLOAD_FORMAT_INDICATOR = const(0x01)
 _MESSAGE_EXPIRY_INTERVAL = const(0x02)
@@ -51,20 +50,6 @@ _STRING = const(5)
 _BINARY = const(6)
 _PAIR = const(7)
 
-
-def __getattr__(name):
-    # public names of the property identifiers (Table 2-4), WILL and the wire types;
-    # and wire_type(pid), the wire type of property ``pid`` (BYTE, U16, U32, VBI,
-    # STRING, BINARY, PAIR), or 0 when the identifier is not assigned (tests: no
-    # function object kept)
-    if name == "wire_type":
-        return lambda pid: 0 if pid < 0 or pid > 0x2A else _TABLE[pid * 3] & 15  # (_MAX_ID)
-    from mqtt5.names import PROPERTIES
-    from mqtt5.packets import named
-
-    return named(PROPERTIES, name, False)
-
-
 _BOOL = const(1)  # value must be 0 or 1
 _NONZERO = const(2)  # value 0 is a Protocol Error
 
@@ -81,14 +66,28 @@ _ALIAS_INVALID = const(0x94)
 # Maximum QoS and the four "... Available" bytes must be 0 or 1; Receive
 # Maximum, Maximum Packet Size, Topic Alias [MQTT-3.3.2-8] and Subscription
 # Identifier must not be 0 (3.1.2.11.3, 3.1.2.11.4, 3.8.2.1.2, 3.2.2.3.x).
-_TABLE = (b'\x00\x00\x00\x11\x00\t\x03\x00\t\x05\x00\t\x00\x00\x00\x00\x00\x00'
-          b'\x00\x00\x00\x00\x00\x00\x05\x00\t\x06\x00\t\x00\x00\x00$\x01\x08'
-          b'\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x03@'
-          b'\x06\x05\x00\x04\x02\x00\x04\x00\x00\x00\x05\x80\x06\x06\x80\x06\x11'
-          b'\x00\x02\x03\x00\x01\x11\x00\x02\x05\x00\x04\x00\x00\x00\x05@\x04'
-          b'\x00\x00\x00\x00\x00\x00\x05\xca\xf4\x00\x00\x00"\x00\x06\x02\x00'
-          b'\x06"\x00\x08\x11\x00\x04\x11\x00\x04\x07\xcf\xff#\x00\x06\x11\x00'
-          b'\x04\x11\x00\x04\x11\x00\x04')
+# (A constant: no name in the module's dict; what uses it comes after it.)
+_TABLE = const(b'\x00\x00\x00\x11\x00\t\x03\x00\t\x05\x00\t\x00\x00\x00\x00\x00\x00'
+               b'\x00\x00\x00\x00\x00\x00\x05\x00\t\x06\x00\t\x00\x00\x00$\x01\x08'
+               b'\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x03@'
+               b'\x06\x05\x00\x04\x02\x00\x04\x00\x00\x00\x05\x80\x06\x06\x80\x06\x11'
+               b'\x00\x02\x03\x00\x01\x11\x00\x02\x05\x00\x04\x00\x00\x00\x05@\x04'
+               b'\x00\x00\x00\x00\x00\x00\x05\xca\xf4\x00\x00\x00"\x00\x06\x02\x00'
+               b'\x06"\x00\x08\x11\x00\x04\x11\x00\x04\x07\xcf\xff#\x00\x06\x11\x00'
+               b'\x04\x11\x00\x04\x11\x00\x04')
+
+
+def __getattr__(name):
+    # public names of the property identifiers (Table 2-4), WILL and the wire types;
+    # and wire_type(pid), the wire type of property ``pid`` (BYTE, U16, U32, VBI,
+    # STRING, BINARY, PAIR), or 0 when the identifier is not assigned (tests: no
+    # function object kept)
+    if name == "wire_type":
+        return lambda pid: 0 if pid < 0 or pid > 0x2A else _TABLE[pid * 3] & 15  # (_MAX_ID)
+    from mqtt5.names import PROPERTIES
+    from mqtt5.packets import named
+
+    return named(PROPERTIES, name, False)
 
 
 def allowed(pid, ptype):
@@ -97,12 +96,6 @@ def allowed(pid, ptype):
         return False
     k = pid * 3
     return _TABLE[k] != 0 and ((_TABLE[k + 1] << 8 | _TABLE[k + 2]) >> ptype) & 1 == 1
-
-
-def _many(pid, ptype):
-    # User Property may appear many times, order kept (3.x "User Property");
-    # Subscription Identifier many times only on PUBLISH (3.3.2.3.8).
-    return pid == _USER_PROPERTY or (pid == _SUBSCRIPTION_IDENTIFIER and ptype == _PUBLISH)
 
 
 def decode(obj, mv, p, end, ptype):
@@ -118,13 +111,13 @@ def decode(obj, mv, p, end, ptype):
     p += wire.vbi_size(n)
     q = p + n
     if q > end:
-        raise ProtocolError(_MALFORMED, "property length")
+        raise wire.ProtocolError(_MALFORMED, "property length")
     props = None
     while p < q:
         pid = wire.decode_vbi(mv, p, q)  # the identifier is a VBI (2.2.2.2)
         p += wire.vbi_size(pid)
         if not allowed(pid, ptype):
-            raise ProtocolError(_MALFORMED, "property 0x%02X not allowed here" % pid)
+            raise wire.ProtocolError(_MALFORMED, "property 0x%02X not allowed here" % pid)
         k = _TABLE[pid * 3]
         t = k & 15
         if t == _BYTE:
@@ -156,71 +149,32 @@ def decode(obj, mv, p, end, ptype):
         k >>= 4
         if (k == _BOOL and v > 1) or (k == _NONZERO and v == 0):
             # Topic Alias 0 is not permitted [MQTT-3.3.2-8]: 0x94 Topic Alias invalid
-            raise ProtocolError(_ALIAS_INVALID if pid == _TOPIC_ALIAS else _PROTOCOL,
-                                "bad value for property 0x%02X" % pid)
+            raise wire.ProtocolError(_ALIAS_INVALID if pid == _TOPIC_ALIAS else _PROTOCOL,
+                                     "bad value for property 0x%02X" % pid)
         if props is None:
             props = {}
-        if _many(pid, ptype):
+        # User Property may appear many times, order kept (3.x "User Property");
+        # Subscription Identifier many times only on PUBLISH (3.3.2.3.8).
+        if pid == _USER_PROPERTY or (pid == _SUBSCRIPTION_IDENTIFIER and ptype == _PUBLISH):
             if pid in props:
                 props[pid].append(v)
             else:
                 props[pid] = [v]
         elif pid in props:
-            raise ProtocolError(_PROTOCOL, "duplicate property 0x%02X" % pid)
+            raise wire.ProtocolError(_PROTOCOL, "duplicate property 0x%02X" % pid)
         else:
             props[pid] = v
     if props is not None:
         # A Response Topic is checked when we send one, not when one arrives: the
         # rule binds its sender [MQTT-3.3.2-14], and a broker that forwards a bad one
         # would redeliver it after every reconnect.  mqtt5.requester ignores it.
-        e = _cross_check(props, False)
-        if e:
-            raise ProtocolError(_PROTOCOL, e)
+        if _AUTHENTICATION_DATA in props and _AUTHENTICATION_METHOD not in props:
+            # "It is a Protocol Error to include Authentication Data if there is
+            # no Authentication Method" (3.1.2.11.10, 3.2.2.3.18, 3.15.2.2.3)
+            raise wire.ProtocolError(_PROTOCOL, "Authentication Data without Method")
     if props is not None or obj.props is not None:
         obj.props = props
     return p
-
-
-def _cross_check(props, sending):
-    # Rules between properties; returns an error text or None.
-    if _AUTHENTICATION_DATA in props and _AUTHENTICATION_METHOD not in props:
-        # "It is a Protocol Error to include Authentication Data if there is
-        # no Authentication Method" (3.1.2.11.10, 3.2.2.3.18, 3.15.2.2.3)
-        return "Authentication Data without Method"
-    rt = props.get(_RESPONSE_TOPIC)
-    if sending and rt is not None and (not rt or not wire.topic_name_ok(rt)):
-        # a Topic Name: no wildcards [MQTT-3.3.2-14], not empty [MQTT-4.7.3-1]
-        return "invalid Response Topic"
-    return None
-
-
-def _value_size(pid, t, v):
-    if t == _BYTE:
-        n = 1
-        top = 0xFF
-    elif t == _U16:
-        n = 2
-        top = 0xFFFF
-    elif t == _U32:
-        n = 4
-        top = 0xFFFFFFFF
-    elif t == _VBI:
-        n = 0
-        top = _VBI_MAX
-    elif t == _BINARY:
-        return 2 + wire.bin_len(v)
-    elif t == _STRING:
-        return 2 + len(wire.to_utf8(v))
-    else:
-        if not isinstance(v, (tuple, list)) or len(v) != 2:
-            raise ValueError("User Property must be a (name, value) pair")
-        return 4 + len(wire.to_utf8(v[0])) + len(wire.to_utf8(v[1]))
-    if not isinstance(v, int) or v < 0 or v > top:
-        raise ValueError("property 0x%02X out of range" % pid)
-    k = _TABLE[pid * 3] >> 4
-    if (k == _BOOL and v > 1) or (k == _NONZERO and v == 0):
-        raise ValueError("bad value for property 0x%02X" % pid)
-    return n or wire.vbi_size(v)
 
 
 def size(props, ptype):
@@ -228,21 +182,51 @@ def size(props, ptype):
     packet type ``ptype``; validates ids, values and placement (ValueError)."""
     if not props:
         return 0
+    if _AUTHENTICATION_DATA in props and _AUTHENTICATION_METHOD not in props:
+        raise ValueError("Authentication Data without Method")  # (as decode())
+    rt = props.get(_RESPONSE_TOPIC)
+    if rt is not None and (not rt or not wire.topic_name_ok(rt)):
+        # a Topic Name: no wildcards [MQTT-3.3.2-14], not empty [MQTT-4.7.3-1]
+        raise ValueError("invalid Response Topic")
     total = 0
-    e = _cross_check(props, True)
-    if e:
-        raise ValueError(e)
     for pid in props:
         if not isinstance(pid, int) or not allowed(pid, ptype):
             raise ValueError("property %r not allowed here" % (pid,))
-        t = _TABLE[pid * 3] & 15
+        k = _TABLE[pid * 3]
+        t = k & 15
         v = props[pid]
-        one = 1  # every assigned identifier is a one-byte VBI
-        if _many(pid, ptype) and isinstance(v, list):
-            for x in v:
-                total += one + _value_size(pid, t, x)
-        else:
-            total += one + _value_size(pid, t, v)
+        # a list of values for the properties decode() gives one (its comment)
+        many = (pid == _USER_PROPERTY or (pid == _SUBSCRIPTION_IDENTIFIER and ptype == _PUBLISH)
+                ) and isinstance(v, list)
+        for i in range(len(v) if many else 1):
+            x = v[i] if many else v
+            if t == _BYTE:
+                n = 1
+                top = 0xFF
+            elif t == _U16:
+                n = 2
+                top = 0xFFFF
+            elif t == _U32:
+                n = 4
+                top = 0xFFFFFFFF
+            elif t == _VBI:
+                n = 0
+                top = _VBI_MAX
+            elif t == _BINARY:
+                n = 2 + wire.bin_len(x)
+            elif t == _STRING:
+                n = 2 + len(wire.to_utf8(x))
+            else:
+                if not isinstance(x, (tuple, list)) or len(x) != 2:
+                    raise ValueError("User Property must be a (name, value) pair")
+                n = 4 + len(wire.to_utf8(x[0])) + len(wire.to_utf8(x[1]))
+            if t <= _VBI:  # an integer
+                if not isinstance(x, int) or x < 0 or x > top:
+                    raise ValueError("property 0x%02X out of range" % pid)
+                if (k >> 4 == _BOOL and x > 1) or (k >> 4 == _NONZERO and x == 0):
+                    raise ValueError("bad value for property 0x%02X" % pid)
+                n = n or wire.vbi_size(x)
+            total += 1 + n  # (1: every assigned identifier is a one-byte VBI)
     return total
 
 
@@ -256,35 +240,32 @@ def encode(buf, off, props, ptype, n):
     for pid in range(1, _MAX_ID + 1):
         if pid not in props:
             continue
+        t = _TABLE[pid * 3] & 15
         v = props[pid]
-        if _many(pid, ptype) and isinstance(v, list):
-            for x in v:
-                off = _put(buf, off, pid, x)
-        else:
-            off = _put(buf, off, pid, v)
+        many = (pid == _USER_PROPERTY or (pid == _SUBSCRIPTION_IDENTIFIER and ptype == _PUBLISH)
+                ) and isinstance(v, list)
+        for i in range(len(v) if many else 1):
+            x = v[i] if many else v
+            buf[off] = pid
+            off += 1
+            if t == _BYTE:
+                buf[off] = x
+                off += 1
+            elif t == _U16:
+                off = wire.put_u16(buf, off, x)
+            elif t == _U32:  # Four Byte Integer (spec 1.5.3)
+                buf[off] = (x >> 24) & 0xFF
+                buf[off + 1] = (x >> 16) & 0xFF
+                buf[off + 2] = (x >> 8) & 0xFF
+                buf[off + 3] = x & 0xFF
+                off += 4
+            elif t == _VBI:
+                off = wire.encode_vbi(buf, off, x)
+            elif t == _BINARY:
+                off = wire.put_lbytes(buf, off, x)
+            elif t == _STRING:
+                off = wire.put_lbytes(buf, off, wire.to_utf8(x))
+            else:  # a User Property: name, then value
+                off = wire.put_lbytes(buf, off, wire.to_utf8(x[0]))
+                off = wire.put_lbytes(buf, off, wire.to_utf8(x[1]))
     return off
-
-
-def _put(buf, off, pid, v):
-    buf[off] = pid
-    off += 1
-    t = _TABLE[pid * 3] & 15
-    if t == _BYTE:
-        buf[off] = v
-        return off + 1
-    if t == _U16:
-        return wire.put_u16(buf, off, v)
-    if t == _U32:  # Four Byte Integer (spec 1.5.3)
-        buf[off] = (v >> 24) & 0xFF
-        buf[off + 1] = (v >> 16) & 0xFF
-        buf[off + 2] = (v >> 8) & 0xFF
-        buf[off + 3] = v & 0xFF
-        return off + 4
-    if t == _VBI:
-        return wire.encode_vbi(buf, off, v)
-    if t == _BINARY:
-        return wire.put_lbytes(buf, off, v)
-    if t == _STRING:
-        return wire.put_lbytes(buf, off, wire.to_utf8(v))
-    off = wire.put_lbytes(buf, off, wire.to_utf8(v[0]))
-    return wire.put_lbytes(buf, off, wire.to_utf8(v[1]))
