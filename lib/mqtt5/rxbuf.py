@@ -17,8 +17,7 @@ frames and takes the packets at its head itself (Session.next_event(), the hot p
 this module only makes room for more, and copies bytes in for ``Session.feed()``.
 """
 
-from mqtt5.wire import frame
-from mqtt5.errors import ProtocolError
+import mqtt5.wire as _w  # (its frame and ProtocolError: one name in this module's dict)
 
 _RX_BUF = const(0)  # slots of the list (the session and outbound keep copies)
 _RX_MV = const(1)
@@ -46,8 +45,8 @@ def free(rx):
         # total)), or its total when the heap has no larger block, unless it is
         # complete or cannot fit the cap (garbage: next_event() refuses it)
         try:
-            total = frame(rx[_RX_BUF], 0, e, None)
-        except ProtocolError:
+            total = _w.frame(rx[_RX_BUF], 0, e, None)
+        except _w.ProtocolError:
             total = 0
         if e < total <= rx[_RX_CAP]:
             grown = min(rx[_RX_CAP], max(2 * e, total))
