@@ -200,7 +200,7 @@ def test_inbound_qos1_over_receive_maximum_tolerated_when_not_strict():
     evs = feed(s, data)  # 5 PUBLISH, none of our PUBACKs written in between
     eq(kinds(evs), [S.MESSAGE] * 5, "all delivered")
     eq(s.receive_maximum_exceeded, 2, "two over the quota, counted")
-    eq(len(s._held[3]), 3, "unwritten acks: a table of at most receive_maximum")  # pos
+    eq(len(s._rx[9]), 3, "unwritten acks: a table of at most receive_maximum")  # pos
     eq([(t, p.packet_id) for t, p in out(s)], [(PUBACK, i) for i in range(1, 6)],
        "each acked")
     out(s)  # the PUBACKs written: only held QoS 2 ids count from here
@@ -211,7 +211,7 @@ def test_inbound_qos1_over_receive_maximum_tolerated_when_not_strict():
         if kinds(evs) != [S.MESSAGE]:
             eq(kinds(evs), [S.MESSAGE], "QoS 2 message %d within the bound" % i)
         out(s)
-    eq((s._held[2], s.receive_maximum_exceeded), (515, 2 + 512), "held, counted")  # count
+    eq((s._rx[8], s.receive_maximum_exceeded), (515, 2 + 512), "held, counted")  # count
     evs = feed(s, publish("t", b"", 2, pid=6 + 515))
     eq((kinds(evs)[-1], evs[-1]["reason_code"]), (S.ERROR, 0x93), "past the bound: 0x93")
 
@@ -232,7 +232,7 @@ def within_receive_maximum(start):
         feed(s, ack(PUBREL, i))
         out(s)  # PUBCOMP written
     eq(s.state, S.ESTABLISHED, "never exceeded")
-    eq((len(s._held[3]), len(s._held[1])), (1, 1), "entries reused, none made")  # pos, ids
+    eq((len(s._rx[9]), len(s._rx[7])), (1, 1), "entries reused, none made")  # pos, ids
 
 
 def test_inbound_qos2_held_until_pubcomp_written():

@@ -13,7 +13,7 @@ a DISCONNECT of ours with a reason code or properties, or an AUTH (mqtt5.auth);
 
 from .errors import MQTTError
 from .txbuf import BufferFull, too_large, room, ack, publish, request, queued
-from .outbound import set_queued, free
+from .outbound import set_queued, free, post
 
 _ESTABLISHED = const(2)
 _WAIT_PUBACK = const(1)
@@ -59,9 +59,7 @@ def fail(s, i, rc, err, pkt):
     w = fl[_F_STATE][i] & 0xFF
     kind = _PUBLISH_DONE if w <= _WAIT_PUBCOMP else (
         _SUBSCRIBED if w == _WAIT_SUBACK else _UNSUBSCRIBED)
-    if s._pending is None:
-        s._pending = []
-    s._pending.append((kind, fl[_F_PID][i], rc, err, False, pkt))
+    post(s, (kind, fl[_F_PID][i], rc, err, False, pkt))
     free(fl, i, False)
 
 

@@ -63,20 +63,25 @@ _TX_HEAD = const(2)  # slots of the transmit buffer's list (txbuf.py)
 _TX_TAIL = const(3)
 _TX_SPOS = const(5)
 # The server's view of its unacknowledged QoS 1/2 PUBLISH to us, bounded by our Receive
-# Maximum [MQTT-3.3.4-9] (a violation is 0x93 Receive Maximum exceeded): a list the
-# session keeps, [size, ids, count, pos, i, n] (functions over a list: less RAM than a
-# class, as keep alive's).  ids: inbound QoS 2 packet ids between PUBREC and PUBREL
-# [MQTT-4.3.3-10] (grown by mqtt5.qos2), count of them held; pos: where our acks
+# Maximum [MQTT-3.3.4-9] (a violation is 0x93 Receive Maximum exceeded): slots of the
+# session's receive list (``Session._rx``, after rxbuf.py's and the inbound aliases'),
+# [..., size, ids, count, pos, i, n] (slots of a list the session keeps anyway: no
+# instance attribute, no class).  ids: inbound QoS 2 packet ids between PUBREC and
+# PUBREL [MQTT-4.3.3-10] (grown by mqtt5.qos2), count of them held; pos: where our acks
 # (PUBACK, PUBCOMP) end in the transmit stream, until they are written, n of them (-1:
 # written).  Positions are byte counts masked to 30 bits (small ints on every port).
 # Both tables grow on demand up to size entries, then entries are reused (i: the next
-# to replace).  outbound and session keep copies of the slot numbers.
-_H_SIZE = const(0)
-_H_IDS = const(1)
-_H_COUNT = const(2)
-_H_POS = const(3)
-_H_I = const(4)
-_H_N = const(5)
+# to replace).  The list's last slot holds the session's rare events, to hand out
+# before the next packet (outbound.post()): None, else a list of
+# tuples made by the first.  outbound, session and the modules loaded on use keep
+# copies of the slot numbers.
+_H_SIZE = const(6)
+_H_IDS = const(7)
+_H_COUNT = const(8)
+_H_POS = const(9)
+_H_I = const(10)
+_H_N = const(11)
+_H_PENDING = const(12)
 _POS_MASK = const(0x3FFFFFFF)  # transmit stream positions wrap (txbuf.py)
 _POS_HALF = const(0x20000000)
 _DISCONNECT = const(14)
@@ -143,7 +148,7 @@ def handle(s, b0, mv):
                                         % s.receive_maximum)
                 s.receive_maximum_exceeded += 1  # QoS 1 costs only its ack: tolerated
             ack(s._tx, _PUBACK, pid, 0)  # [MQTT-4.3.2-4]
-            ack_queued(s._held, s._tx)
+            ack_queued(s._rx, s._tx)
         return True
     fl = s._inflight
     pid = getattr(pkt, "packet_id", 0)
@@ -216,13 +221,13 @@ def complete(s, i, kind, pkt, rc, what):
 def over_quota(s):
     """True when one more QoS 1/2 PUBLISH would exceed our Receive Maximum
     [MQTT-3.3.4-9]: held QoS 2 ids plus acks not yet written."""
-    held = s._held
+    held = s._rx
     return held[_H_COUNT] + acks_pending(held, s._tx[_TX_SPOS]) >= s.receive_maximum
 
 
 def ack_queued(held, tx):
     """An ack was queued, the last packet of transmit buffer ``tx``: held until the
-    stream is written past its end."""
+    stream is written past its end (``held``: the session's receive list)."""
     end = (tx[_TX_SPOS] + tx[_TX_TAIL] - tx[_TX_HEAD]) & _POS_MASK  # stream position
     pos = held[_H_POS]
     if held[_H_N] < len(pos):
@@ -310,7 +315,7 @@ def on_connack(s, ev):
     if not s.session_present:
         # no session on the server: inbound QoS 2 ids are void, what went out
         # before is reported lost (events after CONNECTED) [MQTT-3.2.2-5]
-        held = s._held  # no QoS 2 id is held any more (inbound.py)
+        held = s._rx  # no QoS 2 id is held any more
         ids = held[_H_IDS]
         for i in range(len(ids)):
             ids[i] = 0

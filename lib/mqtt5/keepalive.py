@@ -30,7 +30,7 @@ write that started the wait).
 from ._compat import ticks_diff
 from .errors import MQTTError
 from .txbuf import short
-from .outbound import awaiting
+import mqtt5.outbound as _out
 
 _PERIOD = const(0)
 _LAST_TX = const(1)
@@ -59,9 +59,6 @@ def tick(s, now_ms):
     ka = s._ka
     connected = s.state == _ESTABLISHED
     wait = due(ka, now_ms, connected)
-    if wait == _DEAD:
-        s._close(_LINK_DEAD, 0, MQTTError("keep alive timeout"), False)
-        return 0
     if wait == _PING:
         # PINGREQ; with no room for it data is queued, so the link is not idle anyway
         if not short(s._tx, 0xC0):
@@ -69,14 +66,15 @@ def tick(s, now_ms):
         ka[_LAST_TX] = now_ms
         ka[_PING_OUT] = True
         wait = due(ka, now_ms, connected)
-    if wait == _ACK_LATE:
-        if awaiting(s._inflight):
-            s._close(_LINK_DEAD, 0, MQTTError(
-                "ack timeout: nothing acknowledged for %d ms" % ka[_ACK_TIMEOUT]), False)
-            return 0
+    if wait == _ACK_LATE and not _out.awaiting(s._inflight):
         ka[_ACK_SINCE] = None  # (its acks came: the wait ended with the last one)
         wait = due(ka, now_ms, connected)
-    return wait
+    if wait >= 0:
+        return wait
+    s.state = _CLOSED  # dead (nothing arrived), or an acknowledgement awaited too long
+    _out.post(s, (_LINK_DEAD, 0, 0, MQTTError("keep alive timeout" if wait == _DEAD else
+              "ack timeout: nothing acknowledged for %d ms" % ka[_ACK_TIMEOUT]), False, None))
+    return 0
 
 
 def due(ka, now_ms, may_ping):

@@ -94,7 +94,7 @@ class Message:
             if pkt.qos == 2:  # not handled: its id no longer held as received, so the
                 import mqtt5.qos2 as q2  # server's resend is delivered [MQTT-4.3.3-10]
 
-                q2.release(link._s._held, pkt.packet_id)
+                q2.release(link._s._rx, pkt.packet_id)
             raise
         finally:  # (also when a MemoryError ends the link: see _call)
             if kept:  # a task holds this Message: it keeps its own bytes, the link a new one

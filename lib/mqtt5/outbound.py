@@ -47,8 +47,9 @@ _RECEIVE_MAXIMUM = const(0x21)
 _TOPIC_ALIAS_MAXIMUM = const(0x22)
 _MAXIMUM_PACKET_SIZE = const(0x27)
 _CONNECTING = const(1)
-_H_POS = const(3)  # slots of the held-ids list (inbound.py)
-_H_N = const(5)
+_H_POS = const(9)  # slots of the receive list's held ids and acks (inbound.py)
+_H_N = const(11)
+_H_PENDING = const(12)
 _TX_BUF = const(0)  # slots of the transmit buffer's list (txbuf.py)
 _TX_MV = const(1)
 _TX_HEAD = const(2)
@@ -116,11 +117,10 @@ def connect(s, now_ms, clean_start):
     tx = s._tx  # the transmit buffer (txbuf.py): nothing queued, nothing lent
     tx[_TX_HEAD] = tx[_TX_TAIL] = tx[_TX_SPOS] = 0
     tx[_TX_LENT] = tx[_TX_BLOCKED] = False
-    held = s._held  # acks not written are gone with the old connection (inbound.py)
-    pos = held[_H_POS]
+    pos = rx[_H_POS]  # acks not written are gone with the old connection (inbound.py)
     for i in range(len(pos)):
         pos[i] = -1
-    held[_H_N] = 0
+    rx[_H_N] = 0
     if s._aout:
         s._aout.reset(0)  # outbound aliases only after CONNACK [MQTT-3.3.2-7]
     fl = s._inflight  # every slot in flight goes out again (PUBLISH with DUP, PUBREL)
@@ -133,7 +133,7 @@ def connect(s, now_ms, clean_start):
     al = rx[_RX_ALIASES]  # inbound topic aliases live for one connection [MQTT-3.3.2-7]
     for i in range(len(al)):
         al[i] = None
-    s._pending = None
+    rx[_H_PENDING] = None
     ka = s._ka  # both directions count as active (keepalive.py)
     ka[_KA_PERIOD] = s.keepalive * 1000
     ka[_KA_TX] = ka[_KA_RX] = now_ms
@@ -298,6 +298,16 @@ def request(s, state, t, items, props):
     if fl[_F_QUEUED] and s.state == _ESTABLISHED:
         pump(s)
     return pid
+
+
+def post(s, event):
+    """Queue a rare event (a connection's end, a request given up) for next_event()
+    to hand out before the next packet: a tuple (kind, packet_id, reason_code, error,
+    by_server, packet), in the receive list's slot (inbound.py), a list made by the first."""
+    rx = s._rx
+    if rx[_H_PENDING] is None:
+        rx[_H_PENDING] = []
+    rx[_H_PENDING].append(event)
 
 
 def pump(s):

@@ -22,8 +22,8 @@ _SLACK = const(512)
 _KA_ACK_SINCE = const(5)  # keepalive.py's slots
 _KA_NOW = const(6)
 _F_STATE = const(1)  # slot of the in-flight table (outbound.py)
-_H_IDS = const(1)  # slots of the held-ids list (inbound.py)
-_H_COUNT = const(2)
+_H_IDS = const(7)  # slots of the receive list's held ids (inbound.py)
+_H_COUNT = const(8)
 
 
 def on_ack(s, ptype, pkt):
@@ -62,10 +62,10 @@ def on_ack(s, ptype, pkt):
     if ptype == _PUBREL:
         # answer PUBCOMP [MQTT-4.3.3-11]; the id is then free for a new message
         # [MQTT-4.3.3-12]
-        held = release(s._held, pid)
+        held = release(s._rx, pid)
         ack(s._tx, _PUBCOMP, pid, 0 if held else 0x92)
         if held:  # unacknowledged for the server until the PUBCOMP is written
-            ack_queued(s._held, s._tx)
+            ack_queued(s._rx, s._tx)
         return False
 
 
@@ -73,7 +73,7 @@ def on_publish(s, pid):
     """The server's QoS 2 PUBLISH `pid`: hold its id and queue PUBREC; False for a
     repeat of one held (acknowledged again, never delivered twice [MQTT-4.3.3-10]).
     The caller checked room for the ack."""
-    held = s._held
+    held = s._rx
     if pid in held[_H_IDS]:
         ack(s._tx, _PUBREC, pid, 0)
         return False
@@ -95,7 +95,7 @@ def on_publish(s, pid):
 
 def release(held, pid):
     """The id `pid` is no longer held (PUBREL, or a message its handler could not
-    take); False when it was not."""
+    take); False when it was not (``held``: the session's receive list)."""
     ids = held[_H_IDS]
     if pid not in ids:
         return False

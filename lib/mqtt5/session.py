@@ -52,7 +52,8 @@ _WAIT_SUBACK = const(4)
 _WAIT_UNSUBACK = const(5)
 _SUBSCRIBE = const(8)
 _UNSUBSCRIBE = const(10)
-_H_N = const(5)  # slot of the held-ids list (inbound.py)
+_H_N = const(11)  # slots of the receive list's held ids, acks and events (inbound.py)
+_H_PENDING = const(12)
 _F_PUBLISHES = const(6)  # slots of the in-flight table (outbound.py)
 _F_QUEUED = const(7)
 _TX_MV = const(1)  # slots of the transmit buffer's list (txbuf.py)
@@ -194,13 +195,15 @@ class Session:
         from .events import Event  # (imported here: the module's dict keeps no name)
 
         b = bytearray(_INITIAL if rx_size > _INITIAL else rx_size)
-        # the receive buffer (rxbuf.py) and the inbound topic aliases (aliases.py)
+        # the receive buffer (rxbuf.py), the inbound topic aliases (aliases.py), the
+        # held QoS 2 ids and unwritten acks, their lists made by the first, and the
+        # rare events from tick()/disconnect()/session loss, a list made by the first (a
+        # connection's end, at the latest) (inbound.py)
         self._rx = [b, memoryview(b), 0, 0, rx_size,
-                    [None] * topic_alias_maximum if topic_alias_maximum else ()]
+                    [None] * topic_alias_maximum if topic_alias_maximum else (),
+                    receive_maximum, (), 0, (), 0, 0, None]
         self._tx = _tb.new(tx_size)
         self._inflight = _new_inflight(max_inflight)
-        # held QoS 2 ids, unwritten acks (inbound.py): their lists made by the first
-        self._held = [receive_maximum, (), 0, (), 0, 0]
         if topic_alias_out:  # outbound aliases (aliases.py): loaded only when asked for
             from .aliases import OutAliases
             self._aout = OutAliases(topic_alias_out)
@@ -211,8 +214,6 @@ class Session:
         self._ka = [0, 0, 0, False, ack_timeout_ms, None, 0]  # mqtt5.keepalive's state
         self._ev = Event()
         self._ev._clear(0)
-        self._pending = None  # rare events from tick()/disconnect()/session loss: a list
-        # of tuples, made by the first (a connection's end, at the latest)
         self.state = _CLOSED
         _in.limits(self, {})  # (what a new connection starts with)
 
@@ -271,13 +272,8 @@ class Session:
             import mqtt5.backlog as _bl  # (its writer of packet objects)
 
             _bl.fit(self, _pc.ours(self, reason_code, props))
-        self._close(_DISCONNECTED, reason_code, None, False)
-
-    def _close(self, kind, reason_code, error, by_server):
         self.state = _CLOSED
-        if self._pending is None:
-            self._pending = []
-        self._pending.append((kind, 0, reason_code, error, by_server, None))
+        _out.post(self, (_DISCONNECTED, 0, reason_code, None, False, None))
 
     # ---- inbound --------------------------------------------------------------------
 
@@ -313,8 +309,9 @@ class Session:
         here, so drain until None after received(), tick() and sent().  None also
         when the transmit buffer lacks room for such an ack (or, before an AUTH from
         the server, is not empty): flush, then call again."""
-        if self._pending:
-            k, pid, rc, err, by_server, pkt = self._pending.pop(0)
+        rx = self._rx
+        if rx[_H_PENDING]:
+            k, pid, rc, err, by_server, pkt = rx[_H_PENDING].pop(0)
             ev = self._ev
             ev._clear(k)
             ev.packet_id, ev.reason_code, ev.error, ev.by_server = pid, rc, err, by_server
@@ -323,9 +320,8 @@ class Session:
         fl = self._inflight
         if fl[_F_QUEUED] and self.state == _ESTABLISHED:
             _out.pump(self)  # an ack may have freed send quota
-            if self._pending:
+            if rx[_H_PENDING]:
                 return self.next_event()
-        rx = self._rx
         if rx[_RX_START] >= rx[_RX_END]:  # nothing buffered (the usual last call of a drain)
             return None
         tx = self._tx
@@ -405,9 +401,9 @@ class Session:
             if ka[_KA_ACK_TIMEOUT] and ka[_KA_ACK_SINCE] is None and \
                     _awaiting(self._inflight):
                 ka[_KA_ACK_SINCE] = ka[_KA_NOW]  # an acknowledgement is awaited from now
-            held = self._held
-            if held[_H_N]:
-                _in.acks_pending(held, tx[_TX_SPOS])  # forget acks now written
+            rx = self._rx
+            if rx[_H_N]:
+                _in.acks_pending(rx, tx[_TX_SPOS])  # forget acks now written
             if self._inflight[_F_QUEUED]:
                 tx[_TX_BLOCKED] = False
                 _out.pump(self)  # room for the resend backlog
