@@ -38,6 +38,7 @@ _LAST_RX = const(2)
 _PING_OUT = const(3)
 _ACK_TIMEOUT = const(4)
 _ACK_SINCE = const(5)
+_NOW = const(6)
 
 # due()'s answers besides a wait in ms; private consts, as the slot numbers above: a
 # public name would cost a module-dict entry on every node
@@ -51,9 +52,12 @@ _ESTABLISHED = const(2)
 
 
 def tick(s, now_ms):
-    """Session.tick(): queue PINGREQ when due [MQTT-3.1.2-22], or close session ``s``
-    with LINK_DEAD, ev.error saying why ("keep alive timeout", "ack timeout: ..."); the
-    ms until it is needed again."""
+    """``Session.tick(now_ms)``: keep alive.  Queue PINGREQ when due
+    [MQTT-3.1.2-22]; LINK_DEAD (state CLOSED) when nothing arrived for 1.5 x keep
+    alive, or nothing we sent was acknowledged for ack_timeout_ms (ev.error says which:
+    "keep alive timeout", "ack timeout: ...").  Returns ms until tick() is next needed
+    (3600000 when keep alive is off or the session is closed)."""
+    s._ka[_NOW] = now_ms
     if s.state == _CLOSED:
         return _IDLE_MS
     ka = s._ka

@@ -109,9 +109,16 @@ def password(pw, what):
     raise TypeError(what)
 
 
-def connect(s, now_ms, clean_start):
-    """Session.connect(): reset what lives for one connection (the server's limits:
-    inbound.limits(), called first) and queue CONNECT [MQTT-3.1.2]."""
+def connect(s, now_ms, clean_start=None):
+    """``Session.connect(now_ms, clean_start=None)``: start a new transport
+    connection: reset buffers, queue CONNECT [MQTT-3.1.2]; state CONNECTING.
+    clean_start overrides the constructor's value for this connection (a supervisor
+    resuming a session passes False)."""
+    import mqtt5.inbound as _in  # (loaded by the session before: no name kept here)
+
+    _in.limits(s, {})  # (what a new connection starts with: the server's limits)
+    if clean_start is None:
+        clean_start = s.clean_start
     rx = s._rx  # the receive buffer's list (rxbuf.py): start and end
     rx[_RX_START] = rx[_RX_END] = 0
     tx = s._tx  # the transmit buffer (txbuf.py): nothing queued, nothing lent
@@ -316,12 +323,6 @@ def pump(s):
         import mqtt5.backlog as _b
 
         _b.pump(s)
-
-
-def new_inflight(size):
-    """An empty in-flight table of at most ``size`` slots (module doc); its six lists
-    are made by the first alloc() (a node that publishes only QoS 0 keeps none)."""
-    return [(), (), (), (), (), (), 0, 0, 0, 0, size, False, False]
 
 
 def find(fl, pid, state):

@@ -35,7 +35,7 @@ feature lives in its own module (docs/design.md).
 import mqtt5.inbound as _in
 import mqtt5.outbound as _out
 import mqtt5.txbuf as _tb
-from .outbound import new_inflight as _new_inflight, find as _find, awaiting as _awaiting
+from .outbound import find as _find, awaiting as _awaiting
 from .wire import frame as _frame
 import mqtt5.codec as _c
 from .errors import ProtocolError
@@ -202,8 +202,11 @@ class Session:
         self._rx = [b, memoryview(b), 0, 0, rx_size,
                     [None] * topic_alias_maximum if topic_alias_maximum else (),
                     receive_maximum, (), 0, (), 0, 0, None]
-        self._tx = _tb.new(tx_size)
-        self._inflight = _new_inflight(max_inflight)
+        b = bytearray(_INITIAL if tx_size > _INITIAL else tx_size)
+        self._tx = [b, memoryview(b), 0, 0, tx_size, 0, False, False, {}]  # (txbuf.py)
+        # the in-flight table (outbound.py): its six lists made by the first slot (a node
+        # that publishes only QoS 0 keeps none)
+        self._inflight = [(), (), (), (), (), (), 0, 0, 0, 0, max_inflight, False, False]
         if topic_alias_out:  # outbound aliases (aliases.py): loaded only when asked for
             from .aliases import OutAliases
             self._aout = OutAliases(topic_alias_out)
@@ -241,12 +244,9 @@ class Session:
 
     # ---- connection lifecycle -------------------------------------------------------
 
-    def connect(self, now_ms, clean_start=None):
-        """Start a new transport connection: reset buffers, queue CONNECT; state
-        CONNECTING.  clean_start overrides the constructor's value for this connection
-        (a supervisor resuming a session passes False)."""
-        _in.limits(self, {})  # (what a new connection starts with)
-        _out.connect(self, now_ms, self.clean_start if clean_start is None else clean_start)
+    # connect(now_ms, clean_start=None): a new transport connection, CONNECT queued:
+    # mqtt5/outbound.py, the method itself
+    connect = _out.connect
 
     def connection_lost(self, now_ms=None):
         """The transport closed under us: state CLOSED, no event.  In-flight slots are
@@ -438,10 +438,6 @@ class Session:
 
     # ---- time -----------------------------------------------------------------------
 
-    def tick(self, now_ms):
-        """Keep alive: queue PINGREQ when due [MQTT-3.1.2-22]; LINK_DEAD (state CLOSED)
-        when nothing arrived for 1.5 x keep alive, or nothing we sent was acknowledged
-        for ack_timeout_ms (ev.error says which).  Returns ms until tick() is next
-        needed (3600000 when keep alive is off or the session is closed)."""
-        self._ka[_KA_NOW] = now_ms
-        return _keepalive.tick(self, now_ms)
+    # tick(now_ms) -> ms until it is needed again: keep alive, mqtt5/keepalive.py, the
+    # method itself
+    tick = _keepalive.tick

@@ -16,7 +16,8 @@ not an object: functions over a list cost less RAM than a class, its methods and
 instance dict, and a slot is read faster than an attribute.  ``spos`` counts the bytes
 written on this connection, masked to 30 bits (small ints on every port); ``blocked``:
 a resend did not fit, backlog.pump() waits for sent(); ``topics``: a dict of the
-last few str topics published and their UTF-8 (cleared when full).
+last few str topics published and their UTF-8 (cleared when full).  The session makes
+it (Session.__init__: an empty buffer of ``INITIAL`` bytes, or the cap when smaller).
 """
 
 from .errors import MQTTError
@@ -33,7 +34,8 @@ _TX_LENT = const(6)
 _TX_BLOCKED = const(7)
 _TX_TOPICS = const(8)
 
-_INITIAL = const(128)  # first size of both buffers (a sensor's packets are a few dozen bytes)
+_INITIAL = const(128)  # first size of both buffers (a sensor's packets are a few dozen
+# bytes; the session's copy makes them)
 _TOO_LARGE = const(0x95)  # what the codec raises when a packet does not fit a buffer
 _ACK_ROOM = const(8)  # one ack with a reason code and no props is 5 bytes
 _TOPICS = const(4)  # str topics whose UTF-8 is kept
@@ -41,12 +43,6 @@ _TOPICS = const(4)  # str topics whose UTF-8 is kept
 
 class BufferFull(MQTTError):
     """The transmit buffer has no room now: flush data_to_send(), call sent(), retry."""
-
-
-def new(cap):
-    """An empty transmit buffer growing up to ``cap`` bytes (a list: module doc)."""
-    b = bytearray(_INITIAL if cap > _INITIAL else cap)
-    return [b, memoryview(b), 0, 0, cap, 0, False, False, {}]
 
 
 def too_large(what, n, limit):
