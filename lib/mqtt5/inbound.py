@@ -1,12 +1,13 @@
 """How the session reacts to each packet from the server (acks owed, slots completed,
-events filled).  ``handle(s, ptype, pkt)`` is called by Session.next_event() with room
-for one ack already checked; it raises ProtocolError for violations."""
+events filled), and the one reused ``Event`` it fills (its kinds: mqtt5.events).
+``handle(s, ptype, pkt)`` is called by Session.next_event() with room for one ack
+already checked; it raises ProtocolError for violations."""
 
 from .errors import ProtocolError
 from .txbuf import ack
 import mqtt5.codec as _c
 import mqtt5.outbound as _out
-from .outbound import find, free, awaiting
+from .outbound import free, awaiting
 
 # (reason_codes' rc_error, mqtt5.packets and the rare modules are imported where used:
 # `import a.b as m` in a function allocates nothing, and the module's dict keeps fewer
@@ -88,6 +89,63 @@ _DISCONNECT = const(14)
 _AUTH = const(15)
 
 
+class Event:
+    """The session's single, reusable event object.
+
+    ``next_event()`` refills and returns the SAME instance each time: it is valid until
+    the next ``next_event()`` call; copy what you need.  Fields not relevant to
+    ``kind`` are None/0/False.
+
+    - kind: one of CONNECTED, MESSAGE, PUBLISH_DONE, SUBSCRIBED, UNSUBSCRIBED,
+      DISCONNECTED, LINK_DEAD, ERROR, REAUTHENTICATED (adapters ignore kinds they do
+      not know)
+    - packet: the decoded packet, else None.  CONNACK (CONNECTED, a refused-connect
+      ERROR), PUBLISH (MESSAGE), SUBACK and UNSUBACK (SUBSCRIBED, UNSUBSCRIBED) and a
+      server's DISCONNECT (DISCONNECTED) are decoded into the event itself, so
+      ``packet`` is the event: ``ev.packet.topic`` is ``ev.topic``.  A PUBACK
+      without properties is not decoded (None: its code is in reason_code); other
+      acks and AUTH (REAUTHENTICATED) are packet objects of mqtt5.packets; for a lost
+      request see below.
+    - packet_id (MESSAGE: 0 for QoS 0), reason_code (PUBLISH_DONE for QoS 2: PUBCOMP's
+      code if it failed, else PUBREC's, so 0x10 is seen), reason_codes (bytes, one per
+      filter, SUBSCRIBED/UNSUBSCRIBED), props (None or dict)
+    - session_present (CONNECTED), by_server (DISCONNECTED)
+    - server_reference: the Server Reference property (spec 4.11) of a CONNACK or
+      server DISCONNECT, else None.  With reason code 0x9C Use another server
+      (temporary) or 0x9D Server moved (permanent) it names where to connect instead;
+      also kept as ``Session.server_reference`` until the next connect().
+    - error: None on success, else an MQTTError whose message names the reason code
+      (e.g. "PUBACK 0x87 Not authorized"); reason codes < 0x80 are success (0x10 No
+      matching subscribers included).  For SUBSCRIBED/UNSUBSCRIBED: the first failing
+      per-filter code.  The error also has ``.reason_code``.
+    - Session lost: after CONNACK with Session Present 0 (a clean start, or the
+      server had no session), every request that went out on an earlier connection
+      ends with its usual event (PUBLISH_DONE, SUBSCRIBED, UNSUBSCRIBED) right after
+      CONNECTED, with reason_code 0x80 and error a ``mqtt5.session.SessionLost``
+      (``isinstance`` tells it apart from a server's 0x80); packet is
+      the request to send again as a NEW message if wanted (a Publish: topic,
+      payload, qos, retain, props; a Subscribe/Unsubscribe: topics, props); a QoS 2
+      Publish past PUBREC too (a server may deliver it only at PUBREL; sent again it
+      may arrive twice, surely so once our PUBREL reached the server: the error's
+      ``released`` is True once PUBREC had come, our PUBREL then due).
+    - Other local failures (e.g. a queued request over the server's Maximum Packet
+      Size when it was finally encoded): the request's event with reason_code 0x95
+      (or 0x80) and error; packet None.
+    """
+
+    def _clear(self, kind):  # (also what makes a new one: Event()._clear(0))
+        self.kind = kind
+        self.packet = None
+        self.packet_id = 0
+        self.reason_code = 0
+        self.reason_codes = None
+        self.props = None
+        self.session_present = False
+        self.by_server = False
+        self.error = None
+        self.server_reference = None
+
+
 def handle(s, b0, mv):
     """Act on one packet from the server (``mv``: all of it, ``b0`` its first byte);
     True when s._ev was filled.  PUBLISH and CONNACK (mqtt5.codec), SUBACK and
@@ -153,14 +211,14 @@ def handle(s, b0, mv):
     fl = s._inflight
     pid = getattr(pkt, "packet_id", 0)
     if ptype == _PUBACK:  # with properties (a plain one is acted on undecoded)
-        i = find(fl, pid, _WAIT_PUBACK)
+        i = _out.find(fl, pid, _WAIT_PUBACK)
         return complete(s, i, _PUBLISH_DONE, pkt, pkt.reason_code, "PUBACK") if i >= 0 else None
     if ptype == _PUBREC or ptype == _PUBCOMP or ptype == _PUBREL:
         import mqtt5.qos2 as _q2  # lazy: only QoS 2 flows get these
         return _q2.on_ack(s, ptype, pkt)
     if ptype == _SUBACK or ptype == _UNSUBACK:
         sub = ptype == _SUBACK
-        i = find(fl, pid, _WAIT_SUBACK if sub else _WAIT_UNSUBACK)
+        i = _out.find(fl, pid, _WAIT_SUBACK if sub else _WAIT_UNSUBACK)
         if i < 0:
             return False
         if len(pkt.reason_codes) != len(fl[_F_TOPIC][i]):  # one per filter [MQTT-3.9.3-1]

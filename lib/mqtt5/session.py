@@ -192,8 +192,6 @@ class Session:
             raise ValueError("auth_method and authenticator go together")
         self.auth_method = auth_method
         self.authenticator = authenticator
-        from .events import Event  # (imported here: the module's dict keeps no name)
-
         b = bytearray(_INITIAL if rx_size > _INITIAL else rx_size)
         # the receive buffer (rxbuf.py), the inbound topic aliases (aliases.py), the
         # held QoS 2 ids and unwritten acks, their lists made by the first, and the
@@ -215,7 +213,7 @@ class Session:
         if not 0 <= ack_timeout_ms <= 86400000:  # (ticks_diff() holds 6.2 days at most)
             raise ValueError("ack_timeout_ms must be 0..86400000 (a day)")
         self._ka = [0, 0, 0, False, ack_timeout_ms, None, 0]  # mqtt5.keepalive's state
-        self._ev = Event()
+        self._ev = _in.Event()
         self._ev._clear(0)
         self.state = _CLOSED
         _in.limits(self, {})  # (what a new connection starts with)
