@@ -33,7 +33,6 @@ from .errors import MQTTError
 import mqtt5.txbuf as _tb  # (through the module: each name imported is a slot of this
 # module's dict, and the table keeps one slot spare for the builtins' misses)
 
-_REASON_STRING = const(0x1F)
 _USER_PROPERTY = const(0x26)
 
 _CLOSED = const(0)
@@ -114,9 +113,8 @@ def connect(s, now_ms, clean_start=None):
     connection: reset buffers, queue CONNECT [MQTT-3.1.2]; state CONNECTING.
     clean_start overrides the constructor's value for this connection (a supervisor
     resuming a session passes False)."""
-    import mqtt5.inbound as _in  # (loaded by the session before: no name kept here)
-
-    _in.limits(s, {})  # (what a new connection starts with: the server's limits)
+    # the server's limits as a new connection starts (inbound imports this module)
+    __import__("mqtt5.inbound").inbound.limits(s, {})
     if clean_start is None:
         clean_start = s.clean_start
     rx = s._rx  # the receive buffer's list (rxbuf.py): start and end
@@ -309,8 +307,7 @@ def request(s, state, t, items, props):
 
 def post(s, event):
     """Queue a rare event (a connection's end, a request given up) for next_event()
-    to hand out before the next packet: a tuple (kind, packet_id, reason_code, error,
-    by_server, packet), in the receive list's slot (inbound.py), a list made by the first."""
+    before the next packet: (kind, packet_id, reason_code, error, by_server, packet)."""
     rx = s._rx
     if rx[_H_PENDING] is None:
         rx[_H_PENDING] = []

@@ -35,11 +35,10 @@ feature lives in its own module (docs/design.md).
 import mqtt5.inbound as _in
 import mqtt5.outbound as _out
 import mqtt5.txbuf as _tb
-from .outbound import find as _find, awaiting as _awaiting
+from .outbound import find as _find
 from .wire import frame as _frame
 import mqtt5.codec as _c
 from .errors import ProtocolError
-import mqtt5.keepalive as _keepalive
 import mqtt5.rxbuf as _rxb
 
 _DISCONNECTED = const(6)
@@ -397,7 +396,7 @@ class Session:
         if n > 0:
             ka[_KA_TX] = ka[_KA_NOW]
             if ka[_KA_ACK_TIMEOUT] and ka[_KA_ACK_SINCE] is None and \
-                    _awaiting(self._inflight):
+                    _out.awaiting(self._inflight):
                 ka[_KA_ACK_SINCE] = ka[_KA_NOW]  # an acknowledgement is awaited from now
             rx = self._rx
             if rx[_H_N]:
@@ -437,5 +436,5 @@ class Session:
     # ---- time -----------------------------------------------------------------------
 
     # tick(now_ms) -> ms until it is needed again: keep alive, mqtt5/keepalive.py, the
-    # method itself
-    tick = _keepalive.tick
+    # method itself (imported into the class: the module's dict keeps no name for it)
+    from .keepalive import tick
