@@ -87,9 +87,8 @@ if _MICROPYTHON:
             e.__traceback__ = None
             raise e
 
-        def throw(self, e, *_):  # cancelled while parked (Task.cancel() unparks it)
-            self.parked = False
-            raise e
+        # (no throw(): cancelled while parked, the error goes through to the reader, as
+        # MicroPython does for an awaited object without one, and ends the link)
 
         def write(self, buf):
             # what the socket does not take now is kept, as a copy, for drain()
@@ -211,8 +210,8 @@ if _MICROPYTHON:  # awaiting allocates nothing (Event.wait() makes a coroutine e
             self.state = False
             self.q = _core.TaskQueue()  # parked tasks; Task.cancel() removes from it
 
-        rc = err = home = None  # per instance only once set (a waiter slot's Signal)
-        slot = 0
+        rc = err = home = None  # per instance only once set (a waiter slot's Signal;
+        # `slot`, its index in `home`, is set with `home`)
 
         def set(self):
             q = self.q
@@ -264,8 +263,9 @@ if _MICROPYTHON:  # awaiting allocates nothing (Event.wait() makes a coroutine e
         def throw(self, e, *_):  # a cancelled task that ran the Signal as its coroutine
             raise e
 
-        def close(self):
-            pass
+        # close(): a coroutine's, which a publish's awaitable may get unawaited; nothing
+        # to do (what it runs: returns the Signal, changes nothing)
+        close = __iter__
 
 
 if not _MICROPYTHON:  # CPython's versions of the names above, set apart so that

@@ -88,8 +88,7 @@ class Signal:
 
         self._ev = asyncio.Event()
 
-    rc = err = home = None
-    slot = 0
+    rc = err = home = None  # (slot: set with home)
 
     def set(self):
         self._ev.set()
