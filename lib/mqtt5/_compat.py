@@ -210,8 +210,8 @@ if _MICROPYTHON:  # awaiting allocates nothing (Event.wait() makes a coroutine e
             self.state = False
             self.q = _core.TaskQueue()  # parked tasks; Task.cancel() removes from it
 
-        rc = err = home = None  # per instance only once set (a waiter slot's Signal;
-        # `slot`, its index in `home`, is set with `home`)
+        rc = err = home = None  # per instance only once set (a waiter slot's Signal)
+        slot = 0
 
         def set(self):
             q = self.q

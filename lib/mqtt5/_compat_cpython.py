@@ -88,7 +88,8 @@ class Signal:
 
         self._ev = asyncio.Event()
 
-    rc = err = home = None  # (slot: set with home)
+    rc = err = home = None
+    slot = 0
 
     def set(self):
         self._ev.set()
