@@ -13,11 +13,12 @@ WORKLOAD = os.path.join(ROOT, "bench", "workloads", "fieldnode.py")
 # Loaded only on use: reason-code names (errors), the public names of constants, the
 # supervised drain, topic aliases, enhanced AUTH, QoS 2 acks, the offline queue,
 # request/response, the supervisor (reconnect, redirection, backoff), TLS, the server's
-# half of the codec, giving up a lost session, the resend backlog.
+# half of the codec, giving up a lost session, the resend backlog, the "not connected"
+# error (mqtt5.events).
 OPTIONAL = ("mqtt5.reason_codes", "mqtt5.names", "mqtt5.drain", "mqtt5.aliases", "mqtt5.auth",
             "mqtt5.qos2", "mqtt5.offline", "mqtt5.requester", "mqtt5.responder",
             "mqtt5.supervisor", "mqtt5.backoff", "mqtt5.tls", "mqtt5._compat_tls",
-            "mqtt5.packets.server", "mqtt5.session_lost", "mqtt5.backlog")
+            "mqtt5.packets.server", "mqtt5.session_lost", "mqtt5.backlog", "mqtt5.events")
 # MicroPython's plain TCP connection is _compat's socket transport: the asyncio-streams
 # one (CPython's for every connection) is for TLS there; CPython's versions of
 # MicroPython's built-ins (_compat_cpython) never load on MicroPython
@@ -125,9 +126,13 @@ def test_basic_node_loads_no_optional_module(runtime, broker):
 # connected client never calls moved out of the core's modules (the packet-object
 # writers to mqtt5.backlog, rc_error to mqtt5.reason_codes, not_connected to
 # mqtt5.events, backoff's XorShift32 made by its first use): 11,728 B after connect
-# (2 runs), per publish unchanged; the budget that plus the same 432 B.
+# (2 runs), per publish unchanged; the budget that plus the same 432 B.  2026-12-06
+# later, fewer functions and dict names in the core (properties' helpers inlined, the
+# Event in inbound and mqtt5.events on use, Session.connect/tick the functions
+# themselves, the held ids and rare events in the receive list): 11,344 B (2 runs),
+# the budget that plus the same 432 B.
 BUDGETS = {
-    "heap_connected": 12160,  # bytes in the heap after import + connect (incl. asyncio)
+    "heap_connected": 11776,  # bytes in the heap after import + connect (incl. asyncio)
     "alloc_qos0": 8,          # bytes allocated per QoS 0 publish (4.8 B, every run)
     "alloc_qos1": 72,         # bytes allocated per QoS 1 publish, PUBACK awaited (65.0 B)
 }
@@ -270,8 +275,10 @@ def test_heapmap_accounts_for_the_connected_client(runtime, broker):
 # request ended every link of a 48 KiB node) and the subscription fixes: 34,048 B,
 # the budget that plus 608 B.  The same day, code the node never calls moved out of
 # the library's core modules (test_heap_budgets_on_the_32bit_frozen_build): 31,584 B
-# besides asyncio's 2,096, the budget 33,680 B plus 608 B.
-NODE_BUDGET = 34288
+# besides asyncio's 2,096, the budget 33,680 B plus 608 B.  Later, the library's core
+# with fewer functions and dict names (BUDGETS above): 31,248 B (2 runs), the budget
+# 33,344 B plus 608 B.
+NODE_BUDGET = 33952
 
 
 @pytest.mark.runtimes((M32_FROZEN,))
@@ -335,8 +342,9 @@ def test_heapmap_accounts_for_the_whole_node_after_boot(runtime, broker, tmp_pat
 # refused unsubscribe kept, expired queue entries told while down: 128,688 B (twice),
 # the budget that plus 416 B (135 and 136 KiB ran, 133 and 134 failed).  Then the
 # receive buffer reserved whole at boot (2,048 B) and the review's subscription fixes:
-# 131,216 B (twice), the budget that plus 416 B.
-NODE_MPY_BUDGET = 131632
+# 131,216 B (twice), the budget that plus 416 B.  Then the library's core with fewer
+# functions and dict names (2026-12-06): 129,792 B (twice), the budget that plus 416 B.
+NODE_MPY_BUDGET = 130208
 
 
 @pytest.mark.runtimes((M32,))

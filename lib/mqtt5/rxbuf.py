@@ -9,10 +9,11 @@ whole, so the Maximum Packet Size we announce in CONNECT is at most rx_size
 move a partial packet to the front (a view of a bytearray the buffer outgrew keeps it
 alive until dropped).  Whoever writes into ``free()`` advances the end by the count.
 
-The state is a list the session keeps, ``[buf, mv, start, end, cap, aliases]``
+The state is a list the session keeps, ``[buf, mv, start, end, cap, aliases, ...]``
 (unparsed bytes are ``buf[start:end]``; ``aliases``: the inbound Topic Alias table,
-mqtt5.aliases), not an object: a list costs less RAM than a class and its
-methods, as keep alive's does.  The session makes it, resets it (start and end 0),
+mqtt5.aliases; slots 6-12 are mqtt5.inbound's: the held QoS 2 ids, the acks not yet
+written and the rare events), not an object: a list costs less RAM than a class and
+its methods, as keep alive's does.  The session makes it, resets it (start and end 0),
 frames and takes the packets at its head itself (Session.next_event(), the hot path);
 this module only makes room for more, and copies bytes in for ``Session.feed()``.
 """
