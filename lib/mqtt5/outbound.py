@@ -113,8 +113,9 @@ def connect(s, now_ms, clean_start=None):
     connection: reset buffers, queue CONNECT [MQTT-3.1.2]; state CONNECTING.
     clean_start overrides the constructor's value for this connection (a supervisor
     resuming a session passes False)."""
-    # the server's limits as a new connection starts (inbound imports this module)
-    __import__("mqtt5.inbound").inbound.limits(s, {})
+    import mqtt5.inbound as _in  # (loaded by the session before: no name kept here)
+
+    _in.limits(s, {})  # (what a new connection starts with: the server's limits)
     if clean_start is None:
         clean_start = s.clean_start
     rx = s._rx  # the receive buffer's list (rxbuf.py): start and end

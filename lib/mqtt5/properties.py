@@ -8,7 +8,7 @@ Identifier a list of ints on PUBLISH (one per matching subscription) but a
 single int on SUBSCRIBE. Property sets are validated per packet type
 (``WILL`` = 0 stands for the Will Properties of CONNECT).
 """
-import mqtt5.wire as wire  # (and its ProtocolError: the module's dict keeps 8 names)
+import mqtt5.wire as wire  # (and its ProtocolError: one name in the module's dict)
 
 _PAYLOAD_FORMAT_INDICATOR = const(0x01)
 _MESSAGE_EXPIRY_INTERVAL = const(0x02)
@@ -98,6 +98,12 @@ def allowed(pid, ptype):
     return _TABLE[k] != 0 and ((_TABLE[k + 1] << 8 | _TABLE[k + 2]) >> ptype) & 1 == 1
 
 
+def _many(pid, ptype):
+    # User Property may appear many times, order kept (3.x "User Property");
+    # Subscription Identifier many times only on PUBLISH (3.3.2.3.8).
+    return pid == _USER_PROPERTY or (pid == _SUBSCRIPTION_IDENTIFIER and ptype == _PUBLISH)
+
+
 def decode(obj, mv, p, end, ptype):
     """Decode the Property Length and properties at ``mv[p:end]`` for packet
     type ``ptype``; set ``obj.props`` (None or dict; left alone when None and
@@ -153,9 +159,7 @@ def decode(obj, mv, p, end, ptype):
                                      "bad value for property 0x%02X" % pid)
         if props is None:
             props = {}
-        # User Property may appear many times, order kept (3.x "User Property");
-        # Subscription Identifier many times only on PUBLISH (3.3.2.3.8).
-        if pid == _USER_PROPERTY or (pid == _SUBSCRIPTION_IDENTIFIER and ptype == _PUBLISH):
+        if _many(pid, ptype):
             if pid in props:
                 props[pid].append(v)
             else:
@@ -195,9 +199,8 @@ def size(props, ptype):
         k = _TABLE[pid * 3]
         t = k & 15
         v = props[pid]
-        # a list of values for the properties decode() gives one (its comment)
-        many = (pid == _USER_PROPERTY or (pid == _SUBSCRIPTION_IDENTIFIER and ptype == _PUBLISH)
-                ) and isinstance(v, list)
+        # a list of values for the properties decode() gives one (_many())
+        many = _many(pid, ptype) and isinstance(v, list)
         for i in range(len(v) if many else 1):
             x = v[i] if many else v
             if t == _BYTE:
@@ -242,8 +245,7 @@ def encode(buf, off, props, ptype, n):
             continue
         t = _TABLE[pid * 3] & 15
         v = props[pid]
-        many = (pid == _USER_PROPERTY or (pid == _SUBSCRIPTION_IDENTIFIER and ptype == _PUBLISH)
-                ) and isinstance(v, list)
+        many = _many(pid, ptype) and isinstance(v, list)
         for i in range(len(v) if many else 1):
             x = v[i] if many else v
             buf[off] = pid

@@ -177,6 +177,12 @@ def utf8(mv, a, b):
         raise ProtocolError(_MALFORMED, "bad UTF-8")
 
 
+def is_buffer(x):
+    """True for bytes, bytearray or memoryview. (A tuple of types built at
+    call time would allocate on MicroPython; chained checks do not.)"""
+    return isinstance(x, bytes) or isinstance(x, bytearray) or isinstance(x, memoryview)
+
+
 def payload_bytes(p):
     """An application message's payload as bytes-like: a str is encoded as UTF-8;
     TypeError for anything but bytes, bytearray, memoryview or str."""
@@ -185,7 +191,7 @@ def payload_bytes(p):
         return p
     if isinstance(p, str):
         return p.encode()
-    if not isinstance(p, (bytes, bytearray, memoryview)):  # (a subclass: rare, may allocate)
+    if not is_buffer(p):
         raise TypeError("payload must be bytes, bytearray, memoryview or str, not %s"
                         % type(p).__name__)
     return p
@@ -203,8 +209,7 @@ def to_utf8(s):
             s = s.encode("utf-8")
         except Exception:  # lone surrogates on CPython
             raise ValueError("string not encodable as UTF-8")
-    elif not (isinstance(s, bytes) or isinstance(s, bytearray) or isinstance(s, memoryview)):
-        # (chained: a tuple of types built at call time would allocate on MicroPython)
+    elif not is_buffer(s):
         raise ValueError("expected str or bytes")
     n = len(s)
     if n > 65535 or not utf8_ok(s):
@@ -222,8 +227,7 @@ def to_utf8(s):
 
 def bin_len(data):
     """Length of binary data (bytes-like, at most 65535: spec 1.5.6)."""
-    if not (isinstance(data, bytes) or isinstance(data, bytearray)
-            or isinstance(data, memoryview)):
+    if not is_buffer(data):
         raise ValueError("expected bytes")
     n = len(data)
     if n > 65535:
