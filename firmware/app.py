@@ -104,7 +104,7 @@ class App:
         self.last_disconnect, self.linked = None, 0
         self.unlinked = (self.tick, 0)  # (ticks, uptime_s) since when no link: boot, a loss
         self.heap_losses = 0  # links (and attempts) in a row ended by a MemoryError
-        self.heap_since = None  # since (ticks, uptime_s): keeper.py
+        self.heap_since = [0, 0, 0]  # that run's first ticks, uptime_s; ms to its last
         self.commands, self.tasks = None, []  # commands.Commands, set by main
         self.text = bytearray(_TEXT)  # stats_json()'s, taken while the heap is whole
 

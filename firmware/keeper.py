@@ -5,9 +5,10 @@ keeps it fed through a connect's blocking DNS lookup (`board.wdt_cover`); it joi
 the network at boot (`join`: tried again after a growing pause, however long it takes)
 and brings it back when the board says it went; and it resets the board when waiting
 will not help: after `broker_timeout_s` without a broker link (a wedged network
-stack), or after HEAP_LOSSES links in a row ended by a full heap over HEAP_SPAN_MS at
-least (a heap fragmented for good: a reset starts it afresh; a heap full for a moment
-is ridden out).
+stack), or when a link ends by a full heap HEAP_SPAN_MS or more after the first of a
+run of HEAP_LOSSES such ends in a row (a heap fragmented for good: a reset starts it
+afresh; a heap full for a moment is ridden out, however long the backoff then waits
+before the next attempt).
 """
 
 import asyncio
@@ -19,8 +20,8 @@ from mqtt5._compat import sleep_ms, ticks_diff, ticks_ms
 from mqtt5.backoff import reason_key
 from mqtt5.supervisor import CONNECTING, UP
 
-HEAP_LOSSES = 5  # links in a row ended by a full heap, over HEAP_SPAN_MS at least:
-HEAP_SPAN_MS = 60000  # then the board is reset
+HEAP_LOSSES = 5  # links in a row ended by a full heap, the last HEAP_SPAN_MS or more
+HEAP_SPAN_MS = 60000  # after the first: then the board is reset
 
 
 def on_state(app, state, reason):
@@ -32,10 +33,15 @@ def on_state(app, state, reason):
     if reason_key(reason) != "heap":
         app.heap_losses = 0
         return
+    t = app.heap_since
     # a new run, too, after a link that lasted (the heap had room again)
     if not app.heap_losses or app.linked and app.sup.stats.last_up_ms >= HEAP_SPAN_MS:
         app.heap_losses = 0
-        app.heap_since = (app.clock(), app.up_s)
+        t[0], t[1] = app.clock(), app.up_s
+    # [ticks, uptime_s] of the run's first loss, and the ms from it to this one: the
+    # heap still full that long after (not the time since, which a long backoff after
+    # a heap full for a moment also makes long); set in place, as the heap may be full
+    t[2] = app.age_ms(t[0], t[1])
     app.heap_losses += 1
 
 
@@ -66,9 +72,9 @@ async def run(app, vital):
             if bto and not app.linked and app.age_ms(*app.unlinked) >= bto * 1000:
                 log("no broker link for %d s (broker_timeout_s): reset" % bto)
                 board.reset()
-            if app.heap_losses >= HEAP_LOSSES and app.age_ms(*app.heap_since) >= HEAP_SPAN_MS:
+            if app.heap_losses >= HEAP_LOSSES and app.heap_since[2] >= HEAP_SPAN_MS:
                 log("%d links in a row ended by a full heap in %d s: reset"
-                    % (app.heap_losses, app.age_ms(*app.heap_since) // 1000))
+                    % (app.heap_losses, app.heap_since[2] // 1000))
                 board.reset()
             idle = rejoin is None or rejoin.done()
             if not board.network_ok():

@@ -13,7 +13,7 @@ SCRIPTS = {
     "firmware_units_app.py": 12,
     "firmware_units_readings.py": 10,
     "firmware_units_stats.py": 4,
-    "firmware_units_keeper.py": 11,
+    "firmware_units_keeper.py": 12,
 }
 
 
