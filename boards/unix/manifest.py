@@ -7,7 +7,8 @@
 # on its own (its REPL and `micropython script.py` are unaffected); the node is
 # started with `fieldnode-unix -m main`. (On esp32/rp2 a frozen main.py runs at every
 # boot ahead of the one on the filesystem: their manifests freeze it on purpose, so a
-# flashed board is the node from its first boot; README, "main.py and the manifests".)
+# flashed board is the node from its first boot; README, "Device-class builds", the
+# paragraph "main.py and the manifests".)
 include("$(PORT_DIR)/variants/standard/manifest.py")
 include("../../lib/manifest.py")
 freeze("../../firmware")
