@@ -51,9 +51,10 @@ def test_weeks_of_uptime(runtime, broker):
     assert join["tries"] > 5000 and "next try in 300 s" in join["log"], join
     # every press counts, after any quiet spell
     assert res.record(check="button")["presses"] == [True] * 8
-    # byte counters modulo 2**30
+    # the client's counters modulo 2**30; a plain client's publishes counted
     b = res.record(check="bytes")
     assert 0 < b["bytes_in"] < 1000 and 0 < b["bytes_out"] < 1000, b
+    assert b["got"] == 3 and b["msgs_in"] == 1 and b["msgs_out"] == 1, b
 
 
 @pytest.mark.parametrize("mode", ["forward", "backward"])

@@ -19,6 +19,7 @@ import config
 import payload as pl
 import board_env
 import mqtt5.offline as offline
+from mqtt5._compat import sleep_ms
 import mqtt5.supervisor as sv
 from mqtt5 import Client, MQTTError
 from mqtt5._compat import ticks_add
@@ -248,13 +249,24 @@ def button():
 
 
 async def byte_counters(url):
-    # bytes_in / bytes_out count modulo 2**30: small ints on 32-bit ports
+    # the client's counters count modulo 2**30: small ints on 32-bit ports; an
+    # unsupervised client counts what it publishes too (msgs_out stayed 0 but under a
+    # Supervisor, and msgs_in went past 2**30)
     c = Client("long-bytes")
+    got = []
     await c.connect(url)
+    await c.subscribe("long/bytes", qos=1, handler=lambda m: got.append(1))
     c.bytes_in = c.bytes_out = (1 << 30) - 3
-    for _ in range(3):
+    c.msgs_in = c.msgs_out = (1 << 30) - 2
+    await c.publish("long/bytes", b"x" * 10)  # QoS 0, queued by the call
+    for _ in range(2):
         await c.publish("long/bytes", b"x" * 10, qos=1)
-    emit(check="bytes", bytes_in=c.bytes_in, bytes_out=c.bytes_out)
+    for _ in range(200):  # the three messages back
+        if len(got) == 3:
+            break
+        await sleep_ms(10)
+    emit(check="bytes", bytes_in=c.bytes_in, bytes_out=c.bytes_out, msgs_in=c.msgs_in,
+         msgs_out=c.msgs_out, got=len(got))
     await c.disconnect()
 
 

@@ -20,6 +20,7 @@ _DETACHED = const(2)  # link.py: a slot that frees itself
 _RESERVE = const(32)  # outbound.py: tx bytes a publish leaves free for acks
 _RX_BUF = const(0)  # rxbuf.py: slots of the receive buffer's list
 _RX_CAP = const(4)
+_COUNT_MASK = const(0x3FFFFFFF)  # link.py: the counters wrap at 2^30 (small ints)
 
 
 class Client:
@@ -47,8 +48,8 @@ class Client:
     auth_method, authenticator: enhanced authentication (spec 4.12; mqtt5.auth),
     at every connect; reauthenticate() starts it again on a connected link.
 
-    Counters (ints): msgs_in, msgs_out (messages delivered / handed to the session),
-    bytes_in, bytes_out (modulo 2^30). mqtt5.Supervisor keeps it connected.
+    Counters (small ints, modulo 2^30): msgs_in, msgs_out (messages delivered /
+    handed to the session), bytes_in, bytes_out. mqtt5.Supervisor keeps it connected.
     """
 
     def __init__(self, client_id="", keepalive=60, will=None, clean_start=True,
@@ -177,7 +178,7 @@ class Client:
 
         QoS 0: None once the packet is in the transmit buffer (sent on the writer's
         next turn; waits only while the buffer is full). QoS 1: the PUBACK reason
-        code (0 or 0x10 No matching subscribers); QoS 2: the PUBCOMP's (0). Raises
+        code (0 or 0x10 No matching subscribers); QoS 2: PUBREC's (0 or 0x10). Raises
         MQTTError naming a failure code (>= 0x80), e.g. "PUBACK 0x87 Not authorized"
         (.reason_code). `payload`: bytes, bytearray, memoryview or str (UTF-8). v5
         properties as keyword arguments; `user_properties` a list of (key, value);
@@ -200,7 +201,8 @@ class Client:
         Signal: nothing allocated on MicroPython), and the slot frees itself when the
         flow ends, so a publish cancelled or never awaited still completes.
         Supervised, a QoS other than 0-2 or a payload over tx_size raises at the
-        call; QoS 1/2 with a free slot goes into the offline queue from the call (the
+        call, as does a QoS 0 message the offline queue refuses (REFUSE) or the
+        session refuses on a live link; QoS 1/2 with a free slot goes into the offline queue from the call (the
         queue's refusal is the awaitable's error), QoS 0 straight to the transmit
         buffer when nothing waits in the queue. Otherwise (no room, no slot, callers
         waiting) a coroutine queues it, in call order.
@@ -259,6 +261,7 @@ class Client:
                         return _publish0(self, topic, payload if type(payload) is bytes
                                          else bytes(payload), retain, props, topic_alias)
                 else:  # (BufferFull: the coroutine waits for room)
+                    self.msgs_out = (self.msgs_out + 1) & _COUNT_MASK
                     if w < 0:
                         self._wake.set()  # the writer's next turn sends it, batched
                         return DONE
@@ -315,7 +318,7 @@ class Client:
         (their message may have arrived).
 
         `session_expiry` changes the Session Expiry Interval at disconnect (not from
-        a CONNECT's 0 [MQTT-3.14.2-2]; a code only a server sends is refused too:
+        a CONNECT's 0, spec 3.14.2.2.2; a code only a server sends is refused too:
         ValueError, nothing sent).  A connect() still opening its socket then fails
         with "disconnected"."""
         if self._t is None:
@@ -405,6 +408,7 @@ async def _publish0(c, topic, payload, retain, props, alias):
             raise __import__("mqtt5.events").events.not_connected(c)
         try:
             c._s.publish(topic, payload, 0, retain, props, alias)
+            c.msgs_out = (c.msgs_out + 1) & _COUNT_MASK
             return c._wake.set()
         except _S.BufferFull:
             pass

@@ -1,5 +1,5 @@
 """The supervised side of the client: what changes once a Supervisor owns it.
-Loaded with mqtt5.supervisor, so a plain client never carries it; the
+Loaded when a Supervisor is made, so a plain client never carries it; the
 functions take the client (a mqtt5.client.Client, with mqtt5.link's waiter slots)
 as their first argument.
 
@@ -24,6 +24,7 @@ from .errors import MQTTError
 _DETACHED = const(2)  # a waiter slot that frees itself (mqtt5.link)
 _F_QUEUED = const(7)  # a slot of the session's in-flight table (outbound.py)
 _TX_CAP = const(4)  # the transmit buffer's cap (txbuf.py)
+_COUNT_MASK = const(0x3FFFFFFF)  # the client's counters wrap at 2^30 (mqtt5.link)
 
 
 def supervise(c, queue):
@@ -133,7 +134,7 @@ def publish(c, topic, payload, qos, retain, props, alias):
     if c._drain_t is c._t and c._t is not None and not q.n:
         try:
             c._s.publish(topic, payload, 0, retain, props, alias)
-            c.msgs_out += 1
+            c.msgs_out = (c.msgs_out + 1) & _COUNT_MASK
             c._wake.set()  # the writer's next turn sends it, batched
             return DONE
         except _S.BufferFull:
@@ -168,7 +169,7 @@ async def publish_q0(c, topic, payload, retain, props, alias):
                 except _S.BufferFull:
                     await _room(c)
             done = True
-            c.msgs_out += 1
+            c.msgs_out = (c.msgs_out + 1) & _COUNT_MASK
             c._wake.set()  # the writer's next turn sends it, batched
             return None
         except MQTTError:
@@ -224,7 +225,7 @@ async def _drainer(c, t):
                     q.drops += 1
                 continue
             w = q.pop()
-            c.msgs_out += 1
+            c.msgs_out = (c.msgs_out + 1) & _COUNT_MASK
             if w < 0 < qos:  # no caller (a Supervisor's birth): a slot of its own keeps
                 try:  # its outcome, the queue's `outcome` (none free: not kept)
                     w = _L.take(c, 1, _DETACHED)

@@ -20,8 +20,8 @@ order (a QoS 0 publish that met a full transmit buffer, in mqtt5.client's
 `_publish0()`). `close()` is the one place a connection ends (`error` says why);
 supervised QoS 1/2 waiters outlive it. One timer, `after()`, serves connect()'s
 deadline, disconnect()'s wait and the Supervisor's hourly wake, so none needs
-asyncio.wait_for (asyncio.funcs). Counters (small ints): msgs_in, msgs_out, bytes_in,
-bytes_out (modulo 2^30).
+asyncio.wait_for (asyncio.funcs). Counters (small ints, modulo 2^30): msgs_in,
+msgs_out, bytes_in, bytes_out.
 """
 
 from ._compat import monotonic_ms, sleep_ms
@@ -39,7 +39,7 @@ _LINK_DEAD = const(7)
 _ERROR = const(8)
 _CLOSED = const(0)
 
-_COUNT_MASK = const(0x3FFFFFFF)  # byte counters wrap at 2^30 (small ints on 32-bit)
+_COUNT_MASK = const(0x3FFFFFFF)  # the counters wrap at 2^30 (small ints on 32-bit)
 # _wpid values besides packet ids (1..65535) and 0 (taken, no packet id yet)
 _FREE = const(-1)
 _DONE = const(-2)  # the outcome is in, its caller has not left the slot yet
@@ -139,6 +139,8 @@ async def request(c, fn, a, b, qos, retain, props, alias):
             except BufferFull:
                 await flush(c)
                 continue
+            if fn is None:
+                c.msgs_out = (c.msgs_out + 1) & _COUNT_MASK
             c._wake.set()  # the writer's next turn sends it, batched
             c._wpid[w] = pid
             gone = True
@@ -373,7 +375,7 @@ def pump(c):
     while ev is not None:
         k = ev.kind
         if k == _MESSAGE:
-            c.msgs_in += 1
+            c.msgs_in = (c.msgs_in + 1) & _COUNT_MASK
             m = c._msg
             if m is None:  # loaded and made by the first message
                 from .message import Message
