@@ -93,9 +93,9 @@ def test_disconnect_refuses_server_codes_and_a_session_expiry_connect_lacked():
         e = raises(ValueError, s.disconnect, rc)
         assert "0x%02X: a client sends" % rc in str(e), e
     # CONNECT's Session Expiry Interval was 0: a DISCONNECT may not set one
-    # [MQTT-3.14.2-2] (the server takes it as a Protocol Error, and sends the Will)
+    # (spec 3.14.2.2.2: the server takes it as a Protocol Error, and sends the Will)
     e = raises(ValueError, s.disconnect, 0, {P.SESSION_EXPIRY_INTERVAL: 60})
-    assert "MQTT-3.14.2-2" in str(e), e
+    assert "3.14.2.2.2" in str(e), e
     eq((s.pending_bytes(), s.is_connected), (0, True), "nothing sent, still connected")
     s.disconnect(0, {P.SESSION_EXPIRY_INTERVAL: 0})  # 0 is allowed
     eq(types(out(s)), [DISCONNECT], "then a valid one goes")

@@ -4,8 +4,9 @@ Present 1 (PUBLISH with DUP [MQTT-3.3.1-1], PUBREL for QoS 2 past PUBREC)
 [MQTT-4.4.0-1]; new QoS 1/2 requests made while a backlog exists (or before an
 enhanced-auth CONNACK) join it, so nothing new overtakes a resend [MQTT-4.6.0-1].
 ``pump(s)`` encodes the slots oldest first as transmit room and the server's Receive
-Maximum allow.  Loaded only when a slot is queued (mqtt5.outbound pump()), so a node
-that never resumes a session never carries it.
+Maximum allow.  Loaded when a slot is queued (mqtt5.outbound pump()), or for a
+packet object below: a node that never resumes a session, and sends no DISCONNECT
+with a code or properties, no AUTH and meets no protocol violation, never carries it.
 
 Also the session's packet objects (mqtt5.packets), written as rarely: ``fit(s, pkt)``,
 a DISCONNECT of ours with a reason code or properties, or an AUTH (mqtt5.auth);

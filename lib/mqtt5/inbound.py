@@ -1,6 +1,6 @@
 """How the session reacts to each packet from the server (acks owed, slots completed,
 events filled), and the one reused ``Event`` it fills (its kinds: mqtt5.events).
-``handle(s, ptype, pkt)`` is called by Session.next_event() with room for one ack
+``handle(s, b0, mv)`` is called by Session.next_event() with room for one ack
 already checked; it raises ProtocolError for violations."""
 
 from .errors import ProtocolError
@@ -71,8 +71,9 @@ _TX_SPOS = const(5)
 # PUBREL [MQTT-4.3.3-10] (grown by mqtt5.qos2), count of them held; pos: where our acks
 # (PUBACK, PUBCOMP) end in the transmit stream, until they are written, n of them (-1:
 # written).  Positions are byte counts masked to 30 bits (small ints on every port).
-# Both tables grow on demand up to size entries, then entries are reused (i: the next
-# to replace).  The list's last slot holds the session's rare events, to hand out
+# Both tables grow on demand up to size entries; the ack positions' are then reused (i:
+# the next to replace), and the held ids' grows on past size, by at most 512, for a
+# server tolerated over our Receive Maximum (not strict: mqtt5.qos2).  The list's last slot holds the session's rare events, to hand out
 # before the next packet (outbound.post()): None, else a list of
 # tuples made by the first.  outbound, session and the modules loaded on use keep
 # copies of the slot numbers.
@@ -94,7 +95,8 @@ class Event:
 
     ``next_event()`` refills and returns the SAME instance each time: it is valid until
     the next ``next_event()`` call; copy what you need.  Fields not relevant to
-    ``kind`` are None/0/False.
+    ``kind`` are None/0/False, but for topic, payload, qos, retain and dup: set by a
+    MESSAGE only (absent before the first one, stale after it).
 
     - kind: one of CONNECTED, MESSAGE, PUBLISH_DONE, SUBSCRIBED, UNSUBSCRIBED,
       DISCONNECTED, LINK_DEAD, ERROR, REAUTHENTICATED (adapters ignore kinds they do
@@ -129,8 +131,9 @@ class Event:
       may arrive twice, surely so once our PUBREL reached the server: the error's
       ``released`` is True once PUBREC had come, our PUBREL then due).
     - Other local failures (e.g. a queued request over the server's Maximum Packet
-      Size when it was finally encoded): the request's event with reason_code 0x95
-      (or 0x80) and error; packet None.
+      Size when it was finally encoded; a resend the server's lowered limits no longer
+      allow, 0x9B QoS not supported or 0x9A Retain not supported): the request's
+      event with reason_code 0x95, 0x9B or 0x9A (or 0x80) and error; packet None.
     """
 
     def _clear(self, kind):  # (also what makes a new one: Event()._clear(0))

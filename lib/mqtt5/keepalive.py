@@ -3,12 +3,12 @@ the wrapping clock of _compat; compared only through ticks_diff).
 
 Rules [MQTT-3.1.2.10]:
 - In the absence of sending any other packet within the Keep Alive period, the Client
-  MUST send PINGREQ [MQTT-3.1.2-22]; a Server Keep Alive in CONNACK replaces ours
+  MUST send PINGREQ [MQTT-3.1.2-20]; a Server Keep Alive in CONNACK replaces ours
   [MQTT-3.2.2-21].
 - We also send PINGREQ when nothing was *received* for the period: a client that only
   publishes QoS 0 would otherwise never learn the server is gone.
 - The link is dead when no packet at all arrived within 1.5 x Keep Alive (the same
-  grace the server applies to us [MQTT-3.1.2-24]); a PINGRESP is such a packet.
+  grace the server applies to us [MQTT-3.1.2-22]); a PINGRESP is such a packet.
 
 The same tick watches acknowledgements (the session's ``ack_timeout_ms``, 0: off): a
 link that answers pings but acknowledges nothing we sent (a PUBACK, PUBREC, PUBCOMP,
@@ -53,10 +53,11 @@ _ESTABLISHED = const(2)
 
 def tick(s, now_ms):
     """``Session.tick(now_ms)``: keep alive.  Queue PINGREQ when due
-    [MQTT-3.1.2-22]; LINK_DEAD (state CLOSED) when nothing arrived for 1.5 x keep
+    [MQTT-3.1.2-20]; LINK_DEAD (state CLOSED) when nothing arrived for 1.5 x keep
     alive, or nothing we sent was acknowledged for ack_timeout_ms (ev.error says which:
     "keep alive timeout", "ack timeout: ...").  Returns ms until tick() is next needed
-    (3600000 when keep alive is off or the session is closed)."""
+    (3600000 when the session is closed, or keep alive is off and no acknowledgement
+    is awaited)."""
     s._ka[_NOW] = now_ms
     if s.state == _CLOSED:
         return _IDLE_MS

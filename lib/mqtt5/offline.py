@@ -7,7 +7,8 @@ A ring of preallocated parallel lists (topic, payload, qos, retain, props, time
 queued, waiter slot); no per-message objects.  Limits: `max_count` entries and
 `max_bytes` of topic + payload.  When full, DROP_OLDEST removes the oldest entry
 (its QoS >= 1 caller gets an MQTTError naming the drop) and REFUSE rejects the
-new publish (MQTTError to its caller).  Each drop is counted in `drops`; messages
+new publish (MQTTError to its caller); under either, a message alone over
+`max_bytes` is refused so.  Each drop is counted in `drops`; messages
 whose Message Expiry Interval ran out while queued are dropped too (`expired`),
 the others go out with the interval reduced by the time queued [MQTT-3.3.2-6].
 
@@ -77,7 +78,7 @@ class OfflineQueue:
         """Append one publish (`alias` False: publish() was given topic_alias=False).
         Under DROP_OLDEST, entries dropped to make room call
         on_drop(waiter slot, 0) for their QoS >= 1 callers; under REFUSE a full queue
-        raises MQTTError (so does a message alone over max_bytes).  `live`: made on a
+        raises MQTTError; under either, so does a message alone over max_bytes.  `live`: made on a
         live link by a caller holding a waiter slot `w` (it waits here for send quota
         or transmit room, not for a link): the limits, an outage's, pass it by, as
         put_front()'s; the waiter slots bound those.  Payloads are kept as given:

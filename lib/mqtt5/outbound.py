@@ -202,7 +202,8 @@ def publish(s, topic, payload, qos=0, retain=False, props=None, alias=True):
     [MQTT-3.2.2-11], retain not available [MQTT-3.2.2-14], or the packet is over
     the server's Maximum Packet Size (message names 0x95, ``.reason_code`` 0x95;
     nothing queued) [MQTT-3.2.2-15]; BufferFull when the transmit buffer has no room
-    now, or (QoS 0) while resent packets are still waiting for room.  While a
+    now, or (QoS 0) while a resend backlog exists or, with enhanced auth, before
+    CONNACK.  While a
     resend backlog exists (after a reconnect) QoS 1/2 publishes are accepted but
     queued behind it, so nothing new overtakes a resend [MQTT-4.6.0-1]."""
     if s.state == _CLOSED:  # (check_open(), inline on the hot path)

@@ -34,7 +34,8 @@ def check_text(payload, props):
 def app_props(base, content_type, payload_format_indicator, message_expiry_interval,
               response_topic, correlation_data, user_properties):
     """The {property_id: value} dict of an application message (PUBLISH or Will)
-    from keyword values; `base` (a raw dict or None) is merged in. None if empty.
+    from keyword values; `base` (a raw dict or None) is merged in; `base` as given
+    when no keyword value is set.
     ValueError when `base` holds a Subscription Identifier, which only the server
     puts in a PUBLISH [MQTT-3.3.4-6] (a received message's props passed on as they
     are, say)."""

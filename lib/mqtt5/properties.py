@@ -112,7 +112,7 @@ def decode(obj, mv, p, end, ptype):
     in this packet, a value of the wrong type or a length that does not fit
     (spec 2.2.2.2); ProtocolError(0x82) for a duplicate ("It is a Protocol
     Error to include ... more than once", each property's clause in 3.x) or
-    a value the spec forbids."""
+    a value the spec forbids (0x94 for a Topic Alias 0 [MQTT-3.3.2-8])."""
     n = wire.decode_vbi(mv, p, end)
     p += wire.vbi_size(n)
     q = p + n

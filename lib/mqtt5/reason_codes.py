@@ -1,8 +1,8 @@
 """MQTT v5 reason codes (spec 2.4, Table 2-6): names and per-packet validity.
 
 Loaded only to name a code (errors, logs): the validity table the codec checks
-every reason code against lives in mqtt5.packets (``rc_allowed``, re-exported here
-as ``allowed``). ``name(code, ptype=None)`` gives the spec's name; 0x00 is "Success",
+every reason code against lives in mqtt5.codec (``rc_allowed``, re-exported by
+mqtt5.packets and here as ``allowed``). ``name(code, ptype=None)`` gives the spec's name; 0x00 is "Success",
 "Normal disconnection" for DISCONNECT and "Granted QoS 0" for SUBACK.
 ``allowed(code, ptype)`` says whether the spec lets that packet carry the code.
 """

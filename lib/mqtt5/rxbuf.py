@@ -5,7 +5,7 @@ High-water mark: it starts at 128 bytes (or its cap, rx_size, when smaller) and 
 doubling up to the cap, only when a packet that cannot fit has begun to arrive; it never
 shrinks, so once grown nothing is allocated per message.  A packet must fit the cap
 whole, so the Maximum Packet Size we announce in CONNECT is at most rx_size
-[MQTT-3.1.2-27].  Views handed out stay valid until the next ``free()``, which may
+[MQTT-3.1.2-24].  Views handed out stay valid until the next ``free()``, which may
 move a partial packet to the front (a view of a bytearray the buffer outgrew keeps it
 alive until dropped).  Whoever writes into ``free()`` advances the end by the count.
 

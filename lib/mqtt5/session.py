@@ -174,7 +174,7 @@ class Session:
             raise ValueError("receive_maximum must be 1..65535")
         self.receive_maximum = receive_maximum
         self.strict_receive_maximum = strict_receive_maximum
-        self.receive_maximum_exceeded = 0  # QoS 1 over the quota, tolerated (not strict)
+        self.receive_maximum_exceeded = 0  # QoS 1/2 over the quota, tolerated (not strict)
         if not max_packet_size or max_packet_size > rx_size:
             max_packet_size = rx_size  # a packet must fit the receive buffer
         self.max_packet_size = max_packet_size
@@ -258,7 +258,7 @@ class Session:
         state CLOSED, a DISCONNECTED event (by_server False) follows.  Flush
         data_to_send() then close the transport [MQTT-3.14.4-2].  ValueError, nothing
         sent, for a code only a server sends (spec 3.14.2.1), or a Session Expiry
-        Interval set when CONNECT's was 0 [MQTT-3.14.2-2] (the server would take it
+        Interval set when CONNECT's was 0 (spec 3.14.2.2.2: the server would take it
         as a Protocol Error, and publish the Will)."""
         if self.state == _CLOSED:
             return
@@ -330,7 +330,7 @@ class Session:
                 buf = rx[_RX_BUF]
                 b0 = buf[s0]
                 # the packet's length: one byte of Remaining Length inline, the rest in
-                # wire.frame (0x81 for a bad length, 0x95 over what we announced)
+                # wire.frame (0x81 for a bad length, 0x95 over max_packet_size)
                 total = buf[s0 + 1] + 2 if e - s0 > 1 else 0
                 if total > 0x81 or not total or total > self.max_packet_size:
                     total = _frame(buf, s0, e, self.max_packet_size)
@@ -382,8 +382,9 @@ class Session:
 
     def sent(self, n, now_ms=None):
         """n bytes of data_to_send() were written (now_ms: time of the write, for keep
-        alive; default: the last time the session was given).  True when that let the
-        resend backlog queue more: then drain next_event() and write again."""
+        alive; default: the last time the session was given).  True when a resend
+        backlog exists and was pumped (it may have queued more): then drain
+        next_event() and check data_to_send() again."""
         ka = self._ka
         if now_ms is not None:
             ka[_KA_NOW] = now_ms

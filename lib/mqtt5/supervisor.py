@@ -12,8 +12,8 @@
   (FATAL_CODES) stop retrying, or wait `fatal_backoff_ms` when that is set;
   transient ones back off; 0x9C/0x9D with a Server Reference try the referenced
   server next (spec 4.11), 0x9D (moved) also replaces the list URL; after 3
-  redirects in a row it backs off. A reference that does not parse, leaves TLS
-  (mqtts:// to mqtt://), or goes over plain TCP to another host while the client has
+  redirects in a row it backs off. A reference that does not parse, changes the
+  scheme (either way: nothing falls back to plain TCP), or goes over plain TCP to another host while the client has
   credentials is not followed: the refusal backs off.
 - Several broker URLs, of one scheme (nothing falls back to plain TCP), in turn.
 - Session: Clean Start only on the very first connect (`clean_start_first`), then
@@ -29,8 +29,9 @@
 - While supervised, `client.publish` never fails for a lost link: publishes are
   kept in a bounded offline queue (mqtt5.offline; QoS 0 copied and returned at
   once, QoS 1/2 callers wait for the ack across reconnects).
-- Dead links are found by keep alive (1.5 x keep alive, spec 3.1.2.10); connect
-  (DNS, TCP, CONNACK) is bounded by the client's connect_timeout_ms.
+- Dead links are found by keep alive (1.5 x keep alive, spec 3.1.2.10); a connect's
+  TCP (or TLS) and its CONNACK are each bounded by the client's connect_timeout_ms
+  (the DNS lookup blocks, unbounded, on MicroPython).
 - Observable: `state` (DOWN/CONNECTING/UP/STOPPED), `reason` (UP: None, or an
   MQTTError for a remembered subscription, or an unsubscribe made while down, the
   server refused), `retry_ms` (DOWN:
@@ -64,10 +65,11 @@ def __getattr__(name):
 
 
 class Stats:
-    """Health counters of a supervised client: connects (CONNACK 0x00), reconnects,
-    failures / links_lost ({reason_key: count} of failed attempts / ended links),
-    last_up_ms; the client's msgs_in, msgs_out, bytes_in, bytes_out; the offline
-    queue's queue_drops, queue_expired, queued."""
+    """Health counters of a supervised client, as attributes: connects (CONNACK
+    0x00), reconnects, failures / links_lost ({reason_key: count} of failed attempts /
+    ended links), last_up_ms; ``as_dict()`` adds the client's msgs_in, msgs_out,
+    bytes_in, bytes_out and the offline queue's queue_drops, queue_expired, queued
+    (a reason key that is a code as "0xNN" text)."""
 
     def __init__(self, client, queue):
         self._c, self._q = client, queue

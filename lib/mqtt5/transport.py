@@ -14,7 +14,7 @@ from ._compat import open_tcp
 def parse_url(url):
     """'mqtt://host:port' -> ('mqtt', host, port). Port defaults to 1883 (8883 for
     mqtts). A bare 'host[:port]' means mqtt://. IPv6 hosts go in brackets.
-    ValueError naming the URL for another scheme, no host, or a port that is not
+    ValueError naming the scheme for another scheme, the URL for no host, or a port that is not
     1..65535; also for user:password@ in it (credentials are Client arguments),
     then without echoing them."""
     scheme = "mqtt"

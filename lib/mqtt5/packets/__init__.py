@@ -8,7 +8,7 @@ Packet classes (constructed by callers with keyword args, or returned by
 ``decode``) live in one module per family and are also reachable here lazily:
 Connect, Connack (connect); Will (server); Publish (publish); PubAck (ack); Subscribe,
 Suback (subscribe); Unsubscribe, Unsuback (unsubscribe); Pingreq, Pingresp, Disconnect,
-Auth (control). Each has ``.type``.
+Auth (control). Each packet class has ``.type`` (Will, no packet, has none).
 
 Errors: ``decode`` raises only ProtocolError (reason code inside). ``encode``
 raises ValueError for invalid contents (bad topic or UTF-8, QoS 3, packet id

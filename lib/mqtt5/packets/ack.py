@@ -1,7 +1,7 @@
 """PUBACK, PUBREC, PUBREL and PUBCOMP (spec 3.4-3.7) as objects: ``PubAck`` and its
 decoder.  Loaded on use: a QoS 2 flow, an ack with properties, or a codec user.  A
 QoS 0/1 node acts on a plain PUBACK without decoding it (mqtt5.inbound), and encodes
-its own acks with ``mqtt5.packets.publish.encode_ack``."""
+its own acks with ``mqtt5.codec.encode_ack``."""
 from mqtt5.errors import ProtocolError
 import mqtt5.properties as _pr
 from mqtt5.packets import read_pid, read_rc
