@@ -435,7 +435,9 @@ class App:
                         _say("node: stats queued " if topic in self.sup.queue.topic
                              else "node: -> stats ", text)
                 if self.commands:
-                    self.commands.report()  # repeats, drops: a line a second at most
+                    # repeats, drops: a line a turn at most (a second once the birth is
+                    # said, _POLL_MS before)
+                    self.commands.report()
             except MQTTError as e:
                 if not self.stopping:  # (a stop fails what waits: no noise at goodbye)
                     log("stats refused: %s" % e)

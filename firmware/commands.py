@@ -42,7 +42,7 @@ _MAX_WAITING = const(8)  # more wait their turn (a reconnect delivers an outage'
 # beyond that they are dropped and counted (commands_dropped)
 # answers kept for replay: up to ~1 KB each (get_config), so few on a 64 KiB heap
 _REMEMBER = const(4)
-# keys that take effect only after a reboot (the others apply at once)
+# keys that take effect at once (set_config: the others only after a reboot)
 _LIVE = ("sensors", "stats_interval_ms", "event_expiry_s", "broker_timeout_s")
 # keys set_config refuses: whoever may publish commands could send the node, and its
 # credentials, to a server of theirs (docs/commands.md); serial (fieldnode config) only
@@ -104,8 +104,9 @@ class Commands:
         return r.ignored + r.busy + r.failed
 
     def report(self):
-        """Log the requests repeated and dropped since the last report: a line each at
-        most (a repeat is answered by the Responder, which does not call handle())."""
+        """Log the requests repeated since the last report, and the requests dropped
+        since boot when that count changed: a line each at most (a repeat is answered by
+        the Responder, which does not call handle())."""
         r = self.responder
         if r.repeated:  # (the Responder's own: handle() never sees them) counted afresh
             print("node: <- %d repeated cmd: answered as before, not run again" % r.repeated)
@@ -124,7 +125,9 @@ class Commands:
         return self.rc != _FAILED
 
     def handle(self, msg):
-        """Run one request; returns the answer (JSON text). Never raises."""
+        """Run one request; returns the answer (JSON text), or None (no answer) for a
+        Response Topic under the node's base but not its reply/, and while stopping.
+        Never raises."""
         self.saved = None  # the config this request saved (_save)
         rt, b = msg.response_topic, self.app.base
         if rt.startswith(b) and rt[len(b):len(b) + 1] in ("", "/") and not rt.startswith(
@@ -140,7 +143,7 @@ class Commands:
             return None
         try:
             # the answer's PUBLISH must fit the transmit buffer and the broker's Maximum
-            # Packet Size [MQTT-3.1.2-24]; at QoS 1 its topic and payload, the offline
+            # Packet Size [MQTT-3.2.2-15]; at QoS 1 its topic and payload, the offline
             # queue's max_bytes (a supervised QoS 1 publish goes through it)
             rt = len((msg.response_topic or "").encode())
             room = _OVERHEAD + rt + len(msg.correlation_data or b"")

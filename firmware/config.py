@@ -50,7 +50,7 @@ SCHEMA = {
     "session_expiry": (_INT, 3600, 0, 0xFFFFFFFF),
     "will_delay": (_INT, 5, 0, 86400),
     "topic_prefix": (_STR, "fieldnode/v1", 1, 64),
-    "sensors": (None, {}, 0, 16),  # name -> SENSOR keys
+    "sensors": (None, {}, 0, 16),  # name -> SENSOR keys (their count: the board's list)
     "stats_interval_ms": (_INT, 60000, 500, 86400000),
     "event_expiry_s": (_INT, 3600, 1, 0xFFFFFFFF),
     "queue_count": (_INT, 32, 1, 256),

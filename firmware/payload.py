@@ -31,7 +31,7 @@ EV_LOW = 3
 EV_NORMAL = 4
 EVENT_NAMES = {EV_BUTTON: "button", EV_HIGH: "high", EV_LOW: "low", EV_NORMAL: "normal"}
 
-MAX_SIZE = 16  # the largest payload encode_* writes (an event with an i32 value)
+MAX_SIZE = 16  # holds the largest payload encode_* writes (15 B: an event with an i32 value)
 _SIZES = {T_I16: 2, T_I32: 4, T_TIME: 4, T_CODE: 1}
 
 
@@ -73,7 +73,8 @@ def encode_reading(buf, seq, value, exp, time_s=None):
     """Write a reading into `buf` (>= MAX_SIZE bytes); returns its length.
 
     `time_s` (seconds since boot when taken) is written only for a reading
-    published later than it was taken; a live one omits it (6 bytes in all)."""
+    published later than it was taken; a live one omits it (6 bytes in all with an
+    INT16 value, 8 with an INT32)."""
     i = _head(buf, seq)
     if time_s is not None:
         i = _time(buf, i, time_s)
