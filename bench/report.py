@@ -73,7 +73,7 @@ TARGETS = {
 
 # ---- table ---------------------------------------------------------------------------
 # units of the figures that are notes under the table, not rows of it
-NOTE_UNITS = {"qos1_rate_nodelay": "msg/s", "qos1_rate_floor": "msg/s",
+NOTE_UNITS = {"qos1_rate_floor": "msg/s",
               "session_us_qos1": "µs"}
 
 
@@ -209,11 +209,6 @@ def write(bench, notes, R):
 
 def _extra_lines(results):
     out = []
-    cell = results["umqtt_mp"].get("qos1_rate_nodelay")
-    if cell and "stats" in cell:
-        out.append("umqtt.simple leaves Nagle on and writes each publish in 3-4 pieces, so each "
-                   "awaited PUBACK waits for a delayed ACK; with TCP_NODELAY set by hand its "
-                   "awaited QoS 1 rate is %s msg/s" % fmt_cell("qos1_rate", cell))
     cell = results["fieldnode_mp"].get("qos1_rate_floor")
     if cell and "stats" in cell:
         out.append("A bare asyncio loop on the same MicroPython (one task writing a prebuilt "

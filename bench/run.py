@@ -341,7 +341,7 @@ class Bench:
             for fig, _, _ in FIGURES:
                 if fig not in res[key]:
                     res[key][fig] = self.cell(key, runtime, fig, errs[0] if errs else None)
-            for extra in ("wire_first", "qos1_rate_nodelay", "qos1_rate_floor",
+            for extra in ("wire_first", "qos1_rate_floor",
                           "session_us_qos1", "heap_asyncio"):
                 st = summarize(r.get(extra) for r in self.raw[key])
                 if st:

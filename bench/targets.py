@@ -3,7 +3,7 @@ table, the issue's baseline ("today"), the target, what this run measured and a 
 
 Nothing is measured here: the values are the cells bench/run.py (64-bit columns) and
 bench/device.py (32-bit columns) already hold. ``evaluate()`` is pure (cells in, rows
-out); ``section()`` gathers the cells of a run and renders them. run.py calls it.
+out); ``section()`` gathers the cells of a run and renders them. bench/report.py calls it.
 """
 
 KIB = 1024
