@@ -29,6 +29,9 @@ def test_a_responder_keeps_its_places_when_a_dispatch_fails(broker):
     # the task of each of 4 requests could not be made: each kept its place among
     # max_busy=4 for good, and nothing was answered again
     r = _run(broker, "heap_responder.py", "rsp")
+    # each injected MemoryError failed its request's dispatch: no answer came
+    assert [x["answer"] for x in r.records if x.get("step") == "injected"] == \
+        ["timeout"] * 4, r.stdout
     after = r.record(step="after")
     assert after["answer"] == "pong" and after["running"] == 0, after
 
@@ -42,6 +45,7 @@ def test_the_supervisor_goes_on_past_a_memoryerror(broker, mode):
     # reset it in the middle of a full heap: test_a_node_comes_back_after_its_heap_was_full
     # in CI, 2026-12-04)
     r = _run(broker, "heap_supervisor.py", "sup" + mode, mode)
+    assert r.record(step="after")["injected"], r.stdout  # (the MemoryError did happen)
     later = r.record(step="later")
     assert later["rc"] == 0 and not later["task_done"], later
     if mode == "report":  # the two reports that found no heap are counted, not lost
