@@ -12,11 +12,13 @@ from paho_peer import PahoPeer
 from resilience_harness import Proc, procs, report  # noqa: F401  (procs: the fixture)
 
 
-def _publish_then_done(p, broker, name, topic, payload, since):
-    """Publish (QoS 1, from a paho peer) while script `p` runs; its "done" record once
-    it has ended."""
+def _publish_then_done(p, broker, name, topic, payload, since, then=None):
+    """Publish (QoS 1, from a paho peer) while script `p` runs, and then `then`'s
+    (topic, payload) if given; its "done" record once it has ended."""
     with PahoPeer(broker, name) as peer:
         peer.publish(topic, payload, qos=1)
+        if then:
+            peer.publish(*then, qos=1)
         _, done, _ = p.wait(lambda r: r.get("step") == "done", 15, since)
     p.finish()
     return done
@@ -168,7 +170,8 @@ def test_unsubscribed_while_down_is_unsubscribed_when_the_session_resumes(runtim
         _, resumed, since = p.wait(lambda r: r.get("step") == "resumed", 30, since)
         assert resumed["present"] is True, resumed  # the server kept the session
         done = _publish_then_done(p, broker, "rs-pub-" + runtime, "rs/%s/x" % runtime,
-                                  b"after", since)
+                                  b"after", since, ("rsctl/" + runtime, b"ok"))
     finally:
         proxy.close()
-    assert done["got"] == [], done
+    # the control message, published after x, came: x would have come before it
+    assert done["ctl"] == ["ok"] and done["got"] == [], done

@@ -72,7 +72,10 @@ def test_rogue_broker(runtime, rogues, tmp_path):
     s = res.record(step="supervisor")
     # 3 s with base 200 ms, full jitter: a handful of attempts, not a storm
     assert s["connects"] == 0 and 2 <= len(sup.conns) <= 12, (s, len(sup.conns))
-    assert s["failures"] == {"0x81": len(sup.conns)} or sum(s["failures"].values()) >= 2, s
+    # every attempt failed as malformed (0x81), counted under its code; the last one
+    # may still have been under way when the script stopped
+    assert set(s["failures"]) == {"0x81"} and \
+        len(sup.conns) - 1 <= s["failures"]["0x81"] <= len(sup.conns), (s, len(sup.conns))
     print("ROGUE " + json.dumps({"runtime": runtime, "results": {
         m: [r["type"], r["code"], r["ms"], r["heap_growth"], r.get("disconnect_seen")]
         for m, r in recs.items()},

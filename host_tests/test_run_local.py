@@ -339,16 +339,20 @@ def test_make_run_refuses_a_bad_run_seconds_in_one_line(value):
 ])
 def test_make_run_refuses_a_bad_device_id_in_one_line(device, says):
     # before: DEVICE_ID=a/b made .cache/run-node/a/b and a node that exited 1
-    folder = os.path.join(ROOT, ".cache", "run-node", "run-bad")
+    def made():  # what a node's folder would add: anything under .cache/run-node, or
+        # a config in .cache itself (`..`); other test files give their nodes a
+        # FIELDNODE_HOME of their own
+        base = os.path.join(ROOT, ".cache", "run-node")
+        return ({os.path.join(d, f) for d, dirs, files in os.walk(base) for f in dirs + files},
+                os.path.exists(os.path.join(ROOT, ".cache", "config.json")))
+
+    before = made()
     proc = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "run_local.py"),
                            "--port", str(free_port())],
                           env=dict(os.environ, DEVICE_ID=device), cwd=ROOT,
                           capture_output=True, text=True, timeout=30)
-    made = os.path.exists(folder)
-    if made:
-        import shutil
-
-        shutil.rmtree(folder)
+    after = made()
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert proc.stderr.startswith("run: DEVICE_ID: ") and says in proc.stderr, proc.stderr
-    assert proc.stderr.count("\n") == 1 and proc.stdout == "" and not made
+    assert proc.stderr.count("\n") == 1 and proc.stdout == ""
+    assert after == before, (sorted(after[0] - before[0]), after[1])

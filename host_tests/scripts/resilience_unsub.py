@@ -2,7 +2,8 @@
 # UNSUBSCRIBE on the next connect when the server kept the session (it only forgot
 # the filter: a resumed session kept delivering to on_message). The test cuts and
 # refuses the link once "subscribed" is out, lets it back once "unsubscribed" is,
-# then publishes rs/<tag>/x.
+# then publishes rs/<tag>/x and, after it, rsctl/<tag>: once that arrives, x would
+# have (one publisher's messages come in order), so "done" says what came.
 import asyncio
 
 from client_util import args, emit, main, text
@@ -12,6 +13,7 @@ from mqtt5.supervisor import DOWN
 PORT, TAG = args()
 BASE = "rs/" + TAG
 got = []
+ctl = []
 
 
 def on_msg(m):
@@ -23,6 +25,7 @@ async def run():
     sup.start()
     await sup.wait_up(10000)
     await sup.subscribe(BASE + "/#", qos=1, handler=on_msg)
+    await sup.subscribe("rsctl/" + TAG, qos=1, handler=lambda m: ctl.append(text(m.payload)))
     emit(step="subscribed")
     while sup.state != DOWN:
         await asyncio.sleep(0.05)
@@ -30,8 +33,11 @@ async def run():
     await sup.wait_up(30000)
     await asyncio.sleep(0.5)
     emit(step="resumed", present=sup.session_present)
-    await asyncio.sleep(2)  # the test publishes meanwhile
-    emit(step="done", got=got)
+    for _ in range(200):  # the test publishes meanwhile: x, then the control message
+        if ctl:
+            break
+        await asyncio.sleep(0.05)
+    emit(step="done", got=got, ctl=ctl)
     await sup.stop()
 
 

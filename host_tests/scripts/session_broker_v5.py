@@ -59,9 +59,16 @@ def resume():
     check("broker_allows_aliases", s.server_topic_alias_maximum > 0,
           str(s.server_topic_alias_maximum))
 
-    # aliases: the same topic three times, the second and third alias-only
+    # aliases: the same topic three times, the second and third alias-only (their
+    # PUBLISH shorter by the topic's bytes, less the alias property's 3)
+    sizes = []
     for i in range(3):
+        before = s.pending_bytes()
         s.publish(T + "data/alias", b"a%d" % i, 0)
+        sizes.append(s.pending_bytes() - before)
+    n = len((T + "data/alias").encode())
+    check("aliases_sent_without_the_topic", sizes[1] == sizes[2] == sizes[0] - n,
+          "%r, topic %d B" % (sizes, n))
     link.pump(lambda e: s.data_to_send() is None)
     evs = rl.pump(lambda e: len(kinds(e, S.MESSAGE)) == 3)
     got = [(m["topic"], m["payload"]) for m in kinds(evs, S.MESSAGE)]
