@@ -228,7 +228,9 @@ def test_delay_adds_latency_each_way(proxy, peers):
     # publish goes up (150 ms), the copy comes down (150 ms)
     assert slow >= 0.29 and slow < 3, slow
     proxy.pass_through()
-    assert roundtrip(p, "fp/delay", b"z") < 0.15 + fast
+    # the delay gone: under the delayed round trip's least (the best of three, as a
+    # loaded machine may stall one)
+    assert min(roundtrip(p, "fp/delay", b"z") for _ in range(3)) < 0.29, fast
 
 
 def test_refuse_resets_new_connections(proxy):

@@ -184,7 +184,10 @@ def test_a_broker_that_loses_its_acks_gets_a_new_link_and_the_readings_go_on(
     finally:
         node.kill()
         proxy.close()
-    assert 3 <= waited <= 3 + 5, waited  # (from the first unacknowledged write)
+    # from the last ack before the drop, or the first unacknowledged write: a reading's
+    # ack in flight as the drop began started the wait before t0 (readings go out
+    # every 500-700 ms); keep alive's 7.5 s would have come later
+    assert 2 <= waited <= 3 + 5, waited
 
 
 def test_two_nodes_with_one_device_id_say_so_when_the_broker_names_no_takeover(

@@ -282,8 +282,8 @@ def test_set_interval_changes_the_cadence(shared):
     slow = rate(4)
     assert request(shared, "set_interval", {"sensor": "humidity", "interval_ms": 250})["rc"] == 0
     time.sleep(0.5)
-    fast = rate(3)  # 4/s; readings a stall delays are merged, not sent late: margin
-    assert slow <= 1.0 and fast >= 2.0, (slow, fast)
+    fast = rate(4)  # 4/s; readings a stall delays are merged, not sent late: margin
+    assert slow <= 1.0 and fast >= 1.5, (slow, fast)
     request(shared, "set_interval", {"sensor": "humidity", "interval_ms": 700})
 
 

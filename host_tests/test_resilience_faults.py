@@ -151,8 +151,8 @@ def test_zero_loss_through_cuts_blackholes_and_kills(runtime, broker_factory, pr
         ranges(missing2), [k for k, n in c2.items() if n > 1])
     assert dup2 == 0, "QoS 2 duplicates: %r" % {k: n for k, n in c2.items() if n > 1}
     assert st["reconnects"] >= len(FAULTS)
-    for d in detect:  # 1.5 x keep alive (2 s) plus a generous margin
-        assert d <= 3.0 + 1.5, detect
+    for d in detect:  # 1.5 x keep alive (2 s), twice over on a loaded machine
+        assert d <= 3.0 * 2, detect
 
 
 def test_blackhole_noticed_by_keepalive(runtime, broker, procs):
@@ -211,7 +211,7 @@ def test_lost_pubacks_end_the_link_and_the_publish_completes_after_the_resend(
            reason=down["reason"], deliveries=[(q, dup) for _, _, q, dup in got])
     assert down["key"] == "ack", down
     assert down["reason"] == "ack timeout: nothing acknowledged for 3000 ms", down
-    assert 3 - 0.5 <= t - t0 <= 3 + 2, (t0, t)  # the timeout's 3 s, not keep alive's 3
+    assert 3 - 0.5 <= t - t0 <= 3 * 2, (t0, t)  # the timeout's 3 s, twice over at most
     assert dropped >= 1
     assert up["present"] is True, up  # the session resumed ...
     assert done["rc"] == 0, done      # ... and the resend was acknowledged
