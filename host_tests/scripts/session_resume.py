@@ -90,6 +90,22 @@ def test_qos1_lost_without_session():
     eq(brief(out(s)), [(PUBLISH, pid2, False)], "re-published as a new message")
 
 
+def test_losses_reported_in_send_order():
+    # A acked, its slot taken by C: slot order was C, B; the loss events (and what a
+    # Supervisor queues again from them) came C before B
+    s = session()
+    a = s.publish("t", b"A", 1)
+    b = s.publish("t", b"B", 1)
+    out(s)
+    feed(s, ack(PUBACK, a))
+    c = s.publish("t", b"C", 1)
+    out(s)
+    evs, sent = reconnect(s, False)
+    eq(kinds(evs), [S.CONNECTED, S.PUBLISH_DONE, S.PUBLISH_DONE], "two losses")
+    eq([(e["packet_id"], bytes(e["packet"].payload)) for e in evs[1:]],
+       [(b, b"B"), (c, b"C")], "in the order they were sent")
+
+
 def test_qos_and_retain_kept_for_resend_and_loss():
     # the slot keeps no copy of the flags: QoS comes from what the slot waits for,
     # RETAIN from a state bit, which the QoS 2 flow's PUBREC keeps (qos2.py)

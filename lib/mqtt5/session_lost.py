@@ -15,6 +15,7 @@ _RESEND = const(0x20000)
 _RETAIN = const(0x40000)
 _F_PID = const(0)  # slots of the in-flight table (outbound.py)
 _F_STATE = const(1)
+_F_ORDER = const(2)
 _F_TOPIC = const(3)
 _F_PAYLOAD = const(4)
 _F_PROPS = const(5)
@@ -36,10 +37,14 @@ def session_lost(s):
     server that delivers at PUBLISH, or from any server when our PUBREL reached it
     before the session was lost: the error's ``released`` is True once PUBREC had
     come, so that our PUBREL may have gone out).
-    Requests queued but never sent stay queued and go out as new packets."""
+    Requests queued but never sent stay queued and go out as new packets.  The
+    events come in the order the requests were first sent (a slot freed by an ack is
+    reused by a later one: slot order is not that order), so that what is sent again
+    from them keeps it [MQTT-4.6.0-1]."""
     fl = s._inflight
     p = fl[_F_PID]
-    for i in range(len(p)):
+    order = fl[_F_ORDER]
+    for i in sorted(range(len(p)), key=lambda i: order[i]):
         st = fl[_F_STATE][i]
         if p[i] and st & _RESEND:
             w = st & 0xFF
