@@ -11,6 +11,10 @@ def test_router_matching_validation_routing(runtime):
     assert rec["fails"] == []
     assert rec["routing"] == ["h1", "h2"]
     assert rec["alloc"] == 0          # matching allocates nothing (MicroPython measures)
+    # a refused re-subscribe keeps the handler's route, with a handler or without one
+    refused = "SUBACK 0x87 Not authorized"
+    assert rec["refused_resubscribe"] == [refused, [["cmd/#"], [True]],
+                                          refused, [["cmd/#"], [True]]], rec
 
 
 def test_subscribes_cut_short_keep_the_routes_they_replaced_and_no_identifier_is_reused(

@@ -79,4 +79,55 @@ def alloc():
     return (gc.mem_alloc() - before) if hasattr(gc, "mem_alloc") else 0
 
 
-print(json.dumps({"fails": check(), "routing": routing(), "alloc": alloc()}))
+def refused_resubscribe():
+    # a handler's filter subscribed again without one, and refused (SUBACK 0x87): the
+    # route it never touched went too, and the server, which keeps the subscription,
+    # sent its messages to on_message instead of the handler.  A client stand-in and
+    # its link's request() answered by hand: the codes of each SUBSCRIBE in turn
+    import asyncio
+    import mqtt5.link as _L
+    import mqtt5.router as R
+
+    class Session:
+        sub_id_available = True
+
+        def subscribe(self, topics, props):
+            return 1
+
+    class Client:
+        _router = _q = None
+        _t = True  # (a link: a refusal then is no lost link's)
+        _s = Session()
+
+    codes = [[0], [0x87], [0x87]]
+
+    async def request(*args):
+        return codes.pop(0)
+
+    real, _L.request = _L.request, request
+
+    def h(m):
+        pass
+
+    async def steps():
+        c = Client()
+        await R.subscribe(c, "cmd/#", 1, h, False, False, 0, None, None)
+        out = []
+        for handler in (None, lambda m: None):  # refused: without a handler, and with one
+            try:
+                await R.subscribe(c, "cmd/#", 2, handler, False, False, 0, None, None)
+                out.append("subscribed")
+            except Exception as e:
+                out.append(str(e))
+            r = R.routes(c)
+            out.append([r.filters(), [r.handler(i) is h for i in range(len(r.filters()))]])
+        return out
+
+    try:
+        return asyncio.run(steps())
+    finally:
+        _L.request = real
+
+
+print(json.dumps({"fails": check(), "routing": routing(), "alloc": alloc(),
+                  "refused_resubscribe": refused_resubscribe()}))

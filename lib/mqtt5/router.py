@@ -197,9 +197,9 @@ async def subscribe(c, filt, qos, handler, no_local, retain_as_published, retain
             for i in range(len(filters) - 1, -1, -1):  # (last first: a filter listed
                 _back(c, filters[i], old[i])  # twice ends with the route it replaced)
         raise
-    for i in range(len(filters) - 1, -1, -1):
-        if codes[i] >= 0x80:
-            _back(c, filters[i], old and old[i])
+    for i in range(len(filters) - 1, -1, -1):  # (without a handler no route was touched)
+        if codes[i] >= 0x80 and handler is not None:
+            _back(c, filters[i], old[i])
     if many:
         return codes
     if codes[0] >= 0x80:
