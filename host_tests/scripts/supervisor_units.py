@@ -92,6 +92,33 @@ for policy in (DROP_OLDEST, REFUSE):
          dropped_waiters=dropped, refused=refused, drops=q.drops, n=q.n, bytes=q.bytes,
          live=[q.live_n, q.live_bytes])
 
+# live entries whose Message Expiry Interval ran out while the link's send quota was
+# used up: their slots freed (age()) and taken again by new live publishes filled the
+# ring, and the next one overwrote the oldest entry (n past the ring's size, a None
+# topic popped later)
+for policy in (DROP_OLDEST, REFUSE):
+    dropped = []
+    q = OfflineQueue(2, 100, policy, 2)  # a ring of 4: 2 for the limits, 2 slots
+    q.on_drop = lambda w, expired: dropped.append((w, expired))
+    for k in range(4):
+        try:
+            q.put("t%d" % k, b"x", 1, False, {2: 1}, 0, k % 2 + 1, True, True)
+        except MQTTError:
+            pass
+        q.age(1500 * (k + 1))  # each expires: its slot comes back for the next
+    try:
+        q.put("new", b"y", 1, False, None, 9000, 1, True, True)
+        new = "queued"
+    except MQTTError as e:
+        new = str(e)
+    topics = []
+    while q.n:
+        topics.append(q.topic[q.head])
+        q.pop()
+    emit(check="live_expired_" + ("drop" if policy == DROP_OLDEST else "refuse"),
+         size=q.size, topics=topics, new=new, bytes=q.bytes, live=[q.live_n, q.live_bytes],
+         expired=q.expired, drops=q.drops, told=dropped)
+
 
 # ---- the loop, over a scripted client ----
 class FakeSession:
@@ -234,6 +261,16 @@ async def refused_refs():
     except ValueError as e:
         userinfo = str(e)
     emit(check="userinfo", error=userinfo)
+    # max_inflight 1: connect()'s slot and the one kept for restoring subscriptions left
+    # none to publish with, and every QoS 1/2 publish waited for good; said at once now
+    from mqtt5 import Client
+    try:
+        Supervisor(Client("one", max_inflight=1), "mqtt://127.0.0.1:1")
+        one = None
+    except ValueError as e:
+        one = str(e)
+    two = Supervisor(Client("two", max_inflight=2), "mqtt://127.0.0.1:1").state
+    emit(check="max_inflight", one=one, two=two)
 
 
 async def heap():
@@ -267,7 +304,25 @@ async def gone():
     emit(check="gone", gone=sup._gone)
 
 
+async def birth_shared_payload():
+    # a message queued while down whose payload is the birth's own object (on CPython
+    # str(1).encode() is b"1" too): the birth, looked for by its payload alone, was
+    # taken as queued, and never sent
+    online = b"1"
+    fc = FakeClient([{"present": False, "hold": 10, "err": MQTTError("connection lost: x")},
+                     {"fail": rc_error("CONNACK", 0x86)}])  # (fatal: the loop ends)
+    sup = Supervisor(fc, "mqtt://a:1", base_ms=8, cap_ms=16,
+                     birth=("dev/status", online, 1, True))
+    fc.sup = sup
+    sup.queue.put("dev/reading", online, 0, False, None, 0)
+    await asyncio.wait_for(sup.start(), 5)
+    q = sup.queue
+    emit(check="birth_shared_payload", topics=[q.topic[(q.head + k) % q.size]
+                                               for k in range(q.n)])
+
+
 async def both():
+    await birth_shared_payload()
     await gone()
     await loop()
     await heap()

@@ -33,10 +33,21 @@ def supervise(c, queue):
 
     c._q = queue
     c._qev = Signal()  # set when something is queued
-    dropped = MQTTError("publish dropped: offline queue full (drop-oldest)")  # made now:
-    dropped.reason_code = 0x97  # as offline._full(): the local analogue of Quota exceeded
-    queue.on_drop = lambda w, expired: _L.finish(c, w, None, MQTTError(  # [MQTT-3.3.2-5]
-        "message expired in the offline queue") if expired else dropped)
+    spare = MQTTError("publish dropped: offline queue full (drop-oldest)")  # made now,
+
+    def on_drop(w, expired):  # for a drop that finds no heap for its own error
+        try:  # a new one each time: one error raised to caller after caller grows its
+            # traceback by each raise's frames, for good (24 B a drop on a 32-bit port;
+            # a Python exception class's traceback cannot be cleared on MicroPython)
+            e = MQTTError("message expired in the offline queue" if expired  # [MQTT-3.3.2-5]
+                          else "publish dropped: offline queue full (drop-oldest)")
+        except MemoryError:
+            e = spare
+        if not expired:
+            e.reason_code = 0x97  # as offline._full(): the local analogue of Quota exceeded
+        _L.finish(c, w, None, e)
+
+    queue.on_drop = on_drop
 
 
 def abandon(c, err):

@@ -93,8 +93,13 @@ class OfflineQueue:
         if cost > self.max_bytes:
             self.drops += 1
             raise _full("message of %d bytes over the queue's max_bytes" % cost)
+        purged = False
         while (self.n - self.live_n >= self.max_count
                or self.bytes - self.live_bytes + cost > self.max_bytes):
+            if not purged:  # the expired ones go first, neither refused nor dropped for
+                purged = True  # (a full queue of them refused every new one)
+                if self._purge(now_ms):
+                    continue
             if self.policy == REFUSE:
                 self.drops += 1
                 raise _full("offline queue full (%d messages, %d bytes): publish refused"
@@ -112,6 +117,34 @@ class OfflineQueue:
             self.flags[i] |= 8  # (the drainer sends the full topic name)
         self.n += 1
         return i
+
+    def _purge(self, now_ms):
+        # The entries whose Message Expiry Interval ran out, but live ones (a caller
+        # holding a slot waits for them), out of the ring in one pass, the others
+        # closing up in order; counted in `expired`, a caller still holding a slot told
+        # (on_drop(w, 1)). Returns how many went.
+        size, h, n = self.size, self.head, self.n
+        j = front = 0
+        for k in range(n):
+            i = (h + k) % size
+            if not self.flags[i] & _LIVE and self.expired_at(i, now_ms):
+                self.bytes -= self._cost(self.topic[i], self.payload[i])
+                self.expired += 1
+                if self.w[i] >= 0 and self.on_drop is not None:
+                    self.on_drop(self.w[i], 1)
+                continue
+            front += k < self._front  # (a put_front() run's, still at the head)
+            if j != k:
+                self._move(i, (h + j) % size)
+            j += 1
+        for k in range(j, n):  # the places freed, at the tail
+            i = (h + k) % size
+            self.topic[i] = self.payload[i] = self.props[i] = None
+            self.w[i] = -1
+            self.flags[i] = 0
+        self.n = j
+        self._front = front
+        return n - j
 
     def _drop_oldest(self):
         # DROP_OLDEST: the oldest entry that is not live (put()); the live ones before
@@ -208,9 +241,11 @@ class OfflineQueue:
     def age(self, now_ms):
         """Entries with a Message Expiry Interval: one that ran out tells its QoS >= 1
         caller now (on_drop(w, 1)), not when the link is back, and its waiter slot
-        frees (the entry stays until its turn, which drops and counts it: `expired`);
-        one that waited a day or more has the whole seconds waited taken off the
-        interval, and its time restarts."""
+        frees (the entry stays until its turn, which drops and counts it: `expired`;
+        a live one is live no more: with no caller holding a slot for it, the limits
+        count it, so that the entries left live stay within the slots, and the ring
+        within its size); one that waited a day or more has the whole seconds waited
+        taken off the interval, and its time restarts."""
         for k in range(self.n):
             i = (self.head + k) % self.size
             p = self.props[i]
@@ -220,6 +255,10 @@ class OfflineQueue:
             w = self.w[i]
             if w >= 0 and s >= p[_EXPIRY]:
                 self.w[i] = -1
+                if self.flags[i] & _LIVE:
+                    self.flags[i] &= ~_LIVE
+                    self.live_n -= 1
+                    self.live_bytes -= self._cost(self.topic[i], self.payload[i])
                 self.on_drop(w, 1)
             if s >= 86400:
                 p = self.props[i] = dict(p)  # (the caller's dict stays as it was)

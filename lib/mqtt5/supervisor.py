@@ -126,6 +126,9 @@ class Supervisor:
         if schemes.count(schemes[0]) != len(schemes):
             raise ValueError("broker URLs mix mqtt:// and mqtts://: nothing falls back "
                              "to plain TCP")
+        if client._wmax < 3:  # (connect()'s slot, the one kept back, one at least)
+            raise ValueError("a supervised client needs max_inflight >= 2: one in-flight "
+                             "slot is kept for restoring subscriptions")
         self.client, self.urls = client, list(urls)
         self.base_ms, self.factor, self.cap_ms = base_ms, factor, cap_ms
         self.stable_ms, self.fatal_backoff_ms = stable_ms, fatal_backoff_ms
@@ -326,9 +329,10 @@ class Supervisor:
             st.reconnects += 1
         b = self.birth
         if b is not None:  # after the lost in-flight messages, before the queue; once
-            q = self.queue  # (a link lost before it went out left it queued)
-            for p in q.payload:
-                if p is b[1]:
+            q = self.queue  # (a link lost before it went out left it queued: its
+            for k in range(q.n):  # topic and payload objects, not a message that
+                i = (q.head + k) % q.size  # shares only its payload, as b"1" is shared)
+                if q.payload[i] is b[1] and q.topic[i] is b[0]:
                     break
             else:
                 q.put_front(b[0], b[1], b[2], b[3], None, monotonic_ms())
