@@ -85,6 +85,19 @@ def test_a_publish_that_waits_keeps_a_copy_of_a_payload_changed_meanwhile(runtim
         r = res.record(step=mode)
         assert r["buf"] == ["reading-%d" % i for i in range(5)], r
         assert r["forwarded"] == 40 and r["wrong"] == 0, r
+    # sent again after the cut as it was at the call: the broker had it once already,
+    # and delivers the DUP again (QoS 1), with the same payload
+    r = res.record(step="resend")
+    assert r["present"] is True and r["got"] == ["reading-1"] * len(r["got"]) and \
+        1 <= len(r["got"]) <= 2, r
+
+
+@pytest.mark.runtimes(("cpython", "micropython"))
+def test_a_qos0_publish_behind_a_resend_backlog_waits_for_an_ack(runtime):
+    # (a fake broker in the script: Session Present 1, Receive Maximum 1, acks held)
+    r = run(runtime, "client_q0_backlog.py").record(step="q0")
+    assert r["waited"] and r["turns"] <= 5, r  # it spun: thousands of writer turns
+    assert r["done"] and r["backlog"] == 0, r  # the acks came: it went
 
 
 def test_a_resumed_session_with_a_full_in_flight_table_makes_new_calls_wait(runtime, broker):

@@ -2,8 +2,11 @@
 # offline queue) keeps a copy of a payload the caller may change meanwhile: a reused
 # bytearray changed between publishes gathered later, and a handler forwarding its
 # message's payload view (README: a handler may return client.publish(...)). The
-# messages went out as the buffers read when they were sent, changed.
-#   client_payload_reuse.py PORT TAG     (a record per mode: plain, sup)
+# messages went out as the buffers read when they were sent, changed.  And a QoS 1
+# publish queued by the call itself, its buffer changed at once and the link cut
+# before its PUBACK: the session resent (DUP, the session resumed) what the buffer
+# read then, as a caller's reused bytearray or a handler's message view does.
+#   client_payload_reuse.py PORT TAG     (a record per mode: plain, sup, resend)
 import asyncio
 
 from client_util import args, emit, main
@@ -56,10 +59,36 @@ async def one(port, tag, mode):
     await sink.disconnect()
 
 
+async def resend(port, tag):
+    url = "mqtt://127.0.0.1:%d" % port
+    topic = "reuse/%s/resend" % tag
+    sink = Client("rs-sink-r-" + tag)
+    await sink.connect(url)
+    got = []
+    await sink.subscribe(topic, qos=1, handler=lambda m: got.append(bytes(m.payload)))
+    c = Client("rs-r-" + tag, session_expiry=60)
+    await c.connect(url)
+    buf = bytearray(b"reading-1")
+    aw = c.publish(topic, buf, qos=1)  # written by the call (idle link)
+    buf[-1] = 0x32  # "reading-2": the caller's buffer, reused at once
+    c.abort()  # before its PUBACK is read: the slot stays for the resend
+    try:
+        await aw
+    except Exception:
+        pass
+    present = await c.connect(url, clean_start=False)  # resent with DUP
+    await wait_for_count(got, 2)
+    await asyncio.sleep(0.2)
+    emit(step="resend", present=present, got=[x.decode() for x in got])
+    await c.disconnect()
+    await sink.disconnect()
+
+
 async def run():
     port, tag = args()
     for mode in ("plain", "sup"):
         await one(port, tag, mode)
+    await resend(port, tag)
 
 
 main(run())

@@ -21,6 +21,8 @@ _RESERVE = const(32)  # outbound.py: tx bytes a publish leaves free for acks
 _RX_BUF = const(0)  # rxbuf.py: slots of the receive buffer's list
 _RX_CAP = const(4)
 _COUNT_MASK = const(0x3FFFFFFF)  # link.py: the counters wrap at 2^30 (small ints)
+_F_QUEUED = const(7)  # outbound.py: slots of the in-flight table
+_F_HOLD = const(11)
 
 
 class Client:
@@ -243,6 +245,9 @@ class Client:
                     idle = (not s.pending_bytes() and n == s.receive_maximum_out
                             and not self._writing and not t.backlog())
             if not qos or w >= 0:
+                if qos and type(payload) is not bytes:  # kept for a resend, or encoded
+                    payload = bytes(payload)  # behind a backlog: the caller's buffer
+                    # may change from now (a handler's message view, a reused bytearray)
                 try:
                     pid = s.publish(topic, payload, qos, retain, props, topic_alias)
                 except BaseException as e:
@@ -401,9 +406,14 @@ class Client:
 async def _publish0(c, topic, payload, retain, props, alias):
     # A QoS 0 publish that found the transmit buffer full: queued after a writer turn
     # (a frame smaller than link.request()'s: a burst makes one each time the buffer
-    # fills)
+    # fills); behind a resend backlog, or before an enhanced-auth CONNACK, only an ack
+    # or the CONNACK lets it go: it waits for one (writer turns came one after another)
+    fl = c._s._inflight
     while True:
-        await _L.flush(c)
+        if fl[_F_QUEUED] or fl[_F_HOLD]:
+            await c._changed.wait()  # (pulsed by acks, CONNACK, writer turns, the end)
+        else:
+            await _L.flush(c)
         if c._t is None:
             raise __import__("mqtt5.events").events.not_connected(c)
         try:
