@@ -5,7 +5,7 @@ import mqtt5.session as S
 import mqtt5.properties as P
 from mqtt5.errors import MQTTError
 from session_fake import (connected, out, feed, kinds, eq, raises, run_tests, connack,
-    publish, PUBLISH, DISCONNECT)
+    publish, resumed, PUBLISH, DISCONNECT)
 
 TOPIC = "fieldnode/v1/node-1/state/temp"
 
@@ -151,6 +151,25 @@ def test_inbound_alias_remapped():
                publish("b", b"2", 0, props={P.TOPIC_ALIAS: 1}) +
                publish("", b"3", 0, props={P.TOPIC_ALIAS: 1}))
     eq([e["topic"] for e in evs], ["a", "b", "b"], "latest mapping wins")
+
+
+def test_a_callers_own_alias_is_checked_and_never_resent():
+    # A Topic Alias the caller sets itself (aliases off) went out unchecked: above the
+    # server's maximum (0x94 from the server), and, after a cut, resent from its
+    # props on a new connection where it maps nothing [MQTT-3.3.2-7] (an alias alone,
+    # no topic: refused at every reconnect, the link never recovering)
+    s = connected(session_expiry=600, connack_props={P.TOPIC_ALIAS_MAXIMUM: 5})
+    e = raises(MQTTError, s.publish, "t", b"", 1, props={P.TOPIC_ALIAS: 6})
+    assert "Topic Alias Maximum is 5" in str(e), e
+    a = s.publish("t", b"1", 1, props={P.TOPIC_ALIAS: 5})  # maps 5 to t
+    b = s.publish("", b"2", 1, props={P.TOPIC_ALIAS: 5})  # then the alias alone
+    eq(sent(s), [("t", 5), ("", 5)], "as the caller set them")
+    evs = resumed(s, {P.TOPIC_ALIAS_MAXIMUM: 5})
+    eq([(e["kind"], e["packet_id"], e["reason_code"]) for e in evs],
+       [(S.CONNECTED, 0, 0), (S.PUBLISH_DONE, b, 0x94)], "the alias alone given up")
+    eq(sent(s), [("t", None)], "the topic whole, without the old alias")
+    s = connected(topic_alias_out=0)  # a server that sent no maximum: none allowed
+    raises(MQTTError, s.publish, "t", b"", 0, props={P.TOPIC_ALIAS: 1})
 
 
 run_tests(globals())

@@ -86,6 +86,16 @@ def test_server_subscribe_is_protocol_error():
     expect_error(connected(), data, 0x82)
 
 
+def test_a_code_only_a_server_sends_goes_as_0x82():
+    # a server's SUBSCRIBE with a filter no filter can be: its decoder says 0x8F Topic
+    # Filter invalid, which only a server may put in a DISCONNECT (spec 3.14.2.1)
+    s = connected()
+    evs = feed(s, b"\x82\x0b\x00\x01\x00\x00\x05a/#/b\x00")
+    eq((kinds(evs), evs[0]["reason_code"], evs[0]["error"].reason_code),
+       ([S.ERROR], 0x82, 0x8F), "sent 0x82; the error's own code kept")
+    eq([(t, d.reason_code) for t, d in out(s)][-1:], [(DISCONNECT, 0x82)], "DISCONNECT")
+
+
 def test_pingreq_from_server_is_protocol_error():
     expect_error(connected(), b"\xc0\x00", 0x82)
 

@@ -113,6 +113,15 @@ def feed(s, data, now=0):
     return evs
 
 
+def resumed(s, props=None):
+    """Cut the link, connect(clean_start=False), CONNECT taken out; the events of a
+    CONNACK with Session Present 1 and `props`."""
+    s.connection_lost()
+    s.connect(0, clean_start=False)
+    out(s)
+    return feed(s, connack(session_present=True, props=props))
+
+
 def connected(now=0, connack_props=None, **kw):
     """A session past CONNACK; its CONNECT already taken from the transmit buffer."""
     s = S.Session(**kw)

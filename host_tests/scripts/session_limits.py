@@ -5,7 +5,7 @@ import mqtt5.session as S
 import mqtt5.properties as P
 from mqtt5.errors import MQTTError
 from session_fake import (connected, out, feed, kinds, types, eq, raises, run_tests,
-    connack, publish, ack, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP, DISCONNECT)
+    connack, publish, ack, resumed, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP, DISCONNECT)
 
 
 def expect_disconnect(s, evs, code):
@@ -133,10 +133,7 @@ def test_queued_resend_over_new_limit_fails_its_slot():
     s = connected(session_expiry=60)
     pid = s.publish("t", b"x" * 80, 1)
     out(s)
-    s.connection_lost()
-    s.connect(0, clean_start=False)
-    out(s)
-    evs = feed(s, connack(session_present=True, props={P.MAXIMUM_PACKET_SIZE: 50}))
+    evs = resumed(s, {P.MAXIMUM_PACKET_SIZE: 50})
     eq([(e["kind"], e["packet_id"], e["reason_code"]) for e in evs],
        [(S.CONNECTED, 0, 0), (S.PUBLISH_DONE, pid, 0x95)], "cannot be resent: failed")
     eq(out(s), [], "nothing sent")

@@ -90,6 +90,27 @@ def test_qos1_lost_without_session():
     eq(brief(out(s)), [(PUBLISH, pid2, False)], "re-published as a new message")
 
 
+def test_resumed_after_a_clean_start_whose_connack_never_came():
+    # CONNECT (a clean start, a Session Expiry) and a QoS 1 PUBLISH went out, the link
+    # went before CONNACK; the server kept the session: its Session Present 1 was taken
+    # for a server that claims one we never had (0x82), at every reconnect
+    s = S.Session(session_expiry=600)
+    s.connect(0)
+    out(s)
+    pid = s.publish("q1", b"one", 1)
+    eq([t for t, _ in out(s)], [PUBLISH], "sent before CONNACK")
+    evs, sent = reconnect(s, True)
+    eq(kinds(evs), [S.CONNECTED], "resumed")
+    eq(brief(sent), [(PUBLISH, pid, True)], "sent again, DUP")
+    # a clean start's own CONNACK may not say Present 1 [MQTT-3.2.2-2]
+    s = S.Session(session_expiry=600)
+    s.connect(0)
+    out(s)
+    evs = feed(s, connack(session_present=True))
+    eq([(e["kind"], e["reason_code"]) for e in evs if e["kind"] != S.CONNECTED],
+       [(S.ERROR, 0x82)], "refused")
+
+
 def test_losses_reported_in_send_order():
     # A acked, its slot taken by C: slot order was C, B; the loss events (and what a
     # Supervisor queues again from them) came C before B

@@ -9,10 +9,11 @@ The authenticator is any object with:
   (bytes or None) of an AUTH 0x18 Continue authentication [MQTT-4.12.0-3];
 - optionally ``finish(data)``: called with the Authentication Data of the CONNACK or
   AUTH 0x00 that completes an exchange (e.g. to verify a server signature); raising
-  there refuses the server: DISCONNECT 0x87.
+  there refuses the server: DISCONNECT 0x80 (0x87 Not authorized is a server's code:
+  the ERROR event's error says 0x87).
 
 An exception from the authenticator during an exchange closes the connection with
-DISCONNECT 0x87 Not authorized and an ERROR event [MQTT-4.12.1-2]. ``start()`` raising
+DISCONNECT 0x80 and an ERROR event whose error is 0x87 Not authorized [MQTT-4.12.1-2]. ``start()`` raising
 before anything is sent is not an exchange: at connect() it is a ProtocolError 0x87
 raised from there; at reauthenticate() its exception goes to the caller, nothing sent,
 and the connection stays as it was.

@@ -46,6 +46,7 @@ _TX_TAIL = const(3)
 _TOO_LARGE = const(0x95)  # what the codec raises when a packet does not fit a buffer
 _REASON_STRING = const(0x1F)
 _USER_PROPERTY = const(0x26)
+_TOPIC_ALIAS = const(0x23)
 _CLOSED = const(0)
 _ERROR = const(8)
 
@@ -108,9 +109,19 @@ def pump(s):
                 if st & _RETAIN and not s.retain_available:  # [MQTT-3.2.2-14]
                     fail(s, i, 0x9A, MQTTError("retain not available: not sent again"), None)
                     continue
-                publish(tx, _RESERVE, s.server_max_packet_size, fl[_F_TOPIC][i],
-                        fl[_F_PAYLOAD][i], qos, st & _RETAIN != 0, st & _RESEND != 0, pid,
-                        fl[_F_PROPS][i])
+                topic, props = fl[_F_TOPIC][i], fl[_F_PROPS][i]
+                if st & _RESEND and props and _TOPIC_ALIAS in props:
+                    # a caller's own Topic Alias: its mapping was the earlier
+                    # connection's [MQTT-3.3.2-7]; the topic goes whole, without it
+                    if not topic:  # (sent with the alias alone: no topic to send)
+                        fail(s, i, 0x94, MQTTError(
+                            "its Topic Alias was an earlier connection's, and it has no "
+                            "topic: not sent again"), None)
+                        continue
+                    props = dict(props)
+                    del props[_TOPIC_ALIAS]
+                publish(tx, _RESERVE, s.server_max_packet_size, topic, fl[_F_PAYLOAD][i],
+                        qos, st & _RETAIN != 0, st & _RESEND != 0, pid, props)
             else:
                 request(tx, _SUBSCRIBE if w == _WAIT_SUBACK else _UNSUBSCRIBE, pid,
                         fl[_F_TOPIC][i], fl[_F_PROPS][i], _RESERVE, s.server_max_packet_size)
@@ -187,10 +198,14 @@ def fit(s, pkt):
 
 def violation(s, err):
     """Protocol violation by the server: DISCONNECT with its reason code (spec 4.13,
-    the link then closes [MQTT-4.13.2-1]), state CLOSED; returns the ERROR event."""
+    the link then closes [MQTT-4.13.2-1]), state CLOSED; returns the ERROR event, with
+    the code sent (the error keeps its own).  A code only a server sends (spec
+    3.14.2.1) goes as 0x82 Protocol Error, an authenticator's refusal (0x87 Not
+    authorized) as 0x80 Unspecified error."""
     rc = err.reason_code
-    if rc == 0x84:  # a CONNECT sent to us: 0x84 is no DISCONNECT code [MQTT-3.14.2.1]
-        rc = 0x82
+    if not (rc == 0x80 or rc == 0x81 or rc == 0x82 or rc == 0x83 or rc == 0x90
+            or 0x93 <= rc <= 0x99):  # (a CONNECT or SUBSCRIBE sent to us, AUTH refused)
+        rc = 0x80 if rc == 0x87 else 0x82
     if s.state != _CLOSED:
         import mqtt5.packets as _p
 

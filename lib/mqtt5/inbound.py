@@ -359,8 +359,9 @@ def on_connack(s, ev):
         ev.error = _rc.rc_error("CONNACK", rc)
         ev.server_reference = s.server_reference
         return True
-    if ev.session_present and not s._inflight[_F_KEPT]:
-        # we hold no session state for the server to resume [MQTT-3.2.2-4]
+    if ev.session_present and s._inflight[_F_KEPT] is not True:
+        # we hold no session state for the server to resume [MQTT-3.2.2-4], or this
+        # was a clean start [MQTT-3.2.2-2]
         raise ProtocolError(0x82, "unexpected Session Present")
     limits(s, props)
     s.session_present = ev.session_present

@@ -24,7 +24,9 @@ message in flight at a time keeps one slot), in a list the session keeps (slots
 - ``last``: the last packet id handed out; ``stamp``: the last order stamp; ``size``;
 - ``hold``: new packets wait, CONNECTING with enhanced auth until CONNACK
   [MQTT-3.1.2-30]; ``kept``: the server keeps this session's state after the link
-  closes (a Session Expiry granted above 0), so a CONNACK may say Session Present.
+  closes (a Session Expiry granted above 0), so a CONNACK may say Session Present;
+  -1 while a clean start that asked for a Session Expiry waits for its CONNACK (which
+  must say Present 0; unanswered, the server may hold the session all the same).
 (Slots, not Session attributes: the Session's instance dict stays a few names under
 full, so that a method lookup, which misses it, stops soon.)
 """
@@ -44,6 +46,7 @@ _REQUEST_PROBLEM_INFORMATION = const(0x17)
 _REQUEST_RESPONSE_INFORMATION = const(0x19)
 _RECEIVE_MAXIMUM = const(0x21)
 _TOPIC_ALIAS_MAXIMUM = const(0x22)
+_TOPIC_ALIAS = const(0x23)
 _MAXIMUM_PACKET_SIZE = const(0x27)
 _CONNECTING = const(1)
 _H_POS = const(9)  # slots of the receive list's held ids and acks (inbound.py)
@@ -146,8 +149,11 @@ def connect(s, now_ms, clean_start=None):
     ka[_KA_PING_OUT] = False
     ka[_KA_ACK_SINCE] = None  # no acknowledgement awaited on this connection yet
     ka[_KA_NOW] = now_ms
-    if clean_start:
-        fl[_F_KEPT] = False
+    if clean_start:  # its CONNACK must say Session Present 0 [MQTT-3.2.2-2]; -1: a
+        # session asked for, which the server may hold if that CONNACK never comes
+        fl[_F_KEPT] = -1 if s.session_expiry else False
+    elif fl[_F_KEPT] == -1:  # (such a CONNECT went unanswered, and may have arrived:
+        fl[_F_KEPT] = True   # Session Present 1 may come, and what it resumes is ours)
     # [MQTT-3.1.2.11.4]; announced less the Remaining Length's extra bytes, which
     # Mosquitto 2.0 leaves out when it sizes a packet: it sends a packet over our
     # limit by them, which we must refuse (0x95), and again at every reconnect
@@ -214,6 +220,11 @@ def publish(s, topic, payload, qos=0, retain=False, props=None, alias=True):
         raise MQTTError("QoS %d above server maximum %d" % (qos, s.maximum_qos))
     if retain and not s.retain_available:
         raise MQTTError("retain not available")
+    if props and _TOPIC_ALIAS in props and not (alias and s._aout):  # the caller's own:
+        a = props[_TOPIC_ALIAS]  # within the server's maximum (0 before CONNACK, or
+        if not 0 < a <= s.server_topic_alias_maximum:  # when it sent none) [MQTT-3.3.2-9]
+            raise MQTTError("Topic Alias %r: the server's Topic Alias Maximum is %d"
+                            % (a, s.server_topic_alias_maximum))
     fl = s._inflight
     i = pid = 0
     if not qos:
