@@ -5,7 +5,7 @@ strings, and unknown escapes, whose backslash it drops ("fieldnode\\v1" becomes
 on CPython, not run with values nobody sent; so must a hand-edited config.json.
 Two things valid JSON may hold are refused on both runtimes, as the runtimes read
 them differently: a name given twice in an object (the parsers keep the last, so a
-setting is lost without a word), and a surrogate written as a \\u escape (MicroPython
+setting is lost without a word; "a" and "\\u0061" are one name), and a surrogate written as a \\u escape (MicroPython
 reads a \\ud83d\\ude00 pair as CESU-8, not as the one character: write such text as
 UTF-8).
 Loaded by config.load() at boot and used again for command payloads.
@@ -62,7 +62,11 @@ def _value(b, i, depth):
                 if b[i] != 0x22:
                     _bad("expected a name", i)
                 j = _string(b, i)
-                name = b[i:j]
+                name = b[i + 1:j - 1]  # (its UTF-8, between the quotes)
+                if 0x5C in name:  # an escape: compared as the text it stands for
+                    import json  # ("keepalive" and "keep\u0061live" are one name)
+
+                    name = json.loads(b[i:j]).encode()
                 if name in names:
                     _bad("name given twice", i)
                 names.append(name)

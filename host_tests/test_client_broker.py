@@ -114,6 +114,11 @@ def test_retained_and_subscribe_options(runtime, broker):
                 "mqtt://[::1", "mqtt://[::1]x"):
         assert u["urls"][bad] == "bad URL %r: expected mqtt[s]://host[:port], port 1..65535" % bad
     assert u["urls"]["ws://h"] == "unsupported URL scheme: ws"
+    for bad in ("mqtt://a..b", "mqtt://.h", "mqtt://%s.h" % ("x" * 64)):  # labels 1..63
+        assert u["urls"][bad] == "bad URL %r: a host name's labels are 1 to 63 " \
+            "characters" % bad, u["urls"][bad]
+    assert u["urls"]["mqtt://h."] == ["mqtt", "h.", 1883]  # (the root's empty label)
+    assert u["unresolvable"].startswith("OSError: "), u["unresolvable"]
     assert u["refused"].startswith("bad URL 'mqtt://127.0.0.1:70000'") and u["connected"] is False
     own = res.record(step="retained_own")
     assert (own["payload"], own["retain"]) == ("kept", True)

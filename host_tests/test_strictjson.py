@@ -28,7 +28,8 @@ DEEP = b'[' * 9 + b']' * 9  # JSON, but over strictjson's depth (8): refused
 # (MicroPython reads the pair as CESU-8; CPython's json.dump writes it so)
 REFUSED = [b'{"sensors":{"temperature":{"high":3000}},"keepalive":30,"sensors":{}}',
            b'{"a":{"b":1,"b":2}}', br'{"wifi_ssid":"\ud83d\ude00 Home"}', br'["\uDC00"]',
-           br'["\uD800x"]']
+           br'["\uD800x"]',
+           br'{"keepalive":20,"keep\u0061live":40}']  # (the same name, one escaped)
 
 
 def _json(b):
@@ -66,4 +67,4 @@ def test_json_the_runtimes_read_differently_is_refused(runtime, tmp_path):
     assert why == ["name given twice at 56", "name given twice at 12",
                    "escaped surrogate (use UTF-8) at 14",
                    "escaped surrogate (use UTF-8) at 2",
-                   "escaped surrogate (use UTF-8) at 2"], why
+                   "escaped surrogate (use UTF-8) at 2", "name given twice at 16"], why

@@ -19,7 +19,7 @@ async def run():
     urls = {}
     for u in ("mqtt://h", "mqtts://h", "h:1884", "mqtt://[::1]:1885/x", "mqtt://", "mqtt://h:",
               "mqtt://h:abc", "mqtt://h:65536", "mqtt://h:0", "mqtt://[::1", "mqtt://[::1]x",
-              "ws://h"):
+              "ws://h", "mqtt://a..b", "mqtt://.h", "mqtt://%s.h" % ("x" * 64), "mqtt://h."):
         try:
             urls[u] = list(parse_url(u))
         except ValueError as e:
@@ -29,7 +29,14 @@ async def run():
         refused = "connected"
     except ValueError as e:
         refused = str(e)
-    emit(step="urls", urls=urls, refused=refused, connected=a.is_connected)
+    try:  # a name no DNS name can be (CPython's IDNA codec raised UnicodeError, a
+        # ValueError, which stopped a Supervisor for good): an OSError like any other
+        await a.connect("mqtt://h\ufffd.invalid:1883")
+        unresolvable = "connected"
+    except Exception as e:
+        unresolvable = "%s: %s" % (type(e).__name__, str(e)[:40])
+    emit(step="urls", urls=urls, refused=refused, connected=a.is_connected,
+         unresolvable=unresolvable)
     b = Client("optsB-" + TAG)
     await a.connect(URL)
     await b.connect(URL)

@@ -49,6 +49,17 @@ def parse_url(url):
         port = int(port) if port.isdigit() else 0
     if not host or not 0 < port < 65536:
         raise ValueError("bad URL %r: expected mqtt[s]://host[:port], port 1..65535" % url)
+    if not hp.startswith("["):  # a name's labels: 1..63 characters (RFC 1035 2.3.4),
+        i, end = 0, len(host) - host.endswith(".")  # a trailing dot the root's (found
+        while True:  # by index: a split's list and strings stayed in the heap)
+            j = host.find(".", i, end)
+            j = end if j < 0 else j
+            if not 0 < j - i < 64:
+                raise ValueError("bad URL %r: a host name's labels are 1 to 63 "
+                                 "characters" % url)
+            if j == end:
+                break
+            i = j + 1
     return scheme, host, port
 
 
@@ -61,15 +72,19 @@ async def open_transport(url, timeout_ms, tls):
     Name resolution (getaddrinfo) is the one blocking call on MicroPython.
     """
     scheme, host, port = parse_url(url)
-    if scheme == "mqtts":
-        from .tls import open_tls  # lazy: plain nodes never load TLS
-
-        return await open_tls(host, port, tls, timeout_ms)
-    if tls is not None:
+    if scheme != "mqtts" and tls is not None:
         raise ValueError("TLS options given but the URL is mqtt:// (use mqtts://)")
     try:
+        if scheme == "mqtts":
+            from .tls import open_tls  # lazy: plain nodes never load TLS
+
+            return await open_tls(host, port, tls, timeout_ms)
         return await open_tcp(host, port, timeout_ms)
-    except OSError as e:
+    except UnicodeError as e:  # CPython's IDNA codec, at the lookup: no name DNS can
+        raise OSError("cannot resolve %r (%s)" % (host, e))  # hold (not a bad option:
+    except OSError as e:  # the Supervisor tries its other URLs)
+        if scheme == "mqtts":
+            raise
         raise unresolved(e, host)
 
 
