@@ -332,7 +332,8 @@ def _get_config(runtime, broker, home, cfg, device):
 def test_a_config_with_long_values_still_fits_its_get_config_answer(runtime, broker, tmp_path):
     # the node answers rc 5 rather than fail to send an answer over 1792 bytes;
     # long broker URLs and TLS paths must stay well inside that
-    urls = [broker.url] + ["mqtt://%s.example:1883" % ("b%d" % i * 40)[:90] for i in range(3)]
+    hosts = [("b%d" % i * 40)[:90] for i in range(3)]  # (labels of at most 63 characters)
+    urls = [broker.url] + ["mqtt://%s.%s.example:1883" % (h[:60], h[60:]) for h in hosts]
     paths = {"tls_ca": "/" + "c" * 127, "tls_cert": "/" + "d" * 127, "tls_key": "/" + "e" * 127}
     ans, size = _get_config(runtime, broker, tmp_path, dict(paths, brokers=urls),
                             "long-" + runtime)
