@@ -42,8 +42,10 @@ _MAX_WAITING = const(8)  # more wait their turn (a reconnect delivers an outage'
 # beyond that they are dropped and counted (commands_dropped)
 # answers kept for replay: up to ~1 KB each (get_config), so few on a 64 KiB heap
 _REMEMBER = const(4)
-# keys that take effect at once (set_config: the others only after a reboot)
-_LIVE = ("sensors", "stats_interval_ms", "event_expiry_s", "broker_timeout_s")
+# keys that take effect at once (set_config: the others only after a reboot);
+# network_timeout_ms at the next network join (keeper.join() reads the config then)
+_LIVE = ("sensors", "stats_interval_ms", "event_expiry_s", "broker_timeout_s",
+         "network_timeout_ms")
 # keys set_config refuses: whoever may publish commands could send the node, and its
 # credentials, to a server of theirs (docs/commands.md); serial (fieldnode config) only
 SERIAL_ONLY = ("brokers", "username", "password", "allow_plain_credentials", "tls_ca",

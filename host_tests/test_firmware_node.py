@@ -155,6 +155,11 @@ def test_reboot_needed_lists_what_differs_from_what_runs(shared):
     assert a["reboot_needed"] == ["keepalive", "queue_count"], a  # both still wait
     a = request(shared, "set_config", {"keepalive": ka, "queue_count": boot["queue_count"]})
     assert (a["reboot_needed"], a["msg"]) == ([], "saved"), a
+    # the next network join reads network_timeout_ms: it was listed as waiting for one
+    t = boot["network_timeout_ms"]
+    a = request(shared, "set_config", {"network_timeout_ms": t + 1000})
+    assert (a["reboot_needed"], a["msg"]) == ([], "saved"), a
+    request(shared, "set_config", {"network_timeout_ms": t})
 
 
 def test_a_retry_after_a_passing_failure_runs_again(shared):
