@@ -5,9 +5,9 @@ strings, and unknown escapes, whose backslash it drops ("fieldnode\\v1" becomes
 on CPython, not run with values nobody sent; so must a hand-edited config.json.
 Two things valid JSON may hold are refused on both runtimes, as the runtimes read
 them differently: a name given twice in an object (the parsers keep the last, so a
-setting is lost without a word; "a" and "\\u0061" are one name), and a surrogate written as a \\u escape (MicroPython
-reads a \\ud83d\\ude00 pair as CESU-8, not as the one character: write such text as
-UTF-8).
+setting is lost without a word; "a" and "\\u0061" are one name), and a surrogate
+written as a \\u escape (MicroPython reads a \\ud83d\\ude00 pair as CESU-8, not as the
+one character: write such text as UTF-8).
 Loaded by config.load() at boot and used again for command payloads.
 
     start = check(data)   # ValueError naming what and where (a byte offset); else

@@ -13,10 +13,10 @@ The authenticator is any object with:
   the ERROR event's error says 0x87).
 
 An exception from the authenticator during an exchange closes the connection with
-DISCONNECT 0x80 and an ERROR event whose error is 0x87 Not authorized [MQTT-4.12.1-2]. ``start()`` raising
-before anything is sent is not an exchange: at connect() it is a ProtocolError 0x87
-raised from there; at reauthenticate() its exception goes to the caller, nothing sent,
-and the connection stays as it was.
+DISCONNECT 0x80 and an ERROR event whose error is 0x87 Not authorized
+[MQTT-4.12.1-2]. ``start()`` raising before anything is sent is not an exchange: at
+connect() it is a ProtocolError 0x87 raised from there; at reauthenticate() its
+exception goes to the caller, nothing sent, and the connection stays as it was.
 """
 
 from .errors import MQTTError, ProtocolError

@@ -202,15 +202,14 @@ def violation(s, err):
     the code sent (the error keeps its own).  A code only a server sends (spec
     3.14.2.1) goes as 0x82 Protocol Error, an authenticator's refusal (0x87 Not
     authorized) as 0x80 Unspecified error."""
+    import mqtt5.packets.control as _pc
+
     rc = err.reason_code
-    if not (rc == 0x80 or rc == 0x81 or rc == 0x82 or rc == 0x83 or rc == 0x90
-            or 0x93 <= rc <= 0x99):  # (a CONNECT or SUBSCRIBE sent to us, AUTH refused)
+    if not _pc.client_code(rc):  # (a CONNECT or SUBSCRIBE sent to us, AUTH refused)
         rc = 0x80 if rc == 0x87 else 0x82
     if s.state != _CLOSED:
-        import mqtt5.packets as _p
-
         try:
-            packet(s._tx, _p.Disconnect(reason_code=rc, props=None), 0, 0)
+            packet(s._tx, _pc.Disconnect(reason_code=rc, props=None), 0, 0)
         except MQTTError:
             pass  # no room: close without it
     s.state = _CLOSED

@@ -109,8 +109,9 @@ def classify(code):
 def followed(url, ref, creds):
     """The URL a Server Reference ``ref`` leads to from ``url`` (spec 4.11: the first
     of several; host:port keeps the scheme), or None: one that does not parse,
-    changes the scheme (either way), or goes over plain TCP to another host while ``creds`` (a user name or
-    password) would go there in clear (not the server's choice to make)."""
+    changes the scheme (either way), or goes over plain TCP to another host while
+    ``creds`` (a user name or password) would go there in clear (not the server's
+    choice to make)."""
     from .transport import parse_url
 
     scheme, host, _ = parse_url(url)

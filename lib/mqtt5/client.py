@@ -204,10 +204,11 @@ class Client:
         flow ends, so a publish cancelled or never awaited still completes.
         Supervised, a QoS other than 0-2 or a payload over tx_size raises at the
         call, as does a QoS 0 message the offline queue refuses (REFUSE) or the
-        session refuses on a live link; QoS 1/2 with a free slot goes into the offline queue from the call (the
-        queue's refusal is the awaitable's error), QoS 0 straight to the transmit
-        buffer when nothing waits in the queue. Otherwise (no room, no slot, callers
-        waiting) a coroutine queues it, in call order.
+        session refuses on a live link; QoS 1/2 with a free slot goes into the
+        offline queue from the call (the queue's refusal is the awaitable's error),
+        QoS 0 straight to the transmit buffer when nothing waits in the queue.
+        Otherwise (no room, no slot, callers waiting) a coroutine queues it, in call
+        order.
         """
         if type(topic) is not str or not topic:
             validate_topic(topic)  # (raises: TypeError, or ValueError naming the fault)
@@ -407,7 +408,9 @@ async def _publish0(c, topic, payload, retain, props, alias):
     # A QoS 0 publish that found the transmit buffer full: queued after a writer turn
     # (a frame smaller than link.request()'s: a burst makes one each time the buffer
     # fills); behind a resend backlog, or before an enhanced-auth CONNACK, only an ack
-    # or the CONNACK lets it go: it waits for one (writer turns came one after another)
+    # or the CONNACK lets it go: it waits for one (writer turns came one after another;
+    # mqtt5.drain's _room() waits so too, without the hold, which a drainer never meets:
+    # one function for both in mqtt5.link would take its dict's full table a size up)
     fl = c._s._inflight
     while True:
         if fl[_F_QUEUED] or fl[_F_HOLD]:

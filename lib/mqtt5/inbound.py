@@ -73,10 +73,10 @@ _TX_SPOS = const(5)
 # written).  Positions are byte counts masked to 30 bits (small ints on every port).
 # Both tables grow on demand up to size entries; the ack positions' are then reused (i:
 # the next to replace), and the held ids' grows on past size, by at most 512, for a
-# server tolerated over our Receive Maximum (not strict: mqtt5.qos2).  The list's last slot holds the session's rare events, to hand out
-# before the next packet (outbound.post()): None, else a list of
-# tuples made by the first.  outbound, session and the modules loaded on use keep
-# copies of the slot numbers.
+# server tolerated over our Receive Maximum (not strict: mqtt5.qos2).  The list's last
+# slot holds the session's rare events, to hand out before the next packet
+# (outbound.post()): None, else a list of tuples made by the first.  outbound, session
+# and the modules loaded on use keep copies of the slot numbers.
 _H_SIZE = const(6)
 _H_IDS = const(7)
 _H_COUNT = const(8)

@@ -2,10 +2,11 @@
 
 Zero copy by default: a synchronous handler gets the client's one reusable
 `Message`, whose `payload` is a memoryview into the receive buffer, valid only
-during the handler call (`correlation_data`, like every binary property, is bytes). To keep anything past the
-call, take `bytes(msg.payload)` or `msg.copy()`. A handler is called once; when it
-returns an awaitable (async def), that runs as a task after the buffer has moved
-on, so its Message is given its own bytes and the link makes a new reusable one.
+during the handler call (`correlation_data`, like every binary property, is bytes).
+To keep anything past the call, take `bytes(msg.payload)` or `msg.copy()`. A handler
+is called once; when it returns an awaitable (async def), that runs as a task after
+the buffer has moved on, so its Message is given its own bytes and the link makes a
+new reusable one.
 """
 
 from ._compat import ticks_diff, ticks_ms

@@ -2,8 +2,9 @@
 
 Loaded only to name a code (errors, logs): the validity table the codec checks
 every reason code against lives in mqtt5.codec (``rc_allowed``, re-exported by
-mqtt5.packets and here as ``allowed``). ``name(code, ptype=None)`` gives the spec's name; 0x00 is "Success",
-"Normal disconnection" for DISCONNECT and "Granted QoS 0" for SUBACK.
+mqtt5.packets and here as ``allowed``). ``name(code, ptype=None)`` gives the spec's
+name; 0x00 is "Success", "Normal disconnection" for DISCONNECT and "Granted QoS 0"
+for SUBACK.
 ``allowed(code, ptype)`` says whether the spec lets that packet carry the code.
 """
 from mqtt5.packets import rc_allowed as allowed, rc_row as _row  # noqa: F401 (API)

@@ -36,11 +36,11 @@ class Responder:
     Responder(client, filt, handler, qos=1, remember=8, max_busy=8, max_waiting=0,
               keep=None, max_payload=0, **answer_props).
     handler(msg) -> payload (bytes, bytearray, memoryview or str), or None for no
-    answer; plain function
-    or async def; it gets an independent copy of the request. The answer goes to
-    the request's Response Topic with the same Correlation Data (spec 4.10.2), at
-    the lower of the request's QoS and ``qos``, with ``answer_props`` (Client.publish keywords, e.g.
-    content_type="application/json", payload_format_indicator=1). Requests without
+    answer; plain function or async def; it gets an independent copy of the request.
+    The answer goes to the request's Response Topic with the same Correlation Data
+    (spec 4.10.2), at the lower of the request's QoS and ``qos``, with
+    ``answer_props`` (Client.publish keywords, e.g. content_type="application/json",
+    payload_format_indicator=1). Requests without
     a usable Response Topic (none, empty, or with a wildcard) are not handled and
     are counted in ``ignored``; at most ``max_busy`` requests are handled at once
     (each holds a task and a copy of its message until its answer is out), up to
@@ -55,8 +55,8 @@ class Responder:
     publish was refused (e.g. not authorized, over the server's Maximum Packet Size)
     or found no heap block for its packet (MemoryError),
     ``errors`` the requests whose handler raised or returned no payload Client.publish
-    takes (bytes, bytearray, memoryview, str) nor None (no answer; shown as "mqtt5: handler error" with its traceback, as for a
-    subscribe() handler).
+    takes (bytes, bytearray, memoryview, str) nor None (no answer; shown as "mqtt5:
+    handler error" with its traceback, as for a subscribe() handler).
     The last ``remember`` answers are kept: a repeat (the same topic, Response Topic,
     Correlation Data and payload) gets its answer again and the handler is not called.
     ``keep(answer)``, if given, says whether an answer is remembered for repeats:

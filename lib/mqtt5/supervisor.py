@@ -13,8 +13,9 @@
   transient ones back off; 0x9C/0x9D with a Server Reference try the referenced
   server next (spec 4.11), 0x9D (moved) also replaces the list URL; after 3
   redirects in a row it backs off. A reference that does not parse, changes the
-  scheme (either way: nothing falls back to plain TCP), or goes over plain TCP to another host while the client has
-  credentials is not followed: the refusal backs off.
+  scheme (either way: nothing falls back to plain TCP), or goes over plain TCP to
+  another host while the client has credentials is not followed: the refusal backs
+  off.
 - Several broker URLs, of one scheme (nothing falls back to plain TCP), in turn.
 - Session: Clean Start only on the very first connect (`clean_start_first`), then
   clean_start=False with the client's `session_expiry` (0: the server keeps nothing

@@ -30,11 +30,16 @@ class Pingresp(Pingreq):
     type = _PINGRESP
 
 
+def client_code(rc):
+    """True for a DISCONNECT reason code a client may send (spec 3.14.2.1)."""
+    return rc == 0 or rc == 4 or rc == 0x90 or 0x80 <= rc <= 0x83 or 0x93 <= rc <= 0x99
+
+
 def ours(s, rc, props):
     """The Disconnect of Session.disconnect(); ValueError for a code only a server
     sends (spec 3.14.2.1), or a Session Expiry Interval when CONNECT's was 0
     (spec 3.14.2.2.2: the server takes it as a Protocol Error, and sends the Will)."""
-    if not (rc == 0 or rc == 4 or rc == 0x90 or 0x80 <= rc <= 0x83 or 0x93 <= rc <= 0x99):
+    if not client_code(rc):
         raise ValueError("DISCONNECT 0x%02X: a client sends 0x00, 0x04, 0x80-0x83, 0x90 "
                          "or 0x93-0x99 (spec 3.14.2.1)" % rc)
     if props and props.get(0x11) and not s.session_expiry:
