@@ -42,6 +42,9 @@ def test_requester_responder_units(runtime):
     assert "mqtt5: handler error" in res.stdout and "handler bug" in res.stdout + res.stderr
     # two waited and ran in order after the first two; two counted in busy
     assert rec["waiting"] == [2, 2, 4, ["ok:0", "ok:1", "ok:2", "ok:3"]], rec["waiting"]
+    # no heap for the next one's task when a place frees: it is counted, the one after
+    # it runs (it was left waiting, with none running to start it)
+    assert rec["handover"] == [1, 2, 0, 0, ["ok:0", "ok:2"]], rec["handover"]
     b = rec["busy"]
     # max_busy=2: two requests taken, the next three counted in busy and not run;
     # once those two are answered a new one is taken again

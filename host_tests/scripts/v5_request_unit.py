@@ -260,17 +260,43 @@ async def main():
     again = admitted(6)
     while rb._running:
         await asyncio.sleep(0)
+    async def waiting_responder(name, n, max_busy, max_waiting):
+        # a Responder on a fake client, sent n requests at once
+        fc = FakeClient(Sess(name))
+        r = Responder(fc, name + "/+", h, max_busy=max_busy, max_waiting=max_waiting)
+        await r.start()
+        for i in range(n):
+            fc.handlers[name + "/+"](Message(name + "/x", b"%d" % i, 1, False, False,
+                                             {0x08: "back/" + name, 0x09: b"%d" % i}))
+        return fc, r
+
     # max_waiting=2: of six at once, two run, two wait their turn, two are counted
-    wc = FakeClient(Sess("wait"))
-    rw = Responder(wc, "w/+", h, max_busy=2, max_waiting=2)
-    await rw.start()
-    for i in range(6):
-        wc.handlers["w/+"](Message("w/x", b"%d" % i, 1, False, False,
-                                   {0x08: "back/w", 0x09: b"w%d" % i}))
+    wc, rw = await waiting_responder("w", 6, 2, 2)
     held = len(rw._waiting)
     while rw._running:
         await asyncio.sleep(0)
     out["waiting"] = [held, rw.busy, rw.answered, [p[1].decode() for p in wc.pubs]]
+    # the hand-over finds no heap for the next waiting one's task: that one is counted,
+    # and the one after it takes the place (it was left waiting, with none running)
+    hc, rh = await waiting_responder("h", 3, 1, 3)
+    import mqtt5.responder as R
+    real, fails = asyncio.create_task, [1]
+
+    def no_heap_once(coro):
+        if fails[0]:
+            fails[0] = 0
+            coro.close()
+            raise MemoryError("fake: no block")
+        return real(coro)
+
+    R.asyncio.create_task = no_heap_once
+    try:
+        for _ in range(50):
+            await asyncio.sleep(0)
+    finally:
+        R.asyncio.create_task = real
+    out["handover"] = [rh.busy, rh.answered, len(rh._waiting), rh._running,
+                       [p[1].decode() for p in hc.pubs]]
     bad = []
     try:
         Responder(bc, "b/+", h, max_busy=0)

@@ -209,12 +209,13 @@ class Responder:
             self._running -= 1
             if out is None and e is not None and not again:  # no answer: forget it
                 e[2] = None
-            if self._waiting:  # the next waiting request takes this place
+            while self._waiting:  # the next waiting request takes this place
                 job = self._waiting.pop(0)
                 try:
                     asyncio.create_task(self._answer(*job))
                     self._running += 1
-                except Exception:  # no heap for its task: dropped, counted
-                    self.busy += 1
-                    if not job[3] and job[2] is not None:
+                    break
+                except Exception:  # no heap for its task: dropped, counted, and the
+                    self.busy += 1  # next one tries (none is left waiting with no
+                    if not job[3] and job[2] is not None:  # place to free, for good)
                         job[2][2] = None
