@@ -7,7 +7,8 @@ from runtimes import ALL, HOSTED, M32, M32_FROZEN, run
 
 SCRIPTS = ["session_flows.py", "session_errors.py", "session_inflight.py",
            "session_keepalive.py", "session_resume.py", "session_limits.py",
-           "session_alias.py", "session_auth.py", "session_buffers.py"]
+           "session_alias.py", "session_auth.py", "session_buffers.py",
+           "session_expiry.py"]
 
 
 def check(res, runtime):

@@ -12,6 +12,7 @@ Also the session's packet objects (mqtt5.packets), written as rarely: ``fit(s, p
 a DISCONNECT of ours with a reason code or properties, or an AUTH (mqtt5.auth);
 ``violation(s, err)``, the DISCONNECT a server's protocol violation gets."""
 
+from ._compat import ticks_diff
 from .errors import MQTTError
 from .txbuf import BufferFull, too_large, room, ack, publish, request, queued
 from .outbound import set_queued, free, post
@@ -24,6 +25,8 @@ _WAIT_SUBACK = const(4)
 _QUEUED = const(0x10000)
 _RESEND = const(0x20000)
 _RETAIN = const(0x40000)
+_EXPIRED = const(0x80000)  # its Message Expiry ran out while the link was down (age())
+_EXPIRY = const(0x02)  # Message Expiry Interval
 _ACK_ROOM = const(8)
 _RESERVE = const(32)  # as in mqtt5.outbound
 _PUBREL = const(6)
@@ -63,6 +66,35 @@ def fail(s, i, rc, err, pkt):
         _SUBSCRIBED if w == _WAIT_SUBACK else _UNSUBSCRIBED)
     post(s, (kind, fl[_F_PID][i], rc, err, False, pkt))
     free(fl, i, False)
+
+
+def age(fl, now_ms, seen_ms):
+    """A new connection (outbound.connect()): each PUBLISH waiting to go again (no PUBREC
+    yet) waited offline since ``seen_ms``, the session's last sight of the old link, so
+    its Message Expiry Interval loses those whole seconds, as a queued message's does
+    (mqtt5.offline) [MQTT-3.3.2-6].  One that ran out is marked EXPIRED: a QoS 1
+    message is then given up, not sent late (pump(), session_lost); a QoS 2 one still
+    goes, with 1 s left, since the server may hold its packet id (spec 4.3.3).  The
+    time it was in flight before the link went is not counted (at most about the
+    keep-alive that found the link dead)."""
+    sec = ticks_diff(now_ms, seen_ms) // 1000
+    if sec <= 0:
+        return
+    st, pr, pid = fl[_F_STATE], fl[_F_PROPS], fl[_F_PID]
+    for i in range(len(pid)):
+        p = pr[i]
+        if pid[i] and p and _EXPIRY in p and st[i] & 0xFF <= _WAIT_PUBREC \
+                and not st[i] & _EXPIRED:
+            p = pr[i] = dict(p)  # (the caller's dict stays as it was)
+            left = p[_EXPIRY] - sec
+            if left <= 0:
+                st[i] |= _EXPIRED
+            p[_EXPIRY] = left if left > 0 else 1
+
+
+def expired():
+    """The error of a message whose Message Expiry ran out while the link was down."""
+    return MQTTError("message expired while the link was down: not sent again")
 
 
 def join(s, i, n):
@@ -105,6 +137,9 @@ def pump(s):
                 if qos > s.maximum_qos:  # [MQTT-3.2.2-11]
                     fail(s, i, 0x9B, MQTTError("QoS %d above server maximum %d: not sent "
                                                "again" % (qos, s.maximum_qos)), None)
+                    continue
+                if st & _EXPIRED and qos == 1:  # [MQTT-3.3.2-5]: not sent late (age())
+                    fail(s, i, 0x80, expired(), None)
                     continue
                 if st & _RETAIN and not s.retain_available:  # [MQTT-3.2.2-14]
                     fail(s, i, 0x9A, MQTTError("retain not available: not sent again"), None)

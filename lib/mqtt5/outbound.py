@@ -139,11 +139,14 @@ def connect(s, now_ms, clean_start=None):
         if p[i] and not st[i] & _QUEUED:
             st[i] |= _RESEND
             set_queued(fl, i, True)
+    ka = s._ka  # both directions count as active (keepalive.py)
+    if fl[_F_QUEUED]:  # what waits to go again waited offline since the session last
+        import mqtt5.backlog as _bl  # saw the old link: its Message Expiry ages
+        _bl.age(fl, now_ms, ka[_KA_NOW])
     al = rx[_RX_ALIASES]  # inbound topic aliases live for one connection [MQTT-3.3.2-7]
     for i in range(len(al)):
         al[i] = None
     rx[_H_PENDING] = None
-    ka = s._ka  # both directions count as active (keepalive.py)
     ka[_KA_PERIOD] = s.keepalive * 1000
     ka[_KA_TX] = ka[_KA_RX] = now_ms
     ka[_KA_PING_OUT] = False

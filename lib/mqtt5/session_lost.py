@@ -5,7 +5,7 @@ whose session is always resumed or clean never carries it."""
 
 from .errors import MQTTError
 import mqtt5.packets as _p
-from .backlog import fail
+from .backlog import fail, expired
 
 _WAIT_PUBACK = const(1)
 _WAIT_PUBREC = const(2)
@@ -13,6 +13,7 @@ _WAIT_PUBCOMP = const(3)
 _WAIT_SUBACK = const(4)
 _RESEND = const(0x20000)
 _RETAIN = const(0x40000)
+_EXPIRED = const(0x80000)  # (backlog.age())
 _F_PID = const(0)  # slots of the in-flight table (outbound.py)
 _F_STATE = const(1)
 _F_ORDER = const(2)
@@ -50,6 +51,9 @@ def session_lost(s):
             w = st & 0xFF
             pid = p[i]
             topic, props = fl[_F_TOPIC][i], fl[_F_PROPS][i]
+            if st & _EXPIRED:  # its Message Expiry ran out while the link was down:
+                fail(s, i, 0x80, expired(), None)  # given up, not sent late [MQTT-3.3.2-5]
+                continue
             if w <= _WAIT_PUBCOMP:  # also past PUBREC: a server that delivers at
                 # PUBREL (Mosquitto) never delivered it
                 pkt = _p.Publish(topic, fl[_F_PAYLOAD][i], 1 if w == _WAIT_PUBACK else 2,

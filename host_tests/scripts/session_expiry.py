@@ -1,0 +1,88 @@
+"""Sans-IO session: the Message Expiry Interval of what was in flight when the link
+went [MQTT-3.3.2-5] [MQTT-3.3.2-6].
+
+A QoS 1/2 PUBLISH waiting to go again after a cut ages by the time the link was down
+(from the session's last sight of the old link to the new connect()): resent with
+what is left, or, once that ran out, given up (QoS 1) rather than delivered late.
+"""
+
+import mqtt5.session as S
+from mqtt5.errors import MQTTError
+from session_fake import (connected, out, feed, kinds, eq, run_tests, connack, PUBLISH,
+                          PUBACK, PUBREC, ack)
+
+EXPIRY = 0x02  # Message Expiry Interval
+
+
+def cut_and_resume(s, down_ms, present=True, last_seen=1000):
+    """The link last seen at `last_seen` ms, down for `down_ms`: (events, sent)."""
+    s.tick(last_seen)
+    s.connection_lost()
+    s.connect(last_seen + down_ms, clean_start=False)
+    out(s, last_seen + down_ms)
+    evs = feed(s, connack(session_present=present), last_seen + down_ms)
+    return evs, out(s, last_seen + down_ms)
+
+
+def in_flight(qos=1, expiry=60, topic="ev"):
+    s = connected(session_expiry=600)
+    props = {EXPIRY: expiry} if expiry is not None else None
+    pid = s.publish(topic, b"e", qos, False, props)
+    out(s, 500)
+    return s, pid, props
+
+
+def test_resent_with_the_time_it_waited_offline_taken_off():
+    s, pid, props = in_flight()
+    evs, sent = cut_and_resume(s, 30500)
+    eq(kinds(evs), [S.CONNECTED], "resumed")
+    eq([(t, p.packet_id, bool(p.dup), p.props) for t, p in sent],
+       [(PUBLISH, pid, True, {EXPIRY: 30})], "30 whole seconds taken off 60")
+    eq(props, {EXPIRY: 60}, "the caller's dict as it was")
+
+
+def test_two_outages_add_up():
+    s, pid, _ = in_flight()
+    cut_and_resume(s, 20000)
+    evs, sent = cut_and_resume(s, 25000, last_seen=30000)
+    eq([p.props for _, p in sent], [{EXPIRY: 15}], "60 - 20 - 25")
+    feed(s, ack(PUBACK, pid), 56000)
+    eq(s.inflight_count, 0, "acked")
+
+
+def test_expired_qos1_given_up_not_sent_late():
+    for present in (True, False):
+        s, pid, _ = in_flight()
+        evs, sent = cut_and_resume(s, 61000, present)
+        eq(kinds(evs), [S.CONNECTED, S.PUBLISH_DONE], "an error event (present %s)" % present)
+        e = evs[1]
+        eq((e["packet_id"], e["reason_code"], e["packet"]), (pid, 0x80, None), "given up")
+        eq(isinstance(e["error"], MQTTError) and "expired" in str(e["error"]), True,
+           "says why: %r" % (e["error"],))
+        eq(sent, [], "nothing sent late")
+        eq(s.inflight_count, 0, "its slot freed")
+        pid2 = s.publish("ev", b"f", 1)  # the table still works
+        eq([t for t, _ in out(s)], [PUBLISH], "a new one goes")
+        eq(pid2 > 0, True, "with a packet id")
+
+
+def test_expired_qos2_still_goes_with_a_second_left():
+    # the server may hold its packet id awaiting PUBREL (spec 4.3.3): it must go again
+    s, pid, _ = in_flight(qos=2)
+    evs, sent = cut_and_resume(s, 90000)
+    eq([(t, p.packet_id, bool(p.dup), p.props) for t, p in sent],
+       [(PUBLISH, pid, True, {EXPIRY: 1})], "resent with 1 s")
+    feed(s, ack(PUBREC, pid), 91000)
+    eq([t for t, _ in out(s)], [6], "PUBREL")
+
+
+def test_no_expiry_and_short_gaps_untouched():
+    s, pid, _ = in_flight(expiry=None)
+    evs, sent = cut_and_resume(s, 10 ** 6)
+    eq([(p.packet_id, p.props) for _, p in sent], [(pid, None)], "no expiry: as it was")
+    s, pid, props = in_flight()
+    evs, sent = cut_and_resume(s, 999)
+    eq([p.props for _, p in sent], [{EXPIRY: 60}], "under a second: nothing taken off")
+
+
+run_tests(globals())
