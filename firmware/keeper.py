@@ -68,10 +68,7 @@ async def run(app, vital):
                 said = 1
                 log("task ended: %s (watchdog_ms 0: nothing resets the node)"
                     % ", ".join(n for n, t in vital if t.done()))
-            bto = app.cfg["broker_timeout_s"]  # (live: set_config) a wedged network stack
-            if bto and not app.linked and app.age_ms(*app.unlinked) >= bto * 1000:
-                log("no broker link for %d s (broker_timeout_s): reset" % bto)
-                board.reset()
+            _broker_timeout(app)
             if app.heap_losses >= HEAP_LOSSES and app.heap_since[2] >= HEAP_SPAN_MS:
                 log("%d links in a row ended by a full heap in %d s: reset"
                     % (app.heap_losses, app.heap_since[2] // 1000))
@@ -92,10 +89,20 @@ async def run(app, vital):
         await sleep_ms(period)
 
 
+def _broker_timeout(app):
+    # reset after broker_timeout_s (live: set_config) without a broker link, counted
+    # from boot or from the link's loss: a wedged network stack
+    bto = app.cfg["broker_timeout_s"]
+    if bto and not app.linked and app.age_ms(*app.unlinked) >= bto * 1000:
+        log("no broker link for %d s (broker_timeout_s): reset" % bto)
+        board.reset()
+
+
 async def join(app, again=False):
     """The network, at boot and after a loss (`again`), tried again after a pause that
     doubles up to 5 minutes, until it is up (`again`: joined, or back by itself, which
-    is looked for during a pause)."""
+    is looked for during a pause).  At boot, which the keeper's task does not watch yet,
+    broker_timeout_s counts here too (a Wi-Fi chip that never starts is a wedged stack)."""
     cfg = app.cfg
     pause = 1000
     while True:
@@ -108,10 +115,12 @@ async def join(app, again=False):
             # board left at the REPL for good); later a rejoin task that died on it was made
             # again every second, each with a "Task exception" traceback
             log("network failed (%s): next try in %d s" % (why(e), pause // 1000))
-            n = pause // 1000 if again else 1  # a rejoin looks each second: the
-            for _ in range(n):  # driver may rejoin by itself, and a pause of minutes
-                await sleep_ms(pause // n)  # must not hold up the next loss
-                if again and board.network_ok():
+            n = pause // 1000  # looked at each second: after a loss the driver may
+            for _ in range(n):  # rejoin by itself, and a pause of minutes must not
+                await sleep_ms(pause // n)  # hold up the next loss; at boot,
+                if not again:  # broker_timeout_s may run out meanwhile
+                    _broker_timeout(app)
+                elif board.network_ok():
                     return
             pause = min(pause * 2, 300000)
             app.clock()  # the uptime stays true however long this takes (ticks wrap)

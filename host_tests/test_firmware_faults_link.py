@@ -240,3 +240,23 @@ def test_broker_timeout_s_resets_a_node_that_has_no_broker_link_for_that_long(br
     finally:
         node.kill()
         proxy.close()
+
+
+def test_broker_timeout_s_counts_through_the_network_join_at_boot(broker, runtime, tmp_path):
+    # The Wi-Fi never came up at boot (a chip that failed to start): the boot join,
+    # which runs before the keeper's task, retried for good and broker_timeout_s,
+    # counted from boot, never reset the node.
+    sim = tmp_path / "sim"
+    sim.mkdir(parents=True)
+    (sim / "network_down").write_text("")
+    node = NodeProc(runtime, broker, tmp_path,
+                    dict(FAST, broker_timeout_s=10, network_timeout_ms=1000), "btoj-" + runtime)
+    try:
+        t0 = time.monotonic()
+        assert node.wait(30) == 3, node.output  # the unix board's reset()
+        assert 9 <= time.monotonic() - t0, node.output
+        assert "network failed (timeout)" in node.output, node.output
+        assert "no broker link for 10 s (broker_timeout_s): reset" in node.output, node.output
+        assert "online" not in node.output and "Traceback" not in node.output, node.output
+    finally:
+        node.kill()
