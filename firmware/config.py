@@ -174,7 +174,8 @@ def validate(obj, sensors=None):
             raise ConfigError("brokers: %s" % e)
         for c in u[u.find("://") + 3:].rstrip("/"):  # (after: no password echoed)
             # (a path, a query or a space the library would drop or try to resolve)
-            if not (c.isalpha() or c.isdigit() or c in ".-_:[]"):
+            if not ("a" <= c <= "z" or "A" <= c <= "Z" or "0" <= c <= "9" or c in ".-_:[]"):
+                # (ASCII on every runtime: CPython's isalpha() takes "ü", MicroPython's not)
                 raise ConfigError("brokers: %r: %r has no place in scheme://host[:port]"
                                   % (u, c))
     out["brokers"] = list(urls)

@@ -110,9 +110,14 @@ def test_retained_and_subscribe_options(runtime, broker):
     assert u["urls"]["mqtt://h"] == ["mqtt", "h", 1883] and u["urls"]["mqtts://h"] == ["mqtts", "h", 8883]
     assert u["urls"]["h:1884"] == ["mqtt", "h", 1884]
     assert u["urls"]["mqtt://[::1]:1885/x"] == ["mqtt", "::1", 1885]
+    # (a second colon: a host "h:1883" or an IPv6 address not in brackets; a port of
+    # other digits than ASCII's, which CPython's int() took: "mqtt://h:\u0661\u0662" was 12)
     for bad in ("mqtt://", "mqtt://h:", "mqtt://h:abc", "mqtt://h:65536", "mqtt://h:0",
-                "mqtt://[::1", "mqtt://[::1]x"):
-        assert u["urls"][bad] == "bad URL %r: expected mqtt[s]://host[:port], port 1..65535" % bad
+                "mqtt://[::1", "mqtt://[::1]x", "mqtt://h:1883:1", "mqtt://h::1883",
+                "mqtt://a:b:c:1883", "mqtt://h:\u0661\u0662", "mqtt://h:\u00b2"):
+        # (MicroPython's 32-bit builds write the URL's non-ASCII characters escaped)
+        assert u["urls"][bad].startswith("bad URL 'mqtt") and u["urls"][bad].endswith(
+            "': expected mqtt[s]://host[:port], port 1..65535"), (bad, u["urls"][bad])
     assert u["urls"]["ws://h"] == "unsupported URL scheme: ws"
     for bad in ("mqtt://a..b", "mqtt://.h", "mqtt://%s.h" % ("x" * 64)):  # labels 1..63
         assert u["urls"][bad] == "bad URL %r: a host name's labels are 1 to 63 " \

@@ -8,7 +8,7 @@ import pytest
 from runtimes import M32, run
 
 SCRIPTS = {
-    "firmware_units_payload_schema.py": 74,
+    "firmware_units_payload_schema.py": 79,
     "firmware_units_config_files.py": 27,
     "firmware_units_app.py": 12,
     "firmware_units_readings.py": 10,

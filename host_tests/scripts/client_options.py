@@ -19,7 +19,9 @@ async def run():
     urls = {}
     for u in ("mqtt://h", "mqtts://h", "h:1884", "mqtt://[::1]:1885/x", "mqtt://", "mqtt://h:",
               "mqtt://h:abc", "mqtt://h:65536", "mqtt://h:0", "mqtt://[::1", "mqtt://[::1]x",
-              "ws://h", "mqtt://a..b", "mqtt://.h", "mqtt://%s.h" % ("x" * 64), "mqtt://h."):
+              "ws://h", "mqtt://a..b", "mqtt://.h", "mqtt://%s.h" % ("x" * 64), "mqtt://h.",
+              "mqtt://h:1883:1", "mqtt://h::1883", "mqtt://a:b:c:1883", "mqtt://h:\u0661\u0662",
+              "mqtt://h:\u00b2"):
         try:
             urls[u] = list(parse_url(u))
         except ValueError as e:

@@ -93,7 +93,9 @@ ok("accept_code_points", got["device_id"] == "k\u00fcche-\u00a0\U0001f321", got[
 # broker URLs the client could not connect to are refused when set, naming the URL
 for url in ("mqtt://", "mqtt://h:", "mqtt://h:99999", "mqtt://h:abc", "mqtt://:1883",
             "mqtts://[::1", "mqtt://[::1]x", "mqtt://h/path", "mqtt://h:1883/x",
-            "mqtt://h b", "mqtt://h?x", "mqtt://h#f"):
+            "mqtt://h b", "mqtt://h?x", "mqtt://h#f", "mqtt://broker:1883:1",
+            "mqtt://a:b:c:1883", "mqtt://m\u00fcller.local:1883", "mqtt://h\u00b2:1883",
+            "mqtt://\u212aelvin"):  # (ASCII on every runtime: CPython's isalpha() took "\u00fc")
     try:
         config.validate({"brokers": ["mqtt://ok.example:1883", url]})
         ok("reject_broker " + url, False, url)
