@@ -423,10 +423,13 @@ class App:
                     if b.err is None:
                         log("%s online" % self.status_topic)
                 if ticks_diff(now, self.stats_due) >= 0:
-                    self.stats_due = ticks_add(now, self.cfg["stats_interval_ms"])
+                    up = self.sup.state == UP and not self.stopping  # after the birth,
+                    # which goes first, and not after `offline`; while down, due again
+                    # in a second: stats due then (a boot's first) go once it is up
+                    self.stats_due = ticks_add(now, self.cfg["stats_interval_ms"]
+                                               if up else 1000)
                     self.tasks = [t for t in self.tasks if not t.done()]
-                    if self.sup.state == UP and not self.stopping:  # after the birth,
-                        # which goes first, and not after `offline`
+                    if up:
                         text = self.stats_json()
                         topic = self.base + "/stats"
                         await self.client.publish(topic, text, 0, False, "application/json",

@@ -356,6 +356,22 @@ def test_the_get_config_answer_is_limited_in_bytes_not_characters(runtime, broke
     assert size <= 1792 and ans["rc"] == 5 and "over 1792" in ans["msg"], (size, ans)
 
 
+def test_the_first_stats_go_out_once_the_node_is_online(runtime, broker, tmp_path):
+    # stats fell due at boot, before the link was up, and were put off a whole interval
+    # (by default a minute; here ten): the first ones now go as soon as it is up
+    device = "stats1-" + runtime
+    peer = PahoPeer(broker, "watch-" + device).start()
+    peer.subscribe("fieldnode/v1/%s/stats" % device, qos=1)
+    node = NodeProc(runtime, broker, tmp_path, dict(FAST, **RESTING), device)
+    try:
+        node.wait_log("online")
+        st = json.loads(peer.wait_messages(node.base + "/stats", 1, timeout=5)[0].payload)
+        assert st["uptime_s"] < 60 and st["reconnects"] == 0, st
+    finally:
+        node.kill()
+        peer.stop()
+
+
 def test_zz_ctrl_c_says_offline_and_no_secret_ever_showed(shared, broker):
     # at rest first (firmware_node.RESTING): a resting node is almost never allocating
     assert request(shared, "set_config", RESTING)["rc"] == 0
