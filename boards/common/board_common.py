@@ -27,7 +27,7 @@ NTP_PORT = 123  # the NTP server's UDP port (a variable: the tests use a local s
 class NetworkError(Exception):
     """The network could not be brought up; ``args[0]`` is a short reason:
     "wrong_password", "no_ap_found", "timeout", "no_network", "connect_failed",
-    "bad_country" (a `WIFI_COUNTRY` the port refuses: not 2 letters)."""
+    "bad_country" (a `WIFI_COUNTRY` the port refuses: not 2 characters)."""
 
 
 async def join(wlan, ssid, password, timeout_ms, reason_of):
@@ -388,6 +388,8 @@ class Button:
         self._ms = debounce_ms
         self._last = ticks_add(ticks_ms(), -debounce_ms)
         trigger = pin.IRQ_FALLING | pin.IRQ_RISING
+        self._flags = None  # first: rp2 enables the IRQ inside pin.irq(), and a hard
+        # handler that raised (an edge before this was set) is switched off for good
         if hard:
             irq = pin.irq(handler=self._edge, trigger=trigger, hard=True)
         else:  # (the esp32 port has no hard pin IRQs)

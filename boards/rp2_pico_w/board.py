@@ -33,9 +33,11 @@ SENSORS = {"temperature": ("C", -2), "vsys": ("V", -3)}
 HAS_BUTTON = True
 HAS_WATCHDOG = True
 
-# Optional Wi-Fi settings, applied at the next network_up(): a two-letter
-# regulatory domain (e.g. "DE"; None keeps the default "XX", worldwide safe
-# channels) and power saving (True PM_POWERSAVE, False PM_NONE, None the driver's).
+# Optional Wi-Fi settings: a two-letter regulatory domain (e.g. "DE"; None keeps the
+# default "XX", worldwide safe channels), which the cyw43 driver takes only as it brings
+# the radio up, so at the first network_up() after a boot (set it in boot.py, or here
+# before the node starts), and power saving (True PM_POWERSAVE, False PM_NONE, None the
+# driver's), applied at the next network_up().
 WIFI_COUNTRY = None
 WIFI_POWER_SAVE = None
 # The NTP server that sets the clock at the first network_up() after boot (UTC;
