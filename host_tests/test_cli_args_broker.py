@@ -63,6 +63,13 @@ PERCENT = ("broker URL: a / ? or # in the user name or password must be percent-
     (["cmd", "node-1", "ping", "--url", "mqtt://u:p?w@h"], PERCENT + "'mqtt://u:***@h'"),
     (["monitor", "--url", "mqtt://u:p#w@h:1"], PERCENT + "'mqtt://u:***@h:1'"),
     (["monitor", "--url", "mqtt://user/x@h"], PERCENT + "'mqtt://user/x@h'"),
+    # no :// (or a mistyped one): the password was echoed whole
+    (["monitor", "--url", "user:s3cret@broker.local"], URL_FORM + ", got 'user:***@broker.local'"),
+    (["monitor", "--url", "mqtt:/user:s3cret@h"], URL_FORM + ", got 'mqtt:/user:***@h'"),
+    # a host no name can be (a space): refused here, as the firmware's config refuses it,
+    # not looked up
+    (["monitor", "--url", "mqtt://a b"], URL_FORM + ", got 'mqtt://a b'"),
+    (["monitor", "--url", "mqtt://a\tb:1883"], URL_FORM + ", got 'mqtt://a\\tb:1883'"),
 ])
 def test_broker_url_and_topic_parts_are_checked_before_connecting(argv, message):
     """Refused before any connection is tried: these raised a traceback from urllib or

@@ -73,6 +73,10 @@ def test_monitor_lines_tell_payloads_from_json_by_topic_not_by_keys():
     rec = monitor.decode("fieldnode/v1/dev/cmd/set_config", b'{"password": "S3cr3t"}',
                          "fieldnode/v1")  # a secret in a request shows as the node shows it
     assert rec["payload"] == {"password": "***"}
+    # after a byte order mark, which the node skips (it runs the request): masked too
+    rec = monitor.decode("fieldnode/v1/dev/cmd/set_config",
+                         b'\xef\xbb\xbf{"password": "S3cr3t"}', "fieldnode/v1")
+    assert rec["payload"] == {"password": "***"}, rec
     rec = monitor.decode("fieldnode/v1/dev/state/temperature", bytes.fromhex("010007160859"),
                          "fieldnode/v1")
     assert monitor.line(rec, 0, True).split()[1:] == ["dev", "state/temperature", "#7",
@@ -91,6 +95,12 @@ def test_monitor_lines_escape_control_characters():
     assert "\n" not in out and "\x1b" not in out, out
     assert out.split()[1:4] == ["ev\\x1bil", "status",
                                 "online\\x1b[2J\\x1b[31mFAKE\\x0afake-line"], out
+    # a JSON string holding an escaped lone surrogate: print() raised UnicodeEncodeError
+    # and the monitor died
+    rec = monitor.decode("fieldnode/v1/dev/stats", b'"\\ud800x"', "fieldnode/v1")
+    out = monitor.line(rec, 0, False)
+    out.encode()
+    assert out.split()[1:] == ["dev", "stats", "\\ud800x"], out
 
 
 def test_monitor_shows_a_cleared_reading():

@@ -144,7 +144,14 @@ def read(dev, lenient=False, changing=None):
         text, bad = out.decode(), None
     except UnicodeDecodeError as e:
         text, bad = out.decode("utf-8", "replace"), e
-    cfg, source, cdir, sensors, said = json.loads(text.strip().splitlines()[-1])
+    # the last line, split at \n alone: MicroPython's JSON leaves U+0085, U+2028 and
+    # U+2029 unescaped (a Wi-Fi name may hold one), where splitlines() would cut it
+    line = text.strip().rsplit("\n", 1)[-1]
+    try:
+        cfg, source, cdir, sensors, said = json.loads(line)
+    except ValueError:
+        raise CliError("the board's answer is not what the firmware sends: %r"
+                       % line[-200:]) from None
     if callable(changing):      # (`config import`: a FILE lacking keys is merged)
         changing = changing(cfg)
     if bad is not None and (changing or not lenient):

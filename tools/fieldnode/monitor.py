@@ -78,8 +78,10 @@ def decode(topic, payload, prefix, content_type=None):
         return rec
     if kind in _JSON_KINDS and text:
         try:
-            # NaN, Infinity and 1e999 (Python's json takes them) as text: --json prints JSON
-            rec["payload"] = json.loads(text, parse_constant=str, parse_float=_float)
+            # NaN, Infinity and 1e999 (Python's json takes them) as text: --json prints JSON;
+            # a byte order mark first, which the node skips (a request it runs: masked too)
+            rec["payload"] = json.loads(text[text.startswith("\ufeff"):], parse_constant=str,
+                                        parse_float=_float)
             if _depth(rec["payload"]) > MAX_DEPTH:
                 raise RecursionError
         except ValueError:
@@ -124,8 +126,11 @@ def line(rec, stamp, retained, extra=""):
 
 def printable(text):
     """`text` with its control characters as \\xNN: whoever may publish under the
-    prefix must not move the terminal's cursor, colour it, or forge a line."""
-    return "".join(c if " " <= c < "\x7f" or c > "\x9f" else "\\x%02x" % ord(c)
+    prefix must not move the terminal's cursor, colour it, or forge a line; and lone
+    surrogates (a JSON string's escaped "\\ud800") as \\uNNNN, which no terminal can
+    be written."""
+    return "".join(c if " " <= c < "\x7f" or "\x9f" < c < "\ud800" or c > "\udfff"
+                   else "\\x%02x" % ord(c) if c < "\u0100" else "\\u%04x" % ord(c)
                    for c in text)
 
 

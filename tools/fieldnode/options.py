@@ -47,10 +47,14 @@ def shown(url):
     """`url` fit for messages: a password in it (mqtt://user:PASS@host) as ***, up to
     the last @ (so that one mistyped with a raw / or @ in it is not echoed either)."""
     i, j = url.find("://"), url.rfind("@")
-    if i < 0 or j < i:
+    i = i + 3 if i >= 0 else 0  # (no ://, or a mistyped one: from the start)
+    if j < i:
         return url
-    user = url[i + 3:j].split(":", 1)
-    return url[:i + 3] + user[0] + (":***" if len(user) > 1 else "") + url[j:]
+    k = url.find(":", i)  # a scheme mistyped (mqtt:/user:pw@h): its colon is not the user's
+    k = url.find(":", k + 1) if 0 <= k < j and url[k + 1:k + 2] == "/" else k
+    if not 0 <= k < j:
+        return url
+    return url[:k] + ":***" + url[j:]
 
 
 def check_url(url):
@@ -70,6 +74,8 @@ def check_url(url):
                        "path, query or fragment), got %r%s" % (rest[end:], shown(url), env),
                        code=2)
     try:
+        if any(c <= " " or "\x7f" <= c <= "\x9f" for c in url):  # (urlsplit drops a tab
+            raise ValueError  # or newline unsaid; no host name has a space or such)
         parts = urlsplit(url)
         host = parts.hostname   # ValueError: a bad [IPv6] literal
         host.encode("idna")     # UnicodeError: not text (bytes from a non-UTF-8 argv), or
