@@ -25,12 +25,19 @@ help:
 	@echo "make firmware BOARD=rp2_pico_w   Pico W image with the node frozen in (build/firmware/rp2_pico_w/firmware.uf2)"
 	@echo "make fuzz    hostile-server fuzzing: 100k cases each on CPython and MicroPython"
 	@echo "make venv    only create .venv with the pinned dev dependencies"
-	@echo "make clean   remove .venv and caches"
+	@echo "make clean   remove .venv and the in-tree caches (.cache/, build/; device builds"
+	@echo "             stay in ~/.cache/fieldnode: remove it, or FIELDNODE_CACHE's folder, too)"
 
 # The last step installs the `fieldnode` CLI (tools/fieldnode, editable): .venv/bin/fieldnode
 $(STAMP): requirements-dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (found %s)" % sys.version.split()[0])'
-	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	@# Debian ships ensurepip (which venv needs) in python3-venv, not installed by default
+	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || { \
+	  echo "Installing Debian package: python3-venv"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null; }
+	@# a venv left without pip (made before python3-venv was there) is made again
+	@$(PY) -m pip --version >/dev/null 2>&1 || { rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $(STAMP)

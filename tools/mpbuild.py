@@ -128,6 +128,7 @@ def build(recipe, log=sys.stderr):
         mpsource.make(args, port_dir, log=os.path.join(out + ".tmp", "build.log"))
         shutil.copy2(os.path.join(port_dir, build_dir, recipe.product), out + ".tmp")
         os.rename(out + ".tmp", out)
+        mpsource.prune(os.path.dirname(out), recipe.name)
         print("mpbuild: %s built in %.0f s -> %s" % (recipe.name, time.monotonic() - t0, binary),
               file=log, flush=True)
     return binary

@@ -83,17 +83,41 @@ def sha256(path):
 
 
 def _verify(tarball):
-    """Check ``tarball`` against the SHA256SUMS beside it (when there is one)."""
-    sums = os.path.join(os.path.dirname(tarball), "SHA256SUMS")
-    if not os.path.exists(sums):
-        return
-    name = os.path.basename(tarball)
+    """Check ``tarball`` against the SHA256SUMS beside it (which must list it), else
+    against the one a folder up when that lists it by its subfolder
+    (``rp2/lwip-....tar.gz`` in ../shared/vendor/SHA256SUMS); else nothing is checked."""
+    folder, name = os.path.split(tarball)
+    sums = os.path.join(folder, "SHA256SUMS")
+    beside = os.path.exists(sums)
+    if not beside:
+        sums = os.path.join(os.path.dirname(folder), "SHA256SUMS")
+        name = os.path.basename(folder) + "/" + name
+        if not os.path.exists(sums):
+            return
     with open(sums) as f:
         expected = {line.split()[1]: line.split()[0] for line in f if len(line.split()) == 2}
     if name not in expected:
+        if not beside:  # (a folder up: some other list)
+            return
         raise SourceError("%s is not listed in %s" % (name, sums))
     if sha256(tarball) != expected[name]:
         raise SourceError("%s does not match its SHA256SUMS entry" % tarball)
+
+
+KEEP = 8  # cached builds of one kind kept (each new one is a frozen file's change)
+
+
+def prune(folder, prefix, keep=KEEP):
+    """Remove all but the `keep` newest entries of `folder` named `prefix`-KEY (a cache
+    of builds grew by one at every change of a frozen file, without end)."""
+    try:
+        names = [n for n in os.listdir(folder) if n.startswith(prefix + "-")  # the KEY
+                 and "-" not in n[len(prefix) + 1:] and "." not in n]  # alone: not m32-frozen-*
+    except OSError:
+        return
+    names.sort(key=lambda n: os.path.getmtime(os.path.join(folder, n)), reverse=True)
+    for n in names[keep:]:
+        shutil.rmtree(os.path.join(folder, n), ignore_errors=True)
 
 
 def need_tarballs(folder, names, what):
@@ -108,7 +132,7 @@ def need_tarballs(folder, names, what):
 def unpack(tarball, dest):
     """Unpack ``tarball`` (one top folder) so its contents become ``dest``.
 
-    Verified against SHA256SUMS when one sits beside it; atomic (temp dir + rename).
+    Verified against SHA256SUMS (_verify); atomic (temp dir + rename).
     A tarball that is missing or does not unpack is a SourceError naming it.
     """
     _verify(tarball)

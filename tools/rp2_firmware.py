@@ -222,6 +222,7 @@ def firmware(stock=False):
                     json.dump(info, f)
                 shutil.rmtree(cached, ignore_errors=True)
                 os.rename(tmp, cached)
+                mpsource.prune(os.path.dirname(cached), BOARD)
     with open(info_path) as f:
         info = json.load(f)
     info["uf2_path"] = os.path.join(cached, "firmware.uf2")
