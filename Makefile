@@ -15,7 +15,7 @@ ARGS   ?=
 # 1.4 of the 2 cores on average), so four take 8-9 minutes where two took 14-15
 JOBS   ?= 4
 
-.PHONY: help run test bench fuzz venv broker-deps system-deps firmware clean
+.PHONY: help run test bench fuzz venv broker-deps system-deps firmware board-known clean
 
 help:
 	@echo "make run     run the firmware on the unix board against a local Mosquitto"
@@ -75,7 +75,11 @@ run: venv broker-deps
 # The node frozen into MicroPython v1.28.0 for BOARD (unix, rp2_pico_w; esp32: README,
 # built with your own ESP-IDF: it only says how, so it installs no compilers first).
 BOARD ?= unix
-firmware: venv $(if $(filter esp32,$(BOARD)),,system-deps)
+firmware: board-known venv $(if $(filter esp32,$(BOARD)),,system-deps)
+
+# before anything installs: a mistyped BOARD pulled in the toolchains (about 1 GB) first
+board-known:
+	@[ -f boards/$(BOARD)/board.json ] || { echo "make firmware: unknown BOARD '$(BOARD)' (known: $$(cd boards && echo */board.json | sed 's,/board.json,,g'))" >&2; exit 2; }
 	@if [ "$(BOARD)" = rp2_pico_w ]; then $(PY) tools/rp2_firmware.py; \
 	else $(PY) tools/mpbuild.py firmware $(BOARD); fi
 
