@@ -234,3 +234,9 @@ def test_firmware_esp32_names_esp_idf_and_installs_nothing_first():
     unix = subprocess.run(make + ["BOARD=unix"], capture_output=True, text=True, timeout=60)
     assert esp.returncode == 0 and "mpbuild.py firmware esp32" in esp.stdout, esp.stderr
     assert "apt-get" not in esp.stdout and "apt-get" in unix.stdout
+    # a mistyped BOARD: refused first (it apt-got the toolchains, then mpbuild refused it)
+    bad = subprocess.run(make[:1] + ["-s"] + make[2:] + ["BOARD=esp23"], capture_output=True,
+                         text=True, timeout=60)
+    assert bad.returncode == 2 and bad.stdout == "", (bad.stdout, bad.stderr)
+    assert bad.stderr.startswith("make firmware: unknown BOARD 'esp23' (known: esp32 "
+                                 "rp2_pico_w unix)\n"), bad.stderr
