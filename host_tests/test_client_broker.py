@@ -36,6 +36,9 @@ def test_self_qos012_properties_handlers_unsubscribe(runtime, broker):
         (base + "/q/%d" % q, "payload-%d" % q, q) for q in (0, 1, 2)]
     for q, r in enumerate(got):
         for k, v in PROPS.items():
+            if k == "message_expiry_interval":  # less the whole seconds it waited in the
+                assert r[k] in (v - 1, v), (k, r[k])  # broker [MQTT-3.3.2-6]: a second
+                continue  # boundary of Mosquitto's clock may fall between in and out
             assert r[k] == v, k
         assert r["correlation_data"] == "corr-%d" % q
         assert r["response_topic"] == base + "/reply"
