@@ -374,12 +374,15 @@ class Button:
     from the IRQ's flags() where the port has it (rp2 latches the edges that fired at
     the interrupt, ports/rp2/machine_pin.c gpio_irq: a bounce back up before the
     handler runs hides nothing, and a release's bounce down and up again, latched too,
-    is no press: the button was held); esp32's IRQ object has no flags() (its
-    machine_pin.c, v1.28): there the pin must read low when the handler runs.
+    is no press: the button was held). esp32's IRQ object has no flags() (its
+    machine_pin.c, v1.28), but its soft handler runs once per edge (each scheduled at
+    the interrupt): the first edge after a quiet period while released can only be a
+    fall, so it is a press whatever the pin reads by the time the handler runs (a
+    contact bounced back up, or a press already over after a blocking call).
 
     A soft IRQ runs when the VM next runs scheduled callbacks: after a blocking call (a
-    DNS lookup, a flash write) it finds the pin released, and a press made meanwhile is
-    lost. With ``hard`` the handler runs at the edge; it allocates nothing.
+    DNS lookup, a flash write). With ``hard`` the handler runs at the edge; it
+    allocates nothing.
     """
 
     def __init__(self, pin, debounce_ms, hard=False):
@@ -401,7 +404,8 @@ class Button:
         d = ticks_diff(now, self._last)  # < 0: quiet for over half the ticks period
         flags = self._flags
         up = pin.value()
-        fell = flags() & pin.IRQ_FALLING if flags is not None else not up
+        fell = flags() & pin.IRQ_FALLING if flags is not None else True  # (esp32: the
+        # edge of a run after a quiet period while released: a fall)
         if fell and not self._held and (d < 0 or d >= self._ms):
             self.presses += 1
         self._held = not up
