@@ -275,7 +275,9 @@ class Commands:
         # every key saved with a value other than the one running since boot (from this
         # request or an earlier one); a key set back to its running value waits for nothing
         boot = self.app.booted
-        later = sorted(k for k in new if k not in _LIVE and new[k] != boot[k])
+        uid = board.unique_id  # (device_id null: the board's id, the one running if so)
+        later = sorted(k for k in new if k not in _LIVE and new[k] != boot[k] and not (
+            k == "device_id" and (new[k] or uid()) == (boot[k] or uid())))
         return _answer(_OK, "saved" + (", reboot to apply: " + ", ".join(later) if later else ""),
                        {"reboot_needed": later})
 
@@ -325,5 +327,7 @@ class Commands:
 
     async def _reboot(self):
         await sleep_ms(300)  # the answer goes out first
+        if self.app.stopping:  # a stop under way (Ctrl-C) wins: its goodbye, then the
+            return  # REPL, not a reset in the middle of it
         await self.stop()
         board.reset()

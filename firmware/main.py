@@ -221,6 +221,8 @@ class Node:
             await self._end.wait()  # (the supervisor retries forever: fatal_backoff_ms)
         except asyncio.CancelledError:
             # CPython: Ctrl-C cancels the main task; say goodbye first.
+            if not self.app.stopping:
+                log("stopping: offline, then disconnect (Ctrl-C again cuts it short)")
             await self.stop()
             raise
 
@@ -231,6 +233,7 @@ class Node:
         if self.app.stopping:
             return
         self.app.stopping = True
+        self.commands.responder.answering = False  # no answer replayed to a repeat either
         status = self.app.status_topic
         up = self.client.is_connected
         said = False
@@ -292,7 +295,8 @@ def main():
         # Ctrl-C (the REPL, fieldnode config/deploy): the board stays at the REPL, so
         # its watchdog, which cannot be disarmed, is fed from now until the next reset.
         board.wdt_hold()
-        log("stopping: offline, then disconnect (Ctrl-C again cuts it short)")
+        if not node.app.stopping:  # (CPython said it, and said goodbye, in serve())
+            log("stopping: offline, then disconnect (Ctrl-C again cuts it short)")
         # MicroPython: Ctrl-C stops the loop where it is (a task of the link it lands
         # in closes the link: then the Will says offline); the goodbye runs on the
         # same loop.

@@ -160,6 +160,15 @@ def test_reboot_needed_lists_what_differs_from_what_runs(shared):
     a = request(shared, "set_config", {"network_timeout_ms": t + 1000})
     assert (a["reboot_needed"], a["msg"]) == ([], "saved"), a
     request(shared, "set_config", {"network_timeout_ms": t})
+    # device_id given as the id the node runs with (the board's, config null): listed,
+    # though the next boot runs with the same one
+    assert boot["device_id"] is None, boot
+    a = request(shared, "set_config", {"device_id": shared.device})
+    assert (a["reboot_needed"], a["msg"]) == ([], "saved"), a
+    a = request(shared, "set_config", {"device_id": shared.device + "-x"})
+    assert a["reboot_needed"] == ["device_id"], a
+    a = request(shared, "set_config", {"device_id": None})
+    assert a["reboot_needed"] == [], a
 
 
 def test_a_retry_after_a_passing_failure_runs_again(shared):

@@ -5,12 +5,14 @@ status to the Will, retained readings come back after a broker restart that
 lost them, and nothing but `offline` goes out once the node stops. Found by a network audit; each test fails with the code before it."""
 
 import json
+import os
+import signal
 import time
 
 import pytest
 
 from fault_proxy import FaultProxy
-from firmware_node import FAST, RESTING, NodeProc, cut_off, watch
+from firmware_node import FAST, RESTING, NodeProc, ask, cut_off, watch
 import payload as pl  # noqa: E402 (firmware/, put on the path by firmware_node)
 
 QUIET = {"temperature": {"interval_ms": 60000}, "humidity": {"interval_ms": 60000}}
@@ -272,7 +274,9 @@ def test_nothing_but_offline_goes_out_once_the_node_stops(broker, runtime, tmp_p
     # "stats refused: not connected" (2 of 4 `make run RUN_SECONDS=N` runs). The link
     # here is slow (300 ms each way), as a cellular one: `offline`'s ack takes 600 ms,
     # over a reading's interval (FAST: 500 ms), which made it happen at every stop.
-    # A command that came during the goodbye was answered after `offline` too.
+    # A command that came during the goodbye was answered after `offline` too, and so
+    # was a repeat of one answered before (the Responder replays its remembered
+    # answer without asking the node).
     # One stop each: on this link each of those faults shows at the first stop (the
     # checks on the readings, the stats and the commands undone one at a time: each
     # caught by the first of 3 stops, in every case it touches, 2 tries of 2)
@@ -285,26 +289,63 @@ def test_nothing_but_offline_goes_out_once_the_node_stops(broker, runtime, tmp_p
         try:
             node.wait_log("-> stats")  # readings and stats going out
             node.wait_log("-> state/temperature", 3)
+            ask(peer, device, "ping", b"rep")  # answered, and remembered for a repeat
             if stop == "reboot":
                 peer.publish(node.base + "/cmd/reboot", b"", qos=1, correlation_data=b"r",
                              response_topic="reply/" + device)
-                # and pings until it is gone: those of the goodbye are not answered
-                for k in range(200):
-                    if node.proc.poll() is not None:
-                        break
-                    peer.publish(node.base + "/cmd/ping", b"", correlation_data=b"p%d" % k,
-                                 response_topic="reply/" + device)
-                    time.sleep(0.1)
-                assert node.wait() == 3, node.output
             else:
-                assert node.interrupt() == 0, node.output
+                os.killpg(node.proc.pid, signal.SIGINT)
+            # pings until it is gone, new ones and repeats of the one answered: none of
+            # those of the goodbye is answered
+            for k in range(400):
+                if node.proc.poll() is not None:
+                    break
+                peer.publish(node.base + "/cmd/ping", b"",
+                             correlation_data=b"rep" if k % 2 else b"p%d" % k,
+                             response_topic="reply/" + device)
+                time.sleep(0.05)
+            assert node.wait() == (3 if stop == "reboot" else 0), node.output
         finally:
             node.kill()
         assert node.base + "/status offline, disconnected" in node.output, node.output
+        if stop == "ctrl-c":  # said at once (CPython said it after the whole goodbye)
+            out = node.output
+            assert out.index("stopping: offline, then disconnect") < out.index(
+                "/status offline, disconnected"), out
         time.sleep(1)  # (what the proxy still held)
         late = _after_offline(peer, 0, device)
         assert late == [], "%r\n%s" % (late, node.output)
         assert "stats refused" not in node.output, node.output
+    finally:
+        proxy.close()
+        peer.stop()
+
+
+@pytest.mark.parametrize("runtime", ["cpython", "micropython"])
+def test_ctrl_c_in_a_reboots_delay_says_goodbye_and_does_not_reset(broker, runtime, tmp_path):
+    # Ctrl-C within the 300 ms a `reboot` waits for its answer to go: the reboot then
+    # called stop(), which returned at once (the goodbye was under way), and reset the
+    # board in the middle of that goodbye (exit 3, no `offline` but the Will's), where
+    # Ctrl-C leaves a board at its REPL. At rest (RESTING): Ctrl-C then lands between
+    # allocations on the PyPI unix port too (firmware_node.py)
+    device = "reboot-int-" + runtime
+    peer = watch(broker, device)
+    proxy = FaultProxy(broker.host, broker.port)
+    try:
+        node = NodeProc(runtime, proxy, tmp_path, dict(FAST, **RESTING), device)
+        try:
+            node.wait_log("online")
+            proxy.delay(300)  # `offline`'s ack takes 600 ms: the reboot wakes meanwhile
+            time.sleep(0.5)
+            peer.publish(node.base + "/cmd/reboot", b"", qos=1, correlation_data=b"r",
+                         response_topic="reply/" + device)
+            node.wait_log("-> answer reboot", timeout=10)
+            time.sleep(0.1)
+            assert node.interrupt() == 0, node.output
+        finally:
+            node.kill()
+        assert node.base + "/status offline, disconnected" in node.output, node.output
+        assert "board: reset" not in node.output, node.output
     finally:
         proxy.close()
         peer.stop()

@@ -62,6 +62,10 @@ class Responder:
     ``keep(answer)``, if given, says whether an answer is remembered for repeats:
     False for one that reports a passing failure (nothing was done), so that the
     requester's retry runs the request again instead of getting that answer back.
+    ``answering = False`` stops every answer at once, with the subscription kept (a
+    node's goodbye, after which nothing may follow its `offline`): a repeat then gets
+    no replay (counted in ``ignored``), and a handler that returns afterwards has its
+    answer dropped; new requests still reach the handler, which decides.
     """
 
     def __init__(self, client, filt, handler, qos=1, remember=8, max_busy=8, max_waiting=0,
@@ -89,6 +93,7 @@ class Responder:
         self._seen = [None] * remember  # [topic, response topic, correlation data,
         # answer or None while running, the payload's CRC-32]
         self._next = 0
+        self.answering = True  # False: no answer goes out from now (see class doc)
 
     async def start(self):
         """Subscribe to the request filter; returns the granted QoS.  Retain Handling
@@ -138,6 +143,9 @@ class Responder:
             self.busy += 1
             return None
         again = e is not None
+        if again and not self.answering:  # no answer replayed either
+            self.ignored += 1
+            return None
         n = self._next
         p = m.payload
         try:  # (a MemoryError here must not keep the place for ever)
@@ -194,6 +202,9 @@ class Responder:
                         e[3] = out
                     else:  # forgotten: a retry runs again
                         e[2] = None
+            if not self.answering:  # (set while the handler ran)
+                out = None
+                return
             try:
                 await self.client.publish(rt, out, m.qos if m.qos < self.qos else self.qos,
                                           correlation_data=cd, **self.props)
