@@ -13,17 +13,55 @@ import pytest
 from fieldnode_cli import fieldnode
 
 
-def esp_image(path, cls_name):
+def one_image(path, cls_name, segments=((0x3FFB0000, 64),), entry=0x40080000):
+    """An esptool image of `segments` ((load address, size), ...): its bytes."""
     from esptool.bin_image import ImageSegment
     import esptool.bin_image as bi
 
     img = getattr(bi, cls_name)()
-    img.entrypoint = 0x40080000
-    seg = ImageSegment(0x3FFB0000, b"\x00" * 64)
-    seg.name = ".dram0.data"
-    img.segments = [seg]
+    img.entrypoint = entry
+    img.append_digest = True
+    for addr, size in segments:
+        seg = ImageSegment(addr, bytes(range(256)) * (size // 256) + b"\x00" * (size % 256))
+        seg.name = "0x%x" % addr
+        img.segments.append(seg)
     img.save(str(path))
+    return path.read_bytes()
+
+
+def esp_image(path, cls_name):
+    """A whole firmware as MicroPython's ESP32 firmware.bin is laid out (written at
+    0x1000): the bootloader, the partition table at flash 0x8000 (file 0x7000), the
+    factory app at flash 0x10000 (file 0xF000)."""
+    boot = one_image(path, cls_name)
+    app = one_image(path, cls_name, ((0x3F400020, 4096), (0x400D0020, 8192)), 0x400D1000)
+    table = struct.pack("<HBBII16sI", 0x50AA, 0, 0, 0x10000, 0x1F0000, b"factory", 0)
+    path.write_bytes(boot.ljust(0x7000, b"\xff") + table.ljust(0x8000, b"\xff") + app)
     return path
+
+
+def test_flash_esp32_checks_the_whole_firmware_not_only_its_bootloader(tmp_path, pty_port):
+    """Only the bootloader at the file's start was parsed: a download cut short in the
+    app, or a lone app or bootloader (which would overwrite the bootloader at 0x1000),
+    was called valid and handed to esptool."""
+    master, port = pty_port
+    whole = esp_image(tmp_path / "firmware.bin", "ESP32FirmwareImage").read_bytes()
+    boot = one_image(tmp_path / "boot.bin", "ESP32FirmwareImage")
+    app = one_image(tmp_path / "app.bin", "ESP32FirmwareImage",
+                    ((0x3F400020, 4096), (0x400D0020, 8192)), 0x400D1000)
+    cases = [(whole[:0xF000 + 6000], "(its app, at 0x10000) is not an esp32 firmware image: "
+                                     "End of file reading segment"),
+             (whole[:len(boot) - 10], ": image SHA-256 mismatch (file damaged or cut short?)"),
+             (app, " is not a whole esp32 firmware for 0x1000: no partition table with an app"),
+             (boot, " is not a whole esp32 firmware for 0x1000: no partition table with an app")]
+    for i, (data, says) in enumerate(cases):
+        f = tmp_path / ("bad%d.bin" % i)
+        f.write_bytes(data)
+        r = fieldnode("flash", "--board", "esp32", "--port", port, "--firmware", f)
+        assert r.returncode == 1 and r.stdout == "", (i, r.stdout, r.stderr)
+        assert r.stderr.startswith("fieldnode flash: %s" % f) and says in r.stderr, (i, r.stderr)
+        assert r.stderr.count("\n") == 1, r.stderr
+    assert nothing_written(master)
 
 
 @pytest.fixture

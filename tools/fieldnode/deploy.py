@@ -6,8 +6,9 @@ filesystem: its main.py launcher and the files its package.json lists; a
 refused. Only files whose SHA-256 differs from the device's copy are sent;
 the device hashes its own files (hashlib in the raw REPL), so nothing is read
 back. Each changed file is written to a temp name, then one script on the
-board renames them all, so an interrupted deploy leaves the old bundle or the
-new one, never a mix; the temp files such a cut left are removed by the next
+board renames them all, so a deploy interrupted on the host leaves the old bundle or
+the new one, never a mix (power lost during that script can leave a mix, which the
+next deploy makes whole); the temp files such a cut left are removed by the next
 deploy (those of the files its bundle holds), and a board without room for the
 temp copies is refused before anything is written (an estimate from os.statvfs).
 The board keeps the list of what Fieldnode's deploys put there (fieldnode_files.json):
@@ -282,8 +283,9 @@ def new_dirs(changed, remote):
 
 
 def send(dev, local, changed):
-    """Write each changed file to its temp name, then rename them all at once: an
-    interrupted deploy leaves the board's bundle whole, old or new, never a mix. A
+    """Write each changed file to its temp name, then rename them all at once: a deploy
+    interrupted on the host leaves the board's bundle whole, old or new, never a mix
+    (power lost while the board renames can leave a mix: the next deploy mends it). A
     failed write removes the temp copies already written (the next deploy removes any
     that a cut left)."""
     bar = Progress(sum(len(local[r]) for r in changed), len(changed))

@@ -262,7 +262,9 @@ class Device:
             lines = e.object.decode("utf-8", "replace").strip().splitlines() or ["error"]
             raise CliError("device error: %s" % lines[-1]) from None
         except (TransportError, OSError) as e:
-            raise CliError("lost the device on %s: %s" % (self.port, e)) from None
+            raise CliError("lost the device on %s: %s (what it was doing may be half done: "
+                           "run the command again once the board is back)"
+                           % (self.port, e)) from None
 
     def eval_repr(self, code):
         """Run `code`, whose last output line is a repr(); return that value."""

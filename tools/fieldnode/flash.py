@@ -1,8 +1,10 @@
 """`fieldnode flash --board B --port P --firmware FILE`: put MicroPython on a board.
 
 esp32: FILE is checked with esptool's own image parser (magic, chip id in the
-extended header, checksum) before anything touches the board; a file that is
-not an image for the board's chip is refused without opening the port, and so is
+extended header, checksum, the appended SHA-256) before anything touches the board,
+and at the chip's bootloader offset as a whole firmware (bootloader, partition table,
+app: check_esp_image); a file that is not that for the board's chip is refused
+without opening the port, and so is
 a --port that is no serial port (a file, a directory, /dev/null: exit 2). Then
 esptool writes it at the board's offset (board.json "flash"), showing its own
 progress; --erase erases the whole flash first (MicroPython's advice for a
@@ -35,18 +37,54 @@ UF2_FAMILY_RP2040 = 0xE48BFF56
 UF2_FAMILY_PRESENT = 0x2000
 
 
-def check_esp_image(path, chip):
-    """Parse `path` with esptool; a CliError unless it is a valid image for `chip`."""
+PARTITIONS_AT = 0x8000  # ESP-IDF's partition table, in flash (MicroPython's layout)
+
+
+def check_esp_image(path, chip, offset=None):
+    """A CliError unless `path` is a valid image for `chip` (esptool's parser: magic,
+    chip id, checksum, the appended SHA-256); returns the parsed image.  Written at the
+    chip's bootloader offset (`offset`, e.g. ESP32's 0x1000), it must be a whole
+    firmware, as MicroPython's firmware.bin is: the bootloader, the partition table at
+    0x8000, and the app its first app partition names, each checked (a download cut
+    short in the app, or an app or a bootloader alone, passed on its first image)."""
+    from esptool.targets import CHIP_DEFS
+
+    with open(path, "rb") as f:
+        data = f.read()
+    image = _esp_image(data, chip, path)
+    boot = CHIP_DEFS[chip].BOOTLOADER_FLASH_OFFSET
+    if offset is None or int(str(offset), 0) != boot:
+        return image
+    pt = PARTITIONS_AT - boot
+    apps = []
+    for i in range(pt, min(pt + 0xC00, len(data) - 31), 32):
+        magic, kind, _, at = struct.unpack_from("<HBBI", data, i)
+        if magic != 0x50AA:
+            break
+        if kind == 0:  # an app partition
+            apps.append(at)
+    if not apps:
+        raise CliError("%s is not a whole %s firmware for 0x%x: no partition table with an "
+                       "app at 0x%x (a bootloader or an app alone? flash MicroPython's "
+                       "firmware.bin)" % (path, chip, boot, PARTITIONS_AT))
+    at = min(apps)
+    _esp_image(data[at - boot:], chip, "%s (its app, at 0x%x)" % (path, at))
+    return image
+
+
+def _esp_image(data, chip, what):
+    # esptool's parse of one image at the start of `data`; a CliError naming `what`
     from esptool.bin_image import LoadFirmwareImage
     from esptool.targets import CHIP_DEFS
     from esptool.util import FatalError
 
+    path = what
     try:
-        image = LoadFirmwareImage(chip, path)
+        image = LoadFirmwareImage(chip, data)
     except (struct.error, TypeError):   # esptool read past the end of the file (struct,
         # or ord() of the b"" that read(1) gives there)
         raise CliError("%s is not an %s firmware image: it ends too soon (%d bytes)"
-                       % (path, chip, os.path.getsize(path))) from None
+                       % (path, chip, len(data))) from None
     except RuntimeError as e:   # a bad header field, e.g. append_digest not 0 or 1: esptool
         # passes the message and its value apart, logging-style
         try:
@@ -63,6 +101,8 @@ def check_esp_image(path, chip):
             path, names.get(image.chip_id, "chip id %d" % image.chip_id), chip))
     if image.checksum != image.calculate_checksum():
         raise CliError("%s: image checksum mismatch (file damaged?)" % path)
+    if getattr(image, "append_digest", False) and image.stored_digest != image.calc_digest:
+        raise CliError("%s: image SHA-256 mismatch (file damaged or cut short?)" % path)
     return image
 
 
@@ -109,7 +149,7 @@ def flash_esp(board, port, firmware, erase=False):
     chip = flash.get("chip")
     if not chip or "offset" not in flash:
         raise CliError("board %s has no esptool flash data in board.json" % board["name"])
-    image = check_esp_image(firmware, chip)
+    image = check_esp_image(firmware, chip, flash["offset"])
     check_port(port, terminal=True)   # as deploy's: a file, a directory, /dev/null: exit 2
     print("flash: %s is a valid %s image (%d segments), writing at %s"
           % (firmware, chip, len(image.segments), flash["offset"]))
