@@ -7,10 +7,11 @@ refused. Only files whose SHA-256 differs from the device's copy are sent;
 the device hashes its own files (hashlib in the raw REPL), so nothing is read
 back. Each changed file is written to a temp name, then one script on the
 board renames them all, so a deploy interrupted on the host leaves the old bundle or
-the new one, never a mix (power lost during that script can leave a mix, which the
-next deploy makes whole); the temp files such a cut left are removed by the next
-deploy (those of the files its bundle holds), and a board without room for the
-temp copies is refused before anything is written (an estimate from os.statvfs).
+the new one, never a mix (power lost during that script leaves main.py a finisher that
+completes it at the next boot: Device.rename_bundle); the temp files such a cut left
+are removed by the next deploy (those of the files its bundle holds), and a board
+without room for the temp copies is refused before anything is written (an estimate
+from os.statvfs).
 The board keeps the list of what Fieldnode's deploys put there (fieldnode_files.json):
 a file of an earlier bundle that this one lacks (a module renamed, a package made a
 module) is removed after the new bundle is in place, with the directories it leaves
@@ -39,7 +40,7 @@ import sys
 
 from . import ROOT, CliError, boards, subparser
 from .build import LAUNCHER, MAIN_MODULE, PACKAGE
-from .device import Device
+from .device import FINISH, FINISH_MARK, Device, finisher
 from .progress import Progress
 
 
@@ -122,8 +123,8 @@ def check_main(dev, remote_hash, local, replace):
     if remote_hash is None or remote_hash == hashlib.sha256(local).hexdigest():
         return None
     old = dev.read(LAUNCHER)
-    if old is None or is_launcher(old):
-        return None
+    if old is None or is_launcher(old) or old.startswith(FINISH_MARK):  # (the finisher of
+        return None  # a deploy that power loss cut: Device.rename_bundle)
     if not replace:
         first = (old.decode(errors="replace").strip().splitlines() or [""])[0]
         raise CliError("the board's %s is not Fieldnode's launcher (it starts %r): "
@@ -283,26 +284,33 @@ def new_dirs(changed, remote):
 
 
 def send(dev, local, changed):
-    """Write each changed file to its temp name, then rename them all at once: a deploy
-    interrupted on the host leaves the board's bundle whole, old or new, never a mix
-    (power lost while the board renames can leave a mix: the next deploy mends it). A
+    """Write each changed file to its temp name, then rename them all at once
+    (Device.rename_bundle): a deploy interrupted on the host leaves the board's bundle
+    whole, old or new, never a mix; power lost while the board renames leaves main.py
+    the finisher, which renames the rest at the next boot and soft-resets into the new
+    bundle. The launcher's temp copy goes too (renamed back last), changed or not. A
     failed write removes the temp copies already written (the next deploy removes any
     that a cut left)."""
+    if not changed:
+        return
     bar = Progress(sum(len(local[r]) for r in changed), len(changed))
+    extra = [] if LAUNCHER in changed else [LAUNCHER]
     try:
         for rel in changed:
             dev.write_tmp(rel, local[rel], bar.bytes_callback(bar.done_bytes))
             bar.item_done("%s (%d B)" % (rel, len(local[rel])))
+        for rel in extra:
+            dev.write_tmp(rel, local[rel])
     except CliError as e:
         bar.close()
         try:
-            dev.clear_tmp(changed)
+            dev.clear_tmp(changed + extra)
         except CliError:
             raise e from None
         raise CliError("%s; the temp copies are removed, the board keeps its old files"
                        % e) from None
     bar.close()
-    dev.rename_tmp(changed)
+    dev.rename_bundle(changed + extra, LAUNCHER)
 
 
 def deploy(board_name, port, build_dir=None, reset=True, baud=115200, replace_main=False):
@@ -327,7 +335,7 @@ def deploy(board_name, port, build_dir=None, reset=True, baud=115200, replace_ma
         old_main = check_main(dev, remote[LAUNCHER], local[LAUNCHER], replace_main)
         print("deploy: %d files, %d changed, %d unchanged (skipped)"
               % (len(files), len(changed), len(files) - len(changed)))
-        stale = dev.clear_tmp(files + [BACKUP, FILES, BOOT])
+        stale = dev.clear_tmp(files + [BACKUP, FILES, BOOT, FINISH])
         if stale:
             print("deploy: removed %d temp files an earlier deploy left" % stale)
         old = deployed(dev.read(FILES))
@@ -340,6 +348,8 @@ def deploy(board_name, port, build_dir=None, reset=True, baud=115200, replace_ma
         boot = boot_py(dev, board)
         check_room(dev, [len(local[r]) for r in changed], len(new_dirs(changed, remote)),
                    ([len(old_main)] if old_main is not None else [])
+                   + ([len(finisher(changed + [LAUNCHER])), len(local[LAUNCHER])]
+                      if changed else [])
                    + ([len(json.dumps(both))] if listing else [])
                    + ([len(boot[0])] if boot else []))
         if listing:

@@ -66,6 +66,25 @@ for d in %r:
 # renamed), or after, and the board runs it to the end.
 _RENAME = "import os\nfor _p in %r:\n    os.rename(_p + '.tmp', _p)\n"
 
+# A bundle's renames against a power loss: the finisher (FINISH) first takes main.py's
+# place, then the files are renamed, main.py's own temp copy (the launcher) last. A
+# board that loses power in between boots the finisher, which renames what is left
+# and soft-resets into the whole bundle.
+FINISH = "fieldnode_finish.py"  # written as FINISH.tmp, renamed over main.py
+FINISH_MARK = b"# fieldnode: finishing a deploy"
+_FINISH = FINISH_MARK.decode() + """ that power loss cut short: the files it renames
+# are the new bundle's, main.py (the launcher) last; then a soft reset runs it whole
+import os
+for _p in %r:
+    try:
+        os.rename(_p + '.tmp', _p)
+    except OSError:
+        pass
+import machine
+machine.soft_reset()
+"""
+_RENAME_BUNDLE = "import os\nos.rename(%r, %r)\n" + _RENAME
+
 # removes the temp copies an earlier deploy left (interrupted, or failed part-way).
 # mpremote's fs_writefile keeps its file open in `f` when a write fails or is cut:
 # closed first, or littlefs keeps the removed file's blocks, and FAT's later close
@@ -192,6 +211,11 @@ def _deadline(ser, until):
     ser.read, ser.inWaiting = timed(ser.read), timed(ser.inWaiting)
 
 
+def finisher(order):
+    """The finisher's source (bytes), renaming `order`'s temp copies in that order."""
+    return (_FINISH % list(order)).encode()
+
+
 class Device:
     """`with Device(port) as dev:` the raw REPL of the board on `port`."""
 
@@ -305,6 +329,14 @@ class Device:
         them or, interrupted before the board has it whole, none."""
         if paths:
             self.exec(_RENAME % list(paths))
+
+    def rename_bundle(self, paths, launcher):
+        """rename_tmp() for a bundle's files, whose temp copies include `launcher`'s
+        (main.py), safe from a power loss: main.py is first the finisher (FINISH), the
+        launcher is renamed back last."""
+        order = [p for p in paths if p != launcher] + [launcher]
+        self.write_tmp(FINISH, finisher(order))
+        self.exec(_RENAME_BUNDLE % (FINISH + ".tmp", launcher, order))
 
     def clear_tmp(self, paths):
         """Remove every `path.tmp` on the device; how many there were."""
