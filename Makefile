@@ -15,7 +15,7 @@ ARGS   ?=
 # 1.4 of the 2 cores on average), so four take 8-9 minutes where two took 14-15
 JOBS   ?= 4
 
-.PHONY: help run test bench fuzz venv broker-deps system-deps firmware board-known clean
+.PHONY: help run test bench fuzz venv broker-deps system-deps unix-deps firmware board-known clean
 
 help:
 	@echo "make run     run the firmware on the unix board against a local Mosquitto"
@@ -66,6 +66,14 @@ system-deps: broker-deps
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc-multilib gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm cmake libstdc++-arm-none-eabi-newlib build-essential >/dev/null; \
 	fi
 
+# the 32-bit unix port alone (make firmware BOARD=unix): no ARM toolchain, no qemu
+unix-deps:
+	@if ! dpkg -s gcc-multilib build-essential >/dev/null 2>&1; then \
+	  echo "Installing Debian packages: gcc-multilib build-essential"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc-multilib build-essential >/dev/null; \
+	fi
+
 test: venv system-deps
 	$(PY) -m pytest -n $(JOBS) --dist loadfile --no-loadscope-reorder $(ARGS)
 
@@ -75,7 +83,7 @@ run: venv broker-deps
 # The node frozen into MicroPython v1.28.0 for BOARD (unix, rp2_pico_w; esp32: README,
 # built with your own ESP-IDF: it only says how, so it installs no compilers first).
 BOARD ?= unix
-firmware: board-known venv $(if $(filter esp32,$(BOARD)),,system-deps)
+firmware: board-known venv $(if $(filter esp32,$(BOARD)),,$(if $(filter unix,$(BOARD)),unix-deps,system-deps))
 
 # before anything installs: a mistyped BOARD pulled in the toolchains (about 1 GB) first
 board-known:
