@@ -84,12 +84,12 @@ run: venv broker-deps
 # built with your own ESP-IDF: it only says how, so it installs no compilers first).
 BOARD ?= unix
 firmware: board-known venv $(if $(filter esp32,$(BOARD)),,$(if $(filter unix,$(BOARD)),unix-deps,system-deps))
+	@if [ "$(BOARD)" = rp2_pico_w ]; then $(PY) tools/rp2_firmware.py; \
+	else $(PY) tools/mpbuild.py firmware $(BOARD); fi
 
 # before anything installs: a mistyped BOARD pulled in the toolchains (about 1 GB) first
 board-known:
 	@[ -f boards/$(BOARD)/board.json ] || { echo "make firmware: unknown BOARD '$(BOARD)' (known: $$(cd boards && echo */board.json | sed 's,/board.json,,g'))" >&2; exit 2; }
-	@if [ "$(BOARD)" = rp2_pico_w ]; then $(PY) tools/rp2_firmware.py; \
-	else $(PY) tools/mpbuild.py firmware $(BOARD); fi
 
 bench: venv system-deps
 	$(PY) bench/run.py $(ARGS)

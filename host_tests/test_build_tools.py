@@ -234,6 +234,11 @@ def test_firmware_esp32_names_esp_idf_and_installs_nothing_first():
     unix = subprocess.run(make + ["BOARD=unix"], capture_output=True, text=True, timeout=60)
     assert esp.returncode == 0 and "mpbuild.py firmware esp32" in esp.stdout, esp.stderr
     assert "apt-get" not in esp.stdout and "apt-get" in unix.stdout
+    # the build comes after what it needs (the BOARD check took the build's recipe once,
+    # so it ran first, before the venv and the compilers were there)
+    assert unix.stdout.index("gcc-multilib") < unix.stdout.index("mpbuild.py firmware unix"), \
+        unix.stdout
+    assert "arm-none-eabi" not in unix.stdout  # (the 32-bit unix port needs no ARM toolchain)
     # a mistyped BOARD: refused first (it apt-got the toolchains, then mpbuild refused it)
     bad = subprocess.run(make[:1] + ["-s"] + make[2:] + ["BOARD=esp23"], capture_output=True,
                          text=True, timeout=60)
