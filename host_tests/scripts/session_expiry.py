@@ -74,6 +74,12 @@ def test_expired_qos2_still_goes_with_a_second_left():
        [(PUBLISH, pid, True, {EXPIRY: 1})], "resent with 1 s")
     feed(s, ack(PUBREC, pid), 91000)
     eq([t for t, _ in out(s)], [6], "PUBREL")
+    # the server lost the session: it holds no packet id, so the message is given up
+    s, pid, _ = in_flight(qos=2)
+    evs, sent = cut_and_resume(s, 90000, present=False)
+    eq(kinds(evs), [S.CONNECTED, S.PUBLISH_DONE], "an error event")
+    eq((evs[1]["packet_id"], evs[1]["packet"], sent), (pid, None, []), "given up, nothing sent")
+    eq("expired" in str(evs[1]["error"]), True, "says why")
 
 
 def test_no_expiry_and_short_gaps_untouched():
