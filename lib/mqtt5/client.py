@@ -95,6 +95,7 @@ class Client:
         # and when the link closes: its waiters check what they wait for, in a loop
         self._changed = Signal()
         self._nwait = 0  # callers waiting for a slot or send quota (link.request())
+        self._line = None  # their publishes' tokens, in call order (link.request())
         self._wake = Signal()  # wakes the writer
         self._wgen = 0  # completed writer turns
         self._writing = False

@@ -114,14 +114,27 @@ async def request(c, fn, a, b, qos, retain, props, alias):
     t0 = monotonic_ms()  # supervised, an expiry runs from the call
     w = -1
     gone = False  # the offline queue or the session has it
+    # Publishes are queued in call order: each waits in c._line for its token to be
+    # first, then for a slot, quota and room (a woken waiter, or a new call, took a
+    # freed slot before earlier ones, whose messages then arrived out of call order)
+    line = None
+    if fn is None:
+        line = c._line
+        if line is None:
+            line = c._line = []
+        tk = object()
+        line.append(tk)
     try:
         while True:
             q = c._q if qos > 0 else None  # (supervised QoS 0: mqtt5.drain)
             if c._t is None and q is None:
                 raise __import__("mqtt5.events").events.not_connected(c)
-            if w < 0:
+            if line is not None and line[0] is not tk:
+                pass  # (an earlier call's turn)
+            elif w < 0:
                 w = take(c, 1 if q is not None else 0, 0)
-            if w < 0 or q is None and (qos > 0 and not s.send_quota() or not room(s)):
+            if w < 0 or line is not None and line[0] is not tk or q is None and (
+                    qos > 0 and not s.send_quota() or not room(s)):
                 c._nwait += 1  # a slot, or the server's Receive Maximum [MQTT-3.3.4-7]
                 try:
                     await c._changed.wait()
@@ -145,8 +158,15 @@ async def request(c, fn, a, b, qos, retain, props, alias):
             c._wpid[w] = pid
             gone = True
             break
+        if line is not None:  # queued: the next call's turn
+            line.remove(tk)
+            line = None
+            c._changed.pulse()
         return await c._wev[w].wait()
     finally:
+        if line is not None:  # (left before its turn, or in it: cancelled, an error)
+            line.remove(tk)
+            c._changed.pulse()
         if w >= 0:  # (taken)
             if gone and c._wpid[w] != _DONE:  # cancelled once gone: frees itself at the ack
                 c._wpub[w] = _DETACHED if fn is None else _ORPHAN
