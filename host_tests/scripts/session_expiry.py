@@ -8,8 +8,8 @@ what is left, or, once that ran out, given up (QoS 1) rather than delivered late
 
 import mqtt5.session as S
 from mqtt5.errors import MQTTError
-from session_fake import (connected, out, feed, kinds, eq, run_tests, connack, PUBLISH,
-                          PUBACK, PUBREC, ack)
+from session_fake import (connected, out, feed, kinds, eq, run_tests, connack, events,
+                          PUBLISH, PUBACK, PUBREC, ack)
 
 EXPIRY = 0x02  # Message Expiry Interval
 
@@ -80,6 +80,51 @@ def test_expired_qos2_still_goes_with_a_second_left():
     eq(kinds(evs), [S.CONNECTED, S.PUBLISH_DONE], "an error event")
     eq((evs[1]["packet_id"], evs[1]["packet"], sent), (pid, None, []), "given up, nothing sent")
     eq("expired" in str(evs[1]["error"]), True, "says why")
+
+
+def test_attempts_under_a_second_apart_age_it_too():
+    # each connect that got no CONNACK threw the part of a second away: attempts 900 ms
+    # apart never aged the message, which went out with its whole interval
+    s, pid, _ = in_flight(expiry=2)
+    s.tick(1000)
+    s.connection_lost()
+    for k in range(1, 11):  # ten attempts, none answered
+        s.connect(1000 + 900 * k, clean_start=False)
+        out(s, 1000 + 900 * k)
+        s.connection_lost()
+    s.connect(10900, clean_start=False)
+    out(s, 10900)
+    evs = feed(s, connack(session_present=True), 10900)
+    eq(kinds(evs), [S.CONNECTED, S.PUBLISH_DONE], "given up: 9.9 s down, 2 s to live")
+    eq(out(s, 10900), [], "nothing sent late")
+
+
+def test_an_expired_qos2_that_never_went_out_is_given_up():
+    # queued behind a resend backlog (the transmit buffer full of the resends), never
+    # sent, then the link went for longer than its expiry: it went out with 1 s left,
+    # though no server held its packet id
+    s = connected(session_expiry=600, tx_size=128)
+    a1 = s.publish("t", b"x" * 80, 1)
+    out(s, 500)
+    a2 = s.publish("t", b"x" * 80, 1)
+    out(s, 500)
+    s.tick(1000)
+    s.connection_lost()
+    s.connect(2000, clean_start=False)
+    out(s, 2000)
+    feed(s, connack(session_present=True), 2000)  # a1's resend queued, a2 waits for room
+    b = s.publish("u", b"y", 2, False, {EXPIRY: 2})  # behind them: queued, not sent
+    s.tick(3000)
+    s.connection_lost()
+    s.connect(8000, clean_start=False)
+    out(s, 8000)
+    feed(s, connack(session_present=True), 8000)
+    sent, evs = [], []
+    for _ in range(4):  # (room made by each write lets the next resend go)
+        sent += [(t, p.packet_id) for t, p in out(s, 8000)]
+        evs += [(e["kind"], e["packet_id"]) for e in events(s)]
+    eq(sent, [(PUBLISH, a1), (PUBLISH, a2)], "the two QoS 1 resends, not it")
+    eq(evs, [(S.PUBLISH_DONE, b)], "given up")
 
 
 def test_no_expiry_and_short_gaps_untouched():

@@ -41,6 +41,7 @@ _F_PAYLOAD = const(4)
 _F_PROPS = const(5)
 _F_PUBLISHES = const(6)
 _F_QUEUED = const(7)
+_F_AGED = const(13)  # ms of an outage not yet taken off Message Expiry (age())
 _TX_BLOCKED = const(7)  # slot of the transmit buffer's list (txbuf.py)
 _SUBSCRIBED = const(4)
 _UNSUBSCRIBED = const(5)
@@ -73,12 +74,19 @@ def age(fl, now_ms, seen_ms):
     yet) waited offline since ``seen_ms``, the session's last sight of the old link, so
     its Message Expiry Interval loses those whole seconds, as a queued message's does
     (mqtt5.offline) [MQTT-3.3.2-6].  One that ran out is marked EXPIRED: a QoS 1
-    message is then given up, not sent late (pump(), session_lost); a QoS 2 one still
-    goes, with 1 s left, since the server may hold its packet id (spec 4.3.3).  The
-    time it was in flight before the link went is not counted (at most about the
-    keep-alive that found the link dead)."""
-    sec = ticks_diff(now_ms, seen_ms) // 1000
-    if sec <= 0:
+    message is then given up, not sent late (pump(), session_lost); so is a QoS 2 one
+    that never went out, while one that did still goes, with 1 s left, since the server
+    may hold its packet id (spec 4.3.3).  The time it was in flight before the link
+    went is not counted (at most about the keep-alive that found the link dead); the
+    part of a second left over is kept for the next connect (attempts under a second
+    apart age it too)."""
+    ms = ticks_diff(now_ms, seen_ms)
+    if ms <= 0:
+        return
+    ms += fl[_F_AGED]
+    sec = ms // 1000
+    fl[_F_AGED] = ms - sec * 1000
+    if not sec:
         return
     st, pr, pid = fl[_F_STATE], fl[_F_PROPS], fl[_F_PID]
     for i in range(len(pid)):
@@ -138,7 +146,8 @@ def pump(s):
                     fail(s, i, 0x9B, MQTTError("QoS %d above server maximum %d: not sent "
                                                "again" % (qos, s.maximum_qos)), None)
                     continue
-                if st & _EXPIRED and qos == 1:  # [MQTT-3.3.2-5]: not sent late (age())
+                if st & _EXPIRED and (qos == 1 or not st & _RESEND):  # [MQTT-3.3.2-5]:
+                    # not sent late (age()); QoS 2 only once the server may hold its id
                     fail(s, i, 0x80, expired(), None)
                     continue
                 if st & _RETAIN and not s.retain_available:  # [MQTT-3.2.2-14]

@@ -26,7 +26,8 @@ message in flight at a time keeps one slot), in a list the session keeps (slots
   [MQTT-3.1.2-30]; ``kept``: the server keeps this session's state after the link
   closes (a Session Expiry granted above 0), so a CONNACK may say Session Present;
   -1 while a clean start that asked for a Session Expiry waits for its CONNACK (which
-  must say Present 0; unanswered, the server may hold the session all the same).
+  must say Present 0; unanswered, the server may hold the session all the same);
+  ``aged``: the ms of an outage not yet taken off Message Expiry (mqtt5.backlog age()).
 (Slots, not Session attributes: the Session's instance dict stays a few names under
 full, so that a method lookup, which misses it, stops soon.)
 """

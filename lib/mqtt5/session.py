@@ -203,7 +203,7 @@ class Session:
         self._tx = [b, memoryview(b), 0, 0, tx_size, 0, False, False, {}]  # (txbuf.py)
         # the in-flight table (outbound.py): its six lists made by the first slot (a node
         # that publishes only QoS 0 keeps none)
-        self._inflight = [(), (), (), (), (), (), 0, 0, 0, 0, max_inflight, False, False]
+        self._inflight = [(), (), (), (), (), (), 0, 0, 0, 0, max_inflight, False, False, 0]
         if topic_alias_out:  # outbound aliases (aliases.py): loaded only when asked for
             from .aliases import OutAliases
             self._aout = OutAliases(topic_alias_out)
