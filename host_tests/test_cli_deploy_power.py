@@ -87,10 +87,31 @@ def test_power_lost_while_the_board_renames_is_mended_by_the_next_deploy(device,
     new = variant(bundle, tmp_path / "new", "new")
     assert deploy(device, old).returncode == 0
     cut_deploy(device, new, 3, monkeypatch)
-    r = deploy(device, new)
+    r = deploy(device, new)  # the cut bundle's renames finished first: nothing differs
     assert r.returncode == 0, r.stdout + r.stderr
-    assert counts(r.stdout)[1] == 3   # main.py (the finisher), x3, x4
-    assert "temp files an earlier deploy left" in r.stdout
+    assert "finished the renames of a deploy that a power loss cut short" in r.stdout
+    assert counts(r.stdout)[1] == 0, r.stdout
     assert versions(device.fs) == ["VERSION = 'new'\n"] * 4
     assert bundle_files(device.fs) == bundle_files(new)
     assert not (device.fs / "main.py.bak").exists()
+    # and the old bundle over a cut new one: its renames finished, then what differs goes
+    cut_deploy(device, old, 3, monkeypatch)
+    r = deploy(device, new)
+    assert r.returncode == 0 and counts(r.stdout)[1] == 4, r.stdout + r.stderr  # x1..x4
+    assert versions(device.fs) == ["VERSION = 'new'\n"] * 4
+
+
+def test_a_finisher_without_its_launcher_copy_stops_rather_than_reset_for_ever(device, bundle,
+                                                                               tmp_path,
+                                                                               monkeypatch):
+    new = variant(bundle, tmp_path / "new", "new")
+    assert deploy(device, variant(bundle, tmp_path / "old", "old")).returncode == 0
+    cut_deploy(device, new, 3, monkeypatch)
+    (device.fs / "main.py.tmp").unlink()
+    p = subprocess.run([tool("micropython"), "main.py"], cwd=device.fs, timeout=30,
+                       env=dict(os.environ, MICROPYPATH=".frozen:lib"),
+                       capture_output=True, text=True)
+    assert p.returncode != 0 and "OSError" in p.stdout + p.stderr, (p.stdout, p.stderr)
+    assert versions(device.fs) == ["VERSION = 'new'\n"] * 4  # the rest renamed
+    assert deploy(device, new).returncode == 0  # and a deploy mends it
+    assert (device.fs / "main.py").read_bytes() == (bundle / "main.py").read_bytes()

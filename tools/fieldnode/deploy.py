@@ -40,7 +40,7 @@ import sys
 
 from . import ROOT, CliError, boards, subparser
 from .build import LAUNCHER, MAIN_MODULE, PACKAGE
-from .device import FINISH, FINISH_MARK, Device, finisher
+from .device import FINISH, FINISH_MARK, Device, finish_renames, finisher
 from .progress import Progress
 
 
@@ -331,6 +331,12 @@ def deploy(board_name, port, build_dir=None, reset=True, baud=115200, replace_ma
         check_target(dev, board)
         check_heap(dev)
         remote = dev.hashes(files)
+        if remote[LAUNCHER] not in (None, hashlib.sha256(local[LAUNCHER]).hexdigest()):
+            head = dev.read(LAUNCHER)  # (a finisher: the bundle a power loss cut, whose
+            if head is not None and head.startswith(FINISH_MARK):  # copies are whole)
+                dev.exec(finish_renames(head))
+                print("deploy: finished the renames of a deploy that a power loss cut short")
+                remote = dev.hashes(files)
         changed = [r for r in files if remote[r] != hashlib.sha256(local[r]).hexdigest()]
         old_main = check_main(dev, remote[LAUNCHER], local[LAUNCHER], replace_main)
         print("deploy: %d files, %d changed, %d unchanged (skipped)"

@@ -80,6 +80,7 @@ for _p in %r:
         os.rename(_p + '.tmp', _p)
     except OSError:
         pass
+os.rename(%r, %r)  # (no launcher copy: an error, and the REPL; no reset loop)
 import machine
 machine.soft_reset()
 """
@@ -212,8 +213,17 @@ def _deadline(ser, until):
 
 
 def finisher(order):
-    """The finisher's source (bytes), renaming `order`'s temp copies in that order."""
-    return (_FINISH % list(order)).encode()
+    """The finisher's source (bytes), renaming `order`'s temp copies in that order (the
+    launcher last: then it soft-resets)."""
+    return (_FINISH % (list(order[:-1]), order[-1] + ".tmp", order[-1])).encode()
+
+
+def finish_renames(source):
+    """The renames of a finisher's `source` (bytes), without its soft reset, the
+    launcher's not there passed over: what a deploy runs first when it finds one in
+    main.py's place (the deploy sends the launcher if it differs)."""
+    body, last = source.split(b"\nimport machine\n")[0].rsplit(b"\n", 1)
+    return (body + b"\ntry:\n    " + last + b"\nexcept OSError:\n    pass\n").decode()
 
 
 class Device:
