@@ -115,10 +115,10 @@ async def join(app, again=False):
             # board left at the REPL for good); later a rejoin task that died on it was made
             # again every second, each with a "Task exception" traceback
             log("network failed (%s): next try in %d s" % (why(e), pause // 1000))
-            n = pause // 1000  # looked at each second: after a loss the driver may
-            for _ in range(n):  # rejoin by itself, and a pause of minutes must not
-                await sleep_ms(pause // n)  # hold up the next loss; at boot,
-                if not again:  # broker_timeout_s may run out meanwhile
+            for _ in range(pause // 1000):  # looked at each second: after a loss the
+                await sleep_ms(1000)  # driver may rejoin by itself, and a pause of
+                # minutes must not hold up the next loss; at boot, broker_timeout_s
+                if not again:  # may run out meanwhile
                     _broker_timeout(app)
                 elif board.network_ok():
                     return

@@ -129,12 +129,11 @@ async def request(c, fn, a, b, qos, retain, props, alias):
             q = c._q if qos > 0 else None  # (supervised QoS 0: mqtt5.drain)
             if c._t is None and q is None:
                 raise __import__("mqtt5.events").events.not_connected(c)
-            if line is not None and line[0] is not tk:
-                pass  # (an earlier call's turn)
-            elif w < 0:
+            turn = line is None or line[0] is tk  # (else an earlier call's turn)
+            if turn and w < 0:
                 w = take(c, 1 if q is not None else 0, 0)
-            if w < 0 or line is not None and line[0] is not tk or q is None and (
-                    qos > 0 and not s.send_quota() or not room(s)):
+            if not turn or w < 0 or q is None and (qos > 0 and not s.send_quota()
+                                                   or not room(s)):
                 c._nwait += 1  # a slot, or the server's Receive Maximum [MQTT-3.3.4-7]
                 try:
                     await c._changed.wait()

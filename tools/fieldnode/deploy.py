@@ -117,12 +117,11 @@ def deployed(data):
     return [p for p in listed if in_lib(p)] if isinstance(listed, list) else []
 
 
-def check_main(dev, remote_hash, local, replace):
-    """The board's main.py (bytes) when it is not Fieldnode's launcher and `replace` (it
-    goes to main.py.bak), else None. Not the launcher and not `replace`: a CliError."""
-    if remote_hash is None or remote_hash == hashlib.sha256(local).hexdigest():
-        return None
-    old = dev.read(LAUNCHER)
+def check_main(old, replace):
+    """The board's main.py (bytes: `old`, read when it differs from the bundle's; None
+    when it does not, or there is none) when it is not Fieldnode's launcher and
+    `replace` (it goes to main.py.bak), else None. Not the launcher and not `replace`:
+    a CliError."""
     if old is None or is_launcher(old) or old.startswith(FINISH_MARK):  # (the finisher of
         return None  # a deploy that power loss cut: Device.rename_bundle)
     if not replace:
@@ -331,14 +330,19 @@ def deploy(board_name, port, build_dir=None, reset=True, baud=115200, replace_ma
         check_target(dev, board)
         check_heap(dev)
         remote = dev.hashes(files)
-        if remote[LAUNCHER] not in (None, hashlib.sha256(local[LAUNCHER]).hexdigest()):
-            head = dev.read(LAUNCHER)  # (a finisher: the bundle a power loss cut, whose
-            if head is not None and head.startswith(FINISH_MARK):  # copies are whole)
-                dev.exec(finish_renames(head))
-                print("deploy: finished the renames of a deploy that a power loss cut short")
+        launcher = hashlib.sha256(local[LAUNCHER]).hexdigest()
+        head = None  # the board's main.py, read once, when it is not the bundle's
+        if remote[LAUNCHER] not in (None, launcher):
+            head = dev.read(LAUNCHER)
+            if head is not None and head.startswith(FINISH_MARK):  # (a finisher: the
+                dev.exec(finish_renames(head))  # bundle a power loss cut; its copies
+                print("deploy: finished the renames of a deploy that a power loss cut "
+                      "short")  # are whole)
                 remote = dev.hashes(files)
+                if remote[LAUNCHER] == launcher:  # (its launcher copy was there)
+                    head = None
         changed = [r for r in files if remote[r] != hashlib.sha256(local[r]).hexdigest()]
-        old_main = check_main(dev, remote[LAUNCHER], local[LAUNCHER], replace_main)
+        old_main = check_main(head, replace_main)
         print("deploy: %d files, %d changed, %d unchanged (skipped)"
               % (len(files), len(changed), len(files) - len(changed)))
         stale = dev.clear_tmp(files + [BACKUP, FILES, BOOT, FINISH])

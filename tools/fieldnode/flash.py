@@ -72,13 +72,12 @@ def check_esp_image(path, chip, offset=None):
     return image
 
 
-def _esp_image(data, chip, what):
-    # esptool's parse of one image at the start of `data`; a CliError naming `what`
+def _esp_image(data, chip, path):
+    # esptool's parse of one image at the start of `data`; a CliError naming `path`
     from esptool.bin_image import LoadFirmwareImage
     from esptool.targets import CHIP_DEFS
     from esptool.util import FatalError
 
-    path = what
     try:
         image = LoadFirmwareImage(chip, data)
     except (struct.error, TypeError):   # esptool read past the end of the file (struct,
