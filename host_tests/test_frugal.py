@@ -393,8 +393,11 @@ def test_node_runs_in_the_heap_fieldnode_deploy_states(runtime, broker):
 # after boot, the Requester no longer loaded) 134 to 138 KiB ran, 130, 132 and 133 failed
 # (the Responder's subscribe found no 467-byte block): 136 KiB is the guard.  With the
 # receive buffer reserved whole at boot (131,216 B after boot) 134 and 136 KiB ran but
-# skipped some stats in one run, 138 KiB sent every one: 138 KiB is the guard.
-NODE_MPY_MIN_KIB = 138
+# skipped some stats in one run, 138 KiB sent every one: 138 KiB is the guard.  After
+# the day's third review (131,440 B after boot, 2026-12-06), 5 runs each: 136 KiB
+# skipped stats in 5, 138 KiB in 2 (one failed `make test`), 140 KiB in none: 140 KiB
+# is the guard.
+NODE_MPY_MIN_KIB = 140
 
 
 @pytest.mark.runtimes((M32,))
